@@ -1,0 +1,33 @@
+// Defaulting as the API server applies it on create and update (pkg/apis/core/v1/defaults.go
+// and the Service registry's IP-family rules).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "orchestrator/api/types.h"
+
+namespace switchyard::api {
+
+struct ClusterNetworkConfig {
+  // The IP families the service CIDRs cover, primary first: {"IPv4"}, {"IPv6"}, or both.
+  std::vector<std::string> service_ip_families{"IPv4"};
+  int node_port_min = 30000;
+  int node_port_max = 32767;
+  bool dual_stack() const { return service_ip_families.size() == 2; }
+};
+
+constexpr std::int32_t kDefaultClientIpTimeoutSeconds = 10800;
+
+bool externally_accessible(const ServiceSpec& s);
+bool is_headless(const ServiceSpec& s);
+
+void apply_defaults(Service& s, const ClusterNetworkConfig& net);
+void apply_defaults(Pod& p);
+void apply_defaults(Namespace& n);
+void apply_defaults(Endpoints& e);
+void apply_defaults(EndpointSlice& e);
+void apply_defaults(Node& n);
+void apply_defaults(Object& o, const ClusterNetworkConfig& net);
+
+}  // namespace switchyard::api

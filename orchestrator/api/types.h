@@ -1,0 +1,281 @@
+// The Kubernetes objects Switchyard serves and consumes, as plain values.
+// Field names follow the v1 wire format; std::optional marks Go pointer fields (absent != zero).
+// Fields that Kubernetes defines but Switchyard does not interpret (a Pod's probes, say) are kept
+// verbatim in `passthrough` so that nothing a user wrote is lost on a round trip.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace switchyard::api {
+
+using StringMap = std::map<std::string, std::string>;
+// field name -> compact JSON text of a field Switchyard keeps but does not interpret
+using Passthrough = std::map<std::string, std::string>;
+
+// intstr.IntOrString: a port number or a port name.
+struct IntOrString {
+  bool is_string = false;
+  std::int32_t int_value = 0;
+  std::string string_value;
+
+  static IntOrString of(std::int32_t v) { return {false, v, {}}; }
+  static IntOrString of(std::string s) { return {true, 0, std::move(s)}; }
+  bool is_zero() const { return !is_string && int_value == 0; }
+  bool operator==(const IntOrString&) const = default;
+};
+
+struct OwnerReference {
+  std::string api_version, kind, name, uid;
+  std::optional<bool> controller, block_owner_deletion;
+  bool operator==(const OwnerReference&) const = default;
+};
+
+struct ObjectMeta {
+  std::string name, generate_name, namespace_, uid, resource_version;
+  std::int64_t generation = 0;
+  std::string creation_timestamp;                  // RFC 3339, empty when unset
+  std::optional<std::string> deletion_timestamp;   // RFC 3339
+  std::optional<std::int64_t> deletion_grace_period_seconds;
+  StringMap labels, annotations;
+  std::vector<OwnerReference> owner_references;
+  std::vector<std::string> finalizers;
+  std::string managed_fields_json;                 // server-side apply bookkeeping, verbatim
+  bool operator==(const ObjectMeta&) const = default;
+};
+
+struct ObjectReference {
+  std::string kind, namespace_, name, uid, api_version, resource_version, field_path;
+  bool operator==(const ObjectReference&) const = default;
+};
+
+// ---- Namespace ---------------------------------------------------------------------------
+struct Namespace {
+  static constexpr const char* kKind = "Namespace";
+  static constexpr const char* kApiVersion = "v1";
+  static constexpr bool kNamespaced = false;
+  ObjectMeta metadata;
+  std::vector<std::string> spec_finalizers;
+  std::string status_phase;  // Active | Terminating
+  bool operator==(const Namespace&) const = default;
+};
+
+// ---- Pod ---------------------------------------------------------------------------------
+struct ContainerPort {
+  std::string name;
+  std::int32_t host_port = 0;
+  std::int32_t container_port = 0;
+  std::string protocol;
+  std::string host_ip;
+  bool operator==(const ContainerPort&) const = default;
+};
+
+struct Container {
+  std::string name, image, image_pull_policy, working_dir;
+  std::vector<std::string> command, args;
+  std::vector<ContainerPort> ports;
+  Passthrough passthrough;  // env, resources, probes, volumeMounts, securityContext, ...
+  bool operator==(const Container&) const = default;
+};
+
+struct PodCondition {
+  std::string type, status, last_probe_time, last_transition_time, reason, message;
+  bool operator==(const PodCondition&) const = default;
+};
+
+struct PodSpec {
+  std::vector<Container> init_containers, containers;
+  std::string node_name, hostname, subdomain, restart_policy, dns_policy, service_account_name;
+  bool host_network = false;
+  std::optional<std::int64_t> termination_grace_period_seconds;
+  StringMap node_selector;
+  Passthrough passthrough;  // volumes, tolerations, affinity, securityContext, dnsConfig, ...
+  bool operator==(const PodSpec&) const = default;
+};
+
+struct PodStatus {
+  std::string phase, host_ip, pod_ip, start_time, reason, message;
+  std::vector<std::string> host_ips, pod_ips;  // [{ip: ...}] on the wire
+  std::vector<PodCondition> conditions;
+  Passthrough passthrough;  // containerStatuses, qosClass, ...
+  bool operator==(const PodStatus&) const = default;
+};
+
+struct Pod {
+  static constexpr const char* kKind = "Pod";
+  static constexpr const char* kApiVersion = "v1";
+  static constexpr bool kNamespaced = true;
+  ObjectMeta metadata;
+  PodSpec spec;
+  PodStatus status;
+  bool operator==(const Pod&) const = default;
+};
+
+// ---- Service -----------------------------------------------------------------------------
+struct ServicePort {
+  std::string name, protocol;
+  std::optional<std::string> app_protocol;
+  std::int32_t port = 0;
+  IntOrString target_port;
+  std::int32_t node_port = 0;
+  bool operator==(const ServicePort&) const = default;
+};
+
+struct LoadBalancerIngress {
+  std::string ip, hostname;
+  std::optional<std::string> ip_mode;
+  Passthrough passthrough;  // ports
+  bool operator==(const LoadBalancerIngress&) const = default;
+};
+
+struct ServiceSpec {
+  std::vector<ServicePort> ports;
+  StringMap selector;
+  std::string cluster_ip;
+  std::vector<std::string> cluster_ips;
+  std::string type;
+  std::vector<std::string> external_ips;
+  std::string session_affinity;
+  std::string load_balancer_ip;
+  std::vector<std::string> load_balancer_source_ranges;
+  std::string external_name;
+  std::string external_traffic_policy;
+  std::int32_t health_check_node_port = 0;
+  bool publish_not_ready_addresses = false;
+  std::optional<std::int32_t> session_affinity_timeout_seconds;  // sessionAffinityConfig.clientIP.timeoutSeconds
+  std::vector<std::string> ip_families;
+  std::optional<std::string> ip_family_policy;
+  std::optional<bool> allocate_load_balancer_node_ports;
+  std::optional<std::string> load_balancer_class;
+  std::optional<std::string> internal_traffic_policy;
+  std::optional<std::string> traffic_distribution;
+  bool operator==(const ServiceSpec&) const = default;
+};
+
+struct Service {
+  static constexpr const char* kKind = "Service";
+  static constexpr const char* kApiVersion = "v1";
+  static constexpr bool kNamespaced = true;
+  ObjectMeta metadata;
+  ServiceSpec spec;
+  std::vector<LoadBalancerIngress> status_load_balancer_ingress;
+  Passthrough status_passthrough;  // conditions
+  bool operator==(const Service&) const = default;
+};
+
+// ---- Endpoints (core/v1) -----------------------------------------------------------------
+struct EndpointAddress {
+  std::string ip, hostname;
+  std::optional<std::string> node_name;
+  std::optional<ObjectReference> target_ref;
+  bool operator==(const EndpointAddress&) const = default;
+};
+
+struct EndpointPort {
+  std::string name;
+  std::int32_t port = 0;
+  std::string protocol;
+  std::optional<std::string> app_protocol;
+  bool operator==(const EndpointPort&) const = default;
+};
+
+struct EndpointSubset {
+  std::vector<EndpointAddress> addresses, not_ready_addresses;
+  std::vector<EndpointPort> ports;
+  bool operator==(const EndpointSubset&) const = default;
+};
+
+struct Endpoints {
+  static constexpr const char* kKind = "Endpoints";
+  static constexpr const char* kApiVersion = "v1";
+  static constexpr bool kNamespaced = true;
+  ObjectMeta metadata;
+  std::vector<EndpointSubset> subsets;
+  bool operator==(const Endpoints&) const = default;
+};
+
+// ---- EndpointSlice (discovery.k8s.io/v1) -------------------------------------------------
+struct EndpointConditions {
+  std::optional<bool> ready, serving, terminating;
+  bool operator==(const EndpointConditions&) const = default;
+};
+
+struct EndpointHints {
+  std::vector<std::string> for_zones, for_nodes;  // [{name: ...}] on the wire
+  bool operator==(const EndpointHints&) const = default;
+};
+
+struct SliceEndpoint {
+  std::vector<std::string> addresses;
+  EndpointConditions conditions;
+  std::optional<std::string> hostname, node_name, zone;
+  std::optional<ObjectReference> target_ref;
+  std::optional<EndpointHints> hints;
+  StringMap deprecated_topology;
+  bool operator==(const SliceEndpoint&) const = default;
+};
+
+struct SlicePort {
+  std::optional<std::string> name, protocol, app_protocol;
+  std::optional<std::int32_t> port;
+  bool operator==(const SlicePort&) const = default;
+};
+
+struct EndpointSlice {
+  static constexpr const char* kKind = "EndpointSlice";
+  static constexpr const char* kApiVersion = "discovery.k8s.io/v1";
+  static constexpr bool kNamespaced = true;
+  ObjectMeta metadata;
+  std::string address_type;  // IPv4 | IPv6 | FQDN
+  std::vector<SliceEndpoint> endpoints;
+  std::vector<SlicePort> ports;
+  bool operator==(const EndpointSlice&) const = default;
+};
+
+// ---- Node --------------------------------------------------------------------------------
+struct Taint {
+  std::string key, value, effect, time_added;
+  bool operator==(const Taint&) const = default;
+};
+
+struct NodeAddress {
+  std::string type, address;
+  bool operator==(const NodeAddress&) const = default;
+};
+
+struct NodeCondition {
+  std::string type, status, last_heartbeat_time, last_transition_time, reason, message;
+  bool operator==(const NodeCondition&) const = default;
+};
+
+struct Node {
+  static constexpr const char* kKind = "Node";
+  static constexpr const char* kApiVersion = "v1";
+  static constexpr bool kNamespaced = false;
+  ObjectMeta metadata;
+  std::string pod_cidr, provider_id;
+  std::vector<std::string> pod_cidrs;
+  bool unschedulable = false;
+  std::vector<Taint> taints;
+  Passthrough spec_passthrough;  // configSource, externalID
+  std::vector<NodeAddress> addresses;
+  std::vector<NodeCondition> conditions;
+  StringMap capacity, allocatable;
+  Passthrough status_passthrough;  // nodeInfo, daemonEndpoints, images, ...
+  bool operator==(const Node&) const = default;
+};
+
+// Any object Switchyard knows, as decoded from a manifest or a request body.
+using Object = std::variant<Namespace, Pod, Service, Endpoints, EndpointSlice, Node>;
+
+ObjectMeta& meta_of(Object& o);
+const ObjectMeta& meta_of(const Object& o);
+const char* kind_of(const Object& o);
+const char* api_version_of(const Object& o);
+bool is_namespaced(const Object& o);
+
+}  // namespace switchyard::api

@@ -1,0 +1,36 @@
+// Validation as the API server does it on create: the same checks, field paths and messages
+// (pkg/apis/core/validation, pkg/apis/discovery/validation, apimachinery's ObjectMeta checks,
+// and the Service registry's IP-family and node-port range checks). Run after apply_defaults.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "orchestrator/api/defaults.h"
+#include "orchestrator/api/field_error.h"
+#include "orchestrator/api/names.h"
+#include "orchestrator/api/types.h"
+
+namespace switchyard::api {
+
+FieldErrors validate_object_meta(const ObjectMeta& m, bool namespaced, NameValidator name_fn);
+
+FieldErrors validate(const Namespace& o);
+FieldErrors validate(const Pod& o);
+FieldErrors validate(const Service& o, const ClusterNetworkConfig& net);
+FieldErrors validate(const Endpoints& o);
+FieldErrors validate(const EndpointSlice& o);
+FieldErrors validate(const Node& o);
+FieldErrors validate(const Object& o, const ClusterNetworkConfig& net);
+
+// ValidateNonSpecialIP: addresses a Service or Endpoints may not point at (unspecified,
+// loopback, link-local, link-local multicast).
+void validate_non_special_ip(FieldErrors& errs, const FieldPath& p, const std::string& ip);
+
+// Go's %#v of a []string: []string{"a", "b"}.
+std::string go_string_slice(const std::vector<std::string>& v);
+
+// The 422 message: Service "x" is invalid: <aggregate>. `group_kind` is Kind or Kind.group.
+std::string invalid_message(std::string_view group_kind, std::string_view name, const FieldErrors& errors);
+
+}  // namespace switchyard::api

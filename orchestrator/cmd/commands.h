@@ -1,0 +1,18 @@
+// The `switchyard` subcommands. Each registers its flags on the app and runs when chosen.
+#pragma once
+
+#include <functional>
+
+namespace CLI {
+class App;
+}
+
+namespace switchyard::cmd {
+
+// Registers a subcommand; `run` is set to the code to execute when it is chosen.
+void register_validate(CLI::App& app, std::function<int()>& run);
+void register_apiserver(CLI::App& app, std::function<int()>& run);
+void register_agent(CLI::App& app, std::function<int()>& run);
+void register_up(CLI::App& app, std::function<int()>& run);
+
+}  // namespace switchyard::cmd

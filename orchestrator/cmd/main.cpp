@@ -1,0 +1,15 @@
+#include <CLI/CLI.hpp>
+
+#include "orchestrator/cmd/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"switchyard: Kubernetes service networking (eBPF and nftables dataplanes, cluster DNS, API server)"};
+  app.require_subcommand(1);
+  std::function<int()> run;
+  switchyard::cmd::register_validate(app, run);
+  switchyard::cmd::register_apiserver(app, run);
+  switchyard::cmd::register_agent(app, run);
+  switchyard::cmd::register_up(app, run);
+  CLI11_PARSE(app, argc, argv);
+  return run ? run() : 0;
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package Switchyard needs to build, test and benchmark.
+# Idempotent; run as root on a fresh machine.
+set -euo pipefail
+packages=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git
+  clang llvm clang-16 libclang-rt-16-dev
+  # libraries
+  libbpf-dev libelf-dev zlib1g-dev bpftool
+  libnftnl-dev libmnl-dev
+  libc-ares-dev libboost-dev libboost-system-dev
+  nlohmann-json3-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libsqlite3-dev libssl-dev
+  # real peers and clients used by tests and benchmarks
+  etcd-server dnsutils iproute2 nftables iptables iperf3 curl python3 procps
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# etcd-server's package starts a system etcd; tests start their own on other ports.
+systemctl disable --now etcd >/dev/null 2>&1 || true
