@@ -23,7 +23,7 @@ function(switchyard_fuzz_test name corpus)
   # libFuzzer writes new inputs into the first corpus folder: keep that one in the build tree.
   set(work ${CMAKE_BINARY_DIR}/fuzz-corpus/${name})
   add_test(NAME ${name}
-    COMMAND sh -c "mkdir -p '${work}' && exec '${CMAKE_BINARY_DIR}/fuzz/bin/${name}' -seed=1 -max_total_time=20 -max_len=65536 -timeout=5 -rss_limit_mb=2048 '${work}' '${corpus}'")
+    COMMAND sh -c "mkdir -p '${work}' '${CMAKE_BINARY_DIR}/fuzz-artifacts' && exec '${CMAKE_BINARY_DIR}/fuzz/bin/${name}' -artifact_prefix='${CMAKE_BINARY_DIR}/fuzz-artifacts/' -seed=1 -max_total_time=20 -max_len=65536 -timeout=5 -rss_limit_mb=2048 '${work}' '${corpus}'")
   set_tests_properties(${name} PROPERTIES LABELS fuzz TIMEOUT 120)
 endfunction()
 switchyard_fuzz_test(manifest_fuzz ${CMAKE_SOURCE_DIR}/orchestrator/api/testdata)

@@ -98,6 +98,13 @@ TEST(Manifest, BadInputGetsAnErrorThatSaysWhat) {
            {"apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Pod, metadata: {name: [x]}}\n",
             "document 1: items[0]: Pod in v1: metadata.name: expected a string, got array"},
            {"{\"apiVersion\": \"v1\", \"kind\": \"Service\", \"spec\": ", "yaml: line"},
+           // yaml-cpp's LoadAll never returns on these (found by the fuzzer): they must fail at once.
+           {"{},", "yaml: line 1, column 3: unexpected content after the end of a document"},
+           {"{\"a\": 1},\n \"b\": {\"c\": 1},", "yaml: line 1, column 9: unexpected content after the end of a document"},
+           {"[], a", "yaml: line 1, column 3: unexpected content after the end of a document"},
+           {"a: \"x\x9d\"\n", "the manifest is not valid UTF-8 (byte 5)"},
+           {"a: \xed\xa0\x80\n", "the manifest is not valid UTF-8 (byte 3)"},  // a UTF-16 surrogate
+           {"a: &x 1\nb: *y\n", "yaml: line 2, column 4: the referenced anchor is not defined"},
        }) {
     auto d = decode_manifest(c.text);
     ASSERT_FALSE(d.has_value()) << c.text;
