@@ -1,0 +1,94 @@
+// What the node knows about one service port and its endpoints, trimmed from the API objects
+// to what the dataplanes and DNS need. Plain values: a Snapshot shares them immutably.
+#pragma once
+
+#include <compare>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace switchyard::endpoints {
+
+enum class IpFamily : std::uint8_t { IPv4, IPv6 };
+
+// namespace/name:port-name/protocol, as kube-proxy's ServicePortName.
+struct ServicePortName {
+  std::string namespace_, name, port, protocol;
+  auto operator<=>(const ServicePortName&) const = default;
+  std::string to_string() const;  // "ns/name:port" ("ns/name" for an unnamed port), protocol appended when not TCP
+};
+
+struct ServiceKey {
+  std::string namespace_, name;
+  auto operator<=>(const ServiceKey&) const = default;
+};
+
+struct Endpoint {
+  std::string ip;
+  std::int32_t port = 0;
+  IpFamily family = IpFamily::IPv4;
+  bool ready = false, serving = false, terminating = false;
+  bool local = false;  // on this node
+  std::string node_name, zone, hostname, pod_name;
+  std::vector<std::string> zone_hints, node_hints;
+  bool operator==(const Endpoint&) const = default;
+};
+
+// The endpoints one traffic path may use, after traffic policies, topology and the
+// terminating-endpoint fallback (kube-proxy's CategorizeEndpoints), for one IP family.
+struct EligibleEndpoints {
+  std::vector<Endpoint> cluster;         // for traffic under Cluster policy
+  std::vector<Endpoint> local;           // for traffic under Local policy
+  std::vector<Endpoint> all_reachable;   // union: what conntrack cleanup must keep
+  bool has_any = false;                  // any usable endpoint anywhere: else reject
+  bool operator==(const EligibleEndpoints&) const = default;
+};
+
+struct ServicePortInfo {
+  ServicePortName name;
+  std::vector<std::string> cluster_ips;  // primary family first
+  std::int32_t port = 0;
+  std::string protocol;                  // TCP | UDP | SCTP
+  std::int32_t node_port = 0;
+  std::vector<std::string> external_ips;
+  std::vector<std::string> load_balancer_ips;  // status ingress IPs with ipMode VIP
+  std::vector<std::string> load_balancer_source_ranges;
+  std::int32_t health_check_node_port = 0;
+  std::optional<std::int32_t> affinity_timeout_seconds;  // set when sessionAffinity is ClientIP
+  bool external_policy_local = false;    // externalTrafficPolicy Local on an externally reachable service
+  bool internal_policy_local = false;
+  std::string load_balancing;            // service.switchyard.dev/lb-algorithm: "" (random) or "maglev"
+  std::vector<Endpoint> endpoints;       // every endpoint of this port, both families, sorted by ip:port
+  EligibleEndpoints ipv4, ipv6;          // computed for this node
+  int local_ready_endpoints = 0;         // what the health-check node port reports
+
+  bool externally_accessible() const { return node_port != 0 || !load_balancer_ips.empty() || !external_ips.empty(); }
+  bool uses_cluster_endpoints() const { return !internal_policy_local || externally_accessible(); }
+  bool uses_local_endpoints() const { return internal_policy_local || (external_policy_local && externally_accessible()); }
+  const EligibleEndpoints& eligible(IpFamily f) const { return f == IpFamily::IPv4 ? ipv4 : ipv6; }
+  bool operator==(const ServicePortInfo&) const = default;
+};
+
+// A port as DNS SRV records show it.
+struct NamedPort {
+  std::string name, protocol;
+  std::int32_t port = 0;
+  bool operator==(const NamedPort&) const = default;
+};
+
+// Every Service, proxied or not, as DNS needs it.
+struct ServiceInfo {
+  ServiceKey key;
+  std::string type;  // ClusterIP | NodePort | LoadBalancer | ExternalName
+  bool headless = false;
+  bool proxied = false;  // false: headless, ExternalName, or another proxy's service
+  std::string external_name;
+  std::vector<std::string> cluster_ips;
+  std::vector<NamedPort> ports;
+  bool publish_not_ready_addresses = false;
+  std::vector<Endpoint> addresses;  // one per endpoint IP (ports dropped), sorted, for headless records
+  bool operator==(const ServiceInfo&) const = default;
+};
+
+}  // namespace switchyard::endpoints

@@ -1,0 +1,233 @@
+#include "endpoints/node/snapshot.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "orchestrator/api/defaults.h"
+
+namespace switchyard::endpoints {
+
+std::string ServicePortName::to_string() const {
+  std::string s = port.empty() ? fmt::format("{}/{}", namespace_, name) : fmt::format("{}/{}:{}", namespace_, name, port);
+  return protocol == "TCP" || protocol.empty() ? s : s + "/" + protocol;
+}
+
+const ServicePortInfo* Snapshot::find(const ServicePortName& n) const {
+  auto it = ports_.find(n);
+  return it == ports_.end() ? nullptr : it->second.get();
+}
+
+const ServiceInfo* Snapshot::find(const ServiceKey& k) const {
+  auto it = services_.find(k);
+  return it == services_.end() ? nullptr : it->second.get();
+}
+
+ClusterState::ClusterState(ClusterStateOptions options) : options_(std::move(options)) {
+  node_.name = options_.node_name;
+  last_ = std::make_shared<const Snapshot>(0, Snapshot::PortMap{}, Snapshot::ServiceMap{});
+}
+
+void ClusterState::upsert(const api::Service& s) {
+  ServiceKey k{s.metadata.namespace_, s.metadata.name};
+  services_[k] = s;
+  dirty_.insert(k);
+}
+
+void ClusterState::remove_service(const ServiceKey& k) {
+  services_.erase(k);
+  dirty_.insert(k);
+}
+
+static std::string service_of(const api::EndpointSlice& s) {
+  auto it = s.metadata.labels.find(kServiceNameLabel);
+  return it == s.metadata.labels.end() ? "" : it->second;
+}
+
+void ClusterState::upsert(const api::EndpointSlice& s) {
+  SliceKey k{s.metadata.namespace_, s.metadata.name};
+  if (auto old = slices_.find(k); old != slices_.end()) {
+    ServiceKey before{k.namespace_, service_of(old->second)};
+    slices_by_service_[before].erase(k);
+    dirty_.insert(before);
+  }
+  ServiceKey owner{k.namespace_, service_of(s)};
+  slices_[k] = s;
+  slices_by_service_[owner].insert(k);
+  dirty_.insert(owner);
+}
+
+void ClusterState::remove_slice(const std::string& namespace_, const std::string& name) {
+  SliceKey k{namespace_, name};
+  auto it = slices_.find(k);
+  if (it == slices_.end()) return;
+  ServiceKey owner{namespace_, service_of(it->second)};
+  slices_by_service_[owner].erase(k);
+  slices_.erase(it);
+  dirty_.insert(owner);
+}
+
+void ClusterState::set_node(const api::Node& n) {
+  auto it = n.metadata.labels.find("topology.kubernetes.io/zone");
+  std::string zone = it == n.metadata.labels.end() ? "" : it->second;
+  if (zone != node_.zone) all_dirty_ = true;  // every topology decision may change
+  node_.zone = std::move(zone);
+}
+
+namespace {
+
+bool is_proxied(const api::Service& s, const std::string& proxy_name) {
+  if (s.spec.type == "ExternalName" || api::is_headless(s.spec)) return false;
+  auto label = s.metadata.labels.find(kServiceProxyNameLabel);
+  if (label != s.metadata.labels.end() && label->second != proxy_name) return false;
+  return true;
+}
+
+bool topology_requested(const api::Service& s) {
+  if (s.spec.traffic_distribution) return true;
+  for (const char* key : {"service.kubernetes.io/topology-mode", "service.kubernetes.io/topology-aware-hints"}) {
+    auto it = s.metadata.annotations.find(key);
+    if (it != s.metadata.annotations.end() && it->second != "" && it->second != "Disabled" && it->second != "disabled")
+      return true;
+  }
+  return false;
+}
+
+// One slice endpoint as the node sees it. kube-proxy uses only the first address.
+Endpoint to_endpoint(const api::EndpointSlice& slice, const api::SliceEndpoint& e, std::int32_t port, const std::string& node) {
+  Endpoint out;
+  out.ip = e.addresses.empty() ? "" : e.addresses[0];
+  out.port = port;
+  out.family = slice.address_type == "IPv6" ? IpFamily::IPv6 : IpFamily::IPv4;
+  out.ready = e.conditions.ready.value_or(true);
+  out.serving = e.conditions.serving.value_or(out.ready);
+  out.terminating = e.conditions.terminating.value_or(false);
+  out.node_name = e.node_name.value_or("");
+  out.local = !node.empty() && out.node_name == node;
+  out.zone = e.zone.value_or("");
+  out.hostname = e.hostname.value_or("");
+  if (e.target_ref && e.target_ref->kind == "Pod") out.pod_name = e.target_ref->name;
+  if (e.hints) {
+    out.zone_hints = e.hints->for_zones;
+    out.node_hints = e.hints->for_nodes;
+  }
+  return out;
+}
+
+// Keeps one endpoint per key; a ready one wins over one that is not.
+template <class Key>
+void add_unique(std::map<Key, Endpoint>& set, Key key, Endpoint e) {
+  auto [it, inserted] = set.try_emplace(std::move(key), e);
+  if (!inserted && e.ready && !it->second.ready) it->second = std::move(e);
+}
+
+template <class Key>
+std::vector<Endpoint> values(std::map<Key, Endpoint>& m) {
+  std::vector<Endpoint> out;
+  out.reserve(m.size());
+  for (auto& [_, e] : m) out.push_back(std::move(e));
+  return out;
+}
+
+std::vector<Endpoint> of_family(const std::vector<Endpoint>& eps, IpFamily f) {
+  std::vector<Endpoint> out;
+  for (const auto& e : eps)
+    if (e.family == f) out.push_back(e);
+  return out;
+}
+
+}  // namespace
+
+void ClusterState::rebuild_service(const ServiceKey& k, Snapshot::PortMap& ports, Snapshot::ServiceMap& services) {
+  // Drop what the service had; then add it back as it is now.
+  services.erase(k);
+  for (auto it = ports.lower_bound(ServicePortName{k.namespace_, k.name, "", ""});
+       it != ports.end() && it->first.namespace_ == k.namespace_ && it->first.name == k.name;)
+    it = ports.erase(it);
+
+  auto svc_it = services_.find(k);
+  if (svc_it == services_.end()) return;
+  const api::Service& svc = svc_it->second;
+  const api::ServiceSpec& spec = svc.spec;
+
+  std::vector<const api::EndpointSlice*> slices;
+  if (auto s = slices_by_service_.find(k); s != slices_by_service_.end())
+    for (const auto& sk : s->second)
+      if (auto it = slices_.find(sk); it != slices_.end() && it->second.address_type != "FQDN") slices.push_back(&it->second);
+
+  auto info = std::make_shared<ServiceInfo>();
+  info->key = k;
+  info->type = spec.type.empty() ? "ClusterIP" : spec.type;
+  info->headless = api::is_headless(spec);
+  info->proxied = is_proxied(svc, options_.proxy_name);
+  info->external_name = spec.external_name;
+  if (!info->headless) info->cluster_ips = spec.cluster_ips.empty() && !spec.cluster_ip.empty() ? std::vector{spec.cluster_ip} : spec.cluster_ips;
+  info->publish_not_ready_addresses = spec.publish_not_ready_addresses;
+  for (const auto& p : spec.ports) info->ports.push_back({p.name, p.protocol.empty() ? "TCP" : p.protocol, p.port});
+  std::map<std::string, Endpoint> by_ip;
+  for (const auto* slice : slices)
+    for (const auto& e : slice->endpoints)
+      if (!e.addresses.empty()) add_unique(by_ip, e.addresses[0], to_endpoint(*slice, e, 0, node_.name));
+  info->addresses = values(by_ip);
+  services[k] = info;
+  if (!info->proxied) return;
+
+  const bool topology = topology_requested(svc);
+  const bool reachable_from_outside = api::externally_accessible(spec);
+  for (const auto& p : spec.ports) {
+    auto port = std::make_shared<ServicePortInfo>();
+    const std::string protocol = p.protocol.empty() ? "TCP" : p.protocol;
+    port->name = ServicePortName{k.namespace_, k.name, p.name, protocol};
+    port->cluster_ips = info->cluster_ips;
+    port->port = p.port;
+    port->protocol = protocol;
+    if (spec.type == "NodePort" || spec.type == "LoadBalancer") port->node_port = p.node_port;
+    port->external_ips = spec.external_ips;
+    if (spec.type == "LoadBalancer") {
+      for (const auto& ing : svc.status_load_balancer_ingress)
+        if (!ing.ip.empty() && ing.ip_mode.value_or("VIP") == "VIP") port->load_balancer_ips.push_back(ing.ip);
+      port->load_balancer_source_ranges = spec.load_balancer_source_ranges;
+    }
+    port->external_policy_local = reachable_from_outside && spec.external_traffic_policy == "Local";
+    port->internal_policy_local = spec.internal_traffic_policy.value_or("Cluster") == "Local";
+    if (spec.type == "LoadBalancer" && port->external_policy_local) port->health_check_node_port = spec.health_check_node_port;
+    if (spec.session_affinity == "ClientIP")
+      port->affinity_timeout_seconds = spec.session_affinity_timeout_seconds.value_or(api::kDefaultClientIpTimeoutSeconds);
+    if (auto lb = svc.metadata.annotations.find(kLoadBalancingAnnotation); lb != svc.metadata.annotations.end())
+      port->load_balancing = lb->second;
+
+    // Endpoints of the slice port with the same name and protocol.
+    std::map<std::pair<std::string, std::int32_t>, Endpoint> unique;
+    for (const auto* slice : slices)
+      for (const auto& sp : slice->ports) {
+        if (sp.name.value_or("") != p.name || sp.protocol.value_or("TCP") != protocol || !sp.port) continue;
+        for (const auto& e : slice->endpoints)
+          if (!e.addresses.empty()) add_unique(unique, std::pair{e.addresses[0], *sp.port}, to_endpoint(*slice, e, *sp.port, node_.name));
+      }
+    port->endpoints = values(unique);
+    port->ipv4 = categorize_endpoints(of_family(port->endpoints, IpFamily::IPv4), *port, node_, topology);
+    port->ipv6 = categorize_endpoints(of_family(port->endpoints, IpFamily::IPv6), *port, node_, topology);
+    port->local_ready_endpoints = static_cast<int>(
+        std::count_if(port->endpoints.begin(), port->endpoints.end(), [](const Endpoint& e) { return e.local && e.ready; }));
+    ports[port->name] = std::move(port);
+  }
+}
+
+std::shared_ptr<const Snapshot> ClusterState::build() {
+  if (!changed()) return last_;
+  Snapshot::PortMap ports = last_->service_ports();
+  Snapshot::ServiceMap services = last_->services();
+  if (all_dirty_) {
+    ports.clear();
+    services.clear();
+    for (const auto& [k, _] : services_) rebuild_service(k, ports, services);
+  } else {
+    for (const auto& k : dirty_) rebuild_service(k, ports, services);
+  }
+  dirty_.clear();
+  all_dirty_ = false;
+  last_ = std::make_shared<const Snapshot>(++generation_, std::move(ports), std::move(services));
+  return last_;
+}
+
+}  // namespace switchyard::endpoints
