@@ -88,6 +88,7 @@ struct ServiceInfo {
   std::vector<NamedPort> ports;
   bool publish_not_ready_addresses = false;
   std::vector<Endpoint> addresses;  // one per endpoint IP (ports dropped), sorted, for headless records
+  std::vector<NamedPort> endpoint_ports;  // the slices' ports (target ports), for headless SRV records
   bool operator==(const ServiceInfo&) const = default;
 };
 

@@ -169,6 +169,12 @@ void ClusterState::rebuild_service(const ServiceKey& k, Snapshot::PortMap& ports
     for (const auto& e : slice->endpoints)
       if (!e.addresses.empty()) add_unique(by_ip, e.addresses[0], to_endpoint(*slice, e, 0, node_.name));
   info->addresses = values(by_ip);
+  for (const auto* slice : slices)
+    for (const auto& sp : slice->ports) {
+      NamedPort np{sp.name.value_or(""), sp.protocol.value_or("TCP"), sp.port.value_or(0)};
+      if (np.port && std::find(info->endpoint_ports.begin(), info->endpoint_ports.end(), np) == info->endpoint_ports.end())
+        info->endpoint_ports.push_back(std::move(np));
+    }
   services[k] = info;
   if (!info->proxied) return;
 

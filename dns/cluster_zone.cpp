@@ -1,0 +1,306 @@
+#include "dns/cluster_zone.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace switchyard::dns {
+
+using endpoints::Endpoint;
+using endpoints::ServiceInfo;
+using endpoints::ServiceKey;
+using endpoints::Snapshot;
+
+namespace {
+
+std::vector<std::string_view> split_labels(std::string_view s) {
+  std::vector<std::string_view> out;
+  while (!s.empty()) {
+    auto dot = s.find('.');
+    out.push_back(s.substr(0, dot));
+    if (dot == std::string_view::npos) break;
+    s.remove_prefix(dot + 1);
+  }
+  return out;
+}
+
+std::string strip_underscore(std::string_view s) { return std::string(s.starts_with('_') ? s.substr(1) : s); }
+
+std::string lowercase(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// CoreDNS's endpoint naming: hostname, else the pod name (endpoint_pod_names), else the IP
+// with dashes.
+std::string endpoint_name(const Endpoint& e, bool pod_names) {
+  if (!e.hostname.empty()) return e.hostname;
+  if (pod_names && !e.pod_name.empty()) return e.pod_name;
+  std::string s = e.ip;
+  std::replace(s.begin(), s.end(), '.', '-');
+  std::replace(s.begin(), s.end(), ':', '-');
+  return s;
+}
+
+bool usable(const Endpoint& e, const ServiceInfo& s) { return e.ready || s.publish_not_ready_addresses; }
+
+// Writes an A or AAAA record for ip when it is of the asked family. Returns whether the IP
+// exists at all (for NODATA vs NXDOMAIN).
+bool add_address(ResponseWriter& w, int section, std::string_view owner, std::uint32_t ttl, const std::string& ip,
+                 std::uint16_t qtype, int& written) {
+  std::array<std::uint8_t, 4> v4;
+  std::array<std::uint8_t, 16> v6;
+  if (inet_pton(AF_INET, ip.c_str(), v4.data()) == 1) {
+    if (qtype == kA || qtype == kANY) written += w.add_a(section, owner, ttl, v4);
+    return true;
+  }
+  if (inet_pton(AF_INET6, ip.c_str(), v6.data()) == 1) {
+    if (qtype == kAAAA || qtype == kANY) written += w.add_aaaa(section, owner, ttl, v6);
+    return true;
+  }
+  return false;
+}
+
+// "4.3.2.1.in-addr.arpa." -> "1.2.3.4"; ip6.arpa nibbles -> canonical IPv6 text.
+std::optional<std::string> reverse_to_ip(std::string_view name) {
+  if (name.ends_with(".in-addr.arpa.")) {
+    auto labels = split_labels(name.substr(0, name.size() - std::string_view(".in-addr.arpa.").size()));
+    if (labels.size() != 4) return std::nullopt;
+    std::string ip = fmt::format("{}.{}.{}.{}", labels[3], labels[2], labels[1], labels[0]);
+    in_addr a;
+    if (inet_pton(AF_INET, ip.c_str(), &a) != 1) return std::nullopt;
+    return ip;
+  }
+  if (name.ends_with(".ip6.arpa.")) {
+    auto labels = split_labels(name.substr(0, name.size() - std::string_view(".ip6.arpa.").size()));
+    if (labels.size() != 32) return std::nullopt;
+    std::string hex;
+    for (auto it = labels.rbegin(); it != labels.rend(); ++it) {
+      if (it->size() != 1 || !std::isxdigit(static_cast<unsigned char>((*it)[0]))) return std::nullopt;
+      hex += (*it)[0];
+      if (hex.size() % 5 == 4 && hex.size() < 39) hex += ':';
+    }
+    in6_addr a;
+    if (inet_pton(AF_INET6, hex.c_str(), &a) != 1) return std::nullopt;
+    char buf[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, &a, buf, sizeof buf);
+    return std::string(buf);
+  }
+  return std::nullopt;
+}
+
+std::string canonical_ip(const std::string& ip) {
+  in6_addr a;
+  if (ip.find(':') == std::string::npos || inet_pton(AF_INET6, ip.c_str(), &a) != 1) return ip;
+  char buf[INET6_ADDRSTRLEN];
+  inet_ntop(AF_INET6, &a, buf, sizeof buf);
+  return buf;
+}
+
+}  // namespace
+
+ParsedName parse_request(std::string_view name, std::string_view zone) {
+  ParsedName r;
+  if (!name.ends_with(zone)) {
+    r.valid = false;
+    return r;
+  }
+  std::string_view base = name.substr(0, name.size() - zone.size());
+  if (base.ends_with('.')) base.remove_suffix(1);
+  if (base.empty()) return r;
+  auto segs = split_labels(base);
+  std::ptrdiff_t last = static_cast<std::ptrdiff_t>(segs.size()) - 1;
+  r.kind = std::string(segs[last]);
+  if (r.kind != "svc" && r.kind != "pod") {
+    r.valid = false;
+    return r;
+  }
+  if (--last < 0) return r;
+  r.namespace_ = std::string(segs[last]);
+  if (--last < 0) return r;
+  r.service = std::string(segs[last]);
+  if (--last < 0) return r;
+  if (last == 0) {
+    r.endpoint = std::string(segs[0]);
+  } else if (last == 1) {
+    r.protocol = strip_underscore(segs[1]);
+    r.port = strip_underscore(segs[0]);
+  } else {
+    r.valid = false;
+  }
+  return r;
+}
+
+ClusterZone::ClusterZone(ClusterZoneOptions options) : options_(std::move(options)) {
+  options_.zone = lowercase(options_.zone);
+  if (!options_.zone.ends_with('.')) options_.zone += '.';
+  ns_name_ = "ns.dns." + options_.zone;
+  hostmaster_ = "hostmaster." + options_.zone;
+}
+
+bool ClusterZone::is_authoritative_for(std::string_view name) const {
+  return name == options_.zone || name.ends_with("." + options_.zone) || name.ends_with(".in-addr.arpa.") ||
+         name.ends_with(".ip6.arpa.");
+}
+
+void ClusterZone::answer(const Snapshot* snap, const Query& q, ResponseWriter& w) const {
+  const auto ttl = options_.ttl;
+  const std::string& zone = options_.zone;
+  if (!snap) {
+    w.begin(q, kServFail, false);
+    return;
+  }
+  w.begin(q, kNoError, true);
+  auto soa = [&] {
+    w.add_soa(ResponseWriter::kAuthority, zone, ttl, ns_name_, hostmaster_, static_cast<std::uint32_t>(snap->generation()),
+              7200, 1800, 86400, ttl);
+  };
+  auto nodata = [&] { soa(); };
+  auto nxdomain = [&] {
+    w.set_rcode(kNxDomain);
+    soa();
+  };
+  if (q.klass != kClassIN && q.klass != 255) {
+    w.set_rcode(kRefused);
+    return;
+  }
+
+  // Reverse lookups: service cluster IPs, then named endpoints of headless services.
+  if (auto ip = reverse_to_ip(q.name)) {
+    for (const auto& [key, svc] : snap->services()) {
+      for (const auto& cip : svc->cluster_ips)
+        if (canonical_ip(cip) == *ip) {
+          if (q.type == kPTR || q.type == kANY)
+            w.add_name_record(ResponseWriter::kAnswer, q.name, kPTR, ttl, fmt::format("{}.{}.svc.{}", key.name, key.namespace_, zone));
+          else nodata();
+          return;
+        }
+      if (!svc->headless) continue;
+      for (const auto& e : svc->addresses)
+        if (canonical_ip(e.ip) == *ip) {
+          if (q.type == kPTR || q.type == kANY)
+            w.add_name_record(ResponseWriter::kAnswer, q.name, kPTR, ttl,
+                              fmt::format("{}.{}.{}.svc.{}", endpoint_name(e, options_.endpoint_pod_names), key.name, key.namespace_, zone));
+          else nodata();
+          return;
+        }
+    }
+    nxdomain();
+    return;
+  }
+
+  if (q.name == zone) {
+    if (q.type == kSOA || q.type == kANY)
+      w.add_soa(ResponseWriter::kAnswer, zone, ttl, ns_name_, hostmaster_, static_cast<std::uint32_t>(snap->generation()), 7200,
+                1800, 86400, ttl);
+    if (q.type == kNS || q.type == kANY) w.add_name_record(ResponseWriter::kAnswer, zone, kNS, ttl, ns_name_);
+    if (q.type != kSOA && q.type != kNS && q.type != kANY) nodata();
+    return;
+  }
+  if (q.name == "dns-version." + zone) {
+    if (q.type == kTXT || q.type == kANY) w.add_txt(ResponseWriter::kAnswer, q.name, ttl, "1.1.0");
+    else nodata();
+    return;
+  }
+
+  const ParsedName r = parse_request(q.name, zone);
+  if (!r.valid) return nxdomain();
+  if (r.namespace_.empty()) return nodata();  // "svc.<zone>" and "pod.<zone>" exist, empty
+
+  const auto& services = snap->services();
+  auto namespace_exists = [&] {
+    auto it = services.lower_bound(ServiceKey{r.namespace_, ""});
+    return it != services.end() && it->first.namespace_ == r.namespace_;
+  };
+
+  if (r.kind == "pod") {
+    if (options_.pods == PodRecords::Disabled || r.service.empty() || !r.endpoint.empty() || !r.port.empty())
+      return r.service.empty() && namespace_exists() ? nodata() : nxdomain();
+    std::string ip = r.service;
+    const bool v6 = ip.find("--") != std::string::npos || std::count(ip.begin(), ip.end(), '-') > 3;
+    std::replace(ip.begin(), ip.end(), '-', v6 ? ':' : '.');
+    if (options_.pods == PodRecords::Verified) {
+      bool found = false;
+      for (auto it = services.lower_bound(ServiceKey{r.namespace_, ""}); it != services.end() && it->first.namespace_ == r.namespace_ && !found; ++it)
+        for (const auto& e : it->second->addresses) found |= canonical_ip(e.ip) == canonical_ip(ip);
+      if (!found) return nxdomain();
+    }
+    int written = 0;
+    if (!add_address(w, ResponseWriter::kAnswer, q.name, ttl, ip, q.type, written)) return nxdomain();
+    if (written == 0) nodata();
+    return;
+  }
+
+  if (r.service.empty()) return namespace_exists() ? nodata() : nxdomain();
+  const ServiceInfo* svc = snap->find(ServiceKey{r.namespace_, r.service});
+  if (!svc) return nxdomain();
+  const std::string svc_name = fmt::format("{}.{}.svc.{}", r.service, r.namespace_, zone);
+
+  if (svc->type == "ExternalName") {
+    if (!r.endpoint.empty() || !r.port.empty()) return nxdomain();
+    std::string target = lowercase(svc->external_name);
+    if (!target.ends_with('.')) target += '.';
+    w.add_name_record(ResponseWriter::kAnswer, q.name, kCNAME, ttl, target);
+    return;
+  }
+
+  std::vector<const Endpoint*> ready;
+  for (const auto& e : svc->addresses)
+    if (usable(e, *svc)) ready.push_back(&e);
+
+  if (!r.endpoint.empty()) {  // <endpoint>.<service>.<ns>.svc.<zone>: headless endpoints only
+    if (!svc->headless) return nxdomain();
+    int written = 0;
+    bool exists = false;
+    for (const auto* e : ready)
+      if (endpoint_name(*e, options_.endpoint_pod_names) == r.endpoint) exists |= add_address(w, 0, q.name, ttl, e->ip, q.type, written);
+    if (!exists) return nxdomain();
+    if (written == 0) nodata();
+    return;
+  }
+
+  if (!r.port.empty()) {  // _<port>._<proto>.<service>.<ns>.svc.<zone>
+    std::vector<endpoints::NamedPort> matches;
+    const auto& ports = svc->headless ? svc->endpoint_ports : svc->ports;
+    for (const auto& p : ports)
+      if (!p.name.empty() && lowercase(p.name) == r.port && lowercase(p.protocol) == r.protocol) matches.push_back(p);
+    if (matches.empty() || (svc->headless && ready.empty())) return nxdomain();
+    if (q.type != kSRV && q.type != kANY) return nodata();
+    int written = 0;
+    if (!svc->headless) {
+      for (const auto& p : matches)
+        w.add_srv(ResponseWriter::kAnswer, q.name, ttl, 0, 100, static_cast<std::uint16_t>(p.port), svc_name);
+      for (const auto& ip : svc->cluster_ips) add_address(w, ResponseWriter::kAdditional, svc_name, ttl, ip, kANY, written);
+      return;
+    }
+    const auto weight = static_cast<std::uint16_t>(std::max<std::size_t>(1, 100 / ready.size()));
+    auto target_of = [&](const Endpoint* e) { return fmt::format("{}.{}", endpoint_name(*e, options_.endpoint_pod_names), svc_name); };
+    for (const auto& p : matches)
+      for (const auto* e : ready) w.add_srv(ResponseWriter::kAnswer, q.name, ttl, 0, weight, static_cast<std::uint16_t>(p.port), target_of(e));
+    for (const auto* e : ready) add_address(w, ResponseWriter::kAdditional, target_of(e), ttl, e->ip, kANY, written);
+    return;
+  }
+
+  // <service>.<ns>.svc.<zone>
+  int written = 0;
+  if (svc->headless) {
+    if (ready.empty()) return nxdomain();  // as CoreDNS: a headless service without ready endpoints does not exist
+    for (const auto* e : ready) add_address(w, ResponseWriter::kAnswer, q.name, ttl, e->ip, q.type, written);
+  } else {
+    for (const auto& ip : svc->cluster_ips) add_address(w, ResponseWriter::kAnswer, q.name, ttl, ip, q.type, written);
+  }
+  if (q.type == kSRV) {  // no port given: every named port
+    const auto& ports = svc->headless ? svc->endpoint_ports : svc->ports;
+    for (const auto& p : ports)
+      if (!p.name.empty()) {
+        const std::string owner_target = svc_name;
+        written += w.add_srv(ResponseWriter::kAnswer, q.name, ttl, 0, 100, static_cast<std::uint16_t>(p.port), owner_target);
+      }
+  }
+  if (written == 0) nodata();
+}
+
+}  // namespace switchyard::dns

@@ -1,0 +1,48 @@
+// Answers for the cluster domain from a Snapshot, per the Kubernetes DNS-Based Service
+// Discovery specification 1.1.0, deciding NXDOMAIN and NODATA as CoreDNS's kubernetes plugin
+// does. Pure: no sockets, no clock.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "dns/wire.h"
+#include "endpoints/node/snapshot.h"
+
+namespace switchyard::dns {
+
+enum class PodRecords { Disabled, Insecure, Verified };
+
+struct ClusterZoneOptions {
+  std::string zone = "cluster.local.";  // lowercase, trailing dot
+  std::uint32_t ttl = 5;
+  PodRecords pods = PodRecords::Disabled;
+  bool endpoint_pod_names = false;  // name unnamed endpoints after their pod, not their IP
+};
+
+// A query name split as CoreDNS's parseRequest splits it. Empty fields were absent.
+struct ParsedName {
+  std::string port, protocol, endpoint, service, namespace_, kind;  // kind: "svc" or "pod"
+  bool valid = true;
+};
+ParsedName parse_request(std::string_view name, std::string_view zone);
+
+class ClusterZone {
+ public:
+  explicit ClusterZone(ClusterZoneOptions options);
+
+  // Whether the name is in the cluster zone or one of its reverse zones (in-addr.arpa,
+  // ip6.arpa): those are answered here, everything else is forwarded.
+  bool is_authoritative_for(std::string_view name) const;
+  // Writes the answer for q into w. `snapshot` null: not synced yet (SERVFAIL).
+  void answer(const endpoints::Snapshot* snapshot, const Query& q, ResponseWriter& w) const;
+
+  const ClusterZoneOptions& options() const { return options_; }
+
+ private:
+  ClusterZoneOptions options_;
+  std::string ns_name_, hostmaster_;
+};
+
+}  // namespace switchyard::dns
