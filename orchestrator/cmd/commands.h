@@ -11,6 +11,7 @@ namespace switchyard::cmd {
 
 // Registers a subcommand; `run` is set to the code to execute when it is chosen.
 void register_validate(CLI::App& app, std::function<int()>& run);
+void register_dns(CLI::App& app, std::function<int()>& run);
 void register_apiserver(CLI::App& app, std::function<int()>& run);
 void register_agent(CLI::App& app, std::function<int()>& run);
 void register_up(CLI::App& app, std::function<int()>& run);

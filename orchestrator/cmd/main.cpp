@@ -7,6 +7,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   std::function<int()> run;
   switchyard::cmd::register_validate(app, run);
+  switchyard::cmd::register_dns(app, run);
   switchyard::cmd::register_apiserver(app, run);
   switchyard::cmd::register_agent(app, run);
   switchyard::cmd::register_up(app, run);
