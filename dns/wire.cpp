@@ -161,6 +161,7 @@ void ResponseWriter::set_rcode(Rcode r) {
 bool ResponseWriter::written_name_equals(std::size_t offset, std::string_view dotted) const {
   std::size_t at = offset, i = 0;
   for (int hops = 0; hops < 64; ++hops) {
+    if (at >= pos_) return false;
     const std::uint8_t len = buf_[at];
     if ((len & 0xC0) == 0xC0) {
       at = static_cast<std::size_t>((len & 0x3F) << 8 | buf_[at + 1]);
@@ -182,15 +183,26 @@ bool ResponseWriter::write_name(std::string_view name) {
     buf_[pos_++] = 0;
     return true;
   }
+  // Suffixes of this name become compression targets only once the whole name is written:
+  // until then the bytes after them are not there yet.
+  std::array<std::uint16_t, 128> fresh;
+  std::size_t fresh_count = 0;
+  auto remember = [&] {
+    for (std::size_t k = 0; k < fresh_count && suffix_count_ < suffixes_.size(); ++k) suffixes_[suffix_count_++] = fresh[k];
+  };
   std::size_t i = 0;
   while (i < name.size()) {
     const std::string_view rest = name.substr(i);
     for (std::size_t s = 0; s < suffix_count_; ++s)
-      if (written_name_equals(suffixes_[s], rest)) return put16(static_cast<std::uint16_t>(0xC000 | suffixes_[s]));
+      if (written_name_equals(suffixes_[s], rest)) {
+        if (!put16(static_cast<std::uint16_t>(0xC000 | suffixes_[s]))) return false;
+        remember();
+        return true;
+      }
     const std::size_t dot = name.find('.', i);
     const std::size_t len = (dot == std::string_view::npos ? name.size() : dot) - i;
     if (len == 0 || len > 63 || pos_ + 1 + len > limit_) return false;
-    if (pos_ < 0x3FFF && suffix_count_ < suffixes_.size()) suffixes_[suffix_count_++] = static_cast<std::uint16_t>(pos_);
+    if (pos_ < 0x3FFF && fresh_count < fresh.size()) fresh[fresh_count++] = static_cast<std::uint16_t>(pos_);
     buf_[pos_++] = static_cast<std::uint8_t>(len);
     std::memcpy(&buf_[pos_], name.data() + i, len);
     pos_ += len;
@@ -198,6 +210,7 @@ bool ResponseWriter::write_name(std::string_view name) {
   }
   if (pos_ + 1 > limit_) return false;
   buf_[pos_++] = 0;
+  remember();
   return true;
 }
 

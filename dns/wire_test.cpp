@@ -88,6 +88,28 @@ TEST(ResponseWriter, CompressesNamesAndRoundTrips) {
   EXPECT_LT(msg.size(), 150u);
 }
 
+TEST(ResponseWriter, ReusedBufferNeverYieldsPointersIntoStaleBytes) {
+  // Found with dig: a reused buffer held an old answer whose bytes after "shop" looked like
+  // "cluster.local", and the question compressed against itself.
+  std::vector<std::uint8_t> buf(512);
+  ResponseWriter w(buf, buf.size());
+  auto first = *parse_query(make_query("web.shop.svc.cluster.local", kA));
+  w.begin(first, kNoError, true);
+  w.add_a(0, "web.shop.svc.cluster.local.", 5, {10, 96, 0, 10});
+  w.finish();
+  auto second = *parse_query(make_query("web.shop.cluster.local", kA));
+  w.begin(second, kNxDomain, true);
+  w.add_soa(1, "cluster.local.", 5, "ns.dns.cluster.local.", "hostmaster.cluster.local.", 1, 2, 3, 4, 5);
+  auto out = w.finish();
+  std::vector<std::uint8_t> msg(out.begin(), out.end());
+  std::size_t at = 12;
+  std::string name;
+  ASSERT_TRUE(read_name(msg, at, name));
+  EXPECT_EQ(name, "web.shop.cluster.local.");
+  EXPECT_THAT(decode(msg).authority,
+              ::testing::ElementsAre("cluster.local. 5 SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 2 3 4 5"));
+}
+
 TEST(ResponseWriter, TruncatesWholeRecordsAndSetsTc) {
   auto q = *parse_query(make_query("many.shop.svc.cluster.local", kA));
   std::vector<std::uint8_t> buf(4096);

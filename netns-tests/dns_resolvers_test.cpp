@@ -1,0 +1,54 @@
+// Cluster DNS as pods see it: a network namespace whose resolv.conf carries the Kubernetes
+// search list and ndots:5, the server on 127.0.0.1:53 inside it, and the libc resolver
+// (getent) and dig +search resolving partial names.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "netns-tests/support/process.h"
+
+namespace switchyard::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+class PodResolvers : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ns_ = std::make_unique<NetworkNamespace>("dns");
+    ns_->write_resolv_conf("nameserver 127.0.0.1\nsearch shop.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n");
+    server_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{"ip", "netns", "exec", ns_->name(), SWITCHYARD_BINARY, "dns", "--manifests",
+                                 EXAMPLES_DIR "/dns.yaml", "--listen", "127.0.0.1:53", "--workers", "1"},
+        "/tmp/" + ns_->name() + "-dns.log");
+    ASSERT_TRUE(wait_until(10, [&] { return ns_->exec("dig @127.0.0.1 +time=1 +tries=1 +short dns-version.cluster.local TXT").output == "\"1.1.0\"\n"; }))
+        << run("cat /tmp/" + ns_->name() + "-dns.log").output;
+  }
+  void TearDown() override {
+    server_.reset();
+    ns_.reset();
+  }
+  std::unique_ptr<NetworkNamespace> ns_;
+  std::unique_ptr<ChildProcess> server_;
+};
+
+TEST_F(PodResolvers, LibcResolverExpandsPartialNames) {
+  EXPECT_THAT(ns_->exec("getent hosts web").output, HasSubstr("10.96.0.10      web.shop.svc.cluster.local"));
+  EXPECT_THAT(ns_->exec("getent hosts web.shop").output, HasSubstr("10.96.0.10      web.shop.svc.cluster.local"));
+  EXPECT_THAT(ns_->exec("getent hosts db-0.db").output, HasSubstr("10.1.0.5        db-0.db.shop.svc.cluster.local"));
+  // getent ahosts: getaddrinfo. (ahostsv4 would ask nothing: AI_ADDRCONFIG sees only loopback here.)
+  const auto headless = ns_->exec("getent ahosts db").output;
+  EXPECT_THAT(headless, HasSubstr("10.1.0.5        STREAM db.shop.svc.cluster.local"));
+  EXPECT_THAT(headless, HasSubstr("10.1.0.6        STREAM"));
+  EXPECT_EQ(ns_->exec("getent hosts no-such-service").exit_code, 2);  // not found
+}
+
+TEST_F(PodResolvers, DigWithTheSearchList) {
+  EXPECT_EQ(ns_->exec("dig +search +short web").output, "10.96.0.10\n");
+  EXPECT_EQ(ns_->exec("dig +search +short web.shop").output, "10.96.0.10\n");
+  EXPECT_THAT(ns_->exec("dig +search +short _pg._tcp.db.shop.svc SRV").output, HasSubstr("0 50 5432 db-0.db.shop.svc.cluster.local."));
+  EXPECT_EQ(ns_->exec("dig +search +short ext").output, "db.example.com.\n");
+  EXPECT_EQ(ns_->exec("dig +tcp +search +short web").output, "10.96.0.10\n");
+}
+
+}  // namespace
+}  // namespace switchyard::testing
