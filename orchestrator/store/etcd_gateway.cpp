@@ -1,6 +1,9 @@
 #include "orchestrator/store/etcd_gateway.h"
 
 #include <openssl/evp.h>
+#include <sys/socket.h>
+
+#include <cerrno>
 
 #include <charconv>
 
@@ -118,6 +121,20 @@ struct GatewayClient::Connection {
   bool connected = false;
 };
 
+namespace {
+
+// Whether an idle keep-alive connection is still open: nothing to read yet (EAGAIN) means open;
+// end of stream or an error means the peer has gone.
+bool socket_still_open(int fd) {
+  char byte;
+  ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+}  // namespace
+
+bool GatewayClient::still_open(Connection& c) { return socket_still_open(c.stream.socket().native_handle()); }
+
 GatewayClient::GatewayClient(Endpoint endpoint, std::chrono::milliseconds timeout)
     : endpoint_(std::move(endpoint)), timeout_(timeout) {}
 
@@ -128,9 +145,10 @@ StoreResult<json> GatewayClient::post(std::string_view path, const json& request
   std::unique_ptr<Connection> c;
   {
     std::lock_guard lock(mu_);
-    if (!idle_.empty()) {
+    while (!idle_.empty() && !c) {
       c = std::move(idle_.back());
       idle_.pop_back();
+      if (!still_open(*c)) c.reset();  // closed by etcd (restart, idle timeout): drop it
     }
   }
   const bool reused = c != nullptr;

@@ -59,6 +59,7 @@ class GatewayClient {
  private:
   struct Connection;
   enum class Failure { None, BeforeSend, AfterSend };
+  static bool still_open(Connection& c);
   StoreResult<nlohmann::json> post_once(Connection& c, std::string_view path, const std::string& body,
                                         Failure& failure);
 

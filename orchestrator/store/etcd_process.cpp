@@ -20,6 +20,8 @@ namespace switchyard::store::testing {
 
 namespace {
 
+constexpr const char* kEtcdBinary = "/usr/bin/etcd";
+
 // A loopback port that was free a moment ago (bind to port 0, read it, release it).
 int free_loopback_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -39,8 +41,7 @@ int free_loopback_port() {
 }  // namespace
 
 std::unique_ptr<EtcdProcess> EtcdProcess::start(std::string& error, std::chrono::milliseconds ready_timeout) {
-  const char* binary = "/usr/bin/etcd";
-  if (::access(binary, X_OK) != 0) {
+  if (::access(kEtcdBinary, X_OK) != 0) {
     error = "etcd is not installed (Debian package etcd-server)";
     return nullptr;
   }
@@ -53,54 +54,67 @@ std::unique_ptr<EtcdProcess> EtcdProcess::start(std::string& error, std::chrono:
   }
   std::string client = p->client_url();
   std::string peer = "http://127.0.0.1:" + std::to_string(peer_port);
-  std::vector<std::string> args = {binary,
-                                   "--name=default",
-                                   "--data-dir=" + (p->dir_.path() / "data").string(),
-                                   "--listen-client-urls=" + client,
-                                   "--advertise-client-urls=" + client,
-                                   "--listen-peer-urls=" + peer,
-                                   "--initial-advertise-peer-urls=" + peer,
-                                   "--initial-cluster=default=" + peer,
-                                   "--initial-cluster-state=new"};
+  p->args_ = {kEtcdBinary,
+              "--name=default",
+              "--data-dir=" + (p->dir_.path() / "data").string(),
+              "--listen-client-urls=" + client,
+              "--advertise-client-urls=" + client,
+              "--listen-peer-urls=" + peer,
+              "--initial-advertise-peer-urls=" + peer,
+              "--initial-cluster=default=" + peer,
+              "--initial-cluster-state=new"};
+  if (!p->spawn(error) || !p->wait_ready(error, ready_timeout)) return nullptr;  // the destructor kills it
+  return p;
+}
+
+bool EtcdProcess::restart(std::string& error, std::chrono::milliseconds ready_timeout) {
+  kill_now();
+  return spawn(error) && wait_ready(error, ready_timeout);
+}
+
+bool EtcdProcess::spawn(std::string& error) {
+  std::vector<std::string> args = args_;
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
-  std::string log = (p->dir_.path() / "etcd.log").string();
-
+  std::string log = (dir_.path() / "etcd.log").string();
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) {
     error = "fork failed";
-    return nullptr;
+    return false;
   }
   if (pid == 0) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(1);
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     if (fd >= 0) {
       ::dup2(fd, 1);
       ::dup2(fd, 2);
     }
-    ::execv(binary, argv.data());
+    ::execv(kEtcdBinary, argv.data());
     ::_exit(127);
   }
-  p->pid_ = pid;
+  pid_ = pid;
+  return true;
+}
 
-  auto deadline = std::chrono::steady_clock::now() + ready_timeout;
+bool EtcdProcess::wait_ready(std::string& error, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
   EtcdStore::Options quick;
   quick.request_timeout = std::chrono::milliseconds(1000);
   for (;;) {
-    auto store = EtcdStore::connect(client, quick);
-    if (store) return p;
+    auto store = EtcdStore::connect(client_url(), quick);
+    if (store) return true;
     int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) {
-      p->pid_ = -1;
-      error = "etcd exited during start-up: " + p->log_tail();
-      return nullptr;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      error = "etcd exited during start-up: " + log_tail();
+      return false;
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      error = "etcd did not become ready: " + store.error().message + "; log: " + p->log_tail();
-      return nullptr;  // the destructor kills it
+      error = "etcd did not become ready: " + store.error().message + "; log: " + log_tail();
+      return false;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "orchestrator/store/store_test_support.h"
 
@@ -24,11 +25,17 @@ class EtcdProcess {
 
   std::string client_url() const;  // http://127.0.0.1:PORT
   void kill_now();                 // SIGKILL and reap; idempotent
+  // kill_now(), then start again on the same ports with the same data.
+  bool restart(std::string& error, std::chrono::milliseconds ready_timeout = std::chrono::seconds(20));
   std::string log_tail() const;
 
  private:
   EtcdProcess() = default;
+  bool spawn(std::string& error);
+  bool wait_ready(std::string& error, std::chrono::milliseconds timeout);
+
   TempDir dir_;
+  std::vector<std::string> args_;
   pid_t pid_ = -1;
   int client_port_ = 0;
 };
