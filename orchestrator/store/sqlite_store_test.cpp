@@ -1,0 +1,141 @@
+// What only the embedded backend promises: durability across close, crash (SIGKILL) and
+// reopen; exclusive ownership of the file; slow watches catching up from disk.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <map>
+#include <sstream>
+
+#include "orchestrator/store/sqlite_store.h"
+#include "orchestrator/store/store_test_support.h"
+
+namespace switchyard::store {
+namespace {
+
+using testing::EventRecorder;
+using testing::TempDir;
+
+class SqliteStoreTest : public ::testing::Test {
+ protected:
+  std::string db_path() const { return (dir_.path() / "store.db").string(); }
+  TempDir dir_;
+};
+
+TEST_F(SqliteStoreTest, DataSurvivesCloseAndReopen) {
+  Revision a, b, compacted;
+  {
+    auto s = SqliteStore::open(db_path());
+    ASSERT_TRUE(s) << s.error().message;
+    a = (*s)->create("/a", "1").value();
+    b = (*s)->create("/b", "1").value();
+    compacted = (*s)->update("/a", "2", a).value();
+    ASSERT_TRUE((*s)->remove("/b", b));
+    ASSERT_TRUE((*s)->compact(compacted));
+  }
+  auto s = SqliteStore::open(db_path());
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ((*s)->current_revision().value(), compacted + 1);
+  EXPECT_EQ((*s)->compacted_revision().value(), compacted);
+  EXPECT_EQ((*s)->get("/a").value(), (KeyValue{"/a", "2", a, compacted}));
+  EXPECT_FALSE((*s)->get("/b").value().has_value());
+  EXPECT_EQ((*s)->create("/c", "1").value(), compacted + 2);
+  EXPECT_FALSE((*s)->list("/", 0, "", compacted - 1).has_value());
+}
+
+TEST_F(SqliteStoreTest, ASecondOpenOfTheSameFileIsUnavailable) {
+  auto first = SqliteStore::open(db_path());
+  ASSERT_TRUE(first) << first.error().message;
+  auto second = SqliteStore::open(db_path());
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, StoreErrorCode::Unavailable);
+  EXPECT_NE(second.error().message.find("store.db.lock"), std::string::npos) << second.error().message;
+}
+
+// A child writes keys and reports each acknowledged write on a pipe; it is killed with SIGKILL
+// in the middle of writing. Every acknowledged key must be there, with its revision.
+TEST_F(SqliteStoreTest, AcknowledgedWritesSurviveSigkill) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(fds[0]);
+    auto s = SqliteStore::open(db_path());
+    if (!s) ::_exit(2);
+    for (int i = 0;; ++i) {
+      char key[32];
+      std::snprintf(key, sizeof key, "/k/%06d", i);
+      auto r = (*s)->create(key, std::string(100, 'x'));
+      if (!r) ::_exit(3);
+      char line[64];
+      int n = std::snprintf(line, sizeof line, "%s %lld\n", key, static_cast<long long>(*r));
+      if (::write(fds[1], line, static_cast<std::size_t>(n)) != n) ::_exit(4);
+    }
+  }
+  ::close(fds[1]);
+  FILE* acks = ::fdopen(fds[0], "r");
+  ASSERT_NE(acks, nullptr);
+  std::map<std::string, Revision> acknowledged;
+  char key[64];
+  long long rev = 0;
+  while (acknowledged.size() < 200 && std::fscanf(acks, "%63s %lld", key, &rev) == 2) acknowledged[key] = rev;
+  ::kill(child, SIGKILL);
+  // Acks already in the pipe were acknowledged too.
+  while (std::fscanf(acks, "%63s %lld", key, &rev) == 2) acknowledged[key] = rev;
+  std::fclose(acks);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "child exited with status " << status;
+  ASSERT_GE(acknowledged.size(), 200u);
+
+  auto s = SqliteStore::open(db_path());
+  ASSERT_TRUE(s) << s.error().message;
+  for (const auto& [k, r] : acknowledged) {
+    auto kv = (*s)->get(k);
+    ASSERT_TRUE(kv) << kv.error().message;
+    ASSERT_TRUE(kv->has_value()) << k << " was acknowledged at revision " << r << " but is missing";
+    EXPECT_EQ((*kv)->mod_revision, r) << k;
+    EXPECT_EQ((*kv)->create_revision, r) << k;
+  }
+  // Revisions carry on after the last one that made it to disk.
+  auto current = (*s)->current_revision().value();
+  EXPECT_GE(current, acknowledged.rbegin()->second);
+  EXPECT_EQ((*s)->create("/after", "x").value(), current + 1);
+}
+
+// A watch whose callback stalls overflows its queue, drops it and catches up from the
+// database: it still sees every event exactly once, in order.
+TEST_F(SqliteStoreTest, ASlowWatchCatchesUpFromTheDatabase) {
+  SqliteStore::Options options;
+  options.watch_queue_limit = 8;
+  auto s = SqliteStore::open(db_path(), options);
+  ASSERT_TRUE(s) << s.error().message;
+  std::mutex gate;
+  std::unique_lock held(gate);
+  EventRecorder recorder;
+  auto record = recorder.callback();
+  auto watch = (*s)->watch("/", 0, [&](const StoreResult<Event>& e) {
+    std::lock_guard wait_for_gate(gate);
+    record(e);
+  });
+  ASSERT_TRUE(watch) << watch.error().message;
+  constexpr int kWrites = 100;
+  for (int i = 0; i < kWrites; ++i) ASSERT_TRUE((*s)->create("/k" + std::to_string(i), "v"));
+  held.unlock();
+  ASSERT_TRUE(recorder.wait_for(kWrites));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto events = recorder.events();
+  ASSERT_EQ(events.size(), static_cast<std::size_t>(kWrites));
+  for (int i = 0; i < kWrites; ++i) {
+    EXPECT_EQ(events[i].kv.key, "/k" + std::to_string(i));
+    EXPECT_EQ(events[i].kv.mod_revision, i + 1);
+  }
+  EXPECT_TRUE(recorder.errors().empty());
+}
+
+}  // namespace
+}  // namespace switchyard::store
