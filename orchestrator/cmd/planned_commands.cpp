@@ -24,17 +24,6 @@ struct Unused {
 
 }  // namespace
 
-void register_apiserver(CLI::App& app, std::function<int()>& run) {
-  auto o = std::make_shared<Unused>();
-  CLI::App* sub = app.add_subcommand("apiserver", "Run the Kubernetes-compatible API server on a persistent store");
-  sub->add_option("--data-dir", o->s1, "directory for the store, certificates and kubeconfig")->required();
-  sub->add_option("--listen", o->s2, "address to serve HTTPS on")->default_str("127.0.0.1:6443");
-  sub->add_option("--service-cidr", o->s3, "ClusterIP range")->default_str("10.96.0.0/12");
-  sub->add_option("--service-node-port-range", o->s4, "NodePort range")->default_str("30000-32767");
-  sub->add_option("--store", o->s5, "sqlite, or etcd=http://HOST:PORT")->default_str("sqlite");
-  sub->callback([&run] { run = [] { return not_available("apiserver", "#3"); }; });
-}
-
 void register_agent(CLI::App& app, std::function<int()>& run) {
   auto o = std::make_shared<Unused>();
   CLI::App* sub = app.add_subcommand("agent", "Run the node agent: service dataplane and cluster DNS for one node");

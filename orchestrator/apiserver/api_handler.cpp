@@ -1,0 +1,284 @@
+#include "orchestrator/apiserver/api_handler.h"
+
+#include <openssl/crypto.h>
+
+#include <fmt/format.h>
+
+#include "orchestrator/api/manifest.h"
+
+namespace switchyard::apiserver {
+
+namespace {
+
+constexpr std::size_t kMaxBody = 3 * 1024 * 1024;  // the real server's limit
+
+std::string url_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else if (s[i] == '+') {
+      out += ' ';
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> parse_query(std::string_view q) {
+  std::map<std::string, std::string> out;
+  while (!q.empty()) {
+    auto amp = q.find('&');
+    auto pair = q.substr(0, amp);
+    auto eq = pair.find('=');
+    out[url_decode(pair.substr(0, eq))] = eq == std::string_view::npos ? "" : url_decode(pair.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    q.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+std::vector<std::string> split_path(std::string_view p) {
+  std::vector<std::string> out;
+  while (!p.empty()) {
+    if (p[0] == '/') {
+      p.remove_prefix(1);
+      continue;
+    }
+    auto slash = p.find('/');
+    out.emplace_back(p.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    p.remove_prefix(slash);
+  }
+  return out;
+}
+
+HttpResponse json_response(int code, const Json& body) { return {code, "application/json", body.dump(), {}}; }
+HttpResponse error_response(const ApiError& e) { return json_response(e.code, e.status); }
+
+// Where a resource path points.
+struct Route {
+  const ResourceInfo* resource = nullptr;
+  std::string ns, name, subresource;
+};
+
+// /api/v1/..., /apis/GROUP/VERSION/...: [namespaces/NS/]PLURAL[/NAME[/SUB]]
+std::optional<Route> route(const std::vector<std::string>& seg, std::size_t at, const std::string& group, const std::string& version) {
+  Route r;
+  std::vector<std::string> rest(seg.begin() + static_cast<long>(at), seg.end());
+  if (rest.size() >= 3 && rest[0] == "namespaces") {
+    const ResourceInfo* inner = find_resource(group, version, rest[2]);
+    if (inner && inner->namespaced) {
+      r.resource = inner;
+      r.ns = rest[1];
+      if (rest.size() >= 4) r.name = rest[3];
+      if (rest.size() >= 5) r.subresource = rest[4];
+      if (rest.size() > 5) return std::nullopt;
+      return r;
+    }
+  }
+  if (rest.empty()) return std::nullopt;
+  r.resource = find_resource(group, version, rest[0]);
+  if (!r.resource) return std::nullopt;
+  if (rest.size() >= 2) r.name = rest[1];
+  if (rest.size() >= 3) r.subresource = rest[2];
+  if (rest.size() > 3) return std::nullopt;
+  return r;
+}
+
+std::optional<Json> parse_body(const HttpRequest& req, ApiError& err) {
+  if (req.body.size() > kMaxBody) {
+    err = too_large();
+    return std::nullopt;
+  }
+  const std::string ct = req.content_type.substr(0, req.content_type.find(';'));
+  if (ct == "application/json" || ct.empty() || ct.ends_with("+json")) {
+    Json j = Json::parse(req.body, nullptr, false);
+    if (j.is_discarded() || !j.is_structured()) {
+      err = bad_request("the body of the request was not valid JSON");
+      return std::nullopt;
+    }
+    if (api::json_depth(j) > 200) {
+      err = bad_request("the body of the request is nested too deeply");
+      return std::nullopt;
+    }
+    return j;
+  }
+  if (ct == "application/yaml") {
+    auto docs = api::parse_documents(req.body);
+    if (!docs || docs->size() != 1) {
+      err = bad_request(docs ? "expected one YAML document" : docs.error().message);
+      return std::nullopt;
+    }
+    return (*docs)[0];
+  }
+  err = unsupported_media_type(req.content_type);
+  return std::nullopt;
+}
+
+FieldValidation field_validation(const std::map<std::string, std::string>& q) {
+  auto it = q.find("fieldValidation");
+  if (it == q.end() || it->second == "Warn") return FieldValidation::Warn;
+  if (it->second == "Strict") return FieldValidation::Strict;
+  return FieldValidation::Ignore;
+}
+
+}  // namespace
+
+ApiHandler::ApiHandler(ObjectRegistry& registry, std::string admin_token) : registry_(registry), token_(std::move(admin_token)) {}
+
+bool ApiHandler::authorized(const HttpRequest& req) const {
+  if (token_.empty()) return true;
+  const std::string want = "Bearer " + token_;
+  return req.authorization.size() == want.size() && CRYPTO_memcmp(req.authorization.data(), want.data(), want.size()) == 0;
+}
+
+std::string ApiHandler::event_line(const WatchRequest& w, const WatchEvent& e) const {
+  Json object = e.object;
+  if (w.as_table && e.type != "ERROR" && e.type != "BOOKMARK") object = to_table(*w.resource, e.object, false);
+  return Json{{"type", e.type}, {"object", object}}.dump() + "\n";
+}
+
+HttpResponse ApiHandler::handle(const HttpRequest& req, std::optional<WatchRequest>& watch) {
+  const auto qpos = req.target.find('?');
+  const std::string path = req.target.substr(0, qpos);
+  const auto query = parse_query(qpos == std::string::npos ? "" : std::string_view(req.target).substr(qpos + 1));
+  const auto seg = split_path(path);
+
+  if (path == "/healthz" || path == "/readyz" || path == "/livez") return {200, "text/plain", "ok", {}};
+  if (!authorized(req)) return error_response(unauthorized());
+  if (path == "/version") return json_response(200, version_info());
+  if (path == "/api") return json_response(200, api_versions());
+  if (path == "/apis") return json_response(200, api_group_list());
+  if (path == "/openapi/v3") return json_response(200, openapi_v3_index());
+  if (seg.size() >= 3 && seg[0] == "openapi" && seg[1] == "v3") {
+    Json doc = seg[2] == "api" && seg.size() == 4 ? openapi_v3_document("", seg[3])
+               : seg.size() == 5                  ? openapi_v3_document(seg[3], seg[4])
+                                                  : Json();
+    return doc.is_null() ? error_response(not_found_path()) : json_response(200, doc);
+  }
+
+  std::string group, version;
+  std::size_t at = 0;
+  if (seg.size() >= 2 && seg[0] == "api") {
+    version = seg[1];
+    at = 2;
+  } else if (seg.size() >= 3 && seg[0] == "apis") {
+    group = seg[1];
+    version = seg[2];
+    at = 3;
+  } else if (seg.size() == 2 && seg[0] == "apis") {
+    Json list = api_group_list();
+    for (const auto& g : list["groups"])
+      if (g["name"] == seg[1]) return json_response(200, Json{{"kind", "APIGroup"}, {"apiVersion", "v1"}, {"name", g["name"]},
+                                                              {"versions", g["versions"]}, {"preferredVersion", g["preferredVersion"]}});
+    return error_response(not_found_path());
+  } else {
+    return error_response(not_found_path());
+  }
+  if (seg.size() == at) {
+    Json list = api_resource_list(group, version);
+    return list.is_null() ? error_response(not_found_path()) : json_response(200, list);
+  }
+  auto r = route(seg, at, group, version);
+  if (!r) return error_response(not_found_path());
+  const ResourceInfo& res = *r->resource;
+  if (!r->subresource.empty() &&
+      std::find(res.subresources.begin(), res.subresources.end(), r->subresource) == res.subresources.end())
+    return error_response(not_found_path());
+
+  const bool table = req.accept.find("as=Table") != std::string::npos;
+  const bool include_object = query.contains("includeObject") && query.at("includeObject") == "Object";
+  ListOptions lo;
+  if (query.contains("labelSelector")) lo.label_selector = query.at("labelSelector");
+  if (query.contains("fieldSelector")) lo.field_selector = query.at("fieldSelector");
+  if (query.contains("limit")) lo.limit = std::strtoul(query.at("limit").c_str(), nullptr, 10);
+  if (query.contains("continue")) lo.continue_token = query.at("continue");
+  if (query.contains("resourceVersion")) lo.resource_version = query.at("resourceVersion");
+  std::vector<std::string> warnings;
+  auto respond = [&](const ApiResult<Json>& result, int ok_code) {
+    if (!result) return error_response(result.error());
+    HttpResponse resp = json_response(ok_code, table && result->value("kind", "") != "Status" ? to_table(res, *result, include_object) : *result);
+    resp.warnings = warnings;
+    return resp;
+  };
+
+  if (req.method == "GET") {
+    const bool is_watch = query.contains("watch") && (query.at("watch") == "true" || query.at("watch") == "1");
+    if (is_watch) {
+      if (query.contains("sendInitialEvents"))
+        return error_response(status_error(422, "Invalid", "sendInitialEvents is not supported by this server; use resourceVersion \"\" or \"0\""));
+      WatchRequest w;
+      w.resource = &res;
+      w.ns = r->ns;
+      w.options = lo;
+      if (!r->name.empty()) w.options.field_selector = "metadata.name=" + r->name + (lo.field_selector.empty() ? "" : "," + lo.field_selector);
+      w.timeout_seconds = query.contains("timeoutSeconds") ? std::atoi(query.at("timeoutSeconds").c_str()) : 1800;
+      w.bookmarks = query.contains("allowWatchBookmarks") && query.at("allowWatchBookmarks") == "true";
+      w.as_table = table;
+      watch = w;
+      return {200, table ? "application/json;as=Table;v=v1;g=meta.k8s.io" : "application/json", "", {}};
+    }
+    if (r->name.empty()) return respond(registry_.list(res, r->ns, lo), 200);
+    return respond(registry_.get(res, r->ns, r->name), 200);
+  }
+  if (req.method == "POST") {
+    if (!r->name.empty()) return error_response(method_not_allowed());
+    ApiError err;
+    auto body = parse_body(req, err);
+    if (!body) return error_response(err);
+    if (query.contains("dryRun")) return error_response(bad_request("dryRun is not supported by this server"));
+    return respond(registry_.create(res, r->ns, *body, field_validation(query), warnings), 201);
+  }
+  if (req.method == "PUT") {
+    if (r->name.empty()) return error_response(method_not_allowed());
+    ApiError err;
+    auto body = parse_body(req, err);
+    if (!body) return error_response(err);
+    return respond(registry_.update(res, r->ns, r->name, *body, r->subresource == "status", field_validation(query), warnings), 200);
+  }
+  if (req.method == "PATCH") {
+    if (r->name.empty()) return error_response(method_not_allowed());
+    if (req.body.size() > kMaxBody) return error_response(too_large());
+    const std::string ct = req.content_type.substr(0, req.content_type.find(';'));
+    Json patch = Json::parse(req.body, nullptr, false);
+    if (patch.is_discarded()) return error_response(bad_request("the body of the request was not valid JSON"));
+    auto current = registry_.get(res, r->ns, r->name);
+    if (!current) return error_response(current.error());
+    Json patched;
+    if (ct == "application/json-patch+json") {
+      if (!patch.is_array()) return error_response(bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch"));
+      try {
+        patched = current->patch(patch);
+      } catch (const nlohmann::json::exception& e) {
+        return error_response(status_error(422, "Invalid", std::string("the server rejected our request due to an error in our request: ") + e.what()));
+      }
+    } else if (ct == "application/merge-patch+json") {
+      patched = *current;
+      patched.merge_patch(patch);
+    } else {
+      return error_response(unsupported_media_type(req.content_type));
+    }
+    patched["metadata"]["resourceVersion"] = (*current)["metadata"]["resourceVersion"];
+    return respond(registry_.update(res, r->ns, r->name, patched, r->subresource == "status", field_validation(query), warnings), 200);
+  }
+  if (req.method == "DELETE") {
+    if (r->name.empty()) {  // deletecollection
+      auto list = registry_.list(res, r->ns, lo);
+      if (!list) return error_response(list.error());
+      for (const auto& item : (*list)["items"]) (void)registry_.remove(res, item["metadata"].value("namespace", ""), item["metadata"]["name"]);
+      return respond(list, 200);
+    }
+    std::string uid;
+    if (!req.body.empty()) {
+      Json opts = Json::parse(req.body, nullptr, false);
+      if (opts.is_object() && opts.contains("preconditions")) uid = opts["preconditions"].value("uid", "");
+    }
+    return respond(registry_.remove(res, r->ns, r->name, uid), 200);
+  }
+  return error_response(method_not_allowed());
+}
+
+}  // namespace switchyard::apiserver

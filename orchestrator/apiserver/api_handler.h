@@ -1,0 +1,64 @@
+// The Kubernetes REST API over an ObjectRegistry: routing of /api and /apis paths, verbs,
+// discovery, OpenAPI v3 for kubectl's field validation, Tables for kubectl get, and Status
+// errors. Transport-free: http_server.cpp feeds it requests.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "orchestrator/apiserver/object_registry.h"
+
+namespace switchyard::apiserver {
+
+struct HttpRequest {
+  std::string method, target, content_type, accept, authorization, body;
+};
+
+struct HttpResponse {
+  int code = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::string> warnings;  // Warning: 299 - "..."
+};
+
+// A watch: the transport writes `first` then each event line until done() or timeout.
+struct WatchRequest {
+  const ResourceInfo* resource = nullptr;
+  std::string ns;
+  ListOptions options;
+  int timeout_seconds = 0;
+  bool bookmarks = false;
+  bool as_table = false;
+};
+
+class ApiHandler {
+ public:
+  ApiHandler(ObjectRegistry& registry, std::string admin_token);
+
+  bool authorized(const HttpRequest& req) const;
+  // Non-watch requests. Returns a WatchRequest instead when the request is a watch.
+  HttpResponse handle(const HttpRequest& req, std::optional<WatchRequest>& watch);
+  ObjectRegistry& registry() { return registry_; }
+  // One watch event line as the wire carries it (as a Table row event when asked).
+  std::string event_line(const WatchRequest& w, const WatchEvent& e) const;
+
+ private:
+  ObjectRegistry& registry_;
+  std::string token_;
+};
+
+// Discovery and OpenAPI documents (discovery.cpp).
+Json api_versions();
+Json api_group_list();
+Json api_resource_list(std::string_view group, std::string_view version);
+Json openapi_v3_index();
+Json openapi_v3_document(std::string_view group, std::string_view version);
+Json version_info();
+
+// Tables for kubectl get (tables.cpp).
+Json to_table(const ResourceInfo& r, const Json& object_or_list, bool include_object);
+
+}  // namespace switchyard::apiserver

@@ -1,0 +1,207 @@
+#include "orchestrator/apiserver/http_server.h"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <utility>  // Boost 1.74 asio/awaitable.hpp uses std::exchange without it
+
+#include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace switchyard::apiserver {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+struct HttpServer::Impl {
+  ApiHandler& handler;
+  HttpServerOptions options;
+  asio::io_context io;
+  std::unique_ptr<asio::ssl::context> tls;
+  tcp::acceptor acceptor{io};
+  std::thread accept_thread;
+  std::atomic<bool> stopping{false};
+
+  explicit Impl(ApiHandler& h, HttpServerOptions o) : handler(h), options(std::move(o)) {}
+};
+
+namespace {
+
+// A queue a store watch fills (on its thread) and the connection drains.
+struct EventQueue {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::string> lines;
+  bool failed = false;
+  void push(std::string line, bool error) {
+    std::lock_guard lock(mu);
+    lines.push_back(std::move(line));
+    failed |= error;
+    cv.notify_one();
+  }
+};
+
+template <class Stream>
+void serve_watch(Stream& stream, ApiHandler& handler, const WatchRequest& w, const http::request<http::string_body>& req,
+                 const std::atomic<bool>& stopping) {
+  http::response<http::empty_body> head{http::status::ok, req.version()};
+  head.set(http::field::content_type, w.as_table ? "application/json;as=Table;v=v1;g=meta.k8s.io" : "application/json");
+  head.chunked(true);
+  http::response_serializer<http::empty_body> sr{head};
+  beast::error_code ec;
+  http::write_header(stream, sr, ec);
+  if (ec) return;
+  auto queue = std::make_shared<EventQueue>();
+  auto watch = handler.registry().watch(*w.resource, w.ns, w.options, [queue, &handler, w](const WatchEvent& e) {
+    queue->push(handler.event_line(w, e), e.type == "ERROR");
+  });
+  if (!watch) queue->push(handler.event_line(w, WatchEvent{"ERROR", watch.error().status}), true);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(w.timeout_seconds > 0 ? w.timeout_seconds : 1800);
+  auto next_bookmark = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  while (!stopping && std::chrono::steady_clock::now() < deadline) {
+    std::deque<std::string> batch;
+    bool failed = false;
+    {
+      std::unique_lock lock(queue->mu);
+      queue->cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return !queue->lines.empty(); });
+      batch.swap(queue->lines);
+      failed = queue->failed;
+    }
+    if (batch.empty() && w.bookmarks && std::chrono::steady_clock::now() >= next_bookmark) {
+      Json mark = {{"kind", w.resource->kind}, {"apiVersion", w.resource->api_version()},
+                   {"metadata", {{"resourceVersion", std::to_string(handler.registry().current_revision())},
+                                 {"annotations", {{"k8s.io/initial-events-end", "true"}}}}}};
+      batch.push_back(Json{{"type", "BOOKMARK"}, {"object", mark}}.dump() + "\n");
+      next_bookmark = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    }
+    for (const auto& line : batch) {
+      asio::write(stream, http::make_chunk(asio::buffer(line)), ec);
+      if (ec) return;
+    }
+    if (failed) break;
+    // Notice a client that went away: a zero-length probe read would block, so rely on write errors.
+  }
+  asio::write(stream, http::make_chunk_last(), ec);
+}
+
+template <class Stream>
+void serve_connection(Stream& stream, ApiHandler& handler, const std::atomic<bool>& stopping) {
+  beast::flat_buffer buffer;
+  while (!stopping) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(4 * 1024 * 1024);  // the handler answers 413 above 3 MiB
+    beast::error_code ec;
+    http::read(stream, buffer, parser, ec);
+    if (ec == http::error::body_limit) {
+      HttpResponse too_big{413, "application/json", too_large().status.dump(), {}};
+      http::response<http::string_body> res{http::status::payload_too_large, 11};
+      res.set(http::field::content_type, too_big.content_type);
+      res.body() = too_big.body;
+      res.prepare_payload();
+      http::write(stream, res, ec);
+      return;
+    }
+    if (ec) return;
+    auto req = parser.release();
+    HttpRequest r{std::string(req.method_string()), std::string(req.target()), std::string(req[http::field::content_type]),
+                  std::string(req[http::field::accept]), std::string(req[http::field::authorization]), std::move(req.body())};
+    std::optional<WatchRequest> watch;
+    HttpResponse out;
+    try {
+      out = handler.handle(r, watch);
+    } catch (const std::exception& e) {
+      // A bug must cost one request, not the server.
+      spdlog::error("event=request_failed method={} target={} error=\"{}\"", r.method, r.target, e.what());
+      out = HttpResponse{500, "application/json", internal_error(e.what()).status.dump(), {}};
+      watch.reset();
+    }
+    if (watch && out.code == 200) {
+      serve_watch(stream, handler, *watch, req, stopping);
+      return;  // a watch ends the connection, as the Go server does
+    }
+    http::response<http::string_body> res{static_cast<http::status>(out.code), req.version()};
+    res.set(http::field::content_type, out.content_type);
+    for (const auto& w : out.warnings) res.insert(http::field::warning, fmt::format("299 - \"{}\"", w));
+    res.keep_alive(req.keep_alive());
+    res.body() = std::move(out.body);
+    res.prepare_payload();
+    http::write(stream, res, ec);
+    if (ec || !req.keep_alive()) return;
+  }
+}
+
+}  // namespace
+
+HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::stop() {
+  if (!impl_ || impl_->stopping.exchange(true)) return;
+  beast::error_code ec;
+  impl_->acceptor.close(ec);
+  if (impl_->accept_thread.joinable()) impl_->accept_thread.join();
+  // Connection threads are detached: each ends at its next read or write.
+}
+
+std::expected<std::unique_ptr<HttpServer>, std::string> HttpServer::start(ApiHandler& handler, HttpServerOptions options) {
+  auto impl = std::make_unique<Impl>(handler, std::move(options));
+  const auto colon = impl->options.listen.rfind(':');
+  if (colon == std::string::npos) return std::unexpected(fmt::format("--listen {}: expected ADDRESS:PORT", impl->options.listen));
+  std::string host = impl->options.listen.substr(0, colon);
+  if (host.starts_with('[')) host = host.substr(1, host.size() - 2);
+  beast::error_code ec;
+  auto addr = asio::ip::make_address(host, ec);
+  if (ec) return std::unexpected(fmt::format("--listen {}: {} is not an IP address", impl->options.listen, host));
+  const int port = std::atoi(impl->options.listen.c_str() + colon + 1);
+  if (!impl->options.tls_cert_file.empty()) {
+    impl->tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    impl->tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
+                           asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
+    impl->tls->use_certificate_chain_file(impl->options.tls_cert_file, ec);
+    if (!ec) impl->tls->use_private_key_file(impl->options.tls_key_file, asio::ssl::context::pem, ec);
+    if (ec) return std::unexpected(fmt::format("TLS: cannot load {} / {}: {}", impl->options.tls_cert_file, impl->options.tls_key_file, ec.message()));
+  }
+  tcp::endpoint ep(addr, static_cast<unsigned short>(port));
+  impl->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(ep, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return std::unexpected(fmt::format("cannot listen on {}: {}", impl->options.listen, ec.message()));
+  std::unique_ptr<HttpServer> server(new HttpServer(std::move(impl)));
+  server->port_ = server->impl_->acceptor.local_endpoint().port();
+  Impl* s = server->impl_.get();
+  s->accept_thread = std::thread([s] {
+    while (!s->stopping) {
+      beast::error_code aec;
+      tcp::socket socket(s->io);
+      s->acceptor.accept(socket, aec);
+      if (aec) {
+        if (s->stopping) return;
+        continue;
+      }
+      std::thread([s, sock = std::move(socket)]() mutable {
+        beast::error_code cec;
+        if (s->tls) {
+          beast::ssl_stream<tcp::socket> stream(std::move(sock), *s->tls);
+          stream.handshake(asio::ssl::stream_base::server, cec);
+          if (!cec) serve_connection(stream, s->handler, s->stopping);
+          stream.shutdown(cec);
+        } else {
+          serve_connection(sock, s->handler, s->stopping);
+          sock.shutdown(tcp::socket::shutdown_both, cec);
+        }
+      }).detach();
+    }
+  });
+  return server;
+}
+
+}  // namespace switchyard::apiserver

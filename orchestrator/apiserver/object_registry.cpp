@@ -1,0 +1,409 @@
+#include "orchestrator/apiserver/object_registry.h"
+
+#include <openssl/rand.h>
+
+#include <chrono>
+#include <ctime>
+
+#include <fmt/format.h>
+
+#include "orchestrator/api/json_codec.h"
+#include "orchestrator/api/selectors.h"
+#include "orchestrator/api/validation.h"
+
+namespace switchyard::apiserver {
+
+namespace {
+
+std::string random_suffix(std::size_t n) {
+  static constexpr char kAlphabet[] = "bcdfghjklmnpqrstvwxz2456789";  // as the API server's generateName
+  std::string out;
+  unsigned char buf[16];
+  RAND_bytes(buf, sizeof buf);
+  for (std::size_t i = 0; i < n; ++i) out += kAlphabet[buf[i] % (sizeof kAlphabet - 1)];
+  return out;
+}
+
+std::string join_unknown(const std::vector<std::string>& fields) {
+  std::string out;
+  for (std::size_t i = 0; i < fields.size(); ++i) out += fmt::format("{}unknown field \"{}\"", i ? ", " : "", fields[i]);
+  return out;
+}
+
+Json with_version(Json obj, store::Revision rev) {
+  obj["metadata"]["resourceVersion"] = std::to_string(rev);
+  return obj;
+}
+
+bool has_status_subresource(const ResourceInfo& r) {
+  return std::find(r.subresources.begin(), r.subresources.end(), "status") != r.subresources.end();
+}
+
+}  // namespace
+
+std::string now_rfc3339() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string new_uid() {
+  unsigned char b[16];
+  RAND_bytes(b, sizeof b);
+  b[6] = (b[6] & 0x0F) | 0x40;
+  b[8] = (b[8] & 0x3F) | 0x80;
+  return fmt::format("{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}{:02x}", b[0], b[1],
+                     b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+std::string storage_prefix(const ResourceInfo& r, const std::string& ns) {
+  std::string p = fmt::format("/registry/{}/", r.group_resource());
+  if (r.namespaced && !ns.empty()) p += ns + "/";
+  return p;
+}
+
+std::string storage_key(const ResourceInfo& r, const std::string& ns, const std::string& name) {
+  return r.namespaced ? fmt::format("/registry/{}/{}/{}", r.group_resource(), ns, name)
+                      : fmt::format("/registry/{}/{}", r.group_resource(), name);
+}
+
+ObjectRegistry::ObjectRegistry(store::Store& store, api::ClusterNetworkConfig net) : store_(store), net_(std::move(net)) {}
+
+store::Revision ObjectRegistry::current_revision() { return store_.current_revision().value_or(0); }
+
+static ApiError store_failure(const store::StoreError& e) {
+  if (e.code == store::StoreErrorCode::Compacted) return gone(e.message);
+  return internal_error(e.message);
+}
+
+ApiResult<Json> ObjectRegistry::read_object(const ResourceInfo& r, const std::string& key, bool must_exist,
+                                            const std::string& name, store::Revision* mod_revision) {
+  auto kv = store_.get(key);
+  if (!kv) return std::unexpected(store_failure(kv.error()));
+  if (!*kv) {
+    if (must_exist) return std::unexpected(not_found(r.group_resource(), name));
+    return Json();
+  }
+  if (mod_revision) *mod_revision = (*kv)->mod_revision;
+  return with_version(Json::parse((*kv)->value), (*kv)->mod_revision);
+}
+
+// Decode (unknown fields per fieldValidation), default and validate a body.
+ApiResult<Json> ObjectRegistry::admit(const ResourceInfo& r, const Json& body, FieldValidation fv,
+                                      std::vector<std::string>& warnings, api::Object& out) {
+  auto decoded = api::decode_object_as(body, r.api_version(), r.kind);
+  if (!decoded) return std::unexpected(bad_request(decoded.error().message));
+  if (!decoded->unknown_fields.empty()) {
+    if (fv == FieldValidation::Strict) return std::unexpected(bad_request("strict decoding error: " + join_unknown(decoded->unknown_fields)));
+    if (fv == FieldValidation::Warn)
+      for (const auto& f : decoded->unknown_fields) warnings.push_back(fmt::format("unknown field \"{}\"", f));
+  }
+  out = std::move(decoded->object);
+  return Json();
+}
+
+ApiResult<Json> ObjectRegistry::create(const ResourceInfo& r, const std::string& ns, const Json& body, FieldValidation fv,
+                                       std::vector<std::string>& warnings) {
+  api::Object obj;
+  if (auto a = admit(r, body, fv, warnings, obj); !a) return std::unexpected(a.error());
+  api::ObjectMeta& m = api::meta_of(obj);
+  if (r.namespaced) {
+    if (m.namespace_.empty()) m.namespace_ = ns;
+    else if (m.namespace_ != ns) return std::unexpected(bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+    auto ns_obj = store_.get(storage_key(*find_resource("", "v1", "namespaces"), "", ns));
+    if (!ns_obj) return std::unexpected(store_failure(ns_obj.error()));
+    if (!*ns_obj) return std::unexpected(not_found("namespaces", ns));
+    if (Json::parse((*ns_obj)->value).value("metadata", Json::object()).contains("deletionTimestamp"))
+      return std::unexpected(status_error(403, "Forbidden",
+                                          fmt::format("{} \"{}\" is forbidden: unable to create new content in namespace {} because it is being terminated",
+                                                      r.group_resource(), m.name, ns)));
+  } else {
+    m.namespace_.clear();
+  }
+  if (m.name.empty() && !m.generate_name.empty()) m.name = m.generate_name + random_suffix(5);
+  m.uid = new_uid();
+  m.creation_timestamp = now_rfc3339();
+  m.resource_version.clear();
+  m.deletion_timestamp.reset();
+  m.generation = 1;
+  if (auto* svc = std::get_if<api::Service>(&obj)) svc->status_load_balancer_ingress.clear();
+  api::apply_defaults(obj, net_);
+  if (auto errors = api::validate(obj, net_); !errors.empty())
+    return std::unexpected(invalid(r.group, r.kind, m.name.empty() ? m.generate_name : m.name, errors));
+  const Json stored = api::encode_object(obj);
+  auto rev = store_.create(storage_key(r, m.namespace_, m.name), stored.dump());
+  if (!rev) {
+    if (rev.error().code == store::StoreErrorCode::AlreadyExists) return std::unexpected(already_exists(r.group, r.plural, m.name));
+    return std::unexpected(store_failure(rev.error()));
+  }
+  return with_version(stored, *rev);
+}
+
+ApiResult<Json> ObjectRegistry::get(const ResourceInfo& r, const std::string& ns, const std::string& name) {
+  return read_object(r, storage_key(r, ns, name), true, name, nullptr);
+}
+
+namespace {
+
+struct Filters {
+  api::LabelSelector labels;
+  api::FieldSelector fields;
+  bool namespaced;
+  bool matches(const Json& obj) const {
+    api::StringMap l;
+    const Json& meta = obj["metadata"];
+    if (meta.contains("labels"))
+      for (auto it = meta["labels"].begin(); it != meta["labels"].end(); ++it) l[it.key()] = it->get<std::string>();
+    if (!labels.matches(l)) return false;
+    api::StringMap f{{"metadata.name", meta.value("name", "")}};
+    if (namespaced) f["metadata.namespace"] = meta.value("namespace", "");
+    return fields.matches(f);
+  }
+};
+
+ApiResult<Filters> make_filters(const ResourceInfo& r, const ListOptions& o) {
+  Filters f{{}, {}, r.namespaced};
+  auto l = api::LabelSelector::parse(o.label_selector);
+  if (!l) return std::unexpected(bad_request(fmt::format("unable to parse requirement: {}", l.error())));
+  f.labels = *l;
+  std::vector<std::string_view> supported{"metadata.name"};
+  if (r.namespaced) supported.push_back("metadata.namespace");
+  auto fs = api::FieldSelector::parse(o.field_selector, supported);
+  if (!fs) return std::unexpected(bad_request(fs.error()));
+  f.fields = *fs;
+  return f;
+}
+
+// Continue tokens: the revision the first page was read at and the last key returned.
+std::string encode_continue(store::Revision rev, const std::string& last_key) { return fmt::format("{}/{}", rev, last_key); }
+
+}  // namespace
+
+ApiResult<Json> ObjectRegistry::list(const ResourceInfo& r, const std::string& ns, const ListOptions& o) {
+  auto filters = make_filters(r, o);
+  if (!filters) return std::unexpected(filters.error());
+  Json list = {{"kind", r.kind + "List"}, {"apiVersion", r.api_version()}, {"metadata", Json::object()}, {"items", Json::array()}};
+  if (r.read_only_list) {
+    list["metadata"]["resourceVersion"] = std::to_string(current_revision());
+    return list;
+  }
+  store::Revision at = 0;
+  std::string after;
+  if (!o.continue_token.empty()) {
+    auto slash = o.continue_token.find('/');
+    if (slash == std::string::npos) return std::unexpected(bad_request("continue key is not valid: malformed token"));
+    at = std::strtoll(o.continue_token.substr(0, slash).c_str(), nullptr, 10);
+    after = o.continue_token.substr(slash + 1);
+  } else if (!o.resource_version.empty() && o.resource_version != "0") {
+    at = std::strtoll(o.resource_version.c_str(), nullptr, 10);
+    if (at <= 0) return std::unexpected(bad_request(fmt::format("invalid resource version: {}", o.resource_version)));
+  }
+  const std::string prefix = storage_prefix(r, ns);
+  std::size_t wanted = o.limit;
+  store::Revision read_at = at;
+  while (true) {
+    auto page = store_.list(prefix, wanted ? std::max<std::size_t>(wanted, 50) : 0, after, read_at);
+    if (!page) {
+      if (page.error().code == store::StoreErrorCode::Compacted)
+        return std::unexpected(gone(fmt::format("The provided continue parameter is too old to display a consistent list result. "
+                                                "You can start a new list without the continue parameter, or use the continue token "
+                                                "in this response to retrieve the remainder of the results.")));
+      return std::unexpected(store_failure(page.error()));
+    }
+    read_at = page->revision;
+    for (const auto& kv : page->items) {
+      Json obj = with_version(Json::parse(kv.value), kv.mod_revision);
+      after = kv.key;
+      if (!filters->matches(obj)) continue;
+      list["items"].push_back(std::move(obj));
+      if (wanted && list["items"].size() == wanted) {
+        const bool more = page->more || &kv != &page->items.back();
+        if (more) list["metadata"]["continue"] = encode_continue(read_at, after);
+        list["metadata"]["resourceVersion"] = std::to_string(read_at);
+        return list;
+      }
+    }
+    if (!page->more) break;
+  }
+  list["metadata"]["resourceVersion"] = std::to_string(read_at);
+  return list;
+}
+
+ApiResult<Json> ObjectRegistry::update(const ResourceInfo& r, const std::string& ns, const std::string& name, const Json& body,
+                                       bool status_only, FieldValidation fv, std::vector<std::string>& warnings) {
+  const std::string key = storage_key(r, ns, name);
+  store::Revision mod = 0;
+  auto old = read_object(r, key, true, name, &mod);
+  if (!old) return old;
+  api::Object obj;
+  if (auto a = admit(r, body, fv, warnings, obj); !a) return std::unexpected(a.error());
+  api::ObjectMeta& m = api::meta_of(obj);
+  if (m.name.empty()) m.name = name;
+  if (m.name != name)
+    return std::unexpected(bad_request(fmt::format("the name of the object ({}) does not match the name on the URL ({})", m.name, name)));
+  if (r.namespaced && m.namespace_.empty()) m.namespace_ = ns;
+  if (r.namespaced && m.namespace_ != ns)
+    return std::unexpected(bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+  if (!m.resource_version.empty() && m.resource_version != std::to_string(mod)) return std::unexpected(conflict(r.group, r.plural, name));
+  auto old_obj = api::decode_object(*old);
+  if (!old_obj) return std::unexpected(internal_error(old_obj.error().message));
+  const api::ObjectMeta& om = api::meta_of(old_obj->object);
+  m.uid = om.uid;
+  m.creation_timestamp = om.creation_timestamp;
+  m.deletion_timestamp = om.deletion_timestamp;
+  m.generation = om.generation;
+  if (has_status_subresource(r)) {
+    // The main resource cannot change status, and the status subresource only changes status.
+    Json merged = api::encode_object(obj);
+    Json base = *old;
+    if (status_only) {
+      base["status"] = merged.value("status", Json::object());
+      merged = base;
+    } else {
+      merged["status"] = base.value("status", Json::object());
+    }
+    merged["metadata"]["resourceVersion"] = std::to_string(mod);
+    auto re = api::decode_object(merged);
+    if (!re) return std::unexpected(internal_error(re.error().message));
+    obj = std::move(re->object);
+    if (status_only) api::meta_of(obj) = om;
+  }
+  api::apply_defaults(obj, net_);
+  if (auto errors = api::validate(obj, net_); !errors.empty()) return std::unexpected(invalid(r.group, r.kind, name, errors));
+  Json stored = api::encode_object(obj);
+  stored["metadata"].erase("resourceVersion");
+  Json old_cmp = *old;
+  old_cmp["metadata"].erase("resourceVersion");
+  if (stored.value("spec", Json()) != old_cmp.value("spec", Json())) stored["metadata"]["generation"] = om.generation + 1;
+  if (stored == old_cmp) return *old;  // no-op updates do not bump the resourceVersion
+  auto rev = store_.update(key, stored.dump(), mod);
+  if (!rev) {
+    if (rev.error().code == store::StoreErrorCode::Conflict) return std::unexpected(conflict(r.group, r.plural, name));
+    if (rev.error().code == store::StoreErrorCode::NotFound) return std::unexpected(not_found(r.group_resource(), name));
+    return std::unexpected(store_failure(rev.error()));
+  }
+  // An object being deleted goes once its last finalizer is removed.
+  if (stored["metadata"].contains("deletionTimestamp") && stored["metadata"].value("finalizers", Json::array()).empty())
+    return remove(r, ns, name);
+  return with_version(stored, *rev);
+}
+
+void ObjectRegistry::delete_dependents(const std::string& ns, const std::string& owner_uid) {
+  for (const auto& r : served_resources()) {
+    if (!r.namespaced || r.read_only_list) continue;
+    auto page = store_.list(storage_prefix(r, ns), 0, "", 0);
+    if (!page) continue;
+    for (const auto& kv : page->items) {
+      Json obj = Json::parse(kv.value);
+      for (const auto& ref : obj["metadata"].value("ownerReferences", Json::array()))
+        if (ref.value("uid", "") == owner_uid) {
+          (void)remove(r, ns, obj["metadata"].value("name", ""));
+          break;
+        }
+    }
+  }
+}
+
+void ObjectRegistry::delete_namespace_contents(const std::string& ns) {
+  for (const auto& r : served_resources()) {
+    if (!r.namespaced || r.read_only_list) continue;
+    auto page = store_.list(storage_prefix(r, ns), 0, "", 0);
+    if (!page) continue;
+    for (const auto& kv : page->items) (void)store_.remove(kv.key, 0);
+  }
+}
+
+ApiResult<Json> ObjectRegistry::remove(const ResourceInfo& r, const std::string& ns, const std::string& name,
+                                       const std::string& precondition_uid) {
+  const std::string key = storage_key(r, ns, name);
+  store::Revision mod = 0;
+  auto old = read_object(r, key, true, name, &mod);
+  if (!old) return old;
+  Json meta = (*old)["metadata"];
+  const std::string uid = meta.value("uid", "");
+  if (!precondition_uid.empty() && precondition_uid != uid)
+    return std::unexpected(conflict(r.group, r.plural, name));
+  if (r.kind == "Namespace") delete_namespace_contents(name);
+  if (!meta.value("finalizers", Json::array()).empty()) {
+    if (meta.contains("deletionTimestamp")) return *old;
+    Json stored = *old;
+    stored["metadata"]["deletionTimestamp"] = now_rfc3339();
+    stored["metadata"]["deletionGracePeriodSeconds"] = 0;
+    stored["metadata"].erase("resourceVersion");
+    auto rev = store_.update(key, stored.dump(), mod);
+    if (!rev) return std::unexpected(rev.error().code == store::StoreErrorCode::Conflict ? conflict(r.group, r.plural, name)
+                                                                                        : store_failure(rev.error()));
+    return with_version(stored, *rev);
+  }
+  auto gone_kv = store_.remove(key, mod);
+  if (!gone_kv) {
+    if (gone_kv.error().code == store::StoreErrorCode::NotFound) return std::unexpected(not_found(r.group_resource(), name));
+    if (gone_kv.error().code == store::StoreErrorCode::Conflict) return std::unexpected(conflict(r.group, r.plural, name));
+    return std::unexpected(store_failure(gone_kv.error()));
+  }
+  if (r.namespaced) delete_dependents(ns, uid);  // background garbage collection of what it owned
+  return success_status(r.group, r.plural, name, uid);
+}
+
+namespace {
+
+class StoreWatchStream : public WatchStream {
+ public:
+  std::unique_ptr<store::Watch> watch;
+};
+
+}  // namespace
+
+ApiResult<std::unique_ptr<WatchStream>> ObjectRegistry::watch(const ResourceInfo& r, const std::string& ns, const ListOptions& o,
+                                                              std::function<void(const WatchEvent&)> sink) {
+  auto filters = make_filters(r, o);
+  if (!filters) return std::unexpected(filters.error());
+  store::Revision from = 0;
+  if (o.resource_version.empty() || o.resource_version == "0") {
+    // Start with the current state as ADDED events, then follow from that revision.
+    ListOptions all = o;
+    all.limit = 0;
+    all.continue_token.clear();
+    all.resource_version.clear();
+    auto current = list(r, ns, all);
+    if (!current) return std::unexpected(current.error());
+    for (auto& item : (*current)["items"]) sink({"ADDED", item});
+    from = std::strtoll((*current)["metadata"]["resourceVersion"].get<std::string>().c_str(), nullptr, 10);
+  } else {
+    from = std::strtoll(o.resource_version.c_str(), nullptr, 10);
+  }
+  auto stream = std::make_unique<StoreWatchStream>();
+  if (r.read_only_list) return std::unique_ptr<WatchStream>(std::move(stream));
+  const Filters f = *filters;
+  auto w = store_.watch(storage_prefix(r, ns), from, [sink, f](const store::StoreResult<store::Event>& ev) {
+    if (!ev) {
+      const auto err = ev.error().code == store::StoreErrorCode::Compacted ? gone(ev.error().message) : internal_error(ev.error().message);
+      sink({"ERROR", err.status});
+      return;
+    }
+    if (ev->type == store::Event::Type::Delete) {
+      if (!ev->prev_kv) return;
+      Json obj = with_version(Json::parse(ev->prev_kv->value), ev->kv.mod_revision);
+      if (f.matches(obj)) sink({"DELETED", std::move(obj)});
+      return;
+    }
+    Json obj = with_version(Json::parse(ev->kv.value), ev->kv.mod_revision);
+    const bool now = f.matches(obj);
+    const bool before = ev->prev_kv && f.matches(Json::parse(ev->prev_kv->value));
+    if (now && before) sink({"MODIFIED", std::move(obj)});
+    else if (now) sink({ev->prev_kv ? "ADDED" : "ADDED", std::move(obj)});
+    else if (before) sink({"DELETED", std::move(obj)});
+  });
+  if (!w) {
+    if (w.error().code == store::StoreErrorCode::Compacted)
+      return std::unexpected(gone(fmt::format("too old resource version: {} ({})", from, store_.compacted_revision().value_or(0))));
+    return std::unexpected(store_failure(w.error()));
+  }
+  stream->watch = std::move(*w);
+  return std::unique_ptr<WatchStream>(std::move(stream));
+}
+
+}  // namespace switchyard::apiserver

@@ -1,0 +1,82 @@
+// What the API server does with objects between the HTTP layer and the Store: system fields,
+// defaulting, validation, optimistic concurrency on resourceVersion, finalizers, namespace
+// deletion and garbage collection of dependents, list with selectors and paging, and watch.
+#pragma once
+
+#include <chrono>
+#include <expected>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "orchestrator/api/defaults.h"
+#include "orchestrator/apiserver/resources.h"
+#include "orchestrator/apiserver/status.h"
+#include "orchestrator/store/store.h"
+
+namespace switchyard::apiserver {
+
+using Json = nlohmann::json;
+template <class T>
+using ApiResult = std::expected<T, ApiError>;
+
+enum class FieldValidation { Ignore, Warn, Strict };
+
+struct ListOptions {
+  std::string label_selector, field_selector;
+  std::size_t limit = 0;
+  std::string continue_token;
+  std::string resource_version;  // "", "0" or N
+};
+
+struct WatchEvent {
+  std::string type;  // ADDED, MODIFIED, DELETED, ERROR
+  Json object;
+};
+
+class WatchStream {
+ public:
+  virtual ~WatchStream() = default;
+};
+
+class ObjectRegistry {
+ public:
+  ObjectRegistry(store::Store& store, api::ClusterNetworkConfig net);
+
+  ApiResult<Json> create(const ResourceInfo& r, const std::string& ns, const Json& body, FieldValidation fv,
+                         std::vector<std::string>& warnings);
+  ApiResult<Json> get(const ResourceInfo& r, const std::string& ns, const std::string& name);
+  ApiResult<Json> list(const ResourceInfo& r, const std::string& ns, const ListOptions& o);
+  // PUT of the object (status_only: the status subresource).
+  ApiResult<Json> update(const ResourceInfo& r, const std::string& ns, const std::string& name, const Json& body,
+                         bool status_only, FieldValidation fv, std::vector<std::string>& warnings);
+  // Returns the object (still there: finalizers) or a Success Status.
+  ApiResult<Json> remove(const ResourceInfo& r, const std::string& ns, const std::string& name,
+                         const std::string& precondition_uid = "");
+  // Calls `sink` with each event (on another thread) until the returned stream is destroyed.
+  // Initial ADDED events for resourceVersion "" / "0"; ERROR 410 when N is compacted.
+  ApiResult<std::unique_ptr<WatchStream>> watch(const ResourceInfo& r, const std::string& ns, const ListOptions& o,
+                                                std::function<void(const WatchEvent&)> sink);
+  store::Revision current_revision();
+
+ private:
+  ApiResult<Json> read_object(const ResourceInfo& r, const std::string& key, bool must_exist, const std::string& name,
+                              store::Revision* mod_revision);
+  ApiResult<Json> admit(const ResourceInfo& r, const Json& body, FieldValidation fv, std::vector<std::string>& warnings,
+                        api::Object& out);
+  void delete_dependents(const std::string& ns, const std::string& owner_uid);
+  void delete_namespace_contents(const std::string& ns);
+
+  store::Store& store_;
+  api::ClusterNetworkConfig net_;
+};
+
+std::string storage_prefix(const ResourceInfo& r, const std::string& ns);
+std::string storage_key(const ResourceInfo& r, const std::string& ns, const std::string& name);
+std::string now_rfc3339();
+std::string new_uid();
+
+}  // namespace switchyard::apiserver

@@ -1,0 +1,30 @@
+#include "orchestrator/apiserver/resources.h"
+
+namespace switchyard::apiserver {
+
+const std::vector<ResourceInfo>& served_resources() {
+  static const std::vector<ResourceInfo> resources = {
+      {"", "v1", "namespaces", "namespace", "Namespace", false, {"ns"}, {"status"}},
+      {"", "v1", "pods", "pod", "Pod", true, {"po"}, {"status"}},
+      {"", "v1", "services", "service", "Service", true, {"svc"}, {"status"}},
+      {"", "v1", "endpoints", "endpoints", "Endpoints", true, {"ep"}, {}},
+      {"", "v1", "nodes", "node", "Node", false, {"no"}, {"status"}},
+      {"", "v1", "events", "event", "Event", true, {"ev"}, {}, true},
+      {"discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true, {}, {}},
+  };
+  return resources;
+}
+
+const ResourceInfo* find_resource(std::string_view group, std::string_view version, std::string_view plural) {
+  for (const auto& r : served_resources())
+    if (r.group == group && r.version == version && r.plural == plural) return &r;
+  return nullptr;
+}
+
+const ResourceInfo* find_resource_by_kind(std::string_view api_version, std::string_view kind) {
+  for (const auto& r : served_resources())
+    if (r.api_version() == api_version && r.kind == kind) return &r;
+  return nullptr;
+}
+
+}  // namespace switchyard::apiserver

@@ -1,0 +1,122 @@
+// `switchyard apiserver`: the Kubernetes-compatible API server on a persistent store.
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "orchestrator/apiserver/http_server.h"
+#include "orchestrator/cmd/commands.h"
+#include "orchestrator/store/etcd_store.h"
+#include "orchestrator/store/sqlite_store.h"
+
+namespace switchyard::cmd {
+
+namespace {
+
+struct ApiserverOptions {
+  std::string data_dir;
+  std::string listen = "127.0.0.1:6443";
+  std::string service_cidr = "10.96.0.0/12";
+  std::string node_port_range = "30000-32767";
+  std::string store = "sqlite";
+  std::string tls_cert, tls_key, token_file;
+  bool plain_http = false;
+};
+
+std::expected<std::unique_ptr<store::Store>, std::string> open_store(const ApiserverOptions& o) {
+  if (o.store == "sqlite") {
+    auto s = store::SqliteStore::open(o.data_dir + "/store.db");
+    if (!s) return std::unexpected(s.error().message);
+    return std::unique_ptr<store::Store>(std::move(*s));
+  }
+  if (o.store.starts_with("etcd=")) {
+    auto s = store::EtcdStore::connect(o.store.substr(5));
+    if (!s) return std::unexpected(s.error().message);
+    return std::unique_ptr<store::Store>(std::move(*s));
+  }
+  return std::unexpected(fmt::format("--store {}: expected sqlite or etcd=http://HOST:PORT", o.store));
+}
+
+// The namespaces every cluster has.
+void ensure_system_namespaces(apiserver::ObjectRegistry& registry) {
+  const auto* ns = apiserver::find_resource("", "v1", "namespaces");
+  for (const char* name : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
+    std::vector<std::string> warnings;
+    (void)registry.create(*ns, "", apiserver::Json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}},
+                          apiserver::FieldValidation::Strict, warnings);
+  }
+}
+
+int run_apiserver(const ApiserverOptions& o) {
+  std::error_code ec;
+  std::filesystem::create_directories(o.data_dir, ec);
+  if (ec) {
+    std::cerr << fmt::format("error: --data-dir {}: {}\n", o.data_dir, ec.message());
+    return 1;
+  }
+  std::string token;
+  if (!o.token_file.empty()) {
+    std::ifstream in(o.token_file);
+    std::getline(in, token);
+    if (token.empty()) {
+      std::cerr << fmt::format("error: --token-file {}: empty or unreadable\n", o.token_file);
+      return 1;
+    }
+  }
+  if (!o.plain_http && (o.tls_cert.empty() || o.tls_key.empty())) {
+    std::cerr << "error: --tls-cert-file and --tls-private-key-file are required (or --insecure-plain-http for tests)\n";
+    return 1;
+  }
+  auto st = open_store(o);
+  if (!st) {
+    std::cerr << "error: " << st.error() << "\n";
+    return 1;
+  }
+  api::ClusterNetworkConfig net;
+  if (std::sscanf(o.node_port_range.c_str(), "%d-%d", &net.node_port_min, &net.node_port_max) != 2) {
+    std::cerr << fmt::format("error: --service-node-port-range {}: expected MIN-MAX\n", o.node_port_range);
+    return 1;
+  }
+  net.service_ip_families = {o.service_cidr.find(':') == std::string::npos ? "IPv4" : "IPv6"};
+  apiserver::ObjectRegistry registry(**st, net);
+  ensure_system_namespaces(registry);
+  apiserver::ApiHandler handler(registry, token);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto server = apiserver::HttpServer::start(handler, {o.listen, o.plain_http ? "" : o.tls_cert, o.plain_http ? "" : o.tls_key});
+  if (!server) {
+    std::cerr << "error: " << server.error() << "\n";
+    return 1;
+  }
+  std::cout << fmt::format("switchyard apiserver: serving {} on port {} (store {})\n", o.plain_http ? "HTTP" : "HTTPS", (*server)->port(), o.store)
+            << std::flush;
+  int sig = 0;
+  sigwait(&signals, &sig);
+  (*server)->stop();
+  return 0;
+}
+
+}  // namespace
+
+void register_apiserver(CLI::App& app, std::function<int()>& run) {
+  auto o = std::make_shared<ApiserverOptions>();
+  CLI::App* sub = app.add_subcommand("apiserver", "Run the Kubernetes-compatible API server on a persistent store");
+  sub->add_option("--data-dir", o->data_dir, "directory for the store, certificates and kubeconfig")->required();
+  sub->add_option("--listen", o->listen, "address to serve on")->capture_default_str();
+  sub->add_option("--service-cidr", o->service_cidr, "ClusterIP range")->capture_default_str();
+  sub->add_option("--service-node-port-range", o->node_port_range, "NodePort range")->capture_default_str();
+  sub->add_option("--store", o->store, "sqlite, or etcd=http://HOST:PORT")->capture_default_str();
+  sub->add_option("--tls-cert-file", o->tls_cert, "serving certificate (PEM)");
+  sub->add_option("--tls-private-key-file", o->tls_key, "serving key (PEM)");
+  sub->add_option("--token-file", o->token_file, "file holding the admin bearer token");
+  sub->add_flag("--insecure-plain-http", o->plain_http, "serve plain HTTP (tests only)");
+  sub->callback([&run, o] { run = [o] { return run_apiserver(*o); }; });
+}
+
+}  // namespace switchyard::cmd
