@@ -153,6 +153,11 @@ HttpResponse ApiHandler::handle(const HttpRequest& req, std::optional<WatchReque
   if (path == "/api") return json_response(200, api_versions());
   if (path == "/apis") return json_response(200, api_group_list());
   if (path == "/openapi/v3") return json_response(200, openapi_v3_index());
+  if (path == "/openapi/v2") {
+    if (req.accept.find("protobuf") != std::string::npos)
+      return {200, "application/com.github.proto-openapi.spec.v2.v1.0+protobuf", openapi_v2_protobuf(), {}};
+    return json_response(200, openapi_v2_json());
+  }
   if (seg.size() >= 3 && seg[0] == "openapi" && seg[1] == "v3") {
     Json doc = seg[2] == "api" && seg.size() == 4 ? openapi_v3_document("", seg[3])
                : seg.size() == 5                  ? openapi_v3_document(seg[3], seg[4])

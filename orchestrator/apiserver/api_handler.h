@@ -57,6 +57,8 @@ Json api_resource_list(std::string_view group, std::string_view version);
 Json openapi_v3_index();
 Json openapi_v3_document(std::string_view group, std::string_view version);
 Json version_info();
+std::string openapi_v2_protobuf();  // openapi_v2.cpp
+Json openapi_v2_json();
 
 // Tables for kubectl get (tables.cpp).
 Json to_table(const ResourceInfo& r, const Json& object_or_list, bool include_object);

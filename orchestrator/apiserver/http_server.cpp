@@ -1,5 +1,7 @@
 #include "orchestrator/apiserver/http_server.h"
 
+#include <sys/socket.h>
+
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -146,6 +148,8 @@ HttpServer::~HttpServer() { stop(); }
 void HttpServer::stop() {
   if (!impl_ || impl_->stopping.exchange(true)) return;
   beast::error_code ec;
+  // close() alone does not wake a thread blocked in accept(); shutdown() does.
+  ::shutdown(impl_->acceptor.native_handle(), SHUT_RDWR);
   impl_->acceptor.close(ec);
   if (impl_->accept_thread.joinable()) impl_->accept_thread.join();
   // Connection threads are detached: each ends at its next read or write.

@@ -1,0 +1,173 @@
+// Every kubectl on the image (1.27 to 1.33) against a real `switchyard apiserver` process over
+// HTTPS with a bearer token: each step checks what kubectl prints, not only its exit code.
+#include <filesystem>
+#include <fstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "netns-tests/support/process.h"
+
+namespace switchyard::apiserver {
+namespace {
+
+using ::testing::ContainsRegex;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using switchyard::testing::ChildProcess;
+using switchyard::testing::run;
+using switchyard::testing::wait_until;
+
+const char* kKubectlDir = "/usr/lib/google-cloud-sdk/bin";
+
+class KubectlAgainstApiserver : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    kubectl_ = std::string(kKubectlDir) + "/kubectl." + GetParam();
+    if (!std::filesystem::exists(kubectl_)) GTEST_SKIP() << kubectl_ << " is not on this machine";
+    dir_ = std::filesystem::temp_directory_path() / ("sy-kubectl-" + GetParam() + "-" + std::to_string(getpid()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    port_ = std::to_string(20000 + (getpid() * 7 + GetParam().back()) % 20000);
+    ASSERT_EQ(run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=switchyard "
+                  "-addext subjectAltName=IP:127.0.0.1 -keyout " + (dir_ / "key.pem").string() + " -out " + (dir_ / "cert.pem").string())
+                  .exit_code, 0);
+    std::ofstream(dir_ / "token") << "t0ken-" << getpid() << "\n";
+    const auto ca = run("base64 -w0 " + (dir_ / "cert.pem").string()).output;
+    std::ofstream(dir_ / "kubeconfig") << "apiVersion: v1\nkind: Config\nclusters: [{name: sy, cluster: {server: \"https://127.0.0.1:"
+                                       << port_ << "\", certificate-authority-data: " << ca << "}}]\nusers: [{name: admin, user: {token: t0ken-"
+                                       << getpid() << "}}]\ncontexts: [{name: sy, context: {cluster: sy, user: admin}}]\ncurrent-context: sy\n";
+    start_server();
+  }
+  void TearDown() override {
+    server_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void start_server() {
+    server_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{SWITCHYARD_BINARY, "apiserver", "--data-dir", dir_.string(), "--listen", "127.0.0.1:" + port_,
+                                 "--tls-cert-file", (dir_ / "cert.pem").string(), "--tls-private-key-file", (dir_ / "key.pem").string(),
+                                 "--token-file", (dir_ / "token").string()},
+        (dir_ / "apiserver.log").string());
+    ASSERT_TRUE(wait_until(10, [&] { return k("get ns default -o name").output == "namespace/default\n"; }))
+        << run("cat " + (dir_ / "apiserver.log").string()).output;
+  }
+  testing::CommandResult k(const std::string& args) { return run(kubectl_ + " --kubeconfig " + (dir_ / "kubeconfig").string() + " " + args); }
+  std::string file(const std::string& name, const std::string& text) {
+    std::ofstream(dir_ / name) << text;
+    return (dir_ / name).string();
+  }
+
+  std::string kubectl_, port_;
+  std::filesystem::path dir_;
+  std::unique_ptr<ChildProcess> server_;
+};
+
+const char* kManifest = R"(apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: shop
+  labels: {app: web}
+spec:
+  selector: {app: web}
+  ports:
+  - {name: http, port: 80, targetPort: http}
+  - {name: https, port: 443, targetPort: 8443}
+)";
+
+TEST_P(KubectlAgainstApiserver, DiscoveryCreateGetAndOutputFormats) {
+  auto resources = k("api-resources");
+  EXPECT_THAT(resources.output, ContainsRegex("\nservices +svc +v1 +true +Service\n"));
+  EXPECT_THAT(resources.output, ContainsRegex("\nendpointslices +discovery.k8s.io/v1 +true +EndpointSlice\n"));
+  auto created = k("create -f " + file("m.yaml", kManifest));
+  EXPECT_EQ(created.exit_code, 0) << created.output;
+  EXPECT_THAT(created.output, HasSubstr("namespace/shop created"));
+  EXPECT_THAT(created.output, HasSubstr("service/web created"));
+  auto table = k("get svc -n shop");
+  EXPECT_THAT(table.output, HasSubstr("NAME   TYPE        CLUSTER-IP"));
+  EXPECT_THAT(table.output, HasSubstr("80/TCP,443/TCP"));
+  EXPECT_THAT(k("get svc web -n shop -o yaml").output, HasSubstr("    targetPort: http\n"));
+  EXPECT_EQ(k("get svc web -n shop -o jsonpath={.spec.ports[1].targetPort}").output, "8443");
+  EXPECT_EQ(k("get svc web -n shop -o jsonpath={.spec.sessionAffinity}").output, "None");  // defaulted by the server
+  auto again = k("create -f " + file("m2.yaml", kManifest));
+  EXPECT_THAT(again.output, HasSubstr("services \"web\" already exists"));
+}
+
+TEST_P(KubectlAgainstApiserver, LabelAnnotatePatchAndSelectors) {
+  ASSERT_EQ(k("create -f " + file("m.yaml", kManifest)).exit_code, 0);
+  EXPECT_EQ(k("label svc web -n shop tier=front").output, "service/web labeled\n");
+  EXPECT_EQ(k("annotate svc web -n shop owner=team-a").output, "service/web annotated\n");
+  EXPECT_EQ(k("get svc -n shop -l 'tier in (front,back)' -o name").output, "service/web\n");
+  EXPECT_EQ(k("get svc -n shop -l tier!=front -o name").output, "");
+  EXPECT_EQ(k("patch svc web -n shop --type merge -p '{\"spec\":{\"sessionAffinity\":\"ClientIP\"}}'").output, "service/web patched\n");
+  EXPECT_EQ(k("get svc web -n shop -o jsonpath={.spec.sessionAffinityConfig.clientIP.timeoutSeconds}").output, "10800");
+  EXPECT_EQ(k("patch svc web -n shop --type json -p '[{\"op\":\"replace\",\"path\":\"/spec/ports/0/port\",\"value\":8080}]'").output,
+            "service/web patched\n");
+  EXPECT_EQ(k("get svc web -n shop -o jsonpath={.spec.ports[0].port}").output, "8080");
+  EXPECT_EQ(k("get svc -n shop --field-selector metadata.name=web -o name").output, "service/web\n");
+}
+
+TEST_P(KubectlAgainstApiserver, ValidationErrorsShowTheFieldPath) {
+  ASSERT_EQ(k("create -f " + file("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")).exit_code, 0);
+  auto bad = k("create -f " + file("bad.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: bad, namespace: shop}\nspec:\n  type: NodePort\n  ports: [{port: 80, nodePort: 80}]\n"));
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.output, HasSubstr("The Service \"bad\" is invalid: spec.ports[0].nodePort: Invalid value: 80: provided port is not in "
+                                    "the valid range. The range of valid ports is 30000-32767"));
+  auto unknown = k("create -f " + file("unknown.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: u, namespace: shop}\nspec:\n  ports: [{port: 80}]\n  tipe: X\n"));
+  EXPECT_THAT(unknown.output, HasSubstr("strict decoding error: unknown field \"spec.tipe\""));
+  EXPECT_THAT(k("get svc nope -n shop").output, HasSubstr("Error from server (NotFound): services \"nope\" not found"));
+  EXPECT_THAT(k("get svc -n nowhere -o name").output, Not(HasSubstr("service/")));
+}
+
+TEST_P(KubectlAgainstApiserver, WatchSeesAddedModifiedDeleted) {
+  ASSERT_EQ(k("create -f " + file("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")).exit_code, 0);
+  ChildProcess watcher({"sh", "-c", kubectl_ + " --kubeconfig " + (dir_ / "kubeconfig").string() +
+                                        " get svc -n shop -w --output-watch-events --request-timeout=8s"},
+                       (dir_ / "watch.txt").string());
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  const std::string service_only = std::string(kManifest).substr(std::string(kManifest).find("---\n") + 4);
+  ASSERT_EQ(k("create -f " + file("svc.yaml", service_only)).exit_code, 0);
+  ASSERT_EQ(k("label svc web -n shop tier=front").exit_code, 0);
+  ASSERT_EQ(k("delete svc web -n shop").output, "service \"web\" deleted\n");
+  EXPECT_TRUE(wait_until(10, [&] { return run("cat " + (dir_ / "watch.txt").string()).output.find("DELETED") != std::string::npos; }))
+      << run("cat " + (dir_ / "watch.txt").string()).output;
+  const auto seen = run("cat " + (dir_ / "watch.txt").string()).output;
+  EXPECT_THAT(seen, ContainsRegex("ADDED +web +ClusterIP"));
+  EXPECT_THAT(seen, ContainsRegex("MODIFIED +web +ClusterIP"));
+  EXPECT_THAT(seen, ContainsRegex("DELETED +web +ClusterIP"));
+}
+
+TEST_P(KubectlAgainstApiserver, DeleteNamespaceDeletesItsContents) {
+  ASSERT_EQ(k("create -f " + file("m.yaml", kManifest)).exit_code, 0);
+  EXPECT_EQ(k("delete namespace shop").output, "namespace \"shop\" deleted\n");
+  EXPECT_THAT(k("get svc web -n shop").output, HasSubstr("not found"));
+  EXPECT_THAT(k("get ns shop").output, HasSubstr("namespaces \"shop\" not found"));
+}
+
+TEST_P(KubectlAgainstApiserver, KillNineAndRestartKeepsEveryAcknowledgedWrite) {
+  ASSERT_EQ(k("create -f " + file("m.yaml", kManifest)).exit_code, 0);
+  for (int i = 0; i < 5; ++i) {
+    const std::string name = "s" + std::to_string(i);
+    ASSERT_EQ(k("create -f " + file(name + ".yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: " + name +
+                                                         ", namespace: shop}\nspec:\n  ports: [{port: 80}]\n")).exit_code, 0);
+  }
+  const auto before = k("get svc -n shop -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.resourceVersion}{\"\\n\"}{end}'").output;
+  server_->kill_now(SIGKILL);
+  server_.reset();
+  start_server();
+  EXPECT_EQ(k("get svc -n shop -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.resourceVersion}{\"\\n\"}{end}'").output, before);
+  EXPECT_EQ(std::count(before.begin(), before.end(), '\n'), 6);
+}
+
+std::vector<std::string> kubectl_versions() { return {"1.27", "1.28", "1.29", "1.30", "1.31", "1.32", "1.33"}; }
+
+INSTANTIATE_TEST_SUITE_P(EveryKubectl, KubectlAgainstApiserver, ::testing::ValuesIn(kubectl_versions()),
+                         [](const auto& info) { return "v" + info.param.substr(0, 1) + "_" + info.param.substr(2); });
+
+}  // namespace
+}  // namespace switchyard::apiserver
