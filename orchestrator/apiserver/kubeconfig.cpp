@@ -12,7 +12,6 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
-#include "orchestrator/apiserver/pki.h"
 
 namespace switchyard::apiserver {
 namespace {
@@ -82,6 +81,19 @@ std::string render_kubeconfig(const KubeconfigOptions& o) {
 
 std::expected<void, std::string> write_kubeconfig(const std::filesystem::path& path, const KubeconfigOptions& o) {
   return write_file_atomically(path, render_kubeconfig(o), 0600);
+}
+
+std::expected<std::filesystem::path, std::string> write_admin_kubeconfig(const std::filesystem::path& data_dir,
+                                                                         const Credentials& credentials,
+                                                                         std::string_view listen_host,
+                                                                         std::uint16_t port) {
+  const auto path = data_dir / "kubeconfig";
+  KubeconfigOptions o;
+  o.server = server_url(listen_host, port);
+  o.ca_cert_pem = credentials.ca_cert_pem;
+  o.token = credentials.admin_token;
+  if (auto w = write_kubeconfig(path, o); !w) return std::unexpected(w.error());
+  return path;
 }
 
 TokenAuthenticator::TokenAuthenticator(std::string_view token, User user) : user_(std::move(user)) {

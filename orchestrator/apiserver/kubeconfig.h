@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "orchestrator/apiserver/pki.h"
+
 namespace switchyard::apiserver {
 
 struct KubeconfigOptions {
@@ -31,6 +33,13 @@ std::string render_kubeconfig(const KubeconfigOptions& options);
 
 // Writes render_kubeconfig(options) to `path` atomically with mode 0600 (it holds the token).
 std::expected<void, std::string> write_kubeconfig(const std::filesystem::path& path, const KubeconfigOptions& options);
+
+// DIR/kubeconfig for `credentials` (from ensure_credentials over DIR): server_url(listen_host,
+// port), the CA, the admin token. Rewritten on every start, so a new listen address reaches it.
+std::expected<std::filesystem::path, std::string> write_admin_kubeconfig(const std::filesystem::path& data_dir,
+                                                                         const Credentials& credentials,
+                                                                         std::string_view listen_host,
+                                                                         std::uint16_t port);
 
 std::string base64_encode(std::string_view data);
 

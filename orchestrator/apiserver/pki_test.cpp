@@ -2,14 +2,20 @@
 #include <gtest/gtest.h>
 
 #include <stdlib.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <chrono>
 #include <cstdio>
+#include <thread>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -247,6 +253,81 @@ TEST(KubeconfigTest, KubectlReadsServerTokenAndCaBack) {
   EXPECT_EQ(context.output, "switchyard\n");
   auto ca = run(kubectl + "'{.clusters[0].cluster.certificate-authority-data}' | base64 -d");
   EXPECT_EQ(ca.output, c->ca_cert_pem);
+}
+
+// A loopback port nobody listens on right now.
+std::uint16_t free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+bool accepts_connections(std::uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// `openssl s_server -www` presenting the serving certificate; killed (by its pid) on destruction.
+class TlsServer {
+ public:
+  TlsServer(const Credentials& c, std::uint16_t port) {
+    const std::string accept = "127.0.0.1:" + std::to_string(port);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::execlp("openssl", "openssl", "s_server", "-quiet", "-www", "-accept", accept.c_str(), "-cert",
+               c.serving_cert_file.c_str(), "-key", c.serving_key_file.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 100 && !accepts_connections(port); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ~TlsServer() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// kubectl trusts the CA and finds 127.0.0.1 among the SANs: a TLS server presenting
+// apiserver.crt answers `kubectl get --raw /` (s_server ignores the token).
+TEST(KubeconfigTest, KubectlTrustsTheServingCertificate) {
+  TempDir dir;
+  auto c = ensure_credentials(options_for(dir.path(), "0.0.0.0"));
+  ASSERT_TRUE(c) << c.error();
+  const std::uint16_t port = free_port();
+  auto kc = write_admin_kubeconfig(dir.path(), *c, "0.0.0.0", port);
+  ASSERT_TRUE(kc) << kc.error();
+  EXPECT_EQ(*kc, dir.path() / "kubeconfig");
+  TlsServer server(*c, port);
+
+  auto ok = run(std::string(SWITCHYARD_KUBECTL) + " --kubeconfig " + kc->string() + " get --raw /");
+  EXPECT_EQ(ok.status, 0) << ok.output;
+  EXPECT_NE(ok.output.find("s_server"), std::string::npos) << ok.output;
+
+  // The same server through a kubeconfig that trusts another CA is refused.
+  TempDir other;
+  auto foreign = ensure_credentials(options_for(other.path()));
+  ASSERT_TRUE(foreign) << foreign.error();
+  auto bad_kc = write_admin_kubeconfig(other.path(), *foreign, "127.0.0.1", port);
+  ASSERT_TRUE(bad_kc) << bad_kc.error();
+  auto refused = run(std::string(SWITCHYARD_KUBECTL) + " --kubeconfig " + bad_kc->string() + " get --raw /");
+  EXPECT_NE(refused.status, 0);
+  EXPECT_NE(refused.output.find("certificate signed by unknown authority"), std::string::npos) << refused.output;
 }
 
 TEST(KubeconfigTest, ServerUrls) {
