@@ -39,6 +39,28 @@ bool has_status_subresource(const ResourceInfo& r) {
   return std::find(r.subresources.begin(), r.subresources.end(), "status") != r.subresources.end();
 }
 
+// The Service strategy's dropTypeDependentFields: a type change clears what the new type
+// cannot have, unless the user changed those fields in the same update.
+void drop_type_dependent_fields(const api::Service& old, api::Service& svc) {
+  auto& s = svc.spec;
+  const auto& o = old.spec;
+  const bool node_ports = s.type == "NodePort" || (s.type == "LoadBalancer" && s.allocate_load_balancer_node_ports.value_or(true));
+  if (!node_ports)
+    for (auto& p : s.ports)
+      for (const auto& op : o.ports)
+        if (p.node_port != 0 && p.node_port == op.node_port) p.node_port = 0;
+  if (!(s.type == "LoadBalancer" && s.external_traffic_policy == "Local") && s.health_check_node_port == o.health_check_node_port)
+    s.health_check_node_port = 0;
+  if (!api::externally_accessible(s) && s.external_traffic_policy == o.external_traffic_policy) s.external_traffic_policy.clear();
+  if (s.type == "ExternalName" && s.cluster_ips == o.cluster_ips && s.cluster_ip == o.cluster_ip) {
+    s.cluster_ip.clear();
+    s.cluster_ips.clear();
+    if (s.ip_families == o.ip_families) s.ip_families.clear();
+    if (s.ip_family_policy == o.ip_family_policy) s.ip_family_policy.reset();
+    if (s.internal_traffic_policy == o.internal_traffic_policy) s.internal_traffic_policy.reset();
+  }
+}
+
 }  // namespace
 
 std::string now_rfc3339() {
@@ -70,7 +92,20 @@ std::string storage_key(const ResourceInfo& r, const std::string& ns, const std:
                       : fmt::format("/registry/{}/{}", r.group_resource(), name);
 }
 
-ObjectRegistry::ObjectRegistry(store::Store& store, api::ClusterNetworkConfig net) : store_(store), net_(std::move(net)) {}
+ObjectRegistry::ObjectRegistry(store::Store& store, api::ClusterNetworkConfig net, const ServiceAllocators* allocators)
+    : store_(store), net_(std::move(net)), allocators_(allocators) {}
+
+ApiResult<std::optional<ServiceAllocationTransaction>> ObjectRegistry::allocate(const ResourceInfo& r, const api::Object* old,
+                                                                                 api::Object& obj) {
+  auto* svc = std::get_if<api::Service>(&obj);
+  if (!svc || !allocators_) return std::optional<ServiceAllocationTransaction>();
+  auto tx = allocate_service(*allocators_, old ? std::get_if<api::Service>(old) : nullptr, *svc);
+  if (!tx) {
+    if (!tx.error().field_errors.empty()) return std::unexpected(invalid(r.group, r.kind, svc->metadata.name, tx.error().field_errors));
+    return std::unexpected(internal_error(tx.error().internal));
+  }
+  return std::optional<ServiceAllocationTransaction>(std::move(*tx));
+}
 
 store::Revision ObjectRegistry::current_revision() { return store_.current_revision().value_or(0); }
 
@@ -131,10 +166,16 @@ ApiResult<Json> ObjectRegistry::create(const ResourceInfo& r, const std::string&
   m.generation = 1;
   if (auto* svc = std::get_if<api::Service>(&obj)) svc->status_load_balancer_ingress.clear();
   api::apply_defaults(obj, net_);
+  auto allocation = allocate(r, nullptr, obj);
+  if (!allocation) return std::unexpected(allocation.error());
   if (auto errors = api::validate(obj, net_); !errors.empty())
     return std::unexpected(invalid(r.group, r.kind, m.name.empty() ? m.generate_name : m.name, errors));
   const Json stored = api::encode_object(obj);
   auto rev = store_.create(storage_key(r, m.namespace_, m.name), stored.dump());
+  if (*allocation) {
+    if (rev) (void)(*allocation)->commit();
+    else (void)(*allocation)->revert();
+  }
   if (!rev) {
     if (rev.error().code == store::StoreErrorCode::AlreadyExists) return std::unexpected(already_exists(r.group, r.plural, m.name));
     return std::unexpected(store_failure(rev.error()));
@@ -271,7 +312,10 @@ ApiResult<Json> ObjectRegistry::update(const ResourceInfo& r, const std::string&
     obj = std::move(re->object);
     if (status_only) api::meta_of(obj) = om;
   }
+  if (auto* svc = std::get_if<api::Service>(&obj)) drop_type_dependent_fields(std::get<api::Service>(old_obj->object), *svc);
   api::apply_defaults(obj, net_);
+  auto allocation = allocate(r, &old_obj->object, obj);
+  if (!allocation) return std::unexpected(allocation.error());
   if (auto errors = api::validate(obj, net_); !errors.empty()) return std::unexpected(invalid(r.group, r.kind, name, errors));
   Json stored = api::encode_object(obj);
   stored["metadata"].erase("resourceVersion");
@@ -280,6 +324,10 @@ ApiResult<Json> ObjectRegistry::update(const ResourceInfo& r, const std::string&
   if (stored.value("spec", Json()) != old_cmp.value("spec", Json())) stored["metadata"]["generation"] = om.generation + 1;
   if (stored == old_cmp) return *old;  // no-op updates do not bump the resourceVersion
   auto rev = store_.update(key, stored.dump(), mod);
+  if (*allocation) {
+    if (rev) (void)(*allocation)->commit();
+    else (void)(*allocation)->revert();
+  }
   if (!rev) {
     if (rev.error().code == store::StoreErrorCode::Conflict) return std::unexpected(conflict(r.group, r.plural, name));
     if (rev.error().code == store::StoreErrorCode::NotFound) return std::unexpected(not_found(r.group_resource(), name));
@@ -312,7 +360,7 @@ void ObjectRegistry::delete_namespace_contents(const std::string& ns) {
     if (!r.namespaced || r.read_only_list) continue;
     auto page = store_.list(storage_prefix(r, ns), 0, "", 0);
     if (!page) continue;
-    for (const auto& kv : page->items) (void)store_.remove(kv.key, 0);
+    for (const auto& kv : page->items) (void)remove(r, ns, Json::parse(kv.value)["metadata"].value("name", ""));
   }
 }
 
@@ -344,6 +392,8 @@ ApiResult<Json> ObjectRegistry::remove(const ResourceInfo& r, const std::string&
     if (gone_kv.error().code == store::StoreErrorCode::Conflict) return std::unexpected(conflict(r.group, r.plural, name));
     return std::unexpected(store_failure(gone_kv.error()));
   }
+  if (allocators_ && r.kind == "Service")
+    if (auto svc = api::decode_object(*old); svc) (void)release_service(*allocators_, std::get<api::Service>(svc->object));
   if (r.namespaced) delete_dependents(ns, uid);  // background garbage collection of what it owned
   return success_status(r.group, r.plural, name, uid);
 }

@@ -14,6 +14,7 @@
 
 #include "orchestrator/api/defaults.h"
 #include "orchestrator/apiserver/resources.h"
+#include "orchestrator/apiserver/service_allocation.h"
 #include "orchestrator/apiserver/status.h"
 #include "orchestrator/store/store.h"
 
@@ -44,7 +45,8 @@ class WatchStream {
 
 class ObjectRegistry {
  public:
-  ObjectRegistry(store::Store& store, api::ClusterNetworkConfig net);
+  // `allocators` (may be null in tests): cluster IPs and node ports for Services.
+  ObjectRegistry(store::Store& store, api::ClusterNetworkConfig net, const ServiceAllocators* allocators = nullptr);
 
   ApiResult<Json> create(const ResourceInfo& r, const std::string& ns, const Json& body, FieldValidation fv,
                          std::vector<std::string>& warnings);
@@ -70,8 +72,12 @@ class ObjectRegistry {
   void delete_dependents(const std::string& ns, const std::string& owner_uid);
   void delete_namespace_contents(const std::string& ns);
 
+  // Allocates what a Service needs before validation, as the real registry does.
+  ApiResult<std::optional<ServiceAllocationTransaction>> allocate(const ResourceInfo& r, const api::Object* old, api::Object& obj);
+
   store::Store& store_;
   api::ClusterNetworkConfig net_;
+  const ServiceAllocators* allocators_;
 };
 
 std::string storage_prefix(const ResourceInfo& r, const std::string& ns);
