@@ -1,5 +1,9 @@
-// RFC 6902 JSON Patch over RFC 6901 JSON Pointers. Error texts follow evanphx/json-patch (which
-// the kube-apiserver uses), always naming the operation's index, its op and the path.
+// RFC 6902 JSON Patch over RFC 6901 JSON Pointers. Errors of operations that do not apply use
+// the words of evanphx/json-patch (the kube-apiserver's library, as `kubectl patch --local
+// --type json` prints them) and always name the path; errors in the patch itself name the
+// operation's index. Where that library is laxer than the RFC, the RFC wins: replace of a
+// missing member, copy from a missing path, indices with leading zeros or a sign, and an add
+// without a value are errors here.
 #include <charconv>
 #include <string>
 #include <vector>
@@ -53,129 +57,93 @@ std::optional<std::size_t> parse_index(std::string_view token) {
   return v;
 }
 
-struct Operation {
-  std::size_t index;
-  std::string op, path;
-  std::vector<std::string> path_tokens;
+// Why a location could not be used.
+enum class Miss { none, parent, key, index_syntax, index_range };
 
-  // "add operation does not apply: doc is missing path: \"/a/b\""
-  PatchError missing(std::string_view what, std::string_view which_path, std::string_view why = {}) const {
-    std::string m = fmt::format("{} operation does not apply: doc is missing {}: \"{}\"", op, what, which_path);
-    if (!why.empty()) m += fmt::format(": {}", why);
-    return does_not_apply(std::move(m));
-  }
+// The container that holds the last token, and whether the last token is usable in it: present
+// (for reading or removing) or insertable (for add). `tokens` is not empty.
+struct Location {
+  json* parent = nullptr;
+  Miss miss = Miss::parent;
+  std::size_t index = 0;  // for arrays; size() for "-" when inserting
 };
 
-// The container that holds the last token of `tokens` (the parent), or nullptr when a step on the
-// way does not exist. `why` says which step failed.
-json* find_parent(json& doc, const std::vector<std::string>& tokens, std::string& why) {
+Location locate(json& doc, const std::vector<std::string>& tokens, bool for_insert) {
   json* cur = &doc;
   for (std::size_t i = 0; i + 1 < tokens.size(); ++i) {
     const std::string& t = tokens[i];
     if (cur->is_object()) {
       auto it = cur->find(t);
-      if (it == cur->end()) {
-        why = fmt::format("no key \"{}\"", t);
-        return nullptr;
-      }
+      if (it == cur->end()) return {};
       cur = &*it;
     } else if (cur->is_array()) {
       auto idx = parse_index(t);
-      if (!idx || *idx >= cur->size()) {
-        why = fmt::format("invalid array index \"{}\" (array has {} elements)", t, cur->size());
-        return nullptr;
-      }
+      if (!idx || *idx >= cur->size()) return {};
       cur = &(*cur)[*idx];
     } else {
-      why = fmt::format("\"{}\" is inside a {}", t, cur->type_name());
-      return nullptr;
+      return {};
     }
   }
-  return cur;
-}
-
-// The value at `tokens`, or nullptr.
-json* find_value(json& doc, const std::vector<std::string>& tokens, std::string& why) {
-  if (tokens.empty()) return &doc;
-  json* parent = find_parent(doc, tokens, why);
-  if (!parent) return nullptr;
   const std::string& last = tokens.back();
-  if (parent->is_object()) {
-    auto it = parent->find(last);
-    if (it == parent->end()) {
-      why = fmt::format("no key \"{}\"", last);
-      return nullptr;
-    }
-    return &*it;
-  }
-  if (parent->is_array()) {
-    auto idx = parse_index(last);
-    if (!idx || *idx >= parent->size()) {
-      why = fmt::format("invalid array index \"{}\" (array has {} elements)", last, parent->size());
-      return nullptr;
-    }
-    return &(*parent)[*idx];
-  }
-  why = fmt::format("\"{}\" is inside a {}", last, parent->type_name());
-  return nullptr;
+  if (cur->is_object()) return {cur, for_insert || cur->contains(last) ? Miss::none : Miss::key};
+  if (!cur->is_array()) return {};
+  if (last == "-" && for_insert) return {cur, Miss::none, cur->size()};
+  auto idx = parse_index(last);
+  if (!idx) return {cur, Miss::index_syntax};
+  if (*idx > cur->size() || (*idx == cur->size() && !for_insert)) return {cur, Miss::index_range};
+  return {cur, Miss::none, *idx};
 }
 
-PatchResult<void> add_value(json& doc, const Operation& o, const std::vector<std::string>& tokens,
-                            std::string_view path, json value) {
+// The words of evanphx/json-patch, the library behind the kube-apiserver's JSON patch.
+PatchError index_error(std::string_view op, std::string_view path, std::string_view token, Miss miss) {
+  if (miss == Miss::index_syntax)
+    return does_not_apply(
+        fmt::format("error in {} for path: '{}': value was not a proper array index: '{}'", op, path, token));
+  return does_not_apply(fmt::format("error in {} for path: '{}': Unable to access invalid index: {}: invalid index referenced",
+                                    op, path, token));
+}
+
+json* find_value(json& doc, const std::vector<std::string>& tokens) {
+  if (tokens.empty()) return &doc;
+  Location at = locate(doc, tokens, false);
+  if (at.miss != Miss::none) return nullptr;
+  return at.parent->is_object() ? &(*at.parent)[tokens.back()] : &(*at.parent)[at.index];
+}
+
+json take(const Location& at, const std::string& last) {
+  if (at.parent->is_object()) {
+    json v = std::move((*at.parent)[last]);
+    at.parent->erase(last);
+    return v;
+  }
+  json v = std::move((*at.parent)[at.index]);
+  at.parent->erase(at.index);
+  return v;
+}
+
+void put(const Location& at, const std::string& last, json value) {
+  if (at.parent->is_object()) {
+    (*at.parent)[last] = std::move(value);
+  } else {
+    at.parent->insert(at.parent->begin() + static_cast<std::ptrdiff_t>(at.index), std::move(value));
+  }
+}
+
+// add, and the second half of move and copy (`destination` says which wording to use).
+PatchResult<void> add_value(json& doc, std::string_view op, const std::string& path,
+                            const std::vector<std::string>& tokens, json value, bool destination) {
   if (tokens.empty()) {
     doc = std::move(value);
     return {};
   }
-  std::string why;
-  json* parent = find_parent(doc, tokens, why);
-  if (!parent) return std::unexpected(o.missing("path", path, why));
-  const std::string& last = tokens.back();
-  if (parent->is_object()) {
-    (*parent)[last] = std::move(value);
-    return {};
-  }
-  if (parent->is_array()) {
-    if (last == "-") {
-      parent->push_back(std::move(value));
-      return {};
-    }
-    auto idx = parse_index(last);
-    if (!idx || *idx > parent->size())
-      return std::unexpected(o.missing("path", path, fmt::format("invalid array index \"{}\" (array has {} elements)",
-                                                                  last, parent->size())));
-    parent->insert(parent->begin() + static_cast<std::ptrdiff_t>(*idx), std::move(value));
-    return {};
-  }
-  return std::unexpected(o.missing("path", path, fmt::format("cannot add \"{}\" to a {}", last, parent->type_name())));
-}
-
-// Removes and returns the value at `tokens` (which must not be the root).
-std::optional<json> take_value(json& doc, const std::vector<std::string>& tokens, std::string& why) {
-  json* parent = find_parent(doc, tokens, why);
-  if (!parent) return std::nullopt;
-  const std::string& last = tokens.back();
-  if (parent->is_object()) {
-    auto it = parent->find(last);
-    if (it == parent->end()) {
-      why = fmt::format("no key \"{}\"", last);
-      return std::nullopt;
-    }
-    json v = std::move(*it);
-    parent->erase(it);
-    return v;
-  }
-  if (parent->is_array()) {
-    auto idx = parse_index(last);
-    if (!idx || *idx >= parent->size()) {
-      why = fmt::format("invalid array index \"{}\" (array has {} elements)", last, parent->size());
-      return std::nullopt;
-    }
-    json v = std::move((*parent)[*idx]);
-    parent->erase(*idx);
-    return v;
-  }
-  why = fmt::format("\"{}\" is inside a {}", last, parent->type_name());
-  return std::nullopt;
+  Location at = locate(doc, tokens, true);
+  if (at.miss == Miss::parent)
+    return std::unexpected(does_not_apply(
+        destination ? fmt::format("{} operation does not apply: doc is missing destination path: {}: missing value", op, path)
+                    : fmt::format("{} operation does not apply: doc is missing path: \"{}\": missing value", op, path)));
+  if (at.miss != Miss::none) return std::unexpected(index_error(op, path, tokens.back(), at.miss));
+  put(at, tokens.back(), std::move(value));
+  return {};
 }
 
 PatchResult<std::string> string_member(const json& op, std::string_view member, std::size_t index) {
@@ -188,82 +156,94 @@ PatchResult<std::string> string_member(const json& op, std::string_view member, 
   return it->get<std::string>();
 }
 
+PatchResult<std::vector<std::string>> pointer_member(const json& op_json, std::string_view member, std::size_t index,
+                                                     std::string& text) {
+  auto s = string_member(op_json, member, index);
+  if (!s) return std::unexpected(s.error());
+  text = std::move(*s);
+  auto tokens = parse_pointer(text);
+  if (!tokens) return std::unexpected(bad_patch(fmt::format("operation {}: \"{}\": {}", index, member, tokens.error())));
+  return *tokens;
+}
+
 PatchResult<void> apply_one(json& doc, const json& op_json, std::size_t index) {
   if (!op_json.is_object())
     return std::unexpected(bad_patch(fmt::format("operation {} must be an object, got {}", index, op_json.type_name())));
-  auto op = string_member(op_json, "op", index);
-  if (!op) return std::unexpected(op.error());
-  auto path = string_member(op_json, "path", index);
-  if (!path) return std::unexpected(path.error());
-  auto tokens = parse_pointer(*path);
-  if (!tokens) return std::unexpected(bad_patch(fmt::format("operation {} ({}): {}", index, *op, tokens.error())));
-  Operation o{index, *op, *path, *tokens};
+  auto op_name = string_member(op_json, "op", index);
+  if (!op_name) return std::unexpected(op_name.error());
+  const std::string& op = *op_name;
+  if (op != "add" && op != "remove" && op != "replace" && op != "move" && op != "copy" && op != "test")
+    return std::unexpected(does_not_apply(fmt::format("Unexpected kind: {}", op)));
+  std::string path;
+  auto tokens = pointer_member(op_json, "path", index, path);
+  if (!tokens) return std::unexpected(tokens.error());
 
-  auto value = [&]() -> PatchResult<json> {
+  json value;
+  if (op == "add" || op == "replace" || op == "test") {
     auto it = op_json.find("value");
     if (it == op_json.end())
-      return std::unexpected(bad_patch(fmt::format("operation {} ({} \"{}\") is missing \"value\"", index, o.op, o.path)));
-    return *it;
-  };
-  auto from = [&]() -> PatchResult<std::pair<std::string, std::vector<std::string>>> {
-    auto f = string_member(op_json, "from", index);
-    if (!f) return std::unexpected(f.error());
-    auto ft = parse_pointer(*f);
-    if (!ft) return std::unexpected(bad_patch(fmt::format("operation {} ({}): {}", index, o.op, ft.error())));
-    return std::pair{*f, *ft};
-  };
+      return std::unexpected(bad_patch(fmt::format("operation {} ({} \"{}\") is missing \"value\"", index, op, path)));
+    value = *it;
+  }
 
-  std::string why;
-  if (o.op == "add") {
-    auto v = value();
-    if (!v) return std::unexpected(v.error());
-    return add_value(doc, o, o.path_tokens, o.path, std::move(*v));
-  }
-  if (o.op == "remove") {
-    if (o.path_tokens.empty()) return std::unexpected(does_not_apply("remove operation does not apply: cannot remove the whole document"));
-    if (!take_value(doc, o.path_tokens, why)) return std::unexpected(o.missing("path", o.path, why));
+  if (op == "add") return add_value(doc, op, path, *tokens, std::move(value), false);
+
+  if (op == "test") {
+    const json* target = find_value(doc, *tokens);
+    if (!target || *target != value)
+      return std::unexpected(does_not_apply(fmt::format("testing value {} failed: test failed", path)));
     return {};
   }
-  if (o.op == "replace") {
-    auto v = value();
-    if (!v) return std::unexpected(v.error());
-    json* target = find_value(doc, o.path_tokens, why);
-    if (!target) return std::unexpected(o.missing("key", o.path, why));
-    *target = std::move(*v);
-    return {};
-  }
-  if (o.op == "test") {
-    auto v = value();
-    if (!v) return std::unexpected(v.error());
-    json* target = find_value(doc, o.path_tokens, why);
-    if (!target) return std::unexpected(o.missing("path", o.path, why));
-    if (*target != *v)
-      return std::unexpected(does_not_apply(fmt::format("testing value {} failed: have {}, want {}", o.path,
-                                                        target->dump(), v->dump())));
-    return {};
-  }
-  if (o.op == "move" || o.op == "copy") {
-    auto f = from();
-    if (!f) return std::unexpected(f.error());
-    const auto& [from_path, from_tokens] = *f;
-    if (o.op == "move") {
-      if (from_path == o.path) return {};
-      bool into_itself = o.path_tokens.size() > from_tokens.size() &&
-                         std::equal(from_tokens.begin(), from_tokens.end(), o.path_tokens.begin());
-      if (into_itself)
-        return std::unexpected(does_not_apply(
-            fmt::format("move operation does not apply: from \"{}\" is a prefix of path \"{}\"", from_path, o.path)));
-      if (from_tokens.empty())
-        return std::unexpected(does_not_apply("move operation does not apply: cannot move the whole document"));
-      auto taken = take_value(doc, from_tokens, why);
-      if (!taken) return std::unexpected(o.missing("from path", from_path, why));
-      return add_value(doc, o, o.path_tokens, o.path, std::move(*taken));
+
+  if (op == "remove" || op == "replace") {
+    if (tokens->empty()) {
+      if (op == "remove")
+        return std::unexpected(does_not_apply("remove operation does not apply: cannot remove the whole document"));
+      doc = std::move(value);
+      return {};
     }
-    json* source = find_value(doc, from_tokens, why);
-    if (!source) return std::unexpected(o.missing("from path", from_path, why));
-    return add_value(doc, o, o.path_tokens, o.path, *source);
+    Location at = locate(doc, *tokens, false);
+    if (at.miss == Miss::parent)
+      return std::unexpected(does_not_apply(
+          op == "remove" ? fmt::format("remove operation does not apply: doc is missing path: \"{}\": missing value", path)
+                         : fmt::format("replace operation does not apply: doc is missing path: {}: missing value", path)));
+    if (at.miss == Miss::key)
+      return std::unexpected(does_not_apply(
+          op == "remove"
+              ? fmt::format("error in remove for path: '{}': Unable to remove nonexistent key: {}: missing value", path,
+                            tokens->back())
+              : fmt::format("replace operation does not apply: doc is missing key: {}: missing value", path)));
+    if (at.miss != Miss::none) return std::unexpected(index_error(op, path, tokens->back(), at.miss));
+    if (op == "remove") {
+      take(at, tokens->back());
+    } else {
+      (at.parent->is_object() ? (*at.parent)[tokens->back()] : (*at.parent)[at.index]) = std::move(value);
+    }
+    return {};
   }
-  return std::unexpected(bad_patch(fmt::format("operation {}: unexpected kind: {}", index, o.op)));
+
+  // move, copy
+  std::string from;
+  auto from_tokens = pointer_member(op_json, "from", index, from);
+  if (!from_tokens) return std::unexpected(from_tokens.error());
+  auto missing_from = [&] {
+    return std::unexpected(
+        does_not_apply(fmt::format("{} operation does not apply: doc is missing from path: {}: missing value", op, from)));
+  };
+  if (op == "copy") {
+    const json* source = find_value(doc, *from_tokens);
+    if (!source) return missing_from();
+    return add_value(doc, op, path, *tokens, *source, true);
+  }
+  if (from == path) return find_value(doc, *from_tokens) ? PatchResult<void>{} : missing_from();
+  if (tokens->size() > from_tokens->size() && std::equal(from_tokens->begin(), from_tokens->end(), tokens->begin()))
+    return std::unexpected(does_not_apply(
+        fmt::format("move operation does not apply: from {} is a prefix of path {}: a value cannot move into itself", from, path)));
+  if (from_tokens->empty()) return missing_from();  // the root moved into itself was caught above
+  Location at = locate(doc, *from_tokens, false);
+  if (at.miss != Miss::none) return missing_from();
+  json moved = take(at, from_tokens->back());
+  return add_value(doc, op, path, *tokens, std::move(moved), true);
 }
 
 }  // namespace

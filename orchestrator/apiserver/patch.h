@@ -36,8 +36,9 @@ std::string_view content_type_of(PatchType t);
 
 // RFC 6902. `patch` must be an array of operation objects. Operations apply in order to a copy;
 // the first failing one fails the whole patch and `doc` is never half-patched.
-// Errors: 400 when the patch itself is malformed (not an array, unknown op, bad pointer, missing
-// value), 422 when a well-formed operation does not apply ("doc is missing path", "testing value").
+// Errors: 400 when the patch itself is malformed (not an array, an operation without op, path,
+// from or value, a bad pointer), 422 when an operation does not apply ("doc is missing path",
+// "testing value /a failed", "Unexpected kind: frob"), worded as the kube-apiserver words them.
 PatchResult<nlohmann::json> apply_json_patch(const nlohmann::json& doc, const nlohmann::json& patch);
 
 // RFC 7386, exactly: a non-object patch replaces the document, null deletes, objects merge

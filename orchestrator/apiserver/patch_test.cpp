@@ -31,7 +31,7 @@ struct JsonPatchCase {
   const char* patch;
   const char* expected;  // nullptr when the patch must fail
   int status = 0;        // for failures
-  const char* message = "";  // a substring of the error message
+  const char* message = "";  // the whole error message
 };
 
 void PrintTo(const JsonPatchCase& c, std::ostream* os) { *os << c.name; }
@@ -49,7 +49,7 @@ TEST_P(JsonPatchTest, Applies) {
   } else {
     ASSERT_FALSE(r.has_value()) << r->dump();
     EXPECT_EQ(r.error().http_status, c.status) << r.error().message;
-    EXPECT_NE(r.error().message.find(c.message), std::string::npos) << r.error().message;
+    EXPECT_EQ(r.error().message, c.message);
   }
 }
 
@@ -75,7 +75,7 @@ INSTANTIATE_TEST_SUITE_P(
                       R"([{"op":"test","path":"/baz","value":"qux"},{"op":"test","path":"/foo/1","value":2}])",
                       R"({"baz":"qux","foo":["a",2,"c"]})"},
         JsonPatchCase{"A9_test_error", R"({"baz":"qux"})", R"([{"op":"test","path":"/baz","value":"bar"}])", nullptr,
-                      422, "testing value /baz failed"},
+                      422, "testing value /baz failed: test failed"},
         JsonPatchCase{"A10_add_nested_member_object", R"({"foo":"bar"})",
                       R"([{"op":"add","path":"/child","value":{"grandchild":{}}}])",
                       R"({"foo":"bar","child":{"grandchild":{}}})"},
@@ -83,12 +83,12 @@ INSTANTIATE_TEST_SUITE_P(
                       R"([{"op":"add","path":"/baz","value":"qux","xyz":123}])", R"({"foo":"bar","baz":"qux"})"},
         JsonPatchCase{"A12_add_to_nonexistent_target", R"({"foo":"bar"})",
                       R"([{"op":"add","path":"/baz/bat","value":"qux"}])", nullptr, 422,
-                      "add operation does not apply: doc is missing path: \"/baz/bat\""},
+                      "add operation does not apply: doc is missing path: \"/baz/bat\": missing value"},
         // A.13 (a duplicate "op" member) cannot be expressed once the body is parsed into JSON.
         JsonPatchCase{"A14_escape_ordering", R"({"/":9,"~1":10})", R"([{"op":"test","path":"/~01","value":10}])",
                       R"({"/":9,"~1":10})"},
         JsonPatchCase{"A15_strings_are_not_numbers", R"({"/":9,"~1":10})",
-                      R"([{"op":"test","path":"/~01","value":"10"}])", nullptr, 422, "testing value /~01 failed"},
+                      R"([{"op":"test","path":"/~01","value":"10"}])", nullptr, 422, "testing value /~01 failed: test failed"},
         JsonPatchCase{"A16_add_array_value", R"({"foo":["bar"]})",
                       R"([{"op":"add","path":"/foo/-","value":["abc","def"]}])", R"({"foo":["bar",["abc","def"]]})"}),
     case_name);
@@ -138,14 +138,16 @@ INSTANTIATE_TEST_SUITE_P(
 INSTANTIATE_TEST_SUITE_P(
     Errors, JsonPatchTest,
     testing::Values(
-        JsonPatchCase{"patch_not_an_array", R"({})", R"({"op":"add"})", nullptr, 400, "must be an array"},
-        JsonPatchCase{"operation_not_an_object", R"({})", R"([1])", nullptr, 400, "operation 0 must be an object"},
+        JsonPatchCase{"patch_not_an_array", R"({})", R"({"op":"add"})", nullptr, 400,
+                      "a JSON patch must be an array of operations, got object"},
+        JsonPatchCase{"operation_not_an_object", R"({})", R"([1])", nullptr, 400,
+                      "operation 0 must be an object, got number"},
         JsonPatchCase{"missing_op", R"({})", R"([{"path":"/a"}])", nullptr, 400, "operation 0 is missing \"op\""},
         JsonPatchCase{"missing_path", R"({})", R"([{"op":"remove"}])", nullptr, 400, "operation 0 is missing \"path\""},
         JsonPatchCase{"path_not_a_string", R"({})", R"([{"op":"remove","path":1}])", nullptr, 400,
-                      "\"path\" must be a string"},
-        JsonPatchCase{"unknown_op", R"({})", R"([{"op":"merge","path":"/a"}])", nullptr, 400,
-                      "unexpected kind: merge"},
+                      "operation 0: \"path\" must be a string, got number"},
+        JsonPatchCase{"unknown_op", R"({})", R"([{"op":"merge","path":"/a"}])", nullptr, 422,
+                      "Unexpected kind: merge"},
         JsonPatchCase{"missing_value", R"({})", R"([{"op":"add","path":"/a"}])", nullptr, 400,
                       "operation 0 (add \"/a\") is missing \"value\""},
         JsonPatchCase{"null_value_is_a_value", R"({})", R"([{"op":"add","path":"/a","value":null}])",
@@ -153,36 +155,44 @@ INSTANTIATE_TEST_SUITE_P(
         JsonPatchCase{"missing_from", R"({"a":1})", R"([{"op":"move","path":"/b"}])", nullptr, 400,
                       "operation 0 is missing \"from\""},
         JsonPatchCase{"pointer_without_slash", R"({"a":1})", R"([{"op":"remove","path":"a"}])", nullptr, 400,
-                      "must be empty or start with '/'"},
+                      "operation 0: \"path\": JSON pointer \"a\" must be empty or start with '/'"},
         JsonPatchCase{"pointer_bad_escape", R"({"a":1})", R"([{"op":"remove","path":"/a~2"}])", nullptr, 400,
-                      "invalid escape"},
+                      "operation 0: \"path\": JSON pointer \"/a~2\" has an invalid escape: '~' must be followed by 0 or 1"},
         JsonPatchCase{"remove_missing_key", R"({"a":1})", R"([{"op":"remove","path":"/b"}])", nullptr, 422,
-                      "remove operation does not apply: doc is missing path: \"/b\""},
+                      "error in remove for path: '/b': Unable to remove nonexistent key: b: missing value"},
         JsonPatchCase{"remove_out_of_range", R"({"a":[1]})", R"([{"op":"remove","path":"/a/1"}])", nullptr, 422,
-                      "doc is missing path: \"/a/1\": invalid array index \"1\" (array has 1 elements)"},
+                      "error in remove for path: '/a/1': Unable to access invalid index: 1: invalid index referenced"},
         JsonPatchCase{"remove_dash", R"({"a":[1]})", R"([{"op":"remove","path":"/a/-"}])", nullptr, 422,
-                      "doc is missing path: \"/a/-\""},
+                      "error in remove for path: '/a/-': value was not a proper array index: '-'"},
         JsonPatchCase{"replace_missing_key", R"({"a":1})", R"([{"op":"replace","path":"/b","value":2}])", nullptr,
-                      422, "replace operation does not apply: doc is missing key: \"/b\""},
+                      422, "replace operation does not apply: doc is missing key: /b: missing value"},
         JsonPatchCase{"add_past_array_end", R"({"a":[1]})", R"([{"op":"add","path":"/a/2","value":2}])", nullptr, 422,
-                      "add operation does not apply: doc is missing path: \"/a/2\""},
+                      "error in add for path: '/a/2': Unable to access invalid index: 2: invalid index referenced"},
         JsonPatchCase{"add_leading_zero_index", R"({"a":[1,2]})", R"([{"op":"add","path":"/a/01","value":2}])",
-                      nullptr, 422, "invalid array index \"01\""},
+                      nullptr, 422, "error in add for path: '/a/01': value was not a proper array index: '01'"},
         JsonPatchCase{"add_negative_index", R"({"a":[1,2]})", R"([{"op":"add","path":"/a/-1","value":2}])", nullptr,
-                      422, "invalid array index \"-1\""},
+                      422, "error in add for path: '/a/-1': value was not a proper array index: '-1'"},
         JsonPatchCase{"add_through_a_scalar", R"({"a":1})", R"([{"op":"add","path":"/a/b","value":2}])", nullptr, 422,
-                      "cannot add \"b\" to a number"},
+                      "add operation does not apply: doc is missing path: \"/a/b\": missing value"},
         JsonPatchCase{"test_missing_path", R"({"a":1})", R"([{"op":"test","path":"/b","value":1}])", nullptr, 422,
-                      "test operation does not apply: doc is missing path: \"/b\""},
+                      "testing value /b failed: test failed"},
         JsonPatchCase{"move_missing_from", R"({"a":1})", R"([{"op":"move","from":"/x","path":"/b"}])", nullptr, 422,
-                      "move operation does not apply: doc is missing from path: \"/x\""},
+                      "move operation does not apply: doc is missing from path: /x: missing value"},
         JsonPatchCase{"move_into_own_child", R"({"a":{"b":1}})", R"([{"op":"move","from":"/a","path":"/a/b/c"}])",
-                      nullptr, 422, "from \"/a\" is a prefix of path \"/a/b/c\""},
+                      nullptr, 422, "move operation does not apply: from /a is a prefix of path /a/b/c: a value cannot move into itself"},
         JsonPatchCase{"copy_missing_from", R"({"a":1})", R"([{"op":"copy","from":"/x","path":"/b"}])", nullptr, 422,
-                      "copy operation does not apply: doc is missing from path: \"/x\""},
+                      "copy operation does not apply: doc is missing from path: /x: missing value"},
+        JsonPatchCase{"copy_to_missing_destination", R"({"a":1})", R"([{"op":"copy","from":"/a","path":"/x/y"}])",
+                      nullptr, 422, "copy operation does not apply: doc is missing destination path: /x/y: missing value"},
+        JsonPatchCase{"replace_out_of_range", R"({"a":[1]})", R"([{"op":"replace","path":"/a/1","value":2}])", nullptr,
+                      422, "error in replace for path: '/a/1': Unable to access invalid index: 1: invalid index referenced"},
+        JsonPatchCase{"replace_through_missing_parent", R"({"a":1})", R"([{"op":"replace","path":"/x/y","value":2}])",
+                      nullptr, 422, "replace operation does not apply: doc is missing path: /x/y: missing value"},
+        JsonPatchCase{"remove_root", R"({"a":1})", R"([{"op":"remove","path":""}])", nullptr, 422,
+                      "remove operation does not apply: cannot remove the whole document"},
         JsonPatchCase{"failure_names_the_operation_path", R"({"a":1})",
                       R"([{"op":"add","path":"/b","value":2},{"op":"remove","path":"/c/d"}])", nullptr, 422,
-                      "remove operation does not apply: doc is missing path: \"/c/d\": no key \"c\""}),
+                      "remove operation does not apply: doc is missing path: \"/c/d\": missing value"}),
     case_name);
 
 TEST(JsonPatch, FailureLeavesTheInputUntouched) {

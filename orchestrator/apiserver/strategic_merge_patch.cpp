@@ -15,7 +15,8 @@
 //     nulls inside it are resolved (Kubernetes copies such a value verbatim, directives included);
 //   - `$deleteFromPrimitiveList/x` deletes from x whatever x's strategy (Kubernetes replaces a
 //     non-merge list with the deletion list);
-//   - keys starting with '$' that are not directives are rejected with 400.
+//   - none for keys that start with '$' but are no directive: like Kubernetes, they are plain
+//     fields here, and the decoder reports them as unknown fields (warning or strict error).
 #include <algorithm>
 #include <limits>
 
@@ -137,8 +138,8 @@ PatchResult<void> StrategicMerge::apply_retain_keys(json& original, const json& 
   for (const auto& [k, v] : patch.items()) {
     if (v.is_null() || k.starts_with('$')) continue;
     if (!retained(k))
-      return std::unexpected(unprocessable(
-          fmt::format("patch content doesn't match retainKeys list: {} is not in the $retainKeys of {}", k, shown(path))));
+      return std::unexpected(bad_patch(
+          fmt::format("invalid patch format of retainKeys: {} is not in the $retainKeys list of {}", k, shown(path))));
   }
   for (auto it = original.begin(); it != original.end();) it = retained(it.key()) ? std::next(it) : original.erase(it);
   return {};
@@ -204,8 +205,6 @@ PatchResult<void> StrategicMerge::merge_map(json& original, const json& patch, c
       continue;
     }
     if (key == kRetainKeys) continue;
-    if (key.starts_with('$'))
-      return std::unexpected(bad_patch(fmt::format("unknown directive {} at {}", k, shown(path))));
 
     const std::string child = child_path(path, k);
     if (v.is_null()) {
@@ -254,12 +253,12 @@ PatchResult<void> StrategicMerge::merge_list(json& original, const json& patch, 
   bool any_object = false, any_other = false;
   for (const json* list : std::initializer_list<const json*>{&original, &patch}) {
     for (const json& e : *list) {
-      if (e.is_array()) return std::unexpected(unprocessable(fmt::format("lists of lists are not supported: {}", path)));
+      if (e.is_array()) return std::unexpected(unprocessable(fmt::format("lists of lists are not supported (in {})", path)));
       (e.is_object() ? any_object : any_other) = true;
     }
   }
   if (any_object && any_other)
-    return std::unexpected(unprocessable(fmt::format("list element types are not identical in {}", path)));
+    return std::unexpected(unprocessable(fmt::format("list element types are not identical (in {})", path)));
 
   if (!any_object) {  // a set of primitives: union, without duplicates
     json merged = json::array();
