@@ -14,7 +14,9 @@
 //   - a patch value for a key the document lacks is applied to an empty value, so directives and
 //     nulls inside it are resolved (Kubernetes copies such a value verbatim, directives included);
 //   - `$deleteFromPrimitiveList/x` deletes from x whatever x's strategy (Kubernetes replaces a
-//     non-merge list with the deletion list);
+//     non-merge list with the deletion list), and always after the patch's own x was merged:
+//     a value a patch both adds and deletes is gone (Kubernetes walks a Go map, so either
+//     outcome happens there, run to run);
 //   - none for keys that start with '$' but are no directive: like Kubernetes, they are plain
 //     fields here, and the decoder reports them as unknown fields (warning or strict error).
 #include <algorithm>
