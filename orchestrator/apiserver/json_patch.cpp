@@ -251,6 +251,9 @@ PatchResult<void> apply_one(json& doc, const json& op_json, std::size_t index) {
 PatchResult<nlohmann::json> apply_json_patch(const json& doc, const json& patch) {
   if (!patch.is_array())
     return std::unexpected(bad_patch(fmt::format("a JSON patch must be an array of operations, got {}", patch.type_name())));
+  if (patch.size() > kMaxJsonPatchOperations)
+    return std::unexpected(PatchError{413, fmt::format("The allowed maximum operations in a JSON patch is {}, got {}",
+                                                       kMaxJsonPatchOperations, patch.size())});
   json result = doc;
   for (std::size_t i = 0; i < patch.size(); ++i) {
     if (auto r = apply_one(result, patch[i], i); !r) return std::unexpected(r.error());

@@ -18,8 +18,8 @@
 namespace switchyard::apiserver {
 
 struct PatchError {
-  // 400 malformed patch, 409 apply conflict, 415 patch type not supported for the kind,
-  // 422 a well-formed patch that does not apply to this document.
+  // 400 malformed patch, 409 apply conflict, 413 too many JSON patch operations, 415 patch type
+  // not supported for the kind, 422 a well-formed patch that does not apply to this document.
   int http_status = 400;
   std::string message;  // names the path or field and the cause
 };
@@ -39,6 +39,8 @@ std::string_view content_type_of(PatchType t);
 // Errors: 400 when the patch itself is malformed (not an array, an operation without op, path,
 // from or value, a bad pointer), 422 when an operation does not apply ("doc is missing path",
 // "testing value /a failed", "Unexpected kind: frob"), worded as the kube-apiserver words them.
+// More than kMaxJsonPatchOperations operations is 413, as in the kube-apiserver.
+inline constexpr std::size_t kMaxJsonPatchOperations = 10000;
 PatchResult<nlohmann::json> apply_json_patch(const nlohmann::json& doc, const nlohmann::json& patch);
 
 // RFC 7386, exactly: a non-object patch replaces the document, null deletes, objects merge

@@ -202,6 +202,17 @@ TEST(JsonPatch, FailureLeavesTheInputUntouched) {
   EXPECT_EQ(doc, json::parse(R"({"a":[1,2]})"));
 }
 
+TEST(JsonPatch, AtMostTenThousandOperations) {
+  json patch = json::array();
+  for (std::size_t i = 0; i < kMaxJsonPatchOperations; ++i) patch.push_back({{"op", "test"}, {"path", ""}, {"value", 1}});
+  EXPECT_TRUE(apply_json_patch(json(1), patch).has_value());
+  patch.push_back({{"op", "test"}, {"path", ""}, {"value", 1}});
+  auto r = apply_json_patch(json(1), patch);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().http_status, 413);
+  EXPECT_EQ(r.error().message, "The allowed maximum operations in a JSON patch is 10000, got 10001");
+}
+
 // ---- RFC 7386 --------------------------------------------------------------------------------
 
 struct MergePatchCase {

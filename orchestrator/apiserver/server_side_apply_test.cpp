@@ -118,6 +118,30 @@ TEST(ServerSideApply, SingleConflictIsOneLine) {
   EXPECT_EQ(r.error().message, "Apply failed with 1 conflict: conflict with \"deployer\" using v1: .spec.selector.app");
 }
 
+TEST(ServerSideApply, PodContainersAreOwnedPerElementDownToTheirPortsAndEnv) {
+  json applied = json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},
+    "spec":{"containers":[{"name":"app","image":"app:1","ports":[{"containerPort":80}],
+                           "env":[{"name":"A","value":"1"},{"name":"B","value":"2"}]}]}})");
+  auto created = server_side_apply(json(), applied, "Pod", by("deployer"));
+  ASSERT_TRUE(created.has_value()) << created.error().message;
+  EXPECT_EQ((*created)["metadata"]["managedFields"][0]["fieldsV1"], json::parse(R"({"f:spec":{"f:containers":{
+    "k:{\"name\":\"app\"}":{".":{},"f:name":{},"f:image":{},
+      "f:ports":{"k:{\"containerPort\":80,\"protocol\":\"TCP\"}":{".":{},"f:containerPort":{}}},
+      "f:env":{"k:{\"name\":\"A\"}":{".":{},"f:name":{},"f:value":{}},"k:{\"name\":\"B\"}":{".":{},"f:name":{},"f:value":{}}}}}}})"));
+
+  // The kubelet-like writer adds a sidecar through its own apply; the deployer then drops env B.
+  json sidecar = json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},
+    "spec":{"containers":[{"name":"side","image":"proxy:1"}]}})");
+  auto with_sidecar = server_side_apply(*created, sidecar, "Pod", by("injector"));
+  ASSERT_TRUE(with_sidecar.has_value()) << with_sidecar.error().message;
+  applied["spec"]["containers"][0]["env"].erase(1);
+  auto out = server_side_apply(*with_sidecar, applied, "Pod", by("deployer"));
+  ASSERT_TRUE(out.has_value()) << out.error().message;
+  EXPECT_EQ(without_managed_fields(*out), json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},
+    "spec":{"containers":[{"name":"side","image":"proxy:1"},
+                          {"name":"app","image":"app:1","ports":[{"containerPort":80}],"env":[{"name":"A","value":"1"}]}]}})"));
+}
+
 TEST(ServerSideApply, RejectsBadRequests) {
   auto no_manager = server_side_apply(json(), kApplied, "Service", by(""));
   ASSERT_FALSE(no_manager.has_value());
