@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 
 #include "orchestrator/api/manifest.h"
+#include "orchestrator/apiserver/patch.h"
+#include "orchestrator/apiserver/server_side_apply.h"
 
 namespace switchyard::apiserver {
 
@@ -247,25 +249,36 @@ HttpResponse ApiHandler::handle(const HttpRequest& req, std::optional<WatchReque
   if (req.method == "PATCH") {
     if (r->name.empty()) return error_response(method_not_allowed());
     if (req.body.size() > kMaxBody) return error_response(too_large());
-    const std::string ct = req.content_type.substr(0, req.content_type.find(';'));
-    Json patch = Json::parse(req.body, nullptr, false);
-    if (patch.is_discarded()) return error_response(bad_request("the body of the request was not valid JSON"));
+    const auto type = parse_patch_type(req.content_type);
+    if (!type) return error_response(unsupported_media_type(req.content_type));
     auto current = registry_.get(res, r->ns, r->name);
-    if (!current) return error_response(current.error());
+    const bool exists = current.has_value();
+    if (!exists && (*type != PatchType::apply_yaml || current.error().code != 404)) return error_response(current.error());
     Json patched;
-    if (ct == "application/json-patch+json") {
-      if (!patch.is_array()) return error_response(bad_request("json: cannot unmarshal object into Go value of type jsonpatch.Patch"));
-      try {
-        patched = current->patch(patch);
-      } catch (const nlohmann::json::exception& e) {
-        return error_response(status_error(422, "Invalid", std::string("the server rejected our request due to an error in our request: ") + e.what()));
-      }
-    } else if (ct == "application/merge-patch+json") {
-      patched = *current;
-      patched.merge_patch(patch);
+    if (*type == PatchType::apply_yaml) {
+      // Server-side apply: the body is YAML or JSON; an apply to a missing object creates it.
+      auto docs = api::parse_documents(req.body);
+      if (!docs || docs->size() != 1 || !(*docs)[0].is_object())
+        return error_response(bad_request(docs ? "an apply body must be one object" : docs.error().message));
+      const auto manager = query.contains("fieldManager") ? query.at("fieldManager") : "";
+      if (manager.empty()) return error_response(bad_request("PATCH of type apply requires a fieldManager"));
+      auto applied = server_side_apply(exists ? *current : Json(), (*docs)[0], res.kind,
+                                       ApplyOptions{manager, query.contains("force") && query.at("force") == "true", now_rfc3339()});
+      if (!applied) return error_response(status_error(applied.error().http_status, applied.error().http_status == 409 ? "Conflict" : "BadRequest", applied.error().message));
+      if (!exists) return respond(registry_.create(res, r->ns, *applied, field_validation(query), warnings), 201);
+      patched = std::move(*applied);
     } else {
-      return error_response(unsupported_media_type(req.content_type));
+      Json patch = Json::parse(req.body, nullptr, false);
+      if (patch.is_discarded()) return error_response(bad_request("the body of the request was not valid JSON"));
+      auto result = apply_patch(*type, *current, patch, res.kind);
+      if (!result) {
+        const int code = result.error().http_status;
+        return error_response(status_error(code, code == 422 ? "Invalid" : code == 415 ? "UnsupportedMediaType" : code == 413 ? "RequestEntityTooLarge" : code == 409 ? "Conflict" : "BadRequest",
+                                           result.error().message));
+      }
+      patched = std::move(*result);
     }
+    // A patch applies to what was read: a concurrent write in between is a conflict, as upstream retries.
     patched["metadata"]["resourceVersion"] = (*current)["metadata"]["resourceVersion"];
     return respond(registry_.update(res, r->ns, r->name, patched, r->subresource == "status", field_validation(query), warnings), 200);
   }

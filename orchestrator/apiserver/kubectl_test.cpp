@@ -112,6 +112,38 @@ TEST_P(KubectlAgainstApiserver, LabelAnnotatePatchAndSelectors) {
   EXPECT_EQ(k("get svc -n shop --field-selector metadata.name=web -o name").output, "service/web\n");
 }
 
+TEST_P(KubectlAgainstApiserver, ApplyTwiceServerSideApplyStrategicPatchAndEdit) {
+  auto first = k("apply -f " + file("m.yaml", kManifest));
+  EXPECT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_THAT(first.output, HasSubstr("service/web created"));
+  // Client-side apply again with a change: the port list merges by port, a label is added.
+  std::string changed = kManifest;
+  changed.replace(changed.find("labels: {app: web}"), 18, "labels: {app: web, tier: front}");
+  changed.replace(changed.find("targetPort: 8443"), 16, "targetPort: 9443");
+  auto second = k("apply -f " + file("m2.yaml", changed));
+  EXPECT_THAT(second.output, HasSubstr("service/web configured"));
+  EXPECT_EQ(k("get svc web -n shop -o jsonpath={.spec.ports[1].targetPort}/{.metadata.labels.tier}").output, "9443/front");
+  EXPECT_THAT(k("apply -f " + file("m3.yaml", changed)).output, HasSubstr("service/web unchanged"));
+  // Strategic merge patch: port 80's targetPort changes, port 443 stays.
+  EXPECT_EQ(k("patch svc web -n shop -p '{\"spec\":{\"ports\":[{\"port\":80,\"targetPort\":8080}]}}'").output, "service/web patched\n");
+  EXPECT_EQ(k("get svc web -n shop -o jsonpath={.spec.ports[*].targetPort}").output, "8080 9443");
+  // Server-side apply of another object, then again with a change.
+  const std::string ssa = "apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: shop}\nspec:\n  ports: [{port: 8080}]\n";
+  auto created = k("apply --server-side -f " + file("ssa.yaml", ssa));
+  EXPECT_THAT(created.output, HasSubstr("service/api serverside-applied"));
+  std::string ssa2 = ssa;
+  ssa2.replace(ssa2.find("8080"), 4, "9090");
+  EXPECT_THAT(k("apply --server-side -f " + file("ssa2.yaml", ssa2)).output, HasSubstr("service/api serverside-applied"));
+  EXPECT_EQ(k("get svc api -n shop -o jsonpath={.spec.ports[*].port}").output, "9090");
+  EXPECT_THAT(k("get svc api -n shop -o jsonpath={.metadata.managedFields[0].manager}").output, HasSubstr("kubectl"));
+  // kubectl edit with a scripted editor.
+  const auto editor = file("editor.sh", "#!/bin/sh\nsed -i 's/sessionAffinity: None/sessionAffinity: ClientIP/' \"$1\"\n");
+  std::filesystem::permissions(editor, std::filesystem::perms::owner_all);
+  auto edited = run("KUBE_EDITOR=" + editor + " " + kubectl_ + " --kubeconfig " + (dir_ / "kubeconfig").string() + " edit svc web -n shop");
+  EXPECT_THAT(edited.output, HasSubstr("service/web edited"));
+  EXPECT_EQ(k("get svc web -n shop -o jsonpath={.spec.sessionAffinity}").output, "ClientIP");
+}
+
 TEST_P(KubectlAgainstApiserver, ValidationErrorsShowTheFieldPath) {
   ASSERT_EQ(k("create -f " + file("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")).exit_code, 0);
   auto bad = k("create -f " + file("bad.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: bad, namespace: shop}\nspec:\n  type: NodePort\n  ports: [{port: 80, nodePort: 80}]\n"));

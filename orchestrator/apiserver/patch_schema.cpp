@@ -1,0 +1,96 @@
+// The table of list fields and their patch strategy. Only lists matter: maps always merge and
+// scalars always replace. Lists that Kubernetes marks atomic are listed too (as replace) when a
+// user is likely to expect a merge, so that the choice is visible here.
+#include <algorithm>
+#include <array>
+
+#include "orchestrator/apiserver/patch_schema.h"
+
+namespace switchyard::apiserver {
+namespace {
+
+constexpr ListSchema merge_by(std::string_view key) { return {ListStrategy::merge, key}; }
+constexpr ListSchema merge_set() { return {ListStrategy::merge, {}}; }
+constexpr ListSchema atomic() { return {ListStrategy::replace, {}}; }
+
+// The containers of a PodSpec: containers, initContainers and ephemeralContainers share the
+// element type, so their inner lists share the strategy.
+#define SWITCHYARD_CONTAINER_LISTS(list)                                       \
+  ListRule{"Pod", "spec." list, merge_by("name")},                              \
+      ListRule{"Pod", "spec." list "[].ports", merge_by("containerPort")},      \
+      ListRule{"Pod", "spec." list "[].env", merge_by("name")},                 \
+      ListRule{"Pod", "spec." list "[].volumeMounts", merge_by("mountPath")},   \
+      ListRule{"Pod", "spec." list "[].volumeDevices", merge_by("devicePath")}, \
+      ListRule{"Pod", "spec." list "[].envFrom", atomic()},                     \
+      ListRule{"Pod", "spec." list "[].resizePolicy", atomic()}
+
+constexpr auto kRules = std::to_array<ListRule>({
+    // metav1.ObjectMeta
+    {"*", "metadata.ownerReferences", merge_by("uid")},
+    {"*", "metadata.finalizers", merge_set()},
+    {"*", "metadata.managedFields", atomic()},
+
+    // Namespace
+    {"Namespace", "spec.finalizers", atomic()},
+    {"Namespace", "status.conditions", merge_by("type")},
+
+    // Pod
+    SWITCHYARD_CONTAINER_LISTS("containers"),
+    SWITCHYARD_CONTAINER_LISTS("initContainers"),
+    SWITCHYARD_CONTAINER_LISTS("ephemeralContainers"),
+    {"Pod", "spec.volumes", merge_by("name")},  // also retainKeys in Kubernetes
+    {"Pod", "spec.imagePullSecrets", merge_by("name")},
+    {"Pod", "spec.hostAliases", merge_by("ip")},
+    {"Pod", "spec.topologySpreadConstraints", merge_by("topologyKey")},
+    {"Pod", "spec.schedulingGates", merge_by("name")},
+    {"Pod", "spec.resourceClaims", merge_by("name")},
+    {"Pod", "spec.tolerations", atomic()},
+    {"Pod", "spec.readinessGates", atomic()},
+    {"Pod", "status.conditions", merge_by("type")},
+    {"Pod", "status.podIPs", merge_by("ip")},
+    {"Pod", "status.hostIPs", merge_by("ip")},
+
+    // Service
+    {"Service", "spec.ports", merge_by("port")},
+    {"Service", "spec.clusterIPs", atomic()},
+    {"Service", "spec.externalIPs", atomic()},
+    {"Service", "spec.ipFamilies", atomic()},
+    {"Service", "spec.loadBalancerSourceRanges", atomic()},
+    {"Service", "status.conditions", merge_by("type")},
+    {"Service", "status.loadBalancer.ingress", atomic()},
+
+    // Endpoints: subsets carry no patch strategy, a patch replaces them whole.
+    {"Endpoints", "subsets", atomic()},
+
+    // EndpointSlice (discovery/v1): endpoints and ports are +listType=atomic.
+    {"EndpointSlice", "endpoints", atomic()},
+    {"EndpointSlice", "ports", atomic()},
+
+    // Node. spec.taints has no patchStrategy tag in core/v1: a patch replaces the taint list.
+    {"Node", "spec.podCIDRs", merge_set()},
+    {"Node", "spec.taints", atomic()},
+    {"Node", "status.conditions", merge_by("type")},
+    {"Node", "status.addresses", merge_by("type")},
+    {"Node", "status.images", atomic()},
+    {"Node", "status.volumesInUse", atomic()},
+    {"Node", "status.volumesAttached", atomic()},
+});
+
+#undef SWITCHYARD_CONTAINER_LISTS
+
+constexpr std::array<std::string_view, 6> kKinds{"Namespace", "Pod", "Service", "Endpoints", "EndpointSlice", "Node"};
+
+}  // namespace
+
+bool has_strategic_merge_schema(std::string_view kind) { return std::ranges::find(kKinds, kind) != kKinds.end(); }
+
+std::optional<ListSchema> find_list_schema(std::string_view kind, std::string_view path) {
+  for (const ListRule& r : kRules) {
+    if ((r.kind == kind || r.kind == "*") && r.path == path) return r.schema;
+  }
+  return std::nullopt;
+}
+
+std::span<const ListRule> list_rules() { return kRules; }
+
+}  // namespace switchyard::apiserver

@@ -1,0 +1,258 @@
+// Simplified server-side apply; see server_side_apply.h for what is and is not Kubernetes' behaviour.
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "orchestrator/apiserver/managed_fields.h"
+#include "orchestrator/apiserver/patch_schema.h"
+#include "orchestrator/apiserver/server_side_apply.h"
+
+namespace switchyard::apiserver {
+namespace {
+
+using nlohmann::json;
+
+// Metadata fields that identify the object or belong to the server: never owned by a manager.
+constexpr std::string_view kUnownedMeta[] = {"name",       "namespace",         "uid",
+                                             "resourceVersion", "creationTimestamp", "generation",
+                                             "managedFields",   "deletionTimestamp", "deletionGracePeriodSeconds",
+                                             "selfLink"};
+
+struct ManagerEntry {
+  json raw;
+  FieldSet fields;
+  bool mine = false;
+  std::string manager() const { return raw.value("manager", std::string()); }
+  std::string api_version() const { return raw.value("apiVersion", std::string()); }
+};
+
+json drop_nulls(const json& j) {
+  if (j.is_object()) {
+    json out = json::object();
+    for (const auto& [k, v] : j.items())
+      if (!v.is_null()) out[k] = drop_nulls(v);
+    return out;
+  }
+  if (j.is_array()) {
+    json out = json::array();
+    for (const json& e : j) out.push_back(drop_nulls(e));
+    return out;
+  }
+  return j;
+}
+
+std::string child_path(std::string_view parent, std::string_view key) {
+  return parent.empty() ? std::string(key) : fmt::format("{}.{}", parent, key);
+}
+
+class FieldCollector {
+ public:
+  explicit FieldCollector(std::string_view kind) : kind_(kind) {}
+
+  PatchResult<FieldSet> collect(const json& owned) {
+    ManagedPath path;
+    if (auto r = walk(owned, path, ""); !r) return std::unexpected(r.error());
+    return std::move(out_);
+  }
+
+ private:
+  PatchResult<void> walk(const json& obj, ManagedPath& path, const std::string& schema_path) {
+    for (const auto& [k, v] : obj.items()) {
+      const std::string sp = child_path(schema_path, k);
+      if (k.starts_with('$'))
+        return std::unexpected(PatchError{400, fmt::format("an apply configuration cannot contain directives: {}", sp)});
+      path.push_back("f:" + k);
+      PatchResult<void> r;
+      if (v.is_object() && !v.empty()) {
+        r = walk(v, path, sp);
+      } else if (v.is_array()) {
+        r = list(v, path, sp);
+      } else {
+        out_.insert(path);
+      }
+      path.pop_back();
+      if (!r) return r;
+    }
+    return {};
+  }
+
+  PatchResult<void> list(const json& items, ManagedPath& path, const std::string& sp) {
+    auto schema = find_list_schema(kind_, sp);
+    if (!schema || schema->strategy != ListStrategy::merge) {
+      out_.insert(path);  // atomic: owned as a whole
+      return {};
+    }
+    if (schema->merge_key.empty()) {
+      for (const json& e : items) {
+        path.push_back("v:" + e.dump());
+        out_.insert(path);
+        path.pop_back();
+      }
+      return {};
+    }
+    std::vector<std::string> key_fields{std::string(schema->merge_key)};
+    if (schema->merge_key == "port" || schema->merge_key == "containerPort") key_fields.emplace_back("protocol");
+    std::set<std::string> seen;
+    for (const json& e : items) {
+      if (!e.is_object() || !e.contains(schema->merge_key))
+        return std::unexpected(PatchError{
+            422, fmt::format("{}: element {} has no key field \"{}\"", sp, e.dump(), schema->merge_key)});
+      json key = json::object();
+      for (const std::string& f : key_fields) key[f] = e.contains(f) ? e[f] : json("TCP");
+      std::string step = "k:" + key.dump();
+      if (!seen.insert(step).second)
+        return std::unexpected(PatchError{422, fmt::format("{}: duplicate entries for key {}", sp, key.dump())});
+      path.push_back(step);
+      path.push_back(".");
+      out_.insert(path);
+      path.pop_back();
+      auto r = walk(e, path, sp + "[]");
+      path.pop_back();
+      if (!r) return r;
+    }
+    return {};
+  }
+
+  std::string_view kind_;
+  FieldSet out_;
+};
+
+PatchResult<std::vector<ManagerEntry>> read_managed_fields(const json& live, std::string_view manager) {
+  std::vector<ManagerEntry> entries;
+  const json* mf = live.contains("metadata") ? &live["metadata"] : nullptr;
+  if (!mf || !mf->is_object() || !mf->contains("managedFields")) return entries;
+  const json& list = (*mf)["managedFields"];
+  if (list.is_null()) return entries;
+  auto corrupt = [](std::string m) { return std::unexpected(PatchError{500, std::move(m)}); };
+  if (!list.is_array()) return corrupt("metadata.managedFields of the stored object is not a list");
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const json& e = list[i];
+    if (!e.is_object() || !e.value("manager", json()).is_string())
+      return corrupt(fmt::format("metadata.managedFields[{}] of the stored object has no manager", i));
+    if (e.value("fieldsType", std::string("FieldsV1")) != "FieldsV1")
+      return corrupt(fmt::format("metadata.managedFields[{}]: fieldsType {} is not supported", i, e["fieldsType"].dump()));
+    auto fields = parse_fields_v1(e.value("fieldsV1", json::object()));
+    if (!fields) return corrupt(fmt::format("metadata.managedFields[{}].fieldsV1: {}", i, fields.error()));
+    ManagerEntry entry{e, std::move(*fields)};
+    entry.mine = entry.manager() == manager && e.value("operation", std::string()) == "Apply";
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+// Kubernetes' wording: one conflict on one line, several grouped by manager as a list.
+std::string conflict_message(const std::vector<std::pair<ManagerEntry*, ManagedPath>>& conflicts) {
+  std::map<std::pair<std::string, std::string>, std::vector<std::string>> by_manager;
+  for (const auto& [entry, path] : conflicts)
+    by_manager[{entry->manager(), entry->api_version()}].push_back(render_managed_path(path));
+  if (conflicts.size() == 1) {
+    const auto& [who, paths] = *by_manager.begin();
+    return fmt::format("Apply failed with 1 conflict: conflict with \"{}\" using {}: {}", who.first, who.second,
+                       paths.front());
+  }
+  std::string m = fmt::format("Apply failed with {} conflicts:", conflicts.size());
+  for (const auto& [who, paths] : by_manager) {
+    m += fmt::format(" conflicts with \"{}\" using {}:", who.first, who.second);
+    for (const std::string& p : paths) m += fmt::format("\n- {}", p);
+  }
+  return m;
+}
+
+}  // namespace
+
+PatchResult<json> server_side_apply(const json& live_in, const json& applied, std::string_view kind,
+                                    const ApplyOptions& options) {
+  if (options.manager.empty())
+    return std::unexpected(PatchError{
+        422, "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"});
+  if (!has_strategic_merge_schema(kind))
+    return std::unexpected(PatchError{415, fmt::format("server-side apply is not supported for kind {}", kind)});
+  if (!applied.is_object())
+    return std::unexpected(
+        PatchError{400, fmt::format("an apply configuration must be an object, got {}", applied.type_name())});
+  const json live = live_in.is_object() ? live_in : json::object();
+
+  // What gets merged into the object, and the part of it the manager owns.
+  json config = drop_nulls(applied);
+  config.erase("status");
+  if (config.contains("metadata") && config["metadata"].is_object()) config["metadata"].erase("managedFields");
+  json owned = config;
+  owned.erase("apiVersion");
+  owned.erase("kind");
+  if (owned.contains("metadata") && owned["metadata"].is_object()) {
+    for (std::string_view k : kUnownedMeta) owned["metadata"].erase(std::string(k));
+    if (owned["metadata"].empty()) owned.erase("metadata");
+  }
+  auto applied_set = FieldCollector(kind).collect(owned);
+  if (!applied_set) return std::unexpected(applied_set.error());
+
+  auto entries = read_managed_fields(live, options.manager);
+  if (!entries) return std::unexpected(entries.error());
+
+  // Conflicts: a field another manager owns, applied with a different value than it has.
+  std::vector<std::pair<ManagerEntry*, ManagedPath>> conflicts;
+  for (const ManagedPath& p : *applied_set) {
+    if (p.back() == ".") continue;  // owning an element's existence never conflicts
+    const json* have = find_managed(live, p);
+    const json* want = find_managed(owned, p);
+    if (!have || (want && *want == *have)) continue;
+    for (ManagerEntry& e : *entries)
+      if (!e.mine && e.fields.contains(p)) conflicts.emplace_back(&e, p);
+  }
+  if (!conflicts.empty() && !options.force) return std::unexpected(PatchError{409, conflict_message(conflicts)});
+  for (auto& [entry, path] : conflicts) entry->fields.erase(path);  // force: the applier takes them
+
+  auto owned_by_others = [&](const ManagedPath& p) {
+    ManagedPath prefix = p;
+    bool element = !prefix.empty() && prefix.back() == ".";
+    if (element) prefix.pop_back();
+    for (const ManagerEntry& e : *entries) {
+      if (e.mine) continue;
+      if (e.fields.contains(p)) return true;
+      if (element)  // an element stays while anyone owns a field inside it
+        for (const ManagedPath& q : e.fields)
+          if (q.size() > prefix.size() && std::equal(prefix.begin(), prefix.end(), q.begin())) return true;
+    }
+    return false;
+  };
+
+  // Fields this manager applied before and omits now go away, unless someone else owns them.
+  json result = live;
+  auto mine = std::ranges::find_if(*entries, [](const ManagerEntry& e) { return e.mine; });
+  if (mine != entries->end()) {
+    for (const ManagedPath& p : mine->fields)
+      if (!applied_set->contains(p) && !owned_by_others(p)) erase_managed(result, p);
+  }
+
+  auto merged = apply_strategic_merge_patch(result, config, kind);
+  if (!merged) return std::unexpected(merged.error());
+
+  json managed = json::array();
+  json my_entry = {{"manager", options.manager},
+                   {"operation", "Apply"},
+                   {"apiVersion", applied.value("apiVersion", std::string())},
+                   {"time", options.time},
+                   {"fieldsType", "FieldsV1"},
+                   {"fieldsV1", to_fields_v1(*applied_set)}};
+  bool placed = false;
+  for (ManagerEntry& e : *entries) {
+    if (e.mine) {
+      if (!applied_set->empty()) managed.push_back(my_entry);
+      placed = true;
+    } else if (!e.fields.empty()) {
+      e.raw["fieldsV1"] = to_fields_v1(e.fields);
+      managed.push_back(std::move(e.raw));
+    }
+  }
+  if (!placed && !applied_set->empty()) managed.push_back(std::move(my_entry));
+  json& meta = (*merged)["metadata"];
+  if (managed.empty()) {
+    meta.erase("managedFields");
+  } else {
+    meta["managedFields"] = std::move(managed);
+  }
+  return std::move(*merged);
+}
+
+}  // namespace switchyard::apiserver
