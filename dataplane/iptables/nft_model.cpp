@@ -22,8 +22,8 @@ std::string render_verdict(const Verdict& v) {
     case Verdict::Kind::Accept: return "accept";
     case Verdict::Kind::Drop: return "drop";
     case Verdict::Kind::Return: return "return";
-    case Verdict::Kind::Jump: return "jump " + quoted(v.chain);
-    case Verdict::Kind::Goto: return "goto " + quoted(v.chain);
+    case Verdict::Kind::Jump: return "jump " + v.chain;
+    case Verdict::Kind::Goto: return "goto " + v.chain;
   }
   return "";
 }
@@ -97,7 +97,7 @@ std::string render(const Statement& statement, IpFamily f) {
     std::string operator()(const DispatchRandom& s) const {
       std::string out = fmt::format("numgen random mod {} vmap {{ ", s.chains.size());
       for (std::size_t i = 0; i < s.chains.size(); ++i)
-        out += fmt::format("{}{} : goto {}", i ? ", " : "", i, quoted(s.chains[i]));
+        out += fmt::format("{}{} : goto {}", i ? ", " : "", i, s.chains[i]);
       return out + " }";
     }
     std::string operator()(const Dnat& s) const {
@@ -142,7 +142,7 @@ std::string render_table(const TableSkeleton& skeleton, const std::vector<const 
     out += "}\n";
   }
   for (const auto* c : chains) {
-    out += fmt::format("add chain {} {}", table, quoted(c->name));
+    out += fmt::format("add chain {} {}", table, c->name);
     if (c->base) {
       out += fmt::format(" {{ type {} hook {} priority {}; }}", c->base->type == ChainType::Nat ? "nat" : "filter",
                          hook_name(c->base->hook), c->base->priority);
@@ -150,7 +150,7 @@ std::string render_table(const TableSkeleton& skeleton, const std::vector<const 
     out += '\n';
   }
   for (const auto* c : chains)
-    for (const auto& r : c->rules) out += fmt::format("add rule {} {} {}\n", table, quoted(c->name), render(r, f));
+    for (const auto& r : c->rules) out += fmt::format("add rule {} {} {}\n", table, c->name, render(r, f));
   auto render_element = [&](const Element& e) {
     out += fmt::format("add element {} {} {{ {}", table, e.set, render_key(e.key, key_of[e.set]));
     if (e.verdict) out += " : " + render_verdict(*e.verdict);

@@ -42,7 +42,8 @@ std::string readable_name(const ServicePortName& n) {
 }
 
 std::string endpoint_chain_name(const ServicePortName& n, const Endpoint& e) {
-  const std::string endpoint = fmt::format("{}/{}", e.ip, e.port);
+  std::string endpoint = fmt::format("{}/{}", e.ip, e.port);
+  std::ranges::replace(endpoint, ':', '.');  // nft identifiers take no colon
   return fmt::format("endpoint-{}-{}__{}", short_hash(n.to_string() + "|" + endpoint), readable_name(n), endpoint);
 }
 

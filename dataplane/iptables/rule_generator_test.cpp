@@ -89,7 +89,7 @@ TEST(RuleGenerator, SkeletonUsesKubeProxyHooksAndPriorities) {
   EXPECT_EQ(bases["nat-postrouting"].priority, 100);
   EXPECT_EQ(bases["nat-output"].type, ChainType::Nat);
   const auto rendered = render_table(t, {});
-  EXPECT_THAT(rendered, HasSubstr("add rule ip switchyard \"services\" ip daddr . meta l4proto . th dport vmap @service-ips"));
+  EXPECT_THAT(rendered, HasSubstr("add rule ip switchyard services ip daddr . meta l4proto . th dport vmap @service-ips"));
   EXPECT_THAT(rendered, HasSubstr("fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports"));
   EXPECT_THAT(rendered, HasSubstr("meta mark & 0x4000 == 0 return"));
   EXPECT_THAT(rendered, HasSubstr("masquerade fully-random"));
@@ -104,20 +104,20 @@ TEST(RuleGenerator, ClusterIpDispatchesRandomlyToEndpointChainsThatDnat) {
   const auto service_rules = rules_of(o.chains[0]);
   ASSERT_EQ(service_rules.size(), 2u);
   EXPECT_EQ(service_rules[0],
-            "ip daddr 10.96.0.10 meta l4proto tcp th dport 80 ip saddr != 10.244.0.0/16 jump \"mark-for-masquerade\"");
-  EXPECT_THAT(service_rules[1], ::testing::StartsWith("numgen random mod 2 vmap { 0 : goto \"endpoint-"));
+            "ip daddr 10.96.0.10 meta l4proto tcp th dport 80 ip saddr != 10.244.0.0/16 jump mark-for-masquerade");
+  EXPECT_THAT(service_rules[1], ::testing::StartsWith("numgen random mod 2 vmap { 0 : goto endpoint-"));
   EXPECT_THAT(o.chains[1].name, ::testing::EndsWith("shop/web/tcp/http__10.244.0.5/8080"));
   EXPECT_THAT(rules_of(o.chains[1]),
-              ElementsAre("ip saddr 10.244.0.5 jump \"mark-for-masquerade\"", "meta l4proto tcp dnat to 10.244.0.5:8080"));
+              ElementsAre("ip saddr 10.244.0.5 jump mark-for-masquerade", "meta l4proto tcp dnat to 10.244.0.5:8080"));
   EXPECT_THAT(element_texts(o), ElementsAre("cluster-ips 10.96.0.10 0 0",
-                                            "service-ips 10.96.0.10 6 80 -> goto \"service-" + base + "\""));
+                                            "service-ips 10.96.0.10 6 80 -> goto service-" + base + ""));
 }
 
 TEST(RuleGenerator, ServiceWithoutEndpointsRejects) {
   auto o = generate(service("web", "10.96.0.10"), {});
   EXPECT_TRUE(o.chains.empty());
   EXPECT_THAT(element_texts(o), ElementsAre("cluster-ips 10.96.0.10 0 0",
-                                            "no-endpoint-services 10.96.0.10 6 80 -> goto \"reject-chain\""));
+                                            "no-endpoint-services 10.96.0.10 6 80 -> goto reject-chain"));
 }
 
 TEST(RuleGenerator, ClientIpAffinityUsesATimedSetPerEndpoint) {
@@ -130,8 +130,8 @@ TEST(RuleGenerator, ClientIpAffinityUsesATimedSetPerEndpoint) {
   EXPECT_THAT(o.sets[0].name, ::testing::StartsWith("affinity-"));
   const auto service_rules = rules_of(o.chains[0]);
   ASSERT_EQ(service_rules.size(), 3u);
-  EXPECT_EQ(service_rules[1], "ip saddr @" + o.sets[0].name + " goto \"" + o.chains[1].name + "\"");
-  EXPECT_THAT(rules_of(o.chains[1]), ElementsAre("ip saddr 10.244.0.5 jump \"mark-for-masquerade\"",
+  EXPECT_EQ(service_rules[1], "ip saddr @" + o.sets[0].name + " goto " + o.chains[1].name + "");
+  EXPECT_THAT(rules_of(o.chains[1]), ElementsAre("ip saddr 10.244.0.5 jump mark-for-masquerade",
                                                  "update @" + o.sets[0].name + " { ip saddr }",
                                                  "meta l4proto tcp dnat to 10.244.0.5:8080"));
 }
@@ -146,16 +146,16 @@ TEST(RuleGenerator, NodePortWithLocalPolicyKeepsExternalSourcesOnLocalEndpoints)
   EXPECT_THAT(chain_names(o), ::testing::IsSupersetOf({"external-" + base, "service-" + base, "local-" + base}));
   const Chain& external = o.chains[0];
   ASSERT_EQ(external.name, "external-" + base);
-  EXPECT_THAT(rules_of(external), ElementsAre("ip saddr 10.244.0.0/16 goto \"service-" + base + "\"",
-                                              "fib saddr type local jump \"mark-for-masquerade\"",
-                                              "fib saddr type local goto \"service-" + base + "\"",
-                                              "goto \"local-" + base + "\""));
+  EXPECT_THAT(rules_of(external), ElementsAre("ip saddr 10.244.0.0/16 goto service-" + base + "",
+                                              "fib saddr type local jump mark-for-masquerade",
+                                              "fib saddr type local goto service-" + base + "",
+                                              "goto local-" + base + ""));
   for (const auto& c : o.chains) {
     if (c.name == "local-" + base) {
       EXPECT_THAT(rules_of(c).back(), HasSubstr("numgen random mod 1 vmap"));
     }
   }
-  EXPECT_THAT(element_texts(o), ::testing::Contains("service-nodeports  6 30080 -> goto \"external-" + base + "\""));
+  EXPECT_THAT(element_texts(o), ::testing::Contains("service-nodeports  6 30080 -> goto external-" + base + ""));
 }
 
 TEST(RuleGenerator, NodePortWithClusterPolicyMasqueradesExternalTraffic) {
@@ -165,7 +165,7 @@ TEST(RuleGenerator, NodePortWithClusterPolicyMasqueradesExternalTraffic) {
   auto o = generate(s, {slice("web", {{"10.244.1.5", "node-b"}})});
   const std::string base = service_chain_base(kWebHttp);
   ASSERT_EQ(o.chains[0].name, "external-" + base);
-  EXPECT_THAT(rules_of(o.chains[0]), ElementsAre("jump \"mark-for-masquerade\"", "goto \"service-" + base + "\""));
+  EXPECT_THAT(rules_of(o.chains[0]), ElementsAre("jump mark-for-masquerade", "goto service-" + base + ""));
 }
 
 TEST(RuleGenerator, LoadBalancerSourceRangesGetAFirewallChain) {
@@ -180,9 +180,9 @@ TEST(RuleGenerator, LoadBalancerSourceRangesGetAFirewallChain) {
   ASSERT_EQ(o.chains.back().name, "firewall-" + base);
   EXPECT_THAT(rules_of(o.chains.back()), ElementsAre("ip saddr 198.51.100.0/24 return", "drop"));
   const auto elements = element_texts(o);
-  EXPECT_THAT(elements, ::testing::Contains("firewall-ips 203.0.113.1 6 80 -> goto \"firewall-" + base + "\""));
-  EXPECT_THAT(elements, ::testing::Contains("service-ips 192.0.2.10 6 80 -> goto \"external-" + base + "\""));
-  EXPECT_THAT(elements, ::testing::Contains("service-ips 203.0.113.1 6 80 -> goto \"external-" + base + "\""));
+  EXPECT_THAT(elements, ::testing::Contains("firewall-ips 203.0.113.1 6 80 -> goto firewall-" + base + ""));
+  EXPECT_THAT(elements, ::testing::Contains("service-ips 192.0.2.10 6 80 -> goto external-" + base + ""));
+  EXPECT_THAT(elements, ::testing::Contains("service-ips 203.0.113.1 6 80 -> goto external-" + base + ""));
 }
 
 TEST(RuleGenerator, InternalPolicyLocalWithoutLocalEndpointsDrops) {

@@ -1,0 +1,224 @@
+// The nftables backend against the kernel, inside a network namespace each test creates: the
+// rules it commits, read back with `nft -j list table`; partial syncs that touch only what
+// changed; and a batch the kernel refuses leaving the previous rules in force.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+
+#include "dataplane/iptables/nftables_backend.h"
+#include "dataplane/iptables/test_cluster.h"
+#include "dataplane/testing/network_namespace.h"
+#include "endpoints/node/snapshot_diff.h"
+
+namespace switchyard::dataplane::nft {
+namespace {
+
+using namespace test_cluster;
+using testing::NetworkNamespace;
+
+// What `nft -j list table ip switchyard` shows, indexed.
+struct ListedTable {
+  std::map<std::string, nlohmann::json> chains;
+  std::map<std::string, std::vector<nlohmann::json>> rules;  // chain -> rule expr arrays
+  std::map<std::string, nlohmann::json> sets;                 // sets and maps
+
+  std::size_t elements(const std::string& set) const {
+    auto it = sets.find(set);
+    if (it == sets.end() || !it->second.contains("elem")) return 0;
+    return it->second["elem"].size();
+  }
+  // Per-service chains ("service-HASH-ns/name/proto/port") start with their kind.
+  std::vector<std::string> chains_starting_with(const std::string& prefix) const {
+    std::vector<std::string> out;
+    for (const auto& [name, c] : chains)
+      if (name.starts_with(prefix) && name.find('/') != std::string::npos) out.push_back(name);
+    return out;
+  }
+};
+
+class NftablesBackendNetns : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root for network namespaces";
+    auto ns = NetworkNamespace::create(NetworkNamespace::unique_name("sy-nft", "node"));
+    ASSERT_TRUE(ns) << ns.error();
+    node_.emplace(std::move(*ns));
+    NftablesBackendOptions options;
+    options.generator.cluster_cidrs = {"10.244.0.0/16"};
+    std::expected<std::unique_ptr<NftablesBackend>, Error> created = std::unexpected(Error{"not run"});
+    auto entered = node_->enter([&] { created = NftablesBackend::create(options); });
+    ASSERT_TRUE(entered) << entered.error();
+    ASSERT_TRUE(created) << created.error().message;
+    backend_ = std::move(*created);
+  }
+
+  ListedTable list() {
+    auto r = node_->run("nft -j list table ip switchyard");
+    EXPECT_TRUE(r.ok()) << r.output;
+    ListedTable t;
+    if (!r.ok()) return t;
+    const auto listed = nlohmann::json::parse(r.output);
+    for (const auto& item : listed.at("nftables")) {
+      auto name_of = [&](const char* kind, const char* field) { return item.at(kind).at(field).get<std::string>(); };
+      if (item.contains("chain")) t.chains[name_of("chain", "name")] = item["chain"];
+      if (item.contains("rule")) t.rules[name_of("rule", "chain")].push_back(item["rule"]["expr"]);
+      if (item.contains("map")) t.sets[name_of("map", "name")] = item["map"];
+      if (item.contains("set")) t.sets[name_of("set", "name")] = item["set"];
+    }
+    return t;
+  }
+
+  std::string list_text() { return node_->run("nft list table ip switchyard").output; }
+
+  std::optional<NetworkNamespace> node_;
+  std::unique_ptr<NftablesBackend> backend_;
+  endpoints::ClusterState state_{{.node_name = "node-a"}};
+};
+
+TEST_F(NftablesBackendNetns, FullSyncProgramsKubeProxyLayout) {
+  state_.upsert(service("web", "10.96.0.10"));
+  state_.upsert(slice("web", {{"10.244.0.11", "node-a"}, {"10.244.1.12", "node-b"}}));
+  state_.upsert(service("empty", "10.96.0.20"));
+  state_.upsert(node_port_service("np", "10.96.0.30", 30080));
+  state_.upsert(slice("np", {{"10.244.0.11", "node-a"}}));
+  auto snap = state_.build();
+  auto ok = backend_->full_sync(*snap);
+  ASSERT_TRUE(ok) << ok.error().message;
+
+  const auto t = list();
+  const auto& prerouting = t.chains.at("nat-prerouting");
+  EXPECT_EQ(prerouting["type"], "nat");
+  EXPECT_EQ(prerouting["hook"], "prerouting");
+  EXPECT_EQ(prerouting["prio"], -100);
+  EXPECT_EQ(t.chains.at("filter-prerouting")["prio"], -110);
+  EXPECT_EQ(t.chains.at("filter-output-post-dnat")["prio"], -90);
+  EXPECT_EQ(t.chains.at("nat-postrouting")["prio"], 100);
+  EXPECT_EQ(t.elements("service-ips"), 2u);          // web and np ClusterIPs
+  EXPECT_EQ(t.elements("no-endpoint-services"), 1u);  // empty
+  EXPECT_EQ(t.elements("service-nodeports"), 1u);
+  EXPECT_EQ(t.elements("cluster-ips"), 3u);
+  EXPECT_EQ(t.chains_starting_with("service-").size(), 2u);
+  EXPECT_EQ(t.chains_starting_with("endpoint-").size(), 3u);
+  EXPECT_EQ(t.chains_starting_with("external-").size(), 1u);
+
+  const std::string web_chain = "service-" + service_chain_base(http_port("web"));
+  ASSERT_TRUE(t.rules.contains(web_chain));
+  const auto& dispatch = t.rules.at(web_chain).back();  // numgen random mod 2 vmap { ... }
+  const auto text = dispatch.dump();
+  EXPECT_THAT(text, ::testing::HasSubstr("\"numgen\":{\"mod\":2"));
+  EXPECT_THAT(text, ::testing::HasSubstr("10.244.0.11/8080"));
+  EXPECT_THAT(text, ::testing::HasSubstr("10.244.1.12/8080"));
+  const auto listed = list_text();
+  EXPECT_THAT(listed, ::testing::HasSubstr("dnat to 10.244.1.12:8080"));
+  EXPECT_THAT(listed, ::testing::HasSubstr("numgen random mod 2 vmap { 0 : goto endpoint-"));
+  EXPECT_THAT(listed, ::testing::HasSubstr(", 1 : goto endpoint-"));
+
+  const auto stats = backend_->stats();
+  EXPECT_EQ(stats.full_syncs, 1u);
+  EXPECT_GT(stats.rules, 20u);
+}
+
+TEST_F(NftablesBackendNetns, PartialSyncSendsOnlyTheChangedServiceAndMatchesAFullSync) {
+  for (int i = 0; i < 50; ++i) {
+    const std::string name = "svc" + std::to_string(i);
+    state_.upsert(service(name, "10.96.1." + std::to_string(i + 1)));
+    state_.upsert(slice(name, {{"10.244.0." + std::to_string(i + 1), "node-a"}, {"10.244.1." + std::to_string(i + 1), "node-b"}}));
+  }
+  auto before = state_.build();
+  ASSERT_TRUE(backend_->full_sync(*before));
+  const auto full_messages = backend_->stats().last_batch_messages;
+
+  // One endpoint goes away.
+  state_.upsert(slice("svc7", {{"10.244.0.8", "node-a"}}));
+  auto after = state_.build();
+  auto diff = endpoints::diff_snapshots(*before, *after);
+  ASSERT_EQ(diff.changes.size(), 1u);
+  auto ok = backend_->sync(*before, *after, diff);
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(backend_->stats().partial_syncs, 1u);
+  // Flush the service chain and add its two rules (the numgen vmap needs its anonymous map and
+  // its elements), then flush and delete the endpoint chain: 7 messages.
+  EXPECT_EQ(backend_->stats().last_batch_messages, 7u);
+  EXPECT_GT(full_messages, 100u);
+
+  const auto t = list();
+  EXPECT_EQ(t.chains_starting_with("endpoint-").size(), 99u);
+  const std::string svc7 = "service-" + service_chain_base(http_port("svc7"));
+  EXPECT_THAT(t.rules.at(svc7).back().dump(), ::testing::HasSubstr("\"mod\":1"));
+  EXPECT_THAT(t.rules.at(svc7).back().dump(), ::testing::Not(::testing::HasSubstr("10.244.1.8/8080")));
+
+  // A service removed, one added, another left without endpoints: the table then equals what a
+  // full sync of the same Snapshot programs.
+  state_.remove_service({"shop", "svc3"});
+  state_.upsert(service("fresh", "10.96.2.1"));
+  state_.upsert(slice("fresh", {{"10.244.2.1", "node-c"}}));
+  state_.remove_slice("shop", "svc9-1");
+  auto third = state_.build();
+  ok = backend_->sync(*after, *third, endpoints::diff_snapshots(*after, *third));
+  ASSERT_TRUE(ok) << ok.error().message;
+  const auto partial = list();
+  EXPECT_EQ(partial.elements("no-endpoint-services"), 1u);
+  EXPECT_EQ(partial.elements("cluster-ips"), 50u);
+  ASSERT_TRUE(backend_->full_sync(*third));
+  const auto full = list();
+  std::vector<std::string> partial_chains, full_chains;
+  for (const auto& [name, c] : partial.chains) partial_chains.push_back(name);
+  for (const auto& [name, c] : full.chains) full_chains.push_back(name);
+  EXPECT_EQ(partial_chains, full_chains);
+  for (const auto& set : {"service-ips", "no-endpoint-services", "cluster-ips"})
+    EXPECT_EQ(partial.elements(set), full.elements(set)) << set;
+}
+
+TEST_F(NftablesBackendNetns, RefusedCommitLeavesPreviousRulesInForceAndNextSyncRepairs) {
+  state_.upsert(service("web", "10.96.0.10"));
+  state_.upsert(slice("web", {{"10.244.0.11", "node-a"}, {"10.244.1.12", "node-b"}}));
+  auto before = state_.build();
+  ASSERT_TRUE(backend_->full_sync(*before));
+
+  // Someone else points an element of our map at the endpoint chain we are about to delete:
+  // the kernel refuses to delete a chain in use, and with it the whole batch.
+  const auto t = list();
+  auto endpoint_chains = t.chains_starting_with("endpoint-");
+  ASSERT_EQ(endpoint_chains.size(), 2u);
+  const std::string doomed = endpoint_chains[0].find("10.244.1.12") != std::string::npos ? endpoint_chains[0] : endpoint_chains[1];
+  auto foreign = node_->run("nft add element ip switchyard service-ips '{ 10.96.9.9 . tcp . 9 : goto " + doomed + " }'");
+  ASSERT_TRUE(foreign.ok()) << foreign.output;
+  const std::string listed_before = list_text();
+
+  state_.upsert(slice("web", {{"10.244.0.11", "node-a"}}));
+  auto after = state_.build();
+  auto result = backend_->sync(*before, *after, endpoints::diff_snapshots(*before, *after));
+  ASSERT_FALSE(result);
+  EXPECT_THAT(result.error().message, ::testing::HasSubstr("delete chain " + doomed));
+  EXPECT_THAT(result.error().message, ::testing::HasSubstr("nothing applied"));
+  EXPECT_EQ(list_text(), listed_before) << "a refused batch must change nothing";
+  EXPECT_TRUE(backend_->needs_full_sync());
+  EXPECT_EQ(backend_->stats().failed_syncs, 1u);
+
+  // The next sync is a full one and replaces the table, foreign element included.
+  auto third = state_.build();
+  auto repaired = backend_->sync(*after, *third, endpoints::diff_snapshots(*after, *third));
+  ASSERT_TRUE(repaired) << repaired.error().message;
+  EXPECT_EQ(backend_->stats().full_syncs, 2u);
+  const auto fixed = list();
+  EXPECT_EQ(fixed.chains_starting_with("endpoint-").size(), 1u);
+  EXPECT_EQ(fixed.elements("service-ips"), 1u);
+}
+
+TEST_F(NftablesBackendNetns, CleanupRemovesOnlyOurTables) {
+  ASSERT_TRUE(node_->run("nft add table ip someone-else").ok());
+  state_.upsert(service("web", "10.96.0.10"));
+  ASSERT_TRUE(backend_->full_sync(*state_.build()));
+  auto ok = backend_->cleanup();
+  ASSERT_TRUE(ok) << ok.error().message;
+  const auto tables = node_->run("nft list tables").output;
+  EXPECT_THAT(tables, ::testing::HasSubstr("someone-else"));
+  EXPECT_THAT(tables, ::testing::Not(::testing::HasSubstr("switchyard")));
+  EXPECT_TRUE(backend_->cleanup()) << "cleaning up twice is fine";
+}
+
+}  // namespace
+}  // namespace switchyard::dataplane::nft
