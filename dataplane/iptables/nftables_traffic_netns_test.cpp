@@ -1,0 +1,140 @@
+// Real traffic through the nftables backend: a node namespace with two routed pods and an
+// external client (dataplane/testing/service_topology.h), HTTP servers answering with their
+// name, curl as the client. Rules live only in the node namespace the test created.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <optional>
+
+#include "dataplane/iptables/nftables_backend.h"
+#include "dataplane/iptables/test_cluster.h"
+#include "dataplane/testing/service_topology.h"
+#include "endpoints/node/snapshot_diff.h"
+
+namespace switchyard::dataplane::nft {
+namespace {
+
+using namespace test_cluster;
+using testing::ServiceTopology;
+using ::testing::ElementsAre;
+using ::testing::Key;
+
+constexpr const char* kPodA = "10.244.0.11";
+constexpr const char* kPodB = "10.244.0.12";
+
+class NftablesTraffic : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root for network namespaces";
+    auto t = ServiceTopology::create({{"pod-a", kPodA}, {"pod-b", kPodB}});
+    ASSERT_TRUE(t) << t.error();
+    topology_.emplace(std::move(*t));
+    NftablesBackendOptions options;
+    options.generator.cluster_cidrs = {ServiceTopology::kPodCidr};
+    std::expected<std::unique_ptr<NftablesBackend>, Error> created = std::unexpected(Error{"not run"});
+    auto entered = topology_->node().enter([&] { created = NftablesBackend::create(options); });
+    ASSERT_TRUE(entered) << entered.error();
+    ASSERT_TRUE(created) << created.error().message;
+    backend_ = std::move(*created);
+    // pod-a runs on this node, pod-b on another one (as far as the Snapshot says).
+    state_.upsert(service("web", "10.96.0.10"));
+    state_.upsert(slice("web", {{kPodA, "node-a"}, {kPodB, "node-b"}}));
+    state_.upsert(service("empty", "10.96.0.20"));
+    state_.upsert(node_port_service("np", "10.96.0.30", 30080));
+    state_.upsert(slice("np", {{kPodA, "node-a"}, {kPodB, "node-b"}}));
+    auto local = node_port_service("local", "10.96.0.40", 30081);
+    local.spec.external_traffic_policy = "Local";
+    state_.upsert(local);
+    state_.upsert(slice("local", {{kPodA, "node-a"}, {kPodB, "node-b"}}));
+    auto sticky = service("sticky", "10.96.0.50");
+    sticky.spec.session_affinity = "ClientIP";
+    sticky.spec.session_affinity_timeout_seconds = 600;
+    state_.upsert(sticky);
+    state_.upsert(slice("sticky", {{kPodA, "node-a"}, {kPodB, "node-b"}}));
+    snapshot_ = state_.build();
+    auto ok = backend_->full_sync(*snapshot_);
+    ASSERT_TRUE(ok) << ok.error().message;
+  }
+
+  // Applies what changed in state_ since the last sync.
+  void sync() {
+    auto next = state_.build();
+    auto ok = backend_->sync(*snapshot_, *next, endpoints::diff_snapshots(*snapshot_, *next));
+    ASSERT_TRUE(ok) << ok.error().message;
+    snapshot_ = next;
+  }
+
+  std::optional<ServiceTopology> topology_;
+  std::unique_ptr<NftablesBackend> backend_;
+  endpoints::ClusterState state_{{.node_name = "node-a"}};
+  std::shared_ptr<const endpoints::Snapshot> snapshot_;
+};
+
+TEST_F(NftablesTraffic, ClusterIpFromTheNodeReachesEveryEndpoint) {
+  auto& t = *topology_;
+  EXPECT_THAT(t.spread(t.node(), "10.96.0.10", 80, 30), ElementsAre(Key("pod-a"), Key("pod-b")));
+}
+
+TEST_F(NftablesTraffic, ClusterIpFromAPodReachesEveryEndpointIncludingItself) {
+  auto& t = *topology_;
+  // Hairpin: pod-a landing on itself works because the endpoint chain masquerades it.
+  EXPECT_THAT(t.spread(t.pod("pod-a"), "10.96.0.10", 80, 30), ElementsAre(Key("pod-a"), Key("pod-b")));
+}
+
+TEST_F(NftablesTraffic, ServiceWithoutEndpointsIsRefusedAtOnce) {
+  auto& t = *topology_;
+  for (auto* from : {&t.node(), &t.pod("pod-a"), &t.client()}) {
+    auto r = t.get(*from, "10.96.0.20", 80, 5);
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.curl_exit, 7) << "connection refused expected from " << from->name() << ": " << r.pod;
+    EXPECT_LT(r.seconds, 1.0) << "a reject, not a timeout";
+  }
+  // A port the ClusterIP does not serve is refused as well (cluster-ips-check).
+  auto wrong_port = t.get(t.node(), "10.96.0.10", 81, 5);
+  EXPECT_EQ(wrong_port.curl_exit, 7) << wrong_port.pod;
+}
+
+TEST_F(NftablesTraffic, NodePortFromAnExternalClientReachesEveryEndpointMasqueraded) {
+  auto& t = *topology_;
+  auto spread = t.spread(t.client(), ServiceTopology::kNodeIp, 30080, 30);
+  EXPECT_THAT(spread, ElementsAre(Key("pod-a"), Key("pod-b")));
+  auto r = t.get(t.client(), ServiceTopology::kNodeIp, 30080);
+  ASSERT_TRUE(r.ok) << r.pod;
+  EXPECT_NE(r.seen_client, ServiceTopology::kClientIp) << "Cluster policy masquerades external clients";
+}
+
+TEST_F(NftablesTraffic, ExternalTrafficPolicyLocalKeepsTheSourceAndUsesOnlyLocalEndpoints) {
+  auto& t = *topology_;
+  auto spread = t.spread(t.client(), ServiceTopology::kNodeIp, 30081, 20);
+  EXPECT_THAT(spread, ElementsAre(std::pair<const std::string, int>("pod-a", 20)));
+  auto r = t.get(t.client(), ServiceTopology::kNodeIp, 30081);
+  ASSERT_TRUE(r.ok) << r.pod;
+  EXPECT_EQ(r.seen_client, ServiceTopology::kClientIp);
+  // Inside the cluster the ClusterIP still reaches every endpoint.
+  EXPECT_THAT(t.spread(t.node(), "10.96.0.40", 80, 30), ElementsAre(Key("pod-a"), Key("pod-b")));
+}
+
+TEST_F(NftablesTraffic, ClientIpAffinitySticks) {
+  auto& t = *topology_;
+  auto spread = t.spread(t.client(), "10.96.0.50", 80, 15);
+  ASSERT_EQ(spread.size(), 1u) << "every request from one client goes to one endpoint";
+  EXPECT_EQ(spread.begin()->second, 15);
+}
+
+TEST_F(NftablesTraffic, RemovedEndpointGetsNoNewConnectionsAfterAPartialSync) {
+  auto& t = *topology_;
+  state_.upsert(slice("web", {{kPodA, "node-a"}}));
+  ASSERT_NO_FATAL_FAILURE(sync());
+  EXPECT_EQ(backend_->stats().partial_syncs, 1u);
+  EXPECT_THAT(t.spread(t.node(), "10.96.0.10", 80, 20), ElementsAre(std::pair<const std::string, int>("pod-a", 20)));
+  state_.upsert(slice("web", {}));
+  ASSERT_NO_FATAL_FAILURE(sync());
+  auto r = t.get(t.node(), "10.96.0.10", 80, 5);
+  EXPECT_EQ(r.curl_exit, 7) << "no endpoints left: refused; " << r.pod;
+  state_.upsert(slice("web", {{kPodB, "node-b"}}));
+  ASSERT_NO_FATAL_FAILURE(sync());
+  EXPECT_THAT(t.spread(t.node(), "10.96.0.10", 80, 10), ElementsAre(std::pair<const std::string, int>("pod-b", 10)));
+}
+
+}  // namespace
+}  // namespace switchyard::dataplane::nft
