@@ -25,7 +25,7 @@ namespace switchyard::dataplane::nft {
 namespace {
 
 // nft's datatype numbers, so that `nft list` shows our sets with readable keys.
-constexpr std::uint32_t kTypeInteger = 4, kTypeIpv4 = 7, kTypeIpv6 = 8, kTypeProto = 12, kTypeService = 13;
+constexpr std::uint32_t kTypeMark = 19, kTypeIpv4 = 7, kTypeIpv6 = 8, kTypeProto = 12, kTypeService = 13;
 constexpr std::uint32_t kIcmpPortUnreachable = 3, kIcmpv6PortUnreachable = 4;
 constexpr std::size_t kElementsPerMessage = 256;
 
@@ -201,50 +201,12 @@ class RuleBuilder {
     return {};
   }
   std::expected<void, Error> emit(const DispatchRandom& s) {
-    // An anonymous constant verdict map, created in the same batch and bound to this rule.
-    const std::uint32_t id = batch_.next_set_id();
-    const std::string name = "__map%d";
-    std::unique_ptr<nftnl_set, SetDeleter> set(nftnl_set_alloc());
-    nftnl_set_set_str(set.get(), NFTNL_SET_TABLE, table_.c_str());
-    nftnl_set_set_str(set.get(), NFTNL_SET_NAME, name.c_str());
-    nftnl_set_set_u32(set.get(), NFTNL_SET_ID, id);
-    nftnl_set_set_u32(set.get(), NFTNL_SET_FLAGS, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_MAP);
-    nftnl_set_set_u32(set.get(), NFTNL_SET_KEY_TYPE, kTypeInteger);
-    nftnl_set_set_u32(set.get(), NFTNL_SET_KEY_LEN, 4);
-    nftnl_set_set_u32(set.get(), NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
-    nftnl_set_set_u32(set.get(), NFTNL_SET_DATA_LEN, 0);
-    // numgen yields a host-order integer; tell `nft list` so it prints 0, 1, … as keys.
-    constexpr std::uint32_t kNftHostByteOrder = 1;
-    std::unique_ptr<nftnl_udata_buf, void (*)(const nftnl_udata_buf*)> udata(nftnl_udata_buf_alloc(64), nftnl_udata_buf_free);
-    nftnl_udata_put_u32(udata.get(), NFTNL_UDATA_SET_KEYBYTEORDER, kNftHostByteOrder);
-    nftnl_set_set_data(set.get(), NFTNL_SET_USERDATA, nftnl_udata_buf_data(udata.get()), nftnl_udata_buf_len(udata.get()));
-    const std::uint16_t family = family_ == IpFamily::IPv4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
-    auto* nlh = batch_.begin(NFT_MSG_NEWSET, family, NLM_F_CREATE, "anonymous endpoint map");
-    nftnl_set_nlmsg_build_payload(nlh, set.get());
-    batch_.end(nlh);
-    for (std::size_t first = 0; first < s.chains.size(); first += kElementsPerMessage) {
-      std::unique_ptr<nftnl_set, SetDeleter> elems(nftnl_set_alloc());
-      nftnl_set_set_str(elems.get(), NFTNL_SET_TABLE, table_.c_str());
-      nftnl_set_set_str(elems.get(), NFTNL_SET_NAME, name.c_str());
-      nftnl_set_set_u32(elems.get(), NFTNL_SET_ID, id);
-      for (std::size_t i = first; i < std::min(s.chains.size(), first + kElementsPerMessage); ++i) {
-        auto* e = nftnl_set_elem_alloc();
-        const auto key = static_cast<std::uint32_t>(i);
-        nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &key, sizeof key);
-        nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, NFT_GOTO);
-        nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, s.chains[i].c_str());
-        nftnl_set_elem_add(elems.get(), e);
-      }
-      auto* m = batch_.begin(NFT_MSG_NEWSETELEM, family, NLM_F_CREATE, "anonymous endpoint map elements");
-      nftnl_set_elems_nlmsg_build_payload(m, elems.get());
-      batch_.end(m);
-    }
     auto* e = expr("numgen");
     nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, NFT_REG_1);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, static_cast<std::uint32_t>(s.chains.size()));
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, s.count);
     nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
     nftnl_expr_set_u32(e, NFTNL_EXPR_NG_OFFSET, 0);
-    lookup(NFT_REG_1, name, id, true);
+    lookup(NFT_REG_1, s.map, {}, true);
     return {};
   }
   std::expected<void, Error> emit(const Dnat& s) {
@@ -319,6 +281,10 @@ const std::string kTable = kTableName;
 // Key bytes as the kernel compares them: components in network order, each padded to 4 bytes.
 std::expected<std::vector<std::uint8_t>, Error> element_key(const ElementKey& k, IpFamily f) {
   std::vector<std::uint8_t> out;
+  if (k.address.empty() && k.protocol == 0) {  // an Index key: host byte order, as numgen yields it
+    const auto* b = reinterpret_cast<const std::uint8_t*>(&k.index);
+    return std::vector<std::uint8_t>(b, b + sizeof k.index);
+  }
   if (!k.address.empty()) {
     auto p = parse_prefix(k.address, f);
     if (!p) return std::unexpected(p.error());
@@ -393,7 +359,15 @@ void NftEncoder::add_set(const Set& set) {
   const std::uint32_t addr_type = family_ == IpFamily::IPv4 ? kTypeIpv4 : kTypeIpv6;
   const std::uint32_t addr_len = family_ == IpFamily::IPv4 ? 4 : 16;
   std::uint32_t key_type = addr_type, key_len = addr_len;
-  if (set.key == SetKey::AddressProtocolPort) {
+  if (set.key == SetKey::Index) {
+    key_type = kTypeMark;
+    key_len = 4;
+    // numgen yields a host-order integer; tell `nft list` so that it prints keys 0, 1, ….
+    constexpr std::uint32_t kNftHostByteOrder = 1;
+    std::unique_ptr<nftnl_udata_buf, void (*)(const nftnl_udata_buf*)> udata(nftnl_udata_buf_alloc(64), nftnl_udata_buf_free);
+    nftnl_udata_put_u32(udata.get(), NFTNL_UDATA_SET_KEYBYTEORDER, kNftHostByteOrder);
+    nftnl_set_set_data(s.get(), NFTNL_SET_USERDATA, nftnl_udata_buf_data(udata.get()), nftnl_udata_buf_len(udata.get()));
+  } else if (set.key == SetKey::AddressProtocolPort) {
     key_type = (((addr_type << 6) | kTypeProto) << 6) | kTypeService;
     key_len = addr_len + 8;
   } else if (set.key == SetKey::ProtocolPort) {

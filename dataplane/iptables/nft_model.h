@@ -71,9 +71,12 @@ struct DispatchByMap {
   bool with_address = true;
   bool operator==(const DispatchByMap&) const = default;
 };
-// numgen random mod N vmap { 0 : goto chains[0], ... }
+// numgen random mod N vmap @map, the map holding 0 : goto endpoint-…, 1 : goto …
+// (a named map: the kernel binds anonymous ones with a walk over the whole transaction, which
+// makes a large batch quadratic).
 struct DispatchRandom {
-  std::vector<std::string> chains;
+  std::string map;
+  std::uint32_t count = 0;
   bool operator==(const DispatchRandom&) const = default;
 };
 struct Dnat {  // dnat to 10.1.0.5:8080 (after a MatchL4Proto)
@@ -127,6 +130,7 @@ enum class SetKey : std::uint8_t {
   Address,                    // ipv4_addr | ipv6_addr
   AddressProtocolPort,        // ip . inet_proto . inet_service
   ProtocolPort,               // inet_proto . inet_service
+  Index,                      // 32-bit integer in host order (nft type mark): numgen results
 };
 
 struct Set {
@@ -142,6 +146,7 @@ struct ElementKey {
   std::string address;  // Address, AddressProtocolPort
   std::uint8_t protocol = 0;
   std::uint16_t port = 0;
+  std::uint32_t index = 0;  // Index
   auto operator<=>(const ElementKey&) const = default;
 };
 

@@ -100,13 +100,18 @@ struct FamilyChange {
       if (auto ok = nft.add_rules(*c); !ok) return ok;
     for (const auto* c : chains_to_refill)
       if (auto ok = nft.add_rules(*c); !ok) return ok;
+    // Elements of a set that goes away go with it.
+    const std::set<std::string> deleted_sets(sets_to_delete.begin(), sets_to_delete.end());
+    std::erase_if(elements_to_delete, [&](const Element* e) { return deleted_sets.contains(e->set); });
     sort_by_set(elements_to_delete);
     sort_by_set(elements_to_add);
     if (auto ok = nft.delete_elements(elements_to_delete); !ok) return ok;
     if (auto ok = nft.add_elements(elements_to_add); !ok) return ok;
+    // Flushing drops the rules' references to sets and chains; deleting a map drops its
+    // elements' references to chains; then the chains can go.
     for (const auto& name : chains_to_delete) nft.flush_chain(name);
-    for (const auto& name : chains_to_delete) nft.delete_chain(name);
     for (const auto& name : sets_to_delete) nft.delete_set(name);
+    for (const auto& name : chains_to_delete) nft.delete_chain(name);
     return {};
   }
 };

@@ -174,13 +174,15 @@ ServicePortObjects generate_service_port(const ServicePortInfo& p, IpFamily f, c
         c.rules.push_back(rule(std::move(s)));
       }
     }
-    DispatchRandom random;
+    const std::string map = "endpoints-" + name;
+    out.sets.push_back(Set{map, SetKey::Index, true, {}, {}});
+    std::uint32_t index = 0;
     for (const auto& e : eps) {
       std::string ep_chain = endpoint_chain(e);
       if (affinity) c.rules.push_back(rule({MatchSourceInSet{affinity_set_name(p.name, e)}, go_to(ep_chain)}));
-      random.chains.push_back(std::move(ep_chain));
+      out.elements.push_back(Element{map, ElementKey{.index = index++}, go_to(std::move(ep_chain))});
     }
-    c.rules.push_back(rule({std::move(random)}));
+    c.rules.push_back(rule({DispatchRandom{map, index}}));
     out.chains.insert(out.chains.begin(), std::move(c));  // dispatch chains first: easier to read
   };
 

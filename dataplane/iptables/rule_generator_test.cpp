@@ -61,7 +61,9 @@ std::vector<std::string> chain_names(const ServicePortObjects& o) {
 std::vector<std::string> element_texts(const ServicePortObjects& o) {
   std::vector<std::string> out;
   for (const auto& e : o.elements) {
-    std::string text = e.set + " " + e.key.address + " " + std::to_string(e.key.protocol) + " " + std::to_string(e.key.port);
+    std::string text = e.set + " " + (e.key.address.empty() && e.key.protocol == 0
+                                           ? std::to_string(e.key.index)
+                                           : e.key.address + " " + std::to_string(e.key.protocol) + " " + std::to_string(e.key.port));
     if (e.verdict) text += " -> " + render(*e.verdict, IpFamily::IPv4);
     out.push_back(text);
   }
@@ -105,11 +107,16 @@ TEST(RuleGenerator, ClusterIpDispatchesRandomlyToEndpointChainsThatDnat) {
   ASSERT_EQ(service_rules.size(), 2u);
   EXPECT_EQ(service_rules[0],
             "ip daddr 10.96.0.10 meta l4proto tcp th dport 80 ip saddr != 10.244.0.0/16 jump mark-for-masquerade");
-  EXPECT_THAT(service_rules[1], ::testing::StartsWith("numgen random mod 2 vmap { 0 : goto endpoint-"));
+  EXPECT_EQ(service_rules[1], "numgen random mod 2 vmap @endpoints-service-" + base);
+  ASSERT_EQ(o.sets.size(), 1u);
+  EXPECT_EQ(o.sets[0].name, "endpoints-service-" + base);
+  EXPECT_EQ(o.sets[0].key, SetKey::Index);
   EXPECT_THAT(o.chains[1].name, ::testing::EndsWith("shop/web/tcp/http__10.244.0.5/8080"));
   EXPECT_THAT(rules_of(o.chains[1]),
               ElementsAre("ip saddr 10.244.0.5 jump mark-for-masquerade", "meta l4proto tcp dnat to 10.244.0.5:8080"));
-  EXPECT_THAT(element_texts(o), ElementsAre("cluster-ips 10.96.0.10 0 0",
+  EXPECT_THAT(element_texts(o), ElementsAre("endpoints-service-" + base + " 0 -> goto " + o.chains[1].name,
+                                            "endpoints-service-" + base + " 1 -> goto " + o.chains[2].name,
+                                            "cluster-ips 10.96.0.10 0 0",
                                             "service-ips 10.96.0.10 6 80 -> goto service-" + base + ""));
 }
 
@@ -125,14 +132,15 @@ TEST(RuleGenerator, ClientIpAffinityUsesATimedSetPerEndpoint) {
   s.spec.session_affinity = "ClientIP";
   s.spec.session_affinity_timeout_seconds = 60;
   auto o = generate(s, {slice("web", {{"10.244.0.5", "node-a"}})});
-  ASSERT_EQ(o.sets.size(), 1u);
-  EXPECT_EQ(o.sets[0].timeout_seconds, 60u);
-  EXPECT_THAT(o.sets[0].name, ::testing::StartsWith("affinity-"));
+  ASSERT_EQ(o.sets.size(), 2u);  // the endpoint map, then one affinity set per endpoint
+  const Set& affinity = o.sets[1];
+  EXPECT_EQ(affinity.timeout_seconds, 60u);
+  EXPECT_THAT(affinity.name, ::testing::StartsWith("affinity-"));
   const auto service_rules = rules_of(o.chains[0]);
   ASSERT_EQ(service_rules.size(), 3u);
-  EXPECT_EQ(service_rules[1], "ip saddr @" + o.sets[0].name + " goto " + o.chains[1].name + "");
+  EXPECT_EQ(service_rules[1], "ip saddr @" + affinity.name + " goto " + o.chains[1].name + "");
   EXPECT_THAT(rules_of(o.chains[1]), ElementsAre("ip saddr 10.244.0.5 jump mark-for-masquerade",
-                                                 "update @" + o.sets[0].name + " { ip saddr }",
+                                                 "update @" + affinity.name + " { ip saddr }",
                                                  "meta l4proto tcp dnat to 10.244.0.5:8080"));
 }
 
@@ -152,7 +160,7 @@ TEST(RuleGenerator, NodePortWithLocalPolicyKeepsExternalSourcesOnLocalEndpoints)
                                               "goto local-" + base + ""));
   for (const auto& c : o.chains) {
     if (c.name == "local-" + base) {
-      EXPECT_THAT(rules_of(c).back(), HasSubstr("numgen random mod 1 vmap"));
+      EXPECT_EQ(rules_of(c).back(), "numgen random mod 1 vmap @endpoints-local-" + base);
     }
   }
   EXPECT_THAT(element_texts(o), ::testing::Contains("service-nodeports  6 30080 -> goto external-" + base + ""));
@@ -202,7 +210,7 @@ TEST(RuleGenerator, EachFamilyGetsOnlyItsAddresses) {
                      IpFamily::IPv6);
   ASSERT_EQ(v6.chains.size(), 2u);
   EXPECT_THAT(rules_of(v6.chains[1], IpFamily::IPv6).back(), "meta l4proto tcp dnat to [fd00:244::5]:8080");
-  EXPECT_EQ(v6.elements[0].key.address, "fd00::10");
+  EXPECT_THAT(element_texts(v6), ::testing::Contains("cluster-ips fd00::10 0 0"));
   EXPECT_THAT(rules_of(v6.chains[0], IpFamily::IPv6)[0], HasSubstr("ip6 saddr != fd00:244::/64"));
 }
 
