@@ -7,7 +7,6 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
-#include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
@@ -25,7 +24,7 @@ namespace switchyard::dataplane::nft {
 namespace {
 
 // nft's datatype numbers, so that `nft list` shows our sets with readable keys.
-constexpr std::uint32_t kTypeMark = 19, kTypeIpv4 = 7, kTypeIpv6 = 8, kTypeProto = 12, kTypeService = 13;
+constexpr std::uint32_t kTypeIpv4 = 7, kTypeIpv6 = 8, kTypeProto = 12, kTypeService = 13;
 constexpr std::uint32_t kIcmpPortUnreachable = 3, kIcmpv6PortUnreachable = 4;
 constexpr std::size_t kElementsPerMessage = 256;
 
@@ -200,13 +199,14 @@ class RuleBuilder {
     lookup(NFT_REG32_00, s.map, {}, true);
     return {};
   }
-  std::expected<void, Error> emit(const DispatchRandom& s) {
+  std::expected<void, Error> emit(const MatchRandom& s) {
     auto* e = expr("numgen");
     nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, NFT_REG_1);
-    nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, s.count);
+    nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, s.modulus);
     nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
     nftnl_expr_set_u32(e, NFTNL_EXPR_NG_OFFSET, 0);
-    lookup(NFT_REG_1, s.map, {}, true);
+    const std::uint32_t zero = 0;
+    cmp(NFT_CMP_EQ, &zero, 4);
     return {};
   }
   std::expected<void, Error> emit(const Dnat& s) {
@@ -281,10 +281,6 @@ const std::string kTable = kTableName;
 // Key bytes as the kernel compares them: components in network order, each padded to 4 bytes.
 std::expected<std::vector<std::uint8_t>, Error> element_key(const ElementKey& k, IpFamily f) {
   std::vector<std::uint8_t> out;
-  if (k.address.empty() && k.protocol == 0) {  // an Index key: host byte order, as numgen yields it
-    const auto* b = reinterpret_cast<const std::uint8_t*>(&k.index);
-    return std::vector<std::uint8_t>(b, b + sizeof k.index);
-  }
   if (!k.address.empty()) {
     auto p = parse_prefix(k.address, f);
     if (!p) return std::unexpected(p.error());
@@ -359,15 +355,7 @@ void NftEncoder::add_set(const Set& set) {
   const std::uint32_t addr_type = family_ == IpFamily::IPv4 ? kTypeIpv4 : kTypeIpv6;
   const std::uint32_t addr_len = family_ == IpFamily::IPv4 ? 4 : 16;
   std::uint32_t key_type = addr_type, key_len = addr_len;
-  if (set.key == SetKey::Index) {
-    key_type = kTypeMark;
-    key_len = 4;
-    // numgen yields a host-order integer; tell `nft list` so that it prints keys 0, 1, ….
-    constexpr std::uint32_t kNftHostByteOrder = 1;
-    std::unique_ptr<nftnl_udata_buf, void (*)(const nftnl_udata_buf*)> udata(nftnl_udata_buf_alloc(64), nftnl_udata_buf_free);
-    nftnl_udata_put_u32(udata.get(), NFTNL_UDATA_SET_KEYBYTEORDER, kNftHostByteOrder);
-    nftnl_set_set_data(s.get(), NFTNL_SET_USERDATA, nftnl_udata_buf_data(udata.get()), nftnl_udata_buf_len(udata.get()));
-  } else if (set.key == SetKey::AddressProtocolPort) {
+  if (set.key == SetKey::AddressProtocolPort) {
     key_type = (((addr_type << 6) | kTypeProto) << 6) | kTypeService;
     key_len = addr_len + 8;
   } else if (set.key == SetKey::ProtocolPort) {

@@ -45,7 +45,6 @@ std::string key_type(SetKey k, IpFamily f) {
     case SetKey::Address: return addr;
     case SetKey::AddressProtocolPort: return addr + " . inet_proto . inet_service";
     case SetKey::ProtocolPort: return "inet_proto . inet_service";
-    case SetKey::Index: return "numgen random mod 1";  // rendered with typeof
   }
   return "";
 }
@@ -55,7 +54,6 @@ std::string render_key(const ElementKey& k, SetKey type) {
     case SetKey::Address: return k.address;
     case SetKey::AddressProtocolPort: return fmt::format("{} . {} . {}", k.address, protocol_name(k.protocol), k.port);
     case SetKey::ProtocolPort: return fmt::format("{} . {}", protocol_name(k.protocol), k.port);
-    case SetKey::Index: return std::to_string(k.index);
   }
   return "";
 }
@@ -96,9 +94,7 @@ std::string render(const Statement& statement, IpFamily f) {
     std::string operator()(const DispatchByMap& s) const {
       return fmt::format("{}meta l4proto . th dport vmap @{}", s.with_address ? ip + " daddr . " : "", s.map);
     }
-    std::string operator()(const DispatchRandom& s) const {
-      return fmt::format("numgen random mod {} vmap @{}", s.count, s.map);
-    }
+    std::string operator()(const MatchRandom& s) const { return fmt::format("numgen random mod {} == 0", s.modulus); }
     std::string operator()(const Dnat& s) const {
       return ip == "ip" ? fmt::format("dnat to {}:{}", s.address, s.port)
                         : fmt::format("dnat to [{}]:{}", s.address, s.port);
@@ -134,9 +130,8 @@ std::string render_table(const TableSkeleton& skeleton, const std::vector<const 
   std::map<std::string, SetKey> key_of;
   for (const auto* s : sets) {
     key_of[s->name] = s->key;
-    out += fmt::format("add {} {} {} {{ {} {}{}; ", s->verdict_map ? "map" : "set", table, s->name,
-                       s->key == SetKey::Index ? "typeof" : "type", key_type(s->key, f),
-                       s->verdict_map ? " : verdict" : "");
+    out += fmt::format("add {} {} {} {{ type {}{}; ", s->verdict_map ? "map" : "set", table, s->name,
+                       key_type(s->key, f), s->verdict_map ? " : verdict" : "");
     if (s->timeout_seconds) out += fmt::format("flags dynamic,timeout; timeout {}s; ", *s->timeout_seconds);
     if (!s->comment.empty()) out += fmt::format("comment {}; ", quoted(s->comment));
     out += "}\n";

@@ -71,13 +71,12 @@ struct DispatchByMap {
   bool with_address = true;
   bool operator==(const DispatchByMap&) const = default;
 };
-// numgen random mod N vmap @map, the map holding 0 : goto endpoint-…, 1 : goto …
-// (a named map: the kernel binds anonymous ones with a walk over the whole transaction, which
-// makes a large batch quadratic).
-struct DispatchRandom {
-  std::string map;
-  std::uint32_t count = 0;
-  bool operator==(const DispatchRandom&) const = default;
+// numgen random mod N == 0: true with probability 1/N, a fresh draw on every evaluation. A
+// chain of N endpoints tries endpoint i with `mod N-i`, which picks each with probability 1/N
+// and needs no set (see README: sets are what makes large nftables batches slow).
+struct MatchRandom {
+  std::uint32_t modulus = 1;
+  bool operator==(const MatchRandom&) const = default;
 };
 struct Dnat {  // dnat to 10.1.0.5:8080 (after a MatchL4Proto)
   std::string address;
@@ -99,7 +98,7 @@ struct Verdict {
 
 using Statement = std::variant<MatchCtStateNew, MatchL4Proto, MatchAddress, MatchDestinationPort, MatchAddressLocal,
                                MatchSourceInSet, MatchDestinationInSet, MatchMarkClear, SetMark, UpdateSetWithSource,
-                               DispatchByMap, DispatchRandom, Dnat, MasqueradeFullyRandom, Reject, Verdict>;
+                               DispatchByMap, MatchRandom, Dnat, MasqueradeFullyRandom, Reject, Verdict>;
 
 struct Rule {
   std::vector<Statement> statements;
@@ -130,7 +129,6 @@ enum class SetKey : std::uint8_t {
   Address,                    // ipv4_addr | ipv6_addr
   AddressProtocolPort,        // ip . inet_proto . inet_service
   ProtocolPort,               // inet_proto . inet_service
-  Index,                      // 32-bit integer in host order (nft type mark): numgen results
 };
 
 struct Set {
@@ -146,7 +144,6 @@ struct ElementKey {
   std::string address;  // Address, AddressProtocolPort
   std::uint8_t protocol = 0;
   std::uint16_t port = 0;
-  std::uint32_t index = 0;  // Index
   auto operator<=>(const ElementKey&) const = default;
 };
 

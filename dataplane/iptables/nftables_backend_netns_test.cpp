@@ -106,15 +106,14 @@ TEST_F(NftablesBackendNetns, FullSyncProgramsKubeProxyLayout) {
 
   const std::string web_chain = "service-" + service_chain_base(http_port("web"));
   ASSERT_TRUE(t.rules.contains(web_chain));
-  const auto& dispatch = t.rules.at(web_chain).back();  // numgen random mod 2 vmap @endpoints-…
-  EXPECT_THAT(dispatch.dump(), ::testing::HasSubstr("\"numgen\":{\"mod\":2"));
-  const auto endpoints_map = t.sets.at("endpoints-" + web_chain).dump();
-  EXPECT_THAT(endpoints_map, ::testing::HasSubstr("10.244.0.11/8080"));
-  EXPECT_THAT(endpoints_map, ::testing::HasSubstr("10.244.1.12/8080"));
+  const auto& web_rules = t.rules.at(web_chain);
+  ASSERT_EQ(web_rules.size(), 3u);  // masquerade, numgen mod 2 == 0 goto first, goto second
+  EXPECT_THAT(web_rules[1].dump(), ::testing::HasSubstr("\"numgen\":{\"mod\":2,\"mode\":\"random\""));
+  EXPECT_THAT(web_rules[1].dump(), ::testing::HasSubstr("10.244.0.11/8080"));
+  EXPECT_THAT(web_rules[2].dump(), ::testing::HasSubstr("10.244.1.12/8080"));
   const auto listed = list_text();
   EXPECT_THAT(listed, ::testing::HasSubstr("dnat to 10.244.1.12:8080"));
-  EXPECT_THAT(listed, ::testing::HasSubstr("numgen random mod 2 vmap @endpoints-" + web_chain));
-  EXPECT_THAT(listed, ::testing::HasSubstr("0x00000001 : goto endpoint-KFVEDDP7"));
+  EXPECT_THAT(listed, ::testing::HasSubstr("numgen random mod 2 0 goto endpoint-"));
 
   const auto stats = backend_->stats();
   EXPECT_EQ(stats.full_syncs, 1u);
@@ -139,17 +138,16 @@ TEST_F(NftablesBackendNetns, PartialSyncSendsOnlyTheChangedServiceAndMatchesAFul
   auto ok = backend_->sync(*before, *after, diff);
   ASSERT_TRUE(ok) << ok.error().message;
   EXPECT_EQ(backend_->stats().partial_syncs, 1u);
-  // Flush the service chain and add its two rules (masquerade, numgen mod 1), delete one
-  // element of its endpoint map, then flush and delete the endpoint chain: 6 messages.
-  EXPECT_EQ(backend_->stats().last_batch_messages, 6u);
+  // Flush the service chain and add its two rules (masquerade, goto the endpoint left), then
+  // flush and delete the removed endpoint's chain: 5 messages.
+  EXPECT_EQ(backend_->stats().last_batch_messages, 5u);
   EXPECT_GT(full_messages, 100u);
 
   const auto t = list();
   EXPECT_EQ(t.chains_starting_with("endpoint-").size(), 99u);
   const std::string svc7 = "service-" + service_chain_base(http_port("svc7"));
-  EXPECT_THAT(t.rules.at(svc7).back().dump(), ::testing::HasSubstr("\"mod\":1"));
-  EXPECT_EQ(t.elements("endpoints-" + svc7), 1u);
-  EXPECT_THAT(t.sets.at("endpoints-" + svc7).dump(), ::testing::Not(::testing::HasSubstr("10.244.1.8/8080")));
+  ASSERT_EQ(t.rules.at(svc7).size(), 2u);  // masquerade, goto the one endpoint left
+  EXPECT_THAT(t.rules.at(svc7).back().dump(), ::testing::HasSubstr("10.244.0.8/8080"));
 
   // A service removed, one added, another left without endpoints: the table then equals what a
   // full sync of the same Snapshot programs.

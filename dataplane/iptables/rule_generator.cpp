@@ -174,15 +174,14 @@ ServicePortObjects generate_service_port(const ServicePortInfo& p, IpFamily f, c
         c.rules.push_back(rule(std::move(s)));
       }
     }
-    const std::string map = "endpoints-" + name;
-    out.sets.push_back(Set{map, SetKey::Index, true, {}, {}});
-    std::uint32_t index = 0;
+    std::vector<std::string> endpoint_chains;
     for (const auto& e : eps) {
-      std::string ep_chain = endpoint_chain(e);
-      if (affinity) c.rules.push_back(rule({MatchSourceInSet{affinity_set_name(p.name, e)}, go_to(ep_chain)}));
-      out.elements.push_back(Element{map, ElementKey{.index = index++}, go_to(std::move(ep_chain))});
+      endpoint_chains.push_back(endpoint_chain(e));
+      if (affinity) c.rules.push_back(rule({MatchSourceInSet{affinity_set_name(p.name, e)}, go_to(endpoint_chains.back())}));
     }
-    c.rules.push_back(rule({DispatchRandom{map, index}}));
+    const auto n = static_cast<std::uint32_t>(endpoint_chains.size());
+    for (std::uint32_t i = 0; i + 1 < n; ++i) c.rules.push_back(rule({MatchRandom{n - i}, go_to(endpoint_chains[i])}));
+    c.rules.push_back(rule({go_to(endpoint_chains.back())}));
     out.chains.insert(out.chains.begin(), std::move(c));  // dispatch chains first: easier to read
   };
 

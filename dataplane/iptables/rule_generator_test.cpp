@@ -61,9 +61,7 @@ std::vector<std::string> chain_names(const ServicePortObjects& o) {
 std::vector<std::string> element_texts(const ServicePortObjects& o) {
   std::vector<std::string> out;
   for (const auto& e : o.elements) {
-    std::string text = e.set + " " + (e.key.address.empty() && e.key.protocol == 0
-                                           ? std::to_string(e.key.index)
-                                           : e.key.address + " " + std::to_string(e.key.protocol) + " " + std::to_string(e.key.port));
+    std::string text = e.set + " " + e.key.address + " " + std::to_string(e.key.protocol) + " " + std::to_string(e.key.port);
     if (e.verdict) text += " -> " + render(*e.verdict, IpFamily::IPv4);
     out.push_back(text);
   }
@@ -103,20 +101,15 @@ TEST(RuleGenerator, ClusterIpDispatchesRandomlyToEndpointChainsThatDnat) {
   ASSERT_EQ(o.chains.size(), 3u);
   EXPECT_EQ(o.chains[0].name, "service-" + base);
   EXPECT_THAT(base, ::testing::EndsWith("-shop/web/tcp/http"));
-  const auto service_rules = rules_of(o.chains[0]);
-  ASSERT_EQ(service_rules.size(), 2u);
-  EXPECT_EQ(service_rules[0],
-            "ip daddr 10.96.0.10 meta l4proto tcp th dport 80 ip saddr != 10.244.0.0/16 jump mark-for-masquerade");
-  EXPECT_EQ(service_rules[1], "numgen random mod 2 vmap @endpoints-service-" + base);
-  ASSERT_EQ(o.sets.size(), 1u);
-  EXPECT_EQ(o.sets[0].name, "endpoints-service-" + base);
-  EXPECT_EQ(o.sets[0].key, SetKey::Index);
+  // Endpoint i is tried with probability 1/(N-i): each gets 1/N.
+  EXPECT_THAT(rules_of(o.chains[0]),
+              ElementsAre("ip daddr 10.96.0.10 meta l4proto tcp th dport 80 ip saddr != 10.244.0.0/16 jump mark-for-masquerade",
+                          "numgen random mod 2 == 0 goto " + o.chains[1].name, "goto " + o.chains[2].name));
+  EXPECT_TRUE(o.sets.empty());
   EXPECT_THAT(o.chains[1].name, ::testing::EndsWith("shop/web/tcp/http__10.244.0.5/8080"));
   EXPECT_THAT(rules_of(o.chains[1]),
               ElementsAre("ip saddr 10.244.0.5 jump mark-for-masquerade", "meta l4proto tcp dnat to 10.244.0.5:8080"));
-  EXPECT_THAT(element_texts(o), ElementsAre("endpoints-service-" + base + " 0 -> goto " + o.chains[1].name,
-                                            "endpoints-service-" + base + " 1 -> goto " + o.chains[2].name,
-                                            "cluster-ips 10.96.0.10 0 0",
+  EXPECT_THAT(element_texts(o), ElementsAre("cluster-ips 10.96.0.10 0 0",
                                             "service-ips 10.96.0.10 6 80 -> goto service-" + base + ""));
 }
 
@@ -132,13 +125,14 @@ TEST(RuleGenerator, ClientIpAffinityUsesATimedSetPerEndpoint) {
   s.spec.session_affinity = "ClientIP";
   s.spec.session_affinity_timeout_seconds = 60;
   auto o = generate(s, {slice("web", {{"10.244.0.5", "node-a"}})});
-  ASSERT_EQ(o.sets.size(), 2u);  // the endpoint map, then one affinity set per endpoint
-  const Set& affinity = o.sets[1];
+  ASSERT_EQ(o.sets.size(), 1u);  // one affinity set per endpoint
+  const Set& affinity = o.sets[0];
   EXPECT_EQ(affinity.timeout_seconds, 60u);
   EXPECT_THAT(affinity.name, ::testing::StartsWith("affinity-"));
   const auto service_rules = rules_of(o.chains[0]);
   ASSERT_EQ(service_rules.size(), 3u);
   EXPECT_EQ(service_rules[1], "ip saddr @" + affinity.name + " goto " + o.chains[1].name + "");
+  EXPECT_EQ(service_rules[2], "goto " + o.chains[1].name);
   EXPECT_THAT(rules_of(o.chains[1]), ElementsAre("ip saddr 10.244.0.5 jump mark-for-masquerade",
                                                  "update @" + affinity.name + " { ip saddr }",
                                                  "meta l4proto tcp dnat to 10.244.0.5:8080"));
@@ -160,7 +154,7 @@ TEST(RuleGenerator, NodePortWithLocalPolicyKeepsExternalSourcesOnLocalEndpoints)
                                               "goto local-" + base + ""));
   for (const auto& c : o.chains) {
     if (c.name == "local-" + base) {
-      EXPECT_EQ(rules_of(c).back(), "numgen random mod 1 vmap @endpoints-local-" + base);
+      EXPECT_THAT(rules_of(c).back(), ::testing::StartsWith("goto endpoint-"));  // one local endpoint
     }
   }
   EXPECT_THAT(element_texts(o), ::testing::Contains("service-nodeports  6 30080 -> goto external-" + base + ""));
