@@ -2,7 +2,7 @@
 // program creates: a full sync through libnftnl (one batch), one endpoint change as a partial
 // sync, and the same ruleset loaded with `nft -f` for comparison. Needs root.
 //
-//   nft_sync_bench [--services=1000,10000] [--endpoints=10] [--no-nft-cli]
+//   nft_sync_bench [--services=1000,10000] [--endpoints=10] [--changes=21] [--no-nft-cli]
 //
 // Arguments starting with --benchmark_ (from bench/run.sh) are ignored.
 #include <unistd.h>
@@ -40,7 +40,7 @@ struct Result {
   std::uint64_t rules = 0, chains = 0, elements = 0, partial_messages = 0;
 };
 
-std::optional<Result> run(int services, int endpoints_per_service, bool nft_cli) {
+std::optional<Result> run(int services, int endpoints_per_service, int changes, bool nft_cli) {
   auto ns = dataplane::testing::NetworkNamespace::create(
       dataplane::testing::NetworkNamespace::unique_name("sy-nft", "bench"));
   if (!ns) {
@@ -80,10 +80,10 @@ std::optional<Result> run(int services, int endpoints_per_service, bool nft_cli)
   r.chains = b.stats().chains;
   r.elements = b.stats().map_elements;
 
-  // One endpoint of one service changes, 21 times (in the middle of the table).
+  // One endpoint of one service changes, `changes` times (in the middle of the table).
   std::vector<double> partial;
   const std::string target = "svc" + std::to_string(services / 2);
-  for (int i = 0; i <= 20; ++i) {
+  for (int i = 0; i < changes; ++i) {
     std::vector<std::pair<std::string, std::string>> eps;
     for (int e = 0; e < endpoints_per_service; ++e)
       eps.emplace_back(ip(11, (services / 2) * endpoints_per_service + e + 1 + (e == 0 ? 200000 + i : 0)), "node-b");
@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
   std::vector<int> sizes = {1000};
   int endpoints_per_service = 10;
   bool nft_cli = true;
+  int changes = 21;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a.starts_with("--services=")) {
@@ -138,10 +139,12 @@ int main(int argc, char** argv) {
       }
     } else if (a.starts_with("--endpoints=")) {
       endpoints_per_service = std::stoi(a.substr(12));
+    } else if (a.starts_with("--changes=")) {
+      changes = std::max(1, std::stoi(a.substr(10)));
     } else if (a == "--no-nft-cli") {
       nft_cli = false;
     } else if (!a.starts_with("--benchmark_")) {
-      std::fprintf(stderr, "usage: %s [--services=1000,10000] [--endpoints=10] [--no-nft-cli]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--services=1000,10000] [--endpoints=10] [--changes=21] [--no-nft-cli]\n", argv[0]);
       return 2;
     }
   }
@@ -149,11 +152,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "nft_sync_bench needs root (it creates a network namespace)\n");
     return 0;
   }
-  std::printf("| services × %d endpoints | chains | rules | map elements | full sync (libnftnl, 1 batch) | nft -f of the same ruleset | ratio | one endpoint change (median / max of 21) | messages |\n",
-              endpoints_per_service);
+  std::printf("| services × %d endpoints | chains | rules | map elements | full sync (libnftnl, 1 batch) | nft -f of the same ruleset | ratio | one endpoint change (median / max of %d) | messages |\n",
+              endpoints_per_service, changes);
   std::printf("|---|---|---|---|---|---|---|---|---|\n");
   for (int n : sizes) {
-    auto r = run(n, endpoints_per_service, nft_cli);
+    auto r = run(n, endpoints_per_service, changes, nft_cli);
     if (!r) return 1;
     std::printf("| %d | %llu | %llu | %llu | %.0f ms | %s | %s | %.2f ms / %.2f ms | %llu |\n", r->services,
                 static_cast<unsigned long long>(r->chains), static_cast<unsigned long long>(r->rules),

@@ -59,8 +59,7 @@ std::expected<Prefix, Error> parse_prefix(const std::string& text, IpFamily f) {
 
 class RuleBuilder {
  public:
-  RuleBuilder(NetlinkBatch& batch, IpFamily f, nftnl_rule* rule, const std::string& table)
-      : batch_(batch), family_(f), rule_(rule), table_(table) {}
+  RuleBuilder(IpFamily f, nftnl_rule* rule) : family_(f), rule_(rule) {}
 
   std::expected<void, Error> add(const Statement& s) { return std::visit([this](const auto& v) { return emit(v); }, s); }
 
@@ -259,10 +258,8 @@ class RuleBuilder {
     return {};
   }
 
-  NetlinkBatch& batch_;
   IpFamily family_;
   nftnl_rule* rule_;
-  const std::string& table_;
 };
 
 std::uint32_t hook_number(Hook h) {
@@ -275,8 +272,6 @@ std::uint32_t hook_number(Hook h) {
   }
   return 0;
 }
-
-const std::string kTable = kTableName;
 
 // Key bytes as the kernel compares them: components in network order, each padded to 4 bytes.
 std::expected<std::vector<std::uint8_t>, Error> element_key(const ElementKey& k, IpFamily f) {
@@ -300,23 +295,23 @@ std::uint16_t NftEncoder::nfproto() const { return family_ == IpFamily::IPv4 ? N
 
 void NftEncoder::add_table() {
   std::unique_ptr<nftnl_table, TableDeleter> t(nftnl_table_alloc());
-  nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, kTableName);
-  auto* nlh = batch_.begin(NFT_MSG_NEWTABLE, nfproto(), NLM_F_CREATE, fmt::format("table {} {}", family_keyword(family_), kTableName));
+  nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table_.c_str());
+  auto* nlh = batch_.begin(NFT_MSG_NEWTABLE, nfproto(), NLM_F_CREATE, fmt::format("table {} {}", family_keyword(family_), table_));
   nftnl_table_nlmsg_build_payload(nlh, t.get());
   batch_.end(nlh);
 }
 
 void NftEncoder::delete_table() {
   std::unique_ptr<nftnl_table, TableDeleter> t(nftnl_table_alloc());
-  nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, kTableName);
-  auto* nlh = batch_.begin(NFT_MSG_DELTABLE, nfproto(), 0, fmt::format("delete table {} {}", family_keyword(family_), kTableName));
+  nftnl_table_set_str(t.get(), NFTNL_TABLE_NAME, table_.c_str());
+  auto* nlh = batch_.begin(NFT_MSG_DELTABLE, nfproto(), 0, fmt::format("delete table {} {}", family_keyword(family_), table_));
   nftnl_table_nlmsg_build_payload(nlh, t.get());
   batch_.end(nlh);
 }
 
 void NftEncoder::add_chain(const Chain& chain) {
   std::unique_ptr<nftnl_chain, ChainDeleter> c(nftnl_chain_alloc());
-  nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, kTableName);
+  nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, table_.c_str());
   nftnl_chain_set_str(c.get(), NFTNL_CHAIN_NAME, chain.name.c_str());
   if (chain.base) {
     nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_HOOKNUM, hook_number(chain.base->hook));
@@ -324,14 +319,14 @@ void NftEncoder::add_chain(const Chain& chain) {
     nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TYPE, chain.base->type == ChainType::Nat ? "nat" : "filter");
     nftnl_chain_set_u32(c.get(), NFTNL_CHAIN_POLICY, NF_ACCEPT);
   }
-  auto* nlh = batch_.begin(NFT_MSG_NEWCHAIN, nfproto(), NLM_F_CREATE, "chain " + chain.name);
+  auto* nlh = batch_.begin(NFT_MSG_NEWCHAIN, nfproto(), NLM_F_CREATE, "chain " + table_ + " " + chain.name);
   nftnl_chain_nlmsg_build_payload(nlh, c.get());
   batch_.end(nlh);
 }
 
 void NftEncoder::flush_chain(const std::string& name) {
   std::unique_ptr<nftnl_rule, RuleDeleter> r(nftnl_rule_alloc());
-  nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, kTableName);
+  nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, table_.c_str());
   nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, name.c_str());
   auto* nlh = batch_.begin(NFT_MSG_DELRULE, nfproto(), 0, "flush chain " + name);
   nftnl_rule_nlmsg_build_payload(nlh, r.get());
@@ -340,7 +335,7 @@ void NftEncoder::flush_chain(const std::string& name) {
 
 void NftEncoder::delete_chain(const std::string& name) {
   std::unique_ptr<nftnl_chain, ChainDeleter> c(nftnl_chain_alloc());
-  nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, kTableName);
+  nftnl_chain_set_str(c.get(), NFTNL_CHAIN_TABLE, table_.c_str());
   nftnl_chain_set_str(c.get(), NFTNL_CHAIN_NAME, name.c_str());
   auto* nlh = batch_.begin(NFT_MSG_DELCHAIN, nfproto(), 0, "delete chain " + name);
   nftnl_chain_nlmsg_build_payload(nlh, c.get());
@@ -349,7 +344,7 @@ void NftEncoder::delete_chain(const std::string& name) {
 
 void NftEncoder::add_set(const Set& set) {
   std::unique_ptr<nftnl_set, SetDeleter> s(nftnl_set_alloc());
-  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, kTableName);
+  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table_.c_str());
   nftnl_set_set_str(s.get(), NFTNL_SET_NAME, set.name.c_str());
   nftnl_set_set_u32(s.get(), NFTNL_SET_ID, batch_.next_set_id());
   const std::uint32_t addr_type = family_ == IpFamily::IPv4 ? kTypeIpv4 : kTypeIpv6;
@@ -382,7 +377,7 @@ void NftEncoder::add_set(const Set& set) {
 
 void NftEncoder::delete_set(const std::string& name) {
   std::unique_ptr<nftnl_set, SetDeleter> s(nftnl_set_alloc());
-  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, kTableName);
+  nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table_.c_str());
   nftnl_set_set_str(s.get(), NFTNL_SET_NAME, name.c_str());
   auto* nlh = batch_.begin(NFT_MSG_DELSET, nfproto(), 0, "delete set " + name);
   nftnl_set_nlmsg_build_payload(nlh, s.get());
@@ -397,10 +392,10 @@ std::expected<void, Error> NftEncoder::add_rules(const Chain& chain) {
 
 std::expected<void, Error> NftEncoder::add_rule(const std::string& chain, const Rule& rule) {
   std::unique_ptr<nftnl_rule, RuleDeleter> r(nftnl_rule_alloc());
-  nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, kTableName);
+  nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, table_.c_str());
   nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, chain.c_str());
   nftnl_rule_set_u32(r.get(), NFTNL_RULE_FAMILY, nfproto());
-  RuleBuilder builder(batch_, family_, r.get(), kTable);
+  RuleBuilder builder(family_, r.get());
   for (const auto& s : rule.statements)
     if (auto ok = builder.add(s); !ok)
       return std::unexpected(Error{fmt::format("rule in chain {}: {}", chain, ok.error().message)});
@@ -425,7 +420,7 @@ std::expected<void, Error> NftEncoder::elements_message(std::uint16_t type, cons
   while (i < elements.size()) {
     const std::string& set_name = elements[i]->set;
     std::unique_ptr<nftnl_set, SetDeleter> s(nftnl_set_alloc());
-    nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, kTableName);
+    nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table_.c_str());
     nftnl_set_set_str(s.get(), NFTNL_SET_NAME, set_name.c_str());
     std::size_t count = 0;
     for (; i < elements.size() && elements[i]->set == set_name && count < kElementsPerMessage; ++i, ++count) {

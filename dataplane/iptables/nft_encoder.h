@@ -14,7 +14,8 @@ namespace switchyard::dataplane::nft {
 
 class NftEncoder {
  public:
-  NftEncoder(NetlinkBatch& batch, IpFamily family) : batch_(batch), family_(family) {}
+  NftEncoder(NetlinkBatch& batch, IpFamily family, std::string table)
+      : batch_(batch), family_(family), table_(std::move(table)) {}
 
   void add_table();
   void delete_table();
@@ -34,6 +35,7 @@ class NftEncoder {
 
   NetlinkBatch& batch_;
   IpFamily family_;
+  std::string table_;
 };
 
 }  // namespace switchyard::dataplane::nft

@@ -115,17 +115,27 @@ std::string render(const Rule& r, IpFamily f) {
   return out;
 }
 
+bool in_front_table(const Chain& c) { return c.name.starts_with("firewall-"); }
+
+bool in_front_table(const Element& e) {
+  return e.set == "cluster-ips" || e.set == "no-endpoint-services" || e.set == "no-endpoint-nodeports" ||
+         e.set == "firewall-ips";
+}
+
 std::string render_table(const TableSkeleton& skeleton, const std::vector<const ServicePortObjects*>& ports) {
   const IpFamily f = skeleton.family;
-  const std::string table = fmt::format("{} {}", family_keyword(f), kTableName);
+  const bool front = skeleton.table == kTableName;
+  const std::string table = fmt::format("{} {}", family_keyword(f), skeleton.table);
   std::string out = fmt::format("add table {}\n", table);
   std::vector<const Set*> sets;
   std::vector<const Chain*> chains;
   for (const auto& s : skeleton.sets) sets.push_back(&s);
   for (const auto& c : skeleton.chains) chains.push_back(&c);
   for (const auto* p : ports) {
-    for (const auto& s : p->sets) sets.push_back(&s);
-    for (const auto& c : p->chains) chains.push_back(&c);
+    if (!front)
+      for (const auto& s : p->sets) sets.push_back(&s);
+    for (const auto& c : p->chains)
+      if (in_front_table(c) == front) chains.push_back(&c);
   }
   std::map<std::string, SetKey> key_of;
   for (const auto* s : sets) {
@@ -152,7 +162,8 @@ std::string render_table(const TableSkeleton& skeleton, const std::vector<const 
     out += " }\n";
   };
   for (const auto* p : ports)
-    for (const auto& e : p->elements) render_element(e);
+    for (const auto& e : p->elements)
+      if (in_front_table(e) == front) render_element(e);
   return out;
 }
 

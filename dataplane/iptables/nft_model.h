@@ -17,7 +17,10 @@ namespace switchyard::dataplane::nft {
 
 using endpoints::IpFamily;
 
+// The front table (filtering, rejects, masquerading) and the prefix of the service tables
+// (DNAT dispatch and per-service chains), see README.md.
 inline constexpr const char* kTableName = "switchyard";
+inline constexpr const char* kServiceTablePrefix = "switchyard-services-";
 inline constexpr std::uint8_t kProtoTcp = 6, kProtoUdp = 17, kProtoSctp = 132;
 
 // --- statements: each one is a match or an action of kube-proxy's nftables ruleset -----------
@@ -162,9 +165,10 @@ struct ServicePortObjects {
   bool operator==(const ServicePortObjects&) const = default;
 };
 
-// The fixed part of a family's table: base chains, helper chains, named maps and sets.
+// The fixed part of one table: base chains, helper chains, named maps and sets.
 struct TableSkeleton {
   IpFamily family = IpFamily::IPv4;
+  std::string table = kTableName;
   std::vector<Set> sets;
   std::vector<Chain> chains;
 };
@@ -172,9 +176,12 @@ struct TableSkeleton {
 std::uint8_t protocol_number(const std::string& protocol);  // "TCP" -> 6; 0 if unknown
 const char* family_keyword(IpFamily f);                     // "ip" | "ip6"
 
-// nft syntax for one statement, one rule, and a whole table (skeleton + service ports).
+// nft syntax for one statement, one rule, and a whole table (skeleton + the service ports'
+// objects that `belongs` says are in this table).
 std::string render(const Statement& s, IpFamily f);
 std::string render(const Rule& r, IpFamily f);
+bool in_front_table(const Chain& c);    // firewall chains
+bool in_front_table(const Element& e);  // elements of the front table's sets and maps
 std::string render_table(const TableSkeleton& skeleton, const std::vector<const ServicePortObjects*>& ports);
 
 }  // namespace switchyard::dataplane::nft

@@ -23,10 +23,13 @@ void sort_by_set(std::vector<const Element*>& elements) {
 // The changes one sync makes to one family's table, gathered across every changed port and
 // emitted in an order the kernel accepts inside one transaction: objects are created before
 // anything refers to them, and references are dropped before what they refer to is deleted.
-struct FamilyChange {
+struct TableChange {
   using Key = std::pair<std::string, ElementKey>;
-  explicit FamilyChange(const std::map<Key, int>& refs) : shared_refs(refs) {}
+  // front: this change is to the front table, and takes the firewall chains and front elements
+  // of each port; otherwise to a service table, and takes the rest.
+  TableChange(bool front, const std::map<Key, int>& refs) : front(front), shared_refs(refs) {}
 
+  const bool front;
   std::vector<const Set*> sets_to_add;
   std::vector<const Chain*> chains_to_add;       // created, then filled
   std::vector<const Chain*> chains_to_refill;    // flushed, then filled
@@ -45,8 +48,10 @@ struct FamilyChange {
 
   void compare(const ServicePortObjects& before, const ServicePortObjects& after) {
     std::map<std::string, const Chain*> old_chains, new_chains;
-    for (const auto& c : before.chains) old_chains[c.name] = &c;
-    for (const auto& c : after.chains) new_chains[c.name] = &c;
+    for (const auto& c : before.chains)
+      if (in_front_table(c) == front) old_chains[c.name] = &c;
+    for (const auto& c : after.chains)
+      if (in_front_table(c) == front) new_chains[c.name] = &c;
     for (const auto& [name, chain] : new_chains) {
       auto it = old_chains.find(name);
       if (it == old_chains.end()) chains_to_add.push_back(chain);
@@ -55,17 +60,21 @@ struct FamilyChange {
     for (const auto& [name, chain] : old_chains)
       if (!new_chains.contains(name)) chains_to_delete.push_back(name);
 
-    std::set<std::string> old_sets, new_sets;
-    for (const auto& s : before.sets) old_sets.insert(s.name);
-    for (const auto& s : after.sets) new_sets.insert(s.name);
-    for (const auto& s : after.sets)
-      if (!old_sets.contains(s.name)) sets_to_add.push_back(&s);
-    for (const auto& s : before.sets)
-      if (!new_sets.contains(s.name)) sets_to_delete.push_back(s.name);
+    if (!front) {  // affinity sets live beside the chains that use them
+      std::set<std::string> old_sets, new_sets;
+      for (const auto& s : before.sets) old_sets.insert(s.name);
+      for (const auto& s : after.sets) new_sets.insert(s.name);
+      for (const auto& s : after.sets)
+        if (!old_sets.contains(s.name)) sets_to_add.push_back(&s);
+      for (const auto& s : before.sets)
+        if (!new_sets.contains(s.name)) sets_to_delete.push_back(s.name);
+    }
 
     std::map<Key, const Element*> old_elements, new_elements;
-    for (const auto& e : before.elements) old_elements[{e.set, e.key}] = &e;
-    for (const auto& e : after.elements) new_elements[{e.set, e.key}] = &e;
+    for (const auto& e : before.elements)
+      if (in_front_table(e) == front) old_elements[{e.set, e.key}] = &e;
+    for (const auto& e : after.elements)
+      if (in_front_table(e) == front) new_elements[{e.set, e.key}] = &e;
     for (const auto& [key, e] : old_elements) {
       auto it = new_elements.find(key);
       if (it != new_elements.end() && *it->second == *e) continue;
@@ -118,6 +127,18 @@ struct FamilyChange {
 
 }  // namespace
 
+const std::map<TableChange::Key, int> kNoSharedElements;
+
+// Adds (sign 1) or removes (sign -1) one port's objects from the counts in stats.
+void count_port(BackendStats& stats, const ServicePortObjects& objects, int sign) {
+  std::uint64_t rules = 0;
+  for (const auto& c : objects.chains) rules += c.rules.size();
+  auto apply = [sign](std::uint64_t& total, std::uint64_t n) { total = sign > 0 ? total + n : total - n; };
+  apply(stats.chains, objects.chains.size());
+  apply(stats.rules, rules);
+  apply(stats.map_elements, objects.elements.size());
+}
+
 NftablesBackend::NftablesBackend(NftablesBackendOptions options, NftSocket socket)
     : options_(std::move(options)), socket_(std::move(socket)) {}
 
@@ -134,31 +155,72 @@ std::vector<IpFamily> NftablesBackend::families() const {
   return out;
 }
 
+std::size_t NftablesBackend::table_index(const ServicePortName& name) const {
+  // FNV-1a over the name: stable across runs, so a restart puts a port in the same table.
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : name.to_string()) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return static_cast<std::size_t>(h % service_tables_);
+}
+
+std::string NftablesBackend::table_of(const ServicePortName& name) const {
+  for (const auto& [f, state] : committed_)
+    if (state.ports.contains(name)) return state.service_tables[table_index(name)].table;
+  return {};
+}
+
 std::expected<void, Error> NftablesBackend::full_sync(const endpoints::Snapshot& snapshot) {
   const auto start = Clock::now();
+  const std::size_t per_table = std::max<std::size_t>(options_.services_per_table, 1);
+  service_tables_ = std::clamp<std::size_t>((snapshot.service_ports().size() + per_table - 1) / per_table, 1,
+                                            kMaxServiceTables);
   NetlinkBatch batch;
   std::map<IpFamily, FamilyState> desired;
   for (IpFamily f : families()) {
     FamilyState& state = desired[f];
-    state.skeleton = make_skeleton(f, options_.generator);
+    state.front = make_front_skeleton(f, options_.generator);
+    for (std::size_t i = 0; i < service_tables_; ++i)
+      state.service_tables.push_back(make_service_table_skeleton(f, i, options_.generator));
     for (const auto& [name, info] : snapshot.service_ports()) {
       auto objects = generate_service_port(*info, f, options_.generator);
       if (objects.chains.empty() && objects.elements.empty()) continue;
       state.ports.emplace(name, std::move(objects));
     }
-    // Adding then deleting the table removes whatever was there (ours, from a previous run or a
-    // failed sync) without failing when there was nothing; the kernel applies it all at once.
-    NftEncoder nft(batch, f);
-    nft.add_table();
-    nft.delete_table();
-    nft.add_table();
-    FamilyChange change(state.shared_element_refs);
-    for (const auto& s : state.skeleton.sets) change.sets_to_add.push_back(&s);
-    for (const auto& c : state.skeleton.chains) change.chains_to_add.push_back(&c);
-    ServicePortObjects nothing;
-    for (const auto& [name, objects] : state.ports) change.compare(nothing, objects);
-    if (auto ok = change.emit(nft); !ok) return std::unexpected(ok.error());
-    change.apply_shared_ref_changes(state.shared_element_refs);
+    // Adding then deleting a table removes whatever was there (ours, from a previous run with
+    // another number of service tables, or a failed sync) without failing when there was
+    // nothing; the kernel applies the whole batch at once.
+    NftEncoder front(batch, f, kTableName);
+    front.add_table();
+    front.delete_table();
+    front.add_table();
+    for (std::size_t i = 0; i < kMaxServiceTables; ++i) {
+      NftEncoder table(batch, f, service_table_name(i));
+      table.add_table();
+      table.delete_table();
+      if (i < service_tables_) table.add_table();
+    }
+    const ServicePortObjects nothing;
+    TableChange front_change(true, state.shared_element_refs);
+    std::vector<TableChange> service_changes;
+    for (std::size_t i = 0; i < service_tables_; ++i) service_changes.emplace_back(false, kNoSharedElements);
+    auto add_skeleton = [](TableChange& change, const TableSkeleton& t) {
+      for (const auto& s : t.sets) change.sets_to_add.push_back(&s);
+      for (const auto& c : t.chains) change.chains_to_add.push_back(&c);
+    };
+    add_skeleton(front_change, state.front);
+    for (std::size_t i = 0; i < service_tables_; ++i) add_skeleton(service_changes[i], state.service_tables[i]);
+    for (const auto& [name, objects] : state.ports) {
+      front_change.compare(nothing, objects);
+      service_changes[table_index(name)].compare(nothing, objects);
+    }
+    if (auto ok = front_change.emit(front); !ok) return std::unexpected(ok.error());
+    for (std::size_t i = 0; i < service_tables_; ++i) {
+      NftEncoder table(batch, f, service_table_name(i));
+      if (auto ok = service_changes[i].emit(table); !ok) return std::unexpected(ok.error());
+    }
+    front_change.apply_shared_ref_changes(state.shared_element_refs);
   }
   if (auto ok = commit(batch, true); !ok) return ok;
   committed_ = std::move(desired);
@@ -176,40 +238,50 @@ std::expected<void, Error> NftablesBackend::sync(const endpoints::Snapshot& /*be
   const auto start = Clock::now();
   NetlinkBatch batch;
   // The committed state changes only once the kernel took the batch: until then the new
-  // objects live here, and the change refers into both.
+  // objects live here, and the changes refer into both.
   struct FamilyUpdate {
     std::map<ServicePortName, ServicePortObjects> ports;
-    std::unique_ptr<FamilyChange> change;
+    std::unique_ptr<TableChange> front;
+    std::map<std::size_t, TableChange> service_tables;
   };
   std::map<IpFamily, FamilyUpdate> updates;
   const ServicePortObjects nothing;
   for (IpFamily f : families()) {
     const FamilyState& state = committed_.at(f);
     FamilyUpdate& update = updates[f];
-    update.change = std::make_unique<FamilyChange>(state.shared_element_refs);
+    update.front = std::make_unique<TableChange>(true, state.shared_element_refs);
     for (const auto& c : diff.changes) {
       auto old_it = state.ports.find(c.name);
       const ServicePortObjects& before = old_it == state.ports.end() ? nothing : old_it->second;
       auto [it, inserted] = update.ports.emplace(
           c.name, c.after ? generate_service_port(*c.after, f, options_.generator) : ServicePortObjects{});
-      update.change->compare(before, it->second);
+      update.front->compare(before, it->second);
+      update.service_tables.try_emplace(table_index(c.name), false, kNoSharedElements)
+          .first->second.compare(before, it->second);
     }
-    NftEncoder nft(batch, f);
-    if (auto ok = update.change->emit(nft); !ok) return std::unexpected(ok.error());
+    NftEncoder front(batch, f, kTableName);
+    if (auto ok = update.front->emit(front); !ok) return std::unexpected(ok.error());
+    for (auto& [index, change] : update.service_tables) {
+      NftEncoder table(batch, f, service_table_name(index));
+      if (auto ok = change.emit(table); !ok) return std::unexpected(ok.error());
+    }
   }
   if (batch.empty()) return {};
   if (auto ok = commit(batch, false); !ok) return ok;
   for (auto& [f, update] : updates) {
     FamilyState& state = committed_.at(f);
-    update.change->apply_shared_ref_changes(state.shared_element_refs);
-    update.change.reset();  // it points into the objects replaced below
+    update.front->apply_shared_ref_changes(state.shared_element_refs);
+    update.front.reset();  // the changes point into the objects replaced below
+    update.service_tables.clear();
     for (auto& [name, objects] : update.ports) {
+      // Counts follow the change: recounting everything would cost O(services) per sync.
+      if (auto old = state.ports.find(name); old != state.ports.end()) count_port(stats_, old->second, -1);
+      count_port(stats_, objects, +1);
       if (objects.chains.empty() && objects.elements.empty()) state.ports.erase(name);
       else state.ports[name] = std::move(objects);
     }
   }
   ++stats_.partial_syncs;
-  count_objects();
   stats_.last_sync_duration = Clock::now() - start;
   return {};
 }
@@ -218,7 +290,7 @@ std::expected<void, Error> NftablesBackend::commit(NetlinkBatch& batch, bool ful
   stats_.last_batch_messages = batch.messages();
   if (auto ok = socket_.commit(batch); !ok) {
     // The kernel applied nothing; our memory may no longer match whatever else happened to the
-    // table, so the next sync rebuilds it whole.
+    // tables, so the next sync rebuilds them whole.
     needs_full_sync_ = true;
     ++stats_.failed_syncs;
     return std::unexpected(Error{(full ? "full sync: " : "partial sync: ") + ok.error().message});
@@ -230,9 +302,13 @@ std::expected<void, Error> NftablesBackend::commit(NetlinkBatch& batch, bool ful
 std::expected<void, Error> NftablesBackend::cleanup() {
   NetlinkBatch batch;
   for (IpFamily f : {IpFamily::IPv4, IpFamily::IPv6}) {
-    NftEncoder nft(batch, f);
-    nft.add_table();
-    nft.delete_table();
+    std::vector<std::string> tables = {kTableName};
+    for (std::size_t i = 0; i < kMaxServiceTables; ++i) tables.push_back(service_table_name(i));
+    for (const auto& t : tables) {
+      NftEncoder nft(batch, f, t);
+      nft.add_table();
+      nft.delete_table();
+    }
   }
   if (auto ok = socket_.commit(batch); !ok) return std::unexpected(Error{"cleanup: " + ok.error().message});
   committed_.clear();
@@ -243,25 +319,31 @@ std::expected<void, Error> NftablesBackend::cleanup() {
 
 void NftablesBackend::count_objects() {
   stats_.chains = stats_.rules = stats_.map_elements = 0;
+  auto count_chain = [&](const Chain& c) {
+    ++stats_.chains;
+    stats_.rules += c.rules.size();
+  };
   for (const auto& [f, state] : committed_) {
-    auto count_chain = [&](const Chain& c) {
-      ++stats_.chains;
-      stats_.rules += c.rules.size();
-    };
-    for (const auto& c : state.skeleton.chains) count_chain(c);
-    for (const auto& [name, objects] : state.ports) {
-      for (const auto& c : objects.chains) count_chain(c);
-      stats_.map_elements += objects.elements.size();
-    }
+    for (const auto& c : state.front.chains) count_chain(c);
+    for (const auto& t : state.service_tables)
+      for (const auto& c : t.chains) count_chain(c);
+    for (const auto& [name, objects] : state.ports) count_port(stats_, objects, +1);
   }
 }
 
 std::string NftablesBackend::render_committed(IpFamily family) const {
   auto it = committed_.find(family);
   if (it == committed_.end()) return {};
-  std::vector<const ServicePortObjects*> ports;
-  for (const auto& [name, objects] : it->second.ports) ports.push_back(&objects);
-  return render_table(it->second.skeleton, ports);
+  const FamilyState& state = it->second;
+  std::vector<const ServicePortObjects*> all;
+  std::vector<std::vector<const ServicePortObjects*>> by_table(state.service_tables.size());
+  for (const auto& [name, objects] : state.ports) {
+    all.push_back(&objects);
+    by_table[table_index(name)].push_back(&objects);
+  }
+  std::string out = render_table(state.front, all);
+  for (std::size_t i = 0; i < state.service_tables.size(); ++i) out += render_table(state.service_tables[i], by_table[i]);
+  return out;
 }
 
 }  // namespace switchyard::dataplane::nft

@@ -1,7 +1,9 @@
 // The nftables Backend: Snapshot → rules (rule_generator) → one atomic netlink batch per sync
 // (nft_encoder, netlink_batch). The committed objects are kept in memory, so a partial sync sends
 // only the chains, sets and elements of the service ports in the SnapshotDiff; a full sync
-// replaces the whole table in one batch and runs first, and after any failed commit.
+// replaces all our tables in one batch and runs first, and after any failed commit. Services are
+// spread over several service tables (see README.md: the kernel validates a whole table on
+// every commit that adds a jump, so smaller tables make partial syncs cheaper).
 #pragma once
 
 #include <map>
@@ -17,6 +19,9 @@ namespace switchyard::dataplane::nft {
 
 struct NftablesBackendOptions {
   GeneratorOptions generator;
+  // A full sync chooses ceil(service ports / services_per_table) service tables, at most
+  // kMaxServiceTables; partial syncs keep that number until the next full sync.
+  std::size_t services_per_table = 256;
   bool ipv4 = true;
   bool ipv6 = true;
 };
@@ -36,13 +41,19 @@ class NftablesBackend final : public Backend {
   // The committed table of one family in `nft -f` syntax.
   std::string render_committed(IpFamily family) const;
   bool needs_full_sync() const { return needs_full_sync_; }
+  // The service table a port's rules are in (by a hash of its name), "" if not programmed.
+  std::string table_of(const endpoints::ServicePortName& name) const;
+
+  static constexpr std::size_t kMaxServiceTables = 64;
 
  private:
   struct FamilyState {
-    TableSkeleton skeleton;
+    TableSkeleton front;
+    std::vector<TableSkeleton> service_tables;
     std::map<endpoints::ServicePortName, ServicePortObjects> ports;
     std::map<std::pair<std::string, ElementKey>, int> shared_element_refs;  // cluster-ips: one per port using it
   };
+  std::size_t table_index(const endpoints::ServicePortName& name) const;
   NftablesBackend(NftablesBackendOptions options, NftSocket socket);
   std::vector<IpFamily> families() const;
   std::expected<void, Error> commit(NetlinkBatch& batch, bool full);
@@ -52,6 +63,7 @@ class NftablesBackend final : public Backend {
   NftSocket socket_;
   std::map<IpFamily, FamilyState> committed_;
   bool needs_full_sync_ = true;
+  std::size_t service_tables_ = 1;
   BackendStats stats_;
 };
 

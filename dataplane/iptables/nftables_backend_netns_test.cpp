@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <optional>
+#include <set>
 
 #include "dataplane/iptables/nftables_backend.h"
 #include "dataplane/iptables/test_cluster.h"
@@ -19,16 +20,21 @@ namespace {
 using namespace test_cluster;
 using testing::NetworkNamespace;
 
-// What `nft -j list table ip switchyard` shows, indexed.
+// What `nft -j list ruleset` shows of our tables (ip family), indexed by name across tables:
+// the front table `switchyard` and the service tables `switchyard-services-N`.
 struct ListedTable {
+  std::set<std::string> tables;
   std::map<std::string, nlohmann::json> chains;
   std::map<std::string, std::vector<nlohmann::json>> rules;  // chain -> rule expr arrays
-  std::map<std::string, nlohmann::json> sets;                 // sets and maps
+  std::map<std::string, std::vector<nlohmann::json>> sets;    // sets and maps, one per table holding one
 
   std::size_t elements(const std::string& set) const {
     auto it = sets.find(set);
-    if (it == sets.end() || !it->second.contains("elem")) return 0;
-    return it->second["elem"].size();
+    if (it == sets.end()) return 0;
+    std::size_t n = 0;
+    for (const auto& s : it->second)
+      if (s.contains("elem")) n += s["elem"].size();
+    return n;
   }
   // Per-service chains ("service-HASH-ns/name/proto/port") start with their kind.
   std::vector<std::string> chains_starting_with(const std::string& prefix) const {
@@ -46,34 +52,41 @@ class NftablesBackendNetns : public ::testing::Test {
     auto ns = NetworkNamespace::create(NetworkNamespace::unique_name("sy-nft", "node"));
     ASSERT_TRUE(ns) << ns.error();
     node_.emplace(std::move(*ns));
-    NftablesBackendOptions options;
-    options.generator.cluster_cidrs = {"10.244.0.0/16"};
+    create_backend();
+  }
+
+  void create_backend() {
     std::expected<std::unique_ptr<NftablesBackend>, Error> created = std::unexpected(Error{"not run"});
-    auto entered = node_->enter([&] { created = NftablesBackend::create(options); });
+    auto entered = node_->enter([&] { created = NftablesBackend::create(options_); });
     ASSERT_TRUE(entered) << entered.error();
     ASSERT_TRUE(created) << created.error().message;
     backend_ = std::move(*created);
   }
 
   ListedTable list() {
-    auto r = node_->run("nft -j list table ip switchyard");
+    auto r = node_->run("nft -j list ruleset");
     EXPECT_TRUE(r.ok()) << r.output;
     ListedTable t;
     if (!r.ok()) return t;
     const auto listed = nlohmann::json::parse(r.output);
     for (const auto& item : listed.at("nftables")) {
-      auto name_of = [&](const char* kind, const char* field) { return item.at(kind).at(field).get<std::string>(); };
-      if (item.contains("chain")) t.chains[name_of("chain", "name")] = item["chain"];
-      if (item.contains("rule")) t.rules[name_of("rule", "chain")].push_back(item["rule"]["expr"]);
-      if (item.contains("map")) t.sets[name_of("map", "name")] = item["map"];
-      if (item.contains("set")) t.sets[name_of("set", "name")] = item["set"];
+      if (item.contains("metainfo")) continue;
+      const auto& [kind, body] = *item.items().begin();
+      if (body.at("family") != "ip") continue;
+      const std::string table = kind == "table" ? body.at("name").get<std::string>() : body.at("table").get<std::string>();
+      if (!table.starts_with("switchyard")) continue;
+      if (kind == "table") t.tables.insert(table);
+      if (kind == "chain") t.chains[body.at("name").get<std::string>()] = body;
+      if (kind == "rule") t.rules[body.at("chain").get<std::string>()].push_back(body["expr"]);
+      if (kind == "map" || kind == "set") t.sets[body.at("name").get<std::string>()].push_back(body);
     }
     return t;
   }
 
-  std::string list_text() { return node_->run("nft list table ip switchyard").output; }
+  std::string list_text() { return node_->run("nft list ruleset").output; }
 
   std::optional<NetworkNamespace> node_;
+  NftablesBackendOptions options_{.generator = {.cluster_cidrs = {"10.244.0.0/16"}}};
   std::unique_ptr<NftablesBackend> backend_;
   endpoints::ClusterState state_{{.node_name = "node-a"}};
 };
@@ -121,6 +134,8 @@ TEST_F(NftablesBackendNetns, FullSyncProgramsKubeProxyLayout) {
 }
 
 TEST_F(NftablesBackendNetns, PartialSyncSendsOnlyTheChangedServiceAndMatchesAFullSync) {
+  options_.services_per_table = 10;  // 50 services: 5 service tables
+  create_backend();
   for (int i = 0; i < 50; ++i) {
     const std::string name = "svc" + std::to_string(i);
     state_.upsert(service(name, "10.96.1." + std::to_string(i + 1)));
@@ -129,6 +144,8 @@ TEST_F(NftablesBackendNetns, PartialSyncSendsOnlyTheChangedServiceAndMatchesAFul
   auto before = state_.build();
   ASSERT_TRUE(backend_->full_sync(*before));
   const auto full_messages = backend_->stats().last_batch_messages;
+  EXPECT_EQ(list().tables.size(), 6u) << "front table and 5 service tables";
+  EXPECT_EQ(list().elements("service-ips"), 50u);
 
   // One endpoint goes away.
   state_.upsert(slice("svc7", {{"10.244.0.8", "node-a"}}));
@@ -183,7 +200,9 @@ TEST_F(NftablesBackendNetns, RefusedCommitLeavesPreviousRulesInForceAndNextSyncR
   auto endpoint_chains = t.chains_starting_with("endpoint-");
   ASSERT_EQ(endpoint_chains.size(), 2u);
   const std::string doomed = endpoint_chains[0].find("10.244.1.12") != std::string::npos ? endpoint_chains[0] : endpoint_chains[1];
-  auto foreign = node_->run("nft add element ip switchyard service-ips '{ 10.96.9.9 . tcp . 9 : goto " + doomed + " }'");
+  const std::string table = backend_->table_of(http_port("web"));
+  ASSERT_EQ(table, "switchyard-services-0");
+  auto foreign = node_->run("nft add element ip " + table + " service-ips '{ 10.96.9.9 . tcp . 9 : goto " + doomed + " }'");
   ASSERT_TRUE(foreign.ok()) << foreign.output;
   const std::string listed_before = list_text();
 

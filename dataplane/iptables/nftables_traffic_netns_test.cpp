@@ -31,6 +31,7 @@ class NftablesTraffic : public ::testing::Test {
     topology_.emplace(std::move(*t));
     NftablesBackendOptions options;
     options.generator.cluster_cidrs = {ServiceTopology::kPodCidr};
+    options.services_per_table = 1;  // one service table per service port: traffic crosses several
     std::expected<std::unique_ptr<NftablesBackend>, Error> created = std::unexpected(Error{"not run"});
     auto entered = topology_->node().enter([&] { created = NftablesBackend::create(options); });
     ASSERT_TRUE(entered) << entered.error();
@@ -54,6 +55,7 @@ class NftablesTraffic : public ::testing::Test {
     snapshot_ = state_.build();
     auto ok = backend_->full_sync(*snapshot_);
     ASSERT_TRUE(ok) << ok.error().message;
+    ASSERT_TRUE(topology_->node().run("nft list table ip switchyard-services-4").ok()) << "5 service tables expected";
   }
 
   // Applies what changed in state_ since the last sync.

@@ -81,9 +81,12 @@ std::string service_chain_base(const ServicePortName& n) {
   return fmt::format("{}-{}", short_hash(n.to_string()), readable_name(n));
 }
 
-TableSkeleton make_skeleton(IpFamily f, const GeneratorOptions& options) {
+std::string service_table_name(std::size_t index) { return kServiceTablePrefix + std::to_string(index); }
+
+TableSkeleton make_front_skeleton(IpFamily f, const GeneratorOptions& options) {
   TableSkeleton t;
   t.family = f;
+  t.table = kTableName;
   const Statement new_conn = MatchCtStateNew{};
   t.chains = {
       // Filtering runs on the destination before DNAT: priority dstnat - 10.
@@ -98,20 +101,12 @@ TableSkeleton make_skeleton(IpFamily f, const GeneratorOptions& options) {
                  {rule({new_conn, jump(kServiceEndpointsCheckChain)}), rule({new_conn, jump(kFirewallCheckChain)})}),
       base_chain("filter-output-post-dnat", ChainType::Filter, Hook::Output, kDnatPriority + 10,
                  {rule({new_conn, jump(kClusterIpsCheckChain)})}),
-      base_chain("nat-prerouting", ChainType::Nat, Hook::Prerouting, kDnatPriority, {rule({jump(kServicesChain)})}),
-      base_chain("nat-output", ChainType::Nat, Hook::Output, kDnatPriority, {rule({jump(kServicesChain)})}),
       base_chain("nat-postrouting", ChainType::Nat, Hook::Postrouting, kSnatPriority,
                  {rule({jump(kMasqueradingChain)})}),
-      Chain{kMarkForMasqueradeChain, {}, {rule({SetMark{SetMark::Op::Or, options.masquerade_mark}})}},
       Chain{kMasqueradingChain,
             {},
             {rule({MatchMarkClear{options.masquerade_mark}, Verdict{Verdict::Kind::Return, {}}}),
              rule({SetMark{SetMark::Op::Xor, options.masquerade_mark}}), rule({MasqueradeFullyRandom{}})}},
-      Chain{kServicesChain,
-            {},
-            {rule({DispatchByMap{kServiceIpsMap, true}}),
-             rule({MatchAddressLocal{false}, MatchAddress{false, true, loopback(f)},
-                   DispatchByMap{kServiceNodePortsMap, false}})}},
       Chain{kServiceEndpointsCheckChain, {}, {rule({DispatchByMap{kNoEndpointServicesMap, true}})}},
       Chain{kNodePortEndpointsCheckChain,
             {},
@@ -126,11 +121,31 @@ TableSkeleton make_skeleton(IpFamily f, const GeneratorOptions& options) {
   };
   t.sets = {
       Set{kClusterIpsSet, SetKey::Address, false, {}, "active ClusterIPs"},
-      Set{kServiceIpsMap, SetKey::AddressProtocolPort, true, {}, "ClusterIP, ExternalIP and LoadBalancer IP traffic"},
-      Set{kServiceNodePortsMap, SetKey::ProtocolPort, true, {}, "NodePort traffic"},
       Set{kNoEndpointServicesMap, SetKey::AddressProtocolPort, true, {}, "services without endpoints: reject or drop"},
       Set{kNoEndpointNodePortsMap, SetKey::ProtocolPort, true, {}, "node ports without endpoints: reject or drop"},
       Set{kFirewallIpsMap, SetKey::AddressProtocolPort, true, {}, "destinations under loadBalancerSourceRanges"},
+  };
+  return t;
+}
+
+TableSkeleton make_service_table_skeleton(IpFamily f, std::size_t index, const GeneratorOptions& options) {
+  TableSkeleton t;
+  t.family = f;
+  t.table = service_table_name(index);
+  t.chains = {
+      base_chain("nat-prerouting", ChainType::Nat, Hook::Prerouting, kDnatPriority, {rule({jump(kServicesChain)})}),
+      base_chain("nat-output", ChainType::Nat, Hook::Output, kDnatPriority, {rule({jump(kServicesChain)})}),
+      Chain{kServicesChain,
+            {},
+            {rule({DispatchByMap{kServiceIpsMap, true}}),
+             rule({MatchAddressLocal{false}, MatchAddress{false, true, loopback(f)},
+                   DispatchByMap{kServiceNodePortsMap, false}})}},
+      // The mark is per packet, so the front table's masquerading chain sees it.
+      Chain{kMarkForMasqueradeChain, {}, {rule({SetMark{SetMark::Op::Or, options.masquerade_mark}})}},
+  };
+  t.sets = {
+      Set{kServiceIpsMap, SetKey::AddressProtocolPort, true, {}, "ClusterIP, ExternalIP and LoadBalancer IP traffic"},
+      Set{kServiceNodePortsMap, SetKey::ProtocolPort, true, {}, "NodePort traffic"},
   };
   return t;
 }

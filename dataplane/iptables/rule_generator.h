@@ -39,10 +39,18 @@ inline constexpr const char* kClusterIpsSet = "cluster-ips";
 
 IpFamily family_of(const std::string& address);  // by the presence of ':'
 
-TableSkeleton make_skeleton(IpFamily family, const GeneratorOptions& options);
+// The front table `switchyard`: filter base chains (endpoint checks, firewall, ClusterIP port
+// checks, rejects) and masquerading. One per family.
+TableSkeleton make_front_skeleton(IpFamily family, const GeneratorOptions& options);
+// A service table `switchyard-services-N`: nat base chains dispatching through its service-ips and
+// service-nodeports maps to the per-service chains it holds. Services are spread over several
+// of them so that the kernel's validation walk at each commit covers one table, not all.
+TableSkeleton make_service_table_skeleton(IpFamily family, std::size_t index, const GeneratorOptions& options);
+std::string service_table_name(std::size_t index);
 
 // The chains, sets and elements of one service port in one family. Empty when the port has no
-// address of that family or an unsupported protocol.
+// address of that family or an unsupported protocol. Firewall chains and the elements of the
+// front table's maps go to the front table (in_front_table()); the rest to the port's service table.
 ServicePortObjects generate_service_port(const endpoints::ServicePortInfo& port, IpFamily family,
                                          const GeneratorOptions& options);
 

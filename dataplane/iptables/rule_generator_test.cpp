@@ -78,18 +78,22 @@ ServicePortObjects generate(const api::Service& s, const std::vector<api::Endpoi
 }
 
 TEST(RuleGenerator, SkeletonUsesKubeProxyHooksAndPriorities) {
-  auto t = make_skeleton(IpFamily::IPv4, kOptions);
+  auto front = make_front_skeleton(IpFamily::IPv4, kOptions);
+  auto services = make_service_table_skeleton(IpFamily::IPv4, 3, kOptions);
+  EXPECT_EQ(front.table, "switchyard");
+  EXPECT_EQ(services.table, "switchyard-services-3");
   std::map<std::string, BaseChainHook> bases;
-  for (const auto& c : t.chains)
-    if (c.base) bases[c.name] = *c.base;
+  for (const auto* t : {&front, &services})
+    for (const auto& c : t->chains)
+      if (c.base) bases[c.name] = *c.base;
   ASSERT_EQ(bases.size(), 8u);
   EXPECT_EQ(bases["filter-prerouting"].priority, -110);
   EXPECT_EQ(bases["filter-output-post-dnat"].priority, -90);
   EXPECT_EQ(bases["nat-prerouting"].priority, -100);
   EXPECT_EQ(bases["nat-postrouting"].priority, 100);
   EXPECT_EQ(bases["nat-output"].type, ChainType::Nat);
-  const auto rendered = render_table(t, {});
-  EXPECT_THAT(rendered, HasSubstr("add rule ip switchyard services ip daddr . meta l4proto . th dport vmap @service-ips"));
+  const auto rendered = render_table(front, {}) + render_table(services, {});
+  EXPECT_THAT(rendered, HasSubstr("add rule ip switchyard-services-3 services ip daddr . meta l4proto . th dport vmap @service-ips"));
   EXPECT_THAT(rendered, HasSubstr("fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports"));
   EXPECT_THAT(rendered, HasSubstr("meta mark & 0x4000 == 0 return"));
   EXPECT_THAT(rendered, HasSubstr("masquerade fully-random"));
