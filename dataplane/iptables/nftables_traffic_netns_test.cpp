@@ -52,6 +52,19 @@ class NftablesTraffic : public ::testing::Test {
     sticky.spec.session_affinity_timeout_seconds = 600;
     state_.upsert(sticky);
     state_.upsert(slice("sticky", {{kPodA, "node-a"}, {kPodB, "node-b"}}));
+    auto lb = node_port_service("lb", "10.96.0.60", 30082);
+    lb.spec.type = "LoadBalancer";
+    lb.spec.external_ips = {"192.0.2.10"};
+    lb.spec.load_balancer_source_ranges = {"192.168.50.0/24"};
+    lb.status_load_balancer_ingress = {api::LoadBalancerIngress{.ip = "203.0.113.10"}};
+    state_.upsert(lb);
+    state_.upsert(slice("lb", {{kPodA, "node-a"}, {kPodB, "node-b"}}));
+    auto fenced = node_port_service("fenced", "10.96.0.70", 30083);
+    fenced.spec.type = "LoadBalancer";
+    fenced.spec.load_balancer_source_ranges = {"198.51.100.0/24"};
+    fenced.status_load_balancer_ingress = {api::LoadBalancerIngress{.ip = "203.0.113.20"}};
+    state_.upsert(fenced);
+    state_.upsert(slice("fenced", {{kPodA, "node-a"}}));
     snapshot_ = state_.build();
     auto ok = backend_->full_sync(*snapshot_);
     ASSERT_TRUE(ok) << ok.error().message;
@@ -114,6 +127,22 @@ TEST_F(NftablesTraffic, ExternalTrafficPolicyLocalKeepsTheSourceAndUsesOnlyLocal
   EXPECT_EQ(r.seen_client, ServiceTopology::kClientIp);
   // Inside the cluster the ClusterIP still reaches every endpoint.
   EXPECT_THAT(t.spread(t.node(), "10.96.0.40", 80, 30), ElementsAre(Key("pod-a"), Key("pod-b")));
+}
+
+TEST_F(NftablesTraffic, LoadBalancerIpAndExternalIpFromAnExternalClient) {
+  auto& t = *topology_;
+  EXPECT_THAT(t.spread(t.client(), "203.0.113.10", 80, 30), ElementsAre(Key("pod-a"), Key("pod-b")));
+  EXPECT_THAT(t.spread(t.client(), "192.0.2.10", 80, 30), ElementsAre(Key("pod-a"), Key("pod-b")));
+}
+
+TEST_F(NftablesTraffic, LoadBalancerSourceRangesDropOtherSources) {
+  auto& t = *topology_;
+  auto r = t.get(t.client(), "203.0.113.20", 80, 1);
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.curl_exit, 28) << "dropped (timeout), not answered: " << r.pod;
+  // The same service's ClusterIP and node port are not fenced.
+  EXPECT_TRUE(t.get(t.node(), "10.96.0.70", 80).ok);
+  EXPECT_TRUE(t.get(t.client(), ServiceTopology::kNodeIp, 30083).ok);
 }
 
 TEST_F(NftablesTraffic, ClientIpAffinitySticks) {
