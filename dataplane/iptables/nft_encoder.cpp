@@ -162,6 +162,12 @@ class RuleBuilder {
     lookup(NFT_REG_1, s.set, {}, false);
     return {};
   }
+  std::expected<void, Error> emit(const MatchSourceAndDestinationInSet& s) {
+    payload(NFT_REG32_00, NFT_PAYLOAD_NETWORK_HEADER, address_offset(true), address_length());
+    payload(NFT_REG32_00 + address_length() / 4, NFT_PAYLOAD_NETWORK_HEADER, address_offset(false), address_length());
+    lookup(NFT_REG32_00, s.set, {}, false);
+    return {};
+  }
   std::expected<void, Error> emit(const MatchMarkClear& s) {
     meta_load(NFT_META_MARK, NFT_REG_1);
     const std::uint32_t zero = 0;
@@ -280,6 +286,12 @@ std::expected<std::vector<std::uint8_t>, Error> element_key(const ElementKey& k,
     auto p = parse_prefix(k.address, f);
     if (!p) return std::unexpected(p.error());
     out.assign(p->bytes.begin(), p->bytes.begin() + p->length);
+    if (!k.second_address.empty()) {  // an address pair
+      auto second = parse_prefix(k.second_address, f);
+      if (!second) return std::unexpected(second.error());
+      out.insert(out.end(), second->bytes.begin(), second->bytes.begin() + second->length);
+      return out;
+    }
     if (k.protocol == 0 && k.port == 0) return out;  // a plain address set
   }
   out.insert(out.end(), {k.protocol, 0, 0, 0});
@@ -350,7 +362,10 @@ void NftEncoder::add_set(const Set& set) {
   const std::uint32_t addr_type = family_ == IpFamily::IPv4 ? kTypeIpv4 : kTypeIpv6;
   const std::uint32_t addr_len = family_ == IpFamily::IPv4 ? 4 : 16;
   std::uint32_t key_type = addr_type, key_len = addr_len;
-  if (set.key == SetKey::AddressProtocolPort) {
+  if (set.key == SetKey::AddressPair) {
+    key_type = (addr_type << 6) | addr_type;
+    key_len = addr_len * 2;
+  } else if (set.key == SetKey::AddressProtocolPort) {
     key_type = (((addr_type << 6) | kTypeProto) << 6) | kTypeService;
     key_len = addr_len + 8;
   } else if (set.key == SetKey::ProtocolPort) {

@@ -45,6 +45,7 @@ std::string key_type(SetKey k, IpFamily f) {
     case SetKey::Address: return addr;
     case SetKey::AddressProtocolPort: return addr + " . inet_proto . inet_service";
     case SetKey::ProtocolPort: return "inet_proto . inet_service";
+    case SetKey::AddressPair: return addr + " . " + addr;
   }
   return "";
 }
@@ -54,6 +55,7 @@ std::string render_key(const ElementKey& k, SetKey type) {
     case SetKey::Address: return k.address;
     case SetKey::AddressProtocolPort: return fmt::format("{} . {} . {}", k.address, protocol_name(k.protocol), k.port);
     case SetKey::ProtocolPort: return fmt::format("{} . {}", protocol_name(k.protocol), k.port);
+    case SetKey::AddressPair: return fmt::format("{} . {}", k.address, k.second_address);
   }
   return "";
 }
@@ -84,6 +86,9 @@ std::string render(const Statement& statement, IpFamily f) {
     }
     std::string operator()(const MatchSourceInSet& s) const { return fmt::format("{} saddr @{}", ip, s.set); }
     std::string operator()(const MatchDestinationInSet& s) const { return fmt::format("{} daddr @{}", ip, s.set); }
+    std::string operator()(const MatchSourceAndDestinationInSet& s) const {
+      return fmt::format("{} saddr . {} daddr @{}", ip, ip, s.set);
+    }
     std::string operator()(const MatchMarkClear& s) const { return fmt::format("meta mark & {:#x} == 0", s.bits); }
     std::string operator()(const SetMark& s) const {
       return fmt::format("meta mark set meta mark {} {:#x}", s.op == SetMark::Op::Or ? "or" : "xor", s.bits);
@@ -119,7 +124,7 @@ bool in_front_table(const Chain& c) { return c.name.starts_with("firewall-"); }
 
 bool in_front_table(const Element& e) {
   return e.set == "cluster-ips" || e.set == "no-endpoint-services" || e.set == "no-endpoint-nodeports" ||
-         e.set == "firewall-ips";
+         e.set == "firewall-ips" || e.set == "hairpin-endpoints";
 }
 
 std::string render_table(const TableSkeleton& skeleton, const std::vector<const ServicePortObjects*>& ports) {

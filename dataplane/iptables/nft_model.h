@@ -54,6 +54,10 @@ struct MatchDestinationInSet {  // ip daddr @set
   std::string set;
   bool operator==(const MatchDestinationInSet&) const = default;
 };
+struct MatchSourceAndDestinationInSet {  // ip saddr . ip daddr @set
+  std::string set;
+  bool operator==(const MatchSourceAndDestinationInSet&) const = default;
+};
 struct MatchMarkClear {  // mark and 0x4000 == 0
   std::uint32_t bits = 0;
   bool operator==(const MatchMarkClear&) const = default;
@@ -75,8 +79,8 @@ struct DispatchByMap {
   bool operator==(const DispatchByMap&) const = default;
 };
 // numgen random mod N == 0: true with probability 1/N, a fresh draw on every evaluation. A
-// chain of N endpoints tries endpoint i with `mod N-i`, which picks each with probability 1/N
-// and needs no set (see README: sets are what makes large nftables batches slow).
+// service chain of N endpoints DNATs to endpoint i under `mod N-i`, which picks each with
+// probability 1/N and needs no set and no per-endpoint chain (see README).
 struct MatchRandom {
   std::uint32_t modulus = 1;
   bool operator==(const MatchRandom&) const = default;
@@ -100,7 +104,7 @@ struct Verdict {
 };
 
 using Statement = std::variant<MatchCtStateNew, MatchL4Proto, MatchAddress, MatchDestinationPort, MatchAddressLocal,
-                               MatchSourceInSet, MatchDestinationInSet, MatchMarkClear, SetMark, UpdateSetWithSource,
+                               MatchSourceInSet, MatchDestinationInSet, MatchSourceAndDestinationInSet, MatchMarkClear, SetMark, UpdateSetWithSource,
                                DispatchByMap, MatchRandom, Dnat, MasqueradeFullyRandom, Reject, Verdict>;
 
 struct Rule {
@@ -132,6 +136,7 @@ enum class SetKey : std::uint8_t {
   Address,                    // ipv4_addr | ipv6_addr
   AddressProtocolPort,        // ip . inet_proto . inet_service
   ProtocolPort,               // inet_proto . inet_service
+  AddressPair,                // ip . ip (source . destination)
 };
 
 struct Set {
@@ -144,9 +149,10 @@ struct Set {
 };
 
 struct ElementKey {
-  std::string address;  // Address, AddressProtocolPort
+  std::string address;  // Address, AddressProtocolPort, AddressPair
   std::uint8_t protocol = 0;
   std::uint16_t port = 0;
+  std::string second_address;  // AddressPair
   auto operator<=>(const ElementKey&) const = default;
 };
 
@@ -157,10 +163,11 @@ struct Element {
   bool operator==(const Element&) const = default;
 };
 
-// Everything one service port owns in one family's table. Element keys are unique across ports.
+// Everything one service port owns in one family. Element keys are unique across ports, except
+// for elements without a verdict (cluster-ips, hairpin-endpoints), which ports may share.
 struct ServicePortObjects {
   std::vector<Set> sets;        // affinity sets
-  std::vector<Chain> chains;    // service, local, external, firewall and endpoint chains
+  std::vector<Chain> chains;    // service, local, external and firewall chains
   std::vector<Element> elements;
   bool operator==(const ServicePortObjects&) const = default;
 };

@@ -114,19 +114,20 @@ TEST_F(NftablesBackendNetns, FullSyncProgramsKubeProxyLayout) {
   EXPECT_EQ(t.elements("service-nodeports"), 1u);
   EXPECT_EQ(t.elements("cluster-ips"), 3u);
   EXPECT_EQ(t.chains_starting_with("service-").size(), 2u);
-  EXPECT_EQ(t.chains_starting_with("endpoint-").size(), 3u);
+  EXPECT_TRUE(t.chains_starting_with("endpoint-").empty()) << "endpoints are DNATed from the service chain";
   EXPECT_EQ(t.chains_starting_with("external-").size(), 1u);
+  EXPECT_EQ(t.elements("hairpin-endpoints"), 2u);  // 10.244.0.11 (in two services) and 10.244.1.12
 
   const std::string web_chain = "service-" + service_chain_base(http_port("web"));
   ASSERT_TRUE(t.rules.contains(web_chain));
   const auto& web_rules = t.rules.at(web_chain);
-  ASSERT_EQ(web_rules.size(), 3u);  // masquerade, numgen mod 2 == 0 goto first, goto second
+  ASSERT_EQ(web_rules.size(), 3u);  // masquerade, numgen mod 2 == 0 → first endpoint, else the second
   EXPECT_THAT(web_rules[1].dump(), ::testing::HasSubstr("\"numgen\":{\"mod\":2,\"mode\":\"random\""));
-  EXPECT_THAT(web_rules[1].dump(), ::testing::HasSubstr("10.244.0.11/8080"));
-  EXPECT_THAT(web_rules[2].dump(), ::testing::HasSubstr("10.244.1.12/8080"));
+  EXPECT_THAT(web_rules[1].dump(), ::testing::HasSubstr("\"dnat\":{\"addr\":\"10.244.0.11\",\"port\":8080}"));
+  EXPECT_THAT(web_rules[2].dump(), ::testing::HasSubstr("\"dnat\":{\"addr\":\"10.244.1.12\",\"port\":8080}"));
   const auto listed = list_text();
   EXPECT_THAT(listed, ::testing::HasSubstr("dnat to 10.244.1.12:8080"));
-  EXPECT_THAT(listed, ::testing::HasSubstr("numgen random mod 2 0 goto endpoint-"));
+  EXPECT_THAT(listed, ::testing::HasSubstr("ip saddr . ip daddr @hairpin-endpoints masquerade fully-random"));
 
   const auto stats = backend_->stats();
   EXPECT_EQ(stats.full_syncs, 1u);
@@ -155,16 +156,16 @@ TEST_F(NftablesBackendNetns, PartialSyncSendsOnlyTheChangedServiceAndMatchesAFul
   auto ok = backend_->sync(*before, *after, diff);
   ASSERT_TRUE(ok) << ok.error().message;
   EXPECT_EQ(backend_->stats().partial_syncs, 1u);
-  // Flush the service chain and add its two rules (masquerade, goto the endpoint left), then
-  // flush and delete the removed endpoint's chain: 5 messages.
-  EXPECT_EQ(backend_->stats().last_batch_messages, 5u);
+  // Flush the service chain and add its two rules (masquerade, DNAT to the endpoint left), and
+  // delete the removed endpoint's hairpin element in the front table: 4 messages.
+  EXPECT_EQ(backend_->stats().last_batch_messages, 4u);
   EXPECT_GT(full_messages, 100u);
 
   const auto t = list();
-  EXPECT_EQ(t.chains_starting_with("endpoint-").size(), 99u);
+  EXPECT_EQ(t.elements("hairpin-endpoints"), 99u);
   const std::string svc7 = "service-" + service_chain_base(http_port("svc7"));
-  ASSERT_EQ(t.rules.at(svc7).size(), 2u);  // masquerade, goto the one endpoint left
-  EXPECT_THAT(t.rules.at(svc7).back().dump(), ::testing::HasSubstr("10.244.0.8/8080"));
+  ASSERT_EQ(t.rules.at(svc7).size(), 2u);  // masquerade, DNAT to the one endpoint left
+  EXPECT_THAT(t.rules.at(svc7).back().dump(), ::testing::HasSubstr("\"addr\":\"10.244.0.8\""));
 
   // A service removed, one added, another left without endpoints: the table then equals what a
   // full sync of the same Snapshot programs.
@@ -184,7 +185,7 @@ TEST_F(NftablesBackendNetns, PartialSyncSendsOnlyTheChangedServiceAndMatchesAFul
   for (const auto& [name, c] : partial.chains) partial_chains.push_back(name);
   for (const auto& [name, c] : full.chains) full_chains.push_back(name);
   EXPECT_EQ(partial_chains, full_chains);
-  for (const auto& set : {"service-ips", "no-endpoint-services", "cluster-ips"})
+  for (const auto& set : {"service-ips", "no-endpoint-services", "cluster-ips", "hairpin-endpoints"})
     EXPECT_EQ(partial.elements(set), full.elements(set)) << set;
 }
 
@@ -194,19 +195,17 @@ TEST_F(NftablesBackendNetns, RefusedCommitLeavesPreviousRulesInForceAndNextSyncR
   auto before = state_.build();
   ASSERT_TRUE(backend_->full_sync(*before));
 
-  // Someone else points an element of our map at the endpoint chain we are about to delete:
+  // Someone else points an element of our map at the service chain we are about to delete:
   // the kernel refuses to delete a chain in use, and with it the whole batch.
-  const auto t = list();
-  auto endpoint_chains = t.chains_starting_with("endpoint-");
-  ASSERT_EQ(endpoint_chains.size(), 2u);
-  const std::string doomed = endpoint_chains[0].find("10.244.1.12") != std::string::npos ? endpoint_chains[0] : endpoint_chains[1];
+  const std::string doomed = "service-" + service_chain_base(http_port("web"));
+  ASSERT_TRUE(list().chains.contains(doomed));
   const std::string table = backend_->table_of(http_port("web"));
   ASSERT_EQ(table, "switchyard-services-0");
   auto foreign = node_->run("nft add element ip " + table + " service-ips '{ 10.96.9.9 . tcp . 9 : goto " + doomed + " }'");
   ASSERT_TRUE(foreign.ok()) << foreign.output;
   const std::string listed_before = list_text();
 
-  state_.upsert(slice("web", {{"10.244.0.11", "node-a"}}));
+  state_.remove_service({"shop", "web"});
   auto after = state_.build();
   auto result = backend_->sync(*before, *after, endpoints::diff_snapshots(*before, *after));
   ASSERT_FALSE(result);
@@ -222,8 +221,9 @@ TEST_F(NftablesBackendNetns, RefusedCommitLeavesPreviousRulesInForceAndNextSyncR
   ASSERT_TRUE(repaired) << repaired.error().message;
   EXPECT_EQ(backend_->stats().full_syncs, 2u);
   const auto fixed = list();
-  EXPECT_EQ(fixed.chains_starting_with("endpoint-").size(), 1u);
-  EXPECT_EQ(fixed.elements("service-ips"), 1u);
+  EXPECT_FALSE(fixed.chains.contains(doomed));
+  EXPECT_EQ(fixed.elements("service-ips"), 0u);
+  EXPECT_EQ(fixed.elements("hairpin-endpoints"), 0u);
 }
 
 TEST_F(NftablesBackendNetns, CleanupRemovesOnlyOurTables) {

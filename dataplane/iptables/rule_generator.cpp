@@ -41,12 +41,6 @@ std::string readable_name(const ServicePortName& n) {
   return fmt::format("{}/{}/{}/{}", n.namespace_, n.name, lower(n.protocol), n.port);
 }
 
-std::string endpoint_chain_name(const ServicePortName& n, const Endpoint& e) {
-  std::string endpoint = fmt::format("{}/{}", e.ip, e.port);
-  std::ranges::replace(endpoint, ':', '.');  // nft identifiers take no colon
-  return fmt::format("endpoint-{}-{}__{}", short_hash(n.to_string() + "|" + endpoint), readable_name(n), endpoint);
-}
-
 std::string affinity_set_name(const ServicePortName& n, const Endpoint& e) {
   // Set names may not hold '/' in nft syntax without quoting; keep them plain.
   std::string readable = fmt::format("{}-{}-{}", n.namespace_, n.name, lower(n.protocol));
@@ -105,7 +99,8 @@ TableSkeleton make_front_skeleton(IpFamily f, const GeneratorOptions& options) {
                  {rule({jump(kMasqueradingChain)})}),
       Chain{kMasqueradingChain,
             {},
-            {rule({MatchMarkClear{options.masquerade_mark}, Verdict{Verdict::Kind::Return, {}}}),
+            {rule({MatchSourceAndDestinationInSet{kHairpinSet}, MasqueradeFullyRandom{}}),
+             rule({MatchMarkClear{options.masquerade_mark}, Verdict{Verdict::Kind::Return, {}}}),
              rule({SetMark{SetMark::Op::Xor, options.masquerade_mark}}), rule({MasqueradeFullyRandom{}})}},
       Chain{kServiceEndpointsCheckChain, {}, {rule({DispatchByMap{kNoEndpointServicesMap, true}})}},
       Chain{kNodePortEndpointsCheckChain,
@@ -121,6 +116,7 @@ TableSkeleton make_front_skeleton(IpFamily f, const GeneratorOptions& options) {
   };
   t.sets = {
       Set{kClusterIpsSet, SetKey::Address, false, {}, "active ClusterIPs"},
+      Set{kHairpinSet, SetKey::AddressPair, false, {}, "endpoint . endpoint: a connection from an endpoint DNATed to itself"},
       Set{kNoEndpointServicesMap, SetKey::AddressProtocolPort, true, {}, "services without endpoints: reject or drop"},
       Set{kNoEndpointNodePortsMap, SetKey::ProtocolPort, true, {}, "node ports without endpoints: reject or drop"},
       Set{kFirewallIpsMap, SetKey::AddressProtocolPort, true, {}, "destinations under loadBalancerSourceRanges"},
@@ -163,20 +159,22 @@ ServicePortObjects generate_service_port(const ServicePortInfo& p, IpFamily f, c
   const std::string external_chain = "external-" + base, firewall_chain = "firewall-" + base;
   const bool affinity = p.affinity_timeout_seconds.has_value();
 
-  // Endpoint chains: DNAT, hairpin masquerade, and the affinity set update.
-  std::set<std::string> made;
-  auto endpoint_chain = [&](const Endpoint& e) {
-    std::string name = endpoint_chain_name(p.name, e);
-    if (!made.insert(name).second) return name;
-    Chain c{name, {}, {rule({MatchAddress{true, false, e.ip}, jump(kMarkForMasqueradeChain)})}};
+  // Endpoints are chosen and DNATed in the dispatch chain itself: no chain per endpoint (the
+  // kernel visits every chain of the namespace on each commit). Hairpin connections (an endpoint
+  // reaching itself through the service) are masqueraded by the front table's masquerading
+  // chain, through the hairpin-endpoints set.
+  std::set<std::string> affinity_sets, hairpin;
+  auto to_endpoint = [&](const Endpoint& e, std::vector<Statement> first) {
     if (affinity) {
       std::string set = affinity_set_name(p.name, e);
-      out.sets.push_back(Set{set, SetKey::Address, false, static_cast<std::uint32_t>(*p.affinity_timeout_seconds), {}});
-      c.rules.push_back(rule({UpdateSetWithSource{set}}));
+      if (affinity_sets.insert(set).second)
+        out.sets.push_back(Set{set, SetKey::Address, false, static_cast<std::uint32_t>(*p.affinity_timeout_seconds), {}});
+      first.push_back(UpdateSetWithSource{set});
     }
-    c.rules.push_back(rule({MatchL4Proto{proto}, Dnat{e.ip, static_cast<std::uint16_t>(e.port)}}));
-    out.chains.push_back(std::move(c));
-    return name;
+    if (hairpin.insert(e.ip).second) out.elements.push_back(Element{kHairpinSet, {e.ip, 0, 0, e.ip}, {}});
+    first.push_back(MatchL4Proto{proto});
+    first.push_back(Dnat{e.ip, static_cast<std::uint16_t>(e.port)});
+    return rule(std::move(first));
   };
   // A dispatch chain choosing among endpoints; the masquerade rule for off-cluster ClusterIP clients.
   auto dispatch_chain = [&](const std::string& name, const std::vector<Endpoint>& eps, bool internal) {
@@ -189,14 +187,11 @@ ServicePortObjects generate_service_port(const ServicePortInfo& p, IpFamily f, c
         c.rules.push_back(rule(std::move(s)));
       }
     }
-    std::vector<std::string> endpoint_chains;
-    for (const auto& e : eps) {
-      endpoint_chains.push_back(endpoint_chain(e));
-      if (affinity) c.rules.push_back(rule({MatchSourceInSet{affinity_set_name(p.name, e)}, go_to(endpoint_chains.back())}));
-    }
-    const auto n = static_cast<std::uint32_t>(endpoint_chains.size());
-    for (std::uint32_t i = 0; i + 1 < n; ++i) c.rules.push_back(rule({MatchRandom{n - i}, go_to(endpoint_chains[i])}));
-    c.rules.push_back(rule({go_to(endpoint_chains.back())}));
+    if (affinity)
+      for (const auto& e : eps) c.rules.push_back(to_endpoint(e, {MatchSourceInSet{affinity_set_name(p.name, e)}}));
+    const auto n = static_cast<std::uint32_t>(eps.size());
+    for (std::uint32_t i = 0; i + 1 < n; ++i) c.rules.push_back(to_endpoint(eps[i], {MatchRandom{n - i}}));
+    c.rules.push_back(to_endpoint(eps.back(), {}));
     out.chains.insert(out.chains.begin(), std::move(c));  // dispatch chains first: easier to read
   };
 

@@ -35,6 +35,7 @@ inline constexpr const char* kNoEndpointServicesMap = "no-endpoint-services";
 inline constexpr const char* kNoEndpointNodePortsMap = "no-endpoint-nodeports";
 inline constexpr const char* kFirewallIpsMap = "firewall-ips";
 inline constexpr const char* kClusterIpsSet = "cluster-ips";
+inline constexpr const char* kHairpinSet = "hairpin-endpoints";
 }  // namespace names
 
 IpFamily family_of(const std::string& address);  // by the presence of ':'

@@ -61,7 +61,9 @@ std::vector<std::string> chain_names(const ServicePortObjects& o) {
 std::vector<std::string> element_texts(const ServicePortObjects& o) {
   std::vector<std::string> out;
   for (const auto& e : o.elements) {
-    std::string text = e.set + " " + e.key.address + " " + std::to_string(e.key.protocol) + " " + std::to_string(e.key.port);
+    std::string text = e.set + " " + e.key.address + " " +
+                       (e.key.second_address.empty() ? std::to_string(e.key.protocol) + " " + std::to_string(e.key.port)
+                                                     : ". " + e.key.second_address);
     if (e.verdict) text += " -> " + render(*e.verdict, IpFamily::IPv4);
     out.push_back(text);
   }
@@ -96,25 +98,25 @@ TEST(RuleGenerator, SkeletonUsesKubeProxyHooksAndPriorities) {
   EXPECT_THAT(rendered, HasSubstr("add rule ip switchyard-services-3 services ip daddr . meta l4proto . th dport vmap @service-ips"));
   EXPECT_THAT(rendered, HasSubstr("fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports"));
   EXPECT_THAT(rendered, HasSubstr("meta mark & 0x4000 == 0 return"));
-  EXPECT_THAT(rendered, HasSubstr("masquerade fully-random"));
+  EXPECT_THAT(rendered, HasSubstr("add rule ip switchyard masquerading ip saddr . ip daddr @hairpin-endpoints masquerade fully-random"));
+  EXPECT_THAT(rendered, HasSubstr("add set ip switchyard hairpin-endpoints { type ipv4_addr . ipv4_addr;"));
 }
 
-TEST(RuleGenerator, ClusterIpDispatchesRandomlyToEndpointChainsThatDnat) {
+TEST(RuleGenerator, ClusterIpPicksAnEndpointAtRandomAndDnats) {
   auto o = generate(service("web", "10.96.0.10"), {slice("web", {{"10.244.1.5", "node-b"}, {"10.244.0.5", "node-a"}})});
   const std::string base = service_chain_base(kWebHttp);
-  ASSERT_EQ(o.chains.size(), 3u);
+  ASSERT_EQ(o.chains.size(), 1u);
   EXPECT_EQ(o.chains[0].name, "service-" + base);
   EXPECT_THAT(base, ::testing::EndsWith("-shop/web/tcp/http"));
   // Endpoint i is tried with probability 1/(N-i): each gets 1/N.
   EXPECT_THAT(rules_of(o.chains[0]),
               ElementsAre("ip daddr 10.96.0.10 meta l4proto tcp th dport 80 ip saddr != 10.244.0.0/16 jump mark-for-masquerade",
-                          "numgen random mod 2 == 0 goto " + o.chains[1].name, "goto " + o.chains[2].name));
+                          "numgen random mod 2 == 0 meta l4proto tcp dnat to 10.244.0.5:8080",
+                          "meta l4proto tcp dnat to 10.244.1.5:8080"));
   EXPECT_TRUE(o.sets.empty());
-  EXPECT_THAT(o.chains[1].name, ::testing::EndsWith("shop/web/tcp/http__10.244.0.5/8080"));
-  EXPECT_THAT(rules_of(o.chains[1]),
-              ElementsAre("ip saddr 10.244.0.5 jump mark-for-masquerade", "meta l4proto tcp dnat to 10.244.0.5:8080"));
-  EXPECT_THAT(element_texts(o), ElementsAre("cluster-ips 10.96.0.10 0 0",
-                                            "service-ips 10.96.0.10 6 80 -> goto service-" + base + ""));
+  EXPECT_THAT(element_texts(o), ElementsAre("hairpin-endpoints 10.244.0.5 . 10.244.0.5",
+                                            "hairpin-endpoints 10.244.1.5 . 10.244.1.5", "cluster-ips 10.96.0.10 0 0",
+                                            "service-ips 10.96.0.10 6 80 -> goto service-" + base));
 }
 
 TEST(RuleGenerator, ServiceWithoutEndpointsRejects) {
@@ -133,13 +135,12 @@ TEST(RuleGenerator, ClientIpAffinityUsesATimedSetPerEndpoint) {
   const Set& affinity = o.sets[0];
   EXPECT_EQ(affinity.timeout_seconds, 60u);
   EXPECT_THAT(affinity.name, ::testing::StartsWith("affinity-"));
-  const auto service_rules = rules_of(o.chains[0]);
-  ASSERT_EQ(service_rules.size(), 3u);
-  EXPECT_EQ(service_rules[1], "ip saddr @" + affinity.name + " goto " + o.chains[1].name + "");
-  EXPECT_EQ(service_rules[2], "goto " + o.chains[1].name);
-  EXPECT_THAT(rules_of(o.chains[1]), ElementsAre("ip saddr 10.244.0.5 jump mark-for-masquerade",
-                                                 "update @" + affinity.name + " { ip saddr }",
-                                                 "meta l4proto tcp dnat to 10.244.0.5:8080"));
+  // A client in the endpoint's set goes back to it; every choice refreshes the client's entry.
+  EXPECT_THAT(rules_of(o.chains[0]),
+              ElementsAre(::testing::HasSubstr("jump mark-for-masquerade"),
+                          "ip saddr @" + affinity.name + " update @" + affinity.name +
+                              " { ip saddr } meta l4proto tcp dnat to 10.244.0.5:8080",
+                          "update @" + affinity.name + " { ip saddr } meta l4proto tcp dnat to 10.244.0.5:8080"));
 }
 
 TEST(RuleGenerator, NodePortWithLocalPolicyKeepsExternalSourcesOnLocalEndpoints) {
@@ -158,7 +159,7 @@ TEST(RuleGenerator, NodePortWithLocalPolicyKeepsExternalSourcesOnLocalEndpoints)
                                               "goto local-" + base + ""));
   for (const auto& c : o.chains) {
     if (c.name == "local-" + base) {
-      EXPECT_THAT(rules_of(c).back(), ::testing::StartsWith("goto endpoint-"));  // one local endpoint
+      EXPECT_EQ(rules_of(c).back(), "meta l4proto tcp dnat to 10.244.0.5:8080");  // the one local endpoint
     }
   }
   EXPECT_THAT(element_texts(o), ::testing::Contains("service-nodeports  6 30080 -> goto external-" + base + ""));
@@ -206,9 +207,10 @@ TEST(RuleGenerator, EachFamilyGetsOnlyItsAddresses) {
   s.spec.ip_family_policy = "RequireDualStack";
   auto v6 = generate(s, {slice("web", {{"10.244.0.5", "node-a"}}), slice("web", {{"fd00:244::5", "node-a"}}, "IPv6")},
                      IpFamily::IPv6);
-  ASSERT_EQ(v6.chains.size(), 2u);
-  EXPECT_THAT(rules_of(v6.chains[1], IpFamily::IPv6).back(), "meta l4proto tcp dnat to [fd00:244::5]:8080");
+  ASSERT_EQ(v6.chains.size(), 1u);
+  EXPECT_EQ(rules_of(v6.chains[0], IpFamily::IPv6).back(), "meta l4proto tcp dnat to [fd00:244::5]:8080");
   EXPECT_THAT(element_texts(v6), ::testing::Contains("cluster-ips fd00::10 0 0"));
+  EXPECT_THAT(element_texts(v6), ::testing::Contains("hairpin-endpoints fd00:244::5 . fd00:244::5"));
   EXPECT_THAT(rules_of(v6.chains[0], IpFamily::IPv6)[0], HasSubstr("ip6 saddr != fd00:244::/64"));
 }
 
