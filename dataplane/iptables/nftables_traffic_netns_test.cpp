@@ -21,16 +21,18 @@ using ::testing::Key;
 
 constexpr const char* kPodA = "10.244.0.11";
 constexpr const char* kPodB = "10.244.0.12";
+constexpr const char* kPodAv6 = "fd00:244::11";
+constexpr const char* kPodBv6 = "fd00:244::12";
 
 class NftablesTraffic : public ::testing::Test {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root for network namespaces";
-    auto t = ServiceTopology::create({{"pod-a", kPodA}, {"pod-b", kPodB}});
+    auto t = ServiceTopology::create({{"pod-a", kPodA, 8080, kPodAv6}, {"pod-b", kPodB, 8080, kPodBv6}});
     ASSERT_TRUE(t) << t.error();
     topology_.emplace(std::move(*t));
     NftablesBackendOptions options;
-    options.generator.cluster_cidrs = {ServiceTopology::kPodCidr};
+    options.generator.cluster_cidrs = {ServiceTopology::kPodCidr, ServiceTopology::kPodCidrIpv6};
     options.services_per_table = 1;  // one service table per service port: traffic crosses several
     std::expected<std::unique_ptr<NftablesBackend>, Error> created = std::unexpected(Error{"not run"});
     auto entered = topology_->node().enter([&] { created = NftablesBackend::create(options); });
@@ -65,6 +67,10 @@ class NftablesTraffic : public ::testing::Test {
     fenced.status_load_balancer_ingress = {api::LoadBalancerIngress{.ip = "203.0.113.20"}};
     state_.upsert(fenced);
     state_.upsert(slice("fenced", {{kPodA, "node-a"}}));
+    state_.upsert(dual_stack(node_port_service("web6", "10.96.0.80", 30084), "fd00:96::80"));
+    state_.upsert(slice("web6", {{kPodA, "node-a"}, {kPodB, "node-b"}}));
+    state_.upsert(slice("web6", {{kPodAv6, "node-a"}, {kPodBv6, "node-b"}}, 8080, "IPv6"));
+    state_.upsert(dual_stack(service("empty6", "10.96.0.90"), "fd00:96::90"));
     snapshot_ = state_.build();
     auto ok = backend_->full_sync(*snapshot_);
     ASSERT_TRUE(ok) << ok.error().message;
@@ -143,6 +149,17 @@ TEST_F(NftablesTraffic, LoadBalancerSourceRangesDropOtherSources) {
   // The same service's ClusterIP and node port are not fenced.
   EXPECT_TRUE(t.get(t.node(), "10.96.0.70", 80).ok);
   EXPECT_TRUE(t.get(t.client(), ServiceTopology::kNodeIp, 30083).ok);
+}
+
+TEST_F(NftablesTraffic, Ipv6ClusterIpNodePortAndRejectInTheIp6Tables) {
+  auto& t = *topology_;
+  EXPECT_THAT(t.spread(t.node(), "fd00:96::80", 80, 30), ElementsAre(Key("pod-a"), Key("pod-b")));
+  EXPECT_THAT(t.spread(t.client(), ServiceTopology::kNodeIpv6, 30084, 30), ElementsAre(Key("pod-a"), Key("pod-b")));
+  // The same service over IPv4 still works, through the ip tables.
+  EXPECT_THAT(t.spread(t.node(), "10.96.0.80", 80, 20), ElementsAre(Key("pod-a"), Key("pod-b")));
+  auto r = t.get(t.node(), "fd00:96::90", 80, 5);
+  EXPECT_EQ(r.curl_exit, 7) << "IPv6 service without endpoints: refused; " << r.pod;
+  EXPECT_LT(r.seconds, 1.0);
 }
 
 TEST_F(NftablesTraffic, ClientIpAffinitySticks) {

@@ -31,12 +31,12 @@ inline api::Service node_port_service(std::string name, std::string cluster_ip, 
 
 // One ready endpoint per (ip, node) pair, all on port `target`.
 inline api::EndpointSlice slice(const std::string& svc, const std::vector<std::pair<std::string, std::string>>& ip_node,
-                                std::int32_t target = 8080) {
+                                std::int32_t target = 8080, std::string family = "IPv4") {
   api::EndpointSlice s;
-  s.metadata.name = svc + "-1";
+  s.metadata.name = svc + (family == "IPv4" ? "-1" : "-v6");
   s.metadata.namespace_ = "shop";
   s.metadata.labels = {{endpoints::kServiceNameLabel, svc}};
-  s.address_type = "IPv4";
+  s.address_type = std::move(family);
   for (const auto& [ip, node] : ip_node) {
     api::SliceEndpoint e;
     e.addresses = {ip};
@@ -45,6 +45,14 @@ inline api::EndpointSlice slice(const std::string& svc, const std::vector<std::p
     s.endpoints.push_back(e);
   }
   s.ports = {api::SlicePort{.name = "http", .protocol = "TCP", .port = target}};
+  return s;
+}
+
+// Dual-stack: IPv4 first.
+inline api::Service dual_stack(api::Service s, std::string ipv6_cluster_ip) {
+  s.spec.cluster_ips = {s.spec.cluster_ip, std::move(ipv6_cluster_ip)};
+  s.spec.ip_families = {"IPv4", "IPv6"};
+  s.spec.ip_family_policy = "RequireDualStack";
   return s;
 }
 

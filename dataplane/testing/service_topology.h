@@ -19,6 +19,7 @@ struct PodSpec {
   std::string name;  // also what its server answers
   std::string ip;    // a /32 in the pod CIDR
   std::int32_t port = 8080;
+  std::string ipv6 = {};  // optional: a /128 in the IPv6 pod CIDR
 };
 
 class ServiceTopology {
@@ -26,6 +27,9 @@ class ServiceTopology {
   static constexpr const char* kNodeIp = "192.168.50.1";
   static constexpr const char* kClientIp = "192.168.50.2";
   static constexpr const char* kPodCidr = "10.244.0.0/16";
+  static constexpr const char* kNodeIpv6 = "fd00:50::1";
+  static constexpr const char* kClientIpv6 = "fd00:50::2";
+  static constexpr const char* kPodCidrIpv6 = "fd00:244::/64";
 
   static std::expected<ServiceTopology, std::string> create(const std::vector<PodSpec>& pods);
 
