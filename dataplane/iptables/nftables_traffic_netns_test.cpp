@@ -4,7 +4,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <thread>
 
 #include "dataplane/iptables/nftables_backend.h"
 #include "dataplane/iptables/test_cluster.h"
@@ -51,7 +54,7 @@ class NftablesTraffic : public ::testing::Test {
     state_.upsert(slice("local", {{kPodA, "node-a"}, {kPodB, "node-b"}}));
     auto sticky = service("sticky", "10.96.0.50");
     sticky.spec.session_affinity = "ClientIP";
-    sticky.spec.session_affinity_timeout_seconds = 600;
+    sticky.spec.session_affinity_timeout_seconds = 3;
     state_.upsert(sticky);
     state_.upsert(slice("sticky", {{kPodA, "node-a"}, {kPodB, "node-b"}}));
     auto lb = node_port_service("lb", "10.96.0.60", 30082);
@@ -162,11 +165,28 @@ TEST_F(NftablesTraffic, Ipv6ClusterIpNodePortAndRejectInTheIp6Tables) {
   EXPECT_LT(r.seconds, 1.0);
 }
 
-TEST_F(NftablesTraffic, ClientIpAffinitySticks) {
+// Clients remembered in the affinity sets of the sticky service, as `nft -j` lists them.
+std::vector<std::string> remembered_clients(testing::NetworkNamespace& node) {
+  std::vector<std::string> out;
+  auto listed = nlohmann::json::parse(node.run("nft -j list ruleset").output);
+  for (const auto& item : listed.at("nftables")) {
+    if (!item.contains("set")) continue;
+    const auto& set = item["set"];
+    if (!set.at("name").get<std::string>().starts_with("affinity-") || !set.contains("elem")) continue;
+    for (const auto& e : set["elem"]) out.push_back(e.at("elem").at("val").get<std::string>());
+  }
+  return out;
+}
+
+TEST_F(NftablesTraffic, ClientIpAffinitySticksAndExpires) {
   auto& t = *topology_;
   auto spread = t.spread(t.client(), "10.96.0.50", 80, 15);
   ASSERT_EQ(spread.size(), 1u) << "every request from one client goes to one endpoint";
   EXPECT_EQ(spread.begin()->second, 15);
+  EXPECT_THAT(remembered_clients(t.node()), ElementsAre(ServiceTopology::kClientIp));
+  // The timeout is 3 s: without new connections the client is forgotten.
+  std::this_thread::sleep_for(std::chrono::milliseconds(4500));
+  EXPECT_THAT(remembered_clients(t.node()), ::testing::IsEmpty());
 }
 
 TEST_F(NftablesTraffic, RemovedEndpointGetsNoNewConnectionsAfterAPartialSync) {
