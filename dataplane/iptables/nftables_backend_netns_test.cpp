@@ -91,7 +91,7 @@ class NftablesBackendNetns : public ::testing::Test {
   endpoints::ClusterState state_{{.node_name = "node-a"}};
 };
 
-TEST_F(NftablesBackendNetns, FullSyncProgramsKubeProxyLayout) {
+TEST_F(NftablesBackendNetns, FullSyncProgramsFrontAndServiceTables) {
   state_.upsert(service("web", "10.96.0.10"));
   state_.upsert(slice("web", {{"10.244.0.11", "node-a"}, {"10.244.1.12", "node-b"}}));
   state_.upsert(service("empty", "10.96.0.20"));
