@@ -1,0 +1,170 @@
+// Time to program N services × 10 endpoints into nftables, inside a network namespace this
+// program creates: a full sync through libnftnl (one batch), one endpoint change as a partial
+// sync, and the same ruleset loaded with `nft -f` for comparison. Needs root.
+//
+//   nft_sync_bench [--services=1000,10000] [--endpoints=10] [--changes=21] [--no-nft-cli]
+//
+// Arguments starting with --benchmark_ (from bench/run.sh) are ignored.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "dataplane/iptables/nftables_backend.h"
+#include "dataplane/iptables/test_cluster.h"
+#include "dataplane/testing/network_namespace.h"
+#include "endpoints/node/snapshot_diff.h"
+
+namespace {
+
+using namespace switchyard;
+using Clock = std::chrono::steady_clock;
+
+double ms_since(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+std::string ip(int base, int index) {
+  return std::to_string(base) + "." + std::to_string((index >> 16) & 255) + "." + std::to_string((index >> 8) & 255) +
+         "." + std::to_string(index & 255);
+}
+
+struct Result {
+  int services = 0;
+  double full_sync_ms = 0, partial_median_ms = 0, partial_max_ms = 0, nft_cli_ms = -1;
+  std::uint64_t rules = 0, chains = 0, elements = 0, partial_messages = 0;
+};
+
+std::optional<Result> run(int services, int endpoints_per_service, int changes, bool nft_cli) {
+  auto ns = dataplane::testing::NetworkNamespace::create(
+      dataplane::testing::NetworkNamespace::unique_name("sy-nft", "bench"));
+  if (!ns) {
+    std::fprintf(stderr, "%s\n", ns.error().c_str());
+    return std::nullopt;
+  }
+  endpoints::ClusterState state({.node_name = "node-a"});
+  for (int s = 0; s < services; ++s) {
+    const std::string name = "svc" + std::to_string(s);
+    state.upsert(dataplane::test_cluster::service(name, ip(10, s + 1)));
+    std::vector<std::pair<std::string, std::string>> eps;
+    for (int e = 0; e < endpoints_per_service; ++e) eps.emplace_back(ip(11, s * endpoints_per_service + e + 1), "node-b");
+    state.upsert(dataplane::test_cluster::slice(name, eps));
+  }
+  auto snapshot = state.build();
+
+  dataplane::nft::NftablesBackendOptions options;
+  options.generator.cluster_cidrs = {"11.0.0.0/8"};
+  options.ipv6 = false;
+  std::expected<std::unique_ptr<dataplane::nft::NftablesBackend>, dataplane::Error> backend =
+      std::unexpected(dataplane::Error{"not created"});
+  (void)ns->enter([&] { backend = dataplane::nft::NftablesBackend::create(options); });
+  if (!backend) {
+    std::fprintf(stderr, "%s\n", backend.error().message.c_str());
+    return std::nullopt;
+  }
+  auto& b = **backend;
+  Result r;
+  r.services = services;
+  auto start = Clock::now();
+  if (auto ok = b.full_sync(*snapshot); !ok) {
+    std::fprintf(stderr, "full sync: %s\n", ok.error().message.c_str());
+    return std::nullopt;
+  }
+  r.full_sync_ms = ms_since(start);
+  r.rules = b.stats().rules;
+  r.chains = b.stats().chains;
+  r.elements = b.stats().map_elements;
+
+  // One endpoint of one service changes, `changes` times (in the middle of the table).
+  std::vector<double> partial;
+  const std::string target = "svc" + std::to_string(services / 2);
+  for (int i = 0; i < changes; ++i) {
+    std::vector<std::pair<std::string, std::string>> eps;
+    for (int e = 0; e < endpoints_per_service; ++e)
+      eps.emplace_back(ip(11, (services / 2) * endpoints_per_service + e + 1 + (e == 0 ? 200000 + i : 0)), "node-b");
+    state.upsert(dataplane::test_cluster::slice(target, eps));
+    auto next = state.build();
+    auto diff = endpoints::diff_snapshots(*snapshot, *next);
+    start = Clock::now();
+    if (auto ok = b.sync(*snapshot, *next, diff); !ok) {
+      std::fprintf(stderr, "partial sync: %s\n", ok.error().message.c_str());
+      return std::nullopt;
+    }
+    partial.push_back(ms_since(start));
+    r.partial_messages = b.stats().last_batch_messages;
+    snapshot = next;
+  }
+  std::ranges::sort(partial);
+  r.partial_median_ms = partial[partial.size() / 2];
+  r.partial_max_ms = partial.back();
+
+  if (nft_cli) {
+    const std::string file = "/tmp/" + ns->name() + ".nft";
+    std::ofstream(file) << b.render_committed(endpoints::IpFamily::IPv4);
+    if (auto ok = b.cleanup(); !ok) return std::nullopt;
+    start = Clock::now();
+    auto loaded = ns->run("nft -f " + file);
+    r.nft_cli_ms = ms_since(start);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "nft -f %s: %s\n", file.c_str(), loaded.output.substr(0, 2000).c_str());
+      r.nft_cli_ms = -1;
+    }
+    std::remove(file.c_str());
+  }
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<int> sizes = {1000};
+  int endpoints_per_service = 10;
+  bool nft_cli = true;
+  int changes = 21;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a.starts_with("--services=")) {
+      sizes.clear();
+      std::string list = a.substr(11);
+      for (std::size_t p = 0; p <= list.size();) {
+        auto comma = list.find(',', p);
+        if (comma == std::string::npos) comma = list.size();
+        sizes.push_back(std::stoi(list.substr(p, comma - p)));
+        p = comma + 1;
+      }
+    } else if (a.starts_with("--endpoints=")) {
+      endpoints_per_service = std::stoi(a.substr(12));
+    } else if (a.starts_with("--changes=")) {
+      changes = std::max(1, std::stoi(a.substr(10)));
+    } else if (a == "--no-nft-cli") {
+      nft_cli = false;
+    } else if (!a.starts_with("--benchmark_")) {
+      std::fprintf(stderr, "usage: %s [--services=1000,10000] [--endpoints=10] [--changes=21] [--no-nft-cli]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (geteuid() != 0) {
+    std::fprintf(stderr, "nft_sync_bench needs root (it creates a network namespace)\n");
+    return 0;
+  }
+  std::printf("| services × %d endpoints | chains | rules | map elements | full sync (libnftnl, 1 batch) | nft -f of the same ruleset | ratio | one endpoint change (median / max of %d) | messages |\n",
+              endpoints_per_service, changes);
+  std::printf("|---|---|---|---|---|---|---|---|---|\n");
+  for (int n : sizes) {
+    auto r = run(n, endpoints_per_service, changes, nft_cli);
+    if (!r) return 1;
+    std::printf("| %d | %llu | %llu | %llu | %.0f ms | %s | %s | %.2f ms / %.2f ms | %llu |\n", r->services,
+                static_cast<unsigned long long>(r->chains), static_cast<unsigned long long>(r->rules),
+                static_cast<unsigned long long>(r->elements), r->full_sync_ms,
+                r->nft_cli_ms < 0 ? "n/a" : (std::to_string(static_cast<long long>(r->nft_cli_ms)) + " ms").c_str(),
+                r->nft_cli_ms < 0 ? "n/a" : (std::to_string(r->nft_cli_ms / r->full_sync_ms).substr(0, 5) + "×").c_str(),
+                r->partial_median_ms, r->partial_max_ms, static_cast<unsigned long long>(r->partial_messages));
+    std::fflush(stdout);
+  }
+  return 0;
+}

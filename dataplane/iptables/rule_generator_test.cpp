@@ -1,0 +1,218 @@
+// Snapshot → nftables objects, checked through their nft rendering: kube-proxy's layout for
+// ClusterIP, no endpoints, affinity, NodePort with Local policy, source ranges, and IPv6.
+#include "dataplane/iptables/rule_generator.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "endpoints/node/snapshot.h"
+#include "orchestrator/api/defaults.h"
+
+namespace switchyard::dataplane::nft {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+api::Service service(std::string name, std::string cluster_ip) {
+  api::Service s;
+  s.metadata.name = std::move(name);
+  s.metadata.namespace_ = "shop";
+  s.spec.selector = {{"app", "web"}};
+  s.spec.cluster_ip = std::move(cluster_ip);
+  s.spec.ports = {api::ServicePort{.name = "http", .port = 80, .target_port = api::IntOrString::of(8080)}};
+  api::apply_defaults(s, {});
+  return s;
+}
+
+api::EndpointSlice slice(std::string svc, std::vector<std::pair<std::string, std::string>> ip_node,
+                         std::string family = "IPv4") {
+  api::EndpointSlice s;
+  s.metadata.name = svc + "-" + family;
+  s.metadata.namespace_ = "shop";
+  s.metadata.labels = {{endpoints::kServiceNameLabel, svc}};
+  s.address_type = std::move(family);
+  for (auto& [ip, node] : ip_node) {
+    api::SliceEndpoint e;
+    e.addresses = {ip};
+    e.node_name = node;
+    e.conditions.ready = true;
+    s.endpoints.push_back(e);
+  }
+  s.ports = {api::SlicePort{.name = "http", .protocol = "TCP", .port = 8080}};
+  return s;
+}
+
+const endpoints::ServicePortName kWebHttp{"shop", "web", "http", "TCP"};
+const GeneratorOptions kOptions{.cluster_cidrs = {"10.244.0.0/16", "fd00:244::/64"}};
+
+std::vector<std::string> rules_of(const Chain& c, IpFamily f = IpFamily::IPv4) {
+  std::vector<std::string> out;
+  for (const auto& r : c.rules) out.push_back(render(r, f));
+  return out;
+}
+
+std::vector<std::string> chain_names(const ServicePortObjects& o) {
+  std::vector<std::string> out;
+  for (const auto& c : o.chains) out.push_back(c.name);
+  return out;
+}
+
+std::vector<std::string> element_texts(const ServicePortObjects& o) {
+  std::vector<std::string> out;
+  for (const auto& e : o.elements) {
+    std::string text = e.set + " " + e.key.address + " " +
+                       (e.key.second_address.empty() ? std::to_string(e.key.protocol) + " " + std::to_string(e.key.port)
+                                                     : ". " + e.key.second_address);
+    if (e.verdict) text += " -> " + render(*e.verdict, IpFamily::IPv4);
+    out.push_back(text);
+  }
+  return out;
+}
+
+ServicePortObjects generate(const api::Service& s, const std::vector<api::EndpointSlice>& slices,
+                            IpFamily f = IpFamily::IPv4) {
+  endpoints::ClusterState state({.node_name = "node-a"});
+  state.upsert(s);
+  for (const auto& sl : slices) state.upsert(sl);
+  auto snap = state.build();
+  return generate_service_port(*snap->find(kWebHttp), f, kOptions);
+}
+
+TEST(RuleGenerator, SkeletonUsesKubeProxyHooksAndPriorities) {
+  auto front = make_front_skeleton(IpFamily::IPv4, kOptions);
+  auto services = make_service_table_skeleton(IpFamily::IPv4, 3, kOptions);
+  EXPECT_EQ(front.table, "switchyard");
+  EXPECT_EQ(services.table, "switchyard-services-3");
+  std::map<std::string, BaseChainHook> bases;
+  for (const auto* t : {&front, &services})
+    for (const auto& c : t->chains)
+      if (c.base) bases[c.name] = *c.base;
+  ASSERT_EQ(bases.size(), 8u);
+  EXPECT_EQ(bases["filter-prerouting"].priority, -110);
+  EXPECT_EQ(bases["filter-output-post-dnat"].priority, -90);
+  EXPECT_EQ(bases["nat-prerouting"].priority, -100);
+  EXPECT_EQ(bases["nat-postrouting"].priority, 100);
+  EXPECT_EQ(bases["nat-output"].type, ChainType::Nat);
+  const auto rendered = render_table(front, {}) + render_table(services, {});
+  EXPECT_THAT(rendered, HasSubstr("add rule ip switchyard-services-3 services ip daddr . meta l4proto . th dport vmap @service-ips"));
+  EXPECT_THAT(rendered, HasSubstr("fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @service-nodeports"));
+  EXPECT_THAT(rendered, HasSubstr("meta mark & 0x4000 == 0 return"));
+  EXPECT_THAT(rendered, HasSubstr("add rule ip switchyard masquerading ip saddr . ip daddr @hairpin-endpoints masquerade fully-random"));
+  EXPECT_THAT(rendered, HasSubstr("add set ip switchyard hairpin-endpoints { type ipv4_addr . ipv4_addr;"));
+}
+
+TEST(RuleGenerator, ClusterIpPicksAnEndpointAtRandomAndDnats) {
+  auto o = generate(service("web", "10.96.0.10"), {slice("web", {{"10.244.1.5", "node-b"}, {"10.244.0.5", "node-a"}})});
+  const std::string base = service_chain_base(kWebHttp);
+  ASSERT_EQ(o.chains.size(), 1u);
+  EXPECT_EQ(o.chains[0].name, "service-" + base);
+  EXPECT_THAT(base, ::testing::EndsWith("-shop/web/tcp/http"));
+  // Endpoint i is tried with probability 1/(N-i): each gets 1/N.
+  EXPECT_THAT(rules_of(o.chains[0]),
+              ElementsAre("ip daddr 10.96.0.10 meta l4proto tcp th dport 80 ip saddr != 10.244.0.0/16 jump mark-for-masquerade",
+                          "numgen random mod 2 == 0 meta l4proto tcp dnat to 10.244.0.5:8080",
+                          "meta l4proto tcp dnat to 10.244.1.5:8080"));
+  EXPECT_TRUE(o.sets.empty());
+  EXPECT_THAT(element_texts(o), ElementsAre("hairpin-endpoints 10.244.0.5 . 10.244.0.5",
+                                            "hairpin-endpoints 10.244.1.5 . 10.244.1.5", "cluster-ips 10.96.0.10 0 0",
+                                            "service-ips 10.96.0.10 6 80 -> goto service-" + base));
+}
+
+TEST(RuleGenerator, ServiceWithoutEndpointsRejects) {
+  auto o = generate(service("web", "10.96.0.10"), {});
+  EXPECT_TRUE(o.chains.empty());
+  EXPECT_THAT(element_texts(o), ElementsAre("cluster-ips 10.96.0.10 0 0",
+                                            "no-endpoint-services 10.96.0.10 6 80 -> goto reject-chain"));
+}
+
+TEST(RuleGenerator, ClientIpAffinityUsesATimedSetPerEndpoint) {
+  auto s = service("web", "10.96.0.10");
+  s.spec.session_affinity = "ClientIP";
+  s.spec.session_affinity_timeout_seconds = 60;
+  auto o = generate(s, {slice("web", {{"10.244.0.5", "node-a"}})});
+  ASSERT_EQ(o.sets.size(), 1u);  // one affinity set per endpoint
+  const Set& affinity = o.sets[0];
+  EXPECT_EQ(affinity.timeout_seconds, 60u);
+  EXPECT_THAT(affinity.name, ::testing::StartsWith("affinity-"));
+  // A client in the endpoint's set goes back to it; every choice refreshes the client's entry.
+  EXPECT_THAT(rules_of(o.chains[0]),
+              ElementsAre(::testing::HasSubstr("jump mark-for-masquerade"),
+                          "ip saddr @" + affinity.name + " update @" + affinity.name +
+                              " { ip saddr } meta l4proto tcp dnat to 10.244.0.5:8080",
+                          "update @" + affinity.name + " { ip saddr } meta l4proto tcp dnat to 10.244.0.5:8080"));
+}
+
+TEST(RuleGenerator, NodePortWithLocalPolicyKeepsExternalSourcesOnLocalEndpoints) {
+  auto s = service("web", "10.96.0.10");
+  s.spec.type = "NodePort";
+  s.spec.ports[0].node_port = 30080;
+  s.spec.external_traffic_policy = "Local";
+  auto o = generate(s, {slice("web", {{"10.244.0.5", "node-a"}, {"10.244.1.5", "node-b"}})});
+  const std::string base = service_chain_base(kWebHttp);
+  EXPECT_THAT(chain_names(o), ::testing::IsSupersetOf({"external-" + base, "service-" + base, "local-" + base}));
+  const Chain& external = o.chains[0];
+  ASSERT_EQ(external.name, "external-" + base);
+  EXPECT_THAT(rules_of(external), ElementsAre("ip saddr 10.244.0.0/16 goto service-" + base + "",
+                                              "fib saddr type local jump mark-for-masquerade",
+                                              "fib saddr type local goto service-" + base + "",
+                                              "goto local-" + base + ""));
+  for (const auto& c : o.chains) {
+    if (c.name == "local-" + base) {
+      EXPECT_EQ(rules_of(c).back(), "meta l4proto tcp dnat to 10.244.0.5:8080");  // the one local endpoint
+    }
+  }
+  EXPECT_THAT(element_texts(o), ::testing::Contains("service-nodeports  6 30080 -> goto external-" + base + ""));
+}
+
+TEST(RuleGenerator, NodePortWithClusterPolicyMasqueradesExternalTraffic) {
+  auto s = service("web", "10.96.0.10");
+  s.spec.type = "NodePort";
+  s.spec.ports[0].node_port = 30080;
+  auto o = generate(s, {slice("web", {{"10.244.1.5", "node-b"}})});
+  const std::string base = service_chain_base(kWebHttp);
+  ASSERT_EQ(o.chains[0].name, "external-" + base);
+  EXPECT_THAT(rules_of(o.chains[0]), ElementsAre("jump mark-for-masquerade", "goto service-" + base + ""));
+}
+
+TEST(RuleGenerator, LoadBalancerSourceRangesGetAFirewallChain) {
+  auto s = service("web", "10.96.0.10");
+  s.spec.type = "LoadBalancer";
+  s.spec.ports[0].node_port = 30080;
+  s.spec.load_balancer_source_ranges = {"198.51.100.0/24"};
+  s.spec.external_ips = {"192.0.2.10"};
+  s.status_load_balancer_ingress = {api::LoadBalancerIngress{.ip = "203.0.113.1"}};
+  auto o = generate(s, {slice("web", {{"10.244.1.5", "node-b"}})});
+  const std::string base = service_chain_base(kWebHttp);
+  ASSERT_EQ(o.chains.back().name, "firewall-" + base);
+  EXPECT_THAT(rules_of(o.chains.back()), ElementsAre("ip saddr 198.51.100.0/24 return", "drop"));
+  const auto elements = element_texts(o);
+  EXPECT_THAT(elements, ::testing::Contains("firewall-ips 203.0.113.1 6 80 -> goto firewall-" + base + ""));
+  EXPECT_THAT(elements, ::testing::Contains("service-ips 192.0.2.10 6 80 -> goto external-" + base + ""));
+  EXPECT_THAT(elements, ::testing::Contains("service-ips 203.0.113.1 6 80 -> goto external-" + base + ""));
+}
+
+TEST(RuleGenerator, InternalPolicyLocalWithoutLocalEndpointsDrops) {
+  auto s = service("web", "10.96.0.10");
+  s.spec.internal_traffic_policy = "Local";
+  auto o = generate(s, {slice("web", {{"10.244.1.5", "node-b"}})});
+  EXPECT_TRUE(o.chains.empty());
+  EXPECT_THAT(element_texts(o), ::testing::Contains("no-endpoint-services 10.96.0.10 6 80 -> drop"));
+}
+
+TEST(RuleGenerator, EachFamilyGetsOnlyItsAddresses) {
+  auto s = service("web", "10.96.0.10");
+  s.spec.cluster_ips = {"10.96.0.10", "fd00::10"};
+  s.spec.ip_families = {"IPv4", "IPv6"};
+  s.spec.ip_family_policy = "RequireDualStack";
+  auto v6 = generate(s, {slice("web", {{"10.244.0.5", "node-a"}}), slice("web", {{"fd00:244::5", "node-a"}}, "IPv6")},
+                     IpFamily::IPv6);
+  ASSERT_EQ(v6.chains.size(), 1u);
+  EXPECT_EQ(rules_of(v6.chains[0], IpFamily::IPv6).back(), "meta l4proto tcp dnat to [fd00:244::5]:8080");
+  EXPECT_THAT(element_texts(v6), ::testing::Contains("cluster-ips fd00::10 0 0"));
+  EXPECT_THAT(element_texts(v6), ::testing::Contains("hairpin-endpoints fd00:244::5 . fd00:244::5"));
+  EXPECT_THAT(rules_of(v6.chains[0], IpFamily::IPv6)[0], HasSubstr("ip6 saddr != fd00:244::/64"));
+}
+
+}  // namespace
+}  // namespace switchyard::dataplane::nft
