@@ -110,7 +110,19 @@ void serve_connection(Stream& stream, ApiHandler& handler, const std::atomic<boo
       http::write(stream, res, ec);
       return;
     }
-    if (ec) return;
+    if (ec) {
+      // Malformed HTTP gets a 400, as Go's server answers it; a closed or cut connection nothing.
+      if (ec.category() == beast::error_code(http::error::bad_method).category() && ec != http::error::end_of_stream && ec != http::error::partial_message) {
+        http::response<http::string_body> res{http::status::bad_request, 11};
+        res.set(http::field::content_type, "application/json");
+        res.keep_alive(false);
+        res.body() = bad_request(fmt::format("malformed HTTP request: {}", ec.message())).status.dump();
+        res.prepare_payload();
+        beast::error_code wec;
+        http::write(stream, res, wec);
+      }
+      return;
+    }
     auto req = parser.release();
     HttpRequest r{std::string(req.method_string()), std::string(req.target()), std::string(req[http::field::content_type]),
                   std::string(req[http::field::accept]), std::string(req[http::field::authorization]), std::move(req.body())};

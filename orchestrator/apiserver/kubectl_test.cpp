@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include <gmock/gmock.h>
+#include <nlohmann/json.hpp>
 #include <gtest/gtest.h>
 
 #include "netns-tests/support/process.h"
@@ -190,12 +191,22 @@ TEST_P(KubectlAgainstApiserver, KillNineAndRestartKeepsEveryAcknowledgedWrite) {
     ASSERT_EQ(k("create -f " + file(name + ".yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: " + name +
                                                          ", namespace: shop}\nspec:\n  ports: [{port: 80}]\n")).exit_code, 0);
   }
-  const auto before = k("get svc -n shop -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.resourceVersion}{\"\\n\"}{end}'").output;
+  const std::string each = "-o jsonpath='{range .items[*]}{.metadata.name}={.metadata.resourceVersion}/{.spec.clusterIP}{\"\\n\"}{end}'";
+  const auto before = k("get svc -n shop " + each).output;
+  const std::string rv = nlohmann::json::parse(k("get --raw /api/v1/namespaces/shop/services").output)["metadata"]["resourceVersion"];
+  ASSERT_FALSE(rv.empty());
   server_->kill_now(SIGKILL);
   server_.reset();
   start_server();
-  EXPECT_EQ(k("get svc -n shop -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.resourceVersion}{\"\\n\"}{end}'").output, before);
+  EXPECT_EQ(k("get svc -n shop " + each).output, before);  // same objects, resourceVersions and cluster IPs
   EXPECT_EQ(std::count(before.begin(), before.end(), '\n'), 6);
+  EXPECT_THAT(before, ContainsRegex("s0=[0-9]+/10\\.[0-9]+\\.[0-9]+\\.[0-9]+\n"));
+  // A watch from the revision seen before the crash resumes: it gets what changed after it.
+  ASSERT_EQ(k("label svc s3 -n shop after=crash").exit_code, 0);
+  auto resumed = k("get --raw '/api/v1/namespaces/shop/services?watch=true&timeoutSeconds=1&resourceVersion=" + rv + "'");
+  EXPECT_THAT(resumed.output, HasSubstr("\"type\":\"MODIFIED\""));
+  EXPECT_THAT(resumed.output, HasSubstr("\"after\":\"crash\""));
+  EXPECT_THAT(resumed.output, Not(HasSubstr("\"name\":\"s1\"")));  // nothing from before the revision
 }
 
 std::vector<std::string> kubectl_versions() { return {"1.27", "1.28", "1.29", "1.30", "1.31", "1.32", "1.33"}; }

@@ -1,5 +1,8 @@
 // `switchyard apiserver`: the Kubernetes-compatible API server on a persistent store.
+#include <atomic>
+#include <chrono>
 #include <csignal>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -27,7 +30,22 @@ struct ApiserverOptions {
   std::string store = "sqlite";
   std::string tls_cert, tls_key, token_file;
   bool plain_http = false;
+  int compaction_interval_seconds = 300;
 };
+
+// As kube-apiserver: every interval, compact the store to the revision seen one interval ago,
+// so watchers have at least an interval to catch up and history does not grow forever.
+std::thread start_compactor(store::Store& store, int interval_seconds, std::atomic<bool>& stopping) {
+  return std::thread([&store, interval_seconds, &stopping] {
+    store::Revision previous = 0;
+    while (!stopping) {
+      for (int i = 0; i < interval_seconds * 10 && !stopping; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (stopping) return;
+      if (previous > 0) (void)store.compact(previous);
+      previous = store.current_revision().value_or(0);
+    }
+  });
+}
 
 std::expected<std::unique_ptr<store::Store>, std::string> open_store(const ApiserverOptions& o) {
   if (o.store == "sqlite") {
@@ -148,9 +166,13 @@ int run_apiserver(const ApiserverOptions& o) {
                            (*server)->port(), o.store);
   if (!kubeconfig.empty()) std::cout << fmt::format("  kubectl --kubeconfig {} get services -A\n", kubeconfig);
   std::cout << std::flush;
+  std::atomic<bool> stopping{false};
+  std::thread compactor = start_compactor(**st, std::max(1, o.compaction_interval_seconds), stopping);
   int sig = 0;
   sigwait(&signals, &sig);
+  stopping = true;
   (*server)->stop();
+  compactor.join();
   return 0;
 }
 
@@ -168,6 +190,7 @@ void register_apiserver(CLI::App& app, std::function<int()>& run) {
   sub->add_option("--tls-private-key-file", o->tls_key, "serving key (PEM); default: DIR/pki/apiserver.key");
   sub->add_option("--token-file", o->token_file, "file holding the admin bearer token; default: DIR/admin.token");
   sub->add_flag("--insecure-plain-http", o->plain_http, "serve plain HTTP (tests only)");
+  sub->add_option("--compaction-interval", o->compaction_interval_seconds, "seconds between store compactions")->capture_default_str();
   sub->callback([&run, o] { run = [o] { return run_apiserver(*o); }; });
 }
 
