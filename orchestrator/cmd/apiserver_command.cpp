@@ -14,6 +14,7 @@
 #include "orchestrator/apiserver/http_server.h"
 #include "orchestrator/apiserver/kubeconfig.h"
 #include "orchestrator/apiserver/pki.h"
+#include "orchestrator/controllers/endpointslice_controller.h"
 #include "orchestrator/cmd/commands.h"
 #include "orchestrator/store/etcd_store.h"
 #include "orchestrator/store/sqlite_store.h"
@@ -166,12 +167,15 @@ int run_apiserver(const ApiserverOptions& o) {
                            (*server)->port(), o.store);
   if (!kubeconfig.empty()) std::cout << fmt::format("  kubectl --kubeconfig {} get services -A\n", kubeconfig);
   std::cout << std::flush;
+  controllers::EndpointSliceController slices(registry);
+  slices.start();
   std::atomic<bool> stopping{false};
   std::thread compactor = start_compactor(**st, std::max(1, o.compaction_interval_seconds), stopping);
   int sig = 0;
   sigwait(&signals, &sig);
   stopping = true;
   (*server)->stop();
+  slices.stop();
   compactor.join();
   return 0;
 }
