@@ -1,0 +1,116 @@
+#include "endpoints/informer/cluster_state_feed.h"
+
+#include "orchestrator/api/json_codec.h"
+
+namespace switchyard::informer {
+
+using nlohmann::json;
+
+namespace {
+
+std::pair<std::string, std::string> key_of(const json& obj) {
+  return {obj["metadata"].value("namespace", ""), obj["metadata"].value("name", "")};
+}
+
+// List items may come without apiVersion/kind (the real server omits them).
+template <class T>
+std::optional<T> decode_as(const json& obj, const char* api_version, const char* kind) {
+  auto d = api::decode_object_as(obj, api_version, kind);
+  if (!d) return std::nullopt;
+  return std::get<T>(std::move(d->object));
+}
+
+}  // namespace
+
+ClusterStateFeed::ClusterStateFeed(ClusterConnection connection, endpoints::ClusterStateOptions options) : state_(options) {
+  service_informer_ = std::make_unique<Informer>(connection, "/api/v1/services",
+                                                 InformerHandlers{[this](const auto& items) { replace_services(items); },
+                                                                  [this](const auto& t, const auto& o) { on_service(t, o); }});
+  slice_informer_ = std::make_unique<Informer>(connection, "/apis/discovery.k8s.io/v1/endpointslices",
+                                               InformerHandlers{[this](const auto& items) { replace_slices(items); },
+                                                                [this](const auto& t, const auto& o) { on_slice(t, o); }});
+  node_informer_ = std::make_unique<Informer>(connection, "/api/v1/nodes?fieldSelector=metadata.name%3D" + options.node_name,
+                                              InformerHandlers{[this](const auto& items) {
+                                                                 for (const auto& n : items) on_node("ADDED", n);
+                                                               },
+                                                               [this](const auto& t, const auto& o) { on_node(t, o); }});
+}
+
+ClusterStateFeed::~ClusterStateFeed() { stop(); }
+
+void ClusterStateFeed::start() {
+  service_informer_->start();
+  slice_informer_->start();
+  node_informer_->start();
+}
+
+void ClusterStateFeed::stop() {
+  service_informer_->stop();
+  slice_informer_->stop();
+  node_informer_->stop();
+}
+
+bool ClusterStateFeed::synced() const { return service_informer_->synced() && slice_informer_->synced() && node_informer_->synced(); }
+
+std::shared_ptr<const endpoints::Snapshot> ClusterStateFeed::snapshot() {
+  std::lock_guard lock(mu_);
+  return state_.build();
+}
+
+void ClusterStateFeed::replace_services(const std::vector<json>& items) {
+  std::lock_guard lock(mu_);
+  std::set<std::pair<std::string, std::string>> now;
+  for (const auto& item : items)
+    if (auto s = decode_as<api::Service>(item, "v1", "Service")) {
+      now.insert(key_of(item));
+      state_.upsert(*s);
+    }
+  for (const auto& k : services_)
+    if (!now.contains(k)) state_.remove_service({k.first, k.second});
+  services_ = std::move(now);
+}
+
+void ClusterStateFeed::replace_slices(const std::vector<json>& items) {
+  std::lock_guard lock(mu_);
+  std::set<std::pair<std::string, std::string>> now;
+  for (const auto& item : items)
+    if (auto s = decode_as<api::EndpointSlice>(item, "discovery.k8s.io/v1", "EndpointSlice")) {
+      now.insert(key_of(item));
+      state_.upsert(*s);
+    }
+  for (const auto& k : slices_)
+    if (!now.contains(k)) state_.remove_slice(k.first, k.second);
+  slices_ = std::move(now);
+}
+
+void ClusterStateFeed::on_service(const std::string& type, const json& obj) {
+  std::lock_guard lock(mu_);
+  const auto k = key_of(obj);
+  if (type == "DELETED") {
+    state_.remove_service({k.first, k.second});
+    services_.erase(k);
+  } else if (auto s = decode_as<api::Service>(obj, "v1", "Service")) {
+    state_.upsert(*s);
+    services_.insert(k);
+  }
+}
+
+void ClusterStateFeed::on_slice(const std::string& type, const json& obj) {
+  std::lock_guard lock(mu_);
+  const auto k = key_of(obj);
+  if (type == "DELETED") {
+    state_.remove_slice(k.first, k.second);
+    slices_.erase(k);
+  } else if (auto s = decode_as<api::EndpointSlice>(obj, "discovery.k8s.io/v1", "EndpointSlice")) {
+    state_.upsert(*s);
+    slices_.insert(k);
+  }
+}
+
+void ClusterStateFeed::on_node(const std::string& type, const json& obj) {
+  if (type == "DELETED") return;
+  std::lock_guard lock(mu_);
+  if (auto n = decode_as<api::Node>(obj, "v1", "Node")) state_.set_node(*n);
+}
+
+}  // namespace switchyard::informer
