@@ -78,7 +78,8 @@ struct Options {
   int watchers = 1000;
   int events = 50;
   int updates = 2000;        // per thread setting
-  int single_creates = 0;    // creates with 1 thread (0: services / 5); the rest with the most threads
+  int early_creates = 1000;  // per thread setting, into an empty namespace
+  int late_creates = 100;    // per thread setting, once --services exist
   std::vector<int> threads{1, 8};
   std::vector<std::string> stores{"sqlite", "etcd"};
   int https_creates = 2000;  // per thread setting, against the binary; 0: skip
@@ -152,12 +153,18 @@ const std::string kServices = "/api/v1/namespaces/bench/services";
 
 std::string service_name(int i) { return fmt::format("svc-{:05}", i); }
 
-std::string service_body(int i) {
-  return Json{{"apiVersion", "v1"},
-              {"kind", "Service"},
-              {"metadata", {{"name", service_name(i)}, {"labels", {{"app", "bench"}}}}},
-              {"spec", {{"selector", {{"app", service_name(i)}}}, {"ports", {{{"name", "http"}, {"port", 80}, {"targetPort", 8080}, {"protocol", "TCP"}}}}}}}
+// cluster_ip: empty for a dynamic allocation, as most Services are made.
+std::string service_body(int i, const std::string& cluster_ip = "") {
+  Json spec = {{"selector", {{"app", service_name(i)}}}, {"ports", {{{"name", "http"}, {"port", 80}, {"targetPort", 8080}, {"protocol", "TCP"}}}}};
+  if (!cluster_ip.empty()) spec["clusterIP"] = cluster_ip;
+  return Json{{"apiVersion", "v1"}, {"kind", "Service"}, {"metadata", {{"name", service_name(i)}, {"labels", {{"app", "bench"}}}}}, {"spec", spec}}
       .dump();
+}
+
+// An address of 10.96.0.0/12 above its static band (the first 256), for the fill with explicit cluster IPs.
+std::string explicit_ip(std::uint32_t n) {
+  const std::uint32_t ip = 0x0A600000u + 4096u + n % 1000000u;
+  return fmt::format("{}.{}.{}.{}", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
 }
 
 void create_namespace(const Target& t) {
@@ -175,7 +182,8 @@ struct Throughput {
 };
 
 // Creates services [first, first + count) with `threads` clients; connections are made before the clock starts.
-Throughput run_creates(const Target& t, int threads, int first, int count) {
+// explicit_ips: each Service names its clusterIP (another one is tried when that one was taken).
+Throughput run_creates(const Target& t, int threads, int first, int count, bool explicit_ips = false) {
   std::vector<std::unique_ptr<Client>> clients;
   for (int i = 0; i < threads; ++i) clients.push_back(std::make_unique<Client>(t));
   std::atomic<int> next{first};
@@ -190,9 +198,10 @@ Throughput run_creates(const Target& t, int threads, int first, int count) {
       std::vector<double> lat;
       int done = 0, errors = 0;
       for (int i = next++; i < first + count; i = next++) {
-        const auto body = service_body(i);
         const auto s = Clock::now();
-        auto r = clients[w]->request(http::verb::post, kServices, body);
+        auto r = clients[w]->request(http::verb::post, kServices, service_body(i, explicit_ips ? explicit_ip(i) : ""));
+        for (std::uint32_t retry = 1; explicit_ips && r.status == 422 && retry < 5; ++retry)
+          r = clients[w]->request(http::verb::post, kServices, service_body(i, explicit_ip(i + retry * 200000)));
         lat.push_back(ms(Clock::now() - s));
         if (r.status == 201) ++done;
         else {
@@ -582,7 +591,8 @@ struct BinaryServer {
 
 struct StoreFigures {
   std::string store;
-  std::vector<Throughput> creates, updates;
+  std::vector<Throughput> creates, late_creates, updates;
+  Throughput fill;
   ListFigures lists;
   std::optional<FanOutFigures> fan;
 };
@@ -601,14 +611,26 @@ StoreFigures measure(const std::string& name, store::Store& st, const Options& o
   t.port = server.server->port();
   create_namespace(t);
 
-  // Creates: the first thread settings make `single_creates` each, the last one the rest up to --services.
-  const int small = o.single_creates > 0 ? o.single_creates : o.services / 5;
+  // Creates with dynamic cluster IPs into the empty namespace, then a fill up to --services with
+  // explicit cluster IPs (the dynamic allocation lists every allocated IP, so its cost grows
+  // with the number of Services), then dynamic creates again at that size.
   int made = 0;
-  for (std::size_t i = 0; i < o.threads.size(); ++i) {
-    const int count = i + 1 < o.threads.size() ? std::min(small, o.services - made) : o.services - made;
-    f.creates.push_back(run_creates(t, o.threads[i], made, count));
+  for (int threads : o.threads) {
+    f.creates.push_back(run_creates(t, threads, made, o.early_creates));
     print_throughput("create", f.creates.back());
-    made += count;
+    made += o.early_creates;
+  }
+  const int late_total = o.late_creates * static_cast<int>(o.threads.size());
+  const int fill = std::max(0, o.services - made - late_total);
+  f.fill = run_creates(t, *std::max_element(o.threads.begin(), o.threads.end()), made, fill, true);
+  made += fill;
+  std::cout << fmt::format("  fill to {} services with explicit cluster IPs:\n", made);
+  print_throughput("create", f.fill);
+  for (int threads : o.threads) {
+    f.late_creates.push_back(run_creates(t, threads, made, o.late_creates));
+    made += o.late_creates;
+    std::cout << fmt::format("  at {} services:\n", made);
+    print_throughput("create", f.late_creates.back());
   }
   for (int threads : o.threads) {
     f.updates.push_back(run_updates(t, threads, o.updates));
@@ -664,13 +686,15 @@ Options parse(int argc, char** argv) {
     else if (key == "--watchers") o.watchers = std::stoi(value());
     else if (key == "--events") o.events = std::stoi(value());
     else if (key == "--updates") o.updates = std::stoi(value());
-    else if (key == "--single-creates") o.single_creates = std::stoi(value());
+    else if (key == "--early-creates") o.early_creates = std::stoi(value());
+    else if (key == "--late-creates") o.late_creates = std::stoi(value());
     else if (key == "--threads") o.threads = parse_ints(value());
     else if (key == "--stores") o.stores = parse_strings(value());
     else if (key == "--https-creates") o.https_creates = std::stoi(value());
     else if (key == "--binary") o.binary = value();
     else {
-      std::cerr << "usage: apiserver_bench [--services N] [--watchers N] [--events N] [--updates N] [--single-creates N]\n"
+      std::cerr << "usage: apiserver_bench [--services N] [--watchers N] [--events N] [--updates N]\n"
+                   "                       [--early-creates N] [--late-creates N]"
                    "                       [--threads 1,8] [--stores sqlite,etcd] [--https-creates N] [--binary PATH]\n";
       std::exit(2);
     }
@@ -756,9 +780,20 @@ int main(int argc, char** argv) {
     std::cout << "\n";
   };
   for (std::size_t i = 0; i < o.threads.size(); ++i) {
-    row(fmt::format("creates/s, {} thread(s)", o.threads[i]), [&](const StoreFigures& f) {
+    row(fmt::format("creates/s, {} thread(s), from {} services", o.threads[i], o.early_creates * i), [&](const StoreFigures& f) {
       return fmt::format("{:.0f} (p50 {:.1f} ms, p99 {:.1f} ms)", f.creates[i].per_second(), percentile(f.creates[i].latencies_ms, 50),
                          percentile(f.creates[i].latencies_ms, 99));
+    });
+  }
+  row(fmt::format("creates/s, explicit clusterIP, {} threads, fill", *std::max_element(o.threads.begin(), o.threads.end())),
+      [&](const StoreFigures& f) {
+        return fmt::format("{:.0f} (p50 {:.1f} ms, p99 {:.1f} ms)", f.fill.per_second(), percentile(f.fill.latencies_ms, 50),
+                           percentile(f.fill.latencies_ms, 99));
+      });
+  for (std::size_t i = 0; i < o.threads.size(); ++i) {
+    row(fmt::format("creates/s, {} thread(s), at {} services", o.threads[i], o.services), [&](const StoreFigures& f) {
+      return fmt::format("{:.0f} (p50 {:.1f} ms, p99 {:.1f} ms)", f.late_creates[i].per_second(),
+                         percentile(f.late_creates[i].latencies_ms, 50), percentile(f.late_creates[i].latencies_ms, 99));
     });
   }
   for (std::size_t i = 0; i < o.threads.size(); ++i) {
