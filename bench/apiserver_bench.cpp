@@ -252,7 +252,13 @@ Throughput run_updates(const Target& t, int threads, int count) {
         lat.push_back(ms(Clock::now() - s));
         if (r.status == 200) {
           ++done;
+          const auto before = obj["metadata"]["resourceVersion"];
           obj = Json::parse(r.body);
+          if (obj["metadata"]["resourceVersion"] == before) {  // a no-op update would not be a write
+            ++errors;
+            std::lock_guard lock(mu);
+            if (first_error.empty()) first_error = "the update did not change the resourceVersion";
+          }
         } else {
           ++errors;
           std::lock_guard lock(mu);
