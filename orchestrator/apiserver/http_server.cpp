@@ -1,5 +1,6 @@
 #include "orchestrator/apiserver/http_server.h"
 
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <condition_variable>
@@ -50,6 +51,13 @@ struct EventQueue {
   }
 };
 
+// A watch client sends nothing after its request, so a FIN from it means it went away (as Go's
+// server reads EOF in the background and cancels the request).
+bool peer_closed(int fd) {
+  pollfd p{fd, POLLRDHUP, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+}
+
 template <class Stream>
 void serve_watch(Stream& stream, ApiHandler& handler, const WatchRequest& w, const http::request<http::string_body>& req,
                  const std::atomic<bool>& stopping) {
@@ -88,7 +96,9 @@ void serve_watch(Stream& stream, ApiHandler& handler, const WatchRequest& w, con
       if (ec) return;
     }
     if (failed) break;
-    // Notice a client that went away: a zero-length probe read would block, so rely on write errors.
+    // Without this a watch whose client left keeps its thread and its store watch until an
+    // event's write fails, or for the whole timeout (30 min) if none comes.
+    if (batch.empty() && peer_closed(beast::get_lowest_layer(stream).native_handle())) return;
   }
   asio::write(stream, http::make_chunk_last(), ec);
 }
