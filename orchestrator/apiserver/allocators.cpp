@@ -148,6 +148,22 @@ AllocationResult<std::optional<std::uint64_t>> StoreBackedRange::claim_in(std::v
 }
 
 AllocationResult<std::uint64_t> StoreBackedRange::allocate_next(std::string_view owner) {
+  // Fast path: a few random offsets of the upper band, each claimed by a create that fails if
+  // taken. In a range that is mostly free this wins at once without reading what is allocated
+  // (which costs a full listing: 12 creates/s at 10,000 services before, bench/RESULTS.md).
+  if (size_ > static_band_) {
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      std::uint64_t offset;
+      {
+        std::lock_guard lock(rng_mu_);
+        offset = std::uniform_int_distribution<std::uint64_t>(static_band_, size_ - 1)(rng_);
+      }
+      auto won = allocate(offset, owner);
+      if (won) return offset;
+      if (won.error().code != AllocationErrorCode::AlreadyAllocated) return std::unexpected(won.error());
+    }
+  }
+  // Crowded: scan what is allocated for a free offset.
   auto held = allocated();
   if (!held) return std::unexpected(held.error());
   const AllocationError full{AllocationErrorCode::RangeFull, "range is full"};
