@@ -5,6 +5,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <set>
 #include <mutex>
 #include <utility>  // Boost 1.74 asio/awaitable.hpp uses std::exchange without it
 
@@ -31,6 +32,11 @@ struct HttpServer::Impl {
   tcp::acceptor acceptor{io};
   std::thread accept_thread;
   std::atomic<bool> stopping{false};
+  // Open connections, so that stop() can end them and wait for their threads: the threads use
+  // the handler, which must outlive them.
+  std::mutex connections_mu;
+  std::condition_variable connections_done;
+  std::set<int> connection_fds;
 
   explicit Impl(ApiHandler& h, HttpServerOptions o) : handler(h), options(std::move(o)) {}
 };
@@ -174,7 +180,9 @@ void HttpServer::stop() {
   ::shutdown(impl_->acceptor.native_handle(), SHUT_RDWR);
   impl_->acceptor.close(ec);
   if (impl_->accept_thread.joinable()) impl_->accept_thread.join();
-  // Connection threads are detached: each ends at its next read or write.
+  std::unique_lock lock(impl_->connections_mu);
+  for (int fd : impl_->connection_fds) ::shutdown(fd, SHUT_RDWR);  // wakes reads blocked on idle keep-alives
+  impl_->connections_done.wait_for(lock, std::chrono::seconds(10), [&] { return impl_->connection_fds.empty(); });
 }
 
 std::expected<std::unique_ptr<HttpServer>, std::string> HttpServer::start(ApiHandler& handler, HttpServerOptions options) {
@@ -213,7 +221,12 @@ std::expected<std::unique_ptr<HttpServer>, std::string> HttpServer::start(ApiHan
         if (s->stopping) return;
         continue;
       }
-      std::thread([s, sock = std::move(socket)]() mutable {
+      const int fd = socket.native_handle();
+      {
+        std::lock_guard lock(s->connections_mu);
+        s->connection_fds.insert(fd);
+      }
+      std::thread([s, fd, sock = std::move(socket)]() mutable {
         beast::error_code cec;
         if (s->tls) {
           beast::ssl_stream<tcp::socket> stream(std::move(sock), *s->tls);
@@ -224,6 +237,9 @@ std::expected<std::unique_ptr<HttpServer>, std::string> HttpServer::start(ApiHan
           serve_connection(sock, s->handler, s->stopping);
           sock.shutdown(tcp::socket::shutdown_both, cec);
         }
+        std::lock_guard lock(s->connections_mu);
+        s->connection_fds.erase(fd);  // before the socket closes, so stop() never shuts a reused fd
+        s->connections_done.notify_all();
       }).detach();
     }
   });
