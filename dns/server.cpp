@@ -155,29 +155,55 @@ std::expected<std::unique_ptr<DnsServer>, std::string> DnsServer::create(ServerO
     addresses.push_back(*a);
   }
   for (int i = 0; i < workers; ++i) server->workers_.push_back(std::make_unique<Worker>());
-  for (auto& [addr, port] : addresses) {
-    // The first worker's bind fixes the port (when 0 was asked); the others share it.
-    for (auto& w : server->workers_) {
-      boost::system::error_code ec;
-      auto u = std::make_unique<udp::socket>(w->io);
-      udp::endpoint uep(addr, port);
-      u->open(uep.protocol(), ec);
-      if (!ec) u->set_option(ReusePort(true), ec);
-      if (!ec) u->bind(uep, ec);
-      if (ec) return std::unexpected(fmt::format("DNS: cannot bind UDP {}:{}: {}", addr.to_string(), port, ec.message()));
-      port = u->local_endpoint().port();
-      auto t = std::make_unique<tcp::acceptor>(w->io);
-      tcp::endpoint tep(addr, port);
-      t->open(tep.protocol(), ec);
-      if (!ec) t->set_option(ReusePort(true), ec);
-      if (!ec) t->set_option(tcp::acceptor::reuse_address(true), ec);
-      if (!ec) t->bind(tep, ec);
-      if (!ec) t->listen(asio::socket_base::max_listen_connections, ec);
-      if (ec) return std::unexpected(fmt::format("DNS: cannot listen on TCP {}:{}: {}", addr.to_string(), port, ec.message()));
-      w->udp_sockets.push_back(std::move(u));
-      w->acceptors.push_back(std::move(t));
+  for (auto& [addr, requested_port] : addresses) {
+    // With port 0 the kernel picks a free UDP port, which TCP may have in use (another
+    // connection's local port): then pick again.
+    std::string failure;
+    bool bound_all = false;
+    for (int attempt = 0; attempt < 20 && !bound_all; ++attempt) {
+      std::uint16_t port = requested_port;
+      std::vector<std::unique_ptr<udp::socket>> udps;
+      std::vector<std::unique_ptr<tcp::acceptor>> tcps;
+      failure.clear();
+      // The first worker's bind fixes the port; the others share it (SO_REUSEPORT).
+      for (auto& w : server->workers_) {
+        boost::system::error_code ec;
+        auto u = std::make_unique<udp::socket>(w->io);
+        udp::endpoint uep(addr, port);
+        u->open(uep.protocol(), ec);
+        if (!ec) u->set_option(ReusePort(true), ec);
+        if (!ec) u->bind(uep, ec);
+        if (ec) {
+          failure = fmt::format("DNS: cannot bind UDP {}:{}: {}", addr.to_string(), port, ec.message());
+          break;
+        }
+        port = u->local_endpoint().port();
+        auto t = std::make_unique<tcp::acceptor>(w->io);
+        tcp::endpoint tep(addr, port);
+        t->open(tep.protocol(), ec);
+        if (!ec) t->set_option(ReusePort(true), ec);
+        if (!ec) t->set_option(tcp::acceptor::reuse_address(true), ec);
+        if (!ec) t->bind(tep, ec);
+        if (!ec) t->listen(asio::socket_base::max_listen_connections, ec);
+        if (ec) {
+          failure = fmt::format("DNS: cannot listen on TCP {}:{}: {}", addr.to_string(), port, ec.message());
+          break;
+        }
+        udps.push_back(std::move(u));
+        tcps.push_back(std::move(t));
+      }
+      if (!failure.empty()) {
+        if (requested_port != 0) return std::unexpected(failure);
+        continue;
+      }
+      for (std::size_t i = 0; i < server->workers_.size(); ++i) {
+        server->workers_[i]->udp_sockets.push_back(std::move(udps[i]));
+        server->workers_[i]->acceptors.push_back(std::move(tcps[i]));
+      }
+      server->bound_.push_back(addr.is_v6() ? fmt::format("[{}]:{}", addr.to_string(), port) : fmt::format("{}:{}", addr.to_string(), port));
+      bound_all = true;
     }
-    server->bound_.push_back(addr.is_v6() ? fmt::format("[{}]:{}", addr.to_string(), port) : fmt::format("{}:{}", addr.to_string(), port));
+    if (!bound_all) return std::unexpected(failure);
   }
   for (auto& w : server->workers_) {
     Worker* worker = w.get();
