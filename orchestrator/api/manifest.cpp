@@ -19,6 +19,8 @@ using nlohmann::json;
 
 namespace {
 
+std::size_t invalid_utf8_at(std::string_view s);
+
 bool one_of(std::string_view s, std::initializer_list<std::string_view> options) {
   for (auto o : options)
     if (s == o) return true;
@@ -86,6 +88,8 @@ class JsonFromYamlEvents : public YAML::EventHandler {
     add(mark, it->second.value, 0, it->second.nodes);
   }
   void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor, const std::string& value) override {
+    // yaml-cpp writes some escapes (\N, \_) as single Latin-1 bytes: refuse what is not UTF-8.
+    if (invalid_utf8_at(value) != std::string_view::npos) return fail(mark, "a string is not valid UTF-8 after unescaping");
     add(mark, scalar(tag, value), anchor, 1);
   }
   void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {

@@ -104,6 +104,8 @@ TEST(Manifest, BadInputGetsAnErrorThatSaysWhat) {
            {"[], a", "yaml: line 1, column 3: unexpected content after the end of a document"},
            {"a: \"x\x9d\"\n", "the manifest is not valid UTF-8 (byte 5)"},
            {"a: \xed\xa0\x80\n", "the manifest is not valid UTF-8 (byte 3)"},  // a UTF-16 surrogate
+           // Found by the fuzzer: yaml-cpp unescapes \N to a lone 0x85 byte.
+           {"a: \"x\\Ny\"\n", "document 1: line 1: a string is not valid UTF-8 after unescaping"},
            {"a: &x 1\nb: *y\n", "yaml: line 2, column 4: the referenced anchor is not defined"},
        }) {
     auto d = decode_manifest(c.text);
