@@ -1,6 +1,10 @@
 // How long the node side takes to turn API objects into a Snapshot and to diff two Snapshots,
 // at kube-proxy benchmark scales (services x 10 endpoints). The baseline for "one endpoint
 // changed" is a full rebuild + full diff, which is what a tracker without sharing would do.
+#include <malloc.h>
+
+#include <memory>
+
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
@@ -92,8 +96,27 @@ void BM_OneEndpointChangeFullRebuild(benchmark::State& st) {
   st.counters["services"] = n;
 }
 
+// Heap held by the node side at n services: the ClusterState (what the informers fed it) and
+// the Snapshot built from it, measured with mallinfo2 around building both.
+void BM_MemoryOfStateAndSnapshot(benchmark::State& st) {
+  const int n = static_cast<int>(st.range(0));
+  for (auto _ : st) {
+    const auto before = mallinfo2().uordblks;
+    auto state = std::make_unique<ClusterState>(sy::endpoints::ClusterStateOptions{.node_name = "node-a"});
+    fill(*state, n);
+    const auto state_only = mallinfo2().uordblks;
+    auto snap = state->build();
+    const auto with_snapshot = mallinfo2().uordblks;
+    st.counters["state_MiB"] = static_cast<double>(state_only - before) / (1 << 20);
+    st.counters["snapshot_MiB"] = static_cast<double>(with_snapshot - state_only) / (1 << 20);
+    st.counters["bytes_per_service"] = static_cast<double>(with_snapshot - before) / n;
+  }
+  st.counters["services"] = n;
+}
+
 }  // namespace
 
+BENCHMARK(BM_MemoryOfStateAndSnapshot)->Arg(1000)->Arg(10000)->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_BuildSnapshotFromScratch)->Arg(1)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_OneEndpointChange)->Arg(1)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_OneEndpointChangeFullRebuild)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);

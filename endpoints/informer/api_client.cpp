@@ -125,22 +125,33 @@ ApiClient::~ApiClient() = default;
 
 namespace {
 
+struct Request {
+  http::verb method = http::verb::get;
+  std::string target, body, content_type;
+};
+
 template <class Stream>
-std::expected<int, std::string> exchange(Stream& stream, const ClusterConnection& c, const std::string& target,
+std::expected<int, std::string> exchange(Stream& stream, const ClusterConnection& c, const Request& request,
                                          const std::function<bool(const std::string&)>& on_line, std::string* whole) {
-  http::request<http::empty_body> req{http::verb::get, target, 11};
+  const std::string& target = request.target;
+  http::request<http::string_body> req{request.method, target, 11};
+  if (!request.content_type.empty()) {
+    req.set(http::field::content_type, request.content_type);
+    req.body() = request.body;
+    req.prepare_payload();
+  }
   req.set(http::field::host, c.host);
   req.set(http::field::accept, "application/json");
   req.set(http::field::user_agent, "switchyard-agent");
   if (!c.token.empty()) req.set(http::field::authorization, "Bearer " + c.token);
   beast::error_code ec;
   http::write(stream, req, ec);
-  if (ec) return std::unexpected(fmt::format("GET {}: {}", target, ec.message()));
+  if (ec) return std::unexpected(fmt::format("{} {}: {}", std::string(req.method_string()), target, ec.message()));
   beast::flat_buffer buffer;
   http::response_parser<http::buffer_body> parser;
   parser.body_limit(std::uint64_t{1} << 40);  // watch streams are unbounded; lists are large
   http::read_header(stream, buffer, parser, ec);
-  if (ec) return std::unexpected(fmt::format("GET {}: {}", target, ec.message()));
+  if (ec) return std::unexpected(fmt::format("{} {}: {}", std::string(req.method_string()), target, ec.message()));
   const int status = static_cast<int>(parser.get().result_int());
   std::string pending;
   char chunk[16384];
@@ -150,7 +161,7 @@ std::expected<int, std::string> exchange(Stream& stream, const ClusterConnection
     // read_some: return with whatever arrived, so that each watch event is seen at once.
     http::read_some(stream, buffer, parser, ec);
     if (ec == http::error::need_buffer) ec = {};
-    if (ec) return std::unexpected(fmt::format("GET {}: {}", target, ec.message()));
+    if (ec) return std::unexpected(fmt::format("{} {}: {}", std::string(req.method_string()), target, ec.message()));
     pending.append(chunk, sizeof chunk - parser.get().body().size);
     if (whole) continue;
     std::size_t nl;
@@ -202,14 +213,27 @@ static std::expected<int, std::string> connect_and(ClusterConnection& c, asio::i
 std::expected<HttpResult, std::string> ApiClient::get(const std::string& target) {
   HttpResult out;
   auto status = connect_and(impl_->conn, impl_->io, impl_->tls, impl_->fd,
-                            [&](auto& s) { return exchange(s, impl_->conn, target, {}, &out.body); });
+                            [&](auto& s) { return exchange(s, impl_->conn, Request{.target = target}, {}, &out.body); });
+  if (!status) return std::unexpected(status.error());
+  out.status = *status;
+  return out;
+}
+
+std::expected<HttpResult, std::string> ApiClient::send(const std::string& method, const std::string& target, const std::string& body,
+                                                       const std::string& content_type) {
+  const http::verb verb = http::string_to_verb(method);
+  if (verb == http::verb::unknown) return std::unexpected(fmt::format("{} {}: unknown HTTP method", method, target));
+  HttpResult out;
+  const Request request{.method = verb, .target = target, .body = body, .content_type = content_type};
+  auto status = connect_and(impl_->conn, impl_->io, impl_->tls, impl_->fd,
+                            [&](auto& s) { return exchange(s, impl_->conn, request, {}, &out.body); });
   if (!status) return std::unexpected(status.error());
   out.status = *status;
   return out;
 }
 
 std::expected<int, std::string> ApiClient::stream(const std::string& target, const std::function<bool(const std::string&)>& on_line) {
-  return connect_and(impl_->conn, impl_->io, impl_->tls, impl_->fd, [&](auto& s) { return exchange(s, impl_->conn, target, on_line, nullptr); });
+  return connect_and(impl_->conn, impl_->io, impl_->tls, impl_->fd, [&](auto& s) { return exchange(s, impl_->conn, Request{.target = target}, on_line, nullptr); });
 }
 
 void ApiClient::abort() {

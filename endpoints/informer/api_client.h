@@ -34,6 +34,9 @@ class ApiClient {
   ~ApiClient();
   // A GET returning the whole body.
   std::expected<HttpResult, std::string> get(const std::string& target);
+  // Any other request with a body ("PATCH", "/api/v1/…/status", "{…}", "application/merge-patch+json").
+  std::expected<HttpResult, std::string> send(const std::string& method, const std::string& target, const std::string& body,
+                                              const std::string& content_type);
   // A streaming GET: `on_line` gets each newline-terminated chunk of the body (a watch event)
   // until the server ends the stream, `on_line` returns false, or the connection fails.
   std::expected<int, std::string> stream(const std::string& target, const std::function<bool(const std::string&)>& on_line);

@@ -52,6 +52,10 @@ void ClusterStateFeed::stop() {
 
 bool ClusterStateFeed::synced() const { return service_informer_->synced() && slice_informer_->synced() && node_informer_->synced(); }
 
+std::uint64_t ClusterStateFeed::lists() const {
+  return service_informer_->relists() + slice_informer_->relists() + node_informer_->relists();
+}
+
 std::shared_ptr<const endpoints::Snapshot> ClusterStateFeed::snapshot() {
   std::lock_guard lock(mu_);
   return state_.build();

@@ -2,6 +2,7 @@
 // hands out Snapshots. What the agent runs; works against any kube-apiserver.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -20,6 +21,8 @@ class ClusterStateFeed {
   void stop();
   // True once every informer has listed once.
   bool synced() const;
+  // Full lists done by the informers: 3 after the first sync, one more for each relist (a 410).
+  std::uint64_t lists() const;
   // The latest Snapshot (the same object while nothing changed).
   std::shared_ptr<const endpoints::Snapshot> snapshot();
 

@@ -14,7 +14,11 @@ Informer::Informer(ClusterConnection connection, std::string path, InformerHandl
 
 Informer::~Informer() { stop(); }
 
-void Informer::start() { thread_ = std::thread([this] { run(); }); }
+void Informer::start() {
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+}
 
 void Informer::stop() {
   stopping_ = true;
@@ -53,8 +57,8 @@ bool Informer::list_once(std::string& resource_version) {
 void Informer::run() {
   std::mt19937 rng(std::random_device{}());
   auto backoff = std::chrono::milliseconds(500);
-  std::string rv;
-  bool need_list = true;
+  std::string& rv = resource_version_;
+  bool& need_list = need_list_;
   auto sleep_for = [&](std::chrono::milliseconds d) {
     const auto until = std::chrono::steady_clock::now() + d;
     while (!stopping_ && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(20));

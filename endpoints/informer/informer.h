@@ -29,6 +29,8 @@ class Informer {
   // `path`: the collection, e.g. "/api/v1/services" or "/api/v1/nodes?fieldSelector=metadata.name%3Dn1".
   Informer(ClusterConnection connection, std::string path, InformerHandlers handlers);
   ~Informer();
+  // start() after stop() resumes the watch from the last resourceVersion seen, as a reflector
+  // does after a pause (a 410 then means a relist).
   void start();
   void stop();
   bool synced() const { return synced_; }
@@ -42,6 +44,8 @@ class Informer {
   InformerHandlers handlers_;
   std::atomic<bool> stopping_{false}, synced_{false};
   std::atomic<std::uint64_t> relists_{0};
+  std::string resource_version_;  // the last one seen; owned by the informer's thread
+  bool need_list_ = true;
   std::mutex client_mu_;
   ApiClient* active_ = nullptr;  // the request in progress, so that stop() can end it
   std::thread thread_;

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -30,10 +31,10 @@ class InformerAgainstApiserver : public ::testing::Test {
     server_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void start_server() {
-    server_ = std::make_unique<ChildProcess>(std::vector<std::string>{SWITCHYARD_BINARY, "apiserver", "--data-dir", dir_.string(), "--listen",
-                                                                      "127.0.0.1:" + port_},
-                                             dir_.string() + ".log");
+  void start_server(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv{SWITCHYARD_BINARY, "apiserver", "--data-dir", dir_.string(), "--listen", "127.0.0.1:" + port_};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    server_ = std::make_unique<ChildProcess>(argv, dir_.string() + ".log");
     ASSERT_TRUE(wait_until(10, [&] { return kubectl("get ns default -o name").output == "namespace/default\n"; }))
         << run("cat " + dir_.string() + ".log").output;
   }
@@ -109,6 +110,128 @@ TEST_F(InformerAgainstApiserver, SnapshotFollowsTheApiServerAndSurvivesItsRestar
   start_server();
   ASSERT_EQ(kubectl("delete svc web -n shop").exit_code, 0);
   EXPECT_TRUE(wait_until(40, [&] { return feed.snapshot()->find(web) == nullptr; }));
+  feed.stop();
+}
+
+// Pods selected by a Service, their readiness flipped through the status subresource as a
+// kubelet would: the API server's EndpointSlice controller turns that into slices, and the
+// agent-side Snapshot follows.
+const char* kPodsAndService = R"(apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-a}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-b}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: cart, namespace: shop}
+spec:
+  selector: {app: cart}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: cart-0, namespace: shop, labels: {app: cart}}
+spec:
+  nodeName: node-a
+  containers: [{name: c, image: cart}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: cart-1, namespace: shop, labels: {app: cart}}
+spec:
+  nodeName: node-b
+  containers: [{name: c, image: cart}]
+)";
+
+std::string pod_status(const std::string& ip, bool ready) {
+  return R"({"status":{"phase":"Running","podIP":")" + ip + R"(","podIPs":[{"ip":")" + ip +
+         R"("}],"conditions":[{"type":"Ready","status":")" + (ready ? "True" : "False") + R"("}]}})";
+}
+
+TEST_F(InformerAgainstApiserver, PodReadinessFlipsReachTheSnapshotAndAResumedWatchRelistsOn410) {
+  // Compact every second, so that a watch resumed from an old resourceVersion is refused.
+  server_.reset();
+  start_server({"--compaction-interval", "1"});
+  apply(kPodsAndService);
+  auto conn = load_kubeconfig((dir_ / "kubeconfig").string());
+  ASSERT_TRUE(conn) << conn.error();
+  ClusterStateFeed feed(*conn, {.node_name = "node-a"});
+  feed.start();
+  const endpoints::ServicePortName cart{"shop", "cart", "http", "TCP"};
+  auto endpoints_of = [&] {
+    auto s = feed.snapshot();
+    const auto* p = s->find(cart);
+    return p ? p->endpoints : std::vector<endpoints::Endpoint>{};
+  };
+  ASSERT_TRUE(wait_until(10, [&] { return feed.synced() && feed.snapshot()->find(cart); }));
+  EXPECT_TRUE(endpoints_of().empty());  // no pod has an IP yet
+
+  auto patch_status = [&](const std::string& pod, const std::string& ip, bool ready) {
+    auto r = kubectl("patch pod " + pod + " -n shop --subresource=status --type merge -p '" + pod_status(ip, ready) + "'");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  };
+  patch_status("cart-0", "10.1.0.10", true);
+  patch_status("cart-1", "10.1.1.11", false);
+  ASSERT_TRUE(wait_until(10, [&] { return endpoints_of().size() == 2; })) << endpoints_of().size();
+  {
+    auto eps = endpoints_of();
+    EXPECT_EQ(eps[0].ip, "10.1.0.10");
+    EXPECT_TRUE(eps[0].ready);
+    EXPECT_TRUE(eps[0].local);
+    EXPECT_EQ(eps[0].pod_name, "cart-0");
+    EXPECT_EQ(eps[1].ip, "10.1.1.11");
+    EXPECT_FALSE(eps[1].ready);
+    EXPECT_FALSE(eps[1].local);
+    auto snap = feed.snapshot();
+    ASSERT_EQ(snap->find(cart)->ipv4.cluster.size(), 1u);  // only the ready one takes traffic
+    EXPECT_EQ(snap->find(cart)->ipv4.cluster[0].ip, "10.1.0.10");
+  }
+  // Readiness flips both ways.
+  patch_status("cart-0", "10.1.0.10", false);
+  patch_status("cart-1", "10.1.1.11", true);
+  ASSERT_TRUE(wait_until(10, [&] {
+    auto eps = endpoints_of();
+    return eps.size() == 2 && !eps[0].ready && eps[1].ready;
+  }));
+  EXPECT_EQ(feed.snapshot()->find(cart)->ipv4.cluster.at(0).ip, "10.1.1.11");
+
+  // The agent is away while things change and the history it would resume from is compacted:
+  // its watch is refused with 410 Expired, it relists, and the Snapshot catches up.
+  feed.stop();
+  const auto lists_before = feed.lists();
+  // The list's resourceVersion is the store's revision now: no informer has seen a later one.
+  const std::string list = kubectl("get --raw /api/v1/namespaces/shop/pods").output;
+  // The list's own resourceVersion comes last (keys are sorted: items before metadata).
+  const std::regex rv_field(R"re("resourceVersion":"([0-9]+)")re");
+  std::string old_rv;
+  for (std::sregex_iterator it(list.begin(), list.end(), rv_field), end; it != end; ++it) old_rv = (*it)[1];
+  ASSERT_FALSE(old_rv.empty()) << list;
+  ASSERT_FALSE(old_rv.empty());
+  patch_status("cart-0", "10.1.0.10", true);
+  ASSERT_EQ(kubectl("delete pod cart-1 -n shop").exit_code, 0);
+  // Wait until the server itself refuses a watch from before those changes.
+  ASSERT_TRUE(wait_until(10, [&] {
+    // The answer is an ERROR event "too old resource version: R (C)", C the compacted revision;
+    // wait until C is past R, so that every informer's watch is refused whatever its position.
+    auto r = kubectl("get --request-timeout=3s --raw '/api/v1/services?watch=true&timeoutSeconds=1&resourceVersion=" + old_rv + "'");
+    std::smatch c;
+    return std::regex_search(r.output, c, std::regex(R"re(too old resource version: [0-9]+ \(([0-9]+)\))re")) &&
+           std::stoll(c[1]) > std::stoll(old_rv);
+  }));
+  feed.start();
+  ASSERT_TRUE(wait_until(15, [&] {
+    auto eps = endpoints_of();
+    return eps.size() == 1 && eps[0].ip == "10.1.0.10" && eps[0].ready;
+  })) << endpoints_of().size();
+  // A relist, not an incremental catch-up (the count moves just after the list is applied).
+  EXPECT_TRUE(wait_until(5, [&] { return feed.lists() > lists_before; })) << feed.lists();
   feed.stop();
 }
 
