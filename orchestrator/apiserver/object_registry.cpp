@@ -444,7 +444,7 @@ ApiResult<std::unique_ptr<WatchStream>> ObjectRegistry::watch(const ResourceInfo
     const bool now = f.matches(obj);
     const bool before = ev->prev_kv && f.matches(Json::parse(ev->prev_kv->value));
     if (now && before) sink({"MODIFIED", std::move(obj)});
-    else if (now) sink({ev->prev_kv ? "ADDED" : "ADDED", std::move(obj)});
+    else if (now) sink({"ADDED", std::move(obj)});  // matches now, did not before (or is new)
     else if (before) sink({"DELETED", std::move(obj)});
   });
   if (!w) {
