@@ -1,6 +1,7 @@
-// A UDP client that keeps sending to a ClusterIP from one socket stays on the endpoint its first
-// packet was DNATed to, as long as conntrack remembers the flow. When that endpoint is removed,
-// ConntrackCleaner must delete the entry so that the same flow moves to an endpoint that is left.
+// A UDP client that keeps sending to a ClusterIP (or a node port) from one socket stays on the
+// endpoint its first packet was DNATed to, as long as conntrack remembers the flow. When that
+// endpoint is removed, ConntrackCleaner must delete the entry so that the same flow moves to an
+// endpoint that is left.
 // Real traffic: the nftables backend in a node namespace, UDP echo servers in two pods, the
 // client in the external namespace.
 #include <arpa/inet.h>
@@ -98,10 +99,14 @@ class UdpFlow {
   int fd_;
 };
 
+constexpr int kNodePort = 30053;
+
 api::Service udp_service() {
-  auto s = dual_stack(service("dns", "10.96.0.53", 53, kEchoPort), "fd00:96::53");
+  auto s = service("dns", "10.96.0.53", 53, kEchoPort);
+  s.spec.type = "NodePort";
+  s.spec.ports[0].node_port = kNodePort;
   s.spec.ports[0].protocol = "UDP";
-  return s;
+  return dual_stack(std::move(s), "fd00:96::53");
 }
 api::EndpointSlice udp_slice(const std::vector<std::pair<std::string, std::string>>& ip_node, std::string family) {
   auto s = slice("dns", ip_node, kEchoPort, std::move(family));
@@ -109,11 +114,15 @@ api::EndpointSlice udp_slice(const std::vector<std::pair<std::string, std::strin
   return s;
 }
 
-struct FamilyCase {
-  std::string name, cluster_ip, family, pod_a, pod_b;
+// A flow from the external client to one of the service's addresses, and the endpoints of the
+// flow's family.
+struct FlowCase {
+  std::string name, destination;
+  int port = 0;
+  std::string family, pod_a, pod_b;
 };
 
-class ConntrackCleanupTraffic : public ::testing::TestWithParam<FamilyCase> {
+class ConntrackCleanupTraffic : public ::testing::TestWithParam<FlowCase> {
  protected:
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "needs root for network namespaces";
@@ -176,7 +185,7 @@ class ConntrackCleanupTraffic : public ::testing::TestWithParam<FamilyCase> {
 
 TEST_P(ConntrackCleanupTraffic, FlowMovesOffARemovedEndpointOnlyAfterCleanup) {
   const auto& c = GetParam();
-  auto flow = UdpFlow::open(topology_->client(), c.cluster_ip, 53);
+  auto flow = UdpFlow::open(topology_->client(), c.destination, c.port);
   ASSERT_TRUE(flow) << flow.error();
   std::string first;
   for (int attempt = 0; attempt < 10 && first.empty(); ++attempt) first = flow->ask();  // echo servers starting
@@ -198,7 +207,7 @@ TEST_P(ConntrackCleanupTraffic, FlowMovesOffARemovedEndpointOnlyAfterCleanup) {
 
 TEST_P(ConntrackCleanupTraffic, FlowsToOtherEndpointsAndServicesAreLeftAlone) {
   const auto& c = GetParam();
-  auto flow = UdpFlow::open(topology_->client(), c.cluster_ip, 53);
+  auto flow = UdpFlow::open(topology_->client(), c.destination, c.port);
   ASSERT_TRUE(flow) << flow.error();
   std::string first;
   for (int attempt = 0; attempt < 10 && first.empty(); ++attempt) first = flow->ask();
@@ -214,9 +223,12 @@ TEST_P(ConntrackCleanupTraffic, FlowsToOtherEndpointsAndServicesAreLeftAlone) {
   EXPECT_EQ(flow->ask(), first);
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, ConntrackCleanupTraffic,
-                         ::testing::Values(FamilyCase{"IPv4", "10.96.0.53", "IPv4", kPodA, kPodB},
-                                           FamilyCase{"IPv6", "fd00:96::53", "IPv6", kPodAv6, kPodBv6}),
+INSTANTIATE_TEST_SUITE_P(
+    Flows, ConntrackCleanupTraffic,
+    ::testing::Values(FlowCase{"ClusterIpIPv4", "10.96.0.53", 53, "IPv4", kPodA, kPodB},
+                      FlowCase{"ClusterIpIPv6", "fd00:96::53", 53, "IPv6", kPodAv6, kPodBv6},
+                      FlowCase{"NodePortIPv4", ServiceTopology::kNodeIp, kNodePort, "IPv4", kPodA, kPodB},
+                      FlowCase{"NodePortIPv6", ServiceTopology::kNodeIpv6, kNodePort, "IPv6", kPodAv6, kPodBv6}),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace
