@@ -46,7 +46,7 @@ class HealthCheckServer {
   // serviceProxyHealthy in every answer; false also turns every answer into 503 (kube-proxy's
   // behaviour when its own sync is stale). The agent sets it from its /healthz state.
   void set_proxy_healthy(bool healthy);
-  // The ports listening now, sorted.
+  // The ports listening now, sorted. Call it from the thread that calls update().
   std::vector<std::int32_t> listening_ports() const;
 
   // What each health-check node port of `snapshot` should answer (pure: for tests and `status`).
