@@ -8,7 +8,7 @@ packages=(
   clang llvm clang-16 libclang-rt-16-dev
   # libraries
   libbpf-dev libelf-dev zlib1g-dev bpftool
-  libnftnl-dev libmnl-dev
+  libnftnl-dev libmnl-dev libnetfilter-conntrack-dev
   libc-ares-dev libboost-dev libboost-system-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev

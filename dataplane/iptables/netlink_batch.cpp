@@ -3,12 +3,15 @@
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fmt/format.h>
+#include <new>
 
 namespace switchyard::dataplane::nft {
 namespace {
@@ -19,15 +22,40 @@ std::string errno_text(int e) { return std::strerror(e); }
 
 }  // namespace
 
+BatchBuffer::BatchBuffer() { grow_to(NetlinkBatch::kMaxMessageBytes * 4); }
+
+BatchBuffer::~BatchBuffer() {
+  if (data_) munmap(data_, size_);
+}
+
+void BatchBuffer::grow_to(std::size_t bytes) {
+  if (bytes > size_) {
+    std::size_t size = size_ ? size_ : 1;
+    while (size < bytes) size *= 2;
+    void* p = data_ ? mremap(data_, size_, size, MREMAP_MAYMOVE)
+                    : mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    data_ = static_cast<char*>(p);
+    size_ = size;
+  }
+  if (bytes > populated_) {
+    // Fault in as much again as is in use, in one call rather than page by page as it is
+    // written (kernels since 5.14; older ones refuse the advice and fault as before). A small
+    // batch (a partial sync) touches no more than it did with a vector.
+    const std::size_t end = std::min(size_, std::max(bytes, populated_ * 2));
+    madvise(data_ + populated_, end - populated_, MADV_POPULATE_WRITE);
+    populated_ = end;
+  }
+}
+
 NetlinkBatch::NetlinkBatch() {
-  buffer_.resize(kMaxMessageBytes * 4);
   first_seq_ = g_sequence.fetch_add(1u << 24);  // room for 16M messages per batch
   auto* nlh = nftnl_batch_begin(buffer_.data(), first_seq_);
   length_ = NLMSG_ALIGN(nlh->nlmsg_len);
 }
 
 nlmsghdr* NetlinkBatch::begin(std::uint16_t type, std::uint16_t family, std::uint16_t flags, std::string what) {
-  if (buffer_.size() - length_ < kMaxMessageBytes) buffer_.resize(buffer_.size() * 2);
+  buffer_.grow_to(length_ + kMaxMessageBytes);
   descriptions_.push_back(std::move(what));
   const std::uint32_t seq = first_seq_ + static_cast<std::uint32_t>(descriptions_.size());
   return nftnl_nlmsg_build_hdr(buffer_.data() + length_, type, family, flags, seq);
@@ -35,16 +63,15 @@ nlmsghdr* NetlinkBatch::begin(std::uint16_t type, std::uint16_t family, std::uin
 
 void NetlinkBatch::end(nlmsghdr* message) { length_ += NLMSG_ALIGN(message->nlmsg_len); }
 
-std::vector<char>& NetlinkBatch::finish() {
+std::span<const char> NetlinkBatch::finish() {
   if (!finished_) {
-    if (buffer_.size() - length_ < kMaxMessageBytes) buffer_.resize(buffer_.size() + kMaxMessageBytes);
+    buffer_.grow_to(length_ + kMaxMessageBytes);
     const std::uint32_t seq = first_seq_ + static_cast<std::uint32_t>(descriptions_.size()) + 1;
     auto* nlh = nftnl_batch_end(buffer_.data() + length_, seq);
     length_ += NLMSG_ALIGN(nlh->nlmsg_len);
-    buffer_.resize(length_);
     finished_ = true;
   }
-  return buffer_;
+  return {buffer_.data(), length_};
 }
 
 const std::string& NetlinkBatch::describe(std::uint32_t seq) const {
@@ -68,7 +95,7 @@ std::expected<NftSocket, Error> NftSocket::open() {
 }
 
 std::expected<void, Error> NftSocket::commit(NetlinkBatch& batch) {
-  auto& bytes = batch.finish();
+  const auto bytes = batch.finish();
   const int fd = mnl_socket_get_fd(socket_.get());
   // The whole batch is one netlink message train in one skb: the send buffer must hold it.
   int sndbuf = static_cast<int>(bytes.size()) + 4096;

@@ -166,6 +166,7 @@ std::string render_table(const TableSkeleton& skeleton, const std::vector<const 
     if (e.verdict) out += " : " + render_verdict(*e.verdict);
     out += " }\n";
   };
+  for (const auto& e : skeleton.elements) render_element(e);
   for (const auto* p : ports)
     for (const auto& e : p->elements)
       if (in_front_table(e) == front) render_element(e);

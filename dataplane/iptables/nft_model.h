@@ -178,6 +178,7 @@ struct TableSkeleton {
   std::string table = kTableName;
   std::vector<Set> sets;
   std::vector<Chain> chains;
+  std::vector<Element> elements;  // of the skeleton's own sets (nodeport-ips)
 };
 
 std::uint8_t protocol_number(const std::string& protocol);  // "TCP" -> 6; 0 if unknown

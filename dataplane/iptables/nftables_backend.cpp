@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <set>
+#include <tuple>
 
 #include "dataplane/iptables/nft_encoder.h"
 
@@ -139,13 +140,33 @@ void count_port(BackendStats& stats, const ServicePortObjects& objects, int sign
   apply(stats.map_elements, objects.elements.size());
 }
 
-NftablesBackend::NftablesBackend(NftablesBackendOptions options, NftSocket socket)
-    : options_(std::move(options)), socket_(std::move(socket)) {}
+NftablesBackend::NftablesBackend(NftablesBackendOptions options, NftSocket socket,
+                                 std::unique_ptr<LocalAddresses> local_addresses)
+    : options_(std::move(options)), socket_(std::move(socket)), local_addresses_(std::move(local_addresses)) {}
 
 std::expected<std::unique_ptr<NftablesBackend>, Error> NftablesBackend::create(NftablesBackendOptions options) {
+  if (auto ok = options.node_port_addresses.validate(); !ok) return std::unexpected(ok.error());
   auto socket = NftSocket::open();
   if (!socket) return std::unexpected(socket.error());
-  return std::unique_ptr<NftablesBackend>(new NftablesBackend(std::move(options), std::move(*socket)));
+  std::unique_ptr<LocalAddresses> local;
+  const auto& npa = options.node_port_addresses;
+  if (!npa.match_all(IpFamily::IPv4) || !npa.match_all(IpFamily::IPv6)) {
+    auto created = LocalAddresses::create();  // in this thread's namespace, as the nft socket
+    if (!created) return std::unexpected(created.error());
+    local = std::move(*created);
+  }
+  return std::unique_ptr<NftablesBackend>(new NftablesBackend(std::move(options), std::move(*socket), std::move(local)));
+}
+
+std::expected<NftablesBackend::NodePortIps, Error> NftablesBackend::resolve_node_port_ips() {
+  NodePortIps out;
+  if (!local_addresses_) return out;
+  auto addresses = local_addresses_->list();
+  if (!addresses) return std::unexpected(Error{"node port addresses: " + addresses.error().message});
+  const auto& npa = options_.node_port_addresses;
+  if (!npa.match_all(IpFamily::IPv4)) out.first = npa.select(IpFamily::IPv4, *addresses);
+  if (!npa.match_all(IpFamily::IPv6)) out.second = npa.select(IpFamily::IPv6, *addresses);
+  return out;
 }
 
 std::vector<IpFamily> NftablesBackend::families() const {
@@ -173,6 +194,9 @@ std::string NftablesBackend::table_of(const ServicePortName& name) const {
 
 std::expected<void, Error> NftablesBackend::full_sync(const endpoints::Snapshot& snapshot) {
   const auto start = Clock::now();
+  auto node_port_ips = resolve_node_port_ips();
+  if (!node_port_ips) return std::unexpected(node_port_ips.error());
+  std::tie(options_.generator.node_port_ipv4, options_.generator.node_port_ipv6) = std::move(*node_port_ips);
   const std::size_t per_table = std::max<std::size_t>(options_.services_per_table, 1);
   service_tables_ = std::clamp<std::size_t>((snapshot.service_ports().size() + per_table - 1) / per_table, 1,
                                             kMaxServiceTables);
@@ -208,6 +232,7 @@ std::expected<void, Error> NftablesBackend::full_sync(const endpoints::Snapshot&
     auto add_skeleton = [](TableChange& change, const TableSkeleton& t) {
       for (const auto& s : t.sets) change.sets_to_add.push_back(&s);
       for (const auto& c : t.chains) change.chains_to_add.push_back(&c);
+      for (const auto& e : t.elements) change.elements_to_add.push_back(&e);
     };
     add_skeleton(front_change, state.front);
     for (std::size_t i = 0; i < service_tables_; ++i) add_skeleton(service_changes[i], state.service_tables[i]);
@@ -234,6 +259,13 @@ std::expected<void, Error> NftablesBackend::full_sync(const endpoints::Snapshot&
 std::expected<void, Error> NftablesBackend::sync(const endpoints::Snapshot& /*before*/, const endpoints::Snapshot& after,
                                                  const endpoints::SnapshotDiff& diff) {
   if (needs_full_sync_) return full_sync(after);
+  // The node's addresses changed under --nodeport-addresses: the skeletons change, rebuild.
+  if (local_addresses_) {
+    auto node_port_ips = resolve_node_port_ips();
+    if (!node_port_ips) return std::unexpected(node_port_ips.error());
+    if (node_port_ips->first != options_.generator.node_port_ipv4 || node_port_ips->second != options_.generator.node_port_ipv6)
+      return full_sync(after);
+  }
   if (diff.empty()) return {};
   const auto start = Clock::now();
   NetlinkBatch batch;
@@ -319,14 +351,16 @@ std::expected<void, Error> NftablesBackend::cleanup() {
 
 void NftablesBackend::count_objects() {
   stats_.chains = stats_.rules = stats_.map_elements = 0;
-  auto count_chain = [&](const Chain& c) {
-    ++stats_.chains;
-    stats_.rules += c.rules.size();
+  auto count_skeleton = [&](const TableSkeleton& t) {
+    for (const auto& c : t.chains) {
+      ++stats_.chains;
+      stats_.rules += c.rules.size();
+    }
+    stats_.map_elements += t.elements.size();
   };
   for (const auto& [f, state] : committed_) {
-    for (const auto& c : state.front.chains) count_chain(c);
-    for (const auto& t : state.service_tables)
-      for (const auto& c : t.chains) count_chain(c);
+    count_skeleton(state.front);
+    for (const auto& t : state.service_tables) count_skeleton(t);
     for (const auto& [name, objects] : state.ports) count_port(stats_, objects, +1);
   }
 }

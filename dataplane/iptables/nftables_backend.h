@@ -11,6 +11,7 @@
 #include <string>
 
 #include "dataplane/backend.h"
+#include "dataplane/node_port_addresses.h"
 #include "dataplane/iptables/netlink_batch.h"
 #include "dataplane/iptables/nft_model.h"
 #include "dataplane/iptables/rule_generator.h"
@@ -24,6 +25,10 @@ struct NftablesBackendOptions {
   std::size_t services_per_table = 256;
   bool ipv4 = true;
   bool ipv6 = true;
+  // kube-proxy's --nodeport-addresses: node ports answer only on the local addresses in these
+  // CIDRs (or the primary node IPs). Empty: every local address but loopback. The addresses are
+  // read again at every sync; a change of them makes that sync a full one.
+  NodePortAddresses node_port_addresses;
 };
 
 class NftablesBackend final : public Backend {
@@ -54,13 +59,17 @@ class NftablesBackend final : public Backend {
     std::map<std::pair<std::string, ElementKey>, int> shared_element_refs;  // cluster-ips: one per port using it
   };
   std::size_t table_index(const endpoints::ServicePortName& name) const;
-  NftablesBackend(NftablesBackendOptions options, NftSocket socket);
+  NftablesBackend(NftablesBackendOptions options, NftSocket socket, std::unique_ptr<LocalAddresses> local_addresses);
+  // The node port addresses per family as the generator wants them (nullopt: every address).
+  using NodePortIps = std::pair<std::optional<std::vector<std::string>>, std::optional<std::vector<std::string>>>;
+  std::expected<NodePortIps, Error> resolve_node_port_ips();
   std::vector<IpFamily> families() const;
   std::expected<void, Error> commit(NetlinkBatch& batch, bool full);
   void count_objects();
 
   NftablesBackendOptions options_;
   NftSocket socket_;
+  std::unique_ptr<LocalAddresses> local_addresses_;  // only with node_port_addresses
   std::map<IpFamily, FamilyState> committed_;
   bool needs_full_sync_ = true;
   std::size_t service_tables_ = 1;

@@ -65,6 +65,25 @@ std::vector<std::string> of_family(const std::vector<std::string>& addresses, Ip
 
 std::string loopback(IpFamily f) { return f == IpFamily::IPv4 ? "127.0.0.0/8" : "::1"; }
 
+// The destinations node ports answer on: a local address but loopback, or the nodeport-ips set.
+std::vector<Statement> node_port_destination(IpFamily f, const GeneratorOptions& options) {
+  if (options.node_port_ips(f)) return {MatchDestinationInSet{kNodePortIpsSet}};
+  return {MatchAddressLocal{false}, MatchAddress{false, true, loopback(f)}};
+}
+
+// With --nodeport-addresses, each table that matches node ports holds its own nodeport-ips set.
+void add_node_port_ips(TableSkeleton& t, const GeneratorOptions& options) {
+  const auto& ips = options.node_port_ips(t.family);
+  if (!ips) return;
+  t.sets.push_back(Set{kNodePortIpsSet, SetKey::Address, false, {}, "node addresses that answer node ports"});
+  for (const auto& ip : *ips) t.elements.push_back(Element{kNodePortIpsSet, {ip, 0, 0}, {}});
+}
+
+std::vector<Statement> with(std::vector<Statement> head, std::vector<Statement> tail) {
+  head.insert(head.end(), std::make_move_iterator(tail.begin()), std::make_move_iterator(tail.end()));
+  return head;
+}
+
 }  // namespace
 
 IpFamily family_of(const std::string& address) {
@@ -105,8 +124,7 @@ TableSkeleton make_front_skeleton(IpFamily f, const GeneratorOptions& options) {
       Chain{kServiceEndpointsCheckChain, {}, {rule({DispatchByMap{kNoEndpointServicesMap, true}})}},
       Chain{kNodePortEndpointsCheckChain,
             {},
-            {rule({MatchAddressLocal{false}, MatchAddress{false, true, loopback(f)},
-                   DispatchByMap{kNoEndpointNodePortsMap, false}})}},
+            {rule(with(node_port_destination(f, options), {DispatchByMap{kNoEndpointNodePortsMap, false}}))}},
       Chain{kFirewallCheckChain, {}, {rule({DispatchByMap{kFirewallIpsMap, true}})}},
       Chain{kRejectChain, {}, {rule({MatchL4Proto{kProtoTcp}, Reject{true}}), rule({Reject{false}})}},
       Chain{kClusterIpsCheckChain,
@@ -121,6 +139,7 @@ TableSkeleton make_front_skeleton(IpFamily f, const GeneratorOptions& options) {
       Set{kNoEndpointNodePortsMap, SetKey::ProtocolPort, true, {}, "node ports without endpoints: reject or drop"},
       Set{kFirewallIpsMap, SetKey::AddressProtocolPort, true, {}, "destinations under loadBalancerSourceRanges"},
   };
+  add_node_port_ips(t, options);
   return t;
 }
 
@@ -134,8 +153,7 @@ TableSkeleton make_service_table_skeleton(IpFamily f, std::size_t index, const G
       Chain{kServicesChain,
             {},
             {rule({DispatchByMap{kServiceIpsMap, true}}),
-             rule({MatchAddressLocal{false}, MatchAddress{false, true, loopback(f)},
-                   DispatchByMap{kServiceNodePortsMap, false}})}},
+             rule(with(node_port_destination(f, options), {DispatchByMap{kServiceNodePortsMap, false}}))}},
       // The mark is per packet, so the front table's masquerading chain sees it.
       Chain{kMarkForMasqueradeChain, {}, {rule({SetMark{SetMark::Op::Or, options.masquerade_mark}})}},
   };
@@ -143,6 +161,7 @@ TableSkeleton make_service_table_skeleton(IpFamily f, std::size_t index, const G
       Set{kServiceIpsMap, SetKey::AddressProtocolPort, true, {}, "ClusterIP, ExternalIP and LoadBalancer IP traffic"},
       Set{kServiceNodePortsMap, SetKey::ProtocolPort, true, {}, "NodePort traffic"},
   };
+  add_node_port_ips(t, options);
   return t;
 }
 

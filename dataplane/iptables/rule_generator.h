@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,13 @@ struct GeneratorOptions {
   // masqueraded. Empty: masquerade every ClusterIP connection (kube-proxy's --masquerade-all).
   std::vector<std::string> cluster_cidrs;
   std::uint32_t masquerade_mark = 0x4000;
+  // Where node ports answer, per family (kube-proxy's --nodeport-addresses, resolved to this
+  // node's addresses by the backend): nullopt, every local address but loopback (`fib daddr type
+  // local`); a list, only these addresses (the `nodeport-ips` set), none if it is empty.
+  std::optional<std::vector<std::string>> node_port_ipv4, node_port_ipv6;
+  const std::optional<std::vector<std::string>>& node_port_ips(IpFamily f) const {
+    return f == IpFamily::IPv4 ? node_port_ipv4 : node_port_ipv6;
+  }
 };
 
 // Names of the fixed chains, sets and maps (the same in both families).
@@ -36,6 +44,7 @@ inline constexpr const char* kNoEndpointNodePortsMap = "no-endpoint-nodeports";
 inline constexpr const char* kFirewallIpsMap = "firewall-ips";
 inline constexpr const char* kClusterIpsSet = "cluster-ips";
 inline constexpr const char* kHairpinSet = "hairpin-endpoints";
+inline constexpr const char* kNodePortIpsSet = "nodeport-ips";
 }  // namespace names
 
 IpFamily family_of(const std::string& address);  // by the presence of ':'

@@ -102,6 +102,24 @@ TEST(RuleGenerator, SkeletonUsesKubeProxyHooksAndPriorities) {
   EXPECT_THAT(rendered, HasSubstr("add set ip switchyard hairpin-endpoints { type ipv4_addr . ipv4_addr;"));
 }
 
+TEST(RuleGenerator, NodePortAddressesRestrictNodePortsToASetPerTable) {
+  GeneratorOptions options = kOptions;
+  options.node_port_ipv4 = std::vector<std::string>{"192.168.50.1"};
+  const auto front = render_table(make_front_skeleton(IpFamily::IPv4, options), {});
+  const auto services = render_table(make_service_table_skeleton(IpFamily::IPv4, 0, options), {});
+  for (const auto& [table, rendered] : {std::pair{"switchyard", front}, std::pair{"switchyard-services-0", services}}) {
+    EXPECT_THAT(rendered, HasSubstr(std::string("add set ip ") + table + " nodeport-ips { type ipv4_addr;"));
+    EXPECT_THAT(rendered, HasSubstr(std::string("add element ip ") + table + " nodeport-ips { 192.168.50.1 }"));
+    EXPECT_THAT(rendered, ::testing::Not(HasSubstr("fib daddr type local")));
+  }
+  EXPECT_THAT(front, HasSubstr("ip daddr @nodeport-ips meta l4proto . th dport vmap @no-endpoint-nodeports"));
+  EXPECT_THAT(services, HasSubstr("ip daddr @nodeport-ips meta l4proto . th dport vmap @service-nodeports"));
+  // The other family is not restricted: every local address.
+  const auto v6 = render_table(make_service_table_skeleton(IpFamily::IPv6, 0, options), {});
+  EXPECT_THAT(v6, HasSubstr("fib daddr type local ip6 daddr != ::1 meta l4proto . th dport vmap @service-nodeports"));
+  EXPECT_THAT(v6, ::testing::Not(HasSubstr("nodeport-ips")));
+}
+
 TEST(RuleGenerator, ClusterIpPicksAnEndpointAtRandomAndDnats) {
   auto o = generate(service("web", "10.96.0.10"), {slice("web", {{"10.244.1.5", "node-b"}, {"10.244.0.5", "node-a"}})});
   const std::string base = service_chain_base(kWebHttp);
