@@ -1,0 +1,300 @@
+// Socket-level load balancing with real sockets: the BPF programs attached to a cgroup the test
+// creates (the test process and its curl children inside it), a node namespace with routed pods
+// (dataplane/testing/service_topology.h) and maps pinned in a private bpf filesystem.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <optional>
+#include <thread>
+
+#include "dataplane/ebpf/ebpf_backend.h"
+#include "dataplane/ebpf/testing/ebpf_test_env.h"
+#include "dataplane/ebpf/testing/socket_probe.h"
+#include "dataplane/iptables/test_cluster.h"
+#include "dataplane/testing/service_topology.h"
+#include "endpoints/node/snapshot_diff.h"
+
+namespace switchyard::dataplane::ebpf {
+namespace {
+
+using namespace test_cluster;
+using dataplane::testing::ServiceTopology;
+using ::testing::ElementsAre;
+using ::testing::Key;
+using ::testing::Pair;
+
+constexpr const char* kPodA = "10.244.0.11";
+constexpr const char* kPodB = "10.244.0.12";
+constexpr const char* kPodAv6 = "fd00:244::11";
+constexpr const char* kPodBv6 = "fd00:244::12";
+constexpr int kEchoPort = 5353;
+
+api::Service udp_service(std::string name, std::string cluster_ip) {
+  auto s = service(std::move(name), std::move(cluster_ip), 53, kEchoPort);
+  s.spec.ports[0].protocol = "UDP";
+  return s;
+}
+
+api::EndpointSlice udp_slice(const std::string& svc, const std::vector<std::pair<std::string, std::string>>& ip_node,
+                             std::string family = "IPv4") {
+  auto s = slice(svc, ip_node, kEchoPort, std::move(family));
+  s.ports[0].protocol = "UDP";
+  return s;
+}
+
+class SockLbTraffic : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root for namespaces, cgroups and BPF";
+    auto env = testing::EbpfTestEnv::create();
+    ASSERT_TRUE(env) << env.error();
+    env_.emplace(std::move(*env));
+    auto t = ServiceTopology::create({{"pod-a", kPodA, 8080, kPodAv6}, {"pod-b", kPodB, 8080, kPodBv6}});
+    ASSERT_TRUE(t) << t.error();
+    topology_.emplace(std::move(*t));
+    for (const char* pod : {"pod-a", "pod-b"})
+      ASSERT_TRUE(topology_->pod(pod).spawn({"python3", "-c", testing::kUdpEchoServer, pod, std::to_string(kEchoPort)}));
+
+    state_.upsert(service("web", "10.96.0.10"));
+    state_.upsert(slice("web", {{kPodA, "node-a"}, {kPodB, "node-b"}}));
+    state_.upsert(dual_stack(service("empty", "10.96.0.20"), "fd00:96::20"));
+    auto sticky = service("sticky", "10.96.0.50");
+    sticky.spec.session_affinity = "ClientIP";
+    sticky.spec.session_affinity_timeout_seconds = 1;
+    state_.upsert(sticky);
+    state_.upsert(slice("sticky", {{kPodA, "node-a"}, {kPodB, "node-b"}}));
+    state_.upsert(dual_stack(service("web6", "10.96.0.80"), "fd00:96::80"));
+    state_.upsert(slice("web6", {{kPodA, "node-a"}, {kPodB, "node-b"}}));
+    state_.upsert(slice("web6", {{kPodAv6, "node-a"}, {kPodBv6, "node-b"}}, 8080, "IPv6"));
+    state_.upsert(dual_stack(udp_service("echo", "10.96.0.53"), "fd00:96::53"));
+    state_.upsert(udp_slice("echo", {{kPodA, "node-a"}, {kPodB, "node-b"}}));
+    state_.upsert(udp_slice("echo", {{kPodAv6, "node-a"}, {kPodBv6, "node-b"}}, "IPv6"));
+    auto hashed = service("hashed", "10.96.0.90");
+    hashed.metadata.annotations[endpoints::kLoadBalancingAnnotation] = "maglev";
+    state_.upsert(hashed);
+    state_.upsert(slice("hashed", {{kPodA, "node-a"}, {kPodB, "node-b"}}));
+    snapshot_ = state_.build();
+    ASSERT_NO_FATAL_FAILURE(start_backend());
+  }
+
+  EbpfBackendOptions options() {
+    auto o = env_->options("node-a");
+    auto& t = *topology_;
+    o.scope_netns = {t.node().path(), t.pod("pod-a").path(), t.pod("pod-b").path()};
+    return o;
+  }
+
+  void start_backend() {
+    auto created = EbpfBackend::create(options());
+    ASSERT_TRUE(created) << created.error().message;
+    backend_ = std::move(*created);
+    auto ok = backend_->full_sync(*snapshot_);
+    ASSERT_TRUE(ok) << ok.error().message;
+  }
+
+  void sync() {
+    auto next = state_.build();
+    auto ok = backend_->sync(*snapshot_, *next, endpoints::diff_snapshots(*snapshot_, *next));
+    ASSERT_TRUE(ok) << ok.error().message;
+    snapshot_ = next;
+  }
+
+  // Declared first: destroyed last, after the backend and the namespaces.
+  std::optional<testing::EbpfTestEnv> env_;
+  std::optional<ServiceTopology> topology_;
+  std::unique_ptr<EbpfBackend> backend_;
+  endpoints::ClusterState state_{{.node_name = "node-a"}};
+  std::shared_ptr<const endpoints::Snapshot> snapshot_;
+};
+
+TEST_F(SockLbTraffic, ClusterIpFromTheNodeAndFromPodsReachesEveryEndpoint) {
+  auto& t = *topology_;
+  EXPECT_THAT(t.spread(t.node(), "10.96.0.10", 80, 30), ElementsAre(Key("pod-a"), Key("pod-b")));
+  // Hairpin: pod-a lands on itself as often as on pod-b, with its own address as the source.
+  EXPECT_THAT(t.spread(t.pod("pod-a"), "10.96.0.10", 80, 30), ElementsAre(Key("pod-a"), Key("pod-b")));
+  auto m = backend_->metrics();
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_GE(m->translated, 60u);
+}
+
+TEST_F(SockLbTraffic, ConnectToTheVipReportsTheVipAsPeer) {
+  auto r = testing::tcp_connect(topology_->node(), "10.96.0.10", 80);
+  EXPECT_EQ(r.error, 0) << std::strerror(r.error);
+  EXPECT_EQ(r.peer, "10.96.0.10:80") << "getpeername shows the service, not the pod";
+  auto r6 = testing::tcp_connect(topology_->node(), "fd00:96::80", 80);
+  EXPECT_EQ(r6.error, 0) << std::strerror(r6.error);
+  EXPECT_EQ(r6.peer, "[fd00:96::80]:80");
+}
+
+TEST_F(SockLbTraffic, ServiceWithoutEndpointsIsRefusedAtOnce) {
+  auto& t = *topology_;
+  for (auto* from : {&t.node(), &t.pod("pod-a")}) {
+    auto r = t.get(*from, "10.96.0.20", 80, 5);
+    EXPECT_EQ(r.curl_exit, 7) << "connection refused expected from " << from->name() << ": " << r.pod;
+    EXPECT_LT(r.seconds, 1.0) << "a reject, not a timeout";
+  }
+  for (const char* vip : {"10.96.0.20", "fd00:96::20"}) {
+    auto r = testing::tcp_connect(t.node(), vip, 80);
+    EXPECT_EQ(r.error, ECONNREFUSED) << vip << ": " << std::strerror(r.error);
+    EXPECT_LT(r.seconds, 0.1);
+  }
+  auto m = backend_->metrics();
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_GE(m->rejected_no_backend, 4u);
+}
+
+TEST_F(SockLbTraffic, UdpDatagramsReachAPodAndTheReplyComesFromTheVip) {
+  auto& t = *topology_;
+  std::set<std::string> answered;
+  for (int i = 0; i < 20; ++i) {
+    auto r = testing::udp_exchange(t.node(), "10.96.0.53", 53);
+    ASSERT_EQ(r.error, 0) << std::strerror(r.error);
+    EXPECT_EQ(r.peer, "10.96.0.53:53") << "recvmsg shows the service as the sender";
+    answered.insert(r.answer);
+  }
+  EXPECT_THAT(answered, ElementsAre("pod-a", "pod-b")) << "each socket picks a backend, sockets spread";
+  auto r6 = testing::udp_exchange(t.pod("pod-b"), "fd00:96::53", 53);
+  ASSERT_EQ(r6.error, 0) << std::strerror(r6.error);
+  EXPECT_EQ(r6.peer, "[fd00:96::53]:53");
+  EXPECT_THAT(r6.answer, ::testing::AnyOf("pod-a", "pod-b"));
+}
+
+TEST_F(SockLbTraffic, ClientIpAffinitySticksPerClientAndExpires) {
+  auto& t = *topology_;
+  auto spread = t.spread(t.node(), "10.96.0.50", 80, 15);
+  ASSERT_EQ(spread.size(), 1u) << "every connection from one client goes to one endpoint";
+  EXPECT_EQ(spread.begin()->second, 15);
+  auto m = backend_->metrics();
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_GE(m->affinity_hits, 14u);
+  // The timeout is 1 s: after it a client chooses again, so over rounds both pods turn up.
+  std::set<std::string> chosen;
+  for (int round = 0; round < 12 && chosen.size() < 2; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    auto r = t.get(t.node(), "10.96.0.50", 80);
+    ASSERT_TRUE(r.ok) << r.pod;
+    chosen.insert(r.pod);
+  }
+  EXPECT_EQ(chosen.size(), 2u) << "affinity never expired";
+}
+
+TEST_F(SockLbTraffic, RemovedEndpointGetsNoNewConnectionsAfterAPartialSync) {
+  auto& t = *topology_;
+  state_.upsert(slice("web", {{kPodA, "node-a"}}));
+  ASSERT_NO_FATAL_FAILURE(sync());
+  EXPECT_EQ(backend_->stats().partial_syncs, 1u);
+  EXPECT_THAT(t.spread(t.node(), "10.96.0.10", 80, 20), ElementsAre(Pair("pod-a", 20)));
+  state_.upsert(slice("web", {}));
+  ASSERT_NO_FATAL_FAILURE(sync());
+  auto r = t.get(t.node(), "10.96.0.10", 80, 5);
+  EXPECT_EQ(r.curl_exit, 7) << "no endpoints left: refused; " << r.pod;
+  state_.upsert(slice("web", {{kPodB, "node-b"}}));
+  ASSERT_NO_FATAL_FAILURE(sync());
+  EXPECT_THAT(t.spread(t.node(), "10.96.0.10", 80, 10), ElementsAre(Pair("pod-b", 10)));
+  // UDP moves with the next datagram: nothing is remembered per flow.
+  state_.upsert(udp_slice("echo", {{kPodB, "node-b"}}));
+  ASSERT_NO_FATAL_FAILURE(sync());
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(testing::udp_exchange(t.node(), "10.96.0.53", 53).answer, "pod-b");
+  // A removed service is no longer translated at all.
+  state_.remove_service({"shop", "web"});
+  ASSERT_NO_FATAL_FAILURE(sync());
+  EXPECT_FALSE(t.get(t.node(), "10.96.0.10", 80, 1).ok);
+}
+
+TEST_F(SockLbTraffic, StickyClientLeavesARemovedEndpoint) {
+  auto& t = *topology_;
+  auto first = t.get(t.node(), "10.96.0.50", 80);
+  ASSERT_TRUE(first.ok) << first.pod;
+  const std::string other = first.pod == "pod-a" ? "pod-b" : "pod-a";
+  state_.upsert(slice("sticky", {{other == "pod-a" ? kPodA : kPodB, "node-a"}}));
+  ASSERT_NO_FATAL_FAILURE(sync());
+  EXPECT_THAT(t.spread(t.node(), "10.96.0.50", 80, 5), ElementsAre(Pair(other, 5)));
+}
+
+TEST_F(SockLbTraffic, Ipv6ClusterIpReachesEveryEndpoint) {
+  auto& t = *topology_;
+  EXPECT_THAT(t.spread(t.node(), "fd00:96::80", 80, 30), ElementsAre(Key("pod-a"), Key("pod-b")));
+  EXPECT_THAT(t.spread(t.pod("pod-b"), "fd00:96::80", 80, 20), ElementsAre(Key("pod-a"), Key("pod-b")));
+  EXPECT_THAT(t.spread(t.node(), "10.96.0.80", 80, 20), ElementsAre(Key("pod-a"), Key("pod-b")));
+  auto r = t.get(t.node(), "fd00:96::20", 80, 5);
+  EXPECT_EQ(r.curl_exit, 7) << "IPv6 service without endpoints: refused; " << r.pod;
+}
+
+TEST_F(SockLbTraffic, MaglevServiceReachesEveryEndpoint) {
+  auto& t = *topology_;
+  EXPECT_THAT(t.spread(t.node(), "10.96.0.90", 80, 30), ElementsAre(Key("pod-a"), Key("pod-b")));
+}
+
+TEST_F(SockLbTraffic, AgentsScopedToOtherNamespacesLeaveEachOthersTrafficAlone) {
+  auto& t = *topology_;
+  // A second agent on the same host, in the same cgroup, acting only for the client namespace,
+  // sends 10.96.0.10 to pod-b alone; the first agent keeps both pods for the node.
+  auto o = env_->options("node-b");
+  o.scope_netns = {t.client().path()};
+  auto second = EbpfBackend::create(o);
+  ASSERT_TRUE(second) << second.error().message;
+  endpoints::ClusterState other{{.node_name = "node-b"}};
+  other.upsert(service("web", "10.96.0.10"));
+  other.upsert(slice("web", {{kPodB, "node-b"}}));
+  ASSERT_TRUE((*second)->full_sync(*other.build()));
+  EXPECT_THAT(t.spread(t.client(), "10.96.0.10", 80, 15), ElementsAre(Pair("pod-b", 15)));
+  EXPECT_THAT(t.spread(t.node(), "10.96.0.10", 80, 30), ElementsAre(Key("pod-a"), Key("pod-b")));
+  auto m = backend_->metrics();
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_GE(m->out_of_scope, 15u) << "the first agent saw the client's connects and left them alone";
+  ASSERT_TRUE((*second)->cleanup());
+}
+
+TEST_F(SockLbTraffic, RestartReusesThePinsWithoutAFailedConnection) {
+  auto& t = *topology_;
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0};
+  std::thread client([&] {
+    while (!stop) {
+      auto r = testing::tcp_connect(t.node(), "10.96.0.10", 80);
+      (r.error == 0 ? ok : failed)++;
+    }
+  });
+  for (int restart = 0; restart < 3; ++restart) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    backend_.reset();  // as when the agent dies: fds close, pins stay
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    auto created = EbpfBackend::create(options());
+    ASSERT_TRUE(created) << created.error().message;
+    backend_ = std::move(*created);
+    EXPECT_TRUE(backend_->reused_pins());
+    auto synced = backend_->full_sync(*snapshot_);
+    ASSERT_TRUE(synced) << synced.error().message;
+    EXPECT_EQ(backend_->stats().last_batch_messages, 0u) << "the pinned maps already held this Snapshot";
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  stop = true;
+  client.join();
+  EXPECT_GE(ok.load(), 10) << "the client kept connecting through the restarts";
+  EXPECT_EQ(failed.load(), 0);
+  // And a restart that finds a different Snapshot corrects the maps it inherited.
+  backend_.reset();
+  state_.upsert(slice("web", {{kPodB, "node-b"}}));
+  snapshot_ = state_.build();
+  ASSERT_NO_FATAL_FAILURE(start_backend());
+  EXPECT_THAT(t.spread(t.node(), "10.96.0.10", 80, 10), ElementsAre(Pair("pod-b", 10)));
+}
+
+TEST_F(SockLbTraffic, CleanupDetachesAndUnpinsEverything) {
+  auto& t = *topology_;
+  const std::string pins = backend_->pin_dir();
+  ASSERT_TRUE(std::filesystem::exists(pins + "/link_sock4_connect"));
+  auto attached = dataplane::testing::run_on_host("bpftool cgroup show " + env_->cgroup->path());
+  EXPECT_THAT(attached.output, ::testing::HasSubstr("sock4_connect"));
+  auto ok = backend_->cleanup();
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_FALSE(std::filesystem::exists(pins));
+  attached = dataplane::testing::run_on_host("bpftool cgroup show " + env_->cgroup->path());
+  EXPECT_THAT(attached.output, ::testing::Not(::testing::HasSubstr("sock")));
+  EXPECT_FALSE(t.get(t.node(), "10.96.0.10", 80, 1).ok) << "nothing translates the VIP any more";
+}
+
+}  // namespace
+}  // namespace switchyard::dataplane::ebpf
