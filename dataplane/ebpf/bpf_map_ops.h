@@ -4,6 +4,7 @@
 
 #include <bpf/bpf.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <expected>
@@ -57,7 +58,8 @@ std::expected<void, Error> delete_entries(const BpfMapRef& map, std::span<const 
 template <class K, class V>
 std::expected<std::vector<std::pair<K, V>>, Error> dump_entries(const BpfMapRef& map) {
   std::vector<std::pair<K, V>> out;
-  std::size_t chunk = 4096;
+  // About 1 MiB per batch whatever the value size (Maglev tables are 4 KiB each).
+  std::size_t chunk = std::max<std::size_t>(16, (1u << 20) / (sizeof(K) + sizeof(V)));
   std::vector<K> keys(chunk);
   std::vector<V> values(chunk);
   LIBBPF_OPTS(bpf_map_batch_opts, opts);

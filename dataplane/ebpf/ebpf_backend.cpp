@@ -76,6 +76,13 @@ struct MapChanges {
 template <class K, class V>
 void diff_entries(const std::vector<std::pair<K, V>>& before, const std::vector<std::pair<K, V>>& after,
                   std::vector<K>& update_keys, std::vector<V>& update_values, std::vector<K>& deletes) {
+  if (before.empty()) {  // empty maps: everything is new
+    for (const auto& [k, v] : after) {
+      update_keys.push_back(k);
+      update_values.push_back(v);
+    }
+    return;
+  }
   std::unordered_map<K, const V*, BytesHash<K>, BytesEqual<K>> old;
   old.reserve(before.size());
   for (const auto& [k, v] : before) old.emplace(k, &v);
@@ -126,9 +133,13 @@ std::expected<void, Error> EbpfBackend::add_netns_to_scope(const std::string& ne
   return {};
 }
 
+// Called once per backend of each port being built: counts the reference at the same time,
+// and remembers backends that were referenced by nothing before (their map entry is new).
 std::uint32_t EbpfBackend::backend_id(const BackendAddress& backend) {
-  auto& ref = backends_[backend];
+  auto [it, inserted] = backends_.try_emplace(backend);
+  auto& ref = it->second;
   if (ref.id == 0) ref.id = next_id_++;
+  if (ref.refs++ == 0) newly_referenced_.push_back(&it->first);  // node keys stay put
   return ref.id;
 }
 
@@ -206,21 +217,24 @@ std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& sna
 
   std::map<endpoints::ServicePortName, PortEntries> programmed;
   for (auto& [name, ref] : backends_) ref.refs = 0;
+  std::size_t endpoint_count = 0;
+  for (const auto& [name, info] : snapshot.service_ports()) endpoint_count += info->endpoints.size();
+  backends_.reserve(std::max(backends4->size() + backends6->size(), endpoint_count));
+  newly_referenced_.reserve(endpoint_count);
   std::vector<std::pair<lb4_service_key, lb_service_value>> want4;
   std::vector<std::pair<lb6_service_key, lb_service_value>> want6;
-  std::set<std::pair<endpoints::ServicePortName, IpFamily>> live_services;
+  want4.reserve(std::max(services4->size(), endpoint_count + snapshot.service_ports().size()));
+  want6.reserve(services6->size());
   MapChanges changes;
   for (const auto& [name, info] : snapshot.service_ports()) {
     current_port_ = info.get();
     PortEntries entries = build_port_entries(*info, *this, options_.maglev_by_default);
     current_port_ = nullptr;
-    for (const auto& b : entries.backends) ++backends_.at(b).refs;
     append(want4, entries.services4);
     append(want6, entries.services6);
-    live_services.insert({name, IpFamily::IPv4});
-    live_services.insert({name, IpFamily::IPv6});
-    programmed.emplace(name, std::move(entries));
+    programmed.emplace_hint(programmed.end(), name, std::move(entries));
   }
+  newly_referenced_.clear();
   diff_entries(*services4, want4, changes.service4_keys, changes.service4_values, changes.service4_deletes);
   diff_entries(*services6, want6, changes.service6_keys, changes.service6_values, changes.service6_deletes);
 
@@ -247,8 +261,8 @@ std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& sna
 
   if (auto ok = changes.apply(*objects_); !ok) return fail(ok.error());
   std::erase_if(backends_, [](const auto& e) { return e.second.refs == 0; });
-  std::erase_if(service_ids_, [&](const auto& e) { return !live_services.contains(e.first); });
   programmed_ = std::move(programmed);
+  std::erase_if(service_ids_, [&](const auto& e) { return !programmed_.contains(e.first.first); });
   needs_full_sync_ = false;
   ++stats_.full_syncs;
   stats_.last_batch_messages = changes.size();
@@ -271,12 +285,11 @@ std::expected<void, Error> EbpfBackend::sync(const endpoints::Snapshot&, const e
     PortEntries entries;
     if (change.after) {
       current_port_ = change.after.get();
+      newly_referenced_.clear();
       entries = build_port_entries(*change.after, *this, options_.maglev_by_default);
       current_port_ = nullptr;
-    }
-    for (const auto& b : entries.backends) {
-      auto& ref = backends_.at(b);
-      if (ref.refs++ == 0) changes.add_backend(b, ref.id);
+      for (const BackendAddress* b : newly_referenced_) changes.add_backend(*b, backends_.at(*b).id);
+      newly_referenced_.clear();
     }
     fresh.emplace_back(&change, std::move(entries));
   }

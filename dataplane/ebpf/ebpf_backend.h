@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "dataplane/backend.h"
@@ -77,9 +78,10 @@ class EbpfBackend final : public Backend, private LbIdSource {
   EbpfBackendOptions options_;
   std::unique_ptr<SockLbObjects> objects_;
   std::map<endpoints::ServicePortName, PortEntries> programmed_;
-  std::map<BackendAddress, BackendRef> backends_;
+  std::unordered_map<BackendAddress, BackendRef, BackendAddressHash> backends_;
   std::map<std::pair<endpoints::ServicePortName, IpFamily>, std::uint32_t> service_ids_;
   std::map<FrontendId, std::uint32_t> pinned_service_ids_;  // slot 0 of what an earlier agent left
+  std::vector<const BackendAddress*> newly_referenced_;  // by the port being built
   const endpoints::ServicePortInfo* current_port_ = nullptr;  // whose service id is being asked for
   std::uint32_t next_id_ = 1;
   bool needs_full_sync_ = true;

@@ -67,7 +67,10 @@ PortEntries build_port_entries(const endpoints::ServicePortInfo& port, LbIdSourc
     if (vips.empty()) continue;
     const auto& eligible = port.eligible(family);
     const auto& endpoints = port.internal_policy_local ? eligible.local : eligible.cluster;
+    // Sized up front: a full sync builds tens of thousands of these, allocation dominated.
+    out.backends.reserve(out.backends.size() + endpoints.size());
     std::vector<std::uint32_t> backend_ids;
+    backend_ids.reserve(endpoints.size());
     std::vector<MaglevBackend> maglev_backends;
     for (const auto& e : endpoints) {
       if (backend_ids.size() == LB_MAX_BACKENDS_PER_SERVICE) break;
@@ -79,7 +82,7 @@ PortEntries build_port_entries(const endpoints::ServicePortInfo& port, LbIdSourc
       out.backends.push_back(b);
     }
     const std::uint32_t service_id = ids.service_id(port.name, family);
-    out.backends_by_service[service_id] = backend_ids;
+    if (port.affinity_timeout_seconds) out.backends_by_service[service_id] = backend_ids;
     lb_service_value front{};
     front.count = static_cast<std::uint16_t>(backend_ids.size());
     front.service_id = service_id;
@@ -95,6 +98,8 @@ PortEntries build_port_entries(const endpoints::ServicePortInfo& port, LbIdSourc
       front.affinity_timeout_s = static_cast<std::uint32_t>(*port.affinity_timeout_seconds);
       out.affinity_service_ids.push_back(service_id);
     }
+    if (family == IpFamily::IPv4) out.services4.reserve(vips.size() * (backend_ids.size() + 1));
+    else out.services6.reserve(vips.size() * (backend_ids.size() + 1));
     for (const auto& vip : vips) {
       auto add = [&](auto& entries, auto key_type) {
         using Key = decltype(key_type);

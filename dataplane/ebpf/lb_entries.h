@@ -30,6 +30,23 @@ struct BackendAddress {
   std::string to_string() const;  // "10.244.0.11:8080/6", "[fd00::11]:8080/17"
 };
 
+struct BackendAddressHash {
+  static std::uint64_t mix(std::uint64_t x) noexcept {  // murmur3's finaliser
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    return x ^ (x >> 33);
+  }
+  std::size_t operator()(const BackendAddress& b) const noexcept {
+    std::uint64_t lo, hi;
+    std::memcpy(&lo, b.address.data(), 8);
+    std::memcpy(&hi, b.address.data() + 8, 8);
+    const std::uint64_t rest = std::uint64_t{b.port_be} << 16 | std::uint64_t{b.proto} << 8 | static_cast<std::uint64_t>(b.family);
+    return mix(lo ^ mix(hi ^ mix(rest)));
+  }
+};
+
 // Where ids come from: the backend keeps them stable across syncs (and restarts, from the pins).
 class LbIdSource {
  public:
@@ -49,7 +66,7 @@ struct PortEntries {
   std::vector<MaglevEntry> maglev;
   std::vector<BackendAddress> backends;  // every backend referenced (once per family and port)
   std::vector<std::uint32_t> affinity_service_ids;
-  std::map<std::uint32_t, std::vector<std::uint32_t>> backends_by_service;  // service id -> backend ids
+  std::map<std::uint32_t, std::vector<std::uint32_t>> backends_by_service;  // affinity services' backend ids
 };
 
 std::uint8_t protocol_number(const std::string& protocol);  // TCP 6, UDP 17, SCTP 132, else 0

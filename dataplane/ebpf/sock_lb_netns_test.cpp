@@ -56,6 +56,8 @@ class SockLbTraffic : public ::testing::Test {
     topology_.emplace(std::move(*t));
     for (const char* pod : {"pod-a", "pod-b"})
       ASSERT_TRUE(topology_->pod(pod).spawn({"python3", "-c", testing::kUdpEchoServer, pod, std::to_string(kEchoPort)}));
+    auto echo_up = testing::wait_for_udp_echo(topology_->node(), {{"pod-a", kPodA}, {"pod-b", kPodB}, {"pod-a", kPodAv6}, {"pod-b", kPodBv6}}, kEchoPort);
+    ASSERT_EQ(echo_up, "");
 
     state_.upsert(service("web", "10.96.0.10"));
     state_.upsert(slice("web", {{kPodA, "node-a"}, {kPodB, "node-b"}}));

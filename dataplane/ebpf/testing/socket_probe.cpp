@@ -85,7 +85,7 @@ ProbeResult udp_exchange(const dataplane::testing::NetworkNamespace& from, const
     Address a = parse(host, port);
     const int fd = socket(a.family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     // The echo server may still be starting: ask again a few times.
-    for (int attempt = 0; attempt < 20; ++attempt) {
+    for (int attempt = 0; attempt < 40; ++attempt) {
       if (sendto(fd, "ping", 4, 0, reinterpret_cast<sockaddr*>(&a.storage), a.length) != 4) {
         r.error = errno;
         break;
@@ -113,6 +113,16 @@ ProbeResult udp_exchange(const dataplane::testing::NetworkNamespace& from, const
   });
   if (!entered) r.error = EINVAL;
   return r;
+}
+
+std::string wait_for_udp_echo(const dataplane::testing::NetworkNamespace& from,
+                              const std::vector<std::pair<std::string, std::string>>& pods, int port) {
+  for (const auto& [name, address] : pods) {
+    bool up = false;
+    for (int attempt = 0; attempt < 3 && !up; ++attempt) up = udp_exchange(from, address, port).answer == name;
+    if (!up) return "UDP echo server of " + name + " at " + address + " does not answer";
+  }
+  return "";
 }
 
 }  // namespace switchyard::dataplane::ebpf::testing

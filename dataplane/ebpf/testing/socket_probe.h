@@ -3,6 +3,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "dataplane/testing/network_namespace.h"
 
@@ -19,6 +21,10 @@ struct ProbeResult {
 ProbeResult tcp_connect(const dataplane::testing::NetworkNamespace& from, const std::string& host, int port);
 // One datagram with sendto() on an unconnected socket and the reply's recvfrom() address.
 ProbeResult udp_exchange(const dataplane::testing::NetworkNamespace& from, const std::string& host, int port);
+
+// Waits until the echo servers of `pods` (name, address) answer on their own addresses.
+std::string wait_for_udp_echo(const dataplane::testing::NetworkNamespace& from,
+                              const std::vector<std::pair<std::string, std::string>>& pods, int port);
 
 // A UDP echo server for a pod: answers every datagram with the pod's name.
 inline constexpr const char* kUdpEchoServer = R"PY(
