@@ -136,4 +136,88 @@ enum lb_metric {
   LB_METRIC_COUNT = 8,
 };
 
+/* External frontends (tc on the node's external interface): NodePort (address 0: any address
+ * of the node), LoadBalancer IPs and externalIPs, with the endpoints of the external traffic
+ * policy. Same key and value layouts as the socket frontends. */
+#define LB_SERVICE_FLAG_LOCAL 0x4 /* externalTrafficPolicy Local: the client's source is kept */
+
+/* Connection tracking of tc-translated flows, by the client's tuple as it arrived. */
+struct ct4_key {
+  __be32 client;
+  __be32 frontend;
+  __be16 client_port;
+  __be16 frontend_port;
+  __u8 proto;
+  __u8 pad[3];
+};
+LB_STATIC_ASSERT(sizeof(struct ct4_key) == 16, "ct4_key layout");
+
+struct ct4_entry {
+  __be32 backend;
+  __be16 backend_port;
+  __u16 pad;
+};
+LB_STATIC_ASSERT(sizeof(struct ct4_entry) == 8, "ct4_entry layout");
+
+/* Replies: (backend, client) tuple -> the frontend the client talked to. */
+struct ct4_reverse_key {
+  __be32 backend;
+  __be32 client;
+  __be16 backend_port;
+  __be16 client_port;
+  __u8 proto;
+  __u8 pad[3];
+};
+LB_STATIC_ASSERT(sizeof(struct ct4_reverse_key) == 16, "ct4_reverse_key layout");
+
+struct ct4_reverse_entry {
+  __be32 frontend;
+  __be16 frontend_port;
+  __u16 pad;
+};
+LB_STATIC_ASSERT(sizeof(struct ct4_reverse_entry) == 8, "ct4_reverse_entry layout");
+
+struct ct6_key {
+  __u8 client[16];
+  __u8 frontend[16];
+  __be16 client_port;
+  __be16 frontend_port;
+  __u8 proto;
+  __u8 pad[3];
+};
+LB_STATIC_ASSERT(sizeof(struct ct6_key) == 40, "ct6_key layout");
+
+struct ct6_entry {
+  __u8 backend[16];
+  __be16 backend_port;
+  __u16 pad;
+};
+LB_STATIC_ASSERT(sizeof(struct ct6_entry) == 20, "ct6_entry layout");
+
+struct ct6_reverse_key {
+  __u8 backend[16];
+  __u8 client[16];
+  __be16 backend_port;
+  __be16 client_port;
+  __u8 proto;
+  __u8 pad[3];
+};
+LB_STATIC_ASSERT(sizeof(struct ct6_reverse_key) == 40, "ct6_reverse_key layout");
+
+struct ct6_reverse_entry {
+  __u8 frontend[16];
+  __be16 frontend_port;
+  __u16 pad;
+};
+LB_STATIC_ASSERT(sizeof(struct ct6_reverse_entry) == 20, "ct6_reverse_entry layout");
+
+/* Counters of the tc programs, in their own metrics map. */
+enum nodeport_metric {
+  NP_METRIC_DNAT_NEW = 0,      /* a new flow to an external frontend, DNATed */
+  NP_METRIC_DNAT_TRACKED = 1,  /* a packet of a tracked flow, DNATed */
+  NP_METRIC_REVERSE_NAT = 2,   /* a reply rewritten back to the frontend */
+  NP_METRIC_DROP_NO_BACKEND = 3, /* a frontend without endpoints */
+  NP_METRIC_COUNT = 4,
+};
+
 #endif
