@@ -25,6 +25,10 @@ struct MapChanges {
   std::vector<lb_service_value> service4_values;
   std::vector<lb6_service_key> service6_keys, service6_deletes;
   std::vector<lb_service_value> service6_values;
+  std::vector<lb4_service_key> external4_keys, external4_deletes;
+  std::vector<lb_service_value> external4_values;
+  std::vector<lb6_service_key> external6_keys, external6_deletes;
+  std::vector<lb_service_value> external6_values;
   std::vector<std::uint32_t> backend4_deletes, backend6_deletes, maglev_deletes;
 
   void add_backend(const BackendAddress& b, std::uint32_t id) {
@@ -50,6 +54,7 @@ struct MapChanges {
 
   std::size_t size() const {
     return backend4_ids.size() + backend6_ids.size() + maglev_ids.size() + service4_keys.size() + service6_keys.size() +
+           external4_keys.size() + external6_keys.size() + external4_deletes.size() + external6_deletes.size() +
            service4_deletes.size() + service6_deletes.size() + backend4_deletes.size() + backend6_deletes.size() +
            maglev_deletes.size();
   }
@@ -58,12 +63,20 @@ struct MapChanges {
     auto slot0_first = [](auto& keys) { std::ranges::stable_partition(keys, [](const auto& k) { return k.slot == 0; }); };
     slot0_first(service4_deletes);
     slot0_first(service6_deletes);
+    slot0_first(external4_deletes);
+    slot0_first(external6_deletes);
     using std::span;
     if (auto ok = update_entries(o.backends4, span<const std::uint32_t>(backend4_ids), span<const lb4_backend>(backend4_values)); !ok) return ok;
     if (auto ok = update_entries(o.backends6, span<const std::uint32_t>(backend6_ids), span<const lb6_backend>(backend6_values)); !ok) return ok;
     if (auto ok = update_entries(o.maglev, span<const std::uint32_t>(maglev_ids), span<const lb_maglev_table>(maglev_values)); !ok) return ok;
     if (auto ok = update_entries(o.services4, span<const lb4_service_key>(service4_keys), span<const lb_service_value>(service4_values)); !ok) return ok;
     if (auto ok = update_entries(o.services6, span<const lb6_service_key>(service6_keys), span<const lb_service_value>(service6_values)); !ok) return ok;
+    if (o.external4.fd >= 0) {
+      if (auto ok = update_entries(o.external4, span<const lb4_service_key>(external4_keys), span<const lb_service_value>(external4_values)); !ok) return ok;
+      if (auto ok = update_entries(o.external6, span<const lb6_service_key>(external6_keys), span<const lb_service_value>(external6_values)); !ok) return ok;
+      if (auto ok = delete_entries(o.external4, span<const lb4_service_key>(external4_deletes)); !ok) return ok;
+      if (auto ok = delete_entries(o.external6, span<const lb6_service_key>(external6_deletes)); !ok) return ok;
+    }
     if (auto ok = delete_entries(o.services4, span<const lb4_service_key>(service4_deletes)); !ok) return ok;
     if (auto ok = delete_entries(o.services6, span<const lb6_service_key>(service6_deletes)); !ok) return ok;
     if (auto ok = delete_entries(o.maglev, span<const std::uint32_t>(maglev_deletes)); !ok) return ok;
@@ -115,7 +128,8 @@ std::expected<std::unique_ptr<EbpfBackend>, Error> EbpfBackend::create(EbpfBacke
                                      .ipv4 = options.ipv4,
                                      .ipv6 = options.ipv6,
                                      .scope_by_netns = !options.scope_netns.empty(),
-                                     .sizes = options.sizes};
+                                     .sizes = options.sizes,
+                                     .external_interfaces = options.external_interfaces};
   auto objects = SockLbObjects::open(std::move(object_options));
   if (!objects) return std::unexpected(objects.error());
   std::unique_ptr<EbpfBackend> backend(new EbpfBackend(std::move(options), std::move(*objects)));
@@ -183,6 +197,17 @@ std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& sna
   if (!backends6) return fail(backends6.error());
   auto maglev = dump_entries<std::uint32_t, lb_maglev_table>(objects_->maglev);
   if (!maglev) return fail(maglev.error());
+  const bool tc = objects_->external4.fd >= 0;
+  std::vector<std::pair<lb4_service_key, lb_service_value>> external4;
+  std::vector<std::pair<lb6_service_key, lb_service_value>> external6;
+  if (tc) {
+    auto e4 = dump_entries<lb4_service_key, lb_service_value>(objects_->external4);
+    if (!e4) return fail(e4.error());
+    auto e6 = dump_entries<lb6_service_key, lb_service_value>(objects_->external6);
+    if (!e6) return fail(e6.error());
+    external4 = std::move(*e4);
+    external6 = std::move(*e6);
+  }
 
   // Keep the ids found in the maps, so that no slot ever names another backend than before.
   auto seen = [&](std::uint32_t id) { next_id_ = std::max(next_id_, id + 1); };
@@ -225,6 +250,8 @@ std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& sna
   std::vector<std::pair<lb6_service_key, lb_service_value>> want6;
   want4.reserve(std::max(services4->size(), endpoint_count + snapshot.service_ports().size()));
   want6.reserve(services6->size());
+  std::vector<std::pair<lb4_service_key, lb_service_value>> want_external4;
+  std::vector<std::pair<lb6_service_key, lb_service_value>> want_external6;
   MapChanges changes;
   for (const auto& [name, info] : snapshot.service_ports()) {
     current_port_ = info.get();
@@ -232,11 +259,17 @@ std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& sna
     current_port_ = nullptr;
     append(want4, entries.services4);
     append(want6, entries.services6);
+    if (tc) {
+      append(want_external4, entries.external4);
+      append(want_external6, entries.external6);
+    }
     programmed.emplace_hint(programmed.end(), name, std::move(entries));
   }
   newly_referenced_.clear();
   diff_entries(*services4, want4, changes.service4_keys, changes.service4_values, changes.service4_deletes);
   diff_entries(*services6, want6, changes.service6_keys, changes.service6_values, changes.service6_deletes);
+  diff_entries(external4, want_external4, changes.external4_keys, changes.external4_values, changes.external4_deletes);
+  diff_entries(external6, want_external6, changes.external6_keys, changes.external6_values, changes.external6_deletes);
 
   std::unordered_map<std::uint32_t, const lb4_backend*> have4;
   std::unordered_map<std::uint32_t, const lb6_backend*> have6;
@@ -299,6 +332,8 @@ std::expected<void, Error> EbpfBackend::sync(const endpoints::Snapshot&, const e
     const PortEntries& old = old_it == programmed_.end() ? kNone : old_it->second;
     diff_entries(old.services4, entries.services4, changes.service4_keys, changes.service4_values, changes.service4_deletes);
     diff_entries(old.services6, entries.services6, changes.service6_keys, changes.service6_values, changes.service6_deletes);
+    diff_entries(old.external4, entries.external4, changes.external4_keys, changes.external4_values, changes.external4_deletes);
+    diff_entries(old.external6, entries.external6, changes.external6_keys, changes.external6_values, changes.external6_deletes);
     std::set<std::uint32_t> tables;
     for (const auto& m : entries.maglev) {
       changes.maglev_ids.push_back(m.service_id);
@@ -396,7 +431,8 @@ std::expected<SockLbMetrics, Error> EbpfBackend::metrics() const {
 
 void EbpfBackend::count_elements() {
   std::uint64_t n = backends_.size();
-  for (const auto& [name, e] : programmed_) n += e.services4.size() + e.services6.size() + e.maglev.size();
+  for (const auto& [name, e] : programmed_)
+    n += e.services4.size() + e.services6.size() + e.external4.size() + e.external6.size() + e.maglev.size();
   stats_.map_elements = n;
 }
 

@@ -27,6 +27,9 @@ struct EbpfBackendOptions {
   bool ipv4 = true, ipv6 = true;
   bool maglev_by_default = false;  // else only ports annotated for maglev use it
   SockLbSizes sizes;
+  // Interfaces (in the network namespace create() runs in) whose traffic from outside the tc
+  // programs translate: NodePort, load-balancer IPs, external IPs. Empty: no tc programs.
+  std::vector<std::string> external_interfaces;
 };
 
 // Counters from the programs' metrics map, summed over CPUs.
@@ -70,6 +73,7 @@ class EbpfBackend final : public Backend, private LbIdSource {
   EbpfBackend(EbpfBackendOptions options, std::unique_ptr<SockLbObjects> objects)
       : options_(std::move(options)), objects_(std::move(objects)) {}
   std::uint32_t backend_id(const BackendAddress& backend) override;
+  std::uint32_t backend_id_of(const BackendAddress& backend) override { return backends_.at(backend).id; }
   std::uint32_t service_id(const endpoints::ServicePortName& name, IpFamily family) override;
   std::expected<void, Error> seed_ids_from_maps();
   std::expected<void, Error> purge_affinity(const std::map<std::uint32_t, std::vector<std::uint32_t>>& kept);

@@ -41,6 +41,52 @@ Key frontend_key(const std::array<std::uint8_t, 16>& address, std::uint16_t port
   return k;
 }
 
+
+// What reaches the port from outside the node, for the tc programs: the node port on any node
+// address (address 0) and the load-balancer and external IPs, each with the endpoints of the
+// external traffic policy.
+void add_external_frontends(const endpoints::ServicePortInfo& port, IpFamily family, std::uint8_t proto,
+                            std::uint32_t service_id, LbIdSource& ids, PortEntries& out) {
+  const auto& eligible = port.eligible(family);
+  const auto& endpoints = port.external_policy_local ? eligible.local : eligible.cluster;
+  std::vector<std::uint32_t> backend_ids;
+  for (const auto& e : endpoints) {
+    if (backend_ids.size() == LB_MAX_BACKENDS_PER_SERVICE) break;
+    BackendAddress b{.family = family, .port_be = to_be16(e.port), .proto = proto};
+    if (e.family != family || !parse_address(e.ip, family, b.address)) continue;
+    if (std::ranges::find(out.backends, b) == out.backends.end()) {
+      out.backends.push_back(b);
+      backend_ids.push_back(ids.backend_id(b));
+    } else {
+      backend_ids.push_back(ids.backend_id_of(b));
+    }
+  }
+  lb_service_value front{};
+  front.count = static_cast<std::uint16_t>(backend_ids.size());
+  front.service_id = service_id;
+  if (port.external_policy_local) front.flags |= LB_SERVICE_FLAG_LOCAL;
+  std::vector<std::pair<std::array<std::uint8_t, 16>, std::uint16_t>> vips;
+  if (port.node_port != 0) vips.push_back({{}, to_be16(port.node_port)});
+  for (const auto* list : {&port.load_balancer_ips, &port.external_ips})
+    for (const auto& ip : *list) {
+      std::array<std::uint8_t, 16> a;
+      if (parse_address(ip, family, a)) vips.push_back({a, to_be16(port.port)});
+    }
+  for (const auto& [vip, vip_port] : vips) {
+    auto add = [&](auto& entries, auto key_type) {
+      using Key = decltype(key_type);
+      for (std::size_t i = 0; i < backend_ids.size(); ++i) {
+        lb_service_value slot{};
+        slot.backend_id = backend_ids[i];
+        entries.emplace_back(frontend_key<Key>(vip, vip_port, proto, static_cast<std::uint16_t>(i + 1)), slot);
+      }
+      entries.emplace_back(frontend_key<Key>(vip, vip_port, proto, 0), front);
+    };
+    if (family == IpFamily::IPv4) add(out.external4, lb4_service_key{});
+    else add(out.external6, lb6_service_key{});
+  }
+}
+
 }  // namespace
 
 std::string BackendAddress::to_string() const {
@@ -113,6 +159,7 @@ PortEntries build_port_entries(const endpoints::ServicePortInfo& port, LbIdSourc
       if (family == IpFamily::IPv4) add(out.services4, lb4_service_key{});
       else add(out.services6, lb6_service_key{});
     }
+    if (port.externally_accessible()) add_external_frontends(port, family, proto, service_id, ids, out);
   }
   return out;
 }

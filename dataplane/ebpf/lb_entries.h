@@ -51,7 +51,10 @@ struct BackendAddressHash {
 class LbIdSource {
  public:
   virtual ~LbIdSource() = default;
+  // The id of a backend, counting one more reference to it (once per port).
   virtual std::uint32_t backend_id(const BackendAddress& backend) = 0;
+  // The id of a backend this port already referenced (no new reference).
+  virtual std::uint32_t backend_id_of(const BackendAddress& backend) = 0;
   virtual std::uint32_t service_id(const endpoints::ServicePortName& name, IpFamily family) = 0;
 };
 
@@ -63,6 +66,10 @@ struct MaglevEntry {
 struct PortEntries {
   std::vector<std::pair<lb4_service_key, lb_service_value>> services4;  // slots ≥ 1 before slot 0 per frontend
   std::vector<std::pair<lb6_service_key, lb_service_value>> services6;
+  // Frontends of traffic from outside (tc): NodePort (address 0), load-balancer IPs and external
+  // IPs with the endpoints of the external traffic policy.
+  std::vector<std::pair<lb4_service_key, lb_service_value>> external4;
+  std::vector<std::pair<lb6_service_key, lb_service_value>> external6;
   std::vector<MaglevEntry> maglev;
   std::vector<BackendAddress> backends;  // every backend referenced (once per family and port)
   std::vector<std::uint32_t> affinity_service_ids;

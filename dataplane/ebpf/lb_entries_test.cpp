@@ -14,6 +14,7 @@ using endpoints::IpFamily;
 class CountingIds : public LbIdSource {
  public:
   std::uint32_t backend_id(const BackendAddress& b) override { return backends.try_emplace(b, next++).first->second; }
+  std::uint32_t backend_id_of(const BackendAddress& b) override { return backends.at(b); }
   std::uint32_t service_id(const endpoints::ServicePortName&, IpFamily f) override { return f == IpFamily::IPv4 ? 7 : 8; }
   std::map<BackendAddress, std::uint32_t> backends;
   std::uint32_t next = 100;
@@ -64,6 +65,34 @@ TEST(LbEntries, EachVipGetsItsBackendSlotsThenTheFrontend) {
   EXPECT_EQ(e.backends[0].to_string(), "10.244.0.11:8080/6");
   EXPECT_EQ(e.backends[2].to_string(), "[fd00:244::11]:8080/6");
   EXPECT_TRUE(e.maglev.empty());
+}
+
+TEST(LbEntries, NodePortAndExternalAddressesGetExternalFrontendsWithTheExternalPolicy) {
+  CountingIds ids;
+  auto p = port();
+  p.node_port = 30080;
+  p.load_balancer_ips = {"203.0.113.10"};
+  p.external_policy_local = true;
+  p.ipv4.local = {endpoint("10.244.0.12")};
+  auto e = build_port_entries(p, ids);
+  // Node port (address 0), LB IP, external IP: one local backend each.
+  ASSERT_EQ(e.external4.size(), 6u);
+  EXPECT_EQ(e.external4[0].first.address, 0u);
+  EXPECT_EQ(ntohs(e.external4[0].first.port), 30080);
+  EXPECT_EQ(e.external4[0].second.backend_id, ids.backends.at(e.backends[1]));
+  EXPECT_EQ(e.external4[1].second.count, 1);
+  EXPECT_EQ(e.external4[1].second.flags, LB_SERVICE_FLAG_LOCAL);
+  EXPECT_EQ(ip4(e.external4[3].first.address), "203.0.113.10");
+  EXPECT_EQ(ntohs(e.external4[3].first.port), 80);
+  EXPECT_EQ(ip4(e.external4[5].first.address), "192.0.2.10");
+  // IPv6 has no local endpoint: its node port frontend has count 0.
+  ASSERT_EQ(e.external6.size(), 1u);
+  EXPECT_EQ(e.external6[0].second.count, 0);
+  EXPECT_EQ(e.backends.size(), 3u) << "the local backend is shared with the socket frontends";
+  // A ClusterIP-only port has none.
+  auto cluster_only = port();
+  cluster_only.external_ips.clear();
+  EXPECT_TRUE(build_port_entries(cluster_only, ids).external4.empty());
 }
 
 TEST(LbEntries, NoEndpointsLeaveAFrontendWithCountZero) {

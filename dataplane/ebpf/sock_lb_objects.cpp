@@ -2,6 +2,7 @@
 
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <linux/magic.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -14,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "nodeport.skel.h"
 #include "sock_lb.skel.h"
 
 #ifndef SO_NETNS_COOKIE
@@ -51,6 +53,10 @@ std::vector<bpf_map*> pinned_maps(sock_lb* s) {
 }
 
 std::string link_pin(const std::string& dir, const std::string& program) { return dir + "/link_" + program; }
+
+// Our filter on an interface's clsact hook: a fixed handle and priority, so that a restarted
+// agent replaces its predecessor's filter in place.
+constexpr __u32 kTcHandle = 0x5359, kTcPriority = 1;
 
 }  // namespace
 
@@ -94,6 +100,10 @@ std::expected<std::unique_ptr<SockLbObjects>, Error> SockLbObjects::open(SockLbO
   std::unique_ptr<SockLbObjects> objects(new SockLbObjects(std::move(options)));
   if (auto ok = objects->load(); !ok) return std::unexpected(ok.error());
   if (auto ok = objects->attach(); !ok) return std::unexpected(ok.error());
+  if (!objects->options_.external_interfaces.empty()) {
+    if (auto ok = objects->load_nodeport(); !ok) return std::unexpected(ok.error());
+    if (auto ok = objects->attach_tc(); !ok) return std::unexpected(ok.error());
+  }
   return objects;
 }
 
@@ -176,6 +186,76 @@ std::expected<void, Error> SockLbObjects::attach() {
   return {};
 }
 
+std::expected<void, Error> SockLbObjects::load_nodeport() {
+  nodeport_ = nodeport__open();
+  if (!nodeport_) return std::unexpected(errno_error("open of the nodeport BPF skeleton", errno));
+  bpf_map* map;
+  bpf_object__for_each_map(map, nodeport_->obj) {
+    if (bpf_map__is_internal(map)) continue;
+    const std::string name = bpf_map__name(map);
+    // Maps both objects define (backends, ...) are the socket load balancer's, shared.
+    if (bpf_map* shared = bpf_object__find_map_by_name(skeleton_->obj, name.c_str())) {
+      if (bpf_map__reuse_fd(map, bpf_map__fd(shared)) != 0)
+        return std::unexpected(errno_error("sharing map " + name + " with the tc programs", errno));
+      continue;
+    }
+    if (name.starts_with("ct")) bpf_map__set_max_entries(map, options_.sizes.reverse_entries);
+    else if (name.find("external") != std::string::npos) bpf_map__set_max_entries(map, options_.sizes.service_entries);
+    const std::string path = options_.pin_dir + "/" + name;  // conntrack survives a restart too
+    if (bpf_map__set_pin_path(map, path.c_str()) != 0) return std::unexpected(errno_error("pin path " + path, errno));
+  }
+  if (const int err = nodeport__load(nodeport_); err != 0)
+    return std::unexpected(errno_error("load of the nodeport BPF programs (pins in " + options_.pin_dir + ")", -err));
+  external4 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb4_external_v1), bpf_map__name(nodeport_->maps.lb4_external_v1)};
+  external6 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb6_external_v1), bpf_map__name(nodeport_->maps.lb6_external_v1)};
+  return {};
+}
+
+std::expected<void, Error> SockLbObjects::attach_tc() {
+  netns_fd_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (netns_fd_ < 0) return std::unexpected(errno_error("this thread's network namespace", errno));
+  for (const auto& name : options_.external_interfaces) {
+    const int ifindex = static_cast<int>(if_nametoindex(name.c_str()));
+    if (ifindex == 0) return std::unexpected(errno_error("interface " + name, errno));
+    for (auto [point, program] : {std::pair{BPF_TC_INGRESS, nodeport_->progs.nodeport_ingress},
+                                  {BPF_TC_EGRESS, nodeport_->progs.nodeport_egress}}) {
+      LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+      if (const int err = bpf_tc_hook_create(&hook); err != 0 && err != -EEXIST)
+        return std::unexpected(errno_error("clsact qdisc on " + name, -err));
+      LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(program), .flags = BPF_TC_F_REPLACE,
+                  .handle = kTcHandle, .priority = kTcPriority);
+      if (const int err = bpf_tc_attach(&hook, &opts); err != 0)
+        return std::unexpected(errno_error(std::string("tc ") + (point == BPF_TC_INGRESS ? "ingress" : "egress") +
+                                               " program on " + name,
+                                           -err));
+    }
+    tc_ifindexes_.push_back(ifindex);
+  }
+  return {};
+}
+
+std::string SockLbObjects::detach_tc() {
+  std::string failures;
+  if (netns_fd_ < 0) return failures;
+  // On a thread in the interfaces' namespace: the caller may be elsewhere by now.
+  std::thread t([&] {
+    if (setns(netns_fd_, CLONE_NEWNET) != 0) {
+      failures = " setns for tc detach: " + std::string(std::strerror(errno)) + ";";
+      return;
+    }
+    for (int ifindex : tc_ifindexes_)
+      for (auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
+        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+        LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
+        if (const int err = bpf_tc_detach(&hook, &opts); err != 0 && err != -ENOENT)
+          failures += " tc detach on ifindex " + std::to_string(ifindex) + ": " + std::strerror(-err) + ";";
+      }
+  });
+  t.join();
+  tc_ifindexes_.clear();
+  return failures;
+}
+
 int SockLbObjects::program_fd(const std::string& name) const {
   for (const auto& [n, program] : programs(skeleton_, true, true))
     if (n == name) return bpf_program__fd(program);
@@ -184,11 +264,19 @@ int SockLbObjects::program_fd(const std::string& name) const {
 
 SockLbObjects::~SockLbObjects() {
   for (bpf_link* link : links_) bpf_link__destroy(link);  // closes the fd; the pin keeps it attached
+  if (nodeport_) nodeport__destroy(nodeport_);  // tc filters keep their programs
   if (skeleton_) sock_lb__destroy(skeleton_);
+  if (netns_fd_ >= 0) ::close(netns_fd_);
 }
 
 std::expected<void, Error> SockLbObjects::remove() {
-  std::string failures;
+  std::string failures = detach_tc();
+  if (nodeport_) {
+    bpf_map* map;
+    bpf_object__for_each_map(map, nodeport_->obj)
+      if (bpf_map__is_pinned(map) && bpf_map__unpin(map, nullptr) != 0)
+        failures += " unpin " + std::string(bpf_map__name(map)) + ";";
+  }
   for (bpf_link* link : links_) {
     bpf_link__unpin(link);
     if (bpf_link__detach(link) != 0) failures += " detach: " + std::string(std::strerror(errno)) + ";";

@@ -1,4 +1,5 @@
-// The kernel objects of the socket load balancer: the BPF programs from the embedded skeleton,
+// The kernel objects of the eBPF dataplane: the socket load balancer's programs (cgroup hooks) and
+// the tc programs for traffic from outside, from the embedded skeletons,
 // their maps pinned under <pin_root>/<node>/ and their cgroup links pinned beside them. Opening
 // reuses whatever an earlier agent pinned there (maps keep their contents, links are switched
 // to the new programs in place), so a restart never detaches the hooks.
@@ -14,6 +15,7 @@
 #include "dataplane/ebpf/bpf_map_ops.h"
 
 struct sock_lb;
+struct nodeport;
 struct bpf_link;
 
 namespace switchyard::dataplane::ebpf {
@@ -32,6 +34,7 @@ struct SockLbObjectOptions {
   bool ipv4 = true, ipv6 = true;
   bool scope_by_netns = false;
   SockLbSizes sizes;
+  std::vector<std::string> external_interfaces;  // tc programs go there (this thread's netns)
 };
 
 class SockLbObjects {
@@ -43,6 +46,7 @@ class SockLbObjects {
   std::expected<void, Error> remove();
 
   BpfMapRef services4, services6, backends4, backends6, maglev, affinity, scope, metrics;
+  BpfMapRef external4, external6;  // the tc programs' frontends
   bool reused_pins() const { return reused_pins_; }
   const std::string& pin_dir() const { return options_.pin_dir; }
   int program_fd(const std::string& name) const;  // for BPF_PROG_TEST_RUN and inspection
@@ -51,9 +55,15 @@ class SockLbObjects {
   explicit SockLbObjects(SockLbObjectOptions options) : options_(std::move(options)) {}
   std::expected<void, Error> load();
   std::expected<void, Error> attach();
+  std::expected<void, Error> load_nodeport();
+  std::expected<void, Error> attach_tc();
+  std::string detach_tc();  // failures, "" when none
 
   SockLbObjectOptions options_;
   sock_lb* skeleton_ = nullptr;
+  nodeport* nodeport_ = nullptr;
+  int netns_fd_ = -1;  // where external_interfaces live, for detaching later
+  std::vector<int> tc_ifindexes_;
   std::vector<bpf_link*> links_;
   bool reused_pins_ = false;
 };
