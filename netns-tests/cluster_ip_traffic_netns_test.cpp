@@ -1,8 +1,9 @@
-// The ClusterIP scenarios of the nftables and eBPF issues, written once and run against both
+// The service scenarios of the nftables and eBPF issues, written once and run against both
 // backends (TEST_P over BackendKind): a node namespace with two routed pods (HTTP servers
-// answering with their name, UDP echo servers), real clients from the node and from a pod.
-// NodePort, LoadBalancer IPs and source ranges need the eBPF backend's tc programs, which do
-// not exist yet: those scenarios stay in dataplane/iptables/nftables_traffic_netns_test.cpp.
+// answering with their name, UDP echo servers), real clients from the node, from a pod and from
+// an external client namespace. What only one backend does (nftables: masquerade under Cluster
+// policy, source ranges, reject of external traffic; eBPF: VIP as getpeername peer, restart over
+// pins) is tested beside that backend.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -69,6 +70,18 @@ class ClusterIpTraffic : public ::testing::TestWithParam<BackendKind> {
     auto echo_slice = slice("echo", {{kPodA, "node-a"}, {kPodB, "node-b"}}, kEchoPort);
     echo_slice.ports[0].protocol = "UDP";
     state_.upsert(echo_slice);
+    state_.upsert(node_port_service("np", "10.96.0.30", 30080));
+    state_.upsert(slice("np", {{kPodA, "node-a"}, {kPodB, "node-b"}}));
+    auto local = node_port_service("local", "10.96.0.40", 30081);
+    local.spec.external_traffic_policy = "Local";
+    state_.upsert(local);
+    state_.upsert(slice("local", {{kPodA, "node-a"}, {kPodB, "node-b"}}));
+    auto lb = node_port_service("lb", "10.96.0.60", 30082);
+    lb.spec.type = "LoadBalancer";
+    lb.spec.external_ips = {"192.0.2.10"};
+    lb.status_load_balancer_ingress = {api::LoadBalancerIngress{.ip = "203.0.113.10"}};
+    state_.upsert(lb);
+    state_.upsert(slice("lb", {{kPodA, "node-a"}, {kPodB, "node-b"}}));
     snapshot_ = state_.build();
     auto ok = backend_->full_sync(*snapshot_);
     ASSERT_TRUE(ok) << ok.error().message;
@@ -87,7 +100,10 @@ class ClusterIpTraffic : public ::testing::TestWithParam<BackendKind> {
     } else {
       auto options = ebpf_env_->options("node-a");
       options.scope_netns = {t.node().path(), t.pod("pod-a").path(), t.pod("pod-b").path()};
-      auto created = ebpf::EbpfBackend::create(options);
+      options.external_interfaces = {"vclient"};  // towards the external client
+      std::expected<std::unique_ptr<ebpf::EbpfBackend>, Error> created = std::unexpected(Error{"not run"});
+      auto entered = t.node().enter([&] { created = ebpf::EbpfBackend::create(options); });
+      ASSERT_TRUE(entered) << entered.error();
       ASSERT_TRUE(created) << created.error().message;
       backend_ = std::move(*created);
     }
@@ -166,6 +182,27 @@ TEST_P(ClusterIpTraffic, RemovedEndpointGetsNoNewConnectionsAfterAPartialSync) {
   state_.upsert(slice("web", {{kPodB, "node-b"}}));
   ASSERT_NO_FATAL_FAILURE(sync());
   EXPECT_THAT(t.spread(t.node(), "10.96.0.10", 80, 10), ElementsAre(Pair("pod-b", 10)));
+}
+
+TEST_P(ClusterIpTraffic, NodePortFromAnExternalClientReachesEveryEndpoint) {
+  auto& t = *topology_;
+  EXPECT_THAT(t.spread(t.client(), ServiceTopology::kNodeIp, 30080, 30), ElementsAre(Key("pod-a"), Key("pod-b")));
+}
+
+TEST_P(ClusterIpTraffic, ExternalTrafficPolicyLocalKeepsTheSourceAndUsesOnlyLocalEndpoints) {
+  auto& t = *topology_;
+  EXPECT_THAT(t.spread(t.client(), ServiceTopology::kNodeIp, 30081, 20), ElementsAre(Pair("pod-a", 20)));
+  auto r = t.get(t.client(), ServiceTopology::kNodeIp, 30081);
+  ASSERT_TRUE(r.ok) << r.pod;
+  EXPECT_EQ(r.seen_client, ServiceTopology::kClientIp);
+  // Inside the cluster the ClusterIP still reaches every endpoint.
+  EXPECT_THAT(t.spread(t.node(), "10.96.0.40", 80, 30), ElementsAre(Key("pod-a"), Key("pod-b")));
+}
+
+TEST_P(ClusterIpTraffic, LoadBalancerIpAndExternalIpFromAnExternalClient) {
+  auto& t = *topology_;
+  EXPECT_THAT(t.spread(t.client(), "203.0.113.10", 80, 30), ElementsAre(Key("pod-a"), Key("pod-b")));
+  EXPECT_THAT(t.spread(t.client(), "192.0.2.10", 80, 30), ElementsAre(Key("pod-a"), Key("pod-b")));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ClusterIpTraffic, ::testing::Values(BackendKind::nftables, BackendKind::ebpf),
