@@ -4,6 +4,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <atomic>
 #include <filesystem>
 #include <optional>
@@ -282,6 +291,100 @@ TEST_F(SockLbTraffic, RestartReusesThePinsWithoutAFailedConnection) {
   snapshot_ = state_.build();
   ASSERT_NO_FATAL_FAILURE(start_backend());
   EXPECT_THAT(t.spread(t.node(), "10.96.0.10", 80, 10), ElementsAre(Pair("pod-b", 10)));
+}
+
+extern "C" char** environ;
+
+// Starts the agent stand-in as a process of its own and waits for its "synced ..." line.
+struct AgentProcess {
+  pid_t pid = -1;
+  std::string line;
+  ~AgentProcess() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+std::string start_agent(AgentProcess& agent, const std::vector<std::string>& args) {
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) != 0) return "pipe";
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  std::vector<std::string> full = {EBPF_TEST_AGENT};
+  full.insert(full.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : full) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const int e = posix_spawn(&agent.pid, EBPF_TEST_AGENT, &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(out[1]);
+  if (e != 0) {
+    close(out[0]);
+    return "spawn " + std::string(EBPF_TEST_AGENT) + ": " + std::strerror(e);
+  }
+  char c;
+  pollfd p{.fd = out[0], .events = POLLIN, .revents = 0};
+  while (poll(&p, 1, 30000) == 1 && read(out[0], &c, 1) == 1 && c != '\n') agent.line += c;
+  close(out[0]);
+  return agent.line.starts_with("synced") ? "" : "agent did not sync: '" + agent.line + "'";
+}
+
+// A TCP connection to the VIP that stays open, idle, until the test sends its request.
+int open_idle_connection(const dataplane::testing::NetworkNamespace& from, const char* vip, int port) {
+  int fd = -1;
+  (void)from.enter([&] {
+    sockaddr_in a{.sin_family = AF_INET, .sin_port = htons(static_cast<std::uint16_t>(port)), .sin_addr = {}, .sin_zero = {}};
+    inet_pton(AF_INET, vip, &a.sin_addr);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      close(fd);
+      fd = -1;
+    }
+  });
+  return fd;
+}
+
+TEST_F(SockLbTraffic, KillNineOfTheAgentInterruptsNoConnection) {
+  auto& t = *topology_;
+  backend_.reset();  // the agent processes below take over this node's pins
+  const int stream = open_idle_connection(t.node(), "10.96.0.10", 80);
+  ASSERT_GE(stream, 0);
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0};
+  std::thread client([&] {
+    while (!stop) (testing::tcp_connect(t.node(), "10.96.0.10", 80).error == 0 ? ok : failed)++;
+  });
+  const std::vector<std::string> args = {env_->bpffs->path() + "/switchyard", env_->cgroup->path(), "node-a",
+                                         "10.96.0.10:80", std::string(kPodA) + "," + kPodB, "8080",
+                                         t.node().path(), t.pod("pod-a").path(), t.pod("pod-b").path()};
+  for (int round = 0; round < 3; ++round) {
+    AgentProcess agent;
+    auto started = start_agent(agent, args);
+    ASSERT_EQ(started, "");
+    EXPECT_THAT(agent.line, ::testing::HasSubstr("reused_pins=1"));
+    if (round > 0) EXPECT_THAT(agent.line, ::testing::HasSubstr("changes=0")) << "the pins held its Snapshot";
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    kill(agent.pid, SIGKILL);  // no cleanup, no destructor
+    waitpid(agent.pid, nullptr, 0);
+    agent.pid = -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  stop = true;
+  client.join();
+  EXPECT_GE(ok.load(), 10);
+  EXPECT_EQ(failed.load(), 0) << "connections failed while the agent was down or restarting";
+  // The connection opened before the first kill still works.
+  const char request[] = "GET / HTTP/1.0\r\n\r\n";
+  ASSERT_EQ(send(stream, request, sizeof request - 1, 0), static_cast<ssize_t>(sizeof request - 1));
+  std::string response;
+  char buf[512];
+  for (ssize_t n; (n = recv(stream, buf, sizeof buf, 0)) > 0;) response.append(buf, static_cast<std::size_t>(n));
+  close(stream);
+  EXPECT_THAT(response, ::testing::HasSubstr("200 OK"));
+  EXPECT_THAT(response, ::testing::ContainsRegex("pod-[ab]"));
 }
 
 TEST_F(SockLbTraffic, CleanupDetachesAndUnpinsEverything) {
