@@ -365,7 +365,9 @@ TEST_F(SockLbTraffic, KillNineOfTheAgentInterruptsNoConnection) {
     auto started = start_agent(agent, args);
     ASSERT_EQ(started, "");
     EXPECT_THAT(agent.line, ::testing::HasSubstr("reused_pins=1"));
-    if (round > 0) EXPECT_THAT(agent.line, ::testing::HasSubstr("changes=0")) << "the pins held its Snapshot";
+    if (round > 0) {
+      EXPECT_THAT(agent.line, ::testing::HasSubstr("changes=0")) << "the pins held its Snapshot";
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     kill(agent.pid, SIGKILL);  // no cleanup, no destructor
     waitpid(agent.pid, nullptr, 0);
