@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   clang llvm clang-16 libclang-rt-16-dev
   # libraries
-  libbpf-dev libelf-dev zlib1g-dev bpftool
+  libbpf-dev libelf-dev zlib1g-dev bpftool linux-libc-dev
   libnftnl-dev libmnl-dev libnetfilter-conntrack-dev
   libc-ares-dev libboost-dev libboost-system-dev
   nlohmann-json3-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev

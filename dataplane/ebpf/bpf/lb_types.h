@@ -1,0 +1,223 @@
+/* Map key and value layouts of the eBPF dataplane: the one definition that the BPF programs
+ * (C, clang -target bpf) and the C++ loader both include. The static asserts keep the layouts
+ * identical on both sides; addresses and ports are in network byte order, as the kernel hands
+ * them to the programs. */
+#ifndef SWITCHYARD_LB_TYPES_H
+#define SWITCHYARD_LB_TYPES_H
+
+#include <linux/types.h>
+
+#ifdef __cplusplus
+#define LB_STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#else
+#define LB_STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+
+/* Versioned map names (lb4_services_v1 ...): an upgrade that changes a layout gets new maps
+ * and can migrate from the old pins. */
+#define LB_MAP_VERSION "v1"
+
+/* Size of every service's Maglev lookup table: a prime, so that each backend's permutation
+ * visits every slot. */
+#define LB_MAGLEV_TABLE_SIZE 1021
+/* Backends one service can have (slots 1..n). */
+#define LB_MAX_BACKENDS_PER_SERVICE 1024
+
+/* Frontend flags (slot 0). */
+#define LB_SERVICE_FLAG_MAGLEV 0x1   /* choose through the service's Maglev table */
+#define LB_SERVICE_FLAG_AFFINITY 0x2 /* sessionAffinity ClientIP, timeout in affinity_timeout_s */
+
+/* Service map key: slot 0 is the frontend, slots 1..n its backends. */
+struct lb4_service_key {
+  __be32 address;
+  __be16 port;
+  __u16 slot;
+  __u8 proto; /* IPPROTO_TCP | IPPROTO_UDP */
+  __u8 pad[3];
+};
+LB_STATIC_ASSERT(sizeof(struct lb4_service_key) == 12, "lb4_service_key layout");
+
+struct lb6_service_key {
+  __u8 address[16];
+  __be16 port;
+  __u16 slot;
+  __u8 proto;
+  __u8 pad[3];
+};
+LB_STATIC_ASSERT(sizeof(struct lb6_service_key) == 24, "lb6_service_key layout");
+
+/* Slot 0: count, flags, affinity timeout and the service id (affinity and Maglev key).
+ * Slots 1..n: backend_id only. */
+struct lb_service_value {
+  __u32 backend_id;
+  __u16 count;
+  __u16 flags;
+  __u32 affinity_timeout_s;
+  __u32 service_id;
+};
+LB_STATIC_ASSERT(sizeof(struct lb_service_value) == 16, "lb_service_value layout");
+
+struct lb4_backend {
+  __be32 address;
+  __be16 port;
+  __u8 proto;
+  __u8 flags;
+};
+LB_STATIC_ASSERT(sizeof(struct lb4_backend) == 8, "lb4_backend layout");
+
+struct lb6_backend {
+  __u8 address[16];
+  __be16 port;
+  __u8 proto;
+  __u8 flags;
+};
+LB_STATIC_ASSERT(sizeof(struct lb6_backend) == 20, "lb6_backend layout");
+
+/* ClientIP affinity for socket load balancing: the client is its network namespace (a pod),
+ * known at connect() time, unlike the source address. */
+struct lb_affinity_key {
+  __u64 netns_cookie;
+  __u32 service_id;
+  __u32 pad;
+};
+LB_STATIC_ASSERT(sizeof(struct lb_affinity_key) == 16, "lb_affinity_key layout");
+
+struct lb_affinity_value {
+  __u64 last_used_ns; /* bpf_ktime_get_ns() */
+  __u32 backend_id;
+  __u32 pad;
+};
+LB_STATIC_ASSERT(sizeof(struct lb_affinity_value) == 16, "lb_affinity_value layout");
+
+struct lb_maglev_table {
+  __u32 backend_ids[LB_MAGLEV_TABLE_SIZE];
+};
+LB_STATIC_ASSERT(sizeof(struct lb_maglev_table) == 4 * LB_MAGLEV_TABLE_SIZE, "lb_maglev_table layout");
+
+/* What a translated socket's peer really is, so recvmsg and getpeername can show the VIP. */
+struct lb4_reverse_key {
+  __u64 socket_cookie;
+  __be32 address;
+  __be16 port;
+  __u16 pad;
+};
+LB_STATIC_ASSERT(sizeof(struct lb4_reverse_key) == 16, "lb4_reverse_key layout");
+
+struct lb4_reverse_value {
+  __be32 address;
+  __be16 port;
+  __u16 pad;
+};
+LB_STATIC_ASSERT(sizeof(struct lb4_reverse_value) == 8, "lb4_reverse_value layout");
+
+struct lb6_reverse_key {
+  __u64 socket_cookie;
+  __u8 address[16];
+  __be16 port;
+  __u16 pad[3];
+};
+LB_STATIC_ASSERT(sizeof(struct lb6_reverse_key) == 32, "lb6_reverse_key layout");
+
+struct lb6_reverse_value {
+  __u8 address[16];
+  __be16 port;
+  __u16 pad;
+};
+LB_STATIC_ASSERT(sizeof(struct lb6_reverse_value) == 20, "lb6_reverse_value layout");
+
+/* Counters in the per-CPU metrics array, indexed by these. */
+enum lb_metric {
+  LB_METRIC_TRANSLATED = 0,       /* connect/sendmsg rewritten to a backend */
+  LB_METRIC_REVERSED = 1,         /* recvmsg/getpeername shown the VIP */
+  LB_METRIC_REJECT_NO_BACKEND = 2, /* a service without endpoints: connect refused */
+  LB_METRIC_DROP_BACKEND_MISSING = 3, /* a slot named a backend the backend map lacks */
+  LB_METRIC_AFFINITY_HIT = 4,
+  LB_METRIC_OUT_OF_SCOPE = 5,     /* another agent's network namespace: left alone */
+  LB_METRIC_COUNT = 8,
+};
+
+/* External frontends (tc on the node's external interface): NodePort (address 0: any address
+ * of the node), LoadBalancer IPs and externalIPs, with the endpoints of the external traffic
+ * policy. Same key and value layouts as the socket frontends. */
+#define LB_SERVICE_FLAG_LOCAL 0x4 /* externalTrafficPolicy Local: the client's source is kept */
+
+/* Connection tracking of tc-translated flows, by the client's tuple as it arrived. */
+struct ct4_key {
+  __be32 client;
+  __be32 frontend;
+  __be16 client_port;
+  __be16 frontend_port;
+  __u8 proto;
+  __u8 pad[3];
+};
+LB_STATIC_ASSERT(sizeof(struct ct4_key) == 16, "ct4_key layout");
+
+struct ct4_entry {
+  __be32 backend;
+  __be16 backend_port;
+  __u16 pad;
+};
+LB_STATIC_ASSERT(sizeof(struct ct4_entry) == 8, "ct4_entry layout");
+
+/* Replies: (backend, client) tuple -> the frontend the client talked to. */
+struct ct4_reverse_key {
+  __be32 backend;
+  __be32 client;
+  __be16 backend_port;
+  __be16 client_port;
+  __u8 proto;
+  __u8 pad[3];
+};
+LB_STATIC_ASSERT(sizeof(struct ct4_reverse_key) == 16, "ct4_reverse_key layout");
+
+struct ct4_reverse_entry {
+  __be32 frontend;
+  __be16 frontend_port;
+  __u16 pad;
+};
+LB_STATIC_ASSERT(sizeof(struct ct4_reverse_entry) == 8, "ct4_reverse_entry layout");
+
+struct ct6_key {
+  __u8 client[16];
+  __u8 frontend[16];
+  __be16 client_port;
+  __be16 frontend_port;
+  __u8 proto;
+  __u8 pad[3];
+};
+LB_STATIC_ASSERT(sizeof(struct ct6_key) == 40, "ct6_key layout");
+
+struct ct6_entry {
+  __u8 backend[16];
+  __be16 backend_port;
+  __u16 pad;
+};
+LB_STATIC_ASSERT(sizeof(struct ct6_entry) == 20, "ct6_entry layout");
+
+struct ct6_reverse_key {
+  __u8 backend[16];
+  __u8 client[16];
+  __be16 backend_port;
+  __be16 client_port;
+  __u8 proto;
+  __u8 pad[3];
+};
+LB_STATIC_ASSERT(sizeof(struct ct6_reverse_key) == 40, "ct6_reverse_key layout");
+
+struct ct6_reverse_entry {
+  __u8 frontend[16];
+  __be16 frontend_port;
+  __u16 pad;
+};
+LB_STATIC_ASSERT(sizeof(struct ct6_reverse_entry) == 20, "ct6_reverse_entry layout");
+
+/* Counters of the tc programs, in their own metrics map. */
+enum nodeport_metric {
+  NP_METRIC_DNAT_NEW = 0,      /* a new flow to an external frontend, DNATed */
+  NP_METRIC_DNAT_TRACKED = 1,  /* a packet of a tracked flow, DNATed */
+  NP_METRIC_REVERSE_NAT = 2,   /* a reply rewritten back to the frontend */
+  NP_METRIC_DROP_NO_BACKEND = 3, /* a frontend without endpoints */
+  NP_METRIC_COUNT = 4,
+};
+
+#endif

@@ -1,0 +1,84 @@
+// Typed batch operations on one BPF map (hash maps): update, delete and dump in as few
+// syscalls as the kernel allows, with errors that name the map and the cause.
+#pragma once
+
+#include <bpf/bpf.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <expected>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "dataplane/backend.h"
+
+namespace switchyard::dataplane::ebpf {
+
+struct BpfMapRef {
+  int fd = -1;
+  std::string name;
+};
+
+inline Error map_error(const BpfMapRef& map, const std::string& what, int err) {
+  return Error{"BPF map " + map.name + ": " + what + ": " + std::strerror(err)};
+}
+
+// Kernel batches are capped to keep one syscall's copy bounded.
+inline constexpr std::size_t kBatchChunk = 16384;
+
+template <class K, class V>
+std::expected<void, Error> update_entries(const BpfMapRef& map, std::span<const K> keys, std::span<const V> values) {
+  LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
+  for (std::size_t done = 0; done < keys.size();) {
+    __u32 count = static_cast<__u32>(std::min(kBatchChunk, keys.size() - done));
+    if (bpf_map_update_batch(map.fd, keys.data() + done, values.data() + done, &count, &opts) != 0)
+      return std::unexpected(map_error(map, "update of " + std::to_string(keys.size()) + " entries", errno));
+    done += count;
+  }
+  return {};
+}
+
+// Keys that are already gone are skipped: deleting is idempotent.
+template <class K>
+std::expected<void, Error> delete_entries(const BpfMapRef& map, std::span<const K> keys) {
+  LIBBPF_OPTS(bpf_map_batch_opts, opts);
+  for (std::size_t done = 0; done < keys.size();) {
+    __u32 count = static_cast<__u32>(std::min(kBatchChunk, keys.size() - done));
+    if (bpf_map_delete_batch(map.fd, keys.data() + done, &count, &opts) != 0) {
+      if (errno != ENOENT) return std::unexpected(map_error(map, "delete of " + std::to_string(keys.size()) + " entries", errno));
+      ++count;  // `count` entries went, the next one was missing
+    }
+    done += count;
+  }
+  return {};
+}
+
+template <class K, class V>
+std::expected<std::vector<std::pair<K, V>>, Error> dump_entries(const BpfMapRef& map) {
+  std::vector<std::pair<K, V>> out;
+  // About 1 MiB per batch whatever the value size (Maglev tables are 4 KiB each).
+  std::size_t chunk = std::max<std::size_t>(16, (1u << 20) / (sizeof(K) + sizeof(V)));
+  std::vector<K> keys(chunk);
+  std::vector<V> values(chunk);
+  LIBBPF_OPTS(bpf_map_batch_opts, opts);
+  std::uint64_t token = 0;
+  bool first = true;
+  while (true) {
+    __u32 count = static_cast<__u32>(chunk);
+    const int rc = bpf_map_lookup_batch(map.fd, first ? nullptr : &token, &token, keys.data(), values.data(), &count, &opts);
+    if (rc != 0 && errno == ENOSPC) {  // one hash bucket holds more than a chunk
+      chunk *= 2;
+      keys.resize(chunk);
+      values.resize(chunk);
+      continue;
+    }
+    if (rc != 0 && errno != ENOENT) return std::unexpected(map_error(map, "dump", errno));
+    for (__u32 i = 0; i < count; ++i) out.emplace_back(keys[i], values[i]);
+    if (rc != 0) return out;  // ENOENT: that was the last batch
+    first = false;
+  }
+}
+
+}  // namespace switchyard::dataplane::ebpf

@@ -1,0 +1,439 @@
+#include "dataplane/ebpf/ebpf_backend.h"
+
+#include <arpa/inet.h>
+#include <bpf/libbpf.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <unordered_map>
+
+namespace switchyard::dataplane::ebpf {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Updates and deletes for every map, applied in an order that never lets a program follow a
+// reference to something missing: backends and Maglev tables before the slots naming them,
+// slots 1..n before slot 0 raises the count; on the way out slot 0 first, backends last.
+struct MapChanges {
+  std::vector<std::uint32_t> backend4_ids, backend6_ids, maglev_ids;
+  std::vector<lb4_backend> backend4_values;
+  std::vector<lb6_backend> backend6_values;
+  std::vector<lb_maglev_table> maglev_values;
+  std::vector<lb4_service_key> service4_keys, service4_deletes;
+  std::vector<lb_service_value> service4_values;
+  std::vector<lb6_service_key> service6_keys, service6_deletes;
+  std::vector<lb_service_value> service6_values;
+  std::vector<lb4_service_key> external4_keys, external4_deletes;
+  std::vector<lb_service_value> external4_values;
+  std::vector<lb6_service_key> external6_keys, external6_deletes;
+  std::vector<lb_service_value> external6_values;
+  std::vector<std::uint32_t> backend4_deletes, backend6_deletes, maglev_deletes;
+
+  void add_backend(const BackendAddress& b, std::uint32_t id) {
+    if (b.family == IpFamily::IPv4) {
+      lb4_backend v{};
+      std::memcpy(&v.address, b.address.data(), 4);
+      v.port = b.port_be;
+      v.proto = b.proto;
+      backend4_ids.push_back(id);
+      backend4_values.push_back(v);
+    } else {
+      lb6_backend v{};
+      std::memcpy(v.address, b.address.data(), 16);
+      v.port = b.port_be;
+      v.proto = b.proto;
+      backend6_ids.push_back(id);
+      backend6_values.push_back(v);
+    }
+  }
+  void delete_backend(IpFamily family, std::uint32_t id) {
+    (family == IpFamily::IPv4 ? backend4_deletes : backend6_deletes).push_back(id);
+  }
+
+  std::size_t size() const {
+    return backend4_ids.size() + backend6_ids.size() + maglev_ids.size() + service4_keys.size() + service6_keys.size() +
+           external4_keys.size() + external6_keys.size() + external4_deletes.size() + external6_deletes.size() +
+           service4_deletes.size() + service6_deletes.size() + backend4_deletes.size() + backend6_deletes.size() +
+           maglev_deletes.size();
+  }
+
+  std::expected<void, Error> apply(const SockLbObjects& o) {
+    auto slot0_first = [](auto& keys) { std::ranges::stable_partition(keys, [](const auto& k) { return k.slot == 0; }); };
+    slot0_first(service4_deletes);
+    slot0_first(service6_deletes);
+    slot0_first(external4_deletes);
+    slot0_first(external6_deletes);
+    using std::span;
+    if (auto ok = update_entries(o.backends4, span<const std::uint32_t>(backend4_ids), span<const lb4_backend>(backend4_values)); !ok) return ok;
+    if (auto ok = update_entries(o.backends6, span<const std::uint32_t>(backend6_ids), span<const lb6_backend>(backend6_values)); !ok) return ok;
+    if (auto ok = update_entries(o.maglev, span<const std::uint32_t>(maglev_ids), span<const lb_maglev_table>(maglev_values)); !ok) return ok;
+    if (auto ok = update_entries(o.services4, span<const lb4_service_key>(service4_keys), span<const lb_service_value>(service4_values)); !ok) return ok;
+    if (auto ok = update_entries(o.services6, span<const lb6_service_key>(service6_keys), span<const lb_service_value>(service6_values)); !ok) return ok;
+    if (o.external4.fd >= 0) {
+      if (auto ok = update_entries(o.external4, span<const lb4_service_key>(external4_keys), span<const lb_service_value>(external4_values)); !ok) return ok;
+      if (auto ok = update_entries(o.external6, span<const lb6_service_key>(external6_keys), span<const lb_service_value>(external6_values)); !ok) return ok;
+      if (auto ok = delete_entries(o.external4, span<const lb4_service_key>(external4_deletes)); !ok) return ok;
+      if (auto ok = delete_entries(o.external6, span<const lb6_service_key>(external6_deletes)); !ok) return ok;
+    }
+    if (auto ok = delete_entries(o.services4, span<const lb4_service_key>(service4_deletes)); !ok) return ok;
+    if (auto ok = delete_entries(o.services6, span<const lb6_service_key>(service6_deletes)); !ok) return ok;
+    if (auto ok = delete_entries(o.maglev, span<const std::uint32_t>(maglev_deletes)); !ok) return ok;
+    if (auto ok = delete_entries(o.backends4, span<const std::uint32_t>(backend4_deletes)); !ok) return ok;
+    return delete_entries(o.backends6, span<const std::uint32_t>(backend6_deletes));
+  }
+};
+
+// What must change to turn `before` into `after` (entries equal in both are left alone).
+template <class K, class V>
+void diff_entries(const std::vector<std::pair<K, V>>& before, const std::vector<std::pair<K, V>>& after,
+                  std::vector<K>& update_keys, std::vector<V>& update_values, std::vector<K>& deletes) {
+  if (before.empty()) {  // empty maps: everything is new
+    for (const auto& [k, v] : after) {
+      update_keys.push_back(k);
+      update_values.push_back(v);
+    }
+    return;
+  }
+  std::unordered_map<K, const V*, BytesHash<K>, BytesEqual<K>> old;
+  old.reserve(before.size());
+  for (const auto& [k, v] : before) old.emplace(k, &v);
+  for (const auto& [k, v] : after) {
+    if (auto it = old.find(k); it != old.end()) {
+      const bool same = std::memcmp(it->second, &v, sizeof(V)) == 0;
+      old.erase(it);
+      if (same) continue;
+    }
+    update_keys.push_back(k);
+    update_values.push_back(v);
+  }
+  for (const auto& [k, v] : old) deletes.push_back(k);
+}
+
+template <class V>
+void append(std::vector<V>& to, const std::vector<V>& from) {
+  to.insert(to.end(), from.begin(), from.end());
+}
+
+}  // namespace
+
+std::expected<std::unique_ptr<EbpfBackend>, Error> EbpfBackend::create(EbpfBackendOptions options) {
+  if (options.node_name.empty() || options.node_name.find('/') != std::string::npos)
+    return std::unexpected(Error{"eBPF backend: node name '" + options.node_name + "' cannot name a pin directory"});
+  if (options.cgroup_root.empty()) options.cgroup_root = cgroup2_mount();
+  if (options.cgroup_root.empty()) return std::unexpected(Error{"eBPF backend: no cgroup v2 mount in /proc/self/mounts"});
+  SockLbObjectOptions object_options{.pin_dir = options.pin_root + "/" + options.node_name,
+                                     .cgroup_path = options.cgroup_root,
+                                     .ipv4 = options.ipv4,
+                                     .ipv6 = options.ipv6,
+                                     .scope_by_netns = !options.scope_netns.empty(),
+                                     .sizes = options.sizes,
+                                     .external_interfaces = options.external_interfaces};
+  auto objects = SockLbObjects::open(std::move(object_options));
+  if (!objects) return std::unexpected(objects.error());
+  std::unique_ptr<EbpfBackend> backend(new EbpfBackend(std::move(options), std::move(*objects)));
+  for (const auto& path : backend->options_.scope_netns)
+    if (auto ok = backend->add_netns_to_scope(path); !ok) return std::unexpected(ok.error());
+  return backend;
+}
+
+std::expected<void, Error> EbpfBackend::add_netns_to_scope(const std::string& netns_path) {
+  auto cookie = netns_cookie(netns_path);
+  if (!cookie) return std::unexpected(cookie.error());
+  const std::uint8_t yes = 1;
+  if (bpf_map_update_elem(objects_->scope.fd, &*cookie, &yes, BPF_ANY) != 0)
+    return std::unexpected(map_error(objects_->scope, "add network namespace " + netns_path, errno));
+  return {};
+}
+
+// Called once per backend of each port being built: counts the reference at the same time,
+// and remembers backends that were referenced by nothing before (their map entry is new).
+std::uint32_t EbpfBackend::backend_id(const BackendAddress& backend) {
+  auto [it, inserted] = backends_.try_emplace(backend);
+  auto& ref = it->second;
+  if (ref.id == 0) ref.id = next_id_++;
+  if (ref.refs++ == 0) newly_referenced_.push_back(&it->first);  // node keys stay put
+  return ref.id;
+}
+
+std::uint32_t EbpfBackend::service_id(const endpoints::ServicePortName& name, IpFamily family) {
+  auto [it, inserted] = service_ids_.try_emplace({name, family}, 0);
+  if (!inserted) return it->second;
+  // After a restart: keep the id slot 0 of this port's first VIP already carries, so that
+  // affinity entries and Maglev tables stay valid.
+  if (current_port_) {
+    for (const auto& ip : current_port_->cluster_ips) {
+      FrontendId f{.family = family, .address = {}, .port_be = htons(static_cast<std::uint16_t>(current_port_->port)),
+                   .proto = protocol_number(current_port_->protocol)};
+      if (inet_pton(family == IpFamily::IPv4 ? AF_INET : AF_INET6, ip.c_str(), f.address.data()) != 1) continue;
+      if (auto pinned = pinned_service_ids_.find(f); pinned != pinned_service_ids_.end()) {
+        it->second = pinned->second;
+        pinned_service_ids_.erase(pinned);
+        return it->second;
+      }
+    }
+  }
+  it->second = next_id_++;
+  return it->second;
+}
+
+std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& snapshot) {
+  if (removed_) return std::unexpected(Error{"eBPF backend " + pin_dir() + ": already cleaned up"});
+  const auto start = Clock::now();
+  auto fail = [&](Error e) -> std::expected<void, Error> {
+    ++stats_.failed_syncs;
+    needs_full_sync_ = true;
+    return std::unexpected(std::move(e));
+  };
+  // What the kernel holds now: ours from before, an earlier agent's, or nothing.
+  auto services4 = dump_entries<lb4_service_key, lb_service_value>(objects_->services4);
+  if (!services4) return fail(services4.error());
+  auto services6 = dump_entries<lb6_service_key, lb_service_value>(objects_->services6);
+  if (!services6) return fail(services6.error());
+  auto backends4 = dump_entries<std::uint32_t, lb4_backend>(objects_->backends4);
+  if (!backends4) return fail(backends4.error());
+  auto backends6 = dump_entries<std::uint32_t, lb6_backend>(objects_->backends6);
+  if (!backends6) return fail(backends6.error());
+  auto maglev = dump_entries<std::uint32_t, lb_maglev_table>(objects_->maglev);
+  if (!maglev) return fail(maglev.error());
+  const bool tc = objects_->external4.fd >= 0;
+  std::vector<std::pair<lb4_service_key, lb_service_value>> external4;
+  std::vector<std::pair<lb6_service_key, lb_service_value>> external6;
+  if (tc) {
+    auto e4 = dump_entries<lb4_service_key, lb_service_value>(objects_->external4);
+    if (!e4) return fail(e4.error());
+    auto e6 = dump_entries<lb6_service_key, lb_service_value>(objects_->external6);
+    if (!e6) return fail(e6.error());
+    external4 = std::move(*e4);
+    external6 = std::move(*e6);
+  }
+
+  // Keep the ids found in the maps, so that no slot ever names another backend than before.
+  auto seen = [&](std::uint32_t id) { next_id_ = std::max(next_id_, id + 1); };
+  for (const auto& [id, v] : *backends4) {
+    BackendAddress b{.family = IpFamily::IPv4, .port_be = v.port, .proto = v.proto};
+    std::memcpy(b.address.data(), &v.address, 4);
+    backends_.try_emplace(b, BackendRef{id, 0});
+    seen(id);
+  }
+  for (const auto& [id, v] : *backends6) {
+    BackendAddress b{.family = IpFamily::IPv6, .port_be = v.port, .proto = v.proto};
+    std::memcpy(b.address.data(), v.address, 16);
+    backends_.try_emplace(b, BackendRef{id, 0});
+    seen(id);
+  }
+  pinned_service_ids_.clear();
+  for (const auto& [k, v] : *services4) {
+    if (k.slot != 0) continue;
+    FrontendId f{.family = IpFamily::IPv4, .address = {}, .port_be = k.port, .proto = k.proto};
+    std::memcpy(f.address.data(), &k.address, 4);
+    pinned_service_ids_[f] = v.service_id;
+    seen(v.service_id);
+  }
+  for (const auto& [k, v] : *services6) {
+    if (k.slot != 0) continue;
+    FrontendId f{.family = IpFamily::IPv6, .address = {}, .port_be = k.port, .proto = k.proto};
+    std::memcpy(f.address.data(), k.address, 16);
+    pinned_service_ids_[f] = v.service_id;
+    seen(v.service_id);
+  }
+  for (const auto& [id, t] : *maglev) seen(id);
+
+  std::map<endpoints::ServicePortName, PortEntries> programmed;
+  for (auto& [name, ref] : backends_) ref.refs = 0;
+  std::size_t endpoint_count = 0;
+  for (const auto& [name, info] : snapshot.service_ports()) endpoint_count += info->endpoints.size();
+  backends_.reserve(std::max(backends4->size() + backends6->size(), endpoint_count));
+  newly_referenced_.reserve(endpoint_count);
+  std::vector<std::pair<lb4_service_key, lb_service_value>> want4;
+  std::vector<std::pair<lb6_service_key, lb_service_value>> want6;
+  want4.reserve(std::max(services4->size(), endpoint_count + snapshot.service_ports().size()));
+  want6.reserve(services6->size());
+  std::vector<std::pair<lb4_service_key, lb_service_value>> want_external4;
+  std::vector<std::pair<lb6_service_key, lb_service_value>> want_external6;
+  MapChanges changes;
+  for (const auto& [name, info] : snapshot.service_ports()) {
+    current_port_ = info.get();
+    PortEntries entries = build_port_entries(*info, *this, options_.maglev_by_default);
+    current_port_ = nullptr;
+    append(want4, entries.services4);
+    append(want6, entries.services6);
+    if (tc) {
+      append(want_external4, entries.external4);
+      append(want_external6, entries.external6);
+    }
+    programmed.emplace_hint(programmed.end(), name, std::move(entries));
+  }
+  newly_referenced_.clear();
+  diff_entries(*services4, want4, changes.service4_keys, changes.service4_values, changes.service4_deletes);
+  diff_entries(*services6, want6, changes.service6_keys, changes.service6_values, changes.service6_deletes);
+  diff_entries(external4, want_external4, changes.external4_keys, changes.external4_values, changes.external4_deletes);
+  diff_entries(external6, want_external6, changes.external6_keys, changes.external6_values, changes.external6_deletes);
+
+  std::unordered_map<std::uint32_t, const lb4_backend*> have4;
+  std::unordered_map<std::uint32_t, const lb6_backend*> have6;
+  for (const auto& [id, v] : *backends4) have4[id] = &v;
+  for (const auto& [id, v] : *backends6) have6[id] = &v;
+  MapChanges wanted_backends;
+  for (const auto& [b, ref] : backends_)
+    if (ref.refs > 0) wanted_backends.add_backend(b, ref.id);
+  std::vector<std::pair<std::uint32_t, lb4_backend>> want_b4;
+  std::vector<std::pair<std::uint32_t, lb6_backend>> want_b6;
+  for (std::size_t i = 0; i < wanted_backends.backend4_ids.size(); ++i)
+    want_b4.emplace_back(wanted_backends.backend4_ids[i], wanted_backends.backend4_values[i]);
+  for (std::size_t i = 0; i < wanted_backends.backend6_ids.size(); ++i)
+    want_b6.emplace_back(wanted_backends.backend6_ids[i], wanted_backends.backend6_values[i]);
+  diff_entries(*backends4, want_b4, changes.backend4_ids, changes.backend4_values, changes.backend4_deletes);
+  diff_entries(*backends6, want_b6, changes.backend6_ids, changes.backend6_values, changes.backend6_deletes);
+
+  std::vector<std::pair<std::uint32_t, lb_maglev_table>> want_maglev;
+  for (const auto& [name, entries] : programmed)
+    for (const auto& m : entries.maglev) want_maglev.emplace_back(m.service_id, *m.table);
+  diff_entries(*maglev, want_maglev, changes.maglev_ids, changes.maglev_values, changes.maglev_deletes);
+
+  if (auto ok = changes.apply(*objects_); !ok) return fail(ok.error());
+  std::erase_if(backends_, [](const auto& e) { return e.second.refs == 0; });
+  programmed_ = std::move(programmed);
+  std::erase_if(service_ids_, [&](const auto& e) { return !programmed_.contains(e.first.first); });
+  needs_full_sync_ = false;
+  ++stats_.full_syncs;
+  stats_.last_batch_messages = changes.size();
+  stats_.last_sync_duration = Clock::now() - start;
+  stats_.last_successful_sync = std::chrono::system_clock::now();
+  count_elements();
+  return {};
+}
+
+std::expected<void, Error> EbpfBackend::sync(const endpoints::Snapshot&, const endpoints::Snapshot& after,
+                                             const endpoints::SnapshotDiff& diff) {
+  if (removed_) return std::unexpected(Error{"eBPF backend " + pin_dir() + ": already cleaned up"});
+  if (needs_full_sync_) return full_sync(after);
+  const auto start = Clock::now();
+  MapChanges changes;
+  std::vector<std::pair<const endpoints::ServicePortChange*, PortEntries>> fresh;
+  std::map<std::uint32_t, std::vector<std::uint32_t>> affinity_kept;  // service id -> backends it may keep
+  // Acquire every new backend before releasing old ones: one moving between ports keeps its id.
+  for (const auto& change : diff.changes) {
+    PortEntries entries;
+    if (change.after) {
+      current_port_ = change.after.get();
+      newly_referenced_.clear();
+      entries = build_port_entries(*change.after, *this, options_.maglev_by_default);
+      current_port_ = nullptr;
+      for (const BackendAddress* b : newly_referenced_) changes.add_backend(*b, backends_.at(*b).id);
+      newly_referenced_.clear();
+    }
+    fresh.emplace_back(&change, std::move(entries));
+  }
+  for (auto& [change, entries] : fresh) {
+    static const PortEntries kNone;
+    auto old_it = programmed_.find(change->name);
+    const PortEntries& old = old_it == programmed_.end() ? kNone : old_it->second;
+    diff_entries(old.services4, entries.services4, changes.service4_keys, changes.service4_values, changes.service4_deletes);
+    diff_entries(old.services6, entries.services6, changes.service6_keys, changes.service6_values, changes.service6_deletes);
+    diff_entries(old.external4, entries.external4, changes.external4_keys, changes.external4_values, changes.external4_deletes);
+    diff_entries(old.external6, entries.external6, changes.external6_keys, changes.external6_values, changes.external6_deletes);
+    std::set<std::uint32_t> tables;
+    for (const auto& m : entries.maglev) {
+      changes.maglev_ids.push_back(m.service_id);
+      changes.maglev_values.push_back(*m.table);
+      tables.insert(m.service_id);
+    }
+    for (const auto& m : old.maglev)
+      if (!tables.contains(m.service_id)) changes.maglev_deletes.push_back(m.service_id);
+    for (std::uint32_t sid : old.affinity_service_ids) {
+      auto kept = entries.backends_by_service.find(sid);
+      affinity_kept[sid] = kept == entries.backends_by_service.end() ? std::vector<std::uint32_t>{} : kept->second;
+    }
+    for (const auto& b : old.backends) {
+      auto it = backends_.find(b);
+      if (it == backends_.end() || --it->second.refs > 0) continue;
+      changes.delete_backend(b.family, it->second.id);
+      backends_.erase(it);
+    }
+  }
+  auto ok = changes.apply(*objects_);
+  if (ok && !affinity_kept.empty()) ok = purge_affinity(affinity_kept);
+  if (!ok) {
+    ++stats_.failed_syncs;
+    needs_full_sync_ = true;
+    return ok;
+  }
+  for (auto& [change, entries] : fresh) {
+    if (change->after) {
+      programmed_[change->name] = std::move(entries);
+    } else {
+      programmed_.erase(change->name);
+      service_ids_.erase({change->name, IpFamily::IPv4});
+      service_ids_.erase({change->name, IpFamily::IPv6});
+    }
+  }
+  ++stats_.partial_syncs;
+  stats_.last_batch_messages = changes.size();
+  stats_.last_sync_duration = Clock::now() - start;
+  stats_.last_successful_sync = std::chrono::system_clock::now();
+  count_elements();
+  return {};
+}
+
+// Affinity entries pointing at a backend their service no longer has would keep sending the
+// client there (the backend id may live on in another service): forget them.
+std::expected<void, Error> EbpfBackend::purge_affinity(const std::map<std::uint32_t, std::vector<std::uint32_t>>& kept) {
+  const auto& map = objects_->affinity;
+  std::vector<lb_affinity_key> stale;
+  lb_affinity_key key{}, next{};
+  const lb_affinity_key* prev = nullptr;
+  while (bpf_map_get_next_key(map.fd, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    lb_affinity_value value{};
+    if (bpf_map_lookup_elem(map.fd, &key, &value) != 0) continue;
+    auto it = kept.find(key.service_id);
+    if (it != kept.end() && std::ranges::find(it->second, value.backend_id) == it->second.end()) stale.push_back(key);
+  }
+  for (const auto& k : stale) bpf_map_delete_elem(map.fd, &k);  // LRU may have dropped it already
+  return {};
+}
+
+std::expected<void, Error> EbpfBackend::cleanup() {
+  if (removed_) return {};
+  auto ok = objects_->remove();
+  removed_ = true;
+  programmed_.clear();
+  backends_.clear();
+  service_ids_.clear();
+  return ok;
+}
+
+std::expected<SockLbMetrics, Error> EbpfBackend::metrics() const {
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return std::unexpected(Error{"possible CPUs: " + std::string(std::strerror(-cpus))});
+  std::vector<std::uint64_t> values(static_cast<std::size_t>(cpus));
+  auto read = [&](std::uint32_t metric) -> std::expected<std::uint64_t, Error> {
+    if (bpf_map_lookup_elem(objects_->metrics.fd, &metric, values.data()) != 0)
+      return std::unexpected(map_error(objects_->metrics, "read of counter " + std::to_string(metric), errno));
+    std::uint64_t sum = 0;
+    for (auto v : values) sum += v;
+    return sum;
+  };
+  SockLbMetrics m;
+  for (auto [metric, field] : {std::pair{LB_METRIC_TRANSLATED, &m.translated}, {LB_METRIC_REVERSED, &m.reversed},
+                               {LB_METRIC_REJECT_NO_BACKEND, &m.rejected_no_backend},
+                               {LB_METRIC_DROP_BACKEND_MISSING, &m.dropped_backend_missing},
+                               {LB_METRIC_AFFINITY_HIT, &m.affinity_hits}, {LB_METRIC_OUT_OF_SCOPE, &m.out_of_scope}}) {
+    auto v = read(metric);
+    if (!v) return std::unexpected(v.error());
+    *field = *v;
+  }
+  return m;
+}
+
+void EbpfBackend::count_elements() {
+  std::uint64_t n = backends_.size();
+  for (const auto& [name, e] : programmed_)
+    n += e.services4.size() + e.services6.size() + e.external4.size() + e.external6.size() + e.maglev.size();
+  stats_.map_elements = n;
+}
+
+}  // namespace switchyard::dataplane::ebpf

@@ -1,0 +1,96 @@
+// The eBPF Backend: socket-level load balancing for ClusterIPs, external IPs and load-balancer
+// IPs of traffic that starts on this node (its processes and its pods), programmed as BPF map
+// entries (lb_entries.h) from the Snapshot diff. The maps are the desired state: a full sync
+// reads them back and corrects every difference, so a restarted agent reconciles what it
+// finds pinned instead of starting over, and the hooks stay attached throughout.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "dataplane/backend.h"
+#include "dataplane/ebpf/lb_entries.h"
+#include "dataplane/ebpf/sock_lb_objects.h"
+
+namespace switchyard::dataplane::ebpf {
+
+struct EbpfBackendOptions {
+  std::string node_name;                              // pins under <pin_root>/<node_name>
+  std::string pin_root = "/sys/fs/bpf/switchyard";    // must be on a bpf filesystem
+  std::string cgroup_root;                            // --cgroup-root; "" = the cgroup v2 mount
+  // Network namespaces (paths such as /run/netns/NAME or /proc/PID/ns/net) whose sockets this
+  // agent translates. Empty: every socket in the cgroup, whatever its namespace.
+  std::vector<std::string> scope_netns;
+  bool ipv4 = true, ipv6 = true;
+  bool maglev_by_default = false;  // else only ports annotated for maglev use it
+  SockLbSizes sizes;
+  // Interfaces (in the network namespace create() runs in) whose traffic from outside the tc
+  // programs translate: NodePort, load-balancer IPs, external IPs. Empty: no tc programs.
+  std::vector<std::string> external_interfaces;
+};
+
+// Counters from the programs' metrics map, summed over CPUs.
+struct SockLbMetrics {
+  std::uint64_t translated = 0, reversed = 0, rejected_no_backend = 0, dropped_backend_missing = 0;
+  std::uint64_t affinity_hits = 0, out_of_scope = 0;
+};
+
+class EbpfBackend final : public Backend, private LbIdSource {
+ public:
+  static std::expected<std::unique_ptr<EbpfBackend>, Error> create(EbpfBackendOptions options);
+
+  std::expected<void, Error> sync(const endpoints::Snapshot& before, const endpoints::Snapshot& after,
+                                  const endpoints::SnapshotDiff& diff) override;
+  std::expected<void, Error> full_sync(const endpoints::Snapshot& snapshot) override;
+  // Detaches the hooks, unpins the maps and links and removes the pin directory.
+  std::expected<void, Error> cleanup() override;
+  BackendStats stats() const override { return stats_; }
+
+  // Translates sockets of one more network namespace too (scoped agents only).
+  std::expected<void, Error> add_netns_to_scope(const std::string& netns_path);
+  std::expected<SockLbMetrics, Error> metrics() const;
+  // True when create() found this node's maps and hooks pinned by an earlier agent.
+  bool reused_pins() const { return objects_->reused_pins(); }
+  const std::string& pin_dir() const { return objects_->pin_dir(); }
+  const SockLbObjects& objects() const { return *objects_; }
+
+ private:
+  struct BackendRef {
+    std::uint32_t id = 0;
+    int refs = 0;
+  };
+  struct FrontendId {
+    IpFamily family;
+    std::array<std::uint8_t, 16> address;
+    std::uint16_t port_be;
+    std::uint8_t proto;
+    auto operator<=>(const FrontendId&) const = default;
+  };
+
+  EbpfBackend(EbpfBackendOptions options, std::unique_ptr<SockLbObjects> objects)
+      : options_(std::move(options)), objects_(std::move(objects)) {}
+  std::uint32_t backend_id(const BackendAddress& backend) override;
+  std::uint32_t backend_id_of(const BackendAddress& backend) override { return backends_.at(backend).id; }
+  std::uint32_t service_id(const endpoints::ServicePortName& name, IpFamily family) override;
+  std::expected<void, Error> seed_ids_from_maps();
+  std::expected<void, Error> purge_affinity(const std::map<std::uint32_t, std::vector<std::uint32_t>>& kept);
+  void count_elements();
+
+  EbpfBackendOptions options_;
+  std::unique_ptr<SockLbObjects> objects_;
+  std::map<endpoints::ServicePortName, PortEntries> programmed_;
+  std::unordered_map<BackendAddress, BackendRef, BackendAddressHash> backends_;
+  std::map<std::pair<endpoints::ServicePortName, IpFamily>, std::uint32_t> service_ids_;
+  std::map<FrontendId, std::uint32_t> pinned_service_ids_;  // slot 0 of what an earlier agent left
+  std::vector<const BackendAddress*> newly_referenced_;  // by the port being built
+  const endpoints::ServicePortInfo* current_port_ = nullptr;  // whose service id is being asked for
+  std::uint32_t next_id_ = 1;
+  bool needs_full_sync_ = true;
+  bool removed_ = false;
+  BackendStats stats_;
+};
+
+}  // namespace switchyard::dataplane::ebpf

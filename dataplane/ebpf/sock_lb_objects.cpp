@@ -1,0 +1,305 @@
+#include "dataplane/ebpf/sock_lb_objects.h"
+
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <linux/magic.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "nodeport.skel.h"
+#include "sock_lb.skel.h"
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+namespace switchyard::dataplane::ebpf {
+namespace {
+
+Error errno_error(const std::string& what, int err) { return Error{what + ": " + std::strerror(err)}; }
+
+
+// Programs of one family, by the name their link is pinned under.
+std::vector<std::pair<std::string, bpf_program*>> programs(sock_lb* s, bool ipv4, bool ipv6) {
+  std::vector<std::pair<std::string, bpf_program*>> out;
+  if (ipv4) {
+    out.emplace_back("sock4_connect", s->progs.sock4_connect);
+    out.emplace_back("sock4_sendmsg", s->progs.sock4_sendmsg);
+    out.emplace_back("sock4_recvmsg", s->progs.sock4_recvmsg);
+    out.emplace_back("sock4_getpeername", s->progs.sock4_getpeername);
+  }
+  if (ipv6) {
+    out.emplace_back("sock6_connect", s->progs.sock6_connect);
+    out.emplace_back("sock6_sendmsg", s->progs.sock6_sendmsg);
+    out.emplace_back("sock6_recvmsg", s->progs.sock6_recvmsg);
+    out.emplace_back("sock6_getpeername", s->progs.sock6_getpeername);
+  }
+  return out;
+}
+
+std::vector<bpf_map*> pinned_maps(sock_lb* s) {
+  auto& m = s->maps;
+  return {m.lb4_services_v1, m.lb6_services_v1, m.lb4_backends_v1, m.lb6_backends_v1, m.lb_affinity_v1,
+          m.lb_maglev_v1,    m.lb4_reverse_v1,  m.lb6_reverse_v1,  m.lb_scope_v1,     m.lb_metrics_v1};
+}
+
+std::string link_pin(const std::string& dir, const std::string& program) { return dir + "/link_" + program; }
+
+// Our filter on an interface's clsact hook: a fixed handle and priority, so that a restarted
+// agent replaces its predecessor's filter in place.
+constexpr __u32 kTcHandle = 0x5359, kTcPriority = 1;
+
+}  // namespace
+
+std::string cgroup2_mount() {
+  std::ifstream mounts("/proc/self/mounts");
+  std::string line;
+  while (std::getline(mounts, line)) {
+    std::istringstream in(line);
+    std::string device, mount_point, type;
+    in >> device >> mount_point >> type;
+    if (type == "cgroup2") return mount_point;
+  }
+  return "";
+}
+
+std::expected<std::uint64_t, Error> netns_cookie(const std::string& netns_path) {
+  std::expected<std::uint64_t, Error> result = std::unexpected(Error{"not run"});
+  // setns on a thread of its own: the caller's thread stays where it is.
+  std::thread t([&] {
+    const int ns = ::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) {
+      result = std::unexpected(errno_error("network namespace " + netns_path, errno));
+      if (ns >= 0) ::close(ns);
+      return;
+    }
+    ::close(ns);
+    const int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    std::uint64_t cookie = 0;
+    socklen_t len = sizeof cookie;
+    if (sock < 0 || getsockopt(sock, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) != 0)
+      result = std::unexpected(errno_error("SO_NETNS_COOKIE in " + netns_path, errno));
+    else
+      result = cookie;
+    if (sock >= 0) ::close(sock);
+  });
+  t.join();
+  return result;
+}
+
+std::expected<std::unique_ptr<SockLbObjects>, Error> SockLbObjects::open(SockLbObjectOptions options) {
+  std::unique_ptr<SockLbObjects> objects(new SockLbObjects(std::move(options)));
+  if (auto ok = objects->load(); !ok) return std::unexpected(ok.error());
+  if (auto ok = objects->attach(); !ok) return std::unexpected(ok.error());
+  if (!objects->options_.external_interfaces.empty()) {
+    if (auto ok = objects->load_nodeport(); !ok) return std::unexpected(ok.error());
+    if (auto ok = objects->attach_tc(); !ok) return std::unexpected(ok.error());
+  }
+  return objects;
+}
+
+std::expected<void, Error> SockLbObjects::load() {
+  std::error_code ec;
+  std::filesystem::create_directories(options_.pin_dir, ec);
+  if (ec) return std::unexpected(Error{"pin directory " + options_.pin_dir + ": " + ec.message()});
+  struct statfs fs {};
+  if (statfs(options_.pin_dir.c_str(), &fs) != 0) return std::unexpected(errno_error("statfs " + options_.pin_dir, errno));
+  if (fs.f_type != BPF_FS_MAGIC)
+    return std::unexpected(Error{"pin directory " + options_.pin_dir +
+                                 " is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)"});
+
+  skeleton_ = sock_lb__open();
+  if (!skeleton_) return std::unexpected(errno_error("open of the sock_lb BPF skeleton", errno));
+  skeleton_->rodata->scope_by_netns = options_.scope_by_netns ? 1 : 0;
+  auto& m = skeleton_->maps;
+  const auto& z = options_.sizes;
+  for (auto [map, size] : {std::pair{m.lb4_services_v1, z.service_entries}, {m.lb6_services_v1, z.service_entries},
+                           {m.lb4_backends_v1, z.backends}, {m.lb6_backends_v1, z.backends},
+                           {m.lb_maglev_v1, z.maglev_services}, {m.lb_affinity_v1, z.affinity_entries},
+                           {m.lb4_reverse_v1, z.reverse_entries}, {m.lb6_reverse_v1, z.reverse_entries}})
+    bpf_map__set_max_entries(map, size);
+  reused_pins_ = std::filesystem::exists(options_.pin_dir + "/" + bpf_map__name(m.lb4_services_v1));
+  for (bpf_map* map : pinned_maps(skeleton_)) {
+    const std::string path = options_.pin_dir + "/" + bpf_map__name(map);
+    if (bpf_map__set_pin_path(map, path.c_str()) != 0) return std::unexpected(errno_error("pin path " + path, errno));
+  }
+  // libbpf reuses a pinned map when its type, sizes and flags match, and pins new ones.
+  if (const int err = sock_lb__load(skeleton_); err != 0)
+    return std::unexpected(errno_error("load of the sock_lb BPF programs (pins in " + options_.pin_dir +
+                                           "; maps of other sizes pinned there cannot be reused)",
+                                       -err));
+  auto ref = [](bpf_map* map) { return BpfMapRef{bpf_map__fd(map), bpf_map__name(map)}; };
+  services4 = ref(m.lb4_services_v1);
+  services6 = ref(m.lb6_services_v1);
+  backends4 = ref(m.lb4_backends_v1);
+  backends6 = ref(m.lb6_backends_v1);
+  maglev = ref(m.lb_maglev_v1);
+  affinity = ref(m.lb_affinity_v1);
+  scope = ref(m.lb_scope_v1);
+  metrics = ref(m.lb_metrics_v1);
+  return {};
+}
+
+std::expected<void, Error> SockLbObjects::attach() {
+  const int cgroup = ::open(options_.cgroup_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (cgroup < 0) return std::unexpected(errno_error("cgroup " + options_.cgroup_path, errno));
+  for (const auto& [name, program] : programs(skeleton_, options_.ipv4, options_.ipv6)) {
+    const std::string pin = link_pin(options_.pin_dir, name);
+    bpf_link* link = nullptr;
+    if (std::filesystem::exists(pin)) {
+      // An earlier agent's hook: switch it to this program without a moment detached.
+      link = bpf_link__open(pin.c_str());
+      if (!link) {
+        ::close(cgroup);
+        return std::unexpected(errno_error("pinned link " + pin, errno));
+      }
+      if (const int err = bpf_link__update_program(link, program); err != 0) {
+        bpf_link__destroy(link);
+        ::close(cgroup);
+        return std::unexpected(errno_error("update of pinned link " + pin + " to the new " + name, -err));
+      }
+    } else {
+      link = bpf_program__attach_cgroup(program, cgroup);
+      if (!link) {
+        const int err = errno;
+        ::close(cgroup);
+        return std::unexpected(errno_error("attach of " + name + " to cgroup " + options_.cgroup_path, err));
+      }
+      if (const int err = bpf_link__pin(link, pin.c_str()); err != 0) {
+        bpf_link__destroy(link);
+        ::close(cgroup);
+        return std::unexpected(errno_error("pin of the " + name + " link at " + pin, -err));
+      }
+    }
+    links_.push_back(link);
+  }
+  ::close(cgroup);
+  return {};
+}
+
+std::expected<void, Error> SockLbObjects::load_nodeport() {
+  nodeport_ = nodeport__open();
+  if (!nodeport_) return std::unexpected(errno_error("open of the nodeport BPF skeleton", errno));
+  bpf_map* map;
+  bpf_object__for_each_map(map, nodeport_->obj) {
+    if (bpf_map__is_internal(map)) continue;
+    const std::string name = bpf_map__name(map);
+    // Maps both objects define (backends, ...) are the socket load balancer's, shared.
+    if (bpf_map* shared = bpf_object__find_map_by_name(skeleton_->obj, name.c_str())) {
+      if (bpf_map__reuse_fd(map, bpf_map__fd(shared)) != 0)
+        return std::unexpected(errno_error("sharing map " + name + " with the tc programs", errno));
+      continue;
+    }
+    if (name.starts_with("ct")) bpf_map__set_max_entries(map, options_.sizes.reverse_entries);
+    else if (name.find("external") != std::string::npos) bpf_map__set_max_entries(map, options_.sizes.service_entries);
+    const std::string path = options_.pin_dir + "/" + name;  // conntrack survives a restart too
+    if (bpf_map__set_pin_path(map, path.c_str()) != 0) return std::unexpected(errno_error("pin path " + path, errno));
+  }
+  if (const int err = nodeport__load(nodeport_); err != 0)
+    return std::unexpected(errno_error("load of the nodeport BPF programs (pins in " + options_.pin_dir + ")", -err));
+  external4 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb4_external_v1), bpf_map__name(nodeport_->maps.lb4_external_v1)};
+  external6 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb6_external_v1), bpf_map__name(nodeport_->maps.lb6_external_v1)};
+  return {};
+}
+
+std::expected<void, Error> SockLbObjects::attach_tc() {
+  netns_fd_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (netns_fd_ < 0) return std::unexpected(errno_error("this thread's network namespace", errno));
+  for (const auto& name : options_.external_interfaces) {
+    const int ifindex = static_cast<int>(if_nametoindex(name.c_str()));
+    if (ifindex == 0) return std::unexpected(errno_error("interface " + name, errno));
+    for (auto [point, program] : {std::pair{BPF_TC_INGRESS, nodeport_->progs.nodeport_ingress},
+                                  {BPF_TC_EGRESS, nodeport_->progs.nodeport_egress}}) {
+      LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+      if (const int err = bpf_tc_hook_create(&hook); err != 0 && err != -EEXIST)
+        return std::unexpected(errno_error("clsact qdisc on " + name, -err));
+      LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(program), .flags = BPF_TC_F_REPLACE,
+                  .handle = kTcHandle, .priority = kTcPriority);
+      if (const int err = bpf_tc_attach(&hook, &opts); err != 0)
+        return std::unexpected(errno_error(std::string("tc ") + (point == BPF_TC_INGRESS ? "ingress" : "egress") +
+                                               " program on " + name,
+                                           -err));
+    }
+    tc_ifindexes_.push_back(ifindex);
+  }
+  return {};
+}
+
+std::string SockLbObjects::detach_tc() {
+  std::string failures;
+  if (netns_fd_ < 0) return failures;
+  // On a thread in the interfaces' namespace: the caller may be elsewhere by now.
+  std::thread t([&] {
+    if (setns(netns_fd_, CLONE_NEWNET) != 0) {
+      failures = " setns for tc detach: " + std::string(std::strerror(errno)) + ";";
+      return;
+    }
+    for (int ifindex : tc_ifindexes_)
+      for (auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
+        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+        LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
+        if (const int err = bpf_tc_detach(&hook, &opts); err != 0 && err != -ENOENT)
+          failures += " tc detach on ifindex " + std::to_string(ifindex) + ": " + std::strerror(-err) + ";";
+      }
+  });
+  t.join();
+  tc_ifindexes_.clear();
+  return failures;
+}
+
+int SockLbObjects::program_fd(const std::string& name) const {
+  for (const auto& [n, program] : programs(skeleton_, true, true))
+    if (n == name) return bpf_program__fd(program);
+  return -1;
+}
+
+SockLbObjects::~SockLbObjects() {
+  for (bpf_link* link : links_) bpf_link__destroy(link);  // closes the fd; the pin keeps it attached
+  if (nodeport_) nodeport__destroy(nodeport_);  // tc filters keep their programs
+  if (skeleton_) sock_lb__destroy(skeleton_);
+  if (netns_fd_ >= 0) ::close(netns_fd_);
+}
+
+std::expected<void, Error> SockLbObjects::remove() {
+  std::string failures = detach_tc();
+  if (nodeport_) {
+    bpf_map* map;
+    bpf_object__for_each_map(map, nodeport_->obj)
+      if (bpf_map__is_pinned(map) && bpf_map__unpin(map, nullptr) != 0)
+        failures += " unpin " + std::string(bpf_map__name(map)) + ";";
+  }
+  for (bpf_link* link : links_) {
+    bpf_link__unpin(link);
+    if (bpf_link__detach(link) != 0) failures += " detach: " + std::string(std::strerror(errno)) + ";";
+    bpf_link__destroy(link);
+  }
+  links_.clear();
+  // Links an earlier agent pinned for a family this one does not serve.
+  for (const auto& [name, program] : programs(skeleton_, true, true)) {
+    const std::string pin = link_pin(options_.pin_dir, name);
+    if (!std::filesystem::exists(pin)) continue;
+    if (bpf_link* link = bpf_link__open(pin.c_str())) {
+      bpf_link__detach(link);
+      bpf_link__destroy(link);
+    }
+    ::unlink(pin.c_str());
+  }
+  for (bpf_map* map : pinned_maps(skeleton_))
+    if (bpf_map__is_pinned(map) && bpf_map__unpin(map, nullptr) != 0)
+      failures += " unpin " + std::string(bpf_map__name(map)) + ";";
+  if (::rmdir(options_.pin_dir.c_str()) != 0 && errno != ENOENT)
+    failures += " rmdir " + options_.pin_dir + ": " + std::strerror(errno) + ";";
+  if (!failures.empty()) return std::unexpected(Error{"cleanup of " + options_.pin_dir + ":" + failures});
+  return {};
+}
+
+}  // namespace switchyard::dataplane::ebpf

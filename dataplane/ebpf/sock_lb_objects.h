@@ -1,0 +1,76 @@
+// The kernel objects of the eBPF dataplane: the socket load balancer's programs (cgroup hooks) and
+// the tc programs for traffic from outside, from the embedded skeletons,
+// their maps pinned under <pin_root>/<node>/ and their cgroup links pinned beside them. Opening
+// reuses whatever an earlier agent pinned there (maps keep their contents, links are switched
+// to the new programs in place), so a restart never detaches the hooks.
+#pragma once
+
+#include <cstdint>
+#include <expected>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dataplane/backend.h"
+#include "dataplane/ebpf/bpf_map_ops.h"
+
+struct sock_lb;
+struct nodeport;
+struct bpf_link;
+
+namespace switchyard::dataplane::ebpf {
+
+struct SockLbSizes {
+  std::uint32_t service_entries = 262144;  // frontends × (1 + backends), each family
+  std::uint32_t backends = 131072;         // each family
+  std::uint32_t maglev_services = 1024;    // 4 KiB each
+  std::uint32_t affinity_entries = 65536;
+  std::uint32_t reverse_entries = 262144;  // translated sockets remembered for recvmsg/getpeername
+};
+
+struct SockLbObjectOptions {
+  std::string pin_dir;      // <pin_root>/<node>
+  std::string cgroup_path;  // where the hooks attach
+  bool ipv4 = true, ipv6 = true;
+  bool scope_by_netns = false;
+  SockLbSizes sizes;
+  std::vector<std::string> external_interfaces;  // tc programs go there (this thread's netns)
+};
+
+class SockLbObjects {
+ public:
+  static std::expected<std::unique_ptr<SockLbObjects>, Error> open(SockLbObjectOptions options);
+  ~SockLbObjects();  // closes our fds only: the pins keep maps and hooks in place
+
+  // Unpins and detaches everything under pin_dir and removes the directory.
+  std::expected<void, Error> remove();
+
+  BpfMapRef services4, services6, backends4, backends6, maglev, affinity, scope, metrics;
+  BpfMapRef external4, external6;  // the tc programs' frontends
+  bool reused_pins() const { return reused_pins_; }
+  const std::string& pin_dir() const { return options_.pin_dir; }
+  int program_fd(const std::string& name) const;  // for BPF_PROG_TEST_RUN and inspection
+
+ private:
+  explicit SockLbObjects(SockLbObjectOptions options) : options_(std::move(options)) {}
+  std::expected<void, Error> load();
+  std::expected<void, Error> attach();
+  std::expected<void, Error> load_nodeport();
+  std::expected<void, Error> attach_tc();
+  std::string detach_tc();  // failures, "" when none
+
+  SockLbObjectOptions options_;
+  sock_lb* skeleton_ = nullptr;
+  nodeport* nodeport_ = nullptr;
+  int netns_fd_ = -1;  // where external_interfaces live, for detaching later
+  std::vector<int> tc_ifindexes_;
+  std::vector<bpf_link*> links_;
+  bool reused_pins_ = false;
+};
+
+// The cgroup v2 mount point from /proc/self/mounts ("" if there is none).
+std::string cgroup2_mount();
+// The cookie the kernel gives the network namespace at `netns_path` (SO_NETNS_COOKIE).
+std::expected<std::uint64_t, Error> netns_cookie(const std::string& netns_path);
+
+}  // namespace switchyard::dataplane::ebpf
