@@ -20,20 +20,30 @@ std::optional<T> decode_as(const json& obj, const char* api_version, const char*
   return std::get<T>(std::move(d->object));
 }
 
+constexpr const char* kServicesPath = "/api/v1/services";
+constexpr const char* kEndpointSlicesPath = "/apis/discovery.k8s.io/v1/endpointslices";
+constexpr const char* kNodesPath = "/api/v1/nodes";
+
 }  // namespace
 
+std::vector<std::string> ClusterStateFeed::watched_collections() { return {kServicesPath, kEndpointSlicesPath, kNodesPath}; }
+
 ClusterStateFeed::ClusterStateFeed(ClusterConnection connection, endpoints::ClusterStateOptions options) : state_(options) {
-  service_informer_ = std::make_unique<Informer>(connection, "/api/v1/services",
+  service_informer_ = std::make_unique<Informer>(connection, kServicesPath,
                                                  InformerHandlers{[this](const auto& items) { replace_services(items); },
-                                                                  [this](const auto& t, const auto& o) { on_service(t, o); }});
-  slice_informer_ = std::make_unique<Informer>(connection, "/apis/discovery.k8s.io/v1/endpointslices",
+                                                                  [this](const auto& t, const auto& o) { on_service(t, o), changed(); },
+                                                                  [this] { changed(); }});
+  slice_informer_ = std::make_unique<Informer>(connection, kEndpointSlicesPath,
                                                InformerHandlers{[this](const auto& items) { replace_slices(items); },
-                                                                [this](const auto& t, const auto& o) { on_slice(t, o); }});
-  node_informer_ = std::make_unique<Informer>(connection, "/api/v1/nodes?fieldSelector=metadata.name%3D" + options.node_name,
+                                                                [this](const auto& t, const auto& o) { on_slice(t, o), changed(); },
+                                                                [this] { changed(); }});
+  node_informer_ = std::make_unique<Informer>(connection, std::string(kNodesPath) + "?fieldSelector=metadata.name%3D" + options.node_name,
                                               InformerHandlers{[this](const auto& items) {
+                                                                 if (items.empty()) on_node("DELETED", nlohmann::json::object());
                                                                  for (const auto& n : items) on_node("ADDED", n);
                                                                },
-                                                               [this](const auto& t, const auto& o) { on_node(t, o); }});
+                                                               [this](const auto& t, const auto& o) { on_node(t, o), changed(); },
+                                                               [this] { changed(); }});
 }
 
 ClusterStateFeed::~ClusterStateFeed() { stop(); }
@@ -108,9 +118,20 @@ void ClusterStateFeed::on_slice(const std::string& type, const json& obj) {
 }
 
 void ClusterStateFeed::on_node(const std::string& type, const json& obj) {
-  if (type == "DELETED") return;
   std::lock_guard lock(mu_);
-  if (auto n = decode_as<api::Node>(obj, "v1", "Node")) state_.set_node(*n);
+  if (type == "DELETED") {
+    node_.reset();  // the Snapshot keeps the last zone: topology stays as it was
+    return;
+  }
+  if (auto n = decode_as<api::Node>(obj, "v1", "Node")) {
+    state_.set_node(*n);
+    node_ = std::move(*n);
+  }
+}
+
+std::optional<api::Node> ClusterStateFeed::node() {
+  std::lock_guard lock(mu_);
+  return node_;
 }
 
 }  // namespace switchyard::informer

@@ -2,10 +2,13 @@
 // hands out Snapshots. What the agent runs; works against any kube-apiserver.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "endpoints/informer/informer.h"
 #include "endpoints/node/snapshot.h"
@@ -15,13 +18,20 @@ namespace switchyard::informer {
 class ClusterStateFeed {
  public:
   ClusterStateFeed(ClusterConnection connection, endpoints::ClusterStateOptions options);
+  // The collections it lists and watches (paths without query): what its RBAC must allow.
+  static std::vector<std::string> watched_collections();
   ~ClusterStateFeed();
+  // Called on an informer thread, without the lock held, after each change to the state and when
+  // an informer finished listing: the agent asks its sync loop for a sync. Set before start().
+  void set_on_change(std::function<void()> on_change) { on_change_ = std::move(on_change); }
   void start();
   void stop();
   // True once every informer has listed once.
   bool synced() const;
   // The latest Snapshot (the same object while nothing changed).
   std::shared_ptr<const endpoints::Snapshot> snapshot();
+  // This node's Node object as last seen (none before it exists or after it is deleted).
+  std::optional<api::Node> node();
 
  private:
   void replace_services(const std::vector<nlohmann::json>& items);
@@ -29,9 +39,14 @@ class ClusterStateFeed {
   void on_service(const std::string& type, const nlohmann::json& obj);
   void on_slice(const std::string& type, const nlohmann::json& obj);
   void on_node(const std::string& type, const nlohmann::json& obj);
+  void changed() const {
+    if (on_change_) on_change_();
+  }
 
+  std::function<void()> on_change_;
   std::mutex mu_;
   endpoints::ClusterState state_;
+  std::optional<api::Node> node_;
   std::set<std::pair<std::string, std::string>> services_, slices_;
   std::unique_ptr<Informer> service_informer_, slice_informer_, node_informer_;
 };
