@@ -24,16 +24,6 @@ struct Unused {
 
 }  // namespace
 
-void register_agent(CLI::App& app, std::function<int()>& run) {
-  auto o = std::make_shared<Unused>();
-  CLI::App* sub = app.add_subcommand("agent", "Run the node agent: service dataplane and cluster DNS for one node");
-  sub->add_option("--node-name", o->s1, "this node's name")->required();
-  sub->add_option("--mode", o->s2, "dataplane: ebpf or nftables")->check(CLI::IsMember({"ebpf", "nftables"}));
-  sub->add_option("--kubeconfig", o->s3, "kubeconfig file (default: in-cluster configuration)");
-  sub->add_flag("--cleanup", o->b1, "remove everything the agent programmed, then exit");
-  sub->callback([&run] { run = [] { return not_available("agent", "#8"); }; });
-}
-
 void register_up(CLI::App& app, std::function<int()>& run) {
   auto o = std::make_shared<Unused>();
   CLI::App* sub = app.add_subcommand("up", "Run API server, store, controllers, agent and DNS in one process on this host");
