@@ -198,6 +198,49 @@ TEST_F(AgentInNodeNamespace, ProgramsServicesServesDnsSurvivesTheApiServerAndCle
   EXPECT_THAT(in_node_shell(std::string(SWITCHYARD_BINARY) + " status").output, HasSubstr("no services programmed"));
 }
 
+// Without --kubeconfig the agent uses the in-cluster configuration: KUBERNETES_SERVICE_HOST/PORT
+// and the service-account token and CA at /var/run/secrets/kubernetes.io/serviceaccount, put
+// there in a private mount namespace (a tmpfs over /run) so the host's files are not touched.
+// The CA is verified: with another CA the agent programs nothing and is not ready.
+class InClusterAgent : public AgentInNodeNamespace {
+ protected:
+  void start_in_cluster_agent(const std::string& ca_file) {
+    const auto sa = dir_ / "serviceaccount";
+    std::filesystem::create_directories(sa);
+    std::filesystem::copy_file(dir_ / "api/admin.token", sa / "token", std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(ca_file, sa / "ca.crt", std::filesystem::copy_options::overwrite_existing);
+    std::ofstream(sa / "namespace") << "kube-system";
+    const std::string script =
+        "mount -t tmpfs switchyard-test /run && mkdir -p /run/secrets/kubernetes.io/serviceaccount && cp " + sa.string() +
+        "/* /run/secrets/kubernetes.io/serviceaccount/ && KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=6443 exec " +
+        SWITCHYARD_BINARY + " agent --node-name node-a --mode nftables --cluster-cidr " + ServiceTopology::kPodCidr +
+        " --healthz-bind-address 127.0.0.1:10256 --metrics-bind-address '' --min-sync-period 200ms";
+    agent_ = std::make_unique<ChildProcess>(in_node({"unshare", "-m", "--propagation", "private", "sh", "-c", script}),
+                                            (dir_ / "agent.log").string());
+  }
+};
+
+TEST_F(InClusterAgent, UsesTheServiceAccountAndVerifiesTheClusterCa) {
+  apply(kShop);
+  const std::string web_ip = cluster_ip("web");
+  start_in_cluster_agent((dir_ / "api/pki/ca.crt").string());
+  EXPECT_TRUE(wait_until(20, [&] { return reaches(web_ip, 80); })) << log("agent.log");
+  EXPECT_THAT(log("agent.log"), HasSubstr("api_server=127.0.0.1:6443"));
+  agent_.reset();
+  ASSERT_TRUE(in_node_shell(std::string(SWITCHYARD_BINARY) + " agent --cleanup --node-name node-a --mode nftables").ok());
+
+  // A CA that did not sign the API server's certificate: nothing is trusted, nothing programmed.
+  auto made = in_node_shell("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=other-ca -days 1 -keyout " +
+                            (dir_ / "other.key").string() + " -out " + (dir_ / "other.crt").string());
+  ASSERT_TRUE(made.ok()) << made.output;
+  start_in_cluster_agent((dir_ / "other.crt").string());
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  EXPECT_TRUE(agent_->running());
+  EXPECT_THAT(in_node_shell("curl -sS -w ' %{http_code}' http://127.0.0.1:10256/readyz").output, HasSubstr(" 503"));
+  EXPECT_THAT(in_node_shell("nft list tables").output, ::testing::Not(HasSubstr("switchyard")));
+  EXPECT_THAT(log("agent.log"), ::testing::ContainsRegex("event=list_failed .*(certificate|verify)")) << log("agent.log");
+}
+
 TEST_F(AgentInNodeNamespace, EbpfModeSaysItIsNotInThisBuild) {
   auto r = in_node_shell(std::string(SWITCHYARD_BINARY) + " agent --node-name node-a --mode ebpf --kubeconfig " +
                          (dir_ / "api/kubeconfig").string() + " --healthz-bind-address '' --metrics-bind-address ''");
