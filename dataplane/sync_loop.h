@@ -61,6 +61,7 @@ class SyncLoop {
   std::shared_ptr<const endpoints::Snapshot> programmed() const;
   bool last_sync_failed() const;
   const SyncMetrics& metrics() const { return metrics_; }
+  SyncMetrics& metrics() { return metrics_; }
   BoundedFrequencyRunner& runner() { return runner_; }
 
  private:

@@ -212,6 +212,18 @@ TEST_F(SyncLoopTest, MetricsCountSyncsAndChangesUnderKubeProxyNames) {
   EXPECT_THAT(text, ::testing::Not(HasSubstr("kubeproxy_sync_proxy_rules_last_timestamp_seconds 0\n")));
 }
 
+TEST(SyncMetrics, NetworkProgrammingLatencyUsesKubeProxysBuckets) {
+  SyncMetrics m("nftables");
+  const auto now = std::chrono::system_clock::now();
+  m.record_network_programming(now - 1500ms, now);
+  m.record_network_programming(now - 70s, now);
+  const auto text = m.prometheus_text();
+  EXPECT_THAT(text, HasSubstr("kubeproxy_network_programming_duration_seconds_bucket{le=\"1\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("kubeproxy_network_programming_duration_seconds_bucket{le=\"2\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("kubeproxy_network_programming_duration_seconds_bucket{le=\"70\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("kubeproxy_network_programming_duration_seconds_count 2\n"));
+}
+
 TEST(GoTimeString, MatchesGosTimeFormat) {
   using namespace std::chrono;
   const auto t = sys_days(year(2024) / 3 / 9) + 7h + 5min + 2s + 120ms;

@@ -26,6 +26,16 @@ Histogram Histogram::sync_duration() {
   return Histogram(std::move(b));
 }
 
+Histogram Histogram::network_programming() {
+  std::vector<double> b = {0.25, 0.5};
+  for (int i = 1; i <= 59; ++i) b.push_back(i);
+  for (int i = 0; i < 12; ++i) b.push_back(60 + 5 * i);
+  for (int i = 0; i < 7; ++i) b.push_back(120 + 30 * i);
+  std::sort(b.begin(), b.end());
+  b.erase(std::unique(b.begin(), b.end()), b.end());
+  return Histogram(std::move(b));
+}
+
 void Histogram::observe(double value) {
   const auto it = std::lower_bound(bounds_.begin(), bounds_.end(), value);
   ++counts_[static_cast<std::size_t>(it - bounds_.begin())];
@@ -65,12 +75,19 @@ void SyncMetrics::record_queued(std::chrono::system_clock::time_point at) {
   last_queued_seconds_ = seconds_since_epoch(at);
 }
 
+void SyncMetrics::record_network_programming(std::chrono::system_clock::time_point trigger, std::chrono::system_clock::time_point programmed) {
+  std::lock_guard lock(mu_);
+  network_programming_.observe(std::max(0.0, std::chrono::duration<double>(programmed - trigger).count()));
+}
+
 std::string SyncMetrics::prometheus_text() const {
   std::lock_guard lock(mu_);
   std::string out;
   all_.render(out, "kubeproxy_sync_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds");
   full_.render(out, "kubeproxy_sync_full_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds for full resyncs");
   partial_.render(out, "kubeproxy_sync_partial_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds for partial resyncs");
+  network_programming_.render(out, "kubeproxy_network_programming_duration_seconds",
+                             "In Cluster Network Programming Latency in seconds");
   scalar(out, "kubeproxy_sync_proxy_rules_last_timestamp_seconds", "gauge", "The last time proxy rules were successfully synced",
         last_success_seconds_);
   scalar(out, "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds", "gauge",

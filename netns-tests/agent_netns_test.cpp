@@ -9,6 +9,9 @@
 #include <fstream>
 #include <thread>
 
+#include <ctime>
+#include <fmt/format.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -160,12 +163,28 @@ TEST_F(AgentInNodeNamespace, ProgramsServicesServesDnsSurvivesTheApiServerAndCle
   EXPECT_THAT(metrics, ::testing::ContainsRegex("kubeproxy_sync_proxy_rules_last_timestamp_seconds 1[0-9]{9}"));
   EXPECT_THAT(metrics, HasSubstr("kubeproxy_healthz_total{code=\"200\"} 1\n"));
 
-  // An endpoint removed through the API leaves the rules at once.
-  ASSERT_TRUE(kubectl("patch endpointslice web-1 -n shop --type json -p '[{\"op\":\"remove\",\"path\":\"/endpoints/1\"}]'").ok());
+  // An endpoint removed through the API leaves the rules at once. The slice says when the change
+  // was triggered (as the EndpointSlice controller of a real cluster does): 1 s ago.
+  const std::time_t trigger = std::time(nullptr) - 1;
+  std::tm tm{};
+  gmtime_r(&trigger, &tm);
+  char rfc3339[32];
+  std::strftime(rfc3339, sizeof rfc3339, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  const std::string patch = fmt::format(
+      R"([{{"op":"add","path":"/metadata/annotations","value":{{"endpoints.kubernetes.io/last-change-trigger-time":"{}"}}}},)"
+      R"({{"op":"remove","path":"/endpoints/1"}}])",
+      rfc3339);
+  ASSERT_TRUE(kubectl("patch endpointslice web-1 -n shop --type json -p '" + patch + "'").ok());
   ASSERT_TRUE(wait_until(10, [&] {
     auto s = topology_->spread(topology_->node(), web_ip, 80, 10);
     return s.size() == 1 && s.contains("pod-a");
   }));
+
+  // kube-proxy's network programming latency: one change, programmed 1-10 s after its trigger.
+  metrics = in_node_shell("curl -sS http://127.0.0.1:10249/metrics").output;
+  EXPECT_THAT(metrics, HasSubstr("kubeproxy_network_programming_duration_seconds_count 1\n"));
+  EXPECT_THAT(metrics, ::testing::ContainsRegex("kubeproxy_network_programming_duration_seconds_bucket\\{le=\"1\"\\} 0\n"));
+  EXPECT_THAT(metrics, ::testing::ContainsRegex("kubeproxy_network_programming_duration_seconds_bucket\\{le=\"10\"\\} 1\n"));
 
   // The API server dies: the last rules stay and traffic keeps flowing.
   apiserver_->kill_now(SIGKILL);

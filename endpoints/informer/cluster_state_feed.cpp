@@ -1,5 +1,9 @@
 #include "endpoints/informer/cluster_state_feed.h"
 
+#include <cstdio>
+#include <ctime>
+#include <utility>
+
 #include "orchestrator/api/json_codec.h"
 
 namespace switchyard::informer {
@@ -26,6 +30,26 @@ constexpr const char* kNodesPath = "/api/v1/nodes";
 
 }  // namespace
 
+// "2024-05-01T10:00:00Z", "2024-05-01T10:00:00.123456Z", "2024-05-01T12:00:00+02:00".
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& text) {
+  std::tm tm{};
+  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!rest) return std::nullopt;
+  auto t = std::chrono::system_clock::from_time_t(timegm(&tm));
+  if (*rest == '.') {
+    double scale = 0.1, fraction = 0;
+    for (++rest; *rest >= '0' && *rest <= '9'; ++rest, scale /= 10) fraction += (*rest - '0') * scale;
+    t += std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::duration<double>(fraction));
+  }
+  if (*rest == 'Z' || *rest == 'z') return t;
+  int hours = 0, minutes = 0;
+  if ((*rest == '+' || *rest == '-') && std::sscanf(rest + 1, "%d:%d", &hours, &minutes) == 2) {
+    const auto offset = std::chrono::hours(hours) + std::chrono::minutes(minutes);
+    return *rest == '+' ? t - offset : t + offset;
+  }
+  return std::nullopt;
+}
+
 std::vector<std::string> ClusterStateFeed::watched_collections() { return {kServicesPath, kEndpointSlicesPath, kNodesPath}; }
 
 ClusterStateFeed::ClusterStateFeed(ClusterConnection connection, endpoints::ClusterStateOptions options) : state_(options) {
@@ -49,6 +73,10 @@ ClusterStateFeed::ClusterStateFeed(ClusterConnection connection, endpoints::Clus
 ClusterStateFeed::~ClusterStateFeed() { stop(); }
 
 void ClusterStateFeed::start() {
+  {
+    std::lock_guard lock(mu_);
+    started_ = std::chrono::system_clock::now();
+  }
   service_informer_->start();
   slice_informer_->start();
   node_informer_->start();
@@ -87,6 +115,7 @@ void ClusterStateFeed::replace_slices(const std::vector<json>& items) {
     if (auto s = decode_as<api::EndpointSlice>(item, "discovery.k8s.io/v1", "EndpointSlice")) {
       now.insert(key_of(item));
       state_.upsert(*s);
+      note_trigger_time(item);
     }
   for (const auto& k : slices_)
     if (!now.contains(k)) state_.remove_slice(k.first, k.second);
@@ -114,7 +143,23 @@ void ClusterStateFeed::on_slice(const std::string& type, const json& obj) {
   } else if (auto s = decode_as<api::EndpointSlice>(obj, "discovery.k8s.io/v1", "EndpointSlice")) {
     state_.upsert(*s);
     slices_.insert(k);
+    note_trigger_time(obj);
   }
+}
+
+void ClusterStateFeed::note_trigger_time(const json& slice) {
+  const auto& annotations = slice["metadata"].value("annotations", json::object());
+  const auto it = annotations.find("endpoints.kubernetes.io/last-change-trigger-time");
+  if (it == annotations.end() || !it->is_string()) return;
+  auto& last = trigger_annotation_[key_of(slice)];
+  if (last == it->get<std::string>()) return;  // the same change seen again (a relist, a status-only update)
+  last = it->get<std::string>();
+  if (auto t = parse_rfc3339(last); t && *t > started_) trigger_times_.push_back(*t);
+}
+
+std::vector<std::chrono::system_clock::time_point> ClusterStateFeed::take_trigger_times() {
+  std::lock_guard lock(mu_);
+  return std::exchange(trigger_times_, {});
 }
 
 void ClusterStateFeed::on_node(const std::string& type, const json& obj) {

@@ -2,7 +2,9 @@
 // hands out Snapshots. What the agent runs; works against any kube-apiserver.
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -14,6 +16,9 @@
 #include "endpoints/node/snapshot.h"
 
 namespace switchyard::informer {
+
+// RFC 3339 as the API writes timestamps; nothing when it is not one.
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& text);
 
 class ClusterStateFeed {
  public:
@@ -32,6 +37,10 @@ class ClusterStateFeed {
   std::shared_ptr<const endpoints::Snapshot> snapshot();
   // This node's Node object as last seen (none before it exists or after it is deleted).
   std::optional<api::Node> node();
+  // The endpoints.kubernetes.io/last-change-trigger-time of EndpointSlice changes seen since the
+  // last call (only times after start(), as kube-proxy): what network programming latency is
+  // measured from once those changes are programmed.
+  std::vector<std::chrono::system_clock::time_point> take_trigger_times();
 
  private:
   void replace_services(const std::vector<nlohmann::json>& items);
@@ -39,6 +48,7 @@ class ClusterStateFeed {
   void on_service(const std::string& type, const nlohmann::json& obj);
   void on_slice(const std::string& type, const nlohmann::json& obj);
   void on_node(const std::string& type, const nlohmann::json& obj);
+  void note_trigger_time(const nlohmann::json& slice);
   void changed() const {
     if (on_change_) on_change_();
   }
@@ -47,6 +57,9 @@ class ClusterStateFeed {
   std::mutex mu_;
   endpoints::ClusterState state_;
   std::optional<api::Node> node_;
+  std::chrono::system_clock::time_point started_{};
+  std::map<std::pair<std::string, std::string>, std::string> trigger_annotation_;  // per slice, the value last seen
+  std::vector<std::chrono::system_clock::time_point> trigger_times_;
   std::set<std::pair<std::string, std::string>> services_, slices_;
   std::unique_ptr<Informer> service_informer_, slice_informer_, node_informer_;
 };

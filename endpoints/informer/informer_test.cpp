@@ -112,6 +112,16 @@ TEST_F(InformerAgainstApiserver, SnapshotFollowsTheApiServerAndSurvivesItsRestar
   feed.stop();
 }
 
+TEST(Rfc3339, ParsesTheApiServersTimestamps) {
+  using namespace std::chrono;
+  const auto base = sys_days(year(2024) / 5 / 1) + 10h;
+  EXPECT_EQ(parse_rfc3339("2024-05-01T10:00:00Z"), base);
+  EXPECT_EQ(parse_rfc3339("2024-05-01T10:00:00.25Z"), base + 250ms);
+  EXPECT_EQ(parse_rfc3339("2024-05-01T12:00:00+02:00"), base);
+  EXPECT_FALSE(parse_rfc3339("yesterday"));
+  EXPECT_FALSE(parse_rfc3339("2024-05-01T10:00:00"));  // no zone
+}
+
 TEST(Kubeconfig, MissingContextAndInClusterErrorsSayWhy) {
   const auto path = std::filesystem::temp_directory_path() / ("sy-kc-" + std::to_string(getpid()));
   std::ofstream(path) << "apiVersion: v1\nkind: Config\ncurrent-context: nope\ncontexts: []\n";

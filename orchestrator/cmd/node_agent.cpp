@@ -80,6 +80,7 @@ struct NodeAgent::Impl {
   std::unique_ptr<dns::DnsServer> dns_server;
   std::unique_ptr<StatusHttpServer> healthz, metrics;
   bool stopped = false;
+  std::vector<std::chrono::system_clock::time_point> pending_triggers;  // sync thread only
 
   bool ready() { return feed.synced() && health.synced_once(); }
 
@@ -148,7 +149,13 @@ std::expected<std::unique_ptr<NodeAgent>, NodeAgent::StartError> NodeAgent::star
   impl->backend = std::move(*backend);
   Impl* self = impl.get();
   impl->loop = std::make_unique<dataplane::SyncLoop>(
-      *impl->backend, [self] { return self->feed.synced() ? self->feed.snapshot() : nullptr; },
+      *impl->backend,
+      [self]() -> std::shared_ptr<const endpoints::Snapshot> {
+        if (!self->feed.synced()) return nullptr;
+        // Trigger times taken before the Snapshot: every change they stand for is in it.
+        for (auto t : self->feed.take_trigger_times()) self->pending_triggers.push_back(t);
+        return self->feed.snapshot();
+      },
       dataplane::SyncLoopOptions{
           .min_sync_period = c.min_sync_period,
           .sync_period = c.sync_period,
@@ -156,6 +163,13 @@ std::expected<std::unique_ptr<NodeAgent>, NodeAgent::StartError> NodeAgent::star
           .retry_interval = std::max<std::chrono::steady_clock::duration>(c.min_sync_period, std::chrono::seconds(1)),
           .mode = c.mode},
       &impl->health);
+  // Network programming latency, as kube-proxy measures it: from the EndpointSlice's
+  // last-change-trigger-time to the sync that programmed it (kept across failed syncs).
+  impl->loop->add_observer([self](const dataplane::SyncEvent&) {
+    const auto now = std::chrono::system_clock::now();
+    for (auto t : self->pending_triggers) self->loop->metrics().record_network_programming(t, now);
+    self->pending_triggers.clear();
+  });
   // Hook for what must follow the programmed state (stale UDP conntrack entries, health-check
   // node ports): impl->loop->add_observer([](const dataplane::SyncEvent& e) { … e.diff.stale_flows … });
   if (auto ok = impl->start_dns(); !ok) return std::unexpected(ok.error());
