@@ -81,7 +81,7 @@ void SyncLoop::sync_now() {
       last_failed_ = true;
     }
     metrics_.record(record, std::chrono::system_clock::now());
-    spdlog::error("dataplane sync failed mode={} kind={} generation={} programmed_generation={} duration_ms={:.2f} error=\"{}\" retry_s={:.1f}",
+    spdlog::error("event=sync_failed mode={} kind={} generation={} programmed_generation={} duration_ms={:.2f} error=\"{}\" retry_s={:.1f}",
                   options_.mode, full ? "full" : "partial", after->generation(), before->generation(), ms(took), result.error().message,
                   std::chrono::duration<double>(options_.retry_interval).count());
     runner_.retry_after(options_.retry_interval);
@@ -100,7 +100,7 @@ void SyncLoop::sync_now() {
   }
   metrics_.record(record, std::chrono::system_clock::now());
   if (health_) health_->updated();
-  spdlog::info("dataplane synced mode={} kind={} generation={} service_ports={} changes={} duration_ms={:.2f} chains={} rules={} elements={}",
+  spdlog::info("event=synced mode={} kind={} generation={} service_ports={} changes={} duration_ms={:.2f} chains={} rules={} elements={}",
                options_.mode, full ? "full" : "partial", after->generation(), after->service_ports().size(), diff.changes.size(), ms(took),
                record.stats.chains, record.stats.rules, record.stats.map_elements);
   const SyncEvent event{*before, *after, diff, full};
