@@ -147,6 +147,8 @@ TEST_F(AgentInNodeNamespace, ProgramsServicesServesDnsSurvivesTheApiServerAndCle
   auto status = in_node_shell(std::string(SWITCHYARD_BINARY) + " status");
   EXPECT_THAT(status.output, ::testing::ContainsRegex("shop/web/tcp/http +" + web_ip + ":80/tcp +10.244.0.11:8080, 10.244.0.12:8080\n"))
       << status.output;
+  // The `kubernetes` Service has no endpoints here (the API server is on loopback): rejected.
+  EXPECT_THAT(status.output, ::testing::ContainsRegex("- +10\\.96\\.0\\.1:443/tcp +\\(no endpoints: rejected\\)\n")) << status.output;
 
   // DNS at --dns-listen answers from the same Snapshots.
   auto dig = in_node_shell("dig +short +time=2 +tries=1 @127.0.0.1 -p 5353 web.shop.svc.cluster.local A");

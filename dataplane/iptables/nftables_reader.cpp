@@ -113,14 +113,18 @@ std::expected<void, Error> read_map(mnl_socket* sock, IpFamily family, const std
               std::uint32_t len = 0;
               const auto* key = static_cast<const std::uint8_t*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len));
               const std::size_t offset = has_address ? alen : 0;
-              if (!key || len < offset + 8 || !nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN)) return 0;
+              if (!key || len < offset + 8) return 0;
               ProgrammedFrontend f;
               if (has_address) f.address = address_text(key, fam);
               f.protocol = protocol_name(key[offset]);
               f.port = static_cast<std::uint16_t>(key[offset + 4] << 8 | key[offset + 5]);
-              f.chain = nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN);
               f.table = *tbl;
-              f.service = service_of_chain(f.chain);
+              if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN)) {
+                f.chain = nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN);
+                f.service = service_of_chain(f.chain);
+              }
+              f.no_endpoints = f.chain.empty() || f.chain == names::kRejectChain;  // the no-endpoint maps: reject or drop
+              if (f.no_endpoints) f.service.clear();
               contents->frontends.push_back(std::move(f));
               return 0;
             },
@@ -149,6 +153,9 @@ std::expected<std::vector<ProgrammedFrontend>, Error> read_programmed_frontends(
   if (!listed) return std::unexpected(listed.error());
 
   TableContents contents;
+  // Services without endpoints are in the front table's no-endpoint maps only (reject or drop).
+  if (auto ok = read_map(sock.get(), family, kTableName, names::kNoEndpointServicesMap, true, contents); !ok) return std::unexpected(ok.error());
+  if (auto ok = read_map(sock.get(), family, kTableName, names::kNoEndpointNodePortsMap, false, contents); !ok) return std::unexpected(ok.error());
   for (const auto& table : tables) {
     if (auto ok = read_map(sock.get(), family, table, names::kServiceIpsMap, true, contents); !ok) return std::unexpected(ok.error());
     if (auto ok = read_map(sock.get(), family, table, names::kServiceNodePortsMap, false, contents); !ok) return std::unexpected(ok.error());
@@ -194,6 +201,7 @@ std::expected<std::vector<ProgrammedFrontend>, Error> read_programmed_frontends(
     if (!rules) return std::unexpected(rules.error());
   }
   for (auto& f : contents.frontends) {
+    if (f.no_endpoints) continue;
     // external-… and local-… chains lead to the service's chains: show the endpoints behind them.
     const std::string base = f.chain.substr(f.chain.find('-') + 1);
     for (const auto& chain : {f.chain, "service-" + base, "local-" + base}) {

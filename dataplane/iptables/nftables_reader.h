@@ -21,6 +21,7 @@ struct ProgrammedFrontend {
   std::string table;
   std::string service;     // "namespace/name/protocol/port-name", from the chain name
   std::vector<std::string> backends;  // "IP:PORT" from the DNAT rules of the service's chain
+  bool no_endpoints = false;  // in a no-endpoint map: rejected (or dropped); the map does not name the service
 };
 
 // Every frontend in our tables of `family`, sorted by service then address; empty when nothing

@@ -38,7 +38,7 @@ int run_status(const StatusOptions& o) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& f : all)
       out.push_back({{"service", f.service}, {"address", f.address}, {"protocol", f.protocol}, {"port", f.port},
-                     {"nodePort", f.address.empty()}, {"chain", f.chain}, {"table", f.table}, {"backends", f.backends}});
+                     {"nodePort", f.address.empty()}, {"noEndpoints", f.no_endpoints}, {"chain", f.chain}, {"table", f.table}, {"backends", f.backends}});
     std::cout << out.dump(2) << "\n";
     return 0;
   }
@@ -58,8 +58,11 @@ int run_status(const StatusOptions& o) {
   }
   std::cout << fmt::format("{:<{}}  {:<{}}  {}\n", "SERVICE", w_service, "FRONTEND", w_frontend, "BACKENDS");
   for (const auto& f : all)
-    std::cout << fmt::format("{:<{}}  {:<{}}  {}\n", f.service, w_service, frontend(f), w_frontend,
-                             f.backends.empty() ? std::string("(none: rejected)") : fmt::format("{}", fmt::join(f.backends, ", ")));
+    std::cout << fmt::format("{:<{}}  {:<{}}  {}\n", f.service.empty() ? "-" : f.service, w_service, frontend(f), w_frontend,
+                             f.no_endpoints       ? std::string(f.chain.empty() ? "(no endpoints for its traffic policy: dropped)"
+                                                                                  : "(no endpoints: rejected)")
+                             : f.backends.empty() ? std::string("(none)")
+                                                  : fmt::format("{}", fmt::join(f.backends, ", ")));
   return 0;
 }
 
