@@ -118,7 +118,10 @@ void ClusterStateFeed::replace_slices(const std::vector<json>& items) {
       note_trigger_time(item);
     }
   for (const auto& k : slices_)
-    if (!now.contains(k)) state_.remove_slice(k.first, k.second);
+    if (!now.contains(k)) {
+      state_.remove_slice(k.first, k.second);
+      trigger_annotation_.erase(k);
+    }
   slices_ = std::move(now);
 }
 
@@ -140,6 +143,7 @@ void ClusterStateFeed::on_slice(const std::string& type, const json& obj) {
   if (type == "DELETED") {
     state_.remove_slice(k.first, k.second);
     slices_.erase(k);
+    trigger_annotation_.erase(k);
   } else if (auto s = decode_as<api::EndpointSlice>(obj, "discovery.k8s.io/v1", "EndpointSlice")) {
     state_.upsert(*s);
     slices_.insert(k);
