@@ -15,6 +15,7 @@ packages=(
   libsqlite3-dev libssl-dev
   # real peers and clients used by tests and benchmarks
   etcd-server dnsutils iproute2 nftables iptables iperf3 curl python3 procps
+  openssl util-linux  # the in-cluster agent test: a second CA; unshare and nsenter
 )
 missing=()
 for p in "${packages[@]}"; do

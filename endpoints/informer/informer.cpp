@@ -51,6 +51,7 @@ bool Informer::list_once(std::string& resource_version) {
   resource_version = list["metadata"].value("resourceVersion", "");
   synced_ = true;
   ++relists_;
+  if (handlers_.listed) handlers_.listed();
   return true;
 }
 

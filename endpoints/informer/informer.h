@@ -22,6 +22,8 @@ struct InformerHandlers {
   std::function<void(const std::vector<nlohmann::json>&)> replace;
   // ADDED / MODIFIED / DELETED.
   std::function<void(const std::string& type, const nlohmann::json& object)> event;
+  // Optional: after each list or relist was handed to `replace` and synced() became true.
+  std::function<void()> listed;
 };
 
 class Informer {

@@ -233,6 +233,15 @@ TEST_F(InformerAgainstApiserver, PodReadinessFlipsReachTheSnapshotAndAResumedWat
   // A relist, not an incremental catch-up (the count moves just after the list is applied).
   EXPECT_TRUE(wait_until(5, [&] { return feed.lists() > lists_before; })) << feed.lists();
   feed.stop();
+
+TEST(Rfc3339, ParsesTheApiServersTimestamps) {
+  using namespace std::chrono;
+  const auto base = sys_days(year(2024) / 5 / 1) + 10h;
+  EXPECT_EQ(parse_rfc3339("2024-05-01T10:00:00Z"), base);
+  EXPECT_EQ(parse_rfc3339("2024-05-01T10:00:00.25Z"), base + 250ms);
+  EXPECT_EQ(parse_rfc3339("2024-05-01T12:00:00+02:00"), base);
+  EXPECT_FALSE(parse_rfc3339("yesterday"));
+  EXPECT_FALSE(parse_rfc3339("2024-05-01T10:00:00"));  // no zone
 }
 
 TEST(Kubeconfig, MissingContextAndInClusterErrorsSayWhy) {

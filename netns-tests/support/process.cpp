@@ -51,9 +51,16 @@ bool ChildProcess::running() {
   int status;
   if (waitpid(pid_, &status, WNOHANG) == pid_) {
     pid_ = -1;
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     return false;
   }
   return true;
+}
+
+std::optional<int> ChildProcess::wait_exit(double seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (running() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  return running() ? std::nullopt : exit_code_;
 }
 
 void ChildProcess::kill_now(int signal) {

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,9 +30,13 @@ class ChildProcess {
   pid_t pid() const { return pid_; }
   bool running();
   void kill_now(int signal);
+  // Waits up to `seconds` for the process to end: its exit code (128 + signal if killed), or
+  // nothing if it is still running.
+  std::optional<int> wait_exit(double seconds);
 
  private:
   pid_t pid_ = -1;
+  std::optional<int> exit_code_;
 };
 
 // A network namespace with a name no other test run uses; deleted (with /etc/netns/NAME)

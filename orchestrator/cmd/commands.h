@@ -15,5 +15,6 @@ void register_dns(CLI::App& app, std::function<int()>& run);
 void register_apiserver(CLI::App& app, std::function<int()>& run);
 void register_agent(CLI::App& app, std::function<int()>& run);
 void register_up(CLI::App& app, std::function<int()>& run);
+void register_status(CLI::App& app, std::function<int()>& run);
 
 }  // namespace switchyard::cmd

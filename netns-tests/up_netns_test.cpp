@@ -1,0 +1,112 @@
+// `switchyard up` as a new user runs it, inside the node namespace of a ServiceTopology (so its
+// rules stay there): following only what it prints, kubectl sees the `kubernetes` and `kube-dns`
+// Services, the kube-dns Service IP answers from the node and from a pod, and a Service created
+// with kubectl gets a reachable ClusterIP and a resolvable name.
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "dataplane/testing/service_topology.h"
+#include "netns-tests/support/process.h"
+
+namespace switchyard {
+namespace {
+
+using dataplane::testing::ServiceTopology;
+using switchyard::testing::ChildProcess;
+using switchyard::testing::wait_until;
+using ::testing::HasSubstr;
+
+const char* kWeb = R"(apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+endpoints:
+- {addresses: [10.244.0.11], conditions: {ready: true}}
+ports: [{name: http, port: 8080, protocol: TCP}]
+)";
+
+class UpInNodeNamespace : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root for network namespaces";
+    auto t = ServiceTopology::create({{"pod-a", "10.244.0.11"}});
+    ASSERT_TRUE(t) << t.error();
+    topology_.emplace(std::move(*t));
+    dir_ = std::filesystem::temp_directory_path() / ("sy-up-" + std::to_string(getpid()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override {
+    up_.reset();
+    if (!HasFailure()) std::filesystem::remove_all(dir_);
+    topology_.reset();
+  }
+  std::string output() {
+    std::ifstream in(dir_ / "up.log");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  dataplane::testing::CommandResult in_node(const std::string& command) { return topology_->node().run(command); }
+
+  std::optional<ServiceTopology> topology_;
+  std::filesystem::path dir_;
+  std::unique_ptr<ChildProcess> up_;
+};
+
+TEST_F(UpInNodeNamespace, WhatItPrintsGetsANewUserAWorkingServiceAndName) {
+  up_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"nsenter", "--net=" + topology_->node().path(), SWITCHYARD_BINARY, "up", "--data-dir", (dir_ / "cluster").string(),
+                               "--node-name", "node-up", "--node-ip", ServiceTopology::kNodeIp, "--healthz-bind-address", "127.0.0.1:10256"},
+      (dir_ / "up.log").string());
+  ASSERT_TRUE(wait_until(60, [&] { return output().find("ready (API server") != std::string::npos; })) << output();
+  const std::string printed = output();
+
+  // The lines it tells the user to run, run as printed (kubectl 1.31 as `kubectl`).
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(printed, m, std::regex("export KUBECONFIG=(\\S+)"))) << printed;
+  const std::string env = "KUBECONFIG=" + m[1].str() + " PATH=" + dir_.string() + "/bin:$PATH ";
+  std::filesystem::create_directories(dir_ / "bin");
+  std::filesystem::create_symlink("/usr/lib/google-cloud-sdk/bin/kubectl.1.31", dir_ / "bin/kubectl");
+  auto services = in_node(env + "kubectl get services -A");
+  EXPECT_THAT(services.output, HasSubstr("kubernetes"));
+  EXPECT_THAT(services.output, HasSubstr("kube-dns"));
+  EXPECT_THAT(services.output, HasSubstr("10.96.0.10"));
+  ASSERT_TRUE(std::regex_search(printed, m, std::regex("\n  (dig @10\\.96\\.0\\.10 kube-dns\\.kube-system\\.svc\\.cluster\\.local \\+short)"))) << printed;
+  // The kube-dns Service IP reaches the node's own DNS server.
+  EXPECT_TRUE(wait_until(10, [&] { return in_node(m[1].str() + " +time=1 +tries=1").output == "10.96.0.10\n"; }))
+      << in_node(m[1].str()).output;
+
+  // A Service and its endpoints, the way the printed text says.
+  std::ofstream(dir_ / "web.yaml") << kWeb;
+  ASSERT_TRUE(in_node(env + "kubectl apply -f " + (dir_ / "web.yaml").string()).ok());
+  const std::string web_ip = in_node(env + "kubectl get svc web -n shop -o jsonpath={.spec.clusterIP}").output;
+  EXPECT_TRUE(wait_until(15, [&] { return topology_->get(topology_->node(), web_ip, 80).pod == "pod-a"; }));
+  // Resolvable through the kube-dns IP from the node and from a pod.
+  EXPECT_TRUE(wait_until(10, [&] {
+    return in_node("dig +short +time=1 +tries=1 @10.96.0.10 web.shop.svc.cluster.local").output == web_ip + "\n";
+  }));
+  auto from_pod = topology_->pod("pod-a").run("dig +short +time=2 +tries=1 @10.96.0.10 web.shop.svc.cluster.local");
+  EXPECT_EQ(from_pod.output, web_ip + "\n");
+
+  // Ctrl-C: everything stops, the rules stay.
+  up_->kill_now(SIGINT);
+  EXPECT_EQ(up_->wait_exit(15), 0) << output();
+  EXPECT_EQ(topology_->get(topology_->node(), web_ip, 80).pod, "pod-a");
+}
+
+}  // namespace
+}  // namespace switchyard

@@ -1,0 +1,147 @@
+// `switchyard agent`: the node agent. List+watch of Services, EndpointSlices and this Node
+// (kubeconfig or in-cluster), one Snapshot stream feeding the dataplane through the sync loop
+// and the cluster DNS server; kube-proxy's /healthz, /livez and /metrics. SIGTERM leaves the
+// rules in place (traffic keeps flowing across a restart); --cleanup removes them.
+#include <csignal>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "endpoints/informer/api_client.h"
+#include "orchestrator/cmd/agent_config.h"
+#include "orchestrator/cmd/commands.h"
+#include "orchestrator/cmd/node_agent.h"
+
+namespace switchyard::cmd {
+
+namespace {
+
+struct AgentCommandLine {
+  AgentConfig flags;
+  std::string config_file;
+  bool cleanup = false;
+  // Flags given on the command line override the file: each knows how to copy itself.
+  std::vector<std::pair<CLI::Option*, std::function<void(AgentConfig&, const AgentConfig&)>>> overrides;
+};
+
+int run_cleanup(const AgentConfig& c) {
+  if (auto ok = cleanup_dataplane(c); !ok) {
+    std::cerr << "error: " << ok.error().message << "\n";
+    return ok.error().exit_code;
+  }
+  std::cout << fmt::format("switchyard agent: removed every {} rule it had programmed\n", c.mode);
+  return 0;
+}
+
+std::expected<informer::ClusterConnection, std::string> connect_to(const AgentConfig& c) {
+  if (!c.kubeconfig.empty()) {
+    auto conn = informer::load_kubeconfig(c.kubeconfig);
+    if (!conn) return std::unexpected(fmt::format("--kubeconfig {}: {}", c.kubeconfig, conn.error()));
+    return conn;
+  }
+  auto conn = informer::load_in_cluster();
+  if (!conn) return std::unexpected("in-cluster configuration (no --kubeconfig given): " + conn.error());
+  return conn;
+}
+
+int run_agent(const AgentConfig& c) {
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  auto conn = connect_to(c);
+  if (!conn) {
+    std::cerr << "error: " << conn.error() << "\n";
+    return 1;
+  }
+  // Block the signals before any thread starts so that only sigwait below sees them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto agent = NodeAgent::start(c, *conn);
+  if (!agent) {
+    std::cerr << "error: " << agent.error().message << "\n";
+    return agent.error().exit_code;
+  }
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("event=agent_stopping signal={} rules=kept", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*agent)->stop();
+  return 0;
+}
+
+std::expected<AgentConfig, std::string> resolve_config(const AgentCommandLine& cl) {
+  AgentConfig c;
+  if (!cl.config_file.empty())
+    if (auto ok = read_kube_proxy_configuration(cl.config_file, c); !ok) return std::unexpected(ok.error());
+  for (const auto& [option, copy] : cl.overrides)
+    if (option->count() > 0) copy(c, cl.flags);
+  if (c.node_name.empty()) return std::unexpected("--node-name is required");
+  if (c.mode != "nftables" && c.mode != "ebpf") return std::unexpected(fmt::format("mode \"{}\": expected nftables or ebpf", c.mode));
+  if (c.min_sync_period > c.sync_period)
+    return std::unexpected(fmt::format("minSyncPeriod {} ms is longer than syncPeriod {} ms", c.min_sync_period.count(), c.sync_period.count()));
+  return c;
+}
+
+}  // namespace
+
+void register_agent(CLI::App& app, std::function<int()>& run) {
+  auto cl = std::make_shared<AgentCommandLine>();
+  CLI::App* sub = app.add_subcommand("agent", "Run the node agent: service dataplane and cluster DNS for one node");
+  AgentConfig& f = cl->flags;
+  auto add = [&](CLI::Option* o, std::function<void(AgentConfig&, const AgentConfig&)> copy) { cl->overrides.emplace_back(o, std::move(copy)); };
+  add(sub->add_option("--node-name", f.node_name, "this node's name (as its Node object)"), [](auto& c, auto& f) { c.node_name = f.node_name; });
+  add(sub->add_option("--mode", f.mode, "dataplane: nftables or ebpf")->check(CLI::IsMember({"ebpf", "nftables"})),
+      [](auto& c, auto& f) { c.mode = f.mode; });
+  add(sub->add_option("--kubeconfig", f.kubeconfig, "kubeconfig file (default: in-cluster configuration)"),
+      [](auto& c, auto& f) { c.kubeconfig = f.kubeconfig; });
+  sub->add_option("--config", cl->config_file, "KubeProxyConfiguration file; flags given override it");
+  add(sub->add_option("--cluster-cidr", f.cluster_cidrs, "pod CIDRs (repeatable or comma-separated): traffic from outside them is masqueraded")
+          ->delimiter(','),
+      [](auto& c, auto& f) { c.cluster_cidrs = f.cluster_cidrs; });
+  add(sub->add_option("--nodeport-addresses", f.node_port_addresses, "CIDRs of the node addresses that serve NodePorts")->delimiter(','),
+      [](auto& c, auto& f) { c.node_port_addresses = f.node_port_addresses; });
+  std::shared_ptr<std::string> sync_period = std::make_shared<std::string>(), min_sync_period = std::make_shared<std::string>();
+  add(sub->add_option("--sync-period", *sync_period, "longest time between syncs, and the full-resync period (Go duration, default 30s)"),
+      [sync_period](auto& c, auto&) { c.sync_period = *parse_go_duration(*sync_period); });
+  add(sub->add_option("--min-sync-period", *min_sync_period, "shortest time between syncs (Go duration, default 1s)"),
+      [min_sync_period](auto& c, auto&) { c.min_sync_period = *parse_go_duration(*min_sync_period); });
+  for (auto* o : {sub->get_option("--sync-period"), sub->get_option("--min-sync-period")})
+    o->check([](const std::string& v) { auto d = parse_go_duration(v); return d ? std::string() : d.error(); });
+  add(sub->add_option("--healthz-bind-address", f.healthz_bind_address, "ADDR:PORT of /healthz, /livez, /readyz (\"\" to disable)")
+          ->capture_default_str(),
+      [](auto& c, auto& f) { c.healthz_bind_address = f.healthz_bind_address; });
+  add(sub->add_option("--metrics-bind-address", f.metrics_bind_address, "ADDR:PORT of /metrics (\"\" to disable)")->capture_default_str(),
+      [](auto& c, auto& f) { c.metrics_bind_address = f.metrics_bind_address; });
+  add(sub->add_option("--dns-listen", f.dns_listen, "ADDR:PORT to serve cluster DNS on, UDP and TCP (repeatable; none: no DNS)"),
+      [](auto& c, auto& f) { c.dns_listen = f.dns_listen; });
+  add(sub->add_option("--cluster-domain", f.cluster_domain, "the cluster DNS domain")->capture_default_str(),
+      [](auto& c, auto& f) { c.cluster_domain = f.cluster_domain; });
+  add(sub->add_option("--proxy-name", f.proxy_name, "serve Services labelled service.kubernetes.io/service-proxy-name=NAME instead of unlabelled ones"),
+      [](auto& c, auto& f) { c.proxy_name = f.proxy_name; });
+  sub->add_flag("--cleanup", cl->cleanup, "remove everything the agent programmed, then exit");
+  sub->callback([&run, cl] {
+    run = [cl] {
+      if (cl->cleanup) {
+        AgentConfig c;
+        if (!cl->config_file.empty())
+          if (auto ok = read_kube_proxy_configuration(cl->config_file, c); !ok) {
+            std::cerr << "error: " << ok.error() << "\n";
+            return 2;
+          }
+        for (const auto& [option, copy] : cl->overrides)
+          if (option->count() > 0) copy(c, cl->flags);
+        return run_cleanup(c);
+      }
+      auto c = resolve_config(*cl);
+      if (!c) {
+        std::cerr << "error: " << c.error() << "\n";
+        return 2;
+      }
+      return run_agent(*c);
+    };
+  });
+}
+
+}  // namespace switchyard::cmd

@@ -1,0 +1,51 @@
+// The node agent's settings: kube-proxy's KubeProxyConfiguration file (the fields that apply to
+// us) read first, command-line flags applied over it. A DaemonSet that ran kube-proxy can keep
+// its ConfigMap.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace switchyard::cmd {
+
+struct ConntrackSettings {
+  // Unset: leave the kernel's value alone.
+  std::optional<std::int64_t> max_per_core, min;
+  std::optional<std::chrono::seconds> tcp_established_timeout, tcp_close_wait_timeout, udp_timeout, udp_stream_timeout;
+};
+
+struct AgentConfig {
+  std::string node_name;
+  std::string mode = "nftables";  // nftables | ebpf
+  std::string kubeconfig;          // empty: in-cluster configuration
+  std::vector<std::string> cluster_cidrs;
+  std::vector<std::string> node_port_addresses;
+  std::chrono::milliseconds sync_period{std::chrono::seconds(30)};
+  std::chrono::milliseconds min_sync_period{std::chrono::seconds(1)};
+  ConntrackSettings conntrack;
+  std::string bind_address = "0.0.0.0";
+  std::string healthz_bind_address = "0.0.0.0:10256";  // "" disables
+  std::string metrics_bind_address = "127.0.0.1:10249";
+  std::vector<std::string> dns_listen;  // none: no DNS server
+  std::string cluster_domain = "cluster.local";
+  std::string proxy_name;  // the service.kubernetes.io/service-proxy-name this agent answers to
+  // Fields of the file that kube-proxy knows and we do not use (iptables, ipvs, …): reported once.
+  std::vector<std::string> ignored_fields;
+};
+
+// Reads a KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1) into `into`, over its
+// current values. Fields unknown to kube-proxy are an error naming the field.
+std::expected<void, std::string> read_kube_proxy_configuration(const std::string& path, AgentConfig& into);
+std::expected<void, std::string> parse_kube_proxy_configuration(std::string_view yaml, AgentConfig& into);
+
+// Go's time.ParseDuration: "30s", "1m0s", "1h30m", "500ms", "1.5s".
+std::expected<std::chrono::milliseconds, std::string> parse_go_duration(std::string_view text);
+// "ADDR:PORT", "[V6]:PORT", or an address alone (takes `default_port`) → {host, port}.
+std::expected<std::pair<std::string, std::uint16_t>, std::string> split_host_port(const std::string& text, std::uint16_t default_port);
+
+}  // namespace switchyard::cmd

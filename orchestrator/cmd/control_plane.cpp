@@ -1,0 +1,166 @@
+#include "orchestrator/cmd/control_plane.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "orchestrator/apiserver/allocators.h"
+#include "orchestrator/apiserver/http_server.h"
+#include "orchestrator/apiserver/kubeconfig.h"
+#include "orchestrator/apiserver/pki.h"
+#include "orchestrator/controllers/endpointslice_controller.h"
+#include "orchestrator/store/etcd_store.h"
+#include "orchestrator/store/sqlite_store.h"
+
+namespace switchyard::cmd {
+
+namespace {
+
+std::expected<std::unique_ptr<store::Store>, std::string> open_store(const ControlPlaneOptions& o) {
+  if (o.store == "sqlite") {
+    auto s = store::SqliteStore::open(o.data_dir + "/store.db");
+    if (!s) return std::unexpected(s.error().message);
+    return std::unique_ptr<store::Store>(std::move(*s));
+  }
+  if (o.store.starts_with("etcd=")) {
+    auto s = store::EtcdStore::connect(o.store.substr(5));
+    if (!s) return std::unexpected(s.error().message);
+    return std::unique_ptr<store::Store>(std::move(*s));
+  }
+  return std::unexpected(fmt::format("--store {}: expected sqlite or etcd=http://HOST:PORT", o.store));
+}
+
+// The namespaces every cluster has.
+void ensure_system_namespaces(apiserver::ObjectRegistry& registry) {
+  const auto* ns = apiserver::find_resource("", "v1", "namespaces");
+  for (const char* name : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
+    std::vector<std::string> warnings;
+    (void)registry.create(*ns, "", apiserver::Json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}},
+                          apiserver::FieldValidation::Strict, warnings);
+  }
+}
+
+// The `kubernetes` Service in `default`, on the first IP of the service CIDR.
+void ensure_kubernetes_service(apiserver::ObjectRegistry& registry, const std::string& first_ip, int port) {
+  const auto* svc = apiserver::find_resource("", "v1", "services");
+  std::vector<std::string> warnings;
+  (void)registry.create(*svc, "default",
+                        apiserver::Json{{"apiVersion", "v1"},
+                                        {"kind", "Service"},
+                                        {"metadata", {{"name", "kubernetes"}, {"labels", {{"component", "apiserver"}, {"provider", "kubernetes"}}}}},
+                                        {"spec", {{"clusterIP", first_ip}, {"ports", {{{"name", "https"}, {"port", 443}, {"targetPort", port}}}}}}},
+                        apiserver::FieldValidation::Strict, warnings);
+}
+
+}  // namespace
+
+struct ControlPlane::Parts {
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<apiserver::ClusterIpAllocator> ip_allocator;
+  std::unique_ptr<apiserver::NodePortAllocator> port_allocator;
+  std::optional<apiserver::ServiceAllocators> allocators;
+  std::optional<apiserver::ObjectRegistry> registry;
+  std::optional<apiserver::ApiHandler> handler;
+  std::unique_ptr<apiserver::HttpServer> server;
+  std::optional<controllers::EndpointSliceController> slices;
+  std::atomic<bool> stopping{false};
+  std::thread compactor;
+  bool stopped = false;
+
+  // As kube-apiserver: every interval, compact the store to the revision seen one interval ago,
+  // so watchers have at least an interval to catch up and history does not grow forever.
+  void start_compactor(int interval_seconds) {
+    compactor = std::thread([this, interval_seconds] {
+      store::Revision previous = 0;
+      while (!stopping) {
+        for (int i = 0; i < interval_seconds * 10 && !stopping; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        if (stopping) return;
+        if (previous > 0) (void)store->compact(previous);
+        previous = store->current_revision().value_or(0);
+      }
+    });
+  }
+};
+
+ControlPlane::ControlPlane(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+ControlPlane::~ControlPlane() { stop(); }
+
+void ControlPlane::stop() {
+  if (parts_->stopped) return;
+  parts_->stopped = true;
+  parts_->stopping = true;
+  if (parts_->server) parts_->server->stop();
+  if (parts_->slices) parts_->slices->stop();
+  if (parts_->compactor.joinable()) parts_->compactor.join();
+}
+
+int ControlPlane::port() const { return parts_->server->port(); }
+std::string ControlPlane::service_ip(std::size_t n) const { return parts_->ip_allocator->range().at(n); }
+apiserver::ObjectRegistry& ControlPlane::registry() { return *parts_->registry; }
+
+std::expected<std::unique_ptr<ControlPlane>, std::string> ControlPlane::start(const ControlPlaneOptions& o) {
+  std::error_code ec;
+  std::filesystem::create_directories(o.data_dir, ec);
+  if (ec) return std::unexpected(fmt::format("--data-dir {}: {}", o.data_dir, ec.message()));
+  const auto colon = o.listen.rfind(':');
+  std::string listen_host = o.listen.substr(0, colon);
+  if (listen_host.starts_with('[')) listen_host = listen_host.substr(1, listen_host.size() - 2);
+  auto parts = std::make_unique<Parts>();
+  auto st = open_store(o);
+  if (!st) return std::unexpected(st.error());
+  parts->store = std::move(*st);
+  api::ClusterNetworkConfig net;
+  if (std::sscanf(o.node_port_range.c_str(), "%d-%d", &net.node_port_min, &net.node_port_max) != 2)
+    return std::unexpected(fmt::format("--service-node-port-range {}: expected MIN-MAX", o.node_port_range));
+  auto ip_allocator = apiserver::ClusterIpAllocator::create(*parts->store, o.service_cidr);
+  if (!ip_allocator) return std::unexpected(fmt::format("--service-cidr {}: {}", o.service_cidr, ip_allocator.error()));
+  parts->ip_allocator = std::move(*ip_allocator);
+  auto port_allocator = apiserver::NodePortAllocator::create(*parts->store, net.node_port_min, net.node_port_max);
+  if (!port_allocator) return std::unexpected(fmt::format("--service-node-port-range {}: {}", o.node_port_range, port_allocator.error()));
+  parts->port_allocator = std::move(*port_allocator);
+  net.service_ip_families = {std::string(parts->ip_allocator->family())};
+  const std::string first_ip = parts->ip_allocator->range().at(0);
+
+  // Credentials: given files, or the data directory's own CA, serving certificate and token.
+  std::string token, cert = o.tls_cert, key = o.tls_key;
+  std::optional<apiserver::Credentials> creds;
+  if (!o.plain_http && (cert.empty() || key.empty())) {
+    auto c = apiserver::ensure_credentials({.data_dir = o.data_dir, .listen_host = listen_host, .first_service_ip = first_ip});
+    if (!c) return std::unexpected(c.error());
+    creds = *c;
+    cert = c->serving_cert_file.string();
+    key = c->serving_key_file.string();
+    token = c->admin_token;
+  }
+  if (!o.token_file.empty()) {
+    std::ifstream in(o.token_file);
+    std::getline(in, token);
+    if (token.empty()) return std::unexpected(fmt::format("--token-file {}: empty or unreadable", o.token_file));
+  }
+  parts->allocators.emplace(apiserver::ServiceAllocators{{parts->ip_allocator.get()}, parts->port_allocator.get()});
+  parts->registry.emplace(*parts->store, net, &*parts->allocators);
+  ensure_system_namespaces(*parts->registry);
+  parts->handler.emplace(*parts->registry, token);
+  auto server = apiserver::HttpServer::start(*parts->handler, {o.listen, o.plain_http ? "" : cert, o.plain_http ? "" : key});
+  if (!server) return std::unexpected(server.error());
+  parts->server = std::move(*server);
+  ensure_kubernetes_service(*parts->registry, first_ip, parts->server->port());
+  std::string kubeconfig;
+  if (creds) {
+    auto written = apiserver::write_admin_kubeconfig(o.data_dir, *creds, listen_host, static_cast<std::uint16_t>(parts->server->port()));
+    if (!written) return std::unexpected(written.error());
+    kubeconfig = written->string();
+  }
+  parts->slices.emplace(*parts->registry);
+  parts->slices->start();
+  parts->start_compactor(std::max(1, o.compaction_interval_seconds));
+  auto plane = std::unique_ptr<ControlPlane>(new ControlPlane(std::move(parts)));
+  plane->kubeconfig_ = std::move(kubeconfig);
+  plane->listen_host_ = std::move(listen_host);
+  return plane;
+}
+
+}  // namespace switchyard::cmd

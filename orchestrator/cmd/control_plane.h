@@ -1,0 +1,49 @@
+// The control plane of `switchyard apiserver` and `switchyard up` as one object: the store,
+// the ClusterIP and NodePort allocators, first-start credentials and the admin kubeconfig, the
+// HTTP(S) API server, the EndpointSlice controller and store compaction.
+#pragma once
+
+#include <atomic>
+#include <expected>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "orchestrator/apiserver/object_registry.h"
+
+namespace switchyard::cmd {
+
+struct ControlPlaneOptions {
+  std::string data_dir;
+  std::string listen = "127.0.0.1:6443";
+  std::string service_cidr = "10.96.0.0/12";
+  std::string node_port_range = "30000-32767";
+  std::string store = "sqlite";
+  std::string tls_cert, tls_key, token_file;
+  bool plain_http = false;
+  int compaction_interval_seconds = 300;
+};
+
+class ControlPlane {
+ public:
+  // Block SIGINT/SIGTERM in the calling thread first if they are to be sigwait()ed: this starts threads.
+  static std::expected<std::unique_ptr<ControlPlane>, std::string> start(const ControlPlaneOptions& options);
+  ~ControlPlane();
+  void stop();
+
+  int port() const;
+  const std::string& kubeconfig() const { return kubeconfig_; }  // empty with --tls-cert-file or plain HTTP
+  const std::string& listen_host() const { return listen_host_; }
+  // The n-th address of the service CIDR (0: the `kubernetes` Service's).
+  std::string service_ip(std::size_t n) const;
+  apiserver::ObjectRegistry& registry();
+
+  struct Parts;
+
+ private:
+  explicit ControlPlane(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+  std::string kubeconfig_, listen_host_;
+};
+
+}  // namespace switchyard::cmd

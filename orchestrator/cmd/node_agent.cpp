@@ -1,0 +1,199 @@
+#include "orchestrator/cmd/node_agent.h"
+
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include "dataplane/iptables/nftables_backend.h"
+#include "dataplane/sync_loop.h"
+#include "dns/server.h"
+#include "endpoints/informer/cluster_state_feed.h"
+#include "orchestrator/cmd/status_http_server.h"
+
+namespace switchyard::cmd {
+
+namespace {
+
+constexpr const char* kToBeDeletedTaint = "ToBeDeletedByClusterAutoscaler";
+
+// As kube-proxy: a node being deleted, or about to be by the autoscaler, fails /healthz so that
+// load balancers drain it first.
+bool node_eligible(const std::optional<api::Node>& node) {
+  if (!node) return true;
+  if (node->metadata.deletion_timestamp) return false;
+  for (const auto& t : node->taints)
+    if (t.key == kToBeDeletedTaint) return false;
+  return true;
+}
+
+// kube-proxy's conntrack settings, in this process's network namespace. Only fields that were
+// set are written; a failure (read-only in a child namespace, no module) is logged, not fatal.
+void apply_conntrack(const ConntrackSettings& c) {
+  auto write = [](const std::string& name, std::int64_t value) {
+    const std::string path = "/proc/sys/net/netfilter/" + name;
+    std::ofstream out(path);
+    out << value;
+    out.flush();
+    if (!out) spdlog::warn("event=conntrack_setting_failed sysctl={} value={} error=\"cannot write {}\"", name, value, path);
+    else spdlog::info("event=conntrack_setting sysctl={} value={}", name, value);
+  };
+  if (c.max_per_core || c.min) {
+    const std::int64_t cores = std::max(1u, std::thread::hardware_concurrency());
+    write("nf_conntrack_max", std::max(c.max_per_core.value_or(0) * cores, c.min.value_or(0)));
+  }
+  if (c.tcp_established_timeout) write("nf_conntrack_tcp_timeout_established", c.tcp_established_timeout->count());
+  if (c.tcp_close_wait_timeout) write("nf_conntrack_tcp_timeout_close_wait", c.tcp_close_wait_timeout->count());
+  if (c.udp_timeout) write("nf_conntrack_udp_timeout", c.udp_timeout->count());
+  if (c.udp_stream_timeout) write("nf_conntrack_udp_timeout_stream", c.udp_stream_timeout->count());
+}
+
+std::expected<std::unique_ptr<dataplane::Backend>, NodeAgent::StartError> create_backend(const AgentConfig& c) {
+  if (c.mode == "ebpf")
+    return std::unexpected(NodeAgent::StartError{"--mode ebpf: the eBPF dataplane is not in this build yet (issue #6); use --mode nftables", 3});
+  dataplane::nft::NftablesBackendOptions options;
+  options.generator.cluster_cidrs = c.cluster_cidrs;
+  // Hook: --nodeport-addresses goes into the backend's options once it has them (branch nftfix).
+  if (!c.node_port_addresses.empty())
+    spdlog::warn("event=unsupported_setting setting=nodePortAddresses value=\"{}\" effect=\"NodePorts are served on every local address\"",
+                 fmt::join(c.node_port_addresses, ","));
+  auto backend = dataplane::nft::NftablesBackend::create(options);
+  if (!backend) return std::unexpected(NodeAgent::StartError{"nftables: " + backend.error().message});
+  return std::unique_ptr<dataplane::Backend>(std::move(*backend));
+}
+
+StatusResponse as_json(dataplane::HealthResponse r) { return {r.status, "application/json", std::move(r.body)}; }
+
+}  // namespace
+
+struct NodeAgent::Impl {
+  explicit Impl(const AgentConfig& c, informer::ClusterConnection conn)
+      : config(c), health(2 * c.sync_period), feed(std::move(conn), {.node_name = c.node_name, .proxy_name = c.proxy_name}) {}
+
+  AgentConfig config;
+  std::unique_ptr<dataplane::Backend> backend;
+  dataplane::ProxyHealth health;  // as kube-proxy: unhealthy when a change waited two sync periods
+  informer::ClusterStateFeed feed;
+  std::unique_ptr<dataplane::SyncLoop> loop;
+  std::unique_ptr<dns::DnsServer> dns_server;
+  std::unique_ptr<StatusHttpServer> healthz, metrics;
+  bool stopped = false;
+  std::vector<std::chrono::system_clock::time_point> pending_triggers;  // sync thread only
+
+  bool ready() { return feed.synced() && health.synced_once(); }
+
+  std::expected<void, StartError> start_dns() {
+    if (config.dns_listen.empty()) return {};
+    dns::ServerOptions so;
+    so.listen = config.dns_listen;
+    so.zone.zone = config.cluster_domain;
+    auto created = dns::DnsServer::create(so);
+    if (!created) return std::unexpected(StartError{fmt::format("--dns-listen {}: {}", fmt::join(config.dns_listen, ","), created.error())});
+    dns_server = std::move(*created);
+    spdlog::info("event=serving what=dns zone={} addresses={}", config.cluster_domain, fmt::join(dns_server->bound(), ","));
+    return {};
+  }
+
+  std::expected<void, StartError> start_http() {
+    if (!config.healthz_bind_address.empty()) {
+      auto started = StatusHttpServer::start(config.healthz_bind_address,
+                                             {{"/healthz", [this] { return as_json(health.healthz()); }},
+                                              {"/livez", [this] { return as_json(health.livez()); }},
+                                              {"/readyz", [this] {
+                                                 return ready() ? StatusResponse{200, "text/plain; charset=utf-8", "ok\n"}
+                                                                : StatusResponse{503, "text/plain; charset=utf-8",
+                                                                                 "not ready: no full list programmed yet\n"};
+                                               }}});
+      if (!started) return std::unexpected(StartError{fmt::format("--healthz-bind-address {}: {}", config.healthz_bind_address, started.error())});
+      healthz = std::move(*started);
+      spdlog::info("event=serving what=healthz address={} port={}", config.healthz_bind_address, healthz->port());
+    }
+    if (!config.metrics_bind_address.empty()) {
+      auto started = StatusHttpServer::start(config.metrics_bind_address, {{"/metrics", [this] {
+                                                                              std::string text = loop->metrics().prometheus_text() + health.prometheus_text();
+                                                                              if (dns_server) text += dns_server->metrics_text();
+                                                                              return StatusResponse{200, "text/plain; version=0.0.4; charset=utf-8", std::move(text)};
+                                                                            }}});
+      if (!started) return std::unexpected(StartError{fmt::format("--metrics-bind-address {}: {}", config.metrics_bind_address, started.error())});
+      metrics = std::move(*started);
+      spdlog::info("event=serving what=metrics address={} port={}", config.metrics_bind_address, metrics->port());
+    }
+    return {};
+  }
+
+  void stop() {
+    if (stopped) return;
+    stopped = true;
+    // Order: nothing new arrives, nothing more is programmed, then the servers go.
+    feed.stop();
+    if (loop) loop->stop();
+    if (dns_server) dns_server->stop();
+    if (healthz) healthz->stop();
+    if (metrics) metrics->stop();
+  }
+};
+
+NodeAgent::NodeAgent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+NodeAgent::~NodeAgent() { stop(); }
+void NodeAgent::stop() { impl_->stop(); }
+bool NodeAgent::ready() const { return impl_->ready(); }
+
+std::expected<std::unique_ptr<NodeAgent>, NodeAgent::StartError> NodeAgent::start(const AgentConfig& c, informer::ClusterConnection connection) {
+  for (const auto& f : c.ignored_fields) spdlog::info("event=config_field_ignored field={}", f);
+  auto impl = std::make_unique<Impl>(c, connection);
+  apply_conntrack(c.conntrack);
+  auto backend = create_backend(c);
+  if (!backend) return std::unexpected(backend.error());
+  impl->backend = std::move(*backend);
+  Impl* self = impl.get();
+  impl->loop = std::make_unique<dataplane::SyncLoop>(
+      *impl->backend,
+      [self]() -> std::shared_ptr<const endpoints::Snapshot> {
+        if (!self->feed.synced()) return nullptr;
+        // Trigger times taken before the Snapshot: every change they stand for is in it.
+        for (auto t : self->feed.take_trigger_times()) self->pending_triggers.push_back(t);
+        return self->feed.snapshot();
+      },
+      dataplane::SyncLoopOptions{
+          .min_sync_period = c.min_sync_period,
+          .sync_period = c.sync_period,
+          .full_sync_period = c.sync_period,
+          .retry_interval = std::max<std::chrono::steady_clock::duration>(c.min_sync_period, std::chrono::seconds(1)),
+          .mode = c.mode},
+      &impl->health);
+  // Network programming latency, as kube-proxy measures it: from the EndpointSlice's
+  // last-change-trigger-time to the sync that programmed it (kept across failed syncs).
+  impl->loop->add_observer([self](const dataplane::SyncEvent&) {
+    const auto now = std::chrono::system_clock::now();
+    for (auto t : self->pending_triggers) self->loop->metrics().record_network_programming(t, now);
+    self->pending_triggers.clear();
+  });
+  // Hook for what must follow the programmed state (stale UDP conntrack entries, health-check
+  // node ports): impl->loop->add_observer([](const dataplane::SyncEvent& e) { … e.diff.stale_flows … });
+  if (auto ok = impl->start_dns(); !ok) return std::unexpected(ok.error());
+  impl->feed.set_on_change([self] {
+    self->loop->request_sync();
+    self->health.set_node_eligible(node_eligible(self->feed.node()));
+    // DNS answers from the same Snapshots, without the sync loop's rate limit; SERVFAIL until
+    // every informer has listed once.
+    if (self->dns_server && self->feed.synced()) self->dns_server->set_snapshot(self->feed.snapshot());
+  });
+  if (auto ok = impl->start_http(); !ok) return std::unexpected(ok.error());
+  spdlog::info("event=agent_started node={} mode={} api_server={}:{} sync_period_ms={} min_sync_period_ms={} cluster_cidrs=\"{}\"",
+               c.node_name, c.mode, connection.host, connection.port, c.sync_period.count(), c.min_sync_period.count(),
+               fmt::join(c.cluster_cidrs, ","));
+  impl->feed.start();
+  impl->loop->start();
+  return std::unique_ptr<NodeAgent>(new NodeAgent(std::move(impl)));
+}
+
+std::expected<void, NodeAgent::StartError> cleanup_dataplane(const AgentConfig& c) {
+  auto backend = create_backend(c);
+  if (!backend) return std::unexpected(backend.error());
+  if (auto ok = (*backend)->cleanup(); !ok) return std::unexpected(NodeAgent::StartError{"--cleanup: " + ok.error().message});
+  return {};
+}
+
+}  // namespace switchyard::cmd

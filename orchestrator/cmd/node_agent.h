@@ -1,0 +1,40 @@
+// The node agent's running parts, wired together: informers → Snapshots → sync loop → backend,
+// the same Snapshots → DNS server, and the health and metrics HTTP servers. `switchyard agent`
+// runs one against any API server; `switchyard up` runs one beside its own control plane.
+#pragma once
+
+#include <expected>
+#include <memory>
+#include <string>
+
+#include "endpoints/informer/api_client.h"
+#include "orchestrator/cmd/agent_config.h"
+
+namespace switchyard::cmd {
+
+class NodeAgent {
+ public:
+  // Creates the backend in the calling thread's network namespace and starts everything.
+  // Errors name the setting at fault ("--dns-listen 127.0.0.1:53: …"); `exit_code` says which kind.
+  struct StartError {
+    std::string message;
+    int exit_code = 1;  // 3: the chosen mode is not available in this build
+  };
+  static std::expected<std::unique_ptr<NodeAgent>, StartError> start(const AgentConfig& config, informer::ClusterConnection connection);
+  ~NodeAgent();
+  // Stops syncing and serving; the rules stay in the kernel.
+  void stop();
+  // Every informer listed once and the dataplane was programmed from that (/readyz).
+  bool ready() const;
+
+  struct Impl;
+
+ private:
+  explicit NodeAgent(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Removes everything the backend of `config.mode` programmed in this network namespace.
+std::expected<void, NodeAgent::StartError> cleanup_dataplane(const AgentConfig& config);
+
+}  // namespace switchyard::cmd

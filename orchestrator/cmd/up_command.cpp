@@ -1,0 +1,194 @@
+// `switchyard up`: a one-node cluster's service networking on this host, in one process: the
+// control plane (API server, store, controllers), this host's Node, the `kubernetes` and
+// `kube-dns` Services, and the node agent programming the dataplane and serving cluster DNS on
+// the node's address, which the kube-dns Service IP is routed to.
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cerrno>
+#include <cstring>
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "endpoints/informer/api_client.h"
+#include "orchestrator/apiserver/resources.h"
+#include "orchestrator/cmd/commands.h"
+#include "orchestrator/cmd/control_plane.h"
+#include "orchestrator/cmd/node_agent.h"
+
+namespace switchyard::cmd {
+
+namespace {
+
+struct UpOptions {
+  ControlPlaneOptions control_plane;
+  std::string mode = "nftables";
+  std::vector<std::string> cluster_cidrs = {"10.244.0.0/16"};
+  std::string node_name;  // default: the host name
+  std::string node_ip;    // default: the first global IPv4 address of an interface that is up
+  std::string cluster_domain = "cluster.local";
+  std::string healthz_bind_address = "0.0.0.0:10256";
+  std::string metrics_bind_address = "127.0.0.1:10249";
+};
+
+std::expected<std::string, std::string> first_global_ipv4() {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return std::unexpected(std::string("getifaddrs: ") + std::strerror(errno));
+  std::string found;
+  for (ifaddrs* a = list; a && found.empty(); a = a->ifa_next) {
+    if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET || !(a->ifa_flags & IFF_UP) || (a->ifa_flags & IFF_LOOPBACK)) continue;
+    const auto ip = ntohl(reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr.s_addr);
+    if ((ip >> 16) == 0xA9FE) continue;  // 169.254/16, link-local
+    char text[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr, text, sizeof text);
+    found = text;
+  }
+  freeifaddrs(list);
+  if (found.empty()) return std::unexpected("no interface that is up has a global IPv4 address: give --node-ip");
+  return found;
+}
+
+// Creates `body`, replacing an object of that name left by an earlier run (its spec may differ).
+std::expected<void, std::string> replace_object(apiserver::ObjectRegistry& registry, const char* group, const char* resource,
+                                                const std::string& ns, const apiserver::Json& body) {
+  const auto* r = apiserver::find_resource(group, "v1", resource);
+  const std::string name = body["metadata"]["name"];
+  (void)registry.remove(*r, ns, name);
+  std::vector<std::string> warnings;
+  auto created = registry.create(*r, ns, body, apiserver::FieldValidation::Strict, warnings);
+  if (!created) return std::unexpected(fmt::format("{} {}/{}: {}", resource, ns, name, created.error().status.value("message", "refused")));
+  return {};
+}
+
+// The Node, and kube-dns with one endpoint: this node's DNS server.
+std::expected<void, std::string> create_cluster_objects(ControlPlane& plane, const UpOptions& o, const std::string& dns_ip) {
+  auto& reg = plane.registry();
+  if (auto ok = replace_object(reg, "", "nodes", "",
+                               {{"apiVersion", "v1"},
+                                {"kind", "Node"},
+                                {"metadata", {{"name", o.node_name}, {"labels", {{"kubernetes.io/hostname", o.node_name}}}}},
+                                {"status", {{"addresses", {{{"type", "InternalIP"}, {"address", o.node_ip}}}}}}});
+      !ok)
+    return ok;
+  if (auto ok = replace_object(reg, "", "services", "kube-system",
+                               {{"apiVersion", "v1"},
+                                {"kind", "Service"},
+                                {"metadata", {{"name", "kube-dns"}, {"labels", {{"k8s-app", "kube-dns"}, {"kubernetes.io/name", "CoreDNS"}}}}},
+                                {"spec",
+                                 {{"clusterIP", dns_ip},
+                                  {"ports", {{{"name", "dns"}, {"port", 53}, {"protocol", "UDP"}}, {{"name", "dns-tcp"}, {"port", 53}, {"protocol", "TCP"}}}}}}});
+      !ok)
+    return ok;
+  return replace_object(reg, "discovery.k8s.io", "endpointslices", "kube-system",
+                        {{"apiVersion", "discovery.k8s.io/v1"},
+                         {"kind", "EndpointSlice"},
+                         {"metadata",
+                          {{"name", "kube-dns-node"},
+                           {"labels", {{"kubernetes.io/service-name", "kube-dns"}, {"endpointslice.kubernetes.io/managed-by", "switchyard-up"}}}}},
+                         {"addressType", "IPv4"},
+                         {"endpoints", {{{"addresses", {o.node_ip}}, {"nodeName", o.node_name}, {"conditions", {{"ready", true}}}}}},
+                         {"ports", {{{"name", "dns"}, {"port", 53}, {"protocol", "UDP"}}, {{"name", "dns-tcp"}, {"port", 53}, {"protocol", "TCP"}}}}});
+}
+
+int run_up(UpOptions o) {
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  if (o.node_name.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    o.node_name = host;
+  }
+  if (o.node_ip.empty()) {
+    auto ip = first_global_ipv4();
+    if (!ip) {
+      std::cerr << "error: " << ip.error() << "\n";
+      return 1;
+    }
+    o.node_ip = *ip;
+  }
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto plane = ControlPlane::start(o.control_plane);
+  if (!plane) {
+    std::cerr << "error: " << plane.error() << "\n";
+    return 1;
+  }
+  if ((*plane)->kubeconfig().empty()) {
+    std::cerr << "error: switchyard up makes its own credentials: leave out --tls-cert-file\n";
+    return 2;
+  }
+  const std::string dns_ip = (*plane)->service_ip(9);  // 10.96.0.10 with the default CIDR, as kubeadm
+  if (auto ok = create_cluster_objects(**plane, o, dns_ip); !ok) {
+    std::cerr << "error: " << ok.error() << "\n";
+    return 1;
+  }
+  auto connection = informer::load_kubeconfig((*plane)->kubeconfig());
+  if (!connection) {
+    std::cerr << fmt::format("error: {}: {}\n", (*plane)->kubeconfig(), connection.error());
+    return 1;
+  }
+  AgentConfig agent_config;
+  agent_config.node_name = o.node_name;
+  agent_config.mode = o.mode;
+  agent_config.cluster_cidrs = o.cluster_cidrs;
+  agent_config.dns_listen = {o.node_ip + ":53"};
+  agent_config.cluster_domain = o.cluster_domain;
+  agent_config.healthz_bind_address = o.healthz_bind_address;
+  agent_config.metrics_bind_address = o.metrics_bind_address;
+  auto agent = NodeAgent::start(agent_config, *connection);
+  if (!agent) {
+    std::cerr << "error: " << agent.error().message << "\n";
+    return agent.error().exit_code;
+  }
+  for (int i = 0; i < 300 && !(*agent)->ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (!(*agent)->ready()) spdlog::warn("event=agent_not_ready_yet waited_s=30");
+  const std::string kc = (*plane)->kubeconfig();
+  std::cout << fmt::format(
+                   "switchyard up: one-node cluster '{}' ready (API server {}:{}, {} dataplane, DNS {} on {}:53)\n\n"
+                   "  export KUBECONFIG={}\n"
+                   "  kubectl get services -A\n"
+                   "  dig @{} kube-dns.kube-system.svc.{} +short          # answers {}\n\n"
+                   "Services get cluster IPs from {}; give them endpoints with an EndpointSlice (there is no kubelet\n"
+                   "to run Pods), e.g. a server on this host at {}. Ctrl-C stops everything and leaves the rules in place;\n"
+                   "`switchyard agent --cleanup --node-name {} --mode {}` removes them.\n",
+                   o.node_name, (*plane)->listen_host(), (*plane)->port(), o.mode, dns_ip, o.node_ip, kc, dns_ip, o.cluster_domain, dns_ip,
+                   o.control_plane.service_cidr, o.node_ip, o.node_name, o.mode)
+            << std::flush;
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("event=up_stopping signal={} rules=kept", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  (*agent)->stop();
+  (*plane)->stop();
+  return 0;
+}
+
+}  // namespace
+
+void register_up(CLI::App& app, std::function<int()>& run) {
+  auto o = std::make_shared<UpOptions>();
+  CLI::App* sub = app.add_subcommand("up", "Run API server, store, controllers, agent and DNS in one process on this host");
+  sub->add_option("--data-dir", o->control_plane.data_dir, "directory for the store, certificates and kubeconfig")->required();
+  sub->add_option("--mode", o->mode, "dataplane: nftables or ebpf")->check(CLI::IsMember({"ebpf", "nftables"}))->capture_default_str();
+  sub->add_option("--listen", o->control_plane.listen, "API server address")->capture_default_str();
+  sub->add_option("--service-cidr", o->control_plane.service_cidr, "ClusterIP range")->capture_default_str();
+  sub->add_option("--cluster-cidr", o->cluster_cidrs, "pod CIDRs: traffic from outside them is masqueraded")->delimiter(',');
+  sub->add_option("--node-name", o->node_name, "this node's name (default: the host name)");
+  sub->add_option("--node-ip", o->node_ip, "this node's address, where cluster DNS is served (default: the first global IPv4)");
+  sub->add_option("--cluster-domain", o->cluster_domain, "the cluster DNS domain")->capture_default_str();
+  sub->add_option("--healthz-bind-address", o->healthz_bind_address, "the agent's /healthz (\"\" to disable)")->capture_default_str();
+  sub->add_option("--metrics-bind-address", o->metrics_bind_address, "the agent's /metrics (\"\" to disable)")->capture_default_str();
+  sub->callback([&run, o] { run = [o] { return run_up(*o); }; });
+}
+
+}  // namespace switchyard::cmd
