@@ -69,6 +69,41 @@ endpoints:
 ports: [{name: http, port: 8080, protocol: TCP}]
 )";
 
+// externalTrafficPolicy Local LoadBalancers (only they get a healthCheckNodePort): one with its
+// endpoint on this node, one with it elsewhere.
+const char* kLocalPolicy = R"(apiVersion: v1
+kind: Service
+metadata: {name: here, namespace: shop}
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: here-1, namespace: shop, labels: {kubernetes.io/service-name: here}}
+addressType: IPv4
+endpoints:
+- {addresses: [10.244.0.11], nodeName: node-a, conditions: {ready: true}}
+ports: [{name: http, port: 8080, protocol: TCP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: elsewhere, namespace: shop}
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: elsewhere-1, namespace: shop, labels: {kubernetes.io/service-name: elsewhere}}
+addressType: IPv4
+endpoints:
+- {addresses: [10.244.9.9], nodeName: node-b, conditions: {ready: true}}
+ports: [{name: http, port: 8080, protocol: TCP}]
+)";
+
 class AgentInNodeNamespace : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -164,6 +199,17 @@ TEST_F(AgentInNodeNamespace, ProgramsServicesServesDnsSurvivesTheApiServerAndCle
   EXPECT_THAT(metrics, HasSubstr("kubeproxy_sync_full_proxy_rules_duration_seconds_count 1\n"));
   EXPECT_THAT(metrics, ::testing::ContainsRegex("kubeproxy_sync_proxy_rules_last_timestamp_seconds 1[0-9]{9}"));
   EXPECT_THAT(metrics, HasSubstr("kubeproxy_healthz_total{code=\"200\"} 1\n"));
+
+  // Health-check node ports of Local services, as kube-proxy serves them: 200 with local endpoints,
+  // 503 without.
+  apply(kLocalPolicy);
+  auto health_check = [&](const std::string& svc) {
+    const std::string port = kubectl("get svc " + svc + " -n shop -o jsonpath={.spec.healthCheckNodePort}").output;
+    return in_node_shell("curl -sS -w ' %{http_code}' http://" + std::string(ServiceTopology::kNodeIp) + ":" + port + "/").output;
+  };
+  EXPECT_TRUE(wait_until(15, [&] { return health_check("here").ends_with(" 200"); })) << health_check("here");
+  EXPECT_THAT(health_check("here"), HasSubstr(R"({"service":{"namespace":"shop","name":"here"},"localEndpoints":1,"serviceProxyHealthy":true} 200)"));
+  EXPECT_THAT(health_check("elsewhere"), HasSubstr(R"("localEndpoints":0,"serviceProxyHealthy":true} 503)"));
 
   // An endpoint removed through the API leaves the rules at once. The slice says when the change
   // was triggered (as the EndpointSlice controller of a real cluster does): 1 s ago.

@@ -7,7 +7,10 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include "dataplane/conntrack_cleanup.h"
+#include "dataplane/health_check_server.h"
 #include "dataplane/iptables/nftables_backend.h"
+#include "dataplane/node_port_addresses.h"
 #include "dataplane/sync_loop.h"
 #include "dns/server.h"
 #include "endpoints/informer/cluster_state_feed.h"
@@ -55,13 +58,28 @@ std::expected<std::unique_ptr<dataplane::Backend>, NodeAgent::StartError> create
     return std::unexpected(NodeAgent::StartError{"--mode ebpf: the eBPF dataplane is not in this build yet (issue #6); use --mode nftables", 3});
   dataplane::nft::NftablesBackendOptions options;
   options.generator.cluster_cidrs = c.cluster_cidrs;
-  // Hook: --nodeport-addresses goes into the backend's options once it has them (branch nftfix).
-  if (!c.node_port_addresses.empty())
-    spdlog::warn("event=unsupported_setting setting=nodePortAddresses value=\"{}\" effect=\"NodePorts are served on every local address\"",
-                 fmt::join(c.node_port_addresses, ","));
+  // "primary" would need the Node's InternalIPs before the first list: refused by validate().
+  options.node_port_addresses.cidrs = c.node_port_addresses;
+  if (auto ok = options.node_port_addresses.validate(); !ok)
+    return std::unexpected(NodeAgent::StartError{"nodePortAddresses: " + ok.error().message});
   auto backend = dataplane::nft::NftablesBackend::create(options);
   if (!backend) return std::unexpected(NodeAgent::StartError{"nftables: " + backend.error().message});
   return std::unique_ptr<dataplane::Backend>(std::move(*backend));
+}
+
+// The addresses health-check node ports listen on: those nodePortAddresses selects, or every
+// address (one dual-stack socket) when it selects them all.
+std::expected<std::vector<std::string>, NodeAgent::StartError> health_check_addresses(const AgentConfig& c) {
+  dataplane::NodePortAddresses selection{.cidrs = c.node_port_addresses, .primary_ips = {}};
+  if (selection.match_all(endpoints::IpFamily::IPv4) && selection.match_all(endpoints::IpFamily::IPv6)) return std::vector<std::string>{};
+  auto local = dataplane::LocalAddresses::create();
+  if (!local) return std::unexpected(NodeAgent::StartError{"health-check node ports: " + local.error().message});
+  auto listed = (*local)->list();
+  if (!listed) return std::unexpected(NodeAgent::StartError{"health-check node ports: " + listed.error().message});
+  std::vector<std::string> out;
+  for (auto family : {endpoints::IpFamily::IPv4, endpoints::IpFamily::IPv6})
+    for (auto& a : selection.select(family, *listed)) out.push_back(std::move(a));
+  return out;
 }
 
 StatusResponse as_json(dataplane::HealthResponse r) { return {r.status, "application/json", std::move(r.body)}; }
@@ -77,6 +95,8 @@ struct NodeAgent::Impl {
   dataplane::ProxyHealth health;  // as kube-proxy: unhealthy when a change waited two sync periods
   informer::ClusterStateFeed feed;
   std::unique_ptr<dataplane::SyncLoop> loop;
+  std::unique_ptr<dataplane::ConntrackCleaner> conntrack;       // stale UDP flows, after each sync
+  std::unique_ptr<dataplane::HealthCheckServer> health_checks;  // externalTrafficPolicy Local node ports
   std::unique_ptr<dns::DnsServer> dns_server;
   std::unique_ptr<StatusHttpServer> healthz, metrics;
   bool stopped = false;
@@ -129,6 +149,7 @@ struct NodeAgent::Impl {
     // Order: nothing new arrives, nothing more is programmed, then the servers go.
     feed.stop();
     if (loop) loop->stop();
+    health_checks.reset();
     if (dns_server) dns_server->stop();
     if (healthz) healthz->stop();
     if (metrics) metrics->stop();
@@ -170,8 +191,25 @@ std::expected<std::unique_ptr<NodeAgent>, NodeAgent::StartError> NodeAgent::star
     for (auto t : self->pending_triggers) self->loop->metrics().record_network_programming(t, now);
     self->pending_triggers.clear();
   });
-  // Hook for what must follow the programmed state (stale UDP conntrack entries, health-check
-  // node ports): impl->loop->add_observer([](const dataplane::SyncEvent& e) { … e.diff.stale_flows … });
+  // What follows the programmed state: stale UDP conntrack entries go once the rules no longer
+  // send new flows there, and the health-check node ports report the new local endpoints.
+  auto cleaner = dataplane::ConntrackCleaner::create();
+  if (!cleaner) return std::unexpected(StartError{"conntrack cleanup: " + cleaner.error().message});
+  impl->conntrack = std::move(*cleaner);
+  auto addresses = health_check_addresses(c);
+  if (!addresses) return std::unexpected(addresses.error());
+  auto checks = dataplane::HealthCheckServer::create({.node_addresses = *addresses});
+  if (!checks) return std::unexpected(StartError{"health-check node ports: " + checks.error().message});
+  impl->health_checks = std::move(*checks);
+  impl->loop->add_observer([self](const dataplane::SyncEvent& e) {
+    if (auto r = self->conntrack->on_sync(e.before, e.after, e.diff); !r)
+      spdlog::warn("event=conntrack_cleanup_failed error=\"{}\"", r.error().message);
+    // A sync just succeeded, so the proxy is healthy now. (While syncs fail this is not called
+    // and the ports keep their last answer: kube-proxy would turn them to 503 after a while.)
+    self->health_checks->set_proxy_healthy(true);
+    if (auto r = self->health_checks->update(e.after); !r)
+      spdlog::warn("event=health_check_ports_failed error=\"{}\"", r.error().message);
+  });
   if (auto ok = impl->start_dns(); !ok) return std::unexpected(ok.error());
   impl->feed.set_on_change([self] {
     self->loop->request_sync();
