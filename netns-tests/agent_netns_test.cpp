@@ -15,6 +15,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "dataplane/ebpf/testing/ebpf_test_env.h"
 #include "dataplane/testing/service_topology.h"
 #include "netns-tests/support/process.h"
 
@@ -119,6 +120,7 @@ class AgentInNodeNamespace : public ::testing::Test {
   void TearDown() override {
     agent_.reset();
     apiserver_.reset();
+    ebpf_.reset();  // after the agent: its cgroup must be empty to go
     if (!HasFailure()) std::filesystem::remove_all(dir_);  // logs stay for a failed run
     topology_.reset();
   }
@@ -135,12 +137,12 @@ class AgentInNodeNamespace : public ::testing::Test {
     ASSERT_TRUE(wait_until(20, [&] { return kubectl("get ns default -o name").output == "namespace/default\n"; }))
         << log("apiserver.log");
   }
-  void start_agent() {
-    agent_ = std::make_unique<ChildProcess>(
-        in_node({SWITCHYARD_BINARY, "agent", "--node-name", "node-a", "--mode", "nftables", "--kubeconfig", (dir_ / "api/kubeconfig").string(),
-                 "--cluster-cidr", ServiceTopology::kPodCidr, "--dns-listen", "127.0.0.1:5353", "--healthz-bind-address",
-                 "127.0.0.1:10256", "--metrics-bind-address", "127.0.0.1:10249", "--min-sync-period", "200ms"}),
-        (dir_ / "agent.log").string());
+  void start_agent(const std::vector<std::string>& mode = {"--mode", "nftables"}) {
+    std::vector<std::string> argv{SWITCHYARD_BINARY, "agent", "--node-name", "node-a", "--kubeconfig", (dir_ / "api/kubeconfig").string(),
+                                  "--cluster-cidr", ServiceTopology::kPodCidr, "--dns-listen", "127.0.0.1:5353", "--healthz-bind-address",
+                                  "127.0.0.1:10256", "--metrics-bind-address", "127.0.0.1:10249", "--min-sync-period", "200ms"};
+    argv.insert(argv.end(), mode.begin(), mode.end());
+    agent_ = std::make_unique<ChildProcess>(in_node(argv), (dir_ / "agent.log").string());
   }
   dataplane::testing::CommandResult kubectl(const std::string& args) {
     return topology_->node().run(std::string(kKubectl) + " --kubeconfig " + (dir_ / "api/kubeconfig").string() + " " + args);
@@ -165,6 +167,7 @@ class AgentInNodeNamespace : public ::testing::Test {
 
   std::optional<ServiceTopology> topology_;
   std::filesystem::path dir_;
+  std::optional<dataplane::ebpf::testing::EbpfTestEnv> ebpf_;  // --mode ebpf: a cgroup and a bpffs of the test's own
   std::unique_ptr<ChildProcess> apiserver_, agent_;
 };
 
@@ -308,12 +311,47 @@ TEST_F(InClusterAgent, UsesTheServiceAccountAndVerifiesTheClusterCa) {
   EXPECT_THAT(log("agent.log"), ::testing::ContainsRegex("event=list_failed .*(certificate|verify)")) << log("agent.log");
 }
 
-TEST_F(AgentInNodeNamespace, EbpfModeSaysItIsNotInThisBuild) {
-  auto r = in_node_shell(std::string(SWITCHYARD_BINARY) + " agent --node-name node-a --mode ebpf --kubeconfig " +
-                         (dir_ / "api/kubeconfig").string() + " --healthz-bind-address '' --metrics-bind-address ''");
-  EXPECT_EQ(r.exit_code, 3);
-  EXPECT_THAT(r.output, HasSubstr("--mode ebpf: the eBPF dataplane is not in this build yet"));
+// --mode ebpf: ClusterIPs balanced on the cgroup socket hooks of a cgroup the test created (the
+// test moved in, so the agent, curl and kubectl are inside), pinned under a private bpf
+// filesystem. A kill -9 and a restart keep traffic flowing; --cleanup removes hooks and pins.
+TEST_F(AgentInNodeNamespace, EbpfModeBalancesClusterIpsSurvivesKill9AndCleansUp) {
+  auto env = dataplane::ebpf::testing::EbpfTestEnv::create();
+  ASSERT_TRUE(env) << env.error();
+  ebpf_.emplace(std::move(*env));
+  const std::vector<std::string> ebpf{"--mode", "ebpf", "--cgroup-root", ebpf_->cgroup->path(), "--bpf-root", ebpf_->bpffs->path()};
+  apply(kShop);
+  const std::string web_ip = cluster_ip("web");
+  start_agent(ebpf);
+  ASSERT_TRUE(wait_until(20, [&] { return reaches(web_ip, 80); })) << log("agent.log");
+  EXPECT_THAT(topology_->spread(topology_->node(), web_ip, 80, 30), ElementsAre(Key("pod-a"), Key("pod-b")));
+  // No nftables rules: the translation happens at connect().
   EXPECT_THAT(in_node_shell("nft list tables").output, ::testing::Not(HasSubstr("switchyard")));
+
+  // An endpoint removed through the API gets no new connections.
+  ASSERT_TRUE(kubectl(R"(patch endpointslice web-1 -n shop --type json -p '[{"op":"remove","path":"/endpoints/1"}]')").ok());
+  ASSERT_TRUE(wait_until(10, [&] {
+    auto s = topology_->spread(topology_->node(), web_ip, 80, 10);
+    return s.size() == 1 && s.contains("pod-a");
+  }));
+
+  // kill -9: the pinned maps and links keep working; a new agent takes them over.
+  agent_->kill_now(SIGKILL);
+  ASSERT_TRUE(agent_->wait_exit(5));
+  EXPECT_TRUE(reaches(web_ip, 80, "pod-a"));
+  start_agent(ebpf);
+  apply(kLate);
+  const std::string late_ip = cluster_ip("late");
+  EXPECT_TRUE(wait_until(20, [&] { return reaches(late_ip, 8081, "pod-b"); })) << log("agent.log");
+  EXPECT_TRUE(reaches(web_ip, 80, "pod-a"));
+
+  // SIGTERM leaves the programs in place; --cleanup removes them.
+  agent_->kill_now(SIGTERM);
+  EXPECT_EQ(agent_->wait_exit(10), 0) << log("agent.log");
+  EXPECT_TRUE(reaches(web_ip, 80, "pod-a"));
+  auto cleanup = in_node_shell(std::string(SWITCHYARD_BINARY) + " agent --cleanup --node-name node-a --mode ebpf --cgroup-root " +
+                               ebpf_->cgroup->path() + " --bpf-root " + ebpf_->bpffs->path());
+  EXPECT_TRUE(cleanup.ok()) << cleanup.output;
+  EXPECT_FALSE(reaches(web_ip, 80));
 }
 
 }  // namespace

@@ -120,6 +120,14 @@ void register_agent(CLI::App& app, std::function<int()>& run) {
       [](auto& c, auto& f) { c.cluster_domain = f.cluster_domain; });
   add(sub->add_option("--proxy-name", f.proxy_name, "serve Services labelled service.kubernetes.io/service-proxy-name=NAME instead of unlabelled ones"),
       [](auto& c, auto& f) { c.proxy_name = f.proxy_name; });
+  add(sub->add_option("--cgroup-root", f.cgroup_root, "eBPF: the cgroup whose sockets get ClusterIP load balancing (default: the cgroup v2 root)"),
+      [](auto& c, auto& f) { c.cgroup_root = f.cgroup_root; });
+  add(sub->add_option("--bpf-root", f.bpf_root, "eBPF: where maps and links are pinned, under <dir>/<node name>")->capture_default_str(),
+      [](auto& c, auto& f) { c.bpf_root = f.bpf_root; });
+  add(sub->add_option("--external-interfaces", f.external_interfaces,
+                      "eBPF: interfaces whose traffic from outside gets NodePort, LoadBalancer and external IPs (comma-separated)")
+          ->delimiter(','),
+      [](auto& c, auto& f) { c.external_interfaces = f.external_interfaces; });
   sub->add_flag("--cleanup", cl->cleanup, "remove everything the agent programmed, then exit");
   sub->callback([&run, cl] {
     run = [cl] {

@@ -34,6 +34,12 @@ struct AgentConfig {
   std::vector<std::string> dns_listen;  // none: no DNS server
   std::string cluster_domain = "cluster.local";
   std::string proxy_name;  // the service.kubernetes.io/service-proxy-name this agent answers to
+  // eBPF mode: the cgroup whose sockets are load-balanced ("" = the cgroup v2 root), where maps
+  // and links are pinned (under <bpf_root>/<node>), and the interfaces that get the tc programs
+  // for NodePort, load-balancer and external IPs from outside (none: ClusterIPs only).
+  std::string cgroup_root;
+  std::string bpf_root = "/sys/fs/bpf/switchyard";
+  std::vector<std::string> external_interfaces;
   // Fields of the file that kube-proxy knows and we do not use (iptables, ipvs, …): reported once.
   std::vector<std::string> ignored_fields;
 };

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "dataplane/conntrack_cleanup.h"
+#include "dataplane/ebpf/ebpf_backend.h"
 #include "dataplane/health_check_server.h"
 #include "dataplane/iptables/nftables_backend.h"
 #include "dataplane/node_port_addresses.h"
@@ -54,8 +55,15 @@ void apply_conntrack(const ConntrackSettings& c) {
 }
 
 std::expected<std::unique_ptr<dataplane::Backend>, NodeAgent::StartError> create_backend(const AgentConfig& c) {
-  if (c.mode == "ebpf")
-    return std::unexpected(NodeAgent::StartError{"--mode ebpf: the eBPF dataplane is not in this build yet (issue #6); use --mode nftables", 3});
+  if (c.mode == "ebpf") {
+    // Pinned state is reused: a restarted agent takes over the running maps and links.
+    auto backend = dataplane::ebpf::EbpfBackend::create({.node_name = c.node_name,
+                                                         .pin_root = c.bpf_root,
+                                                         .cgroup_root = c.cgroup_root,
+                                                         .external_interfaces = c.external_interfaces});
+    if (!backend) return std::unexpected(NodeAgent::StartError{"ebpf: " + backend.error().message});
+    return std::unique_ptr<dataplane::Backend>(std::move(*backend));
+  }
   dataplane::nft::NftablesBackendOptions options;
   options.generator.cluster_cidrs = c.cluster_cidrs;
   // "primary" would need the Node's InternalIPs before the first list: refused by validate().

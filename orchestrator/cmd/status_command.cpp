@@ -22,7 +22,7 @@ struct StatusOptions {
 
 int run_status(const StatusOptions& o) {
   if (o.mode == "ebpf") {
-    std::cerr << "error: --mode ebpf: the eBPF dataplane is not in this build yet (issue #6)\n";
+    std::cerr << "error: --mode ebpf: reading the programmed services back from the BPF maps is not done yet (issue #8)\n";
     return 3;
   }
   std::vector<dataplane::nft::ProgrammedFrontend> all;
