@@ -290,6 +290,10 @@ bool ResponseWriter::add_soa(int section, std::string_view owner, std::uint32_t 
             write_name(mname) && write_name(rname) && put32(serial) && put32(refresh) && put32(retry) && put32(expire) &&
                 put32(minimum));
 }
+bool ResponseWriter::add_rdata(int section, std::string_view owner, std::uint16_t type, std::uint32_t ttl,
+                               std::span<const std::uint8_t> rdata, std::string_view name_after) {
+  SY_RECORD(section, owner, type, ttl, put_bytes(rdata.data(), rdata.size()) && (name_after.empty() || write_name(name_after)));
+}
 #undef SY_RECORD
 
 std::span<const std::uint8_t> ResponseWriter::finish() {
