@@ -139,10 +139,12 @@ ClusterZone::ClusterZone(ClusterZoneOptions options) : options_(std::move(option
   if (!options_.zone.ends_with('.')) options_.zone += '.';
   ns_name_ = "ns.dns." + options_.zone;
   hostmaster_ = "hostmaster." + options_.zone;
+  dotted_zone_ = "." + options_.zone;
+  dns_version_name_ = "dns-version." + options_.zone;
 }
 
 bool ClusterZone::is_authoritative_for(std::string_view name) const {
-  return name == options_.zone || name.ends_with("." + options_.zone) || name.ends_with(".in-addr.arpa.") ||
+  return name == options_.zone || name.ends_with(dotted_zone_) || name.ends_with(".in-addr.arpa.") ||
          name.ends_with(".ip6.arpa.");
 }
 
@@ -200,7 +202,7 @@ void ClusterZone::answer(const Snapshot* snap, const Query& q, ResponseWriter& w
     if (q.type != kSOA && q.type != kNS && q.type != kANY) nodata();
     return;
   }
-  if (q.name == "dns-version." + zone) {
+  if (q.name == dns_version_name_) {
     if (q.type == kTXT || q.type == kANY) w.add_txt(ResponseWriter::kAnswer, q.name, ttl, "1.1.0");
     else nodata();
     return;
@@ -237,7 +239,8 @@ void ClusterZone::answer(const Snapshot* snap, const Query& q, ResponseWriter& w
   if (r.service.empty()) return namespace_exists() ? nodata() : nxdomain();
   const ServiceInfo* svc = snap->find(ServiceKey{r.namespace_, r.service});
   if (!svc) return nxdomain();
-  const std::string svc_name = fmt::format("{}.{}.svc.{}", r.service, r.namespace_, zone);
+  // Only SRV answers name the service; A/AAAA (the hot path) need no copy of it.
+  auto svc_name = [&] { return fmt::format("{}.{}.svc.{}", r.service, r.namespace_, zone); };
 
   if (svc->type == "ExternalName") {
     if (!r.endpoint.empty() || !r.port.empty()) return nxdomain();
@@ -272,12 +275,12 @@ void ClusterZone::answer(const Snapshot* snap, const Query& q, ResponseWriter& w
     int written = 0;
     if (!svc->headless) {
       for (const auto& p : matches)
-        w.add_srv(ResponseWriter::kAnswer, q.name, ttl, 0, 100, static_cast<std::uint16_t>(p.port), svc_name);
-      for (const auto& ip : svc->cluster_ips) add_address(w, ResponseWriter::kAdditional, svc_name, ttl, ip, kANY, written);
+        w.add_srv(ResponseWriter::kAnswer, q.name, ttl, 0, 100, static_cast<std::uint16_t>(p.port), svc_name());
+      for (const auto& ip : svc->cluster_ips) add_address(w, ResponseWriter::kAdditional, svc_name(), ttl, ip, kANY, written);
       return;
     }
     const auto weight = static_cast<std::uint16_t>(std::max<std::size_t>(1, 100 / ready.size()));
-    auto target_of = [&](const Endpoint* e) { return fmt::format("{}.{}", endpoint_name(*e, options_.endpoint_pod_names), svc_name); };
+    auto target_of = [&](const Endpoint* e) { return fmt::format("{}.{}", endpoint_name(*e, options_.endpoint_pod_names), svc_name()); };
     for (const auto& p : matches)
       for (const auto* e : ready) w.add_srv(ResponseWriter::kAnswer, q.name, ttl, 0, weight, static_cast<std::uint16_t>(p.port), target_of(e));
     for (const auto* e : ready) add_address(w, ResponseWriter::kAdditional, target_of(e), ttl, e->ip, kANY, written);
@@ -296,7 +299,7 @@ void ClusterZone::answer(const Snapshot* snap, const Query& q, ResponseWriter& w
     const auto& ports = svc->headless ? svc->endpoint_ports : svc->ports;
     for (const auto& p : ports)
       if (!p.name.empty()) {
-        const std::string owner_target = svc_name;
+        const std::string owner_target = svc_name();
         written += w.add_srv(ResponseWriter::kAnswer, q.name, ttl, 0, 100, static_cast<std::uint16_t>(p.port), owner_target);
       }
   }

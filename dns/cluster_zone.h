@@ -43,6 +43,7 @@ class ClusterZone {
  private:
   ClusterZoneOptions options_;
   std::string ns_name_, hostmaster_;
+  std::string dotted_zone_, dns_version_name_;  // built once: the answer path allocates nothing for them
 };
 
 }  // namespace switchyard::dns

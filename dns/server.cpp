@@ -313,15 +313,18 @@ std::size_t DnsServer::answer(std::span<const std::uint8_t> query, std::span<std
   const auto started = Clock::now();
   counters_.queries.fetch_add(1, std::memory_order_relaxed);
   if (tcp) counters_.tcp_queries.fetch_add(1, std::memory_order_relaxed);
-  auto q = parse_query(query);
-  if (!q) {
-    if (!q.error().answerable) {
+  // One Query per thread, reused: its strings keep their capacity from query to query.
+  thread_local Query parsed;
+  Query* const q = &parsed;
+  ParseFailure failure;
+  if (!parse_query_into(query, parsed, failure)) {
+    if (!failure.answerable) {
       counters_.dropped.fetch_add(1, std::memory_order_relaxed);
       return 0;
     }
     counters_.formerr.fetch_add(1, std::memory_order_relaxed);
-    metrics_for(worker).record(0, q.error().rcode, Clock::now() - started);
-    return header_only(out, q.error().id, q.error().flags, q.error().rcode);
+    metrics_for(worker).record(0, failure.rcode, Clock::now() - started);
+    return header_only(out, failure.id, failure.flags, failure.rcode);
   }
   const std::size_t room = tcp ? limit : std::min<std::size_t>(limit, q->edns ? q->udp_payload : kMaxUdpWithoutEdns);
   std::size_t len = 0;

@@ -44,6 +44,9 @@ struct ParseFailure {
 };
 
 std::expected<Query, ParseFailure> parse_query(std::span<const std::uint8_t> packet);
+// The same into a Query that is reused, so that its strings keep their capacity: the server's
+// answer path parses without allocating.
+bool parse_query_into(std::span<const std::uint8_t> packet, Query& q, ParseFailure& failure);
 
 // Reads a (possibly compressed) name at `offset`, lowercased, into `out` ("a.b.").
 // Rejects loops, forward pointers, labels over 63 and names over 255 bytes.
