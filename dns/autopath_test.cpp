@@ -68,6 +68,8 @@ class AutopathTest : public ::testing::Test {
     ours_ = std::move(*s);
     ours_->set_snapshot(state.build());
     port_ = ours_->bound()[0].substr(ours_->bound()[0].rfind(':') + 1);
+    // Our loop probe reaches the upstream first: the counts below start after it.
+    ASSERT_TRUE(wait_until(5, [&] { return upstream_->counters().queries.load() >= 1; }));
   }
   std::string dig_from(const std::string& source, const std::string& args) {
     // Whitespace runs (dig aligns with tabs) become one space.
