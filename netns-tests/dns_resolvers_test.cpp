@@ -50,5 +50,13 @@ TEST_F(PodResolvers, DigWithTheSearchList) {
   EXPECT_EQ(ns_->exec("dig +tcp +search +short web").output, "10.96.0.10\n");
 }
 
+// The resolv.conf here names 127.0.0.1, where the server itself listens, and the server forwards
+// to resolv.conf's nameservers: CoreDNS's classic loop. The probe finds it; nothing amplifies.
+TEST_F(PodResolvers, ForwardingToItselfThroughResolvConfIsDetected) {
+  ASSERT_TRUE(wait_until(5, [&] { return run("cat /tmp/" + ns_->name() + "-dns.log").output.find("event=dns_forwarding_loop") != std::string::npos; }));
+  EXPECT_THAT(ns_->exec("dig @127.0.0.1 +time=2 +tries=1 example.com").output, HasSubstr("status: SERVFAIL"));
+  EXPECT_EQ(ns_->exec("dig +search +short web").output, "10.96.0.10\n");  // cluster names unaffected
+}
+
 }  // namespace
 }  // namespace switchyard::testing
