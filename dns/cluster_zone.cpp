@@ -148,7 +148,21 @@ bool ClusterZone::is_authoritative_for(std::string_view name) const {
          name.ends_with(".ip6.arpa.");
 }
 
-void ClusterZone::answer(const Snapshot* snap, const Query& q, ResponseWriter& w) const {
+ServiceIndex::ServiceIndex(const Snapshot& snapshot) {
+  by_name_.reserve(snapshot.services().size());
+  for (const auto& [key, svc] : snapshot.services()) by_name_.emplace(key.name + "." + key.namespace_, svc.get());
+}
+
+const ServiceInfo* ServiceIndex::find(std::string_view service, std::string_view namespace_) const {
+  thread_local std::string key;  // reused: no allocation per lookup once warm
+  key.assign(service);
+  key += '.';
+  key += namespace_;
+  auto it = by_name_.find(key);
+  return it == by_name_.end() ? nullptr : it->second;
+}
+
+void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const Query& q, ResponseWriter& w) const {
   const auto ttl = options_.ttl;
   const std::string& zone = options_.zone;
   if (!snap) {
@@ -237,7 +251,7 @@ void ClusterZone::answer(const Snapshot* snap, const Query& q, ResponseWriter& w
   }
 
   if (r.service.empty()) return namespace_exists() ? nodata() : nxdomain();
-  const ServiceInfo* svc = snap->find(ServiceKey{r.namespace_, r.service});
+  const ServiceInfo* svc = index ? index->find(r.service, r.namespace_) : snap->find(ServiceKey{r.namespace_, r.service});
   if (!svc) return nxdomain();
   // Only SRV answers name the service; A/AAAA (the hot path) need no copy of it.
   auto svc_name = [&] { return fmt::format("{}.{}.svc.{}", r.service, r.namespace_, zone); };

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "dns/wire.h"
 #include "endpoints/node/snapshot.h"
@@ -28,6 +29,18 @@ struct ParsedName {
 };
 ParsedName parse_request(std::string_view name, std::string_view zone);
 
+// "<service>.<namespace>" -> the Snapshot's service: a hash lookup instead of a walk down the
+// Snapshot's ordered map (cache misses at every level: 21% of the answer time at 10,000
+// services). Points into the Snapshot, which must outlive it.
+class ServiceIndex {
+ public:
+  explicit ServiceIndex(const endpoints::Snapshot& snapshot);
+  const endpoints::ServiceInfo* find(std::string_view service, std::string_view namespace_) const;
+
+ private:
+  std::unordered_map<std::string, const endpoints::ServiceInfo*> by_name_;
+};
+
 class ClusterZone {
  public:
   explicit ClusterZone(ClusterZoneOptions options);
@@ -36,7 +49,9 @@ class ClusterZone {
   // ip6.arpa): those are answered here, everything else is forwarded.
   bool is_authoritative_for(std::string_view name) const;
   // Writes the answer for q into w. `snapshot` null: not synced yet (SERVFAIL).
-  void answer(const endpoints::Snapshot* snapshot, const Query& q, ResponseWriter& w) const;
+  void answer(const endpoints::Snapshot* snapshot, const Query& q, ResponseWriter& w) const { answer(snapshot, nullptr, q, w); }
+  // The same, finding services through `index` (built from `snapshot`) when given.
+  void answer(const endpoints::Snapshot* snapshot, const ServiceIndex* index, const Query& q, ResponseWriter& w) const;
 
   const ClusterZoneOptions& options() const { return options_; }
 

@@ -1,6 +1,7 @@
 #include "dns/server.h"
 
 #include "dns/message_edit.h"
+#include "dns/udp_loop.h"
 #include "dns/upstream_client.h"
 
 #include <array>
@@ -67,12 +68,6 @@ struct DnsServer::Worker {
   std::thread thread;
 };
 
-struct DnsServer::ForwardJob {
-  Query query;                             // what goes upstream
-  std::optional<Query> autopath_original;  // the client's query, when this is autopath's last step
-  std::size_t room = 0;                    // what the client can take
-  Clock::time_point started;
-};
 
 namespace {
 
@@ -82,36 +77,6 @@ IpKey key_of(const asio::ip::address& a) {
   if (v6.is_v4_mapped()) return ip_key_v4(v6.to_v4().to_bytes());
   return v6.to_bytes();
 }
-
-class UdpLoop {
- public:
-  UdpLoop(DnsServer& server, DnsServer::Worker& worker, udp::socket& socket) : server_(server), worker_(worker), socket_(socket) {}
-  void start() {
-    socket_.async_receive_from(asio::buffer(in_), peer_, [this](boost::system::error_code ec, std::size_t n) {
-      if (ec == asio::error::operation_aborted) return;
-      if (!ec) {
-        const IpKey client = key_of(peer_.address());
-        std::unique_ptr<DnsServer::ForwardJob> job;
-        const std::size_t len = server_.answer(std::span(in_.data(), n), out_, out_.size(), false, &client, &worker_, job);
-        if (len) socket_.send_to(asio::buffer(out_.data(), len), peer_, 0, ec);
-        else if (job)
-          server_.forward(worker_, std::move(job), [this, peer = peer_](std::span<const std::uint8_t> response) {
-            boost::system::error_code send_ec;
-            socket_.send_to(asio::buffer(response.data(), response.size()), peer, 0, send_ec);
-          });
-      }
-      start();
-    });
-  }
-
- private:
-  DnsServer& server_;
-  DnsServer::Worker& worker_;
-  udp::socket& socket_;
-  udp::endpoint peer_;
-  std::array<std::uint8_t, 4096> in_{};
-  std::array<std::uint8_t, 4096> out_{};
-};
 
 class TcpSession : public std::enable_shared_from_this<TcpSession> {
  public:
@@ -266,9 +231,9 @@ std::expected<std::unique_ptr<DnsServer>, std::string> DnsServer::create(ServerO
     Worker* worker = w.get();
     DnsServer* self = server.get();
     worker->thread = std::thread([worker, self] {
-      std::vector<std::unique_ptr<UdpLoop>> loops;
+      std::vector<std::unique_ptr<UdpBatchLoop>> loops;
       for (auto& s : worker->udp_sockets) {
-        loops.push_back(std::make_unique<UdpLoop>(*self, *worker, *s));
+        loops.push_back(std::make_unique<UdpBatchLoop>(*self, worker, *s));
         loops.back()->start();
       }
       for (auto& a : worker->acceptors) accept_loop(*self, *worker, *a);
@@ -280,9 +245,10 @@ std::expected<std::unique_ptr<DnsServer>, std::string> DnsServer::create(ServerO
 }
 
 void DnsServer::set_snapshot(std::shared_ptr<const endpoints::Snapshot> s) {
-  // The pod index first: a query that sees the new Snapshot also sees its pods.
-  if (options_.autopath && s) pods_.store(PodNamespaces::from_snapshot(*s));
-  snapshot_.store(std::move(s));
+  if (!s) return view_.store(nullptr);
+  auto pods = options_.autopath ? PodNamespaces::from_snapshot(*s) : nullptr;
+  ServiceIndex services(*s);
+  view_.store(std::make_shared<const View>(View{std::move(s), std::move(services), std::move(pods)}));
 }
 
 void DnsServer::send_loop_probe() {
@@ -331,8 +297,8 @@ std::size_t DnsServer::answer(std::span<const std::uint8_t> query, std::span<std
   if (zone_.is_authoritative_for(q->name)) {
     ResponseWriter w(out, room);
     if (!(options_.autopath && client && q->klass == kClassIN && answer_with_autopath(*q, *client, out, room, w, worker, job, len))) {
-      const auto snap = snapshot_.load();
-      zone_.answer(snap.get(), *q, w);
+      const auto view = view_.load();
+      zone_.answer(view ? view->snapshot.get() : nullptr, view ? &view->services : nullptr, *q, w);
       len = w.finish().size();
     }
   } else {
@@ -410,8 +376,8 @@ void DnsServer::forward(Worker& worker, std::unique_ptr<ForwardJob> job, std::fu
         if (rcode_of(upstream) == kNoError && write_autopath_answer(client_query, j.query.name, upstream, true, zone_.options().ttl, w)) {
           worker.metrics.autopath_answers.fetch_add(1, std::memory_order_relaxed);
         } else {  // not found anywhere on the search list (or the upstream failed): NXDOMAIN as asked
-          const auto snap = snapshot_.load();
-          zone_.answer(snap.get(), client_query, w);
+          const auto view = view_.load();
+          zone_.answer(view ? view->snapshot.get() : nullptr, view ? &view->services : nullptr, client_query, w);
         }
         len = w.finish().size();
       }
@@ -436,15 +402,15 @@ void DnsServer::forward(Worker& worker, std::unique_ptr<ForwardJob> job, std::fu
 
 bool DnsServer::answer_with_autopath(const Query& q, const IpKey& client, std::span<std::uint8_t> out, std::size_t room,
                                      ResponseWriter& w, Worker* worker, std::unique_ptr<ForwardJob>& job, std::size_t& len) {
-  const auto pods = pods_.load();
-  const std::string* pod_namespace = pods ? pods->find(client) : nullptr;
+  const auto view = view_.load();
+  const std::string* pod_namespace = view && view->pods ? view->pods->find(client) : nullptr;
   if (!pod_namespace) return false;
   const std::string& zone = zone_.options().zone;
   const auto base = autopath_base(q.name, *pod_namespace, zone);
-  const auto snap = snapshot_.load();
-  if (!base || !snap) return false;
+  if (!base) return false;
+  const endpoints::Snapshot* snap = view->snapshot.get();
   // The name as asked: when it exists, that is the answer.
-  zone_.answer(snap.get(), q, w);
+  zone_.answer(snap, &view->services, q, w);
   len = w.finish().size();
   if (rcode_of(out) != kNxDomain) return true;
   thread_local std::vector<std::uint8_t> scratch(65535);
@@ -453,7 +419,7 @@ bool DnsServer::answer_with_autopath(const Query& q, const IpKey& client, std::s
   for (auto& candidate : autopath_cluster_candidates(*base, zone)) {
     next.name = next.original_name = candidate;
     ResponseWriter found(scratch, scratch.size());
-    zone_.answer(snap.get(), next, found);
+    zone_.answer(snap, &view->services, next, found);
     const auto msg = found.finish();
     if (rcode_of(msg) != kNoError) continue;
     ResponseWriter cname(out, room);

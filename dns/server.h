@@ -4,10 +4,12 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <expected>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,7 +55,7 @@ class DnsServer {
   std::vector<std::string> upstreams() const { return forwarding_ ? forwarding_->upstreams() : std::vector<std::string>{}; }
   bool forwarding_loop_detected() const { return forwarding_ && forwarding_->loop_detected(); }
   // Ready once a Snapshot was set (before that the cluster zone answers SERVFAIL).
-  bool ready() const { return snapshot_.load() != nullptr; }
+  bool ready() const { return view_.load() != nullptr; }
   // Prometheus text for /metrics.
   std::string metrics_text() const;
   void stop();
@@ -82,13 +84,27 @@ class DnsServer {
 
   ServerOptions options_;
   ClusterZone zone_;
-  std::atomic<std::shared_ptr<const endpoints::Snapshot>> snapshot_;
-  std::atomic<std::shared_ptr<const PodNamespaces>> pods_;
+  // What queries are answered from: the Snapshot with the indexes built from it, swapped whole
+  // so that a query never sees one Snapshot's services with another's pods.
+  struct View {
+    std::shared_ptr<const endpoints::Snapshot> snapshot;
+    ServiceIndex services;
+    std::shared_ptr<const PodNamespaces> pods;  // null unless autopath is on
+  };
+  std::atomic<std::shared_ptr<const View>> view_;
   ServerCounters counters_;
   QueryMetrics unthreaded_metrics_;  // handle() called from outside the workers
   std::unique_ptr<Forwarding> forwarding_;
   std::vector<std::string> bound_;
   std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+// Internal (defined here so that the socket loops can own one).
+struct DnsServer::ForwardJob {
+  Query query;                             // what goes upstream
+  std::optional<Query> autopath_original;  // the client's query, when this is autopath's last step
+  std::size_t room = 0;                    // what the client can take
+  std::chrono::steady_clock::time_point started;
 };
 
 }  // namespace switchyard::dns
