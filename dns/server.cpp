@@ -65,6 +65,8 @@ struct DnsServer::Worker {
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
   std::unique_ptr<UpstreamClient> upstream;  // declared after io: destroyed before it
   QueryMetrics metrics;
+  std::shared_ptr<const View> view;  // see current_view()
+  std::uint64_t view_version = ~std::uint64_t{0};
   std::thread thread;
 };
 
@@ -167,7 +169,10 @@ std::expected<std::unique_ptr<DnsServer>, std::string> DnsServer::create(ServerO
     if (!a) return std::unexpected(a.error());
     addresses.push_back(*a);
   }
-  for (int i = 0; i < workers; ++i) server->workers_.push_back(std::make_unique<Worker>());
+  for (int i = 0; i < workers; ++i) {
+    server->workers_.push_back(std::make_unique<Worker>());
+    server->workers_.back()->metrics.single_writer = true;
+  }
   for (auto& [addr, requested_port] : addresses) {
     // With port 0 the kernel picks a free UDP port, which TCP may have in use (another
     // connection's local port): then pick again.
@@ -245,10 +250,27 @@ std::expected<std::unique_ptr<DnsServer>, std::string> DnsServer::create(ServerO
 }
 
 void DnsServer::set_snapshot(std::shared_ptr<const endpoints::Snapshot> s) {
-  if (!s) return view_.store(nullptr);
-  auto pods = options_.autopath ? PodNamespaces::from_snapshot(*s) : nullptr;
-  ServiceIndex services(*s);
-  view_.store(std::make_shared<const View>(View{std::move(s), std::move(services), std::move(pods)}));
+  if (!s) {
+    view_.store(nullptr);
+  } else {
+    auto pods = options_.autopath ? PodNamespaces::from_snapshot(*s) : nullptr;
+    ServiceIndex services(*s);
+    view_.store(std::make_shared<const View>(View{std::move(s), std::move(services), std::move(pods)}));
+  }
+  view_version_.fetch_add(1, std::memory_order_release);
+}
+
+const DnsServer::View* DnsServer::current_view(Worker* worker, std::shared_ptr<const View>& hold) {
+  if (!worker) {
+    hold = view_.load();
+    return hold.get();
+  }
+  const std::uint64_t version = view_version_.load(std::memory_order_acquire);
+  if (version != worker->view_version) {
+    worker->view = view_.load();
+    worker->view_version = version;
+  }
+  return worker->view.get();
 }
 
 void DnsServer::send_loop_probe() {
@@ -297,7 +319,8 @@ std::size_t DnsServer::answer(std::span<const std::uint8_t> query, std::span<std
   if (zone_.is_authoritative_for(q->name)) {
     ResponseWriter w(out, room);
     if (!(options_.autopath && client && q->klass == kClassIN && answer_with_autopath(*q, *client, out, room, w, worker, job, len))) {
-      const auto view = view_.load();
+      std::shared_ptr<const View> hold;
+      const View* view = current_view(worker, hold);
       zone_.answer(view ? view->snapshot.get() : nullptr, view ? &view->services : nullptr, *q, w);
       len = w.finish().size();
     }
@@ -376,7 +399,8 @@ void DnsServer::forward(Worker& worker, std::unique_ptr<ForwardJob> job, std::fu
         if (rcode_of(upstream) == kNoError && write_autopath_answer(client_query, j.query.name, upstream, true, zone_.options().ttl, w)) {
           worker.metrics.autopath_answers.fetch_add(1, std::memory_order_relaxed);
         } else {  // not found anywhere on the search list (or the upstream failed): NXDOMAIN as asked
-          const auto view = view_.load();
+          std::shared_ptr<const View> hold;
+          const View* view = current_view(&worker, hold);
           zone_.answer(view ? view->snapshot.get() : nullptr, view ? &view->services : nullptr, client_query, w);
         }
         len = w.finish().size();
@@ -402,7 +426,8 @@ void DnsServer::forward(Worker& worker, std::unique_ptr<ForwardJob> job, std::fu
 
 bool DnsServer::answer_with_autopath(const Query& q, const IpKey& client, std::span<std::uint8_t> out, std::size_t room,
                                      ResponseWriter& w, Worker* worker, std::unique_ptr<ForwardJob>& job, std::size_t& len) {
-  const auto view = view_.load();
+  std::shared_ptr<const View> hold;
+  const View* view = current_view(worker, hold);
   const std::string* pod_namespace = view && view->pods ? view->pods->find(client) : nullptr;
   if (!pod_namespace) return false;
   const std::string& zone = zone_.options().zone;

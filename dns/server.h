@@ -92,6 +92,10 @@ class DnsServer {
     std::shared_ptr<const PodNamespaces> pods;  // null unless autopath is on
   };
   std::atomic<std::shared_ptr<const View>> view_;
+  std::atomic<std::uint64_t> view_version_{0};  // bumped after each view_ store
+  // The current View: a worker keeps its own reference and reloads it only when the version
+  // moved (loading an atomic shared_ptr takes four locked instructions); others load it into `hold`.
+  const View* current_view(Worker* worker, std::shared_ptr<const View>& hold);
   ServerCounters counters_;
   QueryMetrics unthreaded_metrics_;  // handle() called from outside the workers
   std::unique_ptr<Forwarding> forwarding_;

@@ -15,13 +15,13 @@ constexpr std::array<const char*, 16> kRcodeNames = {"NOERROR", "FORMERR", "SERV
 void QueryMetrics::record(std::uint16_t type, int rcode, std::chrono::nanoseconds took) {
   std::size_t t = 0;
   while (t < kTypes.size() && kTypes[t] != type) ++t;
-  by_type[t].fetch_add(1, std::memory_order_relaxed);
-  by_rcode[static_cast<std::size_t>(rcode & 0xF)].fetch_add(1, std::memory_order_relaxed);
+  bump(by_type[t]);
+  bump(by_rcode[static_cast<std::size_t>(rcode & 0xF)]);
   const double seconds = std::chrono::duration<double>(took).count();
   std::size_t b = 0;
   while (b < kBuckets.size() && seconds > kBuckets[b]) ++b;
-  latency[b].fetch_add(1, std::memory_order_relaxed);
-  latency_sum_ns.fetch_add(static_cast<std::uint64_t>(took.count()), std::memory_order_relaxed);
+  bump(latency[b]);
+  bump(latency_sum_ns, static_cast<std::uint64_t>(took.count()));
 }
 
 std::string render_metrics(std::span<const QueryMetrics* const> workers, const ServerCounters& c, const ForwardCounters* f,

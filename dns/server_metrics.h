@@ -27,7 +27,13 @@ struct alignas(64) QueryMetrics {
   std::array<std::atomic<std::uint64_t>, kBuckets.size() + 1> latency{};  // the last: above every bound
   std::atomic<std::uint64_t> latency_sum_ns{0};
   std::atomic<std::uint64_t> autopath_answers{0};
+  // Written by one thread only (a worker's own): plain load+store instead of locked adds.
+  bool single_writer = false;
 
+  void bump(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
+    if (single_writer) counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    else counter.fetch_add(n, std::memory_order_relaxed);
+  }
   void record(std::uint16_t type, int rcode, std::chrono::nanoseconds took);
 };
 
