@@ -148,18 +148,53 @@ bool ClusterZone::is_authoritative_for(std::string_view name) const {
          name.ends_with(".ip6.arpa.");
 }
 
+namespace {
+// FNV-1a over "<service>.<namespace>", then a final mix so that the low bits (the slot) vary.
+std::uint64_t service_hash(std::string_view service, std::string_view namespace_) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  auto add = [&](std::string_view s) {
+    for (char c : s) h = (h ^ static_cast<std::uint8_t>(c)) * 0x100000001b3ull;
+  };
+  add(service);
+  add(".");
+  add(namespace_);
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  return h ^ (h >> 33);
+}
+}  // namespace
+
 ServiceIndex::ServiceIndex(const Snapshot& snapshot) {
-  by_name_.reserve(snapshot.services().size());
-  for (const auto& [key, svc] : snapshot.services()) by_name_.emplace(key.name + "." + key.namespace_, svc.get());
+  std::size_t capacity = 16;
+  while (capacity < 2 * snapshot.services().size()) capacity *= 2;  // at most half full
+  slots_.resize(capacity);
+  mask_ = capacity - 1;
+  for (const auto& [key, svc] : snapshot.services()) {
+    Entry e;
+    e.hash = service_hash(key.name, key.namespace_);
+    e.service = svc.get();
+    int v4 = 0, v6 = 0, other = 0;
+    for (const auto& ip : svc->cluster_ips) {
+      if (inet_pton(AF_INET, ip.c_str(), e.v4.data()) == 1) ++v4;
+      else if (inet_pton(AF_INET6, ip.c_str(), e.v6.data()) == 1) ++v6;
+      else ++other;
+    }
+    e.has_v4 = v4 == 1;
+    e.has_v6 = v6 == 1;
+    e.addresses_parsed = v4 <= 1 && v6 <= 1 && other == 0;
+    std::size_t i = e.hash & mask_;
+    while (slots_[i].service) i = (i + 1) & mask_;
+    slots_[i] = e;
+  }
 }
 
-const ServiceInfo* ServiceIndex::find(std::string_view service, std::string_view namespace_) const {
-  thread_local std::string key;  // reused: no allocation per lookup once warm
-  key.assign(service);
-  key += '.';
-  key += namespace_;
-  auto it = by_name_.find(key);
-  return it == by_name_.end() ? nullptr : it->second;
+const ServiceIndex::Entry* ServiceIndex::find(std::string_view service, std::string_view namespace_) const {
+  const std::uint64_t h = service_hash(service, namespace_);
+  for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+    const Entry& e = slots_[i];
+    if (!e.service) return nullptr;
+    if (e.hash == h && e.service->key.name == service && e.service->key.namespace_ == namespace_) return &e;
+  }
 }
 
 void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const Query& q, ResponseWriter& w) const {
@@ -251,7 +286,8 @@ void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const 
   }
 
   if (r.service.empty()) return namespace_exists() ? nodata() : nxdomain();
-  const ServiceInfo* svc = index ? index->find(r.service, r.namespace_) : snap->find(ServiceKey{r.namespace_, r.service});
+  const ServiceIndex::Entry* entry = index ? index->find(r.service, r.namespace_) : nullptr;
+  const ServiceInfo* svc = index ? (entry ? entry->service : nullptr) : snap->find(ServiceKey{r.namespace_, r.service});
   if (!svc) return nxdomain();
   // Only SRV answers name the service; A/AAAA (the hot path) need no copy of it.
   auto svc_name = [&] { return fmt::format("{}.{}.svc.{}", r.service, r.namespace_, zone); };
@@ -306,6 +342,9 @@ void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const 
   if (svc->headless) {
     if (ready.empty()) return nxdomain();  // as CoreDNS: a headless service without ready endpoints does not exist
     for (const auto* e : ready) add_address(w, ResponseWriter::kAnswer, q.name, ttl, e->ip, q.type, written);
+  } else if (entry && entry->addresses_parsed && (q.type == kA || q.type == kAAAA)) {  // the hot path: no text IPs
+    if (q.type == kA && entry->has_v4) written += w.add_a(ResponseWriter::kAnswer, q.name, ttl, entry->v4);
+    if (q.type == kAAAA && entry->has_v6) written += w.add_aaaa(ResponseWriter::kAnswer, q.name, ttl, entry->v6);
   } else {
     for (const auto& ip : svc->cluster_ips) add_address(w, ResponseWriter::kAnswer, q.name, ttl, ip, q.type, written);
   }
