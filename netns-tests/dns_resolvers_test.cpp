@@ -28,6 +28,7 @@ class PodResolvers : public ::testing::Test {
   }
   void TearDown() override {
     server_.reset();
+    if (!HasFailure()) std::filesystem::remove("/tmp/" + ns_->name() + "-dns.log");  // kept when it can explain a failure
     ns_.reset();
   }
   std::unique_ptr<NetworkNamespace> ns_;
@@ -91,6 +92,8 @@ class PodWithAutopath : public ::testing::Test {
   void TearDown() override {
     server_.reset();
     upstream_.reset();
+    if (!HasFailure())
+      for (const char* log : {"-dns.log", "-upstream.log"}) std::filesystem::remove("/tmp/" + ns_->name() + log);
     ns_.reset();
     std::filesystem::remove(pods_manifest_);
   }
