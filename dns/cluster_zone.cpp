@@ -139,14 +139,65 @@ ClusterZone::ClusterZone(ClusterZoneOptions options) : options_(std::move(option
   if (!options_.zone.ends_with('.')) options_.zone += '.';
   ns_name_ = "ns.dns." + options_.zone;
   hostmaster_ = "hostmaster." + options_.zone;
+  dotted_zone_ = "." + options_.zone;
+  dns_version_name_ = "dns-version." + options_.zone;
 }
 
 bool ClusterZone::is_authoritative_for(std::string_view name) const {
-  return name == options_.zone || name.ends_with("." + options_.zone) || name.ends_with(".in-addr.arpa.") ||
+  return name == options_.zone || name.ends_with(dotted_zone_) || name.ends_with(".in-addr.arpa.") ||
          name.ends_with(".ip6.arpa.");
 }
 
-void ClusterZone::answer(const Snapshot* snap, const Query& q, ResponseWriter& w) const {
+namespace {
+// FNV-1a over "<service>.<namespace>", then a final mix so that the low bits (the slot) vary.
+std::uint64_t service_hash(std::string_view service, std::string_view namespace_) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  auto add = [&](std::string_view s) {
+    for (char c : s) h = (h ^ static_cast<std::uint8_t>(c)) * 0x100000001b3ull;
+  };
+  add(service);
+  add(".");
+  add(namespace_);
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  return h ^ (h >> 33);
+}
+}  // namespace
+
+ServiceIndex::ServiceIndex(const Snapshot& snapshot) {
+  std::size_t capacity = 16;
+  while (capacity < 2 * snapshot.services().size()) capacity *= 2;  // at most half full
+  slots_.resize(capacity);
+  mask_ = capacity - 1;
+  for (const auto& [key, svc] : snapshot.services()) {
+    Entry e;
+    e.hash = service_hash(key.name, key.namespace_);
+    e.service = svc.get();
+    int v4 = 0, v6 = 0, other = 0;
+    for (const auto& ip : svc->cluster_ips) {
+      if (inet_pton(AF_INET, ip.c_str(), e.v4.data()) == 1) ++v4;
+      else if (inet_pton(AF_INET6, ip.c_str(), e.v6.data()) == 1) ++v6;
+      else ++other;
+    }
+    e.has_v4 = v4 == 1;
+    e.has_v6 = v6 == 1;
+    e.addresses_parsed = v4 <= 1 && v6 <= 1 && other == 0;
+    std::size_t i = e.hash & mask_;
+    while (slots_[i].service) i = (i + 1) & mask_;
+    slots_[i] = e;
+  }
+}
+
+const ServiceIndex::Entry* ServiceIndex::find(std::string_view service, std::string_view namespace_) const {
+  const std::uint64_t h = service_hash(service, namespace_);
+  for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+    const Entry& e = slots_[i];
+    if (!e.service) return nullptr;
+    if (e.hash == h && e.service->key.name == service && e.service->key.namespace_ == namespace_) return &e;
+  }
+}
+
+void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const Query& q, ResponseWriter& w) const {
   const auto ttl = options_.ttl;
   const std::string& zone = options_.zone;
   if (!snap) {
@@ -200,7 +251,7 @@ void ClusterZone::answer(const Snapshot* snap, const Query& q, ResponseWriter& w
     if (q.type != kSOA && q.type != kNS && q.type != kANY) nodata();
     return;
   }
-  if (q.name == "dns-version." + zone) {
+  if (q.name == dns_version_name_) {
     if (q.type == kTXT || q.type == kANY) w.add_txt(ResponseWriter::kAnswer, q.name, ttl, "1.1.0");
     else nodata();
     return;
@@ -235,9 +286,11 @@ void ClusterZone::answer(const Snapshot* snap, const Query& q, ResponseWriter& w
   }
 
   if (r.service.empty()) return namespace_exists() ? nodata() : nxdomain();
-  const ServiceInfo* svc = snap->find(ServiceKey{r.namespace_, r.service});
+  const ServiceIndex::Entry* entry = index ? index->find(r.service, r.namespace_) : nullptr;
+  const ServiceInfo* svc = index ? (entry ? entry->service : nullptr) : snap->find(ServiceKey{r.namespace_, r.service});
   if (!svc) return nxdomain();
-  const std::string svc_name = fmt::format("{}.{}.svc.{}", r.service, r.namespace_, zone);
+  // Only SRV answers name the service; A/AAAA (the hot path) need no copy of it.
+  auto svc_name = [&] { return fmt::format("{}.{}.svc.{}", r.service, r.namespace_, zone); };
 
   if (svc->type == "ExternalName") {
     if (!r.endpoint.empty() || !r.port.empty()) return nxdomain();
@@ -272,12 +325,12 @@ void ClusterZone::answer(const Snapshot* snap, const Query& q, ResponseWriter& w
     int written = 0;
     if (!svc->headless) {
       for (const auto& p : matches)
-        w.add_srv(ResponseWriter::kAnswer, q.name, ttl, 0, 100, static_cast<std::uint16_t>(p.port), svc_name);
-      for (const auto& ip : svc->cluster_ips) add_address(w, ResponseWriter::kAdditional, svc_name, ttl, ip, kANY, written);
+        w.add_srv(ResponseWriter::kAnswer, q.name, ttl, 0, 100, static_cast<std::uint16_t>(p.port), svc_name());
+      for (const auto& ip : svc->cluster_ips) add_address(w, ResponseWriter::kAdditional, svc_name(), ttl, ip, kANY, written);
       return;
     }
     const auto weight = static_cast<std::uint16_t>(std::max<std::size_t>(1, 100 / ready.size()));
-    auto target_of = [&](const Endpoint* e) { return fmt::format("{}.{}", endpoint_name(*e, options_.endpoint_pod_names), svc_name); };
+    auto target_of = [&](const Endpoint* e) { return fmt::format("{}.{}", endpoint_name(*e, options_.endpoint_pod_names), svc_name()); };
     for (const auto& p : matches)
       for (const auto* e : ready) w.add_srv(ResponseWriter::kAnswer, q.name, ttl, 0, weight, static_cast<std::uint16_t>(p.port), target_of(e));
     for (const auto* e : ready) add_address(w, ResponseWriter::kAdditional, target_of(e), ttl, e->ip, kANY, written);
@@ -289,6 +342,9 @@ void ClusterZone::answer(const Snapshot* snap, const Query& q, ResponseWriter& w
   if (svc->headless) {
     if (ready.empty()) return nxdomain();  // as CoreDNS: a headless service without ready endpoints does not exist
     for (const auto* e : ready) add_address(w, ResponseWriter::kAnswer, q.name, ttl, e->ip, q.type, written);
+  } else if (entry && entry->addresses_parsed && (q.type == kA || q.type == kAAAA)) {  // the hot path: no text IPs
+    if (q.type == kA && entry->has_v4) written += w.add_a(ResponseWriter::kAnswer, q.name, ttl, entry->v4);
+    if (q.type == kAAAA && entry->has_v6) written += w.add_aaaa(ResponseWriter::kAnswer, q.name, ttl, entry->v6);
   } else {
     for (const auto& ip : svc->cluster_ips) add_address(w, ResponseWriter::kAnswer, q.name, ttl, ip, q.type, written);
   }
@@ -296,7 +352,7 @@ void ClusterZone::answer(const Snapshot* snap, const Query& q, ResponseWriter& w
     const auto& ports = svc->headless ? svc->endpoint_ports : svc->ports;
     for (const auto& p : ports)
       if (!p.name.empty()) {
-        const std::string owner_target = svc_name;
+        const std::string owner_target = svc_name();
         written += w.add_srv(ResponseWriter::kAnswer, q.name, ttl, 0, 100, static_cast<std::uint16_t>(p.port), owner_target);
       }
   }

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <array>
+#include <vector>
 
 #include "dns/wire.h"
 #include "endpoints/node/snapshot.h"
@@ -28,6 +30,29 @@ struct ParsedName {
 };
 ParsedName parse_request(std::string_view name, std::string_view zone);
 
+// "<service>.<namespace>" -> the Snapshot's service, with its cluster IPs already in wire form:
+// an open-addressing table of small entries, so that an A query for a ClusterIP service touches
+// one table slot and the service, not the Snapshot's ordered map (a cache miss per level: it was
+// 12-21% of the answer time at 10,000 services) nor inet_pton. Points into the Snapshot, which
+// must outlive it.
+class ServiceIndex {
+ public:
+  struct Entry {
+    std::uint64_t hash = 0;
+    const endpoints::ServiceInfo* service = nullptr;  // null: an empty slot
+    std::array<std::uint8_t, 4> v4{};
+    std::array<std::uint8_t, 16> v6{};
+    bool has_v4 = false, has_v6 = false;
+    bool addresses_parsed = false;  // false: use service->cluster_ips (more than one per family, or none parsable)
+  };
+  explicit ServiceIndex(const endpoints::Snapshot& snapshot);
+  const Entry* find(std::string_view service, std::string_view namespace_) const;
+
+ private:
+  std::vector<Entry> slots_;
+  std::size_t mask_ = 0;
+};
+
 class ClusterZone {
  public:
   explicit ClusterZone(ClusterZoneOptions options);
@@ -36,13 +61,16 @@ class ClusterZone {
   // ip6.arpa): those are answered here, everything else is forwarded.
   bool is_authoritative_for(std::string_view name) const;
   // Writes the answer for q into w. `snapshot` null: not synced yet (SERVFAIL).
-  void answer(const endpoints::Snapshot* snapshot, const Query& q, ResponseWriter& w) const;
+  void answer(const endpoints::Snapshot* snapshot, const Query& q, ResponseWriter& w) const { answer(snapshot, nullptr, q, w); }
+  // The same, finding services through `index` (built from `snapshot`) when given.
+  void answer(const endpoints::Snapshot* snapshot, const ServiceIndex* index, const Query& q, ResponseWriter& w) const;
 
   const ClusterZoneOptions& options() const { return options_; }
 
  private:
   ClusterZoneOptions options_;
   std::string ns_name_, hostmaster_;
+  std::string dotted_zone_, dns_version_name_;  // built once: the answer path allocates nothing for them
 };
 
 }  // namespace switchyard::dns

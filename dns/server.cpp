@@ -1,5 +1,9 @@
 #include "dns/server.h"
 
+#include "dns/message_edit.h"
+#include "dns/udp_loop.h"
+#include "dns/upstream_client.h"
+
 #include <array>
 #include <charconv>
 
@@ -14,6 +18,7 @@ namespace switchyard::dns {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 using asio::ip::udp;
+using Clock = std::chrono::steady_clock;
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 namespace {
@@ -58,36 +63,27 @@ struct DnsServer::Worker {
   asio::io_context io{1};
   std::vector<std::unique_ptr<udp::socket>> udp_sockets;
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::unique_ptr<UpstreamClient> upstream;  // declared after io: destroyed before it
+  QueryMetrics metrics;
+  std::shared_ptr<const View> view;  // see current_view()
+  std::uint64_t view_version = ~std::uint64_t{0};
   std::thread thread;
 };
 
+
 namespace {
 
-class UdpLoop {
- public:
-  UdpLoop(DnsServer& server, udp::socket& socket) : server_(server), socket_(socket) {}
-  void start() {
-    socket_.async_receive_from(asio::buffer(in_), peer_, [this](boost::system::error_code ec, std::size_t n) {
-      if (ec == asio::error::operation_aborted) return;
-      if (!ec) {
-        const std::size_t len = server_.handle(std::span(in_.data(), n), out_, out_.size(), false);
-        if (len) socket_.send_to(asio::buffer(out_.data(), len), peer_, 0, ec);
-      }
-      start();
-    });
-  }
-
- private:
-  DnsServer& server_;
-  udp::socket& socket_;
-  udp::endpoint peer_;
-  std::array<std::uint8_t, 4096> in_{};
-  std::array<std::uint8_t, 4096> out_{};
-};
+IpKey key_of(const asio::ip::address& a) {
+  if (a.is_v4()) return ip_key_v4(a.to_v4().to_bytes());
+  auto v6 = a.to_v6();
+  if (v6.is_v4_mapped()) return ip_key_v4(v6.to_v4().to_bytes());
+  return v6.to_bytes();
+}
 
 class TcpSession : public std::enable_shared_from_this<TcpSession> {
  public:
-  TcpSession(DnsServer& server, tcp::socket socket) : server_(server), socket_(std::move(socket)), idle_(socket_.get_executor()) {}
+  TcpSession(DnsServer& server, DnsServer::Worker& worker, tcp::socket socket)
+      : server_(server), worker_(worker), socket_(std::move(socket)), idle_(socket_.get_executor()) {}
   void start() { read_length(); }
 
  private:
@@ -107,30 +103,49 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
       asio::async_read(self->socket_, asio::buffer(self->in_), [self](boost::system::error_code ec2, std::size_t) {
         if (ec2) return;
         self->out_.resize(2 + 65535);
-        const std::size_t len = self->server_.handle(self->in_, std::span(self->out_).subspan(2), 65535, true);
+        boost::system::error_code peer_ec;
+        const auto peer = self->socket_.remote_endpoint(peer_ec);
+        const IpKey client = key_of(peer.address());
+        std::unique_ptr<DnsServer::ForwardJob> job;
+        const std::size_t len = self->server_.answer(self->in_, std::span(self->out_).subspan(2), 65535, true, peer_ec ? nullptr : &client,
+                                                     &self->worker_, job);
+        if (job) {
+          self->idle_.cancel();
+          self->server_.forward(self->worker_, std::move(job), [self](std::span<const std::uint8_t> response) {
+            std::copy(response.begin(), response.end(), self->out_.begin() + 2);
+            self->write(response.size());
+          });
+          return;
+        }
         if (!len) return self->socket_.close();
-        self->out_[0] = static_cast<std::uint8_t>(len >> 8);
-        self->out_[1] = static_cast<std::uint8_t>(len);
-        asio::async_write(self->socket_, asio::buffer(self->out_.data(), len + 2), [self](boost::system::error_code ec3, std::size_t) {
-          if (!ec3) self->read_length();
-        });
+        self->write(len);
       });
     });
   }
+  void write(std::size_t len) {
+    out_[0] = static_cast<std::uint8_t>(len >> 8);
+    out_[1] = static_cast<std::uint8_t>(len);
+    asio::async_write(socket_, asio::buffer(out_.data(), len + 2), [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+      if (!ec) self->read_length();
+    });
+  }
   DnsServer& server_;
+  DnsServer::Worker& worker_;
   tcp::socket socket_;
   asio::steady_timer idle_;
   std::array<std::uint8_t, 2> length_{};
   std::vector<std::uint8_t> in_, out_;
 };
 
-void accept_loop(DnsServer& server, tcp::acceptor& acceptor) {
-  acceptor.async_accept([&server, &acceptor](boost::system::error_code ec, tcp::socket socket) {
+void accept_loop(DnsServer& server, DnsServer::Worker& worker, tcp::acceptor& acceptor) {
+  acceptor.async_accept([&server, &worker, &acceptor](boost::system::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted) return;
-    if (!ec) std::make_shared<TcpSession>(server, std::move(socket))->start();
-    accept_loop(server, acceptor);
+    if (!ec) std::make_shared<TcpSession>(server, worker, std::move(socket))->start();
+    accept_loop(server, worker, acceptor);
   });
 }
+
+Rcode rcode_of(std::span<const std::uint8_t> msg) { return static_cast<Rcode>(msg.size() >= 4 ? msg[3] & 0xF : kServFail); }
 
 }  // namespace
 
@@ -154,7 +169,10 @@ std::expected<std::unique_ptr<DnsServer>, std::string> DnsServer::create(ServerO
     if (!a) return std::unexpected(a.error());
     addresses.push_back(*a);
   }
-  for (int i = 0; i < workers; ++i) server->workers_.push_back(std::make_unique<Worker>());
+  for (int i = 0; i < workers; ++i) {
+    server->workers_.push_back(std::make_unique<Worker>());
+    server->workers_.back()->metrics.single_writer = true;
+  }
   for (auto& [addr, requested_port] : addresses) {
     // With port 0 the kernel picks a free UDP port, which TCP may have in use (another
     // connection's local port): then pick again.
@@ -205,66 +223,262 @@ std::expected<std::unique_ptr<DnsServer>, std::string> DnsServer::create(ServerO
     }
     if (!bound_all) return std::unexpected(failure);
   }
+  auto forwarding = Forwarding::create(server->options_.forward);
+  if (!forwarding) return std::unexpected(fmt::format("DNS forwarding: {}", forwarding.error()));
+  server->forwarding_ = std::move(*forwarding);
+  if (server->forwarding_)
+    for (auto& w : server->workers_) {
+      auto client = UpstreamClient::create(w->io, {server->forwarding_->upstreams(), server->options_.forward.timeout, server->options_.forward.tries});
+      if (!client) return std::unexpected(fmt::format("DNS forwarding: {}", client.error()));
+      w->upstream = std::move(*client);
+    }
   for (auto& w : server->workers_) {
     Worker* worker = w.get();
     DnsServer* self = server.get();
     worker->thread = std::thread([worker, self] {
-      std::vector<std::unique_ptr<UdpLoop>> loops;
+      std::vector<std::unique_ptr<UdpBatchLoop>> loops;
       for (auto& s : worker->udp_sockets) {
-        loops.push_back(std::make_unique<UdpLoop>(*self, *s));
+        loops.push_back(std::make_unique<UdpBatchLoop>(*self, worker, *s));
         loops.back()->start();
       }
-      for (auto& a : worker->acceptors) accept_loop(*self, *a);
+      for (auto& a : worker->acceptors) accept_loop(*self, *worker, *a);
       worker->io.run();
     });
   }
+  if (server->forwarding_ && !server->forwarding_->probe_name().empty()) server->send_loop_probe();
   return server;
 }
 
+void DnsServer::set_snapshot(std::shared_ptr<const endpoints::Snapshot> s) {
+  if (!s) {
+    view_.store(nullptr);
+  } else {
+    auto pods = options_.autopath ? PodNamespaces::from_snapshot(*s) : nullptr;
+    ServiceIndex services(*s);
+    view_.store(std::make_shared<const View>(View{std::move(s), std::move(services), std::move(pods)}));
+  }
+  view_version_.fetch_add(1, std::memory_order_release);
+}
+
+const DnsServer::View* DnsServer::current_view(Worker* worker, std::shared_ptr<const View>& hold) {
+  if (!worker) {
+    hold = view_.load();
+    return hold.get();
+  }
+  const std::uint64_t version = view_version_.load(std::memory_order_acquire);
+  if (version != worker->view_version) {
+    worker->view = view_.load();
+    worker->view_version = version;
+  }
+  return worker->view.get();
+}
+
+void DnsServer::send_loop_probe() {
+  Worker& w = *workers_.front();
+  asio::post(w.io, [this, &w] {
+    Query probe;
+    probe.name = probe.original_name = forwarding_->probe_name();
+    probe.type = 13;  // HINFO, as CoreDNS's loop plugin
+    probe.klass = kClassIN;
+    std::array<std::uint8_t, 512> buf;
+    const std::size_t len = build_upstream_query(probe, buf);
+    w.upstream->send(std::span(buf.data(), len), [this](std::span<const std::uint8_t> answer, const char* failure) {
+      spdlog::debug("event=dns_loop_probe_answered probe={} rcode={} failure=\"{}\"", forwarding_->probe_name(),
+                    answer.empty() ? -1 : static_cast<int>(rcode_of(answer)), failure ? failure : "");
+    });
+  });
+}
+
+QueryMetrics& DnsServer::metrics_for(Worker* worker) { return worker ? worker->metrics : unthreaded_metrics_; }
+
 std::size_t DnsServer::handle(std::span<const std::uint8_t> query, std::span<std::uint8_t> out, std::size_t limit, bool tcp) {
+  std::unique_ptr<ForwardJob> no_job;  // without a worker nothing is sent upstream
+  return answer(query, out, limit, tcp, nullptr, nullptr, no_job);
+}
+
+std::size_t DnsServer::answer(std::span<const std::uint8_t> query, std::span<std::uint8_t> out, std::size_t limit, bool tcp,
+                              const IpKey* client, Worker* worker, std::unique_ptr<ForwardJob>& job) {
+  const auto started = Clock::now();
   counters_.queries.fetch_add(1, std::memory_order_relaxed);
   if (tcp) counters_.tcp_queries.fetch_add(1, std::memory_order_relaxed);
-  auto q = parse_query(query);
-  if (!q) {
-    if (!q.error().answerable) {
+  // One Query per thread, reused: its strings keep their capacity from query to query.
+  thread_local Query parsed;
+  Query* const q = &parsed;
+  ParseFailure failure;
+  if (!parse_query_into(query, parsed, failure)) {
+    if (!failure.answerable) {
       counters_.dropped.fetch_add(1, std::memory_order_relaxed);
       return 0;
     }
     counters_.formerr.fetch_add(1, std::memory_order_relaxed);
-    return header_only(out, q.error().id, q.error().flags, q.error().rcode);
+    metrics_for(worker).record(0, failure.rcode, Clock::now() - started);
+    return header_only(out, failure.id, failure.flags, failure.rcode);
   }
   const std::size_t room = tcp ? limit : std::min<std::size_t>(limit, q->edns ? q->udp_payload : kMaxUdpWithoutEdns);
-  ResponseWriter w(out, room);
+  std::size_t len = 0;
   if (zone_.is_authoritative_for(q->name)) {
-    const auto snap = snapshot_.load();
-    zone_.answer(snap.get(), *q, w);
+    ResponseWriter w(out, room);
+    if (!(options_.autopath && client && q->klass == kClassIN && answer_with_autopath(*q, *client, out, room, w, worker, job, len))) {
+      std::shared_ptr<const View> hold;
+      const View* view = current_view(worker, hold);
+      zone_.answer(view ? view->snapshot.get() : nullptr, view ? &view->services : nullptr, *q, w);
+      len = w.finish().size();
+    }
   } else {
-    // Forwarding outside the cluster domain is not built yet: refuse rather than pretend.
-    w.begin(*q, kRefused, false);
+    len = answer_forwarded(*q, out, room, worker, job);
   }
-  auto msg = w.finish();
-  switch (msg[3] & 0xF) {
+  if (job) {
+    job->started = started;
+    return 0;  // answered when upstream answers
+  }
+  const std::span<const std::uint8_t> msg(out.data(), len);
+  switch (rcode_of(msg)) {
     case kNxDomain: counters_.nxdomain.fetch_add(1, std::memory_order_relaxed); break;
     case kServFail: counters_.servfail.fetch_add(1, std::memory_order_relaxed); break;
     case kRefused: counters_.refused.fetch_add(1, std::memory_order_relaxed); break;
     default: break;
   }
-  if (w.truncated()) counters_.truncated.fetch_add(1, std::memory_order_relaxed);
-  return msg.size();
+  if (len >= 4 && (out[2] & 0x02)) counters_.truncated.fetch_add(1, std::memory_order_relaxed);
+  metrics_for(worker).record(q->type, rcode_of(msg), Clock::now() - started);
+  return len;
+}
+
+std::size_t DnsServer::answer_forwarded(const Query& q, std::span<std::uint8_t> out, std::size_t room, Worker* worker,
+                                        std::unique_ptr<ForwardJob>& job) {
+  auto refuse = [&](Rcode rcode) {
+    ResponseWriter w(out, room);
+    w.begin(q, rcode, false);
+    if (forwarding_) w.set_recursion_available();
+    return w.finish().size();
+  };
+  if (!forwarding_) return refuse(kRefused);  // nowhere to forward to
+  Forwarding& f = *forwarding_;
+  ForwardCounters& c = f.counters();
+  if (!f.probe_name().empty() && q.name == f.probe_name()) {  // our own probe, back from upstream: a loop
+    f.note_probe_returned();
+    return refuse(kServFail);
+  }
+  if (f.loop_detected()) {
+    c.refused_after_loop.fetch_add(1, std::memory_order_relaxed);
+    return refuse(kServFail);
+  }
+  if (const std::size_t hit = f.cache().lookup(q, out, room)) {
+    c.cache_hits.fetch_add(1, std::memory_order_relaxed);
+    return hit;
+  }
+  c.cache_misses.fetch_add(1, std::memory_order_relaxed);
+  if (!worker || !worker->upstream) return refuse(kRefused);
+  if (!f.try_begin()) {
+    c.rejected_in_flight.fetch_add(1, std::memory_order_relaxed);
+    return refuse(kRefused);
+  }
+  job = std::make_unique<ForwardJob>(ForwardJob{q, std::nullopt, room, {}});
+  return 0;
+}
+
+void DnsServer::forward(Worker& worker, std::unique_ptr<ForwardJob> job, std::function<void(std::span<const std::uint8_t>)> deliver) {
+  std::array<std::uint8_t, 512> query;
+  const std::size_t qlen = build_upstream_query(job->query, query);
+  forwarding_->counters().sent.fetch_add(1, std::memory_order_relaxed);
+  std::shared_ptr<ForwardJob> shared = std::move(job);
+  worker.upstream->send(std::span(query.data(), qlen), [this, &worker, shared, deliver = std::move(deliver)](
+                                                           std::span<const std::uint8_t> upstream, const char* failure) {
+    forwarding_->end();
+    ForwardCounters& c = forwarding_->counters();
+    const ForwardJob& j = *shared;
+    const Query& client_query = j.autopath_original ? *j.autopath_original : j.query;
+    std::vector<std::uint8_t> out(std::max<std::size_t>(j.room, 512));
+    std::size_t len = 0;
+    if (!upstream.empty()) {
+      c.answered.fetch_add(1, std::memory_order_relaxed);
+      forwarding_->cache().store(j.query, upstream);
+      if (!j.autopath_original) {
+        len = shape_response(upstream, j.query, 0, out, j.room);
+      } else {
+        ResponseWriter w(out, j.room);
+        if (rcode_of(upstream) == kNoError && write_autopath_answer(client_query, j.query.name, upstream, true, zone_.options().ttl, w)) {
+          worker.metrics.autopath_answers.fetch_add(1, std::memory_order_relaxed);
+        } else {  // not found anywhere on the search list (or the upstream failed): NXDOMAIN as asked
+          std::shared_ptr<const View> hold;
+          const View* view = current_view(&worker, hold);
+          zone_.answer(view ? view->snapshot.get() : nullptr, view ? &view->services : nullptr, client_query, w);
+        }
+        len = w.finish().size();
+      }
+    } else {
+      c.failed.fetch_add(1, std::memory_order_relaxed);
+      spdlog::debug("event=dns_forward_failed name={} type={} cause=\"{}\"", j.query.name, j.query.type, failure ? failure : "");
+    }
+    if (len == 0) {
+      ResponseWriter w(out, j.room);
+      w.begin(client_query, kServFail, false);
+      w.set_recursion_available();
+      len = w.finish().size();
+    }
+    const auto rcode = rcode_of(std::span(out.data(), len));
+    if (rcode == kServFail) counters_.servfail.fetch_add(1, std::memory_order_relaxed);
+    if (rcode == kNxDomain) counters_.nxdomain.fetch_add(1, std::memory_order_relaxed);
+    if (rcode == kRefused) counters_.refused.fetch_add(1, std::memory_order_relaxed);
+    worker.metrics.record(client_query.type, rcode, Clock::now() - j.started);
+    deliver(std::span(out.data(), len));
+  });
+}
+
+bool DnsServer::answer_with_autopath(const Query& q, const IpKey& client, std::span<std::uint8_t> out, std::size_t room,
+                                     ResponseWriter& w, Worker* worker, std::unique_ptr<ForwardJob>& job, std::size_t& len) {
+  std::shared_ptr<const View> hold;
+  const View* view = current_view(worker, hold);
+  const std::string* pod_namespace = view && view->pods ? view->pods->find(client) : nullptr;
+  if (!pod_namespace) return false;
+  const std::string& zone = zone_.options().zone;
+  const auto base = autopath_base(q.name, *pod_namespace, zone);
+  if (!base) return false;
+  const endpoints::Snapshot* snap = view->snapshot.get();
+  // The name as asked: when it exists, that is the answer.
+  zone_.answer(snap, &view->services, q, w);
+  len = w.finish().size();
+  if (rcode_of(out) != kNxDomain) return true;
+  thread_local std::vector<std::uint8_t> scratch(65535);
+  QueryMetrics& metrics = metrics_for(worker);
+  Query next = q;
+  for (auto& candidate : autopath_cluster_candidates(*base, zone)) {
+    next.name = next.original_name = candidate;
+    ResponseWriter found(scratch, scratch.size());
+    zone_.answer(snap, &view->services, next, found);
+    const auto msg = found.finish();
+    if (rcode_of(msg) != kNoError) continue;
+    ResponseWriter cname(out, room);
+    write_autopath_answer(q, candidate, msg, false, zone_.options().ttl, cname);
+    len = cname.finish().size();
+    metrics.autopath_answers.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  // Last on the list: the base name itself, from upstream. `out` still holds the NXDOMAIN
+  // for the name as asked, the answer whenever this step cannot be taken.
+  next.name = next.original_name = std::string(*base) + ".";
+  if (!forwarding_ || forwarding_->loop_detected() || zone_.is_authoritative_for(next.name)) return true;
+  ForwardCounters& c = forwarding_->counters();
+  if (const std::size_t hit = forwarding_->cache().lookup(next, scratch, scratch.size())) {
+    c.cache_hits.fetch_add(1, std::memory_order_relaxed);
+    const std::span<const std::uint8_t> msg(scratch.data(), hit);
+    if (rcode_of(msg) != kNoError) return true;  // not found there either: NXDOMAIN as asked
+    ResponseWriter cname(out, room);
+    write_autopath_answer(q, next.name, msg, true, zone_.options().ttl, cname);
+    len = cname.finish().size();
+    metrics.autopath_answers.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  c.cache_misses.fetch_add(1, std::memory_order_relaxed);
+  if (!worker || !worker->upstream || !forwarding_->try_begin()) return true;
+  job = std::make_unique<ForwardJob>(ForwardJob{std::move(next), q, room, {}});
+  return true;
 }
 
 std::string DnsServer::metrics_text() const {
-  const auto& c = counters_;
-  return fmt::format(
-      "# TYPE switchyard_dns_queries_total counter\nswitchyard_dns_queries_total {}\n"
-      "# TYPE switchyard_dns_tcp_queries_total counter\nswitchyard_dns_tcp_queries_total {}\n"
-      "# TYPE switchyard_dns_responses_total counter\n"
-      "switchyard_dns_responses_total{{rcode=\"NXDOMAIN\"}} {}\nswitchyard_dns_responses_total{{rcode=\"SERVFAIL\"}} {}\n"
-      "switchyard_dns_responses_total{{rcode=\"REFUSED\"}} {}\nswitchyard_dns_responses_total{{rcode=\"FORMERR\"}} {}\n"
-      "# TYPE switchyard_dns_dropped_total counter\nswitchyard_dns_dropped_total {}\n"
-      "# TYPE switchyard_dns_truncated_total counter\nswitchyard_dns_truncated_total {}\n",
-      c.queries.load(), c.tcp_queries.load(), c.nxdomain.load(), c.servfail.load(), c.refused.load(), c.formerr.load(),
-      c.dropped.load(), c.truncated.load());
+  std::vector<const QueryMetrics*> all{&unthreaded_metrics_};
+  for (const auto& w : workers_) all.push_back(&w->metrics);
+  return render_metrics(all, counters_, forwarding_ ? &forwarding_->counters() : nullptr, forwarding_loop_detected(),
+                        forwarding_ ? forwarding_->cache().size() : 0);
 }
 
 }  // namespace switchyard::dns

@@ -75,6 +75,20 @@ TEST_F(DnsServerTest, DigOverUdpAndTcp) {
   EXPECT_GE(server_->counters().tcp_queries.load(), 1u);
 }
 
+TEST_F(DnsServerTest, DualStackServicesAnswerEachFamily) {
+  auto dual = service("dual", "10.96.0.11");
+  dual.spec.cluster_ips = {"10.96.0.11", "fd00::11"};
+  dual.spec.ip_families = {"IPv4", "IPv6"};
+  dual.spec.ip_family_policy = "RequireDualStack";
+  state_.upsert(dual);
+  server_->set_snapshot(state_.build());
+  EXPECT_EQ(dig("+short dual.shop.svc.cluster.local A"), "10.96.0.11\n");
+  EXPECT_EQ(dig("+short dual.shop.svc.cluster.local AAAA"), "fd00::11\n");
+  EXPECT_EQ(dig("+short dual.shop.svc.cluster.local ANY"), "10.96.0.11\nfd00::11\n");
+  EXPECT_EQ(dig("+short web.shop.svc.cluster.local AAAA"), "");  // IPv4 only: NODATA
+  EXPECT_THAT(dig("web.shop.svc.cluster.local AAAA"), HasSubstr("status: NOERROR"));
+}
+
 TEST_F(DnsServerTest, LargeAnswersAreTruncatedOverUdpAndDigRetriesOverTcp) {
   const auto udp_only = dig("+ignore +noedns big.shop.svc.cluster.local");
   EXPECT_THAT(udp_only, HasSubstr("flags: qr aa tc rd;"));

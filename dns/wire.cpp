@@ -50,26 +50,40 @@ bool read_name(std::span<const std::uint8_t> packet, std::size_t& offset, std::s
 }
 
 std::expected<Query, ParseFailure> parse_query(std::span<const std::uint8_t> p) {
-  if (p.size() < 12) return std::unexpected(ParseFailure{false, 0, 0, kFormErr, "shorter than a header"});
   Query q;
+  ParseFailure failure;
+  if (!parse_query_into(p, q, failure)) return std::unexpected(failure);
+  return q;
+}
+
+bool parse_query_into(std::span<const std::uint8_t> p, Query& q, ParseFailure& failure) {
+  // Every field is set here: `q` may hold the previous query.
+  q.edns = false;
+  q.udp_payload = kMaxUdpWithoutEdns;
+  q.dnssec_ok = false;
+  auto fail_with = [&](ParseFailure f) {
+    failure = f;
+    return false;
+  };
+  if (p.size() < 12) return fail_with(ParseFailure{false, 0, 0, kFormErr, "shorter than a header"});
   q.id = get16(p, 0);
   q.flags = get16(p, 2);
   const std::uint16_t qd = get16(p, 4), an = get16(p, 6), ns = get16(p, 8), ar = get16(p, 10);
   ParseFailure fail{true, q.id, q.flags, kFormErr, ""};
-  if (q.flags & 0x8000) return std::unexpected(ParseFailure{false, q.id, q.flags, kFormErr, "a response, not a query"});
+  if (q.flags & 0x8000) return fail_with(ParseFailure{false, q.id, q.flags, kFormErr, "a response, not a query"});
   if (q.opcode() != 0) {
     fail.rcode = kNotImp;
     fail.reason = "opcode not supported";
-    return std::unexpected(fail);
+    return fail_with(fail);
   }
   if (qd != 1 || an != 0 || ns != 0 || ar > 1) {
     fail.reason = "a query must have one question and at most one additional record";
-    return std::unexpected(fail);
+    return fail_with(fail);
   }
   std::size_t at = 12;
   if (!read_name(p, at, q.name) || at + 4 > p.size()) {
     fail.reason = "malformed question";
-    return std::unexpected(fail);
+    return fail_with(fail);
   }
   q.type = get16(p, at);
   q.klass = get16(p, at + 2);
@@ -89,7 +103,7 @@ std::expected<Query, ParseFailure> parse_query(std::span<const std::uint8_t> p) 
     std::string opt_owner;
     if (!read_name(p, at, opt_owner) || at + 10 > p.size() || opt_owner != "." || get16(p, at) != kOPT) {
       fail.reason = "the additional record is not an EDNS0 OPT";
-      return std::unexpected(fail);
+      return fail_with(fail);
     }
     q.edns = true;
     q.udp_payload = std::max<std::uint16_t>(get16(p, at + 2), kMaxUdpWithoutEdns);
@@ -98,19 +112,19 @@ std::expected<Query, ParseFailure> parse_query(std::span<const std::uint8_t> p) 
     const std::uint16_t rdlen = get16(p, at + 8);
     if (at + 10 + rdlen > p.size()) {
       fail.reason = "truncated OPT record";
-      return std::unexpected(fail);
+      return fail_with(fail);
     }
     at += 10 + rdlen;
     if (version != 0) {
       fail.reason = "EDNS version not supported";
-      return std::unexpected(fail);
+      return fail_with(fail);
     }
   }
   if (at != p.size()) {
     fail.reason = "trailing bytes after the question";
-    return std::unexpected(fail);
+    return fail_with(fail);
   }
-  return q;
+  return true;
 }
 
 ResponseWriter::ResponseWriter(std::span<std::uint8_t> buffer, std::size_t limit)
@@ -289,6 +303,10 @@ bool ResponseWriter::add_soa(int section, std::string_view owner, std::uint32_t 
   SY_RECORD(section, owner, kSOA, ttl,
             write_name(mname) && write_name(rname) && put32(serial) && put32(refresh) && put32(retry) && put32(expire) &&
                 put32(minimum));
+}
+bool ResponseWriter::add_rdata(int section, std::string_view owner, std::uint16_t type, std::uint32_t ttl,
+                               std::span<const std::uint8_t> rdata, std::string_view name_after) {
+  SY_RECORD(section, owner, type, ttl, put_bytes(rdata.data(), rdata.size()) && (name_after.empty() || write_name(name_after)));
 }
 #undef SY_RECORD
 

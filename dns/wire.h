@@ -44,6 +44,9 @@ struct ParseFailure {
 };
 
 std::expected<Query, ParseFailure> parse_query(std::span<const std::uint8_t> packet);
+// The same into a Query that is reused, so that its strings keep their capacity: the server's
+// answer path parses without allocating.
+bool parse_query_into(std::span<const std::uint8_t> packet, Query& q, ParseFailure& failure);
 
 // Reads a (possibly compressed) name at `offset`, lowercased, into `out` ("a.b.").
 // Rejects loops, forward pointers, labels over 63 and names over 255 bytes.
@@ -64,7 +67,12 @@ class ResponseWriter {
   bool add_txt(int section, std::string_view owner, std::uint32_t ttl, std::string_view text);
   bool add_soa(int section, std::string_view owner, std::uint32_t ttl, std::string_view mname, std::string_view rname,
                std::uint32_t serial, std::uint32_t refresh, std::uint32_t retry, std::uint32_t expire, std::uint32_t minimum);
+  // Any record: `rdata` as is, then `name_after` (if not empty) as an uncompressed-free name.
+  // For records copied from another message (their names decompressed first).
+  bool add_rdata(int section, std::string_view owner, std::uint16_t type, std::uint32_t ttl, std::span<const std::uint8_t> rdata,
+                 std::string_view name_after = {});
   void set_rcode(Rcode r);
+  void set_recursion_available() { buf_[3] |= 0x80; }
   // Appends the OPT record when the query had one; returns the finished message.
   std::span<const std::uint8_t> finish();
   bool truncated() const { return truncated_; }

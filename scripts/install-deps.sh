@@ -16,6 +16,8 @@ packages=(
   # real peers and clients used by tests and benchmarks
   etcd-server dnsutils iproute2 nftables iptables iperf3 curl python3 procps
   openssl util-linux  # the in-cluster agent test: a second CA; unshare and nsenter
+  # the DNS benchmark (bench/dns_bench.sh): load generator and the servers we compare with
+  dnsperf knot nsd
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -26,5 +28,6 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-# etcd-server's package starts a system etcd; tests start their own on other ports.
-systemctl disable --now etcd >/dev/null 2>&1 || true
+# etcd-server's package starts a system etcd; tests start their own on other ports. knot and nsd
+# would take port 53; the DNS benchmark starts its own on free ports.
+systemctl disable --now etcd knot nsd >/dev/null 2>&1 || true
