@@ -70,6 +70,14 @@ endpoints:
 ports: [{name: http, port: 8080, protocol: TCP}]
 )";
 
+const char* kUpstreamZone = R"(apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: far}
+spec:
+  clusterIP: 10.0.0.99
+  ports: [{name: pg, port: 5432}]
+)";
+
 // externalTrafficPolicy Local LoadBalancers (only they get a healthCheckNodePort): one with its
 // endpoint on this node, one with it elsewhere.
 const char* kLocalPolicy = R"(apiVersion: v1
@@ -139,7 +147,7 @@ class AgentInNodeNamespace : public ::testing::Test {
   }
   void start_agent(const std::vector<std::string>& mode = {"--mode", "nftables"}) {
     std::vector<std::string> argv{SWITCHYARD_BINARY, "agent", "--node-name", "node-a", "--kubeconfig", (dir_ / "api/kubeconfig").string(),
-                                  "--cluster-cidr", ServiceTopology::kPodCidr, "--dns-listen", "127.0.0.1:5353", "--healthz-bind-address",
+                                  "--cluster-cidr", ServiceTopology::kPodCidr, "--dns-listen", "127.0.0.1:5353", "--dns-upstream", "127.0.0.1:5354", "--healthz-bind-address",
                                   "127.0.0.1:10256", "--metrics-bind-address", "127.0.0.1:10249", "--min-sync-period", "200ms"};
     argv.insert(argv.end(), mode.begin(), mode.end());
     agent_ = std::make_unique<ChildProcess>(in_node(argv), (dir_ / "agent.log").string());
@@ -193,6 +201,16 @@ TEST_F(AgentInNodeNamespace, ProgramsServicesServesDnsSurvivesTheApiServerAndCle
   EXPECT_EQ(dig.output, web_ip + "\n");
   EXPECT_THAT(in_node_shell("dig +time=2 +tries=1 @127.0.0.1 -p 5353 nope.shop.svc.cluster.local A").output,
               HasSubstr("status: NXDOMAIN"));
+
+  // Names outside the cluster domain go to the upstream (another `switchyard dns`, serving a zone
+  // of its own in the node namespace).
+  std::ofstream(dir_ / "upstream.yaml") << kUpstreamZone;
+  ChildProcess upstream(in_node({SWITCHYARD_BINARY, "dns", "--manifests", (dir_ / "upstream.yaml").string(), "--listen", "127.0.0.1:5354",
+                                 "--cluster-domain", "upstream.test", "--resolv-conf", ""}),
+                        (dir_ / "upstream.log").string());
+  EXPECT_TRUE(wait_until(10, [&] {
+    return in_node_shell("dig +short +time=1 +tries=1 @127.0.0.1 -p 5353 db.far.svc.upstream.test A").output == "10.0.0.99\n";
+  })) << log("upstream.log") << log("agent.log");
 
   // kube-proxy's /healthz body and /metrics names.
   auto healthz = in_node_shell("curl -sS -w ' %{http_code}' http://127.0.0.1:10256/healthz");

@@ -200,7 +200,7 @@ class TwoNodes : public ::testing::Test {
     agents_[n.name] = std::make_unique<ChildProcess>(
         in_ns(nodes_.at(n.name), {SWITCHYARD_BINARY, "agent", "--node-name", n.name, "--mode", "nftables", "--kubeconfig",
                                   (dir_ / "api/kubeconfig").string(), "--cluster-cidr", "10.244.0.0/16", "--dns-listen", n.ip + ":53",
-                                  "--healthz-bind-address", n.ip + ":10256", "--min-sync-period", "200ms"}),
+                                  "--dns-resolv-conf", "", "--healthz-bind-address", n.ip + ":10256", "--min-sync-period", "200ms"}),
         (dir_ / (n.name + ".log")).string());
   }
   dataplane::testing::CommandResult kubectl(const std::string& args) {

@@ -118,6 +118,11 @@ void register_agent(CLI::App& app, std::function<int()>& run) {
       [](auto& c, auto& f) { c.dns_listen = f.dns_listen; });
   add(sub->add_option("--cluster-domain", f.cluster_domain, "the cluster DNS domain")->capture_default_str(),
       [](auto& c, auto& f) { c.cluster_domain = f.cluster_domain; });
+  add(sub->add_option("--dns-upstream", f.dns_upstreams, "ADDR[:PORT] that names outside the cluster domain are forwarded to (repeatable)"),
+      [](auto& c, auto& f) { c.dns_upstreams = f.dns_upstreams; });
+  add(sub->add_option("--dns-resolv-conf", f.dns_resolv_conf, "without --dns-upstream, forward to this file's nameservers (\"\": do not forward)")
+          ->capture_default_str(),
+      [](auto& c, auto& f) { c.dns_resolv_conf = f.dns_resolv_conf; });
   add(sub->add_option("--proxy-name", f.proxy_name, "serve Services labelled service.kubernetes.io/service-proxy-name=NAME instead of unlabelled ones"),
       [](auto& c, auto& f) { c.proxy_name = f.proxy_name; });
   add(sub->add_option("--cgroup-root", f.cgroup_root, "eBPF: the cgroup whose sockets get ClusterIP load balancing (default: the cgroup v2 root)"),

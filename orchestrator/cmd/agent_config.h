@@ -33,6 +33,10 @@ struct AgentConfig {
   std::string metrics_bind_address = "127.0.0.1:10249";
   std::vector<std::string> dns_listen;  // none: no DNS server
   std::string cluster_domain = "cluster.local";
+  // Names outside the cluster domain: these upstreams, else the nameservers of dns_resolv_conf
+  // ("" with no upstreams: not forwarded, REFUSED).
+  std::vector<std::string> dns_upstreams;
+  std::string dns_resolv_conf = "/etc/resolv.conf";
   std::string proxy_name;  // the service.kubernetes.io/service-proxy-name this agent answers to
   // eBPF mode: the cgroup whose sockets are load-balanced ("" = the cgroup v2 root), where maps
   // and links are pinned (under <bpf_root>/<node>), and the interfaces that get the tc programs

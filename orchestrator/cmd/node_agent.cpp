@@ -117,6 +117,8 @@ struct NodeAgent::Impl {
     dns::ServerOptions so;
     so.listen = config.dns_listen;
     so.zone.zone = config.cluster_domain;
+    so.forward.upstreams = config.dns_upstreams;
+    so.forward.resolv_conf = config.dns_upstreams.empty() ? config.dns_resolv_conf : "";
     auto created = dns::DnsServer::create(so);
     if (!created) return std::unexpected(StartError{fmt::format("--dns-listen {}: {}", fmt::join(config.dns_listen, ","), created.error())});
     dns_server = std::move(*created);
