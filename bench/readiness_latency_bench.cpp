@@ -7,6 +7,8 @@
 //
 // Each flip PATCHes one random pod's status (Ready True <-> False) through the status
 // subresource, as a kubelet does, and polls the Snapshot until that endpoint's `ready` changed.
+// Then Services are created one by one (--creates) and the cluster DNS server, fed from the same
+// feed as the agent feeds it, is asked for each name until it answers with the address.
 #include <algorithm>
 #include <csignal>
 #include <chrono>
@@ -20,6 +22,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include "dns/server.h"
+#include "dns/test_messages.h"
 #include "endpoints/informer/cluster_state_feed.h"
 #include "netns-tests/support/process.h"
 
@@ -29,7 +33,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 struct Options {
-  int services = 100, pods = 10, flips = 200;
+  int services = 100, pods = 10, flips = 200, creates = 100;
 };
 
 Options parse(int argc, char** argv) {
@@ -40,7 +44,8 @@ Options parse(int argc, char** argv) {
     if (flag == "--services") o.services = value;
     else if (flag == "--pods") o.pods = value;
     else if (flag == "--flips") o.flips = value;
-    else throw std::invalid_argument("unknown flag " + flag + " (--services N --pods N --flips N)");
+    else if (flag == "--creates") o.creates = value;
+    else throw std::invalid_argument("unknown flag " + flag + " (--services N --pods N --flips N --creates N)");
   }
   return o;
 }
@@ -105,6 +110,15 @@ int main(int argc, char** argv) {
   const double setup_seconds = std::chrono::duration<double>(Clock::now() - setup_start).count();
 
   sy::informer::ClusterStateFeed feed(*conn, {.node_name = "node-a"});
+  // The cluster DNS server, fed as the agent feeds it: a new Snapshot on every change.
+  auto dns_server = sy::dns::DnsServer::create({.listen = {"127.0.0.1:0"}, .workers = 1});
+  if (!dns_server) {
+    std::fprintf(stderr, "dns server: %s\n", dns_server.error().c_str());
+    return 1;
+  }
+  feed.set_on_change([&] {
+    if (feed.synced()) (*dns_server)->set_snapshot(feed.snapshot());
+  });
   const auto sync_start = Clock::now();
   feed.start();
   auto ready_in_snapshot = [&](int s, int p) -> std::optional<bool> {
@@ -156,6 +170,30 @@ int main(int argc, char** argv) {
     write_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
     to_snapshot_ms.push_back(std::chrono::duration<double, std::milli>(t2 - t0).count());
   }
+  // Service created -> its name answered by the DNS server.
+  std::vector<double> create_to_answer_ms;
+  std::vector<std::uint8_t> out(4096);
+  for (int i = 0; i < o.creates; ++i) {
+    const std::string name = fmt::format("new-{}", i);
+    const auto query = sy::dns::testing::make_query(name + ".bench.svc.cluster.local", sy::dns::kA);
+    const auto t0 = Clock::now();
+    must(api.send("POST", "/api/v1/namespaces/bench/services",
+                  fmt::format(R"({{"apiVersion":"v1","kind":"Service","metadata":{{"name":"{}"}},"spec":{{"ports":[{{"port":80}}]}}}})", name), json),
+         "service " + name);
+    bool answered = false;
+    while (Clock::now() - t0 < std::chrono::seconds(10)) {
+      const std::size_t n = (*dns_server)->handle(query, out, out.size(), false);
+      // NOERROR with one answer record.
+      if (n >= 12 && (out[3] & 0x0f) == 0 && (out[6] << 8 | out[7]) > 0) {
+        answered = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+    if (answered) create_to_answer_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    else ++timeouts;
+  }
+  (*dns_server)->stop();
   feed.stop();
   server.kill_now(SIGKILL);
   std::filesystem::remove_all(dir);
@@ -171,5 +209,9 @@ int main(int argc, char** argv) {
   std::printf("status PATCH answered:         p50 %.2f ms  p99 %.2f ms\n", percentile(write_ms, 0.5), percentile(write_ms, 0.99));
   std::printf("PATCH sent -> Snapshot shows it: p50 %.2f ms  p99 %.2f ms  max %.2f ms\n", percentile(to_snapshot_ms, 0.5),
               percentile(to_snapshot_ms, 0.99), *std::max_element(to_snapshot_ms.begin(), to_snapshot_ms.end()));
+  if (!create_to_answer_ms.empty())
+    std::printf("Service POSTed -> DNS answers its name (%zu): p50 %.2f ms  p99 %.2f ms  max %.2f ms\n", create_to_answer_ms.size(),
+                percentile(create_to_answer_ms, 0.5), percentile(create_to_answer_ms, 0.99),
+                *std::max_element(create_to_answer_ms.begin(), create_to_answer_ms.end()));
   return timeouts == 0 ? 0 : 1;
 }
