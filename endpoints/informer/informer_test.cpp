@@ -233,6 +233,7 @@ TEST_F(InformerAgainstApiserver, PodReadinessFlipsReachTheSnapshotAndAResumedWat
   // A relist, not an incremental catch-up (the count moves just after the list is applied).
   EXPECT_TRUE(wait_until(5, [&] { return feed.lists() > lists_before; })) << feed.lists();
   feed.stop();
+}
 
 TEST(Rfc3339, ParsesTheApiServersTimestamps) {
   using namespace std::chrono;
