@@ -212,6 +212,37 @@ TEST_F(SyncLoopTest, MetricsCountSyncsAndChangesUnderKubeProxyNames) {
   EXPECT_THAT(text, ::testing::Not(HasSubstr("kubeproxy_sync_proxy_rules_last_timestamp_seconds 0\n")));
 }
 
+TEST(Histogram, RendersCumulativeBucketsSumAndCount) {
+  Histogram h({0.1, 1, 10});
+  h.observe(0.05);
+  h.observe(0.1);  // on a bound: counted in that bucket (le is "less or equal")
+  h.observe(5.0);
+  h.observe(100.0);
+  std::string text;
+  h.render(text, "sync_seconds", "How long");
+  EXPECT_EQ(text,
+            "# HELP sync_seconds How long\n"
+            "# TYPE sync_seconds histogram\n"
+            "sync_seconds_bucket{le=\"0.1\"} 2\n"
+            "sync_seconds_bucket{le=\"1\"} 2\n"
+            "sync_seconds_bucket{le=\"10\"} 3\n"
+            "sync_seconds_bucket{le=\"+Inf\"} 4\n"
+            "sync_seconds_sum 105.15\n"
+            "sync_seconds_count 4\n");
+}
+
+TEST(Histogram, KubeProxySyncBuckets) {
+  Histogram h = Histogram::sync_duration();
+  h.observe(0.003);
+  std::string text;
+  h.render(text, "d", "help");
+  EXPECT_THAT(text, HasSubstr("d_bucket{le=\"0.001\"} 0\n"));
+  EXPECT_THAT(text, HasSubstr("d_bucket{le=\"0.004\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("d_bucket{le=\"16.384\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("d_sum 0.003\n"));
+  EXPECT_EQ(h.count(), 1u);
+}
+
 TEST(SyncMetrics, NetworkProgrammingLatencyUsesKubeProxysBuckets) {
   SyncMetrics m("nftables");
   const auto now = std::chrono::system_clock::now();
