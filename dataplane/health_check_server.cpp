@@ -51,7 +51,7 @@ struct HealthCheckServer::Impl {
 
   mutable std::mutex mutex;  // guards health and proxy_healthy: read by the server thread
   std::map<std::int32_t, ServiceHealth> health;
-  bool proxy_healthy = true;
+  std::function<bool()> proxy_healthy = [] { return true; };
 
   // Touched by update() only; the acceptors themselves are used and closed on the server thread.
   std::map<std::int32_t, std::vector<std::shared_ptr<tcp::acceptor>>> listeners;
@@ -60,8 +60,9 @@ struct HealthCheckServer::Impl {
     std::lock_guard lock(mutex);
     auto it = health.find(port);
     const ServiceHealth h = it == health.end() ? ServiceHealth{} : it->second;
-    status = h.local_endpoints > 0 && proxy_healthy ? http::status::ok : http::status::service_unavailable;
-    return health_check_body(h, proxy_healthy);
+    const bool healthy = proxy_healthy();
+    status = h.local_endpoints > 0 && healthy ? http::status::ok : http::status::service_unavailable;
+    return health_check_body(h, healthy);
   }
 
   std::expected<std::shared_ptr<tcp::acceptor>, std::string> open(const std::string& address, std::int32_t port) {
@@ -205,9 +206,9 @@ std::expected<void, Error> HealthCheckServer::update(const endpoints::Snapshot& 
   return {};
 }
 
-void HealthCheckServer::set_proxy_healthy(bool healthy) {
+void HealthCheckServer::set_proxy_health(std::function<bool()> healthy) {
   std::lock_guard lock(impl_->mutex);
-  impl_->proxy_healthy = healthy;
+  impl_->proxy_healthy = std::move(healthy);
 }
 
 std::vector<std::int32_t> HealthCheckServer::listening_ports() const {

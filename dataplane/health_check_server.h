@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <expected>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,9 +44,11 @@ class HealthCheckServer {
   // thread's network namespace. A port that cannot be opened (in use) is reported in the error
   // and tried again at the next update; every other port is in force when this returns.
   std::expected<void, Error> update(const endpoints::Snapshot& snapshot);
-  // serviceProxyHealthy in every answer; false also turns every answer into 503 (kube-proxy's
-  // behaviour when its own sync is stale). The agent sets it from its /healthz state.
-  void set_proxy_healthy(bool healthy);
+  // serviceProxyHealthy in every answer, asked at each request; false also turns every answer
+  // into 503, as kube-proxy does while its own syncs are stale (a change has waited longer than
+  // the health timeout), so load balancers stop sending to a node whose rules are out of date.
+  // The agent passes its ProxyHealth::healthy. Default: always healthy.
+  void set_proxy_health(std::function<bool()> healthy);
   // The ports listening now, sorted. Call it from the thread that calls update().
   std::vector<std::int32_t> listening_ports() const;
 

@@ -3,11 +3,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 
 #include "dataplane/health_check_server.h"
+#include "dataplane/proxy_health.h"
 #include "dataplane/iptables/test_cluster.h"
 #include "dataplane/testing/service_topology.h"
 
@@ -114,16 +116,35 @@ TEST_F(HealthCheckServerTest, AnswersOkWithLocalEndpointsAndUnavailableWithout) 
   EXPECT_EQ(two.body["localEndpoints"], 2);
 }
 
-TEST_F(HealthCheckServerTest, UnhealthyProxyAnswersUnavailable) {
+// kube-proxy's rule, through the agent's own ProxyHealth: once a change has waited longer than
+// the health timeout for a successful sync, every health-check port answers 503 (the node's
+// rules are stale), even with local endpoints; the next successful sync brings back 200.
+TEST_F(HealthCheckServerTest, StaleSyncsTurnThePortsUnavailableUntilTheNextSuccessfulSync) {
   ASSERT_NO_FATAL_FAILURE(start());
+  auto now = std::chrono::system_clock::now();
+  ProxyHealth proxy(std::chrono::seconds(60), [&now] { return now; });
+  server_->set_proxy_health([&proxy] { return proxy.healthy(); });
   state_.upsert(local_load_balancer(kHealthPort));
   state_.upsert(slice("local", {{kPodA, "node-a"}}));
   ASSERT_NO_FATAL_FAILURE(update());
-  server_->set_proxy_healthy(false);
-  auto r = ask(topology_->client(), ServiceTopology::kNodeIp, kHealthPort);
-  EXPECT_EQ(r.status, 503);
-  EXPECT_EQ(r.body["serviceProxyHealthy"], false);
-  EXPECT_EQ(r.body["localEndpoints"], 1);
+  proxy.updated();
+  auto& client = topology_->client();
+  EXPECT_EQ(ask(client, ServiceTopology::kNodeIp, kHealthPort).status, 200);
+
+  // A change arrives and the syncs that should program it keep failing.
+  proxy.queued_update();
+  now += std::chrono::seconds(59);
+  EXPECT_EQ(ask(client, ServiceTopology::kNodeIp, kHealthPort).status, 200) << "still within the health timeout";
+  now += std::chrono::seconds(2);
+  auto stale = ask(client, ServiceTopology::kNodeIp, kHealthPort);
+  EXPECT_EQ(stale.status, 503);
+  EXPECT_EQ(stale.body["serviceProxyHealthy"], false);
+  EXPECT_EQ(stale.body["localEndpoints"], 1);
+
+  proxy.updated();
+  auto recovered = ask(client, ServiceTopology::kNodeIp, kHealthPort);
+  EXPECT_EQ(recovered.status, 200);
+  EXPECT_EQ(recovered.body["serviceProxyHealthy"], true);
 }
 
 TEST_F(HealthCheckServerTest, PortClosesWhenTheServiceGoesOrStopsBeingLocal) {

@@ -52,6 +52,11 @@ bool ProxyHealth::healthy_locked(std::chrono::system_clock::time_point now) cons
   return !oldest_pending_ || now - *oldest_pending_ < timeout_;
 }
 
+bool ProxyHealth::healthy() const {
+  std::lock_guard lock(mu_);
+  return healthy_locked(now_());
+}
+
 HealthResponse ProxyHealth::healthz() {
   std::lock_guard lock(mu_);
   const auto now = now_();

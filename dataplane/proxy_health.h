@@ -32,6 +32,9 @@ class ProxyHealth {
 
   HealthResponse healthz();  // proxy health and node eligibility
   HealthResponse livez();    // proxy health only
+  // Proxy health without answering a probe (not counted): what the health-check node ports
+  // report as serviceProxyHealthy.
+  bool healthy() const;
   // True once a sync succeeded: the agent is ready to carry traffic (/readyz).
   bool synced_once() const;
   std::string prometheus_text() const;  // kubeproxy_healthz_total / kubeproxy_livez_total

@@ -211,12 +211,11 @@ std::expected<std::unique_ptr<NodeAgent>, NodeAgent::StartError> NodeAgent::star
   auto checks = dataplane::HealthCheckServer::create({.node_addresses = *addresses});
   if (!checks) return std::unexpected(StartError{"health-check node ports: " + checks.error().message});
   impl->health_checks = std::move(*checks);
+  // As kube-proxy: the ports answer 503 while a change has waited too long for a successful sync.
+  impl->health_checks->set_proxy_health([self] { return self->health.healthy(); });
   impl->loop->add_observer([self](const dataplane::SyncEvent& e) {
     if (auto r = self->conntrack->on_sync(e.before, e.after, e.diff); !r)
       spdlog::warn("event=conntrack_cleanup_failed error=\"{}\"", r.error().message);
-    // A sync just succeeded, so the proxy is healthy now. (While syncs fail this is not called
-    // and the ports keep their last answer: kube-proxy would turn them to 503 after a while.)
-    self->health_checks->set_proxy_healthy(true);
     if (auto r = self->health_checks->update(e.after); !r)
       spdlog::warn("event=health_check_ports_failed error=\"{}\"", r.error().message);
   });
