@@ -113,6 +113,22 @@ TEST_P(KubectlAgainstApiserver, LabelAnnotatePatchAndSelectors) {
             "service/web patched\n");
   EXPECT_EQ(k("get svc web -n shop -o jsonpath={.spec.ports[0].port}").output, "8080");
   EXPECT_EQ(k("get svc -n shop --field-selector metadata.name=web -o name").output, "service/web\n");
+
+  // Pods by node, as a node agent lists them; a field the server does not select on is refused.
+  const char* pods = R"(apiVersion: v1
+kind: Pod
+metadata: {name: on-n1, namespace: shop}
+spec: {nodeName: n1, containers: [{name: c, image: nginx}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: on-n2, namespace: shop}
+spec: {nodeName: n2, containers: [{name: c, image: nginx}]}
+)";
+  ASSERT_EQ(k("create -f " + file("pods.yaml", pods)).exit_code, 0);
+  EXPECT_EQ(k("get pods -A --field-selector spec.nodeName=n1 -o name").output, "pod/on-n1\n");
+  EXPECT_EQ(k("get pods -n shop --field-selector spec.nodeName!=n1,spec.hostNetwork=false -o name").output, "pod/on-n2\n");
+  EXPECT_THAT(k("get pods -n shop --field-selector spec.nodeNam=n1").output, HasSubstr("field label not supported: spec.nodeNam"));
 }
 
 TEST_P(KubectlAgainstApiserver, ApplyTwiceServerSideApplyStrategicPatchAndEdit) {

@@ -189,10 +189,30 @@ ApiResult<Json> ObjectRegistry::get(const ResourceInfo& r, const std::string& ns
 
 namespace {
 
+// The Pod fields kube-apiserver selects on besides metadata.*, and their values as strings
+// (what `--field-selector spec.nodeName=n1` compares): kubelets and node agents list only the
+// pods of their node this way.
+constexpr std::string_view kPodFieldNames[] = {"spec.nodeName",      "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+                                               "spec.hostNetwork",   "status.phase",       "status.podIP",       "status.nominatedNodeName"};
+
+void add_pod_fields(const Json& pod, api::StringMap& f) {
+  const Json& spec = pod.contains("spec") ? pod["spec"] : Json::object();
+  const Json& status = pod.contains("status") ? pod["status"] : Json::object();
+  f["spec.nodeName"] = spec.value("nodeName", "");
+  f["spec.restartPolicy"] = spec.value("restartPolicy", "");
+  f["spec.schedulerName"] = spec.value("schedulerName", "");
+  f["spec.serviceAccountName"] = spec.value("serviceAccountName", "");
+  f["spec.hostNetwork"] = spec.value("hostNetwork", false) ? "true" : "false";
+  f["status.phase"] = status.value("phase", "");
+  f["status.podIP"] = status.value("podIP", "");
+  f["status.nominatedNodeName"] = status.value("nominatedNodeName", "");
+}
+
 struct Filters {
   api::LabelSelector labels;
   api::FieldSelector fields;
   bool namespaced;
+  bool pods;
   bool matches(const Json& obj) const {
     api::StringMap l;
     const Json& meta = obj["metadata"];
@@ -201,17 +221,20 @@ struct Filters {
     if (!labels.matches(l)) return false;
     api::StringMap f{{"metadata.name", meta.value("name", "")}};
     if (namespaced) f["metadata.namespace"] = meta.value("namespace", "");
+    if (pods) add_pod_fields(obj, f);
     return fields.matches(f);
   }
 };
 
 ApiResult<Filters> make_filters(const ResourceInfo& r, const ListOptions& o) {
-  Filters f{{}, {}, r.namespaced};
+  const bool pods = r.group.empty() && r.kind == "Pod";
+  Filters f{{}, {}, r.namespaced, pods};
   auto l = api::LabelSelector::parse(o.label_selector);
   if (!l) return std::unexpected(bad_request(fmt::format("unable to parse requirement: {}", l.error())));
   f.labels = *l;
   std::vector<std::string_view> supported{"metadata.name"};
   if (r.namespaced) supported.push_back("metadata.namespace");
+  if (pods) supported.insert(supported.end(), std::begin(kPodFieldNames), std::end(kPodFieldNames));
   auto fs = api::FieldSelector::parse(o.field_selector, supported);
   if (!fs) return std::unexpected(bad_request(fs.error()));
   f.fields = *fs;
