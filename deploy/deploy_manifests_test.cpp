@@ -14,6 +14,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "endpoints/informer/cluster_state_feed.h"
+#include "endpoints/informer/node_pods_feed.h"
 #include "netns-tests/support/process.h"
 #include "orchestrator/cmd/agent_config.h"
 #include "orchestrator/cmd/status_http_server.h"
@@ -133,8 +134,9 @@ TEST_F(DeployManifests, TheDaemonSetsServiceAccountMayListAndWatchEverythingTheA
   ASSERT_FALSE(roles.empty()) << "no ClusterRoleBinding for ServiceAccount " << ns << "/" << sa;
   EXPECT_EQ(of_kind("ServiceAccount").at(0)["metadata"]["name"].as<std::string>(), sa);
 
-  const auto collections = informer::ClusterStateFeed::watched_collections();
-  ASSERT_GE(collections.size(), 3u);
+  auto collections = informer::ClusterStateFeed::watched_collections();
+  collections.push_back(informer::NodePodsFeed::watched_collection());  // --dns-autopath
+  ASSERT_GE(collections.size(), 4u);
   for (const auto& path : collections) {
     const auto [api_group, resource] = group_and_resource(path);
     for (const char* verb : {"list", "watch"}) {

@@ -31,8 +31,11 @@ std::size_t PodNamespaces::Hash::operator()(const IpKey& k) const noexcept {
   return std::hash<std::uint64_t>{}(a * 0x9E3779B97F4A7C15ull ^ b);
 }
 
-std::shared_ptr<const PodNamespaces> PodNamespaces::from_snapshot(const endpoints::Snapshot& snapshot) {
+std::shared_ptr<const PodNamespaces> PodNamespaces::from_snapshot(const endpoints::Snapshot& snapshot, const std::vector<PodAddress>& node_pods) {
   auto index = std::make_shared<PodNamespaces>();
+  // The node's own pods first: emplace keeps the first namespace seen for an address.
+  for (const auto& pod : node_pods)
+    if (auto k = ip_key(pod.ip)) index->by_ip_.emplace(*k, pod.namespace_);
   for (const auto& [key, svc] : snapshot.services())
     for (const auto& e : svc->addresses)
       if (auto k = ip_key(e.ip)) index->by_ip_.emplace(*k, key.namespace_);

@@ -25,12 +25,20 @@ using IpKey = std::array<std::uint8_t, 16>;
 std::optional<IpKey> ip_key(std::string_view text);
 IpKey ip_key_v4(const std::array<std::uint8_t, 4>& v4);
 
-// Which namespace a client IP is a pod of. Built from the Snapshot's endpoints (the IPs of
-// pods behind some Service, with their Service's namespace): a pod that backs no Service is
-// not known, and its queries are answered without autopath.
+// A pod's address and namespace, as the agent knows the pods of its own node.
+struct PodAddress {
+  std::string ip;
+  std::string namespace_;
+};
+
+// Which namespace a client IP is a pod of. Built from the pods of this node (`node_pods`, from
+// the agent's pod informer: every pod that can query this node's server, Service or not) and
+// the Snapshot's endpoints (the IPs of pods behind some Service, with their Service's
+// namespace). A client known to neither is answered without autopath.
 class PodNamespaces {
  public:
-  static std::shared_ptr<const PodNamespaces> from_snapshot(const endpoints::Snapshot& snapshot);
+  static std::shared_ptr<const PodNamespaces> from_snapshot(const endpoints::Snapshot& snapshot,
+                                                            const std::vector<PodAddress>& node_pods = {});
   const std::string* find(const IpKey& ip) const;
   std::size_t size() const { return by_ip_.size(); }
 

@@ -250,12 +250,24 @@ std::expected<std::unique_ptr<DnsServer>, std::string> DnsServer::create(ServerO
 }
 
 void DnsServer::set_snapshot(std::shared_ptr<const endpoints::Snapshot> s) {
-  if (!s) {
+  std::lock_guard lock(view_writer_mu_);
+  snapshot_ = std::move(s);
+  publish_view_locked();
+}
+
+void DnsServer::set_node_pods(std::vector<PodAddress> pods) {
+  std::lock_guard lock(view_writer_mu_);
+  node_pods_ = std::move(pods);
+  if (snapshot_ && options_.autopath) publish_view_locked();
+}
+
+void DnsServer::publish_view_locked() {
+  if (!snapshot_) {
     view_.store(nullptr);
   } else {
-    auto pods = options_.autopath ? PodNamespaces::from_snapshot(*s) : nullptr;
-    ServiceIndex services(*s);
-    view_.store(std::make_shared<const View>(View{std::move(s), std::move(services), std::move(pods)}));
+    auto pods = options_.autopath ? PodNamespaces::from_snapshot(*snapshot_, node_pods_) : nullptr;
+    ServiceIndex services(*snapshot_);
+    view_.store(std::make_shared<const View>(View{snapshot_, std::move(services), std::move(pods)}));
   }
   view_version_.fetch_add(1, std::memory_order_release);
 }

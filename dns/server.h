@@ -9,6 +9,7 @@
 #include <expected>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -46,6 +47,8 @@ class DnsServer {
 
   // Replaces what the server answers from; readers never wait.
   void set_snapshot(std::shared_ptr<const endpoints::Snapshot> s);
+  // The pods of this node, for autopath: queries from them get it even when they back no Service.
+  void set_node_pods(std::vector<PodAddress> pods);
   // The addresses actually bound (with the chosen ports when 0 was asked).
   const std::vector<std::string>& bound() const { return bound_; }
   const ServerCounters& counters() const { return counters_; }
@@ -92,6 +95,10 @@ class DnsServer {
     std::shared_ptr<const PodNamespaces> pods;  // null unless autopath is on
   };
   std::atomic<std::shared_ptr<const View>> view_;
+  void publish_view_locked();
+  std::mutex view_writer_mu_;  // set_snapshot and set_node_pods: one View built at a time
+  std::shared_ptr<const endpoints::Snapshot> snapshot_;  // the last set, under view_writer_mu_
+  std::vector<PodAddress> node_pods_;                    // under view_writer_mu_
   std::atomic<std::uint64_t> view_version_{0};  // bumped after each view_ store
   // The current View: a worker keeps its own reference and reloads it only when the version
   // moved (loading an atomic shared_ptr takes four locked instructions); others load it into `hold`.

@@ -332,6 +332,54 @@ TEST_F(InClusterAgent, UsesTheServiceAccountAndVerifiesTheClusterCa) {
 // --mode ebpf: ClusterIPs balanced on the cgroup socket hooks of a cgroup the test created (the
 // test moved in, so the agent, curl and kubectl are inside), pinned under a private bpf
 // filesystem. A kill -9 and a restart keep traffic flowing; --cleanup removes hooks and pins.
+// --dns-autopath: a pod with ndots:5 asking "web.shop" first asks "web.shop.<its ns>.svc.…";
+// the server knows the pod's namespace from the node's pods (its own informer), also for a pod
+// that backs no Service, and answers web.shop.svc.cluster.local at once: one round trip.
+TEST_F(AgentInNodeNamespace, DnsAutopathAnswersThisNodesPodsInOneRoundTrip) {
+  apply(R"(apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: batch}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  ports: [{name: http, port: 80, targetPort: 8080}]
+)");
+  const std::string web_ip = cluster_ip("web");
+  const std::string node_dns = std::string(ServiceTopology::kNodeIp) + ":5353";
+  start_agent({"--mode", "nftables", "--dns-listen", node_dns, "--dns-autopath"});
+  // pod-b (10.244.0.12) is no endpoint of anything, and no Pod object has its address yet.
+  auto ask = [&] {
+    return topology_->pod("pod-b").run(fmt::format("dig +short +time=2 +tries=1 @{} -p 5353 web.shop.batch.svc.cluster.local A",
+                                                   ServiceTopology::kNodeIp));
+  };
+  ASSERT_TRUE(wait_until(20, [&] {
+    return topology_->pod("pod-b").run(fmt::format("dig +short +time=1 +tries=1 @{} -p 5353 web.shop.svc.cluster.local A", ServiceTopology::kNodeIp))
+               .output == web_ip + "\n";
+  })) << log("agent.log");
+  EXPECT_EQ(ask().output, "") << "an unknown client gets the plain NXDOMAIN";
+
+  // The pod is scheduled here and gets its address: now the server knows who is asking.
+  apply(R"(apiVersion: v1
+kind: Pod
+metadata: {name: job, namespace: batch}
+spec: {nodeName: node-a, containers: [{name: c, image: job}]}
+)");
+  ASSERT_TRUE(kubectl(R"(patch pod job -n batch --subresource=status --type merge -p '{"status":{"phase":"Running","podIP":"10.244.0.12","podIPs":[{"ip":"10.244.0.12"}]}}')").ok());
+  EXPECT_TRUE(wait_until(10, [&] { return ask().output == "web.shop.svc.cluster.local.\n" + web_ip + "\n"; })) << ask().output;
+  // Only that pod: the same query from pod-a (no Pod object, no endpoint) is still NXDOMAIN.
+  EXPECT_EQ(topology_->pod("pod-a")
+                .run(fmt::format("dig +short +time=2 +tries=1 @{} -p 5353 web.shop.batch.svc.cluster.local A", ServiceTopology::kNodeIp))
+                .output,
+            "");
+  EXPECT_THAT(in_node_shell("curl -s http://127.0.0.1:10249/metrics").output, ::testing::ContainsRegex("switchyard_dns_autopath_total [1-9]"));
+}
+
 TEST_F(AgentInNodeNamespace, EbpfModeBalancesClusterIpsSurvivesKill9AndCleansUp) {
   auto env = dataplane::ebpf::testing::EbpfTestEnv::create();
   ASSERT_TRUE(env) << env.error();

@@ -1,6 +1,7 @@
 // The agent's list+watch against a real `switchyard apiserver` process over HTTPS with its CA and
 // token from the kubeconfig: the Snapshot follows kubectl's changes, survives the API server
 // going away (last state kept) and catches up after it comes back.
+#include <atomic>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "endpoints/informer/cluster_state_feed.h"
+#include "endpoints/informer/node_pods_feed.h"
 #include "netns-tests/support/process.h"
 
 namespace switchyard::informer {
@@ -233,6 +235,57 @@ TEST_F(InformerAgainstApiserver, PodReadinessFlipsReachTheSnapshotAndAResumedWat
   // A relist, not an incremental catch-up (the count moves just after the list is applied).
   EXPECT_TRUE(wait_until(5, [&] { return feed.lists() > lists_before; })) << feed.lists();
   feed.stop();
+}
+
+std::string describe(const std::vector<PodAddress>& addresses) {
+  std::string out;
+  for (const auto& a : addresses) out += a.ip + " in " + a.namespace_ + "; ";
+  return out;
+}
+
+// What the DNS server's autopath knows about who is asking: the addresses of this node's pods
+// (both families), not other nodes' pods, not host-network or finished pods, following changes.
+TEST_F(InformerAgainstApiserver, NodePodsFeedKeepsTheAddressesOfThisNodesRunningPods) {
+  apply(kPodsAndService);
+  apply(R"(apiVersion: v1
+kind: Namespace
+metadata: {name: batch}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: job, namespace: batch}
+spec: {nodeName: node-a, containers: [{name: c, image: job}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: host, namespace: kube-system}
+spec: {nodeName: node-a, hostNetwork: true, containers: [{name: c, image: agent}]}
+)");
+  auto set_status = [&](const std::string& ns, const std::string& pod, const std::string& status) {
+    auto r = kubectl("patch pod " + pod + " -n " + ns + " --subresource=status --type merge -p '" + status + "'");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+  };
+  set_status("shop", "cart-0", pod_status("10.1.0.10", true));
+  set_status("shop", "cart-1", pod_status("10.1.1.11", true));  // on node-b
+  set_status("kube-system", "host", pod_status("192.168.0.1", true));
+  set_status("batch", "job", R"({"status":{"phase":"Running","podIP":"10.1.0.20","podIPs":[{"ip":"10.1.0.20"},{"ip":"fd00:1::20"}]}})");
+
+  auto conn = load_kubeconfig((dir_ / "kubeconfig").string());
+  ASSERT_TRUE(conn) << conn.error();
+  NodePodsFeed feed(*conn, "node-a");
+  std::atomic<int> changes{0};
+  feed.set_on_change([&] { ++changes; });
+  feed.start();
+  using A = PodAddress;
+  const std::vector<A> both{{"10.1.0.10", "shop"}, {"10.1.0.20", "batch"}, {"fd00:1::20", "batch"}};
+  ASSERT_TRUE(wait_until(10, [&] { return feed.synced() && feed.addresses() == both; })) << describe(feed.addresses());
+  EXPECT_GE(changes.load(), 1);
+
+  // The job finishes: its addresses may go to another pod now.
+  set_status("batch", "job", R"({"status":{"phase":"Succeeded"}})");
+  EXPECT_TRUE(wait_until(10, [&] { return feed.addresses() == std::vector<A>{{"10.1.0.10", "shop"}}; })) << describe(feed.addresses());
+  ASSERT_EQ(kubectl("delete pod cart-0 -n shop --wait=false").exit_code, 0);
+  EXPECT_TRUE(wait_until(10, [&] { return feed.addresses().empty(); })) << describe(feed.addresses());
 }
 
 TEST(Rfc3339, ParsesTheApiServersTimestamps) {

@@ -123,6 +123,9 @@ void register_agent(CLI::App& app, std::function<int()>& run) {
   add(sub->add_option("--dns-resolv-conf", f.dns_resolv_conf, "without --dns-upstream, forward to this file's nameservers (\"\": do not forward)")
           ->capture_default_str(),
       [](auto& c, auto& f) { c.dns_resolv_conf = f.dns_resolv_conf; });
+  add(sub->add_flag("--dns-autopath", f.dns_autopath,
+                    "server-side search path (CoreDNS's autopath) for queries from this node's pods: one round trip with ndots:5"),
+      [](auto& c, auto& f) { c.dns_autopath = f.dns_autopath; });
   add(sub->add_option("--proxy-name", f.proxy_name, "serve Services labelled service.kubernetes.io/service-proxy-name=NAME instead of unlabelled ones"),
       [](auto& c, auto& f) { c.proxy_name = f.proxy_name; });
   add(sub->add_option("--cgroup-root", f.cgroup_root, "eBPF: the cgroup whose sockets get ClusterIP load balancing (default: the cgroup v2 root)"),

@@ -37,6 +37,8 @@ struct AgentConfig {
   // ("" with no upstreams: not forwarded, REFUSED).
   std::vector<std::string> dns_upstreams;
   std::string dns_resolv_conf = "/etc/resolv.conf";
+  // CoreDNS's autopath for this node's pods (the agent then also watches its node's pods).
+  bool dns_autopath = false;
   std::string proxy_name;  // the service.kubernetes.io/service-proxy-name this agent answers to
   // eBPF mode: the cgroup whose sockets are load-balanced ("" = the cgroup v2 root), where maps
   // and links are pinned (under <bpf_root>/<node>), and the interfaces that get the tc programs

@@ -15,6 +15,7 @@
 #include "dataplane/sync_loop.h"
 #include "dns/server.h"
 #include "endpoints/informer/cluster_state_feed.h"
+#include "endpoints/informer/node_pods_feed.h"
 #include "orchestrator/cmd/status_http_server.h"
 
 namespace switchyard::cmd {
@@ -106,6 +107,7 @@ struct NodeAgent::Impl {
   std::unique_ptr<dataplane::ConntrackCleaner> conntrack;       // stale UDP flows, after each sync
   std::unique_ptr<dataplane::HealthCheckServer> health_checks;  // externalTrafficPolicy Local node ports
   std::unique_ptr<dns::DnsServer> dns_server;
+  std::unique_ptr<informer::NodePodsFeed> node_pods;  // with --dns-autopath: who is asking
   std::unique_ptr<StatusHttpServer> healthz, metrics;
   bool stopped = false;
   std::vector<std::chrono::system_clock::time_point> pending_triggers;  // sync thread only
@@ -119,6 +121,7 @@ struct NodeAgent::Impl {
     so.zone.zone = config.cluster_domain;
     so.forward.upstreams = config.dns_upstreams;
     so.forward.resolv_conf = config.dns_upstreams.empty() ? config.dns_resolv_conf : "";
+    so.autopath = config.dns_autopath;
     auto created = dns::DnsServer::create(so);
     if (!created) return std::unexpected(StartError{fmt::format("--dns-listen {}: {}", fmt::join(config.dns_listen, ","), created.error())});
     dns_server = std::move(*created);
@@ -158,6 +161,7 @@ struct NodeAgent::Impl {
     stopped = true;
     // Order: nothing new arrives, nothing more is programmed, then the servers go.
     feed.stop();
+    if (node_pods) node_pods->stop();
     if (loop) loop->stop();
     health_checks.reset();
     if (dns_server) dns_server->stop();
@@ -220,6 +224,14 @@ std::expected<std::unique_ptr<NodeAgent>, NodeAgent::StartError> NodeAgent::star
       spdlog::warn("event=health_check_ports_failed error=\"{}\"", r.error().message);
   });
   if (auto ok = impl->start_dns(); !ok) return std::unexpected(ok.error());
+  if (impl->dns_server && c.dns_autopath) {
+    impl->node_pods = std::make_unique<informer::NodePodsFeed>(connection, c.node_name);
+    impl->node_pods->set_on_change([self] {
+      std::vector<dns::PodAddress> pods;
+      for (auto& p : self->node_pods->addresses()) pods.push_back({std::move(p.ip), std::move(p.namespace_)});
+      self->dns_server->set_node_pods(std::move(pods));
+    });
+  }
   impl->feed.set_on_change([self] {
     self->loop->request_sync();
     self->health.set_node_eligible(node_eligible(self->feed.node()));
@@ -232,6 +244,7 @@ std::expected<std::unique_ptr<NodeAgent>, NodeAgent::StartError> NodeAgent::star
                c.node_name, c.mode, connection.host, connection.port, c.sync_period.count(), c.min_sync_period.count(),
                fmt::join(c.cluster_cidrs, ","));
   impl->feed.start();
+  if (impl->node_pods) impl->node_pods->start();
   impl->loop->start();
   return std::unique_ptr<NodeAgent>(new NodeAgent(std::move(impl)));
 }
