@@ -8,6 +8,9 @@
 
 #include <random>
 
+#include <regex>
+#include <thread>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -27,7 +30,8 @@ struct Reply {
 };
 
 // A raw HTTP/1.1 exchange on a fresh connection: the test controls every byte.
-std::string exchange(int port, const std::string& request, int timeout_ms = 3000) {
+// `half_close`: shut down our side after the request (a watch reads that as the client leaving).
+std::string exchange(int port, const std::string& request, int timeout_ms = 3000, bool half_close = true) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -40,7 +44,7 @@ std::string exchange(int port, const std::string& request, int timeout_ms = 3000
     return "";
   }
   (void)!write(fd, request.data(), request.size());
-  shutdown(fd, SHUT_WR);
+  if (half_close) shutdown(fd, SHUT_WR);
   std::string out;
   char buf[8192];
   ssize_t n;
@@ -198,6 +202,42 @@ TEST_F(HttpApi, WatchFromARevisionAndExpiredAfterCompaction) {
   auto expired = call("GET", "/api/v1/namespaces/shop/services?watch=true&timeoutSeconds=1&resourceVersion=" + rv);
   EXPECT_THAT(expired.raw, HasSubstr(R"("type":"ERROR")"));
   EXPECT_THAT(expired.raw, HasSubstr(R"("code":410)"));
+}
+
+// allowWatchBookmarks: a bookmark carries a resourceVersion the watch has really reached: not
+// behind an event it already sent, and past changes elsewhere once they are through (so a client
+// resuming from it after a quiet spell is not sent back before a compaction).
+TEST_F(HttpApi, BookmarksFollowTheWatchsOwnProgress) {
+  const std::string rv = call("GET", "/api/v1/namespaces/shop/services").body["metadata"]["resourceVersion"];
+  Reply w;
+  std::thread watcher([&] {
+    w.raw = exchange(server_->port(),
+                     "GET /api/v1/namespaces/shop/services?watch=true&allowWatchBookmarks=true&timeoutSeconds=2&resourceVersion=" + rv +
+                         " HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer s3cret\r\n\r\n",
+                     4000, false);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto created = call("POST", "/api/v1/namespaces/shop/services", service("a"));
+  ASSERT_EQ(created.code, 201);
+  const long long event_rv = std::stoll(created.body["metadata"]["resourceVersion"].get<std::string>());
+  ASSERT_EQ(call("POST", "/api/v1/namespaces", R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"other"}})").code, 201);
+  auto elsewhere = call("POST", "/api/v1/namespaces/other/services", service("b"));
+  ASSERT_EQ(elsewhere.code, 201);
+  const long long elsewhere_rv = std::stoll(elsewhere.body["metadata"]["resourceVersion"].get<std::string>());
+  watcher.join();
+
+  std::vector<long long> bookmarks;
+  std::size_t added_at = std::string::npos;
+  const std::regex bookmark(R"re("resourceVersion":"([0-9]+)"\}\},"type":"BOOKMARK")re");
+  for (std::sregex_iterator it(w.raw.begin(), w.raw.end(), bookmark), end; it != end; ++it) bookmarks.push_back(std::stoll((*it)[1]));
+  added_at = w.raw.find(R"("type":"ADDED")");
+  ASSERT_NE(added_at, std::string::npos) << w.raw << " rv=" << rv << " event_rv=" << event_rv << " elsewhere_rv=" << elsewhere_rv;
+  ASSERT_FALSE(bookmarks.empty()) << w.raw;
+  SCOPED_TRACE(w.raw);
+  EXPECT_LT(added_at, w.raw.find(R"("type":"BOOKMARK")"));
+  EXPECT_GE(bookmarks.front(), event_rv);
+  EXPECT_GE(bookmarks.front(), elsewhere_rv) << "the watch saw nothing after the service in namespace other, but got past it";
+  EXPECT_THAT(w.raw, ::testing::Not(HasSubstr(R"("name":"b")")));
 }
 
 TEST_F(HttpApi, SendInitialEventsIsRefusedWith422) {

@@ -3,7 +3,9 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <set>
 #include <mutex>
@@ -49,10 +51,12 @@ struct EventQueue {
   std::condition_variable cv;
   std::deque<std::string> lines;
   bool failed = false;
-  void push(std::string line, bool error) {
+  store::Revision newest = 0;  // the highest resourceVersion among the events queued so far
+  void push(std::string line, bool error, store::Revision revision) {
     std::lock_guard lock(mu);
     lines.push_back(std::move(line));
     failed |= error;
+    newest = std::max(newest, revision);
     cv.notify_one();
   }
 };
@@ -76,23 +80,31 @@ void serve_watch(Stream& stream, ApiHandler& handler, const WatchRequest& w, con
   if (ec) return;
   auto queue = std::make_shared<EventQueue>();
   auto watch = handler.registry().watch(*w.resource, w.ns, w.options, [queue, &handler, w](const WatchEvent& e) {
-    queue->push(handler.event_line(w, e), e.type == "ERROR");
+    store::Revision revision = 0;
+    if (e.type != "ERROR") revision = std::strtoll(e.object.value("metadata", Json::object()).value("resourceVersion", "0").c_str(), nullptr, 10);
+    queue->push(handler.event_line(w, e), e.type == "ERROR", revision);
   });
-  if (!watch) queue->push(handler.event_line(w, WatchEvent{"ERROR", watch.error().status}), true);
+  if (!watch) queue->push(handler.event_line(w, WatchEvent{"ERROR", watch.error().status}), true, 0);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(w.timeout_seconds > 0 ? w.timeout_seconds : 1800);
   auto next_bookmark = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   while (!stopping && std::chrono::steady_clock::now() < deadline) {
     std::deque<std::string> batch;
     bool failed = false;
+    store::Revision newest_event = 0;
+    // Read before taking the queue: every event up to it is in the queue by now, so a bookmark
+    // sent after this batch never claims a revision whose event has not been written.
+    const store::Revision progress = watch ? (*watch)->progress() : 0;
     {
       std::unique_lock lock(queue->mu);
       queue->cv.wait_for(lock, std::chrono::milliseconds(250), [&] { return !queue->lines.empty(); });
       batch.swap(queue->lines);
       failed = queue->failed;
+      newest_event = queue->newest;
     }
-    if (batch.empty() && w.bookmarks && std::chrono::steady_clock::now() >= next_bookmark) {
+    // A bookmark behind an event already written would move the client back: wait for progress.
+    if (batch.empty() && w.bookmarks && progress > 0 && progress >= newest_event && std::chrono::steady_clock::now() >= next_bookmark) {
       Json mark = {{"kind", w.resource->kind}, {"apiVersion", w.resource->api_version()},
-                   {"metadata", {{"resourceVersion", std::to_string(handler.registry().current_revision())},
+                   {"metadata", {{"resourceVersion", std::to_string(progress)},
                                  {"annotations", {{"k8s.io/initial-events-end", "true"}}}}}};
       batch.push_back(Json{{"type", "BOOKMARK"}, {"object", mark}}.dump() + "\n");
       next_bookmark = std::chrono::steady_clock::now() + std::chrono::seconds(30);

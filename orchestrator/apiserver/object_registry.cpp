@@ -425,6 +425,12 @@ namespace {
 
 class StoreWatchStream : public WatchStream {
  public:
+  explicit StoreWatchStream(store::Store& s) : store(s) {}
+  store::Revision progress() const override {
+    // Without a store watch (a list that is always empty) nothing can be missed.
+    return watch ? watch->progress() : store.current_revision().value_or(0);
+  }
+  store::Store& store;
   std::unique_ptr<store::Watch> watch;
 };
 
@@ -448,7 +454,7 @@ ApiResult<std::unique_ptr<WatchStream>> ObjectRegistry::watch(const ResourceInfo
   } else {
     from = std::strtoll(o.resource_version.c_str(), nullptr, 10);
   }
-  auto stream = std::make_unique<StoreWatchStream>();
+  auto stream = std::make_unique<StoreWatchStream>(store_);
   if (r.read_only_list) return std::unique_ptr<WatchStream>(std::move(stream));
   const Filters f = *filters;
   auto w = store_.watch(storage_prefix(r, ns), from, [sink, f](const store::StoreResult<store::Event>& ev) {

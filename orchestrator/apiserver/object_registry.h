@@ -41,6 +41,9 @@ struct WatchEvent {
 class WatchStream {
  public:
   virtual ~WatchStream() = default;
+  // The resourceVersion a bookmark may carry now: every change up to it has been given to the
+  // sink already (see store::Watch::progress).
+  virtual store::Revision progress() const = 0;
 };
 
 class ObjectRegistry {

@@ -88,6 +88,7 @@ EtcdWatch::EtcdWatch(Endpoint endpoint, std::string prefix, Revision from, Timin
       timing_(timing),
       callback_(std::move(callback)),
       delivered_(from),
+      progress_(from),
       thread_([this] { run(); }) {}
 
 EtcdWatch::~EtcdWatch() {
@@ -186,7 +187,8 @@ EtcdWatch::Outcome EtcdWatch::stream_once(StoreError& error) {
                   {{"key", base64_encode(key)},
                    {"range_end", base64_encode(end)},
                    {"start_revision", std::to_string(delivered_ + 1)},
-                   {"prev_kv", true}}}};
+                   {"prev_kv", true},
+                   {"progress_notify", true}}}};
   http::request<http::string_body> req{http::verb::post, "/v3/watch", 11};
   req.set(http::field::host, endpoint_.str());
   req.set(http::field::content_type, "application/json");
@@ -250,13 +252,20 @@ EtcdWatch::Outcome EtcdWatch::handle_message(std::string_view text, StoreError& 
   if (result.value("canceled", false))
     return fail(StoreErrorCode::Internal, fmt::format("cancelled by etcd: {}", result.value("cancel_reason", "")));
 
-  for (const auto& e : result.value("events", json::array())) {
+  const json events = result.value("events", json::array());
+  for (const auto& e : events) {
     auto event = event_from(e);
     if (!event) return fail(event.error().code, event.error().message);
     if (cancelled_) return Outcome::Cancelled;
     callback_(*event);
     delivered_ = event->kv.mod_revision;
+    progress_ = std::max(progress_.load(), delivered_);
   }
+  // A progress notification: no events, not the creation answer. etcd sends it only to a watch
+  // that has caught up, so its header revision is complete for this watch. (An events answer's
+  // header may be ahead of events still to come while the watch catches up.)
+  if (events.empty() && !result.value("created", false))
+    progress_ = std::max(progress_.load(), int_field(result.value("header", json::object()), "revision"));
   return Outcome::Continue;
 }
 

@@ -35,6 +35,9 @@ class EtcdWatch final : public Watch {
 
   // Blocks until etcd has confirmed the watch, or the first attempt failed.
   StoreResult<void> wait_started();
+  // The last event delivered, or the revision of etcd's last progress notification (sent to
+  // a watch that has caught up, every --experimental-watch-progress-notify-interval).
+  Revision progress() const override { return progress_.load(); }
 
  private:
   enum class Outcome { Continue, Cancelled, Broken, Fatal };
@@ -50,6 +53,7 @@ class EtcdWatch final : public Watch {
   const Timing timing_;
   WatchCallback callback_;
   Revision delivered_;  // the last revision handed to the callback (or the start)
+  std::atomic<Revision> progress_;
 
   boost::asio::io_context ioc_;
   boost::beast::tcp_stream stream_{ioc_};

@@ -195,6 +195,7 @@ StoreResult<void> SqliteStore::load_revisions() {
   auto compacted = query_revision(writer_, kCompactedRevision, "read compacted revision", 0);
   if (!compacted) return std::unexpected(compacted.error());
   current_ = *current;
+  pushed_ = *current;
   compacted_ = *compacted;
   return {};
 }
@@ -261,6 +262,7 @@ StoreResult<Event> SqliteStore::write(WriteKind kind, std::string_view key, std:
   current_ = revision;  // published before the feeds see it: see WatchFeed and SqliteWatch::run
   for (auto& feed : feeds_)
     if (key.starts_with(feed->prefix)) feed->push(event);
+  pushed_ = revision;
   return event;
 }
 

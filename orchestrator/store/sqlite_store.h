@@ -66,6 +66,7 @@ class SqliteStore final : public Store, private sqlite::EventLog {
   StoreResult<std::vector<Event>> events_between(std::string_view prefix, Revision after, Revision up_to,
                                                   std::size_t limit) override;
   Revision published_revision() const override { return current_.load(); }
+  Revision pushed_revision() const override { return pushed_.load(); }
   void stop_feeding(const std::shared_ptr<sqlite::WatchFeed>& feed) override;
 
   const std::string path_;
@@ -77,6 +78,7 @@ class SqliteStore final : public Store, private sqlite::EventLog {
   sqlite::Connection writer_;
   std::vector<std::shared_ptr<sqlite::WatchFeed>> feeds_;
   std::atomic<Revision> current_{0};
+  std::atomic<Revision> pushed_{0};  // current_ once its event is in every matching feed
   std::atomic<Revision> compacted_{0};
 };
 

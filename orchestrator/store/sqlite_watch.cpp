@@ -1,5 +1,7 @@
 #include "orchestrator/store/sqlite_watch.h"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 namespace switchyard::store::sqlite {
@@ -24,7 +26,7 @@ void WatchFeed::push(const Event& event) {
 
 SqliteWatch::SqliteWatch(EventLog& log, std::shared_ptr<WatchFeed> feed, Revision from, Revision registered_at,
                          WatchCallback callback)
-    : log_(log), feed_(std::move(feed)), callback_(std::move(callback)) {
+    : log_(log), feed_(std::move(feed)), callback_(std::move(callback)), progress_(from) {
   thread_ = std::thread([this, from, registered_at] { run(from, registered_at); });
 }
 
@@ -36,6 +38,16 @@ SqliteWatch::~SqliteWatch() {
   feed_->cv.notify_one();
   thread_.join();
   log_.stop_feeding(feed_);
+}
+
+Revision SqliteWatch::progress() const {
+  // Read before looking at the feed: an event up to `pushed` is in the queue by then, or was
+  // taken by the thread, which is idle only once it delivered everything it took.
+  const Revision pushed = log_.pushed_revision();
+  std::lock_guard lock(feed_->mu);
+  const Revision known = progress_.load();
+  if (feed_->idle && feed_->queued.empty() && !feed_->overflowed) return std::max(known, pushed);
+  return known;
 }
 
 bool SqliteWatch::stopped() {
@@ -73,12 +85,19 @@ void SqliteWatch::run(Revision from, Revision registered_at) {
       for (const auto& event : *page)
         if (!deliver(event, delivered)) return;
       if (page->size() < kReplayPage) delivered = replay_until;  // nothing else matches up to there
+      progress_ = std::max(progress_.load(), delivered);
     }
     // Then follow the feed.
     std::deque<Event> batch;
+    Revision pushed = 0;
     {
       std::unique_lock lock(feed_->mu);
+      feed_->idle = true;
       feed_->cv.wait(lock, [&] { return feed_->stopped || feed_->overflowed || !feed_->queued.empty(); });
+      feed_->idle = false;
+      // Every event up to `pushed` is in the queue now (or was delivered before): once this
+      // batch is delivered the watch has seen everything up to it.
+      pushed = log_.pushed_revision();
       if (feed_->stopped) return;
       if (feed_->overflowed) {
         // Read under the feed lock: any event newer than this is pushed after overflowed clears.
@@ -92,6 +111,7 @@ void SqliteWatch::run(Revision from, Revision registered_at) {
     }
     for (const auto& event : batch)
       if (!deliver(event, delivered)) return;
+    progress_ = std::max({progress_.load(), delivered, pushed});
   }
 }
 

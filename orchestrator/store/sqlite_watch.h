@@ -7,6 +7,7 @@
 // database again, so a slow consumer costs disk reads, not unbounded memory.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -32,6 +33,7 @@ struct WatchFeed {
   std::deque<Event> queued;
   bool overflowed = false;  // queued was dropped; catch up from the database
   bool stopped = false;     // cancelled, or ended with an error: no more pushes
+  bool idle = false;        // the watch thread waits, everything it took delivered
 };
 
 // What a watch needs from the store.
@@ -44,6 +46,8 @@ class EventLog {
                                                           std::size_t limit) = 0;
   // The newest revision whose event has been pushed (or is being pushed) to the feeds.
   virtual Revision published_revision() const = 0;
+  // The newest revision whose event is in every matching feed already (pushes done).
+  virtual Revision pushed_revision() const = 0;
   virtual void stop_feeding(const std::shared_ptr<WatchFeed>& feed) = 0;
 };
 
@@ -54,6 +58,7 @@ class SqliteWatch final : public Watch {
   SqliteWatch(EventLog& log, std::shared_ptr<WatchFeed> feed, Revision from, Revision registered_at,
               WatchCallback callback);
   ~SqliteWatch() override;
+  Revision progress() const override;
 
  private:
   void run(Revision from, Revision registered_at);
@@ -63,6 +68,7 @@ class SqliteWatch final : public Watch {
   EventLog& log_;
   std::shared_ptr<WatchFeed> feed_;
   WatchCallback callback_;
+  std::atomic<Revision> progress_;  // what the watch thread knows it delivered through
   std::thread thread_;
 };
 

@@ -85,6 +85,11 @@ using WatchCallback = std::function<void(const StoreResult<Event>&)>;
 class Watch {
  public:
   virtual ~Watch() = default;
+  // A revision R such that every change under the prefix up to R has already been passed to
+  // the callback (which has returned): what a watch bookmark may claim without skipping an event
+  // that is still on its way. Never decreases; may lag behind the store (for etcd it moves with
+  // events and etcd's progress notifications).
+  virtual Revision progress() const = 0;
 };
 
 class Store {

@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <memory>
 #include <set>
 #include <thread>
@@ -343,6 +346,53 @@ TYPED_TEST(StoreTest, WatchFromTheCurrentRevisionSeesOnlyNewEvents) {
   auto events = recorder.events();
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].kv.mod_revision, r);
+}
+
+template <class Condition>
+bool wait_until(int seconds, Condition condition) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+// What watch bookmarks rely on: progress() never claims a revision whose event the callback has
+// not finished with, and it follows the store once the watch has caught up, also past changes
+// outside the prefix (a quiet watch's bookmarks still move: etcd's progress notifications, every
+// second for the test's etcd).
+TYPED_TEST(StoreTest, WatchProgressNeverRunsAheadOfTheCallback) {
+  auto& s = *this->store_;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<int> delivered{0};
+  const Revision start = s.current_revision().value();
+  auto watch = s.watch(this->prefix_, start, [&](const StoreResult<Event>&) {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return release; });  // the first event's callback holds on
+    ++delivered;
+  });
+  ASSERT_OK(watch);
+  EXPECT_GE((*watch)->progress(), start);
+  const Revision a = this->create("a", "x");
+  const Revision b = this->create("b", "x");
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_LT((*watch)->progress(), a) << "while the callback for revision " << a << " has not returned";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  EXPECT_TRUE(wait_until(5, [&] { return delivered == 2 && (*watch)->progress() >= b; })) << (*watch)->progress();
+  // A change elsewhere: nothing for this watch to deliver, but its progress moves past it.
+  auto elsewhere = s.create(this->prefix_.substr(0, this->prefix_.size() - 1) + "-elsewhere", "x");
+  ASSERT_OK(elsewhere);
+  EXPECT_TRUE(wait_until(5, [&] { return (*watch)->progress() >= *elsewhere; })) << (*watch)->progress() << " < " << *elsewhere;
+  EXPECT_EQ(delivered, 2);
 }
 
 TYPED_TEST(StoreTest, DestroyedWatchDeliversNothingMore) {
