@@ -52,9 +52,25 @@ wait_answering() {  # port name [type]
   return 1
 }
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-qps() {  # port queryfile -> queries per second
-  dnsperf -s 127.0.0.1 -p "$1" -d "$2" -c 4 -l "$SECONDS_PER_RUN" 2>&1 | tee -a "$WORK/dnsperf.log" |
-    awk '/Queries per second/ {print int($4)}'
+# CPU time (clock ticks, user + system) of processes and their threads.
+# (Fields counted after the command name, which may hold spaces: "nsd: server 1".)
+cpu_ticks() { local t=0 p; for p in "$@"; do t=$((t + $(sed 's/.*) //' "/proc/$p/stat" | awk '{print $12 + $13}'))); done; echo "$t"; }
+# port queryfile server-pids... -> "qps:server-us-per-query:dnsperf-us-per-query". The CPU per
+# query says what a core could serve when the load generator is not on the same 2 cores.
+qps() {
+  local port=$1 file=$2 before after out q gen
+  shift 2
+  before=$(cpu_ticks "$@")
+  out=$(sh -c 'dnsperf -s 127.0.0.1 -p "$0" -d "$1" -c 4 -l "$2" 2>&1; echo "dnsperf_ticks $(awk "{print \$16 + \$17}" /proc/$$/stat)"' \
+    "$port" "$file" "$SECONDS_PER_RUN")
+  after=$(cpu_ticks "$@")
+  echo "$out" >>"$WORK/dnsperf.log"
+  q=$(awk '/Queries per second/ {print int($4)}' <<<"$out")
+  gen=$(awk '/dnsperf_ticks/ {print $2}' <<<"$out")
+  local hz total
+  hz=$(getconf CLK_TCK)
+  total=$(awk '/Queries sent/ {print $3}' <<<"$out")
+  echo "$q:$(awk -v t=$((after - before)) -v hz="$hz" -v n="$total" 'BEGIN {printf "%.2f", t / hz * 1e6 / n}'):$(awk -v t="$gen" -v hz="$hz" -v n="$total" 'BEGIN {printf "%.2f", t / hz * 1e6 / n}')"
 }
 
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -111,7 +127,10 @@ nsd -d -c "$WORK/nsd/nsd.conf" >>"$WORK/nsd.log" 2>&1 &
 NSD_PID=$!
 PIDS+=("$NSD_PID")
 wait_answering "$NSD_PORT" svc1.ns1.svc.cluster.local
-NSD_RSS=0; for p in $(pgrep -P "$NSD_PID") "$NSD_PID"; do NSD_RSS=$((NSD_RSS + $(rss_kib "$p"))); done
+# `nsd -d` runs as xfrd, with the main process under it and the server under that.
+tree_pids() { echo "$1"; local c; for c in $(pgrep -P "$1"); do tree_pids "$c"; done; }
+NSD_PIDS=$(tree_pids "$NSD_PID")
+NSD_RSS=0; for p in $NSD_PIDS; do NSD_RSS=$((NSD_RSS + $(rss_kib "$p"))); done
 
 ours() {  # name workers manifests extra-args...: starts one, sets PORT_<name> and PID_<name>
   local port
@@ -138,22 +157,23 @@ OURS1_RSS=$(rss_kib "$PID_one")
 # builds put on the machine falls on all of them alike. The report gives the median.
 declare -A RUNS
 for round in 1 2 3; do
-  RUNS[knot]+="$(qps "$KNOT_PORT" "$WORK/queries.txt") "
-  RUNS[nsd]+="$(qps "$NSD_PORT" "$WORK/queries.txt") "
-  RUNS[one]+="$(qps "$PORT_one" "$WORK/queries.txt") "
-  RUNS[all]+="$(qps "$PORT_all" "$WORK/queries.txt") "
-  RUNS[fwdone]+="$(qps "$PORT_fwdone" "$WORK/forwarded.txt") "
-  RUNS[fwdall]+="$(qps "$PORT_fwdall" "$WORK/forwarded.txt") "
+  RUNS[knot]+="$(qps "$KNOT_PORT" "$WORK/queries.txt" "$KNOT_PID") "
+  RUNS[nsd]+="$(qps "$NSD_PORT" "$WORK/queries.txt" $NSD_PIDS) "
+  RUNS[one]+="$(qps "$PORT_one" "$WORK/queries.txt" "$PID_one") "
+  RUNS[all]+="$(qps "$PORT_all" "$WORK/queries.txt" "$PID_all") "
+  RUNS[fwdone]+="$(qps "$PORT_fwdone" "$WORK/forwarded.txt" "$PID_fwdone") "
+  RUNS[fwdall]+="$(qps "$PORT_fwdall" "$WORK/forwarded.txt" "$PID_fwdall") "
 done
-median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-fmt_runs() { echo "$(median "${RUNS[$1]}") ($(echo ${RUNS[$1]} | tr ' ' '/'))"; }
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+field() { tr ' ' '\n' <<<"${RUNS[$1]}" | grep . | cut -d: -f"$2" | tr '\n' ' '; }
+fmt_runs() { local q; q=$(field "$1" 1); echo "$(median "$q") ($(echo $q | tr ' ' '/')) | $(median "$(field "$1" 2)") µs | $(median "$(field "$1" 3)") µs"; }
 KNOT_QPS=$(fmt_runs knot); NSD_QPS=$(fmt_runs nsd); OURS1_QPS=$(fmt_runs one); OURSN_QPS=$(fmt_runs all)
 FWD1_QPS=$(fmt_runs fwdone); FWDN_QPS=$(fmt_runs fwdall)
 
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 cat <<REPORT
-| server (10,000 services, dnsperf -c 4, ${SECONDS_PER_RUN} s per run, UDP, loopback) | queries/s: median (the 3 runs) | resident memory |
-|---|---|---|
+| server (10,000 services, dnsperf -c 4, ${SECONDS_PER_RUN} s per run, UDP, loopback) | queries/s: median (the 3 runs) | server CPU per query (median) | dnsperf CPU per query (median) | resident memory |
+|---|---|---|---|---|
 | Knot DNS $(knotd --version | awk '{print $NF}'), 1 UDP worker | $KNOT_QPS | $((KNOT_RSS / 1024)) MiB |
 | NSD $(nsd -v 2>&1 | awk 'NR==1 {print $NF}'), 1 server | $NSD_QPS | $((NSD_RSS / 1024)) MiB |
 | switchyard dns, 1 worker | $OURS1_QPS | $((OURS1_RSS / 1024)) MiB ($(((OURS1_RSS - EMPTY_RSS) / 1024)) MiB above the same process with no services) |
