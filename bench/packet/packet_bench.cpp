@@ -1,0 +1,463 @@
+// The packet-throughput benchmark (issue #9): for each dataplane — none ("direct": the client
+// pod talks to pod IPs, the ceiling), the eBPF backend, the nftables backend, and kube-proxy's
+// iptables layout loaded with iptables-restore (the baseline) — and each number of services,
+// program the services into a fresh BenchTopology's node and measure UDP packets per second,
+// TCP bulk throughput, new TCP connections per second with their latency, CPU per packet,
+// programming time (full and one endpoint change) and memory. Writes one JSON document;
+// bench/packet/report.py turns it into tables and plots. Needs root. See bench/packet/run.sh.
+//
+//   packet_bench --load-tool=PATH --out=FILE [--services=1,100,1000,10000] [--reps=3]
+//                [--seconds=1.5] [--dataplanes=direct,ebpf,nftables,iptables]
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <sstream>
+
+#include "bench/packet/bench_cluster.h"
+#include "bench/packet/bench_topology.h"
+#include "dataplane/ebpf/ebpf_backend.h"
+#include "dataplane/ebpf/testing/ebpf_test_env.h"
+#include "dataplane/iptables/nftables_backend.h"
+#include "endpoints/node/snapshot_diff.h"
+
+namespace {
+
+using namespace switchyard;
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+constexpr int kPods = 10;
+
+double ms_since(Clock::time_point start) { return std::chrono::duration<double, std::milli>(Clock::now() - start).count(); }
+
+std::vector<std::string> split(const std::string& list) {
+  std::vector<std::string> out;
+  std::stringstream in(list);
+  for (std::string item; std::getline(in, item, ',');) out.push_back(item);
+  return out;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ",") + i;
+  return out;
+}
+
+// Kernel memory that rules and maps live in (slab, vmalloc, per-CPU), from /proc/meminfo. The
+// machine is shared, so this is a noisy delta; eBPF maps are also counted exactly (memlock).
+std::int64_t kernel_memory_kib() {
+  std::ifstream in("/proc/meminfo");
+  std::int64_t total = 0;
+  for (std::string key; in >> key;) {
+    std::int64_t value = 0;
+    in >> value;
+    if (key == "Slab:" || key == "VmallocUsed:" || key == "Percpu:") total += value;
+    in.ignore(64, '\n');
+  }
+  return total;
+}
+
+std::int64_t self_rss_kib() {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with("VmRSS:")) return std::stoll(line.substr(6));
+  return 0;
+}
+
+// utime + stime of a process, in seconds.
+double process_cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), {});
+  const auto close_paren = stat.rfind(')');
+  if (close_paren == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close_paren + 2));
+  std::string f;
+  double utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i == 14) utime = std::stod(f);
+    if (i == 15) stime = std::stod(f);
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Softirq work the kernel defers to ksoftirqd is charged to it, not to our processes.
+std::vector<pid_t> ksoftirqd_pids() {
+  std::vector<pid_t> out;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    std::ifstream comm(entry.path() / "comm");
+    std::string c;
+    if (std::getline(comm, c) && c.starts_with("ksoftirqd/")) out.push_back(std::stoi(name));
+  }
+  return out;
+}
+
+// Bytes the kernel charges for the BPF maps and programs pinned under `dir` (fdinfo memlock).
+std::int64_t bpf_memlock_kib(const std::string& dir) {
+  std::int64_t bytes = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec); !ec && it != std::filesystem::end(it); it.increment(ec)) {
+    if (!it->is_regular_file()) continue;
+    const int fd = bpf_obj_get(it->path().c_str());
+    if (fd < 0) continue;
+    std::ifstream info("/proc/self/fdinfo/" + std::to_string(fd));
+    for (std::string line; std::getline(info, line);)
+      if (line.starts_with("memlock:")) bytes += std::stoll(line.substr(8));
+    close(fd);
+  }
+  return bytes / 1024;
+}
+
+struct Timed {
+  bool ok = false;
+  double ms = 0;
+  long max_rss_kib = 0;
+  std::string output;
+};
+
+// Runs argv inside `ns` with stdin from `input_file`; wall time and the child's peak RSS.
+Timed run_timed(const dataplane::testing::NetworkNamespace& ns, std::vector<std::string> argv, const std::string& input_file) {
+  argv.insert(argv.begin(), {"nsenter", "--net=" + ns.path()});
+  Timed t;
+  const auto start = Clock::now();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int in = open(input_file.c_str(), O_RDONLY);
+    dup2(in, 0);
+    std::vector<char*> args;
+    for (auto& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  rusage usage{};
+  wait4(pid, &status, 0, &usage);
+  t.ms = ms_since(start);
+  t.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  t.max_rss_kib = usage.ru_maxrss;
+  return t;
+}
+
+json last_json_line(const std::string& output) {
+  const auto start = output.rfind('{');
+  if (start == std::string::npos) return json::object();
+  return json::parse(output.substr(start), nullptr, false);
+}
+
+struct Options {
+  std::vector<int> services = {1, 100, 1000, 10000};
+  std::vector<std::string> dataplanes = {"direct", "ebpf", "nftables", "iptables"};
+  int reps = 3;
+  double seconds = 1.5;
+  std::string load_tool, out;
+};
+
+// One dataplane programmed into a topology's node; removed by clear().
+class Dataplane {
+ public:
+  virtual ~Dataplane() = default;
+  // Full programming; fills programming figures into `row`.
+  virtual std::expected<void, std::string> program(const bench::BenchCluster& cluster, json& row) = 0;
+  virtual std::expected<void, std::string> change_one_endpoint(const bench::BenchCluster& cluster, json& row) = 0;
+  virtual void clear() = 0;
+  virtual bool through_service() const { return true; }
+};
+
+class Direct final : public Dataplane {
+ public:
+  std::expected<void, std::string> program(const bench::BenchCluster&, json&) override { return {}; }
+  std::expected<void, std::string> change_one_endpoint(const bench::BenchCluster&, json&) override { return {}; }
+  void clear() override {}
+  bool through_service() const override { return false; }
+};
+
+// The two backends of this project share everything but their creation.
+class OurBackend : public Dataplane {
+ public:
+  explicit OurBackend(bench::BenchTopology& t) : topology_(t) {}
+  std::expected<void, std::string> program(const bench::BenchCluster& cluster, json& row) override {
+    std::expected<std::unique_ptr<dataplane::Backend>, std::string> created = std::unexpected("not run");
+    if (auto entered = topology_.node().enter([&] { created = create(); }); !entered) return std::unexpected(entered.error());
+    if (!created) return std::unexpected(created.error());
+    backend_ = std::move(*created);
+    const auto rss = self_rss_kib();
+    const auto start = Clock::now();
+    if (auto ok = backend_->full_sync(*cluster.snapshot()); !ok) return std::unexpected("full sync: " + ok.error().message);
+    row["program_full_ms"] = ms_since(start);
+    row["agent_memory_kib"] = self_rss_kib() - rss;
+    return {};
+  }
+  std::expected<void, std::string> change_one_endpoint(const bench::BenchCluster& cluster, json& row) override {
+    const auto& before = *cluster.snapshot();
+    const auto& after = *cluster.changed_snapshot();
+    const auto diff = endpoints::diff_snapshots(before, after);
+    const auto start = Clock::now();
+    if (auto ok = backend_->sync(before, after, diff); !ok) return std::unexpected("partial sync: " + ok.error().message);
+    row["program_one_change_ms"] = ms_since(start);
+    return {};
+  }
+  void clear() override {
+    if (backend_) {
+      if (auto ok = backend_->cleanup(); !ok) std::fprintf(stderr, "cleanup: %s\n", ok.error().message.c_str());
+      backend_.reset();
+    }
+  }
+
+ protected:
+  virtual std::expected<std::unique_ptr<dataplane::Backend>, std::string> create() = 0;
+  bench::BenchTopology& topology_;
+  std::unique_ptr<dataplane::Backend> backend_;
+};
+
+class Ebpf final : public OurBackend {
+ public:
+  Ebpf(bench::BenchTopology& t, dataplane::ebpf::testing::EbpfTestEnv& env) : OurBackend(t), env_(env) {}
+  std::expected<void, std::string> program(const bench::BenchCluster& cluster, json& row) override {
+    auto ok = OurBackend::program(cluster, row);
+    if (ok) row["bpf_memlock_kib"] = bpf_memlock_kib(static_cast<dataplane::ebpf::EbpfBackend&>(*backend_).pin_dir());
+    return ok;
+  }
+
+ protected:
+  std::expected<std::unique_ptr<dataplane::Backend>, std::string> create() override {
+    auto options = env_.options("bench");
+    options.sizes = {};  // the defaults: sized for 10,000+ services
+    options.ipv6 = false;
+    options.scope_netns = {topology_.client().path()};
+    options.external_interfaces = {bench::BenchTopology::kExternalInterface};
+    auto b = dataplane::ebpf::EbpfBackend::create(options);
+    if (!b) return std::unexpected(b.error().message);
+    return std::unique_ptr<dataplane::Backend>(std::move(*b));
+  }
+
+ private:
+  dataplane::ebpf::testing::EbpfTestEnv& env_;
+};
+
+class Nftables final : public OurBackend {
+ public:
+  using OurBackend::OurBackend;
+
+ protected:
+  std::expected<std::unique_ptr<dataplane::Backend>, std::string> create() override {
+    dataplane::nft::NftablesBackendOptions options;
+    options.generator.cluster_cidrs = {bench::BenchTopology::kPodCidr};
+    options.ipv6 = false;
+    auto b = dataplane::nft::NftablesBackend::create(options);
+    if (!b) return std::unexpected(b.error().message);
+    return std::unique_ptr<dataplane::Backend>(std::move(*b));
+  }
+};
+
+// kube-proxy's layout through iptables-restore (nf_tables-backed on Debian 12, as in DESIGN.md).
+class KubeProxyIptables final : public Dataplane {
+ public:
+  explicit KubeProxyIptables(bench::BenchTopology& t) : topology_(t), file_("/tmp/" + t.node().name() + ".iptables") {}
+  ~KubeProxyIptables() override { std::filesystem::remove(file_); }
+  std::expected<void, std::string> program(const bench::BenchCluster& cluster, json& row) override {
+    std::ofstream(file_) << bench::kube_proxy_full_restore(cluster.kube_proxy_ports(), bench::BenchTopology::kPodCidr);
+    row["iptables_restore_bytes"] = std::filesystem::file_size(file_);
+    auto t = run_timed(topology_.node(), {"iptables-restore", "-w", "--noflush"}, file_);
+    if (!t.ok) return std::unexpected("iptables-restore of the full layout failed");
+    for (const auto& c : bench::kube_proxy_jump_commands())
+      if (auto r = topology_.node().run(c); !r.ok()) return std::unexpected(c + ": " + r.output);
+    row["program_full_ms"] = t.ms;
+    row["agent_memory_kib"] = t.max_rss_kib;  // iptables-restore's peak RSS: what kube-proxy hands the work to
+    return {};
+  }
+  std::expected<void, std::string> change_one_endpoint(const bench::BenchCluster& cluster, json& row) override {
+    std::ofstream(file_) << cluster.kube_proxy_partial();
+    auto t = run_timed(topology_.node(), {"iptables-restore", "-w", "--noflush"}, file_);
+    if (!t.ok) return std::unexpected("iptables-restore of the partial sync failed");
+    row["program_one_change_ms"] = t.ms;
+    return {};
+  }
+  void clear() override { (void)topology_.node().run("nft flush ruleset"); }
+
+ private:
+  bench::BenchTopology& topology_;
+  std::string file_;
+};
+
+class Runner {
+ public:
+  Runner(Options o) : o_(std::move(o)), softirq_pids_(ksoftirqd_pids()) {}
+
+  double helpers_cpu(const bench::BenchTopology& t) const {
+    double total = 0;
+    for (pid_t p : t.server_pids()) total += process_cpu_seconds(p);
+    for (pid_t p : softirq_pids_) total += process_cpu_seconds(p);
+    return total;
+  }
+
+  std::expected<json, std::string> client(bench::BenchTopology& t, dataplane::testing::NetworkNamespace& from,
+                                          const std::string& args) {
+    auto r = from.run(o_.load_tool + " " + args);
+    if (!r.ok()) return std::unexpected("packet_load " + args + ": " + r.output);
+    auto j = last_json_line(r.output);
+    if (j.is_discarded() || j.empty()) return std::unexpected("packet_load " + args + " printed: " + r.output);
+    (void)t;
+    return j;
+  }
+
+  std::expected<void, std::string> measure_traffic(bench::BenchTopology& t, const bench::BenchCluster& cluster, bool service,
+                                                   json& row) {
+    const auto& target = cluster.target();
+    const std::string secs = std::to_string(o_.seconds);
+    const std::string pods = join(t.pod_ips());
+    // Small-packet UDP: 10 connected sockets (one per pod when direct; through the VIP each
+    // gets an endpoint of its own from the dataplane).
+    const auto delivered = t.udp_delivered();
+    const double cpu = helpers_cpu(t);
+    auto udp = client(t, t.client(), "udp-flood " + (service ? target.cluster_ip : pods) + " " +
+                                         std::to_string(service ? target.udp_port : bench::BenchPorts::kUdp) + " " + secs);
+    if (!udp) return std::unexpected(udp.error());
+    const double got = static_cast<double>(t.udp_delivered() - delivered);
+    const double udp_cpu = (*udp)["cpu_seconds"].get<double>() + helpers_cpu(t) - cpu;
+    row["udp_pps"] = got / (*udp)["seconds"].get<double>();
+    row["udp_sent_pps"] = (*udp)["sent"].get<double>() / (*udp)["seconds"].get<double>();
+    row["udp_cpu_ns_per_packet"] = got > 0 ? udp_cpu * 1e9 / got : 0;
+    // TCP bulk: one stream.
+    auto bulk = client(t, t.client(), "bulk " + (service ? target.cluster_ip : t.pod_ips().front()) + " " +
+                                          std::to_string(service ? target.bulk_port : bench::BenchPorts::kBulk) + " " + secs);
+    if (!bulk) return std::unexpected(bulk.error());
+    row["tcp_bulk_gbps"] = (*bulk)["gbit_per_second"];
+    // New connections, one at a time: rate and connect->reply latency.
+    auto crr = client(t, t.client(), "crr " + (service ? target.cluster_ip : pods) + " " +
+                                         std::to_string(service ? target.crr_port : bench::BenchPorts::kCrr) + " " + secs);
+    if (!crr) return std::unexpected(crr.error());
+    row["crr_per_s"] = (*crr)["per_second"];
+    row["crr_p50_us"] = (*crr)["p50_us"];
+    row["crr_p99_us"] = (*crr)["p99_us"];
+    row["crr_errors"] = (*crr)["errors"];
+    // The same from the external client: NodePort on the node's address (direct: the pod IPs).
+    auto ext = client(t, t.external(), "crr " + (service ? std::string(bench::BenchTopology::kNodeExternalIp) : pods) + " " +
+                                           std::to_string(service ? target.crr_node_port : bench::BenchPorts::kCrr) + " " + secs);
+    if (!ext) return std::unexpected(ext.error());
+    row["nodeport_crr_per_s"] = (*ext)["per_second"];
+    row["nodeport_crr_p50_us"] = (*ext)["p50_us"];
+    row["nodeport_crr_p99_us"] = (*ext)["p99_us"];
+    return {};
+  }
+
+  std::expected<json, std::string> run() {
+    json rows = json::array();
+    // Built once per size, shared by every dataplane (the pod IPs are the same in every topology).
+    std::vector<std::string> pod_ips;
+    for (int i = 0; i < kPods; ++i) pod_ips.push_back("10.244.0." + std::to_string(11 + i));
+    std::map<int, std::unique_ptr<bench::BenchCluster>> clusters;
+    for (int n : o_.services) {
+      const auto start = Clock::now();
+      clusters[n] = std::make_unique<bench::BenchCluster>(n, kPods, pod_ips);
+      std::fprintf(stderr, "cluster of %d services built in %.0f ms\n", n, ms_since(start));
+    }
+    for (const auto& name : o_.dataplanes) {
+      std::optional<dataplane::ebpf::testing::EbpfTestEnv> env;
+      if (name == "ebpf") {
+        auto e = dataplane::ebpf::testing::EbpfTestEnv::create();
+        if (!e) return std::unexpected(e.error());
+        env.emplace(std::move(*e));
+      }
+      auto topology = bench::BenchTopology::create(kPods, o_.load_tool);
+      if (!topology) return std::unexpected(topology.error());
+      std::unique_ptr<Dataplane> dp;
+      if (name == "direct") dp = std::make_unique<Direct>();
+      else if (name == "ebpf") dp = std::make_unique<Ebpf>(*topology, *env);
+      else if (name == "nftables") dp = std::make_unique<Nftables>(*topology);
+      else if (name == "iptables") dp = std::make_unique<KubeProxyIptables>(*topology);
+      else return std::unexpected("unknown dataplane " + name);
+      for (int n : o_.services)
+        for (int rep = 0; rep < o_.reps; ++rep) {
+          json row = {{"dataplane", name}, {"services", n}, {"rep", rep}};
+          const auto& cluster = *clusters[n];
+          const auto kernel = kernel_memory_kib();
+          auto ok = dp->program(cluster, row);
+          if (ok) {
+            row["kernel_memory_kib"] = kernel_memory_kib() - kernel;
+            ok = measure_traffic(*topology, cluster, dp->through_service(), row);
+          }
+          if (ok) ok = dp->change_one_endpoint(cluster, row);
+          dp->clear();
+          if (!ok) return std::unexpected(name + " at " + std::to_string(n) + " services: " + ok.error());
+          std::fprintf(stderr, "%s\n", row.dump().c_str());
+          rows.push_back(row);
+        }
+    }
+    return rows;
+  }
+
+ private:
+  Options o_;
+  std::vector<pid_t> softirq_pids_;
+};
+
+std::vector<int> ints(const std::string& list) {
+  std::vector<int> out;
+  for (const auto& s : split(list)) out.push_back(std::stoi(s));
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&](const char* name) { return a.substr(std::string(name).size()); };
+    if (a.starts_with("--services=")) o.services = ints(value("--services="));
+    else if (a.starts_with("--dataplanes=")) o.dataplanes = split(value("--dataplanes="));
+    else if (a.starts_with("--reps=")) o.reps = std::stoi(value("--reps="));
+    else if (a.starts_with("--seconds=")) o.seconds = std::stod(value("--seconds="));
+    else if (a.starts_with("--load-tool=")) o.load_tool = value("--load-tool=");
+    else if (a.starts_with("--out=")) o.out = value("--out=");
+    else {
+      std::fprintf(stderr, "usage: %s --load-tool=PATH --out=FILE [--services=1,100,1000,10000] [--reps=3] [--seconds=1.5] "
+                           "[--dataplanes=direct,ebpf,nftables,iptables]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (geteuid() != 0) {
+    std::fprintf(stderr, "packet_bench needs root (network namespaces, a cgroup, a bpf filesystem)\n");
+    return 1;
+  }
+  if (o.load_tool.empty() || o.out.empty()) {
+    std::fprintf(stderr, "--load-tool and --out are required\n");
+    return 2;
+  }
+  const auto start = Clock::now();
+  auto rows = Runner(o).run();
+  if (!rows) {
+    std::fprintf(stderr, "packet_bench: %s\n", rows.error().c_str());
+    return 1;
+  }
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  double load[3] = {};
+  getloadavg(load, 3);
+  json doc = {{"services", o.services},
+              {"dataplanes", o.dataplanes},
+              {"repetitions", o.reps},
+              {"seconds_per_test", o.seconds},
+              {"endpoints_per_service", kPods},
+              {"cpus", sysconf(_SC_NPROCESSORS_ONLN)},
+              {"load_average_at_end", load[0]},
+              {"wall_seconds", ms_since(start) / 1000},
+              {"rows", *rows}};
+  std::ofstream(o.out) << doc.dump(1) << "\n";
+  return 0;
+}
