@@ -10,6 +10,8 @@
 //                [--seconds=1.5] [--dataplanes=direct,ebpf,nftables,iptables]
 #include <dirent.h>
 #include <fcntl.h>
+#include <malloc.h>
+#include <spawn.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +19,7 @@
 #include <bpf/bpf.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -25,6 +28,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
+#include <thread>
 
 #include "bench/packet/bench_cluster.h"
 #include "bench/packet/bench_topology.h"
@@ -33,6 +37,8 @@
 #include "dataplane/iptables/nftables_backend.h"
 #include "endpoints/node/snapshot_diff.h"
 
+extern char** environ;
+
 namespace {
 
 using namespace switchyard;
@@ -40,6 +46,10 @@ using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
 constexpr int kPods = 10;
+
+// SIGINT/SIGTERM stop the run between two measurements, so that the destructors remove the
+// namespaces, the cgroup and the bpf filesystem.
+volatile std::sig_atomic_t stop_requested = 0;
 
 double ms_since(Clock::time_point start) { return std::chrono::duration<double, std::milli>(Clock::now() - start).count(); }
 
@@ -70,11 +80,23 @@ std::int64_t kernel_memory_kib() {
   return total;
 }
 
-std::int64_t self_rss_kib() {
-  std::ifstream in("/proc/self/status");
-  for (std::string line; std::getline(in, line);)
-    if (line.starts_with("VmRSS:")) return std::stoll(line.substr(6));
-  return 0;
+// Waits (at most 5 s) until kernel memory stops moving: freed BPF maps and nftables objects are
+// released after an RCU grace period, and would otherwise be counted against the next dataplane.
+std::int64_t settled_kernel_memory_kib() {
+  auto last = kernel_memory_kib();
+  for (int i = 0; i < 25; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const auto now = kernel_memory_kib();
+    if (std::llabs(now - last) < 1024) return now;
+    last = now;
+  }
+  return last;
+}
+
+// Heap in use by this process (the agent here): exact, unlike RSS, which freed memory hides.
+std::int64_t heap_in_use_kib() {
+  const auto m = mallinfo2();
+  return static_cast<std::int64_t>((m.uordblks + m.hblkhd) / 1024);  // small chunks + mmapped blocks
 }
 
 // utime + stime of a process, in seconds.
@@ -134,16 +156,17 @@ Timed run_timed(const dataplane::testing::NetworkNamespace& ns, std::vector<std:
   argv.insert(argv.begin(), {"nsenter", "--net=" + ns.path()});
   Timed t;
   const auto start = Clock::now();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int in = open(input_file.c_str(), O_RDONLY);
-    dup2(in, 0);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    execvp(args[0], args.data());
-    _exit(127);
-  }
+  // posix_spawn, not fork: a forked child's peak RSS would start at this (large) process's.
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, input_file.c_str(), O_RDONLY, 0);
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  const int spawned = posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (spawned != 0) return t;
   int status = 0;
   rusage usage{};
   wait4(pid, &status, 0, &usage);
@@ -192,14 +215,14 @@ class OurBackend : public Dataplane {
   explicit OurBackend(bench::BenchTopology& t) : topology_(t) {}
   std::expected<void, std::string> program(const bench::BenchCluster& cluster, json& row) override {
     std::expected<std::unique_ptr<dataplane::Backend>, std::string> created = std::unexpected("not run");
+    const auto heap = heap_in_use_kib();  // the Snapshot was built before: not counted
     if (auto entered = topology_.node().enter([&] { created = create(); }); !entered) return std::unexpected(entered.error());
     if (!created) return std::unexpected(created.error());
     backend_ = std::move(*created);
-    const auto rss = self_rss_kib();
     const auto start = Clock::now();
     if (auto ok = backend_->full_sync(*cluster.snapshot()); !ok) return std::unexpected("full sync: " + ok.error().message);
     row["program_full_ms"] = ms_since(start);
-    row["agent_memory_kib"] = self_rss_kib() - rss;
+    row["agent_memory_kib"] = heap_in_use_kib() - heap;  // what the backend keeps, programs and all
     return {};
   }
   std::expected<void, std::string> change_one_endpoint(const bench::BenchCluster& cluster, json& row) override {
@@ -366,38 +389,47 @@ class Runner {
       clusters[n] = std::make_unique<bench::BenchCluster>(n, kPods, pod_ips);
       std::fprintf(stderr, "cluster of %d services built in %.0f ms\n", n, ms_since(start));
     }
+    // One topology per dataplane, all built up front; then every size and repetition measures
+    // the dataplanes one after the other, so that the load of a shared machine falls on all alike.
+    std::optional<dataplane::ebpf::testing::EbpfTestEnv> env;  // declared first: removed last
+    std::vector<std::unique_ptr<bench::BenchTopology>> topologies;
+    std::vector<std::unique_ptr<Dataplane>> dataplanes;
     for (const auto& name : o_.dataplanes) {
-      std::optional<dataplane::ebpf::testing::EbpfTestEnv> env;
-      if (name == "ebpf") {
-        auto e = dataplane::ebpf::testing::EbpfTestEnv::create();
+      if (name == "ebpf" && !env) {
+        auto e = dataplane::ebpf::testing::EbpfTestEnv::create();  // moves this process (and its clients) in
         if (!e) return std::unexpected(e.error());
         env.emplace(std::move(*e));
       }
       auto topology = bench::BenchTopology::create(kPods, o_.load_tool);
       if (!topology) return std::unexpected(topology.error());
-      std::unique_ptr<Dataplane> dp;
-      if (name == "direct") dp = std::make_unique<Direct>();
-      else if (name == "ebpf") dp = std::make_unique<Ebpf>(*topology, *env);
-      else if (name == "nftables") dp = std::make_unique<Nftables>(*topology);
-      else if (name == "iptables") dp = std::make_unique<KubeProxyIptables>(*topology);
+      topologies.push_back(std::make_unique<bench::BenchTopology>(std::move(*topology)));
+      auto& t = *topologies.back();
+      if (name == "direct") dataplanes.push_back(std::make_unique<Direct>());
+      else if (name == "ebpf") dataplanes.push_back(std::make_unique<Ebpf>(t, *env));
+      else if (name == "nftables") dataplanes.push_back(std::make_unique<Nftables>(t));
+      else if (name == "iptables") dataplanes.push_back(std::make_unique<KubeProxyIptables>(t));
       else return std::unexpected("unknown dataplane " + name);
-      for (int n : o_.services)
-        for (int rep = 0; rep < o_.reps; ++rep) {
+    }
+    for (int n : o_.services)
+      for (int rep = 0; rep < o_.reps; ++rep)
+        for (std::size_t d = 0; d < dataplanes.size(); ++d) {
+          const auto& name = o_.dataplanes[d];
+          auto& dp = *dataplanes[d];
+          if (stop_requested) return std::unexpected("stopped by a signal");
           json row = {{"dataplane", name}, {"services", n}, {"rep", rep}};
           const auto& cluster = *clusters[n];
-          const auto kernel = kernel_memory_kib();
-          auto ok = dp->program(cluster, row);
+          const auto kernel = dp.through_service() ? settled_kernel_memory_kib() : 0;
+          auto ok = dp.program(cluster, row);
           if (ok) {
-            row["kernel_memory_kib"] = kernel_memory_kib() - kernel;
-            ok = measure_traffic(*topology, cluster, dp->through_service(), row);
+            if (dp.through_service()) row["kernel_memory_kib"] = kernel_memory_kib() - kernel;
+            ok = measure_traffic(*topologies[d], cluster, dp.through_service(), row);
           }
-          if (ok) ok = dp->change_one_endpoint(cluster, row);
-          dp->clear();
+          if (ok) ok = dp.change_one_endpoint(cluster, row);
+          dp.clear();
           if (!ok) return std::unexpected(name + " at " + std::to_string(n) + " services: " + ok.error());
           std::fprintf(stderr, "%s\n", row.dump().c_str());
           rows.push_back(row);
         }
-    }
     return rows;
   }
 
@@ -439,6 +471,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "--load-tool and --out are required\n");
     return 2;
   }
+  std::signal(SIGINT, [](int) { stop_requested = 1; });
+  std::signal(SIGTERM, [](int) { stop_requested = 1; });
   const auto start = Clock::now();
   auto rows = Runner(o).run();
   if (!rows) {
