@@ -14,6 +14,10 @@
 //       connect→reply.
 //   packet_load bulk HOST PORT SECONDS
 //       One TCP stream, 128 KiB writes. Prints bytes and Gbit/s.
+//   packet_load rusage COMMAND [ARGS...]
+//       Runs COMMAND and prints its peak RSS on stderr as {"max_rss_kib":N}; exits with its code.
+//       Linux carries the hiwater RSS of the process that execs into the new image's maxrss, so
+//       a large parent cannot measure this itself: this small one forks in between.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -21,6 +25,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -247,6 +252,20 @@ int bulk(const std::string& host, int port, double seconds) {
   return 0;
 }
 
+int rusage_of(char** argv) {
+  const pid_t pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    execvp(argv[0], argv);
+    _exit(127);
+  }
+  int status = 0;
+  rusage usage{};
+  if (wait4(pid, &status, 0, &usage) < 0) die("wait4");
+  std::fprintf(stderr, "{\"max_rss_kib\":%ld}\n", usage.ru_maxrss);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 int flag(int argc, char** argv, const std::string& name, int fallback) {
   for (int i = 1; i < argc; ++i)
     if (std::string a = argv[i]; a.starts_with("--" + name + "=")) return std::atoi(a.c_str() + name.size() + 3);
@@ -267,6 +286,7 @@ int usage() {
 int main(int argc, char** argv) {
   if (argc < 2) return usage();
   const std::string mode = argv[1];
+  if (mode == "rusage" && argc > 2) return rusage_of(argv + 2);
   if (mode == "serve") return serve(flag(argc, argv, "udp", 9000), flag(argc, argv, "crr", 8080), flag(argc, argv, "bulk", 5201));
   if (argc < 5) return usage();
   const auto hosts = split(argv[2]);
