@@ -260,8 +260,19 @@ class Ebpf final : public OurBackend {
   Ebpf(bench::BenchTopology& t, dataplane::ebpf::testing::EbpfTestEnv& env) : OurBackend(t), env_(env) {}
   std::expected<void, std::string> program(const bench::BenchCluster& cluster, json& row) override {
     auto ok = OurBackend::program(cluster, row);
-    if (ok) row["bpf_memlock_kib"] = bpf_memlock_kib(static_cast<dataplane::ebpf::EbpfBackend&>(*backend_).pin_dir());
+    if (ok) {
+      memlock_kib_ = bpf_memlock_kib(static_cast<dataplane::ebpf::EbpfBackend&>(*backend_).pin_dir());
+      row["bpf_memlock_kib"] = memlock_kib_;
+    }
     return ok;
+  }
+  // The maps are freed after the last reference goes and an RCU grace period: wait for most of
+  // them (at most 10 s), or the next dataplane's kernel memory figure would be off by ~300 MiB.
+  void clear() override {
+    const auto before = kernel_memory_kib();
+    OurBackend::clear();
+    for (int i = 0; i < 100 && kernel_memory_kib() > before - memlock_kib_ * 9 / 10; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 
  protected:
@@ -278,6 +289,7 @@ class Ebpf final : public OurBackend {
 
  private:
   dataplane::ebpf::testing::EbpfTestEnv& env_;
+  std::int64_t memlock_kib_ = 0;
 };
 
 class Nftables final : public OurBackend {
