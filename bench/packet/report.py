@@ -41,6 +41,16 @@ def summarize(doc):
         for key, *_ in METRICS:
             if key in row:
                 out.setdefault((row["dataplane"], row["services"], key), []).append(float(row[key]))
+    # Ratios to the direct path of the same repetition: the dataplanes of one repetition ran one
+    # after the other, so a shared machine's load swings cancel out of these.
+    direct = {(r["services"], r["rep"]): r for r in doc["rows"] if r["dataplane"] == "direct"}
+    for row in doc["rows"]:
+        d = direct.get((row["services"], row["rep"]))
+        if row["dataplane"] == "direct" or not d:
+            continue
+        for key, _, _, _, _, traffic in METRICS:
+            if traffic and key in row and d.get(key):
+                out.setdefault((row["dataplane"], row["services"], "direct_ratio:" + key), []).append(float(row[key]) / d[key])
     return {k: {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v)} for k, v in out.items()}
 
 
@@ -58,6 +68,9 @@ def fmt(x):
 
 
 def ratio(s, a, b, n, key):
+    if b == "direct":  # median (min-max) of the per-repetition ratios
+        r = s.get((a, n, "direct_ratio:" + key))
+        return f"{r['median']:.2f} ({r['min']:.2f}–{r['max']:.2f})" if r else "—"
     x, y = s.get((a, n, key)), s.get((b, n, key))
     if not x or not y or y["median"] == 0:
         return "—"
@@ -167,7 +180,9 @@ def main():
           f"Command: `{a.command}`", "",
           f"{doc['repetitions']} repetitions of every figure, {doc['seconds_per_test']} s per traffic test, "
           f"{doc['endpoints_per_service']} endpoints per service, {doc['cpus']} CPUs, load average {doc['load_average_at_end']:.1f} "
-          f"at the end (the machine is shared), {doc['wall_seconds']:.0f} s in all. Cells: median (min–max); ratios of medians.", "",
+          f"at the end (the machine is shared), {doc['wall_seconds']:.0f} s in all. Cells: median (min–max) of the repetitions. "
+          f"Ratios to direct: median (min–max) of the ratios within each repetition (the dataplanes of a repetition ran one after "
+          f"the other); ratios to iptables: of the medians.", "",
           "Paths: every traffic figure starts in the client pod (a routed pod namespace, 10.244.1.2) and crosses the node "
           "namespace to one of the 10 backend pods. *direct*: to the pod IPs, nothing programmed (the ceiling). "
           "*ebpf*: to the ClusterIP; the socket hooks on the bench's cgroup rewrite connect() to a pod IP, so the packets "
@@ -187,8 +202,12 @@ def main():
         with open(a.previous) as f:
             prev = summarize(json.load(f))
         inside, outside = repeatability(s, prev)
+        ratio_in = sum(1 for k, p in prev.items() if k[2].startswith("direct_ratio:") and k in s
+                       and s[k]["min"] <= p["median"] <= s[k]["max"])
+        ratio_all = sum(1 for k in prev if k[2].startswith("direct_ratio:") and k in s)
         md += ["## Repeatability", "",
-               f"Medians of the previous run (`{a.previous}`) inside this run's min–max: {inside} of {inside + len(outside)}.", ""]
+               f"Medians of the previous run (`{a.previous}`) inside this run's min–max: {inside} of {inside + len(outside)} "
+               f"in all; of the per-repetition ratios to direct, {ratio_in} of {ratio_all}.", ""]
         if outside:
             md += ["Outside:", "", "| dataplane | services | figure | previous median | this run min–max |", "|---|---|---|---|---|"]
             for (d, n, k), pm, c in sorted(outside):
