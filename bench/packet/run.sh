@@ -3,7 +3,10 @@
 # micro-benchmarks (bench/run.sh). Needs root; build first (scripts/build.sh, or the targets
 # packet_bench and packet_load).
 #
-#   bench/packet/run.sh [--profile quick|full] [--micro] [--no-report-link]
+#   bench/packet/run.sh [--profile quick|full] [--micro] [--no-packet]
+#
+#   --micro: run the micro-benchmarks first; --no-packet: skip the packet benchmark (so
+#   `--micro --no-packet` runs only the micro-benchmarks).
 #
 #   quick: 1, 100, 1,000, 10,000 services × 10 endpoints, 3 repetitions, 1 s per traffic test
 #          (about 7-9 minutes on 2 cores).
@@ -15,29 +18,33 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 profile=quick
 micro=0
-for arg in "$@"; do
-  case "$arg" in
-    --profile=*) profile="${arg#--profile=}" ;;
-    --profile) shift_next=1 ;;
-    quick|full) [[ "${shift_next:-0}" == 1 ]] && profile="$arg"; shift_next=0 ;;
+packet=1
+usage() { echo "usage: $0 [--profile quick|full] [--micro] [--no-packet]" >&2; exit 2; }
+while (($#)); do
+  case "$1" in
+    --profile=*) profile="${1#--profile=}" ;;
+    --profile) (($# > 1)) || usage; profile="$2"; shift ;;
     --micro) micro=1 ;;
-    *) echo "usage: $0 [--profile quick|full] [--micro]" >&2; exit 2 ;;
+    --no-packet) packet=0 ;;
+    *) usage ;;
   esac
+  shift
 done
 case "$profile" in
   quick) reps=3 seconds=1 ;;
   full) reps=5 seconds=5 ;;
   *) echo "unknown profile $profile (quick|full)" >&2; exit 2 ;;
 esac
-bin=build/bench/packet
-for b in packet_bench packet_load; do
-  [[ -x "$bin/$b" ]] || { echo "$bin/$b is missing: build first (ninja -C build packet_bench packet_load)" >&2; exit 1; }
-done
-
 if [[ "$micro" == 1 ]]; then
   echo "== micro-benchmarks (bench/run.sh)"
   bench/run.sh
 fi
+[[ "$packet" == 1 ]] || exit 0
+
+bin=build/bench/packet
+for b in packet_bench packet_load; do
+  [[ -x "$bin/$b" ]] || { echo "$bin/$b is missing: build first (ninja -C build packet_bench packet_load)" >&2; exit 1; }
+done
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out=bench/results/$stamp
