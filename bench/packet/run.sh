@@ -9,8 +9,8 @@
 #   `--micro --no-packet` runs only the micro-benchmarks).
 #
 #   quick: 1, 100, 1,000, 10,000 services × 10 endpoints, 3 repetitions, 1 s per traffic test
-#          (about 7-9 minutes on 2 cores).
-#   full:  the same sizes, 5 repetitions, 5 s per traffic test (about 35 minutes).
+#          (6.5-7 minutes on 2 cores at a load average of 4-8).
+#   full:  the same sizes, 5 repetitions, 5 s per traffic test (about 35 minutes, estimated).
 #
 # Writes bench/results/<UTC timestamp>/ (results.json, results.md, summary.json, *.svg),
 # points bench/results/latest at it, and compares its medians with the previous latest.
