@@ -1,0 +1,222 @@
+#!/usr/bin/python3
+"""Turns packet_bench's JSON into the report: results.md (median and min-max of the
+repetitions, ratios to the direct path and to kube-proxy's iptables layout), summary.json, and
+one SVG plot per figure (figure vs number of services, one curve per dataplane).
+
+  report.py RESULTS.json OUT_DIR [--previous OTHER_RESULTS.json] [--command "..."]
+
+With --previous, also checks that each median of the other run falls within this run's
+min-max, and says which do not. Standard library only (Debian's /usr/bin/python3)."""
+import argparse
+import json
+import math
+import os
+import statistics
+
+# (key, title, unit, higher is better, log y, traffic figure: has a ratio to direct)
+METRICS = [
+    ("udp_pps", "UDP packets/s (18-byte payload, 10 sockets)", "packets/s", True, False, True),
+    ("udp_cpu_ns_per_packet", "CPU time per UDP packet", "ns", False, False, True),
+    ("tcp_bulk_gbps", "TCP bulk throughput (one stream)", "Gbit/s", True, False, True),
+    ("crr_per_s", "New TCP connections/s (connect+request+reply+close, one at a time)", "conn/s", True, False, True),
+    ("crr_p50_us", "New connection + request/reply latency p50", "µs", False, False, True),
+    ("crr_p99_us", "New connection + request/reply latency p99", "µs", False, True, True),
+    ("nodeport_crr_per_s", "NodePort from the external client: new connections/s", "conn/s", True, False, True),
+    ("nodeport_crr_p50_us", "NodePort from the external client: latency p50", "µs", False, False, True),
+    ("program_full_ms", "Programming all services (full sync / iptables-restore)", "ms", False, True, False),
+    ("program_one_change_ms", "Programming one endpoint change", "ms", False, True, False),
+    ("kernel_memory_kib", "Kernel memory after programming (/proc/meminfo slab+vmalloc+percpu delta)", "KiB", False, True, False),
+    ("bpf_memlock_kib", "eBPF maps and programs (memlock)", "KiB", False, True, False),
+    ("agent_memory_kib", "Agent memory (our backends: heap the backend holds after the full sync; iptables: iptables-restore peak RSS)", "KiB", False, True, False),
+]
+COLORS = {"direct": "#444444", "ebpf": "#d62728", "nftables": "#1f77b4", "iptables": "#2ca02c"}
+LABELS = {"direct": "direct (pod IP, no service)", "ebpf": "eBPF backend", "nftables": "nftables backend",
+          "iptables": "kube-proxy iptables layout"}
+
+
+def summarize(doc):
+    """{(dataplane, services, metric): {median, min, max, n}}"""
+    out = {}
+    for row in doc["rows"]:
+        for key, *_ in METRICS:
+            if key in row:
+                out.setdefault((row["dataplane"], row["services"], key), []).append(float(row[key]))
+    # Ratios to the direct path of the same repetition: the dataplanes of one repetition ran one
+    # after the other, so a shared machine's load swings cancel out of these.
+    direct = {(r["services"], r["rep"]): r for r in doc["rows"] if r["dataplane"] == "direct"}
+    for row in doc["rows"]:
+        d = direct.get((row["services"], row["rep"]))
+        if row["dataplane"] == "direct" or not d:
+            continue
+        for key, _, _, _, _, traffic in METRICS:
+            if traffic and key in row and d.get(key):
+                out.setdefault((row["dataplane"], row["services"], "direct_ratio:" + key), []).append(float(row[key]) / d[key])
+    return {k: {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v)} for k, v in out.items()}
+
+
+def fmt(x):
+    if x is None:
+        return "—"
+    a = abs(x)
+    if a >= 100000:
+        return f"{x / 1000:,.0f}k"
+    if a >= 1000:
+        return f"{x:,.0f}"
+    if a >= 10:
+        return f"{x:.1f}"
+    return f"{x:.3g}"
+
+
+def ratio(s, a, b, n, key):
+    if b == "direct":  # median (min-max) of the per-repetition ratios
+        r = s.get((a, n, "direct_ratio:" + key))
+        return f"{r['median']:.2f} ({r['min']:.2f}–{r['max']:.2f})" if r else "—"
+    x, y = s.get((a, n, key)), s.get((b, n, key))
+    if not x or not y or y["median"] == 0:
+        return "—"
+    return f"{x['median'] / y['median']:.2f}"
+
+
+def table(s, doc, key, title, unit, traffic):
+    dps = [d for d in doc["dataplanes"] if any((d, n, key) in s for n in doc["services"])]
+    head = ["services"] + [f"{d}" for d in dps]
+    ratios = []
+    for d in dps:
+        if traffic and d != "direct" and "direct" in dps:
+            ratios.append((d, "direct"))
+    for d in dps:
+        if d not in ("direct", "iptables") and "iptables" in dps:
+            ratios.append((d, "iptables"))
+    head += [f"{a}/{b}" for a, b in ratios]
+    lines = [f"#### {title} ({unit})", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for n in doc["services"]:
+        cells = [f"{n:,}"]
+        for d in dps:
+            v = s.get((d, n, key))
+            cells.append(f"{fmt(v['median'])} ({fmt(v['min'])}–{fmt(v['max'])})" if v else "—")
+        cells += [ratio(s, a, b, n, key) for a, b in ratios]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def svg_plot(s, doc, key, title, unit, log_y, path):
+    W, H, L, R, T, B = 640, 380, 80, 200, 40, 50
+    dps = [d for d in doc["dataplanes"] if any((d, n, key) in s for n in doc["services"])]
+    values = [s[(d, n, key)][m] for d in dps for n in doc["services"] if (d, n, key) in s for m in ("min", "max")]
+    if not values:
+        return False
+    if log_y:
+        positive = [v for v in values if v > 0] or [1]
+        lo, hi = math.log10(min(positive)), math.log10(max(positive))
+        lo, hi = math.floor(lo), math.ceil(hi if hi > lo else lo + 1)
+        ty = lambda v: math.log10(max(v, 10 ** lo))
+    else:
+        lo, hi = min(0, min(values)), max(values) * 1.1 or 1
+        ty = lambda v: v
+    xs = doc["services"]
+    xlo, xhi = math.log10(min(xs)), math.log10(max(xs)) if max(xs) > min(xs) else math.log10(min(xs)) + 1
+    px = lambda n: L + (math.log10(n) - xlo) / (xhi - xlo) * (W - L - R)
+    py = lambda v: H - B - (ty(v) - lo) / (hi - lo) * (H - T - B)
+    o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="11">',
+         f'<rect width="{W}" height="{H}" fill="white"/>',
+         f'<text x="10" y="20" font-size="12">{title}</text>',
+         f'<line x1="{L}" y1="{H - B}" x2="{W - R}" y2="{H - B}" stroke="black"/>',
+         f'<line x1="{L}" y1="{T}" x2="{L}" y2="{H - B}" stroke="black"/>',
+         f'<text x="{(L + W - R) / 2}" y="{H - 12}" text-anchor="middle">services × 10 endpoints (log scale)</text>',
+         f'<text x="16" y="{(T + H - B) / 2}" text-anchor="middle" transform="rotate(-90 16 {(T + H - B) / 2})">{unit}{" (log scale)" if log_y else ""}</text>']
+    for n in xs:
+        o.append(f'<line x1="{px(n):.1f}" y1="{H - B}" x2="{px(n):.1f}" y2="{H - B + 5}" stroke="black"/>'
+                 f'<text x="{px(n):.1f}" y="{H - B + 18}" text-anchor="middle">{n:,}</text>')
+    ticks = [10 ** e for e in range(lo, hi + 1)] if log_y else [lo + (hi - lo) * i / 5 for i in range(6)]
+    for v in ticks:
+        o.append(f'<line x1="{L - 5}" y1="{py(v):.1f}" x2="{W - R}" y2="{py(v):.1f}" stroke="#dddddd"/>'
+                 f'<text x="{L - 8}" y="{py(v) + 4:.1f}" text-anchor="end">{fmt(v)}</text>')
+    for i, d in enumerate(dps):
+        pts = [(n, s[(d, n, key)]) for n in xs if (d, n, key) in s]
+        c = COLORS.get(d, "black")
+        dash = ' stroke-dasharray="6 4"' if d == "direct" else ""
+        o.append(f'<polyline fill="none" stroke="{c}" stroke-width="2"{dash} points="' +
+                 " ".join(f"{px(n):.1f},{py(v['median']):.1f}" for n, v in pts) + '"/>')
+        for n, v in pts:  # the spread of the repetitions as a bar, the median as a dot
+            o.append(f'<line x1="{px(n):.1f}" y1="{py(v["min"]):.1f}" x2="{px(n):.1f}" y2="{py(v["max"]):.1f}" stroke="{c}"/>'
+                     f'<circle cx="{px(n):.1f}" cy="{py(v["median"]):.1f}" r="3" fill="{c}"/>')
+        y = T + 10 + i * 18
+        o.append(f'<line x1="{W - R + 12}" y1="{y}" x2="{W - R + 36}" y2="{y}" stroke="{c}" stroke-width="2"{dash}/>'
+                 f'<text x="{W - R + 40}" y="{y + 4}">{LABELS.get(d, d)}</text>')
+    o.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(o) + "\n")
+    return True
+
+
+def repeatability(s, prev):
+    """Traffic and programming medians of the previous run inside this run's min-max?"""
+    inside, outside = 0, []
+    for k, p in prev.items():
+        if k not in s:
+            continue
+        c = s[k]
+        if c["min"] <= p["median"] <= c["max"]:
+            inside += 1
+        else:
+            outside.append((k, p["median"], c))
+    return inside, outside
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("results")
+    ap.add_argument("out_dir")
+    ap.add_argument("--previous")
+    ap.add_argument("--command", default="bench/packet/run.sh")
+    a = ap.parse_args()
+    with open(a.results) as f:
+        doc = json.load(f)
+    s = summarize(doc)
+    os.makedirs(a.out_dir, exist_ok=True)
+    with open(os.path.join(a.out_dir, "summary.json"), "w") as f:
+        json.dump([{"dataplane": d, "services": n, "metric": k, **v} for (d, n, k), v in sorted(s.items())], f, indent=1)
+    md = [f"# Packet benchmark: {os.path.basename(os.path.abspath(a.out_dir))}", "",
+          f"Command: `{a.command}`", "",
+          f"{doc['repetitions']} repetitions of every figure, {doc['seconds_per_test']} s per traffic test, "
+          f"{doc['endpoints_per_service']} endpoints per service, {doc['cpus']} CPUs, load average {doc['load_average_at_end']:.1f} "
+          f"at the end (the machine is shared), {doc['wall_seconds']:.0f} s in all. Cells: median (min–max) of the repetitions. "
+          f"Ratios to direct: median (min–max) of the ratios within each repetition (the dataplanes of a repetition ran one after "
+          f"the other); ratios to iptables: of the medians.", "",
+          "Paths: every traffic figure starts in the client pod (a routed pod namespace, 10.244.1.2) and crosses the node "
+          "namespace to one of the 10 backend pods. *direct*: to the pod IPs, nothing programmed (the ceiling). "
+          "*ebpf*: to the ClusterIP; the socket hooks on the bench's cgroup rewrite connect() to a pod IP, so the packets "
+          "take the direct path. *nftables* / *iptables*: to the ClusterIP; DNAT in the node namespace's prerouting hook "
+          "(conntrack: the rules run once per connection / UDP flow). The service is listed last in KUBE-SERVICES (worst case "
+          "of the linear walk). *NodePort*: from the external client namespace to the node's address, port 30080 (eBPF: tc "
+          "program on the node's external interface; nftables/iptables: DNAT + masquerade); direct: to the pod IPs.", ""]
+    plots = []
+    for key, title, unit, _, log_y, traffic in METRICS:
+        if not any(k[2] == key for k in s):
+            continue
+        md.append(table(s, doc, key, title, unit, traffic))
+        if svg_plot(s, doc, key, title, unit, log_y, os.path.join(a.out_dir, key + ".svg")):
+            md.append(f"![{title}]({key}.svg)\n")
+            plots.append(key)
+    if a.previous:
+        with open(a.previous) as f:
+            prev = summarize(json.load(f))
+        inside, outside = repeatability(s, prev)
+        ratio_in = sum(1 for k, p in prev.items() if k[2].startswith("direct_ratio:") and k in s
+                       and s[k]["min"] <= p["median"] <= s[k]["max"])
+        ratio_all = sum(1 for k in prev if k[2].startswith("direct_ratio:") and k in s)
+        md += ["## Repeatability", "",
+               f"Medians of the previous run (`{a.previous}`) inside this run's min–max: {inside} of {inside + len(outside)} "
+               f"in all; of the per-repetition ratios to direct, {ratio_in} of {ratio_all}.", ""]
+        if outside:
+            md += ["Outside:", "", "| dataplane | services | figure | previous median | this run min–max |", "|---|---|---|---|---|"]
+            for (d, n, k), pm, c in sorted(outside):
+                md.append(f"| {d} | {n:,} | {k} | {fmt(pm)} | {fmt(c['min'])}–{fmt(c['max'])} |")
+            md.append("")
+    with open(os.path.join(a.out_dir, "results.md"), "w") as f:
+        f.write("\n".join(md))
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
