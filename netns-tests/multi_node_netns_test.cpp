@@ -396,6 +396,22 @@ TEST_F(TwoNodes, NftablesAndEbpfNodesServeTheClusterAndSurviveAgentAndApiServerR
   EXPECT_THAT(health_check(kNodeA, "local-a"), HasSubstr(R"("localEndpoints":1,"serviceProxyHealthy":true} 200)"));
   EXPECT_THAT(health_check(kNodeB, "local-a"), HasSubstr(R"("localEndpoints":0,"serviceProxyHealthy":true} 503)"));
 
+  // `switchyard status --mode ebpf` reads node-b's pinned maps back: the ClusterIP with both
+  // backends, the Local node ports with the local endpoint or none.
+  auto status = nodes_.at("node-b").run(std::string(SWITCHYARD_BINARY) + " status --mode ebpf --bpf-root " + bpffs_->path());
+  EXPECT_TRUE(status.ok()) << status.output;
+  EXPECT_THAT(status.output, HasSubstr("SERVICE  "));
+  EXPECT_THAT(status.output, ::testing::ContainsRegex("\nid [0-9]+ +" + web_ip +
+                                                      ":80/tcp +(10.244.1.11:8080, 10.244.2.11:8080|10.244.2.11:8080, 10.244.1.11:8080)\n"))
+      << status.output;
+  EXPECT_THAT(status.output, ::testing::ContainsRegex("\nid [0-9]+ +\\*:30081/tcp \\(node port, Local\\) +10.244.2.11:8080\n")) << status.output;
+  EXPECT_THAT(status.output, ::testing::ContainsRegex("\nid [0-9]+ +\\*:30083/tcp \\(node port, Local\\) +\\(no endpoints for its traffic policy: dropped\\)\n"))
+      << status.output;
+  EXPECT_THAT(status.output, ::testing::ContainsRegex("\nid [0-9]+ +10.96.0.10:53/udp +(192.168.60.11:53, 192.168.60.12:53|192.168.60.12:53, 192.168.60.11:53)\n"))
+      << status.output;
+  EXPECT_THAT(nodes_.at("node-b").run(std::string(SWITCHYARD_BINARY) + " status --mode ebpf --node-name node-x --bpf-root " + bpffs_->path()).output,
+              HasSubstr("no services programmed"));
+
   // Cluster DNS through the kube-dns Service IP, from pods on both nodes.
   for (const char* pod : {"pod-a1", "pod-b1"})
     EXPECT_EQ(run_at(pod, "dig +short +time=2 +tries=2 @10.96.0.10 web.shop.svc.cluster.local").output, web_ip + "\n") << pod;
