@@ -2,8 +2,12 @@
 // against a discovery-only server on loopback, since client dry-run still maps kinds to
 // resources), the ClusterRole bound to the DaemonSet's ServiceAccount allows list and watch on
 // every collection the agent's informers use (taken from ClusterStateFeed, not a copy), and the
-// ConfigMap's KubeProxyConfiguration is one the agent accepts.
+// ConfigMap's KubeProxyConfiguration is one the agent accepts. The Containerfile (which cannot be
+// built here: no container runtime) puts the binary where the DaemonSet runs it, on Debian 12,
+// with a package for every shared library the built binary links.
 #include <filesystem>
+#include <map>
+#include <regex>
 #include <fstream>
 #include <sstream>
 #include <set>
@@ -163,6 +167,65 @@ TEST_F(DeployManifests, TheConfigMapHoldsAConfigurationTheAgentAccepts) {
   const auto container = of_kind("DaemonSet").at(0)["spec"]["template"]["spec"]["containers"][0];
   EXPECT_EQ(c.healthz_bind_address, "0.0.0.0:" + container["livenessProbe"]["httpGet"]["port"].as<std::string>());
   EXPECT_EQ(container["readinessProbe"]["httpGet"]["path"].as<std::string>(), "/readyz");
+}
+
+TEST_F(DeployManifests, TheContainerfileBuildsTheImageTheDaemonSetRuns) {
+  std::ifstream in(std::string(DEPLOY_DIR) + "/Containerfile");
+  const std::string containerfile(std::istreambuf_iterator<char>(in), {});
+  ASSERT_FALSE(containerfile.empty());
+  // The last stage is the image: Debian 12, the binary where the DaemonSet's command names it.
+  std::vector<std::string> bases;
+  const std::regex from("\nFROM (\\S+)");
+  for (std::sregex_iterator m(containerfile.begin(), containerfile.end(), from), e; m != e; ++m) bases.push_back((*m)[1]);
+  ASSERT_FALSE(bases.empty());
+  EXPECT_THAT(bases.back(), ::testing::StartsWith("debian:12"));
+  std::smatch copy;
+  ASSERT_TRUE(std::regex_search(containerfile, copy, std::regex("\nCOPY --from=build /switchyard (\\S+)\n")));
+  const auto container = of_kind("DaemonSet").at(0)["spec"]["template"]["spec"]["containers"][0];
+  EXPECT_EQ(container["command"][0].as<std::string>(), copy[1].str());
+  EXPECT_THAT(containerfile, ::testing::HasSubstr("install-deps.sh --runtime"));
+  // In-cluster configuration, pointed at the API server itself rather than at a Service IP that
+  // only the agent would make reachable.
+  std::set<std::string> env;
+  for (const auto& e : container["env"]) env.insert(e["name"].as<std::string>());
+  EXPECT_TRUE(env.contains("KUBERNETES_SERVICE_HOST") && env.contains("KUBERNETES_SERVICE_PORT"));
+
+  // Every library the binary links comes from a package of install-deps.sh's runtime list
+  // (libc6 and libgcc-s1 are in every Debian image).
+  auto listed = switchyard::testing::run(std::string("bash -c 'source <(sed -n \"/^runtime=(/,/^)/p\" ") + INSTALL_DEPS +
+                                         "); printf \"%s\\n\" \"${runtime[@]}\"'");
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  std::set<std::string> runtime;
+  std::stringstream lines(listed.output);
+  for (std::string p; std::getline(lines, p);) runtime.insert(p);
+  ASSERT_GT(runtime.size(), 5u) << listed.output;
+  auto ldd = switchyard::testing::run(std::string("ldd ") + SWITCHYARD_BINARY);
+  ASSERT_EQ(ldd.exit_code, 0) << ldd.output;
+  // One dpkg query for every path as ldd prints it and its other spelling on a merged-/usr system.
+  const std::regex library(" => (\\S+) ");
+  std::vector<std::string> paths;
+  std::string query = "dpkg -S";
+  for (std::sregex_iterator m(ldd.output.begin(), ldd.output.end(), library), e; m != e; ++m) {
+    const std::string path = (*m)[1];
+    paths.push_back(path);
+    query += " " + path + " " + (path.starts_with("/usr/") ? path.substr(4) : "/usr" + path);
+  }
+  std::map<std::string, std::string> owner;  // path → package, from "libfoo1:amd64: /path" lines
+  std::stringstream owners(switchyard::testing::run(query + " 2>/dev/null").output);
+  for (std::string line; std::getline(owners, line);)
+    if (auto sep = line.find(": /"); sep != std::string::npos) owner[line.substr(sep + 2)] = line.substr(0, line.find(':'));
+  std::set<std::string> packages;
+  for (const auto& path : paths) {
+    auto it = owner.find(path);
+    if (it == owner.end()) it = owner.find(path.starts_with("/usr/") ? path.substr(4) : "/usr" + path);
+    ASSERT_NE(it, owner.end()) << "no Debian package ships " << path;
+    packages.insert(it->second);
+  }
+  EXPECT_GT(packages.size(), 5u) << ldd.output;
+  for (const auto& p : packages)
+    if (p != "libc6" && p != "libgcc-s1") {
+      EXPECT_TRUE(runtime.contains(p)) << "the binary links a library of " << p << ", not in install-deps.sh --runtime";
+    }
 }
 
 }  // namespace

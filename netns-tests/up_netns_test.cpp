@@ -10,6 +10,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "dataplane/ebpf/testing/ebpf_test_env.h"
 #include "dataplane/testing/service_topology.h"
 #include "netns-tests/support/process.h"
 
@@ -55,6 +56,8 @@ class UpInNodeNamespace : public ::testing::Test {
     up_.reset();
     if (!HasFailure()) std::filesystem::remove_all(dir_);
     topology_.reset();
+    cgroup_.reset();
+    bpffs_.reset();
   }
   std::string output() {
     std::ifstream in(dir_ / "up.log");
@@ -65,6 +68,8 @@ class UpInNodeNamespace : public ::testing::Test {
   std::optional<ServiceTopology> topology_;
   std::filesystem::path dir_;
   std::unique_ptr<ChildProcess> up_;
+  std::unique_ptr<dataplane::ebpf::testing::TestBpffs> bpffs_;     // --mode ebpf: pins go there
+  std::unique_ptr<dataplane::ebpf::testing::TestCgroup> cgroup_;   // and the socket hooks there
 };
 
 TEST_F(UpInNodeNamespace, WhatItPrintsGetsANewUserAWorkingServiceAndName) {
@@ -106,6 +111,58 @@ TEST_F(UpInNodeNamespace, WhatItPrintsGetsANewUserAWorkingServiceAndName) {
   up_->kill_now(SIGINT);
   EXPECT_EQ(up_->wait_exit(15), 0) << output();
   EXPECT_EQ(topology_->get(topology_->node(), web_ip, 80).pod, "pod-a");
+}
+
+// --mode ebpf with --cgroup-root and --bpf-root: the socket hooks go on a cgroup the test made
+// (the clients below run in it; the test process does not) and the pins in a private bpffs. A
+// new user's Service is reachable at its ClusterIP and resolvable through the kube-dns IP, with
+// no nftables rule anywhere; `switchyard status` and the printed cleanup command work as printed.
+TEST_F(UpInNodeNamespace, EbpfModeServesClusterIpsAndNamesToTheProcessesOfItsCgroup) {
+  auto bpffs = dataplane::ebpf::testing::TestBpffs::mount();
+  ASSERT_TRUE(bpffs) << bpffs.error();
+  bpffs_ = std::move(*bpffs);
+  auto cgroup = dataplane::ebpf::testing::TestCgroup::create();
+  ASSERT_TRUE(cgroup) << cgroup.error();
+  cgroup_ = std::move(*cgroup);
+  up_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"nsenter", "--net=" + topology_->node().path(), SWITCHYARD_BINARY, "up", "--data-dir", (dir_ / "cluster").string(),
+                               "--node-name", "node-up", "--node-ip", ServiceTopology::kNodeIp, "--healthz-bind-address", "127.0.0.1:10256",
+                               "--mode", "ebpf", "--cgroup-root", cgroup_->path(), "--bpf-root", bpffs_->path()},
+      (dir_ / "up.log").string());
+  ASSERT_TRUE(wait_until(60, [&] { return output().find("ready (API server") != std::string::npos; })) << output();
+  const std::string printed = output();
+  EXPECT_THAT(printed, HasSubstr("ebpf dataplane"));
+  const std::string in_cgroup = cgroup_->enter_command();
+
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(printed, m, std::regex("export KUBECONFIG=(\\S+)"))) << printed;
+  const std::string kubectl = std::string("/usr/lib/google-cloud-sdk/bin/kubectl.1.31 --kubeconfig ") + m[1].str() + " ";
+  std::ofstream(dir_ / "web.yaml") << kWeb;
+  ASSERT_TRUE(in_node(kubectl + "apply -f " + (dir_ / "web.yaml").string()).ok());
+  const std::string web_ip = in_node(kubectl + "get svc web -n shop -o jsonpath={.spec.clusterIP}").output;
+  EXPECT_TRUE(wait_until(15, [&] { return in_node(in_cgroup + "curl -s --max-time 1 http://" + web_ip + "/").output.starts_with("pod-a"); }))
+      << output();
+  EXPECT_TRUE(wait_until(10, [&] {
+    return in_node(in_cgroup + "dig +short +time=1 +tries=1 @10.96.0.10 web.shop.svc.cluster.local").output == web_ip + "\n";
+  })) << output();
+  // The translation is the cgroup's: no nftables rule, and a process outside the cgroup is not served.
+  EXPECT_THAT(in_node("nft list tables").output, ::testing::Not(HasSubstr("switchyard")));
+  EXPECT_FALSE(in_node("curl -s --max-time 1 http://" + web_ip + "/").output.starts_with("pod-a"));
+
+  // The status command it prints reads the pinned maps.
+  ASSERT_TRUE(std::regex_search(printed, m, std::regex("`(switchyard status --mode ebpf --bpf-root \\S+)`"))) << printed;
+  auto status = in_node(std::string(SWITCHYARD_BINARY) + m[1].str().substr(std::string("switchyard").size()));
+  EXPECT_THAT(status.output, ::testing::ContainsRegex("\nid [0-9]+ +" + web_ip + ":80/tcp +10.244.0.11:8080\n")) << status.output;
+
+  // Ctrl-C keeps the hooks; the cleanup command it prints removes them.
+  up_->kill_now(SIGINT);
+  EXPECT_EQ(up_->wait_exit(15), 0) << output();
+  EXPECT_TRUE(in_node(in_cgroup + "curl -s --max-time 1 http://" + web_ip + "/").output.starts_with("pod-a"));
+  ASSERT_TRUE(std::regex_search(printed, m, std::regex("`(switchyard agent --cleanup [^`]+)`"))) << printed;
+  auto cleanup = in_node(std::string(SWITCHYARD_BINARY) + m[1].str().substr(std::string("switchyard").size()));
+  EXPECT_TRUE(cleanup.ok()) << cleanup.output;
+  EXPECT_FALSE(in_node(in_cgroup + "curl -s --max-time 1 http://" + web_ip + "/").output.starts_with("pod-a"));
+  EXPECT_FALSE(std::filesystem::exists(bpffs_->path() + "/node-up"));
 }
 
 }  // namespace

@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package Switchyard needs to build, test and benchmark.
 # Idempotent; run as root on a fresh machine.
+# With --runtime: only the shared libraries the `switchyard` binary links (the agent's image,
+# deploy/Containerfile).
 set -euo pipefail
+runtime=(
+  libc-ares2 libsqlite3-0 libnetfilter-conntrack3 libnfnetlink0 libnftnl11 libmnl0
+  libbpf1 libelf1 zlib1g libspdlog1.10 libfmt9 libyaml-cpp0.7 libssl3 libstdc++6
+  ca-certificates
+)
 packages=(
   # toolchain
   build-essential cmake ninja-build pkg-config git
@@ -19,6 +26,7 @@ packages=(
   # the DNS benchmark (bench/dns_bench.sh): load generator and the servers we compare with
   dnsperf knot nsd
 )
+[[ "${1:-}" == --runtime ]] && packages=("${runtime[@]}")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -30,4 +38,4 @@ if ((${#missing[@]})); then
 fi
 # etcd-server's package starts a system etcd; tests start their own on other ports. knot and nsd
 # would take port 53; the DNS benchmark starts its own on free ports.
-systemctl disable --now etcd knot nsd >/dev/null 2>&1 || true
+[[ "${1:-}" == --runtime ]] || systemctl disable --now etcd knot nsd >/dev/null 2>&1 || true

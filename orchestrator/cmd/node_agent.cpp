@@ -63,6 +63,7 @@ std::expected<std::unique_ptr<dataplane::Backend>, NodeAgent::StartError> create
                                                          .cgroup_root = c.cgroup_root,
                                                          .external_interfaces = c.external_interfaces});
     if (!backend) return std::unexpected(NodeAgent::StartError{"ebpf: " + backend.error().message});
+    spdlog::info("event=ebpf_backend_opened pin_dir={} reused_pins={}", (*backend)->pin_dir(), (*backend)->reused_pins());
     return std::unique_ptr<dataplane::Backend>(std::move(*backend));
   }
   dataplane::nft::NftablesBackendOptions options;

@@ -37,7 +37,17 @@ struct UpOptions {
   std::string cluster_domain = "cluster.local";
   std::string healthz_bind_address = "0.0.0.0:10256";
   std::string metrics_bind_address = "127.0.0.1:10249";
+  // eBPF mode: as `switchyard agent`'s flags of the same names.
+  std::string cgroup_root;
+  std::string bpf_root = "/sys/fs/bpf/switchyard";
+  std::vector<std::string> external_interfaces;
 };
+
+// The flags that name where an eBPF agent attached and pinned, for the commands printed.
+std::string ebpf_flags(const UpOptions& o) {
+  if (o.mode != "ebpf") return "";
+  return fmt::format("{} --bpf-root {}", o.cgroup_root.empty() ? "" : " --cgroup-root " + o.cgroup_root, o.bpf_root);
+}
 
 std::expected<std::string, std::string> first_global_ipv4() {
   ifaddrs* list = nullptr;
@@ -146,6 +156,9 @@ int run_up(UpOptions o) {
   agent_config.cluster_domain = o.cluster_domain;
   agent_config.healthz_bind_address = o.healthz_bind_address;
   agent_config.metrics_bind_address = o.metrics_bind_address;
+  agent_config.cgroup_root = o.cgroup_root;
+  agent_config.bpf_root = o.bpf_root;
+  agent_config.external_interfaces = o.external_interfaces;
   auto agent = NodeAgent::start(agent_config, *connection);
   if (!agent) {
     std::cerr << "error: " << agent.error().message << "\n";
@@ -160,10 +173,12 @@ int run_up(UpOptions o) {
                    "  kubectl get services -A\n"
                    "  dig @{} kube-dns.kube-system.svc.{} +short          # answers {}\n\n"
                    "Services get cluster IPs from {}; give them endpoints with an EndpointSlice (there is no kubelet\n"
-                   "to run Pods), e.g. a server on this host at {}. Ctrl-C stops everything and leaves the rules in place;\n"
-                   "`switchyard agent --cleanup --node-name {} --mode {}` removes them.\n",
+                   "to run Pods), e.g. a server on this host at {}. `switchyard status --mode {}{}` shows what the kernel\n"
+                   "holds. Ctrl-C stops everything and leaves the rules in place;\n"
+                   "`switchyard agent --cleanup --node-name {} --mode {}{}` removes them.\n",
                    o.node_name, (*plane)->listen_host(), (*plane)->port(), o.mode, dns_ip, o.node_ip, kc, dns_ip, o.cluster_domain, dns_ip,
-                   o.control_plane.service_cidr, o.node_ip, o.node_name, o.mode)
+                   o.control_plane.service_cidr, o.node_ip, o.mode, o.mode == "ebpf" ? fmt::format(" --bpf-root {}", o.bpf_root) : "",
+                   o.node_name, o.mode, ebpf_flags(o))
             << std::flush;
   int sig = 0;
   sigwait(&signals, &sig);
@@ -188,6 +203,11 @@ void register_up(CLI::App& app, std::function<int()>& run) {
   sub->add_option("--cluster-domain", o->cluster_domain, "the cluster DNS domain")->capture_default_str();
   sub->add_option("--healthz-bind-address", o->healthz_bind_address, "the agent's /healthz (\"\" to disable)")->capture_default_str();
   sub->add_option("--metrics-bind-address", o->metrics_bind_address, "the agent's /metrics (\"\" to disable)")->capture_default_str();
+  sub->add_option("--cgroup-root", o->cgroup_root, "eBPF: the cgroup whose sockets get ClusterIP load balancing (default: the cgroup v2 root)");
+  sub->add_option("--bpf-root", o->bpf_root, "eBPF: where maps and links are pinned, under <dir>/<node name>")->capture_default_str();
+  sub->add_option("--external-interfaces", o->external_interfaces,
+                  "eBPF: interfaces whose traffic from outside gets NodePort, LoadBalancer and external IPs (comma-separated)")
+      ->delimiter(',');
   sub->callback([&run, o] { run = [o] { return run_up(*o); }; });
 }
 

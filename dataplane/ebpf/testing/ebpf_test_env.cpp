@@ -35,19 +35,24 @@ std::string own_cgroup() {
 
 }  // namespace
 
-std::expected<std::unique_ptr<TestCgroup>, std::string> TestCgroup::create_and_enter() {
+std::expected<std::unique_ptr<TestCgroup>, std::string> TestCgroup::create() {
   const std::string root = cgroup2_mount();
   if (root.empty()) return std::unexpected("no cgroup v2 mount");
-  const std::string previous = root + own_cgroup();
   const std::string path = root + "/sy-ebpf-test-" + unique_suffix();
   if (::mkdir(path.c_str(), 0755) != 0) return std::unexpected("mkdir " + path + ": " + std::strerror(errno));
-  std::unique_ptr<TestCgroup> cgroup(new TestCgroup(path, previous));
-  if (!write_pid(path)) return std::unexpected("moving the test process into " + path + " failed");
+  return std::unique_ptr<TestCgroup>(new TestCgroup(path, ""));
+}
+
+std::expected<std::unique_ptr<TestCgroup>, std::string> TestCgroup::create_and_enter() {
+  auto cgroup = create();
+  if (!cgroup) return cgroup;
+  (*cgroup)->previous_ = cgroup2_mount() + own_cgroup();
+  if (!write_pid((*cgroup)->path_)) return std::unexpected("moving the test process into " + (*cgroup)->path_ + " failed");
   return cgroup;
 }
 
 TestCgroup::~TestCgroup() {
-  write_pid(previous_);
+  if (!previous_.empty()) write_pid(previous_);
   // Children that ended moments ago may still count for a few milliseconds.
   for (int attempt = 0; attempt < 50 && ::rmdir(path_.c_str()) != 0 && errno == EBUSY; ++attempt) usleep(20000);
 }

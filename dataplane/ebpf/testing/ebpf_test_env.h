@@ -15,7 +15,11 @@ namespace switchyard::dataplane::ebpf::testing {
 class TestCgroup {
  public:
   static std::expected<std::unique_ptr<TestCgroup>, std::string> create_and_enter();
-  ~TestCgroup();  // moves the process back where it was and removes the cgroup
+  // A cgroup the test process stays out of: processes go in through `enter_command()`.
+  static std::expected<std::unique_ptr<TestCgroup>, std::string> create();
+  ~TestCgroup();  // moves the process back where it was (if it entered) and removes the cgroup
+  // A shell prefix that moves the shell into this cgroup before it runs what follows.
+  std::string enter_command() const { return "echo $$ > " + path_ + "/cgroup.procs && "; }
   const std::string& path() const { return path_; }
 
  private:
