@@ -30,6 +30,10 @@ struct MapChanges {
   std::vector<lb6_service_key> external6_keys, external6_deletes;
   std::vector<lb_service_value> external6_values;
   std::vector<std::uint32_t> backend4_deletes, backend6_deletes, maglev_deletes;
+  std::vector<lb4_source_range_key> ranges4_keys, ranges4_deletes;
+  std::vector<std::uint8_t> ranges4_values;
+  std::vector<lb6_source_range_key> ranges6_keys, ranges6_deletes;
+  std::vector<std::uint8_t> ranges6_values;
 
   void add_backend(const BackendAddress& b, std::uint32_t id) {
     if (b.family == IpFamily::IPv4) {
@@ -56,7 +60,7 @@ struct MapChanges {
     return backend4_ids.size() + backend6_ids.size() + maglev_ids.size() + service4_keys.size() + service6_keys.size() +
            external4_keys.size() + external6_keys.size() + external4_deletes.size() + external6_deletes.size() +
            service4_deletes.size() + service6_deletes.size() + backend4_deletes.size() + backend6_deletes.size() +
-           maglev_deletes.size();
+           maglev_deletes.size() + ranges4_keys.size() + ranges6_keys.size() + ranges4_deletes.size() + ranges6_deletes.size();
   }
 
   std::expected<void, Error> apply(const SockLbObjects& o) {
@@ -72,10 +76,15 @@ struct MapChanges {
     if (auto ok = update_entries(o.services4, span<const lb4_service_key>(service4_keys), span<const lb_service_value>(service4_values)); !ok) return ok;
     if (auto ok = update_entries(o.services6, span<const lb6_service_key>(service6_keys), span<const lb_service_value>(service6_values)); !ok) return ok;
     if (o.external4.fd >= 0) {
+      // Source ranges before the frontends that rely on them, removed after them.
+      if (auto ok = update_entries(o.source_ranges4, span<const lb4_source_range_key>(ranges4_keys), span<const std::uint8_t>(ranges4_values)); !ok) return ok;
+      if (auto ok = update_entries(o.source_ranges6, span<const lb6_source_range_key>(ranges6_keys), span<const std::uint8_t>(ranges6_values)); !ok) return ok;
       if (auto ok = update_entries(o.external4, span<const lb4_service_key>(external4_keys), span<const lb_service_value>(external4_values)); !ok) return ok;
       if (auto ok = update_entries(o.external6, span<const lb6_service_key>(external6_keys), span<const lb_service_value>(external6_values)); !ok) return ok;
       if (auto ok = delete_entries(o.external4, span<const lb4_service_key>(external4_deletes)); !ok) return ok;
       if (auto ok = delete_entries(o.external6, span<const lb6_service_key>(external6_deletes)); !ok) return ok;
+      if (auto ok = delete_entries(o.source_ranges4, span<const lb4_source_range_key>(ranges4_deletes)); !ok) return ok;
+      if (auto ok = delete_entries(o.source_ranges6, span<const lb6_source_range_key>(ranges6_deletes)); !ok) return ok;
     }
     if (auto ok = delete_entries(o.services4, span<const lb4_service_key>(service4_deletes)); !ok) return ok;
     if (auto ok = delete_entries(o.services6, span<const lb6_service_key>(service6_deletes)); !ok) return ok;
@@ -200,6 +209,8 @@ std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& sna
   const bool tc = objects_->external4.fd >= 0;
   std::vector<std::pair<lb4_service_key, lb_service_value>> external4;
   std::vector<std::pair<lb6_service_key, lb_service_value>> external6;
+  std::vector<std::pair<lb4_source_range_key, std::uint8_t>> ranges4;
+  std::vector<std::pair<lb6_source_range_key, std::uint8_t>> ranges6;
   if (tc) {
     auto e4 = dump_entries<lb4_service_key, lb_service_value>(objects_->external4);
     if (!e4) return fail(e4.error());
@@ -207,6 +218,12 @@ std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& sna
     if (!e6) return fail(e6.error());
     external4 = std::move(*e4);
     external6 = std::move(*e6);
+    auto r4 = dump_entries_by_key<lb4_source_range_key, std::uint8_t>(objects_->source_ranges4);
+    if (!r4) return fail(r4.error());
+    auto r6 = dump_entries_by_key<lb6_source_range_key, std::uint8_t>(objects_->source_ranges6);
+    if (!r6) return fail(r6.error());
+    ranges4 = std::move(*r4);
+    ranges6 = std::move(*r6);
   }
 
   // Keep the ids found in the maps, so that no slot ever names another backend than before.
@@ -252,6 +269,8 @@ std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& sna
   want6.reserve(services6->size());
   std::vector<std::pair<lb4_service_key, lb_service_value>> want_external4;
   std::vector<std::pair<lb6_service_key, lb_service_value>> want_external6;
+  std::vector<std::pair<lb4_source_range_key, std::uint8_t>> want_ranges4;
+  std::vector<std::pair<lb6_source_range_key, std::uint8_t>> want_ranges6;
   MapChanges changes;
   for (const auto& [name, info] : snapshot.service_ports()) {
     current_port_ = info.get();
@@ -262,6 +281,8 @@ std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& sna
     if (tc) {
       append(want_external4, entries.external4);
       append(want_external6, entries.external6);
+      append(want_ranges4, entries.source_ranges4);
+      append(want_ranges6, entries.source_ranges6);
     }
     programmed.emplace_hint(programmed.end(), name, std::move(entries));
   }
@@ -270,6 +291,8 @@ std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& sna
   diff_entries(*services6, want6, changes.service6_keys, changes.service6_values, changes.service6_deletes);
   diff_entries(external4, want_external4, changes.external4_keys, changes.external4_values, changes.external4_deletes);
   diff_entries(external6, want_external6, changes.external6_keys, changes.external6_values, changes.external6_deletes);
+  diff_entries(ranges4, want_ranges4, changes.ranges4_keys, changes.ranges4_values, changes.ranges4_deletes);
+  diff_entries(ranges6, want_ranges6, changes.ranges6_keys, changes.ranges6_values, changes.ranges6_deletes);
 
   std::unordered_map<std::uint32_t, const lb4_backend*> have4;
   std::unordered_map<std::uint32_t, const lb6_backend*> have6;
@@ -334,6 +357,8 @@ std::expected<void, Error> EbpfBackend::sync(const endpoints::Snapshot&, const e
     diff_entries(old.services6, entries.services6, changes.service6_keys, changes.service6_values, changes.service6_deletes);
     diff_entries(old.external4, entries.external4, changes.external4_keys, changes.external4_values, changes.external4_deletes);
     diff_entries(old.external6, entries.external6, changes.external6_keys, changes.external6_values, changes.external6_deletes);
+    diff_entries(old.source_ranges4, entries.source_ranges4, changes.ranges4_keys, changes.ranges4_values, changes.ranges4_deletes);
+    diff_entries(old.source_ranges6, entries.source_ranges6, changes.ranges6_keys, changes.ranges6_values, changes.ranges6_deletes);
     std::set<std::uint32_t> tables;
     for (const auto& m : entries.maglev) {
       changes.maglev_ids.push_back(m.service_id);
@@ -432,7 +457,8 @@ std::expected<SockLbMetrics, Error> EbpfBackend::metrics() const {
 void EbpfBackend::count_elements() {
   std::uint64_t n = backends_.size();
   for (const auto& [name, e] : programmed_)
-    n += e.services4.size() + e.services6.size() + e.external4.size() + e.external6.size() + e.maglev.size();
+    n += e.services4.size() + e.services6.size() + e.external4.size() + e.external6.size() + e.maglev.size() +
+         e.source_ranges4.size() + e.source_ranges6.size();
   stats_.map_elements = n;
 }
 

@@ -208,6 +208,8 @@ std::expected<void, Error> SockLbObjects::load_nodeport() {
     return std::unexpected(errno_error("load of the nodeport BPF programs (pins in " + options_.pin_dir + ")", -err));
   external4 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb4_external_v1), bpf_map__name(nodeport_->maps.lb4_external_v1)};
   external6 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb6_external_v1), bpf_map__name(nodeport_->maps.lb6_external_v1)};
+  source_ranges4 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb4_source_ranges_v1), bpf_map__name(nodeport_->maps.lb4_source_ranges_v1)};
+  source_ranges6 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb6_source_ranges_v1), bpf_map__name(nodeport_->maps.lb6_source_ranges_v1)};
   return {};
 }
 
@@ -217,6 +219,10 @@ std::expected<void, Error> SockLbObjects::attach_tc() {
   for (const auto& name : options_.external_interfaces) {
     const int ifindex = static_cast<int>(if_nametoindex(name.c_str()));
     if (ifindex == 0) return std::unexpected(errno_error("interface " + name, errno));
+    // Routes through this interface lead to other nodes: flows to backends there get SNATed.
+    const std::uint32_t key = static_cast<std::uint32_t>(ifindex), yes = 1;
+    if (bpf_map_update_elem(bpf_map__fd(nodeport_->maps.np_interfaces_v1), &key, &yes, BPF_ANY) != 0)
+      return std::unexpected(errno_error("np_interfaces_v1 entry for " + name, errno));
     for (auto [point, program] : {std::pair{BPF_TC_INGRESS, nodeport_->progs.nodeport_ingress},
                                   {BPF_TC_EGRESS, nodeport_->progs.nodeport_egress}}) {
       LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);

@@ -47,6 +47,7 @@ class SockLbObjects {
 
   BpfMapRef services4, services6, backends4, backends6, maglev, affinity, scope, metrics;
   BpfMapRef external4, external6;  // the tc programs' frontends
+  BpfMapRef source_ranges4, source_ranges6;  // loadBalancerSourceRanges (LPM tries)
   bool reused_pins() const { return reused_pins_; }
   const std::string& pin_dir() const { return options_.pin_dir; }
   int program_fd(const std::string& name) const;  // for BPF_PROG_TEST_RUN and inspection
