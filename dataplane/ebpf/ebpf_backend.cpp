@@ -2,6 +2,9 @@
 
 #include <arpa/inet.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -142,9 +145,16 @@ std::expected<std::unique_ptr<EbpfBackend>, Error> EbpfBackend::create(EbpfBacke
   auto objects = SockLbObjects::open(std::move(object_options));
   if (!objects) return std::unexpected(objects.error());
   std::unique_ptr<EbpfBackend> backend(new EbpfBackend(std::move(options), std::move(*objects)));
+  backend->create_netns_fd_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (backend->create_netns_fd_ < 0) return std::unexpected(Error{"this thread's network namespace: " + std::string(std::strerror(errno))});
   for (const auto& path : backend->options_.scope_netns)
     if (auto ok = backend->add_netns_to_scope(path); !ok) return std::unexpected(ok.error());
+  if (backend->socket_netns_.empty()) backend->socket_netns_.push_back("/proc/self/fd/" + std::to_string(backend->create_netns_fd_));
   return backend;
+}
+
+EbpfBackend::~EbpfBackend() {
+  if (create_netns_fd_ >= 0) ::close(create_netns_fd_);
 }
 
 std::expected<void, Error> EbpfBackend::add_netns_to_scope(const std::string& netns_path) {
@@ -153,6 +163,8 @@ std::expected<void, Error> EbpfBackend::add_netns_to_scope(const std::string& ne
   const std::uint8_t yes = 1;
   if (bpf_map_update_elem(objects_->scope.fd, &*cookie, &yes, BPF_ANY) != 0)
     return std::unexpected(map_error(objects_->scope, "add network namespace " + netns_path, errno));
+  if (socket_netns_.size() == 1 && socket_netns_[0].starts_with("/proc/self/fd/")) socket_netns_.clear();  // scoped from now on
+  socket_netns_.push_back(netns_path);
   return {};
 }
 
@@ -371,6 +383,7 @@ std::expected<void, Error> EbpfBackend::sync(const endpoints::Snapshot&, const e
       auto kept = entries.backends_by_service.find(sid);
       affinity_kept[sid] = kept == entries.backends_by_service.end() ? std::vector<std::uint32_t>{} : kept->second;
     }
+    collect_udp_to_destroy(old, entries);
     for (const auto& b : old.backends) {
       auto it = backends_.find(b);
       if (it == backends_.end() || --it->second.refs > 0) continue;
@@ -380,6 +393,14 @@ std::expected<void, Error> EbpfBackend::sync(const endpoints::Snapshot&, const e
   }
   auto ok = changes.apply(*objects_);
   if (ok && !affinity_kept.empty()) ok = purge_affinity(affinity_kept);
+  // After the maps: a destroyed socket's application reconnects to a remaining backend.
+  if (ok) {
+    auto destroyed = objects_->destroy_udp_sockets(destroy4_, destroy6_, socket_netns_);
+    if (destroyed) udp_sockets_destroyed_ += *destroyed;
+    else ok = std::unexpected(destroyed.error());
+  }
+  destroy4_.clear();
+  destroy6_.clear();
   if (!ok) {
     ++stats_.failed_syncs;
     needs_full_sync_ = true;
@@ -400,6 +421,30 @@ std::expected<void, Error> EbpfBackend::sync(const endpoints::Snapshot&, const e
   stats_.last_successful_sync = std::chrono::system_clock::now();
   count_elements();
   return {};
+}
+
+// Connected UDP sockets were translated at connect() to a backend: those whose backend left the
+// port (for one of its VIPs) are destroyed after the sync, keyed by (backend, VIP).
+void EbpfBackend::collect_udp_to_destroy(const PortEntries& old, const PortEntries& entries) {
+  for (const auto& b : old.backends) {
+    if (b.proto != IPPROTO_UDP || std::ranges::find(entries.backends, b) != entries.backends.end()) continue;
+    if (b.family == IpFamily::IPv4) {
+      for (const auto& [k, v] : old.services4) {
+        if (k.slot != 0) continue;
+        lb4_destroy_key d{.backend = 0, .vip = k.address, .backend_port = b.port_be, .vip_port = k.port};
+        std::memcpy(&d.backend, b.address.data(), 4);
+        destroy4_.push_back(d);
+      }
+    } else {
+      for (const auto& [k, v] : old.services6) {
+        if (k.slot != 0) continue;
+        lb6_destroy_key d{.backend = {}, .vip = {}, .backend_port = b.port_be, .vip_port = k.port};
+        std::memcpy(d.backend, b.address.data(), 16);
+        std::memcpy(d.vip, k.address, 16);
+        destroy6_.push_back(d);
+      }
+    }
+  }
 }
 
 // Affinity entries pointing at a backend their service no longer has would keep sending the
@@ -443,6 +488,7 @@ std::expected<SockLbMetrics, Error> EbpfBackend::metrics() const {
     return sum;
   };
   SockLbMetrics m;
+  m.udp_sockets_destroyed = udp_sockets_destroyed_;
   for (auto [metric, field] : {std::pair{LB_METRIC_TRANSLATED, &m.translated}, {LB_METRIC_REVERSED, &m.reversed},
                                {LB_METRIC_REJECT_NO_BACKEND, &m.rejected_no_backend},
                                {LB_METRIC_DROP_BACKEND_MISSING, &m.dropped_backend_missing},

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "nodeport.skel.h"
+#include "sock_destroy.skel.h"
 #include "sock_lb.skel.h"
 
 #ifndef SO_NETNS_COOKIE
@@ -100,6 +101,7 @@ std::expected<std::unique_ptr<SockLbObjects>, Error> SockLbObjects::open(SockLbO
   std::unique_ptr<SockLbObjects> objects(new SockLbObjects(std::move(options)));
   if (auto ok = objects->load(); !ok) return std::unexpected(ok.error());
   if (auto ok = objects->attach(); !ok) return std::unexpected(ok.error());
+  if (auto ok = objects->load_sock_destroy(); !ok) return std::unexpected(ok.error());
   if (!objects->options_.external_interfaces.empty()) {
     if (auto ok = objects->load_nodeport(); !ok) return std::unexpected(ok.error());
     if (auto ok = objects->attach_tc(); !ok) return std::unexpected(ok.error());
@@ -213,6 +215,70 @@ std::expected<void, Error> SockLbObjects::load_nodeport() {
   return {};
 }
 
+std::expected<void, Error> SockLbObjects::load_sock_destroy() {
+  sock_destroy_ = sock_destroy__open();
+  if (!sock_destroy_) return std::unexpected(errno_error("open of the sock_destroy BPF skeleton", errno));
+  bpf_map* map;
+  bpf_object__for_each_map(map, sock_destroy_->obj) {
+    if (bpf_map__is_internal(map)) continue;
+    // The reverse maps (socket cookie -> VIP) and the rest of maps.h are the socket LB's.
+    if (bpf_map* shared = bpf_object__find_map_by_name(skeleton_->obj, bpf_map__name(map)))
+      if (bpf_map__reuse_fd(map, bpf_map__fd(shared)) != 0)
+        return std::unexpected(errno_error(std::string("sharing map ") + bpf_map__name(map) + " with the UDP iterator", errno));
+  }
+  if (const int err = sock_destroy__load(sock_destroy_); err != 0)
+    return std::unexpected(errno_error("load of the UDP socket iterator (bpf_sock_destroy needs Linux 6.5)", -err));
+  udp_iterator_ = bpf_program__attach_iter(sock_destroy_->progs.destroy_udp, nullptr);
+  if (!udp_iterator_) return std::unexpected(errno_error("UDP socket iterator link", errno));
+  return {};
+}
+
+std::expected<std::uint64_t, Error> SockLbObjects::destroy_udp_sockets(const std::vector<lb4_destroy_key>& v4,
+                                                                       const std::vector<lb6_destroy_key>& v6,
+                                                                       const std::vector<std::string>& netns_paths) {
+  if (v4.empty() && v6.empty()) return 0;
+  const BpfMapRef map4{bpf_map__fd(sock_destroy_->maps.lb4_destroy_v1), "lb4_destroy_v1"};
+  const BpfMapRef map6{bpf_map__fd(sock_destroy_->maps.lb6_destroy_v1), "lb6_destroy_v1"};
+  std::vector<std::uint8_t> ones(std::max(v4.size(), v6.size()), 1);
+  const std::uint64_t before = sock_destroy_->bss->destroyed;
+  auto run = [&]() -> std::expected<void, Error> {
+    if (auto ok = update_entries(map4, std::span<const lb4_destroy_key>(v4), std::span<const std::uint8_t>(ones.data(), v4.size())); !ok) return ok;
+    if (auto ok = update_entries(map6, std::span<const lb6_destroy_key>(v6), std::span<const std::uint8_t>(ones.data(), v6.size())); !ok) return ok;
+    for (const auto& path : netns_paths) {
+      std::string failure;
+      // The iterator walks the sockets of the namespace it is created in: a thread of its own.
+      std::thread t([&] {
+        if (!path.empty()) {
+          const int ns = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+          if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) {
+            failure = "network namespace " + path + ": " + std::strerror(errno);
+            if (ns >= 0) ::close(ns);
+            return;
+          }
+          ::close(ns);
+        }
+        const int fd = bpf_iter_create(bpf_link__fd(udp_iterator_));
+        if (fd < 0) {
+          failure = "UDP socket iterator: " + std::string(std::strerror(errno));
+          return;
+        }
+        char buf[256];
+        while (::read(fd, buf, sizeof buf) > 0) {
+        }
+        ::close(fd);
+      });
+      t.join();
+      if (!failure.empty()) return std::unexpected(Error{failure});
+    }
+    return {};
+  };
+  auto ok = run();
+  delete_entries(map4, std::span<const lb4_destroy_key>(v4));
+  delete_entries(map6, std::span<const lb6_destroy_key>(v6));
+  if (!ok) return std::unexpected(ok.error());
+  return sock_destroy_->bss->destroyed - before;
+}
+
 std::expected<void, Error> SockLbObjects::attach_tc() {
   netns_fd_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   if (netns_fd_ < 0) return std::unexpected(errno_error("this thread's network namespace", errno));
@@ -270,6 +336,8 @@ int SockLbObjects::program_fd(const std::string& name) const {
 
 SockLbObjects::~SockLbObjects() {
   for (bpf_link* link : links_) bpf_link__destroy(link);  // closes the fd; the pin keeps it attached
+  if (udp_iterator_) bpf_link__destroy(udp_iterator_);
+  if (sock_destroy_) sock_destroy__destroy(sock_destroy_);
   if (nodeport_) nodeport__destroy(nodeport_);  // tc filters keep their programs
   if (skeleton_) sock_lb__destroy(skeleton_);
   if (netns_fd_ >= 0) ::close(netns_fd_);

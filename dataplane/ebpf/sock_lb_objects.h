@@ -12,10 +12,12 @@
 #include <vector>
 
 #include "dataplane/backend.h"
+#include "dataplane/ebpf/bpf/lb_types.h"
 #include "dataplane/ebpf/bpf_map_ops.h"
 
 struct sock_lb;
 struct nodeport;
+struct sock_destroy;
 struct bpf_link;
 
 namespace switchyard::dataplane::ebpf {
@@ -52,17 +54,26 @@ class SockLbObjects {
   const std::string& pin_dir() const { return options_.pin_dir; }
   int program_fd(const std::string& name) const;  // for BPF_PROG_TEST_RUN and inspection
 
+  // Destroys the connected UDP sockets, in each of `netns_paths` ("" = this thread's namespace),
+  // that the hooks translated from one of the keys' VIPs to its backend; returns how many.
+  std::expected<std::uint64_t, Error> destroy_udp_sockets(const std::vector<lb4_destroy_key>& v4,
+                                                          const std::vector<lb6_destroy_key>& v6,
+                                                          const std::vector<std::string>& netns_paths);
+
  private:
   explicit SockLbObjects(SockLbObjectOptions options) : options_(std::move(options)) {}
   std::expected<void, Error> load();
   std::expected<void, Error> attach();
   std::expected<void, Error> load_nodeport();
+  std::expected<void, Error> load_sock_destroy();
   std::expected<void, Error> attach_tc();
   std::string detach_tc();  // failures, "" when none
 
   SockLbObjectOptions options_;
   sock_lb* skeleton_ = nullptr;
   nodeport* nodeport_ = nullptr;
+  sock_destroy* sock_destroy_ = nullptr;
+  bpf_link* udp_iterator_ = nullptr;
   int netns_fd_ = -1;  // where external_interfaces live, for detaching later
   std::vector<int> tc_ifindexes_;
   std::vector<bpf_link*> links_;

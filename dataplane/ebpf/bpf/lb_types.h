@@ -125,6 +125,25 @@ struct lb6_reverse_value {
 };
 LB_STATIC_ASSERT(sizeof(struct lb6_reverse_value) == 20, "lb6_reverse_value layout");
 
+/* Connected UDP sockets to destroy (their backend left the service they were translated for):
+ * (backend the socket is connected to, the VIP it asked for). Filled by the agent just before it
+ * runs the socket iterator, emptied after. */
+struct lb4_destroy_key {
+  __be32 backend;
+  __be32 vip;
+  __be16 backend_port;
+  __be16 vip_port;
+};
+LB_STATIC_ASSERT(sizeof(struct lb4_destroy_key) == 12, "lb4_destroy_key layout");
+
+struct lb6_destroy_key {
+  __u8 backend[16];
+  __u8 vip[16];
+  __be16 backend_port;
+  __be16 vip_port;
+};
+LB_STATIC_ASSERT(sizeof(struct lb6_destroy_key) == 36, "lb6_destroy_key layout");
+
 /* Counters in the per-CPU metrics array, indexed by these. */
 enum lb_metric {
   LB_METRIC_TRANSLATED = 0,       /* connect/sendmsg rewritten to a backend */
