@@ -141,7 +141,8 @@ std::expected<std::unique_ptr<EbpfBackend>, Error> EbpfBackend::create(EbpfBacke
                                      .ipv6 = options.ipv6,
                                      .scope_by_netns = !options.scope_netns.empty(),
                                      .sizes = options.sizes,
-                                     .external_interfaces = options.external_interfaces};
+                                     .external_interfaces = options.external_interfaces,
+                                     .nodeport_xdp = options.nodeport_xdp};
   auto objects = SockLbObjects::open(std::move(object_options));
   if (!objects) return std::unexpected(objects.error());
   std::unique_ptr<EbpfBackend> backend(new EbpfBackend(std::move(options), std::move(*objects)));

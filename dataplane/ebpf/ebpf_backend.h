@@ -30,6 +30,9 @@ struct EbpfBackendOptions {
   // Interfaces (in the network namespace create() runs in) whose traffic from outside the tc
   // programs translate: NodePort, load-balancer IPs, external IPs. Empty: no tc programs.
   std::vector<std::string> external_interfaces;
+  // XDP mode (--ebpf-nodeport-mode xdp): nodeport_xdp also goes on the external interfaces and
+  // DNATs the packets of tracked flows before an skb exists; the tc programs handle the rest.
+  bool nodeport_xdp = false;
 };
 
 // Counters from the programs' metrics map, summed over CPUs.

@@ -4,7 +4,10 @@
 // second node namespace ("node-b", reached over its own veth, also an external interface) holds
 // a pod of another node: it has no route to the client, so only SNAT to the node's address
 // brings its replies back.
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <gmock/gmock.h>
+#include <unistd.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -128,9 +131,10 @@ class NodePortTraffic : public ::testing::Test {
   }
 
   // In the node's namespace: the tc programs go on its interface towards the client.
-  void start_backend() {
+  void start_backend(bool xdp = false) {
     auto& t = *topology_;
     auto options = env_->options("node-a");
+    options.nodeport_xdp = xdp;
     options.scope_netns = {t.node().path(), t.pod("pod-a").path(), t.pod("pod-b").path()};
     options.external_interfaces = {"vclient", "vnodeb"};
     std::expected<std::unique_ptr<EbpfBackend>, Error> created = std::unexpected(Error{"not run"});
@@ -140,6 +144,18 @@ class NodePortTraffic : public ::testing::Test {
     backend_ = std::move(*created);
     auto ok = backend_->full_sync(*snapshot_);
     ASSERT_TRUE(ok) << ok.error().message;
+  }
+
+  // A tc program counter, summed over CPUs, from the pinned metrics map.
+  std::uint64_t np_metric(std::uint32_t which) {
+    const int fd = bpf_obj_get((backend_->pin_dir() + "/np_metrics_v1").c_str());
+    EXPECT_GE(fd, 0);
+    std::vector<std::uint64_t> per_cpu(static_cast<std::size_t>(libbpf_num_possible_cpus()));
+    EXPECT_EQ(bpf_map_lookup_elem(fd, &which, per_cpu.data()), 0);
+    close(fd);
+    std::uint64_t sum = 0;
+    for (auto v : per_cpu) sum += v;
+    return sum;
   }
 
   std::string tc_filters() { return topology_->node().run("tc filter show dev vclient ingress").output; }
@@ -236,6 +252,28 @@ TEST_F(NodePortTraffic, RemovedEndpointGetsNoNewExternalConnections) {
   ASSERT_TRUE(ok) << ok.error().message;
   snapshot_ = next;
   EXPECT_THAT(t.spread(t.client(), ServiceTopology::kNodeIp, 30080, 15), ElementsAre(Pair("pod-b", 15)));
+}
+
+// --ebpf-nodeport-mode xdp: nodeport_xdp on the external interfaces (native on veth) DNATs
+// every packet of a flow after its first (which tc tracks); replies still go through tc egress.
+TEST_F(NodePortTraffic, XdpModeCarriesExternalTraffic) {
+  auto& t = *topology_;
+  backend_.reset();
+  ASSERT_NO_FATAL_FAILURE(start_backend(true));
+  EXPECT_THAT(backend_->objects().xdp_modes(), ElementsAre("native", "native"));
+  EXPECT_THAT(t.node().run("ip link show vclient").output, ::testing::HasSubstr("prog/xdp"));
+  const std::uint64_t before = np_metric(NP_METRIC_XDP_DNAT);
+  EXPECT_THAT(t.spread(t.client(), ServiceTopology::kNodeIp, 30080, 20), ElementsAre(Key("pod-a"), Key("pod-b")));
+  EXPECT_THAT(t.spread(t.client(), ServiceTopology::kNodeIpv6, 30084, 10), ElementsAre(Key("pod-a"), Key("pod-b")));
+  // Each HTTP exchange sends several packets after the SYN: all of them DNATed in XDP.
+  EXPECT_GE(np_metric(NP_METRIC_XDP_DNAT) - before, 30u * 3);
+  // SNAT flows take the tc path and work as before.
+  auto r = t.get(t.client(), ServiceTopology::kNodeIp, 30086);
+  ASSERT_TRUE(r.ok) << r.pod;
+  EXPECT_EQ(r.seen_client, kNodeToNodeB);
+  auto cleaned = backend_->cleanup();
+  ASSERT_TRUE(cleaned) << cleaned.error().message;
+  EXPECT_THAT(t.node().run("ip link show vclient").output, ::testing::Not(::testing::HasSubstr("prog/xdp")));
 }
 
 TEST_F(NodePortTraffic, RestartReplacesTheFiltersAndCleanupRemovesThem) {

@@ -3,6 +3,7 @@
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <linux/if_link.h>
 #include <linux/magic.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -302,6 +303,14 @@ std::expected<void, Error> SockLbObjects::attach_tc() {
                                            -err));
     }
     tc_ifindexes_.push_back(ifindex);
+    if (!options_.nodeport_xdp) continue;
+    // Native where the driver has it (veth does), else generic; replaces a predecessor's program.
+    if (const int err = bpf_xdp_attach(ifindex, bpf_program__fd(nodeport_->progs.nodeport_xdp), 0, nullptr); err != 0)
+      return std::unexpected(errno_error("XDP program on " + name, -err));
+    xdp_ifindexes_.push_back(ifindex);
+    LIBBPF_OPTS(bpf_xdp_query_opts, query);
+    const bool queried = bpf_xdp_query(ifindex, 0, &query) == 0;
+    xdp_modes_.push_back(!queried ? "unknown" : query.attach_mode == XDP_ATTACHED_DRV ? "native" : query.attach_mode == XDP_ATTACHED_SKB ? "generic" : "other");
   }
   return {};
 }
@@ -315,6 +324,9 @@ std::string SockLbObjects::detach_tc() {
       failures = " setns for tc detach: " + std::string(std::strerror(errno)) + ";";
       return;
     }
+    for (int ifindex : xdp_ifindexes_)
+      if (const int err = bpf_xdp_detach(ifindex, 0, nullptr); err != 0 && err != -ENOENT)
+        failures += " XDP detach on ifindex " + std::to_string(ifindex) + ": " + std::strerror(-err) + ";";
     for (int ifindex : tc_ifindexes_)
       for (auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
         LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
@@ -325,6 +337,7 @@ std::string SockLbObjects::detach_tc() {
   });
   t.join();
   tc_ifindexes_.clear();
+  xdp_ifindexes_.clear();
   return failures;
 }
 

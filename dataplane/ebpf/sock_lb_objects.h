@@ -37,6 +37,7 @@ struct SockLbObjectOptions {
   bool scope_by_netns = false;
   SockLbSizes sizes;
   std::vector<std::string> external_interfaces;  // tc programs go there (this thread's netns)
+  bool nodeport_xdp = false;                     // and nodeport_xdp on their XDP hook
 };
 
 class SockLbObjects {
@@ -51,6 +52,8 @@ class SockLbObjects {
   BpfMapRef external4, external6;  // the tc programs' frontends
   BpfMapRef source_ranges4, source_ranges6;  // loadBalancerSourceRanges (LPM tries)
   bool reused_pins() const { return reused_pins_; }
+  // How nodeport_xdp is attached to each external interface ("native" or "generic"), in order.
+  const std::vector<std::string>& xdp_modes() const { return xdp_modes_; }
   const std::string& pin_dir() const { return options_.pin_dir; }
   int program_fd(const std::string& name) const;  // for BPF_PROG_TEST_RUN and inspection
 
@@ -76,6 +79,8 @@ class SockLbObjects {
   bpf_link* udp_iterator_ = nullptr;
   int netns_fd_ = -1;  // where external_interfaces live, for detaching later
   std::vector<int> tc_ifindexes_;
+  std::vector<int> xdp_ifindexes_;
+  std::vector<std::string> xdp_modes_;
   std::vector<bpf_link*> links_;
   bool reused_pins_ = false;
 };

@@ -282,6 +282,7 @@ enum nodeport_metric {
   NP_METRIC_DROP_SOURCE_RANGE = 6, /* a source outside loadBalancerSourceRanges */
   NP_METRIC_DROP_SNAT_PORTS = 7,   /* no free SNAT port found */
   NP_METRIC_DROP_NO_LOCAL = 8,     /* Local policy, no endpoint on this node */
+  NP_METRIC_XDP_DNAT = 9,          /* a tracked flow's packet DNATed by the XDP program */
   NP_METRIC_COUNT = 12,
 };
 

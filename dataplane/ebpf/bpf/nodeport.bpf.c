@@ -10,6 +10,10 @@
  * keep the client's address (their replies pass through this node anyway), as Cilium does; under
  * Local policy the client's address is always kept.
  *
+ * XDP mode (nodeport_xdp on the external interface's XDP hook, the tc programs staying on it):
+ * packets of tracked flows without SNAT are DNATed in XDP, before an skb exists; everything else
+ * (a flow's first packet, SNAT, replies, rejects) passes on to the tc programs.
+ *
  * Frontends without endpoints answer ICMP port unreachable (TCP connect() fails at once with
  * ECONNREFUSED, as with kube-proxy's reject); loadBalancerSourceRanges drop other sources. */
 #include <linux/bpf.h>
@@ -458,4 +462,98 @@ int nodeport_egress(struct __sk_buff* skb) {
   if (p == bpf_htons(ETH_P_IP)) return np4_egress(skb);
   if (p == bpf_htons(ETH_P_IPV6)) return np6_egress(skb);
   return TC_ACT_OK;
+}
+
+/* --- XDP: the DNAT of tracked flows, with checksums fixed by hand (no skb helpers) ----------- */
+
+/* RFC 1624 incremental update of a 16-bit one's complement checksum for a 32-bit change. */
+static __always_inline __u16 csum_replace4(__u16 check, __be32 from, __be32 to) {
+  __u32 sum = (__u16)~check;
+  sum += (~from & 0xffff) + (~from >> 16) + (to & 0xffff) + (to >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return (__u16)~sum;
+}
+
+static __always_inline __u16 csum_replace2(__u16 check, __be16 from, __be16 to) {
+  return csum_replace4(check, (__be32)from, (__be32)to);
+}
+
+/* The L4 checksum field, or 0 when the packet is too short. */
+static __always_inline __u16* xdp_l4_csum(void* l4, void* data_end, __u8 proto) {
+  __u16* c = l4 + (proto == IPPROTO_TCP ? 16 : 6);
+  if ((void*)(c + 1) > data_end) return 0;
+  return c;
+}
+
+static __always_inline int xdp4(struct xdp_md* ctx) {
+  void* data = (void*)(long)ctx->data;
+  void* data_end = (void*)(long)ctx->data_end;
+  struct iphdr* ip = data + ETH_HLEN_;
+  if ((void*)(ip + 1) > data_end || ip->ihl != 5) return XDP_PASS;
+  if (ip->frag_off & bpf_htons(IP_FRAGMENTED)) return XDP_PASS;
+  __u8 proto = ip->protocol;
+  if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) return XDP_PASS;
+  __be16* ports = (void*)(ip + 1);
+  if ((void*)(ports + 2) > data_end) return XDP_PASS;
+  struct ct4_key ct = {.client = ip->saddr, .frontend = ip->daddr, .client_port = ports[0], .frontend_port = ports[1], .proto = proto};
+  struct ct4_entry* tracked = bpf_map_lookup_elem(&ct4_v1, &ct);
+  if (!tracked || tracked->snat_port) return XDP_PASS;
+  __be32 backend = tracked->backend;
+  __be16 backend_port = tracked->backend_port;
+  __u16* l4c = xdp_l4_csum(ports, data_end, proto);
+  if (!l4c) return XDP_PASS;
+  if (proto == IPPROTO_TCP || *l4c) {
+    __u16 c = csum_replace4(*l4c, ct.frontend, backend);
+    c = csum_replace2(c, ct.frontend_port, backend_port);
+    if (proto == IPPROTO_UDP && c == 0) c = 0xffff;
+    *l4c = c;
+  }
+  ip->check = csum_replace4(ip->check, ct.frontend, backend);
+  ip->daddr = backend;
+  ports[1] = backend_port;
+  np_count(NP_METRIC_XDP_DNAT);
+  return XDP_PASS;
+}
+
+static __always_inline int xdp6(struct xdp_md* ctx) {
+  void* data = (void*)(long)ctx->data;
+  void* data_end = (void*)(long)ctx->data_end;
+  struct ipv6hdr* ip = data + ETH_HLEN_;
+  if ((void*)(ip + 1) > data_end) return XDP_PASS;
+  __u8 proto = ip->nexthdr;
+  if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) return XDP_PASS;
+  __be16* ports = (void*)(ip + 1);
+  if ((void*)(ports + 2) > data_end) return XDP_PASS;
+  struct ct6_key ct = {.client_port = ports[0], .frontend_port = ports[1], .proto = proto};
+  __builtin_memcpy(ct.client, &ip->saddr, 16);
+  __builtin_memcpy(ct.frontend, &ip->daddr, 16);
+  struct ct6_entry* tracked = bpf_map_lookup_elem(&ct6_v1, &ct);
+  if (!tracked || tracked->snat_port) return XDP_PASS;
+  __u16* l4c = xdp_l4_csum(ports, data_end, proto);
+  if (!l4c) return XDP_PASS;
+  __be32 from[4], to[4];
+  __builtin_memcpy(from, ct.frontend, 16);
+  __builtin_memcpy(to, tracked->backend, 16);
+  __u16 c = *l4c;
+#pragma unroll
+  for (int i = 0; i < 4; i++) c = csum_replace4(c, from[i], to[i]);
+  c = csum_replace2(c, ct.frontend_port, tracked->backend_port);
+  if (proto == IPPROTO_UDP && c == 0) c = 0xffff;
+  *l4c = c;
+  __builtin_memcpy(&ip->daddr, to, 16);
+  ports[1] = tracked->backend_port;
+  np_count(NP_METRIC_XDP_DNAT);
+  return XDP_PASS;
+}
+
+SEC("xdp")
+int nodeport_xdp(struct xdp_md* ctx) {
+  void* data = (void*)(long)ctx->data;
+  void* data_end = (void*)(long)ctx->data_end;
+  struct ethhdr* eth = data;
+  if ((void*)(eth + 1) > data_end) return XDP_PASS;
+  if (eth->h_proto == bpf_htons(ETH_P_IP)) return xdp4(ctx);
+  if (eth->h_proto == bpf_htons(ETH_P_IPV6)) return xdp6(ctx);
+  return XDP_PASS;
 }
