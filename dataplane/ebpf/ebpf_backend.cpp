@@ -285,54 +285,35 @@ std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& sna
   std::vector<std::pair<lb4_source_range_key, std::uint8_t>> want_ranges4;
   std::vector<std::pair<lb6_source_range_key, std::uint8_t>> want_ranges6;
   MapChanges changes;
-  // Empty maps (a first start): everything is an update, written straight into the batches
-  // without the desired-state copies and the diff.
-  const bool empty_maps = services4->empty() && services6->empty() && external4.empty() && external6.empty() &&
-                          ranges4.empty() && ranges6.empty();
-  if (empty_maps) {
-    changes.service4_keys.reserve(want4.capacity());
-    changes.service4_values.reserve(want4.capacity());
-    want4 = {};
-  }
-  auto add = [empty_maps](auto& want, auto& keys, auto& values, const auto& entries) {
-    if (!empty_maps) return append(want, entries);
-    for (const auto& [k, v] : entries) {
-      keys.push_back(k);
-      values.push_back(v);
-    }
-  };
   for (const auto& [name, info] : snapshot.service_ports()) {
     current_port_ = info.get();
     PortEntries entries = build_port_entries(*info, *this, options_.maglev_by_default);
     current_port_ = nullptr;
-    add(want4, changes.service4_keys, changes.service4_values, entries.services4);
-    add(want6, changes.service6_keys, changes.service6_values, entries.services6);
+    append(want4, entries.services4);
+    append(want6, entries.services6);
     if (tc) {
-      add(want_external4, changes.external4_keys, changes.external4_values, entries.external4);
-      add(want_external6, changes.external6_keys, changes.external6_values, entries.external6);
-      add(want_ranges4, changes.ranges4_keys, changes.ranges4_values, entries.source_ranges4);
-      add(want_ranges6, changes.ranges6_keys, changes.ranges6_values, entries.source_ranges6);
+      append(want_external4, entries.external4);
+      append(want_external6, entries.external6);
+      append(want_ranges4, entries.source_ranges4);
+      append(want_ranges6, entries.source_ranges6);
     }
     programmed.emplace_hint(programmed.end(), name, std::move(entries));
   }
   newly_referenced_.clear();
-  if (!empty_maps) {
-    diff_entries(*services4, want4, changes.service4_keys, changes.service4_values, changes.service4_deletes);
-    diff_entries(*services6, want6, changes.service6_keys, changes.service6_values, changes.service6_deletes);
-    diff_entries(external4, want_external4, changes.external4_keys, changes.external4_values, changes.external4_deletes);
-    diff_entries(external6, want_external6, changes.external6_keys, changes.external6_values, changes.external6_deletes);
-    diff_entries(ranges4, want_ranges4, changes.ranges4_keys, changes.ranges4_values, changes.ranges4_deletes);
-    diff_entries(ranges6, want_ranges6, changes.ranges6_keys, changes.ranges6_values, changes.ranges6_deletes);
-  }
+  diff_entries(*services4, want4, changes.service4_keys, changes.service4_values, changes.service4_deletes);
+  diff_entries(*services6, want6, changes.service6_keys, changes.service6_values, changes.service6_deletes);
+  diff_entries(external4, want_external4, changes.external4_keys, changes.external4_values, changes.external4_deletes);
+  diff_entries(external6, want_external6, changes.external6_keys, changes.external6_values, changes.external6_deletes);
+  diff_entries(ranges4, want_ranges4, changes.ranges4_keys, changes.ranges4_values, changes.ranges4_deletes);
+  diff_entries(ranges6, want_ranges6, changes.ranges6_keys, changes.ranges6_values, changes.ranges6_deletes);
 
+  std::unordered_map<std::uint32_t, const lb4_backend*> have4;
+  std::unordered_map<std::uint32_t, const lb6_backend*> have6;
+  for (const auto& [id, v] : *backends4) have4[id] = &v;
+  for (const auto& [id, v] : *backends6) have6[id] = &v;
   MapChanges wanted_backends;
-  const bool no_backends = backends4->empty() && backends6->empty();
-  if (no_backends) {
-    changes.backend4_ids.reserve(backends_.size());
-    changes.backend4_values.reserve(backends_.size());
-  }
   for (const auto& [b, ref] : backends_)
-    if (ref.refs > 0) (no_backends ? changes : wanted_backends).add_backend(b, ref.id);
+    if (ref.refs > 0) wanted_backends.add_backend(b, ref.id);
   std::vector<std::pair<std::uint32_t, lb4_backend>> want_b4;
   std::vector<std::pair<std::uint32_t, lb6_backend>> want_b6;
   for (std::size_t i = 0; i < wanted_backends.backend4_ids.size(); ++i)
