@@ -307,10 +307,6 @@ std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& sna
   diff_entries(ranges4, want_ranges4, changes.ranges4_keys, changes.ranges4_values, changes.ranges4_deletes);
   diff_entries(ranges6, want_ranges6, changes.ranges6_keys, changes.ranges6_values, changes.ranges6_deletes);
 
-  std::unordered_map<std::uint32_t, const lb4_backend*> have4;
-  std::unordered_map<std::uint32_t, const lb6_backend*> have6;
-  for (const auto& [id, v] : *backends4) have4[id] = &v;
-  for (const auto& [id, v] : *backends6) have6[id] = &v;
   MapChanges wanted_backends;
   for (const auto& [b, ref] : backends_)
     if (ref.refs > 0) wanted_backends.add_backend(b, ref.id);
