@@ -102,7 +102,13 @@ std::expected<std::unique_ptr<SockLbObjects>, Error> SockLbObjects::open(SockLbO
   std::unique_ptr<SockLbObjects> objects(new SockLbObjects(std::move(options)));
   if (auto ok = objects->load(); !ok) return std::unexpected(ok.error());
   if (auto ok = objects->attach(); !ok) return std::unexpected(ok.error());
-  if (auto ok = objects->load_sock_destroy(); !ok) return std::unexpected(ok.error());
+  // Without bpf_sock_destroy (Linux < 6.5) the rest works; connected UDP sockets then keep a
+  // removed backend until they reconnect.
+  if (auto ok = objects->load_sock_destroy(); !ok) {
+    objects->sock_destroy_error_ = ok.error().message;
+    if (objects->sock_destroy_) sock_destroy__destroy(objects->sock_destroy_);
+    objects->sock_destroy_ = nullptr;
+  }
   if (!objects->options_.external_interfaces.empty()) {
     if (auto ok = objects->load_nodeport(); !ok) return std::unexpected(ok.error());
     if (auto ok = objects->attach_tc(); !ok) return std::unexpected(ok.error());
@@ -237,7 +243,7 @@ std::expected<void, Error> SockLbObjects::load_sock_destroy() {
 std::expected<std::uint64_t, Error> SockLbObjects::destroy_udp_sockets(const std::vector<lb4_destroy_key>& v4,
                                                                        const std::vector<lb6_destroy_key>& v6,
                                                                        const std::vector<std::string>& netns_paths) {
-  if (v4.empty() && v6.empty()) return 0;
+  if ((v4.empty() && v6.empty()) || !sock_destroy_) return 0;
   const BpfMapRef map4{bpf_map__fd(sock_destroy_->maps.lb4_destroy_v1), "lb4_destroy_v1"};
   const BpfMapRef map6{bpf_map__fd(sock_destroy_->maps.lb6_destroy_v1), "lb6_destroy_v1"};
   std::vector<std::uint8_t> ones(std::max(v4.size(), v6.size()), 1);
