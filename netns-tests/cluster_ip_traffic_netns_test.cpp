@@ -7,9 +7,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <optional>
 #include <thread>
 
+#include "dataplane/conntrack_cleanup.h"
 #include "dataplane/ebpf/ebpf_backend.h"
 #include "dataplane/ebpf/testing/ebpf_test_env.h"
 #include "dataplane/ebpf/testing/socket_probe.h"
@@ -93,10 +95,16 @@ class ClusterIpTraffic : public ::testing::TestWithParam<BackendKind> {
       nft::NftablesBackendOptions options;
       options.generator.cluster_cidrs = {ServiceTopology::kPodCidr, ServiceTopology::kPodCidrIpv6};
       std::expected<std::unique_ptr<nft::NftablesBackend>, Error> created = std::unexpected(Error{"not run"});
-      auto entered = t.node().enter([&] { created = nft::NftablesBackend::create(options); });
+      std::expected<std::unique_ptr<ConntrackCleaner>, Error> cleaner = std::unexpected(Error{"not run"});
+      auto entered = t.node().enter([&] {
+        created = nft::NftablesBackend::create(options);
+        cleaner = ConntrackCleaner::create();  // as the agent runs it beside the nftables backend
+      });
       ASSERT_TRUE(entered) << entered.error();
       ASSERT_TRUE(created) << created.error().message;
+      ASSERT_TRUE(cleaner) << cleaner.error().message;
       backend_ = std::move(*created);
+      conntrack_cleaner_ = std::move(*cleaner);
     } else {
       auto options = ebpf_env_->options("node-a");
       options.scope_netns = {t.node().path(), t.pod("pod-a").path(), t.pod("pod-b").path()};
@@ -111,8 +119,13 @@ class ClusterIpTraffic : public ::testing::TestWithParam<BackendKind> {
 
   void sync() {
     auto next = state_.build();
-    auto ok = backend_->sync(*snapshot_, *next, endpoints::diff_snapshots(*snapshot_, *next));
+    const auto diff = endpoints::diff_snapshots(*snapshot_, *next);
+    auto ok = backend_->sync(*snapshot_, *next, diff);
     ASSERT_TRUE(ok) << ok.error().message;
+    if (conntrack_cleaner_) {
+      auto cleaned = conntrack_cleaner_->on_sync(*snapshot_, *next, diff);
+      ASSERT_TRUE(cleaned) << cleaned.error().message;
+    }
     snapshot_ = next;
   }
 
@@ -120,6 +133,7 @@ class ClusterIpTraffic : public ::testing::TestWithParam<BackendKind> {
   std::optional<ebpf::testing::EbpfTestEnv> ebpf_env_;
   std::optional<ServiceTopology> topology_;
   std::unique_ptr<Backend> backend_;
+  std::unique_ptr<ConntrackCleaner> conntrack_cleaner_;  // nftables only
   endpoints::ClusterState state_{{.node_name = "node-a"}};
   std::shared_ptr<const endpoints::Snapshot> snapshot_;
 };
@@ -161,6 +175,36 @@ TEST_P(ClusterIpTraffic, UdpRepliesComeFromTheVip) {
     answered.insert(r.answer);
   }
   EXPECT_THAT(answered, ::testing::IsSubsetOf({"pod-a", "pod-b"}));
+}
+
+// A client that keeps one connected UDP socket: after its endpoint is removed its datagrams reach
+// the remaining one (nftables: the stale conntrack entry is deleted; eBPF: the socket, translated
+// at connect(), is destroyed and the client connects again, as applications do on an error).
+TEST_P(ClusterIpTraffic, ConnectedUdpFlowMovesWhenItsEndpointIsRemoved) {
+  auto& t = *topology_;
+  auto client = ebpf::testing::ConnectedUdpClient::open(t.node(), "10.96.0.53", 53);
+  ASSERT_TRUE(client) << client.error();
+  auto first = client->exchange();
+  ASSERT_EQ(first.error, 0) << std::strerror(first.error);
+  const std::string gone = first.answer;
+  ASSERT_TRUE(gone == "pod-a" || gone == "pod-b") << gone;
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(client->exchange().answer, gone) << "a connected flow stays on its endpoint";
+  const std::string stays = gone == "pod-a" ? "pod-b" : "pod-a";
+  auto echo_slice = slice("echo", {{stays == "pod-a" ? kPodA : kPodB, stays == "pod-a" ? "node-a" : "node-b"}}, kEchoPort);
+  echo_slice.ports[0].protocol = "UDP";
+  state_.upsert(echo_slice);
+  ASSERT_NO_FATAL_FAILURE(sync());
+  for (int i = 0; i < 5; ++i) {
+    auto r = client->exchange();
+    EXPECT_EQ(r.error, 0) << std::strerror(r.error);
+    EXPECT_EQ(r.answer, stays);
+  }
+  if (GetParam() == BackendKind::ebpf) {
+    auto m = static_cast<ebpf::EbpfBackend&>(*backend_).metrics();
+    ASSERT_TRUE(m) << m.error().message;
+    EXPECT_EQ(m->udp_sockets_destroyed, 1u);
+    EXPECT_GE(client->reconnects(), 1);
+  }
 }
 
 TEST_P(ClusterIpTraffic, Ipv6ClusterIpReachesEveryEndpoint) {

@@ -81,4 +81,20 @@ std::expected<std::vector<std::pair<K, V>>, Error> dump_entries(const BpfMapRef&
   }
 }
 
+// Key by key, for small maps whose type has no batch lookup that works (LPM tries).
+template <class K, class V>
+std::expected<std::vector<std::pair<K, V>>, Error> dump_entries_by_key(const BpfMapRef& map) {
+  std::vector<std::pair<K, V>> out;
+  K key{}, next{};
+  const K* prev = nullptr;
+  while (bpf_map_get_next_key(map.fd, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    V value{};
+    if (bpf_map_lookup_elem(map.fd, &key, &value) == 0) out.emplace_back(key, value);
+  }
+  if (errno != ENOENT) return std::unexpected(map_error(map, "dump", errno));
+  return out;
+}
+
 }  // namespace switchyard::dataplane::ebpf

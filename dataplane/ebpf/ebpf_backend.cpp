@@ -2,6 +2,9 @@
 
 #include <arpa/inet.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -30,6 +33,10 @@ struct MapChanges {
   std::vector<lb6_service_key> external6_keys, external6_deletes;
   std::vector<lb_service_value> external6_values;
   std::vector<std::uint32_t> backend4_deletes, backend6_deletes, maglev_deletes;
+  std::vector<lb4_source_range_key> ranges4_keys, ranges4_deletes;
+  std::vector<std::uint8_t> ranges4_values;
+  std::vector<lb6_source_range_key> ranges6_keys, ranges6_deletes;
+  std::vector<std::uint8_t> ranges6_values;
 
   void add_backend(const BackendAddress& b, std::uint32_t id) {
     if (b.family == IpFamily::IPv4) {
@@ -56,7 +63,7 @@ struct MapChanges {
     return backend4_ids.size() + backend6_ids.size() + maglev_ids.size() + service4_keys.size() + service6_keys.size() +
            external4_keys.size() + external6_keys.size() + external4_deletes.size() + external6_deletes.size() +
            service4_deletes.size() + service6_deletes.size() + backend4_deletes.size() + backend6_deletes.size() +
-           maglev_deletes.size();
+           maglev_deletes.size() + ranges4_keys.size() + ranges6_keys.size() + ranges4_deletes.size() + ranges6_deletes.size();
   }
 
   std::expected<void, Error> apply(const SockLbObjects& o) {
@@ -72,10 +79,15 @@ struct MapChanges {
     if (auto ok = update_entries(o.services4, span<const lb4_service_key>(service4_keys), span<const lb_service_value>(service4_values)); !ok) return ok;
     if (auto ok = update_entries(o.services6, span<const lb6_service_key>(service6_keys), span<const lb_service_value>(service6_values)); !ok) return ok;
     if (o.external4.fd >= 0) {
+      // Source ranges before the frontends that rely on them, removed after them.
+      if (auto ok = update_entries(o.source_ranges4, span<const lb4_source_range_key>(ranges4_keys), span<const std::uint8_t>(ranges4_values)); !ok) return ok;
+      if (auto ok = update_entries(o.source_ranges6, span<const lb6_source_range_key>(ranges6_keys), span<const std::uint8_t>(ranges6_values)); !ok) return ok;
       if (auto ok = update_entries(o.external4, span<const lb4_service_key>(external4_keys), span<const lb_service_value>(external4_values)); !ok) return ok;
       if (auto ok = update_entries(o.external6, span<const lb6_service_key>(external6_keys), span<const lb_service_value>(external6_values)); !ok) return ok;
       if (auto ok = delete_entries(o.external4, span<const lb4_service_key>(external4_deletes)); !ok) return ok;
       if (auto ok = delete_entries(o.external6, span<const lb6_service_key>(external6_deletes)); !ok) return ok;
+      if (auto ok = delete_entries(o.source_ranges4, span<const lb4_source_range_key>(ranges4_deletes)); !ok) return ok;
+      if (auto ok = delete_entries(o.source_ranges6, span<const lb6_source_range_key>(ranges6_deletes)); !ok) return ok;
     }
     if (auto ok = delete_entries(o.services4, span<const lb4_service_key>(service4_deletes)); !ok) return ok;
     if (auto ok = delete_entries(o.services6, span<const lb6_service_key>(service6_deletes)); !ok) return ok;
@@ -129,13 +141,21 @@ std::expected<std::unique_ptr<EbpfBackend>, Error> EbpfBackend::create(EbpfBacke
                                      .ipv6 = options.ipv6,
                                      .scope_by_netns = !options.scope_netns.empty(),
                                      .sizes = options.sizes,
-                                     .external_interfaces = options.external_interfaces};
+                                     .external_interfaces = options.external_interfaces,
+                                     .nodeport_xdp = options.nodeport_xdp};
   auto objects = SockLbObjects::open(std::move(object_options));
   if (!objects) return std::unexpected(objects.error());
   std::unique_ptr<EbpfBackend> backend(new EbpfBackend(std::move(options), std::move(*objects)));
+  backend->create_netns_fd_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (backend->create_netns_fd_ < 0) return std::unexpected(Error{"this thread's network namespace: " + std::string(std::strerror(errno))});
   for (const auto& path : backend->options_.scope_netns)
     if (auto ok = backend->add_netns_to_scope(path); !ok) return std::unexpected(ok.error());
+  if (backend->socket_netns_.empty()) backend->socket_netns_.push_back("/proc/self/fd/" + std::to_string(backend->create_netns_fd_));
   return backend;
+}
+
+EbpfBackend::~EbpfBackend() {
+  if (create_netns_fd_ >= 0) ::close(create_netns_fd_);
 }
 
 std::expected<void, Error> EbpfBackend::add_netns_to_scope(const std::string& netns_path) {
@@ -144,6 +164,8 @@ std::expected<void, Error> EbpfBackend::add_netns_to_scope(const std::string& ne
   const std::uint8_t yes = 1;
   if (bpf_map_update_elem(objects_->scope.fd, &*cookie, &yes, BPF_ANY) != 0)
     return std::unexpected(map_error(objects_->scope, "add network namespace " + netns_path, errno));
+  if (socket_netns_.size() == 1 && socket_netns_[0].starts_with("/proc/self/fd/")) socket_netns_.clear();  // scoped from now on
+  socket_netns_.push_back(netns_path);
   return {};
 }
 
@@ -200,6 +222,8 @@ std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& sna
   const bool tc = objects_->external4.fd >= 0;
   std::vector<std::pair<lb4_service_key, lb_service_value>> external4;
   std::vector<std::pair<lb6_service_key, lb_service_value>> external6;
+  std::vector<std::pair<lb4_source_range_key, std::uint8_t>> ranges4;
+  std::vector<std::pair<lb6_source_range_key, std::uint8_t>> ranges6;
   if (tc) {
     auto e4 = dump_entries<lb4_service_key, lb_service_value>(objects_->external4);
     if (!e4) return fail(e4.error());
@@ -207,6 +231,12 @@ std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& sna
     if (!e6) return fail(e6.error());
     external4 = std::move(*e4);
     external6 = std::move(*e6);
+    auto r4 = dump_entries_by_key<lb4_source_range_key, std::uint8_t>(objects_->source_ranges4);
+    if (!r4) return fail(r4.error());
+    auto r6 = dump_entries_by_key<lb6_source_range_key, std::uint8_t>(objects_->source_ranges6);
+    if (!r6) return fail(r6.error());
+    ranges4 = std::move(*r4);
+    ranges6 = std::move(*r6);
   }
 
   // Keep the ids found in the maps, so that no slot ever names another backend than before.
@@ -252,6 +282,8 @@ std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& sna
   want6.reserve(services6->size());
   std::vector<std::pair<lb4_service_key, lb_service_value>> want_external4;
   std::vector<std::pair<lb6_service_key, lb_service_value>> want_external6;
+  std::vector<std::pair<lb4_source_range_key, std::uint8_t>> want_ranges4;
+  std::vector<std::pair<lb6_source_range_key, std::uint8_t>> want_ranges6;
   MapChanges changes;
   for (const auto& [name, info] : snapshot.service_ports()) {
     current_port_ = info.get();
@@ -262,6 +294,8 @@ std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& sna
     if (tc) {
       append(want_external4, entries.external4);
       append(want_external6, entries.external6);
+      append(want_ranges4, entries.source_ranges4);
+      append(want_ranges6, entries.source_ranges6);
     }
     programmed.emplace_hint(programmed.end(), name, std::move(entries));
   }
@@ -270,11 +304,9 @@ std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& sna
   diff_entries(*services6, want6, changes.service6_keys, changes.service6_values, changes.service6_deletes);
   diff_entries(external4, want_external4, changes.external4_keys, changes.external4_values, changes.external4_deletes);
   diff_entries(external6, want_external6, changes.external6_keys, changes.external6_values, changes.external6_deletes);
+  diff_entries(ranges4, want_ranges4, changes.ranges4_keys, changes.ranges4_values, changes.ranges4_deletes);
+  diff_entries(ranges6, want_ranges6, changes.ranges6_keys, changes.ranges6_values, changes.ranges6_deletes);
 
-  std::unordered_map<std::uint32_t, const lb4_backend*> have4;
-  std::unordered_map<std::uint32_t, const lb6_backend*> have6;
-  for (const auto& [id, v] : *backends4) have4[id] = &v;
-  for (const auto& [id, v] : *backends6) have6[id] = &v;
   MapChanges wanted_backends;
   for (const auto& [b, ref] : backends_)
     if (ref.refs > 0) wanted_backends.add_backend(b, ref.id);
@@ -334,6 +366,8 @@ std::expected<void, Error> EbpfBackend::sync(const endpoints::Snapshot&, const e
     diff_entries(old.services6, entries.services6, changes.service6_keys, changes.service6_values, changes.service6_deletes);
     diff_entries(old.external4, entries.external4, changes.external4_keys, changes.external4_values, changes.external4_deletes);
     diff_entries(old.external6, entries.external6, changes.external6_keys, changes.external6_values, changes.external6_deletes);
+    diff_entries(old.source_ranges4, entries.source_ranges4, changes.ranges4_keys, changes.ranges4_values, changes.ranges4_deletes);
+    diff_entries(old.source_ranges6, entries.source_ranges6, changes.ranges6_keys, changes.ranges6_values, changes.ranges6_deletes);
     std::set<std::uint32_t> tables;
     for (const auto& m : entries.maglev) {
       changes.maglev_ids.push_back(m.service_id);
@@ -346,6 +380,7 @@ std::expected<void, Error> EbpfBackend::sync(const endpoints::Snapshot&, const e
       auto kept = entries.backends_by_service.find(sid);
       affinity_kept[sid] = kept == entries.backends_by_service.end() ? std::vector<std::uint32_t>{} : kept->second;
     }
+    collect_udp_to_destroy(old, entries);
     for (const auto& b : old.backends) {
       auto it = backends_.find(b);
       if (it == backends_.end() || --it->second.refs > 0) continue;
@@ -355,6 +390,14 @@ std::expected<void, Error> EbpfBackend::sync(const endpoints::Snapshot&, const e
   }
   auto ok = changes.apply(*objects_);
   if (ok && !affinity_kept.empty()) ok = purge_affinity(affinity_kept);
+  // After the maps: a destroyed socket's application reconnects to a remaining backend.
+  if (ok) {
+    auto destroyed = objects_->destroy_udp_sockets(destroy4_, destroy6_, socket_netns_);
+    if (destroyed) udp_sockets_destroyed_ += *destroyed;
+    else ok = std::unexpected(destroyed.error());
+  }
+  destroy4_.clear();
+  destroy6_.clear();
   if (!ok) {
     ++stats_.failed_syncs;
     needs_full_sync_ = true;
@@ -375,6 +418,30 @@ std::expected<void, Error> EbpfBackend::sync(const endpoints::Snapshot&, const e
   stats_.last_successful_sync = std::chrono::system_clock::now();
   count_elements();
   return {};
+}
+
+// Connected UDP sockets were translated at connect() to a backend: those whose backend left the
+// port (for one of its VIPs) are destroyed after the sync, keyed by (backend, VIP).
+void EbpfBackend::collect_udp_to_destroy(const PortEntries& old, const PortEntries& entries) {
+  for (const auto& b : old.backends) {
+    if (b.proto != IPPROTO_UDP || std::ranges::find(entries.backends, b) != entries.backends.end()) continue;
+    if (b.family == IpFamily::IPv4) {
+      for (const auto& [k, v] : old.services4) {
+        if (k.slot != 0) continue;
+        lb4_destroy_key d{.backend = 0, .vip = k.address, .backend_port = b.port_be, .vip_port = k.port};
+        std::memcpy(&d.backend, b.address.data(), 4);
+        destroy4_.push_back(d);
+      }
+    } else {
+      for (const auto& [k, v] : old.services6) {
+        if (k.slot != 0) continue;
+        lb6_destroy_key d{.backend = {}, .vip = {}, .backend_port = b.port_be, .vip_port = k.port};
+        std::memcpy(d.backend, b.address.data(), 16);
+        std::memcpy(d.vip, k.address, 16);
+        destroy6_.push_back(d);
+      }
+    }
+  }
 }
 
 // Affinity entries pointing at a backend their service no longer has would keep sending the
@@ -418,6 +485,7 @@ std::expected<SockLbMetrics, Error> EbpfBackend::metrics() const {
     return sum;
   };
   SockLbMetrics m;
+  m.udp_sockets_destroyed = udp_sockets_destroyed_;
   for (auto [metric, field] : {std::pair{LB_METRIC_TRANSLATED, &m.translated}, {LB_METRIC_REVERSED, &m.reversed},
                                {LB_METRIC_REJECT_NO_BACKEND, &m.rejected_no_backend},
                                {LB_METRIC_DROP_BACKEND_MISSING, &m.dropped_backend_missing},
@@ -432,7 +500,8 @@ std::expected<SockLbMetrics, Error> EbpfBackend::metrics() const {
 void EbpfBackend::count_elements() {
   std::uint64_t n = backends_.size();
   for (const auto& [name, e] : programmed_)
-    n += e.services4.size() + e.services6.size() + e.external4.size() + e.external6.size() + e.maglev.size();
+    n += e.services4.size() + e.services6.size() + e.external4.size() + e.external6.size() + e.maglev.size() +
+         e.source_ranges4.size() + e.source_ranges6.size();
   stats_.map_elements = n;
 }
 

@@ -30,17 +30,22 @@ struct EbpfBackendOptions {
   // Interfaces (in the network namespace create() runs in) whose traffic from outside the tc
   // programs translate: NodePort, load-balancer IPs, external IPs. Empty: no tc programs.
   std::vector<std::string> external_interfaces;
+  // XDP mode (--ebpf-nodeport-mode xdp): nodeport_xdp also goes on the external interfaces and
+  // DNATs the packets of tracked flows before an skb exists; the tc programs handle the rest.
+  bool nodeport_xdp = false;
 };
 
 // Counters from the programs' metrics map, summed over CPUs.
 struct SockLbMetrics {
   std::uint64_t translated = 0, reversed = 0, rejected_no_backend = 0, dropped_backend_missing = 0;
   std::uint64_t affinity_hits = 0, out_of_scope = 0;
+  std::uint64_t udp_sockets_destroyed = 0;  // connected UDP sockets whose backend went away
 };
 
 class EbpfBackend final : public Backend, private LbIdSource {
  public:
   static std::expected<std::unique_ptr<EbpfBackend>, Error> create(EbpfBackendOptions options);
+  ~EbpfBackend() override;
 
   std::expected<void, Error> sync(const endpoints::Snapshot& before, const endpoints::Snapshot& after,
                                   const endpoints::SnapshotDiff& diff) override;
@@ -76,6 +81,8 @@ class EbpfBackend final : public Backend, private LbIdSource {
   std::uint32_t backend_id_of(const BackendAddress& backend) override { return backends_.at(backend).id; }
   std::uint32_t service_id(const endpoints::ServicePortName& name, IpFamily family) override;
   std::expected<void, Error> seed_ids_from_maps();
+  // Connected UDP sockets translated to a backend that `entries` no longer has for `old`'s VIPs.
+  void collect_udp_to_destroy(const PortEntries& old, const PortEntries& entries);
   std::expected<void, Error> purge_affinity(const std::map<std::uint32_t, std::vector<std::uint32_t>>& kept);
   void count_elements();
 
@@ -87,10 +94,15 @@ class EbpfBackend final : public Backend, private LbIdSource {
   std::map<FrontendId, std::uint32_t> pinned_service_ids_;  // slot 0 of what an earlier agent left
   std::vector<const BackendAddress*> newly_referenced_;  // by the port being built
   const endpoints::ServicePortInfo* current_port_ = nullptr;  // whose service id is being asked for
+  std::vector<lb4_destroy_key> destroy4_;  // filled during a sync
+  std::vector<lb6_destroy_key> destroy6_;
+  std::vector<std::string> socket_netns_;  // where connected UDP sockets are looked for
+  int create_netns_fd_ = -1;               // the namespace create() ran in
   std::uint32_t next_id_ = 1;
   bool needs_full_sync_ = true;
   bool removed_ = false;
   BackendStats stats_;
+  std::uint64_t udp_sockets_destroyed_ = 0;
 };
 
 }  // namespace switchyard::dataplane::ebpf

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "dataplane/ebpf/maglev.h"
 
@@ -42,6 +43,29 @@ Key frontend_key(const std::array<std::uint8_t, 16>& address, std::uint16_t port
 }
 
 
+// The sources a fenced load-balancer IP admits: this family's CIDRs of loadBalancerSourceRanges
+// (none of this family: the flag alone drops everything of it, as kube-proxy does).
+void add_source_ranges(const endpoints::ServicePortInfo& port, IpFamily family, std::uint32_t service_id, PortEntries& out) {
+  for (const auto& cidr : port.load_balancer_source_ranges) {
+    const auto slash = cidr.find('/');
+    std::array<std::uint8_t, 16> a;
+    if (!parse_address(cidr.substr(0, slash), family, a)) continue;
+    const int max = family == IpFamily::IPv4 ? 32 : 128;
+    const int length = slash == std::string::npos ? max : std::atoi(cidr.c_str() + slash + 1);
+    if (length < 0 || length > max) continue;
+    for (int bit = length; bit < max; ++bit) a[bit / 8] &= static_cast<std::uint8_t>(~(0x80 >> (bit % 8)));  // host bits: 0
+    if (family == IpFamily::IPv4) {
+      lb4_source_range_key k{.prefixlen = static_cast<std::uint32_t>(32 + length), .service_id = htonl(service_id), .source = 0};
+      std::memcpy(&k.source, a.data(), 4);
+      out.source_ranges4.emplace_back(k, 1);
+    } else {
+      lb6_source_range_key k{.prefixlen = static_cast<std::uint32_t>(32 + length), .service_id = htonl(service_id), .source = {}};
+      std::memcpy(k.source, a.data(), 16);
+      out.source_ranges6.emplace_back(k, 1);
+    }
+  }
+}
+
 // What reaches the port from outside the node, for the tc programs: the node port on any node
 // address (address 0) and the load-balancer and external IPs, each with the endpoints of the
 // external traffic policy.
@@ -65,14 +89,23 @@ void add_external_frontends(const endpoints::ServicePortInfo& port, IpFamily fam
   front.count = static_cast<std::uint16_t>(backend_ids.size());
   front.service_id = service_id;
   if (port.external_policy_local) front.flags |= LB_SERVICE_FLAG_LOCAL;
-  std::vector<std::pair<std::array<std::uint8_t, 16>, std::uint16_t>> vips;
-  if (port.node_port != 0) vips.push_back({{}, to_be16(port.node_port)});
+  // No endpoint here but some elsewhere (Local policy): drop, as kube-proxy; none at all: reject.
+  if (backend_ids.empty() && eligible.has_any) front.flags |= LB_SERVICE_FLAG_DROP_EMPTY;
+  struct Vip {
+    std::array<std::uint8_t, 16> address;
+    std::uint16_t port_be;
+    bool fenced;  // a load-balancer IP under loadBalancerSourceRanges
+  };
+  const bool ranges = !port.load_balancer_source_ranges.empty();
+  std::vector<Vip> vips;
+  if (port.node_port != 0) vips.push_back({{}, to_be16(port.node_port), false});
   for (const auto* list : {&port.load_balancer_ips, &port.external_ips})
     for (const auto& ip : *list) {
       std::array<std::uint8_t, 16> a;
-      if (parse_address(ip, family, a)) vips.push_back({a, to_be16(port.port)});
+      if (parse_address(ip, family, a)) vips.push_back({a, to_be16(port.port), ranges && list == &port.load_balancer_ips});
     }
-  for (const auto& [vip, vip_port] : vips) {
+  if (ranges && std::ranges::any_of(vips, &Vip::fenced)) add_source_ranges(port, family, service_id, out);
+  for (const auto& [vip, vip_port, fenced] : vips) {
     auto add = [&](auto& entries, auto key_type) {
       using Key = decltype(key_type);
       for (std::size_t i = 0; i < backend_ids.size(); ++i) {
@@ -80,7 +113,9 @@ void add_external_frontends(const endpoints::ServicePortInfo& port, IpFamily fam
         slot.backend_id = backend_ids[i];
         entries.emplace_back(frontend_key<Key>(vip, vip_port, proto, static_cast<std::uint16_t>(i + 1)), slot);
       }
-      entries.emplace_back(frontend_key<Key>(vip, vip_port, proto, 0), front);
+      lb_service_value slot0 = front;
+      if (fenced) slot0.flags |= LB_SERVICE_FLAG_SOURCE_RANGES;
+      entries.emplace_back(frontend_key<Key>(vip, vip_port, proto, 0), slot0);
     };
     if (family == IpFamily::IPv4) add(out.external4, lb4_service_key{});
     else add(out.external6, lb6_service_key{});

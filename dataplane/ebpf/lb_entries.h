@@ -70,6 +70,9 @@ struct PortEntries {
   // IPs with the endpoints of the external traffic policy.
   std::vector<std::pair<lb4_service_key, lb_service_value>> external4;
   std::vector<std::pair<lb6_service_key, lb_service_value>> external6;
+  // loadBalancerSourceRanges of the load-balancer IP frontends (flag SOURCE_RANGES), by service id.
+  std::vector<std::pair<lb4_source_range_key, std::uint8_t>> source_ranges4;
+  std::vector<std::pair<lb6_source_range_key, std::uint8_t>> source_ranges6;
   std::vector<MaglevEntry> maglev;
   std::vector<BackendAddress> backends;  // every backend referenced (once per family and port)
   std::vector<std::uint32_t> affinity_service_ids;

@@ -1,20 +1,27 @@
 // The tc NodePort programs under BPF_PROG_TEST_RUN: crafted Ethernet/IPv4/IPv6 TCP and UDP
-// packets through nodeport_ingress (DNAT to a backend, conntrack) and nodeport_egress (reverse
-// NAT of the reply), checking rewritten addresses, ports and both checksums. The programs are
-// loaded from the embedded skeleton with their own small maps; nothing is attached anywhere.
+// packets through nodeport_ingress (DNAT to a backend, conntrack, SNAT to a remote backend,
+// reject, source ranges) and nodeport_egress (reverse NAT of the reply), checking rewritten
+// addresses, ports and checksums. The programs are loaded from the embedded skeleton with their
+// own small maps; nothing is attached anywhere. The SNAT tests run the programs from inside a
+// network namespace the test creates (BPF_PROG_TEST_RUN routes in the caller's namespace), with a
+// dummy "external" interface and routes to another node's pods.
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <gtest/gtest.h>
+#include <linux/bpf.h>
 #include <linux/pkt_cls.h>
+#include <net/if.h>
 #include <unistd.h>
 
 #include <array>
+#include <optional>
 #include <cstring>
 #include <set>
 #include <vector>
 
 #include "dataplane/ebpf/bpf/lb_types.h"
+#include "dataplane/testing/network_namespace.h"
 #include "nodeport.skel.h"
 
 namespace switchyard::dataplane::ebpf {
@@ -178,7 +185,8 @@ class NodePortPrograms : public ::testing::Test {
     }
   }
 
-  void add_frontend(const Endpoint& f, std::uint8_t proto, const std::vector<std::uint32_t>& ids) {
+  void add_frontend(const Endpoint& f, std::uint8_t proto, const std::vector<std::uint32_t>& ids,
+                    std::uint16_t flags = LB_SERVICE_FLAG_LOCAL, std::uint32_t service_id = 0) {
     auto put = [&](auto key, int fd) {
       std::memcpy(&key.address, f.address().data(), sizeof key.address);
       key.port = htons(f.port);
@@ -189,7 +197,7 @@ class NodePortPrograms : public ::testing::Test {
         ASSERT_EQ(bpf_map_update_elem(fd, &key, &v, BPF_ANY), 0);
       }
       key.slot = 0;
-      lb_service_value front{.count = static_cast<std::uint16_t>(ids.size()), .flags = LB_SERVICE_FLAG_LOCAL};
+      lb_service_value front{.count = static_cast<std::uint16_t>(ids.size()), .flags = flags, .service_id = service_id};
       ASSERT_EQ(bpf_map_update_elem(fd, &key, &front, BPF_ANY), 0);
     };
     if (f.v6()) put(lb6_service_key{}, bpf_map__fd(skel_->maps.lb6_external_v1));
@@ -212,6 +220,7 @@ class NodePortPrograms : public ::testing::Test {
   }
   Run ingress(const Bytes& in) { return run(skel_->progs.nodeport_ingress, in); }
   Run egress(const Bytes& in) { return run(skel_->progs.nodeport_egress, in); }
+  Run xdp(const Bytes& in) { return run(skel_->progs.nodeport_xdp, in); }
 
   std::uint64_t metric(std::uint32_t which) {
     std::vector<std::uint64_t> per_cpu(static_cast<std::size_t>(libbpf_num_possible_cpus()));
@@ -301,10 +310,223 @@ TEST(PacketChecks, ACorruptedAddressFailsBothChecksums) {
   EXPECT_FALSE(inspect(q).l4_checksum_ok);
 }
 
-TEST_F(NodePortPrograms, FrontendWithoutEndpointsIsDropped) {
-  auto r = ingress(packet(kTcp, kClient, {"192.0.2.20", 80}));
-  EXPECT_EQ(r.verdict, TC_ACT_SHOT);
-  EXPECT_EQ(metric(NP_METRIC_DROP_NO_BACKEND), 1u);
+// What an ICMP / ICMPv6 error built by the program says: from, to, type, code, checksums, and
+// whether it quotes the start of the offending packet.
+struct IcmpSeen {
+  std::string source, destination;
+  int type = -1, code = -1;
+  bool ip_checksum_ok = true, icmp_checksum_ok = false, quotes_original = false, macs_swapped = false;
+};
+
+IcmpSeen inspect_icmp(const Bytes& p, const Bytes& original) {
+  IcmpSeen s;
+  const bool v6 = p[12] == 0x86;
+  const std::size_t l3 = v6 ? 40 : 20;
+  if (p.size() < 14 + l3 + 8) return s;
+  const std::uint8_t* ip = p.data() + 14;
+  if ((v6 ? ip[6] : ip[9]) != (v6 ? 58 : 1)) return s;
+  char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+  inet_ntop(v6 ? AF_INET6 : AF_INET, ip + (v6 ? 8 : 12), a, sizeof a);
+  inet_ntop(v6 ? AF_INET6 : AF_INET, ip + (v6 ? 24 : 16), b, sizeof b);
+  s.source = a;
+  s.destination = b;
+  if (!v6) s.ip_checksum_ok = fold(sum16(ip, 20)) == 0;
+  const std::uint8_t* icmp = ip + l3;
+  const std::size_t icmp_length = p.size() - 14 - l3;
+  s.type = icmp[0];
+  s.code = icmp[1];
+  s.icmp_checksum_ok = fold(sum16(icmp, icmp_length, v6 ? pseudo_header(p, icmp_length) : 0)) == 0;
+  const std::size_t quoted = v6 ? 48 : 28;
+  s.quotes_original = icmp_length == 8 + quoted && std::memcmp(icmp + 8, original.data() + 14, quoted) == 0;
+  s.macs_swapped = std::memcmp(p.data(), original.data() + 6, 6) == 0 && std::memcmp(p.data() + 6, original.data(), 6) == 0;
+  return s;
+}
+
+Bytes with_macs(Bytes p) {
+  const std::uint8_t node_mac[6] = {0x02, 0, 0, 0, 0, 0x01}, client_mac[6] = {0x02, 0, 0, 0, 0, 0x02};
+  std::memcpy(p.data(), node_mac, 6);
+  std::memcpy(p.data() + 6, client_mac, 6);
+  return p;
+}
+
+TEST_F(NodePortPrograms, FrontendWithoutEndpointsAnswersIcmpPortUnreachable) {
+  add_frontend({"fd00:50::20", 80}, kUdp, {});
+  for (const Bytes& in : {with_macs(packet(kTcp, kClient, {"192.0.2.20", 80})),
+                          with_macs(packet(kUdp, {"fd00:50::2", 40000}, {"fd00:50::20", 80}))}) {
+    const bool v6 = in[12] == 0x86;
+    auto r = ingress(in);
+    EXPECT_EQ(r.verdict, TC_ACT_REDIRECT) << "sent back out of the interface it came in on";
+    IcmpSeen icmp = inspect_icmp(r.out, in);
+    EXPECT_EQ(icmp.source, v6 ? "fd00:50::20" : "192.0.2.20");
+    EXPECT_EQ(icmp.destination, v6 ? "fd00:50::2" : "192.168.50.2");
+    EXPECT_EQ(icmp.type, v6 ? 1 : 3) << "destination unreachable";
+    EXPECT_EQ(icmp.code, v6 ? 4 : 3) << "port unreachable";
+    EXPECT_TRUE(icmp.ip_checksum_ok);
+    EXPECT_TRUE(icmp.icmp_checksum_ok);
+    EXPECT_TRUE(icmp.quotes_original);
+    EXPECT_TRUE(icmp.macs_swapped);
+  }
+  EXPECT_EQ(metric(NP_METRIC_REJECT_NO_BACKEND), 2u);
+}
+
+TEST_F(NodePortPrograms, LocalPolicyWithoutLocalEndpointsDropsWhenTheServiceHasOthers) {
+  add_frontend({"0.0.0.0", 30085}, kTcp, {}, LB_SERVICE_FLAG_LOCAL | LB_SERVICE_FLAG_DROP_EMPTY);
+  EXPECT_EQ(ingress(packet(kTcp, kClient, {"192.168.50.1", 30085})).verdict, TC_ACT_SHOT);
+  EXPECT_EQ(metric(NP_METRIC_DROP_NO_LOCAL), 1u);
+  EXPECT_EQ(metric(NP_METRIC_REJECT_NO_BACKEND), 0u);
+}
+
+TEST_F(NodePortPrograms, LoadBalancerSourceRangesAdmitOnlyTheirSources) {
+  add_frontend({"203.0.113.20", 80}, kTcp, {1}, LB_SERVICE_FLAG_SOURCE_RANGES, 7);
+  add_frontend({"fd00:50::30", 80}, kTcp, {3}, LB_SERVICE_FLAG_SOURCE_RANGES, 8);
+  lb4_source_range_key k4{.prefixlen = 32 + 24, .service_id = htonl(7), .source = 0};
+  inet_pton(AF_INET, "192.168.50.0", &k4.source);
+  lb6_source_range_key k6{.prefixlen = 32 + 64, .service_id = htonl(8), .source = {}};
+  inet_pton(AF_INET6, "fd00:50::", k6.source);
+  const std::uint8_t yes = 1;
+  ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(skel_->maps.lb4_source_ranges_v1), &k4, &yes, BPF_ANY), 0);
+  ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(skel_->maps.lb6_source_ranges_v1), &k6, &yes, BPF_ANY), 0);
+  // Inside the ranges: translated.
+  EXPECT_EQ(inspect(ingress(packet(kTcp, kClient, {"203.0.113.20", 80})).out).destination, "10.244.0.11:8080");
+  EXPECT_EQ(inspect(ingress(packet(kTcp, {"fd00:50::2", 1000}, {"fd00:50::30", 80})).out).destination, "fd00:244::11:8080");
+  // Outside: dropped, also when the range of another service would admit them.
+  EXPECT_EQ(ingress(packet(kTcp, {"198.51.100.7", 40000}, {"203.0.113.20", 80})).verdict, TC_ACT_SHOT);
+  EXPECT_EQ(ingress(packet(kTcp, {"fd00:51::2", 1000}, {"fd00:50::30", 80})).verdict, TC_ACT_SHOT);
+  lb4_source_range_key other{.prefixlen = 32 + 8, .service_id = htonl(9), .source = htonl(198u << 24)};
+  ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(skel_->maps.lb4_source_ranges_v1), &other, &yes, BPF_ANY), 0);
+  EXPECT_EQ(ingress(packet(kTcp, {"198.51.100.7", 40001}, {"203.0.113.20", 80})).verdict, TC_ACT_SHOT);
+  EXPECT_EQ(metric(NP_METRIC_DROP_SOURCE_RANGE), 3u);
+}
+
+// SNAT under Cluster policy: the programs run inside a namespace with a veth "ext1"
+// (an external interface towards another node, 192.168.60.1 / fd00:60::1) that routes the other
+// node's pods, and a veth "pods" for a pod of this node.
+class NodePortSnat : public NodePortPrograms {
+ protected:
+  void SetUp() override {
+    NodePortPrograms::SetUp();
+    if (IsSkipped()) return;
+    auto ns = dataplane::testing::NetworkNamespace::create(dataplane::testing::NetworkNamespace::unique_name("sy-np", "prog"));
+    ASSERT_TRUE(ns) << ns.error();
+    ns_.emplace(std::move(*ns));
+    auto r = ns_->run(
+        "sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1"
+        " && ip link add ext1 type veth peer name ext1p && ip link set ext1 up && ip link set ext1p up && ip addr add 192.168.60.1/24 dev ext1"
+        " && ip -6 addr add fd00:60::1/64 dev ext1 nodad && ip route add 10.244.1.0/24 via 192.168.60.2"
+        " && ip -6 route add fd00:244:1::/64 via fd00:60::2"
+        " && ip link add pods type veth peer name podsp && ip link set pods up && ip route add 10.244.0.0/24 dev pods");
+    ASSERT_TRUE(r.ok()) << r.output;
+    ASSERT_TRUE(ns_->enter([&] { ext1_ = if_nametoindex("ext1"); }));
+    ASSERT_NE(ext1_, 0u);
+    const std::uint32_t yes = 1;
+    ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(skel_->maps.np_interfaces_v1), &ext1_, &yes, BPF_ANY), 0);
+    add_backend(4, {"10.244.1.11", 8080});   // a pod of the other node
+    add_backend(5, {"fd00:244:1::11", 8080});
+    add_frontend({"0.0.0.0", 30090}, kTcp, {4}, 0);
+    add_frontend({"0.0.0.0", 30091}, kUdp, {4}, 0);
+    add_frontend({"::", 30092}, kTcp, {5}, 0);
+    add_frontend({"::", 30093}, kUdp, {5}, 0);
+    add_frontend({"0.0.0.0", 30094}, kTcp, {4}, LB_SERVICE_FLAG_LOCAL);  // Local: never SNATed
+    add_frontend({"0.0.0.0", 30095}, kTcp, {1}, 0);  // Cluster, but a pod of this node
+  }
+  Run ingress_in_ns(const Bytes& in) {
+    Run r;
+    EXPECT_TRUE(ns_->enter([&] { r = ingress(in); }));
+    return r;
+  }
+  std::optional<dataplane::testing::NetworkNamespace> ns_;
+  std::uint32_t ext1_ = 0;
+};
+
+std::uint16_t port_of(const std::string& ip_port) { return static_cast<std::uint16_t>(std::stoi(ip_port.substr(ip_port.rfind(':') + 1))); }
+
+TEST_F(NodePortSnat, ClusterPolicyToARemotePodIsSnatedToTheNodeAddressWithAPortPerFlow) {
+  struct Case {
+    std::uint8_t proto;
+    Endpoint client, frontend;
+    std::string backend, node_address;
+  };
+  for (const Case& c : {Case{kTcp, {"192.168.50.2", 40000}, {"192.168.50.1", 30090}, "10.244.1.11:8080", "192.168.60.1"},
+                        Case{kUdp, {"192.168.50.2", 40000}, {"192.168.50.1", 30091}, "10.244.1.11:8080", "192.168.60.1"},
+                        Case{kTcp, {"fd00:50::2", 40000}, {"fd00:50::1", 30092}, "fd00:244:1::11:8080", "fd00:60::1"},
+                        Case{kUdp, {"fd00:50::2", 40000}, {"fd00:50::1", 30093}, "fd00:244:1::11:8080", "fd00:60::1"}}) {
+    SCOPED_TRACE(c.frontend.ip + ":" + std::to_string(c.frontend.port));
+    auto first = ingress_in_ns(packet(c.proto, c.client, c.frontend));
+    EXPECT_EQ(first.verdict, TC_ACT_REDIRECT) << "sent out of the interface towards the backend";
+    Seen s = inspect(first.out);
+    EXPECT_EQ(s.destination, c.backend);
+    ASSERT_EQ(s.source.substr(0, s.source.rfind(':')), c.node_address) << s.source;
+    const std::uint16_t snat_port = port_of(s.source);
+    EXPECT_GE(snat_port, LB_SNAT_PORT_MIN);
+    EXPECT_LE(snat_port, LB_SNAT_PORT_MAX);
+    EXPECT_TRUE(s.ip_checksum_ok);
+    EXPECT_TRUE(s.l4_checksum_ok);
+    // Later packets of the flow keep the port.
+    EXPECT_EQ(inspect(ingress_in_ns(packet(c.proto, c.client, c.frontend)).out).source, s.source);
+    // The backend's reply arrives on the external interface, to the node's address and port:
+    // it leaves towards the client, from the frontend.
+    auto reply = ingress_in_ns(packet(c.proto, {c.backend.substr(0, c.backend.rfind(':')), 8080}, {c.node_address, snat_port}));
+    EXPECT_EQ(reply.verdict, TC_ACT_REDIRECT);
+    Seen r = inspect(reply.out);
+    EXPECT_EQ(r.source, c.frontend.ip + ":" + std::to_string(c.frontend.port));
+    EXPECT_EQ(r.destination, c.client.ip + ":40000");
+    EXPECT_TRUE(r.ip_checksum_ok);
+    EXPECT_TRUE(r.l4_checksum_ok);
+  }
+  EXPECT_EQ(metric(NP_METRIC_SNAT_NEW), 4u);
+  EXPECT_EQ(metric(NP_METRIC_REVERSE_SNAT), 4u);
+}
+
+TEST_F(NodePortSnat, EveryFlowToOneBackendGetsItsOwnPort) {
+  std::set<std::uint16_t> ports;
+  for (std::uint16_t client_port = 20000; client_port < 20200; ++client_port) {
+    Seen s = inspect(ingress_in_ns(packet(kTcp, {"192.168.50.2", client_port}, {"192.168.50.1", 30090})).out);
+    ports.insert(port_of(s.source));
+  }
+  // Two clients with the same port too: the reply tuple tells them apart by the allocated port.
+  Seen other = inspect(ingress_in_ns(packet(kTcp, {"192.168.50.3", 20000}, {"192.168.50.1", 30090})).out);
+  ports.insert(port_of(other.source));
+  EXPECT_EQ(ports.size(), 201u) << "no two flows share a reply tuple";
+}
+
+TEST_F(NodePortSnat, LocalPolicyAndLocalPodsKeepTheClientsAddress) {
+  auto local_policy = ingress_in_ns(packet(kTcp, kClient, {"192.168.50.1", 30094}));
+  EXPECT_EQ(local_policy.verdict, TC_ACT_OK);
+  EXPECT_EQ(inspect(local_policy.out).source, "192.168.50.2:40000");
+  EXPECT_EQ(inspect(local_policy.out).destination, "10.244.1.11:8080");
+  auto local_pod = ingress_in_ns(packet(kTcp, kClient, {"192.168.50.1", 30095}));
+  EXPECT_EQ(local_pod.verdict, TC_ACT_OK);
+  EXPECT_EQ(inspect(local_pod.out).source, "192.168.50.2:40000");
+  EXPECT_EQ(metric(NP_METRIC_SNAT_NEW), 0u);
+}
+
+// XDP mode: the first packet of a flow passes to tc (which tracks it); later ones are DNATed in
+// XDP with the checksums fixed by hand.
+TEST_F(NodePortPrograms, XdpDnatsTrackedFlowsAndPassesTheRest) {
+  const Bytes first = packet(kTcp, kClient, kNode);
+  auto untracked = xdp(first);
+  EXPECT_EQ(untracked.verdict, XDP_PASS);
+  EXPECT_EQ(untracked.out, first) << "a flow's first packet is tc's";
+  const std::string backend = inspect(ingress(first).out).destination;  // tc tracks it
+  for (const Bytes& in : {packet(kTcp, kClient, kNode), packet(kUdp, kClient, {"203.0.113.10", 53}),
+                          packet(kUdp, {kClient.ip, 40001}, {"203.0.113.10", 53}, false),
+                          packet(kTcp, {"fd00:50::2", 40000}, {"fd00:50::1", 30084}),
+                          packet(kUdp, {"fd00:50::2", 40002}, {"fd00:50::10", 53})}) {
+    const bool udp_without_checksum = in[12] == 0x08 && in[14 + 9] == kUdp && in[14 + 20 + 6] == 0 && in[14 + 20 + 7] == 0;
+    if (inspect(in).destination != kNode.ip + ":30080") ASSERT_EQ(ingress(in).verdict, TC_ACT_OK);  // tracked by tc first
+    auto r = xdp(in);
+    EXPECT_EQ(r.verdict, XDP_PASS);
+    Seen s = inspect(r.out);
+    SCOPED_TRACE(s.destination);
+    EXPECT_EQ(s.source, inspect(in).source);
+    if (in[12] == 0x86) EXPECT_EQ(s.destination, "fd00:244::11:8080");
+    else if (in[14 + 9] == kTcp) EXPECT_EQ(s.destination, backend);
+    else EXPECT_EQ(s.destination, "10.244.0.11:8080");
+    EXPECT_TRUE(s.ip_checksum_ok);
+    if (udp_without_checksum) EXPECT_EQ(s.l4_checksum, 0);
+    else EXPECT_TRUE(s.l4_checksum_ok);
+  }
+  EXPECT_EQ(metric(NP_METRIC_XDP_DNAT), 5u);
 }
 
 TEST_F(NodePortPrograms, OtherTrafficPassesUntouched) {

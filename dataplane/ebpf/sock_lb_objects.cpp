@@ -3,6 +3,7 @@
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <linux/if_link.h>
 #include <linux/magic.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -16,6 +17,7 @@
 #include <thread>
 
 #include "nodeport.skel.h"
+#include "sock_destroy.skel.h"
 #include "sock_lb.skel.h"
 
 #ifndef SO_NETNS_COOKIE
@@ -100,6 +102,13 @@ std::expected<std::unique_ptr<SockLbObjects>, Error> SockLbObjects::open(SockLbO
   std::unique_ptr<SockLbObjects> objects(new SockLbObjects(std::move(options)));
   if (auto ok = objects->load(); !ok) return std::unexpected(ok.error());
   if (auto ok = objects->attach(); !ok) return std::unexpected(ok.error());
+  // Without bpf_sock_destroy (Linux < 6.5) the rest works; connected UDP sockets then keep a
+  // removed backend until they reconnect.
+  if (auto ok = objects->load_sock_destroy(); !ok) {
+    objects->sock_destroy_error_ = ok.error().message;
+    if (objects->sock_destroy_) sock_destroy__destroy(objects->sock_destroy_);
+    objects->sock_destroy_ = nullptr;
+  }
   if (!objects->options_.external_interfaces.empty()) {
     if (auto ok = objects->load_nodeport(); !ok) return std::unexpected(ok.error());
     if (auto ok = objects->attach_tc(); !ok) return std::unexpected(ok.error());
@@ -208,7 +217,73 @@ std::expected<void, Error> SockLbObjects::load_nodeport() {
     return std::unexpected(errno_error("load of the nodeport BPF programs (pins in " + options_.pin_dir + ")", -err));
   external4 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb4_external_v1), bpf_map__name(nodeport_->maps.lb4_external_v1)};
   external6 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb6_external_v1), bpf_map__name(nodeport_->maps.lb6_external_v1)};
+  source_ranges4 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb4_source_ranges_v1), bpf_map__name(nodeport_->maps.lb4_source_ranges_v1)};
+  source_ranges6 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb6_source_ranges_v1), bpf_map__name(nodeport_->maps.lb6_source_ranges_v1)};
   return {};
+}
+
+std::expected<void, Error> SockLbObjects::load_sock_destroy() {
+  sock_destroy_ = sock_destroy__open();
+  if (!sock_destroy_) return std::unexpected(errno_error("open of the sock_destroy BPF skeleton", errno));
+  bpf_map* map;
+  bpf_object__for_each_map(map, sock_destroy_->obj) {
+    if (bpf_map__is_internal(map)) continue;
+    // The reverse maps (socket cookie -> VIP) and the rest of maps.h are the socket LB's.
+    if (bpf_map* shared = bpf_object__find_map_by_name(skeleton_->obj, bpf_map__name(map)))
+      if (bpf_map__reuse_fd(map, bpf_map__fd(shared)) != 0)
+        return std::unexpected(errno_error(std::string("sharing map ") + bpf_map__name(map) + " with the UDP iterator", errno));
+  }
+  if (const int err = sock_destroy__load(sock_destroy_); err != 0)
+    return std::unexpected(errno_error("load of the UDP socket iterator (bpf_sock_destroy needs Linux 6.5)", -err));
+  udp_iterator_ = bpf_program__attach_iter(sock_destroy_->progs.destroy_udp, nullptr);
+  if (!udp_iterator_) return std::unexpected(errno_error("UDP socket iterator link", errno));
+  return {};
+}
+
+std::expected<std::uint64_t, Error> SockLbObjects::destroy_udp_sockets(const std::vector<lb4_destroy_key>& v4,
+                                                                       const std::vector<lb6_destroy_key>& v6,
+                                                                       const std::vector<std::string>& netns_paths) {
+  if ((v4.empty() && v6.empty()) || !sock_destroy_) return 0;
+  const BpfMapRef map4{bpf_map__fd(sock_destroy_->maps.lb4_destroy_v1), "lb4_destroy_v1"};
+  const BpfMapRef map6{bpf_map__fd(sock_destroy_->maps.lb6_destroy_v1), "lb6_destroy_v1"};
+  std::vector<std::uint8_t> ones(std::max(v4.size(), v6.size()), 1);
+  const std::uint64_t before = sock_destroy_->bss->destroyed;
+  auto run = [&]() -> std::expected<void, Error> {
+    if (auto ok = update_entries(map4, std::span<const lb4_destroy_key>(v4), std::span<const std::uint8_t>(ones.data(), v4.size())); !ok) return ok;
+    if (auto ok = update_entries(map6, std::span<const lb6_destroy_key>(v6), std::span<const std::uint8_t>(ones.data(), v6.size())); !ok) return ok;
+    for (const auto& path : netns_paths) {
+      std::string failure;
+      // The iterator walks the sockets of the namespace it is created in: a thread of its own.
+      std::thread t([&] {
+        if (!path.empty()) {
+          const int ns = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+          if (ns < 0 || setns(ns, CLONE_NEWNET) != 0) {
+            failure = "network namespace " + path + ": " + std::strerror(errno);
+            if (ns >= 0) ::close(ns);
+            return;
+          }
+          ::close(ns);
+        }
+        const int fd = bpf_iter_create(bpf_link__fd(udp_iterator_));
+        if (fd < 0) {
+          failure = "UDP socket iterator: " + std::string(std::strerror(errno));
+          return;
+        }
+        char buf[256];
+        while (::read(fd, buf, sizeof buf) > 0) {
+        }
+        ::close(fd);
+      });
+      t.join();
+      if (!failure.empty()) return std::unexpected(Error{failure});
+    }
+    return {};
+  };
+  auto ok = run();
+  delete_entries(map4, std::span<const lb4_destroy_key>(v4));
+  delete_entries(map6, std::span<const lb6_destroy_key>(v6));
+  if (!ok) return std::unexpected(ok.error());
+  return sock_destroy_->bss->destroyed - before;
 }
 
 std::expected<void, Error> SockLbObjects::attach_tc() {
@@ -217,6 +292,10 @@ std::expected<void, Error> SockLbObjects::attach_tc() {
   for (const auto& name : options_.external_interfaces) {
     const int ifindex = static_cast<int>(if_nametoindex(name.c_str()));
     if (ifindex == 0) return std::unexpected(errno_error("interface " + name, errno));
+    // Routes through this interface lead to other nodes: flows to backends there get SNATed.
+    const std::uint32_t key = static_cast<std::uint32_t>(ifindex), yes = 1;
+    if (bpf_map_update_elem(bpf_map__fd(nodeport_->maps.np_interfaces_v1), &key, &yes, BPF_ANY) != 0)
+      return std::unexpected(errno_error("np_interfaces_v1 entry for " + name, errno));
     for (auto [point, program] : {std::pair{BPF_TC_INGRESS, nodeport_->progs.nodeport_ingress},
                                   {BPF_TC_EGRESS, nodeport_->progs.nodeport_egress}}) {
       LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
@@ -230,6 +309,14 @@ std::expected<void, Error> SockLbObjects::attach_tc() {
                                            -err));
     }
     tc_ifindexes_.push_back(ifindex);
+    if (!options_.nodeport_xdp) continue;
+    // Native where the driver has it (veth does), else generic; replaces a predecessor's program.
+    if (const int err = bpf_xdp_attach(ifindex, bpf_program__fd(nodeport_->progs.nodeport_xdp), 0, nullptr); err != 0)
+      return std::unexpected(errno_error("XDP program on " + name, -err));
+    xdp_ifindexes_.push_back(ifindex);
+    LIBBPF_OPTS(bpf_xdp_query_opts, query);
+    const bool queried = bpf_xdp_query(ifindex, 0, &query) == 0;
+    xdp_modes_.push_back(!queried ? "unknown" : query.attach_mode == XDP_ATTACHED_DRV ? "native" : query.attach_mode == XDP_ATTACHED_SKB ? "generic" : "other");
   }
   return {};
 }
@@ -243,6 +330,9 @@ std::string SockLbObjects::detach_tc() {
       failures = " setns for tc detach: " + std::string(std::strerror(errno)) + ";";
       return;
     }
+    for (int ifindex : xdp_ifindexes_)
+      if (const int err = bpf_xdp_detach(ifindex, 0, nullptr); err != 0 && err != -ENOENT)
+        failures += " XDP detach on ifindex " + std::to_string(ifindex) + ": " + std::strerror(-err) + ";";
     for (int ifindex : tc_ifindexes_)
       for (auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
         LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
@@ -253,6 +343,7 @@ std::string SockLbObjects::detach_tc() {
   });
   t.join();
   tc_ifindexes_.clear();
+  xdp_ifindexes_.clear();
   return failures;
 }
 
@@ -264,6 +355,8 @@ int SockLbObjects::program_fd(const std::string& name) const {
 
 SockLbObjects::~SockLbObjects() {
   for (bpf_link* link : links_) bpf_link__destroy(link);  // closes the fd; the pin keeps it attached
+  if (udp_iterator_) bpf_link__destroy(udp_iterator_);
+  if (sock_destroy_) sock_destroy__destroy(sock_destroy_);
   if (nodeport_) nodeport__destroy(nodeport_);  // tc filters keep their programs
   if (skeleton_) sock_lb__destroy(skeleton_);
   if (netns_fd_ >= 0) ::close(netns_fd_);

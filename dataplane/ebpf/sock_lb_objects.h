@@ -12,10 +12,12 @@
 #include <vector>
 
 #include "dataplane/backend.h"
+#include "dataplane/ebpf/bpf/lb_types.h"
 #include "dataplane/ebpf/bpf_map_ops.h"
 
 struct sock_lb;
 struct nodeport;
+struct sock_destroy;
 struct bpf_link;
 
 namespace switchyard::dataplane::ebpf {
@@ -35,6 +37,7 @@ struct SockLbObjectOptions {
   bool scope_by_netns = false;
   SockLbSizes sizes;
   std::vector<std::string> external_interfaces;  // tc programs go there (this thread's netns)
+  bool nodeport_xdp = false;                     // and nodeport_xdp on their XDP hook
 };
 
 class SockLbObjects {
@@ -47,23 +50,40 @@ class SockLbObjects {
 
   BpfMapRef services4, services6, backends4, backends6, maglev, affinity, scope, metrics;
   BpfMapRef external4, external6;  // the tc programs' frontends
+  BpfMapRef source_ranges4, source_ranges6;  // loadBalancerSourceRanges (LPM tries)
   bool reused_pins() const { return reused_pins_; }
+  const std::string& sock_destroy_error() const { return sock_destroy_error_; }
+  // How nodeport_xdp is attached to each external interface ("native" or "generic"), in order.
+  const std::vector<std::string>& xdp_modes() const { return xdp_modes_; }
   const std::string& pin_dir() const { return options_.pin_dir; }
   int program_fd(const std::string& name) const;  // for BPF_PROG_TEST_RUN and inspection
+
+  // Destroys the connected UDP sockets, in each of `netns_paths` ("" = this thread's namespace),
+  // that the hooks translated from one of the keys' VIPs to its backend; returns how many (0
+  // when the kernel could not load the iterator: see sock_destroy_error()).
+  std::expected<std::uint64_t, Error> destroy_udp_sockets(const std::vector<lb4_destroy_key>& v4,
+                                                          const std::vector<lb6_destroy_key>& v6,
+                                                          const std::vector<std::string>& netns_paths);
 
  private:
   explicit SockLbObjects(SockLbObjectOptions options) : options_(std::move(options)) {}
   std::expected<void, Error> load();
   std::expected<void, Error> attach();
   std::expected<void, Error> load_nodeport();
+  std::expected<void, Error> load_sock_destroy();
   std::expected<void, Error> attach_tc();
   std::string detach_tc();  // failures, "" when none
 
   SockLbObjectOptions options_;
   sock_lb* skeleton_ = nullptr;
   nodeport* nodeport_ = nullptr;
+  sock_destroy* sock_destroy_ = nullptr;
+  bpf_link* udp_iterator_ = nullptr;
+  std::string sock_destroy_error_;  // why the UDP socket iterator is not there, "" when it is
   int netns_fd_ = -1;  // where external_interfaces live, for detaching later
   std::vector<int> tc_ifindexes_;
+  std::vector<int> xdp_ifindexes_;
+  std::vector<std::string> xdp_modes_;
   std::vector<bpf_link*> links_;
   bool reused_pins_ = false;
 };

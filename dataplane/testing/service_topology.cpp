@@ -39,6 +39,8 @@ std::expected<void, std::string> must(const CommandResult& r, const std::string&
 
 }  // namespace
 
+const char* ServiceTopology::http_server_script() { return kServer; }
+
 std::expected<ServiceTopology, std::string> ServiceTopology::create(const std::vector<PodSpec>& pods) {
   auto node = NetworkNamespace::create(NetworkNamespace::unique_name("sy-nft", "node"));
   if (!node) return std::unexpected(node.error());

@@ -46,6 +46,8 @@ class ServiceTopology {
     double seconds = 0;
   };
   Reply get(NetworkNamespace& from, const std::string& host, int port, double timeout_seconds = 2);
+  // The Python HTTP server each pod runs (argv: name, port), for pods a test wires itself.
+  static const char* http_server_script();
   // How many of `count` requests each pod answered.
   std::map<std::string, int> spread(NetworkNamespace& from, const std::string& host, int port, int count);
 

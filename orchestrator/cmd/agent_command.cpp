@@ -136,6 +136,11 @@ void register_agent(CLI::App& app, std::function<int()>& run) {
                       "eBPF: interfaces whose traffic from outside gets NodePort, LoadBalancer and external IPs (comma-separated)")
           ->delimiter(','),
       [](auto& c, auto& f) { c.external_interfaces = f.external_interfaces; });
+  add(sub->add_option("--ebpf-nodeport-mode", f.ebpf_nodeport_mode,
+                      "eBPF: tc, or xdp to DNAT established external flows in XDP on the external interfaces")
+          ->check(CLI::IsMember({"tc", "xdp"}))
+          ->capture_default_str(),
+      [](auto& c, auto& f) { c.ebpf_nodeport_mode = f.ebpf_nodeport_mode; });
   sub->add_flag("--cleanup", cl->cleanup, "remove everything the agent programmed, then exit");
   sub->callback([&run, cl] {
     run = [cl] {

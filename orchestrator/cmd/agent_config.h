@@ -46,6 +46,7 @@ struct AgentConfig {
   std::string cgroup_root;
   std::string bpf_root = "/sys/fs/bpf/switchyard";
   std::vector<std::string> external_interfaces;
+  std::string ebpf_nodeport_mode = "tc";  // tc | xdp: where external traffic of tracked flows is DNATed
   // Fields of the file that kube-proxy knows and we do not use (iptables, ipvs, …): reported once.
   std::vector<std::string> ignored_fields;
 };

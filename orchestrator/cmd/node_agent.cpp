@@ -61,7 +61,8 @@ std::expected<std::unique_ptr<dataplane::Backend>, NodeAgent::StartError> create
     auto backend = dataplane::ebpf::EbpfBackend::create({.node_name = c.node_name,
                                                          .pin_root = c.bpf_root,
                                                          .cgroup_root = c.cgroup_root,
-                                                         .external_interfaces = c.external_interfaces});
+                                                         .external_interfaces = c.external_interfaces,
+                                                         .nodeport_xdp = c.ebpf_nodeport_mode == "xdp"});
     if (!backend) return std::unexpected(NodeAgent::StartError{"ebpf: " + backend.error().message});
     spdlog::info("event=ebpf_backend_opened pin_dir={} reused_pins={}", (*backend)->pin_dir(), (*backend)->reused_pins());
     return std::unique_ptr<dataplane::Backend>(std::move(*backend));

@@ -125,6 +125,25 @@ struct lb6_reverse_value {
 };
 LB_STATIC_ASSERT(sizeof(struct lb6_reverse_value) == 20, "lb6_reverse_value layout");
 
+/* Connected UDP sockets to destroy (their backend left the service they were translated for):
+ * (backend the socket is connected to, the VIP it asked for). Filled by the agent just before it
+ * runs the socket iterator, emptied after. */
+struct lb4_destroy_key {
+  __be32 backend;
+  __be32 vip;
+  __be16 backend_port;
+  __be16 vip_port;
+};
+LB_STATIC_ASSERT(sizeof(struct lb4_destroy_key) == 12, "lb4_destroy_key layout");
+
+struct lb6_destroy_key {
+  __u8 backend[16];
+  __u8 vip[16];
+  __be16 backend_port;
+  __be16 vip_port;
+};
+LB_STATIC_ASSERT(sizeof(struct lb6_destroy_key) == 36, "lb6_destroy_key layout");
+
 /* Counters in the per-CPU metrics array, indexed by these. */
 enum lb_metric {
   LB_METRIC_TRANSLATED = 0,       /* connect/sendmsg rewritten to a backend */
@@ -141,6 +160,20 @@ enum lb_metric {
  * policy. Same key and value layouts as the socket frontends. */
 #define LB_SERVICE_FLAG_LOCAL 0x4 /* externalTrafficPolicy Local: the client's source is kept */
 
+/* The frontend admits only the sources in lb4/lb6_source_ranges_v1 (loadBalancerSourceRanges
+ * on a load-balancer IP); others are dropped. */
+#define LB_SERVICE_FLAG_SOURCE_RANGES 0x8
+/* No endpoint for this frontend (count 0) but the service has some elsewhere (Local policy on a
+ * node without local endpoints): drop, as kube-proxy does, instead of rejecting. */
+#define LB_SERVICE_FLAG_DROP_EMPTY 0x10
+
+/* Source ports the tc programs allocate when they SNAT a flow to the node's address (Cluster
+ * policy, backend reached through an external interface): above the default local port range
+ * (32768-60999) and the NodePort range, so they never meet the node's own sockets. */
+#define LB_SNAT_PORT_MIN 61000
+#define LB_SNAT_PORT_MAX 65535
+#define LB_SNAT_TRIES 32 /* random probes for a free port before the flow is dropped */
+
 /* Connection tracking of tc-translated flows, by the client's tuple as it arrived. */
 struct ct4_key {
   __be32 client;
@@ -152,14 +185,20 @@ struct ct4_key {
 };
 LB_STATIC_ASSERT(sizeof(struct ct4_key) == 16, "ct4_key layout");
 
+/* snat_port 0: the client's source is kept. Else the flow leaves with snat_addr:snat_port as its
+ * source, redirected to snat_ifindex (the interface the route to the backend uses). */
 struct ct4_entry {
   __be32 backend;
   __be16 backend_port;
-  __u16 pad;
+  __be16 snat_port;
+  __be32 snat_addr;
+  __u32 snat_ifindex;
 };
-LB_STATIC_ASSERT(sizeof(struct ct4_entry) == 8, "ct4_entry layout");
+LB_STATIC_ASSERT(sizeof(struct ct4_entry) == 16, "ct4_entry layout");
 
-/* Replies: (backend, client) tuple -> the frontend the client talked to. */
+/* Replies: (backend, client) tuple -> the frontend the client talked to. For a SNATed flow the
+ * "client" of the key is the node's address and allocated port, and the entry names the real
+ * client (client_port != 0) and the interface it came in on. */
 struct ct4_reverse_key {
   __be32 backend;
   __be32 client;
@@ -173,9 +212,11 @@ LB_STATIC_ASSERT(sizeof(struct ct4_reverse_key) == 16, "ct4_reverse_key layout")
 struct ct4_reverse_entry {
   __be32 frontend;
   __be16 frontend_port;
-  __u16 pad;
+  __be16 client_port; /* 0: not SNATed, the reply is reverse-NATed on egress */
+  __be32 client;
+  __u32 client_ifindex;
 };
-LB_STATIC_ASSERT(sizeof(struct ct4_reverse_entry) == 8, "ct4_reverse_entry layout");
+LB_STATIC_ASSERT(sizeof(struct ct4_reverse_entry) == 16, "ct4_reverse_entry layout");
 
 struct ct6_key {
   __u8 client[16];
@@ -190,9 +231,11 @@ LB_STATIC_ASSERT(sizeof(struct ct6_key) == 40, "ct6_key layout");
 struct ct6_entry {
   __u8 backend[16];
   __be16 backend_port;
-  __u16 pad;
+  __be16 snat_port;
+  __u8 snat_addr[16];
+  __u32 snat_ifindex;
 };
-LB_STATIC_ASSERT(sizeof(struct ct6_entry) == 20, "ct6_entry layout");
+LB_STATIC_ASSERT(sizeof(struct ct6_entry) == 40, "ct6_entry layout");
 
 struct ct6_reverse_key {
   __u8 backend[16];
@@ -207,17 +250,40 @@ LB_STATIC_ASSERT(sizeof(struct ct6_reverse_key) == 40, "ct6_reverse_key layout")
 struct ct6_reverse_entry {
   __u8 frontend[16];
   __be16 frontend_port;
-  __u16 pad;
+  __be16 client_port;
+  __u8 client[16];
+  __u32 client_ifindex;
 };
-LB_STATIC_ASSERT(sizeof(struct ct6_reverse_entry) == 20, "ct6_reverse_entry layout");
+LB_STATIC_ASSERT(sizeof(struct ct6_reverse_entry) == 40, "ct6_reverse_entry layout");
+
+/* loadBalancerSourceRanges: LPM keys (prefix length counts the 32 bits of service_id too). */
+struct lb4_source_range_key {
+  __u32 prefixlen;
+  __be32 service_id; /* big-endian, so that the trie matches it bit by bit first */
+  __be32 source;
+};
+LB_STATIC_ASSERT(sizeof(struct lb4_source_range_key) == 12, "lb4_source_range_key layout");
+
+struct lb6_source_range_key {
+  __u32 prefixlen;
+  __be32 service_id;
+  __u8 source[16];
+};
+LB_STATIC_ASSERT(sizeof(struct lb6_source_range_key) == 24, "lb6_source_range_key layout");
 
 /* Counters of the tc programs, in their own metrics map. */
 enum nodeport_metric {
   NP_METRIC_DNAT_NEW = 0,      /* a new flow to an external frontend, DNATed */
   NP_METRIC_DNAT_TRACKED = 1,  /* a packet of a tracked flow, DNATed */
   NP_METRIC_REVERSE_NAT = 2,   /* a reply rewritten back to the frontend */
-  NP_METRIC_DROP_NO_BACKEND = 3, /* a frontend without endpoints */
-  NP_METRIC_COUNT = 4,
+  NP_METRIC_REJECT_NO_BACKEND = 3, /* a frontend without endpoints: ICMP port unreachable sent back */
+  NP_METRIC_SNAT_NEW = 4,      /* a new flow SNATed to the node's address */
+  NP_METRIC_REVERSE_SNAT = 5,  /* a reply to a SNATed flow sent back to its client */
+  NP_METRIC_DROP_SOURCE_RANGE = 6, /* a source outside loadBalancerSourceRanges */
+  NP_METRIC_DROP_SNAT_PORTS = 7,   /* no free SNAT port found */
+  NP_METRIC_DROP_NO_LOCAL = 8,     /* Local policy, no endpoint on this node */
+  NP_METRIC_XDP_DNAT = 9,          /* a tracked flow's packet DNATed by the XDP program */
+  NP_METRIC_COUNT = 12,
 };
 
 #endif

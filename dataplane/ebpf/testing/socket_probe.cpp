@@ -8,6 +8,8 @@
 
 #include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <utility>
 
 namespace switchyard::dataplane::ebpf::testing {
 namespace {
@@ -112,6 +114,64 @@ ProbeResult udp_exchange(const dataplane::testing::NetworkNamespace& from, const
     close(fd);
   });
   if (!entered) r.error = EINVAL;
+  return r;
+}
+
+std::expected<ConnectedUdpClient, std::string> ConnectedUdpClient::open(const dataplane::testing::NetworkNamespace& ns,
+                                                                       const std::string& host, int port) {
+  int fd = -1, err = 0;
+  // The socket belongs to the namespace it is created in; later calls may come from any thread.
+  auto entered = ns.enter([&] {
+    fd = socket(parse(host, port).family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) err = errno;
+  });
+  if (!entered) return std::unexpected(entered.error());
+  if (fd < 0) return std::unexpected("UDP socket: " + std::string(std::strerror(err)));
+  ConnectedUdpClient client(fd, host, port);
+  if (!client.reconnect()) return std::unexpected("connect to " + host + ": " + std::string(std::strerror(errno)));
+  client.reconnects_ = 0;
+  return client;
+}
+
+ConnectedUdpClient::ConnectedUdpClient(ConnectedUdpClient&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), host_(std::move(other.host_)), port_(other.port_), reconnects_(other.reconnects_) {}
+
+ConnectedUdpClient::~ConnectedUdpClient() {
+  if (fd_ >= 0) close(fd_);
+}
+
+bool ConnectedUdpClient::reconnect() {
+  ++reconnects_;
+  Address a = parse(host_, port_);
+  return connect(fd_, reinterpret_cast<sockaddr*>(&a.storage), a.length) == 0;
+}
+
+ProbeResult ConnectedUdpClient::exchange(double timeout_seconds) {
+  ProbeResult r;
+  const auto start = std::chrono::steady_clock::now();
+  while (since(start) < timeout_seconds) {
+    if (send(fd_, "ping", 4, 0) != 4) {
+      r.error = errno;
+      reconnect();
+      continue;
+    }
+    pollfd p{.fd = fd_, .events = POLLIN, .revents = 0};
+    if (poll(&p, 1, 250) != 1) {
+      r.error = ETIMEDOUT;
+      continue;
+    }
+    char buf[256];
+    const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    if (n < 0) {
+      r.error = errno;
+      reconnect();
+      continue;
+    }
+    r.error = 0;
+    r.answer.assign(buf, static_cast<std::size_t>(n));
+    break;
+  }
+  r.seconds = since(start);
   return r;
 }
 

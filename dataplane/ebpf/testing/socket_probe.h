@@ -2,6 +2,7 @@
 // is in the test cgroup, so its sockets go through the hooks like any pod's).
 #pragma once
 
+#include <expected>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +22,29 @@ struct ProbeResult {
 ProbeResult tcp_connect(const dataplane::testing::NetworkNamespace& from, const std::string& host, int port);
 // One datagram with sendto() on an unconnected socket and the reply's recvfrom() address.
 ProbeResult udp_exchange(const dataplane::testing::NetworkNamespace& from, const std::string& host, int port);
+
+// A long-lived client's connected UDP socket, opened in a namespace (and in the test's cgroup, so
+// that connect() goes through the hooks). exchange() sends a datagram and returns the answer; on
+// an error (ECONNABORTED once the agent destroyed the socket, ECONNREFUSED, ...) it connects
+// again and retries, as applications do.
+class ConnectedUdpClient {
+ public:
+  static std::expected<ConnectedUdpClient, std::string> open(const dataplane::testing::NetworkNamespace& ns,
+                                                             const std::string& host, int port);
+  ConnectedUdpClient(ConnectedUdpClient&& other) noexcept;
+  ConnectedUdpClient& operator=(ConnectedUdpClient&&) = delete;
+  ~ConnectedUdpClient();
+  ProbeResult exchange(double timeout_seconds = 3);
+  int reconnects() const { return reconnects_; }
+
+ private:
+  ConnectedUdpClient(int fd, std::string host, int port) : fd_(fd), host_(std::move(host)), port_(port) {}
+  bool reconnect();
+  int fd_ = -1;
+  std::string host_;
+  int port_ = 0;
+  int reconnects_ = 0;
+};
 
 // Waits until the echo servers of `pods` (name, address) answer on their own addresses.
 std::string wait_for_udp_echo(const dataplane::testing::NetworkNamespace& from,

@@ -51,6 +51,34 @@ struct {
   __type(value, struct ct6_reverse_entry);
 } ct6_reverse_v1 SEC(".maps");
 
+/* (service id, source prefix) of frontends with LB_SERVICE_FLAG_SOURCE_RANGES: the sources
+ * they admit. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+  __uint(max_entries, 16384);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, struct lb4_source_range_key);
+  __type(value, __u8);
+} lb4_source_ranges_v1 SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+  __uint(max_entries, 16384);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, struct lb6_source_range_key);
+  __type(value, __u8);
+} lb6_source_ranges_v1 SEC(".maps");
+
+/* ifindex -> 1 for the external interfaces the programs are attached to: a backend whose route
+ * leaves through one of them is on another node, and its flow is SNATed so that the replies
+ * come back here (Cluster policy). Filled by the agent at attach time. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 64);
+  __type(key, __u32);
+  __type(value, __u32);
+} np_interfaces_v1 SEC(".maps");
+
 /* enum nodeport_metric -> count, per CPU. */
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
