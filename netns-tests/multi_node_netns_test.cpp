@@ -381,8 +381,11 @@ TEST_F(TwoNodes, NftablesAndEbpfNodesServeTheClusterAndSurviveAgentAndApiServerR
   const std::set<std::string> both = {"pod-a1", "pod-b1"};
   EXPECT_EQ(answering_pods("pod-a1", web_ip, 80, 16), both);
   EXPECT_EQ(answering_pods("pod-b1", web_ip, 80, 16), both);
-  // NodePort on node A (nftables) reaches the pod on node B (and its own).
+  // NodePort on node A (nftables) reaches the pod on node B (and its own); on node B (eBPF tc,
+  // Cluster policy) likewise: the pod on node A is reached with node B's address as the source
+  // (SNAT with a port of its own), so its replies come back through node B.
   EXPECT_EQ(answering_pods("cp", kNodeA.ip, 30080, 16), both);
+  EXPECT_EQ(answering_pods("cp", kNodeB.ip, 30080, 16), both);
 
   // Local policy, with the client's address kept where the endpoint is: node-b's tc programs
   // for local-b, node-a's nftables for local-a. Where there is none, nothing answers.
