@@ -434,9 +434,14 @@ class Runner {
       else if (name == "iptables") dataplanes.push_back(std::make_unique<KubeProxyIptables>(t, o_.load_tool));
       else return std::unexpected("unknown dataplane " + name);
     }
-    for (int n : o_.services)
-      for (int rep = 0; rep < o_.reps; ++rep)
-        for (std::size_t d = 0; d < dataplanes.size(); ++d) {
+    // Repetitions are the outer loop: each one sweeps every size, so the repetitions of one size
+    // lie minutes apart and their spread includes the slow swings of this VM's host (±40 % between
+    // two quiet runs with sizes as the outer loop). Within a repetition the order of the dataplanes
+    // rotates, so that none always runs right after another.
+    for (int rep = 0; rep < o_.reps; ++rep)
+      for (int n : o_.services)
+        for (std::size_t i = 0; i < dataplanes.size(); ++i) {
+          const std::size_t d = (i + static_cast<std::size_t>(rep)) % dataplanes.size();
           const auto& name = o_.dataplanes[d];
           auto& dp = *dataplanes[d];
           if (stop_requested) return std::unexpected("stopped by a signal");

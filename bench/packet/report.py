@@ -1,12 +1,12 @@
 #!/usr/bin/python3
-"""Turns packet_bench's JSON into the report: results.md (median and min-max of the
+"""Turns packet_bench's JSON into the report: results.md (median and spread of the
 repetitions, ratios to the direct path and to kube-proxy's iptables layout), summary.json, and
 one SVG plot per figure (figure vs number of services, one curve per dataplane).
 
   report.py RESULTS.json OUT_DIR [--previous OTHER_RESULTS.json] [--command "..."]
 
-With --previous, also checks that each median of the other run falls within this run's
-min-max, and says which do not. Standard library only (Debian's /usr/bin/python3)."""
+With --previous, checks both ways that the medians of one run fall within the other run's
+spread (a 95 % prediction interval), and says which do not. Standard library only (Debian's /usr/bin/python3)."""
 import argparse
 import json
 import math
@@ -35,7 +35,7 @@ LABELS = {"direct": "direct (pod IP, no service)", "ebpf": "eBPF backend", "nfta
 
 
 def summarize(doc):
-    """{(dataplane, services, metric): {median, min, max, n}}"""
+    """{(dataplane, services, metric): {median, min, max, n, pi_low, pi_high}}"""
     out = {}
     for row in doc["rows"]:
         for key, *_ in METRICS:
@@ -51,7 +51,35 @@ def summarize(doc):
         for key, _, _, _, _, traffic in METRICS:
             if traffic and key in row and d.get(key):
                 out.setdefault((row["dataplane"], row["services"], "direct_ratio:" + key), []).append(float(row[key]) / d[key])
-    return {k: {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v)} for k, v in out.items()}
+    summary = {}
+    for k, v in out.items():
+        low, high = prediction_interval(v)
+        summary[k] = {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v), "pi_low": low, "pi_high": high}
+    return summary
+
+
+# 97.5 % quantiles of Student's t by degrees of freedom (repetitions - 1): two-sided 95 %.
+T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}
+
+
+def prediction_interval(v):
+    """The spread a repeat run's median is expected in, 19 times in 20: a 95 % prediction interval
+    for the median of another run of as many repetitions. The min-max of the repetitions is not
+    one: with 3 repetitions even identically distributed runs put the other run's median inside it
+    only 60 % of the time (5: 83 %). Rates and times scatter multiplicatively, so positive figures
+    are taken in logs; the difference of two medians of n normal samples has variance
+    pi * sigma^2 / n, sigma estimated by the repetitions' standard deviation, hence Student's t.
+    Never narrower than the min-max itself."""
+    n = len(v)
+    if n < 2 or min(v) == max(v):
+        return min(v), max(v)
+    logs = min(v) > 0
+    x = [math.log(a) for a in v] if logs else list(v)
+    centre, half = statistics.median(x), T975.get(n - 1, 1.96) * statistics.stdev(x) * math.sqrt(math.pi / n)
+    low, high = centre - half, centre + half
+    if logs:
+        low, high = math.exp(low), math.exp(high)
+    return min(low, min(v)), max(high, max(v))
 
 
 def fmt(x):
@@ -68,9 +96,9 @@ def fmt(x):
 
 
 def ratio(s, a, b, n, key):
-    if b == "direct":  # median (min-max) of the per-repetition ratios
+    if b == "direct":  # median (prediction interval) of the per-repetition ratios
         r = s.get((a, n, "direct_ratio:" + key))
-        return f"{r['median']:.2f} ({r['min']:.2f}–{r['max']:.2f})" if r else "—"
+        return f"{r['median']:.2f} ({r['pi_low']:.2f}–{r['pi_high']:.2f})" if r else "—"
     x, y = s.get((a, n, key)), s.get((b, n, key))
     if not x or not y or y["median"] == 0:
         return "—"
@@ -93,7 +121,7 @@ def table(s, doc, key, title, unit, traffic):
         cells = [f"{n:,}"]
         for d in dps:
             v = s.get((d, n, key))
-            cells.append(f"{fmt(v['median'])} ({fmt(v['min'])}–{fmt(v['max'])})" if v else "—")
+            cells.append(f"{fmt(v['median'])} ({fmt(v['pi_low'])}–{fmt(v['pi_high'])})" if v else "—")
         cells += [ratio(s, a, b, n, key) for a, b in ratios]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -102,7 +130,7 @@ def table(s, doc, key, title, unit, traffic):
 def svg_plot(s, doc, key, title, unit, log_y, path):
     W, H, L, R, T, B = 640, 380, 80, 200, 40, 50
     dps = [d for d in doc["dataplanes"] if any((d, n, key) in s for n in doc["services"])]
-    values = [s[(d, n, key)][m] for d in dps for n in doc["services"] if (d, n, key) in s for m in ("min", "max")]
+    values = [s[(d, n, key)][m] for d in dps for n in doc["services"] if (d, n, key) in s for m in ("pi_low", "pi_high")]
     if not values:
         return False
     if log_y:
@@ -138,7 +166,7 @@ def svg_plot(s, doc, key, title, unit, log_y, path):
         o.append(f'<polyline fill="none" stroke="{c}" stroke-width="2"{dash} points="' +
                  " ".join(f"{px(n):.1f},{py(v['median']):.1f}" for n, v in pts) + '"/>')
         for n, v in pts:  # the spread of the repetitions as a bar, the median as a dot
-            o.append(f'<line x1="{px(n):.1f}" y1="{py(v["min"]):.1f}" x2="{px(n):.1f}" y2="{py(v["max"]):.1f}" stroke="{c}"/>'
+            o.append(f'<line x1="{px(n):.1f}" y1="{py(v["pi_low"]):.1f}" x2="{px(n):.1f}" y2="{py(v["pi_high"]):.1f}" stroke="{c}"/>'
                      f'<circle cx="{px(n):.1f}" cy="{py(v["median"]):.1f}" r="3" fill="{c}"/>')
         y = T + 10 + i * 18
         o.append(f'<line x1="{W - R + 12}" y1="{y}" x2="{W - R + 36}" y2="{y}" stroke="{c}" stroke-width="2"{dash}/>'
@@ -149,18 +177,19 @@ def svg_plot(s, doc, key, title, unit, log_y, path):
     return True
 
 
-def repeatability(s, prev):
-    """Traffic and programming medians of the previous run inside this run's min-max?"""
-    inside, outside = 0, []
-    for k, p in prev.items():
-        if k not in s:
+def repeatability(spread_of, medians_of):
+    """Which medians of one run fall within the other run's prediction interval (and min-max)."""
+    inside_pi, inside_range, outside = 0, 0, []
+    for k, m in medians_of.items():
+        if k not in spread_of:
             continue
-        c = s[k]
-        if c["min"] <= p["median"] <= c["max"]:
-            inside += 1
+        c = spread_of[k]
+        if c["pi_low"] <= m["median"] <= c["pi_high"]:
+            inside_pi += 1
         else:
-            outside.append((k, p["median"], c))
-    return inside, outside
+            outside.append((k, m["median"], c))
+        inside_range += c["min"] <= m["median"] <= c["max"]
+    return inside_pi, inside_range, outside
 
 
 def main():
@@ -180,8 +209,10 @@ def main():
           f"Command: `{a.command}`", "",
           f"{doc['repetitions']} repetitions of every figure, {doc['seconds_per_test']} s per traffic test, "
           f"{doc['endpoints_per_service']} endpoints per service, {doc['cpus']} CPUs, load average {doc['load_average_at_end']:.1f} "
-          f"at the end (the machine is shared), {doc['wall_seconds']:.0f} s in all. Cells: median (min–max) of the repetitions. "
-          f"Ratios to direct: median (min–max) of the ratios within each repetition (the dataplanes of a repetition ran one after "
+          f"at the end (the machine is shared), {doc['wall_seconds']:.0f} s in all. Cells: median (spread) of the repetitions, the spread being the 95 % prediction interval "
+          f"for the median of a repeat run (from the repetitions' standard deviation, in logs; never narrower than their "
+          f"min–max, which summary.json also holds; the plots' bars show it too). "
+          f"Ratios to direct: median (spread) of the ratios within each repetition (the dataplanes of a repetition ran one after "
           f"the other); ratios to iptables: of the medians.", "",
           "Paths: every traffic figure starts in the client pod (a routed pod namespace, 10.244.1.2) and crosses the node "
           "namespace to one of the 10 backend pods. *direct*: to the pod IPs, nothing programmed (the ceiling). "
@@ -201,18 +232,24 @@ def main():
     if a.previous:
         with open(a.previous) as f:
             prev = summarize(json.load(f))
-        inside, outside = repeatability(s, prev)
-        ratio_in = sum(1 for k, p in prev.items() if k[2].startswith("direct_ratio:") and k in s
-                       and s[k]["min"] <= p["median"] <= s[k]["max"])
-        ratio_all = sum(1 for k in prev if k[2].startswith("direct_ratio:") and k in s)
-        md += ["## Repeatability", "",
-               f"Medians of the previous run (`{a.previous}`) inside this run's min–max: {inside} of {inside + len(outside)} "
-               f"in all; of the per-repetition ratios to direct, {ratio_in} of {ratio_all}.", ""]
-        if outside:
-            md += ["Outside:", "", "| dataplane | services | figure | previous median | this run min–max |", "|---|---|---|---|---|"]
-            for (d, n, k), pm, c in sorted(outside):
-                md.append(f"| {d} | {n:,} | {k} | {fmt(pm)} | {fmt(c['min'])}–{fmt(c['max'])} |")
-            md.append("")
+        md += ["## Repeatability", ""]
+        for title, spread_of, medians_of in (("This run's medians in the previous run's spread", prev, s),
+                                             ("The previous run's medians in this run's spread", s, prev)):
+            inside, in_range, outside = repeatability(spread_of, medians_of)
+            ratios = {k: v for k, v in medians_of.items() if k[2].startswith("direct_ratio:")}
+            r_inside, r_range, _ = repeatability(spread_of, ratios)
+            total = inside + len(outside)
+            md += [f"**{title}** (previous: `{a.previous}`): {inside} of {total} inside the 95 % prediction "
+                   f"interval ({100 * inside / max(total, 1):.0f} %; 95 % expected if the runs are alike), {in_range} inside "
+                   f"the min–max of the repetitions. Of the per-repetition ratios to direct: {r_inside} of {len(ratios)} "
+                   f"inside the prediction interval, {r_range} inside the min–max.", ""]
+            if outside:
+                md += ["| dataplane | services | figure | median | other run: prediction interval (min–max) |",
+                       "|---|---|---|---|---|"]
+                for (d, n, k), m, c in sorted(outside):
+                    md.append(f"| {d} | {n:,} | {k} | {fmt(m)} | {fmt(c['pi_low'])}–{fmt(c['pi_high'])} "
+                              f"({fmt(c['min'])}–{fmt(c['max'])}) |")
+                md.append("")
     with open(os.path.join(a.out_dir, "results.md"), "w") as f:
         f.write("\n".join(md))
     print("\n".join(md))

@@ -8,9 +8,13 @@
 #   --micro: run the micro-benchmarks first; --no-packet: skip the packet benchmark (so
 #   `--micro --no-packet` runs only the micro-benchmarks).
 #
-#   quick: 1, 100, 1,000, 10,000 services × 10 endpoints, 3 repetitions, 1 s per traffic test
-#          (6.5-7 minutes on 2 cores at a load average of 4-8).
-#   full:  the same sizes, 5 repetitions, 5 s per traffic test (about 35 minutes, estimated).
+#   quick: 1, 100, 1,000, 10,000 services × 10 endpoints, 5 repetitions, 0.5 s per traffic test
+#          (about 6.5 minutes on 2 cores when quiet).
+#   full:  the same sizes, 9 repetitions, 2 s per traffic test (about 26 minutes, estimated).
+#
+#   Repetitions rather than long tests: this VM's speed shifts by up to 2× for tens of seconds at a
+#   time whatever its load, so precision comes from many repetitions spread over the run (the
+#   stated spread is a prediction interval that narrows with their number), not from long ones.
 #
 # Writes bench/results/<UTC timestamp>/ (results.json, results.md, summary.json, *.svg),
 # points bench/results/latest at it, and compares its medians with the previous latest.
@@ -31,8 +35,8 @@ while (($#)); do
   shift
 done
 case "$profile" in
-  quick) reps=3 seconds=1 ;;
-  full) reps=5 seconds=5 ;;
+  quick) reps=5 seconds=0.5 ;;
+  full) reps=9 seconds=2 ;;
   *) echo "unknown profile $profile (quick|full)" >&2; exit 2 ;;
 esac
 if [[ "$micro" == 1 ]]; then
