@@ -97,6 +97,25 @@ struct TableChange {
     }
   }
 
+  // compare(nothing, after) without its maps, for the full sync: everything of `after` in this
+  // table is new, only shared elements need counting.
+  void add_all(const ServicePortObjects& after) {
+    for (const auto& c : after.chains)
+      if (in_front_table(c) == front) chains_to_add.push_back(&c);
+    if (!front)
+      for (const auto& s : after.sets) sets_to_add.push_back(&s);
+    for (const auto& e : after.elements) {
+      if (in_front_table(e) != front) continue;
+      if (is_shared(e)) {
+        Key key{e.set, e.key};
+        const bool already_there = users(key) > 0;
+        ++shared_ref_changes[key];
+        if (already_there) continue;
+      }
+      elements_to_add.push_back(&e);
+    }
+  }
+
   void apply_shared_ref_changes(std::map<Key, int>& refs) const {
     for (const auto& [key, change] : shared_ref_changes)
       if ((refs[key] += change) <= 0) refs.erase(key);
@@ -231,7 +250,6 @@ std::expected<void, Error> NftablesBackend::full_sync(const endpoints::Snapshot&
       table.delete_table();
       if (i < service_tables_) table.add_table();
     }
-    const ServicePortObjects nothing;
     TableChange front_change(true, state.shared_element_refs);
     std::vector<TableChange> service_changes;
     for (std::size_t i = 0; i < service_tables_; ++i) service_changes.emplace_back(false, kNoSharedElements);
@@ -243,8 +261,8 @@ std::expected<void, Error> NftablesBackend::full_sync(const endpoints::Snapshot&
     add_skeleton(front_change, state.front);
     for (std::size_t i = 0; i < service_tables_; ++i) add_skeleton(service_changes[i], state.service_tables[i]);
     for (const auto& [name, objects] : state.ports) {
-      front_change.compare(nothing, objects);
-      service_changes[table_index(name)].compare(nothing, objects);
+      front_change.add_all(objects);
+      service_changes[table_index(name)].add_all(objects);
     }
     if (auto ok = front_change.emit(front); !ok) return std::unexpected(ok.error());
     for (std::size_t i = 0; i < service_tables_; ++i) {

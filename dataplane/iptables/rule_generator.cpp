@@ -196,6 +196,9 @@ ServicePortObjects generate_service_port(const ServicePortInfo& p, IpFamily f, c
   // Without affinity and with Cluster internal policy, the ClusterIPs DNAT through the table's
   // shared endpoints-N chain and map; the service chain remains for external paths only.
   const bool grouped = !affinity && !p.internal_policy_local && !eligible.cluster.empty();
+  // Elements are most of a full sync's memory: one allocation per port, not a doubling series.
+  out.elements.reserve(cluster_ips.size() * (eligible.cluster.size() + 3) + eligible.cluster.size() + eligible.local.size() +
+                       p.external_ips.size() + 2 * p.load_balancer_ips.size() + 2);
 
   // Endpoints are chosen and DNATed in the dispatch chain itself: no chain per endpoint (the
   // kernel visits every chain of the namespace on each commit). Hairpin connections (an endpoint
