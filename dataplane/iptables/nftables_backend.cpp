@@ -97,8 +97,8 @@ struct TableChange {
     }
   }
 
-  // compare(nothing, after) without its maps, for the full sync: everything of `after` in this
-  // table is new, only shared elements need counting.
+  // compare(nothing, after) without its maps, for the full sync (nothing committed, shared_refs
+  // empty): everything of `after` in this table is new, only shared elements need counting.
   void add_all(const ServicePortObjects& after) {
     for (const auto& c : after.chains)
       if (in_front_table(c) == front) chains_to_add.push_back(&c);
@@ -106,11 +106,10 @@ struct TableChange {
       for (const auto& s : after.sets) sets_to_add.push_back(&s);
     for (const auto& e : after.elements) {
       if (in_front_table(e) != front) continue;
-      if (is_shared(e)) {
-        Key key{e.set, e.key};
-        const bool already_there = users(key) > 0;
-        ++shared_ref_changes[key];
-        if (already_there) continue;
+      if (is_shared(e)) {  // nothing is committed yet: the changes are the counts
+        auto [it, first_user] = shared_ref_changes.try_emplace(Key{e.set, e.key}, 0);
+        ++it->second;
+        if (!first_user) continue;
       }
       elements_to_add.push_back(&e);
     }
@@ -269,7 +268,7 @@ std::expected<void, Error> NftablesBackend::full_sync(const endpoints::Snapshot&
       NftEncoder table(batch, f, service_table_name(i));
       if (auto ok = service_changes[i].emit(table); !ok) return std::unexpected(ok.error());
     }
-    front_change.apply_shared_ref_changes(state.shared_element_refs);
+    state.shared_element_refs = std::move(front_change.shared_ref_changes);  // the state's map was empty
   }
   if (auto ok = commit(batch, true); !ok) return ok;
   committed_ = std::move(desired);
