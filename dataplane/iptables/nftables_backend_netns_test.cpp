@@ -6,10 +6,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <optional>
 #include <set>
 
 #include "dataplane/iptables/nftables_backend.h"
+#include "dataplane/iptables/nftables_reader.h"
 #include "dataplane/iptables/test_cluster.h"
 #include "dataplane/testing/network_namespace.h"
 #include "endpoints/node/snapshot_diff.h"
@@ -133,6 +135,17 @@ TEST_F(NftablesBackendNetns, FullSyncProgramsFrontAndServiceTables) {
   EXPECT_THAT(listed, ::testing::HasSubstr("10.244.1.12 . 8080"));
   EXPECT_THAT(listed, ::testing::HasSubstr("comment \"shop/web/tcp/http\" : goto endpoints-2"));
   EXPECT_THAT(listed, ::testing::HasSubstr("dnat to 10.244.0.11:8080")) << "np's service chain, for its node port";
+
+  // `switchyard status` reads the service and its endpoints back from the kernel, also through
+  // the shared chain: the name from the element's comment, the endpoints from endpoints-2.
+  std::expected<std::vector<ProgrammedFrontend>, Error> frontends = std::unexpected(Error{"not run"});
+  ASSERT_TRUE(node_->enter([&] { frontends = read_programmed_frontends(IpFamily::IPv4); }));
+  ASSERT_TRUE(frontends) << frontends.error().message;
+  auto web = std::ranges::find_if(*frontends, [](const auto& f) { return f.address == "10.96.0.10"; });
+  ASSERT_NE(web, frontends->end());
+  EXPECT_EQ(web->service, "shop/web/tcp/http");
+  EXPECT_EQ(web->chain, "endpoints-2");
+  EXPECT_THAT(web->backends, ::testing::ElementsAre("10.244.0.11:8080", "10.244.1.12:8080"));
   EXPECT_THAT(listed, ::testing::HasSubstr("ip saddr . ip daddr @hairpin-endpoints masquerade fully-random"));
 
   const auto stats = backend_->stats();
