@@ -17,6 +17,14 @@ Layouts (`--layouts`, comma-separated):
   permap-nomasq  permap, the masquerade rules replaced by one rule per table and a set of
                  ClusterIP . proto . port
   sharedmap      one map per table keyed by `numgen … offset BASE`, one dnat rule per service
+  bycount        no rule per service: per table and per endpoint count N one chain `endpoints-N`
+                 (a generic masquerade rule and `dnat ip to ip daddr . meta l4proto . th dport .
+                 numgen random mod N map @endpoints-N`) and one map `endpoints-N`
+                 (ClusterIP . proto . port . index : address . port), one `add element` per service
+  bycount-bulk   bycount, all of a map's elements in one `add element` command
+
+Every layout also fills each table's `service-ips` verdict map (one element per service, to the
+service's chain or to `endpoints-N`), after all rules, as the backend does.
 """
 import argparse
 import os
@@ -33,18 +41,36 @@ def ruleset(services, layout, tables):
         t = f"ip switchyard-services-{k}"
         rules += [f"add table {t}", f"add chain {t} mark-for-masquerade",
                   f"add rule {t} mark-for-masquerade meta mark set meta mark or 0x4000"]
+        rules += [f"add map {t} service-ips {{ type ipv4_addr . inet_proto . inet_service : verdict; }}",
+                  f"add chain {t} services",
+                  f"add rule {t} services ip daddr . meta l4proto . th dport vmap @service-ips"]
         if layout == "permap-nomasq":
             rules += [f"add set {t} cluster-ip-ports {{ type ipv4_addr . inet_proto . inet_service; }}",
-                      f"add chain {t} services",
                       f"add rule {t} services ip saddr != 10.244.0.0/16 ip daddr . meta l4proto . th dport @cluster-ip-ports jump mark-for-masquerade"]
+        if layout.startswith("bycount"):
+            chain = f"endpoints-{ENDPOINTS}"
+            rules += [f"add map {t} {chain} {{ typeof ip daddr . meta l4proto . th dport . numgen random mod 1 : ip daddr . th dport; }}",
+                      f"add chain {t} {chain}",
+                      f"add rule {t} {chain} ip saddr != 10.244.0.0/16 jump mark-for-masquerade",
+                      f"add rule {t} {chain} dnat ip to ip daddr . meta l4proto . th dport . numgen random mod {ENDPOINTS} map @{chain}"]
         if layout == "sharedmap":
             rules.append(f"add map {t} endpoints {{ typeof numgen random mod 1 : ip daddr . tcp dport; }}")
+    bulk = {}  # table -> elements of its endpoints-N map (bycount-bulk)
     for s in range(services):
         t = f"ip switchyard-services-{s % tables}"
         ip = f"10.{96 + s // 65536}.{(s // 256) % 256}.{s % 256}"
         chain = f"service-{s}"
         eps = [f"10.{244 + (s * ENDPOINTS + i) // 65536 % 8}.{((s * ENDPOINTS + i) // 256) % 256}.{(s * ENDPOINTS + i) % 256}"
                for i in range(ENDPOINTS)]
+        if layout.startswith("bycount"):
+            elements.append(f"add element {t} service-ips {{ {ip} . tcp . 80 : goto endpoints-{ENDPOINTS} }}")
+            items = [f"{ip} . tcp . 80 . {i} : {e} . 8080" for i, e in enumerate(eps)]
+            if layout == "bycount":
+                elements.append(f"add element {t} endpoints-{ENDPOINTS} {{ " + ", ".join(items) + " }")
+            else:
+                bulk.setdefault(t, []).extend(items)
+            continue
+        elements.append(f"add element {t} service-ips {{ {ip} . tcp . 80 : goto {chain} }}")
         rules.append(f"add chain {t} {chain}")
         if layout == "permap-nomasq":
             elements.append(f"add element {t} cluster-ip-ports {{ {ip} . tcp . 80 }}")
@@ -64,6 +90,8 @@ def ruleset(services, layout, tables):
             elements.append(f"add element {t} endpoints {{ " + ", ".join(f"{base + i} : {e} . 8080" for i, e in enumerate(eps)) + " }")
         else:
             raise SystemExit(f"unknown layout {layout}")
+    for t, items in bulk.items():
+        elements.append(f"add element {t} endpoints-{ENDPOINTS} {{ " + ", ".join(items) + " }")
     # Elements last: a rule bound to a map that already has elements makes the kernel walk them
     # (nf_tables_bind_set), and an element added to a bound map is checked against every binding.
     return "\n".join(rules + elements) + "\n"
@@ -83,7 +111,7 @@ def main():
     ap.add_argument("--services", type=int, default=10000)
     ap.add_argument("--tables", type=int, default=40)
     ap.add_argument("--repeat", type=int, default=2)
-    ap.add_argument("--layouts", default="cascade,permap,permap-nomasq,sharedmap")
+    ap.add_argument("--layouts", default="cascade,permap,permap-nomasq,sharedmap,bycount,bycount-bulk")
     args = ap.parse_args()
     netns = f"sy-nftproto-{os.getpid()}"
     subprocess.run(["ip", "netns", "add", netns], check=True)

@@ -1,10 +1,13 @@
 // Time to program N services × 10 endpoints into nftables, inside a network namespace this
 // program creates: a full sync through libnftnl (one batch), one endpoint change as a partial
-// sync, and the same ruleset loaded with `nft -f` for comparison. Needs root.
+// sync, and for comparison the same ruleset loaded with `nft -f` and kube-proxy's iptables layout
+// for the same services loaded with `iptables-restore` (in a namespace of its own: the kernel's
+// commit visits every table of its namespace). Needs root.
 //
-//   nft_sync_bench [--services=1000,10000] [--endpoints=10] [--changes=21] [--no-nft-cli]
+//   nft_sync_bench [--services=1000,10000] [--endpoints=10] [--changes=21] [--no-nft-cli] [--no-iptables]
 //
 // Arguments starting with --benchmark_ (from bench/run.sh) are ignored.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,8 +16,10 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
+#include "bench/packet/kube_proxy_iptables.h"
 #include "dataplane/iptables/nftables_backend.h"
 #include "dataplane/iptables/test_cluster.h"
 #include "dataplane/testing/network_namespace.h"
@@ -34,13 +39,51 @@ std::string ip(int base, int index) {
          "." + std::to_string(index & 255);
 }
 
+// User + system CPU of this process (RUSAGE_SELF) or of its waited-for children, in ms: on a
+// loaded machine wall times stretch, CPU times much less.
+double cpu_ms(int who) {
+  rusage u{};
+  getrusage(who, &u);
+  auto ms = [](const timeval& t) { return t.tv_sec * 1e3 + t.tv_usec / 1e3; };
+  return ms(u.ru_utime) + ms(u.ru_stime);
+}
+
 struct Result {
   int services = 0;
-  double full_sync_ms = 0, partial_median_ms = 0, partial_max_ms = 0, nft_cli_ms = -1;
+  double full_sync_ms = 0, partial_median_ms = 0, partial_max_ms = 0, nft_cli_ms = -1, iptables_ms = -1;
+  double full_sync_cpu_ms = 0, iptables_cpu_ms = -1;
   std::uint64_t rules = 0, chains = 0, elements = 0, partial_messages = 0;
 };
 
-std::optional<Result> run(int services, int endpoints_per_service, int changes, bool nft_cli) {
+// kube-proxy's iptables layout for the same services, through `iptables-restore -w` (without
+// --noflush, as packet_bench: a lower bound for kube-proxy), in a namespace of its own.
+// Wall and CPU ms, -1 on failure.
+std::pair<double, double> iptables_restore_ms(int services, int endpoints_per_service) {
+  std::vector<bench::KubeProxyServicePort> ports;
+  for (int s = 0; s < services; ++s) {
+    bench::KubeProxyServicePort p{.namespace_ = "shop", .name = "svc" + std::to_string(s), .port_name = "http",
+                                  .cluster_ip = ip(10, s + 1), .port = 80};
+    for (int e = 0; e < endpoints_per_service; ++e) p.endpoints.push_back({ip(11, s * endpoints_per_service + e + 1), 8080});
+    ports.push_back(std::move(p));
+  }
+  auto ns = dataplane::testing::NetworkNamespace::create(
+      dataplane::testing::NetworkNamespace::unique_name("sy-ipt", "bench"));
+  if (!ns) return {-1, -1};
+  const std::string file = "/tmp/" + ns->name() + ".iptables";
+  std::ofstream(file) << bench::kube_proxy_full_restore(ports, "11.0.0.0/8");
+  const auto start = Clock::now();
+  const double cpu_before = cpu_ms(RUSAGE_CHILDREN);
+  auto loaded = ns->run("iptables-restore -w < " + file);
+  const double ms = ms_since(start), cpu = cpu_ms(RUSAGE_CHILDREN) - cpu_before;
+  std::remove(file.c_str());
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "iptables-restore: %s\n", loaded.output.substr(0, 2000).c_str());
+    return {-1, -1};
+  }
+  return {ms, cpu};
+}
+
+std::optional<Result> run(int services, int endpoints_per_service, int changes, bool nft_cli, bool iptables) {
   auto ns = dataplane::testing::NetworkNamespace::create(
       dataplane::testing::NetworkNamespace::unique_name("sy-nft", "bench"));
   if (!ns) {
@@ -71,11 +114,13 @@ std::optional<Result> run(int services, int endpoints_per_service, int changes, 
   Result r;
   r.services = services;
   auto start = Clock::now();
+  const double cpu_before = cpu_ms(RUSAGE_SELF);
   if (auto ok = b.full_sync(*snapshot); !ok) {
     std::fprintf(stderr, "full sync: %s\n", ok.error().message.c_str());
     return std::nullopt;
   }
   r.full_sync_ms = ms_since(start);
+  r.full_sync_cpu_ms = cpu_ms(RUSAGE_SELF) - cpu_before;
   r.rules = b.stats().rules;
   r.chains = b.stats().chains;
   r.elements = b.stats().map_elements;
@@ -116,6 +161,7 @@ std::optional<Result> run(int services, int endpoints_per_service, int changes, 
     }
     std::remove(file.c_str());
   }
+  if (iptables) std::tie(r.iptables_ms, r.iptables_cpu_ms) = iptables_restore_ms(services, endpoints_per_service);
   return r;
 }
 
@@ -125,6 +171,7 @@ int main(int argc, char** argv) {
   std::vector<int> sizes = {1000};
   int endpoints_per_service = 10;
   bool nft_cli = true;
+  bool iptables = true;
   int changes = 21;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -143,8 +190,10 @@ int main(int argc, char** argv) {
       changes = std::max(1, std::stoi(a.substr(10)));
     } else if (a == "--no-nft-cli") {
       nft_cli = false;
+    } else if (a == "--no-iptables") {
+      iptables = false;
     } else if (!a.starts_with("--benchmark_")) {
-      std::fprintf(stderr, "usage: %s [--services=1000,10000] [--endpoints=10] [--changes=21] [--no-nft-cli]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--services=1000,10000] [--endpoints=10] [--changes=21] [--no-nft-cli] [--no-iptables]\n", argv[0]);
       return 2;
     }
   }
@@ -152,17 +201,21 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "nft_sync_bench needs root (it creates a network namespace)\n");
     return 0;
   }
-  std::printf("| services × %d endpoints | chains | rules | map elements | full sync (libnftnl, 1 batch) | nft -f of the same ruleset | ratio | one endpoint change (median / max of %d) | messages |\n",
+  std::printf("| services × %d endpoints | chains | rules | map elements | full sync (libnftnl, 1 batch): wall / CPU | nft -f of the same ruleset | ratio | iptables-restore of kube-proxy's layout: wall / CPU | ratio: wall / CPU | one endpoint change (median / max of %d) | messages |\n",
               endpoints_per_service, changes);
-  std::printf("|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (int n : sizes) {
-    auto r = run(n, endpoints_per_service, changes, nft_cli);
+    auto r = run(n, endpoints_per_service, changes, nft_cli, iptables);
     if (!r) return 1;
-    std::printf("| %d | %llu | %llu | %llu | %.0f ms | %s | %s | %.2f ms / %.2f ms | %llu |\n", r->services,
+    auto ms = [](double v) { return v < 0 ? std::string("n/a") : std::to_string(static_cast<long long>(v)) + " ms"; };
+    auto ratio = [&](double v) { return v < 0 ? std::string("n/a") : std::to_string(v / r->full_sync_ms).substr(0, 5) + "×"; };
+    const std::string ipt = ms(r->iptables_ms) + " / " + ms(r->iptables_cpu_ms);
+    const std::string ipt_ratio =
+        r->iptables_ms < 0 ? "n/a" : ratio(r->iptables_ms) + " / " + std::to_string(r->iptables_cpu_ms / r->full_sync_cpu_ms).substr(0, 5) + "×";
+    std::printf("| %d | %llu | %llu | %llu | %.0f ms / %.0f ms | %s | %s | %s | %s | %.2f ms / %.2f ms | %llu |\n", r->services,
                 static_cast<unsigned long long>(r->chains), static_cast<unsigned long long>(r->rules),
-                static_cast<unsigned long long>(r->elements), r->full_sync_ms,
-                r->nft_cli_ms < 0 ? "n/a" : (std::to_string(static_cast<long long>(r->nft_cli_ms)) + " ms").c_str(),
-                r->nft_cli_ms < 0 ? "n/a" : (std::to_string(r->nft_cli_ms / r->full_sync_ms).substr(0, 5) + "×").c_str(),
+                static_cast<unsigned long long>(r->elements), r->full_sync_ms, r->full_sync_cpu_ms,
+                ms(r->nft_cli_ms).c_str(), ratio(r->nft_cli_ms).c_str(), ipt.c_str(), ipt_ratio.c_str(),
                 r->partial_median_ms, r->partial_max_ms, static_cast<unsigned long long>(r->partial_messages));
     std::fflush(stdout);
   }

@@ -7,6 +7,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <libnftnl/udata.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
@@ -24,7 +25,7 @@ namespace switchyard::dataplane::nft {
 namespace {
 
 // nft's datatype numbers, so that `nft list` shows our sets with readable keys.
-constexpr std::uint32_t kTypeIpv4 = 7, kTypeIpv6 = 8, kTypeProto = 12, kTypeService = 13;
+constexpr std::uint32_t kTypeIpv4 = 7, kTypeIpv6 = 8, kTypeProto = 12, kTypeService = 13, kTypeMark = 19;
 constexpr std::uint32_t kIcmpPortUnreachable = 3, kIcmpv6PortUnreachable = 4;
 constexpr std::size_t kElementsPerMessage = 256;
 
@@ -99,12 +100,12 @@ class RuleBuilder {
     nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
     nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
   }
-  void lookup(std::uint32_t sreg, const std::string& set, std::optional<std::uint32_t> set_id, bool verdict_map) {
+  // dreg: where a map's data goes (NFT_REG_VERDICT for a verdict map); none for a set.
+  void lookup(std::uint32_t sreg, const std::string& set, std::optional<std::uint32_t> dreg) {
     auto* e = expr("lookup");
     nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, sreg);
     nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set.c_str());
-    if (set_id) nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, *set_id);
-    if (verdict_map) nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
+    if (dreg) nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, *dreg);
   }
   void fib_address_type(bool source) {
     auto* e = expr("fib");
@@ -154,18 +155,18 @@ class RuleBuilder {
   }
   std::expected<void, Error> emit(const MatchSourceInSet& s) {
     payload(NFT_REG_1, NFT_PAYLOAD_NETWORK_HEADER, address_offset(true), address_length());
-    lookup(NFT_REG_1, s.set, {}, false);
+    lookup(NFT_REG_1, s.set, {});
     return {};
   }
   std::expected<void, Error> emit(const MatchDestinationInSet& s) {
     payload(NFT_REG_1, NFT_PAYLOAD_NETWORK_HEADER, address_offset(false), address_length());
-    lookup(NFT_REG_1, s.set, {}, false);
+    lookup(NFT_REG_1, s.set, {});
     return {};
   }
   std::expected<void, Error> emit(const MatchSourceAndDestinationInSet& s) {
     payload(NFT_REG32_00, NFT_PAYLOAD_NETWORK_HEADER, address_offset(true), address_length());
     payload(NFT_REG32_00 + address_length() / 4, NFT_PAYLOAD_NETWORK_HEADER, address_offset(false), address_length());
-    lookup(NFT_REG32_00, s.set, {}, false);
+    lookup(NFT_REG32_00, s.set, {});
     return {};
   }
   std::expected<void, Error> emit(const MatchMarkClear& s) {
@@ -201,7 +202,7 @@ class RuleBuilder {
     }
     meta_load(NFT_META_L4PROTO, reg++);
     payload(reg, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
-    lookup(NFT_REG32_00, s.map, {}, true);
+    lookup(NFT_REG32_00, s.map, NFT_REG_VERDICT);
     return {};
   }
   std::expected<void, Error> emit(const MatchRandom& s) {
@@ -229,6 +230,27 @@ class RuleBuilder {
     nftnl_expr_set_u32(nat, NFTNL_EXPR_NAT_FAMILY, family_ == IpFamily::IPv4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
     nftnl_expr_set_u32(nat, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
     nftnl_expr_set_u32(nat, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_2);
+    return {};
+  }
+  std::expected<void, Error> emit(const DnatThroughMap& s) {
+    // Key: address . proto . port . index in 32-bit registers (each padded to 4 bytes); the
+    // map's data (address . port) comes back in the same registers, and nat reads it there.
+    std::uint32_t reg = NFT_REG32_00;
+    payload(reg, NFT_PAYLOAD_NETWORK_HEADER, address_offset(false), address_length());
+    reg += address_length() / 4;
+    meta_load(NFT_META_L4PROTO, reg++);
+    payload(reg++, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
+    auto* ng = expr("numgen");
+    nftnl_expr_set_u32(ng, NFTNL_EXPR_NG_DREG, reg);
+    nftnl_expr_set_u32(ng, NFTNL_EXPR_NG_MODULUS, s.modulus);
+    nftnl_expr_set_u32(ng, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
+    nftnl_expr_set_u32(ng, NFTNL_EXPR_NG_OFFSET, 0);
+    lookup(NFT_REG32_00, s.map, NFT_REG32_00);
+    auto* nat = expr("nat");
+    nftnl_expr_set_u32(nat, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
+    nftnl_expr_set_u32(nat, NFTNL_EXPR_NAT_FAMILY, family_ == IpFamily::IPv4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+    nftnl_expr_set_u32(nat, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG32_00);
+    nftnl_expr_set_u32(nat, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG32_00 + address_length() / 4);
     return {};
   }
   std::expected<void, Error> emit(const MasqueradeFullyRandom&) {
@@ -296,6 +318,21 @@ std::expected<std::vector<std::uint8_t>, Error> element_key(const ElementKey& k,
   }
   out.insert(out.end(), {k.protocol, 0, 0, 0});
   const std::uint16_t port = htons(k.port);
+  const auto* pb = reinterpret_cast<const std::uint8_t*>(&port);
+  out.insert(out.end(), {pb[0], pb[1], 0, 0});
+  if (k.index) {  // numgen's result: a 32-bit number in host order
+    const auto* ib = reinterpret_cast<const std::uint8_t*>(&*k.index);
+    out.insert(out.end(), ib, ib + 4);
+  }
+  return out;
+}
+
+// An endpoint map's data: address . port, the port padded to 4 bytes.
+std::expected<std::vector<std::uint8_t>, Error> endpoint_data(const Dnat& d, IpFamily f) {
+  auto p = parse_prefix(d.address, f);
+  if (!p) return std::unexpected(Error{"endpoint " + p.error().message});
+  std::vector<std::uint8_t> out(p->bytes.begin(), p->bytes.begin() + p->length);
+  const std::uint16_t port = htons(d.port);
   const auto* pb = reinterpret_cast<const std::uint8_t*>(&port);
   out.insert(out.end(), {pb[0], pb[1], 0, 0});
   return out;
@@ -371,12 +408,19 @@ void NftEncoder::add_set(const Set& set) {
   } else if (set.key == SetKey::ProtocolPort) {
     key_type = (kTypeProto << 6) | kTypeService;
     key_len = 8;
+  } else if (set.key == SetKey::AddressProtocolPortIndex) {
+    key_type = (((((addr_type << 6) | kTypeProto) << 6) | kTypeService) << 6) | kTypeMark;
+    key_len = addr_len + 12;
   }
   std::uint32_t flags = 0;
   if (set.verdict_map) {
     flags |= NFT_SET_MAP;
     nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, NFT_DATA_VERDICT);
     nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_LEN, 0);
+  } else if (set.endpoint_map) {
+    flags |= NFT_SET_MAP;
+    nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_TYPE, (addr_type << 6) | kTypeService);
+    nftnl_set_set_u32(s.get(), NFTNL_SET_DATA_LEN, addr_len + 4);
   }
   if (set.timeout_seconds) {
     flags |= NFT_SET_TIMEOUT | NFT_SET_EVAL;
@@ -453,6 +497,22 @@ std::expected<void, Error> NftEncoder::elements_message(std::uint16_t type, cons
                                                                      : NF_ACCEPT;
         nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, code);
         if (!v.chain.empty()) nftnl_set_elem_set_str(e, NFTNL_SET_ELEM_CHAIN, v.chain.c_str());
+      }
+      if (el.endpoint && type == NFT_MSG_NEWSETELEM) {
+        auto data = endpoint_data(*el.endpoint, family_);
+        if (!data) {
+          nftnl_set_elem_free(e);
+          return std::unexpected(Error{fmt::format("element of {}: {}", set_name, data.error().message)});
+        }
+        nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, data->data(), static_cast<std::uint32_t>(data->size()));
+      }
+      if (!el.comment.empty() && type == NFT_MSG_NEWSETELEM) {
+        // As nft writes comments: a TLV of type NFTNL_UDATA_SET_ELEM_COMMENT.
+        std::unique_ptr<nftnl_udata_buf, decltype(&nftnl_udata_buf_free)> udata(nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN),
+                                                                                 nftnl_udata_buf_free);
+        if (udata && nftnl_udata_put_strz(udata.get(), NFTNL_UDATA_SET_ELEM_COMMENT, el.comment.c_str()))
+          nftnl_set_elem_set(e, NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(udata.get()),
+                             nftnl_udata_buf_len(udata.get()));
       }
       nftnl_set_elem_add(s.get(), e);
     }

@@ -46,6 +46,7 @@ std::string key_type(SetKey k, IpFamily f) {
     case SetKey::AddressProtocolPort: return addr + " . inet_proto . inet_service";
     case SetKey::ProtocolPort: return "inet_proto . inet_service";
     case SetKey::AddressPair: return addr + " . " + addr;
+    case SetKey::AddressProtocolPortIndex: return addr + " . inet_proto . inet_service . mark";
   }
   return "";
 }
@@ -56,6 +57,8 @@ std::string render_key(const ElementKey& k, SetKey type) {
     case SetKey::AddressProtocolPort: return fmt::format("{} . {} . {}", k.address, protocol_name(k.protocol), k.port);
     case SetKey::ProtocolPort: return fmt::format("{} . {}", protocol_name(k.protocol), k.port);
     case SetKey::AddressPair: return fmt::format("{} . {}", k.address, k.second_address);
+    case SetKey::AddressProtocolPortIndex:
+      return fmt::format("{} . {} . {} . {}", k.address, protocol_name(k.protocol), k.port, k.index.value_or(0));
   }
   return "";
 }
@@ -104,6 +107,9 @@ std::string render(const Statement& statement, IpFamily f) {
       return ip == "ip" ? fmt::format("dnat to {}:{}", s.address, s.port)
                         : fmt::format("dnat to [{}]:{}", s.address, s.port);
     }
+    std::string operator()(const DnatThroughMap& s) const {
+      return fmt::format("dnat {} to {} daddr . meta l4proto . th dport . numgen random mod {} map @{}", ip, ip, s.modulus, s.map);
+    }
     std::string operator()(const MasqueradeFullyRandom&) const { return "masquerade fully-random"; }
     std::string operator()(const Reject& s) const { return s.tcp_reset ? "reject with tcp reset" : "reject"; }
     std::string operator()(const Verdict& s) const { return render_verdict(s); }
@@ -145,6 +151,12 @@ std::string render_table(const TableSkeleton& skeleton, const std::vector<const 
   std::map<std::string, SetKey> key_of;
   for (const auto* s : sets) {
     key_of[s->name] = s->key;
+    if (s->endpoint_map) {  // typeof: nft needs the numgen index's width, which `type` cannot give
+      const char* ip = family_keyword(f);
+      out += fmt::format("add map {} {} {{ typeof {} daddr . meta l4proto . th dport . numgen random mod 1 : {} daddr . th dport; }}\n",
+                         table, s->name, ip, ip);
+      continue;
+    }
     out += fmt::format("add {} {} {} {{ type {}{}; ", s->verdict_map ? "map" : "set", table, s->name,
                        key_type(s->key, f), s->verdict_map ? " : verdict" : "");
     if (s->timeout_seconds) out += fmt::format("flags dynamic,timeout; timeout {}s; ", *s->timeout_seconds);
@@ -163,7 +175,9 @@ std::string render_table(const TableSkeleton& skeleton, const std::vector<const 
     for (const auto& r : c->rules) out += fmt::format("add rule {} {} {}\n", table, c->name, render(r, f));
   auto render_element = [&](const Element& e) {
     out += fmt::format("add element {} {} {{ {}", table, e.set, render_key(e.key, key_of[e.set]));
+    if (!e.comment.empty()) out += " comment " + quoted(e.comment);
     if (e.verdict) out += " : " + render_verdict(*e.verdict);
+    if (e.endpoint) out += fmt::format(" : {} . {}", e.endpoint->address, e.endpoint->port);
     out += " }\n";
   };
   for (const auto& e : skeleton.elements) render_element(e);

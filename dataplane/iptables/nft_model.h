@@ -90,6 +90,14 @@ struct Dnat {  // dnat to 10.1.0.5:8080 (after a MatchL4Proto)
   std::uint16_t port = 0;
   bool operator==(const Dnat&) const = default;
 };
+// dnat to the endpoint an endpoints-N map holds for this ClusterIP, protocol, port and a random
+// index below N: `dnat ip to ip daddr . meta l4proto . th dport . numgen random mod N map @MAP`.
+// One such rule serves every ClusterIP with N endpoints in a table (see README).
+struct DnatThroughMap {
+  std::string map;
+  std::uint32_t modulus = 1;
+  bool operator==(const DnatThroughMap&) const = default;
+};
 struct MasqueradeFullyRandom {
   bool operator==(const MasqueradeFullyRandom&) const = default;
 };
@@ -105,7 +113,7 @@ struct Verdict {
 
 using Statement = std::variant<MatchCtStateNew, MatchL4Proto, MatchAddress, MatchDestinationPort, MatchAddressLocal,
                                MatchSourceInSet, MatchDestinationInSet, MatchSourceAndDestinationInSet, MatchMarkClear, SetMark, UpdateSetWithSource,
-                               DispatchByMap, MatchRandom, Dnat, MasqueradeFullyRandom, Reject, Verdict>;
+                               DispatchByMap, MatchRandom, Dnat, DnatThroughMap, MasqueradeFullyRandom, Reject, Verdict>;
 
 struct Rule {
   std::vector<Statement> statements;
@@ -137,6 +145,7 @@ enum class SetKey : std::uint8_t {
   AddressProtocolPort,        // ip . inet_proto . inet_service
   ProtocolPort,               // inet_proto . inet_service
   AddressPair,                // ip . ip (source . destination)
+  AddressProtocolPortIndex,   // ip . inet_proto . inet_service . index (a 32-bit number, host order)
 };
 
 struct Set {
@@ -145,6 +154,7 @@ struct Set {
   bool verdict_map = false;
   std::optional<std::uint32_t> timeout_seconds;  // with `flags dynamic,timeout` (affinity sets)
   std::string comment;
+  bool endpoint_map = false;  // a map to `ip . inet_service` (endpoint address and port)
   bool operator==(const Set&) const = default;
 };
 
@@ -153,6 +163,7 @@ struct ElementKey {
   std::uint8_t protocol = 0;
   std::uint16_t port = 0;
   std::string second_address;  // AddressPair
+  std::optional<std::uint32_t> index;  // AddressProtocolPortIndex
   auto operator<=>(const ElementKey&) const = default;
 };
 
@@ -160,6 +171,8 @@ struct Element {
   std::string set;
   ElementKey key;
   std::optional<Verdict> verdict;  // verdict maps only
+  std::optional<Dnat> endpoint;    // endpoint maps only
+  std::string comment;             // shown by `nft list`; read back by `switchyard status`
   bool operator==(const Element&) const = default;
 };
 
@@ -169,6 +182,9 @@ struct ServicePortObjects {
   std::vector<Set> sets;        // affinity sets
   std::vector<Chain> chains;    // service, local, external and firewall chains
   std::vector<Element> elements;
+  // N > 0: the port's ClusterIPs go to its service table's shared `endpoints-N` chain and map
+  // (endpoint_group()), which must exist there; its elements include its entries of that map.
+  std::uint32_t endpoint_group = 0;
   bool operator==(const ServicePortObjects&) const = default;
 };
 

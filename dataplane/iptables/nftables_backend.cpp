@@ -14,7 +14,7 @@ using endpoints::ServicePortName;
 using Clock = std::chrono::steady_clock;
 
 // Elements without a verdict (the cluster-ips set) may be shared by several ports of a service.
-bool is_shared(const Element& e) { return !e.verdict.has_value(); }
+bool is_shared(const Element& e) { return !e.verdict && !e.endpoint; }
 
 // Sorted by set name so that the encoder packs many elements into one message.
 void sort_by_set(std::vector<const Element*>& elements) {
@@ -94,6 +94,24 @@ struct TableChange {
         if (already_there) continue;
       }
       elements_to_add.push_back(e);
+    }
+  }
+
+  // compare(nothing, after) without its maps, for the full sync (nothing committed, shared_refs
+  // empty): everything of `after` in this table is new, only shared elements need counting.
+  void add_all(const ServicePortObjects& after) {
+    for (const auto& c : after.chains)
+      if (in_front_table(c) == front) chains_to_add.push_back(&c);
+    if (!front)
+      for (const auto& s : after.sets) sets_to_add.push_back(&s);
+    for (const auto& e : after.elements) {
+      if (in_front_table(e) != front) continue;
+      if (is_shared(e)) {  // nothing is committed yet: the changes are the counts
+        auto [it, first_user] = shared_ref_changes.try_emplace(Key{e.set, e.key}, 0);
+        ++it->second;
+        if (!first_user) continue;
+      }
+      elements_to_add.push_back(&e);
     }
   }
 
@@ -210,6 +228,12 @@ std::expected<void, Error> NftablesBackend::full_sync(const endpoints::Snapshot&
     for (const auto& [name, info] : snapshot.service_ports()) {
       auto objects = generate_service_port(*info, f, options_.generator);
       if (objects.chains.empty() && objects.elements.empty()) continue;
+      const std::size_t index = table_index(name);
+      if (objects.endpoint_group != 0 && state.endpoint_groups.emplace(index, objects.endpoint_group).second) {
+        auto group = make_endpoint_group(f, objects.endpoint_group, options_.generator);
+        state.service_tables[index].sets.push_back(std::move(group.map));
+        state.service_tables[index].chains.push_back(std::move(group.chain));
+      }
       state.ports.emplace(name, std::move(objects));
     }
     // Adding then deleting a table removes whatever was there (ours, from a previous run with
@@ -225,7 +249,6 @@ std::expected<void, Error> NftablesBackend::full_sync(const endpoints::Snapshot&
       table.delete_table();
       if (i < service_tables_) table.add_table();
     }
-    const ServicePortObjects nothing;
     TableChange front_change(true, state.shared_element_refs);
     std::vector<TableChange> service_changes;
     for (std::size_t i = 0; i < service_tables_; ++i) service_changes.emplace_back(false, kNoSharedElements);
@@ -237,15 +260,15 @@ std::expected<void, Error> NftablesBackend::full_sync(const endpoints::Snapshot&
     add_skeleton(front_change, state.front);
     for (std::size_t i = 0; i < service_tables_; ++i) add_skeleton(service_changes[i], state.service_tables[i]);
     for (const auto& [name, objects] : state.ports) {
-      front_change.compare(nothing, objects);
-      service_changes[table_index(name)].compare(nothing, objects);
+      front_change.add_all(objects);
+      service_changes[table_index(name)].add_all(objects);
     }
     if (auto ok = front_change.emit(front); !ok) return std::unexpected(ok.error());
     for (std::size_t i = 0; i < service_tables_; ++i) {
       NftEncoder table(batch, f, service_table_name(i));
       if (auto ok = service_changes[i].emit(table); !ok) return std::unexpected(ok.error());
     }
-    front_change.apply_shared_ref_changes(state.shared_element_refs);
+    state.shared_element_refs = std::move(front_change.shared_ref_changes);  // the state's map was empty
   }
   if (auto ok = commit(batch, true); !ok) return ok;
   committed_ = std::move(desired);
@@ -273,6 +296,7 @@ std::expected<void, Error> NftablesBackend::sync(const endpoints::Snapshot& /*be
   // objects live here, and the changes refer into both.
   struct FamilyUpdate {
     std::map<ServicePortName, ServicePortObjects> ports;
+    std::map<std::pair<std::size_t, std::uint32_t>, EndpointGroup> new_groups;  // endpoints-N a port needs first
     std::unique_ptr<TableChange> front;
     std::map<std::size_t, TableChange> service_tables;
   };
@@ -288,8 +312,18 @@ std::expected<void, Error> NftablesBackend::sync(const endpoints::Snapshot& /*be
       auto [it, inserted] = update.ports.emplace(
           c.name, c.after ? generate_service_port(*c.after, f, options_.generator) : ServicePortObjects{});
       update.front->compare(before, it->second);
-      update.service_tables.try_emplace(table_index(c.name), false, kNoSharedElements)
-          .first->second.compare(before, it->second);
+      const std::size_t index = table_index(c.name);
+      TableChange& change = update.service_tables.try_emplace(index, false, kNoSharedElements).first->second;
+      if (const std::uint32_t n = it->second.endpoint_group; n != 0) {
+        const std::pair<std::size_t, std::uint32_t> key{index, n};
+        if (!state.endpoint_groups.contains(key) && !update.new_groups.contains(key)) {
+          // Made before the elements that fill it: the change adds sets and chains first.
+          const auto& group = update.new_groups.emplace(key, make_endpoint_group(f, n, options_.generator)).first->second;
+          change.sets_to_add.push_back(&group.map);
+          change.chains_to_add.push_back(&group.chain);
+        }
+      }
+      change.compare(before, it->second);
     }
     NftEncoder front(batch, f, kTableName);
     if (auto ok = update.front->emit(front); !ok) return std::unexpected(ok.error());
@@ -305,6 +339,13 @@ std::expected<void, Error> NftablesBackend::sync(const endpoints::Snapshot& /*be
     update.front->apply_shared_ref_changes(state.shared_element_refs);
     update.front.reset();  // the changes point into the objects replaced below
     update.service_tables.clear();
+    for (auto& [key, group] : update.new_groups) {
+      state.endpoint_groups.insert(key);
+      state.service_tables[key.first].sets.push_back(std::move(group.map));
+      state.service_tables[key.first].chains.push_back(std::move(group.chain));
+      ++stats_.chains;
+      stats_.rules += state.service_tables[key.first].chains.back().rules.size();
+    }
     for (auto& [name, objects] : update.ports) {
       // Counts follow the change: recounting everything would cost O(services) per sync.
       if (auto old = state.ports.find(name); old != state.ports.end()) count_port(stats_, old->second, -1);

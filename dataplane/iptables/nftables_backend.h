@@ -8,6 +8,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "dataplane/backend.h"
@@ -57,6 +58,9 @@ class NftablesBackend final : public Backend {
     std::vector<TableSkeleton> service_tables;
     std::map<endpoints::ServicePortName, ServicePortObjects> ports;
     std::map<std::pair<std::string, ElementKey>, int> shared_element_refs;  // cluster-ips: one per port using it
+    // (service table, N) of the endpoints-N chains and maps in the kernel (in the skeletons):
+    // made when a port first needs one, kept until the next full sync.
+    std::set<std::pair<std::size_t, std::uint32_t>> endpoint_groups;
   };
   std::size_t table_index(const endpoints::ServicePortName& name) const;
   NftablesBackend(NftablesBackendOptions options, NftSocket socket, std::unique_ptr<LocalAddresses> local_addresses);

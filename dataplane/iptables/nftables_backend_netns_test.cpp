@@ -6,10 +6,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <optional>
 #include <set>
 
 #include "dataplane/iptables/nftables_backend.h"
+#include "dataplane/iptables/nftables_reader.h"
 #include "dataplane/iptables/test_cluster.h"
 #include "dataplane/testing/network_namespace.h"
 #include "endpoints/node/snapshot_diff.h"
@@ -113,20 +115,37 @@ TEST_F(NftablesBackendNetns, FullSyncProgramsFrontAndServiceTables) {
   EXPECT_EQ(t.elements("no-endpoint-services"), 1u);  // empty
   EXPECT_EQ(t.elements("service-nodeports"), 1u);
   EXPECT_EQ(t.elements("cluster-ips"), 3u);
-  EXPECT_EQ(t.chains_starting_with("service-").size(), 2u);
-  EXPECT_TRUE(t.chains_starting_with("endpoint-").empty()) << "endpoints are DNATed from the service chain";
+  // web's ClusterIP goes to the shared endpoints-2 chain; np keeps a service chain for its node
+  // port (its ClusterIP goes to endpoints-1).
+  EXPECT_EQ(t.chains_starting_with("service-").size(), 1u);
+  EXPECT_TRUE(t.chains_starting_with("endpoint-").empty()) << "no chain per endpoint";
   EXPECT_EQ(t.chains_starting_with("external-").size(), 1u);
   EXPECT_EQ(t.elements("hairpin-endpoints"), 2u);  // 10.244.0.11 (in two services) and 10.244.1.12
 
-  const std::string web_chain = "service-" + service_chain_base(http_port("web"));
-  ASSERT_TRUE(t.rules.contains(web_chain));
-  const auto& web_rules = t.rules.at(web_chain);
-  ASSERT_EQ(web_rules.size(), 3u);  // masquerade, numgen mod 2 == 0 → first endpoint, else the second
-  EXPECT_THAT(web_rules[1].dump(), ::testing::HasSubstr("\"numgen\":{\"mod\":2,\"mode\":\"random\""));
-  EXPECT_THAT(web_rules[1].dump(), ::testing::HasSubstr("\"dnat\":{\"addr\":\"10.244.0.11\",\"port\":8080}"));
-  EXPECT_THAT(web_rules[2].dump(), ::testing::HasSubstr("\"dnat\":{\"addr\":\"10.244.1.12\",\"port\":8080}"));
+  ASSERT_TRUE(t.rules.contains("endpoints-2"));
+  const auto& group_rules = t.rules.at("endpoints-2");
+  ASSERT_EQ(group_rules.size(), 2u);  // masquerade, DNAT through the endpoints-2 map
+  EXPECT_THAT(group_rules[0].dump(), ::testing::HasSubstr("mark-for-masquerade"));
+  EXPECT_THAT(group_rules[1].dump(), ::testing::HasSubstr("\"numgen\":{\"mod\":2,\"mode\":\"random\""));
+  EXPECT_THAT(group_rules[1].dump(), ::testing::HasSubstr("@endpoints-2"));
+  EXPECT_EQ(t.elements("endpoints-2"), 2u);
+  EXPECT_EQ(t.elements("endpoints-1"), 1u);
   const auto listed = list_text();
-  EXPECT_THAT(listed, ::testing::HasSubstr("dnat to 10.244.1.12:8080"));
+  EXPECT_THAT(listed, ::testing::HasSubstr("10.244.0.11 . 8080"));
+  EXPECT_THAT(listed, ::testing::HasSubstr("10.244.1.12 . 8080"));
+  EXPECT_THAT(listed, ::testing::HasSubstr("comment \"shop/web/tcp/http\" : goto endpoints-2"));
+  EXPECT_THAT(listed, ::testing::HasSubstr("dnat to 10.244.0.11:8080")) << "np's service chain, for its node port";
+
+  // `switchyard status` reads the service and its endpoints back from the kernel, also through
+  // the shared chain: the name from the element's comment, the endpoints from endpoints-2.
+  std::expected<std::vector<ProgrammedFrontend>, Error> frontends = std::unexpected(Error{"not run"});
+  ASSERT_TRUE(node_->enter([&] { frontends = read_programmed_frontends(IpFamily::IPv4); }));
+  ASSERT_TRUE(frontends) << frontends.error().message;
+  auto web = std::ranges::find_if(*frontends, [](const auto& f) { return f.address == "10.96.0.10"; });
+  ASSERT_NE(web, frontends->end());
+  EXPECT_EQ(web->service, "shop/web/tcp/http");
+  EXPECT_EQ(web->chain, "endpoints-2");
+  EXPECT_THAT(web->backends, ::testing::ElementsAre("10.244.0.11:8080", "10.244.1.12:8080"));
   EXPECT_THAT(listed, ::testing::HasSubstr("ip saddr . ip daddr @hairpin-endpoints masquerade fully-random"));
 
   const auto stats = backend_->stats();
@@ -148,24 +167,32 @@ TEST_F(NftablesBackendNetns, PartialSyncSendsOnlyTheChangedServiceAndMatchesAFul
   EXPECT_EQ(list().tables.size(), 6u) << "front table and 5 service tables";
   EXPECT_EQ(list().elements("service-ips"), 50u);
 
-  // One endpoint goes away.
-  state_.upsert(slice("svc7", {{"10.244.0.8", "node-a"}}));
-  auto after = state_.build();
-  auto diff = endpoints::diff_snapshots(*before, *after);
+  // One endpoint replaced: its element in the endpoints-2 map and its hairpin element change.
+  state_.upsert(slice("svc7", {{"10.244.0.8", "node-a"}, {"10.244.3.8", "node-b"}}));
+  auto replaced = state_.build();
+  auto diff = endpoints::diff_snapshots(*before, *replaced);
   ASSERT_EQ(diff.changes.size(), 1u);
-  auto ok = backend_->sync(*before, *after, diff);
+  auto ok = backend_->sync(*before, *replaced, diff);
   ASSERT_TRUE(ok) << ok.error().message;
   EXPECT_EQ(backend_->stats().partial_syncs, 1u);
-  // Flush the service chain and add its two rules (masquerade, DNAT to the endpoint left), and
-  // delete the removed endpoint's hairpin element in the front table: 4 messages.
+  // Delete and add one element of endpoints-2 (service table) and of hairpin-endpoints (front
+  // table): 4 messages, no rule.
   EXPECT_EQ(backend_->stats().last_batch_messages, 4u);
   EXPECT_GT(full_messages, 100u);
+  EXPECT_THAT(list_text(), ::testing::HasSubstr("10.244.3.8 . 8080"));
+  EXPECT_THAT(list_text(), ::testing::Not(::testing::HasSubstr("10.244.1.8 . 8080")));
 
+  // One endpoint goes away: svc7 moves to its table's endpoints-1 chain and map, made for it.
+  state_.upsert(slice("svc7", {{"10.244.0.8", "node-a"}}));
+  auto after = state_.build();
+  ok = backend_->sync(*replaced, *after, endpoints::diff_snapshots(*replaced, *after));
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(backend_->stats().partial_syncs, 2u);
   const auto t = list();
   EXPECT_EQ(t.elements("hairpin-endpoints"), 99u);
-  const std::string svc7 = "service-" + service_chain_base(http_port("svc7"));
-  ASSERT_EQ(t.rules.at(svc7).size(), 2u);  // masquerade, DNAT to the one endpoint left
-  EXPECT_THAT(t.rules.at(svc7).back().dump(), ::testing::HasSubstr("\"addr\":\"10.244.0.8\""));
+  EXPECT_EQ(t.elements("endpoints-2"), 98u);
+  EXPECT_EQ(t.elements("endpoints-1"), 1u);
+  EXPECT_THAT(list_text(), ::testing::HasSubstr("10.96.1.8 . tcp . 80 . 0x00000000 : 10.244.0.8 . 8080"));
 
   // A service removed, one added, another left without endpoints: the table then equals what a
   // full sync of the same Snapshot programs.
@@ -185,12 +212,12 @@ TEST_F(NftablesBackendNetns, PartialSyncSendsOnlyTheChangedServiceAndMatchesAFul
   for (const auto& [name, c] : partial.chains) partial_chains.push_back(name);
   for (const auto& [name, c] : full.chains) full_chains.push_back(name);
   EXPECT_EQ(partial_chains, full_chains);
-  for (const auto& set : {"service-ips", "no-endpoint-services", "cluster-ips", "hairpin-endpoints"})
+  for (const auto& set : {"service-ips", "no-endpoint-services", "cluster-ips", "hairpin-endpoints", "endpoints-1", "endpoints-2"})
     EXPECT_EQ(partial.elements(set), full.elements(set)) << set;
 }
 
 TEST_F(NftablesBackendNetns, RefusedCommitLeavesPreviousRulesInForceAndNextSyncRepairs) {
-  state_.upsert(service("web", "10.96.0.10"));
+  state_.upsert(node_port_service("web", "10.96.0.10", 30080));  // a node port: web has a service chain
   state_.upsert(slice("web", {{"10.244.0.11", "node-a"}, {"10.244.1.12", "node-b"}}));
   auto before = state_.build();
   ASSERT_TRUE(backend_->full_sync(*before));

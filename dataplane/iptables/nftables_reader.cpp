@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <tuple>
 
 #include <fmt/format.h>
@@ -22,6 +23,7 @@
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
+#include <libnftnl/udata.h>
 
 #include "dataplane/iptables/rule_generator.h"
 
@@ -87,7 +89,36 @@ std::string service_of_chain(const std::string& chain) {
 struct TableContents {
   std::vector<ProgrammedFrontend> frontends;
   std::map<std::string, std::vector<std::string>> dnat_targets;  // chain → "IP:PORT"
+  // From the endpoints-N maps: "table/address/protocol/port" → "IP:PORT".
+  std::map<std::string, std::vector<std::string>> map_targets;
 };
+
+std::string endpoint_target(const std::string& ip, int port, IpFamily family) {
+  return family == IpFamily::IPv4 ? fmt::format("{}:{}", ip, port) : fmt::format("[{}]:{}", ip, port);
+}
+
+std::string frontend_key(const std::string& table, const std::string& address, const std::string& protocol, int port) {
+  return fmt::format("{}/{}/{}/{}", table, address, protocol, port);
+}
+
+// The comment nft (and the backend) attach to an element, "" without one.
+std::string element_comment(nftnl_set_elem* e) {
+  if (!nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_USERDATA)) return {};
+  std::uint32_t len = 0;
+  const void* data = nftnl_set_elem_get(e, NFTNL_SET_ELEM_USERDATA, &len);
+  std::string out;
+  nftnl_udata_parse(
+      data, len,
+      [](const nftnl_udata* attr, void* d) -> int {
+        if (nftnl_udata_type(attr) == NFTNL_UDATA_SET_ELEM_COMMENT) {
+          const auto* text = static_cast<const char*>(nftnl_udata_get(attr));
+          *static_cast<std::string*>(d) = std::string(text, strnlen(text, nftnl_udata_len(attr)));
+        }
+        return 0;
+      },
+      &out);
+  return out;
+}
 
 std::expected<void, Error> read_map(mnl_socket* sock, IpFamily family, const std::string& table, const char* map, bool with_address,
                                     TableContents& out) {
@@ -121,7 +152,8 @@ std::expected<void, Error> read_map(mnl_socket* sock, IpFamily family, const std
               f.table = *tbl;
               if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN)) {
                 f.chain = nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN);
-                f.service = service_of_chain(f.chain);
+                // A shared endpoints-N chain does not name the service; the comment does.
+                f.service = f.chain.starts_with(names::kEndpointGroupPrefix) ? element_comment(e) : service_of_chain(f.chain);
               }
               f.no_endpoints = f.chain.empty() || f.chain == names::kRejectChain;  // the no-endpoint maps: reject or drop
               if (f.no_endpoints) f.service.clear();
@@ -129,6 +161,36 @@ std::expected<void, Error> read_map(mnl_socket* sock, IpFamily family, const std
               return 0;
             },
             &args);
+      });
+}
+
+// An endpoints-N map: ClusterIP . protocol . port . index → endpoint address . port.
+std::expected<void, Error> read_endpoint_map(mnl_socket* sock, IpFamily family, const std::string& table, const std::string& map,
+                                             TableContents& out) {
+  const std::uint16_t nfproto = family == IpFamily::IPv4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
+  const std::size_t alen = family == IpFamily::IPv4 ? 4 : 16;
+  return dump(
+      sock, NFT_MSG_GETSETELEM, nfproto, fmt::format("elements of map {} {} {}", family_keyword(family), table, map),
+      [&](nlmsghdr* nlh) {
+        std::unique_ptr<nftnl_set, decltype(&nftnl_set_free)> s(nftnl_set_alloc(), nftnl_set_free);
+        nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
+        nftnl_set_set_str(s.get(), NFTNL_SET_NAME, map.c_str());
+        nftnl_set_elems_nlmsg_build_payload(nlh, s.get());
+      },
+      [&](const nlmsghdr* m) {
+        std::unique_ptr<nftnl_set, decltype(&nftnl_set_free)> s(nftnl_set_alloc(), nftnl_set_free);
+        if (nftnl_set_elems_nlmsg_parse(m, s.get()) < 0) return;
+        nftnl_set_elems_iter* it = nftnl_set_elems_iter_create(s.get());
+        if (!it) return;
+        for (nftnl_set_elem* e = nftnl_set_elems_iter_next(it); e; e = nftnl_set_elems_iter_next(it)) {
+          std::uint32_t klen = 0, dlen = 0;
+          const auto* key = static_cast<const std::uint8_t*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen));
+          const auto* data = static_cast<const std::uint8_t*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &dlen));
+          if (!key || !data || klen < alen + 12 || dlen < alen + 2) continue;
+          const std::string k = frontend_key(table, address_text(key, family), protocol_name(key[alen]), key[alen + 4] << 8 | key[alen + 5]);
+          out.map_targets[k].push_back(endpoint_target(address_text(data, family), data[alen] << 8 | data[alen + 1], family));
+        }
+        nftnl_set_elems_iter_destroy(it);
       });
 }
 
@@ -195,13 +257,20 @@ std::expected<std::vector<ProgrammedFrontend>, Error> read_programmed_frontends(
           if (addr.size() < (family == IpFamily::IPv4 ? 4u : 16u) || port.size() < 2) return;
           const std::string ip = address_text(addr.data(), family);
           const int p = port[0] << 8 | port[1];
-          const std::string target = family == IpFamily::IPv4 ? fmt::format("{}:{}", ip, p) : fmt::format("[{}]:{}", ip, p);
+          const std::string target = endpoint_target(ip, p, family);
           contents.dnat_targets[nftnl_rule_get_str(r.get(), NFTNL_RULE_CHAIN)].push_back(target);
         });
     if (!rules) return std::unexpected(rules.error());
   }
+  std::set<std::pair<std::string, std::string>> endpoint_maps;  // table, map
+  for (const auto& f : contents.frontends)
+    if (!f.no_endpoints && f.chain.starts_with(names::kEndpointGroupPrefix)) endpoint_maps.emplace(f.table, f.chain);
+  for (const auto& [table, map] : endpoint_maps)
+    if (auto ok = read_endpoint_map(sock.get(), family, table, map, contents); !ok) return std::unexpected(ok.error());
   for (auto& f : contents.frontends) {
     if (f.no_endpoints) continue;
+    if (auto it = contents.map_targets.find(frontend_key(f.table, f.address, f.protocol, f.port)); it != contents.map_targets.end())
+      f.backends = it->second;
     // external-… and local-… chains lead to the service's chains: show the endpoints behind them.
     const std::string base = f.chain.substr(f.chain.find('-') + 1);
     for (const auto& chain : {f.chain, "service-" + base, "local-" + base}) {

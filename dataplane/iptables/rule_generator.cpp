@@ -143,6 +143,22 @@ TableSkeleton make_front_skeleton(IpFamily f, const GeneratorOptions& options) {
   return t;
 }
 
+std::string endpoint_group_name(std::uint32_t endpoints) { return kEndpointGroupPrefix + std::to_string(endpoints); }
+
+EndpointGroup make_endpoint_group(IpFamily f, std::uint32_t endpoints, const GeneratorOptions& options) {
+  const std::string name = endpoint_group_name(endpoints);
+  EndpointGroup g;
+  g.map = Set{name, SetKey::AddressProtocolPortIndex, false, {}, {}};
+  g.map.endpoint_map = true;
+  // Only ClusterIP traffic comes here (service-ips), so the masquerade test needs no address.
+  const auto cidrs = of_family(options.cluster_cidrs, f);
+  std::vector<Statement> masquerade;
+  if (!cidrs.empty()) masquerade.push_back(MatchAddress{true, true, cidrs.front()});
+  masquerade.push_back(jump(kMarkForMasqueradeChain));
+  g.chain = Chain{name, {}, {rule(std::move(masquerade)), rule({DnatThroughMap{name, endpoints}})}};
+  return g;
+}
+
 TableSkeleton make_service_table_skeleton(IpFamily f, std::size_t index, const GeneratorOptions& options) {
   TableSkeleton t;
   t.family = f;
@@ -177,6 +193,12 @@ ServicePortObjects generate_service_port(const ServicePortInfo& p, IpFamily f, c
   const std::string cluster_chain = "service-" + base, local_chain = "local-" + base;
   const std::string external_chain = "external-" + base, firewall_chain = "firewall-" + base;
   const bool affinity = p.affinity_timeout_seconds.has_value();
+  // Without affinity and with Cluster internal policy, the ClusterIPs DNAT through the table's
+  // shared endpoints-N chain and map; the service chain remains for external paths only.
+  const bool grouped = !affinity && !p.internal_policy_local && !eligible.cluster.empty();
+  // Elements are most of a full sync's memory: one allocation per port, not a doubling series.
+  out.elements.reserve(cluster_ips.size() * (eligible.cluster.size() + 3) + eligible.cluster.size() + eligible.local.size() +
+                       p.external_ips.size() + 2 * p.load_balancer_ips.size() + 2);
 
   // Endpoints are chosen and DNATed in the dispatch chain itself: no chain per endpoint (the
   // kernel visits every chain of the namespace on each commit). Hairpin connections (an endpoint
@@ -218,15 +240,33 @@ ServicePortObjects generate_service_port(const ServicePortInfo& p, IpFamily f, c
   const auto& internal_eps = internal_local ? eligible.local : eligible.cluster;
   const bool external = p.externally_accessible();
   const auto& external_eps = p.external_policy_local ? eligible.local : eligible.cluster;
-  if (!eligible.cluster.empty() && (p.uses_cluster_endpoints() || !internal_local))
-    dispatch_chain(cluster_chain, eligible.cluster, !internal_local);
+  if (!eligible.cluster.empty() && (grouped ? external : (p.uses_cluster_endpoints() || !internal_local)))
+    dispatch_chain(cluster_chain, eligible.cluster, !internal_local && !grouped);
   if (!eligible.local.empty() && p.uses_local_endpoints()) dispatch_chain(local_chain, eligible.local, internal_local);
 
   const Verdict no_endpoints = eligible.has_any ? drop() : go_to(kRejectChain);
+  if (grouped) {
+    out.endpoint_group = static_cast<std::uint32_t>(eligible.cluster.size());
+    const std::string group = endpoint_group_name(out.endpoint_group);
+    for (const auto& ip : cluster_ips)
+      for (std::uint32_t i = 0; i < out.endpoint_group; ++i) {
+        const Endpoint& e = eligible.cluster[i];
+        Element el{group, {ip, proto, port, {}, i}, {}};
+        el.endpoint = Dnat{e.ip, static_cast<std::uint16_t>(e.port)};
+        out.elements.push_back(std::move(el));
+      }
+    for (const auto& e : eligible.cluster)
+      if (hairpin.insert(e.ip).second) out.elements.push_back(Element{kHairpinSet, {e.ip, 0, 0, e.ip}, {}});
+  }
   for (const auto& ip : cluster_ips) {
     out.elements.push_back(Element{kClusterIpsSet, {ip, 0, 0}, {}});
     const ElementKey key{ip, proto, port};
-    if (!internal_eps.empty())
+    if (grouped) {
+      // The chain no longer names the service: the comment does, for `switchyard status`.
+      Element el{kServiceIpsMap, key, go_to(endpoint_group_name(out.endpoint_group))};
+      el.comment = readable_name(p.name);
+      out.elements.push_back(std::move(el));
+    } else if (!internal_eps.empty())
       out.elements.push_back(Element{kServiceIpsMap, key, go_to(internal_local ? local_chain : cluster_chain)});
     else
       out.elements.push_back(Element{kNoEndpointServicesMap, key, no_endpoints});

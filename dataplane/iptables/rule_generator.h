@@ -45,6 +45,7 @@ inline constexpr const char* kFirewallIpsMap = "firewall-ips";
 inline constexpr const char* kClusterIpsSet = "cluster-ips";
 inline constexpr const char* kHairpinSet = "hairpin-endpoints";
 inline constexpr const char* kNodePortIpsSet = "nodeport-ips";
+inline constexpr const char* kEndpointGroupPrefix = "endpoints-";  // + N: chain and map
 }  // namespace names
 
 IpFamily family_of(const std::string& address);  // by the presence of ':'
@@ -57,6 +58,17 @@ TableSkeleton make_front_skeleton(IpFamily family, const GeneratorOptions& optio
 // of them so that the kernel's validation walk at each commit covers one table, not all.
 TableSkeleton make_service_table_skeleton(IpFamily family, std::size_t index, const GeneratorOptions& options);
 std::string service_table_name(std::size_t index);
+
+// What a service table holds for its ClusterIPs with N endpoints (no affinity, Cluster internal
+// policy): a chain `endpoints-N` marking off-cluster clients for masquerade and DNATing through
+// the map `endpoints-N` (ClusterIP . protocol . port . index → endpoint address . port). No rule
+// per service: the kernel's cost of a full sync is mostly parsing rules (see README).
+struct EndpointGroup {
+  Set map;
+  Chain chain;
+};
+std::string endpoint_group_name(std::uint32_t endpoints);  // "endpoints-N"
+EndpointGroup make_endpoint_group(IpFamily family, std::uint32_t endpoints, const GeneratorOptions& options);
 
 // The chains, sets and elements of one service port in one family. Empty when the port has no
 // address of that family or an unsupported protocol. Firewall chains and the elements of the

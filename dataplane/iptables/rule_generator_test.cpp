@@ -64,7 +64,9 @@ std::vector<std::string> element_texts(const ServicePortObjects& o) {
     std::string text = e.set + " " + e.key.address + " " +
                        (e.key.second_address.empty() ? std::to_string(e.key.protocol) + " " + std::to_string(e.key.port)
                                                      : ". " + e.key.second_address);
+    if (e.key.index) text += " . " + std::to_string(*e.key.index);
     if (e.verdict) text += " -> " + render(*e.verdict, IpFamily::IPv4);
+    if (e.endpoint) text += " -> " + e.endpoint->address + ":" + std::to_string(e.endpoint->port);
     out.push_back(text);
   }
   return out;
@@ -120,21 +122,33 @@ TEST(RuleGenerator, NodePortAddressesRestrictNodePortsToASetPerTable) {
   EXPECT_THAT(v6, ::testing::Not(HasSubstr("nodeport-ips")));
 }
 
-TEST(RuleGenerator, ClusterIpPicksAnEndpointAtRandomAndDnats) {
+TEST(RuleGenerator, ClusterIpGoesToTheSharedChainForItsEndpointCount) {
   auto o = generate(service("web", "10.96.0.10"), {slice("web", {{"10.244.1.5", "node-b"}, {"10.244.0.5", "node-a"}})});
-  const std::string base = service_chain_base(kWebHttp);
-  ASSERT_EQ(o.chains.size(), 1u);
-  EXPECT_EQ(o.chains[0].name, "service-" + base);
-  EXPECT_THAT(base, ::testing::EndsWith("-shop/web/tcp/http"));
-  // Endpoint i is tried with probability 1/(N-i): each gets 1/N.
-  EXPECT_THAT(rules_of(o.chains[0]),
-              ElementsAre("ip daddr 10.96.0.10 meta l4proto tcp th dport 80 ip saddr != 10.244.0.0/16 jump mark-for-masquerade",
-                          "numgen random mod 2 == 0 meta l4proto tcp dnat to 10.244.0.5:8080",
-                          "meta l4proto tcp dnat to 10.244.1.5:8080"));
+  // No chain of its own: entries in the table's endpoints-2 map, and service-ips points there.
+  EXPECT_TRUE(o.chains.empty());
   EXPECT_TRUE(o.sets.empty());
-  EXPECT_THAT(element_texts(o), ElementsAre("hairpin-endpoints 10.244.0.5 . 10.244.0.5",
+  EXPECT_EQ(o.endpoint_group, 2u);
+  EXPECT_THAT(element_texts(o), ElementsAre("endpoints-2 10.96.0.10 6 80 . 0 -> 10.244.0.5:8080",
+                                            "endpoints-2 10.96.0.10 6 80 . 1 -> 10.244.1.5:8080",
+                                            "hairpin-endpoints 10.244.0.5 . 10.244.0.5",
                                             "hairpin-endpoints 10.244.1.5 . 10.244.1.5", "cluster-ips 10.96.0.10 0 0",
-                                            "service-ips 10.96.0.10 6 80 -> goto service-" + base));
+                                            "service-ips 10.96.0.10 6 80 -> goto endpoints-2"));
+  EXPECT_EQ(o.elements.back().comment, "shop/web/tcp/http");  // names the service for `switchyard status`
+}
+
+TEST(RuleGenerator, EndpointGroupMasqueradesOffClusterClientsAndPicksAtRandom) {
+  const auto g = make_endpoint_group(IpFamily::IPv4, 3, kOptions);
+  EXPECT_EQ(g.chain.name, "endpoints-3");
+  EXPECT_EQ(g.map.name, "endpoints-3");
+  EXPECT_TRUE(g.map.endpoint_map);
+  EXPECT_THAT(rules_of(g.chain), ElementsAre("ip saddr != 10.244.0.0/16 jump mark-for-masquerade",
+                                             "dnat ip to ip daddr . meta l4proto . th dport . numgen random mod 3 map @endpoints-3"));
+  const auto v6 = make_endpoint_group(IpFamily::IPv6, 1, kOptions);
+  EXPECT_THAT(rules_of(v6.chain, IpFamily::IPv6),
+              ElementsAre("ip6 saddr != fd00:244::/64 jump mark-for-masquerade",
+                          "dnat ip6 to ip6 daddr . meta l4proto . th dport . numgen random mod 1 map @endpoints-1"));
+  // Without cluster CIDRs every ClusterIP connection is masqueraded (--masquerade-all).
+  EXPECT_EQ(rules_of(make_endpoint_group(IpFamily::IPv4, 1, {}).chain)[0], "jump mark-for-masquerade");
 }
 
 TEST(RuleGenerator, ServiceWithoutEndpointsRejects) {
@@ -191,6 +205,11 @@ TEST(RuleGenerator, NodePortWithClusterPolicyMasqueradesExternalTraffic) {
   const std::string base = service_chain_base(kWebHttp);
   ASSERT_EQ(o.chains[0].name, "external-" + base);
   EXPECT_THAT(rules_of(o.chains[0]), ElementsAre("jump mark-for-masquerade", "goto service-" + base + ""));
+  // The service chain serves the external path only (ClusterIPs go to endpoints-1): it picks
+  // an endpoint by a numgen cascade and needs no ClusterIP masquerade rule.
+  ASSERT_EQ(o.chains[1].name, "service-" + base);
+  EXPECT_THAT(rules_of(o.chains[1]), ElementsAre("meta l4proto tcp dnat to 10.244.1.5:8080"));
+  EXPECT_THAT(element_texts(o), ::testing::Contains("service-ips 10.96.0.10 6 80 -> goto endpoints-1"));
 }
 
 TEST(RuleGenerator, LoadBalancerSourceRangesGetAFirewallChain) {
@@ -225,11 +244,11 @@ TEST(RuleGenerator, EachFamilyGetsOnlyItsAddresses) {
   s.spec.ip_family_policy = "RequireDualStack";
   auto v6 = generate(s, {slice("web", {{"10.244.0.5", "node-a"}}), slice("web", {{"fd00:244::5", "node-a"}}, "IPv6")},
                      IpFamily::IPv6);
-  ASSERT_EQ(v6.chains.size(), 1u);
-  EXPECT_EQ(rules_of(v6.chains[0], IpFamily::IPv6).back(), "meta l4proto tcp dnat to [fd00:244::5]:8080");
+  EXPECT_TRUE(v6.chains.empty());
+  EXPECT_THAT(element_texts(v6), ::testing::Contains("endpoints-1 fd00::10 6 80 . 0 -> fd00:244::5:8080"));
   EXPECT_THAT(element_texts(v6), ::testing::Contains("cluster-ips fd00::10 0 0"));
   EXPECT_THAT(element_texts(v6), ::testing::Contains("hairpin-endpoints fd00:244::5 . fd00:244::5"));
-  EXPECT_THAT(rules_of(v6.chains[0], IpFamily::IPv6)[0], HasSubstr("ip6 saddr != fd00:244::/64"));
+  EXPECT_THAT(element_texts(v6), ::testing::Not(::testing::Contains(HasSubstr("10.244.0.5"))));
 }
 
 }  // namespace
