@@ -7,9 +7,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <set>
-#include <unordered_map>
 
 namespace switchyard::dataplane::ebpf {
 namespace {
@@ -147,19 +147,32 @@ void diff_entries(const std::vector<std::pair<K, V>>& before, std::vector<K>& af
     }
     return;
   }
-  std::unordered_map<K, const V*, BytesHash<K>, BytesEqual<K>> old;
-  old.reserve(before.size());
-  for (const auto& [k, v] : before) old.emplace(k, &v);
+  // `before` indexed by an open-addressing table of positions: no node per entry (a restart
+  // reads back hundreds of thousands), 4 bytes per slot.
+  const std::size_t capacity = std::bit_ceil(before.size() * 2), mask = capacity - 1;
+  auto home = [mask](const K& k) { return BackendAddressHash::mix(BytesHash<K>{}(k)) & mask; };
+  std::vector<std::uint32_t> slots(capacity, 0);  // position in `before` + 1; 0: free
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    std::size_t s = home(before[i].first);
+    while (slots[s] != 0 && std::memcmp(&before[slots[s] - 1].first, &before[i].first, sizeof(K)) != 0) s = (s + 1) & mask;
+    if (slots[s] == 0) slots[s] = static_cast<std::uint32_t>(i + 1);  // a repeated key counts once
+  }
+  std::vector<bool> kept(before.size());
   for (std::size_t i = 0; i < after_keys.size(); ++i) {
-    if (auto it = old.find(after_keys[i]); it != old.end()) {
-      const bool same = std::memcmp(it->second, &after_values[i], sizeof(V)) == 0;
-      old.erase(it);
-      if (same) continue;
+    bool same = false;
+    for (std::size_t s = home(after_keys[i]); slots[s] != 0; s = (s + 1) & mask) {
+      const auto& [k, v] = before[slots[s] - 1];
+      if (std::memcmp(&k, &after_keys[i], sizeof(K)) != 0) continue;
+      kept[slots[s] - 1] = true;
+      same = std::memcmp(&v, &after_values[i], sizeof(V)) == 0;
+      break;
     }
+    if (same) continue;
     update_keys.push_back(after_keys[i]);
     update_values.push_back(after_values[i]);
   }
-  for (const auto& [k, v] : old) deletes.push_back(k);
+  for (std::uint32_t slot : slots)
+    if (slot != 0 && !kept[slot - 1]) deletes.push_back(before[slot - 1].first);
 }
 
 template <class K, class V>
