@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <expected>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -59,19 +60,21 @@ template <class K, class V>
 std::expected<std::vector<std::pair<K, V>>, Error> dump_entries(const BpfMapRef& map) {
   std::vector<std::pair<K, V>> out;
   // About 1 MiB per batch whatever the value size (Maglev tables are 4 KiB each).
+  // Left uninitialised: the kernel writes what it returns, and pages never written are never
+  // faulted in (an empty map's dump costs no memory).
   std::size_t chunk = std::max<std::size_t>(16, (1u << 20) / (sizeof(K) + sizeof(V)));
-  std::vector<K> keys(chunk);
-  std::vector<V> values(chunk);
+  auto keys = std::make_unique_for_overwrite<K[]>(chunk);
+  auto values = std::make_unique_for_overwrite<V[]>(chunk);
   LIBBPF_OPTS(bpf_map_batch_opts, opts);
   std::uint64_t token = 0;
   bool first = true;
   while (true) {
     __u32 count = static_cast<__u32>(chunk);
-    const int rc = bpf_map_lookup_batch(map.fd, first ? nullptr : &token, &token, keys.data(), values.data(), &count, &opts);
+    const int rc = bpf_map_lookup_batch(map.fd, first ? nullptr : &token, &token, keys.get(), values.get(), &count, &opts);
     if (rc != 0 && errno == ENOSPC) {  // one hash bucket holds more than a chunk
       chunk *= 2;
-      keys.resize(chunk);
-      values.resize(chunk);
+      keys = std::make_unique_for_overwrite<K[]>(chunk);
+      values = std::make_unique_for_overwrite<V[]>(chunk);
       continue;
     }
     if (rc != 0 && errno != ENOENT) return std::unexpected(map_error(map, "dump", errno));

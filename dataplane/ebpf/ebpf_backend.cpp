@@ -7,9 +7,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <set>
-#include <unordered_map>
 
 namespace switchyard::dataplane::ebpf {
 namespace {
@@ -55,8 +55,42 @@ struct MapChanges {
       backend6_values.push_back(v);
     }
   }
+  // A port's entries, all new (a full sync's desired state); the tc maps' only when `tc`.
+  void add_entries(const PortEntries& e, bool tc) {
+    auto add = [](const auto& entries, auto& keys, auto& values) {
+      for (const auto& [k, v] : entries) {
+        keys.push_back(k);
+        values.push_back(v);
+      }
+    };
+    add(e.services4, service4_keys, service4_values);
+    add(e.services6, service6_keys, service6_values);
+    if (tc) {
+      add(e.external4, external4_keys, external4_values);
+      add(e.external6, external6_keys, external6_values);
+      add(e.source_ranges4, ranges4_keys, ranges4_values);
+      add(e.source_ranges6, ranges6_keys, ranges6_values);
+    }
+    for (const auto& m : e.maglev) {
+      maglev_ids.push_back(m.service_id);
+      maglev_values.push_back(*m.table);
+    }
+  }
   void delete_backend(IpFamily family, std::uint32_t id) {
     (family == IpFamily::IPv4 ? backend4_deletes : backend6_deletes).push_back(id);
+  }
+
+  void clear() {  // keeps the storage, for the next chunk
+    for (auto* v : {&backend4_ids, &backend6_ids, &maglev_ids, &backend4_deletes, &backend6_deletes, &maglev_deletes}) v->clear();
+    for (auto* v : {&service4_keys, &service4_deletes, &external4_keys, &external4_deletes}) v->clear();
+    for (auto* v : {&service6_keys, &service6_deletes, &external6_keys, &external6_deletes}) v->clear();
+    for (auto* v : {&service4_values, &service6_values, &external4_values, &external6_values}) v->clear();
+    for (auto* v : {&ranges4_keys, &ranges4_deletes}) v->clear();
+    for (auto* v : {&ranges6_keys, &ranges6_deletes}) v->clear();
+    for (auto* v : {&ranges4_values, &ranges6_values}) v->clear();
+    backend4_values.clear();
+    backend6_values.clear();
+    maglev_values.clear();
   }
 
   std::size_t size() const {
@@ -97,36 +131,80 @@ struct MapChanges {
   }
 };
 
-// What must change to turn `before` into `after` (entries equal in both are left alone).
+// What must change to turn `before` into `after` (entries equal in both are left alone). With
+// `before` empty everything is new: `after` is handed over (moved when nothing came before it),
+// so a full sync into empty maps copies its desired state nowhere.
 template <class K, class V>
-void diff_entries(const std::vector<std::pair<K, V>>& before, const std::vector<std::pair<K, V>>& after,
+void diff_entries(const std::vector<std::pair<K, V>>& before, std::vector<K>& after_keys, std::vector<V>& after_values,
                   std::vector<K>& update_keys, std::vector<V>& update_values, std::vector<K>& deletes) {
-  if (before.empty()) {  // empty maps: everything is new
-    for (const auto& [k, v] : after) {
-      update_keys.push_back(k);
-      update_values.push_back(v);
+  if (before.empty()) {
+    if (update_keys.empty()) {
+      update_keys.swap(after_keys);
+      update_values.swap(after_values);
+    } else {
+      update_keys.insert(update_keys.end(), after_keys.begin(), after_keys.end());
+      update_values.insert(update_values.end(), after_values.begin(), after_values.end());
     }
     return;
   }
-  std::unordered_map<K, const V*, BytesHash<K>, BytesEqual<K>> old;
-  old.reserve(before.size());
-  for (const auto& [k, v] : before) old.emplace(k, &v);
-  for (const auto& [k, v] : after) {
-    if (auto it = old.find(k); it != old.end()) {
-      const bool same = std::memcmp(it->second, &v, sizeof(V)) == 0;
-      old.erase(it);
-      if (same) continue;
-    }
-    update_keys.push_back(k);
-    update_values.push_back(v);
+  // `before` indexed by an open-addressing table of positions: no node per entry (a restart
+  // reads back hundreds of thousands), 4 bytes per slot.
+  const std::size_t capacity = std::bit_ceil(before.size() * 2), mask = capacity - 1;
+  auto home = [mask](const K& k) { return BackendAddressHash::mix(BytesHash<K>{}(k)) & mask; };
+  std::vector<std::uint32_t> slots(capacity, 0);  // position in `before` + 1; 0: free
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    std::size_t s = home(before[i].first);
+    while (slots[s] != 0 && std::memcmp(&before[slots[s] - 1].first, &before[i].first, sizeof(K)) != 0) s = (s + 1) & mask;
+    if (slots[s] == 0) slots[s] = static_cast<std::uint32_t>(i + 1);  // a repeated key counts once
   }
-  for (const auto& [k, v] : old) deletes.push_back(k);
+  std::vector<bool> kept(before.size());
+  for (std::size_t i = 0; i < after_keys.size(); ++i) {
+    bool same = false;
+    for (std::size_t s = home(after_keys[i]); slots[s] != 0; s = (s + 1) & mask) {
+      const auto& [k, v] = before[slots[s] - 1];
+      if (std::memcmp(&k, &after_keys[i], sizeof(K)) != 0) continue;
+      kept[slots[s] - 1] = true;
+      same = std::memcmp(&v, &after_values[i], sizeof(V)) == 0;
+      break;
+    }
+    if (same) continue;
+    update_keys.push_back(after_keys[i]);
+    update_values.push_back(after_values[i]);
+  }
+  for (std::uint32_t slot : slots)
+    if (slot != 0 && !kept[slot - 1]) deletes.push_back(before[slot - 1].first);
 }
 
-template <class V>
-void append(std::vector<V>& to, const std::vector<V>& from) {
-  to.insert(to.end(), from.begin(), from.end());
+template <class K, class V>
+void diff_entries(const std::vector<std::pair<K, V>>& before, const std::vector<std::pair<K, V>>& after,
+                  std::vector<K>& update_keys, std::vector<V>& update_values, std::vector<K>& deletes) {
+  std::vector<K> keys;
+  std::vector<V> values;
+  keys.reserve(after.size());
+  values.reserve(after.size());
+  for (const auto& [k, v] : after) {
+    keys.push_back(k);
+    values.push_back(v);
+  }
+  diff_entries(before, keys, values, update_keys, update_values, deletes);
 }
+
+// The ids a port's entries already carry, for rebuilding them: nothing counted, nothing allocated.
+template <class Backends>
+class HeldIds final : public LbIdSource {
+ public:
+  HeldIds(const Backends& backends, std::uint32_t service_id4, std::uint32_t service_id6)
+      : backends_(backends), service_id4_(service_id4), service_id6_(service_id6) {}
+  std::uint32_t backend_id(const BackendAddress& b) override { return backends_.at(b).id; }
+  std::uint32_t backend_id_of(const BackendAddress& b) override { return backends_.at(b).id; }
+  std::uint32_t service_id(const endpoints::ServicePortName&, IpFamily family) override {
+    return family == IpFamily::IPv4 ? service_id4_ : service_id6_;
+  }
+
+ private:
+  const Backends& backends_;
+  std::uint32_t service_id4_, service_id6_;
+};
 
 }  // namespace
 
@@ -175,29 +253,40 @@ std::uint32_t EbpfBackend::backend_id(const BackendAddress& backend) {
   auto [it, inserted] = backends_.try_emplace(backend);
   auto& ref = it->second;
   if (ref.id == 0) ref.id = next_id_++;
-  if (ref.refs++ == 0) newly_referenced_.push_back(&it->first);  // node keys stay put
+  if (ref.refs++ == 0) newly_referenced_.push_back(&*it);  // nodes stay put
   return ref.id;
 }
 
-std::uint32_t EbpfBackend::service_id(const endpoints::ServicePortName& name, IpFamily family) {
-  auto [it, inserted] = service_ids_.try_emplace({name, family}, 0);
-  if (!inserted) return it->second;
+std::uint32_t EbpfBackend::service_id(const endpoints::ServicePortName&, IpFamily family) {
+  std::uint32_t& id = family == IpFamily::IPv4 ? building_->service_id4 : building_->service_id6;
+  if (id != 0) return id;
   // After a restart: keep the id slot 0 of this port's first VIP already carries, so that
   // affinity entries and Maglev tables stay valid.
-  if (current_port_) {
-    for (const auto& ip : current_port_->cluster_ips) {
-      FrontendId f{.family = family, .address = {}, .port_be = htons(static_cast<std::uint16_t>(current_port_->port)),
-                   .proto = protocol_number(current_port_->protocol)};
-      if (inet_pton(family == IpFamily::IPv4 ? AF_INET : AF_INET6, ip.c_str(), f.address.data()) != 1) continue;
-      if (auto pinned = pinned_service_ids_.find(f); pinned != pinned_service_ids_.end()) {
-        it->second = pinned->second;
-        pinned_service_ids_.erase(pinned);
-        return it->second;
-      }
+  const auto& port = *building_->info;
+  for (const auto& ip : port.cluster_ips) {
+    FrontendId f{.family = family, .address = {}, .port_be = htons(static_cast<std::uint16_t>(port.port)),
+                 .proto = protocol_number(port.protocol)};
+    if (inet_pton(family == IpFamily::IPv4 ? AF_INET : AF_INET6, ip.c_str(), f.address.data()) != 1) continue;
+    if (auto pinned = pinned_service_ids_.find(f); pinned != pinned_service_ids_.end()) {
+      id = pinned->second;
+      pinned_service_ids_.erase(pinned);
+      return id;
     }
   }
-  it->second = next_id_++;
-  return it->second;
+  id = next_id_++;
+  return id;
+}
+
+void EbpfBackend::programmed_entries(const ProgrammedPort& port, PortEntries& out) const {
+  HeldIds<BackendTable> ids(backends_, port.service_id4, port.service_id6);
+  build_port_entries(*port.info, ids, options_.maglev_by_default, out);
+}
+
+std::size_t EbpfBackend::written_entries(const PortEntries& e) const {
+  std::size_t n = e.services4.size() + e.services6.size() + e.maglev.size();
+  if (objects_->external4.fd >= 0)
+    n += e.external4.size() + e.external6.size() + e.source_ranges4.size() + e.source_ranges6.size();
+  return n;
 }
 
 std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& snapshot) {
@@ -270,70 +359,76 @@ std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& sna
   }
   for (const auto& [id, t] : *maglev) seen(id);
 
-  std::map<endpoints::ServicePortName, PortEntries> programmed;
+  // The desired state, built port by port through one scratch PortEntries straight into the
+  // batches' own layout (one array per map): the sync touches little fresh memory, which on
+  // this kind of VM costs more than the work itself. Every backend's reference count starts
+  // again from 0, so newly_referenced_ collects each referenced backend once, as its first port
+  // is built: its entry goes into the same batch as that port's slots.
+  const bool maps_empty = services4->empty() && services6->empty() && backends4->empty() && backends6->empty() &&
+                          maglev->empty() && external4.empty() && external6.empty() && ranges4.empty() && ranges6.empty();
+  std::map<endpoints::ServicePortName, ProgrammedPort> programmed;
   for (auto& [name, ref] : backends_) ref.refs = 0;
   std::size_t endpoint_count = 0;
   for (const auto& [name, info] : snapshot.service_ports()) endpoint_count += info->endpoints.size();
   backends_.reserve(std::max(backends4->size() + backends6->size(), endpoint_count));
-  newly_referenced_.reserve(endpoint_count);
-  std::vector<std::pair<lb4_service_key, lb_service_value>> want4;
-  std::vector<std::pair<lb6_service_key, lb_service_value>> want6;
-  want4.reserve(std::max(services4->size(), endpoint_count + snapshot.service_ports().size()));
-  want6.reserve(services6->size());
-  std::vector<std::pair<lb4_service_key, lb_service_value>> want_external4;
-  std::vector<std::pair<lb6_service_key, lb_service_value>> want_external6;
-  std::vector<std::pair<lb4_source_range_key, std::uint8_t>> want_ranges4;
-  std::vector<std::pair<lb6_source_range_key, std::uint8_t>> want_ranges6;
-  MapChanges changes;
-  for (const auto& [name, info] : snapshot.service_ports()) {
-    current_port_ = info.get();
-    PortEntries entries = build_port_entries(*info, *this, options_.maglev_by_default);
-    current_port_ = nullptr;
-    append(want4, entries.services4);
-    append(want6, entries.services6);
-    if (tc) {
-      append(want_external4, entries.external4);
-      append(want_external6, entries.external6);
-      append(want_ranges4, entries.source_ranges4);
-      append(want_ranges6, entries.source_ranges6);
-    }
-    programmed.emplace_hint(programmed.end(), name, std::move(entries));
+  MapChanges want;
+  if (!maps_empty) {
+    const std::size_t services4_estimate = std::max(services4->size(), endpoint_count + snapshot.service_ports().size());
+    want.service4_keys.reserve(services4_estimate);
+    want.service4_values.reserve(services4_estimate);
   }
+  std::size_t service_entries = 0, written = 0;
   newly_referenced_.clear();
-  diff_entries(*services4, want4, changes.service4_keys, changes.service4_values, changes.service4_deletes);
-  diff_entries(*services6, want6, changes.service6_keys, changes.service6_values, changes.service6_deletes);
-  diff_entries(external4, want_external4, changes.external4_keys, changes.external4_values, changes.external4_deletes);
-  diff_entries(external6, want_external6, changes.external6_keys, changes.external6_values, changes.external6_deletes);
-  diff_entries(ranges4, want_ranges4, changes.ranges4_keys, changes.ranges4_values, changes.ranges4_deletes);
-  diff_entries(ranges6, want_ranges6, changes.ranges6_keys, changes.ranges6_values, changes.ranges6_deletes);
+  auto previous = programmed_.begin();  // both sorted by name: ids carried over in one walk
+  for (const auto& [name, info] : snapshot.service_ports()) {
+    ProgrammedPort port{.info = info};
+    while (previous != programmed_.end() && previous->first < name) ++previous;
+    if (previous != programmed_.end() && previous->first == name) {
+      port.service_id4 = previous->second.service_id4;
+      port.service_id6 = previous->second.service_id6;
+    }
+    building_ = &port;
+    build_port_entries(*info, *this, options_.maglev_by_default, scratch_);
+    building_ = nullptr;
+    for (const auto* b : newly_referenced_) want.add_backend(b->first, b->second.id);
+    newly_referenced_.clear();
+    want.add_entries(scratch_, tc);
+    service_entries += written_entries(scratch_);
+    programmed.emplace_hint(programmed.end(), name, std::move(port));
+    // Into empty maps nothing needs comparing: written a chunk at a time (backends before the
+    // slots naming them, as in every batch), so one chunk's buffers serve the whole sync.
+    if (maps_empty && want.size() >= kBatchChunk) {
+      written += want.size();
+      if (auto ok = want.apply(*objects_); !ok) return fail(ok.error());
+      want.clear();
+    }
+  }
 
-  MapChanges wanted_backends;
-  for (const auto& [b, ref] : backends_)
-    if (ref.refs > 0) wanted_backends.add_backend(b, ref.id);
-  std::vector<std::pair<std::uint32_t, lb4_backend>> want_b4;
-  std::vector<std::pair<std::uint32_t, lb6_backend>> want_b6;
-  for (std::size_t i = 0; i < wanted_backends.backend4_ids.size(); ++i)
-    want_b4.emplace_back(wanted_backends.backend4_ids[i], wanted_backends.backend4_values[i]);
-  for (std::size_t i = 0; i < wanted_backends.backend6_ids.size(); ++i)
-    want_b6.emplace_back(wanted_backends.backend6_ids[i], wanted_backends.backend6_values[i]);
-  diff_entries(*backends4, want_b4, changes.backend4_ids, changes.backend4_values, changes.backend4_deletes);
-  diff_entries(*backends6, want_b6, changes.backend6_ids, changes.backend6_values, changes.backend6_deletes);
-
-  std::vector<std::pair<std::uint32_t, lb_maglev_table>> want_maglev;
-  for (const auto& [name, entries] : programmed)
-    for (const auto& m : entries.maglev) want_maglev.emplace_back(m.service_id, *m.table);
-  diff_entries(*maglev, want_maglev, changes.maglev_ids, changes.maglev_values, changes.maglev_deletes);
-
+  MapChanges changes;
+  if (maps_empty) {
+    std::swap(changes, want);
+  } else {
+    diff_entries(*services4, want.service4_keys, want.service4_values, changes.service4_keys, changes.service4_values, changes.service4_deletes);
+    diff_entries(*services6, want.service6_keys, want.service6_values, changes.service6_keys, changes.service6_values, changes.service6_deletes);
+    diff_entries(external4, want.external4_keys, want.external4_values, changes.external4_keys, changes.external4_values, changes.external4_deletes);
+    diff_entries(external6, want.external6_keys, want.external6_values, changes.external6_keys, changes.external6_values, changes.external6_deletes);
+    diff_entries(ranges4, want.ranges4_keys, want.ranges4_values, changes.ranges4_keys, changes.ranges4_values, changes.ranges4_deletes);
+    diff_entries(ranges6, want.ranges6_keys, want.ranges6_values, changes.ranges6_keys, changes.ranges6_values, changes.ranges6_deletes);
+    diff_entries(*backends4, want.backend4_ids, want.backend4_values, changes.backend4_ids, changes.backend4_values, changes.backend4_deletes);
+    diff_entries(*backends6, want.backend6_ids, want.backend6_values, changes.backend6_ids, changes.backend6_values, changes.backend6_deletes);
+    diff_entries(*maglev, want.maglev_ids, want.maglev_values, changes.maglev_ids, changes.maglev_values, changes.maglev_deletes);
+  }
+  written += changes.size();
   if (auto ok = changes.apply(*objects_); !ok) return fail(ok.error());
   std::erase_if(backends_, [](const auto& e) { return e.second.refs == 0; });
   programmed_ = std::move(programmed);
-  std::erase_if(service_ids_, [&](const auto& e) { return !programmed_.contains(e.first.first); });
+  service_entries_ = service_entries;
   needs_full_sync_ = false;
   ++stats_.full_syncs;
-  stats_.last_batch_messages = changes.size();
+  stats_.last_batch_messages = written;
   stats_.last_sync_duration = Clock::now() - start;
   stats_.last_successful_sync = std::chrono::system_clock::now();
-  count_elements();
+  stats_.map_elements = backends_.size() + service_entries_;
   return {};
 }
 
@@ -343,25 +438,39 @@ std::expected<void, Error> EbpfBackend::sync(const endpoints::Snapshot&, const e
   if (needs_full_sync_) return full_sync(after);
   const auto start = Clock::now();
   MapChanges changes;
-  std::vector<std::pair<const endpoints::ServicePortChange*, PortEntries>> fresh;
+  struct Change {
+    const endpoints::ServicePortChange* change;
+    const ProgrammedPort* old;  // null: the port is new
+    ProgrammedPort port;        // what it is programmed from after this sync
+    PortEntries entries;
+  };
+  std::vector<Change> fresh;
   std::map<std::uint32_t, std::vector<std::uint32_t>> affinity_kept;  // service id -> backends it may keep
   // Acquire every new backend before releasing old ones: one moving between ports keeps its id.
   for (const auto& change : diff.changes) {
-    PortEntries entries;
-    if (change.after) {
-      current_port_ = change.after.get();
-      newly_referenced_.clear();
-      entries = build_port_entries(*change.after, *this, options_.maglev_by_default);
-      current_port_ = nullptr;
-      for (const BackendAddress* b : newly_referenced_) changes.add_backend(*b, backends_.at(*b).id);
-      newly_referenced_.clear();
+    Change c{.change = &change, .old = nullptr, .port = {}, .entries = {}};
+    if (auto it = programmed_.find(change.name); it != programmed_.end()) {
+      c.old = &it->second;
+      c.port.service_id4 = it->second.service_id4;
+      c.port.service_id6 = it->second.service_id6;
     }
-    fresh.emplace_back(&change, std::move(entries));
+    if (change.after) {
+      c.port.info = change.after;
+      newly_referenced_.clear();
+      building_ = &c.port;
+      build_port_entries(*change.after, *this, options_.maglev_by_default, c.entries);
+      building_ = nullptr;
+      for (const auto* b : newly_referenced_) changes.add_backend(b->first, b->second.id);
+    }
+    fresh.push_back(std::move(c));
   }
-  for (auto& [change, entries] : fresh) {
-    static const PortEntries kNone;
-    auto old_it = programmed_.find(change->name);
-    const PortEntries& old = old_it == programmed_.end() ? kNone : old_it->second;
+  newly_referenced_.clear();
+  PortEntries old;
+  for (auto& c : fresh) {
+    const PortEntries& entries = c.entries;
+    // Rebuilt before this port's references are released, so its backends still have their ids.
+    if (c.old) programmed_entries(*c.old, old);
+    else old.clear();
     diff_entries(old.services4, entries.services4, changes.service4_keys, changes.service4_values, changes.service4_deletes);
     diff_entries(old.services6, entries.services6, changes.service6_keys, changes.service6_values, changes.service6_deletes);
     diff_entries(old.external4, entries.external4, changes.external4_keys, changes.external4_values, changes.external4_deletes);
@@ -387,6 +496,8 @@ std::expected<void, Error> EbpfBackend::sync(const endpoints::Snapshot&, const e
       changes.delete_backend(b.family, it->second.id);
       backends_.erase(it);
     }
+    service_entries_ += written_entries(entries);
+    service_entries_ -= written_entries(old);
   }
   auto ok = changes.apply(*objects_);
   if (ok && !affinity_kept.empty()) ok = purge_affinity(affinity_kept);
@@ -403,20 +514,15 @@ std::expected<void, Error> EbpfBackend::sync(const endpoints::Snapshot&, const e
     needs_full_sync_ = true;
     return ok;
   }
-  for (auto& [change, entries] : fresh) {
-    if (change->after) {
-      programmed_[change->name] = std::move(entries);
-    } else {
-      programmed_.erase(change->name);
-      service_ids_.erase({change->name, IpFamily::IPv4});
-      service_ids_.erase({change->name, IpFamily::IPv6});
-    }
+  for (auto& c : fresh) {
+    if (c.change->after) programmed_[c.change->name] = std::move(c.port);
+    else programmed_.erase(c.change->name);
   }
   ++stats_.partial_syncs;
   stats_.last_batch_messages = changes.size();
   stats_.last_sync_duration = Clock::now() - start;
   stats_.last_successful_sync = std::chrono::system_clock::now();
-  count_elements();
+  stats_.map_elements = backends_.size() + service_entries_;
   return {};
 }
 
@@ -469,7 +575,7 @@ std::expected<void, Error> EbpfBackend::cleanup() {
   removed_ = true;
   programmed_.clear();
   backends_.clear();
-  service_ids_.clear();
+  service_entries_ = 0;
   return ok;
 }
 
@@ -495,14 +601,6 @@ std::expected<SockLbMetrics, Error> EbpfBackend::metrics() const {
     *field = *v;
   }
   return m;
-}
-
-void EbpfBackend::count_elements() {
-  std::uint64_t n = backends_.size();
-  for (const auto& [name, e] : programmed_)
-    n += e.services4.size() + e.services6.size() + e.external4.size() + e.external6.size() + e.maglev.size() +
-         e.source_ranges4.size() + e.source_ranges6.size();
-  stats_.map_elements = n;
 }
 
 }  // namespace switchyard::dataplane::ebpf

@@ -67,6 +67,7 @@ class EbpfBackend final : public Backend, private LbIdSource {
     std::uint32_t id = 0;
     int refs = 0;
   };
+  using BackendTable = std::unordered_map<BackendAddress, BackendRef, BackendAddressHash>;
   struct FrontendId {
     IpFamily family;
     std::array<std::uint8_t, 16> address;
@@ -74,26 +75,34 @@ class EbpfBackend final : public Backend, private LbIdSource {
     std::uint8_t proto;
     auto operator<=>(const FrontendId&) const = default;
   };
+  // What a port was last programmed from: the Snapshot's own (shared) port info and its service
+  // ids. Its map entries are rebuilt from these when it changes, so no copy of them is kept.
+  struct ProgrammedPort {
+    std::shared_ptr<const endpoints::ServicePortInfo> info;
+    std::uint32_t service_id4 = 0, service_id6 = 0;
+  };
 
   EbpfBackend(EbpfBackendOptions options, std::unique_ptr<SockLbObjects> objects)
       : options_(std::move(options)), objects_(std::move(objects)) {}
   std::uint32_t backend_id(const BackendAddress& backend) override;
   std::uint32_t backend_id_of(const BackendAddress& backend) override { return backends_.at(backend).id; }
   std::uint32_t service_id(const endpoints::ServicePortName& name, IpFamily family) override;
-  std::expected<void, Error> seed_ids_from_maps();
+  // The entries `port` is programmed with now (ids looked up, no reference counted).
+  void programmed_entries(const ProgrammedPort& port, PortEntries& out) const;
+  std::size_t written_entries(const PortEntries& entries) const;  // what they put in the maps
   // Connected UDP sockets translated to a backend that `entries` no longer has for `old`'s VIPs.
   void collect_udp_to_destroy(const PortEntries& old, const PortEntries& entries);
   std::expected<void, Error> purge_affinity(const std::map<std::uint32_t, std::vector<std::uint32_t>>& kept);
-  void count_elements();
 
   EbpfBackendOptions options_;
   std::unique_ptr<SockLbObjects> objects_;
-  std::map<endpoints::ServicePortName, PortEntries> programmed_;
-  std::unordered_map<BackendAddress, BackendRef, BackendAddressHash> backends_;
-  std::map<std::pair<endpoints::ServicePortName, IpFamily>, std::uint32_t> service_ids_;
+  std::map<endpoints::ServicePortName, ProgrammedPort> programmed_;
+  BackendTable backends_;
   std::map<FrontendId, std::uint32_t> pinned_service_ids_;  // slot 0 of what an earlier agent left
-  std::vector<const BackendAddress*> newly_referenced_;  // by the port being built
-  const endpoints::ServicePortInfo* current_port_ = nullptr;  // whose service id is being asked for
+  std::vector<const BackendTable::value_type*> newly_referenced_;  // by the port being built
+  ProgrammedPort* building_ = nullptr;                   // the port whose entries are being built
+  std::size_t service_entries_ = 0;                      // entries of every map but the backends
+  PortEntries scratch_;                                  // reused by every full sync
   std::vector<lb4_destroy_key> destroy4_;  // filled during a sync
   std::vector<lb6_destroy_key> destroy6_;
   std::vector<std::string> socket_netns_;  // where connected UDP sockets are looked for

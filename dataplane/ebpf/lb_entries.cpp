@@ -138,8 +138,27 @@ std::uint8_t protocol_number(const std::string& protocol) {
   return 0;
 }
 
+void PortEntries::clear() {
+  services4.clear();
+  services6.clear();
+  external4.clear();
+  external6.clear();
+  source_ranges4.clear();
+  source_ranges6.clear();
+  maglev.clear();
+  backends.clear();
+  affinity_service_ids.clear();
+  backends_by_service.clear();
+}
+
 PortEntries build_port_entries(const endpoints::ServicePortInfo& port, LbIdSource& ids, bool maglev_by_default) {
   PortEntries out;
+  build_port_entries(port, ids, maglev_by_default, out);
+  return out;
+}
+
+void build_port_entries(const endpoints::ServicePortInfo& port, LbIdSource& ids, bool maglev_by_default, PortEntries& out) {
+  out.clear();
   const std::uint8_t proto = protocol_number(port.protocol);
   const std::uint16_t vip_port = to_be16(port.port);
   const bool maglev = port.load_balancing == "maglev" || (maglev_by_default && port.load_balancing.empty());
@@ -196,7 +215,6 @@ PortEntries build_port_entries(const endpoints::ServicePortInfo& port, LbIdSourc
     }
     if (port.externally_accessible()) add_external_frontends(port, family, proto, service_id, ids, out);
   }
-  return out;
 }
 
 }  // namespace switchyard::dataplane::ebpf

@@ -77,6 +77,8 @@ struct PortEntries {
   std::vector<BackendAddress> backends;  // every backend referenced (once per family and port)
   std::vector<std::uint32_t> affinity_service_ids;
   std::map<std::uint32_t, std::vector<std::uint32_t>> backends_by_service;  // affinity services' backend ids
+
+  void clear();  // empties every list, keeping their storage
 };
 
 std::uint8_t protocol_number(const std::string& protocol);  // TCP 6, UDP 17, SCTP 132, else 0
@@ -85,6 +87,9 @@ std::uint8_t protocol_number(const std::string& protocol);  // TCP 6, UDP 17, SC
 // balancing sees only traffic that starts on this node). With no usable endpoint, each frontend
 // has count 0: connect() is refused.
 PortEntries build_port_entries(const endpoints::ServicePortInfo& port, LbIdSource& ids, bool maglev_by_default = false);
+// The same into `out` (cleared first, its storage reused): a full sync builds every port through
+// one scratch PortEntries instead of allocating fresh memory for each.
+void build_port_entries(const endpoints::ServicePortInfo& port, LbIdSource& ids, bool maglev_by_default, PortEntries& out);
 
 }  // namespace switchyard::dataplane::ebpf
 

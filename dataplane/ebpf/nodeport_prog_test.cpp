@@ -18,6 +18,7 @@
 #include <optional>
 #include <cstring>
 #include <set>
+#include <tuple>
 #include <vector>
 
 #include "dataplane/ebpf/bpf/lb_types.h"
@@ -117,8 +118,37 @@ Bytes packet(std::uint8_t proto, const Endpoint& from, const Endpoint& to, bool 
   return p;
 }
 
+// The same TCP segment with other flags (checksum recomputed).
+constexpr std::uint8_t kRst = 0x04, kAck = 0x10;
+Bytes with_tcp_flags(Bytes p, std::uint8_t flags) {
+  std::uint8_t* t = p.data() + 14 + l3_length(p);
+  const std::size_t l4_length = p.size() - 14 - l3_length(p);
+  t[13] = flags;
+  t[16] = t[17] = 0;
+  const std::uint16_t c = fold(sum16(t, l4_length, pseudo_header(p, l4_length)));
+  t[16] = static_cast<std::uint8_t>(c >> 8);
+  t[17] = static_cast<std::uint8_t>(c);
+  return p;
+}
+
+// The same packet with another TTL (hop limit), the IPv4 header checksum recomputed.
+Bytes with_ttl(Bytes p, std::uint8_t ttl) {
+  std::uint8_t* ip = p.data() + 14;
+  if (p[12] == 0x86) {
+    ip[7] = ttl;
+    return p;
+  }
+  ip[8] = ttl;
+  ip[10] = ip[11] = 0;
+  const std::uint16_t c = fold(sum16(ip, 20));
+  ip[10] = static_cast<std::uint8_t>(c >> 8);
+  ip[11] = static_cast<std::uint8_t>(c);
+  return p;
+}
+
 struct Seen {
   std::string source, destination;  // "ip:port"
+  int ttl = 0;                      // or hop limit
   bool ip_checksum_ok = true, l4_checksum_ok = false;
   std::uint16_t l4_checksum = 0;
 };
@@ -135,6 +165,7 @@ Seen inspect(const Bytes& p) {
   s.source = std::string(a) + ":" + std::to_string(t[0] << 8 | t[1]);
   s.destination = std::string(b) + ":" + std::to_string(t[2] << 8 | t[3]);
   if (!v6) s.ip_checksum_ok = fold(sum16(ip, 20)) == 0;
+  s.ttl = v6 ? ip[7] : ip[8];
   const std::uint8_t proto = v6 ? ip[6] : ip[9];
   const std::size_t l4_length = p.size() - 14 - l3;
   s.l4_checksum = static_cast<std::uint16_t>(t[proto == kTcp ? 16 : 6] << 8 | t[proto == kTcp ? 17 : 7]);
@@ -221,6 +252,21 @@ class NodePortPrograms : public ::testing::Test {
   Run ingress(const Bytes& in) { return run(skel_->progs.nodeport_ingress, in); }
   Run egress(const Bytes& in) { return run(skel_->progs.nodeport_egress, in); }
   Run xdp(const Bytes& in) { return run(skel_->progs.nodeport_xdp, in); }
+
+  static std::size_t entries(bpf_map* map) {
+    std::array<std::uint8_t, 64> key{}, next{};
+    std::size_t n = 0;
+    for (const void* prev = nullptr; bpf_map_get_next_key(bpf_map__fd(map), prev, next.data()) == 0; prev = key.data()) {
+      key = next;
+      ++n;
+    }
+    return n;
+  }
+  // Conntrack entries of both families and directions.
+  std::size_t tracked() {
+    return entries(skel_->maps.ct4_v1) + entries(skel_->maps.ct4_reverse_v1) + entries(skel_->maps.ct6_v1) +
+           entries(skel_->maps.ct6_reverse_v1);
+  }
 
   std::uint64_t metric(std::uint32_t which) {
     std::vector<std::uint64_t> per_cpu(static_cast<std::size_t>(libbpf_num_possible_cpus()));
@@ -398,6 +444,56 @@ TEST_F(NodePortPrograms, LoadBalancerSourceRangesAdmitOnlyTheirSources) {
   EXPECT_EQ(metric(NP_METRIC_DROP_SOURCE_RANGE), 3u);
 }
 
+// A TCP reset ends the flow: the conntrack entries go at once (both directions), not when the
+// LRU evicts them, whichever side resets; the reset itself is still translated.
+TEST_F(NodePortPrograms, ATcpResetFromTheClientForgetsTheFlow) {
+  const std::string backend = inspect(ingress(packet(kTcp, kClient, kNode)).out).destination;
+  EXPECT_EQ(tracked(), 2u) << "the flow and its reply entry";
+  // Data and ACKs keep the flow.
+  EXPECT_EQ(inspect(ingress(with_tcp_flags(packet(kTcp, kClient, kNode), kAck)).out).destination, backend);
+  EXPECT_EQ(tracked(), 2u);
+  auto reset = ingress(with_tcp_flags(packet(kTcp, kClient, kNode), kRst | kAck));
+  EXPECT_EQ(reset.verdict, TC_ACT_OK);
+  Seen s = inspect(reset.out);
+  EXPECT_EQ(s.destination, backend) << "the reset reaches the flow's backend";
+  EXPECT_TRUE(s.ip_checksum_ok);
+  EXPECT_TRUE(s.l4_checksum_ok);
+  EXPECT_EQ(tracked(), 0u);
+  // A late reply of the closed flow is no longer translated.
+  const Bytes late = packet(kTcp, {backend.substr(0, backend.find(':')), 8080}, kClient);
+  EXPECT_EQ(egress(late).out, late);
+}
+
+TEST_F(NodePortPrograms, ATcpResetFromTheBackendForgetsTheFlow) {
+  for (const auto& [client, frontend, backend] :
+       {std::tuple{kClient, kNode, std::string()}, std::tuple{Endpoint{"fd00:50::2", 40000}, Endpoint{"fd00:50::1", 30084}, std::string("fd00:244::11")}}) {
+    SCOPED_TRACE(frontend.ip);
+    const std::string chosen = inspect(ingress(packet(kTcp, client, frontend)).out).destination;
+    const std::string from = backend.empty() ? chosen.substr(0, chosen.find(':')) : backend;
+    EXPECT_EQ(tracked(), 2u);
+    auto reset = egress(with_tcp_flags(packet(kTcp, {from, 8080}, client), kRst | kAck));
+    EXPECT_EQ(reset.verdict, TC_ACT_OK);
+    Seen r = inspect(reset.out);
+    EXPECT_EQ(r.source, frontend.ip + ":" + std::to_string(frontend.port)) << "the reset still comes from the frontend";
+    EXPECT_TRUE(r.l4_checksum_ok);
+    EXPECT_EQ(tracked(), 0u);
+  }
+}
+
+TEST_F(NodePortPrograms, Ipv6ResetFromTheClientAndXdpLeavesResetsToTc) {
+  const Endpoint client{"fd00:50::2", 40000}, frontend{"fd00:50::1", 30084};
+  ASSERT_EQ(inspect(ingress(packet(kTcp, client, frontend)).out).destination, "fd00:244::11:8080");
+  const Bytes reset = with_tcp_flags(packet(kTcp, client, frontend), kRst);
+  auto in_xdp = xdp(reset);
+  EXPECT_EQ(in_xdp.verdict, XDP_PASS);
+  EXPECT_EQ(in_xdp.out, reset) << "XDP leaves a reset to tc, which forgets the flow";
+  EXPECT_EQ(tracked(), 2u);
+  Seen s = inspect(ingress(reset).out);
+  EXPECT_EQ(s.destination, "fd00:244::11:8080");
+  EXPECT_TRUE(s.l4_checksum_ok);
+  EXPECT_EQ(tracked(), 0u);
+}
+
 // SNAT under Cluster policy: the programs run inside a namespace with a veth "ext1"
 // (an external interface towards another node, 192.168.60.1 / fd00:60::1) that routes the other
 // node's pods, and a veth "pods" for a pod of this node.
@@ -459,6 +555,7 @@ TEST_F(NodePortSnat, ClusterPolicyToARemotePodIsSnatedToTheNodeAddressWithAPortP
     const std::uint16_t snat_port = port_of(s.source);
     EXPECT_GE(snat_port, LB_SNAT_PORT_MIN);
     EXPECT_LE(snat_port, LB_SNAT_PORT_MAX);
+    EXPECT_EQ(s.ttl, 63) << "redirected past the kernel's forwarding: the program decrements the TTL";
     EXPECT_TRUE(s.ip_checksum_ok);
     EXPECT_TRUE(s.l4_checksum_ok);
     // Later packets of the flow keep the port.
@@ -470,11 +567,65 @@ TEST_F(NodePortSnat, ClusterPolicyToARemotePodIsSnatedToTheNodeAddressWithAPortP
     Seen r = inspect(reply.out);
     EXPECT_EQ(r.source, c.frontend.ip + ":" + std::to_string(c.frontend.port));
     EXPECT_EQ(r.destination, c.client.ip + ":40000");
+    EXPECT_EQ(r.ttl, 63);
     EXPECT_TRUE(r.ip_checksum_ok);
     EXPECT_TRUE(r.l4_checksum_ok);
   }
   EXPECT_EQ(metric(NP_METRIC_SNAT_NEW), 4u);
   EXPECT_EQ(metric(NP_METRIC_REVERSE_SNAT), 4u);
+}
+
+// A reset frees the SNAT port at once: from the client (ingress) or from the remote backend
+// (its reply on ingress), IPv4 and IPv6.
+TEST_F(NodePortSnat, ATcpResetOfASnatedFlowFreesItsPort) {
+  struct Case {
+    Endpoint client, frontend;
+    std::string backend, node_address;
+    bool backend_resets;
+  };
+  for (const Case& c : {Case{{"192.168.50.2", 40000}, {"192.168.50.1", 30090}, "10.244.1.11", "192.168.60.1", false},
+                        Case{{"192.168.50.2", 40001}, {"192.168.50.1", 30090}, "10.244.1.11", "192.168.60.1", true},
+                        Case{{"fd00:50::2", 40000}, {"fd00:50::1", 30092}, "fd00:244:1::11", "fd00:60::1", false},
+                        Case{{"fd00:50::2", 40001}, {"fd00:50::1", 30092}, "fd00:244:1::11", "fd00:60::1", true}}) {
+    SCOPED_TRACE(c.client.ip + (c.backend_resets ? " reset by the backend" : " reset by the client"));
+    Seen s = inspect(ingress_in_ns(packet(kTcp, c.client, c.frontend)).out);
+    const std::uint16_t snat_port = port_of(s.source);
+    EXPECT_EQ(tracked(), 2u);
+    const Endpoint backend{c.backend, 8080}, node{c.node_address, snat_port};
+    if (c.backend_resets) {
+      auto r = ingress_in_ns(with_tcp_flags(packet(kTcp, backend, node), kRst | kAck));
+      EXPECT_EQ(r.verdict, TC_ACT_REDIRECT);
+      EXPECT_EQ(inspect(r.out).destination, c.client.ip + ":" + std::to_string(c.client.port)) << "the reset reaches the client";
+      EXPECT_TRUE(inspect(r.out).l4_checksum_ok);
+    } else {
+      auto r = ingress_in_ns(with_tcp_flags(packet(kTcp, c.client, c.frontend), kRst));
+      EXPECT_EQ(r.verdict, TC_ACT_REDIRECT);
+      EXPECT_EQ(inspect(r.out).source, s.source) << "the reset leaves through the flow's SNAT";
+      EXPECT_TRUE(inspect(r.out).l4_checksum_ok);
+    }
+    EXPECT_EQ(tracked(), 0u) << "the port is free again";
+    // A late reply to the freed port is no longer taken for the flow's.
+    const Bytes late = packet(kTcp, backend, node);
+    EXPECT_EQ(ingress_in_ns(late).out, late);
+  }
+}
+
+// A redirected packet whose TTL (hop limit) would reach 0 is dropped, not sent on: the first
+// packet of a flow, and a reply to a SNATed one.
+TEST_F(NodePortSnat, RedirectedPacketsWhoseTtlRunsOutAreDropped) {
+  for (const auto& [client, frontend, backend, node] :
+       {std::tuple{Endpoint{"192.168.50.2", 40000}, Endpoint{"192.168.50.1", 30090}, Endpoint{"10.244.1.11", 8080}, std::string("192.168.60.1")},
+        std::tuple{Endpoint{"fd00:50::2", 40000}, Endpoint{"fd00:50::1", 30092}, Endpoint{"fd00:244:1::11", 8080}, std::string("fd00:60::1")}}) {
+    SCOPED_TRACE(frontend.ip);
+    EXPECT_EQ(ingress_in_ns(with_ttl(packet(kTcp, client, frontend), 1)).verdict, TC_ACT_SHOT);
+    Seen s = inspect(ingress_in_ns(with_ttl(packet(kTcp, client, frontend), 2)).out);
+    EXPECT_EQ(s.ttl, 1);
+    EXPECT_TRUE(s.ip_checksum_ok);
+    const Endpoint snat{node, port_of(s.source)};
+    EXPECT_EQ(ingress_in_ns(with_ttl(packet(kTcp, backend, snat), 1)).verdict, TC_ACT_SHOT);
+    EXPECT_EQ(ingress_in_ns(with_ttl(packet(kTcp, backend, snat), 2)).verdict, TC_ACT_REDIRECT);
+  }
+  EXPECT_EQ(metric(NP_METRIC_DROP_TTL), 4u);
 }
 
 TEST_F(NodePortSnat, EveryFlowToOneBackendGetsItsOwnPort) {
@@ -494,6 +645,7 @@ TEST_F(NodePortSnat, LocalPolicyAndLocalPodsKeepTheClientsAddress) {
   EXPECT_EQ(local_policy.verdict, TC_ACT_OK);
   EXPECT_EQ(inspect(local_policy.out).source, "192.168.50.2:40000");
   EXPECT_EQ(inspect(local_policy.out).destination, "10.244.1.11:8080");
+  EXPECT_EQ(inspect(local_policy.out).ttl, 64) << "not redirected: the kernel's forwarding decrements it";
   auto local_pod = ingress_in_ns(packet(kTcp, kClient, {"192.168.50.1", 30095}));
   EXPECT_EQ(local_pod.verdict, TC_ACT_OK);
   EXPECT_EQ(inspect(local_pod.out).source, "192.168.50.2:40000");

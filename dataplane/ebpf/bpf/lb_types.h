@@ -283,6 +283,7 @@ enum nodeport_metric {
   NP_METRIC_DROP_SNAT_PORTS = 7,   /* no free SNAT port found */
   NP_METRIC_DROP_NO_LOCAL = 8,     /* Local policy, no endpoint on this node */
   NP_METRIC_XDP_DNAT = 9,          /* a tracked flow's packet DNATed by the XDP program */
+  NP_METRIC_DROP_TTL = 10,         /* a redirected packet whose TTL (hop limit) ran out */
   NP_METRIC_COUNT = 12,
 };
 

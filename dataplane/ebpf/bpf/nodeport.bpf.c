@@ -44,6 +44,89 @@ static __always_inline __u32 l4_csum_offset(__u32 l4_off, __u8 proto) {
 /* UDP checksum 0 means "none": leave it (BPF_F_MARK_MANGLED_0). */
 static __always_inline __u64 l4_flags(__u8 proto) { return proto == IPPROTO_UDP ? BPF_F_MARK_MANGLED_0 : 0; }
 
+/* A TCP reset ends the flow: its conntrack entries go at once instead of waiting for the LRU
+ * (for a SNATed flow that frees its port). Read before any rewrite moves the packet's data. */
+#define TCP_FLAG_RST 0x04
+static __always_inline bool tcp_reset(void* data, void* data_end, __u32 l4_off, __u8 proto) {
+  __u8* flags = data + l4_off + 13;
+  return proto == IPPROTO_TCP && (void*)(flags + 1) <= data_end && (*flags & TCP_FLAG_RST);
+}
+
+/* Forgets a flow: its entry by the client's tuple and its reply entry. */
+static __always_inline void forget4(const struct ct4_key* ct, const struct ct4_entry* entry) {
+  struct ct4_reverse_key rk = {.backend = entry->backend, .client = entry->snat_port ? entry->snat_addr : ct->client,
+                               .backend_port = entry->backend_port,
+                               .client_port = entry->snat_port ? entry->snat_port : ct->client_port, .proto = ct->proto};
+  bpf_map_delete_elem(&ct4_reverse_v1, &rk);
+  bpf_map_delete_elem(&ct4_v1, ct);
+}
+
+static __always_inline void forget6(const struct ct6_key* ct, const struct ct6_entry* entry) {
+  struct ct6_reverse_key rk = {.backend_port = entry->backend_port,
+                               .client_port = entry->snat_port ? entry->snat_port : ct->client_port, .proto = ct->proto};
+  __builtin_memcpy(rk.backend, entry->backend, 16);
+  __builtin_memcpy(rk.client, entry->snat_port ? entry->snat_addr : ct->client, 16);
+  bpf_map_delete_elem(&ct6_reverse_v1, &rk);
+  bpf_map_delete_elem(&ct6_v1, ct);
+}
+
+/* The same from a reply's side: its reply entry and the client's entry it names. */
+static __always_inline void forget_reply4(const struct ct4_reverse_key* rk, const struct ct4_reverse_entry* re) {
+  struct ct4_key ct = {.client = re->client_port ? re->client : rk->client, .frontend = re->frontend,
+                       .client_port = re->client_port ? re->client_port : rk->client_port,
+                       .frontend_port = re->frontend_port, .proto = rk->proto};
+  bpf_map_delete_elem(&ct4_v1, &ct);
+  bpf_map_delete_elem(&ct4_reverse_v1, rk);
+}
+
+static __always_inline void forget_reply6(const struct ct6_reverse_key* rk, const struct ct6_reverse_entry* re) {
+  struct ct6_key ct = {.client_port = re->client_port ? re->client_port : rk->client_port,
+                       .frontend_port = re->frontend_port, .proto = rk->proto};
+  __builtin_memcpy(ct.client, re->client_port ? re->client : rk->client, 16);
+  __builtin_memcpy(ct.frontend, re->frontend, 16);
+  bpf_map_delete_elem(&ct6_v1, &ct);
+  bpf_map_delete_elem(&ct6_reverse_v1, rk);
+}
+
+/* A redirected packet skips the kernel's forwarding path, which would decrement its TTL (hop
+ * limit): done here, with the IPv4 header checksum fixed; one that runs out is dropped (no ICMP
+ * time exceeded is sent). 0: go on. */
+static __always_inline int forward_ttl4(struct __sk_buff* skb) {
+  void* data = (void*)(long)skb->data;
+  void* data_end = (void*)(long)skb->data_end;
+  struct iphdr* ip = data + ETH_HLEN_;
+  if ((void*)(ip + 1) > data_end || ip->ttl <= 1) return -1;
+  __be16* ttl_proto = (__be16*)&ip->ttl;  /* TTL and protocol: one 16-bit word of the checksum */
+  __be16 old = *ttl_proto;
+  ip->ttl -= 1;
+  return bpf_l3_csum_replace(skb, ETH_HLEN_ + offsetof(struct iphdr, check), old, *ttl_proto, sizeof(old)) ? -1 : 0;
+}
+
+static __always_inline int forward_hop_limit6(struct __sk_buff* skb) {
+  void* data = (void*)(long)skb->data;
+  void* data_end = (void*)(long)skb->data_end;
+  struct ipv6hdr* ip = data + ETH_HLEN_;
+  if ((void*)(ip + 1) > data_end || ip->hop_limit <= 1) return -1;
+  ip->hop_limit -= 1;
+  return 0;
+}
+
+static __always_inline int redirect4(struct __sk_buff* skb, __u32 ifindex) {
+  if (forward_ttl4(skb)) {
+    np_count(NP_METRIC_DROP_TTL);
+    return TC_ACT_SHOT;
+  }
+  return bpf_redirect_neigh(ifindex, 0, 0, 0);
+}
+
+static __always_inline int redirect6(struct __sk_buff* skb, __u32 ifindex) {
+  if (forward_hop_limit6(skb)) {
+    np_count(NP_METRIC_DROP_TTL);
+    return TC_ACT_SHOT;
+  }
+  return bpf_redirect_neigh(ifindex, 0, 0, 0);
+}
+
 /* Rewrites an IPv4 address and port (destination or source) and both checksums. */
 static __always_inline int nat4(struct __sk_buff* skb, __u32 l4_off, __u8 proto, bool destination, __be32 old_addr,
                                 __be32 new_addr, __be16 old_port, __be16 new_port) {
@@ -226,19 +309,21 @@ static __always_inline bool source_allowed6(__u32 service_id, const __u8 source[
 /* A reply to a SNATed flow (to the node's address and allocated port): back to the client, from
  * the frontend, out of the interface the client came in on. */
 static __always_inline int reverse_snat4(struct __sk_buff* skb, __u32 l4_off, __u8 proto, const struct ct4_reverse_key* rk,
-                                         const struct ct4_reverse_entry* re) {
+                                         const struct ct4_reverse_entry* re, bool reset) {
+  if (reset) forget_reply4(rk, re);
   if (nat4(skb, l4_off, proto, true, rk->client, re->client, rk->client_port, re->client_port)) return TC_ACT_SHOT;
   if (nat4(skb, l4_off, proto, false, rk->backend, re->frontend, rk->backend_port, re->frontend_port)) return TC_ACT_SHOT;
   np_count(NP_METRIC_REVERSE_SNAT);
-  return bpf_redirect_neigh(re->client_ifindex, 0, 0, 0);
+  return redirect4(skb, re->client_ifindex);
 }
 
 static __always_inline int reverse_snat6(struct __sk_buff* skb, __u32 l4_off, __u8 proto, const struct ct6_reverse_key* rk,
-                                         const struct ct6_reverse_entry* re) {
+                                         const struct ct6_reverse_entry* re, bool reset) {
+  if (reset) forget_reply6(rk, re);
   if (nat6(skb, l4_off, proto, true, rk->client, re->client, rk->client_port, re->client_port)) return TC_ACT_SHOT;
   if (nat6(skb, l4_off, proto, false, rk->backend, re->frontend, rk->backend_port, re->frontend_port)) return TC_ACT_SHOT;
   np_count(NP_METRIC_REVERSE_SNAT);
-  return bpf_redirect_neigh(re->client_ifindex, 0, 0, 0);
+  return redirect6(skb, re->client_ifindex);
 }
 
 static __always_inline int np4_ingress(struct __sk_buff* skb) {
@@ -252,6 +337,7 @@ static __always_inline int np4_ingress(struct __sk_buff* skb) {
   __u32 l4_off = ETH_HLEN_ + sizeof(struct iphdr);
   __be16* ports = data + l4_off;
   if ((void*)(ports + 2) > data_end) return TC_ACT_OK;
+  const bool reset = tcp_reset(data, data_end, l4_off, proto);
   struct ct4_key ct = {.client = ip->saddr, .frontend = ip->daddr, .client_port = ports[0], .frontend_port = ports[1], .proto = proto};
   struct ct4_entry entry = {};
   struct ct4_entry* tracked = bpf_map_lookup_elem(&ct4_v1, &ct);
@@ -265,7 +351,7 @@ static __always_inline int np4_ingress(struct __sk_buff* skb) {
     struct ct4_reverse_entry* snated = bpf_map_lookup_elem(&ct4_reverse_v1, &reply);
     if (snated && snated->client_port) {
       struct ct4_reverse_entry re = *snated;
-      return reverse_snat4(skb, l4_off, proto, &reply, &re);
+      return reverse_snat4(skb, l4_off, proto, &reply, &re, reset);
     }
     struct lb4_service_key key = {.address = ct.frontend, .port = ct.frontend_port, .proto = proto};
     struct lb_service_value* svc = bpf_map_lookup_elem(&lb4_external_v1, &key);
@@ -311,11 +397,12 @@ static __always_inline int np4_ingress(struct __sk_buff* skb) {
     bpf_map_update_elem(&ct4_v1, &ct, &entry, BPF_ANY);
     np_count(NP_METRIC_DNAT_NEW);
   }
+  if (reset) forget4(&ct, &entry);
   if (nat4(skb, l4_off, proto, true, ct.frontend, entry.backend, ct.frontend_port, entry.backend_port)) return TC_ACT_SHOT;
   if (!entry.snat_port) return TC_ACT_OK;
   if (nat4(skb, l4_off, proto, false, ct.client, entry.snat_addr, ct.client_port, entry.snat_port)) return TC_ACT_SHOT;
   /* Redirected: its source is now a local address, which the input route would refuse. */
-  return bpf_redirect_neigh(entry.snat_ifindex, 0, 0, 0);
+  return redirect4(skb, entry.snat_ifindex);
 }
 
 static __always_inline int np4_egress(struct __sk_buff* skb) {
@@ -329,12 +416,13 @@ static __always_inline int np4_egress(struct __sk_buff* skb) {
   __u32 l4_off = ETH_HLEN_ + sizeof(struct iphdr);
   __be16* ports = data + l4_off;
   if ((void*)(ports + 2) > data_end) return TC_ACT_OK;
+  const bool reset = tcp_reset(data, data_end, l4_off, proto);
   struct ct4_reverse_key rk = {.backend = ip->saddr, .client = ip->daddr, .backend_port = ports[0], .client_port = ports[1], .proto = proto};
-  struct ct4_reverse_entry* re = bpf_map_lookup_elem(&ct4_reverse_v1, &rk);
-  if (!re || re->client_port) return TC_ACT_OK;  /* SNATed flows' replies are handled on ingress */
-  __be32 frontend = re->frontend;
-  __be16 frontend_port = re->frontend_port;
-  if (nat4(skb, l4_off, proto, false, rk.backend, frontend, rk.backend_port, frontend_port)) return TC_ACT_SHOT;
+  struct ct4_reverse_entry* found = bpf_map_lookup_elem(&ct4_reverse_v1, &rk);
+  if (!found || found->client_port) return TC_ACT_OK;  /* SNATed flows' replies are handled on ingress */
+  struct ct4_reverse_entry re = *found;
+  if (reset) forget_reply4(&rk, &re);
+  if (nat4(skb, l4_off, proto, false, rk.backend, re.frontend, rk.backend_port, re.frontend_port)) return TC_ACT_SHOT;
   np_count(NP_METRIC_REVERSE_NAT);
   return TC_ACT_OK;
 }
@@ -350,6 +438,7 @@ static __always_inline int np6_ingress(struct __sk_buff* skb) {
   __u32 l4_off = ETH_HLEN_ + sizeof(struct ipv6hdr);
   __be16* ports = data + l4_off;
   if ((void*)(ports + 2) > data_end) return TC_ACT_OK;
+  const bool reset = tcp_reset(data, data_end, l4_off, proto);
   struct ct6_key ct = {.client_port = ports[0], .frontend_port = ports[1], .proto = proto};
   __builtin_memcpy(ct.client, &ip->saddr, 16);
   __builtin_memcpy(ct.frontend, &ip->daddr, 16);
@@ -365,7 +454,7 @@ static __always_inline int np6_ingress(struct __sk_buff* skb) {
     struct ct6_reverse_entry* snated = bpf_map_lookup_elem(&ct6_reverse_v1, &reply);
     if (snated && snated->client_port) {
       struct ct6_reverse_entry re = *snated;
-      return reverse_snat6(skb, l4_off, proto, &reply, &re);
+      return reverse_snat6(skb, l4_off, proto, &reply, &re, reset);
     }
     struct lb6_service_key key = {.port = ct.frontend_port, .proto = proto};
     __builtin_memcpy(key.address, ct.frontend, 16);
@@ -413,10 +502,11 @@ static __always_inline int np6_ingress(struct __sk_buff* skb) {
     bpf_map_update_elem(&ct6_v1, &ct, &entry, BPF_ANY);
     np_count(NP_METRIC_DNAT_NEW);
   }
+  if (reset) forget6(&ct, &entry);
   if (nat6(skb, l4_off, proto, true, ct.frontend, entry.backend, ct.frontend_port, entry.backend_port)) return TC_ACT_SHOT;
   if (!entry.snat_port) return TC_ACT_OK;
   if (nat6(skb, l4_off, proto, false, ct.client, entry.snat_addr, ct.client_port, entry.snat_port)) return TC_ACT_SHOT;
-  return bpf_redirect_neigh(entry.snat_ifindex, 0, 0, 0);
+  return redirect6(skb, entry.snat_ifindex);
 }
 
 static __always_inline int np6_egress(struct __sk_buff* skb) {
@@ -429,12 +519,14 @@ static __always_inline int np6_egress(struct __sk_buff* skb) {
   __u32 l4_off = ETH_HLEN_ + sizeof(struct ipv6hdr);
   __be16* ports = data + l4_off;
   if ((void*)(ports + 2) > data_end) return TC_ACT_OK;
+  const bool reset = tcp_reset(data, data_end, l4_off, proto);
   struct ct6_reverse_key rk = {.backend_port = ports[0], .client_port = ports[1], .proto = proto};
   __builtin_memcpy(rk.backend, &ip->saddr, 16);
   __builtin_memcpy(rk.client, &ip->daddr, 16);
   struct ct6_reverse_entry* found = bpf_map_lookup_elem(&ct6_reverse_v1, &rk);
   if (!found || found->client_port) return TC_ACT_OK;
   struct ct6_reverse_entry re = *found;
+  if (reset) forget_reply6(&rk, &re);
   if (nat6(skb, l4_off, proto, false, rk.backend, re.frontend, rk.backend_port, re.frontend_port)) return TC_ACT_SHOT;
   np_count(NP_METRIC_REVERSE_NAT);
   return TC_ACT_OK;
@@ -496,6 +588,7 @@ static __always_inline int xdp4(struct xdp_md* ctx) {
   if (proto != IPPROTO_TCP && proto != IPPROTO_UDP) return XDP_PASS;
   __be16* ports = (void*)(ip + 1);
   if ((void*)(ports + 2) > data_end) return XDP_PASS;
+  if (tcp_reset(data, data_end, ETH_HLEN_ + sizeof(struct iphdr), proto)) return XDP_PASS;  /* tc forgets the flow */
   struct ct4_key ct = {.client = ip->saddr, .frontend = ip->daddr, .client_port = ports[0], .frontend_port = ports[1], .proto = proto};
   struct ct4_entry* tracked = bpf_map_lookup_elem(&ct4_v1, &ct);
   if (!tracked || tracked->snat_port) return XDP_PASS;
@@ -530,6 +623,7 @@ static __always_inline int xdp6(struct xdp_md* ctx) {
   __builtin_memcpy(ct.frontend, &ip->daddr, 16);
   struct ct6_entry* tracked = bpf_map_lookup_elem(&ct6_v1, &ct);
   if (!tracked || tracked->snat_port) return XDP_PASS;
+  if (tcp_reset(data, data_end, ETH_HLEN_ + sizeof(struct ipv6hdr), proto)) return XDP_PASS;  /* tc forgets the flow */
   __u16* l4c = xdp_l4_csum(ports, data_end, proto);
   if (!l4c) return XDP_PASS;
   __be32 from[4], to[4];
