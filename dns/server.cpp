@@ -349,6 +349,21 @@ std::size_t DnsServer::answer(std::span<const std::uint8_t> query, std::span<std
   return len;
 }
 
+void DnsServer::prefetch(std::span<const std::uint8_t> query, Worker* worker) {
+  // The question's labels as they are on the wire (not lowercased: a miss only wastes the hint).
+  std::array<std::string_view, 8> labels;
+  std::size_t n = 0;
+  for (std::size_t at = 12; at < query.size() && query[at] != 0; at += 1 + query[at]) {
+    const std::size_t len = query[at];
+    if ((len & 0xC0) || n == labels.size() || at + 1 + len > query.size()) return;
+    labels[n++] = std::string_view(reinterpret_cast<const char*>(&query[at + 1]), len);
+  }
+  const std::size_t zone = zone_.zone_labels();
+  if (n < zone + 3 || labels[n - zone - 1] != "svc") return;
+  std::shared_ptr<const View> hold;
+  if (const View* view = current_view(worker, hold)) view->services.prefetch(labels[n - zone - 3], labels[n - zone - 2]);
+}
+
 std::size_t DnsServer::answer_forwarded(const Query& q, std::span<std::uint8_t> out, std::size_t room, Worker* worker,
                                         std::unique_ptr<ForwardJob>& job) {
   auto refuse = [&](Rcode rcode) {

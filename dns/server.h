@@ -79,6 +79,9 @@ class DnsServer {
                      const IpKey* client, Worker* worker, std::unique_ptr<ForwardJob>& job,
                      std::chrono::steady_clock::time_point received);
   void forward(Worker& worker, std::unique_ptr<ForwardJob> job, std::function<void(std::span<const std::uint8_t>)> deliver);
+  // Internal, for the UDP loop: starts loading the service index entry that answering a
+  // "<service>.<namespace>.svc.<zone>" query will read (a hint: nothing is checked or answered).
+  void prefetch(std::span<const std::uint8_t> query, Worker* worker);
 
  private:
   explicit DnsServer(ServerOptions options);

@@ -58,6 +58,7 @@ void UdpBatchLoop::drain() {
     const int n = recvmmsg(fd, in_msgs_.data(), kBatch, MSG_DONTWAIT, nullptr);
     if (n <= 0) return start();  // drained (EAGAIN) or an error for one datagram: wait again
     const auto received = std::chrono::steady_clock::now();
+    for (int i = 0; i < n; ++i) server_.prefetch(std::span(slots_[i].in.data(), in_msgs_[i].msg_len), worker);
     int replies = 0;
     for (int i = 0; i < n; ++i) {
       Slot& slot = slots_[i];
