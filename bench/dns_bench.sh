@@ -45,7 +45,8 @@ PY
 
 wait_answering() {  # port name [type]
   for _ in $(seq 100); do
-    [ -n "$(dig @127.0.0.1 -p "$1" +time=1 +tries=1 +short "$2" "${3:-A}" 2>/dev/null)" ] && return 0
+    # (dig prints its errors, ";; connection refused", on stdout too: they are not an answer.)
+    [ -n "$(dig @127.0.0.1 -p "$1" +time=1 +tries=1 +short "$2" "${3:-A}" 2>/dev/null | grep -v '^;')" ] && return 0
     sleep 0.2
   done
   echo "nothing answers $2 on port $1" >&2

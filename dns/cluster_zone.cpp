@@ -1,8 +1,14 @@
 #include "dns/cluster_zone.h"
 
 #include <arpa/inet.h>
+#include <sys/mman.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <type_traits>
 #include <vector>
 
 #include <fmt/format.h>
@@ -111,8 +117,20 @@ ParsedName parse_request(std::string_view name, std::string_view zone) {
   std::string_view base = name.substr(0, name.size() - zone.size());
   if (base.ends_with('.')) base.remove_suffix(1);
   if (base.empty()) return r;
-  auto segs = split_labels(base);
-  std::ptrdiff_t last = static_cast<std::ptrdiff_t>(segs.size()) - 1;
+  // At most five labels make a valid name: split into a fixed array (this is every query's path).
+  std::array<std::string_view, 5> segs;
+  std::size_t count = 0;
+  for (std::string_view rest = base;; ) {
+    if (count == segs.size()) {
+      r.valid = false;
+      return r;
+    }
+    const auto dot = rest.find('.');
+    segs[count++] = rest.substr(0, dot);
+    if (dot == std::string_view::npos) break;
+    rest.remove_prefix(dot + 1);
+  }
+  std::ptrdiff_t last = static_cast<std::ptrdiff_t>(count) - 1;
   r.kind = std::string(segs[last]);
   if (r.kind != "svc" && r.kind != "pod") {
     r.valid = false;
@@ -141,6 +159,8 @@ ClusterZone::ClusterZone(ClusterZoneOptions options) : options_(std::move(option
   hostmaster_ = "hostmaster." + options_.zone;
   dotted_zone_ = "." + options_.zone;
   dns_version_name_ = "dns-version." + options_.zone;
+  zone_labels_ = static_cast<std::size_t>(std::count(options_.zone.begin(), options_.zone.end(), '.'));
+  if (options_.zone == ".") zone_labels_ = 0;
 }
 
 bool ClusterZone::is_authoritative_for(std::string_view name) const {
@@ -167,11 +187,21 @@ std::uint64_t service_hash(std::string_view service, std::string_view namespace_
 ServiceIndex::ServiceIndex(const Snapshot& snapshot) {
   std::size_t capacity = 16;
   while (capacity < 2 * snapshot.services().size()) capacity *= 2;  // at most half full
-  slots_.resize(capacity);
+  // A table of 2 MiB or more goes on a transparent huge page: lookups land anywhere in it, and
+  // with 4 KiB pages the page walk (a TLB miss per lookup) took most of a lookup's time.
+  constexpr std::size_t kHugePage = std::size_t{2} << 20;
+  const std::size_t bytes = capacity * sizeof(Entry);
+  const bool huge = bytes >= kHugePage;
+  void* memory = std::aligned_alloc(huge ? kHugePage : alignof(Entry), huge ? (bytes + kHugePage - 1) / kHugePage * kHugePage : bytes);
+  if (!memory) throw std::bad_alloc();
+  if (huge) madvise(memory, bytes, MADV_HUGEPAGE);  // a hint: without THP it stays on small pages
+  slots_.reset(static_cast<Entry*>(memory));
+  std::uninitialized_default_construct_n(slots_.get(), capacity);
   mask_ = capacity - 1;
   for (const auto& [key, svc] : snapshot.services()) {
     Entry e;
-    e.hash = service_hash(key.name, key.namespace_);
+    const std::uint64_t h = service_hash(key.name, key.namespace_);
+    e.hash = static_cast<std::uint32_t>(h >> 32);
     e.service = svc.get();
     int v4 = 0, v6 = 0, other = 0;
     for (const auto& ip : svc->cluster_ips) {
@@ -182,7 +212,14 @@ ServiceIndex::ServiceIndex(const Snapshot& snapshot) {
     e.has_v4 = v4 == 1;
     e.has_v6 = v6 == 1;
     e.addresses_parsed = v4 <= 1 && v6 <= 1 && other == 0;
-    std::size_t i = e.hash & mask_;
+    e.plain = e.addresses_parsed && !svc->headless && svc->type != "ExternalName";
+    if (key.name.size() + 1 + key.namespace_.size() <= e.key.size()) {
+      std::memcpy(e.key.data(), key.name.data(), key.name.size());
+      e.key[key.name.size()] = '.';
+      std::memcpy(e.key.data() + key.name.size() + 1, key.namespace_.data(), key.namespace_.size());
+      e.key_length = static_cast<std::uint8_t>(key.name.size() + 1 + key.namespace_.size());
+    }
+    std::size_t i = h & mask_;
     while (slots_[i].service) i = (i + 1) & mask_;
     slots_[i] = e;
   }
@@ -190,11 +227,29 @@ ServiceIndex::ServiceIndex(const Snapshot& snapshot) {
 
 const ServiceIndex::Entry* ServiceIndex::find(std::string_view service, std::string_view namespace_) const {
   const std::uint64_t h = service_hash(service, namespace_);
+  const auto tag = static_cast<std::uint32_t>(h >> 32);
+  const std::size_t length = service.size() + 1 + namespace_.size();
   for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
     const Entry& e = slots_[i];
     if (!e.service) return nullptr;
-    if (e.hash == h && e.service->key.name == service && e.service->key.namespace_ == namespace_) return &e;
+    if (e.hash != tag) continue;
+    if (e.key_length != Entry::kKeyNotInline) {
+      if (e.key_length == length && std::memcmp(e.key.data(), service.data(), service.size()) == 0 && e.key[service.size()] == '.' &&
+          std::memcmp(e.key.data() + service.size() + 1, namespace_.data(), namespace_.size()) == 0)
+        return &e;
+    } else if (e.service->key.name == service && e.service->key.namespace_ == namespace_) {
+      return &e;
+    }
   }
+}
+
+void ServiceIndex::FreeSlots::operator()(Entry* slots) const {
+  static_assert(std::is_trivially_destructible_v<Entry>);
+  std::free(slots);
+}
+
+void ServiceIndex::prefetch(std::string_view service, std::string_view namespace_) const {
+  __builtin_prefetch(&slots_[service_hash(service, namespace_) & mask_]);
 }
 
 void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const Query& q, ResponseWriter& w) const {
@@ -289,6 +344,14 @@ void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const 
   const ServiceIndex::Entry* entry = index ? index->find(r.service, r.namespace_) : nullptr;
   const ServiceInfo* svc = index ? (entry ? entry->service : nullptr) : snap->find(ServiceKey{r.namespace_, r.service});
   if (!svc) return nxdomain();
+  if (entry && entry->plain && r.endpoint.empty() && r.port.empty() && (q.type == kA || q.type == kAAAA)) {
+    // The hot path: an address of a ClusterIP service, from the index entry alone.
+    bool written = false;
+    if (q.type == kA && entry->has_v4) written = w.add_a(ResponseWriter::kAnswer, q.name, ttl, entry->v4);
+    if (q.type == kAAAA && entry->has_v6) written = w.add_aaaa(ResponseWriter::kAnswer, q.name, ttl, entry->v6);
+    if (!written) nodata();
+    return;
+  }
   // Only SRV answers name the service; A/AAAA (the hot path) need no copy of it.
   auto svc_name = [&] { return fmt::format("{}.{}.svc.{}", r.service, r.namespace_, zone); };
 
@@ -300,9 +363,10 @@ void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const 
     return;
   }
 
-  std::vector<const Endpoint*> ready;
-  for (const auto& e : svc->addresses)
-    if (usable(e, *svc)) ready.push_back(&e);
+  std::vector<const Endpoint*> ready;  // only headless services answer with their endpoints
+  if (svc->headless)
+    for (const auto& e : svc->addresses)
+      if (usable(e, *svc)) ready.push_back(&e);
 
   if (!r.endpoint.empty()) {  // <endpoint>.<service>.<ns>.svc.<zone>: headless endpoints only
     if (!svc->headless) return nxdomain();
@@ -342,9 +406,6 @@ void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const 
   if (svc->headless) {
     if (ready.empty()) return nxdomain();  // as CoreDNS: a headless service without ready endpoints does not exist
     for (const auto* e : ready) add_address(w, ResponseWriter::kAnswer, q.name, ttl, e->ip, q.type, written);
-  } else if (entry && entry->addresses_parsed && (q.type == kA || q.type == kAAAA)) {  // the hot path: no text IPs
-    if (q.type == kA && entry->has_v4) written += w.add_a(ResponseWriter::kAnswer, q.name, ttl, entry->v4);
-    if (q.type == kAAAA && entry->has_v6) written += w.add_aaaa(ResponseWriter::kAnswer, q.name, ttl, entry->v6);
   } else {
     for (const auto& ip : svc->cluster_ips) add_address(w, ResponseWriter::kAnswer, q.name, ttl, ip, q.type, written);
   }

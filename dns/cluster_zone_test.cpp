@@ -196,6 +196,35 @@ TEST_F(ClusterZoneTest, PodRecordsFollowThePodsMode) {
   EXPECT_EQ(ask("10-9-9-9.shop.pod.cluster.local", kA, verified).rcode, kNxDomain);
 }
 
+// The server answers through the ServiceIndex (keys inline in the entry, or compared through
+// the service when too long for it; A/AAAA of ClusterIP services from the entry alone): the
+// same bytes as through the Snapshot's map, for every kind of service, hits and misses.
+TEST_F(ClusterZoneTest, ServiceIndexAnswersAsTheSnapshot) {
+  const std::string long_name = "a-service-name-longer-than-an-index-entry";
+  state_.upsert(service(long_name, "10.96.0.12"));
+  snapshot_ = state_.build();
+  const ServiceIndex index(*snapshot_);
+  const ClusterZone zone({});
+  auto answer = [&](const std::string& name, std::uint16_t type, const ServiceIndex* with) {
+    auto q = parse_query(make_query(name, type));
+    EXPECT_TRUE(q.has_value());
+    std::vector<std::uint8_t> buf(4096);
+    ResponseWriter w(buf, buf.size());
+    zone.answer(snapshot_.get(), with, *q, w);
+    auto out = w.finish();
+    return std::vector<std::uint8_t>(out.begin(), out.end());
+  };
+  for (const std::string& svc : std::vector<std::string>{"web", "dual", "db", "empty-headless", "ext", long_name, "missing", long_name + "x", "wex"})
+    for (const std::uint16_t type : {kA, kAAAA, kSRV, kTXT, kANY}) {
+      const std::string name = svc + ".shop.svc.cluster.local";
+      EXPECT_EQ(answer(name, type, &index), answer(name, type, nullptr)) << name << " type " << type;
+    }
+  EXPECT_THAT(decode(answer(long_name + ".shop.svc.cluster.local", kA, &index)).answer,
+              ElementsAre(long_name + ".shop.svc.cluster.local. 5 A 10.96.0.12"));
+  EXPECT_THAT(decode(answer("dual.shop.svc.cluster.local", kAAAA, &index)).answer, ElementsAre("dual.shop.svc.cluster.local. 5 AAAA fd00::11"));
+  EXPECT_EQ(decode(answer("wex.shop.svc.cluster.local", kA, &index)).rcode, kNxDomain);
+}
+
 TEST_F(ClusterZoneTest, ServfailUntilTheFirstSync) {
   ClusterZone zone({});
   auto q = *parse_query(make_query("web.shop.svc.cluster.local", kA));

@@ -110,7 +110,7 @@ class ForwarderTest : public ::testing::Test {
     port_ = port_of(ours_->bound()[0]);
   }
   std::string dig(const std::string& args) { return run("dig @127.0.0.1 -p " + port_ + " +time=3 +tries=1 " + args).output; }
-  std::uint64_t upstream_queries() const { return upstream_->counters().queries.load(); }
+  std::uint64_t upstream_queries() const { return upstream_->counters().queries; }
 
   std::unique_ptr<DnsServer> upstream_, ours_;
   std::string port_;

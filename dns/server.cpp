@@ -108,7 +108,7 @@ class TcpSession : public std::enable_shared_from_this<TcpSession> {
         const IpKey client = key_of(peer.address());
         std::unique_ptr<DnsServer::ForwardJob> job;
         const std::size_t len = self->server_.answer(self->in_, std::span(self->out_).subspan(2), 65535, true, peer_ec ? nullptr : &client,
-                                                     &self->worker_, job);
+                                                     &self->worker_, job, Clock::now());
         if (job) {
           self->idle_.cancel();
           self->server_.forward(self->worker_, std::move(job), [self](std::span<const std::uint8_t> response) {
@@ -305,25 +305,25 @@ QueryMetrics& DnsServer::metrics_for(Worker* worker) { return worker ? worker->m
 
 std::size_t DnsServer::handle(std::span<const std::uint8_t> query, std::span<std::uint8_t> out, std::size_t limit, bool tcp) {
   std::unique_ptr<ForwardJob> no_job;  // without a worker nothing is sent upstream
-  return answer(query, out, limit, tcp, nullptr, nullptr, no_job);
+  return answer(query, out, limit, tcp, nullptr, nullptr, no_job, Clock::now());
 }
 
 std::size_t DnsServer::answer(std::span<const std::uint8_t> query, std::span<std::uint8_t> out, std::size_t limit, bool tcp,
-                              const IpKey* client, Worker* worker, std::unique_ptr<ForwardJob>& job) {
-  const auto started = Clock::now();
-  counters_.queries.fetch_add(1, std::memory_order_relaxed);
-  if (tcp) counters_.tcp_queries.fetch_add(1, std::memory_order_relaxed);
+                              const IpKey* client, Worker* worker, std::unique_ptr<ForwardJob>& job, Clock::time_point started) {
+  QueryMetrics& metrics = metrics_for(worker);
+  metrics.bump(metrics.queries);
+  if (tcp) metrics.bump(metrics.tcp_queries);
   // One Query per thread, reused: its strings keep their capacity from query to query.
   thread_local Query parsed;
   Query* const q = &parsed;
   ParseFailure failure;
   if (!parse_query_into(query, parsed, failure)) {
     if (!failure.answerable) {
-      counters_.dropped.fetch_add(1, std::memory_order_relaxed);
+      metrics.bump(metrics.dropped);
       return 0;
     }
-    counters_.formerr.fetch_add(1, std::memory_order_relaxed);
-    metrics_for(worker).record(0, failure.rcode, Clock::now() - started);
+    metrics.bump(metrics.formerr);
+    metrics.record(0, failure.rcode, Clock::now() - started);
     return header_only(out, failure.id, failure.flags, failure.rcode);
   }
   const std::size_t room = tcp ? limit : std::min<std::size_t>(limit, q->edns ? q->udp_payload : kMaxUdpWithoutEdns);
@@ -344,15 +344,24 @@ std::size_t DnsServer::answer(std::span<const std::uint8_t> query, std::span<std
     return 0;  // answered when upstream answers
   }
   const std::span<const std::uint8_t> msg(out.data(), len);
-  switch (rcode_of(msg)) {
-    case kNxDomain: counters_.nxdomain.fetch_add(1, std::memory_order_relaxed); break;
-    case kServFail: counters_.servfail.fetch_add(1, std::memory_order_relaxed); break;
-    case kRefused: counters_.refused.fetch_add(1, std::memory_order_relaxed); break;
-    default: break;
-  }
-  if (len >= 4 && (out[2] & 0x02)) counters_.truncated.fetch_add(1, std::memory_order_relaxed);
-  metrics_for(worker).record(q->type, rcode_of(msg), Clock::now() - started);
+  metrics.count_response(rcode_of(msg), len >= 4 && (out[2] & 0x02));
+  metrics.record(q->type, rcode_of(msg), Clock::now() - started);
   return len;
+}
+
+void DnsServer::prefetch(std::span<const std::uint8_t> query, Worker* worker) {
+  // The question's labels as they are on the wire (not lowercased: a miss only wastes the hint).
+  std::array<std::string_view, 8> labels;
+  std::size_t n = 0;
+  for (std::size_t at = 12; at < query.size() && query[at] != 0; at += 1 + query[at]) {
+    const std::size_t len = query[at];
+    if ((len & 0xC0) || n == labels.size() || at + 1 + len > query.size()) return;
+    labels[n++] = std::string_view(reinterpret_cast<const char*>(&query[at + 1]), len);
+  }
+  const std::size_t zone = zone_.zone_labels();
+  if (n < zone + 3 || labels[n - zone - 1] != "svc") return;
+  std::shared_ptr<const View> hold;
+  if (const View* view = current_view(worker, hold)) view->services.prefetch(labels[n - zone - 3], labels[n - zone - 2]);
 }
 
 std::size_t DnsServer::answer_forwarded(const Query& q, std::span<std::uint8_t> out, std::size_t room, Worker* worker,
@@ -428,9 +437,7 @@ void DnsServer::forward(Worker& worker, std::unique_ptr<ForwardJob> job, std::fu
       len = w.finish().size();
     }
     const auto rcode = rcode_of(std::span(out.data(), len));
-    if (rcode == kServFail) counters_.servfail.fetch_add(1, std::memory_order_relaxed);
-    if (rcode == kNxDomain) counters_.nxdomain.fetch_add(1, std::memory_order_relaxed);
-    if (rcode == kRefused) counters_.refused.fetch_add(1, std::memory_order_relaxed);
+    worker.metrics.count_response(rcode, false);
     worker.metrics.record(client_query.type, rcode, Clock::now() - j.started);
     deliver(std::span(out.data(), len));
   });
@@ -486,10 +493,27 @@ bool DnsServer::answer_with_autopath(const Query& q, const IpKey& client, std::s
   return true;
 }
 
+ServerCounters DnsServer::counters() const {
+  ServerCounters c;
+  auto add = [&c](const QueryMetrics& m) {
+    c.queries += m.queries.load(std::memory_order_relaxed);
+    c.dropped += m.dropped.load(std::memory_order_relaxed);
+    c.formerr += m.formerr.load(std::memory_order_relaxed);
+    c.nxdomain += m.nxdomain.load(std::memory_order_relaxed);
+    c.servfail += m.servfail.load(std::memory_order_relaxed);
+    c.refused += m.refused.load(std::memory_order_relaxed);
+    c.truncated += m.truncated.load(std::memory_order_relaxed);
+    c.tcp_queries += m.tcp_queries.load(std::memory_order_relaxed);
+  };
+  add(unthreaded_metrics_);
+  for (const auto& w : workers_) add(w->metrics);
+  return c;
+}
+
 std::string DnsServer::metrics_text() const {
   std::vector<const QueryMetrics*> all{&unthreaded_metrics_};
   for (const auto& w : workers_) all.push_back(&w->metrics);
-  return render_metrics(all, counters_, forwarding_ ? &forwarding_->counters() : nullptr, forwarding_loop_detected(),
+  return render_metrics(all, forwarding_ ? &forwarding_->counters() : nullptr, forwarding_loop_detected(),
                         forwarding_ ? forwarding_->cache().size() : 0);
 }
 

@@ -34,8 +34,9 @@ struct ServerOptions {
   bool autopath = false;
 };
 
+// Totals over the workers (each counts its own queries).
 struct ServerCounters {
-  std::atomic<std::uint64_t> queries{0}, dropped{0}, formerr{0}, nxdomain{0}, servfail{0}, refused{0}, truncated{0}, tcp_queries{0};
+  std::uint64_t queries = 0, dropped = 0, formerr = 0, nxdomain = 0, servfail = 0, refused = 0, truncated = 0, tcp_queries = 0;
 };
 
 class DnsServer {
@@ -51,7 +52,7 @@ class DnsServer {
   void set_node_pods(std::vector<PodAddress> pods);
   // The addresses actually bound (with the chosen ports when 0 was asked).
   const std::vector<std::string>& bound() const { return bound_; }
-  const ServerCounters& counters() const { return counters_; }
+  ServerCounters counters() const;
   // Null when nothing is forwarded.
   const ForwardCounters* forward_counters() const { return forwarding_ ? &forwarding_->counters() : nullptr; }
   // The upstream servers in use (from the options or resolv.conf).
@@ -71,10 +72,16 @@ class DnsServer {
   struct Worker;       // internal: one thread, its sockets, its upstream client
   struct ForwardJob;   // internal: a query waiting for an upstream answer
   // Internal, for the socket loops: answers into `out`, or leaves `job` set when the answer must
-  // come from upstream (then `finish_forward` sends it later through `deliver`).
+  // come from upstream (then `forward` sends it later through `deliver`). `received`: when the
+  // query was read (a UDP batch reads its queries at once, with one clock read), the start of
+  // its latency.
   std::size_t answer(std::span<const std::uint8_t> query, std::span<std::uint8_t> out, std::size_t limit, bool tcp,
-                     const IpKey* client, Worker* worker, std::unique_ptr<ForwardJob>& job);
+                     const IpKey* client, Worker* worker, std::unique_ptr<ForwardJob>& job,
+                     std::chrono::steady_clock::time_point received);
   void forward(Worker& worker, std::unique_ptr<ForwardJob> job, std::function<void(std::span<const std::uint8_t>)> deliver);
+  // Internal, for the UDP loop: starts loading the service index entry that answering a
+  // "<service>.<namespace>.svc.<zone>" query will read (a hint: nothing is checked or answered).
+  void prefetch(std::span<const std::uint8_t> query, Worker* worker);
 
  private:
   explicit DnsServer(ServerOptions options);
@@ -103,7 +110,6 @@ class DnsServer {
   // The current View: a worker keeps its own reference and reloads it only when the version
   // moved (loading an atomic shared_ptr takes four locked instructions); others load it into `hold`.
   const View* current_view(Worker* worker, std::shared_ptr<const View>& hold);
-  ServerCounters counters_;
   QueryMetrics unthreaded_metrics_;  // handle() called from outside the workers
   std::unique_ptr<Forwarding> forwarding_;
   std::vector<std::string> bound_;

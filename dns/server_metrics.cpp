@@ -24,7 +24,17 @@ void QueryMetrics::record(std::uint16_t type, int rcode, std::chrono::nanosecond
   bump(latency_sum_ns, static_cast<std::uint64_t>(took.count()));
 }
 
-std::string render_metrics(std::span<const QueryMetrics* const> workers, const ServerCounters& c, const ForwardCounters* f,
+void QueryMetrics::count_response(int rcode, bool truncated_response) {
+  switch (rcode) {
+    case 2: bump(servfail); break;
+    case 3: bump(nxdomain); break;
+    case 5: bump(refused); break;
+    default: break;
+  }
+  if (truncated_response) bump(truncated);
+}
+
+std::string render_metrics(std::span<const QueryMetrics* const> workers, const ForwardCounters* f,
                            bool loop_detected, std::size_t cache_entries) {
   auto sum = [&](auto member) {
     std::uint64_t n = 0;
@@ -54,10 +64,10 @@ std::string render_metrics(std::span<const QueryMetrics* const> workers, const S
   }
   out += fmt::format("switchyard_dns_request_duration_seconds_sum {}\nswitchyard_dns_request_duration_seconds_count {}\n",
                      static_cast<double>(sum([](const QueryMetrics& m) -> auto& { return m.latency_sum_ns; })) / 1e9, cumulative);
-  counter("switchyard_dns_queries_total", "Queries received, parseable or not.", c.queries.load());
-  counter("switchyard_dns_tcp_queries_total", "Queries received over TCP.", c.tcp_queries.load());
-  counter("switchyard_dns_dropped_total", "Queries too broken to answer.", c.dropped.load());
-  counter("switchyard_dns_truncated_total", "Responses sent truncated (TC).", c.truncated.load());
+  counter("switchyard_dns_queries_total", "Queries received, parseable or not.", sum([](const QueryMetrics& m) -> auto& { return m.queries; }));
+  counter("switchyard_dns_tcp_queries_total", "Queries received over TCP.", sum([](const QueryMetrics& m) -> auto& { return m.tcp_queries; }));
+  counter("switchyard_dns_dropped_total", "Queries too broken to answer.", sum([](const QueryMetrics& m) -> auto& { return m.dropped; }));
+  counter("switchyard_dns_truncated_total", "Responses sent truncated (TC).", sum([](const QueryMetrics& m) -> auto& { return m.truncated; }));
   counter("switchyard_dns_autopath_total", "Answers found by server-side search-path expansion.",
           sum([](const QueryMetrics& m) -> auto& { return m.autopath_answers; }));
   if (f) {

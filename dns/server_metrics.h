@@ -11,7 +11,6 @@
 
 namespace switchyard::dns {
 
-struct ServerCounters;
 struct ForwardCounters;
 
 struct alignas(64) QueryMetrics {
@@ -27,6 +26,9 @@ struct alignas(64) QueryMetrics {
   std::array<std::atomic<std::uint64_t>, kBuckets.size() + 1> latency{};  // the last: above every bound
   std::atomic<std::uint64_t> latency_sum_ns{0};
   std::atomic<std::uint64_t> autopath_answers{0};
+  // The server's counts (ServerCounters sums them): per worker too, as a locked add on one
+  // shared line costs every query, and two workers fight over that line.
+  std::atomic<std::uint64_t> queries{0}, dropped{0}, formerr{0}, nxdomain{0}, servfail{0}, refused{0}, truncated{0}, tcp_queries{0};
   // Written by one thread only (a worker's own): plain load+store instead of locked adds.
   bool single_writer = false;
 
@@ -35,10 +37,11 @@ struct alignas(64) QueryMetrics {
     else counter.fetch_add(n, std::memory_order_relaxed);
   }
   void record(std::uint16_t type, int rcode, std::chrono::nanoseconds took);
+  // Counts a response sent with this rcode (and TC) in the server's counters.
+  void count_response(int rcode, bool truncated_response);
 };
 
 // The Prometheus text of everything the server counts. `forward` null: not forwarding.
-std::string render_metrics(std::span<const QueryMetrics* const> workers, const ServerCounters& server,
-                           const ForwardCounters* forward, bool loop_detected, std::size_t cache_entries);
+std::string render_metrics(std::span<const QueryMetrics* const> workers, const ForwardCounters* forward, bool loop_detected, std::size_t cache_entries);
 
 }  // namespace switchyard::dns

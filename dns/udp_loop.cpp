@@ -57,13 +57,15 @@ void UdpBatchLoop::drain() {
     }
     const int n = recvmmsg(fd, in_msgs_.data(), kBatch, MSG_DONTWAIT, nullptr);
     if (n <= 0) return start();  // drained (EAGAIN) or an error for one datagram: wait again
+    const auto received = std::chrono::steady_clock::now();
+    for (int i = 0; i < n; ++i) server_.prefetch(std::span(slots_[i].in.data(), in_msgs_[i].msg_len), worker);
     int replies = 0;
     for (int i = 0; i < n; ++i) {
       Slot& slot = slots_[i];
       const IpKey client = key_of(slot.peer);
       std::unique_ptr<DnsServer::ForwardJob> job;
       const std::size_t len = server_.answer(std::span(slot.in.data(), in_msgs_[i].msg_len), slot.out, slot.out.size(), false, &client,
-                                             worker, job);
+                                             worker, job, received);
       if (len) {
         out_iov_[replies] = {slot.out.data(), len};
         auto& h = out_msgs_[replies].msg_hdr;

@@ -39,10 +39,13 @@ bool read_name(std::span<const std::uint8_t> packet, std::size_t& offset, std::s
     }
     wire_length += len + 1;
     if (wire_length > 254 || at + 1 + len > packet.size()) return false;
-    for (std::size_t i = 0; i < len; ++i) {
-      char c = static_cast<char>(packet[at + 1 + i]);
+    // The label whole, then lowercased in place: one append per label, not one per byte.
+    const std::size_t from = out.size();
+    out.append(reinterpret_cast<const char*>(&packet[at + 1]), len);
+    for (std::size_t i = from; i < out.size(); ++i) {
+      const char c = out[i];
       if (c == '.' || c == '\\') return false;  // no escaped dots in cluster names
-      out += lower(c);
+      out[i] = lower(c);
     }
     out += '.';
     at += 1 + len;

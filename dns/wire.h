@@ -98,7 +98,7 @@ class ResponseWriter {
   bool written_name_equals(std::size_t offset, std::string_view dotted) const;
   // Compression: offsets where written names (and their suffixes) start; compared by reading
   // the name back out of the buffer, so nothing is copied.
-  std::array<std::uint16_t, 128> suffixes_{};
+  std::array<std::uint16_t, 128> suffixes_;  // the first suffix_count_ are set: not zeroed per message
   std::size_t suffix_count_ = 0;
 };
 
