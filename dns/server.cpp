@@ -22,6 +22,25 @@ using Clock = std::chrono::steady_clock;
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
 namespace {
+// A port that no UDP or TCP socket holds on `addr` right now (0 if the probe failed).
+std::uint16_t exclusive_free_port(const asio::ip::address& addr) {
+  asio::io_context io;
+  boost::system::error_code ec;
+  udp::socket u(io);
+  udp::endpoint uep(addr, 0);
+  u.open(uep.protocol(), ec);
+  if (!ec) u.bind(uep, ec);
+  if (ec) return 0;
+  const std::uint16_t port = u.local_endpoint().port();
+  tcp::acceptor t(io);
+  tcp::endpoint tep(addr, port);
+  t.open(tep.protocol(), ec);
+  if (!ec) t.bind(tep, ec);
+  return ec ? 0 : port;
+}
+}  // namespace
+
+namespace {
 
 std::expected<std::pair<asio::ip::address, std::uint16_t>, std::string> parse_listen(const std::string& s) {
   std::string host;
@@ -180,6 +199,13 @@ std::expected<std::unique_ptr<DnsServer>, std::string> DnsServer::create(ServerO
     bool bound_all = false;
     for (int attempt = 0; attempt < 20 && !bound_all; ++attempt) {
       std::uint16_t port = requested_port;
+      // Port 0 with SO_REUSEPORT may hand out a port another process's SO_REUSEPORT socket holds
+      // (same user), and then the kernel splits queries between the two. Probe sockets without
+      // it get a port nobody holds, over UDP and TCP; the workers then bind it with SO_REUSEPORT.
+      if (port == 0) {
+        port = exclusive_free_port(addr);
+        if (port == 0) continue;
+      }
       std::vector<std::unique_ptr<udp::socket>> udps;
       std::vector<std::unique_ptr<tcp::acceptor>> tcps;
       failure.clear();

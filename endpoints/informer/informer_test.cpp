@@ -26,7 +26,7 @@ class InformerAgainstApiserver : public ::testing::Test {
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() / ("sy-informer-" + std::to_string(getpid()));
     std::filesystem::remove_all(dir_);
-    port_ = std::to_string(41000 + getpid() % 5000);
+    port_ = std::to_string(switchyard::testing::free_loopback_port());
     start_server();
   }
   void TearDown() override {

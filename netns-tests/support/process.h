@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -18,6 +19,11 @@ struct CommandResult {
 
 // Runs a shell command and waits for it.
 CommandResult run(const std::string& command);
+
+// A TCP port on 127.0.0.1 that nothing holds right now (the kernel's pick for port 0), for a
+// server the test starts next. A fixed or pid-derived port can be an ephemeral port some other
+// connection on the machine is using.
+std::uint16_t free_loopback_port();
 
 // A background process killed (SIGTERM, then SIGKILL) and reaped when this goes away.
 class ChildProcess {

@@ -29,7 +29,7 @@ class KubectlAgainstApiserver : public ::testing::TestWithParam<std::string> {
     dir_ = std::filesystem::temp_directory_path() / ("sy-kubectl-" + GetParam() + "-" + std::to_string(getpid()));
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    port_ = std::to_string(20000 + (getpid() * 7 + GetParam().back()) % 20000);
+    port_ = std::to_string(switchyard::testing::free_loopback_port());
     ASSERT_EQ(run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=switchyard "
                   "-addext subjectAltName=IP:127.0.0.1 -keyout " + (dir_ / "key.pem").string() + " -out " + (dir_ / "cert.pem").string())
                   .exit_code, 0);

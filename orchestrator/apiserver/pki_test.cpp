@@ -22,6 +22,7 @@
 
 #include "orchestrator/apiserver/kubeconfig.h"
 #include "orchestrator/apiserver/pki.h"
+#include "netns-tests/support/process.h"
 
 namespace switchyard::apiserver {
 namespace {
@@ -255,19 +256,6 @@ TEST(KubeconfigTest, KubectlReadsServerTokenAndCaBack) {
   EXPECT_EQ(ca.output, c->ca_cert_pem);
 }
 
-// A loopback port nobody listens on right now.
-std::uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof a;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 bool accepts_connections(std::uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -309,7 +297,7 @@ TEST(KubeconfigTest, KubectlTrustsTheServingCertificate) {
   TempDir dir;
   auto c = ensure_credentials(options_for(dir.path(), "0.0.0.0"));
   ASSERT_TRUE(c) << c.error();
-  const std::uint16_t port = free_port();
+  const std::uint16_t port = switchyard::testing::free_loopback_port();
   auto kc = write_admin_kubeconfig(dir.path(), *c, "0.0.0.0", port);
   ASSERT_TRUE(kc) << kc.error();
   EXPECT_EQ(*kc, dir.path() / "kubeconfig");
