@@ -1,10 +1,12 @@
 // Time to program N services × 10 endpoints into nftables, inside a network namespace this
 // program creates: a full sync through libnftnl (one batch), one endpoint change as a partial
-// sync, and for comparison the same ruleset loaded with `nft -f` and kube-proxy's iptables layout
-// for the same services loaded with `iptables-restore` (in a namespace of its own: the kernel's
-// commit visits every table of its namespace). Needs root.
+// sync, and for comparison the same ruleset loaded with `nft -f`, kube-proxy's iptables layout
+// for the same services loaded with `iptables-restore` and kube-proxy's nftables layout loaded
+// with `nft -f` (each in a namespace of its own: the kernel's commit visits every table of its
+// namespace). Needs root.
 //
 //   nft_sync_bench [--services=1000,10000] [--endpoints=10] [--changes=21] [--no-nft-cli] [--no-iptables]
+//                  [--no-kube-proxy-nft]
 //
 // Arguments starting with --benchmark_ (from bench/run.sh) are ignored.
 #include <sys/resource.h>
@@ -51,7 +53,7 @@ double cpu_ms(int who) {
 struct Result {
   int services = 0;
   double full_sync_ms = 0, partial_median_ms = 0, partial_max_ms = 0, nft_cli_ms = -1, iptables_ms = -1;
-  double full_sync_cpu_ms = 0, iptables_cpu_ms = -1;
+  double full_sync_cpu_ms = 0, iptables_cpu_ms = -1, kube_proxy_nft_ms = -1;
   std::uint64_t rules = 0, chains = 0, elements = 0, partial_messages = 0;
 };
 
@@ -83,7 +85,67 @@ std::pair<double, double> iptables_restore_ms(int services, int endpoints_per_se
   return {ms, cpu};
 }
 
-std::optional<Result> run(int services, int endpoints_per_service, int changes, bool nft_cli, bool iptables) {
+// kube-proxy's nftables-mode layout for the same services (pkg/proxy/nftables: per service port
+// a `service-…` chain with the masquerade rule and `numgen random mod N vmap { i : goto
+// endpoint-… }`, per endpoint an `endpoint-…` chain with the hairpin masquerade rule and the
+// DNAT; `service-ips` and `cluster-ips` elements), in one table, as one `nft -f` transaction.
+// Wall ms, -1 on failure.
+double kube_proxy_nft_ms(int services, int endpoints_per_service) {
+  auto ns = dataplane::testing::NetworkNamespace::create(
+      dataplane::testing::NetworkNamespace::unique_name("sy-kpnft", "bench"));
+  if (!ns) return -1;
+  std::string f = "add table ip kube-proxy { comment \"rules for kube-proxy\" ; }\n";
+  auto chain = [&](const std::string& name) { f += "add chain ip kube-proxy " + name + "\n"; };
+  auto rule = [&](const std::string& name, const std::string& r) { f += "add rule ip kube-proxy " + name + " " + r + "\n"; };
+  f += "add chain ip kube-proxy nat-prerouting { type nat hook prerouting priority dstnat ; }\n"
+       // -100 is dstnat: nft 1.0.6 takes the name for prerouting only.
+       "add chain ip kube-proxy nat-output { type nat hook output priority -100 ; }\n"
+       "add chain ip kube-proxy nat-postrouting { type nat hook postrouting priority srcnat ; }\n"
+       "add map ip kube-proxy service-ips { type ipv4_addr . inet_proto . inet_service : verdict ; }\n"
+       "add set ip kube-proxy cluster-ips { type ipv4_addr ; }\n";
+  for (const char* c : {"mark-for-masquerade", "masquerading", "services"}) chain(c);
+  rule("mark-for-masquerade", "mark set mark or 0x4000");
+  rule("masquerading", "mark and 0x4000 == 0 return");
+  rule("masquerading", "mark set mark xor 0x4000");
+  rule("masquerading", "masquerade fully-random");
+  rule("services", "ip daddr . meta l4proto . th dport vmap @service-ips");
+  rule("nat-prerouting", "jump services");
+  rule("nat-output", "jump services");
+  rule("nat-postrouting", "jump masquerading");
+  std::string elements;
+  for (int s = 0; s < services; ++s) {
+    const std::string port_name = "shop/svc" + std::to_string(s) + "/tcp/http", vip = ip(10, s + 1);
+    const std::string svc_chain = "service-" + std::to_string(100000000 + s) + "-" + port_name;
+    chain(svc_chain);
+    rule(svc_chain, "ip daddr " + vip + " tcp dport 80 ip saddr != 11.0.0.0/8 jump mark-for-masquerade");
+    std::string vmap;
+    for (int e = 0; e < endpoints_per_service; ++e) {
+      const std::string ep = ip(11, s * endpoints_per_service + e + 1);
+      const std::string ep_chain = "endpoint-" + std::to_string(100000000 + s * endpoints_per_service + e) + "-" + port_name + "__" + ep + "/8080";
+      chain(ep_chain);
+      rule(ep_chain, "ip saddr " + ep + " jump mark-for-masquerade");
+      rule(ep_chain, "meta l4proto tcp dnat to " + ep + ":8080");
+      vmap += (e ? ", " : "") + std::to_string(e) + " : goto " + ep_chain;
+    }
+    rule(svc_chain, "numgen random mod " + std::to_string(endpoints_per_service) + " vmap { " + vmap + " }");
+    elements += "add element ip kube-proxy service-ips { " + vip + " . tcp . 80 : goto " + svc_chain + " }\n";
+    elements += "add element ip kube-proxy cluster-ips { " + vip + " }\n";
+  }
+  f += elements;
+  const std::string file = "/tmp/" + ns->name() + ".nft";
+  std::ofstream(file) << f;
+  const auto start = Clock::now();
+  auto loaded = ns->run("nft -f " + file);
+  const double ms = ms_since(start);
+  std::remove(file.c_str());
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "nft -f of kube-proxy's layout: %s\n", loaded.output.substr(0, 2000).c_str());
+    return -1;
+  }
+  return ms;
+}
+
+std::optional<Result> run(int services, int endpoints_per_service, int changes, bool nft_cli, bool iptables, bool kube_proxy_nft) {
   auto ns = dataplane::testing::NetworkNamespace::create(
       dataplane::testing::NetworkNamespace::unique_name("sy-nft", "bench"));
   if (!ns) {
@@ -162,6 +224,7 @@ std::optional<Result> run(int services, int endpoints_per_service, int changes, 
     std::remove(file.c_str());
   }
   if (iptables) std::tie(r.iptables_ms, r.iptables_cpu_ms) = iptables_restore_ms(services, endpoints_per_service);
+  if (kube_proxy_nft) r.kube_proxy_nft_ms = kube_proxy_nft_ms(services, endpoints_per_service);
   return r;
 }
 
@@ -172,6 +235,7 @@ int main(int argc, char** argv) {
   int endpoints_per_service = 10;
   bool nft_cli = true;
   bool iptables = true;
+  bool kube_proxy_nft = true;
   int changes = 21;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -192,8 +256,10 @@ int main(int argc, char** argv) {
       nft_cli = false;
     } else if (a == "--no-iptables") {
       iptables = false;
+    } else if (a == "--no-kube-proxy-nft") {
+      kube_proxy_nft = false;
     } else if (!a.starts_with("--benchmark_")) {
-      std::fprintf(stderr, "usage: %s [--services=1000,10000] [--endpoints=10] [--changes=21] [--no-nft-cli] [--no-iptables]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--services=1000,10000] [--endpoints=10] [--changes=21] [--no-nft-cli] [--no-iptables] [--no-kube-proxy-nft]\n", argv[0]);
       return 2;
     }
   }
@@ -201,21 +267,22 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "nft_sync_bench needs root (it creates a network namespace)\n");
     return 0;
   }
-  std::printf("| services × %d endpoints | chains | rules | map elements | full sync (libnftnl, 1 batch): wall / CPU | nft -f of the same ruleset | ratio | iptables-restore of kube-proxy's layout: wall / CPU | ratio: wall / CPU | one endpoint change (median / max of %d) | messages |\n",
+  std::printf("| services × %d endpoints | chains | rules | map elements | full sync (libnftnl, 1 batch): wall / CPU | nft -f of the same ruleset | ratio | iptables-restore of kube-proxy's layout: wall / CPU | ratio: wall / CPU | nft -f of kube-proxy's nftables layout | ratio | one endpoint change (median / max of %d) | messages |\n",
               endpoints_per_service, changes);
-  std::printf("|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (int n : sizes) {
-    auto r = run(n, endpoints_per_service, changes, nft_cli, iptables);
+    auto r = run(n, endpoints_per_service, changes, nft_cli, iptables, kube_proxy_nft);
     if (!r) return 1;
     auto ms = [](double v) { return v < 0 ? std::string("n/a") : std::to_string(static_cast<long long>(v)) + " ms"; };
     auto ratio = [&](double v) { return v < 0 ? std::string("n/a") : std::to_string(v / r->full_sync_ms).substr(0, 5) + "×"; };
     const std::string ipt = ms(r->iptables_ms) + " / " + ms(r->iptables_cpu_ms);
     const std::string ipt_ratio =
         r->iptables_ms < 0 ? "n/a" : ratio(r->iptables_ms) + " / " + std::to_string(r->iptables_cpu_ms / r->full_sync_cpu_ms).substr(0, 5) + "×";
-    std::printf("| %d | %llu | %llu | %llu | %.0f ms / %.0f ms | %s | %s | %s | %s | %.2f ms / %.2f ms | %llu |\n", r->services,
+    std::printf("| %d | %llu | %llu | %llu | %.0f ms / %.0f ms | %s | %s | %s | %s | %s | %s | %.2f ms / %.2f ms | %llu |\n", r->services,
                 static_cast<unsigned long long>(r->chains), static_cast<unsigned long long>(r->rules),
                 static_cast<unsigned long long>(r->elements), r->full_sync_ms, r->full_sync_cpu_ms,
                 ms(r->nft_cli_ms).c_str(), ratio(r->nft_cli_ms).c_str(), ipt.c_str(), ipt_ratio.c_str(),
+                ms(r->kube_proxy_nft_ms).c_str(), ratio(r->kube_proxy_nft_ms).c_str(),
                 r->partial_median_ms, r->partial_max_ms, static_cast<unsigned long long>(r->partial_messages));
     std::fflush(stdout);
   }
