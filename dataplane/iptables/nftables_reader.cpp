@@ -15,7 +15,6 @@
 #include <memory>
 #include <optional>
 #include <set>
-#include <tuple>
 
 #include <fmt/format.h>
 #include <libmnl/libmnl.h>
@@ -120,55 +119,10 @@ std::string element_comment(nftnl_set_elem* e) {
   return out;
 }
 
-std::expected<void, Error> read_map(mnl_socket* sock, IpFamily family, const std::string& table, const char* map, bool with_address,
-                                    TableContents& out) {
+// Dumps the elements of one set or map of `table`, handing each to `on_element`.
+std::expected<void, Error> for_each_element(mnl_socket* sock, IpFamily family, const std::string& table, const std::string& map,
+                                            const std::function<void(nftnl_set_elem*)>& on_element) {
   const std::uint16_t nfproto = family == IpFamily::IPv4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
-  const std::size_t addr_len = family == IpFamily::IPv4 ? 4 : 16;
-  return dump(
-      sock, NFT_MSG_GETSETELEM, nfproto, fmt::format("elements of map {} {} {}", family_keyword(family), table, map),
-      [&](nlmsghdr* nlh) {
-        std::unique_ptr<nftnl_set, decltype(&nftnl_set_free)> s(nftnl_set_alloc(), nftnl_set_free);
-        nftnl_set_set_str(s.get(), NFTNL_SET_TABLE, table.c_str());
-        nftnl_set_set_str(s.get(), NFTNL_SET_NAME, map);
-        nftnl_set_elems_nlmsg_build_payload(nlh, s.get());
-      },
-      [&](const nlmsghdr* m) {
-        std::unique_ptr<nftnl_set, decltype(&nftnl_set_free)> s(nftnl_set_alloc(), nftnl_set_free);
-        if (nftnl_set_elems_nlmsg_parse(m, s.get()) < 0) return;
-        std::tuple<TableContents*, IpFamily, std::size_t, bool, const std::string*> args(&out, family, addr_len, with_address, &table);
-        nftnl_set_elem_foreach(
-            s.get(),
-            [](nftnl_set_elem* e, void* data) -> int {
-              auto* c = static_cast<std::tuple<TableContents*, IpFamily, std::size_t, bool, const std::string*>*>(data);
-              auto& [contents, fam, alen, has_address, tbl] = *c;
-              std::uint32_t len = 0;
-              const auto* key = static_cast<const std::uint8_t*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len));
-              const std::size_t offset = has_address ? alen : 0;
-              if (!key || len < offset + 8) return 0;
-              ProgrammedFrontend f;
-              if (has_address) f.address = address_text(key, fam);
-              f.protocol = protocol_name(key[offset]);
-              f.port = static_cast<std::uint16_t>(key[offset + 4] << 8 | key[offset + 5]);
-              f.table = *tbl;
-              if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN)) {
-                f.chain = nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN);
-                // A shared endpoints-N chain does not name the service; the comment does.
-                f.service = f.chain.starts_with(names::kEndpointGroupPrefix) ? element_comment(e) : service_of_chain(f.chain);
-              }
-              f.no_endpoints = f.chain.empty() || f.chain == names::kRejectChain;  // the no-endpoint maps: reject or drop
-              if (f.no_endpoints) f.service.clear();
-              contents->frontends.push_back(std::move(f));
-              return 0;
-            },
-            &args);
-      });
-}
-
-// An endpoints-N map: ClusterIP . protocol . port . index → endpoint address . port.
-std::expected<void, Error> read_endpoint_map(mnl_socket* sock, IpFamily family, const std::string& table, const std::string& map,
-                                             TableContents& out) {
-  const std::uint16_t nfproto = family == IpFamily::IPv4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
-  const std::size_t alen = family == IpFamily::IPv4 ? 4 : 16;
   return dump(
       sock, NFT_MSG_GETSETELEM, nfproto, fmt::format("elements of map {} {} {}", family_keyword(family), table, map),
       [&](nlmsghdr* nlh) {
@@ -182,16 +136,46 @@ std::expected<void, Error> read_endpoint_map(mnl_socket* sock, IpFamily family, 
         if (nftnl_set_elems_nlmsg_parse(m, s.get()) < 0) return;
         nftnl_set_elems_iter* it = nftnl_set_elems_iter_create(s.get());
         if (!it) return;
-        for (nftnl_set_elem* e = nftnl_set_elems_iter_next(it); e; e = nftnl_set_elems_iter_next(it)) {
-          std::uint32_t klen = 0, dlen = 0;
-          const auto* key = static_cast<const std::uint8_t*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen));
-          const auto* data = static_cast<const std::uint8_t*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &dlen));
-          if (!key || !data || klen < alen + 12 || dlen < alen + 2) continue;
-          const std::string k = frontend_key(table, address_text(key, family), protocol_name(key[alen]), key[alen + 4] << 8 | key[alen + 5]);
-          out.map_targets[k].push_back(endpoint_target(address_text(data, family), data[alen] << 8 | data[alen + 1], family));
-        }
+        for (nftnl_set_elem* e = nftnl_set_elems_iter_next(it); e; e = nftnl_set_elems_iter_next(it)) on_element(e);
         nftnl_set_elems_iter_destroy(it);
       });
+}
+
+std::expected<void, Error> read_map(mnl_socket* sock, IpFamily family, const std::string& table, const char* map, bool with_address,
+                                    TableContents& out) {
+  const std::size_t offset = with_address ? (family == IpFamily::IPv4 ? 4 : 16) : 0;
+  return for_each_element(sock, family, table, map, [&](nftnl_set_elem* e) {
+    std::uint32_t len = 0;
+    const auto* key = static_cast<const std::uint8_t*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len));
+    if (!key || len < offset + 8) return;
+    ProgrammedFrontend f;
+    if (with_address) f.address = address_text(key, family);
+    f.protocol = protocol_name(key[offset]);
+    f.port = static_cast<std::uint16_t>(key[offset + 4] << 8 | key[offset + 5]);
+    f.table = table;
+    if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_CHAIN)) {
+      f.chain = nftnl_set_elem_get_str(e, NFTNL_SET_ELEM_CHAIN);
+      // A shared endpoints-N chain does not name the service; the comment does.
+      f.service = f.chain.starts_with(names::kEndpointGroupPrefix) ? element_comment(e) : service_of_chain(f.chain);
+    }
+    f.no_endpoints = f.chain.empty() || f.chain == names::kRejectChain;  // the no-endpoint maps: reject or drop
+    if (f.no_endpoints) f.service.clear();
+    out.frontends.push_back(std::move(f));
+  });
+}
+
+// An endpoints-N map: ClusterIP . protocol . port . index → endpoint address . port.
+std::expected<void, Error> read_endpoint_map(mnl_socket* sock, IpFamily family, const std::string& table, const std::string& map,
+                                             TableContents& out) {
+  const std::size_t alen = family == IpFamily::IPv4 ? 4 : 16;
+  return for_each_element(sock, family, table, map, [&](nftnl_set_elem* e) {
+    std::uint32_t klen = 0, dlen = 0;
+    const auto* key = static_cast<const std::uint8_t*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &klen));
+    const auto* data = static_cast<const std::uint8_t*>(nftnl_set_elem_get(e, NFTNL_SET_ELEM_DATA, &dlen));
+    if (!key || !data || klen < alen + 12 || dlen < alen + 2) return;
+    const std::string k = frontend_key(table, address_text(key, family), protocol_name(key[alen]), key[alen + 4] << 8 | key[alen + 5]);
+    out.map_targets[k].push_back(endpoint_target(address_text(data, family), data[alen] << 8 | data[alen + 1], family));
+  });
 }
 
 }  // namespace
