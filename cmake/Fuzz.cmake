@@ -8,12 +8,17 @@ if(NOT CLANGXX_FUZZ)
   return()
 endif()
 include(ExternalProject)
+set(fuzz_launcher "")
+if(CMAKE_CXX_COMPILER_LAUNCHER)
+  set(fuzz_launcher -DCMAKE_CXX_COMPILER_LAUNCHER=${CMAKE_CXX_COMPILER_LAUNCHER} -DCMAKE_C_COMPILER_LAUNCHER=${CMAKE_C_COMPILER_LAUNCHER})
+endif()
 ExternalProject_Add(fuzz_build
   SOURCE_DIR ${CMAKE_SOURCE_DIR}
   BINARY_DIR ${CMAKE_BINARY_DIR}/fuzz
   CMAKE_ARGS -DSWITCHYARD_FUZZ_ONLY=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
              -DCMAKE_CXX_COMPILER=${CLANGXX_FUZZ} -DCMAKE_C_COMPILER=clang-16
              "-DCMAKE_CXX_FLAGS=-Wno-builtin-macro-redefined -U__cpp_concepts -D__cpp_concepts=202002L"
+             ${fuzz_launcher}
              -G Ninja
   BUILD_ALWAYS ON
   INSTALL_COMMAND ""

@@ -20,8 +20,8 @@
 #include "endpoints/informer/cluster_state_feed.h"
 #include "endpoints/informer/node_pods_feed.h"
 #include "netns-tests/support/process.h"
-#include "orchestrator/cmd/agent_config.h"
-#include "orchestrator/cmd/status_http_server.h"
+#include "node/agent_config.h"
+#include "node/status_http_server.h"
 
 namespace switchyard {
 namespace {
@@ -37,10 +37,10 @@ json group(const std::string& name) {
   return {{"name", name}, {"versions", {gv}}, {"preferredVersion", gv}};
 }
 
-cmd::StatusResponse discovery(json doc) { return {200, "application/json", doc.dump()}; }
+node::StatusResponse discovery(json doc) { return {200, "application/json", doc.dump()}; }
 
 // Just enough of the discovery API for kubectl to map the kinds in deploy/ to resources.
-std::map<std::string, cmd::StatusHandler> discovery_handlers() {
+std::map<std::string, node::StatusHandler> discovery_handlers() {
   return {
       {"/api", [] { return discovery({{"kind", "APIVersions"}, {"versions", {"v1"}}, {"serverAddressByClientCIDRs", json::array()}}); }},
       {"/apis", [] {
@@ -82,7 +82,7 @@ bool has(const YAML::Node& list, const std::string& value) {
 class DeployManifests : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto server = cmd::StatusHttpServer::start("127.0.0.1:0", discovery_handlers());
+    auto server = node::StatusHttpServer::start("127.0.0.1:0", discovery_handlers());
     ASSERT_TRUE(server) << server.error();
     server_ = std::move(*server);
     // No kubeconfig: the server flag only, and a cache directory of our own.
@@ -109,7 +109,7 @@ class DeployManifests : public ::testing::Test {
     return out;
   }
 
-  std::unique_ptr<cmd::StatusHttpServer> server_;
+  std::unique_ptr<node::StatusHttpServer> server_;
   std::filesystem::path cache_;
   std::vector<YAML::Node> objects_;
 };
@@ -158,8 +158,8 @@ TEST_F(DeployManifests, TheDaemonSetsServiceAccountMayListAndWatchEverythingTheA
 TEST_F(DeployManifests, TheConfigMapHoldsAConfigurationTheAgentAccepts) {
   auto maps = of_kind("ConfigMap");
   ASSERT_EQ(maps.size(), 1u);
-  cmd::AgentConfig c;
-  auto ok = cmd::parse_kube_proxy_configuration(maps[0]["data"]["config.yaml"].as<std::string>(), c);
+  node::AgentConfig c;
+  auto ok = node::parse_kube_proxy_configuration(maps[0]["data"]["config.yaml"].as<std::string>(), c);
   ASSERT_TRUE(ok) << ok.error();
   EXPECT_EQ(c.mode, "nftables");
   EXPECT_FALSE(c.cluster_cidrs.empty());

@@ -11,7 +11,7 @@ runtime=(
 )
 packages=(
   # toolchain
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git ccache clang-format
   clang llvm clang-16 libclang-rt-16-dev
   # libraries
   libbpf-dev libelf-dev zlib1g-dev bpftool linux-libc-dev

@@ -1,4 +1,4 @@
-#include "orchestrator/cmd/node_agent.h"
+#include "node/node_agent.h"
 
 #include <fstream>
 #include <thread>
@@ -16,9 +16,9 @@
 #include "dns/server.h"
 #include "endpoints/informer/cluster_state_feed.h"
 #include "endpoints/informer/node_pods_feed.h"
-#include "orchestrator/cmd/status_http_server.h"
+#include "node/status_http_server.h"
 
-namespace switchyard::cmd {
+namespace switchyard::node {
 
 namespace {
 
@@ -258,4 +258,4 @@ std::expected<void, NodeAgent::StartError> cleanup_dataplane(const AgentConfig& 
   return {};
 }
 
-}  // namespace switchyard::cmd
+}  // namespace switchyard::node

@@ -1,6 +1,6 @@
 #include <CLI/CLI.hpp>
 
-#include "orchestrator/cmd/commands.h"
+#include "cmd/commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"switchyard: Kubernetes service networking (eBPF and nftables dataplanes, cluster DNS, API server)"};

@@ -1,4 +1,4 @@
-#include "orchestrator/cmd/status_http_server.h"
+#include "node/status_http_server.h"
 
 #include <thread>
 
@@ -9,9 +9,9 @@
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
 
-#include "orchestrator/cmd/agent_config.h"
+#include "node/agent_config.h"
 
-namespace switchyard::cmd {
+namespace switchyard::node {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -113,4 +113,4 @@ void StatusHttpServer::stop() {
 
 StatusHttpServer::~StatusHttpServer() { stop(); }
 
-}  // namespace switchyard::cmd
+}  // namespace switchyard::node

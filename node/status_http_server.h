@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-namespace switchyard::cmd {
+namespace switchyard::node {
 
 struct StatusResponse {
   int status = 200;
@@ -33,4 +33,4 @@ class StatusHttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace switchyard::cmd
+}  // namespace switchyard::node

@@ -10,11 +10,16 @@
 #include <spdlog/spdlog.h>
 
 #include "endpoints/informer/api_client.h"
-#include "orchestrator/cmd/agent_config.h"
-#include "orchestrator/cmd/commands.h"
-#include "orchestrator/cmd/node_agent.h"
+#include "node/agent_config.h"
+#include "cmd/commands.h"
+#include "node/node_agent.h"
 
 namespace switchyard::cmd {
+
+using node::AgentConfig;
+using node::NodeAgent;
+using node::cleanup_dataplane;
+using node::parse_go_duration;
 
 namespace {
 

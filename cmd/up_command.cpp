@@ -20,11 +20,14 @@
 
 #include "endpoints/informer/api_client.h"
 #include "orchestrator/apiserver/resources.h"
-#include "orchestrator/cmd/commands.h"
-#include "orchestrator/cmd/control_plane.h"
-#include "orchestrator/cmd/node_agent.h"
+#include "cmd/commands.h"
+#include "cmd/control_plane.h"
+#include "node/node_agent.h"
 
 namespace switchyard::cmd {
+
+using node::AgentConfig;
+using node::NodeAgent;
 
 namespace {
 

@@ -15,10 +15,14 @@
 #include "dns/server.h"
 #include "orchestrator/api/defaults.h"
 #include "orchestrator/api/manifest.h"
-#include "orchestrator/cmd/commands.h"
-#include "orchestrator/cmd/status_http_server.h"
+#include "cmd/commands.h"
+#include "node/status_http_server.h"
 
 namespace switchyard::cmd {
+
+using node::StatusHandler;
+using node::StatusHttpServer;
+using node::StatusResponse;
 
 namespace {
 

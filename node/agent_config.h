@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace switchyard::cmd {
+namespace switchyard::node {
 
 struct ConntrackSettings {
   // Unset: leave the kernel's value alone.
@@ -61,4 +61,4 @@ std::expected<std::chrono::milliseconds, std::string> parse_go_duration(std::str
 // "ADDR:PORT", "[V6]:PORT", or an address alone (takes `default_port`) → {host, port}.
 std::expected<std::pair<std::string, std::uint16_t>, std::string> split_host_port(const std::string& text, std::uint16_t default_port);
 
-}  // namespace switchyard::cmd
+}  // namespace switchyard::node

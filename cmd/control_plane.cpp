@@ -1,4 +1,4 @@
-#include "orchestrator/cmd/control_plane.h"
+#include "cmd/control_plane.h"
 
 #include <chrono>
 #include <filesystem>

@@ -8,9 +8,9 @@
 #include <string>
 
 #include "endpoints/informer/api_client.h"
-#include "orchestrator/cmd/agent_config.h"
+#include "node/agent_config.h"
 
-namespace switchyard::cmd {
+namespace switchyard::node {
 
 class NodeAgent {
  public:
@@ -37,4 +37,4 @@ class NodeAgent {
 // Removes everything the backend of `config.mode` programmed in this network namespace.
 std::expected<void, NodeAgent::StartError> cleanup_dataplane(const AgentConfig& config);
 
-}  // namespace switchyard::cmd
+}  // namespace switchyard::node

@@ -11,7 +11,7 @@
 
 #include "dataplane/ebpf/ebpf_reader.h"
 #include "dataplane/iptables/nftables_reader.h"
-#include "orchestrator/cmd/commands.h"
+#include "cmd/commands.h"
 
 namespace switchyard::cmd {
 

@@ -1,6 +1,6 @@
 // KubeProxyConfiguration files as kube-proxy DaemonSets carry them, Go durations, listen
 // addresses, and the status HTTP server answering real requests on loopback.
-#include "orchestrator/cmd/agent_config.h"
+#include "node/agent_config.h"
 
 #include <utility>  // Boost 1.74 asio/awaitable.hpp uses std::exchange without it
 
@@ -8,9 +8,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "orchestrator/cmd/status_http_server.h"
+#include "node/status_http_server.h"
 
-namespace switchyard::cmd {
+namespace switchyard::node {
 namespace {
 
 using namespace std::chrono_literals;
@@ -147,4 +147,4 @@ TEST(StatusHttpServer, AnswersKnownPathsAnd404sTheRest) {
 }
 
 }  // namespace
-}  // namespace switchyard::cmd
+}  // namespace switchyard::node

@@ -1,4 +1,4 @@
-#include "orchestrator/cmd/agent_config.h"
+#include "node/agent_config.h"
 
 #include <algorithm>
 #include <cctype>
@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
-namespace switchyard::cmd {
+namespace switchyard::node {
 
 namespace {
 
@@ -183,4 +183,4 @@ std::expected<void, std::string> read_kube_proxy_configuration(const std::string
   return {};
 }
 
-}  // namespace switchyard::cmd
+}  // namespace switchyard::node

@@ -5,8 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "orchestrator/cmd/commands.h"
-#include "orchestrator/cmd/control_plane.h"
+#include "cmd/commands.h"
+#include "cmd/control_plane.h"
 
 namespace switchyard::cmd {
 

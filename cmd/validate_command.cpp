@@ -11,7 +11,7 @@
 #include "orchestrator/api/defaults.h"
 #include "orchestrator/api/manifest.h"
 #include "orchestrator/api/validation.h"
-#include "orchestrator/cmd/commands.h"
+#include "cmd/commands.h"
 
 namespace switchyard::cmd {
 
