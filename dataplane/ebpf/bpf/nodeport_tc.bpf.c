@@ -41,6 +41,7 @@ static __always_inline int np_no_endpoint(struct __sk_buff* skb, __u16 flags, __
  * verdict (TC_ACT_OK when the packet is for no frontend). */
 static __always_inline int np_new_flow(struct __sk_buff* skb, const struct lb_packet* p, const union ct_key* flow_key,
                                        struct ct_value* flow) {
+  *flow = (struct ct_value){};
   union ext_key key;
   const struct lb_service_value* svc = ext_frontend(p, &key);
   if (!svc) return TC_ACT_OK;
@@ -86,7 +87,7 @@ static __always_inline int np_ingress(struct __sk_buff* skb, __u8 family) {
   if (!lb_parse((void*)(long)skb->data, (void*)(long)skb->data_end, family, &p)) return TC_ACT_OK;
   union ct_key key;
   ct_key_of(&key, &p);
-  struct ct_value flow = {};
+  struct ct_value flow;
   if (ct_lookup(family, CT_FLOW, &key, &flow)) {
     np_count(NP_METRIC_DNAT_TRACKED);
   } else {

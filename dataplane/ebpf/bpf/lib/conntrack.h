@@ -162,9 +162,11 @@ static __always_inline long ct_update(__u8 family, enum ct_direction dir, const 
  * SNATed flow that frees its port). From the client's side: its packet `p`, the flow's key and
  * value. */
 static __always_inline void ct_forget(const struct lb_packet* p, const union ct_key* flow_key, const struct ct_value* flow) {
+  /* Copies, not pointers into `p`: a packet description whose address escapes into a select
+   * could no longer be kept in registers, its family no longer folded into a constant. */
+  const union lb_addr client = flow->via_port ? flow->via : p->saddr;
   union ct_key reply_key;
-  ct_key(&reply_key, p->family, &flow->to, flow->via_port ? &flow->via : &p->saddr, flow->to_port,
-         flow->via_port ? flow->via_port : p->sport, p->proto);
+  ct_key(&reply_key, p->family, &flow->to, &client, flow->to_port, flow->via_port ? flow->via_port : p->sport, p->proto);
   bpf_map_delete_elem(ct_map(p->family, CT_REPLY), &reply_key);
   bpf_map_delete_elem(ct_map(p->family, CT_FLOW), flow_key);
 }
@@ -172,9 +174,10 @@ static __always_inline void ct_forget(const struct lb_packet* p, const union ct_
 /* The same from a reply's side: the reply `p`, its key and value. */
 static __always_inline void ct_forget_reply(const struct lb_packet* p, const union ct_key* reply_key,
                                             const struct ct_value* reply) {
+  const union lb_addr client = reply->via_port ? reply->via : p->daddr;
   union ct_key flow_key;
-  ct_key(&flow_key, p->family, reply->via_port ? &reply->via : &p->daddr, &reply->to,
-         reply->via_port ? reply->via_port : p->dport, reply->to_port, p->proto);
+  ct_key(&flow_key, p->family, &client, &reply->to, reply->via_port ? reply->via_port : p->dport, reply->to_port,
+         p->proto);
   bpf_map_delete_elem(ct_map(p->family, CT_FLOW), &flow_key);
   bpf_map_delete_elem(ct_map(p->family, CT_REPLY), reply_key);
 }

@@ -2,7 +2,11 @@
  * the bench's parse-only floor), and the one parser that fills it. The programs are written
  * once over both families: the entry program reads the family from the Ethernet header and
  * calls the always-inlined logic with it as a constant, so clang compiles one specialised copy
- * per family and the verifier sees no family branches at run time. */
+ * per family and the verifier sees no family branches at run time. That holds while clang can
+ * keep a struct lb_packet in registers: copy its fields, never hand their addresses to a helper
+ * or choose between pointers into it (`c ? &p->saddr : &x`). Otherwise the family becomes a
+ * load, clang merges the two copies' common tails and branches on the family at run time
+ * (correct, but a fifth slower per packet: check the object's size and bench/ebpf_packet_bench). */
 #ifndef SWITCHYARD_BPF_PACKET_H
 #define SWITCHYARD_BPF_PACKET_H
 
