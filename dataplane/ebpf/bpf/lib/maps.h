@@ -10,6 +10,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "../lb_types.h"
+#include "counter.h"
 
 /* (VIP, port, proto, slot) -> frontend (slot 0) or backend id (slots 1..n), IPv4. */
 struct {
@@ -92,9 +93,6 @@ struct {
   __type(value, __u64);
 } lb_metrics_v1 SEC(".maps");
 
-static __always_inline void lb_count(__u32 metric) {
-  __u64* v = bpf_map_lookup_elem(&lb_metrics_v1, &metric);
-  if (v) *v += 1;
-}
+static __always_inline void lb_count(__u32 metric) { counter_add(&lb_metrics_v1, metric); }
 
 #endif

@@ -8,6 +8,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "../lb_types.h"
+#include "counter.h"
 
 /* enum nodeport_metric -> count of packets with that outcome, per CPU. */
 struct {
@@ -25,18 +26,13 @@ struct {
   __type(value, __u64);
 } np_drops_v1 SEC(".maps");
 
-static __always_inline void np_count(__u32 metric) {
-  __u64* v = bpf_map_lookup_elem(&np_metrics_v1, &metric);
-  if (v) *v += 1;
-}
+static __always_inline void np_count(__u32 metric) { counter_add(&np_metrics_v1, metric); }
 
 /* The tc verdict for what the programs' logic returned: a TC_ACT_ value, or a drop reason
  * negated, which is counted and the packet dropped. */
 static __always_inline int np_tc_verdict(int ret) {
   if (ret >= 0) return ret;
-  __u32 reason = (__u32)-ret;
-  __u64* v = bpf_map_lookup_elem(&np_drops_v1, &reason);
-  if (v) *v += 1;
+  counter_add(&np_drops_v1, (__u32)-ret);
   return TC_ACT_SHOT;
 }
 

@@ -46,11 +46,10 @@ struct reject6_message {
 };
 _Static_assert(sizeof(struct reject6_message) == sizeof(struct ipv6hdr) + sizeof(struct icmp6_body), "no padding");
 
-static __always_inline int reject_build4(struct __sk_buff* skb, struct reject4_message* m) {
-  if (bpf_skb_load_bytes(skb, ETH_HLEN, m->icmp.original, sizeof m->icmp.original)) return -1;
+/* The headers around a quoted original (m->icmp.original, loaded): from the original's
+ * destination back to its source, checksums computed. */
+static __always_inline void reject_build4(struct reject4_message* m) {
   const struct iphdr* orig = (const struct iphdr*)m->icmp.original;
-  m->icmp.type = 3; /* destination unreachable */
-  m->icmp.code = 3; /* port unreachable */
   m->ip.version = 4;
   m->ip.ihl = 5;
   m->ip.tot_len = bpf_htons(sizeof *m);
@@ -60,14 +59,10 @@ static __always_inline int reject_build4(struct __sk_buff* skb, struct reject4_m
   m->ip.daddr = orig->saddr;
   m->ip.check = csum_fold(bpf_csum_diff(0, 0, (__be32*)&m->ip, sizeof m->ip, 0));
   m->icmp.checksum = csum_fold(bpf_csum_diff(0, 0, (__be32*)&m->icmp, sizeof m->icmp, 0));
-  return 0;
 }
 
-static __always_inline int reject_build6(struct __sk_buff* skb, struct reject6_message* m) {
-  if (bpf_skb_load_bytes(skb, ETH_HLEN, m->icmp.original, sizeof m->icmp.original)) return -1;
+static __always_inline void reject_build6(struct reject6_message* m) {
   const struct ipv6hdr* orig = (const struct ipv6hdr*)m->icmp.original;
-  m->icmp.type = 1; /* destination unreachable */
-  m->icmp.code = 4; /* port unreachable */
   m->ip.version = 6;
   m->ip.payload_len = bpf_htons(sizeof m->icmp);
   m->ip.nexthdr = 58; /* ICMPv6 */
@@ -79,7 +74,6 @@ static __always_inline int reject_build6(struct __sk_buff* skb, struct reject6_m
   __builtin_memcpy(ph.daddr, &orig->saddr, 16);
   __s64 sum = bpf_csum_diff(0, 0, (__be32*)&ph, sizeof ph, 0);
   m->icmp.checksum = csum_fold(bpf_csum_diff(0, 0, (__be32*)&m->icmp, sizeof m->icmp, (__u32)sum));
-  return 0;
 }
 
 /* The frame becomes `eth` + `message` and goes back out of the interface it came in on. */
@@ -99,13 +93,16 @@ static __always_inline int reject(struct __sk_buff* skb, __u8 family) {
   __builtin_memcpy(eth.h_dest, in.h_source, 6); /* back where it came from */
   __builtin_memcpy(eth.h_source, in.h_dest, 6);
   eth.h_proto = in.h_proto;
+  /* Destination unreachable, port unreachable. */
   if (family == LB_AF_INET6) {
-    struct reject6_message m = {};
-    if (reject_build6(skb, &m)) return -NP_DROP_REJECT;
+    struct reject6_message m = {.icmp = {.type = 1, .code = 4}};
+    if (bpf_skb_load_bytes(skb, ETH_HLEN, m.icmp.original, sizeof m.icmp.original)) return -NP_DROP_REJECT;
+    reject_build6(&m);
     return reject_send(skb, &eth, &m, sizeof m);
   }
-  struct reject4_message m = {};
-  if (reject_build4(skb, &m)) return -NP_DROP_REJECT;
+  struct reject4_message m = {.icmp = {.type = 3, .code = 3}};
+  if (bpf_skb_load_bytes(skb, ETH_HLEN, m.icmp.original, sizeof m.icmp.original)) return -NP_DROP_REJECT;
+  reject_build4(&m);
   return reject_send(skb, &eth, &m, sizeof m);
 }
 
