@@ -42,7 +42,7 @@ static __always_inline int np_no_endpoint(struct __sk_buff* skb, __u16 flags, __
 static __always_inline int np_new_flow(struct __sk_buff* skb, const struct lb_packet* p, const union ct_key* flow_key,
                                        struct ct_value* flow) {
   *flow = (struct ct_value){};
-  union ext_key key;
+  union lb_service_key key;
   const struct lb_service_value* svc = ext_frontend(p, &key);
   if (!svc) return TC_ACT_OK;
   if ((svc->flags & LB_SERVICE_FLAG_SOURCE_RANGES) && !ext_source_allowed(p->family, svc->service_id, &p->saddr))

@@ -46,29 +46,19 @@ struct {
   __type(value, __u8);
 } lb6_source_ranges_v1 SEC(".maps");
 
-union ext_key {
-  struct lb4_service_key v4;
-  struct lb6_service_key v6;
-};
-
-static __always_inline struct lb_service_value* ext_lookup(__u8 family, const union ext_key* k) {
+static __always_inline struct lb_service_value* ext_lookup(__u8 family, const union lb_service_key* k) {
   if (family == LB_AF_INET6) return bpf_map_lookup_elem(&lb6_external_v1, &k->v6);
   return bpf_map_lookup_elem(&lb4_external_v1, &k->v4);
 }
 
 /* The frontend (slot 0) a new flow's packet is for: its destination address and port, else a
  * NodePort (address 0: any address of the node); 0 when neither. `k` is left naming it. */
-static __always_inline struct lb_service_value* ext_frontend(const struct lb_packet* p, union ext_key* k) {
-  if (p->family == LB_AF_INET6) {
-    k->v6 = (struct lb6_service_key){.port = p->dport, .proto = p->proto};
-    __builtin_memcpy(k->v6.address, p->daddr.bytes, 16);
-  } else {
-    k->v4 = (struct lb4_service_key){.address = p->daddr.v4, .port = p->dport, .proto = p->proto};
-  }
+static __always_inline struct lb_service_value* ext_frontend(const struct lb_packet* p, union lb_service_key* k) {
+  lb_service_key_init(k, p->family, &p->daddr, p->dport, p->proto);
   struct lb_service_value* svc = ext_lookup(p->family, k);
   if (svc) return svc;
-  if (p->family == LB_AF_INET6) __builtin_memset(k->v6.address, 0, 16);
-  else k->v4.address = 0;
+  const union lb_addr any = {};
+  lb_service_key_init(k, p->family, &any, p->dport, p->proto);
   return ext_lookup(p->family, k);
 }
 
@@ -84,25 +74,11 @@ static __always_inline bool ext_source_allowed(__u8 family, __u32 service_id, co
 
 /* A backend for a new flow to frontend `k` (`svc`, count > 0): slot 1..count at random, then
  * the backend it names. False when the slot or the backend is missing. */
-static __always_inline bool ext_backend(__u8 family, union ext_key* k, const struct lb_service_value* svc,
+static __always_inline bool ext_backend(__u8 family, union lb_service_key* k, const struct lb_service_value* svc,
                                         union lb_addr* address, __be16* port) {
-  const __u16 slot = (__u16)(bpf_get_prandom_u32() % svc->count) + 1;
-  if (family == LB_AF_INET6) k->v6.slot = slot;
-  else k->v4.slot = slot;
+  lb_service_key_set_slot(k, family, (__u16)(bpf_get_prandom_u32() % svc->count) + 1);
   const struct lb_service_value* s = ext_lookup(family, k);
-  __u32 id = s ? s->backend_id : 0;
-  if (family == LB_AF_INET6) {
-    const struct lb6_backend* b = bpf_map_lookup_elem(&lb6_backends_v1, &id);
-    if (!b) return false;
-    __builtin_memcpy(address->bytes, b->address, 16);
-    *port = b->port;
-    return true;
-  }
-  const struct lb4_backend* b = bpf_map_lookup_elem(&lb4_backends_v1, &id);
-  if (!b) return false;
-  address->v4 = b->address;
-  *port = b->port;
-  return true;
+  return lb_backend(family, s ? s->backend_id : 0, address, port);
 }
 
 #endif

@@ -20,18 +20,10 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
-#define LB_AF_INET 2   /* AF_INET, as bpf_fib_lookup wants it */
-#define LB_AF_INET6 10 /* AF_INET6 */
+#include "addr.h"
 
 #define LB_IP_FRAGMENTED 0x3fff /* more fragments, or a fragment offset */
 #define LB_TCP_FLAG_RST 0x04
-
-/* An address of either family: IPv4 in the first 4 bytes (the rest zero), in network order. */
-union lb_addr {
-  __be32 v4;
-  __be32 words[4];
-  __u8 bytes[16];
-};
 
 /* The parts of a packet the programs match and rewrite. (saddr, daddr, sport, dport, proto) is
  * the tuple every conntrack map is keyed by, whatever the direction. */
@@ -43,8 +35,6 @@ struct lb_packet {
   bool tcp_reset; /* a TCP segment with RST: the flow ends */
   __u32 l4_off;   /* from the start of the frame */
 };
-
-static __always_inline __u32 lb_addr_len(__u8 family) { return family == LB_AF_INET6 ? 16 : 4; }
 
 /* Where the IP header's source (destination) address sits in the frame. */
 static __always_inline __u32 lb_addr_off(__u8 family, bool destination) {
