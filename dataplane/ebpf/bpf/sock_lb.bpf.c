@@ -30,29 +30,26 @@ static __always_inline __u32 lb_hash(__u64 socket_cookie, const struct lb_servic
 }
 
 /* The address the socket asked for (connect, sendmsg) or is shown (recvmsg, getpeername). The
- * kernel hands IPv6 addresses over as four 32-bit words. */
+ * kernel hands IPv6 addresses over as four 32-bit words (unrolled: context offsets must be
+ * constants). */
 static __always_inline void lb_sock_address(struct bpf_sock_addr* ctx, __u8 family, union lb_addr* out) {
-  if (family == LB_AF_INET6) {
-    out->words[0] = ctx->user_ip6[0];
-    out->words[1] = ctx->user_ip6[1];
-    out->words[2] = ctx->user_ip6[2];
-    out->words[3] = ctx->user_ip6[3];
-  } else {
+  if (family == LB_AF_INET) {
     out->v4 = ctx->user_ip4;
+    return;
   }
+#pragma unroll
+  for (int i = 0; i < 4; i++) out->words[i] = ctx->user_ip6[i];
 }
 
 static __always_inline void lb_sock_set_address(struct bpf_sock_addr* ctx, __u8 family, const union lb_addr* in,
                                                 __be16 port) {
-  if (family == LB_AF_INET6) {
-    ctx->user_ip6[0] = in->words[0];
-    ctx->user_ip6[1] = in->words[1];
-    ctx->user_ip6[2] = in->words[2];
-    ctx->user_ip6[3] = in->words[3];
-  } else {
-    ctx->user_ip4 = in->v4;
-  }
   ctx->user_port = port;
+  if (family == LB_AF_INET) {
+    ctx->user_ip4 = in->v4;
+    return;
+  }
+#pragma unroll
+  for (int i = 0; i < 4; i++) ctx->user_ip6[i] = in->words[i];
 }
 
 /* connect() or sendmsg() to a VIP: rewritten to one of its backends, remembered for the way
