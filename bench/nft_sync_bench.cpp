@@ -166,7 +166,7 @@ std::optional<Result> run(int services, int endpoints_per_service, int changes, 
   options.generator.cluster_cidrs = {"11.0.0.0/8"};
   options.ipv6 = false;
   std::expected<std::unique_ptr<dataplane::nft::NftablesBackend>, dataplane::Error> backend =
-      std::unexpected(dataplane::Error{"not created"});
+      std::unexpected(dataplane::Error{switchyard::ErrorCode::Internal, "not created"});
   (void)ns->enter([&] { backend = dataplane::nft::NftablesBackend::create(options); });
   if (!backend) {
     std::fprintf(stderr, "%s\n", backend.error().message.c_str());

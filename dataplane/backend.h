@@ -8,15 +8,16 @@
 #include <string>
 
 #include "endpoints/node/snapshot.h"
+#include "orchestrator/base/error.h"
 #include "endpoints/node/snapshot_diff.h"
 
 namespace switchyard::dataplane {
 
-// A failure a backend met while programming the kernel: the message names the object and the
-// cause ("nftables commit of 42 messages: chain ip switchyard service-…: Device or resource busy").
-struct Error {
-  std::string message;
-};
+// A failure a backend met while programming the kernel is the project's Error: the message names
+// the object and the cause ("nftables commit of 42 messages: chain ip switchyard service-…:
+// Device or resource busy").
+using Error = switchyard::Error;
+using switchyard::ErrorCode;
 
 struct BackendStats {
   std::uint64_t full_syncs = 0, partial_syncs = 0, failed_syncs = 0;

@@ -88,7 +88,7 @@ ConntrackCleaner::~ConntrackCleaner() = default;
 std::expected<std::unique_ptr<ConntrackCleaner>, Error> ConntrackCleaner::create() {
   auto handle = std::make_unique<Handle>();
   handle->h = nfct_open(CONNTRACK, 0);
-  if (!handle->h) return std::unexpected(Error{std::string("conntrack netlink socket: ") + std::strerror(errno)});
+  if (!handle->h) return std::unexpected(Error{ErrorCode::Internal, std::string("conntrack netlink socket: ") + std::strerror(errno)});
   return std::unique_ptr<ConntrackCleaner>(new ConntrackCleaner(std::move(handle)));
 }
 
@@ -164,7 +164,7 @@ std::expected<ConntrackCleanupResult, Error> ConntrackCleaner::remove(const std:
     }
     nfct_destroy(ct);
   }
-  if (!error.empty()) return std::unexpected(Error{error});
+  if (!error.empty()) return std::unexpected(Error{ErrorCode::Internal, error});
   return state.result;
 }
 

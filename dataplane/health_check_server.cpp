@@ -133,7 +133,7 @@ std::expected<std::unique_ptr<HealthCheckServer>, Error> HealthCheckServer::crea
   for (const auto& a : options.node_addresses) {
     boost::system::error_code ec;
     asio::ip::make_address(a, ec);
-    if (ec) return std::unexpected(Error{"health-check server: node address '" + a + "': " + ec.message()});
+    if (ec) return std::unexpected(Error{ErrorCode::Internal, "health-check server: node address '" + a + "': " + ec.message()});
   }
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
@@ -202,7 +202,7 @@ std::expected<void, Error> HealthCheckServer::update(const endpoints::Snapshot& 
       }
       for (std::size_t i = 0; i < to_start.size(); ++i) s.accept(to_start[i], to_start_ports[i]);
     });
-  if (!errors.empty()) return std::unexpected(Error{errors});
+  if (!errors.empty()) return std::unexpected(Error{ErrorCode::Internal, errors});
   return {};
 }
 

@@ -63,7 +63,7 @@ class HealthCheckServerTest : public ::testing::Test {
   }
 
   void start(HealthCheckServerOptions options = {}) {
-    std::expected<std::unique_ptr<HealthCheckServer>, Error> created = std::unexpected(Error{"not run"});
+    std::expected<std::unique_ptr<HealthCheckServer>, Error> created = std::unexpected(Error{ErrorCode::Internal, "not run"});
     auto entered = topology_->node().enter([&] { created = HealthCheckServer::create(options); });
     ASSERT_TRUE(entered) << entered.error();
     ASSERT_TRUE(created) << created.error().message;
@@ -72,7 +72,7 @@ class HealthCheckServerTest : public ::testing::Test {
   // Builds the Snapshot and hands it to the server from inside the node namespace.
   void update() {
     auto snapshot = state_.build();
-    std::expected<void, Error> ok = std::unexpected(Error{"not run"});
+    std::expected<void, Error> ok = std::unexpected(Error{ErrorCode::Internal, "not run"});
     auto entered = topology_->node().enter([&] { ok = server_->update(*snapshot); });
     ASSERT_TRUE(entered) << entered.error();
     ASSERT_TRUE(ok) << ok.error().message;

@@ -77,15 +77,15 @@ bool cidr_contains(const std::string& cidr, const std::string& address) {
 std::expected<void, Error> NodePortAddresses::validate() const {
   for (const auto& c : cidrs) {
     if (c == "primary") {
-      if (primary_ips.empty()) return std::unexpected(Error{"nodePortAddresses: 'primary' given but the node's primary IPs are unknown"});
+      if (primary_ips.empty()) return std::unexpected(Error{ErrorCode::Internal, "nodePortAddresses: 'primary' given but the node's primary IPs are unknown"});
       continue;
     }
     if (c.find('/') == std::string::npos || !parse_prefix(c))
-      return std::unexpected(Error{"nodePortAddresses: '" + c + "' is not a CIDR"});
+      return std::unexpected(Error{ErrorCode::Internal, "nodePortAddresses: '" + c + "' is not a CIDR"});
   }
   for (const auto& ip : primary_ips)
     if (ip.find('/') != std::string::npos || !parse_prefix(ip))
-      return std::unexpected(Error{"nodePortAddresses: primary node IP '" + ip + "' is not an address"});
+      return std::unexpected(Error{ErrorCode::Internal, "nodePortAddresses: primary node IP '" + ip + "' is not an address"});
   return {};
 }
 
@@ -116,7 +116,7 @@ std::expected<std::unique_ptr<LocalAddresses>, Error> LocalAddresses::create() {
   auto s = std::make_unique<Socket>();
   s->nl = mnl_socket_open(NETLINK_ROUTE);
   if (!s->nl || mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) < 0)
-    return std::unexpected(Error{std::string("rtnetlink socket for the local addresses: ") + std::strerror(errno)});
+    return std::unexpected(Error{ErrorCode::Internal, std::string("rtnetlink socket for the local addresses: ") + std::strerror(errno)});
   s->port_id = mnl_socket_get_portid(s->nl);
   return std::unique_ptr<LocalAddresses>(new LocalAddresses(std::move(s)));
 }
@@ -130,7 +130,7 @@ std::expected<std::vector<std::string>, Error> LocalAddresses::list() {
   auto* ifa = static_cast<ifaddrmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifaddrmsg)));
   ifa->ifa_family = AF_UNSPEC;
   if (mnl_socket_sendto(socket_->nl, nlh, nlh->nlmsg_len) < 0)
-    return std::unexpected(Error{std::string("rtnetlink address dump: ") + std::strerror(errno)});
+    return std::unexpected(Error{ErrorCode::Internal, std::string("rtnetlink address dump: ") + std::strerror(errno)});
   std::set<std::string> addresses;
   auto on_address = [](const nlmsghdr* m, void* data) -> int {
     const auto* a = static_cast<const ifaddrmsg*>(mnl_nlmsg_get_payload(m));
@@ -151,10 +151,10 @@ std::expected<std::vector<std::string>, Error> LocalAddresses::list() {
   };
   for (;;) {
     const ssize_t n = mnl_socket_recvfrom(socket_->nl, buf.data(), buf.size());
-    if (n < 0) return std::unexpected(Error{std::string("rtnetlink address dump: ") + std::strerror(errno)});
+    if (n < 0) return std::unexpected(Error{ErrorCode::Internal, std::string("rtnetlink address dump: ") + std::strerror(errno)});
     const int r = mnl_cb_run(buf.data(), static_cast<std::size_t>(n), socket_->seq, socket_->port_id, on_address, &addresses);
     if (r == MNL_CB_STOP) break;
-    if (r == MNL_CB_ERROR) return std::unexpected(Error{std::string("rtnetlink address dump: ") + std::strerror(errno)});
+    if (r == MNL_CB_ERROR) return std::unexpected(Error{ErrorCode::Internal, std::string("rtnetlink address dump: ") + std::strerror(errno)});
   }
   return std::vector<std::string>(addresses.begin(), addresses.end());
 }

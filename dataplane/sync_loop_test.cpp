@@ -50,7 +50,7 @@ class RecordingBackend final : public Backend {
   std::expected<void, Error> outcome(const endpoints::Snapshot& s) {
     if (fail) {
       ++stats_.failed_syncs;
-      return std::unexpected(Error{"nftables commit: chain ip switchyard service-x: Device or resource busy"});
+      return std::unexpected(Error{ErrorCode::Internal, "nftables commit: chain ip switchyard service-x: Device or resource busy"});
     }
     kernel_generation = s.generation();
     stats_.rules = s.service_ports().size() * 3;

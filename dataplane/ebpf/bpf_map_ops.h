@@ -23,7 +23,7 @@ struct BpfMapRef {
 };
 
 inline Error map_error(const BpfMapRef& map, const std::string& what, int err) {
-  return Error{"BPF map " + map.name + ": " + what + ": " + std::strerror(err)};
+  return Error{ErrorCode::Internal, "BPF map " + map.name + ": " + what + ": " + std::strerror(err)};
 }
 
 // Kernel batches are capped to keep one syscall's copy bounded.

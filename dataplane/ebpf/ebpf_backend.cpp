@@ -210,9 +210,9 @@ class HeldIds final : public LbIdSource {
 
 std::expected<std::unique_ptr<EbpfBackend>, Error> EbpfBackend::create(EbpfBackendOptions options) {
   if (options.node_name.empty() || options.node_name.find('/') != std::string::npos)
-    return std::unexpected(Error{"eBPF backend: node name '" + options.node_name + "' cannot name a pin directory"});
+    return std::unexpected(Error{ErrorCode::Internal, "eBPF backend: node name '" + options.node_name + "' cannot name a pin directory"});
   if (options.cgroup_root.empty()) options.cgroup_root = cgroup2_mount();
-  if (options.cgroup_root.empty()) return std::unexpected(Error{"eBPF backend: no cgroup v2 mount in /proc/self/mounts"});
+  if (options.cgroup_root.empty()) return std::unexpected(Error{ErrorCode::Internal, "eBPF backend: no cgroup v2 mount in /proc/self/mounts"});
   SockLbObjectOptions object_options{.pin_dir = options.pin_root + "/" + options.node_name,
                                      .cgroup_path = options.cgroup_root,
                                      .ipv4 = options.ipv4,
@@ -225,7 +225,7 @@ std::expected<std::unique_ptr<EbpfBackend>, Error> EbpfBackend::create(EbpfBacke
   if (!objects) return std::unexpected(objects.error());
   std::unique_ptr<EbpfBackend> backend(new EbpfBackend(std::move(options), std::move(*objects)));
   backend->create_netns_fd_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (backend->create_netns_fd_ < 0) return std::unexpected(Error{"this thread's network namespace: " + std::string(std::strerror(errno))});
+  if (backend->create_netns_fd_ < 0) return std::unexpected(Error{ErrorCode::Internal, "this thread's network namespace: " + std::string(std::strerror(errno))});
   for (const auto& path : backend->options_.scope_netns)
     if (auto ok = backend->add_netns_to_scope(path); !ok) return std::unexpected(ok.error());
   if (backend->socket_netns_.empty()) backend->socket_netns_.push_back("/proc/self/fd/" + std::to_string(backend->create_netns_fd_));
@@ -290,7 +290,7 @@ std::size_t EbpfBackend::written_entries(const PortEntries& e) const {
 }
 
 std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& snapshot) {
-  if (removed_) return std::unexpected(Error{"eBPF backend " + pin_dir() + ": already cleaned up"});
+  if (removed_) return std::unexpected(Error{ErrorCode::Internal, "eBPF backend " + pin_dir() + ": already cleaned up"});
   const auto start = Clock::now();
   auto fail = [&](Error e) -> std::expected<void, Error> {
     ++stats_.failed_syncs;
@@ -434,7 +434,7 @@ std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& sna
 
 std::expected<void, Error> EbpfBackend::sync(const endpoints::Snapshot&, const endpoints::Snapshot& after,
                                              const endpoints::SnapshotDiff& diff) {
-  if (removed_) return std::unexpected(Error{"eBPF backend " + pin_dir() + ": already cleaned up"});
+  if (removed_) return std::unexpected(Error{ErrorCode::Internal, "eBPF backend " + pin_dir() + ": already cleaned up"});
   if (needs_full_sync_) return full_sync(after);
   const auto start = Clock::now();
   MapChanges changes;
@@ -581,7 +581,7 @@ std::expected<void, Error> EbpfBackend::cleanup() {
 
 std::expected<SockLbMetrics, Error> EbpfBackend::metrics() const {
   const int cpus = libbpf_num_possible_cpus();
-  if (cpus <= 0) return std::unexpected(Error{"possible CPUs: " + std::string(std::strerror(-cpus))});
+  if (cpus <= 0) return std::unexpected(Error{ErrorCode::Internal, "possible CPUs: " + std::string(std::strerror(-cpus))});
   std::vector<std::uint64_t> values(static_cast<std::size_t>(cpus));
   auto read = [&](std::uint32_t metric) -> std::expected<std::uint64_t, Error> {
     if (bpf_map_lookup_elem(objects_->metrics.fd, &metric, values.data()) != 0)

@@ -28,7 +28,7 @@
 namespace switchyard::dataplane::ebpf {
 namespace {
 
-Error errno_error(const std::string& what, int err) { return Error{what + ": " + std::strerror(err)}; }
+Error errno_error(const std::string& what, int err) { return Error{ErrorCode::Internal, what + ": " + std::strerror(err)}; }
 
 
 // Programs of one family, by the name their link is pinned under.
@@ -87,7 +87,7 @@ std::string cgroup2_mount() {
 }
 
 std::expected<std::uint64_t, Error> netns_cookie(const std::string& netns_path) {
-  std::expected<std::uint64_t, Error> result = std::unexpected(Error{"not run"});
+  std::expected<std::uint64_t, Error> result = std::unexpected(Error{ErrorCode::Internal, "not run"});
   // setns on a thread of its own: the caller's thread stays where it is.
   std::thread t([&] {
     const int ns = ::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -131,11 +131,11 @@ std::expected<std::unique_ptr<SockLbObjects>, Error> SockLbObjects::open(SockLbO
 std::expected<void, Error> SockLbObjects::load() {
   std::error_code ec;
   std::filesystem::create_directories(options_.pin_dir, ec);
-  if (ec) return std::unexpected(Error{"pin directory " + options_.pin_dir + ": " + ec.message()});
+  if (ec) return std::unexpected(Error{ErrorCode::Internal, "pin directory " + options_.pin_dir + ": " + ec.message()});
   struct statfs fs {};
   if (statfs(options_.pin_dir.c_str(), &fs) != 0) return std::unexpected(errno_error("statfs " + options_.pin_dir, errno));
   if (fs.f_type != BPF_FS_MAGIC)
-    return std::unexpected(Error{"pin directory " + options_.pin_dir +
+    return std::unexpected(Error{ErrorCode::Internal, "pin directory " + options_.pin_dir +
                                  " is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)"});
 
   skeleton_ = sock_lb__open();
@@ -291,7 +291,7 @@ std::expected<std::uint64_t, Error> SockLbObjects::destroy_udp_sockets(const std
         ::close(fd);
       });
       t.join();
-      if (!failure.empty()) return std::unexpected(Error{failure});
+      if (!failure.empty()) return std::unexpected(Error{ErrorCode::Internal, failure});
     }
     return {};
   };
@@ -408,7 +408,7 @@ std::expected<void, Error> SockLbObjects::remove() {
       failures += " unpin " + std::string(bpf_map__name(map)) + ";";
   if (::rmdir(options_.pin_dir.c_str()) != 0 && errno != ENOENT)
     failures += " rmdir " + options_.pin_dir + ": " + std::strerror(errno) + ";";
-  if (!failures.empty()) return std::unexpected(Error{"cleanup of " + options_.pin_dir + ":" + failures});
+  if (!failures.empty()) return std::unexpected(Error{ErrorCode::Internal, "cleanup of " + options_.pin_dir + ":" + failures});
   return {};
 }
 

@@ -85,9 +85,9 @@ void NftSocket::Closer::operator()(mnl_socket* s) const { mnl_socket_close(s); }
 
 std::expected<NftSocket, Error> NftSocket::open() {
   std::unique_ptr<mnl_socket, Closer> s(mnl_socket_open(NETLINK_NETFILTER));
-  if (!s) return std::unexpected(Error{"nftables netlink socket: " + errno_text(errno)});
+  if (!s) return std::unexpected(Error{ErrorCode::Internal, "nftables netlink socket: " + errno_text(errno)});
   if (mnl_socket_bind(s.get(), 0, MNL_SOCKET_AUTOPID) < 0)
-    return std::unexpected(Error{"nftables netlink socket bind: " + errno_text(errno)});
+    return std::unexpected(Error{ErrorCode::Internal, "nftables netlink socket bind: " + errno_text(errno)});
   // Errors for a large batch must all fit, or we could not tell success from overflow.
   int rcvbuf = 64 << 20;
   setsockopt(mnl_socket_get_fd(s.get()), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);
@@ -101,7 +101,7 @@ std::expected<void, Error> NftSocket::commit(NetlinkBatch& batch) {
   int sndbuf = static_cast<int>(bytes.size()) + 4096;
   setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf);
   if (mnl_socket_sendto(socket_.get(), bytes.data(), bytes.size()) < 0)
-    return std::unexpected(Error{fmt::format("nftables commit of {} messages ({} bytes): send: {}", batch.messages(),
+    return std::unexpected(Error{ErrorCode::Internal, fmt::format("nftables commit of {} messages ({} bytes): send: {}", batch.messages(),
                                              bytes.size(), errno_text(errno))});
   // The kernel processes the batch inside sendmsg: every error is queued by now. Messages carry
   // no ACK flag, so a clean commit leaves nothing to read.
@@ -112,7 +112,7 @@ std::expected<void, Error> NftSocket::commit(NetlinkBatch& batch) {
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       if (errno == EINTR) continue;
-      return std::unexpected(Error{fmt::format("nftables commit of {} messages: reading the kernel's answer: {}",
+      return std::unexpected(Error{ErrorCode::Internal, fmt::format("nftables commit of {} messages: reading the kernel's answer: {}",
                                                batch.messages(), errno_text(errno))});
     }
     int left = static_cast<int>(n);
@@ -125,7 +125,7 @@ std::expected<void, Error> NftSocket::commit(NetlinkBatch& batch) {
     }
   }
   if (!failures.empty())
-    return std::unexpected(Error{fmt::format("nftables commit of {} messages refused, nothing applied: {}",
+    return std::unexpected(Error{ErrorCode::Internal, fmt::format("nftables commit of {} messages refused, nothing applied: {}",
                                              batch.messages(), failures)});
   return {};
 }

@@ -48,12 +48,12 @@ std::expected<Prefix, Error> parse_prefix(const std::string& text, IpFamily f) {
   const auto slash = text.find('/');
   const std::string address = text.substr(0, slash);
   if (inet_pton(f == IpFamily::IPv4 ? AF_INET : AF_INET6, address.c_str(), p.bytes.data()) != 1)
-    return std::unexpected(Error{fmt::format("address \"{}\": not an {} address", text, f == IpFamily::IPv4 ? "IPv4" : "IPv6")});
+    return std::unexpected(Error{ErrorCode::Internal, fmt::format("address \"{}\": not an {} address", text, f == IpFamily::IPv4 ? "IPv4" : "IPv6")});
   if (slash != std::string::npos) {
     const char* b = text.data() + slash + 1;
     const char* e = text.data() + text.size();
     if (auto [ptr, ec] = std::from_chars(b, e, p.bits); ec != std::errc{} || ptr != e || p.bits > p.length * 8)
-      return std::unexpected(Error{fmt::format("address \"{}\": bad prefix length", text)});
+      return std::unexpected(Error{ErrorCode::Internal, fmt::format("address \"{}\": bad prefix length", text)});
   }
   return p;
 }
@@ -217,7 +217,7 @@ class RuleBuilder {
   }
   std::expected<void, Error> emit(const Dnat& s) {
     auto p = parse_prefix(s.address, family_);
-    if (!p) return std::unexpected(Error{"endpoint " + p.error().message});
+    if (!p) return std::unexpected(Error{ErrorCode::Internal, "endpoint " + p.error().message});
     auto* addr = expr("immediate");
     nftnl_expr_set_u32(addr, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
     nftnl_expr_set(addr, NFTNL_EXPR_IMM_DATA, p->bytes.data(), p->length);
@@ -330,7 +330,7 @@ std::expected<std::vector<std::uint8_t>, Error> element_key(const ElementKey& k,
 // An endpoint map's data: address . port, the port padded to 4 bytes.
 std::expected<std::vector<std::uint8_t>, Error> endpoint_data(const Dnat& d, IpFamily f) {
   auto p = parse_prefix(d.address, f);
-  if (!p) return std::unexpected(Error{"endpoint " + p.error().message});
+  if (!p) return std::unexpected(Error{ErrorCode::Internal, "endpoint " + p.error().message});
   std::vector<std::uint8_t> out(p->bytes.begin(), p->bytes.begin() + p->length);
   const std::uint16_t port = htons(d.port);
   const auto* pb = reinterpret_cast<const std::uint8_t*>(&port);
@@ -457,7 +457,7 @@ std::expected<void, Error> NftEncoder::add_rule(const std::string& chain, const 
   RuleBuilder builder(family_, r.get());
   for (const auto& s : rule.statements)
     if (auto ok = builder.add(s); !ok)
-      return std::unexpected(Error{fmt::format("rule in chain {}: {}", chain, ok.error().message)});
+      return std::unexpected(Error{ErrorCode::Internal, fmt::format("rule in chain {}: {}", chain, ok.error().message)});
   auto* nlh = batch_.begin(NFT_MSG_NEWRULE, nfproto(), NLM_F_CREATE | NLM_F_APPEND,
                            fmt::format("rule in chain {}: {}", chain, render(rule, family_)));
   nftnl_rule_nlmsg_build_payload(nlh, r.get());
@@ -485,7 +485,7 @@ std::expected<void, Error> NftEncoder::elements_message(std::uint16_t type, cons
     for (; i < elements.size() && elements[i]->set == set_name && count < kElementsPerMessage; ++i, ++count) {
       const Element& el = *elements[i];
       auto key = element_key(el.key, family_);
-      if (!key) return std::unexpected(Error{fmt::format("element of {}: {}", set_name, key.error().message)});
+      if (!key) return std::unexpected(Error{ErrorCode::Internal, fmt::format("element of {}: {}", set_name, key.error().message)});
       auto* e = nftnl_set_elem_alloc();
       nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key->data(), static_cast<std::uint32_t>(key->size()));
       if (el.verdict && type == NFT_MSG_NEWSETELEM) {
@@ -502,7 +502,7 @@ std::expected<void, Error> NftEncoder::elements_message(std::uint16_t type, cons
         auto data = endpoint_data(*el.endpoint, family_);
         if (!data) {
           nftnl_set_elem_free(e);
-          return std::unexpected(Error{fmt::format("element of {}: {}", set_name, data.error().message)});
+          return std::unexpected(Error{ErrorCode::Internal, fmt::format("element of {}: {}", set_name, data.error().message)});
         }
         nftnl_set_elem_set(e, NFTNL_SET_ELEM_DATA, data->data(), static_cast<std::uint32_t>(data->size()));
       }

@@ -180,7 +180,7 @@ std::expected<NftablesBackend::NodePortIps, Error> NftablesBackend::resolve_node
   NodePortIps out;
   if (!local_addresses_) return out;
   auto addresses = local_addresses_->list();
-  if (!addresses) return std::unexpected(Error{"node port addresses: " + addresses.error().message});
+  if (!addresses) return std::unexpected(Error{ErrorCode::Internal, "node port addresses: " + addresses.error().message});
   const auto& npa = options_.node_port_addresses;
   if (!npa.match_all(IpFamily::IPv4)) out.first = npa.select(IpFamily::IPv4, *addresses);
   if (!npa.match_all(IpFamily::IPv6)) out.second = npa.select(IpFamily::IPv6, *addresses);
@@ -366,7 +366,7 @@ std::expected<void, Error> NftablesBackend::commit(NetlinkBatch& batch, bool ful
     // tables, so the next sync rebuilds them whole.
     needs_full_sync_ = true;
     ++stats_.failed_syncs;
-    return std::unexpected(Error{(full ? "full sync: " : "partial sync: ") + ok.error().message});
+    return std::unexpected(Error{ErrorCode::Internal, (full ? "full sync: " : "partial sync: ") + ok.error().message});
   }
   stats_.last_successful_sync = std::chrono::system_clock::now();
   return {};
@@ -383,7 +383,7 @@ std::expected<void, Error> NftablesBackend::cleanup() {
       nft.delete_table();
     }
   }
-  if (auto ok = socket_.commit(batch); !ok) return std::unexpected(Error{"cleanup: " + ok.error().message});
+  if (auto ok = socket_.commit(batch); !ok) return std::unexpected(Error{ErrorCode::Internal, "cleanup: " + ok.error().message});
   committed_.clear();
   needs_full_sync_ = true;
   count_objects();

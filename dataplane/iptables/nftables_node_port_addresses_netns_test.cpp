@@ -40,9 +40,9 @@ class NodePortAddressesTraffic : public ::testing::Test {
     NftablesBackendOptions options;
     options.generator.cluster_cidrs = {ServiceTopology::kPodCidr, ServiceTopology::kPodCidrIpv6};
     options.node_port_addresses = std::move(addresses);
-    std::expected<std::unique_ptr<NftablesBackend>, Error> created = std::unexpected(Error{"not run"});
+    std::expected<std::unique_ptr<NftablesBackend>, Error> created = std::unexpected(Error{ErrorCode::Internal, "not run"});
     if (auto entered = topology_->node().enter([&] { created = NftablesBackend::create(options); }); !entered)
-      return std::unexpected(Error{entered.error()});
+      return std::unexpected(Error{ErrorCode::Internal, entered.error()});
     if (!created) return std::unexpected(created.error());
     backend_ = std::move(*created);
     return backend_->full_sync(*snapshot_);

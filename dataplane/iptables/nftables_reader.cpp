@@ -42,7 +42,7 @@ std::expected<void, Error> dump(mnl_socket* sock, std::uint16_t type, std::uint1
   const std::uint32_t seq = static_cast<std::uint32_t>(time(nullptr));
   nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), type, family, NLM_F_DUMP, seq);
   build(nlh);
-  if (mnl_socket_sendto(sock, nlh, nlh->nlmsg_len) < 0) return std::unexpected(Error{fmt::format("{}: send: {}", what, std::strerror(errno))});
+  if (mnl_socket_sendto(sock, nlh, nlh->nlmsg_len) < 0) return std::unexpected(Error{ErrorCode::Internal, fmt::format("{}: send: {}", what, std::strerror(errno))});
   const unsigned portid = mnl_socket_get_portid(sock);
   struct Context {
     const std::function<void(const nlmsghdr*)>* on_message;
@@ -53,12 +53,12 @@ std::expected<void, Error> dump(mnl_socket* sock, std::uint16_t type, std::uint1
   };
   for (;;) {
     const ssize_t n = mnl_socket_recvfrom(sock, buf.data(), buf.size());
-    if (n < 0) return std::unexpected(Error{fmt::format("{}: receive: {}", what, std::strerror(errno))});
+    if (n < 0) return std::unexpected(Error{ErrorCode::Internal, fmt::format("{}: receive: {}", what, std::strerror(errno))});
     const int r = mnl_cb_run(buf.data(), static_cast<std::size_t>(n), seq, portid, callback, &ctx);
     if (r == MNL_CB_STOP) return {};
     if (r < 0) {
       if (errno == ENOENT) return {};  // the table or set is not there: nothing programmed
-      return std::unexpected(Error{fmt::format("{}: {}", what, std::strerror(errno))});
+      return std::unexpected(Error{ErrorCode::Internal, fmt::format("{}: {}", what, std::strerror(errno))});
     }
   }
 }
@@ -182,9 +182,9 @@ std::expected<void, Error> read_endpoint_map(mnl_socket* sock, IpFamily family, 
 
 std::expected<std::vector<ProgrammedFrontend>, Error> read_programmed_frontends(IpFamily family) {
   Socket sock(mnl_socket_open(NETLINK_NETFILTER));
-  if (!sock) return std::unexpected(Error{fmt::format("nftables netlink socket: {}", std::strerror(errno))});
+  if (!sock) return std::unexpected(Error{ErrorCode::Internal, fmt::format("nftables netlink socket: {}", std::strerror(errno))});
   if (mnl_socket_bind(sock.get(), 0, MNL_SOCKET_AUTOPID) < 0)
-    return std::unexpected(Error{fmt::format("nftables netlink socket bind: {}", std::strerror(errno))});
+    return std::unexpected(Error{ErrorCode::Internal, fmt::format("nftables netlink socket bind: {}", std::strerror(errno))});
   const std::uint16_t nfproto = family == IpFamily::IPv4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
 
   std::vector<std::string> tables;
