@@ -188,13 +188,21 @@ void EndpointSliceController::worker() {
   if (stopping_) return;
   client::ApiClient api(connection_);
   while (auto key = queue_.get()) {
+    if (services_.indexer().get(*key) && !cache_caught_up(*key)) {
+      // The usual case right after our own writes: their watch events enqueue the key again.
+      // This is only the safety net, and not a failure: no backoff, no token from the bucket.
+      spdlog::debug("event=slice_sync_deferred service={} reason=cache_behind_own_writes", *key);
+      queue_.add_after(*key, std::chrono::seconds(1));
+      queue_.done(*key);
+      continue;
+    }
     auto synced = sync_service(*key, api);
     if (synced) {
       queue_.forget(*key);
     } else {
       ++stats_.requeues;
-      spdlog::info("event=slice_sync_requeued service={} requeues={} error=\"{}\"", *key, queue_.num_requeues(*key), synced.error().describe());
       queue_.add_rate_limited(*key);
+      spdlog::info("event=slice_sync_requeued service={} failures={} error=\"{}\"", *key, queue_.num_requeues(*key), synced.error().describe());
     }
     queue_.done(*key);
   }
