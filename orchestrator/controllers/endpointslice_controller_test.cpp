@@ -261,5 +261,22 @@ TEST_F(SliceControllerInRegistry, PodLabelChangesMoveEndpointsBetweenServices) {
   EXPECT_EQ(process.controller.stats().failed_writes.load(), 0u);
 }
 
+// A Node event reaches the Services: the zone of node-a changes, and so does its endpoints' zone.
+TEST_F(SliceControllerInRegistry, NodeZoneChangesReachTheSlices) {
+  ControllerProcess process(connection_);
+  process.controller.start();
+  create("services", "shop", R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"selector":{"app":"web"},"ports":[{"port":80}]}})");
+  running_pod("web-0", "10.1.0.5", true);
+  ASSERT_TRUE(eventually([&] { return slices().size() == 1 && slices()[0]["endpoints"].size() == 1; }));
+  EXPECT_EQ(slices()[0]["endpoints"][0]["zone"], "z1");
+  const auto* nodes = apiserver::find_resource("", "v1", "nodes");
+  auto node = registry_->get(*nodes, "", "node-a");
+  ASSERT_TRUE(node);
+  (*node)["metadata"]["labels"]["topology.kubernetes.io/zone"] = "z2";
+  std::vector<std::string> warnings;
+  ASSERT_TRUE(registry_->update(*nodes, "", "node-a", *node, false, apiserver::FieldValidation::Strict, warnings));
+  EXPECT_TRUE(eventually([&] { return slices()[0]["endpoints"][0].value("zone", "") == "z2"; })) << slices()[0].dump();
+}
+
 }  // namespace
 }  // namespace switchyard::controllers
