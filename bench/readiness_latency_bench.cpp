@@ -24,7 +24,8 @@
 
 #include "dns/server.h"
 #include "dns/test_messages.h"
-#include "endpoints/informer/cluster_state_feed.h"
+#include "node/cluster_state_feed.h"
+#include "orchestrator/client/api_client.h"
 #include "netns-tests/support/process.h"
 
 namespace sy = switchyard;
@@ -57,8 +58,8 @@ std::string status_patch(const std::string& ip, bool ready) {
                      ip, ready ? "True" : "False");
 }
 
-void must(const std::expected<sy::informer::HttpResult, std::string>& r, const std::string& what) {
-  if (!r) throw std::runtime_error(what + ": " + r.error());
+void must(const sy::Result<sy::client::HttpResult>& r, const std::string& what) {
+  if (!r) throw std::runtime_error(what + ": " + r.error().describe());
   if (r->status >= 300) throw std::runtime_error(fmt::format("{}: HTTP {} {}", what, r->status, r->body));
 }
 
@@ -76,16 +77,16 @@ int main(int argc, char** argv) {
   const std::string port = std::to_string(46000 + getpid() % 5000);
   sy::testing::ChildProcess server({SWITCHYARD_BINARY, "apiserver", "--data-dir", dir.string(), "--listen", "127.0.0.1:" + port},
                                    dir.string() + ".log");
-  std::expected<sy::informer::ClusterConnection, std::string> conn = std::unexpected("not started");
+  sy::Result<sy::client::ClusterConnection> conn = sy::fail(sy::ErrorCode::Unavailable, "not started");
   sy::testing::wait_until(15, [&] {
-    conn = sy::informer::load_kubeconfig((dir / "kubeconfig").string());
-    return conn && sy::informer::ApiClient(*conn).get("/api/v1/namespaces/default").value_or(sy::informer::HttpResult{}).status == 200;
+    conn = sy::client::load_kubeconfig((dir / "kubeconfig").string());
+    return conn && sy::client::ApiClient(*conn).get("/api/v1/namespaces/default").value_or(sy::client::HttpResult{}).status == 200;
   });
   if (!conn) {
-    std::fprintf(stderr, "the API server did not come up: %s\n", conn.error().c_str());
+    std::fprintf(stderr, "the API server did not come up: %s\n", conn.error().describe().c_str());
     return 1;
   }
-  sy::informer::ApiClient api(*conn);
+  sy::client::ApiClient api(*conn);
   const std::string json = "application/json", merge = "application/merge-patch+json";
 
   const auto setup_start = Clock::now();
@@ -109,7 +110,7 @@ int main(int argc, char** argv) {
   }
   const double setup_seconds = std::chrono::duration<double>(Clock::now() - setup_start).count();
 
-  sy::informer::ClusterStateFeed feed(*conn, {.node_name = "node-a"});
+  sy::node::ClusterStateFeed feed(*conn, {.node_name = "node-a"});
   // The cluster DNS server, fed as the agent feeds it: a new Snapshot on every change.
   auto dns_server = sy::dns::DnsServer::create({.listen = {"127.0.0.1:0"}, .workers = 1});
   if (!dns_server) {

@@ -18,7 +18,7 @@ set(SWITCHYARD_LAYER_USES_apiserver "base;http;api;store")
 set(SWITCHYARD_LAYER_USES_endpoints "base;api")
 set(SWITCHYARD_LAYER_USES_dataplane "base;http;api;endpoints")
 set(SWITCHYARD_LAYER_USES_dns "base;http;api;endpoints")
-set(SWITCHYARD_LAYER_USES_controllers "base;http;api;client;endpoints;apiserver")  # apiserver: until the EndpointSlice controller runs on the client
+set(SWITCHYARD_LAYER_USES_controllers "base;http;api;client;endpoints")
 set(SWITCHYARD_LAYER_USES_scheduler "base;http;api;client")
 set(SWITCHYARD_LAYER_USES_kubelet "base;http;api;client")
 # The node's running parts wired together; the binary's commands wire everything.

@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "endpoints/informer/api_client.h"
+#include "orchestrator/client/cluster_connection.h"
 #include "node/agent_config.h"
 #include "cmd/commands.h"
 #include "node/node_agent.h"
@@ -40,14 +40,14 @@ int run_cleanup(const AgentConfig& c) {
   return 0;
 }
 
-std::expected<informer::ClusterConnection, std::string> connect_to(const AgentConfig& c) {
+Result<client::ClusterConnection> connect_to(const AgentConfig& c) {
   if (!c.kubeconfig.empty()) {
-    auto conn = informer::load_kubeconfig(c.kubeconfig);
-    if (!conn) return std::unexpected(fmt::format("--kubeconfig {}: {}", c.kubeconfig, conn.error()));
+    auto conn = client::load_kubeconfig(c.kubeconfig);
+    if (!conn) return fail(with_context(conn.error(), "--kubeconfig " + c.kubeconfig));
     return conn;
   }
-  auto conn = informer::load_in_cluster();
-  if (!conn) return std::unexpected("in-cluster configuration (no --kubeconfig given): " + conn.error());
+  auto conn = client::load_in_cluster();
+  if (!conn) return fail(with_context(conn.error(), "in-cluster configuration (no --kubeconfig given)"));
   return conn;
 }
 
@@ -55,7 +55,7 @@ int run_agent(const AgentConfig& c) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   auto conn = connect_to(c);
   if (!conn) {
-    std::cerr << "error: " << conn.error() << "\n";
+    std::cerr << "error: " << conn.error().message << "\n";
     return 1;
   }
   // Block the signals before any thread starts so that only sigwait below sees them.

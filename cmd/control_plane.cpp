@@ -13,6 +13,7 @@
 #include "orchestrator/apiserver/http_server.h"
 #include "orchestrator/apiserver/kubeconfig.h"
 #include "orchestrator/apiserver/pki.h"
+#include "orchestrator/client/informer_factory.h"
 #include "orchestrator/controllers/endpointslice_controller.h"
 #include "orchestrator/store/etcd_store.h"
 #include "orchestrator/store/sqlite_store.h"
@@ -63,6 +64,19 @@ Result<> ensure_kubernetes_service(apiserver::ObjectRegistry& registry, const st
        {"spec", {{"clusterIP", first_ip}, {"ports", {{{"name", "https"}, {"port", 443}, {"targetPort", port}}}}}}});
 }
 
+// Where this process reaches its own API server: an unspecified listen address through the
+// loopback address of its family (which the serving certificate covers).
+std::string loopback_for(const std::string& listen_host) {
+  if (listen_host.empty() || listen_host == "0.0.0.0") return "127.0.0.1";
+  if (listen_host == "::") return "::1";
+  return listen_host;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 }  // namespace
 
 struct ControlPlane::Parts {
@@ -73,7 +87,10 @@ struct ControlPlane::Parts {
   std::optional<apiserver::ObjectRegistry> registry;
   std::optional<apiserver::ApiHandler> handler;
   std::unique_ptr<apiserver::HttpServer> server;
-  std::optional<controllers::EndpointSliceController> slices;
+  // The controllers, as a controller manager beside the API server: they reach it only through
+  // the client, over HTTP(S) with the admin credentials, on informers shared between them.
+  std::unique_ptr<client::SharedInformerFactory> informers;
+  std::unique_ptr<controllers::EndpointSliceController> slices;
   std::atomic<bool> stopping{false};
   std::thread compactor, repairer;
   bool stopped = false;
@@ -119,8 +136,9 @@ void ControlPlane::stop() {
   if (parts_->stopped) return;
   parts_->stopped = true;
   parts_->stopping = true;
-  if (parts_->server) parts_->server->stop();
   if (parts_->slices) parts_->slices->stop();
+  if (parts_->informers) parts_->informers->stop();
+  if (parts_->server) parts_->server->stop();
   if (parts_->compactor.joinable()) parts_->compactor.join();
   if (parts_->repairer.joinable()) parts_->repairer.join();
 }
@@ -182,7 +200,13 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
     if (!written) return std::unexpected(written.error());
     kubeconfig = written->string();
   }
-  parts->slices.emplace(*parts->registry);
+  client::ClusterConnection self{.host = loopback_for(listen_host),
+                                 .port = std::to_string(parts->server->port()),
+                                 .ca_pem = creds ? creds->ca_cert_pem : read_file(cert),
+                                 .token = token,
+                                 .tls = !o.plain_http};
+  parts->informers = std::make_unique<client::SharedInformerFactory>(self);
+  parts->slices = std::make_unique<controllers::EndpointSliceController>(*parts->informers, self);
   parts->slices->start();
   parts->start_compactor(std::max(1, o.compaction_interval_seconds));
   parts->start_allocation_repair(std::max(1, o.allocation_repair_interval_seconds));

@@ -18,7 +18,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "endpoints/informer/api_client.h"
+#include "orchestrator/client/cluster_connection.h"
 #include "orchestrator/apiserver/resources.h"
 #include "cmd/commands.h"
 #include "cmd/control_plane.h"
@@ -147,9 +147,9 @@ int run_up(UpOptions o) {
     std::cerr << "error: " << ok.error() << "\n";
     return 1;
   }
-  auto connection = informer::load_kubeconfig((*plane)->kubeconfig());
+  auto connection = client::load_kubeconfig((*plane)->kubeconfig());
   if (!connection) {
-    std::cerr << fmt::format("error: {}: {}\n", (*plane)->kubeconfig(), connection.error());
+    std::cerr << fmt::format("error: {}: {}\n", (*plane)->kubeconfig(), connection.error().message);
     return 1;
   }
   AgentConfig agent_config;

@@ -17,10 +17,10 @@
 #include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
-#include "endpoints/informer/cluster_state_feed.h"
-#include "endpoints/informer/node_pods_feed.h"
 #include "netns-tests/support/process.h"
 #include "node/agent_config.h"
+#include "node/cluster_state_feed.h"
+#include "node/node_pods_feed.h"
 #include "node/status_http_server.h"
 
 namespace switchyard {
@@ -138,8 +138,8 @@ TEST_F(DeployManifests, TheDaemonSetsServiceAccountMayListAndWatchEverythingTheA
   ASSERT_FALSE(roles.empty()) << "no ClusterRoleBinding for ServiceAccount " << ns << "/" << sa;
   EXPECT_EQ(of_kind("ServiceAccount").at(0)["metadata"]["name"].as<std::string>(), sa);
 
-  auto collections = informer::ClusterStateFeed::watched_collections();
-  collections.push_back(informer::NodePodsFeed::watched_collection());  // --dns-autopath
+  auto collections = node::ClusterStateFeed::watched_collections();
+  collections.push_back(node::NodePodsFeed::watched_collection());  // --dns-autopath
   ASSERT_GE(collections.size(), 4u);
   for (const auto& path : collections) {
     const auto [api_group, resource] = group_and_resource(path);

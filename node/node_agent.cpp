@@ -14,8 +14,8 @@
 #include "dataplane/node_port_addresses.h"
 #include "dataplane/sync_loop.h"
 #include "dns/server.h"
-#include "endpoints/informer/cluster_state_feed.h"
-#include "endpoints/informer/node_pods_feed.h"
+#include "node/cluster_state_feed.h"
+#include "node/node_pods_feed.h"
 #include "node/status_http_server.h"
 
 namespace switchyard::node {
@@ -98,18 +98,19 @@ StatusResponse as_json(dataplane::HealthResponse r) { return {r.status, "applica
 }  // namespace
 
 struct NodeAgent::Impl {
-  explicit Impl(const AgentConfig& c, informer::ClusterConnection conn)
-      : config(c), health(2 * c.sync_period), feed(std::move(conn), {.node_name = c.node_name, .proxy_name = c.proxy_name}) {}
+  explicit Impl(const AgentConfig& c, client::ClusterConnection conn)
+      : config(c), health(2 * c.sync_period), informers(std::move(conn)), feed(informers, {.node_name = c.node_name, .proxy_name = c.proxy_name}) {}
 
   AgentConfig config;
   std::unique_ptr<dataplane::Backend> backend;
   dataplane::ProxyHealth health;  // as kube-proxy: unhealthy when a change waited two sync periods
-  informer::ClusterStateFeed feed;
+  client::SharedInformerFactory informers;  // the agent's one informer per resource
+  ClusterStateFeed feed;
   std::unique_ptr<dataplane::SyncLoop> loop;
   std::unique_ptr<dataplane::ConntrackCleaner> conntrack;       // stale UDP flows, after each sync
   std::unique_ptr<dataplane::HealthCheckServer> health_checks;  // externalTrafficPolicy Local node ports
   std::unique_ptr<dns::DnsServer> dns_server;
-  std::unique_ptr<informer::NodePodsFeed> node_pods;  // with --dns-autopath: who is asking
+  std::unique_ptr<NodePodsFeed> node_pods;  // with --dns-autopath: who is asking
   std::unique_ptr<StatusHttpServer> healthz, metrics;
   bool stopped = false;
   std::vector<std::chrono::system_clock::time_point> pending_triggers;  // sync thread only
@@ -162,8 +163,7 @@ struct NodeAgent::Impl {
     if (stopped) return;
     stopped = true;
     // Order: nothing new arrives, nothing more is programmed, then the servers go.
-    feed.stop();
-    if (node_pods) node_pods->stop();
+    informers.stop();
     if (loop) loop->stop();
     health_checks.reset();
     if (dns_server) dns_server->stop();
@@ -177,7 +177,7 @@ NodeAgent::~NodeAgent() { stop(); }
 void NodeAgent::stop() { impl_->stop(); }
 bool NodeAgent::ready() const { return impl_->ready(); }
 
-std::expected<std::unique_ptr<NodeAgent>, NodeAgent::StartError> NodeAgent::start(const AgentConfig& c, informer::ClusterConnection connection) {
+std::expected<std::unique_ptr<NodeAgent>, NodeAgent::StartError> NodeAgent::start(const AgentConfig& c, client::ClusterConnection connection) {
   for (const auto& f : c.ignored_fields) spdlog::info("event=config_field_ignored field={}", f);
   auto impl = std::make_unique<Impl>(c, connection);
   apply_conntrack(c.conntrack);
@@ -227,7 +227,7 @@ std::expected<std::unique_ptr<NodeAgent>, NodeAgent::StartError> NodeAgent::star
   });
   if (auto ok = impl->start_dns(); !ok) return std::unexpected(ok.error());
   if (impl->dns_server && c.dns_autopath) {
-    impl->node_pods = std::make_unique<informer::NodePodsFeed>(connection, c.node_name);
+    impl->node_pods = std::make_unique<NodePodsFeed>(impl->informers, c.node_name);
     impl->node_pods->set_on_change([self] {
       std::vector<dns::PodAddress> pods;
       for (auto& p : self->node_pods->addresses()) pods.push_back({std::move(p.ip), std::move(p.namespace_)});
@@ -245,8 +245,7 @@ std::expected<std::unique_ptr<NodeAgent>, NodeAgent::StartError> NodeAgent::star
   spdlog::info("event=agent_started node={} mode={} api_server={}:{} sync_period_ms={} min_sync_period_ms={} cluster_cidrs=\"{}\"",
                c.node_name, c.mode, connection.host, connection.port, c.sync_period.count(), c.min_sync_period.count(),
                fmt::join(c.cluster_cidrs, ","));
-  impl->feed.start();
-  if (impl->node_pods) impl->node_pods->start();
+  impl->informers.start();
   impl->loop->start();
   return std::unique_ptr<NodeAgent>(new NodeAgent(std::move(impl)));
 }

@@ -1,4 +1,4 @@
-// The node agent's running parts, wired together: informers → Snapshots → sync loop → backend,
+// The node agent's running parts, wired together: shared informers → Snapshots → sync loop → backend,
 // the same Snapshots → DNS server, and the health and metrics HTTP servers. `switchyard agent`
 // runs one against any API server; `switchyard up` runs one beside its own control plane.
 #pragma once
@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "endpoints/informer/api_client.h"
+#include "orchestrator/client/cluster_connection.h"
 #include "node/agent_config.h"
 
 namespace switchyard::node {
@@ -20,7 +20,7 @@ class NodeAgent {
     std::string message;
     int exit_code = 1;  // 3: the chosen mode is not available in this build
   };
-  static std::expected<std::unique_ptr<NodeAgent>, StartError> start(const AgentConfig& config, informer::ClusterConnection connection);
+  static std::expected<std::unique_ptr<NodeAgent>, StartError> start(const AgentConfig& config, client::ClusterConnection connection);
   ~NodeAgent();
   // Stops syncing and serving; the rules stay in the kernel.
   void stop();

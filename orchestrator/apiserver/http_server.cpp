@@ -238,16 +238,21 @@ std::expected<std::unique_ptr<HttpServer>, std::string> HttpServer::start(ApiHan
         std::lock_guard lock(s->connections_mu);
         s->connection_fds.insert(fd);
       }
-      std::thread([s, fd, sock = std::move(socket)]() mutable {
-        beast::error_code cec;
-        if (s->tls) {
-          beast::ssl_stream<tcp::socket> stream(std::move(sock), *s->tls);
-          stream.handshake(asio::ssl::stream_base::server, cec);
-          if (!cec) serve_connection(stream, s->handler, s->stopping);
-          stream.shutdown(cec);
-        } else {
-          serve_connection(sock, s->handler, s->stopping);
-          sock.shutdown(tcp::socket::shutdown_both, cec);
+      std::thread([s, fd, socket = std::move(socket)]() mutable {
+        {
+          // The socket is closed and gone before stop() can see this connection end: once it
+          // has, the io_context the socket was registered with may be destroyed.
+          tcp::socket sock = std::move(socket);
+          beast::error_code cec;
+          if (s->tls) {
+            beast::ssl_stream<tcp::socket> stream(std::move(sock), *s->tls);
+            stream.handshake(asio::ssl::stream_base::server, cec);
+            if (!cec) serve_connection(stream, s->handler, s->stopping);
+            stream.shutdown(cec);
+          } else {
+            serve_connection(sock, s->handler, s->stopping);
+            sock.shutdown(tcp::socket::shutdown_both, cec);
+          }
         }
         std::lock_guard lock(s->connections_mu);
         s->connection_fds.erase(fd);  // before the socket closes, so stop() never shuts a reused fd

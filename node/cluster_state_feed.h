@@ -1,5 +1,5 @@
-// Feeds a ClusterState from informers on Services, EndpointSlices and this node's Node, and
-// hands out Snapshots. What the agent runs; works against any kube-apiserver.
+// Feeds a ClusterState from shared informers on Services, EndpointSlices and this node's Node,
+// and hands out Snapshots. What the agent runs; works against any kube-apiserver.
 #pragma once
 
 #include <chrono>
@@ -9,27 +9,32 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
-#include "endpoints/informer/informer.h"
 #include "endpoints/node/snapshot.h"
+#include "orchestrator/client/informer_factory.h"
 
-namespace switchyard::informer {
+namespace switchyard::node {
 
 // RFC 3339 as the API writes timestamps; nothing when it is not one.
 std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& text);
 
 class ClusterStateFeed {
  public:
-  ClusterStateFeed(ClusterConnection connection, endpoints::ClusterStateOptions options);
+  // On the process's shared informers (which the caller starts and stops, or start() does).
+  ClusterStateFeed(client::SharedInformerFactory& informers, endpoints::ClusterStateOptions options);
+  // With informers of its own on `connection`.
+  ClusterStateFeed(client::ClusterConnection connection, endpoints::ClusterStateOptions options);
   // The collections it lists and watches (paths without query): what its RBAC must allow.
   static std::vector<std::string> watched_collections();
   ~ClusterStateFeed();
+  ClusterStateFeed(const ClusterStateFeed&) = delete;
+  ClusterStateFeed& operator=(const ClusterStateFeed&) = delete;
   // Called on an informer thread, without the lock held, after each change to the state and when
   // an informer finished listing: the agent asks its sync loop for a sync. Set before start().
   void set_on_change(std::function<void()> on_change) { on_change_ = std::move(on_change); }
+  // Starts (stop(): stops) the three informers it reads; a restart resumes their watches.
   void start();
   void stop();
   // True once every informer has listed once.
@@ -46,16 +51,24 @@ class ClusterStateFeed {
   std::vector<std::chrono::system_clock::time_point> take_trigger_times();
 
  private:
-  void replace_services(const std::vector<nlohmann::json>& items);
-  void replace_slices(const std::vector<nlohmann::json>& items);
-  void on_service(const std::string& type, const nlohmann::json& obj);
-  void on_slice(const std::string& type, const nlohmann::json& obj);
-  void on_node(const std::string& type, const nlohmann::json& obj);
-  void note_trigger_time(const nlohmann::json& slice);
+  struct Handlers;
+  ClusterStateFeed(std::unique_ptr<client::SharedInformerFactory> own, endpoints::ClusterStateOptions options);
+  ClusterStateFeed(std::unique_ptr<client::SharedInformerFactory> own, client::SharedInformerFactory* shared,
+                   endpoints::ClusterStateOptions options);
+  void note_trigger_time(const api::EndpointSlice& slice);
+  // After one change: not while an informer hands over a list (its on_list calls once).
+  template <class T>
+  void changed(const client::SharedIndexInformer<T>& informer) const {
+    if (on_change_ && !informer.listing()) on_change_();
+  }
   void changed() const {
     if (on_change_) on_change_();
   }
 
+  std::unique_ptr<client::SharedInformerFactory> own_informers_;
+  client::SharedIndexInformer<api::Service>& services_;
+  client::SharedIndexInformer<api::EndpointSlice>& slices_;
+  client::SharedIndexInformer<api::Node>& node_informer_;
   std::function<void()> on_change_;
   std::mutex mu_;
   endpoints::ClusterState state_;
@@ -63,8 +76,7 @@ class ClusterStateFeed {
   std::chrono::system_clock::time_point started_{};
   std::map<std::pair<std::string, std::string>, std::string> trigger_annotation_;  // per slice, the value last seen
   std::vector<std::chrono::system_clock::time_point> trigger_times_;
-  std::set<std::pair<std::string, std::string>> services_, slices_;
-  std::unique_ptr<Informer> service_informer_, slice_informer_, node_informer_;
+  std::unique_ptr<Handlers> handlers_;  // last: removed first
 };
 
-}  // namespace switchyard::informer
+}  // namespace switchyard::node

@@ -10,13 +10,15 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "endpoints/informer/cluster_state_feed.h"
-#include "endpoints/informer/node_pods_feed.h"
+#include "node/cluster_state_feed.h"
+#include "node/node_pods_feed.h"
 #include "netns-tests/support/process.h"
 
-namespace switchyard::informer {
+namespace switchyard::node {
 namespace {
 
+using client::load_in_cluster;
+using client::load_kubeconfig;
 using switchyard::testing::ChildProcess;
 using switchyard::testing::run;
 using switchyard::testing::wait_until;
@@ -82,7 +84,7 @@ ports: [{name: http, port: 8080, protocol: TCP}]
 TEST_F(InformerAgainstApiserver, SnapshotFollowsTheApiServerAndSurvivesItsRestart) {
   apply(kObjects);
   auto conn = load_kubeconfig((dir_ / "kubeconfig").string());
-  ASSERT_TRUE(conn) << conn.error();
+  ASSERT_TRUE(conn) << conn.error().describe();
   EXPECT_TRUE(conn->tls);
   EXPECT_FALSE(conn->ca_pem.empty());
   ClusterStateFeed feed(*conn, {.node_name = "node-a"});
@@ -163,7 +165,7 @@ TEST_F(InformerAgainstApiserver, PodReadinessFlipsReachTheSnapshotAndAResumedWat
   start_server({"--compaction-interval", "1"});
   apply(kPodsAndService);
   auto conn = load_kubeconfig((dir_ / "kubeconfig").string());
-  ASSERT_TRUE(conn) << conn.error();
+  ASSERT_TRUE(conn) << conn.error().describe();
   ClusterStateFeed feed(*conn, {.node_name = "node-a"});
   feed.start();
   const endpoints::ServicePortName cart{"shop", "cart", "http", "TCP"};
@@ -271,7 +273,7 @@ spec: {nodeName: node-a, hostNetwork: true, containers: [{name: c, image: agent}
   set_status("batch", "job", R"({"status":{"phase":"Running","podIP":"10.1.0.20","podIPs":[{"ip":"10.1.0.20"},{"ip":"fd00:1::20"}]}})");
 
   auto conn = load_kubeconfig((dir_ / "kubeconfig").string());
-  ASSERT_TRUE(conn) << conn.error();
+  ASSERT_TRUE(conn) << conn.error().describe();
   NodePodsFeed feed(*conn, "node-a");
   std::atomic<int> changes{0};
   feed.set_on_change([&] { ++changes; });
@@ -303,13 +305,13 @@ TEST(Kubeconfig, MissingContextAndInClusterErrorsSayWhy) {
   std::ofstream(path) << "apiVersion: v1\nkind: Config\ncurrent-context: nope\ncontexts: []\n";
   auto c = load_kubeconfig(path.string());
   ASSERT_FALSE(c);
-  EXPECT_THAT(c.error(), ::testing::HasSubstr("current-context \"nope\" not found"));
+  EXPECT_THAT(c.error().message, ::testing::HasSubstr("current-context \"nope\" not found"));
   std::filesystem::remove(path);
   unsetenv("KUBERNETES_SERVICE_HOST");
   auto in = load_in_cluster("/nonexistent");
   ASSERT_FALSE(in);
-  EXPECT_THAT(in.error(), ::testing::HasSubstr("KUBERNETES_SERVICE_HOST"));
+  EXPECT_THAT(in.error().message, ::testing::HasSubstr("KUBERNETES_SERVICE_HOST"));
 }
 
 }  // namespace
-}  // namespace switchyard::informer
+}  // namespace switchyard::node

@@ -1,0 +1,26 @@
+// Where an API server is and how to authenticate to it: the current context of a kubeconfig, or
+// the in-cluster service account (KUBERNETES_SERVICE_HOST/PORT, token and CA files), as
+// client-go's clientcmd and rest.InClusterConfig read them.
+#pragma once
+
+#include <string>
+
+#include "orchestrator/base/error.h"
+
+namespace switchyard::client {
+
+struct ClusterConnection {
+  std::string host;  // IP or name
+  std::string port;
+  std::string ca_pem;  // empty: system roots
+  std::string token;
+  bool tls = true;
+};
+
+// The current-context cluster and user of a kubeconfig (token auth, CA data or file).
+// Errors: NotFound (no such file, context or cluster), Invalid (malformed YAML or server URL).
+Result<ClusterConnection> load_kubeconfig(const std::string& path);
+// KUBERNETES_SERVICE_HOST/PORT and the service-account token and CA files.
+Result<ClusterConnection> load_in_cluster(const std::string& secrets_dir = "/var/run/secrets/kubernetes.io/serviceaccount");
+
+}  // namespace switchyard::client
