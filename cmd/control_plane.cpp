@@ -39,8 +39,12 @@ Result<std::unique_ptr<store::Store>> open_store(const ControlPlaneOptions& o) {
 // Creates an object the cluster always has; one that exists already is fine.
 Result<> ensure_object(apiserver::ObjectRegistry& registry, const char* plural, const std::string& ns,
                                                const apiserver::Json& object) {
+  const auto* resource = apiserver::find_resource("", "v1", plural);
+  // Looked up first: a create of the `kubernetes` Service that exists is refused for its cluster
+  // IP (422, already allocated) before it could be refused as existing (409).
+  if (registry.get(*resource, ns, object["metadata"].value("name", ""))) return {};
   std::vector<std::string> warnings;
-  auto created = registry.create(*apiserver::find_resource("", "v1", plural), ns, object, apiserver::FieldValidation::Strict, warnings);
+  auto created = registry.create(*resource, ns, object, apiserver::FieldValidation::Strict, warnings);
   if (created || created.error().code == 409) return {};
   return fail(ErrorCode::Internal, fmt::format("creating {} {}: {}", plural, object["metadata"].value("name", ""),
                                      created.error().status.value("message", "")));

@@ -10,7 +10,8 @@ std::vector<PodAddress> pod_addresses(const api::Pod& pod) {
   if (phase == "Succeeded" || phase == "Failed") return {};
   std::vector<PodAddress> out;
   auto add = [&](const std::string& ip) {
-    if (!ip.empty() && std::ranges::find(out, PodAddress{ip, pod.metadata.namespace_}) == out.end()) out.push_back({ip, pod.metadata.namespace_});
+    if (!ip.empty() && std::ranges::find(out, PodAddress{ip, pod.metadata.namespace_}) == out.end())
+      out.push_back({ip, pod.metadata.namespace_});
   };
   // status.podIPs lists every family; older servers only fill status.podIP.
   for (const auto& ip : pod.status.pod_ips) add(ip);
@@ -20,7 +21,8 @@ std::vector<PodAddress> pod_addresses(const api::Pod& pod) {
 
 std::string NodePodsFeed::watched_collection() { return client::collection_path<api::Pod>(); }
 
-NodePodsFeed::NodePodsFeed(client::SharedInformerFactory& informers, const std::string& node_name) : NodePodsFeed(nullptr, &informers, node_name) {}
+NodePodsFeed::NodePodsFeed(client::SharedInformerFactory& informers, const std::string& node_name)
+    : NodePodsFeed(nullptr, &informers, node_name) {}
 
 NodePodsFeed::NodePodsFeed(client::ClusterConnection connection, const std::string& node_name)
     : NodePodsFeed(std::make_unique<client::SharedInformerFactory>(std::move(connection)), nullptr, node_name) {}

@@ -5,13 +5,13 @@
 #include <atomic>
 #include <utility>  // Boost 1.74 asio/awaitable.hpp uses std::exchange without it
 
+#include <fmt/format.h>
+#include <openssl/x509_vfy.h>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <fmt/format.h>
-#include <openssl/x509_vfy.h>
 
 namespace switchyard::client {
 
@@ -52,7 +52,7 @@ struct Request {
 
 template <class Stream>
 Result<int> exchange(Stream& stream, const ClusterConnection& c, const Request& request,
-                                         const std::function<bool(const std::string&)>& on_line, std::string* whole) {
+                     const std::function<bool(const std::string&)>& on_line, std::string* whole) {
   const std::string& target = request.target;
   http::request<http::string_body> req{request.method, target, 11};
   if (!request.content_type.empty()) {
@@ -91,16 +91,17 @@ Result<int> exchange(Stream& stream, const ClusterConnection& c, const Request& 
       if (!line.empty() && !on_line(line)) return status;
     }
   }
-  if (whole) *whole = std::move(pending);
-  else if (!pending.empty()) on_line(pending);
+  if (whole)
+    *whole = std::move(pending);
+  else if (!pending.empty())
+    on_line(pending);
   return status;
 }
 
 }  // namespace
 
 template <class Fn>
-static Result<int> connect_and(ClusterConnection& c, asio::io_context& io, asio::ssl::context& tls,
-                                                   std::atomic<int>& fd, Fn fn) {
+static Result<int> connect_and(ClusterConnection& c, asio::io_context& io, asio::ssl::context& tls, std::atomic<int>& fd, Fn fn) {
   beast::error_code ec;
   tcp::resolver resolver(io);
   auto results = resolver.resolve(c.host, c.port, ec);
@@ -140,20 +141,21 @@ Result<HttpResult> ApiClient::get(const std::string& target) {
 }
 
 Result<HttpResult> ApiClient::send(const std::string& method, const std::string& target, const std::string& body,
-                                                       const std::string& content_type) {
+                                   const std::string& content_type) {
   const http::verb verb = http::string_to_verb(method);
   if (verb == http::verb::unknown) return fail(ErrorCode::Unavailable, fmt::format("{} {}: unknown HTTP method", method, target));
   HttpResult out;
   const Request request{.method = verb, .target = target, .body = body, .content_type = content_type};
-  auto status = connect_and(impl_->conn, impl_->io, impl_->tls, impl_->fd,
-                            [&](auto& s) { return exchange(s, impl_->conn, request, {}, &out.body); });
+  auto status =
+      connect_and(impl_->conn, impl_->io, impl_->tls, impl_->fd, [&](auto& s) { return exchange(s, impl_->conn, request, {}, &out.body); });
   if (!status) return fail(status.error());
   out.status = *status;
   return out;
 }
 
 Result<int> ApiClient::stream(const std::string& target, const std::function<bool(const std::string&)>& on_line) {
-  return connect_and(impl_->conn, impl_->io, impl_->tls, impl_->fd, [&](auto& s) { return exchange(s, impl_->conn, Request{.target = target}, on_line, nullptr); });
+  return connect_and(impl_->conn, impl_->io, impl_->tls, impl_->fd,
+                     [&](auto& s) { return exchange(s, impl_->conn, Request{.target = target}, on_line, nullptr); });
 }
 
 void ApiClient::abort() {

@@ -28,8 +28,7 @@ class ApiClient {
   // status is a result.
   Result<HttpResult> get(const std::string& target);
   // Any other request with a body ("PATCH", "/api/v1/…/status", "{…}", "application/merge-patch+json").
-  Result<HttpResult> send(const std::string& method, const std::string& target, const std::string& body,
-                          const std::string& content_type);
+  Result<HttpResult> send(const std::string& method, const std::string& target, const std::string& body, const std::string& content_type);
   // A streaming GET: `on_line` gets each newline-terminated chunk of the body (a watch event)
   // until the server ends the stream, `on_line` returns false, or the connection fails.
   // Returns the HTTP status.

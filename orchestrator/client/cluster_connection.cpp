@@ -37,9 +37,12 @@ void trim_newlines(std::string& s) {
 // "https://host:port" -> host, port, tls
 Result<void> parse_server(const std::string& server, ClusterConnection& c) {
   std::string rest;
-  if (server.starts_with("https://")) rest = server.substr(8), c.tls = true;
-  else if (server.starts_with("http://")) rest = server.substr(7), c.tls = false;
-  else return fail(ErrorCode::Invalid, fmt::format("server {}: expected https://HOST:PORT", server));
+  if (server.starts_with("https://"))
+    rest = server.substr(8), c.tls = true;
+  else if (server.starts_with("http://"))
+    rest = server.substr(7), c.tls = false;
+  else
+    return fail(ErrorCode::Invalid, fmt::format("server {}: expected https://HOST:PORT", server));
   if (auto slash = rest.find('/'); slash != std::string::npos) rest = rest.substr(0, slash);
   if (rest.starts_with('[')) {
     auto close = rest.find(']');
@@ -74,10 +77,14 @@ Result<ClusterConnection> load_kubeconfig(const std::string& path) {
     if (!has_cluster) return fail(ErrorCode::NotFound, fmt::format("{}: cluster of context {} not found", path, current));
     ClusterConnection c;
     if (auto r = parse_server(cluster["server"].as<std::string>(""), c); !r) return fail(with_context(r.error(), path));
-    if (cluster["certificate-authority-data"]) c.ca_pem = base64_decode(cluster["certificate-authority-data"].as<std::string>());
-    else if (cluster["certificate-authority"]) c.ca_pem = read_file(cluster["certificate-authority"].as<std::string>());
-    if (has_user && user["token"]) c.token = user["token"].as<std::string>();
-    else if (has_user && user["tokenFile"]) c.token = read_file(user["tokenFile"].as<std::string>());
+    if (cluster["certificate-authority-data"])
+      c.ca_pem = base64_decode(cluster["certificate-authority-data"].as<std::string>());
+    else if (cluster["certificate-authority"])
+      c.ca_pem = read_file(cluster["certificate-authority"].as<std::string>());
+    if (has_user && user["token"])
+      c.token = user["token"].as<std::string>();
+    else if (has_user && user["tokenFile"])
+      c.token = read_file(user["tokenFile"].as<std::string>());
     trim_newlines(c.token);
     return c;
   } catch (const YAML::Exception& e) {
@@ -88,8 +95,7 @@ Result<ClusterConnection> load_kubeconfig(const std::string& path) {
 Result<ClusterConnection> load_in_cluster(const std::string& dir) {
   const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
   const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
-  if (!host || !port)
-    return fail(ErrorCode::NotFound, "not in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set");
+  if (!host || !port) return fail(ErrorCode::NotFound, "not in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are not set");
   ClusterConnection c{host, port, read_file(dir + "/ca.crt"), read_file(dir + "/token"), true};
   trim_newlines(c.token);
   if (c.token.empty()) return fail(ErrorCode::NotFound, fmt::format("{}/token: empty or unreadable", dir));

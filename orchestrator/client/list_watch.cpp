@@ -11,15 +11,37 @@ using nlohmann::json;
 Error http_error(int status, const std::string& body, const std::string& what) {
   ErrorCode code = ErrorCode::Internal;
   switch (status) {
-    case 400: case 422: code = ErrorCode::Invalid; break;
-    case 401: code = ErrorCode::Unauthorized; break;
-    case 403: code = ErrorCode::Forbidden; break;
-    case 404: code = ErrorCode::NotFound; break;
-    case 409: code = ErrorCode::Conflict; break;
-    case 410: code = ErrorCode::Compacted; break;
-    case 413: code = ErrorCode::TooLarge; break;
-    case 429: case 500: case 502: case 503: case 504: code = ErrorCode::Unavailable; break;
-    default: break;
+    case 400:
+    case 422:
+      code = ErrorCode::Invalid;
+      break;
+    case 401:
+      code = ErrorCode::Unauthorized;
+      break;
+    case 403:
+      code = ErrorCode::Forbidden;
+      break;
+    case 404:
+      code = ErrorCode::NotFound;
+      break;
+    case 409:
+      code = ErrorCode::Conflict;
+      break;
+    case 410:
+      code = ErrorCode::Compacted;
+      break;
+    case 413:
+      code = ErrorCode::TooLarge;
+      break;
+    case 429:
+    case 500:
+    case 502:
+    case 503:
+    case 504:
+      code = ErrorCode::Unavailable;
+      break;
+    default:
+      break;
   }
   // 409 for a create is AlreadyExists: the Status says which.
   const json parsed = json::parse(body, nullptr, false);
@@ -87,11 +109,16 @@ Result<void> HttpListerWatcher::watch(const std::string& resource_version, const
       return false;
     }
     WatchEvent event{.object = std::move(obj)};
-    if (type == "ADDED") event.type = WatchEventType::Added;
-    else if (type == "MODIFIED") event.type = WatchEventType::Modified;
-    else if (type == "DELETED") event.type = WatchEventType::Deleted;
-    else if (type == "BOOKMARK") event.type = WatchEventType::Bookmark;
-    else return true;
+    if (type == "ADDED")
+      event.type = WatchEventType::Added;
+    else if (type == "MODIFIED")
+      event.type = WatchEventType::Modified;
+    else if (type == "DELETED")
+      event.type = WatchEventType::Deleted;
+    else if (type == "BOOKMARK")
+      event.type = WatchEventType::Bookmark;
+    else
+      return true;
     return on_event(std::move(event));
   });
   {

@@ -29,8 +29,7 @@ class RateLimiter {
 
 class ItemExponentialFailureRateLimiter final : public RateLimiter {
  public:
-  ItemExponentialFailureRateLimiter(Clock::Duration base = std::chrono::milliseconds(5),
-                                    Clock::Duration max = std::chrono::seconds(1000))
+  ItemExponentialFailureRateLimiter(Clock::Duration base = std::chrono::milliseconds(5), Clock::Duration max = std::chrono::seconds(1000))
       : base_(base), max_(max) {}
   Clock::Duration when(const std::string& item) override;
   void forget(const std::string& item) override;

@@ -11,13 +11,20 @@ namespace switchyard::client {
 
 template <class T>
 constexpr std::string_view plural_of() {
-  if constexpr (std::is_same_v<T, api::Pod>) return "pods";
-  else if constexpr (std::is_same_v<T, api::Service>) return "services";
-  else if constexpr (std::is_same_v<T, api::Node>) return "nodes";
-  else if constexpr (std::is_same_v<T, api::Endpoints>) return "endpoints";
-  else if constexpr (std::is_same_v<T, api::EndpointSlice>) return "endpointslices";
-  else if constexpr (std::is_same_v<T, api::Namespace>) return "namespaces";
-  else static_assert(sizeof(T) == 0, "no REST path for this type");
+  if constexpr (std::is_same_v<T, api::Pod>)
+    return "pods";
+  else if constexpr (std::is_same_v<T, api::Service>)
+    return "services";
+  else if constexpr (std::is_same_v<T, api::Node>)
+    return "nodes";
+  else if constexpr (std::is_same_v<T, api::Endpoints>)
+    return "endpoints";
+  else if constexpr (std::is_same_v<T, api::EndpointSlice>)
+    return "endpointslices";
+  else if constexpr (std::is_same_v<T, api::Namespace>)
+    return "namespaces";
+  else
+    static_assert(sizeof(T) == 0, "no REST path for this type");
 }
 
 // "/api/v1" for the core group, "/apis/GROUP/VERSION" otherwise.

@@ -140,8 +140,10 @@ class SharedIndexInformer final : public InformerBase, private ReflectorSink {
     for (auto& [key, object] : fresh) {
       auto old = indexer_.upsert(key, object);
       for (const auto& [_, h] : handlers_) {
-        if (old && h.on_update) h.on_update(old, object);
-        else if (!old && h.on_add) h.on_add(object);
+        if (old && h.on_update)
+          h.on_update(old, object);
+        else if (!old && h.on_add)
+          h.on_add(object);
       }
     }
     for (const auto& key : indexer_.keys()) {
@@ -170,8 +172,10 @@ class SharedIndexInformer final : public InformerBase, private ReflectorSink {
     if (!object) return;
     auto old = indexer_.upsert(key, object);
     for (const auto& [_, h] : handlers_) {
-      if (old && h.on_update) h.on_update(old, object);
-      else if (!old && h.on_add) h.on_add(object);
+      if (old && h.on_update)
+        h.on_update(old, object);
+      else if (!old && h.on_add)
+        h.on_add(object);
     }
   }
 

@@ -108,10 +108,11 @@ struct Recorder {
     return seen;
   }
   ResourceEventHandlers<api::Pod> handlers() {
-    return {[this](const ObjectPtr<api::Pod>& p) { note("add " + object_key(p->metadata)); },
-            [this](const ObjectPtr<api::Pod>&, const ObjectPtr<api::Pod>& p) { note("update " + object_key(p->metadata)); },
-            [this](const ObjectPtr<api::Pod>& p, bool unknown) { note(std::string(unknown ? "lost " : "delete ") + object_key(p->metadata)); },
-            [this] { note("listed"); }};
+    return {
+        [this](const ObjectPtr<api::Pod>& p) { note("add " + object_key(p->metadata)); },
+        [this](const ObjectPtr<api::Pod>&, const ObjectPtr<api::Pod>& p) { note("update " + object_key(p->metadata)); },
+        [this](const ObjectPtr<api::Pod>& p, bool unknown) { note(std::string(unknown ? "lost " : "delete ") + object_key(p->metadata)); },
+        [this] { note("listed"); }};
   }
 };
 

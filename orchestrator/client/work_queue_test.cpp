@@ -108,9 +108,9 @@ TEST(RateLimiter, TheDefaultIsTheLongerOfBackoffAndBucket) {
   FakeClock clock;
   auto limiter = default_controller_rate_limiter(clock);
   for (int i = 0; i < 100; ++i) (void)limiter->when("burst-" + std::to_string(i));  // the bucket is empty now
-  EXPECT_EQ(limiter->when("a"), Clock::Duration(100ms));  // bucket (100 ms) > backoff (5 ms)
+  EXPECT_EQ(limiter->when("a"), Clock::Duration(100ms));                            // bucket (100 ms) > backoff (5 ms)
   clock.step(10s);
-  EXPECT_EQ(limiter->when("a"), Clock::Duration(10ms));   // bucket full again: backoff
+  EXPECT_EQ(limiter->when("a"), Clock::Duration(10ms));  // bucket full again: backoff
   limiter->forget("a");
   EXPECT_EQ(limiter->num_requeues("a"), 0);
 }
@@ -146,9 +146,10 @@ TEST(WorkQueue, ShutDownDrainsWhatIsQueuedThenWakesEveryWorker) {
   q.shut_down();
   q.add("ignored");
   EXPECT_EQ(q.get(), "a");
-  for (int i = 0; i < 3; ++i) workers.emplace_back([&] {
-    if (!q.get()) ++ended;
-  });
+  for (int i = 0; i < 3; ++i)
+    workers.emplace_back([&] {
+      if (!q.get()) ++ended;
+    });
   for (auto& w : workers) w.join();
   EXPECT_EQ(ended.load(), 3);
   EXPECT_TRUE(q.shutting_down());

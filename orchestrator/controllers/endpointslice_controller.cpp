@@ -17,8 +17,8 @@ namespace {
 using client::ObjectPtr;
 
 // Index names; the values carry the namespace ("shop/app=web") so that one lookup is enough.
-constexpr const char* kSelectorIndex = "endpointslice-controller/selector";  // Services by selector pair
-constexpr const char* kLabelIndex = "endpointslice-controller/label";        // Pods by label pair
+constexpr const char* kSelectorIndex = "endpointslice-controller/selector";    // Services by selector pair
+constexpr const char* kLabelIndex = "endpointslice-controller/label";          // Pods by label pair
 constexpr const char* kServiceNameIndex = "endpointslice-controller/service";  // slices by their Service
 
 std::vector<std::string> pairs_in(const std::string& ns, const api::StringMap& labels) {
@@ -87,9 +87,10 @@ EndpointSliceController::EndpointSliceController(client::SharedInformerFactory& 
 
   handlers_ = std::make_unique<Handlers>(Handlers{*this});
   auto enqueue_service = [this](const ObjectPtr<api::Service>& s) { queue_.add(client::object_key(s->metadata)); };
-  handlers_->services = services_.add_event_handler(
-      {enqueue_service, [enqueue_service](const auto&, const auto& s) { enqueue_service(s); },
-       [enqueue_service](const auto& s, bool) { enqueue_service(s); }, {}});
+  handlers_->services = services_.add_event_handler({enqueue_service,
+                                                     [enqueue_service](const auto&, const auto& s) { enqueue_service(s); },
+                                                     [enqueue_service](const auto& s, bool) { enqueue_service(s); },
+                                                     {}});
   handlers_->pods = pods_.add_event_handler({[this](const ObjectPtr<api::Pod>& p) { enqueue_services_of_pod(*p); },
                                              [this](const ObjectPtr<api::Pod>& old_pod, const ObjectPtr<api::Pod>& new_pod) {
                                                if (old_pod->metadata.labels != new_pod->metadata.labels) enqueue_services_of_pod(*old_pod);
@@ -111,24 +112,26 @@ EndpointSliceController::EndpointSliceController(client::SharedInformerFactory& 
                                                [node_changed](const auto&, bool) { node_changed(); },
                                                {}});
   auto enqueue_named = [this](const api::ObjectMeta& m) { queue_.add(m.namespace_ + "/" + m.name); };
-  handlers_->endpoints = endpoints_.add_event_handler(
-      {[enqueue_named](const ObjectPtr<api::Endpoints>& e) { enqueue_named(e->metadata); },
-       [enqueue_named](const auto&, const ObjectPtr<api::Endpoints>& e) { enqueue_named(e->metadata); },
-       [enqueue_named](const ObjectPtr<api::Endpoints>& e, bool) { enqueue_named(e->metadata); }, {}});
+  handlers_->endpoints =
+      endpoints_.add_event_handler({[enqueue_named](const ObjectPtr<api::Endpoints>& e) { enqueue_named(e->metadata); },
+                                    [enqueue_named](const auto&, const ObjectPtr<api::Endpoints>& e) { enqueue_named(e->metadata); },
+                                    [enqueue_named](const ObjectPtr<api::Endpoints>& e, bool) { enqueue_named(e->metadata); },
+                                    {}});
   auto enqueue_slice_service = [this](const ObjectPtr<api::EndpointSlice>& s) {
     if (auto key = service_key_of_slice(*s)) queue_.add(*key);
   };
-  handlers_->slices = slices_.add_event_handler(
-      {enqueue_slice_service, [enqueue_slice_service](const auto&, const auto& s) { enqueue_slice_service(s); },
-       [this, enqueue_slice_service](const ObjectPtr<api::EndpointSlice>& s, bool) {
-         // Gone (deleted by us, the garbage collector or anyone): no write of ours to wait for.
-         if (auto key = service_key_of_slice(*s)) {
-           std::lock_guard lock(written_mu_);
-           if (auto it = written_.find(*key); it != written_.end()) it->second.erase(s->metadata.name);
-         }
-         enqueue_slice_service(s);
-       },
-       {}});
+  handlers_->slices = slices_.add_event_handler({enqueue_slice_service,
+                                                 [enqueue_slice_service](const auto&, const auto& s) { enqueue_slice_service(s); },
+                                                 [this, enqueue_slice_service](const ObjectPtr<api::EndpointSlice>& s, bool) {
+                                                   // Gone (deleted by us, the garbage collector or anyone): no write of ours to wait for.
+                                                   if (auto key = service_key_of_slice(*s)) {
+                                                     std::lock_guard lock(written_mu_);
+                                                     if (auto it = written_.find(*key); it != written_.end())
+                                                       it->second.erase(s->metadata.name);
+                                                   }
+                                                   enqueue_slice_service(s);
+                                                 },
+                                                 {}});
 }
 
 EndpointSliceController::~EndpointSliceController() {
@@ -202,7 +205,8 @@ void EndpointSliceController::worker() {
     } else {
       ++stats_.requeues;
       queue_.add_rate_limited(*key);
-      spdlog::info("event=slice_sync_requeued service={} failures={} error=\"{}\"", *key, queue_.num_requeues(*key), synced.error().describe());
+      spdlog::info("event=slice_sync_requeued service={} failures={} error=\"{}\"", *key, queue_.num_requeues(*key),
+                   synced.error().describe());
     }
     queue_.done(*key);
   }
@@ -267,7 +271,9 @@ bool EndpointSliceController::cache_caught_up(const std::string& service_key) {
   std::erase_if(it->second, [&](const auto& entry) {
     const auto& [name, wrote] = entry;
     auto cached = slices_.indexer().get(ns + "/" + name);
-    if (wrote.deleted) return !cached || (cached->metadata.resource_version != wrote.resource_version && at_least(cached->metadata.resource_version, wrote.resource_version));
+    if (wrote.deleted)
+      return !cached || (cached->metadata.resource_version != wrote.resource_version &&
+                         at_least(cached->metadata.resource_version, wrote.resource_version));
     return cached && at_least(cached->metadata.resource_version, wrote.resource_version);
   });
   const bool caught_up = it->second.empty();

@@ -35,19 +35,24 @@ class SliceControllerInRegistry : public ::testing::Test {
   Json create(const char* plural, const std::string& ns, const std::string& body) {
     std::vector<std::string> warnings;
     const auto* r = plural == std::string("endpointslices") ? apiserver::find_resource("discovery.k8s.io", "v1", plural)
-                                                             : apiserver::find_resource("", "v1", plural);
+                                                            : apiserver::find_resource("", "v1", plural);
     auto out = registry_->create(*r, ns, Json::parse(body), apiserver::FieldValidation::Strict, warnings);
     EXPECT_TRUE(out.has_value()) << (out ? "" : out.error().status.dump());
     return out ? *out : Json();
   }
   // A running pod: created, then its status set through the status subresource, as a kubelet would.
   void running_pod(const std::string& name, const std::string& ip, bool ready) {
-    Json pod = create("pods", "shop", R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":")" + name +
-                                          R"(","labels":{"app":"web"}},"spec":{"nodeName":"node-a","containers":[{"name":"c","image":"x:1","ports":[{"name":"http","containerPort":8080}]}]}})");
-    pod["status"] = {{"phase", "Running"}, {"podIP", ip}, {"podIPs", {{{"ip", ip}}}},
+    Json pod = create(
+        "pods", "shop",
+        R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":")" + name +
+            R"(","labels":{"app":"web"}},"spec":{"nodeName":"node-a","containers":[{"name":"c","image":"x:1","ports":[{"name":"http","containerPort":8080}]}]}})");
+    pod["status"] = {{"phase", "Running"},
+                     {"podIP", ip},
+                     {"podIPs", {{{"ip", ip}}}},
                      {"conditions", {{{"type", "Ready"}, {"status", ready ? "True" : "False"}}}}};
     std::vector<std::string> warnings;
-    auto r = registry_->update(*apiserver::find_resource("", "v1", "pods"), "shop", name, pod, true, apiserver::FieldValidation::Strict, warnings);
+    auto r = registry_->update(*apiserver::find_resource("", "v1", "pods"), "shop", name, pod, true, apiserver::FieldValidation::Strict,
+                               warnings);
     ASSERT_TRUE(r.has_value()) << (r ? "" : r.error().status.dump());
   }
   std::vector<Json> slices() {
@@ -74,7 +79,8 @@ class SliceControllerInRegistry : public ::testing::Test {
                 if (!path.starts_with("/api/v1/pods")) return http;
                 return std::make_unique<client::testing::FaultyListerWatcher>(std::move(http), f);
               },
-              client::InformerOptions{.reflector = {.initial_backoff = std::chrono::milliseconds(20), .max_backoff = std::chrono::milliseconds(100)}}),
+              client::InformerOptions{
+                  .reflector = {.initial_backoff = std::chrono::milliseconds(20), .max_backoff = std::chrono::milliseconds(100)}}),
           controller(informers, c) {}
     ~ControllerProcess() {
       controller.stop();
@@ -97,8 +103,9 @@ TEST_F(SliceControllerInRegistry, ServicesGetSlicesThatFollowTheirPods) {
   ControllerProcess process(connection_);
   auto& controller = process.controller;
   controller.start();
-  Json svc = create("services", "shop",
-                    R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"selector":{"app":"web"},"ports":[{"name":"http","port":80,"targetPort":"http"}]}})");
+  Json svc = create(
+      "services", "shop",
+      R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"selector":{"app":"web"},"ports":[{"name":"http","port":80,"targetPort":"http"}]}})");
   running_pod("web-0", "10.1.0.5", true);
   running_pod("web-1", "10.1.0.6", false);
   ASSERT_TRUE(eventually([&] {
@@ -130,7 +137,8 @@ TEST_F(SliceControllerInRegistry, ServicesGetSlicesThatFollowTheirPods) {
 }
 
 TEST_F(SliceControllerInRegistry, ARestartedControllerChangesNothing) {
-  create("services", "shop", R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"selector":{"app":"web"},"ports":[{"port":80}]}})");
+  create("services", "shop",
+         R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"selector":{"app":"web"},"ports":[{"port":80}]}})");
   running_pod("web-0", "10.1.0.5", true);
   {
     ControllerProcess process(connection_);
@@ -148,8 +156,9 @@ TEST_F(SliceControllerInRegistry, ARestartedControllerChangesNothing) {
 
 TEST_F(SliceControllerInRegistry, SelectorlessServicesMirrorUserEndpoints) {
   create("services", "shop", R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"ext"},"spec":{"ports":[{"port":5432}]}})");
-  create("endpoints", "shop",
-         R"({"apiVersion":"v1","kind":"Endpoints","metadata":{"name":"ext"},"subsets":[{"addresses":[{"ip":"192.0.2.10"}],"ports":[{"port":5432}]}]})");
+  create(
+      "endpoints", "shop",
+      R"({"apiVersion":"v1","kind":"Endpoints","metadata":{"name":"ext"},"subsets":[{"addresses":[{"ip":"192.0.2.10"}],"ports":[{"port":5432}]}]})");
   ControllerProcess process(connection_);
   ASSERT_TRUE(process.controller.reconcile_all());
   auto s = slices();
@@ -162,7 +171,8 @@ TEST_F(SliceControllerInRegistry, SelectorlessServicesMirrorUserEndpoints) {
 // sync, so it reconciles nothing, and the slices in the store stay exactly as they were, even
 // though the Service changes meanwhile. Once lists work it converges.
 TEST_F(SliceControllerInRegistry, FailingPodListsLeaveStoredSlicesUnchangedUntilTheyRecover) {
-  create("services", "shop", R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"selector":{"app":"web"},"ports":[{"port":80}]}})");
+  create("services", "shop",
+         R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"selector":{"app":"web"},"ports":[{"port":80}]}})");
   running_pod("web-0", "10.1.0.5", true);
   running_pod("web-1", "10.1.0.6", true);
   {
@@ -202,7 +212,8 @@ TEST_F(SliceControllerInRegistry, FailingPodListsLeaveStoredSlicesUnchangedUntil
 // A running controller whose Pod watch is cut (410) and whose every relist then fails keeps the
 // pods it knew: Service changes meanwhile are reconciled against them, never against "no pods".
 TEST_F(SliceControllerInRegistry, AnInterruptedPodRelistKeepsTheLastKnownPods) {
-  create("services", "shop", R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"selector":{"app":"web"},"ports":[{"port":80}]}})");
+  create("services", "shop",
+         R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"selector":{"app":"web"},"ports":[{"port":80}]}})");
   running_pod("web-0", "10.1.0.5", true);
   running_pod("web-1", "10.1.0.6", true);
   ControllerProcess process(connection_);
@@ -237,8 +248,11 @@ TEST_F(SliceControllerInRegistry, PodLabelChangesMoveEndpointsBetweenServices) {
   ControllerProcess process(connection_);
   process.controller.start();
   running_pod("web-0", "10.1.0.5", true);
-  create("services", "shop", R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"selector":{"app":"web"},"ports":[{"port":80}]}})");
-  create("services", "shop", R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"canary"},"spec":{"selector":{"app":"web","track":"canary"},"ports":[{"port":80}]}})");
+  create("services", "shop",
+         R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"selector":{"app":"web"},"ports":[{"port":80}]}})");
+  create(
+      "services", "shop",
+      R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"canary"},"spec":{"selector":{"app":"web","track":"canary"},"ports":[{"port":80}]}})");
   auto endpoints_of = [&](const std::string& service) {
     std::size_t n = 0;
     for (const auto& s : slices())
@@ -265,7 +279,8 @@ TEST_F(SliceControllerInRegistry, PodLabelChangesMoveEndpointsBetweenServices) {
 TEST_F(SliceControllerInRegistry, NodeZoneChangesReachTheSlices) {
   ControllerProcess process(connection_);
   process.controller.start();
-  create("services", "shop", R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"selector":{"app":"web"},"ports":[{"port":80}]}})");
+  create("services", "shop",
+         R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"web"},"spec":{"selector":{"app":"web"},"ports":[{"port":80}]}})");
   running_pod("web-0", "10.1.0.5", true);
   ASSERT_TRUE(eventually([&] { return slices().size() == 1 && slices()[0]["endpoints"].size() == 1; }));
   EXPECT_EQ(slices()[0]["endpoints"][0]["zone"], "z1");

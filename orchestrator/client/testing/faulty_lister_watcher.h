@@ -12,7 +12,7 @@ namespace switchyard::client::testing {
 class FaultyListerWatcher final : public ListerWatcher {
  public:
   struct Faults {
-    std::atomic<bool> fail_lists{false};    // list() answers Unavailable (a 500)
+    std::atomic<bool> fail_lists{false};      // list() answers Unavailable (a 500)
     std::atomic<bool> expire_watches{false};  // watches end with 410 (Compacted): the reflector relists
     std::atomic<int> lists_failed{0};
   };
