@@ -155,9 +155,11 @@ std::string service_name(int i) { return fmt::format("svc-{:05}", i); }
 
 // cluster_ip: empty for a dynamic allocation, as most Services are made.
 std::string service_body(int i, const std::string& cluster_ip = "") {
-  Json spec = {{"selector", {{"app", service_name(i)}}}, {"ports", {{{"name", "http"}, {"port", 80}, {"targetPort", 8080}, {"protocol", "TCP"}}}}};
+  Json spec = {{"selector", {{"app", service_name(i)}}},
+               {"ports", {{{"name", "http"}, {"port", 80}, {"targetPort", 8080}, {"protocol", "TCP"}}}}};
   if (!cluster_ip.empty()) spec["clusterIP"] = cluster_ip;
-  return Json{{"apiVersion", "v1"}, {"kind", "Service"}, {"metadata", {{"name", service_name(i)}, {"labels", {{"app", "bench"}}}}}, {"spec", spec}}
+  return Json{
+      {"apiVersion", "v1"}, {"kind", "Service"}, {"metadata", {{"name", service_name(i)}, {"labels", {{"app", "bench"}}}}}, {"spec", spec}}
       .dump();
 }
 
@@ -203,7 +205,8 @@ Throughput run_creates(const Target& t, int threads, int first, int count, bool 
         for (std::uint32_t retry = 1; explicit_ips && r.status == 422 && retry < 5; ++retry)
           r = clients[w]->request(http::verb::post, kServices, service_body(i, explicit_ip(i + retry * 200000)));
         lat.push_back(ms(Clock::now() - s));
-        if (r.status == 201) ++done;
+        if (r.status == 201)
+          ++done;
         else {
           ++errors;
           std::lock_guard lock(mu);
@@ -390,9 +393,8 @@ int connect_watch(const Target& t, const std::string& rv) {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
     throw std::runtime_error(fmt::format("connect: {}", std::strerror(errno)));
-  const std::string req = fmt::format(
-      "GET {}?watch=true&resourceVersion={} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\n{}\r\n", kServices, rv, t.host,
-      t.token.empty() ? "" : "Authorization: Bearer " + t.token + "\r\n");
+  const std::string req = fmt::format("GET {}?watch=true&resourceVersion={} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\n{}\r\n",
+                                      kServices, rv, t.host, t.token.empty() ? "" : "Authorization: Bearer " + t.token + "\r\n");
   if (::write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) throw std::runtime_error("watch request write");
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
   return fd;
@@ -401,11 +403,11 @@ int connect_watch(const Target& t, const std::string& rv) {
 struct FanOutFigures {
   int watchers = 0, events = 0, missing = 0;
   double connect_s = 0;
-  std::vector<double> latencies_ms;   // every (event, watcher): receipt - write acknowledgement
-  std::vector<double> from_send_ms;   // every (event, watcher): receipt - the PUT's sending
-  std::vector<double> last_ms;        // per event: the last watcher's receipt - acknowledgement
-  std::vector<double> write_ms;       // per event: the PUT's own latency
-  int before_ack = 0;                 // receipts that came before the PUT's response
+  std::vector<double> latencies_ms;  // every (event, watcher): receipt - write acknowledgement
+  std::vector<double> from_send_ms;  // every (event, watcher): receipt - the PUT's sending
+  std::vector<double> last_ms;       // per event: the last watcher's receipt - acknowledgement
+  std::vector<double> write_ms;      // per event: the PUT's own latency
+  int before_ack = 0;                // receipts that came before the PUT's response
 };
 
 FanOutFigures run_fan_out(const Target& t, int watchers, int events) {
@@ -688,16 +690,26 @@ Options parse(int argc, char** argv) {
       return argv[++i];
     };
     const std::string key = a.substr(0, a.find('='));
-    if (key == "--services") o.services = std::stoi(value());
-    else if (key == "--watchers") o.watchers = std::stoi(value());
-    else if (key == "--events") o.events = std::stoi(value());
-    else if (key == "--updates") o.updates = std::stoi(value());
-    else if (key == "--early-creates") o.early_creates = std::stoi(value());
-    else if (key == "--late-creates") o.late_creates = std::stoi(value());
-    else if (key == "--threads") o.threads = parse_ints(value());
-    else if (key == "--stores") o.stores = parse_strings(value());
-    else if (key == "--https-creates") o.https_creates = std::stoi(value());
-    else if (key == "--binary") o.binary = value();
+    if (key == "--services")
+      o.services = std::stoi(value());
+    else if (key == "--watchers")
+      o.watchers = std::stoi(value());
+    else if (key == "--events")
+      o.events = std::stoi(value());
+    else if (key == "--updates")
+      o.updates = std::stoi(value());
+    else if (key == "--early-creates")
+      o.early_creates = std::stoi(value());
+    else if (key == "--late-creates")
+      o.late_creates = std::stoi(value());
+    else if (key == "--threads")
+      o.threads = parse_ints(value());
+    else if (key == "--stores")
+      o.stores = parse_strings(value());
+    else if (key == "--https-creates")
+      o.https_creates = std::stoi(value());
+    else if (key == "--binary")
+      o.binary = value();
     else {
       std::cerr << "usage: apiserver_bench [--services N] [--watchers N] [--events N] [--updates N]\n"
                    "                       [--early-creates N] [--late-creates N]"
@@ -722,9 +734,10 @@ int main(int argc, char** argv) {
     std::ifstream load("/proc/loadavg");
     std::string l;
     std::getline(load, l);
-    std::cout << fmt::format("apiserver_bench: {} services, {} watchers, {} events, {} updates per thread setting; "
-                             "nofile {}; {} cores; /proc/loadavg at start: {}\n",
-                             o.services, o.watchers, o.events, o.updates, nofile.rlim_cur, std::thread::hardware_concurrency(), l);
+    std::cout << fmt::format(
+        "apiserver_bench: {} services, {} watchers, {} events, {} updates per thread setting; "
+        "nofile {}; {} cores; /proc/loadavg at start: {}\n",
+        o.services, o.watchers, o.events, o.updates, nofile.rlim_cur, std::thread::hardware_concurrency(), l);
   }
   const auto t0 = Clock::now();
   std::vector<StoreFigures> all;
@@ -820,9 +833,8 @@ int main(int argc, char** argv) {
       return fmt::format("{:.1f} / {:.1f} / {:.1f} ms", percentile(f.fan->from_send_ms, 50), percentile(f.fan->from_send_ms, 99),
                          percentile(f.fan->from_send_ms, 100));
     });
-    row("receipts before the PUT's response", [](const StoreFigures& f) {
-      return fmt::format("{} of {}", f.fan->before_ack, f.fan->latencies_ms.size());
-    });
+    row("receipts before the PUT's response",
+        [](const StoreFigures& f) { return fmt::format("{} of {}", f.fan->before_ack, f.fan->latencies_ms.size()); });
     row("PUT latency during fan-out, p50", [](const StoreFigures& f) { return fmt::format("{:.1f} ms", percentile(f.fan->write_ms, 50)); });
     row("all watchers reached (from ack): p50 / max", [](const StoreFigures& f) {
       return fmt::format("{:.1f} / {:.1f} ms", percentile(f.fan->last_ms, 50), percentile(f.fan->last_ms, 100));

@@ -39,8 +39,8 @@ double thread_cpu_ms() {
 }
 
 std::string ip(int base, int index) {
-  return std::to_string(base) + "." + std::to_string((index >> 16) & 255) + "." + std::to_string((index >> 8) & 255) +
-         "." + std::to_string(index & 255);
+  return std::to_string(base) + "." + std::to_string((index >> 16) & 255) + "." + std::to_string((index >> 8) & 255) + "." +
+         std::to_string(index & 255);
 }
 
 // Minor page faults of this thread so far: first touches of fresh memory, the dominant cost of
@@ -171,8 +171,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ebpf_map_bench needs root (it creates a cgroup and mounts a bpf filesystem)\n");
     return 0;
   }
-  std::printf("| services × %d endpoints | map entries | full sync (empty maps): wall / CPU | page faults | entries written | one endpoint change (median / max of %d) | entries changed | restart: full sync over the pinned maps, wall / CPU | page faults | entries changed |\n",
-              endpoints_per_service, changes);
+  std::printf(
+      "| services × %d endpoints | map entries | full sync (empty maps): wall / CPU | page faults | entries written | one endpoint change "
+      "(median / max of %d) | entries changed | restart: full sync over the pinned maps, wall / CPU | page faults | entries changed |\n",
+      endpoints_per_service, changes);
   std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
   for (int n : sizes) {
     auto r = run(n, endpoints_per_service, changes);
@@ -180,8 +182,8 @@ int main(int argc, char** argv) {
     std::printf("| %d | %llu | %.1f ms / %.1f ms | %ld | %llu | %.3f ms / %.3f ms | %llu | %.1f ms / %.1f ms | %ld | %llu |\n", r->services,
                 static_cast<unsigned long long>(r->elements), r->full_sync_ms, r->full_sync_cpu_ms, r->full_sync_faults,
                 static_cast<unsigned long long>(r->full_changes), r->partial_median_ms, r->partial_max_ms,
-                static_cast<unsigned long long>(r->partial_changes), r->restart_sync_ms, r->restart_cpu_ms,
-                r->restart_faults, static_cast<unsigned long long>(r->restart_changes));
+                static_cast<unsigned long long>(r->partial_changes), r->restart_sync_ms, r->restart_cpu_ms, r->restart_faults,
+                static_cast<unsigned long long>(r->restart_changes));
     std::fflush(stdout);
   }
   return 0;

@@ -45,9 +45,8 @@ std::vector<std::uint8_t> tcp_syn(std::uint32_t client, std::uint32_t frontend, 
 // Mean nanoseconds per run of `fd` on `packet`.
 double ns_per_packet(int fd, std::vector<std::uint8_t> packet, int repeat) {
   std::vector<std::uint8_t> out(packet.size() + 64);
-  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = packet.data(), .data_out = out.data(),
-              .data_size_in = static_cast<__u32>(packet.size()), .data_size_out = static_cast<__u32>(out.size()),
-              .repeat = repeat);
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = packet.data(), .data_out = out.data(), .data_size_in = static_cast<__u32>(packet.size()),
+              .data_size_out = static_cast<__u32>(out.size()), .repeat = repeat);
   if (bpf_prog_test_run_opts(fd, &opts) != 0) {
     std::perror("BPF_PROG_TEST_RUN");
     return -1;
@@ -55,9 +54,7 @@ double ns_per_packet(int fd, std::vector<std::uint8_t> packet, int repeat) {
   return static_cast<double>(opts.duration);
 }
 
-std::uint32_t address(int base, int index) {
-  return htonl(static_cast<std::uint32_t>(base) << 24 | static_cast<std::uint32_t>(index));
-}
+std::uint32_t address(int base, int index) { return htonl(static_cast<std::uint32_t>(base) << 24 | static_cast<std::uint32_t>(index)); }
 
 }  // namespace
 
@@ -92,7 +89,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double floor_ns = ns_per_packet(bpf_program__fd(floor->progs.parse_floor), tcp_syn(address(192, 2), address(10, 1), 80), repeat);
-  std::printf("| LoadBalancer frontends × 10 backends | nodeport_ingress, tracked flow | parse-only floor | program minus floor |\n|---|---|---|---|\n");
+  std::printf(
+      "| LoadBalancer frontends × 10 backends | nodeport_ingress, tracked flow | parse-only floor | program minus floor "
+      "|\n|---|---|---|---|\n");
   for (int n : sizes) {
     nodeport_tc* skel = nodeport_tc__open();
     const std::uint32_t entries = static_cast<std::uint32_t>(n) * 11 + 16;
@@ -113,8 +112,10 @@ int main(int argc, char** argv) {
       for (std::uint16_t slot = 0; slot <= 10; ++slot) {
         keys.push_back({.address = address(10, s + 1), .port = htons(80), .slot = slot, .proto = IPPROTO_TCP});
         lb_service_value v{};
-        if (slot == 0) v.count = 10;
-        else v.backend_id = slot;
+        if (slot == 0)
+          v.count = 10;
+        else
+          v.backend_id = slot;
         values.push_back(v);
       }
     __u32 count = static_cast<__u32>(keys.size());

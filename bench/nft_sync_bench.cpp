@@ -32,13 +32,11 @@ namespace {
 using namespace switchyard;
 using Clock = std::chrono::steady_clock;
 
-double ms_since(Clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
+double ms_since(Clock::time_point start) { return std::chrono::duration<double, std::milli>(Clock::now() - start).count(); }
 
 std::string ip(int base, int index) {
-  return std::to_string(base) + "." + std::to_string((index >> 16) & 255) + "." + std::to_string((index >> 8) & 255) +
-         "." + std::to_string(index & 255);
+  return std::to_string(base) + "." + std::to_string((index >> 16) & 255) + "." + std::to_string((index >> 8) & 255) + "." +
+         std::to_string(index & 255);
 }
 
 // User + system CPU of this process (RUSAGE_SELF) or of its waited-for children, in ms: on a
@@ -63,13 +61,12 @@ struct Result {
 std::pair<double, double> iptables_restore_ms(int services, int endpoints_per_service) {
   std::vector<bench::KubeProxyServicePort> ports;
   for (int s = 0; s < services; ++s) {
-    bench::KubeProxyServicePort p{.namespace_ = "shop", .name = "svc" + std::to_string(s), .port_name = "http",
-                                  .cluster_ip = ip(10, s + 1), .port = 80};
+    bench::KubeProxyServicePort p{
+        .namespace_ = "shop", .name = "svc" + std::to_string(s), .port_name = "http", .cluster_ip = ip(10, s + 1), .port = 80};
     for (int e = 0; e < endpoints_per_service; ++e) p.endpoints.push_back({ip(11, s * endpoints_per_service + e + 1), 8080});
     ports.push_back(std::move(p));
   }
-  auto ns = dataplane::testing::NetworkNamespace::create(
-      dataplane::testing::NetworkNamespace::unique_name("sy-ipt", "bench"));
+  auto ns = dataplane::testing::NetworkNamespace::create(dataplane::testing::NetworkNamespace::unique_name("sy-ipt", "bench"));
   if (!ns) return {-1, -1};
   const std::string file = "/tmp/" + ns->name() + ".iptables";
   std::ofstream(file) << bench::kube_proxy_full_restore(ports, "11.0.0.0/8");
@@ -91,8 +88,7 @@ std::pair<double, double> iptables_restore_ms(int services, int endpoints_per_se
 // DNAT; `service-ips` and `cluster-ips` elements), in one table, as one `nft -f` transaction.
 // Wall ms, -1 on failure.
 double kube_proxy_nft_ms(int services, int endpoints_per_service) {
-  auto ns = dataplane::testing::NetworkNamespace::create(
-      dataplane::testing::NetworkNamespace::unique_name("sy-kpnft", "bench"));
+  auto ns = dataplane::testing::NetworkNamespace::create(dataplane::testing::NetworkNamespace::unique_name("sy-kpnft", "bench"));
   if (!ns) return -1;
   std::string f = "add table ip kube-proxy { comment \"rules for kube-proxy\" ; }\n";
   auto chain = [&](const std::string& name) { f += "add chain ip kube-proxy " + name + "\n"; };
@@ -121,7 +117,8 @@ double kube_proxy_nft_ms(int services, int endpoints_per_service) {
     std::string vmap;
     for (int e = 0; e < endpoints_per_service; ++e) {
       const std::string ep = ip(11, s * endpoints_per_service + e + 1);
-      const std::string ep_chain = "endpoint-" + std::to_string(100000000 + s * endpoints_per_service + e) + "-" + port_name + "__" + ep + "/8080";
+      const std::string ep_chain =
+          "endpoint-" + std::to_string(100000000 + s * endpoints_per_service + e) + "-" + port_name + "__" + ep + "/8080";
       chain(ep_chain);
       rule(ep_chain, "ip saddr " + ep + " jump mark-for-masquerade");
       rule(ep_chain, "meta l4proto tcp dnat to " + ep + ":8080");
@@ -146,8 +143,7 @@ double kube_proxy_nft_ms(int services, int endpoints_per_service) {
 }
 
 std::optional<Result> run(int services, int endpoints_per_service, int changes, bool nft_cli, bool iptables, bool kube_proxy_nft) {
-  auto ns = dataplane::testing::NetworkNamespace::create(
-      dataplane::testing::NetworkNamespace::unique_name("sy-nft", "bench"));
+  auto ns = dataplane::testing::NetworkNamespace::create(dataplane::testing::NetworkNamespace::unique_name("sy-nft", "bench"));
   if (!ns) {
     std::fprintf(stderr, "%s\n", ns.error().c_str());
     return std::nullopt;
@@ -259,7 +255,10 @@ int main(int argc, char** argv) {
     } else if (a == "--no-kube-proxy-nft") {
       kube_proxy_nft = false;
     } else if (!a.starts_with("--benchmark_")) {
-      std::fprintf(stderr, "usage: %s [--services=1000,10000] [--endpoints=10] [--changes=21] [--no-nft-cli] [--no-iptables] [--no-kube-proxy-nft]\n", argv[0]);
+      std::fprintf(
+          stderr,
+          "usage: %s [--services=1000,10000] [--endpoints=10] [--changes=21] [--no-nft-cli] [--no-iptables] [--no-kube-proxy-nft]\n",
+          argv[0]);
       return 2;
     }
   }
@@ -267,8 +266,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "nft_sync_bench needs root (it creates a network namespace)\n");
     return 0;
   }
-  std::printf("| services × %d endpoints | chains | rules | map elements | full sync (libnftnl, 1 batch): wall / CPU | nft -f of the same ruleset | ratio | iptables-restore of kube-proxy's layout: wall / CPU | ratio: wall / CPU | nft -f of kube-proxy's nftables layout | ratio | one endpoint change (median / max of %d) | messages |\n",
-              endpoints_per_service, changes);
+  std::printf(
+      "| services × %d endpoints | chains | rules | map elements | full sync (libnftnl, 1 batch): wall / CPU | nft -f of the same ruleset "
+      "| ratio | iptables-restore of kube-proxy's layout: wall / CPU | ratio: wall / CPU | nft -f of kube-proxy's nftables layout | ratio "
+      "| one endpoint change (median / max of %d) | messages |\n",
+      endpoints_per_service, changes);
   std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   for (int n : sizes) {
     auto r = run(n, endpoints_per_service, changes, nft_cli, iptables, kube_proxy_nft);
@@ -277,13 +279,14 @@ int main(int argc, char** argv) {
     auto ratio = [&](double v) { return v < 0 ? std::string("n/a") : std::to_string(v / r->full_sync_ms).substr(0, 5) + "×"; };
     const std::string ipt = ms(r->iptables_ms) + " / " + ms(r->iptables_cpu_ms);
     const std::string ipt_ratio =
-        r->iptables_ms < 0 ? "n/a" : ratio(r->iptables_ms) + " / " + std::to_string(r->iptables_cpu_ms / r->full_sync_cpu_ms).substr(0, 5) + "×";
+        r->iptables_ms < 0 ? "n/a"
+                           : ratio(r->iptables_ms) + " / " + std::to_string(r->iptables_cpu_ms / r->full_sync_cpu_ms).substr(0, 5) + "×";
     std::printf("| %d | %llu | %llu | %llu | %.0f ms / %.0f ms | %s | %s | %s | %s | %s | %s | %.2f ms / %.2f ms | %llu |\n", r->services,
                 static_cast<unsigned long long>(r->chains), static_cast<unsigned long long>(r->rules),
-                static_cast<unsigned long long>(r->elements), r->full_sync_ms, r->full_sync_cpu_ms,
-                ms(r->nft_cli_ms).c_str(), ratio(r->nft_cli_ms).c_str(), ipt.c_str(), ipt_ratio.c_str(),
-                ms(r->kube_proxy_nft_ms).c_str(), ratio(r->kube_proxy_nft_ms).c_str(),
-                r->partial_median_ms, r->partial_max_ms, static_cast<unsigned long long>(r->partial_messages));
+                static_cast<unsigned long long>(r->elements), r->full_sync_ms, r->full_sync_cpu_ms, ms(r->nft_cli_ms).c_str(),
+                ratio(r->nft_cli_ms).c_str(), ipt.c_str(), ipt_ratio.c_str(), ms(r->kube_proxy_nft_ms).c_str(),
+                ratio(r->kube_proxy_nft_ms).c_str(), r->partial_median_ms, r->partial_max_ms,
+                static_cast<unsigned long long>(r->partial_messages));
     std::fflush(stdout);
   }
   return 0;

@@ -42,11 +42,16 @@ Options parse(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i];
     const int value = std::stoi(argv[i + 1]);
-    if (flag == "--services") o.services = value;
-    else if (flag == "--pods") o.pods = value;
-    else if (flag == "--flips") o.flips = value;
-    else if (flag == "--creates") o.creates = value;
-    else throw std::invalid_argument("unknown flag " + flag + " (--services N --pods N --flips N --creates N)");
+    if (flag == "--services")
+      o.services = value;
+    else if (flag == "--pods")
+      o.pods = value;
+    else if (flag == "--flips")
+      o.flips = value;
+    else if (flag == "--creates")
+      o.creates = value;
+    else
+      throw std::invalid_argument("unknown flag " + flag + " (--services N --pods N --flips N --creates N)");
   }
   return o;
 }
@@ -54,8 +59,9 @@ Options parse(int argc, char** argv) {
 std::string pod_ip(int service, int pod) { return fmt::format("10.{}.{}.{}", 64 + service / 250, service % 250, pod + 1); }
 
 std::string status_patch(const std::string& ip, bool ready) {
-  return fmt::format(R"({{"status":{{"phase":"Running","podIP":"{0}","podIPs":[{{"ip":"{0}"}}],"conditions":[{{"type":"Ready","status":"{1}"}}]}}}})",
-                     ip, ready ? "True" : "False");
+  return fmt::format(
+      R"({{"status":{{"phase":"Running","podIP":"{0}","podIPs":[{{"ip":"{0}"}}],"conditions":[{{"type":"Ready","status":"{1}"}}]}}}})", ip,
+      ready ? "True" : "False");
 }
 
 void must(const sy::Result<sy::client::HttpResult>& r, const std::string& what) {
@@ -92,20 +98,29 @@ int main(int argc, char** argv) {
   const auto setup_start = Clock::now();
   must(api.send("POST", "/api/v1/namespaces", R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bench"}})", json), "namespace");
   for (const char* node : {"node-a", "node-b"})
-    must(api.send("POST", "/api/v1/nodes", fmt::format(R"({{"apiVersion":"v1","kind":"Node","metadata":{{"name":"{}"}}}})", node), json), node);
+    must(api.send("POST", "/api/v1/nodes", fmt::format(R"({{"apiVersion":"v1","kind":"Node","metadata":{{"name":"{}"}}}})", node), json),
+         node);
   for (int s = 0; s < o.services; ++s) {
-    must(api.send("POST", "/api/v1/namespaces/bench/services",
-                  fmt::format(R"({{"apiVersion":"v1","kind":"Service","metadata":{{"name":"svc-{0}"}},"spec":{{"selector":{{"app":"svc-{0}"}},"ports":[{{"name":"http","port":80,"targetPort":8080}}]}}}})", s),
-                  json),
-         "service");
+    must(
+        api.send(
+            "POST", "/api/v1/namespaces/bench/services",
+            fmt::format(
+                R"({{"apiVersion":"v1","kind":"Service","metadata":{{"name":"svc-{0}"}},"spec":{{"selector":{{"app":"svc-{0}"}},"ports":[{{"name":"http","port":80,"targetPort":8080}}]}}}})",
+                s),
+            json),
+        "service");
     for (int p = 0; p < o.pods; ++p) {
       const std::string name = fmt::format("svc-{}-{}", s, p);
-      must(api.send("POST", "/api/v1/namespaces/bench/pods",
-                    fmt::format(R"({{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{}","labels":{{"app":"svc-{}"}}}},"spec":{{"nodeName":"node-{}","containers":[{{"name":"c","image":"x"}}]}}}})",
-                                name, s, p % 2 ? "a" : "b"),
-                    json),
-           "pod " + name);
-      must(api.send("PATCH", "/api/v1/namespaces/bench/pods/" + name + "/status", status_patch(pod_ip(s, p), true), merge), "status of " + name);
+      must(
+          api.send(
+              "POST", "/api/v1/namespaces/bench/pods",
+              fmt::format(
+                  R"({{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{}","labels":{{"app":"svc-{}"}}}},"spec":{{"nodeName":"node-{}","containers":[{{"name":"c","image":"x"}}]}}}})",
+                  name, s, p % 2 ? "a" : "b"),
+              json),
+          "pod " + name);
+      must(api.send("PATCH", "/api/v1/namespaces/bench/pods/" + name + "/status", status_patch(pod_ip(s, p), true), merge),
+           "status of " + name);
     }
   }
   const double setup_seconds = std::chrono::duration<double>(Clock::now() - setup_start).count();
@@ -152,7 +167,8 @@ int main(int argc, char** argv) {
     const std::size_t idx = static_cast<std::size_t>(s * o.pods + p);
     const bool want = !ready[idx];
     const auto t0 = Clock::now();
-    must(api.send("PATCH", fmt::format("/api/v1/namespaces/bench/pods/svc-{}-{}/status", s, p), status_patch(pod_ip(s, p), want), merge), "flip");
+    must(api.send("PATCH", fmt::format("/api/v1/namespaces/bench/pods/svc-{}-{}/status", s, p), status_patch(pod_ip(s, p), want), merge),
+         "flip");
     const auto t1 = Clock::now();
     bool seen = false;
     while (Clock::now() - t0 < std::chrono::seconds(10)) {
@@ -178,8 +194,10 @@ int main(int argc, char** argv) {
     const std::string name = fmt::format("new-{}", i);
     const auto query = sy::dns::testing::make_query(name + ".bench.svc.cluster.local", sy::dns::kA);
     const auto t0 = Clock::now();
-    must(api.send("POST", "/api/v1/namespaces/bench/services",
-                  fmt::format(R"({{"apiVersion":"v1","kind":"Service","metadata":{{"name":"{}"}},"spec":{{"ports":[{{"port":80}}]}}}})", name), json),
+    must(api.send(
+             "POST", "/api/v1/namespaces/bench/services",
+             fmt::format(R"({{"apiVersion":"v1","kind":"Service","metadata":{{"name":"{}"}},"spec":{{"ports":[{{"port":80}}]}}}})", name),
+             json),
          "service " + name);
     bool answered = false;
     while (Clock::now() - t0 < std::chrono::seconds(10)) {
@@ -191,8 +209,10 @@ int main(int argc, char** argv) {
       }
       std::this_thread::sleep_for(std::chrono::microseconds(200));
     }
-    if (answered) create_to_answer_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-    else ++timeouts;
+    if (answered)
+      create_to_answer_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    else
+      ++timeouts;
   }
   (*dns_server)->stop();
   feed.stop();

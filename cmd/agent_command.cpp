@@ -17,8 +17,8 @@
 namespace switchyard::cmd {
 
 using node::AgentConfig;
-using node::NodeAgent;
 using node::cleanup_dataplane;
+using node::NodeAgent;
 using node::parse_go_duration;
 
 namespace {
@@ -85,7 +85,8 @@ std::expected<AgentConfig, std::string> resolve_config(const AgentCommandLine& c
   if (c.node_name.empty()) return std::unexpected("--node-name is required");
   if (c.mode != "nftables" && c.mode != "ebpf") return std::unexpected(fmt::format("mode \"{}\": expected nftables or ebpf", c.mode));
   if (c.min_sync_period > c.sync_period)
-    return std::unexpected(fmt::format("minSyncPeriod {} ms is longer than syncPeriod {} ms", c.min_sync_period.count(), c.sync_period.count()));
+    return std::unexpected(
+        fmt::format("minSyncPeriod {} ms is longer than syncPeriod {} ms", c.min_sync_period.count(), c.sync_period.count()));
   return c;
 }
 
@@ -95,14 +96,18 @@ void register_agent(CLI::App& app, std::function<int()>& run) {
   auto cl = std::make_shared<AgentCommandLine>();
   CLI::App* sub = app.add_subcommand("agent", "Run the node agent: service dataplane and cluster DNS for one node");
   AgentConfig& f = cl->flags;
-  auto add = [&](CLI::Option* o, std::function<void(AgentConfig&, const AgentConfig&)> copy) { cl->overrides.emplace_back(o, std::move(copy)); };
-  add(sub->add_option("--node-name", f.node_name, "this node's name (as its Node object)"), [](auto& c, auto& f) { c.node_name = f.node_name; });
+  auto add = [&](CLI::Option* o, std::function<void(AgentConfig&, const AgentConfig&)> copy) {
+    cl->overrides.emplace_back(o, std::move(copy));
+  };
+  add(sub->add_option("--node-name", f.node_name, "this node's name (as its Node object)"),
+      [](auto& c, auto& f) { c.node_name = f.node_name; });
   add(sub->add_option("--mode", f.mode, "dataplane: nftables or ebpf")->check(CLI::IsMember({"ebpf", "nftables"})),
       [](auto& c, auto& f) { c.mode = f.mode; });
   add(sub->add_option("--kubeconfig", f.kubeconfig, "kubeconfig file (default: in-cluster configuration)"),
       [](auto& c, auto& f) { c.kubeconfig = f.kubeconfig; });
   sub->add_option("--config", cl->config_file, "KubeProxyConfiguration file; flags given override it");
-  add(sub->add_option("--cluster-cidr", f.cluster_cidrs, "pod CIDRs (repeatable or comma-separated): traffic from outside them is masqueraded")
+  add(sub->add_option("--cluster-cidr", f.cluster_cidrs,
+                      "pod CIDRs (repeatable or comma-separated): traffic from outside them is masqueraded")
           ->delimiter(','),
       [](auto& c, auto& f) { c.cluster_cidrs = f.cluster_cidrs; });
   add(sub->add_option("--nodeport-addresses", f.node_port_addresses, "CIDRs of the node addresses that serve NodePorts")->delimiter(','),
@@ -113,7 +118,10 @@ void register_agent(CLI::App& app, std::function<int()>& run) {
   add(sub->add_option("--min-sync-period", *min_sync_period, "shortest time between syncs (Go duration, default 1s)"),
       [min_sync_period](auto& c, auto&) { c.min_sync_period = *parse_go_duration(*min_sync_period); });
   for (auto* o : {sub->get_option("--sync-period"), sub->get_option("--min-sync-period")})
-    o->check([](const std::string& v) { auto d = parse_go_duration(v); return d ? std::string() : d.error(); });
+    o->check([](const std::string& v) {
+      auto d = parse_go_duration(v);
+      return d ? std::string() : d.error();
+    });
   add(sub->add_option("--healthz-bind-address", f.healthz_bind_address, "ADDR:PORT of /healthz, /livez, /readyz (\"\" to disable)")
           ->capture_default_str(),
       [](auto& c, auto& f) { c.healthz_bind_address = f.healthz_bind_address; });
@@ -125,15 +133,18 @@ void register_agent(CLI::App& app, std::function<int()>& run) {
       [](auto& c, auto& f) { c.cluster_domain = f.cluster_domain; });
   add(sub->add_option("--dns-upstream", f.dns_upstreams, "ADDR[:PORT] that names outside the cluster domain are forwarded to (repeatable)"),
       [](auto& c, auto& f) { c.dns_upstreams = f.dns_upstreams; });
-  add(sub->add_option("--dns-resolv-conf", f.dns_resolv_conf, "without --dns-upstream, forward to this file's nameservers (\"\": do not forward)")
+  add(sub->add_option("--dns-resolv-conf", f.dns_resolv_conf,
+                      "without --dns-upstream, forward to this file's nameservers (\"\": do not forward)")
           ->capture_default_str(),
       [](auto& c, auto& f) { c.dns_resolv_conf = f.dns_resolv_conf; });
   add(sub->add_flag("--dns-autopath", f.dns_autopath,
                     "server-side search path (CoreDNS's autopath) for queries from this node's pods: one round trip with ndots:5"),
       [](auto& c, auto& f) { c.dns_autopath = f.dns_autopath; });
-  add(sub->add_option("--proxy-name", f.proxy_name, "serve Services labelled service.kubernetes.io/service-proxy-name=NAME instead of unlabelled ones"),
+  add(sub->add_option("--proxy-name", f.proxy_name,
+                      "serve Services labelled service.kubernetes.io/service-proxy-name=NAME instead of unlabelled ones"),
       [](auto& c, auto& f) { c.proxy_name = f.proxy_name; });
-  add(sub->add_option("--cgroup-root", f.cgroup_root, "eBPF: the cgroup whose sockets get ClusterIP load balancing (default: the cgroup v2 root)"),
+  add(sub->add_option("--cgroup-root", f.cgroup_root,
+                      "eBPF: the cgroup whose sockets get ClusterIP load balancing (default: the cgroup v2 root)"),
       [](auto& c, auto& f) { c.cgroup_root = f.cgroup_root; });
   add(sub->add_option("--bpf-root", f.bpf_root, "eBPF: where maps and links are pinned, under <dir>/<node name>")->capture_default_str(),
       [](auto& c, auto& f) { c.bpf_root = f.bpf_root; });

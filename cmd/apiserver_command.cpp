@@ -25,8 +25,8 @@ int run_apiserver(const ApiserverOptions& o) {
     std::cerr << "error: " << plane.error().message << "\n";
     return 1;
   }
-  std::cout << fmt::format("switchyard apiserver: serving {} on {}:{} (store {})\n", o.plain_http ? "HTTP" : "HTTPS", (*plane)->listen_host(),
-                           (*plane)->port(), o.store);
+  std::cout << fmt::format("switchyard apiserver: serving {} on {}:{} (store {})\n", o.plain_http ? "HTTP" : "HTTPS",
+                           (*plane)->listen_host(), (*plane)->port(), o.store);
   if (!(*plane)->kubeconfig().empty()) std::cout << fmt::format("  kubectl --kubeconfig {} get services -A\n", (*plane)->kubeconfig());
   std::cout << std::flush;
   int sig = 0;

@@ -37,8 +37,7 @@ Result<std::unique_ptr<store::Store>> open_store(const ControlPlaneOptions& o) {
 }
 
 // Creates an object the cluster always has; one that exists already is fine.
-Result<> ensure_object(apiserver::ObjectRegistry& registry, const char* plural, const std::string& ns,
-                                               const apiserver::Json& object) {
+Result<> ensure_object(apiserver::ObjectRegistry& registry, const char* plural, const std::string& ns, const apiserver::Json& object) {
   const auto* resource = apiserver::find_resource("", "v1", plural);
   // Looked up first: a create of the `kubernetes` Service that exists is refused for its cluster
   // IP (422, already allocated) before it could be refused as existing (409).
@@ -46,26 +45,26 @@ Result<> ensure_object(apiserver::ObjectRegistry& registry, const char* plural, 
   std::vector<std::string> warnings;
   auto created = registry.create(*resource, ns, object, apiserver::FieldValidation::Strict, warnings);
   if (created || created.error().code == 409) return {};
-  return fail(ErrorCode::Internal, fmt::format("creating {} {}: {}", plural, object["metadata"].value("name", ""),
-                                     created.error().status.value("message", "")));
+  return fail(ErrorCode::Internal,
+              fmt::format("creating {} {}: {}", plural, object["metadata"].value("name", ""), created.error().status.value("message", "")));
 }
 
 // The namespaces every cluster has.
 Result<> ensure_system_namespaces(apiserver::ObjectRegistry& registry) {
   for (const char* name : {"default", "kube-system", "kube-public", "kube-node-lease"})
-    if (auto ok = ensure_object(registry, "namespaces", "", {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}}); !ok)
+    if (auto ok = ensure_object(registry, "namespaces", "", {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}});
+        !ok)
       return ok;
   return {};
 }
 
 // The `kubernetes` Service in `default`, on the first IP of the service CIDR.
 Result<> ensure_kubernetes_service(apiserver::ObjectRegistry& registry, const std::string& first_ip, int port) {
-  return ensure_object(
-      registry, "services", "default",
-      {{"apiVersion", "v1"},
-       {"kind", "Service"},
-       {"metadata", {{"name", "kubernetes"}, {"labels", {{"component", "apiserver"}, {"provider", "kubernetes"}}}}},
-       {"spec", {{"clusterIP", first_ip}, {"ports", {{{"name", "https"}, {"port", 443}, {"targetPort", port}}}}}}});
+  return ensure_object(registry, "services", "default",
+                       {{"apiVersion", "v1"},
+                        {"kind", "Service"},
+                        {"metadata", {{"name", "kubernetes"}, {"labels", {{"component", "apiserver"}, {"provider", "kubernetes"}}}}},
+                        {"spec", {{"clusterIP", first_ip}, {"ports", {{{"name", "https"}, {"port", 443}, {"targetPort", port}}}}}}});
 }
 
 // Where this process reaches its own API server: an unspecified listen address through the
@@ -126,8 +125,10 @@ struct ControlPlane::Parts {
       apiserver::AllocationRepair repair(*store, *allocators);
       do {
         auto report = repair.run_once();
-        if (!report) spdlog::warn("event=allocation_repair_failed error=\"{}\"", report.error().message);
-        else if (report->released) spdlog::info("event=allocation_repair released={} held={}", report->released, report->held);
+        if (!report)
+          spdlog::warn("event=allocation_repair_failed error=\"{}\"", report.error().message);
+        else if (report->released)
+          spdlog::info("event=allocation_repair released={} held={}", report->released, report->held);
       } while (wait(interval_seconds));
     });
   }
@@ -169,7 +170,8 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   if (!ip_allocator) return fail(ErrorCode::Invalid, fmt::format("--service-cidr {}: {}", o.service_cidr, ip_allocator.error().message));
   parts->ip_allocator = std::move(*ip_allocator);
   auto port_allocator = apiserver::NodePortAllocator::create(*parts->store, net.node_port_min, net.node_port_max);
-  if (!port_allocator) return fail(ErrorCode::Invalid, fmt::format("--service-node-port-range {}: {}", o.node_port_range, port_allocator.error().message));
+  if (!port_allocator)
+    return fail(ErrorCode::Invalid, fmt::format("--service-node-port-range {}: {}", o.node_port_range, port_allocator.error().message));
   parts->port_allocator = std::move(*port_allocator);
   net.service_ip_families = {std::string(parts->ip_allocator->family())};
   const std::string first_ip = parts->ip_allocator->range().at(0);

@@ -60,8 +60,10 @@ int run_dns(const DnsOptions& opt) {
     }
     for (auto& d : *docs) {
       api::apply_defaults(d.object, {});
-      if (auto* s = std::get_if<api::Service>(&d.object)) state.upsert(*s);
-      else if (auto* e = std::get_if<api::EndpointSlice>(&d.object)) state.upsert(*e);
+      if (auto* s = std::get_if<api::Service>(&d.object))
+        state.upsert(*s);
+      else if (auto* e = std::get_if<api::EndpointSlice>(&d.object))
+        state.upsert(*e);
     }
   }
   auto snapshot = state.build();
@@ -74,7 +76,9 @@ int run_dns(const DnsOptions& opt) {
   so.zone.zone = opt.cluster_domain;
   so.zone.ttl = opt.ttl;
   so.zone.endpoint_pod_names = opt.endpoint_pod_names;
-  so.zone.pods = opt.pods == "insecure" ? dns::PodRecords::Insecure : opt.pods == "verified" ? dns::PodRecords::Verified : dns::PodRecords::Disabled;
+  so.zone.pods = opt.pods == "insecure"   ? dns::PodRecords::Insecure
+                 : opt.pods == "verified" ? dns::PodRecords::Verified
+                                          : dns::PodRecords::Disabled;
   so.forward.upstreams = opt.upstreams;
   so.forward.resolv_conf = opt.upstreams.empty() ? opt.resolv_conf : "";
   so.forward.max_in_flight = opt.max_in_flight;
@@ -102,20 +106,25 @@ int run_dns(const DnsOptions& opt) {
     return true;
   };
   if (!opt.metrics_listen.empty() &&
-      !serve(opt.metrics_listen,
-             {{"/metrics", [&dns] { return StatusResponse{200, "text/plain; version=0.0.4; charset=utf-8", dns.metrics_text()}; }}}))
+      !serve(opt.metrics_listen, {{"/metrics", [&dns] {
+                                     return StatusResponse{200, "text/plain; version=0.0.4; charset=utf-8", dns.metrics_text()};
+                                   }}}))
     return 1;
-  if (!opt.health_listen.empty() && !serve(opt.health_listen, {{"/health", [] { return StatusResponse{200, "text/plain", "OK\n"}; }},
-                                                               {"/ready", [&dns] {
-                                                                  if (dns.forwarding_loop_detected())
-                                                                    return StatusResponse{503, "text/plain", "forwarding loop detected\n"};
-                                                                  return dns.ready() ? StatusResponse{200, "text/plain", "OK\n"}
-                                                                                     : StatusResponse{503, "text/plain", "no snapshot yet\n"};
-                                                                }}}))
+  if (!opt.health_listen.empty() &&
+      !serve(opt.health_listen,
+             {{"/health",
+               [] {
+                 return StatusResponse{200, "text/plain", "OK\n"};
+               }},
+              {"/ready", [&dns] {
+                 if (dns.forwarding_loop_detected()) return StatusResponse{503, "text/plain", "forwarding loop detected\n"};
+                 return dns.ready() ? StatusResponse{200, "text/plain", "OK\n"} : StatusResponse{503, "text/plain", "no snapshot yet\n"};
+               }}}))
     return 1;
   const auto upstreams = dns.upstreams();
   std::cout << fmt::format("serving {} services for {} on {}; forwarding to {}\n", snapshot->services().size(), opt.cluster_domain,
-                           fmt::join(dns.bound(), ", "), upstreams.empty() ? "nothing (REFUSED)" : fmt::format("{}", fmt::join(upstreams, ", ")))
+                           fmt::join(dns.bound(), ", "),
+                           upstreams.empty() ? "nothing (REFUSED)" : fmt::format("{}", fmt::join(upstreams, ", ")))
             << std::flush;
   int sig = 0;
   sigwait(&signals, &sig);
@@ -138,11 +147,13 @@ void register_dns(CLI::App& app, std::function<int()>& run) {
   sub->add_flag("--endpoint-pod-names", opt->endpoint_pod_names, "name unnamed endpoints after their pods");
   sub->add_option("--workers", opt->workers, "worker threads (one socket each, SO_REUSEPORT)")->capture_default_str();
   sub->add_option("--upstream", opt->upstreams, "ADDR[:PORT] to forward other names to (repeatable); default: resolv.conf's nameservers");
-  sub->add_option("--resolv-conf", opt->resolv_conf, "where to find upstreams without --upstream (\"\": forward nothing)")->capture_default_str();
+  sub->add_option("--resolv-conf", opt->resolv_conf, "where to find upstreams without --upstream (\"\": forward nothing)")
+      ->capture_default_str();
   sub->add_option("--max-in-flight", opt->max_in_flight, "forwarded queries waiting at once; beyond, REFUSED")->capture_default_str();
   sub->add_option("--cache-size", opt->cache_size, "forward cache entries (0: no cache)")->capture_default_str();
   sub->add_option("--cache-max-ttl", opt->cache_max_ttl, "longest a positive answer is cached, seconds")->capture_default_str();
-  sub->add_option("--cache-max-negative-ttl", opt->cache_max_negative_ttl, "longest NXDOMAIN/NODATA is cached, seconds")->capture_default_str();
+  sub->add_option("--cache-max-negative-ttl", opt->cache_max_negative_ttl, "longest NXDOMAIN/NODATA is cached, seconds")
+      ->capture_default_str();
   sub->add_flag("--autopath", opt->autopath, "server-side search path for queries from pods the endpoints name");
   sub->add_option("--metrics-listen", opt->metrics_listen, "ADDRESS:PORT to serve /metrics on");
   sub->add_option("--health-listen", opt->health_listen, "ADDRESS:PORT to serve /health and /ready on");

@@ -57,8 +57,15 @@ int status_nftables(const StatusOptions& o) {
   if (o.output == "json") {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& f : all)
-      out.push_back({{"service", f.service}, {"address", f.address}, {"protocol", f.protocol}, {"port", f.port},
-                     {"nodePort", f.address.empty()}, {"noEndpoints", f.no_endpoints}, {"chain", f.chain}, {"table", f.table}, {"backends", f.backends}});
+      out.push_back({{"service", f.service},
+                     {"address", f.address},
+                     {"protocol", f.protocol},
+                     {"port", f.port},
+                     {"nodePort", f.address.empty()},
+                     {"noEndpoints", f.no_endpoints},
+                     {"chain", f.chain},
+                     {"table", f.table},
+                     {"backends", f.backends}});
     std::cout << out.dump(2) << "\n";
     return 0;
   }
@@ -68,11 +75,12 @@ int status_nftables(const StatusOptions& o) {
   }
   std::vector<Row> rows;
   for (const auto& f : all)
-    rows.push_back({f.service.empty() ? "-" : f.service,
-                    f.address.empty() ? fmt::format("*:{}/{} (node port)", f.port, f.protocol) : address_port(f.address, f.port, f.protocol),
-                    f.no_endpoints       ? std::string(f.chain.empty() ? "(no endpoints for its traffic policy: dropped)" : "(no endpoints: rejected)")
-                    : f.backends.empty() ? std::string("(none)")
-                                         : fmt::format("{}", fmt::join(f.backends, ", "))});
+    rows.push_back(
+        {f.service.empty() ? "-" : f.service,
+         f.address.empty() ? fmt::format("*:{}/{} (node port)", f.port, f.protocol) : address_port(f.address, f.port, f.protocol),
+         f.no_endpoints       ? std::string(f.chain.empty() ? "(no endpoints for its traffic policy: dropped)" : "(no endpoints: rejected)")
+         : f.backends.empty() ? std::string("(none)")
+                              : fmt::format("{}", fmt::join(f.backends, ", "))});
   print_table(rows);
   return 0;
 }
@@ -103,8 +111,14 @@ int status_ebpf(const StatusOptions& o) {
   if (o.output == "json") {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& f : *all)
-      out.push_back({{"serviceId", f.service_id}, {"address", f.address}, {"protocol", f.protocol}, {"port", f.port},
-                     {"nodePort", f.address.empty()}, {"external", f.external}, {"local", f.local}, {"backends", f.backends}});
+      out.push_back({{"serviceId", f.service_id},
+                     {"address", f.address},
+                     {"protocol", f.protocol},
+                     {"port", f.port},
+                     {"nodePort", f.address.empty()},
+                     {"external", f.external},
+                     {"local", f.local},
+                     {"backends", f.backends}});
     std::cout << out.dump(2) << "\n";
     return 0;
   }
@@ -132,8 +146,11 @@ int status_ebpf(const StatusOptions& o) {
 
 void register_status(CLI::App& app, std::function<int()>& run) {
   auto o = std::make_shared<StatusOptions>();
-  CLI::App* sub = app.add_subcommand("status", "Show the services and backends programmed in the kernel right now (this network namespace)");
-  sub->add_option("--mode", o->mode, "dataplane to read: nftables or ebpf")->check(CLI::IsMember({"ebpf", "nftables"}))->capture_default_str();
+  CLI::App* sub =
+      app.add_subcommand("status", "Show the services and backends programmed in the kernel right now (this network namespace)");
+  sub->add_option("--mode", o->mode, "dataplane to read: nftables or ebpf")
+      ->check(CLI::IsMember({"ebpf", "nftables"}))
+      ->capture_default_str();
   sub->add_option("-o,--output", o->output, "table or json")->check(CLI::IsMember({"table", "json"}))->capture_default_str();
   sub->add_option("--bpf-root", o->bpf_root, "eBPF: where the agent pins its maps (its --bpf-root)")->capture_default_str();
   sub->add_option("--node-name", o->node_name, "eBPF: the node whose pins to read (default: the only one under --bpf-root)");

@@ -92,24 +92,27 @@ std::expected<void, std::string> create_cluster_objects(ControlPlane& plane, con
                                 {"status", {{"addresses", {{{"type", "InternalIP"}, {"address", o.node_ip}}}}}}});
       !ok)
     return ok;
-  if (auto ok = replace_object(reg, "", "services", "kube-system",
-                               {{"apiVersion", "v1"},
-                                {"kind", "Service"},
-                                {"metadata", {{"name", "kube-dns"}, {"labels", {{"k8s-app", "kube-dns"}, {"kubernetes.io/name", "CoreDNS"}}}}},
-                                {"spec",
-                                 {{"clusterIP", dns_ip},
-                                  {"ports", {{{"name", "dns"}, {"port", 53}, {"protocol", "UDP"}}, {{"name", "dns-tcp"}, {"port", 53}, {"protocol", "TCP"}}}}}}});
+  if (auto ok = replace_object(
+          reg, "", "services", "kube-system",
+          {{"apiVersion", "v1"},
+           {"kind", "Service"},
+           {"metadata", {{"name", "kube-dns"}, {"labels", {{"k8s-app", "kube-dns"}, {"kubernetes.io/name", "CoreDNS"}}}}},
+           {"spec",
+            {{"clusterIP", dns_ip},
+             {"ports",
+              {{{"name", "dns"}, {"port", 53}, {"protocol", "UDP"}}, {{"name", "dns-tcp"}, {"port", 53}, {"protocol", "TCP"}}}}}}});
       !ok)
     return ok;
-  return replace_object(reg, "discovery.k8s.io", "endpointslices", "kube-system",
-                        {{"apiVersion", "discovery.k8s.io/v1"},
-                         {"kind", "EndpointSlice"},
-                         {"metadata",
-                          {{"name", "kube-dns-node"},
-                           {"labels", {{"kubernetes.io/service-name", "kube-dns"}, {"endpointslice.kubernetes.io/managed-by", "switchyard-up"}}}}},
-                         {"addressType", "IPv4"},
-                         {"endpoints", {{{"addresses", {o.node_ip}}, {"nodeName", o.node_name}, {"conditions", {{"ready", true}}}}}},
-                         {"ports", {{{"name", "dns"}, {"port", 53}, {"protocol", "UDP"}}, {{"name", "dns-tcp"}, {"port", 53}, {"protocol", "TCP"}}}}});
+  return replace_object(
+      reg, "discovery.k8s.io", "endpointslices", "kube-system",
+      {{"apiVersion", "discovery.k8s.io/v1"},
+       {"kind", "EndpointSlice"},
+       {"metadata",
+        {{"name", "kube-dns-node"},
+         {"labels", {{"kubernetes.io/service-name", "kube-dns"}, {"endpointslice.kubernetes.io/managed-by", "switchyard-up"}}}}},
+       {"addressType", "IPv4"},
+       {"endpoints", {{{"addresses", {o.node_ip}}, {"nodeName", o.node_name}, {"conditions", {{"ready", true}}}}}},
+       {"ports", {{{"name", "dns"}, {"port", 53}, {"protocol", "UDP"}}, {{"name", "dns-tcp"}, {"port", 53}, {"protocol", "TCP"}}}}});
 }
 
 int run_up(UpOptions o) {
@@ -207,7 +210,8 @@ void register_up(CLI::App& app, std::function<int()>& run) {
   sub->add_option("--cluster-domain", o->cluster_domain, "the cluster DNS domain")->capture_default_str();
   sub->add_option("--healthz-bind-address", o->healthz_bind_address, "the agent's /healthz (\"\" to disable)")->capture_default_str();
   sub->add_option("--metrics-bind-address", o->metrics_bind_address, "the agent's /metrics (\"\" to disable)")->capture_default_str();
-  sub->add_option("--cgroup-root", o->cgroup_root, "eBPF: the cgroup whose sockets get ClusterIP load balancing (default: the cgroup v2 root)");
+  sub->add_option("--cgroup-root", o->cgroup_root,
+                  "eBPF: the cgroup whose sockets get ClusterIP load balancing (default: the cgroup v2 root)");
   sub->add_option("--bpf-root", o->bpf_root, "eBPF: where maps and links are pinned, under <dir>/<node name>")->capture_default_str();
   sub->add_option("--external-interfaces", o->external_interfaces,
                   "eBPF: interfaces whose traffic from outside gets NodePort, LoadBalancer and external IPs (comma-separated)")

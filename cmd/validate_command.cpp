@@ -46,8 +46,8 @@ int run_validate(const ValidateOptions& opt) {
   api::ClusterNetworkConfig net;
   net.service_ip_families = opt.ipv6_primary ? std::vector<std::string>{"IPv6"} : std::vector<std::string>{"IPv4"};
   if (opt.dual_stack) net.service_ip_families.push_back(opt.ipv6_primary ? "IPv4" : "IPv6");
-  if (std::sscanf(opt.node_port_range.c_str(), "%d-%d", &net.node_port_min, &net.node_port_max) != 2 ||
-      net.node_port_min < 1 || net.node_port_max > 65535 || net.node_port_min > net.node_port_max) {
+  if (std::sscanf(opt.node_port_range.c_str(), "%d-%d", &net.node_port_min, &net.node_port_max) != 2 || net.node_port_min < 1 ||
+      net.node_port_max > 65535 || net.node_port_min > net.node_port_max) {
     std::cerr << fmt::format("error: --service-node-port-range {}: expected MIN-MAX within 1-65535\n", opt.node_port_range);
     return 2;
   }
@@ -80,8 +80,10 @@ int run_validate(const ValidateOptions& opt) {
       items.push_back(api::encode_object(d.object));
     }
   }
-  if (items.size() == 1) std::cout << items[0].dump(2) << "\n";
-  else if (!items.empty()) std::cout << nlohmann::json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}}.dump(2) << "\n";
+  if (items.size() == 1)
+    std::cout << items[0].dump(2) << "\n";
+  else if (!items.empty())
+    std::cout << nlohmann::json{{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}}.dump(2) << "\n";
   return status;
 }
 
@@ -89,9 +91,9 @@ int run_validate(const ValidateOptions& opt) {
 
 void register_validate(CLI::App& app, std::function<int()>& run) {
   auto opt = std::make_shared<ValidateOptions>();
-  CLI::App* sub = app.add_subcommand(
-      "validate", "Decode manifests (JSON or YAML, multi-document), apply the API server's defaults and validation, "
-                  "and print the objects as stored, or the Kubernetes errors");
+  CLI::App* sub = app.add_subcommand("validate",
+                                     "Decode manifests (JSON or YAML, multi-document), apply the API server's defaults and validation, "
+                                     "and print the objects as stored, or the Kubernetes errors");
   sub->add_option("-f,--filename", opt->files, "manifest files ('-' for stdin)")->required();
   sub->add_flag("--ipv6", opt->ipv6_primary, "the service CIDR's primary family is IPv6");
   sub->add_flag("--dual-stack", opt->dual_stack, "the cluster has service CIDRs of both families");

@@ -68,8 +68,8 @@ class BoundedFrequencyRunner {
   std::condition_variable wake_;
   bool requested_ = false;
   std::optional<time_point> retry_at_;
-  time_point last_run_;       // start of the last run (or construction): the max-interval base
-  double tokens_;             // token bucket, refilled at one per min_interval up to burst
+  time_point last_run_;  // start of the last run (or construction): the max-interval base
+  double tokens_;        // token bucket, refilled at one per min_interval up to burst
   time_point tokens_updated_;
   bool stopping_ = false;
   std::thread thread_;

@@ -84,7 +84,8 @@ TEST_F(RunnerWithFakeClock, RetrySoonerThanMinIntervalWaitsForTheRateLimit) {
 TEST(BoundedFrequencyRunner, BurstAllowsBackToBackRunsThenOnePerMinInterval) {
   FakeClock clock;
   int runs = 0;
-  BoundedFrequencyRunner runner("burst", [&] { ++runs; }, {.min_interval = 2s, .max_interval = 60s, .burst = 2}, clock);
+  BoundedFrequencyRunner runner(
+      "burst", [&] { ++runs; }, {.min_interval = 2s, .max_interval = 60s, .burst = 2}, clock);
   runner.run();
   EXPECT_TRUE(runner.run_if_due());
   runner.run();
@@ -122,10 +123,12 @@ TEST(BoundedFrequencyRunner, ThreadRunsRequestsCoalescedWithTheRealClock) {
     std::lock_guard lock(mu);
     return runs.size();
   };
-  BoundedFrequencyRunner runner("thread", [&] {
-    std::lock_guard lock(mu);
-    runs.push_back(std::chrono::steady_clock::now());
-  }, {.min_interval = 200ms, .max_interval = 60s, .burst = 1});
+  BoundedFrequencyRunner runner("thread",
+                                [&] {
+                                  std::lock_guard lock(mu);
+                                  runs.push_back(std::chrono::steady_clock::now());
+                                },
+                                {.min_interval = 200ms, .max_interval = 60s, .burst = 1});
   runner.start();
   runner.run();
   for (int i = 0; i < 400 && count() == 0; ++i) std::this_thread::sleep_for(5ms);

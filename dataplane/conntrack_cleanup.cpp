@@ -56,10 +56,8 @@ std::vector<ConntrackFilter> stale_conntrack_filters(const endpoints::Snapshot& 
       const std::string reason = service + " endpoint " + e.ip + ":" + std::to_string(e.port) + " removed";
       for (const auto& a : addresses)
         if (family_of(a) == e.family)
-          if (auto dst = parse(a))
-            out.push_back({reason, e.family, proto, dst, static_cast<std::uint16_t>(stale.port), endpoint});
-      for (auto np : node_ports)
-        out.push_back({reason, e.family, proto, std::nullopt, static_cast<std::uint16_t>(np), endpoint});
+          if (auto dst = parse(a)) out.push_back({reason, e.family, proto, dst, static_cast<std::uint16_t>(stale.port), endpoint});
+      for (auto np : node_ports) out.push_back({reason, e.family, proto, std::nullopt, static_cast<std::uint16_t>(np), endpoint});
     }
     // The service had no endpoints: its flows were never DNATed and must start over.
     std::set<IpFamily> families;
@@ -70,7 +68,8 @@ std::vector<ConntrackFilter> stale_conntrack_filters(const endpoints::Snapshot& 
       }
     if (stale.node_port)
       for (auto f : families)
-        out.push_back({service + " has endpoints again", f, proto, std::nullopt, static_cast<std::uint16_t>(stale.node_port), std::nullopt});
+        out.push_back(
+            {service + " has endpoints again", f, proto, std::nullopt, static_cast<std::uint16_t>(stale.node_port), std::nullopt});
   }
   return out;
 }
@@ -92,9 +91,8 @@ std::expected<std::unique_ptr<ConntrackCleaner>, Error> ConntrackCleaner::create
   return std::unique_ptr<ConntrackCleaner>(new ConntrackCleaner(std::move(handle)));
 }
 
-std::expected<ConntrackCleanupResult, Error> ConntrackCleaner::on_sync(const endpoints::Snapshot& before,
-                                                                      const endpoints::Snapshot& after,
-                                                                      const endpoints::SnapshotDiff& diff) {
+std::expected<ConntrackCleanupResult, Error> ConntrackCleaner::on_sync(const endpoints::Snapshot& before, const endpoints::Snapshot& after,
+                                                                       const endpoints::SnapshotDiff& diff) {
   if (diff.stale_flows.empty()) return ConntrackCleanupResult{};
   return remove(stale_conntrack_filters(before, after, diff));
 }
@@ -120,10 +118,8 @@ Address address_attr(const nf_conntrack* ct, bool ipv4, nf_conntrack_attr v4, nf
 
 bool matches(const ConntrackFilter& f, const nf_conntrack* ct, bool ipv4, std::uint8_t proto) {
   if ((f.family == IpFamily::IPv4) != ipv4 || f.protocol != proto) return false;
-  if (f.original_destination_port && ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_DST)) != *f.original_destination_port)
-    return false;
-  if (f.original_destination && address_attr(ct, ipv4, ATTR_ORIG_IPV4_DST, ATTR_ORIG_IPV6_DST) != *f.original_destination)
-    return false;
+  if (f.original_destination_port && ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_DST)) != *f.original_destination_port) return false;
+  if (f.original_destination && address_attr(ct, ipv4, ATTR_ORIG_IPV4_DST, ATTR_ORIG_IPV6_DST) != *f.original_destination) return false;
   if (f.reply_source && address_attr(ct, ipv4, ATTR_REPL_IPV4_SRC, ATTR_REPL_IPV6_SRC) != *f.reply_source) return false;
   return true;
 }

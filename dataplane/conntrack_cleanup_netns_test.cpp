@@ -136,10 +136,14 @@ class ConntrackCleanupTraffic : public ::testing::TestWithParam<FlowCase> {
     // The echo servers answer on both families before any flow starts: a flow whose first
     // datagram met a closed port would be refused for as long as conntrack keeps it.
     for (const char* address : {kPodA, kPodB, kPodAv6, kPodBv6}) {
-      auto probe = topology_->node().run(std::string("python3 -c \"import socket,sys\nfor _ in range(300):\n") +
-                                         "  s=socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET,socket.SOCK_DGRAM);s.settimeout(0.1)\n"
-                                         "  try:\n    s.sendto(b'x',(sys.argv[1]," + std::to_string(kEchoPort) + "));s.recv(99);sys.exit(0)\n"
-                                         "  except OSError: pass\nsys.exit(1)\" " + address);
+      auto probe = topology_->node().run(
+          std::string("python3 -c \"import socket,sys\nfor _ in range(300):\n") +
+          "  s=socket.socket(socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET,socket.SOCK_DGRAM);s.settimeout(0.1)\n"
+          "  try:\n    s.sendto(b'x',(sys.argv[1]," +
+          std::to_string(kEchoPort) +
+          "));s.recv(99);sys.exit(0)\n"
+          "  except OSError: pass\nsys.exit(1)\" " +
+          address);
       ASSERT_TRUE(probe.ok()) << "echo server at " << address << " did not answer: " << probe.output;
     }
     nft::NftablesBackendOptions options;
@@ -148,8 +152,10 @@ class ConntrackCleanupTraffic : public ::testing::TestWithParam<FlowCase> {
     auto entered = topology_->node().enter([&] {
       auto backend = nft::NftablesBackend::create(options);
       auto cleaner = ConntrackCleaner::create();
-      if (!backend) ok = std::unexpected(backend.error());
-      else if (!cleaner) ok = std::unexpected(cleaner.error());
+      if (!backend)
+        ok = std::unexpected(backend.error());
+      else if (!cleaner)
+        ok = std::unexpected(cleaner.error());
       else {
         backend_ = std::move(*backend);
         cleaner_ = std::move(*cleaner);
@@ -223,12 +229,11 @@ TEST_P(ConntrackCleanupTraffic, FlowsToOtherEndpointsAndServicesAreLeftAlone) {
   EXPECT_EQ(flow->ask(), first);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Flows, ConntrackCleanupTraffic,
-    ::testing::Values(FlowCase{"ClusterIpIPv4", "10.96.0.53", 53, "IPv4", kPodA, kPodB},
-                      FlowCase{"ClusterIpIPv6", "fd00:96::53", 53, "IPv6", kPodAv6, kPodBv6},
-                      FlowCase{"NodePortIPv4", ServiceTopology::kNodeIp, kNodePort, "IPv4", kPodA, kPodB},
-                      FlowCase{"NodePortIPv6", ServiceTopology::kNodeIpv6, kNodePort, "IPv6", kPodAv6, kPodBv6}),
+INSTANTIATE_TEST_SUITE_P(Flows, ConntrackCleanupTraffic,
+                         ::testing::Values(FlowCase{"ClusterIpIPv4", "10.96.0.53", 53, "IPv4", kPodA, kPodB},
+                                           FlowCase{"ClusterIpIPv6", "fd00:96::53", 53, "IPv6", kPodAv6, kPodBv6},
+                                           FlowCase{"NodePortIPv4", ServiceTopology::kNodeIp, kNodePort, "IPv4", kPodA, kPodB},
+                                           FlowCase{"NodePortIPv6", ServiceTopology::kNodeIpv6, kNodePort, "IPv6", kPodAv6, kPodBv6}),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace

@@ -53,10 +53,10 @@ TEST_F(StaleConntrackFilters, RemovedUdpEndpointMatchesEveryServiceAddressAndThe
   state_.upsert(udp(slice("dns", {{"10.244.0.11", "node-a"}, {"10.244.0.12", "node-b"}})));
   auto c = change([&] { state_.upsert(udp(slice("dns", {{"10.244.0.11", "node-a"}}))); });
   const std::string reason = "shop/dns:http/UDP endpoint 10.244.0.12:8080 removed";
-  EXPECT_THAT(c.filters(), ::testing::UnorderedElementsAre(
-                               ConntrackFilter{reason, IpFamily::IPv4, 17, addr("10.96.0.10"), 80, addr("10.244.0.12")},
-                               ConntrackFilter{reason, IpFamily::IPv4, 17, addr("192.0.2.10"), 80, addr("10.244.0.12")},
-                               ConntrackFilter{reason, IpFamily::IPv4, 17, std::nullopt, 30053, addr("10.244.0.12")}));
+  EXPECT_THAT(c.filters(),
+              ::testing::UnorderedElementsAre(ConntrackFilter{reason, IpFamily::IPv4, 17, addr("10.96.0.10"), 80, addr("10.244.0.12")},
+                                              ConntrackFilter{reason, IpFamily::IPv4, 17, addr("192.0.2.10"), 80, addr("10.244.0.12")},
+                                              ConntrackFilter{reason, IpFamily::IPv4, 17, std::nullopt, 30053, addr("10.244.0.12")}));
 }
 
 TEST_F(StaleConntrackFilters, TcpEndpointsNeedNoCleanup) {
@@ -87,9 +87,8 @@ TEST_F(StaleConntrackFilters, Ipv6EndpointMatchesOnlyTheIpv6ClusterIp) {
   state_.upsert(udp(slice("dns", {{"10.244.0.11", "node-a"}})));
   state_.upsert(udp(slice("dns", {{"fd00:244::11", "node-a"}, {"fd00:244::12", "node-b"}}, 8080, "IPv6")));
   auto c = change([&] { state_.upsert(udp(slice("dns", {{"fd00:244::11", "node-a"}}, 8080, "IPv6"))); });
-  EXPECT_THAT(c.filters(), ::testing::ElementsAre(ConntrackFilter{"shop/dns:http/UDP endpoint fd00:244::12:8080 removed",
-                                                                  IpFamily::IPv6, 17, addr("fd00:96::10"), 80,
-                                                                  addr("fd00:244::12")}));
+  EXPECT_THAT(c.filters(), ::testing::ElementsAre(ConntrackFilter{"shop/dns:http/UDP endpoint fd00:244::12:8080 removed", IpFamily::IPv6,
+                                                                  17, addr("fd00:96::10"), 80, addr("fd00:244::12")}));
 }
 
 TEST_F(StaleConntrackFilters, DeletedServiceDropsTheFlowsOfAllItsEndpoints) {

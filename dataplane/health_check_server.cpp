@@ -36,8 +36,8 @@ std::vector<std::pair<std::int32_t, ServiceHealth>> HealthCheckServer::desired_p
     if (port->health_check_node_port == 0) continue;
     // Every port of a service shares its health-check node port; a service's ports can only
     // differ in endpoints when their slices do, so the best count wins.
-    auto [it, added] = by_port.try_emplace(port->health_check_node_port,
-                                           ServiceHealth{{name.namespace_, name.name}, port->local_ready_endpoints});
+    auto [it, added] =
+        by_port.try_emplace(port->health_check_node_port, ServiceHealth{{name.namespace_, name.name}, port->local_ready_endpoints});
     if (!added) it->second.local_endpoints = std::max(it->second.local_endpoints, port->local_ready_endpoints);
   }
   return {by_port.begin(), by_port.end()};
@@ -166,8 +166,7 @@ std::expected<void, Error> HealthCheckServer::update(const endpoints::Snapshot& 
     to_close.insert(to_close.end(), it->second.begin(), it->second.end());
     it = s.listeners.erase(it);
   }
-  const std::vector<std::string> addresses =
-      s.options.node_addresses.empty() ? std::vector<std::string>{"::"} : s.options.node_addresses;
+  const std::vector<std::string> addresses = s.options.node_addresses.empty() ? std::vector<std::string>{"::"} : s.options.node_addresses;
   for (const auto& [port, health] : desired) {
     if (s.listeners.contains(port)) continue;
     std::vector<std::shared_ptr<tcp::acceptor>> opened;
@@ -184,7 +183,7 @@ std::expected<void, Error> HealthCheckServer::update(const endpoints::Snapshot& 
     }
     if (!failed.empty()) {
       errors += (errors.empty() ? "" : "; ") + ("health-check node port " + std::to_string(port) + " of service " +
-                                                 health.service.namespace_ + "/" + health.service.name + ": " + failed);
+                                                health.service.namespace_ + "/" + health.service.name + ": " + failed);
       to_close.insert(to_close.end(), opened.begin(), opened.end());
       continue;
     }

@@ -94,8 +94,8 @@ TEST_F(HealthCheckServerTest, AnswersOkWithLocalEndpointsAndUnavailableWithout) 
   auto with_local = ask(client, ServiceTopology::kNodeIp, kHealthPort);
   ASSERT_EQ(with_local.curl_exit, 0);
   EXPECT_EQ(with_local.status, 200);
-  EXPECT_EQ(with_local.body, nlohmann::json::parse(
-                                 R"({"service":{"namespace":"shop","name":"local"},"localEndpoints":1,"serviceProxyHealthy":true})"));
+  EXPECT_EQ(with_local.body,
+            nlohmann::json::parse(R"({"service":{"namespace":"shop","name":"local"},"localEndpoints":1,"serviceProxyHealthy":true})"));
   // Every node address answers by default, IPv6 too.
   EXPECT_EQ(ask(client, ServiceTopology::kNodeIpv6, kHealthPort).status, 200);
 
@@ -187,7 +187,8 @@ TEST_F(HealthCheckServerTest, PortInUseIsReportedAndTheOthersStillServe) {
   auto holder = topology_->node().spawn({"python3", "-c",
                                          "import socket,time;s=socket.socket(socket.AF_INET6);"
                                          "s.setsockopt(socket.IPPROTO_IPV6,socket.IPV6_V6ONLY,0);"
-                                         "s.bind(('::'," + std::to_string(kHealthPort) + "));s.listen();time.sleep(60)"});
+                                         "s.bind(('::'," +
+                                             std::to_string(kHealthPort) + "));s.listen();time.sleep(60)"});
   ASSERT_TRUE(holder) << holder.error();
   bool bound = false;
   for (int i = 0; i < 100 && !bound; ++i) {

@@ -17,9 +17,7 @@ using endpoints::IpFamily;
 
 namespace {
 
-IpFamily family_of(const std::string& address) {
-  return address.find(':') == std::string::npos ? IpFamily::IPv4 : IpFamily::IPv6;
-}
+IpFamily family_of(const std::string& address) { return address.find(':') == std::string::npos ? IpFamily::IPv4 : IpFamily::IPv6; }
 
 struct Prefix {
   int af = AF_INET;
@@ -77,7 +75,8 @@ bool cidr_contains(const std::string& cidr, const std::string& address) {
 std::expected<void, Error> NodePortAddresses::validate() const {
   for (const auto& c : cidrs) {
     if (c == "primary") {
-      if (primary_ips.empty()) return std::unexpected(Error{ErrorCode::Internal, "nodePortAddresses: 'primary' given but the node's primary IPs are unknown"});
+      if (primary_ips.empty())
+        return std::unexpected(Error{ErrorCode::Internal, "nodePortAddresses: 'primary' given but the node's primary IPs are unknown"});
       continue;
     }
     if (c.find('/') == std::string::npos || !parse_prefix(c))
@@ -154,7 +153,8 @@ std::expected<std::vector<std::string>, Error> LocalAddresses::list() {
     if (n < 0) return std::unexpected(Error{ErrorCode::Internal, std::string("rtnetlink address dump: ") + std::strerror(errno)});
     const int r = mnl_cb_run(buf.data(), static_cast<std::size_t>(n), socket_->seq, socket_->port_id, on_address, &addresses);
     if (r == MNL_CB_STOP) break;
-    if (r == MNL_CB_ERROR) return std::unexpected(Error{ErrorCode::Internal, std::string("rtnetlink address dump: ") + std::strerror(errno)});
+    if (r == MNL_CB_ERROR)
+      return std::unexpected(Error{ErrorCode::Internal, std::string("rtnetlink address dump: ") + std::strerror(errno)});
   }
   return std::vector<std::string>(addresses.begin(), addresses.end());
 }

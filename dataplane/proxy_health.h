@@ -22,7 +22,8 @@ struct HealthResponse {
 class ProxyHealth {
  public:
   using Clock = std::function<std::chrono::system_clock::time_point()>;
-  explicit ProxyHealth(std::chrono::nanoseconds health_timeout, Clock now = [] { return std::chrono::system_clock::now(); });
+  explicit ProxyHealth(
+      std::chrono::nanoseconds health_timeout, Clock now = [] { return std::chrono::system_clock::now(); });
 
   // A change arrived that the dataplane has not programmed yet.
   void queued_update();

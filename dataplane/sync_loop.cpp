@@ -19,8 +19,9 @@ SyncLoop::SyncLoop(Backend& backend, SnapshotSource source, SyncLoopOptions opti
       clock_(clock),
       metrics_(options.mode),
       programmed_(empty_snapshot()),
-      runner_("sync-" + options.mode, [this] { sync_now(); },
-              {.min_interval = options.min_sync_period, .max_interval = options.sync_period, .burst = options.burst}, clock) {}
+      runner_(
+          "sync-" + options.mode, [this] { sync_now(); },
+          {.min_interval = options.min_sync_period, .max_interval = options.sync_period, .burst = options.burst}, clock) {}
 
 SyncLoop::~SyncLoop() { stop(); }
 

@@ -31,7 +31,8 @@ class RecordingBackend final : public Backend {
     std::uint64_t generation;
     std::size_t changes;
   };
-  std::expected<void, Error> sync(const endpoints::Snapshot&, const endpoints::Snapshot& after, const endpoints::SnapshotDiff& diff) override {
+  std::expected<void, Error> sync(const endpoints::Snapshot&, const endpoints::Snapshot& after,
+                                  const endpoints::SnapshotDiff& diff) override {
     calls.push_back({false, after.generation(), diff.changes.size()});
     return outcome(after);
   }
@@ -67,9 +68,9 @@ class SyncLoopTest : public ::testing::Test {
     snapshot_ = state_.build();
   }
   SyncLoop make_loop() {
-    return SyncLoop(backend_, [this] { return ready_ ? snapshot_ : nullptr; },
-                    {.min_sync_period = 1s, .sync_period = 30s, .full_sync_period = 60s, .retry_interval = 5s, .burst = 1}, &health_,
-                    clock_);
+    return SyncLoop(
+        backend_, [this] { return ready_ ? snapshot_ : nullptr; },
+        {.min_sync_period = 1s, .sync_period = 30s, .full_sync_period = 60s, .retry_interval = 5s, .burst = 1}, &health_, clock_);
   }
   void change_endpoints(std::vector<std::pair<std::string, std::string>> eps) {
     state_.upsert(slice("web", eps));
@@ -86,7 +87,8 @@ class SyncLoopTest : public ::testing::Test {
 };
 
 TEST_F(SyncLoopTest, FirstSyncIsFullThenOnlyChangesArePartialSyncs) {
-  SyncLoop loop(backend_, [this] { return snapshot_; }, {.full_sync_period = 60s}, nullptr, clock_);
+  SyncLoop loop(
+      backend_, [this] { return snapshot_; }, {.full_sync_period = 60s}, nullptr, clock_);
   std::vector<std::pair<std::uint64_t, std::uint64_t>> observed;  // before, after generations
   loop.add_observer([&](const SyncEvent& e) { observed.emplace_back(e.before.generation(), e.after.generation()); });
   loop.sync_now();
@@ -115,8 +117,8 @@ TEST_F(SyncLoopTest, AFailedSyncKeepsTheLastProgrammedSnapshotAndRetriesWithAFul
   backend_.fail = true;
   loop.sync_now();
   EXPECT_TRUE(loop.last_sync_failed());
-  EXPECT_EQ(loop.programmed(), first);  // not the Snapshot that failed
-  EXPECT_EQ(observed, 1);               // observers only hear of success
+  EXPECT_EQ(loop.programmed(), first);                     // not the Snapshot that failed
+  EXPECT_EQ(observed, 1);                                  // observers only hear of success
   EXPECT_EQ(loop.runner().next_run(), clock_.now() + 5s);  // the retry
   EXPECT_THAT(loop.metrics().prometheus_text(), HasSubstr("kubeproxy_sync_proxy_rules_nftables_sync_failures_total 1\n"));
 

@@ -8,9 +8,7 @@ namespace switchyard::dataplane {
 
 namespace {
 
-double seconds_since_epoch(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration<double>(t.time_since_epoch()).count();
-}
+double seconds_since_epoch(std::chrono::system_clock::time_point t) { return std::chrono::duration<double>(t.time_since_epoch()).count(); }
 
 void scalar(std::string& out, const std::string& name, const std::string& type, const std::string& help, double value) {
   out += fmt::format("# HELP {0} {1}\n# TYPE {0} {2}\n{0} {3}\n", name, help, type, value);
@@ -75,7 +73,8 @@ void SyncMetrics::record_queued(std::chrono::system_clock::time_point at) {
   last_queued_seconds_ = seconds_since_epoch(at);
 }
 
-void SyncMetrics::record_network_programming(std::chrono::system_clock::time_point trigger, std::chrono::system_clock::time_point programmed) {
+void SyncMetrics::record_network_programming(std::chrono::system_clock::time_point trigger,
+                                             std::chrono::system_clock::time_point programmed) {
   std::lock_guard lock(mu_);
   network_programming_.observe(std::max(0.0, std::chrono::duration<double>(programmed - trigger).count()));
 }
@@ -86,30 +85,28 @@ std::string SyncMetrics::prometheus_text() const {
   all_.render(out, "kubeproxy_sync_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds");
   full_.render(out, "kubeproxy_sync_full_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds for full resyncs");
   partial_.render(out, "kubeproxy_sync_partial_proxy_rules_duration_seconds", "SyncProxyRules latency in seconds for partial resyncs");
-  network_programming_.render(out, "kubeproxy_network_programming_duration_seconds",
-                             "In Cluster Network Programming Latency in seconds");
+  network_programming_.render(out, "kubeproxy_network_programming_duration_seconds", "In Cluster Network Programming Latency in seconds");
   scalar(out, "kubeproxy_sync_proxy_rules_last_timestamp_seconds", "gauge", "The last time proxy rules were successfully synced",
-        last_success_seconds_);
-  scalar(out, "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds", "gauge",
-        "The last time a sync of proxy rules was queued", last_queued_seconds_);
+         last_success_seconds_);
+  scalar(out, "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds", "gauge", "The last time a sync of proxy rules was queued",
+         last_queued_seconds_);
   scalar(out, "kubeproxy_sync_proxy_rules_service_changes_total", "counter", "Cumulative proxy rules Service changes",
-        static_cast<double>(service_changes_));
+         static_cast<double>(service_changes_));
   scalar(out, "kubeproxy_sync_proxy_rules_endpoint_changes_total", "counter", "Cumulative proxy rules Endpoint changes",
-        static_cast<double>(endpoint_changes_));
+         static_cast<double>(endpoint_changes_));
   if (mode_ == "nftables")
-    scalar(out, "kubeproxy_sync_proxy_rules_nftables_sync_failures_total", "counter",
-          "Cumulative proxy nftables sync failures", static_cast<double>(failures_));
-  scalar(out, "switchyard_dataplane_sync_failures_total", "counter", "Syncs the backend failed to program",
-        static_cast<double>(failures_));
+    scalar(out, "kubeproxy_sync_proxy_rules_nftables_sync_failures_total", "counter", "Cumulative proxy nftables sync failures",
+           static_cast<double>(failures_));
+  scalar(out, "switchyard_dataplane_sync_failures_total", "counter", "Syncs the backend failed to program", static_cast<double>(failures_));
   scalar(out, "switchyard_dataplane_full_syncs_total", "counter", "Full syncs done by the backend", static_cast<double>(stats_.full_syncs));
   scalar(out, "switchyard_dataplane_partial_syncs_total", "counter", "Partial syncs done by the backend",
-        static_cast<double>(stats_.partial_syncs));
+         static_cast<double>(stats_.partial_syncs));
   scalar(out, "switchyard_dataplane_chains", "gauge", "Chains programmed now", static_cast<double>(stats_.chains));
   scalar(out, "switchyard_dataplane_rules", "gauge", "Rules programmed now", static_cast<double>(stats_.rules));
   scalar(out, "switchyard_dataplane_map_elements", "gauge", "Map and set elements programmed now",
-        static_cast<double>(stats_.map_elements));
+         static_cast<double>(stats_.map_elements));
   scalar(out, "switchyard_dataplane_last_batch_messages", "gauge", "Messages in the last commit",
-        static_cast<double>(stats_.last_batch_messages));
+         static_cast<double>(stats_.last_batch_messages));
   return out;
 }
 

@@ -37,7 +37,7 @@ struct SyncRecord {
   bool ok = false;
   std::chrono::nanoseconds duration{0};
   std::size_t service_changes = 0, endpoint_changes = 0;  // from the diff, on success
-  BackendStats stats;                                      // after the sync
+  BackendStats stats;                                     // after the sync
 };
 
 class SyncMetrics {

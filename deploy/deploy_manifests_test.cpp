@@ -42,23 +42,34 @@ node::StatusResponse discovery(json doc) { return {200, "application/json", doc.
 // Just enough of the discovery API for kubectl to map the kinds in deploy/ to resources.
 std::map<std::string, node::StatusHandler> discovery_handlers() {
   return {
-      {"/api", [] { return discovery({{"kind", "APIVersions"}, {"versions", {"v1"}}, {"serverAddressByClientCIDRs", json::array()}}); }},
-      {"/apis", [] {
-         return discovery({{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", {group("apps"), group("rbac.authorization.k8s.io")}}});
+      {"/api",
+       [] {
+         return discovery({{"kind", "APIVersions"}, {"versions", {"v1"}}, {"serverAddressByClientCIDRs", json::array()}});
        }},
-      {"/api/v1", [] {
-         return discovery({{"kind", "APIResourceList"},
-                           {"groupVersion", "v1"},
-                           {"resources", {resource("configmaps", "ConfigMap", true), resource("serviceaccounts", "ServiceAccount", true)}}});
+      {"/apis",
+       [] {
+         return discovery(
+             {{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", {group("apps"), group("rbac.authorization.k8s.io")}}});
        }},
-      {"/apis/apps/v1", [] {
-         return discovery({{"kind", "APIResourceList"}, {"groupVersion", "apps/v1"}, {"resources", {resource("daemonsets", "DaemonSet", true)}}});
+      {"/api/v1",
+       [] {
+         return discovery(
+             {{"kind", "APIResourceList"},
+              {"groupVersion", "v1"},
+              {"resources", {resource("configmaps", "ConfigMap", true), resource("serviceaccounts", "ServiceAccount", true)}}});
        }},
-      {"/apis/rbac.authorization.k8s.io/v1", [] {
-         return discovery({{"kind", "APIResourceList"},
-                           {"groupVersion", "rbac.authorization.k8s.io/v1"},
-                           {"resources", {resource("clusterroles", "ClusterRole", false),
-                                          resource("clusterrolebindings", "ClusterRoleBinding", false)}}});
+      {"/apis/apps/v1",
+       [] {
+         return discovery(
+             {{"kind", "APIResourceList"}, {"groupVersion", "apps/v1"}, {"resources", {resource("daemonsets", "DaemonSet", true)}}});
+       }},
+      {"/apis/rbac.authorization.k8s.io/v1",
+       [] {
+         return discovery(
+             {{"kind", "APIResourceList"},
+              {"groupVersion", "rbac.authorization.k8s.io/v1"},
+              {"resources",
+               {resource("clusterroles", "ClusterRole", false), resource("clusterrolebindings", "ClusterRoleBinding", false)}}});
        }},
   };
 }
@@ -88,9 +99,10 @@ class DeployManifests : public ::testing::Test {
     // No kubeconfig: the server flag only, and a cache directory of our own.
     cache_ = std::filesystem::temp_directory_path() / ("sy-deploy-cache-" + std::to_string(getpid()));
     std::filesystem::create_directories(cache_);
-    auto r = switchyard::testing::run(std::string("KUBECONFIG=/dev/null /usr/lib/google-cloud-sdk/bin/kubectl.1.31 --cache-dir ") + cache_.string() +
-                                      " --server http://127.0.0.1:" + std::to_string(server_->port()) +
-                                      " create --dry-run=client --validate=false -o yaml -f " + DEPLOY_DIR + " > " + (cache_ / "out.yaml").string());
+    auto r = switchyard::testing::run(std::string("KUBECONFIG=/dev/null /usr/lib/google-cloud-sdk/bin/kubectl.1.31 --cache-dir ") +
+                                      cache_.string() + " --server http://127.0.0.1:" + std::to_string(server_->port()) +
+                                      " create --dry-run=client --validate=false -o yaml -f " + DEPLOY_DIR + " > " +
+                                      (cache_ / "out.yaml").string());
     ASSERT_EQ(r.exit_code, 0) << r.output;
     // One document per object (`---` between them), or a List.
     for (const auto& doc : YAML::LoadAllFromFile((cache_ / "out.yaml").string())) {

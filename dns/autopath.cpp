@@ -31,7 +31,8 @@ std::size_t PodNamespaces::Hash::operator()(const IpKey& k) const noexcept {
   return std::hash<std::uint64_t>{}(a * 0x9E3779B97F4A7C15ull ^ b);
 }
 
-std::shared_ptr<const PodNamespaces> PodNamespaces::from_snapshot(const endpoints::Snapshot& snapshot, const std::vector<PodAddress>& node_pods) {
+std::shared_ptr<const PodNamespaces> PodNamespaces::from_snapshot(const endpoints::Snapshot& snapshot,
+                                                                  const std::vector<PodAddress>& node_pods) {
   auto index = std::make_shared<PodNamespaces>();
   // The node's own pods first: emplace keeps the first namespace seen for an address.
   for (const auto& pod : node_pods)
@@ -78,7 +79,10 @@ bool write_autopath_answer(const Query& q, std::string_view found_name, std::spa
     if (!read_name(found, at, owner)) return;
     const auto rdata = found.subspan(r.rdata_offset, r.rdlength);
     switch (r.type) {
-      case kCNAME: case kNS: case kPTR: case 39 /* DNAME */: {
+      case kCNAME:
+      case kNS:
+      case kPTR:
+      case 39 /* DNAME */: {
         std::size_t o = r.rdata_offset;
         if (read_name(found, o, target)) w.add_name_record(r.section, owner, r.type, r.ttl, target);
         break;

@@ -10,10 +10,10 @@
 namespace switchyard::dns {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using switchyard::testing::run;
 using switchyard::testing::wait_until;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 api::Service service(std::string ns, std::string name, std::string ip) {
   api::Service s;
@@ -73,7 +73,8 @@ class AutopathTest : public ::testing::Test {
   }
   std::string dig_from(const std::string& source, const std::string& args) {
     // Whitespace runs (dig aligns with tabs) become one space.
-    std::string out, raw = run("dig -b " + source + " @127.0.0.1 -p " + port_ + " +time=3 +tries=1 +noall +answer +comments " + args).output;
+    std::string out,
+        raw = run("dig -b " + source + " @127.0.0.1 -p " + port_ + " +time=3 +tries=1 +noall +answer +comments " + args).output;
     for (char c : raw)
       if (!(std::isspace(static_cast<unsigned char>(c)) && c != '\n' && !out.empty() && out.back() == ' ')) out += (c == '\t' ? ' ' : c);
     return out;

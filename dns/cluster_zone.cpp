@@ -55,8 +55,8 @@ bool usable(const Endpoint& e, const ServiceInfo& s) { return e.ready || s.publi
 
 // Writes an A or AAAA record for ip when it is of the asked family. Returns whether the IP
 // exists at all (for NODATA vs NXDOMAIN).
-bool add_address(ResponseWriter& w, int section, std::string_view owner, std::uint32_t ttl, const std::string& ip,
-                 std::uint16_t qtype, int& written) {
+bool add_address(ResponseWriter& w, int section, std::string_view owner, std::uint32_t ttl, const std::string& ip, std::uint16_t qtype,
+                 int& written) {
   std::array<std::uint8_t, 4> v4;
   std::array<std::uint8_t, 16> v6;
   if (inet_pton(AF_INET, ip.c_str(), v4.data()) == 1) {
@@ -120,7 +120,7 @@ ParsedName parse_request(std::string_view name, std::string_view zone) {
   // At most five labels make a valid name: split into a fixed array (this is every query's path).
   std::array<std::string_view, 5> segs;
   std::size_t count = 0;
-  for (std::string_view rest = base;; ) {
+  for (std::string_view rest = base;;) {
     if (count == segs.size()) {
       r.valid = false;
       return r;
@@ -164,8 +164,7 @@ ClusterZone::ClusterZone(ClusterZoneOptions options) : options_(std::move(option
 }
 
 bool ClusterZone::is_authoritative_for(std::string_view name) const {
-  return name == options_.zone || name.ends_with(dotted_zone_) || name.ends_with(".in-addr.arpa.") ||
-         name.ends_with(".ip6.arpa.");
+  return name == options_.zone || name.ends_with(dotted_zone_) || name.ends_with(".in-addr.arpa.") || name.ends_with(".ip6.arpa.");
 }
 
 namespace {
@@ -205,9 +204,12 @@ ServiceIndex::ServiceIndex(const Snapshot& snapshot) {
     e.service = svc.get();
     int v4 = 0, v6 = 0, other = 0;
     for (const auto& ip : svc->cluster_ips) {
-      if (inet_pton(AF_INET, ip.c_str(), e.v4.data()) == 1) ++v4;
-      else if (inet_pton(AF_INET6, ip.c_str(), e.v6.data()) == 1) ++v6;
-      else ++other;
+      if (inet_pton(AF_INET, ip.c_str(), e.v4.data()) == 1)
+        ++v4;
+      else if (inet_pton(AF_INET6, ip.c_str(), e.v6.data()) == 1)
+        ++v6;
+      else
+        ++other;
     }
     e.has_v4 = v4 == 1;
     e.has_v6 = v6 == 1;
@@ -261,8 +263,8 @@ void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const 
   }
   w.begin(q, kNoError, true);
   auto soa = [&] {
-    w.add_soa(ResponseWriter::kAuthority, zone, ttl, ns_name_, hostmaster_, static_cast<std::uint32_t>(snap->generation()),
-              7200, 1800, 86400, ttl);
+    w.add_soa(ResponseWriter::kAuthority, zone, ttl, ns_name_, hostmaster_, static_cast<std::uint32_t>(snap->generation()), 7200, 1800,
+              86400, ttl);
   };
   auto nodata = [&] { soa(); };
   auto nxdomain = [&] {
@@ -281,16 +283,19 @@ void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const 
         if (canonical_ip(cip) == *ip) {
           if (q.type == kPTR || q.type == kANY)
             w.add_name_record(ResponseWriter::kAnswer, q.name, kPTR, ttl, fmt::format("{}.{}.svc.{}", key.name, key.namespace_, zone));
-          else nodata();
+          else
+            nodata();
           return;
         }
       if (!svc->headless) continue;
       for (const auto& e : svc->addresses)
         if (canonical_ip(e.ip) == *ip) {
           if (q.type == kPTR || q.type == kANY)
-            w.add_name_record(ResponseWriter::kAnswer, q.name, kPTR, ttl,
-                              fmt::format("{}.{}.{}.svc.{}", endpoint_name(e, options_.endpoint_pod_names), key.name, key.namespace_, zone));
-          else nodata();
+            w.add_name_record(
+                ResponseWriter::kAnswer, q.name, kPTR, ttl,
+                fmt::format("{}.{}.{}.svc.{}", endpoint_name(e, options_.endpoint_pod_names), key.name, key.namespace_, zone));
+          else
+            nodata();
           return;
         }
     }
@@ -300,15 +305,17 @@ void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const 
 
   if (q.name == zone) {
     if (q.type == kSOA || q.type == kANY)
-      w.add_soa(ResponseWriter::kAnswer, zone, ttl, ns_name_, hostmaster_, static_cast<std::uint32_t>(snap->generation()), 7200,
-                1800, 86400, ttl);
+      w.add_soa(ResponseWriter::kAnswer, zone, ttl, ns_name_, hostmaster_, static_cast<std::uint32_t>(snap->generation()), 7200, 1800,
+                86400, ttl);
     if (q.type == kNS || q.type == kANY) w.add_name_record(ResponseWriter::kAnswer, zone, kNS, ttl, ns_name_);
     if (q.type != kSOA && q.type != kNS && q.type != kANY) nodata();
     return;
   }
   if (q.name == dns_version_name_) {
-    if (q.type == kTXT || q.type == kANY) w.add_txt(ResponseWriter::kAnswer, q.name, ttl, "1.1.0");
-    else nodata();
+    if (q.type == kTXT || q.type == kANY)
+      w.add_txt(ResponseWriter::kAnswer, q.name, ttl, "1.1.0");
+    else
+      nodata();
     return;
   }
 
@@ -330,7 +337,8 @@ void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const 
     std::replace(ip.begin(), ip.end(), '-', v6 ? ':' : '.');
     if (options_.pods == PodRecords::Verified) {
       bool found = false;
-      for (auto it = services.lower_bound(ServiceKey{r.namespace_, ""}); it != services.end() && it->first.namespace_ == r.namespace_ && !found; ++it)
+      for (auto it = services.lower_bound(ServiceKey{r.namespace_, ""});
+           it != services.end() && it->first.namespace_ == r.namespace_ && !found; ++it)
         for (const auto& e : it->second->addresses) found |= canonical_ip(e.ip) == canonical_ip(ip);
       if (!found) return nxdomain();
     }
@@ -388,15 +396,15 @@ void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const 
     if (q.type != kSRV && q.type != kANY) return nodata();
     int written = 0;
     if (!svc->headless) {
-      for (const auto& p : matches)
-        w.add_srv(ResponseWriter::kAnswer, q.name, ttl, 0, 100, static_cast<std::uint16_t>(p.port), svc_name());
+      for (const auto& p : matches) w.add_srv(ResponseWriter::kAnswer, q.name, ttl, 0, 100, static_cast<std::uint16_t>(p.port), svc_name());
       for (const auto& ip : svc->cluster_ips) add_address(w, ResponseWriter::kAdditional, svc_name(), ttl, ip, kANY, written);
       return;
     }
     const auto weight = static_cast<std::uint16_t>(std::max<std::size_t>(1, 100 / ready.size()));
     auto target_of = [&](const Endpoint* e) { return fmt::format("{}.{}", endpoint_name(*e, options_.endpoint_pod_names), svc_name()); };
     for (const auto& p : matches)
-      for (const auto* e : ready) w.add_srv(ResponseWriter::kAnswer, q.name, ttl, 0, weight, static_cast<std::uint16_t>(p.port), target_of(e));
+      for (const auto* e : ready)
+        w.add_srv(ResponseWriter::kAnswer, q.name, ttl, 0, weight, static_cast<std::uint16_t>(p.port), target_of(e));
     for (const auto* e : ready) add_address(w, ResponseWriter::kAdditional, target_of(e), ttl, e->ip, kANY, written);
     return;
   }

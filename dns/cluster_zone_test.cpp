@@ -10,12 +10,12 @@
 namespace switchyard::dns {
 namespace {
 
-using ::testing::ElementsAre;
-using ::testing::IsEmpty;
-using ::testing::UnorderedElementsAre;
 using testing::decode;
 using testing::Decoded;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
 using testing::make_query;
+using ::testing::UnorderedElementsAre;
 
 api::Service service(std::string name, std::string ip, std::vector<api::ServicePort> ports = {}) {
   api::Service s;
@@ -49,8 +49,7 @@ api::SliceEndpoint ep(std::string ip, std::optional<std::string> hostname = {}, 
 class ClusterZoneTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    state_.upsert(service("web", "10.96.0.10",
-                          {{.name = "http", .port = 80}, {.name = "dns", .protocol = "UDP", .port = 53}}));
+    state_.upsert(service("web", "10.96.0.10", {{.name = "http", .port = 80}, {.name = "dns", .protocol = "UDP", .port = 53}}));
     auto dual = service("dual", "10.96.0.11");
     dual.spec.cluster_ips = {"10.96.0.11", "fd00::11"};
     dual.spec.ip_families = {"IPv4", "IPv6"};
@@ -153,10 +152,11 @@ TEST_F(ClusterZoneTest, SrvForNamedPorts) {
               ElementsAre("_dns._udp.web.shop.svc.cluster.local. 5 SRV 0 100 53 web.shop.svc.cluster.local."));
   EXPECT_EQ(ask("_dns._tcp.web.shop.svc.cluster.local", kSRV).rcode, kNxDomain);
   auto headless = ask("_http._tcp.db.shop.svc.cluster.local", kSRV);
-  EXPECT_THAT(headless.answer, UnorderedElementsAre("_http._tcp.db.shop.svc.cluster.local. 5 SRV 0 50 8080 db-0.db.shop.svc.cluster.local.",
-                                                    "_http._tcp.db.shop.svc.cluster.local. 5 SRV 0 50 8080 10-1-0-6.db.shop.svc.cluster.local."));
-  EXPECT_THAT(headless.additional, UnorderedElementsAre("db-0.db.shop.svc.cluster.local. 5 A 10.1.0.5",
-                                                        "10-1-0-6.db.shop.svc.cluster.local. 5 A 10.1.0.6"));
+  EXPECT_THAT(headless.answer,
+              UnorderedElementsAre("_http._tcp.db.shop.svc.cluster.local. 5 SRV 0 50 8080 db-0.db.shop.svc.cluster.local.",
+                                   "_http._tcp.db.shop.svc.cluster.local. 5 SRV 0 50 8080 10-1-0-6.db.shop.svc.cluster.local."));
+  EXPECT_THAT(headless.additional,
+              UnorderedElementsAre("db-0.db.shop.svc.cluster.local. 5 A 10.1.0.5", "10-1-0-6.db.shop.svc.cluster.local. 5 A 10.1.0.6"));
 }
 
 TEST_F(ClusterZoneTest, PtrForServiceAndEndpointIps) {
@@ -214,14 +214,16 @@ TEST_F(ClusterZoneTest, ServiceIndexAnswersAsTheSnapshot) {
     auto out = w.finish();
     return std::vector<std::uint8_t>(out.begin(), out.end());
   };
-  for (const std::string& svc : std::vector<std::string>{"web", "dual", "db", "empty-headless", "ext", long_name, "missing", long_name + "x", "wex"})
+  for (const std::string& svc :
+       std::vector<std::string>{"web", "dual", "db", "empty-headless", "ext", long_name, "missing", long_name + "x", "wex"})
     for (const std::uint16_t type : {kA, kAAAA, kSRV, kTXT, kANY}) {
       const std::string name = svc + ".shop.svc.cluster.local";
       EXPECT_EQ(answer(name, type, &index), answer(name, type, nullptr)) << name << " type " << type;
     }
   EXPECT_THAT(decode(answer(long_name + ".shop.svc.cluster.local", kA, &index)).answer,
               ElementsAre(long_name + ".shop.svc.cluster.local. 5 A 10.96.0.12"));
-  EXPECT_THAT(decode(answer("dual.shop.svc.cluster.local", kAAAA, &index)).answer, ElementsAre("dual.shop.svc.cluster.local. 5 AAAA fd00::11"));
+  EXPECT_THAT(decode(answer("dual.shop.svc.cluster.local", kAAAA, &index)).answer,
+              ElementsAre("dual.shop.svc.cluster.local. 5 AAAA fd00::11"));
   EXPECT_EQ(decode(answer("wex.shop.svc.cluster.local", kA, &index)).rcode, kNxDomain);
 }
 

@@ -31,7 +31,8 @@ class DnsProcess {
   explicit DnsProcess(std::vector<std::string> args) {
     static int counter = 0;
     log_ = fmt::format("/tmp/sy-dns-command-{}-{}.log", getpid(), counter++);
-    args.insert(args.begin(), {SWITCHYARD_BINARY, "dns", "--manifests", EXAMPLES_DIR "/dns.yaml", "--listen", "127.0.0.1:0", "--workers", "1"});
+    args.insert(args.begin(),
+                {SWITCHYARD_BINARY, "dns", "--manifests", EXAMPLES_DIR "/dns.yaml", "--listen", "127.0.0.1:0", "--workers", "1"});
     process_ = std::make_unique<ChildProcess>(args, log_);
     wait_until(10, [&] { return log().find("serving ") != std::string::npos; });
     std::smatch m;
@@ -84,10 +85,12 @@ TEST(DnsCommand, ForwardsToUpstreamAndServesMetricsHealthAndReadiness) {
 }
 
 TEST(DnsCommand, BadUpstreamsAreReportedByName) {
-  const auto r = run(std::string(SWITCHYARD_BINARY) + " dns --manifests " EXAMPLES_DIR "/dns.yaml --listen 127.0.0.1:0 --upstream dns.google");
+  const auto r =
+      run(std::string(SWITCHYARD_BINARY) + " dns --manifests " EXAMPLES_DIR "/dns.yaml --listen 127.0.0.1:0 --upstream dns.google");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.output, HasSubstr("upstream dns.google: dns.google is not an IP address"));
-  const auto missing = run(std::string(SWITCHYARD_BINARY) + " dns --manifests " EXAMPLES_DIR "/dns.yaml --listen 127.0.0.1:0 --resolv-conf /nonexistent/resolv.conf");
+  const auto missing = run(std::string(SWITCHYARD_BINARY) + " dns --manifests " EXAMPLES_DIR
+                                                            "/dns.yaml --listen 127.0.0.1:0 --resolv-conf /nonexistent/resolv.conf");
   EXPECT_THAT(missing.output, HasSubstr("/nonexistent/resolv.conf: cannot read the file"));
 }
 

@@ -6,8 +6,7 @@
 
 namespace switchyard::dns {
 
-ForwardCache::ForwardCache(ForwardCacheOptions options, std::function<Clock::time_point()> now)
-    : options_(options), now_(std::move(now)) {}
+ForwardCache::ForwardCache(ForwardCacheOptions options, std::function<Clock::time_point()> now) : options_(options), now_(std::move(now)) {}
 
 void ForwardCache::make_key(const Query& q, std::string& key) {
   key.assign(q.name);
@@ -19,9 +18,7 @@ void ForwardCache::make_key(const Query& q, std::string& key) {
   key += (q.flags & 0x0010) ? 'C' : '-';
 }
 
-ForwardCache::Shard& ForwardCache::shard_for(const std::string& key) {
-  return shards_[std::hash<std::string>{}(key) % shards_.size()];
-}
+ForwardCache::Shard& ForwardCache::shard_for(const std::string& key) { return shards_[std::hash<std::string>{}(key) % shards_.size()]; }
 
 std::size_t ForwardCache::lookup(const Query& q, std::span<std::uint8_t> out, std::size_t room) {
   if (options_.capacity == 0) return 0;

@@ -19,9 +19,9 @@
 namespace switchyard::dns {
 
 struct ForwardCacheOptions {
-  std::size_t capacity = 10000;            // entries; 0 disables the cache
-  std::uint32_t max_ttl = 3600;            // positive answers, as CoreDNS's cache
-  std::uint32_t max_negative_ttl = 1800;   // NXDOMAIN / NODATA
+  std::size_t capacity = 10000;           // entries; 0 disables the cache
+  std::uint32_t max_ttl = 3600;           // positive answers, as CoreDNS's cache
+  std::uint32_t max_negative_ttl = 1800;  // NXDOMAIN / NODATA
 };
 
 class ForwardCache {

@@ -23,9 +23,9 @@
 namespace switchyard::dns {
 namespace {
 
-using ::testing::HasSubstr;
 using switchyard::testing::run;
 using switchyard::testing::wait_until;
+using ::testing::HasSubstr;
 
 std::string port_of(const std::string& bound) { return bound.substr(bound.rfind(':') + 1); }
 
@@ -187,7 +187,8 @@ TEST_F(ForwarderTest, QueriesBeyondTheInFlightLimitAreRefusedAndCounted) {
   start_ours({silent.address()}, f);
   LoopbackUdp client;
   for (int i = 0; i < 5; ++i)
-    send_to_port(client.fd, static_cast<std::uint16_t>(std::stoi(port_)), testing::make_query(fmt::format("n{}.example.test", i), kA, 100 + i));
+    send_to_port(client.fd, static_cast<std::uint16_t>(std::stoi(port_)),
+                 testing::make_query(fmt::format("n{}.example.test", i), kA, 100 + i));
   std::map<int, int> rcodes;  // rcode -> count
   for (int i = 0; i < 5; ++i) {
     auto r = receive(client.fd, 3000);

@@ -37,9 +37,10 @@ Result<std::unique_ptr<Forwarding>> Forwarding::create(ForwardOptions options) {
 
 void Forwarding::note_probe_returned() {
   if (!loop_detected_.exchange(true))
-    spdlog::error("event=dns_forwarding_loop probe={} upstreams={} action=forwarding_stopped "
-                  "reason=\"our own probe query came back from upstream: the upstream forwards to this server\"",
-                  probe_name_, fmt::join(upstreams_, ","));
+    spdlog::error(
+        "event=dns_forwarding_loop probe={} upstreams={} action=forwarding_stopped "
+        "reason=\"our own probe query came back from upstream: the upstream forwards to this server\"",
+        probe_name_, fmt::join(upstreams_, ","));
 }
 
 bool Forwarding::try_begin() {

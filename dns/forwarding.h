@@ -18,8 +18,8 @@
 namespace switchyard::dns {
 
 struct ForwardOptions {
-  std::vector<std::string> upstreams;  // ADDR, ADDR:PORT or [V6]:PORT; when empty, resolv_conf's nameservers
-  std::string resolv_conf;             // e.g. "/etc/resolv.conf"; "" with no upstreams: nothing is forwarded (REFUSED)
+  std::vector<std::string> upstreams;       // ADDR, ADDR:PORT or [V6]:PORT; when empty, resolv_conf's nameservers
+  std::string resolv_conf;                  // e.g. "/etc/resolv.conf"; "" with no upstreams: nothing is forwarded (REFUSED)
   std::chrono::milliseconds timeout{1000};  // per try and server
   int tries = 2;
   std::size_t max_in_flight = 1000;  // across workers; beyond it, REFUSED (as CoreDNS's max_concurrent)

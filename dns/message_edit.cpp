@@ -84,8 +84,8 @@ std::optional<CacheLifetime> cache_lifetime(std::span<const std::uint8_t> msg) {
   return CacheLifetime{*soa_ttl, true};
 }
 
-std::size_t shape_response(std::span<const std::uint8_t> upstream, const Query& q, std::uint32_t age_seconds,
-                           std::span<std::uint8_t> out, std::size_t room) {
+std::size_t shape_response(std::span<const std::uint8_t> upstream, const Query& q, std::uint32_t age_seconds, std::span<std::uint8_t> out,
+                           std::size_t room) {
   const auto qend = question_end(upstream);
   if (!qend) return 0;
   // Find the OPT record: kept only when the client sent one (RFC 6891 6.1.1).

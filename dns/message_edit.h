@@ -19,10 +19,10 @@ struct RecordView {
   std::size_t owner_offset = 0;  // where the (possibly compressed) owner name starts
   std::uint16_t type = 0, klass = 0;
   std::uint32_t ttl = 0;
-  std::size_t ttl_offset = 0;    // where the 4 TTL bytes are
+  std::size_t ttl_offset = 0;  // where the 4 TTL bytes are
   std::size_t rdata_offset = 0;
   std::uint16_t rdlength = 0;
-  std::size_t end = 0;           // one past the record
+  std::size_t end = 0;  // one past the record
 };
 
 // Calls `visit` for each record after the question; false when the message is malformed
@@ -45,8 +45,8 @@ std::optional<CacheLifetime> cache_lifetime(std::span<const std::uint8_t> msg);
 // wrote it, TTLs reduced by `age_seconds`, the OPT record dropped when q had none. When the
 // result is longer than `room`, answers header and question only with TC set, so that the
 // client retries over TCP. Returns the length, 0 when `upstream` is unusable.
-std::size_t shape_response(std::span<const std::uint8_t> upstream, const Query& q, std::uint32_t age_seconds,
-                           std::span<std::uint8_t> out, std::size_t room);
+std::size_t shape_response(std::span<const std::uint8_t> upstream, const Query& q, std::uint32_t age_seconds, std::span<std::uint8_t> out,
+                           std::size_t room);
 
 // Builds the query sent upstream for q (id 0: the resolver library picks one): RD set, q's
 // name as written, EDNS0 with a 1232-byte payload and q's DO bit. Returns the length.

@@ -44,8 +44,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!q) return 0;
   std::vector<std::uint8_t> buf(q->edns ? 4096 : 512);
   ResponseWriter w(buf, buf.size());
-  if (zone.is_authoritative_for(q->name)) zone.answer(snapshot.get(), *q, w);
-  else w.begin(*q, kRefused, false);
+  if (zone.is_authoritative_for(q->name))
+    zone.answer(snapshot.get(), *q, w);
+  else
+    w.begin(*q, kRefused, false);
   auto out = w.finish();
   std::size_t at = 12;
   std::string name;

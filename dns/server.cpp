@@ -69,8 +69,18 @@ Result<std::pair<asio::ip::address, std::uint16_t>> parse_listen(const std::stri
 // A header-only answer for queries too broken to echo their question.
 std::size_t header_only(std::span<std::uint8_t> out, std::uint16_t id, std::uint16_t flags, Rcode rcode) {
   const std::uint16_t f = 0x8000 | (flags & 0x7900) | rcode;  // QR, the opcode and RD as asked
-  const std::uint8_t h[12] = {static_cast<std::uint8_t>(id >> 8), static_cast<std::uint8_t>(id), static_cast<std::uint8_t>(f >> 8),
-                              static_cast<std::uint8_t>(f), 0, 0, 0, 0, 0, 0, 0, 0};
+  const std::uint8_t h[12] = {static_cast<std::uint8_t>(id >> 8),
+                              static_cast<std::uint8_t>(id),
+                              static_cast<std::uint8_t>(f >> 8),
+                              static_cast<std::uint8_t>(f),
+                              0,
+                              0,
+                              0,
+                              0,
+                              0,
+                              0,
+                              0,
+                              0};
   std::copy(std::begin(h), std::end(h), out.begin());
   return sizeof h;
 }
@@ -88,7 +98,6 @@ struct DnsServer::Worker {
   std::uint64_t view_version = ~std::uint64_t{0};
   std::thread thread;
 };
-
 
 namespace {
 
@@ -244,7 +253,8 @@ Result<std::unique_ptr<DnsServer>> DnsServer::create(ServerOptions options) {
         server->workers_[i]->udp_sockets.push_back(std::move(udps[i]));
         server->workers_[i]->acceptors.push_back(std::move(tcps[i]));
       }
-      server->bound_.push_back(addr.is_v6() ? fmt::format("[{}]:{}", addr.to_string(), port) : fmt::format("{}:{}", addr.to_string(), port));
+      server->bound_.push_back(addr.is_v6() ? fmt::format("[{}]:{}", addr.to_string(), port)
+                                            : fmt::format("{}:{}", addr.to_string(), port));
       bound_all = true;
     }
     if (!bound_all) return fail(ErrorCode::Unavailable, failure);
@@ -254,7 +264,8 @@ Result<std::unique_ptr<DnsServer>> DnsServer::create(ServerOptions options) {
   server->forwarding_ = std::move(*forwarding);
   if (server->forwarding_)
     for (auto& w : server->workers_) {
-      auto client = UpstreamClient::create(w->io, {server->forwarding_->upstreams(), server->options_.forward.timeout, server->options_.forward.tries});
+      auto client = UpstreamClient::create(
+          w->io, {server->forwarding_->upstreams(), server->options_.forward.timeout, server->options_.forward.tries});
       if (!client) return fail(ErrorCode::Internal, fmt::format("DNS forwarding: {}", client.error().message));
       w->upstream = std::move(*client);
     }
@@ -469,8 +480,8 @@ void DnsServer::forward(Worker& worker, std::unique_ptr<ForwardJob> job, std::fu
   });
 }
 
-bool DnsServer::answer_with_autopath(const Query& q, const IpKey& client, std::span<std::uint8_t> out, std::size_t room,
-                                     ResponseWriter& w, Worker* worker, std::unique_ptr<ForwardJob>& job, std::size_t& len) {
+bool DnsServer::answer_with_autopath(const Query& q, const IpKey& client, std::span<std::uint8_t> out, std::size_t room, ResponseWriter& w,
+                                     Worker* worker, std::unique_ptr<ForwardJob>& job, std::size_t& len) {
   std::shared_ptr<const View> hold;
   const View* view = current_view(worker, hold);
   const std::string* pod_namespace = view && view->pods ? view->pods->find(client) : nullptr;

@@ -70,15 +70,14 @@ class DnsServer {
   // is answered from the cache or else REFUSED.
   std::size_t handle(std::span<const std::uint8_t> query, std::span<std::uint8_t> out, std::size_t limit, bool tcp);
 
-  struct Worker;       // internal: one thread, its sockets, its upstream client
-  struct ForwardJob;   // internal: a query waiting for an upstream answer
+  struct Worker;      // internal: one thread, its sockets, its upstream client
+  struct ForwardJob;  // internal: a query waiting for an upstream answer
   // Internal, for the socket loops: answers into `out`, or leaves `job` set when the answer must
   // come from upstream (then `forward` sends it later through `deliver`). `received`: when the
   // query was read (a UDP batch reads its queries at once, with one clock read), the start of
   // its latency.
-  std::size_t answer(std::span<const std::uint8_t> query, std::span<std::uint8_t> out, std::size_t limit, bool tcp,
-                     const IpKey* client, Worker* worker, std::unique_ptr<ForwardJob>& job,
-                     std::chrono::steady_clock::time_point received);
+  std::size_t answer(std::span<const std::uint8_t> query, std::span<std::uint8_t> out, std::size_t limit, bool tcp, const IpKey* client,
+                     Worker* worker, std::unique_ptr<ForwardJob>& job, std::chrono::steady_clock::time_point received);
   void forward(Worker& worker, std::unique_ptr<ForwardJob> job, std::function<void(std::span<const std::uint8_t>)> deliver);
   // Internal, for the UDP loop: starts loading the service index entry that answering a
   // "<service>.<namespace>.svc.<zone>" query will read (a hint: nothing is checked or answered).
@@ -88,8 +87,8 @@ class DnsServer {
   explicit DnsServer(ServerOptions options);
   std::size_t answer_forwarded(const Query& q, std::span<std::uint8_t> out, std::size_t room, Worker* worker,
                                std::unique_ptr<ForwardJob>& job);
-  bool answer_with_autopath(const Query& q, const IpKey& client, std::span<std::uint8_t> out, std::size_t room,
-                            ResponseWriter& w, Worker* worker, std::unique_ptr<ForwardJob>& job, std::size_t& length);
+  bool answer_with_autopath(const Query& q, const IpKey& client, std::span<std::uint8_t> out, std::size_t room, ResponseWriter& w,
+                            Worker* worker, std::unique_ptr<ForwardJob>& job, std::size_t& length);
   void send_loop_probe();
   QueryMetrics& metrics_for(Worker* worker);
 
@@ -104,10 +103,10 @@ class DnsServer {
   };
   std::atomic<std::shared_ptr<const View>> view_;
   void publish_view_locked();
-  std::mutex view_writer_mu_;  // set_snapshot and set_node_pods: one View built at a time
+  std::mutex view_writer_mu_;                            // set_snapshot and set_node_pods: one View built at a time
   std::shared_ptr<const endpoints::Snapshot> snapshot_;  // the last set, under view_writer_mu_
   std::vector<PodAddress> node_pods_;                    // under view_writer_mu_
-  std::atomic<std::uint64_t> view_version_{0};  // bumped after each view_ store
+  std::atomic<std::uint64_t> view_version_{0};           // bumped after each view_ store
   // The current View: a worker keeps its own reference and reloads it only when the version
   // moved (loading an atomic shared_ptr takes four locked instructions); others load it into `hold`.
   const View* current_view(Worker* worker, std::shared_ptr<const View>& hold);

@@ -19,7 +19,7 @@ struct alignas(64) QueryMetrics {
   static constexpr std::array<const char*, 10> kTypeNames = {"A", "AAAA", "PTR", "SRV", "TXT", "CNAME", "SOA", "NS", "ANY", "other"};
   // Latency bucket bounds, seconds (CoreDNS's request duration buckets, from 25 µs).
   static constexpr std::array<double, 14> kBuckets = {0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                                       0.005,    0.01,    0.025,  0.05,    0.1,    0.5,   1.0};
+                                                      0.005,    0.01,    0.025,  0.05,    0.1,    0.5,   1.0};
 
   std::array<std::atomic<std::uint64_t>, 10> by_type{};
   std::array<std::atomic<std::uint64_t>, 16> by_rcode{};
@@ -33,8 +33,10 @@ struct alignas(64) QueryMetrics {
   bool single_writer = false;
 
   void bump(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
-    if (single_writer) counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-    else counter.fetch_add(n, std::memory_order_relaxed);
+    if (single_writer)
+      counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    else
+      counter.fetch_add(n, std::memory_order_relaxed);
   }
   void record(std::uint16_t type, int rcode, std::chrono::nanoseconds took);
   // Counts a response sent with this rcode (and TC) in the server's counters.
@@ -42,6 +44,7 @@ struct alignas(64) QueryMetrics {
 };
 
 // The Prometheus text of everything the server counts. `forward` null: not forwarding.
-std::string render_metrics(std::span<const QueryMetrics* const> workers, const ForwardCounters* forward, bool loop_detected, std::size_t cache_entries);
+std::string render_metrics(std::span<const QueryMetrics* const> workers, const ForwardCounters* forward, bool loop_detected,
+                           std::size_t cache_entries);
 
 }  // namespace switchyard::dns

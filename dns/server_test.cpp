@@ -19,8 +19,8 @@
 namespace switchyard::dns {
 namespace {
 
-using ::testing::HasSubstr;
 using switchyard::testing::run;
+using ::testing::HasSubstr;
 
 api::Service service(std::string name, std::string ip) {
   api::Service s;

@@ -13,9 +13,9 @@
 
 namespace switchyard::dns::testing {
 
-inline std::vector<std::uint8_t> make_query(const std::string& name, std::uint16_t type, std::uint16_t id = 0x1234,
-                                            bool edns = false, std::uint16_t payload = 1232) {
-  std::vector<std::uint8_t> p = {static_cast<std::uint8_t>(id >> 8), static_cast<std::uint8_t>(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0,
+inline std::vector<std::uint8_t> make_query(const std::string& name, std::uint16_t type, std::uint16_t id = 0x1234, bool edns = false,
+                                            std::uint16_t payload = 1232) {
+  std::vector<std::uint8_t> p = {static_cast<std::uint8_t>(id >> 8),     static_cast<std::uint8_t>(id), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0,
                                  static_cast<std::uint8_t>(edns ? 1 : 0)};
   std::size_t start = 0;
   while (start < name.size()) {
@@ -31,7 +31,8 @@ inline std::vector<std::uint8_t> make_query(const std::string& name, std::uint16
   p.push_back(0);
   p.push_back(1);
   if (edns) {
-    std::vector<std::uint8_t> opt = {0, 0, 41, static_cast<std::uint8_t>(payload >> 8), static_cast<std::uint8_t>(payload), 0, 0, 0, 0, 0, 0};
+    std::vector<std::uint8_t> opt = {0, 0, 41, static_cast<std::uint8_t>(payload >> 8), static_cast<std::uint8_t>(payload), 0, 0, 0,
+                                     0, 0, 0};
     p.insert(p.end(), opt.begin(), opt.end());
   }
   return p;
@@ -71,19 +72,56 @@ inline Decoded decode(const std::vector<std::uint8_t>& p) {
       std::string data;
       char buf[64];
       switch (type) {
-        case kA: inet_ntop(AF_INET, &p[rd], buf, sizeof buf); data = buf; break;
-        case kAAAA: inet_ntop(AF_INET6, &p[rd], buf, sizeof buf); data = buf; break;
-        case kCNAME: case kPTR: case kNS: { std::size_t o = rd; read_name(p, o, data); break; }
-        case kSRV: { std::size_t o = rd + 6; std::string t; read_name(p, o, t);
-                     data = fmt::format("{} {} {} {}", rd16(p, rd), rd16(p, rd + 2), rd16(p, rd + 4), t); break; }
-        case kTXT: data = std::string(reinterpret_cast<const char*>(&p[rd + 1]), p[rd]); break;
-        case kSOA: { std::size_t o = rd; std::string m, r; read_name(p, o, m); read_name(p, o, r);
-                     data = fmt::format("{} {} {} {} {} {} {}", m, r, rd32(p, o), rd32(p, o + 4), rd32(p, o + 8), rd32(p, o + 12), rd32(p, o + 16)); break; }
-        case kOPT: data = fmt::format("udp={}", rd16(p, at + 2)); break;
-        default: data = "?"; break;
+        case kA:
+          inet_ntop(AF_INET, &p[rd], buf, sizeof buf);
+          data = buf;
+          break;
+        case kAAAA:
+          inet_ntop(AF_INET6, &p[rd], buf, sizeof buf);
+          data = buf;
+          break;
+        case kCNAME:
+        case kPTR:
+        case kNS: {
+          std::size_t o = rd;
+          read_name(p, o, data);
+          break;
+        }
+        case kSRV: {
+          std::size_t o = rd + 6;
+          std::string t;
+          read_name(p, o, t);
+          data = fmt::format("{} {} {} {}", rd16(p, rd), rd16(p, rd + 2), rd16(p, rd + 4), t);
+          break;
+        }
+        case kTXT:
+          data = std::string(reinterpret_cast<const char*>(&p[rd + 1]), p[rd]);
+          break;
+        case kSOA: {
+          std::size_t o = rd;
+          std::string m, r;
+          read_name(p, o, m);
+          read_name(p, o, r);
+          data = fmt::format("{} {} {} {} {} {} {}", m, r, rd32(p, o), rd32(p, o + 4), rd32(p, o + 8), rd32(p, o + 12), rd32(p, o + 16));
+          break;
+        }
+        case kOPT:
+          data = fmt::format("udp={}", rd16(p, at + 2));
+          break;
+        default:
+          data = "?";
+          break;
       }
-      const char* tn = type == kA ? "A" : type == kAAAA ? "AAAA" : type == kCNAME ? "CNAME" : type == kPTR ? "PTR" : type == kNS ? "NS"
-                       : type == kSRV ? "SRV" : type == kTXT ? "TXT" : type == kSOA ? "SOA" : type == kOPT ? "OPT" : "?";
+      const char* tn = type == kA       ? "A"
+                       : type == kAAAA  ? "AAAA"
+                       : type == kCNAME ? "CNAME"
+                       : type == kPTR   ? "PTR"
+                       : type == kNS    ? "NS"
+                       : type == kSRV   ? "SRV"
+                       : type == kTXT   ? "TXT"
+                       : type == kSOA   ? "SOA"
+                       : type == kOPT   ? "OPT"
+                                        : "?";
       sections[s]->push_back(type == kOPT ? fmt::format("OPT {}", data) : fmt::format("{} {} {} {}", name, ttl, tn, data));
       at = rd + rdlen;
     }

@@ -64,8 +64,8 @@ void UdpBatchLoop::drain() {
       Slot& slot = slots_[i];
       const IpKey client = key_of(slot.peer);
       std::unique_ptr<DnsServer::ForwardJob> job;
-      const std::size_t len = server_.answer(std::span(slot.in.data(), in_msgs_[i].msg_len), slot.out, slot.out.size(), false, &client,
-                                             worker, job, received);
+      const std::size_t len =
+          server_.answer(std::span(slot.in.data(), in_msgs_[i].msg_len), slot.out, slot.out.size(), false, &client, worker, job, received);
       if (len) {
         out_iov_[replies] = {slot.out.data(), len};
         auto& h = out_msgs_[replies].msg_hdr;

@@ -74,11 +74,16 @@ namespace {
 
 const char* failure_text(int status) {
   switch (status) {
-    case ARES_ETIMEOUT: return "timed out";
-    case ARES_ECONNREFUSED: return "connection refused";
-    case ARES_EBADRESP: return "malformed response";
-    case ARES_ESERVFAIL: return "server failure";
-    default: return ares_strerror(status);
+    case ARES_ETIMEOUT:
+      return "timed out";
+    case ARES_ECONNREFUSED:
+      return "connection refused";
+    case ARES_EBADRESP:
+      return "malformed response";
+    case ARES_ESERVFAIL:
+      return "server failure";
+    default:
+      return ares_strerror(status);
   }
 }
 

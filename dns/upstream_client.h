@@ -30,7 +30,7 @@ Result<std::string> parse_upstream(const std::string& text);
 Result<std::vector<std::string>> read_resolv_conf_nameservers(const std::string& path);
 
 struct UpstreamClientOptions {
-  std::vector<std::string> servers;  // as parse_upstream returns them
+  std::vector<std::string> servers;         // as parse_upstream returns them
   std::chrono::milliseconds timeout{1000};  // per try
   int tries = 2;
 };

@@ -6,9 +6,7 @@ namespace switchyard::dns {
 
 namespace {
 
-std::uint16_t get16(std::span<const std::uint8_t> p, std::size_t at) {
-  return static_cast<std::uint16_t>(p[at] << 8 | p[at + 1]);
-}
+std::uint16_t get16(std::span<const std::uint8_t> p, std::size_t at) { return static_cast<std::uint16_t>(p[at] << 8 | p[at + 1]); }
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -130,8 +128,7 @@ bool parse_query_into(std::span<const std::uint8_t> p, Query& q, ParseFailure& f
   return true;
 }
 
-ResponseWriter::ResponseWriter(std::span<std::uint8_t> buffer, std::size_t limit)
-    : buf_(buffer), limit_(std::min(limit, buffer.size())) {}
+ResponseWriter::ResponseWriter(std::span<std::uint8_t> buffer, std::size_t limit) : buf_(buffer), limit_(std::min(limit, buffer.size())) {}
 
 bool ResponseWriter::put16(std::uint16_t v) {
   if (pos_ + 2 > limit_) return false;
@@ -171,9 +168,7 @@ void ResponseWriter::begin(const Query& q, Rcode rcode, bool authoritative) {
   if (edns_ && limit_ > 11) limit_ -= 11;  // keep room for our OPT record
 }
 
-void ResponseWriter::set_rcode(Rcode r) {
-  buf_[3] = static_cast<std::uint8_t>((buf_[3] & 0xF0) | r);
-}
+void ResponseWriter::set_rcode(Rcode r) { buf_[3] = static_cast<std::uint8_t>((buf_[3] & 0xF0) | r); }
 
 bool ResponseWriter::written_name_equals(std::size_t offset, std::string_view dotted) const {
   std::size_t at = offset, i = 0;
@@ -231,8 +226,7 @@ bool ResponseWriter::write_name(std::string_view name) {
   return true;
 }
 
-bool ResponseWriter::begin_record(int section, std::string_view owner, std::uint16_t type, std::uint32_t ttl,
-                                  std::size_t& rdlen_at) {
+bool ResponseWriter::begin_record(int section, std::string_view owner, std::uint16_t type, std::uint32_t ttl, std::size_t& rdlen_at) {
   if (truncated_) return false;
   if (section < last_section_) return false;  // sections are written in order: answer, authority, additional
   record_start_ = pos_;
@@ -257,16 +251,16 @@ bool ResponseWriter::end_record(int section, std::size_t rdlen_at) {
 }
 
 // A record whose data did not fit is taken back whole.
-#define SY_RECORD(section, owner, type, ttl, body)                                          \
-  std::size_t rdlen_at;                                                                      \
-  const std::size_t saved_suffixes = suffix_count_;                                          \
-  if (!begin_record(section, owner, type, ttl, rdlen_at)) return false;                      \
-  if (!(body)) {                                                                             \
-    pos_ = record_start_;                                                                    \
-    suffix_count_ = saved_suffixes;                                                          \
-    if ((section) != kAdditional) truncated_ = true;                                         \
-    return false;                                                                            \
-  }                                                                                          \
+#define SY_RECORD(section, owner, type, ttl, body)                      \
+  std::size_t rdlen_at;                                                 \
+  const std::size_t saved_suffixes = suffix_count_;                     \
+  if (!begin_record(section, owner, type, ttl, rdlen_at)) return false; \
+  if (!(body)) {                                                        \
+    pos_ = record_start_;                                               \
+    suffix_count_ = saved_suffixes;                                     \
+    if ((section) != kAdditional) truncated_ = true;                    \
+    return false;                                                       \
+  }                                                                     \
   return end_record(section, rdlen_at)
 
 bool ResponseWriter::add_a(int section, std::string_view owner, std::uint32_t ttl, const std::array<std::uint8_t, 4>& ip) {
@@ -275,12 +269,11 @@ bool ResponseWriter::add_a(int section, std::string_view owner, std::uint32_t tt
 bool ResponseWriter::add_aaaa(int section, std::string_view owner, std::uint32_t ttl, const std::array<std::uint8_t, 16>& ip) {
   SY_RECORD(section, owner, kAAAA, ttl, put_bytes(ip.data(), 16));
 }
-bool ResponseWriter::add_name_record(int section, std::string_view owner, std::uint16_t type, std::uint32_t ttl,
-                                     std::string_view target) {
+bool ResponseWriter::add_name_record(int section, std::string_view owner, std::uint16_t type, std::uint32_t ttl, std::string_view target) {
   SY_RECORD(section, owner, type, ttl, write_name(target));
 }
-bool ResponseWriter::add_srv(int section, std::string_view owner, std::uint32_t ttl, std::uint16_t priority,
-                             std::uint16_t weight, std::uint16_t port, std::string_view target) {
+bool ResponseWriter::add_srv(int section, std::string_view owner, std::uint32_t ttl, std::uint16_t priority, std::uint16_t weight,
+                             std::uint16_t port, std::string_view target) {
   // RFC 2782: the SRV target is not compressed.
   auto body = [&] {
     if (!put16(priority) || !put16(weight) || !put16(port)) return false;
@@ -300,12 +293,11 @@ bool ResponseWriter::add_txt(int section, std::string_view owner, std::uint32_t 
   };
   SY_RECORD(section, owner, kTXT, ttl, body());
 }
-bool ResponseWriter::add_soa(int section, std::string_view owner, std::uint32_t ttl, std::string_view mname,
-                             std::string_view rname, std::uint32_t serial, std::uint32_t refresh, std::uint32_t retry,
-                             std::uint32_t expire, std::uint32_t minimum) {
+bool ResponseWriter::add_soa(int section, std::string_view owner, std::uint32_t ttl, std::string_view mname, std::string_view rname,
+                             std::uint32_t serial, std::uint32_t refresh, std::uint32_t retry, std::uint32_t expire,
+                             std::uint32_t minimum) {
   SY_RECORD(section, owner, kSOA, ttl,
-            write_name(mname) && write_name(rname) && put32(serial) && put32(refresh) && put32(retry) && put32(expire) &&
-                put32(minimum));
+            write_name(mname) && write_name(rname) && put32(serial) && put32(refresh) && put32(retry) && put32(expire) && put32(minimum));
 }
 bool ResponseWriter::add_rdata(int section, std::string_view owner, std::uint16_t type, std::uint32_t ttl,
                                std::span<const std::uint8_t> rdata, std::string_view name_after) {

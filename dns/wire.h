@@ -15,18 +15,16 @@
 
 namespace switchyard::dns {
 
-enum Type : std::uint16_t {
-  kA = 1, kNS = 2, kCNAME = 5, kSOA = 6, kPTR = 12, kTXT = 16, kAAAA = 28, kSRV = 33, kOPT = 41, kANY = 255
-};
+enum Type : std::uint16_t { kA = 1, kNS = 2, kCNAME = 5, kSOA = 6, kPTR = 12, kTXT = 16, kAAAA = 28, kSRV = 33, kOPT = 41, kANY = 255 };
 enum Rcode : std::uint8_t { kNoError = 0, kFormErr = 1, kServFail = 2, kNxDomain = 3, kNotImp = 4, kRefused = 5 };
 constexpr std::uint16_t kClassIN = 1;
 constexpr std::size_t kMaxUdpWithoutEdns = 512;
 
 struct Query {
   std::uint16_t id = 0;
-  std::uint16_t flags = 0;      // as received (RD is echoed)
-  std::string name;             // lowercase, dotted, with the trailing dot: "web.shop.svc.cluster.local."
-  std::string original_name;    // as asked, case kept, for the echoed question
+  std::uint16_t flags = 0;    // as received (RD is echoed)
+  std::string name;           // lowercase, dotted, with the trailing dot: "web.shop.svc.cluster.local."
+  std::string original_name;  // as asked, case kept, for the echoed question
   std::uint16_t type = 0, klass = 0;
   bool edns = false;
   std::uint16_t udp_payload = kMaxUdpWithoutEdns;  // what the client can take over UDP
@@ -62,11 +60,11 @@ class ResponseWriter {
   bool add_a(int section, std::string_view owner, std::uint32_t ttl, const std::array<std::uint8_t, 4>& ip);
   bool add_aaaa(int section, std::string_view owner, std::uint32_t ttl, const std::array<std::uint8_t, 16>& ip);
   bool add_name_record(int section, std::string_view owner, std::uint16_t type, std::uint32_t ttl, std::string_view target);
-  bool add_srv(int section, std::string_view owner, std::uint32_t ttl, std::uint16_t priority, std::uint16_t weight,
-               std::uint16_t port, std::string_view target);
+  bool add_srv(int section, std::string_view owner, std::uint32_t ttl, std::uint16_t priority, std::uint16_t weight, std::uint16_t port,
+               std::string_view target);
   bool add_txt(int section, std::string_view owner, std::uint32_t ttl, std::string_view text);
-  bool add_soa(int section, std::string_view owner, std::uint32_t ttl, std::string_view mname, std::string_view rname,
-               std::uint32_t serial, std::uint32_t refresh, std::uint32_t retry, std::uint32_t expire, std::uint32_t minimum);
+  bool add_soa(int section, std::string_view owner, std::uint32_t ttl, std::string_view mname, std::string_view rname, std::uint32_t serial,
+               std::uint32_t refresh, std::uint32_t retry, std::uint32_t expire, std::uint32_t minimum);
   // Any record: `rdata` as is, then `name_after` (if not empty) as an uncompressed-free name.
   // For records copied from another message (their names decompressed first).
   bool add_rdata(int section, std::string_view owner, std::uint16_t type, std::uint32_t ttl, std::span<const std::uint8_t> rdata,

@@ -49,17 +49,16 @@ TEST(ParseQuery, MalformedQueriesGetFormErrOrAreDropped) {
   auto long_label = make_query(std::string(64, 'a') + ".b", kA);
   auto trailing = good;
   trailing.push_back(0);
-  for (const auto& c : std::vector<Malformed>{
-           {"short header", {1, 2, 3}, false, kFormErr},
-           {"truncated question", truncated, true, kFormErr},
-           {"compression loop", loop, true, kFormErr},
-           {"forward pointer", forward, true, kFormErr},
-           {"absurd question count", many, true, kFormErr},
-           {"answers in a query", answers, true, kFormErr},
-           {"wrong opcode", notify, true, kNotImp},
-           {"a response", response, false, kFormErr},
-           {"label over 63", long_label, true, kFormErr},
-           {"trailing bytes", trailing, true, kFormErr}}) {
+  for (const auto& c : std::vector<Malformed>{{"short header", {1, 2, 3}, false, kFormErr},
+                                              {"truncated question", truncated, true, kFormErr},
+                                              {"compression loop", loop, true, kFormErr},
+                                              {"forward pointer", forward, true, kFormErr},
+                                              {"absurd question count", many, true, kFormErr},
+                                              {"answers in a query", answers, true, kFormErr},
+                                              {"wrong opcode", notify, true, kNotImp},
+                                              {"a response", response, false, kFormErr},
+                                              {"label over 63", long_label, true, kFormErr},
+                                              {"trailing bytes", trailing, true, kFormErr}}) {
     auto q = parse_query(c.packet);
     ASSERT_FALSE(q.has_value()) << c.name;
     EXPECT_EQ(q.error().answerable, c.answerable) << c.name;

@@ -25,9 +25,9 @@ namespace {
 using dataplane::testing::ServiceTopology;
 using switchyard::testing::ChildProcess;
 using switchyard::testing::wait_until;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Key;
-using ::testing::ElementsAre;
 
 constexpr const char* kKubectl = "/usr/lib/google-cloud-sdk/bin/kubectl.1.31";
 
@@ -128,7 +128,7 @@ class AgentInNodeNamespace : public ::testing::Test {
   void TearDown() override {
     agent_.reset();
     apiserver_.reset();
-    ebpf_.reset();  // after the agent: its cgroup must be empty to go
+    ebpf_.reset();                                         // after the agent: its cgroup must be empty to go
     if (!HasFailure()) std::filesystem::remove_all(dir_);  // logs stay for a failed run
     topology_.reset();
   }
@@ -142,13 +142,27 @@ class AgentInNodeNamespace : public ::testing::Test {
     apiserver_ = std::make_unique<ChildProcess>(
         in_node({SWITCHYARD_BINARY, "apiserver", "--data-dir", (dir_ / "api").string(), "--listen", "127.0.0.1:6443"}),
         (dir_ / "apiserver.log").string());
-    ASSERT_TRUE(wait_until(20, [&] { return kubectl("get ns default -o name").output == "namespace/default\n"; }))
-        << log("apiserver.log");
+    ASSERT_TRUE(wait_until(20, [&] { return kubectl("get ns default -o name").output == "namespace/default\n"; })) << log("apiserver.log");
   }
   void start_agent(const std::vector<std::string>& mode = {"--mode", "nftables"}) {
-    std::vector<std::string> argv{SWITCHYARD_BINARY, "agent", "--node-name", "node-a", "--kubeconfig", (dir_ / "api/kubeconfig").string(),
-                                  "--cluster-cidr", ServiceTopology::kPodCidr, "--dns-listen", "127.0.0.1:5353", "--dns-upstream", "127.0.0.1:5354", "--healthz-bind-address",
-                                  "127.0.0.1:10256", "--metrics-bind-address", "127.0.0.1:10249", "--min-sync-period", "200ms"};
+    std::vector<std::string> argv{SWITCHYARD_BINARY,
+                                  "agent",
+                                  "--node-name",
+                                  "node-a",
+                                  "--kubeconfig",
+                                  (dir_ / "api/kubeconfig").string(),
+                                  "--cluster-cidr",
+                                  ServiceTopology::kPodCidr,
+                                  "--dns-listen",
+                                  "127.0.0.1:5353",
+                                  "--dns-upstream",
+                                  "127.0.0.1:5354",
+                                  "--healthz-bind-address",
+                                  "127.0.0.1:10256",
+                                  "--metrics-bind-address",
+                                  "127.0.0.1:10249",
+                                  "--min-sync-period",
+                                  "200ms"};
     argv.insert(argv.end(), mode.begin(), mode.end());
     agent_ = std::make_unique<ChildProcess>(in_node(argv), (dir_ / "agent.log").string());
   }
@@ -160,9 +174,7 @@ class AgentInNodeNamespace : public ::testing::Test {
     auto r = kubectl("apply -f " + (dir_ / "m.yaml").string());
     ASSERT_TRUE(r.ok()) << r.output;
   }
-  std::string cluster_ip(const std::string& svc) {
-    return kubectl("get svc " + svc + " -n shop -o jsonpath={.spec.clusterIP}").output;
-  }
+  std::string cluster_ip(const std::string& svc) { return kubectl("get svc " + svc + " -n shop -o jsonpath={.spec.clusterIP}").output; }
   std::string log(const std::string& name) {
     std::ifstream in(dir_ / name);
     return std::string(std::istreambuf_iterator<char>(in), {});
@@ -199,8 +211,7 @@ TEST_F(AgentInNodeNamespace, ProgramsServicesServesDnsSurvivesTheApiServerAndCle
   // DNS at --dns-listen answers from the same Snapshots.
   auto dig = in_node_shell("dig +short +time=2 +tries=1 @127.0.0.1 -p 5353 web.shop.svc.cluster.local A");
   EXPECT_EQ(dig.output, web_ip + "\n");
-  EXPECT_THAT(in_node_shell("dig +time=2 +tries=1 @127.0.0.1 -p 5353 nope.shop.svc.cluster.local A").output,
-              HasSubstr("status: NXDOMAIN"));
+  EXPECT_THAT(in_node_shell("dig +time=2 +tries=1 @127.0.0.1 -p 5353 nope.shop.svc.cluster.local A").output, HasSubstr("status: NXDOMAIN"));
 
   // Names outside the cluster domain go to the upstream (another `switchyard dns`, serving a zone
   // of its own in the node namespace).
@@ -208,13 +219,15 @@ TEST_F(AgentInNodeNamespace, ProgramsServicesServesDnsSurvivesTheApiServerAndCle
   ChildProcess upstream(in_node({SWITCHYARD_BINARY, "dns", "--manifests", (dir_ / "upstream.yaml").string(), "--listen", "127.0.0.1:5354",
                                  "--cluster-domain", "upstream.test", "--resolv-conf", ""}),
                         (dir_ / "upstream.log").string());
-  EXPECT_TRUE(wait_until(10, [&] {
-    return in_node_shell("dig +short +time=1 +tries=1 @127.0.0.1 -p 5353 db.far.svc.upstream.test A").output == "10.0.0.99\n";
-  })) << log("upstream.log") << log("agent.log");
+  EXPECT_TRUE(wait_until(
+      10,
+      [&] { return in_node_shell("dig +short +time=1 +tries=1 @127.0.0.1 -p 5353 db.far.svc.upstream.test A").output == "10.0.0.99\n"; }))
+      << log("upstream.log") << log("agent.log");
 
   // kube-proxy's /healthz body and /metrics names.
   auto healthz = in_node_shell("curl -sS -w ' %{http_code}' http://127.0.0.1:10256/healthz");
-  EXPECT_THAT(healthz.output, ::testing::MatchesRegex(R"(\{"lastUpdated": "[0-9-]+ [0-9:.]+ \+0000 UTC","currentTime": ".*", "nodeEligible": true\} 200)"));
+  EXPECT_THAT(healthz.output,
+              ::testing::MatchesRegex(R"(\{"lastUpdated": "[0-9-]+ [0-9:.]+ \+0000 UTC","currentTime": ".*", "nodeEligible": true\} 200)"));
   EXPECT_THAT(in_node_shell("curl -sS -w ' %{http_code}' http://127.0.0.1:10256/readyz").output, HasSubstr("ok\n 200"));
   auto metrics = in_node_shell("curl -sS http://127.0.0.1:10249/metrics").output;
   EXPECT_THAT(metrics, HasSubstr("kubeproxy_sync_full_proxy_rules_duration_seconds_count 1\n"));
@@ -229,7 +242,8 @@ TEST_F(AgentInNodeNamespace, ProgramsServicesServesDnsSurvivesTheApiServerAndCle
     return in_node_shell("curl -sS -w ' %{http_code}' http://" + std::string(ServiceTopology::kNodeIp) + ":" + port + "/").output;
   };
   EXPECT_TRUE(wait_until(15, [&] { return health_check("here").ends_with(" 200"); })) << health_check("here");
-  EXPECT_THAT(health_check("here"), HasSubstr(R"({"service":{"namespace":"shop","name":"here"},"localEndpoints":1,"serviceProxyHealthy":true} 200)"));
+  EXPECT_THAT(health_check("here"),
+              HasSubstr(R"({"service":{"namespace":"shop","name":"here"},"localEndpoints":1,"serviceProxyHealthy":true} 200)"));
   EXPECT_THAT(health_check("elsewhere"), HasSubstr(R"("localEndpoints":0,"serviceProxyHealthy":true} 503)"));
 
   // An endpoint removed through the API leaves the rules at once. The slice says when the change
@@ -239,10 +253,10 @@ TEST_F(AgentInNodeNamespace, ProgramsServicesServesDnsSurvivesTheApiServerAndCle
   gmtime_r(&trigger, &tm);
   char rfc3339[32];
   std::strftime(rfc3339, sizeof rfc3339, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  const std::string patch = fmt::format(
-      R"([{{"op":"add","path":"/metadata/annotations","value":{{"endpoints.kubernetes.io/last-change-trigger-time":"{}"}}}},)"
-      R"({{"op":"remove","path":"/endpoints/1"}}])",
-      rfc3339);
+  const std::string patch =
+      fmt::format(R"([{{"op":"add","path":"/metadata/annotations","value":{{"endpoints.kubernetes.io/last-change-trigger-time":"{}"}}}},)"
+                  R"({{"op":"remove","path":"/endpoints/1"}}])",
+                  rfc3339);
   ASSERT_TRUE(kubectl("patch endpointslice web-1 -n shop --type json -p '" + patch + "'").ok());
   ASSERT_TRUE(wait_until(10, [&] {
     auto s = topology_->spread(topology_->node(), web_ip, 80, 10);
@@ -355,11 +369,12 @@ spec:
   start_agent({"--mode", "nftables", "--dns-listen", node_dns, "--dns-autopath"});
   // pod-b (10.244.0.12) is no endpoint of anything, and no Pod object has its address yet.
   auto ask = [&] {
-    return topology_->pod("pod-b").run(fmt::format("dig +short +time=2 +tries=1 @{} -p 5353 web.shop.batch.svc.cluster.local A",
-                                                   ServiceTopology::kNodeIp));
+    return topology_->pod("pod-b").run(
+        fmt::format("dig +short +time=2 +tries=1 @{} -p 5353 web.shop.batch.svc.cluster.local A", ServiceTopology::kNodeIp));
   };
   ASSERT_TRUE(wait_until(20, [&] {
-    return topology_->pod("pod-b").run(fmt::format("dig +short +time=1 +tries=1 @{} -p 5353 web.shop.svc.cluster.local A", ServiceTopology::kNodeIp))
+    return topology_->pod("pod-b")
+               .run(fmt::format("dig +short +time=1 +tries=1 @{} -p 5353 web.shop.svc.cluster.local A", ServiceTopology::kNodeIp))
                .output == web_ip + "\n";
   })) << log("agent.log");
   EXPECT_EQ(ask().output, "") << "an unknown client gets the plain NXDOMAIN";
@@ -370,14 +385,18 @@ kind: Pod
 metadata: {name: job, namespace: batch}
 spec: {nodeName: node-a, containers: [{name: c, image: job}]}
 )");
-  ASSERT_TRUE(kubectl(R"(patch pod job -n batch --subresource=status --type merge -p '{"status":{"phase":"Running","podIP":"10.244.0.12","podIPs":[{"ip":"10.244.0.12"}]}}')").ok());
+  ASSERT_TRUE(
+      kubectl(
+          R"(patch pod job -n batch --subresource=status --type merge -p '{"status":{"phase":"Running","podIP":"10.244.0.12","podIPs":[{"ip":"10.244.0.12"}]}}')")
+          .ok());
   EXPECT_TRUE(wait_until(10, [&] { return ask().output == "web.shop.svc.cluster.local.\n" + web_ip + "\n"; })) << ask().output;
   // Only that pod: the same query from pod-a (no Pod object, no endpoint) is still NXDOMAIN.
   EXPECT_EQ(topology_->pod("pod-a")
                 .run(fmt::format("dig +short +time=2 +tries=1 @{} -p 5353 web.shop.batch.svc.cluster.local A", ServiceTopology::kNodeIp))
                 .output,
             "");
-  EXPECT_THAT(in_node_shell("curl -s http://127.0.0.1:10249/metrics").output, ::testing::ContainsRegex("switchyard_dns_autopath_total [1-9]"));
+  EXPECT_THAT(in_node_shell("curl -s http://127.0.0.1:10249/metrics").output,
+              ::testing::ContainsRegex("switchyard_dns_autopath_total [1-9]"));
 }
 
 TEST_F(AgentInNodeNamespace, EbpfModeBalancesClusterIpsSurvivesKill9AndCleansUp) {

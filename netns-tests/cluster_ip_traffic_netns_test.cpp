@@ -24,10 +24,10 @@ namespace switchyard::dataplane {
 namespace {
 
 using namespace test_cluster;
-using testing::ServiceTopology;
 using ::testing::ElementsAre;
 using ::testing::Key;
 using ::testing::Pair;
+using testing::ServiceTopology;
 
 enum class BackendKind { nftables, ebpf };
 
@@ -51,7 +51,8 @@ class ClusterIpTraffic : public ::testing::TestWithParam<BackendKind> {
     topology_.emplace(std::move(*t));
     for (const char* pod : {"pod-a", "pod-b"})
       ASSERT_TRUE(topology_->pod(pod).spawn({"python3", "-c", ebpf::testing::kUdpEchoServer, pod, std::to_string(kEchoPort)}));
-    auto echo_up = ebpf::testing::wait_for_udp_echo(topology_->node(), {{"pod-a", kPodA}, {"pod-b", kPodB}, {"pod-a", kPodAv6}, {"pod-b", kPodBv6}}, kEchoPort);
+    auto echo_up = ebpf::testing::wait_for_udp_echo(
+        topology_->node(), {{"pod-a", kPodA}, {"pod-b", kPodB}, {"pod-a", kPodAv6}, {"pod-b", kPodBv6}}, kEchoPort);
     ASSERT_EQ(echo_up, "");
     ASSERT_NO_FATAL_FAILURE(create_backend());
 

@@ -19,12 +19,13 @@ class PodResolvers : public ::testing::Test {
   void SetUp() override {
     ns_ = std::make_unique<NetworkNamespace>("dns");
     ns_->write_resolv_conf("nameserver 127.0.0.1\nsearch shop.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n");
-    server_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{"ip", "netns", "exec", ns_->name(), SWITCHYARD_BINARY, "dns", "--manifests",
-                                 EXAMPLES_DIR "/dns.yaml", "--listen", "127.0.0.1:53", "--workers", "1"},
-        "/tmp/" + ns_->name() + "-dns.log");
-    ASSERT_TRUE(wait_until(10, [&] { return ns_->exec("dig @127.0.0.1 +time=1 +tries=1 +short dns-version.cluster.local TXT").output == "\"1.1.0\"\n"; }))
-        << run("cat /tmp/" + ns_->name() + "-dns.log").output;
+    server_ =
+        std::make_unique<ChildProcess>(std::vector<std::string>{"ip", "netns", "exec", ns_->name(), SWITCHYARD_BINARY, "dns", "--manifests",
+                                                                EXAMPLES_DIR "/dns.yaml", "--listen", "127.0.0.1:53", "--workers", "1"},
+                                       "/tmp/" + ns_->name() + "-dns.log");
+    ASSERT_TRUE(wait_until(10, [&] {
+      return ns_->exec("dig @127.0.0.1 +time=1 +tries=1 +short dns-version.cluster.local TXT").output == "\"1.1.0\"\n";
+    })) << run("cat /tmp/" + ns_->name() + "-dns.log").output;
   }
   void TearDown() override {
     server_.reset();
@@ -57,7 +58,8 @@ TEST_F(PodResolvers, DigWithTheSearchList) {
 // The resolv.conf here names 127.0.0.1, where the server itself listens, and the server forwards
 // to resolv.conf's nameservers: CoreDNS's classic loop. The probe finds it; nothing amplifies.
 TEST_F(PodResolvers, ForwardingToItselfThroughResolvConfIsDetected) {
-  ASSERT_TRUE(wait_until(5, [&] { return run("cat /tmp/" + ns_->name() + "-dns.log").output.find("event=dns_forwarding_loop") != std::string::npos; }));
+  ASSERT_TRUE(wait_until(
+      5, [&] { return run("cat /tmp/" + ns_->name() + "-dns.log").output.find("event=dns_forwarding_loop") != std::string::npos; }));
   EXPECT_THAT(ns_->exec("dig @127.0.0.1 +time=2 +tries=1 example.com").output, HasSubstr("status: SERVFAIL"));
   EXPECT_EQ(ns_->exec("dig +search +short web").output, "10.96.0.10\n");  // cluster names unaffected
 }
@@ -82,8 +84,8 @@ class PodWithAutopath : public ::testing::Test {
         "/tmp/" + ns_->name() + "-upstream.log");
     server_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{"ip", "netns", "exec", ns_->name(), SWITCHYARD_BINARY, "dns", "--manifests", EXAMPLES_DIR "/dns.yaml",
-                                 "--manifests", pods_manifest_, "--listen", "127.0.0.1:53", "--workers", "1", "--autopath",
-                                 "--upstream", "127.0.0.1:5300", "--metrics-listen", "127.0.0.1:9153"},
+                                 "--manifests", pods_manifest_, "--listen", "127.0.0.1:53", "--workers", "1", "--autopath", "--upstream",
+                                 "127.0.0.1:5300", "--metrics-listen", "127.0.0.1:9153"},
         "/tmp/" + ns_->name() + "-dns.log");
     ASSERT_TRUE(wait_until(10, [&] {
       return ns_->exec("dig @127.0.0.1 +time=1 +tries=1 +short web.shop.svc.example.test").output == "10.96.0.10\n";

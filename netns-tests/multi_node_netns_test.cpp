@@ -281,8 +281,11 @@ class TwoNodes : public ::testing::Test {
     ASSERT_TRUE(ns);
     const std::string link = "v" + name;
     must(nodes_.at(n.name), "ip link add " + link + " type veth peer name eth0 netns " + ns->name() +
-                                " && ip addr add 169.254.1.1/32 dev " + link + " && ip link set " + link + " up && ip route add " + ip + "/32 dev " + link);
-    must(*ns, "ip addr add " + ip + "/32 dev eth0 && ip link set eth0 up && ip route add 169.254.1.1 dev eth0 && ip route add default via 169.254.1.1 dev eth0");
+                                " && ip addr add 169.254.1.1/32 dev " + link + " && ip link set " + link + " up && ip route add " + ip +
+                                "/32 dev " + link);
+    must(*ns,
+         "ip addr add " + ip +
+             "/32 dev eth0 && ip link set eth0 up && ip route add 169.254.1.1 dev eth0 && ip route add default via 169.254.1.1 dev eth0");
     ASSERT_TRUE(ns->spawn({"sh", "-c", cgroup_prefix(name) + "exec python3 -c \"$0\" \"$1\" 8080", kServer, name}));
     ASSERT_TRUE(wait_until(10, [&] { return ns->run("curl -s --max-time 1 http://127.0.0.1:8080/").ok(); }));
     pods_.emplace(name, std::move(*ns));
@@ -307,9 +310,22 @@ class TwoNodes : public ::testing::Test {
     return {"--mode", "ebpf", "--cgroup-root", cgroup_->path(), "--bpf-root", bpffs_->path(), "--external-interfaces", "eth0"};
   }
   void start_agent(const Node& n) {
-    std::vector<std::string> argv{SWITCHYARD_BINARY, "agent", "--node-name", n.name, "--kubeconfig", (dir_ / "api/kubeconfig").string(),
-                                  "--cluster-cidr", "10.244.0.0/16", "--dns-listen", n.ip + ":53", "--dns-resolv-conf", "",
-                                  "--healthz-bind-address", n.ip + ":10256", "--min-sync-period", "200ms"};
+    std::vector<std::string> argv{SWITCHYARD_BINARY,
+                                  "agent",
+                                  "--node-name",
+                                  n.name,
+                                  "--kubeconfig",
+                                  (dir_ / "api/kubeconfig").string(),
+                                  "--cluster-cidr",
+                                  "10.244.0.0/16",
+                                  "--dns-listen",
+                                  n.ip + ":53",
+                                  "--dns-resolv-conf",
+                                  "",
+                                  "--healthz-bind-address",
+                                  n.ip + ":10256",
+                                  "--min-sync-period",
+                                  "200ms"};
     for (auto& f : mode_flags(n)) argv.push_back(f);
     agents_[n.name] = std::make_unique<ChildProcess>(in_ns(nodes_.at(n.name), argv), (dir_ / (n.name + ".log")).string());
   }
@@ -344,11 +360,12 @@ class TwoNodes : public ::testing::Test {
   }
   // The health-check node port of a Local service on one node: "<body> <status>".
   std::string health_check(const Node& n, const std::string& svc) {
-    return cp_->run("curl -sS --max-time 2 -w ' %{http_code}' http://" + n.ip + ":" + svc_field(svc, ".spec.healthCheckNodePort") + "/").output;
+    return cp_->run("curl -sS --max-time 2 -w ' %{http_code}' http://" + n.ip + ":" + svc_field(svc, ".spec.healthCheckNodePort") + "/")
+        .output;
   }
   // kChurnClient in the background from `from`; its last line when it ends.
-  std::future<std::string> churn(const std::string& from, const std::string& host, int port, const std::string& stream_host, int stream_port,
-                                 double seconds) {
+  std::future<std::string> churn(const std::string& from, const std::string& host, int port, const std::string& stream_host,
+                                 int stream_port, double seconds) {
     return std::async(std::launch::async, [=, this] {
       return run_at(from, "python3 -c " + dataplane::testing::shell_quote(kChurnClient) + " " + host + " " + std::to_string(port) + " " +
                               stream_host + " " + std::to_string(stream_port) + " " + std::to_string(seconds))
@@ -394,8 +411,10 @@ TEST_F(TwoNodes, NftablesAndEbpfNodesServeTheClusterAndSurviveAgentAndApiServerR
   EXPECT_EQ(get("cp", kNodeA.ip, 30081, 1), "");
   EXPECT_EQ(get("cp", kNodeB.ip, 30083, 1), "");
   // Their health-check node ports, on both nodes.
-  EXPECT_THAT(health_check(kNodeB, "local-b"), HasSubstr(R"({"service":{"namespace":"shop","name":"local-b"},"localEndpoints":1,"serviceProxyHealthy":true} 200)"));
-  EXPECT_THAT(health_check(kNodeA, "local-b"), HasSubstr(R"({"service":{"namespace":"shop","name":"local-b"},"localEndpoints":0,"serviceProxyHealthy":true} 503)"));
+  EXPECT_THAT(health_check(kNodeB, "local-b"),
+              HasSubstr(R"({"service":{"namespace":"shop","name":"local-b"},"localEndpoints":1,"serviceProxyHealthy":true} 200)"));
+  EXPECT_THAT(health_check(kNodeA, "local-b"),
+              HasSubstr(R"({"service":{"namespace":"shop","name":"local-b"},"localEndpoints":0,"serviceProxyHealthy":true} 503)"));
   EXPECT_THAT(health_check(kNodeA, "local-a"), HasSubstr(R"("localEndpoints":1,"serviceProxyHealthy":true} 200)"));
   EXPECT_THAT(health_check(kNodeB, "local-a"), HasSubstr(R"("localEndpoints":0,"serviceProxyHealthy":true} 503)"));
 
@@ -407,12 +426,18 @@ TEST_F(TwoNodes, NftablesAndEbpfNodesServeTheClusterAndSurviveAgentAndApiServerR
   EXPECT_THAT(status.output, ::testing::ContainsRegex("\nid [0-9]+ +" + web_ip +
                                                       ":80/tcp +(10.244.1.11:8080, 10.244.2.11:8080|10.244.2.11:8080, 10.244.1.11:8080)\n"))
       << status.output;
-  EXPECT_THAT(status.output, ::testing::ContainsRegex("\nid [0-9]+ +\\*:30081/tcp \\(node port, Local\\) +10.244.2.11:8080\n")) << status.output;
-  EXPECT_THAT(status.output, ::testing::ContainsRegex("\nid [0-9]+ +\\*:30083/tcp \\(node port, Local\\) +\\(no endpoints for its traffic policy: dropped\\)\n"))
+  EXPECT_THAT(status.output, ::testing::ContainsRegex("\nid [0-9]+ +\\*:30081/tcp \\(node port, Local\\) +10.244.2.11:8080\n"))
       << status.output;
-  EXPECT_THAT(status.output, ::testing::ContainsRegex("\nid [0-9]+ +10.96.0.10:53/udp +(192.168.60.11:53, 192.168.60.12:53|192.168.60.12:53, 192.168.60.11:53)\n"))
+  EXPECT_THAT(status.output, ::testing::ContainsRegex(
+                                 "\nid [0-9]+ +\\*:30083/tcp \\(node port, Local\\) +\\(no endpoints for its traffic policy: dropped\\)\n"))
       << status.output;
-  EXPECT_THAT(nodes_.at("node-b").run(std::string(SWITCHYARD_BINARY) + " status --mode ebpf --node-name node-x --bpf-root " + bpffs_->path()).output,
+  EXPECT_THAT(
+      status.output,
+      ::testing::ContainsRegex("\nid [0-9]+ +10.96.0.10:53/udp +(192.168.60.11:53, 192.168.60.12:53|192.168.60.12:53, 192.168.60.11:53)\n"))
+      << status.output;
+  EXPECT_THAT(nodes_.at("node-b")
+                  .run(std::string(SWITCHYARD_BINARY) + " status --mode ebpf --node-name node-x --bpf-root " + bpffs_->path())
+                  .output,
               HasSubstr("no services programmed"));
 
   // Cluster DNS through the kube-dns Service IP, from pods on both nodes.
@@ -451,9 +476,9 @@ TEST_F(TwoNodes, NftablesAndEbpfNodesServeTheClusterAndSurviveAgentAndApiServerR
   start_apiserver();
   apply(kLate);
   const std::string late_ip = svc_field("late", ".spec.clusterIP");
-  EXPECT_TRUE(wait_until(45, [&] {
-    return get("pod-a1", late_ip, 8081).starts_with("pod-a1") && get("pod-b1", late_ip, 8081).starts_with("pod-a1");
-  })) << log("node-a.log") << log("node-b.log");
+  EXPECT_TRUE(wait_until(
+      45, [&] { return get("pod-a1", late_ip, 8081).starts_with("pod-a1") && get("pod-b1", late_ip, 8081).starts_with("pod-a1"); }))
+      << log("node-a.log") << log("node-b.log");
   for (const auto& [name, agent] : agents_) EXPECT_TRUE(agent->running()) << name;
 }
 

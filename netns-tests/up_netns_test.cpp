@@ -68,14 +68,15 @@ class UpInNodeNamespace : public ::testing::Test {
   std::optional<ServiceTopology> topology_;
   std::filesystem::path dir_;
   std::unique_ptr<ChildProcess> up_;
-  std::unique_ptr<dataplane::ebpf::testing::TestBpffs> bpffs_;     // --mode ebpf: pins go there
-  std::unique_ptr<dataplane::ebpf::testing::TestCgroup> cgroup_;   // and the socket hooks there
+  std::unique_ptr<dataplane::ebpf::testing::TestBpffs> bpffs_;    // --mode ebpf: pins go there
+  std::unique_ptr<dataplane::ebpf::testing::TestCgroup> cgroup_;  // and the socket hooks there
 };
 
 TEST_F(UpInNodeNamespace, WhatItPrintsGetsANewUserAWorkingServiceAndName) {
   up_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{"nsenter", "--net=" + topology_->node().path(), SWITCHYARD_BINARY, "up", "--data-dir", (dir_ / "cluster").string(),
-                               "--node-name", "node-up", "--node-ip", ServiceTopology::kNodeIp, "--healthz-bind-address", "127.0.0.1:10256"},
+      std::vector<std::string>{"nsenter", "--net=" + topology_->node().path(), SWITCHYARD_BINARY, "up", "--data-dir",
+                               (dir_ / "cluster").string(), "--node-name", "node-up", "--node-ip", ServiceTopology::kNodeIp,
+                               "--healthz-bind-address", "127.0.0.1:10256"},
       (dir_ / "up.log").string());
   ASSERT_TRUE(wait_until(60, [&] { return output().find("ready (API server") != std::string::npos; })) << output();
   const std::string printed = output();
@@ -90,7 +91,9 @@ TEST_F(UpInNodeNamespace, WhatItPrintsGetsANewUserAWorkingServiceAndName) {
   EXPECT_THAT(services.output, HasSubstr("kubernetes"));
   EXPECT_THAT(services.output, HasSubstr("kube-dns"));
   EXPECT_THAT(services.output, HasSubstr("10.96.0.10"));
-  ASSERT_TRUE(std::regex_search(printed, m, std::regex("\n  (dig @10\\.96\\.0\\.10 kube-dns\\.kube-system\\.svc\\.cluster\\.local \\+short)"))) << printed;
+  ASSERT_TRUE(
+      std::regex_search(printed, m, std::regex("\n  (dig @10\\.96\\.0\\.10 kube-dns\\.kube-system\\.svc\\.cluster\\.local \\+short)")))
+      << printed;
   // The kube-dns Service IP reaches the node's own DNS server.
   EXPECT_TRUE(wait_until(10, [&] { return in_node(m[1].str() + " +time=1 +tries=1").output == "10.96.0.10\n"; }))
       << in_node(m[1].str()).output;
@@ -101,9 +104,8 @@ TEST_F(UpInNodeNamespace, WhatItPrintsGetsANewUserAWorkingServiceAndName) {
   const std::string web_ip = in_node(env + "kubectl get svc web -n shop -o jsonpath={.spec.clusterIP}").output;
   EXPECT_TRUE(wait_until(15, [&] { return topology_->get(topology_->node(), web_ip, 80).pod == "pod-a"; }));
   // Resolvable through the kube-dns IP from the node and from a pod.
-  EXPECT_TRUE(wait_until(10, [&] {
-    return in_node("dig +short +time=1 +tries=1 @10.96.0.10 web.shop.svc.cluster.local").output == web_ip + "\n";
-  }));
+  EXPECT_TRUE(wait_until(
+      10, [&] { return in_node("dig +short +time=1 +tries=1 @10.96.0.10 web.shop.svc.cluster.local").output == web_ip + "\n"; }));
   auto from_pod = topology_->pod("pod-a").run("dig +short +time=2 +tries=1 @10.96.0.10 web.shop.svc.cluster.local");
   EXPECT_EQ(from_pod.output, web_ip + "\n");
 
@@ -125,9 +127,10 @@ TEST_F(UpInNodeNamespace, EbpfModeServesClusterIpsAndNamesToTheProcessesOfItsCgr
   ASSERT_TRUE(cgroup) << cgroup.error();
   cgroup_ = std::move(*cgroup);
   up_ = std::make_unique<ChildProcess>(
-      std::vector<std::string>{"nsenter", "--net=" + topology_->node().path(), SWITCHYARD_BINARY, "up", "--data-dir", (dir_ / "cluster").string(),
-                               "--node-name", "node-up", "--node-ip", ServiceTopology::kNodeIp, "--healthz-bind-address", "127.0.0.1:10256",
-                               "--mode", "ebpf", "--cgroup-root", cgroup_->path(), "--bpf-root", bpffs_->path()},
+      std::vector<std::string>{"nsenter", "--net=" + topology_->node().path(), SWITCHYARD_BINARY, "up", "--data-dir",
+                               (dir_ / "cluster").string(), "--node-name", "node-up", "--node-ip", ServiceTopology::kNodeIp,
+                               "--healthz-bind-address", "127.0.0.1:10256", "--mode", "ebpf", "--cgroup-root", cgroup_->path(),
+                               "--bpf-root", bpffs_->path()},
       (dir_ / "up.log").string());
   ASSERT_TRUE(wait_until(60, [&] { return output().find("ready (API server") != std::string::npos; })) << output();
   const std::string printed = output();
@@ -140,8 +143,9 @@ TEST_F(UpInNodeNamespace, EbpfModeServesClusterIpsAndNamesToTheProcessesOfItsCgr
   std::ofstream(dir_ / "web.yaml") << kWeb;
   ASSERT_TRUE(in_node(kubectl + "apply -f " + (dir_ / "web.yaml").string()).ok());
   const std::string web_ip = in_node(kubectl + "get svc web -n shop -o jsonpath={.spec.clusterIP}").output;
-  EXPECT_TRUE(wait_until(15, [&] { return in_node(in_cgroup + "curl -s --max-time 1 http://" + web_ip + "/").output.starts_with("pod-a"); }))
-      << output();
+  EXPECT_TRUE(wait_until(15, [&] {
+    return in_node(in_cgroup + "curl -s --max-time 1 http://" + web_ip + "/").output.starts_with("pod-a");
+  })) << output();
   EXPECT_TRUE(wait_until(10, [&] {
     return in_node(in_cgroup + "dig +short +time=1 +tries=1 @10.96.0.10 web.shop.svc.cluster.local").output == web_ip + "\n";
   })) << output();

@@ -15,10 +15,21 @@ namespace switchyard::node {
 namespace {
 
 // kube-proxy fields we have no use for (other modes, platforms, logging): accepted and reported.
-const std::set<std::string> kIgnoredTopLevel = {
-    "featureGates",   "hostnameOverride", "iptables", "ipvs", "winkernel", "logging", "oomScoreAdj", "portRange",
-    "configSyncPeriod", "detectLocalMode", "detectLocal", "showHiddenMetricsForVersion", "enableProfiling",
-    "windowsRunAsService", "linux"};
+const std::set<std::string> kIgnoredTopLevel = {"featureGates",
+                                                "hostnameOverride",
+                                                "iptables",
+                                                "ipvs",
+                                                "winkernel",
+                                                "logging",
+                                                "oomScoreAdj",
+                                                "portRange",
+                                                "configSyncPeriod",
+                                                "detectLocalMode",
+                                                "detectLocal",
+                                                "showHiddenMetricsForVersion",
+                                                "enableProfiling",
+                                                "windowsRunAsService",
+                                                "linux"};
 
 std::expected<std::chrono::seconds, std::string> seconds_field(const YAML::Node& n, const std::string& where) {
   auto d = parse_go_duration(n.as<std::string>());
@@ -62,13 +73,20 @@ std::expected<std::chrono::milliseconds, std::string> parse_go_duration(std::str
     const std::string_view unit = rest.substr(0, u);
     rest.remove_prefix(u);
     double factor;
-    if (unit == "h") factor = 3600e3;
-    else if (unit == "m") factor = 60e3;
-    else if (unit == "s") factor = 1e3;
-    else if (unit == "ms") factor = 1;
-    else if (unit == "us" || unit == "µs") factor = 1e-3;
-    else if (unit == "ns") factor = 1e-6;
-    else return std::unexpected(fmt::format("duration \"{}\": unknown unit \"{}\" (h, m, s, ms, us, ns)", text, unit));
+    if (unit == "h")
+      factor = 3600e3;
+    else if (unit == "m")
+      factor = 60e3;
+    else if (unit == "s")
+      factor = 1e3;
+    else if (unit == "ms")
+      factor = 1;
+    else if (unit == "us" || unit == "µs")
+      factor = 1e-3;
+    else if (unit == "ns")
+      factor = 1e-6;
+    else
+      return std::unexpected(fmt::format("duration \"{}\": unknown unit \"{}\" (h, m, s, ms, us, ns)", text, unit));
     total_ms += value * factor;
   }
   return std::chrono::milliseconds(static_cast<std::int64_t>(total_ms + 0.5));
@@ -179,7 +197,8 @@ std::expected<void, std::string> read_kube_proxy_configuration(const std::string
   if (!in) return std::unexpected(fmt::format("--config {}: cannot read the file", path));
   std::stringstream text;
   text << in.rdbuf();
-  if (auto ok = parse_kube_proxy_configuration(text.str(), into); !ok) return std::unexpected(fmt::format("--config {}: {}", path, ok.error()));
+  if (auto ok = parse_kube_proxy_configuration(text.str(), into); !ok)
+    return std::unexpected(fmt::format("--config {}: {}", path, ok.error()));
   return {};
 }
 

@@ -22,7 +22,7 @@ struct ConntrackSettings {
 struct AgentConfig {
   std::string node_name;
   std::string mode = "nftables";  // nftables | ebpf
-  std::string kubeconfig;          // empty: in-cluster configuration
+  std::string kubeconfig;         // empty: in-cluster configuration
   std::vector<std::string> cluster_cidrs;
   std::vector<std::string> node_port_addresses;
   std::chrono::milliseconds sync_period{std::chrono::seconds(30)};

@@ -101,7 +101,11 @@ TEST_F(InformerAgainstApiserver, SnapshotFollowsTheApiServerAndSurvivesItsRestar
   EXPECT_TRUE(snap->find(endpoints::ServiceKey{"default", "kubernetes"}));
 
   // A change through kubectl arrives through the watch.
-  ASSERT_EQ(kubectl("patch endpointslice web-1 -n shop --type json -p '[{\"op\":\"add\",\"path\":\"/endpoints/-\",\"value\":{\"addresses\":[\"10.1.0.6\"],\"conditions\":{\"ready\":true}}}]'").exit_code, 0);
+  ASSERT_EQ(
+      kubectl("patch endpointslice web-1 -n shop --type json -p "
+              "'[{\"op\":\"add\",\"path\":\"/endpoints/-\",\"value\":{\"addresses\":[\"10.1.0.6\"],\"conditions\":{\"ready\":true}}}]'")
+          .exit_code,
+      0);
   ASSERT_TRUE(wait_until(10, [&] { return feed.snapshot()->find(web)->endpoints.size() == 2; }));
 
   // The API server dies: the last state stays.

@@ -42,8 +42,10 @@ void apply_conntrack(const ConntrackSettings& c) {
     std::ofstream out(path);
     out << value;
     out.flush();
-    if (!out) spdlog::warn("event=conntrack_setting_failed sysctl={} value={} error=\"cannot write {}\"", name, value, path);
-    else spdlog::info("event=conntrack_setting sysctl={} value={}", name, value);
+    if (!out)
+      spdlog::warn("event=conntrack_setting_failed sysctl={} value={} error=\"cannot write {}\"", name, value, path);
+    else
+      spdlog::info("event=conntrack_setting sysctl={} value={}", name, value);
   };
   if (c.max_per_core || c.min) {
     const std::int64_t cores = std::max(1u, std::thread::hardware_concurrency());
@@ -99,11 +101,14 @@ StatusResponse as_json(dataplane::HealthResponse r) { return {r.status, "applica
 
 struct NodeAgent::Impl {
   explicit Impl(const AgentConfig& c, client::ClusterConnection conn)
-      : config(c), health(2 * c.sync_period), informers(std::move(conn)), feed(informers, {.node_name = c.node_name, .proxy_name = c.proxy_name}) {}
+      : config(c),
+        health(2 * c.sync_period),
+        informers(std::move(conn)),
+        feed(informers, {.node_name = c.node_name, .proxy_name = c.proxy_name}) {}
 
   AgentConfig config;
   std::unique_ptr<dataplane::Backend> backend;
-  dataplane::ProxyHealth health;  // as kube-proxy: unhealthy when a change waited two sync periods
+  dataplane::ProxyHealth health;            // as kube-proxy: unhealthy when a change waited two sync periods
   client::SharedInformerFactory informers;  // the agent's one informer per resource
   ClusterStateFeed feed;
   std::unique_ptr<dataplane::SyncLoop> loop;
@@ -126,7 +131,8 @@ struct NodeAgent::Impl {
     so.forward.resolv_conf = config.dns_upstreams.empty() ? config.dns_resolv_conf : "";
     so.autopath = config.dns_autopath;
     auto created = dns::DnsServer::create(so);
-    if (!created) return std::unexpected(StartError{fmt::format("--dns-listen {}: {}", fmt::join(config.dns_listen, ","), created.error().message)});
+    if (!created)
+      return std::unexpected(StartError{fmt::format("--dns-listen {}: {}", fmt::join(config.dns_listen, ","), created.error().message)});
     dns_server = std::move(*created);
     spdlog::info("event=serving what=dns zone={} addresses={}", config.cluster_domain, fmt::join(dns_server->bound(), ","));
     return {};
@@ -142,17 +148,20 @@ struct NodeAgent::Impl {
                                                                 : StatusResponse{503, "text/plain; charset=utf-8",
                                                                                  "not ready: no full list programmed yet\n"};
                                                }}});
-      if (!started) return std::unexpected(StartError{fmt::format("--healthz-bind-address {}: {}", config.healthz_bind_address, started.error())});
+      if (!started)
+        return std::unexpected(StartError{fmt::format("--healthz-bind-address {}: {}", config.healthz_bind_address, started.error())});
       healthz = std::move(*started);
       spdlog::info("event=serving what=healthz address={} port={}", config.healthz_bind_address, healthz->port());
     }
     if (!config.metrics_bind_address.empty()) {
-      auto started = StatusHttpServer::start(config.metrics_bind_address, {{"/metrics", [this] {
-                                                                              std::string text = loop->metrics().prometheus_text() + health.prometheus_text();
-                                                                              if (dns_server) text += dns_server->metrics_text();
-                                                                              return StatusResponse{200, "text/plain; version=0.0.4; charset=utf-8", std::move(text)};
-                                                                            }}});
-      if (!started) return std::unexpected(StartError{fmt::format("--metrics-bind-address {}: {}", config.metrics_bind_address, started.error())});
+      auto started = StatusHttpServer::start(config.metrics_bind_address,
+                                             {{"/metrics", [this] {
+                                                 std::string text = loop->metrics().prometheus_text() + health.prometheus_text();
+                                                 if (dns_server) text += dns_server->metrics_text();
+                                                 return StatusResponse{200, "text/plain; version=0.0.4; charset=utf-8", std::move(text)};
+                                               }}});
+      if (!started)
+        return std::unexpected(StartError{fmt::format("--metrics-bind-address {}: {}", config.metrics_bind_address, started.error())});
       metrics = std::move(*started);
       spdlog::info("event=serving what=metrics address={} port={}", config.metrics_bind_address, metrics->port());
     }
@@ -177,7 +186,8 @@ NodeAgent::~NodeAgent() { stop(); }
 void NodeAgent::stop() { impl_->stop(); }
 bool NodeAgent::ready() const { return impl_->ready(); }
 
-std::expected<std::unique_ptr<NodeAgent>, NodeAgent::StartError> NodeAgent::start(const AgentConfig& c, client::ClusterConnection connection) {
+std::expected<std::unique_ptr<NodeAgent>, NodeAgent::StartError> NodeAgent::start(const AgentConfig& c,
+                                                                                  client::ClusterConnection connection) {
   for (const auto& f : c.ignored_fields) spdlog::info("event=config_field_ignored field={}", f);
   auto impl = std::make_unique<Impl>(c, connection);
   apply_conntrack(c.conntrack);
@@ -222,8 +232,7 @@ std::expected<std::unique_ptr<NodeAgent>, NodeAgent::StartError> NodeAgent::star
   impl->loop->add_observer([self](const dataplane::SyncEvent& e) {
     if (auto r = self->conntrack->on_sync(e.before, e.after, e.diff); !r)
       spdlog::warn("event=conntrack_cleanup_failed error=\"{}\"", r.error().message);
-    if (auto r = self->health_checks->update(e.after); !r)
-      spdlog::warn("event=health_check_ports_failed error=\"{}\"", r.error().message);
+    if (auto r = self->health_checks->update(e.after); !r) spdlog::warn("event=health_check_ports_failed error=\"{}\"", r.error().message);
   });
   if (auto ok = impl->start_dns(); !ok) return std::unexpected(ok.error());
   if (impl->dns_server && c.dns_autopath) {

@@ -22,8 +22,7 @@ namespace {
 
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(tcp::socket socket, const std::map<std::string, StatusHandler>& handlers)
-      : stream_(std::move(socket)), handlers_(handlers) {}
+  Connection(tcp::socket socket, const std::map<std::string, StatusHandler>& handlers) : stream_(std::move(socket)), handlers_(handlers) {}
 
   void start() {
     stream_.expires_after(std::chrono::seconds(10));
@@ -82,7 +81,7 @@ struct StatusHttpServer::Impl {
 StatusHttpServer::StatusHttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 std::expected<std::unique_ptr<StatusHttpServer>, std::string> StatusHttpServer::start(const std::string& listen,
-                                                                                       std::map<std::string, StatusHandler> handlers) {
+                                                                                      std::map<std::string, StatusHandler> handlers) {
   auto hp = split_host_port(listen, 0);
   if (!hp) return std::unexpected(hp.error());
   auto impl = std::make_unique<Impl>();

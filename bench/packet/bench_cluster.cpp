@@ -29,8 +29,8 @@ api::Service service(const std::string& name, const std::string& ip, const std::
   s.spec.selector = {{"app", name}};
   s.spec.cluster_ip = ip;
   for (const auto& p : ports) {
-    s.spec.ports.push_back(api::ServicePort{.name = p.name, .protocol = p.protocol, .port = p.port,
-                                            .target_port = api::IntOrString::of(p.target), .node_port = p.node_port});
+    s.spec.ports.push_back(api::ServicePort{
+        .name = p.name, .protocol = p.protocol, .port = p.port, .target_port = api::IntOrString::of(p.target), .node_port = p.node_port});
     if (p.node_port != 0) s.spec.type = "NodePort";
   }
   api::apply_defaults(s, {});
@@ -62,8 +62,14 @@ std::string lower(std::string s) {
 void add_kube_proxy_ports(std::vector<KubeProxyServicePort>& out, const std::string& name, const std::string& ip,
                           const std::vector<PortSpec>& ports, const std::vector<std::string>& ips) {
   for (const auto& p : ports) {
-    KubeProxyServicePort k{.namespace_ = kNamespace, .name = name, .port_name = p.name, .protocol = lower(p.protocol),
-                           .cluster_ip = ip, .port = p.port, .node_port = p.node_port, .endpoints = {}};
+    KubeProxyServicePort k{.namespace_ = kNamespace,
+                           .name = name,
+                           .port_name = p.name,
+                           .protocol = lower(p.protocol),
+                           .cluster_ip = ip,
+                           .port = p.port,
+                           .node_port = p.node_port,
+                           .endpoints = {}};
     for (const auto& e : ips) k.endpoints.push_back({e, p.target});
     out.push_back(std::move(k));
   }

@@ -50,8 +50,8 @@ std::expected<BenchTopology, std::string> BenchTopology::create(int pods, const 
     if (!pod) return std::unexpected(pod.error());
     const std::string ip = "10.244.0." + std::to_string(11 + i);
     if (auto ok = t.add_routed_pod(*pod, "vpod" + std::to_string(i), ip); !ok) return std::unexpected(ok.error());
-    auto server = pod->spawn({load_tool, "serve", "--udp=" + std::to_string(BenchPorts::kUdp),
-                              "--crr=" + std::to_string(BenchPorts::kCrr), "--bulk=" + std::to_string(BenchPorts::kBulk)});
+    auto server = pod->spawn({load_tool, "serve", "--udp=" + std::to_string(BenchPorts::kUdp), "--crr=" + std::to_string(BenchPorts::kCrr),
+                              "--bulk=" + std::to_string(BenchPorts::kBulk)});
     if (!server) return std::unexpected(server.error());
     t.server_pids_.push_back(*server);
     t.pod_ips_.push_back(ip);
@@ -70,9 +70,8 @@ std::expected<BenchTopology, std::string> BenchTopology::create(int pods, const 
 }
 
 std::expected<void, std::string> BenchTopology::add_routed_pod(NetworkNamespace& pod, const std::string& veth, const std::string& ip) {
-  if (auto ok = must(node_.run("ip link add " + veth + " type veth peer name eth0 netns " + pod.name() + " && ip addr add " +
-                               kGateway + "/32 dev " + veth + " && ip link set " + veth + " up && ip route add " + ip +
-                               "/32 dev " + veth),
+  if (auto ok = must(node_.run("ip link add " + veth + " type veth peer name eth0 netns " + pod.name() + " && ip addr add " + kGateway +
+                               "/32 dev " + veth + " && ip link set " + veth + " up && ip route add " + ip + "/32 dev " + veth),
                      "node side of " + veth);
       !ok)
     return ok;

@@ -38,23 +38,24 @@ void services_rules(std::string& out, const std::vector<KubeProxyServicePort>& p
   for (const auto& p : ports)
     out += "-A KUBE-SERVICES -m comment --comment \"" + port_name(p) + " cluster IP\" " + match(p) + " -d " + p.cluster_ip +
            "/32 --dport " + std::to_string(p.port) + " -j " + kube_chain("KUBE-SVC-", p) + "\n";
-  out += "-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this "
-         "chain\" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS\n";
+  out +=
+      "-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this "
+      "chain\" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS\n";
 }
 
 void node_ports_rules(std::string& out, const std::vector<KubeProxyServicePort>& ports) {
   for (const auto& p : ports)
     if (p.node_port != 0)
-      out += "-A KUBE-NODEPORTS -m comment --comment " + port_name(p) + " " + match(p) + " --dport " +
-             std::to_string(p.node_port) + " -j " + kube_chain("KUBE-EXT-", p) + "\n";
+      out += "-A KUBE-NODEPORTS -m comment --comment " + port_name(p) + " " + match(p) + " --dport " + std::to_string(p.node_port) +
+             " -j " + kube_chain("KUBE-EXT-", p) + "\n";
 }
 
 // KUBE-SVC (and KUBE-EXT) of one port: declarations go to `chains`, rules to `rules`.
 void service_chains(std::string& chains, std::string& rules, const KubeProxyServicePort& p, const std::string& cluster_cidr) {
   const std::string svc = kube_chain("KUBE-SVC-", p);
   declare(chains, svc);
-  rules += "-A " + svc + " -m comment --comment \"" + port_name(p) + " cluster IP\" " + match(p) + " -d " + p.cluster_ip +
-           "/32 --dport " + std::to_string(p.port) + " ! -s " + cluster_cidr + " -j KUBE-MARK-MASQ\n";
+  rules += "-A " + svc + " -m comment --comment \"" + port_name(p) + " cluster IP\" " + match(p) + " -d " + p.cluster_ip + "/32 --dport " +
+           std::to_string(p.port) + " ! -s " + cluster_cidr + " -j KUBE-MARK-MASQ\n";
   const std::size_t n = p.endpoints.size();
   for (std::size_t i = 0; i < n; ++i) {
     const std::string sep = kube_chain("KUBE-SEP-", p, endpoint_string(p.endpoints[i]));
@@ -70,14 +71,14 @@ void service_chains(std::string& chains, std::string& rules, const KubeProxyServ
     const std::string sep = kube_chain("KUBE-SEP-", p, endpoint_string(e));
     declare(chains, sep);
     rules += "-A " + sep + " -m comment --comment " + port_name(p) + " -s " + e.ip + "/32 -j KUBE-MARK-MASQ\n";
-    rules += "-A " + sep + " -m comment --comment " + port_name(p) + " " + match(p) + " -j DNAT --to-destination " +
-             endpoint_string(e) + "\n";
+    rules +=
+        "-A " + sep + " -m comment --comment " + port_name(p) + " " + match(p) + " -j DNAT --to-destination " + endpoint_string(e) + "\n";
   }
   if (p.node_port != 0) {
     const std::string ext = kube_chain("KUBE-EXT-", p);
     declare(chains, ext);
-    rules += "-A " + ext + " -m comment --comment \"masquerade traffic for " + port_name(p) +
-             " external destinations\" -j KUBE-MARK-MASQ\n";
+    rules +=
+        "-A " + ext + " -m comment --comment \"masquerade traffic for " + port_name(p) + " external destinations\" -j KUBE-MARK-MASQ\n";
     rules += "-A " + ext + " -j " + svc + "\n";
   }
 }
@@ -97,10 +98,11 @@ std::string filter_table() {
   for (const char* c : {"KUBE-FORWARD", "KUBE-SERVICES", "KUBE-EXTERNAL-SERVICES", "KUBE-NODEPORTS", "KUBE-PROXY-FIREWALL"})
     declare(out, c);
   out += "-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP\n";
-  out += "-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding rules\" -m mark --mark " + kMasqMark + "/" + kMasqMark +
-         " -j ACCEPT\n";
-  out += "-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding conntrack rule\" -m conntrack --ctstate "
-         "RELATED,ESTABLISHED -j ACCEPT\n";
+  out +=
+      "-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding rules\" -m mark --mark " + kMasqMark + "/" + kMasqMark + " -j ACCEPT\n";
+  out +=
+      "-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding conntrack rule\" -m conntrack --ctstate "
+      "RELATED,ESTABLISHED -j ACCEPT\n";
   out += "COMMIT\n";
   return out;
 }

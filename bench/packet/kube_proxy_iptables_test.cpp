@@ -20,11 +20,23 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 std::vector<KubeProxyServicePort> two_services() {
-  KubeProxyServicePort web{.namespace_ = "shop", .name = "web", .port_name = "http", .protocol = "tcp",
-                           .cluster_ip = "10.96.0.10", .port = 80, .node_port = 30080, .endpoints = {}};
+  KubeProxyServicePort web{.namespace_ = "shop",
+                           .name = "web",
+                           .port_name = "http",
+                           .protocol = "tcp",
+                           .cluster_ip = "10.96.0.10",
+                           .port = 80,
+                           .node_port = 30080,
+                           .endpoints = {}};
   for (int i = 0; i < 4; ++i) web.endpoints.push_back({"10.244.0." + std::to_string(11 + i), 8080});
-  KubeProxyServicePort dns{.namespace_ = "kube-system", .name = "dns", .port_name = "dns", .protocol = "udp",
-                           .cluster_ip = "10.96.0.53", .port = 53, .node_port = 0, .endpoints = {{"10.244.0.30", 5353}}};
+  KubeProxyServicePort dns{.namespace_ = "kube-system",
+                           .name = "dns",
+                           .port_name = "dns",
+                           .protocol = "udp",
+                           .cluster_ip = "10.96.0.53",
+                           .port = 53,
+                           .node_port = 0,
+                           .endpoints = {{"10.244.0.30", 5353}}};
   return {web, dns};
 }
 

@@ -352,8 +352,7 @@ class Runner {
     return total;
   }
 
-  std::expected<json, std::string> client(bench::BenchTopology& t, dataplane::testing::NetworkNamespace& from,
-                                          const std::string& args) {
+  std::expected<json, std::string> client(bench::BenchTopology& t, dataplane::testing::NetworkNamespace& from, const std::string& args) {
     auto r = from.run(o_.load_tool + " " + args);
     if (!r.ok()) return std::unexpected("packet_load " + args + ": " + r.output);
     auto j = last_json_line(r.output);
@@ -362,8 +361,7 @@ class Runner {
     return j;
   }
 
-  std::expected<void, std::string> measure_traffic(bench::BenchTopology& t, const bench::BenchCluster& cluster, bool service,
-                                                   json& row) {
+  std::expected<void, std::string> measure_traffic(bench::BenchTopology& t, const bench::BenchCluster& cluster, bool service, json& row) {
     const auto& target = cluster.target();
     const std::string secs = std::to_string(o_.seconds);
     const std::string pods = join(t.pod_ips());
@@ -371,8 +369,9 @@ class Runner {
     // gets an endpoint of its own from the dataplane).
     const auto delivered = t.udp_delivered();
     const double cpu = helpers_cpu(t);
-    auto udp = client(t, t.client(), "udp-flood " + (service ? target.cluster_ip : pods) + " " +
-                                         std::to_string(service ? target.udp_port : bench::BenchPorts::kUdp) + " " + secs);
+    auto udp = client(t, t.client(),
+                      "udp-flood " + (service ? target.cluster_ip : pods) + " " +
+                          std::to_string(service ? target.udp_port : bench::BenchPorts::kUdp) + " " + secs);
     if (!udp) return std::unexpected(udp.error());
     const double got = static_cast<double>(t.udp_delivered() - delivered);
     const double udp_cpu = (*udp)["cpu_seconds"].get<double>() + helpers_cpu(t) - cpu;
@@ -380,21 +379,24 @@ class Runner {
     row["udp_sent_pps"] = (*udp)["sent"].get<double>() / (*udp)["seconds"].get<double>();
     row["udp_cpu_ns_per_packet"] = got > 0 ? udp_cpu * 1e9 / got : 0;
     // TCP bulk: one stream.
-    auto bulk = client(t, t.client(), "bulk " + (service ? target.cluster_ip : t.pod_ips().front()) + " " +
-                                          std::to_string(service ? target.bulk_port : bench::BenchPorts::kBulk) + " " + secs);
+    auto bulk = client(t, t.client(),
+                       "bulk " + (service ? target.cluster_ip : t.pod_ips().front()) + " " +
+                           std::to_string(service ? target.bulk_port : bench::BenchPorts::kBulk) + " " + secs);
     if (!bulk) return std::unexpected(bulk.error());
     row["tcp_bulk_gbps"] = (*bulk)["gbit_per_second"];
     // New connections, one at a time: rate and connect->reply latency.
-    auto crr = client(t, t.client(), "crr " + (service ? target.cluster_ip : pods) + " " +
-                                         std::to_string(service ? target.crr_port : bench::BenchPorts::kCrr) + " " + secs);
+    auto crr = client(t, t.client(),
+                      "crr " + (service ? target.cluster_ip : pods) + " " +
+                          std::to_string(service ? target.crr_port : bench::BenchPorts::kCrr) + " " + secs);
     if (!crr) return std::unexpected(crr.error());
     row["crr_per_s"] = (*crr)["per_second"];
     row["crr_p50_us"] = (*crr)["p50_us"];
     row["crr_p99_us"] = (*crr)["p99_us"];
     row["crr_errors"] = (*crr)["errors"];
     // The same from the external client: NodePort on the node's address (direct: the pod IPs).
-    auto ext = client(t, t.external(), "crr " + (service ? std::string(bench::BenchTopology::kNodeExternalIp) : pods) + " " +
-                                           std::to_string(service ? target.crr_node_port : bench::BenchPorts::kCrr) + " " + secs);
+    auto ext = client(t, t.external(),
+                      "crr " + (service ? std::string(bench::BenchTopology::kNodeExternalIp) : pods) + " " +
+                          std::to_string(service ? target.crr_node_port : bench::BenchPorts::kCrr) + " " + secs);
     if (!ext) return std::unexpected(ext.error());
     row["nodeport_crr_per_s"] = (*ext)["per_second"];
     row["nodeport_crr_p50_us"] = (*ext)["p50_us"];
@@ -428,11 +430,16 @@ class Runner {
       if (!topology) return std::unexpected(topology.error());
       topologies.push_back(std::make_unique<bench::BenchTopology>(std::move(*topology)));
       auto& t = *topologies.back();
-      if (name == "direct") dataplanes.push_back(std::make_unique<Direct>());
-      else if (name == "ebpf") dataplanes.push_back(std::make_unique<Ebpf>(t, *env));
-      else if (name == "nftables") dataplanes.push_back(std::make_unique<Nftables>(t));
-      else if (name == "iptables") dataplanes.push_back(std::make_unique<KubeProxyIptables>(t, o_.load_tool));
-      else return std::unexpected("unknown dataplane " + name);
+      if (name == "direct")
+        dataplanes.push_back(std::make_unique<Direct>());
+      else if (name == "ebpf")
+        dataplanes.push_back(std::make_unique<Ebpf>(t, *env));
+      else if (name == "nftables")
+        dataplanes.push_back(std::make_unique<Nftables>(t));
+      else if (name == "iptables")
+        dataplanes.push_back(std::make_unique<KubeProxyIptables>(t, o_.load_tool));
+      else
+        return std::unexpected("unknown dataplane " + name);
     }
     // Repetitions are the outer loop: each one sweeps every size, so the repetitions of one size
     // lie minutes apart and their spread includes the slow swings of this VM's host (±40 % between
@@ -480,23 +487,31 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto value = [&](const char* name) { return a.substr(std::string(name).size()); };
-    if (a.starts_with("--services=")) o.services = ints(value("--services="));
-    else if (a.starts_with("--dataplanes=")) o.dataplanes = split(value("--dataplanes="));
-    else if (a.starts_with("--reps=")) o.reps = std::stoi(value("--reps="));
-    else if (a.starts_with("--seconds=")) o.seconds = std::stod(value("--seconds="));
-    else if (a.starts_with("--load-tool=")) o.load_tool = value("--load-tool=");
-    else if (a.starts_with("--out=")) o.out = value("--out=");
+    if (a.starts_with("--services="))
+      o.services = ints(value("--services="));
+    else if (a.starts_with("--dataplanes="))
+      o.dataplanes = split(value("--dataplanes="));
+    else if (a.starts_with("--reps="))
+      o.reps = std::stoi(value("--reps="));
+    else if (a.starts_with("--seconds="))
+      o.seconds = std::stod(value("--seconds="));
+    else if (a.starts_with("--load-tool="))
+      o.load_tool = value("--load-tool=");
+    else if (a.starts_with("--out="))
+      o.out = value("--out=");
     else if (a.starts_with("--write-iptables=")) {  // N: print kube-proxy's layout for N services
       const int n = std::stoi(value("--write-iptables="));
       std::vector<std::string> pods;
       for (int p = 0; p < kPods; ++p) pods.push_back("10.244.0." + std::to_string(11 + p));
-      std::fputs(bench::kube_proxy_full_restore(bench::BenchCluster(n, kPods, pods).kube_proxy_ports(),
-                                                bench::BenchTopology::kPodCidr).c_str(), stdout);
+      std::fputs(
+          bench::kube_proxy_full_restore(bench::BenchCluster(n, kPods, pods).kube_proxy_ports(), bench::BenchTopology::kPodCidr).c_str(),
+          stdout);
       return 0;
-    }
-    else {
-      std::fprintf(stderr, "usage: %s --load-tool=PATH --out=FILE [--services=1,100,1000,10000] [--reps=3] [--seconds=1.5] "
-                           "[--dataplanes=direct,ebpf,nftables,iptables]\n", argv[0]);
+    } else {
+      std::fprintf(stderr,
+                   "usage: %s --load-tool=PATH --out=FILE [--services=1,100,1000,10000] [--reps=3] [--seconds=1.5] "
+                   "[--dataplanes=direct,ebpf,nftables,iptables]\n",
+                   argv[0]);
       return 2;
     }
   }

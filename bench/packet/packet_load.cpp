@@ -97,8 +97,7 @@ int listening(int type, int port) {
 // One epoll loop serves all three ports: only one test runs at a time.
 int serve(int udp_port, int crr_port, int bulk_port) {
   const int ep = epoll_create1(EPOLL_CLOEXEC);
-  const int udp = listening(SOCK_DGRAM, udp_port), crr = listening(SOCK_STREAM, crr_port),
-            bulk = listening(SOCK_STREAM, bulk_port);
+  const int udp = listening(SOCK_DGRAM, udp_port), crr = listening(SOCK_STREAM, crr_port), bulk = listening(SOCK_STREAM, bulk_port);
   std::unordered_map<int, bool> is_bulk;  // accepted connections
   for (int fd : {udp, crr, bulk}) {
     epoll_event e{.events = EPOLLIN, .data = {.fd = fd}};
@@ -173,8 +172,8 @@ int udp_flood(const std::vector<std::string>& hosts, int port, double seconds, i
       ++errors;  // ECONNREFUSED from an earlier ICMP, ENOBUFS: keep going
   }
   const double elapsed = seconds_since(start);
-  std::printf("{\"sent\":%llu,\"errors\":%llu,\"seconds\":%.6f,\"cpu_seconds\":%.6f}\n",
-              static_cast<unsigned long long>(sent), static_cast<unsigned long long>(errors), elapsed, cpu_seconds() - cpu);
+  std::printf("{\"sent\":%llu,\"errors\":%llu,\"seconds\":%.6f,\"cpu_seconds\":%.6f}\n", static_cast<unsigned long long>(sent),
+              static_cast<unsigned long long>(errors), elapsed, cpu_seconds() - cpu);
   return 0;
 }
 
@@ -211,8 +210,10 @@ int crr(const std::vector<std::string>& hosts, int port, double seconds) {
     std::size_t got = 0;
     while (ok && got < sizeof reply) {
       const ssize_t r = read(fd, reply + got, sizeof reply - got);
-      if (r <= 0) ok = false;
-      else got += static_cast<std::size_t>(r);
+      if (r <= 0)
+        ok = false;
+      else
+        got += static_cast<std::size_t>(r);
     }
     if (ok)
       latency_us.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
@@ -222,11 +223,11 @@ int crr(const std::vector<std::string>& hosts, int port, double seconds) {
   }
   const double elapsed = seconds_since(start);
   std::sort(latency_us.begin(), latency_us.end());
-  std::printf("{\"connections\":%zu,\"errors\":%llu,\"seconds\":%.6f,\"per_second\":%.1f,\"p50_us\":%.2f,\"p99_us\":%.2f,"
-              "\"cpu_seconds\":%.6f}\n",
-              latency_us.size(), static_cast<unsigned long long>(errors), elapsed,
-              static_cast<double>(latency_us.size()) / elapsed, percentile(latency_us, 0.50), percentile(latency_us, 0.99),
-              cpu_seconds() - cpu);
+  std::printf(
+      "{\"connections\":%zu,\"errors\":%llu,\"seconds\":%.6f,\"per_second\":%.1f,\"p50_us\":%.2f,\"p99_us\":%.2f,"
+      "\"cpu_seconds\":%.6f}\n",
+      latency_us.size(), static_cast<unsigned long long>(errors), elapsed, static_cast<double>(latency_us.size()) / elapsed,
+      percentile(latency_us, 0.50), percentile(latency_us, 0.99), cpu_seconds() - cpu);
   return 0;
 }
 
@@ -246,9 +247,8 @@ int bulk(const std::string& host, int port, double seconds) {
   }
   const double elapsed = seconds_since(start);
   close(fd);
-  std::printf("{\"bytes\":%llu,\"seconds\":%.6f,\"gbit_per_second\":%.4f,\"cpu_seconds\":%.6f}\n",
-              static_cast<unsigned long long>(bytes), elapsed, static_cast<double>(bytes) * 8 / elapsed / 1e9,
-              cpu_seconds() - cpu);
+  std::printf("{\"bytes\":%llu,\"seconds\":%.6f,\"gbit_per_second\":%.4f,\"cpu_seconds\":%.6f}\n", static_cast<unsigned long long>(bytes),
+              elapsed, static_cast<double>(bytes) * 8 / elapsed / 1e9, cpu_seconds() - cpu);
   return 0;
 }
 

@@ -76,9 +76,7 @@ struct MapChanges {
       maglev_values.push_back(*m.table);
     }
   }
-  void delete_backend(IpFamily family, std::uint32_t id) {
-    (family == IpFamily::IPv4 ? backend4_deletes : backend6_deletes).push_back(id);
-  }
+  void delete_backend(IpFamily family, std::uint32_t id) { (family == IpFamily::IPv4 ? backend4_deletes : backend6_deletes).push_back(id); }
 
   void clear() {  // keeps the storage, for the next chunk
     for (auto* v : {&backend4_ids, &backend6_ids, &maglev_ids, &backend4_deletes, &backend6_deletes, &maglev_deletes}) v->clear();
@@ -95,9 +93,9 @@ struct MapChanges {
 
   std::size_t size() const {
     return backend4_ids.size() + backend6_ids.size() + maglev_ids.size() + service4_keys.size() + service6_keys.size() +
-           external4_keys.size() + external6_keys.size() + external4_deletes.size() + external6_deletes.size() +
-           service4_deletes.size() + service6_deletes.size() + backend4_deletes.size() + backend6_deletes.size() +
-           maglev_deletes.size() + ranges4_keys.size() + ranges6_keys.size() + ranges4_deletes.size() + ranges6_deletes.size();
+           external4_keys.size() + external6_keys.size() + external4_deletes.size() + external6_deletes.size() + service4_deletes.size() +
+           service6_deletes.size() + backend4_deletes.size() + backend6_deletes.size() + maglev_deletes.size() + ranges4_keys.size() +
+           ranges6_keys.size() + ranges4_deletes.size() + ranges6_deletes.size();
   }
 
   std::expected<void, Error> apply(const SockLbObjects& o) {
@@ -107,17 +105,36 @@ struct MapChanges {
     slot0_first(external4_deletes);
     slot0_first(external6_deletes);
     using std::span;
-    if (auto ok = update_entries(o.backends4, span<const std::uint32_t>(backend4_ids), span<const lb4_backend>(backend4_values)); !ok) return ok;
-    if (auto ok = update_entries(o.backends6, span<const std::uint32_t>(backend6_ids), span<const lb6_backend>(backend6_values)); !ok) return ok;
-    if (auto ok = update_entries(o.maglev, span<const std::uint32_t>(maglev_ids), span<const lb_maglev_table>(maglev_values)); !ok) return ok;
-    if (auto ok = update_entries(o.services4, span<const lb4_service_key>(service4_keys), span<const lb_service_value>(service4_values)); !ok) return ok;
-    if (auto ok = update_entries(o.services6, span<const lb6_service_key>(service6_keys), span<const lb_service_value>(service6_values)); !ok) return ok;
+    if (auto ok = update_entries(o.backends4, span<const std::uint32_t>(backend4_ids), span<const lb4_backend>(backend4_values)); !ok)
+      return ok;
+    if (auto ok = update_entries(o.backends6, span<const std::uint32_t>(backend6_ids), span<const lb6_backend>(backend6_values)); !ok)
+      return ok;
+    if (auto ok = update_entries(o.maglev, span<const std::uint32_t>(maglev_ids), span<const lb_maglev_table>(maglev_values)); !ok)
+      return ok;
+    if (auto ok = update_entries(o.services4, span<const lb4_service_key>(service4_keys), span<const lb_service_value>(service4_values));
+        !ok)
+      return ok;
+    if (auto ok = update_entries(o.services6, span<const lb6_service_key>(service6_keys), span<const lb_service_value>(service6_values));
+        !ok)
+      return ok;
     if (o.external4.fd >= 0) {
       // Source ranges before the frontends that rely on them, removed after them.
-      if (auto ok = update_entries(o.source_ranges4, span<const lb4_source_range_key>(ranges4_keys), span<const std::uint8_t>(ranges4_values)); !ok) return ok;
-      if (auto ok = update_entries(o.source_ranges6, span<const lb6_source_range_key>(ranges6_keys), span<const std::uint8_t>(ranges6_values)); !ok) return ok;
-      if (auto ok = update_entries(o.external4, span<const lb4_service_key>(external4_keys), span<const lb_service_value>(external4_values)); !ok) return ok;
-      if (auto ok = update_entries(o.external6, span<const lb6_service_key>(external6_keys), span<const lb_service_value>(external6_values)); !ok) return ok;
+      if (auto ok =
+              update_entries(o.source_ranges4, span<const lb4_source_range_key>(ranges4_keys), span<const std::uint8_t>(ranges4_values));
+          !ok)
+        return ok;
+      if (auto ok =
+              update_entries(o.source_ranges6, span<const lb6_source_range_key>(ranges6_keys), span<const std::uint8_t>(ranges6_values));
+          !ok)
+        return ok;
+      if (auto ok =
+              update_entries(o.external4, span<const lb4_service_key>(external4_keys), span<const lb_service_value>(external4_values));
+          !ok)
+        return ok;
+      if (auto ok =
+              update_entries(o.external6, span<const lb6_service_key>(external6_keys), span<const lb_service_value>(external6_values));
+          !ok)
+        return ok;
       if (auto ok = delete_entries(o.external4, span<const lb4_service_key>(external4_deletes)); !ok) return ok;
       if (auto ok = delete_entries(o.external6, span<const lb6_service_key>(external6_deletes)); !ok) return ok;
       if (auto ok = delete_entries(o.source_ranges4, span<const lb4_source_range_key>(ranges4_deletes)); !ok) return ok;
@@ -176,8 +193,8 @@ void diff_entries(const std::vector<std::pair<K, V>>& before, std::vector<K>& af
 }
 
 template <class K, class V>
-void diff_entries(const std::vector<std::pair<K, V>>& before, const std::vector<std::pair<K, V>>& after,
-                  std::vector<K>& update_keys, std::vector<V>& update_values, std::vector<K>& deletes) {
+void diff_entries(const std::vector<std::pair<K, V>>& before, const std::vector<std::pair<K, V>>& after, std::vector<K>& update_keys,
+                  std::vector<V>& update_values, std::vector<K>& deletes) {
   std::vector<K> keys;
   std::vector<V> values;
   keys.reserve(after.size());
@@ -212,7 +229,8 @@ std::expected<std::unique_ptr<EbpfBackend>, Error> EbpfBackend::create(EbpfBacke
   if (options.node_name.empty() || options.node_name.find('/') != std::string::npos)
     return std::unexpected(Error{ErrorCode::Internal, "eBPF backend: node name '" + options.node_name + "' cannot name a pin directory"});
   if (options.cgroup_root.empty()) options.cgroup_root = cgroup2_mount();
-  if (options.cgroup_root.empty()) return std::unexpected(Error{ErrorCode::Internal, "eBPF backend: no cgroup v2 mount in /proc/self/mounts"});
+  if (options.cgroup_root.empty())
+    return std::unexpected(Error{ErrorCode::Internal, "eBPF backend: no cgroup v2 mount in /proc/self/mounts"});
   SockLbObjectOptions object_options{.pin_dir = options.pin_root + "/" + options.node_name,
                                      .cgroup_path = options.cgroup_root,
                                      .ipv4 = options.ipv4,
@@ -225,7 +243,8 @@ std::expected<std::unique_ptr<EbpfBackend>, Error> EbpfBackend::create(EbpfBacke
   if (!objects) return std::unexpected(objects.error());
   std::unique_ptr<EbpfBackend> backend(new EbpfBackend(std::move(options), std::move(*objects)));
   backend->create_netns_fd_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (backend->create_netns_fd_ < 0) return std::unexpected(Error{ErrorCode::Internal, "this thread's network namespace: " + std::string(std::strerror(errno))});
+  if (backend->create_netns_fd_ < 0)
+    return std::unexpected(Error{ErrorCode::Internal, "this thread's network namespace: " + std::string(std::strerror(errno))});
   for (const auto& path : backend->options_.scope_netns)
     if (auto ok = backend->add_netns_to_scope(path); !ok) return std::unexpected(ok.error());
   if (backend->socket_netns_.empty()) backend->socket_netns_.push_back("/proc/self/fd/" + std::to_string(backend->create_netns_fd_));
@@ -264,8 +283,8 @@ std::uint32_t EbpfBackend::service_id(const endpoints::ServicePortName&, IpFamil
   // affinity entries and Maglev tables stay valid.
   const auto& port = *building_->info;
   for (const auto& ip : port.cluster_ips) {
-    FrontendId f{.family = family, .address = {}, .port_be = htons(static_cast<std::uint16_t>(port.port)),
-                 .proto = protocol_number(port.protocol)};
+    FrontendId f{
+        .family = family, .address = {}, .port_be = htons(static_cast<std::uint16_t>(port.port)), .proto = protocol_number(port.protocol)};
     if (inet_pton(family == IpFamily::IPv4 ? AF_INET : AF_INET6, ip.c_str(), f.address.data()) != 1) continue;
     if (auto pinned = pinned_service_ids_.find(f); pinned != pinned_service_ids_.end()) {
       id = pinned->second;
@@ -284,8 +303,7 @@ void EbpfBackend::programmed_entries(const ProgrammedPort& port, PortEntries& ou
 
 std::size_t EbpfBackend::written_entries(const PortEntries& e) const {
   std::size_t n = e.services4.size() + e.services6.size() + e.maglev.size();
-  if (objects_->external4.fd >= 0)
-    n += e.external4.size() + e.external6.size() + e.source_ranges4.size() + e.source_ranges6.size();
+  if (objects_->external4.fd >= 0) n += e.external4.size() + e.external6.size() + e.source_ranges4.size() + e.source_ranges6.size();
   return n;
 }
 
@@ -364,8 +382,8 @@ std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& sna
   // this kind of VM costs more than the work itself. Every backend's reference count starts
   // again from 0, so newly_referenced_ collects each referenced backend once, as its first port
   // is built: its entry goes into the same batch as that port's slots.
-  const bool maps_empty = services4->empty() && services6->empty() && backends4->empty() && backends6->empty() &&
-                          maglev->empty() && external4.empty() && external6.empty() && ranges4.empty() && ranges6.empty();
+  const bool maps_empty = services4->empty() && services6->empty() && backends4->empty() && backends6->empty() && maglev->empty() &&
+                          external4.empty() && external6.empty() && ranges4.empty() && ranges6.empty();
   std::map<endpoints::ServicePortName, ProgrammedPort> programmed;
   for (auto& [name, ref] : backends_) ref.refs = 0;
   std::size_t endpoint_count = 0;
@@ -408,14 +426,20 @@ std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& sna
   if (maps_empty) {
     std::swap(changes, want);
   } else {
-    diff_entries(*services4, want.service4_keys, want.service4_values, changes.service4_keys, changes.service4_values, changes.service4_deletes);
-    diff_entries(*services6, want.service6_keys, want.service6_values, changes.service6_keys, changes.service6_values, changes.service6_deletes);
-    diff_entries(external4, want.external4_keys, want.external4_values, changes.external4_keys, changes.external4_values, changes.external4_deletes);
-    diff_entries(external6, want.external6_keys, want.external6_values, changes.external6_keys, changes.external6_values, changes.external6_deletes);
+    diff_entries(*services4, want.service4_keys, want.service4_values, changes.service4_keys, changes.service4_values,
+                 changes.service4_deletes);
+    diff_entries(*services6, want.service6_keys, want.service6_values, changes.service6_keys, changes.service6_values,
+                 changes.service6_deletes);
+    diff_entries(external4, want.external4_keys, want.external4_values, changes.external4_keys, changes.external4_values,
+                 changes.external4_deletes);
+    diff_entries(external6, want.external6_keys, want.external6_values, changes.external6_keys, changes.external6_values,
+                 changes.external6_deletes);
     diff_entries(ranges4, want.ranges4_keys, want.ranges4_values, changes.ranges4_keys, changes.ranges4_values, changes.ranges4_deletes);
     diff_entries(ranges6, want.ranges6_keys, want.ranges6_values, changes.ranges6_keys, changes.ranges6_values, changes.ranges6_deletes);
-    diff_entries(*backends4, want.backend4_ids, want.backend4_values, changes.backend4_ids, changes.backend4_values, changes.backend4_deletes);
-    diff_entries(*backends6, want.backend6_ids, want.backend6_values, changes.backend6_ids, changes.backend6_values, changes.backend6_deletes);
+    diff_entries(*backends4, want.backend4_ids, want.backend4_values, changes.backend4_ids, changes.backend4_values,
+                 changes.backend4_deletes);
+    diff_entries(*backends6, want.backend6_ids, want.backend6_values, changes.backend6_ids, changes.backend6_values,
+                 changes.backend6_deletes);
     diff_entries(*maglev, want.maglev_ids, want.maglev_values, changes.maglev_ids, changes.maglev_values, changes.maglev_deletes);
   }
   written += changes.size();
@@ -469,8 +493,10 @@ std::expected<void, Error> EbpfBackend::sync(const endpoints::Snapshot&, const e
   for (auto& c : fresh) {
     const PortEntries& entries = c.entries;
     // Rebuilt before this port's references are released, so its backends still have their ids.
-    if (c.old) programmed_entries(*c.old, old);
-    else old.clear();
+    if (c.old)
+      programmed_entries(*c.old, old);
+    else
+      old.clear();
     diff_entries(old.services4, entries.services4, changes.service4_keys, changes.service4_values, changes.service4_deletes);
     diff_entries(old.services6, entries.services6, changes.service6_keys, changes.service6_values, changes.service6_deletes);
     diff_entries(old.external4, entries.external4, changes.external4_keys, changes.external4_values, changes.external4_deletes);
@@ -504,8 +530,10 @@ std::expected<void, Error> EbpfBackend::sync(const endpoints::Snapshot&, const e
   // After the maps: a destroyed socket's application reconnects to a remaining backend.
   if (ok) {
     auto destroyed = objects_->destroy_udp_sockets(destroy4_, destroy6_, socket_netns_);
-    if (destroyed) udp_sockets_destroyed_ += *destroyed;
-    else ok = std::unexpected(destroyed.error());
+    if (destroyed)
+      udp_sockets_destroyed_ += *destroyed;
+    else
+      ok = std::unexpected(destroyed.error());
   }
   destroy4_.clear();
   destroy6_.clear();
@@ -515,8 +543,10 @@ std::expected<void, Error> EbpfBackend::sync(const endpoints::Snapshot&, const e
     return ok;
   }
   for (auto& c : fresh) {
-    if (c.change->after) programmed_[c.change->name] = std::move(c.port);
-    else programmed_.erase(c.change->name);
+    if (c.change->after)
+      programmed_[c.change->name] = std::move(c.port);
+    else
+      programmed_.erase(c.change->name);
   }
   ++stats_.partial_syncs;
   stats_.last_batch_messages = changes.size();
@@ -592,10 +622,12 @@ std::expected<SockLbMetrics, Error> EbpfBackend::metrics() const {
   };
   SockLbMetrics m;
   m.udp_sockets_destroyed = udp_sockets_destroyed_;
-  for (auto [metric, field] : {std::pair{LB_METRIC_TRANSLATED, &m.translated}, {LB_METRIC_REVERSED, &m.reversed},
+  for (auto [metric, field] : {std::pair{LB_METRIC_TRANSLATED, &m.translated},
+                               {LB_METRIC_REVERSED, &m.reversed},
                                {LB_METRIC_REJECT_NO_BACKEND, &m.rejected_no_backend},
                                {LB_METRIC_DROP_BACKEND_MISSING, &m.dropped_backend_missing},
-                               {LB_METRIC_AFFINITY_HIT, &m.affinity_hits}, {LB_METRIC_OUT_OF_SCOPE, &m.out_of_scope}}) {
+                               {LB_METRIC_AFFINITY_HIT, &m.affinity_hits},
+                               {LB_METRIC_OUT_OF_SCOPE, &m.out_of_scope}}) {
     auto v = read(metric);
     if (!v) return std::unexpected(v.error());
     *field = *v;

@@ -18,9 +18,9 @@
 namespace switchyard::dataplane::ebpf {
 
 struct EbpfBackendOptions {
-  std::string node_name;                              // pins under <pin_root>/<node_name>
-  std::string pin_root = "/sys/fs/bpf/switchyard";    // must be on a bpf filesystem
-  std::string cgroup_root;                            // --cgroup-root; "" = the cgroup v2 mount
+  std::string node_name;                            // pins under <pin_root>/<node_name>
+  std::string pin_root = "/sys/fs/bpf/switchyard";  // must be on a bpf filesystem
+  std::string cgroup_root;                          // --cgroup-root; "" = the cgroup v2 mount
   // Network namespaces (paths such as /run/netns/NAME or /proc/PID/ns/net) whose sockets this
   // agent translates. Empty: every socket in the cgroup, whatever its namespace.
   std::vector<std::string> scope_netns;
@@ -98,12 +98,12 @@ class EbpfBackend final : public Backend, private LbIdSource {
   std::unique_ptr<SockLbObjects> objects_;
   std::map<endpoints::ServicePortName, ProgrammedPort> programmed_;
   BackendTable backends_;
-  std::map<FrontendId, std::uint32_t> pinned_service_ids_;  // slot 0 of what an earlier agent left
+  std::map<FrontendId, std::uint32_t> pinned_service_ids_;         // slot 0 of what an earlier agent left
   std::vector<const BackendTable::value_type*> newly_referenced_;  // by the port being built
-  ProgrammedPort* building_ = nullptr;                   // the port whose entries are being built
-  std::size_t service_entries_ = 0;                      // entries of every map but the backends
-  PortEntries scratch_;                                  // reused by every full sync
-  std::vector<lb4_destroy_key> destroy4_;  // filled during a sync
+  ProgrammedPort* building_ = nullptr;                             // the port whose entries are being built
+  std::size_t service_entries_ = 0;                                // entries of every map but the backends
+  PortEntries scratch_;                                            // reused by every full sync
+  std::vector<lb4_destroy_key> destroy4_;                          // filled during a sync
   std::vector<lb6_destroy_key> destroy6_;
   std::vector<std::string> socket_netns_;  // where connected UDP sockets are looked for
   int create_netns_fd_ = -1;               // the namespace create() ran in

@@ -46,10 +46,14 @@ class PinnedMap {
 
 std::string protocol_name(std::uint8_t proto) {
   switch (proto) {
-    case IPPROTO_TCP: return "tcp";
-    case IPPROTO_UDP: return "udp";
-    case IPPROTO_SCTP: return "sctp";
-    default: return std::to_string(proto);
+    case IPPROTO_TCP:
+      return "tcp";
+    case IPPROTO_UDP:
+      return "udp";
+    case IPPROTO_SCTP:
+      return "sctp";
+    default:
+      return std::to_string(proto);
   }
 }
 
@@ -89,8 +93,9 @@ std::expected<void, Error> read_family(const std::string& pin_dir, const std::st
   for (const auto& [key, value] : *entries) {
     if (key.slot != 0) continue;
     ProgrammedFrontend f;
-    const bool any_address = std::all_of(reinterpret_cast<const std::uint8_t*>(&key.address),
-                                         reinterpret_cast<const std::uint8_t*>(&key.address) + sizeof key.address, [](auto b) { return b == 0; });
+    const bool any_address =
+        std::all_of(reinterpret_cast<const std::uint8_t*>(&key.address),
+                    reinterpret_cast<const std::uint8_t*>(&key.address) + sizeof key.address, [](auto b) { return b == 0; });
     f.address = external && any_address ? "" : address_text(af, &key.address);
     f.protocol = protocol_name(key.proto);
     f.port = ntohs(key.port);
@@ -118,9 +123,11 @@ std::expected<std::vector<ProgrammedFrontend>, Error> read_programmed_frontends(
   const std::string v = LB_MAP_VERSION;
   for (bool external : {false, true}) {
     const std::string kind = external ? "external" : "services";
-    if (auto ok = read_family<lb4_service_key, lb4_backend>(pin_dir, "lb4_" + kind + "_" + v, "lb4_backends_" + v, AF_INET, external, out); !ok)
+    if (auto ok = read_family<lb4_service_key, lb4_backend>(pin_dir, "lb4_" + kind + "_" + v, "lb4_backends_" + v, AF_INET, external, out);
+        !ok)
       return std::unexpected(ok.error());
-    if (auto ok = read_family<lb6_service_key, lb6_backend>(pin_dir, "lb6_" + kind + "_" + v, "lb6_backends_" + v, AF_INET6, external, out); !ok)
+    if (auto ok = read_family<lb6_service_key, lb6_backend>(pin_dir, "lb6_" + kind + "_" + v, "lb6_backends_" + v, AF_INET6, external, out);
+        !ok)
       return std::unexpected(ok.error());
   }
   std::stable_sort(out.begin(), out.end(), [](const ProgrammedFrontend& a, const ProgrammedFrontend& b) {

@@ -42,7 +42,6 @@ Key frontend_key(const std::array<std::uint8_t, 16>& address, std::uint16_t port
   return k;
 }
 
-
 // The sources a fenced load-balancer IP admits: this family's CIDRs of loadBalancerSourceRanges
 // (none of this family: the flag alone drops everything of it, as kube-proxy does).
 void add_source_ranges(const endpoints::ServicePortInfo& port, IpFamily family, std::uint32_t service_id, PortEntries& out) {
@@ -69,8 +68,8 @@ void add_source_ranges(const endpoints::ServicePortInfo& port, IpFamily family, 
 // What reaches the port from outside the node, for the tc programs: the node port on any node
 // address (address 0) and the load-balancer and external IPs, each with the endpoints of the
 // external traffic policy.
-void add_external_frontends(const endpoints::ServicePortInfo& port, IpFamily family, std::uint8_t proto,
-                            std::uint32_t service_id, LbIdSource& ids, PortEntries& out) {
+void add_external_frontends(const endpoints::ServicePortInfo& port, IpFamily family, std::uint8_t proto, std::uint32_t service_id,
+                            LbIdSource& ids, PortEntries& out) {
   const auto& eligible = port.eligible(family);
   const auto& endpoints = port.external_policy_local ? eligible.local : eligible.cluster;
   std::vector<std::uint32_t> backend_ids;
@@ -117,8 +116,10 @@ void add_external_frontends(const endpoints::ServicePortInfo& port, IpFamily fam
       if (fenced) slot0.flags |= LB_SERVICE_FLAG_SOURCE_RANGES;
       entries.emplace_back(frontend_key<Key>(vip, vip_port, proto, 0), slot0);
     };
-    if (family == IpFamily::IPv4) add(out.external4, lb4_service_key{});
-    else add(out.external6, lb6_service_key{});
+    if (family == IpFamily::IPv4)
+      add(out.external4, lb4_service_key{});
+    else
+      add(out.external6, lb6_service_key{});
   }
 }
 
@@ -198,8 +199,10 @@ void build_port_entries(const endpoints::ServicePortInfo& port, LbIdSource& ids,
       front.affinity_timeout_s = static_cast<std::uint32_t>(*port.affinity_timeout_seconds);
       out.affinity_service_ids.push_back(service_id);
     }
-    if (family == IpFamily::IPv4) out.services4.reserve(vips.size() * (backend_ids.size() + 1));
-    else out.services6.reserve(vips.size() * (backend_ids.size() + 1));
+    if (family == IpFamily::IPv4)
+      out.services4.reserve(vips.size() * (backend_ids.size() + 1));
+    else
+      out.services6.reserve(vips.size() * (backend_ids.size() + 1));
     for (const auto& vip : vips) {
       auto add = [&](auto& entries, auto key_type) {
         using Key = decltype(key_type);
@@ -210,8 +213,10 @@ void build_port_entries(const endpoints::ServicePortInfo& port, LbIdSource& ids,
         }
         entries.emplace_back(frontend_key<Key>(vip, vip_port, proto, 0), front);
       };
-      if (family == IpFamily::IPv4) add(out.services4, lb4_service_key{});
-      else add(out.services6, lb6_service_key{});
+      if (family == IpFamily::IPv4)
+        add(out.services4, lb4_service_key{});
+      else
+        add(out.services6, lb6_service_key{});
     }
     if (port.externally_accessible()) add_external_frontends(port, family, proto, service_id, ids, out);
   }

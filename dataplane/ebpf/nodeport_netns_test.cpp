@@ -107,8 +107,8 @@ class NodePortTraffic : public ::testing::Test {
     auto nb = dataplane::testing::NetworkNamespace::create(dataplane::testing::NetworkNamespace::unique_name("sy-np", "nodeb"));
     ASSERT_TRUE(nb) << nb.error();
     node_b_.emplace(std::move(*nb));
-    auto r = topology_->node().run("ip link add vnodeb type veth peer name eth0 netns " + node_b_->name() +
-                                   " && ip addr add " + kNodeToNodeB + "/24 dev vnodeb && ip -6 addr add " + kNodeToNodeBv6 +
+    auto r = topology_->node().run("ip link add vnodeb type veth peer name eth0 netns " + node_b_->name() + " && ip addr add " +
+                                   kNodeToNodeB + "/24 dev vnodeb && ip -6 addr add " + kNodeToNodeBv6 +
                                    "/64 dev vnodeb nodad && ip link set vnodeb up && ip route add 10.244.1.0/24 via 192.168.60.2"
                                    " && ip -6 route add fd00:244:1::/64 via fd00:60::2");
     ASSERT_TRUE(r.ok()) << r.output;
@@ -116,8 +116,8 @@ class NodePortTraffic : public ::testing::Test {
                      "/128 dev lo && ip addr add 192.168.60.2/24 dev eth0 && ip -6 addr add fd00:60::2/64 dev eth0 nodad"
                      " && ip link set eth0 up"
                      // Replies leave from the pod's address, as in a pod whose only address it is.
-                     " && ip route replace 192.168.60.0/24 dev eth0 src " + kPodC +
-                     " && ip -6 route replace fd00:60::/64 dev eth0 src " + kPodCv6);
+                     " && ip route replace 192.168.60.0/24 dev eth0 src " +
+                     kPodC + " && ip -6 route replace fd00:60::/64 dev eth0 src " + kPodCv6);
     ASSERT_TRUE(r.ok()) << r.output;
     ASSERT_TRUE(node_b_->spawn({"python3", "-c", ServiceTopology::http_server_script(), "pod-c", "8080"}));
     ASSERT_TRUE(node_b_->spawn({"python3", "-c", testing::kUdpEchoServer, "pod-c", std::to_string(kEchoPort)}));

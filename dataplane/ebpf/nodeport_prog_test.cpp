@@ -94,8 +94,8 @@ TEST(PacketChecks, ACorruptedAddressFailsBothChecksums) {
 
 TEST_F(NodePortPrograms, FrontendWithoutEndpointsAnswersIcmpPortUnreachable) {
   add_frontend({"fd00:50::20", 80}, kUdp, {});
-  for (const Bytes& in : {with_macs(packet(kTcp, kClient, {"192.0.2.20", 80})),
-                          with_macs(packet(kUdp, {"fd00:50::2", 40000}, {"fd00:50::20", 80}))}) {
+  for (const Bytes& in :
+       {with_macs(packet(kTcp, kClient, {"192.0.2.20", 80})), with_macs(packet(kUdp, {"fd00:50::2", 40000}, {"fd00:50::20", 80}))}) {
     const bool v6 = in[12] == 0x86;
     auto r = ingress(in);
     EXPECT_EQ(r.verdict, TC_ACT_REDIRECT) << "sent back out of the interface it came in on";
@@ -163,7 +163,8 @@ TEST_F(NodePortPrograms, ATcpResetFromTheClientForgetsTheFlow) {
 
 TEST_F(NodePortPrograms, ATcpResetFromTheBackendForgetsTheFlow) {
   for (const auto& [client, frontend, backend] :
-       {std::tuple{kClient, kNode, std::string()}, std::tuple{Endpoint{"fd00:50::2", 40000}, Endpoint{"fd00:50::1", 30084}, std::string("fd00:244::11")}}) {
+       {std::tuple{kClient, kNode, std::string()},
+        std::tuple{Endpoint{"fd00:50::2", 40000}, Endpoint{"fd00:50::1", 30084}, std::string("fd00:244::11")}}) {
     SCOPED_TRACE(frontend.ip);
     const std::string chosen = inspect(ingress(packet(kTcp, client, frontend)).out).destination;
     const std::string from = backend.empty() ? chosen.substr(0, chosen.find(':')) : backend;
@@ -177,7 +178,6 @@ TEST_F(NodePortPrograms, ATcpResetFromTheBackendForgetsTheFlow) {
   }
 }
 
-
 TEST_F(NodePortPrograms, OtherTrafficPassesUntouched) {
   for (const Bytes& in : {packet(kTcp, kClient, {"192.168.50.1", 22}), packet(kUdp, kClient, {"198.51.100.1", 53}),
                           packet(kTcp, {"fd00:50::2", 1}, {"fd00:50::1", 22})}) {
@@ -188,7 +188,6 @@ TEST_F(NodePortPrograms, OtherTrafficPassesUntouched) {
     EXPECT_EQ(out.out, in) << "no reverse entry: replies of other flows are left alone";
   }
 }
-
 
 }  // namespace
 }  // namespace switchyard::dataplane::ebpf::testing

@@ -31,7 +31,8 @@ class NodePortSnat : public NodePortPrograms {
     ns_.emplace(std::move(*ns));
     auto r = ns_->run(
         "sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1"
-        " && ip link add ext1 type veth peer name ext1p && ip link set ext1 up && ip link set ext1p up && ip addr add 192.168.60.1/24 dev ext1"
+        " && ip link add ext1 type veth peer name ext1p && ip link set ext1 up && ip link set ext1p up && ip addr add 192.168.60.1/24 dev "
+        "ext1"
         " && ip -6 addr add fd00:60::1/64 dev ext1 nodad && ip route add 10.244.1.0/24 via 192.168.60.2"
         " && ip -6 route add fd00:244:1::/64 via fd00:60::2"
         " && ip link add pods type veth peer name podsp && ip link set pods up && ip route add 10.244.0.0/24 dev pods");
@@ -40,14 +41,14 @@ class NodePortSnat : public NodePortPrograms {
     ASSERT_NE(ext1_, 0u);
     const std::uint32_t yes = 1;
     ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(skel_->maps.np_interfaces_v1), &ext1_, &yes, BPF_ANY), 0);
-    add_backend(4, {"10.244.1.11", 8080});   // a pod of the other node
+    add_backend(4, {"10.244.1.11", 8080});  // a pod of the other node
     add_backend(5, {"fd00:244:1::11", 8080});
     add_frontend({"0.0.0.0", 30090}, kTcp, {4}, 0);
     add_frontend({"0.0.0.0", 30091}, kUdp, {4}, 0);
     add_frontend({"::", 30092}, kTcp, {5}, 0);
     add_frontend({"::", 30093}, kUdp, {5}, 0);
     add_frontend({"0.0.0.0", 30094}, kTcp, {4}, LB_SERVICE_FLAG_LOCAL);  // Local: never SNATed
-    add_frontend({"0.0.0.0", 30095}, kTcp, {1}, 0);  // Cluster, but a pod of this node
+    add_frontend({"0.0.0.0", 30095}, kTcp, {1}, 0);                      // Cluster, but a pod of this node
   }
   Run ingress_in_ns(const Bytes& in) {
     Run r;
@@ -137,9 +138,10 @@ TEST_F(NodePortSnat, ATcpResetOfASnatedFlowFreesItsPort) {
 // A redirected packet whose TTL (hop limit) would reach 0 is dropped, not sent on: the first
 // packet of a flow, and a reply to a SNATed one.
 TEST_F(NodePortSnat, RedirectedPacketsWhoseTtlRunsOutAreDropped) {
-  for (const auto& [client, frontend, backend, node] :
-       {std::tuple{Endpoint{"192.168.50.2", 40000}, Endpoint{"192.168.50.1", 30090}, Endpoint{"10.244.1.11", 8080}, std::string("192.168.60.1")},
-        std::tuple{Endpoint{"fd00:50::2", 40000}, Endpoint{"fd00:50::1", 30092}, Endpoint{"fd00:244:1::11", 8080}, std::string("fd00:60::1")}}) {
+  for (const auto& [client, frontend, backend, node] : {std::tuple{Endpoint{"192.168.50.2", 40000}, Endpoint{"192.168.50.1", 30090},
+                                                                   Endpoint{"10.244.1.11", 8080}, std::string("192.168.60.1")},
+                                                        std::tuple{Endpoint{"fd00:50::2", 40000}, Endpoint{"fd00:50::1", 30092},
+                                                                   Endpoint{"fd00:244:1::11", 8080}, std::string("fd00:60::1")}}) {
     SCOPED_TRACE(frontend.ip);
     EXPECT_EQ(ingress_in_ns(with_ttl(packet(kTcp, client, frontend), 1)).verdict, TC_ACT_SHOT);
     Seen s = inspect(ingress_in_ns(with_ttl(packet(kTcp, client, frontend), 2)).out);

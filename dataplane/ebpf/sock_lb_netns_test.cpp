@@ -65,7 +65,8 @@ class SockLbTraffic : public ::testing::Test {
     topology_.emplace(std::move(*t));
     for (const char* pod : {"pod-a", "pod-b"})
       ASSERT_TRUE(topology_->pod(pod).spawn({"python3", "-c", testing::kUdpEchoServer, pod, std::to_string(kEchoPort)}));
-    auto echo_up = testing::wait_for_udp_echo(topology_->node(), {{"pod-a", kPodA}, {"pod-b", kPodB}, {"pod-a", kPodAv6}, {"pod-b", kPodBv6}}, kEchoPort);
+    auto echo_up = testing::wait_for_udp_echo(topology_->node(),
+                                              {{"pod-a", kPodA}, {"pod-b", kPodB}, {"pod-a", kPodAv6}, {"pod-b", kPodBv6}}, kEchoPort);
     ASSERT_EQ(echo_up, "");
 
     state_.upsert(service("web", "10.96.0.10"));
@@ -357,9 +358,15 @@ TEST_F(SockLbTraffic, KillNineOfTheAgentInterruptsNoConnection) {
   std::thread client([&] {
     while (!stop) (testing::tcp_connect(t.node(), "10.96.0.10", 80).error == 0 ? ok : failed)++;
   });
-  const std::vector<std::string> args = {env_->bpffs->path() + "/switchyard", env_->cgroup->path(), "node-a",
-                                         "10.96.0.10:80", std::string(kPodA) + "," + kPodB, "8080",
-                                         t.node().path(), t.pod("pod-a").path(), t.pod("pod-b").path()};
+  const std::vector<std::string> args = {env_->bpffs->path() + "/switchyard",
+                                         env_->cgroup->path(),
+                                         "node-a",
+                                         "10.96.0.10:80",
+                                         std::string(kPodA) + "," + kPodB,
+                                         "8080",
+                                         t.node().path(),
+                                         t.pod("pod-a").path(),
+                                         t.pod("pod-b").path()};
   for (int round = 0; round < 3; ++round) {
     AgentProcess agent;
     auto started = start_agent(agent, args);

@@ -30,7 +30,6 @@ namespace {
 
 Error errno_error(const std::string& what, int err) { return Error{ErrorCode::Internal, what + ": " + std::strerror(err)}; }
 
-
 // Programs of one family, by the name their link is pinned under.
 std::vector<std::pair<std::string, bpf_program*>> programs(sock_lb* s, bool ipv4, bool ipv6) {
   std::vector<std::pair<std::string, bpf_program*>> out;
@@ -135,18 +134,22 @@ std::expected<void, Error> SockLbObjects::load() {
   struct statfs fs {};
   if (statfs(options_.pin_dir.c_str(), &fs) != 0) return std::unexpected(errno_error("statfs " + options_.pin_dir, errno));
   if (fs.f_type != BPF_FS_MAGIC)
-    return std::unexpected(Error{ErrorCode::Internal, "pin directory " + options_.pin_dir +
-                                 " is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)"});
+    return std::unexpected(
+        Error{ErrorCode::Internal, "pin directory " + options_.pin_dir + " is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)"});
 
   skeleton_ = sock_lb__open();
   if (!skeleton_) return std::unexpected(errno_error("open of the sock_lb BPF skeleton", errno));
   skeleton_->rodata->scope_by_netns = options_.scope_by_netns ? 1 : 0;
   auto& m = skeleton_->maps;
   const auto& z = options_.sizes;
-  for (auto [map, size] : {std::pair{m.lb4_services_v1, z.service_entries}, {m.lb6_services_v1, z.service_entries},
-                           {m.lb4_backends_v1, z.backends}, {m.lb6_backends_v1, z.backends},
-                           {m.lb_maglev_v1, z.maglev_services}, {m.lb_affinity_v1, z.affinity_entries},
-                           {m.lb4_reverse_v1, z.reverse_entries}, {m.lb6_reverse_v1, z.reverse_entries}})
+  for (auto [map, size] : {std::pair{m.lb4_services_v1, z.service_entries},
+                           {m.lb6_services_v1, z.service_entries},
+                           {m.lb4_backends_v1, z.backends},
+                           {m.lb6_backends_v1, z.backends},
+                           {m.lb_maglev_v1, z.maglev_services},
+                           {m.lb_affinity_v1, z.affinity_entries},
+                           {m.lb4_reverse_v1, z.reverse_entries},
+                           {m.lb6_reverse_v1, z.reverse_entries}})
     bpf_map__set_max_entries(map, size);
   reused_pins_ = std::filesystem::exists(options_.pin_dir + "/" + bpf_map__name(m.lb4_services_v1));
   for (bpf_map* map : pinned_maps(skeleton_)) {
@@ -155,9 +158,8 @@ std::expected<void, Error> SockLbObjects::load() {
   }
   // libbpf reuses a pinned map when its type, sizes and flags match, and pins new ones.
   if (const int err = sock_lb__load(skeleton_); err != 0)
-    return std::unexpected(errno_error("load of the sock_lb BPF programs (pins in " + options_.pin_dir +
-                                           "; maps of other sizes pinned there cannot be reused)",
-                                       -err));
+    return std::unexpected(errno_error(
+        "load of the sock_lb BPF programs (pins in " + options_.pin_dir + "; maps of other sizes pinned there cannot be reused)", -err));
   auto ref = [](bpf_map* map) { return BpfMapRef{bpf_map__fd(map), bpf_map__name(map)}; };
   services4 = ref(m.lb4_services_v1);
   services6 = ref(m.lb6_services_v1);
@@ -220,8 +222,10 @@ std::expected<void, Error> SockLbObjects::load_nodeport() {
         return std::unexpected(errno_error("sharing map " + name + " with the tc programs", errno));
       continue;
     }
-    if (name.starts_with("ct")) bpf_map__set_max_entries(map, options_.sizes.reverse_entries);
-    else if (name.find("external") != std::string::npos) bpf_map__set_max_entries(map, options_.sizes.service_entries);
+    if (name.starts_with("ct"))
+      bpf_map__set_max_entries(map, options_.sizes.reverse_entries);
+    else if (name.find("external") != std::string::npos)
+      bpf_map__set_max_entries(map, options_.sizes.service_entries);
     const std::string path = options_.pin_dir + "/" + name;  // conntrack survives a restart too
     if (bpf_map__set_pin_path(map, path.c_str()) != 0) return std::unexpected(errno_error("pin path " + path, errno));
   }
@@ -265,8 +269,10 @@ std::expected<std::uint64_t, Error> SockLbObjects::destroy_udp_sockets(const std
   std::vector<std::uint8_t> ones(std::max(v4.size(), v6.size()), 1);
   const std::uint64_t before = sock_destroy_->bss->destroyed;
   auto run = [&]() -> std::expected<void, Error> {
-    if (auto ok = update_entries(map4, std::span<const lb4_destroy_key>(v4), std::span<const std::uint8_t>(ones.data(), v4.size())); !ok) return ok;
-    if (auto ok = update_entries(map6, std::span<const lb6_destroy_key>(v6), std::span<const std::uint8_t>(ones.data(), v6.size())); !ok) return ok;
+    if (auto ok = update_entries(map4, std::span<const lb4_destroy_key>(v4), std::span<const std::uint8_t>(ones.data(), v4.size())); !ok)
+      return ok;
+    if (auto ok = update_entries(map6, std::span<const lb6_destroy_key>(v6), std::span<const std::uint8_t>(ones.data(), v6.size())); !ok)
+      return ok;
     for (const auto& path : netns_paths) {
       std::string failure;
       // The iterator walks the sockets of the namespace it is created in: a thread of its own.
@@ -312,17 +318,16 @@ std::expected<void, Error> SockLbObjects::attach_tc() {
     const std::uint32_t key = static_cast<std::uint32_t>(ifindex), yes = 1;
     if (bpf_map_update_elem(bpf_map__fd(nodeport_->maps.np_interfaces_v1), &key, &yes, BPF_ANY) != 0)
       return std::unexpected(errno_error("np_interfaces_v1 entry for " + name, errno));
-    for (auto [point, program] : {std::pair{BPF_TC_INGRESS, nodeport_->progs.nodeport_ingress},
-                                  {BPF_TC_EGRESS, nodeport_->progs.nodeport_egress}}) {
+    for (auto [point, program] :
+         {std::pair{BPF_TC_INGRESS, nodeport_->progs.nodeport_ingress}, {BPF_TC_EGRESS, nodeport_->progs.nodeport_egress}}) {
       LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
       if (const int err = bpf_tc_hook_create(&hook); err != 0 && err != -EEXIST)
         return std::unexpected(errno_error("clsact qdisc on " + name, -err));
-      LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(program), .flags = BPF_TC_F_REPLACE,
-                  .handle = kTcHandle, .priority = kTcPriority);
+      LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(program), .flags = BPF_TC_F_REPLACE, .handle = kTcHandle,
+                  .priority = kTcPriority);
       if (const int err = bpf_tc_attach(&hook, &opts); err != 0)
-        return std::unexpected(errno_error(std::string("tc ") + (point == BPF_TC_INGRESS ? "ingress" : "egress") +
-                                               " program on " + name,
-                                           -err));
+        return std::unexpected(
+            errno_error(std::string("tc ") + (point == BPF_TC_INGRESS ? "ingress" : "egress") + " program on " + name, -err));
     }
     tc_ifindexes_.push_back(ifindex);
     if (!options_.nodeport_xdp) continue;
@@ -332,7 +337,10 @@ std::expected<void, Error> SockLbObjects::attach_tc() {
     xdp_ifindexes_.push_back(ifindex);
     LIBBPF_OPTS(bpf_xdp_query_opts, query);
     const bool queried = bpf_xdp_query(ifindex, 0, &query) == 0;
-    xdp_modes_.push_back(!queried ? "unknown" : query.attach_mode == XDP_ATTACHED_DRV ? "native" : query.attach_mode == XDP_ATTACHED_SKB ? "generic" : "other");
+    xdp_modes_.push_back(!queried                                ? "unknown"
+                         : query.attach_mode == XDP_ATTACHED_DRV ? "native"
+                         : query.attach_mode == XDP_ATTACHED_SKB ? "generic"
+                                                                 : "other");
   }
   return {};
 }
@@ -374,7 +382,7 @@ SockLbObjects::~SockLbObjects() {
   if (udp_iterator_) bpf_link__destroy(udp_iterator_);
   if (sock_destroy_) sock_destroy__destroy(sock_destroy_);
   if (nodeport_xdp_) nodeport_xdp__destroy(nodeport_xdp_);  // so does the XDP hook
-  if (nodeport_) nodeport_tc__destroy(nodeport_);  // tc filters keep their programs
+  if (nodeport_) nodeport_tc__destroy(nodeport_);           // tc filters keep their programs
   if (skeleton_) sock_lb__destroy(skeleton_);
   if (netns_fd_ >= 0) ::close(netns_fd_);
 }
@@ -383,9 +391,8 @@ std::expected<void, Error> SockLbObjects::remove() {
   std::string failures = detach_tc();
   if (nodeport_) {
     bpf_map* map;
-    bpf_object__for_each_map(map, nodeport_->obj)
-      if (bpf_map__is_pinned(map) && bpf_map__unpin(map, nullptr) != 0)
-        failures += " unpin " + std::string(bpf_map__name(map)) + ";";
+    bpf_object__for_each_map(map, nodeport_->obj) if (bpf_map__is_pinned(map) && bpf_map__unpin(map, nullptr) != 0) failures +=
+        " unpin " + std::string(bpf_map__name(map)) + ";";
   }
   for (bpf_link* link : links_) {
     bpf_link__unpin(link);
@@ -404,8 +411,7 @@ std::expected<void, Error> SockLbObjects::remove() {
     ::unlink(pin.c_str());
   }
   for (bpf_map* map : pinned_maps(skeleton_))
-    if (bpf_map__is_pinned(map) && bpf_map__unpin(map, nullptr) != 0)
-      failures += " unpin " + std::string(bpf_map__name(map)) + ";";
+    if (bpf_map__is_pinned(map) && bpf_map__unpin(map, nullptr) != 0) failures += " unpin " + std::string(bpf_map__name(map)) + ";";
   if (::rmdir(options_.pin_dir.c_str()) != 0 && errno != ENOENT)
     failures += " rmdir " + options_.pin_dir + ": " + std::strerror(errno) + ";";
   if (!failures.empty()) return std::unexpected(Error{ErrorCode::Internal, "cleanup of " + options_.pin_dir + ":" + failures});

@@ -51,7 +51,7 @@ class SockLbObjects {
   std::expected<void, Error> remove();
 
   BpfMapRef services4, services6, backends4, backends6, maglev, affinity, scope, metrics;
-  BpfMapRef external4, external6;  // the tc programs' frontends
+  BpfMapRef external4, external6;            // the tc programs' frontends
   BpfMapRef source_ranges4, source_ranges6;  // loadBalancerSourceRanges (LPM tries)
   bool reused_pins() const { return reused_pins_; }
   const std::string& sock_destroy_error() const { return sock_destroy_error_; }
@@ -63,8 +63,7 @@ class SockLbObjects {
   // Destroys the connected UDP sockets, in each of `netns_paths` ("" = this thread's namespace),
   // that the hooks translated from one of the keys' VIPs to its backend; returns how many (0
   // when the kernel could not load the iterator: see sock_destroy_error()).
-  std::expected<std::uint64_t, Error> destroy_udp_sockets(const std::vector<lb4_destroy_key>& v4,
-                                                          const std::vector<lb6_destroy_key>& v6,
+  std::expected<std::uint64_t, Error> destroy_udp_sockets(const std::vector<lb4_destroy_key>& v4, const std::vector<lb6_destroy_key>& v6,
                                                           const std::vector<std::string>& netns_paths);
 
  private:
@@ -84,7 +83,7 @@ class SockLbObjects {
   sock_destroy* sock_destroy_ = nullptr;
   bpf_link* udp_iterator_ = nullptr;
   std::string sock_destroy_error_;  // why the UDP socket iterator is not there, "" when it is
-  int netns_fd_ = -1;  // where external_interfaces live, for detaching later
+  int netns_fd_ = -1;               // where external_interfaces live, for detaching later
   std::vector<int> tc_ifindexes_;
   std::vector<int> xdp_ifindexes_;
   std::vector<std::string> xdp_modes_;

@@ -102,7 +102,7 @@ std::expected<void, Error> NftSocket::commit(NetlinkBatch& batch) {
   setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof sndbuf);
   if (mnl_socket_sendto(socket_.get(), bytes.data(), bytes.size()) < 0)
     return std::unexpected(Error{ErrorCode::Internal, fmt::format("nftables commit of {} messages ({} bytes): send: {}", batch.messages(),
-                                             bytes.size(), errno_text(errno))});
+                                                                  bytes.size(), errno_text(errno))});
   // The kernel processes the batch inside sendmsg: every error is queued by now. Messages carry
   // no ACK flag, so a clean commit leaves nothing to read.
   std::string failures;
@@ -113,7 +113,7 @@ std::expected<void, Error> NftSocket::commit(NetlinkBatch& batch) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       if (errno == EINTR) continue;
       return std::unexpected(Error{ErrorCode::Internal, fmt::format("nftables commit of {} messages: reading the kernel's answer: {}",
-                                               batch.messages(), errno_text(errno))});
+                                                                    batch.messages(), errno_text(errno))});
     }
     int left = static_cast<int>(n);
     for (auto* nlh = reinterpret_cast<nlmsghdr*>(reply.data()); mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
@@ -125,8 +125,8 @@ std::expected<void, Error> NftSocket::commit(NetlinkBatch& batch) {
     }
   }
   if (!failures.empty())
-    return std::unexpected(Error{ErrorCode::Internal, fmt::format("nftables commit of {} messages refused, nothing applied: {}",
-                                             batch.messages(), failures)});
+    return std::unexpected(
+        Error{ErrorCode::Internal, fmt::format("nftables commit of {} messages refused, nothing applied: {}", batch.messages(), failures)});
   return {};
 }
 

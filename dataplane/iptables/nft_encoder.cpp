@@ -29,10 +29,18 @@ constexpr std::uint32_t kTypeIpv4 = 7, kTypeIpv6 = 8, kTypeProto = 12, kTypeServ
 constexpr std::uint32_t kIcmpPortUnreachable = 3, kIcmpv6PortUnreachable = 4;
 constexpr std::size_t kElementsPerMessage = 256;
 
-struct RuleDeleter { void operator()(nftnl_rule* r) const { nftnl_rule_free(r); } };
-struct ChainDeleter { void operator()(nftnl_chain* c) const { nftnl_chain_free(c); } };
-struct SetDeleter { void operator()(nftnl_set* s) const { nftnl_set_free(s); } };
-struct TableDeleter { void operator()(nftnl_table* t) const { nftnl_table_free(t); } };
+struct RuleDeleter {
+  void operator()(nftnl_rule* r) const { nftnl_rule_free(r); }
+};
+struct ChainDeleter {
+  void operator()(nftnl_chain* c) const { nftnl_chain_free(c); }
+};
+struct SetDeleter {
+  void operator()(nftnl_set* s) const { nftnl_set_free(s); }
+};
+struct TableDeleter {
+  void operator()(nftnl_table* t) const { nftnl_table_free(t); }
+};
 
 // An address with an optional prefix length, in network byte order.
 struct Prefix {
@@ -48,7 +56,8 @@ std::expected<Prefix, Error> parse_prefix(const std::string& text, IpFamily f) {
   const auto slash = text.find('/');
   const std::string address = text.substr(0, slash);
   if (inet_pton(f == IpFamily::IPv4 ? AF_INET : AF_INET6, address.c_str(), p.bytes.data()) != 1)
-    return std::unexpected(Error{ErrorCode::Internal, fmt::format("address \"{}\": not an {} address", text, f == IpFamily::IPv4 ? "IPv4" : "IPv6")});
+    return std::unexpected(
+        Error{ErrorCode::Internal, fmt::format("address \"{}\": not an {} address", text, f == IpFamily::IPv4 ? "IPv4" : "IPv6")});
   if (slash != std::string::npos) {
     const char* b = text.data() + slash + 1;
     const char* e = text.data() + text.size();
@@ -62,7 +71,9 @@ class RuleBuilder {
  public:
   RuleBuilder(IpFamily f, nftnl_rule* rule) : family_(f), rule_(rule) {}
 
-  std::expected<void, Error> add(const Statement& s) { return std::visit([this](const auto& v) { return emit(v); }, s); }
+  std::expected<void, Error> add(const Statement& s) {
+    return std::visit([this](const auto& v) { return emit(v); }, s);
+  }
 
  private:
   nftnl_expr* expr(const char* name) {
@@ -70,9 +81,7 @@ class RuleBuilder {
     nftnl_rule_add_expr(rule_, e);
     return e;
   }
-  std::uint32_t address_offset(bool source) const {
-    return family_ == IpFamily::IPv4 ? (source ? 12 : 16) : (source ? 8 : 24);
-  }
+  std::uint32_t address_offset(bool source) const { return family_ == IpFamily::IPv4 ? (source ? 12 : 16) : (source ? 8 : 24); }
   std::uint32_t address_length() const { return family_ == IpFamily::IPv4 ? 4 : 16; }
   void payload(std::uint32_t dreg, std::uint32_t base, std::uint32_t offset, std::uint32_t len) {
     auto* e = expr("payload");
@@ -265,8 +274,7 @@ class RuleBuilder {
       nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, 0);
     } else {
       nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_ICMP_UNREACH);
-      nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE,
-                        family_ == IpFamily::IPv4 ? kIcmpPortUnreachable : kIcmpv6PortUnreachable);
+      nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE, family_ == IpFamily::IPv4 ? kIcmpPortUnreachable : kIcmpv6PortUnreachable);
     }
     return {};
   }
@@ -274,9 +282,15 @@ class RuleBuilder {
     auto* e = expr("immediate");
     nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
     switch (v.kind) {
-      case Verdict::Kind::Accept: nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_ACCEPT); break;
-      case Verdict::Kind::Drop: nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_DROP); break;
-      case Verdict::Kind::Return: nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NFT_RETURN); break;
+      case Verdict::Kind::Accept:
+        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_ACCEPT);
+        break;
+      case Verdict::Kind::Drop:
+        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_DROP);
+        break;
+      case Verdict::Kind::Return:
+        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NFT_RETURN);
+        break;
       case Verdict::Kind::Jump:
       case Verdict::Kind::Goto:
         nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, v.kind == Verdict::Kind::Jump ? NFT_JUMP : NFT_GOTO);
@@ -292,11 +306,16 @@ class RuleBuilder {
 
 std::uint32_t hook_number(Hook h) {
   switch (h) {
-    case Hook::Prerouting: return NF_INET_PRE_ROUTING;
-    case Hook::Input: return NF_INET_LOCAL_IN;
-    case Hook::Forward: return NF_INET_FORWARD;
-    case Hook::Output: return NF_INET_LOCAL_OUT;
-    case Hook::Postrouting: return NF_INET_POST_ROUTING;
+    case Hook::Prerouting:
+      return NF_INET_PRE_ROUTING;
+    case Hook::Input:
+      return NF_INET_LOCAL_IN;
+    case Hook::Forward:
+      return NF_INET_FORWARD;
+    case Hook::Output:
+      return NF_INET_LOCAL_OUT;
+    case Hook::Postrouting:
+      return NF_INET_POST_ROUTING;
   }
   return 0;
 }
@@ -490,9 +509,9 @@ std::expected<void, Error> NftEncoder::elements_message(std::uint16_t type, cons
       nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key->data(), static_cast<std::uint32_t>(key->size()));
       if (el.verdict && type == NFT_MSG_NEWSETELEM) {
         const auto& v = *el.verdict;
-        const std::uint32_t code = v.kind == Verdict::Kind::Goto   ? NFT_GOTO
-                                   : v.kind == Verdict::Kind::Jump ? NFT_JUMP
-                                   : v.kind == Verdict::Kind::Drop ? NF_DROP
+        const std::uint32_t code = v.kind == Verdict::Kind::Goto     ? NFT_GOTO
+                                   : v.kind == Verdict::Kind::Jump   ? NFT_JUMP
+                                   : v.kind == Verdict::Kind::Drop   ? NF_DROP
                                    : v.kind == Verdict::Kind::Return ? NFT_RETURN
                                                                      : NF_ACCEPT;
         nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_VERDICT, code);
@@ -509,10 +528,9 @@ std::expected<void, Error> NftEncoder::elements_message(std::uint16_t type, cons
       if (!el.comment.empty() && type == NFT_MSG_NEWSETELEM) {
         // As nft writes comments: a TLV of type NFTNL_UDATA_SET_ELEM_COMMENT.
         std::unique_ptr<nftnl_udata_buf, decltype(&nftnl_udata_buf_free)> udata(nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN),
-                                                                                 nftnl_udata_buf_free);
+                                                                                nftnl_udata_buf_free);
         if (udata && nftnl_udata_put_strz(udata.get(), NFTNL_UDATA_SET_ELEM_COMMENT, el.comment.c_str()))
-          nftnl_set_elem_set(e, NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(udata.get()),
-                             nftnl_udata_buf_len(udata.get()));
+          nftnl_set_elem_set(e, NFTNL_SET_ELEM_USERDATA, nftnl_udata_buf_data(udata.get()), nftnl_udata_buf_len(udata.get()));
       }
       nftnl_set_elem_add(s.get(), e);
     }

@@ -14,12 +14,11 @@ namespace switchyard::dataplane::nft {
 
 class NftEncoder {
  public:
-  NftEncoder(NetlinkBatch& batch, IpFamily family, std::string table)
-      : batch_(batch), family_(family), table_(std::move(table)) {}
+  NftEncoder(NetlinkBatch& batch, IpFamily family, std::string table) : batch_(batch), family_(family), table_(std::move(table)) {}
 
   void add_table();
   void delete_table();
-  void add_chain(const Chain& chain);     // the chain only, empty
+  void add_chain(const Chain& chain);  // the chain only, empty
   void flush_chain(const std::string& name);
   void delete_chain(const std::string& name);
   void add_set(const Set& set);

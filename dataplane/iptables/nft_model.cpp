@@ -8,10 +8,14 @@ namespace {
 
 std::string protocol_name(std::uint8_t p) {
   switch (p) {
-    case kProtoTcp: return "tcp";
-    case kProtoUdp: return "udp";
-    case kProtoSctp: return "sctp";
-    default: return std::to_string(p);
+    case kProtoTcp:
+      return "tcp";
+    case kProtoUdp:
+      return "udp";
+    case kProtoSctp:
+      return "sctp";
+    default:
+      return std::to_string(p);
   }
 }
 
@@ -19,22 +23,32 @@ std::string quoted(const std::string& name) { return "\"" + name + "\""; }
 
 std::string render_verdict(const Verdict& v) {
   switch (v.kind) {
-    case Verdict::Kind::Accept: return "accept";
-    case Verdict::Kind::Drop: return "drop";
-    case Verdict::Kind::Return: return "return";
-    case Verdict::Kind::Jump: return "jump " + v.chain;
-    case Verdict::Kind::Goto: return "goto " + v.chain;
+    case Verdict::Kind::Accept:
+      return "accept";
+    case Verdict::Kind::Drop:
+      return "drop";
+    case Verdict::Kind::Return:
+      return "return";
+    case Verdict::Kind::Jump:
+      return "jump " + v.chain;
+    case Verdict::Kind::Goto:
+      return "goto " + v.chain;
   }
   return "";
 }
 
 const char* hook_name(Hook h) {
   switch (h) {
-    case Hook::Prerouting: return "prerouting";
-    case Hook::Input: return "input";
-    case Hook::Forward: return "forward";
-    case Hook::Output: return "output";
-    case Hook::Postrouting: return "postrouting";
+    case Hook::Prerouting:
+      return "prerouting";
+    case Hook::Input:
+      return "input";
+    case Hook::Forward:
+      return "forward";
+    case Hook::Output:
+      return "output";
+    case Hook::Postrouting:
+      return "postrouting";
   }
   return "";
 }
@@ -42,21 +56,30 @@ const char* hook_name(Hook h) {
 std::string key_type(SetKey k, IpFamily f) {
   const std::string addr = f == IpFamily::IPv4 ? "ipv4_addr" : "ipv6_addr";
   switch (k) {
-    case SetKey::Address: return addr;
-    case SetKey::AddressProtocolPort: return addr + " . inet_proto . inet_service";
-    case SetKey::ProtocolPort: return "inet_proto . inet_service";
-    case SetKey::AddressPair: return addr + " . " + addr;
-    case SetKey::AddressProtocolPortIndex: return addr + " . inet_proto . inet_service . mark";
+    case SetKey::Address:
+      return addr;
+    case SetKey::AddressProtocolPort:
+      return addr + " . inet_proto . inet_service";
+    case SetKey::ProtocolPort:
+      return "inet_proto . inet_service";
+    case SetKey::AddressPair:
+      return addr + " . " + addr;
+    case SetKey::AddressProtocolPortIndex:
+      return addr + " . inet_proto . inet_service . mark";
   }
   return "";
 }
 
 std::string render_key(const ElementKey& k, SetKey type) {
   switch (type) {
-    case SetKey::Address: return k.address;
-    case SetKey::AddressProtocolPort: return fmt::format("{} . {} . {}", k.address, protocol_name(k.protocol), k.port);
-    case SetKey::ProtocolPort: return fmt::format("{} . {}", protocol_name(k.protocol), k.port);
-    case SetKey::AddressPair: return fmt::format("{} . {}", k.address, k.second_address);
+    case SetKey::Address:
+      return k.address;
+    case SetKey::AddressProtocolPort:
+      return fmt::format("{} . {} . {}", k.address, protocol_name(k.protocol), k.port);
+    case SetKey::ProtocolPort:
+      return fmt::format("{} . {}", protocol_name(k.protocol), k.port);
+    case SetKey::AddressPair:
+      return fmt::format("{} . {}", k.address, k.second_address);
     case SetKey::AddressProtocolPortIndex:
       return fmt::format("{} . {} . {} . {}", k.address, protocol_name(k.protocol), k.port, k.index.value_or(0));
   }
@@ -84,28 +107,21 @@ std::string render(const Statement& statement, IpFamily f) {
       return fmt::format("{} {} {}{}", ip, s.source ? "saddr" : "daddr", s.negate ? "!= " : "", s.prefix);
     }
     std::string operator()(const MatchDestinationPort& s) const { return fmt::format("th dport {}", s.port); }
-    std::string operator()(const MatchAddressLocal& s) const {
-      return fmt::format("fib {} type local", s.source ? "saddr" : "daddr");
-    }
+    std::string operator()(const MatchAddressLocal& s) const { return fmt::format("fib {} type local", s.source ? "saddr" : "daddr"); }
     std::string operator()(const MatchSourceInSet& s) const { return fmt::format("{} saddr @{}", ip, s.set); }
     std::string operator()(const MatchDestinationInSet& s) const { return fmt::format("{} daddr @{}", ip, s.set); }
-    std::string operator()(const MatchSourceAndDestinationInSet& s) const {
-      return fmt::format("{} saddr . {} daddr @{}", ip, ip, s.set);
-    }
+    std::string operator()(const MatchSourceAndDestinationInSet& s) const { return fmt::format("{} saddr . {} daddr @{}", ip, ip, s.set); }
     std::string operator()(const MatchMarkClear& s) const { return fmt::format("meta mark & {:#x} == 0", s.bits); }
     std::string operator()(const SetMark& s) const {
       return fmt::format("meta mark set meta mark {} {:#x}", s.op == SetMark::Op::Or ? "or" : "xor", s.bits);
     }
-    std::string operator()(const UpdateSetWithSource& s) const {
-      return fmt::format("update @{} {{ {} saddr }}", s.set, ip);
-    }
+    std::string operator()(const UpdateSetWithSource& s) const { return fmt::format("update @{} {{ {} saddr }}", s.set, ip); }
     std::string operator()(const DispatchByMap& s) const {
       return fmt::format("{}meta l4proto . th dport vmap @{}", s.with_address ? ip + " daddr . " : "", s.map);
     }
     std::string operator()(const MatchRandom& s) const { return fmt::format("numgen random mod {} == 0", s.modulus); }
     std::string operator()(const Dnat& s) const {
-      return ip == "ip" ? fmt::format("dnat to {}:{}", s.address, s.port)
-                        : fmt::format("dnat to [{}]:{}", s.address, s.port);
+      return ip == "ip" ? fmt::format("dnat to {}:{}", s.address, s.port) : fmt::format("dnat to [{}]:{}", s.address, s.port);
     }
     std::string operator()(const DnatThroughMap& s) const {
       return fmt::format("dnat {} to {} daddr . meta l4proto . th dport . numgen random mod {} map @{}", ip, ip, s.modulus, s.map);
@@ -129,8 +145,8 @@ std::string render(const Rule& r, IpFamily f) {
 bool in_front_table(const Chain& c) { return c.name.starts_with("firewall-"); }
 
 bool in_front_table(const Element& e) {
-  return e.set == "cluster-ips" || e.set == "no-endpoint-services" || e.set == "no-endpoint-nodeports" ||
-         e.set == "firewall-ips" || e.set == "hairpin-endpoints";
+  return e.set == "cluster-ips" || e.set == "no-endpoint-services" || e.set == "no-endpoint-nodeports" || e.set == "firewall-ips" ||
+         e.set == "hairpin-endpoints";
 }
 
 std::string render_table(const TableSkeleton& skeleton, const std::vector<const ServicePortObjects*>& ports) {
@@ -157,8 +173,8 @@ std::string render_table(const TableSkeleton& skeleton, const std::vector<const 
                          table, s->name, ip, ip);
       continue;
     }
-    out += fmt::format("add {} {} {} {{ type {}{}; ", s->verdict_map ? "map" : "set", table, s->name,
-                       key_type(s->key, f), s->verdict_map ? " : verdict" : "");
+    out += fmt::format("add {} {} {} {{ type {}{}; ", s->verdict_map ? "map" : "set", table, s->name, key_type(s->key, f),
+                       s->verdict_map ? " : verdict" : "");
     if (s->timeout_seconds) out += fmt::format("flags dynamic,timeout; timeout {}s; ", *s->timeout_seconds);
     if (!s->comment.empty()) out += fmt::format("comment {}; ", quoted(s->comment));
     out += "}\n";

@@ -111,8 +111,8 @@ struct Verdict {
   bool operator==(const Verdict&) const = default;
 };
 
-using Statement = std::variant<MatchCtStateNew, MatchL4Proto, MatchAddress, MatchDestinationPort, MatchAddressLocal,
-                               MatchSourceInSet, MatchDestinationInSet, MatchSourceAndDestinationInSet, MatchMarkClear, SetMark, UpdateSetWithSource,
+using Statement = std::variant<MatchCtStateNew, MatchL4Proto, MatchAddress, MatchDestinationPort, MatchAddressLocal, MatchSourceInSet,
+                               MatchDestinationInSet, MatchSourceAndDestinationInSet, MatchMarkClear, SetMark, UpdateSetWithSource,
                                DispatchByMap, MatchRandom, Dnat, DnatThroughMap, MasqueradeFullyRandom, Reject, Verdict>;
 
 struct Rule {
@@ -141,11 +141,11 @@ struct Chain {
 
 // What a set's elements are keyed by.
 enum class SetKey : std::uint8_t {
-  Address,                    // ipv4_addr | ipv6_addr
-  AddressProtocolPort,        // ip . inet_proto . inet_service
-  ProtocolPort,               // inet_proto . inet_service
-  AddressPair,                // ip . ip (source . destination)
-  AddressProtocolPortIndex,   // ip . inet_proto . inet_service . index (a 32-bit number, host order)
+  Address,                   // ipv4_addr | ipv6_addr
+  AddressProtocolPort,       // ip . inet_proto . inet_service
+  ProtocolPort,              // inet_proto . inet_service
+  AddressPair,               // ip . ip (source . destination)
+  AddressProtocolPortIndex,  // ip . inet_proto . inet_service . index (a 32-bit number, host order)
 };
 
 struct Set {
@@ -162,7 +162,7 @@ struct ElementKey {
   std::string address;  // Address, AddressProtocolPort, AddressPair
   std::uint8_t protocol = 0;
   std::uint16_t port = 0;
-  std::string second_address;  // AddressPair
+  std::string second_address;          // AddressPair
   std::optional<std::uint32_t> index;  // AddressProtocolPortIndex
   auto operator<=>(const ElementKey&) const = default;
 };
@@ -179,8 +179,8 @@ struct Element {
 // Everything one service port owns in one family. Element keys are unique across ports, except
 // for elements without a verdict (cluster-ips, hairpin-endpoints), which ports may share.
 struct ServicePortObjects {
-  std::vector<Set> sets;        // affinity sets
-  std::vector<Chain> chains;    // service, local, external and firewall chains
+  std::vector<Set> sets;      // affinity sets
+  std::vector<Chain> chains;  // service, local, external and firewall chains
   std::vector<Element> elements;
   // N > 0: the port's ClusterIPs go to its service table's shared `endpoints-N` chain and map
   // (endpoint_group()), which must exist there; its elements include its entries of that map.

@@ -32,9 +32,9 @@ struct TableChange {
 
   const bool front;
   std::vector<const Set*> sets_to_add;
-  std::vector<const Chain*> chains_to_add;       // created, then filled
-  std::vector<const Chain*> chains_to_refill;    // flushed, then filled
-  std::vector<std::string> chains_to_delete;     // flushed, then deleted
+  std::vector<const Chain*> chains_to_add;     // created, then filled
+  std::vector<const Chain*> chains_to_refill;  // flushed, then filled
+  std::vector<std::string> chains_to_delete;   // flushed, then deleted
   std::vector<std::string> sets_to_delete;
   std::vector<const Element*> elements_to_delete, elements_to_add;
 
@@ -55,8 +55,10 @@ struct TableChange {
       if (in_front_table(c) == front) new_chains[c.name] = &c;
     for (const auto& [name, chain] : new_chains) {
       auto it = old_chains.find(name);
-      if (it == old_chains.end()) chains_to_add.push_back(chain);
-      else if (!(*it->second == *chain)) chains_to_refill.push_back(chain);
+      if (it == old_chains.end())
+        chains_to_add.push_back(chain);
+      else if (!(*it->second == *chain))
+        chains_to_refill.push_back(chain);
     }
     for (const auto& [name, chain] : old_chains)
       if (!new_chains.contains(name)) chains_to_delete.push_back(name);
@@ -158,8 +160,7 @@ void count_port(BackendStats& stats, const ServicePortObjects& objects, int sign
   apply(stats.map_elements, objects.elements.size());
 }
 
-NftablesBackend::NftablesBackend(NftablesBackendOptions options, NftSocket socket,
-                                 std::unique_ptr<LocalAddresses> local_addresses)
+NftablesBackend::NftablesBackend(NftablesBackendOptions options, NftSocket socket, std::unique_ptr<LocalAddresses> local_addresses)
     : options_(std::move(options)), socket_(std::move(socket)), local_addresses_(std::move(local_addresses)) {}
 
 std::expected<std::unique_ptr<NftablesBackend>, Error> NftablesBackend::create(NftablesBackendOptions options) {
@@ -216,15 +217,13 @@ std::expected<void, Error> NftablesBackend::full_sync(const endpoints::Snapshot&
   if (!node_port_ips) return std::unexpected(node_port_ips.error());
   std::tie(options_.generator.node_port_ipv4, options_.generator.node_port_ipv6) = std::move(*node_port_ips);
   const std::size_t per_table = std::max<std::size_t>(options_.services_per_table, 1);
-  service_tables_ = std::clamp<std::size_t>((snapshot.service_ports().size() + per_table - 1) / per_table, 1,
-                                            kMaxServiceTables);
+  service_tables_ = std::clamp<std::size_t>((snapshot.service_ports().size() + per_table - 1) / per_table, 1, kMaxServiceTables);
   NetlinkBatch batch;
   std::map<IpFamily, FamilyState> desired;
   for (IpFamily f : families()) {
     FamilyState& state = desired[f];
     state.front = make_front_skeleton(f, options_.generator);
-    for (std::size_t i = 0; i < service_tables_; ++i)
-      state.service_tables.push_back(make_service_table_skeleton(f, i, options_.generator));
+    for (std::size_t i = 0; i < service_tables_; ++i) state.service_tables.push_back(make_service_table_skeleton(f, i, options_.generator));
     for (const auto& [name, info] : snapshot.service_ports()) {
       auto objects = generate_service_port(*info, f, options_.generator);
       if (objects.chains.empty() && objects.elements.empty()) continue;
@@ -309,8 +308,8 @@ std::expected<void, Error> NftablesBackend::sync(const endpoints::Snapshot& /*be
     for (const auto& c : diff.changes) {
       auto old_it = state.ports.find(c.name);
       const ServicePortObjects& before = old_it == state.ports.end() ? nothing : old_it->second;
-      auto [it, inserted] = update.ports.emplace(
-          c.name, c.after ? generate_service_port(*c.after, f, options_.generator) : ServicePortObjects{});
+      auto [it, inserted] =
+          update.ports.emplace(c.name, c.after ? generate_service_port(*c.after, f, options_.generator) : ServicePortObjects{});
       update.front->compare(before, it->second);
       const std::size_t index = table_index(c.name);
       TableChange& change = update.service_tables.try_emplace(index, false, kNoSharedElements).first->second;
@@ -350,8 +349,10 @@ std::expected<void, Error> NftablesBackend::sync(const endpoints::Snapshot& /*be
       // Counts follow the change: recounting everything would cost O(services) per sync.
       if (auto old = state.ports.find(name); old != state.ports.end()) count_port(stats_, old->second, -1);
       count_port(stats_, objects, +1);
-      if (objects.chains.empty() && objects.elements.empty()) state.ports.erase(name);
-      else state.ports[name] = std::move(objects);
+      if (objects.chains.empty() && objects.elements.empty())
+        state.ports.erase(name);
+      else
+        state.ports[name] = std::move(objects);
     }
   }
   ++stats_.partial_syncs;

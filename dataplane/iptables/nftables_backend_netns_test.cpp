@@ -28,7 +28,7 @@ struct ListedTable {
   std::set<std::string> tables;
   std::map<std::string, nlohmann::json> chains;
   std::map<std::string, std::vector<nlohmann::json>> rules;  // chain -> rule expr arrays
-  std::map<std::string, std::vector<nlohmann::json>> sets;    // sets and maps, one per table holding one
+  std::map<std::string, std::vector<nlohmann::json>> sets;   // sets and maps, one per table holding one
 
   std::size_t elements(const std::string& set) const {
     auto it = sets.find(set);
@@ -111,7 +111,7 @@ TEST_F(NftablesBackendNetns, FullSyncProgramsFrontAndServiceTables) {
   EXPECT_EQ(t.chains.at("filter-prerouting")["prio"], -110);
   EXPECT_EQ(t.chains.at("filter-output-post-dnat")["prio"], -90);
   EXPECT_EQ(t.chains.at("nat-postrouting")["prio"], 100);
-  EXPECT_EQ(t.elements("service-ips"), 2u);          // web and np ClusterIPs
+  EXPECT_EQ(t.elements("service-ips"), 2u);           // web and np ClusterIPs
   EXPECT_EQ(t.elements("no-endpoint-services"), 1u);  // empty
   EXPECT_EQ(t.elements("service-nodeports"), 1u);
   EXPECT_EQ(t.elements("cluster-ips"), 3u);

@@ -42,7 +42,8 @@ std::expected<void, Error> dump(mnl_socket* sock, std::uint16_t type, std::uint1
   const std::uint32_t seq = static_cast<std::uint32_t>(time(nullptr));
   nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), type, family, NLM_F_DUMP, seq);
   build(nlh);
-  if (mnl_socket_sendto(sock, nlh, nlh->nlmsg_len) < 0) return std::unexpected(Error{ErrorCode::Internal, fmt::format("{}: send: {}", what, std::strerror(errno))});
+  if (mnl_socket_sendto(sock, nlh, nlh->nlmsg_len) < 0)
+    return std::unexpected(Error{ErrorCode::Internal, fmt::format("{}: send: {}", what, std::strerror(errno))});
   const unsigned portid = mnl_socket_get_portid(sock);
   struct Context {
     const std::function<void(const nlmsghdr*)>* on_message;
@@ -65,10 +66,14 @@ std::expected<void, Error> dump(mnl_socket* sock, std::uint16_t type, std::uint1
 
 std::string protocol_name(std::uint8_t p) {
   switch (p) {
-    case IPPROTO_TCP: return "tcp";
-    case IPPROTO_UDP: return "udp";
-    case IPPROTO_SCTP: return "sctp";
-    default: return std::to_string(p);
+    case IPPROTO_TCP:
+      return "tcp";
+    case IPPROTO_UDP:
+      return "udp";
+    case IPPROTO_SCTP:
+      return "sctp";
+    default:
+      return std::to_string(p);
   }
 }
 
@@ -200,11 +205,14 @@ std::expected<std::vector<ProgrammedFrontend>, Error> read_programmed_frontends(
 
   TableContents contents;
   // Services without endpoints are in the front table's no-endpoint maps only (reject or drop).
-  if (auto ok = read_map(sock.get(), family, kTableName, names::kNoEndpointServicesMap, true, contents); !ok) return std::unexpected(ok.error());
-  if (auto ok = read_map(sock.get(), family, kTableName, names::kNoEndpointNodePortsMap, false, contents); !ok) return std::unexpected(ok.error());
+  if (auto ok = read_map(sock.get(), family, kTableName, names::kNoEndpointServicesMap, true, contents); !ok)
+    return std::unexpected(ok.error());
+  if (auto ok = read_map(sock.get(), family, kTableName, names::kNoEndpointNodePortsMap, false, contents); !ok)
+    return std::unexpected(ok.error());
   for (const auto& table : tables) {
     if (auto ok = read_map(sock.get(), family, table, names::kServiceIpsMap, true, contents); !ok) return std::unexpected(ok.error());
-    if (auto ok = read_map(sock.get(), family, table, names::kServiceNodePortsMap, false, contents); !ok) return std::unexpected(ok.error());
+    if (auto ok = read_map(sock.get(), family, table, names::kServiceNodePortsMap, false, contents); !ok)
+      return std::unexpected(ok.error());
     // Each rule's DNAT target: the data of the immediates that load the nat expression's registers.
     auto rules = dump(
         sock.get(), NFT_MSG_GETRULE, nfproto, fmt::format("rules of table {} {}", family_keyword(family), table),
@@ -265,9 +273,8 @@ std::expected<std::vector<ProgrammedFrontend>, Error> read_programmed_frontends(
     }
     std::sort(f.backends.begin(), f.backends.end());
   }
-  std::sort(contents.frontends.begin(), contents.frontends.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.service, a.address, a.port) < std::tie(b.service, b.address, b.port);
-  });
+  std::sort(contents.frontends.begin(), contents.frontends.end(),
+            [](const auto& a, const auto& b) { return std::tie(a.service, a.address, a.port) < std::tie(b.service, b.address, b.port); });
   return contents.frontends;
 }
 

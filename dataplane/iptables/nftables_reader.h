@@ -14,14 +14,14 @@
 namespace switchyard::dataplane::nft {
 
 struct ProgrammedFrontend {
-  std::string address;  // "" for a node port (every local address)
+  std::string address;   // "" for a node port (every local address)
   std::string protocol;  // tcp | udp | sctp
   std::uint16_t port = 0;
-  std::string chain;       // where the map sends it: service-…, external-…
+  std::string chain;  // where the map sends it: service-…, external-…
   std::string table;
-  std::string service;     // "namespace/name/protocol/port-name", from the chain name
+  std::string service;                // "namespace/name/protocol/port-name", from the chain name
   std::vector<std::string> backends;  // "IP:PORT" from the DNAT rules of the service's chain
-  bool no_endpoints = false;  // in a no-endpoint map: rejected (or dropped); the map does not name the service
+  bool no_endpoints = false;          // in a no-endpoint map: rejected (or dropped); the map does not name the service
 };
 
 // Every frontend in our tables of `family`, sorted by service then address; empty when nothing

@@ -18,9 +18,9 @@ namespace switchyard::dataplane::nft {
 namespace {
 
 using namespace test_cluster;
-using testing::ServiceTopology;
 using ::testing::ElementsAre;
 using ::testing::Key;
+using testing::ServiceTopology;
 
 constexpr const char* kPodA = "10.244.0.11";
 constexpr const char* kPodB = "10.244.0.12";

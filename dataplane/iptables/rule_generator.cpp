@@ -37,9 +37,7 @@ std::string lower(std::string s) {
   return s;
 }
 
-std::string readable_name(const ServicePortName& n) {
-  return fmt::format("{}/{}/{}/{}", n.namespace_, n.name, lower(n.protocol), n.port);
-}
+std::string readable_name(const ServicePortName& n) { return fmt::format("{}/{}/{}/{}", n.namespace_, n.name, lower(n.protocol), n.port); }
 
 std::string affinity_set_name(const ServicePortName& n, const Endpoint& e) {
   // Set names may not hold '/' in nft syntax without quoting; keep them plain.
@@ -86,13 +84,9 @@ std::vector<Statement> with(std::vector<Statement> head, std::vector<Statement> 
 
 }  // namespace
 
-IpFamily family_of(const std::string& address) {
-  return address.find(':') == std::string::npos ? IpFamily::IPv4 : IpFamily::IPv6;
-}
+IpFamily family_of(const std::string& address) { return address.find(':') == std::string::npos ? IpFamily::IPv4 : IpFamily::IPv6; }
 
-std::string service_chain_base(const ServicePortName& n) {
-  return fmt::format("{}-{}", short_hash(n.to_string()), readable_name(n));
-}
+std::string service_chain_base(const ServicePortName& n) { return fmt::format("{}-{}", short_hash(n.to_string()), readable_name(n)); }
 
 std::string service_table_name(std::size_t index) { return kServiceTablePrefix + std::to_string(index); }
 
@@ -106,16 +100,14 @@ TableSkeleton make_front_skeleton(IpFamily f, const GeneratorOptions& options) {
       base_chain("filter-prerouting", ChainType::Filter, Hook::Prerouting, kDnatPriority - 10,
                  {rule({new_conn, jump(kFirewallCheckChain)})}),
       base_chain("filter-input", ChainType::Filter, Hook::Input, kDnatPriority - 10,
-                 {rule({new_conn, jump(kNodePortEndpointsCheckChain)}),
-                  rule({new_conn, jump(kServiceEndpointsCheckChain)})}),
+                 {rule({new_conn, jump(kNodePortEndpointsCheckChain)}), rule({new_conn, jump(kServiceEndpointsCheckChain)})}),
       base_chain("filter-forward", ChainType::Filter, Hook::Forward, kDnatPriority - 10,
                  {rule({new_conn, jump(kServiceEndpointsCheckChain)}), rule({new_conn, jump(kClusterIpsCheckChain)})}),
       base_chain("filter-output", ChainType::Filter, Hook::Output, kDnatPriority - 10,
                  {rule({new_conn, jump(kServiceEndpointsCheckChain)}), rule({new_conn, jump(kFirewallCheckChain)})}),
       base_chain("filter-output-post-dnat", ChainType::Filter, Hook::Output, kDnatPriority + 10,
                  {rule({new_conn, jump(kClusterIpsCheckChain)})}),
-      base_chain("nat-postrouting", ChainType::Nat, Hook::Postrouting, kSnatPriority,
-                 {rule({jump(kMasqueradingChain)})}),
+      base_chain("nat-postrouting", ChainType::Nat, Hook::Postrouting, kSnatPriority, {rule({jump(kMasqueradingChain)})}),
       Chain{kMasqueradingChain,
             {},
             {rule({MatchSourceAndDestinationInSet{kHairpinSet}, MasqueradeFullyRandom{}}),

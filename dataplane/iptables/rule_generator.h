@@ -73,8 +73,7 @@ EndpointGroup make_endpoint_group(IpFamily family, std::uint32_t endpoints, cons
 // The chains, sets and elements of one service port in one family. Empty when the port has no
 // address of that family or an unsupported protocol. Firewall chains and the elements of the
 // front table's maps go to the front table (in_front_table()); the rest to the port's service table.
-ServicePortObjects generate_service_port(const endpoints::ServicePortInfo& port, IpFamily family,
-                                         const GeneratorOptions& options);
+ServicePortObjects generate_service_port(const endpoints::ServicePortInfo& port, IpFamily family, const GeneratorOptions& options);
 
 // "service-ABCDEFGH-ns/name/tcp/http": a short hash keeps names unique, the rest keeps them readable.
 std::string service_chain_base(const endpoints::ServicePortName& name);

@@ -25,8 +25,7 @@ api::Service service(std::string name, std::string cluster_ip) {
   return s;
 }
 
-api::EndpointSlice slice(std::string svc, std::vector<std::pair<std::string, std::string>> ip_node,
-                         std::string family = "IPv4") {
+api::EndpointSlice slice(std::string svc, std::vector<std::pair<std::string, std::string>> ip_node, std::string family = "IPv4") {
   api::EndpointSlice s;
   s.metadata.name = svc + "-" + family;
   s.metadata.namespace_ = "shop";
@@ -61,9 +60,9 @@ std::vector<std::string> chain_names(const ServicePortObjects& o) {
 std::vector<std::string> element_texts(const ServicePortObjects& o) {
   std::vector<std::string> out;
   for (const auto& e : o.elements) {
-    std::string text = e.set + " " + e.key.address + " " +
-                       (e.key.second_address.empty() ? std::to_string(e.key.protocol) + " " + std::to_string(e.key.port)
-                                                     : ". " + e.key.second_address);
+    std::string text =
+        e.set + " " + e.key.address + " " +
+        (e.key.second_address.empty() ? std::to_string(e.key.protocol) + " " + std::to_string(e.key.port) : ". " + e.key.second_address);
     if (e.key.index) text += " . " + std::to_string(*e.key.index);
     if (e.verdict) text += " -> " + render(*e.verdict, IpFamily::IPv4);
     if (e.endpoint) text += " -> " + e.endpoint->address + ":" + std::to_string(e.endpoint->port);
@@ -72,8 +71,7 @@ std::vector<std::string> element_texts(const ServicePortObjects& o) {
   return out;
 }
 
-ServicePortObjects generate(const api::Service& s, const std::vector<api::EndpointSlice>& slices,
-                            IpFamily f = IpFamily::IPv4) {
+ServicePortObjects generate(const api::Service& s, const std::vector<api::EndpointSlice>& slices, IpFamily f = IpFamily::IPv4) {
   endpoints::ClusterState state({.node_name = "node-a"});
   state.upsert(s);
   for (const auto& sl : slices) state.upsert(sl);
@@ -128,11 +126,10 @@ TEST(RuleGenerator, ClusterIpGoesToTheSharedChainForItsEndpointCount) {
   EXPECT_TRUE(o.chains.empty());
   EXPECT_TRUE(o.sets.empty());
   EXPECT_EQ(o.endpoint_group, 2u);
-  EXPECT_THAT(element_texts(o), ElementsAre("endpoints-2 10.96.0.10 6 80 . 0 -> 10.244.0.5:8080",
-                                            "endpoints-2 10.96.0.10 6 80 . 1 -> 10.244.1.5:8080",
-                                            "hairpin-endpoints 10.244.0.5 . 10.244.0.5",
-                                            "hairpin-endpoints 10.244.1.5 . 10.244.1.5", "cluster-ips 10.96.0.10 0 0",
-                                            "service-ips 10.96.0.10 6 80 -> goto endpoints-2"));
+  EXPECT_THAT(element_texts(o),
+              ElementsAre("endpoints-2 10.96.0.10 6 80 . 0 -> 10.244.0.5:8080", "endpoints-2 10.96.0.10 6 80 . 1 -> 10.244.1.5:8080",
+                          "hairpin-endpoints 10.244.0.5 . 10.244.0.5", "hairpin-endpoints 10.244.1.5 . 10.244.1.5",
+                          "cluster-ips 10.96.0.10 0 0", "service-ips 10.96.0.10 6 80 -> goto endpoints-2"));
   EXPECT_EQ(o.elements.back().comment, "shop/web/tcp/http");  // names the service for `switchyard status`
 }
 
@@ -154,8 +151,7 @@ TEST(RuleGenerator, EndpointGroupMasqueradesOffClusterClientsAndPicksAtRandom) {
 TEST(RuleGenerator, ServiceWithoutEndpointsRejects) {
   auto o = generate(service("web", "10.96.0.10"), {});
   EXPECT_TRUE(o.chains.empty());
-  EXPECT_THAT(element_texts(o), ElementsAre("cluster-ips 10.96.0.10 0 0",
-                                            "no-endpoint-services 10.96.0.10 6 80 -> goto reject-chain"));
+  EXPECT_THAT(element_texts(o), ElementsAre("cluster-ips 10.96.0.10 0 0", "no-endpoint-services 10.96.0.10 6 80 -> goto reject-chain"));
 }
 
 TEST(RuleGenerator, ClientIpAffinityUsesATimedSetPerEndpoint) {
@@ -168,11 +164,10 @@ TEST(RuleGenerator, ClientIpAffinityUsesATimedSetPerEndpoint) {
   EXPECT_EQ(affinity.timeout_seconds, 60u);
   EXPECT_THAT(affinity.name, ::testing::StartsWith("affinity-"));
   // A client in the endpoint's set goes back to it; every choice refreshes the client's entry.
-  EXPECT_THAT(rules_of(o.chains[0]),
-              ElementsAre(::testing::HasSubstr("jump mark-for-masquerade"),
-                          "ip saddr @" + affinity.name + " update @" + affinity.name +
-                              " { ip saddr } meta l4proto tcp dnat to 10.244.0.5:8080",
-                          "update @" + affinity.name + " { ip saddr } meta l4proto tcp dnat to 10.244.0.5:8080"));
+  EXPECT_THAT(rules_of(o.chains[0]), ElementsAre(::testing::HasSubstr("jump mark-for-masquerade"),
+                                                 "ip saddr @" + affinity.name + " update @" + affinity.name +
+                                                     " { ip saddr } meta l4proto tcp dnat to 10.244.0.5:8080",
+                                                 "update @" + affinity.name + " { ip saddr } meta l4proto tcp dnat to 10.244.0.5:8080"));
 }
 
 TEST(RuleGenerator, NodePortWithLocalPolicyKeepsExternalSourcesOnLocalEndpoints) {
@@ -185,10 +180,9 @@ TEST(RuleGenerator, NodePortWithLocalPolicyKeepsExternalSourcesOnLocalEndpoints)
   EXPECT_THAT(chain_names(o), ::testing::IsSupersetOf({"external-" + base, "service-" + base, "local-" + base}));
   const Chain& external = o.chains[0];
   ASSERT_EQ(external.name, "external-" + base);
-  EXPECT_THAT(rules_of(external), ElementsAre("ip saddr 10.244.0.0/16 goto service-" + base + "",
-                                              "fib saddr type local jump mark-for-masquerade",
-                                              "fib saddr type local goto service-" + base + "",
-                                              "goto local-" + base + ""));
+  EXPECT_THAT(rules_of(external),
+              ElementsAre("ip saddr 10.244.0.0/16 goto service-" + base + "", "fib saddr type local jump mark-for-masquerade",
+                          "fib saddr type local goto service-" + base + "", "goto local-" + base + ""));
   for (const auto& c : o.chains) {
     if (c.name == "local-" + base) {
       EXPECT_EQ(rules_of(c).back(), "meta l4proto tcp dnat to 10.244.0.5:8080");  // the one local endpoint
@@ -242,8 +236,7 @@ TEST(RuleGenerator, EachFamilyGetsOnlyItsAddresses) {
   s.spec.cluster_ips = {"10.96.0.10", "fd00::10"};
   s.spec.ip_families = {"IPv4", "IPv6"};
   s.spec.ip_family_policy = "RequireDualStack";
-  auto v6 = generate(s, {slice("web", {{"10.244.0.5", "node-a"}}), slice("web", {{"fd00:244::5", "node-a"}}, "IPv6")},
-                     IpFamily::IPv6);
+  auto v6 = generate(s, {slice("web", {{"10.244.0.5", "node-a"}}), slice("web", {{"fd00:244::5", "node-a"}}, "IPv6")}, IpFamily::IPv6);
   EXPECT_TRUE(v6.chains.empty());
   EXPECT_THAT(element_texts(v6), ::testing::Contains("endpoints-1 fd00::10 6 80 . 0 -> fd00:244::5:8080"));
   EXPECT_THAT(element_texts(v6), ::testing::Contains("cluster-ips fd00::10 0 0"));

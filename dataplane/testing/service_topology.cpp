@@ -66,31 +66,31 @@ std::expected<ServiceTopology, std::string> ServiceTopology::create(const std::v
 
 std::expected<void, std::string> ServiceTopology::wire_client() {
   const std::string c = client_.name();
-  if (auto ok = must(node_.run("ip link add vclient type veth peer name eth0 netns " + c +
-                               " && ip addr add " + std::string(kNodeIp) + "/24 dev vclient && ip link set vclient up"
-                               " && ip route add default via " + kClientIp + " && ip -6 addr add " + kNodeIpv6 +
-                               "/64 dev vclient nodad && ip -6 route add default via " + kClientIpv6),
-                     "client veth on node");
+  if (auto ok = must(
+          node_.run("ip link add vclient type veth peer name eth0 netns " + c + " && ip addr add " + std::string(kNodeIp) +
+                    "/24 dev vclient && ip link set vclient up"
+                    " && ip route add default via " +
+                    kClientIp + " && ip -6 addr add " + kNodeIpv6 + "/64 dev vclient nodad && ip -6 route add default via " + kClientIpv6),
+          "client veth on node");
       !ok)
     return ok;
-  return must(client_.run(std::string("ip addr add ") + kClientIp + "/24 dev eth0 && ip link set eth0 up" +
-                          " && ip route add default via " + kNodeIp + " && ip -6 addr add " + kClientIpv6 +
-                          "/64 dev eth0 nodad && ip -6 route add default via " + kNodeIpv6),
-              "client side");
+  return must(
+      client_.run(std::string("ip addr add ") + kClientIp + "/24 dev eth0 && ip link set eth0 up" + " && ip route add default via " +
+                  kNodeIp + " && ip -6 addr add " + kClientIpv6 + "/64 dev eth0 nodad && ip -6 route add default via " + kNodeIpv6),
+      "client side");
 }
 
 std::expected<void, std::string> ServiceTopology::add_pod(const PodSpec& pod, int index) {
   auto ns = NetworkNamespace::create(NetworkNamespace::unique_name("sy-nft", "pod" + std::to_string(index)));
   if (!ns) return std::unexpected(ns.error());
   const std::string veth = "vpod" + std::to_string(index);
-  if (auto ok = must(node_.run("ip link add " + veth + " type veth peer name eth0 netns " + ns->name() +
-                               " && ip addr add " + kGateway + "/32 dev " + veth + " && ip link set " + veth + " up" +
-                               " && ip route add " + pod.ip + "/32 dev " + veth),
+  if (auto ok = must(node_.run("ip link add " + veth + " type veth peer name eth0 netns " + ns->name() + " && ip addr add " + kGateway +
+                               "/32 dev " + veth + " && ip link set " + veth + " up" + " && ip route add " + pod.ip + "/32 dev " + veth),
                      "pod veth for " + pod.name);
       !ok)
     return ok;
-  if (auto ok = must(ns->run("ip addr add " + pod.ip + "/32 dev eth0 && ip link set eth0 up && ip route add " +
-                             kGateway + " dev eth0 && ip route add default via " + kGateway + " dev eth0"),
+  if (auto ok = must(ns->run("ip addr add " + pod.ip + "/32 dev eth0 && ip link set eth0 up && ip route add " + kGateway +
+                             " dev eth0 && ip route add default via " + kGateway + " dev eth0"),
                      "pod side of " + pod.name);
       !ok)
     return ok;
@@ -100,9 +100,9 @@ std::expected<void, std::string> ServiceTopology::add_pod(const PodSpec& pod, in
                        "IPv6 on the node side of " + pod.name);
         !ok)
       return ok;
-    if (auto ok = must(ns->run("ip -6 addr add " + pod.ipv6 + "/128 dev eth0 nodad && ip -6 route add default via " +
-                               kGatewayIpv6 + " dev eth0"),
-                       "IPv6 in pod " + pod.name);
+    if (auto ok =
+            must(ns->run("ip -6 addr add " + pod.ipv6 + "/128 dev eth0 nodad && ip -6 route add default via " + kGatewayIpv6 + " dev eth0"),
+                 "IPv6 in pod " + pod.name);
         !ok)
       return ok;
   }
@@ -112,13 +112,11 @@ std::expected<void, std::string> ServiceTopology::add_pod(const PodSpec& pod, in
   return {};
 }
 
-ServiceTopology::Reply ServiceTopology::get(NetworkNamespace& from, const std::string& host, int port,
-                                            double timeout_seconds) {
+ServiceTopology::Reply ServiceTopology::get(NetworkNamespace& from, const std::string& host, int port, double timeout_seconds) {
   Reply reply;
   const auto start = std::chrono::steady_clock::now();
   const std::string authority = host.find(':') == std::string::npos ? host : "[" + host + "]";
-  auto r = from.run("curl -sS --max-time " + std::to_string(timeout_seconds) + " http://" + authority + ":" +
-                    std::to_string(port) + "/");
+  auto r = from.run("curl -sS --max-time " + std::to_string(timeout_seconds) + " http://" + authority + ":" + std::to_string(port) + "/");
   reply.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   reply.curl_exit = r.exit_code;
   if (!r.ok()) {

@@ -26,8 +26,8 @@ std::string group_key(std::string_view address_type, const std::vector<api::Slic
 std::vector<api::SlicePort> slice_ports(const std::vector<api::EndpointPort>& ports) {
   std::vector<api::SlicePort> out;
   for (const auto& p : ports)
-    out.push_back(api::SlicePort{.name = p.name, .protocol = p.protocol.empty() ? "TCP" : p.protocol,
-                                 .app_protocol = p.app_protocol, .port = p.port});
+    out.push_back(api::SlicePort{
+        .name = p.name, .protocol = p.protocol.empty() ? "TCP" : p.protocol, .app_protocol = p.app_protocol, .port = p.port});
   return out;
 }
 
@@ -62,9 +62,12 @@ api::EndpointSlice new_mirrored_slice(const api::Endpoints& endpoints, const Mir
   slice.metadata.namespace_ = endpoints.metadata.namespace_;
   slice.metadata.labels = mirrored_labels(endpoints);
   slice.metadata.annotations = mirrored_annotations(endpoints);
-  slice.metadata.owner_references = {api::OwnerReference{.api_version = "v1", .kind = "Endpoints",
-                                                         .name = endpoints.metadata.name, .uid = endpoints.metadata.uid,
-                                                         .controller = true, .block_owner_deletion = true}};
+  slice.metadata.owner_references = {api::OwnerReference{.api_version = "v1",
+                                                         .kind = "Endpoints",
+                                                         .name = endpoints.metadata.name,
+                                                         .uid = endpoints.metadata.uid,
+                                                         .controller = true,
+                                                         .block_owner_deletion = true}};
   slice.address_type = group.address_type;
   slice.ports = group.ports;
   return slice;
@@ -72,8 +75,7 @@ api::EndpointSlice new_mirrored_slice(const api::Endpoints& endpoints, const Mir
 
 // The desired endpoints per address type and port set; every subset's port set gets a group
 // for both address types, so that slices of a port set that lost its addresses are deleted.
-std::map<std::string, MirrorGroup> desired_groups(const api::Endpoints& endpoints, std::size_t max_per_subset,
-                                                  SliceChanges& changes) {
+std::map<std::string, MirrorGroup> desired_groups(const api::Endpoints& endpoints, std::size_t max_per_subset, SliceChanges& changes) {
   std::map<std::string, MirrorGroup> groups;
   std::size_t invalid = 0, over_limit = 0;
   for (const auto& subset : endpoints.subsets) {
@@ -108,15 +110,14 @@ std::map<std::string, MirrorGroup> desired_groups(const api::Endpoints& endpoint
     changes.warnings.push_back(what + ": skipped " + std::to_string(invalid) + " invalid IP addresses when mirroring to EndpointSlices");
   if (over_limit > 0)
     changes.warnings.push_back(what + ": a max of " + std::to_string(max_per_subset) +
-                               " addresses can be mirrored to EndpointSlices per Endpoints subset, " +
-                               std::to_string(over_limit) + " addresses were skipped");
+                               " addresses can be mirrored to EndpointSlices per Endpoints subset, " + std::to_string(over_limit) +
+                               " addresses were skipped");
   return groups;
 }
 
 // Whether `slice` already holds exactly `desired` with the right labels and annotations.
 bool mirrors(const api::EndpointSlice& slice, DesiredEndpoints desired, const api::Endpoints& endpoints) {
-  if (slice.metadata.labels != mirrored_labels(endpoints) || slice.metadata.annotations != mirrored_annotations(endpoints))
-    return false;
+  if (slice.metadata.labels != mirrored_labels(endpoints) || slice.metadata.annotations != mirrored_annotations(endpoints)) return false;
   for (const auto& ep : slice.endpoints) {
     auto wanted = desired.find(endpoint_identity(ep));
     if (wanted == desired.end() || !same_beyond_identity(wanted->second, ep)) return false;

@@ -13,11 +13,11 @@ namespace switchyard::slice_controller {
 namespace {
 
 using testing::addresses_of;
-using testing::FakeSliceStore;
-using testing::web_service;
 using ::testing::ElementsAre;
+using testing::FakeSliceStore;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
+using testing::web_service;
 
 api::Service selectorless_service() {
   auto s = web_service();
@@ -46,8 +46,7 @@ api::Endpoints db_endpoints() {
   return e;
 }
 
-SliceChanges mirror(const api::Endpoints* e, const api::Service* s, const std::vector<api::EndpointSlice>& existing = {},
-                    int max = 1000) {
+SliceChanges mirror(const api::Endpoints* e, const api::Service* s, const std::vector<api::EndpointSlice>& existing = {}, int max = 1000) {
   return mirror_endpoints(e, s, existing, MirroringOptions{max});
 }
 
@@ -68,21 +67,25 @@ TEST(EndpointMirroringTest, MirrorsUserWrittenEndpoints) {
 
   EXPECT_EQ(slice.metadata.generate_name, "external-db-");
   EXPECT_EQ(slice.metadata.namespace_, "default");
-  EXPECT_EQ(slice.metadata.labels, (api::StringMap{{"team", "data"},
-                                                   {"kubernetes.io/service-name", "external-db"},
-                                                   {"endpointslice.kubernetes.io/managed-by", "endpointslicemirroring-controller.k8s.io"}}));
+  EXPECT_EQ(slice.metadata.labels,
+            (api::StringMap{{"team", "data"},
+                            {"kubernetes.io/service-name", "external-db"},
+                            {"endpointslice.kubernetes.io/managed-by", "endpointslicemirroring-controller.k8s.io"}}));
   EXPECT_EQ(slice.metadata.annotations, (api::StringMap{{"note", "managed by hand"}}));
-  EXPECT_EQ(slice.metadata.owner_references,
-            (std::vector<api::OwnerReference>{{.api_version = "v1", .kind = "Endpoints", .name = "external-db", .uid = "uid-ep-db",
-                                               .controller = true, .block_owner_deletion = true}}));
+  EXPECT_EQ(slice.metadata.owner_references, (std::vector<api::OwnerReference>{{.api_version = "v1",
+                                                                                .kind = "Endpoints",
+                                                                                .name = "external-db",
+                                                                                .uid = "uid-ep-db",
+                                                                                .controller = true,
+                                                                                .block_owner_deletion = true}}));
   EXPECT_EQ(slice.address_type, "IPv4");
   EXPECT_EQ(slice.ports, (std::vector<api::SlicePort>{{.name = "pg", .protocol = "TCP", .port = 5432}}));
 
   std::map<std::string, api::SliceEndpoint> by_ip;
   for (const auto& ep : slice.endpoints) by_ip[ep.addresses[0]] = ep;
   ASSERT_THAT(by_ip, SizeIs(3));
-  EXPECT_EQ(by_ip["192.168.1.10"], (api::SliceEndpoint{.addresses = {"192.168.1.10"}, .conditions = {.ready = true},
-                                                       .hostname = "db-0", .node_name = "node-a"}));
+  EXPECT_EQ(by_ip["192.168.1.10"],
+            (api::SliceEndpoint{.addresses = {"192.168.1.10"}, .conditions = {.ready = true}, .hostname = "db-0", .node_name = "node-a"}));
   EXPECT_EQ(by_ip["192.168.1.11"].conditions, (api::EndpointConditions{.ready = true}));
   EXPECT_EQ(by_ip["192.168.1.12"].conditions, (api::EndpointConditions{.ready = false}));
 }
@@ -129,9 +132,8 @@ TEST(EndpointMirroringTest, InvalidAndExcessAddressesAreSkippedWithAWarning) {
   auto changes = mirror(&endpoints, &service, {}, 2);
   ASSERT_THAT(changes.to_create, SizeIs(1));
   EXPECT_THAT(addresses_of(changes.to_create[0]), ElementsAre("192.168.1.10", "192.168.1.11"));
-  EXPECT_THAT(changes.warnings,
-              ElementsAre("endpoints default/external-db: a max of 2 addresses can be mirrored to EndpointSlices per "
-                          "Endpoints subset, 2 addresses were skipped"));
+  EXPECT_THAT(changes.warnings, ElementsAre("endpoints default/external-db: a max of 2 addresses can be mirrored to EndpointSlices per "
+                                            "Endpoints subset, 2 addresses were skipped"));
 
   changes = mirror(&endpoints, &service);
   EXPECT_THAT(changes.warnings,
@@ -164,15 +166,17 @@ TEST_P(NoMirrorTest, MirroredSlicesAreRemoved) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, NoMirrorTest,
-    ::testing::Values(
-        NoMirrorCase{"skip_mirror_label",
-                     [](auto& e, auto&) { e->metadata.labels["endpointslice.kubernetes.io/skip-mirror"] = "true"; }},
-        NoMirrorCase{"leader_election_lock",
-                     [](auto& e, auto&) { e->metadata.annotations["control-plane.alpha.kubernetes.io/leader"] = "{}"; }},
-        NoMirrorCase{"service_has_selector", [](auto&, auto& s) { s->spec.selector = {{"app", "db"}}; }},
-        NoMirrorCase{"service_gone", [](auto&, auto& s) { s.reset(); }},
-        NoMirrorCase{"endpoints_gone", [](auto& e, auto&) { e.reset(); }},
-        NoMirrorCase{"no_addresses", [](auto& e, auto&) { e->subsets.clear(); }}),
+    ::testing::Values(NoMirrorCase{"skip_mirror_label",
+                                   [](auto& e, auto&) { e->metadata.labels["endpointslice.kubernetes.io/skip-mirror"] = "true"; }},
+                      NoMirrorCase{"leader_election_lock",
+                                   [](auto& e, auto&) { e->metadata.annotations["control-plane.alpha.kubernetes.io/leader"] = "{}"; }},
+                      NoMirrorCase{"service_has_selector",
+                                   [](auto&, auto& s) {
+                                     s->spec.selector = {{"app", "db"}};
+                                   }},
+                      NoMirrorCase{"service_gone", [](auto&, auto& s) { s.reset(); }},
+                      NoMirrorCase{"endpoints_gone", [](auto& e, auto&) { e.reset(); }},
+                      NoMirrorCase{"no_addresses", [](auto& e, auto&) { e->subsets.clear(); }}),
     [](const auto& info) { return info.param.name; });
 
 TEST(EndpointMirroringTest, SkipMirrorOtherThanTrueStillMirrors) {

@@ -20,9 +20,7 @@ std::string label_of(const api::ObjectMeta& m, std::string_view key) {
   return it == m.labels.end() ? "" : it->second;
 }
 
-bool is_reserved_label(const std::string& key) {
-  return key == kLabelServiceName || key == kLabelManagedBy || key == kLabelHeadless;
-}
+bool is_reserved_label(const std::string& key) { return key == kLabelServiceName || key == kLabelManagedBy || key == kLabelHeadless; }
 
 // The Service's labels (minus the reserved ones, which it may not set on its slices) plus the
 // labels that tie a slice to the Service and to this controller.
@@ -38,14 +36,17 @@ api::StringMap slice_labels(const api::Service& service) {
 }
 
 api::OwnerReference owner_reference_to(const api::Service& service) {
-  return api::OwnerReference{.api_version = "v1", .kind = "Service", .name = service.metadata.name,
-                             .uid = service.metadata.uid, .controller = true, .block_owner_deletion = true};
+  return api::OwnerReference{.api_version = "v1",
+                             .kind = "Service",
+                             .name = service.metadata.name,
+                             .uid = service.metadata.uid,
+                             .controller = true,
+                             .block_owner_deletion = true};
 }
 
 bool owned_by(const api::EndpointSlice& slice, const api::Service& service) {
-  return std::any_of(slice.metadata.owner_references.begin(), slice.metadata.owner_references.end(), [&](const auto& o) {
-    return o.uid == service.metadata.uid && o.kind == "Service" && o.api_version == "v1";
-  });
+  return std::any_of(slice.metadata.owner_references.begin(), slice.metadata.owner_references.end(),
+                     [&](const auto& o) { return o.uid == service.metadata.uid && o.kind == "Service" && o.api_version == "v1"; });
 }
 
 // "<service>-" when that is a valid name prefix, else the name itself.
@@ -68,10 +69,9 @@ api::EndpointSlice new_slice(const api::Service& service, const api::StringMap& 
 
 // An existing placeholder that can stay as it is (placeholderSliceCompare).
 bool same_placeholder(const api::EndpointSlice& existing, const api::EndpointSlice& placeholder) {
-  return existing.metadata.namespace_ == placeholder.metadata.namespace_ &&
-         existing.metadata.labels == placeholder.metadata.labels &&
-         existing.metadata.owner_references == placeholder.metadata.owner_references &&
-         existing.address_type == placeholder.address_type && existing.endpoints.empty() && existing.ports.empty();
+  return existing.metadata.namespace_ == placeholder.metadata.namespace_ && existing.metadata.labels == placeholder.metadata.labels &&
+         existing.metadata.owner_references == placeholder.metadata.owner_references && existing.address_type == placeholder.address_type &&
+         existing.endpoints.empty() && existing.ports.empty();
 }
 
 struct PodGroup {
@@ -95,8 +95,8 @@ std::vector<EligiblePod> eligible_pods(const api::Service& service, std::span<co
       // Most likely the node informer lags behind the pod informer: retry rather than publish
       // an endpoint without topology, or wait forever for a node that was deleted.
       changes.warnings.push_back("skipping pod " + pod.metadata.namespace_ + "/" + pod.metadata.name + " for service " +
-                                 service.metadata.namespace_ + "/" + service.metadata.name + ": node \"" +
-                                 pod.spec.node_name + "\" not found");
+                                 service.metadata.namespace_ + "/" + service.metadata.name + ": node \"" + pod.spec.node_name +
+                                 "\" not found");
       changes.retry_later = true;
       continue;
     }
@@ -113,8 +113,10 @@ SlicePlan plan_address_type(const api::Service& service, const std::string& addr
   std::map<std::string, std::vector<api::EndpointSlice>> existing_by_ports;
   for (auto& slice : existing) {
     // Ours by label but not this Service's: left by an earlier Service of the same name.
-    if (!owned_by(slice, service)) plan.to_delete.push_back(std::move(slice));
-    else existing_by_ports[port_set_key(slice.ports)].push_back(std::move(slice));
+    if (!owned_by(slice, service))
+      plan.to_delete.push_back(std::move(slice));
+    else
+      existing_by_ports[port_set_key(slice.ports)].push_back(std::move(slice));
   }
 
   std::map<std::string, PodGroup> desired_by_ports;
@@ -179,18 +181,16 @@ bool managed_by_slice_controller(const api::EndpointSlice& slice) {
   return label_of(slice.metadata, kLabelManagedBy) == kSliceControllerName;
 }
 
-SliceChanges reconcile_service_slices(const api::Service& service, std::span<const api::Pod> pods_in_namespace,
-                                      const NodeLookup& nodes, std::span<const api::EndpointSlice> existing_slices,
-                                      const ReconcilerOptions& options) {
+SliceChanges reconcile_service_slices(const api::Service& service, std::span<const api::Pod> pods_in_namespace, const NodeLookup& nodes,
+                                      std::span<const api::EndpointSlice> existing_slices, const ReconcilerOptions& options) {
   if (options.max_endpoints_per_slice < 1 || options.max_endpoints_per_slice > 1000)
     throw std::invalid_argument("max_endpoints_per_slice must be between 1 and 1000, got " +
                                 std::to_string(options.max_endpoints_per_slice));
 
   std::vector<api::EndpointSlice> ours;
   for (const auto& slice : existing_slices) {
-    if (slice.metadata.namespace_ != service.metadata.namespace_ ||
-        label_of(slice.metadata, kLabelServiceName) != service.metadata.name || !managed_by_slice_controller(slice) ||
-        slice.metadata.deletion_timestamp)
+    if (slice.metadata.namespace_ != service.metadata.namespace_ || label_of(slice.metadata, kLabelServiceName) != service.metadata.name ||
+        !managed_by_slice_controller(slice) || slice.metadata.deletion_timestamp)
       continue;
     ours.push_back(slice);
   }
@@ -218,8 +218,8 @@ SliceChanges reconcile_service_slices(const api::Service& service, std::span<con
     auto plan = plan_address_type(service, address_type, pods, std::move(ours_by_type[address_type]), labels,
                                   static_cast<std::size_t>(options.max_endpoints_per_slice));
     if (auto problem = reconcile_hints(hint_policy, nodes, plan); !problem.empty())
-      changes.warnings.push_back("topology hints disabled for service " + service.metadata.namespace_ + "/" +
-                                 service.metadata.name + " (" + address_type + "): " + problem);
+      changes.warnings.push_back("topology hints disabled for service " + service.metadata.namespace_ + "/" + service.metadata.name + " (" +
+                                 address_type + "): " + problem);
     std::move(plan.to_create.begin(), plan.to_create.end(), std::back_inserter(changes.to_create));
     std::move(plan.to_update.begin(), plan.to_update.end(), std::back_inserter(changes.to_update));
     std::move(plan.to_delete.begin(), plan.to_delete.end(), std::back_inserter(changes.to_delete));

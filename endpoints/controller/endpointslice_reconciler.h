@@ -41,9 +41,8 @@ struct ReconcilerOptions {
 // from this controller: any it made earlier are deleted (the mirroring controller takes over).
 // Throws std::invalid_argument when options are out of range (a programmer error: flags are
 // validated where they are parsed).
-SliceChanges reconcile_service_slices(const api::Service& service, std::span<const api::Pod> pods_in_namespace,
-                                      const NodeLookup& nodes, std::span<const api::EndpointSlice> existing_slices,
-                                      const ReconcilerOptions& options);
+SliceChanges reconcile_service_slices(const api::Service& service, std::span<const api::Pod> pods_in_namespace, const NodeLookup& nodes,
+                                      std::span<const api::EndpointSlice> existing_slices, const ReconcilerOptions& options);
 
 // True for slices whose endpointslice.kubernetes.io/managed-by is endpointslice-controller.k8s.io.
 bool managed_by_slice_controller(const api::EndpointSlice& slice);

@@ -13,25 +13,24 @@ namespace switchyard::slice_controller {
 namespace {
 
 using testing::addresses_of;
-using testing::FakeSliceStore;
-using testing::node;
-using testing::web_pod;
-using testing::web_service;
 using ::testing::ElementsAre;
+using testing::FakeSliceStore;
 using ::testing::IsEmpty;
+using testing::node;
 using ::testing::SizeIs;
 using ::testing::UnorderedElementsAre;
+using testing::web_pod;
+using testing::web_service;
 
 const api::StringMap kWebLabels{{"kubernetes.io/service-name", "web"},
                                 {"endpointslice.kubernetes.io/managed-by", "endpointslice-controller.k8s.io"}};
-const api::OwnerReference kWebOwner{.api_version = "v1", .kind = "Service", .name = "web", .uid = "uid-svc-web",
-                                    .controller = true, .block_owner_deletion = true};
+const api::OwnerReference kWebOwner{
+    .api_version = "v1", .kind = "Service", .name = "web", .uid = "uid-svc-web", .controller = true, .block_owner_deletion = true};
 
 std::vector<api::Node> two_zones() { return {node("node-a", "zone-a"), node("node-b", "zone-b")}; }
 
-SliceChanges reconcile(const api::Service& service, const std::vector<api::Pod>& pods,
-                       const std::vector<api::EndpointSlice>& existing = {}, int max_per_slice = 100,
-                       const std::vector<api::Node>& nodes = two_zones()) {
+SliceChanges reconcile(const api::Service& service, const std::vector<api::Pod>& pods, const std::vector<api::EndpointSlice>& existing = {},
+                       int max_per_slice = 100, const std::vector<api::Node>& nodes = two_zones()) {
   return reconcile_service_slices(service, pods, NodeLookup(nodes), existing, ReconcilerOptions{max_per_slice});
 }
 
@@ -106,18 +105,22 @@ TEST_P(PodSelectionTest, OnlyMatchingLivePodsWithAnIp) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, PodSelectionTest,
-    ::testing::Values(
-        PodSelectionCase{"matching", [](api::Pod&) {}, true},
-        PodSelectionCase{"extra_labels", [](api::Pod& p) { p.metadata.labels["tier"] = "front"; }, true},
-        PodSelectionCase{"other_label_value", [](api::Pod& p) { p.metadata.labels["app"] = "db"; }, false},
-        PodSelectionCase{"no_labels", [](api::Pod& p) { p.metadata.labels.clear(); }, false},
-        PodSelectionCase{"other_namespace", [](api::Pod& p) { p.metadata.namespace_ = "staging"; }, false},
-        PodSelectionCase{"succeeded", [](api::Pod& p) { p.status.phase = "Succeeded"; }, false},
-        PodSelectionCase{"failed", [](api::Pod& p) { p.status.phase = "Failed"; }, false},
-        PodSelectionCase{"no_ip_yet", [](api::Pod& p) { p.status.pod_ip.clear(); p.status.pod_ips.clear(); }, false},
-        PodSelectionCase{"pending_with_ip", [](api::Pod& p) { p.status.phase = "Pending"; }, true},
-        PodSelectionCase{"terminating", [](api::Pod& p) { p.metadata.deletion_timestamp = "2024-01-01T00:00:00Z"; }, true},
-        PodSelectionCase{"not_ready", [](api::Pod& p) { p.status.conditions[0].status = "False"; }, true}),
+    ::testing::Values(PodSelectionCase{"matching", [](api::Pod&) {}, true},
+                      PodSelectionCase{"extra_labels", [](api::Pod& p) { p.metadata.labels["tier"] = "front"; }, true},
+                      PodSelectionCase{"other_label_value", [](api::Pod& p) { p.metadata.labels["app"] = "db"; }, false},
+                      PodSelectionCase{"no_labels", [](api::Pod& p) { p.metadata.labels.clear(); }, false},
+                      PodSelectionCase{"other_namespace", [](api::Pod& p) { p.metadata.namespace_ = "staging"; }, false},
+                      PodSelectionCase{"succeeded", [](api::Pod& p) { p.status.phase = "Succeeded"; }, false},
+                      PodSelectionCase{"failed", [](api::Pod& p) { p.status.phase = "Failed"; }, false},
+                      PodSelectionCase{"no_ip_yet",
+                                       [](api::Pod& p) {
+                                         p.status.pod_ip.clear();
+                                         p.status.pod_ips.clear();
+                                       },
+                                       false},
+                      PodSelectionCase{"pending_with_ip", [](api::Pod& p) { p.status.phase = "Pending"; }, true},
+                      PodSelectionCase{"terminating", [](api::Pod& p) { p.metadata.deletion_timestamp = "2024-01-01T00:00:00Z"; }, true},
+                      PodSelectionCase{"not_ready", [](api::Pod& p) { p.status.conditions[0].status = "False"; }, true}),
     [](const auto& info) { return info.param.name; });
 
 TEST(EndpointSliceReconcilerTest, TerminatingAndUnreadyPodsCarryTheirConditions) {
@@ -145,8 +148,7 @@ TEST(EndpointSliceReconcilerTest, PodOnUnknownNodeIsSkippedAndRetried) {
   auto changes = reconcile(web_service(), {web_pod("web-1", "10.0.0.1"), lost});
   EXPECT_THAT(addresses_of(changes.to_create), ElementsAre("10.0.0.1"));
   EXPECT_TRUE(changes.retry_later);
-  EXPECT_THAT(changes.warnings,
-              ElementsAre("skipping pod default/lost for service default/web: node \"node-gone\" not found"));
+  EXPECT_THAT(changes.warnings, ElementsAre("skipping pod default/lost for service default/web: node \"node-gone\" not found"));
 
   // publishNotReadyAddresses: the user wants every address published; it comes without zone.
   auto service = web_service();
@@ -388,9 +390,8 @@ TEST(EndpointSliceReconcilerTest, RemovedPodsLeaveTheirSlices) {
   ASSERT_THAT(store.slices(), SizeIs(2));
   // Drop every pod of the 50-endpoint slice: that slice is deleted.
   std::vector<std::string> small_slice = addresses_of(store.slices()[0].endpoints.size() == 50 ? store.slices()[0] : store.slices()[1]);
-  std::erase_if(pods, [&](const api::Pod& p) {
-    return std::find(small_slice.begin(), small_slice.end(), p.status.pod_ip) != small_slice.end();
-  });
+  std::erase_if(pods,
+                [&](const api::Pod& p) { return std::find(small_slice.begin(), small_slice.end(), p.status.pod_ip) != small_slice.end(); });
   auto changes = reconcile_into(store, web_service(), pods);
   EXPECT_THAT(changes.to_create, IsEmpty());
   EXPECT_THAT(changes.to_update, IsEmpty());

@@ -26,11 +26,24 @@ std::optional<std::int64_t> parse_cpu_millicores(std::string_view q) {
   double scale_to_milli = 1000.0;
   if (!q.empty()) {
     switch (q.back()) {
-      case 'm': scale_to_milli = 1.0; q.remove_suffix(1); break;
-      case 'k': scale_to_milli = 1e6; q.remove_suffix(1); break;
-      case 'M': scale_to_milli = 1e9; q.remove_suffix(1); break;
-      case 'G': scale_to_milli = 1e12; q.remove_suffix(1); break;
-      default: break;
+      case 'm':
+        scale_to_milli = 1.0;
+        q.remove_suffix(1);
+        break;
+      case 'k':
+        scale_to_milli = 1e6;
+        q.remove_suffix(1);
+        break;
+      case 'M':
+        scale_to_milli = 1e9;
+        q.remove_suffix(1);
+        break;
+      case 'G':
+        scale_to_milli = 1e12;
+        q.remove_suffix(1);
+        break;
+      default:
+        break;
     }
   }
   if (q.empty()) return std::nullopt;
@@ -62,8 +75,7 @@ NodeLookup::NodeLookup(std::span<const api::Node> nodes) {
     total_millis += *millis;
   }
 
-  if (problem.empty() && millis_by_zone.size() < 2)
-    problem = millis_by_zone.empty() ? "no ready nodes" : "ready nodes in one zone only";
+  if (problem.empty() && millis_by_zone.size() < 2) problem = millis_by_zone.empty() ? "no ready nodes" : "ready nodes in one zone only";
   cpu_share_problem_ = problem;
   if (!problem.empty()) return;
   for (const auto& [zone, millis] : millis_by_zone)

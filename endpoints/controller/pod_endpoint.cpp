@@ -81,8 +81,8 @@ std::vector<api::SlicePort> endpoint_ports_for_pod(const api::Service& service, 
   return ports;
 }
 
-api::SliceEndpoint pod_to_endpoint(const api::Pod& pod, const std::optional<std::string>& zone,
-                                   const api::Service& service, std::string_view address_type) {
+api::SliceEndpoint pod_to_endpoint(const api::Pod& pod, const std::optional<std::string>& zone, const api::Service& service,
+                                   std::string_view address_type) {
   const bool serving = pod_ready(pod);
   const bool terminating = pod.metadata.deletion_timestamp.has_value();
   api::SliceEndpoint ep;
@@ -94,12 +94,11 @@ api::SliceEndpoint pod_to_endpoint(const api::Pod& pod, const std::optional<std:
   ep.conditions.ready = service.spec.publish_not_ready_addresses || (serving && !terminating);
   ep.conditions.serving = serving;
   ep.conditions.terminating = terminating;
-  ep.target_ref = api::ObjectReference{.kind = "Pod", .namespace_ = pod.metadata.namespace_,
-                                       .name = pod.metadata.name, .uid = pod.metadata.uid};
+  ep.target_ref =
+      api::ObjectReference{.kind = "Pod", .namespace_ = pod.metadata.namespace_, .name = pod.metadata.name, .uid = pod.metadata.uid};
   if (!pod.spec.node_name.empty()) ep.node_name = pod.spec.node_name;
   if (zone && !zone->empty()) ep.zone = zone;
-  if (!pod.spec.hostname.empty() && pod.spec.subdomain == service.metadata.name &&
-      pod.metadata.namespace_ == service.metadata.namespace_)
+  if (!pod.spec.hostname.empty() && pod.spec.subdomain == service.metadata.name && pod.metadata.namespace_ == service.metadata.namespace_)
     ep.hostname = pod.spec.hostname;
   return ep;
 }

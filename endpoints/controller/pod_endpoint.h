@@ -31,7 +31,7 @@ std::vector<api::SlicePort> endpoint_ports_for_pod(const api::Service& service, 
 
 // The endpoint for `pod` in a slice of `address_type`; its addresses are empty when the pod has
 // no IP of that type. `zone` is the zone of the pod's node, when known.
-api::SliceEndpoint pod_to_endpoint(const api::Pod& pod, const std::optional<std::string>& zone,
-                                   const api::Service& service, std::string_view address_type);
+api::SliceEndpoint pod_to_endpoint(const api::Pod& pod, const std::optional<std::string>& zone, const api::Service& service,
+                                   std::string_view address_type);
 
 }  // namespace switchyard::slice_controller

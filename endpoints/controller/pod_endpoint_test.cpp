@@ -8,9 +8,9 @@
 namespace switchyard::slice_controller {
 namespace {
 
+using ::testing::ElementsAre;
 using testing::web_pod;
 using testing::web_service;
-using ::testing::ElementsAre;
 
 // ---- which pods count ----------------------------------------------------------------------
 
@@ -62,15 +62,14 @@ TEST_P(EndpointConditionsTest, ReadyServingTerminating) {
   EXPECT_EQ(ep.conditions.terminating, c.terminating);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, EndpointConditionsTest,
-    ::testing::Values(ConditionsCase{"ready_pod", true, false, false, true, true, false},
-                      ConditionsCase{"unready_pod", false, false, false, false, false, false},
-                      ConditionsCase{"terminating_ready_pod", true, true, false, false, true, true},
-                      ConditionsCase{"terminating_unready_pod", false, true, false, false, false, true},
-                      ConditionsCase{"unready_published", false, false, true, true, false, false},
-                      ConditionsCase{"terminating_published", true, true, true, true, true, true}),
-    [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Cases, EndpointConditionsTest,
+                         ::testing::Values(ConditionsCase{"ready_pod", true, false, false, true, true, false},
+                                           ConditionsCase{"unready_pod", false, false, false, false, false, false},
+                                           ConditionsCase{"terminating_ready_pod", true, true, false, false, true, true},
+                                           ConditionsCase{"terminating_unready_pod", false, true, false, false, false, true},
+                                           ConditionsCase{"unready_published", false, false, true, true, false, false},
+                                           ConditionsCase{"terminating_published", true, true, true, true, true, true}),
+                         [](const auto& info) { return info.param.name; });
 
 TEST(EndpointConditionsTest, PodWithoutReadyConditionIsNotServing) {
   auto pod = web_pod("p", "10.0.0.1");
@@ -107,25 +106,24 @@ TEST_P(FindTargetPortTest, ResolvesAgainstThePod) {
   EXPECT_EQ(find_target_port(pod, sp), GetParam().port);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, FindTargetPortTest,
-    ::testing::Values(TargetPortCase{"number", api::IntOrString::of(9999), "TCP", 9999},
-                      TargetPortCase{"unset_means_service_port", api::IntOrString::of(0), "TCP", 80},
-                      TargetPortCase{"name", api::IntOrString::of("http"), "TCP", 8080},
-                      TargetPortCase{"name_udp", api::IntOrString::of("dns"), "UDP", 5353},
-                      TargetPortCase{"name_with_other_protocol", api::IntOrString::of("dns"), "TCP", std::nullopt},
-                      TargetPortCase{"name_default_protocol", api::IntOrString::of("admin"), "", 9000},
-                      TargetPortCase{"sidecar_init_container", api::IntOrString::of("proxy"), "TCP", 15001},
-                      TargetPortCase{"plain_init_container", api::IntOrString::of("setup"), "TCP", std::nullopt},
-                      TargetPortCase{"unknown_name", api::IntOrString::of("grpc"), "TCP", std::nullopt}),
-    [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Cases, FindTargetPortTest,
+                         ::testing::Values(TargetPortCase{"number", api::IntOrString::of(9999), "TCP", 9999},
+                                           TargetPortCase{"unset_means_service_port", api::IntOrString::of(0), "TCP", 80},
+                                           TargetPortCase{"name", api::IntOrString::of("http"), "TCP", 8080},
+                                           TargetPortCase{"name_udp", api::IntOrString::of("dns"), "UDP", 5353},
+                                           TargetPortCase{"name_with_other_protocol", api::IntOrString::of("dns"), "TCP", std::nullopt},
+                                           TargetPortCase{"name_default_protocol", api::IntOrString::of("admin"), "", 9000},
+                                           TargetPortCase{"sidecar_init_container", api::IntOrString::of("proxy"), "TCP", 15001},
+                                           TargetPortCase{"plain_init_container", api::IntOrString::of("setup"), "TCP", std::nullopt},
+                                           TargetPortCase{"unknown_name", api::IntOrString::of("grpc"), "TCP", std::nullopt}),
+                         [](const auto& info) { return info.param.name; });
 
 TEST(EndpointPortsTest, UnresolvedNamedPortsAreLeftOut) {
   auto service = web_service();
   service.spec.ports = {
       api::ServicePort{.name = "http", .protocol = "TCP", .port = 80, .target_port = api::IntOrString::of("http")},
-      api::ServicePort{.name = "metrics", .protocol = "TCP", .app_protocol = "http", .port = 9090,
-                       .target_port = api::IntOrString::of("metrics")},
+      api::ServicePort{
+          .name = "metrics", .protocol = "TCP", .app_protocol = "http", .port = 9090, .target_port = api::IntOrString::of("metrics")},
   };
   auto ports = endpoint_ports_for_pod(service, web_pod("p", "10.0.0.1"));
   ASSERT_EQ(ports.size(), 1u);
@@ -163,15 +161,14 @@ TEST_P(AddressTypesTest, FromIpFamilies) {
   EXPECT_EQ(address_types_for_service(service), GetParam().types);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Cases, AddressTypesTest,
-    ::testing::Values(AddressTypesCase{"ipv4", {"IPv4"}, "10.96.0.10", {"IPv4"}},
-                      AddressTypesCase{"ipv6", {"IPv6"}, "fd00::10", {"IPv6"}},
-                      AddressTypesCase{"dual_stack", {"IPv4", "IPv6"}, "10.96.0.10", {"IPv4", "IPv6"}},
-                      AddressTypesCase{"dual_stack_ipv6_primary", {"IPv6", "IPv4"}, "fd00::10", {"IPv6", "IPv4"}},
-                      AddressTypesCase{"legacy_from_cluster_ip", {}, "fd00::10", {"IPv6"}},
-                      AddressTypesCase{"legacy_headless", {}, "None", {"IPv4", "IPv6"}}),
-    [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Cases, AddressTypesTest,
+                         ::testing::Values(AddressTypesCase{"ipv4", {"IPv4"}, "10.96.0.10", {"IPv4"}},
+                                           AddressTypesCase{"ipv6", {"IPv6"}, "fd00::10", {"IPv6"}},
+                                           AddressTypesCase{"dual_stack", {"IPv4", "IPv6"}, "10.96.0.10", {"IPv4", "IPv6"}},
+                                           AddressTypesCase{"dual_stack_ipv6_primary", {"IPv6", "IPv4"}, "fd00::10", {"IPv6", "IPv4"}},
+                                           AddressTypesCase{"legacy_from_cluster_ip", {}, "fd00::10", {"IPv6"}},
+                                           AddressTypesCase{"legacy_headless", {}, "None", {"IPv4", "IPv6"}}),
+                         [](const auto& info) { return info.param.name; });
 
 // ---- the endpoint ------------------------------------------------------------------------
 

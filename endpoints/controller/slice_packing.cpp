@@ -51,9 +51,8 @@ void SlicePlan::append(SlicePlan&& other) {
   move_into(unchanged, other.unchanged);
 }
 
-SlicePlan pack_endpoints(std::vector<api::EndpointSlice> existing, DesiredEndpoints desired,
-                         const api::StringMap& labels, const api::EndpointSlice& new_slice,
-                         std::size_t max) {
+SlicePlan pack_endpoints(std::vector<api::EndpointSlice> existing, DesiredEndpoints desired, const api::StringMap& labels,
+                         const api::EndpointSlice& new_slice, std::size_t max) {
   std::vector<WorkingSlice> slices;
   slices.reserve(existing.size());
 
@@ -85,9 +84,8 @@ SlicePlan pack_endpoints(std::vector<api::EndpointSlice> existing, DesiredEndpoi
     std::vector<WorkingSlice*> updating;
     for (auto& w : slices)
       if (w.fate == Fate::Update) updating.push_back(&w);
-    std::stable_sort(updating.begin(), updating.end(), [](const WorkingSlice* a, const WorkingSlice* b) {
-      return a->slice.endpoints.size() > b->slice.endpoints.size();
-    });
+    std::stable_sort(updating.begin(), updating.end(),
+                     [](const WorkingSlice* a, const WorkingSlice* b) { return a->slice.endpoints.size() > b->slice.endpoints.size(); });
     for (auto* w : updating) fill(w->slice, desired, max);
   }
 
@@ -108,9 +106,15 @@ SlicePlan pack_endpoints(std::vector<api::EndpointSlice> existing, DesiredEndpoi
 
   for (auto& w : slices) {
     switch (w.fate) {
-      case Fate::Unchanged: plan.unchanged.push_back(std::move(w.slice)); break;
-      case Fate::Update: plan.to_update.push_back(std::move(w.slice)); break;
-      case Fate::Delete: plan.to_delete.push_back(std::move(w.slice)); break;
+      case Fate::Unchanged:
+        plan.unchanged.push_back(std::move(w.slice));
+        break;
+      case Fate::Update:
+        plan.to_update.push_back(std::move(w.slice));
+        break;
+      case Fate::Delete:
+        plan.to_delete.push_back(std::move(w.slice));
+        break;
     }
   }
   return plan;

@@ -28,8 +28,7 @@ using DesiredEndpoints = std::map<std::string, api::SliceEndpoint>;
 
 // `existing` all have the port set of `new_slice`, the template for slices to create (metadata,
 // ports and address type set, no endpoints). `labels` are the labels every slice should carry.
-SlicePlan pack_endpoints(std::vector<api::EndpointSlice> existing, DesiredEndpoints desired,
-                         const api::StringMap& labels, const api::EndpointSlice& new_slice,
-                         std::size_t max_endpoints_per_slice);
+SlicePlan pack_endpoints(std::vector<api::EndpointSlice> existing, DesiredEndpoints desired, const api::StringMap& labels,
+                         const api::EndpointSlice& new_slice, std::size_t max_endpoints_per_slice);
 
 }  // namespace switchyard::slice_controller

@@ -56,8 +56,7 @@ std::vector<std::string> names(const std::vector<api::EndpointSlice>& slices) {
 }
 
 TEST(SlicePackingTest, NothingChangesWhenSlicesHoldExactlyTheDesiredEndpoints) {
-  auto plan = pack_endpoints({slice("a", {"10.0.0.2", "10.0.0.1"})}, desired({"10.0.0.1", "10.0.0.2"}), kLabels,
-                             new_slice_template(), 100);
+  auto plan = pack_endpoints({slice("a", {"10.0.0.2", "10.0.0.1"})}, desired({"10.0.0.1", "10.0.0.2"}), kLabels, new_slice_template(), 100);
   EXPECT_THAT(plan.to_create, IsEmpty());
   EXPECT_THAT(plan.to_update, IsEmpty());
   EXPECT_THAT(plan.to_delete, IsEmpty());
@@ -73,8 +72,8 @@ TEST(SlicePackingTest, ChangedConditionsUpdateInPlace) {
 }
 
 TEST(SlicePackingTest, EmptiedSliceIsDeletedAsItWas) {
-  auto plan = pack_endpoints({slice("a", {"10.0.0.1"}), slice("b", {"10.0.0.2"})}, desired({"10.0.0.2"}), kLabels,
-                             new_slice_template(), 100);
+  auto plan =
+      pack_endpoints({slice("a", {"10.0.0.1"}), slice("b", {"10.0.0.2"})}, desired({"10.0.0.2"}), kLabels, new_slice_template(), 100);
   ASSERT_THAT(names(plan.to_delete), ElementsAre("a"));
   EXPECT_THAT(addresses_of(plan.to_delete[0]), ElementsAre("10.0.0.1"));
   EXPECT_THAT(names(plan.unchanged), ElementsAre("b"));
@@ -99,8 +98,7 @@ TEST(SlicePackingTest, LeftoversGoToTheUnchangedSliceTheyFillBest) {
 }
 
 TEST(SlicePackingTest, NewSlicesHoldAtMostTheLimit) {
-  auto plan = pack_endpoints({}, desired({"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"}), kLabels,
-                             new_slice_template(), 2);
+  auto plan = pack_endpoints({}, desired({"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"}), kLabels, new_slice_template(), 2);
   ASSERT_EQ(plan.to_create.size(), 3u);
   EXPECT_EQ(plan.to_create[0].endpoints.size(), 2u);
   EXPECT_EQ(plan.to_create[1].endpoints.size(), 2u);
@@ -109,8 +107,8 @@ TEST(SlicePackingTest, NewSlicesHoldAtMostTheLimit) {
 }
 
 TEST(SlicePackingTest, DuplicateEndpointsAreDropped) {
-  auto plan = pack_endpoints({slice("a", {"10.0.0.1"}), slice("b", {"10.0.0.1", "10.0.0.2"})},
-                             desired({"10.0.0.1", "10.0.0.2"}), kLabels, new_slice_template(), 100);
+  auto plan = pack_endpoints({slice("a", {"10.0.0.1"}), slice("b", {"10.0.0.1", "10.0.0.2"})}, desired({"10.0.0.1", "10.0.0.2"}), kLabels,
+                             new_slice_template(), 100);
   ASSERT_THAT(names(plan.to_update), ElementsAre("b"));
   EXPECT_THAT(addresses_of(plan.to_update[0]), ElementsAre("10.0.0.2"));
   EXPECT_THAT(names(plan.unchanged), ElementsAre("a"));

@@ -27,8 +27,8 @@ api::Pod web_pod(const std::string& name, const std::string& ip, const std::stri
   p.metadata.uid = "uid-pod-" + name;
   p.metadata.labels = {{"app", "web"}};
   p.spec.node_name = node_name;
-  p.spec.containers = {api::Container{.name = "app", .image = "nginx",
-                                      .ports = {api::ContainerPort{.name = "http", .container_port = 8080, .protocol = "TCP"}}}};
+  p.spec.containers = {api::Container{
+      .name = "app", .image = "nginx", .ports = {api::ContainerPort{.name = "http", .container_port = 8080, .protocol = "TCP"}}}};
   p.status.phase = "Running";
   if (!ip.empty()) {
     p.status.pod_ip = ip;

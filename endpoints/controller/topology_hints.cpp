@@ -53,8 +53,10 @@ void set_placed_hints(HintPolicy policy, api::EndpointSlice& slice) {
 void move_wrongly_hinted_to_update(HintPolicy policy, SlicePlan& plan) {
   std::vector<api::EndpointSlice> still_unchanged;
   for (auto& slice : plan.unchanged) {
-    if (hints_wrong(policy, slice)) plan.to_update.push_back(std::move(slice));
-    else still_unchanged.push_back(std::move(slice));
+    if (hints_wrong(policy, slice))
+      plan.to_update.push_back(std::move(slice));
+    else
+      still_unchanged.push_back(std::move(slice));
   }
   plan.unchanged = std::move(still_unchanged);
 }
@@ -93,8 +95,8 @@ std::variant<Allocations, std::string> allocations_for(const std::map<std::strin
     allocations[zone] = Allocation{minimum, 0, std::max(desired, static_cast<double>(minimum))};
     min_total += minimum;
     if (min_total > endpoints)
-      return "minimum allocations would exceed the overload threshold (" + std::to_string(endpoints) +
-             " endpoints, " + std::to_string(zones) + " zones)";
+      return "minimum allocations would exceed the overload threshold (" + std::to_string(endpoints) + " endpoints, " +
+             std::to_string(zones) + " zones)";
   }
   for (auto& [zone, a] : allocations) a.maximum = a.minimum + endpoints - min_total;
   return allocations;
@@ -130,13 +132,15 @@ std::pair<std::string, double> largest(const std::map<std::string, double>& valu
 
 // Whole endpoints each zone should give away and receive to approach its desired allocation.
 std::pair<std::map<std::string, int>, std::map<std::string, int>> giving_and_receiving(const Allocations& allocations,
-                                                                                      const std::map<std::string, int>& allocated) {
+                                                                                       const std::map<std::string, int>& allocated) {
   std::map<std::string, double> surplus, deficit;
   for (const auto& [zone, a] : allocations) {
     auto it = allocated.find(zone);
     const double have = it == allocated.end() ? 0 : it->second;
-    if (have > a.desired) surplus[zone] = have - a.desired;
-    else if (have < a.desired) deficit[zone] = a.desired - have;
+    if (have > a.desired)
+      surplus[zone] = have - a.desired;
+    else if (have < a.desired)
+      deficit[zone] = a.desired - have;
   }
   std::map<std::string, int> giving, receiving;
   for (;;) {

@@ -8,10 +8,10 @@
 namespace switchyard::slice_controller {
 namespace {
 
-using testing::node;
-using testing::web_service;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
+using testing::node;
+using testing::web_service;
 
 api::SliceEndpoint endpoint(const std::string& ip, const std::string& zone, bool ready = true) {
   api::SliceEndpoint ep;
@@ -36,8 +36,10 @@ api::EndpointHints zones(std::vector<std::string> z) { return api::EndpointHints
 std::vector<std::string> hinted_zones(const api::EndpointSlice& s) {
   std::vector<std::string> out;
   for (const auto& ep : s.endpoints) {
-    if (!ep.hints) out.push_back("-");
-    else out.push_back(ep.hints->for_zones.empty() ? "?" : ep.hints->for_zones.front());
+    if (!ep.hints)
+      out.push_back("-");
+    else
+      out.push_back(ep.hints->for_zones.empty() ? "?" : ep.hints->for_zones.front());
   }
   return out;
 }
@@ -63,28 +65,29 @@ TEST_P(HintPolicyTest, FromAnnotationsAndTrafficDistribution) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, HintPolicyTest,
     ::testing::Values(
-        PolicyCase{"none", {}, std::nullopt, HintPolicy::None},
-        PolicyCase{"prefer_close", {}, "PreferClose", HintPolicy::SameZone},
+        PolicyCase{"none", {}, std::nullopt, HintPolicy::None}, PolicyCase{"prefer_close", {}, "PreferClose", HintPolicy::SameZone},
         PolicyCase{"prefer_same_zone", {}, "PreferSameZone", HintPolicy::SameZone},
         PolicyCase{"prefer_same_node", {}, "PreferSameNode", HintPolicy::SameZoneAndNode},
         PolicyCase{"unknown_distribution", {}, "Nearby", HintPolicy::None},
-        PolicyCase{"topology_mode_auto", {{"service.kubernetes.io/topology-mode", "Auto"}}, std::nullopt,
+        PolicyCase{
+            "topology_mode_auto", {{"service.kubernetes.io/topology-mode", "Auto"}}, std::nullopt, HintPolicy::ProportionalToZoneCpu},
+        PolicyCase{"auto_wins_over_distribution",
+                   {{"service.kubernetes.io/topology-mode", "auto"}},
+                   "PreferClose",
                    HintPolicy::ProportionalToZoneCpu},
-        PolicyCase{"auto_wins_over_distribution", {{"service.kubernetes.io/topology-mode", "auto"}}, "PreferClose",
-                   HintPolicy::ProportionalToZoneCpu},
-        PolicyCase{"topology_mode_disabled", {{"service.kubernetes.io/topology-mode", "Disabled"}}, "PreferClose",
-                   HintPolicy::SameZone},
+        PolicyCase{"topology_mode_disabled", {{"service.kubernetes.io/topology-mode", "Disabled"}}, "PreferClose", HintPolicy::SameZone},
         PolicyCase{"old_annotation_wins",
                    {{"service.kubernetes.io/topology-aware-hints", "Disabled"}, {"service.kubernetes.io/topology-mode", "Auto"}},
-                   std::nullopt, HintPolicy::None}),
+                   std::nullopt,
+                   HintPolicy::None}),
     [](const auto& info) { return info.param.name; });
 
 // ---- PreferClose ---------------------------------------------------------------------------
 
 TEST(SameZoneHintsTest, ReadyEndpointsAreHintedForTheirOwnZone) {
   SlicePlan plan;
-  plan.to_create = {slice_of({endpoint("10.0.0.1", "zone-a"), endpoint("10.0.0.2", "zone-b"),
-                              endpoint("10.0.0.3", "zone-a", false), endpoint("10.0.0.4", "")})};
+  plan.to_create = {slice_of(
+      {endpoint("10.0.0.1", "zone-a"), endpoint("10.0.0.2", "zone-b"), endpoint("10.0.0.3", "zone-a", false), endpoint("10.0.0.4", "")})};
   EXPECT_EQ(reconcile_hints(HintPolicy::SameZone, NodeLookup{}, plan), "");
   EXPECT_THAT(hinted_zones(plan.to_create[0]), ElementsAre("zone-a", "zone-b", "-", "-"));
   EXPECT_THAT(plan.to_create[0].endpoints[0].hints->for_nodes, IsEmpty());
@@ -151,8 +154,8 @@ TEST(ProportionalHintsTest, SharesFollowCpu) {
   // zone-a has three times zone-b's CPU: of 4 endpoints all in zone-b, 3 are hinted to zone-a.
   NodeLookup nodes(std::vector<api::Node>{node("a", "zone-a", "12"), node("b", "zone-b", "4")});
   SlicePlan plan;
-  plan.to_create = {slice_of({endpoint("10.0.0.1", "zone-b"), endpoint("10.0.0.2", "zone-b"), endpoint("10.0.0.3", "zone-b"),
-                              endpoint("10.0.0.4", "zone-b")})};
+  plan.to_create = {slice_of(
+      {endpoint("10.0.0.1", "zone-b"), endpoint("10.0.0.2", "zone-b"), endpoint("10.0.0.3", "zone-b"), endpoint("10.0.0.4", "zone-b")})};
   EXPECT_EQ(reconcile_hints(HintPolicy::ProportionalToZoneCpu, nodes, plan), "");
   EXPECT_THAT(hinted_zones(plan.to_create[0]), ElementsAre("zone-a", "zone-a", "zone-a", "zone-b"));
 }
@@ -194,24 +197,23 @@ TEST_P(ProportionalFallbackTest, RemovesAllHintsAndSaysWhy) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, ProportionalFallbackTest,
-    ::testing::Values(
-        FallbackCase{"fewer_endpoints_than_zones",
-                     three_equal_zones(),
-                     {endpoint("10.0.0.1", "zone-a")},
-                     "insufficient number of endpoints (2 endpoints, 3 zones)"},
-        FallbackCase{"endpoint_without_zone",
-                     three_equal_zones(),
-                     {endpoint("10.0.0.1", "zone-a"), endpoint("10.0.0.2", "zone-b"), endpoint("10.0.0.3", "zone-c"),
-                      endpoint("10.0.0.4", "zone-b"), endpoint("10.0.0.5", "zone-c"), endpoint("10.0.0.6", "")},
-                     "an endpoint has no zone"},
-        FallbackCase{"one_zone",
-                     {node("a", "zone-a"), node("b", "zone-a")},
-                     {endpoint("10.0.0.1", "zone-a"), endpoint("10.0.0.2", "zone-a")},
-                     "insufficient node information: ready nodes in one zone only"},
-        FallbackCase{"lopsided_cpu",
-                     {node("a", "zone-a", "1"), node("b", "zone-b", "1"), node("c", "zone-c", "100")},
-                     {endpoint("10.0.0.1", "zone-a"), endpoint("10.0.0.2", "zone-b"), endpoint("10.0.0.3", "zone-c")},
-                     "minimum allocations would exceed the overload threshold (4 endpoints, 3 zones)"}),
+    ::testing::Values(FallbackCase{"fewer_endpoints_than_zones",
+                                   three_equal_zones(),
+                                   {endpoint("10.0.0.1", "zone-a")},
+                                   "insufficient number of endpoints (2 endpoints, 3 zones)"},
+                      FallbackCase{"endpoint_without_zone",
+                                   three_equal_zones(),
+                                   {endpoint("10.0.0.1", "zone-a"), endpoint("10.0.0.2", "zone-b"), endpoint("10.0.0.3", "zone-c"),
+                                    endpoint("10.0.0.4", "zone-b"), endpoint("10.0.0.5", "zone-c"), endpoint("10.0.0.6", "")},
+                                   "an endpoint has no zone"},
+                      FallbackCase{"one_zone",
+                                   {node("a", "zone-a"), node("b", "zone-a")},
+                                   {endpoint("10.0.0.1", "zone-a"), endpoint("10.0.0.2", "zone-a")},
+                                   "insufficient node information: ready nodes in one zone only"},
+                      FallbackCase{"lopsided_cpu",
+                                   {node("a", "zone-a", "1"), node("b", "zone-b", "1"), node("c", "zone-c", "100")},
+                                   {endpoint("10.0.0.1", "zone-a"), endpoint("10.0.0.2", "zone-b"), endpoint("10.0.0.3", "zone-c")},
+                                   "minimum allocations would exceed the overload threshold (4 endpoints, 3 zones)"}),
     [](const auto& info) { return info.param.name; });
 
 }  // namespace

@@ -42,8 +42,8 @@ bool available_for_topology(const Endpoint& e, const NodeTopology& node) {
 
 }  // namespace
 
-EligibleEndpoints categorize_endpoints(const std::vector<Endpoint>& eps, const ServicePortInfo& port,
-                                       const NodeTopology& node, bool topology_requested) {
+EligibleEndpoints categorize_endpoints(const std::vector<Endpoint>& eps, const ServicePortInfo& port, const NodeTopology& node,
+                                       bool topology_requested) {
   EligibleEndpoints out;
   bool use_topology = false;
   bool use_serving_terminating = false;

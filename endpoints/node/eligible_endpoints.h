@@ -16,7 +16,7 @@ struct NodeTopology {
 
 // Endpoints of one family only. `topology_requested`: the service asks for topology-aware
 // routing (topology-mode Auto, or a trafficDistribution).
-EligibleEndpoints categorize_endpoints(const std::vector<Endpoint>& endpoints, const ServicePortInfo& port,
-                                       const NodeTopology& node, bool topology_requested);
+EligibleEndpoints categorize_endpoints(const std::vector<Endpoint>& endpoints, const ServicePortInfo& port, const NodeTopology& node,
+                                       bool topology_requested);
 
 }  // namespace switchyard::endpoints

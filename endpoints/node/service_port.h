@@ -38,10 +38,10 @@ struct Endpoint {
 // The endpoints one traffic path may use, after traffic policies, topology and the
 // terminating-endpoint fallback (kube-proxy's CategorizeEndpoints), for one IP family.
 struct EligibleEndpoints {
-  std::vector<Endpoint> cluster;         // for traffic under Cluster policy
-  std::vector<Endpoint> local;           // for traffic under Local policy
-  std::vector<Endpoint> all_reachable;   // union: what conntrack cleanup must keep
-  bool has_any = false;                  // any usable endpoint anywhere: else reject
+  std::vector<Endpoint> cluster;        // for traffic under Cluster policy
+  std::vector<Endpoint> local;          // for traffic under Local policy
+  std::vector<Endpoint> all_reachable;  // union: what conntrack cleanup must keep
+  bool has_any = false;                 // any usable endpoint anywhere: else reject
   bool operator==(const EligibleEndpoints&) const = default;
 };
 
@@ -49,19 +49,19 @@ struct ServicePortInfo {
   ServicePortName name;
   std::vector<std::string> cluster_ips;  // primary family first
   std::int32_t port = 0;
-  std::string protocol;                  // TCP | UDP | SCTP
+  std::string protocol;  // TCP | UDP | SCTP
   std::int32_t node_port = 0;
   std::vector<std::string> external_ips;
   std::vector<std::string> load_balancer_ips;  // status ingress IPs with ipMode VIP
   std::vector<std::string> load_balancer_source_ranges;
   std::int32_t health_check_node_port = 0;
   std::optional<std::int32_t> affinity_timeout_seconds;  // set when sessionAffinity is ClientIP
-  bool external_policy_local = false;    // externalTrafficPolicy Local on an externally reachable service
+  bool external_policy_local = false;                    // externalTrafficPolicy Local on an externally reachable service
   bool internal_policy_local = false;
-  std::string load_balancing;            // service.switchyard.dev/lb-algorithm: "" (random) or "maglev"
-  std::vector<Endpoint> endpoints;       // every endpoint of this port, both families, sorted by ip:port
-  EligibleEndpoints ipv4, ipv6;          // computed for this node
-  int local_ready_endpoints = 0;         // what the health-check node port reports
+  std::string load_balancing;       // service.switchyard.dev/lb-algorithm: "" (random) or "maglev"
+  std::vector<Endpoint> endpoints;  // every endpoint of this port, both families, sorted by ip:port
+  EligibleEndpoints ipv4, ipv6;     // computed for this node
+  int local_ready_endpoints = 0;    // what the health-check node port reports
 
   bool externally_accessible() const { return node_port != 0 || !load_balancer_ips.empty() || !external_ips.empty(); }
   bool uses_cluster_endpoints() const { return !internal_policy_local || externally_accessible(); }
@@ -87,7 +87,7 @@ struct ServiceInfo {
   std::vector<std::string> cluster_ips;
   std::vector<NamedPort> ports;
   bool publish_not_ready_addresses = false;
-  std::vector<Endpoint> addresses;  // one per endpoint IP (ports dropped), sorted, for headless records
+  std::vector<Endpoint> addresses;        // one per endpoint IP (ports dropped), sorted, for headless records
   std::vector<NamedPort> endpoint_ports;  // the slices' ports (target ports), for headless SRV records
   bool operator==(const ServiceInfo&) const = default;
 };

@@ -87,8 +87,7 @@ bool topology_requested(const api::Service& s) {
   if (s.spec.traffic_distribution) return true;
   for (const char* key : {"service.kubernetes.io/topology-mode", "service.kubernetes.io/topology-aware-hints"}) {
     auto it = s.metadata.annotations.find(key);
-    if (it != s.metadata.annotations.end() && it->second != "" && it->second != "Disabled" && it->second != "disabled")
-      return true;
+    if (it != s.metadata.annotations.end() && it->second != "" && it->second != "Disabled" && it->second != "disabled") return true;
   }
   return false;
 }
@@ -161,7 +160,8 @@ void ClusterState::rebuild_service(const ServiceKey& k, Snapshot::PortMap& ports
   info->headless = api::is_headless(spec);
   info->proxied = is_proxied(svc, options_.proxy_name);
   info->external_name = spec.external_name;
-  if (!info->headless) info->cluster_ips = spec.cluster_ips.empty() && !spec.cluster_ip.empty() ? std::vector{spec.cluster_ip} : spec.cluster_ips;
+  if (!info->headless)
+    info->cluster_ips = spec.cluster_ips.empty() && !spec.cluster_ip.empty() ? std::vector{spec.cluster_ip} : spec.cluster_ips;
   info->publish_not_ready_addresses = spec.publish_not_ready_addresses;
   for (const auto& p : spec.ports) info->ports.push_back({p.name, p.protocol.empty() ? "TCP" : p.protocol, p.port});
   std::map<std::string, Endpoint> by_ip;

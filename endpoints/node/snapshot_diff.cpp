@@ -9,10 +9,9 @@ namespace {
 bool same_service_fields(const ServicePortInfo& a, const ServicePortInfo& b) {
   return a.cluster_ips == b.cluster_ips && a.port == b.port && a.protocol == b.protocol && a.node_port == b.node_port &&
          a.external_ips == b.external_ips && a.load_balancer_ips == b.load_balancer_ips &&
-         a.load_balancer_source_ranges == b.load_balancer_source_ranges &&
-         a.health_check_node_port == b.health_check_node_port && a.affinity_timeout_seconds == b.affinity_timeout_seconds &&
-         a.external_policy_local == b.external_policy_local && a.internal_policy_local == b.internal_policy_local &&
-         a.load_balancing == b.load_balancing;
+         a.load_balancer_source_ranges == b.load_balancer_source_ranges && a.health_check_node_port == b.health_check_node_port &&
+         a.affinity_timeout_seconds == b.affinity_timeout_seconds && a.external_policy_local == b.external_policy_local &&
+         a.internal_policy_local == b.internal_policy_local && a.load_balancing == b.load_balancing;
 }
 
 bool connectionless(const std::string& protocol) { return protocol == "UDP" || protocol == "SCTP"; }
@@ -61,8 +60,8 @@ SnapshotDiff diff_snapshots(const Snapshot& before, const Snapshot& after) {
     } else {
       if (a->second != b->second && !(*a->second == *b->second)) {
         c = {a->first, a->second, b->second, !same_service_fields(*a->second, *b->second),
-             a->second->endpoints != b->second->endpoints || a->second->ipv4 != b->second->ipv4 ||
-                 a->second->ipv6 != b->second->ipv6 || a->second->local_ready_endpoints != b->second->local_ready_endpoints};
+             a->second->endpoints != b->second->endpoints || a->second->ipv4 != b->second->ipv4 || a->second->ipv6 != b->second->ipv6 ||
+                 a->second->local_ready_endpoints != b->second->local_ready_endpoints};
       }
       ++a;
       ++b;

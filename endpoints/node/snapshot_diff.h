@@ -14,15 +14,15 @@ struct ServicePortChange {
   ServicePortName name;
   std::shared_ptr<const ServicePortInfo> before;  // null: the port was added
   std::shared_ptr<const ServicePortInfo> after;   // null: the port was removed
-  bool service_changed = false;    // VIPs, ports, policies, affinity: more than the endpoints
+  bool service_changed = false;                   // VIPs, ports, policies, affinity: more than the endpoints
   bool endpoints_changed = false;
 };
 
 // UDP/SCTP flows that would keep going to the wrong place unless conntrack is cleaned.
 struct StaleFlows {
   ServicePortName name;
-  std::vector<Endpoint> removed_endpoints;    // no longer reachable: delete flows DNATed to them
-  std::vector<std::string> service_ips;       // the port had no endpoints and now has: delete flows to these
+  std::vector<Endpoint> removed_endpoints;  // no longer reachable: delete flows DNATed to them
+  std::vector<std::string> service_ips;     // the port had no endpoints and now has: delete flows to these
   std::int32_t port = 0, node_port = 0;
   std::string protocol;
 };

@@ -37,7 +37,8 @@ api::EndpointSlice slice(std::string name, std::string svc, std::vector<api::Sli
   s.metadata.labels = {{kServiceNameLabel, std::move(svc)}};
   s.address_type = std::move(family);
   s.endpoints = std::move(eps);
-  s.ports = {api::SlicePort{.name = "http", .protocol = "TCP", .port = 8080}, api::SlicePort{.name = "dns", .protocol = "UDP", .port = 5353}};
+  s.ports = {api::SlicePort{.name = "http", .protocol = "TCP", .port = 8080},
+             api::SlicePort{.name = "dns", .protocol = "UDP", .port = 5353}};
   return s;
 }
 
@@ -77,8 +78,8 @@ TEST(Snapshot, EndpointConditionsFollowKubeProxyDefaults) {
   state.upsert(slice("web-1", "web", {ep("10.1.0.1", "n", std::nullopt), ep("10.1.0.2", "n", false, true), ep("10.1.0.3", "n", false)}));
   const auto* http = state.build()->find(kHttp);
   ASSERT_EQ(http->endpoints.size(), 3u);
-  EXPECT_TRUE(http->endpoints[0].ready);   // unset ready means ready
-  EXPECT_TRUE(http->endpoints[0].serving); // unset serving follows ready
+  EXPECT_TRUE(http->endpoints[0].ready);    // unset ready means ready
+  EXPECT_TRUE(http->endpoints[0].serving);  // unset serving follows ready
   EXPECT_TRUE(http->endpoints[1].terminating);
   EXPECT_FALSE(http->endpoints[1].serving);
   EXPECT_THAT(ips(http->ipv4.cluster), ::testing::ElementsAre("10.1.0.1:8080"));

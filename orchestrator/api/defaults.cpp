@@ -50,8 +50,7 @@ void apply_defaults(Service& svc, const ClusterNetworkConfig& net) {
   if (s.type.empty()) s.type = "ClusterIP";
   for (auto& p : s.ports) {
     if (p.protocol.empty()) p.protocol = "TCP";
-    if (p.target_port.is_zero() || (p.target_port.is_string && p.target_port.string_value.empty()))
-      p.target_port = IntOrString::of(p.port);
+    if (p.target_port.is_zero() || (p.target_port.is_string && p.target_port.string_value.empty())) p.target_port = IntOrString::of(p.port);
   }
   if (externally_accessible(s) && s.external_traffic_policy.empty()) s.external_traffic_policy = "Cluster";
   if (!s.internal_traffic_policy && (s.type == "NodePort" || s.type == "LoadBalancer" || s.type == "ClusterIP"))
@@ -122,8 +121,10 @@ void apply_defaults(Node&) {}
 void apply_defaults(Object& o, const ClusterNetworkConfig& net) {
   std::visit(
       [&](auto& obj) {
-        if constexpr (std::is_same_v<std::decay_t<decltype(obj)>, Service>) apply_defaults(obj, net);
-        else apply_defaults(obj);
+        if constexpr (std::is_same_v<std::decay_t<decltype(obj)>, Service>)
+          apply_defaults(obj, net);
+        else
+          apply_defaults(obj);
       },
       o);
 }

@@ -14,13 +14,23 @@ std::string go_quoted(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
-        if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
-        else out += c;
+        if (static_cast<unsigned char>(c) < 0x20)
+          out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+        else
+          out += c;
     }
   }
   return out + "\"";
@@ -50,33 +60,35 @@ std::string FieldError::message_without_field() const {
   return {};
 }
 
-std::string FieldError::message() const {
-  return field.empty() ? message_without_field() : field + ": " + message_without_field();
-}
+std::string FieldError::message() const { return field.empty() ? message_without_field() : field + ": " + message_without_field(); }
 
 std::string_view FieldError::reason() const {
   switch (type) {
-    case FieldErrorType::Required: return "FieldValueRequired";
-    case FieldErrorType::Invalid: return "FieldValueInvalid";
-    case FieldErrorType::Forbidden: return "FieldValueForbidden";
-    case FieldErrorType::Duplicate: return "FieldValueDuplicate";
-    case FieldErrorType::NotSupported: return "FieldValueNotSupported";
-    case FieldErrorType::TooLong: return "FieldValueTooLong";
-    case FieldErrorType::TooMany: return "FieldValueTooMany";
-    case FieldErrorType::NotFound: return "FieldValueNotFound";
+    case FieldErrorType::Required:
+      return "FieldValueRequired";
+    case FieldErrorType::Invalid:
+      return "FieldValueInvalid";
+    case FieldErrorType::Forbidden:
+      return "FieldValueForbidden";
+    case FieldErrorType::Duplicate:
+      return "FieldValueDuplicate";
+    case FieldErrorType::NotSupported:
+      return "FieldValueNotSupported";
+    case FieldErrorType::TooLong:
+      return "FieldValueTooLong";
+    case FieldErrorType::TooMany:
+      return "FieldValueTooMany";
+    case FieldErrorType::NotFound:
+      return "FieldValueNotFound";
   }
   return "FieldValueInvalid";
 }
 
-FieldError required(const FieldPath& p, std::string detail) {
-  return {FieldErrorType::Required, p.str(), "", std::move(detail)};
-}
+FieldError required(const FieldPath& p, std::string detail) { return {FieldErrorType::Required, p.str(), "", std::move(detail)}; }
 FieldError invalid(const FieldPath& p, std::string v, std::string detail) {
   return {FieldErrorType::Invalid, p.str(), std::move(v), std::move(detail)};
 }
-FieldError forbidden(const FieldPath& p, std::string detail) {
-  return {FieldErrorType::Forbidden, p.str(), "", std::move(detail)};
-}
+FieldError forbidden(const FieldPath& p, std::string detail) { return {FieldErrorType::Forbidden, p.str(), "", std::move(detail)}; }
 FieldError duplicate(const FieldPath& p, std::string v) { return {FieldErrorType::Duplicate, p.str(), std::move(v), ""}; }
 FieldError not_supported(const FieldPath& p, std::string v, const std::vector<std::string_view>& supported) {
   std::string detail;

@@ -34,7 +34,7 @@ enum class FieldErrorType { Required, Invalid, Forbidden, Duplicate, NotSupporte
 struct FieldError {
   FieldErrorType type;
   std::string field;
-  std::string value;   // rendered; empty when the type does not show a value
+  std::string value;  // rendered; empty when the type does not show a value
   std::string detail;
 
   // "Invalid value: 0: must be between 1 and 65535, inclusive" (no field)

@@ -26,8 +26,7 @@ struct Decoded {
 // Decodes any supported kind, chosen by apiVersion and kind.
 std::expected<Decoded, DecodeError> decode_object(const nlohmann::json& j);
 // Decodes a body that must be of the given kind (apiVersion and kind may be omitted).
-std::expected<Decoded, DecodeError> decode_object_as(const nlohmann::json& j, std::string_view api_version,
-                                                     std::string_view kind);
+std::expected<Decoded, DecodeError> decode_object_as(const nlohmann::json& j, std::string_view api_version, std::string_view kind);
 
 nlohmann::json encode_object(const Object& o);
 nlohmann::json encode_meta(const ObjectMeta& m);

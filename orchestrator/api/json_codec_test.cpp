@@ -105,26 +105,26 @@ struct BadCase {
 };
 
 TEST(JsonCodec, WrongTypesAndKindsNameWhatIsWrong) {
-  for (const auto& c : std::vector<BadCase>{
-           {R"({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}, "spec": {"ports": [{"port": "80"}]}})",
-            "Service in v1: spec.ports[0].port: expected an integer, got string \"80\""},
-           {R"({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}, "spec": {"ports": [{"port": 1e12}]}})",
-            "Service in v1: spec.ports[0].port: 1000000000000.0 is out of range for int32"},
-           {R"({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}, "spec": {"ports": {"port": 80}}})",
-            "Service in v1: spec.ports: expected an array, got object"},
-           {R"({"apiVersion": "v1", "kind": "Service", "metadata": {"labels": {"a": 1}}})",
-            "Service in v1: metadata.labels[a]: expected a string, got integer 1"},
-           {R"({"apiVersion": "v1", "kind": "Service", "metadata": [], "spec": {}})",
-            "Service in v1: metadata: expected an object, got array []"},
-           {R"({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"hostNetwork": "yes"}})",
-            "Pod in v1: spec.hostNetwork: expected a boolean, got string \"yes\""},
-           {R"({"apiVersion": "v1", "kind": "Service", "spec": {"ports": [{"targetPort": true}]}})",
-            "Service in v1: spec.ports[0].targetPort: expected an integer or a string, got boolean true"},
-           {R"({"apiVersion": "v1", "kind": "Deployment"})", "no kind \"Deployment\" is registered for version \"v1\""},
-           {R"({"apiVersion": "v2", "kind": "Service"})", "no kind \"Service\" is registered for version \"v2\""},
-           {R"({"apiVersion": "v1"})", "Object 'Kind' is missing in '{\"apiVersion\":\"v1\"}'"},
-           {R"({"kind": "Service"})", "Object 'apiVersion' is missing in '{\"kind\":\"Service\"}'"},
-           {R"([1, 2])", "expected a JSON object, got array"}}) {
+  for (const auto& c :
+       std::vector<BadCase>{{R"({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}, "spec": {"ports": [{"port": "80"}]}})",
+                             "Service in v1: spec.ports[0].port: expected an integer, got string \"80\""},
+                            {R"({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}, "spec": {"ports": [{"port": 1e12}]}})",
+                             "Service in v1: spec.ports[0].port: 1000000000000.0 is out of range for int32"},
+                            {R"({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "x"}, "spec": {"ports": {"port": 80}}})",
+                             "Service in v1: spec.ports: expected an array, got object"},
+                            {R"({"apiVersion": "v1", "kind": "Service", "metadata": {"labels": {"a": 1}}})",
+                             "Service in v1: metadata.labels[a]: expected a string, got integer 1"},
+                            {R"({"apiVersion": "v1", "kind": "Service", "metadata": [], "spec": {}})",
+                             "Service in v1: metadata: expected an object, got array []"},
+                            {R"({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"hostNetwork": "yes"}})",
+                             "Pod in v1: spec.hostNetwork: expected a boolean, got string \"yes\""},
+                            {R"({"apiVersion": "v1", "kind": "Service", "spec": {"ports": [{"targetPort": true}]}})",
+                             "Service in v1: spec.ports[0].targetPort: expected an integer or a string, got boolean true"},
+                            {R"({"apiVersion": "v1", "kind": "Deployment"})", "no kind \"Deployment\" is registered for version \"v1\""},
+                            {R"({"apiVersion": "v2", "kind": "Service"})", "no kind \"Service\" is registered for version \"v2\""},
+                            {R"({"apiVersion": "v1"})", "Object 'Kind' is missing in '{\"apiVersion\":\"v1\"}'"},
+                            {R"({"kind": "Service"})", "Object 'apiVersion' is missing in '{\"kind\":\"Service\"}'"},
+                            {R"([1, 2])", "expected a JSON object, got array"}}) {
     auto d = decode_object(json::parse(c.json_text));
     ASSERT_FALSE(d.has_value()) << c.json_text;
     EXPECT_EQ(d.error().message, c.want);

@@ -45,8 +45,10 @@ void decode_fields(Reader& r, ObjectMeta& m) {
   r.field("ownerReferences", m.owner_references);
   r.field("finalizers", m.finalizers);
   if (const json* mf = r.raw("managedFields")) {
-    if (!mf->is_array()) r.context().fail(r.path().child("managedFields"), "expected an array, got " + std::string(json_type_name(*mf)));
-    else if (!mf->empty()) m.managed_fields_json = mf->dump();
+    if (!mf->is_array())
+      r.context().fail(r.path().child("managedFields"), "expected an array, got " + std::string(json_type_name(*mf)));
+    else if (!mf->empty())
+      m.managed_fields_json = mf->dump();
   }
 }
 
@@ -66,8 +68,10 @@ static void decode_entry_list(Reader& r, std::string_view key, std::vector<std::
   r.field(key, entries);
   out.clear();
   for (auto& e : entries) {
-    if constexpr (requires { e.ip; }) out.push_back(std::move(e.ip));
-    else out.push_back(std::move(e.name));
+    if constexpr (requires { e.ip; })
+      out.push_back(std::move(e.ip));
+    else
+      out.push_back(std::move(e.name));
   }
 }
 
@@ -87,10 +91,10 @@ void decode_fields(Reader& r, Container& c) {
   r.field("workingDir", c.working_dir);
   r.field("ports", c.ports);
   r.field("imagePullPolicy", c.image_pull_policy);
-  r.passthrough({"env", "envFrom", "resources", "resizePolicy", "restartPolicy", "volumeMounts", "volumeDevices",
-                 "livenessProbe", "readinessProbe", "startupProbe", "lifecycle", "terminationMessagePath",
-                 "terminationMessagePolicy", "securityContext", "stdin", "stdinOnce", "tty"},
-                c.passthrough);
+  r.passthrough(
+      {"env", "envFrom", "resources", "resizePolicy", "restartPolicy", "volumeMounts", "volumeDevices", "livenessProbe", "readinessProbe",
+       "startupProbe", "lifecycle", "terminationMessagePath", "terminationMessagePolicy", "securityContext", "stdin", "stdinOnce", "tty"},
+      c.passthrough);
 }
 
 void decode_fields(Reader& r, PodSpec& s) {
@@ -105,12 +109,35 @@ void decode_fields(Reader& r, PodSpec& s) {
   r.field("hostNetwork", s.host_network);
   r.field("hostname", s.hostname);
   r.field("subdomain", s.subdomain);
-  r.passthrough({"volumes", "ephemeralContainers", "activeDeadlineSeconds", "serviceAccount",
-                 "automountServiceAccountToken", "hostPID", "hostIPC", "shareProcessNamespace", "securityContext",
-                 "imagePullSecrets", "affinity", "schedulerName", "tolerations", "hostAliases", "priorityClassName",
-                 "priority", "dnsConfig", "readinessGates", "runtimeClassName", "enableServiceLinks",
-                 "preemptionPolicy", "overhead", "topologySpreadConstraints", "setHostnameAsFQDN", "os", "hostUsers",
-                 "schedulingGates", "resourceClaims", "resources"},
+  r.passthrough({"volumes",
+                 "ephemeralContainers",
+                 "activeDeadlineSeconds",
+                 "serviceAccount",
+                 "automountServiceAccountToken",
+                 "hostPID",
+                 "hostIPC",
+                 "shareProcessNamespace",
+                 "securityContext",
+                 "imagePullSecrets",
+                 "affinity",
+                 "schedulerName",
+                 "tolerations",
+                 "hostAliases",
+                 "priorityClassName",
+                 "priority",
+                 "dnsConfig",
+                 "readinessGates",
+                 "runtimeClassName",
+                 "enableServiceLinks",
+                 "preemptionPolicy",
+                 "overhead",
+                 "topologySpreadConstraints",
+                 "setHostnameAsFQDN",
+                 "os",
+                 "hostUsers",
+                 "schedulingGates",
+                 "resourceClaims",
+                 "resources"},
                 s.passthrough);
 }
 
@@ -134,8 +161,8 @@ void decode_fields(Reader& r, PodStatus& s) {
   r.field("podIP", s.pod_ip);
   decode_entry_list<IpEntry>(r, "podIPs", s.pod_ips);
   r.field("startTime", s.start_time);
-  r.passthrough({"initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses", "qosClass",
-                 "nominatedNodeName", "resize", "resourceClaimStatuses", "observedGeneration"},
+  r.passthrough({"initContainerStatuses", "containerStatuses", "ephemeralContainerStatuses", "qosClass", "nominatedNodeName", "resize",
+                 "resourceClaimStatuses", "observedGeneration"},
                 s.passthrough);
 }
 
@@ -304,9 +331,9 @@ void decode_fields(Reader& r, NodeStatusView& v) {
   r.field("allocatable", v.n.allocatable);
   r.field("conditions", v.n.conditions);
   r.field("addresses", v.n.addresses);
-  r.passthrough({"phase", "daemonEndpoints", "nodeInfo", "images", "volumesInUse", "volumesAttached", "config",
-                 "runtimeHandlers", "features"},
-                v.n.status_passthrough);
+  r.passthrough(
+      {"phase", "daemonEndpoints", "nodeInfo", "images", "volumesInUse", "volumesAttached", "config", "runtimeHandlers", "features"},
+      v.n.status_passthrough);
 }
 
 template <class View>
@@ -385,9 +412,7 @@ std::string excerpt(const json& j) {
 }
 }  // namespace
 
-bool is_known_kind(std::string_view api_version, std::string_view kind) {
-  return find_kind(api_version, kind) != nullptr;
-}
+bool is_known_kind(std::string_view api_version, std::string_view kind) { return find_kind(api_version, kind) != nullptr; }
 
 static std::expected<Decoded, DecodeError> run_decoder(const KindEntry& k, const json& j) {
   codec::Context c;

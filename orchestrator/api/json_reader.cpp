@@ -13,15 +13,23 @@ void Context::fail(const FieldPath& p, const std::string& what) {
 
 std::string_view json_type_name(const json& j) {
   switch (j.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::object: return "object";
-    case json::value_t::array: return "array";
-    case json::value_t::string: return "string";
-    case json::value_t::boolean: return "boolean";
+    case json::value_t::null:
+      return "null";
+    case json::value_t::object:
+      return "object";
+    case json::value_t::array:
+      return "array";
+    case json::value_t::string:
+      return "string";
+    case json::value_t::boolean:
+      return "boolean";
     case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "integer";
-    case json::value_t::number_float: return "number";
-    default: return "value";
+    case json::value_t::number_unsigned:
+      return "integer";
+    case json::value_t::number_float:
+      return "number";
+    default:
+      return "value";
   }
 }
 
@@ -47,26 +55,20 @@ static void decode_int(const json& j, const FieldPath& p, Context& c, Int& out, 
   if (j.is_null()) return;
   long double v;
   if (j.is_number_integer()) {
-    v = j.is_number_unsigned() ? static_cast<long double>(j.get<std::uint64_t>())
-                               : static_cast<long double>(j.get<std::int64_t>());
+    v = j.is_number_unsigned() ? static_cast<long double>(j.get<std::uint64_t>()) : static_cast<long double>(j.get<std::int64_t>());
   } else if (j.is_number_float()) {
     v = j.get<double>();
     if (std::floor(v) != v) return c.fail(p, fmt::format("expected an integer, got {}", shown(j)));
   } else {
     return c.fail(p, fmt::format("expected an integer, got {} {}", json_type_name(j), shown(j)));
   }
-  if (v < static_cast<long double>(std::numeric_limits<Int>::min()) ||
-      v > static_cast<long double>(std::numeric_limits<Int>::max()))
+  if (v < static_cast<long double>(std::numeric_limits<Int>::min()) || v > static_cast<long double>(std::numeric_limits<Int>::max()))
     return c.fail(p, fmt::format("{} is out of range for {}", shown(j), type));
   out = static_cast<Int>(v);
 }
 
-void decode_value(const json& j, const FieldPath& p, Context& c, std::int32_t& out) {
-  decode_int(j, p, c, out, "int32");
-}
-void decode_value(const json& j, const FieldPath& p, Context& c, std::int64_t& out) {
-  decode_int(j, p, c, out, "int64");
-}
+void decode_value(const json& j, const FieldPath& p, Context& c, std::int32_t& out) { decode_int(j, p, c, out, "int32"); }
+void decode_value(const json& j, const FieldPath& p, Context& c, std::int64_t& out) { decode_int(j, p, c, out, "int64"); }
 
 void decode_value(const json& j, const FieldPath& p, Context& c, IntOrString& out) {
   if (j.is_null()) return;
@@ -95,8 +97,10 @@ void decode_value(const json& j, const FieldPath& p, Context& c, StringMap& out)
 }
 
 Reader::Reader(const json& j, FieldPath path, Context& c) : path_(std::move(path)), c_(c) {
-  if (j.is_object()) obj_ = &j;
-  else if (!j.is_null()) c_.fail(path_, fmt::format("expected an object, got {} {}", json_type_name(j), shown(j)));
+  if (j.is_object())
+    obj_ = &j;
+  else if (!j.is_null())
+    c_.fail(path_, fmt::format("expected an object, got {} {}", json_type_name(j), shown(j)));
 }
 
 Reader::~Reader() {

@@ -21,7 +21,7 @@ namespace switchyard::api::codec {
 using nlohmann::json;
 
 struct Context {
-  std::string error;                       // first hard error; decoding stops caring after it
+  std::string error;  // first hard error; decoding stops caring after it
   std::vector<std::string> unknown_fields;
   bool failed() const { return !error.empty(); }
   void fail(const FieldPath& p, const std::string& what);
@@ -75,7 +75,9 @@ class Reader {
 
 // Struct types implement decode_fields(Reader&, T&); this adapts them to decode_value.
 template <class T>
-concept DecodableStruct = requires(Reader& r, T& t) { decode_fields(r, t); };
+concept DecodableStruct = requires(Reader& r, T& t) {
+  decode_fields(r, t);
+};
 
 template <DecodableStruct T>
 void decode_value(const json& j, const FieldPath& p, Context& c, T& out) {
@@ -100,14 +102,28 @@ void decode_value(const json& j, const FieldPath& p, Context& c, std::vector<T>&
 }
 
 // ---- writing: empty values are omitted, as Go's omitempty does -------------------------
-inline void put(json& o, const char* k, const std::string& v) { if (!v.empty()) o[k] = v; }
-inline void put(json& o, const char* k, bool v) { if (v) o[k] = v; }
-inline void put(json& o, const char* k, std::int32_t v) { if (v) o[k] = v; }
-inline void put(json& o, const char* k, std::int64_t v) { if (v) o[k] = v; }
-inline void put(json& o, const char* k, const StringMap& v) { if (!v.empty()) o[k] = v; }
-inline void put(json& o, const char* k, const std::vector<std::string>& v) { if (!v.empty()) o[k] = v; }
+inline void put(json& o, const char* k, const std::string& v) {
+  if (!v.empty()) o[k] = v;
+}
+inline void put(json& o, const char* k, bool v) {
+  if (v) o[k] = v;
+}
+inline void put(json& o, const char* k, std::int32_t v) {
+  if (v) o[k] = v;
+}
+inline void put(json& o, const char* k, std::int64_t v) {
+  if (v) o[k] = v;
+}
+inline void put(json& o, const char* k, const StringMap& v) {
+  if (!v.empty()) o[k] = v;
+}
+inline void put(json& o, const char* k, const std::vector<std::string>& v) {
+  if (!v.empty()) o[k] = v;
+}
 template <class T>
-void put(json& o, const char* k, const std::optional<T>& v) { if (v) o[k] = *v; }
+void put(json& o, const char* k, const std::optional<T>& v) {
+  if (v) o[k] = *v;
+}
 void put_passthrough(json& o, const Passthrough& p);
 
 }  // namespace switchyard::api::codec

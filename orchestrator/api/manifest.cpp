@@ -42,9 +42,12 @@ json resolve_plain_scalar(const std::string& s) {
     v.remove_prefix(1);
   }
   int base = 10;
-  if (v.starts_with("0x")) base = 16, v.remove_prefix(2);
-  else if (v.starts_with("0o")) base = 8, v.remove_prefix(2);
-  else if (v.size() > 1 && v[0] == '0' && v.find_first_not_of("01234567") == std::string_view::npos) base = 8, v.remove_prefix(1);
+  if (v.starts_with("0x"))
+    base = 16, v.remove_prefix(2);
+  else if (v.starts_with("0o"))
+    base = 8, v.remove_prefix(2);
+  else if (v.size() > 1 && v[0] == '0' && v.find_first_not_of("01234567") == std::string_view::npos)
+    base = 8, v.remove_prefix(1);
   if (!v.empty()) {
     std::uint64_t u = 0;
     auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), u, base);
@@ -251,13 +254,13 @@ std::expected<std::vector<json>, DecodeError> parse_documents(std::string_view t
     JsonFromYamlEvents builder(limits);
     int last_start = -1;
     while (parser.HandleNextDocument(builder)) {
-      if (!builder.error().empty())
-        return std::unexpected(DecodeError{fmt::format("document {}: {}", docs.size() + 1, builder.error())});
+      if (!builder.error().empty()) return std::unexpected(DecodeError{fmt::format("document {}: {}", docs.size() + 1, builder.error())});
       if (builder.document_start_pos() <= last_start) {  // the parser stopped moving: input it cannot read
         auto before = text.substr(0, std::min<std::size_t>(builder.document_start_pos(), text.size()));
         auto line = std::count(before.begin(), before.end(), '\n') + 1;
         auto column = before.size() - (before.rfind('\n') == std::string_view::npos ? 0 : before.rfind('\n') + 1) + 1;
-        return std::unexpected(DecodeError{fmt::format("yaml: line {}, column {}: unexpected content after the end of a document", line, column)});
+        return std::unexpected(
+            DecodeError{fmt::format("yaml: line {}, column {}: unexpected content after the end of a document", line, column)});
       }
       last_start = builder.document_start_pos();
       json j = builder.take_document();

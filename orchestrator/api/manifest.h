@@ -14,20 +14,18 @@
 namespace switchyard::api {
 
 struct ManifestLimits {
-  std::size_t max_bytes = 16u << 20;      // whole input
-  std::size_t max_depth = 200;            // nesting of objects and arrays
-  std::size_t max_nodes = 1'000'000;      // after YAML aliases are expanded
+  std::size_t max_bytes = 16u << 20;  // whole input
+  std::size_t max_depth = 200;        // nesting of objects and arrays
+  std::size_t max_nodes = 1'000'000;  // after YAML aliases are expanded
 };
 
 // Parses JSON or (multi-document) YAML into one JSON value per non-empty document.
 // YAML scalars are typed as Kubernetes' YAML reader types them (YAML 1.1 booleans included).
-std::expected<std::vector<nlohmann::json>, DecodeError> parse_documents(std::string_view text,
-                                                                        const ManifestLimits& limits = {});
+std::expected<std::vector<nlohmann::json>, DecodeError> parse_documents(std::string_view text, const ManifestLimits& limits = {});
 
 // parse_documents + decode_object for each document; `kind: List` documents are expanded.
 // Errors name the document ("document 2: spec.ports[0].port: ...").
-std::expected<std::vector<Decoded>, DecodeError> decode_manifest(std::string_view text,
-                                                                 const ManifestLimits& limits = {});
+std::expected<std::vector<Decoded>, DecodeError> decode_manifest(std::string_view text, const ManifestLimits& limits = {});
 
 // Nesting depth of a JSON value, counted without recursion.
 std::size_t json_depth(const nlohmann::json& j);

@@ -134,8 +134,8 @@ TEST(Manifest, AbsurdSizesAreRefused) {
   std::string laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
   char prev = 'a';
   for (char c = 'b'; c <= 'k'; ++c, ++prev)
-    laughs += fmt::format("{}: &{} [*{}, *{}, *{}, *{}, *{}, *{}, *{}, *{}, *{}, *{}]\n", c, c, prev, prev, prev, prev, prev,
-                          prev, prev, prev, prev, prev);
+    laughs += fmt::format("{}: &{} [*{}, *{}, *{}, *{}, *{}, *{}, *{}, *{}, *{}, *{}]\n", c, c, prev, prev, prev, prev, prev, prev, prev,
+                          prev, prev, prev);
   auto bomb = parse_documents(laughs);
   ASSERT_FALSE(bomb);
   EXPECT_NE(bomb.error().message.find("values (YAML aliases expanded)"), std::string::npos);

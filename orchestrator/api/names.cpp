@@ -101,8 +101,7 @@ Problems dns1123_subdomain(std::string_view s) {
 Problems dns1035_label(std::string_view s) {
   Problems p;
   if (s.size() > 63) p.push_back(max_len_error(63));
-  if (!label_shape(s) || !(s.front() >= 'a' && s.front() <= 'z'))
-    p.push_back(regex_error(kDns1035Msg, kDns1035Re, {"my-name", "abc-123"}));
+  if (!label_shape(s) || !(s.front() >= 'a' && s.front() <= 'z')) p.push_back(regex_error(kDns1035Msg, kDns1035Re, {"my-name", "abc-123"}));
   return p;
 }
 
@@ -118,12 +117,15 @@ Problems qualified_name(std::string_view s) {
     }
     auto prefix = s.substr(0, slash);
     name = s.substr(slash + 1);
-    if (prefix.empty()) p.push_back("prefix part must be non-empty");
+    if (prefix.empty())
+      p.push_back("prefix part must be non-empty");
     else
       for (auto& m : dns1123_subdomain(prefix)) p.push_back("prefix part " + m);
   }
-  if (name.empty()) p.push_back("name part must be non-empty");
-  else if (name.size() > 63) p.push_back("name part " + max_len_error(63));
+  if (name.empty())
+    p.push_back("name part must be non-empty");
+  else if (name.size() > 63)
+    p.push_back("name part " + max_len_error(63));
   if (!name.empty() && !qualified_shape(name))
     p.push_back("name part " + regex_error(kQualifiedNameMsg, kQualifiedNameRe, {"MyName", "my.name", "123-abc"}));
   return p;

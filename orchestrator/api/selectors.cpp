@@ -18,13 +18,20 @@ bool parse_int(std::string_view s, std::int64_t& out) {
 
 std::string_view op_text(SelectorOperator op) {
   switch (op) {
-    case SelectorOperator::Equals: return "=";
-    case SelectorOperator::NotEquals: return "!=";
-    case SelectorOperator::In: return " in ";
-    case SelectorOperator::NotIn: return " notin ";
-    case SelectorOperator::GreaterThan: return ">";
-    case SelectorOperator::LessThan: return "<";
-    default: return "";
+    case SelectorOperator::Equals:
+      return "=";
+    case SelectorOperator::NotEquals:
+      return "!=";
+    case SelectorOperator::In:
+      return " in ";
+    case SelectorOperator::NotIn:
+      return " notin ";
+    case SelectorOperator::GreaterThan:
+      return ">";
+    case SelectorOperator::LessThan:
+      return "<";
+    default:
+      return "";
   }
 }
 
@@ -62,7 +69,8 @@ class SelectorParser {
     }
     r.key = identifier();
     if (r.key.empty()) return fail(ErrorCode::Invalid, error("expected a label key"));
-    if (auto p = qualified_name(r.key); !p.empty()) return fail(ErrorCode::Invalid, fmt::format("invalid label key \"{}\": {}", r.key, p[0]));
+    if (auto p = qualified_name(r.key); !p.empty())
+      return fail(ErrorCode::Invalid, fmt::format("invalid label key \"{}\": {}", r.key, p[0]));
     skip_space();
     if (negated) {
       r.op = SelectorOperator::DoesNotExist;
@@ -72,16 +80,24 @@ class SelectorParser {
       r.op = SelectorOperator::Exists;
       return r;
     }
-    if (s_.substr(pos_).starts_with("==")) r.op = SelectorOperator::Equals, pos_ += 2;
-    else if (s_.substr(pos_).starts_with("!=")) r.op = SelectorOperator::NotEquals, pos_ += 2;
-    else if (s_[pos_] == '=') r.op = SelectorOperator::Equals, pos_ += 1;
-    else if (s_[pos_] == '>') r.op = SelectorOperator::GreaterThan, pos_ += 1;
-    else if (s_[pos_] == '<') r.op = SelectorOperator::LessThan, pos_ += 1;
+    if (s_.substr(pos_).starts_with("=="))
+      r.op = SelectorOperator::Equals, pos_ += 2;
+    else if (s_.substr(pos_).starts_with("!="))
+      r.op = SelectorOperator::NotEquals, pos_ += 2;
+    else if (s_[pos_] == '=')
+      r.op = SelectorOperator::Equals, pos_ += 1;
+    else if (s_[pos_] == '>')
+      r.op = SelectorOperator::GreaterThan, pos_ += 1;
+    else if (s_[pos_] == '<')
+      r.op = SelectorOperator::LessThan, pos_ += 1;
     else {
       std::string word = identifier();
-      if (word == "in") r.op = SelectorOperator::In;
-      else if (word == "notin") r.op = SelectorOperator::NotIn;
-      else return fail(ErrorCode::Invalid, error("expected one of '=', '==', '!=', 'in', 'notin', '>', '<'"));
+      if (word == "in")
+        r.op = SelectorOperator::In;
+      else if (word == "notin")
+        r.op = SelectorOperator::NotIn;
+      else
+        return fail(ErrorCode::Invalid, error("expected one of '=', '==', '!=', 'in', 'notin', '>', '<'"));
     }
     skip_space();
     if (r.op == SelectorOperator::In || r.op == SelectorOperator::NotIn) {
@@ -101,7 +117,8 @@ class SelectorParser {
         if (s_[pos_] != ',') return fail(ErrorCode::Invalid, error("expected ',' or ')' in the value set"));
         ++pos_;
       }
-      if (r.values.empty()) return fail(ErrorCode::Invalid, fmt::format("for 'in', 'notin' operators, values set can't be empty (key \"{}\")", r.key));
+      if (r.values.empty())
+        return fail(ErrorCode::Invalid, fmt::format("for 'in', 'notin' operators, values set can't be empty (key \"{}\")", r.key));
     } else {
       r.values.push_back(identifier());
     }
@@ -109,7 +126,8 @@ class SelectorParser {
       if (auto p = label_value(v); !p.empty()) return fail(ErrorCode::Invalid, fmt::format("invalid label value \"{}\": {}", v, p[0]));
     if (r.op == SelectorOperator::GreaterThan || r.op == SelectorOperator::LessThan) {
       std::int64_t n;
-      if (!parse_int(r.values[0], n)) return fail(ErrorCode::Invalid, fmt::format("for 'Gt', 'Lt' operators, the value must be an integer (key \"{}\")", r.key));
+      if (!parse_int(r.values[0], n))
+        return fail(ErrorCode::Invalid, fmt::format("for 'Gt', 'Lt' operators, the value must be an integer (key \"{}\")", r.key));
     }
     std::sort(r.values.begin(), r.values.end());
     r.values.erase(std::unique(r.values.begin(), r.values.end()), r.values.end());
@@ -142,8 +160,10 @@ bool LabelRequirement::matches(const StringMap& labels) const {
   auto it = labels.find(key);
   const bool has = it != labels.end();
   switch (op) {
-    case SelectorOperator::Exists: return has;
-    case SelectorOperator::DoesNotExist: return !has;
+    case SelectorOperator::Exists:
+      return has;
+    case SelectorOperator::DoesNotExist:
+      return !has;
     case SelectorOperator::Equals:
     case SelectorOperator::In:
       return has && std::binary_search(values.begin(), values.end(), it->second);
@@ -162,11 +182,15 @@ bool LabelRequirement::matches(const StringMap& labels) const {
 
 std::string LabelRequirement::to_string() const {
   switch (op) {
-    case SelectorOperator::Exists: return key;
-    case SelectorOperator::DoesNotExist: return "!" + key;
+    case SelectorOperator::Exists:
+      return key;
+    case SelectorOperator::DoesNotExist:
+      return "!" + key;
     case SelectorOperator::In:
-    case SelectorOperator::NotIn: return fmt::format("{}{}({})", key, op_text(op), fmt::join(values, ","));
-    default: return fmt::format("{}{}{}", key, op_text(op), values.empty() ? "" : values[0]);
+    case SelectorOperator::NotIn:
+      return fmt::format("{}{}({})", key, op_text(op), fmt::join(values, ","));
+    default:
+      return fmt::format("{}{}{}", key, op_text(op), values.empty() ? "" : values[0]);
   }
 }
 
@@ -209,7 +233,8 @@ std::expected<LabelSelector, FieldErrors> LabelSelector::from_api(const StringMa
       if (e.values.empty()) errs.push_back(required(ep.child("values"), "must be specified when `operator` is 'In' or 'NotIn'"));
     } else if (e.op == "Exists" || e.op == "DoesNotExist") {
       r.op = e.op == "Exists" ? SelectorOperator::Exists : SelectorOperator::DoesNotExist;
-      if (!e.values.empty()) errs.push_back(forbidden(ep.child("values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"));
+      if (!e.values.empty())
+        errs.push_back(forbidden(ep.child("values"), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"));
     } else {
       errs.push_back(invalid(ep.child("operator"), go_quoted(e.op), "not a valid selector operator"));
     }
@@ -234,8 +259,7 @@ std::string LabelSelector::to_string() const {
   return fmt::format("{}", fmt::join(parts, ","));
 }
 
-Result<FieldSelector> FieldSelector::parse(std::string_view text,
-                                                               const std::vector<std::string_view>& supported) {
+Result<FieldSelector> FieldSelector::parse(std::string_view text, const std::vector<std::string_view>& supported) {
   FieldSelector sel;
   // Split on unescaped commas, then on the first unescaped operator.
   std::vector<std::string> terms(1);
@@ -258,9 +282,12 @@ Result<FieldSelector> FieldSelector::parse(std::string_view text,
         ++i;
         continue;
       }
-      if (term.compare(i, 2, "!=") == 0) op = i, op_len = 2, r.negated = true;
-      else if (term.compare(i, 2, "==") == 0) op = i, op_len = 2;
-      else if (term[i] == '=') op = i, op_len = 1;
+      if (term.compare(i, 2, "!=") == 0)
+        op = i, op_len = 2, r.negated = true;
+      else if (term.compare(i, 2, "==") == 0)
+        op = i, op_len = 2;
+      else if (term[i] == '=')
+        op = i, op_len = 1;
       if (op != std::string::npos) break;
     }
     if (op == std::string::npos) return fail(ErrorCode::Invalid, fmt::format("invalid selector: '{}'; can't understand '{}'", text, term));

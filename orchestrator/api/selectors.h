@@ -42,8 +42,7 @@ class LabelSelector {
   static LabelSelector from_map(const StringMap& match_labels);
   // metav1.LabelSelector; errors name the field under `path`.
   static std::expected<LabelSelector, FieldErrors> from_api(const StringMap& match_labels,
-                                                            const std::vector<LabelSelectorExpression>& expressions,
-                                                            const FieldPath& path);
+                                                            const std::vector<LabelSelectorExpression>& expressions, const FieldPath& path);
 
   bool matches(const StringMap& labels) const;
   bool matches_everything() const { return !nothing_ && requirements_.empty(); }
@@ -66,8 +65,7 @@ class FieldSelector {
   FieldSelector() = default;
   // "metadata.name=foo,metadata.namespace!=bar" (== is accepted; \, \= \\ escape).
   // `supported` lists the fields the resource can be selected by.
-  static Result<FieldSelector> parse(std::string_view text,
-                                                         const std::vector<std::string_view>& supported);
+  static Result<FieldSelector> parse(std::string_view text, const std::vector<std::string_view>& supported);
   // `fields` holds the object's selectable fields, e.g. {metadata.name: x, metadata.namespace: y}.
   bool matches(const StringMap& fields) const;
   bool empty() const { return requirements_.empty(); }

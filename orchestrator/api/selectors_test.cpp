@@ -20,26 +20,25 @@ TEST_P(LabelSelectorMatch, MatchesAsKubernetesDoes) {
   EXPECT_EQ(s->matches(c.labels), c.matches) << c.selector;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Table, LabelSelectorMatch,
-    ::testing::Values(SelectorCase{"", {{"a", "b"}}, true},  // empty selects everything
-                      SelectorCase{"a=b", {{"a", "b"}}, true}, SelectorCase{"a==b", {{"a", "b"}}, true},
-                      SelectorCase{"a=b", {{"a", "c"}}, false}, SelectorCase{"a=b", {}, false},
-                      SelectorCase{"a!=b", {{"a", "c"}}, true}, SelectorCase{"a!=b", {}, true},  // absent key matches !=
-                      SelectorCase{"a!=b", {{"a", "b"}}, false},
-                      SelectorCase{"a in (x, y)", {{"a", "y"}}, true}, SelectorCase{"a in (x,y)", {{"a", "z"}}, false},
-                      SelectorCase{"a in (x,y)", {}, false}, SelectorCase{"a notin (x)", {}, true},
-                      SelectorCase{"a notin (x)", {{"a", "x"}}, false}, SelectorCase{"a", {{"a", ""}}, true},
-                      SelectorCase{"a", {}, false}, SelectorCase{"!a", {}, true}, SelectorCase{"!a", {{"a", "1"}}, false},
-                      SelectorCase{"a=b,c in (d),!e", {{"a", "b"}, {"c", "d"}}, true},
-                      SelectorCase{"a=b,c in (d),!e", {{"a", "b"}, {"c", "d"}, {"e", ""}}, false},
-                      SelectorCase{"tier>3", {{"tier", "4"}}, true}, SelectorCase{"tier<3", {{"tier", "4"}}, false},
-                      SelectorCase{"app.kubernetes.io/name=web", {{"app.kubernetes.io/name", "web"}}, true},
-                      SelectorCase{"a in (x,)", {{"a", ""}}, true}));
+INSTANTIATE_TEST_SUITE_P(Table, LabelSelectorMatch,
+                         ::testing::Values(SelectorCase{"", {{"a", "b"}}, true},  // empty selects everything
+                                           SelectorCase{"a=b", {{"a", "b"}}, true}, SelectorCase{"a==b", {{"a", "b"}}, true},
+                                           SelectorCase{"a=b", {{"a", "c"}}, false}, SelectorCase{"a=b", {}, false},
+                                           SelectorCase{"a!=b", {{"a", "c"}}, true},
+                                           SelectorCase{"a!=b", {}, true},  // absent key matches !=
+                                           SelectorCase{"a!=b", {{"a", "b"}}, false}, SelectorCase{"a in (x, y)", {{"a", "y"}}, true},
+                                           SelectorCase{"a in (x,y)", {{"a", "z"}}, false}, SelectorCase{"a in (x,y)", {}, false},
+                                           SelectorCase{"a notin (x)", {}, true}, SelectorCase{"a notin (x)", {{"a", "x"}}, false},
+                                           SelectorCase{"a", {{"a", ""}}, true}, SelectorCase{"a", {}, false}, SelectorCase{"!a", {}, true},
+                                           SelectorCase{"!a", {{"a", "1"}}, false},
+                                           SelectorCase{"a=b,c in (d),!e", {{"a", "b"}, {"c", "d"}}, true},
+                                           SelectorCase{"a=b,c in (d),!e", {{"a", "b"}, {"c", "d"}, {"e", ""}}, false},
+                                           SelectorCase{"tier>3", {{"tier", "4"}}, true}, SelectorCase{"tier<3", {{"tier", "4"}}, false},
+                                           SelectorCase{"app.kubernetes.io/name=web", {{"app.kubernetes.io/name", "web"}}, true},
+                                           SelectorCase{"a in (x,)", {{"a", ""}}, true}));
 
 TEST(LabelSelectorParse, RejectsMalformedSelectorsWithAReason) {
-  for (std::string bad : {"a=b,", "a in x", "a in (x", "a in ()", "=b", "a=b c", "a b", "a=(", "bad key=x", "a=b@c",
-                          "tier>x"}) {
+  for (std::string bad : {"a=b,", "a in x", "a in (x", "a in ()", "=b", "a=b c", "a b", "a=(", "bad key=x", "a=b@c", "tier>x"}) {
     auto s = LabelSelector::parse(bad);
     EXPECT_FALSE(s.has_value()) << bad;
     if (!s) EXPECT_FALSE(s.error().message.empty());
@@ -53,8 +52,8 @@ TEST(LabelSelectorParse, RoundTripsToAString) {
 }
 
 TEST(LabelSelectorApi, MatchLabelsAndExpressions) {
-  auto s = LabelSelector::from_api({{"app", "web"}}, {{"tier", "In", {"fe", "be"}}, {"canary", "DoesNotExist", {}}},
-                                   FieldPath("spec.selector"));
+  auto s =
+      LabelSelector::from_api({{"app", "web"}}, {{"tier", "In", {"fe", "be"}}, {"canary", "DoesNotExist", {}}}, FieldPath("spec.selector"));
   ASSERT_TRUE(s);
   EXPECT_TRUE(s->matches({{"app", "web"}, {"tier", "fe"}}));
   EXPECT_FALSE(s->matches({{"app", "web"}, {"tier", "fe"}, {"canary", "1"}}));

@@ -27,15 +27,16 @@ std::string duplicate_port_key(const ServicePort& p) {
 
 std::string family_of(const std::string& ip) { return is_ipv4(ip) ? "IPv4" : is_ipv6(ip) ? "IPv6" : ""; }
 
-void validate_port(FieldErrors& errs, const ServicePort& port, bool require_name, std::set<std::string>& names,
-                   const FieldPath& p) {
-  if (require_name && port.name.empty()) errs.push_back(required(p.child("name")));
+void validate_port(FieldErrors& errs, const ServicePort& port, bool require_name, std::set<std::string>& names, const FieldPath& p) {
+  if (require_name && port.name.empty())
+    errs.push_back(required(p.child("name")));
   else if (!port.name.empty()) {
     add_each(errs, p.child("name"), port.name, dns1123_label(port.name));
     if (!names.insert(port.name).second) errs.push_back(duplicate(p.child("name"), go_quoted(port.name)));
   }
   for (const auto& msg : port_number(port.port)) errs.push_back(invalid(p.child("port"), rendered(port.port), msg));
-  if (port.protocol.empty()) errs.push_back(required(p.child("protocol")));
+  if (port.protocol.empty())
+    errs.push_back(required(p.child("protocol")));
   else if (port.protocol != "TCP" && port.protocol != "UDP" && port.protocol != "SCTP")
     errs.push_back(not_supported(p.child("protocol"), go_quoted(port.protocol), {"SCTP", "TCP", "UDP"}));
   if (port.target_port.is_string) {
@@ -50,12 +51,14 @@ void validate_port(FieldErrors& errs, const ServicePort& port, bool require_name
 
 void validate_session_affinity(FieldErrors& errs, const ServiceSpec& s) {
   const FieldPath cfg = kSpec.child("sessionAffinityConfig");
-  if (s.session_affinity.empty()) errs.push_back(required(kSpec.child("sessionAffinity")));
+  if (s.session_affinity.empty())
+    errs.push_back(required(kSpec.child("sessionAffinity")));
   else if (s.session_affinity != "ClientIP" && s.session_affinity != "None")
     errs.push_back(not_supported(kSpec.child("sessionAffinity"), go_quoted(s.session_affinity), {"ClientIP", "None"}));
   if (s.session_affinity == "ClientIP") {
     const FieldPath timeout = cfg.child("clientIP").child("timeoutSeconds");
-    if (!s.session_affinity_timeout_seconds) errs.push_back(required(timeout, "when session affinity type is ClientIP"));
+    if (!s.session_affinity_timeout_seconds)
+      errs.push_back(required(timeout, "when session affinity type is ClientIP"));
     else if (*s.session_affinity_timeout_seconds <= 0 || *s.session_affinity_timeout_seconds > 86400)
       errs.push_back(invalid(timeout, rendered(*s.session_affinity_timeout_seconds), "must be greater than 0 and less than 86400"));
   } else if (s.session_affinity == "None" && s.session_affinity_timeout_seconds) {
@@ -66,7 +69,8 @@ void validate_session_affinity(FieldErrors& errs, const ServiceSpec& s) {
 // ValidateServiceClusterIPsRelatedFields (skipped for ExternalName).
 void validate_cluster_ips(FieldErrors& errs, const ServiceSpec& s) {
   const FieldPath ips = kSpec.child("clusterIPs");
-  if (!s.cluster_ip.empty() && s.cluster_ips.empty()) errs.push_back(required(ips));
+  if (!s.cluster_ip.empty() && s.cluster_ips.empty())
+    errs.push_back(required(ips));
   else if (!s.cluster_ip.empty() && s.cluster_ips[0] != s.cluster_ip)
     errs.push_back(invalid(ips, go_string_slice(s.cluster_ips), "first value must match `clusterIP`"));
   else if (s.cluster_ip.empty() && !s.cluster_ips.empty())
@@ -141,7 +145,8 @@ void validate_traffic_policies(FieldErrors& errs, const ServiceSpec& s) {
   const auto& etp = s.external_traffic_policy;
   if (!external && !etp.empty())
     errs.push_back(invalid(kSpec.child("externalTrafficPolicy"), go_quoted(etp), "may only be set for externally-accessible services"));
-  if (external && etp.empty()) errs.push_back(required(kSpec.child("externalTrafficPolicy")));
+  if (external && etp.empty())
+    errs.push_back(required(kSpec.child("externalTrafficPolicy")));
   else if (external && etp != "Cluster" && etp != "Local")
     errs.push_back(not_supported(kSpec.child("externalTrafficPolicy"), go_quoted(etp), {"Cluster", "Local"}));
   const bool needs_health_check = s.type == "LoadBalancer" && etp == "Local";
@@ -176,8 +181,10 @@ FieldErrors validate(const Service& svc, const ClusterNetworkConfig& net) {
   if (s.type == "LoadBalancer") {
     for (std::size_t i = 0; i < s.ports.size(); ++i)
       if (s.ports[i].port == 10250)
-        errs.push_back(invalid(kSpec.child("ports").index(i), rendered(10250), "may not expose port 10250 externally since it is used by kubelet"));
-    if (headless) errs.push_back(invalid(kSpec.child("clusterIPs").index(0), go_quoted("None"), "may not be set to 'None' for LoadBalancer services"));
+        errs.push_back(
+            invalid(kSpec.child("ports").index(i), rendered(10250), "may not expose port 10250 externally since it is used by kubelet"));
+    if (headless)
+      errs.push_back(invalid(kSpec.child("clusterIPs").index(0), go_quoted("None"), "may not be set to 'None' for LoadBalancer services"));
   } else if (s.type == "NodePort" && headless) {
     errs.push_back(invalid(kSpec.child("clusterIPs").index(0), go_quoted("None"), "may not be set to 'None' for NodePort services"));
   } else if (s.type == "ExternalName") {
@@ -186,8 +193,10 @@ FieldErrors validate(const Service& svc, const ClusterNetworkConfig& net) {
     if (s.ip_family_policy) errs.push_back(forbidden(kSpec.child("ipFamilyPolicy"), "may not be set for ExternalName services"));
     std::string cname = s.external_name;
     if (cname.ends_with('.')) cname.pop_back();
-    if (cname.empty()) errs.push_back(required(kSpec.child("externalName")));
-    else add_each(errs, kSpec.child("externalName"), cname, dns1123_subdomain(cname));
+    if (cname.empty())
+      errs.push_back(required(kSpec.child("externalName")));
+    else
+      add_each(errs, kSpec.child("externalName"), cname, dns1123_subdomain(cname));
   }
 
   std::set<std::string> names;
@@ -210,7 +219,8 @@ FieldErrors validate(const Service& svc, const ClusterNetworkConfig& net) {
       validate_non_special_ip(errs, p, s.external_ips[i]);
   }
 
-  if (s.type.empty()) errs.push_back(required(kSpec.child("type")));
+  if (s.type.empty())
+    errs.push_back(required(kSpec.child("type")));
   else if (s.type != "ClusterIP" && s.type != "NodePort" && s.type != "LoadBalancer" && s.type != "ExternalName")
     errs.push_back(not_supported(kSpec.child("type"), go_quoted(s.type), {"ClusterIP", "ExternalName", "LoadBalancer", "NodePort"}));
 
@@ -226,8 +236,8 @@ FieldErrors validate(const Service& svc, const ClusterNetworkConfig& net) {
       // The node-port allocator's range check, reported on the same path with its own words.
       if (allocates_node_ports && (p.node_port < net.node_port_min || p.node_port > net.node_port_max))
         errs.push_back(invalid(pp.child("nodePort"), rendered(p.node_port),
-                               fmt::format("provided port is not in the valid range. The range of valid ports is {}-{}",
-                                           net.node_port_min, net.node_port_max)));
+                               fmt::format("provided port is not in the valid range. The range of valid ports is {}-{}", net.node_port_min,
+                                           net.node_port_max)));
     }
     if (!ports.insert({p.protocol, p.port}).second) errs.push_back(duplicate(pp, duplicate_port_key(p)));
   }
@@ -246,8 +256,10 @@ FieldErrors validate(const Service& svc, const ClusterNetworkConfig& net) {
   if (s.allocate_load_balancer_node_ports && s.type != "LoadBalancer")
     errs.push_back(forbidden(kSpec.child("allocateLoadBalancerNodePorts"), "may only be used when `type` is 'LoadBalancer'"));
   if (s.load_balancer_class) {
-    if (s.type != "LoadBalancer") errs.push_back(forbidden(kSpec.child("loadBalancerClass"), "may only be used when `type` is 'LoadBalancer'"));
-    else add_each(errs, kSpec.child("loadBalancerClass"), *s.load_balancer_class, qualified_name(*s.load_balancer_class));
+    if (s.type != "LoadBalancer")
+      errs.push_back(forbidden(kSpec.child("loadBalancerClass"), "may only be used when `type` is 'LoadBalancer'"));
+    else
+      add_each(errs, kSpec.child("loadBalancerClass"), *s.load_balancer_class, qualified_name(*s.load_balancer_class));
   }
   validate_traffic_policies(errs, s);
   validate_families_against_cluster(errs, s, net);

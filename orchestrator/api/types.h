@@ -38,13 +38,13 @@ struct OwnerReference {
 struct ObjectMeta {
   std::string name, generate_name, namespace_, uid, resource_version;
   std::int64_t generation = 0;
-  std::string creation_timestamp;                  // RFC 3339, empty when unset
-  std::optional<std::string> deletion_timestamp;   // RFC 3339
+  std::string creation_timestamp;                 // RFC 3339, empty when unset
+  std::optional<std::string> deletion_timestamp;  // RFC 3339
   std::optional<std::int64_t> deletion_grace_period_seconds;
   StringMap labels, annotations;
   std::vector<OwnerReference> owner_references;
   std::vector<std::string> finalizers;
-  std::string managed_fields_json;                 // server-side apply bookkeeping, verbatim
+  std::string managed_fields_json;  // server-side apply bookkeeping, verbatim
   bool operator==(const ObjectMeta&) const = default;
 };
 

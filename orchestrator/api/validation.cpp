@@ -38,11 +38,15 @@ FieldErrors validate_object_meta(const ObjectMeta& m, bool namespaced, NameValid
   const FieldPath meta("metadata");
   if (!m.generate_name.empty()) add_each(errs, meta.child("generateName"), m.generate_name, name_fn(m.generate_name, true));
   // With only generateName, the server makes the name before it validates: nothing to check yet.
-  if (m.name.empty() && m.generate_name.empty()) errs.push_back(required(meta.child("name"), "name or generateName is required"));
-  else if (!m.name.empty()) add_each(errs, meta.child("name"), m.name, name_fn(m.name, false));
+  if (m.name.empty() && m.generate_name.empty())
+    errs.push_back(required(meta.child("name"), "name or generateName is required"));
+  else if (!m.name.empty())
+    add_each(errs, meta.child("name"), m.name, name_fn(m.name, false));
   if (namespaced) {
-    if (m.namespace_.empty()) errs.push_back(required(meta.child("namespace")));
-    else add_each(errs, meta.child("namespace"), m.namespace_, dns1123_label(m.namespace_));
+    if (m.namespace_.empty())
+      errs.push_back(required(meta.child("namespace")));
+    else
+      add_each(errs, meta.child("namespace"), m.namespace_, dns1123_label(m.namespace_));
   } else if (!m.namespace_.empty()) {
     errs.push_back(forbidden(meta.child("namespace"), "not allowed on this type"));
   }
@@ -81,17 +85,18 @@ FieldErrors validate(const Namespace& o) {
 }
 
 static void validate_protocol(FieldErrors& errs, const FieldPath& p, const std::string& protocol) {
-  if (protocol.empty()) errs.push_back(required(p));
+  if (protocol.empty())
+    errs.push_back(required(p));
   else if (protocol != "TCP" && protocol != "UDP" && protocol != "SCTP")
     errs.push_back(not_supported(p, go_quoted(protocol), {"SCTP", "TCP", "UDP"}));
 }
 
-static void validate_containers(FieldErrors& errs, const std::vector<Container>& cs, const FieldPath& p,
-                                std::set<std::string>& names) {
+static void validate_containers(FieldErrors& errs, const std::vector<Container>& cs, const FieldPath& p, std::set<std::string>& names) {
   for (std::size_t i = 0; i < cs.size(); ++i) {
     const Container& c = cs[i];
     const FieldPath cp = p.index(i);
-    if (c.name.empty()) errs.push_back(required(cp.child("name")));
+    if (c.name.empty())
+      errs.push_back(required(cp.child("name")));
     else {
       add_each(errs, cp.child("name"), c.name, dns1123_label(c.name));
       if (!names.insert(c.name).second) errs.push_back(duplicate(cp.child("name"), go_quoted(c.name)));
@@ -105,8 +110,11 @@ static void validate_containers(FieldErrors& errs, const std::vector<Container>&
         for (const auto& msg : port_name(port.name)) errs.push_back(invalid(pp.child("name"), go_quoted(port.name), msg));
         if (!port_names.insert(port.name).second) errs.push_back(duplicate(pp.child("name"), go_quoted(port.name)));
       }
-      if (port.container_port == 0) errs.push_back(required(pp.child("containerPort")));
-      else for (const auto& msg : port_number(port.container_port)) errs.push_back(invalid(pp.child("containerPort"), rendered(port.container_port), msg));
+      if (port.container_port == 0)
+        errs.push_back(required(pp.child("containerPort")));
+      else
+        for (const auto& msg : port_number(port.container_port))
+          errs.push_back(invalid(pp.child("containerPort"), rendered(port.container_port), msg));
       if (port.host_port != 0)
         for (const auto& msg : port_number(port.host_port)) errs.push_back(invalid(pp.child("hostPort"), rendered(port.host_port), msg));
       validate_protocol(errs, pp.child("protocol"), port.protocol);
@@ -122,11 +130,13 @@ FieldErrors validate(const Pod& o) {
   validate_containers(errs, o.spec.init_containers, spec.child("initContainers"), names);
   validate_containers(errs, o.spec.containers, spec.child("containers"), names);
   const auto& rp = o.spec.restart_policy;
-  if (rp.empty()) errs.push_back(required(spec.child("restartPolicy")));
+  if (rp.empty())
+    errs.push_back(required(spec.child("restartPolicy")));
   else if (rp != "Always" && rp != "OnFailure" && rp != "Never")
     errs.push_back(not_supported(spec.child("restartPolicy"), go_quoted(rp), {"Always", "Never", "OnFailure"}));
   const auto& dp = o.spec.dns_policy;
-  if (dp.empty()) errs.push_back(required(spec.child("dnsPolicy")));
+  if (dp.empty())
+    errs.push_back(required(spec.child("dnsPolicy")));
   else if (dp != "ClusterFirstWithHostNet" && dp != "ClusterFirst" && dp != "Default" && dp != "None")
     errs.push_back(not_supported(spec.child("dnsPolicy"), go_quoted(dp), {"ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"}));
   if (!o.spec.hostname.empty()) add_each(errs, spec.child("hostname"), o.spec.hostname, dns1123_label(o.spec.hostname));
@@ -157,7 +167,8 @@ void validate_non_special_ip(FieldErrors& errs, const FieldPath& p, const std::s
     errs.push_back(invalid(p, go_quoted(ip), fmt::format("may not be unspecified ({})", ip)));
   else if ((v4 && starts("127.")) || (!v4 && (lower == "::1")))
     errs.push_back(invalid(p, go_quoted(ip), "may not be in the loopback range (127.0.0.0/8, ::1/128)"));
-  else if ((v4 && starts("169.254.")) || (!v4 && (lower.starts_with("fe8") || lower.starts_with("fe9") || lower.starts_with("fea") || lower.starts_with("feb"))))
+  else if ((v4 && starts("169.254.")) ||
+           (!v4 && (lower.starts_with("fe8") || lower.starts_with("fe9") || lower.starts_with("fea") || lower.starts_with("feb"))))
     errs.push_back(invalid(p, go_quoted(ip), "may not be in the link-local range (169.254.0.0/16, fe80::/10)"));
   else if ((v4 && starts("224.0.0.")) || (!v4 && lower.starts_with("ff02:")))
     errs.push_back(invalid(p, go_quoted(ip), "may not be in the link-local multicast range (224.0.0.0/24, ff02::/10)"));
@@ -196,25 +207,32 @@ FieldErrors validate(const Endpoints& o) {
 FieldErrors validate(const EndpointSlice& o) {
   FieldErrors errs = validate_object_meta(o.metadata, true, &name_is_dns1123_subdomain);
   const auto& type = o.address_type;
-  if (type.empty()) errs.push_back(required(FieldPath("addressType")));
+  if (type.empty())
+    errs.push_back(required(FieldPath("addressType")));
   else if (type != "IPv4" && type != "IPv6" && type != "FQDN")
     errs.push_back(not_supported(FieldPath("addressType"), go_quoted(type), {"FQDN", "IPv4", "IPv6"}));
   if (o.endpoints.size() > 1000) errs.push_back(too_many(FieldPath("endpoints"), o.endpoints.size(), 1000));
   for (std::size_t i = 0; i < o.endpoints.size() && i < 1000; ++i) {
     const SliceEndpoint& e = o.endpoints[i];
     const FieldPath ep = FieldPath("endpoints").index(i);
-    if (e.addresses.empty()) errs.push_back(required(ep.child("addresses"), "must contain at least 1 address"));
-    else if (e.addresses.size() > 100) errs.push_back(too_many(ep.child("addresses"), e.addresses.size(), 100));
+    if (e.addresses.empty())
+      errs.push_back(required(ep.child("addresses"), "must contain at least 1 address"));
+    else if (e.addresses.size() > 100)
+      errs.push_back(too_many(ep.child("addresses"), e.addresses.size(), 100));
     for (std::size_t k = 0; k < e.addresses.size() && k < 100; ++k) {
       const auto& a = e.addresses[k];
       const FieldPath ap = ep.child("addresses").index(k);
-      if (type == "IPv4" && !is_ipv4(a)) errs.push_back(invalid(ap, go_quoted(a), "must be a valid IPv4 address"));
-      else if (type == "IPv6" && !is_ipv6(a)) errs.push_back(invalid(ap, go_quoted(a), "must be a valid IPv6 address"));
-      else if (type == "FQDN") add_each(errs, ap, a, dns1123_subdomain(a));
+      if (type == "IPv4" && !is_ipv4(a))
+        errs.push_back(invalid(ap, go_quoted(a), "must be a valid IPv4 address"));
+      else if (type == "IPv6" && !is_ipv6(a))
+        errs.push_back(invalid(ap, go_quoted(a), "must be a valid IPv6 address"));
+      else if (type == "FQDN")
+        add_each(errs, ap, a, dns1123_subdomain(a));
     }
     if (e.hostname) add_each(errs, ep.child("hostname"), *e.hostname, dns1123_label(*e.hostname));
     if (e.node_name) add_each(errs, ep.child("nodeName"), *e.node_name, dns1123_subdomain(*e.node_name));
-    if (e.hints && e.hints->for_zones.size() > 8) errs.push_back(too_many(ep.child("hints").child("forZones"), e.hints->for_zones.size(), 8));
+    if (e.hints && e.hints->for_zones.size() > 8)
+      errs.push_back(too_many(ep.child("hints").child("forZones"), e.hints->for_zones.size(), 8));
   }
   if (o.ports.size() > 100) errs.push_back(too_many(FieldPath("ports"), o.ports.size(), 100));
   std::set<std::string> names;
@@ -224,8 +242,10 @@ FieldErrors validate(const EndpointSlice& o) {
     const std::string name = p.name.value_or("");
     if (!name.empty()) add_each(errs, pp.child("name"), name, dns1123_label(name));
     if (!names.insert(name).second) errs.push_back(duplicate(pp.child("name"), go_quoted(name)));
-    if (p.protocol) validate_protocol(errs, pp.child("protocol"), *p.protocol);
-    else errs.push_back(required(pp.child("protocol")));
+    if (p.protocol)
+      validate_protocol(errs, pp.child("protocol"), *p.protocol);
+    else
+      errs.push_back(required(pp.child("protocol")));
     if (p.port && (*p.port < 0 || *p.port > 65535))
       errs.push_back(invalid(pp.child("port"), rendered(*p.port), "must be between 0 and 65535, inclusive"));
   }
@@ -245,7 +265,8 @@ FieldErrors validate(const Node& o) {
     const FieldPath tp = spec.child("taints").index(i);
     add_each(errs, tp.child("key"), t.key, qualified_name(t.key));
     if (!t.value.empty()) add_each(errs, tp.child("value"), t.value, label_value(t.value));
-    if (t.effect.empty()) errs.push_back(required(tp.child("effect")));
+    if (t.effect.empty())
+      errs.push_back(required(tp.child("effect")));
     else if (t.effect != "NoSchedule" && t.effect != "PreferNoSchedule" && t.effect != "NoExecute")
       errs.push_back(not_supported(tp.child("effect"), go_quoted(t.effect), {"NoExecute", "NoSchedule", "PreferNoSchedule"}));
   }
@@ -259,8 +280,10 @@ FieldErrors validate(const Node& o) {
 FieldErrors validate(const Object& o, const ClusterNetworkConfig& net) {
   return std::visit(
       [&](const auto& obj) {
-        if constexpr (std::is_same_v<std::decay_t<decltype(obj)>, Service>) return validate(obj, net);
-        else return validate(obj);
+        if constexpr (std::is_same_v<std::decay_t<decltype(obj)>, Service>)
+          return validate(obj, net);
+        else
+          return validate(obj);
       },
       o);
 }

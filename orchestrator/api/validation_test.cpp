@@ -56,21 +56,25 @@ TEST_P(PodValidation, GivesTheServersErrors) {
 INSTANTIATE_TEST_SUITE_P(
     Rules, PodValidation,
     ::testing::Values(
-        PodCase{"valid", [](Pod&) {}, {}},
-        PodCase{"subdomain_name_valid", [](Pod& p) { p.metadata.name = "web.0"; }, {}},
-        PodCase{"name_subdomain", [](Pod& p) { p.metadata.name = "Web"; },
+        PodCase{"valid", [](Pod&) {}, {}}, PodCase{"subdomain_name_valid", [](Pod& p) { p.metadata.name = "web.0"; }, {}},
+        PodCase{"name_subdomain",
+                [](Pod& p) { p.metadata.name = "Web"; },
                 {"metadata.name: Invalid value: \"Web\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
                  "characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
                  "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"}},
         PodCase{"containers_required", [](Pod& p) { p.spec.containers.clear(); }, {"spec.containers: Required value"}},
         PodCase{"image_required", [](Pod& p) { p.spec.containers[0].image.clear(); }, {"spec.containers[0].image: Required value"}},
-        PodCase{"container_port_range", [](Pod& p) { p.spec.containers[0].ports[0].container_port = 70000; },
+        PodCase{"container_port_range",
+                [](Pod& p) { p.spec.containers[0].ports[0].container_port = 70000; },
                 {"spec.containers[0].ports[0].containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive"}},
-        PodCase{"container_names_unique", [](Pod& p) { p.spec.containers.push_back(p.spec.containers[0]); },
+        PodCase{"container_names_unique",
+                [](Pod& p) { p.spec.containers.push_back(p.spec.containers[0]); },
                 {"spec.containers[1].name: Duplicate value: \"web\""}},
-        PodCase{"restart_policy", [](Pod& p) { p.spec.restart_policy = "Sometimes"; },
+        PodCase{"restart_policy",
+                [](Pod& p) { p.spec.restart_policy = "Sometimes"; },
                 {"spec.restartPolicy: Unsupported value: \"Sometimes\": supported values: \"Always\", \"Never\", \"OnFailure\""}},
-        PodCase{"pod_ip", [](Pod& p) { p.status.pod_ip = "10.1.0.500"; },
+        PodCase{"pod_ip",
+                [](Pod& p) { p.status.pod_ip = "10.1.0.500"; },
                 {"status.podIP: Invalid value: \"10.1.0.500\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"}}),
     [](const auto& info) { return info.param.name; });
 
@@ -104,7 +108,8 @@ TEST(NamespaceValidation, NameIsADns1123Label) {
   EXPECT_THAT(messages(validate(n)), IsEmpty());
   EXPECT_EQ(n.metadata.labels.at("kubernetes.io/metadata.name"), "shop");
   n.metadata.name = "shop.eu";
-  EXPECT_THAT(messages(validate(n)), ElementsAre(::testing::StartsWith("metadata.name: Invalid value: \"shop.eu\": a lowercase RFC 1123 label")));
+  EXPECT_THAT(messages(validate(n)),
+              ElementsAre(::testing::StartsWith("metadata.name: Invalid value: \"shop.eu\": a lowercase RFC 1123 label")));
 }
 
 TEST(EndpointSliceValidation, AddressTypeAddressesAndPorts) {
@@ -144,8 +149,9 @@ TEST(EndpointsValidation, SubsetsAddressesAndPorts) {
   apply_defaults(e);
   EXPECT_THAT(messages(validate(e)), IsEmpty());
   e.subsets[0].addresses[0].ip = "127.0.0.1";
-  EXPECT_THAT(messages(validate(e)),
-              ElementsAre("subsets[0].addresses[0].ip: Invalid value: \"127.0.0.1\": may not be in the loopback range (127.0.0.0/8, ::1/128)"));
+  EXPECT_THAT(
+      messages(validate(e)),
+      ElementsAre("subsets[0].addresses[0].ip: Invalid value: \"127.0.0.1\": may not be in the loopback range (127.0.0.0/8, ::1/128)"));
   e.subsets[0].addresses.clear();
   EXPECT_THAT(messages(validate(e)), ElementsAre("subsets[0]: Required value: must specify `addresses` or `notReadyAddresses`"));
 }
@@ -160,10 +166,12 @@ TEST(NodeValidation, PodCidrsAndTaints) {
   n.pod_cidrs = {"10.1.0.0/33"};
   n.pod_cidr = "10.1.0.0/33";
   n.taints[0].effect = "Sometimes";
-  EXPECT_THAT(messages(validate(n)),
-              ElementsAre("spec.podCIDR: Invalid value: \"10.1.0.0/33\": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
-                          "spec.podCIDRs[0]: Invalid value: \"10.1.0.0/33\": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
-                          "spec.taints[0].effect: Unsupported value: \"Sometimes\": supported values: \"NoExecute\", \"NoSchedule\", \"PreferNoSchedule\""));
+  EXPECT_THAT(
+      messages(validate(n)),
+      ElementsAre("spec.podCIDR: Invalid value: \"10.1.0.0/33\": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
+                  "spec.podCIDRs[0]: Invalid value: \"10.1.0.0/33\": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)",
+                  "spec.taints[0].effect: Unsupported value: \"Sometimes\": supported values: \"NoExecute\", \"NoSchedule\", "
+                  "\"PreferNoSchedule\""));
 }
 
 }  // namespace

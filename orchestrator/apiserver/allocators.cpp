@@ -76,8 +76,7 @@ Result<IpRange> IpRange::parse(std::string_view cidr) {
   const u128 host_mask = host_bits >= 128 ? ~u128{0} : ((u128{1} << host_bits) - 1);
   const u128 network = to_int(*ip, r.v6_) & all & ~host_mask;
   // Addresses in the CIDR, saturated: what upstream's RangeSize gives for the static band.
-  const std::uint64_t cidr_size =
-      host_bits >= 64 ? std::numeric_limits<std::uint64_t>::max() : (std::uint64_t{1} << host_bits);
+  const std::uint64_t cidr_size = host_bits >= 64 ? std::numeric_limits<std::uint64_t>::max() : (std::uint64_t{1} << host_bits);
   if (r.v6_) {
     // No broadcast in IPv6; the bitmap is capped at 65536 entries, minus the anycast address.
     r.size_ = std::min<std::uint64_t>(cidr_size, 65536) - 1;
@@ -128,8 +127,8 @@ AllocationResult<std::vector<std::uint64_t>> StoreBackedRange::allocated() {
   return out;
 }
 
-AllocationResult<std::optional<std::uint64_t>> StoreBackedRange::claim_in(std::vector<bool>& taken, std::uint64_t begin,
-                                                                          std::uint64_t end, std::string_view owner) {
+AllocationResult<std::optional<std::uint64_t>> StoreBackedRange::claim_in(std::vector<bool>& taken, std::uint64_t begin, std::uint64_t end,
+                                                                          std::string_view owner) {
   if (begin >= end) return std::nullopt;
   const std::uint64_t n = end - begin;
   std::uint64_t start;
@@ -201,8 +200,7 @@ AllocationResult<bool> StoreBackedRange::release(std::uint64_t offset, std::stri
 
 // ---- ClusterIpAllocator -------------------------------------------------------------------
 
-Result<std::unique_ptr<ClusterIpAllocator>> ClusterIpAllocator::create(store::Store& store,
-                                                                                           std::string_view cidr) {
+Result<std::unique_ptr<ClusterIpAllocator>> ClusterIpAllocator::create(store::Store& store, std::string_view cidr) {
   auto range = IpRange::parse(cidr);
   if (!range) return std::unexpected(range.error());
   if (range->size() == 0) return fail(ErrorCode::Invalid, fmt::format("service CIDR {} has no allocatable addresses", range->cidr()));
@@ -218,9 +216,9 @@ ClusterIpAllocator::ClusterIpAllocator(store::Store& store, IpRange range)
 AllocationResult<void> ClusterIpAllocator::allocate(std::string_view ip, std::string_view owner) {
   auto off = range_.offset_of(ip);
   if (!off)
-    return std::unexpected(Error{
-        ErrorCode::OutOfRange,
-        fmt::format("the provided IP ({}) is not in the valid range. The range of valid IPs is {}", ip, range_.cidr())});
+    return std::unexpected(
+        Error{ErrorCode::OutOfRange,
+              fmt::format("the provided IP ({}) is not in the valid range. The range of valid IPs is {}", ip, range_.cidr())});
   auto r = keys_.allocate(*off, owner);
   if (!r && r.error().code == ErrorCode::AlreadyExists) r.error().message = "provided IP is already allocated";
   return r;
@@ -254,8 +252,7 @@ AllocationResult<std::vector<std::string>> ClusterIpAllocator::allocated() {
 
 // ---- NodePortAllocator --------------------------------------------------------------------
 
-Result<std::unique_ptr<NodePortAllocator>> NodePortAllocator::create(store::Store& store, int min,
-                                                                                         int max) {
+Result<std::unique_ptr<NodePortAllocator>> NodePortAllocator::create(store::Store& store, int min, int max) {
   if (min < 1 || max > 65535 || min > max)
     return fail(ErrorCode::Invalid, fmt::format("invalid node port range {}-{}: must be within 1-65535, first <= last", min, max));
   const auto size = static_cast<std::uint64_t>(max - min + 1);
@@ -267,13 +264,11 @@ NodePortAllocator::NodePortAllocator(store::Store& store, int min, int max, std:
       max_(max),
       static_band_(static_band),
       keys_(store, static_cast<std::uint64_t>(max - min + 1), static_band,
-            {std::string(kNodePortAllocationPrefix),
-             [this](std::uint64_t off) { return std::to_string(min_ + static_cast<int>(off)); },
+            {std::string(kNodePortAllocationPrefix), [this](std::uint64_t off) { return std::to_string(min_ + static_cast<int>(off)); },
              [this](std::string_view suffix) -> std::optional<std::uint64_t> {
                int port = 0;
                auto [end, ec] = std::from_chars(suffix.data(), suffix.data() + suffix.size(), port);
-               if (ec != std::errc() || end != suffix.data() + suffix.size() || port < min_ || port > max_)
-                 return std::nullopt;
+               if (ec != std::errc() || end != suffix.data() + suffix.size() || port < min_ || port > max_) return std::nullopt;
                return static_cast<std::uint64_t>(port - min_);
              }}) {}
 
@@ -281,9 +276,8 @@ std::string NodePortAllocator::range() const { return fmt::format("{}-{}", min_,
 
 AllocationResult<void> NodePortAllocator::allocate(int port, std::string_view owner) {
   if (port < min_ || port > max_)
-    return std::unexpected(Error{
-        ErrorCode::OutOfRange,
-        fmt::format("provided port is not in the valid range. The range of valid ports is {}", range())});
+    return std::unexpected(
+        Error{ErrorCode::OutOfRange, fmt::format("provided port is not in the valid range. The range of valid ports is {}", range())});
   auto r = keys_.allocate(static_cast<std::uint64_t>(port - min_), owner);
   if (!r && r.error().code == ErrorCode::AlreadyExists) r.error().message = "provided port is already allocated";
   return r;

@@ -55,7 +55,7 @@ class IpRange {
 
   const std::string& cidr() const { return cidr_; }  // normalised: "10.96.0.0/12"
   std::string_view family() const { return v6_ ? "IPv6" : "IPv4"; }
-  std::uint64_t size() const { return size_; }          // allocatable addresses
+  std::uint64_t size() const { return size_; }  // allocatable addresses
   std::uint64_t static_band() const { return static_band_; }
   // The offset of `ip` in the allocatable addresses; nullopt if it is not one of them (outside
   // the CIDR, the network or broadcast address, another family, not an IP).
@@ -76,8 +76,8 @@ class IpRange {
 class StoreBackedRange {
  public:
   struct Naming {
-    std::string prefix;                                                     // ".../clusterips/"
-    std::function<std::string(std::uint64_t)> suffix_of;                    // offset -> "10.96.0.7"
+    std::string prefix;                                                       // ".../clusterips/"
+    std::function<std::string(std::uint64_t)> suffix_of;                      // offset -> "10.96.0.7"
     std::function<std::optional<std::uint64_t>(std::string_view)> offset_of;  // suffix -> offset in range
   };
   StoreBackedRange(store::Store& store, std::uint64_t size, std::uint64_t static_band, Naming naming);
@@ -96,8 +96,8 @@ class StoreBackedRange {
  private:
   std::string key_of(std::uint64_t offset) const { return naming_.prefix + naming_.suffix_of(offset); }
   // Tries the free offsets of [begin, end) from a random start, wrapping; nullopt if none was won.
-  AllocationResult<std::optional<std::uint64_t>> claim_in(std::vector<bool>& taken, std::uint64_t begin,
-                                                          std::uint64_t end, std::string_view owner);
+  AllocationResult<std::optional<std::uint64_t>> claim_in(std::vector<bool>& taken, std::uint64_t begin, std::uint64_t end,
+                                                          std::string_view owner);
 
   store::Store& store_;
   const std::uint64_t size_, static_band_;
@@ -108,8 +108,7 @@ class StoreBackedRange {
 
 class ClusterIpAllocator {
  public:
-  static Result<std::unique_ptr<ClusterIpAllocator>> create(store::Store& store,
-                                                                                std::string_view cidr);
+  static Result<std::unique_ptr<ClusterIpAllocator>> create(store::Store& store, std::string_view cidr);
 
   const IpRange& range() const { return range_; }
   std::string_view family() const { return range_.family(); }

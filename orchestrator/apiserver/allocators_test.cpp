@@ -57,10 +57,10 @@ TEST(IpRangeTest, SizesAndStaticBands) {
   auto c = IpRange::parse("192.168.7.9/24").value();  // host bits dropped
   EXPECT_EQ(c.cidr(), "192.168.7.0/24");
   EXPECT_EQ(c.size(), 254u);
-  EXPECT_EQ(c.static_band(), 16u);                 // max(16, 256/16)
+  EXPECT_EQ(c.static_band(), 16u);                                       // max(16, 256/16)
   EXPECT_EQ(IpRange::parse("10.0.0.0/20").value().static_band(), 256u);  // 4096/16
   EXPECT_EQ(IpRange::parse("10.0.0.0/21").value().static_band(), 128u);
-  EXPECT_EQ(IpRange::parse("10.0.0.0/28").value().static_band(), 0u);    // 16 addresses: no band
+  EXPECT_EQ(IpRange::parse("10.0.0.0/28").value().static_band(), 0u);  // 16 addresses: no band
   EXPECT_EQ(IpRange::parse("10.0.0.0/29").value().size(), 6u);
   EXPECT_EQ(IpRange::parse("10.0.0.0/31").value().size(), 0u);
 
@@ -82,7 +82,7 @@ TEST(IpRangeTest, SizesAndStaticBands) {
 }
 
 TEST(IpRangeTest, PortBands) {
-  EXPECT_EQ(port_static_band(2768), 86u);   // 30000-32767: 2768/32
+  EXPECT_EQ(port_static_band(2768), 86u);  // 30000-32767: 2768/32
   EXPECT_EQ(port_static_band(100), 16u);
   EXPECT_EQ(port_static_band(16), 0u);
   EXPECT_EQ(port_static_band(10000), 128u);
@@ -107,7 +107,8 @@ TEST_F(AllocatorTest, NetworkAndBroadcastAreNeverHandedOutAndTheRangeFills) {
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, ErrorCode::OutOfRange);
     EXPECT_EQ(r.error().message, fmt::format("the provided IP ({}) is not in the valid range. The range of valid IPs is "
-                                             "10.0.0.0/29", ip));
+                                             "10.0.0.0/29",
+                                             ip));
   }
 }
 
@@ -136,8 +137,7 @@ TEST_F(AllocatorTest, OutOfRangeMessageNamesTheServiceCidr) {
   auto a = ips("10.96.0.0/12");
   auto r = a->allocate("192.168.1.1", "default/x");
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error().message,
-            "the provided IP (192.168.1.1) is not in the valid range. The range of valid IPs is 10.96.0.0/12");
+  EXPECT_EQ(r.error().message, "the provided IP (192.168.1.1) is not in the valid range. The range of valid IPs is 10.96.0.0/12");
 }
 
 TEST_F(AllocatorTest, ReleaseOnlyByTheOwner) {

@@ -180,8 +180,12 @@ HttpResponse ApiHandler::handle(const HttpRequest& req, std::optional<WatchReque
   } else if (seg.size() == 2 && seg[0] == "apis") {
     Json list = api_group_list();
     for (const auto& g : list["groups"])
-      if (g["name"] == seg[1]) return json_response(200, Json{{"kind", "APIGroup"}, {"apiVersion", "v1"}, {"name", g["name"]},
-                                                              {"versions", g["versions"]}, {"preferredVersion", g["preferredVersion"]}});
+      if (g["name"] == seg[1])
+        return json_response(200, Json{{"kind", "APIGroup"},
+                                       {"apiVersion", "v1"},
+                                       {"name", g["name"]},
+                                       {"versions", g["versions"]},
+                                       {"preferredVersion", g["preferredVersion"]}});
     return error_response(not_found_path());
   } else {
     return error_response(not_found_path());
@@ -193,8 +197,7 @@ HttpResponse ApiHandler::handle(const HttpRequest& req, std::optional<WatchReque
   auto r = route(seg, at, group, version);
   if (!r) return error_response(not_found_path());
   const ResourceInfo& res = *r->resource;
-  if (!r->subresource.empty() &&
-      std::find(res.subresources.begin(), res.subresources.end(), r->subresource) == res.subresources.end())
+  if (!r->subresource.empty() && std::find(res.subresources.begin(), res.subresources.end(), r->subresource) == res.subresources.end())
     return error_response(not_found_path());
 
   const bool table = req.accept.find("as=Table") != std::string::npos;
@@ -208,7 +211,8 @@ HttpResponse ApiHandler::handle(const HttpRequest& req, std::optional<WatchReque
   std::vector<std::string> warnings;
   auto respond = [&](const ApiResult<Json>& result, int ok_code) {
     if (!result) return error_response(result.error());
-    HttpResponse resp = json_response(ok_code, table && result->value("kind", "") != "Status" ? to_table(res, *result, include_object) : *result);
+    HttpResponse resp =
+        json_response(ok_code, table && result->value("kind", "") != "Status" ? to_table(res, *result, include_object) : *result);
     resp.warnings = warnings;
     return resp;
   };
@@ -217,12 +221,14 @@ HttpResponse ApiHandler::handle(const HttpRequest& req, std::optional<WatchReque
     const bool is_watch = query.contains("watch") && (query.at("watch") == "true" || query.at("watch") == "1");
     if (is_watch) {
       if (query.contains("sendInitialEvents"))
-        return error_response(status_error(422, "Invalid", "sendInitialEvents is not supported by this server; use resourceVersion \"\" or \"0\""));
+        return error_response(
+            status_error(422, "Invalid", "sendInitialEvents is not supported by this server; use resourceVersion \"\" or \"0\""));
       WatchRequest w;
       w.resource = &res;
       w.ns = r->ns;
       w.options = lo;
-      if (!r->name.empty()) w.options.field_selector = "metadata.name=" + r->name + (lo.field_selector.empty() ? "" : "," + lo.field_selector);
+      if (!r->name.empty())
+        w.options.field_selector = "metadata.name=" + r->name + (lo.field_selector.empty() ? "" : "," + lo.field_selector);
       w.timeout_seconds = query.contains("timeoutSeconds") ? std::atoi(query.at("timeoutSeconds").c_str()) : 1800;
       w.bookmarks = query.contains("allowWatchBookmarks") && query.at("allowWatchBookmarks") == "true";
       w.as_table = table;
@@ -265,7 +271,9 @@ HttpResponse ApiHandler::handle(const HttpRequest& req, std::optional<WatchReque
       if (manager.empty()) return error_response(bad_request("PATCH of type apply requires a fieldManager"));
       auto applied = server_side_apply(exists ? *current : Json(), (*docs)[0], res.kind,
                                        ApplyOptions{manager, query.contains("force") && query.at("force") == "true", now_rfc3339()});
-      if (!applied) return error_response(status_error(applied.error().http_status, applied.error().http_status == 409 ? "Conflict" : "BadRequest", applied.error().message));
+      if (!applied)
+        return error_response(status_error(applied.error().http_status, applied.error().http_status == 409 ? "Conflict" : "BadRequest",
+                                           applied.error().message));
       if (!exists) return respond(registry_.create(res, r->ns, *applied, field_validation(query), warnings), 201);
       patched = std::move(*applied);
     } else {
@@ -274,7 +282,12 @@ HttpResponse ApiHandler::handle(const HttpRequest& req, std::optional<WatchReque
       auto result = apply_patch(*type, *current, patch, res.kind);
       if (!result) {
         const int code = result.error().http_status;
-        return error_response(status_error(code, code == 422 ? "Invalid" : code == 415 ? "UnsupportedMediaType" : code == 413 ? "RequestEntityTooLarge" : code == 409 ? "Conflict" : "BadRequest",
+        return error_response(status_error(code,
+                                           code == 422   ? "Invalid"
+                                           : code == 415 ? "UnsupportedMediaType"
+                                           : code == 413 ? "RequestEntityTooLarge"
+                                           : code == 409 ? "Conflict"
+                                                         : "BadRequest",
                                            result.error().message));
       }
       patched = std::move(*result);

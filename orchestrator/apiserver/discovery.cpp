@@ -7,13 +7,20 @@
 namespace switchyard::apiserver {
 
 Json version_info() {
-  return {{"major", "1"}, {"minor", "31"}, {"gitVersion", "v1.31.0+switchyard"}, {"gitCommit", "switchyard"},
-          {"gitTreeState", "clean"}, {"buildDate", "2026-11-23T00:00:00Z"}, {"goVersion", "n/a (C++)"},
-          {"compiler", "gcc"}, {"platform", "linux/amd64"}};
+  return {{"major", "1"},
+          {"minor", "31"},
+          {"gitVersion", "v1.31.0+switchyard"},
+          {"gitCommit", "switchyard"},
+          {"gitTreeState", "clean"},
+          {"buildDate", "2026-11-23T00:00:00Z"},
+          {"goVersion", "n/a (C++)"},
+          {"compiler", "gcc"},
+          {"platform", "linux/amd64"}};
 }
 
 Json api_versions() {
-  return {{"kind", "APIVersions"}, {"versions", {"v1"}},
+  return {{"kind", "APIVersions"},
+          {"versions", {"v1"}},
           {"serverAddressByClientCIDRs", {{{"clientCIDR", "0.0.0.0/0"}, {"serverAddress", ""}}}}};
 }
 
@@ -45,7 +52,10 @@ Json api_resource_list(std::string_view group, std::string_view version) {
     if (!r.short_names.empty()) entry["shortNames"] = r.short_names;
     resources.push_back(entry);
     for (const auto& sub : r.subresources)
-      resources.push_back({{"name", r.plural + "/" + sub}, {"singularName", ""}, {"namespaced", r.namespaced}, {"kind", r.kind},
+      resources.push_back({{"name", r.plural + "/" + sub},
+                           {"singularName", ""},
+                           {"namespaced", r.namespaced},
+                           {"kind", r.kind},
                            {"verbs", {"get", "patch", "update"}}});
   }
   if (gv.empty()) return nullptr;
@@ -64,8 +74,8 @@ Json openapi_v3_index() {
 // verifier looks for. Schemas are open objects: the server does the validation.
 Json openapi_v3_document(std::string_view group, std::string_view version) {
   Json paths = Json::object();
-  const Json field_validation = {{"name", "fieldValidation"}, {"in", "query"}, {"schema", {{"type", "string"}}},
-                                 {"description", "Ignore, Warn or Strict"}};
+  const Json field_validation = {
+      {"name", "fieldValidation"}, {"in", "query"}, {"schema", {{"type", "string"}}}, {"description", "Ignore, Warn or Strict"}};
   bool any = false;
   for (const auto& r : served_resources()) {
     if (r.group != group || r.version != version) continue;
@@ -74,7 +84,9 @@ Json openapi_v3_document(std::string_view group, std::string_view version) {
     const std::string collection = r.namespaced ? fmt::format("{}/namespaces/{{namespace}}/{}", base, r.plural) : base + "/" + r.plural;
     const Json gvk = {{"group", r.group}, {"version", r.version}, {"kind", r.kind}};
     auto op = [&](const char* action) {
-      return Json{{"x-kubernetes-action", action}, {"x-kubernetes-group-version-kind", gvk}, {"parameters", {field_validation}},
+      return Json{{"x-kubernetes-action", action},
+                  {"x-kubernetes-group-version-kind", gvk},
+                  {"parameters", {field_validation}},
                   {"responses", {{"200", {{"description", "OK"}}}}}};
     };
     paths[collection] = {{"get", op("list")}, {"post", op("post")}};
@@ -86,7 +98,9 @@ Json openapi_v3_document(std::string_view group, std::string_view version) {
     if (r.group == group && r.version == version)
       schemas[fmt::format("io.k8s.api.{}.{}", r.group.empty() ? "core." + r.version : r.group + "." + r.version, r.kind)] = {
           {"type", "object"}, {"x-kubernetes-group-version-kind", {{{"group", r.group}, {"version", r.version}, {"kind", r.kind}}}}};
-  return {{"openapi", "3.0.0"}, {"info", {{"title", "Kubernetes"}, {"version", "v1.31.0"}}}, {"paths", paths},
+  return {{"openapi", "3.0.0"},
+          {"info", {{"title", "Kubernetes"}, {"version", "v1.31.0"}}},
+          {"paths", paths},
           {"components", {{"schemas", schemas}}}};
 }
 

@@ -95,7 +95,10 @@ class HttpApi : public ::testing::Test {
 TEST_F(HttpApi, UnauthenticatedRequestsGet401Status) {
   auto r = call("GET", "/api/v1/namespaces", "", "", false);
   EXPECT_EQ(r.code, 401);
-  EXPECT_EQ(r.body, Json::parse(R"({"apiVersion":"v1","code":401,"kind":"Status","message":"Unauthorized","metadata":{},"reason":"Unauthorized","status":"Failure"})"));
+  EXPECT_EQ(
+      r.body,
+      Json::parse(
+          R"({"apiVersion":"v1","code":401,"kind":"Status","message":"Unauthorized","metadata":{},"reason":"Unauthorized","status":"Failure"})"));
   EXPECT_EQ(call("GET", "/healthz", "", "", false).code, 200);  // health needs no token
 }
 
@@ -128,7 +131,8 @@ TEST_F(HttpApi, InvalidNamesAndFieldsGet422WithCauses) {
   EXPECT_EQ(r.body["details"]["kind"], "Service");
   EXPECT_EQ(r.body["details"]["causes"][0]["field"], "metadata.name");
   EXPECT_EQ(r.body["details"]["causes"][0]["reason"], "FieldValueInvalid");
-  EXPECT_THAT(r.body["message"].get<std::string>(), HasSubstr("Service \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\""));
+  EXPECT_THAT(r.body["message"].get<std::string>(),
+              HasSubstr("Service \"Bad_Name\" is invalid: metadata.name: Invalid value: \"Bad_Name\""));
 }
 
 TEST_F(HttpApi, UnknownResourcesAndObjectsGet404) {
@@ -155,8 +159,9 @@ TEST_F(HttpApi, AlreadyExistsAndConflictingResourceVersionsGet409) {
   auto conflict = call("PUT", "/api/v1/namespaces/shop/services/a", stale.dump());
   EXPECT_EQ(conflict.code, 409);
   EXPECT_EQ(conflict.body["reason"], "Conflict");
-  EXPECT_EQ(conflict.body["message"], "Operation cannot be fulfilled on services \"a\": the object has been modified; please apply your "
-                                      "changes to the latest version and try again");
+  EXPECT_EQ(conflict.body["message"],
+            "Operation cannot be fulfilled on services \"a\": the object has been modified; please apply your "
+            "changes to the latest version and try again");
   current["metadata"]["labels"] = {{"x", "y"}};
   auto ok = call("PUT", "/api/v1/namespaces/shop/services/a", current.dump());
   EXPECT_EQ(ok.code, 200);
@@ -248,34 +253,59 @@ TEST_F(HttpApi, SendInitialEventsIsRefusedWith422) {
 TEST_F(HttpApi, ThousandsOfRandomRequestsDoNotTakeTheServerDown) {
   std::mt19937 rng(42);
   const std::vector<std::string> methods = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "BREW", ""};
-  const std::vector<std::string> paths = {"/api/v1/namespaces/shop/services", "/api/v1/namespaces/shop/services/a", "/apis",
-                                          "/api/v1/namespaces", "/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices/x",
-                                          "/api/v1/namespaces/shop/services/a/status", "/%%%", "/api/v1/namespaces//services",
-                                          "/openapi/v3/api/v1", "/api/v1/nodes?labelSelector=a%20in%20(", "/api/v1/pods?limit=-1&continue=zz"};
-  const std::vector<std::string> types = {"application/json", "application/merge-patch+json", "application/json-patch+json",
-                                          "application/strategic-merge-patch+json", "application/apply-patch+yaml", "application/yaml", ""};
+  const std::vector<std::string> paths = {"/api/v1/namespaces/shop/services",
+                                          "/api/v1/namespaces/shop/services/a",
+                                          "/apis",
+                                          "/api/v1/namespaces",
+                                          "/apis/discovery.k8s.io/v1/namespaces/shop/endpointslices/x",
+                                          "/api/v1/namespaces/shop/services/a/status",
+                                          "/%%%",
+                                          "/api/v1/namespaces//services",
+                                          "/openapi/v3/api/v1",
+                                          "/api/v1/nodes?labelSelector=a%20in%20(",
+                                          "/api/v1/pods?limit=-1&continue=zz"};
+  const std::vector<std::string> types = {"application/json",
+                                          "application/merge-patch+json",
+                                          "application/json-patch+json",
+                                          "application/strategic-merge-patch+json",
+                                          "application/apply-patch+yaml",
+                                          "application/yaml",
+                                          ""};
   auto random_bytes = [&](std::size_t n) {
     std::string s;
     for (std::size_t i = 0; i < n; ++i) s += static_cast<char>(rng() % 256);
     return s;
   };
-  const std::vector<std::string> bodies = {service("a"), "{}", "[]", "null", R"([{"op":"remove","path":"/spec"}])",
-                                           R"({"metadata":{"name":null}})", R"({"spec":{"ports":[{"$patch":"delete"}]}})", "a: [b"};
+  const std::vector<std::string> bodies = {service("a"),
+                                           "{}",
+                                           "[]",
+                                           "null",
+                                           R"([{"op":"remove","path":"/spec"}])",
+                                           R"({"metadata":{"name":null}})",
+                                           R"({"spec":{"ports":[{"$patch":"delete"}]}})",
+                                           "a: [b"};
   int answered = 0;
   for (int i = 0; i < 3000; ++i) {
     std::string req;
     switch (rng() % 4) {
-      case 0: req = random_bytes(rng() % 300); break;  // not HTTP at all
+      case 0:
+        req = random_bytes(rng() % 300);
+        break;  // not HTTP at all
       case 1: {
         std::string body = bodies[rng() % bodies.size()];
         if (rng() % 3 == 0 && !body.empty()) body[rng() % body.size()] = static_cast<char>(rng() % 256);
-        req = methods[rng() % methods.size()] + " " + paths[rng() % paths.size()] + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-              "Authorization: Bearer s3cret\r\nContent-Type: " + types[rng() % types.size()] + "\r\nContent-Length: " +
-              std::to_string(body.size()) + "\r\n\r\n" + body;
+        req = methods[rng() % methods.size()] + " " + paths[rng() % paths.size()] +
+              " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+              "Authorization: Bearer s3cret\r\nContent-Type: " +
+              types[rng() % types.size()] + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
         break;
       }
-      case 2: req = "GET /api/v1/namespaces HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n"; break;
-      default: req = "POST /api/v1/namespaces/shop/services HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\nContent-Length: 5\r\n\r\nab"; break;
+      case 2:
+        req = "GET /api/v1/namespaces HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n";
+        break;
+      default:
+        req = "POST /api/v1/namespaces/shop/services HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\nContent-Length: 5\r\n\r\nab";
+        break;
     }
     const std::string reply = exchange(server_->port(), req, 500);
     if (reply.starts_with("HTTP/1.1 ")) ++answered;

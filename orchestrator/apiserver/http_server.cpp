@@ -81,7 +81,8 @@ void serve_watch(Stream& stream, ApiHandler& handler, const WatchRequest& w, con
   auto queue = std::make_shared<EventQueue>();
   auto watch = handler.registry().watch(*w.resource, w.ns, w.options, [queue, &handler, w](const WatchEvent& e) {
     store::Revision revision = 0;
-    if (e.type != "ERROR") revision = std::strtoll(e.object.value("metadata", Json::object()).value("resourceVersion", "0").c_str(), nullptr, 10);
+    if (e.type != "ERROR")
+      revision = std::strtoll(e.object.value("metadata", Json::object()).value("resourceVersion", "0").c_str(), nullptr, 10);
     queue->push(handler.event_line(w, e), e.type == "ERROR", revision);
   });
   if (!watch) queue->push(handler.event_line(w, WatchEvent{"ERROR", watch.error().status}), true, 0);
@@ -103,9 +104,9 @@ void serve_watch(Stream& stream, ApiHandler& handler, const WatchRequest& w, con
     }
     // A bookmark behind an event already written would move the client back: wait for progress.
     if (batch.empty() && w.bookmarks && progress > 0 && progress >= newest_event && std::chrono::steady_clock::now() >= next_bookmark) {
-      Json mark = {{"kind", w.resource->kind}, {"apiVersion", w.resource->api_version()},
-                   {"metadata", {{"resourceVersion", std::to_string(progress)},
-                                 {"annotations", {{"k8s.io/initial-events-end", "true"}}}}}};
+      Json mark = {{"kind", w.resource->kind},
+                   {"apiVersion", w.resource->api_version()},
+                   {"metadata", {{"resourceVersion", std::to_string(progress)}, {"annotations", {{"k8s.io/initial-events-end", "true"}}}}}};
       batch.push_back(Json{{"type", "BOOKMARK"}, {"object", mark}}.dump() + "\n");
       next_bookmark = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     }
@@ -140,7 +141,8 @@ void serve_connection(Stream& stream, ApiHandler& handler, const std::atomic<boo
     }
     if (ec) {
       // Malformed HTTP gets a 400, as Go's server answers it; a closed or cut connection nothing.
-      if (ec.category() == beast::error_code(http::error::bad_method).category() && ec != http::error::end_of_stream && ec != http::error::partial_message) {
+      if (ec.category() == beast::error_code(http::error::bad_method).category() && ec != http::error::end_of_stream &&
+          ec != http::error::partial_message) {
         http::response<http::string_body> res{http::status::bad_request, 11};
         res.set(http::field::content_type, "application/json");
         res.keep_alive(false);
@@ -152,8 +154,12 @@ void serve_connection(Stream& stream, ApiHandler& handler, const std::atomic<boo
       return;
     }
     auto req = parser.release();
-    HttpRequest r{std::string(req.method_string()), std::string(req.target()), std::string(req[http::field::content_type]),
-                  std::string(req[http::field::accept]), std::string(req[http::field::authorization]), std::move(req.body())};
+    HttpRequest r{std::string(req.method_string()),
+                  std::string(req.target()),
+                  std::string(req[http::field::content_type]),
+                  std::string(req[http::field::accept]),
+                  std::string(req[http::field::authorization]),
+                  std::move(req.body())};
     std::optional<WatchRequest> watch;
     HttpResponse out;
     try {
@@ -213,7 +219,9 @@ std::expected<std::unique_ptr<HttpServer>, std::string> HttpServer::start(ApiHan
                            asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
     impl->tls->use_certificate_chain_file(impl->options.tls_cert_file, ec);
     if (!ec) impl->tls->use_private_key_file(impl->options.tls_key_file, asio::ssl::context::pem, ec);
-    if (ec) return std::unexpected(fmt::format("TLS: cannot load {} / {}: {}", impl->options.tls_cert_file, impl->options.tls_key_file, ec.message()));
+    if (ec)
+      return std::unexpected(
+          fmt::format("TLS: cannot load {} / {}: {}", impl->options.tls_cert_file, impl->options.tls_key_file, ec.message()));
   }
   tcp::endpoint ep(addr, static_cast<unsigned short>(port));
   impl->acceptor.open(ep.protocol(), ec);

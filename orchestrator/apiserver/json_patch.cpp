@@ -98,10 +98,9 @@ Location locate(json& doc, const std::vector<std::string>& tokens, bool for_inse
 // The words of evanphx/json-patch, the library behind the kube-apiserver's JSON patch.
 PatchError index_error(std::string_view op, std::string_view path, std::string_view token, Miss miss) {
   if (miss == Miss::index_syntax)
-    return does_not_apply(
-        fmt::format("error in {} for path: '{}': value was not a proper array index: '{}'", op, path, token));
-  return does_not_apply(fmt::format("error in {} for path: '{}': Unable to access invalid index: {}: invalid index referenced",
-                                    op, path, token));
+    return does_not_apply(fmt::format("error in {} for path: '{}': value was not a proper array index: '{}'", op, path, token));
+  return does_not_apply(
+      fmt::format("error in {} for path: '{}': Unable to access invalid index: {}: invalid index referenced", op, path, token));
 }
 
 json* find_value(json& doc, const std::vector<std::string>& tokens) {
@@ -131,8 +130,8 @@ void put(const Location& at, const std::string& last, json value) {
 }
 
 // add, and the second half of move and copy (`destination` says which wording to use).
-PatchResult<void> add_value(json& doc, std::string_view op, const std::string& path,
-                            const std::vector<std::string>& tokens, json value, bool destination) {
+PatchResult<void> add_value(json& doc, std::string_view op, const std::string& path, const std::vector<std::string>& tokens, json value,
+                            bool destination) {
   if (tokens.empty()) {
     doc = std::move(value);
     return {};
@@ -149,16 +148,13 @@ PatchResult<void> add_value(json& doc, std::string_view op, const std::string& p
 
 PatchResult<std::string> string_member(const json& op, std::string_view member, std::size_t index) {
   auto it = op.find(member);
-  if (it == op.end())
-    return std::unexpected(bad_patch(fmt::format("operation {} is missing \"{}\"", index, member)));
+  if (it == op.end()) return std::unexpected(bad_patch(fmt::format("operation {} is missing \"{}\"", index, member)));
   if (!it->is_string())
-    return std::unexpected(
-        bad_patch(fmt::format("operation {}: \"{}\" must be a string, got {}", index, member, it->type_name())));
+    return std::unexpected(bad_patch(fmt::format("operation {}: \"{}\" must be a string, got {}", index, member, it->type_name())));
   return it->get<std::string>();
 }
 
-PatchResult<std::vector<std::string>> pointer_member(const json& op_json, std::string_view member, std::size_t index,
-                                                     std::string& text) {
+PatchResult<std::vector<std::string>> pointer_member(const json& op_json, std::string_view member, std::size_t index, std::string& text) {
   auto s = string_member(op_json, member, index);
   if (!s) return std::unexpected(s.error());
   text = std::move(*s);
@@ -191,28 +187,25 @@ PatchResult<void> apply_one(json& doc, const json& op_json, std::size_t index) {
 
   if (op == "test") {
     const json* target = find_value(doc, *tokens);
-    if (!target || *target != value)
-      return std::unexpected(does_not_apply(fmt::format("testing value {} failed: test failed", path)));
+    if (!target || *target != value) return std::unexpected(does_not_apply(fmt::format("testing value {} failed: test failed", path)));
     return {};
   }
 
   if (op == "remove" || op == "replace") {
     if (tokens->empty()) {
-      if (op == "remove")
-        return std::unexpected(does_not_apply("remove operation does not apply: cannot remove the whole document"));
+      if (op == "remove") return std::unexpected(does_not_apply("remove operation does not apply: cannot remove the whole document"));
       doc = std::move(value);
       return {};
     }
     Location at = locate(doc, *tokens, false);
     if (at.miss == Miss::parent)
-      return std::unexpected(does_not_apply(
-          op == "remove" ? fmt::format("remove operation does not apply: doc is missing path: \"{}\": missing value", path)
-                         : fmt::format("replace operation does not apply: doc is missing path: {}: missing value", path)));
+      return std::unexpected(
+          does_not_apply(op == "remove" ? fmt::format("remove operation does not apply: doc is missing path: \"{}\": missing value", path)
+                                        : fmt::format("replace operation does not apply: doc is missing path: {}: missing value", path)));
     if (at.miss == Miss::key)
       return std::unexpected(does_not_apply(
           op == "remove"
-              ? fmt::format("error in remove for path: '{}': Unable to remove nonexistent key: {}: missing value", path,
-                            tokens->back())
+              ? fmt::format("error in remove for path: '{}': Unable to remove nonexistent key: {}: missing value", path, tokens->back())
               : fmt::format("replace operation does not apply: doc is missing key: {}: missing value", path)));
     if (at.miss != Miss::none) return std::unexpected(index_error(op, path, tokens->back(), at.miss));
     if (op == "remove") {
@@ -253,8 +246,8 @@ PatchResult<nlohmann::json> apply_json_patch(const json& doc, const json& patch)
   if (!patch.is_array())
     return std::unexpected(bad_patch(fmt::format("a JSON patch must be an array of operations, got {}", patch.type_name())));
   if (patch.size() > kMaxJsonPatchOperations)
-    return std::unexpected(PatchError{413, fmt::format("The allowed maximum operations in a JSON patch is {}, got {}",
-                                                       kMaxJsonPatchOperations, patch.size())});
+    return std::unexpected(PatchError{
+        413, fmt::format("The allowed maximum operations in a JSON patch is {}, got {}", kMaxJsonPatchOperations, patch.size())});
   json result = doc;
   for (std::size_t i = 0; i < patch.size(); ++i) {
     if (auto r = apply_one(result, patch[i], i); !r) return std::unexpected(r.error());

@@ -12,13 +12,10 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
-
 namespace switchyard::apiserver {
 namespace {
 
-void sha256(std::string_view data, unsigned char out[32]) {
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out);
-}
+void sha256(std::string_view data, unsigned char out[32]) { SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), out); }
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -45,8 +42,8 @@ std::string server_url(std::string_view listen_host, std::uint16_t port) {
 
 std::string base64_encode(std::string_view data) {
   std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(data.data()),
+                          static_cast<int>(data.size()));
   out.resize(static_cast<std::size_t>(n));
   return out;
 }
@@ -83,10 +80,8 @@ Result<> write_kubeconfig(const std::filesystem::path& path, const KubeconfigOpt
   return write_file_atomically(path, render_kubeconfig(o), 0600);
 }
 
-Result<std::filesystem::path> write_admin_kubeconfig(const std::filesystem::path& data_dir,
-                                                                         const Credentials& credentials,
-                                                                         std::string_view listen_host,
-                                                                         std::uint16_t port) {
+Result<std::filesystem::path> write_admin_kubeconfig(const std::filesystem::path& data_dir, const Credentials& credentials,
+                                                     std::string_view listen_host, std::uint16_t port) {
   const auto path = data_dir / "kubeconfig";
   KubeconfigOptions o;
   o.server = server_url(listen_host, port);
@@ -96,9 +91,7 @@ Result<std::filesystem::path> write_admin_kubeconfig(const std::filesystem::path
   return path;
 }
 
-TokenAuthenticator::TokenAuthenticator(std::string_view token, User user) : user_(std::move(user)) {
-  sha256(token, digest_);
-}
+TokenAuthenticator::TokenAuthenticator(std::string_view token, User user) : user_(std::move(user)) { sha256(token, digest_); }
 
 std::optional<TokenAuthenticator::User> TokenAuthenticator::authenticate(std::string_view header) const {
   header = trim(header);

@@ -17,9 +17,9 @@
 namespace switchyard::apiserver {
 
 struct KubeconfigOptions {
-  std::string server;          // https://127.0.0.1:6443 (see server_url)
-  std::string ca_cert_pem;     // becomes certificate-authority-data (base64)
-  std::string token;           // the admin bearer token
+  std::string server;       // https://127.0.0.1:6443 (see server_url)
+  std::string ca_cert_pem;  // becomes certificate-authority-data (base64)
+  std::string token;        // the admin bearer token
   std::string cluster_name = "switchyard";
   std::string user_name = "admin";
   std::string context_name = "switchyard";
@@ -37,10 +37,8 @@ Result<> write_kubeconfig(const std::filesystem::path& path, const KubeconfigOpt
 
 // DIR/kubeconfig for `credentials` (from ensure_credentials over DIR): server_url(listen_host,
 // port), the CA, the admin token. Rewritten on every start, so a new listen address reaches it.
-Result<std::filesystem::path> write_admin_kubeconfig(const std::filesystem::path& data_dir,
-                                                                         const Credentials& credentials,
-                                                                         std::string_view listen_host,
-                                                                         std::uint16_t port);
+Result<std::filesystem::path> write_admin_kubeconfig(const std::filesystem::path& data_dir, const Credentials& credentials,
+                                                     std::string_view listen_host, std::uint16_t port);
 
 std::string base64_encode(std::string_view data);
 
@@ -56,8 +54,7 @@ class TokenAuthenticator {
     bool operator==(const User&) const = default;
   };
 
-  explicit TokenAuthenticator(std::string_view token,
-                              User user = {"admin", {"system:masters", "system:authenticated"}});
+  explicit TokenAuthenticator(std::string_view token, User user = {"admin", {"system:masters", "system:authenticated"}});
 
   // The user for a matching header value (what follows "Authorization:"), nullopt otherwise.
   std::optional<User> authenticate(std::string_view authorization_header) const;

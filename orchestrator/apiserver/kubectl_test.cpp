@@ -12,12 +12,12 @@
 namespace switchyard::apiserver {
 namespace {
 
-using ::testing::ContainsRegex;
-using ::testing::HasSubstr;
-using ::testing::Not;
 using switchyard::testing::ChildProcess;
 using switchyard::testing::run;
 using switchyard::testing::wait_until;
+using ::testing::ContainsRegex;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 const char* kKubectlDir = "/usr/lib/google-cloud-sdk/bin";
 
@@ -32,13 +32,16 @@ class KubectlAgainstApiserver : public ::testing::TestWithParam<std::string> {
     std::filesystem::create_directories(dir_);
     port_ = std::to_string(switchyard::testing::free_loopback_port());
     ASSERT_EQ(run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=switchyard "
-                  "-addext subjectAltName=IP:127.0.0.1 -keyout " + (dir_ / "key.pem").string() + " -out " + (dir_ / "cert.pem").string())
-                  .exit_code, 0);
+                  "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+                  (dir_ / "key.pem").string() + " -out " + (dir_ / "cert.pem").string())
+                  .exit_code,
+              0);
     std::ofstream(dir_ / "token") << "t0ken-" << getpid() << "\n";
     const auto ca = run("base64 -w0 " + (dir_ / "cert.pem").string()).output;
     std::ofstream(dir_ / "kubeconfig") << "apiVersion: v1\nkind: Config\nclusters: [{name: sy, cluster: {server: \"https://127.0.0.1:"
-                                       << port_ << "\", certificate-authority-data: " << ca << "}}]\nusers: [{name: admin, user: {token: t0ken-"
-                                       << getpid() << "}}]\ncontexts: [{name: sy, context: {cluster: sy, user: admin}}]\ncurrent-context: sy\n";
+                                       << port_ << "\", certificate-authority-data: " << ca
+                                       << "}}]\nusers: [{name: admin, user: {token: t0ken-" << getpid()
+                                       << "}}]\ncontexts: [{name: sy, context: {cluster: sy, user: admin}}]\ncurrent-context: sy\n";
     start_server();
   }
   void TearDown() override {
@@ -54,7 +57,9 @@ class KubectlAgainstApiserver : public ::testing::TestWithParam<std::string> {
     ASSERT_TRUE(wait_until(10, [&] { return k("get ns default -o name").output == "namespace/default\n"; }))
         << run("cat " + (dir_ / "apiserver.log").string()).output;
   }
-  testing::CommandResult k(const std::string& args) { return run(kubectl_ + " --kubeconfig " + (dir_ / "kubeconfig").string() + " " + args); }
+  testing::CommandResult k(const std::string& args) {
+    return run(kubectl_ + " --kubeconfig " + (dir_ / "kubeconfig").string() + " " + args);
+  }
   std::string file(const std::string& name, const std::string& text) {
     std::ofstream(dir_ / name) << text;
     return (dir_ / name).string();
@@ -166,11 +171,15 @@ TEST_P(KubectlAgainstApiserver, ApplyTwiceServerSideApplyStrategicPatchAndEdit) 
 
 TEST_P(KubectlAgainstApiserver, ValidationErrorsShowTheFieldPath) {
   ASSERT_EQ(k("create -f " + file("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")).exit_code, 0);
-  auto bad = k("create -f " + file("bad.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: bad, namespace: shop}\nspec:\n  type: NodePort\n  ports: [{port: 80, nodePort: 80}]\n"));
+  auto bad = k("create -f " + file("bad.yaml",
+                                   "apiVersion: v1\nkind: Service\nmetadata: {name: bad, namespace: shop}\nspec:\n  type: NodePort\n  "
+                                   "ports: [{port: 80, nodePort: 80}]\n"));
   EXPECT_NE(bad.exit_code, 0);
   EXPECT_THAT(bad.output, HasSubstr("The Service \"bad\" is invalid: spec.ports[0].nodePort: Invalid value: 80: provided port is not in "
                                     "the valid range. The range of valid ports is 30000-32767"));
-  auto unknown = k("create -f " + file("unknown.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: u, namespace: shop}\nspec:\n  ports: [{port: 80}]\n  tipe: X\n"));
+  auto unknown = k("create -f " +
+                   file("unknown.yaml",
+                        "apiVersion: v1\nkind: Service\nmetadata: {name: u, namespace: shop}\nspec:\n  ports: [{port: 80}]\n  tipe: X\n"));
   EXPECT_THAT(unknown.output, HasSubstr("strict decoding error: unknown field \"spec.tipe\""));
   EXPECT_THAT(k("get svc nope -n shop").output, HasSubstr("Error from server (NotFound): services \"nope\" not found"));
   EXPECT_THAT(k("get svc -n nowhere -o name").output, Not(HasSubstr("service/")));
@@ -178,9 +187,10 @@ TEST_P(KubectlAgainstApiserver, ValidationErrorsShowTheFieldPath) {
 
 TEST_P(KubectlAgainstApiserver, WatchSeesAddedModifiedDeleted) {
   ASSERT_EQ(k("create -f " + file("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")).exit_code, 0);
-  ChildProcess watcher({"sh", "-c", kubectl_ + " --kubeconfig " + (dir_ / "kubeconfig").string() +
-                                        " get svc -n shop -w --output-watch-events --request-timeout=8s"},
-                       (dir_ / "watch.txt").string());
+  ChildProcess watcher(
+      {"sh", "-c",
+       kubectl_ + " --kubeconfig " + (dir_ / "kubeconfig").string() + " get svc -n shop -w --output-watch-events --request-timeout=8s"},
+      (dir_ / "watch.txt").string());
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
   const std::string service_only = std::string(kManifest).substr(std::string(kManifest).find("---\n") + 4);
   ASSERT_EQ(k("create -f " + file("svc.yaml", service_only)).exit_code, 0);
@@ -206,7 +216,9 @@ TEST_P(KubectlAgainstApiserver, KillNineAndRestartKeepsEveryAcknowledgedWrite) {
   for (int i = 0; i < 5; ++i) {
     const std::string name = "s" + std::to_string(i);
     ASSERT_EQ(k("create -f " + file(name + ".yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: " + name +
-                                                         ", namespace: shop}\nspec:\n  ports: [{port: 80}]\n")).exit_code, 0);
+                                                        ", namespace: shop}\nspec:\n  ports: [{port: 80}]\n"))
+                  .exit_code,
+              0);
   }
   const std::string each = "-o jsonpath='{range .items[*]}{.metadata.name}={.metadata.resourceVersion}/{.spec.clusterIP}{\"\\n\"}{end}'";
   const auto before = k("get svc -n shop " + each).output;

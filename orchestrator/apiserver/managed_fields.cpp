@@ -9,8 +9,8 @@ namespace {
 using nlohmann::json;
 
 Result<> flatten(const json& node, ManagedPath& path, FieldSet& out) {
-  if (!node.is_object()) return fail(ErrorCode::Invalid, fmt::format("fieldsV1 node {} is a {}, not an object",
-                                                           render_managed_path(path), node.type_name()));
+  if (!node.is_object())
+    return fail(ErrorCode::Invalid, fmt::format("fieldsV1 node {} is a {}, not an object", render_managed_path(path), node.type_name()));
   if (node.empty()) {
     if (!path.empty()) out.insert(path);
     return {};

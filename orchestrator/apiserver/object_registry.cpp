@@ -98,7 +98,7 @@ ObjectRegistry::ObjectRegistry(store::Store& store, api::ClusterNetworkConfig ne
     : store_(store), net_(std::move(net)), allocators_(allocators) {}
 
 ApiResult<std::optional<ServiceAllocationTransaction>> ObjectRegistry::allocate(const ResourceInfo& r, const api::Object* old,
-                                                                                 api::Object& obj) {
+                                                                                api::Object& obj) {
   auto* svc = std::get_if<api::Service>(&obj);
   if (!svc || !allocators_) return std::optional<ServiceAllocationTransaction>();
   auto tx = allocate_service(*allocators_, old ? std::get_if<api::Service>(old) : nullptr, *svc);
@@ -116,8 +116,8 @@ static ApiError store_failure(const store::StoreError& e) {
   return internal_error(e.message);
 }
 
-ApiResult<Json> ObjectRegistry::read_object(const ResourceInfo& r, const std::string& key, bool must_exist,
-                                            const std::string& name, store::Revision* mod_revision) {
+ApiResult<Json> ObjectRegistry::read_object(const ResourceInfo& r, const std::string& key, bool must_exist, const std::string& name,
+                                            store::Revision* mod_revision) {
   auto kv = store_.get(key);
   if (!kv) return std::unexpected(store_failure(kv.error()));
   if (!*kv) {
@@ -129,12 +129,13 @@ ApiResult<Json> ObjectRegistry::read_object(const ResourceInfo& r, const std::st
 }
 
 // Decode (unknown fields per fieldValidation), default and validate a body.
-ApiResult<Json> ObjectRegistry::admit(const ResourceInfo& r, const Json& body, FieldValidation fv,
-                                      std::vector<std::string>& warnings, api::Object& out) {
+ApiResult<Json> ObjectRegistry::admit(const ResourceInfo& r, const Json& body, FieldValidation fv, std::vector<std::string>& warnings,
+                                      api::Object& out) {
   auto decoded = api::decode_object_as(body, r.api_version(), r.kind);
   if (!decoded) return std::unexpected(bad_request(decoded.error().message));
   if (!decoded->unknown_fields.empty()) {
-    if (fv == FieldValidation::Strict) return std::unexpected(bad_request("strict decoding error: " + join_unknown(decoded->unknown_fields)));
+    if (fv == FieldValidation::Strict)
+      return std::unexpected(bad_request("strict decoding error: " + join_unknown(decoded->unknown_fields)));
     if (fv == FieldValidation::Warn)
       for (const auto& f : decoded->unknown_fields) warnings.push_back(fmt::format("unknown field \"{}\"", f));
   }
@@ -162,15 +163,18 @@ ApiResult<Json> ObjectRegistry::create(const ResourceInfo& r, const std::string&
   if (auto a = admit(r, body, fv, warnings, obj); !a) return std::unexpected(a.error());
   api::ObjectMeta& m = api::meta_of(obj);
   if (r.namespaced) {
-    if (m.namespace_.empty()) m.namespace_ = ns;
-    else if (m.namespace_ != ns) return std::unexpected(bad_request("the namespace of the provided object does not match the namespace sent on the request"));
+    if (m.namespace_.empty())
+      m.namespace_ = ns;
+    else if (m.namespace_ != ns)
+      return std::unexpected(bad_request("the namespace of the provided object does not match the namespace sent on the request"));
     auto ns_obj = store_.get(storage_key(*find_resource("", "v1", "namespaces"), "", ns));
     if (!ns_obj) return std::unexpected(store_failure(ns_obj.error()));
     if (!*ns_obj) return std::unexpected(not_found("namespaces", ns));
     if (Json::parse((*ns_obj)->value).value("metadata", Json::object()).contains("deletionTimestamp"))
-      return std::unexpected(status_error(403, "Forbidden",
-                                          fmt::format("{} \"{}\" is forbidden: unable to create new content in namespace {} because it is being terminated",
-                                                      r.group_resource(), m.name, ns)));
+      return std::unexpected(
+          status_error(403, "Forbidden",
+                       fmt::format("{} \"{}\" is forbidden: unable to create new content in namespace {} because it is being terminated",
+                                   r.group_resource(), m.name, ns)));
   } else {
     m.namespace_.clear();
   }
@@ -205,8 +209,8 @@ namespace {
 // The Pod fields kube-apiserver selects on besides metadata.*, and their values as strings
 // (what `--field-selector spec.nodeName=n1` compares): kubelets and node agents list only the
 // pods of their node this way.
-constexpr std::string_view kPodFieldNames[] = {"spec.nodeName",      "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
-                                               "spec.hostNetwork",   "status.phase",       "status.podIP",       "status.nominatedNodeName"};
+constexpr std::string_view kPodFieldNames[] = {"spec.nodeName",    "spec.restartPolicy", "spec.schedulerName", "spec.serviceAccountName",
+                                               "spec.hostNetwork", "status.phase",       "status.podIP",       "status.nominatedNodeName"};
 
 void add_pod_fields(const Json& pod, api::StringMap& f) {
   const Json& spec = pod.contains("spec") ? pod["spec"] : Json::object();
@@ -285,9 +289,10 @@ ApiResult<Json> ObjectRegistry::list(const ResourceInfo& r, const std::string& n
     auto page = store_.list(prefix, wanted ? std::max<std::size_t>(wanted, 50) : 0, after, read_at);
     if (!page) {
       if (page.error().code == store::StoreErrorCode::Compacted)
-        return std::unexpected(gone(fmt::format("The provided continue parameter is too old to display a consistent list result. "
-                                                "You can start a new list without the continue parameter, or use the continue token "
-                                                "in this response to retrieve the remainder of the results.")));
+        return std::unexpected(
+            gone(fmt::format("The provided continue parameter is too old to display a consistent list result. "
+                             "You can start a new list without the continue parameter, or use the continue token "
+                             "in this response to retrieve the remainder of the results.")));
       return std::unexpected(store_failure(page.error()));
     }
     read_at = page->revision;
@@ -421,14 +426,13 @@ ApiResult<Json> ObjectRegistry::remove(const ResourceInfo& r, const std::string&
   if (!old) return old;
   Json meta = (*old)["metadata"];
   const std::string uid = meta.value("uid", "");
-  if (!precondition_uid.empty() && precondition_uid != uid)
-    return std::unexpected(conflict(r.group, r.plural, name));
+  if (!precondition_uid.empty() && precondition_uid != uid) return std::unexpected(conflict(r.group, r.plural, name));
   if (r.kind == "Namespace") {
     // The namespace goes only once its contents are gone; what could not be deleted is named,
     // and deleting the namespace again retries.
     if (auto failures = delete_namespace_contents(name); !failures.empty())
-      return std::unexpected(internal_error(fmt::format("namespace {}: {} object(s) could not be deleted: {}", name, failures.size(),
-                                                        fmt::join(failures, "; "))));
+      return std::unexpected(internal_error(
+          fmt::format("namespace {}: {} object(s) could not be deleted: {}", name, failures.size(), fmt::join(failures, "; "))));
   }
   if (!meta.value("finalizers", Json::array()).empty()) {
     if (meta.contains("deletionTimestamp")) return *old;
@@ -437,8 +441,9 @@ ApiResult<Json> ObjectRegistry::remove(const ResourceInfo& r, const std::string&
     stored["metadata"]["deletionGracePeriodSeconds"] = 0;
     stored["metadata"].erase("resourceVersion");
     auto rev = store_.update(key, stored.dump(), mod);
-    if (!rev) return std::unexpected(rev.error().code == store::StoreErrorCode::Conflict ? conflict(r.group, r.plural, name)
-                                                                                        : store_failure(rev.error()));
+    if (!rev)
+      return std::unexpected(rev.error().code == store::StoreErrorCode::Conflict ? conflict(r.group, r.plural, name)
+                                                                                 : store_failure(rev.error()));
     return with_version(stored, *rev);
   }
   auto gone_kv = store_.remove(key, mod);
@@ -510,9 +515,12 @@ ApiResult<std::unique_ptr<WatchStream>> ObjectRegistry::watch(const ResourceInfo
     Json obj = with_version(Json::parse(ev->kv.value), ev->kv.mod_revision);
     const bool now = f.matches(obj);
     const bool before = ev->prev_kv && f.matches(Json::parse(ev->prev_kv->value));
-    if (now && before) sink({"MODIFIED", std::move(obj)});
-    else if (now) sink({"ADDED", std::move(obj)});  // matches now, did not before (or is new)
-    else if (before) sink({"DELETED", std::move(obj)});
+    if (now && before)
+      sink({"MODIFIED", std::move(obj)});
+    else if (now)
+      sink({"ADDED", std::move(obj)});  // matches now, did not before (or is new)
+    else if (before)
+      sink({"DELETED", std::move(obj)});
   });
   if (!w) {
     if (w.error().code == store::StoreErrorCode::Compacted)

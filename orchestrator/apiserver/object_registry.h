@@ -56,11 +56,10 @@ class ObjectRegistry {
   ApiResult<Json> get(const ResourceInfo& r, const std::string& ns, const std::string& name);
   ApiResult<Json> list(const ResourceInfo& r, const std::string& ns, const ListOptions& o);
   // PUT of the object (status_only: the status subresource).
-  ApiResult<Json> update(const ResourceInfo& r, const std::string& ns, const std::string& name, const Json& body,
-                         bool status_only, FieldValidation fv, std::vector<std::string>& warnings);
+  ApiResult<Json> update(const ResourceInfo& r, const std::string& ns, const std::string& name, const Json& body, bool status_only,
+                         FieldValidation fv, std::vector<std::string>& warnings);
   // Returns the object (still there: finalizers) or a Success Status.
-  ApiResult<Json> remove(const ResourceInfo& r, const std::string& ns, const std::string& name,
-                         const std::string& precondition_uid = "");
+  ApiResult<Json> remove(const ResourceInfo& r, const std::string& ns, const std::string& name, const std::string& precondition_uid = "");
   // Calls `sink` with each event (on another thread) until the returned stream is destroyed.
   // Initial ADDED events for resourceVersion "" / "0"; ERROR 410 when N is compacted.
   ApiResult<std::unique_ptr<WatchStream>> watch(const ResourceInfo& r, const std::string& ns, const ListOptions& o,
@@ -70,8 +69,7 @@ class ObjectRegistry {
  private:
   ApiResult<Json> read_object(const ResourceInfo& r, const std::string& key, bool must_exist, const std::string& name,
                               store::Revision* mod_revision);
-  ApiResult<Json> admit(const ResourceInfo& r, const Json& body, FieldValidation fv, std::vector<std::string>& warnings,
-                        api::Object& out);
+  ApiResult<Json> admit(const ResourceInfo& r, const Json& body, FieldValidation fv, std::vector<std::string>& warnings, api::Object& out);
   // Each returns what it could not delete ("pods default/web-1: …"); an object already gone is no failure.
   std::vector<std::string> delete_dependents(const std::string& ns, const std::string& owner_uid);
   std::vector<std::string> delete_namespace_contents(const std::string& ns);

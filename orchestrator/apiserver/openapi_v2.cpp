@@ -63,7 +63,8 @@ Message patch_operation(const ResourceInfo& r) {
 
 std::string item_path(const ResourceInfo& r) {
   const std::string base = r.group.empty() ? "/api/" + r.version : fmt::format("/apis/{}/{}", r.group, r.version);
-  return r.namespaced ? fmt::format("{}/namespaces/{{namespace}}/{}/{{name}}", base, r.plural) : fmt::format("{}/{}/{{name}}", base, r.plural);
+  return r.namespaced ? fmt::format("{}/namespaces/{{namespace}}/{}/{{name}}", base, r.plural)
+                      : fmt::format("{}/{}/{{name}}", base, r.plural);
 }
 
 }  // namespace
@@ -86,11 +87,13 @@ Json openapi_v2_json() {
   Json paths = Json::object();
   for (const auto& r : served_resources()) {
     if (r.read_only_list) continue;
-    paths[item_path(r)] = {{"patch", {{"x-kubernetes-group-version-kind", {{"group", r.group}, {"kind", r.kind}, {"version", r.version}}},
-                                      {"parameters", {{{"name", "fieldValidation"}, {"in", "query"}, {"type", "string"}}}},
-                                      {"responses", {{"200", {{"description", "OK"}}}}}}}};
+    paths[item_path(r)] = {{"patch",
+                            {{"x-kubernetes-group-version-kind", {{"group", r.group}, {"kind", r.kind}, {"version", r.version}}},
+                             {"parameters", {{{"name", "fieldValidation"}, {"in", "query"}, {"type", "string"}}}},
+                             {"responses", {{"200", {{"description", "OK"}}}}}}}};
   }
-  return {{"swagger", "2.0"}, {"info", {{"title", "Kubernetes"}, {"version", "v1.31.0"}}}, {"paths", paths}, {"definitions", Json::object()}};
+  return {
+      {"swagger", "2.0"}, {"info", {{"title", "Kubernetes"}, {"version", "v1.31.0"}}}, {"paths", paths}, {"definitions", Json::object()}};
 }
 
 }  // namespace switchyard::apiserver

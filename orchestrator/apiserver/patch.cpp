@@ -26,10 +26,14 @@ std::optional<PatchType> parse_patch_type(std::string_view content_type) {
 
 std::string_view content_type_of(PatchType t) {
   switch (t) {
-    case PatchType::json_patch: return "application/json-patch+json";
-    case PatchType::merge_patch: return "application/merge-patch+json";
-    case PatchType::strategic_merge_patch: return "application/strategic-merge-patch+json";
-    case PatchType::apply_yaml: return "application/apply-patch+yaml";
+    case PatchType::json_patch:
+      return "application/json-patch+json";
+    case PatchType::merge_patch:
+      return "application/merge-patch+json";
+    case PatchType::strategic_merge_patch:
+      return "application/strategic-merge-patch+json";
+    case PatchType::apply_yaml:
+      return "application/apply-patch+yaml";
   }
   return "";
 }
@@ -54,8 +58,7 @@ PatchResult<json> apply_patch(PatchType type, const json& doc, const json& patch
       return apply_json_patch(doc, patch);
     case PatchType::merge_patch:
       if (!patch.is_object())
-        return std::unexpected(
-            PatchError{400, fmt::format("a merge patch must be a JSON object, got {}", patch.type_name())});
+        return std::unexpected(PatchError{400, fmt::format("a merge patch must be a JSON object, got {}", patch.type_name())});
       return apply_merge_patch(doc, patch);
     case PatchType::strategic_merge_patch:
       return apply_strategic_merge_patch(doc, patch, kind);

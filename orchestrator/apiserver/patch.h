@@ -49,13 +49,11 @@ nlohmann::json apply_merge_patch(const nlohmann::json& doc, const nlohmann::json
 
 // Kubernetes strategic merge patch for `kind` (Namespace, Pod, Service, Endpoints, EndpointSlice,
 // Node). Other kinds get 415, as the kube-apiserver answers for custom resources.
-PatchResult<nlohmann::json> apply_strategic_merge_patch(const nlohmann::json& doc, const nlohmann::json& patch,
-                                                        std::string_view kind);
+PatchResult<nlohmann::json> apply_strategic_merge_patch(const nlohmann::json& doc, const nlohmann::json& patch, std::string_view kind);
 
 // Dispatch for the handler: JSON patch, merge patch (which must be an object here, as the
 // kube-apiserver requires) or strategic merge patch. apply_yaml is not handled here (see
 // server_side_apply.h) and yields 415.
-PatchResult<nlohmann::json> apply_patch(PatchType type, const nlohmann::json& doc, const nlohmann::json& patch,
-                                        std::string_view kind);
+PatchResult<nlohmann::json> apply_patch(PatchType type, const nlohmann::json& doc, const nlohmann::json& patch, std::string_view kind);
 
 }  // namespace switchyard::apiserver

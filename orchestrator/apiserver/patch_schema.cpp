@@ -15,14 +15,13 @@ constexpr ListSchema atomic() { return {ListStrategy::replace, {}}; }
 
 // The containers of a PodSpec: containers, initContainers and ephemeralContainers share the
 // element type, so their inner lists share the strategy.
-#define SWITCHYARD_CONTAINER_LISTS(list)                                       \
-  ListRule{"Pod", "spec." list, merge_by("name")},                              \
-      ListRule{"Pod", "spec." list "[].ports", merge_by("containerPort")},      \
-      ListRule{"Pod", "spec." list "[].env", merge_by("name")},                 \
-      ListRule{"Pod", "spec." list "[].volumeMounts", merge_by("mountPath")},   \
-      ListRule{"Pod", "spec." list "[].volumeDevices", merge_by("devicePath")}, \
-      ListRule{"Pod", "spec." list "[].envFrom", atomic()},                     \
-      ListRule{"Pod", "spec." list "[].resizePolicy", atomic()}
+#define SWITCHYARD_CONTAINER_LISTS(list)                                                                                                \
+  ListRule{"Pod", "spec." list, merge_by("name")}, ListRule{"Pod", "spec." list "[].ports", merge_by("containerPort")},                 \
+      ListRule{"Pod", "spec." list "[].env", merge_by("name")}, ListRule{"Pod", "spec." list "[].volumeMounts", merge_by("mountPath")}, \
+      ListRule{"Pod", "spec." list "[].volumeDevices", merge_by("devicePath")}, ListRule{"Pod", "spec." list "[].envFrom", atomic()},   \
+      ListRule {                                                                                                                        \
+    "Pod", "spec." list "[].resizePolicy", atomic()                                                                                     \
+  }
 
 constexpr auto kRules = std::to_array<ListRule>({
     // metav1.ObjectMeta

@@ -33,7 +33,9 @@ namespace fs = std::filesystem;
 template <auto Free>
 struct Deleter {
   template <class T>
-  void operator()(T* p) const { Free(p); }
+  void operator()(T* p) const {
+    Free(p);
+  }
 };
 using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY_free>>;
 using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
@@ -142,9 +144,8 @@ Result<> add_extension(X509* cert, X509* issuer, int nid, const std::string& val
 
 // A certificate for `key` with subject CN=`common_name`, signed by `issuer_key` (and issued by
 // `issuer`, or self-issued when null), valid from an hour ago for `days`.
-Result<X509Ptr> build_cert(EVP_PKEY* key, const char* common_name, X509* issuer,
-                                               EVP_PKEY* issuer_key, long days,
-                                               const std::vector<std::pair<int, std::string>>& extensions) {
+Result<X509Ptr> build_cert(EVP_PKEY* key, const char* common_name, X509* issuer, EVP_PKEY* issuer_key, long days,
+                           const std::vector<std::pair<int, std::string>>& extensions) {
   X509Ptr cert(X509_new());
   if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1) return ssl_failure("allocating a certificate");
 
@@ -152,17 +153,14 @@ Result<X509Ptr> build_cert(EVP_PKEY* key, const char* common_name, X509* issuer,
   if (RAND_bytes(serial_bytes, sizeof serial_bytes) != 1) return ssl_failure("drawing a serial number");
   serial_bytes[0] &= 0x7f;  // positive
   BnPtr serial(BN_bin2bn(serial_bytes, sizeof serial_bytes, nullptr));
-  if (!serial || !BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get())))
-    return ssl_failure("setting the serial number");
+  if (!serial || !BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get()))) return ssl_failure("setting the serial number");
 
-  if (!X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600) ||
-      !X509_gmtime_adj(X509_getm_notAfter(cert.get()), days * 24 * 3600))
+  if (!X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600) || !X509_gmtime_adj(X509_getm_notAfter(cert.get()), days * 24 * 3600))
     return ssl_failure("setting the validity period");
 
   NamePtr name(X509_NAME_new());
   if (!name ||
-      X509_NAME_add_entry_by_txt(name.get(), "CN", MBSTRING_ASC,
-                                 reinterpret_cast<const unsigned char*>(common_name), -1, -1, 0) != 1 ||
+      X509_NAME_add_entry_by_txt(name.get(), "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(common_name), -1, -1, 0) != 1 ||
       X509_set_subject_name(cert.get(), name.get()) != 1)
     return ssl_failure(fmt::format("setting the subject CN={}", common_name));
   X509_NAME* issuer_name = issuer ? X509_get_subject_name(issuer) : name.get();
@@ -173,8 +171,7 @@ Result<X509Ptr> build_cert(EVP_PKEY* key, const char* common_name, X509* issuer,
   for (const auto& [nid, value] : extensions)
     if (auto r = add_extension(cert.get(), issuer_for_ext, nid, value); !r) return std::unexpected(r.error());
 
-  if (X509_sign(cert.get(), issuer_key, EVP_sha256()) <= 0)
-    return ssl_failure(fmt::format("signing the certificate CN={}", common_name));
+  if (X509_sign(cert.get(), issuer_key, EVP_sha256()) <= 0) return ssl_failure(fmt::format("signing the certificate CN={}", common_name));
   return cert;
 }
 
@@ -192,8 +189,7 @@ std::string san_extension_value(const SubjectAltNames& sans) {
   return v;
 }
 
-Result<X509Ptr> build_serving(EVP_PKEY* key, X509* ca, EVP_PKEY* ca_key,
-                                                  const SubjectAltNames& sans) {
+Result<X509Ptr> build_serving(EVP_PKEY* key, X509* ca, EVP_PKEY* ca_key, const SubjectAltNames& sans) {
   return build_cert(key, kServingCommonName, ca, ca_key, kServingDays,
                     {{NID_basic_constraints, "critical,CA:FALSE"},
                      {NID_key_usage, "critical,digitalSignature,keyEncipherment"},
@@ -263,8 +259,7 @@ SubjectAltNames serving_sans(const PkiOptions& o) {
   add_unique(sans.ips, o.first_service_ip);
   for (const auto& s : o.extra_sans)
     if (is_ip(s)) add_unique(sans.ips, s);
-  for (const char* n : {"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-                        "kubernetes.default.svc.cluster.local"})
+  for (const char* n : {"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"})
     add_unique(sans.dns_names, n);
   if (!listen_is_ip) add_unique(sans.dns_names, o.listen_host);
   for (const auto& s : o.extra_sans)
@@ -321,8 +316,8 @@ Result<Credentials> ensure_credentials(const PkiOptions& options) {
   if (have_ca_cert || have_ca_key) {
     if (!have_ca_cert || !have_ca_key)
       return fail(ErrorCode::Internal, fmt::format("{} exists without {}; restore it or remove both to create a new CA",
-                                         (have_ca_cert ? c.ca_cert_file : c.ca_key_file).string(),
-                                         (have_ca_cert ? c.ca_key_file : c.ca_cert_file).string()));
+                                                   (have_ca_cert ? c.ca_cert_file : c.ca_key_file).string(),
+                                                   (have_ca_cert ? c.ca_key_file : c.ca_cert_file).string()));
     auto cert = load_cert(c.ca_cert_file);
     if (!cert) return std::unexpected(cert.error());
     auto key = load_key(c.ca_key_file);
@@ -364,9 +359,12 @@ Result<Credentials> ensure_credentials(const PkiOptions& options) {
   } else {
     auto cert = load_cert(c.serving_cert_file);
     auto key = load_key(c.serving_key_file);
-    if (!cert) problem = cert.error().message;
-    else if (!key) problem = key.error().message;
-    else problem = serving_cert_problem(cert->get(), key->get(), ca.get(), sans);
+    if (!cert)
+      problem = cert.error().message;
+    else if (!key)
+      problem = key.error().message;
+    else
+      problem = serving_cert_problem(cert->get(), key->get(), ca.get(), sans);
   }
   if (!problem.empty()) {
     c.serving_cert_reason = problem;

@@ -40,8 +40,8 @@ struct Credentials {
   std::filesystem::path ca_cert_file, ca_key_file, serving_cert_file, serving_key_file, token_file;
   std::string ca_cert_pem;  // what clients put in certificate-authority-data
   std::string admin_token;
-  bool created_ca = false;              // this call made a new CA
-  bool created_serving_cert = false;    // this call made a new serving certificate
+  bool created_ca = false;            // this call made a new CA
+  bool created_serving_cert = false;  // this call made a new serving certificate
   bool created_token = false;
   // Why the serving certificate was (re)made: "none present", "does not cover IP 10.0.0.5", ...
   std::string serving_cert_reason;
@@ -62,7 +62,6 @@ Result<Credentials> ensure_credentials(const PkiOptions& options);
 
 // Writes `contents` to `path` through a temporary file in the same directory (fsync, rename), with
 // `mode` regardless of the umask.
-Result<> write_file_atomically(const std::filesystem::path& path, std::string_view contents,
-                                                       unsigned mode);
+Result<> write_file_atomically(const std::filesystem::path& path, std::string_view contents, unsigned mode);
 
 }  // namespace switchyard::apiserver

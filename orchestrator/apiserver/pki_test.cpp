@@ -134,11 +134,10 @@ TEST(PkiTest, FirstStartCreatesAChainThatVerifies) {
   X509Ptr serving = load(c->serving_cert_file);
   ASSERT_TRUE(serving);
   EXPECT_EQ(X509_check_ca(serving.get()), 0);
-  for (const char* ip : {"192.0.2.10", "127.0.0.1", "::1", "10.96.0.1"})
-    EXPECT_EQ(X509_check_ip_asc(serving.get(), ip, 0), 1) << ip;
+  for (const char* ip : {"192.0.2.10", "127.0.0.1", "::1", "10.96.0.1"}) EXPECT_EQ(X509_check_ip_asc(serving.get(), ip, 0), 1) << ip;
   EXPECT_NE(X509_check_ip_asc(serving.get(), "192.0.2.11", 0), 1);
-  for (const char* host : {"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-                           "kubernetes.default.svc.cluster.local"})
+  for (const char* host :
+       {"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"})
     EXPECT_EQ(X509_check_host(serving.get(), host, 0, 0, nullptr), 1) << host;
 
   EXPECT_EQ(mode_of(c->ca_key_file), 0600u);
@@ -225,8 +224,7 @@ TEST(PkiTest, OpensslCliVerifiesTheChain) {
   TempDir dir;
   auto c = ensure_credentials(options_for(dir.path()));
   ASSERT_TRUE(c) << c.error();
-  auto r = run("openssl verify -purpose sslserver -CAfile " + c->ca_cert_file.string() + " " +
-               c->serving_cert_file.string());
+  auto r = run("openssl verify -purpose sslserver -CAfile " + c->ca_cert_file.string() + " " + c->serving_cert_file.string());
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find(": OK"), std::string::npos) << r.output;
   auto sans = run("openssl x509 -noout -ext subjectAltName -in " + c->serving_cert_file.string());
@@ -243,8 +241,7 @@ TEST(KubeconfigTest, KubectlReadsServerTokenAndCaBack) {
   ASSERT_TRUE(w) << w.error();
   EXPECT_EQ(mode_of(kc), 0600u);
 
-  const std::string kubectl = std::string(SWITCHYARD_KUBECTL) + " config view --kubeconfig " + kc.string() +
-                              " --raw --minify -o jsonpath=";
+  const std::string kubectl = std::string(SWITCHYARD_KUBECTL) + " config view --kubeconfig " + kc.string() + " --raw --minify -o jsonpath=";
   auto server = run(kubectl + "'{.clusters[0].cluster.server}'");
   EXPECT_EQ(server.status, 0) << server.output;
   EXPECT_EQ(server.output, "https://192.0.2.10:6443");
@@ -274,8 +271,8 @@ class TlsServer {
     const std::string accept = "127.0.0.1:" + std::to_string(port);
     pid_ = ::fork();
     if (pid_ == 0) {
-      ::execlp("openssl", "openssl", "s_server", "-quiet", "-www", "-accept", accept.c_str(), "-cert",
-               c.serving_cert_file.c_str(), "-key", c.serving_key_file.c_str(), static_cast<char*>(nullptr));
+      ::execlp("openssl", "openssl", "s_server", "-quiet", "-www", "-accept", accept.c_str(), "-cert", c.serving_cert_file.c_str(), "-key",
+               c.serving_key_file.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
     for (int i = 0; i < 100 && !accepts_connections(port); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));

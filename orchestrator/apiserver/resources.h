@@ -8,11 +8,11 @@
 namespace switchyard::apiserver {
 
 struct ResourceInfo {
-  std::string group;         // "" for core
-  std::string version;       // "v1"
-  std::string plural;        // "services"
-  std::string singular;      // "service"
-  std::string kind;          // "Service"
+  std::string group;     // "" for core
+  std::string version;   // "v1"
+  std::string plural;    // "services"
+  std::string singular;  // "service"
+  std::string kind;      // "Service"
   bool namespaced = true;
   std::vector<std::string> short_names;
   std::vector<std::string> subresources;  // "status"

@@ -14,9 +14,15 @@ namespace {
 using nlohmann::json;
 
 // Metadata fields that identify the object or belong to the server: never owned by a manager.
-constexpr std::string_view kUnownedMeta[] = {"name",       "namespace",         "uid",
-                                             "resourceVersion", "creationTimestamp", "generation",
-                                             "managedFields",   "deletionTimestamp", "deletionGracePeriodSeconds",
+constexpr std::string_view kUnownedMeta[] = {"name",
+                                             "namespace",
+                                             "uid",
+                                             "resourceVersion",
+                                             "creationTimestamp",
+                                             "generation",
+                                             "managedFields",
+                                             "deletionTimestamp",
+                                             "deletionGracePeriodSeconds",
                                              "selfLink"};
 
 struct ManagerEntry {
@@ -96,8 +102,7 @@ class FieldCollector {
     std::set<std::string> seen;
     for (const json& e : items) {
       if (!e.is_object() || !e.contains(schema->merge_key))
-        return std::unexpected(PatchError{
-            422, fmt::format("{}: element {} has no key field \"{}\"", sp, e.dump(), schema->merge_key)});
+        return std::unexpected(PatchError{422, fmt::format("{}: element {} has no key field \"{}\"", sp, e.dump(), schema->merge_key)});
       json key = json::object();
       for (const std::string& f : key_fields) key[f] = e.contains(f) ? e[f] : json("TCP");
       std::string step = "k:" + key.dump();
@@ -144,12 +149,10 @@ PatchResult<std::vector<ManagerEntry>> read_managed_fields(const json& live, std
 // Kubernetes' wording: one conflict on one line, several grouped by manager as a list.
 std::string conflict_message(const std::vector<std::pair<ManagerEntry*, ManagedPath>>& conflicts) {
   std::map<std::pair<std::string, std::string>, std::vector<std::string>> by_manager;
-  for (const auto& [entry, path] : conflicts)
-    by_manager[{entry->manager(), entry->api_version()}].push_back(render_managed_path(path));
+  for (const auto& [entry, path] : conflicts) by_manager[{entry->manager(), entry->api_version()}].push_back(render_managed_path(path));
   if (conflicts.size() == 1) {
     const auto& [who, paths] = *by_manager.begin();
-    return fmt::format("Apply failed with 1 conflict: conflict with \"{}\" using {}: {}", who.first, who.second,
-                       paths.front());
+    return fmt::format("Apply failed with 1 conflict: conflict with \"{}\" using {}: {}", who.first, who.second, paths.front());
   }
   std::string m = fmt::format("Apply failed with {} conflicts:", conflicts.size());
   for (const auto& [who, paths] : by_manager) {
@@ -161,16 +164,14 @@ std::string conflict_message(const std::vector<std::pair<ManagerEntry*, ManagedP
 
 }  // namespace
 
-PatchResult<json> server_side_apply(const json& live_in, const json& applied, std::string_view kind,
-                                    const ApplyOptions& options) {
+PatchResult<json> server_side_apply(const json& live_in, const json& applied, std::string_view kind, const ApplyOptions& options) {
   if (options.manager.empty())
-    return std::unexpected(PatchError{
-        422, "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"});
+    return std::unexpected(
+        PatchError{422, "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: Required value: is required for apply patch"});
   if (!has_strategic_merge_schema(kind))
     return std::unexpected(PatchError{415, fmt::format("server-side apply is not supported for kind {}", kind)});
   if (!applied.is_object())
-    return std::unexpected(
-        PatchError{400, fmt::format("an apply configuration must be an object, got {}", applied.type_name())});
+    return std::unexpected(PatchError{400, fmt::format("an apply configuration must be an object, got {}", applied.type_name())});
   const json live = live_in.is_object() ? live_in : json::object();
 
   // What gets merged into the object, and the part of it the manager owns.
@@ -229,12 +230,8 @@ PatchResult<json> server_side_apply(const json& live_in, const json& applied, st
   if (!merged) return std::unexpected(merged.error());
 
   json managed = json::array();
-  json my_entry = {{"manager", options.manager},
-                   {"operation", "Apply"},
-                   {"apiVersion", applied.value("apiVersion", std::string())},
-                   {"time", options.time},
-                   {"fieldsType", "FieldsV1"},
-                   {"fieldsV1", to_fields_v1(*applied_set)}};
+  json my_entry = {{"manager", options.manager}, {"operation", "Apply"},     {"apiVersion", applied.value("apiVersion", std::string())},
+                   {"time", options.time},       {"fieldsType", "FieldsV1"}, {"fieldsV1", to_fields_v1(*applied_set)}};
   bool placed = false;
   for (ManagerEntry& e : *entries) {
     if (e.mine) {

@@ -39,12 +39,12 @@ namespace switchyard::apiserver {
 struct ApplyOptions {
   std::string manager;  // fieldManager, required
   bool force = false;
-  std::string time;     // RFC 3339, written into the manager's managedFields entry
+  std::string time;  // RFC 3339, written into the manager's managedFields entry
 };
 
 // `live` is the stored object, or null/{} when the apply creates it. The result carries the
 // updated metadata.managedFields.
-PatchResult<nlohmann::json> server_side_apply(const nlohmann::json& live, const nlohmann::json& applied,
-                                              std::string_view kind, const ApplyOptions& options);
+PatchResult<nlohmann::json> server_side_apply(const nlohmann::json& live, const nlohmann::json& applied, std::string_view kind,
+                                              const ApplyOptions& options);
 
 }  // namespace switchyard::apiserver

@@ -36,13 +36,12 @@ TEST(ServerSideApply, CreateRecordsTheManagersFieldsInFieldsV1) {
     "f:spec":{"f:selector":{"f:app":{}},"f:ports":{
       "k:{\"port\":80,\"protocol\":\"TCP\"}":{".":{},"f:name":{},"f:port":{},"f:targetPort":{}},
       "k:{\"port\":443,\"protocol\":\"TCP\"}":{".":{},"f:name":{},"f:port":{},"f:protocol":{},"f:targetPort":{}}}}})");
-  EXPECT_EQ(out["metadata"]["managedFields"],
-            json::array({{{"manager", "deployer"},
-                          {"operation", "Apply"},
-                          {"apiVersion", "v1"},
-                          {"time", "2026-11-23T10:00:00Z"},
-                          {"fieldsType", "FieldsV1"},
-                          {"fieldsV1", expected_fields}}}));
+  EXPECT_EQ(out["metadata"]["managedFields"], json::array({{{"manager", "deployer"},
+                                                            {"operation", "Apply"},
+                                                            {"apiVersion", "v1"},
+                                                            {"time", "2026-11-23T10:00:00Z"},
+                                                            {"fieldsType", "FieldsV1"},
+                                                            {"fieldsV1", expected_fields}}}));
 }
 
 TEST(ServerSideApply, ReapplyWithoutAFieldRemovesIt) {
@@ -92,9 +91,10 @@ TEST(ServerSideApply, ChangingAnotherManagersFieldConflictsUnlessForced) {
   auto back = server_side_apply(out, kApplied, "Service", by("deployer"));
   ASSERT_FALSE(back.has_value());
   EXPECT_EQ(back.error().http_status, 409);
-  EXPECT_EQ(back.error().message, "Apply failed with 2 conflicts: conflicts with \"autoscaler\" using v1:\n"
-                                  "- .metadata.labels.tier\n"
-                                  "- .spec.ports[port=80,protocol=\"TCP\"].targetPort");
+  EXPECT_EQ(back.error().message,
+            "Apply failed with 2 conflicts: conflicts with \"autoscaler\" using v1:\n"
+            "- .metadata.labels.tier\n"
+            "- .spec.ports[port=80,protocol=\"TCP\"].targetPort");
 }
 
 TEST(ServerSideApply, SameValueIsSharedAndSurvivesOneManagerLettingGo) {
@@ -112,8 +112,8 @@ TEST(ServerSideApply, SameValueIsSharedAndSurvivesOneManagerLettingGo) {
 
 TEST(ServerSideApply, SingleConflictIsOneLine) {
   json live = apply_ok(json(), kApplied, by("deployer"));
-  auto r = server_side_apply(live, json::parse(R"({"apiVersion":"v1","kind":"Service","spec":{"selector":{"app":"x"}}})"),
-                             "Service", by("other"));
+  auto r = server_side_apply(live, json::parse(R"({"apiVersion":"v1","kind":"Service","spec":{"selector":{"app":"x"}}})"), "Service",
+                             by("other"));
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().message, "Apply failed with 1 conflict: conflict with \"deployer\" using v1: .spec.selector.app");
 }
@@ -157,8 +157,8 @@ TEST(ServerSideApply, RejectsBadRequests) {
   EXPECT_EQ(directive.error().http_status, 400);
   EXPECT_EQ(directive.error().message, "an apply configuration cannot contain directives: spec.$patch");
 
-  auto duplicate = server_side_apply(json(), json::parse(R"({"spec":{"ports":[{"port":80},{"port":80,"protocol":"TCP"}]}})"),
-                                     "Service", by("m"));
+  auto duplicate =
+      server_side_apply(json(), json::parse(R"({"spec":{"ports":[{"port":80},{"port":80,"protocol":"TCP"}]}})"), "Service", by("m"));
   ASSERT_FALSE(duplicate.has_value());
   EXPECT_EQ(duplicate.error().http_status, 422);
   EXPECT_EQ(duplicate.error().message, "spec.ports: duplicate entries for key {\"port\":80,\"protocol\":\"TCP\"}");

@@ -19,9 +19,7 @@ using api::Service;
 
 bool needs_cluster_ips(const Service& s) { return s.spec.type != "ExternalName" && !api::is_headless(s.spec); }
 bool needs_node_ports(const Service& s) { return s.spec.type == "NodePort" || s.spec.type == "LoadBalancer"; }
-bool needs_health_check(const Service& s) {
-  return s.spec.type == "LoadBalancer" && s.spec.external_traffic_policy == "Local";
-}
+bool needs_health_check(const Service& s) { return s.spec.type == "LoadBalancer" && s.spec.external_traffic_policy == "Local"; }
 // LoadBalancer with allocateLoadBalancerNodePorts=false keeps only requested node ports.
 bool allocates_node_ports(const Service& s) {
   return s.spec.type == "NodePort" || (s.spec.type == "LoadBalancer" && s.spec.allocate_load_balancer_node_ports.value_or(true));
@@ -56,9 +54,7 @@ ClusterIpAllocator* ServiceAllocators::for_family(std::string_view family) const
   return nullptr;
 }
 
-std::string ServiceAllocationFailure::message() const {
-  return field_errors.empty() ? internal : api::aggregate_message(field_errors);
-}
+std::string ServiceAllocationFailure::message() const { return field_errors.empty() ? internal : api::aggregate_message(field_errors); }
 
 std::string allocation_owner(const Service& svc) { return svc.metadata.namespace_ + "/" + svc.metadata.name; }
 
@@ -85,8 +81,7 @@ ServiceAllocationTransaction::~ServiceAllocationTransaction() {
     spdlog::warn("event=allocation_release_failed error=\"{}\" repair=\"the allocation repair loop releases it\"", r.error().message);
 }
 
-Result<> ServiceAllocationTransaction::release(const std::vector<std::string>& ips,
-                                                                       const std::vector<int>& ports) {
+Result<> ServiceAllocationTransaction::release(const std::vector<std::string>& ips, const std::vector<int>& ports) {
   std::vector<std::string> failures;
   for (const auto& ip : ips) {
     for (auto* a : allocators_->cluster_ips) {
@@ -159,16 +154,14 @@ class ServiceAllocationBuilder {
       ClusterIpAllocator* alloc = allocators_.for_family(family);
       if (!alloc)
         return std::unexpected(ServiceAllocationFailure{
-            {api::invalid(FieldPath("spec").child("ipFamilies").index(i), api::go_quoted(family),
-                          "not configured on this cluster")},
-            {}});
+            {api::invalid(FieldPath("spec").child("ipFamilies").index(i), api::go_quoted(family), "not configured on this cluster")}, {}});
       if (!result[i].empty()) {
         if (auto r = alloc->allocate(result[i], owner()); !r) {
           if (is_store_failure(r.error())) return std::unexpected(internal_failure(r.error().message));
-          return std::unexpected(ServiceAllocationFailure{
-              {api::invalid(FieldPath("spec").child("clusterIPs"), api::go_string_slice(requested),
-                            fmt::format("failed to allocate IP {}: {}", result[i], r.error().message))},
-              {}});
+          return std::unexpected(
+              ServiceAllocationFailure{{api::invalid(FieldPath("spec").child("clusterIPs"), api::go_string_slice(requested),
+                                                     fmt::format("failed to allocate IP {}: {}", result[i], r.error().message))},
+                                       {}});
         }
       } else {
         auto ip = alloc->allocate_next(owner());
@@ -179,8 +172,7 @@ class ServiceAllocationBuilder {
     }
     // A family the update dropped (dual-stack downgrade) gives its IP back.
     for (const auto& [family, ip] : before)
-      if (std::find(spec.ip_families.begin(), spec.ip_families.end(), family) == spec.ip_families.end())
-        txn_.release_ips_.push_back(ip);
+      if (std::find(spec.ip_families.begin(), spec.ip_families.end(), family) == spec.ip_families.end()) txn_.release_ips_.push_back(ip);
     result.resize(spec.ip_families.size());
     spec.cluster_ips = std::move(result);
     if (!spec.cluster_ips.empty()) spec.cluster_ip = spec.cluster_ips[0];
@@ -258,8 +250,7 @@ class ServiceAllocationBuilder {
       by_service_port.emplace(p.port, p.node_port);
     }
     for (int port : old_ports_)
-      if (std::none_of(ports.begin(), ports.end(), [&](const auto& p) { return p.node_port == port; }))
-        txn_.release_ports_.push_back(port);
+      if (std::none_of(ports.begin(), ports.end(), [&](const auto& p) { return p.node_port == port; })) txn_.release_ports_.push_back(port);
     return {};
   }
 
@@ -299,8 +290,8 @@ class ServiceAllocationBuilder {
   std::set<int> old_ports_;
 };
 
-std::expected<ServiceAllocationTransaction, ServiceAllocationFailure> allocate_service(
-    const ServiceAllocators& allocators, const Service* old, Service& svc) {
+std::expected<ServiceAllocationTransaction, ServiceAllocationFailure> allocate_service(const ServiceAllocators& allocators,
+                                                                                       const Service* old, Service& svc) {
   Service working = svc;  // svc stays as given if anything fails
   auto txn = ServiceAllocationBuilder(allocators, old, working).run();
   if (txn) svc = std::move(working);

@@ -85,8 +85,8 @@ class ServiceAllocationTransaction {
 // Allocates what `svc` needs (old: the stored object on update, nullptr on create) and writes the
 // results into svc.spec (clusterIP, clusterIPs, ports[].nodePort, healthCheckNodePort). On failure
 // nothing stays allocated and svc is unchanged.
-std::expected<ServiceAllocationTransaction, ServiceAllocationFailure> allocate_service(
-    const ServiceAllocators& allocators, const api::Service* old, api::Service& svc);
+std::expected<ServiceAllocationTransaction, ServiceAllocationFailure> allocate_service(const ServiceAllocators& allocators,
+                                                                                       const api::Service* old, api::Service& svc);
 
 // Releases everything a deleted Service held. An error lists what could not be released.
 Result<> release_service(const ServiceAllocators& allocators, const api::Service& svc);

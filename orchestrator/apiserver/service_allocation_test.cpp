@@ -95,8 +95,7 @@ TEST_F(ServiceAllocationTest, ClusterIpServiceGetsOneIpAndNoNodePorts) {
 }
 
 TEST_F(ServiceAllocationTest, TcpAndUdpOfOnePortShareOneNodePort) {
-  Service s = created(service("dns", "NodePort", {port("dns-udp", 53, "UDP"), port("dns-tcp", 53, "TCP"),
-                                                  port("metrics", 9153, "TCP")}));
+  Service s = created(service("dns", "NodePort", {port("dns-udp", 53, "UDP"), port("dns-tcp", 53, "TCP"), port("metrics", 9153, "TCP")}));
   const auto& p = s.spec.ports;
   EXPECT_NE(p[0].node_port, 0);
   EXPECT_EQ(p[0].node_port, p[1].node_port);
@@ -150,7 +149,7 @@ TEST_F(ServiceAllocationTest, NodePortTakenRollsBackWhatTheCallAllocated) {
   auto txn = allocate_service(allocators_, nullptr, second);
   ASSERT_FALSE(txn);
   EXPECT_EQ(txn.error().message(), "spec.ports[1].nodePort: Invalid value: 30005: provided port is already allocated");
-  EXPECT_EQ(keys(kClusterIpAllocationPrefix), ips_before);        // its IP went back
+  EXPECT_EQ(keys(kClusterIpAllocationPrefix), ips_before);  // its IP went back
   // ...and so did the node port drawn for 443.
   EXPECT_EQ(keys(kNodePortAllocationPrefix), (std::vector<std::string>{"30005"}));
 

@@ -9,8 +9,8 @@ namespace switchyard::apiserver {
 using nlohmann::json;
 
 ApiError status_error(int code, std::string_view reason, std::string message, json details) {
-  json s = {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()}, {"status", "Failure"},
-            {"message", std::move(message)}, {"reason", reason}, {"code", code}};
+  json s = {{"kind", "Status"}, {"apiVersion", "v1"}, {"metadata", json::object()}, {"status", "Failure"}, {"message", std::move(message)},
+            {"reason", reason}, {"code", code}};
   if (!details.is_null()) s["details"] = std::move(details);
   if (reason.empty()) s.erase("reason");
   return {code, std::move(s)};
@@ -51,8 +51,7 @@ ApiError conflict(std::string_view group, std::string_view resource, std::string
 
 ApiError invalid(std::string_view group, std::string_view kind, std::string_view name, const api::FieldErrors& errors) {
   json causes = json::array();
-  for (const auto& e : errors)
-    causes.push_back({{"reason", e.reason()}, {"message", e.message_without_field()}, {"field", e.field}});
+  for (const auto& e : errors) causes.push_back({{"reason", e.reason()}, {"message", e.message_without_field()}, {"field", e.field}});
   json details = name_details(group, kind, name);
   details["causes"] = std::move(causes);
   const std::string gk = group.empty() ? std::string(kind) : fmt::format("{}.{}", kind, group);
@@ -62,10 +61,16 @@ ApiError invalid(std::string_view group, std::string_view kind, std::string_view
 ApiError too_large() { return status_error(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728"); }
 
 ApiError unsupported_media_type(std::string_view content_type) {
-  return status_error(415, "UnsupportedMediaType", fmt::format("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml; got {}", content_type));
+  return status_error(
+      415, "UnsupportedMediaType",
+      fmt::format(
+          "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml; got {}",
+          content_type));
 }
 
-ApiError method_not_allowed() { return status_error(405, "MethodNotAllowed", "the server does not allow this method on the requested resource"); }
+ApiError method_not_allowed() {
+  return status_error(405, "MethodNotAllowed", "the server does not allow this method on the requested resource");
+}
 
 ApiError gone(std::string message) { return status_error(410, "Expired", std::move(message)); }
 

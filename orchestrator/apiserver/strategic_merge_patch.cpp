@@ -108,8 +108,8 @@ class StrategicMerge {
   PatchResult<void> merge_list(json& original, const json& patch, const std::string& path, const ListSchema& s);
   PatchResult<json> materialize(const json& patch, const std::string& path);
   PatchResult<void> apply_retain_keys(json& original, const json& patch, const json& keys, const std::string& path);
-  PatchResult<void> apply_element_order(json& original, const std::string& field, const json& order,
-                                        const json& before, const json& patch, const std::string& path);
+  PatchResult<void> apply_element_order(json& original, const std::string& field, const json& order, const json& before, const json& patch,
+                                        const std::string& path);
 
   std::string_view kind_;
 };
@@ -131,24 +131,22 @@ PatchResult<json> StrategicMerge::materialize(const json& patch, const std::stri
   return patch;
 }
 
-PatchResult<void> StrategicMerge::apply_retain_keys(json& original, const json& patch, const json& keys,
-                                                    const std::string& path) {
+PatchResult<void> StrategicMerge::apply_retain_keys(json& original, const json& patch, const json& keys, const std::string& path) {
   if (!keys.is_array() || !std::ranges::all_of(keys, [](const json& k) { return k.is_string(); }))
-    return std::unexpected(bad_patch(fmt::format("invalid patch format of retainKeys at {}: must be a list of field names",
-                                                 shown(path))));
+    return std::unexpected(bad_patch(fmt::format("invalid patch format of retainKeys at {}: must be a list of field names", shown(path))));
   auto retained = [&](std::string_view k) { return std::ranges::find(keys, json(k)) != keys.end(); };
   for (const auto& [k, v] : patch.items()) {
     if (v.is_null() || k.starts_with('$')) continue;
     if (!retained(k))
-      return std::unexpected(bad_patch(
-          fmt::format("invalid patch format of retainKeys: {} is not in the $retainKeys list of {}", k, shown(path))));
+      return std::unexpected(
+          bad_patch(fmt::format("invalid patch format of retainKeys: {} is not in the $retainKeys list of {}", k, shown(path))));
   }
   for (auto it = original.begin(); it != original.end();) it = retained(it.key()) ? std::next(it) : original.erase(it);
   return {};
 }
 
-PatchResult<void> StrategicMerge::apply_element_order(json& original, const std::string& field, const json& order,
-                                                      const json& before, const json& patch, const std::string& path) {
+PatchResult<void> StrategicMerge::apply_element_order(json& original, const std::string& field, const json& order, const json& before,
+                                                      const json& patch, const std::string& path) {
   const std::string list_path = child_path(path, field);
   auto schema = find_list_schema(kind_, list_path);
   std::string_view key = schema ? schema->merge_key : std::string_view{};
@@ -160,8 +158,8 @@ PatchResult<void> StrategicMerge::apply_element_order(json& original, const std:
       if (e.is_object() && e.contains(kDirective)) continue;
       std::size_t at = index_in(order, e, key);
       if (at == kNotFound || (!first && at <= last))
-        return std::unexpected(bad_patch(fmt::format("the order in patch list {} doesn't match $setElementOrder list {} of {}",
-                                                     p->dump(), order.dump(), list_path)));
+        return std::unexpected(bad_patch(
+            fmt::format("the order in patch list {} doesn't match $setElementOrder list {} of {}", p->dump(), order.dump(), list_path)));
       last = at;
       first = false;
     }
@@ -197,8 +195,7 @@ PatchResult<void> StrategicMerge::merge_map(json& original, const json& patch, c
   for (const auto& [k, v] : patch.items()) {
     std::string_view key = k;
     if (key.starts_with(kSetElementOrder) || key.starts_with(kDeleteFromPrimitiveList)) {
-      if (!v.is_array())
-        return std::unexpected(bad_patch(fmt::format("invalid patch format: {} at {} must be a list", k, shown(path))));
+      if (!v.is_array()) return std::unexpected(bad_patch(fmt::format("invalid patch format: {} at {} must be a list", k, shown(path))));
       if (key.starts_with(kSetElementOrder)) {
         std::string field(key.substr(kSetElementOrder.size()));
         auto cur = original.find(field);
@@ -249,8 +246,7 @@ PatchResult<void> StrategicMerge::merge_map(json& original, const json& patch, c
   return {};
 }
 
-PatchResult<void> StrategicMerge::merge_list(json& original, const json& patch, const std::string& path,
-                                             const ListSchema& schema) {
+PatchResult<void> StrategicMerge::merge_list(json& original, const json& patch, const std::string& path, const ListSchema& schema) {
   if (original.empty() && patch.empty()) return {};
   bool any_object = false, any_other = false;
   for (const json* list : std::initializer_list<const json*>{&original, &patch}) {
@@ -259,8 +255,7 @@ PatchResult<void> StrategicMerge::merge_list(json& original, const json& patch, 
       (e.is_object() ? any_object : any_other) = true;
     }
   }
-  if (any_object && any_other)
-    return std::unexpected(unprocessable(fmt::format("list element types are not identical (in {})", path)));
+  if (any_object && any_other) return std::unexpected(unprocessable(fmt::format("list element types are not identical (in {})", path)));
 
   if (!any_object) {  // a set of primitives: union, without duplicates
     json merged = json::array();
@@ -330,14 +325,13 @@ PatchResult<void> StrategicMerge::merge_list(json& original, const json& patch, 
 
 PatchResult<nlohmann::json> apply_strategic_merge_patch(const json& doc, const json& patch, std::string_view kind) {
   if (!has_strategic_merge_schema(kind))
-    return std::unexpected(PatchError{
-        415, fmt::format("the body of the request was in an unknown format - strategic merge patch is not supported "
-                         "for kind {}; accepted media types include: application/json-patch+json, "
-                         "application/merge-patch+json, application/apply-patch+yaml",
-                         kind.empty() ? "<none>" : kind)});
-  if (!patch.is_object())
     return std::unexpected(
-        PatchError{400, fmt::format("a strategic merge patch must be a JSON object, got {}", patch.type_name())});
+        PatchError{415, fmt::format("the body of the request was in an unknown format - strategic merge patch is not supported "
+                                    "for kind {}; accepted media types include: application/json-patch+json, "
+                                    "application/merge-patch+json, application/apply-patch+yaml",
+                                    kind.empty() ? "<none>" : kind)});
+  if (!patch.is_object())
+    return std::unexpected(PatchError{400, fmt::format("a strategic merge patch must be a JSON object, got {}", patch.type_name())});
   json result = doc.is_object() ? doc : json::object();
   StrategicMerge merge(kind);
   if (auto r = merge.merge_map(result, patch, ""); !r) return std::unexpected(r.error());

@@ -57,18 +57,19 @@ Json column(const char* name, const char* type, int priority = 0, const char* fo
 Json columns_for(const std::string& kind) {
   if (kind == "Namespace") return {column("Name", "string", 0, "name"), column("Status", "string"), column("Age", "string")};
   if (kind == "Pod")
-    return {column("Name", "string", 0, "name"), column("Ready", "string"), column("Status", "string"), column("Restarts", "string"),
-            column("Age", "string"), column("IP", "string", 1), column("Node", "string", 1)};
+    return {column("Name", "string", 0, "name"), column("Ready", "string"), column("Status", "string"),
+            column("Restarts", "string"),        column("Age", "string"),   column("IP", "string", 1),
+            column("Node", "string", 1)};
   if (kind == "Service")
     return {column("Name", "string", 0, "name"), column("Type", "string"), column("Cluster-IP", "string"), column("External-IP", "string"),
-            column("Port(s)", "string"), column("Age", "string"), column("Selector", "string", 1)};
+            column("Port(s)", "string"),         column("Age", "string"),  column("Selector", "string", 1)};
   if (kind == "Endpoints") return {column("Name", "string", 0, "name"), column("Endpoints", "string"), column("Age", "string")};
   if (kind == "EndpointSlice")
     return {column("Name", "string", 0, "name"), column("AddressType", "string"), column("Ports", "string"), column("Endpoints", "string"),
             column("Age", "string")};
   if (kind == "Node")
-    return {column("Name", "string", 0, "name"), column("Status", "string"), column("Roles", "string"), column("Age", "string"),
-            column("Version", "string"), column("Internal-IP", "string", 1)};
+    return {column("Name", "string", 0, "name"), column("Status", "string"),        column("Roles", "string"), column("Age", "string"),
+            column("Version", "string"),         column("Internal-IP", "string", 1)};
   return {column("Name", "string", 0, "name"), column("Age", "string")};
 }
 
@@ -81,10 +82,16 @@ Json cells_for(const std::string& kind, const Json& o) {
   if (kind == "Pod") {
     const auto containers = spec.value("containers", Json::array()).size();
     bool ready = false;
-    for (const auto& c : status.value("conditions", Json::array())) ready |= c.value("type", "") == "Ready" && c.value("status", "") == "True";
+    for (const auto& c : status.value("conditions", Json::array()))
+      ready |= c.value("type", "") == "Ready" && c.value("status", "") == "True";
     const std::string phase = meta.contains("deletionTimestamp") ? "Terminating" : status.value("phase", "Pending");
-    return {name, fmt::format("{}/{}", ready ? containers : 0, containers), phase, "0", age(o),
-            status.value("podIP", "<none>"), spec.value("nodeName", "<none>")};
+    return {name,
+            fmt::format("{}/{}", ready ? containers : 0, containers),
+            phase,
+            "0",
+            age(o),
+            status.value("podIP", "<none>"),
+            spec.value("nodeName", "<none>")};
   }
   if (kind == "Service") {
     const std::string type = spec.value("type", "ClusterIP");
@@ -96,16 +103,23 @@ Json cells_for(const std::string& kind, const Json& o) {
     }
     std::vector<std::string> external = spec.value("externalIPs", std::vector<std::string>{});
     std::string external_ip;
-    if (type == "ExternalName") external_ip = spec.value("externalName", "");
+    if (type == "ExternalName")
+      external_ip = spec.value("externalName", "");
     else if (type == "LoadBalancer") {
       for (const auto& i : status.value("loadBalancer", Json::object()).value("ingress", Json::array()))
         external.push_back(i.contains("ip") ? i.value("ip", "") : i.value("hostname", ""));
       external_ip = external.empty() ? "<pending>" : join(external);
-    } else external_ip = external.empty() ? "<none>" : join(external);
+    } else
+      external_ip = external.empty() ? "<none>" : join(external);
     std::vector<std::string> selector;
     const Json selector_map = spec.value("selector", Json::object());
     for (auto it = selector_map.begin(); it != selector_map.end(); ++it) selector.push_back(it.key() + "=" + it->get<std::string>());
-    return {name, type, spec.value("clusterIP", "<none>"), external_ip, ports.empty() ? "<none>" : join(ports), age(o),
+    return {name,
+            type,
+            spec.value("clusterIP", "<none>"),
+            external_ip,
+            ports.empty() ? "<none>" : join(ports),
+            age(o),
             selector.empty() ? "<none>" : join(selector)};
   }
   if (kind == "Endpoints") {
@@ -117,7 +131,8 @@ Json cells_for(const std::string& kind, const Json& o) {
   }
   if (kind == "EndpointSlice") {
     std::vector<std::string> ports, addresses;
-    for (const auto& p : o.value("ports", Json::array())) ports.push_back(p.contains("port") ? std::to_string(p.value("port", 0)) : "<unset>");
+    for (const auto& p : o.value("ports", Json::array()))
+      ports.push_back(p.contains("port") ? std::to_string(p.value("port", 0)) : "<unset>");
     for (const auto& e : o.value("endpoints", Json::array()))
       for (const auto& a : e.value("addresses", Json::array())) addresses.push_back(a.get<std::string>());
     return {name, o.value("addressType", ""), ports.empty() ? "<unset>" : join(ports), first_three(addresses), age(o)};
@@ -134,23 +149,32 @@ Json cells_for(const std::string& kind, const Json& o) {
     std::string internal_ip = "<none>";
     for (const auto& a : status.value("addresses", Json::array()))
       if (a.value("type", "") == "InternalIP") internal_ip = a.value("address", "");
-    return {name, ready, roles.empty() ? "<none>" : join(roles), age(o),
-            status.value("nodeInfo", Json::object()).value("kubeletVersion", ""), internal_ip};
+    return {name,
+            ready,
+            roles.empty() ? "<none>" : join(roles),
+            age(o),
+            status.value("nodeInfo", Json::object()).value("kubeletVersion", ""),
+            internal_ip};
   }
   return {name, age(o)};
 }
 
 Json row(const ResourceInfo& r, const Json& obj, bool include_object) {
   Json row = {{"cells", cells_for(r.kind, obj)}};
-  if (include_object) row["object"] = obj;
-  else row["object"] = {{"kind", "PartialObjectMetadata"}, {"apiVersion", "meta.k8s.io/v1"}, {"metadata", obj["metadata"]}};
+  if (include_object)
+    row["object"] = obj;
+  else
+    row["object"] = {{"kind", "PartialObjectMetadata"}, {"apiVersion", "meta.k8s.io/v1"}, {"metadata", obj["metadata"]}};
   return row;
 }
 
 }  // namespace
 
 Json to_table(const ResourceInfo& r, const Json& object_or_list, bool include_object) {
-  Json table = {{"kind", "Table"}, {"apiVersion", "meta.k8s.io/v1"}, {"metadata", Json::object()}, {"columnDefinitions", columns_for(r.kind)},
+  Json table = {{"kind", "Table"},
+                {"apiVersion", "meta.k8s.io/v1"},
+                {"metadata", Json::object()},
+                {"columnDefinitions", columns_for(r.kind)},
                 {"rows", Json::array()}};
   if (object_or_list.contains("items")) {
     table["metadata"] = object_or_list["metadata"];

@@ -45,8 +45,8 @@ StoreResult<Endpoint> Endpoint::parse(std::string_view url) {
 
 std::string base64_encode(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
   out.resize(static_cast<std::size_t>(n));
   return out;
 }
@@ -54,8 +54,8 @@ std::string base64_encode(std::string_view bytes) {
 std::optional<std::string> base64_decode(std::string_view text) {
   if (text.size() % 4 != 0) return std::nullopt;
   std::string out(3 * text.size() / 4, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(text.data()),
+                          static_cast<int>(text.size()));
   if (n < 0) return std::nullopt;
   // EVP_DecodeBlock counts the padding as zero bytes.
   std::size_t padding = text.ends_with("==") ? 2 : text.ends_with('=') ? 1 : 0;
@@ -82,8 +82,7 @@ StoreResult<std::string> bytes_field(const json& object, const char* name) {
   if (!it->is_string())
     return std::unexpected(StoreError{StoreErrorCode::Internal, fmt::format("etcd response: field {} is not a string", name)});
   auto decoded = base64_decode(it->get_ref<const std::string&>());
-  if (!decoded)
-    return std::unexpected(StoreError{StoreErrorCode::Internal, fmt::format("etcd response: field {} is not base64", name)});
+  if (!decoded) return std::unexpected(StoreError{StoreErrorCode::Internal, fmt::format("etcd response: field {} is not base64", name)});
   return std::move(*decoded);
 }
 
@@ -135,8 +134,7 @@ bool socket_still_open(int fd) {
 
 bool GatewayClient::still_open(Connection& c) { return socket_still_open(c.stream.socket().native_handle()); }
 
-GatewayClient::GatewayClient(Endpoint endpoint, std::chrono::milliseconds timeout)
-    : endpoint_(std::move(endpoint)), timeout_(timeout) {}
+GatewayClient::GatewayClient(Endpoint endpoint, std::chrono::milliseconds timeout) : endpoint_(std::move(endpoint)), timeout_(timeout) {}
 
 GatewayClient::~GatewayClient() = default;
 
@@ -167,8 +165,7 @@ StoreResult<json> GatewayClient::post(std::string_view path, const json& request
   return result;
 }
 
-StoreResult<json> GatewayClient::post_once(Connection& c, std::string_view path, const std::string& body,
-                                           Failure& failure) {
+StoreResult<json> GatewayClient::post_once(Connection& c, std::string_view path, const std::string& body, Failure& failure) {
   const std::string what = fmt::format("etcd {} POST {}", endpoint_.str(), path);
   auto io_error = [&](std::string_view step, boost::system::error_code ec) {
     c.connected = false;

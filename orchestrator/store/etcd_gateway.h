@@ -60,8 +60,7 @@ class GatewayClient {
   struct Connection;
   enum class Failure { None, BeforeSend, AfterSend };
   static bool still_open(Connection& c);
-  StoreResult<nlohmann::json> post_once(Connection& c, std::string_view path, const std::string& body,
-                                        Failure& failure);
+  StoreResult<nlohmann::json> post_once(Connection& c, std::string_view path, const std::string& body, Failure& failure);
 
   Endpoint endpoint_;
   std::chrono::milliseconds timeout_;

@@ -31,8 +31,7 @@ int free_loopback_port() {
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof addr;
   int port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
     port = ntohs(addr.sin_port);
   ::close(fd);
   return port;
@@ -54,15 +53,9 @@ std::unique_ptr<EtcdProcess> EtcdProcess::start(std::string& error, std::chrono:
   }
   std::string client = p->client_url();
   std::string peer = "http://127.0.0.1:" + std::to_string(peer_port);
-  p->args_ = {kEtcdBinary,
-              "--name=default",
-              "--data-dir=" + (p->dir_.path() / "data").string(),
-              "--listen-client-urls=" + client,
-              "--advertise-client-urls=" + client,
-              "--listen-peer-urls=" + peer,
-              "--initial-advertise-peer-urls=" + peer,
-              "--initial-cluster=default=" + peer,
-              "--initial-cluster-state=new",
+  p->args_ = {kEtcdBinary, "--name=default", "--data-dir=" + (p->dir_.path() / "data").string(), "--listen-client-urls=" + client,
+              "--advertise-client-urls=" + client, "--listen-peer-urls=" + peer, "--initial-advertise-peer-urls=" + peer,
+              "--initial-cluster=default=" + peer, "--initial-cluster-state=new",
               // Progress notifications every second (default 10 min): quiet watches' bookmarks move.
               "--experimental-watch-progress-notify-interval=1s"};
   if (!p->spawn(error) || !p->wait_ready(error, ready_timeout)) return nullptr;  // the destructor kills it

@@ -17,8 +17,7 @@ namespace switchyard::store::testing {
 class EtcdProcess {
  public:
   // Starts etcd and waits until it serves requests; nullptr and `error` set on failure.
-  static std::unique_ptr<EtcdProcess> start(std::string& error,
-                                            std::chrono::milliseconds ready_timeout = std::chrono::seconds(20));
+  static std::unique_ptr<EtcdProcess> start(std::string& error, std::chrono::milliseconds ready_timeout = std::chrono::seconds(20));
   ~EtcdProcess();
   EtcdProcess(const EtcdProcess&) = delete;
   EtcdProcess& operator=(const EtcdProcess&) = delete;

@@ -51,8 +51,7 @@ StoreResult<std::unique_ptr<EtcdStore>> EtcdStore::connect(std::string_view endp
   return store;
 }
 
-EtcdStore::EtcdStore(etcd::Endpoint endpoint, Options options)
-    : client_(std::move(endpoint), options.request_timeout), options_(options) {}
+EtcdStore::EtcdStore(etcd::Endpoint endpoint, Options options) : client_(std::move(endpoint), options.request_timeout), options_(options) {}
 
 StoreResult<Revision> EtcdStore::create(std::string_view key, std::string_view value) {
   if (auto k = check_key(key); !k) return std::unexpected(k.error());
@@ -67,8 +66,7 @@ StoreResult<Revision> EtcdStore::create(std::string_view key, std::string_view v
   if (!r->value("succeeded", false)) {
     auto existing = failure_range_kv(*r);
     Revision mod = existing && *existing ? (*existing)->mod_revision : 0;
-    return std::unexpected(
-        StoreError{StoreErrorCode::AlreadyExists, fmt::format("key {} already exists (mod revision {})", key, mod)});
+    return std::unexpected(StoreError{StoreErrorCode::AlreadyExists, fmt::format("key {} already exists (mod revision {})", key, mod)});
   }
   return header_revision(*r);
 }
@@ -76,9 +74,8 @@ StoreResult<Revision> EtcdStore::create(std::string_view key, std::string_view v
 StoreResult<json> EtcdStore::conditional(std::string_view key, Revision expected, json operation, std::string_view what) {
   if (auto k = check_key(key); !k) return std::unexpected(k.error());
   const std::string k64 = b64(key);
-  json compare = expected != 0
-                     ? json{{"key", k64}, {"target", "MOD"}, {"result", "EQUAL"}, {"mod_revision", std::to_string(expected)}}
-                     : json{{"key", k64}, {"target", "CREATE"}, {"result", "GREATER"}, {"create_revision", "0"}};
+  json compare = expected != 0 ? json{{"key", k64}, {"target", "MOD"}, {"result", "EQUAL"}, {"mod_revision", std::to_string(expected)}}
+                               : json{{"key", k64}, {"target", "CREATE"}, {"result", "GREATER"}, {"create_revision", "0"}};
   json txn = {
       {"compare", json::array({compare})},
       {"success", json::array({std::move(operation)})},
@@ -90,26 +87,24 @@ StoreResult<json> EtcdStore::conditional(std::string_view key, Revision expected
     auto current = failure_range_kv(*r);
     if (!current) return std::unexpected(with_context(current.error(), fmt::format("{} key {}", what, key)));
     if (!*current) return std::unexpected(StoreError{StoreErrorCode::NotFound, fmt::format("key {} not found", key)});
-    return std::unexpected(StoreError{StoreErrorCode::Conflict, fmt::format("key {}: mod revision is {}, expected {}", key,
-                                                                            (*current)->mod_revision, expected)});
+    return std::unexpected(StoreError{StoreErrorCode::Conflict,
+                                      fmt::format("key {}: mod revision is {}, expected {}", key, (*current)->mod_revision, expected)});
   }
   return r;
 }
 
 StoreResult<Revision> EtcdStore::update(std::string_view key, std::string_view value, Revision expected_mod_revision) {
-  auto r = conditional(key, expected_mod_revision, json{{"request_put", json{{"key", b64(key)}, {"value", b64(value)}}}},
-                       "update");
+  auto r = conditional(key, expected_mod_revision, json{{"request_put", json{{"key", b64(key)}, {"value", b64(value)}}}}, "update");
   if (!r) return std::unexpected(r.error());
   return header_revision(*r);
 }
 
 StoreResult<DeleteResult> EtcdStore::remove(std::string_view key, Revision expected_mod_revision) {
-  auto r = conditional(key, expected_mod_revision,
-                       json{{"request_delete_range", json{{"key", b64(key)}, {"prev_kv", true}}}}, "delete");
+  auto r = conditional(key, expected_mod_revision, json{{"request_delete_range", json{{"key", b64(key)}, {"prev_kv", true}}}}, "delete");
   if (!r) return std::unexpected(r.error());
   auto responses = r->value("responses", json::array());
-  auto prev_kvs = responses.empty() ? json::array()
-                                    : responses[0].value("response_delete_range", json::object()).value("prev_kvs", json::array());
+  auto prev_kvs =
+      responses.empty() ? json::array() : responses[0].value("response_delete_range", json::object()).value("prev_kvs", json::array());
   if (prev_kvs.empty())
     return std::unexpected(StoreError{StoreErrorCode::Internal, fmt::format("delete key {}: etcd returned no prev_kv", key)});
   auto kv = etcd::key_value_from(prev_kvs[0]);
@@ -131,8 +126,7 @@ StoreResult<std::optional<KeyValue>> EtcdStore::get(std::string_view key) {
 StoreResult<ListResult> EtcdStore::list(std::string_view prefix, std::size_t limit, std::string_view continue_after_key,
                                         Revision at_revision) {
   std::string start(prefix);
-  if (!continue_after_key.empty() && std::string(continue_after_key) + '\0' > start)
-    start = std::string(continue_after_key) + '\0';
+  if (!continue_after_key.empty() && std::string(continue_after_key) + '\0' > start) start = std::string(continue_after_key) + '\0';
   if (start.empty()) start = std::string(1, '\0');  // etcd wants a key: the smallest one
   std::string end = prefix_range_end(prefix);
   if (end.empty()) end = std::string(1, '\0');  // range_end "\0": every key >= key
@@ -190,22 +184,19 @@ StoreResult<Revision> EtcdStore::compacted_revision() {
   return lo <= 1 ? 0 : lo;
 }
 
-StoreResult<std::unique_ptr<Watch>> EtcdStore::watch(std::string_view prefix, Revision from_revision,
-                                                     WatchCallback callback) {
+StoreResult<std::unique_ptr<Watch>> EtcdStore::watch(std::string_view prefix, Revision from_revision, WatchCallback callback) {
   const std::string what = fmt::format("watch {} from revision {}", prefix, from_revision);
   // etcd reports a compacted start revision only later, on the stream: ask first, so the
   // caller gets Compacted (410) at once, as from SqliteStore. (A range at 0 would mean "now":
   // probe 1 instead, the oldest revision there is.)
   auto compacted = is_compacted(std::max<Revision>(from_revision, 1));
-  if (!compacted && compacted.error().code != StoreErrorCode::FutureRevision)
-    return std::unexpected(with_context(compacted.error(), what));
+  if (!compacted && compacted.error().code != StoreErrorCode::FutureRevision) return std::unexpected(with_context(compacted.error(), what));
   if (compacted && *compacted)
-    return std::unexpected(StoreError{StoreErrorCode::Compacted,
-                                      fmt::format("{}: etcdserver: mvcc: required revision has been compacted", what)});
+    return std::unexpected(
+        StoreError{StoreErrorCode::Compacted, fmt::format("{}: etcdserver: mvcc: required revision has been compacted", what)});
 
   auto watch = std::make_unique<etcd::EtcdWatch>(client_.endpoint(), std::string(prefix), from_revision,
-                                                 etcd::EtcdWatch::Timing{options_.request_timeout,
-                                                                         options_.watch_reconnect_window},
+                                                 etcd::EtcdWatch::Timing{options_.request_timeout, options_.watch_reconnect_window},
                                                  std::move(callback));
   auto started = watch->wait_started();
   if (!started) return std::unexpected(with_context(started.error(), what));

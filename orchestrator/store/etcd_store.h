@@ -27,9 +27,7 @@ class EtcdStore final : public Store {
 
   // Checks that the member answers; Unavailable if it does not.
   static StoreResult<std::unique_ptr<EtcdStore>> connect(std::string_view endpoint_url, Options options);
-  static StoreResult<std::unique_ptr<EtcdStore>> connect(std::string_view endpoint_url) {
-    return connect(endpoint_url, Options{});
-  }
+  static StoreResult<std::unique_ptr<EtcdStore>> connect(std::string_view endpoint_url) { return connect(endpoint_url, Options{}); }
 
   StoreResult<Revision> create(std::string_view key, std::string_view value) override;
   StoreResult<std::optional<KeyValue>> get(std::string_view key) override;
@@ -41,14 +39,12 @@ class EtcdStore final : public Store {
   StoreResult<void> compact(Revision revision) override;
   // etcd 3.4 does not report it: found by bisecting on which revisions a range still accepts.
   StoreResult<Revision> compacted_revision() override;
-  StoreResult<std::unique_ptr<Watch>> watch(std::string_view prefix, Revision from_revision,
-                                            WatchCallback callback) override;
+  StoreResult<std::unique_ptr<Watch>> watch(std::string_view prefix, Revision from_revision, WatchCallback callback) override;
 
  private:
   EtcdStore(etcd::Endpoint endpoint, Options options);
   // The txn shared by update and remove: `operation` if the key exists with the expected mod revision.
-  StoreResult<nlohmann::json> conditional(std::string_view key, Revision expected, nlohmann::json operation,
-                                          std::string_view what);
+  StoreResult<nlohmann::json> conditional(std::string_view key, Revision expected, nlohmann::json operation, std::string_view what);
   // Whether a range at `revision` is refused as compacted.
   StoreResult<bool> is_compacted(Revision revision);
 

@@ -105,8 +105,8 @@ EtcdWatch::~EtcdWatch() {
 StoreResult<void> EtcdWatch::wait_started() {
   std::unique_lock lock(mu_);
   if (!cv_.wait_for(lock, timing_.request_timeout * 2, [&] { return started_.has_value(); }))
-    return std::unexpected(StoreError{StoreErrorCode::Unavailable,
-                                      fmt::format("etcd {} did not confirm the watch in time", endpoint_.str())});
+    return std::unexpected(
+        StoreError{StoreErrorCode::Unavailable, fmt::format("etcd {} did not confirm the watch in time", endpoint_.str())});
   return *started_;
 }
 
@@ -135,8 +135,7 @@ void EtcdWatch::run() {
       break;
     }
     if (outcome == Outcome::Fatal) {
-      spdlog::warn("event=store_watch_ended backend=etcd prefix={} after_revision={} error=\"{}\"", prefix_, delivered_,
-                   error.message);
+      spdlog::warn("event=store_watch_ended backend=etcd prefix={} after_revision={} error=\"{}\"", prefix_, delivered_, error.message);
       callback_(std::unexpected(error));
       break;
     }
@@ -146,16 +145,14 @@ void EtcdWatch::run() {
       backoff = kFirstBackoff;
     }
     if (now - *failing_since_ > timing_.reconnect_window) {
-      StoreError gave_up{StoreErrorCode::Unavailable,
-                         fmt::format("watch {} on etcd {}: no stream for {} ms, last error: {}", prefix_,
-                                     endpoint_.str(), timing_.reconnect_window.count(), error.message)};
-      spdlog::warn("event=store_watch_ended backend=etcd prefix={} after_revision={} error=\"{}\"", prefix_, delivered_,
-                   gave_up.message);
+      StoreError gave_up{StoreErrorCode::Unavailable, fmt::format("watch {} on etcd {}: no stream for {} ms, last error: {}", prefix_,
+                                                                  endpoint_.str(), timing_.reconnect_window.count(), error.message)};
+      spdlog::warn("event=store_watch_ended backend=etcd prefix={} after_revision={} error=\"{}\"", prefix_, delivered_, gave_up.message);
       callback_(std::unexpected(gave_up));
       break;
     }
-    spdlog::warn("event=store_watch_reconnect backend=etcd prefix={} after_revision={} retry_in_ms={} error=\"{}\"",
-                 prefix_, delivered_, backoff.count(), error.message);
+    spdlog::warn("event=store_watch_reconnect backend=etcd prefix={} after_revision={} retry_in_ms={} error=\"{}\"", prefix_, delivered_,
+                 backoff.count(), error.message);
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, backoff, [&] { return cancelled_.load(); });
     backoff = std::min(backoff * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff));
@@ -165,8 +162,7 @@ void EtcdWatch::run() {
 
 EtcdWatch::Outcome EtcdWatch::stream_once(StoreError& error) {
   auto broken = [&](std::string_view step, boost::system::error_code ec) {
-    error = {StoreErrorCode::Unavailable, fmt::format("watch {} on etcd {}: {}: {}", prefix_, endpoint_.str(), step,
-                                                      ec.message())};
+    error = {StoreErrorCode::Unavailable, fmt::format("watch {} on etcd {}: {}: {}", prefix_, endpoint_.str(), step, ec.message())};
     beast::error_code ignored;
     stream_.socket().close(ignored);
     return cancelled_ ? Outcome::Cancelled : Outcome::Broken;
@@ -204,8 +200,7 @@ EtcdWatch::Outcome EtcdWatch::stream_once(StoreError& error) {
   ec = run_step(ioc_, [&](auto handler) { http::async_read_header(stream_, buffer, parser, std::move(handler)); });
   if (ec || cancelled_) return broken("read response header", ec);
   if (parser.get().result() != http::status::ok) {
-    error = {StoreErrorCode::Internal, fmt::format("watch {} on etcd {}: HTTP {}", prefix_, endpoint_.str(),
-                                                   parser.get().result_int())};
+    error = {StoreErrorCode::Internal, fmt::format("watch {} on etcd {}: HTTP {}", prefix_, endpoint_.str(), parser.get().result_int())};
     return Outcome::Fatal;
   }
 

@@ -37,8 +37,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 
 constexpr const char* kCurrentRevision = "SELECT seq FROM sqlite_sequence WHERE name = 'kv'";
 constexpr const char* kCompactedRevision = "SELECT value FROM meta WHERE key = 'compact_revision'";
-constexpr const char* kLatestRow =
-    "SELECT id, deleted, create_revision, value FROM kv WHERE name = ?1 ORDER BY id DESC LIMIT 1";
+constexpr const char* kLatestRow = "SELECT id, deleted, create_revision, value FROM kv WHERE name = ?1 ORDER BY id DESC LIMIT 1";
 constexpr const char* kInsertRow =
     "INSERT INTO kv (id, name, created, deleted, create_revision, prev_revision, value, old_value) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
@@ -54,8 +53,7 @@ constexpr const char* kEventsBetween =
 constexpr const char* kCompactRows =
     "DELETE FROM kv WHERE id < ?1 AND (deleted = 1 OR EXISTS "
     "(SELECT 1 FROM kv AS newer WHERE newer.name = kv.name AND newer.id > kv.id AND newer.id <= ?1))";
-constexpr const char* kSetCompactedRevision =
-    "INSERT OR REPLACE INTO meta (key, value) VALUES ('compact_revision', ?1)";
+constexpr const char* kSetCompactedRevision = "INSERT OR REPLACE INTO meta (key, value) VALUES ('compact_revision', ?1)";
 
 StoreError error(StoreErrorCode code, std::string message) { return {code, std::move(message)}; }
 
@@ -89,14 +87,13 @@ class SqliteStore::FileLock {
  public:
   static StoreResult<std::unique_ptr<FileLock>> acquire(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0)
-      return std::unexpected(error(StoreErrorCode::Internal, fmt::format("open lock file {}: {}", path, std::strerror(errno))));
+    if (fd < 0) return std::unexpected(error(StoreErrorCode::Internal, fmt::format("open lock file {}: {}", path, std::strerror(errno))));
     auto lock = std::unique_ptr<FileLock>(new FileLock(fd));
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       int e = errno;
-      return std::unexpected(error(e == EWOULDBLOCK ? StoreErrorCode::Unavailable : StoreErrorCode::Internal,
-                                   fmt::format("lock {}: {}{}", path, std::strerror(e),
-                                               e == EWOULDBLOCK ? " (another process has the store open)" : "")));
+      return std::unexpected(
+          error(e == EWOULDBLOCK ? StoreErrorCode::Unavailable : StoreErrorCode::Internal,
+                fmt::format("lock {}: {}{}", path, std::strerror(e), e == EWOULDBLOCK ? " (another process has the store open)" : "")));
     }
     return lock;
   }
@@ -159,8 +156,8 @@ StoreResult<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& p
   if (!lock) return std::unexpected(lock.error());
   auto writer = Connection::open(path, true);
   if (!writer) return std::unexpected(writer.error());
-  for (auto [sql, purpose] : {std::pair{"PRAGMA journal_mode = WAL", "enable WAL"},
-                              std::pair{"PRAGMA synchronous = FULL", "set synchronous=FULL"}}) {
+  for (auto [sql, purpose] :
+       {std::pair{"PRAGMA journal_mode = WAL", "enable WAL"}, std::pair{"PRAGMA synchronous = FULL", "set synchronous=FULL"}}) {
     auto r = writer->exec(sql, fmt::format("{} on {}", purpose, path));
     if (!r) return std::unexpected(r.error());
   }
@@ -170,8 +167,8 @@ StoreResult<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& p
   auto store = std::unique_ptr<SqliteStore>(new SqliteStore(path, options, std::move(*lock), std::move(*writer)));
   auto loaded = store->load_revisions();
   if (!loaded) return std::unexpected(loaded.error());
-  spdlog::info("event=store_opened backend=sqlite path={} revision={} compacted_revision={}", path,
-               store->current_.load(), store->compacted_.load());
+  spdlog::info("event=store_opened backend=sqlite path={} revision={} compacted_revision={}", path, store->current_.load(),
+               store->compacted_.load());
   return store;
 }
 
@@ -184,8 +181,7 @@ SqliteStore::SqliteStore(std::string path, Options options, std::unique_ptr<File
 
 SqliteStore::~SqliteStore() {
   std::lock_guard lock(write_mu_);
-  if (!feeds_.empty())
-    spdlog::error("event=store_closed_with_watches backend=sqlite path={} watches={}", path_, feeds_.size());
+  if (!feeds_.empty()) spdlog::error("event=store_closed_with_watches backend=sqlite path={} watches={}", path_, feeds_.size());
 }
 
 StoreResult<void> SqliteStore::load_revisions() {
@@ -200,8 +196,7 @@ StoreResult<void> SqliteStore::load_revisions() {
   return {};
 }
 
-StoreResult<Event> SqliteStore::write(WriteKind kind, std::string_view key, std::string_view value,
-                                      Revision expected) {
+StoreResult<Event> SqliteStore::write(WriteKind kind, std::string_view key, std::string_view value, Revision expected) {
   if (auto k = check_key(key); !k) return std::unexpected(k.error());
   std::lock_guard lock(write_mu_);
   auto txn = Transaction::begin(writer_, true);
@@ -224,13 +219,12 @@ StoreResult<Event> SqliteStore::write(WriteKind kind, std::string_view key, std:
     }
   }
   if (kind == WriteKind::Create && exists)
-    return std::unexpected(
-        error(StoreErrorCode::AlreadyExists, fmt::format("key {} already exists (mod revision {})", key, latest_id)));
+    return std::unexpected(error(StoreErrorCode::AlreadyExists, fmt::format("key {} already exists (mod revision {})", key, latest_id)));
   if (kind != WriteKind::Create) {
     if (!exists) return std::unexpected(error(StoreErrorCode::NotFound, fmt::format("key {} not found", key)));
     if (expected != 0 && expected != latest_id)
-      return std::unexpected(error(StoreErrorCode::Conflict, fmt::format("key {}: mod revision is {}, expected {}",
-                                                                         key, latest_id, expected)));
+      return std::unexpected(
+          error(StoreErrorCode::Conflict, fmt::format("key {}: mod revision is {}, expected {}", key, latest_id, expected)));
   }
 
   const Revision revision = current_.load() + 1;
@@ -243,8 +237,7 @@ StoreResult<Event> SqliteStore::write(WriteKind kind, std::string_view key, std:
     st->bind(5, create_revision).bind(6, latest_id);
     if (kind != WriteKind::Delete) st->bind_blob(7, value);
     if (exists) st->bind_blob(8, latest_value);
-    if (auto r = st->run(); !r)
-      return std::unexpected(error(r.error().code, fmt::format("key {}: {}", key, r.error().message)));
+    if (auto r = st->run(); !r) return std::unexpected(error(r.error().code, fmt::format("key {}: {}", key, r.error().message)));
   }
   if (auto r = txn->commit(); !r)
     return std::unexpected(error(r.error().code, fmt::format("key {} at revision {}: {}", key, revision, r.error().message)));
@@ -272,8 +265,7 @@ StoreResult<Revision> SqliteStore::create(std::string_view key, std::string_view
   return e->kv.mod_revision;
 }
 
-StoreResult<Revision> SqliteStore::update(std::string_view key, std::string_view value,
-                                          Revision expected_mod_revision) {
+StoreResult<Revision> SqliteStore::update(std::string_view key, std::string_view value, Revision expected_mod_revision) {
   auto e = write(WriteKind::Update, key, value, expected_mod_revision);
   if (!e) return std::unexpected(e.error());
   return e->kv.mod_revision;
@@ -298,8 +290,8 @@ StoreResult<std::optional<KeyValue>> SqliteStore::get(std::string_view key) {
   return KeyValue{std::string(key), st->blob_at(3), st->int_at(2), st->int_at(0)};
 }
 
-StoreResult<ListResult> SqliteStore::list(std::string_view prefix, std::size_t limit,
-                                          std::string_view continue_after_key, Revision at_revision) {
+StoreResult<ListResult> SqliteStore::list(std::string_view prefix, std::size_t limit, std::string_view continue_after_key,
+                                          Revision at_revision) {
   auto c = readers_->acquire();
   if (!c) return std::unexpected(c.error());
   // One read transaction: the revisions and the rows come from the same snapshot.
@@ -313,12 +305,10 @@ StoreResult<ListResult> SqliteStore::list(std::string_view prefix, std::size_t l
   result.revision = at_revision == 0 ? *current : at_revision;
   if (result.revision > *current)
     return std::unexpected(error(StoreErrorCode::FutureRevision,
-                                 fmt::format("list {} at revision {}: the current revision is {}", prefix,
-                                             at_revision, *current)));
+                                 fmt::format("list {} at revision {}: the current revision is {}", prefix, at_revision, *current)));
   if (result.revision < *compacted)
     return std::unexpected(error(StoreErrorCode::Compacted,
-                                 fmt::format("list {} at revision {}: compacted up to revision {}", prefix,
-                                             at_revision, *compacted)));
+                                 fmt::format("list {} at revision {}: compacted up to revision {}", prefix, at_revision, *compacted)));
 
   auto st = (*c)->statement(kListAt, "list keys");
   if (!st) return std::unexpected(st.error());
@@ -345,11 +335,11 @@ StoreResult<Revision> SqliteStore::compacted_revision() { return compacted_.load
 StoreResult<void> SqliteStore::compact(Revision revision) {
   std::lock_guard lock(write_mu_);
   if (revision <= compacted_)
-    return std::unexpected(error(StoreErrorCode::Compacted, fmt::format("compact to revision {}: already compacted up to {}",
-                                                                        revision, compacted_.load())));
+    return std::unexpected(
+        error(StoreErrorCode::Compacted, fmt::format("compact to revision {}: already compacted up to {}", revision, compacted_.load())));
   if (revision > current_)
-    return std::unexpected(error(StoreErrorCode::FutureRevision, fmt::format("compact to revision {}: the current revision is {}",
-                                                                             revision, current_.load())));
+    return std::unexpected(error(StoreErrorCode::FutureRevision,
+                                 fmt::format("compact to revision {}: the current revision is {}", revision, current_.load())));
   auto txn = Transaction::begin(writer_, true);
   if (!txn) return std::unexpected(txn.error());
   std::int64_t removed = 0;
@@ -372,8 +362,7 @@ StoreResult<void> SqliteStore::compact(Revision revision) {
   return {};
 }
 
-StoreResult<std::vector<Event>> SqliteStore::events_between(std::string_view prefix, Revision after, Revision up_to,
-                                                             std::size_t limit) {
+StoreResult<std::vector<Event>> SqliteStore::events_between(std::string_view prefix, Revision after, Revision up_to, std::size_t limit) {
   auto c = readers_->acquire();
   if (!c) return std::unexpected(c.error());
   auto txn = Transaction::begin(**c, false);
@@ -381,8 +370,8 @@ StoreResult<std::vector<Event>> SqliteStore::events_between(std::string_view pre
   auto compacted = query_revision(**c, kCompactedRevision, "read compacted revision", 0);
   if (!compacted) return std::unexpected(compacted.error());
   if (after < *compacted)
-    return std::unexpected(error(StoreErrorCode::Compacted, fmt::format("watch {} after revision {}: compacted up to revision {}",
-                                                                        prefix, after, *compacted)));
+    return std::unexpected(error(StoreErrorCode::Compacted,
+                                 fmt::format("watch {} after revision {}: compacted up to revision {}", prefix, after, *compacted)));
   auto st = (*c)->statement(kEventsBetween, "read events");
   if (!st) return std::unexpected(st.error());
   st->bind(1, after).bind(2, up_to);
@@ -405,13 +394,12 @@ StoreResult<std::vector<Event>> SqliteStore::events_between(std::string_view pre
   return events;
 }
 
-StoreResult<std::unique_ptr<Watch>> SqliteStore::watch(std::string_view prefix, Revision from_revision,
-                                                       WatchCallback callback) {
+StoreResult<std::unique_ptr<Watch>> SqliteStore::watch(std::string_view prefix, Revision from_revision, WatchCallback callback) {
   std::lock_guard lock(write_mu_);
   Revision current = current_.load();
   if (from_revision < compacted_)
-    return std::unexpected(error(StoreErrorCode::Compacted, fmt::format("watch {} from revision {}: compacted up to revision {}",
-                                                                        prefix, from_revision, compacted_.load())));
+    return std::unexpected(error(StoreErrorCode::Compacted, fmt::format("watch {} from revision {}: compacted up to revision {}", prefix,
+                                                                        from_revision, compacted_.load())));
   auto feed = std::make_shared<sqlite::WatchFeed>(std::string(prefix), options_.watch_queue_limit);
   feeds_.push_back(feed);
   sqlite::EventLog& log = *this;

@@ -47,8 +47,7 @@ class SqliteStore final : public Store, private sqlite::EventLog {
   StoreResult<Revision> current_revision() override;
   StoreResult<void> compact(Revision revision) override;
   StoreResult<Revision> compacted_revision() override;
-  StoreResult<std::unique_ptr<Watch>> watch(std::string_view prefix, Revision from_revision,
-                                            WatchCallback callback) override;
+  StoreResult<std::unique_ptr<Watch>> watch(std::string_view prefix, Revision from_revision, WatchCallback callback) override;
 
  private:
   class ReaderPool;
@@ -63,8 +62,7 @@ class SqliteStore final : public Store, private sqlite::EventLog {
   StoreResult<Event> write(WriteKind kind, std::string_view key, std::string_view value, Revision expected);
 
   // sqlite::EventLog
-  StoreResult<std::vector<Event>> events_between(std::string_view prefix, Revision after, Revision up_to,
-                                                  std::size_t limit) override;
+  StoreResult<std::vector<Event>> events_between(std::string_view prefix, Revision after, Revision up_to, std::size_t limit) override;
   Revision published_revision() const override { return current_.load(); }
   Revision pushed_revision() const override { return pushed_.load(); }
   void stop_feeding(const std::shared_ptr<sqlite::WatchFeed>& feed) override;

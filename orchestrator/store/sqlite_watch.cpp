@@ -24,8 +24,7 @@ void WatchFeed::push(const Event& event) {
   cv.notify_one();
 }
 
-SqliteWatch::SqliteWatch(EventLog& log, std::shared_ptr<WatchFeed> feed, Revision from, Revision registered_at,
-                         WatchCallback callback)
+SqliteWatch::SqliteWatch(EventLog& log, std::shared_ptr<WatchFeed> feed, Revision from, Revision registered_at, WatchCallback callback)
     : log_(log), feed_(std::move(feed)), callback_(std::move(callback)), progress_(from) {
   thread_ = std::thread([this, from, registered_at] { run(from, registered_at); });
 }
@@ -71,8 +70,7 @@ void SqliteWatch::run(Revision from, Revision registered_at) {
     while (delivered < replay_until) {
       auto page = log_.events_between(feed_->prefix, delivered, replay_until, kReplayPage);
       if (!page) {
-        spdlog::warn("event=store_watch_ended prefix={} after_revision={} error=\"{}\"", feed_->prefix, delivered,
-                     page.error().message);
+        spdlog::warn("event=store_watch_ended prefix={} after_revision={} error=\"{}\"", feed_->prefix, delivered, page.error().message);
         {
           std::lock_guard lock(feed_->mu);
           if (feed_->stopped) return;

@@ -42,8 +42,7 @@ class EventLog {
   virtual ~EventLog() = default;
   // Events for keys under `prefix` with after < revision <= up_to, oldest first, at most `limit`.
   // Compacted if history after `after` is no longer complete.
-  virtual StoreResult<std::vector<Event>> events_between(std::string_view prefix, Revision after, Revision up_to,
-                                                          std::size_t limit) = 0;
+  virtual StoreResult<std::vector<Event>> events_between(std::string_view prefix, Revision after, Revision up_to, std::size_t limit) = 0;
   // The newest revision whose event has been pushed (or is being pushed) to the feeds.
   virtual Revision published_revision() const = 0;
   // The newest revision whose event is in every matching feed already (pushes done).
@@ -55,8 +54,7 @@ class SqliteWatch final : public Watch {
  public:
   // Delivers events after `from` to `callback`; those up to `registered_at` come from the
   // database, later ones from `feed`.
-  SqliteWatch(EventLog& log, std::shared_ptr<WatchFeed> feed, Revision from, Revision registered_at,
-              WatchCallback callback);
+  SqliteWatch(EventLog& log, std::shared_ptr<WatchFeed> feed, Revision from, Revision registered_at, WatchCallback callback);
   ~SqliteWatch() override;
   Revision progress() const override;
 

@@ -99,8 +99,7 @@ class Store {
 
   // Replaces the value of an existing key if its mod revision is `expected_mod_revision`
   // (0: whatever it is). NotFound if absent, Conflict if the mod revision differs.
-  virtual StoreResult<Revision> update(std::string_view key, std::string_view value,
-                                       Revision expected_mod_revision) = 0;
+  virtual StoreResult<Revision> update(std::string_view key, std::string_view value, Revision expected_mod_revision) = 0;
 
   // Deletes an existing key, with the same conditions as update.
   virtual StoreResult<DeleteResult> remove(std::string_view key, Revision expected_mod_revision) = 0;
@@ -108,8 +107,8 @@ class Store {
   // Keys starting with `prefix`, sorted, after `continue_after_key` (empty: from the first),
   // at most `limit` of them (0: all), as of `at_revision` (0: now). To page consistently pass
   // the first page's ListResult::revision as at_revision.
-  virtual StoreResult<ListResult> list(std::string_view prefix, std::size_t limit,
-                                       std::string_view continue_after_key, Revision at_revision = 0) = 0;
+  virtual StoreResult<ListResult> list(std::string_view prefix, std::size_t limit, std::string_view continue_after_key,
+                                       Revision at_revision = 0) = 0;
 
   virtual StoreResult<Revision> current_revision() = 0;
 
@@ -125,8 +124,7 @@ class Store {
   // revision order, then live changes. To follow only new changes pass current_revision() (or
   // the revision of a list); 0 replays all history. Compacted if from_revision is below the
   // compacted revision (its state is no longer known).
-  virtual StoreResult<std::unique_ptr<Watch>> watch(std::string_view prefix, Revision from_revision,
-                                                    WatchCallback callback) = 0;
+  virtual StoreResult<std::unique_ptr<Watch>> watch(std::string_view prefix, Revision from_revision, WatchCallback callback) = 0;
 };
 
 // The first key after every key that starts with `prefix` ("" if there is none: the prefix is

@@ -20,12 +20,12 @@ using testing::EventRecorder;
 
 // Fails the test with the store's message when a result is an error.
 #define ASSERT_OK(r) ASSERT_TRUE((r).has_value()) << (r).error().message
-#define EXPECT_CODE(r, c)                                                        \
-  do {                                                                           \
-    auto&& r_ = (r);                                                             \
-    ASSERT_FALSE(r_.has_value());                                                \
-    EXPECT_EQ(to_string(r_.error().code), to_string(c)) << r_.error().message;   \
-    EXPECT_FALSE(r_.error().message.empty());                                    \
+#define EXPECT_CODE(r, c)                                                      \
+  do {                                                                         \
+    auto&& r_ = (r);                                                           \
+    ASSERT_FALSE(r_.has_value());                                              \
+    EXPECT_EQ(to_string(r_.error().code), to_string(c)) << r_.error().message; \
+    EXPECT_FALSE(r_.error().message.empty());                                  \
   } while (0)
 
 template <class Backend>

@@ -146,12 +146,12 @@ LB_STATIC_ASSERT(sizeof(struct lb6_destroy_key) == 36, "lb6_destroy_key layout")
 
 /* Counters in the per-CPU metrics array, indexed by these. */
 enum lb_metric {
-  LB_METRIC_TRANSLATED = 0,       /* connect/sendmsg rewritten to a backend */
-  LB_METRIC_REVERSED = 1,         /* recvmsg/getpeername shown the VIP */
-  LB_METRIC_REJECT_NO_BACKEND = 2, /* a service without endpoints: connect refused */
+  LB_METRIC_TRANSLATED = 0,           /* connect/sendmsg rewritten to a backend */
+  LB_METRIC_REVERSED = 1,             /* recvmsg/getpeername shown the VIP */
+  LB_METRIC_REJECT_NO_BACKEND = 2,    /* a service without endpoints: connect refused */
   LB_METRIC_DROP_BACKEND_MISSING = 3, /* a slot named a backend the backend map lacks */
   LB_METRIC_AFFINITY_HIT = 4,
-  LB_METRIC_OUT_OF_SCOPE = 5,     /* another agent's network namespace: left alone */
+  LB_METRIC_OUT_OF_SCOPE = 5, /* another agent's network namespace: left alone */
   LB_METRIC_COUNT = 8,
 };
 
@@ -276,13 +276,13 @@ LB_STATIC_ASSERT(sizeof(struct lb6_source_range_key) == 24, "lb6_source_range_ke
  * np_drops_v1: they stay unused, so that counters pinned by an earlier version keep their
  * meaning and the map its size. */
 enum nodeport_metric {
-  NP_METRIC_DNAT_NEW = 0,      /* a new flow to an external frontend, DNATed */
-  NP_METRIC_DNAT_TRACKED = 1,  /* a packet of a tracked flow, DNATed */
-  NP_METRIC_REVERSE_NAT = 2,   /* a reply rewritten back to the frontend */
+  NP_METRIC_DNAT_NEW = 0,          /* a new flow to an external frontend, DNATed */
+  NP_METRIC_DNAT_TRACKED = 1,      /* a packet of a tracked flow, DNATed */
+  NP_METRIC_REVERSE_NAT = 2,       /* a reply rewritten back to the frontend */
   NP_METRIC_REJECT_NO_BACKEND = 3, /* a frontend without endpoints: ICMP port unreachable sent back */
-  NP_METRIC_SNAT_NEW = 4,      /* a new flow SNATed to the node's address */
-  NP_METRIC_REVERSE_SNAT = 5,  /* a reply to a SNATed flow sent back to its client */
-  NP_METRIC_XDP_DNAT = 9,      /* a tracked flow's packet DNATed by the XDP program */
+  NP_METRIC_SNAT_NEW = 4,          /* a new flow SNATed to the node's address */
+  NP_METRIC_REVERSE_SNAT = 5,      /* a reply to a SNATed flow sent back to its client */
+  NP_METRIC_XDP_DNAT = 9,          /* a tracked flow's packet DNATed by the XDP program */
   NP_METRIC_COUNT = 12,
 };
 

@@ -84,8 +84,10 @@ __u64 destroyed = 0;
 static __always_inline bool lb_destroy_wanted(struct sock_common* sk, __u8 family, __u64 cookie) {
   union lb_addr backend = {}, vip = {};
   __be16 vip_port;
-  if (family == LB_AF_INET6) __builtin_memcpy(backend.bytes, sk->skc_v6_daddr.s6_addr, 16);
-  else backend.v4 = sk->skc_daddr;
+  if (family == LB_AF_INET6)
+    __builtin_memcpy(backend.bytes, sk->skc_v6_daddr.s6_addr, 16);
+  else
+    backend.v4 = sk->skc_daddr;
   if (!lb_reverse_lookup(family, cookie, &backend, sk->skc_dport, &vip, &vip_port)) return false; /* not ours */
   if (family == LB_AF_INET6) {
     struct lb6_destroy_key k = {.backend_port = sk->skc_dport, .vip_port = vip_port};
@@ -105,8 +107,10 @@ int destroy_udp(struct bpf_iter__udp* ctx) {
   if (sk->skc_state != TCP_ESTABLISHED_) return 0; /* not connected: each sendmsg is translated anew */
   const __u64 cookie = bpf_get_socket_cookie(sk);
   bool wanted = false;
-  if (sk->skc_family == LB_AF_INET) wanted = lb_destroy_wanted(sk, LB_AF_INET, cookie);
-  else if (sk->skc_family == LB_AF_INET6) wanted = lb_destroy_wanted(sk, LB_AF_INET6, cookie);
+  if (sk->skc_family == LB_AF_INET)
+    wanted = lb_destroy_wanted(sk, LB_AF_INET, cookie);
+  else if (sk->skc_family == LB_AF_INET6)
+    wanted = lb_destroy_wanted(sk, LB_AF_INET6, cookie);
   if (wanted && bpf_sock_destroy(sk) == 0) __sync_fetch_and_add(&destroyed, 1);
   return 0;
 }

@@ -41,8 +41,7 @@ static __always_inline void lb_sock_address(struct bpf_sock_addr* ctx, __u8 fami
   for (int i = 0; i < 4; i++) out->words[i] = ctx->user_ip6[i];
 }
 
-static __always_inline void lb_sock_set_address(struct bpf_sock_addr* ctx, __u8 family, const union lb_addr* in,
-                                                __be16 port) {
+static __always_inline void lb_sock_set_address(struct bpf_sock_addr* ctx, __u8 family, const union lb_addr* in, __be16 port) {
   ctx->user_port = port;
   if (family == LB_AF_INET) {
     ctx->user_ip4 = in->v4;
@@ -80,8 +79,7 @@ static __always_inline int lb_reverse(struct bpf_sock_addr* ctx, __u8 family) {
   union lb_addr backend = {}, vip = {};
   __be16 vip_port;
   lb_sock_address(ctx, family, &backend);
-  if (!lb_reverse_lookup(family, bpf_get_socket_cookie(ctx), &backend, (__be16)ctx->user_port, &vip, &vip_port))
-    return LB_PASS;
+  if (!lb_reverse_lookup(family, bpf_get_socket_cookie(ctx), &backend, (__be16)ctx->user_port, &vip, &vip_port)) return LB_PASS;
   lb_sock_set_address(ctx, family, &vip, vip_port);
   lb_count(LB_METRIC_REVERSED);
   return LB_PASS;

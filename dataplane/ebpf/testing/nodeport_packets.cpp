@@ -71,10 +71,10 @@ Bytes packet(std::uint8_t proto, const Endpoint& from, const Endpoint& to, bool 
   t[2] = static_cast<std::uint8_t>(to.port >> 8);
   t[3] = static_cast<std::uint8_t>(to.port);
   if (proto == kTcp) {
-    t[4] = 0x12;       // a sequence number
-    t[12] = 5 << 4;    // data offset
-    t[13] = 0x02;      // SYN
-    t[14] = 0xff;      // window
+    t[4] = 0x12;     // a sequence number
+    t[12] = 5 << 4;  // data offset
+    t[13] = 0x02;    // SYN
+    t[14] = 0xff;    // window
   } else {
     t[4] = static_cast<std::uint8_t>((l4 + payload) >> 8);
     t[5] = static_cast<std::uint8_t>(l4 + payload);

@@ -34,8 +34,7 @@ class NodePortPrograms : public ::testing::Test {
     // Small maps: this test programs a handful of entries.
     bpf_map* map;
     bpf_object__for_each_map(map, skel_->obj) {
-      if (bpf_map__type(map) != BPF_MAP_TYPE_PERCPU_ARRAY && bpf_map__type(map) != BPF_MAP_TYPE_ARRAY)
-        bpf_map__set_max_entries(map, 256);
+      if (bpf_map__type(map) != BPF_MAP_TYPE_PERCPU_ARRAY && bpf_map__type(map) != BPF_MAP_TYPE_ARRAY) bpf_map__set_max_entries(map, 256);
     }
     ASSERT_EQ(nodeport_tc__load(skel_), 0) << "load of the nodeport tc programs";
     xdp_skel_ = nodeport_xdp__open();
@@ -86,8 +85,10 @@ class NodePortPrograms : public ::testing::Test {
       lb_service_value front{.count = static_cast<std::uint16_t>(ids.size()), .flags = flags, .service_id = service_id};
       ASSERT_EQ(bpf_map_update_elem(fd, &key, &front, BPF_ANY), 0);
     };
-    if (f.v6()) put(lb6_service_key{}, bpf_map__fd(skel_->maps.lb6_external_v1));
-    else put(lb4_service_key{}, bpf_map__fd(skel_->maps.lb4_external_v1));
+    if (f.v6())
+      put(lb6_service_key{}, bpf_map__fd(skel_->maps.lb6_external_v1));
+    else
+      put(lb4_service_key{}, bpf_map__fd(skel_->maps.lb4_external_v1));
   }
 
   struct Run {
@@ -97,8 +98,8 @@ class NodePortPrograms : public ::testing::Test {
   Run run(bpf_program* program, const Bytes& in) {
     Run r;
     r.out.resize(in.size() + 64);
-    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.data(), .data_out = r.out.data(),
-                .data_size_in = static_cast<__u32>(in.size()), .data_size_out = static_cast<__u32>(r.out.size()));
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in.data(), .data_out = r.out.data(), .data_size_in = static_cast<__u32>(in.size()),
+                .data_size_out = static_cast<__u32>(r.out.size()));
     EXPECT_EQ(bpf_prog_test_run_opts(bpf_program__fd(program), &opts), 0) << std::strerror(errno);
     r.out.resize(opts.data_size_out);
     r.verdict = static_cast<int>(opts.retval);

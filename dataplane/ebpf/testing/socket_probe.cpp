@@ -70,8 +70,10 @@ ProbeResult tcp_connect(const dataplane::testing::NetworkNamespace& from, const 
     } else {
       sockaddr_storage peer{};
       socklen_t len = sizeof peer;
-      if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0) r.error = errno;
-      else r.peer = to_string(peer);
+      if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) != 0)
+        r.error = errno;
+      else
+        r.peer = to_string(peer);
     }
     r.seconds = since(start);
     close(fd);
@@ -118,7 +120,7 @@ ProbeResult udp_exchange(const dataplane::testing::NetworkNamespace& from, const
 }
 
 std::expected<ConnectedUdpClient, std::string> ConnectedUdpClient::open(const dataplane::testing::NetworkNamespace& ns,
-                                                                       const std::string& host, int port) {
+                                                                        const std::string& host, int port) {
   int fd = -1, err = 0;
   // The socket belongs to the namespace it is created in; later calls may come from any thread.
   auto entered = ns.enter([&] {

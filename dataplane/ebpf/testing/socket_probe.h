@@ -12,9 +12,9 @@
 namespace switchyard::dataplane::ebpf::testing {
 
 struct ProbeResult {
-  int error = 0;           // errno of the failing call, 0 on success
-  std::string peer;        // "ip:port" the kernel reports (getpeername or recvfrom)
-  std::string answer;      // what the server sent back
+  int error = 0;       // errno of the failing call, 0 on success
+  std::string peer;    // "ip:port" the kernel reports (getpeername or recvfrom)
+  std::string answer;  // what the server sent back
   double seconds = 0;
 };
 
@@ -29,8 +29,8 @@ ProbeResult udp_exchange(const dataplane::testing::NetworkNamespace& from, const
 // again and retries, as applications do.
 class ConnectedUdpClient {
  public:
-  static std::expected<ConnectedUdpClient, std::string> open(const dataplane::testing::NetworkNamespace& ns,
-                                                             const std::string& host, int port);
+  static std::expected<ConnectedUdpClient, std::string> open(const dataplane::testing::NetworkNamespace& ns, const std::string& host,
+                                                             int port);
   ConnectedUdpClient(ConnectedUdpClient&& other) noexcept;
   ConnectedUdpClient& operator=(ConnectedUdpClient&&) = delete;
   ~ConnectedUdpClient();

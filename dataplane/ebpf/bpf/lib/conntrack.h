@@ -106,8 +106,8 @@ static __always_inline void* ct_map(__u8 family, enum ct_direction dir) {
   return dir == CT_FLOW ? (void*)&ct4_v1 : (void*)&ct4_reverse_v1;
 }
 
-static __always_inline void ct_key(union ct_key* k, __u8 family, const union lb_addr* a, const union lb_addr* b,
-                                   __be16 a_port, __be16 b_port, __u8 proto) {
+static __always_inline void ct_key(union ct_key* k, __u8 family, const union lb_addr* a, const union lb_addr* b, __be16 a_port,
+                                   __be16 b_port, __u8 proto) {
   if (family == LB_AF_INET6) {
     k->v6 = (struct ct6_key){.client_port = a_port, .frontend_port = b_port, .proto = proto};
     __builtin_memcpy(k->v6.client, a->bytes, 16);
@@ -123,8 +123,10 @@ static __always_inline void ct_key_of(union ct_key* k, const struct lb_packet* p
 }
 
 static __always_inline void ct_key_set_b_port(union ct_key* k, __u8 family, __be16 port) {
-  if (family == LB_AF_INET6) k->v6.frontend_port = port;
-  else k->v4.frontend_port = port;
+  if (family == LB_AF_INET6)
+    k->v6.frontend_port = port;
+  else
+    k->v4.frontend_port = port;
 }
 
 static __always_inline void ct_value_store(union ct_stored* s, const struct ct_value* v, __u8 family) {
@@ -132,8 +134,8 @@ static __always_inline void ct_value_store(union ct_stored* s, const struct ct_v
     __builtin_memcpy(&s->v6, v, sizeof s->v6);
     return;
   }
-  s->v4 = (struct ct4_entry){.backend = v->to.v4, .backend_port = v->to_port, .snat_port = v->via_port,
-                             .snat_addr = v->via.v4, .snat_ifindex = v->ifindex};
+  s->v4 = (struct ct4_entry){
+      .backend = v->to.v4, .backend_port = v->to_port, .snat_port = v->via_port, .snat_addr = v->via.v4, .snat_ifindex = v->ifindex};
 }
 
 static __always_inline bool ct_lookup(__u8 family, enum ct_direction dir, const union ct_key* k, struct ct_value* out) {
@@ -151,8 +153,7 @@ static __always_inline bool ct_lookup(__u8 family, enum ct_direction dir, const 
   return true;
 }
 
-static __always_inline long ct_update(__u8 family, enum ct_direction dir, const union ct_key* k,
-                                      const struct ct_value* v, __u64 flags) {
+static __always_inline long ct_update(__u8 family, enum ct_direction dir, const union ct_key* k, const struct ct_value* v, __u64 flags) {
   union ct_stored s;
   ct_value_store(&s, v, family);
   return bpf_map_update_elem(ct_map(family, dir), k, &s, flags);
@@ -172,12 +173,10 @@ static __always_inline void ct_forget(const struct lb_packet* p, const union ct_
 }
 
 /* The same from a reply's side: the reply `p`, its key and value. */
-static __always_inline void ct_forget_reply(const struct lb_packet* p, const union ct_key* reply_key,
-                                            const struct ct_value* reply) {
+static __always_inline void ct_forget_reply(const struct lb_packet* p, const union ct_key* reply_key, const struct ct_value* reply) {
   const union lb_addr client = reply->via_port ? reply->via : p->daddr;
   union ct_key flow_key;
-  ct_key(&flow_key, p->family, &client, &reply->to, reply->via_port ? reply->via_port : p->dport, reply->to_port,
-         p->proto);
+  ct_key(&flow_key, p->family, &client, &reply->to, reply->via_port ? reply->via_port : p->dport, reply->to_port, p->proto);
   bpf_map_delete_elem(ct_map(p->family, CT_FLOW), &flow_key);
   bpf_map_delete_elem(ct_map(p->family, CT_REPLY), reply_key);
 }

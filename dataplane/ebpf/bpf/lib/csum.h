@@ -31,8 +31,6 @@ static __always_inline __u16 csum_replace4(__u16 check, __be32 from, __be32 to) 
   return (__u16)~sum;
 }
 
-static __always_inline __u16 csum_replace2(__u16 check, __be16 from, __be16 to) {
-  return csum_replace4(check, (__be32)from, (__be32)to);
-}
+static __always_inline __u16 csum_replace2(__u16 check, __be16 from, __be16 to) { return csum_replace4(check, (__be32)from, (__be32)to); }
 
 #endif

@@ -74,8 +74,8 @@ static __always_inline bool ext_source_allowed(__u8 family, __u32 service_id, co
 
 /* A backend for a new flow to frontend `k` (`svc`, count > 0): slot 1..count at random, then
  * the backend it names. False when the slot or the backend is missing. */
-static __always_inline bool ext_backend(__u8 family, union lb_service_key* k, const struct lb_service_value* svc,
-                                        union lb_addr* address, __be16* port) {
+static __always_inline bool ext_backend(__u8 family, union lb_service_key* k, const struct lb_service_value* svc, union lb_addr* address,
+                                        __be16* port) {
   lb_service_key_set_slot(k, family, (__u16)(bpf_get_prandom_u32() % svc->count) + 1);
   const struct lb_service_value* s = ext_lookup(family, k);
   return lb_backend(family, s ? s->backend_id : 0, address, port);

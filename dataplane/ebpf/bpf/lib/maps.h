@@ -105,8 +105,8 @@ union lb_service_key {
 };
 
 /* The frontend's key (slot 0). */
-static __always_inline void lb_service_key_init(union lb_service_key* k, __u8 family, const union lb_addr* address,
-                                                __be16 port, __u8 proto) {
+static __always_inline void lb_service_key_init(union lb_service_key* k, __u8 family, const union lb_addr* address, __be16 port,
+                                                __u8 proto) {
   if (family == LB_AF_INET6) {
     k->v6 = (struct lb6_service_key){.port = port, .proto = proto};
     __builtin_memcpy(k->v6.address, address->bytes, 16);
@@ -116,8 +116,10 @@ static __always_inline void lb_service_key_init(union lb_service_key* k, __u8 fa
 }
 
 static __always_inline void lb_service_key_set_slot(union lb_service_key* k, __u8 family, __u16 slot) {
-  if (family == LB_AF_INET6) k->v6.slot = slot;
-  else k->v4.slot = slot;
+  if (family == LB_AF_INET6)
+    k->v6.slot = slot;
+  else
+    k->v4.slot = slot;
 }
 
 static __always_inline struct lb_service_value* lb_service_lookup(__u8 family, const union lb_service_key* k) {
@@ -151,8 +153,8 @@ union lb_reverse_key {
   struct lb6_reverse_key v6;
 };
 
-static __always_inline void* lb_reverse_key_init(union lb_reverse_key* k, __u8 family, __u64 socket_cookie,
-                                                 const union lb_addr* backend, __be16 backend_port) {
+static __always_inline void* lb_reverse_key_init(union lb_reverse_key* k, __u8 family, __u64 socket_cookie, const union lb_addr* backend,
+                                                 __be16 backend_port) {
   if (family == LB_AF_INET6) {
     k->v6 = (struct lb6_reverse_key){.socket_cookie = socket_cookie, .port = backend_port};
     __builtin_memcpy(k->v6.address, backend->bytes, 16);
@@ -163,8 +165,8 @@ static __always_inline void* lb_reverse_key_init(union lb_reverse_key* k, __u8 f
 }
 
 /* Remembers that the socket asked for vip:vip_port and was given backend:backend_port. */
-static __always_inline void lb_reverse_remember(__u8 family, __u64 socket_cookie, const union lb_addr* backend,
-                                                __be16 backend_port, const union lb_addr* vip, __be16 vip_port) {
+static __always_inline void lb_reverse_remember(__u8 family, __u64 socket_cookie, const union lb_addr* backend, __be16 backend_port,
+                                                const union lb_addr* vip, __be16 vip_port) {
   union lb_reverse_key k;
   void* map = lb_reverse_key_init(&k, family, socket_cookie, backend, backend_port);
   if (family == LB_AF_INET6) {
@@ -178,8 +180,8 @@ static __always_inline void lb_reverse_remember(__u8 family, __u64 socket_cookie
 }
 
 /* The VIP a socket translated to backend:backend_port asked for; false when it was not ours. */
-static __always_inline bool lb_reverse_lookup(__u8 family, __u64 socket_cookie, const union lb_addr* backend,
-                                              __be16 backend_port, union lb_addr* vip, __be16* vip_port) {
+static __always_inline bool lb_reverse_lookup(__u8 family, __u64 socket_cookie, const union lb_addr* backend, __be16 backend_port,
+                                              union lb_addr* vip, __be16* vip_port) {
   union lb_reverse_key k;
   void* map = lb_reverse_key_init(&k, family, socket_cookie, backend, backend_port);
   if (family == LB_AF_INET6) {

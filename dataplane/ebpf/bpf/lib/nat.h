@@ -24,9 +24,8 @@ struct {
 /* Rewrites the packet's destination (or source) address and port, from old to new, and fixes
  * the L4 checksum (and IPv4's header checksum; IPv6 has none, its L4 checksum covers the
  * addresses through the pseudo-header). 0, or -1 when a helper failed. */
-static __always_inline int nat_rewrite(struct __sk_buff* skb, const struct lb_packet* p, bool destination,
-                                       const union lb_addr* old_addr, const union lb_addr* new_addr, __be16 old_port,
-                                       __be16 new_port) {
+static __always_inline int nat_rewrite(struct __sk_buff* skb, const struct lb_packet* p, bool destination, const union lb_addr* old_addr,
+                                       const union lb_addr* new_addr, __be16 old_port, __be16 new_port) {
   const __u32 csum_off = p->l4_off + csum_l4_field(p->proto);
   const __u64 flags = csum_l4_flags(p->proto);
   if (p->family == LB_AF_INET6) {
@@ -51,8 +50,7 @@ static __always_inline int nat_rewrite(struct __sk_buff* skb, const struct lb_pa
 
 /* The DNAT of a tracked flow's packet in XDP, where there are no skb helpers: the checksums
  * are fixed by hand (RFC 1624). False when the packet is too short (then left as it was). */
-static __always_inline bool nat_xdp_dnat(void* data, void* data_end, const struct lb_packet* p, const union lb_addr* to,
-                                         __be16 to_port) {
+static __always_inline bool nat_xdp_dnat(void* data, void* data_end, const struct lb_packet* p, const union lb_addr* to, __be16 to_port) {
   __be16* ports = data + lb_l4_off(p->family);
   __u16* l4_csum = (void*)ports + csum_l4_field(p->proto);
   /* The IP header ends where the ports begin: bounding the ports bounds it too. */
@@ -82,13 +80,13 @@ static __always_inline bool nat_xdp_dnat(void* data, void* data_end, const struc
 
 /* The route to a backend: when it leaves through an external interface (another node), the
  * address the node would use on it (`source`) and the interface; else 0 (a local pod: no SNAT). */
-static __always_inline __u32 nat_remote_route(struct __sk_buff* skb, __u8 family, const union lb_addr* backend,
-                                              union lb_addr* source) {
+static __always_inline __u32 nat_remote_route(struct __sk_buff* skb, __u8 family, const union lb_addr* backend, union lb_addr* source) {
   struct bpf_fib_lookup fib = {.family = family, .ifindex = skb->ifindex};
-  if (family == LB_AF_INET6) __builtin_memcpy(fib.ipv6_dst, backend->bytes, 16);
-  else fib.ipv4_dst = backend->v4;
-  if (bpf_fib_lookup(skb, &fib, sizeof fib, BPF_FIB_LOOKUP_SKIP_NEIGH | BPF_FIB_LOOKUP_SRC) != BPF_FIB_LKUP_RET_SUCCESS)
-    return 0;
+  if (family == LB_AF_INET6)
+    __builtin_memcpy(fib.ipv6_dst, backend->bytes, 16);
+  else
+    fib.ipv4_dst = backend->v4;
+  if (bpf_fib_lookup(skb, &fib, sizeof fib, BPF_FIB_LOOKUP_SKIP_NEIGH | BPF_FIB_LOOKUP_SRC) != BPF_FIB_LKUP_RET_SUCCESS) return 0;
   __u32 oif = fib.ifindex;
   if (!bpf_map_lookup_elem(&np_interfaces_v1, &oif)) return 0;
   if (family == LB_AF_INET6) {

@@ -38,8 +38,7 @@ struct lb_packet {
 
 /* Where the IP header's source (destination) address sits in the frame. */
 static __always_inline __u32 lb_addr_off(__u8 family, bool destination) {
-  if (family == LB_AF_INET6)
-    return ETH_HLEN + (destination ? offsetof(struct ipv6hdr, daddr) : offsetof(struct ipv6hdr, saddr));
+  if (family == LB_AF_INET6) return ETH_HLEN + (destination ? offsetof(struct ipv6hdr, daddr) : offsetof(struct ipv6hdr, saddr));
   return ETH_HLEN + (destination ? offsetof(struct iphdr, daddr) : offsetof(struct iphdr, saddr));
 }
 

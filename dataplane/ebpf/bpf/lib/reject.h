@@ -79,8 +79,7 @@ static __always_inline void reject_build6(struct reject6_message* m) {
 /* The frame becomes `eth` + `message` and goes back out of the interface it came in on. */
 static __always_inline int reject_send(struct __sk_buff* skb, const struct ethhdr* eth, const void* message, __u32 len) {
   if (bpf_skb_change_tail(skb, ETH_HLEN + len, 0)) return -NP_DROP_REJECT;
-  if (bpf_skb_store_bytes(skb, 0, eth, ETH_HLEN, 0) || bpf_skb_store_bytes(skb, ETH_HLEN, message, len, 0))
-    return -NP_DROP_REJECT;
+  if (bpf_skb_store_bytes(skb, 0, eth, ETH_HLEN, 0) || bpf_skb_store_bytes(skb, ETH_HLEN, message, len, 0)) return -NP_DROP_REJECT;
   np_count(NP_METRIC_REJECT_NO_BACKEND);
   return bpf_redirect(skb->ifindex, 0);
 }

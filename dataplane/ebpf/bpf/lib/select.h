@@ -29,8 +29,7 @@ static __always_inline __u32 lb_mix(__u64 x) {
   return (__u32)x;
 }
 
-static __always_inline __u32 lb_affinity_lookup(void* ctx, const struct lb_service_value* svc,
-                                                struct lb_affinity_key* akey) {
+static __always_inline __u32 lb_affinity_lookup(void* ctx, const struct lb_service_value* svc, struct lb_affinity_key* akey) {
   akey->netns_cookie = bpf_get_netns_cookie(ctx);
   akey->service_id = svc->service_id;
   akey->pad = 0;
@@ -58,14 +57,11 @@ static __always_inline __u32 lb_maglev_backend(const struct lb_service_value* sv
   return t->backend_ids[index];
 }
 
-static __always_inline __u16 lb_slot(const struct lb_service_value* svc, __u32 hash) {
-  return (__u16)(hash % svc->count) + 1;
-}
+static __always_inline __u16 lb_slot(const struct lb_service_value* svc, __u32 hash) { return (__u16)(hash % svc->count) + 1; }
 
 /* The backend id for a connection to frontend `key` (`svc`): the client's affinity while its
  * backend exists, else the Maglev entry or the slot for `hash`; 0 when the slot is missing. */
-static __always_inline __u32 lb_choose(void* ctx, __u8 family, union lb_service_key* key,
-                                       const struct lb_service_value* svc, __u32 hash) {
+static __always_inline __u32 lb_choose(void* ctx, __u8 family, union lb_service_key* key, const struct lb_service_value* svc, __u32 hash) {
   struct lb_affinity_key akey = {};
   __u32 id = 0;
   if (svc->flags & LB_SERVICE_FLAG_AFFINITY) {
