@@ -42,8 +42,9 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
 
  public:
   Connection(HttpServer::Impl& server, tcp::socket socket, std::uint16_t local_port)
-      : server_(server), stream_(make_stream(std::move(socket), server)), timer_(stream_.get_executor()),
-        grace_timer_(stream_.get_executor()), tick_timer_(stream_.get_executor()), local_port_(local_port) {
+      : server_(server), socket_(std::move(socket)), timer_(socket_.get_executor()), grace_timer_(socket_.get_executor()),
+        tick_timer_(socket_.get_executor()), local_port_(local_port) {
+    if constexpr (!kTls) stream_.emplace(std::move(socket_));
     error_code ec;
     auto remote = lowest().remote_endpoint(ec);
     if (!ec) remote_ = remote.address().to_string();
@@ -54,30 +55,34 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   void start() {
     server_.add_connection(this->shared_from_this());
     if constexpr (kTls) {
+      // The TLS state (some 80 KiB with OpenSSL's buffers) only once the client speaks: a
+      // connection that never sends a byte costs a socket and a timer.
       arm(server_.options.tls_handshake_timeout, "tls_handshake");
-      stream_.async_handshake(asio::ssl::stream_base::server, [self = this->shared_from_this()](error_code ec) {
-        self->disarm();
-        if (ec) return self->close_now();
-        self->await_request(true);
+      socket_.async_wait(tcp::socket::wait_read, [self = this->shared_from_this()](error_code ec) {
+        if (ec || self->closed_) return self->close_now();
+        self->stream_.emplace(std::move(self->socket_), *self->server_.tls);
+        self->stream_->async_handshake(asio::ssl::stream_base::server, [self](error_code ec) {
+          self->disarm();
+          if (ec) return self->close_now();
+          self->await_request(true);
+        });
       });
     } else {
       await_request(true);
     }
   }
 
-  void close() override { asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->close_now(); }); }
-  void flush_stream() override { asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->flush(); }); }
-  void start_ticker() override { asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->arm_tick(); }); }
+  void close() override { asio::post(executor(), [self = this->shared_from_this()] { self->close_now(); }); }
+  void flush_stream() override { asio::post(executor(), [self = this->shared_from_this()] { self->flush(); }); }
+  void start_ticker() override { asio::post(executor(), [self = this->shared_from_this()] { self->arm_tick(); }); }
 
  private:
-  static Stream make_stream(tcp::socket socket, HttpServer::Impl& server) {
-    if constexpr (kTls) return Stream(std::move(socket), *server.tls);
-    else return socket;
-  }
   tcp::socket& lowest() {
-    if constexpr (kTls) return stream_.next_layer();
-    else return stream_;
+    if (!stream_) return socket_;
+    if constexpr (kTls) return stream_->next_layer();
+    else return *stream_;
   }
+  auto executor() { return socket_.get_executor(); }  // the connection's strand (kept by a moved-from socket)
   const HttpServerOptions& options() const { return server_.options; }
 
   // ---- deadlines ------------------------------------------------------------------------------
@@ -104,7 +109,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     if (first || buffer_.size() > 0) return read_head();
     // Between keep-alive requests: the idle timeout until the next request's first byte.
     arm(options().idle_timeout, "idle");
-    stream_.async_read_some(buffer_.prepare(4096), [self = this->shared_from_this()](error_code ec, std::size_t n) {
+    stream_->async_read_some(buffer_.prepare(4096), [self = this->shared_from_this()](error_code ec, std::size_t n) {
       if (ec) return self->close_now();
       self->buffer_.commit(n);
       self->read_head();
@@ -113,7 +118,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
 
   void read_head() {
     arm(options().header_timeout, "header");
-    bhttp::async_read_header(stream_, buffer_, *parser_, [self = this->shared_from_this()](error_code ec, std::size_t) { self->on_head(ec); });
+    bhttp::async_read_header(*stream_, buffer_, *parser_, [self = this->shared_from_this()](error_code ec, std::size_t) { self->on_head(ec); });
   }
 
   void on_head(error_code ec) {
@@ -157,7 +162,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     if (const auto expect = head_.header("expect"); beast::iequals(beast::string_view(expect.data(), expect.size()), "100-continue")) {
       arm(options().write_timeout, "write");
       static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-      return asio::async_write(stream_, asio::buffer(kContinue), [self = this->shared_from_this()](error_code ec, std::size_t) {
+      return asio::async_write(*stream_, asio::buffer(kContinue), [self = this->shared_from_this()](error_code ec, std::size_t) {
         self->disarm();
         if (ec) return self->close_now();
         self->read_body();
@@ -168,7 +173,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
 
   void read_body() {
     arm(options().body_timeout, "body");
-    bhttp::async_read(stream_, buffer_, *parser_, [self = this->shared_from_this()](error_code ec, std::size_t) {
+    bhttp::async_read(*stream_, buffer_, *parser_, [self = this->shared_from_this()](error_code ec, std::size_t) {
       self->disarm();
       if (self->closed_) return;
       if (ec == bhttp::error::body_limit)
@@ -195,7 +200,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
                       request->target, e.what());
         response = self->server_.error_response(500, e.what());
       }
-      asio::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable { self->send(std::move(response)); });
+      asio::post(self->executor(), [self, response = std::move(response)]() mutable { self->send(std::move(response)); });
     });
   }
 
@@ -223,7 +228,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
       res.prepare_payload();
     }
     arm(options().write_timeout, "write");
-    bhttp::async_write(stream_, res, [self = this->shared_from_this(), keep](error_code ec, std::size_t) {
+    bhttp::async_write(*stream_, res, [self = this->shared_from_this(), keep](error_code ec, std::size_t) {
       self->disarm();
       self->response_.reset();
       if (ec || self->closed_) return self->close_now();
@@ -238,10 +243,10 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   void close_gracefully() {
     arm(options().linger_timeout, "linger");
     if constexpr (kTls) {
-      stream_.async_shutdown([self = this->shared_from_this()](error_code) { self->close_now(); });
+      stream_->async_shutdown([self = this->shared_from_this()](error_code) { self->close_now(); });
     } else {
       error_code ec;
-      stream_.shutdown(tcp::socket::shutdown_send, ec);
+      stream_->shutdown(tcp::socket::shutdown_send, ec);
       if (ec) return close_now();
       drain();
     }
@@ -294,7 +299,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     writing_ = true;
     last_write_ = std::chrono::steady_clock::now();
     arm(options().write_timeout, "stream_write");
-    asio::async_write(stream_, asio::buffer(out_), [self = this->shared_from_this()](error_code ec, std::size_t) {
+    asio::async_write(*stream_, asio::buffer(out_), [self = this->shared_from_this()](error_code ec, std::size_t) {
       self->writing_ = false;
       self->disarm();
       self->out_.clear();
@@ -310,7 +315,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
 
   // A streaming client sends nothing after its request: its FIN or reset means it has gone.
   void watch_peer() {
-    stream_.async_read_some(asio::buffer(scratch_), [self = this->shared_from_this()](error_code ec, std::size_t) {
+    stream_->async_read_some(asio::buffer(scratch_), [self = this->shared_from_this()](error_code ec, std::size_t) {
       if (self->closed_) return;
       if (!ec) return self->watch_peer();
       if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) return self->after_peer_half_close();
@@ -382,7 +387,8 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   }
 
   HttpServer::Impl& server_;
-  Stream stream_;
+  tcp::socket socket_;            // until the stream takes it
+  std::optional<Stream> stream_;
   asio::steady_timer timer_, grace_timer_, tick_timer_;
   std::uint64_t timer_generation_ = 0;
   std::uint16_t local_port_;
