@@ -125,6 +125,7 @@ struct HttpClient::Impl {
   std::mutex mu;
   std::vector<std::unique_ptr<ClientConnection>> idle;
   std::set<ClientConnection*> active;
+  bool closed = false;  // close(): every request fails
 
   // A reused connection (still open) or a new one, registered as active for abort().
   std::unique_ptr<ClientConnection> take(bool& reused) {
@@ -137,6 +138,7 @@ struct HttpClient::Impl {
     }
     reused = c != nullptr;
     if (!c) c = std::make_unique<ClientConnection>();
+    c->aborted = closed;
     active.insert(c.get());
     return c;
   }
@@ -202,6 +204,7 @@ struct HttpClient::Impl {
   // Connects if needed and sends the request; `stage` says how far it got.
   Result<void> send_request(ClientConnection& c, const ClientRequest& r, Stage& stage) {
     stage = Stage::Connect;
+    if (c.aborted) return fail(io_error(r, "connect", asio::error::operation_aborted, c));
     if (!c.connected())
       if (auto ok = connect(c, r); !ok) return ok;
     if (c.aborted) return fail(io_error(r, "connect", asio::error::operation_aborted, c));
@@ -364,6 +367,15 @@ void HttpClient::abort() {
     // Runs inside the request's own io_context: closes whatever it is blocked on.
     asio::post(c->io, [c] { c->close(); });
   }
+}
+
+void HttpClient::close() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->closed = true;
+    impl_->idle.clear();
+  }
+  abort();
 }
 
 const HttpClientOptions& HttpClient::options() const { return impl_->options; }

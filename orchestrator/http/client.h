@@ -81,6 +81,9 @@ class HttpClient {
 
   // From any thread: every request in progress fails at once ("aborted"). Later requests run.
   void abort();
+  // From any thread: abort(), and every later request fails at once too (for shutting down a
+  // thread that may be about to start a request).
+  void close();
 
   const HttpClientOptions& options() const;
   std::string base_url() const;  // "https://HOST:PORT", for messages
