@@ -29,7 +29,7 @@ std::unique_ptr<dns::DnsServer> server_with_services(int n) {
   o.listen = {"127.0.0.1:0"};
   o.workers = 1;
   auto server = dns::DnsServer::create(o);
-  if (!server) throw std::runtime_error(server.error());
+  if (!server) throw std::runtime_error(server.error().message);
   (*server)->set_snapshot(state.build());
   return std::move(*server);
 }

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "dataplane/ebpf/bpf/lb_types.h"
-#include "nodeport.skel.h"
+#include "nodeport_tc.skel.h"
 #include "parse_floor.skel.h"
 
 namespace {
@@ -94,10 +94,10 @@ int main(int argc, char** argv) {
   const double floor_ns = ns_per_packet(bpf_program__fd(floor->progs.parse_floor), tcp_syn(address(192, 2), address(10, 1), 80), repeat);
   std::printf("| LoadBalancer frontends × 10 backends | nodeport_ingress, tracked flow | parse-only floor | program minus floor |\n|---|---|---|---|\n");
   for (int n : sizes) {
-    nodeport* skel = nodeport__open();
+    nodeport_tc* skel = nodeport_tc__open();
     const std::uint32_t entries = static_cast<std::uint32_t>(n) * 11 + 16;
     bpf_map__set_max_entries(skel->maps.lb4_external_v1, entries);
-    if (!skel || nodeport__load(skel) != 0) {
+    if (!skel || nodeport_tc__load(skel) != 0) {
       std::perror("load nodeport");
       return 1;
     }
@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
     const double ns = ns_per_packet(bpf_program__fd(skel->progs.nodeport_ingress), tcp_syn(address(192, 2), address(10, n), 80), repeat);
     std::printf("| %d | %.0f ns | %.0f ns | %.0f ns |\n", n, ns, floor_ns, ns - floor_ns);
     std::fflush(stdout);
-    nodeport__destroy(skel);
+    nodeport_tc__destroy(skel);
   }
   parse_floor__destroy(floor);
   return 0;

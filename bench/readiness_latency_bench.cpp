@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
   // The cluster DNS server, fed as the agent feeds it: a new Snapshot on every change.
   auto dns_server = sy::dns::DnsServer::create({.listen = {"127.0.0.1:0"}, .workers = 1});
   if (!dns_server) {
-    std::fprintf(stderr, "dns server: %s\n", dns_server.error().c_str());
+    std::fprintf(stderr, "dns server: %s\n", dns_server.error().message.c_str());
     return 1;
   }
   feed.set_on_change([&] {

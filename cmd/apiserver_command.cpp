@@ -22,7 +22,7 @@ int run_apiserver(const ApiserverOptions& o) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   auto plane = ControlPlane::start(o);
   if (!plane) {
-    std::cerr << "error: " << plane.error() << "\n";
+    std::cerr << "error: " << plane.error().message << "\n";
     return 1;
   }
   std::cout << fmt::format("switchyard apiserver: serving {} on {}:{} (store {})\n", o.plain_http ? "HTTP" : "HTTPS", (*plane)->listen_host(),

@@ -6,7 +6,9 @@
 #include <optional>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
+#include "orchestrator/apiserver/allocation_repair.h"
 #include "orchestrator/apiserver/allocators.h"
 #include "orchestrator/apiserver/http_server.h"
 #include "orchestrator/apiserver/kubeconfig.h"
@@ -19,40 +21,46 @@ namespace switchyard::cmd {
 
 namespace {
 
-std::expected<std::unique_ptr<store::Store>, std::string> open_store(const ControlPlaneOptions& o) {
+Result<std::unique_ptr<store::Store>> open_store(const ControlPlaneOptions& o) {
   if (o.store == "sqlite") {
     auto s = store::SqliteStore::open(o.data_dir + "/store.db");
-    if (!s) return std::unexpected(s.error().message);
+    if (!s) return std::unexpected(s.error());
     return std::unique_ptr<store::Store>(std::move(*s));
   }
   if (o.store.starts_with("etcd=")) {
     auto s = store::EtcdStore::connect(o.store.substr(5));
-    if (!s) return std::unexpected(s.error().message);
+    if (!s) return std::unexpected(s.error());
     return std::unique_ptr<store::Store>(std::move(*s));
   }
-  return std::unexpected(fmt::format("--store {}: expected sqlite or etcd=http://HOST:PORT", o.store));
+  return fail(ErrorCode::Invalid, fmt::format("--store {}: expected sqlite or etcd=http://HOST:PORT", o.store));
+}
+
+// Creates an object the cluster always has; one that exists already is fine.
+Result<> ensure_object(apiserver::ObjectRegistry& registry, const char* plural, const std::string& ns,
+                                               const apiserver::Json& object) {
+  std::vector<std::string> warnings;
+  auto created = registry.create(*apiserver::find_resource("", "v1", plural), ns, object, apiserver::FieldValidation::Strict, warnings);
+  if (created || created.error().code == 409) return {};
+  return fail(ErrorCode::Internal, fmt::format("creating {} {}: {}", plural, object["metadata"].value("name", ""),
+                                     created.error().status.value("message", "")));
 }
 
 // The namespaces every cluster has.
-void ensure_system_namespaces(apiserver::ObjectRegistry& registry) {
-  const auto* ns = apiserver::find_resource("", "v1", "namespaces");
-  for (const char* name : {"default", "kube-system", "kube-public", "kube-node-lease"}) {
-    std::vector<std::string> warnings;
-    (void)registry.create(*ns, "", apiserver::Json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}},
-                          apiserver::FieldValidation::Strict, warnings);
-  }
+Result<> ensure_system_namespaces(apiserver::ObjectRegistry& registry) {
+  for (const char* name : {"default", "kube-system", "kube-public", "kube-node-lease"})
+    if (auto ok = ensure_object(registry, "namespaces", "", {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", name}}}}); !ok)
+      return ok;
+  return {};
 }
 
 // The `kubernetes` Service in `default`, on the first IP of the service CIDR.
-void ensure_kubernetes_service(apiserver::ObjectRegistry& registry, const std::string& first_ip, int port) {
-  const auto* svc = apiserver::find_resource("", "v1", "services");
-  std::vector<std::string> warnings;
-  (void)registry.create(*svc, "default",
-                        apiserver::Json{{"apiVersion", "v1"},
-                                        {"kind", "Service"},
-                                        {"metadata", {{"name", "kubernetes"}, {"labels", {{"component", "apiserver"}, {"provider", "kubernetes"}}}}},
-                                        {"spec", {{"clusterIP", first_ip}, {"ports", {{{"name", "https"}, {"port", 443}, {"targetPort", port}}}}}}},
-                        apiserver::FieldValidation::Strict, warnings);
+Result<> ensure_kubernetes_service(apiserver::ObjectRegistry& registry, const std::string& first_ip, int port) {
+  return ensure_object(
+      registry, "services", "default",
+      {{"apiVersion", "v1"},
+       {"kind", "Service"},
+       {"metadata", {{"name", "kubernetes"}, {"labels", {{"component", "apiserver"}, {"provider", "kubernetes"}}}}},
+       {"spec", {{"clusterIP", first_ip}, {"ports", {{{"name", "https"}, {"port", 443}, {"targetPort", port}}}}}}});
 }
 
 }  // namespace
@@ -67,20 +75,39 @@ struct ControlPlane::Parts {
   std::unique_ptr<apiserver::HttpServer> server;
   std::optional<controllers::EndpointSliceController> slices;
   std::atomic<bool> stopping{false};
-  std::thread compactor;
+  std::thread compactor, repairer;
   bool stopped = false;
+
+  // Waits up to `seconds`; false once stopping.
+  bool wait(int seconds) {
+    for (int i = 0; i < seconds * 10 && !stopping; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return !stopping;
+  }
 
   // As kube-apiserver: every interval, compact the store to the revision seen one interval ago,
   // so watchers have at least an interval to catch up and history does not grow forever.
   void start_compactor(int interval_seconds) {
     compactor = std::thread([this, interval_seconds] {
       store::Revision previous = 0;
-      while (!stopping) {
-        for (int i = 0; i < interval_seconds * 10 && !stopping; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        if (stopping) return;
-        if (previous > 0) (void)store->compact(previous);
+      while (wait(interval_seconds)) {
+        if (previous > 0)
+          if (auto done = store->compact(previous); !done && done.error().code != store::StoreErrorCode::Compacted)
+            spdlog::warn("event=compaction_failed revision={} error=\"{}\"", previous, done.error().message);
         previous = store->current_revision().value_or(0);
       }
+    });
+  }
+
+  // As kube-apiserver's repair controllers: ClusterIPs and node ports no Service holds go back
+  // to their ranges (a release that failed after a delete, or a crash in between).
+  void start_allocation_repair(int interval_seconds) {
+    repairer = std::thread([this, interval_seconds] {
+      apiserver::AllocationRepair repair(*store, *allocators);
+      do {
+        auto report = repair.run_once();
+        if (!report) spdlog::warn("event=allocation_repair_failed error=\"{}\"", report.error().message);
+        else if (report->released) spdlog::info("event=allocation_repair released={} held={}", report->released, report->held);
+      } while (wait(interval_seconds));
     });
   }
 };
@@ -95,16 +122,17 @@ void ControlPlane::stop() {
   if (parts_->server) parts_->server->stop();
   if (parts_->slices) parts_->slices->stop();
   if (parts_->compactor.joinable()) parts_->compactor.join();
+  if (parts_->repairer.joinable()) parts_->repairer.join();
 }
 
 int ControlPlane::port() const { return parts_->server->port(); }
 std::string ControlPlane::service_ip(std::size_t n) const { return parts_->ip_allocator->range().at(n); }
 apiserver::ObjectRegistry& ControlPlane::registry() { return *parts_->registry; }
 
-std::expected<std::unique_ptr<ControlPlane>, std::string> ControlPlane::start(const ControlPlaneOptions& o) {
+Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOptions& o) {
   std::error_code ec;
   std::filesystem::create_directories(o.data_dir, ec);
-  if (ec) return std::unexpected(fmt::format("--data-dir {}: {}", o.data_dir, ec.message()));
+  if (ec) return fail(ErrorCode::Invalid, fmt::format("--data-dir {}: {}", o.data_dir, ec.message()));
   const auto colon = o.listen.rfind(':');
   std::string listen_host = o.listen.substr(0, colon);
   if (listen_host.starts_with('[')) listen_host = listen_host.substr(1, listen_host.size() - 2);
@@ -114,12 +142,12 @@ std::expected<std::unique_ptr<ControlPlane>, std::string> ControlPlane::start(co
   parts->store = std::move(*st);
   api::ClusterNetworkConfig net;
   if (std::sscanf(o.node_port_range.c_str(), "%d-%d", &net.node_port_min, &net.node_port_max) != 2)
-    return std::unexpected(fmt::format("--service-node-port-range {}: expected MIN-MAX", o.node_port_range));
+    return fail(ErrorCode::Invalid, fmt::format("--service-node-port-range {}: expected MIN-MAX", o.node_port_range));
   auto ip_allocator = apiserver::ClusterIpAllocator::create(*parts->store, o.service_cidr);
-  if (!ip_allocator) return std::unexpected(fmt::format("--service-cidr {}: {}", o.service_cidr, ip_allocator.error()));
+  if (!ip_allocator) return fail(ErrorCode::Invalid, fmt::format("--service-cidr {}: {}", o.service_cidr, ip_allocator.error().message));
   parts->ip_allocator = std::move(*ip_allocator);
   auto port_allocator = apiserver::NodePortAllocator::create(*parts->store, net.node_port_min, net.node_port_max);
-  if (!port_allocator) return std::unexpected(fmt::format("--service-node-port-range {}: {}", o.node_port_range, port_allocator.error()));
+  if (!port_allocator) return fail(ErrorCode::Invalid, fmt::format("--service-node-port-range {}: {}", o.node_port_range, port_allocator.error().message));
   parts->port_allocator = std::move(*port_allocator);
   net.service_ip_families = {std::string(parts->ip_allocator->family())};
   const std::string first_ip = parts->ip_allocator->range().at(0);
@@ -138,16 +166,16 @@ std::expected<std::unique_ptr<ControlPlane>, std::string> ControlPlane::start(co
   if (!o.token_file.empty()) {
     std::ifstream in(o.token_file);
     std::getline(in, token);
-    if (token.empty()) return std::unexpected(fmt::format("--token-file {}: empty or unreadable", o.token_file));
+    if (token.empty()) return fail(ErrorCode::Invalid, fmt::format("--token-file {}: empty or unreadable", o.token_file));
   }
   parts->allocators.emplace(apiserver::ServiceAllocators{{parts->ip_allocator.get()}, parts->port_allocator.get()});
   parts->registry.emplace(*parts->store, net, &*parts->allocators);
-  ensure_system_namespaces(*parts->registry);
+  if (auto ok = ensure_system_namespaces(*parts->registry); !ok) return std::unexpected(ok.error());
   parts->handler.emplace(*parts->registry, token);
   auto server = apiserver::HttpServer::start(*parts->handler, {o.listen, o.plain_http ? "" : cert, o.plain_http ? "" : key});
-  if (!server) return std::unexpected(server.error());
+  if (!server) return fail(ErrorCode::Unavailable, server.error());
   parts->server = std::move(*server);
-  ensure_kubernetes_service(*parts->registry, first_ip, parts->server->port());
+  if (auto ok = ensure_kubernetes_service(*parts->registry, first_ip, parts->server->port()); !ok) return std::unexpected(ok.error());
   std::string kubeconfig;
   if (creds) {
     auto written = apiserver::write_admin_kubeconfig(o.data_dir, *creds, listen_host, static_cast<std::uint16_t>(parts->server->port()));
@@ -157,6 +185,7 @@ std::expected<std::unique_ptr<ControlPlane>, std::string> ControlPlane::start(co
   parts->slices.emplace(*parts->registry);
   parts->slices->start();
   parts->start_compactor(std::max(1, o.compaction_interval_seconds));
+  parts->start_allocation_repair(std::max(1, o.allocation_repair_interval_seconds));
   auto plane = std::unique_ptr<ControlPlane>(new ControlPlane(std::move(parts)));
   plane->kubeconfig_ = std::move(kubeconfig);
   plane->listen_host_ = std::move(listen_host);

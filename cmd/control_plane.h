@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "orchestrator/apiserver/object_registry.h"
+#include "orchestrator/base/error.h"
 
 namespace switchyard::cmd {
 
@@ -22,12 +23,13 @@ struct ControlPlaneOptions {
   std::string tls_cert, tls_key, token_file;
   bool plain_http = false;
   int compaction_interval_seconds = 300;
+  int allocation_repair_interval_seconds = 180;  // kube-apiserver repairs its allocations every 3 minutes
 };
 
 class ControlPlane {
  public:
   // Block SIGINT/SIGTERM in the calling thread first if they are to be sigwait()ed: this starts threads.
-  static std::expected<std::unique_ptr<ControlPlane>, std::string> start(const ControlPlaneOptions& options);
+  static Result<std::unique_ptr<ControlPlane>> start(const ControlPlaneOptions& options);
   ~ControlPlane();
   void stop();
 

@@ -74,7 +74,8 @@ std::expected<void, std::string> replace_object(apiserver::ObjectRegistry& regis
                                                 const std::string& ns, const apiserver::Json& body) {
   const auto* r = apiserver::find_resource(group, "v1", resource);
   const std::string name = body["metadata"]["name"];
-  (void)registry.remove(*r, ns, name);
+  if (auto gone = registry.remove(*r, ns, name); !gone && gone.error().code != 404)
+    return std::unexpected(fmt::format("replacing {} {}/{}: {}", resource, ns, name, gone.error().status.value("message", "refused")));
   std::vector<std::string> warnings;
   auto created = registry.create(*r, ns, body, apiserver::FieldValidation::Strict, warnings);
   if (!created) return std::unexpected(fmt::format("{} {}/{}: {}", resource, ns, name, created.error().status.value("message", "refused")));
@@ -134,7 +135,7 @@ int run_up(UpOptions o) {
 
   auto plane = ControlPlane::start(o.control_plane);
   if (!plane) {
-    std::cerr << "error: " << plane.error() << "\n";
+    std::cerr << "error: " << plane.error().message << "\n";
     return 1;
   }
   if ((*plane)->kubeconfig().empty()) {

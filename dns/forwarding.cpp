@@ -11,7 +11,7 @@ namespace switchyard::dns {
 
 Forwarding::Forwarding(ForwardOptions options) : options_(std::move(options)), cache_(options_.cache) {}
 
-std::expected<std::unique_ptr<Forwarding>, std::string> Forwarding::create(ForwardOptions options) {
+Result<std::unique_ptr<Forwarding>> Forwarding::create(ForwardOptions options) {
   std::vector<std::string> upstreams;
   for (const auto& u : options.upstreams) {
     auto parsed = parse_upstream(u);
@@ -21,7 +21,7 @@ std::expected<std::unique_ptr<Forwarding>, std::string> Forwarding::create(Forwa
   if (upstreams.empty() && !options.resolv_conf.empty()) {
     auto from_file = read_resolv_conf_nameservers(options.resolv_conf);
     if (!from_file) return std::unexpected(from_file.error());
-    if (from_file->empty()) return std::unexpected(fmt::format("{}: no nameserver to forward to", options.resolv_conf));
+    if (from_file->empty()) return fail(ErrorCode::Invalid, fmt::format("{}: no nameserver to forward to", options.resolv_conf));
     upstreams = std::move(*from_file);
   }
   if (upstreams.empty()) return std::unique_ptr<Forwarding>();

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "dns/forward_cache.h"
+#include "orchestrator/base/error.h"
 
 namespace switchyard::dns {
 
@@ -35,7 +36,7 @@ struct ForwardCounters {
 class Forwarding {
  public:
   // Null when there is nothing to forward to (no upstreams and no resolv.conf asked for).
-  static std::expected<std::unique_ptr<Forwarding>, std::string> create(ForwardOptions options);
+  static Result<std::unique_ptr<Forwarding>> create(ForwardOptions options);
 
   const ForwardOptions& options() const { return options_; }
   const std::vector<std::string>& upstreams() const { return upstreams_; }

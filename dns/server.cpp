@@ -42,27 +42,27 @@ std::uint16_t exclusive_free_port(const asio::ip::address& addr) {
 
 namespace {
 
-std::expected<std::pair<asio::ip::address, std::uint16_t>, std::string> parse_listen(const std::string& s) {
+Result<std::pair<asio::ip::address, std::uint16_t>> parse_listen(const std::string& s) {
   std::string host;
   std::string_view port_text;
   if (s.starts_with('[')) {
     auto close = s.find("]:");
-    if (close == std::string::npos) return std::unexpected(fmt::format("--dns-listen {}: expected [IPv6]:PORT", s));
+    if (close == std::string::npos) return fail(ErrorCode::Invalid, fmt::format("--dns-listen {}: expected [IPv6]:PORT", s));
     host = s.substr(1, close - 1);
     port_text = std::string_view(s).substr(close + 2);
   } else {
     auto colon = s.rfind(':');
-    if (colon == std::string::npos) return std::unexpected(fmt::format("--dns-listen {}: expected ADDRESS:PORT", s));
+    if (colon == std::string::npos) return fail(ErrorCode::Invalid, fmt::format("--dns-listen {}: expected ADDRESS:PORT", s));
     host = s.substr(0, colon);
     port_text = std::string_view(s).substr(colon + 1);
   }
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(host, ec);
-  if (ec) return std::unexpected(fmt::format("--dns-listen {}: {} is not an IP address", s, host));
+  if (ec) return fail(ErrorCode::Invalid, fmt::format("--dns-listen {}: {} is not an IP address", s, host));
   unsigned port = 0;
   auto [p, perr] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (perr != std::errc() || p != port_text.data() + port_text.size() || port > 65535)
-    return std::unexpected(fmt::format("--dns-listen {}: {} is not a port", s, port_text));
+    return fail(ErrorCode::Invalid, fmt::format("--dns-listen {}: {} is not a port", s, port_text));
   return std::pair{addr, static_cast<std::uint16_t>(port)};
 }
 
@@ -179,7 +179,7 @@ void DnsServer::stop() {
   workers_.clear();
 }
 
-std::expected<std::unique_ptr<DnsServer>, std::string> DnsServer::create(ServerOptions options) {
+Result<std::unique_ptr<DnsServer>> DnsServer::create(ServerOptions options) {
   std::unique_ptr<DnsServer> server(new DnsServer(std::move(options)));
   const int workers = std::max(1, server->options_.workers);
   std::vector<std::pair<asio::ip::address, std::uint16_t>> addresses;
@@ -237,7 +237,7 @@ std::expected<std::unique_ptr<DnsServer>, std::string> DnsServer::create(ServerO
         tcps.push_back(std::move(t));
       }
       if (!failure.empty()) {
-        if (requested_port != 0) return std::unexpected(failure);
+        if (requested_port != 0) return fail(ErrorCode::Unavailable, failure);
         continue;
       }
       for (std::size_t i = 0; i < server->workers_.size(); ++i) {
@@ -247,15 +247,15 @@ std::expected<std::unique_ptr<DnsServer>, std::string> DnsServer::create(ServerO
       server->bound_.push_back(addr.is_v6() ? fmt::format("[{}]:{}", addr.to_string(), port) : fmt::format("{}:{}", addr.to_string(), port));
       bound_all = true;
     }
-    if (!bound_all) return std::unexpected(failure);
+    if (!bound_all) return fail(ErrorCode::Unavailable, failure);
   }
   auto forwarding = Forwarding::create(server->options_.forward);
-  if (!forwarding) return std::unexpected(fmt::format("DNS forwarding: {}", forwarding.error()));
+  if (!forwarding) return fail(ErrorCode::Internal, fmt::format("DNS forwarding: {}", forwarding.error().message));
   server->forwarding_ = std::move(*forwarding);
   if (server->forwarding_)
     for (auto& w : server->workers_) {
       auto client = UpstreamClient::create(w->io, {server->forwarding_->upstreams(), server->options_.forward.timeout, server->options_.forward.tries});
-      if (!client) return std::unexpected(fmt::format("DNS forwarding: {}", client.error()));
+      if (!client) return fail(ErrorCode::Internal, fmt::format("DNS forwarding: {}", client.error().message));
       w->upstream = std::move(*client);
     }
   for (auto& w : server->workers_) {

@@ -20,6 +20,7 @@
 #include "dns/forwarding.h"
 #include "dns/server_metrics.h"
 #include "endpoints/node/snapshot.h"
+#include "orchestrator/base/error.h"
 
 namespace switchyard::dns {
 
@@ -41,7 +42,7 @@ struct ServerCounters {
 
 class DnsServer {
  public:
-  static std::expected<std::unique_ptr<DnsServer>, std::string> create(ServerOptions options);
+  static Result<std::unique_ptr<DnsServer>> create(ServerOptions options);
   ~DnsServer();
   DnsServer(const DnsServer&) = delete;
   DnsServer& operator=(const DnsServer&) = delete;

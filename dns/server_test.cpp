@@ -202,7 +202,7 @@ TEST(DnsServerStart, BadListenAddressesAreReported) {
   o.listen = {"localhost:53"};
   auto s = DnsServer::create(o);
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error(), "--dns-listen localhost:53: localhost is not an IP address");
+  EXPECT_EQ(s.error().message, "--dns-listen localhost:53: localhost is not an IP address");
 }
 
 }  // namespace

@@ -14,15 +14,15 @@ namespace switchyard::dns {
 
 namespace asio = boost::asio;
 
-std::expected<std::string, std::string> parse_upstream(const std::string& text) {
+Result<std::string> parse_upstream(const std::string& text) {
   std::string host = text;
   std::string_view port_text = "53";
   if (text.starts_with('[')) {
     const auto close = text.find(']');
-    if (close == std::string::npos) return std::unexpected(fmt::format("upstream {}: expected [IPv6]:PORT", text));
+    if (close == std::string::npos) return fail(ErrorCode::Invalid, fmt::format("upstream {}: expected [IPv6]:PORT", text));
     host = text.substr(1, close - 1);
     if (close + 1 < text.size()) {
-      if (text[close + 1] != ':') return std::unexpected(fmt::format("upstream {}: expected [IPv6]:PORT", text));
+      if (text[close + 1] != ':') return fail(ErrorCode::Invalid, fmt::format("upstream {}: expected [IPv6]:PORT", text));
       port_text = std::string_view(text).substr(close + 2);
     }
   } else if (std::count(text.begin(), text.end(), ':') == 1) {
@@ -32,16 +32,16 @@ std::expected<std::string, std::string> parse_upstream(const std::string& text) 
   unsigned port = 0;
   auto [p, err] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (err != std::errc() || p != port_text.data() + port_text.size() || port == 0 || port > 65535)
-    return std::unexpected(fmt::format("upstream {}: {} is not a port", text, port_text));
+    return fail(ErrorCode::Invalid, fmt::format("upstream {}: {} is not a port", text, port_text));
   unsigned char buf[16];
   if (inet_pton(AF_INET, host.c_str(), buf) == 1) return fmt::format("{}:{}", host, port);
   if (inet_pton(AF_INET6, host.c_str(), buf) == 1) return fmt::format("[{}]:{}", host, port);
-  return std::unexpected(fmt::format("upstream {}: {} is not an IP address", text, host));
+  return fail(ErrorCode::Invalid, fmt::format("upstream {}: {} is not an IP address", text, host));
 }
 
-std::expected<std::vector<std::string>, std::string> read_resolv_conf_nameservers(const std::string& path) {
+Result<std::vector<std::string>> read_resolv_conf_nameservers(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return std::unexpected(fmt::format("{}: cannot read the file", path));
+  if (!in) return fail(ErrorCode::NotFound, fmt::format("{}: cannot read the file", path));
   std::vector<std::string> servers;
   std::string line;
   while (std::getline(in, line)) {
@@ -50,7 +50,7 @@ std::expected<std::vector<std::string>, std::string> read_resolv_conf_nameserver
     if (!(words >> keyword >> address) || keyword != "nameserver") continue;
     if (auto scope = address.find('%'); scope != std::string::npos) address.resize(scope);  // link-local scope: not supported
     auto parsed = parse_upstream(address.find(':') != std::string::npos ? "[" + address + "]" : address);
-    if (!parsed) return std::unexpected(fmt::format("{}: {}", path, parsed.error()));
+    if (!parsed) return fail(ErrorCode::Internal, fmt::format("{}: {}", path, parsed.error().message));
     servers.push_back(*parsed);
   }
   return servers;
@@ -86,10 +86,10 @@ const char* failure_text(int status) {
 
 UpstreamClient::UpstreamClient(asio::io_context& io) : io_(io), timer_(io) {}
 
-std::expected<std::unique_ptr<UpstreamClient>, std::string> UpstreamClient::create(asio::io_context& io, UpstreamClientOptions options) {
+Result<std::unique_ptr<UpstreamClient>> UpstreamClient::create(asio::io_context& io, UpstreamClientOptions options) {
   static std::once_flag library_init;
   std::call_once(library_init, [] { ares_library_init(ARES_LIB_INIT_ALL); });
-  if (options.servers.empty()) return std::unexpected("upstream: no servers to forward to");
+  if (options.servers.empty()) return fail(ErrorCode::Invalid, "upstream: no servers to forward to");
   std::unique_ptr<UpstreamClient> client(new UpstreamClient(io));
   ares_options o{};
   // NOCHECKRESP: pass REFUSED and SERVFAIL answers through instead of trying the next server
@@ -101,10 +101,10 @@ std::expected<std::unique_ptr<UpstreamClient>, std::string> UpstreamClient::crea
   o.sock_state_cb_data = client.get();
   const int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB;
   if (int rc = ares_init_options(&client->channel_, &o, mask); rc != ARES_SUCCESS)
-    return std::unexpected(fmt::format("upstream: cannot create a c-ares channel: {}", ares_strerror(rc)));
+    return fail(ErrorCode::Internal, fmt::format("upstream: cannot create a c-ares channel: {}", ares_strerror(rc)));
   const std::string csv = fmt::format("{}", fmt::join(options.servers, ","));
   if (int rc = ares_set_servers_ports_csv(client->channel_, csv.c_str()); rc != ARES_SUCCESS)
-    return std::unexpected(fmt::format("upstream {}: c-ares refuses the servers: {}", csv, ares_strerror(rc)));
+    return fail(ErrorCode::Internal, fmt::format("upstream {}: c-ares refuses the servers: {}", csv, ares_strerror(rc)));
   return client;
 }
 

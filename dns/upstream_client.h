@@ -20,13 +20,14 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include "orchestrator/base/error.h"
 
 namespace switchyard::dns {
 
 // "ADDR", "ADDR:PORT" or "[V6]:PORT" (port 53 when left out) -> "ADDR:PORT" / "[V6]:PORT".
-std::expected<std::string, std::string> parse_upstream(const std::string& text);
+Result<std::string> parse_upstream(const std::string& text);
 // The nameserver lines of a resolv.conf file, as upstream addresses.
-std::expected<std::vector<std::string>, std::string> read_resolv_conf_nameservers(const std::string& path);
+Result<std::vector<std::string>> read_resolv_conf_nameservers(const std::string& path);
 
 struct UpstreamClientOptions {
   std::vector<std::string> servers;  // as parse_upstream returns them
@@ -40,7 +41,7 @@ class UpstreamClient {
   // `failure` then names the cause.
   using Callback = std::function<void(std::span<const std::uint8_t> answer, const char* failure)>;
 
-  static std::expected<std::unique_ptr<UpstreamClient>, std::string> create(boost::asio::io_context& io, UpstreamClientOptions options);
+  static Result<std::unique_ptr<UpstreamClient>> create(boost::asio::io_context& io, UpstreamClientOptions options);
   ~UpstreamClient();
   UpstreamClient(const UpstreamClient&) = delete;
   UpstreamClient& operator=(const UpstreamClient&) = delete;

@@ -125,7 +125,7 @@ struct NodeAgent::Impl {
     so.forward.resolv_conf = config.dns_upstreams.empty() ? config.dns_resolv_conf : "";
     so.autopath = config.dns_autopath;
     auto created = dns::DnsServer::create(so);
-    if (!created) return std::unexpected(StartError{fmt::format("--dns-listen {}: {}", fmt::join(config.dns_listen, ","), created.error())});
+    if (!created) return std::unexpected(StartError{fmt::format("--dns-listen {}: {}", fmt::join(config.dns_listen, ","), created.error().message)});
     dns_server = std::move(*created);
     spdlog::info("event=serving what=dns zone={} addresses={}", config.cluster_domain, fmt::join(dns_server->bound(), ","));
     return {};

@@ -16,7 +16,8 @@
 #include <sstream>
 #include <thread>
 
-#include "nodeport.skel.h"
+#include "nodeport_tc.skel.h"
+#include "nodeport_xdp.skel.h"
 #include "sock_destroy.skel.h"
 #include "sock_lb.skel.h"
 
@@ -61,6 +62,17 @@ std::string link_pin(const std::string& dir, const std::string& program) { retur
 constexpr __u32 kTcHandle = 0x5359, kTcPriority = 1;
 
 }  // namespace
+
+std::expected<void, Error> share_maps(bpf_object* owner, bpf_object* user, const std::string& user_name) {
+  bpf_map* map;
+  bpf_object__for_each_map(map, user) {
+    if (bpf_map__is_internal(map)) continue;
+    if (bpf_map* shared = bpf_object__find_map_by_name(owner, bpf_map__name(map)))
+      if (bpf_map__reuse_fd(map, bpf_map__fd(shared)) != 0)
+        return std::unexpected(errno_error(std::string("sharing map ") + bpf_map__name(map) + " with " + user_name, errno));
+  }
+  return {};
+}
 
 std::string cgroup2_mount() {
   std::ifstream mounts("/proc/self/mounts");
@@ -196,8 +208,8 @@ std::expected<void, Error> SockLbObjects::attach() {
 }
 
 std::expected<void, Error> SockLbObjects::load_nodeport() {
-  nodeport_ = nodeport__open();
-  if (!nodeport_) return std::unexpected(errno_error("open of the nodeport BPF skeleton", errno));
+  nodeport_ = nodeport_tc__open();
+  if (!nodeport_) return std::unexpected(errno_error("open of the nodeport_tc BPF skeleton", errno));
   bpf_map* map;
   bpf_object__for_each_map(map, nodeport_->obj) {
     if (bpf_map__is_internal(map)) continue;
@@ -213,26 +225,30 @@ std::expected<void, Error> SockLbObjects::load_nodeport() {
     const std::string path = options_.pin_dir + "/" + name;  // conntrack survives a restart too
     if (bpf_map__set_pin_path(map, path.c_str()) != 0) return std::unexpected(errno_error("pin path " + path, errno));
   }
-  if (const int err = nodeport__load(nodeport_); err != 0)
-    return std::unexpected(errno_error("load of the nodeport BPF programs (pins in " + options_.pin_dir + ")", -err));
+  if (const int err = nodeport_tc__load(nodeport_); err != 0)
+    return std::unexpected(errno_error("load of the nodeport tc BPF programs (pins in " + options_.pin_dir + ")", -err));
   external4 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb4_external_v1), bpf_map__name(nodeport_->maps.lb4_external_v1)};
   external6 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb6_external_v1), bpf_map__name(nodeport_->maps.lb6_external_v1)};
   source_ranges4 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb4_source_ranges_v1), bpf_map__name(nodeport_->maps.lb4_source_ranges_v1)};
   source_ranges6 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb6_source_ranges_v1), bpf_map__name(nodeport_->maps.lb6_source_ranges_v1)};
+  return options_.nodeport_xdp ? load_nodeport_xdp() : std::expected<void, Error>{};
+}
+
+// The XDP program works on the tc programs' conntrack and metrics maps.
+std::expected<void, Error> SockLbObjects::load_nodeport_xdp() {
+  nodeport_xdp_ = nodeport_xdp__open();
+  if (!nodeport_xdp_) return std::unexpected(errno_error("open of the nodeport_xdp BPF skeleton", errno));
+  if (auto ok = share_maps(nodeport_->obj, nodeport_xdp_->obj, "the XDP program"); !ok) return ok;
+  if (const int err = nodeport_xdp__load(nodeport_xdp_); err != 0)
+    return std::unexpected(errno_error("load of the nodeport XDP program", -err));
   return {};
 }
 
 std::expected<void, Error> SockLbObjects::load_sock_destroy() {
   sock_destroy_ = sock_destroy__open();
   if (!sock_destroy_) return std::unexpected(errno_error("open of the sock_destroy BPF skeleton", errno));
-  bpf_map* map;
-  bpf_object__for_each_map(map, sock_destroy_->obj) {
-    if (bpf_map__is_internal(map)) continue;
-    // The reverse maps (socket cookie -> VIP) and the rest of maps.h are the socket LB's.
-    if (bpf_map* shared = bpf_object__find_map_by_name(skeleton_->obj, bpf_map__name(map)))
-      if (bpf_map__reuse_fd(map, bpf_map__fd(shared)) != 0)
-        return std::unexpected(errno_error(std::string("sharing map ") + bpf_map__name(map) + " with the UDP iterator", errno));
-  }
+  // The reverse maps (socket cookie -> VIP) and the rest of maps.h are the socket LB's.
+  if (auto ok = share_maps(skeleton_->obj, sock_destroy_->obj, "the UDP iterator"); !ok) return ok;
   if (const int err = sock_destroy__load(sock_destroy_); err != 0)
     return std::unexpected(errno_error("load of the UDP socket iterator (bpf_sock_destroy needs Linux 6.5)", -err));
   udp_iterator_ = bpf_program__attach_iter(sock_destroy_->progs.destroy_udp, nullptr);
@@ -311,7 +327,7 @@ std::expected<void, Error> SockLbObjects::attach_tc() {
     tc_ifindexes_.push_back(ifindex);
     if (!options_.nodeport_xdp) continue;
     // Native where the driver has it (veth does), else generic; replaces a predecessor's program.
-    if (const int err = bpf_xdp_attach(ifindex, bpf_program__fd(nodeport_->progs.nodeport_xdp), 0, nullptr); err != 0)
+    if (const int err = bpf_xdp_attach(ifindex, bpf_program__fd(nodeport_xdp_->progs.nodeport_xdp), 0, nullptr); err != 0)
       return std::unexpected(errno_error("XDP program on " + name, -err));
     xdp_ifindexes_.push_back(ifindex);
     LIBBPF_OPTS(bpf_xdp_query_opts, query);
@@ -357,7 +373,8 @@ SockLbObjects::~SockLbObjects() {
   for (bpf_link* link : links_) bpf_link__destroy(link);  // closes the fd; the pin keeps it attached
   if (udp_iterator_) bpf_link__destroy(udp_iterator_);
   if (sock_destroy_) sock_destroy__destroy(sock_destroy_);
-  if (nodeport_) nodeport__destroy(nodeport_);  // tc filters keep their programs
+  if (nodeport_xdp_) nodeport_xdp__destroy(nodeport_xdp_);  // so does the XDP hook
+  if (nodeport_) nodeport_tc__destroy(nodeport_);  // tc filters keep their programs
   if (skeleton_) sock_lb__destroy(skeleton_);
   if (netns_fd_ >= 0) ::close(netns_fd_);
 }

@@ -16,9 +16,11 @@
 #include "dataplane/ebpf/bpf_map_ops.h"
 
 struct sock_lb;
-struct nodeport;
+struct nodeport_tc;
+struct nodeport_xdp;
 struct sock_destroy;
 struct bpf_link;
+struct bpf_object;
 
 namespace switchyard::dataplane::ebpf {
 
@@ -70,13 +72,15 @@ class SockLbObjects {
   std::expected<void, Error> load();
   std::expected<void, Error> attach();
   std::expected<void, Error> load_nodeport();
+  std::expected<void, Error> load_nodeport_xdp();
   std::expected<void, Error> load_sock_destroy();
   std::expected<void, Error> attach_tc();
   std::string detach_tc();  // failures, "" when none
 
   SockLbObjectOptions options_;
   sock_lb* skeleton_ = nullptr;
-  nodeport* nodeport_ = nullptr;
+  nodeport_tc* nodeport_ = nullptr;
+  nodeport_xdp* nodeport_xdp_ = nullptr;  // only in XDP mode
   sock_destroy* sock_destroy_ = nullptr;
   bpf_link* udp_iterator_ = nullptr;
   std::string sock_destroy_error_;  // why the UDP socket iterator is not there, "" when it is
@@ -87,6 +91,10 @@ class SockLbObjects {
   std::vector<bpf_link*> links_;
   bool reused_pins_ = false;
 };
+
+// Before `user` is loaded: every map it defines under the name of one of `owner`'s (loaded) maps
+// becomes that map, so that programs of two objects work on the same maps.
+std::expected<void, Error> share_maps(bpf_object* owner, bpf_object* user, const std::string& user_name);
 
 // The cgroup v2 mount point from /proc/self/mounts ("" if there is none).
 std::string cgroup2_mount();

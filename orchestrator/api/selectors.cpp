@@ -33,7 +33,7 @@ class SelectorParser {
  public:
   explicit SelectorParser(std::string_view text) : s_(text) {}
 
-  std::expected<std::vector<LabelRequirement>, std::string> run() {
+  Result<std::vector<LabelRequirement>> run() {
     std::vector<LabelRequirement> out;
     skip_space();
     if (at_end()) return out;
@@ -43,16 +43,16 @@ class SelectorParser {
       out.push_back(std::move(*r));
       skip_space();
       if (at_end()) break;
-      if (s_[pos_] != ',') return std::unexpected(error("expected ',' or the end"));
+      if (s_[pos_] != ',') return fail(ErrorCode::Invalid, error("expected ',' or the end"));
       ++pos_;
       skip_space();
-      if (at_end()) return std::unexpected(error("expected a requirement after ','"));
+      if (at_end()) return fail(ErrorCode::Invalid, error("expected a requirement after ','"));
     }
     return out;
   }
 
  private:
-  std::expected<LabelRequirement, std::string> requirement() {
+  Result<LabelRequirement> requirement() {
     LabelRequirement r;
     bool negated = false;
     if (s_[pos_] == '!') {
@@ -61,8 +61,8 @@ class SelectorParser {
       skip_space();
     }
     r.key = identifier();
-    if (r.key.empty()) return std::unexpected(error("expected a label key"));
-    if (auto p = qualified_name(r.key); !p.empty()) return std::unexpected(fmt::format("invalid label key \"{}\": {}", r.key, p[0]));
+    if (r.key.empty()) return fail(ErrorCode::Invalid, error("expected a label key"));
+    if (auto p = qualified_name(r.key); !p.empty()) return fail(ErrorCode::Invalid, fmt::format("invalid label key \"{}\": {}", r.key, p[0]));
     skip_space();
     if (negated) {
       r.op = SelectorOperator::DoesNotExist;
@@ -81,11 +81,11 @@ class SelectorParser {
       std::string word = identifier();
       if (word == "in") r.op = SelectorOperator::In;
       else if (word == "notin") r.op = SelectorOperator::NotIn;
-      else return std::unexpected(error("expected one of '=', '==', '!=', 'in', 'notin', '>', '<'"));
+      else return fail(ErrorCode::Invalid, error("expected one of '=', '==', '!=', 'in', 'notin', '>', '<'"));
     }
     skip_space();
     if (r.op == SelectorOperator::In || r.op == SelectorOperator::NotIn) {
-      if (at_end() || s_[pos_] != '(') return std::unexpected(error("expected '('"));
+      if (at_end() || s_[pos_] != '(') return fail(ErrorCode::Invalid, error("expected '('"));
       ++pos_;
       for (bool first = true;; first = false) {
         skip_space();
@@ -93,23 +93,23 @@ class SelectorParser {
         skip_space();
         const bool empty_set = first && v.empty() && !at_end() && s_[pos_] == ')';  // "in ()"
         if (!empty_set) r.values.push_back(v);
-        if (at_end()) return std::unexpected(error("expected ')'"));
+        if (at_end()) return fail(ErrorCode::Invalid, error("expected ')'"));
         if (s_[pos_] == ')') {
           ++pos_;
           break;
         }
-        if (s_[pos_] != ',') return std::unexpected(error("expected ',' or ')' in the value set"));
+        if (s_[pos_] != ',') return fail(ErrorCode::Invalid, error("expected ',' or ')' in the value set"));
         ++pos_;
       }
-      if (r.values.empty()) return std::unexpected(fmt::format("for 'in', 'notin' operators, values set can't be empty (key \"{}\")", r.key));
+      if (r.values.empty()) return fail(ErrorCode::Invalid, fmt::format("for 'in', 'notin' operators, values set can't be empty (key \"{}\")", r.key));
     } else {
       r.values.push_back(identifier());
     }
     for (const auto& v : r.values)
-      if (auto p = label_value(v); !p.empty()) return std::unexpected(fmt::format("invalid label value \"{}\": {}", v, p[0]));
+      if (auto p = label_value(v); !p.empty()) return fail(ErrorCode::Invalid, fmt::format("invalid label value \"{}\": {}", v, p[0]));
     if (r.op == SelectorOperator::GreaterThan || r.op == SelectorOperator::LessThan) {
       std::int64_t n;
-      if (!parse_int(r.values[0], n)) return std::unexpected(fmt::format("for 'Gt', 'Lt' operators, the value must be an integer (key \"{}\")", r.key));
+      if (!parse_int(r.values[0], n)) return fail(ErrorCode::Invalid, fmt::format("for 'Gt', 'Lt' operators, the value must be an integer (key \"{}\")", r.key));
     }
     std::sort(r.values.begin(), r.values.end());
     r.values.erase(std::unique(r.values.begin(), r.values.end()), r.values.end());
@@ -176,7 +176,7 @@ LabelSelector LabelSelector::nothing() {
   return s;
 }
 
-std::expected<LabelSelector, std::string> LabelSelector::parse(std::string_view text) {
+Result<LabelSelector> LabelSelector::parse(std::string_view text) {
   auto reqs = SelectorParser(text).run();
   if (!reqs) return std::unexpected(reqs.error());
   LabelSelector s;
@@ -234,7 +234,7 @@ std::string LabelSelector::to_string() const {
   return fmt::format("{}", fmt::join(parts, ","));
 }
 
-std::expected<FieldSelector, std::string> FieldSelector::parse(std::string_view text,
+Result<FieldSelector> FieldSelector::parse(std::string_view text,
                                                                const std::vector<std::string_view>& supported) {
   FieldSelector sel;
   // Split on unescaped commas, then on the first unescaped operator.
@@ -263,14 +263,14 @@ std::expected<FieldSelector, std::string> FieldSelector::parse(std::string_view 
       else if (term[i] == '=') op = i, op_len = 1;
       if (op != std::string::npos) break;
     }
-    if (op == std::string::npos) return std::unexpected(fmt::format("invalid selector: '{}'; can't understand '{}'", text, term));
+    if (op == std::string::npos) return fail(ErrorCode::Invalid, fmt::format("invalid selector: '{}'; can't understand '{}'", text, term));
     r.field = term.substr(0, op);
     std::string raw = term.substr(op + op_len);
     for (std::size_t i = 0; i < raw.size(); ++i) {
       if (raw[i] == '\\' && i + 1 < raw.size()) {
         char next = raw[i + 1];
         if (next != ',' && next != '=' && next != '\\')
-          return std::unexpected(fmt::format("invalid selector: '{}'; invalid escape sequence '\\{}'", text, next));
+          return fail(ErrorCode::Invalid, fmt::format("invalid selector: '{}'; invalid escape sequence '\\{}'", text, next));
         r.value += next;
         ++i;
       } else {
@@ -278,7 +278,7 @@ std::expected<FieldSelector, std::string> FieldSelector::parse(std::string_view 
       }
     }
     if (std::find(supported.begin(), supported.end(), r.field) == supported.end())
-      return std::unexpected(fmt::format("field label not supported: {}", r.field));
+      return fail(ErrorCode::Invalid, fmt::format("field label not supported: {}", r.field));
     sel.requirements_.push_back(std::move(r));
   }
   return sel;

@@ -9,6 +9,7 @@
 
 #include "orchestrator/api/field_error.h"
 #include "orchestrator/api/types.h"
+#include "orchestrator/base/error.h"
 
 namespace switchyard::api {
 
@@ -36,7 +37,7 @@ class LabelSelector {
   // Matches nothing (a nil *metav1.LabelSelector).
   static LabelSelector nothing();
   // "a=b,c!=d,e in (x,y),f notin (z),g,!h"; the message says where and why parsing failed.
-  static std::expected<LabelSelector, std::string> parse(std::string_view text);
+  static Result<LabelSelector> parse(std::string_view text);
   // A Service's selector: every key equal to its value.
   static LabelSelector from_map(const StringMap& match_labels);
   // metav1.LabelSelector; errors name the field under `path`.
@@ -65,7 +66,7 @@ class FieldSelector {
   FieldSelector() = default;
   // "metadata.name=foo,metadata.namespace!=bar" (== is accepted; \, \= \\ escape).
   // `supported` lists the fields the resource can be selected by.
-  static std::expected<FieldSelector, std::string> parse(std::string_view text,
+  static Result<FieldSelector> parse(std::string_view text,
                                                          const std::vector<std::string_view>& supported);
   // `fields` holds the object's selectable fields, e.g. {metadata.name: x, metadata.namespace: y}.
   bool matches(const StringMap& fields) const;

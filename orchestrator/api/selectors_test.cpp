@@ -42,7 +42,7 @@ TEST(LabelSelectorParse, RejectsMalformedSelectorsWithAReason) {
                           "tier>x"}) {
     auto s = LabelSelector::parse(bad);
     EXPECT_FALSE(s.has_value()) << bad;
-    if (!s) EXPECT_FALSE(s.error().empty());
+    if (!s) EXPECT_FALSE(s.error().message.empty());
   }
 }
 
@@ -95,7 +95,7 @@ TEST(FieldSelector, RejectsUnsupportedFieldsAndNonsense) {
   const std::vector<std::string_view> supported{"metadata.name"};
   auto s = FieldSelector::parse("spec.nodeName=n1", supported);
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error(), "field label not supported: spec.nodeName");
+  EXPECT_EQ(s.error().message, "field label not supported: spec.nodeName");
   EXPECT_FALSE(FieldSelector::parse("metadata.name", supported));
   EXPECT_FALSE(FieldSelector::parse("metadata.name=a\\x", supported));
 }

@@ -19,8 +19,9 @@ std::uint64_t band(std::uint64_t size, std::uint64_t step, std::uint64_t max) {
   return std::clamp(size / step, kMin, max);
 }
 
-AllocationError store_failure(std::string_view what, const store::StoreError& e) {
-  return {AllocationErrorCode::Store, fmt::format("{}: {} ({})", what, e.message, store::to_string(e.code))};
+Error store_failure(std::string_view what, const store::StoreError& e) {
+  return {e.code == ErrorCode::Unavailable ? ErrorCode::Unavailable : ErrorCode::Internal,
+          fmt::format("{}: {} ({})", what, e.message, to_string(e.code))};
 }
 
 std::optional<std::array<std::uint8_t, 16>> parse_ip(std::string_view text, bool v6) {
@@ -56,19 +57,19 @@ std::uint64_t port_static_band(std::uint64_t range_size) { return band(range_siz
 
 // ---- IpRange ------------------------------------------------------------------------------
 
-std::expected<IpRange, std::string> IpRange::parse(std::string_view cidr) {
+Result<IpRange> IpRange::parse(std::string_view cidr) {
   const auto slash = cidr.find('/');
-  if (slash == std::string_view::npos) return std::unexpected(fmt::format("invalid CIDR {:?}: no prefix length", cidr));
+  if (slash == std::string_view::npos) return fail(ErrorCode::Invalid, fmt::format("invalid CIDR {:?}: no prefix length", cidr));
   const std::string_view addr = cidr.substr(0, slash), bits_text = cidr.substr(slash + 1);
   IpRange r;
   r.v6_ = addr.find(':') != std::string_view::npos;
   auto ip = parse_ip(addr, r.v6_);
-  if (!ip) return std::unexpected(fmt::format("invalid CIDR {:?}: {:?} is not an IP address", cidr, addr));
+  if (!ip) return fail(ErrorCode::Invalid, fmt::format("invalid CIDR {:?}: {:?} is not an IP address", cidr, addr));
   const int width = r.v6_ ? 128 : 32;
   int bits = -1;
   auto [end, ec] = std::from_chars(bits_text.data(), bits_text.data() + bits_text.size(), bits);
   if (ec != std::errc() || end != bits_text.data() + bits_text.size() || bits < 0 || bits > width)
-    return std::unexpected(fmt::format("invalid CIDR {:?}: prefix length must be 0-{}", cidr, width));
+    return fail(ErrorCode::Invalid, fmt::format("invalid CIDR {:?}: prefix length must be 0-{}", cidr, width));
 
   const int host_bits = width - bits;
   const u128 all = r.v6_ ? ~u128{0} : u128{0xffffffffu};
@@ -108,7 +109,7 @@ AllocationResult<void> StoreBackedRange::allocate(std::uint64_t offset, std::str
   const std::string key = key_of(offset);
   auto r = store_.create(key, owner);
   if (r) return {};
-  if (r.error().code == store::StoreErrorCode::AlreadyExists) return std::unexpected(AllocationError{AllocationErrorCode::AlreadyAllocated, {}});
+  if (r.error().code == store::StoreErrorCode::AlreadyExists) return std::unexpected(Error{ErrorCode::AlreadyExists, {}});
   return std::unexpected(store_failure(fmt::format("allocating {}", key), r.error()));
 }
 
@@ -141,7 +142,7 @@ AllocationResult<std::optional<std::uint64_t>> StoreBackedRange::claim_in(std::v
     if (taken[at]) continue;
     auto r = allocate(at, owner);
     if (r) return at;
-    if (r.error().code != AllocationErrorCode::AlreadyAllocated) return std::unexpected(r.error());
+    if (r.error().code != ErrorCode::AlreadyExists) return std::unexpected(r.error());
     taken[at] = true;  // lost a race to another allocation: keep scanning
   }
   return std::nullopt;
@@ -160,13 +161,13 @@ AllocationResult<std::uint64_t> StoreBackedRange::allocate_next(std::string_view
       }
       auto won = allocate(offset, owner);
       if (won) return offset;
-      if (won.error().code != AllocationErrorCode::AlreadyAllocated) return std::unexpected(won.error());
+      if (won.error().code != ErrorCode::AlreadyExists) return std::unexpected(won.error());
     }
   }
   // Crowded: scan what is allocated for a free offset.
   auto held = allocated();
   if (!held) return std::unexpected(held.error());
-  const AllocationError full{AllocationErrorCode::RangeFull, "range is full"};
+  const Error full{ErrorCode::Exhausted, "range is full"};
   if (held->size() >= size_) return std::unexpected(full);
   std::vector<bool> taken(size_);
   for (auto off : *held) taken[off] = true;
@@ -200,11 +201,11 @@ AllocationResult<bool> StoreBackedRange::release(std::uint64_t offset, std::stri
 
 // ---- ClusterIpAllocator -------------------------------------------------------------------
 
-std::expected<std::unique_ptr<ClusterIpAllocator>, std::string> ClusterIpAllocator::create(store::Store& store,
+Result<std::unique_ptr<ClusterIpAllocator>> ClusterIpAllocator::create(store::Store& store,
                                                                                            std::string_view cidr) {
   auto range = IpRange::parse(cidr);
   if (!range) return std::unexpected(range.error());
-  if (range->size() == 0) return std::unexpected(fmt::format("service CIDR {} has no allocatable addresses", range->cidr()));
+  if (range->size() == 0) return fail(ErrorCode::Invalid, fmt::format("service CIDR {} has no allocatable addresses", range->cidr()));
   return std::unique_ptr<ClusterIpAllocator>(new ClusterIpAllocator(store, std::move(*range)));
 }
 
@@ -217,11 +218,11 @@ ClusterIpAllocator::ClusterIpAllocator(store::Store& store, IpRange range)
 AllocationResult<void> ClusterIpAllocator::allocate(std::string_view ip, std::string_view owner) {
   auto off = range_.offset_of(ip);
   if (!off)
-    return std::unexpected(AllocationError{
-        AllocationErrorCode::NotInRange,
+    return std::unexpected(Error{
+        ErrorCode::OutOfRange,
         fmt::format("the provided IP ({}) is not in the valid range. The range of valid IPs is {}", ip, range_.cidr())});
   auto r = keys_.allocate(*off, owner);
-  if (!r && r.error().code == AllocationErrorCode::AlreadyAllocated) r.error().message = "provided IP is already allocated";
+  if (!r && r.error().code == ErrorCode::AlreadyExists) r.error().message = "provided IP is already allocated";
   return r;
 }
 
@@ -253,10 +254,10 @@ AllocationResult<std::vector<std::string>> ClusterIpAllocator::allocated() {
 
 // ---- NodePortAllocator --------------------------------------------------------------------
 
-std::expected<std::unique_ptr<NodePortAllocator>, std::string> NodePortAllocator::create(store::Store& store, int min,
+Result<std::unique_ptr<NodePortAllocator>> NodePortAllocator::create(store::Store& store, int min,
                                                                                          int max) {
   if (min < 1 || max > 65535 || min > max)
-    return std::unexpected(fmt::format("invalid node port range {}-{}: must be within 1-65535, first <= last", min, max));
+    return fail(ErrorCode::Invalid, fmt::format("invalid node port range {}-{}: must be within 1-65535, first <= last", min, max));
   const auto size = static_cast<std::uint64_t>(max - min + 1);
   return std::unique_ptr<NodePortAllocator>(new NodePortAllocator(store, min, max, port_static_band(size)));
 }
@@ -280,11 +281,11 @@ std::string NodePortAllocator::range() const { return fmt::format("{}-{}", min_,
 
 AllocationResult<void> NodePortAllocator::allocate(int port, std::string_view owner) {
   if (port < min_ || port > max_)
-    return std::unexpected(AllocationError{
-        AllocationErrorCode::NotInRange,
+    return std::unexpected(Error{
+        ErrorCode::OutOfRange,
         fmt::format("provided port is not in the valid range. The range of valid ports is {}", range())});
   auto r = keys_.allocate(static_cast<std::uint64_t>(port - min_), owner);
-  if (!r && r.error().code == AllocationErrorCode::AlreadyAllocated) r.error().message = "provided port is already allocated";
+  if (!r && r.error().code == ErrorCode::AlreadyExists) r.error().message = "provided port is already allocated";
   return r;
 }
 

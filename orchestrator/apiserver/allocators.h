@@ -35,28 +35,23 @@ namespace switchyard::apiserver {
 inline constexpr std::string_view kClusterIpAllocationPrefix = "/registry/allocations/clusterips/";
 inline constexpr std::string_view kNodePortAllocationPrefix = "/registry/allocations/nodeports/";
 
-enum class AllocationErrorCode {
-  NotInRange,        // a requested value outside the range (or the network/broadcast address)
-  AlreadyAllocated,  // a requested value someone holds
-  RangeFull,         // nothing left to hand out
-  Store,             // the Store failed; message has the StoreError
-};
-
-struct AllocationError {
-  AllocationErrorCode code;
-  // The API server's words: "provided IP is already allocated", "the provided IP (10.0.0.1) is not
-  // in the valid range. The range of valid IPs is 10.96.0.0/12", "range is full", ...
-  std::string message;
-};
-
+// Allocation errors are the project's Error (orchestrator/base/error.h), with these codes:
+// OutOfRange (a requested value outside the range, or the network/broadcast address),
+// AlreadyExists (a requested value someone holds), Exhausted (nothing left to hand out), and
+// Unavailable or Internal when the Store failed (the message has the Store's). The message is
+// the API server's words: "provided IP is already allocated", "the provided IP (10.0.0.1) is not
+// in the valid range. The range of valid IPs is 10.96.0.0/12", "range is full", ...
 template <class T>
-using AllocationResult = std::expected<T, AllocationError>;
+using AllocationResult = Result<T>;
+
+// The Store failed (as opposed to a value that cannot be had): a 500, not a 422.
+inline bool is_store_failure(const Error& e) { return e.code == ErrorCode::Unavailable || e.code == ErrorCode::Internal; }
 
 // A service CIDR: the addresses between the network address and the broadcast address (IPv4),
 // or after the subnet-router anycast address (IPv6, at most 65536 of them, as upstream).
 class IpRange {
  public:
-  static std::expected<IpRange, std::string> parse(std::string_view cidr);
+  static Result<IpRange> parse(std::string_view cidr);
 
   const std::string& cidr() const { return cidr_; }  // normalised: "10.96.0.0/12"
   std::string_view family() const { return v6_ ? "IPv6" : "IPv4"; }
@@ -113,7 +108,7 @@ class StoreBackedRange {
 
 class ClusterIpAllocator {
  public:
-  static std::expected<std::unique_ptr<ClusterIpAllocator>, std::string> create(store::Store& store,
+  static Result<std::unique_ptr<ClusterIpAllocator>> create(store::Store& store,
                                                                                 std::string_view cidr);
 
   const IpRange& range() const { return range_; }
@@ -135,7 +130,7 @@ class ClusterIpAllocator {
 class NodePortAllocator {
  public:
   // The range min-max, inclusive (--service-node-port-range, 30000-32767 by default).
-  static std::expected<std::unique_ptr<NodePortAllocator>, std::string> create(store::Store& store, int min, int max);
+  static Result<std::unique_ptr<NodePortAllocator>> create(store::Store& store, int min, int max);
 
   std::string range() const;  // "30000-32767"
   std::uint64_t static_band() const { return static_band_; }

@@ -99,13 +99,13 @@ TEST_F(AllocatorTest, NetworkAndBroadcastAreNeverHandedOutAndTheRangeFills) {
   EXPECT_EQ(got, (std::set<std::string>{"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"}));
   auto full = a->allocate_next("default/late");
   ASSERT_FALSE(full);
-  EXPECT_EQ(full.error().code, AllocationErrorCode::RangeFull);
+  EXPECT_EQ(full.error().code, ErrorCode::Exhausted);
   EXPECT_EQ(full.error().message, "range is full");
 
   for (const char* ip : {"10.0.0.0", "10.0.0.7"}) {
     auto r = a->allocate(ip, "default/x");
     ASSERT_FALSE(r);
-    EXPECT_EQ(r.error().code, AllocationErrorCode::NotInRange);
+    EXPECT_EQ(r.error().code, ErrorCode::OutOfRange);
     EXPECT_EQ(r.error().message, fmt::format("the provided IP ({}) is not in the valid range. The range of valid IPs is "
                                              "10.0.0.0/29", ip));
   }
@@ -121,7 +121,7 @@ TEST_F(AllocatorTest, DynamicAllocationPrefersTheUpperBandAndRequestedIpsUseTheS
   EXPECT_TRUE(a->allocate("10.0.0.10", "default/static"));
   auto again = a->allocate("10.0.0.10", "default/other");
   ASSERT_FALSE(again);
-  EXPECT_EQ(again.error().code, AllocationErrorCode::AlreadyAllocated);
+  EXPECT_EQ(again.error().code, ErrorCode::AlreadyExists);
   EXPECT_EQ(again.error().message, "provided IP is already allocated");
   EXPECT_EQ(a->owner_of("10.0.0.10").value(), "default/static");
 
@@ -165,7 +165,7 @@ TEST_F(AllocatorTest, NodePortsMessagesAndBands) {
   EXPECT_EQ(again.error().message, "provided port is already allocated");
   auto out = p->allocate(32000, "default/a");
   ASSERT_FALSE(out);
-  EXPECT_EQ(out.error().code, AllocationErrorCode::NotInRange);
+  EXPECT_EQ(out.error().code, ErrorCode::OutOfRange);
   EXPECT_EQ(out.error().message, "provided port is not in the valid range. The range of valid ports is 30000-30099");
   EXPECT_EQ(store_->get("/registry/allocations/nodeports/30001").value()->value, "default/a");
 

@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "orchestrator/api/manifest.h"
 #include "orchestrator/apiserver/patch.h"
@@ -286,7 +287,17 @@ HttpResponse ApiHandler::handle(const HttpRequest& req, std::optional<WatchReque
     if (r->name.empty()) {  // deletecollection
       auto list = registry_.list(res, r->ns, lo);
       if (!list) return error_response(list.error());
-      for (const auto& item : (*list)["items"]) (void)registry_.remove(res, item["metadata"].value("namespace", ""), item["metadata"]["name"]);
+      // As kube-apiserver: every item is tried; if any could not be deleted the answer is an
+      // error naming them (an item someone else deleted meanwhile is no failure).
+      std::vector<std::string> failures;
+      for (const auto& item : (*list)["items"]) {
+        const std::string ns = item["metadata"].value("namespace", ""), name = item["metadata"].value("name", "");
+        if (auto gone = registry_.remove(res, ns, name); !gone && gone.error().code != 404)
+          failures.push_back(fmt::format("{}{}: {}", ns.empty() ? "" : ns + "/", name, gone.error().status.value("message", "")));
+      }
+      if (!failures.empty())
+        return error_response(internal_error(fmt::format("deletecollection of {}: {} of {} could not be deleted: {}", res.group_resource(),
+                                                         failures.size(), (*list)["items"].size(), fmt::join(failures, "; "))));
       return respond(list, 200);
     }
     std::string uid;

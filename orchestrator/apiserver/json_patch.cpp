@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "orchestrator/apiserver/patch.h"
+#include "orchestrator/base/error.h"
 
 namespace switchyard::apiserver {
 namespace {
@@ -21,10 +22,10 @@ PatchError bad_patch(std::string message) { return {400, std::move(message)}; }
 PatchError does_not_apply(std::string message) { return {422, std::move(message)}; }
 
 // "/a~1b/~0c" -> {"a/b", "~c"}; "" -> {} (the whole document).
-std::expected<std::vector<std::string>, std::string> parse_pointer(std::string_view p) {
+Result<std::vector<std::string>> parse_pointer(std::string_view p) {
   std::vector<std::string> tokens;
   if (p.empty()) return tokens;
-  if (p.front() != '/') return std::unexpected(fmt::format("JSON pointer \"{}\" must be empty or start with '/'", p));
+  if (p.front() != '/') return fail(ErrorCode::Invalid, fmt::format("JSON pointer \"{}\" must be empty or start with '/'", p));
   std::size_t pos = 1;
   while (true) {
     std::size_t end = p.find('/', pos);
@@ -37,7 +38,7 @@ std::expected<std::vector<std::string>, std::string> parse_pointer(std::string_v
         token += raw[i + 1] == '0' ? '~' : '/';
         ++i;
       } else {
-        return std::unexpected(fmt::format("JSON pointer \"{}\" has an invalid escape: '~' must be followed by 0 or 1", p));
+        return fail(ErrorCode::Invalid, fmt::format("JSON pointer \"{}\" has an invalid escape: '~' must be followed by 0 or 1", p));
       }
     }
     tokens.push_back(std::move(token));
@@ -162,7 +163,7 @@ PatchResult<std::vector<std::string>> pointer_member(const json& op_json, std::s
   if (!s) return std::unexpected(s.error());
   text = std::move(*s);
   auto tokens = parse_pointer(text);
-  if (!tokens) return std::unexpected(bad_patch(fmt::format("operation {}: \"{}\": {}", index, member, tokens.error())));
+  if (!tokens) return std::unexpected(bad_patch(fmt::format("operation {}: \"{}\": {}", index, member, tokens.error().message)));
   return *tokens;
 }
 

@@ -79,11 +79,11 @@ std::string render_kubeconfig(const KubeconfigOptions& o) {
   return std::string(y.c_str()) + "\n";
 }
 
-std::expected<void, std::string> write_kubeconfig(const std::filesystem::path& path, const KubeconfigOptions& o) {
+Result<> write_kubeconfig(const std::filesystem::path& path, const KubeconfigOptions& o) {
   return write_file_atomically(path, render_kubeconfig(o), 0600);
 }
 
-std::expected<std::filesystem::path, std::string> write_admin_kubeconfig(const std::filesystem::path& data_dir,
+Result<std::filesystem::path> write_admin_kubeconfig(const std::filesystem::path& data_dir,
                                                                          const Credentials& credentials,
                                                                          std::string_view listen_host,
                                                                          std::uint16_t port) {

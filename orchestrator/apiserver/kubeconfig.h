@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "orchestrator/apiserver/pki.h"
+#include "orchestrator/base/error.h"
 
 namespace switchyard::apiserver {
 
@@ -32,11 +33,11 @@ std::string server_url(std::string_view listen_host, std::uint16_t port);
 std::string render_kubeconfig(const KubeconfigOptions& options);
 
 // Writes render_kubeconfig(options) to `path` atomically with mode 0600 (it holds the token).
-std::expected<void, std::string> write_kubeconfig(const std::filesystem::path& path, const KubeconfigOptions& options);
+Result<> write_kubeconfig(const std::filesystem::path& path, const KubeconfigOptions& options);
 
 // DIR/kubeconfig for `credentials` (from ensure_credentials over DIR): server_url(listen_host,
 // port), the CA, the admin token. Rewritten on every start, so a new listen address reaches it.
-std::expected<std::filesystem::path, std::string> write_admin_kubeconfig(const std::filesystem::path& data_dir,
+Result<std::filesystem::path> write_admin_kubeconfig(const std::filesystem::path& data_dir,
                                                                          const Credentials& credentials,
                                                                          std::string_view listen_host,
                                                                          std::uint16_t port);

@@ -8,8 +8,8 @@ namespace {
 
 using nlohmann::json;
 
-std::expected<void, std::string> flatten(const json& node, ManagedPath& path, FieldSet& out) {
-  if (!node.is_object()) return std::unexpected(fmt::format("fieldsV1 node {} is a {}, not an object",
+Result<> flatten(const json& node, ManagedPath& path, FieldSet& out) {
+  if (!node.is_object()) return fail(ErrorCode::Invalid, fmt::format("fieldsV1 node {} is a {}, not an object",
                                                            render_managed_path(path), node.type_name()));
   if (node.empty()) {
     if (!path.empty()) out.insert(path);
@@ -17,7 +17,7 @@ std::expected<void, std::string> flatten(const json& node, ManagedPath& path, Fi
   }
   for (const auto& [k, v] : node.items()) {
     if (k != "." && !k.starts_with("f:") && !k.starts_with("k:") && !k.starts_with("v:") && !k.starts_with("i:"))
-      return std::unexpected(fmt::format("fieldsV1 key \"{}\" under {} has an unknown prefix", k, render_managed_path(path)));
+      return fail(ErrorCode::Invalid, fmt::format("fieldsV1 key \"{}\" under {} has an unknown prefix", k, render_managed_path(path)));
     path.push_back(k);
     auto r = flatten(v, path, out);
     path.pop_back();
@@ -77,7 +77,7 @@ bool erase_step(json& parent, std::string_view step) {
 
 }  // namespace
 
-std::expected<FieldSet, std::string> parse_fields_v1(const json& fields_v1) {
+Result<FieldSet> parse_fields_v1(const json& fields_v1) {
   FieldSet out;
   ManagedPath path;
   if (auto r = flatten(fields_v1, path, out); !r) return std::unexpected(r.error());

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include "orchestrator/base/error.h"
 
 namespace switchyard::apiserver {
 
@@ -21,7 +22,7 @@ using ManagedPath = std::vector<std::string>;
 using FieldSet = std::set<ManagedPath>;
 
 // FieldsV1 JSON <-> set of leaf paths. Parsing fails when the value is not a tree of objects.
-std::expected<FieldSet, std::string> parse_fields_v1(const nlohmann::json& fields_v1);
+Result<FieldSet> parse_fields_v1(const nlohmann::json& fields_v1);
 nlohmann::json to_fields_v1(const FieldSet& set);
 
 // Kubernetes' rendering of a path in conflict messages: .spec.ports[port=80,protocol="TCP"].targetPort

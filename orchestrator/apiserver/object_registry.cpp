@@ -6,6 +6,8 @@
 #include <ctime>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
 
 #include "orchestrator/api/json_codec.h"
 #include "orchestrator/api/selectors.h"
@@ -140,6 +142,20 @@ ApiResult<Json> ObjectRegistry::admit(const ResourceInfo& r, const Json& body, F
   return Json();
 }
 
+namespace {
+
+// Commits (the write stored the Service) or reverts (it did not) a Service's allocations. A
+// release that fails leaves a key whose owner no longer holds it: the write's outcome stands,
+// and AllocationRepair gives the value back on its next passes.
+void finish_allocation(ServiceAllocationTransaction& allocation, bool stored) {
+  auto released = stored ? allocation.commit() : allocation.revert();
+  if (!released)
+    spdlog::warn("event=allocation_release_failed stored={} error=\"{}\" repair=\"the allocation repair loop releases it\"", stored,
+                 released.error().message);
+}
+
+}  // namespace
+
 ApiResult<Json> ObjectRegistry::create(const ResourceInfo& r, const std::string& ns, const Json& body, FieldValidation fv,
                                        std::vector<std::string>& warnings) {
   api::Object obj;
@@ -172,10 +188,7 @@ ApiResult<Json> ObjectRegistry::create(const ResourceInfo& r, const std::string&
     return std::unexpected(invalid(r.group, r.kind, m.name.empty() ? m.generate_name : m.name, errors));
   const Json stored = api::encode_object(obj);
   auto rev = store_.create(storage_key(r, m.namespace_, m.name), stored.dump());
-  if (*allocation) {
-    if (rev) (void)(*allocation)->commit();
-    else (void)(*allocation)->revert();
-  }
+  if (*allocation) finish_allocation(**allocation, rev.has_value());
   if (!rev) {
     if (rev.error().code == store::StoreErrorCode::AlreadyExists) return std::unexpected(already_exists(r.group, r.plural, m.name));
     return std::unexpected(store_failure(rev.error()));
@@ -230,13 +243,13 @@ ApiResult<Filters> make_filters(const ResourceInfo& r, const ListOptions& o) {
   const bool pods = r.group.empty() && r.kind == "Pod";
   Filters f{{}, {}, r.namespaced, pods};
   auto l = api::LabelSelector::parse(o.label_selector);
-  if (!l) return std::unexpected(bad_request(fmt::format("unable to parse requirement: {}", l.error())));
+  if (!l) return std::unexpected(bad_request(fmt::format("unable to parse requirement: {}", l.error().message)));
   f.labels = *l;
   std::vector<std::string_view> supported{"metadata.name"};
   if (r.namespaced) supported.push_back("metadata.namespace");
   if (pods) supported.insert(supported.end(), std::begin(kPodFieldNames), std::end(kPodFieldNames));
   auto fs = api::FieldSelector::parse(o.field_selector, supported);
-  if (!fs) return std::unexpected(bad_request(fs.error()));
+  if (!fs) return std::unexpected(bad_request(fs.error().message));
   f.fields = *fs;
   return f;
 }
@@ -347,10 +360,7 @@ ApiResult<Json> ObjectRegistry::update(const ResourceInfo& r, const std::string&
   if (stored.value("spec", Json()) != old_cmp.value("spec", Json())) stored["metadata"]["generation"] = om.generation + 1;
   if (stored == old_cmp) return *old;  // no-op updates do not bump the resourceVersion
   auto rev = store_.update(key, stored.dump(), mod);
-  if (*allocation) {
-    if (rev) (void)(*allocation)->commit();
-    else (void)(*allocation)->revert();
-  }
+  if (*allocation) finish_allocation(**allocation, rev.has_value());
   if (!rev) {
     if (rev.error().code == store::StoreErrorCode::Conflict) return std::unexpected(conflict(r.group, r.plural, name));
     if (rev.error().code == store::StoreErrorCode::NotFound) return std::unexpected(not_found(r.group_resource(), name));
@@ -362,29 +372,45 @@ ApiResult<Json> ObjectRegistry::update(const ResourceInfo& r, const std::string&
   return with_version(stored, *rev);
 }
 
-void ObjectRegistry::delete_dependents(const std::string& ns, const std::string& owner_uid) {
+std::vector<std::string> ObjectRegistry::delete_dependents(const std::string& ns, const std::string& owner_uid) {
+  std::vector<std::string> failures;
   for (const auto& r : served_resources()) {
     if (!r.namespaced || r.read_only_list) continue;
     auto page = store_.list(storage_prefix(r, ns), 0, "", 0);
-    if (!page) continue;
+    if (!page) {
+      failures.push_back(fmt::format("listing {} in {}: {}", r.group_resource(), ns, page.error().message));
+      continue;
+    }
     for (const auto& kv : page->items) {
       Json obj = Json::parse(kv.value);
       for (const auto& ref : obj["metadata"].value("ownerReferences", Json::array()))
         if (ref.value("uid", "") == owner_uid) {
-          (void)remove(r, ns, obj["metadata"].value("name", ""));
+          const std::string name = obj["metadata"].value("name", "");
+          if (auto gone = remove(r, ns, name); !gone && gone.error().code != 404)
+            failures.push_back(fmt::format("{} {}/{}: {}", r.group_resource(), ns, name, gone.error().status.value("message", "")));
           break;
         }
     }
   }
+  return failures;
 }
 
-void ObjectRegistry::delete_namespace_contents(const std::string& ns) {
+std::vector<std::string> ObjectRegistry::delete_namespace_contents(const std::string& ns) {
+  std::vector<std::string> failures;
   for (const auto& r : served_resources()) {
     if (!r.namespaced || r.read_only_list) continue;
     auto page = store_.list(storage_prefix(r, ns), 0, "", 0);
-    if (!page) continue;
-    for (const auto& kv : page->items) (void)remove(r, ns, Json::parse(kv.value)["metadata"].value("name", ""));
+    if (!page) {
+      failures.push_back(fmt::format("listing {}: {}", r.group_resource(), page.error().message));
+      continue;
+    }
+    for (const auto& kv : page->items) {
+      const std::string name = Json::parse(kv.value)["metadata"].value("name", "");
+      if (auto gone = remove(r, ns, name); !gone && gone.error().code != 404)
+        failures.push_back(fmt::format("{} {}: {}", r.group_resource(), name, gone.error().status.value("message", "")));
+    }
   }
+  return failures;
 }
 
 ApiResult<Json> ObjectRegistry::remove(const ResourceInfo& r, const std::string& ns, const std::string& name,
@@ -397,7 +423,13 @@ ApiResult<Json> ObjectRegistry::remove(const ResourceInfo& r, const std::string&
   const std::string uid = meta.value("uid", "");
   if (!precondition_uid.empty() && precondition_uid != uid)
     return std::unexpected(conflict(r.group, r.plural, name));
-  if (r.kind == "Namespace") delete_namespace_contents(name);
+  if (r.kind == "Namespace") {
+    // The namespace goes only once its contents are gone; what could not be deleted is named,
+    // and deleting the namespace again retries.
+    if (auto failures = delete_namespace_contents(name); !failures.empty())
+      return std::unexpected(internal_error(fmt::format("namespace {}: {} object(s) could not be deleted: {}", name, failures.size(),
+                                                        fmt::join(failures, "; "))));
+  }
   if (!meta.value("finalizers", Json::array()).empty()) {
     if (meta.contains("deletionTimestamp")) return *old;
     Json stored = *old;
@@ -416,8 +448,14 @@ ApiResult<Json> ObjectRegistry::remove(const ResourceInfo& r, const std::string&
     return std::unexpected(store_failure(gone_kv.error()));
   }
   if (allocators_ && r.kind == "Service")
-    if (auto svc = api::decode_object(*old); svc) (void)release_service(*allocators_, std::get<api::Service>(svc->object));
-  if (r.namespaced) delete_dependents(ns, uid);  // background garbage collection of what it owned
+    if (auto svc = api::decode_object(*old); svc)
+      if (auto released = release_service(*allocators_, std::get<api::Service>(svc->object)); !released)
+        spdlog::warn("event=allocation_release_failed service={}/{} error=\"{}\" repair=\"the allocation repair loop releases it\"", ns,
+                     name, released.error().message);
+  // Background garbage collection of what it owned: the owner is gone whatever happens here.
+  if (r.namespaced)
+    for (const auto& failure : delete_dependents(ns, uid))
+      spdlog::warn("event=dependent_delete_failed owner={}/{} uid={} error=\"{}\"", ns, name, uid, failure);
   return success_status(r.group, r.plural, name, uid);
 }
 

@@ -72,8 +72,9 @@ class ObjectRegistry {
                               store::Revision* mod_revision);
   ApiResult<Json> admit(const ResourceInfo& r, const Json& body, FieldValidation fv, std::vector<std::string>& warnings,
                         api::Object& out);
-  void delete_dependents(const std::string& ns, const std::string& owner_uid);
-  void delete_namespace_contents(const std::string& ns);
+  // Each returns what it could not delete ("pods default/web-1: …"); an object already gone is no failure.
+  std::vector<std::string> delete_dependents(const std::string& ns, const std::string& owner_uid);
+  std::vector<std::string> delete_namespace_contents(const std::string& ns);
 
   // Allocates what a Service needs before validation, as the real registry does.
   ApiResult<std::optional<ServiceAllocationTransaction>> allocate(const ResourceInfo& r, const api::Object* old, api::Object& obj);

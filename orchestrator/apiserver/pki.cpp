@@ -60,8 +60,8 @@ std::string openssl_errors() {
   return out.empty() ? "unknown OpenSSL error" : out;
 }
 
-std::unexpected<std::string> ssl_failure(std::string_view what) {
-  return std::unexpected(fmt::format("{}: {}", what, openssl_errors()));
+std::unexpected<Error> ssl_failure(std::string_view what) {
+  return fail(ErrorCode::Internal, fmt::format("{}: {}", what, openssl_errors()));
 }
 
 bool is_ip(const std::string& s) {
@@ -80,21 +80,21 @@ void add_unique(std::vector<std::string>& v, const std::string& s) {
   if (!s.empty() && std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
 }
 
-std::expected<std::string, std::string> read_file(const fs::path& path) {
+Result<std::string> read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return std::unexpected(fmt::format("cannot read {}: {}", path.string(), std::strerror(errno)));
+  if (!in) return fail(ErrorCode::Internal, fmt::format("cannot read {}: {}", path.string(), std::strerror(errno)));
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
 
-std::expected<PkeyPtr, std::string> generate_key() {
+Result<PkeyPtr> generate_key() {
   PkeyPtr key(EVP_EC_gen("P-256"));
   if (!key) return ssl_failure("generating an EC P-256 key");
   return key;
 }
 
-std::expected<std::string, std::string> key_pem(EVP_PKEY* key) {
+Result<std::string> key_pem(EVP_PKEY* key) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1)
     return ssl_failure("encoding a private key as PEM");
@@ -103,7 +103,7 @@ std::expected<std::string, std::string> key_pem(EVP_PKEY* key) {
   return std::string(data, static_cast<std::size_t>(n));
 }
 
-std::expected<std::string, std::string> cert_pem(X509* cert) {
+Result<std::string> cert_pem(X509* cert) {
   BioPtr bio(BIO_new(BIO_s_mem()));
   if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1) return ssl_failure("encoding a certificate as PEM");
   char* data = nullptr;
@@ -111,7 +111,7 @@ std::expected<std::string, std::string> cert_pem(X509* cert) {
   return std::string(data, static_cast<std::size_t>(n));
 }
 
-std::expected<PkeyPtr, std::string> load_key(const fs::path& path) {
+Result<PkeyPtr> load_key(const fs::path& path) {
   auto text = read_file(path);
   if (!text) return std::unexpected(text.error());
   BioPtr bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
@@ -120,7 +120,7 @@ std::expected<PkeyPtr, std::string> load_key(const fs::path& path) {
   return key;
 }
 
-std::expected<X509Ptr, std::string> load_cert(const fs::path& path) {
+Result<X509Ptr> load_cert(const fs::path& path) {
   auto text = read_file(path);
   if (!text) return std::unexpected(text.error());
   BioPtr bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
@@ -130,7 +130,7 @@ std::expected<X509Ptr, std::string> load_cert(const fs::path& path) {
 }
 
 // Adds one extension given in openssl.cnf syntax ("critical,CA:TRUE").
-std::expected<void, std::string> add_extension(X509* cert, X509* issuer, int nid, const std::string& value) {
+Result<> add_extension(X509* cert, X509* issuer, int nid, const std::string& value) {
   X509V3_CTX ctx;
   X509V3_set_ctx_nodb(&ctx);
   X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
@@ -142,7 +142,7 @@ std::expected<void, std::string> add_extension(X509* cert, X509* issuer, int nid
 
 // A certificate for `key` with subject CN=`common_name`, signed by `issuer_key` (and issued by
 // `issuer`, or self-issued when null), valid from an hour ago for `days`.
-std::expected<X509Ptr, std::string> build_cert(EVP_PKEY* key, const char* common_name, X509* issuer,
+Result<X509Ptr> build_cert(EVP_PKEY* key, const char* common_name, X509* issuer,
                                                EVP_PKEY* issuer_key, long days,
                                                const std::vector<std::pair<int, std::string>>& extensions) {
   X509Ptr cert(X509_new());
@@ -178,7 +178,7 @@ std::expected<X509Ptr, std::string> build_cert(EVP_PKEY* key, const char* common
   return cert;
 }
 
-std::expected<X509Ptr, std::string> build_ca(EVP_PKEY* key) {
+Result<X509Ptr> build_ca(EVP_PKEY* key) {
   return build_cert(key, kCaCommonName, nullptr, key, kCaDays,
                     {{NID_basic_constraints, "critical,CA:TRUE"},
                      {NID_key_usage, "critical,keyCertSign,cRLSign,digitalSignature"},
@@ -192,7 +192,7 @@ std::string san_extension_value(const SubjectAltNames& sans) {
   return v;
 }
 
-std::expected<X509Ptr, std::string> build_serving(EVP_PKEY* key, X509* ca, EVP_PKEY* ca_key,
+Result<X509Ptr> build_serving(EVP_PKEY* key, X509* ca, EVP_PKEY* ca_key,
                                                   const SubjectAltNames& sans) {
   return build_cert(key, kServingCommonName, ca, ca_key, kServingDays,
                     {{NID_basic_constraints, "critical,CA:FALSE"},
@@ -224,7 +224,7 @@ std::string serving_cert_problem(X509* cert, EVP_PKEY* key, X509* ca, const Subj
   return {};
 }
 
-std::expected<std::string, std::string> ensure_token(const fs::path& path, bool& created) {
+Result<std::string> ensure_token(const fs::path& path, bool& created) {
   std::error_code ec;
   if (fs::exists(path, ec)) {
     auto text = read_file(path);
@@ -232,7 +232,7 @@ std::expected<std::string, std::string> ensure_token(const fs::path& path, bool&
     std::string token = *text;
     while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
     if (token.empty() || token.find_first_of(" \t\r\n") != std::string::npos)
-      return std::unexpected(fmt::format("{}: not a bearer token (empty or with white space inside)", path.string()));
+      return fail(ErrorCode::Internal, fmt::format("{}: not a bearer token (empty or with white space inside)", path.string()));
     return token;
   }
   unsigned char bytes[32];
@@ -244,11 +244,11 @@ std::expected<std::string, std::string> ensure_token(const fs::path& path, bool&
   return token;
 }
 
-std::expected<void, std::string> make_dir(const fs::path& dir, unsigned mode) {
+Result<> make_dir(const fs::path& dir, unsigned mode) {
   std::error_code ec;
   if (fs::is_directory(dir, ec)) return {};
   if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST)
-    return std::unexpected(fmt::format("cannot create directory {}: {}", dir.string(), std::strerror(errno)));
+    return fail(ErrorCode::Internal, fmt::format("cannot create directory {}: {}", dir.string(), std::strerror(errno)));
   return {};
 }
 
@@ -272,36 +272,36 @@ SubjectAltNames serving_sans(const PkiOptions& o) {
   return sans;
 }
 
-std::expected<void, std::string> write_file_atomically(const fs::path& path, std::string_view contents, unsigned mode) {
+Result<> write_file_atomically(const fs::path& path, std::string_view contents, unsigned mode) {
   const fs::path tmp = path.string() + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return std::unexpected(fmt::format("cannot create {}: {}", tmp.string(), std::strerror(errno)));
-  auto fail = [&](std::string_view what) {
+  if (fd < 0) return fail(ErrorCode::Internal, fmt::format("cannot create {}: {}", tmp.string(), std::strerror(errno)));
+  auto failed = [&](std::string_view what) {
     int err = errno;
     ::close(fd);
     ::unlink(tmp.c_str());
-    return std::unexpected(fmt::format("cannot {} {}: {}", what, tmp.string(), std::strerror(err)));
+    return fail(ErrorCode::Internal, fmt::format("cannot {} {}: {}", what, tmp.string(), std::strerror(err)));
   };
-  if (::fchmod(fd, mode) != 0) return fail("chmod");
+  if (::fchmod(fd, mode) != 0) return failed("chmod");
   for (std::size_t off = 0; off < contents.size();) {
     ssize_t n = ::write(fd, contents.data() + off, contents.size() - off);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return fail("write");
+      return failed("write");
     }
     off += static_cast<std::size_t>(n);
   }
-  if (::fsync(fd) != 0) return fail("fsync");
+  if (::fsync(fd) != 0) return failed("fsync");
   ::close(fd);
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
-    return std::unexpected(fmt::format("cannot rename {} to {}: {}", tmp.string(), path.string(), std::strerror(err)));
+    return fail(ErrorCode::Internal, fmt::format("cannot rename {} to {}: {}", tmp.string(), path.string(), std::strerror(err)));
   }
   return {};
 }
 
-std::expected<Credentials, std::string> ensure_credentials(const PkiOptions& options) {
+Result<Credentials> ensure_credentials(const PkiOptions& options) {
   Credentials c;
   const fs::path pki = options.data_dir / "pki";
   c.ca_cert_file = pki / "ca.crt";
@@ -320,7 +320,7 @@ std::expected<Credentials, std::string> ensure_credentials(const PkiOptions& opt
   PkeyPtr ca_key;
   if (have_ca_cert || have_ca_key) {
     if (!have_ca_cert || !have_ca_key)
-      return std::unexpected(fmt::format("{} exists without {}; restore it or remove both to create a new CA",
+      return fail(ErrorCode::Internal, fmt::format("{} exists without {}; restore it or remove both to create a new CA",
                                          (have_ca_cert ? c.ca_cert_file : c.ca_key_file).string(),
                                          (have_ca_cert ? c.ca_key_file : c.ca_cert_file).string()));
     auto cert = load_cert(c.ca_cert_file);
@@ -329,7 +329,7 @@ std::expected<Credentials, std::string> ensure_credentials(const PkiOptions& opt
     if (!key) return std::unexpected(key.error());
     if (X509_check_private_key(cert->get(), key->get()) != 1) {
       ERR_clear_error();
-      return std::unexpected(fmt::format("{} does not match {}", c.ca_key_file.string(), c.ca_cert_file.string()));
+      return fail(ErrorCode::Internal, fmt::format("{} does not match {}", c.ca_key_file.string(), c.ca_cert_file.string()));
     }
     ca = std::move(*cert);
     ca_key = std::move(*key);
@@ -364,8 +364,8 @@ std::expected<Credentials, std::string> ensure_credentials(const PkiOptions& opt
   } else {
     auto cert = load_cert(c.serving_cert_file);
     auto key = load_key(c.serving_key_file);
-    if (!cert) problem = cert.error();
-    else if (!key) problem = key.error();
+    if (!cert) problem = cert.error().message;
+    else if (!key) problem = key.error().message;
     else problem = serving_cert_problem(cert->get(), key->get(), ca.get(), sans);
   }
   if (!problem.empty()) {

@@ -20,6 +20,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include "orchestrator/base/error.h"
 
 namespace switchyard::apiserver {
 
@@ -57,11 +58,11 @@ SubjectAltNames serving_sans(const PkiOptions& options);
 
 // Creates what is missing under options.data_dir (and the directories), reuses what is there.
 // The error names the file and the cause.
-std::expected<Credentials, std::string> ensure_credentials(const PkiOptions& options);
+Result<Credentials> ensure_credentials(const PkiOptions& options);
 
 // Writes `contents` to `path` through a temporary file in the same directory (fsync, rename), with
 // `mode` regardless of the umask.
-std::expected<void, std::string> write_file_atomically(const std::filesystem::path& path, std::string_view contents,
+Result<> write_file_atomically(const std::filesystem::path& path, std::string_view contents,
                                                        unsigned mode);
 
 }  // namespace switchyard::apiserver

@@ -217,8 +217,8 @@ TEST(PkiTest, ACaCertificateWithoutItsKeyIsAnError) {
   fs::remove(first->ca_key_file);
   auto second = ensure_credentials(options_for(dir.path()));
   ASSERT_FALSE(second);
-  EXPECT_NE(second.error().find("ca.crt exists without"), std::string::npos) << second.error();
-  EXPECT_NE(second.error().find("ca.key"), std::string::npos) << second.error();
+  EXPECT_NE(second.error().message.find("ca.crt exists without"), std::string::npos) << second.error();
+  EXPECT_NE(second.error().message.find("ca.key"), std::string::npos) << second.error();
 }
 
 TEST(PkiTest, OpensslCliVerifiesTheChain) {

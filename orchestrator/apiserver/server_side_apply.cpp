@@ -133,7 +133,7 @@ PatchResult<std::vector<ManagerEntry>> read_managed_fields(const json& live, std
     if (e.value("fieldsType", std::string("FieldsV1")) != "FieldsV1")
       return corrupt(fmt::format("metadata.managedFields[{}]: fieldsType {} is not supported", i, e["fieldsType"].dump()));
     auto fields = parse_fields_v1(e.value("fieldsV1", json::object()));
-    if (!fields) return corrupt(fmt::format("metadata.managedFields[{}].fieldsV1: {}", i, fields.error()));
+    if (!fields) return corrupt(fmt::format("metadata.managedFields[{}].fieldsV1: {}", i, fields.error().message));
     ManagerEntry entry{e, std::move(*fields)};
     entry.mine = entry.manager() == manager && e.value("operation", std::string()) == "Apply";
     entries.push_back(std::move(entry));

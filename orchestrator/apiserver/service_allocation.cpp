@@ -5,6 +5,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <fmt/ranges.h>
 
 #include "orchestrator/api/defaults.h"
@@ -78,10 +79,13 @@ ServiceAllocationTransaction::ServiceAllocationTransaction(ServiceAllocationTran
 }
 
 ServiceAllocationTransaction::~ServiceAllocationTransaction() {
-  if (!done_) (void)revert();  // nobody is left to report to; the repair of leaks is the caller's
+  if (done_) return;
+  // Nobody is left to report to: log it; AllocationRepair gives the values back.
+  if (auto r = revert(); !r)
+    spdlog::warn("event=allocation_release_failed error=\"{}\" repair=\"the allocation repair loop releases it\"", r.error().message);
 }
 
-std::expected<void, std::string> ServiceAllocationTransaction::release(const std::vector<std::string>& ips,
+Result<> ServiceAllocationTransaction::release(const std::vector<std::string>& ips,
                                                                        const std::vector<int>& ports) {
   std::vector<std::string> failures;
   for (const auto& ip : ips) {
@@ -94,15 +98,15 @@ std::expected<void, std::string> ServiceAllocationTransaction::release(const std
     if (auto r = allocators_->node_ports->release(port, owner_); !r)
       failures.push_back(fmt::format("node port {}: {}", port, r.error().message));
   if (failures.empty()) return {};
-  return std::unexpected(fmt::format("service {}: could not release {}", owner_, fmt::join(failures, "; ")));
+  return fail(ErrorCode::Unavailable, fmt::format("service {}: could not release {}", owner_, fmt::join(failures, "; ")));
 }
 
-std::expected<void, std::string> ServiceAllocationTransaction::commit() {
+Result<> ServiceAllocationTransaction::commit() {
   done_ = true;
   return release(release_ips_, release_ports_);
 }
 
-std::expected<void, std::string> ServiceAllocationTransaction::revert() {
+Result<> ServiceAllocationTransaction::revert() {
   done_ = true;
   return release(allocated_ips_, allocated_ports_);
 }
@@ -125,7 +129,7 @@ class ServiceAllocationBuilder {
   using Step = std::expected<void, ServiceAllocationFailure>;
 
   std::unexpected<ServiceAllocationFailure> fail(ServiceAllocationFailure f) {
-    if (auto r = txn_.revert(); !r) f.internal += (f.internal.empty() ? "" : "; ") + r.error();
+    if (auto r = txn_.revert(); !r) f.internal += (f.internal.empty() ? "" : "; ") + r.error().message;
     return std::unexpected(std::move(f));
   }
 
@@ -160,7 +164,7 @@ class ServiceAllocationBuilder {
             {}});
       if (!result[i].empty()) {
         if (auto r = alloc->allocate(result[i], owner()); !r) {
-          if (r.error().code == AllocationErrorCode::Store) return std::unexpected(internal_failure(r.error().message));
+          if (is_store_failure(r.error())) return std::unexpected(internal_failure(r.error().message));
           return std::unexpected(ServiceAllocationFailure{
               {api::invalid(FieldPath("spec").child("clusterIPs"), api::go_string_slice(requested),
                             fmt::format("failed to allocate IP {}: {}", result[i], r.error().message))},
@@ -188,7 +192,7 @@ class ServiceAllocationBuilder {
   Step claim_port(int port, const FieldPath& path) {
     if (holds(port)) return {};
     if (auto r = allocators_.node_ports->allocate(port, owner()); !r) {
-      if (r.error().code == AllocationErrorCode::Store) return std::unexpected(internal_failure(r.error().message));
+      if (is_store_failure(r.error())) return std::unexpected(internal_failure(r.error().message));
       return std::unexpected(ServiceAllocationFailure{{api::invalid(path, api::rendered(port), r.error().message)}, {}});
     }
     txn_.allocated_ports_.push_back(port);
@@ -303,7 +307,7 @@ std::expected<ServiceAllocationTransaction, ServiceAllocationFailure> allocate_s
   return txn;
 }
 
-std::expected<void, std::string> release_service(const ServiceAllocators& allocators, const Service& svc) {
+Result<> release_service(const ServiceAllocators& allocators, const Service& svc) {
   std::vector<std::string> ips;
   for (const auto& [family, ip] : held_ips(svc)) ips.push_back(ip);
   const std::set<int> node_ports = held_node_ports(svc);

@@ -59,9 +59,9 @@ class ServiceAllocationTransaction {
   ~ServiceAllocationTransaction();
 
   // Releases the deferred values. An error lists what could not be released (leaked until repaired).
-  std::expected<void, std::string> commit();
+  Result<> commit();
   // Releases what this transaction allocated. Errors are returned, the rest is still released.
-  std::expected<void, std::string> revert();
+  Result<> revert();
 
   const std::vector<std::string>& allocated_ips() const { return allocated_ips_; }
   const std::vector<int>& allocated_ports() const { return allocated_ports_; }
@@ -70,10 +70,10 @@ class ServiceAllocationTransaction {
 
  private:
   friend class ServiceAllocationBuilder;
-  friend std::expected<void, std::string> release_service(const ServiceAllocators&, const api::Service&);
+  friend Result<> release_service(const ServiceAllocators&, const api::Service&);
   ServiceAllocationTransaction(const ServiceAllocators& allocators, std::string owner);
 
-  std::expected<void, std::string> release(const std::vector<std::string>& ips, const std::vector<int>& ports);
+  Result<> release(const std::vector<std::string>& ips, const std::vector<int>& ports);
 
   const ServiceAllocators* allocators_;
   std::string owner_;
@@ -89,6 +89,6 @@ std::expected<ServiceAllocationTransaction, ServiceAllocationFailure> allocate_s
     const ServiceAllocators& allocators, const api::Service* old, api::Service& svc);
 
 // Releases everything a deleted Service held. An error lists what could not be released.
-std::expected<void, std::string> release_service(const ServiceAllocators& allocators, const api::Service& svc);
+Result<> release_service(const ServiceAllocators& allocators, const api::Service& svc);
 
 }  // namespace switchyard::apiserver

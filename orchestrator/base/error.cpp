@@ -1,5 +1,7 @@
 #include "orchestrator/base/error.h"
 
+#include <ostream>
+
 namespace switchyard {
 
 std::string_view to_string(ErrorCode code) {
@@ -11,6 +13,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::Compacted: return "Compacted";
     case ErrorCode::FutureRevision: return "FutureRevision";
     case ErrorCode::OutOfRange: return "OutOfRange";
+    case ErrorCode::Exhausted: return "Exhausted";
     case ErrorCode::Unavailable: return "Unavailable";
     case ErrorCode::Timeout: return "Timeout";
     case ErrorCode::TooLarge: return "TooLarge";
@@ -20,6 +23,8 @@ std::string_view to_string(ErrorCode code) {
   }
   return "Unknown";
 }
+
+std::ostream& operator<<(std::ostream& out, const Error& error) { return out << error.message; }
 
 std::string Error::describe() const { return std::string(to_string(code)) + ": " + message; }
 

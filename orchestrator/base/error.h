@@ -4,6 +4,7 @@
 #pragma once
 
 #include <expected>
+#include <iosfwd>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,7 +18,8 @@ enum class ErrorCode {
   Invalid,         // the input is malformed or fails validation
   Compacted,       // the requested revision is older than the store keeps (HTTP 410 Gone)
   FutureRevision,  // the requested revision is newer than the store's
-  OutOfRange,      // a requested value outside its range, or a range that is full
+  OutOfRange,      // a requested value outside its range
+  Exhausted,       // nothing left to hand out (a range is full), or a limit on work in flight reached
   Unavailable,     // a peer (API server, etcd, containerd, the kernel) cannot be reached now: retry
   Timeout,         // an operation ran out of time
   TooLarge,        // a request or object over a limit
@@ -36,6 +38,9 @@ struct Error {
   std::string describe() const;
   friend bool operator==(const Error&, const Error&) = default;
 };
+
+// Writes the message alone, as users read it ("error: " << e): the code is for callers to act on.
+std::ostream& operator<<(std::ostream& out, const Error& error);
 
 template <class T = void>
 class [[nodiscard]] Result : public std::expected<T, Error> {

@@ -15,10 +15,6 @@ using nlohmann::json;
 
 namespace {
 
-StoreError with_context(const StoreError& e, std::string_view what) {
-  return {e.code, fmt::format("{}: {}", what, e.message)};
-}
-
 std::string b64(std::string_view s) { return base64_encode(s); }
 
 Revision header_revision(const json& response) {

@@ -1,5 +1,7 @@
 #include "orchestrator/store/sqlite_db.h"
 
+#include <spdlog/spdlog.h>
+
 #include <fmt/format.h>
 
 namespace switchyard::store::sqlite {
@@ -97,7 +99,10 @@ StoreResult<Transaction> Transaction::begin(Connection& c, bool immediate) {
 }
 
 Transaction::~Transaction() {
-  if (c_) (void)c_->exec("ROLLBACK", "rollback");
+  if (!c_) return;
+  // A failed rollback leaves nothing to undo for the caller: SQLite rolls back itself when the
+  // connection's next transaction begins or it closes. Said once, here.
+  if (auto r = c_->exec("ROLLBACK", "rollback"); !r) spdlog::warn("event=sqlite_rollback_failed error=\"{}\"", r.error().message);
 }
 
 StoreResult<void> Transaction::commit() {

@@ -20,29 +20,24 @@
 #include <string_view>
 #include <vector>
 
+#include "orchestrator/base/error.h"
+
 namespace switchyard::store {
 
 using Revision = std::int64_t;
 
-enum class StoreErrorCode {
-  NotFound,        // update/remove of a key that does not exist
-  AlreadyExists,   // create of a key that exists
-  Conflict,        // the key's mod revision is not the expected one
-  Compacted,       // the requested revision is older than the compacted revision
-  FutureRevision,  // the requested revision is newer than the store's current revision
-  Unavailable,     // the backend cannot be reached (etcd down, database file locked by another process)
-  Internal,        // anything else: a failed statement, a malformed response
-};
-
-struct StoreError {
-  StoreErrorCode code;
-  std::string message;  // names the key or revision and the cause
-};
-
-std::string_view to_string(StoreErrorCode code);
+// The store's errors are the project's one error type (orchestrator/base/error.h); the codes it
+// returns: NotFound (update/remove of a missing key), AlreadyExists (create of an existing key),
+// Conflict (the key's mod revision is not the expected one), Compacted (the requested revision
+// is older than the compacted revision), FutureRevision (newer than the current revision),
+// Unavailable (etcd down, the database file locked by another process), Internal (anything
+// else: a failed statement, a malformed response). The message names the key or revision.
+using StoreErrorCode = ErrorCode;
+using StoreError = Error;
+using switchyard::to_string;
 
 template <class T>
-using StoreResult = std::expected<T, StoreError>;
+using StoreResult = Result<T>;
 
 struct KeyValue {
   std::string key;

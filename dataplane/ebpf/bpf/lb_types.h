@@ -271,7 +271,10 @@ struct lb6_source_range_key {
 };
 LB_STATIC_ASSERT(sizeof(struct lb6_source_range_key) == 24, "lb6_source_range_key layout");
 
-/* Counters of the tc programs, in their own metrics map. */
+/* Outcomes of the tc and XDP programs, counted in np_metrics_v1. Drops are counted apart, by
+ * reason (enum nodeport_drop). Indices 6, 7, 8 and 10 counted drops before they moved to
+ * np_drops_v1: they stay unused, so that counters pinned by an earlier version keep their
+ * meaning and the map its size. */
 enum nodeport_metric {
   NP_METRIC_DNAT_NEW = 0,      /* a new flow to an external frontend, DNATed */
   NP_METRIC_DNAT_TRACKED = 1,  /* a packet of a tracked flow, DNATed */
@@ -279,12 +282,20 @@ enum nodeport_metric {
   NP_METRIC_REJECT_NO_BACKEND = 3, /* a frontend without endpoints: ICMP port unreachable sent back */
   NP_METRIC_SNAT_NEW = 4,      /* a new flow SNATed to the node's address */
   NP_METRIC_REVERSE_SNAT = 5,  /* a reply to a SNATed flow sent back to its client */
-  NP_METRIC_DROP_SOURCE_RANGE = 6, /* a source outside loadBalancerSourceRanges */
-  NP_METRIC_DROP_SNAT_PORTS = 7,   /* no free SNAT port found */
-  NP_METRIC_DROP_NO_LOCAL = 8,     /* Local policy, no endpoint on this node */
-  NP_METRIC_XDP_DNAT = 9,          /* a tracked flow's packet DNATed by the XDP program */
-  NP_METRIC_DROP_TTL = 10,         /* a redirected packet whose TTL (hop limit) ran out */
+  NP_METRIC_XDP_DNAT = 9,      /* a tracked flow's packet DNATed by the XDP program */
   NP_METRIC_COUNT = 12,
+};
+
+/* Why the tc programs dropped a packet, counted in np_drops_v1. Their logic returns these
+ * negated (as Cilium's DROP_ codes), and the entry program counts the reason and drops. */
+enum nodeport_drop {
+  NP_DROP_SOURCE_RANGE = 1, /* a source outside loadBalancerSourceRanges */
+  NP_DROP_SNAT_PORTS = 2,   /* no free SNAT port found */
+  NP_DROP_NO_LOCAL = 3,     /* Local policy, no endpoint on this node */
+  NP_DROP_TTL = 4,          /* a redirected packet whose TTL (hop limit) ran out */
+  NP_DROP_REWRITE = 5,      /* a checksum or store helper failed while translating */
+  NP_DROP_REJECT = 6,       /* the ICMP error for a frontend without endpoints could not be built */
+  NP_DROP_COUNT = 16,
 };
 
 #endif

@@ -15,8 +15,6 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#define AF_INET_ 2
-#define AF_INET6_ 10
 #define TCP_ESTABLISHED_ 1 /* a connected UDP socket's state */
 
 struct in6_addr___sy {
@@ -62,6 +60,7 @@ struct bpf_iter__udp {
 
 extern int bpf_sock_destroy(struct sock_common* sk) __ksym;
 
+/* (backend, VIP) whose connected UDP sockets go, IPv4; filled for one iteration. */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 4096);
@@ -69,6 +68,7 @@ struct {
   __type(value, __u8);
 } lb4_destroy_v1 SEC(".maps");
 
+/* The same for IPv6. */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 4096);
@@ -79,31 +79,34 @@ struct {
 /* Destroyed sockets, for the agent's log and the tests. */
 __u64 destroyed = 0;
 
+/* Whether a connected socket of `family` was translated by the hooks from a VIP to a backend
+ * that the agent listed in the destroy maps. */
+static __always_inline bool lb_destroy_wanted(struct sock_common* sk, __u8 family, __u64 cookie) {
+  union lb_addr backend = {}, vip = {};
+  __be16 vip_port;
+  if (family == LB_AF_INET6) __builtin_memcpy(backend.bytes, sk->skc_v6_daddr.s6_addr, 16);
+  else backend.v4 = sk->skc_daddr;
+  if (!lb_reverse_lookup(family, cookie, &backend, sk->skc_dport, &vip, &vip_port)) return false; /* not ours */
+  if (family == LB_AF_INET6) {
+    struct lb6_destroy_key k = {.backend_port = sk->skc_dport, .vip_port = vip_port};
+    __builtin_memcpy(k.backend, backend.bytes, 16);
+    __builtin_memcpy(k.vip, vip.bytes, 16);
+    return bpf_map_lookup_elem(&lb6_destroy_v1, &k) != 0;
+  }
+  struct lb4_destroy_key k = {.backend = backend.v4, .vip = vip.v4, .backend_port = sk->skc_dport, .vip_port = vip_port};
+  return bpf_map_lookup_elem(&lb4_destroy_v1, &k) != 0;
+}
+
 SEC("iter/udp")
 int destroy_udp(struct bpf_iter__udp* ctx) {
   struct udp_sock* udp = ctx->udp_sk;
   if (!udp) return 0;
   struct sock_common* sk = &udp->inet.sk.__sk_common;
   if (sk->skc_state != TCP_ESTABLISHED_) return 0; /* not connected: each sendmsg is translated anew */
-  __u64 cookie = bpf_get_socket_cookie(sk);
-  if (sk->skc_family == AF_INET_) {
-    struct lb4_reverse_key rk = {.socket_cookie = cookie, .address = sk->skc_daddr, .port = sk->skc_dport};
-    struct lb4_reverse_value* vip = bpf_map_lookup_elem(&lb4_reverse_v1, &rk);
-    if (!vip) return 0; /* not translated by us */
-    struct lb4_destroy_key dk = {.backend = rk.address, .vip = vip->address, .backend_port = rk.port, .vip_port = vip->port};
-    if (!bpf_map_lookup_elem(&lb4_destroy_v1, &dk)) return 0;
-  } else if (sk->skc_family == AF_INET6_) {
-    struct lb6_reverse_key rk = {.socket_cookie = cookie, .port = sk->skc_dport};
-    __builtin_memcpy(rk.address, sk->skc_v6_daddr.s6_addr, 16);
-    struct lb6_reverse_value* vip = bpf_map_lookup_elem(&lb6_reverse_v1, &rk);
-    if (!vip) return 0;
-    struct lb6_destroy_key dk = {.backend_port = rk.port, .vip_port = vip->port};
-    __builtin_memcpy(dk.backend, rk.address, 16);
-    __builtin_memcpy(dk.vip, vip->address, 16);
-    if (!bpf_map_lookup_elem(&lb6_destroy_v1, &dk)) return 0;
-  } else {
-    return 0;
-  }
-  if (bpf_sock_destroy(sk) == 0) __sync_fetch_and_add(&destroyed, 1);
+  const __u64 cookie = bpf_get_socket_cookie(sk);
+  bool wanted = false;
+  if (sk->skc_family == LB_AF_INET) wanted = lb_destroy_wanted(sk, LB_AF_INET, cookie);
+  else if (sk->skc_family == LB_AF_INET6) wanted = lb_destroy_wanted(sk, LB_AF_INET6, cookie);
+  if (wanted && bpf_sock_destroy(sk) == 0) __sync_fetch_and_add(&destroyed, 1);
   return 0;
 }

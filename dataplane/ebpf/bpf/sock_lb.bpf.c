@@ -29,142 +29,84 @@ static __always_inline __u32 lb_hash(__u64 socket_cookie, const struct lb_servic
   return bpf_get_prandom_u32();
 }
 
-#define LB_CHOOSE(services_map, backends_map, key, svc, hash, ctx)                               \
-  ({                                                                                          \
-    struct lb_affinity_key akey_ = {};                                                          \
-    __u32 id_ = 0;                                                                            \
-    if ((svc)->flags & LB_SERVICE_FLAG_AFFINITY) {                                             \
-      id_ = lb_affinity_lookup(ctx, svc, &akey_);                                              \
-      if (id_ && !bpf_map_lookup_elem(&backends_map, &id_)) id_ = 0;                           \
-      if (id_) lb_count(LB_METRIC_AFFINITY_HIT);                                                \
-    }                                                                                         \
-    if (!id_) {                                                                               \
-      if ((svc)->flags & LB_SERVICE_FLAG_MAGLEV) {                                             \
-        id_ = lb_maglev_backend(svc, hash);                                                    \
-      } else {                                                                                \
-        (key)->slot = lb_slot(svc, hash);                                                      \
-        struct lb_service_value* s_ = bpf_map_lookup_elem(&services_map, key);                 \
-        (key)->slot = 0;                                                                       \
-        if (s_) id_ = s_->backend_id;                                                          \
-      }                                                                                       \
-    }                                                                                         \
-    if (id_ && ((svc)->flags & LB_SERVICE_FLAG_AFFINITY)) lb_affinity_store(&akey_, id_);      \
-    id_;                                                                                      \
-  })
+/* The address the socket asked for (connect, sendmsg) or is shown (recvmsg, getpeername). The
+ * kernel hands IPv6 addresses over as four 32-bit words (unrolled: context offsets must be
+ * constants). */
+static __always_inline void lb_sock_address(struct bpf_sock_addr* ctx, __u8 family, union lb_addr* out) {
+  if (family == LB_AF_INET) {
+    out->v4 = ctx->user_ip4;
+    return;
+  }
+#pragma unroll
+  for (int i = 0; i < 4; i++) out->words[i] = ctx->user_ip6[i];
+}
 
-static __always_inline int lb4_translate(struct bpf_sock_addr* ctx, bool per_socket) {
+static __always_inline void lb_sock_set_address(struct bpf_sock_addr* ctx, __u8 family, const union lb_addr* in,
+                                                __be16 port) {
+  ctx->user_port = port;
+  if (family == LB_AF_INET) {
+    ctx->user_ip4 = in->v4;
+    return;
+  }
+#pragma unroll
+  for (int i = 0; i < 4; i++) ctx->user_ip6[i] = in->words[i];
+}
+
+/* connect() or sendmsg() to a VIP: rewritten to one of its backends, remembered for the way
+ * back. Written once for both families; each entry program passes its own as a constant. */
+static __always_inline int lb_translate(struct bpf_sock_addr* ctx, __u8 family, bool per_socket) {
   if (!lb_in_scope(ctx)) return LB_PASS;
-  struct lb4_service_key key = {
-      .address = ctx->user_ip4, .port = (__be16)ctx->user_port, .proto = (__u8)ctx->protocol};
-  struct lb_service_value* svc = bpf_map_lookup_elem(&lb4_services_v1, &key);
+  union lb_addr vip = {};
+  lb_sock_address(ctx, family, &vip);
+  const __be16 vip_port = (__be16)ctx->user_port;
+  union lb_service_key key;
+  lb_service_key_init(&key, family, &vip, vip_port, (__u8)ctx->protocol);
+  const struct lb_service_value* svc = lb_service_lookup(family, &key);
   if (!svc) return LB_PASS;
   if (svc->count == 0) return lb_reject(LB_METRIC_REJECT_NO_BACKEND);
-  __u64 cookie = bpf_get_socket_cookie(ctx);
-  __u32 hash = lb_hash(cookie, svc, per_socket);
-  __u32 id = LB_CHOOSE(lb4_services_v1, lb4_backends_v1, &key, svc, hash, ctx);
-  struct lb4_backend* b = id ? bpf_map_lookup_elem(&lb4_backends_v1, &id) : 0;
-  if (!b) return lb_reject(LB_METRIC_DROP_BACKEND_MISSING);
-  struct lb4_reverse_key rk = {.socket_cookie = cookie, .address = b->address, .port = b->port};
-  struct lb4_reverse_value rv = {.address = key.address, .port = key.port};
-  bpf_map_update_elem(&lb4_reverse_v1, &rk, &rv, BPF_ANY);
-  ctx->user_ip4 = b->address;
-  ctx->user_port = b->port;
+  const __u64 cookie = bpf_get_socket_cookie(ctx);
+  const __u32 id = lb_choose(ctx, family, &key, svc, lb_hash(cookie, svc, per_socket));
+  union lb_addr backend = {};
+  __be16 backend_port;
+  if (!id || !lb_backend(family, id, &backend, &backend_port)) return lb_reject(LB_METRIC_DROP_BACKEND_MISSING);
+  lb_reverse_remember(family, cookie, &backend, backend_port, &vip, vip_port);
+  lb_sock_set_address(ctx, family, &backend, backend_port);
   lb_count(LB_METRIC_TRANSLATED);
   return LB_PASS;
 }
 
-static __always_inline void lb4_reverse(struct bpf_sock_addr* ctx) {
-  struct lb4_reverse_key rk = {
-      .socket_cookie = bpf_get_socket_cookie(ctx), .address = ctx->user_ip4, .port = (__be16)ctx->user_port};
-  struct lb4_reverse_value* rv = bpf_map_lookup_elem(&lb4_reverse_v1, &rk);
-  if (!rv) return;
-  ctx->user_ip4 = rv->address;
-  ctx->user_port = rv->port;
+/* recvmsg() and getpeername() on a translated socket: the backend is shown as the VIP. */
+static __always_inline int lb_reverse(struct bpf_sock_addr* ctx, __u8 family) {
+  union lb_addr backend = {}, vip = {};
+  __be16 vip_port;
+  lb_sock_address(ctx, family, &backend);
+  if (!lb_reverse_lookup(family, bpf_get_socket_cookie(ctx), &backend, (__be16)ctx->user_port, &vip, &vip_port))
+    return LB_PASS;
+  lb_sock_set_address(ctx, family, &vip, vip_port);
   lb_count(LB_METRIC_REVERSED);
-}
-
-/* The kernel hands IPv6 addresses over as four 32-bit words. */
-static __always_inline void lb6_read_address(struct bpf_sock_addr* ctx, __u8 out[16]) {
-  __u32 w;
-  w = ctx->user_ip6[0]; __builtin_memcpy(out, &w, 4);
-  w = ctx->user_ip6[1]; __builtin_memcpy(out + 4, &w, 4);
-  w = ctx->user_ip6[2]; __builtin_memcpy(out + 8, &w, 4);
-  w = ctx->user_ip6[3]; __builtin_memcpy(out + 12, &w, 4);
-}
-
-static __always_inline void lb6_write_address(struct bpf_sock_addr* ctx, const __u8 in[16]) {
-  __u32 w;
-  __builtin_memcpy(&w, in, 4); ctx->user_ip6[0] = w;
-  __builtin_memcpy(&w, in + 4, 4); ctx->user_ip6[1] = w;
-  __builtin_memcpy(&w, in + 8, 4); ctx->user_ip6[2] = w;
-  __builtin_memcpy(&w, in + 12, 4); ctx->user_ip6[3] = w;
-}
-
-static __always_inline int lb6_translate(struct bpf_sock_addr* ctx, bool per_socket) {
-  if (!lb_in_scope(ctx)) return LB_PASS;
-  struct lb6_service_key key = {.port = (__be16)ctx->user_port, .proto = (__u8)ctx->protocol};
-  lb6_read_address(ctx, key.address);
-  struct lb_service_value* svc = bpf_map_lookup_elem(&lb6_services_v1, &key);
-  if (!svc) return LB_PASS;
-  if (svc->count == 0) return lb_reject(LB_METRIC_REJECT_NO_BACKEND);
-  __u64 cookie = bpf_get_socket_cookie(ctx);
-  __u32 hash = lb_hash(cookie, svc, per_socket);
-  __u32 id = LB_CHOOSE(lb6_services_v1, lb6_backends_v1, &key, svc, hash, ctx);
-  struct lb6_backend* b = id ? bpf_map_lookup_elem(&lb6_backends_v1, &id) : 0;
-  if (!b) return lb_reject(LB_METRIC_DROP_BACKEND_MISSING);
-  struct lb6_reverse_key rk = {.socket_cookie = cookie, .port = b->port};
-  __builtin_memcpy(rk.address, b->address, 16);
-  struct lb6_reverse_value rv = {.port = key.port};
-  __builtin_memcpy(rv.address, key.address, 16);
-  bpf_map_update_elem(&lb6_reverse_v1, &rk, &rv, BPF_ANY);
-  lb6_write_address(ctx, b->address);
-  ctx->user_port = b->port;
-  lb_count(LB_METRIC_TRANSLATED);
   return LB_PASS;
-}
-
-static __always_inline void lb6_reverse(struct bpf_sock_addr* ctx) {
-  struct lb6_reverse_key rk = {.socket_cookie = bpf_get_socket_cookie(ctx), .port = (__be16)ctx->user_port};
-  lb6_read_address(ctx, rk.address);
-  struct lb6_reverse_value* rv = bpf_map_lookup_elem(&lb6_reverse_v1, &rk);
-  if (!rv) return;
-  lb6_write_address(ctx, rv->address);
-  ctx->user_port = rv->port;
-  lb_count(LB_METRIC_REVERSED);
 }
 
 SEC("cgroup/connect4")
-int sock4_connect(struct bpf_sock_addr* ctx) { return lb4_translate(ctx, false); }
+int sock4_connect(struct bpf_sock_addr* ctx) { return lb_translate(ctx, LB_AF_INET, false); }
 
 SEC("cgroup/sendmsg4")
-int sock4_sendmsg(struct bpf_sock_addr* ctx) { return lb4_translate(ctx, true); }
+int sock4_sendmsg(struct bpf_sock_addr* ctx) { return lb_translate(ctx, LB_AF_INET, true); }
 
 SEC("cgroup/recvmsg4")
-int sock4_recvmsg(struct bpf_sock_addr* ctx) {
-  lb4_reverse(ctx);
-  return LB_PASS;
-}
+int sock4_recvmsg(struct bpf_sock_addr* ctx) { return lb_reverse(ctx, LB_AF_INET); }
 
 SEC("cgroup/getpeername4")
-int sock4_getpeername(struct bpf_sock_addr* ctx) {
-  lb4_reverse(ctx);
-  return LB_PASS;
-}
+int sock4_getpeername(struct bpf_sock_addr* ctx) { return lb_reverse(ctx, LB_AF_INET); }
 
 SEC("cgroup/connect6")
-int sock6_connect(struct bpf_sock_addr* ctx) { return lb6_translate(ctx, false); }
+int sock6_connect(struct bpf_sock_addr* ctx) { return lb_translate(ctx, LB_AF_INET6, false); }
 
 SEC("cgroup/sendmsg6")
-int sock6_sendmsg(struct bpf_sock_addr* ctx) { return lb6_translate(ctx, true); }
+int sock6_sendmsg(struct bpf_sock_addr* ctx) { return lb_translate(ctx, LB_AF_INET6, true); }
 
 SEC("cgroup/recvmsg6")
-int sock6_recvmsg(struct bpf_sock_addr* ctx) {
-  lb6_reverse(ctx);
-  return LB_PASS;
-}
+int sock6_recvmsg(struct bpf_sock_addr* ctx) { return lb_reverse(ctx, LB_AF_INET6); }
 
 SEC("cgroup/getpeername6")
-int sock6_getpeername(struct bpf_sock_addr* ctx) {
-  lb6_reverse(ctx);
-  return LB_PASS;
-}
+int sock6_getpeername(struct bpf_sock_addr* ctx) { return lb_reverse(ctx, LB_AF_INET6); }

@@ -1,15 +1,19 @@
-/* Every map of the socket load balancer, one line each on what it holds. Sizes here are
- * defaults: the loader sets max_entries from its options before load. Service and backend maps
- * are preallocated: a sync's updates then take elements from a free list (no allocation and
- * memory-cgroup charge per element), which made programming 10,000 services several times
- * faster. */
+/* Every map of the socket load balancer, one line each on what it holds, and their accessors
+ * for either family. Sizes here are defaults: the loader sets max_entries from its options
+ * before load. Service and backend maps are preallocated: a sync's updates then take elements
+ * from a free list (no allocation and memory-cgroup charge per element), which made
+ * programming 10,000 services several times faster. */
 #ifndef SWITCHYARD_BPF_MAPS_H
 #define SWITCHYARD_BPF_MAPS_H
 
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
+#include <stdbool.h>
+
 #include "../lb_types.h"
+#include "addr.h"
+#include "counter.h"
 
 /* (VIP, port, proto, slot) -> frontend (slot 0) or backend id (slots 1..n), IPv4. */
 struct {
@@ -92,9 +96,104 @@ struct {
   __type(value, __u64);
 } lb_metrics_v1 SEC(".maps");
 
-static __always_inline void lb_count(__u32 metric) {
-  __u64* v = bpf_map_lookup_elem(&lb_metrics_v1, &metric);
-  if (v) *v += 1;
+static __always_inline void lb_count(__u32 metric) { counter_add(&lb_metrics_v1, metric); }
+
+/* A key of either family's service map (and of external.h's frontend maps, same layouts). */
+union lb_service_key {
+  struct lb4_service_key v4;
+  struct lb6_service_key v6;
+};
+
+/* The frontend's key (slot 0). */
+static __always_inline void lb_service_key_init(union lb_service_key* k, __u8 family, const union lb_addr* address,
+                                                __be16 port, __u8 proto) {
+  if (family == LB_AF_INET6) {
+    k->v6 = (struct lb6_service_key){.port = port, .proto = proto};
+    __builtin_memcpy(k->v6.address, address->bytes, 16);
+  } else {
+    k->v4 = (struct lb4_service_key){.address = address->v4, .port = port, .proto = proto};
+  }
+}
+
+static __always_inline void lb_service_key_set_slot(union lb_service_key* k, __u8 family, __u16 slot) {
+  if (family == LB_AF_INET6) k->v6.slot = slot;
+  else k->v4.slot = slot;
+}
+
+static __always_inline struct lb_service_value* lb_service_lookup(__u8 family, const union lb_service_key* k) {
+  if (family == LB_AF_INET6) return bpf_map_lookup_elem(&lb6_services_v1, &k->v6);
+  return bpf_map_lookup_elem(&lb4_services_v1, &k->v4);
+}
+
+static __always_inline void* lb_backends_map(__u8 family) {
+  return family == LB_AF_INET6 ? (void*)&lb6_backends_v1 : (void*)&lb4_backends_v1;
+}
+
+/* Backend `id`'s address and port; false when the backend map has no such id. */
+static __always_inline bool lb_backend(__u8 family, __u32 id, union lb_addr* address, __be16* port) {
+  if (family == LB_AF_INET6) {
+    const struct lb6_backend* b = bpf_map_lookup_elem(&lb6_backends_v1, &id);
+    if (!b) return false;
+    __builtin_memcpy(address->bytes, b->address, 16);
+    *port = b->port;
+    return true;
+  }
+  const struct lb4_backend* b = bpf_map_lookup_elem(&lb4_backends_v1, &id);
+  if (!b) return false;
+  address->v4 = b->address;
+  *port = b->port;
+  return true;
+}
+
+/* A key of either family's reverse map: (socket, the backend it is connected or sent to). */
+union lb_reverse_key {
+  struct lb4_reverse_key v4;
+  struct lb6_reverse_key v6;
+};
+
+static __always_inline void* lb_reverse_key_init(union lb_reverse_key* k, __u8 family, __u64 socket_cookie,
+                                                 const union lb_addr* backend, __be16 backend_port) {
+  if (family == LB_AF_INET6) {
+    k->v6 = (struct lb6_reverse_key){.socket_cookie = socket_cookie, .port = backend_port};
+    __builtin_memcpy(k->v6.address, backend->bytes, 16);
+    return &lb6_reverse_v1;
+  }
+  k->v4 = (struct lb4_reverse_key){.socket_cookie = socket_cookie, .address = backend->v4, .port = backend_port};
+  return &lb4_reverse_v1;
+}
+
+/* Remembers that the socket asked for vip:vip_port and was given backend:backend_port. */
+static __always_inline void lb_reverse_remember(__u8 family, __u64 socket_cookie, const union lb_addr* backend,
+                                                __be16 backend_port, const union lb_addr* vip, __be16 vip_port) {
+  union lb_reverse_key k;
+  void* map = lb_reverse_key_init(&k, family, socket_cookie, backend, backend_port);
+  if (family == LB_AF_INET6) {
+    struct lb6_reverse_value v = {.port = vip_port};
+    __builtin_memcpy(v.address, vip->bytes, 16);
+    bpf_map_update_elem(map, &k, &v, BPF_ANY);
+  } else {
+    struct lb4_reverse_value v = {.address = vip->v4, .port = vip_port};
+    bpf_map_update_elem(map, &k, &v, BPF_ANY);
+  }
+}
+
+/* The VIP a socket translated to backend:backend_port asked for; false when it was not ours. */
+static __always_inline bool lb_reverse_lookup(__u8 family, __u64 socket_cookie, const union lb_addr* backend,
+                                              __be16 backend_port, union lb_addr* vip, __be16* vip_port) {
+  union lb_reverse_key k;
+  void* map = lb_reverse_key_init(&k, family, socket_cookie, backend, backend_port);
+  if (family == LB_AF_INET6) {
+    const struct lb6_reverse_value* v = bpf_map_lookup_elem(map, &k);
+    if (!v) return false;
+    __builtin_memcpy(vip->bytes, v->address, 16);
+    *vip_port = v->port;
+    return true;
+  }
+  const struct lb4_reverse_value* v = bpf_map_lookup_elem(map, &k);
+  if (!v) return false;
+  vip->v4 = v->address;
+  *vip_port = v->port;
+  return true;
 }
 
 #endif

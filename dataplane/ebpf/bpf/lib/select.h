@@ -62,4 +62,29 @@ static __always_inline __u16 lb_slot(const struct lb_service_value* svc, __u32 h
   return (__u16)(hash % svc->count) + 1;
 }
 
+/* The backend id for a connection to frontend `key` (`svc`): the client's affinity while its
+ * backend exists, else the Maglev entry or the slot for `hash`; 0 when the slot is missing. */
+static __always_inline __u32 lb_choose(void* ctx, __u8 family, union lb_service_key* key,
+                                       const struct lb_service_value* svc, __u32 hash) {
+  struct lb_affinity_key akey = {};
+  __u32 id = 0;
+  if (svc->flags & LB_SERVICE_FLAG_AFFINITY) {
+    id = lb_affinity_lookup(ctx, svc, &akey);
+    if (id && !bpf_map_lookup_elem(lb_backends_map(family), &id)) id = 0;
+    if (id) lb_count(LB_METRIC_AFFINITY_HIT);
+  }
+  if (!id) {
+    if (svc->flags & LB_SERVICE_FLAG_MAGLEV) {
+      id = lb_maglev_backend(svc, hash);
+    } else {
+      lb_service_key_set_slot(key, family, lb_slot(svc, hash));
+      const struct lb_service_value* s = lb_service_lookup(family, key);
+      lb_service_key_set_slot(key, family, 0);
+      if (s) id = s->backend_id;
+    }
+  }
+  if (id && (svc->flags & LB_SERVICE_FLAG_AFFINITY)) lb_affinity_store(&akey, id);
+  return id;
+}
+
 #endif
