@@ -28,8 +28,8 @@ std::vector<std::pair<std::int32_t, ServiceHealth>> HealthCheckServer::desired_p
     if (port->health_check_node_port == 0) continue;
     // Every port of a service shares its health-check node port; a service's ports can only
     // differ in endpoints when their slices do, so the best count wins.
-    auto [it, added] = by_port.try_emplace(port->health_check_node_port,
-                                           ServiceHealth{{name.namespace_, name.name}, port->local_ready_endpoints});
+    auto [it, added] =
+        by_port.try_emplace(port->health_check_node_port, ServiceHealth{{name.namespace_, name.name}, port->local_ready_endpoints});
     if (!added) it->second.local_endpoints = std::max(it->second.local_endpoints, port->local_ready_endpoints);
   }
   return {by_port.begin(), by_port.end()};
@@ -107,8 +107,7 @@ std::expected<void, Error> HealthCheckServer::update(const endpoints::Snapshot& 
     return true;
   });
   std::string errors;
-  const std::vector<std::string> addresses =
-      s.options.node_addresses.empty() ? std::vector<std::string>{"::"} : s.options.node_addresses;
+  const std::vector<std::string> addresses = s.options.node_addresses.empty() ? std::vector<std::string>{"::"} : s.options.node_addresses;
   for (const auto& [port, health] : desired) {
     if (std::ranges::find(s.listeners, port) != s.listeners.end()) continue;
     std::string failed;
@@ -123,7 +122,7 @@ std::expected<void, Error> HealthCheckServer::update(const endpoints::Snapshot& 
     }
     if (!failed.empty()) {
       errors += (errors.empty() ? "" : "; ") + ("health-check node port " + std::to_string(port) + " of service " +
-                                                 health.service.namespace_ + "/" + health.service.name + ": " + failed);
+                                                health.service.namespace_ + "/" + health.service.name + ": " + failed);
       s.server->close_listener(static_cast<std::uint16_t>(port));  // those of its addresses that did open
       continue;
     }
@@ -139,8 +138,6 @@ void HealthCheckServer::set_proxy_health(std::function<bool()> healthy) {
   impl_->proxy_healthy = std::move(healthy);
 }
 
-std::vector<std::int32_t> HealthCheckServer::listening_ports() const {
-  return impl_->listeners;
-}
+std::vector<std::int32_t> HealthCheckServer::listening_ports() const { return impl_->listeners; }
 
 }  // namespace switchyard::dataplane

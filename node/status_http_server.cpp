@@ -10,7 +10,7 @@ namespace switchyard::node {
 StatusHttpServer::StatusHttpServer(std::unique_ptr<http::HttpServer> server) : server_(std::move(server)) {}
 
 std::expected<std::unique_ptr<StatusHttpServer>, std::string> StatusHttpServer::start(const std::string& listen,
-                                                                                       std::map<std::string, StatusHandler> handlers) {
+                                                                                      std::map<std::string, StatusHandler> handlers) {
   auto hp = split_host_port(listen, 0);
   if (!hp) return std::unexpected(hp.error());
   http::HttpServerOptions o;
@@ -26,8 +26,10 @@ std::expected<std::unique_ptr<StatusHttpServer>, std::string> StatusHttpServer::
   o.keep_alive = false;  // probes and scrapes ask once
   auto server = http::HttpServer::start(std::move(o), [handlers = std::move(handlers)](http::Request& r) {
     StatusResponse s{404, "text/plain; charset=utf-8", "404 page not found\n"};
-    if (r.method != "GET" && r.method != "HEAD") s = {405, "text/plain; charset=utf-8", "method not allowed\n"};
-    else if (auto it = handlers.find(std::string(r.path())); it != handlers.end()) s = it->second();
+    if (r.method != "GET" && r.method != "HEAD")
+      s = {405, "text/plain; charset=utf-8", "method not allowed\n"};
+    else if (auto it = handlers.find(std::string(r.path())); it != handlers.end())
+      s = it->second();
     http::Response out{s.status, std::move(s.content_type), std::move(s.body)};
     out.headers.emplace_back("X-Content-Type-Options", "nosniff");
     return out;

@@ -75,15 +75,17 @@ class ApiServerLimits : public ::testing::TestWithParam<bool> {
   int list_namespaces() {
     if (tls()) {
       const std::string cmd = "curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert " + cert_.cert.string() +
-                              " -H 'Authorization: Bearer s3cret' https://127.0.0.1:" + std::to_string(server_->port()) + "/api/v1/namespaces";
+                              " -H 'Authorization: Bearer s3cret' https://127.0.0.1:" + std::to_string(server_->port()) +
+                              "/api/v1/namespaces";
       FILE* p = ::popen(cmd.c_str(), "r");
       char buf[16] = {};
       std::fread(buf, 1, sizeof buf - 1, p);
       ::pclose(p);
       return std::atoi(buf);
     }
-    return status_of(http::testing::exchange(static_cast<std::uint16_t>(server_->port()),
-                              "GET /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\nConnection: close\r\n\r\n"));
+    return status_of(
+        http::testing::exchange(static_cast<std::uint16_t>(server_->port()),
+                                "GET /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\nConnection: close\r\n\r\n"));
   }
 
   static constexpr auto kTimeout = 1500ms;
@@ -137,10 +139,11 @@ TEST_P(ApiServerLimits, AThousandSilentConnectionsCostNoThreadsAndAreClosedOnTim
   }
   for (int fd : fds) ::close(fd);
   const auto ms = [](Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); };
-  std::cout << fmt::format("{}: {} silent connections: threads {} -> {}, RSS {:.1f} -> {:.1f} MiB; a normal request answered in {:.1f} ms; "
-                           "closed by the server {:.0f}..{:.0f} ms after they were opened (timeout {} ms, opening took {:.0f} ms)\n",
-                           tls() ? "TLS" : "plain", kSilent, threads_before, threads_with, rss_before / 1024.0, rss_with / 1024.0, answer_ms,
-                           ms(first_close - opened_at), ms(last_close - opened_at), kTimeout.count(), ms(all_open - opened_at));
+  std::cout << fmt::format(
+      "{}: {} silent connections: threads {} -> {}, RSS {:.1f} -> {:.1f} MiB; a normal request answered in {:.1f} ms; "
+      "closed by the server {:.0f}..{:.0f} ms after they were opened (timeout {} ms, opening took {:.0f} ms)\n",
+      tls() ? "TLS" : "plain", kSilent, threads_before, threads_with, rss_before / 1024.0, rss_with / 1024.0, answer_ms,
+      ms(first_close - opened_at), ms(last_close - opened_at), kTimeout.count(), ms(all_open - opened_at));
   EXPECT_EQ(closed, kSilent);
   EXPECT_EQ(threads_with, threads_before) << "a thread per connection";
   EXPECT_LT(threads_with, 20);
@@ -169,14 +172,18 @@ TEST_P(ApiServerBodies, UnauthenticatedAndOversizedBodiesAreAnsweredBeforeTheyAr
   EXPECT_THAT(reply, HasSubstr(R"("kind":"Status")"));
   // With a token, over 3 MiB: 413 with the Status kube-apiserver sends, the body unread.
   fd = connect_loopback(port);
-  send_all(fd, "POST /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\nContent-Type: application/json\r\nContent-Length: 4000000\r\n\r\n");
+  send_all(fd,
+           "POST /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\nContent-Type: "
+           "application/json\r\nContent-Length: 4000000\r\n\r\n");
   reply = read_until(fd, "RequestEntityTooLarge");
   ::close(fd);
   EXPECT_EQ(status_of(reply), 413) << reply;
   EXPECT_THAT(reply, HasSubstr(R"("message":"Request entity too large: limit is 3145728")"));
   // Health needs no token, and headers past 1 MiB are refused.
   EXPECT_EQ(status_of(http::testing::exchange(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")), 200);
-  EXPECT_EQ(status_of(http::testing::exchange(port, "GET /version HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\nX: " + std::string(1100000, 'h') + "\r\n\r\n")), 431);
+  EXPECT_EQ(status_of(http::testing::exchange(
+                port, "GET /version HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\nX: " + std::string(1100000, 'h') + "\r\n\r\n")),
+            431);
 }
 
 INSTANTIATE_TEST_SUITE_P(Plain, ApiServerBodies, ::testing::Values(false));

@@ -29,8 +29,9 @@ http::Response to_http(HttpResponse out) {
 http::Response to_http(const ApiError& e) { return http::Response{e.code, "application/json", e.status.dump()}; }
 
 HttpRequest to_api(const http::Request& r) {
-  return HttpRequest{r.method, r.target, std::string(r.header("content-type")), std::string(r.header("accept")),
-                     std::string(r.header("authorization")), r.body};
+  return HttpRequest{
+      r.method, r.target, std::string(r.header("content-type")), std::string(r.header("accept")), std::string(r.header("authorization")),
+      r.body};
 }
 
 bool is_health_path(std::string_view path) { return path == "/healthz" || path == "/readyz" || path == "/livez"; }
@@ -39,7 +40,8 @@ bool is_health_path(std::string_view path) { return path == "/healthz" || path =
 // and the timeout on the stream's ticker; one mutex keeps their order (a bookmark never claims
 // a revision whose event is not written before it).
 struct WatchSession {
-  WatchSession(ApiHandler& h, WatchRequest r, std::shared_ptr<http::ResponseStream> s) : handler(h), request(std::move(r)), stream(std::move(s)) {}
+  WatchSession(ApiHandler& h, WatchRequest r, std::shared_ptr<http::ResponseStream> s)
+      : handler(h), request(std::move(r)), stream(std::move(s)) {}
   ApiHandler& handler;
   const WatchRequest request;
   std::shared_ptr<http::ResponseStream> stream;
@@ -51,7 +53,8 @@ struct WatchSession {
 
   void on_event(const WatchEvent& e) {
     store::Revision revision = 0;
-    if (e.type != "ERROR") revision = std::strtoll(e.object.value("metadata", Json::object()).value("resourceVersion", "0").c_str(), nullptr, 10);
+    if (e.type != "ERROR")
+      revision = std::strtoll(e.object.value("metadata", Json::object()).value("resourceVersion", "0").c_str(), nullptr, 10);
     std::string line = handler.event_line(request, e);
     std::lock_guard lock(mu);
     if (failed) return;
@@ -72,7 +75,8 @@ struct WatchSession {
     // Every event up to `progress` has been handed to on_event, which wrote it (under mu).
     const store::Revision progress = watch->progress();
     if (progress <= 0 || progress < newest) return;  // a bookmark behind a written event would move the client back
-    Json mark = {{"kind", request.resource->kind}, {"apiVersion", request.resource->api_version()},
+    Json mark = {{"kind", request.resource->kind},
+                 {"apiVersion", request.resource->api_version()},
                  {"metadata", {{"resourceVersion", std::to_string(progress)}, {"annotations", {{"k8s.io/initial-events-end", "true"}}}}}};
     stream->write(Json{{"type", "BOOKMARK"}, {"object", mark}}.dump() + "\n");
     next_bookmark = now + kBookmarkInterval;
@@ -108,11 +112,16 @@ void start_watch(ApiHandler& handler, const WatchRequest& w, std::shared_ptr<htt
 
 http::Response error_response(int status, const std::string& message) {
   switch (status) {
-    case 400: return to_http(bad_request(message));
-    case 413: return to_http(too_large());
-    case 500: return to_http(internal_error(message));
-    case 431: return to_http(status_error(431, "RequestHeaderFieldsTooLarge", message));
-    default: return to_http(status_error(status, "InternalError", message));
+    case 400:
+      return to_http(bad_request(message));
+    case 413:
+      return to_http(too_large());
+    case 500:
+      return to_http(internal_error(message));
+    case 431:
+      return to_http(status_error(431, "RequestHeaderFieldsTooLarge", message));
+    default:
+      return to_http(status_error(status, "InternalError", message));
   }
 }
 

@@ -12,6 +12,7 @@
 #include <utility>  // Boost 1.74's Asio uses std::exchange without including it
 #include <vector>
 
+#include <fmt/format.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -19,7 +20,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <fmt/format.h>
 
 namespace switchyard::http {
 
@@ -39,9 +39,12 @@ struct ServerAddress {
 Result<ServerAddress> parse_server(const std::string& server) {
   ServerAddress a;
   std::string rest;
-  if (server.starts_with("https://")) rest = server.substr(8), a.tls = true;
-  else if (server.starts_with("http://")) rest = server.substr(7);
-  else return fail(ErrorCode::Invalid, fmt::format("server {}: expected https://HOST[:PORT] or http://HOST[:PORT]", server));
+  if (server.starts_with("https://"))
+    rest = server.substr(8), a.tls = true;
+  else if (server.starts_with("http://"))
+    rest = server.substr(7);
+  else
+    return fail(ErrorCode::Invalid, fmt::format("server {}: expected https://HOST[:PORT] or http://HOST[:PORT]", server));
   if (auto slash = rest.find('/'); slash != std::string::npos) rest.resize(slash);
   const std::string default_port = a.tls ? "443" : "80";
   if (rest.starts_with('[')) {
@@ -175,7 +178,8 @@ struct HttpClient::Impl {
     }
     c.tcp().expires_after(options.connect_timeout);
     ec = run_step(c.io, [&](auto handler) { c.tcp().async_connect(endpoints, std::move(handler)); });
-    if (!ec && c.tls) ec = run_step(c.io, [&](auto handler) { c.tls->async_handshake(asio::ssl::stream_base::client, std::move(handler)); });
+    if (!ec && c.tls)
+      ec = run_step(c.io, [&](auto handler) { c.tls->async_handshake(asio::ssl::stream_base::client, std::move(handler)); });
     if (ec) {
       c.close();
       return fail(io_error(r, "connect", ec, c));
@@ -228,9 +232,11 @@ struct HttpClient::Impl {
     if (r.method == "HEAD") parser.skip(true);
     // The head first: Beast 1.74 checks the body limit against Content-Length only when the
     // head is parsed on its own (an eager read of head and body skips the check).
-    auto ec = run_step(c.io, [&](auto handler) { c.with_stream([&](auto& s) { bhttp::async_read_header(s, c.buffer, parser, std::move(handler)); }); });
+    auto ec = run_step(
+        c.io, [&](auto handler) { c.with_stream([&](auto& s) { bhttp::async_read_header(s, c.buffer, parser, std::move(handler)); }); });
     if (!ec && !parser.is_done())
-      ec = run_step(c.io, [&](auto handler) { c.with_stream([&](auto& s) { bhttp::async_read(s, c.buffer, parser, std::move(handler)); }); });
+      ec = run_step(c.io,
+                    [&](auto handler) { c.with_stream([&](auto& s) { bhttp::async_read(s, c.buffer, parser, std::move(handler)); }); });
     if (ec) {
       c.close();
       return fail(io_error(r, "receive", ec, c));
@@ -247,7 +253,8 @@ struct HttpClient::Impl {
     if (auto sent = send_request(c, r, stage); !sent) return fail(sent.error());
     bhttp::response_parser<bhttp::buffer_body> parser;
     parser.body_limit(boost::none);  // a watch has no end
-    auto ec = run_step(c.io, [&](auto handler) { c.with_stream([&](auto& s) { bhttp::async_read_header(s, c.buffer, parser, std::move(handler)); }); });
+    auto ec = run_step(
+        c.io, [&](auto handler) { c.with_stream([&](auto& s) { bhttp::async_read_header(s, c.buffer, parser, std::move(handler)); }); });
     if (ec) {
       c.close();
       return fail(io_error(r, "receive", ec, c));
@@ -262,10 +269,13 @@ struct HttpClient::Impl {
     while (!parser.is_done()) {
       parser.get().body().data = chunk.data();
       parser.get().body().size = chunk.size();
-      if (options.stream_idle_timeout.count() > 0) c.tcp().expires_after(options.stream_idle_timeout);
-      else c.tcp().expires_never();
+      if (options.stream_idle_timeout.count() > 0)
+        c.tcp().expires_after(options.stream_idle_timeout);
+      else
+        c.tcp().expires_never();
       // read_some: return with whatever arrived, so that each event is handed over at once.
-      ec = run_step(c.io, [&](auto handler) { c.with_stream([&](auto& s) { bhttp::async_read_some(s, c.buffer, parser, std::move(handler)); }); });
+      ec = run_step(
+          c.io, [&](auto handler) { c.with_stream([&](auto& s) { bhttp::async_read_some(s, c.buffer, parser, std::move(handler)); }); });
       if (ec == bhttp::error::need_buffer) ec = {};
       if (ec) {
         c.close();
@@ -296,7 +306,8 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(HttpClientOptions options
   const bool default_port = impl->address.port == (address->tls ? "443" : "80");
   impl->host_header = default_port ? host : host + ":" + impl->address.port;
   if (options.client_cert_pem.empty() != options.client_key_pem.empty())
-    return fail(ErrorCode::Invalid, fmt::format("client of {}: a client certificate needs both the certificate and the key", impl->base_url));
+    return fail(ErrorCode::Invalid,
+                fmt::format("client of {}: a client certificate needs both the certificate and the key", impl->base_url));
   if (address->tls) {
     impl->tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
     impl->tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
@@ -305,7 +316,8 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(HttpClientOptions options
     error_code ec;
     if (!options.ca_pem.empty()) {
       impl->tls->add_certificate_authority(asio::buffer(options.ca_pem), ec);
-      if (ec) return fail(ErrorCode::Invalid, fmt::format("client of {}: the CA is not a PEM certificate: {}", impl->base_url, ec.message()));
+      if (ec)
+        return fail(ErrorCode::Invalid, fmt::format("client of {}: the CA is not a PEM certificate: {}", impl->base_url, ec.message()));
     } else {
       impl->tls->set_default_verify_paths(ec);
       if (ec) return fail(ErrorCode::Internal, fmt::format("client of {}: system CA roots: {}", impl->base_url, ec.message()));

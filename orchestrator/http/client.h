@@ -23,7 +23,7 @@ struct HttpClientOptions {
   // "https://HOST:PORT" or "http://HOST:PORT" (a path after it is ignored; the port defaults to
   // 443 or 80). HOST is a name or an IP address ("[::1]" for IPv6).
   std::string server;
-  std::string ca_pem;  // HTTPS: the CA to verify the server with; empty: the system roots
+  std::string ca_pem;                           // HTTPS: the CA to verify the server with; empty: the system roots
   std::string client_cert_pem, client_key_pem;  // HTTPS: a client certificate (both or neither)
   std::string bearer_token;                     // sent as Authorization: Bearer …
   Headers headers;                              // sent with every request (Accept, User-Agent, …)

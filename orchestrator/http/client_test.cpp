@@ -99,7 +99,8 @@ TEST(HttpClient, StreamsLinesAsTheyComeAndAbortsFromAnotherThread) {
       if (!endless) s->write("{\"n\":3}");  // the last line has no newline
       if (!endless) s->finish();
       // An endless stream lives on in its callbacks until the client goes.
-      else s->every(1s, [s] {});
+      else
+        s->every(1s, [s] {});
     };
     return r;
   });

@@ -5,14 +5,14 @@
 // chunks are written as the ResponseStream queues them while a read waits for the client to go.
 #include <limits>
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "orchestrator/http/server_impl.h"
 
@@ -42,8 +42,12 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
 
  public:
   Connection(HttpServer::Impl& server, tcp::socket socket, std::uint16_t local_port)
-      : server_(server), socket_(std::move(socket)), timer_(socket_.get_executor()), grace_timer_(socket_.get_executor()),
-        tick_timer_(socket_.get_executor()), local_port_(local_port) {
+      : server_(server),
+        socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        grace_timer_(socket_.get_executor()),
+        tick_timer_(socket_.get_executor()),
+        local_port_(local_port) {
     if constexpr (!kTls) stream_.emplace(std::move(socket_));
     error_code ec;
     auto remote = lowest().remote_endpoint(ec);
@@ -72,15 +76,23 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     }
   }
 
-  void close() override { asio::post(executor(), [self = this->shared_from_this()] { self->close_now(); }); }
-  void flush_stream() override { asio::post(executor(), [self = this->shared_from_this()] { self->flush(); }); }
-  void start_ticker() override { asio::post(executor(), [self = this->shared_from_this()] { self->arm_tick(); }); }
+  void close() override {
+    asio::post(executor(), [self = this->shared_from_this()] { self->close_now(); });
+  }
+  void flush_stream() override {
+    asio::post(executor(), [self = this->shared_from_this()] { self->flush(); });
+  }
+  void start_ticker() override {
+    asio::post(executor(), [self = this->shared_from_this()] { self->arm_tick(); });
+  }
 
  private:
   tcp::socket& lowest() {
     if (!stream_) return socket_;
-    if constexpr (kTls) return stream_->next_layer();
-    else return *stream_;
+    if constexpr (kTls)
+      return stream_->next_layer();
+    else
+      return *stream_;
   }
   auto executor() { return socket_.get_executor(); }  // the connection's strand (kept by a moved-from socket)
   const HttpServerOptions& options() const { return server_.options; }
@@ -118,13 +130,15 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
 
   void read_head() {
     arm(options().header_timeout, "header");
-    bhttp::async_read_header(*stream_, buffer_, *parser_, [self = this->shared_from_this()](error_code ec, std::size_t) { self->on_head(ec); });
+    bhttp::async_read_header(*stream_, buffer_, *parser_,
+                             [self = this->shared_from_this()](error_code ec, std::size_t) { self->on_head(ec); });
   }
 
   void on_head(error_code ec) {
     disarm();
     if (closed_) return;
-    if (ec == bhttp::error::body_limit) return send_error(413, fmt::format("request body over the limit of {} bytes", options().max_body_bytes));
+    if (ec == bhttp::error::body_limit)
+      return send_error(413, fmt::format("request body over the limit of {} bytes", options().max_body_bytes));
     if (ec == bhttp::error::header_limit)
       return send_error(431, fmt::format("request header fields larger than {} bytes", options().max_header_bytes));
     if (is_parse_error(ec)) return send_error(400, fmt::format("malformed HTTP request: {}", ec.message()));
@@ -143,7 +157,8 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     const bool body_coming = head_.chunked || head_.content_length.value_or(0) > 0;
 
     if (head_.content_length && *head_.content_length > options().max_body_bytes)
-      return send_error(413, fmt::format("request body of {} bytes is over the limit of {}", *head_.content_length, options().max_body_bytes));
+      return send_error(413,
+                        fmt::format("request body of {} bytes is over the limit of {}", *head_.content_length, options().max_body_bytes));
     if (options().check_head) {
       std::optional<Response> early;
       try {
@@ -387,7 +402,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   }
 
   HttpServer::Impl& server_;
-  tcp::socket socket_;            // until the stream takes it
+  tcp::socket socket_;  // until the stream takes it
   std::optional<Stream> stream_;
   asio::steady_timer timer_, grace_timer_, tick_timer_;
   std::uint64_t timer_generation_ = 0;
@@ -411,8 +426,10 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
 }  // namespace
 
 void start_connection(HttpServer::Impl& server, tcp::socket socket, std::uint16_t local_port) {
-  if (server.tls) std::make_shared<Connection<TlsStream>>(server, std::move(socket), local_port)->start();
-  else std::make_shared<Connection<tcp::socket>>(server, std::move(socket), local_port)->start();
+  if (server.tls)
+    std::make_shared<Connection<TlsStream>>(server, std::move(socket), local_port)->start();
+  else
+    std::make_shared<Connection<tcp::socket>>(server, std::move(socket), local_port)->start();
 }
 
 }  // namespace switchyard::http

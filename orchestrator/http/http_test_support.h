@@ -86,8 +86,10 @@ struct TestCertificate {
 inline TestCertificate make_certificate(const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir);
   TestCertificate c{dir / "cert.pem", dir / "key.pem", {}};
-  const std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=127.0.0.1 "
-                          "-addext subjectAltName=IP:127.0.0.1 -keyout " + c.key.string() + " -out " + c.cert.string() + " 2>/dev/null";
+  const std::string cmd =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=127.0.0.1 "
+      "-addext subjectAltName=IP:127.0.0.1 -keyout " +
+      c.key.string() + " -out " + c.cert.string() + " 2>/dev/null";
   if (std::system(cmd.c_str()) != 0) return c;
   std::ifstream in(c.cert);
   std::stringstream s;

@@ -27,7 +27,7 @@ struct RequestHead {
   Headers headers;
   std::optional<std::uint64_t> content_length;  // nullopt: no Content-Length (chunked or no body)
   bool chunked = false;
-  std::string remote_address;  // the peer's IP
+  std::string remote_address;    // the peer's IP
   std::uint16_t local_port = 0;  // the port the connection came in on (one server may listen on many)
 
   std::string_view header(std::string_view name) const { return find_header(headers, name); }

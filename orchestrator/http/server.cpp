@@ -4,11 +4,11 @@
 #include <charconv>
 #include <future>
 
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "orchestrator/http/server_impl.h"
 
@@ -20,7 +20,9 @@ constexpr auto kFirstAcceptBackoff = std::chrono::milliseconds(10);
 constexpr auto kMaxAcceptBackoff = std::chrono::milliseconds(1000);
 constexpr auto kStopWait = std::chrono::seconds(5);
 
-Response plain_error(int status, const std::string& message) { return Response{status, "text/plain; charset=utf-8", message + "\n", {}, {}, true}; }
+Response plain_error(int status, const std::string& message) {
+  return Response{status, "text/plain; charset=utf-8", message + "\n", {}, {}, true};
+}
 
 }  // namespace
 
@@ -43,8 +45,10 @@ Result<std::pair<std::string, std::uint16_t>> parse_listen_address(const std::st
 // ---- Impl -----------------------------------------------------------------------------------
 
 void HttpServer::Impl::run_handler(std::function<void()> fn) {
-  if (handler_pool) asio::post(*handler_pool, std::move(fn));
-  else fn();
+  if (handler_pool)
+    asio::post(*handler_pool, std::move(fn));
+  else
+    fn();
 }
 
 void HttpServer::Impl::add_connection(const std::shared_ptr<ConnectionBase>& c) {

@@ -54,11 +54,11 @@ struct HttpServerOptions {
   // answer instead of a connection reset.
   std::chrono::milliseconds linger_timeout{2'000};
 
-  std::size_t max_connections = 10'000;  // open connections; more are closed on accept
-  std::size_t max_header_bytes = 1 << 20;  // request line + headers (Go's default): 431 above
-  std::size_t max_body_bytes = 4 << 20;    // 413 above, before the body is read
+  std::size_t max_connections = 10'000;            // open connections; more are closed on accept
+  std::size_t max_header_bytes = 1 << 20;          // request line + headers (Go's default): 431 above
+  std::size_t max_body_bytes = 4 << 20;            // 413 above, before the body is read
   std::size_t max_stream_buffer_bytes = 16 << 20;  // per streaming response, queued and unsent
-  bool keep_alive = true;  // false: one request per connection
+  bool keep_alive = true;                          // false: one request per connection
 
   // Called with the head of each request before its body is read. A response returned here is
   // sent instead of calling the handler, and the body is never read (the connection closes if

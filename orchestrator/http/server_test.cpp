@@ -52,7 +52,7 @@ TEST(HttpServer, AnswersAndKeepsConnectionsAlive) {
   ASSERT_TRUE(send_all(fd, "HEAD /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
   const std::string head = read_all(fd);
   EXPECT_THAT(head, HasSubstr("Content-Length: 8\r\n"));  // "HEAD /c "
-  EXPECT_TRUE(head.ends_with("\r\n\r\n")) << head;  // no body
+  EXPECT_TRUE(head.ends_with("\r\n\r\n")) << head;        // no body
   ::close(fd);
   EXPECT_EQ(status_of(exchange(server->port(), "NOT HTTP AT ALL\r\n\r\n")), 400);
 }
@@ -75,14 +75,16 @@ TEST(HttpServer, BodyOverTheLimitIs413BeforeTheBodyIsRead) {
   chunked += "0\r\n\r\n";
   EXPECT_EQ(status_of(exchange(server->port(), chunked)), 413);
   // At the limit it is served.
-  EXPECT_EQ(status_of(exchange(server->port(), "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + std::string(1000, 'y'))), 200);
+  EXPECT_EQ(status_of(exchange(server->port(), "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + std::string(1000, 'y'))),
+            200);
   EXPECT_EQ(calls.load(), 1);
 }
 
 TEST(HttpServer, ABigBodySentAnywayStillGetsThe413) {
   // The client writes all of it before it reads: the server drops it and the answer survives.
   auto server = start({.max_body_bytes = 1000}, echo);
-  const std::string reply = exchange(server->port(), "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000\r\n\r\n" + std::string(4000000, 'z'));
+  const std::string reply =
+      exchange(server->port(), "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000\r\n\r\n" + std::string(4000000, 'z'));
   EXPECT_EQ(status_of(reply), 413) << reply.substr(0, 200);
 }
 
@@ -99,7 +101,9 @@ TEST(HttpServer, TheHeadCheckAnswersBeforeTheBody) {
     if (head.header("authorization") == "Bearer good") return std::nullopt;
     return Response{401, "application/json", R"({"reason":"Unauthorized"})"};
   };
-  o.error_response = [](int status, const std::string& message) { return Response{status, "application/json", "{\"message\":\"" + message + "\"}"}; };
+  o.error_response = [](int status, const std::string& message) {
+    return Response{status, "application/json", "{\"message\":\"" + message + "\"}"};
+  };
   auto server = start(o, [&](Request& r) {
     ++calls;
     return echo(r);
@@ -110,7 +114,8 @@ TEST(HttpServer, TheHeadCheckAnswersBeforeTheBody) {
   EXPECT_EQ(status_of(reply), 401);
   EXPECT_THAT(reply, HasSubstr("Connection: close"));
   ::close(fd);
-  EXPECT_EQ(status_of(exchange(server->port(), "PUT / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer good\r\nContent-Length: 2\r\n\r\nok")), 200);
+  EXPECT_EQ(status_of(exchange(server->port(), "PUT / HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer good\r\nContent-Length: 2\r\n\r\nok")),
+            200);
   EXPECT_THAT(exchange(server->port(), "garbage\r\n\r\n"), HasSubstr("{\"message\":\"malformed HTTP request"));
   EXPECT_EQ(calls.load(), 1);
 }
@@ -286,7 +291,9 @@ TEST(HttpServer, AcceptErrorsBackOffInsteadOfSpinning) {
   ::getrusage(RUSAGE_SELF, &before);
   std::this_thread::sleep_for(500ms);
   ::getrusage(RUSAGE_SELF, &after);
-  auto cpu_ms = [](const rusage& u) { return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000.0 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000.0; };
+  auto cpu_ms = [](const rusage& u) {
+    return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000.0 + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000.0;
+  };
   EXPECT_LT(cpu_ms(after) - cpu_ms(before), 150.0) << "the accept loop spins";
   for (int fd : held) ::close(fd);
   ::setrlimit(RLIMIT_NOFILE, &old);
@@ -303,7 +310,8 @@ TEST(HttpServer, ServesTlsAndTimesOutSilentHandshakes) {
   const auto cert = make_certificate(dir);
   ASSERT_FALSE(cert.cert_pem.empty()) << "openssl could not make a certificate";
   auto server = start({.tls_cert_file = cert.cert, .tls_key_file = cert.key, .tls_handshake_timeout = 300ms}, echo);
-  const std::string curl = "curl -sS --max-time 5 --cacert " + cert.cert.string() + " https://127.0.0.1:" + std::to_string(server->port()) + "/tls";
+  const std::string curl =
+      "curl -sS --max-time 5 --cacert " + cert.cert.string() + " https://127.0.0.1:" + std::to_string(server->port()) + "/tls";
   FILE* p = ::popen(curl.c_str(), "r");
   char buf[256] = {};
   const std::size_t n = std::fread(buf, 1, sizeof buf - 1, p);

@@ -33,8 +33,8 @@ StoreResult<Endpoint> Endpoint::parse(std::string_view url) {
 
 std::string base64_encode(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
   out.resize(static_cast<std::size_t>(n));
   return out;
 }
@@ -42,8 +42,8 @@ std::string base64_encode(std::string_view bytes) {
 std::optional<std::string> base64_decode(std::string_view text) {
   if (text.size() % 4 != 0) return std::nullopt;
   std::string out(3 * text.size() / 4, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()), reinterpret_cast<const unsigned char*>(text.data()),
+                          static_cast<int>(text.size()));
   if (n < 0) return std::nullopt;
   // EVP_DecodeBlock counts the padding as zero bytes.
   std::size_t padding = text.ends_with("==") ? 2 : text.ends_with('=') ? 1 : 0;
@@ -70,8 +70,7 @@ StoreResult<std::string> bytes_field(const json& object, const char* name) {
   if (!it->is_string())
     return std::unexpected(StoreError{StoreErrorCode::Internal, fmt::format("etcd response: field {} is not a string", name)});
   auto decoded = base64_decode(it->get_ref<const std::string&>());
-  if (!decoded)
-    return std::unexpected(StoreError{StoreErrorCode::Internal, fmt::format("etcd response: field {} is not base64", name)});
+  if (!decoded) return std::unexpected(StoreError{StoreErrorCode::Internal, fmt::format("etcd response: field {} is not base64", name)});
   return std::move(*decoded);
 }
 
@@ -119,8 +118,10 @@ StoreError request_error(std::string_view what, const Error& error) {
 
 GatewayClient::GatewayClient(Endpoint endpoint, std::chrono::milliseconds timeout) : endpoint_(std::move(endpoint)), timeout_(timeout) {
   auto client = http::HttpClient::create(gateway_client_options(endpoint_, timeout_));
-  if (client) client_ = std::move(*client);
-  else client_error_ = client.error().message;
+  if (client)
+    client_ = std::move(*client);
+  else
+    client_error_ = client.error().message;
 }
 
 GatewayClient::~GatewayClient() = default;
@@ -128,8 +129,8 @@ GatewayClient::~GatewayClient() = default;
 StoreResult<json> GatewayClient::post(std::string_view path, const json& request, bool idempotent) {
   const std::string what = fmt::format("etcd {} POST {}", endpoint_.str(), path);
   if (!client_) return std::unexpected(StoreError{StoreErrorCode::Internal, fmt::format("{}: {}", what, client_error_)});
-  auto res = client_->request(http::ClientRequest{.method = "POST", .target = std::string(path), .body = request.dump(),
-                                                  .content_type = "application/json", .idempotent = idempotent});
+  auto res = client_->request(http::ClientRequest{
+      .method = "POST", .target = std::string(path), .body = request.dump(), .content_type = "application/json", .idempotent = idempotent});
   if (!res) return std::unexpected(request_error(what, res.error()));
   if (res->status != 200) return std::unexpected(gateway_error(what, static_cast<unsigned>(res->status), res->body));
   auto parsed = json::parse(res->body, nullptr, false);

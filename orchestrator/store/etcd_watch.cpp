@@ -82,8 +82,10 @@ EtcdWatch::EtcdWatch(Endpoint endpoint, std::string prefix, Revision from, Timin
   http::HttpClientOptions o = gateway_client_options(endpoint_, timing_.request_timeout);
   o.max_idle_connections = 1;
   auto client = http::HttpClient::create(std::move(o));
-  if (client) client_ = std::move(*client);
-  else set_started(std::unexpected(StoreError{StoreErrorCode::Internal, client.error().message}));
+  if (client)
+    client_ = std::move(*client);
+  else
+    set_started(std::unexpected(StoreError{StoreErrorCode::Internal, client.error().message}));
   if (client_) thread_ = std::thread([this] { run(); });
 }
 
@@ -97,8 +99,8 @@ EtcdWatch::~EtcdWatch() {
 StoreResult<void> EtcdWatch::wait_started() {
   std::unique_lock lock(mu_);
   if (!cv_.wait_for(lock, timing_.request_timeout * 2, [&] { return started_.has_value(); }))
-    return std::unexpected(StoreError{StoreErrorCode::Unavailable,
-                                      fmt::format("etcd {} did not confirm the watch in time", endpoint_.str())});
+    return std::unexpected(
+        StoreError{StoreErrorCode::Unavailable, fmt::format("etcd {} did not confirm the watch in time", endpoint_.str())});
   return *started_;
 }
 
@@ -127,8 +129,7 @@ void EtcdWatch::run() {
       break;
     }
     if (outcome == Outcome::Fatal) {
-      spdlog::warn("event=store_watch_ended backend=etcd prefix={} after_revision={} error=\"{}\"", prefix_, delivered_,
-                   error.message);
+      spdlog::warn("event=store_watch_ended backend=etcd prefix={} after_revision={} error=\"{}\"", prefix_, delivered_, error.message);
       callback_(std::unexpected(error));
       break;
     }
@@ -138,16 +139,14 @@ void EtcdWatch::run() {
       backoff = kFirstBackoff;
     }
     if (now - *failing_since_ > timing_.reconnect_window) {
-      StoreError gave_up{StoreErrorCode::Unavailable,
-                         fmt::format("watch {} on etcd {}: no stream for {} ms, last error: {}", prefix_,
-                                     endpoint_.str(), timing_.reconnect_window.count(), error.message)};
-      spdlog::warn("event=store_watch_ended backend=etcd prefix={} after_revision={} error=\"{}\"", prefix_, delivered_,
-                   gave_up.message);
+      StoreError gave_up{StoreErrorCode::Unavailable, fmt::format("watch {} on etcd {}: no stream for {} ms, last error: {}", prefix_,
+                                                                  endpoint_.str(), timing_.reconnect_window.count(), error.message)};
+      spdlog::warn("event=store_watch_ended backend=etcd prefix={} after_revision={} error=\"{}\"", prefix_, delivered_, gave_up.message);
       callback_(std::unexpected(gave_up));
       break;
     }
-    spdlog::warn("event=store_watch_reconnect backend=etcd prefix={} after_revision={} retry_in_ms={} error=\"{}\"",
-                 prefix_, delivered_, backoff.count(), error.message);
+    spdlog::warn("event=store_watch_reconnect backend=etcd prefix={} after_revision={} retry_in_ms={} error=\"{}\"", prefix_, delivered_,
+                 backoff.count(), error.message);
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, backoff, [&] { return cancelled_.load(); });
     backoff = std::min(backoff * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff));
