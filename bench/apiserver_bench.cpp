@@ -36,11 +36,6 @@
 #include <utility>  // Boost 1.74 asio/awaitable.hpp uses std::exchange without it
 #include <vector>
 
-#include <boost/asio.hpp>
-#include <boost/asio/ssl.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -48,15 +43,12 @@
 #include "orchestrator/apiserver/api_handler.h"
 #include "orchestrator/apiserver/http_server.h"
 #include "orchestrator/apiserver/object_registry.h"
+#include "orchestrator/http/client.h"
 #include "orchestrator/store/etcd_process.h"
 #include "orchestrator/store/etcd_store.h"
 #include "orchestrator/store/sqlite_store.h"
 #include "orchestrator/store/store_test_support.h"
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
 using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 using namespace switchyard;
@@ -86,12 +78,13 @@ struct Options {
   std::string binary = SWITCHYARD_BINARY;
 };
 
-// ---- A small HTTP/1.1 keep-alive client (plain or TLS) ------------------------------------------
+// ---- One keep-alive connection per client thread (the project's HTTP client) ---------------------
 
 struct Target {
   std::string host = "127.0.0.1";
   int port = 0;
-  asio::ssl::context* tls = nullptr;
+  bool tls = false;
+  std::string ca_pem;  // with tls
   std::string token;
 };
 
@@ -102,50 +95,25 @@ struct Reply {
 
 class Client {
  public:
-  explicit Client(const Target& t) : target_(t) {
-    tcp::endpoint ep(asio::ip::make_address(t.host), static_cast<unsigned short>(t.port));
-    if (t.tls) {
-      tls_.emplace(io_, *t.tls);
-      tls_->next_layer().connect(ep);
-      tls_->next_layer().set_option(tcp::no_delay(true));
-      tls_->handshake(asio::ssl::stream_base::client);
-    } else {
-      plain_.emplace(io_);
-      plain_->connect(ep);
-      plain_->set_option(tcp::no_delay(true));
-    }
+  explicit Client(const Target& t) {
+    auto c = switchyard::http::HttpClient::create({.server = fmt::format("{}://{}:{}", t.tls ? "https" : "http", t.host, t.port),
+                                                   .ca_pem = t.ca_pem,
+                                                   .bearer_token = t.token,
+                                                   .headers = {{"Accept", "application/json"}},
+                                                   .max_idle_connections = 1,
+                                                   .max_response_bytes = std::size_t{1} << 30});
+    if (!c) throw std::runtime_error(c.error().describe());
+    client_ = std::move(*c);
   }
 
-  Reply request(http::verb verb, const std::string& target, const std::string& body = "") {
-    http::request<http::string_body> req{verb, target, 11};
-    req.set(http::field::host, target_.host);
-    req.set(http::field::accept, "application/json");
-    if (!target_.token.empty()) req.set(http::field::authorization, "Bearer " + target_.token);
-    if (!body.empty()) {
-      req.set(http::field::content_type, "application/json");
-      req.body() = body;
-    }
-    req.keep_alive(true);
-    req.prepare_payload();
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(1ull << 30);
-    if (tls_) {
-      http::write(*tls_, req);
-      http::read(*tls_, buffer_, parser);
-    } else {
-      http::write(*plain_, req);
-      http::read(*plain_, buffer_, parser);
-    }
-    auto res = parser.release();
-    return {static_cast<int>(res.result_int()), std::move(res.body())};
+  Reply request(const std::string& method, const std::string& target, const std::string& body = "") {
+    auto r = client_->request({.method = method, .target = target, .body = body, .content_type = body.empty() ? "" : "application/json"});
+    if (!r) throw std::runtime_error(r.error().describe());
+    return {r->status, std::move(r->body)};
   }
 
  private:
-  Target target_;
-  asio::io_context io_;
-  std::optional<tcp::socket> plain_;
-  std::optional<beast::ssl_stream<tcp::socket>> tls_;
-  beast::flat_buffer buffer_;
+  std::unique_ptr<switchyard::http::HttpClient> client_;
 };
 
 const std::string kNamespace = "bench";
@@ -171,7 +139,7 @@ std::string explicit_ip(std::uint32_t n) {
 
 void create_namespace(const Target& t) {
   Client c(t);
-  auto r = c.request(http::verb::post, "/api/v1/namespaces",
+  auto r = c.request("POST", "/api/v1/namespaces",
                      Json{{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", kNamespace}}}}.dump());
   if (r.status != 201 && r.status != 409) throw std::runtime_error(fmt::format("create namespace: {} {}", r.status, r.body));
 }
@@ -201,9 +169,9 @@ Throughput run_creates(const Target& t, int threads, int first, int count, bool 
       int done = 0, errors = 0;
       for (int i = next++; i < first + count; i = next++) {
         const auto s = Clock::now();
-        auto r = clients[w]->request(http::verb::post, kServices, service_body(i, explicit_ips ? explicit_ip(i) : ""));
+        auto r = clients[w]->request("POST", kServices, service_body(i, explicit_ips ? explicit_ip(i) : ""));
         for (std::uint32_t retry = 1; explicit_ips && r.status == 422 && retry < 5; ++retry)
-          r = clients[w]->request(http::verb::post, kServices, service_body(i, explicit_ip(i + retry * 200000)));
+          r = clients[w]->request("POST", kServices, service_body(i, explicit_ip(i + retry * 200000)));
         lat.push_back(ms(Clock::now() - s));
         if (r.status == 201)
           ++done;
@@ -230,7 +198,7 @@ Throughput run_updates(const Target& t, int threads, int count) {
   std::vector<Json> objects;
   for (int i = 0; i < threads; ++i) {
     clients.push_back(std::make_unique<Client>(t));
-    auto r = clients.back()->request(http::verb::get, kServices + "/" + service_name(i));
+    auto r = clients.back()->request("GET", kServices + "/" + service_name(i));
     if (r.status != 200) throw std::runtime_error(fmt::format("get {}: {} {}", service_name(i), r.status, r.body));
     objects.push_back(Json::parse(r.body));
   }
@@ -251,7 +219,7 @@ Throughput run_updates(const Target& t, int threads, int count) {
         obj["metadata"]["labels"]["generation"] = std::to_string(k);
         const auto body = obj.dump();
         const auto s = Clock::now();
-        auto r = clients[w]->request(http::verb::put, path, body);
+        auto r = clients[w]->request("PUT", path, body);
         lat.push_back(ms(Clock::now() - s));
         if (r.status == 200) {
           ++done;
@@ -292,7 +260,7 @@ ListFigures run_lists(const Target& t) {
   std::vector<double> full, paged;
   for (int rep = 0; rep < 3; ++rep) {
     auto t0 = Clock::now();
-    auto r = c.request(http::verb::get, kServices);
+    auto r = c.request("GET", kServices);
     full.push_back(ms(Clock::now() - t0));
     if (r.status != 200) throw std::runtime_error(fmt::format("list: {} {}", r.status, r.body.substr(0, 300)));
     f.full_bytes = r.body.size();
@@ -305,7 +273,7 @@ ListFigures run_lists(const Target& t) {
     do {
       const std::string target = kServices + "?limit=500" + (cont.empty() ? "" : "&continue=" + cont);
       t0 = Clock::now();
-      auto p = c.request(http::verb::get, target);
+      auto p = c.request("GET", target);
       elapsed += ms(Clock::now() - t0);  // the client's parsing of each page is not counted
       if (p.status != 200) throw std::runtime_error(fmt::format("paged list: {} {}", p.status, p.body.substr(0, 300)));
       auto j = Json::parse(p.body);
@@ -414,9 +382,9 @@ FanOutFigures run_fan_out(const Target& t, int watchers, int events) {
   FanOutFigures f;
   f.watchers = watchers;
   Client c(t);
-  auto cur = c.request(http::verb::get, kServices + "?limit=1");
+  auto cur = c.request("GET", kServices + "?limit=1");
   const std::string rv = Json::parse(cur.body)["metadata"]["resourceVersion"].get<std::string>();
-  auto r = c.request(http::verb::get, kServices + "/" + service_name(0));
+  auto r = c.request("GET", kServices + "/" + service_name(0));
   Json obj = Json::parse(r.body);
 
   FanOut fan;
@@ -470,7 +438,7 @@ FanOutFigures run_fan_out(const Target& t, int watchers, int events) {
     obj["metadata"]["labels"]["fanout"] = fmt::format("e{}", k);
     const auto body = obj.dump();
     sent = Clock::now();
-    auto p = c.request(http::verb::put, kServices + "/" + service_name(0), body);
+    auto p = c.request("PUT", kServices + "/" + service_name(0), body);
     acked = Clock::now();
     if (p.status != 200) throw std::runtime_error(fmt::format("fan-out update: {} {}", p.status, p.body.substr(0, 300)));
     obj = Json::parse(p.body);
@@ -767,13 +735,12 @@ int main(int argc, char** argv) {
       const char* label = plain ? "binary, plain HTTP" : "binary, HTTPS";
       std::cout << "switchyard apiserver (" << label << ", sqlite)\n" << std::flush;
       BinaryServer b(o.binary, plain);
-      asio::ssl::context tls(asio::ssl::context::tls_client);
       Target t;
       t.port = b.port;
       if (!plain) {
-        tls.load_verify_file((b.dir.path() / "pki" / "ca.crt").string());
-        tls.set_verify_mode(asio::ssl::verify_peer);
-        t.tls = &tls;
+        std::ifstream ca(b.dir.path() / "pki" / "ca.crt");
+        t.ca_pem.assign(std::istreambuf_iterator<char>(ca), {});
+        t.tls = true;
         std::ifstream tok(b.dir.path() / "admin.token");
         std::getline(tok, t.token);
       }

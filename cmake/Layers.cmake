@@ -11,7 +11,7 @@
 set(SWITCHYARD_LAYER_USES_base "")
 set(SWITCHYARD_LAYER_USES_http "base")
 set(SWITCHYARD_LAYER_USES_api "base")
-set(SWITCHYARD_LAYER_USES_store "base;api")
+set(SWITCHYARD_LAYER_USES_store "base;http;api")
 set(SWITCHYARD_LAYER_USES_client "base;http;api")
 # Components: each uses the layers below and the model of services (endpoints) where it needs it.
 set(SWITCHYARD_LAYER_USES_apiserver "base;http;api;store")

@@ -1,5 +1,6 @@
-// A small plain-HTTP server for the agent's /healthz, /livez, /readyz and /metrics: GET by exact
-// path, one thread, Boost.Beast, a short deadline per connection so a stuck client cannot hold it.
+// A small plain-HTTP server for the agent's /healthz, /livez, /readyz and /metrics (and `switchyard
+// dns`'s): GET by exact path, on the project's HTTP server (orchestrator/http) with one I/O thread,
+// short timeouts and a small connection cap, so a stuck or hostile client cannot hold it.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,10 @@
 #include <map>
 #include <memory>
 #include <string>
+
+namespace switchyard::http {
+class HttpServer;
+}
 
 namespace switchyard::node {
 
@@ -20,7 +25,8 @@ using StatusHandler = std::function<StatusResponse()>;
 
 class StatusHttpServer {
  public:
-  // `listen`: "ADDR:PORT" (port 0 picks one). Handlers are called on the server's thread.
+  // `listen`: "ADDR:PORT" (port 0 picks one). Handlers are called on the server's one I/O
+  // thread: they must answer from memory.
   static std::expected<std::unique_ptr<StatusHttpServer>, std::string> start(const std::string& listen,
                                                                              std::map<std::string, StatusHandler> handlers);
   ~StatusHttpServer();
@@ -28,9 +34,8 @@ class StatusHttpServer {
   void stop();
 
  private:
-  struct Impl;
-  explicit StatusHttpServer(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  explicit StatusHttpServer(std::unique_ptr<http::HttpServer> server);
+  std::unique_ptr<http::HttpServer> server_;
 };
 
 }  // namespace switchyard::node

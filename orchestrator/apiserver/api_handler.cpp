@@ -13,7 +13,7 @@ namespace switchyard::apiserver {
 
 namespace {
 
-constexpr std::size_t kMaxBody = 3 * 1024 * 1024;  // the real server's limit
+constexpr std::size_t kMaxBody = kMaxRequestBodyBytes;
 
 std::string url_decode(std::string_view s) {
   std::string out;

@@ -13,6 +13,9 @@
 
 namespace switchyard::apiserver {
 
+// The real server's limit on a request body (the transport answers 413 above it, unread).
+inline constexpr std::size_t kMaxRequestBodyBytes = 3 * 1024 * 1024;
+
 struct HttpRequest {
   std::string method, target, content_type, accept, authorization, body;
 };

@@ -1,34 +1,41 @@
-// HTTPS (or, for tests, plain HTTP) transport of the API server on Boost.Beast: a thread per
-// connection with keep-alive, chunked watch streams with bookmarks and timeouts.
+// The API server on the project's HTTP server (orchestrator/http): HTTPS (or, for tests, plain
+// HTTP), authentication on the request head before any body is read, the 3 MiB body limit
+// answered with a Status 413 before the body is read, and watch streams with bookmarks written
+// as the store's events arrive (no thread per connection or per watch in the transport).
 #pragma once
 
-#include <atomic>
-#include <expected>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "orchestrator/apiserver/api_handler.h"
+#include "orchestrator/base/error.h"
+#include "orchestrator/http/server.h"
 
 namespace switchyard::apiserver {
+
+// The transport's threads, timeouts and limits for the API server (kube-apiserver's where it
+// has them: 32 s for a request head, 1 MiB of headers, 3 MiB of body).
+http::HttpServerOptions api_transport_defaults();
 
 struct HttpServerOptions {
   std::string listen = "127.0.0.1:6443";
   std::string tls_cert_file, tls_key_file;  // both empty: plain HTTP
+  // Threads, timeouts, limits; its listen, TLS files, name, check_head and error_response are
+  // set by start() from the above and the handler.
+  http::HttpServerOptions transport = api_transport_defaults();
 };
 
 class HttpServer {
  public:
   static std::expected<std::unique_ptr<HttpServer>, std::string> start(ApiHandler& handler, HttpServerOptions options);
   ~HttpServer();
-  int port() const { return port_; }
+  int port() const;
+  std::size_t connections() const;
   void stop();
 
  private:
-  struct Impl;
-  explicit HttpServer(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
-  int port_ = 0;
+  explicit HttpServer(std::unique_ptr<http::HttpServer> server);
+  std::unique_ptr<http::HttpServer> server_;
 };
 
 }  // namespace switchyard::apiserver

@@ -1,25 +1,13 @@
 #include "orchestrator/store/etcd_gateway.h"
 
 #include <openssl/evp.h>
-#include <sys/socket.h>
-
-#include <cerrno>
 
 #include <charconv>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <fmt/format.h>
-
-#include "orchestrator/store/etcd_asio.h"
 
 namespace switchyard::store::etcd {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 using nlohmann::json;
 
 std::string Endpoint::str() const { return fmt::format("{}:{}", host, port); }
@@ -113,102 +101,39 @@ StoreError gateway_error(std::string_view what, unsigned http_status, std::strin
   return {code, fmt::format("{}: {} (HTTP {}, gRPC code {})", what, message, http_status, grpc_code)};
 }
 
-struct GatewayClient::Connection {
-  asio::io_context ioc;
-  beast::tcp_stream stream{ioc};
-  beast::flat_buffer buffer;
-  bool connected = false;
-};
-
-namespace {
-
-// Whether an idle keep-alive connection is still open: nothing to read yet (EAGAIN) means open;
-// end of stream or an error means the peer has gone.
-bool socket_still_open(int fd) {
-  char byte;
-  ssize_t n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+http::HttpClientOptions gateway_client_options(const Endpoint& endpoint, std::chrono::milliseconds timeout) {
+  http::HttpClientOptions o;
+  o.server = "http://" + endpoint.str();
+  o.connect_timeout = timeout;
+  o.request_timeout = timeout;
+  o.max_idle_connections = 16;
+  o.max_response_bytes = 256u << 20;
+  return o;
 }
 
-}  // namespace
+StoreError request_error(std::string_view what, const Error& error) {
+  const bool unreachable = error.code == ErrorCode::Unavailable || error.code == ErrorCode::Timeout;
+  return {unreachable ? StoreErrorCode::Unavailable : StoreErrorCode::Internal, fmt::format("{}: {}", what, error.message)};
+}
 
-bool GatewayClient::still_open(Connection& c) { return socket_still_open(c.stream.socket().native_handle()); }
-
-GatewayClient::GatewayClient(Endpoint endpoint, std::chrono::milliseconds timeout) : endpoint_(std::move(endpoint)), timeout_(timeout) {}
+GatewayClient::GatewayClient(Endpoint endpoint, std::chrono::milliseconds timeout) : endpoint_(std::move(endpoint)), timeout_(timeout) {
+  auto client = http::HttpClient::create(gateway_client_options(endpoint_, timeout_));
+  if (client)
+    client_ = std::move(*client);
+  else
+    client_error_ = client.error().message;
+}
 
 GatewayClient::~GatewayClient() = default;
 
 StoreResult<json> GatewayClient::post(std::string_view path, const json& request, bool idempotent) {
-  const std::string body = request.dump();
-  std::unique_ptr<Connection> c;
-  {
-    std::lock_guard lock(mu_);
-    while (!idle_.empty() && !c) {
-      c = std::move(idle_.back());
-      idle_.pop_back();
-      if (!still_open(*c)) c.reset();  // closed by etcd (restart, idle timeout): drop it
-    }
-  }
-  const bool reused = c != nullptr;
-  if (!c) c = std::make_unique<Connection>();
-  Failure failure = Failure::None;
-  auto result = post_once(*c, path, body, failure);
-  if (!result && reused && (failure == Failure::BeforeSend || (idempotent && failure == Failure::AfterSend))) {
-    // The server may have closed the idle connection; try once on a new one.
-    c = std::make_unique<Connection>();
-    result = post_once(*c, path, body, failure);
-  }
-  if (c->connected) {
-    std::lock_guard lock(mu_);
-    idle_.push_back(std::move(c));
-  }
-  return result;
-}
-
-StoreResult<json> GatewayClient::post_once(Connection& c, std::string_view path, const std::string& body, Failure& failure) {
   const std::string what = fmt::format("etcd {} POST {}", endpoint_.str(), path);
-  auto io_error = [&](std::string_view step, boost::system::error_code ec) {
-    c.connected = false;
-    beast::error_code ignored;
-    c.stream.socket().close(ignored);
-    return std::unexpected(StoreError{StoreErrorCode::Unavailable, fmt::format("{}: {}: {}", what, step, ec.message())});
-  };
-  failure = Failure::BeforeSend;
-  if (!c.connected) {
-    asio::ip::tcp::resolver resolver(c.ioc);
-    boost::system::error_code ec;
-    auto results = resolver.resolve(endpoint_.host, std::to_string(endpoint_.port), ec);
-    if (ec) return io_error("resolve", ec);
-    c.stream.expires_after(timeout_);
-    ec = run_step(c.ioc, [&](auto handler) { c.stream.async_connect(results, std::move(handler)); });
-    if (ec) return io_error("connect", ec);
-    c.connected = true;
-    c.buffer.clear();
-  }
-  http::request<http::string_body> req{http::verb::post, std::string(path), 11};
-  req.set(http::field::host, endpoint_.str());
-  req.set(http::field::content_type, "application/json");
-  req.keep_alive(true);
-  req.body() = body;
-  req.prepare_payload();
-  c.stream.expires_after(timeout_);
-  auto ec = run_step(c.ioc, [&](auto handler) { http::async_write(c.stream, req, std::move(handler)); });
-  if (ec) return io_error("send", ec);
-
-  failure = Failure::AfterSend;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(256u << 20);
-  ec = run_step(c.ioc, [&](auto handler) { http::async_read(c.stream, c.buffer, parser, std::move(handler)); });
-  if (ec) return io_error("receive", ec);
-  auto& res = parser.get();
-  if (!res.keep_alive()) {
-    c.connected = false;
-    beast::error_code ignored;
-    c.stream.socket().close(ignored);
-  }
-  failure = Failure::None;
-  if (res.result() != http::status::ok) return std::unexpected(gateway_error(what, res.result_int(), res.body()));
-  auto parsed = json::parse(res.body(), nullptr, false);
+  if (!client_) return std::unexpected(StoreError{StoreErrorCode::Internal, fmt::format("{}: {}", what, client_error_)});
+  auto res = client_->request(http::ClientRequest{
+      .method = "POST", .target = std::string(path), .body = request.dump(), .content_type = "application/json", .idempotent = idempotent});
+  if (!res) return std::unexpected(request_error(what, res.error()));
+  if (res->status != 200) return std::unexpected(gateway_error(what, static_cast<unsigned>(res->status), res->body));
+  auto parsed = json::parse(res->body, nullptr, false);
   if (!parsed.is_object())
     return std::unexpected(StoreError{StoreErrorCode::Internal, fmt::format("{}: response is not a JSON object", what)});
   return parsed;

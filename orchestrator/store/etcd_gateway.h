@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "orchestrator/http/client.h"
 #include "orchestrator/store/store.h"
 
 namespace switchyard::store::etcd {
@@ -40,7 +40,8 @@ StoreResult<KeyValue> key_value_from(const nlohmann::json& kv);
 // The store error for a gateway error body (or a body that is not one).
 StoreError gateway_error(std::string_view what, unsigned http_status, std::string_view body);
 
-// A pool of keep-alive connections to one etcd member; thread-safe.
+// Requests to one etcd member over the project's HTTP client (keep-alive connections reused,
+// a stale one replaced once); thread-safe.
 class GatewayClient {
  public:
   GatewayClient(Endpoint endpoint, std::chrono::milliseconds timeout);
@@ -57,15 +58,15 @@ class GatewayClient {
   std::chrono::milliseconds timeout() const { return timeout_; }
 
  private:
-  struct Connection;
-  enum class Failure { None, BeforeSend, AfterSend };
-  static bool still_open(Connection& c);
-  StoreResult<nlohmann::json> post_once(Connection& c, std::string_view path, const std::string& body, Failure& failure);
-
   Endpoint endpoint_;
   std::chrono::milliseconds timeout_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<Connection>> idle_;
+  std::unique_ptr<http::HttpClient> client_;  // null when the endpoint makes no URL (post says why)
+  std::string client_error_;
 };
+
+// The client options for an etcd member (plain HTTP).
+http::HttpClientOptions gateway_client_options(const Endpoint& endpoint, std::chrono::milliseconds timeout);
+// A store error for a failed request: Unavailable when etcd cannot be reached or timed out.
+StoreError request_error(std::string_view what, const Error& error);
 
 }  // namespace switchyard::store::etcd

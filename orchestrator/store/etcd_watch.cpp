@@ -3,21 +3,11 @@
 #include <algorithm>
 #include <array>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "orchestrator/store/etcd_asio.h"
-
 namespace switchyard::store::etcd {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 using nlohmann::json;
 
 namespace {
@@ -88,18 +78,22 @@ EtcdWatch::EtcdWatch(Endpoint endpoint, std::string prefix, Revision from, Timin
       timing_(timing),
       callback_(std::move(callback)),
       delivered_(from),
-      progress_(from),
-      thread_([this] { run(); }) {}
+      progress_(from) {
+  http::HttpClientOptions o = gateway_client_options(endpoint_, timing_.request_timeout);
+  o.max_idle_connections = 1;
+  auto client = http::HttpClient::create(std::move(o));
+  if (client)
+    client_ = std::move(*client);
+  else
+    set_started(std::unexpected(StoreError{StoreErrorCode::Internal, client.error().message}));
+  if (client_) thread_ = std::thread([this] { run(); });
+}
 
 EtcdWatch::~EtcdWatch() {
   cancelled_ = true;
-  // Runs on the watch thread, inside its io_context: aborts whatever it is blocked on.
-  asio::post(ioc_, [this] {
-    beast::error_code ignored;
-    stream_.socket().close(ignored);
-  });
+  if (client_) client_->close();  // ends the stream it is blocked on, and any it was about to start
   cv_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 StoreResult<void> EtcdWatch::wait_started() {
@@ -161,21 +155,6 @@ void EtcdWatch::run() {
 }
 
 EtcdWatch::Outcome EtcdWatch::stream_once(StoreError& error) {
-  auto broken = [&](std::string_view step, boost::system::error_code ec) {
-    error = {StoreErrorCode::Unavailable, fmt::format("watch {} on etcd {}: {}: {}", prefix_, endpoint_.str(), step, ec.message())};
-    beast::error_code ignored;
-    stream_.socket().close(ignored);
-    return cancelled_ ? Outcome::Cancelled : Outcome::Broken;
-  };
-
-  asio::ip::tcp::resolver resolver(ioc_);
-  boost::system::error_code ec;
-  auto results = resolver.resolve(endpoint_.host, std::to_string(endpoint_.port), ec);
-  if (ec) return broken("resolve", ec);
-  stream_.expires_after(timing_.request_timeout);
-  ec = run_step(ioc_, [&](auto handler) { stream_.async_connect(results, std::move(handler)); });
-  if (ec || cancelled_) return broken("connect", ec);
-
   std::string key = prefix_.empty() ? std::string(1, '\0') : prefix_;
   std::string end = prefix_range_end(prefix_);
   if (end.empty()) end = std::string(1, '\0');
@@ -185,45 +164,32 @@ EtcdWatch::Outcome EtcdWatch::stream_once(StoreError& error) {
                    {"start_revision", std::to_string(delivered_ + 1)},
                    {"prev_kv", true},
                    {"progress_notify", true}}}};
-  http::request<http::string_body> req{http::verb::post, "/v3/watch", 11};
-  req.set(http::field::host, endpoint_.str());
-  req.set(http::field::content_type, "application/json");
-  req.body() = create.dump();
-  req.prepare_payload();
-  stream_.expires_after(timing_.request_timeout);
-  ec = run_step(ioc_, [&](auto handler) { http::async_write(stream_, req, std::move(handler)); });
-  if (ec || cancelled_) return broken("send", ec);
-
-  beast::flat_buffer buffer;
-  http::response_parser<http::buffer_body> parser;
-  parser.body_limit(boost::none);
-  ec = run_step(ioc_, [&](auto handler) { http::async_read_header(stream_, buffer, parser, std::move(handler)); });
-  if (ec || cancelled_) return broken("read response header", ec);
-  if (parser.get().result() != http::status::ok) {
-    error = {StoreErrorCode::Internal, fmt::format("watch {} on etcd {}: HTTP {}", prefix_, endpoint_.str(), parser.get().result_int())};
+  // The head within the request timeout; then a quiet watch is a healthy watch (no timeout).
+  JsonObjectSplitter splitter;
+  Outcome outcome = Outcome::Continue;
+  auto status = client_->stream(
+      http::ClientRequest{.method = "POST", .target = "/v3/watch", .body = create.dump(), .content_type = "application/json"},
+      [](int status, const http::Headers&) { return status == 200; },
+      [&](std::string_view data) {
+        splitter.feed(data);
+        while (auto message = splitter.next()) {
+          outcome = handle_message(*message, error);
+          if (outcome != Outcome::Continue) return false;
+        }
+        return true;
+      });
+  if (cancelled_) return Outcome::Cancelled;
+  if (!status) {
+    error = {StoreErrorCode::Unavailable, fmt::format("watch {} on etcd {}: {}", prefix_, endpoint_.str(), status.error().message)};
+    return Outcome::Broken;
+  }
+  if (*status != 200) {
+    error = {StoreErrorCode::Internal, fmt::format("watch {} on etcd {}: HTTP {}", prefix_, endpoint_.str(), *status)};
     return Outcome::Fatal;
   }
-
-  stream_.expires_never();  // a quiet watch is a healthy watch
-  JsonObjectSplitter splitter;
-  std::array<char, 16384> chunk;
-  while (!parser.is_done()) {
-    parser.get().body().data = chunk.data();
-    parser.get().body().size = chunk.size();
-    ec = run_step(ioc_, [&](auto handler) { http::async_read_some(stream_, buffer, parser, std::move(handler)); });
-    if (ec == http::error::need_buffer) ec = {};
-    if (ec || cancelled_) return broken("read", ec);
-    splitter.feed(std::string_view(chunk.data(), chunk.size() - parser.get().body().size));
-    while (auto message = splitter.next()) {
-      Outcome outcome = handle_message(*message, error);
-      if (outcome != Outcome::Continue) {
-        beast::error_code ignored;
-        stream_.socket().close(ignored);
-        return outcome;
-      }
-    }
-  }
-  return broken("read", http::error::end_of_stream);
+  if (outcome != Outcome::Continue) return outcome;
+  error = {StoreErrorCode::Unavailable, fmt::format("watch {} on etcd {}: read: end of stream", prefix_, endpoint_.str())};
+  return Outcome::Broken;
 }
 
 EtcdWatch::Outcome EtcdWatch::handle_message(std::string_view text, StoreError& error) {

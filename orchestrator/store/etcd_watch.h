@@ -1,4 +1,4 @@
-// One etcd watch: a streaming POST to /v3/watch, read on its own thread.
+// One etcd watch: a streaming POST to /v3/watch (the project's HTTP client), read on its own thread.
 //
 // The gateway answers with a chunked stream of JSON objects, {"result": WatchResponse} each:
 // first one with "created", then events. When the stream breaks the watch reconnects with
@@ -10,13 +10,11 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 
 #include "orchestrator/store/etcd_gateway.h"
 #include "orchestrator/store/store.h"
@@ -55,8 +53,7 @@ class EtcdWatch final : public Watch {
   Revision delivered_;  // the last revision handed to the callback (or the start)
   std::atomic<Revision> progress_;
 
-  boost::asio::io_context ioc_;
-  boost::beast::tcp_stream stream_{ioc_};
+  std::unique_ptr<http::HttpClient> client_;
   std::atomic<bool> cancelled_{false};
   std::optional<std::chrono::steady_clock::time_point> failing_since_;
 
