@@ -1,7 +1,7 @@
 // HTTP(S) requests to a kube-apiserver (ours or a real one): the cluster CA verified (or, with
 // an explicit CA, a certificate that is itself in it), bearer tokens, whole-body requests and
-// streaming GETs for watches. The transport (Boost.Beast over OpenSSL) stays in api_client.cpp.
-// One request at a time per ApiClient: give each thread its own.
+// streaming GETs for watches, over the project's one HTTP client (orchestrator/http) with its
+// keep-alive connections. One request at a time per ApiClient: give each thread its own.
 #pragma once
 
 #include <functional>

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <openssl/x509_vfy.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -318,6 +319,10 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(HttpClientOptions options
       impl->tls->add_certificate_authority(asio::buffer(options.ca_pem), ec);
       if (ec)
         return fail(ErrorCode::Invalid, fmt::format("client of {}: the CA is not a PEM certificate: {}", impl->base_url, ec.message()));
+      // A certificate given as the CA is a trust anchor as it is, also when it is not
+      // self-signed (a serving certificate handed to its own server's clients), as Go's
+      // crypto/x509 treats every certificate of its root pool.
+      X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(impl->tls->native_handle()), X509_V_FLAG_PARTIAL_CHAIN);
     } else {
       impl->tls->set_default_verify_paths(ec);
       if (ec) return fail(ErrorCode::Internal, fmt::format("client of {}: system CA roots: {}", impl->base_url, ec.message()));
