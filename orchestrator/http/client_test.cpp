@@ -15,13 +15,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
-
-std::unique_ptr<HttpServer> start(HttpServerOptions options, Handler handler) {
-  if (options.listen.empty()) options.listen = "127.0.0.1:0";
-  auto server = HttpServer::start(std::move(options), std::move(handler));
-  EXPECT_TRUE(server) << server.error().describe();
-  return server ? std::move(*server) : nullptr;
-}
+using testing::start;
 
 std::unique_ptr<HttpClient> client_of(const HttpServer& server, HttpClientOptions o = {}) {
   o.server = (o.server.empty() ? "http://127.0.0.1:" : o.server) + std::to_string(server.port());

@@ -12,10 +12,23 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 
+#include <gtest/gtest.h>
+
+#include "orchestrator/http/server.h"
+
 namespace switchyard::http::testing {
+
+// A server on 127.0.0.1, a port picked for it (null after a failed expectation).
+inline std::unique_ptr<HttpServer> start(HttpServerOptions options, Handler handler) {
+  if (options.listen.empty()) options.listen = "127.0.0.1:0";
+  auto server = HttpServer::start(std::move(options), std::move(handler));
+  EXPECT_TRUE(server) << server.error().describe();
+  return server ? std::move(*server) : nullptr;
+}
 
 // A connected loopback socket (-1 on failure) with a receive timeout.
 inline int connect_loopback(std::uint16_t port, int timeout_ms = 3000) {

@@ -23,13 +23,6 @@ using namespace std::chrono_literals;
 using namespace switchyard::http::testing;
 using ::testing::HasSubstr;
 
-std::unique_ptr<HttpServer> start(HttpServerOptions options, Handler handler) {
-  if (options.listen.empty()) options.listen = "127.0.0.1:0";
-  auto server = HttpServer::start(std::move(options), std::move(handler));
-  EXPECT_TRUE(server) << server.error().describe();
-  return server ? std::move(*server) : nullptr;
-}
-
 Response echo(Request& r) { return Response{200, "text/plain", r.method + " " + r.target + " " + r.body}; }
 
 bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds limit = 3s) {
