@@ -15,10 +15,11 @@
 //     ready endpoints. Reported from the last Service's creation (every object exists) and from the
 //     first Service POST, with the server's CPU time (/proc/PID/stat utime+stime) and peak RSS
 //     (VmHWM, reset through /proc/PID/clear_refs when the phase starts) over the phase.
-//  3. event to slice: --flips pods chosen at random (seeded, the same for every binary) have their
-//     Ready condition flipped through the status subresource, one every --flip-interval-ms (not
-//     waiting for the previous one); the watch times each from the PATCH's sending to the first
-//     slice event that shows it. CPU per flip is the server's CPU over the phase / flips.
+//  3. event to slice: --flips/2 pods chosen at random (seeded, the same for every binary) have their
+//     Ready condition set to False through the status subresource, one every --flip-interval-ms
+//     (not waiting for the previous one); once all were seen, the same pods are set Ready again,
+//     at the same pace. The watch times each flip from the PATCH's sending to the first slice
+//     event that shows it. CPU per flip is the server's CPU over the phase / flips.
 //  4. restart: SIGTERM, the same binary started again over the same data dir; time to /readyz,
 //     time until a new watch's initial listing shows every Service complete, and over
 //     --idle-seconds from the exec: CPU time, peak RSS and slice writes (events after the listing;
@@ -106,6 +107,10 @@ Options parse(int argc, char** argv) {
     else usage("unknown flag " + flag);
   }
   if (o.binaries.empty()) usage("no binary: --binary PATH, or --before PATH --after PATH");
+  // The same binary twice (against itself: the run-to-run spread) gets labels of its own.
+  for (std::size_t i = 1; i < o.binaries.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (o.binaries[j].label == o.binaries[i].label) o.binaries[i].label += fmt::format(" ({})", i + 1);
   for (const auto& b : o.binaries)
     if (::access(b.path.c_str(), X_OK) != 0) usage(b.path + ": not an executable");
   if (o.services < 1 || o.pods_per_service < 1 || o.namespaces < 1 || o.connections < 1 || o.repeat < 1) usage("counts must be positive");
@@ -309,32 +314,41 @@ Figures run_one(const Options& o, const Binary& b, int run) {
               resync_peak);
   std::fflush(stdout);
 
-  // 3. event to slice
+  // 3. event to slice: half the flips take random pods out of readiness, then the other half
+  // put the same pods back (after the first half was seen, so no pod has two flips in flight).
   if (complete && o.flips > 0) {
     std::mt19937 rng(42);
-    std::vector<bool> ready(static_cast<std::size_t>(pods), true);
-    std::vector<double> patch_ms;
-    std::set<int> flipped;
+    std::set<int> chosen;
+    std::vector<int> order;
+    const int down = std::min((o.flips + 1) / 2, pods);
+    while (static_cast<int>(order.size()) < down)
+      if (const int idx = static_cast<int>(rng() % static_cast<unsigned>(pods)); chosen.insert(idx).second) order.push_back(idx);
+    std::vector<double> patch_ms, met;
+    int unmet = 0, sent_flips = 0;
     HttpConnection c(host, server.port());
     const double cpu1 = usage.cpu_seconds();
     const auto start = Clock::now();
-    for (int i = 0; i < o.flips; ++i) {
-      int idx = static_cast<int>(rng() % static_cast<unsigned>(pods));
-      // Each pod at most once (while --flips <= pods), so that no flip waits behind another of the same pod.
-      while (flipped.size() < static_cast<std::size_t>(pods) && !flipped.insert(idx).second) idx = static_cast<int>(rng() % static_cast<unsigned>(pods));
-      const int s = idx / o.pods_per_service, p = idx % o.pods_per_service;
-      const bool want = !ready[static_cast<std::size_t>(idx)];
-      ready[static_cast<std::size_t>(idx)] = want;
-      std::this_thread::sleep_until(start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(i * o.flip_interval_ms)));
-      const auto sent = Clock::now();
-      watch.expect(scale.pod_ip(s, p), want, sent);
-      must(c.request("PATCH", fmt::format("/api/v1/namespaces/{}/pods/{}/status", scale.ns(s), scale.pod_name(s, p)),
-                     fmt::format(R"({{"status":{}}})", pod_status(scale.pod_ip(s, p), want)), "application/merge-patch+json"),
-           "flip");
-      patch_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
+    for (const bool want : {false, true}) {
+      const int count = want ? o.flips - down : down;
+      const auto half_start = Clock::now();
+      for (int i = 0; i < count; ++i) {
+        const int idx = order[static_cast<std::size_t>(i)];
+        const int s = idx / o.pods_per_service, p = idx % o.pods_per_service;
+        std::this_thread::sleep_until(half_start +
+                                      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(i * o.flip_interval_ms)));
+        const auto sent = Clock::now();
+        watch.expect(scale.pod_ip(s, p), want, sent);
+        must(c.request("PATCH", fmt::format("/api/v1/namespaces/{}/pods/{}/status", scale.ns(s), scale.pod_name(s, p)),
+                       fmt::format(R"({{"status":{}}})", pod_status(scale.pod_ip(s, p), want)), "application/merge-patch+json"),
+             "flip");
+        patch_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - sent).count());
+        ++sent_flips;
+      }
+      int missed = 0;
+      auto seen = watch.wait_expectations(o.flip_timeout, missed);
+      met.insert(met.end(), seen.begin(), seen.end());
+      unmet += missed;
     }
-    int unmet = 0;
-    const auto met = watch.wait_expectations(o.flip_timeout, unmet);
     const double flip_cpu = usage.cpu_seconds() - cpu1;
     const double flip_s = seconds(Clock::now() - start);
     f.emplace_back("flips: status PATCH answered p50 (ms)", percentile(patch_ms, 0.5));
@@ -343,8 +357,8 @@ Figures run_one(const Options& o, const Binary& b, int run) {
     f.emplace_back("flips: PATCH sent -> slice shows it p99 (ms)", met.empty() ? NAN : percentile(met, 0.99));
     f.emplace_back("flips: PATCH sent -> slice shows it max (ms)", met.empty() ? NAN : *std::max_element(met.begin(), met.end()));
     f.emplace_back("flips: not seen in time", unmet);
-    f.emplace_back("flips: server CPU per flip (ms)", flip_cpu * 1000.0 / o.flips);
-    std::printf("flips: %zu seen, %d not seen within %.0f s of the last; p50 %.1f ms p99 %.1f ms; %.1f s, CPU %.2f s\n", met.size(), unmet,
+    f.emplace_back("flips: server CPU per flip (ms)", flip_cpu * 1000.0 / sent_flips);
+    std::printf("flips: %zu seen, %d not seen within %.0f s; p50 %.1f ms p99 %.1f ms; %.1f s, CPU %.2f s\n", met.size(), unmet,
                 o.flip_timeout, percentile(met, 0.5), percentile(met, 0.99), flip_s, flip_cpu);
     std::fflush(stdout);
   }
