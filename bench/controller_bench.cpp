@@ -1,7 +1,7 @@
 // The EndpointSlice controller of `switchyard apiserver`, measured from outside the binary, for one
 // or more binaries in the same run (a before and an after), so that the machine's load falls on all:
 //
-//   ./build/bench/controller_bench --before /work/bin/switchyard-before --after ./build/cmd/switchyard
+//   ./build/bench/controller_bench --before /work/bin/switchyard-before --after ./build/switchyard
 //   ./build/bench/controller_bench --binary A --binary B [--repeat 2]        (columns A, B, A, B)
 //   ./build/bench/controller_bench --binary A --services 1000 --flips 200    (quick)
 //
