@@ -386,8 +386,10 @@ Figures run_one(const Options& o, const Binary& b, int run) {
   std::printf("load average after: %s\n", load_average().c_str());
   if (!o.keep) {
     std::filesystem::remove_all(dir);
+    for (const auto& entry : std::filesystem::directory_iterator(dir.parent_path()))  // the server logs, DIR.N.log
+      if (entry.path().filename().string().starts_with(dir.filename().string() + ".")) std::filesystem::remove(entry.path());
   } else {
-    std::printf("kept %s\n", dir.c_str());
+    std::printf("kept %s and its logs %s.N.log\n", dir.c_str(), dir.c_str());
   }
   return f;
 }
