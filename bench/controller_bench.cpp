@@ -364,6 +364,7 @@ Figures run_one(const Options& o, const Binary& b, int run) {
   }
 
   // 4. restart over the same data dir
+  bool restart_failed = false;  // then its log stays
   if (o.idle_seconds > 0) try {
     server.stop();
     const auto exec = server.start();
@@ -381,13 +382,15 @@ Figures run_one(const Options& o, const Binary& b, int run) {
   } catch (const std::exception& e) {
     // The figures so far stand; the restart rows stay empty for this binary.
     std::printf("restart failed: %s\n", e.what());
+    restart_failed = true;
   }
   server.stop();
   std::printf("load average after: %s\n", load_average().c_str());
   if (!o.keep) {
     std::filesystem::remove_all(dir);
     for (const auto& entry : std::filesystem::directory_iterator(dir.parent_path()))  // the server logs, DIR.N.log
-      if (entry.path().filename().string().starts_with(dir.filename().string() + ".")) std::filesystem::remove(entry.path());
+      if (!restart_failed && entry.path().filename().string().starts_with(dir.filename().string() + "."))
+        std::filesystem::remove(entry.path());
   } else {
     std::printf("kept %s and its logs %s.N.log\n", dir.c_str(), dir.c_str());
   }
