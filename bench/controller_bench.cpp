@@ -457,7 +457,10 @@ int main(int argc, char** argv) {
     for (const auto& [label, f] : columns) line += " " + cell(value(f, name)) + " |";
     if (ratio) {
       const double a = median(o.binaries[0].label, name), b = median(o.binaries[1].label, name);
-      line += " " + (std::isnan(a) || std::isnan(b) || a == 0 ? std::string("—") : fmt::format("{:.2f}", b / a)) + " |";
+      std::string r = "—";
+      if (!std::isnan(a) && !std::isnan(b) && a != 0 && b != 0)
+        r = b / a >= 0.1 ? fmt::format("{:.2f}", b / a) : fmt::format("{:.2g} (1/{:.0f})", b / a, a / b);  // 0.00 would hide 1/20,000
+      line += " " + r + " |";
     }
     std::printf("%s\n", line.c_str());
   }
