@@ -90,21 +90,36 @@ Options parse(int argc, char** argv) {
     }
     if (i + 1 >= argc) usage(flag + " needs a value");
     const std::string v = argv[++i];
-    if (flag == "--binary") o.binaries.push_back({std::filesystem::path(v).filename().string(), v});
-    else if (flag == "--before") o.binaries.push_back({"before", v});
-    else if (flag == "--after") o.binaries.push_back({"after", v});
-    else if (flag == "--services") o.services = std::stoi(v);
-    else if (flag == "--pods-per-service") o.pods_per_service = std::stoi(v);
-    else if (flag == "--namespaces") o.namespaces = std::stoi(v);
-    else if (flag == "--flips") o.flips = std::stoi(v);
-    else if (flag == "--flip-interval-ms") o.flip_interval_ms = std::stod(v);
-    else if (flag == "--connections") o.connections = std::stoi(v);
-    else if (flag == "--repeat") o.repeat = std::stoi(v);
-    else if (flag == "--converge-timeout") o.converge_timeout = std::stod(v);
-    else if (flag == "--flip-timeout") o.flip_timeout = std::stod(v);
-    else if (flag == "--idle-seconds") o.idle_seconds = std::stod(v);
-    else if (flag == "--work-dir") o.work_dir = v;
-    else usage("unknown flag " + flag);
+    if (flag == "--binary")
+      o.binaries.push_back({std::filesystem::path(v).filename().string(), v});
+    else if (flag == "--before")
+      o.binaries.push_back({"before", v});
+    else if (flag == "--after")
+      o.binaries.push_back({"after", v});
+    else if (flag == "--services")
+      o.services = std::stoi(v);
+    else if (flag == "--pods-per-service")
+      o.pods_per_service = std::stoi(v);
+    else if (flag == "--namespaces")
+      o.namespaces = std::stoi(v);
+    else if (flag == "--flips")
+      o.flips = std::stoi(v);
+    else if (flag == "--flip-interval-ms")
+      o.flip_interval_ms = std::stod(v);
+    else if (flag == "--connections")
+      o.connections = std::stoi(v);
+    else if (flag == "--repeat")
+      o.repeat = std::stoi(v);
+    else if (flag == "--converge-timeout")
+      o.converge_timeout = std::stod(v);
+    else if (flag == "--flip-timeout")
+      o.flip_timeout = std::stod(v);
+    else if (flag == "--idle-seconds")
+      o.idle_seconds = std::stod(v);
+    else if (flag == "--work-dir")
+      o.work_dir = v;
+    else
+      usage("unknown flag " + flag);
   }
   if (o.binaries.empty()) usage("no binary: --binary PATH, or --before PATH --after PATH");
   // The same binary twice (against itself: the run-to-run spread) gets labels of its own.
@@ -146,8 +161,8 @@ struct Scale {
 };
 
 std::string pod_status(const std::string& ip, bool ready) {
-  return fmt::format(R"({{"phase":"Running","podIP":"{0}","podIPs":[{{"ip":"{0}"}}],"conditions":[{{"type":"Ready","status":"{1}"}}]}})", ip,
-                     ready ? "True" : "False");
+  return fmt::format(R"({{"phase":"Running","podIP":"{0}","podIPs":[{{"ip":"{0}"}}],"conditions":[{{"type":"Ready","status":"{1}"}}]}})",
+                     ip, ready ? "True" : "False");
 }
 
 std::string pod_body(const Scale& s, int service, int pod) {
@@ -291,7 +306,8 @@ Figures run_one(const Options& o, const Binary& b, int run) {
   const double cpu0 = usage.cpu_seconds();
   const auto first_post = Clock::now();
   parallel(host, server.port(), o.connections, o.services, [&](HttpConnection& c, int s) {
-    must(c.request("POST", fmt::format("/api/v1/namespaces/{}/services", scale.ns(s)), service_body(s)), fmt::format("service svc-{}", s), true);
+    must(c.request("POST", fmt::format("/api/v1/namespaces/{}/services", scale.ns(s)), service_body(s)), fmt::format("service svc-{}", s),
+         true);
   });
   const auto all_exist = Clock::now();
   std::printf("services: %d created in %.1f s; waiting for every slice...\n", o.services, seconds(all_exist - first_post));
@@ -334,8 +350,8 @@ Figures run_one(const Options& o, const Binary& b, int run) {
       for (int i = 0; i < count; ++i) {
         const int idx = order[static_cast<std::size_t>(i)];
         const int s = idx / o.pods_per_service, p = idx % o.pods_per_service;
-        std::this_thread::sleep_until(half_start +
-                                      std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(i * o.flip_interval_ms)));
+        std::this_thread::sleep_until(
+            half_start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double, std::milli>(i * o.flip_interval_ms)));
         const auto sent = Clock::now();
         watch.expect(scale.pod_ip(s, p), want, sent);
         must(c.request("PATCH", fmt::format("/api/v1/namespaces/{}/pods/{}/status", scale.ns(s), scale.pod_name(s, p)),
@@ -366,24 +382,24 @@ Figures run_one(const Options& o, const Binary& b, int run) {
   // 4. restart over the same data dir
   bool restart_failed = false;  // then its log stays
   if (o.idle_seconds > 0) try {
-    server.stop();
-    const auto exec = server.start();
-    ProcessUsage after_restart(server.pid());
-    const double to_ready = seconds(server.ready_at() - exec);
-    SliceWatch again(host, server.port(), "bench", o.pods_per_service);
-    const auto listed = again.wait_complete(o.services, std::max(1.0, o.idle_seconds - seconds(Clock::now() - exec)));
-    const std::uint64_t listing_events = again.events();
-    std::this_thread::sleep_until(exec + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.idle_seconds)));
-    f.emplace_back("restart: exec -> /readyz (s)", to_ready);
-    f.emplace_back("restart: exec -> a watch lists every slice complete (s)", listed ? seconds(*listed - exec) : NAN);
-    f.emplace_back(fmt::format("restart: server CPU in the first {:.0f} s (s)", o.idle_seconds), after_restart.cpu_seconds());
-    f.emplace_back(fmt::format("restart: server peak RSS in the first {:.0f} s (MiB)", o.idle_seconds), after_restart.peak_rss_mib());
-    f.emplace_back("restart: slice events after the listing", listed ? static_cast<double>(again.events() - listing_events) : NAN);
-  } catch (const std::exception& e) {
-    // The figures so far stand; the restart rows stay empty for this binary.
-    std::printf("restart failed: %s\n", e.what());
-    restart_failed = true;
-  }
+      server.stop();
+      const auto exec = server.start();
+      ProcessUsage after_restart(server.pid());
+      const double to_ready = seconds(server.ready_at() - exec);
+      SliceWatch again(host, server.port(), "bench", o.pods_per_service);
+      const auto listed = again.wait_complete(o.services, std::max(1.0, o.idle_seconds - seconds(Clock::now() - exec)));
+      const std::uint64_t listing_events = again.events();
+      std::this_thread::sleep_until(exec + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.idle_seconds)));
+      f.emplace_back("restart: exec -> /readyz (s)", to_ready);
+      f.emplace_back("restart: exec -> a watch lists every slice complete (s)", listed ? seconds(*listed - exec) : NAN);
+      f.emplace_back(fmt::format("restart: server CPU in the first {:.0f} s (s)", o.idle_seconds), after_restart.cpu_seconds());
+      f.emplace_back(fmt::format("restart: server peak RSS in the first {:.0f} s (MiB)", o.idle_seconds), after_restart.peak_rss_mib());
+      f.emplace_back("restart: slice events after the listing", listed ? static_cast<double>(again.events() - listing_events) : NAN);
+    } catch (const std::exception& e) {
+      // The figures so far stand; the restart rows stay empty for this binary.
+      std::printf("restart failed: %s\n", e.what());
+      restart_failed = true;
+    }
   server.stop();
   std::printf("load average after: %s\n", load_average().c_str());
   if (!o.keep) {

@@ -66,7 +66,8 @@ HttpConnection::HttpConnection(std::string host, int port) : impl_(std::make_uni
 
 HttpConnection::~HttpConnection() = default;
 
-Reply HttpConnection::request(const std::string& method, const std::string& target, const std::string& body, const std::string& content_type) {
+Reply HttpConnection::request(const std::string& method, const std::string& target, const std::string& body,
+                              const std::string& content_type) {
   for (int attempt = 0;; ++attempt) {
     try {
       if (!impl_->socket) impl_->connect();
@@ -110,7 +111,8 @@ void SliceWatch::run() {
       fd_ = socket.native_handle();
       if (stopping_) return;
     }
-    http::request<http::empty_body> req{http::verb::get, "/apis/discovery.k8s.io/v1/endpointslices?watch=true&resourceVersion=0&timeoutSeconds=86400", 11};
+    http::request<http::empty_body> req{http::verb::get,
+                                        "/apis/discovery.k8s.io/v1/endpointslices?watch=true&resourceVersion=0&timeoutSeconds=86400", 11};
     req.set(http::field::host, host_);
     req.set(http::field::accept, "application/json");
     http::write(socket, req);

@@ -85,9 +85,9 @@ class SliceWatch {
     std::string service;  // namespace/name
     int ready = 0;
   };
-  std::map<std::string, SliceState> slices_;       // namespace/name of the slice
-  std::map<std::string, int> ready_by_service_;    // namespace/name of the Service
-  int complete_ = 0;                               // Services with exactly per_service_ ready
+  std::map<std::string, SliceState> slices_;     // namespace/name of the slice
+  std::map<std::string, int> ready_by_service_;  // namespace/name of the Service
+  int complete_ = 0;                             // Services with exactly per_service_ ready
   Clock::time_point complete_changed_;
   struct Expectation {
     bool ready;
@@ -101,10 +101,10 @@ class SliceWatch {
 class ProcessUsage {
  public:
   explicit ProcessUsage(pid_t pid) : pid_(pid) {}
-  double cpu_seconds() const;     // utime + stime
-  double peak_rss_mib() const;    // VmHWM
-  double rss_mib() const;         // VmRSS
-  void reset_peak_rss() const;    // writes 5 to /proc/PID/clear_refs: VmHWM restarts from VmRSS
+  double cpu_seconds() const;   // utime + stime
+  double peak_rss_mib() const;  // VmHWM
+  double rss_mib() const;       // VmRSS
+  void reset_peak_rss() const;  // writes 5 to /proc/PID/clear_refs: VmHWM restarts from VmRSS
 
  private:
   pid_t pid_;
