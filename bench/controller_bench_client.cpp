@@ -6,77 +6,38 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <utility>  // Boost 1.74 asio/awaitable.hpp uses std::exchange without it
 
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 namespace switchyard::bench {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
 using Json = nlohmann::json;
 
 // ---- HttpConnection -----------------------------------------------------------------------------
 
 struct HttpConnection::Impl {
-  std::string host;
-  int port;
-  asio::io_context io;
-  std::optional<tcp::socket> socket;
-  beast::flat_buffer buffer;
-
-  void connect() {
-    socket.emplace(io);
-    socket->connect(tcp::endpoint(asio::ip::make_address(host), static_cast<unsigned short>(port)));
-    socket->set_option(tcp::no_delay(true));
-    buffer.clear();
-  }
-
-  Reply exchange(const std::string& method, const std::string& target, const std::string& body, const std::string& content_type) {
-    http::request<http::string_body> req{http::string_to_verb(method), target, 11};
-    req.set(http::field::host, host);
-    req.set(http::field::accept, "application/json");
-    if (!body.empty()) {
-      req.set(http::field::content_type, content_type);
-      req.body() = body;
-    }
-    req.keep_alive(true);
-    req.prepare_payload();
-    http::write(*socket, req);
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(1ull << 32);
-    http::read(*socket, buffer, parser);
-    auto res = parser.release();
-    if (!res.keep_alive()) socket.reset();
-    return {static_cast<int>(res.result_int()), std::move(res.body())};
-  }
+  std::unique_ptr<switchyard::http::HttpClient> client;
 };
 
 HttpConnection::HttpConnection(std::string host, int port) : impl_(std::make_unique<Impl>()) {
-  impl_->host = std::move(host);
-  impl_->port = port;
-  impl_->connect();
+  auto c = switchyard::http::HttpClient::create({.server = fmt::format("http://{}:{}", host, port),
+                                                 .headers = {{"Accept", "application/json"}},
+                                                 .max_idle_connections = 1,
+                                                 .max_response_bytes = std::size_t{1} << 32});
+  if (!c) throw std::runtime_error(c.error().describe());
+  impl_->client = std::move(*c);
 }
 
 HttpConnection::~HttpConnection() = default;
 
 Reply HttpConnection::request(const std::string& method, const std::string& target, const std::string& body,
                               const std::string& content_type) {
-  for (int attempt = 0;; ++attempt) {
-    try {
-      if (!impl_->socket) impl_->connect();
-      return impl_->exchange(method, target, body, content_type);
-    } catch (const std::exception& e) {
-      impl_->socket.reset();
-      if (attempt == 1) throw std::runtime_error(fmt::format("{} {}: {}", method, target, e.what()));
-    }
-  }
+  // The client retries once on a keep-alive connection the server closed meanwhile.
+  auto r = impl_->client->request(
+      {.method = method, .target = target, .body = body, .content_type = body.empty() ? "" : content_type, .idempotent = true});
+  if (!r) throw std::runtime_error(fmt::format("{} {}: {}", method, target, r.error().message));
+  return {r->status, std::move(r->body)};
 }
 
 // ---- SliceWatch ---------------------------------------------------------------------------------
@@ -91,7 +52,7 @@ SliceWatch::~SliceWatch() {
   stopping_ = true;
   {
     std::lock_guard lock(mu_);
-    if (fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+    if (client_) client_->close();
   }
   reader_.join();
 }
@@ -102,48 +63,30 @@ std::string SliceWatch::error() {
 }
 
 void SliceWatch::run() {
-  try {
-    asio::io_context io;
-    tcp::socket socket(io);
-    socket.connect(tcp::endpoint(asio::ip::make_address(host_), static_cast<unsigned short>(port_)));
+  auto created = switchyard::http::HttpClient::create(
+      {.server = fmt::format("http://{}:{}", host_, port_), .headers = {{"Accept", "application/json"}}});
+  if (!created) {
+    std::lock_guard lock(mu_);
+    error_ = created.error().describe();
+  } else {
     {
       std::lock_guard lock(mu_);
-      fd_ = socket.native_handle();
-      if (stopping_) return;
+      client_ = std::move(*created);
+      if (stopping_) client_->close();
     }
-    http::request<http::empty_body> req{http::verb::get,
-                                        "/apis/discovery.k8s.io/v1/endpointslices?watch=true&resourceVersion=0&timeoutSeconds=86400", 11};
-    req.set(http::field::host, host_);
-    req.set(http::field::accept, "application/json");
-    http::write(socket, req);
-    beast::flat_buffer buffer;
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(boost::none);
-    http::read_header(socket, buffer, parser);
-    if (parser.get().result_int() != 200) throw std::runtime_error(fmt::format("watch answered HTTP {}", parser.get().result_int()));
-    std::string pending;
-    auto on_chunk = [&](std::uint64_t, beast::string_view body, beast::error_code&) -> std::size_t {
-      pending.append(body.data(), body.size());
-      for (std::size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
-        on_event(pending.substr(0, nl));
-        pending.erase(0, nl + 1);
-      }
-      return body.size();
-    };
-    parser.on_chunk_body(on_chunk);
-    beast::error_code ec;
-    while (!parser.is_done() && !stopping_) {
-      http::read_some(socket, buffer, parser, ec);
-      if (ec) break;
+    auto status =
+        client_->stream_lines({.target = "/apis/discovery.k8s.io/v1/endpointslices?watch=true&resourceVersion=0&timeoutSeconds=86400"},
+                              [this](const std::string& line) {
+                                on_event(line);
+                                return !stopping_.load();
+                              });
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      if (!status)
+        error_ = "watch: " + status.error().message;
+      else if (*status != 200)
+        error_ = fmt::format("watch answered HTTP {}", *status);
     }
-    if (ec && !stopping_) throw std::runtime_error("watch read: " + ec.message());
-  } catch (const std::exception& e) {
-    std::lock_guard lock(mu_);
-    if (!stopping_) error_ = e.what();
-  }
-  {
-    std::lock_guard lock(mu_);
-    fd_ = -1;
   }
   ended_ = true;
   cv_.notify_all();

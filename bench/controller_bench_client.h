@@ -1,8 +1,8 @@
 // What controller_bench needs to talk to a `switchyard apiserver` from outside: a keep-alive HTTP/1.1
 // connection (plain HTTP, loopback), a watch on EndpointSlices that keeps, per Service, how many
 // ready endpoints its slices hold and times readiness changes the bench waits for, and the
-// CPU time and memory of a process from /proc. Kept local to the bench until the shared client in
-// orchestrator/http is on main.
+// CPU time and memory of a process from /proc. HTTP through the project's one client
+// (orchestrator/http).
 #pragma once
 
 #include <sys/types.h>
@@ -18,6 +18,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "orchestrator/http/client.h"
 
 namespace switchyard::bench {
 
@@ -76,7 +78,7 @@ class SliceWatch {
   int port_, per_service_;
   std::atomic<bool> stopping_{false}, ended_{false};
   std::atomic<std::uint64_t> events_{0};
-  int fd_ = -1;
+  std::unique_ptr<switchyard::http::HttpClient> client_;  // the watch's, so that the destructor can end it
   std::thread reader_;
   std::mutex mu_;
   std::condition_variable cv_;
