@@ -8,6 +8,8 @@
 // stay as they were. A handler added to a running informer first gets the cached objects as adds.
 #pragma once
 
+#include <stdexcept>
+
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -67,7 +69,9 @@ class SharedIndexInformer final : public InformerBase, private ReflectorSink {
   // Adds an index unless one of that name exists (users of a shared informer register the same
   // index under the same name).
   void ensure_index(const std::string& name, typename Indexer<T>::IndexFunc index) {
-    if (!indexer_.has_index(name)) (void)indexer_.add_index(name, std::move(index));
+    // AlreadyExists is the only failure: another user registered the name first, which is the point.
+    if (auto added = indexer_.add_index(name, std::move(index)); !added && added.error().code != ErrorCode::AlreadyExists)
+      throw std::logic_error(added.error().describe());
   }
 
   // Returns an id for remove_event_handler(): a handler that refers to its owner must be

@@ -90,7 +90,7 @@ std::optional<std::string> WorkQueue::get() {
 
 std::optional<std::string> WorkQueue::try_get() {
   std::lock_guard lock(mu_);
-  (void)release_due_locked();
+  release_due_locked();  // its next due time is for get()'s wait, not needed here
   return pop_locked();
 }
 
