@@ -46,24 +46,16 @@ Result<std::map<std::string, std::set<std::string>>> held_by_services(store::Sto
 Result<AllocationRepairReport> AllocationRepair::run_once() {
   // Allocations first: a Service created after this read holds values allocated before it, and
   // those are seen as held (or are not in this pass's allocation list at all).
-  std::map<std::string, std::string> owners;  // value -> owner
+  std::map<std::string, std::string> owners;  // value -> owner, one listing per range
   for (auto* range : allocators_.cluster_ips) {
-    auto ips = range->allocated();
+    auto ips = range->owners();
     if (!ips) return fail(ErrorCode::Unavailable, "listing allocated cluster IPs: " + ips.error().message);
-    for (const auto& ip : *ips) {
-      auto owner = range->owner_of(ip);
-      if (!owner) return fail(ErrorCode::Unavailable, "reading the owner of " + ip + ": " + owner.error().message);
-      if (*owner) owners["ip:" + ip] = **owner;
-    }
+    for (auto& [ip, owner] : *ips) owners["ip:" + ip] = std::move(owner);
   }
   if (allocators_.node_ports) {
-    auto ports = allocators_.node_ports->allocated();
+    auto ports = allocators_.node_ports->owners();
     if (!ports) return fail(ErrorCode::Unavailable, "listing allocated node ports: " + ports.error().message);
-    for (int port : *ports) {
-      auto owner = allocators_.node_ports->owner_of(port);
-      if (!owner) return fail(ErrorCode::Unavailable, fmt::format("reading the owner of node port {}: {}", port, owner.error().message));
-      if (*owner) owners[fmt::format("port:{}", port)] = **owner;
-    }
+    for (auto& [port, owner] : *ports) owners[fmt::format("port:{}", port)] = std::move(owner);
   }
   auto held = held_by_services(store_);
   if (!held) return fail(held.error());

@@ -112,18 +112,27 @@ AllocationResult<void> StoreBackedRange::allocate(std::uint64_t offset, std::str
   return std::unexpected(store_failure(fmt::format("allocating {}", key), r.error()));
 }
 
-AllocationResult<std::vector<std::uint64_t>> StoreBackedRange::allocated() {
-  std::vector<std::uint64_t> out;
+AllocationResult<std::vector<std::pair<std::uint64_t, std::string>>> StoreBackedRange::owners() {
+  std::vector<std::pair<std::uint64_t, std::string>> out;
   std::string after;
   for (;;) {
     auto page = store_.list(naming_.prefix, 1000, after);
     if (!page) return std::unexpected(store_failure(fmt::format("listing {}", naming_.prefix), page.error()));
     for (const auto& kv : page->items)
-      if (auto off = naming_.offset_of(std::string_view(kv.key).substr(naming_.prefix.size()))) out.push_back(*off);
+      if (auto off = naming_.offset_of(std::string_view(kv.key).substr(naming_.prefix.size()))) out.emplace_back(*off, kv.value);
     if (!page->more || page->items.empty()) break;
     after = page->items.back().key;
   }
   std::sort(out.begin(), out.end());
+  return out;
+}
+
+AllocationResult<std::vector<std::uint64_t>> StoreBackedRange::allocated() {
+  auto held = owners();
+  if (!held) return std::unexpected(held.error());
+  std::vector<std::uint64_t> out;
+  out.reserve(held->size());
+  for (const auto& [offset, owner] : *held) out.push_back(offset);
   return out;
 }
 
@@ -242,6 +251,14 @@ AllocationResult<std::optional<std::string>> ClusterIpAllocator::owner_of(std::s
   return keys_.owner_of(*off);
 }
 
+AllocationResult<std::vector<std::pair<std::string, std::string>>> ClusterIpAllocator::owners() {
+  auto held = keys_.owners();
+  if (!held) return std::unexpected(held.error());
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto& [off, owner] : *held) out.emplace_back(range_.at(off), std::move(owner));
+  return out;
+}
+
 AllocationResult<std::vector<std::string>> ClusterIpAllocator::allocated() {
   auto offs = keys_.allocated();
   if (!offs) return std::unexpected(offs.error());
@@ -297,6 +314,14 @@ AllocationResult<bool> NodePortAllocator::release(int port, std::string_view own
 AllocationResult<std::optional<std::string>> NodePortAllocator::owner_of(int port) {
   if (port < min_ || port > max_) return std::nullopt;
   return keys_.owner_of(static_cast<std::uint64_t>(port - min_));
+}
+
+AllocationResult<std::vector<std::pair<int, std::string>>> NodePortAllocator::owners() {
+  auto held = keys_.owners();
+  if (!held) return std::unexpected(held.error());
+  std::vector<std::pair<int, std::string>> out;
+  for (auto& [off, owner] : *held) out.emplace_back(min_ + static_cast<int>(off), std::move(owner));
+  return out;
 }
 
 AllocationResult<std::vector<int>> NodePortAllocator::allocated() {

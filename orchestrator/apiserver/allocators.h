@@ -92,6 +92,8 @@ class StoreBackedRange {
   AllocationResult<std::optional<std::string>> owner_of(std::uint64_t offset);
   // Every allocated offset of this range, ascending.
   AllocationResult<std::vector<std::uint64_t>> allocated();
+  // Every allocated offset with its owner, ascending, from one listing.
+  AllocationResult<std::vector<std::pair<std::uint64_t, std::string>>> owners();
 
  private:
   std::string key_of(std::uint64_t offset) const { return naming_.prefix + naming_.suffix_of(offset); }
@@ -119,6 +121,7 @@ class ClusterIpAllocator {
   AllocationResult<bool> release(std::string_view ip, std::string_view owner);
   AllocationResult<std::optional<std::string>> owner_of(std::string_view ip);
   AllocationResult<std::vector<std::string>> allocated();
+  AllocationResult<std::vector<std::pair<std::string, std::string>>> owners();  // (ip, owner)
 
  private:
   ClusterIpAllocator(store::Store& store, IpRange range);
@@ -139,6 +142,7 @@ class NodePortAllocator {
   AllocationResult<bool> release(int port, std::string_view owner);
   AllocationResult<std::optional<std::string>> owner_of(int port);
   AllocationResult<std::vector<int>> allocated();
+  AllocationResult<std::vector<std::pair<int, std::string>>> owners();  // (port, owner)
 
  private:
   NodePortAllocator(store::Store& store, int min, int max, std::uint64_t static_band);
