@@ -197,7 +197,7 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   if (auto ok = ensure_system_namespaces(*parts->registry); !ok) return std::unexpected(ok.error());
   parts->handler.emplace(*parts->registry, token);
   auto server = apiserver::HttpServer::start(*parts->handler, {o.listen, o.plain_http ? "" : cert, o.plain_http ? "" : key});
-  if (!server) return fail(ErrorCode::Unavailable, server.error());
+  if (!server) return fail(server.error());
   parts->server = std::move(*server);
   if (auto ok = ensure_kubernetes_service(*parts->registry, first_ip, parts->server->port()); !ok) return std::unexpected(ok.error());
   std::string kubeconfig;

@@ -52,9 +52,9 @@ std::string ebpf_flags(const UpOptions& o) {
   return fmt::format("{} --bpf-root {}", o.cgroup_root.empty() ? "" : " --cgroup-root " + o.cgroup_root, o.bpf_root);
 }
 
-std::expected<std::string, std::string> first_global_ipv4() {
+Result<std::string> first_global_ipv4() {
   ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return std::unexpected(std::string("getifaddrs: ") + std::strerror(errno));
+  if (getifaddrs(&list) != 0) return fail(ErrorCode::Internal, std::string("getifaddrs: ") + std::strerror(errno));
   std::string found;
   for (ifaddrs* a = list; a && found.empty(); a = a->ifa_next) {
     if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET || !(a->ifa_flags & IFF_UP) || (a->ifa_flags & IFF_LOOPBACK)) continue;
@@ -65,25 +65,27 @@ std::expected<std::string, std::string> first_global_ipv4() {
     found = text;
   }
   freeifaddrs(list);
-  if (found.empty()) return std::unexpected("no interface that is up has a global IPv4 address: give --node-ip");
+  if (found.empty()) return fail(ErrorCode::NotFound, "no interface that is up has a global IPv4 address: give --node-ip");
   return found;
 }
 
 // Creates `body`, replacing an object of that name left by an earlier run (its spec may differ).
-std::expected<void, std::string> replace_object(apiserver::ObjectRegistry& registry, const char* group, const char* resource,
-                                                const std::string& ns, const apiserver::Json& body) {
+Result<void> replace_object(apiserver::ObjectRegistry& registry, const char* group, const char* resource, const std::string& ns,
+                            const apiserver::Json& body) {
   const auto* r = apiserver::find_resource(group, "v1", resource);
   const std::string name = body["metadata"]["name"];
   if (auto gone = registry.remove(*r, ns, name); !gone && gone.error().code != 404)
-    return std::unexpected(fmt::format("replacing {} {}/{}: {}", resource, ns, name, gone.error().status.value("message", "refused")));
+    return fail(ErrorCode::Internal,
+                fmt::format("replacing {} {}/{}: {}", resource, ns, name, gone.error().status.value("message", "refused")));
   std::vector<std::string> warnings;
   auto created = registry.create(*r, ns, body, apiserver::FieldValidation::Strict, warnings);
-  if (!created) return std::unexpected(fmt::format("{} {}/{}: {}", resource, ns, name, created.error().status.value("message", "refused")));
+  if (!created)
+    return fail(ErrorCode::Internal, fmt::format("{} {}/{}: {}", resource, ns, name, created.error().status.value("message", "refused")));
   return {};
 }
 
 // The Node, and kube-dns with one endpoint: this node's DNS server.
-std::expected<void, std::string> create_cluster_objects(ControlPlane& plane, const UpOptions& o, const std::string& dns_ip) {
+Result<void> create_cluster_objects(ControlPlane& plane, const UpOptions& o, const std::string& dns_ip) {
   auto& reg = plane.registry();
   if (auto ok = replace_object(reg, "", "nodes", "",
                                {{"apiVersion", "v1"},
@@ -169,7 +171,7 @@ int run_up(UpOptions o) {
   auto agent = NodeAgent::start(agent_config, *connection);
   if (!agent) {
     std::cerr << "error: " << agent.error().message << "\n";
-    return agent.error().exit_code;
+    return 1;
   }
   for (int i = 0; i < 300 && !(*agent)->ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   if (!(*agent)->ready()) spdlog::warn("event=agent_not_ready_yet waited_s=30");

@@ -58,11 +58,11 @@ struct HealthCheckServer::Impl {
   }
 
   // Listens on `address` (every address: dual-stack "::"), in the calling thread's namespace.
-  std::expected<void, std::string> open(const std::string& address, std::int32_t port) {
+  Result<void> open(const std::string& address, std::int32_t port) {
     const bool v6 = address.find(':') != std::string::npos;
     const bool any = address == "::";
     auto opened = server->listen(v6 ? fmt::format("[{}]:{}", address, port) : fmt::format("{}:{}", address, port), any);
-    if (!opened) return std::unexpected(opened.error().message);
+    if (!opened) return fail(opened.error());
     return {};
   }
 };
@@ -116,7 +116,7 @@ std::expected<void, Error> HealthCheckServer::update(const endpoints::Snapshot& 
       // A host without IPv6 still gets an IPv4 listener for "every address".
       if (!opened && address == "::" && s.options.node_addresses.empty()) opened = s.open("0.0.0.0", port);
       if (!opened) {
-        failed = opened.error();
+        failed = opened.error().message;
         break;
       }
     }
