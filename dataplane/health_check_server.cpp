@@ -69,7 +69,7 @@ struct HealthCheckServer::Impl {
 
 HealthCheckServer::HealthCheckServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-std::expected<std::unique_ptr<HealthCheckServer>, Error> HealthCheckServer::create(HealthCheckServerOptions options) {
+Result<std::unique_ptr<HealthCheckServer>> HealthCheckServer::create(HealthCheckServerOptions options) {
   for (const auto& a : options.node_addresses) {
     auto valid = http::parse_listen_address(a.find(':') != std::string::npos ? "[" + a + "]:0" : a + ":0");
     if (!valid) return std::unexpected(Error{ErrorCode::Internal, "health-check server: node address '" + a + "': not an IP address"});
@@ -94,7 +94,7 @@ std::expected<std::unique_ptr<HealthCheckServer>, Error> HealthCheckServer::crea
 
 HealthCheckServer::~HealthCheckServer() { impl_->server->stop(); }
 
-std::expected<void, Error> HealthCheckServer::update(const endpoints::Snapshot& snapshot) {
+Result<void> HealthCheckServer::update(const endpoints::Snapshot& snapshot) {
   auto& s = *impl_;
   const auto desired = desired_ports(snapshot);
   {
