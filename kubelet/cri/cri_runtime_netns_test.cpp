@@ -80,8 +80,13 @@ void cleanup_on_signal(int) {
 
 void write_cleanup_script(const Node& n) {
   std::string socket = (n.data_dir / "containerd.sock").string();
+  std::string runc_root = (n.data_dir / "runc" / "k8s.io").string();
+  // The same order as remove_runtime_leftovers: containerd, containers through runc (which
+  // also removes their cgroups), shims, mounts; then the namespace and the directory.
   std::ofstream(n.cleanup_script) << "#!/bin/sh\n"
                                   << "pkill -KILL -f -- '--config " << (n.data_dir / "config.toml").string() << "'\n"
+                                  << "for id in $(ls " << runc_root << " 2>/dev/null); do /usr/sbin/runc --root " << runc_root
+                                  << " delete --force $id; rm -f /var/lib/cni/results/*-$id-*; done\n"
                                   << "for p in $(pgrep -f -- '-address " << socket << "'); do pkill -KILL -P $p; kill -KILL $p; done\n"
                                   << "grep -o ' " << n.data_dir.string() << "[^ ]*' /proc/self/mountinfo | sort -r | "
                                   << "while read m; do umount -l \"$m\"; done\n"
@@ -326,6 +331,62 @@ TEST_F(CriRuntime, StoppingLeavesNoMountsAndNoShims) {
   tear_down_node();
   EXPECT_EQ(sh("mount | grep -F '" + data_dir + "'").output, "");
   EXPECT_FALSE(fs::exists(data_dir));
+}
+
+// What `switchyard up` relies on after a crash: with containerd gone and a pod still running,
+// remove_runtime_leftovers kills the pod's processes and shim and unmounts everything.
+TEST(RuntimeLeftovers, APodOfAStoppedContainerdIsKilledAndUnmounted) {
+  runtime::ContainerdOptions options;
+  options.data_dir = fs::path("/tmp") / unique("leftovers");
+  options.pod_cidr = "10.78.0.0/24";
+  options.sandbox_image = kPause;
+  std::string netns = unique("leftovers");
+  options.netns_path = "/run/netns/" + netns;
+  struct Guard {  // runs even when an assertion below returns early
+    runtime::ContainerdOptions& options;
+    std::string netns;
+    ~Guard() {
+      if (auto r = runtime::remove_runtime_leftovers(options); !r) ADD_FAILURE() << r.error().message;
+      sh("ip netns del " + netns + " 2>/dev/null");
+      std::error_code ec;
+      fs::remove_all(options.data_dir, ec);
+    }
+  } guard{options, netns};
+  ASSERT_EQ(sh("ip netns add " + netns).exit_code, 0);
+  auto containerd = runtime::ContainerdSupervisor::start(options);
+  ASSERT_TRUE(containerd.has_value()) << containerd.error().message;
+  auto imported = runtime::import_images((*containerd)->endpoint(), {fs::path(SWITCHYARD_TEST_IMAGES_DIR) / "busybox.tar",
+                                                                     fs::path(SWITCHYARD_TEST_IMAGES_DIR) / "pause.tar"});
+  ASSERT_TRUE(imported.has_value()) << imported.error().message;
+  auto client = cri::CriClient::connect((*containerd)->endpoint());
+  ASSERT_TRUE(client.has_value());
+  cri::PodSandboxConfig config;
+  config.metadata = {.name = "orphan", .uid = unique("orphan"), .namespace_ = "default", .attempt = 0};
+  config.hostname = "orphan";
+  auto sandbox = (*client)->run_pod_sandbox(config);
+  ASSERT_TRUE(sandbox.has_value()) << sandbox.error().message;
+  cri::ContainerConfig container;
+  container.metadata.name = "sleeper";
+  container.image = kBusybox;
+  const std::string sleep_seconds = std::to_string(100000 + ::getpid());  // names this test's process
+  container.command = {"sleep", sleep_seconds};
+  auto id = (*client)->create_container(*sandbox, container, config);
+  ASSERT_TRUE(id.has_value()) << id.error().message;
+  ASSERT_TRUE((*client)->start_container(*id).has_value());
+
+  (*containerd)->stop();
+  std::string socket_pattern = "'[-]address " + (*containerd)->endpoint() + "'";
+  EXPECT_NE(sh("pgrep -f -- " + socket_pattern).output, "") << "the shim should outlive containerd";
+  EXPECT_FALSE(runtime::mounts_under(options.data_dir).empty());
+  EXPECT_EQ(sh("pgrep -x sleep -a | grep -c ' " + sleep_seconds + "$'").output, "1\n");
+
+  auto cleaned = runtime::remove_runtime_leftovers(options);
+  EXPECT_TRUE(cleaned.has_value()) << cleaned.error().message;
+  EXPECT_EQ(sh("pgrep -f -- " + socket_pattern).output, "");
+  EXPECT_THAT(runtime::mounts_under(options.data_dir), IsEmpty());
+  EXPECT_EQ(sh("pgrep -x sleep -a | grep -c ' " + sleep_seconds + "$'").output, "0\n");
+  EXPECT_EQ(sh("ls -d /sys/fs/cgroup/memory/k8s.io/" + *id + " 2>/dev/null").output, "") << "runc delete left the cgroup";
+  EXPECT_EQ(sh("ls /var/lib/cni/results 2>/dev/null | grep -c " + *sandbox).output, "0\n") << "libcni's cached result stayed";
 }
 
 }  // namespace

@@ -21,6 +21,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
+constexpr const char* kCniResultsDir = "/var/lib/cni/results";
+
 // /proc/self/mountinfo escapes space, tab, newline and backslash as \ooo.
 std::string unescape_mount_path(const std::string& s) {
   std::string out;
@@ -76,6 +78,16 @@ void collect_descendants(const std::map<pid_t, ProcessInfo>& processes, pid_t ro
   }
 }
 
+// libcni caches each attachment's result in a fixed host directory, whatever the instance; a
+// sandbox that was killed rather than removed (no CNI DEL) leaves its files there.
+void remove_cni_results(const std::string& id) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(kCniResultsDir, ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.find("-" + id + "-") != std::string::npos) fs::remove(entry.path(), ec);
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> mounts_under(const fs::path& dir) {
@@ -111,6 +123,7 @@ Result<> remove_runtime_leftovers(const ContainerdOptions& options) {
       if (!ns.is_directory()) continue;
       for (const auto& container : fs::directory_iterator(ns.path(), ec)) {
         if (!container.is_directory()) continue;
+        remove_cni_results(container.path().filename().string());  // a sandbox's pause container has its id
         auto r = run_command({options.runc_binary, "--root", ns.path().string(), "delete", "--force", container.path().filename().string()},
                              std::chrono::seconds(20));
         if (!r)
