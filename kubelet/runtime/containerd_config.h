@@ -42,6 +42,10 @@ struct ContainerdPaths {
   std::filesystem::path pod_logs;  // a place for the kubelet's pod log directories
 };
 
+// The containerd data dir of a node whose own data dir (`switchyard up --data-dir`) is given:
+// `switchyard images import --data-dir` finds the socket through it.
+inline std::filesystem::path node_containerd_dir(const std::filesystem::path& node_data_dir) { return node_data_dir / "containerd"; }
+
 // containerd's config.toml (version 2) for these options.
 std::string render_containerd_config(const ContainerdOptions& options);
 // The CNI conflist: a bridge with host-local IPAM over pod_cidr (gateway .1, masquerade off:

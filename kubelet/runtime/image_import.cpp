@@ -39,6 +39,8 @@ Result<std::vector<ImportedImage>> import_images(const std::string& endpoint, co
   auto client = cri::CriClient::connect(endpoint);
   if (!client) return fail(client.error());
   std::string address = endpoint.starts_with("unix://") ? endpoint.substr(7) : endpoint;
+  // Asked first because ctr waits ~10 s before it gives up on a socket nobody serves.
+  if (auto version = (*client)->version(); !version) return fail(with_context(version.error(), "importing images"));
   std::vector<ImportedImage> out;
   for (const auto& archive : archives) {
     std::error_code ec;
