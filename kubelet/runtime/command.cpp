@@ -25,6 +25,9 @@ Result<CommandOutput> run_command(const std::vector<std::string>& argv, std::chr
     return fail(ErrorCode::Internal, std::string("fork: ") + std::strerror(errno));
   }
   if (pid == 0) {
+    sigset_t none;  // a parent that blocks SIGTERM to sigwait() for it (up) must not pass that on
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::dup2(pipe_fds[1], 1);
     ::dup2(pipe_fds[1], 2);
     int devnull = ::open("/dev/null", O_RDONLY);

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "kubelet/runtime/image_import.h"
+#include "kubelet/runtime/node_runtime.h"
 #include "kubelet/runtime/runtime_cleanup.h"
 
 namespace switchyard::kubelet::runtime {
@@ -95,6 +96,15 @@ TEST(ImageArchives, AreTheTarballsOfADirInNameOrder) {
   EXPECT_EQ(*found, expected);
   std::filesystem::remove_all(dir);
   EXPECT_EQ(image_archives_in(dir).error().code, ErrorCode::NotFound);
+}
+
+TEST(NodeRuntime, AOneNodeClusterTakesTheFirstSlash24OfTheClusterCidr) {
+  EXPECT_EQ(first_pod_range("10.244.0.0/16").value(), "10.244.0.0/24");
+  EXPECT_EQ(first_pod_range("10.244.7.9/16").value(), "10.244.0.0/24");
+  EXPECT_EQ(first_pod_range("192.168.5.0/24").value(), "192.168.5.0/24");
+  EXPECT_EQ(first_pod_range("10.1.2.0/25").error().code, ErrorCode::Invalid);
+  EXPECT_EQ(first_pod_range("fd00::/64").error().code, ErrorCode::Invalid);
+  EXPECT_EQ(first_pod_range("10.244.0.0").error().code, ErrorCode::Invalid);
 }
 
 }  // namespace

@@ -92,6 +92,9 @@ Result<> ContainerdSupervisor::spawn() {
     // Entering the namespace here (as `nsenter --net` would) keeps the host's mounts, unlike
     // `ip netns exec`, which remounts /sys.
     if (netns >= 0 && ::setns(netns, CLONE_NEWNET) != 0) ::_exit(126);
+    sigset_t none;  // a parent that blocks SIGTERM to sigwait() for it (up) must not pass that on
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::setsid();  // its own process group: a terminal's ^C goes to us, and we stop it in order
     ::dup2(log, 1);
     ::dup2(log, 2);
