@@ -7,7 +7,8 @@ set -euo pipefail
 runtime=(
   libc-ares2 libsqlite3-0 libnetfilter-conntrack3 libnfnetlink0 libnftnl11 libmnl0
   libbpf1 libelf1 zlib1g libspdlog1.10 libfmt9 libyaml-cpp0.7 libssl3 libstdc++6
-  ca-certificates libgrpc++1.51 libprotobuf32
+  ca-certificates
+  libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libre2-9  # the CRI client (gRPC)
 )
 packages=(
   # toolchain
