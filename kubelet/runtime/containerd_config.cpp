@@ -150,6 +150,9 @@ Result<> write_containerd_files(const ContainerdOptions& options) {
     return fail(ErrorCode::Invalid, "containerd data dir must be absolute: " + options.data_dir.string());
   if (options.pod_cidr.empty()) return fail(ErrorCode::Invalid, "containerd: a pod CIDR is required for the CNI config");
   ContainerdPaths p(options.data_dir);
+  // sockaddr_un holds 108 bytes: containerd would fail later with a less helpful message.
+  if (p.ttrpc_socket.string().size() >= 108)
+    return fail(ErrorCode::Invalid, "containerd data dir " + options.data_dir.string() + " is too long for a unix socket path under it");
   for (const auto& dir : {p.data_dir, p.root, p.state, p.opt, p.runc_root, p.cni_conf_dir, p.ipam_dir, p.pod_logs}) {
     std::error_code ec;
     fs::create_directories(dir, ec);

@@ -70,6 +70,12 @@ TEST(ContainerdConfig, WritingRejectsARelativeDirOrAMissingCidr) {
   o = sample();
   o.pod_cidr.clear();
   EXPECT_EQ(write_containerd_files(o).error().code, ErrorCode::Invalid);
+  o = sample();
+  o.data_dir = "/tmp/" + std::string(100, 'd');  // its sockets' paths would not fit a sockaddr_un
+  auto too_long = write_containerd_files(o);
+  ASSERT_FALSE(too_long.has_value());
+  EXPECT_EQ(too_long.error().code, ErrorCode::Invalid);
+  EXPECT_THAT(too_long.error().message, HasSubstr("too long for a unix socket path"));
 }
 
 TEST(ContainerdConfig, WritesConfigAndConflistIntoAFreshDir) {
