@@ -21,8 +21,9 @@ struct ImportedImage {
 Result<std::vector<ImportedImage>> import_images(const std::string& endpoint, const std::vector<std::filesystem::path>& archives,
                                                  const std::string& ctr_binary = "/usr/bin/ctr");
 
-// The archives (*.tar, *.tar.gz, *.tgz, *.oci) directly in `dir`, sorted by name: what
-// `up --images-dir` imports at start (k3s's air-gap images directory works the same way).
+// The archives (*.tar) directly in `dir`, sorted by name: what `up --images-dir` imports at
+// start (k3s's air-gap images directory works the same way). Compressed archives are left out:
+// containerd 1.6's importer reads plain tar only.
 Result<std::vector<std::filesystem::path>> image_archives_in(const std::filesystem::path& dir);
 
 }  // namespace switchyard::kubelet::runtime
