@@ -77,8 +77,7 @@ Result<std::vector<fs::path>> image_archives_in(const fs::path& dir) {
   for (const auto& entry : it) {
     if (!entry.is_regular_file()) continue;
     std::string name = entry.path().filename().string();
-    if (name.ends_with(".tar") || name.ends_with(".tar.gz") || name.ends_with(".tgz") || name.ends_with(".oci"))
-      out.push_back(entry.path());
+    if (name.ends_with(".tar")) out.push_back(entry.path());
   }
   std::sort(out.begin(), out.end());
   return out;
