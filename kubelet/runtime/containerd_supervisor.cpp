@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -31,11 +32,14 @@ bool wait_exited(int pidfd, std::chrono::milliseconds timeout) {
 }
 
 std::string log_tail(const std::filesystem::path& log) {
-  std::ifstream in(log);
+  constexpr std::streamoff kTail = 1500;  // the log of a long-running containerd is large
+  std::ifstream in(log, std::ios::binary | std::ios::ate);
+  std::streamoff size = in.tellg();
+  if (size <= 0) return "";
+  in.seekg(std::max<std::streamoff>(0, size - kTail));
   std::stringstream ss;
   ss << in.rdbuf();
-  std::string all = ss.str();
-  return all.size() > 1500 ? all.substr(all.size() - 1500) : all;
+  return ss.str();
 }
 
 }  // namespace
