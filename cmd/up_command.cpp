@@ -22,6 +22,7 @@
 #include "orchestrator/apiserver/resources.h"
 #include "cmd/commands.h"
 #include "cmd/control_plane.h"
+#include "kubelet/runtime/node_runtime.h"
 #include "node/node_agent.h"
 
 namespace switchyard::cmd {
@@ -44,6 +45,7 @@ struct UpOptions {
   std::string cgroup_root;
   std::string bpf_root = "/sys/fs/bpf/switchyard";
   std::vector<std::string> external_interfaces;
+  kubelet::runtime::NodeRuntimeOptions runtime;  // the node's container runtime (off unless asked)
 };
 
 // The flags that name where an eBPF agent attached and pinned, for the commands printed.
@@ -157,6 +159,25 @@ int run_up(UpOptions o) {
     std::cerr << fmt::format("error: {}: {}\n", (*plane)->kubeconfig(), connection.error().message);
     return 1;
   }
+  std::unique_ptr<kubelet::runtime::NodeRuntime> runtime;
+  if (o.runtime.enabled()) {
+    o.runtime.node_data_dir = o.control_plane.data_dir;
+    if (o.runtime.pod_cidr.empty()) {
+      auto range = kubelet::runtime::first_pod_range(o.cluster_cidrs.empty() ? "" : o.cluster_cidrs.front());
+      if (!range) {
+        std::cerr << "error: " << range.error() << "\n";
+        return 2;
+      }
+      o.runtime.pod_cidr = *range;
+    }
+    auto started = kubelet::runtime::NodeRuntime::start(o.runtime);
+    if (!started) {
+      std::cerr << "error: container runtime: " << started.error() << "\n";
+      (*plane)->stop();
+      return 1;
+    }
+    runtime = std::move(*started);
+  }
   AgentConfig agent_config;
   agent_config.node_name = o.node_name;
   agent_config.mode = o.mode;
@@ -189,10 +210,18 @@ int run_up(UpOptions o) {
                    o.control_plane.service_cidr, o.node_ip, o.mode, o.mode == "ebpf" ? fmt::format(" --bpf-root {}", o.bpf_root) : "",
                    o.node_name, o.mode, ebpf_flags(o))
             << std::flush;
+  if (runtime)
+    std::cout << fmt::format(
+                     "\nContainer runtime: {} {} at {}{} ({} images imported); `switchyard images import --data-dir {} FILE` adds more.\n",
+                     runtime->version().runtime_name, runtime->version().runtime_version, runtime->endpoint(),
+                     runtime->ours() ? ", run by switchyard, pods in " + o.runtime.pod_cidr : "", runtime->images_imported(),
+                     o.control_plane.data_dir)
+              << std::flush;
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("event=up_stopping signal={} rules=kept", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*agent)->stop();
+  if (runtime) runtime->stop();
   (*plane)->stop();
   return 0;
 }
@@ -218,6 +247,13 @@ void register_up(CLI::App& app, std::function<int()>& run) {
   sub->add_option("--external-interfaces", o->external_interfaces,
                   "eBPF: interfaces whose traffic from outside gets NodePort, LoadBalancer and external IPs (comma-separated)")
       ->delimiter(',');
+  sub->add_flag("--run-containerd", o->runtime.run_containerd,
+                "run and supervise this node's own containerd under <data-dir>/containerd (CRI socket containerd.sock there)");
+  sub->add_option("--container-runtime-endpoint", o->runtime.endpoint, "use this CRI socket instead of running containerd");
+  sub->add_option("--images-dir", o->runtime.images_dir,
+                  "import every image archive (.tar) in this directory at start (implies a runtime)");
+  sub->add_option("--pod-cidr", o->runtime.pod_cidr,
+                  "this node's pod range for containerd's CNI (default: the first /24 of --cluster-cidr)");
   sub->callback([&run, o] { run = [o] { return run_up(*o); }; });
 }
 
