@@ -138,6 +138,11 @@ void register_agent(CLI::App& app, std::function<int()>& run) {
                       "without --dns-upstream, forward to this file's nameservers (\"\": do not forward)")
           ->capture_default_str(),
       [](auto& c, auto& f) { c.dns_resolv_conf = f.dns_resolv_conf; });
+  add(sub->add_option("--dns-forward-clients", f.dns_forward_clients,
+                      "CIDRs whose queries for names outside the cluster are forwarded (default: the cluster CIDRs, the node's "
+                      "subnets and loopback; 0.0.0.0/0,::/0 for everyone)")
+          ->delimiter(','),
+      [](auto& c, auto& f) { c.dns_forward_clients = f.dns_forward_clients; });
   add(sub->add_flag("--dns-autopath", f.dns_autopath,
                     "server-side search path (CoreDNS's autopath) for queries from this node's pods: one round trip with ndots:5"),
       [](auto& c, auto& f) { c.dns_autopath = f.dns_autopath; });

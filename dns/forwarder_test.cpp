@@ -135,6 +135,42 @@ TEST_F(ForwarderTest, NamesOutsideTheClusterDomainGetTheUpstreamsAnswerWithTheCl
   EXPECT_EQ(testing::decode(response).answer, std::vector<std::string>{"web.shop.svc.upstream.test. 30 A 10.96.0.10"});
 }
 
+// On the node's address the server must be no open resolver: outside names are forwarded only
+// for the cluster's clients; cluster names are answered to anyone (the hardening issue).
+TEST_F(ForwarderTest, OnlyClientsInTheForwardingRangesGetRecursion) {
+  start_upstream(30);
+  start_ours({upstream_->bound()[0]}, ForwardOptions{.clients = {"10.244.0.0/16", "fd00::/8"}});
+  ASSERT_TRUE(wait_until(3, [&] { return upstream_queries() == 1; })) << "the loop probe reaches the upstream first";
+  EXPECT_THAT(dig("web.shop.svc.upstream.test"), HasSubstr("status: REFUSED"));
+  EXPECT_EQ(upstream_queries(), 1u) << "nothing was sent upstream for a client outside the ranges";
+  EXPECT_EQ(dig("+short local.shop.svc.cluster.local"), "10.96.0.20\n") << "cluster names are answered to anyone";
+  EXPECT_EQ(ours_->forward_counters()->refused_client.load(), 1u);
+  EXPECT_THAT(ours_->metrics_text(), HasSubstr("switchyard_dns_forward_client_refused_total 1"));
+
+  // The same client inside a range (loopback here) is forwarded to, over UDP and TCP.
+  ours_.reset();
+  start_ours({upstream_->bound()[0]}, ForwardOptions{.clients = {"10.244.0.0/16", "127.0.0.0/8"}});
+  EXPECT_EQ(dig("+short web.shop.svc.upstream.test"), "10.96.0.10\n");
+  EXPECT_EQ(dig("+tcp +short web.shop.svc.upstream.test"), "10.96.0.10\n");
+  EXPECT_EQ(ours_->forward_counters()->refused_client.load(), 0u);
+}
+
+TEST(ClientRanges, ParsesCidrsAndHostsAndRefusesGarbage) {
+  auto r = ClientRanges::parse({"10.244.0.0/16", "192.168.1.7", "fd00::/8"});
+  ASSERT_TRUE(r) << r.error();
+  const auto in = ip_key("10.244.3.4"), out = ip_key("10.245.0.1"), host = ip_key("192.168.1.7"), v6 = ip_key("fd12::1"),
+             v6_out = ip_key("fe80::1");
+  EXPECT_TRUE(r->contains(&*in));
+  EXPECT_FALSE(r->contains(&*out));
+  EXPECT_TRUE(r->contains(&*host));
+  EXPECT_TRUE(r->contains(&*v6));
+  EXPECT_FALSE(r->contains(&*v6_out));
+  EXPECT_FALSE(r->contains(nullptr)) << "an unknown client is not one of ours";
+  EXPECT_TRUE(ClientRanges::parse({})->contains(nullptr)) << "no ranges: everyone";
+  EXPECT_THAT(ClientRanges::parse({"10.0.0.0/33"}).error().message, HasSubstr("bad prefix length"));
+  EXPECT_THAT(ClientRanges::parse({"nope"}).error().message, HasSubstr("not an IP address"));
+}
+
 TEST_F(ForwarderTest, ASecondQueryIsACacheHitAndNegativeAnswersAreCachedForTheCappedSoaMinimum) {
   start_upstream(30);
   ForwardOptions f;

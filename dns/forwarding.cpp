@@ -25,8 +25,11 @@ Result<std::unique_ptr<Forwarding>> Forwarding::create(ForwardOptions options) {
     upstreams = std::move(*from_file);
   }
   if (upstreams.empty()) return std::unique_ptr<Forwarding>();
+  auto clients = ClientRanges::parse(options.clients);
+  if (!clients) return fail(clients.error());
   std::unique_ptr<Forwarding> f(new Forwarding(std::move(options)));
   f->upstreams_ = std::move(upstreams);
+  f->clients_ = std::move(*clients);
   if (f->options_.detect_loops) {
     std::random_device rd;
     std::mt19937_64 rng((static_cast<std::uint64_t>(rd()) << 32) | rd());

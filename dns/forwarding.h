@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "dns/client_ranges.h"
 #include "dns/forward_cache.h"
 #include "orchestrator/base/error.h"
 
@@ -25,10 +26,12 @@ struct ForwardOptions {
   std::size_t max_in_flight = 1000;  // across workers; beyond it, REFUSED (as CoreDNS's max_concurrent)
   ForwardCacheOptions cache;
   bool detect_loops = true;
+  // CIDRs of the clients whose queries are forwarded (others get REFUSED); empty: every client.
+  std::vector<std::string> clients;
 };
 
 struct ForwardCounters {
-  std::atomic<std::uint64_t> sent{0}, answered{0}, failed{0}, rejected_in_flight{0}, refused_after_loop{0};
+  std::atomic<std::uint64_t> sent{0}, answered{0}, failed{0}, rejected_in_flight{0}, refused_after_loop{0}, refused_client{0};
   std::atomic<std::uint64_t> cache_hits{0}, cache_misses{0};
   std::atomic<std::int64_t> in_flight{0};
 };
@@ -50,6 +53,9 @@ class Forwarding {
   void note_probe_returned();
   bool loop_detected() const { return loop_detected_.load(std::memory_order_relaxed); }
 
+  // Whether `client` (null: unknown) may have its queries forwarded.
+  bool forwards_for(const IpKey* client) const { return clients_.contains(client); }
+
   // A slot among the queries in flight, or false when all are taken.
   bool try_begin();
   void end();
@@ -60,6 +66,7 @@ class Forwarding {
   std::vector<std::string> upstreams_;
   ForwardCache cache_;
   ForwardCounters counters_;
+  ClientRanges clients_;
   std::string probe_name_;
   std::atomic<bool> loop_detected_{false};
 };

@@ -374,7 +374,7 @@ std::size_t DnsServer::answer(std::span<const std::uint8_t> query, std::span<std
       len = w.finish().size();
     }
   } else {
-    len = answer_forwarded(*q, out, room, worker, job);
+    len = answer_forwarded(*q, client, out, room, worker, job);
   }
   if (job) {
     job->started = started;
@@ -401,7 +401,7 @@ void DnsServer::prefetch(std::span<const std::uint8_t> query, Worker* worker) {
   if (const View* view = current_view(worker, hold)) view->services.prefetch(labels[n - zone - 3], labels[n - zone - 2]);
 }
 
-std::size_t DnsServer::answer_forwarded(const Query& q, std::span<std::uint8_t> out, std::size_t room, Worker* worker,
+std::size_t DnsServer::answer_forwarded(const Query& q, const IpKey* client, std::span<std::uint8_t> out, std::size_t room, Worker* worker,
                                         std::unique_ptr<ForwardJob>& job) {
   auto refuse = [&](Rcode rcode) {
     ResponseWriter w(out, room);
@@ -412,6 +412,10 @@ std::size_t DnsServer::answer_forwarded(const Query& q, std::span<std::uint8_t> 
   if (!forwarding_) return refuse(kRefused);  // nowhere to forward to
   Forwarding& f = *forwarding_;
   ForwardCounters& c = f.counters();
+  if (!f.forwards_for(client)) {  // not one of the cluster's clients: no recursion, nothing from the cache
+    c.refused_client.fetch_add(1, std::memory_order_relaxed);
+    return refuse(kRefused);
+  }
   if (!f.probe_name().empty() && q.name == f.probe_name()) {  // our own probe, back from upstream: a loop
     f.note_probe_returned();
     return refuse(kServFail);

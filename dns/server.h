@@ -85,7 +85,7 @@ class DnsServer {
 
  private:
   explicit DnsServer(ServerOptions options);
-  std::size_t answer_forwarded(const Query& q, std::span<std::uint8_t> out, std::size_t room, Worker* worker,
+  std::size_t answer_forwarded(const Query& q, const IpKey* client, std::span<std::uint8_t> out, std::size_t room, Worker* worker,
                                std::unique_ptr<ForwardJob>& job);
   bool answer_with_autopath(const Query& q, const IpKey& client, std::span<std::uint8_t> out, std::size_t room, ResponseWriter& w,
                             Worker* worker, std::unique_ptr<ForwardJob>& job, std::size_t& length);

@@ -97,6 +97,8 @@ std::string render_metrics(std::span<const QueryMetrics* const> workers, const F
     counter("switchyard_dns_forward_rejected_total", "Queries refused because too many were in flight.", f->rejected_in_flight.load());
     counter("switchyard_dns_forward_loop_refused_total", "Queries not forwarded because a forwarding loop was detected.",
             f->refused_after_loop.load());
+    counter("switchyard_dns_forward_client_refused_total", "Queries for outside names refused: the client is not in the forwarding ranges.",
+            f->refused_client.load());
     out += fmt::format(
         "# HELP switchyard_dns_forward_in_flight Queries waiting for an upstream answer.\n"
         "# TYPE switchyard_dns_forward_in_flight gauge\nswitchyard_dns_forward_in_flight {}\n"

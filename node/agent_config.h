@@ -38,6 +38,9 @@ struct AgentConfig {
   // ("" with no upstreams: not forwarded, REFUSED).
   std::vector<std::string> dns_upstreams;
   std::string dns_resolv_conf = "/etc/resolv.conf";
+  // Clients (CIDRs) whose queries for outside names are forwarded; none given: the cluster CIDRs,
+  // the subnets of the node's own addresses and loopback, so the node's DNS is no open resolver.
+  std::vector<std::string> dns_forward_clients;
   // CoreDNS's autopath for this node's pods (the agent then also watches its node's pods).
   bool dns_autopath = false;
   std::string proxy_name;  // the service.kubernetes.io/service-proxy-name this agent answers to

@@ -1,5 +1,11 @@
 #include "node/node_agent.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+
+#include <bit>
 #include <fstream>
 #include <thread>
 
@@ -94,6 +100,32 @@ Result<std::vector<std::string>> health_check_addresses(const AgentConfig& c) {
   return out;
 }
 
+// The cluster's own clients: pods (the cluster CIDRs), hosts on the node's links (other nodes,
+// this node's pod bridge) and loopback.
+std::vector<std::string> default_forward_clients(const AgentConfig& c) {
+  std::vector<std::string> out = c.cluster_cidrs;
+  out.push_back("127.0.0.0/8");
+  out.push_back("::1/128");
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return out;
+  for (ifaddrs* a = list; a; a = a->ifa_next) {
+    if (!a->ifa_addr || !a->ifa_netmask || !(a->ifa_flags & IFF_UP)) continue;
+    const int family = a->ifa_addr->sa_family;
+    if (family != AF_INET && family != AF_INET6) continue;
+    const auto* addr = family == AF_INET ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr)
+                                         : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(a->ifa_addr)->sin6_addr);
+    const auto* mask = family == AF_INET
+                           ? reinterpret_cast<const unsigned char*>(&reinterpret_cast<sockaddr_in*>(a->ifa_netmask)->sin_addr)
+                           : reinterpret_cast<const unsigned char*>(&reinterpret_cast<sockaddr_in6*>(a->ifa_netmask)->sin6_addr);
+    int prefix = 0;
+    for (int i = 0; i < (family == AF_INET ? 4 : 16); ++i) prefix += std::popcount(static_cast<unsigned>(mask[i]));
+    char text[INET6_ADDRSTRLEN];
+    if (inet_ntop(family, addr, text, sizeof text)) out.push_back(fmt::format("{}/{}", text, prefix));
+  }
+  freeifaddrs(list);
+  return out;
+}
+
 StatusResponse as_json(dataplane::HealthResponse r) { return {r.status, "application/json", std::move(r.body)}; }
 
 }  // namespace
@@ -128,6 +160,7 @@ struct NodeAgent::Impl {
     so.zone.zone = config.cluster_domain;
     so.forward.upstreams = config.dns_upstreams;
     so.forward.resolv_conf = config.dns_upstreams.empty() ? config.dns_resolv_conf : "";
+    so.forward.clients = config.dns_forward_clients.empty() ? default_forward_clients(config) : config.dns_forward_clients;
     so.autopath = config.dns_autopath;
     auto created = dns::DnsServer::create(so);
     if (!created) return fail(with_context(created.error(), fmt::format("--dns-listen {}", fmt::join(config.dns_listen, ","))));
