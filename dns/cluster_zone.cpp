@@ -152,6 +152,30 @@ ParsedName parse_request(std::string_view name, std::string_view zone) {
   return r;
 }
 
+namespace {
+
+bool is_reverse_name(std::string_view name) { return name.ends_with(".in-addr.arpa.") || name.ends_with(".ip6.arpa."); }
+
+// Every name an address has: each service whose cluster IP it is, and each ready (or published
+// not-ready) endpoint of a headless service, named as its A record is.
+std::vector<std::string> ptr_targets(const Snapshot& snap, const std::string& ip, const std::string& zone, bool pod_names) {
+  std::vector<std::string> out;
+  auto add = [&](std::string name) {
+    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(std::move(name));
+  };
+  for (const auto& [key, svc] : snap.services()) {
+    for (const auto& cip : svc->cluster_ips)
+      if (canonical_ip(cip) == ip) add(fmt::format("{}.{}.svc.{}", key.name, key.namespace_, zone));
+    if (!svc->headless) continue;
+    for (const auto& e : svc->addresses)
+      if (usable(e, *svc) && canonical_ip(e.ip) == ip)
+        add(fmt::format("{}.{}.{}.svc.{}", endpoint_name(e, pod_names), key.name, key.namespace_, zone));
+  }
+  return out;
+}
+
+}  // namespace
+
 ClusterZone::ClusterZone(ClusterZoneOptions options) : options_(std::move(options)) {
   options_.zone = lowercase(options_.zone);
   if (!options_.zone.ends_with('.')) options_.zone += '.';
@@ -276,30 +300,24 @@ void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const 
     return;
   }
 
-  // Reverse lookups: service cluster IPs, then named endpoints of headless services.
-  if (auto ip = reverse_to_ip(q.name)) {
-    for (const auto& [key, svc] : snap->services()) {
-      for (const auto& cip : svc->cluster_ips)
-        if (canonical_ip(cip) == *ip) {
-          if (q.type == kPTR || q.type == kANY)
-            w.add_name_record(ResponseWriter::kAnswer, q.name, kPTR, ttl, fmt::format("{}.{}.svc.{}", key.name, key.namespace_, zone));
-          else
-            nodata();
-          return;
-        }
-      if (!svc->headless) continue;
-      for (const auto& e : svc->addresses)
-        if (canonical_ip(e.ip) == *ip) {
-          if (q.type == kPTR || q.type == kANY)
-            w.add_name_record(
-                ResponseWriter::kAnswer, q.name, kPTR, ttl,
-                fmt::format("{}.{}.{}.svc.{}", endpoint_name(e, options_.endpoint_pod_names), key.name, key.namespace_, zone));
-          else
-            nodata();
-          return;
-        }
+  // Reverse lookups: every service and ready headless endpoint with the address. Negative
+  // answers carry the reverse zone's SOA (the one that contains the name), so they can be cached.
+  if (is_reverse_name(q.name)) {
+    const std::string reverse_zone = q.name.ends_with(".in-addr.arpa.") ? "in-addr.arpa." : "ip6.arpa.";
+    auto reverse_soa = [&] {
+      w.add_soa(ResponseWriter::kAuthority, reverse_zone, ttl, ns_name_, hostmaster_, static_cast<std::uint32_t>(snap->generation()), 7200,
+                1800, 86400, ttl);
+    };
+    const auto ip = reverse_to_ip(q.name);
+    const auto targets = ip ? ptr_targets(*snap, *ip, zone, options_.endpoint_pod_names) : std::vector<std::string>{};
+    if (targets.empty()) {
+      w.set_rcode(kNxDomain);
+      reverse_soa();
+    } else if (q.type == kPTR || q.type == kANY) {
+      for (const auto& t : targets) w.add_name_record(ResponseWriter::kAnswer, q.name, kPTR, ttl, t);
+    } else {
+      reverse_soa();
     }
-    nxdomain();
     return;
   }
 
@@ -307,8 +325,20 @@ void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const 
     if (q.type == kSOA || q.type == kANY)
       w.add_soa(ResponseWriter::kAnswer, zone, ttl, ns_name_, hostmaster_, static_cast<std::uint32_t>(snap->generation()), 7200, 1800,
                 86400, ttl);
-    if (q.type == kNS || q.type == kANY) w.add_name_record(ResponseWriter::kAnswer, zone, kNS, ttl, ns_name_);
+    if (q.type == kNS || q.type == kANY) {
+      w.add_name_record(ResponseWriter::kAnswer, zone, kNS, ttl, ns_name_);
+      int glue = 0;
+      if (const ServiceInfo* dns = snap->find(ServiceKey{"kube-system", "kube-dns"}))
+        for (const auto& ip : dns->cluster_ips) add_address(w, ResponseWriter::kAdditional, ns_name_, ttl, ip, kANY, glue);
+    }
     if (q.type != kSOA && q.type != kNS && q.type != kANY) nodata();
+    return;
+  }
+  if (q.name == ns_name_) {  // the apex NS's host: the cluster DNS service, as CoreDNS answers it
+    int written = 0;
+    if (const ServiceInfo* dns = snap->find(ServiceKey{"kube-system", "kube-dns"}))
+      for (const auto& ip : dns->cluster_ips) add_address(w, ResponseWriter::kAnswer, q.name, ttl, ip, q.type, written);
+    if (written == 0) nodata();
     return;
   }
   if (q.name == dns_version_name_) {
@@ -368,6 +398,19 @@ void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const 
     std::string target = lowercase(svc->external_name);
     if (!target.ends_with('.')) target += '.';
     w.add_name_record(ResponseWriter::kAnswer, q.name, kCNAME, ttl, target);
+    // A target in the cluster zone is answered here too, as CoreDNS does: a stub resolver (glibc's)
+    // does not chase the CNAME itself. One hop; an outside target is the server's (upstream).
+    const ParsedName t = target.ends_with(dotted_zone_) ? parse_request(target, zone) : ParsedName{.valid = false};
+    if (t.valid && t.kind == "svc" && !t.service.empty() && t.endpoint.empty() && t.port.empty() && q.type != kCNAME)
+      if (const ServiceInfo* to = snap->find(ServiceKey{t.namespace_, t.service}); to && to->type != "ExternalName") {
+        int written = 0;
+        if (to->headless) {
+          for (const auto& e : to->addresses)
+            if (usable(e, *to)) add_address(w, ResponseWriter::kAnswer, target, ttl, e.ip, q.type, written);
+        } else {
+          for (const auto& ip : to->cluster_ips) add_address(w, ResponseWriter::kAnswer, target, ttl, ip, q.type, written);
+        }
+      }
     return;
   }
 
@@ -400,12 +443,22 @@ void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const 
       for (const auto& ip : svc->cluster_ips) add_address(w, ResponseWriter::kAdditional, svc_name(), ttl, ip, kANY, written);
       return;
     }
-    const auto weight = static_cast<std::uint16_t>(std::max<std::size_t>(1, 100 / ready.size()));
-    auto target_of = [&](const Endpoint* e) { return fmt::format("{}.{}", endpoint_name(*e, options_.endpoint_pod_names), svc_name()); };
+    // Endpoints that share a name (a dual-stack pod has one per family) are one SRV target
+    // with all their addresses.
+    std::vector<std::pair<std::string, std::vector<const Endpoint*>>> targets;
+    for (const auto* e : ready) {
+      std::string name = fmt::format("{}.{}", endpoint_name(*e, options_.endpoint_pod_names), svc_name());
+      auto it = std::find_if(targets.begin(), targets.end(), [&](const auto& t) { return t.first == name; });
+      if (it == targets.end())
+        targets.push_back({std::move(name), {e}});
+      else
+        it->second.push_back(e);
+    }
+    const auto weight = static_cast<std::uint16_t>(std::max<std::size_t>(1, 100 / targets.size()));
     for (const auto& p : matches)
-      for (const auto* e : ready)
-        w.add_srv(ResponseWriter::kAnswer, q.name, ttl, 0, weight, static_cast<std::uint16_t>(p.port), target_of(e));
-    for (const auto* e : ready) add_address(w, ResponseWriter::kAdditional, target_of(e), ttl, e->ip, kANY, written);
+      for (const auto& t : targets) w.add_srv(ResponseWriter::kAnswer, q.name, ttl, 0, weight, static_cast<std::uint16_t>(p.port), t.first);
+    for (const auto& t : targets)
+      for (const auto* e : t.second) add_address(w, ResponseWriter::kAdditional, t.first, ttl, e->ip, kANY, written);
     return;
   }
 
@@ -426,6 +479,24 @@ void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const 
       }
   }
   if (written == 0) nodata();
+}
+
+bool ClusterZone::knows_reverse(const Snapshot* snap, std::string_view name) const {
+  if (!is_reverse_name(name) || !snap) return true;
+  const auto ip = reverse_to_ip(name);
+  return ip && !ptr_targets(*snap, *ip, options_.zone, options_.endpoint_pod_names).empty();
+}
+
+std::optional<std::string> ClusterZone::external_target(const Snapshot* snap, const Query& q) const {
+  if (!snap || !q.name.ends_with(dotted_zone_)) return std::nullopt;
+  const ParsedName r = parse_request(q.name, options_.zone);
+  if (!r.valid || r.kind != "svc" || r.service.empty() || !r.endpoint.empty() || !r.port.empty()) return std::nullopt;
+  const ServiceInfo* svc = snap->find(ServiceKey{r.namespace_, r.service});
+  if (!svc || svc->type != "ExternalName") return std::nullopt;
+  std::string target = lowercase(svc->external_name);
+  if (!target.ends_with('.')) target += '.';
+  if (target == options_.zone || target.ends_with(dotted_zone_)) return std::nullopt;
+  return target;
 }
 
 }  // namespace switchyard::dns

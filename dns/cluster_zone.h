@@ -8,6 +8,7 @@
 #include <string_view>
 #include <array>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "dns/wire.h"
@@ -76,6 +77,13 @@ class ClusterZone {
   void answer(const endpoints::Snapshot* snapshot, const Query& q, ResponseWriter& w) const { answer(snapshot, nullptr, q, w); }
   // The same, finding services through `index` (built from `snapshot`) when given.
   void answer(const endpoints::Snapshot* snapshot, const ServiceIndex* index, const Query& q, ResponseWriter& w) const;
+
+  // False for a reverse name (in-addr.arpa, ip6.arpa) whose address no service or ready endpoint
+  // has: as CoreDNS's `fallthrough in-addr.arpa ip6.arpa`, such a name goes to the forwarder.
+  bool knows_reverse(const endpoints::Snapshot* snapshot, std::string_view name) const;
+  // The target of the ExternalName service `q` names, when it lies outside the cluster zone (the
+  // server then resolves it upstream and answers CNAME + the target's records).
+  std::optional<std::string> external_target(const endpoints::Snapshot* snapshot, const Query& q) const;
 
   const ClusterZoneOptions& options() const { return options_; }
   // How many labels the zone has ("cluster.local." has 2).

@@ -155,6 +155,26 @@ TEST_F(ForwarderTest, OnlyClientsInTheForwardingRangesGetRecursion) {
   EXPECT_EQ(ours_->forward_counters()->refused_client.load(), 0u);
 }
 
+// As CoreDNS's default `fallthrough in-addr.arpa ip6.arpa` and its ExternalName handling: a
+// reverse name the cluster does not know, and an ExternalName's outside target, go upstream.
+TEST_F(ForwarderTest, UnknownReverseNamesAndExternalNameTargetsAreResolvedUpstream) {
+  start_upstream(30);
+  start_ours({upstream_->bound()[0]});
+  auto ext = service("shop", "outside", "");
+  ext.spec = {};
+  ext.spec.type = "ExternalName";
+  ext.spec.external_name = "web.shop.svc.upstream.test";
+  endpoints::ClusterState state({});
+  state.upsert(service("shop", "local", "10.96.0.20"));
+  state.upsert(ext);
+  ours_->set_snapshot(state.build());
+  EXPECT_EQ(dig("+short -x 10.96.0.20"), "local.shop.svc.cluster.local.\n") << "ours: answered here";
+  EXPECT_EQ(dig("+short -x 10.96.0.10"), "web.shop.svc.upstream.test.\n") << "not ours: the upstream's answer";
+  EXPECT_EQ(dig("+short outside.shop.svc.cluster.local"), "web.shop.svc.upstream.test.\n10.96.0.10\n");
+  EXPECT_EQ(dig("+short outside.shop.svc.cluster.local"), "web.shop.svc.upstream.test.\n10.96.0.10\n") << "again, from the cache";
+  EXPECT_EQ(dig("+short +norecurse outside.shop.svc.cluster.local"), "web.shop.svc.upstream.test.\n") << "no recursion asked";
+}
+
 TEST(ClientRanges, ParsesCidrsAndHostsAndRefusesGarbage) {
   auto r = ClientRanges::parse({"10.244.0.0/16", "192.168.1.7", "fd00::/8"});
   ASSERT_TRUE(r) << r.error();

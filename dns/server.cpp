@@ -365,13 +365,22 @@ std::size_t DnsServer::answer(std::span<const std::uint8_t> query, std::span<std
   }
   const std::size_t room = tcp ? limit : std::min<std::size_t>(limit, q->edns ? q->udp_payload : kMaxUdpWithoutEdns);
   std::size_t len = 0;
-  if (zone_.is_authoritative_for(q->name)) {
+  std::shared_ptr<const View> hold;
+  const View* view = nullptr;
+  bool ours = zone_.is_authoritative_for(q->name);
+  if (ours && forwarding_ && q->name.ends_with(".arpa.")) {  // CoreDNS's `fallthrough in-addr.arpa ip6.arpa`
+    view = current_view(worker, hold);
+    ours = zone_.knows_reverse(view ? view->snapshot.get() : nullptr, q->name);
+  }
+  if (ours) {
     ResponseWriter w(out, room);
     if (!(options_.autopath && client && q->klass == kClassIN && answer_with_autopath(*q, *client, out, room, w, worker, job, len))) {
-      std::shared_ptr<const View> hold;
-      const View* view = current_view(worker, hold);
+      if (!view) view = current_view(worker, hold);
       zone_.answer(view ? view->snapshot.get() : nullptr, view ? &view->services : nullptr, *q, w);
       len = w.finish().size();
+      if (forwarding_ && q->recursion_desired() && q->type != kCNAME && rcode_of(std::span(out.data(), len)) == kNoError)
+        if (auto target = zone_.external_target(view ? view->snapshot.get() : nullptr, *q))
+          chase_external_name(*q, *target, client, out, room, worker, job, len);
     }
   } else {
     len = answer_forwarded(*q, client, out, room, worker, job);
@@ -458,8 +467,9 @@ void DnsServer::forward(Worker& worker, std::unique_ptr<ForwardJob> job, std::fu
         len = shape_response(upstream, j.query, 0, out, j.room);
       } else {
         ResponseWriter w(out, j.room);
-        if (rcode_of(upstream) == kNoError && write_autopath_answer(client_query, j.query.name, upstream, true, zone_.options().ttl, w)) {
-          worker.metrics.autopath_answers.fetch_add(1, std::memory_order_relaxed);
+        if ((j.external_name || rcode_of(upstream) == kNoError) &&
+            write_autopath_answer(client_query, j.query.name, upstream, true, zone_.options().ttl, w)) {
+          if (!j.external_name) worker.metrics.autopath_answers.fetch_add(1, std::memory_order_relaxed);
         } else {  // not found anywhere on the search list (or the upstream failed): NXDOMAIN as asked
           std::shared_ptr<const View> hold;
           const View* view = current_view(&worker, hold);
@@ -482,6 +492,31 @@ void DnsServer::forward(Worker& worker, std::unique_ptr<ForwardJob> job, std::fu
     worker.metrics.record(client_query.type, rcode, Clock::now() - j.started);
     deliver(std::span(out.data(), len));
   });
+}
+
+void DnsServer::chase_external_name(const Query& q, const std::string& target, const IpKey* client, std::span<std::uint8_t> out,
+                                    std::size_t room, Worker* worker, std::unique_ptr<ForwardJob>& job, std::size_t& len) {
+  Forwarding& f = *forwarding_;
+  if (f.loop_detected() || !f.forwards_for(client)) return;  // the CNAME alone
+  Query next = q;
+  next.name = next.original_name = target;
+  thread_local std::vector<std::uint8_t> scratch(65535);
+  ForwardCounters& c = f.counters();
+  if (const std::size_t hit = f.cache().lookup(next, scratch, scratch.size())) {
+    c.cache_hits.fetch_add(1, std::memory_order_relaxed);
+    // Composed apart: `out` keeps the CNAME answer if the cached message cannot be read.
+    thread_local std::vector<std::uint8_t> composed(65535);
+    ResponseWriter w(std::span(composed.data(), room), room);
+    if (write_autopath_answer(q, target, std::span<const std::uint8_t>(scratch.data(), hit), true, zone_.options().ttl, w)) {
+      const auto msg = w.finish();
+      std::copy(msg.begin(), msg.end(), out.begin());
+      len = msg.size();
+    }
+    return;
+  }
+  c.cache_misses.fetch_add(1, std::memory_order_relaxed);
+  if (!worker || !worker->upstream || !f.try_begin()) return;
+  job = std::make_unique<ForwardJob>(ForwardJob{std::move(next), q, room, {}, true});
 }
 
 bool DnsServer::answer_with_autopath(const Query& q, const IpKey& client, std::span<std::uint8_t> out, std::size_t room, ResponseWriter& w,

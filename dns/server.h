@@ -87,6 +87,10 @@ class DnsServer {
   explicit DnsServer(ServerOptions options);
   std::size_t answer_forwarded(const Query& q, const IpKey* client, std::span<std::uint8_t> out, std::size_t room, Worker* worker,
                                std::unique_ptr<ForwardJob>& job);
+  // An ExternalName service with a target outside the cluster: the target resolved upstream
+  // (cache, or `job`) and answered after the CNAME, so stub resolvers that do not chase get it.
+  void chase_external_name(const Query& q, const std::string& target, const IpKey* client, std::span<std::uint8_t> out, std::size_t room,
+                           Worker* worker, std::unique_ptr<ForwardJob>& job, std::size_t& len);
   bool answer_with_autopath(const Query& q, const IpKey& client, std::span<std::uint8_t> out, std::size_t room, ResponseWriter& w,
                             Worker* worker, std::unique_ptr<ForwardJob>& job, std::size_t& length);
   void send_loop_probe();
@@ -119,9 +123,10 @@ class DnsServer {
 // Internal (defined here so that the socket loops can own one).
 struct DnsServer::ForwardJob {
   Query query;                             // what goes upstream
-  std::optional<Query> autopath_original;  // the client's query, when this is autopath's last step
+  std::optional<Query> autopath_original;  // the client's query, when this is autopath's last step or an ExternalName's target
   std::size_t room = 0;                    // what the client can take
   std::chrono::steady_clock::time_point started;
+  bool external_name = false;  // the upstream's answer for the target follows the CNAME whatever its rcode
 };
 
 }  // namespace switchyard::dns

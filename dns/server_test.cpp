@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <tuple>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -151,6 +153,51 @@ AresResult ares_lookup(const std::string& server, const std::string& name) {
   }
   ares_destroy(channel);
   return result;
+}
+
+// What CoreDNS answers for the same cluster (the hardening issue's DNS findings), asked with dig.
+TEST_F(DnsServerTest, AnswersMatchCoreDnsForExternalNamesSrvPtrAndTheApex) {
+  auto ext = service("alias", "");
+  ext.spec = {};
+  ext.spec.type = "ExternalName";
+  ext.spec.external_name = "web.shop.svc.cluster.local";
+  state_.upsert(ext);
+  // A dual-stack StatefulSet pod: one endpoint per family, both named db-0; db-1 is not ready.
+  state_.upsert(service("db", "None"));
+  for (const auto& [family, a0, a1] : std::vector<std::tuple<std::string, std::string, std::string>>{{"IPv4", "10.3.0.1", "10.3.0.2"},
+                                                                                                     {"IPv6", "fd00::3:1", "fd00::3:2"}}) {
+    api::EndpointSlice slice;
+    slice.metadata.name = "db-" + family;
+    slice.metadata.namespace_ = "shop";
+    slice.metadata.labels = {{"kubernetes.io/service-name", "db"}};
+    slice.address_type = family;
+    slice.endpoints = {api::SliceEndpoint{.addresses = {a0}, .conditions = {.ready = true}, .hostname = "db-0"},
+                       api::SliceEndpoint{.addresses = {a1}, .conditions = {.ready = false}, .hostname = "db-1"}};
+    slice.ports = {api::SlicePort{.name = "pg", .protocol = "TCP", .port = 5432}};
+    state_.upsert(slice);
+  }
+  auto dns = service("kube-dns", "10.96.0.53");
+  dns.metadata.namespace_ = "kube-system";
+  state_.upsert(dns);
+  server_->set_snapshot(state_.build());
+
+  // An ExternalName whose target is a cluster name gets the target's address too: glibc's stub
+  // resolver does not chase a bare CNAME, so getaddrinfo failed in pods.
+  EXPECT_EQ(dig("+short alias.shop.svc.cluster.local"), "web.shop.svc.cluster.local.\n10.96.0.10\n");
+  // One SRV target per name, with both families' addresses; the not-ready pod is left out.
+  const auto srv = dig("_pg._tcp.db.shop.svc.cluster.local SRV");
+  EXPECT_EQ(dig("+short _pg._tcp.db.shop.svc.cluster.local SRV"), "0 100 5432 db-0.db.shop.svc.cluster.local.\n");
+  EXPECT_THAT(srv, HasSubstr("db-0.db.shop.svc.cluster.local.\t5 IN\tA\t10.3.0.1"));
+  EXPECT_THAT(srv, HasSubstr("db-0.db.shop.svc.cluster.local.\t5 IN\tAAAA\tfd00::3:1"));
+  // PTR: ready endpoints only; a negative answer carries the reverse zone's SOA.
+  EXPECT_EQ(dig("+short -x 10.3.0.1"), "db-0.db.shop.svc.cluster.local.\n");
+  const auto not_ready = dig("-x 10.3.0.2");
+  EXPECT_THAT(not_ready, HasSubstr("status: NXDOMAIN"));
+  EXPECT_THAT(not_ready, HasSubstr("in-addr.arpa.\t\t5\tIN\tSOA\tns.dns.cluster.local."));
+  EXPECT_THAT(dig("-x fd00::99"), HasSubstr("ip6.arpa.\t\t5\tIN\tSOA"));
+  // The apex NS names a host that resolves (to the cluster DNS service), with glue.
+  EXPECT_EQ(dig("+short ns.dns.cluster.local"), "10.96.0.53\n");
+  EXPECT_THAT(dig("cluster.local NS"), HasSubstr("ns.dns.cluster.local.\t5\tIN\tA\t10.96.0.53"));
 }
 
 TEST_F(DnsServerTest, CAresResolvesServicesAndSeesNxdomain) {
