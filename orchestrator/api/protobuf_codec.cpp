@@ -226,8 +226,10 @@ Result<json> to_json(const Message& m, std::string_view bytes, const std::string
       json& target = out[f->json_name];
       if (!target.is_array()) target = json::array();
       target.push_back(std::move(*v));
-    } else if (zero && !f->pointer) {
-      out.erase(f->json_name);  // omitempty: a non-pointer zero is what absence means
+    } else if ((zero && !f->pointer) || (v->is_null() && (f->pointer || f->value.kind == Kind::RawJson))) {
+      // omitempty: a non-pointer zero is what absence means; a null (zero time, no raw data)
+      // behind a Go pointer reads back from JSON as no pointer at all.
+      out.erase(f->json_name);
     } else {
       out[f->json_name] = std::move(*v);
     }
@@ -353,7 +355,12 @@ Result<void> from_json(const Message& m, const json& j, const std::string& path,
       continue;
     }
     auto it = j.find(f.json_name);
-    if (it == j.end() || it->is_null()) continue;
+    if (it == j.end()) continue;
+    if (it->is_null()) {
+      // null is Go's zero time in a non-pointer Time, which Go writes as an empty message.
+      if (!f.pointer && !f.repeated && (f.value.kind == Kind::Time || f.value.kind == Kind::MicroTime)) w.bytes_field(f.number, "");
+      continue;
+    }
     const std::string at = child(path, f.json_name);
     if (f.map) {
       if (!it->is_object()) return wrong_type(at, "an object", *it);
