@@ -205,6 +205,11 @@ TEST_F(ProtobufApi, NegotiationFollowsTheAcceptHeader) {
   EXPECT_EQ(call("GET", target, "", "", "text/html").status, 406);
   // Discovery has no protobuf form here: JSON when JSON is acceptable too.
   EXPECT_EQ(call("GET", "/api/v1", "", "", kClientGoAccept).header("content-type"), "application/json");
+  // OpenAPI v3 names the protobuf media types per operation, as kube-apiserver's does.
+  const Json doc = json_get("/openapi/v3/api/v1");
+  const Json& list = doc["paths"]["/api/v1/namespaces/{namespace}/services"]["get"]["responses"]["200"]["content"];
+  EXPECT_TRUE(list.contains(kProtobuf) && list.contains(std::string(pb::kWatchMediaType))) << list;
+  EXPECT_TRUE(doc["paths"]["/api/v1/namespaces/{namespace}/services"]["post"]["requestBody"]["content"].contains("*/*"));
   // Errors in protobuf when protobuf is asked for.
   auto missing = call("GET", "/api/v1/namespaces/shop/services/nope", "", "", kClientGoAccept);
   EXPECT_EQ(missing.status, 404);
