@@ -226,9 +226,10 @@ Result<json> to_json(const Message& m, std::string_view bytes, const std::string
       json& target = out[f->json_name];
       if (!target.is_array()) target = json::array();
       target.push_back(std::move(*v));
-    } else if ((zero && !f->pointer) || (v->is_null() && (f->pointer || f->value.kind == Kind::RawJson))) {
-      // omitempty: a non-pointer zero is what absence means; a null (zero time, no raw data)
-      // behind a Go pointer reads back from JSON as no pointer at all.
+    } else if ((zero && !f->pointer && !f->always) || (v->is_null() && (f->pointer || f->value.kind == Kind::RawJson))) {
+      // omitempty: a non-pointer zero is what absence means (fields without omitempty keep it,
+      // as Go's JSON does); a null (zero time, no raw data) behind a Go pointer reads back from
+      // JSON as no pointer at all.
       out.erase(f->json_name);
     } else {
       out[f->json_name] = std::move(*v);

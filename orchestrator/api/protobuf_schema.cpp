@@ -91,9 +91,11 @@ const Schema& schema() {
         current = &message_slot(*s, name);
         continue;
       }
-      words >> name >> type;
+      std::string flag;
+      words >> name >> type >> flag;
       if (!current || name.empty() || type.empty()) throw std::logic_error("protobuf schema: malformed line " + line);
       current->fields.push_back(parse_field(*s, static_cast<std::uint32_t>(std::stoul(first)), name, type));
+      current->fields.back().always = flag == "always";
     }
     for (Message& m : s->messages) {
       // Encoders write fields in number order, as upstream's generated marshallers do.

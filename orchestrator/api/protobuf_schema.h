@@ -45,6 +45,7 @@ struct Field {
   bool pointer = false;  // a Go pointer: present at its zero value is still present
   bool inline_ = false;  // an embedded struct whose fields sit in the parent's JSON object
   bool map = false;      // map<string, value>: repeated {key=1, value=2} entries
+  bool always = false;   // no omitempty: JSON has it even at its zero value
 };
 
 struct Message {

@@ -189,6 +189,57 @@ TEST_F(ProtobufApi, ListsAndGetsOfServicesAndEndpointSlicesMatchTheirJson) {
   EXPECT_EQ(decode(one)["endpoints"][0]["conditions"]["ready"], false);
 }
 
+// Pods and Nodes carry the most fields the server keeps without interpreting (probes, env,
+// volumes, resources, tolerations, node status): all of it must survive protobuf both ways.
+TEST_F(ProtobufApi, PodsAndNodesKeepEveryFieldThroughProtobuf) {
+  const Json pod = Json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","labels":{"app":"web"}},
+    "spec":{"nodeName":"node-a","restartPolicy":"Always","terminationGracePeriodSeconds":0,
+      "containers":[{"name":"c","image":"busybox","command":["sleep","3600"],"ports":[{"containerPort":8080,"name":"http","protocol":"TCP"}],
+        "env":[{"name":"A","value":"b"},{"name":"P","valueFrom":{"fieldRef":{"fieldPath":"status.podIP"}}}],
+        "resources":{"limits":{"cpu":"100m","memory":"64Mi"}},
+        "readinessProbe":{"httpGet":{"path":"/","port":"http"},"periodSeconds":5},
+        "securityContext":{"runAsNonRoot":false,"capabilities":{"add":["NET_ADMIN"]}},
+        "volumeMounts":[{"name":"v","mountPath":"/data"}]}],
+      "volumes":[{"name":"v","emptyDir":{}},{"name":"cm","configMap":{"name":"x","defaultMode":420}}],
+      "tolerations":[{"key":"k","operator":"Exists","tolerationSeconds":30}],
+      "affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[
+        {"matchExpressions":[{"key":"zone","operator":"In","values":["a"]}]}]}}}}})");
+  auto body = pb::encode_object(pod);
+  ASSERT_TRUE(body) << body.error();
+  auto created = call("POST", "/api/v1/namespaces/shop/pods", *body, kProtobuf, kClientGoAccept);
+  ASSERT_EQ(created.status, 201) << created.body;
+  const Json stored = json_get("/api/v1/namespaces/shop/pods/p");
+  EXPECT_EQ(decode(created), stored);
+  EXPECT_EQ(stored["spec"]["containers"][0]["readinessProbe"]["httpGet"]["port"], "http");
+  EXPECT_EQ(stored["spec"]["containers"][0]["securityContext"]["runAsNonRoot"], false);
+  EXPECT_EQ(stored["spec"]["volumes"][0]["emptyDir"], Json::object());
+  EXPECT_EQ(stored["spec"]["terminationGracePeriodSeconds"], 0);
+  // The same Pod sent as JSON is stored the same.
+  Json as_json = pod;
+  as_json["metadata"]["name"] = "q";
+  ASSERT_EQ(json_call("POST", "/api/v1/namespaces/shop/pods", as_json.dump()).status, 201);
+  Json a = stored, b = json_get("/api/v1/namespaces/shop/pods/q");
+  for (Json* o : {&a, &b})
+    for (const char* f : {"name", "uid", "resourceVersion", "creationTimestamp"}) (*o)["metadata"].erase(f);
+  EXPECT_EQ(a, b);
+
+  const Json node = Json::parse(R"({"apiVersion":"v1","kind":"Node","metadata":{"name":"node-a"},
+    "spec":{"podCIDR":"10.1.0.0/24","podCIDRs":["10.1.0.0/24"],"taints":[{"key":"k","value":"v","effect":"NoSchedule"}]},
+    "status":{"capacity":{"cpu":"2","pods":"110"},"allocatable":{"cpu":"2"},
+      "addresses":[{"type":"InternalIP","address":"192.0.2.10"}],
+      "conditions":[{"type":"Ready","status":"True","lastHeartbeatTime":"2026-12-07T01:00:00Z","reason":"KubeletReady"}],
+      "nodeInfo":{"kubeletVersion":"v1.31.0","osImage":"Debian","architecture":"amd64","machineID":"","systemUUID":"",
+                  "bootID":"","kernelVersion":"6.1","containerRuntimeVersion":"containerd://1.6","kubeProxyVersion":"",
+                  "operatingSystem":"linux"},
+      "daemonEndpoints":{"kubeletEndpoint":{"Port":10250}}}})");
+  auto node_created = call("POST", "/api/v1/nodes", *pb::encode_object(node), kProtobuf, kClientGoAccept);
+  ASSERT_EQ(node_created.status, 201) << node_created.body;
+  const Json node_stored = json_get("/api/v1/nodes/node-a");
+  EXPECT_EQ(decode(node_created), node_stored);
+  EXPECT_EQ(node_stored["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"], 10250);
+  EXPECT_EQ(node_stored["status"]["nodeInfo"]["kubeletVersion"], "v1.31.0");
+}
+
 TEST_F(ProtobufApi, NegotiationFollowsTheAcceptHeader) {
   ASSERT_EQ(json_call("POST", "/api/v1/namespaces/shop/services", service("web", 80)).status, 201);
   const std::string target = "/api/v1/namespaces/shop/services/web";
