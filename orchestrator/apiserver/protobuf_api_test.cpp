@@ -93,6 +93,32 @@ std::string protoc_decode_raw(std::string_view message) {
   return text;
 }
 
+// The watch events of one protobuf stream, decoded frame by frame.
+std::vector<pb::WatchEventJson> watch_events(http::HttpClient& client, const std::string& target) {
+  std::string bytes;
+  auto r = client.stream(
+      {.target = target, .headers = {{"Accept", kClientGoAccept}}}, [](int, const http::Headers&) { return true; },
+      [&](std::string_view data) {
+        bytes += data;
+        return true;
+      });
+  EXPECT_TRUE(r) << r.error();
+  std::vector<pb::WatchEventJson> out;
+  std::string_view rest = bytes;
+  while (rest.size() >= 4) {
+    const std::uint32_t n = static_cast<std::uint32_t>(static_cast<unsigned char>(rest[0])) << 24 |
+                            static_cast<std::uint32_t>(static_cast<unsigned char>(rest[1])) << 16 |
+                            static_cast<std::uint32_t>(static_cast<unsigned char>(rest[2])) << 8 | static_cast<unsigned char>(rest[3]);
+    if (n > rest.size() - 4) break;
+    auto event = pb::decode_watch_event(rest.substr(4, n));
+    EXPECT_TRUE(event) << event.error();
+    if (event) out.push_back(std::move(*event));
+    rest.remove_prefix(4 + n);
+  }
+  EXPECT_TRUE(rest.empty()) << rest.size() << " bytes of a cut frame";
+  return out;
+}
+
 std::size_t count(const std::string& text, const std::string& what) {
   std::size_t n = 0;
   for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
@@ -317,6 +343,26 @@ TEST_F(ProtobufApi, WatchStreamsLengthPrefixedWatchEvents) {
     EXPECT_TRUE(rest.empty());
     EXPECT_EQ(types, (std::vector<std::string>{"ADDED", "MODIFIED", "DELETED"})) << plural;
   }
+}
+
+TEST_F(ProtobufApi, WatchBookmarksAndExpiryErrorsAreFramesToo) {
+  ASSERT_EQ(json_call("POST", "/api/v1/namespaces/shop/services", service("web", 80)).status, 201);
+  const std::string rv = json_get("/api/v1/namespaces/shop/services")["metadata"]["resourceVersion"];
+  auto marked =
+      watch_events(*client_, "/api/v1/namespaces/shop/services?watch=true&allowWatchBookmarks=true&timeoutSeconds=2&resourceVersion=" + rv);
+  ASSERT_FALSE(marked.empty());
+  EXPECT_EQ(marked.back().type, "BOOKMARK");
+  EXPECT_EQ(marked.back().object["kind"], "Service");
+  EXPECT_EQ(marked.back().object["metadata"]["resourceVersion"], rv);
+  // After compaction an old revision is gone: the watch's ERROR event carries a 410 Status.
+  ASSERT_EQ(json_call("DELETE", "/api/v1/namespaces/shop/services/web").status, 200);
+  ASSERT_TRUE(store_->compact(*store_->current_revision()));
+  auto expired = watch_events(*client_, "/api/v1/namespaces/shop/services?watch=true&timeoutSeconds=1&resourceVersion=" + rv);
+  ASSERT_EQ(expired.size(), 1u);
+  EXPECT_EQ(expired[0].type, "ERROR");
+  EXPECT_EQ(expired[0].object["kind"], "Status");
+  EXPECT_EQ(expired[0].object["code"], 410);
+  EXPECT_EQ(expired[0].object["reason"], "Expired");
 }
 
 }  // namespace
