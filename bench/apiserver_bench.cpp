@@ -272,7 +272,7 @@ struct InProcessServer {
     handler = std::make_unique<apiserver::ApiHandler>(*registry, "");
     baseline_threads = thread_count();
     auto s = apiserver::HttpServer::start(*handler, {"127.0.0.1:0", "", ""});
-    if (!s) throw std::runtime_error(s.error());
+    if (!s) throw std::runtime_error(s.error().message);
     server = std::move(*s);
   }
 

@@ -161,7 +161,7 @@ std::optional<Result> run(int services, int endpoints_per_service, int changes, 
   dataplane::nft::NftablesBackendOptions options;
   options.generator.cluster_cidrs = {"11.0.0.0/8"};
   options.ipv6 = false;
-  std::expected<std::unique_ptr<dataplane::nft::NftablesBackend>, dataplane::Error> backend =
+  switchyard::Result<std::unique_ptr<dataplane::nft::NftablesBackend>> backend =
       std::unexpected(dataplane::Error{switchyard::ErrorCode::Internal, "not created"});
   (void)ns->enter([&] { backend = dataplane::nft::NftablesBackend::create(options); });
   if (!backend) {

@@ -34,7 +34,7 @@ struct AgentCommandLine {
 int run_cleanup(const AgentConfig& c) {
   if (auto ok = cleanup_dataplane(c); !ok) {
     std::cerr << "error: " << ok.error().message << "\n";
-    return ok.error().exit_code;
+    return 1;
   }
   std::cout << fmt::format("switchyard agent: removed every {} rule it had programmed\n", c.mode);
   return 0;
@@ -65,7 +65,7 @@ int run_agent(const AgentConfig& c) {
   auto agent = NodeAgent::start(c, *conn);
   if (!agent) {
     std::cerr << "error: " << agent.error().message << "\n";
-    return agent.error().exit_code;
+    return 1;
   }
   int sig = 0;
   sigwait(&signals, &sig);
@@ -74,17 +74,18 @@ int run_agent(const AgentConfig& c) {
   return 0;
 }
 
-std::expected<AgentConfig, std::string> resolve_config(const AgentCommandLine& cl) {
+Result<AgentConfig> resolve_config(const AgentCommandLine& cl) {
   AgentConfig c;
   if (!cl.config_file.empty())
-    if (auto ok = read_kube_proxy_configuration(cl.config_file, c); !ok) return std::unexpected(ok.error());
+    if (auto ok = read_kube_proxy_configuration(cl.config_file, c); !ok) return fail(ok.error());
   for (const auto& [option, copy] : cl.overrides)
     if (option->count() > 0) copy(c, cl.flags);
-  if (c.node_name.empty()) return std::unexpected("--node-name is required");
-  if (c.mode != "nftables" && c.mode != "ebpf") return std::unexpected(fmt::format("mode \"{}\": expected nftables or ebpf", c.mode));
+  if (c.node_name.empty()) return fail(ErrorCode::Invalid, "--node-name is required");
+  if (c.mode != "nftables" && c.mode != "ebpf")
+    return fail(ErrorCode::Invalid, fmt::format("mode \"{}\": expected nftables or ebpf", c.mode));
   if (c.min_sync_period > c.sync_period)
-    return std::unexpected(
-        fmt::format("minSyncPeriod {} ms is longer than syncPeriod {} ms", c.min_sync_period.count(), c.sync_period.count()));
+    return fail(ErrorCode::Invalid,
+                fmt::format("minSyncPeriod {} ms is longer than syncPeriod {} ms", c.min_sync_period.count(), c.sync_period.count()));
   return c;
 }
 
@@ -122,7 +123,7 @@ void register_agent(CLI::App& app, std::function<int()>& run) {
   for (auto* o : {sub->get_option("--sync-period"), sub->get_option("--min-sync-period")})
     o->check([](const std::string& v) {
       auto d = parse_go_duration(v);
-      return d ? std::string() : d.error();
+      return d ? std::string() : d.error().message;
     });
   add(sub->add_option("--healthz-bind-address", f.healthz_bind_address, "ADDR:PORT of /healthz, /livez, /readyz (\"\" to disable)")
           ->capture_default_str(),

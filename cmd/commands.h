@@ -16,5 +16,6 @@ void register_apiserver(CLI::App& app, std::function<int()>& run);
 void register_agent(CLI::App& app, std::function<int()>& run);
 void register_up(CLI::App& app, std::function<int()>& run);
 void register_status(CLI::App& app, std::function<int()>& run);
+void register_images(CLI::App& app, std::function<int()>& run);
 
 }  // namespace switchyard::cmd

@@ -153,9 +153,9 @@ std::string ControlPlane::service_ip(std::size_t n) const { return parts_->ip_al
 apiserver::ObjectRegistry& ControlPlane::registry() { return *parts_->registry; }
 
 Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOptions& o) {
-  std::error_code ec;
-  std::filesystem::create_directories(o.data_dir, ec);
-  if (ec) return fail(ErrorCode::Invalid, fmt::format("--data-dir {}: {}", o.data_dir, ec.message()));
+  // The data directory holds the CA, keys and token: 0700, and refused when another user could
+  // have planted or changed what is in it.
+  if (auto ok = apiserver::ensure_private_dir(o.data_dir); !ok) return fail(with_context(ok.error(), "--data-dir"));
   const auto colon = o.listen.rfind(':');
   std::string listen_host = o.listen.substr(0, colon);
   if (listen_host.starts_with('[')) listen_host = listen_host.substr(1, listen_host.size() - 2);
@@ -192,12 +192,21 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
     std::getline(in, token);
     if (token.empty()) return fail(ErrorCode::Invalid, fmt::format("--token-file {}: empty or unreadable", o.token_file));
   }
+  // Never serve without an authenticator: with a certificate of one's own and no token file, the
+  // admin token is the data directory's, as --token-file's help says.
+  if (token.empty() && !o.plain_http) {
+    bool created = false;
+    auto t = apiserver::ensure_token(std::filesystem::path(o.data_dir) / "admin.token", created);
+    if (!t) return fail(t.error());
+    token = *t;
+    spdlog::info("event=admin_token file={}/admin.token created={}", o.data_dir, created);
+  }
   parts->allocators.emplace(apiserver::ServiceAllocators{{parts->ip_allocator.get()}, parts->port_allocator.get()});
   parts->registry.emplace(*parts->store, net, &*parts->allocators);
   if (auto ok = ensure_system_namespaces(*parts->registry); !ok) return std::unexpected(ok.error());
   parts->handler.emplace(*parts->registry, token);
   auto server = apiserver::HttpServer::start(*parts->handler, {o.listen, o.plain_http ? "" : cert, o.plain_http ? "" : key});
-  if (!server) return fail(ErrorCode::Unavailable, server.error());
+  if (!server) return fail(server.error());
   parts->server = std::move(*server);
   if (auto ok = ensure_kubernetes_service(*parts->registry, first_ip, parts->server->port()); !ok) return std::unexpected(ok.error());
   std::string kubeconfig;

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   switchyard::cmd::register_agent(app, run);
   switchyard::cmd::register_up(app, run);
   switchyard::cmd::register_status(app, run);
+  switchyard::cmd::register_images(app, run);
   CLI11_PARSE(app, argc, argv);
   return run ? run() : 0;
 }

@@ -86,7 +86,7 @@ int status_nftables(const StatusOptions& o) {
 }
 
 // The pin directory of the node asked for, or of the only node pinned under the root.
-std::expected<std::string, std::string> ebpf_pin_dir(const StatusOptions& o) {
+Result<std::string> ebpf_pin_dir(const StatusOptions& o) {
   if (!o.node_name.empty()) return o.bpf_root + "/" + o.node_name;
   std::vector<std::string> nodes;
   std::error_code ec;
@@ -94,7 +94,8 @@ std::expected<std::string, std::string> ebpf_pin_dir(const StatusOptions& o) {
     if (entry.is_directory()) nodes.push_back(entry.path().filename().string());
   if (nodes.size() == 1) return o.bpf_root + "/" + nodes.front();
   if (nodes.empty()) return o.bpf_root + "/-";  // nothing pinned: reads as empty
-  return std::unexpected(fmt::format("{} holds the pins of several nodes ({}): give --node-name", o.bpf_root, fmt::join(nodes, ", ")));
+  return fail(ErrorCode::Invalid,
+              fmt::format("{} holds the pins of several nodes ({}): give --node-name", o.bpf_root, fmt::join(nodes, ", ")));
 }
 
 int status_ebpf(const StatusOptions& o) {

@@ -22,6 +22,7 @@
 #include "orchestrator/apiserver/resources.h"
 #include "cmd/commands.h"
 #include "cmd/control_plane.h"
+#include "kubelet/runtime/node_runtime.h"
 #include "node/node_agent.h"
 
 namespace switchyard::cmd {
@@ -44,6 +45,7 @@ struct UpOptions {
   std::string cgroup_root;
   std::string bpf_root = "/sys/fs/bpf/switchyard";
   std::vector<std::string> external_interfaces;
+  kubelet::runtime::NodeRuntimeOptions runtime;  // the node's container runtime (off unless asked)
 };
 
 // The flags that name where an eBPF agent attached and pinned, for the commands printed.
@@ -52,9 +54,9 @@ std::string ebpf_flags(const UpOptions& o) {
   return fmt::format("{} --bpf-root {}", o.cgroup_root.empty() ? "" : " --cgroup-root " + o.cgroup_root, o.bpf_root);
 }
 
-std::expected<std::string, std::string> first_global_ipv4() {
+Result<std::string> first_global_ipv4() {
   ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return std::unexpected(std::string("getifaddrs: ") + std::strerror(errno));
+  if (getifaddrs(&list) != 0) return fail(ErrorCode::Internal, std::string("getifaddrs: ") + std::strerror(errno));
   std::string found;
   for (ifaddrs* a = list; a && found.empty(); a = a->ifa_next) {
     if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET || !(a->ifa_flags & IFF_UP) || (a->ifa_flags & IFF_LOOPBACK)) continue;
@@ -65,25 +67,27 @@ std::expected<std::string, std::string> first_global_ipv4() {
     found = text;
   }
   freeifaddrs(list);
-  if (found.empty()) return std::unexpected("no interface that is up has a global IPv4 address: give --node-ip");
+  if (found.empty()) return fail(ErrorCode::NotFound, "no interface that is up has a global IPv4 address: give --node-ip");
   return found;
 }
 
 // Creates `body`, replacing an object of that name left by an earlier run (its spec may differ).
-std::expected<void, std::string> replace_object(apiserver::ObjectRegistry& registry, const char* group, const char* resource,
-                                                const std::string& ns, const apiserver::Json& body) {
+Result<void> replace_object(apiserver::ObjectRegistry& registry, const char* group, const char* resource, const std::string& ns,
+                            const apiserver::Json& body) {
   const auto* r = apiserver::find_resource(group, "v1", resource);
   const std::string name = body["metadata"]["name"];
   if (auto gone = registry.remove(*r, ns, name); !gone && gone.error().code != 404)
-    return std::unexpected(fmt::format("replacing {} {}/{}: {}", resource, ns, name, gone.error().status.value("message", "refused")));
+    return fail(ErrorCode::Internal,
+                fmt::format("replacing {} {}/{}: {}", resource, ns, name, gone.error().status.value("message", "refused")));
   std::vector<std::string> warnings;
   auto created = registry.create(*r, ns, body, apiserver::FieldValidation::Strict, warnings);
-  if (!created) return std::unexpected(fmt::format("{} {}/{}: {}", resource, ns, name, created.error().status.value("message", "refused")));
+  if (!created)
+    return fail(ErrorCode::Internal, fmt::format("{} {}/{}: {}", resource, ns, name, created.error().status.value("message", "refused")));
   return {};
 }
 
 // The Node, and kube-dns with one endpoint: this node's DNS server.
-std::expected<void, std::string> create_cluster_objects(ControlPlane& plane, const UpOptions& o, const std::string& dns_ip) {
+Result<void> create_cluster_objects(ControlPlane& plane, const UpOptions& o, const std::string& dns_ip) {
   auto& reg = plane.registry();
   if (auto ok = replace_object(reg, "", "nodes", "",
                                {{"apiVersion", "v1"},
@@ -155,6 +159,25 @@ int run_up(UpOptions o) {
     std::cerr << fmt::format("error: {}: {}\n", (*plane)->kubeconfig(), connection.error().message);
     return 1;
   }
+  std::unique_ptr<kubelet::runtime::NodeRuntime> runtime;
+  if (o.runtime.enabled()) {
+    o.runtime.node_data_dir = o.control_plane.data_dir;
+    if (o.runtime.pod_cidr.empty()) {
+      auto range = kubelet::runtime::first_pod_range(o.cluster_cidrs.empty() ? "" : o.cluster_cidrs.front());
+      if (!range) {
+        std::cerr << "error: " << range.error() << "\n";
+        return 2;
+      }
+      o.runtime.pod_cidr = *range;
+    }
+    auto started = kubelet::runtime::NodeRuntime::start(o.runtime);
+    if (!started) {
+      std::cerr << "error: container runtime: " << started.error() << "\n";
+      (*plane)->stop();
+      return 1;
+    }
+    runtime = std::move(*started);
+  }
   AgentConfig agent_config;
   agent_config.node_name = o.node_name;
   agent_config.mode = o.mode;
@@ -169,7 +192,7 @@ int run_up(UpOptions o) {
   auto agent = NodeAgent::start(agent_config, *connection);
   if (!agent) {
     std::cerr << "error: " << agent.error().message << "\n";
-    return agent.error().exit_code;
+    return 1;
   }
   for (int i = 0; i < 300 && !(*agent)->ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   if (!(*agent)->ready()) spdlog::warn("event=agent_not_ready_yet waited_s=30");
@@ -187,10 +210,18 @@ int run_up(UpOptions o) {
                    o.control_plane.service_cidr, o.node_ip, o.mode, o.mode == "ebpf" ? fmt::format(" --bpf-root {}", o.bpf_root) : "",
                    o.node_name, o.mode, ebpf_flags(o))
             << std::flush;
+  if (runtime)
+    std::cout << fmt::format(
+                     "\nContainer runtime: {} {} at {}{} ({} images imported); `switchyard images import --data-dir {} FILE` adds more.\n",
+                     runtime->version().runtime_name, runtime->version().runtime_version, runtime->endpoint(),
+                     runtime->ours() ? ", run by switchyard, pods in " + o.runtime.pod_cidr : "", runtime->images_imported(),
+                     o.control_plane.data_dir)
+              << std::flush;
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("event=up_stopping signal={} rules=kept", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   (*agent)->stop();
+  if (runtime) runtime->stop();
   (*plane)->stop();
   return 0;
 }
@@ -216,6 +247,13 @@ void register_up(CLI::App& app, std::function<int()>& run) {
   sub->add_option("--external-interfaces", o->external_interfaces,
                   "eBPF: interfaces whose traffic from outside gets NodePort, LoadBalancer and external IPs (comma-separated)")
       ->delimiter(',');
+  sub->add_flag("--run-containerd", o->runtime.run_containerd,
+                "run and supervise this node's own containerd under <data-dir>/containerd (CRI socket containerd.sock there)");
+  sub->add_option("--container-runtime-endpoint", o->runtime.endpoint, "use this CRI socket instead of running containerd");
+  sub->add_option("--images-dir", o->runtime.images_dir,
+                  "import every image archive (.tar) in this directory at start (implies a runtime)");
+  sub->add_option("--pod-cidr", o->runtime.pod_cidr,
+                  "this node's pod range for containerd's CNI (default: the first /24 of --cluster-cidr)");
   sub->callback([&run, o] { run = [o] { return run_up(*o); }; });
 }
 

@@ -32,12 +32,11 @@ class Backend {
   virtual ~Backend() = default;
   // Programs the change from `before` to `after`. `diff` is diff_snapshots(before, after).
   // A backend may fall back to a full sync (after a failure, or when it has none yet).
-  virtual std::expected<void, Error> sync(const endpoints::Snapshot& before, const endpoints::Snapshot& after,
-                                          const endpoints::SnapshotDiff& diff) = 0;
+  virtual Result<void> sync(const endpoints::Snapshot& before, const endpoints::Snapshot& after, const endpoints::SnapshotDiff& diff) = 0;
   // Replaces whatever this backend programmed with exactly `snapshot`.
-  virtual std::expected<void, Error> full_sync(const endpoints::Snapshot& snapshot) = 0;
+  virtual Result<void> full_sync(const endpoints::Snapshot& snapshot) = 0;
   // Removes everything this backend made, and nothing else.
-  virtual std::expected<void, Error> cleanup() = 0;
+  virtual Result<void> cleanup() = 0;
   virtual BackendStats stats() const = 0;
 };
 

@@ -84,15 +84,15 @@ struct ConntrackCleaner::Handle {
 ConntrackCleaner::ConntrackCleaner(std::unique_ptr<Handle> handle) : handle_(std::move(handle)) {}
 ConntrackCleaner::~ConntrackCleaner() = default;
 
-std::expected<std::unique_ptr<ConntrackCleaner>, Error> ConntrackCleaner::create() {
+Result<std::unique_ptr<ConntrackCleaner>> ConntrackCleaner::create() {
   auto handle = std::make_unique<Handle>();
   handle->h = nfct_open(CONNTRACK, 0);
   if (!handle->h) return std::unexpected(Error{ErrorCode::Internal, std::string("conntrack netlink socket: ") + std::strerror(errno)});
   return std::unique_ptr<ConntrackCleaner>(new ConntrackCleaner(std::move(handle)));
 }
 
-std::expected<ConntrackCleanupResult, Error> ConntrackCleaner::on_sync(const endpoints::Snapshot& before, const endpoints::Snapshot& after,
-                                                                       const endpoints::SnapshotDiff& diff) {
+Result<ConntrackCleanupResult> ConntrackCleaner::on_sync(const endpoints::Snapshot& before, const endpoints::Snapshot& after,
+                                                         const endpoints::SnapshotDiff& diff) {
   if (diff.stale_flows.empty()) return ConntrackCleanupResult{};
   return remove(stale_conntrack_filters(before, after, diff));
 }
@@ -140,7 +140,7 @@ int on_entry(enum nf_conntrack_msg_type, struct nf_conntrack* ct, void* data) {
 
 }  // namespace
 
-std::expected<ConntrackCleanupResult, Error> ConntrackCleaner::remove(const std::vector<ConntrackFilter>& filters) {
+Result<ConntrackCleanupResult> ConntrackCleaner::remove(const std::vector<ConntrackFilter>& filters) {
   if (filters.empty()) return ConntrackCleanupResult{};
   DumpState state{&filters, {}, {}};
   nfct_handle* h = handle_->h;

@@ -49,17 +49,17 @@ struct ConntrackCleanupResult {
 class ConntrackCleaner {
  public:
   // Opens a conntrack netlink socket in the calling thread's network namespace.
-  static std::expected<std::unique_ptr<ConntrackCleaner>, Error> create();
+  static Result<std::unique_ptr<ConntrackCleaner>> create();
   ~ConntrackCleaner();
   ConntrackCleaner(const ConntrackCleaner&) = delete;
   ConntrackCleaner& operator=(const ConntrackCleaner&) = delete;
 
   // The agent calls this after each successful Backend::sync, with the same arguments. Lists the
   // conntrack table once if anything may be stale, nothing otherwise.
-  std::expected<ConntrackCleanupResult, Error> on_sync(const endpoints::Snapshot& before, const endpoints::Snapshot& after,
-                                                       const endpoints::SnapshotDiff& diff);
+  Result<ConntrackCleanupResult> on_sync(const endpoints::Snapshot& before, const endpoints::Snapshot& after,
+                                         const endpoints::SnapshotDiff& diff);
   // Deletes every entry matching one of `filters`.
-  std::expected<ConntrackCleanupResult, Error> remove(const std::vector<ConntrackFilter>& filters);
+  Result<ConntrackCleanupResult> remove(const std::vector<ConntrackFilter>& filters);
 
  private:
   struct Handle;

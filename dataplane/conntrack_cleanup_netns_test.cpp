@@ -148,7 +148,7 @@ class ConntrackCleanupTraffic : public ::testing::TestWithParam<FlowCase> {
     }
     nft::NftablesBackendOptions options;
     options.generator.cluster_cidrs = {ServiceTopology::kPodCidr, ServiceTopology::kPodCidrIpv6};
-    std::expected<void, Error> ok = std::unexpected(Error{ErrorCode::Internal, "not run"});
+    Result<void> ok = std::unexpected(Error{ErrorCode::Internal, "not run"});
     auto entered = topology_->node().enter([&] {
       auto backend = nft::NftablesBackend::create(options);
       auto cleaner = ConntrackCleaner::create();

@@ -58,18 +58,18 @@ struct HealthCheckServer::Impl {
   }
 
   // Listens on `address` (every address: dual-stack "::"), in the calling thread's namespace.
-  std::expected<void, std::string> open(const std::string& address, std::int32_t port) {
+  Result<void> open(const std::string& address, std::int32_t port) {
     const bool v6 = address.find(':') != std::string::npos;
     const bool any = address == "::";
     auto opened = server->listen(v6 ? fmt::format("[{}]:{}", address, port) : fmt::format("{}:{}", address, port), any);
-    if (!opened) return std::unexpected(opened.error().message);
+    if (!opened) return fail(opened.error());
     return {};
   }
 };
 
 HealthCheckServer::HealthCheckServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-std::expected<std::unique_ptr<HealthCheckServer>, Error> HealthCheckServer::create(HealthCheckServerOptions options) {
+Result<std::unique_ptr<HealthCheckServer>> HealthCheckServer::create(HealthCheckServerOptions options) {
   for (const auto& a : options.node_addresses) {
     auto valid = http::parse_listen_address(a.find(':') != std::string::npos ? "[" + a + "]:0" : a + ":0");
     if (!valid) return std::unexpected(Error{ErrorCode::Internal, "health-check server: node address '" + a + "': not an IP address"});
@@ -94,7 +94,7 @@ std::expected<std::unique_ptr<HealthCheckServer>, Error> HealthCheckServer::crea
 
 HealthCheckServer::~HealthCheckServer() { impl_->server->stop(); }
 
-std::expected<void, Error> HealthCheckServer::update(const endpoints::Snapshot& snapshot) {
+Result<void> HealthCheckServer::update(const endpoints::Snapshot& snapshot) {
   auto& s = *impl_;
   const auto desired = desired_ports(snapshot);
   {
@@ -116,7 +116,7 @@ std::expected<void, Error> HealthCheckServer::update(const endpoints::Snapshot& 
       // A host without IPv6 still gets an IPv4 listener for "every address".
       if (!opened && address == "::" && s.options.node_addresses.empty()) opened = s.open("0.0.0.0", port);
       if (!opened) {
-        failed = opened.error();
+        failed = opened.error().message;
         break;
       }
     }

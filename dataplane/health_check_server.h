@@ -34,7 +34,7 @@ struct ServiceHealth {
 class HealthCheckServer {
  public:
   // Starts the server thread; no port is open until update().
-  static std::expected<std::unique_ptr<HealthCheckServer>, Error> create(HealthCheckServerOptions options);
+  static Result<std::unique_ptr<HealthCheckServer>> create(HealthCheckServerOptions options);
   ~HealthCheckServer();
   HealthCheckServer(const HealthCheckServer&) = delete;
   HealthCheckServer& operator=(const HealthCheckServer&) = delete;
@@ -43,7 +43,7 @@ class HealthCheckServer {
   // that are gone or no longer Local, and updates the counts. Sockets are opened in the calling
   // thread's network namespace. A port that cannot be opened (in use) is reported in the error
   // and tried again at the next update; every other port is in force when this returns.
-  std::expected<void, Error> update(const endpoints::Snapshot& snapshot);
+  Result<void> update(const endpoints::Snapshot& snapshot);
   // serviceProxyHealthy in every answer, asked at each request; false also turns every answer
   // into 503, as kube-proxy does while its own syncs are stale (a change has waited longer than
   // the health timeout), so load balancers stop sending to a node whose rules are out of date.

@@ -63,7 +63,7 @@ class HealthCheckServerTest : public ::testing::Test {
   }
 
   void start(HealthCheckServerOptions options = {}) {
-    std::expected<std::unique_ptr<HealthCheckServer>, Error> created = std::unexpected(Error{ErrorCode::Internal, "not run"});
+    Result<std::unique_ptr<HealthCheckServer>> created = std::unexpected(Error{ErrorCode::Internal, "not run"});
     auto entered = topology_->node().enter([&] { created = HealthCheckServer::create(options); });
     ASSERT_TRUE(entered) << entered.error();
     ASSERT_TRUE(created) << created.error().message;
@@ -72,7 +72,7 @@ class HealthCheckServerTest : public ::testing::Test {
   // Builds the Snapshot and hands it to the server from inside the node namespace.
   void update() {
     auto snapshot = state_.build();
-    std::expected<void, Error> ok = std::unexpected(Error{ErrorCode::Internal, "not run"});
+    Result<void> ok = std::unexpected(Error{ErrorCode::Internal, "not run"});
     auto entered = topology_->node().enter([&] { ok = server_->update(*snapshot); });
     ASSERT_TRUE(entered) << entered.error();
     ASSERT_TRUE(ok) << ok.error().message;
@@ -204,7 +204,7 @@ TEST_F(HealthCheckServerTest, PortInUseIsReportedAndTheOthersStillServe) {
   other.spec.ports[0].node_port = 30082;
   state_.upsert(other);
   auto snapshot = state_.build();
-  std::expected<void, Error> ok;
+  Result<void> ok;
   ASSERT_TRUE(topology_->node().enter([&] { ok = server_->update(*snapshot); }));
   ASSERT_FALSE(ok);
   EXPECT_THAT(ok.error().message, ::testing::HasSubstr("health-check node port 32100 of service shop/local"));

@@ -72,7 +72,7 @@ bool cidr_contains(const std::string& cidr, const std::string& address) {
   return (net->bytes[full] & mask) == (host->bytes[full] & mask);
 }
 
-std::expected<void, Error> NodePortAddresses::validate() const {
+Result<void> NodePortAddresses::validate() const {
   for (const auto& c : cidrs) {
     if (c == "primary") {
       if (primary_ips.empty())
@@ -111,7 +111,7 @@ struct LocalAddresses::Socket {
 LocalAddresses::LocalAddresses(std::unique_ptr<Socket> socket) : socket_(std::move(socket)) {}
 LocalAddresses::~LocalAddresses() = default;
 
-std::expected<std::unique_ptr<LocalAddresses>, Error> LocalAddresses::create() {
+Result<std::unique_ptr<LocalAddresses>> LocalAddresses::create() {
   auto s = std::make_unique<Socket>();
   s->nl = mnl_socket_open(NETLINK_ROUTE);
   if (!s->nl || mnl_socket_bind(s->nl, 0, MNL_SOCKET_AUTOPID) < 0)
@@ -120,7 +120,7 @@ std::expected<std::unique_ptr<LocalAddresses>, Error> LocalAddresses::create() {
   return std::unique_ptr<LocalAddresses>(new LocalAddresses(std::move(s)));
 }
 
-std::expected<std::vector<std::string>, Error> LocalAddresses::list() {
+Result<std::vector<std::string>> LocalAddresses::list() {
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE);
   nlmsghdr* nlh = mnl_nlmsg_put_header(buf.data());
   nlh->nlmsg_type = RTM_GETADDR;

@@ -20,7 +20,7 @@ struct NodePortAddresses {
   std::vector<std::string> primary_ips;  // the Node's primary IPs (InternalIP), for "primary"
 
   // Checks the CIDRs (and that "primary" has IPs to stand for): the message names the bad one.
-  std::expected<void, Error> validate() const;
+  Result<void> validate() const;
   // True when node ports of `family` answer on every local address (no restriction to apply).
   bool match_all(endpoints::IpFamily family) const;
   // The addresses among `local_addresses` of `family` that node ports answer on, loopback left out.
@@ -36,12 +36,12 @@ bool cidr_contains(const std::string& cidr, const std::string& address);
 // namespace from whichever thread calls it).
 class LocalAddresses {
  public:
-  static std::expected<std::unique_ptr<LocalAddresses>, Error> create();
+  static Result<std::unique_ptr<LocalAddresses>> create();
   ~LocalAddresses();
   LocalAddresses(const LocalAddresses&) = delete;
   LocalAddresses& operator=(const LocalAddresses&) = delete;
   // Every IPv4 and IPv6 address (link-local included), as text, sorted and without duplicates.
-  std::expected<std::vector<std::string>, Error> list();
+  Result<std::vector<std::string>> list();
 
  private:
   struct Socket;

@@ -31,16 +31,15 @@ class RecordingBackend final : public Backend {
     std::uint64_t generation;
     std::size_t changes;
   };
-  std::expected<void, Error> sync(const endpoints::Snapshot&, const endpoints::Snapshot& after,
-                                  const endpoints::SnapshotDiff& diff) override {
+  Result<void> sync(const endpoints::Snapshot&, const endpoints::Snapshot& after, const endpoints::SnapshotDiff& diff) override {
     calls.push_back({false, after.generation(), diff.changes.size()});
     return outcome(after);
   }
-  std::expected<void, Error> full_sync(const endpoints::Snapshot& s) override {
+  Result<void> full_sync(const endpoints::Snapshot& s) override {
     calls.push_back({true, s.generation(), 0});
     return outcome(s);
   }
-  std::expected<void, Error> cleanup() override { return {}; }
+  Result<void> cleanup() override { return {}; }
   BackendStats stats() const override { return stats_; }
 
   std::vector<Call> calls;
@@ -48,7 +47,7 @@ class RecordingBackend final : public Backend {
   std::uint64_t kernel_generation = 0;  // what "the kernel" holds
 
  private:
-  std::expected<void, Error> outcome(const endpoints::Snapshot& s) {
+  Result<void> outcome(const endpoints::Snapshot& s) {
     if (fail) {
       ++stats_.failed_syncs;
       return std::unexpected(Error{ErrorCode::Internal, "nftables commit: chain ip switchyard service-x: Device or resource busy"});

@@ -95,8 +95,8 @@ class ClusterIpTraffic : public ::testing::TestWithParam<BackendKind> {
     if (GetParam() == BackendKind::nftables) {
       nft::NftablesBackendOptions options;
       options.generator.cluster_cidrs = {ServiceTopology::kPodCidr, ServiceTopology::kPodCidrIpv6};
-      std::expected<std::unique_ptr<nft::NftablesBackend>, Error> created = std::unexpected(Error{ErrorCode::Internal, "not run"});
-      std::expected<std::unique_ptr<ConntrackCleaner>, Error> cleaner = std::unexpected(Error{ErrorCode::Internal, "not run"});
+      Result<std::unique_ptr<nft::NftablesBackend>> created = std::unexpected(Error{ErrorCode::Internal, "not run"});
+      Result<std::unique_ptr<ConntrackCleaner>> cleaner = std::unexpected(Error{ErrorCode::Internal, "not run"});
       auto entered = t.node().enter([&] {
         created = nft::NftablesBackend::create(options);
         cleaner = ConntrackCleaner::create();  // as the agent runs it beside the nftables backend
@@ -110,7 +110,7 @@ class ClusterIpTraffic : public ::testing::TestWithParam<BackendKind> {
       auto options = ebpf_env_->options("node-a");
       options.scope_netns = {t.node().path(), t.pod("pod-a").path(), t.pod("pod-b").path()};
       options.external_interfaces = {"vclient"};  // towards the external client
-      std::expected<std::unique_ptr<ebpf::EbpfBackend>, Error> created = std::unexpected(Error{ErrorCode::Internal, "not run"});
+      Result<std::unique_ptr<ebpf::EbpfBackend>> created = std::unexpected(Error{ErrorCode::Internal, "not run"});
       auto entered = t.node().enter([&] { created = ebpf::EbpfBackend::create(options); });
       ASSERT_TRUE(entered) << entered.error();
       ASSERT_TRUE(created) << created.error().message;

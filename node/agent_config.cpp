@@ -31,9 +31,9 @@ const std::set<std::string> kIgnoredTopLevel = {"featureGates",
                                                 "windowsRunAsService",
                                                 "linux"};
 
-std::expected<std::chrono::seconds, std::string> seconds_field(const YAML::Node& n, const std::string& where) {
+Result<std::chrono::seconds> seconds_field(const YAML::Node& n, const std::string& where) {
   auto d = parse_go_duration(n.as<std::string>());
-  if (!d) return std::unexpected(fmt::format("{}: {}", where, d.error()));
+  if (!d) return fail(with_context(d.error(), where));
   return std::chrono::duration_cast<std::chrono::seconds>(*d);
 }
 
@@ -55,18 +55,18 @@ std::vector<std::string> cidr_list(const YAML::Node& n) {
 
 }  // namespace
 
-std::expected<std::chrono::milliseconds, std::string> parse_go_duration(std::string_view text) {
-  if (text.empty()) return std::unexpected("empty duration");
+Result<std::chrono::milliseconds> parse_go_duration(std::string_view text) {
+  if (text.empty()) return fail(ErrorCode::Invalid, "empty duration");
   if (text == "0") return std::chrono::milliseconds(0);
   double total_ms = 0;
   std::string_view rest = text;
   while (!rest.empty()) {
     std::size_t i = 0;
     while (i < rest.size() && (std::isdigit(static_cast<unsigned char>(rest[i])) || rest[i] == '.')) ++i;
-    if (i == 0) return std::unexpected(fmt::format("duration \"{}\": expected a number at \"{}\"", text, rest));
+    if (i == 0) return fail(ErrorCode::Invalid, fmt::format("duration \"{}\": expected a number at \"{}\"", text, rest));
     double value = 0;
     if (auto r = std::from_chars(rest.data(), rest.data() + i, value); r.ec != std::errc() || r.ptr != rest.data() + i)
-      return std::unexpected(fmt::format("duration \"{}\": bad number \"{}\"", text, rest.substr(0, i)));
+      return fail(ErrorCode::Invalid, fmt::format("duration \"{}\": bad number \"{}\"", text, rest.substr(0, i)));
     rest.remove_prefix(i);
     std::size_t u = 0;
     while (u < rest.size() && std::isalpha(static_cast<unsigned char>(rest[u]))) ++u;
@@ -86,20 +86,20 @@ std::expected<std::chrono::milliseconds, std::string> parse_go_duration(std::str
     else if (unit == "ns")
       factor = 1e-6;
     else
-      return std::unexpected(fmt::format("duration \"{}\": unknown unit \"{}\" (h, m, s, ms, us, ns)", text, unit));
+      return fail(ErrorCode::Invalid, fmt::format("duration \"{}\": unknown unit \"{}\" (h, m, s, ms, us, ns)", text, unit));
     total_ms += value * factor;
   }
   return std::chrono::milliseconds(static_cast<std::int64_t>(total_ms + 0.5));
 }
 
-std::expected<std::pair<std::string, std::uint16_t>, std::string> split_host_port(const std::string& text, std::uint16_t default_port) {
+Result<std::pair<std::string, std::uint16_t>> split_host_port(const std::string& text, std::uint16_t default_port) {
   std::string host = text, port;
   if (text.starts_with('[')) {
     const auto close = text.find(']');
-    if (close == std::string::npos) return std::unexpected(fmt::format("address \"{}\": missing ']'", text));
+    if (close == std::string::npos) return fail(ErrorCode::Invalid, fmt::format("address \"{}\": missing ']'", text));
     host = text.substr(1, close - 1);
     if (close + 1 < text.size()) {
-      if (text[close + 1] != ':') return std::unexpected(fmt::format("address \"{}\": expected ':' after ']'", text));
+      if (text[close + 1] != ':') return fail(ErrorCode::Invalid, fmt::format("address \"{}\": expected ':' after ']'", text));
       port = text.substr(close + 2);
     }
   } else if (std::count(text.begin(), text.end(), ':') == 1) {
@@ -111,24 +111,24 @@ std::expected<std::pair<std::string, std::uint16_t>, std::string> split_host_por
   unsigned value = 0;
   auto r = std::from_chars(port.data(), port.data() + port.size(), value);
   if (r.ec != std::errc() || r.ptr != port.data() + port.size() || value > 65535)
-    return std::unexpected(fmt::format("address \"{}\": bad port \"{}\"", text, port));
+    return fail(ErrorCode::Invalid, fmt::format("address \"{}\": bad port \"{}\"", text, port));
   return std::pair{host, static_cast<std::uint16_t>(value)};
 }
 
-std::expected<void, std::string> parse_kube_proxy_configuration(std::string_view yaml, AgentConfig& c) {
+Result<void> parse_kube_proxy_configuration(std::string_view yaml, AgentConfig& c) {
   try {
     const YAML::Node root = YAML::Load(std::string(yaml));
-    if (!root.IsMap()) return std::unexpected("expected a KubeProxyConfiguration object");
+    if (!root.IsMap()) return fail(ErrorCode::Invalid, "expected a KubeProxyConfiguration object");
     if (auto kind = root["kind"]; kind && kind.as<std::string>() != "KubeProxyConfiguration")
-      return std::unexpected(fmt::format("kind \"{}\": expected KubeProxyConfiguration", kind.as<std::string>()));
+      return fail(ErrorCode::Invalid, fmt::format("kind \"{}\": expected KubeProxyConfiguration", kind.as<std::string>()));
     if (auto v = root["apiVersion"]; v && v.as<std::string>() != "kubeproxy.config.k8s.io/v1alpha1")
-      return std::unexpected(fmt::format("apiVersion \"{}\": expected kubeproxy.config.k8s.io/v1alpha1", v.as<std::string>()));
+      return fail(ErrorCode::Invalid, fmt::format("apiVersion \"{}\": expected kubeproxy.config.k8s.io/v1alpha1", v.as<std::string>()));
     // Mode-specific sync periods (older files) first; top-level ones (1.31+) win.
     if (auto nft = root["nftables"]; nft && nft.IsMap())
       for (const char* key : {"syncPeriod", "minSyncPeriod"})
         if (nft[key]) {
           auto d = parse_go_duration(nft[key].as<std::string>());
-          if (!d) return std::unexpected(fmt::format("nftables.{}: {}", key, d.error()));
+          if (!d) return fail(with_context(d.error(), fmt::format("nftables.{}", key)));
           (std::string_view(key) == "syncPeriod" ? c.sync_period : c.min_sync_period) = *d;
         }
     for (const auto& kv : root) {
@@ -138,7 +138,7 @@ std::expected<void, std::string> parse_kube_proxy_configuration(std::string_view
       if (key == "mode") {
         const auto mode = v.as<std::string>();
         if (mode != "nftables" && mode != "ebpf")
-          return std::unexpected(fmt::format("mode \"{}\": switchyard runs nftables or ebpf", mode));
+          return fail(ErrorCode::Invalid, fmt::format("mode \"{}\": switchyard runs nftables or ebpf", mode));
         c.mode = mode;
       } else if (key == "clusterCIDR") {
         c.cluster_cidrs = cidr_list(v);
@@ -146,7 +146,7 @@ std::expected<void, std::string> parse_kube_proxy_configuration(std::string_view
         c.node_port_addresses = cidr_list(v);
       } else if (key == "syncPeriod" || key == "minSyncPeriod") {
         auto d = parse_go_duration(v.as<std::string>());
-        if (!d) return std::unexpected(key + ": " + d.error());
+        if (!d) return fail(with_context(d.error(), key));
         (key == "syncPeriod" ? c.sync_period : c.min_sync_period) = *d;
       } else if (key == "bindAddress") {
         c.bind_address = v.as<std::string>();
@@ -168,7 +168,7 @@ std::expected<void, std::string> parse_kube_proxy_configuration(std::string_view
                                                                                          : nullptr;
           if (timeout) {
             auto d = seconds_field(fv, "conntrack." + name);
-            if (!d) return std::unexpected(d.error());
+            if (!d) return fail(d.error());
             if (d->count() > 0) *timeout = *d;  // 0: leave the kernel's value, as kube-proxy
           } else if (name == "maxPerCore") {
             if (auto v = fv.as<std::int64_t>(); v > 0) c.conntrack.max_per_core = v;
@@ -177,28 +177,28 @@ std::expected<void, std::string> parse_kube_proxy_configuration(std::string_view
           } else if (name == "tcpBeLiberal") {
             c.ignored_fields.push_back("conntrack." + name);
           } else {
-            return std::unexpected(fmt::format("conntrack.{}: unknown field", name));
+            return fail(ErrorCode::Invalid, fmt::format("conntrack.{}: unknown field", name));
           }
         }
       } else if (kIgnoredTopLevel.contains(key)) {
         c.ignored_fields.push_back(key);
       } else {
-        return std::unexpected(fmt::format("{}: unknown field of KubeProxyConfiguration", key));
+        return fail(ErrorCode::Invalid, fmt::format("{}: unknown field of KubeProxyConfiguration", key));
       }
     }
   } catch (const YAML::Exception& e) {  // also a scalar where a map was expected, a bad integer
-    return std::unexpected(std::string("YAML: ") + e.what());
+    return fail(ErrorCode::Invalid, std::string("YAML: ") + e.what());
   }
   return {};
 }
 
-std::expected<void, std::string> read_kube_proxy_configuration(const std::string& path, AgentConfig& into) {
+Result<void> read_kube_proxy_configuration(const std::string& path, AgentConfig& into) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return std::unexpected(fmt::format("--config {}: cannot read the file", path));
+  if (!in) return fail(ErrorCode::NotFound, fmt::format("--config {}: cannot read the file", path));
   std::stringstream text;
   text << in.rdbuf();
   if (auto ok = parse_kube_proxy_configuration(text.str(), into); !ok)
-    return std::unexpected(fmt::format("--config {}: {}", path, ok.error()));
+    return fail(with_context(ok.error(), fmt::format("--config {}", path)));
   return {};
 }
 

@@ -5,11 +5,12 @@
 
 #include <chrono>
 #include <cstdint>
-#include <expected>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "orchestrator/base/error.h"
 
 namespace switchyard::node {
 
@@ -55,12 +56,12 @@ struct AgentConfig {
 
 // Reads a KubeProxyConfiguration (kubeproxy.config.k8s.io/v1alpha1) into `into`, over its
 // current values. Fields unknown to kube-proxy are an error naming the field.
-std::expected<void, std::string> read_kube_proxy_configuration(const std::string& path, AgentConfig& into);
-std::expected<void, std::string> parse_kube_proxy_configuration(std::string_view yaml, AgentConfig& into);
+Result<void> read_kube_proxy_configuration(const std::string& path, AgentConfig& into);
+Result<void> parse_kube_proxy_configuration(std::string_view yaml, AgentConfig& into);
 
 // Go's time.ParseDuration: "30s", "1m0s", "1h30m", "500ms", "1.5s".
-std::expected<std::chrono::milliseconds, std::string> parse_go_duration(std::string_view text);
+Result<std::chrono::milliseconds> parse_go_duration(std::string_view text);
 // "ADDR:PORT", "[V6]:PORT", or an address alone (takes `default_port`) → {host, port}.
-std::expected<std::pair<std::string, std::uint16_t>, std::string> split_host_port(const std::string& text, std::uint16_t default_port);
+Result<std::pair<std::string, std::uint16_t>> split_host_port(const std::string& text, std::uint16_t default_port);
 
 }  // namespace switchyard::node

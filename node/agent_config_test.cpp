@@ -24,10 +24,10 @@ TEST(GoDuration, ParsesTheFormsKubeProxyConfigsUse) {
   EXPECT_EQ(*parse_go_duration("500ms"), 500ms);
   EXPECT_EQ(*parse_go_duration("1.5s"), 1500ms);
   EXPECT_EQ(*parse_go_duration("0"), 0ms);
-  EXPECT_THAT(parse_go_duration("30").error(), HasSubstr("unknown unit \"\""));
-  EXPECT_THAT(parse_go_duration("days").error(), HasSubstr("expected a number"));
-  EXPECT_THAT(parse_go_duration("5d").error(), HasSubstr("unknown unit \"d\""));
-  EXPECT_THAT(parse_go_duration("").error(), HasSubstr("empty"));
+  EXPECT_THAT(parse_go_duration("30").error().message, HasSubstr("unknown unit \"\""));
+  EXPECT_THAT(parse_go_duration("days").error().message, HasSubstr("expected a number"));
+  EXPECT_THAT(parse_go_duration("5d").error().message, HasSubstr("unknown unit \"d\""));
+  EXPECT_THAT(parse_go_duration("").error().message, HasSubstr("empty"));
 }
 
 TEST(HostPort, SplitsAddressesWithAndWithoutPorts) {
@@ -35,7 +35,7 @@ TEST(HostPort, SplitsAddressesWithAndWithoutPorts) {
   EXPECT_EQ(*split_host_port("[::1]:53", 1), std::make_pair(std::string("::1"), std::uint16_t{53}));
   EXPECT_EQ(*split_host_port("127.0.0.1", 10249), std::make_pair(std::string("127.0.0.1"), std::uint16_t{10249}));
   EXPECT_EQ(*split_host_port(":10256", 1), std::make_pair(std::string("0.0.0.0"), std::uint16_t{10256}));
-  EXPECT_THAT(split_host_port("1.2.3.4:99999", 1).error(), HasSubstr("bad port \"99999\""));
+  EXPECT_THAT(split_host_port("1.2.3.4:99999", 1).error().message, HasSubstr("bad port \"99999\""));
 }
 
 // What kubeadm writes into the kube-proxy ConfigMap, with nftables mode and our fields.
@@ -99,13 +99,14 @@ TEST(KubeProxyConfiguration, TopLevelSyncPeriodsWinOverTheModeBlock) {
 
 TEST(KubeProxyConfiguration, ErrorsNameTheFieldAndTheCause) {
   AgentConfig c;
-  EXPECT_THAT(parse_kube_proxy_configuration("mode: ipvs\n", c).error(), HasSubstr("mode \"ipvs\""));
-  EXPECT_THAT(parse_kube_proxy_configuration("syncPeriod: soon\n", c).error(), HasSubstr("syncPeriod: duration \"soon\""));
-  EXPECT_THAT(parse_kube_proxy_configuration("clusterCidr: 10.0.0.0/8\n", c).error(),
+  EXPECT_THAT(parse_kube_proxy_configuration("mode: ipvs\n", c).error().message, HasSubstr("mode \"ipvs\""));
+  EXPECT_THAT(parse_kube_proxy_configuration("syncPeriod: soon\n", c).error().message, HasSubstr("syncPeriod: duration \"soon\""));
+  EXPECT_THAT(parse_kube_proxy_configuration("clusterCidr: 10.0.0.0/8\n", c).error().message,
               HasSubstr("clusterCidr: unknown field of KubeProxyConfiguration"));
-  EXPECT_THAT(parse_kube_proxy_configuration("conntrack: {maxPerCore: lots}\n", c).error(), HasSubstr("YAML"));
-  EXPECT_THAT(parse_kube_proxy_configuration("kind: KubeletConfiguration\n", c).error(), HasSubstr("expected KubeProxyConfiguration"));
-  EXPECT_THAT(read_kube_proxy_configuration("/nonexistent/kube-proxy.yaml", c).error(),
+  EXPECT_THAT(parse_kube_proxy_configuration("conntrack: {maxPerCore: lots}\n", c).error().message, HasSubstr("YAML"));
+  EXPECT_THAT(parse_kube_proxy_configuration("kind: KubeletConfiguration\n", c).error().message,
+              HasSubstr("expected KubeProxyConfiguration"));
+  EXPECT_THAT(read_kube_proxy_configuration("/nonexistent/kube-proxy.yaml", c).error().message,
               HasSubstr("--config /nonexistent/kube-proxy.yaml: cannot read the file"));
 }
 
@@ -142,8 +143,8 @@ TEST(StatusHttpServer, AnswersKnownPathsAnd404sTheRest) {
   // The port is taken now: a second server on it says so.
   auto second = StatusHttpServer::start("127.0.0.1:" + std::to_string(port), {});
   ASSERT_FALSE(second);
-  EXPECT_THAT(second.error(), HasSubstr("listen 127.0.0.1:" + std::to_string(port)));
-  EXPECT_THAT(StatusHttpServer::start("localhost:0", {}).error(), HasSubstr("not an IP address"));
+  EXPECT_THAT(second.error().message, HasSubstr("listen 127.0.0.1:" + std::to_string(port)));
+  EXPECT_THAT(StatusHttpServer::start("localhost:0", {}).error().message, HasSubstr("not an IP address"));
 }
 
 }  // namespace

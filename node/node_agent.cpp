@@ -57,7 +57,7 @@ void apply_conntrack(const ConntrackSettings& c) {
   if (c.udp_stream_timeout) write("nf_conntrack_udp_timeout_stream", c.udp_stream_timeout->count());
 }
 
-std::expected<std::unique_ptr<dataplane::Backend>, NodeAgent::StartError> create_backend(const AgentConfig& c) {
+Result<std::unique_ptr<dataplane::Backend>> create_backend(const AgentConfig& c) {
   if (c.mode == "ebpf") {
     // Pinned state is reused: a restarted agent takes over the running maps and links.
     auto backend = dataplane::ebpf::EbpfBackend::create({.node_name = c.node_name,
@@ -65,7 +65,7 @@ std::expected<std::unique_ptr<dataplane::Backend>, NodeAgent::StartError> create
                                                          .cgroup_root = c.cgroup_root,
                                                          .external_interfaces = c.external_interfaces,
                                                          .nodeport_xdp = c.ebpf_nodeport_mode == "xdp"});
-    if (!backend) return std::unexpected(NodeAgent::StartError{"ebpf: " + backend.error().message});
+    if (!backend) return fail(with_context(backend.error(), "ebpf"));
     spdlog::info("event=ebpf_backend_opened pin_dir={} reused_pins={}", (*backend)->pin_dir(), (*backend)->reused_pins());
     return std::unique_ptr<dataplane::Backend>(std::move(*backend));
   }
@@ -73,22 +73,21 @@ std::expected<std::unique_ptr<dataplane::Backend>, NodeAgent::StartError> create
   options.generator.cluster_cidrs = c.cluster_cidrs;
   // "primary" would need the Node's InternalIPs before the first list: refused by validate().
   options.node_port_addresses.cidrs = c.node_port_addresses;
-  if (auto ok = options.node_port_addresses.validate(); !ok)
-    return std::unexpected(NodeAgent::StartError{"nodePortAddresses: " + ok.error().message});
+  if (auto ok = options.node_port_addresses.validate(); !ok) return fail(with_context(ok.error(), "nodePortAddresses"));
   auto backend = dataplane::nft::NftablesBackend::create(options);
-  if (!backend) return std::unexpected(NodeAgent::StartError{"nftables: " + backend.error().message});
+  if (!backend) return fail(with_context(backend.error(), "nftables"));
   return std::unique_ptr<dataplane::Backend>(std::move(*backend));
 }
 
 // The addresses health-check node ports listen on: those nodePortAddresses selects, or every
 // address (one dual-stack socket) when it selects them all.
-std::expected<std::vector<std::string>, NodeAgent::StartError> health_check_addresses(const AgentConfig& c) {
+Result<std::vector<std::string>> health_check_addresses(const AgentConfig& c) {
   dataplane::NodePortAddresses selection{.cidrs = c.node_port_addresses, .primary_ips = {}};
   if (selection.match_all(endpoints::IpFamily::IPv4) && selection.match_all(endpoints::IpFamily::IPv6)) return std::vector<std::string>{};
   auto local = dataplane::LocalAddresses::create();
-  if (!local) return std::unexpected(NodeAgent::StartError{"health-check node ports: " + local.error().message});
+  if (!local) return fail(with_context(local.error(), "health-check node ports"));
   auto listed = (*local)->list();
-  if (!listed) return std::unexpected(NodeAgent::StartError{"health-check node ports: " + listed.error().message});
+  if (!listed) return fail(with_context(listed.error(), "health-check node ports"));
   std::vector<std::string> out;
   for (auto family : {endpoints::IpFamily::IPv4, endpoints::IpFamily::IPv6})
     for (auto& a : selection.select(family, *listed)) out.push_back(std::move(a));
@@ -122,7 +121,7 @@ struct NodeAgent::Impl {
 
   bool ready() { return feed.synced() && health.synced_once(); }
 
-  std::expected<void, StartError> start_dns() {
+  Result<void> start_dns() {
     if (config.dns_listen.empty()) return {};
     dns::ServerOptions so;
     so.listen = config.dns_listen;
@@ -131,14 +130,13 @@ struct NodeAgent::Impl {
     so.forward.resolv_conf = config.dns_upstreams.empty() ? config.dns_resolv_conf : "";
     so.autopath = config.dns_autopath;
     auto created = dns::DnsServer::create(so);
-    if (!created)
-      return std::unexpected(StartError{fmt::format("--dns-listen {}: {}", fmt::join(config.dns_listen, ","), created.error().message)});
+    if (!created) return fail(with_context(created.error(), fmt::format("--dns-listen {}", fmt::join(config.dns_listen, ","))));
     dns_server = std::move(*created);
     spdlog::info("event=serving what=dns zone={} addresses={}", config.cluster_domain, fmt::join(dns_server->bound(), ","));
     return {};
   }
 
-  std::expected<void, StartError> start_http() {
+  Result<void> start_http() {
     if (!config.healthz_bind_address.empty()) {
       auto started = StatusHttpServer::start(config.healthz_bind_address,
                                              {{"/healthz", [this] { return as_json(health.healthz()); }},
@@ -148,8 +146,7 @@ struct NodeAgent::Impl {
                                                                 : StatusResponse{503, "text/plain; charset=utf-8",
                                                                                  "not ready: no full list programmed yet\n"};
                                                }}});
-      if (!started)
-        return std::unexpected(StartError{fmt::format("--healthz-bind-address {}: {}", config.healthz_bind_address, started.error())});
+      if (!started) return fail(with_context(started.error(), "--healthz-bind-address " + config.healthz_bind_address));
       healthz = std::move(*started);
       spdlog::info("event=serving what=healthz address={} port={}", config.healthz_bind_address, healthz->port());
     }
@@ -160,8 +157,7 @@ struct NodeAgent::Impl {
                                                  if (dns_server) text += dns_server->metrics_text();
                                                  return StatusResponse{200, "text/plain; version=0.0.4; charset=utf-8", std::move(text)};
                                                }}});
-      if (!started)
-        return std::unexpected(StartError{fmt::format("--metrics-bind-address {}: {}", config.metrics_bind_address, started.error())});
+      if (!started) return fail(with_context(started.error(), "--metrics-bind-address " + config.metrics_bind_address));
       metrics = std::move(*started);
       spdlog::info("event=serving what=metrics address={} port={}", config.metrics_bind_address, metrics->port());
     }
@@ -186,13 +182,12 @@ NodeAgent::~NodeAgent() { stop(); }
 void NodeAgent::stop() { impl_->stop(); }
 bool NodeAgent::ready() const { return impl_->ready(); }
 
-std::expected<std::unique_ptr<NodeAgent>, NodeAgent::StartError> NodeAgent::start(const AgentConfig& c,
-                                                                                  client::ClusterConnection connection) {
+Result<std::unique_ptr<NodeAgent>> NodeAgent::start(const AgentConfig& c, client::ClusterConnection connection) {
   for (const auto& f : c.ignored_fields) spdlog::info("event=config_field_ignored field={}", f);
   auto impl = std::make_unique<Impl>(c, connection);
   apply_conntrack(c.conntrack);
   auto backend = create_backend(c);
-  if (!backend) return std::unexpected(backend.error());
+  if (!backend) return fail(backend.error());
   impl->backend = std::move(*backend);
   Impl* self = impl.get();
   impl->loop = std::make_unique<dataplane::SyncLoop>(
@@ -220,12 +215,12 @@ std::expected<std::unique_ptr<NodeAgent>, NodeAgent::StartError> NodeAgent::star
   // What follows the programmed state: stale UDP conntrack entries go once the rules no longer
   // send new flows there, and the health-check node ports report the new local endpoints.
   auto cleaner = dataplane::ConntrackCleaner::create();
-  if (!cleaner) return std::unexpected(StartError{"conntrack cleanup: " + cleaner.error().message});
+  if (!cleaner) return fail(with_context(cleaner.error(), "conntrack cleanup"));
   impl->conntrack = std::move(*cleaner);
   auto addresses = health_check_addresses(c);
-  if (!addresses) return std::unexpected(addresses.error());
+  if (!addresses) return fail(addresses.error());
   auto checks = dataplane::HealthCheckServer::create({.node_addresses = *addresses});
-  if (!checks) return std::unexpected(StartError{"health-check node ports: " + checks.error().message});
+  if (!checks) return fail(with_context(checks.error(), "health-check node ports"));
   impl->health_checks = std::move(*checks);
   // As kube-proxy: the ports answer 503 while a change has waited too long for a successful sync.
   impl->health_checks->set_proxy_health([self] { return self->health.healthy(); });
@@ -234,7 +229,7 @@ std::expected<std::unique_ptr<NodeAgent>, NodeAgent::StartError> NodeAgent::star
       spdlog::warn("event=conntrack_cleanup_failed error=\"{}\"", r.error().message);
     if (auto r = self->health_checks->update(e.after); !r) spdlog::warn("event=health_check_ports_failed error=\"{}\"", r.error().message);
   });
-  if (auto ok = impl->start_dns(); !ok) return std::unexpected(ok.error());
+  if (auto ok = impl->start_dns(); !ok) return fail(ok.error());
   if (impl->dns_server && c.dns_autopath) {
     impl->node_pods = std::make_unique<NodePodsFeed>(impl->informers, c.node_name);
     impl->node_pods->set_on_change([self] {
@@ -250,7 +245,7 @@ std::expected<std::unique_ptr<NodeAgent>, NodeAgent::StartError> NodeAgent::star
     // every informer has listed once.
     if (self->dns_server && self->feed.synced()) self->dns_server->set_snapshot(self->feed.snapshot());
   });
-  if (auto ok = impl->start_http(); !ok) return std::unexpected(ok.error());
+  if (auto ok = impl->start_http(); !ok) return fail(ok.error());
   spdlog::info("event=agent_started node={} mode={} api_server={}:{} sync_period_ms={} min_sync_period_ms={} cluster_cidrs=\"{}\"",
                c.node_name, c.mode, connection.host, connection.port, c.sync_period.count(), c.min_sync_period.count(),
                fmt::join(c.cluster_cidrs, ","));
@@ -259,10 +254,10 @@ std::expected<std::unique_ptr<NodeAgent>, NodeAgent::StartError> NodeAgent::star
   return std::unique_ptr<NodeAgent>(new NodeAgent(std::move(impl)));
 }
 
-std::expected<void, NodeAgent::StartError> cleanup_dataplane(const AgentConfig& c) {
+Result<void> cleanup_dataplane(const AgentConfig& c) {
   auto backend = create_backend(c);
-  if (!backend) return std::unexpected(backend.error());
-  if (auto ok = (*backend)->cleanup(); !ok) return std::unexpected(NodeAgent::StartError{"--cleanup: " + ok.error().message});
+  if (!backend) return fail(backend.error());
+  if (auto ok = (*backend)->cleanup(); !ok) return fail(with_context(ok.error(), "--cleanup"));
   return {};
 }
 

@@ -3,7 +3,6 @@
 // runs one against any API server; `switchyard up` runs one beside its own control plane.
 #pragma once
 
-#include <expected>
 #include <memory>
 #include <string>
 
@@ -15,12 +14,8 @@ namespace switchyard::node {
 class NodeAgent {
  public:
   // Creates the backend in the calling thread's network namespace and starts everything.
-  // Errors name the setting at fault ("--dns-listen 127.0.0.1:53: …"); `exit_code` says which kind.
-  struct StartError {
-    std::string message;
-    int exit_code = 1;  // 3: the chosen mode is not available in this build
-  };
-  static std::expected<std::unique_ptr<NodeAgent>, StartError> start(const AgentConfig& config, client::ClusterConnection connection);
+  // Errors name the setting at fault ("--dns-listen 127.0.0.1:53: …").
+  static Result<std::unique_ptr<NodeAgent>> start(const AgentConfig& config, client::ClusterConnection connection);
   ~NodeAgent();
   // Stops syncing and serving; the rules stay in the kernel.
   void stop();
@@ -35,6 +30,6 @@ class NodeAgent {
 };
 
 // Removes everything the backend of `config.mode` programmed in this network namespace.
-std::expected<void, NodeAgent::StartError> cleanup_dataplane(const AgentConfig& config);
+Result<void> cleanup_dataplane(const AgentConfig& config);
 
 }  // namespace switchyard::node

@@ -9,10 +9,10 @@ namespace switchyard::node {
 
 StatusHttpServer::StatusHttpServer(std::unique_ptr<http::HttpServer> server) : server_(std::move(server)) {}
 
-std::expected<std::unique_ptr<StatusHttpServer>, std::string> StatusHttpServer::start(const std::string& listen,
-                                                                                      std::map<std::string, StatusHandler> handlers) {
+Result<std::unique_ptr<StatusHttpServer>> StatusHttpServer::start(const std::string& listen,
+                                                                  std::map<std::string, StatusHandler> handlers) {
   auto hp = split_host_port(listen, 0);
-  if (!hp) return std::unexpected(hp.error());
+  if (!hp) return fail(hp.error());
   http::HttpServerOptions o;
   const bool v6 = hp->first.find(':') != std::string::npos;
   o.listen = v6 ? fmt::format("[{}]:{}", hp->first, hp->second) : fmt::format("{}:{}", hp->first, hp->second);
@@ -34,7 +34,7 @@ std::expected<std::unique_ptr<StatusHttpServer>, std::string> StatusHttpServer::
     out.headers.emplace_back("X-Content-Type-Options", "nosniff");
     return out;
   });
-  if (!server) return std::unexpected(server.error().message);  // "listen ADDR:PORT: Address already in use"
+  if (!server) return fail(server.error());  // "listen ADDR:PORT: Address already in use"
   return std::unique_ptr<StatusHttpServer>(new StatusHttpServer(std::move(*server)));
 }
 

@@ -4,11 +4,12 @@
 #pragma once
 
 #include <cstdint>
-#include <expected>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+
+#include "orchestrator/base/error.h"
 
 namespace switchyard::http {
 class HttpServer;
@@ -27,8 +28,7 @@ class StatusHttpServer {
  public:
   // `listen`: "ADDR:PORT" (port 0 picks one). Handlers are called on the server's one I/O
   // thread: they must answer from memory.
-  static std::expected<std::unique_ptr<StatusHttpServer>, std::string> start(const std::string& listen,
-                                                                             std::map<std::string, StatusHandler> handlers);
+  static Result<std::unique_ptr<StatusHttpServer>> start(const std::string& listen, std::map<std::string, StatusHandler> handlers);
   ~StatusHttpServer();
   std::uint16_t port() const;
   void stop();

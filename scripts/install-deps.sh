@@ -8,6 +8,7 @@ runtime=(
   libc-ares2 libsqlite3-0 libnetfilter-conntrack3 libnfnetlink0 libnftnl11 libmnl0
   libbpf1 libelf1 zlib1g libspdlog1.10 libfmt9 libyaml-cpp0.7 libssl3 libstdc++6
   ca-certificates
+  libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libre2-9  # the CRI client (gRPC)
 )
 packages=(
   # toolchain
@@ -20,12 +21,16 @@ packages=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsqlite3-dev libssl-dev
+  libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc  # the kubelet's CRI client
   # real peers and clients used by tests and benchmarks
   etcd-server dnsutils iproute2 nftables iptables iperf3 curl python3 procps
   openssl util-linux  # the in-cluster agent test: a second CA; unshare and nsenter
   protobuf-compiler  # protoc --decode_raw: an independent reader of our protobuf encoding in tests
   # the DNS benchmark (bench/dns_bench.sh): load generator and the servers we compare with
   dnsperf knot nsd
+  # the node's container runtime (the kubelet runs its own containerd), and building the test
+  # images offline from Debian packages (scripts/build-test-images.sh)
+  containerd runc containernetworking-plugins umoci skopeo busybox-static
 )
 [[ "${1:-}" == --runtime ]] && packages=("${runtime[@]}")
 missing=()

@@ -30,7 +30,7 @@ inline Error map_error(const BpfMapRef& map, const std::string& what, int err) {
 inline constexpr std::size_t kBatchChunk = 16384;
 
 template <class K, class V>
-std::expected<void, Error> update_entries(const BpfMapRef& map, std::span<const K> keys, std::span<const V> values) {
+Result<void> update_entries(const BpfMapRef& map, std::span<const K> keys, std::span<const V> values) {
   LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = BPF_ANY);
   for (std::size_t done = 0; done < keys.size();) {
     __u32 count = static_cast<__u32>(std::min(kBatchChunk, keys.size() - done));
@@ -43,7 +43,7 @@ std::expected<void, Error> update_entries(const BpfMapRef& map, std::span<const 
 
 // Keys that are already gone are skipped: deleting is idempotent.
 template <class K>
-std::expected<void, Error> delete_entries(const BpfMapRef& map, std::span<const K> keys) {
+Result<void> delete_entries(const BpfMapRef& map, std::span<const K> keys) {
   LIBBPF_OPTS(bpf_map_batch_opts, opts);
   for (std::size_t done = 0; done < keys.size();) {
     __u32 count = static_cast<__u32>(std::min(kBatchChunk, keys.size() - done));
@@ -57,7 +57,7 @@ std::expected<void, Error> delete_entries(const BpfMapRef& map, std::span<const 
 }
 
 template <class K, class V>
-std::expected<std::vector<std::pair<K, V>>, Error> dump_entries(const BpfMapRef& map) {
+Result<std::vector<std::pair<K, V>>> dump_entries(const BpfMapRef& map) {
   std::vector<std::pair<K, V>> out;
   // About 1 MiB per batch whatever the value size (Maglev tables are 4 KiB each).
   // Left uninitialised: the kernel writes what it returns, and pages never written are never
@@ -86,7 +86,7 @@ std::expected<std::vector<std::pair<K, V>>, Error> dump_entries(const BpfMapRef&
 
 // Key by key, for small maps whose type has no batch lookup that works (LPM tries).
 template <class K, class V>
-std::expected<std::vector<std::pair<K, V>>, Error> dump_entries_by_key(const BpfMapRef& map) {
+Result<std::vector<std::pair<K, V>>> dump_entries_by_key(const BpfMapRef& map) {
   std::vector<std::pair<K, V>> out;
   K key{}, next{};
   const K* prev = nullptr;

@@ -40,7 +40,7 @@ class HeldIds final : public LbIdSource {
 
 }  // namespace
 
-std::expected<std::unique_ptr<EbpfBackend>, Error> EbpfBackend::create(EbpfBackendOptions options) {
+Result<std::unique_ptr<EbpfBackend>> EbpfBackend::create(EbpfBackendOptions options) {
   if (options.node_name.empty() || options.node_name.find('/') != std::string::npos)
     return std::unexpected(Error{ErrorCode::Internal, "eBPF backend: node name '" + options.node_name + "' cannot name a pin directory"});
   if (options.cgroup_root.empty()) options.cgroup_root = cgroup2_mount();
@@ -70,7 +70,7 @@ EbpfBackend::~EbpfBackend() {
   if (create_netns_fd_ >= 0) ::close(create_netns_fd_);
 }
 
-std::expected<void, Error> EbpfBackend::add_netns_to_scope(const std::string& netns_path) {
+Result<void> EbpfBackend::add_netns_to_scope(const std::string& netns_path) {
   auto cookie = netns_cookie(netns_path);
   if (!cookie) return std::unexpected(cookie.error());
   const std::uint8_t yes = 1;
@@ -122,10 +122,10 @@ std::size_t EbpfBackend::written_entries(const PortEntries& e) const {
   return n;
 }
 
-std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& snapshot) {
+Result<void> EbpfBackend::full_sync(const endpoints::Snapshot& snapshot) {
   if (removed_) return std::unexpected(Error{ErrorCode::Internal, "eBPF backend " + pin_dir() + ": already cleaned up"});
   const auto start = Clock::now();
-  auto fail = [&](Error e) -> std::expected<void, Error> {
+  auto fail = [&](Error e) -> Result<void> {
     ++stats_.failed_syncs;
     needs_full_sync_ = true;
     return std::unexpected(std::move(e));
@@ -271,8 +271,7 @@ std::expected<void, Error> EbpfBackend::full_sync(const endpoints::Snapshot& sna
   return {};
 }
 
-std::expected<void, Error> EbpfBackend::sync(const endpoints::Snapshot&, const endpoints::Snapshot& after,
-                                             const endpoints::SnapshotDiff& diff) {
+Result<void> EbpfBackend::sync(const endpoints::Snapshot&, const endpoints::Snapshot& after, const endpoints::SnapshotDiff& diff) {
   if (removed_) return std::unexpected(Error{ErrorCode::Internal, "eBPF backend " + pin_dir() + ": already cleaned up"});
   if (needs_full_sync_) return full_sync(after);
   const auto start = Clock::now();
@@ -397,7 +396,7 @@ void EbpfBackend::collect_udp_to_destroy(const PortEntries& old, const PortEntri
 
 // Affinity entries pointing at a backend their service no longer has would keep sending the
 // client there (the backend id may live on in another service): forget them.
-std::expected<void, Error> EbpfBackend::purge_affinity(const std::map<std::uint32_t, std::vector<std::uint32_t>>& kept) {
+Result<void> EbpfBackend::purge_affinity(const std::map<std::uint32_t, std::vector<std::uint32_t>>& kept) {
   const auto& map = objects_->affinity;
   std::vector<lb_affinity_key> stale;
   lb_affinity_key key{}, next{};
@@ -414,7 +413,7 @@ std::expected<void, Error> EbpfBackend::purge_affinity(const std::map<std::uint3
   return {};
 }
 
-std::expected<void, Error> EbpfBackend::cleanup() {
+Result<void> EbpfBackend::cleanup() {
   if (removed_) return {};
   auto ok = objects_->remove();
   removed_ = true;
@@ -424,11 +423,11 @@ std::expected<void, Error> EbpfBackend::cleanup() {
   return ok;
 }
 
-std::expected<SockLbMetrics, Error> EbpfBackend::metrics() const {
+Result<SockLbMetrics> EbpfBackend::metrics() const {
   const int cpus = libbpf_num_possible_cpus();
   if (cpus <= 0) return std::unexpected(Error{ErrorCode::Internal, "possible CPUs: " + std::string(std::strerror(-cpus))});
   std::vector<std::uint64_t> values(static_cast<std::size_t>(cpus));
-  auto read = [&](std::uint32_t metric) -> std::expected<std::uint64_t, Error> {
+  auto read = [&](std::uint32_t metric) -> Result<std::uint64_t> {
     if (bpf_map_lookup_elem(objects_->metrics.fd, &metric, values.data()) != 0)
       return std::unexpected(map_error(objects_->metrics, "read of counter " + std::to_string(metric), errno));
     std::uint64_t sum = 0;

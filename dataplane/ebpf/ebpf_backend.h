@@ -44,19 +44,18 @@ struct SockLbMetrics {
 
 class EbpfBackend final : public Backend, private LbIdSource {
  public:
-  static std::expected<std::unique_ptr<EbpfBackend>, Error> create(EbpfBackendOptions options);
+  static Result<std::unique_ptr<EbpfBackend>> create(EbpfBackendOptions options);
   ~EbpfBackend() override;
 
-  std::expected<void, Error> sync(const endpoints::Snapshot& before, const endpoints::Snapshot& after,
-                                  const endpoints::SnapshotDiff& diff) override;
-  std::expected<void, Error> full_sync(const endpoints::Snapshot& snapshot) override;
+  Result<void> sync(const endpoints::Snapshot& before, const endpoints::Snapshot& after, const endpoints::SnapshotDiff& diff) override;
+  Result<void> full_sync(const endpoints::Snapshot& snapshot) override;
   // Detaches the hooks, unpins the maps and links and removes the pin directory.
-  std::expected<void, Error> cleanup() override;
+  Result<void> cleanup() override;
   BackendStats stats() const override { return stats_; }
 
   // Translates sockets of one more network namespace too (scoped agents only).
-  std::expected<void, Error> add_netns_to_scope(const std::string& netns_path);
-  std::expected<SockLbMetrics, Error> metrics() const;
+  Result<void> add_netns_to_scope(const std::string& netns_path);
+  Result<SockLbMetrics> metrics() const;
   // True when create() found this node's maps and hooks pinned by an earlier agent.
   bool reused_pins() const { return objects_->reused_pins(); }
   const std::string& pin_dir() const { return objects_->pin_dir(); }
@@ -92,7 +91,7 @@ class EbpfBackend final : public Backend, private LbIdSource {
   std::size_t written_entries(const PortEntries& entries) const;  // what they put in the maps
   // Connected UDP sockets translated to a backend that `entries` no longer has for `old`'s VIPs.
   void collect_udp_to_destroy(const PortEntries& old, const PortEntries& entries);
-  std::expected<void, Error> purge_affinity(const std::map<std::uint32_t, std::vector<std::uint32_t>>& kept);
+  Result<void> purge_affinity(const std::map<std::uint32_t, std::vector<std::uint32_t>>& kept);
 
   EbpfBackendOptions options_;
   std::unique_ptr<SockLbObjects> objects_;

@@ -25,7 +25,7 @@ namespace {
 class PinnedMap {
  public:
   // Nothing when the pin does not exist (that family or the tc programs were never loaded).
-  static std::expected<std::optional<PinnedMap>, Error> open(const std::string& pin_dir, const std::string& name) {
+  static Result<std::optional<PinnedMap>> open(const std::string& pin_dir, const std::string& name) {
     const std::string path = pin_dir + "/" + name;
     if (!std::filesystem::exists(path)) return std::optional<PinnedMap>{};
     LIBBPF_OPTS(bpf_obj_get_opts, opts, .file_flags = BPF_F_RDONLY);
@@ -71,8 +71,8 @@ std::string endpoint_text(int af, const void* address, std::uint16_t port_be) {
 // The frontends of one service map (socket or tc, one family), their slots resolved through the
 // family's backend map.
 template <class Key, class Backend>
-std::expected<void, Error> read_family(const std::string& pin_dir, const std::string& services_map, const std::string& backends_map, int af,
-                                       bool external, std::vector<ProgrammedFrontend>& out) {
+Result<void> read_family(const std::string& pin_dir, const std::string& services_map, const std::string& backends_map, int af,
+                         bool external, std::vector<ProgrammedFrontend>& out) {
   auto services = PinnedMap::open(pin_dir, services_map);
   if (!services) return std::unexpected(services.error());
   if (!*services) return {};
@@ -117,7 +117,7 @@ std::expected<void, Error> read_family(const std::string& pin_dir, const std::st
 
 }  // namespace
 
-std::expected<std::vector<ProgrammedFrontend>, Error> read_programmed_frontends(const std::string& pin_dir) {
+Result<std::vector<ProgrammedFrontend>> read_programmed_frontends(const std::string& pin_dir) {
   std::vector<ProgrammedFrontend> out;
   if (!std::filesystem::is_directory(pin_dir)) return out;
   const std::string v = LB_MAP_VERSION;

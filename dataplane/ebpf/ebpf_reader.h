@@ -25,6 +25,6 @@ struct ProgrammedFrontend {
 
 // Every frontend pinned under `pin_dir` (<bpf root>/<node>), sorted by service id then address;
 // empty when nothing is pinned there.
-std::expected<std::vector<ProgrammedFrontend>, Error> read_programmed_frontends(const std::string& pin_dir);
+Result<std::vector<ProgrammedFrontend>> read_programmed_frontends(const std::string& pin_dir);
 
 }  // namespace switchyard::dataplane::ebpf

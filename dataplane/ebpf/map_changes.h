@@ -97,7 +97,7 @@ struct MapChanges {
            ranges6_keys.size() + ranges4_deletes.size() + ranges6_deletes.size();
   }
 
-  std::expected<void, Error> apply(const SockLbObjects& o) {
+  Result<void> apply(const SockLbObjects& o) {
     auto slot0_first = [](auto& keys) { std::ranges::stable_partition(keys, [](const auto& k) { return k.slot == 0; }); };
     slot0_first(service4_deletes);
     slot0_first(service6_deletes);

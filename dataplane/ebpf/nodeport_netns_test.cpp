@@ -137,7 +137,7 @@ class NodePortTraffic : public ::testing::Test {
     options.nodeport_xdp = xdp;
     options.scope_netns = {t.node().path(), t.pod("pod-a").path(), t.pod("pod-b").path()};
     options.external_interfaces = {"vclient", "vnodeb"};
-    std::expected<std::unique_ptr<EbpfBackend>, Error> created = std::unexpected(Error{ErrorCode::Internal, "not run"});
+    Result<std::unique_ptr<EbpfBackend>> created = std::unexpected(Error{ErrorCode::Internal, "not run"});
     auto entered = t.node().enter([&] { created = EbpfBackend::create(options); });
     ASSERT_TRUE(entered) << entered.error();
     ASSERT_TRUE(created) << created.error().message;

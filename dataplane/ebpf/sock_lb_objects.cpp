@@ -62,7 +62,7 @@ constexpr __u32 kTcHandle = 0x5359, kTcPriority = 1;
 
 }  // namespace
 
-std::expected<void, Error> share_maps(bpf_object* owner, bpf_object* user, const std::string& user_name) {
+Result<void> share_maps(bpf_object* owner, bpf_object* user, const std::string& user_name) {
   bpf_map* map;
   bpf_object__for_each_map(map, user) {
     if (bpf_map__is_internal(map)) continue;
@@ -85,8 +85,8 @@ std::string cgroup2_mount() {
   return "";
 }
 
-std::expected<std::uint64_t, Error> netns_cookie(const std::string& netns_path) {
-  std::expected<std::uint64_t, Error> result = std::unexpected(Error{ErrorCode::Internal, "not run"});
+Result<std::uint64_t> netns_cookie(const std::string& netns_path) {
+  Result<std::uint64_t> result = std::unexpected(Error{ErrorCode::Internal, "not run"});
   // setns on a thread of its own: the caller's thread stays where it is.
   std::thread t([&] {
     const int ns = ::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -109,7 +109,7 @@ std::expected<std::uint64_t, Error> netns_cookie(const std::string& netns_path) 
   return result;
 }
 
-std::expected<std::unique_ptr<SockLbObjects>, Error> SockLbObjects::open(SockLbObjectOptions options) {
+Result<std::unique_ptr<SockLbObjects>> SockLbObjects::open(SockLbObjectOptions options) {
   std::unique_ptr<SockLbObjects> objects(new SockLbObjects(std::move(options)));
   if (auto ok = objects->load(); !ok) return std::unexpected(ok.error());
   if (auto ok = objects->attach(); !ok) return std::unexpected(ok.error());
@@ -127,7 +127,7 @@ std::expected<std::unique_ptr<SockLbObjects>, Error> SockLbObjects::open(SockLbO
   return objects;
 }
 
-std::expected<void, Error> SockLbObjects::load() {
+Result<void> SockLbObjects::load() {
   std::error_code ec;
   std::filesystem::create_directories(options_.pin_dir, ec);
   if (ec) return std::unexpected(Error{ErrorCode::Internal, "pin directory " + options_.pin_dir + ": " + ec.message()});
@@ -172,7 +172,7 @@ std::expected<void, Error> SockLbObjects::load() {
   return {};
 }
 
-std::expected<void, Error> SockLbObjects::attach() {
+Result<void> SockLbObjects::attach() {
   const int cgroup = ::open(options_.cgroup_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (cgroup < 0) return std::unexpected(errno_error("cgroup " + options_.cgroup_path, errno));
   for (const auto& [name, program] : programs(skeleton_, options_.ipv4, options_.ipv6)) {
@@ -209,7 +209,7 @@ std::expected<void, Error> SockLbObjects::attach() {
   return {};
 }
 
-std::expected<void, Error> SockLbObjects::load_nodeport() {
+Result<void> SockLbObjects::load_nodeport() {
   nodeport_ = nodeport_tc__open();
   if (!nodeport_) return std::unexpected(errno_error("open of the nodeport_tc BPF skeleton", errno));
   bpf_map* map;
@@ -235,11 +235,11 @@ std::expected<void, Error> SockLbObjects::load_nodeport() {
   external6 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb6_external_v1), bpf_map__name(nodeport_->maps.lb6_external_v1)};
   source_ranges4 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb4_source_ranges_v1), bpf_map__name(nodeport_->maps.lb4_source_ranges_v1)};
   source_ranges6 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb6_source_ranges_v1), bpf_map__name(nodeport_->maps.lb6_source_ranges_v1)};
-  return options_.nodeport_xdp ? load_nodeport_xdp() : std::expected<void, Error>{};
+  return options_.nodeport_xdp ? load_nodeport_xdp() : Result<void>{};
 }
 
 // The XDP program works on the tc programs' conntrack and metrics maps.
-std::expected<void, Error> SockLbObjects::load_nodeport_xdp() {
+Result<void> SockLbObjects::load_nodeport_xdp() {
   nodeport_xdp_ = nodeport_xdp__open();
   if (!nodeport_xdp_) return std::unexpected(errno_error("open of the nodeport_xdp BPF skeleton", errno));
   if (auto ok = share_maps(nodeport_->obj, nodeport_xdp_->obj, "the XDP program"); !ok) return ok;
@@ -248,7 +248,7 @@ std::expected<void, Error> SockLbObjects::load_nodeport_xdp() {
   return {};
 }
 
-std::expected<void, Error> SockLbObjects::load_sock_destroy() {
+Result<void> SockLbObjects::load_sock_destroy() {
   sock_destroy_ = sock_destroy__open();
   if (!sock_destroy_) return std::unexpected(errno_error("open of the sock_destroy BPF skeleton", errno));
   // The reverse maps (socket cookie -> VIP) and the rest of maps.h are the socket LB's.
@@ -260,15 +260,14 @@ std::expected<void, Error> SockLbObjects::load_sock_destroy() {
   return {};
 }
 
-std::expected<std::uint64_t, Error> SockLbObjects::destroy_udp_sockets(const std::vector<lb4_destroy_key>& v4,
-                                                                       const std::vector<lb6_destroy_key>& v6,
-                                                                       const std::vector<std::string>& netns_paths) {
+Result<std::uint64_t> SockLbObjects::destroy_udp_sockets(const std::vector<lb4_destroy_key>& v4, const std::vector<lb6_destroy_key>& v6,
+                                                         const std::vector<std::string>& netns_paths) {
   if ((v4.empty() && v6.empty()) || !sock_destroy_) return 0;
   const BpfMapRef map4{bpf_map__fd(sock_destroy_->maps.lb4_destroy_v1), "lb4_destroy_v1"};
   const BpfMapRef map6{bpf_map__fd(sock_destroy_->maps.lb6_destroy_v1), "lb6_destroy_v1"};
   std::vector<std::uint8_t> ones(std::max(v4.size(), v6.size()), 1);
   const std::uint64_t before = sock_destroy_->bss->destroyed;
-  auto run = [&]() -> std::expected<void, Error> {
+  auto run = [&]() -> Result<void> {
     if (auto ok = update_entries(map4, std::span<const lb4_destroy_key>(v4), std::span<const std::uint8_t>(ones.data(), v4.size())); !ok)
       return ok;
     if (auto ok = update_entries(map6, std::span<const lb6_destroy_key>(v6), std::span<const std::uint8_t>(ones.data(), v6.size())); !ok)
@@ -302,13 +301,16 @@ std::expected<std::uint64_t, Error> SockLbObjects::destroy_udp_sockets(const std
     return {};
   };
   auto ok = run();
-  delete_entries(map4, std::span<const lb4_destroy_key>(v4));
-  delete_entries(map6, std::span<const lb6_destroy_key>(v6));
+  // A destroy key left behind would close the sockets of a backend that comes back later.
+  auto cleared4 = delete_entries(map4, std::span<const lb4_destroy_key>(v4));
+  auto cleared6 = delete_entries(map6, std::span<const lb6_destroy_key>(v6));
   if (!ok) return std::unexpected(ok.error());
+  if (!cleared4) return std::unexpected(with_context(cleared4.error(), "clearing the UDP socket destroy keys"));
+  if (!cleared6) return std::unexpected(with_context(cleared6.error(), "clearing the UDP socket destroy keys"));
   return sock_destroy_->bss->destroyed - before;
 }
 
-std::expected<void, Error> SockLbObjects::attach_tc() {
+Result<void> SockLbObjects::attach_tc() {
   netns_fd_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   if (netns_fd_ < 0) return std::unexpected(errno_error("this thread's network namespace", errno));
   for (const auto& name : options_.external_interfaces) {
@@ -387,7 +389,7 @@ SockLbObjects::~SockLbObjects() {
   if (netns_fd_ >= 0) ::close(netns_fd_);
 }
 
-std::expected<void, Error> SockLbObjects::remove() {
+Result<void> SockLbObjects::remove() {
   std::string failures = detach_tc();
   if (nodeport_) {
     bpf_map* map;

@@ -44,11 +44,11 @@ struct SockLbObjectOptions {
 
 class SockLbObjects {
  public:
-  static std::expected<std::unique_ptr<SockLbObjects>, Error> open(SockLbObjectOptions options);
+  static Result<std::unique_ptr<SockLbObjects>> open(SockLbObjectOptions options);
   ~SockLbObjects();  // closes our fds only: the pins keep maps and hooks in place
 
   // Unpins and detaches everything under pin_dir and removes the directory.
-  std::expected<void, Error> remove();
+  Result<void> remove();
 
   BpfMapRef services4, services6, backends4, backends6, maglev, affinity, scope, metrics;
   BpfMapRef external4, external6;            // the tc programs' frontends
@@ -63,17 +63,17 @@ class SockLbObjects {
   // Destroys the connected UDP sockets, in each of `netns_paths` ("" = this thread's namespace),
   // that the hooks translated from one of the keys' VIPs to its backend; returns how many (0
   // when the kernel could not load the iterator: see sock_destroy_error()).
-  std::expected<std::uint64_t, Error> destroy_udp_sockets(const std::vector<lb4_destroy_key>& v4, const std::vector<lb6_destroy_key>& v6,
-                                                          const std::vector<std::string>& netns_paths);
+  Result<std::uint64_t> destroy_udp_sockets(const std::vector<lb4_destroy_key>& v4, const std::vector<lb6_destroy_key>& v6,
+                                            const std::vector<std::string>& netns_paths);
 
  private:
   explicit SockLbObjects(SockLbObjectOptions options) : options_(std::move(options)) {}
-  std::expected<void, Error> load();
-  std::expected<void, Error> attach();
-  std::expected<void, Error> load_nodeport();
-  std::expected<void, Error> load_nodeport_xdp();
-  std::expected<void, Error> load_sock_destroy();
-  std::expected<void, Error> attach_tc();
+  Result<void> load();
+  Result<void> attach();
+  Result<void> load_nodeport();
+  Result<void> load_nodeport_xdp();
+  Result<void> load_sock_destroy();
+  Result<void> attach_tc();
   std::string detach_tc();  // failures, "" when none
 
   SockLbObjectOptions options_;
@@ -93,11 +93,11 @@ class SockLbObjects {
 
 // Before `user` is loaded: every map it defines under the name of one of `owner`'s (loaded) maps
 // becomes that map, so that programs of two objects work on the same maps.
-std::expected<void, Error> share_maps(bpf_object* owner, bpf_object* user, const std::string& user_name);
+Result<void> share_maps(bpf_object* owner, bpf_object* user, const std::string& user_name);
 
 // The cgroup v2 mount point from /proc/self/mounts ("" if there is none).
 std::string cgroup2_mount();
 // The cookie the kernel gives the network namespace at `netns_path` (SO_NETNS_COOKIE).
-std::expected<std::uint64_t, Error> netns_cookie(const std::string& netns_path);
+Result<std::uint64_t> netns_cookie(const std::string& netns_path);
 
 }  // namespace switchyard::dataplane::ebpf

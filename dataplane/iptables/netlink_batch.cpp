@@ -83,7 +83,7 @@ const std::string& NetlinkBatch::describe(std::uint32_t seq) const {
 
 void NftSocket::Closer::operator()(mnl_socket* s) const { mnl_socket_close(s); }
 
-std::expected<NftSocket, Error> NftSocket::open() {
+Result<NftSocket> NftSocket::open() {
   std::unique_ptr<mnl_socket, Closer> s(mnl_socket_open(NETLINK_NETFILTER));
   if (!s) return std::unexpected(Error{ErrorCode::Internal, "nftables netlink socket: " + errno_text(errno)});
   if (mnl_socket_bind(s.get(), 0, MNL_SOCKET_AUTOPID) < 0)
@@ -94,7 +94,7 @@ std::expected<NftSocket, Error> NftSocket::open() {
   return NftSocket(std::move(s));
 }
 
-std::expected<void, Error> NftSocket::commit(NetlinkBatch& batch) {
+Result<void> NftSocket::commit(NetlinkBatch& batch) {
   const auto bytes = batch.finish();
   const int fd = mnl_socket_get_fd(socket_.get());
   // The whole batch is one netlink message train in one skb: the send buffer must hold it.

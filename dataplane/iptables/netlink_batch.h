@@ -63,9 +63,9 @@ class NetlinkBatch {
 
 class NftSocket {
  public:
-  static std::expected<NftSocket, Error> open();
+  static Result<NftSocket> open();
   // Sends the batch and waits for the kernel's verdict. On error nothing of the batch applies.
-  std::expected<void, Error> commit(NetlinkBatch& batch);
+  Result<void> commit(NetlinkBatch& batch);
 
  private:
   struct Closer {

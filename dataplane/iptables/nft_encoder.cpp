@@ -49,7 +49,7 @@ struct Prefix {
   std::uint32_t bits = 0;
 };
 
-std::expected<Prefix, Error> parse_prefix(const std::string& text, IpFamily f) {
+Result<Prefix> parse_prefix(const std::string& text, IpFamily f) {
   Prefix p;
   p.length = f == IpFamily::IPv4 ? 4 : 16;
   p.bits = p.length * 8;
@@ -71,7 +71,7 @@ class RuleBuilder {
  public:
   RuleBuilder(IpFamily f, nftnl_rule* rule) : family_(f), rule_(rule) {}
 
-  std::expected<void, Error> add(const Statement& s) {
+  Result<void> add(const Statement& s) {
     return std::visit([this](const auto& v) { return emit(v); }, s);
   }
 
@@ -123,7 +123,7 @@ class RuleBuilder {
     nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
   }
 
-  std::expected<void, Error> emit(const MatchCtStateNew&) {
+  Result<void> emit(const MatchCtStateNew&) {
     auto* e = expr("ct");
     nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
     nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
@@ -132,12 +132,12 @@ class RuleBuilder {
     cmp(NFT_CMP_NEQ, &zero, 4);
     return {};
   }
-  std::expected<void, Error> emit(const MatchL4Proto& s) {
+  Result<void> emit(const MatchL4Proto& s) {
     meta_load(NFT_META_L4PROTO, NFT_REG_1);
     cmp(NFT_CMP_EQ, &s.proto, 1);
     return {};
   }
-  std::expected<void, Error> emit(const MatchAddress& s) {
+  Result<void> emit(const MatchAddress& s) {
     auto p = parse_prefix(s.prefix, family_);
     if (!p) return std::unexpected(p.error());
     payload(NFT_REG_1, NFT_PAYLOAD_NETWORK_HEADER, address_offset(s.source), p->length);
@@ -150,42 +150,42 @@ class RuleBuilder {
     cmp(s.negate ? NFT_CMP_NEQ : NFT_CMP_EQ, p->bytes.data(), p->length);
     return {};
   }
-  std::expected<void, Error> emit(const MatchDestinationPort& s) {
+  Result<void> emit(const MatchDestinationPort& s) {
     payload(NFT_REG_1, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2);
     const std::uint16_t port = htons(s.port);
     cmp(NFT_CMP_EQ, &port, 2);
     return {};
   }
-  std::expected<void, Error> emit(const MatchAddressLocal& s) {
+  Result<void> emit(const MatchAddressLocal& s) {
     fib_address_type(s.source);
     const std::uint32_t local = RTN_LOCAL;
     cmp(NFT_CMP_EQ, &local, 4);
     return {};
   }
-  std::expected<void, Error> emit(const MatchSourceInSet& s) {
+  Result<void> emit(const MatchSourceInSet& s) {
     payload(NFT_REG_1, NFT_PAYLOAD_NETWORK_HEADER, address_offset(true), address_length());
     lookup(NFT_REG_1, s.set, {});
     return {};
   }
-  std::expected<void, Error> emit(const MatchDestinationInSet& s) {
+  Result<void> emit(const MatchDestinationInSet& s) {
     payload(NFT_REG_1, NFT_PAYLOAD_NETWORK_HEADER, address_offset(false), address_length());
     lookup(NFT_REG_1, s.set, {});
     return {};
   }
-  std::expected<void, Error> emit(const MatchSourceAndDestinationInSet& s) {
+  Result<void> emit(const MatchSourceAndDestinationInSet& s) {
     payload(NFT_REG32_00, NFT_PAYLOAD_NETWORK_HEADER, address_offset(true), address_length());
     payload(NFT_REG32_00 + address_length() / 4, NFT_PAYLOAD_NETWORK_HEADER, address_offset(false), address_length());
     lookup(NFT_REG32_00, s.set, {});
     return {};
   }
-  std::expected<void, Error> emit(const MatchMarkClear& s) {
+  Result<void> emit(const MatchMarkClear& s) {
     meta_load(NFT_META_MARK, NFT_REG_1);
     const std::uint32_t zero = 0;
     bitwise(&s.bits, &zero, 4);
     cmp(NFT_CMP_EQ, &zero, 4);
     return {};
   }
-  std::expected<void, Error> emit(const SetMark& s) {
+  Result<void> emit(const SetMark& s) {
     meta_load(NFT_META_MARK, NFT_REG_1);
     const std::uint32_t mask = s.op == SetMark::Op::Or ? ~s.bits : 0xffffffffu;
     bitwise(&mask, &s.bits, 4);
@@ -194,7 +194,7 @@ class RuleBuilder {
     nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
     return {};
   }
-  std::expected<void, Error> emit(const UpdateSetWithSource& s) {
+  Result<void> emit(const UpdateSetWithSource& s) {
     payload(NFT_REG_1, NFT_PAYLOAD_NETWORK_HEADER, address_offset(true), address_length());
     auto* e = expr("dynset");
     nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
@@ -202,7 +202,7 @@ class RuleBuilder {
     nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, s.set.c_str());
     return {};
   }
-  std::expected<void, Error> emit(const DispatchByMap& s) {
+  Result<void> emit(const DispatchByMap& s) {
     // Concatenations use 32-bit registers, each component padded to 4 bytes.
     std::uint32_t reg = NFT_REG32_00;
     if (s.with_address) {
@@ -214,7 +214,7 @@ class RuleBuilder {
     lookup(NFT_REG32_00, s.map, NFT_REG_VERDICT);
     return {};
   }
-  std::expected<void, Error> emit(const MatchRandom& s) {
+  Result<void> emit(const MatchRandom& s) {
     auto* e = expr("numgen");
     nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, NFT_REG_1);
     nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, s.modulus);
@@ -224,7 +224,7 @@ class RuleBuilder {
     cmp(NFT_CMP_EQ, &zero, 4);
     return {};
   }
-  std::expected<void, Error> emit(const Dnat& s) {
+  Result<void> emit(const Dnat& s) {
     auto p = parse_prefix(s.address, family_);
     if (!p) return std::unexpected(Error{ErrorCode::Internal, "endpoint " + p.error().message});
     auto* addr = expr("immediate");
@@ -241,7 +241,7 @@ class RuleBuilder {
     nftnl_expr_set_u32(nat, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_2);
     return {};
   }
-  std::expected<void, Error> emit(const DnatThroughMap& s) {
+  Result<void> emit(const DnatThroughMap& s) {
     // Key: address . proto . port . index in 32-bit registers (each padded to 4 bytes); the
     // map's data (address . port) comes back in the same registers, and nat reads it there.
     std::uint32_t reg = NFT_REG32_00;
@@ -262,12 +262,12 @@ class RuleBuilder {
     nftnl_expr_set_u32(nat, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG32_00 + address_length() / 4);
     return {};
   }
-  std::expected<void, Error> emit(const MasqueradeFullyRandom&) {
+  Result<void> emit(const MasqueradeFullyRandom&) {
     auto* e = expr("masq");
     nftnl_expr_set_u32(e, NFTNL_EXPR_MASQ_FLAGS, NF_NAT_RANGE_PROTO_RANDOM_FULLY);
     return {};
   }
-  std::expected<void, Error> emit(const Reject& s) {
+  Result<void> emit(const Reject& s) {
     auto* e = expr("reject");
     if (s.tcp_reset) {
       nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_TCP_RST);
@@ -278,7 +278,7 @@ class RuleBuilder {
     }
     return {};
   }
-  std::expected<void, Error> emit(const Verdict& v) {
+  Result<void> emit(const Verdict& v) {
     auto* e = expr("immediate");
     nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
     switch (v.kind) {
@@ -321,7 +321,7 @@ std::uint32_t hook_number(Hook h) {
 }
 
 // Key bytes as the kernel compares them: components in network order, each padded to 4 bytes.
-std::expected<std::vector<std::uint8_t>, Error> element_key(const ElementKey& k, IpFamily f) {
+Result<std::vector<std::uint8_t>> element_key(const ElementKey& k, IpFamily f) {
   std::vector<std::uint8_t> out;
   if (!k.address.empty()) {
     auto p = parse_prefix(k.address, f);
@@ -347,7 +347,7 @@ std::expected<std::vector<std::uint8_t>, Error> element_key(const ElementKey& k,
 }
 
 // An endpoint map's data: address . port, the port padded to 4 bytes.
-std::expected<std::vector<std::uint8_t>, Error> endpoint_data(const Dnat& d, IpFamily f) {
+Result<std::vector<std::uint8_t>> endpoint_data(const Dnat& d, IpFamily f) {
   auto p = parse_prefix(d.address, f);
   if (!p) return std::unexpected(Error{ErrorCode::Internal, "endpoint " + p.error().message});
   std::vector<std::uint8_t> out(p->bytes.begin(), p->bytes.begin() + p->length);
@@ -462,13 +462,13 @@ void NftEncoder::delete_set(const std::string& name) {
   batch_.end(nlh);
 }
 
-std::expected<void, Error> NftEncoder::add_rules(const Chain& chain) {
+Result<void> NftEncoder::add_rules(const Chain& chain) {
   for (const auto& r : chain.rules)
     if (auto ok = add_rule(chain.name, r); !ok) return ok;
   return {};
 }
 
-std::expected<void, Error> NftEncoder::add_rule(const std::string& chain, const Rule& rule) {
+Result<void> NftEncoder::add_rule(const std::string& chain, const Rule& rule) {
   std::unique_ptr<nftnl_rule, RuleDeleter> r(nftnl_rule_alloc());
   nftnl_rule_set_str(r.get(), NFTNL_RULE_TABLE, table_.c_str());
   nftnl_rule_set_str(r.get(), NFTNL_RULE_CHAIN, chain.c_str());
@@ -484,15 +484,15 @@ std::expected<void, Error> NftEncoder::add_rule(const std::string& chain, const 
   return {};
 }
 
-std::expected<void, Error> NftEncoder::add_elements(const std::vector<const Element*>& elements) {
+Result<void> NftEncoder::add_elements(const std::vector<const Element*>& elements) {
   return elements_message(NFT_MSG_NEWSETELEM, elements);
 }
 
-std::expected<void, Error> NftEncoder::delete_elements(const std::vector<const Element*>& elements) {
+Result<void> NftEncoder::delete_elements(const std::vector<const Element*>& elements) {
   return elements_message(NFT_MSG_DELSETELEM, elements);
 }
 
-std::expected<void, Error> NftEncoder::elements_message(std::uint16_t type, const std::vector<const Element*>& elements) {
+Result<void> NftEncoder::elements_message(std::uint16_t type, const std::vector<const Element*>& elements) {
   // One message per run of elements of the same set, at most kElementsPerMessage each.
   std::size_t i = 0;
   while (i < elements.size()) {

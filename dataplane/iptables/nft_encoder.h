@@ -23,13 +23,13 @@ class NftEncoder {
   void delete_chain(const std::string& name);
   void add_set(const Set& set);
   void delete_set(const std::string& name);
-  std::expected<void, Error> add_rules(const Chain& chain);
-  std::expected<void, Error> add_elements(const std::vector<const Element*>& elements);
-  std::expected<void, Error> delete_elements(const std::vector<const Element*>& elements);
+  Result<void> add_rules(const Chain& chain);
+  Result<void> add_elements(const std::vector<const Element*>& elements);
+  Result<void> delete_elements(const std::vector<const Element*>& elements);
 
  private:
-  std::expected<void, Error> add_rule(const std::string& chain, const Rule& rule);
-  std::expected<void, Error> elements_message(std::uint16_t type, const std::vector<const Element*>& elements);
+  Result<void> add_rule(const std::string& chain, const Rule& rule);
+  Result<void> elements_message(std::uint16_t type, const std::vector<const Element*>& elements);
   std::uint16_t nfproto() const;
 
   NetlinkBatch& batch_;

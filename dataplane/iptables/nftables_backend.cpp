@@ -122,7 +122,7 @@ struct TableChange {
       if ((refs[key] += change) <= 0) refs.erase(key);
   }
 
-  std::expected<void, Error> emit(NftEncoder& nft) {
+  Result<void> emit(NftEncoder& nft) {
     for (const auto* s : sets_to_add) nft.add_set(*s);
     for (const auto* c : chains_to_add) nft.add_chain(*c);
     for (const auto* c : chains_to_refill) nft.flush_chain(c->name);
@@ -163,7 +163,7 @@ void count_port(BackendStats& stats, const ServicePortObjects& objects, int sign
 NftablesBackend::NftablesBackend(NftablesBackendOptions options, NftSocket socket, std::unique_ptr<LocalAddresses> local_addresses)
     : options_(std::move(options)), socket_(std::move(socket)), local_addresses_(std::move(local_addresses)) {}
 
-std::expected<std::unique_ptr<NftablesBackend>, Error> NftablesBackend::create(NftablesBackendOptions options) {
+Result<std::unique_ptr<NftablesBackend>> NftablesBackend::create(NftablesBackendOptions options) {
   if (auto ok = options.node_port_addresses.validate(); !ok) return std::unexpected(ok.error());
   auto socket = NftSocket::open();
   if (!socket) return std::unexpected(socket.error());
@@ -177,7 +177,7 @@ std::expected<std::unique_ptr<NftablesBackend>, Error> NftablesBackend::create(N
   return std::unique_ptr<NftablesBackend>(new NftablesBackend(std::move(options), std::move(*socket), std::move(local)));
 }
 
-std::expected<NftablesBackend::NodePortIps, Error> NftablesBackend::resolve_node_port_ips() {
+Result<NftablesBackend::NodePortIps> NftablesBackend::resolve_node_port_ips() {
   NodePortIps out;
   if (!local_addresses_) return out;
   auto addresses = local_addresses_->list();
@@ -211,7 +211,7 @@ std::string NftablesBackend::table_of(const ServicePortName& name) const {
   return {};
 }
 
-std::expected<void, Error> NftablesBackend::full_sync(const endpoints::Snapshot& snapshot) {
+Result<void> NftablesBackend::full_sync(const endpoints::Snapshot& snapshot) {
   const auto start = Clock::now();
   auto node_port_ips = resolve_node_port_ips();
   if (!node_port_ips) return std::unexpected(node_port_ips.error());
@@ -278,8 +278,8 @@ std::expected<void, Error> NftablesBackend::full_sync(const endpoints::Snapshot&
   return {};
 }
 
-std::expected<void, Error> NftablesBackend::sync(const endpoints::Snapshot& /*before*/, const endpoints::Snapshot& after,
-                                                 const endpoints::SnapshotDiff& diff) {
+Result<void> NftablesBackend::sync(const endpoints::Snapshot& /*before*/, const endpoints::Snapshot& after,
+                                   const endpoints::SnapshotDiff& diff) {
   if (needs_full_sync_) return full_sync(after);
   // The node's addresses changed under --nodeport-addresses: the skeletons change, rebuild.
   if (local_addresses_) {
@@ -360,7 +360,7 @@ std::expected<void, Error> NftablesBackend::sync(const endpoints::Snapshot& /*be
   return {};
 }
 
-std::expected<void, Error> NftablesBackend::commit(NetlinkBatch& batch, bool full) {
+Result<void> NftablesBackend::commit(NetlinkBatch& batch, bool full) {
   stats_.last_batch_messages = batch.messages();
   if (auto ok = socket_.commit(batch); !ok) {
     // The kernel applied nothing; our memory may no longer match whatever else happened to the
@@ -373,7 +373,7 @@ std::expected<void, Error> NftablesBackend::commit(NetlinkBatch& batch, bool ful
   return {};
 }
 
-std::expected<void, Error> NftablesBackend::cleanup() {
+Result<void> NftablesBackend::cleanup() {
   NetlinkBatch batch;
   for (IpFamily f : {IpFamily::IPv4, IpFamily::IPv6}) {
     std::vector<std::string> tables = {kTableName};

@@ -36,12 +36,11 @@ class NftablesBackend final : public Backend {
  public:
   // Opens the nftables netlink socket in the calling thread's network namespace: the rules go
   // to that namespace whichever thread calls sync() later.
-  static std::expected<std::unique_ptr<NftablesBackend>, Error> create(NftablesBackendOptions options);
+  static Result<std::unique_ptr<NftablesBackend>> create(NftablesBackendOptions options);
 
-  std::expected<void, Error> sync(const endpoints::Snapshot& before, const endpoints::Snapshot& after,
-                                  const endpoints::SnapshotDiff& diff) override;
-  std::expected<void, Error> full_sync(const endpoints::Snapshot& snapshot) override;
-  std::expected<void, Error> cleanup() override;
+  Result<void> sync(const endpoints::Snapshot& before, const endpoints::Snapshot& after, const endpoints::SnapshotDiff& diff) override;
+  Result<void> full_sync(const endpoints::Snapshot& snapshot) override;
+  Result<void> cleanup() override;
   BackendStats stats() const override { return stats_; }
 
   // The committed table of one family in `nft -f` syntax.
@@ -66,9 +65,9 @@ class NftablesBackend final : public Backend {
   NftablesBackend(NftablesBackendOptions options, NftSocket socket, std::unique_ptr<LocalAddresses> local_addresses);
   // The node port addresses per family as the generator wants them (nullopt: every address).
   using NodePortIps = std::pair<std::optional<std::vector<std::string>>, std::optional<std::vector<std::string>>>;
-  std::expected<NodePortIps, Error> resolve_node_port_ips();
+  Result<NodePortIps> resolve_node_port_ips();
   std::vector<IpFamily> families() const;
-  std::expected<void, Error> commit(NetlinkBatch& batch, bool full);
+  Result<void> commit(NetlinkBatch& batch, bool full);
   void count_objects();
 
   NftablesBackendOptions options_;

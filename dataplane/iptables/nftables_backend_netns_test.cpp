@@ -58,7 +58,7 @@ class NftablesBackendNetns : public ::testing::Test {
   }
 
   void create_backend() {
-    std::expected<std::unique_ptr<NftablesBackend>, Error> created = std::unexpected(Error{ErrorCode::Internal, "not run"});
+    Result<std::unique_ptr<NftablesBackend>> created = std::unexpected(Error{ErrorCode::Internal, "not run"});
     auto entered = node_->enter([&] { created = NftablesBackend::create(options_); });
     ASSERT_TRUE(entered) << entered.error();
     ASSERT_TRUE(created) << created.error().message;
@@ -138,7 +138,7 @@ TEST_F(NftablesBackendNetns, FullSyncProgramsFrontAndServiceTables) {
 
   // `switchyard status` reads the service and its endpoints back from the kernel, also through
   // the shared chain: the name from the element's comment, the endpoints from endpoints-2.
-  std::expected<std::vector<ProgrammedFrontend>, Error> frontends = std::unexpected(Error{ErrorCode::Internal, "not run"});
+  Result<std::vector<ProgrammedFrontend>> frontends = std::unexpected(Error{ErrorCode::Internal, "not run"});
   ASSERT_TRUE(node_->enter([&] { frontends = read_programmed_frontends(IpFamily::IPv4); }));
   ASSERT_TRUE(frontends) << frontends.error().message;
   auto web = std::ranges::find_if(*frontends, [](const auto& f) { return f.address == "10.96.0.10"; });

@@ -36,11 +36,11 @@ class NodePortAddressesTraffic : public ::testing::Test {
     snapshot_ = state_.build();
   }
 
-  std::expected<void, Error> start(NodePortAddresses addresses) {
+  Result<void> start(NodePortAddresses addresses) {
     NftablesBackendOptions options;
     options.generator.cluster_cidrs = {ServiceTopology::kPodCidr, ServiceTopology::kPodCidrIpv6};
     options.node_port_addresses = std::move(addresses);
-    std::expected<std::unique_ptr<NftablesBackend>, Error> created = std::unexpected(Error{ErrorCode::Internal, "not run"});
+    Result<std::unique_ptr<NftablesBackend>> created = std::unexpected(Error{ErrorCode::Internal, "not run"});
     if (auto entered = topology_->node().enter([&] { created = NftablesBackend::create(options); }); !entered)
       return std::unexpected(Error{ErrorCode::Internal, entered.error()});
     if (!created) return std::unexpected(created.error());

@@ -36,8 +36,8 @@ struct SocketCloser {
 using Socket = std::unique_ptr<mnl_socket, SocketCloser>;
 
 // One netlink dump: `build` fills the request; `on_message` gets each reply message.
-std::expected<void, Error> dump(mnl_socket* sock, std::uint16_t type, std::uint16_t family, const std::string& what,
-                                const std::function<void(nlmsghdr*)>& build, const std::function<void(const nlmsghdr*)>& on_message) {
+Result<void> dump(mnl_socket* sock, std::uint16_t type, std::uint16_t family, const std::string& what,
+                  const std::function<void(nlmsghdr*)>& build, const std::function<void(const nlmsghdr*)>& on_message) {
   std::vector<char> buf(MNL_SOCKET_BUFFER_SIZE * 4);
   const std::uint32_t seq = static_cast<std::uint32_t>(time(nullptr));
   nlmsghdr* nlh = nftnl_nlmsg_build_hdr(buf.data(), type, family, NLM_F_DUMP, seq);
@@ -125,8 +125,8 @@ std::string element_comment(nftnl_set_elem* e) {
 }
 
 // Dumps the elements of one set or map of `table`, handing each to `on_element`.
-std::expected<void, Error> for_each_element(mnl_socket* sock, IpFamily family, const std::string& table, const std::string& map,
-                                            const std::function<void(nftnl_set_elem*)>& on_element) {
+Result<void> for_each_element(mnl_socket* sock, IpFamily family, const std::string& table, const std::string& map,
+                              const std::function<void(nftnl_set_elem*)>& on_element) {
   const std::uint16_t nfproto = family == IpFamily::IPv4 ? NFPROTO_IPV4 : NFPROTO_IPV6;
   return dump(
       sock, NFT_MSG_GETSETELEM, nfproto, fmt::format("elements of map {} {} {}", family_keyword(family), table, map),
@@ -146,8 +146,7 @@ std::expected<void, Error> for_each_element(mnl_socket* sock, IpFamily family, c
       });
 }
 
-std::expected<void, Error> read_map(mnl_socket* sock, IpFamily family, const std::string& table, const char* map, bool with_address,
-                                    TableContents& out) {
+Result<void> read_map(mnl_socket* sock, IpFamily family, const std::string& table, const char* map, bool with_address, TableContents& out) {
   const std::size_t offset = with_address ? (family == IpFamily::IPv4 ? 4 : 16) : 0;
   return for_each_element(sock, family, table, map, [&](nftnl_set_elem* e) {
     std::uint32_t len = 0;
@@ -170,8 +169,7 @@ std::expected<void, Error> read_map(mnl_socket* sock, IpFamily family, const std
 }
 
 // An endpoints-N map: ClusterIP . protocol . port . index → endpoint address . port.
-std::expected<void, Error> read_endpoint_map(mnl_socket* sock, IpFamily family, const std::string& table, const std::string& map,
-                                             TableContents& out) {
+Result<void> read_endpoint_map(mnl_socket* sock, IpFamily family, const std::string& table, const std::string& map, TableContents& out) {
   const std::size_t alen = family == IpFamily::IPv4 ? 4 : 16;
   return for_each_element(sock, family, table, map, [&](nftnl_set_elem* e) {
     std::uint32_t klen = 0, dlen = 0;
@@ -185,7 +183,7 @@ std::expected<void, Error> read_endpoint_map(mnl_socket* sock, IpFamily family, 
 
 }  // namespace
 
-std::expected<std::vector<ProgrammedFrontend>, Error> read_programmed_frontends(IpFamily family) {
+Result<std::vector<ProgrammedFrontend>> read_programmed_frontends(IpFamily family) {
   Socket sock(mnl_socket_open(NETLINK_NETFILTER));
   if (!sock) return std::unexpected(Error{ErrorCode::Internal, fmt::format("nftables netlink socket: {}", std::strerror(errno))});
   if (mnl_socket_bind(sock.get(), 0, MNL_SOCKET_AUTOPID) < 0)

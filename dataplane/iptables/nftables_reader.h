@@ -26,6 +26,6 @@ struct ProgrammedFrontend {
 
 // Every frontend in our tables of `family`, sorted by service then address; empty when nothing
 // is programmed.
-std::expected<std::vector<ProgrammedFrontend>, Error> read_programmed_frontends(IpFamily family);
+Result<std::vector<ProgrammedFrontend>> read_programmed_frontends(IpFamily family);
 
 }  // namespace switchyard::dataplane::nft

@@ -37,7 +37,7 @@ class NftablesTraffic : public ::testing::Test {
     NftablesBackendOptions options;
     options.generator.cluster_cidrs = {ServiceTopology::kPodCidr, ServiceTopology::kPodCidrIpv6};
     options.services_per_table = 1;  // one service table per service port: traffic crosses several
-    std::expected<std::unique_ptr<NftablesBackend>, Error> created = std::unexpected(Error{ErrorCode::Internal, "not run"});
+    Result<std::unique_ptr<NftablesBackend>> created = std::unexpected(Error{ErrorCode::Internal, "not run"});
     auto entered = topology_->node().enter([&] { created = NftablesBackend::create(options); });
     ASSERT_TRUE(entered) << entered.error();
     ASSERT_TRUE(created) << created.error().message;

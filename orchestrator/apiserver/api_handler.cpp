@@ -9,6 +9,7 @@
 #include "orchestrator/api/protobuf_codec.h"
 #include "orchestrator/apiserver/content_negotiation.h"
 #include "orchestrator/apiserver/patch.h"
+#include "orchestrator/apiserver/query_params.h"
 #include "orchestrator/apiserver/server_side_apply.h"
 
 namespace switchyard::apiserver {
@@ -16,34 +17,6 @@ namespace switchyard::apiserver {
 namespace {
 
 constexpr std::size_t kMaxBody = kMaxRequestBodyBytes;
-
-std::string url_decode(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size()) {
-      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else if (s[i] == '+') {
-      out += ' ';
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-std::map<std::string, std::string> parse_query(std::string_view q) {
-  std::map<std::string, std::string> out;
-  while (!q.empty()) {
-    auto amp = q.find('&');
-    auto pair = q.substr(0, amp);
-    auto eq = pair.find('=');
-    out[url_decode(pair.substr(0, eq))] = eq == std::string_view::npos ? "" : url_decode(pair.substr(eq + 1));
-    if (amp == std::string_view::npos) break;
-    q.remove_prefix(amp + 1);
-  }
-  return out;
-}
 
 std::vector<std::string> split_path(std::string_view p) {
   std::vector<std::string> out;
@@ -94,24 +67,28 @@ std::optional<Route> route(const std::vector<std::string>& seg, std::size_t at, 
   return r;
 }
 
+// Every JSON body the server reads (objects, patches, delete options) goes through here: the
+// nesting limit stops a deeply nested body before any recursive code (patching, decoding) sees it.
+std::optional<Json> parse_json_body(std::string_view body, ApiError& err) {
+  Json j = Json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_structured()) {
+    err = bad_request("the body of the request was not valid JSON");
+    return std::nullopt;
+  }
+  if (api::json_depth(j) > 200) {
+    err = bad_request("the body of the request is nested too deeply");
+    return std::nullopt;
+  }
+  return j;
+}
+
 std::optional<Json> parse_body(const HttpRequest& req, ApiError& err) {
   if (req.body.size() > kMaxBody) {
     err = too_large();
     return std::nullopt;
   }
   const std::string ct = req.content_type.substr(0, req.content_type.find(';'));
-  if (ct == "application/json" || ct.empty() || ct.ends_with("+json")) {
-    Json j = Json::parse(req.body, nullptr, false);
-    if (j.is_discarded() || !j.is_structured()) {
-      err = bad_request("the body of the request was not valid JSON");
-      return std::nullopt;
-    }
-    if (api::json_depth(j) > 200) {
-      err = bad_request("the body of the request is nested too deeply");
-      return std::nullopt;
-    }
-    return j;
-  }
+  if (ct == "application/json" || ct.empty() || ct.ends_with("+json")) return parse_json_body(req.body, err);
   if (ct == api::protobuf::kMediaType) {
     // Transcoded to the JSON a JSON client would have sent: the same decoding and validation follow.
     auto object = api::protobuf::decode_object(req.body);
@@ -184,11 +161,13 @@ HttpResponse ApiHandler::handle(const HttpRequest& req, std::optional<WatchReque
 HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTypes& accepted, std::optional<WatchRequest>& watch) {
   const auto qpos = req.target.find('?');
   const std::string path = req.target.substr(0, qpos);
-  const auto query = parse_query(qpos == std::string::npos ? "" : std::string_view(req.target).substr(qpos + 1));
   const auto seg = split_path(path);
 
   if (path == "/healthz" || path == "/readyz" || path == "/livez") return {200, "text/plain", "ok", {}};
   if (!authorized(req)) return error_response(unauthorized());
+  auto parsed_query = parse_query_string(qpos == std::string::npos ? "" : std::string_view(req.target).substr(qpos + 1));
+  if (!parsed_query) return error_response(bad_request(parsed_query.error().message));
+  const QueryParams& query = *parsed_query;
   if (path == "/version") return json_response(200, version_info());
   if (path == "/api") return json_response(200, api_versions());
   if (path == "/apis") return json_response(200, api_group_list());
@@ -242,7 +221,11 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
   ListOptions lo;
   if (query.contains("labelSelector")) lo.label_selector = query.at("labelSelector");
   if (query.contains("fieldSelector")) lo.field_selector = query.at("fieldSelector");
-  if (query.contains("limit")) lo.limit = std::strtoul(query.at("limit").c_str(), nullptr, 10);
+  auto limit = query_integer(query, "limit");
+  auto timeout_seconds = query_integer(query, "timeoutSeconds");
+  for (const auto* n : {&limit, &timeout_seconds})
+    if (!*n) return error_response(bad_request(n->error().message));
+  if (*limit && **limit > 0) lo.limit = static_cast<std::size_t>(**limit);
   if (query.contains("continue")) lo.continue_token = query.at("continue");
   if (query.contains("resourceVersion")) lo.resource_version = query.at("resourceVersion");
   std::vector<std::string> warnings;
@@ -255,9 +238,9 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
   };
 
   if (req.method == "GET") {
-    const bool is_watch = query.contains("watch") && (query.at("watch") == "true" || query.at("watch") == "1");
+    const bool is_watch = query_flag(query, "watch");
     if (is_watch) {
-      if (query.contains("sendInitialEvents"))
+      if (query_flag(query, "sendInitialEvents"))
         return error_response(
             status_error(422, "Invalid", "sendInitialEvents is not supported by this server; use resourceVersion \"\" or \"0\""));
       WatchRequest w;
@@ -266,8 +249,8 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
       w.options = lo;
       if (!r->name.empty())
         w.options.field_selector = "metadata.name=" + r->name + (lo.field_selector.empty() ? "" : "," + lo.field_selector);
-      w.timeout_seconds = query.contains("timeoutSeconds") ? std::atoi(query.at("timeoutSeconds").c_str()) : 1800;
-      w.bookmarks = query.contains("allowWatchBookmarks") && query.at("allowWatchBookmarks") == "true";
+      w.timeout_seconds = *timeout_seconds ? static_cast<int>(std::clamp<std::int64_t>(**timeout_seconds, 0, 1 << 30)) : 1800;
+      w.bookmarks = query_flag(query, "allowWatchBookmarks");
       w.as_table = table;
       watch = w;
       return {200, table ? "application/json;as=Table;v=v1;g=meta.k8s.io" : "application/json", "", {}};
@@ -307,16 +290,17 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
       const auto manager = query.contains("fieldManager") ? query.at("fieldManager") : "";
       if (manager.empty()) return error_response(bad_request("PATCH of type apply requires a fieldManager"));
       auto applied = server_side_apply(exists ? *current : Json(), (*docs)[0], res.kind,
-                                       ApplyOptions{manager, query.contains("force") && query.at("force") == "true", now_rfc3339()});
+                                       ApplyOptions{manager, query_flag(query, "force"), now_rfc3339()});
       if (!applied)
         return error_response(status_error(applied.error().http_status, applied.error().http_status == 409 ? "Conflict" : "BadRequest",
                                            applied.error().message));
       if (!exists) return respond(registry_.create(res, r->ns, *applied, field_validation(query), warnings), 201);
       patched = std::move(*applied);
     } else {
-      Json patch = Json::parse(req.body, nullptr, false);
-      if (patch.is_discarded()) return error_response(bad_request("the body of the request was not valid JSON"));
-      auto result = apply_patch(*type, *current, patch, res.kind);
+      ApiError err;
+      auto patch = parse_json_body(req.body, err);
+      if (!patch) return error_response(err);
+      auto result = apply_patch(*type, *current, *patch, res.kind);
       if (!result) {
         const int code = result.error().http_status;
         return error_response(status_error(code,
@@ -353,9 +337,11 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
     std::string uid;
     if (!req.body.empty()) {
       // DeleteOptions, in JSON or (from client-go) protobuf.
-      Json opts = req.content_type.starts_with(api::protobuf::kMediaType) ? api::protobuf::decode_object(req.body).value_or(Json())
-                                                                          : Json::parse(req.body, nullptr, false);
-      if (opts.is_object() && opts.contains("preconditions")) uid = opts["preconditions"].value("uid", "");
+      ApiError err;
+      auto opts = req.content_type.starts_with(api::protobuf::kMediaType) ? parse_body(req, err) : parse_json_body(req.body, err);
+      if (!opts) return error_response(err);
+      if (opts->is_object() && opts->contains("preconditions") && (*opts)["preconditions"].is_object())
+        uid = (*opts)["preconditions"].value("uid", "");
     }
     return respond(registry_.remove(res, r->ns, r->name, uid), 200);
   }

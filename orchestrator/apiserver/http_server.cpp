@@ -142,7 +142,7 @@ int HttpServer::port() const { return server_->port(); }
 std::size_t HttpServer::connections() const { return server_->connections(); }
 void HttpServer::stop() { server_->stop(); }
 
-std::expected<std::unique_ptr<HttpServer>, std::string> HttpServer::start(ApiHandler& handler, HttpServerOptions options) {
+Result<std::unique_ptr<HttpServer>> HttpServer::start(ApiHandler& handler, HttpServerOptions options) {
   http::HttpServerOptions o = std::move(options.transport);
   o.listen = options.listen;
   o.tls_cert_file = options.tls_cert_file;
@@ -170,7 +170,7 @@ std::expected<std::unique_ptr<HttpServer>, std::string> HttpServer::start(ApiHan
     res.stream = [&handler, w = *watch](std::shared_ptr<http::ResponseStream> stream) { start_watch(handler, w, std::move(stream)); };
     return res;
   });
-  if (!server) return std::unexpected(server.error().message);
+  if (!server) return fail(server.error());
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(*server)));
 }
 

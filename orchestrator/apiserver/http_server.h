@@ -27,7 +27,7 @@ struct HttpServerOptions {
 
 class HttpServer {
  public:
-  static std::expected<std::unique_ptr<HttpServer>, std::string> start(ApiHandler& handler, HttpServerOptions options);
+  static Result<std::unique_ptr<HttpServer>> start(ApiHandler& handler, HttpServerOptions options);
   ~HttpServer();
   int port() const;
   std::size_t connections() const;

@@ -113,7 +113,39 @@ Result<std::string> cert_pem(X509* cert) {
   return std::string(data, static_cast<std::size_t>(n));
 }
 
+}  // namespace
+
+Result<> check_trusted_path(const fs::path& path, bool secret) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) return fail(ErrorCode::NotFound, fmt::format("{}: {}", path.string(), std::strerror(errno)));
+  if (S_ISLNK(st.st_mode)) return fail(ErrorCode::Forbidden, fmt::format("{}: is a symbolic link; refusing to trust it", path.string()));
+  if (st.st_uid != ::geteuid())
+    return fail(ErrorCode::Forbidden,
+                fmt::format("{}: owned by uid {}, not by this user (uid {}); refusing to trust it", path.string(), st.st_uid, ::geteuid()));
+  if (st.st_mode & 022)
+    return fail(ErrorCode::Forbidden, fmt::format("{}: writable by group or others (mode {:o}); refusing to trust it: chmod go-w {}",
+                                                  path.string(), st.st_mode & 07777, path.string()));
+  if (secret && (st.st_mode & 077))
+    return fail(ErrorCode::Forbidden,
+                fmt::format("{}: readable by group or others (mode {:o}); chmod 600 {}", path.string(), st.st_mode & 07777, path.string()));
+  return {};
+}
+
+Result<> ensure_private_dir(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) {
+    if (dir.has_parent_path()) fs::create_directories(dir.parent_path(), ec);
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+      return fail(ErrorCode::Internal, fmt::format("cannot create directory {}: {}", dir.string(), std::strerror(errno)));
+  }
+  if (!fs::is_directory(dir, ec)) return fail(ErrorCode::Invalid, fmt::format("{}: not a directory", dir.string()));
+  return check_trusted_path(dir, false);
+}
+
+namespace {
+
 Result<PkeyPtr> load_key(const fs::path& path) {
+  if (auto ok = check_trusted_path(path, true); !ok) return fail(ok.error());
   auto text = read_file(path);
   if (!text) return std::unexpected(text.error());
   BioPtr bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
@@ -123,6 +155,7 @@ Result<PkeyPtr> load_key(const fs::path& path) {
 }
 
 Result<X509Ptr> load_cert(const fs::path& path) {
+  if (auto ok = check_trusted_path(path, false); !ok) return fail(ok.error());
   auto text = read_file(path);
   if (!text) return std::unexpected(text.error());
   BioPtr bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
@@ -220,9 +253,12 @@ std::string serving_cert_problem(X509* cert, EVP_PKEY* key, X509* ca, const Subj
   return {};
 }
 
+}  // namespace
+
 Result<std::string> ensure_token(const fs::path& path, bool& created) {
   std::error_code ec;
-  if (fs::exists(path, ec)) {
+  if (fs::exists(path, ec) || fs::is_symlink(path, ec)) {
+    if (auto ok = check_trusted_path(path, true); !ok) return fail(ok.error());
     auto text = read_file(path);
     if (!text) return std::unexpected(text.error());
     std::string token = *text;
@@ -239,16 +275,6 @@ Result<std::string> ensure_token(const fs::path& path, bool& created) {
   created = true;
   return token;
 }
-
-Result<> make_dir(const fs::path& dir, unsigned mode) {
-  std::error_code ec;
-  if (fs::is_directory(dir, ec)) return {};
-  if (::mkdir(dir.c_str(), mode) != 0 && errno != EEXIST)
-    return fail(ErrorCode::Internal, fmt::format("cannot create directory {}: {}", dir.string(), std::strerror(errno)));
-  return {};
-}
-
-}  // namespace
 
 SubjectAltNames serving_sans(const PkiOptions& o) {
   SubjectAltNames sans;
@@ -269,7 +295,10 @@ SubjectAltNames serving_sans(const PkiOptions& o) {
 
 Result<> write_file_atomically(const fs::path& path, std::string_view contents, unsigned mode) {
   const fs::path tmp = path.string() + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  // A leftover (or planted) temporary file is removed, never followed or reused.
+  if (::unlink(tmp.c_str()) != 0 && errno != ENOENT)
+    return fail(ErrorCode::Internal, fmt::format("cannot remove {}: {}", tmp.string(), std::strerror(errno)));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return fail(ErrorCode::Internal, fmt::format("cannot create {}: {}", tmp.string(), std::strerror(errno)));
   auto failed = [&](std::string_view what) {
     int err = errno;
@@ -305,8 +334,8 @@ Result<Credentials> ensure_credentials(const PkiOptions& options) {
   c.serving_key_file = pki / "apiserver.key";
   c.token_file = options.data_dir / "admin.token";
 
-  if (auto r = make_dir(options.data_dir, 0700); !r) return std::unexpected(r.error());
-  if (auto r = make_dir(pki, 0700); !r) return std::unexpected(r.error());
+  if (auto r = ensure_private_dir(options.data_dir); !r) return std::unexpected(r.error());
+  if (auto r = ensure_private_dir(pki); !r) return std::unexpected(r.error());
 
   // The CA: reuse, or create when neither file exists.
   std::error_code ec;

@@ -60,6 +60,14 @@ SubjectAltNames serving_sans(const PkiOptions& options);
 // The error names the file and the cause.
 Result<Credentials> ensure_credentials(const PkiOptions& options);
 
+// What the server trusts in its data directory must not be plantable: `path` must be no symbolic
+// link, owned by this user, not writable by group or others, and (`secret`) not readable by them.
+Result<> check_trusted_path(const std::filesystem::path& path, bool secret);
+// Creates `dir` with mode 0700 (its parents as usual), or checks an existing one as above.
+Result<> ensure_private_dir(const std::filesystem::path& dir);
+// The bearer token in `path`, checked as a secret; a new random one (0600) when there is none.
+Result<std::string> ensure_token(const std::filesystem::path& path, bool& created);
+
 // Writes `contents` to `path` through a temporary file in the same directory (fsync, rename), with
 // `mode` regardless of the umask.
 Result<> write_file_atomically(const std::filesystem::path& path, std::string_view contents, unsigned mode);

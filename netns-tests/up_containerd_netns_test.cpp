@@ -1,0 +1,96 @@
+// `switchyard up --images-dir DIR` in a node namespace of its own: it runs a containerd under
+// its data dir, imports the archives of DIR, says so, and that containerd runs a pod sandbox on
+// the node's pod range (the first /24 of --cluster-cidr); `switchyard images list --data-dir`
+// finds it; Ctrl-C stops containerd with the rest.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+#include "kubelet/cri/cri_client.h"
+#include "kubelet/runtime/containerd_config.h"
+#include "kubelet/runtime/runtime_cleanup.h"
+#include "netns-tests/support/process.h"
+
+namespace switchyard {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::ChildProcess;
+using ::testing::HasSubstr;
+using testing::run;
+using testing::wait_until;
+
+class UpWithContainerd : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path("/tmp") / ("sy-up-containerd-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    // A node address for up's DNS server: one end of a veth pair, both ends in the namespace.
+    auto link = run("ip -n " + netns_.name() + " link add sy-up-a type veth peer name sy-up-b && ip -n " + netns_.name() +
+                    " addr add 10.81.0.2/24 dev sy-up-a && ip -n " + netns_.name() + " link set sy-up-a up && ip -n " + netns_.name() +
+                    " link set sy-up-b up 2>&1");
+    ASSERT_EQ(link.exit_code, 0) << link.output;
+  }
+  void TearDown() override {
+    up_.reset();  // SIGTERM, then SIGKILL: up stops its containerd
+    kubelet::runtime::ContainerdOptions ours;
+    ours.data_dir = kubelet::runtime::node_containerd_dir(dir_ / "cluster");
+    if (auto r = kubelet::runtime::remove_runtime_leftovers(ours); !r) ADD_FAILURE() << r.error().message;
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+  std::string output() {
+    std::ifstream in(dir_ / "up.log");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+
+  testing::NetworkNamespace netns_{"upcri"};
+  fs::path dir_;
+  std::unique_ptr<ChildProcess> up_;
+};
+
+TEST_F(UpWithContainerd, RunsItsOwnContainerdWithTheImagesOfImagesDir) {
+  up_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"nsenter", "--net=/run/netns/" + netns_.name(), SWITCHYARD_BINARY, "up", "--data-dir",
+                               (dir_ / "cluster").string(), "--node-name", "node-cri", "--node-ip", "10.81.0.2", "--healthz-bind-address",
+                               "127.0.0.1:10256", "--images-dir", SWITCHYARD_TEST_IMAGES_DIR},
+      (dir_ / "up.log").string());
+  ASSERT_TRUE(wait_until(90, [&] { return output().find("Container runtime:") != std::string::npos; })) << output();
+  const std::string socket = (kubelet::runtime::node_containerd_dir(dir_ / "cluster") / "containerd.sock").string();
+  EXPECT_THAT(output(), HasSubstr("Container runtime: containerd 1.6"));
+  EXPECT_THAT(output(), HasSubstr("at " + socket + ", run by switchyard, pods in 10.244.0.0/24 (2 images imported)"));
+
+  auto listed = run(std::string(SWITCHYARD_BINARY) + " images list --data-dir " + (dir_ / "cluster").string() + " 2>&1");
+  ASSERT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_THAT(listed.output, HasSubstr("switchyard.local/busybox:1 "));
+  EXPECT_THAT(listed.output, HasSubstr("switchyard.local/pause:1 "));
+
+  // The runtime works: a sandbox (the imported pause image) gets an address on the pod range.
+  auto client = kubelet::cri::CriClient::connect(socket);
+  ASSERT_TRUE(client.has_value());
+  kubelet::cri::PodSandboxConfig config;
+  config.metadata = {.name = "probe", .uid = "up-probe-" + std::to_string(::getpid()), .namespace_ = "default", .attempt = 0};
+  config.hostname = "probe";
+  auto sandbox = (*client)->run_pod_sandbox(config);
+  ASSERT_TRUE(sandbox.has_value()) << sandbox.error().message;
+  auto status = (*client)->pod_sandbox_status(*sandbox);
+  ASSERT_TRUE(status.has_value()) << status.error().message;
+  EXPECT_THAT(status->ip, ::testing::StartsWith("10.244.0."));
+  EXPECT_TRUE((*client)->stop_pod_sandbox(*sandbox).has_value());
+  EXPECT_TRUE((*client)->remove_pod_sandbox(*sandbox).has_value());
+
+  up_->kill_now(SIGINT);
+  EXPECT_EQ(up_->wait_exit(30), 0) << output();
+  EXPECT_EQ(run("pgrep -f '[-]-config " + (kubelet::runtime::node_containerd_dir(dir_ / "cluster") / "config.toml").string() + "'").output,
+            "")
+      << "containerd outlived up";
+  EXPECT_THAT(kubelet::runtime::mounts_under(dir_), ::testing::IsEmpty());
+}
+
+}  // namespace
+}  // namespace switchyard
