@@ -51,6 +51,7 @@
 
 #include "bench/apiserver_bench_client.h"
 #include "bench/apiserver_bench_fanout.h"
+#include "bench/apiserver_bench_wire.h"
 
 using Json = nlohmann::json;
 using namespace switchyard;
@@ -68,6 +69,8 @@ struct Options {
   std::vector<std::string> stores{"sqlite", "etcd"};
   int https_creates = 2000;  // per thread setting, against the binary; 0: skip
   std::string binary = SWITCHYARD_BINARY;
+  // Each also measures the full list and the watch fan-out asked for in that type (Accept).
+  std::vector<std::string> content_types;
 };
 
 // cluster_ip: empty for a dynamic allocation, as most Services are made.
@@ -333,6 +336,7 @@ struct StoreFigures {
   Throughput fill;
   ListFigures lists;
   std::optional<FanOutFigures> fan;
+  std::vector<WireFigures> wire;
 };
 
 void print_throughput(const char* what, const Throughput& t) {
@@ -391,6 +395,16 @@ StoreFigures measure(const std::string& name, store::Store& st, const Options& o
     std::this_thread::sleep_for(std::chrono::seconds(2));
     std::cout << fmt::format("  server threads 2 s after every client disconnected: {}\n", thread_count() - server.baseline_threads);
   }
+  for (const auto& type : o.content_types) {
+    f.wire.push_back(run_wire(t, type == "protobuf" ? "application/vnd.kubernetes.protobuf" : "application/json", o.watchers, o.events));
+    const auto& w = f.wire.back();
+    std::cout << fmt::format(
+        "  {}: list {} items {:.2f} MB in {:.0f} ms, process CPU {:.0f} ms ({:.1f} us per object); watch {} x {} events: {:.0f} bytes "
+        "per event per watcher, process CPU {:.1f} us per delivered event, p50 {:.1f} ms p99 {:.1f} ms, {} missing\n",
+        type, w.list_items, w.list_bytes / 1e6, w.list_ms, w.list_cpu_ms, 1e3 * w.list_cpu_ms / std::max<std::size_t>(1, w.list_items),
+        w.watchers, w.events, static_cast<double>(w.watch_bytes) / std::max(1, w.watchers * w.events),
+        w.watch_cpu_ms * 1e3 / std::max(1, w.watchers * w.events), w.latency_p50_ms, w.latency_p99_ms, w.missing);
+  }
   return f;
 }
 
@@ -440,10 +454,13 @@ Options parse(int argc, char** argv) {
       o.https_creates = std::stoi(value());
     else if (key == "--binary")
       o.binary = value();
+    else if (key == "--content-types")
+      o.content_types = parse_strings(value());
     else {
       std::cerr << "usage: apiserver_bench [--services N] [--watchers N] [--events N] [--updates N]\n"
                    "                       [--early-creates N] [--late-creates N]"
-                   "                       [--threads 1,8] [--stores sqlite,etcd] [--https-creates N] [--binary PATH]\n";
+                   "                       [--threads 1,8] [--stores sqlite,etcd] [--https-creates N] [--binary PATH]\n"
+                   "                       [--content-types json,protobuf]\n";
       std::exit(2);
     }
   }
@@ -568,6 +585,21 @@ int main(int argc, char** argv) {
     row("all watchers reached (from ack): p50 / max", [](const StoreFigures& f) {
       return fmt::format("{:.1f} / {:.1f} ms", percentile(f.fan->last_ms, 50), percentile(f.fan->last_ms, 100));
     });
+  }
+  for (std::size_t i = 0; i < o.content_types.size(); ++i) {
+    const std::string& type = o.content_types[i];
+    row(fmt::format("list all {} services in {}: bytes / ms / process CPU per object", o.services, type), [&](const StoreFigures& f) {
+      const auto& w = f.wire[i];
+      return fmt::format("{:.2f} MB / {:.0f} ms / {:.1f} us", w.list_bytes / 1e6, w.list_ms,
+                         1e3 * w.list_cpu_ms / std::max<std::size_t>(1, w.list_items));
+    });
+    if (o.watchers > 0)
+      row(fmt::format("watch fan-out in {}: bytes / process CPU per delivered event, p50", type), [&](const StoreFigures& f) {
+        const auto& w = f.wire[i];
+        const int n = std::max(1, w.watchers * w.events);
+        return fmt::format("{:.0f} B / {:.1f} us, {:.1f} ms", static_cast<double>(w.watch_bytes) / n, w.watch_cpu_ms * 1e3 / n,
+                           w.latency_p50_ms);
+      });
   }
   if (!binary_rows.empty()) {
     std::cout << "\n| `switchyard apiserver`, sqlite | creates/s | request p50 | p99 |\n|---|---|---|---|\n";

@@ -41,13 +41,11 @@ int run_cleanup(const AgentConfig& c) {
 }
 
 Result<client::ClusterConnection> connect_to(const AgentConfig& c) {
-  if (!c.kubeconfig.empty()) {
-    auto conn = client::load_kubeconfig(c.kubeconfig);
-    if (!conn) return fail(with_context(conn.error(), "--kubeconfig " + c.kubeconfig));
-    return conn;
-  }
-  auto conn = client::load_in_cluster();
-  if (!conn) return fail(with_context(conn.error(), "in-cluster configuration (no --kubeconfig given)"));
+  auto conn = c.kubeconfig.empty() ? client::load_in_cluster() : client::load_kubeconfig(c.kubeconfig);
+  if (!conn)
+    return fail(with_context(conn.error(),
+                             c.kubeconfig.empty() ? "in-cluster configuration (no --kubeconfig given)" : "--kubeconfig " + c.kubeconfig));
+  conn->protobuf = c.api_content_type == "protobuf";
   return conn;
 }
 
@@ -106,6 +104,10 @@ void register_agent(CLI::App& app, std::function<int()>& run) {
       [](auto& c, auto& f) { c.mode = f.mode; });
   add(sub->add_option("--kubeconfig", f.kubeconfig, "kubeconfig file (default: in-cluster configuration)"),
       [](auto& c, auto& f) { c.kubeconfig = f.kubeconfig; });
+  add(sub->add_option("--api-content-type", f.api_content_type,
+                      "what the informers ask the API server for: json, or protobuf (application/vnd.kubernetes.protobuf)")
+          ->check(CLI::IsMember({"json", "protobuf"})),
+      [](auto& c, auto& f) { c.api_content_type = f.api_content_type; });
   sub->add_option("--config", cl->config_file, "KubeProxyConfiguration file; flags given override it");
   add(sub->add_option("--cluster-cidr", f.cluster_cidrs,
                       "pod CIDRs (repeatable or comma-separated): traffic from outside them is masqueraded")

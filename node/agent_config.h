@@ -24,6 +24,8 @@ struct AgentConfig {
   std::string node_name;
   std::string mode = "nftables";  // nftables | ebpf
   std::string kubeconfig;         // empty: in-cluster configuration
+
+  std::string api_content_type = "json";  // json | protobuf: what the informers ask the API server for
   std::vector<std::string> cluster_cidrs;
   std::vector<std::string> node_port_addresses;
   std::chrono::milliseconds sync_period{std::chrono::seconds(30)};

@@ -25,6 +25,7 @@ packages=(
   # real peers and clients used by tests and benchmarks
   etcd-server dnsutils iproute2 nftables iptables iperf3 curl python3 procps
   openssl util-linux  # the in-cluster agent test: a second CA; unshare and nsenter
+  protobuf-compiler  # protoc --decode_raw: an independent reader of our protobuf encoding in tests
   # the DNS benchmark (bench/dns_bench.sh): load generator and the servers we compare with
   dnsperf knot nsd
   # the node's container runtime (the kubelet runs its own containerd), and building the test

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "orchestrator/apiserver/content_negotiation.h"
 #include "orchestrator/apiserver/object_registry.h"
 
 namespace switchyard::apiserver {
@@ -25,6 +26,7 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::string> warnings;  // Warning: 299 - "..."
+  Json document;                      // set while handling: the answer before content negotiation
 };
 
 // A watch: the transport writes `first` then each event line until done() or timeout.
@@ -35,6 +37,7 @@ struct WatchRequest {
   int timeout_seconds = 0;
   bool bookmarks = false;
   bool as_table = false;
+  bool protobuf = false;  // frames of application/vnd.kubernetes.protobuf;stream=watch
 };
 
 class ApiHandler {
@@ -45,10 +48,13 @@ class ApiHandler {
   // Non-watch requests. Returns a WatchRequest instead when the request is a watch.
   HttpResponse handle(const HttpRequest& req, std::optional<WatchRequest>& watch);
   ObjectRegistry& registry() { return registry_; }
-  // One watch event line as the wire carries it (as a Table row event when asked).
+  // One watch event as the wire carries it: a JSON line (a Table row event when asked) or a
+  // length-prefixed protobuf frame.
   std::string event_line(const WatchRequest& w, const WatchEvent& e) const;
 
  private:
+  HttpResponse handle_request(const HttpRequest& req, const AcceptedTypes& accepted, std::optional<WatchRequest>& watch);
+
   ObjectRegistry& registry_;
   std::string token_;
 };

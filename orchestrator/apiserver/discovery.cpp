@@ -62,6 +62,10 @@ Json api_resource_list(std::string_view group, std::string_view version) {
   return {{"kind", "APIResourceList"}, {"apiVersion", "v1"}, {"groupVersion", gv}, {"resources", resources}};
 }
 
+static std::string schema_name(const ResourceInfo& r) {
+  return fmt::format("io.k8s.api.{}.{}", r.group.empty() ? "core." + r.version : r.group + "." + r.version, r.kind);
+}
+
 Json openapi_v3_index() {
   Json paths = Json::object();
   paths["api/v1"] = {{"serverRelativeURL", "/openapi/v3/api/v1?hash=switchyard1"}};
@@ -83,11 +87,22 @@ Json openapi_v3_document(std::string_view group, std::string_view version) {
     const std::string base = r.group.empty() ? "/api/" + r.version : fmt::format("/apis/{}/{}", r.group, r.version);
     const std::string collection = r.namespaced ? fmt::format("{}/namespaces/{{namespace}}/{}", base, r.plural) : base + "/" + r.plural;
     const Json gvk = {{"group", r.group}, {"version", r.version}, {"kind", r.kind}};
+    // The media types each operation answers in, as kube-apiserver's documents list them (less
+    // YAML, which this server does not produce); bodies may come in any of them ("*/*").
+    const Json schema = {{"$ref", fmt::format("#/components/schemas/{}", schema_name(r))}};
     auto op = [&](const char* action) {
-      return Json{{"x-kubernetes-action", action},
-                  {"x-kubernetes-group-version-kind", gvk},
-                  {"parameters", {field_validation}},
-                  {"responses", {{"200", {{"description", "OK"}}}}}};
+      Json content = Json::object();
+      for (const char* type : {"application/json", "application/vnd.kubernetes.protobuf"}) content[type] = {{"schema", schema}};
+      if (std::string_view(action) == "list")
+        for (const char* type : {"application/json;stream=watch", "application/vnd.kubernetes.protobuf;stream=watch"})
+          content[type] = {{"schema", schema}};
+      Json o = {{"x-kubernetes-action", action},
+                {"x-kubernetes-group-version-kind", gvk},
+                {"parameters", {field_validation}},
+                {"responses", {{"200", {{"description", "OK"}, {"content", content}}}}}};
+      if (std::string_view(action) == "post" || std::string_view(action) == "put")
+        o["requestBody"] = {{"content", {{"*/*", {{"schema", schema}}}}}};
+      return o;
     };
     paths[collection] = {{"get", op("list")}, {"post", op("post")}};
     paths[collection + "/{name}"] = {{"get", op("get")}, {"put", op("put")}, {"patch", op("patch")}, {"delete", op("delete")}};
@@ -96,8 +111,8 @@ Json openapi_v3_document(std::string_view group, std::string_view version) {
   Json schemas = Json::object();
   for (const auto& r : served_resources())
     if (r.group == group && r.version == version)
-      schemas[fmt::format("io.k8s.api.{}.{}", r.group.empty() ? "core." + r.version : r.group + "." + r.version, r.kind)] = {
-          {"type", "object"}, {"x-kubernetes-group-version-kind", {{{"group", r.group}, {"version", r.version}, {"kind", r.kind}}}}};
+      schemas[schema_name(r)] = {{"type", "object"},
+                                 {"x-kubernetes-group-version-kind", {{{"group", r.group}, {"version", r.version}, {"kind", r.kind}}}}};
   return {{"openapi", "3.0.0"},
           {"info", {{"title", "Kubernetes"}, {"version", "v1.31.0"}}},
           {"paths", paths},

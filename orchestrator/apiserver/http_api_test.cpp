@@ -122,6 +122,14 @@ TEST_F(HttpApi, BadBodiesContentTypesAndSizes) {
                                R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"t"},"spec":{"ports":[{"port":"eighty"}]}})");
   EXPECT_EQ(wrong_field_type.code, 400);
   EXPECT_THAT(wrong_field_type.body["message"].get<std::string>(), HasSubstr("spec.ports[0].port: expected an integer"));
+  // A field the server keeps without interpreting is typed all the same (as Go's decoding types it).
+  auto wrong_kept_type = call("POST", "/api/v1/namespaces/shop/pods",
+                              R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"i",
+                                  "readinessProbe":{"periodSeconds":"5"}}]}})");
+  EXPECT_EQ(wrong_kept_type.code, 400);
+  EXPECT_THAT(wrong_kept_type.body["message"].get<std::string>(),
+              HasSubstr("Pod in version \"v1\" cannot be handled as a Pod: spec.containers[0].readinessProbe.periodSeconds: expected an "
+                        "integer, got string"));
 }
 
 TEST_F(HttpApi, InvalidNamesAndFieldsGet422WithCauses) {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "orchestrator/api/protobuf_codec.h"
 #include "orchestrator/apiserver/status.h"
 
 namespace switchyard::apiserver {
@@ -78,7 +79,7 @@ struct WatchSession {
     Json mark = {{"kind", request.resource->kind},
                  {"apiVersion", request.resource->api_version()},
                  {"metadata", {{"resourceVersion", std::to_string(progress)}, {"annotations", {{"k8s.io/initial-events-end", "true"}}}}}};
-    stream->write(Json{{"type", "BOOKMARK"}, {"object", mark}}.dump() + "\n");
+    stream->write(handler.event_line(request, WatchEvent{"BOOKMARK", std::move(mark)}));
     next_bookmark = now + kBookmarkInterval;
   }
 };
@@ -163,7 +164,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(ApiHandler& handler, HttpS
     std::optional<WatchRequest> watch;
     HttpResponse out = handler.handle(request, watch);  // a throw is the transport's 500
     if (!watch || out.code != 200) return to_http(std::move(out));
-    http::Response res{200, watch->as_table ? "application/json;as=Table;v=v1;g=meta.k8s.io" : "application/json"};
+    http::Response res{200, watch->protobuf   ? std::string(api::protobuf::kWatchMediaType)
+                            : watch->as_table ? "application/json;as=Table;v=v1;g=meta.k8s.io"
+                                              : "application/json"};
     res.stream = [&handler, w = *watch](std::shared_ptr<http::ResponseStream> stream) { start_watch(handler, w, std::move(stream)); };
     return res;
   });

@@ -238,6 +238,52 @@ TEST_P(KubectlAgainstApiserver, KillNineAndRestartKeepsEveryAcknowledgedWrite) {
   EXPECT_THAT(resumed.output, Not(HasSubstr("\"name\":\"s1\"")));  // nothing from before the revision
 }
 
+// What a `create` made, without what the server assigns per object (so two creates compare).
+nlohmann::json comparable(nlohmann::json o) {
+  auto& m = o["metadata"];
+  for (const char* f : {"uid", "resourceVersion", "creationTimestamp", "namespace"}) m.erase(f);
+  for (auto& entry : m["managedFields"]) entry.erase("time");
+  for (const char* f : {"clusterIP", "clusterIPs"}) o["spec"].erase(f);
+  for (auto& port : o["spec"]["ports"]) port.erase("nodePort");
+  return o;
+}
+
+// kubectl 1.32 and later send the bodies of `create` generators in protobuf (1.27–1.31 in JSON):
+// every generator for a kind the server serves must make the object 1.31's JSON makes.
+TEST_P(KubectlAgainstApiserver, CreateSubcommandsMakeTheSameObjectsAs131) {
+  const std::string ref = "ref-" + std::to_string(getpid()), mine = "v-" + std::to_string(getpid());
+  const std::string kubectl_131 = std::string(kKubectlDir) + "/kubectl.1.31 --kubeconfig " + (dir_ / "kubeconfig").string() + " ";
+  const std::vector<std::pair<std::string, std::string>> creates = {
+      {"service clusterip cip --tcp=80:8080 --tcp=443:8443", "service/cip"},
+      {"service clusterip headless --clusterip=None", "service/headless"},
+      {"service nodeport np --tcp=80:8080", "service/np"},
+      {"service loadbalancer lb --tcp=443:https", "service/lb"},
+      {"service externalname ext --external-name=db.example.com --tcp=5432", "service/ext"},
+  };
+  auto made = k("create namespace " + mine);
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  EXPECT_EQ(made.output, "namespace/" + mine + " created\n");
+  ASSERT_EQ(run(kubectl_131 + "create namespace " + ref).exit_code, 0);
+  EXPECT_EQ(comparable(nlohmann::json::parse(k("get ns " + mine + " -o json").output))["spec"],
+            comparable(nlohmann::json::parse(k("get ns " + ref + " -o json").output))["spec"]);
+  for (const auto& [args, name] : creates) {
+    auto created = k("create " + args + " -n " + mine);
+    EXPECT_EQ(created.output, name + " created\n") << args;
+    ASSERT_EQ(run(kubectl_131 + "create " + args + " -n " + ref).exit_code, 0) << args;
+    auto got = nlohmann::json::parse(k("get " + name + " -n " + mine + " -o json").output, nullptr, false);
+    auto want = nlohmann::json::parse(k("get " + name + " -n " + ref + " -o json").output, nullptr, false);
+    ASSERT_TRUE(got.is_object() && want.is_object()) << args;
+    EXPECT_EQ(comparable(got), comparable(want)) << args;
+  }
+  // A chosen node port (one create only: the two namespaces cannot share it).
+  EXPECT_EQ(k("create service nodeport fixed --tcp=80 --node-port=30123 -n " + mine).output, "service/fixed created\n");
+  EXPECT_EQ(k("get svc fixed -n " + mine + " -o jsonpath={.spec.ports[0].nodePort}").output, "30123");
+  EXPECT_EQ(k("get svc headless -n " + mine + " -o jsonpath={.spec.clusterIP}").output, "None");
+  // The same name again is the server's AlreadyExists, decoded from its protobuf Status.
+  EXPECT_THAT(k("create service clusterip cip --tcp=80 -n " + mine).output,
+              HasSubstr("failed to create ClusterIP service: services \"cip\" already exists"));
+}
+
 std::vector<std::string> kubectl_versions() { return {"1.27", "1.28", "1.29", "1.30", "1.31", "1.32", "1.33"}; }
 
 INSTANTIATE_TEST_SUITE_P(EveryKubectl, KubectlAgainstApiserver, ::testing::ValuesIn(kubectl_versions()),

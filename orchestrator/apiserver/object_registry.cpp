@@ -1,5 +1,7 @@
 #include "orchestrator/apiserver/object_registry.h"
 
+#include "orchestrator/api/protobuf_codec.h"
+
 #include <openssl/rand.h>
 
 #include <chrono>
@@ -133,6 +135,13 @@ ApiResult<Json> ObjectRegistry::admit(const ResourceInfo& r, const Json& body, F
                                       api::Object& out) {
   auto decoded = api::decode_object_as(body, r.api_version(), r.kind);
   if (!decoded) return std::unexpected(bad_request(decoded.error().message));
+  // Fields kept verbatim (probes, volumes, node status, …) are typed too, as upstream's decoding
+  // types them: a value of the wrong type is refused here rather than stored (where no client
+  // with typed objects, and no protobuf answer, could carry it).
+  if (const auto* schema = api::protobuf::message_for_kind(r.api_version(), r.kind))
+    if (auto typed = api::protobuf::json_to_message(*schema, body); !typed)
+      return std::unexpected(
+          bad_request(fmt::format("{} in version \"{}\" cannot be handled as a {}: {}", r.kind, r.version, r.kind, typed.error().message)));
   if (!decoded->unknown_fields.empty()) {
     if (fv == FieldValidation::Strict)
       return std::unexpected(bad_request("strict decoding error: " + join_unknown(decoded->unknown_fields)));

@@ -61,11 +61,10 @@ ApiError invalid(std::string_view group, std::string_view kind, std::string_view
 ApiError too_large() { return status_error(413, "RequestEntityTooLarge", "Request entity too large: limit is 3145728"); }
 
 ApiError unsupported_media_type(std::string_view content_type) {
-  return status_error(
-      415, "UnsupportedMediaType",
-      fmt::format(
-          "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml; got {}",
-          content_type));
+  return status_error(415, "UnsupportedMediaType",
+                      fmt::format("the body of the request was in an unknown format - accepted media types include: application/json, "
+                                  "application/yaml, application/vnd.kubernetes.protobuf; got {}",
+                                  content_type));
 }
 
 ApiError method_not_allowed() {

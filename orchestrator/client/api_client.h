@@ -16,6 +16,7 @@ namespace switchyard::client {
 struct HttpResult {
   int status = 0;
   std::string body;
+  std::string content_type;
 };
 
 class ApiClient {
@@ -33,6 +34,9 @@ class ApiClient {
   // until the server ends the stream, `on_line` returns false, or the connection fails.
   // Returns the HTTP status.
   Result<int> stream(const std::string& target, const std::function<bool(const std::string&)>& on_line);
+  // A watch stream in whichever form the server answered: each JSON line, or each frame's body
+  // of application/vnd.kubernetes.protobuf;stream=watch (`protobuf` says which).
+  Result<int> stream_watch(const std::string& target, const std::function<bool(const std::string& message, bool protobuf)>& on_message);
   // From another thread: ends the request in progress at once (its call returns an error).
   void abort();
 

@@ -15,6 +15,9 @@ struct ClusterConnection {
   std::string ca_pem;  // empty: system roots
   std::string token;
   bool tls = true;
+  // Ask for application/vnd.kubernetes.protobuf (client-go's ContentType): lists and watches
+  // come in protobuf where the server has it, JSON otherwise.
+  bool protobuf = false;
 };
 
 // The current-context cluster and user of a kubeconfig (token auth, CA data or file).

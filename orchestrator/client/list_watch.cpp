@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "orchestrator/api/protobuf_codec.h"
 #include "orchestrator/client/api_client.h"
 
 namespace switchyard::client {
@@ -44,7 +45,9 @@ Error http_error(int status, const std::string& body, const std::string& what) {
       break;
   }
   // 409 for a create is AlreadyExists: the Status says which.
-  const json parsed = json::parse(body, nullptr, false);
+  // The Status comes in JSON, or in protobuf when that was asked for.
+  const json parsed =
+      body.starts_with(api::protobuf::kMagic) ? api::protobuf::decode_object(body).value_or(json()) : json::parse(body, nullptr, false);
   std::string message = parsed.is_object() ? parsed.value("message", "") : "";
   if (status == 409 && parsed.is_object() && parsed.value("reason", "") == "AlreadyExists") code = ErrorCode::AlreadyExists;
   if (message.empty()) message = fmt::format("HTTP {}", status);
@@ -78,7 +81,14 @@ Result<ObjectList> HttpListerWatcher::list() {
   }
   if (!r) return fail(with_context(r.error(), "list " + path_));
   if (r->status != 200) return fail(http_error(r->status, r->body, "list " + path_));
-  json list = json::parse(r->body, nullptr, false);
+  json list;
+  if (r->content_type.starts_with(api::protobuf::kMediaType)) {
+    auto decoded = api::protobuf::decode_object(r->body);
+    if (!decoded) return fail(ErrorCode::Internal, fmt::format("list {}: {}", path_, decoded.error().message));
+    list = std::move(*decoded);
+  } else {
+    list = json::parse(r->body, nullptr, false);
+  }
   if (!list.is_object() || !list.contains("items") || !list["items"].is_array())
     return fail(ErrorCode::Internal, fmt::format("list {}: the answer is not a list", path_));
   ObjectList out;
@@ -98,8 +108,18 @@ Result<void> HttpListerWatcher::watch(const std::string& resource_version, const
   std::optional<Error> event_error;
   const std::string target = with_query(path_, fmt::format("watch=true&allowWatchBookmarks=true&timeoutSeconds={}&resourceVersion={}",
                                                            watch_timeout_seconds_, resource_version));
-  auto status = client.stream(target, [&](const std::string& line) {
-    json e = json::parse(line, nullptr, false);
+  auto status = client.stream_watch(target, [&](const std::string& message, bool protobuf) {
+    json e;
+    if (protobuf) {
+      auto decoded = api::protobuf::decode_watch_event(message);
+      if (!decoded) {
+        event_error = Error{ErrorCode::Internal, fmt::format("watch {}: {}", path_, decoded.error().message)};
+        return false;
+      }
+      e = {{"type", std::move(decoded->type)}, {"object", std::move(decoded->object)}};
+    } else {
+      e = json::parse(message, nullptr, false);
+    }
     if (!e.is_object()) return true;
     const std::string type = e.value("type", "");
     json& obj = e["object"];
