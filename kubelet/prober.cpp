@@ -132,6 +132,15 @@ ProbeResult http_get(const json& h, const std::string& pod_ip, const api::Contai
   return {false, fmt::format("HTTP probe failed with statuscode: {}", status)};
 }
 
+// The API's status of the container says `field` (ready, started) is true for this very container.
+bool status_says(const api::Pod& pod, const std::string& name, const std::string& id, const char* field) {
+  json statuses = passthrough_field(pod.status.passthrough, "containerStatuses");
+  if (!statuses.is_array()) return false;
+  for (const auto& s : statuses)
+    if (s.is_object() && s.value("name", "") == name && s.value("containerID", "") == "containerd://" + id) return s.value(field, false);
+  return false;
+}
+
 }  // namespace
 
 ProbeSpec ProbeSpec::from_json(const json& probe) {
@@ -258,6 +267,10 @@ void Prober::update(const api::Pod& pod, const ObservedPod& observed, ContainerN
         w->pod_ip = pod_ip;
         w->container = c;
         w->started_at = latest->status.started_at;
+        // A container the API already calls ready (a restarted kubelet adopting it) stays ready
+        // until its probe says otherwise, so an adoption does not flap the endpoints.
+        if (kind == Kind::Readiness && status_says(pod, c.name, latest->status.id, "ready")) w->has_result = w->success = true;
+        if (kind == Kind::Startup && status_says(pod, c.name, latest->status.id, "started")) w->has_result = w->success = true;
         Worker* raw = w.get();
         it = workers_.emplace(key, std::move(w)).first;
         raw->thread = std::thread([this, raw] { run(raw); });

@@ -57,7 +57,7 @@ json terminated_state(const ObservedContainer& c, const ContainerNote* note) {
   return json{{"terminated", t}};
 }
 
-json container_status(const api::Container& spec, const ObservedPod& observed, const ContainerNote* note, bool init, bool initializing) {
+json container_status(const api::Container& spec, const ObservedPod& observed, const ContainerNote* note, bool init, bool has_init) {
   const ObservedContainer* latest = observed.latest(spec.name);
   const ObservedContainer* previous = observed.previous(spec.name);
   json s = {{"name", spec.name}, {"image", spec.image}, {"imageID", ""}, {"restartCount", 0}, {"ready", false}, {"started", false}};
@@ -81,22 +81,14 @@ json container_status(const api::Container& spec, const ObservedPod& observed, c
     if (exited(previous)) last = terminated_state(*previous, note);
   } else {
     // Not made yet, or created and not started.
-    state = {{"waiting", {{"reason", !init && initializing ? "PodInitializing" : "ContainerCreating"}}}};
+    // kubelet's default: PodInitializing in a pod with init containers (kubectl shows Init:i/n).
+    state = {{"waiting", {{"reason", has_init ? "PodInitializing" : "ContainerCreating"}}}};
     if (exited(previous)) last = terminated_state(*previous, note);
   }
   if (init) s["ready"] = exited(latest) && latest->status.exit_code == 0 && !waits(note, latest);
   s["state"] = state;
   s["lastState"] = last;
   return s;
-}
-
-// The init containers are done: each one's latest run exited 0.
-bool initialized(const api::Pod& pod, const ObservedPod& observed) {
-  for (const auto& c : pod.spec.init_containers) {
-    const ObservedContainer* latest = observed.latest(c.name);
-    if (!exited(latest) || latest->status.exit_code != 0) return false;
-  }
-  return true;
 }
 
 void set_condition(std::vector<api::PodCondition>& conditions, const std::vector<api::PodCondition>& old, const std::string& type,
@@ -170,13 +162,11 @@ api::PodStatus compute_pod_status(const api::Pod& pod, const ObservedPod& observ
   }
   s.start_time = old.start_time.empty() ? ctx.now : old.start_time;
 
-  const bool init_done = initialized(pod, observed);
   json init_statuses = json::array(), statuses = json::array();
-  for (const auto& c : pod.spec.init_containers)
-    init_statuses.push_back(container_status(c, observed, note_of(notes, c.name), true, !init_done));
+  for (const auto& c : pod.spec.init_containers) init_statuses.push_back(container_status(c, observed, note_of(notes, c.name), true, true));
   std::vector<std::string> unready;
   for (const auto& c : pod.spec.containers) {
-    json cs = container_status(c, observed, note_of(notes, c.name), false, !init_done);
+    json cs = container_status(c, observed, note_of(notes, c.name), false, !pod.spec.init_containers.empty());
     if (!cs["ready"].get<bool>()) unready.push_back(c.name);
     statuses.push_back(std::move(cs));
   }

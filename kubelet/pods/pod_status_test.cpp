@@ -34,7 +34,7 @@ TEST(PodStatus, NoSandboxYetIsPendingContainerCreating) {
   EXPECT_EQ(s.phase, "Pending");
   EXPECT_EQ(s.host_ip, "10.0.0.5");
   EXPECT_EQ(s.start_time, kCtx.now);
-  EXPECT_EQ(statuses(s, "initContainerStatuses")[0]["state"]["waiting"]["reason"], "ContainerCreating");
+  EXPECT_EQ(statuses(s, "initContainerStatuses")[0]["state"]["waiting"]["reason"], "PodInitializing");
   EXPECT_EQ(statuses(s)[0]["state"]["waiting"]["reason"], "PodInitializing");
   EXPECT_EQ(condition(s, "PodReadyToStartContainers"), "False");
   EXPECT_EQ(condition(s, "Initialized"), "False");
