@@ -44,7 +44,16 @@ Result<std::unique_ptr<Kubelet>> Kubelet::start(KubeletOptions options, client::
   if (!cri) return fail(with_context(cri.error(), "kubelet"));
   std::unique_ptr<Kubelet> k(new Kubelet(std::move(options), std::move(connection), std::move(*cri), informers));
   k->handler_ = k->pods_.add_event_handler({[k = k.get()](const auto& pod) { k->on_pod(pod, false); },
-                                            [k = k.get()](const auto&, const auto& pod) { k->on_pod(pod, false); },
+                                            [k = k.get()](const auto& old, const auto& pod) {
+                                              // Our own status writes come back as updates: they change nothing to do.
+                                              if (old && pod && old->spec == pod->spec &&
+                                                  old->metadata.deletion_timestamp == pod->metadata.deletion_timestamp &&
+                                                  old->metadata.uid == pod->metadata.uid) {
+                                                k->remember(pod);
+                                                return;
+                                              }
+                                              k->on_pod(pod, false);
+                                            },
                                             [k = k.get()](const auto& pod, bool) { k->on_pod(pod, true); }, nullptr});
   if (k->own_informers_) k->own_informers_->start();
   k->pods_.start();
@@ -89,6 +98,11 @@ void Kubelet::on_pod(const client::ObjectPtr<api::Pod>& pod, bool deleted) {
     r.gone = deleted;
   }
   queue_.add(pod->metadata.uid);
+}
+
+void Kubelet::remember(const client::ObjectPtr<api::Pod>& pod) {
+  std::lock_guard lock(mu_);
+  if (auto it = records_.find(pod->metadata.uid); it != records_.end()) it->second.pod = pod;
 }
 
 void Kubelet::worker(int index) {

@@ -64,6 +64,7 @@ class Kubelet {
   Kubelet(KubeletOptions options, client::ClusterConnection connection, std::unique_ptr<cri::CriClient> cri,
           client::SharedInformerFactory* informers);
   void on_pod(const client::ObjectPtr<api::Pod>& pod, bool deleted);
+  void remember(const client::ObjectPtr<api::Pod>& pod);  // a newer copy, nothing to do
   void worker(int index);
   Result<> sync(const std::string& uid, client::ApiClient& api);
   Result<> sync_running(const std::string& uid, const api::Pod& pod, client::ApiClient& api);

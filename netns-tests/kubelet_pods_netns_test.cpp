@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -293,8 +294,12 @@ TEST_F(KubeletPods, ReadinessFlipsReadyAndLivenessRestarts) {
 
 TEST_F(KubeletPods, AMissingImageSaysHowToImportIt) {
   apply("noimage", pod_yaml("noimage", "  - {name: c, image: switchyard.local/not-here:1}\n"));
-  EXPECT_TRUE(wait_until(30, [] { return columns("noimage") == "0/1 ErrImagePull 0"; })) << kubectl("get pod noimage -o yaml").output;
-  EXPECT_TRUE(wait_until(30, [] { return columns("noimage") == "0/1 ImagePullBackOff 0"; })) << columns("noimage");
+  // ErrImagePull when a pull fails, ImagePullBackOff while the next one waits.
+  std::set<std::string> seen;
+  EXPECT_TRUE(wait_until(40, [&] {
+    seen.insert(columns("noimage"));
+    return seen.contains("0/1 ErrImagePull 0") && seen.contains("0/1 ImagePullBackOff 0");
+  })) << ::testing::PrintToString(seen);
   std::string message = pod("noimage")["status"]["containerStatuses"][0]["state"]["waiting"].value("message", "");
   EXPECT_THAT(message, HasSubstr("switchyard.local/not-here:1"));
   EXPECT_THAT(message, HasSubstr("switchyard images import"));

@@ -176,7 +176,8 @@ Result<bool> CriPodDriver::ensure_image(const api::Pod& pod, const api::Containe
                pulled.error().message);
   set_waiting(note, "ErrImagePull", fmt::format("Failed to pull image \"{}\": {}{}", c.image, pulled.error().message, hint),
               note.waiting_for_id);
-  keep_min(requeue, pull_backoff_.delay(key));
+  // Look again shortly: the status then says ImagePullBackOff until the next try, as kubelet's does.
+  keep_min(requeue, std::min<std::chrono::milliseconds>(pull_backoff_.delay(key), std::chrono::seconds(2)));
   return false;
 }
 
