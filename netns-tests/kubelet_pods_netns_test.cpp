@@ -198,9 +198,43 @@ TEST_F(KubeletPods, AnHttpdPodRunsIsReadyAndServes) {
     auto r = kubectl("get endpointslices -l kubernetes.io/service-name=web -o jsonpath={.items[*].endpoints[*].conditions.ready}");
     return r.output == "true";
   })) << kubectl("get endpointslices -o yaml").output;
+  // dnsPolicy ClusterFirst: the cluster DNS Service, the namespace's search path, ndots:5.
+  const std::string id = cs.value("containerID", "").substr(std::string("containerd://").size());
+  auto resolv = env->cri->exec_sync(id, {"cat", "/etc/resolv.conf"}, std::chrono::seconds(5));
+  ASSERT_TRUE(resolv.has_value()) << resolv.error().message;
+  EXPECT_THAT(resolv->stdout_, HasSubstr("nameserver 10.96.0.10"));
+  EXPECT_THAT(resolv->stdout_, HasSubstr("search default.svc.cluster.local svc.cluster.local cluster.local"));
+  EXPECT_THAT(resolv->stdout_, HasSubstr("options ndots:5"));
+  auto hostname = env->cri->exec_sync(id, {"hostname"}, std::chrono::seconds(5));
+  ASSERT_TRUE(hostname.has_value());
+  EXPECT_EQ(hostname->stdout_, "web\n");
   // The CRI log, where `kubectl logs` will read it.
   const std::string uid = p["metadata"]["uid"];
   EXPECT_TRUE(fs::exists(env->dir / "kubelet" / "pods" / ("default_web_" + uid) / "httpd" / "0.log"));
+}
+
+TEST_F(KubeletPods, EnvFromFieldsAndResourcesAndHostNetwork) {
+  apply("envs", pod_yaml("envs", R"yaml(  - name: c
+    image: switchyard.local/busybox:1
+    command: [sh, -c, 'echo "$POD_NAME $POD_IP $NODE $MEM_MI $GREETING" >/dev/termination-log; exit 0']
+    env:
+    - {name: POD_NAME, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+    - {name: POD_IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}
+    - {name: NODE, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+    - {name: MEM_MI, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}}
+    - {name: GREETING, value: "hi $(POD_NAME)"}
+    resources: {limits: {memory: 64Mi, cpu: 250m}}
+)yaml",
+                         "  restartPolicy: Never\n"));
+  apply("hostnet",
+        pod_yaml("hostnet", "  - {name: c, image: switchyard.local/busybox:1, command: [sleep, '3600']}\n", "  hostNetwork: true\n"));
+  EXPECT_TRUE(wait_columns("envs", "0/1 Completed 0", 60)) << kubectl("get pod envs -o yaml").output;
+  json s = pod("envs")["status"];
+  const std::string ip = s.value("podIP", "");
+  EXPECT_EQ(s["containerStatuses"][0]["state"]["terminated"].value("message", ""), "envs " + ip + " " + kNode + " 64 hi envs\n");
+  EXPECT_EQ(s.value("qosClass", ""), "Guaranteed");
+  EXPECT_TRUE(wait_columns("hostnet", "1/1 Running 0", 60)) << kubectl("get pod hostnet -o yaml").output;
+  EXPECT_EQ(pod("hostnet")["status"].value("podIP", ""), kNodeIp);
 }
 
 TEST_F(KubeletPods, InitContainersRunInOrderBeforeTheApp) {

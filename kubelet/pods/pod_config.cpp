@@ -292,11 +292,9 @@ Result<std::optional<cri::DnsConfig>> pod_dns_config(const api::Pod& pod, const 
 Result<cri::PodSandboxConfig> make_sandbox_config(const api::Pod& pod, const NodeSettings& node, std::uint32_t attempt) {
   cri::PodSandboxConfig c;
   c.metadata = {.name = pod.metadata.name, .uid = pod.metadata.uid, .namespace_ = pod.metadata.namespace_, .attempt = attempt};
-  if (pod.spec.host_network) {
-    c.hostname = node.node_name;
-  } else {
-    c.hostname = pod.spec.hostname.empty() ? pod.metadata.name : pod.spec.hostname;
-  }
+  // As kubelet: a host-network pod keeps the node's UTS namespace, so no hostname of its own
+  // (runc refuses to set one without a private UTS namespace).
+  if (!pod.spec.host_network) c.hostname = pod.spec.hostname.empty() ? pod.metadata.name : pod.spec.hostname;
   if (c.hostname.size() > 63) c.hostname.resize(63);
   while (!c.hostname.empty() && (c.hostname.back() == '-' || c.hostname.back() == '.')) c.hostname.pop_back();
   c.log_directory = pod_log_directory(pod, node);

@@ -110,7 +110,7 @@ TEST(PodConfig, DnsPolicies) {
   EXPECT_THAT((*d)->servers, ElementsAre("10.96.0.10"));
   auto sandbox = make_sandbox_config(pod, n, 0);
   ASSERT_TRUE(sandbox.has_value());
-  EXPECT_EQ(sandbox->hostname, "node-a");
+  EXPECT_EQ(sandbox->hostname, "") << "the node's own UTS namespace";
   EXPECT_EQ(sandbox->namespace_options.network, cri::NamespaceMode::Node);
   std::filesystem::remove_all(dir);
 }
