@@ -363,6 +363,23 @@ TEST_F(KubeletPods, AKilledKubeletAdoptsItsPodsAndCleansUpDeletedOnes) {
   EXPECT_EQ(columns("web"), "1/1 Running 0");
 }
 
+// A pod the API server keeps after the delete (here a finalizer holds it; graceful deletion does
+// the same): the kubelet sees its deletionTimestamp, runs preStop, stops it and confirms.
+TEST_F(KubeletPods, APodWithADeletionTimestampRunsPreStopAndIsStopped) {
+  apply("held", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: held\n  finalizers: [switchyard.io/test-hold]\nspec:\n  nodeName: " + kNode +
+                    "\n  terminationGracePeriodSeconds: 1\n  containers:\n"
+                    "  - name: c\n    image: switchyard.local/busybox:1\n    command: [sleep, '3600']\n"
+                    "    lifecycle: {preStop: {exec: {command: [sh, -c, 'echo leaving']}}}\n");
+  ASSERT_TRUE(wait_columns("held", "1/1 Running 0", 60)) << columns("held");
+  const std::string uid = pod("held")["metadata"]["uid"];
+  ASSERT_EQ(kubectl("delete pod held --wait=false").exit_code, 0);
+  EXPECT_TRUE(wait_until(30, [&] { return sandboxes_of(uid) == 0 && containers_of(uid) == 0; }));
+  EXPECT_EQ(row("held").size() == 3 ? row("held")[1] : "", "Terminating");
+  EXPECT_THAT(read_file(env->dir / "kubelet.log"), HasSubstr("event=pre_stop pod=held container=c ok=true"));
+  ASSERT_EQ(kubectl("patch pod held --type=merge -p '{\"metadata\":{\"finalizers\":null}}'").exit_code, 0);
+  EXPECT_TRUE(wait_until(10, [] { return pod("held").is_null(); }));
+}
+
 TEST_F(KubeletPods, ADeletedPodLeavesNothingInCri) {
   ASSERT_TRUE(wait_columns("web", "1/1 Running 0", 30));
   const std::string uid = pod("web")["metadata"]["uid"];
