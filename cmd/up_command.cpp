@@ -22,6 +22,7 @@
 #include "orchestrator/apiserver/resources.h"
 #include "cmd/commands.h"
 #include "cmd/control_plane.h"
+#include "kubelet/kubelet.h"
 #include "kubelet/runtime/node_runtime.h"
 #include "node/node_agent.h"
 
@@ -194,6 +195,27 @@ int run_up(UpOptions o) {
     std::cerr << "error: " << agent.error().message << "\n";
     return 1;
   }
+  // With a runtime, the kubelet runs this node's Pods on it.
+  std::unique_ptr<kubelet::Kubelet> pod_loop;
+  if (runtime) {
+    kubelet::KubeletOptions k;
+    k.node = {.node_name = o.node_name,
+              .node_ip = o.node_ip,
+              .cluster_dns = dns_ip,
+              .cluster_domain = o.cluster_domain,
+              .root_dir = o.control_plane.data_dir + "/kubelet"};
+    k.runtime_endpoint = runtime->endpoint();
+    k.images_hint = fmt::format("switchyard images import --data-dir {} FILE.tar", o.control_plane.data_dir);
+    auto started = kubelet::Kubelet::start(k, *connection);
+    if (!started) {
+      std::cerr << "error: kubelet: " << started.error() << "\n";
+      (*agent)->stop();
+      runtime->stop();
+      (*plane)->stop();
+      return 1;
+    }
+    pod_loop = std::move(*started);
+  }
   for (int i = 0; i < 300 && !(*agent)->ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   if (!(*agent)->ready()) spdlog::warn("event=agent_not_ready_yet waited_s=30");
   const std::string kc = (*plane)->kubeconfig();
@@ -212,7 +234,8 @@ int run_up(UpOptions o) {
             << std::flush;
   if (runtime)
     std::cout << fmt::format(
-                     "\nContainer runtime: {} {} at {}{} ({} images imported); `switchyard images import --data-dir {} FILE` adds more.\n",
+                     "\nContainer runtime: {} {} at {}{} ({} images imported); `switchyard images import --data-dir {} FILE` adds more.\n"
+                     "The kubelet runs this node's Pods on it.\n",
                      runtime->version().runtime_name, runtime->version().runtime_version, runtime->endpoint(),
                      runtime->ours() ? ", run by switchyard, pods in " + o.runtime.pod_cidr : "", runtime->images_imported(),
                      o.control_plane.data_dir)
@@ -220,6 +243,7 @@ int run_up(UpOptions o) {
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("event=up_stopping signal={} rules=kept", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  if (pod_loop) pod_loop->stop();  // the pods keep running: the next start adopts them
   (*agent)->stop();
   if (runtime) runtime->stop();
   (*plane)->stop();

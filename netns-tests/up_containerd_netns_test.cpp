@@ -1,7 +1,7 @@
 // `switchyard up --images-dir DIR` in a node namespace of its own: it runs a containerd under
 // its data dir, imports the archives of DIR, says so, and that containerd runs a pod sandbox on
 // the node's pod range (the first /24 of --cluster-cidr); `switchyard images list --data-dir`
-// finds it; Ctrl-C stops containerd with the rest.
+// finds it; its kubelet runs a Pod there; Ctrl-C stops containerd with the rest.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -83,6 +83,24 @@ TEST_F(UpWithContainerd, RunsItsOwnContainerdWithTheImagesOfImagesDir) {
   EXPECT_THAT(status->ip, ::testing::StartsWith("10.244.0."));
   EXPECT_TRUE((*client)->stop_pod_sandbox(*sandbox).has_value());
   EXPECT_TRUE((*client)->remove_pod_sandbox(*sandbox).has_value());
+
+  // up's kubelet runs a Pod bound to the node on that containerd.
+  const std::string kubectl = "nsenter --net=/run/netns/" + netns_.name() + " /usr/lib/google-cloud-sdk/bin/kubectl.1.33 --kubeconfig " +
+                              (dir_ / "cluster" / "kubeconfig").string() + " ";
+  std::ofstream(dir_ / "pod.yaml") << "apiVersion: v1\nkind: Pod\nmetadata: {name: sleeper}\nspec:\n  nodeName: node-cri\n"
+                                      "  terminationGracePeriodSeconds: 0\n"
+                                      "  containers: [{name: c, image: switchyard.local/busybox:1, command: [sleep, '3600']}]\n";
+  auto applied = run(kubectl + "apply -f " + (dir_ / "pod.yaml").string() + " 2>&1");
+  ASSERT_EQ(applied.exit_code, 0) << applied.output;
+  EXPECT_TRUE(wait_until(60, [&] {
+    return run(kubectl + "get pod sleeper --no-headers").output.find("1/1   Running   0") != std::string::npos;
+  })) << run(kubectl + "get pod sleeper -o yaml").output;
+  EXPECT_THAT(run(kubectl + "get pod sleeper -o jsonpath={.status.podIP}").output, ::testing::StartsWith("10.244.0."));
+  ASSERT_EQ(run(kubectl + "delete pod sleeper 2>&1").exit_code, 0);
+  EXPECT_TRUE(wait_until(30, [&] {
+    auto sandboxes = (*client)->list_pod_sandbox();
+    return sandboxes && sandboxes->empty();
+  })) << "the deleted pod's sandbox stayed";
 
   up_->kill_now(SIGINT);
   EXPECT_EQ(up_->wait_exit(30), 0) << output();

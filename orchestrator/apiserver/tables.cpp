@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "orchestrator/apiserver/api_handler.h"
+#include "orchestrator/apiserver/pod_printer.h"
 
 namespace switchyard::apiserver {
 
@@ -80,18 +81,10 @@ Json cells_for(const std::string& kind, const Json& o) {
   const std::string name = meta.value("name", "");
   if (kind == "Namespace") return {name, status.value("phase", "Active"), age(o)};
   if (kind == "Pod") {
-    const auto containers = spec.value("containers", Json::array()).size();
-    bool ready = false;
-    for (const auto& c : status.value("conditions", Json::array()))
-      ready |= c.value("type", "") == "Ready" && c.value("status", "") == "True";
-    const std::string phase = meta.contains("deletionTimestamp") ? "Terminating" : status.value("phase", "Pending");
-    return {name,
-            fmt::format("{}/{}", ready ? containers : 0, containers),
-            phase,
-            "0",
-            age(o),
-            status.value("podIP", "<none>"),
-            spec.value("nodeName", "<none>")};
+    const PodPrintout printed =
+        print_pod(o, [](const std::string& t) { return human_duration(static_cast<long long>(std::time(nullptr) - parse_time(t))); });
+    return {
+        name, printed.ready, printed.status, printed.restarts, age(o), status.value("podIP", "<none>"), spec.value("nodeName", "<none>")};
   }
   if (kind == "Service") {
     const std::string type = spec.value("type", "ClusterIP");

@@ -1,0 +1,317 @@
+// Pod start-up through the whole stack: a Pod POSTed to the API server (`switchyard up`) until
+// the kubelet (`switchyard kubelet`, its own process) has it Running and Ready, timed through a
+// watch on pods, against raw CRI (sandbox + create + start, no kubelet) in the same run on the
+// same containerd. Also the kubelet's CPU and RSS with 0 and with 30 pods.
+//   pod_startup_bench [--sequential N] [--burst N]
+// Root: everything runs in a network namespace of its own (this process enters it); the data
+// dir is under /tmp; both are removed at the end.
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "kubelet/cri/cri_client.h"
+#include "kubelet/runtime/command.h"
+#include "kubelet/runtime/containerd_supervisor.h"
+#include "kubelet/runtime/image_import.h"
+#include "kubelet/runtime/runtime_cleanup.h"
+#include "orchestrator/client/api_client.h"
+#include "orchestrator/client/cluster_connection.h"
+
+namespace {
+
+using namespace switchyard;
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+pid_t spawn(const std::vector<std::string>& args, const fs::path& log) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+void end(pid_t pid) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGTERM);
+  for (int i = 0; i < 100; ++i) {
+    if (::waitpid(pid, nullptr, WNOHANG) == pid) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+// CPU seconds (user + system) and RSS in MiB of a process.
+std::pair<double, double> usage(pid_t pid) {
+  std::ifstream stat(fmt::format("/proc/{}/stat", pid));
+  std::string text((std::istreambuf_iterator<char>(stat)), {});
+  std::istringstream rest(text.substr(text.rfind(')') + 2));
+  std::vector<std::string> f;
+  for (std::string w; rest >> w;) f.push_back(w);
+  double cpu = f.size() > 12 ? (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(::sysconf(_SC_CLK_TCK)) : 0;
+  std::ifstream status(fmt::format("/proc/{}/status", pid));
+  double rss = 0;
+  for (std::string line; std::getline(status, line);)
+    if (line.starts_with("VmRSS:")) rss = std::stod(line.substr(6)) / 1024;
+  return {cpu, rss};
+}
+
+// Running and Ready times per pod name, from a watch.
+struct Watcher {
+  std::mutex mu;
+  std::map<std::string, Clock::time_point> running, ready;
+  std::thread thread;
+  client::ApiClient api;
+  explicit Watcher(const client::ClusterConnection& c) : api(c) {
+    thread = std::thread([this] {
+      auto r = api.stream("/api/v1/namespaces/default/pods?watch=true", [this](const std::string& line) {
+        json e = json::parse(line, nullptr, false);
+        if (e.is_discarded() || !e.contains("object")) return true;
+        const json& o = e["object"];
+        std::string name = o["metadata"].value("name", "");
+        const json status = o.value("status", json::object());
+        auto now = Clock::now();
+        std::lock_guard lock(mu);
+        if (status.value("phase", "") == "Running") running.emplace(name, now);
+        for (const auto& c : status.value("conditions", json::array()))
+          if (c.value("type", "") == "Ready" && c.value("status", "") == "True") ready.emplace(name, now);
+        return true;
+      });
+      if (!r) return;  // aborted at the end
+    });
+  }
+  ~Watcher() {
+    api.abort();
+    thread.join();
+  }
+  bool wait(const std::vector<std::string>& names, std::chrono::seconds timeout) {
+    auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      {
+        std::lock_guard lock(mu);
+        if (std::ranges::all_of(names, [&](const auto& n) { return ready.contains(n); })) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+};
+
+std::string pod_body(const std::string& name) {
+  json pod = {{"apiVersion", "v1"},
+              {"kind", "Pod"},
+              {"metadata", {{"name", name}}},
+              {"spec",
+               {{"nodeName", "node-bench"},
+                {"terminationGracePeriodSeconds", 0},
+                {"containers",
+                 {{{"name", "httpd"}, {"image", "switchyard.local/busybox:1"}, {"command", {"httpd", "-f", "-p", "80", "-h", "/www"}}}}}}}};
+  return pod.dump();
+}
+
+void report(const std::string& title, const std::vector<double>& running, const std::vector<double>& ready) {
+  std::cout << fmt::format("{}\n  creation → Running p50 {:.0f} ms, p99 {:.0f} ms; → Ready p50 {:.0f} ms, p99 {:.0f} ms ({} pods)\n", title,
+                           percentile(running, 0.5), percentile(running, 0.99), percentile(ready, 0.5), percentile(ready, 0.99),
+                           ready.size());
+}
+
+// Raw CRI: sandbox + create + start, `n` at once; latencies from the start.
+std::vector<double> raw_cri(kubelet::cri::CriClient& cri, int n, const std::string& tag) {
+  std::vector<double> out(static_cast<size_t>(n));
+  std::vector<std::string> sandboxes(static_cast<size_t>(n));
+  std::vector<std::thread> threads;
+  auto go = Clock::now();
+  for (int i = 0; i < n; ++i)
+    threads.emplace_back([&, i] {
+      kubelet::cri::PodSandboxConfig config;
+      config.metadata = {
+          .name = fmt::format("raw-{}-{}", tag, i), .uid = fmt::format("raw-{}-{}", tag, i), .namespace_ = "bench", .attempt = 0};
+      auto sandbox = cri.run_pod_sandbox(config);
+      if (!sandbox) return;
+      sandboxes[static_cast<size_t>(i)] = *sandbox;
+      kubelet::cri::ContainerConfig c;
+      c.metadata.name = "httpd";
+      c.image = "switchyard.local/busybox:1";
+      c.command = {"httpd", "-f", "-p", "80", "-h", "/www"};
+      auto id = cri.create_container(*sandbox, c, config);
+      if (id && cri.start_container(*id)) out[static_cast<size_t>(i)] = ms(Clock::now() - go);
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& s : sandboxes)
+    if (!s.empty()) {
+      if (auto r = cri.stop_pod_sandbox(s); !r) std::cerr << "warning: " << r.error().message << "\n";
+      if (auto r = cri.remove_pod_sandbox(s); !r) std::cerr << "warning: " << r.error().message << "\n";
+    }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int sequential = 10, burst = 30;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--sequential") == 0) sequential = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--burst") == 0) burst = std::atoi(argv[i + 1]);
+  }
+  const std::string tag = std::to_string(::getpid());
+  const std::string netns = "sy-pod-bench-" + tag;
+  const fs::path dir = fs::path("/tmp") / ("sy-pod-bench-" + tag);
+  auto sh = [](const std::string& c) { return kubelet::runtime::run_command({"/bin/sh", "-c", c}, std::chrono::seconds(30)); };
+  if (auto r = sh("ip netns add " + netns + " && ip -n " + netns + " link set lo up && ip -n " + netns +
+                  " link add sy-pb-a type veth peer name sy-pb-b && ip -n " + netns + " addr add 10.84.0.2/24 dev sy-pb-a && ip -n " +
+                  netns + " link set sy-pb-a up && ip -n " + netns + " link set sy-pb-b up");
+      !r || r->exit_code != 0) {
+    std::cerr << "error: cannot create network namespace " << netns << " (root needed)\n";
+    return 1;
+  }
+  // This process (single-threaded here) and everything it starts live in the namespace.
+  int fd = ::open(("/run/netns/" + netns).c_str(), O_RDONLY);
+  if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) {
+    std::cerr << "error: setns " << netns << "\n";
+    return 1;
+  }
+  fs::create_directories(dir);
+  kubelet::runtime::ContainerdOptions options;
+  options.data_dir = dir / "containerd";
+  options.pod_cidr = "10.85.0.0/22";
+  options.sandbox_image = "switchyard.local/pause:1";
+  options.bridge_name = "sy-pb0";
+  pid_t up = -1, kubelet_pid = -1;
+  int status = 0;
+  {
+    auto containerd = kubelet::runtime::ContainerdSupervisor::start(options);
+    if (!containerd) {
+      std::cerr << "error: " << containerd.error().message << "\n";
+      return 1;
+    }
+    auto imported = kubelet::runtime::import_images((*containerd)->endpoint(), {fs::path(SWITCHYARD_TEST_IMAGES_DIR) / "busybox.tar",
+                                                                                fs::path(SWITCHYARD_TEST_IMAGES_DIR) / "pause.tar"});
+    auto cri = kubelet::cri::CriClient::connect((*containerd)->endpoint());
+    up = spawn({SWITCHYARD_BINARY, "up", "--data-dir", (dir / "cluster").string(), "--node-name", "node-bench", "--node-ip", "10.84.0.2",
+                "--healthz-bind-address", "127.0.0.1:10256"},
+               dir / "up.log");
+    const fs::path kubeconfig = dir / "cluster" / "kubeconfig";
+    for (int i = 0; i < 600 && !fs::exists(kubeconfig); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    auto connection = client::load_kubeconfig(kubeconfig.string());
+    if (!imported || !cri || !connection) {
+      std::cerr << "error: set-up failed\n";
+      status = 1;
+    } else {
+      kubelet_pid = spawn({SWITCHYARD_BINARY, "kubelet", "--node-name", "node-bench", "--node-ip", "10.84.0.2", "--kubeconfig",
+                           kubeconfig.string(), "--container-runtime-endpoint", (*containerd)->endpoint(), "--cluster-dns", "10.96.0.10",
+                           "--root-dir", (dir / "kubelet").string()},
+                          dir / "kubelet.log");
+      std::this_thread::sleep_for(std::chrono::seconds(3));
+      Watcher watch(*connection);
+      client::ApiClient api(*connection);
+      auto idle0 = usage(kubelet_pid);
+      std::this_thread::sleep_for(std::chrono::seconds(10));
+      auto idle1 = usage(kubelet_pid);
+
+      // Warm-up pod, not counted.
+      auto create = [&](const std::string& name) {
+        if (auto r = api.send("POST", "/api/v1/namespaces/default/pods", pod_body(name), "application/json"); !r || r->status != 201)
+          std::cerr << "warning: create " << name << " failed\n";
+      };
+      create("warm");
+      watch.wait({"warm"}, std::chrono::seconds(60));
+      std::vector<double> seq_running, seq_ready;
+      for (int i = 0; i < sequential; ++i) {
+        std::string name = fmt::format("seq-{}", i);
+        auto t0 = Clock::now();
+        create(name);
+        if (!watch.wait({name}, std::chrono::seconds(60))) continue;
+        std::lock_guard lock(watch.mu);
+        seq_running.push_back(ms(watch.running[name] - t0));
+        seq_ready.push_back(ms(watch.ready[name] - t0));
+      }
+      std::vector<std::string> names;
+      auto go = Clock::now();
+      for (int i = 0; i < burst; ++i) {
+        names.push_back(fmt::format("burst-{}", i));
+        create(names.back());
+      }
+      bool all = watch.wait(names, std::chrono::seconds(180));
+      std::vector<double> burst_running, burst_ready;
+      {
+        std::lock_guard lock(watch.mu);
+        for (const auto& n : names)
+          if (watch.ready.contains(n)) {
+            burst_running.push_back(ms(watch.running[n] - go));
+            burst_ready.push_back(ms(watch.ready[n] - go));
+          }
+      }
+      std::this_thread::sleep_for(std::chrono::seconds(5));
+      auto busy0 = usage(kubelet_pid);
+      std::this_thread::sleep_for(std::chrono::seconds(10));
+      auto busy1 = usage(kubelet_pid);
+      int total_pods = 1 + sequential + burst;
+      if (auto r = api.send("DELETE", "/api/v1/namespaces/default/pods", "", ""); !r) std::cerr << "warning: delete pods failed\n";
+      for (int i = 0; i < 600; ++i) {
+        auto list = (*cri)->list_pod_sandbox();
+        if (list && list->empty()) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      std::vector<double> raw_one;
+      for (int i = 0; i < sequential; ++i) raw_one.push_back(raw_cri(**cri, 1, fmt::format("{}-{}", tag, i))[0]);
+      auto raw_burst = raw_cri(**cri, burst, tag + "-b");
+
+      std::cout << fmt::format("pod start-up, kubelet over CRI ({} + {} pods{}):\n", sequential, burst, all ? "" : ", NOT ALL READY");
+      report(fmt::format("one pod at a time ({})", sequential), seq_running, seq_ready);
+      report(fmt::format("burst of {} (from the first POST)", burst), burst_running, burst_ready);
+      std::cout << fmt::format(
+          "raw CRI sandbox+create+start, same containerd: one at a time p50 {:.0f} ms p99 {:.0f} ms; burst of {} p50 {:.0f} "
+          "ms p99 {:.0f} ms\n",
+          percentile(raw_one, 0.5), percentile(raw_one, 0.99), burst, percentile(raw_burst, 0.5), percentile(raw_burst, 0.99));
+      std::cout << fmt::format("ratio kubelet Ready / raw CRI: one pod {:.2f}x p50, burst {:.2f}x p50\n",
+                               percentile(seq_ready, 0.5) / std::max(1.0, percentile(raw_one, 0.5)),
+                               percentile(burst_ready, 0.5) / std::max(1.0, percentile(raw_burst, 0.5)));
+      std::cout << fmt::format("kubelet: 0 pods {:.1f}% CPU, {:.0f} MiB RSS; {} pods {:.1f}% CPU, {:.0f} MiB RSS\n",
+                               (idle1.first - idle0.first) * 10, idle1.second, total_pods, (busy1.first - busy0.first) * 10, busy1.second);
+    }
+    end(kubelet_pid);
+    end(up);
+    (*containerd)->stop();
+  }
+  if (auto r = kubelet::runtime::remove_runtime_leftovers(options); !r) std::cerr << "warning: cleanup: " << r.error().message << "\n";
+  if (auto r = sh("ip netns del " + netns); !r || r->exit_code != 0) std::cerr << "warning: could not delete " << netns << "\n";
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  return status;
+}

@@ -1,0 +1,92 @@
+// `switchyard kubelet`: the kubelet alone, for a node of a cluster whose API server runs
+// elsewhere: the Pods bound to --node-name run on the CRI runtime at
+// --container-runtime-endpoint, or on a containerd of its own under --data-dir (as `up` runs it).
+#include <csignal>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "cmd/commands.h"
+#include "kubelet/kubelet.h"
+#include "kubelet/runtime/node_runtime.h"
+#include "orchestrator/client/cluster_connection.h"
+
+namespace switchyard::cmd {
+
+namespace {
+
+struct KubeletCommandOptions {
+  kubelet::KubeletOptions kubelet;
+  kubelet::runtime::NodeRuntimeOptions runtime;
+  std::string kubeconfig;
+  std::string data_dir;
+};
+
+int run_kubelet(KubeletCommandOptions o) {
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  if (o.runtime.endpoint.empty() && o.data_dir.empty()) {
+    std::cerr << "error: give --container-runtime-endpoint, or --data-dir to run containerd there\n";
+    return 2;
+  }
+  auto connection = o.kubeconfig.empty() ? client::load_in_cluster() : client::load_kubeconfig(o.kubeconfig);
+  if (!connection) {
+    std::cerr << "error: " << connection.error() << "\n";
+    return 2;
+  }
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  if (!o.data_dir.empty()) {
+    o.runtime.node_data_dir = o.data_dir;
+    if (o.runtime.endpoint.empty()) o.runtime.run_containerd = true;
+    if (o.kubelet.node.root_dir.empty()) o.kubelet.node.root_dir = o.data_dir + "/kubelet";
+    if (o.kubelet.images_hint == kubelet::KubeletOptions{}.images_hint)
+      o.kubelet.images_hint = fmt::format("switchyard images import --data-dir {} FILE.tar", o.data_dir);
+  }
+  if (o.kubelet.node.root_dir.empty()) o.kubelet.node.root_dir = "/var/lib/switchyard-kubelet";
+  auto runtime = kubelet::runtime::NodeRuntime::start(o.runtime);
+  if (!runtime) {
+    std::cerr << "error: container runtime: " << runtime.error() << "\n";
+    return 1;
+  }
+  o.kubelet.runtime_endpoint = (*runtime)->endpoint();
+  auto k = kubelet::Kubelet::start(o.kubelet, *connection);
+  if (!k) {
+    std::cerr << "error: " << k.error() << "\n";
+    (*runtime)->stop();
+    return 1;
+  }
+  std::cout << fmt::format("switchyard kubelet: node '{}', runtime {} {} at {}\n", o.kubelet.node.node_name,
+                           (*runtime)->version().runtime_name, (*runtime)->version().runtime_version, (*runtime)->endpoint())
+            << std::flush;
+  int sig = 0;
+  sigwait(&signals, &sig);
+  (*k)->stop();
+  (*runtime)->stop();
+  return 0;
+}
+
+}  // namespace
+
+void register_kubelet(CLI::App& app, std::function<int()>& run) {
+  auto o = std::make_shared<KubeletCommandOptions>();
+  o->runtime.pod_cidr = "10.244.0.0/24";
+  CLI::App* sub = app.add_subcommand("kubelet", "Run this node's Pods on a CRI runtime (containerd)");
+  sub->add_option("--node-name", o->kubelet.node.node_name, "the Node whose Pods this kubelet runs")->required();
+  sub->add_option("--node-ip", o->kubelet.node.node_ip, "this node's address (status.hostIP, host-network pods' podIP)");
+  sub->add_option("--kubeconfig", o->kubeconfig, "the API server and credentials (default: the in-cluster service account)");
+  sub->add_option("--container-runtime-endpoint", o->runtime.endpoint, "the CRI socket of a running runtime");
+  sub->add_option("--data-dir", o->data_dir, "run containerd under <dir>/containerd (and keep pod logs under <dir>/kubelet)");
+  sub->add_option("--images-dir", o->runtime.images_dir, "import every image archive (.tar) in this directory at start");
+  sub->add_option("--pod-cidr", o->runtime.pod_cidr, "this node's pod range, for our containerd's CNI")->capture_default_str();
+  sub->add_option("--cluster-dns", o->kubelet.node.cluster_dns, "the cluster DNS Service IP for dnsPolicy ClusterFirst");
+  sub->add_option("--cluster-domain", o->kubelet.node.cluster_domain, "the cluster DNS domain")->capture_default_str();
+  sub->add_option("--root-dir", o->kubelet.node.root_dir, "where pod logs live: <dir>/pods/<ns>_<name>_<uid>/");
+  sub->callback([&run, o] { run = [o] { return run_kubelet(*o); }; });
+}
+
+}  // namespace switchyard::cmd

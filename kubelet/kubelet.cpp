@@ -1,0 +1,259 @@
+#include "kubelet/kubelet.h"
+
+#include <ctime>
+#include <set>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "kubelet/pods/pod_status.h"
+#include "kubelet/pods/pod_sync.h"
+#include "kubelet/prober.h"
+#include "orchestrator/api/json_codec.h"
+#include "orchestrator/client/api_client.h"
+#include "orchestrator/client/list_watch.h"
+#include "orchestrator/client/resources.h"
+
+namespace switchyard::kubelet {
+
+using nlohmann::json;
+
+namespace {
+
+std::string now_rfc3339() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+json status_json(const api::Pod& pod, const api::PodStatus& status) {
+  api::Pod copy = pod;
+  copy.status = status;
+  return api::encode_object(api::Object{copy}).value("status", json::object());
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Kubelet>> Kubelet::start(KubeletOptions options, client::ClusterConnection connection,
+                                                client::SharedInformerFactory* informers) {
+  if (options.node.node_name.empty()) return fail(ErrorCode::Invalid, "kubelet: a node name is required");
+  auto cri = cri::CriClient::connect(options.runtime_endpoint);
+  if (!cri) return fail(with_context(cri.error(), "kubelet"));
+  std::unique_ptr<Kubelet> k(new Kubelet(std::move(options), std::move(connection), std::move(*cri), informers));
+  k->handler_ = k->pods_.add_event_handler({[k = k.get()](const auto& pod) { k->on_pod(pod, false); },
+                                            [k = k.get()](const auto& old, const auto& pod) {
+                                              // Our own status writes come back as updates: they change nothing to do.
+                                              if (old && pod && old->spec == pod->spec &&
+                                                  old->metadata.deletion_timestamp == pod->metadata.deletion_timestamp &&
+                                                  old->metadata.uid == pod->metadata.uid) {
+                                                k->remember(pod);
+                                                return;
+                                              }
+                                              k->on_pod(pod, false);
+                                            },
+                                            [k = k.get()](const auto& pod, bool) { k->on_pod(pod, true); }, nullptr});
+  if (k->own_informers_) k->own_informers_->start();
+  k->pods_.start();
+  for (int i = 0; i < std::max(1, k->options_.workers); ++i) k->workers_.emplace_back([k = k.get(), i] { k->worker(i); });
+  k->relister_ = std::thread([k = k.get()] { k->relist_loop(); });
+  spdlog::info("event=kubelet_started node={} runtime={}", k->options_.node.node_name, k->options_.runtime_endpoint);
+  return k;
+}
+
+Kubelet::Kubelet(KubeletOptions options, client::ClusterConnection connection, std::unique_ptr<cri::CriClient> cri,
+                 client::SharedInformerFactory* informers)
+    : options_(std::move(options)),
+      connection_(std::move(connection)),
+      cri_(std::move(cri)),
+      own_informers_(informers ? nullptr : std::make_unique<client::SharedInformerFactory>(connection_)),
+      informers_(informers ? *informers : *own_informers_),
+      pods_(informers_.informer<api::Pod>("spec.nodeName=" + options_.node.node_name)),
+      driver_(*cri_, options_.node, options_.images_hint),
+      prober_(std::make_unique<Prober>(*cri_, [this](const std::string& uid) { queue_.add(uid); })) {}
+
+Kubelet::~Kubelet() { stop(); }
+
+void Kubelet::stop() {
+  if (stopping_.exchange(true)) return;
+  pods_.remove_event_handler(handler_);
+  prober_->stop();
+  queue_.shut_down();
+  for (auto& t : workers_) t.join();
+  if (relister_.joinable()) relister_.join();
+  if (own_informers_) own_informers_->stop();
+  spdlog::info("event=kubelet_stopped node={} pods=kept_running", options_.node.node_name);
+}
+
+bool Kubelet::synced() const { return pods_.has_synced(); }
+
+void Kubelet::on_pod(const client::ObjectPtr<api::Pod>& pod, bool deleted) {
+  if (!pod || pod->metadata.uid.empty()) return;
+  {
+    std::lock_guard lock(mu_);
+    auto& r = records_[pod->metadata.uid];
+    r.pod = pod;
+    r.gone = deleted;
+  }
+  queue_.add(pod->metadata.uid);
+}
+
+void Kubelet::remember(const client::ObjectPtr<api::Pod>& pod) {
+  std::lock_guard lock(mu_);
+  if (auto it = records_.find(pod->metadata.uid); it != records_.end()) it->second.pod = pod;
+}
+
+void Kubelet::worker(int index) {
+  client::ApiClient api(connection_);
+  while (auto uid = queue_.get()) {
+    auto r = sync(*uid, api);
+    if (!r) {
+      spdlog::warn("event=pod_sync_failed worker={} uid={} error=\"{}\"", index, *uid, r.error().message);
+      queue_.add_rate_limited(*uid);
+    } else {
+      queue_.forget(*uid);
+    }
+    queue_.done(*uid);
+  }
+}
+
+Result<> Kubelet::sync(const std::string& uid, client::ApiClient& api) {
+  client::ObjectPtr<api::Pod> pod;
+  bool gone = false;
+  {
+    std::lock_guard lock(mu_);
+    auto it = records_.find(uid);
+    if (it == records_.end()) return {};
+    pod = it->second.pod;
+    gone = it->second.gone;
+  }
+  if (gone || !pod) {
+    // Deleted from the API without our confirmation (or an orphan sandbox): it is gone, stop it.
+    api::Pod last;
+    if (pod) last = *pod;
+    last.metadata.uid = uid;
+    if (auto r = terminate(uid, last, api, false); !r) return r;
+    std::lock_guard lock(mu_);
+    if (auto it = records_.find(uid); it != records_.end() && it->second.gone) records_.erase(it);
+    return {};
+  }
+  if (pod->metadata.deletion_timestamp) return terminate(uid, *pod, api, true);
+  return sync_running(uid, *pod, api);
+}
+
+Result<> Kubelet::sync_running(const std::string& uid, const api::Pod& pod, client::ApiClient& api) {
+  ContainerNotes notes;
+  api::PodStatus base = pod.status;
+  {
+    std::lock_guard lock(mu_);
+    notes = records_[uid].notes;
+    if (!records_[uid].last_status.empty()) {
+      auto d = api::decode_object_as(json{{"metadata", {{"name", pod.metadata.name}}}, {"status", json::parse(records_[uid].last_status)}},
+                                     "v1", "Pod");
+      if (d) base = std::get<api::Pod>(d->object).status;
+    }
+  }
+  api::Pod current = pod;
+  current.status = base;
+  auto observed = driver_.observe(uid);
+  if (!observed) return fail(observed.error());
+  prober_->update(current, *observed, notes);
+  SyncPlan plan = plan_pod_sync(current, *observed, notes);
+  std::optional<std::chrono::milliseconds> requeue;
+  if (!plan.empty()) {
+    auto applied = driver_.apply(current, *observed, plan, notes);
+    if (!applied) return fail(applied.error());
+    requeue = *applied;
+    observed = driver_.observe(uid);
+    if (!observed) return fail(observed.error());
+    prober_->update(current, *observed, notes);
+  }
+  api::PodStatus status = compute_pod_status(current, *observed, notes, {.node_ip = options_.node.node_ip, .now = now_rfc3339()});
+  json wanted = status_json(pod, status);
+  if (wanted != status_json(pod, pod.status)) {
+    api::Pod body = pod;
+    body.status = status;
+    body.metadata.resource_version.clear();  // the kubelet owns the status: no precondition
+    auto r = api.send("PUT", client::object_path<api::Pod>(pod.metadata.namespace_, pod.metadata.name) + "/status",
+                      api::encode_object(api::Object{body}).dump(), "application/json");
+    if (!r) return fail(with_context(r.error(), "status of pod " + pod.metadata.namespace_ + "/" + pod.metadata.name));
+    if (r->status == 404) return {};  // deleted meanwhile: the informer says so next
+    if (r->status < 200 || r->status >= 300)
+      return fail(client::http_error(r->status, r->body, "status of pod " + pod.metadata.namespace_ + "/" + pod.metadata.name));
+  }
+  {
+    std::lock_guard lock(mu_);
+    auto& rec = records_[uid];
+    rec.notes = std::move(notes);
+    rec.last_status = wanted.dump();
+  }
+  if (requeue) queue_.add_after(uid, *requeue);
+  return {};
+}
+
+Result<> Kubelet::terminate(const std::string& uid, const api::Pod& pod, client::ApiClient& api, bool confirm) {
+  prober_->forget(uid);
+  const auto grace = pod.metadata.name.empty() ? std::chrono::seconds(0) : termination_grace(pod);
+  if (!pod.metadata.name.empty()) {
+    if (auto observed = driver_.observe(uid); observed) prober_->run_pre_stop(pod, *observed, grace);
+  }
+  if (auto r = driver_.teardown(uid, grace); !r) return r;
+  spdlog::info("event=pod_torn_down pod={}/{} uid={} grace_s={} confirm={}", pod.metadata.namespace_, pod.metadata.name, uid, grace.count(),
+               confirm);
+  if (!confirm) return {};
+  // The API server keeps a gracefully deleted pod until the kubelet says its containers are gone.
+  json options = {{"apiVersion", "v1"}, {"kind", "DeleteOptions"}, {"gracePeriodSeconds", 0}, {"preconditions", {{"uid", uid}}}};
+  auto r =
+      api.send("DELETE", client::object_path<api::Pod>(pod.metadata.namespace_, pod.metadata.name), options.dump(), "application/json");
+  if (!r) return fail(with_context(r.error(), "confirming the deletion of pod " + pod.metadata.namespace_ + "/" + pod.metadata.name));
+  if (r->status != 404 && r->status != 409 && (r->status < 200 || r->status >= 300))
+    return fail(
+        client::http_error(r->status, r->body, "confirming the deletion of pod " + pod.metadata.namespace_ + "/" + pod.metadata.name));
+  return {};
+}
+
+void Kubelet::relist_loop() {
+  std::map<std::string, std::pair<cri::ContainerState, std::string>> last;  // container id → state, pod uid
+  auto last_resync = std::chrono::steady_clock::now();
+  while (!stopping_) {
+    std::this_thread::sleep_for(options_.relist_period);
+    if (stopping_) break;
+    std::set<std::string> changed;
+    auto containers = cri_->list_containers();
+    if (containers) {
+      std::map<std::string, std::pair<cri::ContainerState, std::string>> now;
+      for (const auto& c : *containers) {
+        auto uid = c.labels.find(kPodUidLabel);
+        if (uid == c.labels.end()) continue;
+        now[c.id] = {c.state, uid->second};
+        auto before = last.find(c.id);
+        if (before == last.end() || before->second.first != c.state) changed.insert(uid->second);
+      }
+      for (const auto& [id, v] : last)
+        if (!now.contains(id)) changed.insert(v.second);
+      last = std::move(now);
+    }
+    // Sandboxes of pods the API does not know (deleted while we were down): tear them down.
+    if (pods_.has_synced()) {
+      if (auto uids = driver_.sandbox_uids(); uids) {
+        std::lock_guard lock(mu_);
+        for (const auto& uid : *uids)
+          if (!records_.contains(uid)) {
+            records_[uid].gone = true;
+            changed.insert(uid);
+          }
+      }
+    }
+    if (std::chrono::steady_clock::now() - last_resync >= options_.resync_period) {
+      last_resync = std::chrono::steady_clock::now();
+      std::lock_guard lock(mu_);
+      for (const auto& [uid, _] : records_) changed.insert(uid);
+    }
+    if (!pods_.has_synced()) continue;  // the first list decides what is an orphan
+    for (const auto& uid : changed) queue_.add(uid);
+  }
+}
+
+}  // namespace switchyard::kubelet

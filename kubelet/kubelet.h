@@ -1,0 +1,93 @@
+// The kubelet's pod loop: Pods bound to this node (a watch on spec.nodeName) reconciled against
+// what CRI reports. One work-queue key per pod uid, so a pod is never synced by two workers at
+// once; events, a relist of the runtime every second (containerd 1.6 has no CRI event stream),
+// backoff timers and a periodic resync enqueue it. A sync observes the pod's sandbox and
+// containers by their pod-uid label (so a restarted kubelet adopts what runs), plans
+// (pod_sync.h), acts (cri_pod_driver.h), and writes the status (pod_status.h) through the status
+// subresource when it changed. A pod with a deletionTimestamp is stopped with its grace period
+// and confirmed with a DELETE of grace 0; a pod gone from the API, or a sandbox of a pod the API
+// does not know, is torn down.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kubelet/cri/cri_client.h"
+#include "kubelet/pods/cri_pod_driver.h"
+#include "kubelet/pods/pod_config.h"
+#include "orchestrator/base/error.h"
+#include "orchestrator/client/cluster_connection.h"
+#include "orchestrator/client/informer_factory.h"
+#include "orchestrator/client/work_queue.h"
+
+namespace switchyard::kubelet {
+
+class Prober;
+
+struct KubeletOptions {
+  NodeSettings node;             // node_name, node_ip, cluster DNS, root_dir for the CRI logs
+  std::string runtime_endpoint;  // the CRI socket
+  std::string images_hint = "switchyard images import FILE.tar";
+  int workers = 4;
+  std::chrono::milliseconds relist_period{1000};
+  std::chrono::milliseconds resync_period{10000};
+};
+
+class Kubelet {
+ public:
+  // Connects to CRI and the API server and starts the loops. `informers` may be shared with other
+  // components of the process (nullptr: its own).
+  static Result<std::unique_ptr<Kubelet>> start(KubeletOptions options, client::ClusterConnection connection,
+                                                client::SharedInformerFactory* informers = nullptr);
+  ~Kubelet();
+  Kubelet(const Kubelet&) = delete;
+  Kubelet& operator=(const Kubelet&) = delete;
+
+  // Stops the loops; the pods keep running (a restarted kubelet adopts them).
+  void stop();
+  bool synced() const;
+
+ private:
+  struct PodRecord {
+    client::ObjectPtr<api::Pod> pod;  // the latest seen
+    bool gone = false;                // deleted from the API (or never known: an orphan)
+    ContainerNotes notes;
+    std::string last_status;  // the status JSON last written
+  };
+
+  Kubelet(KubeletOptions options, client::ClusterConnection connection, std::unique_ptr<cri::CriClient> cri,
+          client::SharedInformerFactory* informers);
+  void on_pod(const client::ObjectPtr<api::Pod>& pod, bool deleted);
+  void remember(const client::ObjectPtr<api::Pod>& pod);  // a newer copy, nothing to do
+  void worker(int index);
+  Result<> sync(const std::string& uid, client::ApiClient& api);
+  Result<> sync_running(const std::string& uid, const api::Pod& pod, client::ApiClient& api);
+  Result<> terminate(const std::string& uid, const api::Pod& pod, client::ApiClient& api, bool confirm);
+  void relist_loop();
+
+  KubeletOptions options_;
+  client::ClusterConnection connection_;
+  std::unique_ptr<cri::CriClient> cri_;
+  std::unique_ptr<client::SharedInformerFactory> own_informers_;
+  client::SharedInformerFactory& informers_;
+  client::SharedIndexInformer<api::Pod>& pods_;
+  std::uint64_t handler_ = 0;
+  CriPodDriver driver_;
+  std::unique_ptr<Prober> prober_;
+  client::WorkQueue queue_;
+
+  std::mutex mu_;
+  std::map<std::string, PodRecord> records_;  // by uid
+
+  std::atomic<bool> stopping_{false};
+  std::vector<std::thread> workers_;
+  std::thread relister_;
+};
+
+}  // namespace switchyard::kubelet
