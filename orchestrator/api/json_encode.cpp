@@ -277,6 +277,17 @@ static void encode_body(json& j, const Node& o) {
   j["status"] = std::move(status);
 }
 
+static void encode_body(json& j, const Lease& o) {
+  json spec = json::object();
+  put(spec, "holderIdentity", o.holder_identity);
+  put(spec, "leaseDurationSeconds", o.lease_duration_seconds);
+  put(spec, "acquireTime", o.acquire_time);
+  put(spec, "renewTime", o.renew_time);
+  put(spec, "leaseTransitions", o.lease_transitions);
+  put_passthrough(spec, o.spec_passthrough);
+  j["spec"] = std::move(spec);
+}
+
 }  // namespace codec
 
 using nlohmann::json;

@@ -12,6 +12,7 @@
 #include "orchestrator/api/json_codec.h"
 #include "orchestrator/api/selectors.h"
 #include "orchestrator/api/validation.h"
+#include "orchestrator/apiserver/graceful_deletion.h"
 
 namespace switchyard::apiserver {
 
@@ -335,7 +336,8 @@ ApiResult<Json> ObjectRegistry::update(const ResourceInfo& r, const std::string&
   const api::ObjectMeta& om = api::meta_of(old_obj->object);
   m.uid = om.uid;
   m.creation_timestamp = om.creation_timestamp;
-  m.deletion_timestamp = om.deletion_timestamp;
+  m.deletion_timestamp = om.deletion_timestamp;  // an update cannot clear or move a deletion
+  m.deletion_grace_period_seconds = om.deletion_grace_period_seconds;
   m.generation = om.generation;
   if (has_status_subresource(r)) {
     // The main resource cannot change status, and the status subresource only changes status.
@@ -371,8 +373,10 @@ ApiResult<Json> ObjectRegistry::update(const ResourceInfo& r, const std::string&
     if (rev.error().code == store::StoreErrorCode::NotFound) return std::unexpected(not_found(r.group_resource(), name));
     return std::unexpected(store_failure(rev.error()));
   }
-  // An object being deleted goes once its last finalizer is removed.
-  if (stored["metadata"].contains("deletionTimestamp") && stored["metadata"].value("finalizers", Json::array()).empty())
+  // An object being deleted goes once its last finalizer is removed, unless its grace period
+  // is still running (a terminating Pod whose kubelet writes its status).
+  if (stored["metadata"].contains("deletionTimestamp") && stored["metadata"].value("finalizers", Json::array()).empty() &&
+      stored["metadata"].value("deletionGracePeriodSeconds", std::int64_t{0}) == 0)
     return remove(r, ns, name);
   return with_version(stored, *rev);
 }
@@ -411,7 +415,9 @@ std::vector<std::string> ObjectRegistry::delete_namespace_contents(const std::st
     }
     for (const auto& kv : page->items) {
       const std::string name = Json::parse(kv.value)["metadata"].value("name", "");
-      if (auto gone = remove(r, ns, name); !gone && gone.error().code != 404)
+      // At once (grace 0): the namespace goes when its contents are gone; a kubelet stops the
+      // containers of a Pod that disappears.
+      if (auto gone = remove(r, ns, name, "", 0); !gone && gone.error().code != 404)
         failures.push_back(fmt::format("{} {}: {}", r.group_resource(), name, gone.error().status.value("message", "")));
     }
   }
@@ -419,7 +425,7 @@ std::vector<std::string> ObjectRegistry::delete_namespace_contents(const std::st
 }
 
 ApiResult<Json> ObjectRegistry::remove(const ResourceInfo& r, const std::string& ns, const std::string& name,
-                                       const std::string& precondition_uid) {
+                                       const std::string& precondition_uid, std::optional<std::int64_t> grace_period_seconds) {
   const std::string key = storage_key(r, ns, name);
   store::Revision mod = 0;
   auto old = read_object(r, key, true, name, &mod);
@@ -434,11 +440,14 @@ ApiResult<Json> ObjectRegistry::remove(const ResourceInfo& r, const std::string&
       return std::unexpected(internal_error(
           fmt::format("namespace {}: {} object(s) could not be deleted: {}", name, failures.size(), fmt::join(failures, "; "))));
   }
-  if (!meta.value("finalizers", Json::array()).empty()) {
-    if (meta.contains("deletionTimestamp")) return *old;
+  const DeletionPlan plan = plan_deletion(r, *old, grace_period_seconds, std::time(nullptr));
+  const bool finalizers = !meta.value("finalizers", Json::array()).empty();
+  if (plan.action == DeletionPlan::Action::Pending) return *old;
+  if (plan.action == DeletionPlan::Action::Mark && (plan.grace_period_seconds > 0 || finalizers)) {
+    // Kept, marked: the watchers (the Pod's kubelet) see a MODIFIED event with the deadline.
     Json stored = *old;
-    stored["metadata"]["deletionTimestamp"] = now_rfc3339();
-    stored["metadata"]["deletionGracePeriodSeconds"] = 0;
+    stored["metadata"]["deletionTimestamp"] = plan.deletion_timestamp;
+    stored["metadata"]["deletionGracePeriodSeconds"] = plan.grace_period_seconds;
     stored["metadata"].erase("resourceVersion");
     auto rev = store_.update(key, stored.dump(), mod);
     if (!rev)

@@ -7,6 +7,7 @@
 #include <expected>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,8 +59,10 @@ class ObjectRegistry {
   // PUT of the object (status_only: the status subresource).
   ApiResult<Json> update(const ResourceInfo& r, const std::string& ns, const std::string& name, const Json& body, bool status_only,
                          FieldValidation fv, std::vector<std::string>& warnings);
-  // Returns the object (still there: finalizers) or a Success Status.
-  ApiResult<Json> remove(const ResourceInfo& r, const std::string& ns, const std::string& name, const std::string& precondition_uid = "");
+  // Returns the object (still there: finalizers, or a Pod's graceful deletion under way) or a
+  // Success Status. `grace_period_seconds`: DeleteOptions.gracePeriodSeconds (0: at once).
+  ApiResult<Json> remove(const ResourceInfo& r, const std::string& ns, const std::string& name, const std::string& precondition_uid = "",
+                         std::optional<std::int64_t> grace_period_seconds = std::nullopt);
   // Calls `sink` with each event (on another thread) until the returned stream is destroyed.
   // Initial ADDED events for resourceVersion "" / "0"; ERROR 410 when N is compacted.
   ApiResult<std::unique_ptr<WatchStream>> watch(const ResourceInfo& r, const std::string& ns, const ListOptions& o,

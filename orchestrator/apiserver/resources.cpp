@@ -11,6 +11,7 @@ const std::vector<ResourceInfo>& served_resources() {
       {"", "v1", "nodes", "node", "Node", false, {"no"}, {"status"}},
       {"", "v1", "events", "event", "Event", true, {"ev"}, {}, true},
       {"discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true, {}, {}},
+      {"coordination.k8s.io", "v1", "leases", "lease", "Lease", true, {}, {}},
   };
   return resources;
 }

@@ -69,7 +69,9 @@ Json columns_for(const std::string& kind) {
             column("Age", "string")};
   if (kind == "Node")
     return {column("Name", "string", 0, "name"), column("Status", "string"),        column("Roles", "string"), column("Age", "string"),
-            column("Version", "string"),         column("Internal-IP", "string", 1)};
+            column("Version", "string"),         column("Internal-IP", "string", 1), column("External-IP", "string", 1),
+            column("OS-Image", "string", 1),     column("Kernel-Version", "string", 1),  column("Container-Runtime", "string", 1)};
+  if (kind == "Lease") return {column("Name", "string", 0, "name"), column("Holder", "string"), column("Age", "string")};
   return {column("Name", "string", 0, "name"), column("Age", "string")};
 }
 
@@ -146,15 +148,31 @@ Json cells_for(const std::string& kind, const Json& o) {
     const Json labels = meta.value("labels", Json::object());
     for (auto it = labels.begin(); it != labels.end(); ++it)
       if (it.key().starts_with("node-role.kubernetes.io/")) roles.push_back(it.key().substr(24));
-    std::string internal_ip = "<none>";
-    for (const auto& a : status.value("addresses", Json::array()))
+    std::string internal_ip = "<none>", external_ip = "<none>";
+    for (const auto& a : status.value("addresses", Json::array())) {
       if (a.value("type", "") == "InternalIP") internal_ip = a.value("address", "");
+      if (a.value("type", "") == "ExternalIP") external_ip = a.value("address", "");
+    }
+    const Json info = status.value("nodeInfo", Json::object());
+    // As kube-apiserver's node printer: "<unknown>" for what the kubelet did not report.
+    auto info_or_unknown = [&](const char* key) {
+      const std::string v = info.value(key, "");
+      return v.empty() ? std::string("<unknown>") : v;
+    };
     return {name,
             ready,
             roles.empty() ? "<none>" : join(roles),
             age(o),
-            status.value("nodeInfo", Json::object()).value("kubeletVersion", ""),
-            internal_ip};
+            info.value("kubeletVersion", ""),
+            internal_ip,
+            external_ip,
+            info_or_unknown("osImage"),
+            info_or_unknown("kernelVersion"),
+            info_or_unknown("containerRuntimeVersion")};
+  }
+  if (kind == "Lease") {
+    const std::string holder = spec.value("holderIdentity", "");
+    return {name, holder, age(o)};
   }
   return {name, age(o)};
 }
