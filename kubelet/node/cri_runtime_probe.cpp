@@ -57,9 +57,10 @@ RuntimeProbe cri_runtime_probe(const std::string& endpoint) {
           reason = c.reason;
           message = c.message;
         }
-      problems.push_back(std::string(type) == "RuntimeReady"
-                             ? fmt::format("container runtime not ready: RuntimeReady=false reason:{} message:{}", reason, message)
-                             : fmt::format("container runtime network not ready: NetworkReady=false reason:{} message:{}", reason, message));
+      problems.push_back(
+          std::string(type) == "RuntimeReady"
+              ? fmt::format("container runtime not ready: RuntimeReady=false reason:{} message:{}", reason, message)
+              : fmt::format("container runtime network not ready: NetworkReady=false reason:{} message:{}", reason, message));
     }
     rt.ready = problems.empty();
     rt.message.clear();

@@ -48,7 +48,8 @@ Result<MachineInfo> read_machine_info(const std::string& root_dir) {
   MachineInfo m;
   cpu_set_t set;
   CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return fail(ErrorCode::Internal, fmt::format("sched_getaffinity: {}", std::strerror(errno)));
+  if (sched_getaffinity(0, sizeof set, &set) != 0)
+    return fail(ErrorCode::Internal, fmt::format("sched_getaffinity: {}", std::strerror(errno)));
   m.cpus = CPU_COUNT(&set);
   std::ifstream meminfo("/proc/meminfo");
   std::string key;
@@ -61,7 +62,7 @@ Result<MachineInfo> read_machine_info(const std::string& root_dir) {
     meminfo.ignore(1 << 10, '\n');
   }
   if (m.memory_bytes == 0) return fail(ErrorCode::Internal, "/proc/meminfo: no MemTotal");
-  struct statfs fs{};
+  struct statfs fs {};
   if (statfs(root_dir.c_str(), &fs) != 0) return fail(ErrorCode::Internal, fmt::format("statfs {}: {}", root_dir, std::strerror(errno)));
   m.ephemeral_storage_bytes = static_cast<std::int64_t>(fs.f_blocks) * static_cast<std::int64_t>(fs.f_frsize ? fs.f_frsize : fs.f_bsize);
   utsname u{};

@@ -10,11 +10,11 @@
 namespace switchyard::kubelet::node {
 
 struct MachineInfo {
-  std::int64_t cpus = 0;                  // sched_getaffinity: what this process may run on
-  std::int64_t memory_bytes = 0;          // /proc/meminfo MemTotal
-  std::int64_t ephemeral_storage_bytes = 0;  // statfs of the root dir
-  std::string kernel_version;             // uname -r
-  std::string os_image;                   // /etc/os-release PRETTY_NAME
+  std::int64_t cpus = 0;                         // sched_getaffinity: what this process may run on
+  std::int64_t memory_bytes = 0;                 // /proc/meminfo MemTotal
+  std::int64_t ephemeral_storage_bytes = 0;      // statfs of the root dir
+  std::string kernel_version;                    // uname -r
+  std::string os_image;                          // /etc/os-release PRETTY_NAME
   std::string machine_id, boot_id, system_uuid;  // empty when unreadable
 };
 

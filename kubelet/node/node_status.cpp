@@ -22,7 +22,7 @@ using Json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr std::int64_t kEvictionHardMemoryBytes = 100 * 1024 * 1024;  // memory.available<100Mi
-constexpr int kEvictionHardNodefsPercent = 10;                         // nodefs.available<10%
+constexpr int kEvictionHardNodefsPercent = 10;                        // nodefs.available<10%
 constexpr const char* kLeaseNamespace = "kube-node-lease";
 
 std::string rfc3339_now() {
@@ -62,7 +62,8 @@ api::NodeCondition condition(const api::Node* existing, const std::string& type,
   api::NodeCondition c{type, status ? "True" : "False", now, now, reason, std::move(message)};
   if (existing)
     for (const auto& old : existing->conditions)
-      if (old.type == type && old.status == c.status && !old.last_transition_time.empty()) c.last_transition_time = old.last_transition_time;
+      if (old.type == type && old.status == c.status && !old.last_transition_time.empty())
+        c.last_transition_time = old.last_transition_time;
   return c;
 }
 
@@ -239,8 +240,7 @@ struct NodeStatusReporter::Impl {
     lease.lease_duration_seconds = options.lease_duration_seconds;
     lease.renew_time = micro_time_now();
     // Owned by the Node, so that deleting the Node deletes its Lease (kubelet's setNodeOwnerFunc).
-    if (!node_uid.empty())
-      lease.metadata.owner_references = {{"v1", "Node", options.node_name, node_uid, std::nullopt, std::nullopt}};
+    if (!node_uid.empty()) lease.metadata.owner_references = {{"v1", "Node", options.node_name, node_uid, std::nullopt, std::nullopt}};
     if (*current) {
       auto updated = client::update(api, lease);
       if (!updated) return fail(updated.error());
@@ -301,7 +301,8 @@ void NodeStatusReporter::loop() {
     const auto now = Clock::now();
     if (now >= next_status) {
       auto ok = impl_->sync_status(false);
-      if (!ok && !status_failing) spdlog::warn("event=node_status_failed node={} error=\"{}\"", impl_->options.node_name, ok.error().message);
+      if (!ok && !status_failing)
+        spdlog::warn("event=node_status_failed node={} error=\"{}\"", impl_->options.node_name, ok.error().message);
       if (ok && status_failing) spdlog::info("event=node_status_recovered node={}", impl_->options.node_name);
       status_failing = !ok;
       next_status = now + impl_->options.status_update_interval;

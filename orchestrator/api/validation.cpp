@@ -284,8 +284,7 @@ FieldErrors validate(const Lease& o) {
   if (o.lease_duration_seconds && *o.lease_duration_seconds <= 0)
     errs.push_back(invalid(spec.child("leaseDurationSeconds"), rendered(*o.lease_duration_seconds), "must be greater than 0"));
   if (o.lease_transitions && *o.lease_transitions < 0)
-    errs.push_back(
-        invalid(spec.child("leaseTransitions"), rendered(*o.lease_transitions), "must be greater than or equal to 0"));
+    errs.push_back(invalid(spec.child("leaseTransitions"), rendered(*o.lease_transitions), "must be greater than or equal to 0"));
   return errs;
 }
 

@@ -309,8 +309,7 @@ HttpResponse ApiHandler::handle(const HttpRequest& req, std::optional<WatchReque
       if (opts->is_object() && opts->contains("preconditions") && (*opts)["preconditions"].is_object())
         uid = (*opts)["preconditions"].value("uid", "");
       if (opts->is_object() && opts->contains("gracePeriodSeconds") && !(*opts)["gracePeriodSeconds"].is_null()) {
-        if (!(*opts)["gracePeriodSeconds"].is_number_integer())
-          return error_response(bad_request("gracePeriodSeconds must be an integer"));
+        if (!(*opts)["gracePeriodSeconds"].is_number_integer()) return error_response(bad_request("gracePeriodSeconds must be an integer"));
         grace_period = (*opts)["gracePeriodSeconds"].get<std::int64_t>();
       }
     }

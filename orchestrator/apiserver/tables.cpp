@@ -68,9 +68,16 @@ Json columns_for(const std::string& kind) {
     return {column("Name", "string", 0, "name"), column("AddressType", "string"), column("Ports", "string"), column("Endpoints", "string"),
             column("Age", "string")};
   if (kind == "Node")
-    return {column("Name", "string", 0, "name"), column("Status", "string"),        column("Roles", "string"), column("Age", "string"),
-            column("Version", "string"),         column("Internal-IP", "string", 1), column("External-IP", "string", 1),
-            column("OS-Image", "string", 1),     column("Kernel-Version", "string", 1),  column("Container-Runtime", "string", 1)};
+    return {column("Name", "string", 0, "name"),
+            column("Status", "string"),
+            column("Roles", "string"),
+            column("Age", "string"),
+            column("Version", "string"),
+            column("Internal-IP", "string", 1),
+            column("External-IP", "string", 1),
+            column("OS-Image", "string", 1),
+            column("Kernel-Version", "string", 1),
+            column("Container-Runtime", "string", 1)};
   if (kind == "Lease") return {column("Name", "string", 0, "name"), column("Holder", "string"), column("Age", "string")};
   return {column("Name", "string", 0, "name"), column("Age", "string")};
 }
