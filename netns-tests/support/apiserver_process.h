@@ -17,14 +17,15 @@ namespace switchyard::testing {
 class ApiserverProcess {
  public:
   // `binary`: the switchyard executable; `purpose` goes into the directory name.
-  ApiserverProcess(const std::string& binary, const std::string& purpose)
+  // `extra_args`: more flags for `switchyard apiserver` ("--event-ttl", "3").
+  ApiserverProcess(const std::string& binary, const std::string& purpose, const std::vector<std::string>& extra_args = {})
       : dir_(std::filesystem::temp_directory_path() / ("sy-" + purpose + "-" + std::to_string(getpid()))) {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     port_ = std::to_string(free_loopback_port());
-    server_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{binary, "apiserver", "--data-dir", (dir_ / "data").string(), "--listen", "127.0.0.1:" + port_},
-        (dir_ / "apiserver.log").string());
+    std::vector<std::string> argv{binary, "apiserver", "--data-dir", (dir_ / "data").string(), "--listen", "127.0.0.1:" + port_};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    server_ = std::make_unique<ChildProcess>(argv, (dir_ / "apiserver.log").string());
   }
   ~ApiserverProcess() {
     server_.reset();

@@ -120,6 +120,8 @@ void apply_defaults(Node&) {}
 
 void apply_defaults(Lease&) {}
 
+void apply_defaults(Event&) {}
+
 void apply_defaults(Object& o, const ClusterNetworkConfig& net) {
   std::visit(
       [&](auto& obj) {

@@ -381,6 +381,16 @@ static void decode_body(Reader& r, Node& o) {
   decode_view(r, "spec", NodeSpecView{o});
   decode_view(r, "status", NodeStatusView{o});
 }
+static void decode_body(Reader& r, Event& o) {
+  r.field("involvedObject", o.involved_object);
+  r.field("reason", o.reason);
+  r.field("message", o.message);
+  r.field("type", o.type);
+  r.field("count", o.count);
+  r.field("firstTimestamp", o.first_timestamp);
+  r.field("lastTimestamp", o.last_timestamp);
+  r.passthrough({"source", "eventTime", "series", "action", "related", "reportingComponent", "reportingInstance"}, o.passthrough);
+}
 static void decode_body(Reader& r, Lease& o) { decode_view(r, "spec", LeaseSpecView{o}); }
 
 }  // namespace codec
@@ -414,6 +424,7 @@ constexpr KindEntry kKinds[] = {
     {"discovery.k8s.io/v1", "EndpointSlice", &decode_kind<EndpointSlice>},
     {"v1", "Node", &decode_kind<Node>},
     {"coordination.k8s.io/v1", "Lease", &decode_kind<Lease>},
+    {"v1", "Event", &decode_kind<Event>},
 };
 const KindEntry* find_kind(std::string_view api_version, std::string_view kind) {
   for (const auto& k : kKinds)

@@ -285,8 +285,23 @@ struct Lease {
   bool operator==(const Lease&) const = default;
 };
 
+// ---- Event (core/v1) ---------------------------------------------------------------------
+// What happened to an object (a kubelet's "Pulled", "Started", "Killing"), kept for an hour.
+struct Event {
+  static constexpr const char* kKind = "Event";
+  static constexpr const char* kApiVersion = "v1";
+  static constexpr bool kNamespaced = true;
+  ObjectMeta metadata;
+  ObjectReference involved_object;
+  std::string reason, message, type;  // type: Normal | Warning
+  std::int32_t count = 0;
+  std::string first_timestamp, last_timestamp;  // RFC 3339
+  Passthrough passthrough;                      // source, eventTime, series, action, related, reportingComponent, reportingInstance
+  bool operator==(const Event&) const = default;
+};
+
 // Any object Switchyard knows, as decoded from a manifest or a request body.
-using Object = std::variant<Namespace, Pod, Service, Endpoints, EndpointSlice, Node, Lease>;
+using Object = std::variant<Namespace, Pod, Service, Endpoints, EndpointSlice, Node, Lease, Event>;
 
 ObjectMeta& meta_of(Object& o);
 const ObjectMeta& meta_of(const Object& o);

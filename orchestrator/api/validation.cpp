@@ -288,6 +288,16 @@ FieldErrors validate(const Lease& o) {
   return errs;
 }
 
+// core's legacy ValidateEvent: an event about a namespaced object lives in that namespace.
+FieldErrors validate(const Event& o) {
+  FieldErrors errs = validate_object_meta(o.metadata, true, &name_is_dns1123_subdomain);
+  if (!o.involved_object.namespace_.empty() && o.involved_object.namespace_ != o.metadata.namespace_)
+    errs.push_back(
+        invalid(FieldPath("involvedObject").child("namespace"), go_quoted(o.involved_object.namespace_), "does not match event.namespace"));
+  if (o.count < 0) errs.push_back(invalid(FieldPath("count"), rendered(o.count), "must be greater than or equal to 0"));
+  return errs;
+}
+
 FieldErrors validate(const Object& o, const ClusterNetworkConfig& net) {
   return std::visit(
       [&](const auto& obj) {

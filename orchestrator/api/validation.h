@@ -22,6 +22,7 @@ FieldErrors validate(const Endpoints& o);
 FieldErrors validate(const EndpointSlice& o);
 FieldErrors validate(const Node& o);
 FieldErrors validate(const Lease& o);
+FieldErrors validate(const Event& o);
 FieldErrors validate(const Object& o, const ClusterNetworkConfig& net);
 
 // ValidateNonSpecialIP: addresses a Service or Endpoints may not point at (unspecified,

@@ -192,6 +192,7 @@ ApiResult<Json> ObjectRegistry::create(const ResourceInfo& r, const std::string&
   if (auto errors = api::validate(obj, net_); !errors.empty())
     return std::unexpected(invalid(r.group, r.kind, m.name.empty() ? m.generate_name : m.name, errors));
   const Json stored = api::encode_object(obj);
+  if (r.group.empty() && r.kind == "Event") expire_events();
   auto rev = store_.create(storage_key(r, m.namespace_, m.name), stored.dump());
   if (*allocation) finish_allocation(**allocation, rev.has_value());
   if (!rev) {
@@ -226,11 +227,37 @@ void add_pod_fields(const Json& pod, api::StringMap& f) {
   f["status.nominatedNodeName"] = status.value("nominatedNodeName", "");
 }
 
+// The Event fields kube-apiserver selects on: `kubectl describe` finds an object's events by
+// involvedObject.{name,namespace,kind,uid}.
+constexpr std::string_view kEventFieldNames[] = {"involvedObject.kind",
+                                                 "involvedObject.namespace",
+                                                 "involvedObject.name",
+                                                 "involvedObject.uid",
+                                                 "involvedObject.apiVersion",
+                                                 "involvedObject.resourceVersion",
+                                                 "involvedObject.fieldPath",
+                                                 "reason",
+                                                 "reportingComponent",
+                                                 "source",
+                                                 "type"};
+
+void add_event_fields(const Json& event, api::StringMap& f) {
+  const Json& ref = event.contains("involvedObject") && event["involvedObject"].is_object() ? event["involvedObject"] : Json::object();
+  for (const char* k : {"kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"})
+    f[std::string("involvedObject.") + k] = ref.value(k, "");
+  f["reason"] = event.value("reason", "");
+  f["reportingComponent"] = event.value("reportingComponent", "");
+  const Json& source = event.contains("source") && event["source"].is_object() ? event["source"] : Json::object();
+  f["source"] = source.value("component", "");
+  f["type"] = event.value("type", "");
+}
+
 struct Filters {
   api::LabelSelector labels;
   api::FieldSelector fields;
   bool namespaced;
   bool pods;
+  bool events = false;
   bool matches(const Json& obj) const {
     api::StringMap l;
     const Json& meta = obj["metadata"];
@@ -240,19 +267,22 @@ struct Filters {
     api::StringMap f{{"metadata.name", meta.value("name", "")}};
     if (namespaced) f["metadata.namespace"] = meta.value("namespace", "");
     if (pods) add_pod_fields(obj, f);
+    if (events) add_event_fields(obj, f);
     return fields.matches(f);
   }
 };
 
 ApiResult<Filters> make_filters(const ResourceInfo& r, const ListOptions& o) {
   const bool pods = r.group.empty() && r.kind == "Pod";
-  Filters f{{}, {}, r.namespaced, pods};
+  const bool events = r.group.empty() && r.kind == "Event";
+  Filters f{{}, {}, r.namespaced, pods, events};
   auto l = api::LabelSelector::parse(o.label_selector);
   if (!l) return std::unexpected(bad_request(fmt::format("unable to parse requirement: {}", l.error().message)));
   f.labels = *l;
   std::vector<std::string_view> supported{"metadata.name"};
   if (r.namespaced) supported.push_back("metadata.namespace");
   if (pods) supported.insert(supported.end(), std::begin(kPodFieldNames), std::end(kPodFieldNames));
+  if (events) supported.insert(supported.end(), std::begin(kEventFieldNames), std::end(kEventFieldNames));
   auto fs = api::FieldSelector::parse(o.field_selector, supported);
   if (!fs) return std::unexpected(bad_request(fs.error().message));
   f.fields = *fs;
@@ -265,6 +295,7 @@ std::string encode_continue(store::Revision rev, const std::string& last_key) { 
 }  // namespace
 
 ApiResult<Json> ObjectRegistry::list(const ResourceInfo& r, const std::string& ns, const ListOptions& o) {
+  if (r.group.empty() && r.kind == "Event") expire_events();
   auto filters = make_filters(r, o);
   if (!filters) return std::unexpected(filters.error());
   Json list = {{"kind", r.kind + "List"}, {"apiVersion", r.api_version()}, {"metadata", Json::object()}, {"items", Json::array()}};

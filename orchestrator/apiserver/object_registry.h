@@ -3,6 +3,7 @@
 // deletion and garbage collection of dependents, list with selectors and paging, and watch.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <expected>
 #include <functional>
@@ -68,6 +69,8 @@ class ObjectRegistry {
   ApiResult<std::unique_ptr<WatchStream>> watch(const ResourceInfo& r, const std::string& ns, const ListOptions& o,
                                                 std::function<void(const WatchEvent&)> sink);
   store::Revision current_revision();
+  // How long an Event lives after it was last seen (kube-apiserver's --event-ttl, 1 h).
+  void set_event_ttl(std::chrono::seconds ttl) { event_ttl_seconds_ = ttl.count(); }
 
  private:
   ApiResult<Json> read_object(const ResourceInfo& r, const std::string& key, bool must_exist, const std::string& name,
@@ -80,8 +83,14 @@ class ObjectRegistry {
   // Allocates what a Service needs before validation, as the real registry does.
   ApiResult<std::optional<ServiceAllocationTransaction>> allocate(const ResourceInfo& r, const api::Object* old, api::Object& obj);
 
+  // Deletes the Events past their TTL; runs (on an Event list or create) at most every
+  // min(TTL/2, 60 s), in one thread at a time.
+  void expire_events();
+
   store::Store& store_;
   api::ClusterNetworkConfig net_;
+  std::atomic<std::int64_t> event_ttl_seconds_{3600};
+  std::atomic<std::int64_t> next_event_sweep_{0};
   const ServiceAllocators* allocators_;
 };
 

@@ -25,6 +25,8 @@ constexpr std::string_view plural_of() {
     return "namespaces";
   else if constexpr (std::is_same_v<T, api::Lease>)
     return "leases";
+  else if constexpr (std::is_same_v<T, api::Event>)
+    return "events";
   else
     static_assert(sizeof(T) == 0, "no REST path for this type");
 }
