@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 
 #include "netns-tests/support/apiserver_process.h"
+#include "orchestrator/client/api_client.h"
+#include "orchestrator/client/cluster_connection.h"
+#include "orchestrator/client/rest.h"
 
 namespace switchyard::apiserver {
 namespace {
@@ -77,6 +80,20 @@ TEST_P(GracefulDelete, WaitingDeleteReturnsWhenTheKubeletConfirms) {
   EXPECT_EQ(waiting.wait_exit(15), 0);
   EXPECT_THAT(testing::run("cat " + (server_->dir() / "delete.log").string()).output, HasSubstr("pod \"db\" deleted"));
   EXPECT_NE(k("get pod db").exit_code, 0);
+}
+
+TEST_P(GracefulDelete, KubeletConfirmsThroughTheClientLibrary) {
+  create_pod("cache", "node-a");
+  auto connection = client::load_kubeconfig(server_->kubeconfig());
+  ASSERT_TRUE(connection.has_value()) << connection.error();
+  client::ApiClient api(*connection);
+  // A delete without options is graceful: the Pod stays, Terminating.
+  ASSERT_TRUE(client::remove<api::Pod>(api, "default", "cache").has_value());
+  EXPECT_THAT(k("get pods").output, ::testing::ContainsRegex("cache +0/1 +Terminating"));
+  // The kubelet, having stopped it, confirms with a zero grace period.
+  auto confirmed = client::remove<api::Pod>(api, "default", "cache", 0);
+  ASSERT_TRUE(confirmed.has_value()) << confirmed.error();
+  EXPECT_THAT(k("get pod cache").output, HasSubstr("NotFound"));
 }
 
 TEST_P(GracefulDelete, UnboundPodIsDeletedAtOnce) {
