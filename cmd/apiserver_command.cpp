@@ -50,6 +50,9 @@ void register_apiserver(CLI::App& app, std::function<int()>& run) {
   sub->add_option("--token-file", o->token_file, "file holding the admin bearer token; default: DIR/admin.token");
   sub->add_flag("--insecure-plain-http", o->plain_http, "serve plain HTTP (tests only)");
   sub->add_option("--compaction-interval", o->compaction_interval_seconds, "seconds between store compactions")->capture_default_str();
+  sub->add_option("--event-ttl", o->event_ttl_seconds, "seconds an Event is kept after it was last seen")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   sub->callback([&run, o] { run = [o] { return run_apiserver(*o); }; });
 }
 

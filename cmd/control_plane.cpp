@@ -203,6 +203,7 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   }
   parts->allocators.emplace(apiserver::ServiceAllocators{{parts->ip_allocator.get()}, parts->port_allocator.get()});
   parts->registry.emplace(*parts->store, net, &*parts->allocators);
+  parts->registry->set_event_ttl(std::chrono::seconds(o.event_ttl_seconds));
   if (auto ok = ensure_system_namespaces(*parts->registry); !ok) return std::unexpected(ok.error());
   parts->handler.emplace(*parts->registry, token);
   auto server = apiserver::HttpServer::start(*parts->handler, {o.listen, o.plain_http ? "" : cert, o.plain_http ? "" : key});

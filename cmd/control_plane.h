@@ -24,6 +24,7 @@ struct ControlPlaneOptions {
   bool plain_http = false;
   int compaction_interval_seconds = 300;
   int allocation_repair_interval_seconds = 180;  // kube-apiserver repairs its allocations every 3 minutes
+  int event_ttl_seconds = 3600;                  // kube-apiserver's --event-ttl
 };
 
 class ControlPlane {

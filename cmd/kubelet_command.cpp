@@ -10,6 +10,8 @@
 
 #include "cmd/commands.h"
 #include "kubelet/kubelet.h"
+#include "kubelet/node/cri_runtime_probe.h"
+#include "kubelet/node/node_status.h"
 #include "kubelet/runtime/node_runtime.h"
 #include "orchestrator/client/cluster_connection.h"
 
@@ -60,12 +62,26 @@ int run_kubelet(KubeletCommandOptions o) {
     (*runtime)->stop();
     return 1;
   }
+  // As the kubelet's --register-node: the Node, its status and its Lease, with the runtime's health.
+  kubelet::node::NodeStatusOptions status;
+  status.node_name = o.kubelet.node.node_name;
+  status.node_ip = o.kubelet.node.node_ip;
+  status.pod_cidr = o.runtime.pod_cidr;
+  status.runtime = kubelet::node::cri_runtime_probe((*runtime)->endpoint());
+  auto reporter = kubelet::node::NodeStatusReporter::start(*connection, std::move(status));
+  if (!reporter) {
+    std::cerr << "error: node status: " << reporter.error() << "\n";
+    (*k)->stop();
+    (*runtime)->stop();
+    return 1;
+  }
   std::cout << fmt::format("switchyard kubelet: node '{}', runtime {} {} at {}\n", o.kubelet.node.node_name,
                            (*runtime)->version().runtime_name, (*runtime)->version().runtime_version, (*runtime)->endpoint())
             << std::flush;
   int sig = 0;
   sigwait(&signals, &sig);
   (*k)->stop();
+  (*reporter)->stop();
   (*runtime)->stop();
   return 0;
 }

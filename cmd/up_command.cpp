@@ -23,6 +23,8 @@
 #include "cmd/commands.h"
 #include "cmd/control_plane.h"
 #include "kubelet/kubelet.h"
+#include "kubelet/node/cri_runtime_probe.h"
+#include "kubelet/node/node_status.h"
 #include "kubelet/runtime/node_runtime.h"
 #include "node/node_agent.h"
 
@@ -87,16 +89,10 @@ Result<void> replace_object(apiserver::ObjectRegistry& registry, const char* gro
   return {};
 }
 
-// The Node, and kube-dns with one endpoint: this node's DNS server.
+// kube-dns with one endpoint: this node's DNS server. (The Node is the kubelet's to register:
+// start_node_status.)
 Result<void> create_cluster_objects(ControlPlane& plane, const UpOptions& o, const std::string& dns_ip) {
   auto& reg = plane.registry();
-  if (auto ok = replace_object(reg, "", "nodes", "",
-                               {{"apiVersion", "v1"},
-                                {"kind", "Node"},
-                                {"metadata", {{"name", o.node_name}, {"labels", {{"kubernetes.io/hostname", o.node_name}}}}},
-                                {"status", {{"addresses", {{{"type", "InternalIP"}, {"address", o.node_ip}}}}}}});
-      !ok)
-    return ok;
   if (auto ok = replace_object(
           reg, "", "services", "kube-system",
           {{"apiVersion", "v1"},
@@ -118,6 +114,22 @@ Result<void> create_cluster_objects(ControlPlane& plane, const UpOptions& o, con
        {"addressType", "IPv4"},
        {"endpoints", {{{"addresses", {o.node_ip}}, {"nodeName", o.node_name}, {"conditions", {{"ready", true}}}}}},
        {"ports", {{{"name", "dns"}, {"port", 53}, {"protocol", "UDP"}}, {{"name", "dns-tcp"}, {"port", 53}, {"protocol", "TCP"}}}}});
+}
+
+// This host's Node, registered and kept up to date (status, Lease) as a kubelet does; its
+// runtime's version and readiness come from CRI when there is one.
+Result<std::unique_ptr<kubelet::node::NodeStatusReporter>> start_node_status(const client::ClusterConnection& connection,
+                                                                             const UpOptions& o,
+                                                                             const kubelet::runtime::NodeRuntime* runtime) {
+  kubelet::node::NodeStatusOptions status;
+  status.node_name = o.node_name;
+  status.node_ip = o.node_ip;
+  status.pod_cidr = o.runtime.pod_cidr;
+  if (status.pod_cidr.empty())  // no runtime: the range it would get, so that spec.podCIDR is set the same way
+    status.pod_cidr = kubelet::runtime::first_pod_range(o.cluster_cidrs.empty() ? "" : o.cluster_cidrs.front()).value_or("");
+  status.root_dir = o.control_plane.data_dir;
+  if (runtime) status.runtime = kubelet::node::cri_runtime_probe(runtime->endpoint());
+  return kubelet::node::NodeStatusReporter::start(connection, std::move(status));
 }
 
 int run_up(UpOptions o) {
@@ -179,6 +191,13 @@ int run_up(UpOptions o) {
     }
     runtime = std::move(*started);
   }
+  auto node_status = start_node_status(*connection, o, runtime.get());
+  if (!node_status) {
+    std::cerr << "error: " << node_status.error() << "\n";
+    if (runtime) runtime->stop();
+    (*plane)->stop();
+    return 1;
+  }
   AgentConfig agent_config;
   agent_config.node_name = o.node_name;
   agent_config.mode = o.mode;
@@ -210,6 +229,7 @@ int run_up(UpOptions o) {
     if (!started) {
       std::cerr << "error: kubelet: " << started.error() << "\n";
       (*agent)->stop();
+      (*node_status)->stop();
       runtime->stop();
       (*plane)->stop();
       return 1;
@@ -245,6 +265,7 @@ int run_up(UpOptions o) {
   spdlog::info("event=up_stopping signal={} rules=kept", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   if (pod_loop) pod_loop->stop();  // the pods keep running: the next start adopts them
   (*agent)->stop();
+  (*node_status)->stop();
   if (runtime) runtime->stop();
   (*plane)->stop();
   return 0;

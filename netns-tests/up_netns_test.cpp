@@ -91,6 +91,13 @@ TEST_F(UpInNodeNamespace, WhatItPrintsGetsANewUserAWorkingServiceAndName) {
   EXPECT_THAT(services.output, HasSubstr("kubernetes"));
   EXPECT_THAT(services.output, HasSubstr("kube-dns"));
   EXPECT_THAT(services.output, HasSubstr("10.96.0.10"));
+  // The node registered itself as a kubelet does: Ready, its address, a Lease renewed in kube-node-lease.
+  auto nodes = in_node(env + "kubectl get nodes -o wide");
+  EXPECT_THAT(nodes.output,
+              ::testing::ContainsRegex(std::string("node-up +Ready +<none> +[0-9]+s +v1\\.31\\.0-switchyard +") + ServiceTopology::kNodeIp))
+      << nodes.output;
+  EXPECT_THAT(in_node(env + "kubectl get lease -n kube-node-lease").output, ::testing::ContainsRegex("node-up +node-up"));
+  EXPECT_EQ(in_node(env + "kubectl get node node-up -o jsonpath={.spec.podCIDR}").output, "10.244.0.0/24");
   ASSERT_TRUE(
       std::regex_search(printed, m, std::regex("\n  (dig @10\\.96\\.0\\.10 kube-dns\\.kube-system\\.svc\\.cluster\\.local \\+short)")))
       << printed;

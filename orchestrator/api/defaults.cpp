@@ -118,6 +118,10 @@ void apply_defaults(EndpointSlice& e) {
 
 void apply_defaults(Node&) {}
 
+void apply_defaults(Lease&) {}
+
+void apply_defaults(Event&) {}
+
 void apply_defaults(Object& o, const ClusterNetworkConfig& net) {
   std::visit(
       [&](auto& obj) {

@@ -28,6 +28,8 @@ void apply_defaults(Namespace& n);
 void apply_defaults(Endpoints& e);
 void apply_defaults(EndpointSlice& e);
 void apply_defaults(Node& n);
+void apply_defaults(Lease& l);
+void apply_defaults(Event& e);
 void apply_defaults(Object& o, const ClusterNetworkConfig& net);
 
 }  // namespace switchyard::api

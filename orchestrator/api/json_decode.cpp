@@ -336,6 +336,18 @@ void decode_fields(Reader& r, NodeStatusView& v) {
       v.n.status_passthrough);
 }
 
+struct LeaseSpecView {
+  Lease& l;
+};
+void decode_fields(Reader& r, LeaseSpecView& v) {
+  r.field("holderIdentity", v.l.holder_identity);
+  r.field("leaseDurationSeconds", v.l.lease_duration_seconds);
+  r.field("acquireTime", v.l.acquire_time);
+  r.field("renewTime", v.l.renew_time);
+  r.field("leaseTransitions", v.l.lease_transitions);
+  r.passthrough({"strategy", "preferredHolder"}, v.l.spec_passthrough);
+}
+
 template <class View>
 static void decode_view(Reader& r, std::string_view key, View view) {
   if (const json* v = r.raw(key)) {
@@ -369,6 +381,17 @@ static void decode_body(Reader& r, Node& o) {
   decode_view(r, "spec", NodeSpecView{o});
   decode_view(r, "status", NodeStatusView{o});
 }
+static void decode_body(Reader& r, Event& o) {
+  r.field("involvedObject", o.involved_object);
+  r.field("reason", o.reason);
+  r.field("message", o.message);
+  r.field("type", o.type);
+  r.field("count", o.count);
+  r.field("firstTimestamp", o.first_timestamp);
+  r.field("lastTimestamp", o.last_timestamp);
+  r.passthrough({"source", "eventTime", "series", "action", "related", "reportingComponent", "reportingInstance"}, o.passthrough);
+}
+static void decode_body(Reader& r, Lease& o) { decode_view(r, "spec", LeaseSpecView{o}); }
 
 }  // namespace codec
 
@@ -400,6 +423,8 @@ constexpr KindEntry kKinds[] = {
     {"v1", "Endpoints", &decode_kind<Endpoints>},
     {"discovery.k8s.io/v1", "EndpointSlice", &decode_kind<EndpointSlice>},
     {"v1", "Node", &decode_kind<Node>},
+    {"coordination.k8s.io/v1", "Lease", &decode_kind<Lease>},
+    {"v1", "Event", &decode_kind<Event>},
 };
 const KindEntry* find_kind(std::string_view api_version, std::string_view kind) {
   for (const auto& k : kKinds)

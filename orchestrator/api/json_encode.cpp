@@ -277,6 +277,33 @@ static void encode_body(json& j, const Node& o) {
   j["status"] = std::move(status);
 }
 
+static void encode_body(json& j, const Event& o) {
+  j["involvedObject"] = encode(o.involved_object);
+  put(j, "reason", o.reason);
+  put(j, "message", o.message);
+  put(j, "type", o.type);
+  put(j, "count", o.count);
+  // Go's metav1.Time without omitempty: null when unset, as kube-apiserver writes it.
+  j["firstTimestamp"] = o.first_timestamp.empty() ? json() : json(o.first_timestamp);
+  j["lastTimestamp"] = o.last_timestamp.empty() ? json() : json(o.last_timestamp);
+  put_passthrough(j, o.passthrough);
+  if (!j.contains("source")) j["source"] = json::object();
+  if (!j.contains("eventTime")) j["eventTime"] = json();
+  if (!j.contains("reportingComponent")) j["reportingComponent"] = "";
+  if (!j.contains("reportingInstance")) j["reportingInstance"] = "";
+}
+
+static void encode_body(json& j, const Lease& o) {
+  json spec = json::object();
+  put(spec, "holderIdentity", o.holder_identity);
+  put(spec, "leaseDurationSeconds", o.lease_duration_seconds);
+  put(spec, "acquireTime", o.acquire_time);
+  put(spec, "renewTime", o.renew_time);
+  put(spec, "leaseTransitions", o.lease_transitions);
+  put_passthrough(spec, o.spec_passthrough);
+  j["spec"] = std::move(spec);
+}
+
 }  // namespace codec
 
 using nlohmann::json;

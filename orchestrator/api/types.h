@@ -269,8 +269,39 @@ struct Node {
   bool operator==(const Node&) const = default;
 };
 
+// ---- Lease (coordination.k8s.io/v1) -------------------------------------------------------
+// Node heartbeats (kube-node-lease) and leader election. The times are MicroTime: RFC 3339
+// with microseconds ("2026-12-07T01:02:03.000004Z").
+struct Lease {
+  static constexpr const char* kKind = "Lease";
+  static constexpr const char* kApiVersion = "coordination.k8s.io/v1";
+  static constexpr bool kNamespaced = true;
+  ObjectMeta metadata;
+  std::optional<std::string> holder_identity;
+  std::optional<std::int32_t> lease_duration_seconds;
+  std::optional<std::string> acquire_time, renew_time;
+  std::optional<std::int32_t> lease_transitions;
+  Passthrough spec_passthrough;  // strategy, preferredHolder
+  bool operator==(const Lease&) const = default;
+};
+
+// ---- Event (core/v1) ---------------------------------------------------------------------
+// What happened to an object (a kubelet's "Pulled", "Started", "Killing"), kept for an hour.
+struct Event {
+  static constexpr const char* kKind = "Event";
+  static constexpr const char* kApiVersion = "v1";
+  static constexpr bool kNamespaced = true;
+  ObjectMeta metadata;
+  ObjectReference involved_object;
+  std::string reason, message, type;  // type: Normal | Warning
+  std::int32_t count = 0;
+  std::string first_timestamp, last_timestamp;  // RFC 3339
+  Passthrough passthrough;                      // source, eventTime, series, action, related, reportingComponent, reportingInstance
+  bool operator==(const Event&) const = default;
+};
+
 // Any object Switchyard knows, as decoded from a manifest or a request body.
-using Object = std::variant<Namespace, Pod, Service, Endpoints, EndpointSlice, Node>;
+using Object = std::variant<Namespace, Pod, Service, Endpoints, EndpointSlice, Node, Lease, Event>;
 
 ObjectMeta& meta_of(Object& o);
 const ObjectMeta& meta_of(const Object& o);

@@ -277,6 +277,27 @@ FieldErrors validate(const Node& o) {
   return errs;
 }
 
+// coordination's ValidateLeaseSpec.
+FieldErrors validate(const Lease& o) {
+  FieldErrors errs = validate_object_meta(o.metadata, true, &name_is_dns1123_subdomain);
+  const FieldPath spec("spec");
+  if (o.lease_duration_seconds && *o.lease_duration_seconds <= 0)
+    errs.push_back(invalid(spec.child("leaseDurationSeconds"), rendered(*o.lease_duration_seconds), "must be greater than 0"));
+  if (o.lease_transitions && *o.lease_transitions < 0)
+    errs.push_back(invalid(spec.child("leaseTransitions"), rendered(*o.lease_transitions), "must be greater than or equal to 0"));
+  return errs;
+}
+
+// core's legacy ValidateEvent: an event about a namespaced object lives in that namespace.
+FieldErrors validate(const Event& o) {
+  FieldErrors errs = validate_object_meta(o.metadata, true, &name_is_dns1123_subdomain);
+  if (!o.involved_object.namespace_.empty() && o.involved_object.namespace_ != o.metadata.namespace_)
+    errs.push_back(
+        invalid(FieldPath("involvedObject").child("namespace"), go_quoted(o.involved_object.namespace_), "does not match event.namespace"));
+  if (o.count < 0) errs.push_back(invalid(FieldPath("count"), rendered(o.count), "must be greater than or equal to 0"));
+  return errs;
+}
+
 FieldErrors validate(const Object& o, const ClusterNetworkConfig& net) {
   return std::visit(
       [&](const auto& obj) {

@@ -21,6 +21,8 @@ FieldErrors validate(const Service& o, const ClusterNetworkConfig& net);
 FieldErrors validate(const Endpoints& o);
 FieldErrors validate(const EndpointSlice& o);
 FieldErrors validate(const Node& o);
+FieldErrors validate(const Lease& o);
+FieldErrors validate(const Event& o);
 FieldErrors validate(const Object& o, const ClusterNetworkConfig& net);
 
 // ValidateNonSpecialIP: addresses a Service or Endpoints may not point at (unspecified,

@@ -335,6 +335,10 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
       return respond(list, 200);
     }
     std::string uid;
+    // DeleteOptions.gracePeriodSeconds, from the query or the body (the body wins, as upstream).
+    auto grace = query_integer(query, "gracePeriodSeconds");
+    if (!grace) return error_response(bad_request(grace.error().message));
+    std::optional<std::int64_t> grace_period = *grace;
     if (!req.body.empty()) {
       // DeleteOptions, in JSON or (from client-go) protobuf.
       ApiError err;
@@ -342,8 +346,12 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
       if (!opts) return error_response(err);
       if (opts->is_object() && opts->contains("preconditions") && (*opts)["preconditions"].is_object())
         uid = (*opts)["preconditions"].value("uid", "");
+      if (opts->is_object() && opts->contains("gracePeriodSeconds") && !(*opts)["gracePeriodSeconds"].is_null()) {
+        if (!(*opts)["gracePeriodSeconds"].is_number_integer()) return error_response(bad_request("gracePeriodSeconds must be an integer"));
+        grace_period = (*opts)["gracePeriodSeconds"].get<std::int64_t>();
+      }
     }
-    return respond(registry_.remove(res, r->ns, r->name, uid), 200);
+    return respond(registry_.remove(res, r->ns, r->name, uid, grace_period), 200);
   }
   return error_response(method_not_allowed());
 }

@@ -14,6 +14,7 @@
 #include "orchestrator/api/json_codec.h"
 #include "orchestrator/api/selectors.h"
 #include "orchestrator/api/validation.h"
+#include "orchestrator/apiserver/graceful_deletion.h"
 
 namespace switchyard::apiserver {
 
@@ -200,6 +201,7 @@ ApiResult<Json> ObjectRegistry::create(const ResourceInfo& r, const std::string&
   if (auto errors = api::validate(obj, net_); !errors.empty())
     return std::unexpected(invalid(r.group, r.kind, m.name.empty() ? m.generate_name : m.name, errors));
   const Json stored = api::encode_object(obj);
+  if (r.group.empty() && r.kind == "Event") expire_events();
   auto rev = store_.create(storage_key(r, m.namespace_, m.name), stored.dump());
   if (*allocation) finish_allocation(**allocation, rev.has_value());
   if (!rev) {
@@ -234,11 +236,37 @@ void add_pod_fields(const Json& pod, api::StringMap& f) {
   f["status.nominatedNodeName"] = status.value("nominatedNodeName", "");
 }
 
+// The Event fields kube-apiserver selects on: `kubectl describe` finds an object's events by
+// involvedObject.{name,namespace,kind,uid}.
+constexpr std::string_view kEventFieldNames[] = {"involvedObject.kind",
+                                                 "involvedObject.namespace",
+                                                 "involvedObject.name",
+                                                 "involvedObject.uid",
+                                                 "involvedObject.apiVersion",
+                                                 "involvedObject.resourceVersion",
+                                                 "involvedObject.fieldPath",
+                                                 "reason",
+                                                 "reportingComponent",
+                                                 "source",
+                                                 "type"};
+
+void add_event_fields(const Json& event, api::StringMap& f) {
+  const Json& ref = event.contains("involvedObject") && event["involvedObject"].is_object() ? event["involvedObject"] : Json::object();
+  for (const char* k : {"kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath"})
+    f[std::string("involvedObject.") + k] = ref.value(k, "");
+  f["reason"] = event.value("reason", "");
+  f["reportingComponent"] = event.value("reportingComponent", "");
+  const Json& source = event.contains("source") && event["source"].is_object() ? event["source"] : Json::object();
+  f["source"] = source.value("component", "");
+  f["type"] = event.value("type", "");
+}
+
 struct Filters {
   api::LabelSelector labels;
   api::FieldSelector fields;
   bool namespaced;
   bool pods;
+  bool events = false;
   bool matches(const Json& obj) const {
     api::StringMap l;
     const Json& meta = obj["metadata"];
@@ -248,19 +276,22 @@ struct Filters {
     api::StringMap f{{"metadata.name", meta.value("name", "")}};
     if (namespaced) f["metadata.namespace"] = meta.value("namespace", "");
     if (pods) add_pod_fields(obj, f);
+    if (events) add_event_fields(obj, f);
     return fields.matches(f);
   }
 };
 
 ApiResult<Filters> make_filters(const ResourceInfo& r, const ListOptions& o) {
   const bool pods = r.group.empty() && r.kind == "Pod";
-  Filters f{{}, {}, r.namespaced, pods};
+  const bool events = r.group.empty() && r.kind == "Event";
+  Filters f{{}, {}, r.namespaced, pods, events};
   auto l = api::LabelSelector::parse(o.label_selector);
   if (!l) return std::unexpected(bad_request(fmt::format("unable to parse requirement: {}", l.error().message)));
   f.labels = *l;
   std::vector<std::string_view> supported{"metadata.name"};
   if (r.namespaced) supported.push_back("metadata.namespace");
   if (pods) supported.insert(supported.end(), std::begin(kPodFieldNames), std::end(kPodFieldNames));
+  if (events) supported.insert(supported.end(), std::begin(kEventFieldNames), std::end(kEventFieldNames));
   auto fs = api::FieldSelector::parse(o.field_selector, supported);
   if (!fs) return std::unexpected(bad_request(fs.error().message));
   f.fields = *fs;
@@ -273,6 +304,7 @@ std::string encode_continue(store::Revision rev, const std::string& last_key) { 
 }  // namespace
 
 ApiResult<Json> ObjectRegistry::list(const ResourceInfo& r, const std::string& ns, const ListOptions& o) {
+  if (r.group.empty() && r.kind == "Event") expire_events();
   auto filters = make_filters(r, o);
   if (!filters) return std::unexpected(filters.error());
   Json list = {{"kind", r.kind + "List"}, {"apiVersion", r.api_version()}, {"metadata", Json::object()}, {"items", Json::array()}};
@@ -344,7 +376,8 @@ ApiResult<Json> ObjectRegistry::update(const ResourceInfo& r, const std::string&
   const api::ObjectMeta& om = api::meta_of(old_obj->object);
   m.uid = om.uid;
   m.creation_timestamp = om.creation_timestamp;
-  m.deletion_timestamp = om.deletion_timestamp;
+  m.deletion_timestamp = om.deletion_timestamp;  // an update cannot clear or move a deletion
+  m.deletion_grace_period_seconds = om.deletion_grace_period_seconds;
   m.generation = om.generation;
   if (has_status_subresource(r)) {
     // The main resource cannot change status, and the status subresource only changes status.
@@ -380,8 +413,10 @@ ApiResult<Json> ObjectRegistry::update(const ResourceInfo& r, const std::string&
     if (rev.error().code == store::StoreErrorCode::NotFound) return std::unexpected(not_found(r.group_resource(), name));
     return std::unexpected(store_failure(rev.error()));
   }
-  // An object being deleted goes once its last finalizer is removed.
-  if (stored["metadata"].contains("deletionTimestamp") && stored["metadata"].value("finalizers", Json::array()).empty())
+  // An object being deleted goes once its last finalizer is removed, unless its grace period
+  // is still running (a terminating Pod whose kubelet writes its status).
+  if (stored["metadata"].contains("deletionTimestamp") && stored["metadata"].value("finalizers", Json::array()).empty() &&
+      stored["metadata"].value("deletionGracePeriodSeconds", std::int64_t{0}) == 0)
     return remove(r, ns, name);
   return with_version(stored, *rev);
 }
@@ -420,7 +455,9 @@ std::vector<std::string> ObjectRegistry::delete_namespace_contents(const std::st
     }
     for (const auto& kv : page->items) {
       const std::string name = Json::parse(kv.value)["metadata"].value("name", "");
-      if (auto gone = remove(r, ns, name); !gone && gone.error().code != 404)
+      // At once (grace 0): the namespace goes when its contents are gone; a kubelet stops the
+      // containers of a Pod that disappears.
+      if (auto gone = remove(r, ns, name, "", 0); !gone && gone.error().code != 404)
         failures.push_back(fmt::format("{} {}: {}", r.group_resource(), name, gone.error().status.value("message", "")));
     }
   }
@@ -428,7 +465,7 @@ std::vector<std::string> ObjectRegistry::delete_namespace_contents(const std::st
 }
 
 ApiResult<Json> ObjectRegistry::remove(const ResourceInfo& r, const std::string& ns, const std::string& name,
-                                       const std::string& precondition_uid) {
+                                       const std::string& precondition_uid, std::optional<std::int64_t> grace_period_seconds) {
   const std::string key = storage_key(r, ns, name);
   store::Revision mod = 0;
   auto old = read_object(r, key, true, name, &mod);
@@ -443,11 +480,14 @@ ApiResult<Json> ObjectRegistry::remove(const ResourceInfo& r, const std::string&
       return std::unexpected(internal_error(
           fmt::format("namespace {}: {} object(s) could not be deleted: {}", name, failures.size(), fmt::join(failures, "; "))));
   }
-  if (!meta.value("finalizers", Json::array()).empty()) {
-    if (meta.contains("deletionTimestamp")) return *old;
+  const DeletionPlan plan = plan_deletion(r, *old, grace_period_seconds, std::time(nullptr));
+  const bool finalizers = !meta.value("finalizers", Json::array()).empty();
+  if (plan.action == DeletionPlan::Action::Pending) return *old;
+  if (plan.action == DeletionPlan::Action::Mark && (plan.grace_period_seconds > 0 || finalizers)) {
+    // Kept, marked: the watchers (the Pod's kubelet) see a MODIFIED event with the deadline.
     Json stored = *old;
-    stored["metadata"]["deletionTimestamp"] = now_rfc3339();
-    stored["metadata"]["deletionGracePeriodSeconds"] = 0;
+    stored["metadata"]["deletionTimestamp"] = plan.deletion_timestamp;
+    stored["metadata"]["deletionGracePeriodSeconds"] = plan.grace_period_seconds;
     stored["metadata"].erase("resourceVersion");
     auto rev = store_.update(key, stored.dump(), mod);
     if (!rev)

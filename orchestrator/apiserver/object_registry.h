@@ -3,10 +3,12 @@
 // deletion and garbage collection of dependents, list with selectors and paging, and watch.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <expected>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -58,13 +60,17 @@ class ObjectRegistry {
   // PUT of the object (status_only: the status subresource).
   ApiResult<Json> update(const ResourceInfo& r, const std::string& ns, const std::string& name, const Json& body, bool status_only,
                          FieldValidation fv, std::vector<std::string>& warnings);
-  // Returns the object (still there: finalizers) or a Success Status.
-  ApiResult<Json> remove(const ResourceInfo& r, const std::string& ns, const std::string& name, const std::string& precondition_uid = "");
+  // Returns the object (still there: finalizers, or a Pod's graceful deletion under way) or a
+  // Success Status. `grace_period_seconds`: DeleteOptions.gracePeriodSeconds (0: at once).
+  ApiResult<Json> remove(const ResourceInfo& r, const std::string& ns, const std::string& name, const std::string& precondition_uid = "",
+                         std::optional<std::int64_t> grace_period_seconds = std::nullopt);
   // Calls `sink` with each event (on another thread) until the returned stream is destroyed.
   // Initial ADDED events for resourceVersion "" / "0"; ERROR 410 when N is compacted.
   ApiResult<std::unique_ptr<WatchStream>> watch(const ResourceInfo& r, const std::string& ns, const ListOptions& o,
                                                 std::function<void(const WatchEvent&)> sink);
   store::Revision current_revision();
+  // How long an Event lives after it was last seen (kube-apiserver's --event-ttl, 1 h).
+  void set_event_ttl(std::chrono::seconds ttl) { event_ttl_seconds_ = ttl.count(); }
 
  private:
   ApiResult<Json> read_object(const ResourceInfo& r, const std::string& key, bool must_exist, const std::string& name,
@@ -77,8 +83,14 @@ class ObjectRegistry {
   // Allocates what a Service needs before validation, as the real registry does.
   ApiResult<std::optional<ServiceAllocationTransaction>> allocate(const ResourceInfo& r, const api::Object* old, api::Object& obj);
 
+  // Deletes the Events past their TTL; runs (on an Event list or create) at most every
+  // min(TTL/2, 60 s), in one thread at a time.
+  void expire_events();
+
   store::Store& store_;
   api::ClusterNetworkConfig net_;
+  std::atomic<std::int64_t> event_ttl_seconds_{3600};
+  std::atomic<std::int64_t> next_event_sweep_{0};
   const ServiceAllocators* allocators_;
 };
 

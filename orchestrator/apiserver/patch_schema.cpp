@@ -77,7 +77,7 @@ constexpr auto kRules = std::to_array<ListRule>({
 
 #undef SWITCHYARD_CONTAINER_LISTS
 
-constexpr std::array<std::string_view, 6> kKinds{"Namespace", "Pod", "Service", "Endpoints", "EndpointSlice", "Node"};
+constexpr std::array<std::string_view, 8> kKinds{"Namespace", "Pod", "Service", "Endpoints", "EndpointSlice", "Node", "Lease", "Event"};
 
 }  // namespace
 

@@ -9,8 +9,9 @@ const std::vector<ResourceInfo>& served_resources() {
       {"", "v1", "services", "service", "Service", true, {"svc"}, {"status"}},
       {"", "v1", "endpoints", "endpoints", "Endpoints", true, {"ep"}, {}},
       {"", "v1", "nodes", "node", "Node", false, {"no"}, {"status"}},
-      {"", "v1", "events", "event", "Event", true, {"ev"}, {}, true},
+      {"", "v1", "events", "event", "Event", true, {"ev"}, {}},
       {"discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true, {}, {}},
+      {"coordination.k8s.io", "v1", "leases", "lease", "Lease", true, {}, {}},
   };
   return resources;
 }

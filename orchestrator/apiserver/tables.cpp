@@ -69,9 +69,57 @@ Json columns_for(const std::string& kind) {
     return {column("Name", "string", 0, "name"), column("AddressType", "string"), column("Ports", "string"), column("Endpoints", "string"),
             column("Age", "string")};
   if (kind == "Node")
-    return {column("Name", "string", 0, "name"), column("Status", "string"),        column("Roles", "string"), column("Age", "string"),
-            column("Version", "string"),         column("Internal-IP", "string", 1)};
+    return {column("Name", "string", 0, "name"),
+            column("Status", "string"),
+            column("Roles", "string"),
+            column("Age", "string"),
+            column("Version", "string"),
+            column("Internal-IP", "string", 1),
+            column("External-IP", "string", 1),
+            column("OS-Image", "string", 1),
+            column("Kernel-Version", "string", 1),
+            column("Container-Runtime", "string", 1)};
+  if (kind == "Lease") return {column("Name", "string", 0, "name"), column("Holder", "string"), column("Age", "string")};
+  if (kind == "Event")
+    return {column("Last Seen", "string"),      column("Type", "string"),          column("Reason", "string"),
+            column("Object", "string"),         column("Subobject", "string", 1),  column("Source", "string", 1),
+            column("Message", "string"),        column("First Seen", "string", 1), column("Count", "string", 1),
+            column("Name", "string", 1, "name")};
   return {column("Name", "string", 0, "name"), column("Age", "string")};
+}
+
+// How long ago an RFC 3339 time was ("<unknown>" when unset), as the event printer shows it.
+std::string since(const Json& t) {
+  if (!t.is_string() || t.get<std::string>().empty()) return "<unknown>";
+  std::string s = t.get<std::string>();
+  if (auto dot = s.find('.'); dot != std::string::npos) s = s.substr(0, dot) + "Z";  // MicroTime
+  return human_duration(static_cast<long long>(std::time(nullptr) - parse_time(s)));
+}
+
+Json event_cells(const Json& o) {
+  const Json ref = o.value("involvedObject", Json::object());
+  const Json series = o.value("series", Json());
+  std::string kind = ref.value("kind", "");
+  for (auto& c : kind) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const Json source = o.value("source", Json::object());
+  std::string from = source.value("component", "");
+  if (!source.value("host", "").empty()) from += ", " + source.value("host", "");
+  if (from.empty()) from = o.value("reportingComponent", "");
+  const Json last = series.is_object()                             ? series.value("lastObservedTime", Json())
+                    : o.value("lastTimestamp", Json()).is_string() ? o.value("lastTimestamp", Json())
+                                                                   : o.value("eventTime", Json());
+  const Json first = o.value("firstTimestamp", Json()).is_string() ? o.value("firstTimestamp", Json()) : o.value("eventTime", Json());
+  const long long count = series.is_object() ? series.value("count", 0LL) : o.value("count", 0LL);
+  return {since(last),
+          o.value("type", ""),
+          o.value("reason", ""),
+          kind + "/" + ref.value("name", ""),
+          ref.value("fieldPath", ""),
+          from,
+          o.value("message", ""),
+          since(first),
+          std::to_string(count),
+          o["metadata"].value("name", "")};
 }
 
 Json cells_for(const std::string& kind, const Json& o) {
@@ -139,15 +187,32 @@ Json cells_for(const std::string& kind, const Json& o) {
     const Json labels = meta.value("labels", Json::object());
     for (auto it = labels.begin(); it != labels.end(); ++it)
       if (it.key().starts_with("node-role.kubernetes.io/")) roles.push_back(it.key().substr(24));
-    std::string internal_ip = "<none>";
-    for (const auto& a : status.value("addresses", Json::array()))
+    std::string internal_ip = "<none>", external_ip = "<none>";
+    for (const auto& a : status.value("addresses", Json::array())) {
       if (a.value("type", "") == "InternalIP") internal_ip = a.value("address", "");
+      if (a.value("type", "") == "ExternalIP") external_ip = a.value("address", "");
+    }
+    const Json info = status.value("nodeInfo", Json::object());
+    // As kube-apiserver's node printer: "<unknown>" for what the kubelet did not report.
+    auto info_or_unknown = [&](const char* key) {
+      const std::string v = info.value(key, "");
+      return v.empty() ? std::string("<unknown>") : v;
+    };
     return {name,
             ready,
             roles.empty() ? "<none>" : join(roles),
             age(o),
-            status.value("nodeInfo", Json::object()).value("kubeletVersion", ""),
-            internal_ip};
+            info.value("kubeletVersion", ""),
+            internal_ip,
+            external_ip,
+            info_or_unknown("osImage"),
+            info_or_unknown("kernelVersion"),
+            info_or_unknown("containerRuntimeVersion")};
+  }
+  if (kind == "Event") return event_cells(o);
+  if (kind == "Lease") {
+    const std::string holder = spec.value("holderIdentity", "");
+    return {name, holder, age(o)};
   }
   return {name, age(o)};
 }

@@ -23,6 +23,10 @@ constexpr std::string_view plural_of() {
     return "endpointslices";
   else if constexpr (std::is_same_v<T, api::Namespace>)
     return "namespaces";
+  else if constexpr (std::is_same_v<T, api::Lease>)
+    return "leases";
+  else if constexpr (std::is_same_v<T, api::Event>)
+    return "events";
   else
     static_assert(sizeof(T) == 0, "no REST path for this type");
 }

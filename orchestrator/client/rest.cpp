@@ -32,4 +32,11 @@ Result<void> delete_object(ApiClient& client, const std::string& path) {
   return {};
 }
 
+Result<void> delete_object(ApiClient& client, const std::string& path, std::int64_t grace_period_seconds) {
+  const json options = {{"kind", "DeleteOptions"}, {"apiVersion", "v1"}, {"gracePeriodSeconds", grace_period_seconds}};
+  auto r = answer(client.send("DELETE", path, options.dump(), "application/json"), "delete " + path);
+  if (!r) return fail(r.error());
+  return {};
+}
+
 }  // namespace switchyard::client

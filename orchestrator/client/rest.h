@@ -3,6 +3,7 @@
 // the cache was stale, requeue; NotFound on delete: already gone).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -18,6 +19,9 @@ namespace switchyard::client {
 Result<nlohmann::json> create_object(ApiClient& client, const std::string& collection, const nlohmann::json& body);
 Result<nlohmann::json> update_object(ApiClient& client, const std::string& path, const nlohmann::json& body);
 Result<void> delete_object(ApiClient& client, const std::string& path);
+// With DeleteOptions.gracePeriodSeconds: 0 deletes at once (a kubelet confirming that it stopped
+// a terminating Pod; `kubectl delete --grace-period=0 --force`).
+Result<void> delete_object(ApiClient& client, const std::string& path, std::int64_t grace_period_seconds);
 
 // The object as the server stored it (its name when generated, its new resourceVersion).
 template <class T>
@@ -41,6 +45,11 @@ Result<T> update(ApiClient& client, const T& object) {
 template <class T>
 Result<void> remove(ApiClient& client, const std::string& ns, const std::string& name) {
   return delete_object(client, object_path<T>(ns, name));
+}
+
+template <class T>
+Result<void> remove(ApiClient& client, const std::string& ns, const std::string& name, std::int64_t grace_period_seconds) {
+  return delete_object(client, object_path<T>(ns, name), grace_period_seconds);
 }
 
 }  // namespace switchyard::client

@@ -127,7 +127,7 @@ TEST_F(SliceControllerInRegistry, ServicesGetSlicesThatFollowTheirPods) {
   EXPECT_EQ(by_ip["10.1.0.5"]["targetRef"]["name"], "web-0");
 
   // A pod goes: its endpoint goes.
-  ASSERT_TRUE(registry_->remove(*apiserver::find_resource("", "v1", "pods"), "shop", "web-1"));
+  ASSERT_TRUE(registry_->remove(*apiserver::find_resource("", "v1", "pods"), "shop", "web-1", "", 0));
   ASSERT_TRUE(eventually([&] { return slices().size() == 1 && slices()[0]["endpoints"].size() == 1; }));
 
   // The Service goes: its slices are collected with it.
@@ -201,7 +201,7 @@ TEST_F(SliceControllerInRegistry, FailingPodListsLeaveStoredSlicesUnchangedUntil
   EXPECT_EQ(process.controller.stats().created + process.controller.stats().updated + process.controller.stats().deleted, 0u);
 
   // The API server answers again: the caches sync and the slices converge (web-1 went meanwhile).
-  ASSERT_TRUE(registry_->remove(*apiserver::find_resource("", "v1", "pods"), "shop", "web-1"));
+  ASSERT_TRUE(registry_->remove(*apiserver::find_resource("", "v1", "pods"), "shop", "web-1", "", 0));
   process.faults->fail_lists = false;
   ASSERT_TRUE(eventually([&] {
     auto s = slices();
@@ -232,7 +232,7 @@ TEST_F(SliceControllerInRegistry, AnInterruptedPodRelistKeepsTheLastKnownPods) {
                                 apiserver::FieldValidation::Strict, warnings));
   ASSERT_TRUE(eventually([&] { return slices().size() == 1 && slices()[0]["ports"][0]["port"] == 8081; })) << slices()[0].dump();
   EXPECT_EQ(slices()[0]["endpoints"].size(), 2u);
-  ASSERT_TRUE(registry_->remove(*apiserver::find_resource("", "v1", "pods"), "shop", "web-1"));
+  ASSERT_TRUE(registry_->remove(*apiserver::find_resource("", "v1", "pods"), "shop", "web-1", "", 0));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(slices()[0]["endpoints"].size(), 2u);  // not seen yet: the last known state holds
 
