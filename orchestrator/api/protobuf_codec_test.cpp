@@ -134,6 +134,30 @@ TEST(ProtobufCodec, ProtocDecodeRawSeesUpstreamFieldNumbers) {
   EXPECT_THAT(text, HasSubstr("    3: \"10.96.0.10\"\n    4: \"ClusterIP\"\n"));
 }
 
+// The node heartbeat's kind: coordination.k8s.io/v1 Lease{metadata=1, spec=2{holderIdentity=1,
+// leaseDurationSeconds=2, renewTime=4 (MicroTime{seconds=1, nanos=2})}}, as protoc reads it.
+TEST(ProtobufCodec, LeasesHaveUpstreamsFieldNumbers) {
+  const json lease = json::parse(R"({"apiVersion":"coordination.k8s.io/v1","kind":"Lease",
+    "metadata":{"name":"node-1","namespace":"kube-node-lease"},
+    "spec":{"holderIdentity":"node-1","leaseDurationSeconds":40,"renewTime":"2026-11-23T10:00:00.250000Z"}})");
+  auto bytes = encode_object(lease);
+  ASSERT_TRUE(bytes) << bytes.error();
+  auto back = decode_object(*bytes);
+  ASSERT_TRUE(back) << back.error();
+  EXPECT_EQ(*back, lease);
+  const std::string path = ::testing::TempDir() + "/lease-" + std::to_string(getpid()) + ".pb";
+  std::ofstream(path, std::ios::binary) << bytes->substr(4);
+  std::string text;
+  if (FILE* p = popen(("protoc --decode_raw < " + path + " 2>&1").c_str(), "r")) {
+    char buf[4096];
+    while (std::size_t n = fread(buf, 1, sizeof buf, p)) text.append(buf, n);
+    EXPECT_EQ(pclose(p), 0) << text;
+  }
+  std::remove(path.c_str());
+  EXPECT_THAT(text, HasSubstr("1 {\n  1: \"coordination.k8s.io/v1\"\n  2: \"Lease\"\n}\n"));
+  EXPECT_THAT(text, HasSubstr("  2 {\n    1: \"node-1\"\n    2: 40\n    4 {\n      1: 1795428000\n      2: 250000000\n    }\n"));
+}
+
 TEST(ProtobufCodec, MalformedBodiesAreErrorsThatSayWhy) {
   const std::string good = unhex(kKubectlNamespaceHex);
   auto wrong_magic = decode_object("k9s" + good.substr(3));

@@ -86,6 +86,12 @@ message meta/v1.DeleteOptions
   4 propagationPolicy ?string
   5 dryRun []string
   6 ignoreStoreReadErrorWithClusterBreakingPotential ?bool
+message coordination/v1.Lease
+  1 metadata m:meta/v1.ObjectMeta
+  2 spec m:coordination/v1.LeaseSpec
+message coordination/v1.LeaseList
+  1 metadata m:meta/v1.ListMeta
+  2 items []m:coordination/v1.Lease always
 message meta/v1.ObjectMeta
   1 name string
   2 generateName string
@@ -270,6 +276,14 @@ message meta/v1.StatusDetails
 message meta/v1.Preconditions
   1 uid ?string
   2 resourceVersion ?string
+message coordination/v1.LeaseSpec
+  1 holderIdentity ?string
+  2 leaseDurationSeconds ?int32
+  3 acquireTime ?microtime
+  4 renewTime ?microtime
+  5 leaseTransitions ?int32
+  6 strategy ?string
+  7 preferredHolder ?string
 message meta/v1.OwnerReference
   5 apiVersion string always
   1 kind string always
