@@ -223,7 +223,7 @@ TEST_F(InformerAgainstApiserver, PodReadinessFlipsReachTheSnapshotAndAResumedWat
   ASSERT_FALSE(old_rv.empty()) << list;
   ASSERT_FALSE(old_rv.empty());
   patch_status("cart-0", "10.1.0.10", true);
-  ASSERT_EQ(kubectl("delete pod cart-1 -n shop").exit_code, 0);
+  ASSERT_EQ(kubectl("delete pod cart-1 -n shop --grace-period=0 --force").exit_code, 0);
   // Wait until the server itself refuses a watch from before those changes.
   ASSERT_TRUE(wait_until(10, [&] {
     // The answer is an ERROR event "too old resource version: R (C)", C the compacted revision;
@@ -290,7 +290,7 @@ spec: {nodeName: node-a, hostNetwork: true, containers: [{name: c, image: agent}
   // The job finishes: its addresses may go to another pod now.
   set_status("batch", "job", R"({"status":{"phase":"Succeeded"}})");
   EXPECT_TRUE(wait_until(10, [&] { return feed.addresses() == std::vector<A>{{"10.1.0.10", "shop"}}; })) << describe(feed.addresses());
-  ASSERT_EQ(kubectl("delete pod cart-0 -n shop --wait=false").exit_code, 0);
+  ASSERT_EQ(kubectl("delete pod cart-0 -n shop --grace-period=0 --force").exit_code, 0);
   EXPECT_TRUE(wait_until(10, [&] { return feed.addresses().empty(); })) << describe(feed.addresses());
 }
 
