@@ -30,6 +30,21 @@ std::string unhex(std::string_view hex) {
   return out;
 }
 
+// What protoc, a reader that shares nothing with this codec, makes of an enveloped message
+// (the `k8s\0` magic stripped); a protoc failure fails the calling test.
+std::string protoc_decode_raw(const std::string& enveloped) {
+  const std::string path = ::testing::TempDir() + "/protoc-" + std::to_string(getpid()) + ".pb";
+  std::ofstream(path, std::ios::binary) << enveloped.substr(4);
+  std::string text;
+  if (FILE* p = popen(("protoc --decode_raw < " + path + " 2>&1").c_str(), "r")) {
+    char buf[4096];
+    while (std::size_t n = fread(buf, 1, sizeof buf, p)) text.append(buf, n);
+    EXPECT_EQ(pclose(p), 0) << text;
+  }
+  std::remove(path.c_str());
+  return text;
+}
+
 // kubectl 1.33 `create service nodeport s --tcp=80:8080`, as it sent it.
 const char* kKubectlNodePortServiceHex =
     "6b 38 73 00 0a 0d 0a 02 76 31 12 07 53 65 72 76 69 63 65 12 62 0a 1b 0a 01 73 12 00 1a 00 22 00"
@@ -118,15 +133,7 @@ TEST(ProtobufCodec, ProtocDecodeRawSeesUpstreamFieldNumbers) {
   auto bytes = encode_object(json::parse(R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"web","namespace":"shop"},
     "spec":{"ports":[{"port":80,"targetPort":8080}],"clusterIP":"10.96.0.10","type":"ClusterIP"}})"));
   ASSERT_TRUE(bytes) << bytes.error();
-  const std::string path = ::testing::TempDir() + "/svc-" + std::to_string(getpid()) + ".pb";
-  std::ofstream(path, std::ios::binary) << bytes->substr(4);
-  std::string text;
-  if (FILE* p = popen(("protoc --decode_raw < " + path + " 2>&1").c_str(), "r")) {
-    char buf[4096];
-    while (std::size_t n = fread(buf, 1, sizeof buf, p)) text.append(buf, n);
-    EXPECT_EQ(pclose(p), 0) << text;
-  }
-  std::remove(path.c_str());
+  const std::string text = protoc_decode_raw(*bytes);
   // protoc prints nested messages whose bytes parse as messages, so the shape is fixed text.
   EXPECT_THAT(text, HasSubstr("1 {\n  1: \"v1\"\n  2: \"Service\"\n}\n"));
   EXPECT_THAT(text, HasSubstr("  1 {\n    1: \"web\"\n    3: \"shop\"\n  }\n"));
@@ -145,15 +152,7 @@ TEST(ProtobufCodec, LeasesHaveUpstreamsFieldNumbers) {
   auto back = decode_object(*bytes);
   ASSERT_TRUE(back) << back.error();
   EXPECT_EQ(*back, lease);
-  const std::string path = ::testing::TempDir() + "/lease-" + std::to_string(getpid()) + ".pb";
-  std::ofstream(path, std::ios::binary) << bytes->substr(4);
-  std::string text;
-  if (FILE* p = popen(("protoc --decode_raw < " + path + " 2>&1").c_str(), "r")) {
-    char buf[4096];
-    while (std::size_t n = fread(buf, 1, sizeof buf, p)) text.append(buf, n);
-    EXPECT_EQ(pclose(p), 0) << text;
-  }
-  std::remove(path.c_str());
+  const std::string text = protoc_decode_raw(*bytes);
   EXPECT_THAT(text, HasSubstr("1 {\n  1: \"coordination.k8s.io/v1\"\n  2: \"Lease\"\n}\n"));
   EXPECT_THAT(text, HasSubstr("  2 {\n    1: \"node-1\"\n    2: 40\n    4 {\n      1: 1795428000\n      2: 250000000\n    }\n"));
 }
