@@ -278,7 +278,8 @@ void ServiceIndex::prefetch(std::string_view service, std::string_view namespace
   __builtin_prefetch(&slots_[service_hash(service, namespace_) & mask_]);
 }
 
-void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const Query& q, ResponseWriter& w) const {
+void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const Query& q, ResponseWriter& w,
+                         std::string* outside_target) const {
   const auto ttl = options_.ttl;
   const std::string& zone = options_.zone;
   if (!snap) {
@@ -398,6 +399,7 @@ void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const 
     std::string target = lowercase(svc->external_name);
     if (!target.ends_with('.')) target += '.';
     w.add_name_record(ResponseWriter::kAnswer, q.name, kCNAME, ttl, target);
+    if (outside_target && target != zone && !target.ends_with(dotted_zone_)) *outside_target = target;
     // A target in the cluster zone is answered here too, as CoreDNS does: a stub resolver (glibc's)
     // does not chase the CNAME itself. One hop; an outside target is the server's (upstream).
     const ParsedName t = target.ends_with(dotted_zone_) ? parse_request(target, zone) : ParsedName{.valid = false};
@@ -485,18 +487,6 @@ bool ClusterZone::knows_reverse(const Snapshot* snap, std::string_view name) con
   if (!is_reverse_name(name) || !snap) return true;
   const auto ip = reverse_to_ip(name);
   return ip && !ptr_targets(*snap, *ip, options_.zone, options_.endpoint_pod_names).empty();
-}
-
-std::optional<std::string> ClusterZone::external_target(const Snapshot* snap, const Query& q) const {
-  if (!snap || !q.name.ends_with(dotted_zone_)) return std::nullopt;
-  const ParsedName r = parse_request(q.name, options_.zone);
-  if (!r.valid || r.kind != "svc" || r.service.empty() || !r.endpoint.empty() || !r.port.empty()) return std::nullopt;
-  const ServiceInfo* svc = snap->find(ServiceKey{r.namespace_, r.service});
-  if (!svc || svc->type != "ExternalName") return std::nullopt;
-  std::string target = lowercase(svc->external_name);
-  if (!target.ends_with('.')) target += '.';
-  if (target == options_.zone || target.ends_with(dotted_zone_)) return std::nullopt;
-  return target;
 }
 
 }  // namespace switchyard::dns

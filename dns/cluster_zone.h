@@ -8,7 +8,6 @@
 #include <string_view>
 #include <array>
 #include <memory>
-#include <optional>
 #include <vector>
 
 #include "dns/wire.h"
@@ -75,15 +74,15 @@ class ClusterZone {
   bool is_authoritative_for(std::string_view name) const;
   // Writes the answer for q into w. `snapshot` null: not synced yet (SERVFAIL).
   void answer(const endpoints::Snapshot* snapshot, const Query& q, ResponseWriter& w) const { answer(snapshot, nullptr, q, w); }
-  // The same, finding services through `index` (built from `snapshot`) when given.
-  void answer(const endpoints::Snapshot* snapshot, const ServiceIndex* index, const Query& q, ResponseWriter& w) const;
+  // The same, finding services through `index` (built from `snapshot`) when given. When q names
+  // an ExternalName service whose target lies outside the cluster zone, the answer is its CNAME
+  // and `outside_target` (if given) gets the target: the server may resolve it upstream.
+  void answer(const endpoints::Snapshot* snapshot, const ServiceIndex* index, const Query& q, ResponseWriter& w,
+              std::string* outside_target = nullptr) const;
 
   // False for a reverse name (in-addr.arpa, ip6.arpa) whose address no service or ready endpoint
   // has: as CoreDNS's `fallthrough in-addr.arpa ip6.arpa`, such a name goes to the forwarder.
   bool knows_reverse(const endpoints::Snapshot* snapshot, std::string_view name) const;
-  // The target of the ExternalName service `q` names, when it lies outside the cluster zone (the
-  // server then resolves it upstream and answers CNAME + the target's records).
-  std::optional<std::string> external_target(const endpoints::Snapshot* snapshot, const Query& q) const;
 
   const ClusterZoneOptions& options() const { return options_; }
   // How many labels the zone has ("cluster.local." has 2).

@@ -376,11 +376,11 @@ std::size_t DnsServer::answer(std::span<const std::uint8_t> query, std::span<std
     ResponseWriter w(out, room);
     if (!(options_.autopath && client && q->klass == kClassIN && answer_with_autopath(*q, *client, out, room, w, worker, job, len))) {
       if (!view) view = current_view(worker, hold);
-      zone_.answer(view ? view->snapshot.get() : nullptr, view ? &view->services : nullptr, *q, w);
+      std::string outside_target;  // set only by an ExternalName answer: the hot paths pay nothing
+      zone_.answer(view ? view->snapshot.get() : nullptr, view ? &view->services : nullptr, *q, w, &outside_target);
       len = w.finish().size();
-      if (forwarding_ && q->recursion_desired() && q->type != kCNAME && rcode_of(std::span(out.data(), len)) == kNoError)
-        if (auto target = zone_.external_target(view ? view->snapshot.get() : nullptr, *q))
-          chase_external_name(*q, *target, client, out, room, worker, job, len);
+      if (!outside_target.empty() && forwarding_ && q->recursion_desired() && q->type != kCNAME)
+        chase_external_name(*q, outside_target, client, out, room, worker, job, len);
     }
   } else {
     len = answer_forwarded(*q, client, out, room, worker, job);
