@@ -15,6 +15,7 @@
 #include "orchestrator/apiserver/pki.h"
 #include "orchestrator/client/informer_factory.h"
 #include "orchestrator/controllers/endpointslice_controller.h"
+#include "orchestrator/scheduler/scheduler.h"
 #include "orchestrator/store/etcd_store.h"
 #include "orchestrator/store/sqlite_store.h"
 
@@ -94,6 +95,7 @@ struct ControlPlane::Parts {
   // the client, over HTTP(S) with the admin credentials, on informers shared between them.
   std::unique_ptr<client::SharedInformerFactory> informers;
   std::unique_ptr<controllers::EndpointSliceController> slices;
+  std::unique_ptr<scheduler::Scheduler> scheduler;
   std::atomic<bool> stopping{false};
   std::thread compactor, repairer;
   bool stopped = false;
@@ -142,6 +144,7 @@ void ControlPlane::stop() {
   parts_->stopped = true;
   parts_->stopping = true;
   if (parts_->slices) parts_->slices->stop();
+  if (parts_->scheduler) parts_->scheduler->stop();
   if (parts_->informers) parts_->informers->stop();
   if (parts_->server) parts_->server->stop();
   if (parts_->compactor.joinable()) parts_->compactor.join();
@@ -224,6 +227,10 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   parts->informers = std::make_unique<client::SharedInformerFactory>(self);
   parts->slices = std::make_unique<controllers::EndpointSliceController>(*parts->informers, self);
   parts->slices->start();
+  if (o.run_scheduler) {
+    parts->scheduler = std::make_unique<scheduler::Scheduler>(*parts->informers, self);
+    parts->scheduler->start();
+  }
   parts->start_compactor(std::max(1, o.compaction_interval_seconds));
   parts->start_allocation_repair(std::max(1, o.allocation_repair_interval_seconds));
   auto plane = std::unique_ptr<ControlPlane>(new ControlPlane(std::move(parts)));

@@ -9,6 +9,7 @@
 #include "orchestrator/api/protobuf_codec.h"
 #include "orchestrator/apiserver/content_negotiation.h"
 #include "orchestrator/apiserver/patch.h"
+#include "orchestrator/apiserver/pod_binding.h"
 #include "orchestrator/apiserver/query_params.h"
 #include "orchestrator/apiserver/server_side_apply.h"
 
@@ -210,6 +211,7 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
     Json list = api_resource_list(group, version);
     return list.is_null() ? error_response(not_found_path()) : json_response(200, list);
   }
+  if (auto binding = handle_pod_binding(registry_, req, seg, at, group, version)) return std::move(*binding);
   auto r = route(seg, at, group, version);
   if (!r) return error_response(not_found_path());
   const ResourceInfo& res = *r->resource;
