@@ -17,6 +17,8 @@ FieldErrors validate_object_meta(const ObjectMeta& m, bool namespaced, NameValid
 
 FieldErrors validate(const Namespace& o);
 FieldErrors validate(const Pod& o);
+// affinity, tolerations, topologySpreadConstraints (pod_scheduling_validation.cpp)
+void validate_pod_scheduling(FieldErrors& errs, const PodSpec& spec);
 FieldErrors validate(const Service& o, const ClusterNetworkConfig& net);
 FieldErrors validate(const Endpoints& o);
 FieldErrors validate(const EndpointSlice& o);

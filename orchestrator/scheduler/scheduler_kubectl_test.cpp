@@ -173,6 +173,33 @@ TEST_P(SchedulerKubectl, PodsOfAnotherSchedulerAreLeftAlone) {
       << again.output;
 }
 
+TEST_P(SchedulerKubectl, AnInvalidAffinityOperatorGetsTheServersValidationStatus) {
+  auto r = k("create -f " + server_->file("bad.yaml", R"(apiVersion: v1
+kind: Pod
+metadata: {name: bad}
+spec:
+  affinity:
+    nodeAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        nodeSelectorTerms:
+        - matchExpressions: [{key: disk, operator: Equals, values: [ssd]}]
+    podAntiAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+      - labelSelector: {matchExpressions: [{key: app, operator: In}]}
+        topologyKey: kubernetes.io/hostname
+  containers: [{name: c, image: busybox}]
+)"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_THAT(r.output, HasSubstr("The Pod \"bad\" is invalid: "));
+  EXPECT_THAT(r.output, HasSubstr("spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0]."
+                                  "matchExpressions[0].operator: Invalid value: \"Equals\": not a valid selector operator"))
+      << r.output;
+  EXPECT_THAT(r.output, HasSubstr("spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].labelSelector."
+                                  "matchExpressions[0].values: Required value: must be specified when `operator` is 'In' or 'NotIn'"))
+      << r.output;
+  EXPECT_THAT(k("get pods").output, Not(HasSubstr("bad")));
+}
+
 INSTANTIATE_TEST_SUITE_P(Kubectl, SchedulerKubectl, ::testing::Values("1.27", "1.33"),
                          [](const auto& info) { return "v" + std::string(info.param).replace(1, 1, "_"); });
 
