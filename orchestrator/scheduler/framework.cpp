@@ -42,14 +42,16 @@ std::size_t SchedulingCycle::nodes_to_find(std::size_t all) const {
 }
 
 CycleResult SchedulingCycle::schedule(const PodInfo& pod, const std::vector<const NodeInfo*>& nodes,
-                                      const std::map<std::string, api::StringMap>& namespace_labels) {
+                                      const std::map<std::string, api::StringMap>& namespace_labels, bool any_pod_affinity) {
   CycleResult result;
   if (nodes.empty()) {
     result.error = FitError{};
     return result;
   }
   // PreFilter: the cluster-wide state of InterPodAffinity and PodTopologySpread.
-  const InterPodAffinityState affinity = prefilter_inter_pod_affinity(pod, nodes, namespace_labels);
+  const bool own_terms = !pod.required_affinity.empty() || !pod.required_anti_affinity.empty();
+  const InterPodAffinityState affinity =
+      own_terms || any_pod_affinity ? prefilter_inter_pod_affinity(pod, nodes, namespace_labels) : InterPodAffinityState{};
   const TopologySpreadState spread = prefilter_topology_spread(pod, nodes, true);
 
   const std::size_t want = nodes_to_find(nodes.size());

@@ -41,8 +41,9 @@ struct CycleResult {
 class SchedulingCycle {
  public:
   explicit SchedulingCycle(CycleOptions options = {}, std::uint64_t seed = std::random_device{}()) : options_(options), rng_(seed) {}
+  // `any_pod_affinity`: whether any pod on the nodes carries pod (anti-)affinity terms.
   CycleResult schedule(const PodInfo& pod, const std::vector<const NodeInfo*>& nodes,
-                       const std::map<std::string, api::StringMap>& namespace_labels = {});
+                       const std::map<std::string, api::StringMap>& namespace_labels = {}, bool any_pod_affinity = true);
   std::size_t nodes_to_find(std::size_t all) const;
 
  private:

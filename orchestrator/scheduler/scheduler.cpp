@@ -159,9 +159,16 @@ void Scheduler::stop() {
   binders_.clear();
 }
 
-void Scheduler::submit(std::function<void(client::ApiClient&)> task) {
+void Scheduler::submit(std::function<void(client::ApiClient&)> task, bool deferred) {
   std::lock_guard lock(tasks_mu_);
-  tasks_.push_back(std::move(task));
+  if (!deferred) {
+    tasks_.push_back(std::move(task));
+  } else if (deferred_tasks_.size() < kMaxDeferred) {
+    deferred_tasks_.push_back(std::move(task));
+  } else {
+    ++stats_.events_dropped;
+    return;
+  }
   tasks_cv_.notify_one();
 }
 
@@ -171,10 +178,11 @@ void Scheduler::binder() {
     std::function<void(client::ApiClient&)> task;
     {
       std::unique_lock lock(tasks_mu_);
-      tasks_cv_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
-      if (tasks_.empty()) return;  // stopping, and everything submitted is done
-      task = std::move(tasks_.front());
-      tasks_.pop_front();
+      tasks_cv_.wait(lock, [&] { return stopping_ || !tasks_.empty() || !deferred_tasks_.empty(); });
+      auto& from = !tasks_.empty() ? tasks_ : deferred_tasks_;
+      if (from.empty()) return;  // stopping, and everything submitted is done
+      task = std::move(from.front());
+      from.pop_front();
     }
     task(api);
   }
@@ -202,7 +210,7 @@ void Scheduler::schedule_one(QueuedPod queued) {
   ++stats_.attempts;
   CycleResult result;
   const std::string node = cache_.pick_and_assume(info, [&](const std::vector<const NodeInfo*>& nodes) {
-    result = cycle_.schedule(*info, nodes);
+    result = cycle_.schedule(*info, nodes, {}, cache_.pods_with_affinity() > 0);
     return result.node;
   });
   if (!node.empty()) {
@@ -232,8 +240,12 @@ void Scheduler::bind(QueuedPod queued, const std::string& node, client::ApiClien
       last_failure_.erase(queued.info->key);
     }
     if (options_.record_scheduled_events)
-      record_event(pod, "Normal", "Scheduled",
-                   fmt::format("Successfully assigned {}/{} to {}", pod.metadata.namespace_, pod.metadata.name, node), api);
+      submit(
+          [this, p = queued.info->pod, node](client::ApiClient& a) {
+            record_event(*p, "Normal", "Scheduled",
+                         fmt::format("Successfully assigned {}/{} to {}", p->metadata.namespace_, p->metadata.name, node), a);
+          },
+          true);
     return;
   }
   ++stats_.bind_failures;

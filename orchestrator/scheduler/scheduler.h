@@ -36,7 +36,8 @@ struct SchedulerOptions {
 };
 
 struct SchedulerStats {
-  std::atomic<std::uint64_t> attempts{0}, scheduled{0}, bound{0}, bind_failures{0}, unschedulable{0}, events{0}, event_failures{0};
+  std::atomic<std::uint64_t> attempts{0}, scheduled{0}, bound{0}, bind_failures{0}, unschedulable{0}, events{0}, event_failures{0},
+      events_dropped{0};
 };
 
 class Scheduler {
@@ -62,7 +63,9 @@ class Scheduler {
   void report_unschedulable(const PodInfoPtr& pod, const std::string& message, client::ApiClient& api);
   void record_event(const api::Pod& pod, const std::string& type, const std::string& reason, const std::string& message,
                     client::ApiClient& api);
-  void submit(std::function<void(client::ApiClient&)> task);
+  // Bindings and failure reports go first; Scheduled Events wait behind them (`deferred`) and are
+  // dropped past kMaxDeferred, as upstream's event broadcaster drops under load.
+  void submit(std::function<void(client::ApiClient&)> task, bool deferred = false);
   void binder();
   bool responsible_for(const api::Pod& pod) const;
   void on_pod_added(const client::ObjectPtr<api::Pod>& pod);
@@ -81,7 +84,8 @@ class Scheduler {
 
   std::mutex tasks_mu_;
   std::condition_variable tasks_cv_;
-  std::deque<std::function<void(client::ApiClient&)>> tasks_;
+  std::deque<std::function<void(client::ApiClient&)>> tasks_, deferred_tasks_;
+  static constexpr std::size_t kMaxDeferred = 10000;
   std::vector<std::thread> binders_;
   std::thread loop_, flusher_;
   std::atomic<bool> stopping_{false};

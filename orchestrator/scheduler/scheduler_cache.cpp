@@ -39,7 +39,9 @@ void SchedulerCache::remove_pod_locked(const std::string& key) {
   auto it = pod_nodes_.find(key);
   if (it == pod_nodes_.end()) return;
   if (auto n = nodes_.find(it->second); n != nodes_.end()) {
+    const std::size_t before = n->second->pods_with_affinity;
     n->second->remove_pod(key);
+    pods_with_affinity_ -= before - n->second->pods_with_affinity;
     if (!n->second->node && n->second->pods.empty()) nodes_.erase(n);
   }
   pod_nodes_.erase(it);
@@ -51,6 +53,7 @@ void SchedulerCache::add_or_update_pod(PodInfoPtr pod) {
   const std::string key = pod->key;
   const std::string node = pod->pod->spec.node_name;
   remove_pod_locked(key);
+  if (pod->has_pod_affinity()) ++pods_with_affinity_;
   node_slot(node).add_pod(std::move(pod));
   pod_nodes_[key] = node;
 }
@@ -63,6 +66,7 @@ void SchedulerCache::remove_pod(const std::string& key) {
 void SchedulerCache::assume_locked(PodInfoPtr pod, const std::string& node) {
   const std::string key = pod->key;
   remove_pod_locked(key);
+  if (pod->has_pod_affinity()) ++pods_with_affinity_;
   node_slot(node).add_pod(std::move(pod));
   pod_nodes_[key] = node;
   assumed_.insert(key);

@@ -4,6 +4,7 @@
 // fails forgets its assumed pod; the bound pod's watch event confirms it.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,9 @@ class SchedulerCache {
   bool is_assumed(const std::string& key) const;
   std::size_t node_count() const;
   std::size_t assumed_count() const;
+  // Pods in the cache carrying pod (anti-)affinity terms: with none, InterPodAffinity has nothing
+  // to check for a pod without terms of its own and skips its walk over every node.
+  std::size_t pods_with_affinity() const { return pods_with_affinity_; }
 
   // Runs `f(nodes)` with every known Node, under the cache's lock (one scheduling cycle).
   template <class F>
@@ -58,6 +62,7 @@ class SchedulerCache {
   std::set<std::string> assumed_;
   std::vector<const NodeInfo*> list_;
   bool list_dirty_ = true;
+  std::atomic<std::size_t> pods_with_affinity_{0};
 };
 
 }  // namespace switchyard::scheduler
