@@ -10,6 +10,7 @@
 //  2. a watch on the namespace's pods, then --pods pods (100m CPU, 500 MiB, as scheduler_perf's
 //     pod-default.yaml) POSTed over --creators connections as fast as they are answered;
 //  3. each pod's time from its POST being sent to the watch event that shows it bound.
+// With --mode cycle only the scheduling cycles run, in memory, without any API server.
 // With --mode backlog the pods are created first and the clock starts when a scheduler starts.
 // Prints pods/s (measured pods / from the first POST to the last binding seen) and the
 // p50/p90/p99 creation → binding latencies, with the server's CPU time.
@@ -34,6 +35,7 @@
 #include <nlohmann/json.hpp>
 
 #include "netns-tests/support/process.h"
+#include "orchestrator/api/json_codec.h"
 #include "orchestrator/client/api_client.h"
 #include "orchestrator/client/informer_factory.h"
 #include "orchestrator/scheduler/scheduler.h"
@@ -120,7 +122,43 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
+// --mode cycle: the scheduling cycles alone, in memory (no API server): N NodeInfos, the existing
+// pods on them, then each pod filtered, scored and assumed as the scheduler's loop does.
+int run_cycles(const Options& o) {
+  std::vector<std::unique_ptr<sy::scheduler::NodeInfo>> nodes;
+  std::vector<const sy::scheduler::NodeInfo*> list;
+  auto info_of = [](const Json& j) {
+    auto d = sy::api::decode_object(j);
+    return std::make_shared<sy::api::Pod>(std::get<sy::api::Pod>(d->object));
+  };
+  for (int i = 0; i < o.nodes; ++i) {
+    auto d = sy::api::decode_object(node(i));
+    nodes.push_back(std::make_unique<sy::scheduler::NodeInfo>());
+    nodes.back()->set_node(std::make_shared<sy::api::Node>(std::get<sy::api::Node>(d->object)));
+    list.push_back(nodes.back().get());
+  }
+  for (int i = 0; i < o.existing; ++i)
+    nodes[i % o.nodes]->add_pod(
+        *sy::scheduler::make_pod_info(info_of(pod(fmt::format("existing-{}", i), fmt::format("node-{}", i % o.nodes)))));
+  std::vector<sy::scheduler::PodInfoPtr> pending;
+  for (int i = 0; i < o.pods; ++i) pending.push_back(*sy::scheduler::make_pod_info(info_of(pod(fmt::format("pod-{}", i), ""))));
+  std::map<std::string, sy::scheduler::NodeInfo*> by_name;
+  for (auto& n : nodes) by_name[n->name()] = n.get();
+  sy::scheduler::SchedulingCycle cycle;
+  const auto start = Clock::now();
+  for (const auto& p : pending) {
+    auto r = cycle.schedule(*p, list, {}, false);
+    if (r.node.empty()) return 1;
+    by_name[r.node]->add_pod(p);
+  }
+  const double s = std::chrono::duration<double>(Clock::now() - start).count();
+  std::cout << fmt::format("cycle nodes={} existing={} pods={}: {:.0f} pods/s ({:.1f} us per scheduling cycle, in memory, one thread)\n",
+                           o.nodes, o.existing, o.pods, o.pods / s, s * 1e6 / o.pods);
+  return 0;
+}
+
 int run(const Options& o) {
+  if (o.mode == "cycle") return run_cycles(o);
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("scheduler-bench-{}", getpid());
   std::filesystem::create_directories(dir);
   const auto port = std::to_string(sy::testing::free_loopback_port());
