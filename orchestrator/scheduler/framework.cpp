@@ -109,6 +109,23 @@ CycleResult SchedulingCycle::schedule(const PodInfo& pod, const std::vector<cons
   normalize_scores(taints, true);
   normalize_scores(node_affinity, false);
   for (std::size_t k = 0; k < n; ++k) total[k] += weights::kTaintToleration * taints[k] + weights::kNodeAffinity * node_affinity[k];
+  // InterPodAffinity (preferred terms both ways) and PodTopologySpread (ScheduleAnyway), counted
+  // over every node, scored on the feasible ones.
+  const auto pod_affinity = prescore_inter_pod_affinity(pod, nodes, any_pod_affinity);
+  if (!pod_affinity.pair_scores.empty()) {
+    std::vector<std::int64_t> s(n);
+    for (std::size_t k = 0; k < n; ++k) s[k] = score_inter_pod_affinity(*feasible[k], pod_affinity);
+    normalize_min_max(s);
+    for (std::size_t k = 0; k < n; ++k) total[k] += weights::kInterPodAffinity * s[k];
+  }
+  const auto soft_spread = prescore_topology_spread(pod, nodes);
+  if (!soft_spread.constraints.empty()) {
+    std::vector<std::optional<std::int64_t>> raw(n);
+    for (std::size_t k = 0; k < n; ++k) raw[k] = score_topology_spread(*feasible[k], soft_spread);
+    std::vector<std::int64_t> s;
+    normalize_topology_spread(raw, s);
+    for (std::size_t k = 0; k < n; ++k) total[k] += weights::kPodTopologySpread * s[k];
+  }
   // The best score; among equals each is chosen with equal chance (reservoir sampling).
   std::size_t best = 0, ties = 1;
   for (std::size_t k = 1; k < n; ++k) {

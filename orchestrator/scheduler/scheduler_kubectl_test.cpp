@@ -6,6 +6,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
 #include "netns-tests/support/apiserver_process.h"
 
 namespace switchyard::scheduler {
@@ -171,6 +174,41 @@ TEST_P(SchedulerKubectl, PodsOfAnotherSchedulerAreLeftAlone) {
   EXPECT_THAT(again.output, HasSubstr("Error from server (Conflict): Operation cannot be fulfilled on pods/binding \"mine\": pod mine is "
                                       "already assigned to node \"n1\""))
       << again.output;
+}
+
+TEST_P(SchedulerKubectl, AntiAffinityAndTopologySpreadAreHonoured) {
+  node("a1", "4", "8Gi", "zone: a");
+  node("a2", "4", "8Gi", "zone: a");
+  node("b1", "4", "8Gi", "zone: b");
+  const std::string anti =
+      "  affinity:\n    podAntiAffinity:\n      requiredDuringSchedulingIgnoredDuringExecution:\n"
+      "      - labelSelector: {matchLabels: {app: web}}\n        topologyKey: kubernetes.io/hostname\n";
+  std::set<std::string> used;
+  for (const char* p : {"web-1", "web-2", "web-3"}) {
+    apply(p, std::string("apiVersion: v1\nkind: Pod\nmetadata: {name: ") + p + ", labels: {app: web}}\nspec:\n" + anti +
+                 "  containers: [{name: c, image: busybox}]\n");
+    used.insert(bound(p));
+  }
+  EXPECT_EQ(used, (std::set<std::string>{"a1", "a2", "b1"}));
+  apply("web-4", "apiVersion: v1\nkind: Pod\nmetadata: {name: web-4, labels: {app: web}}\nspec:\n" + anti +
+                     "  containers: [{name: c, image: busybox}]\n");
+  const std::string described = describe_until("web-4", "FailedScheduling");
+  EXPECT_THAT(described, HasSubstr("0/3 nodes are available: 3 node(s) didn't satisfy existing pods anti-affinity rules. preemption: "
+                                   "0/3 nodes are available: 3 No preemption victims found for incoming pod.."))
+      << described;
+
+  // maxSkew 1 over zones: two zones of unequal size still get two pods each.
+  std::map<std::string, int> per_zone;
+  for (const char* p : {"spread-1", "spread-2", "spread-3", "spread-4"}) {
+    apply(
+        p,
+        std::string("apiVersion: v1\nkind: Pod\nmetadata: {name: ") + p +
+            ", labels: {app: spread}}\nspec:\n  topologySpreadConstraints:\n  - {maxSkew: 1, topologyKey: zone, "
+            "whenUnsatisfiable: DoNotSchedule, labelSelector: {matchLabels: {app: spread}}}\n  containers: [{name: c, image: busybox}]\n");
+    const std::string n = bound(p);
+    ++per_zone[n.substr(0, 1)];
+  }
+  EXPECT_EQ(per_zone, (std::map<std::string, int>{{"a", 2}, {"b", 2}}));
 }
 
 TEST_P(SchedulerKubectl, AnInvalidAffinityOperatorGetsTheServersValidationStatus) {

@@ -78,6 +78,47 @@ TEST(NodeAffinityScore, SumsTheWeightsOfMatchingPreferredTerms) {
   EXPECT_EQ(scores, (std::vector<std::int64_t>{28, 100, 0}));
 }
 
+TEST(InterPodAffinityScore, PreferredTermsPullAndPushByTopology) {
+  NodeInfo a = node("a", R"({"zone":"a"})"), b = node("b", R"({"zone":"b"})");
+  a.add_pod(pod("", "db-0", R"({"app":"db"})"));
+  b.add_pod(pod("", "web-0", R"({"app":"web"})"));
+  const std::vector<const NodeInfo*> nodes = {&a, &b};
+  const auto p = pod(R"({"affinity":{
+    "podAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[{"weight":10,"podAffinityTerm":{"labelSelector":{"matchLabels":{"app":"db"}},"topologyKey":"zone"}}]},
+    "podAntiAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[{"weight":5,"podAffinityTerm":{"labelSelector":{"matchLabels":{"app":"web"}},"topologyKey":"zone"}}]}}})",
+                     "web-1", R"({"app":"web"})");
+  const auto state = prescore_inter_pod_affinity(*p, nodes, true);
+  std::vector<std::int64_t> scores = {score_inter_pod_affinity(a, state), score_inter_pod_affinity(b, state)};
+  EXPECT_EQ(scores, (std::vector<std::int64_t>{10, -5}));
+  normalize_min_max(scores);
+  EXPECT_EQ(scores, (std::vector<std::int64_t>{100, 0}));
+  // Existing pods' required affinity toward the incoming pod counts with weight 1.
+  NodeInfo c = node("c", R"({"zone":"c"})");
+  c.add_pod(pod(
+      R"({"affinity":{"podAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[{"labelSelector":{"matchLabels":{"app":"web"}},"topologyKey":"zone"}]}}})",
+      "cache-0", R"({"app":"cache"})"));
+  const auto plain = pod("", "web-2", R"({"app":"web"})");
+  EXPECT_EQ(score_inter_pod_affinity(c, prescore_inter_pod_affinity(*plain, {&a, &b, &c}, true)), 1);
+}
+
+TEST(TopologySpreadScore, FewerMatchingPodsInTheDomainScoresHigher) {
+  NodeInfo a = node("a", R"({"zone":"a"})"), b = node("b", R"({"zone":"b"})"), bare = node("bare", "{}");
+  a.add_pod(pod("", "web-0", R"({"app":"web"})"));
+  a.add_pod(pod("", "web-1", R"({"app":"web"})"));
+  const auto p = pod(R"({"topologySpreadConstraints":[{"maxSkew":1,"topologyKey":"zone","whenUnsatisfiable":"ScheduleAnyway",
+    "labelSelector":{"matchLabels":{"app":"web"}}}]})",
+                     "web-2", R"({"app":"web"})");
+  const auto state = prescore_topology_spread(*p, {&a, &b, &bare});
+  std::vector<std::optional<std::int64_t>> raw = {score_topology_spread(a, state), score_topology_spread(b, state),
+                                                  score_topology_spread(bare, state)};
+  EXPECT_EQ(raw[0], 3);  // 2 pods × log(2 domains + 2) = 2.77, rounded
+  EXPECT_EQ(raw[1], 0);
+  EXPECT_EQ(raw[2], std::nullopt);
+  std::vector<std::int64_t> scores;
+  normalize_topology_spread(raw, scores);
+  EXPECT_EQ(scores, (std::vector<std::int64_t>{0, 100, 0}));
+}
+
 TEST(FitError, CountsReasonsAsUpstreamWordsThem) {
   FitError e;
   e.num_all_nodes = 3;
