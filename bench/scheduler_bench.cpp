@@ -53,6 +53,10 @@ struct Options {
   // backlog: `apiserver --no-scheduler`; the pods are created first, then a scheduler (this
   // process, the code of `switchyard scheduler`) starts and binds them all.
   std::string mode = "streaming";
+  // basic | anti-affinity (each pending pod: required anti-affinity to the others on the hostname,
+  // as scheduler_perf's SchedulingPodAntiAffinity; at most one per node) | spread (maxSkew 1 over
+  // 5 zones, DoNotSchedule)
+  std::string variant = "basic";
   bool scheduled_events = true;  // backlog: the Normal "Scheduled" Event per pod (a second write per pod)
   int binders = 8;
   double timeout_seconds = 600;
@@ -99,7 +103,10 @@ Json node(int i) {
   const Json resources = {{"cpu", "4"}, {"memory", "32Gi"}, {"pods", "110"}};
   return {{"apiVersion", "v1"},
           {"kind", "Node"},
-          {"metadata", {{"name", fmt::format("node-{}", i)}, {"labels", {{"kubernetes.io/hostname", fmt::format("node-{}", i)}}}}},
+          {"metadata",
+           {{"name", fmt::format("node-{}", i)},
+            {"labels",
+             {{"kubernetes.io/hostname", fmt::format("node-{}", i)}, {"topology.kubernetes.io/zone", fmt::format("zone-{}", i % 5)}}}}},
           {"status", {{"capacity", resources}, {"allocatable", resources}}}};
 }
 
@@ -113,6 +120,25 @@ Json pod(const std::string& name, const std::string& node_name) {
                  {"image", "registry.k8s.io/pause:3.9"},
                  {"resources", {{"requests", {{"cpu", "100m"}, {"memory", "500Mi"}}}}}}}}}}};
   if (!node_name.empty()) p["spec"]["nodeName"] = node_name;
+  return p;
+}
+
+// A pending pod of the variant.
+Json pending_pod(const std::string& name, const std::string& variant) {
+  Json p = pod(name, "");
+  const Json selector = {{"matchLabels", {{"color", "green"}}}};
+  if (variant == "anti-affinity") {
+    p["metadata"]["labels"] = {{"color", "green"}};
+    p["spec"]["affinity"] = {
+        {"podAntiAffinity",
+         {{"requiredDuringSchedulingIgnoredDuringExecution", {{{"labelSelector", selector}, {"topologyKey", "kubernetes.io/hostname"}}}}}}};
+  } else if (variant == "spread") {
+    p["metadata"]["labels"] = {{"color", "green"}};
+    p["spec"]["topologySpreadConstraints"] = {{{"maxSkew", 1},
+                                               {"topologyKey", "topology.kubernetes.io/zone"},
+                                               {"whenUnsatisfiable", "DoNotSchedule"},
+                                               {"labelSelector", selector}}};
+  }
   return p;
 }
 
@@ -141,19 +167,25 @@ int run_cycles(const Options& o) {
     nodes[i % o.nodes]->add_pod(
         *sy::scheduler::make_pod_info(info_of(pod(fmt::format("existing-{}", i), fmt::format("node-{}", i % o.nodes)))));
   std::vector<sy::scheduler::PodInfoPtr> pending;
-  for (int i = 0; i < o.pods; ++i) pending.push_back(*sy::scheduler::make_pod_info(info_of(pod(fmt::format("pod-{}", i), ""))));
+  for (int i = 0; i < o.pods; ++i)
+    pending.push_back(*sy::scheduler::make_pod_info(info_of(pending_pod(fmt::format("pod-{}", i), o.variant))));
+  bool any_affinity = false;
   std::map<std::string, sy::scheduler::NodeInfo*> by_name;
   for (auto& n : nodes) by_name[n->name()] = n.get();
   sy::scheduler::SchedulingCycle cycle;
   const auto start = Clock::now();
   for (const auto& p : pending) {
-    auto r = cycle.schedule(*p, list, {}, false);
-    if (r.node.empty()) return 1;
+    auto r = cycle.schedule(*p, list, {}, any_affinity);
+    if (r.node.empty()) {
+      std::cerr << "no node for " << p->key << ": " << (r.error ? r.error->message() : "") << "\n";
+      return 1;
+    }
+    any_affinity = any_affinity || p->has_pod_affinity();
     by_name[r.node]->add_pod(p);
   }
   const double s = std::chrono::duration<double>(Clock::now() - start).count();
-  std::cout << fmt::format("cycle nodes={} existing={} pods={}: {:.0f} pods/s ({:.1f} us per scheduling cycle, in memory, one thread)\n",
-                           o.nodes, o.existing, o.pods, o.pods / s, s * 1e6 / o.pods);
+  std::cout << fmt::format("cycle {} nodes={} existing={} pods={}: {:.0f} pods/s ({:.1f} us per scheduling cycle, in memory, one thread)\n",
+                           o.variant, o.nodes, o.existing, o.pods, o.pods / s, s * 1e6 / o.pods);
   return 0;
 }
 
@@ -221,8 +253,8 @@ int run(const Options& o) {
   auto start = Clock::now();
   if (!create_all(
           c, o.pods, o.creators,
-          [](int i) {
-            return std::pair{std::string("/api/v1/namespaces/bench/pods"), pod(fmt::format("pod-{}", i), "")};
+          [&](int i) {
+            return std::pair{std::string("/api/v1/namespaces/bench/pods"), pending_pod(fmt::format("pod-{}", i), o.variant)};
           },
           [&](int i) { sent[i] = Clock::now(); }))
     return 1;
@@ -259,10 +291,10 @@ int run(const Options& o) {
   }
   const double total_s = std::chrono::duration<double>(last - start).count();
   std::cout << fmt::format(
-      "{}{} nodes={} existing={} pods={}: {:.0f} pods/s scheduled+bound ({} pods in {:.2f} s; creation alone {:.2f} s = {:.0f} pods/s); "
+      "{}{} {} nodes={} existing={} pods={}: {:.0f} pods/s scheduled+bound ({} pods in {:.2f} s; creation alone {:.2f} s = {:.0f} pods/s); "
       "creation->binding p50 {:.0f} ms, p90 {:.0f} ms, p99 {:.0f} ms; server CPU {:.1f} s ({:.2f} ms per pod)\n",
-      o.mode, backlog ? fmt::format(" (binders={}, Scheduled events {})", o.binders, o.scheduled_events ? "on" : "off") : "", o.nodes,
-      o.existing, o.pods, o.pods / total_s, o.pods, total_s, create_s, o.pods / create_s, percentile(latency, 0.5),
+      o.mode, backlog ? fmt::format(" (binders={}, Scheduled events {})", o.binders, o.scheduled_events ? "on" : "off") : "", o.variant,
+      o.nodes, o.existing, o.pods, o.pods / total_s, o.pods, total_s, create_s, o.pods / create_s, percentile(latency, 0.5),
       percentile(latency, 0.9), percentile(latency, 0.99), cpu, cpu * 1000 / o.pods);
   server.kill_now(SIGTERM);
   if (!server.wait_exit(10)) server.kill_now(SIGKILL);
@@ -290,6 +322,8 @@ int main(int argc, char** argv) {
       o.timeout_seconds = std::stod(value);
     else if (flag == "--mode")
       o.mode = value;
+    else if (flag == "--variant")
+      o.variant = value;
     else if (flag == "--scheduled-events")
       o.scheduled_events = value == "true";
     else if (flag == "--binders")
