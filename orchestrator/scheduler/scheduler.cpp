@@ -152,7 +152,11 @@ void Scheduler::stop() {
   loop_.join();
   flusher_.join();
   {
+    // Writes not started are dropped: unbound pods stay pending for the next scheduler, and what
+    // this one assumed goes with its cache.
     std::lock_guard lock(tasks_mu_);
+    tasks_.clear();
+    deferred_tasks_.clear();
     tasks_cv_.notify_all();
   }
   for (auto& b : binders_) b.join();

@@ -6,7 +6,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <map>
+#include <thread>
 #include <set>
 
 #include "netns-tests/support/apiserver_process.h"
@@ -240,6 +242,25 @@ spec:
 
 INSTANTIATE_TEST_SUITE_P(Kubectl, SchedulerKubectl, ::testing::Values("1.27", "1.33"),
                          [](const auto& info) { return "v" + std::string(info.param).replace(1, 1, "_"); });
+
+// `switchyard scheduler --kubeconfig` alone, beside an API server started with --no-scheduler.
+TEST(StandaloneScheduler, BindsThePodsOfTheApiServerItIsPointedAt) {
+  const std::string kubectl = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33";
+  ApiserverProcess server(SWITCHYARD_BINARY, "scheduler-standalone", {"--no-scheduler"});
+  ASSERT_TRUE(server.wait_ready(kubectl)) << server.log();
+  auto k = [&](const std::string& args) { return server.run_kubectl(kubectl, args); };
+  auto node = k("create -f " + server.file("node.yaml",
+                                           "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nstatus:\n  allocatable: "
+                                           "{cpu: \"2\", memory: 4Gi, pods: \"10\"}\n"));
+  ASSERT_EQ(node.exit_code, 0) << node.output;
+  ASSERT_EQ(k("run web --image=busybox").exit_code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(k("get pod web -o jsonpath={.spec.nodeName}").output, "");  // nobody schedules yet
+  testing::ChildProcess scheduler({SWITCHYARD_BINARY, "scheduler", "--kubeconfig", server.kubeconfig()},
+                                  (server.dir() / "scheduler.log").string());
+  EXPECT_TRUE(wait_until(10, [&] { return k("get pod web -o jsonpath={.spec.nodeName}").output == "n1"; }))
+      << testing::run("cat " + (server.dir() / "scheduler.log").string()).output;
+}
 
 }  // namespace
 }  // namespace switchyard::scheduler
