@@ -30,9 +30,11 @@ http::Response to_http(HttpResponse out) {
 http::Response to_http(const ApiError& e) { return http::Response{e.code, "application/json", e.status.dump()}; }
 
 HttpRequest to_api(const http::Request& r) {
-  return HttpRequest{
+  HttpRequest out{
       r.method, r.target, std::string(r.header("content-type")), std::string(r.header("accept")), std::string(r.header("authorization")),
       r.body};
+  out.user_agent = r.header("user-agent");
+  return out;
 }
 
 bool is_health_path(std::string_view path) { return path == "/healthz" || path == "/readyz" || path == "/livez"; }
