@@ -81,7 +81,6 @@ std::string read_file(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-
 // The API server's credentials towards kubelets: given files, or with our own PKI a client
 // certificate the cluster CA signs (the name kubelets' servers let in).
 Result<apiserver::KubeletClientConfig> kubelet_client_config(const ControlPlaneOptions& o, const apiserver::Credentials* creds) {

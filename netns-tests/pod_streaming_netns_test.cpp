@@ -39,10 +39,10 @@ class PodStreaming : public ::testing::Test {
                     kNodeIp + "/24 dev sy-st-a && ip -n " + netns_->name() + " link set sy-st-a up && ip -n " + netns_->name() +
                     " link set sy-st-b up && ip -n " + netns_->name() + " link set lo up 2>&1");
     ASSERT_EQ(link.exit_code, 0) << link.output;
-    up_ = new ChildProcess({"nsenter", "--net=/run/netns/" + netns_->name(), SWITCHYARD_BINARY, "up", "--data-dir",
-                            (dir_ / "cluster").string(), "--node-name", "node-st", "--node-ip", kNodeIp, "--healthz-bind-address",
-                            "127.0.0.1:10256", "--images-dir", SWITCHYARD_TEST_IMAGES_DIR},
-                           (dir_ / "up.log").string());
+    up_ = new ChildProcess(
+        {"nsenter", "--net=/run/netns/" + netns_->name(), SWITCHYARD_BINARY, "up", "--data-dir", (dir_ / "cluster").string(), "--node-name",
+         "node-st", "--node-ip", kNodeIp, "--healthz-bind-address", "127.0.0.1:10256", "--images-dir", SWITCHYARD_TEST_IMAGES_DIR},
+        (dir_ / "up.log").string());
     ASSERT_TRUE(wait_until(90, [] { return up_output().find("Container runtime:") != std::string::npos; })) << up_output();
     // web: two containers (an httpd that logs two lines, a ticker); crash: exits every second;
     // unbound: no node.
@@ -80,7 +80,8 @@ spec:
 )";
     auto applied = run(kubectl(33) + "apply -f " + (dir_ / "pods.yaml").string() + " 2>&1");
     ASSERT_EQ(applied.exit_code, 0) << applied.output;
-    ASSERT_TRUE(wait_until(60, [] { return run(kubectl(33) + "get pod web --no-headers").output.find("2/2   Running") != std::string::npos; }))
+    ASSERT_TRUE(
+        wait_until(60, [] { return run(kubectl(33) + "get pod web --no-headers").output.find("2/2   Running") != std::string::npos; }))
         << run(kubectl(33) + "get pod web -o yaml").output << up_output();
   }
 
@@ -194,8 +195,9 @@ TEST_F(PodStreaming, PortForwardReachesThePodsServer) {
     SCOPED_TRACE("kubectl 1." + std::to_string(v));
     const std::string port = std::to_string(18000 + v);
     auto forward = std::make_unique<ChildProcess>(
-        std::vector<std::string>{"nsenter", "--net=/run/netns/" + netns_->name(), "/usr/lib/google-cloud-sdk/bin/kubectl.1." + std::to_string(v),
-                                 "--kubeconfig", (dir_ / "cluster" / "kubeconfig").string(), "port-forward", "pod/web", port + ":8080"},
+        std::vector<std::string>{"nsenter", "--net=/run/netns/" + netns_->name(),
+                                 "/usr/lib/google-cloud-sdk/bin/kubectl.1." + std::to_string(v), "--kubeconfig",
+                                 (dir_ / "cluster" / "kubeconfig").string(), "port-forward", "pod/web", port + ":8080"},
         (dir_ / ("port-forward-" + port + ".log")).string());
     std::string page;
     EXPECT_TRUE(wait_until(15, [&] {
@@ -222,14 +224,14 @@ TEST_F(PodStreaming, TheKubeletServesOnlyTheApiServer) {
   const fs::path pki = dir_ / "cluster" / "pki";
   // No client certificate, or the admin's bearer token: 401.
   EXPECT_EQ(run(in_netns() + "curl -sk -o /dev/null -w %{http_code} " + url).output, "401");
-  EXPECT_EQ(run(in_netns() + "curl -sk -o /dev/null -w %{http_code} -H \"Authorization: Bearer $(cat " + (dir_ / "cluster" / "admin.token").string() +
-                ")\" " + url)
+  EXPECT_EQ(run(in_netns() + "curl -sk -o /dev/null -w %{http_code} -H \"Authorization: Bearer $(cat " +
+                (dir_ / "cluster" / "admin.token").string() + ")\" " + url)
                 .output,
             "401");
   // The API server's client certificate, and the kubelet's serving certificate checks out
   // against the cluster CA for the node's address.
-  auto ok = run(in_netns() + "curl -s --cacert " + (pki / "ca.crt").string() + " --cert " + (pki / "apiserver-kubelet-client.crt").string() +
-                " --key " + (pki / "apiserver-kubelet-client.key").string() + " " + url);
+  auto ok = run(in_netns() + "curl -s --cacert " + (pki / "ca.crt").string() + " --cert " +
+                (pki / "apiserver-kubelet-client.crt").string() + " --key " + (pki / "apiserver-kubelet-client.key").string() + " " + url);
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
   EXPECT_EQ(ok.output, "hello from web\nto stderr\n");
 }

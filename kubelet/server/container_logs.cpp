@@ -80,7 +80,7 @@ void follow(std::shared_ptr<cri::CriClient> cri, std::string id, std::string fil
 }  // namespace
 
 http::Response status_response(int code, const std::string& reason, const std::string& message) {
-  nlohmann::json status = {{"kind", "Status"},   {"apiVersion", "v1"}, {"metadata", nlohmann::json::object()},
+  nlohmann::json status = {{"kind", "Status"},    {"apiVersion", "v1"}, {"metadata", nlohmann::json::object()},
                            {"status", "Failure"}, {"message", message}, {"reason", reason},
                            {"code", code}};
   return http::Response{code, "application/json", status.dump()};
@@ -101,7 +101,8 @@ http::Response container_logs(const std::shared_ptr<cri::CriClient>& cri, const 
   if (previous && containers.size() < 2)
     return status_response(400, "BadRequest", fmt::format("previous terminated container \"{}\" in pod \"{}\" not found", container, pod));
   if (containers.empty())
-    return status_response(400, "BadRequest", fmt::format("container \"{}\" in pod \"{}\" is waiting to start: ContainerCreating", container, pod));
+    return status_response(400, "BadRequest",
+                           fmt::format("container \"{}\" in pod \"{}\" is waiting to start: ContainerCreating", container, pod));
   const auto& chosen = containers[previous ? 1 : 0];
   auto status = cri->container_status(chosen.id);
   if (!status) return status_response(503, "ServiceUnavailable", fmt::format("container runtime: {}", status.error().message));
@@ -110,8 +111,8 @@ http::Response container_logs(const std::shared_ptr<cri::CriClient>& cri, const 
   options.timestamps = flag(query, "timestamps");
   options.limit_bytes = integer(query, "limitBytes");
   if (auto since = integer(query, "sinceSeconds"))
-    options.since_ns =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count() - *since * 1'000'000'000;
+    options.since_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count() -
+                       *since * 1'000'000'000;
   if (auto since_time = http::query_value(query, "sinceTime"))
     if (auto at = parse_rfc3339_ns(*since_time)) options.since_ns = *at;
   auto formatter = std::make_shared<CriLogFormatter>(options);
@@ -125,7 +126,8 @@ http::Response container_logs(const std::shared_ptr<cri::CriClient>& cri, const 
   if (!flag(query, "follow") || formatter->limit_reached()) return http::Response{200, "text/plain", std::move(out)};
 
   http::Response r{200, "text/plain"};
-  r.stream = [cri, id = chosen.id, file = status->log_path, end, formatter, out = std::move(out)](std::shared_ptr<http::ResponseStream> stream) mutable {
+  r.stream = [cri, id = chosen.id, file = status->log_path, end, formatter,
+              out = std::move(out)](std::shared_ptr<http::ResponseStream> stream) mutable {
     if (!out.empty()) stream->write(std::move(out));
     follow(cri, id, file, end, formatter, std::move(stream));
   };

@@ -59,8 +59,8 @@ std::optional<std::int64_t> parse_rfc3339_ns(std::string_view t) {
     return std::nullopt;
   }
   if (at != t.size()) return std::nullopt;
-  const std::int64_t seconds = days_from_civil(*year, static_cast<unsigned>(*month), static_cast<unsigned>(*day)) * 86400 +
-                               *hour * 3600 + *minute * 60 + *second - offset_s;
+  const std::int64_t seconds = days_from_civil(*year, static_cast<unsigned>(*month), static_cast<unsigned>(*day)) * 86400 + *hour * 3600 +
+                               *minute * 60 + *second - offset_s;
   return seconds * 1'000'000'000 + frac;
 }
 

@@ -33,9 +33,7 @@ TEST(CriLog, ParsesTheFourFields) {
   EXPECT_FALSE(parse_cri_log_line("2026-12-07T03:52:06.1Z stdout X text"));
 }
 
-TEST(CriLog, StripsThePrefixAndJoinsPartialEntries) {
-  EXPECT_EQ(format(kLog, {}), "first\nsecond\npartial\nfourth\n");
-}
+TEST(CriLog, StripsThePrefixAndJoinsPartialEntries) { EXPECT_EQ(format(kLog, {}), "first\nsecond\npartial\nfourth\n"); }
 
 TEST(CriLog, TimestampsPrefixEachEntry) {
   EXPECT_EQ(format("2026-12-07T03:52:06.1Z stdout F a\n", {.timestamps = true}), "2026-12-07T03:52:06.1Z a\n");

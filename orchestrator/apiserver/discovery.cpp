@@ -62,7 +62,9 @@ Json api_resource_list(std::string_view group, std::string_view version) {
                            {"singularName", ""},
                            {"namespaced", r.namespaced},
                            {"kind", kind},
-                           {"verbs", connect ? Json{"create", "get"} : sub == "log" ? Json{"get"} : Json{"get", "patch", "update"}}});
+                           {"verbs", connect        ? Json{"create", "get"}
+                                     : sub == "log" ? Json{"get"}
+                                                    : Json{"get", "patch", "update"}}});
     }
   }
   if (gv.empty()) return nullptr;

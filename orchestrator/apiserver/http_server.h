@@ -21,7 +21,7 @@ http::HttpServerOptions api_transport_defaults();
 struct HttpServerOptions {
   std::string listen = "127.0.0.1:6443";
   std::string tls_cert_file, tls_key_file;  // both empty: plain HTTP
-  KubeletClientConfig kubelet_client;        // pods/log, exec, attach, portforward go to kubelets with it
+  KubeletClientConfig kubelet_client;       // pods/log, exec, attach, portforward go to kubelets with it
   // Threads, timeouts, limits; its listen, TLS files, name, check_head and error_response are
   // set by start() from the above and the handler.
   http::HttpServerOptions transport = api_transport_defaults();

@@ -432,16 +432,14 @@ Result<bool> ensure_leaf_certificate(const LeafCertificate& leaf) {
   if (fs::exists(leaf.cert_file, ec) && fs::exists(leaf.key_file, ec)) {
     auto cert = load_cert(leaf.cert_file);
     auto key = load_key(leaf.key_file);
-    if (cert && key && serving_cert_problem(cert->get(), key->get(), self_signed ? cert->get() : ca.get(), leaf.sans).empty())
-      return false;
+    if (cert && key && serving_cert_problem(cert->get(), key->get(), self_signed ? cert->get() : ca.get(), leaf.sans).empty()) return false;
   }
   auto key = generate_key();
   if (!key) return std::unexpected(key.error());
-  std::vector<std::pair<int, std::string>> extensions = {
-      {NID_basic_constraints, "critical,CA:FALSE"},
-      {NID_key_usage, "critical,digitalSignature,keyEncipherment"},
-      {NID_ext_key_usage, leaf.client ? "clientAuth" : "serverAuth"},
-      {NID_subject_key_identifier, "hash"}};
+  std::vector<std::pair<int, std::string>> extensions = {{NID_basic_constraints, "critical,CA:FALSE"},
+                                                         {NID_key_usage, "critical,digitalSignature,keyEncipherment"},
+                                                         {NID_ext_key_usage, leaf.client ? "clientAuth" : "serverAuth"},
+                                                         {NID_subject_key_identifier, "hash"}};
   if (!self_signed) extensions.emplace_back(NID_authority_key_identifier, "keyid:always");
   if (!leaf.client && !(leaf.sans.ips.empty() && leaf.sans.dns_names.empty()))
     extensions.emplace_back(NID_subject_alt_name, san_extension_value(leaf.sans));

@@ -18,7 +18,7 @@ namespace switchyard::apiserver {
 // --kubelet-certificate-authority.
 struct KubeletClientConfig {
   std::string cert_file, key_file;
-  std::string ca_file;  // verify kubelets' serving certificates against it; empty: not verified (upstream's default)
+  std::string ca_file;                 // verify kubelets' serving certificates against it; empty: not verified (upstream's default)
   std::uint16_t default_port = 10250;  // when a Node does not publish its kubelet port
 };
 

@@ -55,8 +55,8 @@ struct Tunnel {
   std::uint16_t port = 0;
   std::string request;
   bool tls = false;
-  std::string ca_file;                // verify the upstream's certificate against it ("": do not verify)
-  std::string cert_file, key_file;    // a client certificate to present
+  std::string ca_file;              // verify the upstream's certificate against it ("": do not verify)
+  std::string cert_file, key_file;  // a client certificate to present
   std::chrono::milliseconds connect_timeout{10'000};
   // The answer when the upstream cannot be reached (connect, TLS handshake): `error` says why.
   std::function<Response(const std::string& error)> unreachable;
