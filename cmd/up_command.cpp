@@ -157,9 +157,6 @@ int run_up(UpOptions o) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  // The in-process kubelet's serving certificate is the cluster CA's: the API server checks it.
-  if (o.control_plane.kubelet_certificate_authority.empty())
-    o.control_plane.kubelet_certificate_authority = o.control_plane.data_dir + "/pki/ca.crt";
   auto plane = ControlPlane::start(o.control_plane);
   if (!plane) {
     std::cerr << "error: " << plane.error().message << "\n";
@@ -323,6 +320,9 @@ void register_up(CLI::App& app, std::function<int()>& run) {
                   "import every image archive (.tar) in this directory at start (implies a runtime)");
   sub->add_option("--pod-cidr", o->runtime.pod_cidr,
                   "this node's pod range for containerd's CNI (default: the first /24 of --cluster-cidr)");
+  sub->add_option("--kubelet-certificate-authority", o->control_plane.kubelet_certificate_authority,
+                  "check kubelets' serving certificates against this CA (DIR/pki/ca.crt signs the in-process kubelet's; "
+                  "default: not checked, as kube-apiserver)");
   sub->add_option("--kubelet-port", o->kubelet_port, "the kubelet's HTTPS port on --node-ip (logs, exec, port-forward)")
       ->capture_default_str();
   sub->callback([&run, o] { run = [o] { return run_up(*o); }; });

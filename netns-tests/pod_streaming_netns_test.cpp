@@ -41,7 +41,9 @@ class PodStreaming : public ::testing::Test {
     ASSERT_EQ(link.exit_code, 0) << link.output;
     up_ = new ChildProcess(
         {"nsenter", "--net=/run/netns/" + netns_->name(), SWITCHYARD_BINARY, "up", "--data-dir", (dir_ / "cluster").string(), "--node-name",
-         "node-st", "--node-ip", kNodeIp, "--healthz-bind-address", "127.0.0.1:10256", "--images-dir", SWITCHYARD_TEST_IMAGES_DIR},
+         "node-st", "--node-ip", kNodeIp, "--healthz-bind-address", "127.0.0.1:10256", "--images-dir", SWITCHYARD_TEST_IMAGES_DIR,
+                            // The in-process kubelet's certificate is the cluster CA's: checked.
+                            "--kubelet-certificate-authority", (dir_ / "cluster" / "pki" / "ca.crt").string()},
         (dir_ / "up.log").string());
     ASSERT_TRUE(wait_until(90, [] { return up_output().find("Container runtime:") != std::string::npos; })) << up_output();
     // web: two containers (an httpd that logs two lines, a ticker); crash: exits every second;
