@@ -125,10 +125,10 @@ class Splice : public std::enable_shared_from_this<Splice<ClientStream>> {
     client_.async_read_some(asio::buffer(up_buf_), [self = this->shared_from_this()](error_code ec, std::size_t n) {
       if (self->finished_) return;
       if (ec) {
-        // The client half-closed: tell a plain upstream and keep its answer coming.
-        if (ec == asio::error::eof && !self->tls_) {
+        // The client half-closed: tell a plain upstream, and keep the answer coming either way.
+        if (ec == asio::error::eof) {
           error_code ignored;
-          self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
+          if (!self->tls_) self->socket_.shutdown(tcp::socket::shutdown_send, ignored);
           return;
         }
         return self->finish();
