@@ -42,8 +42,8 @@ class PodStreaming : public ::testing::Test {
     up_ = new ChildProcess(
         {"nsenter", "--net=/run/netns/" + netns_->name(), SWITCHYARD_BINARY, "up", "--data-dir", (dir_ / "cluster").string(), "--node-name",
          "node-st", "--node-ip", kNodeIp, "--healthz-bind-address", "127.0.0.1:10256", "--images-dir", SWITCHYARD_TEST_IMAGES_DIR,
-                            // The in-process kubelet's certificate is the cluster CA's: checked.
-                            "--kubelet-certificate-authority", (dir_ / "cluster" / "pki" / "ca.crt").string()},
+         // The in-process kubelet's certificate is the cluster CA's: checked.
+         "--kubelet-certificate-authority", (dir_ / "cluster" / "pki" / "ca.crt").string()},
         (dir_ / "up.log").string());
     ASSERT_TRUE(wait_until(90, [] { return up_output().find("Container runtime:") != std::string::npos; })) << up_output();
     // web: two containers (an httpd that logs two lines, a ticker); crash: exits every second;
@@ -229,6 +229,9 @@ TEST_F(PodStreaming, TheKubeletServesOnlyTheApiServer) {
   EXPECT_EQ(run(in_netns() + "curl -sk -o /dev/null -w %{http_code} -H \"Authorization: Bearer $(cat " +
                 (dir_ / "cluster" / "admin.token").string() + ")\" " + url)
                 .output,
+            "401");
+  // The API server's subresources take the same authentication as every request.
+  EXPECT_EQ(run(in_netns() + "curl -sk -o /dev/null -w %{http_code} https://127.0.0.1:6443/api/v1/namespaces/default/pods/web/log").output,
             "401");
   // The API server's client certificate, and the kubelet's serving certificate checks out
   // against the cluster CA for the node's address.
