@@ -217,7 +217,9 @@ TEST_F(KubeletPods, AnHttpdPodRunsIsReadyAndServes) {
 // The standalone kubelet's HTTPS endpoint (self-signed, serving the cluster CA's API server
 // client): logs and exec through the API server.
 TEST_F(KubeletPods, LogsAndExecReachTheStandaloneKubelet) {
-  apply("talker", pod_yaml("talker", "  - name: c\n    image: switchyard.local/busybox:1\n    command: [sh, -c, 'echo said once; exec sleep 3600']\n"));
+  apply(
+      "talker",
+      pod_yaml("talker", "  - name: c\n    image: switchyard.local/busybox:1\n    command: [sh, -c, 'echo said once; exec sleep 3600']\n"));
   EXPECT_TRUE(wait_columns("talker", "1/1 Running 0", 60)) << columns("talker");
   EXPECT_EQ(kubectl("logs talker").output, "said once\n");
   auto exec = kubectl("exec talker -- sh -c 'hostname; exit 4'", "1.27");
