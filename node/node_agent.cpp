@@ -72,6 +72,8 @@ Result<std::unique_ptr<dataplane::Backend>> create_backend(const AgentConfig& c)
                                                          .external_interfaces = c.external_interfaces,
                                                          .nodeport_xdp = c.ebpf_nodeport_mode == "xdp"});
     if (!backend) return fail(with_context(backend.error(), "ebpf"));
+    if (const auto& at = (*backend)->objects().bpffs_mounted(); !at.empty())
+      spdlog::info("event=bpffs_mounted at={} reason=\"no bpf filesystem was mounted there\"", at);
     spdlog::info("event=ebpf_backend_opened pin_dir={} reused_pins={}", (*backend)->pin_dir(), (*backend)->reused_pins());
     return std::unique_ptr<dataplane::Backend>(std::move(*backend));
   }

@@ -1,5 +1,7 @@
 #include "dataplane/ebpf/sock_lb_objects.h"
 
+#include "dataplane/ebpf/bpffs.h"
+
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -128,14 +130,8 @@ Result<std::unique_ptr<SockLbObjects>> SockLbObjects::open(SockLbObjectOptions o
 }
 
 Result<void> SockLbObjects::load() {
-  std::error_code ec;
-  std::filesystem::create_directories(options_.pin_dir, ec);
-  if (ec) return std::unexpected(Error{ErrorCode::Internal, "pin directory " + options_.pin_dir + ": " + ec.message()});
-  struct statfs fs {};
-  if (statfs(options_.pin_dir.c_str(), &fs) != 0) return std::unexpected(errno_error("statfs " + options_.pin_dir, errno));
-  if (fs.f_type != BPF_FS_MAGIC)
-    return std::unexpected(
-        Error{ErrorCode::Internal, "pin directory " + options_.pin_dir + " is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)"});
+  // A fresh host may have no bpf filesystem: mount one (as Cilium does) before pinning.
+  if (auto ok = ensure_bpffs_pin_dir(options_.pin_dir, &bpffs_mounted_); !ok) return ok;
 
   skeleton_ = sock_lb__open();
   if (!skeleton_) return std::unexpected(errno_error("open of the sock_lb BPF skeleton", errno));

@@ -58,6 +58,8 @@ class SockLbObjects {
   // How nodeport_xdp is attached to each external interface ("native" or "generic"), in order.
   const std::vector<std::string>& xdp_modes() const { return xdp_modes_; }
   const std::string& pin_dir() const { return options_.pin_dir; }
+  // Where open() mounted a bpf filesystem because none was there ("" when one was).
+  const std::string& bpffs_mounted() const { return bpffs_mounted_; }
   int program_fd(const std::string& name) const;  // for BPF_PROG_TEST_RUN and inspection
 
   // Destroys the connected UDP sockets, in each of `netns_paths` ("" = this thread's namespace),
@@ -89,6 +91,7 @@ class SockLbObjects {
   std::vector<std::string> xdp_modes_;
   std::vector<bpf_link*> links_;
   bool reused_pins_ = false;
+  std::string bpffs_mounted_;
 };
 
 // Before `user` is loaded: every map it defines under the name of one of `owner`'s (loaded) maps

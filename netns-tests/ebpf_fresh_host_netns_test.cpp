@@ -1,0 +1,149 @@
+// `switchyard agent --mode ebpf` with no flags but the mode (and the test's cgroup), as on a
+// fresh host: no bpf filesystem mounted, no --external-interfaces. The agent runs in a private
+// mount namespace (unshare -m, propagation private) where /sys/fs/bpf is a plain sysfs
+// directory: any bpffs there is lazily unmounted in that copy only, so the host's /sys/fs/bpf
+// is never touched, and the bpffs the agent mounts goes away with the namespace. Everything
+// else lives in network namespaces of the test (ServiceTopology) and a cgroup of its own.
+#include <sys/statfs.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "dataplane/ebpf/testing/ebpf_test_env.h"
+#include "dataplane/testing/service_topology.h"
+#include "netns-tests/support/process.h"
+
+namespace switchyard {
+namespace {
+
+using dataplane::testing::NetworkNamespace;
+using dataplane::testing::ServiceTopology;
+using switchyard::testing::ChildProcess;
+using switchyard::testing::wait_until;
+using ::testing::HasSubstr;
+
+constexpr const char* kKubectl = "/usr/lib/google-cloud-sdk/bin/kubectl.1.31";
+
+const char* kShop = R"(apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: node-a}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  type: NodePort
+  ports: [{name: http, port: 80, targetPort: 8080, nodePort: 30080}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, namespace: shop, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+endpoints:
+- {addresses: [10.244.0.11], nodeName: node-a, conditions: {ready: true}}
+ports: [{name: http, port: 8080, protocol: TCP}]
+)";
+
+long fs_magic(const char* path) {
+  struct statfs fs {};
+  return statfs(path, &fs) == 0 ? static_cast<long>(fs.f_type) : -1;
+}
+
+class EbpfOnAFreshHost : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "needs root for network namespaces";
+    host_bpf_magic_ = fs_magic("/sys/fs/bpf");
+    auto t = ServiceTopology::create({{"pod-a", "10.244.0.11"}});
+    ASSERT_TRUE(t) << t.error();
+    topology_.emplace(std::move(*t));
+    dir_ = std::filesystem::temp_directory_path() / ("sy-ebpf-fresh-" + std::to_string(getpid()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    auto cgroup = dataplane::ebpf::testing::TestCgroup::create_and_enter();  // curl and the agent run inside
+    ASSERT_TRUE(cgroup) << cgroup.error();
+    cgroup_ = std::move(*cgroup);
+    apiserver_ = std::make_unique<ChildProcess>(
+        in_node({SWITCHYARD_BINARY, "apiserver", "--data-dir", (dir_ / "api").string(), "--listen", "127.0.0.1:6443"}),
+        (dir_ / "apiserver.log").string());
+    ASSERT_TRUE(wait_until(20, [&] { return kubectl("get ns default -o name").output == "namespace/default\n"; })) << log("apiserver.log");
+  }
+  void TearDown() override {
+    agent_.reset();  // its mount namespace, and the bpffs it mounted there, go with it
+    apiserver_.reset();
+    cgroup_.reset();
+    if (!HasFailure()) std::filesystem::remove_all(dir_);
+    extra_clients_.clear();
+    topology_.reset();
+    EXPECT_EQ(fs_magic("/sys/fs/bpf"), host_bpf_magic_) << "the host's /sys/fs/bpf changed";
+  }
+
+  std::vector<std::string> in_node(std::vector<std::string> argv) {
+    argv.insert(argv.begin(), {"nsenter", "--net=" + topology_->node().path()});
+    return argv;
+  }
+  // The agent in a private copy of the mount namespace without any bpffs at /sys/fs/bpf;
+  // `prefix` runs before it (e.g. setpriv).
+  void start_agent(const std::string& prefix = "") {
+    const std::string script = fmt::format(
+        "while mountpoint -q /sys/fs/bpf; do umount -l /sys/fs/bpf || exit 99; done; exec {}{} agent --node-name node-a --mode ebpf "
+        "--cgroup-root {} --kubeconfig {} --cluster-cidr {} --healthz-bind-address 127.0.0.1:10256 --metrics-bind-address "
+        "127.0.0.1:10249 --min-sync-period 200ms",
+        prefix, SWITCHYARD_BINARY, cgroup_->path(), (dir_ / "api/kubeconfig").string(), ServiceTopology::kPodCidr);
+    agent_ = std::make_unique<ChildProcess>(in_node({"unshare", "-m", "--propagation", "private", "sh", "-c", script}),
+                                            (dir_ / "agent.log").string());
+  }
+  dataplane::testing::CommandResult kubectl(const std::string& args) {
+    return topology_->node().run(std::string(kKubectl) + " --kubeconfig " + (dir_ / "api/kubeconfig").string() + " " + args);
+  }
+  void apply(const std::string& yaml) {
+    std::ofstream(dir_ / "m.yaml") << yaml;
+    auto r = kubectl("apply -f " + (dir_ / "m.yaml").string());
+    ASSERT_TRUE(r.ok()) << r.output;
+  }
+  std::string log(const std::string& name) {
+    std::ifstream in(dir_ / name);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  bool answers(NetworkNamespace& from, const std::string& ip, int port) {
+    auto r = topology_->get(from, ip, port, 2);
+    return r.ok && r.pod == "pod-a";
+  }
+
+  long host_bpf_magic_ = -1;
+  std::optional<ServiceTopology> topology_;
+  std::vector<NetworkNamespace> extra_clients_;
+  std::filesystem::path dir_;
+  std::unique_ptr<dataplane::ebpf::testing::TestCgroup> cgroup_;
+  std::unique_ptr<ChildProcess> apiserver_, agent_;
+};
+
+TEST_F(EbpfOnAFreshHost, MountsTheBpfFilesystemAndProgramsAClusterIp) {
+  apply(kShop);
+  const std::string web_ip = kubectl("get svc web -n shop -o jsonpath={.spec.clusterIP}").output;
+  start_agent();
+  ASSERT_TRUE(wait_until(20, [&] { return answers(topology_->node(), web_ip, 80); })) << log("agent.log");
+  EXPECT_TRUE(agent_->running());
+  EXPECT_THAT(log("agent.log"), HasSubstr("event=bpffs_mounted at=/sys/fs/bpf"));
+  EXPECT_THAT(log("agent.log"), HasSubstr("event=ebpf_backend_opened pin_dir=/sys/fs/bpf/switchyard/node-a"));
+}
+
+// When mounting really fails (here: no CAP_SYS_ADMIN after exec), the agent stops and says why.
+TEST_F(EbpfOnAFreshHost, SaysSoWhenTheBpfFilesystemCannotBeMounted) {
+  start_agent("setpriv --inh-caps=-sys_admin --bounding-set=-sys_admin ");
+  ASSERT_TRUE(agent_->wait_exit(20).has_value()) << log("agent.log");
+  EXPECT_THAT(log("agent.log"), HasSubstr("no bpf filesystem at /sys/fs/bpf, and mounting one there failed (mount -t bpf bpffs "
+                                          "/sys/fs/bpf): Operation not permitted"));
+}
+
+}  // namespace
+}  // namespace switchyard
