@@ -127,7 +127,7 @@ class EbpfOnAFreshHost : public ::testing::Test {
   std::unique_ptr<ChildProcess> apiserver_, agent_;
 };
 
-TEST_F(EbpfOnAFreshHost, MountsTheBpfFilesystemAndProgramsAClusterIp) {
+TEST_F(EbpfOnAFreshHost, MountsTheBpfFilesystemAndFindsItsExternalInterfaces) {
   apply(kShop);
   const std::string web_ip = kubectl("get svc web -n shop -o jsonpath={.spec.clusterIP}").output;
   start_agent();
@@ -135,6 +135,34 @@ TEST_F(EbpfOnAFreshHost, MountsTheBpfFilesystemAndProgramsAClusterIp) {
   EXPECT_TRUE(agent_->running());
   EXPECT_THAT(log("agent.log"), HasSubstr("event=bpffs_mounted at=/sys/fs/bpf"));
   EXPECT_THAT(log("agent.log"), HasSubstr("event=ebpf_backend_opened pin_dir=/sys/fs/bpf/switchyard/node-a"));
+
+  // No --external-interfaces: the link with the node's address and default route gets the tc
+  // programs, the pod veths (no default route) do not, and a NodePort answers from outside.
+  EXPECT_TRUE(wait_until(10, [&] { return answers(topology_->client(), ServiceTopology::kNodeIp, 30080); })) << log("agent.log");
+  EXPECT_THAT(log("agent.log"), HasSubstr("event=external_interfaces_changed interfaces=vclient attached=vclient\n"));
+
+  // A second uplink comes later (its own subnet and a backup default route): it gets them too,
+  // and a client behind it reaches the NodePort at the node's address there.
+  auto far = NetworkNamespace::create(NetworkNamespace::unique_name("sy-ebpf", "far"));
+  ASSERT_TRUE(far) << far.error();
+  extra_clients_.push_back(std::move(*far));
+  auto& client2 = extra_clients_.back();
+  auto wired = topology_->node().run("ip link add vext0 type veth peer name eth0 netns " + client2.name() +
+                                     " && ip addr add 192.168.51.1/24 dev vext0 && ip link set vext0 up && ip route add default via "
+                                     "192.168.51.2 metric 200");
+  ASSERT_TRUE(wired.ok()) << wired.output;
+  ASSERT_TRUE(client2.run("ip addr add 192.168.51.2/24 dev eth0 && ip link set eth0 up && ip route add default via 192.168.51.1").ok());
+  EXPECT_TRUE(wait_until(10, [&] { return answers(client2, "192.168.51.1", 30080); })) << log("agent.log");
+  EXPECT_THAT(log("agent.log"), HasSubstr("event=external_interfaces_changed interfaces=vclient,vext0 attached=vclient,vext0\n"));
+
+  // It goes away again: the agent follows, and the first link keeps working.
+  ASSERT_TRUE(topology_->node().run("ip link del vext0").ok());
+  EXPECT_TRUE(wait_until(5, [&] {
+    const std::string l = log("agent.log");
+    return l.rfind("interfaces=vclient attached=vclient\n") > l.rfind("interfaces=vclient,vext0");
+  })) << log("agent.log");
+  EXPECT_TRUE(answers(topology_->client(), ServiceTopology::kNodeIp, 30080));
+  EXPECT_TRUE(agent_->running());
 }
 
 // When mounting really fails (here: no CAP_SYS_ADMIN after exec), the agent stops and says why.

@@ -70,6 +70,7 @@ Result<std::unique_ptr<dataplane::Backend>> create_backend(const AgentConfig& c)
                                                          .pin_root = c.bpf_root,
                                                          .cgroup_root = c.cgroup_root,
                                                          .external_interfaces = c.external_interfaces,
+                                                         .detect_external_interfaces = c.external_interfaces.empty(),
                                                          .nodeport_xdp = c.ebpf_nodeport_mode == "xdp"});
     if (!backend) return fail(with_context(backend.error(), "ebpf"));
     if (const auto& at = (*backend)->objects().bpffs_mounted(); !at.empty())

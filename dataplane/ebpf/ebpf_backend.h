@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dataplane/backend.h"
+#include "dataplane/ebpf/external_devices.h"
 #include "dataplane/ebpf/lb_entries.h"
 #include "dataplane/ebpf/sock_lb_objects.h"
 
@@ -30,6 +31,9 @@ struct EbpfBackendOptions {
   // Interfaces (in the network namespace create() runs in) whose traffic from outside the tc
   // programs translate: NodePort, load-balancer IPs, external IPs. Empty: no tc programs.
   std::vector<std::string> external_interfaces;
+  // Instead of external_interfaces: the interfaces carrying the node's addresses and default
+  // route, followed as they come and go (external_devices.h says which are left out).
+  bool detect_external_interfaces = false;
   // XDP mode (--ebpf-nodeport-mode xdp): nodeport_xdp also goes on the external interfaces and
   // DNATs the packets of tracked flows before an skb exists; the tc programs handle the rest.
   bool nodeport_xdp = false;
@@ -111,6 +115,7 @@ class EbpfBackend final : public Backend, private LbIdSource {
   bool removed_ = false;
   BackendStats stats_;
   std::uint64_t udp_sockets_destroyed_ = 0;
+  std::unique_ptr<ExternalDeviceWatcher> device_watcher_;  // before objects_ goes: declared after it
 };
 
 }  // namespace switchyard::dataplane::ebpf
