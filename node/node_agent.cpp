@@ -189,7 +189,8 @@ struct NodeAgent::Impl {
     if (!config.metrics_bind_address.empty()) {
       auto started = StatusHttpServer::start(config.metrics_bind_address,
                                              {{"/metrics", [this] {
-                                                 std::string text = loop->metrics().prometheus_text() + health.prometheus_text();
+                                                 std::string text =
+                                                     loop->metrics().prometheus_text() + health.prometheus_text() + backend->metrics_text();
                                                  if (dns_server) text += dns_server->metrics_text();
                                                  return StatusResponse{200, "text/plain; version=0.0.4; charset=utf-8", std::move(text)};
                                                }}});

@@ -67,6 +67,10 @@ Result<std::unique_ptr<EbpfBackend>> EbpfBackend::create(EbpfBackendOptions opti
   for (const auto& path : backend->options_.scope_netns)
     if (auto ok = backend->add_netns_to_scope(path); !ok) return std::unexpected(ok.error());
   if (backend->socket_netns_.empty()) backend->socket_netns_.push_back("/proc/self/fd/" + std::to_string(backend->create_netns_fd_));
+  if (auto maps = backend->objects_->conntrack_maps(); maps.flow4.fd >= 0) {
+    backend->conntrack_gc_ = std::make_unique<ConntrackGc>(std::move(maps), backend->options_.conntrack_gc);
+    backend->conntrack_gc_->start();
+  }
   if (backend->options_.detect_external_interfaces) {
     // The device watcher calls back on its own thread, in create()'s namespace.
     auto* objects = backend->objects_.get();
@@ -432,6 +436,7 @@ Result<void> EbpfBackend::purge_affinity(const std::map<std::uint32_t, std::vect
 Result<void> EbpfBackend::cleanup() {
   if (removed_) return {};
   device_watcher_.reset();  // attaches nothing more
+  conntrack_gc_.reset();
   auto ok = objects_->remove();
   removed_ = true;
   programmed_.clear();

@@ -37,6 +37,8 @@ struct EbpfBackendOptions {
   // XDP mode (--ebpf-nodeport-mode xdp): nodeport_xdp also goes on the external interfaces and
   // DNATs the packets of tracked flows before an skb exists; the tc programs handle the rest.
   bool nodeport_xdp = false;
+  // The conntrack garbage collector's bounds (it runs whenever the tc programs are loaded).
+  ConntrackGcOptions conntrack_gc;
 };
 
 // Counters from the programs' metrics map, summed over CPUs.
@@ -56,6 +58,8 @@ class EbpfBackend final : public Backend, private LbIdSource {
   // Detaches the hooks, unpins the maps and links and removes the pin directory.
   Result<void> cleanup() override;
   BackendStats stats() const override { return stats_; }
+  std::string metrics_text() const override { return conntrack_gc_ ? conntrack_gc_->metrics_text() : ""; }
+  ConntrackGc* conntrack_gc() { return conntrack_gc_.get(); }
 
   // Translates sockets of one more network namespace too (scoped agents only).
   Result<void> add_netns_to_scope(const std::string& netns_path);
@@ -116,6 +120,7 @@ class EbpfBackend final : public Backend, private LbIdSource {
   BackendStats stats_;
   std::uint64_t udp_sockets_destroyed_ = 0;
   std::unique_ptr<ExternalDeviceWatcher> device_watcher_;  // before objects_ goes: declared after it
+  std::unique_ptr<ConntrackGc> conntrack_gc_;              // the same
 };
 
 }  // namespace switchyard::dataplane::ebpf

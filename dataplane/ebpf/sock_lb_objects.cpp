@@ -428,6 +428,18 @@ std::string SockLbObjects::detach_tc() {
   return failures;
 }
 
+ConntrackMaps SockLbObjects::conntrack_maps() const {
+  if (!nodeport_) return {};
+  auto ref = [](bpf_map* map) { return BpfMapRef{bpf_map__fd(map), bpf_map__name(map)}; };
+  const auto& m = nodeport_->maps;
+  return {.flow4 = ref(m.ct4_v2),
+          .reply4 = ref(m.ct4_reverse_v2),
+          .flow6 = ref(m.ct6_v2),
+          .reply6 = ref(m.ct6_reverse_v2),
+          .metrics = ref(m.np_metrics_v1),
+          .capacity = bpf_map__max_entries(m.ct4_v2)};
+}
+
 int SockLbObjects::program_fd(const std::string& name) const {
   for (const auto& [n, program] : programs(skeleton_, true, true))
     if (n == name) return bpf_program__fd(program);

@@ -16,6 +16,7 @@
 #include "dataplane/backend.h"
 #include "dataplane/ebpf/bpf/lb_types.h"
 #include "dataplane/ebpf/bpf_map_ops.h"
+#include "dataplane/ebpf/conntrack_gc.h"
 
 struct sock_lb;
 struct nodeport_tc;
@@ -65,6 +66,8 @@ class SockLbObjects {
   // Where open() mounted a bpf filesystem because none was there ("" when one was).
   const std::string& bpffs_mounted() const { return bpffs_mounted_; }
   int program_fd(const std::string& name) const;
+  // The tc programs' conntrack maps and outcome counters (fds -1 when the tc programs are not loaded).
+  ConntrackMaps conntrack_maps() const;
   // Makes the tc (and XDP) programs sit on exactly these interfaces of the calling thread's
   // namespace (the one open() ran in): attaches new ones, detaches those left out. Thread-safe.
   Result<void> set_tc_interfaces(const std::vector<std::string>& names);

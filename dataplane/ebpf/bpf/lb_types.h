@@ -308,6 +308,7 @@ enum nodeport_metric {
   NP_METRIC_SNAT_NEW = 4,          /* a new flow SNATed to the node's address */
   NP_METRIC_REVERSE_SNAT = 5,      /* a reply to a SNATed flow sent back to its client */
   NP_METRIC_XDP_DNAT = 9,          /* a tracked flow's packet DNATed by the XDP program */
+  NP_METRIC_CT_RESET = 11,         /* a flow ended by a TCP reset: both its entries deleted */
   NP_METRIC_COUNT = 12,
 };
 

@@ -78,9 +78,10 @@ static __always_inline int np_new_flow(struct __sk_buff* skb, const struct lb_pa
  * the frontend, out of the interface the client came in on. */
 static __always_inline int np_reverse_snat(struct __sk_buff* skb, const struct lb_packet* p, const union ct_key* reply_key,
                                            union ct_stored* stored, const struct ct_value* reply) {
-  if (p->tcp_reset)
+  if (p->tcp_reset) {
     ct_forget_reply(p, reply_key, reply);
-  else
+    np_count(NP_METRIC_CT_RESET);
+  } else
     ct_seen(p, CT_REPLY, stored, reply);
   if (nat_rewrite(skb, p, true, &p->daddr, &reply->via, p->dport, reply->via_port)) return -NP_DROP_REWRITE;
   if (nat_rewrite(skb, p, false, &p->saddr, &reply->to, p->sport, reply->to_port)) return -NP_DROP_REWRITE;
@@ -106,7 +107,10 @@ static __always_inline int np_ingress(struct __sk_buff* skb, __u8 family) {
     const int ret = np_new_flow(skb, &p, &key, &flow);
     if (ret != NP_TRANSLATE) return ret;
   }
-  if (p.tcp_reset) ct_forget(&p, &key, &flow);
+  if (p.tcp_reset) {
+    ct_forget(&p, &key, &flow);
+    np_count(NP_METRIC_CT_RESET);
+  }
   if (nat_rewrite(skb, &p, true, &p.daddr, &flow.to, p.dport, flow.to_port)) return -NP_DROP_REWRITE;
   if (!flow.via_port) return TC_ACT_OK;
   if (nat_rewrite(skb, &p, false, &p.saddr, &flow.via, p.sport, flow.via_port)) return -NP_DROP_REWRITE;
@@ -123,9 +127,10 @@ static __always_inline int np_egress(struct __sk_buff* skb, __u8 family) {
   struct ct_value reply;
   union ct_stored* stored = ct_lookup(family, CT_REPLY, &key, &reply);
   if (!stored || reply.via_port) return TC_ACT_OK;
-  if (p.tcp_reset)
+  if (p.tcp_reset) {
     ct_forget_reply(&p, &key, &reply);
-  else
+    np_count(NP_METRIC_CT_RESET);
+  } else
     ct_seen(&p, CT_REPLY, stored, &reply);
   if (nat_rewrite(skb, &p, false, &p.saddr, &reply.to, p.sport, reply.to_port)) return -NP_DROP_REWRITE;
   np_count(NP_METRIC_REVERSE_NAT);
