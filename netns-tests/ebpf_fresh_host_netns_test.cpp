@@ -53,6 +53,84 @@ endpoints:
 ports: [{name: http, port: 8080, protocol: TCP}]
 )";
 
+// An echo service on pod-a:9000 behind NodePort 30090, for a long-lived connection.
+const char* kEcho = R"(apiVersion: v1
+kind: Service
+metadata: {name: echo, namespace: shop}
+spec:
+  type: NodePort
+  ports: [{name: echo, port: 9000, targetPort: 9000, nodePort: 30090}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: echo-1, namespace: shop, labels: {kubernetes.io/service-name: echo}}
+addressType: IPv4
+endpoints:
+- {addresses: [10.244.0.11], nodeName: node-a, conditions: {ready: true}}
+ports: [{name: echo, port: 9000, protocol: TCP}]
+)";
+
+const char* kEchoServer = R"PY(
+import socket, threading
+srv = socket.socket(socket.AF_INET6)
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("::", 9000))
+srv.listen(64)
+def serve(c):
+    while (d := c.recv(4096)):
+        c.sendall(d)
+    c.close()
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+)PY";
+
+// One long-lived connection to the echo NodePort, `n` short HTTP/1.0 connections to the web
+// NodePort (each closed with FINs), then, once `flag` exists, one more echo on the long one.
+const char* kChurnClient = R"PY(
+import os, socket, sys, time
+node, n, flag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+long = socket.create_connection((node, 30090), timeout=5)
+def echo(tag):
+    long.sendall(tag.encode() + b"\n")
+    got = b""
+    while not got.endswith(b"\n"):
+        chunk = long.recv(100)
+        if not chunk:
+            sys.exit("the long connection was closed")
+        got += chunk
+    if got != tag.encode() + b"\n":
+        sys.exit(f"the long connection answered {got!r}")
+echo("start")
+failed = 0
+for i in range(n):
+    try:
+        s = socket.create_connection((node, 30080), timeout=5)
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        data = b""
+        while (c := s.recv(4096)):
+            data += c
+        s.close()
+        failed += b"pod-a" not in data
+    except OSError:
+        failed += 1
+    if i % 500 == 0:
+        echo(f"during {i}")
+print(f"short connections done failed={failed}", flush=True)
+while not os.path.exists(flag):
+    time.sleep(0.2)
+echo("after")
+print("long connection ok", flush=True)
+)PY";
+
+// A sample's value in Prometheus text ("" when absent).
+std::string sample(const std::string& text, const std::string& name) {
+  const auto at = text.find("\n" + name + " ");
+  if (at == std::string::npos) return "";
+  const auto start = at + name.size() + 2;
+  return text.substr(start, text.find('\n', start) - start);
+}
+
 long fs_magic(const char* path) {
   struct statfs fs {};
   return statfs(path, &fs) == 0 ? static_cast<long>(fs.f_type) : -1;
@@ -163,6 +241,43 @@ TEST_F(EbpfOnAFreshHost, MountsTheBpfFilesystemAndFindsItsExternalInterfaces) {
   })) << log("agent.log");
   EXPECT_TRUE(answers(topology_->client(), ServiceTopology::kNodeIp, 30080));
   EXPECT_TRUE(agent_->running());
+}
+
+// Conntrack that expires: 5,000 short connections through a NodePort, each tracked by the tc
+// programs and closed with FINs, are collected by the agent's garbage collector (10 s after
+// their close, on its next pass), so the tracked flows return to the one long-lived connection,
+// which answers throughout and after.
+TEST_F(EbpfOnAFreshHost, ShortConnectionsAreCollectedWhileALongOneSurvives) {
+  constexpr int kShort = 5000;
+  apply(kShop);
+  apply(kEcho);
+  auto echo_server = topology_->pod("pod-a").spawn({"python3", "-c", kEchoServer});
+  ASSERT_TRUE(echo_server) << echo_server.error();
+  start_agent();
+  ASSERT_TRUE(wait_until(20, [&] { return answers(topology_->client(), ServiceTopology::kNodeIp, 30080); })) << log("agent.log");
+  auto metrics = [&] { return topology_->node().run("curl -sS --max-time 2 http://127.0.0.1:10249/metrics").output; };
+  const auto flag = dir_ / "long-done";
+  ChildProcess client({"nsenter", "--net=" + topology_->client().path(), "python3", "-c", kChurnClient, ServiceTopology::kNodeIp,
+                       std::to_string(kShort), flag.string()},
+                      (dir_ / "client.log").string());
+  ASSERT_TRUE(wait_until(120, [&] { return log("client.log").find("short connections done") != std::string::npos; })) << log("client.log");
+  EXPECT_THAT(log("client.log"), HasSubstr("short connections done failed=0"));
+  // Back near zero: the long connection's flow (and perhaps the probe's) is all that is left.
+  EXPECT_TRUE(wait_until(60, [&] {
+    const std::string flows = sample(metrics(), "switchyard_ebpf_conntrack_flows");
+    return !flows.empty() && std::stoll(flows) <= 2;
+  })) << metrics();
+  const std::string m = metrics();
+  // Every flow the programs tracked (fewer than the connections: a client port that comes round
+  // again while its old flow is closing reopens that flow) ended by expiring, none by eviction.
+  const long long created = std::stoll(sample(m, "switchyard_ebpf_conntrack_created_flows_total"));
+  EXPECT_GE(created, kShort / 2) << m;
+  EXPECT_GE(std::stoll(sample(m, "switchyard_ebpf_conntrack_gc_flows_total")), created - 2) << m;
+  EXPECT_EQ(sample(m, "switchyard_ebpf_conntrack_evictions_total"), "0") << m;
+  // The long-lived connection, idle through several passes, still answers.
+  std::ofstream(flag) << "done";
+  EXPECT_EQ(client.wait_exit(15), 0) << log("client.log");
+  EXPECT_THAT(log("client.log"), HasSubstr("long connection ok"));
 }
 
 // When mounting really fails (here: no CAP_SYS_ADMIN after exec), the agent stops and says why.

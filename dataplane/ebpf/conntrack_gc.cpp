@@ -221,6 +221,9 @@ std::string ConntrackGc::metrics_text() const {
   out += "# HELP switchyard_ebpf_conntrack_gc_flows_total Flows the garbage collector ended (expired).\n";
   out += "# TYPE switchyard_ebpf_conntrack_gc_flows_total counter\n";
   out += fmt::format("switchyard_ebpf_conntrack_gc_flows_total {}\n", collected_flows_.load());
+  out += "# HELP switchyard_ebpf_conntrack_created_flows_total Flows the tc programs started tracking (since the maps were created).\n";
+  out += "# TYPE switchyard_ebpf_conntrack_created_flows_total counter\n";
+  out += fmt::format("switchyard_ebpf_conntrack_created_flows_total {}\n", counter(NP_METRIC_DNAT_NEW));
   out += "# HELP switchyard_ebpf_conntrack_reset_flows_total Flows ended by a TCP reset (since the maps were created).\n";
   out += "# TYPE switchyard_ebpf_conntrack_reset_flows_total counter\n";
   out += fmt::format("switchyard_ebpf_conntrack_reset_flows_total {}\n", counter(NP_METRIC_CT_RESET));

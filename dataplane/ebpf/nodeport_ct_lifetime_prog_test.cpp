@@ -95,6 +95,20 @@ TEST_F(ConntrackLifetimes, TcpIsShortUntilEstablishedLongWhileOpenAndShortAgainA
   EXPECT_LIFETIME(flow4(), CT_LIFETIME_CLOSE);
 }
 
+// The client's port comes round again while the old flow is still closing: its SYN opens it again.
+TEST_F(ConntrackLifetimes, ASynOnAClosingFlowOpensItAgain) {
+  const std::string backend = open_flow();
+  ASSERT_EQ(ingress(with_tcp_flags(packet(kTcp, kClient, kNode), kFin | kAck)).verdict, TC_ACT_OK);
+  ASSERT_TRUE(flow4().closing);
+  ASSERT_EQ(ingress(packet(kTcp, kClient, kNode)).verdict, TC_ACT_OK);  // a SYN
+  EXPECT_FALSE(flow4().closing);
+  EXPECT_LIFETIME(flow4(), CT_LIFETIME_SYN);
+  ASSERT_EQ(egress(with_tcp_flags(packet(kTcp, {backend, 8080}, kClient), 0x12)).verdict, TC_ACT_OK);  // SYN-ACK
+  EXPECT_FALSE(reply4().closing);
+  ASSERT_EQ(ingress(with_tcp_flags(packet(kTcp, kClient, kNode), kAck)).verdict, TC_ACT_OK);
+  EXPECT_LIFETIME(flow4(), CT_LIFETIME_TCP);
+}
+
 TEST_F(ConntrackLifetimes, AFinFromTheBackendClosesTheClientsEntryToo) {
   const std::string backend = open_flow();
   ASSERT_EQ(ingress(with_tcp_flags(packet(kTcp, kClient, kNode), kAck)).verdict, TC_ACT_OK);

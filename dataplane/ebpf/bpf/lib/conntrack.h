@@ -206,12 +206,18 @@ static __always_inline void ct_value_start(struct ct_value* v, const struct lb_p
 
 /* A packet `p` of a tracked flow, in the direction of the stored entry `s`: its lifetime moves
  * forward (written only when the second changes, so a busy flow dirties its entry at most once
- * a second). True when `p` is the flow's first FIN: the other entry must close too. */
+ * a second). True when `p` is the flow's first FIN: the other entry must close too. A SYN on a
+ * closing entry is a new connection reusing the tuple (the client's port came round again): the
+ * entry opens again, as Cilium reopens it, and its other side does on the SYN-ACK. */
 static __always_inline bool ct_touch(union ct_stored* s, __u8 family, const struct lb_packet* p) {
   __u32* lifetime = family == LB_AF_INET6 ? &s->v6.lifetime : &s->v4.lifetime;
   __u8* flags = family == LB_AF_INET6 ? &s->v6.flags : &s->v4.flags;
   const bool fin = p->tcp_flags & LB_TCP_FLAG_FIN;
-  const bool closing = *flags & CT_FLAG_CLOSING;
+  bool closing = *flags & CT_FLAG_CLOSING;
+  if (closing && (p->tcp_flags & (LB_TCP_FLAG_SYN | LB_TCP_FLAG_FIN | LB_TCP_FLAG_RST)) == LB_TCP_FLAG_SYN) {
+    *flags &= ~CT_FLAG_CLOSING;
+    closing = false;
+  }
   const __u32 next = ct_now() + ct_lifetime_of(p->proto, p->tcp_flags, closing || fin);
   if (*lifetime != next) *lifetime = next;
   if (!fin || closing) return false;
