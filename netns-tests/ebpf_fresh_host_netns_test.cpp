@@ -7,7 +7,9 @@
 #include <sys/statfs.h>
 
 #include <filesystem>
+#include <csignal>
 #include <fstream>
+#include <regex>
 
 #include <fmt/format.h>
 
@@ -150,9 +152,12 @@ class EbpfOnAFreshHost : public ::testing::Test {
     auto cgroup = dataplane::ebpf::testing::TestCgroup::create_and_enter();  // curl and the agent run inside
     ASSERT_TRUE(cgroup) << cgroup.error();
     cgroup_ = std::move(*cgroup);
+  }
+  void start_apiserver() {
     apiserver_ = std::make_unique<ChildProcess>(
         in_node({SWITCHYARD_BINARY, "apiserver", "--data-dir", (dir_ / "api").string(), "--listen", "127.0.0.1:6443"}),
         (dir_ / "apiserver.log").string());
+    kubeconfig_ = dir_ / "api/kubeconfig";
     ASSERT_TRUE(wait_until(20, [&] { return kubectl("get ns default -o name").output == "namespace/default\n"; })) << log("apiserver.log");
   }
   void TearDown() override {
@@ -173,15 +178,15 @@ class EbpfOnAFreshHost : public ::testing::Test {
   // `prefix` runs before it (e.g. setpriv).
   void start_agent(const std::string& prefix = "") {
     const std::string script = fmt::format(
-        "while mountpoint -q /sys/fs/bpf; do umount -l /sys/fs/bpf || exit 99; done; exec {}{} agent --node-name node-a --mode ebpf "
+        "{}exec {}{} agent --node-name node-a --mode ebpf "
         "--cgroup-root {} --kubeconfig {} --cluster-cidr {} --healthz-bind-address 127.0.0.1:10256 --metrics-bind-address "
         "127.0.0.1:10249 --min-sync-period 200ms",
-        prefix, SWITCHYARD_BINARY, cgroup_->path(), (dir_ / "api/kubeconfig").string(), ServiceTopology::kPodCidr);
+        kNoBpffs, prefix, SWITCHYARD_BINARY, cgroup_->path(), (dir_ / "api/kubeconfig").string(), ServiceTopology::kPodCidr);
     agent_ = std::make_unique<ChildProcess>(in_node({"unshare", "-m", "--propagation", "private", "sh", "-c", script}),
                                             (dir_ / "agent.log").string());
   }
   dataplane::testing::CommandResult kubectl(const std::string& args) {
-    return topology_->node().run(std::string(kKubectl) + " --kubeconfig " + (dir_ / "api/kubeconfig").string() + " " + args);
+    return topology_->node().run(std::string(kKubectl) + " --kubeconfig " + kubeconfig_.string() + " " + args);
   }
   void apply(const std::string& yaml) {
     std::ofstream(dir_ / "m.yaml") << yaml;
@@ -197,7 +202,10 @@ class EbpfOnAFreshHost : public ::testing::Test {
     return r.ok && r.pod == "pod-a";
   }
 
+  // Lazily unmounts every bpffs at /sys/fs/bpf, in the private mount namespace only.
+  static constexpr const char* kNoBpffs = "while mountpoint -q /sys/fs/bpf; do umount -l /sys/fs/bpf || exit 99; done; ";
   long host_bpf_magic_ = -1;
+  std::filesystem::path kubeconfig_;
   std::optional<ServiceTopology> topology_;
   std::vector<NetworkNamespace> extra_clients_;
   std::filesystem::path dir_;
@@ -206,6 +214,7 @@ class EbpfOnAFreshHost : public ::testing::Test {
 };
 
 TEST_F(EbpfOnAFreshHost, MountsTheBpfFilesystemAndFindsItsExternalInterfaces) {
+  start_apiserver();
   apply(kShop);
   const std::string web_ip = kubectl("get svc web -n shop -o jsonpath={.spec.clusterIP}").output;
   start_agent();
@@ -249,6 +258,7 @@ TEST_F(EbpfOnAFreshHost, MountsTheBpfFilesystemAndFindsItsExternalInterfaces) {
 // which answers throughout and after.
 TEST_F(EbpfOnAFreshHost, ShortConnectionsAreCollectedWhileALongOneSurvives) {
   constexpr int kShort = 5000;
+  start_apiserver();
   apply(kShop);
   apply(kEcho);
   auto echo_server = topology_->pod("pod-a").spawn({"python3", "-c", kEchoServer});
@@ -280,8 +290,32 @@ TEST_F(EbpfOnAFreshHost, ShortConnectionsAreCollectedWhileALongOneSurvives) {
   EXPECT_THAT(log("client.log"), HasSubstr("long connection ok"));
 }
 
+// `switchyard up --mode ebpf` the same way (only --cgroup-root, the test's cgroup): it mounts the
+// bpf filesystem, and a ClusterIP and a NodePort from the client namespace answer.
+TEST_F(EbpfOnAFreshHost, UpStartsAndServesClusterIpsAndNodePorts) {
+  const std::string script = fmt::format(
+      "{}exec {} up --data-dir {} --node-name node-up --node-ip {} --healthz-bind-address 127.0.0.1:10256 --mode ebpf "
+      "--cgroup-root {}",
+      kNoBpffs, SWITCHYARD_BINARY, (dir_ / "cluster").string(), ServiceTopology::kNodeIp, cgroup_->path());
+  agent_ = std::make_unique<ChildProcess>(in_node({"unshare", "-m", "--propagation", "private", "sh", "-c", script}),
+                                          (dir_ / "up.log").string());
+  ASSERT_TRUE(wait_until(60, [&] { return log("up.log").find("ready (API server") != std::string::npos; })) << log("up.log");
+  EXPECT_THAT(log("up.log"), HasSubstr("event=bpffs_mounted at=/sys/fs/bpf"));
+  std::smatch m;
+  const std::string printed = log("up.log");
+  ASSERT_TRUE(std::regex_search(printed, m, std::regex("export KUBECONFIG=(\\S+)"))) << printed;
+  kubeconfig_ = m[1].str();
+  apply(kShop);
+  const std::string web_ip = kubectl("get svc web -n shop -o jsonpath={.spec.clusterIP}").output;
+  EXPECT_TRUE(wait_until(20, [&] { return answers(topology_->node(), web_ip, 80); })) << log("up.log");
+  EXPECT_TRUE(wait_until(10, [&] { return answers(topology_->client(), ServiceTopology::kNodeIp, 30080); })) << log("up.log");
+  agent_->kill_now(SIGINT);
+  EXPECT_EQ(agent_->wait_exit(15), 0) << log("up.log");
+}
+
 // When mounting really fails (here: no CAP_SYS_ADMIN after exec), the agent stops and says why.
 TEST_F(EbpfOnAFreshHost, SaysSoWhenTheBpfFilesystemCannotBeMounted) {
+  start_apiserver();
   start_agent("setpriv --inh-caps=-sys_admin --bounding-set=-sys_admin ");
   ASSERT_TRUE(agent_->wait_exit(20).has_value()) << log("agent.log");
   EXPECT_THAT(log("agent.log"), HasSubstr("no bpf filesystem at /sys/fs/bpf, and mounting one there failed (mount -t bpf bpffs "
