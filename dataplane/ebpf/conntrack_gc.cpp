@@ -93,6 +93,10 @@ Result<void> sweep(const BpfMapRef& map, const BpfMapRef& other, std::uint32_t n
       OtherValue other_value{};
       const bool other_present = bpf_map_lookup_elem(other.fd, &other_key, &other_value) == 0;
       if (other_present && !expired(other_value.lifetime, now)) continue;  // the flow lives on in the other direction
+      // Read again: a packet since the batch was read would have moved the lifetime on (this
+      // narrows the window to the two syscalls; a flow idle for its whole lifetime is the rest).
+      Value again{};
+      if (bpf_map_lookup_elem(map.fd, &keys[i], &again) != 0 || !expired(again.lifetime, now)) continue;
       gone.push_back(keys[i]);
       if (other_present) gone_other.push_back(other_key);
       // A flow counts once: from its flow entry, or from a reply entry left alone.
