@@ -311,7 +311,8 @@ void register_up(CLI::App& app, std::function<int()>& run) {
                   "eBPF: the cgroup whose sockets get ClusterIP load balancing (default: the cgroup v2 root)");
   sub->add_option("--bpf-root", o->bpf_root, "eBPF: where maps and links are pinned, under <dir>/<node name>")->capture_default_str();
   sub->add_option("--external-interfaces", o->external_interfaces,
-                  "eBPF: interfaces whose traffic from outside gets NodePort, LoadBalancer and external IPs (comma-separated)")
+                  "eBPF: interfaces whose traffic from outside gets NodePort, LoadBalancer and external IPs (comma-separated; "
+                  "default: those carrying the node's addresses and default route, followed as they change)")
       ->delimiter(',');
   sub->add_flag("--run-containerd", o->runtime.run_containerd,
                 "run and supervise this node's own containerd under <data-dir>/containerd (CRI socket containerd.sock there)");
