@@ -26,6 +26,10 @@ struct ControlPlaneOptions {
   int allocation_repair_interval_seconds = 180;  // kube-apiserver repairs its allocations every 3 minutes
   int event_ttl_seconds = 3600;                  // kube-apiserver's --event-ttl
   bool run_scheduler = true;                     // the scheduler in-process, as a kube-scheduler beside the API server
+  // Towards kubelets (logs, exec, attach, port-forward): kube-apiserver's --kubelet-client-certificate
+  // and --kubelet-client-key (default with our own PKI: DIR/pki/apiserver-kubelet-client.*, made
+  // at start) and --kubelet-certificate-authority (empty: kubelets' certificates are not checked).
+  std::string kubelet_client_cert, kubelet_client_key, kubelet_certificate_authority;
 };
 
 class ControlPlane {

@@ -51,12 +51,21 @@ Json api_resource_list(std::string_view group, std::string_view version) {
     Json entry = {{"name", r.plural}, {"singularName", r.singular}, {"namespaced", r.namespaced}, {"kind", r.kind}, {"verbs", verbs_of(r)}};
     if (!r.short_names.empty()) entry["shortNames"] = r.short_names;
     resources.push_back(entry);
-    for (const auto& sub : r.subresources)
+    for (const auto& sub : r.subresources) {
+      // Pods' connect subresources, as kube-apiserver lists them.
+      const bool connect = sub == "exec" || sub == "attach" || sub == "portforward";
+      const std::string kind = sub == "exec"          ? "PodExecOptions"
+                               : sub == "attach"      ? "PodAttachOptions"
+                               : sub == "portforward" ? "PodPortForwardOptions"
+                                                      : r.kind;
       resources.push_back({{"name", r.plural + "/" + sub},
                            {"singularName", ""},
                            {"namespaced", r.namespaced},
-                           {"kind", r.kind},
-                           {"verbs", {"get", "patch", "update"}}});
+                           {"kind", kind},
+                           {"verbs", connect        ? Json{"create", "get"}
+                                     : sub == "log" ? Json{"get"}
+                                                    : Json{"get", "patch", "update"}}});
+    }
   }
   if (gv.empty()) return nullptr;
   return {{"kind", "APIResourceList"}, {"apiVersion", "v1"}, {"groupVersion", gv}, {"resources", resources}};
