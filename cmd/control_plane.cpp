@@ -14,7 +14,9 @@
 #include "orchestrator/apiserver/kubeconfig.h"
 #include "orchestrator/apiserver/pki.h"
 #include "orchestrator/client/informer_factory.h"
+#include "orchestrator/controllers/deployment_controller.h"
 #include "orchestrator/controllers/endpointslice_controller.h"
+#include "orchestrator/controllers/replicaset_controller.h"
 #include "orchestrator/store/etcd_store.h"
 #include "orchestrator/store/sqlite_store.h"
 
@@ -94,6 +96,8 @@ struct ControlPlane::Parts {
   // the client, over HTTP(S) with the admin credentials, on informers shared between them.
   std::unique_ptr<client::SharedInformerFactory> informers;
   std::unique_ptr<controllers::EndpointSliceController> slices;
+  std::unique_ptr<controllers::ReplicaSetController> replicasets;
+  std::unique_ptr<controllers::DeploymentController> deployments;
   std::atomic<bool> stopping{false};
   std::thread compactor, repairer;
   bool stopped = false;
@@ -142,6 +146,8 @@ void ControlPlane::stop() {
   parts_->stopped = true;
   parts_->stopping = true;
   if (parts_->slices) parts_->slices->stop();
+  if (parts_->replicasets) parts_->replicasets->stop();
+  if (parts_->deployments) parts_->deployments->stop();
   if (parts_->informers) parts_->informers->stop();
   if (parts_->server) parts_->server->stop();
   if (parts_->compactor.joinable()) parts_->compactor.join();
@@ -224,6 +230,10 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   parts->informers = std::make_unique<client::SharedInformerFactory>(self);
   parts->slices = std::make_unique<controllers::EndpointSliceController>(*parts->informers, self);
   parts->slices->start();
+  parts->replicasets = std::make_unique<controllers::ReplicaSetController>(*parts->informers, self);
+  parts->replicasets->start();
+  parts->deployments = std::make_unique<controllers::DeploymentController>(*parts->informers, self);
+  parts->deployments->start();
   parts->start_compactor(std::max(1, o.compaction_interval_seconds));
   parts->start_allocation_repair(std::max(1, o.allocation_repair_interval_seconds));
   auto plane = std::unique_ptr<ControlPlane>(new ControlPlane(std::move(parts)));
