@@ -61,10 +61,17 @@ class WorkloadControllers : public ::testing::Test {
     auto g = registry_->get(r, "shop", name);
     return g ? *g : Json();
   }
-  void update(const apiserver::ResourceInfo& r, const Json& obj, bool status) {
-    std::vector<std::string> warnings;
-    auto u = registry_->update(r, "shop", obj["metadata"]["name"], obj, status, apiserver::FieldValidation::Ignore, warnings);
-    ASSERT_TRUE(u.has_value()) << u.error().status.dump();
+  // Read, change, write; again on a conflict (the controllers write status meanwhile).
+  void modify(const apiserver::ResourceInfo& r, const std::string& name, const std::function<void(Json&)>& change, bool status = false) {
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      Json obj = get(r, name);
+      change(obj);
+      std::vector<std::string> warnings;
+      auto u = registry_->update(r, "shop", name, obj, status, apiserver::FieldValidation::Ignore, warnings);
+      if (u) return;
+      ASSERT_EQ(u.error().code, 409) << u.error().status.dump();
+    }
+    FAIL() << "could not update " << name;
   }
   // Every pod of `selector` Ready, as a kubelet would say through pods/status.
   void mark_ready(const std::string& selector) {
@@ -134,11 +141,13 @@ TEST_F(WorkloadControllers, ReplicaSetCreatesReplacesScalesAndReportsStatus) {
   })) << get(rs_res(), "web")["status"].dump();
   // Scale down to 1: the not-ready pod goes first.
   auto pods = list(pods_res(), "app=web");
-  pods[1]["status"]["conditions"] = {{{"type", "Ready"}, {"status", "False"}}};
-  update(pods_res(), pods[1], true);
-  Json now = get(rs_res(), "web");
-  now["spec"]["replicas"] = 1;
-  update(rs_res(), now, false);
+  modify(
+      pods_res(), pods[1]["metadata"]["name"],
+      [](Json& p) {
+        p["status"]["conditions"] = {{{"type", "Ready"}, {"status", "False"}}};
+      },
+      true);
+  modify(rs_res(), "web", [](Json& rs) { rs["spec"]["replicas"] = 1; });
   ASSERT_TRUE(eventually([&] { return list(pods_res(), "app=web").size() == 1; }));
   EXPECT_NE(list(pods_res(), "app=web")[0]["metadata"]["name"], pods[1]["metadata"]["name"]);
   // An orphan with matching labels is adopted (and then one too many: deleted).
@@ -165,9 +174,7 @@ TEST_F(WorkloadControllers, DeploymentRollsOutAndScales) {
   })) << get(deploy_res(), "web")["status"].dump();
 
   // A new image: a second ReplicaSet, grown within maxSurge (25% of 3 rounds up to 1).
-  Json d = get(deploy_res(), "web");
-  d["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:2";
-  update(deploy_res(), d, false);
+  modify(deploy_res(), "web", [](Json& d) { d["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:2"; });
   ASSERT_TRUE(eventually([&] { return list(rs_res()).size() == 2; }));
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_LE(list(pods_res(), "app=web").size(), 4u) << "3 + maxSurge 1";
@@ -185,13 +192,9 @@ TEST_F(WorkloadControllers, DeploymentRollsOutAndScales) {
   EXPECT_EQ(get(deploy_res(), "web")["metadata"]["annotations"]["deployment.kubernetes.io/revision"], "2");
 
   // Scale to 0, then 5.
-  d = get(deploy_res(), "web");
-  d["spec"]["replicas"] = 0;
-  update(deploy_res(), d, false);
+  modify(deploy_res(), "web", [](Json& d) { d["spec"]["replicas"] = 0; });
   ASSERT_TRUE(eventually([&] { return list(pods_res(), "app=web").empty(); }));
-  d = get(deploy_res(), "web");
-  d["spec"]["replicas"] = 5;
-  update(deploy_res(), d, false);
+  modify(deploy_res(), "web", [](Json& d) { d["spec"]["replicas"] = 5; });
   ASSERT_TRUE(eventually([&] { return list(pods_res(), "app=web").size() == 5; }));
 }
 
@@ -200,9 +203,7 @@ TEST_F(WorkloadControllers, RecreateStopsOldPodsBeforeStartingNewOnes) {
   body.replace(body.find(R"("selector")"), 0, R"("strategy":{"type":"Recreate"},)");
   call(deploy_res(), "shop", body);
   ASSERT_TRUE(eventually([&] { return list(pods_res(), "app=web").size() == 2; }));
-  Json d = get(deploy_res(), "web");
-  d["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:2";
-  update(deploy_res(), d, false);
+  modify(deploy_res(), "web", [](Json& d) { d["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:2"; });
   ASSERT_TRUE(eventually([&] {
     auto pods = list(pods_res(), "app=web");
     return pods.size() == 2 &&
