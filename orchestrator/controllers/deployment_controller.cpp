@@ -2,6 +2,8 @@
 // Deployment key (the strategies are in deployment_rollout.cpp).
 #include "orchestrator/controllers/deployment_controller.h"
 
+#include <pthread.h>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -89,6 +91,7 @@ void DeploymentController::stop() {
 }
 
 void DeploymentController::worker() {
+  pthread_setname_np(pthread_self(), "deploy-ctrl");
   while (!stopping_ && !informers_.wait_for_cache_sync(std::chrono::seconds(1), &stopping_)) {
   }
   if (stopping_) return;
