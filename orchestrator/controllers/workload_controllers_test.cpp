@@ -1,6 +1,7 @@
 // The ReplicaSet and Deployment controllers against a real registry and store behind the API
 // server's HTTP transport, with no kubelet: pods stay Pending and unbound, and the test marks
 // them Ready through pods/status where readiness matters, as a kubelet would.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "orchestrator/apiserver/http_server.h"
@@ -208,6 +209,27 @@ TEST_F(WorkloadControllers, RecreateStopsOldPodsBeforeStartingNewOnes) {
     auto pods = list(pods_res(), "app=web");
     return pods.size() == 2 &&
            std::all_of(pods.begin(), pods.end(), [](const Json& p) { return p["spec"]["containers"][0]["image"] == "nginx:2"; });
+  }));
+}
+
+TEST_F(WorkloadControllers, NoProgressPastTheDeadlineIsProgressDeadlineExceeded) {
+  std::string body = deployment(2, "nginx:1");
+  body.replace(body.find(R"("selector")"), 0, R"("progressDeadlineSeconds":1,)");
+  call(deploy_res(), "shop", body);  // its pods never become ready
+  auto progressing = [&] {
+    for (const auto& c : get(deploy_res(), "web")["status"].value("conditions", Json::array()))
+      if (c["type"] == "Progressing") return c;
+    return Json::object();
+  };
+  ASSERT_TRUE(eventually([&] { return progressing().value("reason", "") == "ProgressDeadlineExceeded"; }, 15))
+      << get(deploy_res(), "web")["status"].dump();
+  EXPECT_EQ(progressing()["status"], "False");
+  EXPECT_THAT(progressing()["message"].get<std::string>(),
+              ::testing::MatchesRegex("ReplicaSet \"web-[a-z0-9]+\" has timed out progressing."));
+  // Ready pods move it on again.
+  ASSERT_TRUE(eventually([&] {
+    mark_ready("app=web");
+    return progressing().value("reason", "") == "NewReplicaSetAvailable";
   }));
 }
 
