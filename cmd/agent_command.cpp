@@ -157,7 +157,8 @@ void register_agent(CLI::App& app, std::function<int()>& run) {
   add(sub->add_option("--bpf-root", f.bpf_root, "eBPF: where maps and links are pinned, under <dir>/<node name>")->capture_default_str(),
       [](auto& c, auto& f) { c.bpf_root = f.bpf_root; });
   add(sub->add_option("--external-interfaces", f.external_interfaces,
-                      "eBPF: interfaces whose traffic from outside gets NodePort, LoadBalancer and external IPs (comma-separated)")
+                      "eBPF: interfaces whose traffic from outside gets NodePort, LoadBalancer and external IPs (comma-separated; "
+                      "default: those carrying the node's addresses and default route, followed as they change)")
           ->delimiter(','),
       [](auto& c, auto& f) { c.external_interfaces = f.external_interfaces; });
   add(sub->add_option("--ebpf-nodeport-mode", f.ebpf_nodeport_mode,

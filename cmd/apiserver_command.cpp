@@ -48,6 +48,11 @@ void register_apiserver(CLI::App& app, std::function<int()>& run) {
   sub->add_option("--tls-cert-file", o->tls_cert, "serving certificate (PEM); default: DIR/pki/apiserver.crt, made at first start");
   sub->add_option("--tls-private-key-file", o->tls_key, "serving key (PEM); default: DIR/pki/apiserver.key");
   sub->add_option("--token-file", o->token_file, "file holding the admin bearer token; default: DIR/admin.token");
+  sub->add_option("--kubelet-client-certificate", o->kubelet_client_cert,
+                  "client certificate towards kubelets (logs, exec, port-forward); default: DIR/pki/apiserver-kubelet-client.crt");
+  sub->add_option("--kubelet-client-key", o->kubelet_client_key, "the key of --kubelet-client-certificate");
+  sub->add_option("--kubelet-certificate-authority", o->kubelet_certificate_authority,
+                  "check kubelets' serving certificates against this CA (default: not checked, as kube-apiserver)");
   sub->add_flag("--insecure-plain-http", o->plain_http, "serve plain HTTP (tests only)");
   sub->add_option("--compaction-interval", o->compaction_interval_seconds, "seconds between store compactions")->capture_default_str();
   sub->add_option("--event-ttl", o->event_ttl_seconds, "seconds an Event is kept after it was last seen")

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "kubelet/server/kubelet_server.h"
 #include "orchestrator/apiserver/allocation_repair.h"
 #include "orchestrator/apiserver/allocators.h"
 #include "orchestrator/apiserver/http_server.h"
@@ -82,6 +83,23 @@ std::string read_file(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// The API server's credentials towards kubelets: given files, or with our own PKI a client
+// certificate the cluster CA signs (the name kubelets' servers let in).
+Result<apiserver::KubeletClientConfig> kubelet_client_config(const ControlPlaneOptions& o, const apiserver::Credentials* creds) {
+  apiserver::KubeletClientConfig k{o.kubelet_client_cert, o.kubelet_client_key, o.kubelet_certificate_authority};
+  if (!k.cert_file.empty() || !creds) return k;
+  const auto pki = std::filesystem::path(o.data_dir) / "pki";
+  apiserver::LeafCertificate leaf{.common_name = kubelet::server::kApiServerKubeletClientName,
+                                  .client = true,
+                                  .ca_cert_file = creds->ca_cert_file,
+                                  .ca_key_file = creds->ca_key_file,
+                                  .cert_file = pki / "apiserver-kubelet-client.crt",
+                                  .key_file = pki / "apiserver-kubelet-client.key"};
+  if (auto made = apiserver::ensure_leaf_certificate(leaf); !made) return fail(made.error());
+  k.cert_file = leaf.cert_file.string();
+  k.key_file = leaf.key_file.string();
+  return k;
+}
 }  // namespace
 
 struct ControlPlane::Parts {
@@ -212,7 +230,11 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   parts->registry->set_event_ttl(std::chrono::seconds(o.event_ttl_seconds));
   if (auto ok = ensure_system_namespaces(*parts->registry); !ok) return std::unexpected(ok.error());
   parts->handler.emplace(*parts->registry, token);
-  auto server = apiserver::HttpServer::start(*parts->handler, {o.listen, o.plain_http ? "" : cert, o.plain_http ? "" : key});
+  apiserver::HttpServerOptions server_options{o.listen, o.plain_http ? "" : cert, o.plain_http ? "" : key};
+  auto kubelet_client = kubelet_client_config(o, creds ? &*creds : nullptr);
+  if (!kubelet_client) return fail(kubelet_client.error());
+  server_options.kubelet_client = *kubelet_client;
+  auto server = apiserver::HttpServer::start(*parts->handler, std::move(server_options));
   if (!server) return fail(server.error());
   parts->server = std::move(*server);
   if (auto ok = ensure_kubernetes_service(*parts->registry, first_ip, parts->server->port()); !ok) return std::unexpected(ok.error());

@@ -25,6 +25,10 @@ struct ControlPlaneOptions {
   int compaction_interval_seconds = 300;
   int allocation_repair_interval_seconds = 180;  // kube-apiserver repairs its allocations every 3 minutes
   int event_ttl_seconds = 3600;                  // kube-apiserver's --event-ttl
+  // Towards kubelets (logs, exec, attach, port-forward): kube-apiserver's --kubelet-client-certificate
+  // and --kubelet-client-key (default with our own PKI: DIR/pki/apiserver-kubelet-client.*, made
+  // at start) and --kubelet-certificate-authority (empty: kubelets' certificates are not checked).
+  std::string kubelet_client_cert, kubelet_client_key, kubelet_certificate_authority;
 };
 
 class ControlPlane {

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cmd/commands.h"
+#include "cmd/kubelet_endpoint.h"
 #include "kubelet/kubelet.h"
 #include "kubelet/node/cri_runtime_probe.h"
 #include "kubelet/node/node_status.h"
@@ -24,6 +25,7 @@ struct KubeletCommandOptions {
   kubelet::runtime::NodeRuntimeOptions runtime;
   std::string kubeconfig;
   std::string data_dir;
+  KubeletEndpointOptions endpoint;
 };
 
 int run_kubelet(KubeletCommandOptions o) {
@@ -62,12 +64,32 @@ int run_kubelet(KubeletCommandOptions o) {
     (*runtime)->stop();
     return 1;
   }
+  // The HTTPS endpoint the API server proxies logs, exec, attach and port-forward to: only with
+  // a client CA (it serves nobody else), with the given serving certificate or a self-signed one.
+  std::unique_ptr<kubelet::server::KubeletServer> endpoint;
+  if (!o.endpoint.client_ca_file.empty()) {
+    o.endpoint.node_name = o.kubelet.node.node_name;
+    o.endpoint.node_ip = o.kubelet.node.node_ip;
+    o.endpoint.runtime_endpoint = (*runtime)->endpoint();
+    if (o.endpoint.cert_dir.empty()) o.endpoint.cert_dir = o.kubelet.node.root_dir + "/pki";
+    auto started = start_kubelet_endpoint(o.endpoint);
+    if (!started) {
+      std::cerr << "error: kubelet server: " << started.error() << "\n";
+      (*k)->stop();
+      (*runtime)->stop();
+      return 1;
+    }
+    endpoint = std::move(*started);
+  } else {
+    std::cerr << "switchyard kubelet: no --client-ca-file, so no HTTPS endpoint: kubectl logs/exec/port-forward will not reach this node\n";
+  }
   // As the kubelet's --register-node: the Node, its status and its Lease, with the runtime's health.
   kubelet::node::NodeStatusOptions status;
   status.node_name = o.kubelet.node.node_name;
   status.node_ip = o.kubelet.node.node_ip;
   status.pod_cidr = o.runtime.pod_cidr;
   status.runtime = kubelet::node::cri_runtime_probe((*runtime)->endpoint());
+  status.kubelet_port = endpoint ? endpoint->port() : 0;
   auto reporter = kubelet::node::NodeStatusReporter::start(*connection, std::move(status));
   if (!reporter) {
     std::cerr << "error: node status: " << reporter.error() << "\n";
@@ -80,6 +102,7 @@ int run_kubelet(KubeletCommandOptions o) {
             << std::flush;
   int sig = 0;
   sigwait(&signals, &sig);
+  if (endpoint) endpoint->stop();
   (*k)->stop();
   (*reporter)->stop();
   (*runtime)->stop();
@@ -102,6 +125,13 @@ void register_kubelet(CLI::App& app, std::function<int()>& run) {
   sub->add_option("--cluster-dns", o->kubelet.node.cluster_dns, "the cluster DNS Service IP for dnsPolicy ClusterFirst");
   sub->add_option("--cluster-domain", o->kubelet.node.cluster_domain, "the cluster DNS domain")->capture_default_str();
   sub->add_option("--root-dir", o->kubelet.node.root_dir, "where pod logs live: <dir>/pods/<ns>_<name>_<uid>/");
+  sub->add_option("--address", o->endpoint.address, "the IP the HTTPS endpoint listens on")->capture_default_str();
+  sub->add_option("--port", o->endpoint.port, "the HTTPS endpoint's port (logs, exec, attach, port-forward)")->capture_default_str();
+  sub->add_option("--client-ca-file", o->endpoint.client_ca_file,
+                  "serve the HTTPS endpoint to clients with a certificate from this CA (the API server's kubelet client certificate)");
+  sub->add_option("--tls-cert-file", o->endpoint.tls_cert_file, "the endpoint's serving certificate (default: self-signed, in --cert-dir)");
+  sub->add_option("--tls-private-key-file", o->endpoint.tls_key_file, "the key of --tls-cert-file");
+  sub->add_option("--cert-dir", o->endpoint.cert_dir, "where a self-signed serving certificate is kept (default: <root-dir>/pki)");
   sub->callback([&run, o] { run = [o] { return run_kubelet(*o); }; });
 }
 

@@ -22,6 +22,7 @@
 #include "orchestrator/apiserver/resources.h"
 #include "cmd/commands.h"
 #include "cmd/control_plane.h"
+#include "cmd/kubelet_endpoint.h"
 #include "kubelet/kubelet.h"
 #include "kubelet/node/cri_runtime_probe.h"
 #include "kubelet/node/node_status.h"
@@ -49,6 +50,7 @@ struct UpOptions {
   std::string bpf_root = "/sys/fs/bpf/switchyard";
   std::vector<std::string> external_interfaces;
   kubelet::runtime::NodeRuntimeOptions runtime;  // the node's container runtime (off unless asked)
+  int kubelet_port = 10250;                      // the kubelet's HTTPS endpoint on --node-ip (with a runtime)
 };
 
 // The flags that name where an eBPF agent attached and pinned, for the commands printed.
@@ -120,7 +122,8 @@ Result<void> create_cluster_objects(ControlPlane& plane, const UpOptions& o, con
 // runtime's version and readiness come from CRI when there is one.
 Result<std::unique_ptr<kubelet::node::NodeStatusReporter>> start_node_status(const client::ClusterConnection& connection,
                                                                              const UpOptions& o,
-                                                                             const kubelet::runtime::NodeRuntime* runtime) {
+                                                                             const kubelet::runtime::NodeRuntime* runtime,
+                                                                             int kubelet_port) {
   kubelet::node::NodeStatusOptions status;
   status.node_name = o.node_name;
   status.node_ip = o.node_ip;
@@ -129,6 +132,7 @@ Result<std::unique_ptr<kubelet::node::NodeStatusReporter>> start_node_status(con
     status.pod_cidr = kubelet::runtime::first_pod_range(o.cluster_cidrs.empty() ? "" : o.cluster_cidrs.front()).value_or("");
   status.root_dir = o.control_plane.data_dir;
   if (runtime) status.runtime = kubelet::node::cri_runtime_probe(runtime->endpoint());
+  status.kubelet_port = kubelet_port;
   return kubelet::node::NodeStatusReporter::start(connection, std::move(status));
 }
 
@@ -191,7 +195,23 @@ int run_up(UpOptions o) {
     }
     runtime = std::move(*started);
   }
-  auto node_status = start_node_status(*connection, o, runtime.get());
+  // The kubelet's endpoint for logs, exec, attach and port-forward (the API server proxies to it).
+  std::unique_ptr<kubelet::server::KubeletServer> kubelet_endpoint;
+  if (runtime) {
+    auto started = start_kubelet_endpoint({.node_name = o.node_name,
+                                           .node_ip = o.node_ip,
+                                           .address = o.node_ip,
+                                           .port = o.kubelet_port,
+                                           .runtime_endpoint = runtime->endpoint(),
+                                           .cert_dir = o.control_plane.data_dir + "/kubelet/pki",
+                                           .client_ca_file = o.control_plane.data_dir + "/pki/ca.crt",
+                                           .ca_key_file = o.control_plane.data_dir + "/pki/ca.key"});
+    if (started)
+      kubelet_endpoint = std::move(*started);
+    else
+      spdlog::warn("event=kubelet_endpoint_failed error=\"{}\" effect=\"no kubectl logs/exec/port-forward\"", started.error().message);
+  }
+  auto node_status = start_node_status(*connection, o, runtime.get(), kubelet_endpoint ? kubelet_endpoint->port() : 0);
   if (!node_status) {
     std::cerr << "error: " << node_status.error() << "\n";
     if (runtime) runtime->stop();
@@ -263,6 +283,7 @@ int run_up(UpOptions o) {
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("event=up_stopping signal={} rules=kept", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  if (kubelet_endpoint) kubelet_endpoint->stop();
   if (pod_loop) pod_loop->stop();  // the pods keep running: the next start adopts them
   (*agent)->stop();
   (*node_status)->stop();
@@ -290,7 +311,8 @@ void register_up(CLI::App& app, std::function<int()>& run) {
                   "eBPF: the cgroup whose sockets get ClusterIP load balancing (default: the cgroup v2 root)");
   sub->add_option("--bpf-root", o->bpf_root, "eBPF: where maps and links are pinned, under <dir>/<node name>")->capture_default_str();
   sub->add_option("--external-interfaces", o->external_interfaces,
-                  "eBPF: interfaces whose traffic from outside gets NodePort, LoadBalancer and external IPs (comma-separated)")
+                  "eBPF: interfaces whose traffic from outside gets NodePort, LoadBalancer and external IPs (comma-separated; "
+                  "default: those carrying the node's addresses and default route, followed as they change)")
       ->delimiter(',');
   sub->add_flag("--run-containerd", o->runtime.run_containerd,
                 "run and supervise this node's own containerd under <data-dir>/containerd (CRI socket containerd.sock there)");
@@ -299,6 +321,11 @@ void register_up(CLI::App& app, std::function<int()>& run) {
                   "import every image archive (.tar) in this directory at start (implies a runtime)");
   sub->add_option("--pod-cidr", o->runtime.pod_cidr,
                   "this node's pod range for containerd's CNI (default: the first /24 of --cluster-cidr)");
+  sub->add_option("--kubelet-certificate-authority", o->control_plane.kubelet_certificate_authority,
+                  "check kubelets' serving certificates against this CA (DIR/pki/ca.crt signs the in-process kubelet's; "
+                  "default: not checked, as kube-apiserver)");
+  sub->add_option("--kubelet-port", o->kubelet_port, "the kubelet's HTTPS port on --node-ip (logs, exec, port-forward)")
+      ->capture_default_str();
   sub->callback([&run, o] { run = [o] { return run_up(*o); }; });
 }
 

@@ -38,6 +38,8 @@ class Backend {
   // Removes everything this backend made, and nothing else.
   virtual Result<void> cleanup() = 0;
   virtual BackendStats stats() const = 0;
+  // Prometheus text of the backend's own state (the eBPF conntrack), "" when it has none.
+  virtual std::string metrics_text() const { return ""; }
 };
 
 }  // namespace switchyard::dataplane

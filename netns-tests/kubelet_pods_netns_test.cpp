@@ -50,7 +50,8 @@ struct Env {
     kubelet = std::make_unique<ChildProcess>(
         std::vector<std::string>{"nsenter", "--net=/run/netns/" + netns.name(), SWITCHYARD_BINARY, "kubelet", "--node-name", kNode,
                                  "--node-ip", kNodeIp, "--kubeconfig", kubeconfig, "--container-runtime-endpoint", containerd->endpoint(),
-                                 "--cluster-dns", "10.96.0.10", "--root-dir", (dir / "kubelet").string()},
+                                 "--cluster-dns", "10.96.0.10", "--root-dir", (dir / "kubelet").string(), "--client-ca-file",
+                                 (dir / "cluster" / "pki" / "ca.crt").string()},
         (dir / "kubelet.log").string());
   }
 };
@@ -211,6 +212,20 @@ TEST_F(KubeletPods, AnHttpdPodRunsIsReadyAndServes) {
   // The CRI log, where `kubectl logs` will read it.
   const std::string uid = p["metadata"]["uid"];
   EXPECT_TRUE(fs::exists(env->dir / "kubelet" / "pods" / ("default_web_" + uid) / "httpd" / "0.log"));
+}
+
+// The standalone kubelet's HTTPS endpoint (self-signed, serving the cluster CA's API server
+// client): logs and exec through the API server.
+TEST_F(KubeletPods, LogsAndExecReachTheStandaloneKubelet) {
+  apply(
+      "talker",
+      pod_yaml("talker", "  - name: c\n    image: switchyard.local/busybox:1\n    command: [sh, -c, 'echo said once; exec sleep 3600']\n"));
+  EXPECT_TRUE(wait_columns("talker", "1/1 Running 0", 60)) << columns("talker");
+  EXPECT_EQ(kubectl("logs talker").output, "said once\n");
+  auto exec = kubectl("exec talker -- sh -c 'hostname; exit 4'", "1.27");
+  EXPECT_EQ(exec.output, "talker\ncommand terminated with exit code 4\n");
+  EXPECT_EQ(exec.exit_code, 4);
+  kubectl("delete pod talker --grace-period=0 --force");
 }
 
 TEST_F(KubeletPods, EnvFromFieldsAndResourcesAndHostNetwork) {

@@ -122,6 +122,52 @@ TEST_F(UpInNodeNamespace, WhatItPrintsGetsANewUserAWorkingServiceAndName) {
   EXPECT_EQ(topology_->get(topology_->node(), web_ip, 80).pod, "pod-a");
 }
 
+// A Service whose type changes, with the nftables dataplane and DNS following each change: a new
+// node port starts answering from the client's namespace, the VIP and node port of a Service
+// turned ExternalName stop answering and its name becomes a CNAME, and turning it back gives it a
+// new VIP that answers and resolves.
+TEST_F(UpInNodeNamespace, ServiceTypeChangesMoveVipsNodePortsAndNames) {
+  up_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"nsenter", "--net=" + topology_->node().path(), SWITCHYARD_BINARY, "up", "--data-dir",
+                               (dir_ / "cluster").string(), "--node-name", "node-up", "--node-ip", ServiceTopology::kNodeIp,
+                               "--healthz-bind-address", "127.0.0.1:10256"},
+      (dir_ / "up.log").string());
+  ASSERT_TRUE(wait_until(60, [&] { return output().find("ready (API server") != std::string::npos; })) << output();
+  const std::string kubectl =
+      "/usr/lib/google-cloud-sdk/bin/kubectl.1.33 --kubeconfig " + (dir_ / "cluster" / "kubeconfig").string() + " -n shop ";
+  std::ofstream(dir_ / "web.yaml") << kWeb;
+  ASSERT_TRUE(in_node(kubectl + "apply -f " + (dir_ / "web.yaml").string()).ok());
+  const std::string first_ip = in_node(kubectl + "get svc web -o jsonpath={.spec.clusterIP}").output;
+  ASSERT_TRUE(wait_until(15, [&] { return topology_->get(topology_->node(), first_ip, 80).pod == "pod-a"; })) << output();
+  auto dig = [&](const std::string& args) {
+    return in_node("dig +short +norecurse +time=1 +tries=1 @10.96.0.10 web.shop.svc.cluster.local " + args).output;
+  };
+
+  ASSERT_TRUE(in_node(kubectl + "patch svc web --type=merge -p '{\"spec\":{\"type\":\"NodePort\"}}'").ok());
+  const std::string node_port_text = in_node(kubectl + "get svc web -o jsonpath={.spec.ports[0].nodePort}").output;
+  ASSERT_FALSE(node_port_text.empty());
+  const int node_port = std::stoi(node_port_text);
+  EXPECT_TRUE(wait_until(15, [&] { return topology_->get(topology_->client(), ServiceTopology::kNodeIp, node_port).pod == "pod-a"; }))
+      << "the node port answers from outside";
+  EXPECT_EQ(topology_->get(topology_->node(), first_ip, 80).pod, "pod-a") << "the VIP is kept";
+
+  ASSERT_TRUE(in_node(kubectl + "patch svc web --type=merge -p "
+                                "'{\"spec\":{\"type\":\"ExternalName\",\"externalName\":\"db.example.com\",\"clusterIP\":\"\"}}'")
+                  .ok());
+  EXPECT_TRUE(wait_until(15, [&] { return dig("") == "db.example.com.\n"; })) << dig("");
+  EXPECT_TRUE(wait_until(15, [&] { return !topology_->get(topology_->node(), first_ip, 80, 1).ok; })) << "the old VIP stops answering";
+  EXPECT_FALSE(topology_->get(topology_->client(), ServiceTopology::kNodeIp, node_port, 1).ok) << "the node port stops answering";
+
+  ASSERT_TRUE(in_node(kubectl + "patch svc web --type=merge -p "
+                                "'{\"spec\":{\"type\":\"ClusterIP\",\"externalName\":null,\"ports\":[{\"name\":\"http\",\"port\":80,"
+                                "\"targetPort\":8080}]}}'")
+                  .ok());
+  const std::string second_ip = in_node(kubectl + "get svc web -o jsonpath={.spec.clusterIP}").output;
+  ASSERT_THAT(second_ip, ::testing::MatchesRegex("10\\.[0-9.]+"));
+  EXPECT_TRUE(wait_until(15, [&] { return topology_->get(topology_->node(), second_ip, 80).pod == "pod-a"; })) << output();
+  EXPECT_TRUE(wait_until(10, [&] { return dig("") == second_ip + "\n"; })) << dig("");
+}
+
 // --mode ebpf with --cgroup-root and --bpf-root: the socket hooks go on a cgroup the test made
 // (the clients below run in it; the test process does not) and the pins in a private bpffs. A
 // new user's Service is reachable at its ClusterIP and resolvable through the kube-dns IP, with

@@ -48,7 +48,8 @@ struct AgentConfig {
   std::string proxy_name;  // the service.kubernetes.io/service-proxy-name this agent answers to
   // eBPF mode: the cgroup whose sockets are load-balanced ("" = the cgroup v2 root), where maps
   // and links are pinned (under <bpf_root>/<node>), and the interfaces that get the tc programs
-  // for NodePort, load-balancer and external IPs from outside (none: ClusterIPs only).
+  // for NodePort, load-balancer and external IPs from outside (none: detected, as Cilium does:
+  // the links carrying the node's addresses and default route, followed as they come and go).
   std::string cgroup_root;
   std::string bpf_root = "/sys/fs/bpf/switchyard";
   std::vector<std::string> external_interfaces;

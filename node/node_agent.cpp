@@ -70,8 +70,11 @@ Result<std::unique_ptr<dataplane::Backend>> create_backend(const AgentConfig& c)
                                                          .pin_root = c.bpf_root,
                                                          .cgroup_root = c.cgroup_root,
                                                          .external_interfaces = c.external_interfaces,
+                                                         .detect_external_interfaces = c.external_interfaces.empty(),
                                                          .nodeport_xdp = c.ebpf_nodeport_mode == "xdp"});
     if (!backend) return fail(with_context(backend.error(), "ebpf"));
+    if (const auto& at = (*backend)->objects().bpffs_mounted(); !at.empty())
+      spdlog::info("event=bpffs_mounted at={} reason=\"no bpf filesystem was mounted there\"", at);
     spdlog::info("event=ebpf_backend_opened pin_dir={} reused_pins={}", (*backend)->pin_dir(), (*backend)->reused_pins());
     return std::unique_ptr<dataplane::Backend>(std::move(*backend));
   }
@@ -186,7 +189,8 @@ struct NodeAgent::Impl {
     if (!config.metrics_bind_address.empty()) {
       auto started = StatusHttpServer::start(config.metrics_bind_address,
                                              {{"/metrics", [this] {
-                                                 std::string text = loop->metrics().prometheus_text() + health.prometheus_text();
+                                                 std::string text =
+                                                     loop->metrics().prometheus_text() + health.prometheus_text() + backend->metrics_text();
                                                  if (dns_server) text += dns_server->metrics_text();
                                                  return StatusResponse{200, "text/plain; version=0.0.4; charset=utf-8", std::move(text)};
                                                }}});

@@ -2,6 +2,9 @@
 
 #include "dataplane/ebpf/map_changes.h"
 
+#include <fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
 #include <arpa/inet.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
@@ -53,7 +56,8 @@ Result<std::unique_ptr<EbpfBackend>> EbpfBackend::create(EbpfBackendOptions opti
                                      .scope_by_netns = !options.scope_netns.empty(),
                                      .sizes = options.sizes,
                                      .external_interfaces = options.external_interfaces,
-                                     .nodeport_xdp = options.nodeport_xdp};
+                                     .nodeport_xdp = options.nodeport_xdp,
+                                     .detect_external_interfaces = options.detect_external_interfaces};
   auto objects = SockLbObjects::open(std::move(object_options));
   if (!objects) return std::unexpected(objects.error());
   std::unique_ptr<EbpfBackend> backend(new EbpfBackend(std::move(options), std::move(*objects)));
@@ -63,6 +67,22 @@ Result<std::unique_ptr<EbpfBackend>> EbpfBackend::create(EbpfBackendOptions opti
   for (const auto& path : backend->options_.scope_netns)
     if (auto ok = backend->add_netns_to_scope(path); !ok) return std::unexpected(ok.error());
   if (backend->socket_netns_.empty()) backend->socket_netns_.push_back("/proc/self/fd/" + std::to_string(backend->create_netns_fd_));
+  if (auto maps = backend->objects_->conntrack_maps(); maps.flow4.fd >= 0) {
+    backend->conntrack_gc_ = std::make_unique<ConntrackGc>(std::move(maps), backend->options_.conntrack_gc);
+    backend->conntrack_gc_->start();
+  }
+  if (backend->options_.detect_external_interfaces) {
+    // The device watcher calls back on its own thread, in create()'s namespace.
+    auto* objects = backend->objects_.get();
+    auto watcher = ExternalDeviceWatcher::start(backend->create_netns_fd_, [objects](const std::vector<std::string>& selected) {
+      auto ok = objects->set_tc_interfaces(selected);
+      spdlog::info("event=external_interfaces_changed interfaces={} attached={}", fmt::join(selected, ","),
+                   fmt::join(objects->tc_interfaces(), ","));
+      if (!ok) spdlog::warn("event=external_interface_attach_failed error=\"{}\"", ok.error().message);
+    });
+    if (!watcher) return std::unexpected(with_context(watcher.error(), "external interface detection"));
+    backend->device_watcher_ = std::move(*watcher);
+  }
   return backend;
 }
 
@@ -415,6 +435,8 @@ Result<void> EbpfBackend::purge_affinity(const std::map<std::uint32_t, std::vect
 
 Result<void> EbpfBackend::cleanup() {
   if (removed_) return {};
+  device_watcher_.reset();  // attaches nothing more
+  conntrack_gc_.reset();
   auto ok = objects_->remove();
   removed_ = true;
   programmed_.clear();

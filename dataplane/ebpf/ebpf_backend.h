@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dataplane/backend.h"
+#include "dataplane/ebpf/external_devices.h"
 #include "dataplane/ebpf/lb_entries.h"
 #include "dataplane/ebpf/sock_lb_objects.h"
 
@@ -30,9 +31,14 @@ struct EbpfBackendOptions {
   // Interfaces (in the network namespace create() runs in) whose traffic from outside the tc
   // programs translate: NodePort, load-balancer IPs, external IPs. Empty: no tc programs.
   std::vector<std::string> external_interfaces;
+  // Instead of external_interfaces: the interfaces carrying the node's addresses and default
+  // route, followed as they come and go (external_devices.h says which are left out).
+  bool detect_external_interfaces = false;
   // XDP mode (--ebpf-nodeport-mode xdp): nodeport_xdp also goes on the external interfaces and
   // DNATs the packets of tracked flows before an skb exists; the tc programs handle the rest.
   bool nodeport_xdp = false;
+  // The conntrack garbage collector's bounds (it runs whenever the tc programs are loaded).
+  ConntrackGcOptions conntrack_gc;
 };
 
 // Counters from the programs' metrics map, summed over CPUs.
@@ -52,6 +58,8 @@ class EbpfBackend final : public Backend, private LbIdSource {
   // Detaches the hooks, unpins the maps and links and removes the pin directory.
   Result<void> cleanup() override;
   BackendStats stats() const override { return stats_; }
+  std::string metrics_text() const override { return conntrack_gc_ ? conntrack_gc_->metrics_text() : ""; }
+  ConntrackGc* conntrack_gc() { return conntrack_gc_.get(); }
 
   // Translates sockets of one more network namespace too (scoped agents only).
   Result<void> add_netns_to_scope(const std::string& netns_path);
@@ -111,6 +119,8 @@ class EbpfBackend final : public Backend, private LbIdSource {
   bool removed_ = false;
   BackendStats stats_;
   std::uint64_t udp_sockets_destroyed_ = 0;
+  std::unique_ptr<ExternalDeviceWatcher> device_watcher_;  // before objects_ goes: declared after it
+  std::unique_ptr<ConntrackGc> conntrack_gc_;              // the same
 };
 
 }  // namespace switchyard::dataplane::ebpf

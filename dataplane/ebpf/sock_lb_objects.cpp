@@ -1,5 +1,7 @@
 #include "dataplane/ebpf/sock_lb_objects.h"
 
+#include "dataplane/ebpf/bpffs.h"
+
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -120,7 +122,7 @@ Result<std::unique_ptr<SockLbObjects>> SockLbObjects::open(SockLbObjectOptions o
     if (objects->sock_destroy_) sock_destroy__destroy(objects->sock_destroy_);
     objects->sock_destroy_ = nullptr;
   }
-  if (!objects->options_.external_interfaces.empty()) {
+  if (!objects->options_.external_interfaces.empty() || objects->options_.detect_external_interfaces) {
     if (auto ok = objects->load_nodeport(); !ok) return std::unexpected(ok.error());
     if (auto ok = objects->attach_tc(); !ok) return std::unexpected(ok.error());
   }
@@ -128,14 +130,8 @@ Result<std::unique_ptr<SockLbObjects>> SockLbObjects::open(SockLbObjectOptions o
 }
 
 Result<void> SockLbObjects::load() {
-  std::error_code ec;
-  std::filesystem::create_directories(options_.pin_dir, ec);
-  if (ec) return std::unexpected(Error{ErrorCode::Internal, "pin directory " + options_.pin_dir + ": " + ec.message()});
-  struct statfs fs {};
-  if (statfs(options_.pin_dir.c_str(), &fs) != 0) return std::unexpected(errno_error("statfs " + options_.pin_dir, errno));
-  if (fs.f_type != BPF_FS_MAGIC)
-    return std::unexpected(
-        Error{ErrorCode::Internal, "pin directory " + options_.pin_dir + " is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)"});
+  // A fresh host may have no bpf filesystem: mount one (as Cilium does) before pinning.
+  if (auto ok = ensure_bpffs_pin_dir(options_.pin_dir, &bpffs_mounted_); !ok) return ok;
 
   skeleton_ = sock_lb__open();
   if (!skeleton_) return std::unexpected(errno_error("open of the sock_lb BPF skeleton", errno));
@@ -231,6 +227,9 @@ Result<void> SockLbObjects::load_nodeport() {
   }
   if (const int err = nodeport_tc__load(nodeport_); err != 0)
     return std::unexpected(errno_error("load of the nodeport tc BPF programs (pins in " + options_.pin_dir + ")", -err));
+  // Conntrack maps of the layout before lifetimes (_v1): nothing reads them any more. Their
+  // flows are not migrated (map versioning and migration are their own piece of work).
+  for (const char* stale : {"ct4_v1", "ct4_reverse_v1", "ct6_v1", "ct6_reverse_v1"}) ::unlink((options_.pin_dir + "/" + stale).c_str());
   external4 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb4_external_v1), bpf_map__name(nodeport_->maps.lb4_external_v1)};
   external6 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb6_external_v1), bpf_map__name(nodeport_->maps.lb6_external_v1)};
   source_ranges4 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb4_source_ranges_v1), bpf_map__name(nodeport_->maps.lb4_source_ranges_v1)};
@@ -313,38 +312,100 @@ Result<std::uint64_t> SockLbObjects::destroy_udp_sockets(const std::vector<lb4_d
 Result<void> SockLbObjects::attach_tc() {
   netns_fd_ = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   if (netns_fd_ < 0) return std::unexpected(errno_error("this thread's network namespace", errno));
-  for (const auto& name : options_.external_interfaces) {
-    const int ifindex = static_cast<int>(if_nametoindex(name.c_str()));
-    if (ifindex == 0) return std::unexpected(errno_error("interface " + name, errno));
-    // Routes through this interface lead to other nodes: flows to backends there get SNATed.
-    const std::uint32_t key = static_cast<std::uint32_t>(ifindex), yes = 1;
-    if (bpf_map_update_elem(bpf_map__fd(nodeport_->maps.np_interfaces_v1), &key, &yes, BPF_ANY) != 0)
-      return std::unexpected(errno_error("np_interfaces_v1 entry for " + name, errno));
-    for (auto [point, program] :
-         {std::pair{BPF_TC_INGRESS, nodeport_->progs.nodeport_ingress}, {BPF_TC_EGRESS, nodeport_->progs.nodeport_egress}}) {
-      LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
-      if (const int err = bpf_tc_hook_create(&hook); err != 0 && err != -EEXIST)
-        return std::unexpected(errno_error("clsact qdisc on " + name, -err));
-      LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(program), .flags = BPF_TC_F_REPLACE, .handle = kTcHandle,
-                  .priority = kTcPriority);
-      if (const int err = bpf_tc_attach(&hook, &opts); err != 0)
-        return std::unexpected(
-            errno_error(std::string("tc ") + (point == BPF_TC_INGRESS ? "ingress" : "egress") + " program on " + name, -err));
-    }
-    tc_ifindexes_.push_back(ifindex);
-    if (!options_.nodeport_xdp) continue;
-    // Native where the driver has it (veth does), else generic; replaces a predecessor's program.
-    if (const int err = bpf_xdp_attach(ifindex, bpf_program__fd(nodeport_xdp_->progs.nodeport_xdp), 0, nullptr); err != 0)
-      return std::unexpected(errno_error("XDP program on " + name, -err));
-    xdp_ifindexes_.push_back(ifindex);
-    LIBBPF_OPTS(bpf_xdp_query_opts, query);
-    const bool queried = bpf_xdp_query(ifindex, 0, &query) == 0;
-    xdp_modes_.push_back(!queried                                ? "unknown"
-                         : query.attach_mode == XDP_ATTACHED_DRV ? "native"
-                         : query.attach_mode == XDP_ATTACHED_SKB ? "generic"
-                                                                 : "other");
-  }
+  for (const auto& name : options_.external_interfaces)
+    if (auto ok = attach_tc_interface(name); !ok) return ok;
   return {};
+}
+
+Result<void> SockLbObjects::set_tc_interfaces(const std::vector<std::string>& names) {
+  std::vector<std::string> failures;
+  {
+    std::lock_guard lock(tc_mutex_);
+    // Interfaces no longer selected (or gone): forget them; detach where they still exist.
+    for (auto it = tc_interfaces_.begin(); it != tc_interfaces_.end();) {
+      if (std::ranges::find(names, it->second) != names.end() && static_cast<int>(if_nametoindex(it->second.c_str())) == it->first) {
+        ++it;
+        continue;
+      }
+      const std::uint32_t key = static_cast<std::uint32_t>(it->first);
+      bpf_map_delete_elem(bpf_map__fd(nodeport_->maps.np_interfaces_v1), &key);
+      if (static_cast<int>(if_nametoindex(it->second.c_str())) == it->first) {
+        if (auto why = detach_tc_ifindex(it->first); !why.empty()) failures.push_back(why);
+      }
+      std::erase(tc_ifindexes_, it->first);
+      std::erase(xdp_ifindexes_, it->first);
+      it = tc_interfaces_.erase(it);
+    }
+  }
+  for (const auto& name : names) {
+    {
+      std::lock_guard lock(tc_mutex_);
+      if (tc_interfaces_.contains(static_cast<int>(if_nametoindex(name.c_str())))) continue;
+    }
+    if (auto ok = attach_tc_interface(name); !ok) failures.push_back(ok.error().message);
+  }
+  if (failures.empty()) return {};
+  std::string all;
+  for (const auto& f : failures) all += (all.empty() ? "" : "; ") + f;
+  return std::unexpected(Error{ErrorCode::Internal, all});
+}
+
+std::vector<std::string> SockLbObjects::tc_interfaces() const {
+  std::lock_guard lock(tc_mutex_);
+  std::vector<std::string> out;
+  for (const auto& [_, name] : tc_interfaces_) out.push_back(name);
+  std::ranges::sort(out);
+  return out;
+}
+
+Result<void> SockLbObjects::attach_tc_interface(const std::string& name) {
+  const int ifindex = static_cast<int>(if_nametoindex(name.c_str()));
+  if (ifindex == 0) return std::unexpected(errno_error("interface " + name, errno));
+  // Routes through this interface lead to other nodes: flows to backends there get SNATed.
+  const std::uint32_t key = static_cast<std::uint32_t>(ifindex), yes = 1;
+  if (bpf_map_update_elem(bpf_map__fd(nodeport_->maps.np_interfaces_v1), &key, &yes, BPF_ANY) != 0)
+    return std::unexpected(errno_error("np_interfaces_v1 entry for " + name, errno));
+  for (auto [point, program] :
+       {std::pair{BPF_TC_INGRESS, nodeport_->progs.nodeport_ingress}, {BPF_TC_EGRESS, nodeport_->progs.nodeport_egress}}) {
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+    if (const int err = bpf_tc_hook_create(&hook); err != 0 && err != -EEXIST)
+      return std::unexpected(errno_error("clsact qdisc on " + name, -err));
+    LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = bpf_program__fd(program), .flags = BPF_TC_F_REPLACE, .handle = kTcHandle,
+                .priority = kTcPriority);
+    if (const int err = bpf_tc_attach(&hook, &opts); err != 0)
+      return std::unexpected(
+          errno_error(std::string("tc ") + (point == BPF_TC_INGRESS ? "ingress" : "egress") + " program on " + name, -err));
+  }
+  std::lock_guard lock(tc_mutex_);
+  tc_ifindexes_.push_back(ifindex);
+  tc_interfaces_[ifindex] = name;
+  if (!options_.nodeport_xdp) return {};
+  // Native where the driver has it (veth does), else generic; replaces a predecessor's program.
+  if (const int err = bpf_xdp_attach(ifindex, bpf_program__fd(nodeport_xdp_->progs.nodeport_xdp), 0, nullptr); err != 0)
+    return std::unexpected(errno_error("XDP program on " + name, -err));
+  xdp_ifindexes_.push_back(ifindex);
+  LIBBPF_OPTS(bpf_xdp_query_opts, query);
+  const bool queried = bpf_xdp_query(ifindex, 0, &query) == 0;
+  xdp_modes_.push_back(!queried                                ? "unknown"
+                       : query.attach_mode == XDP_ATTACHED_DRV ? "native"
+                       : query.attach_mode == XDP_ATTACHED_SKB ? "generic"
+                                                               : "other");
+  return {};
+}
+
+// In the calling thread's namespace; failures as text, "" when none.
+std::string SockLbObjects::detach_tc_ifindex(int ifindex) {
+  std::string failures;
+  if (std::ranges::find(xdp_ifindexes_, ifindex) != xdp_ifindexes_.end())
+    if (const int err = bpf_xdp_detach(ifindex, 0, nullptr); err != 0 && err != -ENOENT)
+      failures += " XDP detach on ifindex " + std::to_string(ifindex) + ": " + std::strerror(-err) + ";";
+  for (auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
+    LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+    LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
+    if (const int err = bpf_tc_detach(&hook, &opts); err != 0 && err != -ENOENT)
+      failures += " tc detach on ifindex " + std::to_string(ifindex) + ": " + std::strerror(-err) + ";";
+  }
+  return failures;
 }
 
 std::string SockLbObjects::detach_tc() {
@@ -356,21 +417,27 @@ std::string SockLbObjects::detach_tc() {
       failures = " setns for tc detach: " + std::string(std::strerror(errno)) + ";";
       return;
     }
-    for (int ifindex : xdp_ifindexes_)
-      if (const int err = bpf_xdp_detach(ifindex, 0, nullptr); err != 0 && err != -ENOENT)
-        failures += " XDP detach on ifindex " + std::to_string(ifindex) + ": " + std::strerror(-err) + ";";
-    for (int ifindex : tc_ifindexes_)
-      for (auto point : {BPF_TC_INGRESS, BPF_TC_EGRESS}) {
-        LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
-        LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
-        if (const int err = bpf_tc_detach(&hook, &opts); err != 0 && err != -ENOENT)
-          failures += " tc detach on ifindex " + std::to_string(ifindex) + ": " + std::strerror(-err) + ";";
-      }
+    std::lock_guard lock(tc_mutex_);
+    for (int ifindex : tc_ifindexes_) failures += detach_tc_ifindex(ifindex);
   });
   t.join();
+  std::lock_guard lock(tc_mutex_);
   tc_ifindexes_.clear();
   xdp_ifindexes_.clear();
+  tc_interfaces_.clear();
   return failures;
+}
+
+ConntrackMaps SockLbObjects::conntrack_maps() const {
+  if (!nodeport_) return {};
+  auto ref = [](bpf_map* map) { return BpfMapRef{bpf_map__fd(map), bpf_map__name(map)}; };
+  const auto& m = nodeport_->maps;
+  return {.flow4 = ref(m.ct4_v2),
+          .reply4 = ref(m.ct4_reverse_v2),
+          .flow6 = ref(m.ct6_v2),
+          .reply6 = ref(m.ct6_reverse_v2),
+          .metrics = ref(m.np_metrics_v1),
+          .capacity = bpf_map__max_entries(m.ct4_v2)};
 }
 
 int SockLbObjects::program_fd(const std::string& name) const {

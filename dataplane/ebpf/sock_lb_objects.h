@@ -7,13 +7,16 @@
 
 #include <cstdint>
 #include <expected>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "dataplane/backend.h"
 #include "dataplane/ebpf/bpf/lb_types.h"
 #include "dataplane/ebpf/bpf_map_ops.h"
+#include "dataplane/ebpf/conntrack_gc.h"
 
 struct sock_lb;
 struct nodeport_tc;
@@ -40,6 +43,8 @@ struct SockLbObjectOptions {
   SockLbSizes sizes;
   std::vector<std::string> external_interfaces;  // tc programs go there (this thread's netns)
   bool nodeport_xdp = false;                     // and nodeport_xdp on their XDP hook
+  // The tc programs are loaded even without external_interfaces: set_tc_interfaces() attaches them.
+  bool detect_external_interfaces = false;
 };
 
 class SockLbObjects {
@@ -58,7 +63,15 @@ class SockLbObjects {
   // How nodeport_xdp is attached to each external interface ("native" or "generic"), in order.
   const std::vector<std::string>& xdp_modes() const { return xdp_modes_; }
   const std::string& pin_dir() const { return options_.pin_dir; }
-  int program_fd(const std::string& name) const;  // for BPF_PROG_TEST_RUN and inspection
+  // Where open() mounted a bpf filesystem because none was there ("" when one was).
+  const std::string& bpffs_mounted() const { return bpffs_mounted_; }
+  int program_fd(const std::string& name) const;
+  // The tc programs' conntrack maps and outcome counters (fds -1 when the tc programs are not loaded).
+  ConntrackMaps conntrack_maps() const;
+  // Makes the tc (and XDP) programs sit on exactly these interfaces of the calling thread's
+  // namespace (the one open() ran in): attaches new ones, detaches those left out. Thread-safe.
+  Result<void> set_tc_interfaces(const std::vector<std::string>& names);
+  std::vector<std::string> tc_interfaces() const;  // where they are now, sorted  // for BPF_PROG_TEST_RUN and inspection
 
   // Destroys the connected UDP sockets, in each of `netns_paths` ("" = this thread's namespace),
   // that the hooks translated from one of the keys' VIPs to its backend; returns how many (0
@@ -74,7 +87,9 @@ class SockLbObjects {
   Result<void> load_nodeport_xdp();
   Result<void> load_sock_destroy();
   Result<void> attach_tc();
+  Result<void> attach_tc_interface(const std::string& name);
   std::string detach_tc();  // failures, "" when none
+  std::string detach_tc_ifindex(int ifindex);
 
   SockLbObjectOptions options_;
   sock_lb* skeleton_ = nullptr;
@@ -82,13 +97,16 @@ class SockLbObjects {
   nodeport_xdp* nodeport_xdp_ = nullptr;  // only in XDP mode
   sock_destroy* sock_destroy_ = nullptr;
   bpf_link* udp_iterator_ = nullptr;
-  std::string sock_destroy_error_;  // why the UDP socket iterator is not there, "" when it is
-  int netns_fd_ = -1;               // where external_interfaces live, for detaching later
+  std::string sock_destroy_error_;            // why the UDP socket iterator is not there, "" when it is
+  int netns_fd_ = -1;                         // where external_interfaces live, for detaching later
+  mutable std::mutex tc_mutex_;               // the device watcher attaches while syncs run
+  std::map<int, std::string> tc_interfaces_;  // ifindex -> name
   std::vector<int> tc_ifindexes_;
   std::vector<int> xdp_ifindexes_;
   std::vector<std::string> xdp_modes_;
   std::vector<bpf_link*> links_;
   bool reused_pins_ = false;
+  std::string bpffs_mounted_;
 };
 
 // Before `user` is loaded: every map it defines under the name of one of `owner`'s (loaded) maps

@@ -113,6 +113,7 @@ api::Node desired_node(const api::Node* existing, const NodeStatusOptions& o, co
                {"operatingSystem", "linux"},
                {"architecture", arch}};
   n.status_passthrough["nodeInfo"] = info.dump();
+  if (o.kubelet_port > 0) n.status_passthrough["daemonEndpoints"] = Json{{"kubeletEndpoint", {{"Port", o.kubelet_port}}}}.dump();
 
   // kubelet's order; conditions other writers own (NetworkUnavailable, ...) are kept.
   std::vector<api::NodeCondition> conditions = {

@@ -41,6 +41,7 @@ struct NodeStatusOptions {
   std::string pod_cidr;  // spec.podCIDR when the Node has none
   std::string root_dir = "/";
   int max_pods = 110;
+  int kubelet_port = 0;  // status.daemonEndpoints.kubeletEndpoint.Port: where the API server reaches logs/exec (0: none)
   RuntimeProbe runtime;  // null: no runtime (Ready, no runtime version)
   std::chrono::milliseconds status_update_interval{std::chrono::seconds(10)};
   std::chrono::milliseconds status_report_interval{std::chrono::minutes(5)};

@@ -11,6 +11,7 @@
 #include "orchestrator/apiserver/patch.h"
 #include "orchestrator/apiserver/query_params.h"
 #include "orchestrator/apiserver/server_side_apply.h"
+#include "orchestrator/apiserver/update_managers.h"
 
 namespace switchyard::apiserver {
 
@@ -168,6 +169,10 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
   auto parsed_query = parse_query_string(qpos == std::string::npos ? "" : std::string_view(req.target).substr(qpos + 1));
   if (!parsed_query) return error_response(bad_request(parsed_query.error().message));
   const QueryParams& query = *parsed_query;
+  auto writer = [&] {
+    auto m = query.find("fieldManager");
+    return FieldWriter{field_manager_of(m == query.end() ? "" : m->second, req.user_agent), now_rfc3339()};
+  };
   if (path == "/version") return json_response(200, version_info());
   if (path == "/api") return json_response(200, api_versions());
   if (path == "/apis") return json_response(200, api_group_list());
@@ -265,6 +270,7 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
     auto body = parse_body(req, err);
     if (!body) return error_response(err);
     if (query.contains("dryRun")) return error_response(bad_request("dryRun is not supported by this server"));
+    record_update(Json(), *body, res.kind, writer());
     return respond(registry_.create(res, r->ns, *body, field_validation(query), warnings), 201);
   }
   if (req.method == "PUT") {
@@ -272,6 +278,8 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
     ApiError err;
     auto body = parse_body(req, err);
     if (!body) return error_response(err);
+    if (r->subresource.empty())
+      if (auto current = registry_.get(res, r->ns, r->name)) record_update(*current, *body, res.kind, writer());
     return respond(registry_.update(res, r->ns, r->name, *body, r->subresource == "status", field_validation(query), warnings), 200);
   }
   if (req.method == "PATCH") {
@@ -313,6 +321,7 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
                                            result.error().message));
       }
       patched = std::move(*result);
+      if (r->subresource.empty()) record_update(*current, patched, res.kind, writer());
     }
     // A patch applies to what was read: a concurrent write in between is a conflict, as upstream retries.
     patched["metadata"]["resourceVersion"] = (*current)["metadata"]["resourceVersion"];

@@ -19,6 +19,7 @@ inline constexpr std::size_t kMaxRequestBodyBytes = 3 * 1024 * 1024;
 
 struct HttpRequest {
   std::string method, target, content_type, accept, authorization, body;
+  std::string user_agent;  // names the field manager of writes that do not name one
 };
 
 struct HttpResponse {

@@ -53,11 +53,19 @@ Json api_resource_list(std::string_view group, std::string_view version) {
     if (r.group == "apps" && r.kind != "ControllerRevision") entry["categories"] = {"all"};
     resources.push_back(entry);
     for (const auto& sub : r.subresources) {
+      // Pods' connect subresources, as kube-apiserver lists them.
+      const bool connect = sub == "exec" || sub == "attach" || sub == "portforward";
+      const std::string kind = sub == "exec"          ? "PodExecOptions"
+                               : sub == "attach"      ? "PodAttachOptions"
+                               : sub == "portforward" ? "PodPortForwardOptions"
+                                                      : r.kind;
       Json sub_entry = {{"name", r.plural + "/" + sub},
                         {"singularName", ""},
                         {"namespaced", r.namespaced},
-                        {"kind", r.kind},
-                        {"verbs", {"get", "patch", "update"}}};
+                        {"kind", kind},
+                        {"verbs", connect        ? Json{"create", "get"}
+                                  : sub == "log" ? Json{"get"}
+                                                 : Json{"get", "patch", "update"}}};
       // kubectl scale finds the Scale's group and version here.
       if (sub == "scale") sub_entry.update({{"group", "autoscaling"}, {"version", "v1"}, {"kind", "Scale"}});
       resources.push_back(sub_entry);

@@ -30,9 +30,11 @@ http::Response to_http(HttpResponse out) {
 http::Response to_http(const ApiError& e) { return http::Response{e.code, "application/json", e.status.dump()}; }
 
 HttpRequest to_api(const http::Request& r) {
-  return HttpRequest{
+  HttpRequest out{
       r.method, r.target, std::string(r.header("content-type")), std::string(r.header("accept")), std::string(r.header("authorization")),
       r.body};
+  out.user_agent = r.header("user-agent");
+  return out;
 }
 
 bool is_health_path(std::string_view path) { return path == "/healthz" || path == "/readyz" || path == "/livez"; }
@@ -159,7 +161,9 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(ApiHandler& handler, HttpS
     return to_http(unauthorized());
   };
   o.error_response = error_response;
-  auto server = http::HttpServer::start(std::move(o), [&handler](http::Request& r) -> http::Response {
+  auto server = http::HttpServer::start(std::move(o), [&handler, kubelet = options.kubelet_client](http::Request& r) -> http::Response {
+    // Authenticated in check_head like every request; answered by the node's kubelet.
+    if (is_pod_proxy_path(r.path())) return proxy_pod_subresource(handler.registry(), kubelet, r);
     const HttpRequest request = to_api(r);
     std::optional<WatchRequest> watch;
     HttpResponse out = handler.handle(request, watch);  // a throw is the transport's 500

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "orchestrator/apiserver/api_handler.h"
+#include "orchestrator/apiserver/pod_proxy.h"
 #include "orchestrator/base/error.h"
 #include "orchestrator/http/server.h"
 
@@ -20,6 +21,7 @@ http::HttpServerOptions api_transport_defaults();
 struct HttpServerOptions {
   std::string listen = "127.0.0.1:6443";
   std::string tls_cert_file, tls_key_file;  // both empty: plain HTTP
+  KubeletClientConfig kubelet_client;       // pods/log, exec, attach, portforward go to kubelets with it
   // Threads, timeouts, limits; its listen, TLS files, name, check_head and error_response are
   // set by start() from the above and the handler.
   http::HttpServerOptions transport = api_transport_defaults();

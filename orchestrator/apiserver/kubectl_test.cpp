@@ -169,6 +169,41 @@ TEST_P(KubectlAgainstApiserver, ApplyTwiceServerSideApplyStrategicPatchAndEdit) 
   EXPECT_EQ(k("get svc web -n shop -o jsonpath={.spec.sessionAffinity}").output, "ClientIP");
 }
 
+// Writes that are not server-side apply own what they set (an `Update` entry per manager), so a
+// later `apply --server-side` of a different value conflicts and names them, as kube-apiserver
+// answers; --force-conflicts takes the fields over.
+TEST_P(KubectlAgainstApiserver, EditLabelAndPatchOwnFieldsThatServerSideApplyConflictsWith) {
+  ASSERT_EQ(k("create service clusterip web --tcp=80:80").exit_code, 0);
+  EXPECT_THAT(
+      k("get svc web --show-managed-fields -o jsonpath={.metadata.managedFields[*].manager}/{.metadata.managedFields[*].operation}").output,
+      HasSubstr("kubectl-create/Update"));
+  ASSERT_EQ(k("label svc web tier=front").exit_code, 0);
+  const auto editor = file("editor.sh", "#!/bin/sh\nsed -i 's/sessionAffinity: None/sessionAffinity: ClientIP/' \"$1\"\n");
+  std::filesystem::permissions(editor, std::filesystem::perms::owner_all);
+  auto edited = run("KUBE_EDITOR=" + editor + " " + kubectl_ + " --kubeconfig " + (dir_ / "kubeconfig").string() + " edit svc web");
+  ASSERT_THAT(edited.output, HasSubstr("service/web edited"));
+
+  const std::string mine =
+      "apiVersion: v1\nkind: Service\nmetadata: {name: web, labels: {tier: back}}\n"
+      "spec:\n  sessionAffinity: None\n  ports: [{name: 80-80, port: 80, targetPort: 80}]\n";
+  auto refused = k("apply --server-side -f " + file("web.yaml", mine));
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.output, HasSubstr("Apply failed with 2 conflicts"));
+  EXPECT_THAT(refused.output, HasSubstr("conflicts with \"kubectl-edit\" using v1:\n- .spec.sessionAffinity"));
+  EXPECT_THAT(refused.output, HasSubstr("conflicts with \"kubectl-label\" using v1:\n- .metadata.labels.tier"));
+  EXPECT_EQ(k("get svc web -o jsonpath={.spec.sessionAffinity}/{.metadata.labels.tier}").output, "ClientIP/front") << "nothing applied";
+
+  auto forced = k("apply --server-side --force-conflicts -f " + file("web.yaml", mine));
+  ASSERT_EQ(forced.exit_code, 0) << forced.output;
+  EXPECT_EQ(k("get svc web -o jsonpath={.spec.sessionAffinity}/{.metadata.labels.tier}").output, "None/back");
+  // The fields moved: kubectl-edit and kubectl-label owned nothing else, so their entries are gone.
+  EXPECT_EQ(k("get svc web --show-managed-fields -o jsonpath={.metadata.managedFields[*].manager}").output, "kubectl-create kubectl")
+      << "kubectl apply --server-side's manager is \"kubectl\"";
+  // Another write of the same value as an applied field shares it: no conflict on the next apply.
+  ASSERT_EQ(k("patch svc web -p '{\"spec\":{\"sessionAffinity\":\"None\"}}'").exit_code, 0);
+  EXPECT_EQ(k("apply --server-side -f " + file("web.yaml", mine)).exit_code, 0);
+}
+
 TEST_P(KubectlAgainstApiserver, ValidationErrorsShowTheFieldPath) {
   ASSERT_EQ(k("create -f " + file("ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n")).exit_code, 0);
   auto bad = k("create -f " + file("bad.yaml",

@@ -15,6 +15,7 @@
 #include "orchestrator/api/selectors.h"
 #include "orchestrator/api/validation.h"
 #include "orchestrator/apiserver/graceful_deletion.h"
+#include "orchestrator/apiserver/service_update.h"
 
 namespace switchyard::apiserver {
 
@@ -42,28 +43,6 @@ Json with_version(Json obj, store::Revision rev) {
 
 bool has_status_subresource(const ResourceInfo& r) {
   return std::find(r.subresources.begin(), r.subresources.end(), "status") != r.subresources.end();
-}
-
-// The Service strategy's dropTypeDependentFields: a type change clears what the new type
-// cannot have, unless the user changed those fields in the same update.
-void drop_type_dependent_fields(const api::Service& old, api::Service& svc) {
-  auto& s = svc.spec;
-  const auto& o = old.spec;
-  const bool node_ports = s.type == "NodePort" || (s.type == "LoadBalancer" && s.allocate_load_balancer_node_ports.value_or(true));
-  if (!node_ports)
-    for (auto& p : s.ports)
-      for (const auto& op : o.ports)
-        if (p.node_port != 0 && p.node_port == op.node_port) p.node_port = 0;
-  if (!(s.type == "LoadBalancer" && s.external_traffic_policy == "Local") && s.health_check_node_port == o.health_check_node_port)
-    s.health_check_node_port = 0;
-  if (!api::externally_accessible(s) && s.external_traffic_policy == o.external_traffic_policy) s.external_traffic_policy.clear();
-  if (s.type == "ExternalName" && s.cluster_ips == o.cluster_ips && s.cluster_ip == o.cluster_ip) {
-    s.cluster_ip.clear();
-    s.cluster_ips.clear();
-    if (s.ip_families == o.ip_families) s.ip_families.clear();
-    if (s.ip_family_policy == o.ip_family_policy) s.ip_family_policy.reset();
-    if (s.internal_traffic_policy == o.internal_traffic_policy) s.internal_traffic_policy.reset();
-  }
 }
 
 }  // namespace
@@ -395,7 +374,8 @@ ApiResult<Json> ObjectRegistry::update(const ResourceInfo& r, const std::string&
     obj = std::move(re->object);
     if (status_only) api::meta_of(obj) = om;
   }
-  if (auto* svc = std::get_if<api::Service>(&obj)) drop_type_dependent_fields(std::get<api::Service>(old_obj->object), *svc);
+  if (auto* svc = std::get_if<api::Service>(&obj); svc && !status_only)
+    prepare_service_update(std::get<api::Service>(old_obj->object), *svc);
   api::apply_defaults(obj, net_);
   auto allocation = allocate(r, &old_obj->object, obj);
   if (!allocation) return std::unexpected(allocation.error());

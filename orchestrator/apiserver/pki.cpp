@@ -416,4 +416,44 @@ Result<Credentials> ensure_credentials(const PkiOptions& options) {
   return c;
 }
 
+Result<bool> ensure_leaf_certificate(const LeafCertificate& leaf) {
+  const bool self_signed = leaf.ca_cert_file.empty();
+  X509Ptr ca;
+  PkeyPtr ca_key;
+  if (!self_signed) {
+    auto cert = load_cert(leaf.ca_cert_file);
+    if (!cert) return std::unexpected(cert.error());
+    auto key = load_key(leaf.ca_key_file);
+    if (!key) return std::unexpected(key.error());
+    ca = std::move(*cert);
+    ca_key = std::move(*key);
+  }
+  std::error_code ec;
+  if (fs::exists(leaf.cert_file, ec) && fs::exists(leaf.key_file, ec)) {
+    auto cert = load_cert(leaf.cert_file);
+    auto key = load_key(leaf.key_file);
+    if (cert && key && serving_cert_problem(cert->get(), key->get(), self_signed ? cert->get() : ca.get(), leaf.sans).empty()) return false;
+  }
+  auto key = generate_key();
+  if (!key) return std::unexpected(key.error());
+  std::vector<std::pair<int, std::string>> extensions = {{NID_basic_constraints, "critical,CA:FALSE"},
+                                                         {NID_key_usage, "critical,digitalSignature,keyEncipherment"},
+                                                         {NID_ext_key_usage, leaf.client ? "clientAuth" : "serverAuth"},
+                                                         {NID_subject_key_identifier, "hash"}};
+  if (!self_signed) extensions.emplace_back(NID_authority_key_identifier, "keyid:always");
+  if (!leaf.client && !(leaf.sans.ips.empty() && leaf.sans.dns_names.empty()))
+    extensions.emplace_back(NID_subject_alt_name, san_extension_value(leaf.sans));
+  auto cert = build_cert(key->get(), leaf.common_name.c_str(), self_signed ? nullptr : ca.get(), self_signed ? key->get() : ca_key.get(),
+                         kServingDays, extensions);
+  if (!cert) return std::unexpected(cert.error());
+  auto kp = key_pem(key->get());
+  if (!kp) return std::unexpected(kp.error());
+  auto cp = cert_pem(cert->get());
+  if (!cp) return std::unexpected(cp.error());
+  fs::create_directories(leaf.cert_file.parent_path(), ec);
+  if (auto w = write_file_atomically(leaf.key_file, *kp, 0600); !w) return std::unexpected(w.error());
+  if (auto w = write_file_atomically(leaf.cert_file, *cp, 0644); !w) return std::unexpected(w.error());
+  return true;
+}
+
 }  // namespace switchyard::apiserver

@@ -56,6 +56,21 @@ struct SubjectAltNames {
 };
 SubjectAltNames serving_sans(const PkiOptions& options);
 
+// A leaf certificate beside the API server's: the kubelet's serving certificate, or the API
+// server's client certificate towards kubelets (kube-apiserver's --kubelet-client-certificate).
+struct LeafCertificate {
+  std::string common_name;
+  bool client = false;   // clientAuth usage; otherwise serverAuth for `sans`
+  SubjectAltNames sans;  // serving only
+  // The issuing CA; both empty: the certificate signs itself (a standalone kubelet's, as
+  // upstream's kubelet makes one when it is given none).
+  std::filesystem::path ca_cert_file, ca_key_file;
+  std::filesystem::path cert_file, key_file;  // written 0644 / 0600
+};
+// Reuses cert_file/key_file when they are signed by the CA, match, cover the SANs and do not
+// expire within 30 days; makes new ones otherwise. Returns whether it made new ones.
+Result<bool> ensure_leaf_certificate(const LeafCertificate& leaf);
+
 // Creates what is missing under options.data_dir (and the directories), reuses what is there.
 // The error names the file and the cause.
 Result<Credentials> ensure_credentials(const PkiOptions& options);

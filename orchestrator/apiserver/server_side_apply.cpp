@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "orchestrator/apiserver/field_collector.h"
 #include "orchestrator/apiserver/managed_fields.h"
 #include "orchestrator/apiserver/patch_schema.h"
 #include "orchestrator/apiserver/server_side_apply.h"
@@ -12,18 +13,6 @@ namespace switchyard::apiserver {
 namespace {
 
 using nlohmann::json;
-
-// Metadata fields that identify the object or belong to the server: never owned by a manager.
-constexpr std::string_view kUnownedMeta[] = {"name",
-                                             "namespace",
-                                             "uid",
-                                             "resourceVersion",
-                                             "creationTimestamp",
-                                             "generation",
-                                             "managedFields",
-                                             "deletionTimestamp",
-                                             "deletionGracePeriodSeconds",
-                                             "selfLink"};
 
 struct ManagerEntry {
   json raw;
@@ -47,81 +36,6 @@ json drop_nulls(const json& j) {
   }
   return j;
 }
-
-std::string child_path(std::string_view parent, std::string_view key) {
-  return parent.empty() ? std::string(key) : fmt::format("{}.{}", parent, key);
-}
-
-class FieldCollector {
- public:
-  explicit FieldCollector(std::string_view kind) : kind_(kind) {}
-
-  PatchResult<FieldSet> collect(const json& owned) {
-    ManagedPath path;
-    if (auto r = walk(owned, path, ""); !r) return std::unexpected(r.error());
-    return std::move(out_);
-  }
-
- private:
-  PatchResult<void> walk(const json& obj, ManagedPath& path, const std::string& schema_path) {
-    for (const auto& [k, v] : obj.items()) {
-      const std::string sp = child_path(schema_path, k);
-      if (k.starts_with('$'))
-        return std::unexpected(PatchError{400, fmt::format("an apply configuration cannot contain directives: {}", sp)});
-      path.push_back("f:" + k);
-      PatchResult<void> r;
-      if (v.is_object() && !v.empty()) {
-        r = walk(v, path, sp);
-      } else if (v.is_array()) {
-        r = list(v, path, sp);
-      } else {
-        out_.insert(path);
-      }
-      path.pop_back();
-      if (!r) return r;
-    }
-    return {};
-  }
-
-  PatchResult<void> list(const json& items, ManagedPath& path, const std::string& sp) {
-    auto schema = find_list_schema(kind_, sp);
-    if (!schema || schema->strategy != ListStrategy::merge) {
-      out_.insert(path);  // atomic: owned as a whole
-      return {};
-    }
-    if (schema->merge_key.empty()) {
-      for (const json& e : items) {
-        path.push_back("v:" + e.dump());
-        out_.insert(path);
-        path.pop_back();
-      }
-      return {};
-    }
-    std::vector<std::string> key_fields{std::string(schema->merge_key)};
-    if (schema->merge_key == "port" || schema->merge_key == "containerPort") key_fields.emplace_back("protocol");
-    std::set<std::string> seen;
-    for (const json& e : items) {
-      if (!e.is_object() || !e.contains(schema->merge_key))
-        return std::unexpected(PatchError{422, fmt::format("{}: element {} has no key field \"{}\"", sp, e.dump(), schema->merge_key)});
-      json key = json::object();
-      for (const std::string& f : key_fields) key[f] = e.contains(f) ? e[f] : json("TCP");
-      std::string step = "k:" + key.dump();
-      if (!seen.insert(step).second)
-        return std::unexpected(PatchError{422, fmt::format("{}: duplicate entries for key {}", sp, key.dump())});
-      path.push_back(step);
-      path.push_back(".");
-      out_.insert(path);
-      path.pop_back();
-      auto r = walk(e, path, sp + "[]");
-      path.pop_back();
-      if (!r) return r;
-    }
-    return {};
-  }
-
-  std::string_view kind_;
-  FieldSet out_;
-};
 
 PatchResult<std::vector<ManagerEntry>> read_managed_fields(const json& live, std::string_view manager) {
   std::vector<ManagerEntry> entries;
@@ -178,14 +92,8 @@ PatchResult<json> server_side_apply(const json& live_in, const json& applied, st
   json config = drop_nulls(applied);
   config.erase("status");
   if (config.contains("metadata") && config["metadata"].is_object()) config["metadata"].erase("managedFields");
-  json owned = config;
-  owned.erase("apiVersion");
-  owned.erase("kind");
-  if (owned.contains("metadata") && owned["metadata"].is_object()) {
-    for (std::string_view k : kUnownedMeta) owned["metadata"].erase(std::string(k));
-    if (owned["metadata"].empty()) owned.erase("metadata");
-  }
-  auto applied_set = FieldCollector(kind).collect(owned);
+  const json owned = ownable_part(config);
+  auto applied_set = collect_fields(owned, kind, Collect::Strict);
   if (!applied_set) return std::unexpected(applied_set.error());
 
   auto entries = read_managed_fields(live, options.manager);

@@ -18,9 +18,8 @@
 //     maps are always granular (Kubernetes treats some, e.g. a Service selector, as atomic);
 //   - the applied configuration is merged into the object with strategic merge patch, so new
 //     list elements come first rather than in the applied order;
-//   - only Apply operations are tracked here. Managers that wrote through PUT or a non-apply
-//     PATCH own fields only if the server records an Update entry for them; recording those
-//     (fieldmanager's UpdateNoErrors) is the server's job and not done here;
+//   - only Apply operations are recorded here; the handler records the `Update` entries of
+//     creates, PUTs and other PATCHes (update_managers.h), and applies conflict with them too;
 //   - nulls in the applied configuration are dropped (not "unset this field"), status is
 //     ignored (apply to the main resource), and apiVersion, kind, metadata.name/namespace/uid/
 //     resourceVersion/creationTimestamp/generation/managedFields are never owned;

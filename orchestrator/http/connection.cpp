@@ -15,6 +15,7 @@
 #include <boost/beast/http.hpp>
 
 #include "orchestrator/http/server_impl.h"
+#include "orchestrator/http/tunnel_impl.h"
 
 namespace switchyard::http {
 
@@ -34,6 +35,19 @@ using TlsStream = asio::ssl::stream<tcp::socket>;
 bool is_parse_error(const error_code& ec) {
   return ec.category() == make_error_code(bhttp::error::bad_method).category() && ec != bhttp::error::end_of_stream &&
          ec != bhttp::error::partial_message && ec != bhttp::error::need_more;
+}
+
+// The common name of the client's certificate when the handshake verified one ("" otherwise).
+std::string verified_client_cn(SSL* ssl) {
+  X509* cert = SSL_get_peer_certificate(ssl);
+  if (!cert) return {};
+  std::string cn;
+  if (SSL_get_verify_result(ssl) == X509_V_OK) {
+    char buf[256] = {};
+    if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf) > 0) cn = buf;
+  }
+  X509_free(cert);
+  return cn;
 }
 
 template <class Stream>
@@ -68,6 +82,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
         self->stream_->async_handshake(asio::ssl::stream_base::server, [self](error_code ec) {
           self->disarm();
           if (ec) return self->close_now();
+          self->client_cn_ = verified_client_cn(self->stream_->native_handle());
           self->await_request(true);
         });
       });
@@ -153,6 +168,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     head_.chunked = parser_->chunked();
     head_.remote_address = remote_;
     head_.local_port = local_port_;
+    head_.client_certificate_cn = client_cn_;
     keep_alive_ = message.keep_alive();
     const bool body_coming = head_.chunked || head_.content_length.value_or(0) > 0;
 
@@ -229,6 +245,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   void send(Response r) {
     if (closed_) return;
     if (r.stream) return begin_stream(std::move(r));
+    if (r.tunnel) return begin_tunnel(std::move(r));
     const bool keep = options().keep_alive && keep_alive_ && !r.close && !server_.stopping;
     auto& res = response_.emplace();
     res.result(static_cast<unsigned>(r.status));
@@ -272,6 +289,21 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
       if (ec || self->closed_ || self->drained_ > kLingerMaxBytes) return self->close_now();
       self->drain();
     });
+  }
+
+  // ---- a tunnel to an upstream ----------------------------------------------------------------
+  void begin_tunnel(Response r) {
+    disarm();  // an exec session may sit idle for hours: no timeouts from here on
+    std::string leftover(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+    buffer_.consume(buffer_.size());
+    auto self = this->shared_from_this();
+    std::make_shared<Splice<Stream>>(
+        executor(), *stream_, self, std::move(*r.tunnel), std::move(leftover), [self] { self->close_now(); },
+        [self](Response failed) {
+          failed.close = true;
+          self->send(std::move(failed));
+        })
+        ->start();
   }
 
   // ---- streaming ------------------------------------------------------------------------------
@@ -416,6 +448,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   std::array<char, 4096> scratch_;
   std::size_t drained_ = 0;
   bool closed_ = false;
+  std::string client_cn_;  // of a CA-verified client certificate
   // Streaming.
   std::shared_ptr<ResponseStream::State> state_;
   std::string out_;

@@ -29,6 +29,9 @@ struct RequestHead {
   bool chunked = false;
   std::string remote_address;    // the peer's IP
   std::uint16_t local_port = 0;  // the port the connection came in on (one server may listen on many)
+  // TLS with tls_client_ca_file: the common name of the client certificate the CA verified
+  // ("" when the client sent none).
+  std::string client_certificate_cn;
 
   std::string_view header(std::string_view name) const { return find_header(headers, name); }
   // "/api/v1/pods" of "/api/v1/pods?watch=true".
@@ -40,6 +43,24 @@ struct Request : RequestHead {
 };
 
 class ResponseStream;
+struct Response;
+
+// Instead of answering, hand the connection to an upstream server: connect to it (TLS when
+// asked), send `request` (the request head as the upstream should see it), then copy bytes both
+// ways until either side closes. The upstream's answer (a 101 and an upgraded protocol, or any
+// response) reaches the client as the upstream wrote it. This is how exec, attach, port-forward
+// and logs are proxied, as kube-apiserver's UpgradeAwareHandler does.
+struct Tunnel {
+  std::string address;  // an IP address
+  std::uint16_t port = 0;
+  std::string request;
+  bool tls = false;
+  std::string ca_file;              // verify the upstream's certificate against it ("": do not verify)
+  std::string cert_file, key_file;  // a client certificate to present
+  std::chrono::milliseconds connect_timeout{10'000};
+  // The answer when the upstream cannot be reached (connect, TLS handshake): `error` says why.
+  std::function<Response(const std::string& error)> unreachable;
+};
 
 struct Response {
   int status = 200;
@@ -52,7 +73,12 @@ struct Response {
   // and write to it from wherever the data comes from.
   std::function<void(std::shared_ptr<ResponseStream>)> stream;
   bool close = false;  // close the connection after this response (Connection: close)
+  // When set, the connection is handed to this upstream instead (status, body, stream unused).
+  std::shared_ptr<Tunnel> tunnel;
 };
+
+// "METHOD TARGET HTTP/1.1\r\n" + headers + "\r\n": a request head for Tunnel::request.
+std::string request_head(std::string_view method, std::string_view target, const Headers& headers);
 
 // A chunked response body being written. Thread-safe: write from any thread. Writes are
 // queued and sent by the server's I/O threads; the queue is bounded (max_stream_buffer_bytes):

@@ -6,6 +6,14 @@
 
 namespace switchyard::http {
 
+std::string request_head(std::string_view method, std::string_view target, const Headers& headers) {
+  std::string out;
+  out.append(method).append(" ").append(target).append(" HTTP/1.1\r\n");
+  for (const auto& [name, value] : headers) out.append(name).append(": ").append(value).append("\r\n");
+  out += "\r\n";
+  return out;
+}
+
 std::string_view find_header(const Headers& headers, std::string_view name) {
   for (const auto& [key, value] : headers) {
     if (key.size() != name.size()) continue;

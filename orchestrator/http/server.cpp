@@ -127,6 +127,11 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(HttpServerOptions options,
     impl->tls->use_certificate_chain_file(o.tls_cert_file, ec);
     if (!ec) impl->tls->use_private_key_file(o.tls_key_file, asio::ssl::context::pem, ec);
     if (ec) return fail(ErrorCode::Invalid, fmt::format("TLS: cannot load {} / {}: {}", o.tls_cert_file, o.tls_key_file, ec.message()));
+    if (!o.tls_client_ca_file.empty()) {
+      impl->tls->load_verify_file(o.tls_client_ca_file, ec);
+      if (ec) return fail(ErrorCode::Invalid, fmt::format("TLS: cannot load client CA {}: {}", o.tls_client_ca_file, ec.message()));
+      impl->tls->set_verify_mode(asio::ssl::verify_peer);
+    }
   }
   impl->io.emplace(std::max(1, o.io_threads));
   impl->work.emplace(impl->io->get_executor());

@@ -35,6 +35,10 @@ struct HttpServerOptions {
   std::string listen;
   // Both set: TLS with this PEM certificate chain and key; both empty: plain HTTP.
   std::string tls_cert_file, tls_key_file;
+  // With TLS: ask clients for a certificate and verify it against this CA bundle; a verified
+  // client's common name is in RequestHead::client_certificate_cn. A client without one is still
+  // served (the handler decides: 401), one with a bad one fails the handshake.
+  std::string tls_client_ca_file;
   std::string name = "http";  // in log lines: server=NAME
 
   // Threads: io_threads run every socket operation; handler_threads run handlers (which may

@@ -185,6 +185,19 @@ struct ct4_key {
 };
 LB_STATIC_ASSERT(sizeof(struct ct4_key) == 16, "ct4_key layout");
 
+/* Every conntrack entry ends with its lifetime: the CLOCK_MONOTONIC second (bpf_ktime_get_ns)
+ * after which the agent's garbage collector may delete it, pushed forward by each packet of its
+ * direction; and its flags. The collector deletes a flow's two entries once both have expired. */
+#define CT_FLAG_CLOSING 0x01 /* a FIN was seen in either direction: the close lifetime applies */
+
+/* Lifetimes in seconds, as Cilium's defaults (bpf/lib/conntrack.h): the load-time defaults of the
+ * programs' ct_lifetime_* knobs. */
+#define CT_LIFETIME_TCP 21600 /* an established TCP flow (6 h) */
+#define CT_LIFETIME_SYN 60    /* a TCP flow until its handshake is done */
+#define CT_LIFETIME_CLOSE 10  /* a TCP flow after a FIN (RST deletes it at once) */
+#define CT_LIFETIME_UDP 60    /* UDP (Cilium's non-TCP lifetime) */
+#define CT_LIFETIME_ICMP 60   /* ICMP (the same) */
+
 /* snat_port 0: the client's source is kept. Else the flow leaves with snat_addr:snat_port as its
  * source, redirected to snat_ifindex (the interface the route to the backend uses). */
 struct ct4_entry {
@@ -193,8 +206,11 @@ struct ct4_entry {
   __be16 snat_port;
   __be32 snat_addr;
   __u32 snat_ifindex;
+  __u32 lifetime;
+  __u8 flags; /* CT_FLAG_ */
+  __u8 pad[3];
 };
-LB_STATIC_ASSERT(sizeof(struct ct4_entry) == 16, "ct4_entry layout");
+LB_STATIC_ASSERT(sizeof(struct ct4_entry) == 24, "ct4_entry layout");
 
 /* Replies: (backend, client) tuple -> the frontend the client talked to. For a SNATed flow the
  * "client" of the key is the node's address and allocated port, and the entry names the real
@@ -215,8 +231,11 @@ struct ct4_reverse_entry {
   __be16 client_port; /* 0: not SNATed, the reply is reverse-NATed on egress */
   __be32 client;
   __u32 client_ifindex;
+  __u32 lifetime;
+  __u8 flags;
+  __u8 pad[3];
 };
-LB_STATIC_ASSERT(sizeof(struct ct4_reverse_entry) == 16, "ct4_reverse_entry layout");
+LB_STATIC_ASSERT(sizeof(struct ct4_reverse_entry) == 24, "ct4_reverse_entry layout");
 
 struct ct6_key {
   __u8 client[16];
@@ -234,8 +253,11 @@ struct ct6_entry {
   __be16 snat_port;
   __u8 snat_addr[16];
   __u32 snat_ifindex;
+  __u32 lifetime;
+  __u8 flags;
+  __u8 pad[3];
 };
-LB_STATIC_ASSERT(sizeof(struct ct6_entry) == 40, "ct6_entry layout");
+LB_STATIC_ASSERT(sizeof(struct ct6_entry) == 48, "ct6_entry layout");
 
 struct ct6_reverse_key {
   __u8 backend[16];
@@ -253,8 +275,11 @@ struct ct6_reverse_entry {
   __be16 client_port;
   __u8 client[16];
   __u32 client_ifindex;
+  __u32 lifetime;
+  __u8 flags;
+  __u8 pad[3];
 };
-LB_STATIC_ASSERT(sizeof(struct ct6_reverse_entry) == 40, "ct6_reverse_entry layout");
+LB_STATIC_ASSERT(sizeof(struct ct6_reverse_entry) == 48, "ct6_reverse_entry layout");
 
 /* loadBalancerSourceRanges: LPM keys (prefix length counts the 32 bits of service_id too). */
 struct lb4_source_range_key {
@@ -283,6 +308,7 @@ enum nodeport_metric {
   NP_METRIC_SNAT_NEW = 4,          /* a new flow SNATed to the node's address */
   NP_METRIC_REVERSE_SNAT = 5,      /* a reply to a SNATed flow sent back to its client */
   NP_METRIC_XDP_DNAT = 9,          /* a tracked flow's packet DNATed by the XDP program */
+  NP_METRIC_CT_RESET = 11,         /* a flow ended by a TCP reset: both its entries deleted */
   NP_METRIC_COUNT = 12,
 };
 

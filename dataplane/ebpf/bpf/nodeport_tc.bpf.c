@@ -52,6 +52,9 @@ static __always_inline int np_new_flow(struct __sk_buff* skb, const struct lb_pa
   if (!ext_backend(p->family, &key, svc, &flow->to, &flow->to_port)) return np_no_endpoint(skb, 0, p->family);
   /* The reply's tuple: (backend, client), or (backend, the node's address and port) when SNATed. */
   struct ct_value reply = {.to = p->daddr, .to_port = p->dport};
+  ct_value_start(&reply, p);
+  flow->lifetime = reply.lifetime;
+  flow->flags = reply.flags;
   union ct_key reply_key;
   if (!local_policy) flow->ifindex = nat_remote_route(skb, p->family, &flow->to, &flow->via);
   if (flow->ifindex) {
@@ -74,8 +77,12 @@ static __always_inline int np_new_flow(struct __sk_buff* skb, const struct lb_pa
 /* A reply to a SNATed flow (to the node's address and allocated port): back to the client, from
  * the frontend, out of the interface the client came in on. */
 static __always_inline int np_reverse_snat(struct __sk_buff* skb, const struct lb_packet* p, const union ct_key* reply_key,
-                                           const struct ct_value* reply) {
-  if (p->tcp_reset) ct_forget_reply(p, reply_key, reply);
+                                           union ct_stored* stored, const struct ct_value* reply) {
+  if (p->tcp_reset) {
+    ct_forget_reply(p, reply_key, reply);
+    np_count(NP_METRIC_CT_RESET);
+  } else
+    ct_seen(p, CT_REPLY, stored, reply);
   if (nat_rewrite(skb, p, true, &p->daddr, &reply->via, p->dport, reply->via_port)) return -NP_DROP_REWRITE;
   if (nat_rewrite(skb, p, false, &p->saddr, &reply->to, p->sport, reply->to_port)) return -NP_DROP_REWRITE;
   np_count(NP_METRIC_REVERSE_SNAT);
@@ -88,16 +95,22 @@ static __always_inline int np_ingress(struct __sk_buff* skb, __u8 family) {
   union ct_key key;
   ct_key_of(&key, &p);
   struct ct_value flow;
-  if (ct_lookup(family, CT_FLOW, &key, &flow)) {
+  union ct_stored* stored = ct_lookup(family, CT_FLOW, &key, &flow);
+  if (stored) {
     np_count(NP_METRIC_DNAT_TRACKED);
+    if (!p.tcp_reset) ct_seen(&p, CT_FLOW, stored, &flow);
   } else {
     /* A reply to a flow this node SNATed? Its tuple is the reply entry's key. */
     struct ct_value reply;
-    if (ct_lookup(family, CT_REPLY, &key, &reply) && reply.via_port) return np_reverse_snat(skb, &p, &key, &reply);
+    union ct_stored* reply_stored = ct_lookup(family, CT_REPLY, &key, &reply);
+    if (reply_stored && reply.via_port) return np_reverse_snat(skb, &p, &key, reply_stored, &reply);
     const int ret = np_new_flow(skb, &p, &key, &flow);
     if (ret != NP_TRANSLATE) return ret;
   }
-  if (p.tcp_reset) ct_forget(&p, &key, &flow);
+  if (p.tcp_reset) {
+    ct_forget(&p, &key, &flow);
+    np_count(NP_METRIC_CT_RESET);
+  }
   if (nat_rewrite(skb, &p, true, &p.daddr, &flow.to, p.dport, flow.to_port)) return -NP_DROP_REWRITE;
   if (!flow.via_port) return TC_ACT_OK;
   if (nat_rewrite(skb, &p, false, &p.saddr, &flow.via, p.sport, flow.via_port)) return -NP_DROP_REWRITE;
@@ -112,8 +125,13 @@ static __always_inline int np_egress(struct __sk_buff* skb, __u8 family) {
   union ct_key key;
   ct_key_of(&key, &p);
   struct ct_value reply;
-  if (!ct_lookup(family, CT_REPLY, &key, &reply) || reply.via_port) return TC_ACT_OK;
-  if (p.tcp_reset) ct_forget_reply(&p, &key, &reply);
+  union ct_stored* stored = ct_lookup(family, CT_REPLY, &key, &reply);
+  if (!stored || reply.via_port) return TC_ACT_OK;
+  if (p.tcp_reset) {
+    ct_forget_reply(&p, &key, &reply);
+    np_count(NP_METRIC_CT_RESET);
+  } else
+    ct_seen(&p, CT_REPLY, stored, &reply);
   if (nat_rewrite(skb, &p, false, &p.saddr, &reply.to, p.sport, reply.to_port)) return -NP_DROP_REWRITE;
   np_count(NP_METRIC_REVERSE_NAT);
   return TC_ACT_OK;

@@ -12,7 +12,7 @@ namespace switchyard::dataplane::ebpf::testing {
 
 using Bytes = std::vector<std::uint8_t>;
 inline constexpr std::uint8_t kTcp = 6, kUdp = 17;
-inline constexpr std::uint8_t kRst = 0x04, kAck = 0x10;
+inline constexpr std::uint8_t kFin = 0x01, kRst = 0x04, kAck = 0x10;
 
 // The Internet checksum: 16-bit words summed, then folded and inverted.
 std::uint32_t sum16(const std::uint8_t* p, std::size_t n, std::uint32_t sum = 0);

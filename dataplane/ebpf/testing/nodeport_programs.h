@@ -120,8 +120,8 @@ class NodePortPrograms : public ::testing::Test {
   }
   // Conntrack entries of both families and directions.
   std::size_t tracked() {
-    return entries(skel_->maps.ct4_v1) + entries(skel_->maps.ct4_reverse_v1) + entries(skel_->maps.ct6_v1) +
-           entries(skel_->maps.ct6_reverse_v1);
+    return entries(skel_->maps.ct4_v2) + entries(skel_->maps.ct4_reverse_v2) + entries(skel_->maps.ct6_v2) +
+           entries(skel_->maps.ct6_reverse_v2);
   }
 
   // An outcome's count (enum nodeport_metric), and a drop reason's (enum nodeport_drop).

@@ -2,7 +2,14 @@
  * it arrived (which backend, which SNAT), one by the reply's tuple (which frontend, which client).
  * Every map here is keyed by a packet's own tuple (source, destination, their ports, protocol)
  * and holds one value shape; the programs see both families through union ct_key and struct
- * ct_value, and this module alone knows the per-family layouts of lb_types.h. */
+ * ct_value, and this module alone knows the per-family layouts of lb_types.h.
+ *
+ * Lifetimes: each entry carries the second it expires (lb_types.h), pushed forward by every
+ * packet of its direction by the protocol's lifetime (TCP: SYN until the handshake is done,
+ * established, closing after a FIN; UDP; ICMP); the agent's garbage collector deletes a flow once
+ * both its entries have expired. The maps stay LRU hashes: a full table evicts the least recently
+ * used entry instead of refusing a new flow (the collector also removes the other half of a pair
+ * the LRU broke). Map names end in _v2 since entries carry a lifetime (_v1 had none). */
 #ifndef SWITCHYARD_BPF_CONNTRACK_H
 #define SWITCHYARD_BPF_CONNTRACK_H
 
@@ -18,7 +25,7 @@ struct {
   __uint(max_entries, 262144);
   __type(key, struct ct4_key);
   __type(value, struct ct4_entry);
-} ct4_v1 SEC(".maps");
+} ct4_v2 SEC(".maps");
 
 /* Reply tuple (backend, client or the node's SNAT address and port) -> frontend and client. */
 struct {
@@ -26,7 +33,7 @@ struct {
   __uint(max_entries, 262144);
   __type(key, struct ct4_reverse_key);
   __type(value, struct ct4_reverse_entry);
-} ct4_reverse_v1 SEC(".maps");
+} ct4_reverse_v2 SEC(".maps");
 
 /* The same two for IPv6: client tuple -> backend and SNAT. */
 struct {
@@ -34,7 +41,7 @@ struct {
   __uint(max_entries, 262144);
   __type(key, struct ct6_key);
   __type(value, struct ct6_entry);
-} ct6_v1 SEC(".maps");
+} ct6_v2 SEC(".maps");
 
 /* IPv6 reply tuple -> frontend and client. */
 struct {
@@ -42,11 +49,11 @@ struct {
   __uint(max_entries, 262144);
   __type(key, struct ct6_reverse_key);
   __type(value, struct ct6_reverse_entry);
-} ct6_reverse_v1 SEC(".maps");
+} ct6_reverse_v2 SEC(".maps");
 
 enum ct_direction {
-  CT_FLOW,  /* ct4_v1 / ct6_v1, by the client's tuple */
-  CT_REPLY, /* ct4_reverse_v1 / ct6_reverse_v1, by the reply's tuple */
+  CT_FLOW,  /* ct4_v2 / ct6_v2, by the client's tuple */
+  CT_REPLY, /* ct4_reverse_v2 / ct6_reverse_v2, by the reply's tuple */
 };
 
 /* A key of any of the four maps. Flow and reply keys of one family share a layout (asserted):
@@ -66,7 +73,17 @@ struct ct_value {
   __be16 to_port, via_port;
   union lb_addr via;
   __u32 ifindex;
+  __u32 lifetime; /* expires after this CLOCK_MONOTONIC second */
+  __u8 flags;     /* CT_FLAG_ */
+  __u8 pad[3];
 };
+
+/* Lifetimes in seconds by protocol and TCP state; load-time knobs (tests shorten them). */
+const volatile __u32 ct_lifetime_tcp = CT_LIFETIME_TCP;
+const volatile __u32 ct_lifetime_syn = CT_LIFETIME_SYN;
+const volatile __u32 ct_lifetime_close = CT_LIFETIME_CLOSE;
+const volatile __u32 ct_lifetime_udp = CT_LIFETIME_UDP;
+const volatile __u32 ct_lifetime_icmp = CT_LIFETIME_ICMP;
 
 /* A value as a map stores it. */
 union ct_stored {
@@ -90,7 +107,9 @@ _Static_assert(sizeof(struct ct4_entry) == sizeof(struct ct4_reverse_entry) &&
                    offsetof(struct ct4_entry, backend_port) == offsetof(struct ct4_reverse_entry, frontend_port) &&
                    offsetof(struct ct4_entry, snat_port) == offsetof(struct ct4_reverse_entry, client_port) &&
                    offsetof(struct ct4_entry, snat_addr) == offsetof(struct ct4_reverse_entry, client) &&
-                   offsetof(struct ct4_entry, snat_ifindex) == offsetof(struct ct4_reverse_entry, client_ifindex),
+                   offsetof(struct ct4_entry, snat_ifindex) == offsetof(struct ct4_reverse_entry, client_ifindex) &&
+                   offsetof(struct ct4_entry, lifetime) == offsetof(struct ct4_reverse_entry, lifetime) &&
+                   offsetof(struct ct4_entry, flags) == offsetof(struct ct4_reverse_entry, flags),
                "IPv4 flow and reply values share a layout");
 _Static_assert(sizeof(struct ct_value) == sizeof(struct ct6_entry) && sizeof(struct ct6_entry) == sizeof(struct ct6_reverse_entry) &&
                    offsetof(struct ct_value, to_port) == offsetof(struct ct6_entry, backend_port) &&
@@ -98,12 +117,16 @@ _Static_assert(sizeof(struct ct_value) == sizeof(struct ct6_entry) && sizeof(str
                    offsetof(struct ct_value, via) == offsetof(struct ct6_entry, snat_addr) &&
                    offsetof(struct ct_value, ifindex) == offsetof(struct ct6_entry, snat_ifindex) &&
                    offsetof(struct ct6_entry, snat_addr) == offsetof(struct ct6_reverse_entry, client) &&
-                   offsetof(struct ct6_entry, snat_ifindex) == offsetof(struct ct6_reverse_entry, client_ifindex),
+                   offsetof(struct ct6_entry, snat_ifindex) == offsetof(struct ct6_reverse_entry, client_ifindex) &&
+                   offsetof(struct ct_value, lifetime) == offsetof(struct ct6_entry, lifetime) &&
+                   offsetof(struct ct_value, flags) == offsetof(struct ct6_entry, flags) &&
+                   offsetof(struct ct6_entry, lifetime) == offsetof(struct ct6_reverse_entry, lifetime) &&
+                   offsetof(struct ct6_entry, flags) == offsetof(struct ct6_reverse_entry, flags),
                "IPv6 values share struct ct_value's layout");
 
 static __always_inline void* ct_map(__u8 family, enum ct_direction dir) {
-  if (family == LB_AF_INET6) return dir == CT_FLOW ? (void*)&ct6_v1 : (void*)&ct6_reverse_v1;
-  return dir == CT_FLOW ? (void*)&ct4_v1 : (void*)&ct4_reverse_v1;
+  if (family == LB_AF_INET6) return dir == CT_FLOW ? (void*)&ct6_v2 : (void*)&ct6_reverse_v2;
+  return dir == CT_FLOW ? (void*)&ct4_v2 : (void*)&ct4_reverse_v2;
 }
 
 static __always_inline void ct_key(union ct_key* k, __u8 family, const union lb_addr* a, const union lb_addr* b, __be16 a_port,
@@ -134,22 +157,71 @@ static __always_inline void ct_value_store(union ct_stored* s, const struct ct_v
     __builtin_memcpy(&s->v6, v, sizeof s->v6);
     return;
   }
-  s->v4 = (struct ct4_entry){
-      .backend = v->to.v4, .backend_port = v->to_port, .snat_port = v->via_port, .snat_addr = v->via.v4, .snat_ifindex = v->ifindex};
+  s->v4 = (struct ct4_entry){.backend = v->to.v4,
+                             .backend_port = v->to_port,
+                             .snat_port = v->via_port,
+                             .snat_addr = v->via.v4,
+                             .snat_ifindex = v->ifindex,
+                             .lifetime = v->lifetime,
+                             .flags = v->flags};
 }
 
-static __always_inline bool ct_lookup(__u8 family, enum ct_direction dir, const union ct_key* k, struct ct_value* out) {
-  const union ct_stored* s = bpf_map_lookup_elem(ct_map(family, dir), k);
-  if (!s) return false;
+/* The stored entry (to touch it), with its value copied to `out`; NULL when there is none. */
+static __always_inline union ct_stored* ct_lookup(__u8 family, enum ct_direction dir, const union ct_key* k, struct ct_value* out) {
+  union ct_stored* s = bpf_map_lookup_elem(ct_map(family, dir), k);
+  if (!s) return NULL;
   if (family == LB_AF_INET6) {
     __builtin_memcpy(out, &s->v6, sizeof s->v6);
-    return true;
+    return s;
   }
   out->to.v4 = s->v4.backend;
   out->to_port = s->v4.backend_port;
   out->via_port = s->v4.snat_port;
   out->via.v4 = s->v4.snat_addr;
   out->ifindex = s->v4.snat_ifindex;
+  out->lifetime = s->v4.lifetime;
+  out->flags = s->v4.flags;
+  return s;
+}
+
+static __always_inline __u32 ct_now(void) { return (__u32)(bpf_ktime_get_ns() / 1000000000ull); }
+
+/* How long a flow lives after a packet with these TCP flags (0 for UDP). */
+static __always_inline __u32 ct_lifetime_of(__u8 proto, __u8 tcp_flags, bool closing) {
+  if (proto == IPPROTO_TCP) {
+    if (closing || (tcp_flags & (LB_TCP_FLAG_FIN | LB_TCP_FLAG_RST))) return ct_lifetime_close;
+    if (tcp_flags & LB_TCP_FLAG_SYN) return ct_lifetime_syn;
+    return ct_lifetime_tcp;
+  }
+  if (proto == IPPROTO_UDP) return ct_lifetime_udp;
+  return ct_lifetime_icmp;
+}
+
+/* Lifetime and flags of a flow's first packet, for both its new entries. */
+static __always_inline void ct_value_start(struct ct_value* v, const struct lb_packet* p) {
+  const bool fin = p->tcp_flags & LB_TCP_FLAG_FIN;
+  v->lifetime = ct_now() + ct_lifetime_of(p->proto, p->tcp_flags, fin);
+  v->flags = fin ? CT_FLAG_CLOSING : 0;
+}
+
+/* A packet `p` of a tracked flow, in the direction of the stored entry `s`: its lifetime moves
+ * forward (written only when the second changes, so a busy flow dirties its entry at most once
+ * a second). True when `p` is the flow's first FIN: the other entry must close too. A SYN on a
+ * closing entry is a new connection reusing the tuple (the client's port came round again): the
+ * entry opens again, as Cilium reopens it, and its other side does on the SYN-ACK. */
+static __always_inline bool ct_touch(union ct_stored* s, __u8 family, const struct lb_packet* p) {
+  __u32* lifetime = family == LB_AF_INET6 ? &s->v6.lifetime : &s->v4.lifetime;
+  __u8* flags = family == LB_AF_INET6 ? &s->v6.flags : &s->v4.flags;
+  const bool fin = p->tcp_flags & LB_TCP_FLAG_FIN;
+  bool closing = *flags & CT_FLAG_CLOSING;
+  if (closing && (p->tcp_flags & (LB_TCP_FLAG_SYN | LB_TCP_FLAG_FIN | LB_TCP_FLAG_RST)) == LB_TCP_FLAG_SYN) {
+    *flags &= ~CT_FLAG_CLOSING;
+    closing = false;
+  }
+  const __u32 next = ct_now() + ct_lifetime_of(p->proto, p->tcp_flags, closing || fin);
+  if (*lifetime != next) *lifetime = next;
+  if (!fin || closing) return false;
+  *flags |= CT_FLAG_CLOSING;
   return true;
 }
 
@@ -159,24 +231,55 @@ static __always_inline long ct_update(__u8 family, enum ct_direction dir, const 
   return bpf_map_update_elem(ct_map(family, dir), k, &s, flags);
 }
 
-/* A TCP reset ends a flow: both its entries go at once instead of waiting for the LRU (for a
- * SNATed flow that frees its port). From the client's side: its packet `p`, the flow's key and
- * value. */
-static __always_inline void ct_forget(const struct lb_packet* p, const union ct_key* flow_key, const struct ct_value* flow) {
+/* The key of a flow's reply entry, from the client's packet `p` and the flow's value. */
+static __always_inline void ct_reply_key_of_flow(union ct_key* reply_key, const struct lb_packet* p, const struct ct_value* flow) {
   /* Copies, not pointers into `p`: a packet description whose address escapes into a select
    * could no longer be kept in registers, its family no longer folded into a constant. */
   const union lb_addr client = flow->via_port ? flow->via : p->saddr;
+  ct_key(reply_key, p->family, &flow->to, &client, flow->to_port, flow->via_port ? flow->via_port : p->sport, p->proto);
+}
+
+/* The key of a flow's entry, from a reply `p` and the reply entry's value. */
+static __always_inline void ct_flow_key_of_reply(union ct_key* flow_key, const struct lb_packet* p, const struct ct_value* reply) {
+  const union lb_addr client = reply->via_port ? reply->via : p->daddr;
+  ct_key(flow_key, p->family, &client, &reply->to, reply->via_port ? reply->via_port : p->dport, reply->to_port, p->proto);
+}
+
+/* A packet `p` of the flow whose `dir` entry is `s` (value `v`): both entries close on its
+ * first FIN, whichever side sent it. */
+static __always_inline void ct_seen(const struct lb_packet* p, enum ct_direction dir, union ct_stored* s, const struct ct_value* v) {
+  if (!ct_touch(s, p->family, p)) return;
+  union ct_key other_key;
+  if (dir == CT_FLOW)
+    ct_reply_key_of_flow(&other_key, p, v);
+  else
+    ct_flow_key_of_reply(&other_key, p, v);
+  union ct_stored* other = bpf_map_lookup_elem(ct_map(p->family, dir == CT_FLOW ? CT_REPLY : CT_FLOW), &other_key);
+  if (!other) return;
+  const __u32 closes = ct_now() + ct_lifetime_close;
+  if (p->family == LB_AF_INET6) {
+    other->v6.flags |= CT_FLAG_CLOSING;
+    other->v6.lifetime = closes;
+  } else {
+    other->v4.flags |= CT_FLAG_CLOSING;
+    other->v4.lifetime = closes;
+  }
+}
+
+/* A TCP reset ends a flow: both its entries go at once instead of waiting for their lifetime
+ * (for a SNATed flow that frees its port). From the client's side: its packet `p`, the flow's
+ * key and value. */
+static __always_inline void ct_forget(const struct lb_packet* p, const union ct_key* flow_key, const struct ct_value* flow) {
   union ct_key reply_key;
-  ct_key(&reply_key, p->family, &flow->to, &client, flow->to_port, flow->via_port ? flow->via_port : p->sport, p->proto);
+  ct_reply_key_of_flow(&reply_key, p, flow);
   bpf_map_delete_elem(ct_map(p->family, CT_REPLY), &reply_key);
   bpf_map_delete_elem(ct_map(p->family, CT_FLOW), flow_key);
 }
 
 /* The same from a reply's side: the reply `p`, its key and value. */
 static __always_inline void ct_forget_reply(const struct lb_packet* p, const union ct_key* reply_key, const struct ct_value* reply) {
-  const union lb_addr client = reply->via_port ? reply->via : p->daddr;
   union ct_key flow_key;
-  ct_key(&flow_key, p->family, &client, &reply->to, reply->via_port ? reply->via_port : p->dport, reply->to_port, p->proto);
+  ct_flow_key_of_reply(&flow_key, p, reply);
   bpf_map_delete_elem(ct_map(p->family, CT_FLOW), &flow_key);
   bpf_map_delete_elem(ct_map(p->family, CT_REPLY), reply_key);
 }

@@ -23,6 +23,8 @@
 #include "addr.h"
 
 #define LB_IP_FRAGMENTED 0x3fff /* more fragments, or a fragment offset */
+#define LB_TCP_FLAG_FIN 0x01
+#define LB_TCP_FLAG_SYN 0x02
 #define LB_TCP_FLAG_RST 0x04
 
 /* The parts of a packet the programs match and rewrite. (saddr, daddr, sport, dport, proto) is
@@ -33,6 +35,7 @@ struct lb_packet {
   __u8 family;    /* LB_AF_INET | LB_AF_INET6 */
   __u8 proto;     /* IPPROTO_TCP | IPPROTO_UDP */
   bool tcp_reset; /* a TCP segment with RST: the flow ends */
+  __u8 tcp_flags; /* the TCP header's flags byte (FIN, SYN, RST, ACK...), 0 for UDP */
   __u32 l4_off;   /* from the start of the frame */
 };
 
@@ -81,7 +84,8 @@ static __always_inline bool lb_parse(void* data, void* data_end, __u8 family, st
   p->sport = ports[0];
   p->dport = ports[1];
   __u8* flags = data + p->l4_off + 13;
-  p->tcp_reset = p->proto == IPPROTO_TCP && (void*)(flags + 1) <= data_end && (*flags & LB_TCP_FLAG_RST);
+  p->tcp_flags = p->proto == IPPROTO_TCP && (void*)(flags + 1) <= data_end ? *flags : 0;
+  p->tcp_reset = p->tcp_flags & LB_TCP_FLAG_RST;
   return true;
 }
 
