@@ -15,8 +15,10 @@
 #include "orchestrator/apiserver/kubeconfig.h"
 #include "orchestrator/apiserver/pki.h"
 #include "orchestrator/client/informer_factory.h"
+#include "orchestrator/controllers/deployment_controller.h"
 #include "orchestrator/controllers/endpointslice_controller.h"
 #include "orchestrator/scheduler/scheduler.h"
+#include "orchestrator/controllers/replicaset_controller.h"
 #include "orchestrator/store/etcd_store.h"
 #include "orchestrator/store/sqlite_store.h"
 
@@ -114,6 +116,8 @@ struct ControlPlane::Parts {
   std::unique_ptr<client::SharedInformerFactory> informers;
   std::unique_ptr<controllers::EndpointSliceController> slices;
   std::unique_ptr<scheduler::Scheduler> scheduler;
+  std::unique_ptr<controllers::ReplicaSetController> replicasets;
+  std::unique_ptr<controllers::DeploymentController> deployments;
   std::atomic<bool> stopping{false};
   std::thread compactor, repairer;
   bool stopped = false;
@@ -163,6 +167,8 @@ void ControlPlane::stop() {
   parts_->stopping = true;
   if (parts_->slices) parts_->slices->stop();
   if (parts_->scheduler) parts_->scheduler->stop();
+  if (parts_->replicasets) parts_->replicasets->stop();
+  if (parts_->deployments) parts_->deployments->stop();
   if (parts_->informers) parts_->informers->stop();
   if (parts_->server) parts_->server->stop();
   if (parts_->compactor.joinable()) parts_->compactor.join();
@@ -253,6 +259,10 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
     parts->scheduler = std::make_unique<scheduler::Scheduler>(*parts->informers, self);
     parts->scheduler->start();
   }
+  parts->replicasets = std::make_unique<controllers::ReplicaSetController>(*parts->informers, self);
+  parts->replicasets->start();
+  parts->deployments = std::make_unique<controllers::DeploymentController>(*parts->informers, self);
+  parts->deployments->start();
   parts->start_compactor(std::max(1, o.compaction_interval_seconds));
   parts->start_allocation_repair(std::max(1, o.allocation_repair_interval_seconds));
   auto plane = std::unique_ptr<ControlPlane>(new ControlPlane(std::move(parts)));

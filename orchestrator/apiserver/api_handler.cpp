@@ -222,6 +222,7 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
   const ResourceInfo& res = *r->resource;
   if (!r->subresource.empty() && std::find(res.subresources.begin(), res.subresources.end(), r->subresource) == res.subresources.end())
     return error_response(not_found_path());
+  if (r->subresource == "scale") return handle_scale(req, res, r->ns, r->name);
 
   const bool table = accepted.first_is(MediaType::Table);
   const bool include_object = query.contains("includeObject") && query.at("includeObject") == "Object";
