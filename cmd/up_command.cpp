@@ -264,13 +264,15 @@ int run_up(UpOptions o) {
                    "  export KUBECONFIG={}\n"
                    "  kubectl get services -A\n"
                    "  dig @{} kube-dns.kube-system.svc.{} +short          # answers {}\n\n"
-                   "Services get cluster IPs from {}; give them endpoints with an EndpointSlice (there is no kubelet\n"
-                   "to run Pods), e.g. a server on this host at {}. `switchyard status --mode {}{}` shows what the kernel\n"
+                   "Services get cluster IPs from {}; {} e.g. a server on this host at {}.\n"
+                   "`switchyard status --mode {}{}` shows what the kernel\n"
                    "holds. Ctrl-C stops everything and leaves the rules in place;\n"
                    "`switchyard agent --cleanup --node-name {} --mode {}{}` removes them.\n",
                    o.node_name, (*plane)->listen_host(), (*plane)->port(), o.mode, dns_ip, o.node_ip, kc, dns_ip, o.cluster_domain, dns_ip,
-                   o.control_plane.service_cidr, o.node_ip, o.mode, o.mode == "ebpf" ? fmt::format(" --bpf-root {}", o.bpf_root) : "",
-                   o.node_name, o.mode, ebpf_flags(o))
+                   o.control_plane.service_cidr,
+                   runtime ? "their endpoints are the Pods they select (`kubectl run`, `kubectl expose`), or an EndpointSlice's,"
+                           : "give them endpoints with an EndpointSlice (no container runtime: no Pods run),",
+                   o.node_ip, o.mode, o.mode == "ebpf" ? fmt::format(" --bpf-root {}", o.bpf_root) : "", o.node_name, o.mode, ebpf_flags(o))
             << std::flush;
   if (runtime)
     std::cout << fmt::format(

@@ -9,4 +9,5 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 ./scripts/build.sh
 DATA_DIR="${DATA_DIR:-/var/lib/switchyard}"
-exec ./build/switchyard up --data-dir "$DATA_DIR" --listen "${LISTEN:-127.0.0.1:6443}" "$@"
+# The images the build made (busybox and the sandbox's pause) are imported, so Pods run at once.
+exec ./build/switchyard up --data-dir "$DATA_DIR" --listen "${LISTEN:-127.0.0.1:6443}" --images-dir build/images "$@"
