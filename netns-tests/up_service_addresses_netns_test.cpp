@@ -5,6 +5,7 @@
 // second (kubectl 1.27 and 1.33), a client on the node's link reaches them through ARP answers
 // from the node, and a deleted Service's address goes to the next one.
 #include <chrono>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -33,6 +34,8 @@ class UpServiceAddresses : public ::testing::Test {
     dir_ = std::filesystem::temp_directory_path() / ("sy-up-addr-" + std::to_string(getpid()));
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
+  }
+  void start_up() {
     // No --listen: up's default (every address, as kube-apiserver's --bind-address).
     up_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{"nsenter", "--net=" + topology_->node().path(), SWITCHYARD_BINARY, "up", "--data-dir",
@@ -63,6 +66,7 @@ class UpServiceAddresses : public ::testing::Test {
 };
 
 TEST_F(UpServiceAddresses, TheKubernetesServiceReachesTheApiServerFromNodePodAndLink) {
+  ASSERT_NO_FATAL_FAILURE(start_up());
   const std::string readyz = "curl -s --max-time 2 --cacert " + ca() + " https://10.96.0.1/readyz";
   EXPECT_TRUE(wait_until(15, [&] { return in_node(readyz).output == "ok"; })) << in_node(readyz).output << output();
   EXPECT_TRUE(wait_until(5, [&] { return topology_->pod("pod-a").run(readyz).output == "ok"; }))
@@ -91,6 +95,30 @@ TEST_F(UpServiceAddresses, TheKubernetesServiceReachesTheApiServerFromNodePodAnd
     EXPECT_THAT(sans, HasSubstr(san));
 }
 
+// A data directory from an API server that listened on loopback only: its certificate lacks the
+// node's address; up re-issues it (same CA) and publishes the endpoint it did not have.
+TEST_F(UpServiceAddresses, AnEarlierLoopbackOnlyCertificateIsReissuedForTheAdvertisedAddress) {
+  const std::string cert = (dir_ / "cluster" / "pki" / "apiserver.crt").string();
+  {
+    ChildProcess apiserver({"nsenter", "--net=" + topology_->node().path(), SWITCHYARD_BINARY, "apiserver", "--data-dir",
+                            (dir_ / "cluster").string(), "--listen", "127.0.0.1:6443"},
+                           (dir_ / "apiserver.log").string());
+    ASSERT_TRUE(wait_until(30, [&] { return std::filesystem::exists(dir_ / "cluster" / "kubeconfig"); }));
+    ASSERT_TRUE(wait_until(10, [&] { return in_node(kubectl("1.33") + "get svc kubernetes").ok(); }));
+    EXPECT_THAT(in_node(kubectl("1.33") + "get endpoints kubernetes").output, ::testing::Not(HasSubstr("192.168.50.1")));
+    apiserver.kill_now(SIGINT);
+    EXPECT_EQ(apiserver.wait_exit(15), 0);
+  }
+  const std::string ca_before = in_node("cat " + ca()).output;
+  EXPECT_THAT(in_node("openssl x509 -noout -ext subjectAltName -in " + cert).output, ::testing::Not(HasSubstr("192.168.50.1")));
+  ASSERT_NO_FATAL_FAILURE(start_up());
+  EXPECT_THAT(in_node("openssl x509 -noout -ext subjectAltName -in " + cert).output, HasSubstr("IP Address:192.168.50.1"));
+  EXPECT_EQ(in_node("cat " + ca()).output, ca_before) << "the same CA";
+  EXPECT_TRUE(wait_until(15, [&] {
+    return topology_->pod("pod-a").run("curl -s --max-time 2 --cacert " + ca() + " https://10.96.0.1/readyz").output == "ok";
+  })) << output();
+}
+
 // An EndpointSlice for `name` in default, to pod-a's server.
 std::string slice_for(const std::string& name) {
   return "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: " + name +
@@ -100,6 +128,7 @@ std::string slice_for(const std::string& name) {
 }
 
 TEST_F(UpServiceAddresses, LoadBalancerServicesGetPoolAddressesThatAnswerOnTheLink) {
+  ASSERT_NO_FATAL_FAILURE(start_up());
   std::map<std::string, std::string> address;
   for (const char* version : {"1.27", "1.33"}) {
     const std::string name = std::string("web-") + (version[2] == '2' ? "old" : "new");
