@@ -13,6 +13,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "dataplane/ebpf/testing/ebpf_test_env.h"
 #include "dataplane/testing/service_topology.h"
 #include "netns-tests/support/process.h"
 
@@ -35,19 +36,32 @@ class UpServiceAddresses : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
   }
-  void start_up() {
+  void start_up(std::vector<std::string> extra_args = {}) {
     // No --listen: up's default (every address, as kube-apiserver's --bind-address).
-    up_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{"nsenter", "--net=" + topology_->node().path(), SWITCHYARD_BINARY, "up", "--data-dir",
-                                 (dir_ / "cluster").string(), "--node-name", "node-up", "--node-ip", ServiceTopology::kNodeIp,
-                                 "--healthz-bind-address", "127.0.0.1:10256", "--load-balancer-ip-pool", "192.168.50.240/29"},
-        (dir_ / "up.log").string());
+    std::vector<std::string> argv{"nsenter",
+                                  "--net=" + topology_->node().path(),
+                                  SWITCHYARD_BINARY,
+                                  "up",
+                                  "--data-dir",
+                                  (dir_ / "cluster").string(),
+                                  "--node-name",
+                                  "node-up",
+                                  "--node-ip",
+                                  ServiceTopology::kNodeIp,
+                                  "--healthz-bind-address",
+                                  "127.0.0.1:10256",
+                                  "--load-balancer-ip-pool",
+                                  "192.168.50.240/29"};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    up_ = std::make_unique<ChildProcess>(argv, (dir_ / "up.log").string());
     ASSERT_TRUE(wait_until(60, [&] { return output().find("ready (API server") != std::string::npos; })) << output();
   }
   void TearDown() override {
     up_.reset();
     if (!HasFailure()) std::filesystem::remove_all(dir_);
     topology_.reset();
+    cgroup_.reset();
+    bpffs_.reset();
   }
   std::string output() {
     std::ifstream in(dir_ / "up.log");
@@ -63,6 +77,8 @@ class UpServiceAddresses : public ::testing::Test {
   std::optional<ServiceTopology> topology_;
   std::filesystem::path dir_;
   std::unique_ptr<ChildProcess> up_;
+  std::unique_ptr<dataplane::ebpf::testing::TestBpffs> bpffs_;    // --mode ebpf: pins go there
+  std::unique_ptr<dataplane::ebpf::testing::TestCgroup> cgroup_;  // and the socket hooks there
 };
 
 TEST_F(UpServiceAddresses, TheKubernetesServiceReachesTheApiServerFromNodePodAndLink) {
@@ -161,6 +177,25 @@ TEST_F(UpServiceAddresses, LoadBalancerServicesGetPoolAddressesThatAnswerOnTheLi
     return in_node(kubectl("1.33") + "get svc next -o jsonpath='{.status.loadBalancer.ingress[0].ip}'").output == "192.168.50.241";
   }));
   EXPECT_TRUE(wait_until(10, [&] { return topology_->get(topology_->client(), "192.168.50.241", 80).pod == "pod-a"; }));
+}
+
+// The same from the link with the eBPF dataplane (its tc programs on the interfaces it finds):
+// the ARP answers do not depend on the dataplane.
+TEST_F(UpServiceAddresses, LoadBalancerAddressesAnswerOnTheLinkWithTheEbpfDataplane) {
+  auto bpffs = dataplane::ebpf::testing::TestBpffs::mount();
+  ASSERT_TRUE(bpffs) << bpffs.error();
+  bpffs_ = std::move(*bpffs);
+  auto cgroup = dataplane::ebpf::testing::TestCgroup::create();
+  ASSERT_TRUE(cgroup) << cgroup.error();
+  cgroup_ = std::move(*cgroup);
+  ASSERT_NO_FATAL_FAILURE(start_up({"--mode", "ebpf", "--cgroup-root", cgroup_->path(), "--bpf-root", bpffs_->path()}));
+  std::ofstream(dir_ / "web.yaml") << slice_for("web");
+  ASSERT_TRUE(in_node(kubectl("1.33") + "apply -f " + (dir_ / "web.yaml").string()).ok());
+  ASSERT_TRUE(in_node(kubectl("1.33") + "create service loadbalancer web --tcp=80:8080").ok());
+  EXPECT_TRUE(wait_until(5, [&] {
+    return in_node(kubectl("1.33") + "get svc web -o jsonpath='{.status.loadBalancer.ingress[0].ip}'").output == "192.168.50.241";
+  }));
+  EXPECT_TRUE(wait_until(15, [&] { return topology_->get(topology_->client(), "192.168.50.241", 80).pod == "pod-a"; })) << output();
 }
 
 }  // namespace
