@@ -101,6 +101,9 @@ TEST_F(UpServiceAddresses, TheKubernetesServiceReachesTheApiServerFromNodePodAnd
   // Published as kube-apiserver's endpoint reconciler does, both kinds.
   EXPECT_EQ(in_node(kubectl("1.33") + "get endpointslice kubernetes -o jsonpath='{.endpoints[0].addresses[0]}:{.ports[0].port}'").output,
             "192.168.50.1:6443");
+  EXPECT_EQ(in_node(kubectl("1.33") + "get endpointslices -l kubernetes.io/service-name=kubernetes -o name").output,
+            "endpointslice.discovery.k8s.io/kubernetes\n")
+      << "one slice: the mirroring controller leaves the Endpoints alone";
   EXPECT_EQ(
       in_node(kubectl("1.27") + "get endpoints kubernetes -o jsonpath='{.subsets[0].addresses[0].ip}:{.subsets[0].ports[0].port}'").output,
       "192.168.50.1:6443");
