@@ -116,6 +116,7 @@ struct ControlPlane::Parts {
   std::unique_ptr<client::SharedInformerFactory> informers;
   std::unique_ptr<controllers::EndpointSliceController> slices;
   std::unique_ptr<controllers::LoadBalancerIpamController> lb_ipam;
+  std::unique_ptr<apiserver::KubernetesEndpointReconciler> kubernetes_endpoints;
   std::atomic<bool> stopping{false};
   std::thread compactor, repairer;
   bool stopped = false;
@@ -165,6 +166,7 @@ void ControlPlane::stop() {
   parts_->stopping = true;
   if (parts_->slices) parts_->slices->stop();
   if (parts_->lb_ipam) parts_->lb_ipam->stop();
+  if (parts_->kubernetes_endpoints) parts_->kubernetes_endpoints->stop();
   if (parts_->informers) parts_->informers->stop();
   if (parts_->server) parts_->server->stop();
   if (parts_->compactor.joinable()) parts_->compactor.join();
@@ -247,9 +249,12 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   if (!server) return fail(server.error());
   parts->server = std::move(*server);
   if (auto ok = ensure_kubernetes_service(*parts->registry, first_ip, parts->server->port()); !ok) return std::unexpected(ok.error());
-  if (!advertise_ip.empty())
+  if (!advertise_ip.empty()) {
     if (auto ok = apiserver::reconcile_kubernetes_endpoints(*parts->registry, advertise_ip, parts->server->port()); !ok)
       return fail(ok.error());
+    parts->kubernetes_endpoints =
+        std::make_unique<apiserver::KubernetesEndpointReconciler>(*parts->registry, advertise_ip, parts->server->port());
+  }
   std::string kubeconfig;
   if (creds) {
     auto written = apiserver::write_admin_kubeconfig(o.data_dir, *creds, listen_host, static_cast<std::uint16_t>(parts->server->port()));

@@ -1,6 +1,7 @@
 #include "orchestrator/apiserver/kubernetes_endpoints.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 namespace switchyard::apiserver {
 
@@ -41,7 +42,24 @@ Result<> ensure(ObjectRegistry& registry, const ResourceInfo& r, const Json& des
 
 }  // namespace
 
+// The Service's first port forwards to `port` (kube-apiserver keeps it so as its port changes).
+Result<> ensure_service_target_port(ObjectRegistry& registry, int port) {
+  const auto& r = *find_resource("", "v1", "services");
+  auto service = registry.get(r, kNamespace, kName);
+  if (!service) return {};  // not made yet (or deleted): its creator sets the port
+  Json updated = *service;
+  auto& ports = updated["spec"]["ports"];
+  if (!ports.is_array() || ports.empty() || ports[0].value("targetPort", Json()) == Json(port)) return {};
+  ports[0]["targetPort"] = port;
+  std::vector<std::string> warnings;
+  if (auto written = registry.update(r, kNamespace, kName, updated, false, FieldValidation::Strict, warnings); !written)
+    return fail(ErrorCode::Internal,
+                fmt::format("updating services {}/{}: {}", kNamespace, kName, written.error().status.value("message", "refused")));
+  return {};
+}
+
 Result<> reconcile_kubernetes_endpoints(ObjectRegistry& registry, const std::string& advertise_ip, int port) {
+  if (auto ok = ensure_service_target_port(registry, port); !ok) return ok;
   const bool v6 = advertise_ip.find(':') != std::string::npos;
   const Json endpoints = {
       {"apiVersion", "v1"},
@@ -57,6 +75,27 @@ Result<> reconcile_kubernetes_endpoints(ObjectRegistry& registry, const std::str
                       {"endpoints", {{{"addresses", {advertise_ip}}, {"conditions", {{"ready", true}}}}}},
                       {"ports", {{{"name", "https"}, {"port", port}, {"protocol", "TCP"}}}}};
   return ensure(registry, *find_resource("discovery.k8s.io", "v1", "endpointslices"), slice, {"addressType", "endpoints", "ports"});
+}
+
+KubernetesEndpointReconciler::KubernetesEndpointReconciler(ObjectRegistry& registry, std::string advertise_ip, int port,
+                                                           std::chrono::milliseconds interval) {
+  thread_ = std::thread([this, &registry, ip = std::move(advertise_ip), port, interval] {
+    std::unique_lock lock(mu_);
+    while (!wake_.wait_for(lock, interval, [this] { return stopping_; }))
+      if (auto ok = reconcile_kubernetes_endpoints(registry, ip, port); !ok)
+        spdlog::warn("event=kubernetes_endpoints_failed error=\"{}\"", ok.error().message);
+  });
+}
+
+KubernetesEndpointReconciler::~KubernetesEndpointReconciler() { stop(); }
+
+void KubernetesEndpointReconciler::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
 }
 
 }  // namespace switchyard::apiserver
