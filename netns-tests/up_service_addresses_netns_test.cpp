@@ -148,6 +148,8 @@ std::string slice_for(const std::string& name) {
 
 TEST_F(UpServiceAddresses, LoadBalancerServicesGetPoolAddressesThatAnswerOnTheLink) {
   ASSERT_NO_FATAL_FAILURE(start_up());
+  // The client once saw another host at the first pool address (a stale neighbour entry).
+  ASSERT_TRUE(topology_->client().run("ip neigh replace 192.168.50.241 lladdr 02:00:00:00:00:01 dev eth0 nud stale").ok());
   std::map<std::string, std::string> address;
   for (const char* version : {"1.27", "1.33"}) {
     const std::string name = std::string("web-") + (version[2] == '2' ? "old" : "new");
@@ -165,11 +167,16 @@ TEST_F(UpServiceAddresses, LoadBalancerServicesGetPoolAddressesThatAnswerOnTheLi
   EXPECT_EQ(address["web-old"], "192.168.50.241");
   EXPECT_EQ(address["web-new"], "192.168.50.242");
 
+  // The node's gratuitous ARP corrects the client's entry before it sends anything there.
+  const std::string node_mac = in_node("ip -br link show vclient | awk '{printf $3}'").output;  // /sys is the host's under nsenter
+  EXPECT_TRUE(wait_until(5, [&] {
+    return topology_->client().run("ip neigh show 192.168.50.241").output.find("lladdr " + node_mac + " ") != std::string::npos;
+  })) << topology_->client().run("ip neigh show 192.168.50.241").output;
+
   // A client on the node's link, not routed through the node: it asks ARP, the node answers.
   for (const auto& [name, ip] : address)
     EXPECT_TRUE(wait_until(10, [&] { return topology_->get(topology_->client(), ip, 80).pod == "pod-a"; })) << name << " " << output();
-  const std::string node_mac = in_node("ip -br link show vclient | awk '{printf $3}'").output;  // /sys is the host's under nsenter
-  EXPECT_THAT(topology_->client().run("ip neigh show 192.168.50.241").output, HasSubstr("lladdr " + node_mac + " "));
+  EXPECT_THAT(topology_->client().run("ip neigh show 192.168.50.242").output, HasSubstr("lladdr " + node_mac + " "));
 
   // Deleted: its address goes to the next Service, and answers for it.
   ASSERT_TRUE(in_node(kubectl("1.33") + "delete svc web-old").ok());

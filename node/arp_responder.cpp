@@ -10,8 +10,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -20,29 +24,33 @@ namespace switchyard::node {
 
 namespace {
 
-// The interface's MAC, if it has an IPv4 address whose subnet holds `target`.
-bool link_serves(int ifindex, std::uint32_t target, unsigned char mac[6]) {
-  char name[IF_NAMESIZE] = {};
-  if (!if_indextoname(static_cast<unsigned>(ifindex), name)) return false;
+struct Link {
+  int ifindex;
+  unsigned char mac[6];
+};
+
+// The Ethernet links with an IPv4 address whose subnet holds `target` (not `target` itself).
+std::vector<Link> links_for(std::uint32_t target) {
+  std::vector<Link> out;
   ifaddrs* list = nullptr;
-  if (getifaddrs(&list) != 0) return false;
-  bool on_subnet = false, have_mac = false;
+  if (getifaddrs(&list) != 0) return out;
+  std::set<std::string> on_subnet;
   for (ifaddrs* a = list; a; a = a->ifa_next) {
-    if (!a->ifa_addr || std::strcmp(a->ifa_name, name) != 0) continue;
-    if (a->ifa_addr->sa_family == AF_INET && a->ifa_netmask) {
-      const auto addr = ntohl(reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr.s_addr);
-      const auto mask = ntohl(reinterpret_cast<sockaddr_in*>(a->ifa_netmask)->sin_addr.s_addr);
-      if ((addr & mask) == (target & mask) && addr != target) on_subnet = true;
-    } else if (a->ifa_addr->sa_family == AF_PACKET) {
-      const auto* ll = reinterpret_cast<sockaddr_ll*>(a->ifa_addr);
-      if (ll->sll_halen == 6) {
-        std::memcpy(mac, ll->sll_addr, 6);
-        have_mac = true;
-      }
-    }
+    if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET || !a->ifa_netmask || !(a->ifa_flags & IFF_UP)) continue;
+    const auto addr = ntohl(reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr.s_addr);
+    const auto mask = ntohl(reinterpret_cast<sockaddr_in*>(a->ifa_netmask)->sin_addr.s_addr);
+    if ((addr & mask) == (target & mask) && addr != target) on_subnet.insert(a->ifa_name);
+  }
+  for (ifaddrs* a = list; a; a = a->ifa_next) {
+    if (!a->ifa_addr || a->ifa_addr->sa_family != AF_PACKET || !on_subnet.contains(a->ifa_name)) continue;
+    const auto* ll = reinterpret_cast<sockaddr_ll*>(a->ifa_addr);
+    if (ll->sll_halen != 6) continue;
+    Link link{ll->sll_ifindex, {}};
+    std::memcpy(link.mac, ll->sll_addr, 6);
+    out.push_back(link);
   }
   freeifaddrs(list);
-  return on_subnet && have_mac;
+  return out;
 }
 
 }  // namespace
@@ -67,9 +75,37 @@ void ArpResponder::stop() {
 }
 
 void ArpResponder::set_addresses(std::set<std::uint32_t> addresses) {
-  std::lock_guard lock(mu_);
-  if (addresses != addresses_) spdlog::info("event=arp_responder_addresses count={}", addresses.size());
-  addresses_ = std::move(addresses);
+  std::vector<std::uint32_t> added;
+  {
+    std::lock_guard lock(mu_);
+    if (addresses == addresses_) return;
+    std::set_difference(addresses.begin(), addresses.end(), addresses_.begin(), addresses_.end(), std::back_inserter(added));
+    spdlog::info("event=arp_responder_addresses count={} added={}", addresses.size(), added.size());
+    addresses_ = std::move(addresses);
+  }
+  // Gratuitous ARP (a request for itself, to broadcast), as MetalLB sends on taking an address:
+  // neighbours holding another MAC for it (an earlier holder) update at once.
+  for (const auto ip : added)
+    for (const auto& link : links_for(ip)) {
+      ether_arp garp{};
+      garp.ea_hdr.ar_hrd = htons(ARPHRD_ETHER);
+      garp.ea_hdr.ar_pro = htons(ETH_P_IP);
+      garp.ea_hdr.ar_hln = 6;
+      garp.ea_hdr.ar_pln = 4;
+      garp.ea_hdr.ar_op = htons(ARPOP_REQUEST);
+      const std::uint32_t be = htonl(ip);
+      std::memcpy(garp.arp_sha, link.mac, 6);
+      std::memcpy(garp.arp_spa, &be, 4);
+      std::memcpy(garp.arp_tpa, &be, 4);
+      sockaddr_ll to{};
+      to.sll_family = AF_PACKET;
+      to.sll_protocol = htons(ETH_P_ARP);
+      to.sll_ifindex = link.ifindex;
+      to.sll_halen = 6;
+      std::memset(to.sll_addr, 0xFF, 6);
+      if (sendto(fd_, &garp, sizeof garp, 0, reinterpret_cast<sockaddr*>(&to), sizeof to) < 0)
+        spdlog::warn("event=gratuitous_arp_failed ifindex={} error=\"{}\"", link.ifindex, std::strerror(errno));
+    }
 }
 
 void ArpResponder::run() {
@@ -99,8 +135,10 @@ void ArpResponder::answer(const unsigned char* packet, std::size_t length, int i
     std::lock_guard lock(mu_);
     if (!addresses_.contains(target)) return;
   }
-  unsigned char mac[6];
-  if (!link_serves(ifindex, target, mac)) return;
+  const auto links = links_for(target);
+  const auto link = std::find_if(links.begin(), links.end(), [&](const Link& l) { return l.ifindex == ifindex; });
+  if (link == links.end()) return;
+  const unsigned char* mac = link->mac;
   ether_arp reply = request;
   reply.ea_hdr.ar_op = htons(ARPOP_REPLY);
   std::memcpy(reply.arp_sha, mac, 6);

@@ -32,7 +32,8 @@ class ArpResponder {
   ArpResponder(const ArpResponder&) = delete;
   ArpResponder& operator=(const ArpResponder&) = delete;
 
-  // The addresses to answer for (host byte order); replaces the previous set.
+  // The addresses to answer for (host byte order); replaces the previous set. Sends a gratuitous
+  // ARP for each new one on its links.
   void set_addresses(std::set<std::uint32_t> addresses);
   void stop();
   std::uint64_t replies() const { return replies_; }
