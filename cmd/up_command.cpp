@@ -282,6 +282,12 @@ int run_up(UpOptions o) {
                      runtime->ours() ? ", run by switchyard, pods in " + o.runtime.pod_cidr : "", runtime->images_imported(),
                      o.control_plane.data_dir)
               << std::flush;
+  std::cout << fmt::format("\nThe kubernetes Service (https://{}/) reaches the API server at {}:{}.\n", (*plane)->service_ip(0),
+                           (*plane)->advertise_address(), (*plane)->port());
+  if (!o.control_plane.load_balancer_ip_pool.empty())
+    std::cout << fmt::format("LoadBalancer Services get addresses from {}; this node answers ARP for them on its links in their subnet.\n",
+                             o.control_plane.load_balancer_ip_pool);
+  std::cout << std::flush;
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("event=up_stopping signal={} rules=kept", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -83,6 +83,10 @@ class UpServiceAddresses : public ::testing::Test {
 
 TEST_F(UpServiceAddresses, TheKubernetesServiceReachesTheApiServerFromNodePodAndLink) {
   ASSERT_NO_FATAL_FAILURE(start_up());
+  EXPECT_TRUE(wait_until(5, [&] {
+    return output().find("The kubernetes Service (https://10.96.0.1/) reaches the API server at 192.168.50.1:6443.") != std::string::npos;
+  })) << output();
+  EXPECT_THAT(output(), HasSubstr("LoadBalancer Services get addresses from 192.168.50.240/29"));
   const std::string readyz = "curl -s --max-time 2 --cacert " + ca() + " https://10.96.0.1/readyz";
   EXPECT_TRUE(wait_until(15, [&] { return in_node(readyz).output == "ok"; })) << in_node(readyz).output << output();
   EXPECT_TRUE(wait_until(5, [&] { return topology_->pod("pod-a").run(readyz).output == "ok"; }))
