@@ -147,6 +147,10 @@ Result<void> LoadBalancerIpamController::sync_service(const std::string& key, cl
     } else {
       std::set<std::uint32_t> used;
       for (const auto& [ip, owner] : owner_) used.insert(ip);
+      // Pool addresses another Service shows without being ours (another loadBalancerClass's
+      // implementation, a status written by hand) are not handed out twice either.
+      for (const auto& other : services_.indexer().list())
+        if (auto ip = pool_ingress(*other, pool_); ip && client::object_key(other->metadata) != key) used.insert(*ip);
       chosen = pool_.first_free(used);
       if (!chosen) {
         reason = "AllocationFailed";

@@ -163,5 +163,19 @@ TEST_F(LbIpamInRegistry, AllocatesHonoursRequestsReportsExhaustionAndReleases) {
   EXPECT_TRUE(eventually([&] { return ingress("after-restart") == "10.50.0.2"; })) << ingress("after-restart");
 }
 
+// A pool address that another loadBalancerClass's implementation gave is neither taken away nor
+// given to a second Service.
+TEST_F(LbIpamInRegistry, AddressesOfAnotherClassAreLeftAloneAndNotReused) {
+  service("other-class", R"(,"loadBalancerClass":"example.com/lb")");
+  auto other = *registry_->get(services(), "shop", "other-class");
+  other["status"] = {{"loadBalancer", {{"ingress", {{{"ip", "10.50.0.1"}}}}}}};
+  std::vector<std::string> warnings;
+  ASSERT_TRUE(registry_->update(services(), "shop", "other-class", other, true, apiserver::FieldValidation::Strict, warnings));
+  ControllerProcess process(connection_, "10.50.0.1-10.50.0.2");
+  service("mine");
+  ASSERT_TRUE(eventually([&] { return ingress("mine") == "10.50.0.2"; })) << ingress("mine");
+  EXPECT_EQ(ingress("other-class"), "10.50.0.1");
+}
+
 }  // namespace
 }  // namespace switchyard::controllers
