@@ -8,6 +8,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -165,6 +166,7 @@ TEST_F(UpServiceAddresses, LoadBalancerServicesGetPoolAddressesThatAnswerOnTheLi
     const std::string get_ip = kubectl(version) + "get svc " + name + " -o jsonpath='{.status.loadBalancer.ingress[0].ip}'";
     ASSERT_TRUE(wait_until(5, [&] { return !(address[name] = in_node(get_ip).output).empty(); })) << output();
     const auto waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - created).count();
+    std::cout << "kubectl " << version << ": " << name << " got " << address[name] << " after " << waited << " s\n";
     EXPECT_LT(waited, 1.0) << "kubectl " << version << ": the address came after " << waited << " s";
     EXPECT_THAT(in_node(kubectl(version) + "get svc " + name).output, HasSubstr(address[name])) << "EXTERNAL-IP, not <pending>";
   }
