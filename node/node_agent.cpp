@@ -272,7 +272,7 @@ Result<std::unique_ptr<NodeAgent>> NodeAgent::start(const AgentConfig& c, client
   });
   if (c.l2_announcements) {
     auto arp = ArpResponder::start();
-    if (!arp) return fail(with_context(arp.error(), "--l2-announcements"));
+    if (!arp) return fail(with_context(arp.error(), "L2 announcements of LoadBalancer IPs"));
     impl->arp = std::move(*arp);
     // Announced once programmed: a client is never sent to an address that is not forwarded yet.
     impl->loop->add_observer([self](const dataplane::SyncEvent& e) {
