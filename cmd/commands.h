@@ -18,5 +18,6 @@ void register_up(CLI::App& app, std::function<int()>& run);
 void register_status(CLI::App& app, std::function<int()>& run);
 void register_images(CLI::App& app, std::function<int()>& run);
 void register_kubelet(CLI::App& app, std::function<int()>& run);
+void register_scheduler(CLI::App& app, std::function<int()>& run);
 
 }  // namespace switchyard::cmd

@@ -17,7 +17,10 @@
 #include "orchestrator/apiserver/kubernetes_endpoints.h"
 #include "orchestrator/apiserver/pki.h"
 #include "orchestrator/client/informer_factory.h"
+#include "orchestrator/controllers/deployment_controller.h"
 #include "orchestrator/controllers/endpointslice_controller.h"
+#include "orchestrator/scheduler/scheduler.h"
+#include "orchestrator/controllers/replicaset_controller.h"
 #include "orchestrator/controllers/load_balancer_ipam_controller.h"
 #include "orchestrator/store/etcd_store.h"
 #include "orchestrator/store/sqlite_store.h"
@@ -115,6 +118,9 @@ struct ControlPlane::Parts {
   // the client, over HTTP(S) with the admin credentials, on informers shared between them.
   std::unique_ptr<client::SharedInformerFactory> informers;
   std::unique_ptr<controllers::EndpointSliceController> slices;
+  std::unique_ptr<scheduler::Scheduler> scheduler;
+  std::unique_ptr<controllers::ReplicaSetController> replicasets;
+  std::unique_ptr<controllers::DeploymentController> deployments;
   std::unique_ptr<controllers::LoadBalancerIpamController> lb_ipam;
   std::unique_ptr<apiserver::KubernetesEndpointReconciler> kubernetes_endpoints;
   std::atomic<bool> stopping{false};
@@ -165,6 +171,9 @@ void ControlPlane::stop() {
   parts_->stopped = true;
   parts_->stopping = true;
   if (parts_->slices) parts_->slices->stop();
+  if (parts_->scheduler) parts_->scheduler->stop();
+  if (parts_->replicasets) parts_->replicasets->stop();
+  if (parts_->deployments) parts_->deployments->stop();
   if (parts_->lb_ipam) parts_->lb_ipam->stop();
   if (parts_->kubernetes_endpoints) parts_->kubernetes_endpoints->stop();
   if (parts_->informers) parts_->informers->stop();
@@ -269,6 +278,14 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   parts->informers = std::make_unique<client::SharedInformerFactory>(self);
   parts->slices = std::make_unique<controllers::EndpointSliceController>(*parts->informers, self);
   parts->slices->start();
+  if (o.run_scheduler) {
+    parts->scheduler = std::make_unique<scheduler::Scheduler>(*parts->informers, self);
+    parts->scheduler->start();
+  }
+  parts->replicasets = std::make_unique<controllers::ReplicaSetController>(*parts->informers, self);
+  parts->replicasets->start();
+  parts->deployments = std::make_unique<controllers::DeploymentController>(*parts->informers, self);
+  parts->deployments->start();
   if (!lb_pool->empty()) {
     parts->lb_ipam = std::make_unique<controllers::LoadBalancerIpamController>(*parts->informers, self, std::move(*lb_pool));
     parts->lb_ipam->start();

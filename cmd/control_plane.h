@@ -1,6 +1,6 @@
 // The control plane of `switchyard apiserver` and `switchyard up` as one object: the store,
 // the ClusterIP and NodePort allocators, first-start credentials and the admin kubeconfig, the
-// HTTP(S) API server, the EndpointSlice controller and store compaction.
+// HTTP(S) API server, the EndpointSlice controller, the scheduler and store compaction.
 #pragma once
 
 #include <atomic>
@@ -25,6 +25,7 @@ struct ControlPlaneOptions {
   int compaction_interval_seconds = 300;
   int allocation_repair_interval_seconds = 180;  // kube-apiserver repairs its allocations every 3 minutes
   int event_ttl_seconds = 3600;                  // kube-apiserver's --event-ttl
+  bool run_scheduler = true;                     // the scheduler in-process, as a kube-scheduler beside the API server
   // Towards kubelets (logs, exec, attach, port-forward): kube-apiserver's --kubelet-client-certificate
   // and --kubelet-client-key (default with our own PKI: DIR/pki/apiserver-kubelet-client.*, made
   // at start) and --kubelet-certificate-authority (empty: kubelets' certificates are not checked).

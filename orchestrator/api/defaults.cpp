@@ -84,8 +84,7 @@ static void default_container(Container& c) {
   if (!c.passthrough.contains("terminationMessagePolicy")) c.passthrough["terminationMessagePolicy"] = "\"File\"";
 }
 
-void apply_defaults(Pod& p) {
-  PodSpec& s = p.spec;
+void apply_defaults(PodSpec& s) {
   if (s.restart_policy.empty()) s.restart_policy = "Always";
   if (s.dns_policy.empty()) s.dns_policy = "ClusterFirst";
   if (!s.termination_grace_period_seconds) s.termination_grace_period_seconds = 30;
@@ -93,6 +92,10 @@ void apply_defaults(Pod& p) {
   if (!s.passthrough.contains("enableServiceLinks")) s.passthrough["enableServiceLinks"] = "true";
   for (auto& c : s.containers) default_container(c);
   for (auto& c : s.init_containers) default_container(c);
+}
+
+void apply_defaults(Pod& p) {
+  apply_defaults(p.spec);
   if (p.status.phase.empty()) p.status.phase = "Pending";
 }
 

@@ -24,6 +24,12 @@ bool is_headless(const ServiceSpec& s);
 
 void apply_defaults(Service& s, const ClusterNetworkConfig& net);
 void apply_defaults(Pod& p);
+void apply_defaults(PodSpec& s);  // a Pod's, or a workload's pod template
+// apps/v1 (apps_defaults.cpp): replicas 1, RollingUpdate 25%/25%, revisionHistoryLimit 10,
+// progressDeadlineSeconds 600, and the pod template's defaults as for Pods.
+void apply_defaults(ReplicaSet& r);
+void apply_defaults(Deployment& d);
+void apply_defaults(ControllerRevision& c);
 void apply_defaults(Namespace& n);
 void apply_defaults(Endpoints& e);
 void apply_defaults(EndpointSlice& e);

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "orchestrator/api/apps_codec.h"
 #include "orchestrator/api/json_reader.h"
 
 namespace switchyard::api {
@@ -425,6 +426,9 @@ constexpr KindEntry kKinds[] = {
     {"v1", "Node", &decode_kind<Node>},
     {"coordination.k8s.io/v1", "Lease", &decode_kind<Lease>},
     {"v1", "Event", &decode_kind<Event>},
+    {"apps/v1", "ReplicaSet", &decode_kind<ReplicaSet>},
+    {"apps/v1", "Deployment", &decode_kind<Deployment>},
+    {"apps/v1", "ControllerRevision", &decode_kind<ControllerRevision>},
 };
 const KindEntry* find_kind(std::string_view api_version, std::string_view kind) {
   for (const auto& k : kKinds)

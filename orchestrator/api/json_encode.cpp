@@ -1,6 +1,7 @@
 // Objects to JSON in the Kubernetes wire format.
 #include "orchestrator/api/json_codec.h"
 
+#include "orchestrator/api/apps_codec.h"
 #include "orchestrator/api/json_reader.h"
 
 namespace switchyard::api {
@@ -187,8 +188,7 @@ static void encode_body(json& j, const Namespace& o) {
   put(j["status"], "phase", o.status_phase);
 }
 
-static void encode_body(json& j, const Pod& o) {
-  const PodSpec& s = o.spec;
+json encode_pod_spec(const PodSpec& s) {
   json spec = json::object();
   put_list(spec, "initContainers", s.init_containers);
   spec["containers"] = encode_list(s.containers);
@@ -202,7 +202,11 @@ static void encode_body(json& j, const Pod& o) {
   put(spec, "hostname", s.hostname);
   put(spec, "subdomain", s.subdomain);
   put_passthrough(spec, s.passthrough);
-  j["spec"] = std::move(spec);
+  return spec;
+}
+
+static void encode_body(json& j, const Pod& o) {
+  j["spec"] = encode_pod_spec(o.spec);
 
   const PodStatus& st = o.status;
   json status = json::object();

@@ -92,6 +92,31 @@ message coordination/v1.Lease
 message coordination/v1.LeaseList
   1 metadata m:meta/v1.ListMeta
   2 items []m:coordination/v1.Lease always
+message apps/v1.Deployment
+  1 metadata m:meta/v1.ObjectMeta
+  2 spec m:apps/v1.DeploymentSpec
+  3 status m:apps/v1.DeploymentStatus
+message apps/v1.DeploymentList
+  1 metadata m:meta/v1.ListMeta
+  2 items []m:apps/v1.Deployment always
+message apps/v1.ReplicaSet
+  1 metadata m:meta/v1.ObjectMeta
+  2 spec m:apps/v1.ReplicaSetSpec
+  3 status m:apps/v1.ReplicaSetStatus
+message apps/v1.ReplicaSetList
+  1 metadata m:meta/v1.ListMeta
+  2 items []m:apps/v1.ReplicaSet always
+message apps/v1.ControllerRevision
+  1 metadata m:meta/v1.ObjectMeta
+  2 data rawext always
+  3 revision int64 always
+message apps/v1.ControllerRevisionList
+  1 metadata m:meta/v1.ListMeta
+  2 items []m:apps/v1.ControllerRevision always
+message autoscaling/v1.Scale
+  1 metadata m:meta/v1.ObjectMeta
+  2 spec m:autoscaling/v1.ScaleSpec
+  3 status m:autoscaling/v1.ScaleStatus
 message meta/v1.ObjectMeta
   1 name string
   2 generateName string
@@ -284,6 +309,43 @@ message coordination/v1.LeaseSpec
   5 leaseTransitions ?int32
   6 strategy ?string
   7 preferredHolder ?string
+message apps/v1.DeploymentSpec
+  1 replicas ?int32
+  2 selector ?m:meta/v1.LabelSelector always
+  3 template m:core/v1.PodTemplateSpec always
+  4 strategy m:apps/v1.DeploymentStrategy
+  5 minReadySeconds int32
+  6 revisionHistoryLimit ?int32
+  7 paused bool
+  9 progressDeadlineSeconds ?int32
+message apps/v1.DeploymentStatus
+  1 observedGeneration int64
+  2 replicas int32
+  3 updatedReplicas int32
+  7 readyReplicas int32
+  4 availableReplicas int32
+  5 unavailableReplicas int32
+  9 terminatingReplicas ?int32
+  6 conditions []m:apps/v1.DeploymentCondition
+  8 collisionCount ?int32
+message apps/v1.ReplicaSetSpec
+  1 replicas ?int32
+  4 minReadySeconds int32
+  2 selector ?m:meta/v1.LabelSelector always
+  3 template m:core/v1.PodTemplateSpec
+message apps/v1.ReplicaSetStatus
+  1 replicas int32 always
+  2 fullyLabeledReplicas int32
+  4 readyReplicas int32
+  5 availableReplicas int32
+  7 terminatingReplicas ?int32
+  3 observedGeneration int64
+  6 conditions []m:apps/v1.ReplicaSetCondition
+message autoscaling/v1.ScaleSpec
+  1 replicas int32
+message autoscaling/v1.ScaleStatus
+  1 replicas int32 always
+  2 selector string
 message meta/v1.OwnerReference
   5 apiVersion string always
   1 kind string always
@@ -531,6 +593,28 @@ message meta/v1.StatusCause
   1 reason string
   2 message string
   3 field string
+message meta/v1.LabelSelector
+  1 matchLabels map:string:string
+  2 matchExpressions []m:meta/v1.LabelSelectorRequirement
+message core/v1.PodTemplateSpec
+  1 metadata m:meta/v1.ObjectMeta
+  2 spec m:core/v1.PodSpec
+message apps/v1.DeploymentStrategy
+  1 type string
+  2 rollingUpdate ?m:apps/v1.RollingUpdateDeployment
+message apps/v1.DeploymentCondition
+  1 type string always
+  2 status string always
+  6 lastUpdateTime time
+  7 lastTransitionTime time
+  4 reason string
+  5 message string
+message apps/v1.ReplicaSetCondition
+  1 type string always
+  2 status string always
+  3 lastTransitionTime time
+  4 reason string
+  5 message string
 message core/v1.VolumeSource
   1 hostPath ?m:core/v1.HostPathVolumeSource
   2 emptyDir ?m:core/v1.EmptyDirVolumeSource
@@ -676,9 +760,6 @@ message core/v1.PodAntiAffinity
 message core/v1.PodDNSConfigOption
   1 name string
   2 value ?string
-message meta/v1.LabelSelector
-  1 matchLabels map:string:string
-  2 matchExpressions []m:meta/v1.LabelSelectorRequirement
 message core/v1.ResourceClaim
   1 name string always
   2 request string
@@ -736,6 +817,13 @@ message discovery/v1.ForZone
   1 name string always
 message discovery/v1.ForNode
   1 name string always
+message meta/v1.LabelSelectorRequirement
+  1 key string always
+  2 operator string always
+  3 values []string
+message apps/v1.RollingUpdateDeployment
+  1 maxUnavailable ?intstr
+  2 maxSurge ?intstr
 message core/v1.HostPathVolumeSource
   1 path string always
   2 type ?string
@@ -937,10 +1025,6 @@ message core/v1.PodAffinityTerm
 message core/v1.WeightedPodAffinityTerm
   1 weight int32 always
   2 podAffinityTerm m:core/v1.PodAffinityTerm always
-message meta/v1.LabelSelectorRequirement
-  1 key string always
-  2 operator string always
-  3 values []string
 message core/v1.ContainerStateWaiting
   1 reason string
   2 message string

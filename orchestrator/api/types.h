@@ -300,8 +300,103 @@ struct Event {
   bool operator==(const Event&) const = default;
 };
 
+// ---- apps/v1: ReplicaSet, Deployment, ControllerRevision ----------------------------------
+// metav1.LabelSelector as written (selectors.h turns it into a matcher).
+struct LabelSelectorRequirement {
+  std::string key, operator_;
+  std::vector<std::string> values;
+  bool operator==(const LabelSelectorRequirement&) const = default;
+};
+
+struct LabelSelectorSpec {
+  StringMap match_labels;
+  std::vector<LabelSelectorRequirement> match_expressions;
+  bool operator==(const LabelSelectorSpec&) const = default;
+};
+
+struct PodTemplateSpec {
+  ObjectMeta metadata;
+  PodSpec spec;
+  bool operator==(const PodTemplateSpec&) const = default;
+};
+
+// ReplicaSetCondition and DeploymentCondition (the latter also has lastUpdateTime).
+struct WorkloadCondition {
+  std::string type, status, last_update_time, last_transition_time, reason, message;
+  bool operator==(const WorkloadCondition&) const = default;
+};
+
+struct ReplicaSetStatus {
+  std::int32_t replicas = 0, fully_labeled_replicas = 0, ready_replicas = 0, available_replicas = 0;
+  std::optional<std::int32_t> terminating_replicas;
+  std::int64_t observed_generation = 0;
+  std::vector<WorkloadCondition> conditions;
+  bool operator==(const ReplicaSetStatus&) const = default;
+};
+
+struct ReplicaSet {
+  static constexpr const char* kKind = "ReplicaSet";
+  static constexpr const char* kApiVersion = "apps/v1";
+  static constexpr bool kNamespaced = true;
+  ObjectMeta metadata;
+  std::optional<std::int32_t> replicas;
+  std::int32_t min_ready_seconds = 0;
+  std::optional<LabelSelectorSpec> selector;
+  PodTemplateSpec template_;
+  ReplicaSetStatus status;
+  bool operator==(const ReplicaSet&) const = default;
+};
+
+struct RollingUpdateDeployment {
+  std::optional<IntOrString> max_unavailable, max_surge;
+  bool operator==(const RollingUpdateDeployment&) const = default;
+};
+
+struct DeploymentStrategy {
+  std::string type;  // RollingUpdate | Recreate
+  std::optional<RollingUpdateDeployment> rolling_update;
+  bool operator==(const DeploymentStrategy&) const = default;
+};
+
+struct DeploymentStatus {
+  std::int64_t observed_generation = 0;
+  std::int32_t replicas = 0, updated_replicas = 0, ready_replicas = 0, available_replicas = 0, unavailable_replicas = 0;
+  std::optional<std::int32_t> terminating_replicas, collision_count;
+  std::vector<WorkloadCondition> conditions;
+  bool operator==(const DeploymentStatus&) const = default;
+};
+
+struct Deployment {
+  static constexpr const char* kKind = "Deployment";
+  static constexpr const char* kApiVersion = "apps/v1";
+  static constexpr bool kNamespaced = true;
+  ObjectMeta metadata;
+  std::optional<std::int32_t> replicas;
+  std::optional<LabelSelectorSpec> selector;
+  PodTemplateSpec template_;
+  DeploymentStrategy strategy;
+  std::int32_t min_ready_seconds = 0;
+  std::optional<std::int32_t> revision_history_limit;
+  bool paused = false;
+  std::optional<std::int32_t> progress_deadline_seconds;
+  DeploymentStatus status;
+  bool operator==(const Deployment&) const = default;
+};
+
+// The history DaemonSets and StatefulSets keep; stored and served, not interpreted here.
+struct ControllerRevision {
+  static constexpr const char* kKind = "ControllerRevision";
+  static constexpr const char* kApiVersion = "apps/v1";
+  static constexpr bool kNamespaced = true;
+  ObjectMeta metadata;
+  std::string data_json;  // runtime.RawExtension, verbatim
+  std::int64_t revision = 0;
+  bool operator==(const ControllerRevision&) const = default;
+};
+
 // Any object Switchyard knows, as decoded from a manifest or a request body.
-using Object = std::variant<Namespace, Pod, Service, Endpoints, EndpointSlice, Node, Lease, Event>;
+using Object =
+    std::variant<Namespace, Pod, Service, Endpoints, EndpointSlice, Node, Lease, Event, ReplicaSet, Deployment, ControllerRevision>;
 
 ObjectMeta& meta_of(Object& o);
 const ObjectMeta& meta_of(const Object& o);

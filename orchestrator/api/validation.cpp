@@ -143,6 +143,7 @@ FieldErrors validate(const Pod& o) {
   if (!o.spec.subdomain.empty()) add_each(errs, spec.child("subdomain"), o.spec.subdomain, dns1123_label(o.spec.subdomain));
   if (!o.spec.node_name.empty()) add_each(errs, spec.child("nodeName"), o.spec.node_name, dns1123_subdomain(o.spec.node_name));
   validate_labels(errs, o.spec.node_selector, spec.child("nodeSelector"));
+  validate_pod_scheduling(errs, o.spec);
   if (o.spec.termination_grace_period_seconds && *o.spec.termination_grace_period_seconds < 0)
     errs.push_back(invalid(spec.child("terminationGracePeriodSeconds"), rendered(*o.spec.termination_grace_period_seconds),
                            "must be greater than or equal to 0"));

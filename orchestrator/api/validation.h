@@ -17,13 +17,22 @@ FieldErrors validate_object_meta(const ObjectMeta& m, bool namespaced, NameValid
 
 FieldErrors validate(const Namespace& o);
 FieldErrors validate(const Pod& o);
+// affinity, tolerations, topologySpreadConstraints (pod_scheduling_validation.cpp)
+void validate_pod_scheduling(FieldErrors& errs, const PodSpec& spec);
 FieldErrors validate(const Service& o, const ClusterNetworkConfig& net);
 FieldErrors validate(const Endpoints& o);
 FieldErrors validate(const EndpointSlice& o);
 FieldErrors validate(const Node& o);
 FieldErrors validate(const Lease& o);
 FieldErrors validate(const Event& o);
+// apps/v1 (apps_validation.cpp, pkg/apis/apps/validation).
+FieldErrors validate(const ReplicaSet& o);
+FieldErrors validate(const Deployment& o);
+FieldErrors validate(const ControllerRevision& o);
 FieldErrors validate(const Object& o, const ClusterNetworkConfig& net);
+// What only an update can break (the strategies' ValidateUpdate): the workloads' selectors are
+// immutable. `old` is the stored object; empty for kinds with no such rules.
+FieldErrors validate_update(const Object& o, const Object& old);
 
 // ValidateNonSpecialIP: addresses a Service or Endpoints may not point at (unspecified,
 // loopback, link-local, link-local multicast).

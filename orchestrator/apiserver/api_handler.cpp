@@ -9,6 +9,7 @@
 #include "orchestrator/api/protobuf_codec.h"
 #include "orchestrator/apiserver/content_negotiation.h"
 #include "orchestrator/apiserver/patch.h"
+#include "orchestrator/apiserver/pod_binding.h"
 #include "orchestrator/apiserver/query_params.h"
 #include "orchestrator/apiserver/server_side_apply.h"
 #include "orchestrator/apiserver/update_managers.h"
@@ -215,11 +216,13 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
     Json list = api_resource_list(group, version);
     return list.is_null() ? error_response(not_found_path()) : json_response(200, list);
   }
+  if (auto binding = handle_pod_binding(registry_, req, seg, at, group, version)) return std::move(*binding);
   auto r = route(seg, at, group, version);
   if (!r) return error_response(not_found_path());
   const ResourceInfo& res = *r->resource;
   if (!r->subresource.empty() && std::find(res.subresources.begin(), res.subresources.end(), r->subresource) == res.subresources.end())
     return error_response(not_found_path());
+  if (r->subresource == "scale") return handle_scale(req, res, r->ns, r->name);
 
   const bool table = accepted.first_is(MediaType::Table);
   const bool include_object = query.contains("includeObject") && query.at("includeObject") == "Object";

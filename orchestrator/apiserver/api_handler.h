@@ -55,6 +55,8 @@ class ApiHandler {
 
  private:
   HttpResponse handle_request(const HttpRequest& req, const AcceptedTypes& accepted, std::optional<WatchRequest>& watch);
+  // GET, PUT and PATCH of an apps/v1 workload's autoscaling/v1 Scale (scale_subresource.cpp).
+  HttpResponse handle_scale(const HttpRequest& req, const ResourceInfo& r, const std::string& ns, const std::string& name);
 
   ObjectRegistry& registry_;
   std::string token_;
@@ -72,5 +74,8 @@ Json openapi_v2_json();
 
 // Tables for kubectl get (tables.cpp).
 Json to_table(const ResourceInfo& r, const Json& object_or_list, bool include_object);
+// The apps/v1 kinds' columns and cells (apps_tables.cpp); nullopt for other kinds.
+std::optional<Json> apps_columns(const std::string& kind);
+std::optional<Json> apps_cells(const std::string& kind, const Json& object, const std::string& age);
 
 }  // namespace switchyard::apiserver

@@ -50,6 +50,7 @@ Json api_resource_list(std::string_view group, std::string_view version) {
     gv = r.api_version();
     Json entry = {{"name", r.plural}, {"singularName", r.singular}, {"namespaced", r.namespaced}, {"kind", r.kind}, {"verbs", verbs_of(r)}};
     if (!r.short_names.empty()) entry["shortNames"] = r.short_names;
+    if (r.group == "apps" && r.kind != "ControllerRevision") entry["categories"] = {"all"};
     resources.push_back(entry);
     for (const auto& sub : r.subresources) {
       // Pods' connect subresources, as kube-apiserver lists them.
@@ -58,13 +59,16 @@ Json api_resource_list(std::string_view group, std::string_view version) {
                                : sub == "attach"      ? "PodAttachOptions"
                                : sub == "portforward" ? "PodPortForwardOptions"
                                                       : r.kind;
-      resources.push_back({{"name", r.plural + "/" + sub},
-                           {"singularName", ""},
-                           {"namespaced", r.namespaced},
-                           {"kind", kind},
-                           {"verbs", connect        ? Json{"create", "get"}
-                                     : sub == "log" ? Json{"get"}
-                                                    : Json{"get", "patch", "update"}}});
+      Json sub_entry = {{"name", r.plural + "/" + sub},
+                        {"singularName", ""},
+                        {"namespaced", r.namespaced},
+                        {"kind", kind},
+                        {"verbs", connect        ? Json{"create", "get"}
+                                  : sub == "log" ? Json{"get"}
+                                                 : Json{"get", "patch", "update"}}};
+      // kubectl scale finds the Scale's group and version here.
+      if (sub == "scale") sub_entry.update({{"group", "autoscaling"}, {"version", "v1"}, {"kind", "Scale"}});
+      resources.push_back(sub_entry);
     }
   }
   if (gv.empty()) return nullptr;
@@ -78,7 +82,9 @@ static std::string schema_name(const ResourceInfo& r) {
 Json openapi_v3_index() {
   Json paths = Json::object();
   paths["api/v1"] = {{"serverRelativeURL", "/openapi/v3/api/v1?hash=switchyard1"}};
-  paths["apis/discovery.k8s.io/v1"] = {{"serverRelativeURL", "/openapi/v3/apis/discovery.k8s.io/v1?hash=switchyard1"}};
+  for (const auto& r : served_resources())
+    if (!r.group.empty())
+      paths["apis/" + r.api_version()] = {{"serverRelativeURL", fmt::format("/openapi/v3/apis/{}?hash=switchyard1", r.api_version())}};
   return {{"paths", paths}};
 }
 

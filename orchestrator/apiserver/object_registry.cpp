@@ -379,7 +379,12 @@ ApiResult<Json> ObjectRegistry::update(const ResourceInfo& r, const std::string&
   api::apply_defaults(obj, net_);
   auto allocation = allocate(r, &old_obj->object, obj);
   if (!allocation) return std::unexpected(allocation.error());
-  if (auto errors = api::validate(obj, net_); !errors.empty()) return std::unexpected(invalid(r.group, r.kind, name, errors));
+  auto errors = api::validate(obj, net_);
+  if (!status_only) {
+    auto update_errors = api::validate_update(obj, old_obj->object);
+    errors.insert(errors.end(), update_errors.begin(), update_errors.end());
+  }
+  if (!errors.empty()) return std::unexpected(invalid(r.group, r.kind, name, errors));
   Json stored = api::encode_object(obj);
   stored["metadata"].erase("resourceVersion");
   Json old_cmp = *old;

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <expected>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -69,6 +70,10 @@ class ObjectRegistry {
   ApiResult<std::unique_ptr<WatchStream>> watch(const ResourceInfo& r, const std::string& ns, const ListOptions& o,
                                                 std::function<void(const WatchEvent&)> sink);
   store::Revision current_revision();
+  // pods/binding (pod_binding.cpp): spec.nodeName and PodScheduled=True in one write, only if
+  // the pod has no node and is not being deleted (409 otherwise, in upstream's words).
+  ApiResult<Json> assign_pod(const std::string& ns, const std::string& name, const std::string& node,
+                             const std::map<std::string, std::string>& annotations);
   // How long an Event lives after it was last seen (kube-apiserver's --event-ttl, 1 h).
   void set_event_ttl(std::chrono::seconds ttl) { event_ttl_seconds_ = ttl.count(); }
 

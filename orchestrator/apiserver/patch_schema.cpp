@@ -75,9 +75,34 @@ constexpr auto kRules = std::to_array<ListRule>({
     {"Node", "status.volumesAttached", atomic()},
 });
 
+// A workload's pod template (Deployment, ReplicaSet): the PodSpec rules under spec.template.
+#define SWITCHYARD_TEMPLATE_LISTS(kind, list)                                                \
+  ListRule{kind, "spec.template.spec." list, merge_by("name")},                              \
+      ListRule{kind, "spec.template.spec." list "[].ports", merge_by("containerPort")},      \
+      ListRule{kind, "spec.template.spec." list "[].env", merge_by("name")},                 \
+      ListRule{kind, "spec.template.spec." list "[].volumeMounts", merge_by("mountPath")},   \
+      ListRule{kind, "spec.template.spec." list "[].volumeDevices", merge_by("devicePath")}, \
+      ListRule{kind, "spec.template.spec." list "[].envFrom", atomic()}, ListRule {          \
+    kind, "spec.template.spec." list "[].resizePolicy", atomic()                             \
+  }
+#define SWITCHYARD_WORKLOAD_RULES(kind)                                                                                                  \
+  SWITCHYARD_TEMPLATE_LISTS(kind, "containers"), SWITCHYARD_TEMPLATE_LISTS(kind, "initContainers"),                                      \
+      SWITCHYARD_TEMPLATE_LISTS(kind, "ephemeralContainers"), ListRule{kind, "spec.template.spec.volumes", merge_by("name")},            \
+      ListRule{kind, "spec.template.spec.imagePullSecrets", merge_by("name")},                                                           \
+      ListRule{kind, "spec.template.spec.hostAliases", merge_by("ip")},                                                                  \
+      ListRule{kind, "spec.template.spec.topologySpreadConstraints", merge_by("topologyKey")},                                           \
+      ListRule{kind, "spec.template.spec.tolerations", atomic()}, ListRule{kind, "spec.selector.matchExpressions", atomic()}, ListRule { \
+    kind, "status.conditions", merge_by("type")                                                                                          \
+  }
+
+constexpr auto kWorkloadRules = std::to_array<ListRule>({SWITCHYARD_WORKLOAD_RULES("Deployment"), SWITCHYARD_WORKLOAD_RULES("ReplicaSet")});
+
+#undef SWITCHYARD_WORKLOAD_RULES
+#undef SWITCHYARD_TEMPLATE_LISTS
 #undef SWITCHYARD_CONTAINER_LISTS
 
-constexpr std::array<std::string_view, 8> kKinds{"Namespace", "Pod", "Service", "Endpoints", "EndpointSlice", "Node", "Lease", "Event"};
+constexpr std::array<std::string_view, 11> kKinds{"Namespace", "Pod",   "Service",    "Endpoints",  "EndpointSlice",     "Node",
+                                                  "Lease",     "Event", "Deployment", "ReplicaSet", "ControllerRevision"};
 
 }  // namespace
 
@@ -87,6 +112,8 @@ std::optional<ListSchema> find_list_schema(std::string_view kind, std::string_vi
   for (const ListRule& r : kRules) {
     if ((r.kind == kind || r.kind == "*") && r.path == path) return r.schema;
   }
+  for (const ListRule& r : kWorkloadRules)
+    if (r.kind == kind && r.path == path) return r.schema;
   return std::nullopt;
 }
 

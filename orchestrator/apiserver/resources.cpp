@@ -12,6 +12,9 @@ const std::vector<ResourceInfo>& served_resources() {
       {"", "v1", "events", "event", "Event", true, {"ev"}, {}},
       {"discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true, {}, {}},
       {"coordination.k8s.io", "v1", "leases", "lease", "Lease", true, {}, {}},
+      {"apps", "v1", "deployments", "deployment", "Deployment", true, {"deploy"}, {"status", "scale"}},
+      {"apps", "v1", "replicasets", "replicaset", "ReplicaSet", true, {"rs"}, {"status", "scale"}},
+      {"apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision", true, {}, {}},
   };
   return resources;
 }

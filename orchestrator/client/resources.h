@@ -27,6 +27,12 @@ constexpr std::string_view plural_of() {
     return "leases";
   else if constexpr (std::is_same_v<T, api::Event>)
     return "events";
+  else if constexpr (std::is_same_v<T, api::ReplicaSet>)
+    return "replicasets";
+  else if constexpr (std::is_same_v<T, api::Deployment>)
+    return "deployments";
+  else if constexpr (std::is_same_v<T, api::ControllerRevision>)
+    return "controllerrevisions";
   else
     static_assert(sizeof(T) == 0, "no REST path for this type");
 }

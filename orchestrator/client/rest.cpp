@@ -26,6 +26,10 @@ Result<json> update_object(ApiClient& client, const std::string& path, const jso
   return answer(client.send("PUT", path, body.dump(), "application/json"), "update " + path);
 }
 
+Result<json> merge_patch_object(ApiClient& client, const std::string& path, const json& patch) {
+  return answer(client.send("PATCH", path, patch.dump(), "application/merge-patch+json"), "patch " + path);
+}
+
 Result<void> delete_object(ApiClient& client, const std::string& path) {
   auto r = answer(client.send("DELETE", path, "", ""), "delete " + path);
   if (!r) return fail(r.error());

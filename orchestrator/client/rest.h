@@ -42,6 +42,20 @@ Result<T> update(ApiClient& client, const T& object) {
   return std::get<T>(std::move(d->object));
 }
 
+// PUT of the status subresource: only status changes (optimistic on the resourceVersion).
+template <class T>
+Result<T> update_status(ApiClient& client, const T& object) {
+  auto r = update_object(client, object_path<T>(object.metadata.namespace_, object.metadata.name) + "/status",
+                         api::encode_object(api::Object{object}));
+  if (!r) return fail(r.error());
+  auto d = api::decode_object_as(*r, T::kApiVersion, T::kKind);
+  if (!d) return fail(ErrorCode::Internal, "status update answer: " + d.error().message);
+  return std::get<T>(std::move(d->object));
+}
+
+// A JSON merge patch (RFC 7386) of one object; the server's answer.
+Result<nlohmann::json> merge_patch_object(ApiClient& client, const std::string& path, const nlohmann::json& patch);
+
 template <class T>
 Result<void> remove(ApiClient& client, const std::string& ns, const std::string& name) {
   return delete_object(client, object_path<T>(ns, name));

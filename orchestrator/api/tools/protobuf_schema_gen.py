@@ -6,17 +6,20 @@ the Go types (k8s.io/api, k8s.io/apimachinery), whose names are the JSON names. 
 field whose presence matters even at its zero value) come from the Go type. Run with the Go
 sources of those packages, e.g. from `git show HEAD:core/v1/types.go` in kubernetes/api:
 
-  git -C kubernetes/api show HEAD:core/v1/types.go > core_types.go   # and discovery/v1, coordination/v1
+  git -C kubernetes/api show HEAD:core/v1/types.go > core_types.go   # and discovery/v1, coordination/v1, apps/v1, autoscaling/v1
   git -C kubernetes/apimachinery show HEAD:pkg/apis/meta/v1/types.go > meta_types.go  # meta/v1/watch.go
   protobuf_schema_gen.py --source "(kubernetes/api COMMIT, kubernetes/apimachinery COMMIT)" \
       --package core/v1=core_types.go --package discovery/v1=discovery_types.go \
-      --package coordination/v1=coordination_types.go --package meta/v1=meta_types.go,meta_watch.go \
+      --package coordination/v1=coordination_types.go --package apps/v1=apps_types.go \
+      --package autoscaling/v1=autoscaling_types.go --package meta/v1=meta_types.go,meta_watch.go \
       --root core/v1.Namespace --root core/v1.NamespaceList --root core/v1.Pod --root core/v1.PodList \
       --root core/v1.Service --root core/v1.ServiceList --root core/v1.Endpoints --root core/v1.EndpointsList \
       --root core/v1.Node --root core/v1.NodeList --root core/v1.Event --root core/v1.EventList \
       --root discovery/v1.EndpointSlice --root discovery/v1.EndpointSliceList \
+      --root meta/v1.Status --root meta/v1.WatchEvent --root meta/v1.DeleteOptions \
       --root coordination/v1.Lease --root coordination/v1.LeaseList \
-      --root meta/v1.Status --root meta/v1.WatchEvent --root meta/v1.DeleteOptions > protobuf_schema_data.cpp
+      --root apps/v1.Deployment --root apps/v1.DeploymentList --root apps/v1.ReplicaSet --root apps/v1.ReplicaSetList \
+      --root apps/v1.ControllerRevision --root apps/v1.ControllerRevisionList --root autoscaling/v1.Scale > protobuf_schema_data.cpp
 
 To serve a new kind (apps/v1 Deployment, say), add its package (--package apps/v1=apps_types.go)
 and roots, and run it again (a new Go import alias goes into pkgalias below); the codec needs
