@@ -42,6 +42,9 @@ void register_apiserver(CLI::App& app, std::function<int()>& run) {
   CLI::App* sub = app.add_subcommand("apiserver", "Run the Kubernetes-compatible API server on a persistent store");
   sub->add_option("--data-dir", o->data_dir, "directory for the store, certificates and kubeconfig")->required();
   sub->add_option("--listen", o->listen, "address to serve on")->capture_default_str();
+  sub->add_option("--advertise-address", o->advertise_address,
+                  "address published as the kubernetes Service's endpoint (default: a specific --listen address; with 0.0.0.0 "
+                  "the default-route interface's; none with a loopback --listen)");
   sub->add_option("--service-cidr", o->service_cidr, "ClusterIP range")->capture_default_str();
   sub->add_option("--service-node-port-range", o->node_port_range, "NodePort range")->capture_default_str();
   sub->add_option("--store", o->store, "sqlite, or etcd=http://HOST:PORT")->capture_default_str();

@@ -8,17 +8,20 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "cmd/advertise_address.h"
 #include "kubelet/server/kubelet_server.h"
 #include "orchestrator/apiserver/allocation_repair.h"
 #include "orchestrator/apiserver/allocators.h"
 #include "orchestrator/apiserver/http_server.h"
 #include "orchestrator/apiserver/kubeconfig.h"
+#include "orchestrator/apiserver/kubernetes_endpoints.h"
 #include "orchestrator/apiserver/pki.h"
 #include "orchestrator/client/informer_factory.h"
 #include "orchestrator/controllers/deployment_controller.h"
 #include "orchestrator/controllers/endpointslice_controller.h"
 #include "orchestrator/scheduler/scheduler.h"
 #include "orchestrator/controllers/replicaset_controller.h"
+#include "orchestrator/controllers/load_balancer_ipam_controller.h"
 #include "orchestrator/store/etcd_store.h"
 #include "orchestrator/store/sqlite_store.h"
 
@@ -118,6 +121,8 @@ struct ControlPlane::Parts {
   std::unique_ptr<scheduler::Scheduler> scheduler;
   std::unique_ptr<controllers::ReplicaSetController> replicasets;
   std::unique_ptr<controllers::DeploymentController> deployments;
+  std::unique_ptr<controllers::LoadBalancerIpamController> lb_ipam;
+  std::unique_ptr<apiserver::KubernetesEndpointReconciler> kubernetes_endpoints;
   std::atomic<bool> stopping{false};
   std::thread compactor, repairer;
   bool stopped = false;
@@ -169,6 +174,8 @@ void ControlPlane::stop() {
   if (parts_->scheduler) parts_->scheduler->stop();
   if (parts_->replicasets) parts_->replicasets->stop();
   if (parts_->deployments) parts_->deployments->stop();
+  if (parts_->lb_ipam) parts_->lb_ipam->stop();
+  if (parts_->kubernetes_endpoints) parts_->kubernetes_endpoints->stop();
   if (parts_->informers) parts_->informers->stop();
   if (parts_->server) parts_->server->stop();
   if (parts_->compactor.joinable()) parts_->compactor.join();
@@ -186,6 +193,13 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   const auto colon = o.listen.rfind(':');
   std::string listen_host = o.listen.substr(0, colon);
   if (listen_host.starts_with('[')) listen_host = listen_host.substr(1, listen_host.size() - 2);
+  auto advertise = choose_advertise_address(o.advertise_address, listen_host);
+  if (!advertise && !o.advertise_address.empty()) return fail(advertise.error());
+  if (!advertise)
+    spdlog::warn("event=no_advertise_address error=\"{}\" effect=\"the kubernetes Service has no endpoints\"", advertise.error().message);
+  const std::string advertise_ip = advertise.value_or("");
+  auto lb_pool = controllers::LoadBalancerIpPool::parse(o.load_balancer_ip_pool);
+  if (!lb_pool) return fail(with_context(lb_pool.error(), "--load-balancer-ip-pool"));
   auto parts = std::make_unique<Parts>();
   auto st = open_store(o);
   if (!st) return std::unexpected(st.error());
@@ -207,7 +221,10 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   std::string token, cert = o.tls_cert, key = o.tls_key;
   std::optional<apiserver::Credentials> creds;
   if (!o.plain_http && (cert.empty() || key.empty())) {
-    auto c = apiserver::ensure_credentials({.data_dir = o.data_dir, .listen_host = listen_host, .first_service_ip = first_ip});
+    auto c = apiserver::ensure_credentials({.data_dir = o.data_dir,
+                                            .listen_host = listen_host,
+                                            .first_service_ip = first_ip,
+                                            .extra_sans = advertise_ip.empty() ? std::vector<std::string>{} : std::vector{advertise_ip}});
     if (!c) return std::unexpected(c.error());
     creds = *c;
     cert = c->serving_cert_file.string();
@@ -241,6 +258,12 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   if (!server) return fail(server.error());
   parts->server = std::move(*server);
   if (auto ok = ensure_kubernetes_service(*parts->registry, first_ip, parts->server->port()); !ok) return std::unexpected(ok.error());
+  if (!advertise_ip.empty()) {
+    if (auto ok = apiserver::reconcile_kubernetes_endpoints(*parts->registry, advertise_ip, parts->server->port()); !ok)
+      return fail(ok.error());
+    parts->kubernetes_endpoints =
+        std::make_unique<apiserver::KubernetesEndpointReconciler>(*parts->registry, advertise_ip, parts->server->port());
+  }
   std::string kubeconfig;
   if (creds) {
     auto written = apiserver::write_admin_kubeconfig(o.data_dir, *creds, listen_host, static_cast<std::uint16_t>(parts->server->port()));
@@ -263,11 +286,16 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   parts->replicasets->start();
   parts->deployments = std::make_unique<controllers::DeploymentController>(*parts->informers, self);
   parts->deployments->start();
+  if (!lb_pool->empty()) {
+    parts->lb_ipam = std::make_unique<controllers::LoadBalancerIpamController>(*parts->informers, self, std::move(*lb_pool));
+    parts->lb_ipam->start();
+  }
   parts->start_compactor(std::max(1, o.compaction_interval_seconds));
   parts->start_allocation_repair(std::max(1, o.allocation_repair_interval_seconds));
   auto plane = std::unique_ptr<ControlPlane>(new ControlPlane(std::move(parts)));
   plane->kubeconfig_ = std::move(kubeconfig);
   plane->listen_host_ = std::move(listen_host);
+  plane->advertise_address_ = advertise_ip;
   return plane;
 }
 

@@ -30,6 +30,11 @@ struct ControlPlaneOptions {
   // and --kubelet-client-key (default with our own PKI: DIR/pki/apiserver-kubelet-client.*, made
   // at start) and --kubelet-certificate-authority (empty: kubelets' certificates are not checked).
   std::string kubelet_client_cert, kubelet_client_key, kubelet_certificate_authority;
+  // kube-apiserver's --advertise-address: published as the `kubernetes` Service's endpoint and put
+  // in the serving certificate (see cmd/advertise_address.h for the default).
+  std::string advertise_address;
+  // Addresses for LoadBalancer Services (controllers/load_balancer_ip_pool.h); empty: none given.
+  std::string load_balancer_ip_pool;
 };
 
 class ControlPlane {
@@ -42,6 +47,8 @@ class ControlPlane {
   int port() const;
   const std::string& kubeconfig() const { return kubeconfig_; }  // empty with --tls-cert-file or plain HTTP
   const std::string& listen_host() const { return listen_host_; }
+  // What the `kubernetes` Service's endpoints hold (empty: none published, loopback-only listen).
+  const std::string& advertise_address() const { return advertise_address_; }
   // The n-th address of the service CIDR (0: the `kubernetes` Service's).
   std::string service_ip(std::size_t n) const;
   apiserver::ObjectRegistry& registry();
@@ -51,7 +58,7 @@ class ControlPlane {
  private:
   explicit ControlPlane(std::unique_ptr<Parts> parts);
   std::unique_ptr<Parts> parts_;
-  std::string kubeconfig_, listen_host_;
+  std::string kubeconfig_, listen_host_, advertise_address_;
 };
 
 }  // namespace switchyard::cmd

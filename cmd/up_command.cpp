@@ -151,6 +151,7 @@ int run_up(UpOptions o) {
     }
     o.node_ip = *ip;
   }
+  if (o.control_plane.advertise_address.empty()) o.control_plane.advertise_address = o.node_ip;  // what pods reach 10.96.0.1 at
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -229,6 +230,7 @@ int run_up(UpOptions o) {
   agent_config.cgroup_root = o.cgroup_root;
   agent_config.bpf_root = o.bpf_root;
   agent_config.external_interfaces = o.external_interfaces;
+  agent_config.l2_announcements = !o.control_plane.load_balancer_ip_pool.empty();
   auto agent = NodeAgent::start(agent_config, *connection);
   if (!agent) {
     std::cerr << "error: " << agent.error().message << "\n";
@@ -282,6 +284,12 @@ int run_up(UpOptions o) {
                      runtime->ours() ? ", run by switchyard, pods in " + o.runtime.pod_cidr : "", runtime->images_imported(),
                      o.control_plane.data_dir)
               << std::flush;
+  std::cout << fmt::format("\nThe kubernetes Service (https://{}/) reaches the API server at {}:{}.\n", (*plane)->service_ip(0),
+                           (*plane)->advertise_address(), (*plane)->port());
+  if (!o.control_plane.load_balancer_ip_pool.empty())
+    std::cout << fmt::format("LoadBalancer Services get addresses from {}; this node answers ARP for them on its links in their subnet.\n",
+                             o.control_plane.load_balancer_ip_pool);
+  std::cout << std::flush;
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("event=up_stopping signal={} rules=kept", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -301,7 +309,13 @@ void register_up(CLI::App& app, std::function<int()>& run) {
   CLI::App* sub = app.add_subcommand("up", "Run API server, store, controllers, agent and DNS in one process on this host");
   sub->add_option("--data-dir", o->control_plane.data_dir, "directory for the store, certificates and kubeconfig")->required();
   sub->add_option("--mode", o->mode, "dataplane: nftables or ebpf")->check(CLI::IsMember({"ebpf", "nftables"}))->capture_default_str();
+  o->control_plane.listen = "0.0.0.0:6443";  // as kube-apiserver's --bind-address: pods and other nodes reach it (authenticated)
   sub->add_option("--listen", o->control_plane.listen, "API server address")->capture_default_str();
+  sub->add_option("--advertise-address", o->control_plane.advertise_address,
+                  "the API server's address published as the kubernetes Service's endpoint (default: --node-ip)");
+  sub->add_option(
+      "--load-balancer-ip-pool", o->control_plane.load_balancer_ip_pool,
+      "addresses for LoadBalancer Services: IPv4 CIDRs and FIRST-LAST ranges, comma-separated (default: none, they stay pending)");
   sub->add_option("--service-cidr", o->control_plane.service_cidr, "ClusterIP range")->capture_default_str();
   sub->add_option("--cluster-cidr", o->cluster_cidrs, "pod CIDRs: traffic from outside them is masqueraded")->delimiter(',');
   sub->add_option("--node-name", o->node_name, "this node's name (default: the host name)");

@@ -54,6 +54,9 @@ struct AgentConfig {
   std::string bpf_root = "/sys/fs/bpf/switchyard";
   std::vector<std::string> external_interfaces;
   std::string ebpf_nodeport_mode = "tc";  // tc | xdp: where external traffic of tracked flows is DNATed
+  // Answer ARP for the programmed LoadBalancer IPv4 addresses on the links whose subnet holds them
+  // (node/arp_responder.h); `switchyard up` turns it on with --load-balancer-ip-pool.
+  bool l2_announcements = false;
   // Fields of the file that kube-proxy knows and we do not use (iptables, ipvs, …): reported once.
   std::vector<std::string> ignored_fields;
 };

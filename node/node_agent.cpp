@@ -7,6 +7,7 @@
 
 #include <bit>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include <fmt/format.h>
@@ -20,6 +21,7 @@
 #include "dataplane/node_port_addresses.h"
 #include "dataplane/sync_loop.h"
 #include "dns/server.h"
+#include "node/arp_responder.h"
 #include "node/cluster_state_feed.h"
 #include "node/node_pods_feed.h"
 #include "node/status_http_server.h"
@@ -151,6 +153,7 @@ struct NodeAgent::Impl {
   std::unique_ptr<dns::DnsServer> dns_server;
   std::unique_ptr<NodePodsFeed> node_pods;  // with --dns-autopath: who is asking
   std::unique_ptr<StatusHttpServer> healthz, metrics;
+  std::unique_ptr<ArpResponder> arp;  // with l2_announcements: ARP answers for LoadBalancer IPs
   bool stopped = false;
   std::vector<std::chrono::system_clock::time_point> pending_triggers;  // sync thread only
 
@@ -208,6 +211,7 @@ struct NodeAgent::Impl {
     informers.stop();
     if (loop) loop->stop();
     health_checks.reset();
+    if (arp) arp->stop();
     if (dns_server) dns_server->stop();
     if (healthz) healthz->stop();
     if (metrics) metrics->stop();
@@ -266,6 +270,19 @@ Result<std::unique_ptr<NodeAgent>> NodeAgent::start(const AgentConfig& c, client
       spdlog::warn("event=conntrack_cleanup_failed error=\"{}\"", r.error().message);
     if (auto r = self->health_checks->update(e.after); !r) spdlog::warn("event=health_check_ports_failed error=\"{}\"", r.error().message);
   });
+  if (c.l2_announcements) {
+    auto arp = ArpResponder::start();
+    if (!arp) return fail(with_context(arp.error(), "L2 announcements of LoadBalancer IPs"));
+    impl->arp = std::move(*arp);
+    // Announced once programmed: a client is never sent to an address that is not forwarded yet.
+    impl->loop->add_observer([self](const dataplane::SyncEvent& e) {
+      std::set<std::uint32_t> addresses;
+      for (const auto& [name, port] : e.after.service_ports())
+        for (const auto& ip : port->load_balancer_ips)
+          if (in_addr a{}; inet_pton(AF_INET, ip.c_str(), &a) == 1) addresses.insert(ntohl(a.s_addr));
+      self->arp->set_addresses(std::move(addresses));
+    });
+  }
   if (auto ok = impl->start_dns(); !ok) return fail(ok.error());
   if (impl->dns_server && c.dns_autopath) {
     impl->node_pods = std::make_unique<NodePodsFeed>(impl->informers, c.node_name);
