@@ -10,4 +10,6 @@ cd "$(dirname "$0")/.."
 ./scripts/build.sh
 DATA_DIR="${DATA_DIR:-/var/lib/switchyard}"
 # The images the build made (busybox and the sandbox's pause) are imported, so Pods run at once.
-exec ./build/switchyard up --data-dir "$DATA_DIR" --listen "${LISTEN:-127.0.0.1:6443}" --images-dir build/images "$@"
+# The API server listens on every address (pods and other nodes reach it through the `kubernetes`
+# Service at the node's address); LISTEN=127.0.0.1:6443 keeps it on loopback.
+exec ./build/switchyard up --data-dir "$DATA_DIR" --listen "${LISTEN:-0.0.0.0:6443}" --images-dir build/images "$@"
