@@ -300,8 +300,15 @@ struct Event {
   bool operator==(const Event&) const = default;
 };
 
+}  // namespace switchyard::api
+
+#include "orchestrator/api/rbac_types.h"  // NOLINT: needs ObjectMeta and Passthrough
+
+namespace switchyard::api {
+
 // Any object Switchyard knows, as decoded from a manifest or a request body.
-using Object = std::variant<Namespace, Pod, Service, Endpoints, EndpointSlice, Node, Lease, Event>;
+using Object =
+    std::variant<Namespace, Pod, Service, Endpoints, EndpointSlice, Node, Lease, Event, Role, ClusterRole, RoleBinding, ClusterRoleBinding>;
 
 ObjectMeta& meta_of(Object& o);
 const ObjectMeta& meta_of(const Object& o);

@@ -23,6 +23,11 @@ FieldErrors validate(const EndpointSlice& o);
 FieldErrors validate(const Node& o);
 FieldErrors validate(const Lease& o);
 FieldErrors validate(const Event& o);
+// rbac_validation.cpp (pkg/apis/rbac/validation).
+FieldErrors validate(const Role& o);
+FieldErrors validate(const ClusterRole& o);
+FieldErrors validate(const RoleBinding& o);
+FieldErrors validate(const ClusterRoleBinding& o);
 FieldErrors validate(const Object& o, const ClusterNetworkConfig& net);
 
 // ValidateNonSpecialIP: addresses a Service or Endpoints may not point at (unspecified,

@@ -77,7 +77,9 @@ constexpr auto kRules = std::to_array<ListRule>({
 
 #undef SWITCHYARD_CONTAINER_LISTS
 
-constexpr std::array<std::string_view, 8> kKinds{"Namespace", "Pod", "Service", "Endpoints", "EndpointSlice", "Node", "Lease", "Event"};
+// The RBAC kinds have no list rules: their lists (rules, subjects) are replaced whole, as upstream.
+constexpr std::array<std::string_view, 12> kKinds{"Namespace", "Pod",   "Service", "Endpoints",   "EndpointSlice", "Node",
+                                                  "Lease",     "Event", "Role",    "ClusterRole", "RoleBinding",   "ClusterRoleBinding"};
 
 }  // namespace
 
