@@ -2,6 +2,7 @@
 // the authorizer over a real registry (SQLite) with the bootstrap roles.
 #include <gtest/gtest.h>
 
+#include "orchestrator/api/protobuf_codec.h"
 #include "orchestrator/apiserver/access_control.h"
 #include "orchestrator/apiserver/rbac_bootstrap.h"
 #include "orchestrator/store/sqlite_store.h"
@@ -144,6 +145,26 @@ TEST(TokenFile, CsvAsKubeApiserverReadsIt) {
   EXPECT_FALSE(a.add_tokens("only,two\n", "bad.csv"));
   EXPECT_FALSE(a.add_tokens(",user,uid\n", "bad.csv"));
   EXPECT_FALSE(a.add_tokens("t,\"user,uid\n", "bad.csv"));
+}
+
+// kubectl 1.32+ sends Roles and bindings, and can-i its reviews, in protobuf: upstream's field numbers.
+TEST(RbacProtobuf, RolesBindingsAndReviewsRoundTrip) {
+  const Json role = Json::parse(R"({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"ClusterRole","metadata":{"name":"r"},
+      "rules":[{"verbs":["get"],"apiGroups":[""],"resources":["pods","pods/log"],"resourceNames":["a"]},{"verbs":["get"],"nonResourceURLs":["/x"]}],
+      "aggregationRule":{"clusterRoleSelectors":[{"matchLabels":{"k":"v"}}]}})");
+  const Json binding =
+      Json::parse(R"({"apiVersion":"rbac.authorization.k8s.io/v1","kind":"RoleBinding","metadata":{"name":"b","namespace":"n"},
+      "subjects":[{"kind":"User","apiGroup":"rbac.authorization.k8s.io","name":"u"},{"kind":"ServiceAccount","name":"s","namespace":"n"}],
+      "roleRef":{"apiGroup":"rbac.authorization.k8s.io","kind":"Role","name":"r"}})");
+  const Json review = Json::parse(R"({"apiVersion":"authorization.k8s.io/v1","kind":"SelfSubjectAccessReview","metadata":{},
+      "spec":{"resourceAttributes":{"namespace":"n","verb":"list","resource":"pods"}},"status":{"allowed":false,"reason":"r"}})");
+  for (const Json& object : {role, binding, review}) {
+    auto bytes = api::protobuf::encode_object(object);
+    ASSERT_TRUE(bytes) << bytes.error().message;
+    auto back = api::protobuf::decode_object(*bytes);
+    ASSERT_TRUE(back) << back.error().message;
+    EXPECT_EQ(*back, object) << back->dump();
+  }
 }
 
 class Rbac : public ::testing::Test {
