@@ -51,6 +51,9 @@ void register_apiserver(CLI::App& app, std::function<int()>& run) {
   sub->add_option("--tls-cert-file", o->tls_cert, "serving certificate (PEM); default: DIR/pki/apiserver.crt, made at first start");
   sub->add_option("--tls-private-key-file", o->tls_key, "serving key (PEM); default: DIR/pki/apiserver.key");
   sub->add_option("--token-file", o->token_file, "file holding the admin bearer token; default: DIR/admin.token");
+  sub->add_option("--token-auth-file", o->token_auth_file, "static bearer tokens, one CSV line each: token,user,uid,\"group1,group2\"");
+  sub->add_option("--client-ca-file", o->client_ca_file,
+                  "accept client certificates signed by this CA (CN: user, O: groups); default: DIR/pki/ca.crt");
   sub->add_option("--kubelet-client-certificate", o->kubelet_client_cert,
                   "client certificate towards kubelets (logs, exec, port-forward); default: DIR/pki/apiserver-kubelet-client.crt");
   sub->add_option("--kubelet-client-key", o->kubelet_client_key, "the key of --kubelet-client-certificate");

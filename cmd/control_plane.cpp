@@ -13,6 +13,7 @@
 #include "orchestrator/apiserver/allocation_repair.h"
 #include "orchestrator/apiserver/allocators.h"
 #include "orchestrator/apiserver/http_server.h"
+#include "orchestrator/apiserver/rbac_bootstrap.h"
 #include "orchestrator/apiserver/kubeconfig.h"
 #include "orchestrator/apiserver/kubernetes_endpoints.h"
 #include "orchestrator/apiserver/pki.h"
@@ -249,8 +250,18 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   parts->registry.emplace(*parts->store, net, &*parts->allocators);
   parts->registry->set_event_ttl(std::chrono::seconds(o.event_ttl_seconds));
   if (auto ok = ensure_system_namespaces(*parts->registry); !ok) return std::unexpected(ok.error());
+  if (auto ok = apiserver::ensure_bootstrap_rbac(*parts->registry); !ok) return std::unexpected(ok.error());
   parts->handler.emplace(*parts->registry, token);
   apiserver::HttpServerOptions server_options{o.listen, o.plain_http ? "" : cert, o.plain_http ? "" : key};
+  if (!o.token_auth_file.empty())
+    if (auto ok = parts->handler->access().authenticator().load_token_file(o.token_auth_file); !ok) return fail(ok.error());
+  if (const std::string client_ca = !o.client_ca_file.empty() ? o.client_ca_file
+                                    : creds                   ? creds->ca_cert_file.string()
+                                                              : "";
+      !client_ca.empty() && !o.plain_http) {
+    server_options.transport.tls_client_ca_file = client_ca;
+    parts->handler->access().authenticator().accept_client_certificates(true);
+  }
   auto kubelet_client = kubelet_client_config(o, creds ? &*creds : nullptr);
   if (!kubelet_client) return fail(kubelet_client.error());
   server_options.kubelet_client = *kubelet_client;

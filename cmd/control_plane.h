@@ -21,6 +21,9 @@ struct ControlPlaneOptions {
   std::string node_port_range = "30000-32767";
   std::string store = "sqlite";
   std::string tls_cert, tls_key, token_file;
+  // kube-apiserver's --token-auth-file (token,user,uid,"groups") and --client-ca-file (x509
+  // client certificates: CN the user, O the groups; default with our own PKI: DIR/pki/ca.crt).
+  std::string token_auth_file, client_ca_file;
   bool plain_http = false;
   int compaction_interval_seconds = 300;
   int allocation_repair_interval_seconds = 180;  // kube-apiserver repairs its allocations every 3 minutes

@@ -36,6 +36,11 @@ void apply_defaults(EndpointSlice& e);
 void apply_defaults(Node& n);
 void apply_defaults(Lease& l);
 void apply_defaults(Event& e);
+// rbac_validation.cpp: a User or Group subject's apiGroup defaults to rbac.authorization.k8s.io.
+void apply_defaults(Role& o);
+void apply_defaults(ClusterRole& o);
+void apply_defaults(RoleBinding& o);
+void apply_defaults(ClusterRoleBinding& o);
 void apply_defaults(Object& o, const ClusterNetworkConfig& net);
 
 }  // namespace switchyard::api

@@ -393,6 +393,10 @@ static void decode_body(Reader& r, Event& o) {
   r.passthrough({"source", "eventTime", "series", "action", "related", "reportingComponent", "reportingInstance"}, o.passthrough);
 }
 static void decode_body(Reader& r, Lease& o) { decode_view(r, "spec", LeaseSpecView{o}); }
+static void decode_body(Reader& r, Role& o) { r.passthrough({"rules"}, o.body); }
+static void decode_body(Reader& r, ClusterRole& o) { r.passthrough({"rules", "aggregationRule"}, o.body); }
+static void decode_body(Reader& r, RoleBinding& o) { r.passthrough({"subjects", "roleRef"}, o.body); }
+static void decode_body(Reader& r, ClusterRoleBinding& o) { r.passthrough({"subjects", "roleRef"}, o.body); }
 
 }  // namespace codec
 
@@ -429,6 +433,10 @@ constexpr KindEntry kKinds[] = {
     {"apps/v1", "ReplicaSet", &decode_kind<ReplicaSet>},
     {"apps/v1", "Deployment", &decode_kind<Deployment>},
     {"apps/v1", "ControllerRevision", &decode_kind<ControllerRevision>},
+    {"rbac.authorization.k8s.io/v1", "Role", &decode_kind<Role>},
+    {"rbac.authorization.k8s.io/v1", "ClusterRole", &decode_kind<ClusterRole>},
+    {"rbac.authorization.k8s.io/v1", "RoleBinding", &decode_kind<RoleBinding>},
+    {"rbac.authorization.k8s.io/v1", "ClusterRoleBinding", &decode_kind<ClusterRoleBinding>},
 };
 const KindEntry* find_kind(std::string_view api_version, std::string_view kind) {
   for (const auto& k : kKinds)

@@ -308,6 +308,11 @@ static void encode_body(json& j, const Lease& o) {
   j["spec"] = std::move(spec);
 }
 
+static void encode_body(json& j, const Role& o) { put_passthrough(j, o.body); }
+static void encode_body(json& j, const ClusterRole& o) { put_passthrough(j, o.body); }
+static void encode_body(json& j, const RoleBinding& o) { put_passthrough(j, o.body); }
+static void encode_body(json& j, const ClusterRoleBinding& o) { put_passthrough(j, o.body); }
+
 }  // namespace codec
 
 using nlohmann::json;

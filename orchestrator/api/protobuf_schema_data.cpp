@@ -3,6 +3,8 @@
 // One message per paragraph: `message PKG.Name`, then `NUMBER jsonName TYPE` per field;
 // TYPE: scalar | m:REF | []TYPE | ?TYPE (Go pointer: kept at its zero value) | map:K:V | inline:m:REF;
 // `always`: no omitempty, JSON has the field even at its zero value.
+// The rbac/v1 and authorization/v1 messages at the end were added from the Go tags of
+// kubernetes/kubernetes staging/src/k8s.io/api (rbac/v1 046d201c, authorization/v1 06120030).
 #include "orchestrator/api/protobuf_schema.h"
 
 namespace switchyard::api::protobuf {
@@ -1176,6 +1178,92 @@ message core/v1.TypedObjectReference
   2 kind string always
   3 name string always
   4 namespace ?string
+message rbac/v1.Role
+  1 metadata m:meta/v1.ObjectMeta
+  2 rules []m:rbac/v1.PolicyRule always
+message rbac/v1.RoleList
+  1 metadata m:meta/v1.ListMeta
+  2 items []m:rbac/v1.Role always
+message rbac/v1.ClusterRole
+  1 metadata m:meta/v1.ObjectMeta
+  2 rules []m:rbac/v1.PolicyRule always
+  3 aggregationRule ?m:rbac/v1.AggregationRule
+message rbac/v1.ClusterRoleList
+  1 metadata m:meta/v1.ListMeta
+  2 items []m:rbac/v1.ClusterRole always
+message rbac/v1.RoleBinding
+  1 metadata m:meta/v1.ObjectMeta
+  2 subjects []m:rbac/v1.Subject
+  3 roleRef m:rbac/v1.RoleRef always
+message rbac/v1.RoleBindingList
+  1 metadata m:meta/v1.ListMeta
+  2 items []m:rbac/v1.RoleBinding always
+message rbac/v1.ClusterRoleBinding
+  1 metadata m:meta/v1.ObjectMeta
+  2 subjects []m:rbac/v1.Subject
+  3 roleRef m:rbac/v1.RoleRef always
+message rbac/v1.ClusterRoleBindingList
+  1 metadata m:meta/v1.ListMeta
+  2 items []m:rbac/v1.ClusterRoleBinding always
+message rbac/v1.PolicyRule
+  1 verbs []string always
+  2 apiGroups []string
+  3 resources []string
+  4 resourceNames []string
+  5 nonResourceURLs []string
+message rbac/v1.AggregationRule
+  1 clusterRoleSelectors []m:meta/v1.LabelSelector
+message rbac/v1.Subject
+  1 kind string always
+  2 apiGroup string
+  3 name string always
+  4 namespace string
+message rbac/v1.RoleRef
+  1 apiGroup string always
+  2 kind string always
+  3 name string always
+message authorization/v1.SelfSubjectAccessReview
+  1 metadata m:meta/v1.ObjectMeta
+  2 spec m:authorization/v1.SelfSubjectAccessReviewSpec always
+  3 status m:authorization/v1.SubjectAccessReviewStatus
+message authorization/v1.SelfSubjectAccessReviewSpec
+  1 resourceAttributes ?m:authorization/v1.ResourceAttributes
+  2 nonResourceAttributes ?m:authorization/v1.NonResourceAttributes
+message authorization/v1.ResourceAttributes
+  1 namespace string
+  2 verb string
+  3 group string
+  4 version string
+  5 resource string
+  6 subresource string
+  7 name string
+message authorization/v1.NonResourceAttributes
+  1 path string
+  2 verb string
+message authorization/v1.SubjectAccessReviewStatus
+  1 allowed bool always
+  4 denied bool
+  2 reason string
+  3 evaluationError string
+message authorization/v1.SelfSubjectRulesReview
+  1 metadata m:meta/v1.ObjectMeta
+  2 spec m:authorization/v1.SelfSubjectRulesReviewSpec always
+  3 status m:authorization/v1.SubjectRulesReviewStatus
+message authorization/v1.SelfSubjectRulesReviewSpec
+  1 namespace string
+message authorization/v1.SubjectRulesReviewStatus
+  1 resourceRules []m:authorization/v1.ResourceRule always
+  2 nonResourceRules []m:authorization/v1.NonResourceRule always
+  3 incomplete bool always
+  4 evaluationError string
+message authorization/v1.ResourceRule
+  1 verbs []string always
+  2 apiGroups []string
+  3 resources []string
+  4 resourceNames []string
+message authorization/v1.NonResourceRule
+  1 verbs []string always
+  2 nonResourceURLs []string
 )schema";
 
 }  // namespace switchyard::api::protobuf

@@ -394,9 +394,15 @@ struct ControllerRevision {
   bool operator==(const ControllerRevision&) const = default;
 };
 
+}  // namespace switchyard::api
+
+#include "orchestrator/api/rbac_types.h"  // NOLINT: needs ObjectMeta and Passthrough
+
+namespace switchyard::api {
+
 // Any object Switchyard knows, as decoded from a manifest or a request body.
-using Object =
-    std::variant<Namespace, Pod, Service, Endpoints, EndpointSlice, Node, Lease, Event, ReplicaSet, Deployment, ControllerRevision>;
+using Object = std::variant<Namespace, Pod, Service, Endpoints, EndpointSlice, Node, Lease, Event, ReplicaSet, Deployment,
+                            ControllerRevision, Role, ClusterRole, RoleBinding, ClusterRoleBinding>;
 
 ObjectMeta& meta_of(Object& o);
 const ObjectMeta& meta_of(const Object& o);

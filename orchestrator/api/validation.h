@@ -29,6 +29,11 @@ FieldErrors validate(const Event& o);
 FieldErrors validate(const ReplicaSet& o);
 FieldErrors validate(const Deployment& o);
 FieldErrors validate(const ControllerRevision& o);
+// rbac_validation.cpp (pkg/apis/rbac/validation).
+FieldErrors validate(const Role& o);
+FieldErrors validate(const ClusterRole& o);
+FieldErrors validate(const RoleBinding& o);
+FieldErrors validate(const ClusterRoleBinding& o);
 FieldErrors validate(const Object& o, const ClusterNetworkConfig& net);
 // What only an update can break (the strategies' ValidateUpdate): the workloads' selectors are
 // immutable. `old` is the stored object; empty for kinds with no such rules.

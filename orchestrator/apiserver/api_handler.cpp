@@ -1,7 +1,5 @@
 #include "orchestrator/apiserver/api_handler.h"
 
-#include <openssl/crypto.h>
-
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -121,12 +119,22 @@ FieldValidation field_validation(const std::map<std::string, std::string>& q) {
 
 }  // namespace
 
-ApiHandler::ApiHandler(ObjectRegistry& registry, std::string admin_token) : registry_(registry), token_(std::move(admin_token)) {}
+ApiHandler::ApiHandler(ObjectRegistry& registry, std::string admin_token)
+    : registry_(registry), access_(registry, Authenticator(std::move(admin_token))) {}
 
-bool ApiHandler::authorized(const HttpRequest& req) const {
-  if (token_.empty()) return true;
-  const std::string want = "Bearer " + token_;
-  return req.authorization.size() == want.size() && CRYPTO_memcmp(req.authorization.data(), want.data(), want.size()) == 0;
+static RequestCredentials credentials_of(const HttpRequest& req) {
+  return {req.authorization, req.client_certificate_cn, &req.client_certificate_organizations};
+}
+
+bool ApiHandler::authorized(const HttpRequest& req) const { return access_.authenticate(credentials_of(req)).has_value(); }
+
+ApiResult<UserInfo> ApiHandler::admit(const HttpRequest& req) const {
+  auto user = access_.authenticate(credentials_of(req));
+  if (!user) return std::unexpected(unauthorized());
+  auto acting = access_.act_as(std::move(*user), req.impersonate);
+  if (!acting) return acting;
+  if (auto denied = access_.authorize(*acting, request_attributes(req.method, req.target))) return std::unexpected(*denied);
+  return acting;
 }
 
 std::string ApiHandler::event_line(const WatchRequest& w, const WatchEvent& e) const {
@@ -166,7 +174,8 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
   const auto seg = split_path(path);
 
   if (path == "/healthz" || path == "/readyz" || path == "/livez") return {200, "text/plain", "ok", {}};
-  if (!authorized(req)) return error_response(unauthorized());
+  auto user = admit(req);
+  if (!user) return error_response(user.error());
   auto parsed_query = parse_query_string(qpos == std::string::npos ? "" : std::string_view(req.target).substr(qpos + 1));
   if (!parsed_query) return error_response(bad_request(parsed_query.error().message));
   const QueryParams& query = *parsed_query;
@@ -224,6 +233,15 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
     return error_response(not_found_path());
   if (r->subresource == "scale") return handle_scale(req, res, r->ns, r->name);
 
+  if (res.create_only) {  // SelfSubjectAccessReview, SelfSubjectRulesReview: answered, not stored
+    if (req.method != "POST" || !r->name.empty()) return error_response(method_not_allowed());
+    ApiError err;
+    auto body = parse_body(req, err);
+    if (!body) return error_response(err);
+    auto review = res.kind == "SelfSubjectAccessReview" ? access_.self_subject_access_review(*body, *user)
+                                                        : access_.self_subject_rules_review(*body, *user);
+    return review ? json_response(201, *review) : error_response(review.error());
+  }
   const bool table = accepted.first_is(MediaType::Table);
   const bool include_object = query.contains("includeObject") && query.at("includeObject") == "Object";
   ListOptions lo;

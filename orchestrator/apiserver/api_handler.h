@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "orchestrator/apiserver/access_control.h"
 #include "orchestrator/apiserver/content_negotiation.h"
 #include "orchestrator/apiserver/object_registry.h"
 
@@ -20,6 +21,11 @@ inline constexpr std::size_t kMaxRequestBodyBytes = 3 * 1024 * 1024;
 struct HttpRequest {
   std::string method, target, content_type, accept, authorization, body;
   std::string user_agent;  // names the field manager of writes that do not name one
+  // Who is asking, besides `authorization`: a CA-verified client certificate's CN and O, and
+  // the Impersonate-User / Impersonate-Group headers.
+  std::string client_certificate_cn;
+  std::vector<std::string> client_certificate_organizations;
+  Impersonation impersonate;
 };
 
 struct HttpResponse {
@@ -45,7 +51,12 @@ class ApiHandler {
  public:
   ApiHandler(ObjectRegistry& registry, std::string admin_token);
 
+  // Authentication only (the transport's check before a body is read): false is 401.
   bool authorized(const HttpRequest& req) const;
+  // Authentication, impersonation and RBAC: the user the request acts as, or 401/403/400.
+  ApiResult<UserInfo> admit(const HttpRequest& req) const;
+  // The token file, client certificates: set before serving.
+  AccessControl& access() { return access_; }
   // Non-watch requests. Returns a WatchRequest instead when the request is a watch.
   HttpResponse handle(const HttpRequest& req, std::optional<WatchRequest>& watch);
   ObjectRegistry& registry() { return registry_; }
@@ -59,7 +70,7 @@ class ApiHandler {
   HttpResponse handle_scale(const HttpRequest& req, const ResourceInfo& r, const std::string& ns, const std::string& name);
 
   ObjectRegistry& registry_;
-  std::string token_;
+  AccessControl access_;
 };
 
 // Discovery and OpenAPI documents (discovery.cpp).

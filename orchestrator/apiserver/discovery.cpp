@@ -39,6 +39,7 @@ Json api_group_list() {
 
 static Json verbs_of(const ResourceInfo& r) {
   if (r.read_only_list) return {"get", "list", "watch"};
+  if (r.create_only) return {"create"};
   return {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"};
 }
 

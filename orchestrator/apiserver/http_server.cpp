@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <mutex>
 
+#include <boost/algorithm/string/predicate.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -34,6 +35,12 @@ HttpRequest to_api(const http::Request& r) {
       r.method, r.target, std::string(r.header("content-type")), std::string(r.header("accept")), std::string(r.header("authorization")),
       r.body};
   out.user_agent = r.header("user-agent");
+  out.client_certificate_cn = r.client_certificate_cn;
+  out.client_certificate_organizations = r.client_certificate_organizations;
+  for (const auto& [name, value] : r.headers) {
+    if (boost::iequals(name, "Impersonate-User")) out.impersonate.user = value;
+    if (boost::iequals(name, "Impersonate-Group")) out.impersonate.groups.push_back(value);
+  }
   return out;
 }
 
@@ -157,14 +164,19 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(ApiHandler& handler, HttpS
     if (is_health_path(head.path())) return std::nullopt;
     HttpRequest probe;
     probe.authorization = std::string(head.header("authorization"));
+    probe.client_certificate_cn = head.client_certificate_cn;
+    probe.client_certificate_organizations = head.client_certificate_organizations;
     if (handler.authorized(probe)) return std::nullopt;
     return to_http(unauthorized());
   };
   o.error_response = error_response;
   auto server = http::HttpServer::start(std::move(o), [&handler, kubelet = options.kubelet_client](http::Request& r) -> http::Response {
     // Authenticated in check_head like every request; answered by the node's kubelet.
-    if (is_pod_proxy_path(r.path())) return proxy_pod_subresource(handler.registry(), kubelet, r);
     const HttpRequest request = to_api(r);
+    if (is_pod_proxy_path(r.path())) {
+      if (auto user = handler.admit(request); !user) return to_http(user.error());
+      return proxy_pod_subresource(handler.registry(), kubelet, r);
+    }
     std::optional<WatchRequest> watch;
     HttpResponse out = handler.handle(request, watch);  // a throw is the transport's 500
     if (!watch || out.code != 200) return to_http(std::move(out));

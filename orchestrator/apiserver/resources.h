@@ -17,6 +17,7 @@ struct ResourceInfo {
   std::vector<std::string> short_names;
   std::vector<std::string> subresources;  // "status"
   bool read_only_list = false;            // events: list may be empty, nothing is stored
+  bool create_only = false;               // access reviews: POST answers, nothing is stored
   std::string api_version() const { return group.empty() ? version : group + "/" + version; }
   // Kind or Kind.group, as Status messages name it.
   std::string group_kind() const { return group.empty() ? kind : kind + "." + group; }

@@ -4,6 +4,7 @@
 // (write timeout) → again, or close. A streaming response replaces the last two steps: its
 // chunks are written as the ResponseStream queues them while a read waits for the client to go.
 #include <limits>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -37,17 +38,27 @@ bool is_parse_error(const error_code& ec) {
          ec != bhttp::error::partial_message && ec != bhttp::error::need_more;
 }
 
-// The common name of the client's certificate when the handshake verified one ("" otherwise).
-std::string verified_client_cn(SSL* ssl) {
+// The common name and organizations of the client's certificate when the handshake verified
+// one (empty otherwise): kube-apiserver's x509 authenticator takes them as user and groups.
+std::pair<std::string, std::vector<std::string>> verified_client_identity(SSL* ssl) {
   X509* cert = SSL_get_peer_certificate(ssl);
   if (!cert) return {};
   std::string cn;
+  std::vector<std::string> organizations;
   if (SSL_get_verify_result(ssl) == X509_V_OK) {
+    X509_NAME* subject = X509_get_subject_name(cert);
     char buf[256] = {};
-    if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, buf, sizeof buf) > 0) cn = buf;
+    if (X509_NAME_get_text_by_NID(subject, NID_commonName, buf, sizeof buf) > 0) cn = buf;
+    for (int i = X509_NAME_get_index_by_NID(subject, NID_organizationName, -1); i >= 0;
+         i = X509_NAME_get_index_by_NID(subject, NID_organizationName, i)) {
+      unsigned char* utf8 = nullptr;
+      const int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i)));
+      if (n >= 0) organizations.emplace_back(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(n));
+      OPENSSL_free(utf8);
+    }
   }
   X509_free(cert);
-  return cn;
+  return {std::move(cn), std::move(organizations)};
 }
 
 template <class Stream>
@@ -82,7 +93,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
         self->stream_->async_handshake(asio::ssl::stream_base::server, [self](error_code ec) {
           self->disarm();
           if (ec) return self->close_now();
-          self->client_cn_ = verified_client_cn(self->stream_->native_handle());
+          std::tie(self->client_cn_, self->client_orgs_) = verified_client_identity(self->stream_->native_handle());
           self->await_request(true);
         });
       });
@@ -169,6 +180,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     head_.remote_address = remote_;
     head_.local_port = local_port_;
     head_.client_certificate_cn = client_cn_;
+    head_.client_certificate_organizations = client_orgs_;
     keep_alive_ = message.keep_alive();
     const bool body_coming = head_.chunked || head_.content_length.value_or(0) > 0;
 
@@ -448,7 +460,8 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
   std::array<char, 4096> scratch_;
   std::size_t drained_ = 0;
   bool closed_ = false;
-  std::string client_cn_;  // of a CA-verified client certificate
+  std::string client_cn_;                 // of a CA-verified client certificate
+  std::vector<std::string> client_orgs_;  // its O values
   // Streaming.
   std::shared_ptr<ResponseStream::State> state_;
   std::string out_;

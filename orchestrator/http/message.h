@@ -30,8 +30,9 @@ struct RequestHead {
   std::string remote_address;    // the peer's IP
   std::uint16_t local_port = 0;  // the port the connection came in on (one server may listen on many)
   // TLS with tls_client_ca_file: the common name of the client certificate the CA verified
-  // ("" when the client sent none).
+  // ("" when the client sent none), and its organizations (O).
   std::string client_certificate_cn;
+  std::vector<std::string> client_certificate_organizations;
 
   std::string_view header(std::string_view name) const { return find_header(headers, name); }
   // "/api/v1/pods" of "/api/v1/pods?watch=true".

@@ -1,0 +1,44 @@
+// Authentication, impersonation and authorization of a request, in kube-apiserver's order
+// (authn → impersonation → authz), and the SelfSubjectAccessReview and SelfSubjectRulesReview
+// answers that `kubectl auth can-i` reads.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "orchestrator/apiserver/authentication.h"
+#include "orchestrator/apiserver/object_registry.h"
+#include "orchestrator/apiserver/rbac_authorizer.h"
+#include "orchestrator/apiserver/request_attributes.h"
+
+namespace switchyard::apiserver {
+
+// Impersonate-User and Impersonate-Group headers (kubectl --as, --as-group).
+struct Impersonation {
+  std::string user;
+  std::vector<std::string> groups;
+  bool requested() const { return !user.empty() || !groups.empty(); }
+};
+
+class AccessControl {
+ public:
+  AccessControl(ObjectRegistry& registry, Authenticator authenticator) : authn_(std::move(authenticator)), rbac_(registry) {}
+
+  Authenticator& authenticator() { return authn_; }
+  std::optional<UserInfo> authenticate(const RequestCredentials& c) const { return authn_.authenticate(c); }
+  // The user the request acts as: itself, or whom it impersonates if it may (the impersonate verb
+  // on users/groups/serviceaccounts); 403 or 400 otherwise.
+  ApiResult<UserInfo> act_as(UserInfo user, const Impersonation& as) const;
+  // 403 with kube-apiserver's message when RBAC does not allow the request.
+  std::optional<ApiError> authorize(const UserInfo& user, const RequestAttributes& a) const;
+  // POST selfsubjectaccessreviews / selfsubjectrulesreviews: the review with its status filled in.
+  ApiResult<Json> self_subject_access_review(const Json& review, const UserInfo& user) const;
+  ApiResult<Json> self_subject_rules_review(const Json& review, const UserInfo& user) const;
+
+ private:
+  Authenticator authn_;
+  RbacAuthorizer rbac_;
+};
+
+}  // namespace switchyard::apiserver

@@ -1,0 +1,190 @@
+#include "orchestrator/apiserver/rbac_bootstrap.h"
+
+#include <fmt/format.h>
+
+#include "orchestrator/apiserver/object_registry.h"
+
+namespace switchyard::apiserver {
+
+namespace {
+
+using Json = nlohmann::json;
+using Strings = std::vector<std::string>;
+
+const Strings kRead = {"get", "list", "watch"};
+const Strings kWrite = {"create", "delete", "deletecollection", "patch", "update"};
+const Strings kReadWrite = {"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"};
+
+Json rule(const Strings& verbs, const Strings& groups, const Strings& resources, const Strings& names = {}) {
+  Json r = {{"verbs", verbs}, {"apiGroups", groups}, {"resources", resources}};
+  if (!names.empty()) r["resourceNames"] = names;
+  return r;
+}
+Json url_rule(const Strings& verbs, const Strings& urls) { return {{"verbs", verbs}, {"nonResourceURLs", urls}}; }
+
+Json meta(const std::string& name, Json labels = Json::object()) {
+  labels["kubernetes.io/bootstrapping"] = "rbac-defaults";
+  return {{"name", name}, {"labels", labels}, {"annotations", {{"rbac.authorization.kubernetes.io/autoupdate", "true"}}}};
+}
+
+Json cluster_role(const std::string& name, Json rules, Json labels = Json::object()) {
+  return {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+          {"kind", "ClusterRole"},
+          {"metadata", meta(name, std::move(labels))},
+          {"rules", std::move(rules)}};
+}
+
+// A ClusterRole whose rules are those of the roles labelled rbac.authorization.k8s.io/aggregate-to-<to>.
+Json aggregated(const std::string& name, const std::string& to, Json labels = Json::object()) {
+  Json role = cluster_role(name, Json::array(), std::move(labels));
+  role["aggregationRule"] = {{"clusterRoleSelectors", {{{"matchLabels", {{"rbac.authorization.k8s.io/aggregate-to-" + to, "true"}}}}}}};
+  return role;
+}
+
+Json aggregate_to(std::initializer_list<const char*> roles) {
+  Json labels = Json::object();
+  for (const char* r : roles) labels[fmt::format("rbac.authorization.k8s.io/aggregate-to-{}", r)] = "true";
+  return labels;
+}
+
+Json binding(const std::string& name, const std::string& role, const std::string& kind, const Strings& subjects) {
+  Json s = Json::array();
+  for (const auto& n : subjects) s.push_back({{"kind", kind}, {"apiGroup", "rbac.authorization.k8s.io"}, {"name", n}});
+  return {{"apiVersion", "rbac.authorization.k8s.io/v1"},
+          {"kind", "ClusterRoleBinding"},
+          {"metadata", meta(name)},
+          {"roleRef", {{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "ClusterRole"}, {"name", role}}},
+          {"subjects", s}};
+}
+
+}  // namespace
+
+std::vector<Json> bootstrap_cluster_roles() {
+  return {
+      cluster_role("cluster-admin", {rule({"*"}, {"*"}, {"*"}), url_rule({"*"}, {"*"})}),
+      cluster_role("system:discovery", {url_rule({"get"}, {"/api", "/api/*", "/apis", "/apis/*", "/healthz", "/livez", "/openapi",
+                                                           "/openapi/*", "/readyz", "/version", "/version/"})}),
+      cluster_role("system:public-info-viewer", {url_rule({"get"}, {"/healthz", "/livez", "/readyz", "/version", "/version/"})}),
+      cluster_role("system:basic-user",
+                   {rule({"create"}, {"authorization.k8s.io"}, {"selfsubjectaccessreviews", "selfsubjectrulesreviews"})}),
+      // The user-facing roles, filled by aggregation as upstream's are.
+      aggregated("admin", "admin"),
+      aggregated("edit", "edit", aggregate_to({"admin"})),
+      aggregated("view", "view", aggregate_to({"edit"})),
+      cluster_role("system:aggregate-to-admin",
+                   {rule(kReadWrite, {"rbac.authorization.k8s.io"}, {"rolebindings", "roles"}),
+                    rule({"create"}, {"authorization.k8s.io"}, {"localsubjectaccessreviews"})},
+                   aggregate_to({"admin"})),
+      cluster_role("system:aggregate-to-edit",
+                   {rule(kWrite, {""}, {"pods", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"}),
+                    rule(kRead, {""}, {"pods/attach", "pods/exec", "pods/portforward", "pods/proxy", "secrets"}),
+                    rule({"create"}, {""}, {"pods/eviction"}),
+                    rule(kWrite, {""},
+                         {"configmaps", "endpoints", "events", "persistentvolumeclaims", "replicationcontrollers",
+                          "replicationcontrollers/scale", "secrets", "serviceaccounts", "services", "services/proxy"}),
+                    rule({"create"}, {""}, {"serviceaccounts/token"}), rule({"impersonate"}, {""}, {"serviceaccounts"}),
+                    rule(kWrite, {"apps"},
+                         {"daemonsets", "deployments", "deployments/rollback", "deployments/scale", "replicasets", "replicasets/scale",
+                          "statefulsets", "statefulsets/scale"}),
+                    rule(kWrite, {"batch"}, {"cronjobs", "jobs"}), rule(kWrite, {"discovery.k8s.io"}, {"endpointslices"}),
+                    rule(kWrite, {"coordination.k8s.io"}, {"leases"})},
+                   aggregate_to({"admin", "edit"})),
+      cluster_role(
+          "system:aggregate-to-view",
+          {rule(kRead, {""},
+                {"configmaps",
+                 "endpoints",
+                 "persistentvolumeclaims",
+                 "persistentvolumeclaims/status",
+                 "pods",
+                 "replicationcontrollers",
+                 "replicationcontrollers/scale",
+                 "serviceaccounts",
+                 "services",
+                 "services/status",
+                 "bindings",
+                 "events",
+                 "limitranges",
+                 "namespaces/status",
+                 "pods/log",
+                 "pods/status",
+                 "replicationcontrollers/status",
+                 "resourcequotas",
+                 "resourcequotas/status",
+                 "namespaces"}),
+           rule(kRead, {"apps"},
+                {"controllerrevisions", "daemonsets", "daemonsets/status", "deployments", "deployments/scale", "deployments/status",
+                 "replicasets", "replicasets/scale", "replicasets/status", "statefulsets", "statefulsets/scale", "statefulsets/status"}),
+           rule(kRead, {"batch"}, {"cronjobs", "cronjobs/status", "jobs", "jobs/status"}),
+           rule(kRead, {"discovery.k8s.io"}, {"endpointslices"}), rule(kRead, {"coordination.k8s.io"}, {"leases"})},
+          aggregate_to({"admin", "edit", "view"})),
+      // The components' roles (subsets of upstream's, for what this server serves).
+      cluster_role(
+          "system:kube-scheduler",
+          {rule({"create", "patch", "update"}, {"", "events.k8s.io"}, {"events"}), rule({"create"}, {"coordination.k8s.io"}, {"leases"}),
+           rule({"get", "update"}, {"coordination.k8s.io"}, {"leases"}, {"kube-scheduler"}),
+           rule(kRead, {""}, {"nodes", "namespaces", "services", "replicationcontrollers", "persistentvolumeclaims", "persistentvolumes"}),
+           rule({"delete", "get", "list", "watch"}, {""}, {"pods"}), rule({"create"}, {""}, {"bindings", "pods/binding"}),
+           rule({"patch", "update"}, {""}, {"pods/status"}), rule(kRead, {"apps"}, {"replicasets", "statefulsets"}),
+           rule({"create"}, {"authorization.k8s.io"}, {"subjectaccessreviews"})}),
+      cluster_role(
+          "system:kube-controller-manager",
+          {rule({"create", "patch", "update"}, {"", "events.k8s.io"}, {"events"}), rule({"create"}, {"coordination.k8s.io"}, {"leases"}),
+           rule({"get", "update"}, {"coordination.k8s.io"}, {"leases"}, {"kube-controller-manager"}),
+           rule(kRead, {""}, {"namespaces", "nodes", "pods", "services", "endpoints"}),
+           rule(kReadWrite, {"discovery.k8s.io"}, {"endpointslices"}),
+           rule({"create", "get", "update"}, {""}, {"serviceaccounts", "secrets"}), rule({"create"}, {""}, {"serviceaccounts/token"}),
+           rule({"create"}, {"authorization.k8s.io"}, {"subjectaccessreviews"})}),
+      cluster_role("system:node-proxier", {rule({"list", "watch"}, {""}, {"endpoints", "services"}), rule(kRead, {""}, {"nodes"}),
+                                           rule({"create", "patch", "update"}, {"", "events.k8s.io"}, {"events"}),
+                                           rule({"list", "watch"}, {"discovery.k8s.io"}, {"endpointslices"})}),
+      cluster_role(
+          "system:node",
+          {rule({"create"}, {"authentication.k8s.io"}, {"tokenreviews"}),
+           rule({"create"}, {"authorization.k8s.io"}, {"localsubjectaccessreviews", "subjectaccessreviews"}),
+           rule(kRead, {""}, {"services", "endpoints"}),
+           rule({"create", "get", "list", "watch", "delete", "patch", "update"}, {""}, {"nodes"}),
+           rule({"patch", "update"}, {""}, {"nodes/status"}), rule({"create", "patch", "update"}, {"", "events.k8s.io"}, {"events"}),
+           rule({"get", "list", "watch", "create", "delete"}, {""}, {"pods"}), rule({"patch", "update"}, {""}, {"pods/status"}),
+           rule({"create"}, {""}, {"pods/eviction"}),
+           rule({"get", "list", "watch"}, {""}, {"configmaps", "secrets", "persistentvolumeclaims", "persistentvolumes"}),
+           rule({"create"}, {""}, {"serviceaccounts/token"}),
+           rule({"delete", "get", "patch", "update", "create"}, {"coordination.k8s.io"}, {"leases"}),
+           rule(kRead, {"discovery.k8s.io"}, {"endpointslices"})}),
+  };
+}
+
+std::vector<Json> bootstrap_cluster_role_bindings() {
+  return {
+      binding("cluster-admin", "cluster-admin", "Group", {"system:masters"}),
+      binding("system:discovery", "system:discovery", "Group", {"system:authenticated"}),
+      binding("system:basic-user", "system:basic-user", "Group", {"system:authenticated"}),
+      binding("system:public-info-viewer", "system:public-info-viewer", "Group", {"system:authenticated", "system:unauthenticated"}),
+      binding("system:kube-scheduler", "system:kube-scheduler", "User", {"system:kube-scheduler"}),
+      binding("system:kube-controller-manager", "system:kube-controller-manager", "User", {"system:kube-controller-manager"}),
+      binding("system:node-proxier", "system:node-proxier", "User", {"system:kube-proxy"}),
+      // Upstream leaves system:node unbound (its Node authorizer limits each kubelet to its own
+      // node's objects); without that authorizer here, nodes get the role through their group.
+      binding("system:node", "system:node", "Group", {"system:nodes"}),
+  };
+}
+
+Result<void> ensure_bootstrap_rbac(ObjectRegistry& registry) {
+  auto ensure = [&](const char* plural, const Json& object) -> Result<void> {
+    const ResourceInfo* res = find_resource("rbac.authorization.k8s.io", "v1", plural);
+    const std::string name = object["metadata"]["name"];
+    if (registry.get(*res, "", name)) return {};
+    std::vector<std::string> warnings;
+    auto made = registry.create(*res, "", object, FieldValidation::Strict, warnings);
+    if (!made && made.error().code != 409)
+      return fail(ErrorCode::Internal, fmt::format("bootstrap {} {}: {}", plural, name, made.error().status.value("message", "")));
+    return {};
+  };
+  for (const auto& r : bootstrap_cluster_roles())
+    if (auto ok = ensure("clusterroles", r); !ok) return ok;
+  for (const auto& b : bootstrap_cluster_role_bindings())
+    if (auto ok = ensure("clusterrolebindings", b); !ok) return ok;
+  return {};
+}
+
+}  // namespace switchyard::apiserver

@@ -1,0 +1,167 @@
+// RBAC end to end: real kubectl (1.27 and 1.33) against a real `switchyard apiserver` with a
+// --token-auth-file user and a user from a client certificate signed by the data directory's CA.
+// Each may do exactly what its bindings grant, gets kube-apiserver's 403 text otherwise;
+// --as/--as-group from the admin, and `kubectl auth can-i` answer as the bindings say.
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "netns-tests/support/apiserver_process.h"
+
+namespace switchyard::apiserver {
+namespace {
+
+using switchyard::testing::ApiserverProcess;
+using switchyard::testing::run;
+using ::testing::HasSubstr;
+
+class RbacKubectl : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    kubectl_ = "/usr/lib/google-cloud-sdk/bin/kubectl." + GetParam();
+    ASSERT_TRUE(std::filesystem::exists(kubectl_)) << kubectl_ << " is not on this machine";
+    tokens_ = std::filesystem::temp_directory_path() / ("sy-rbac-tokens-" + GetParam() + "-" + std::to_string(getpid()) + ".csv");
+    std::ofstream(tokens_) << "tok-alice-" << getpid() << ",alice,1001,\"dev,qa\"\n";
+    server_ = std::make_unique<ApiserverProcess>(SWITCHYARD_BINARY, "rbac-" + GetParam(),
+                                                 std::vector<std::string>{"--token-auth-file", tokens_.string()});
+    ASSERT_TRUE(server_->wait_ready(kubectl_)) << server_->log();
+  }
+  void TearDown() override {
+    server_.reset();
+    std::filesystem::remove(tokens_);
+  }
+  testing::CommandResult admin(const std::string& args) { return server_->run_kubectl(kubectl_, args); }
+  // kubectl with another user's credentials (flags that name them and the server).
+  testing::CommandResult as_user(const std::string& user_flags, const std::string& args) {
+    return run(kubectl_ + " " + user_flags + " " + args);
+  }
+  // The admin kubeconfig's cluster with the token file's user.
+  std::string alice() { return "--kubeconfig " + server_->kubeconfig() + " --token tok-alice-" + std::to_string(getpid()); }
+  // A client certificate for CN=carol, O=auditors signed by the data directory's CA.
+  std::string carol() {
+    const auto dir = server_->dir(), pki = dir / "data" / "pki";
+    const std::string key = (dir / "carol.key").string(), csr = (dir / "carol.csr").string(), crt = (dir / "carol.crt").string();
+    EXPECT_EQ(run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj '/O=auditors/CN=carol' -keyout " + key +
+                  " -out " + csr)
+                  .exit_code,
+              0);
+    auto signed_ = run("openssl x509 -req -days 1 -in " + csr + " -CA " + (pki / "ca.crt").string() + " -CAkey " +
+                       (pki / "ca.key").string() + " -CAcreateserial -out " + crt);
+    EXPECT_EQ(signed_.exit_code, 0) << signed_.output;
+    // No kubeconfig credentials at all: only the certificate speaks for carol.
+    const std::string server = admin("config view -o jsonpath='{.clusters[0].cluster.server}'").output;
+    const std::string empty = server_->file("empty.kubeconfig", "");
+    return "--kubeconfig " + empty + " --server " + server + " --certificate-authority " + (pki / "ca.crt").string() +
+           " --client-certificate " + crt + " --client-key " + key;
+  }
+
+  std::string kubectl_;
+  std::filesystem::path tokens_;
+  std::unique_ptr<ApiserverProcess> server_;
+};
+
+TEST_P(RbacKubectl, TokenFileUserGetsWhatItsRoleBindingGrants) {
+  ASSERT_EQ(admin("create namespace team").exit_code, 0);
+  auto denied = as_user(alice(), "get pods -n team");
+  EXPECT_NE(denied.exit_code, 0);
+  EXPECT_THAT(denied.output, HasSubstr("Error from server (Forbidden): pods is forbidden: User \"alice\" cannot list resource \"pods\" in "
+                                       "API group \"\" in the namespace \"team\""));
+  auto created = admin("create role pod-reader -n team --verb=get,list,watch --resource=pods");
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  created = admin("create rolebinding alice-reads -n team --role=pod-reader --user=alice");
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  auto listed = as_user(alice(), "get pods -n team");
+  EXPECT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_THAT(listed.output, HasSubstr("No resources found in team namespace."));
+  // Only reading, only pods, only in team.
+  auto other_ns = as_user(alice(), "get pods -n default");
+  EXPECT_THAT(other_ns.output, HasSubstr("pods is forbidden: User \"alice\" cannot list resource \"pods\" in API group \"\" in the "
+                                         "namespace \"default\""));
+  auto services = as_user(alice(), "get services -n team");
+  EXPECT_THAT(services.output, HasSubstr("services is forbidden: User \"alice\" cannot list resource \"services\""));
+  auto create = as_user(alice(), "create configmap c -n team --from-literal=a=b");
+  EXPECT_NE(create.exit_code, 0);
+  auto write = as_user(alice(), "run p -n team --image=busybox");
+  EXPECT_THAT(write.output, HasSubstr("pods is forbidden: User \"alice\" cannot create resource \"pods\" in API group \"\" in the "
+                                      "namespace \"team\""));
+  // A group from the token file's fourth column binds too.
+  ASSERT_EQ(admin("create clusterrolebinding qa-view --clusterrole=view --group=qa").exit_code, 0);
+  auto viewed = as_user(alice(), "get services -n default -o name");
+  EXPECT_EQ(viewed.exit_code, 0) << viewed.output;
+  EXPECT_THAT(viewed.output, HasSubstr("service/kubernetes"));
+  // can-i as the user itself (SelfSubjectAccessReview).
+  EXPECT_EQ(as_user(alice(), "auth can-i list pods -n team").output, "yes\n");
+  auto no = as_user(alice(), "auth can-i delete pods -n team");
+  EXPECT_EQ(no.output, "no\n");
+  EXPECT_NE(no.exit_code, 0);
+  // can-i --list (SelfSubjectRulesReview) shows the Role's rule.
+  auto list = as_user(alice(), "auth can-i --list -n team");
+  EXPECT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_THAT(list.output, HasSubstr("pods "));
+  EXPECT_THAT(list.output, HasSubstr("[get list watch]"));
+}
+
+TEST_P(RbacKubectl, ClientCertificateUserIsItsCommonNameInItsOrganizations) {
+  const std::string cert = carol();
+  auto denied = as_user(cert, "get nodes");
+  EXPECT_NE(denied.exit_code, 0);
+  EXPECT_THAT(denied.output, HasSubstr("nodes is forbidden: User \"carol\" cannot list resource \"nodes\" in API group \"\" at the cluster "
+                                       "scope"));
+  // Bound through its O (a group).
+  auto bound = admin("create clusterrole node-reader --verb=get,list --resource=nodes");
+  ASSERT_EQ(bound.exit_code, 0) << bound.output;
+  ASSERT_EQ(admin("create clusterrolebinding auditors-nodes --clusterrole=node-reader --group=auditors").exit_code, 0);
+  auto listed = as_user(cert, "get nodes");
+  EXPECT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_THAT(listed.output, HasSubstr("No resources found"));
+  auto del = as_user(cert, "delete node n1");
+  EXPECT_THAT(del.output, HasSubstr("nodes \"n1\" is forbidden: User \"carol\" cannot delete resource \"nodes\" in API group \"\" at "
+                                    "the cluster scope"));
+  EXPECT_EQ(as_user(cert, "auth can-i list nodes -A").output, "yes\n");
+  EXPECT_EQ(as_user(cert, "auth can-i list pods").output, "no\n");
+  // An unknown token is 401 whatever it asks.
+  auto stranger = as_user("--kubeconfig " + server_->kubeconfig() + " --token nobody", "get ns");
+  EXPECT_THAT(stranger.output, HasSubstr("error: You must be logged in to the server (Unauthorized)"));
+}
+
+TEST_P(RbacKubectl, AdminImpersonatesUsersAndGroups) {
+  ASSERT_EQ(admin("create namespace imp").exit_code, 0);
+  auto as_x = admin("get pods -n imp --as x");
+  EXPECT_THAT(as_x.output, HasSubstr("pods is forbidden: User \"x\" cannot list resource \"pods\" in API group \"\" in the namespace "
+                                     "\"imp\""));
+  EXPECT_EQ(admin("auth can-i list pods -n imp --as x").output, "no\n");
+  ASSERT_EQ(admin("create rolebinding x-edit -n imp --clusterrole=edit --user=x").exit_code, 0);
+  EXPECT_EQ(admin("auth can-i list pods -n imp --as x").output, "yes\n");
+  EXPECT_EQ(admin("auth can-i create services -n imp --as x").output, "yes\n");
+  EXPECT_EQ(admin("auth can-i create roles -n imp --as x").output, "no\n");  // edit, not admin
+  EXPECT_EQ(admin("auth can-i list pods -n default --as x").output, "no\n");
+  auto made = admin("create service clusterip web -n imp --tcp=80 --as x");
+  EXPECT_EQ(made.exit_code, 0) << made.output;
+  EXPECT_EQ(made.output, "service/web created\n");
+  // --as-group: the group's bindings apply.
+  ASSERT_EQ(admin("create clusterrolebinding ops-admin --clusterrole=cluster-admin --group=ops").exit_code, 0);
+  EXPECT_EQ(admin("auth can-i delete nodes -A --as y").output, "no\n");
+  EXPECT_EQ(admin("auth can-i delete nodes -A --as y --as-group ops").output, "yes\n");
+  auto nodes = admin("get nodes --as y --as-group ops");
+  EXPECT_EQ(nodes.exit_code, 0) << nodes.output;
+  // Impersonation needs the impersonate verb: a user without it is refused.
+  auto refused = as_user(alice(), "get pods -n imp --as admin");
+  EXPECT_THAT(refused.output, HasSubstr("users \"admin\" is forbidden: User \"alice\" cannot impersonate resource \"users\" in API group "
+                                        "\"\" at the cluster scope"));
+  // The bootstrap roles are there for kubectl to read.
+  auto roles = admin("get clusterrole cluster-admin view edit admin system:kube-scheduler -o name");
+  EXPECT_EQ(roles.output,
+            "clusterrole.rbac.authorization.k8s.io/cluster-admin\nclusterrole.rbac.authorization.k8s.io/view\n"
+            "clusterrole.rbac.authorization.k8s.io/edit\nclusterrole.rbac.authorization.k8s.io/admin\n"
+            "clusterrole.rbac.authorization.k8s.io/system:kube-scheduler\n");
+}
+
+INSTANTIATE_TEST_SUITE_P(Versions, RbacKubectl, ::testing::Values("1.27", "1.33"),
+                         [](const auto& info) { return "kubectl_" + std::string(info.param).replace(1, 1, "_"); });
+
+}  // namespace
+}  // namespace switchyard::apiserver
