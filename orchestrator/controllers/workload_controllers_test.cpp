@@ -148,6 +148,9 @@ TEST_F(WorkloadControllers, ReplicaSetCreatesReplacesScalesAndReportsStatus) {
         p["status"]["conditions"] = {{{"type", "Ready"}, {"status", "False"}}};
       },
       true);
+  // Scale only once the controller has seen it not ready (its status says so), else it ranks
+  // from a cache that still has the pod ready.
+  ASSERT_TRUE(eventually([&] { return get(rs_res(), "web")["status"].value("readyReplicas", 0) == 2; }));
   modify(rs_res(), "web", [](Json& rs) { rs["spec"]["replicas"] = 1; });
   ASSERT_TRUE(eventually([&] { return list(pods_res(), "app=web").size() == 1; }));
   EXPECT_NE(list(pods_res(), "app=web")[0]["metadata"]["name"], pods[1]["metadata"]["name"]);
