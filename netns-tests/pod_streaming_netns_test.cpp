@@ -47,7 +47,7 @@ class PodStreaming : public ::testing::Test {
         (dir_ / "up.log").string());
     ASSERT_TRUE(wait_until(90, [] { return up_output().find("Container runtime:") != std::string::npos; })) << up_output();
     // web: two containers (an httpd that logs two lines, a ticker); crash: exits every second;
-    // unbound: no node.
+    // unbound: no node (a scheduler nobody runs, so up's scheduler leaves it alone).
     std::ofstream(dir_ / "pods.yaml") <<
         R"(apiVersion: v1
 kind: Pod
@@ -78,6 +78,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: unbound}
 spec:
+  schedulerName: nobody
   containers: [{name: c, image: switchyard.local/busybox:1}]
 )";
     auto applied = run(kubectl(33) + "apply -f " + (dir_ / "pods.yaml").string() + " 2>&1");
