@@ -244,6 +244,9 @@ TEST_F(AgentInNodeNamespace, ProgramsServicesServesDnsSurvivesTheApiServerAndCle
   EXPECT_TRUE(wait_until(15, [&] { return health_check("here").ends_with(" 200"); })) << health_check("here");
   EXPECT_THAT(health_check("here"),
               HasSubstr(R"({"service":{"namespace":"shop","name":"here"},"localEndpoints":1,"serviceProxyHealthy":true} 200)"));
+  // Each Service's health-check listener opens when the sync that added it commits; the two
+  // Services may land in different syncs.
+  EXPECT_TRUE(wait_until(15, [&] { return health_check("elsewhere").ends_with(" 503"); })) << health_check("elsewhere");
   EXPECT_THAT(health_check("elsewhere"), HasSubstr(R"("localEndpoints":0,"serviceProxyHealthy":true} 503)"));
 
   // An endpoint removed through the API leaves the rules at once. The slice says when the change

@@ -58,7 +58,7 @@ spec:
   containers:
   - name: web
     image: switchyard.local/busybox:1
-    command: [sh, -c, 'echo hello from web; echo to stderr >&2; mkdir -p /www; echo page > /www/index.html; exec httpd -f -p 8080 -h /www']
+    command: [sh, -c, 'echo hello from web; sleep 0.5; echo to stderr >&2; mkdir -p /www; echo page > /www/index.html; exec httpd -f -p 8080 -h /www']
   - name: ticker
     image: switchyard.local/busybox:1
     command: [sh, -c, 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.3; done']
