@@ -69,13 +69,15 @@ std::optional<Route> route(const std::vector<std::string>& seg, std::size_t at, 
 
 // Every JSON body the server reads (objects, patches, delete options) goes through here: the
 // nesting limit stops a deeply nested body before any recursive code (patching, decoding) sees it.
+constexpr std::size_t kMaxJsonDepth = 200;
+
 std::optional<Json> parse_json_body(std::string_view body, ApiError& err) {
   Json j = Json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_structured()) {
     err = bad_request("the body of the request was not valid JSON");
     return std::nullopt;
   }
-  if (api::json_depth(j) > 200) {
+  if (api::json_depth(j) > kMaxJsonDepth) {
     err = bad_request("the body of the request is nested too deeply");
     return std::nullopt;
   }
@@ -341,6 +343,10 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
                                            result.error().message));
       }
       patched = std::move(*result);
+      // Each JSON patch operation may nest a value 200 deep under the last one: what the patch
+      // builds gets the limit its body had, before any recursive code walks it.
+      if (api::json_depth(patched) > kMaxJsonDepth)
+        return error_response(status_error(422, "Invalid", "the patched object is nested too deeply"));
       if (r->subresource.empty()) record_update(*current, patched, res.kind, writer());
     }
     // A patch applies to what was read: a concurrent write in between is a conflict, as upstream retries.
