@@ -46,14 +46,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   PatchResult<json> result = std::unexpected(PatchError{});
   switch (mode) {
-    case 0: result = apply_patch(PatchType::json_patch, doc, patch, kind); break;
+    case 0:
+      result = apply_patch(PatchType::json_patch, doc, patch, kind);
+      break;
     case 1:
       if (!patch.is_object()) return 0;
       result = apply_patch(PatchType::merge_patch, doc, patch, kind);
       // RFC 7386 merge patches are idempotent: applying one twice changes nothing more.
       if (result && apply_merge_patch(*result, patch) != *result) __builtin_trap();
       break;
-    case 2: result = apply_patch(PatchType::strategic_merge_patch, doc, patch, kind); break;
+    case 2:
+      result = apply_patch(PatchType::strategic_merge_patch, doc, patch, kind);
+      break;
     default:
       if (!patch.is_object()) return 0;
       result = server_side_apply(doc, patch, kind, ApplyOptions{"fuzz-apply", mode == 4, "2026-12-07T00:00:00Z"});
