@@ -235,13 +235,14 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
     return error_response(not_found_path());
   if (r->subresource == "scale") return handle_scale(req, res, r->ns, r->name);
 
-  if (res.create_only) {  // SelfSubjectAccessReview, SelfSubjectRulesReview: answered, not stored
+  if (res.create_only) {  // access reviews: answered, not stored
     if (req.method != "POST" || !r->name.empty()) return error_response(method_not_allowed());
     ApiError err;
     auto body = parse_body(req, err);
     if (!body) return error_response(err);
     auto review = res.kind == "SelfSubjectAccessReview" ? access_.self_subject_access_review(*body, *user)
-                                                        : access_.self_subject_rules_review(*body, *user);
+                  : res.kind == "SelfSubjectRulesReview"  ? access_.self_subject_rules_review(*body, *user)
+                                                          : access_.subject_access_review(*body, r->ns);
     return review ? json_response(201, *review) : error_response(review.error());
   }
   const bool table = accepted.first_is(MediaType::Table);

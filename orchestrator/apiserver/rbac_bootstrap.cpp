@@ -67,6 +67,9 @@ std::vector<Json> bootstrap_cluster_roles() {
       cluster_role("system:public-info-viewer", {url_rule({"get"}, {"/healthz", "/livez", "/readyz", "/version", "/version/"})}),
       cluster_role("system:basic-user",
                    {rule({"create"}, {"authorization.k8s.io"}, {"selfsubjectaccessreviews", "selfsubjectrulesreviews"})}),
+      // For components that authenticate and authorize their own clients through the API server.
+      cluster_role("system:auth-delegator", {rule({"create"}, {"authentication.k8s.io"}, {"tokenreviews"}),
+                                             rule({"create"}, {"authorization.k8s.io"}, {"subjectaccessreviews"})}),
       // The user-facing roles, filled by aggregation as upstream's are.
       aggregated("admin", "admin"),
       aggregated("edit", "edit", aggregate_to({"admin"})),
