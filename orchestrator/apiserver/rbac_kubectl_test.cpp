@@ -178,10 +178,11 @@ TEST_P(RbacKubectl, SubjectAccessReviewsAnswerForTheNamedUserAndGroups) {
               ::testing::StartsWith("false/"));
   EXPECT_THAT(review(admin_flags, "{user: dave, groups: [system:masters], resourceAttributes: {verb: delete, resource: nodes}}").output,
               ::testing::StartsWith("true/"));
-  EXPECT_THAT(review(admin_flags, "{user: dave, nonResourceAttributes: {verb: get, path: /healthz}}").output, ::testing::StartsWith("false/"));
+  EXPECT_THAT(review(admin_flags, "{user: dave, nonResourceAttributes: {verb: get, path: /healthz}}").output,
+              ::testing::StartsWith("false/"));
   // The namespaced form, in its own namespace only.
-  EXPECT_THAT(review(admin_flags, "{user: dave, resourceAttributes: {verb: get, resource: pods, namespace: sar}}", "LocalSubjectAccessReview",
-                     "sar")
+  EXPECT_THAT(review(admin_flags, "{user: dave, resourceAttributes: {verb: get, resource: pods, namespace: sar}}",
+                     "LocalSubjectAccessReview", "sar")
                   .output,
               ::testing::StartsWith("true/"));
   EXPECT_THAT(review(admin_flags, "{user: dave, resourceAttributes: {verb: get, resource: pods, namespace: other}}",
