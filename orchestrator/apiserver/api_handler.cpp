@@ -240,9 +240,9 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
     ApiError err;
     auto body = parse_body(req, err);
     if (!body) return error_response(err);
-    auto review = res.kind == "SelfSubjectAccessReview" ? access_.self_subject_access_review(*body, *user)
-                  : res.kind == "SelfSubjectRulesReview"  ? access_.self_subject_rules_review(*body, *user)
-                                                          : access_.subject_access_review(*body, r->ns);
+    auto review = res.kind == "SelfSubjectAccessReview"  ? access_.self_subject_access_review(*body, *user)
+                  : res.kind == "SelfSubjectRulesReview" ? access_.self_subject_rules_review(*body, *user)
+                                                         : access_.subject_access_review(*body, r->ns);
     return review ? json_response(201, *review) : error_response(review.error());
   }
   const bool table = accepted.first_is(MediaType::Table);
