@@ -99,7 +99,10 @@ ApiResult<RequestAttributes> review_attributes(const Json& spec, std::string_vie
 }
 
 Json review_answer(std::string_view kind, Json metadata, const Json& spec, const Decision& d) {
-  Json out = {{"kind", kind}, {"apiVersion", "authorization.k8s.io/v1"}, {"metadata", std::move(metadata)}, {"spec", spec},
+  Json out = {{"kind", kind},
+              {"apiVersion", "authorization.k8s.io/v1"},
+              {"metadata", std::move(metadata)},
+              {"spec", spec},
               {"status", {{"allowed", d.allowed}}}};
   if (!d.reason.empty()) out["status"]["reason"] = d.reason;
   return out;
