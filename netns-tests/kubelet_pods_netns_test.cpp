@@ -459,6 +459,45 @@ TEST_F(KubeletPods, AGracefulDeleteRunsPreStopThenTermAndWaits) {
   EXPECT_TRUE(pod("graceful2").is_null()) << "gone once kubectl delete returned";
 }
 
+// A container over its memory limit is killed by the kernel, and the kubelet says so as a real
+// cluster does: reason OOMKilled, exit code 137, the STATUS column.
+TEST_F(KubeletPods, AContainerOverItsMemoryLimitIsOomKilled) {
+  apply("hungry", pod_yaml("hungry", R"(  - name: c
+    image: switchyard.local/busybox:1
+    command: [dd, if=/dev/zero, of=/dev/null, bs=256M, count=1]
+    resources: {limits: {memory: 32Mi}}
+)",
+                           "  restartPolicy: Never\n"));
+  EXPECT_TRUE(wait_columns("hungry", "0/1 OOMKilled 0", 60)) << columns("hungry") << kubectl("get pod hungry -o yaml").output;
+  const json terminated = pod("hungry")["status"]["containerStatuses"][0]["state"].value("terminated", json());
+  EXPECT_EQ(terminated.value("reason", ""), "OOMKilled") << terminated.dump();
+  EXPECT_EQ(terminated.value("exitCode", 0), 137) << terminated.dump();
+  EXPECT_EQ(pod("hungry")["status"].value("phase", ""), "Failed");
+  ASSERT_EQ(kubectl("delete pod hungry --wait=false").exit_code, 0);
+}
+
+// A startup probe holds the other probes back until it passes: started stays false and the pod
+// unready while the server comes up, then tcpSocket readiness makes it Ready.
+TEST_F(KubeletPods, AStartupProbeHoldsReadinessUntilTheServerIsUp) {
+  apply("slow", pod_yaml("slow", R"(  - name: c
+    image: switchyard.local/busybox:1
+    command: [sh, -c, 'sleep 4; exec httpd -f -p 80 -h /www']
+    ports: [{name: http, containerPort: 80}]
+    startupProbe: {tcpSocket: {port: http}, periodSeconds: 1, failureThreshold: 30}
+    readinessProbe: {tcpSocket: {port: 80}, periodSeconds: 1}
+    livenessProbe: {tcpSocket: {port: 80}, periodSeconds: 1, failureThreshold: 1}
+)"));
+  ASSERT_TRUE(wait_columns("slow", "0/1 Running 0", 30)) << columns("slow");
+  const json early = pod("slow")["status"]["containerStatuses"][0];
+  EXPECT_EQ(early.value("started", true), false) << early.dump();
+  EXPECT_EQ(early.value("ready", true), false) << early.dump();
+  // Ready once httpd listens; the liveness probe, which would have failed at once before that,
+  // never ran early: no restart.
+  EXPECT_TRUE(wait_columns("slow", "1/1 Running 0", 30)) << columns("slow") << kubectl("describe pod slow").output;
+  EXPECT_EQ(pod("slow")["status"]["containerStatuses"][0].value("started", false), true);
+  ASSERT_EQ(kubectl("delete pod slow --wait=false").exit_code, 0);
+}
+
 TEST_F(KubeletPods, ADeletedPodLeavesNothingInCri) {
   ASSERT_TRUE(wait_columns("web", "1/1 Running 0", 30));
   const std::string uid = pod("web")["metadata"]["uid"];
