@@ -235,7 +235,7 @@ std::string describe(const endpoints::Snapshot& snapshot, const endpoints::Servi
     for (const auto& e : svc.addresses) {
       answers.ask(out, *zone, reverse_name(e.ip), dns::kPTR);
       answers.ask(out, *zone, fmt::format("{}.{}.pod.cluster.local", dashed(e.ip), svc.key.namespace_), dns::kA);
-      answers.ask(out, *zone, fmt::format("{}.{}", e.hostname.empty() ? dashed(e.ip) : e.hostname, base), dns::kA);
+      answers.ask(out, *zone, fmt::format("{}.{}", e.hostname.empty() ? dashed(e.ip) : std::string(e.hostname), base), dns::kA);
       if (!e.pod_name.empty()) answers.ask(out, *zone, fmt::format("{}.{}", e.pod_name, base), dns::kAAAA);
     }
   }
