@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <iterator>
 #include <memory>
@@ -153,9 +154,14 @@ class ChunkedSortedMap {
 
  private:
   // Chunk c, copied first unless this map holds the only reference (copy on write). A count of
-  // one cannot rise under us: another holder would need a reference to copy from.
+  // one cannot rise under us: another holder would need a reference to copy from. The fence
+  // orders our writes after the reads of a holder on another thread that has just let go (its
+  // release of the count, which use_count() read relaxed).
   Chunk* own(std::size_t c) {
-    if (chunks_[c].use_count() != 1) chunks_[c] = std::make_shared<Chunk>(*chunks_[c]);
+    if (chunks_[c].use_count() != 1)
+      chunks_[c] = std::make_shared<Chunk>(*chunks_[c]);
+    else
+      std::atomic_thread_fence(std::memory_order_acquire);
     return chunks_[c].get();
   }
 
