@@ -265,6 +265,16 @@ void Kubelet::relist_loop() {
           }
       }
     }
+    // Volume directories of pods the API does not know (a pod that never got a sandbox, deleted
+    // while we were down): torn down the same way.
+    if (pods_.has_synced()) {
+      std::lock_guard lock(mu_);
+      for (const auto& uid : volumes_.pod_uids_on_disk())
+        if (!records_.contains(uid)) {
+          records_[uid].gone = true;
+          changed.insert(uid);
+        }
+    }
     if (std::chrono::steady_clock::now() - last_resync >= options_.resync_period) {
       last_resync = std::chrono::steady_clock::now();
       std::lock_guard lock(mu_);

@@ -96,6 +96,18 @@ std::vector<std::string> mounts_under(const std::string& prefix) {
 
 std::string PodVolumes::pod_dir(const std::string& uid) const { return fmt::format("{}/pods/{}", node_.root_dir, uid); }
 
+std::vector<std::string> PodVolumes::pod_uids_on_disk() const {
+  std::vector<std::string> uids;
+  if (node_.root_dir.empty()) return uids;
+  std::error_code ec;
+  // <root>/pods holds <uid>/ (volumes) and <ns>_<name>_<uid>/ (logs): a uid has no '_'.
+  for (auto it = fs::directory_iterator(fs::path(node_.root_dir) / "pods", ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.find('_') == std::string::npos && fs::is_directory(it->path() / "volumes", ec)) uids.push_back(name);
+  }
+  return uids;
+}
+
 Result<PreparedVolume> PodVolumes::prepare_one(const api::Pod& pod, const json& v) {
   const std::string name = v.value("name", "");
   const fs::path base = fs::path(pod_dir(pod.metadata.uid)) / "volumes";

@@ -12,6 +12,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "kubelet/pods/pod_config.h"
 #include "kubelet/volumes/volume_types.h"
@@ -30,6 +31,8 @@ class PodVolumes {
   Result<> teardown(const std::string& uid);
 
   std::string pod_dir(const std::string& uid) const;
+  // The uids that have a volume directory on this node.
+  std::vector<std::string> pod_uids_on_disk() const;
 
  private:
   Result<PreparedVolume> prepare_one(const api::Pod& pod, const nlohmann::json& volume);

@@ -19,6 +19,8 @@ FieldErrors validate(const Namespace& o);
 FieldErrors validate(const Pod& o);
 // affinity, tolerations, topologySpreadConstraints (pod_scheduling_validation.cpp)
 void validate_pod_scheduling(FieldErrors& errs, const PodSpec& spec);
+// volumes and volumeMounts (pod_volume_validation.cpp)
+void validate_pod_volumes(FieldErrors& errs, const PodSpec& spec);
 FieldErrors validate(const Service& o, const ClusterNetworkConfig& net);
 FieldErrors validate(const Endpoints& o);
 FieldErrors validate(const EndpointSlice& o);

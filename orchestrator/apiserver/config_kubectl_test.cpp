@@ -186,6 +186,33 @@ TEST_P(ConfigWithKubectl, EveryNamespaceGetsADefaultServiceAccount) {
   EXPECT_THAT(kn("get cm,secret,sa -o name").output, HasSubstr("serviceaccount/robot"));
 }
 
+TEST_P(ConfigWithKubectl, PodVolumesAndMountsAreValidated) {
+  const std::string pod = file("pod.yaml", R"(apiVersion: v1
+kind: Pod
+metadata: {name: bad-mounts}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    volumeMounts: [{name: nope, mountPath: /x}, {name: cfg, mountPath: /x, subPath: ../up}]
+  volumes:
+  - {name: cfg, configMap: {name: app, defaultMode: 1000}}
+  - {name: cfg, hostPath: {path: /tmp, type: Weird}, emptyDir: {}}
+)");
+  const auto out = kn("create -f " + pod).output;
+  EXPECT_THAT(out, HasSubstr("Pod \"bad-mounts\" is invalid: "));
+  for (const char* expected :
+       {"spec.volumes[0].configMap.defaultMode: Invalid value: 1000: must be a number between 0 and 0777 (octal), "
+        "both inclusive",
+        "spec.volumes[1].name: Duplicate value: \"cfg\"", "spec.volumes[1].emptyDir: Forbidden: may not specify more than 1 volume type",
+        "spec.volumes[1].hostPath.type: Unsupported value: \"Weird\": supported values: \"\", \"BlockDevice\"",
+        "spec.containers[0].volumeMounts[0].name: Not found: \"nope\"",
+        "spec.containers[0].volumeMounts[1].mountPath: Invalid value: \"/x\": must be unique",
+        "spec.containers[0].volumeMounts[1].subPath: Invalid value: \"../up\": must not contain '..'"})
+    EXPECT_THAT(out, HasSubstr(expected));
+  EXPECT_THAT(kn("get pods -o name").output, Not(HasSubstr("bad-mounts")));
+}
+
 INSTANTIATE_TEST_SUITE_P(OldestAndNewestKubectl, ConfigWithKubectl, ::testing::Values("1.27", "1.33"),
                          [](const auto& info) { return "v" + info.param.substr(0, 1) + "_" + info.param.substr(2); });
 
