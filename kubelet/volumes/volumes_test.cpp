@@ -13,6 +13,7 @@
 
 #include "kubelet/pods/pod_test_support.h"
 #include "kubelet/volumes/atomic_writer.h"
+#include "kubelet/volumes/pod_volumes.h"
 #include "kubelet/volumes/volume_payload.h"
 #include "orchestrator/api/protobuf_values.h"
 
@@ -148,6 +149,56 @@ TEST(VolumePayload, SecretDefaultModeDownwardApiAndProjected) {
   EXPECT_EQ(projected->size(), 3u);
   EXPECT_EQ(projected->at("password"), (FileProjection{"s3cr3t", 0440}));
   EXPECT_EQ(projected->at("ns").data, "shop");
+}
+
+TEST(PodVolumes, HostPathTypeChecksEmptyDirAndConfigMapFilesThenTeardown) {
+  const fs::path root = fs::temp_directory_path() / ("sy-podvol-" + std::to_string(getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "a-dir");
+  NodeSettings n = node();
+  n.root_dir = root.string();
+  const auto l = lookup();
+  PodVolumes volumes(l, n);
+  auto pod = testing::pod_from(kPod);
+  auto with_volumes = [&](const std::string& json) {
+    pod.spec.passthrough["volumes"] = json;
+    return volumes.prepare(pod);
+  };
+  const std::string missing = (root / "missing").string(), dir = (root / "a-dir").string();
+  auto not_dir = with_volumes(R"([{"name": "h", "hostPath": {"path": ")" + missing + R"(", "type": "Directory"}}])");
+  ASSERT_FALSE(not_dir.has_value());
+  EXPECT_EQ(not_dir.error().message,
+            "MountVolume.SetUp failed for volume \"h\" : hostPath type check failed: " + missing + " is not a directory");
+  auto not_file = with_volumes(R"([{"name": "h", "hostPath": {"path": ")" + dir + R"(", "type": "File"}}])");
+  ASSERT_FALSE(not_file.has_value());
+  EXPECT_THAT(not_file.error().message, HasSubstr("hostPath type check failed: " + dir + " is not a file"));
+  auto bad_type = with_volumes(R"([{"name": "h", "hostPath": {"path": ")" + dir + R"(", "type": "Weird"}}])");
+  ASSERT_FALSE(bad_type.has_value());
+  EXPECT_THAT(bad_type.error().message, HasSubstr("Weird is an invalid volume type"));
+
+  auto ready = with_volumes(R"([{"name": "h", "hostPath": {"path": ")" + missing + R"(", "type": "DirectoryOrCreate"}},
+    {"name": "f", "hostPath": {"path": ")" +
+                            (root / "file").string() + R"(", "type": "FileOrCreate"}},
+    {"name": "scratch", "emptyDir": {}}, {"name": "cfg", "configMap": {"name": "app"}}])");
+  ASSERT_TRUE(ready.has_value()) << ready.error().message;
+  EXPECT_TRUE(fs::is_directory(missing));
+  EXPECT_TRUE(fs::is_regular_file(root / "file"));
+  EXPECT_EQ(ready->at("h").host_path, missing);
+  EXPECT_FALSE(ready->at("h").read_only);
+  EXPECT_EQ(ready->at("scratch").host_path, (root / "pods" / "u-1" / "volumes" / "kubernetes.io~empty-dir" / "scratch").string());
+  EXPECT_TRUE(fs::is_directory(ready->at("scratch").host_path));
+  EXPECT_TRUE(ready->at("cfg").read_only);
+  EXPECT_EQ(slurp(fs::path(ready->at("cfg").host_path) / "mode"), "fast");
+  EXPECT_EQ(volumes.pod_uids_on_disk(), std::vector<std::string>{"u-1"});
+
+  auto gone = with_volumes(R"([{"name": "cfg", "configMap": {"name": "absent"}}])");
+  ASSERT_FALSE(gone.has_value());
+  EXPECT_EQ(gone.error().message, "MountVolume.SetUp failed for volume \"cfg\" : configmap \"absent\" not found");
+
+  ASSERT_TRUE(volumes.teardown("u-1").has_value());
+  EXPECT_FALSE(fs::exists(root / "pods" / "u-1"));
+  EXPECT_TRUE(fs::is_directory(missing)) << "a hostPath is the node's, never removed";
+  fs::remove_all(root);
 }
 
 TEST(ContainerEnv, ConfigMapAndSecretReferencesAndEnvFrom) {
