@@ -23,6 +23,7 @@
 #include "orchestrator/scheduler/scheduler.h"
 #include "orchestrator/controllers/replicaset_controller.h"
 #include "orchestrator/controllers/load_balancer_ipam_controller.h"
+#include "orchestrator/controllers/service_account_controller.h"
 #include "orchestrator/store/etcd_store.h"
 #include "orchestrator/store/sqlite_store.h"
 
@@ -123,6 +124,7 @@ struct ControlPlane::Parts {
   std::unique_ptr<controllers::ReplicaSetController> replicasets;
   std::unique_ptr<controllers::DeploymentController> deployments;
   std::unique_ptr<controllers::LoadBalancerIpamController> lb_ipam;
+  std::unique_ptr<controllers::ServiceAccountController> service_accounts;
   std::unique_ptr<apiserver::KubernetesEndpointReconciler> kubernetes_endpoints;
   std::atomic<bool> stopping{false};
   std::thread compactor, repairer;
@@ -176,6 +178,7 @@ void ControlPlane::stop() {
   if (parts_->replicasets) parts_->replicasets->stop();
   if (parts_->deployments) parts_->deployments->stop();
   if (parts_->lb_ipam) parts_->lb_ipam->stop();
+  if (parts_->service_accounts) parts_->service_accounts->stop();
   if (parts_->kubernetes_endpoints) parts_->kubernetes_endpoints->stop();
   if (parts_->informers) parts_->informers->stop();
   if (parts_->server) parts_->server->stop();
@@ -299,6 +302,8 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   parts->replicasets->start();
   parts->deployments = std::make_unique<controllers::DeploymentController>(*parts->informers, self);
   parts->deployments->start();
+  parts->service_accounts = std::make_unique<controllers::ServiceAccountController>(*parts->informers, self);
+  parts->service_accounts->start();
   if (!lb_pool->empty()) {
     parts->lb_ipam = std::make_unique<controllers::LoadBalancerIpamController>(*parts->informers, self, std::move(*lb_pool));
     parts->lb_ipam->start();
