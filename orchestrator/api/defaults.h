@@ -41,6 +41,9 @@ void apply_defaults(Role& o);
 void apply_defaults(ClusterRole& o);
 void apply_defaults(RoleBinding& o);
 void apply_defaults(ClusterRoleBinding& o);
+// policy_validation.cpp: a PriorityClass's value (0) and preemptionPolicy (PreemptLowerPriority).
+void apply_defaults(PriorityClass& o);
+void apply_defaults(PodDisruptionBudget& o);
 void apply_defaults(Object& o, const ClusterNetworkConfig& net);
 
 }  // namespace switchyard::api

@@ -397,6 +397,10 @@ static void decode_body(Reader& r, Role& o) { r.passthrough({"rules"}, o.body); 
 static void decode_body(Reader& r, ClusterRole& o) { r.passthrough({"rules", "aggregationRule"}, o.body); }
 static void decode_body(Reader& r, RoleBinding& o) { r.passthrough({"subjects", "roleRef"}, o.body); }
 static void decode_body(Reader& r, ClusterRoleBinding& o) { r.passthrough({"subjects", "roleRef"}, o.body); }
+static void decode_body(Reader& r, PriorityClass& o) {
+  r.passthrough({"value", "globalDefault", "description", "preemptionPolicy"}, o.body);
+}
+static void decode_body(Reader& r, PodDisruptionBudget& o) { r.passthrough({"spec", "status"}, o.body); }
 
 }  // namespace codec
 
@@ -437,6 +441,8 @@ constexpr KindEntry kKinds[] = {
     {"rbac.authorization.k8s.io/v1", "ClusterRole", &decode_kind<ClusterRole>},
     {"rbac.authorization.k8s.io/v1", "RoleBinding", &decode_kind<RoleBinding>},
     {"rbac.authorization.k8s.io/v1", "ClusterRoleBinding", &decode_kind<ClusterRoleBinding>},
+    {"scheduling.k8s.io/v1", "PriorityClass", &decode_kind<PriorityClass>},
+    {"policy/v1", "PodDisruptionBudget", &decode_kind<PodDisruptionBudget>},
 };
 const KindEntry* find_kind(std::string_view api_version, std::string_view kind) {
   for (const auto& k : kKinds)

@@ -33,6 +33,10 @@ constexpr std::string_view plural_of() {
     return "deployments";
   else if constexpr (std::is_same_v<T, api::ControllerRevision>)
     return "controllerrevisions";
+  else if constexpr (std::is_same_v<T, api::PriorityClass>)
+    return "priorityclasses";
+  else if constexpr (std::is_same_v<T, api::PodDisruptionBudget>)
+    return "poddisruptionbudgets";
   else
     static_assert(sizeof(T) == 0, "no REST path for this type");
 }
