@@ -43,7 +43,8 @@ ApiResult<std::vector<Json>> budgets_for(ObjectRegistry& registry, const Json& p
   auto list = registry.list(pdbs(), ns, {});
   if (!list) return std::unexpected(list.error());
   api::StringMap labels;
-  for (const auto& [k, v] : pod["metadata"].value("labels", Json::object()).items())
+  const Json pod_labels = pod["metadata"].value("labels", Json::object());  // items() must not outlive it
+  for (const auto& [k, v] : pod_labels.items())
     if (v.is_string()) labels[k] = v.get<std::string>();
   std::vector<Json> out;
   for (const auto& pdb : (*list)["items"]) {

@@ -168,7 +168,8 @@ Result<void> DisruptionController::sync(const std::string& key, client::ApiClien
     status["conditions"] = {allowed_condition(old_status, false, "SyncFailed", target.error().message, pdb->metadata.generation)};
   } else {
     std::map<std::string, SystemTime> recorded;
-    for (const auto& [name, when] : old_status.value("disruptedPods", Json::object()).items())
+    const Json recorded_json = old_status.value("disruptedPods", Json::object());  // items() must not outlive it
+    for (const auto& [name, when] : recorded_json.items())
       if (auto t = when.is_string() ? parse_rfc3339(when.get<std::string>()) : std::nullopt) recorded[name] = *t;
     const auto disrupted = live_disrupted_pods(recorded, budget_pods, std::chrono::system_clock::now());
     const BudgetStatus s = budget_status(*target, budget_pods, disrupted);

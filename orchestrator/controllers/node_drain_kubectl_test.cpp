@@ -40,7 +40,7 @@ class NodeDrainKubectl : public ::testing::TestWithParam<std::string> {
   testing::CommandResult create(const std::string& name, const std::string& yaml) {
     return k("create -f " + server_->file(name + ".yaml", yaml));
   }
-  std::string get(const std::string& what, const std::string& path) { return k("get " + what + " -o jsonpath=" + path).output; }
+  std::string get(const std::string& what, const std::string& path) { return k("get " + what + " -o jsonpath='" + path + "'").output; }
   void node(const std::string& name) {
     auto r =
         create("node-" + name, "apiVersion: v1\nkind: Node\nmetadata:\n  name: " + name + "\n  labels: {kubernetes.io/hostname: " + name +
@@ -49,8 +49,7 @@ class NodeDrainKubectl : public ::testing::TestWithParam<std::string> {
   }
   // What a kubelet shows: pods on `node` Ready (through pods/status).
   void mark_ready_on(const std::string& node) {
-    for (const auto& line :
-         split(k("get pods -o jsonpath={range .items[?(@.spec.nodeName==\"" + node + "\")]}{.metadata.name}{\"\\n\"}{end}").output))
+    for (const auto& line : split(get("pods", "{range .items[?(@.spec.nodeName==\"" + node + "\")]}{.metadata.name}{\"\\n\"}{end}")))
       k("patch pod " + line +
         " --subresource=status --type=merge -p '{\"status\":{\"phase\":\"Running\",\"conditions\":[{\"type\":\"Ready\","
         "\"status\":\"True\"}]}}'");
@@ -175,12 +174,12 @@ spec:
     }
   });
   auto drained = k("drain n1 --ignore-daemonsets --grace-period=0 --timeout=60s");
-  kubelet = false;
-  n2_kubelet.join();
   EXPECT_EQ(drained.exit_code, 0) << drained.output;
   EXPECT_THAT(drained.output, HasSubstr("node/n1 drained"));
   EXPECT_EQ(get("pods", "{range .items[?(@.spec.nodeName==\"n1\")]}{.metadata.name}{end}"), "");
   EXPECT_TRUE(wait_until(10, [&] { return get("pdb web", "{.status.currentHealthy}") == "2"; })) << k("get pdb web -o yaml").output;
+  kubelet = false;
+  n2_kubelet.join();
 }
 
 TEST_P(NodeDrainKubectl, ASilentNodeIsTaintedItsPodsEvictedAndItRecovers) {

@@ -62,7 +62,8 @@ DisruptionBudgetInfo make_disruption_budget_info(const api::PodDisruptionBudget&
     if (auto s = api::label_selector_from_json(spec["selector"], api::FieldPath("spec.selector"))) out.selector = *s;
   if (status.is_object()) {
     out.disruptions_allowed = status.value("disruptionsAllowed", 0);
-    for (const auto& [name, when] : status.value("disruptedPods", Json::object()).items()) out.disrupted_pods.insert(name);
+    const Json disrupted = status.value("disruptedPods", Json::object());  // items() must not outlive it
+    for (const auto& [name, when] : disrupted.items()) out.disrupted_pods.insert(name);
   }
   return out;
 }

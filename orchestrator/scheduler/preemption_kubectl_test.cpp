@@ -36,7 +36,7 @@ class PreemptionKubectl : public ::testing::TestWithParam<std::string> {
                                   "  containers:\n  - name: c\n    image: busybox\n    resources: {requests: {cpu: \"" + cpu + "\"}}\n");
     ASSERT_EQ(r.exit_code, 0) << r.output;
   }
-  std::string get(const std::string& what, const std::string& path) { return k("get " + what + " -o jsonpath=" + path).output; }
+  std::string get(const std::string& what, const std::string& path) { return k("get " + what + " -o jsonpath='" + path + "'").output; }
 
   std::string kubectl_;
   std::unique_ptr<ApiserverProcess> server_;
