@@ -198,6 +198,9 @@ int run(const Options& o) {
   std::vector<std::string> argv = {o.binary,   "apiserver",         "--data-dir",           dir.string(),
                                    "--listen", "127.0.0.1:" + port, "--insecure-plain-http"};
   if (backlog) argv.push_back("--no-scheduler");
+  // Its Node objects have no kubelet: keep the node lifecycle controller from tainting them
+  // unreachable while a long run lasts (scheduler_perf runs no such controller).
+  for (const char* arg : {"--node-monitor-grace-period", "86400"}) argv.push_back(arg);
   sy::testing::ChildProcess server(argv, (dir / "apiserver.log").string());
   const sy::client::ClusterConnection c{"127.0.0.1", port, "", "", false};
   sy::client::ApiClient api(c);

@@ -62,6 +62,10 @@ void register_apiserver(CLI::App& app, std::function<int()>& run) {
   sub->add_flag("--insecure-plain-http", o->plain_http, "serve plain HTTP (tests only)");
   sub->add_flag("!--no-scheduler", o->run_scheduler, "do not run the scheduler in-process (run `switchyard scheduler` instead)");
   sub->add_option("--compaction-interval", o->compaction_interval_seconds, "seconds between store compactions")->capture_default_str();
+  sub->add_option("--node-monitor-grace-period", o->node_monitor_grace_period_seconds,
+                  "seconds without a Lease renewal or Ready heartbeat before a node is Ready=Unknown and tainted unreachable")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   sub->add_option("--event-ttl", o->event_ttl_seconds, "seconds an Event is kept after it was last seen")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

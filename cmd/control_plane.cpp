@@ -10,6 +10,7 @@
 
 #include "cmd/advertise_address.h"
 #include "kubelet/server/kubelet_server.h"
+#include "orchestrator/apiserver/admission.h"
 #include "orchestrator/apiserver/allocation_repair.h"
 #include "orchestrator/apiserver/allocators.h"
 #include "orchestrator/apiserver/http_server.h"
@@ -24,6 +25,8 @@
 #include "orchestrator/controllers/replicaset_controller.h"
 #include "orchestrator/controllers/load_balancer_ipam_controller.h"
 #include "orchestrator/controllers/service_account_controller.h"
+#include "orchestrator/controllers/disruption_controller.h"
+#include "orchestrator/controllers/node_lifecycle_controller.h"
 #include "orchestrator/store/etcd_store.h"
 #include "orchestrator/store/sqlite_store.h"
 
@@ -125,6 +128,8 @@ struct ControlPlane::Parts {
   std::unique_ptr<controllers::DeploymentController> deployments;
   std::unique_ptr<controllers::LoadBalancerIpamController> lb_ipam;
   std::unique_ptr<controllers::ServiceAccountController> service_accounts;
+  std::unique_ptr<controllers::NodeLifecycleController> node_lifecycle;
+  std::unique_ptr<controllers::DisruptionController> disruption;
   std::unique_ptr<apiserver::KubernetesEndpointReconciler> kubernetes_endpoints;
   std::atomic<bool> stopping{false};
   std::thread compactor, repairer;
@@ -179,6 +184,8 @@ void ControlPlane::stop() {
   if (parts_->deployments) parts_->deployments->stop();
   if (parts_->lb_ipam) parts_->lb_ipam->stop();
   if (parts_->service_accounts) parts_->service_accounts->stop();
+  if (parts_->node_lifecycle) parts_->node_lifecycle->stop();
+  if (parts_->disruption) parts_->disruption->stop();
   if (parts_->kubernetes_endpoints) parts_->kubernetes_endpoints->stop();
   if (parts_->informers) parts_->informers->stop();
   if (parts_->server) parts_->server->stop();
@@ -254,6 +261,7 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   parts->registry->set_event_ttl(std::chrono::seconds(o.event_ttl_seconds));
   if (auto ok = ensure_system_namespaces(*parts->registry); !ok) return std::unexpected(ok.error());
   if (auto ok = apiserver::ensure_bootstrap_rbac(*parts->registry); !ok) return std::unexpected(ok.error());
+  if (auto ok = apiserver::ensure_system_priority_classes(*parts->registry); !ok) return std::unexpected(ok.error());
   parts->handler.emplace(*parts->registry, token);
   apiserver::HttpServerOptions server_options{o.listen, o.plain_http ? "" : cert, o.plain_http ? "" : key};
   if (!o.token_auth_file.empty())
@@ -308,6 +316,12 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
     parts->lb_ipam = std::make_unique<controllers::LoadBalancerIpamController>(*parts->informers, self, std::move(*lb_pool));
     parts->lb_ipam->start();
   }
+  parts->node_lifecycle = std::make_unique<controllers::NodeLifecycleController>(
+      *parts->informers, self,
+      controllers::NodeLifecycleOptions{.grace_period = std::chrono::seconds(std::max(1, o.node_monitor_grace_period_seconds))});
+  parts->node_lifecycle->start();
+  parts->disruption = std::make_unique<controllers::DisruptionController>(*parts->informers, self);
+  parts->disruption->start();
   parts->start_compactor(std::max(1, o.compaction_interval_seconds));
   parts->start_allocation_repair(std::max(1, o.allocation_repair_interval_seconds));
   auto plane = std::unique_ptr<ControlPlane>(new ControlPlane(std::move(parts)));

@@ -41,6 +41,9 @@ struct ControlPlaneOptions {
   std::string advertise_address;
   // Addresses for LoadBalancer Services (controllers/load_balancer_ip_pool.h); empty: none given.
   std::string load_balancer_ip_pool;
+  // The node lifecycle controller's --node-monitor-grace-period: a node whose kubelet posted
+  // nothing (Lease, Ready heartbeat) for this long turns Ready=Unknown and is tainted unreachable.
+  int node_monitor_grace_period_seconds = 40;
 };
 
 class ControlPlane {

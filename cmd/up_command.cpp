@@ -331,6 +331,10 @@ void register_up(CLI::App& app, std::function<int()>& run) {
       "--load-balancer-ip-pool", o->control_plane.load_balancer_ip_pool,
       "addresses for LoadBalancer Services: IPv4 CIDRs and FIRST-LAST ranges, comma-separated (default: none, they stay pending)");
   sub->add_option("--service-cidr", o->control_plane.service_cidr, "ClusterIP range")->capture_default_str();
+  sub->add_option("--node-monitor-grace-period", o->control_plane.node_monitor_grace_period_seconds,
+                  "seconds without a Lease renewal or Ready heartbeat before a node is Ready=Unknown and tainted unreachable")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   sub->add_option("--cluster-cidr", o->cluster_cidrs, "pod CIDRs: traffic from outside them is masqueraded")->delimiter(',');
   sub->add_option("--node-name", o->node_name, "this node's name (default: the host name)");
   sub->add_option("--node-ip", o->node_ip, "this node's address, where cluster DNS is served (default: the first global IPv4)");

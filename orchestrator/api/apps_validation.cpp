@@ -203,6 +203,7 @@ FieldErrors validate_update(const Object& o, const Object& old) {
     if (const auto* oc = std::get_if<ControllerRevision>(&old); oc && c->data_json != oc->data_json)
       errs.push_back(invalid(FieldPath("data"), "runtime.RawExtension{...}", "field is immutable"));
   validate_config_update(errs, o, old);
+  for (auto& e : validate_policy_update(o, old)) errs.push_back(std::move(e));
   return errs;
 }
 

@@ -45,6 +45,9 @@ void apply_defaults(ClusterRoleBinding& o);
 void apply_defaults(ConfigMap& o);
 void apply_defaults(Secret& o);
 void apply_defaults(ServiceAccount& o);
+// policy_validation.cpp: a PriorityClass's value (0) and preemptionPolicy (PreemptLowerPriority).
+void apply_defaults(PriorityClass& o);
+void apply_defaults(PodDisruptionBudget& o);
 void apply_defaults(Object& o, const ClusterNetworkConfig& net);
 
 }  // namespace switchyard::api

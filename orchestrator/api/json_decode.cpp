@@ -398,6 +398,10 @@ static void decode_body(Reader& r, Role& o) { r.passthrough({"rules"}, o.body); 
 static void decode_body(Reader& r, ClusterRole& o) { r.passthrough({"rules", "aggregationRule"}, o.body); }
 static void decode_body(Reader& r, RoleBinding& o) { r.passthrough({"subjects", "roleRef"}, o.body); }
 static void decode_body(Reader& r, ClusterRoleBinding& o) { r.passthrough({"subjects", "roleRef"}, o.body); }
+static void decode_body(Reader& r, PriorityClass& o) {
+  r.passthrough({"value", "globalDefault", "description", "preemptionPolicy"}, o.body);
+}
+static void decode_body(Reader& r, PodDisruptionBudget& o) { r.passthrough({"spec", "status"}, o.body); }
 
 }  // namespace codec
 
@@ -441,6 +445,8 @@ constexpr KindEntry kKinds[] = {
     {"v1", "ConfigMap", &decode_kind<ConfigMap>},
     {"v1", "Secret", &decode_kind<Secret>},
     {"v1", "ServiceAccount", &decode_kind<ServiceAccount>},
+    {"scheduling.k8s.io/v1", "PriorityClass", &decode_kind<PriorityClass>},
+    {"policy/v1", "PodDisruptionBudget", &decode_kind<PodDisruptionBudget>},
 };
 const KindEntry* find_kind(std::string_view api_version, std::string_view kind) {
   for (const auto& k : kKinds)

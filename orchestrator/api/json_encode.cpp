@@ -313,6 +313,8 @@ static void encode_body(json& j, const Role& o) { put_passthrough(j, o.body); }
 static void encode_body(json& j, const ClusterRole& o) { put_passthrough(j, o.body); }
 static void encode_body(json& j, const RoleBinding& o) { put_passthrough(j, o.body); }
 static void encode_body(json& j, const ClusterRoleBinding& o) { put_passthrough(j, o.body); }
+static void encode_body(json& j, const PriorityClass& o) { put_passthrough(j, o.body); }
+static void encode_body(json& j, const PodDisruptionBudget& o) { put_passthrough(j, o.body); }
 
 }  // namespace codec
 

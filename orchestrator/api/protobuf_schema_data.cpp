@@ -7,6 +7,7 @@
 // kubernetes/kubernetes staging/src/k8s.io/api (rbac/v1 046d201c, authorization/v1 06120030).
 // The core/v1 ConfigMap, Secret and ServiceAccount messages at the very end: kubernetes/api 10b39a39b
 // core/v1/types.go.
+// The scheduling/v1 and policy/v1 messages after them, from kubernetes/api's Go tags likewise.
 #include "orchestrator/api/protobuf_schema.h"
 
 namespace switchyard::api::protobuf {
@@ -1305,6 +1306,38 @@ message core/v1.ServiceAccount
 message core/v1.ServiceAccountList
   1 metadata m:meta/v1.ListMeta
   2 items []m:core/v1.ServiceAccount always
+message scheduling/v1.PriorityClass
+  1 metadata m:meta/v1.ObjectMeta
+  2 value int32 always
+  3 globalDefault bool
+  4 description string
+  5 preemptionPolicy ?string
+message scheduling/v1.PriorityClassList
+  1 metadata m:meta/v1.ListMeta
+  2 items []m:scheduling/v1.PriorityClass always
+message policy/v1.PodDisruptionBudget
+  1 metadata m:meta/v1.ObjectMeta
+  2 spec m:policy/v1.PodDisruptionBudgetSpec
+  3 status m:policy/v1.PodDisruptionBudgetStatus
+message policy/v1.PodDisruptionBudgetList
+  1 metadata m:meta/v1.ListMeta
+  2 items []m:policy/v1.PodDisruptionBudget always
+message policy/v1.PodDisruptionBudgetSpec
+  1 minAvailable ?intstr
+  2 selector ?m:meta/v1.LabelSelector
+  3 maxUnavailable ?intstr
+  4 unhealthyPodEvictionPolicy ?string
+message policy/v1.PodDisruptionBudgetStatus
+  1 observedGeneration int64
+  2 disruptedPods map:string:time
+  3 disruptionsAllowed int32 always
+  4 currentHealthy int32 always
+  5 desiredHealthy int32 always
+  6 expectedPods int32 always
+  7 conditions []m:meta/v1.Condition
+message policy/v1.Eviction
+  1 metadata m:meta/v1.ObjectMeta
+  2 deleteOptions ?m:meta/v1.DeleteOptions
 )schema";
 
 }  // namespace switchyard::api::protobuf

@@ -6,9 +6,12 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "orchestrator/api/defaults.h"
 #include "orchestrator/api/field_error.h"
 #include "orchestrator/api/names.h"
+#include "orchestrator/api/selectors.h"
 #include "orchestrator/api/types.h"
 
 namespace switchyard::api {
@@ -40,6 +43,12 @@ FieldErrors validate(const ClusterRoleBinding& o);
 FieldErrors validate(const ConfigMap& o);
 FieldErrors validate(const Secret& o);
 FieldErrors validate(const ServiceAccount& o);
+// policy_validation.cpp (pkg/apis/scheduling/validation, pkg/apis/policy/validation).
+FieldErrors validate(const PriorityClass& o);
+FieldErrors validate(const PodDisruptionBudget& o);
+FieldErrors validate_policy_update(const Object& o, const Object& old);
+// A metav1.LabelSelector in JSON (null: matches nothing), e.g. a PodDisruptionBudget's.
+std::expected<LabelSelector, FieldErrors> label_selector_from_json(const nlohmann::json& selector, const FieldPath& path);
 FieldErrors validate(const Object& o, const ClusterNetworkConfig& net);
 // What only an update can break (the strategies' ValidateUpdate): the workloads' selectors are
 // immutable. `old` is the stored object; empty for kinds with no such rules.

@@ -8,6 +8,7 @@
 #include "orchestrator/apiserver/content_negotiation.h"
 #include "orchestrator/apiserver/patch.h"
 #include "orchestrator/apiserver/pod_binding.h"
+#include "orchestrator/apiserver/pod_eviction.h"
 #include "orchestrator/apiserver/query_params.h"
 #include "orchestrator/apiserver/server_side_apply.h"
 #include "orchestrator/apiserver/update_managers.h"
@@ -234,6 +235,14 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
   if (!r->subresource.empty() && std::find(res.subresources.begin(), res.subresources.end(), r->subresource) == res.subresources.end())
     return error_response(not_found_path());
   if (r->subresource == "scale") return handle_scale(req, res, r->ns, r->name);
+  if (r->subresource == "eviction") {
+    if (req.method != "POST") return error_response(method_not_allowed());
+    ApiError err;
+    auto body = parse_body(req, err);
+    if (!body) return error_response(err);
+    auto evicted = evict_pod(registry_, r->ns, r->name, *body);
+    return evicted ? json_response(201, *evicted) : error_response(evicted.error());
+  }
 
   if (res.create_only) {  // access reviews: answered, not stored
     if (req.method != "POST" || !r->name.empty()) return error_response(method_not_allowed());

@@ -91,5 +91,8 @@ std::optional<Json> apps_cells(const std::string& kind, const Json& object, cons
 // ConfigMap, Secret, ServiceAccount (config_tables.cpp).
 std::optional<Json> config_columns(const std::string& kind);
 std::optional<Json> config_cells(const std::string& kind, const Json& object, const std::string& age);
+// PriorityClass and PodDisruptionBudget (policy_tables.cpp); nullopt for other kinds.
+std::optional<Json> policy_columns(const std::string& kind);
+std::optional<Json> policy_cells(const std::string& kind, const Json& object, const std::string& age);
 
 }  // namespace switchyard::apiserver

@@ -14,6 +14,7 @@
 #include "orchestrator/api/json_codec.h"
 #include "orchestrator/api/selectors.h"
 #include "orchestrator/api/validation.h"
+#include "orchestrator/apiserver/admission.h"
 #include "orchestrator/apiserver/graceful_deletion.h"
 #include "orchestrator/apiserver/service_update.h"
 
@@ -167,6 +168,7 @@ ApiResult<Json> ObjectRegistry::create(const ResourceInfo& r, const std::string&
   } else {
     m.namespace_.clear();
   }
+  if (auto admitted = run_admission(*this, r, obj, nullptr); !admitted) return std::unexpected(admitted.error());
   if (m.name.empty() && !m.generate_name.empty()) m.name = m.generate_name + random_suffix(5);
   m.uid = new_uid();
   m.creation_timestamp = now_rfc3339();
@@ -374,6 +376,8 @@ ApiResult<Json> ObjectRegistry::update(const ResourceInfo& r, const std::string&
     obj = std::move(re->object);
     if (status_only) api::meta_of(obj) = om;
   }
+  if (!status_only)
+    if (auto admitted = run_admission(*this, r, obj, &old_obj->object); !admitted) return std::unexpected(admitted.error());
   if (auto* svc = std::get_if<api::Service>(&obj); svc && !status_only)
     prepare_service_update(std::get<api::Service>(old_obj->object), *svc);
   api::apply_defaults(obj, net_);

@@ -102,9 +102,23 @@ constexpr auto kWorkloadRules = std::to_array<ListRule>({SWITCHYARD_WORKLOAD_RUL
 #undef SWITCHYARD_CONTAINER_LISTS
 
 // The RBAC kinds have no list rules: their lists (rules, subjects) are replaced whole, as upstream.
-constexpr std::array<std::string_view, 15> kKinds{
-    "Namespace",          "Pod",  "Service",     "Endpoints",   "EndpointSlice",     "Node", "Lease", "Event", "Deployment", "ReplicaSet",
-    "ControllerRevision", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"};
+constexpr std::array<std::string_view, 17> kKinds{"Namespace",
+                                                  "Pod",
+                                                  "Service",
+                                                  "Endpoints",
+                                                  "EndpointSlice",
+                                                  "Node",
+                                                  "Lease",
+                                                  "Event",
+                                                  "Deployment",
+                                                  "ReplicaSet",
+                                                  "ControllerRevision",
+                                                  "Role",
+                                                  "ClusterRole",
+                                                  "RoleBinding",
+                                                  "ClusterRoleBinding",
+                                                  "PriorityClass",
+                                                  "PodDisruptionBudget"};
 // ConfigMap, Secret, ServiceAccount: no list rules either (a ServiceAccount's secrets are replaced whole).
 constexpr std::array<std::string_view, 3> kConfigKinds{"ConfigMap", "Secret", "ServiceAccount"};
 

@@ -129,7 +129,7 @@ std::vector<Json> bootstrap_cluster_roles() {
            rule(kRead, {""}, {"nodes", "namespaces", "services", "replicationcontrollers", "persistentvolumeclaims", "persistentvolumes"}),
            rule({"delete", "get", "list", "watch"}, {""}, {"pods"}), rule({"create"}, {""}, {"bindings", "pods/binding"}),
            rule({"patch", "update"}, {""}, {"pods/status"}), rule(kRead, {"apps"}, {"replicasets", "statefulsets"}),
-           rule({"create"}, {"authorization.k8s.io"}, {"subjectaccessreviews"})}),
+           rule({"create"}, {"authorization.k8s.io"}, {"subjectaccessreviews"}), rule(kRead, {"policy"}, {"poddisruptionbudgets"})}),
       cluster_role(
           "system:kube-controller-manager",
           {rule({"create", "patch", "update"}, {"", "events.k8s.io"}, {"events"}), rule({"create"}, {"coordination.k8s.io"}, {"leases"}),

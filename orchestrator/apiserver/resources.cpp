@@ -5,7 +5,7 @@ namespace switchyard::apiserver {
 const std::vector<ResourceInfo>& served_resources() {
   static const std::vector<ResourceInfo> resources = {
       {"", "v1", "namespaces", "namespace", "Namespace", false, {"ns"}, {"status"}},
-      {"", "v1", "pods", "pod", "Pod", true, {"po"}, {"status", "log", "exec", "attach", "portforward"}},
+      {"", "v1", "pods", "pod", "Pod", true, {"po"}, {"status", "log", "exec", "attach", "portforward", "eviction"}},
       {"", "v1", "services", "service", "Service", true, {"svc"}, {"status"}},
       {"", "v1", "endpoints", "endpoints", "Endpoints", true, {"ep"}, {}},
       {"", "v1", "nodes", "node", "Node", false, {"no"}, {"status"}},
@@ -18,6 +18,8 @@ const std::vector<ResourceInfo>& served_resources() {
       {"", "v1", "configmaps", "configmap", "ConfigMap", true, {"cm"}, {}},
       {"", "v1", "secrets", "secret", "Secret", true, {}, {}},
       {"", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, {"sa"}, {}},
+      {"scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "PriorityClass", false, {"pc"}, {}},
+      {"policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", true, {"pdb"}, {"status"}},
       {"rbac.authorization.k8s.io", "v1", "roles", "role", "Role", true, {}, {}},
       {"rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", false, {}, {}},
       {"rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", true, {}, {}},

@@ -39,6 +39,10 @@ constexpr std::string_view plural_of() {
     return "secrets";
   else if constexpr (std::is_same_v<T, api::ServiceAccount>)
     return "serviceaccounts";
+  else if constexpr (std::is_same_v<T, api::PriorityClass>)
+    return "priorityclasses";
+  else if constexpr (std::is_same_v<T, api::PodDisruptionBudget>)
+    return "poddisruptionbudgets";
   else
     static_assert(sizeof(T) == 0, "no REST path for this type");
 }

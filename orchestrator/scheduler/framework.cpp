@@ -21,6 +21,30 @@ std::string histogram(const std::map<std::string, int>& counts) {
 
 }  // namespace
 
+FilterResult run_filters(const PodInfo& pod, const NodeInfo& n, const InterPodAffinityState& affinity, const TopologySpreadState& spread) {
+  FilterResult r = filter_node_unschedulable(pod, n);
+  if (r.ok()) r = filter_node_name(pod, n);
+  if (r.ok()) r = filter_taint_toleration(pod, n);
+  if (r.ok()) r = filter_node_affinity(pod, n);
+  if (r.ok()) r = filter_node_ports(pod, n);
+  if (r.ok()) r = filter_node_resources_fit(pod, n);
+  if (r.ok()) r = filter_inter_pod_affinity(pod, n, affinity);
+  if (r.ok()) r = filter_topology_spread(pod, n, spread);
+  return r;
+}
+
+std::optional<NodeInfo> with_nominated_pods(const PodInfo& pod, const NodeInfo& node, const NominatedPods& nominated) {
+  auto it = nominated.find(node.name());
+  if (it == nominated.end()) return std::nullopt;
+  std::optional<NodeInfo> copy;
+  for (const auto& p : it->second) {
+    if (p->key == pod.key || p->priority < pod.priority) continue;
+    if (!copy) copy = node;
+    copy->add_pod(p);
+  }
+  return copy;
+}
+
 std::string FitError::message() const {
   if (num_all_nodes == 0) return kNoNodesAvailable;
   std::map<std::string, int> counts;
@@ -42,7 +66,8 @@ std::size_t SchedulingCycle::nodes_to_find(std::size_t all) const {
 }
 
 CycleResult SchedulingCycle::schedule(const PodInfo& pod, const std::vector<const NodeInfo*>& nodes,
-                                      const std::map<std::string, api::StringMap>& namespace_labels, bool any_pod_affinity) {
+                                      const std::map<std::string, api::StringMap>& namespace_labels, bool any_pod_affinity,
+                                      const NominatedPods* nominated) {
   CycleResult result;
   if (nodes.empty()) {
     result.error = FitError{};
@@ -63,14 +88,9 @@ CycleResult SchedulingCycle::schedule(const PodInfo& pod, const std::vector<cons
   std::size_t i = 0;
   for (; i < nodes.size() && feasible.size() < want; ++i) {
     const NodeInfo& n = *nodes[(start + i) % nodes.size()];
-    FilterResult r = filter_node_unschedulable(pod, n);
-    if (r.ok()) r = filter_node_name(pod, n);
-    if (r.ok()) r = filter_taint_toleration(pod, n);
-    if (r.ok()) r = filter_node_affinity(pod, n);
-    if (r.ok()) r = filter_node_ports(pod, n);
-    if (r.ok()) r = filter_node_resources_fit(pod, n);
-    if (r.ok()) r = filter_inter_pod_affinity(pod, n, affinity);
-    if (r.ok()) r = filter_topology_spread(pod, n, spread);
+    FilterResult r = run_filters(pod, n, affinity, spread);
+    if (r.ok() && nominated && !nominated->empty())
+      if (auto with = with_nominated_pods(pod, n, *nominated)) r = run_filters(pod, *with, affinity, spread);
     if (r.ok())
       feasible.push_back(&n);
     else

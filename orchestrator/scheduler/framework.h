@@ -25,6 +25,16 @@ struct FitError {
   std::string message() const;
 };
 
+// Pods nominated onto each node (status.nominatedNodeName) while they wait for their victims to
+// go: the filters count them there when their priority is at least the scheduled pod's.
+using NominatedPods = std::map<std::string, std::vector<PodInfoPtr>>;
+
+// Every Filter plugin in upstream's order, stopping at the first that fails.
+FilterResult run_filters(const PodInfo& pod, const NodeInfo& node, const InterPodAffinityState& affinity,
+                         const TopologySpreadState& spread);
+// `node` with the nominated pods that `pod` must leave room for; nullopt when there are none.
+std::optional<NodeInfo> with_nominated_pods(const PodInfo& pod, const NodeInfo& node, const NominatedPods& nominated);
+
 inline constexpr const char* kNoNodesAvailable = "no nodes available to schedule pods";
 
 struct CycleOptions {
@@ -43,7 +53,8 @@ class SchedulingCycle {
   explicit SchedulingCycle(CycleOptions options = {}, std::uint64_t seed = std::random_device{}()) : options_(options), rng_(seed) {}
   // `any_pod_affinity`: whether any pod on the nodes carries pod (anti-)affinity terms.
   CycleResult schedule(const PodInfo& pod, const std::vector<const NodeInfo*>& nodes,
-                       const std::map<std::string, api::StringMap>& namespace_labels = {}, bool any_pod_affinity = true);
+                       const std::map<std::string, api::StringMap>& namespace_labels = {}, bool any_pod_affinity = true,
+                       const NominatedPods* nominated = nullptr);
   std::size_t nodes_to_find(std::size_t all) const;
 
  private:

@@ -51,6 +51,7 @@ Scheduler::Scheduler(client::SharedInformerFactory& informers, client::ClusterCo
       options_(std::move(options)),
       pods_(informers.informer<api::Pod>()),
       nodes_(informers.informer<api::Node>()),
+      pdbs_(informers.informer<api::PodDisruptionBudget>()),
       queue_(options_.queue),
       cycle_(options_.cycle) {
   handlers_ = std::make_unique<Handlers>(Handlers{*this});
@@ -94,13 +95,19 @@ void Scheduler::on_pod_added(const client::ObjectPtr<api::Pod>& pod) {
     spdlog::warn("event=pod_unparseable pod={}/{} error=\"{}\"", pod->metadata.namespace_, pod->metadata.name, info.error().describe());
     return;
   }
+  if (auto n = pod->status.passthrough.find("nominatedNodeName"); n != pod->status.passthrough.end())
+    if (const Json node = Json::parse(n->second, nullptr, false); node.is_string() && !node.get<std::string>().empty())
+      nominate(*info, node.get<std::string>());
   queue_.add_or_update(*info);
 }
 
 void Scheduler::on_pod_updated(const client::ObjectPtr<api::Pod>& old_pod, const client::ObjectPtr<api::Pod>& pod) {
   const std::string key = client::object_key(pod->metadata);
   if (!pod->spec.node_name.empty()) {
-    if (old_pod->spec.node_name.empty()) queue_.remove(key);  // bound (by us or by anyone)
+    if (old_pod->spec.node_name.empty()) {  // bound (by us or by anyone)
+      queue_.remove(key);
+      unnominate(key);
+    }
     if (terminal(*pod)) {
       cache_.remove_pod(key);
       queue_.move_all_to_active_or_backoff();  // its resources are free again
@@ -111,6 +118,7 @@ void Scheduler::on_pod_updated(const client::ObjectPtr<api::Pod>& old_pod, const
   }
   if (!responsible_for(*pod) || pod->metadata.deletion_timestamp) {
     queue_.remove(key);
+    unnominate(key);
     return;
   }
   // Status-only changes (our own PodScheduled=False) do not make a pod schedulable.
@@ -129,6 +137,7 @@ void Scheduler::on_pod_deleted(const client::ObjectPtr<api::Pod>& pod) {
     queue_.move_all_to_active_or_backoff();
   }
   queue_.remove(key);
+  unnominate(key);
 }
 
 void Scheduler::start() {
@@ -212,9 +221,10 @@ void Scheduler::schedule_one(QueuedPod queued) {
     return;
   }
   ++stats_.attempts;
+  const NominatedPods nominated = nominated_snapshot();
   CycleResult result;
   const std::string node = cache_.pick_and_assume(info, [&](const std::vector<const NodeInfo*>& nodes) {
-    result = cycle_.schedule(*info, nodes, {}, cache_.pods_with_affinity() > 0);
+    result = cycle_.schedule(*info, nodes, {}, cache_.pods_with_affinity() > 0, nominated.empty() ? nullptr : &nominated);
     return result.node;
   });
   if (!node.empty()) {
@@ -223,6 +233,7 @@ void Scheduler::schedule_one(QueuedPod queued) {
     return;
   }
   ++stats_.unschedulable;
+  if (result.error && result.error->num_all_nodes > 0 && info->preemption_policy != "Never") post_filter(info, *result.error);
   const std::string message = result.error ? result.error->message() : std::string(kNoNodesAvailable);
   spdlog::info("event=pod_unschedulable pod={} attempts={} message=\"{}\"", info->key, queued.attempts, message);
   queue_.requeue_unschedulable(queued);

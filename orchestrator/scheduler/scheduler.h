@@ -21,6 +21,7 @@
 #include "orchestrator/client/api_client.h"
 #include "orchestrator/client/informer_factory.h"
 #include "orchestrator/scheduler/framework.h"
+#include "orchestrator/scheduler/preemption.h"
 #include "orchestrator/scheduler/scheduler_cache.h"
 #include "orchestrator/scheduler/scheduling_queue.h"
 
@@ -37,7 +38,7 @@ struct SchedulerOptions {
 
 struct SchedulerStats {
   std::atomic<std::uint64_t> attempts{0}, scheduled{0}, bound{0}, bind_failures{0}, unschedulable{0}, events{0}, event_failures{0},
-      events_dropped{0};
+      events_dropped{0}, preemptions{0}, victims{0};
 };
 
 class Scheduler {
@@ -68,6 +69,16 @@ class Scheduler {
   void submit(std::function<void(client::ApiClient&)> task, bool deferred = false);
   void binder();
   bool responsible_for(const api::Pod& pod) const;
+  // Preemption (scheduler_preemption.cpp): the PostFilter for a pod that fits nowhere. Returns
+  // the node it was nominated to (empty: none), and says why not in `fit`.
+  std::string post_filter(const PodInfoPtr& pod, FitError& fit);
+  // In a binder: victims marked DisruptionTarget and deleted (gracefully), Preempted Events,
+  // lower-priority pods nominated there un-nominated, the preemptor's nominatedNodeName.
+  void prepare_candidate(const PodInfoPtr& pod, const std::string& node, const std::vector<PodInfoPtr>& victims,
+                         const std::vector<PodInfoPtr>& displaced, client::ApiClient& api);
+  void nominate(const PodInfoPtr& pod, const std::string& node);
+  void unnominate(const std::string& key);
+  NominatedPods nominated_snapshot() const;
   void on_pod_added(const client::ObjectPtr<api::Pod>& pod);
   void on_pod_updated(const client::ObjectPtr<api::Pod>& old_pod, const client::ObjectPtr<api::Pod>& pod);
   void on_pod_deleted(const client::ObjectPtr<api::Pod>& pod);
@@ -77,6 +88,7 @@ class Scheduler {
   SchedulerOptions options_;
   client::SharedIndexInformer<api::Pod>& pods_;
   client::SharedIndexInformer<api::Node>& nodes_;
+  client::SharedIndexInformer<api::PodDisruptionBudget>& pdbs_;
   std::unique_ptr<Handlers> handlers_;
   SchedulerCache cache_;
   SchedulingQueue queue_;
@@ -89,6 +101,10 @@ class Scheduler {
   std::vector<std::thread> binders_;
   std::thread loop_, flusher_;
   std::atomic<bool> stopping_{false};
+
+  mutable std::mutex nominated_mu_;
+  NominatedPods nominated_;                          // node -> pods nominated there
+  std::map<std::string, std::string> nominated_on_;  // pod key -> its nominated node
 
   std::mutex events_mu_;
   std::map<std::string, std::string> last_failure_;  // pod key -> the last FailedScheduling message recorded
