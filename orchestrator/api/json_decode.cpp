@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "orchestrator/api/apps_codec.h"
+#include "orchestrator/api/batch_codec.h"
 #include "orchestrator/api/json_reader.h"
 
 namespace switchyard::api {
@@ -437,6 +438,8 @@ constexpr KindEntry kKinds[] = {
     {"rbac.authorization.k8s.io/v1", "ClusterRole", &decode_kind<ClusterRole>},
     {"rbac.authorization.k8s.io/v1", "RoleBinding", &decode_kind<RoleBinding>},
     {"rbac.authorization.k8s.io/v1", "ClusterRoleBinding", &decode_kind<ClusterRoleBinding>},
+    {"batch/v1", "Job", &decode_kind<Job>},
+    {"batch/v1", "CronJob", &decode_kind<CronJob>},
 };
 const KindEntry* find_kind(std::string_view api_version, std::string_view kind) {
   for (const auto& k : kKinds)

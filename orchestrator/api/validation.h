@@ -34,6 +34,10 @@ FieldErrors validate(const Role& o);
 FieldErrors validate(const ClusterRole& o);
 FieldErrors validate(const RoleBinding& o);
 FieldErrors validate(const ClusterRoleBinding& o);
+// batch/v1 (batch_validation.cpp, pkg/apis/batch/validation).
+FieldErrors validate(const Job& o);
+FieldErrors validate(const CronJob& o);
+FieldErrors validate_batch_update(const Object& o, const Object& old);
 FieldErrors validate(const Object& o, const ClusterNetworkConfig& net);
 // What only an update can break (the strategies' ValidateUpdate): the workloads' selectors are
 // immutable. `old` is the stored object; empty for kinds with no such rules.

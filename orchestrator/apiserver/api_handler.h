@@ -88,5 +88,10 @@ Json to_table(const ResourceInfo& r, const Json& object_or_list, bool include_ob
 // The apps/v1 kinds' columns and cells (apps_tables.cpp); nullopt for other kinds.
 std::optional<Json> apps_columns(const std::string& kind);
 std::optional<Json> apps_cells(const std::string& kind, const Json& object, const std::string& age);
+// The batch/v1 kinds' (batch_tables.cpp).
+std::optional<Json> batch_columns(const std::string& kind);
+std::optional<Json> batch_cells(const std::string& kind, const Json& object, const std::string& age);
+// apimachinery's duration.HumanDuration ("2m30s"), tables.cpp.
+std::string human_duration(long long seconds);
 
 }  // namespace switchyard::apiserver

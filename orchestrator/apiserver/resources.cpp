@@ -15,6 +15,8 @@ const std::vector<ResourceInfo>& served_resources() {
       {"apps", "v1", "deployments", "deployment", "Deployment", true, {"deploy"}, {"status", "scale"}},
       {"apps", "v1", "replicasets", "replicaset", "ReplicaSet", true, {"rs"}, {"status", "scale"}},
       {"apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision", true, {}, {}},
+      {"batch", "v1", "jobs", "job", "Job", true, {}, {"status"}},
+      {"batch", "v1", "cronjobs", "cronjob", "CronJob", true, {"cj"}, {"status"}},
       {"rbac.authorization.k8s.io", "v1", "roles", "role", "Role", true, {}, {}},
       {"rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", false, {}, {}},
       {"rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", true, {}, {}},
