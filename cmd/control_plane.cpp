@@ -19,6 +19,7 @@
 #include "orchestrator/apiserver/pki.h"
 #include "orchestrator/client/informer_factory.h"
 #include "orchestrator/controllers/deployment_controller.h"
+#include "orchestrator/controllers/job_controller.h"
 #include "orchestrator/controllers/endpointslice_controller.h"
 #include "orchestrator/scheduler/scheduler.h"
 #include "orchestrator/controllers/replicaset_controller.h"
@@ -122,6 +123,7 @@ struct ControlPlane::Parts {
   std::unique_ptr<scheduler::Scheduler> scheduler;
   std::unique_ptr<controllers::ReplicaSetController> replicasets;
   std::unique_ptr<controllers::DeploymentController> deployments;
+  std::unique_ptr<controllers::JobController> jobs;
   std::unique_ptr<controllers::LoadBalancerIpamController> lb_ipam;
   std::unique_ptr<apiserver::KubernetesEndpointReconciler> kubernetes_endpoints;
   std::atomic<bool> stopping{false};
@@ -175,6 +177,7 @@ void ControlPlane::stop() {
   if (parts_->scheduler) parts_->scheduler->stop();
   if (parts_->replicasets) parts_->replicasets->stop();
   if (parts_->deployments) parts_->deployments->stop();
+  if (parts_->jobs) parts_->jobs->stop();
   if (parts_->lb_ipam) parts_->lb_ipam->stop();
   if (parts_->kubernetes_endpoints) parts_->kubernetes_endpoints->stop();
   if (parts_->informers) parts_->informers->stop();
@@ -297,6 +300,8 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   parts->replicasets->start();
   parts->deployments = std::make_unique<controllers::DeploymentController>(*parts->informers, self);
   parts->deployments->start();
+  parts->jobs = std::make_unique<controllers::JobController>(*parts->informers, self);
+  parts->jobs->start();
   if (!lb_pool->empty()) {
     parts->lb_ipam = std::make_unique<controllers::LoadBalancerIpamController>(*parts->informers, self, std::move(*lb_pool));
     parts->lb_ipam->start();
