@@ -261,6 +261,8 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   apiserver::HttpServerOptions server_options{o.listen, o.plain_http ? "" : cert, o.plain_http ? "" : key};
   if (!o.token_auth_file.empty())
     if (auto ok = parts->handler->access().authenticator().load_token_file(o.token_auth_file); !ok) return fail(ok.error());
+  if (!o.component_tokens.empty())
+    if (auto ok = parts->handler->access().authenticator().add_tokens(o.component_tokens, "component tokens"); !ok) return fail(ok.error());
   if (const std::string client_ca = !o.client_ca_file.empty() ? o.client_ca_file
                                     : creds                   ? creds->ca_cert_file.string()
                                                               : "";

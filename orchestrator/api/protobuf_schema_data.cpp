@@ -1232,6 +1232,20 @@ message authorization/v1.SelfSubjectAccessReview
 message authorization/v1.SelfSubjectAccessReviewSpec
   1 resourceAttributes ?m:authorization/v1.ResourceAttributes
   2 nonResourceAttributes ?m:authorization/v1.NonResourceAttributes
+message authorization/v1.SubjectAccessReview
+  1 metadata m:meta/v1.ObjectMeta
+  2 spec m:authorization/v1.SubjectAccessReviewSpec always
+  3 status m:authorization/v1.SubjectAccessReviewStatus
+message authorization/v1.LocalSubjectAccessReview
+  1 metadata m:meta/v1.ObjectMeta
+  2 spec m:authorization/v1.SubjectAccessReviewSpec always
+  3 status m:authorization/v1.SubjectAccessReviewStatus
+message authorization/v1.SubjectAccessReviewSpec
+  1 resourceAttributes ?m:authorization/v1.ResourceAttributes
+  2 nonResourceAttributes ?m:authorization/v1.NonResourceAttributes
+  3 user string
+  4 groups []string
+  6 uid string
 message authorization/v1.ResourceAttributes
   1 namespace string
   2 verb string
