@@ -208,8 +208,16 @@ Result<void> JobController::sync(const std::string& key, client::ApiClient& api)
   const auto cached = jobs_.indexer().get(key);
   if (!cached) {
     expectations_.forget(key);
-    std::lock_guard lock(mu_);
-    last_failure_.erase(key);
+    {
+      std::lock_guard lock(mu_);
+      last_failure_.erase(key);
+    }
+    // The Job is gone: its pods keep no finalizer of ours, or their deletion would never end.
+    const auto slash = key.find('/');
+    const std::string ns = key.substr(0, slash), name = key.substr(slash + 1);
+    for (const auto& p : pods_.indexer().in_namespace(ns))
+      if (const auto* ref = controller_ref(p->metadata); ref && ref->kind == "Job" && ref->name == name)
+        if (auto r = release(*p, api); !r) return r;
     return {};
   }
   api::Job job = *cached;

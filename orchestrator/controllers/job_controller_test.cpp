@@ -188,6 +188,14 @@ TEST_F(JobControllerTest, TtlAfterFinishedDeletesTheJob) {
   ASSERT_TRUE(eventually([&] { return job("brief").is_null(); }, 6));
 }
 
+TEST_F(JobControllerTest, DeletingARunningJobLetsItsPodsGo) {
+  create(jobs_res(), "batch", job_body("gone", R"("parallelism":2,"completions":4,)"));
+  ASSERT_TRUE(eventually([&] { return running("gone").size() == 2; }));
+  ASSERT_TRUE(registry_->remove(jobs_res(), "batch", "gone"));
+  // The API server deletes the owned pods; the controller takes its finalizer off so they go.
+  ASSERT_TRUE(eventually([&] { return pods("gone").empty(); })) << pods("gone").size() << " " << pods("gone")[0].dump();
+}
+
 TEST_F(JobControllerTest, RestartedControllerNeitherRecreatesNorRecounts) {
   create(jobs_res(), "batch", job_body("steady", R"("completions":3,"parallelism":3,)"));
   ASSERT_TRUE(eventually([&] { return running("steady").size() == 3; }));
