@@ -98,8 +98,8 @@ Figures run_once(const std::string& binary, int completions, int parallelism) {
       complete = complete || (c.value("type", "") == "Complete" && c.value("status", "") == "True");
     if (complete) break;
     const Json pods = Json::parse(
-        must("GET", "/api/v1/namespaces/bench/pods?labelSelector=batch.kubernetes.io%2Fjob-name%3Dwork&fieldSelector=status.phase%3DPending",
-             "")
+        must("GET",
+             "/api/v1/namespaces/bench/pods?labelSelector=batch.kubernetes.io%2Fjob-name%3Dwork&fieldSelector=status.phase%3DPending", "")
             .body)["items"];
     f.max_active = std::max(f.max_active, static_cast<int>(pods.size()));
     const auto w0 = Clock::now();
