@@ -20,6 +20,8 @@
 #include "orchestrator/apiserver/pki.h"
 #include "orchestrator/client/informer_factory.h"
 #include "orchestrator/controllers/deployment_controller.h"
+#include "orchestrator/controllers/job_controller.h"
+#include "orchestrator/controllers/cronjob_controller.h"
 #include "orchestrator/controllers/endpointslice_controller.h"
 #include "orchestrator/scheduler/scheduler.h"
 #include "orchestrator/controllers/replicaset_controller.h"
@@ -126,6 +128,8 @@ struct ControlPlane::Parts {
   std::unique_ptr<scheduler::Scheduler> scheduler;
   std::unique_ptr<controllers::ReplicaSetController> replicasets;
   std::unique_ptr<controllers::DeploymentController> deployments;
+  std::unique_ptr<controllers::JobController> jobs;
+  std::unique_ptr<controllers::CronJobController> cronjobs;
   std::unique_ptr<controllers::LoadBalancerIpamController> lb_ipam;
   std::unique_ptr<controllers::ServiceAccountController> service_accounts;
   std::unique_ptr<controllers::NodeLifecycleController> node_lifecycle;
@@ -182,6 +186,8 @@ void ControlPlane::stop() {
   if (parts_->scheduler) parts_->scheduler->stop();
   if (parts_->replicasets) parts_->replicasets->stop();
   if (parts_->deployments) parts_->deployments->stop();
+  if (parts_->jobs) parts_->jobs->stop();
+  if (parts_->cronjobs) parts_->cronjobs->stop();
   if (parts_->lb_ipam) parts_->lb_ipam->stop();
   if (parts_->service_accounts) parts_->service_accounts->stop();
   if (parts_->node_lifecycle) parts_->node_lifecycle->stop();
@@ -312,6 +318,10 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   parts->deployments->start();
   parts->service_accounts = std::make_unique<controllers::ServiceAccountController>(*parts->informers, self);
   parts->service_accounts->start();
+  parts->jobs = std::make_unique<controllers::JobController>(*parts->informers, self);
+  parts->jobs->start();
+  parts->cronjobs = std::make_unique<controllers::CronJobController>(*parts->informers, self);
+  parts->cronjobs->start();
   if (!lb_pool->empty()) {
     parts->lb_ipam = std::make_unique<controllers::LoadBalancerIpamController>(*parts->informers, self, std::move(*lb_pool));
     parts->lb_ipam->start();

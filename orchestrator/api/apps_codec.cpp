@@ -11,12 +11,12 @@ static void decode_fields(Reader& r, LabelSelectorRequirement& e) {
   r.field("values", e.values);
 }
 
-static void decode_fields(Reader& r, LabelSelectorSpec& s) {
+void decode_fields(Reader& r, LabelSelectorSpec& s) {
   r.field("matchLabels", s.match_labels);
   r.field("matchExpressions", s.match_expressions);
 }
 
-static void decode_fields(Reader& r, PodTemplateSpec& t) {
+void decode_fields(Reader& r, PodTemplateSpec& t) {
   r.field("metadata", t.metadata);
   r.field("spec", t.spec);
 }
@@ -97,7 +97,7 @@ static void decode_view(Reader& r, std::string_view key, View view) {
 
 static json encode_int_or_string(const IntOrString& v) { return v.is_string ? json(v.string_value) : json(v.int_value); }
 
-static json encode_selector(const LabelSelectorSpec& s) {
+json encode_selector(const LabelSelectorSpec& s) {
   json j = json::object();
   put(j, "matchLabels", s.match_labels);
   if (!s.match_expressions.empty()) {
@@ -112,7 +112,7 @@ static json encode_selector(const LabelSelectorSpec& s) {
   return j;
 }
 
-static json encode_template(const PodTemplateSpec& t) {
+json encode_template(const PodTemplateSpec& t) {
   json meta = encode_meta(t.metadata);
   // Go writes the template's creationTimestamp as null (metav1.Time without omitempty).
   if (!meta.contains("creationTimestamp")) meta["creationTimestamp"] = nullptr;

@@ -14,6 +14,11 @@ namespace switchyard::api::codec {
 void decode_fields(Reader& r, ObjectMeta& m);
 void decode_fields(Reader& r, PodSpec& s);
 nlohmann::json encode_pod_spec(const PodSpec& s);
+// Shared with the batch/v1 codec (apps_codec.cpp).
+void decode_fields(Reader& r, LabelSelectorSpec& s);
+void decode_fields(Reader& r, PodTemplateSpec& t);
+nlohmann::json encode_selector(const LabelSelectorSpec& s);
+nlohmann::json encode_template(const PodTemplateSpec& t);
 
 void decode_body(Reader& r, ReplicaSet& o);
 void decode_body(Reader& r, Deployment& o);

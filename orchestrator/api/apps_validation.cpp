@@ -204,6 +204,8 @@ FieldErrors validate_update(const Object& o, const Object& old) {
       errs.push_back(invalid(FieldPath("data"), "runtime.RawExtension{...}", "field is immutable"));
   validate_config_update(errs, o, old);
   for (auto& e : validate_policy_update(o, old)) errs.push_back(std::move(e));
+  auto batch = validate_batch_update(o, old);
+  errs.insert(errs.end(), batch.begin(), batch.end());
   return errs;
 }
 

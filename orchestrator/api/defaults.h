@@ -30,6 +30,10 @@ void apply_defaults(PodSpec& s);  // a Pod's, or a workload's pod template
 void apply_defaults(ReplicaSet& r);
 void apply_defaults(Deployment& d);
 void apply_defaults(ControllerRevision& c);
+// batch/v1 (batch_defaults.cpp): completions/parallelism 1, backoffLimit 6, NonIndexed, the
+// generated selector and labels once the Job has a uid; CronJob Allow, history 3 and 1.
+void apply_defaults(Job& j);
+void apply_defaults(CronJob& c);
 void apply_defaults(Namespace& n);
 void apply_defaults(Endpoints& e);
 void apply_defaults(EndpointSlice& e);

@@ -5,6 +5,7 @@
 
 #include "orchestrator/api/apps_codec.h"
 #include "orchestrator/api/config_codec.h"
+#include "orchestrator/api/batch_codec.h"
 #include "orchestrator/api/json_reader.h"
 
 namespace switchyard::api {
@@ -447,6 +448,8 @@ constexpr KindEntry kKinds[] = {
     {"v1", "ServiceAccount", &decode_kind<ServiceAccount>},
     {"scheduling.k8s.io/v1", "PriorityClass", &decode_kind<PriorityClass>},
     {"policy/v1", "PodDisruptionBudget", &decode_kind<PodDisruptionBudget>},
+    {"batch/v1", "Job", &decode_kind<Job>},
+    {"batch/v1", "CronJob", &decode_kind<CronJob>},
 };
 const KindEntry* find_kind(std::string_view api_version, std::string_view kind) {
   for (const auto& k : kKinds)

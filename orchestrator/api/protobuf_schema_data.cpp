@@ -8,6 +8,9 @@
 // The core/v1 ConfigMap, Secret and ServiceAccount messages at the very end: kubernetes/api 10b39a39b
 // core/v1/types.go.
 // The scheduling/v1 and policy/v1 messages after them, from kubernetes/api's Go tags likewise.
+// The batch/v1 messages (Job, CronJob and theirs) were added by the generator run on kubernetes/api
+// 10b39a39bcee batch/v1/types.go, roots batch/v1.{Job,JobList,CronJob,CronJobList}; JobSpec.scheduling
+// (scheduling/v1alpha3, alpha) left out.
 #include "orchestrator/api/protobuf_schema.h"
 
 namespace switchyard::api::protobuf {
@@ -1338,6 +1341,93 @@ message policy/v1.PodDisruptionBudgetStatus
 message policy/v1.Eviction
   1 metadata m:meta/v1.ObjectMeta
   2 deleteOptions ?m:meta/v1.DeleteOptions
+message batch/v1.Job
+  1 metadata m:meta/v1.ObjectMeta
+  2 spec m:batch/v1.JobSpec
+  3 status m:batch/v1.JobStatus
+message batch/v1.JobList
+  1 metadata m:meta/v1.ListMeta
+  2 items []m:batch/v1.Job always
+message batch/v1.CronJob
+  1 metadata m:meta/v1.ObjectMeta
+  2 spec m:batch/v1.CronJobSpec
+  3 status m:batch/v1.CronJobStatus
+message batch/v1.CronJobList
+  1 metadata m:meta/v1.ListMeta
+  2 items []m:batch/v1.CronJob always
+message batch/v1.JobSpec
+  1 parallelism ?int32
+  2 completions ?int32
+  3 activeDeadlineSeconds ?int64
+  11 podFailurePolicy ?m:batch/v1.PodFailurePolicy
+  16 successPolicy ?m:batch/v1.SuccessPolicy
+  7 backoffLimit ?int32
+  12 backoffLimitPerIndex ?int32
+  13 maxFailedIndexes ?int32
+  4 selector ?m:meta/v1.LabelSelector
+  5 manualSelector ?bool
+  6 template m:core/v1.PodTemplateSpec always
+  8 ttlSecondsAfterFinished ?int32
+  9 completionMode ?string
+  10 suspend ?bool
+  14 podReplacementPolicy ?string
+  15 managedBy ?string
+message batch/v1.JobStatus
+  1 conditions []m:batch/v1.JobCondition
+  2 startTime ?time
+  3 completionTime ?time
+  4 active int32
+  5 succeeded int32
+  6 failed int32
+  11 terminating ?int32
+  7 completedIndexes string
+  10 failedIndexes ?string
+  8 uncountedTerminatedPods ?m:batch/v1.UncountedTerminatedPods
+  9 ready ?int32
+message batch/v1.CronJobSpec
+  1 schedule string always
+  8 timeZone ?string
+  2 startingDeadlineSeconds ?int64
+  3 concurrencyPolicy string
+  4 suspend ?bool
+  5 jobTemplate m:batch/v1.JobTemplateSpec always
+  6 successfulJobsHistoryLimit ?int32
+  7 failedJobsHistoryLimit ?int32
+message batch/v1.CronJobStatus
+  1 active []m:core/v1.ObjectReference
+  4 lastScheduleTime ?time
+  5 lastSuccessfulTime ?time
+message batch/v1.PodFailurePolicy
+  1 rules []m:batch/v1.PodFailurePolicyRule always
+message batch/v1.SuccessPolicy
+  1 rules []m:batch/v1.SuccessPolicyRule always
+message batch/v1.JobCondition
+  1 type string always
+  2 status string always
+  3 lastProbeTime time
+  4 lastTransitionTime time
+  5 reason string
+  6 message string
+message batch/v1.UncountedTerminatedPods
+  1 succeeded []string
+  2 failed []string
+message batch/v1.JobTemplateSpec
+  1 metadata m:meta/v1.ObjectMeta
+  2 spec m:batch/v1.JobSpec
+message batch/v1.PodFailurePolicyRule
+  1 action string always
+  2 onExitCodes ?m:batch/v1.PodFailurePolicyOnExitCodesRequirement
+  3 onPodConditions []m:batch/v1.PodFailurePolicyOnPodConditionsPattern
+message batch/v1.SuccessPolicyRule
+  1 succeededIndexes ?string
+  2 succeededCount ?int32
+message batch/v1.PodFailurePolicyOnExitCodesRequirement
+  1 containerName ?string
+  2 operator string always
+  3 values []int32 always
+message batch/v1.PodFailurePolicyOnPodConditionsPattern
+  1 type string always
+  2 status string always
 )schema";
 
 }  // namespace switchyard::api::protobuf

@@ -399,13 +399,14 @@ struct ControllerRevision {
 #include "orchestrator/api/rbac_types.h"    // NOLINT: needs ObjectMeta and Passthrough
 #include "orchestrator/api/config_types.h"  // NOLINT: needs ObjectMeta and Passthrough
 #include "orchestrator/api/policy_types.h"  // NOLINT: needs ObjectMeta and Passthrough
+#include "orchestrator/api/batch_types.h"   // NOLINT: needs PodTemplateSpec and LabelSelectorSpec
 
 namespace switchyard::api {
 
 // Any object Switchyard knows, as decoded from a manifest or a request body.
 using Object = std::variant<Namespace, Pod, Service, Endpoints, EndpointSlice, Node, Lease, Event, ReplicaSet, Deployment,
                             ControllerRevision, Role, ClusterRole, RoleBinding, ClusterRoleBinding, ConfigMap, Secret, ServiceAccount,
-                            PriorityClass, PodDisruptionBudget>;
+                            PriorityClass, PodDisruptionBudget, Job, CronJob>;
 
 ObjectMeta& meta_of(Object& o);
 const ObjectMeta& meta_of(const Object& o);

@@ -49,6 +49,10 @@ FieldErrors validate(const PodDisruptionBudget& o);
 FieldErrors validate_policy_update(const Object& o, const Object& old);
 // A metav1.LabelSelector in JSON (null: matches nothing), e.g. a PodDisruptionBudget's.
 std::expected<LabelSelector, FieldErrors> label_selector_from_json(const nlohmann::json& selector, const FieldPath& path);
+// batch/v1 (batch_validation.cpp, pkg/apis/batch/validation).
+FieldErrors validate(const Job& o);
+FieldErrors validate(const CronJob& o);
+FieldErrors validate_batch_update(const Object& o, const Object& old);
 FieldErrors validate(const Object& o, const ClusterNetworkConfig& net);
 // What only an update can break (the strategies' ValidateUpdate): the workloads' selectors are
 // immutable. `old` is the stored object; empty for kinds with no such rules.

@@ -51,7 +51,7 @@ Json api_resource_list(std::string_view group, std::string_view version) {
     gv = r.api_version();
     Json entry = {{"name", r.plural}, {"singularName", r.singular}, {"namespaced", r.namespaced}, {"kind", r.kind}, {"verbs", verbs_of(r)}};
     if (!r.short_names.empty()) entry["shortNames"] = r.short_names;
-    if (r.group == "apps" && r.kind != "ControllerRevision") entry["categories"] = {"all"};
+    if ((r.group == "apps" && r.kind != "ControllerRevision") || r.group == "batch") entry["categories"] = {"all"};
     resources.push_back(entry);
     for (const auto& sub : r.subresources) {
       // Pods' connect subresources, as kube-apiserver lists them.

@@ -20,6 +20,8 @@ const std::vector<ResourceInfo>& served_resources() {
       {"", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, {"sa"}, {}},
       {"scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "PriorityClass", false, {"pc"}, {}},
       {"policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", true, {"pdb"}, {"status"}},
+      {"batch", "v1", "jobs", "job", "Job", true, {}, {"status"}},
+      {"batch", "v1", "cronjobs", "cronjob", "CronJob", true, {"cj"}, {"status"}},
       {"rbac.authorization.k8s.io", "v1", "roles", "role", "Role", true, {}, {}},
       {"rbac.authorization.k8s.io", "v1", "clusterroles", "clusterrole", "ClusterRole", false, {}, {}},
       {"rbac.authorization.k8s.io", "v1", "rolebindings", "rolebinding", "RoleBinding", true, {}, {}},

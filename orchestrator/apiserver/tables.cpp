@@ -8,14 +8,6 @@
 
 namespace switchyard::apiserver {
 
-namespace {
-
-std::time_t parse_time(const std::string& s) {
-  std::tm tm{};
-  if (!strptime(s.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return 0;
-  return timegm(&tm);
-}
-
 // apimachinery's duration.HumanDuration.
 std::string human_duration(long long seconds) {
   if (seconds < 0) return "<invalid>";
@@ -31,6 +23,14 @@ std::string human_duration(long long seconds) {
   if (days < 730) return fmt::format("{}d", days);
   if (days < 2920) return days % 365 == 0 ? fmt::format("{}y", days / 365) : fmt::format("{}y{}d", days / 365, days % 365);
   return fmt::format("{}y", days / 365);
+}
+
+namespace {
+
+std::time_t parse_time(const std::string& s) {
+  std::tm tm{};
+  if (!strptime(s.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm)) return 0;
+  return timegm(&tm);
 }
 
 std::string age(const Json& obj) {
@@ -59,6 +59,7 @@ Json columns_for(const std::string& kind) {
   if (auto apps = apps_columns(kind)) return *apps;
   if (auto config = config_columns(kind)) return *config;
   if (auto policy = policy_columns(kind)) return *policy;
+  if (auto batch = batch_columns(kind)) return *batch;
   if (kind == "Namespace") return {column("Name", "string", 0, "name"), column("Status", "string"), column("Age", "string")};
   if (kind == "Pod")
     return {column("Name", "string", 0, "name"), column("Ready", "string"), column("Status", "string"),
@@ -133,6 +134,7 @@ Json cells_for(const std::string& kind, const Json& o) {
   if (auto apps = apps_cells(kind, o, age(o))) return *apps;
   if (auto config = config_cells(kind, o, age(o))) return *config;
   if (auto policy = policy_cells(kind, o, age(o))) return *policy;
+  if (auto batch = batch_cells(kind, o, age(o))) return *batch;
   if (kind == "Namespace") return {name, status.value("phase", "Active"), age(o)};
   if (kind == "Pod") {
     const PodPrintout printed =

@@ -43,6 +43,10 @@ constexpr std::string_view plural_of() {
     return "priorityclasses";
   else if constexpr (std::is_same_v<T, api::PodDisruptionBudget>)
     return "poddisruptionbudgets";
+  else if constexpr (std::is_same_v<T, api::Job>)
+    return "jobs";
+  else if constexpr (std::is_same_v<T, api::CronJob>)
+    return "cronjobs";
   else
     static_assert(sizeof(T) == 0, "no REST path for this type");
 }

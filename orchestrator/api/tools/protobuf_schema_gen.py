@@ -21,6 +21,10 @@ sources of those packages, e.g. from `git show HEAD:core/v1/types.go` in kuberne
       --root apps/v1.Deployment --root apps/v1.DeploymentList --root apps/v1.ReplicaSet --root apps/v1.ReplicaSetList \
       --root apps/v1.ControllerRevision --root apps/v1.ControllerRevisionList --root autoscaling/v1.Scale > protobuf_schema_data.cpp
 
+batch/v1 was generated on its own (--package batch/v1=batch_types.go, with the alpha
+`Scheduling *JobSchedulingConfiguration` line removed; --root batch/v1.{Job,JobList,CronJob,CronJobList})
+and its new messages appended.
+
 To serve a new kind (apps/v1 Deployment, say), add its package (--package apps/v1=apps_types.go)
 and roots, and run it again (a new Go import alias goes into pkgalias below); the codec needs
 nothing else.
@@ -127,7 +131,7 @@ def main():
         pkg, files = spec.split('=')
         for f in files.split(','):
             parse_go(pkg, open(f).read(), structs, named)
-    pkgalias = {"metav1": "meta/v1", "v1": "core/v1", "runtime": "runtime", "types": None}
+    pkgalias = {"metav1": "meta/v1", "v1": "core/v1", "corev1": "core/v1", "runtime": "runtime", "types": None}
     seen, order, todo = set(), [], list(args.root)
     while todo:
         ref = todo.pop(0)
