@@ -69,6 +69,15 @@ class GarbageCollectionWithKubectl : public ::testing::TestWithParam<std::string
 
 TEST_P(GarbageCollectionWithKubectl, DeleteDeploymentCollectsItsReplicaSetsAndPods) {
   deploy();
+  // The controllers' Events, as describe shows them.
+  const std::string rs = names("rs").at(0).substr(std::string("replicaset.apps/").size());
+  EXPECT_TRUE(wait_until(10, [&] {
+    return kn("describe deployment web").output.find("Scaled up replica set " + rs + " to 2 from 0") != std::string::npos;
+  })) << kn("describe deployment web").output;
+  EXPECT_THAT(kn("describe deployment web").output,
+              ::testing::ContainsRegex("Normal +ScalingReplicaSet +.* +deployment-controller +Scaled up"));
+  EXPECT_THAT(kn("describe rs " + rs).output,
+              ::testing::ContainsRegex("Normal +SuccessfulCreate +.* +replicaset-controller +Created pod: " + rs + "-"));
   EXPECT_EQ(kn("delete deployment web").output, "deployment.apps \"web\" deleted\n");
   EXPECT_TRUE(wait_until(15, [&] { return names("rs").empty() && names("pods").empty(); })) << kn("get all").output;
 }

@@ -205,6 +205,34 @@ TEST_F(GarbageCollection, OrphanLeavesTheDependentsWithoutTheReference) {
   EXPECT_EQ((*get(pods(), "web-2"))["metadata"]["ownerReferences"][0]["name"], "other");
 }
 
+TEST_F(GarbageCollection, DeleteOptionsAreReadAsKubeApiserverReadsThem) {
+  start_gc();
+  Json rs = owner("web");
+  dependent("web-1", {rs});
+  client::ApiClient api(connection_);
+  const std::string path = "/apis/apps/v1/namespaces/shop/replicasets/web";
+  auto both = api.send("DELETE", path, R"({"orphanDependents":true,"propagationPolicy":"Foreground"})", "application/json");
+  ASSERT_TRUE(both);
+  EXPECT_EQ(both->status, 422);
+  EXPECT_EQ(Json::parse(both->body)["message"],
+            "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Invalid value: \"Foreground\": orphanDependents and "
+            "deletionPropagation cannot be both set");
+  auto odd = api.send("DELETE", path + "?propagationPolicy=Sideways", "", "");
+  ASSERT_TRUE(odd);
+  EXPECT_EQ(odd->status, 422);
+  EXPECT_EQ(Json::parse(odd->body)["message"],
+            "DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"Sideways\": supported values: "
+            "\"Foreground\", \"Background\", \"Orphan\", \"nil\"");
+  // The legacy orphanDependents: true is the Orphan policy.
+  auto legacy = api.send("DELETE", path, R"({"orphanDependents":true})", "application/json");
+  ASSERT_TRUE(legacy);
+  ASSERT_EQ(legacy->status, 200) << legacy->body;
+  EXPECT_EQ(Json::parse(legacy->body)["metadata"]["finalizers"], Json::array({"orphan"}));
+  ASSERT_TRUE(eventually([&] { return !get(rs_res(), "web"); }));
+  ASSERT_TRUE(get(pods(), "web-1"));
+  EXPECT_FALSE((*get(pods(), "web-1"))["metadata"].contains("ownerReferences"));
+}
+
 TEST_F(GarbageCollection, ADependentWithAnotherLiveOwnerOnlyLosesTheReference) {
   start_gc();
   Json rs = owner("web");
