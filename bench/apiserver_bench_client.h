@@ -56,8 +56,9 @@ class Client {
     client_ = std::move(*c);
   }
 
-  Reply request(const std::string& method, const std::string& target, const std::string& body = "") {
-    auto r = client_->request({.method = method, .target = target, .body = body, .content_type = body.empty() ? "" : "application/json"});
+  Reply request(const std::string& method, const std::string& target, const std::string& body = "",
+                const std::string& content_type = "application/json") {
+    auto r = client_->request({.method = method, .target = target, .body = body, .content_type = body.empty() ? "" : content_type});
     if (!r) throw std::runtime_error(r.error().describe());
     return {r->status, std::move(r->body)};
   }

@@ -23,14 +23,16 @@ ExternalProject_Add(fuzz_build
   BUILD_ALWAYS ON
   INSTALL_COMMAND ""
   USES_TERMINAL_BUILD ON)
-# Each fuzz target runs briefly as a test: fixed seed, bounded time, the seed corpus in the tree.
+# Each fuzz target runs as a test for 60 s: fixed seed, the seed corpus in the tree. A crash it
+# finds goes into that corpus once fixed, so every later run replays it first.
 function(switchyard_fuzz_test name corpus)
   # libFuzzer writes new inputs into the first corpus folder: keep that one in the build tree.
   set(work ${CMAKE_BINARY_DIR}/fuzz-corpus/${name})
   add_test(NAME ${name}
-    COMMAND sh -c "mkdir -p '${work}' '${CMAKE_BINARY_DIR}/fuzz-artifacts' && exec '${CMAKE_BINARY_DIR}/fuzz/bin/${name}' -artifact_prefix='${CMAKE_BINARY_DIR}/fuzz-artifacts/' -seed=1 -max_total_time=20 -max_len=65536 -timeout=5 -rss_limit_mb=2048 '${work}' '${corpus}'")
-  set_tests_properties(${name} PROPERTIES LABELS fuzz TIMEOUT 120)
+    COMMAND sh -c "mkdir -p '${work}' '${CMAKE_BINARY_DIR}/fuzz-artifacts' && exec '${CMAKE_BINARY_DIR}/fuzz/bin/${name}' -artifact_prefix='${CMAKE_BINARY_DIR}/fuzz-artifacts/' -seed=1 -max_total_time=60 -max_len=65536 -timeout=5 -rss_limit_mb=2048 '${work}' '${corpus}'")
+  set_tests_properties(${name} PROPERTIES LABELS fuzz TIMEOUT 180)
 endfunction()
 switchyard_fuzz_test(manifest_fuzz ${CMAKE_SOURCE_DIR}/orchestrator/api/testdata)
 switchyard_fuzz_test(protobuf_fuzz ${CMAKE_SOURCE_DIR}/orchestrator/api/testdata/protobuf)
 switchyard_fuzz_test(dns_query_fuzz ${CMAKE_SOURCE_DIR}/dns/testdata)
+switchyard_fuzz_test(patch_fuzz ${CMAKE_SOURCE_DIR}/orchestrator/apiserver/testdata/patch)

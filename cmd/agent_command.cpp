@@ -118,7 +118,7 @@ void register_agent(CLI::App& app, std::function<int()>& run) {
   std::shared_ptr<std::string> sync_period = std::make_shared<std::string>(), min_sync_period = std::make_shared<std::string>();
   add(sub->add_option("--sync-period", *sync_period, "longest time between syncs, and the full-resync period (Go duration, default 30s)"),
       [sync_period](auto& c, auto&) { c.sync_period = *parse_go_duration(*sync_period); });
-  add(sub->add_option("--min-sync-period", *min_sync_period, "shortest time between syncs (Go duration, default 1s)"),
+  add(sub->add_option("--min-sync-period", *min_sync_period, "shortest time between syncs (Go duration, default 10ms)"),
       [min_sync_period](auto& c, auto&) { c.min_sync_period = *parse_go_duration(*min_sync_period); });
   for (auto* o : {sub->get_option("--sync-period"), sub->get_option("--min-sync-period")})
     o->check([](const std::string& v) {

@@ -25,6 +25,7 @@
 #include "orchestrator/controllers/load_balancer_ipam_controller.h"
 #include "orchestrator/controllers/garbage_collector.h"
 #include "orchestrator/controllers/namespace_controller.h"
+#include "orchestrator/controllers/service_account_controller.h"
 #include "orchestrator/store/etcd_store.h"
 #include "orchestrator/store/sqlite_store.h"
 
@@ -125,6 +126,7 @@ struct ControlPlane::Parts {
   std::unique_ptr<controllers::ReplicaSetController> replicasets;
   std::unique_ptr<controllers::DeploymentController> deployments;
   std::unique_ptr<controllers::LoadBalancerIpamController> lb_ipam;
+  std::unique_ptr<controllers::ServiceAccountController> service_accounts;
   std::unique_ptr<apiserver::KubernetesEndpointReconciler> kubernetes_endpoints;
   std::unique_ptr<controllers::GarbageCollector> garbage_collector;
   std::unique_ptr<controllers::NamespaceController> namespaces;
@@ -180,6 +182,7 @@ void ControlPlane::stop() {
   if (parts_->replicasets) parts_->replicasets->stop();
   if (parts_->deployments) parts_->deployments->stop();
   if (parts_->lb_ipam) parts_->lb_ipam->stop();
+  if (parts_->service_accounts) parts_->service_accounts->stop();
   if (parts_->kubernetes_endpoints) parts_->kubernetes_endpoints->stop();
   if (parts_->garbage_collector) parts_->garbage_collector->stop();
   if (parts_->namespaces) parts_->namespaces->stop();
@@ -261,6 +264,8 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   apiserver::HttpServerOptions server_options{o.listen, o.plain_http ? "" : cert, o.plain_http ? "" : key};
   if (!o.token_auth_file.empty())
     if (auto ok = parts->handler->access().authenticator().load_token_file(o.token_auth_file); !ok) return fail(ok.error());
+  if (!o.component_tokens.empty())
+    if (auto ok = parts->handler->access().authenticator().add_tokens(o.component_tokens, "component tokens"); !ok) return fail(ok.error());
   if (const std::string client_ca = !o.client_ca_file.empty() ? o.client_ca_file
                                     : creds                   ? creds->ca_cert_file.string()
                                                               : "";
@@ -303,6 +308,8 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   parts->replicasets->start();
   parts->deployments = std::make_unique<controllers::DeploymentController>(*parts->informers, self);
   parts->deployments->start();
+  parts->service_accounts = std::make_unique<controllers::ServiceAccountController>(*parts->informers, self);
+  parts->service_accounts->start();
   if (!lb_pool->empty()) {
     parts->lb_ipam = std::make_unique<controllers::LoadBalancerIpamController>(*parts->informers, self, std::move(*lb_pool));
     parts->lb_ipam->start();

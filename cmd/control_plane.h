@@ -24,6 +24,9 @@ struct ControlPlaneOptions {
   // kube-apiserver's --token-auth-file (token,user,uid,"groups") and --client-ca-file (x509
   // client certificates: CN the user, O the groups; default with our own PKI: DIR/pki/ca.crt).
   std::string token_auth_file, client_ca_file;
+  // Tokens of the components started beside the API server (`up`'s kubelet and agent), in the
+  // --token-auth-file CSV format; held in memory only, made anew on every start.
+  std::string component_tokens;
   bool plain_http = false;
   int compaction_interval_seconds = 300;
   int allocation_repair_interval_seconds = 180;  // kube-apiserver repairs its allocations every 3 minutes

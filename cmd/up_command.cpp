@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "orchestrator/client/cluster_connection.h"
+#include "orchestrator/apiserver/pki.h"
 #include "orchestrator/apiserver/resources.h"
 #include "cmd/commands.h"
 #include "cmd/control_plane.h"
@@ -158,6 +159,16 @@ int run_up(UpOptions o) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // The kubelet and the agent speak for themselves, with only their roles' rights (system:node
+  // through the system:nodes group, system:switchyard-agent), never with the admin's token.
+  auto kubelet_token = apiserver::random_token();
+  auto agent_token = apiserver::random_token();
+  if (!kubelet_token || !agent_token) {
+    std::cerr << "error: " << (kubelet_token ? agent_token.error() : kubelet_token.error()).message << "\n";
+    return 1;
+  }
+  o.control_plane.component_tokens =
+      fmt::format("{},system:node:{},,\"system:nodes\"\n{},system:switchyard-agent,,\n", *kubelet_token, o.node_name, *agent_token);
   auto plane = ControlPlane::start(o.control_plane);
   if (!plane) {
     std::cerr << "error: " << plane.error().message << "\n";
@@ -177,6 +188,9 @@ int run_up(UpOptions o) {
     std::cerr << fmt::format("error: {}: {}\n", (*plane)->kubeconfig(), connection.error().message);
     return 1;
   }
+  client::ClusterConnection kubelet_connection = *connection, agent_connection = *connection;
+  kubelet_connection.token = *kubelet_token;
+  agent_connection.token = *agent_token;
   std::unique_ptr<kubelet::runtime::NodeRuntime> runtime;
   if (o.runtime.enabled()) {
     o.runtime.node_data_dir = o.control_plane.data_dir;
@@ -212,7 +226,7 @@ int run_up(UpOptions o) {
     else
       spdlog::warn("event=kubelet_endpoint_failed error=\"{}\" effect=\"no kubectl logs/exec/port-forward\"", started.error().message);
   }
-  auto node_status = start_node_status(*connection, o, runtime.get(), kubelet_endpoint ? kubelet_endpoint->port() : 0);
+  auto node_status = start_node_status(kubelet_connection, o, runtime.get(), kubelet_endpoint ? kubelet_endpoint->port() : 0);
   if (!node_status) {
     std::cerr << "error: " << node_status.error() << "\n";
     if (runtime) runtime->stop();
@@ -231,7 +245,7 @@ int run_up(UpOptions o) {
   agent_config.bpf_root = o.bpf_root;
   agent_config.external_interfaces = o.external_interfaces;
   agent_config.l2_announcements = !o.control_plane.load_balancer_ip_pool.empty();
-  auto agent = NodeAgent::start(agent_config, *connection);
+  auto agent = NodeAgent::start(agent_config, agent_connection);
   if (!agent) {
     std::cerr << "error: " << agent.error().message << "\n";
     return 1;
@@ -247,7 +261,7 @@ int run_up(UpOptions o) {
               .root_dir = o.control_plane.data_dir + "/kubelet"};
     k.runtime_endpoint = runtime->endpoint();
     k.images_hint = fmt::format("switchyard images import --data-dir {} FILE.tar", o.control_plane.data_dir);
-    auto started = kubelet::Kubelet::start(k, *connection);
+    auto started = kubelet::Kubelet::start(k, kubelet_connection);
     if (!started) {
       std::cerr << "error: kubelet: " << started.error() << "\n";
       (*agent)->stop();

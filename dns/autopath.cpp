@@ -39,7 +39,7 @@ std::shared_ptr<const PodNamespaces> PodNamespaces::from_snapshot(const endpoint
     if (auto k = ip_key(pod.ip)) index->by_ip_.emplace(*k, pod.namespace_);
   for (const auto& [key, svc] : snapshot.services())
     for (const auto& e : svc->addresses)
-      if (auto k = ip_key(e.ip)) index->by_ip_.emplace(*k, key.namespace_);
+      if (e.ip.valid()) index->by_ip_.emplace(e.ip.is_v4() ? ip_key_v4(e.ip.v4_bytes()) : e.ip.v6_bytes(), key.namespace_);
   return index;
 }
 

@@ -70,6 +70,20 @@ bool add_address(ResponseWriter& w, int section, std::string_view owner, std::ui
   return false;
 }
 
+// The same for an endpoint's address, already binary.
+bool add_address(ResponseWriter& w, int section, std::string_view owner, std::uint32_t ttl, const endpoints::IpAddress& ip,
+                 std::uint16_t qtype, int& written) {
+  if (ip.is_v4()) {
+    if (qtype == kA || qtype == kANY) written += w.add_a(section, owner, ttl, ip.v4_bytes());
+    return true;
+  }
+  if (ip.is_v6()) {
+    if (qtype == kAAAA || qtype == kANY) written += w.add_aaaa(section, owner, ttl, ip.v6_bytes());
+    return true;
+  }
+  return false;
+}
+
 // "4.3.2.1.in-addr.arpa." -> "1.2.3.4"; ip6.arpa nibbles -> canonical IPv6 text.
 std::optional<std::string> reverse_to_ip(std::string_view name) {
   if (name.ends_with(".in-addr.arpa.")) {
@@ -96,14 +110,6 @@ std::optional<std::string> reverse_to_ip(std::string_view name) {
     return std::string(buf);
   }
   return std::nullopt;
-}
-
-std::string canonical_ip(const std::string& ip) {
-  in6_addr a;
-  if (ip.find(':') == std::string::npos || inet_pton(AF_INET6, ip.c_str(), &a) != 1) return ip;
-  char buf[INET6_ADDRSTRLEN];
-  inet_ntop(AF_INET6, &a, buf, sizeof buf);
-  return buf;
 }
 
 }  // namespace
@@ -157,19 +163,22 @@ namespace {
 bool is_reverse_name(std::string_view name) { return name.ends_with(".in-addr.arpa.") || name.ends_with(".ip6.arpa."); }
 
 // Every name an address has: each service whose cluster IP it is, and each ready (or published
-// not-ready) endpoint of a headless service, named as its A record is.
+// not-ready) endpoint of a headless service, named as its A record is. A lookup in the
+// Snapshot's address index, which lists the owners in service order.
 std::vector<std::string> ptr_targets(const Snapshot& snap, const std::string& ip, const std::string& zone, bool pod_names) {
   std::vector<std::string> out;
   auto add = [&](std::string name) {
     if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(std::move(name));
   };
-  for (const auto& [key, svc] : snap.services()) {
-    for (const auto& cip : svc->cluster_ips)
-      if (canonical_ip(cip) == ip) add(fmt::format("{}.{}.svc.{}", key.name, key.namespace_, zone));
-    if (!svc->headless) continue;
-    for (const auto& e : svc->addresses)
-      if (usable(e, *svc) && canonical_ip(e.ip) == ip)
-        add(fmt::format("{}.{}.{}.svc.{}", endpoint_name(e, pod_names), key.name, key.namespace_, zone));
+  const auto address = endpoints::IpAddress::parse(ip);
+  if (!address) return out;
+  for (const auto& owner : snap.owners_of(*address)) {
+    const ServiceInfo& svc = *owner.service;
+    if (owner.address < 0) {
+      add(fmt::format("{}.{}.svc.{}", svc.key.name, svc.key.namespace_, zone));
+    } else if (const Endpoint& e = svc.addresses[static_cast<std::size_t>(owner.address)]; usable(e, svc)) {
+      add(fmt::format("{}.{}.{}.svc.{}", endpoint_name(e, pod_names), svc.key.name, svc.key.namespace_, zone));
+    }
   }
   return out;
 }
@@ -367,10 +376,11 @@ void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const 
     const bool v6 = ip.find("--") != std::string::npos || std::count(ip.begin(), ip.end(), '-') > 3;
     std::replace(ip.begin(), ip.end(), '-', v6 ? ':' : '.');
     if (options_.pods == PodRecords::Verified) {
+      const auto address = endpoints::IpAddress::parse(ip);
       bool found = false;
       for (auto it = services.lower_bound(ServiceKey{r.namespace_, ""});
-           it != services.end() && it->first.namespace_ == r.namespace_ && !found; ++it)
-        for (const auto& e : it->second->addresses) found |= canonical_ip(e.ip) == canonical_ip(ip);
+           address && it != services.end() && it->first.namespace_ == r.namespace_ && !found; ++it)
+        for (const auto& e : it->second->addresses) found |= e.ip == *address;
       if (!found) return nxdomain();
     }
     int written = 0;

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "kubelet/pods/pod_events.h"
 #include "kubelet/pods/pod_status.h"
 #include "kubelet/pods/pod_sync.h"
 #include "kubelet/prober.h"
@@ -27,6 +28,13 @@ std::string now_rfc3339() {
   char text[32];
   std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return text;
+}
+
+// spec.containers{name} or spec.initContainers{name}, as the kubelet's Events name a container.
+std::string container_field_path(const api::Pod& pod, const std::string& name) {
+  for (const auto& c : pod.spec.init_containers)
+    if (c.name == name) return "spec.initContainers{" + name + "}";
+  return "spec.containers{" + name + "}";
 }
 
 json status_json(const api::Pod& pod, const api::PodStatus& status) {
@@ -57,6 +65,8 @@ Result<std::unique_ptr<Kubelet>> Kubelet::start(KubeletOptions options, client::
                                             [k = k.get()](const auto& pod, bool) { k->on_pod(pod, true); }, nullptr});
   if (k->own_informers_) k->own_informers_->start();
   k->pods_.start();
+  k->informers_.informer<api::ConfigMap>().start();
+  k->informers_.informer<api::Secret>().start();
   for (int i = 0; i < std::max(1, k->options_.workers); ++i) k->workers_.emplace_back([k = k.get(), i] { k->worker(i); });
   k->relister_ = std::thread([k = k.get()] { k->relist_loop(); });
   spdlog::info("event=kubelet_started node={} runtime={}", k->options_.node.node_name, k->options_.runtime_endpoint);
@@ -71,6 +81,8 @@ Kubelet::Kubelet(KubeletOptions options, client::ClusterConnection connection, s
       own_informers_(informers ? nullptr : std::make_unique<client::SharedInformerFactory>(connection_)),
       informers_(informers ? *informers : *own_informers_),
       pods_(informers_.informer<api::Pod>("spec.nodeName=" + options_.node.node_name)),
+      config_lookup_(informers_.informer<api::ConfigMap>(), informers_.informer<api::Secret>()),
+      volumes_(config_lookup_, options_.node),
       driver_(*cri_, options_.node, options_.images_hint),
       prober_(std::make_unique<Prober>(*cri_, [this](const std::string& uid) { queue_.add(uid); })) {}
 
@@ -160,12 +172,18 @@ Result<> Kubelet::sync_running(const std::string& uid, const api::Pod& pod, clie
   auto observed = driver_.observe(uid);
   if (!observed) return fail(observed.error());
   prober_->update(current, *observed, notes);
+  RuntimeFacts facts;
+  const bool can_start = ready_to_start(api, current, *observed, notes, facts);
   SyncPlan plan = plan_pod_sync(current, *observed, notes);
   std::optional<std::chrono::milliseconds> requeue;
-  if (!plan.empty()) {
-    auto applied = driver_.apply(current, *observed, plan, notes);
+  if (!can_start) requeue = std::chrono::seconds(2);  // a ConfigMap or Secret may appear: look again soon
+  if (!plan.empty() && can_start) {
+    auto applied = driver_.apply(current, *observed, plan, notes, facts);
     if (!applied) return fail(applied.error());
     requeue = *applied;
+    for (const auto& [name, note] : notes)
+      if (note.waiting_reason == "CreateContainerConfigError")
+        warn_once(api, current, container_field_path(current, name), "Failed", "Error: " + note.waiting_message);
     observed = driver_.observe(uid);
     if (!observed) return fail(observed.error());
     prober_->update(current, *observed, notes);
@@ -200,6 +218,7 @@ Result<> Kubelet::terminate(const std::string& uid, const api::Pod& pod, client:
     if (auto observed = driver_.observe(uid); observed) prober_->run_pre_stop(pod, *observed, grace);
   }
   if (auto r = driver_.teardown(uid, grace); !r) return r;
+  if (auto r = volumes_.teardown(uid); !r) return r;
   spdlog::info("event=pod_torn_down pod={}/{} uid={} grace_s={} confirm={}", pod.metadata.namespace_, pod.metadata.name, uid, grace.count(),
                confirm);
   if (!confirm) return {};
@@ -246,6 +265,16 @@ void Kubelet::relist_loop() {
           }
       }
     }
+    // Volume directories of pods the API does not know (a pod that never got a sandbox, deleted
+    // while we were down): torn down the same way.
+    if (pods_.has_synced()) {
+      std::lock_guard lock(mu_);
+      for (const auto& uid : volumes_.pod_uids_on_disk())
+        if (!records_.contains(uid)) {
+          records_[uid].gone = true;
+          changed.insert(uid);
+        }
+    }
     if (std::chrono::steady_clock::now() - last_resync >= options_.resync_period) {
       last_resync = std::chrono::steady_clock::now();
       std::lock_guard lock(mu_);
@@ -254,6 +283,70 @@ void Kubelet::relist_loop() {
     if (!pods_.has_synced()) continue;  // the first list decides what is an orphan
     for (const auto& uid : changed) queue_.add(uid);
   }
+}
+
+Result<std::optional<api::ConfigMap>> Kubelet::InformerConfigLookup::config_map(const std::string& ns, const std::string& name) const {
+  if (!cms_.has_synced()) return fail(ErrorCode::Unavailable, "the kubelet's ConfigMap cache has not synced yet");
+  auto cm = cms_.indexer().get(ns + "/" + name);
+  if (!cm) return std::optional<api::ConfigMap>();
+  return std::optional<api::ConfigMap>(*cm);
+}
+
+Result<std::optional<api::Secret>> Kubelet::InformerConfigLookup::secret(const std::string& ns, const std::string& name) const {
+  if (!secrets_.has_synced()) return fail(ErrorCode::Unavailable, "the kubelet's Secret cache has not synced yet");
+  auto s = secrets_.indexer().get(ns + "/" + name);
+  if (!s) return std::optional<api::Secret>();
+  return std::optional<api::Secret>(*s);
+}
+
+void Kubelet::warn_once(client::ApiClient& api, const api::Pod& pod, const std::string& field_path, const std::string& reason,
+                        const std::string& message) {
+  {
+    std::lock_guard lock(mu_);
+    if (!records_[pod.metadata.uid].events_sent.insert(reason + "/" + field_path + "/" + message).second) return;
+  }
+  spdlog::warn("event=pod_warning pod={}/{} reason={} message=\"{}\"", pod.metadata.namespace_, pod.metadata.name, reason, message);
+  if (auto r = post_pod_event(api, pod, options_.node.node_name, field_path, "Warning", reason, message); !r)
+    spdlog::warn("event=pod_event_failed pod={}/{} error=\"{}\"", pod.metadata.namespace_, pod.metadata.name, r.error().message);
+}
+
+bool Kubelet::ready_to_start(client::ApiClient& api, const api::Pod& pod, const ObservedPod& observed, ContainerNotes& notes,
+                             RuntimeFacts& facts) {
+  facts.config = &config_lookup_;
+  auto volumes = volumes_.prepare(pod);
+  if (!volumes) {
+    // A running pod keeps the files it has; a new one waits in ContainerCreating.
+    if (volumes.error().code != ErrorCode::Unavailable)
+      warn_once(api, pod, "", "FailedMount", volumes.error().message);
+    else
+      spdlog::info("event=pod_volumes_waiting pod={}/{} why=\"{}\"", pod.metadata.namespace_, pod.metadata.name, volumes.error().message);
+    return observed.sandbox.has_value();
+  }
+  facts.volumes = std::move(*volumes);
+  if (observed.sandbox) return true;
+  // Before the first sandbox: every container's config must be possible, so that a missing key
+  // leaves nothing on the node (the containers wait in CreateContainerConfigError).
+  bool ok = true;
+  auto check = [&](const api::Container& c) {
+    auto config = make_container_config(pod, c, 0, facts, options_.node);
+    ContainerNote& note = notes[c.name];
+    if (config) {
+      if (note.waiting_reason == "CreateContainerConfigError") note = ContainerNote{};
+      return;
+    }
+    if (config.error().code == ErrorCode::Unavailable) {
+      ok = false;
+      return;
+    }
+    note.waiting_reason = "CreateContainerConfigError";
+    note.waiting_message = config.error().message;
+    note.waiting_for_id.clear();
+    warn_once(api, pod, container_field_path(pod, c.name), "Failed", "Error: " + config.error().message);
+    ok = false;
+  };
+  for (const auto& c : pod.spec.init_containers) check(c);
+  for (const auto& c : pod.spec.containers) check(c);
+  return ok;
 }
 
 }  // namespace switchyard::kubelet

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "kubelet/cri/cri_client.h"
 #include "kubelet/pods/cri_pod_driver.h"
 #include "kubelet/pods/pod_config.h"
+#include "kubelet/volumes/pod_volumes.h"
 #include "orchestrator/base/error.h"
 #include "orchestrator/client/cluster_connection.h"
 #include "orchestrator/client/informer_factory.h"
@@ -58,7 +60,20 @@ class Kubelet {
     client::ObjectPtr<api::Pod> pod;  // the latest seen
     bool gone = false;                // deleted from the API (or never known: an orphan)
     ContainerNotes notes;
-    std::string last_status;  // the status JSON last written
+    std::string last_status;            // the status JSON last written
+    std::set<std::string> events_sent;  // "reason/fieldPath/message" of the Warnings recorded
+  };
+  // ConfigMaps and Secrets from this kubelet's informers (env references and volumes).
+  class InformerConfigLookup : public ConfigLookup {
+   public:
+    InformerConfigLookup(client::SharedIndexInformer<api::ConfigMap>& cms, client::SharedIndexInformer<api::Secret>& secrets)
+        : cms_(cms), secrets_(secrets) {}
+    Result<std::optional<api::ConfigMap>> config_map(const std::string& ns, const std::string& name) const override;
+    Result<std::optional<api::Secret>> secret(const std::string& ns, const std::string& name) const override;
+
+   private:
+    client::SharedIndexInformer<api::ConfigMap>& cms_;
+    client::SharedIndexInformer<api::Secret>& secrets_;
   };
 
   Kubelet(KubeletOptions options, client::ClusterConnection connection, std::unique_ptr<cri::CriClient> cri,
@@ -70,6 +85,12 @@ class Kubelet {
   Result<> sync_running(const std::string& uid, const api::Pod& pod, client::ApiClient& api);
   Result<> terminate(const std::string& uid, const api::Pod& pod, client::ApiClient& api, bool confirm);
   void relist_loop();
+  // A Warning Event about the pod, once per reason, container and message while the pod lives.
+  void warn_once(client::ApiClient& api, const api::Pod& pod, const std::string& field_path, const std::string& reason,
+                 const std::string& message);
+  // Volumes, then (before a first sandbox) every container's config: false when the pod cannot
+  // start yet, with the reason in notes and Events, and nothing made on the node.
+  bool ready_to_start(client::ApiClient& api, const api::Pod& pod, const ObservedPod& observed, ContainerNotes& notes, RuntimeFacts& facts);
 
   KubeletOptions options_;
   client::ClusterConnection connection_;
@@ -77,6 +98,8 @@ class Kubelet {
   std::unique_ptr<client::SharedInformerFactory> own_informers_;
   client::SharedInformerFactory& informers_;
   client::SharedIndexInformer<api::Pod>& pods_;
+  InformerConfigLookup config_lookup_;
+  PodVolumes volumes_;
   std::uint64_t handler_ = 0;
   CriPodDriver driver_;
   std::unique_ptr<Prober> prober_;

@@ -221,12 +221,13 @@ void Prober::run(Worker* w) {
       }
     }
     if (!r.success)
-      spdlog::info("event=probe_failed uid={} container={} probe={} message=\"{}\"", w->uid, w->container.name,
-                   w->kind == Kind::Liveness    ? "liveness"
-                   : w->kind == Kind::Readiness ? "readiness"
-                                                : "startup",
+      spdlog::info("event=probe_failed uid={} container={} probe={} message=\"{}\"", w->uid, w->container.name, kind_name(w->kind),
                    r.message);
-    if (changed) on_change_(w->uid);
+    if (changed) {
+      // When a result flips, to the millisecond: readiness_traffic_bench times traffic from here.
+      spdlog::info("event=probe_result uid={} container={} probe={} success={}", w->uid, w->container.name, kind_name(w->kind), r.success);
+      on_change_(w->uid);
+    }
   }
 }
 

@@ -56,6 +56,7 @@ class Prober {
 
  private:
   enum class Kind { Liveness, Readiness, Startup };
+  static const char* kind_name(Kind k) { return k == Kind::Liveness ? "liveness" : k == Kind::Readiness ? "readiness" : "startup"; }
   struct Worker {
     std::string uid, container_id;
     Kind kind;

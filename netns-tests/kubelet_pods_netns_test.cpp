@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -393,6 +394,108 @@ TEST_F(KubeletPods, APodWithADeletionTimestampRunsPreStopAndIsStopped) {
   EXPECT_THAT(read_file(env->dir / "kubelet.log"), HasSubstr("event=pre_stop pod=held container=c ok=true"));
   ASSERT_EQ(kubectl("patch pod held --type=merge -p '{\"metadata\":{\"finalizers\":null}}'").exit_code, 0);
   EXPECT_TRUE(wait_until(10, [] { return pod("held").is_null(); }));
+}
+
+// hostPort through the CNI portmap plugin: the node's address and that port reach the pod; a
+// second pod asking for the same port is not scheduled (the scheduler's NodePorts message), and
+// gets the port once the first is gone; the last one leaves no DNAT rule behind.
+TEST_F(KubeletPods, AHostPortReachesThePodAndATakenOneWaits) {
+  const std::string container = R"(  - name: httpd
+    image: switchyard.local/busybox:1
+    command: ["httpd", "-f", "-p", "80", "-h", "/www"]
+    ports: [{containerPort: 80, hostPort: 18080}]
+)";
+  apply("hp1", pod_yaml("hp1", container));
+  ASSERT_TRUE(wait_columns("hp1", "1/1 Running 0", 60)) << columns("hp1") << kubectl("describe pod hp1").output;
+  const std::string url = "http://" + kNodeIp + ":18080/index.html";
+  EXPECT_TRUE(wait_until(10, [&] { return run(env->in_node("curl -s -m 2 " + url)).output == "hello from switchyard busybox\n"; }))
+      << run(env->in_node("curl -sS -m 2 " + url)).output << run(env->in_node("iptables-save")).output;
+  // No nodeName: the scheduler places it, and the only node has the port taken.
+  std::string second = pod_yaml("hp2", container);
+  second.replace(second.find("  nodeName: " + kNode + "\n"), ("  nodeName: " + kNode + "\n").size(), "");
+  apply("hp2", second);
+  EXPECT_TRUE(wait_until(20, [] {
+    return kubectl("get events --field-selector involvedObject.name=hp2,reason=FailedScheduling")
+               .output.find("didn't have free ports for the requested pod ports") != std::string::npos;
+  })) << kubectl("get events").output;
+  EXPECT_EQ(columns("hp2"), "0/1 Pending 0");
+  ASSERT_EQ(kubectl("delete pod hp1").exit_code, 0);
+  EXPECT_TRUE(wait_columns("hp2", "1/1 Running 0", 60)) << columns("hp2") << kubectl("describe pod hp2").output;
+  EXPECT_TRUE(wait_until(10, [&] { return run(env->in_node("curl -s -m 2 " + url)).output == "hello from switchyard busybox\n"; }));
+  ASSERT_EQ(kubectl("delete pod hp2").exit_code, 0);
+  EXPECT_TRUE(wait_until(20, [] { return run(env->in_node("iptables-save")).output.find("18080") == std::string::npos; }))
+      << run(env->in_node("iptables-save")).output;
+}
+
+// A graceful delete, as a user sees it: `kubectl delete pod` waits until the pod is gone; the
+// preStop hook runs to its end before the container gets SIGTERM, and the container's own TERM
+// handling gets its time within the grace period.
+TEST_F(KubeletPods, AGracefulDeleteRunsPreStopThenTermAndWaits) {
+  std::string yaml = pod_yaml("graceful2", R"(  - name: c
+    image: switchyard.local/busybox:1
+    command: [sh, -c, "trap 'echo term >> /tmp/order; sleep 2; exit 0' TERM; while true; do sleep 0.2; done"]
+    lifecycle: {preStop: {exec: {command: [sh, -c, 'echo prestop >> /tmp/order; sleep 1']}}}
+)");
+  const std::string short_grace = "terminationGracePeriodSeconds: 1\n";  // the suite's default: this one needs more
+  yaml.replace(yaml.find(short_grace), short_grace.size(), "terminationGracePeriodSeconds: 10\n");
+  apply("graceful2", yaml);
+  ASSERT_TRUE(wait_columns("graceful2", "1/1 Running 0", 60)) << columns("graceful2");
+  const std::string id = pod("graceful2")["status"]["containerStatuses"][0].value("containerID", "").substr(13);
+  const auto asked = std::chrono::steady_clock::now();
+  auto deleting = std::async(std::launch::async, [] { return kubectl("delete pod graceful2"); });
+  std::string order;
+  EXPECT_TRUE(wait_until(10, [&] {
+    auto r = env->cri->exec_sync(id, {"cat", "/tmp/order"}, std::chrono::seconds(2));
+    if (r) order = r->stdout_;
+    return order.find("term") != std::string::npos;
+  })) << order;
+  EXPECT_EQ(order, "prestop\nterm\n");
+  auto deleted = deleting.get();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - asked).count();
+  EXPECT_EQ(deleted.exit_code, 0) << deleted.output;
+  EXPECT_EQ(deleted.output, "pod \"graceful2\" deleted\n");
+  EXPECT_GE(seconds, 2.5) << "kubectl delete returned before preStop (1 s) and the TERM handler (2 s) were through";
+  EXPECT_LT(seconds, 10.0) << "the container exited by itself: no need to wait out the grace period";
+  EXPECT_TRUE(pod("graceful2").is_null()) << "gone once kubectl delete returned";
+}
+
+// A container over its memory limit is killed by the kernel, and the kubelet says so as a real
+// cluster does: reason OOMKilled, exit code 137, the STATUS column.
+TEST_F(KubeletPods, AContainerOverItsMemoryLimitIsOomKilled) {
+  apply("hungry", pod_yaml("hungry", R"(  - name: c
+    image: switchyard.local/busybox:1
+    command: [dd, if=/dev/zero, of=/dev/null, bs=256M, count=1]
+    resources: {limits: {memory: 32Mi}}
+)",
+                           "  restartPolicy: Never\n"));
+  EXPECT_TRUE(wait_columns("hungry", "0/1 OOMKilled 0", 60)) << columns("hungry") << kubectl("get pod hungry -o yaml").output;
+  const json terminated = pod("hungry")["status"]["containerStatuses"][0]["state"].value("terminated", json());
+  EXPECT_EQ(terminated.value("reason", ""), "OOMKilled") << terminated.dump();
+  EXPECT_EQ(terminated.value("exitCode", 0), 137) << terminated.dump();
+  EXPECT_EQ(pod("hungry")["status"].value("phase", ""), "Failed");
+  ASSERT_EQ(kubectl("delete pod hungry --wait=false").exit_code, 0);
+}
+
+// A startup probe holds the other probes back until it passes: started stays false and the pod
+// unready while the server comes up, then tcpSocket readiness makes it Ready.
+TEST_F(KubeletPods, AStartupProbeHoldsReadinessUntilTheServerIsUp) {
+  apply("slow", pod_yaml("slow", R"(  - name: c
+    image: switchyard.local/busybox:1
+    command: [sh, -c, 'sleep 4; exec httpd -f -p 80 -h /www']
+    ports: [{name: http, containerPort: 80}]
+    startupProbe: {tcpSocket: {port: http}, periodSeconds: 1, failureThreshold: 30}
+    readinessProbe: {tcpSocket: {port: 80}, periodSeconds: 1}
+    livenessProbe: {tcpSocket: {port: 80}, periodSeconds: 1, failureThreshold: 1}
+)"));
+  ASSERT_TRUE(wait_columns("slow", "0/1 Running 0", 30)) << columns("slow");
+  const json early = pod("slow")["status"]["containerStatuses"][0];
+  EXPECT_EQ(early.value("started", true), false) << early.dump();
+  EXPECT_EQ(early.value("ready", true), false) << early.dump();
+  // Ready once httpd listens; the liveness probe, which would have failed at once before that,
+  // never ran early: no restart.
+  EXPECT_TRUE(wait_columns("slow", "1/1 Running 0", 30)) << columns("slow") << kubectl("describe pod slow").output;
+  EXPECT_EQ(pod("slow")["status"]["containerStatuses"][0].value("started", false), true);
+  ASSERT_EQ(kubectl("delete pod slow --wait=false").exit_code, 0);
 }
 
 TEST_F(KubeletPods, ADeletedPodLeavesNothingInCri) {

@@ -86,6 +86,9 @@ spec:
     ASSERT_TRUE(
         wait_until(60, [] { return run(kubectl(33) + "get pod web --no-headers").output.find("2/2   Running") != std::string::npos; }))
         << run(kubectl(33) + "get pod web -o yaml").output << up_output();
+    // The web container writes its stderr line half a second after its stdout line, so that
+    // the two cannot swap places in the log (the runtime copies the two pipes separately).
+    ASSERT_TRUE(wait_until(10, [] { return run(kubectl(33) + "logs web -c web").output.ends_with("to stderr\n"); }));
   }
 
   static void TearDownTestSuite() {

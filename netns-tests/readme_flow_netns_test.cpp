@@ -20,6 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 using testing::ChildProcess;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::run;
 using testing::wait_until;
 
@@ -94,6 +95,16 @@ TEST_F(ReadmeFlow, RunExposeAndReachByClusterIpAndNameFromAnotherPod) {
   })) << k("exec client -- timeout 3 wget -qO- http://web/").output;
   auto lookup = k("exec client -- nslookup web.default.svc.cluster.local");
   EXPECT_THAT(lookup.output, HasSubstr(cluster_ip)) << lookup.output;
+
+  // The kubelet and the agent did all of it with their own least-privilege identities: the
+  // server refused them nothing, and neither may do what only the admin may.
+  EXPECT_THAT(output(), Not(HasSubstr("forbidden"))) << output();
+  EXPECT_THAT(output(), Not(HasSubstr("Forbidden"))) << output();
+  EXPECT_EQ(k("get clusterrolebinding system:switchyard-agent -o jsonpath={.subjects[0].name}").output, "system:switchyard-agent");
+  EXPECT_EQ(k("auth can-i list pods -A --as system:switchyard-agent").output, "yes\n");
+  EXPECT_EQ(k("auth can-i delete services -A --as system:switchyard-agent").output, "no\n");
+  EXPECT_EQ(k("auth can-i patch pods --subresource=status --as system:node:node-readme --as-group system:nodes").output, "yes\n");
+  EXPECT_EQ(k("auth can-i create clusterrolebindings -A --as system:node:node-readme --as-group system:nodes").output, "no\n");
 
   up_->kill_now(SIGINT);
   EXPECT_EQ(up_->wait_exit(30), 0) << output();

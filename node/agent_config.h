@@ -29,7 +29,10 @@ struct AgentConfig {
   std::vector<std::string> cluster_cidrs;
   std::vector<std::string> node_port_addresses;
   std::chrono::milliseconds sync_period{std::chrono::seconds(30)};
-  std::chrono::milliseconds min_sync_period{std::chrono::seconds(1)};
+  // kube-proxy defaults to 1 s, which protects its whole-table rewrites; a partial sync here
+  // costs well under a millisecond, so a 10 ms floor still coalesces bursts (burst 2) without
+  // holding a readiness change back (bench/readiness_traffic_bench).
+  std::chrono::milliseconds min_sync_period{10};
   ConntrackSettings conntrack;
   std::string bind_address = "0.0.0.0";
   std::string healthz_bind_address = "0.0.0.0:10256";  // "" disables

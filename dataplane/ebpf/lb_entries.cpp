@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 
 #include "dataplane/ebpf/maglev.h"
 
@@ -13,6 +14,14 @@ namespace {
 bool parse_address(const std::string& text, IpFamily family, std::array<std::uint8_t, 16>& out) {
   out = {};
   return inet_pton(family == IpFamily::IPv4 ? AF_INET : AF_INET6, text.c_str(), out.data()) == 1;
+}
+
+// An endpoint's address, parsed when the Snapshot was built: a copy.
+bool parse_address(const endpoints::IpAddress& ip, IpFamily family, std::array<std::uint8_t, 16>& out) {
+  out = {};
+  if (family == IpFamily::IPv4 ? !ip.is_v4() : !ip.is_v6()) return false;
+  std::memcpy(out.data(), ip.data(), ip.size());
+  return true;
 }
 
 std::uint16_t to_be16(std::int32_t port) { return htons(static_cast<std::uint16_t>(port)); }

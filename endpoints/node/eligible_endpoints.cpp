@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <numeric>
 
 namespace switchyard::endpoints {
 
@@ -9,20 +10,23 @@ namespace {
 
 bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
 
+using Indices = std::vector<std::uint32_t>;
+
 template <class Pred>
-std::vector<Endpoint> filter(const std::vector<Endpoint>& eps, Pred keep) {
-  std::vector<Endpoint> out;
-  for (const auto& e : eps)
-    if (keep(e)) out.push_back(e);
+Indices filter(const std::vector<Endpoint>& all, const Indices& eps, Pred keep) {
+  Indices out;
+  for (auto i : eps)
+    if (keep(all[i])) out.push_back(i);
   return out;
 }
 
 // Hints are used only when every ready endpoint carries one and at least one is for this
 // node's zone (or this node): otherwise routing by them could black-hole traffic.
-bool can_use_topology(const std::vector<Endpoint>& eps, const NodeTopology& node, bool requested) {
+bool can_use_topology(const std::vector<Endpoint>& all, const Indices& eps, const NodeTopology& node, bool requested) {
   if (!requested) return false;
   bool for_this_node = false;
-  for (const auto& e : eps) {
+  for (auto i : eps) {
+    const Endpoint& e = all[i];
     if (!e.ready) continue;
     if (e.zone_hints.empty() && e.node_hints.empty()) return false;
     if (!e.node_hints.empty()) {
@@ -40,19 +44,22 @@ bool available_for_topology(const Endpoint& e, const NodeTopology& node) {
   return has(e.zone_hints, node.zone);
 }
 
-}  // namespace
+struct Categorized {
+  Indices cluster, local, all_reachable;
+  bool has_any = false;
+};
 
-EligibleEndpoints categorize_endpoints(const std::vector<Endpoint>& eps, const ServicePortInfo& port, const NodeTopology& node,
-                                       bool topology_requested) {
-  EligibleEndpoints out;
+Categorized categorize(const std::vector<Endpoint>& all, const Indices& eps, const ServicePortInfo& port, const NodeTopology& node,
+                       bool topology_requested) {
+  Categorized out;
   bool use_topology = false;
   bool use_serving_terminating = false;
 
   if (port.uses_cluster_endpoints()) {
-    use_topology = can_use_topology(eps, node, topology_requested);
-    out.cluster = filter(eps, [&](const Endpoint& e) { return e.ready && (!use_topology || available_for_topology(e, node)); });
+    use_topology = can_use_topology(all, eps, node, topology_requested);
+    out.cluster = filter(all, eps, [&](const Endpoint& e) { return e.ready && (!use_topology || available_for_topology(e, node)); });
     // No ready endpoint anywhere: fall back to those still serving while they terminate.
-    if (out.cluster.empty()) out.cluster = filter(eps, [](const Endpoint& e) { return e.serving && e.terminating; });
+    if (out.cluster.empty()) out.cluster = filter(all, eps, [](const Endpoint& e) { return e.serving && e.terminating; });
     out.has_any = !out.cluster.empty();
   }
 
@@ -62,7 +69,8 @@ EligibleEndpoints categorize_endpoints(const std::vector<Endpoint>& eps, const S
   }
 
   bool local_ready = false, local_serving_terminating = false;
-  for (const auto& e : eps) {
+  for (auto i : eps) {
+    const Endpoint& e = all[i];
     if (e.ready) {
       out.has_any = true;
       local_ready |= e.local;
@@ -72,10 +80,10 @@ EligibleEndpoints categorize_endpoints(const std::vector<Endpoint>& eps, const S
     }
   }
   if (local_ready) {
-    out.local = filter(eps, [](const Endpoint& e) { return e.local && e.ready; });
+    out.local = filter(all, eps, [](const Endpoint& e) { return e.local && e.ready; });
   } else if (local_serving_terminating) {
     use_serving_terminating = true;
-    out.local = filter(eps, [](const Endpoint& e) { return e.local && e.serving && e.terminating; });
+    out.local = filter(all, eps, [](const Endpoint& e) { return e.local && e.serving && e.terminating; });
   }
 
   if (!port.uses_cluster_endpoints()) {
@@ -86,11 +94,36 @@ EligibleEndpoints categorize_endpoints(const std::vector<Endpoint>& eps, const S
     out.all_reachable = out.cluster;  // every ready endpoint: a superset of the local ones
     return out;
   }
-  std::map<std::pair<std::string, std::int32_t>, Endpoint> merged;
-  for (const auto& e : out.cluster) merged.emplace(std::pair{e.ip, e.port}, e);
-  for (const auto& e : out.local) merged.emplace(std::pair{e.ip, e.port}, e);
-  for (auto& [_, e] : merged) out.all_reachable.push_back(std::move(e));
+  // The union in ip:port order (as text), the cluster's entry first when both hold one.
+  std::map<std::pair<std::string, std::int32_t>, std::uint32_t> merged;
+  for (auto i : out.cluster) merged.emplace(std::pair{all[i].ip.to_string(), all[i].port}, i);
+  for (auto i : out.local) merged.emplace(std::pair{all[i].ip.to_string(), all[i].port}, i);
+  for (const auto& [_, i] : merged) out.all_reachable.push_back(i);
   return out;
+}
+
+std::vector<Endpoint> pick(const std::vector<Endpoint>& all, const Indices& indices) {
+  std::vector<Endpoint> out;
+  out.reserve(indices.size());
+  for (auto i : indices) out.push_back(all[i]);
+  return out;
+}
+
+}  // namespace
+
+EligibleEndpoints categorize_endpoints(const std::vector<Endpoint>& eps, const ServicePortInfo& port, const NodeTopology& node,
+                                       bool topology_requested) {
+  Indices every(eps.size());
+  std::iota(every.begin(), every.end(), 0u);
+  Categorized c = categorize(eps, every, port, node, topology_requested);
+  return {pick(eps, c.cluster), pick(eps, c.local), pick(eps, c.all_reachable), c.has_any};
+}
+
+EligibleEndpoints categorize_endpoints(const std::vector<Endpoint>* all, const std::vector<std::uint32_t>& family,
+                                       const ServicePortInfo& port, const NodeTopology& node, bool topology_requested) {
+  Categorized c = categorize(*all, family, port, node, topology_requested);
+  return {EndpointList(all, std::move(c.cluster)), EndpointList(all, std::move(c.local)), EndpointList(all, std::move(c.all_reachable)),
+          c.has_any};
 }
 
 }  // namespace switchyard::endpoints

@@ -2,6 +2,7 @@
 // the terminating-endpoint fallback, with kube-proxy's rules (pkg/proxy/topology.go).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -15,8 +16,12 @@ struct NodeTopology {
 };
 
 // Endpoints of one family only. `topology_requested`: the service asks for topology-aware
-// routing (topology-mode Auto, or a trafficDistribution).
+// routing (topology-mode Auto, or a trafficDistribution). The lists hold copies.
 EligibleEndpoints categorize_endpoints(const std::vector<Endpoint>& endpoints, const ServicePortInfo& port, const NodeTopology& node,
                                        bool topology_requested);
+// The same over the entries `family` of `*all` (those of one family); the lists hold indices
+// into `*all`, which must outlive them (the port's own `endpoints`).
+EligibleEndpoints categorize_endpoints(const std::vector<Endpoint>* all, const std::vector<std::uint32_t>& family,
+                                       const ServicePortInfo& port, const NodeTopology& node, bool topology_requested);
 
 }  // namespace switchyard::endpoints

@@ -1,6 +1,7 @@
 #include "endpoints/node/snapshot.h"
 
 #include <algorithm>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -21,6 +22,58 @@ const ServicePortInfo* Snapshot::find(const ServicePortName& n) const {
 const ServiceInfo* Snapshot::find(const ServiceKey& k) const {
   auto it = services_.find(k);
   return it == services_.end() ? nullptr : it->second.get();
+}
+
+Snapshot::Snapshot(std::uint64_t generation, PortMap ports, ServiceMap services)
+    : generation_(generation), ports_(std::move(ports)), services_(std::move(services)) {
+  for (const auto& [_, svc] : services_) reindex(addresses_, nullptr, svc);
+}
+
+const std::vector<Snapshot::AddressOwner>& Snapshot::owners_of(const IpAddress& ip) const {
+  static const std::vector<AddressOwner> none;
+  auto it = addresses_.find(ip);
+  return it == addresses_.end() ? none : it->second;
+}
+
+namespace {
+
+// The addresses a service answers PTR queries for, with their owner entries.
+template <class Fn>
+void for_each_address(const ServiceInfo& svc, Fn fn) {
+  for (const auto& ip : svc.cluster_ips)
+    if (auto a = IpAddress::parse(ip)) fn(*a, -1);
+  if (svc.headless)
+    for (std::size_t i = 0; i < svc.addresses.size(); ++i) fn(svc.addresses[i].ip, static_cast<std::int32_t>(i));
+}
+
+bool owner_before(const Snapshot::AddressOwner& a, const Snapshot::AddressOwner& b) {
+  return std::tie(a.service->key, a.address) < std::tie(b.service->key, b.address);
+}
+
+}  // namespace
+
+void Snapshot::reindex(AddressMap& addresses, const ServiceInfo* before, const std::shared_ptr<const ServiceInfo>& after) {
+  if (before)
+    for_each_address(*before, [&](const IpAddress& ip, std::int32_t) {
+      auto it = addresses.find(ip);
+      if (it == addresses.end()) return;
+      std::vector<AddressOwner> owners;
+      for (const auto& o : it->second)
+        if (o.service->key != before->key) owners.push_back(o);
+      if (owners.empty())
+        addresses.erase(ip);
+      else if (owners.size() != it->second.size())
+        addresses.insert_or_assign(ip, std::move(owners));
+    });
+  if (after)
+    for_each_address(*after, [&](const IpAddress& ip, std::int32_t index) {
+      if (!ip.valid()) return;
+      auto it = addresses.find(ip);
+      std::vector<AddressOwner> owners = it == addresses.end() ? std::vector<AddressOwner>{} : it->second;
+      AddressOwner owner{after, index};
+      owners.insert(std::upper_bound(owners.begin(), owners.end(), owner, owner_before), owner);
+      addresses.insert_or_assign(ip, std::move(owners));
+    });
 }
 
 ClusterState::ClusterState(ClusterStateOptions options) : options_(std::move(options)) {
@@ -47,12 +100,13 @@ static std::string service_of(const api::EndpointSlice& s) {
 void ClusterState::upsert(const api::EndpointSlice& s) {
   SliceKey k{s.metadata.namespace_, s.metadata.name};
   if (auto old = slices_.find(k); old != slices_.end()) {
-    ServiceKey before{k.namespace_, service_of(old->second)};
+    ServiceKey before{k.namespace_, old->second.service};
     slices_by_service_[before].erase(k);
     dirty_.insert(before);
   }
-  ServiceKey owner{k.namespace_, service_of(s)};
-  slices_[k] = s;
+  SliceRecord record = parse_slice(s);
+  ServiceKey owner{k.namespace_, record.service};
+  slices_[k] = std::move(record);
   slices_by_service_[owner].insert(k);
   dirty_.insert(owner);
 }
@@ -61,7 +115,7 @@ void ClusterState::remove_slice(const std::string& namespace_, const std::string
   SliceKey k{namespace_, name};
   auto it = slices_.find(k);
   if (it == slices_.end()) return;
-  ServiceKey owner{namespace_, service_of(it->second)};
+  ServiceKey owner{namespace_, it->second.service};
   slices_by_service_[owner].erase(k);
   slices_.erase(it);
   dirty_.insert(owner);
@@ -95,7 +149,7 @@ bool topology_requested(const api::Service& s) {
 // One slice endpoint as the node sees it. kube-proxy uses only the first address.
 Endpoint to_endpoint(const api::EndpointSlice& slice, const api::SliceEndpoint& e, std::int32_t port, const std::string& node) {
   Endpoint out;
-  out.ip = e.addresses.empty() ? "" : e.addresses[0];
+  if (!e.addresses.empty()) out.ip = IpAddress(e.addresses[0]);
   out.port = port;
   out.family = slice.address_type == "IPv6" ? IpFamily::IPv6 : IpFamily::IPv4;
   out.ready = e.conditions.ready.value_or(true);
@@ -128,31 +182,50 @@ std::vector<Endpoint> values(std::map<Key, Endpoint>& m) {
   return out;
 }
 
-std::vector<Endpoint> of_family(const std::vector<Endpoint>& eps, IpFamily f) {
-  std::vector<Endpoint> out;
-  for (const auto& e : eps)
-    if (e.family == f) out.push_back(e);
+std::vector<std::uint32_t> of_family(const std::vector<Endpoint>& eps, IpFamily f) {
+  std::vector<std::uint32_t> out;
+  for (std::uint32_t i = 0; i < eps.size(); ++i)
+    if (eps[i].family == f) out.push_back(i);
   return out;
 }
 
 }  // namespace
 
-void ClusterState::rebuild_service(const ServiceKey& k, Snapshot::PortMap& ports, Snapshot::ServiceMap& services) {
+ClusterState::SliceRecord ClusterState::parse_slice(const api::EndpointSlice& s) const {
+  SliceRecord r;
+  r.service = service_of(s);
+  r.fqdn = s.address_type == "FQDN";
+  r.ports.reserve(s.ports.size());
+  for (const auto& p : s.ports) r.ports.push_back({p.name.value_or(""), p.protocol.value_or("TCP"), p.port});
+  r.endpoints.reserve(s.endpoints.size());
+  for (const auto& e : s.endpoints) {
+    if (e.addresses.empty()) continue;
+    Endpoint endpoint = to_endpoint(s, e, 0, node_.name);
+    if (endpoint.ip.valid()) r.endpoints.push_back(std::move(endpoint));  // not an address: nothing could reach it
+  }
+  return r;
+}
+
+void ClusterState::rebuild_service(const ServiceKey& k, Snapshot::PortMap& ports, Snapshot::ServiceMap& services,
+                                   Snapshot::AddressMap& addresses) {
   // Drop what the service had; then add it back as it is now.
+  if (auto old = services.find(k); old != services.end()) Snapshot::reindex(addresses, old->second.get(), nullptr);
   services.erase(k);
+  std::vector<ServicePortName> old_ports;
   for (auto it = ports.lower_bound(ServicePortName{k.namespace_, k.name, "", ""});
-       it != ports.end() && it->first.namespace_ == k.namespace_ && it->first.name == k.name;)
-    it = ports.erase(it);
+       it != ports.end() && it->first.namespace_ == k.namespace_ && it->first.name == k.name; ++it)
+    old_ports.push_back(it->first);
+  for (const auto& name : old_ports) ports.erase(name);
 
   auto svc_it = services_.find(k);
   if (svc_it == services_.end()) return;
   const api::Service& svc = svc_it->second;
   const api::ServiceSpec& spec = svc.spec;
 
-  std::vector<const api::EndpointSlice*> slices;
+  std::vector<const SliceRecord*> slices;
   if (auto s = slices_by_service_.find(k); s != slices_by_service_.end())
     for (const auto& sk : s->second)
-      if (auto it = slices_.find(sk); it != slices_.end() && it->second.address_type != "FQDN") slices.push_back(&it->second);
+      if (auto it = slices_.find(sk); it != slices_.end() && !it->second.fqdn) slices.push_back(&it->second);
 
   auto info = std::make_shared<ServiceInfo>();
   info->key = k;
@@ -166,16 +239,16 @@ void ClusterState::rebuild_service(const ServiceKey& k, Snapshot::PortMap& ports
   for (const auto& p : spec.ports) info->ports.push_back({p.name, p.protocol.empty() ? "TCP" : p.protocol, p.port});
   std::map<std::string, Endpoint> by_ip;
   for (const auto* slice : slices)
-    for (const auto& e : slice->endpoints)
-      if (!e.addresses.empty()) add_unique(by_ip, e.addresses[0], to_endpoint(*slice, e, 0, node_.name));
+    for (const auto& e : slice->endpoints) add_unique(by_ip, e.ip.to_string(), e);
   info->addresses = values(by_ip);
   for (const auto* slice : slices)
     for (const auto& sp : slice->ports) {
-      NamedPort np{sp.name.value_or(""), sp.protocol.value_or("TCP"), sp.port.value_or(0)};
+      NamedPort np{sp.name, sp.protocol, sp.port.value_or(0)};
       if (np.port && std::find(info->endpoint_ports.begin(), info->endpoint_ports.end(), np) == info->endpoint_ports.end())
         info->endpoint_ports.push_back(std::move(np));
     }
-  services[k] = info;
+  services.insert_or_assign(k, info);
+  Snapshot::reindex(addresses, nullptr, info);
   if (!info->proxied) return;
 
   const bool topology = topology_requested(svc);
@@ -206,16 +279,21 @@ void ClusterState::rebuild_service(const ServiceKey& k, Snapshot::PortMap& ports
     std::map<std::pair<std::string, std::int32_t>, Endpoint> unique;
     for (const auto* slice : slices)
       for (const auto& sp : slice->ports) {
-        if (sp.name.value_or("") != p.name || sp.protocol.value_or("TCP") != protocol || !sp.port) continue;
-        for (const auto& e : slice->endpoints)
-          if (!e.addresses.empty()) add_unique(unique, std::pair{e.addresses[0], *sp.port}, to_endpoint(*slice, e, *sp.port, node_.name));
+        if (sp.name != p.name || sp.protocol != protocol || !sp.port) continue;
+        for (Endpoint e : slice->endpoints) {
+          e.port = *sp.port;
+          auto key = std::pair{e.ip.to_string(), *sp.port};  // ordered as text, as before
+          add_unique(unique, std::move(key), std::move(e));
+        }
       }
     port->endpoints = values(unique);
-    port->ipv4 = categorize_endpoints(of_family(port->endpoints, IpFamily::IPv4), *port, node_, topology);
-    port->ipv6 = categorize_endpoints(of_family(port->endpoints, IpFamily::IPv6), *port, node_, topology);
+    // Indices into port->endpoints: the port lives on the heap and never moves.
+    port->ipv4 = categorize_endpoints(&port->endpoints, of_family(port->endpoints, IpFamily::IPv4), *port, node_, topology);
+    port->ipv6 = categorize_endpoints(&port->endpoints, of_family(port->endpoints, IpFamily::IPv6), *port, node_, topology);
     port->local_ready_endpoints = static_cast<int>(
         std::count_if(port->endpoints.begin(), port->endpoints.end(), [](const Endpoint& e) { return e.local && e.ready; }));
-    ports[port->name] = std::move(port);
+    auto name = port->name;
+    ports.insert_or_assign(name, std::move(port));
   }
 }
 
@@ -223,16 +301,18 @@ std::shared_ptr<const Snapshot> ClusterState::build() {
   if (!changed()) return last_;
   Snapshot::PortMap ports = last_->service_ports();
   Snapshot::ServiceMap services = last_->services();
+  Snapshot::AddressMap addresses = last_->addresses();
   if (all_dirty_) {
     ports.clear();
     services.clear();
-    for (const auto& [k, _] : services_) rebuild_service(k, ports, services);
+    addresses.clear();
+    for (const auto& [k, _] : services_) rebuild_service(k, ports, services, addresses);
   } else {
-    for (const auto& k : dirty_) rebuild_service(k, ports, services);
+    for (const auto& k : dirty_) rebuild_service(k, ports, services, addresses);
   }
   dirty_.clear();
   all_dirty_ = false;
-  last_ = std::make_shared<const Snapshot>(++generation_, std::move(ports), std::move(services));
+  last_ = std::make_shared<const Snapshot>(++generation_, std::move(ports), std::move(services), std::move(addresses));
   return last_;
 }
 

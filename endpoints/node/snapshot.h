@@ -7,9 +7,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
+#include "endpoints/node/chunked_sorted_map.h"
 #include "endpoints/node/eligible_endpoints.h"
 #include "endpoints/node/service_port.h"
 #include "orchestrator/api/types.h"
@@ -22,11 +25,24 @@ inline constexpr const char* kLoadBalancingAnnotation = "service.switchyard.dev/
 
 class Snapshot {
  public:
-  using PortMap = std::map<ServicePortName, std::shared_ptr<const ServicePortInfo>>;
-  using ServiceMap = std::map<ServiceKey, std::shared_ptr<const ServiceInfo>>;
+  // Sorted maps whose unchanged chunks successive Snapshots share (chunked_sorted_map.h).
+  using PortMap = ChunkedSortedMap<ServicePortName, std::shared_ptr<const ServicePortInfo>>;
+  using ServiceMap = ChunkedSortedMap<ServiceKey, std::shared_ptr<const ServiceInfo>>;
 
-  Snapshot(std::uint64_t generation, PortMap ports, ServiceMap services)
-      : generation_(generation), ports_(std::move(ports)), services_(std::move(services)) {}
+  // Who an address belongs to, for PTR answers: a service's cluster IP (address -1), or entry
+  // `address` of a headless service's `addresses`.
+  struct AddressOwner {
+    std::shared_ptr<const ServiceInfo> service;
+    std::int32_t address = -1;
+  };
+  // Address → its owners in service order, cluster IPs first: built with the Snapshot and
+  // shared between Snapshots as the services are, so a PTR answer is a lookup.
+  using AddressMap = ChunkedSortedMap<IpAddress, std::vector<AddressOwner>>;
+
+  // Builds the address index from `services`.
+  Snapshot(std::uint64_t generation, PortMap ports, ServiceMap services);
+  Snapshot(std::uint64_t generation, PortMap ports, ServiceMap services, AddressMap addresses)
+      : generation_(generation), ports_(std::move(ports)), services_(std::move(services)), addresses_(std::move(addresses)) {}
 
   // Increases with every change; DNS uses it as the SOA serial.
   std::uint64_t generation() const { return generation_; }
@@ -36,11 +52,18 @@ class Snapshot {
   const ServiceMap& services() const { return services_; }
   const ServicePortInfo* find(const ServicePortName& n) const;
   const ServiceInfo* find(const ServiceKey& k) const;
+  // The services whose cluster IP `ip` is and the headless services with an endpoint at `ip`.
+  const std::vector<AddressOwner>& owners_of(const IpAddress& ip) const;
+  const AddressMap& addresses() const { return addresses_; }
+
+  // Keeps `addresses` in step with one service: removes what `before` added, adds `after`'s.
+  static void reindex(AddressMap& addresses, const ServiceInfo* before, const std::shared_ptr<const ServiceInfo>& after);
 
  private:
   std::uint64_t generation_;
   PortMap ports_;
   ServiceMap services_;
+  AddressMap addresses_;
 };
 
 struct ClusterStateOptions {
@@ -70,12 +93,26 @@ class ClusterState {
     std::string namespace_, name;
     auto operator<=>(const SliceKey&) const = default;
   };
-  void rebuild_service(const ServiceKey& k, Snapshot::PortMap& ports, Snapshot::ServiceMap& services);
+  // An EndpointSlice parsed once, when the informer hands it over: the owning service, its
+  // ports and its endpoints already in the Snapshot's form (port 0; each service port sets its
+  // own). The API object itself is not kept (issue #25: it was most of ClusterState's memory).
+  struct SliceRecord {
+    std::string service;
+    bool fqdn = false;
+    struct Port {
+      std::string name, protocol;
+      std::optional<std::int32_t> port;
+    };
+    std::vector<Port> ports;
+    std::vector<Endpoint> endpoints;  // those with an address; kube-proxy uses only the first
+  };
+  SliceRecord parse_slice(const api::EndpointSlice& s) const;
+  void rebuild_service(const ServiceKey& k, Snapshot::PortMap& ports, Snapshot::ServiceMap& services, Snapshot::AddressMap& addresses);
 
   ClusterStateOptions options_;
   NodeTopology node_;
   std::map<ServiceKey, api::Service> services_;
-  std::map<SliceKey, api::EndpointSlice> slices_;
+  std::map<SliceKey, SliceRecord> slices_;
   std::map<ServiceKey, std::set<SliceKey>> slices_by_service_;
   std::set<ServiceKey> dirty_;
   bool all_dirty_ = false;

@@ -29,7 +29,7 @@ void add_stale_flows(SnapshotDiff& diff, const ServicePortChange& c) {
   const ServicePortInfo& any = after ? *after : *before;
   if (!connectionless(any.protocol)) return;
   StaleFlows stale{any.name, {}, {}, any.port, any.node_port, any.protocol};
-  std::set<std::pair<std::string, std::int32_t>> still;
+  std::set<std::pair<IpAddress, std::int32_t>> still;
   for (const auto& e : reachable(after)) still.insert({e.ip, e.port});
   for (const auto& e : reachable(before))
     if (!still.contains({e.ip, e.port})) stale.removed_endpoints.push_back(e);
@@ -49,7 +49,15 @@ SnapshotDiff diff_snapshots(const Snapshot& before, const Snapshot& after) {
   SnapshotDiff diff;
   auto a = before.service_ports().begin(), a_end = before.service_ports().end();
   auto b = after.service_ports().begin(), b_end = after.service_ports().end();
+  const auto& a_chunks = before.service_ports().chunks();
+  const auto& b_chunks = after.service_ports().chunks();
   while (a != a_end || b != b_end) {
+    // A chunk both Snapshots share holds the same ports: nothing in it changed.
+    if (a != a_end && b != b_end && a.offset() == 0 && b.offset() == 0 && a_chunks[a.chunk_index()] == b_chunks[b.chunk_index()]) {
+      a = a.next_chunk();
+      b = b.next_chunk();
+      continue;
+    }
     ServicePortChange c;
     if (b == b_end || (a != a_end && a->first < b->first)) {
       c = {a->first, a->second, nullptr, true, true};

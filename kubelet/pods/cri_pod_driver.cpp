@@ -182,7 +182,7 @@ Result<bool> CriPodDriver::ensure_image(const api::Pod& pod, const api::Containe
 }
 
 Result<std::optional<std::chrono::milliseconds>> CriPodDriver::apply(const api::Pod& pod, const ObservedPod& observed, const SyncPlan& plan,
-                                                                     ContainerNotes& notes) {
+                                                                     ContainerNotes& notes, const RuntimeFacts& base) {
   std::optional<std::chrono::milliseconds> requeue;
   const auto grace = termination_grace(pod);
   if (plan.kill_pod) {
@@ -214,7 +214,7 @@ Result<std::optional<std::chrono::milliseconds>> CriPodDriver::apply(const api::
 
   std::string sandbox_id;
   std::uint32_t attempt = plan.sandbox_attempt;
-  RuntimeFacts facts;
+  RuntimeFacts facts = base;
   if (plan.create_sandbox) {
     auto config = make_sandbox_config(pod, node_, attempt);
     if (!config) return fail(config.error());
@@ -275,6 +275,8 @@ Result<std::optional<std::chrono::milliseconds>> CriPodDriver::apply(const api::
       if (m.host_path.ends_with(".termination-log")) {
         fs::create_directories(fs::path(m.host_path).parent_path(), ec);
         std::ofstream(m.host_path, std::ios::trunc);
+      } else if (!fs::exists(fs::symlink_status(m.host_path, ec))) {
+        fs::create_directories(m.host_path, ec);  // a subPath not there yet, as the kubelet makes it
       }
     auto id = cri_.create_container(sandbox_id, *config, *sandbox_config);
     if (!id) {

@@ -31,8 +31,9 @@ class CriPodDriver {
 
   // Carries out `plan`; notes get the waiting reasons (backoffs, pull and config errors). Returns
   // when the pod should be looked at again for a delay to end (nothing: on the next event).
+  // `base`: the pod's prepared volumes and where env references read (pod IPs are filled in).
   Result<std::optional<std::chrono::milliseconds>> apply(const api::Pod& pod, const ObservedPod& observed, const SyncPlan& plan,
-                                                         ContainerNotes& notes);
+                                                         ContainerNotes& notes, const RuntimeFacts& base = {});
 
   // Stops (with `grace`) and removes every container and sandbox of the pod, and its logs.
   Result<> teardown(const std::string& uid, std::chrono::seconds grace);

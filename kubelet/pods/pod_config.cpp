@@ -209,7 +209,109 @@ std::int64_t node_memory(const NodeSettings& node) {
   return 0;
 }
 
+// A configMapKeyRef or secretKeyRef: the value, nullopt when optional and missing, or the
+// kubelet's error (CreateContainerConfigError).
+Result<std::optional<std::string>> key_ref(const api::Pod& pod, const json& ref, bool secret, const RuntimeFacts& facts) {
+  const std::string name = ref.value("name", ""), key = ref.value("key", "");
+  const bool optional = ref.value("optional", false);
+  const auto& ns = pod.metadata.namespace_;
+  std::optional<std::map<std::string, std::string>> bytes;
+  if (facts.config) {
+    if (secret) {
+      auto s = facts.config->secret(ns, name);
+      if (!s) return fail(s.error());
+      if (*s) bytes = secret_bytes(**s);
+    } else {
+      auto cm = facts.config->config_map(ns, name);
+      if (!cm) return fail(cm.error());
+      if (*cm) bytes = config_map_bytes(**cm);
+    }
+  }
+  if (!bytes) {
+    if (optional) return std::optional<std::string>();
+    return fail(ErrorCode::Invalid, fmt::format("{} \"{}\" not found", secret ? "secret" : "configmap", name));
+  }
+  auto it = bytes->find(key);
+  if (it == bytes->end()) {
+    if (optional) return std::optional<std::string>();
+    return fail(ErrorCode::Invalid, fmt::format("couldn't find key {} in {} {}/{}", key, secret ? "Secret" : "ConfigMap", ns, name));
+  }
+  return std::optional<std::string>(it->second);
+}
+
+// One envFrom entry: its object's keys, prefixed; keys that cannot be variable names are skipped.
+Result<std::vector<std::pair<std::string, std::string>>> env_from_source(const api::Pod& pod, const json& source,
+                                                                         const RuntimeFacts& facts) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const bool secret = source.contains("secretRef");
+  const json ref = secret ? source["secretRef"] : source.value("configMapRef", json::object());
+  const std::string name = ref.value("name", ""), prefix = source.value("prefix", "");
+  std::optional<std::map<std::string, std::string>> bytes;
+  if (facts.config) {
+    if (secret) {
+      auto s = facts.config->secret(pod.metadata.namespace_, name);
+      if (!s) return fail(s.error());
+      if (*s) bytes = secret_bytes(**s);
+    } else {
+      auto cm = facts.config->config_map(pod.metadata.namespace_, name);
+      if (!cm) return fail(cm.error());
+      if (*cm) bytes = config_map_bytes(**cm);
+    }
+  }
+  if (!bytes) {
+    if (ref.value("optional", false)) return out;
+    return fail(ErrorCode::Invalid, fmt::format("{} \"{}\" not found", secret ? "secret" : "configmap", name));
+  }
+  for (const auto& [key, value] : *bytes) {
+    const std::string var = prefix + key;
+    if (var.empty() || var.find('=') != std::string::npos) continue;
+    out.emplace_back(var, value);
+  }
+  return out;
+}
+
+// volumeMounts -> CRI mounts over the prepared volumes; subPath stays inside its volume.
+Result<> add_volume_mounts(const api::Container& container, const RuntimeFacts& facts, std::vector<cri::Mount>& mounts) {
+  const json vms = passthrough_field(container.passthrough, "volumeMounts");
+  if (!vms.is_array()) return {};
+  for (const auto& vm : vms) {
+    const std::string name = vm.value("name", "");
+    auto it = facts.volumes.find(name);
+    if (it == facts.volumes.end())
+      return fail(ErrorCode::Invalid, fmt::format("cannot find volume \"{}\" to mount into container \"{}\"", name, container.name));
+    std::string host = it->second.host_path;
+    const std::string sub = vm.value("subPath", "");
+    if (!sub.empty()) {
+      if (sub.front() == '/' || sub == ".." || sub.starts_with("../") || sub.find("/../") != std::string::npos || sub.ends_with("/.."))
+        return fail(ErrorCode::Invalid, fmt::format("subPath \"{}\" of volume \"{}\" must be a relative path inside it", sub, name));
+      host += "/" + sub;
+    }
+    const std::string propagation = vm.value("mountPropagation", "");
+    mounts.push_back({.container_path = vm.value("mountPath", ""),
+                      .host_path = host,
+                      .readonly = it->second.read_only || vm.value("readOnly", false),
+                      .selinux_relabel = false,
+                      .propagation = propagation == "Bidirectional"     ? cri::MountPropagation::Bidirectional
+                                     : propagation == "HostToContainer" ? cri::MountPropagation::HostToContainer
+                                                                        : cri::MountPropagation::Private});
+  }
+  return {};
+}
+
 }  // namespace
+
+Result<std::string> pod_field_value(const api::Pod& pod, const std::string& path, const RuntimeFacts& facts, const NodeSettings& node) {
+  return field_ref(pod, path, facts, node);
+}
+
+Result<std::string> container_resource_value(const api::Pod& pod, const std::string& container_name, const json& ref,
+                                             const NodeSettings& node) {
+  const api::Container* self = pod.spec.containers.empty() ? nullptr : &pod.spec.containers.front();
+  if (!self) return fail(ErrorCode::Invalid, "resourceFieldRef: the pod has no containers");
+  json named = ref;
+  named["containerName"] = container_name;
+  return resource_ref(pod, *self, container_name.empty() ? ref : named, node);
+}
 
 std::optional<std::int64_t> parse_cpu_millis(const std::string& quantity) {
   auto q = parse_quantity(quantity);
@@ -340,6 +442,19 @@ Result<cri::ContainerConfig> make_container_config(const api::Pod& pod, const ap
 
   // env in order: each value may refer to those before it; then command and args to all of them.
   std::map<std::string, std::string> vars;
+  // envFrom first: every key of each ConfigMap or Secret (with its prefix); env then overrides.
+  const json env_from = passthrough_field(container.passthrough, "envFrom");
+  if (env_from.is_array()) {
+    for (const auto& source : env_from) {
+      auto values = env_from_source(pod, source, facts);
+      if (!values) return fail(values.error());
+      for (auto& [name, value] : *values) {
+        vars[name] = value;
+        std::erase_if(c.envs, [&](const auto& kv) { return kv.first == name; });
+        c.envs.emplace_back(name, std::move(value));
+      }
+    }
+  }
   const json env = passthrough_field(container.passthrough, "env");
   if (env.is_array()) {
     for (const auto& e : env) {
@@ -359,9 +474,10 @@ Result<cri::ContainerConfig> make_container_config(const api::Pod& pod, const ap
           value = *v;
         } else if (from.contains("secretKeyRef") || from.contains("configMapKeyRef")) {
           const bool secret = from.contains("secretKeyRef");
-          const json& ref = secret ? from["secretKeyRef"] : from["configMapKeyRef"];
-          if (ref.value("optional", false)) continue;
-          return fail(ErrorCode::Invalid, fmt::format("{} \"{}\" not found", secret ? "secret" : "configmap", ref.value("name", "")));
+          auto v = key_ref(pod, secret ? from["secretKeyRef"] : from["configMapKeyRef"], secret, facts);
+          if (!v) return fail(v.error());
+          if (!*v) continue;  // optional, and not there
+          value = **v;
         }
       }
       vars[name] = value;
@@ -393,6 +509,7 @@ Result<cri::ContainerConfig> make_container_config(const api::Pod& pod, const ap
                       .readonly = false,
                       .selinux_relabel = false,
                       .propagation = cri::MountPropagation::Private});
+  if (auto mounted = add_volume_mounts(container, facts, c.mounts); !mounted) return fail(mounted.error());
 
   // securityContext: the container's fields over the pod's.
   const json pod_sc = passthrough_field(pod.spec.passthrough, "securityContext");

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kubelet/cri/cri_types.h"
+#include "kubelet/volumes/volume_types.h"
 #include "orchestrator/api/types.h"
 #include "orchestrator/base/error.h"
 
@@ -63,7 +64,17 @@ Result<std::optional<cri::DnsConfig>> pod_dns_config(const api::Pod& pod, const 
 struct RuntimeFacts {
   std::string pod_ip;
   std::vector<std::string> pod_ips;
+  // Where env's configMapKeyRef, secretKeyRef and envFrom read (nullptr: no objects at all).
+  const ConfigLookup* config = nullptr;
+  // The pod's volumes as made ready on the node (pod_volumes.h), for the volumeMounts.
+  std::map<std::string, PreparedVolume> volumes;
 };
+
+// A fieldRef's value (metadata.name, status.podIP, metadata.labels['k'], ...) for env and the
+// downward API; and a resourceFieldRef's for container `container_name` (empty: the first).
+Result<std::string> pod_field_value(const api::Pod& pod, const std::string& path, const RuntimeFacts& facts, const NodeSettings& node);
+Result<std::string> container_resource_value(const api::Pod& pod, const std::string& container_name, const nlohmann::json& ref,
+                                             const NodeSettings& node);
 
 // Errors are Invalid (CreateContainerConfigError in status): a bad env reference, a quantity
 // that does not parse, a secret or configMap we cannot read.

@@ -119,6 +119,7 @@ std::string render_cni_conflist(const ContainerdOptions& options) {
         "routes": [{{"dst": "0.0.0.0/0"}}]
       }}
     }},
+    {{"type": "portmap", "capabilities": {{"portMappings": true}}}},
     {{"type": "loopback"}}
   ]
 }}

@@ -52,7 +52,7 @@ TEST(ContainerdConfig, CarriesWhatThisHostNeeds) {
 
 TEST(ContainerdConfig, CniConflistIsABridgeWithHostLocalOverThePodCidr) {
   auto conf = nlohmann::json::parse(render_cni_conflist(sample()));
-  ASSERT_EQ(conf["plugins"].size(), 2u);
+  ASSERT_EQ(conf["plugins"].size(), 3u);
   const auto& bridge = conf["plugins"][0];
   EXPECT_EQ(bridge["type"], "bridge");
   EXPECT_EQ(bridge["bridge"], "sy-cni0");
@@ -60,7 +60,10 @@ TEST(ContainerdConfig, CniConflistIsABridgeWithHostLocalOverThePodCidr) {
   EXPECT_EQ(bridge["ipam"]["type"], "host-local");
   EXPECT_EQ(bridge["ipam"]["dataDir"], "/var/lib/sy-test/node-a/cni/ipam");
   EXPECT_EQ(bridge["ipam"]["ranges"][0][0]["subnet"], "10.244.3.0/24");
-  EXPECT_EQ(conf["plugins"][1]["type"], "loopback");
+  // hostPort: containerd passes the pod's port mappings to the plugin that asks for them.
+  EXPECT_EQ(conf["plugins"][1]["type"], "portmap");
+  EXPECT_EQ(conf["plugins"][1]["capabilities"]["portMappings"], true);
+  EXPECT_EQ(conf["plugins"][2]["type"], "loopback");
 }
 
 TEST(ContainerdConfig, WritingRejectsARelativeDirOrAMissingCidr) {

@@ -202,6 +202,7 @@ FieldErrors validate_update(const Object& o, const Object& old) {
   if (const auto* c = std::get_if<ControllerRevision>(&o))
     if (const auto* oc = std::get_if<ControllerRevision>(&old); oc && c->data_json != oc->data_json)
       errs.push_back(invalid(FieldPath("data"), "runtime.RawExtension{...}", "field is immutable"));
+  validate_config_update(errs, o, old);
   return errs;
 }
 

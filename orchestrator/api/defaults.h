@@ -41,6 +41,10 @@ void apply_defaults(Role& o);
 void apply_defaults(ClusterRole& o);
 void apply_defaults(RoleBinding& o);
 void apply_defaults(ClusterRoleBinding& o);
+// config_validation.cpp: a Secret's stringData folded into data, type Opaque.
+void apply_defaults(ConfigMap& o);
+void apply_defaults(Secret& o);
+void apply_defaults(ServiceAccount& o);
 void apply_defaults(Object& o, const ClusterNetworkConfig& net);
 
 }  // namespace switchyard::api

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "orchestrator/api/apps_codec.h"
+#include "orchestrator/api/config_codec.h"
 #include "orchestrator/api/json_reader.h"
 
 namespace switchyard::api {
@@ -438,6 +439,9 @@ constexpr KindEntry kKinds[] = {
     {"rbac.authorization.k8s.io/v1", "ClusterRole", &decode_kind<ClusterRole>},
     {"rbac.authorization.k8s.io/v1", "RoleBinding", &decode_kind<RoleBinding>},
     {"rbac.authorization.k8s.io/v1", "ClusterRoleBinding", &decode_kind<ClusterRoleBinding>},
+    {"v1", "ConfigMap", &decode_kind<ConfigMap>},
+    {"v1", "Secret", &decode_kind<Secret>},
+    {"v1", "ServiceAccount", &decode_kind<ServiceAccount>},
 };
 const KindEntry* find_kind(std::string_view api_version, std::string_view kind) {
   for (const auto& k : kKinds)

@@ -2,6 +2,7 @@
 #include "orchestrator/api/json_codec.h"
 
 #include "orchestrator/api/apps_codec.h"
+#include "orchestrator/api/config_codec.h"
 #include "orchestrator/api/json_reader.h"
 
 namespace switchyard::api {

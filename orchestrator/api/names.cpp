@@ -197,3 +197,25 @@ Problems name_is_dns1035_label(std::string_view name, bool prefix) {
 }
 
 }  // namespace switchyard::api
+
+namespace switchyard::api {
+
+Problems config_map_key(std::string_view s) {
+  Problems p;
+  if (s.size() > 253) p.push_back(max_len_error(253));
+  bool shape = !s.empty();
+  for (char c : s)
+    if (!alnum(c) && c != '-' && c != '_' && c != '.') shape = false;
+  if (!shape)
+    p.push_back(regex_error("a valid config key must consist of alphanumeric characters, '-', '_' or '.'", "[-._a-zA-Z0-9]+",
+                            {"key.name", "KEY_NAME", "key-name"}));
+  if (s == ".")
+    p.push_back("must not be '.'");
+  else if (s == "..")
+    p.push_back("must not be '..'");
+  else if (s.starts_with(".."))
+    p.push_back("must not start with '..'");
+  return p;
+}
+
+}  // namespace switchyard::api

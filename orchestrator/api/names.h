@@ -15,8 +15,9 @@ Problems dns1123_subdomain(std::string_view s);  // pods, nodes, endpointslices,
 Problems dns1035_label(std::string_view s);      // services
 Problems qualified_name(std::string_view s);     // label and annotation keys
 Problems label_value(std::string_view s);
-Problems port_number(std::int64_t port);  // 1..65535
-Problems port_name(std::string_view s);   // IANA_SVC_NAME
+Problems port_number(std::int64_t port);      // 1..65535
+Problems port_name(std::string_view s);       // IANA_SVC_NAME
+Problems config_map_key(std::string_view s);  // ConfigMap and Secret keys
 Problems ip_address(std::string_view s);
 Problems cidr(std::string_view s);
 

@@ -5,6 +5,8 @@
 // `always`: no omitempty, JSON has the field even at its zero value.
 // The rbac/v1 and authorization/v1 messages at the end were added from the Go tags of
 // kubernetes/kubernetes staging/src/k8s.io/api (rbac/v1 046d201c, authorization/v1 06120030).
+// The core/v1 ConfigMap, Secret and ServiceAccount messages at the very end: kubernetes/api 10b39a39b
+// core/v1/types.go.
 #include "orchestrator/api/protobuf_schema.h"
 
 namespace switchyard::api::protobuf {
@@ -1229,6 +1231,20 @@ message authorization/v1.SelfSubjectAccessReview
 message authorization/v1.SelfSubjectAccessReviewSpec
   1 resourceAttributes ?m:authorization/v1.ResourceAttributes
   2 nonResourceAttributes ?m:authorization/v1.NonResourceAttributes
+message authorization/v1.SubjectAccessReview
+  1 metadata m:meta/v1.ObjectMeta
+  2 spec m:authorization/v1.SubjectAccessReviewSpec always
+  3 status m:authorization/v1.SubjectAccessReviewStatus
+message authorization/v1.LocalSubjectAccessReview
+  1 metadata m:meta/v1.ObjectMeta
+  2 spec m:authorization/v1.SubjectAccessReviewSpec always
+  3 status m:authorization/v1.SubjectAccessReviewStatus
+message authorization/v1.SubjectAccessReviewSpec
+  1 resourceAttributes ?m:authorization/v1.ResourceAttributes
+  2 nonResourceAttributes ?m:authorization/v1.NonResourceAttributes
+  3 user string
+  4 groups []string
+  6 uid string
 message authorization/v1.ResourceAttributes
   1 namespace string
   2 verb string
@@ -1264,6 +1280,31 @@ message authorization/v1.ResourceRule
 message authorization/v1.NonResourceRule
   1 verbs []string always
   2 nonResourceURLs []string
+message core/v1.ConfigMap
+  1 metadata m:meta/v1.ObjectMeta
+  4 immutable ?bool
+  2 data map:string:string
+  3 binaryData map:string:bytes
+message core/v1.ConfigMapList
+  1 metadata m:meta/v1.ListMeta
+  2 items []m:core/v1.ConfigMap always
+message core/v1.Secret
+  1 metadata m:meta/v1.ObjectMeta
+  5 immutable ?bool
+  2 data map:string:bytes
+  4 stringData map:string:string
+  3 type string
+message core/v1.SecretList
+  1 metadata m:meta/v1.ListMeta
+  2 items []m:core/v1.Secret always
+message core/v1.ServiceAccount
+  1 metadata m:meta/v1.ObjectMeta
+  2 secrets []m:core/v1.ObjectReference
+  3 imagePullSecrets []m:core/v1.LocalObjectReference
+  4 automountServiceAccountToken ?bool
+message core/v1.ServiceAccountList
+  1 metadata m:meta/v1.ListMeta
+  2 items []m:core/v1.ServiceAccount always
 )schema";
 
 }  // namespace switchyard::api::protobuf

@@ -397,13 +397,14 @@ struct ControllerRevision {
 
 }  // namespace switchyard::api
 
-#include "orchestrator/api/rbac_types.h"  // NOLINT: needs ObjectMeta and Passthrough
+#include "orchestrator/api/rbac_types.h"    // NOLINT: needs ObjectMeta and Passthrough
+#include "orchestrator/api/config_types.h"  // NOLINT: needs ObjectMeta and Passthrough
 
 namespace switchyard::api {
 
 // Any object Switchyard knows, as decoded from a manifest or a request body.
 using Object = std::variant<Namespace, Pod, Service, Endpoints, EndpointSlice, Node, Lease, Event, ReplicaSet, Deployment,
-                            ControllerRevision, Role, ClusterRole, RoleBinding, ClusterRoleBinding>;
+                            ControllerRevision, Role, ClusterRole, RoleBinding, ClusterRoleBinding, ConfigMap, Secret, ServiceAccount>;
 
 ObjectMeta& meta_of(Object& o);
 const ObjectMeta& meta_of(const Object& o);

@@ -144,6 +144,7 @@ FieldErrors validate(const Pod& o) {
   if (!o.spec.node_name.empty()) add_each(errs, spec.child("nodeName"), o.spec.node_name, dns1123_subdomain(o.spec.node_name));
   validate_labels(errs, o.spec.node_selector, spec.child("nodeSelector"));
   validate_pod_scheduling(errs, o.spec);
+  validate_pod_volumes(errs, o.spec);
   if (o.spec.termination_grace_period_seconds && *o.spec.termination_grace_period_seconds < 0)
     errs.push_back(invalid(spec.child("terminationGracePeriodSeconds"), rendered(*o.spec.termination_grace_period_seconds),
                            "must be greater than or equal to 0"));

@@ -19,6 +19,8 @@ FieldErrors validate(const Namespace& o);
 FieldErrors validate(const Pod& o);
 // affinity, tolerations, topologySpreadConstraints (pod_scheduling_validation.cpp)
 void validate_pod_scheduling(FieldErrors& errs, const PodSpec& spec);
+// volumes and volumeMounts (pod_volume_validation.cpp)
+void validate_pod_volumes(FieldErrors& errs, const PodSpec& spec);
 FieldErrors validate(const Service& o, const ClusterNetworkConfig& net);
 FieldErrors validate(const Endpoints& o);
 FieldErrors validate(const EndpointSlice& o);
@@ -34,10 +36,16 @@ FieldErrors validate(const Role& o);
 FieldErrors validate(const ClusterRole& o);
 FieldErrors validate(const RoleBinding& o);
 FieldErrors validate(const ClusterRoleBinding& o);
+// config_validation.cpp: ConfigMap, Secret (per type), ServiceAccount.
+FieldErrors validate(const ConfigMap& o);
+FieldErrors validate(const Secret& o);
+FieldErrors validate(const ServiceAccount& o);
 FieldErrors validate(const Object& o, const ClusterNetworkConfig& net);
 // What only an update can break (the strategies' ValidateUpdate): the workloads' selectors are
 // immutable. `old` is the stored object; empty for kinds with no such rules.
 FieldErrors validate_update(const Object& o, const Object& old);
+// An immutable ConfigMap's or Secret's data, and a Secret's type (config_validation.cpp).
+void validate_config_update(FieldErrors& errs, const Object& o, const Object& old);
 
 // ValidateNonSpecialIP: addresses a Service or Endpoints may not point at (unspecified,
 // loopback, link-local, link-local multicast).

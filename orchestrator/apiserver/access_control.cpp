@@ -70,38 +70,79 @@ std::optional<ApiError> AccessControl::authorize(const UserInfo& user, const Req
   return forbidden(a, forbidden_message(user.name, a, d.reason));
 }
 
-ApiResult<Json> AccessControl::self_subject_access_review(const Json& review, const UserInfo& user) const {
-  const Json spec = review.value("spec", Json::object());
+namespace {
+
+// The attributes a review asks about, from its spec: exactly one of resourceAttributes and
+// nonResourceAttributes (the message kube-apiserver's validation gives otherwise).
+ApiResult<RequestAttributes> review_attributes(const Json& spec, std::string_view kind) {
   const bool has_resource = spec.contains("resourceAttributes") && spec["resourceAttributes"].is_object();
   const bool has_non_resource = spec.contains("nonResourceAttributes") && spec["nonResourceAttributes"].is_object();
   if (has_resource == has_non_resource)
     return std::unexpected(status_error(
         422, "Invalid",
-        "SelfSubjectAccessReview.authorization.k8s.io \"\" is invalid: spec.resourceAttributes: Invalid value: \"null\": exactly one of "
-        "nonResourceAttributes or resourceAttributes must be specified"));
-  RequestAttributes a;
-  if (has_resource) {
-    const Json& r = spec["resourceAttributes"];
-    a = {.verb = str(r, "verb"),
-         .resource_request = true,
-         .api_group = str(r, "group"),
-         .api_version = str(r, "version"),
-         .resource = str(r, "resource"),
-         .subresource = str(r, "subresource"),
-         .name = str(r, "name"),
-         .ns = str(r, "namespace")};
-  } else {
+        fmt::format("{}.authorization.k8s.io \"\" is invalid: spec.resourceAttributes: Invalid value: \"null\": exactly one of "
+                    "nonResourceAttributes or resourceAttributes must be specified",
+                    kind)));
+  if (!has_resource) {
     const Json& n = spec["nonResourceAttributes"];
-    a = {.verb = str(n, "verb"), .path = str(n, "path")};
+    return RequestAttributes{.verb = str(n, "verb"), .path = str(n, "path")};
   }
-  const Decision d = rbac_.authorize(user, a);
-  Json out = {{"kind", "SelfSubjectAccessReview"},
+  const Json& r = spec["resourceAttributes"];
+  return RequestAttributes{.verb = str(r, "verb"),
+                           .resource_request = true,
+                           .api_group = str(r, "group"),
+                           .api_version = str(r, "version"),
+                           .resource = str(r, "resource"),
+                           .subresource = str(r, "subresource"),
+                           .name = str(r, "name"),
+                           .ns = str(r, "namespace")};
+}
+
+Json review_answer(std::string_view kind, Json metadata, const Json& spec, const Decision& d) {
+  Json out = {{"kind", kind},
               {"apiVersion", "authorization.k8s.io/v1"},
-              {"metadata", {{"creationTimestamp", nullptr}}},
+              {"metadata", std::move(metadata)},
               {"spec", spec},
               {"status", {{"allowed", d.allowed}}}};
   if (!d.reason.empty()) out["status"]["reason"] = d.reason;
   return out;
+}
+
+}  // namespace
+
+ApiResult<Json> AccessControl::self_subject_access_review(const Json& review, const UserInfo& user) const {
+  const Json spec = review.value("spec", Json::object());
+  auto a = review_attributes(spec, "SelfSubjectAccessReview");
+  if (!a) return std::unexpected(a.error());
+  return review_answer("SelfSubjectAccessReview", {{"creationTimestamp", nullptr}}, spec, rbac_.authorize(user, *a));
+}
+
+ApiResult<Json> AccessControl::subject_access_review(const Json& review, std::string_view path_namespace) const {
+  const bool local = !path_namespace.empty();
+  const std::string kind = local ? "LocalSubjectAccessReview" : "SubjectAccessReview";
+  const Json spec = review.value("spec", Json::object());
+  auto a = review_attributes(spec, kind);
+  if (!a) return std::unexpected(a.error());
+  const auto invalid = [&](const std::string& field_error) {
+    return std::unexpected(status_error(422, "Invalid", fmt::format("{}.authorization.k8s.io \"\" is invalid: {}", kind, field_error)));
+  };
+  // As kube-apiserver's validation: whom to ask about is required, and a local review asks
+  // about its own namespace's resources only.
+  UserInfo subject{str(spec, "user"), str(spec, "uid"), {}};
+  if (spec.contains("groups") && spec["groups"].is_array())
+    for (const auto& g : spec["groups"])
+      if (g.is_string()) subject.groups.push_back(g.get<std::string>());
+  if (subject.name.empty() && subject.groups.empty())
+    return invalid("spec.user: Invalid value: \"\": at least one of user or group must be specified");
+  if (local) {
+    if (!a->resource_request) return invalid("spec.nonResourceAttributes: Invalid value: \"null\": disallowed on this kind of request");
+    if (a->ns != path_namespace)
+      return invalid(fmt::format("spec.resourceAttributes.namespace: Invalid value: \"{}\": must match metadata.namespace", a->ns));
+  }
+  Json metadata = {{"creationTimestamp", nullptr}};
+  if (local) metadata["namespace"] = std::string(path_namespace);
+  // The subject is taken as given: no system:authenticated is added (upstream neither).
+  return review_answer(kind, std::move(metadata), spec, rbac_.authorize(subject, *a));
 }
 
 ApiResult<Json> AccessControl::self_subject_rules_review(const Json& review, const UserInfo& user) const {

@@ -1,6 +1,7 @@
 // Authentication, impersonation and authorization of a request, in kube-apiserver's order
-// (authn → impersonation → authz), and the SelfSubjectAccessReview and SelfSubjectRulesReview
-// answers that `kubectl auth can-i` reads.
+// (authn → impersonation → authz), the SelfSubjectAccessReview and SelfSubjectRulesReview
+// answers that `kubectl auth can-i` reads, and the (Local)SubjectAccessReviews that other
+// components ask on behalf of their clients.
 #pragma once
 
 #include <optional>
@@ -35,6 +36,10 @@ class AccessControl {
   // POST selfsubjectaccessreviews / selfsubjectrulesreviews: the review with its status filled in.
   ApiResult<Json> self_subject_access_review(const Json& review, const UserInfo& user) const;
   ApiResult<Json> self_subject_rules_review(const Json& review, const UserInfo& user) const;
+  // POST subjectaccessreviews (path_namespace empty) or a namespace's localsubjectaccessreviews:
+  // whether spec.user/groups may do what the review names (the caller's own rights were checked
+  // before: creating a review is itself authorized, e.g. by system:auth-delegator).
+  ApiResult<Json> subject_access_review(const Json& review, std::string_view path_namespace) const;
 
  private:
   Authenticator authn_;

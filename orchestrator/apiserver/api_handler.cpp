@@ -70,13 +70,15 @@ std::optional<Route> route(const std::vector<std::string>& seg, std::size_t at, 
 
 // Every JSON body the server reads (objects, patches, delete options) goes through here: the
 // nesting limit stops a deeply nested body before any recursive code (patching, decoding) sees it.
+constexpr std::size_t kMaxJsonDepth = 200;
+
 std::optional<Json> parse_json_body(std::string_view body, ApiError& err) {
   Json j = Json::parse(body, nullptr, false);
   if (j.is_discarded() || !j.is_structured()) {
     err = bad_request("the body of the request was not valid JSON");
     return std::nullopt;
   }
-  if (api::json_depth(j) > 200) {
+  if (api::json_depth(j) > kMaxJsonDepth) {
     err = bad_request("the body of the request is nested too deeply");
     return std::nullopt;
   }
@@ -235,13 +237,14 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
   if (r->subresource == "scale") return handle_scale(req, res, r->ns, r->name);
   if (r->subresource == "finalize" && req.method != "PUT") return error_response(method_not_allowed());
 
-  if (res.create_only) {  // SelfSubjectAccessReview, SelfSubjectRulesReview: answered, not stored
+  if (res.create_only) {  // access reviews: answered, not stored
     if (req.method != "POST" || !r->name.empty()) return error_response(method_not_allowed());
     ApiError err;
     auto body = parse_body(req, err);
     if (!body) return error_response(err);
-    auto review = res.kind == "SelfSubjectAccessReview" ? access_.self_subject_access_review(*body, *user)
-                                                        : access_.self_subject_rules_review(*body, *user);
+    auto review = res.kind == "SelfSubjectAccessReview"  ? access_.self_subject_access_review(*body, *user)
+                  : res.kind == "SelfSubjectRulesReview" ? access_.self_subject_rules_review(*body, *user)
+                                                         : access_.subject_access_review(*body, r->ns);
     return review ? json_response(201, *review) : error_response(review.error());
   }
   const bool table = accepted.first_is(MediaType::Table);
@@ -344,6 +347,10 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
                                            result.error().message));
       }
       patched = std::move(*result);
+      // Each JSON patch operation may nest a value 200 deep under the last one: what the patch
+      // builds gets the limit its body had, before any recursive code walks it.
+      if (api::json_depth(patched) > kMaxJsonDepth)
+        return error_response(status_error(422, "Invalid", "the patched object is nested too deeply"));
       if (r->subresource.empty()) record_update(*current, patched, res.kind, writer());
     }
     // A patch applies to what was read: a concurrent write in between is a conflict, as upstream retries.

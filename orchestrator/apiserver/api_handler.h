@@ -88,5 +88,8 @@ Json to_table(const ResourceInfo& r, const Json& object_or_list, bool include_ob
 // The apps/v1 kinds' columns and cells (apps_tables.cpp); nullopt for other kinds.
 std::optional<Json> apps_columns(const std::string& kind);
 std::optional<Json> apps_cells(const std::string& kind, const Json& object, const std::string& age);
+// ConfigMap, Secret, ServiceAccount (config_tables.cpp).
+std::optional<Json> config_columns(const std::string& kind);
+std::optional<Json> config_cells(const std::string& kind, const Json& object, const std::string& age);
 
 }  // namespace switchyard::apiserver

@@ -105,10 +105,14 @@ constexpr auto kWorkloadRules = std::to_array<ListRule>({SWITCHYARD_WORKLOAD_RUL
 constexpr std::array<std::string_view, 15> kKinds{
     "Namespace",          "Pod",  "Service",     "Endpoints",   "EndpointSlice",     "Node", "Lease", "Event", "Deployment", "ReplicaSet",
     "ControllerRevision", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"};
+// ConfigMap, Secret, ServiceAccount: no list rules either (a ServiceAccount's secrets are replaced whole).
+constexpr std::array<std::string_view, 3> kConfigKinds{"ConfigMap", "Secret", "ServiceAccount"};
 
 }  // namespace
 
-bool has_strategic_merge_schema(std::string_view kind) { return std::ranges::find(kKinds, kind) != kKinds.end(); }
+bool has_strategic_merge_schema(std::string_view kind) {
+  return std::ranges::find(kKinds, kind) != kKinds.end() || std::ranges::find(kConfigKinds, kind) != kConfigKinds.end();
+}
 
 std::optional<ListSchema> find_list_schema(std::string_view kind, std::string_view path) {
   for (const ListRule& r : kRules) {

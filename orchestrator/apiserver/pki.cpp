@@ -267,12 +267,18 @@ Result<std::string> ensure_token(const fs::path& path, bool& created) {
       return fail(ErrorCode::Internal, fmt::format("{}: not a bearer token (empty or with white space inside)", path.string()));
     return token;
   }
+  auto token = random_token();
+  if (!token) return std::unexpected(token.error());
+  if (auto w = write_file_atomically(path, *token + "\n", 0600); !w) return std::unexpected(w.error());
+  created = true;
+  return token;
+}
+
+Result<std::string> random_token() {
   unsigned char bytes[32];
-  if (RAND_bytes(bytes, sizeof bytes) != 1) return ssl_failure("drawing the admin token");
+  if (RAND_bytes(bytes, sizeof bytes) != 1) return ssl_failure("drawing a bearer token");
   std::string token;
   for (unsigned char b : bytes) token += fmt::format("{:02x}", b);
-  if (auto w = write_file_atomically(path, token + "\n", 0600); !w) return std::unexpected(w.error());
-  created = true;
   return token;
 }
 

@@ -82,6 +82,8 @@ Result<> check_trusted_path(const std::filesystem::path& path, bool secret);
 Result<> ensure_private_dir(const std::filesystem::path& dir);
 // The bearer token in `path`, checked as a secret; a new random one (0600) when there is none.
 Result<std::string> ensure_token(const std::filesystem::path& path, bool& created);
+// 32 random bytes (OpenSSL's generator) in hex: a new bearer token.
+Result<std::string> random_token();
 
 // Writes `contents` to `path` through a temporary file in the same directory (fsync, rename), with
 // `mode` regardless of the umask.

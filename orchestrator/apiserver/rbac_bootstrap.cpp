@@ -67,6 +67,9 @@ std::vector<Json> bootstrap_cluster_roles() {
       cluster_role("system:public-info-viewer", {url_rule({"get"}, {"/healthz", "/livez", "/readyz", "/version", "/version/"})}),
       cluster_role("system:basic-user",
                    {rule({"create"}, {"authorization.k8s.io"}, {"selfsubjectaccessreviews", "selfsubjectrulesreviews"})}),
+      // For components that authenticate and authorize their own clients through the API server.
+      cluster_role("system:auth-delegator", {rule({"create"}, {"authentication.k8s.io"}, {"tokenreviews"}),
+                                             rule({"create"}, {"authorization.k8s.io"}, {"subjectaccessreviews"})}),
       // The user-facing roles, filled by aggregation as upstream's are.
       aggregated("admin", "admin"),
       aggregated("edit", "edit", aggregate_to({"admin"})),
@@ -138,6 +141,11 @@ std::vector<Json> bootstrap_cluster_roles() {
       cluster_role("system:node-proxier", {rule({"list", "watch"}, {""}, {"endpoints", "services"}), rule(kRead, {""}, {"nodes"}),
                                            rule({"create", "patch", "update"}, {"", "events.k8s.io"}, {"events"}),
                                            rule({"list", "watch"}, {"discovery.k8s.io"}, {"endpointslices"})}),
+      // The node agent (service proxy and cluster DNS) as `switchyard up` runs it: what its
+      // informers read (deploy/rbac.yaml grants the same to the DaemonSet's ServiceAccount), and events.
+      cluster_role("system:switchyard-agent",
+                   {rule(kRead, {""}, {"services", "nodes", "pods"}), rule(kRead, {"discovery.k8s.io"}, {"endpointslices"}),
+                    rule({"create", "patch", "update"}, {"", "events.k8s.io"}, {"events"})}),
       cluster_role(
           "system:node",
           {rule({"create"}, {"authentication.k8s.io"}, {"tokenreviews"}),
@@ -163,6 +171,7 @@ std::vector<Json> bootstrap_cluster_role_bindings() {
       binding("system:kube-scheduler", "system:kube-scheduler", "User", {"system:kube-scheduler"}),
       binding("system:kube-controller-manager", "system:kube-controller-manager", "User", {"system:kube-controller-manager"}),
       binding("system:node-proxier", "system:node-proxier", "User", {"system:kube-proxy"}),
+      binding("system:switchyard-agent", "system:switchyard-agent", "User", {"system:switchyard-agent"}),
       // Upstream leaves system:node unbound (its Node authorizer limits each kubelet to its own
       // node's objects); without that authorizer here, nodes get the role through their group.
       binding("system:node", "system:node", "Group", {"system:nodes"}),

@@ -160,6 +160,46 @@ TEST_P(RbacKubectl, AdminImpersonatesUsersAndGroups) {
             "clusterrole.rbac.authorization.k8s.io/system:kube-scheduler\n");
 }
 
+// A component asks whether one of its clients may do something: SubjectAccessReview (and the
+// namespaced LocalSubjectAccessReview), which only system:auth-delegator-like roles may create.
+TEST_P(RbacKubectl, SubjectAccessReviewsAnswerForTheNamedUserAndGroups) {
+  ASSERT_EQ(admin("create namespace sar").exit_code, 0);
+  ASSERT_EQ(admin("create rolebinding dave-view -n sar --clusterrole=view --user=dave").exit_code, 0);
+  const auto review = [&](const std::string& who, const std::string& spec, const std::string& kind = "SubjectAccessReview",
+                          const std::string& ns = "") {
+    const std::string file = server_->file("review.yaml", "apiVersion: authorization.k8s.io/v1\nkind: " + kind + "\nmetadata: {" +
+                                                              (ns.empty() ? "" : "namespace: " + ns) + "}\nspec: " + spec + "\n");
+    return as_user(who, "create -f " + file + " -o jsonpath={.status.allowed}/{.status.reason}");
+  };
+  const std::string admin_flags = "--kubeconfig " + server_->kubeconfig();
+  EXPECT_EQ(review(admin_flags, "{user: dave, resourceAttributes: {verb: list, resource: pods, namespace: sar}}").output,
+            "true/RBAC: allowed by RoleBinding \"dave-view/sar\" of ClusterRole \"view\" to User \"dave\"");
+  EXPECT_THAT(review(admin_flags, "{user: dave, resourceAttributes: {verb: delete, resource: pods, namespace: sar}}").output,
+              ::testing::StartsWith("false/"));
+  EXPECT_THAT(review(admin_flags, "{user: dave, groups: [system:masters], resourceAttributes: {verb: delete, resource: nodes}}").output,
+              ::testing::StartsWith("true/"));
+  EXPECT_THAT(review(admin_flags, "{user: dave, nonResourceAttributes: {verb: get, path: /healthz}}").output,
+              ::testing::StartsWith("false/"));
+  // The namespaced form, in its own namespace only.
+  EXPECT_THAT(review(admin_flags, "{user: dave, resourceAttributes: {verb: get, resource: pods, namespace: sar}}",
+                     "LocalSubjectAccessReview", "sar")
+                  .output,
+              ::testing::StartsWith("true/"));
+  EXPECT_THAT(review(admin_flags, "{user: dave, resourceAttributes: {verb: get, resource: pods, namespace: other}}",
+                     "LocalSubjectAccessReview", "sar")
+                  .output,
+              HasSubstr("spec.resourceAttributes.namespace: Invalid value: \"other\": must match metadata.namespace"));
+  EXPECT_THAT(review(admin_flags, "{resourceAttributes: {verb: get, resource: pods}}").output,
+              HasSubstr("spec.user: Invalid value: \"\": at least one of user or group must be specified"));
+  // Asking needs the right to ask: alice may not until she holds system:auth-delegator.
+  EXPECT_THAT(review(alice(), "{user: dave, resourceAttributes: {verb: list, resource: pods, namespace: sar}}").output,
+              HasSubstr("User \"alice\" cannot create resource \"subjectaccessreviews\" in API group \"authorization.k8s.io\" at the "
+                        "cluster scope"));
+  ASSERT_EQ(admin("create clusterrolebinding alice-delegator --clusterrole=system:auth-delegator --user=alice").exit_code, 0);
+  EXPECT_THAT(review(alice(), "{user: dave, resourceAttributes: {verb: list, resource: pods, namespace: sar}}").output,
+              ::testing::StartsWith("true/"));
+}
+
 INSTANTIATE_TEST_SUITE_P(Versions, RbacKubectl, ::testing::Values("1.27", "1.33"),
                          [](const auto& info) { return "kubectl_" + std::string(info.param).replace(1, 1, "_"); });
 

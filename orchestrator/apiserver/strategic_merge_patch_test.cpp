@@ -286,7 +286,8 @@ TEST(PatchSchema, TableMatchesTheKubernetesTags) {
   EXPECT_EQ(merge_key("Node", "spec.taints"), "replace");
   EXPECT_EQ(merge_key("Service", "spec.containers"), "<none>");
   EXPECT_TRUE(has_strategic_merge_schema("EndpointSlice"));
-  EXPECT_FALSE(has_strategic_merge_schema("ConfigMap"));
+  EXPECT_TRUE(has_strategic_merge_schema("ConfigMap"));
+  EXPECT_FALSE(has_strategic_merge_schema("FlowSchema"));
   for (const ListRule& r : list_rules()) EXPECT_TRUE(r.kind == "*" || has_strategic_merge_schema(r.kind)) << r.kind << " " << r.path;
 }
 

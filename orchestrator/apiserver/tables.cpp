@@ -57,6 +57,7 @@ Json column(const char* name, const char* type, int priority = 0, const char* fo
 
 Json columns_for(const std::string& kind) {
   if (auto apps = apps_columns(kind)) return *apps;
+  if (auto config = config_columns(kind)) return *config;
   if (kind == "Namespace") return {column("Name", "string", 0, "name"), column("Status", "string"), column("Age", "string")};
   if (kind == "Pod")
     return {column("Name", "string", 0, "name"), column("Ready", "string"), column("Status", "string"),
@@ -129,6 +130,7 @@ Json cells_for(const std::string& kind, const Json& o) {
   const Json status = o.value("status", Json::object());
   const std::string name = meta.value("name", "");
   if (auto apps = apps_cells(kind, o, age(o))) return *apps;
+  if (auto config = config_cells(kind, o, age(o))) return *config;
   if (kind == "Namespace") return {name, status.value("phase", "Active"), age(o)};
   if (kind == "Pod") {
     const PodPrintout printed =

@@ -33,6 +33,12 @@ constexpr std::string_view plural_of() {
     return "deployments";
   else if constexpr (std::is_same_v<T, api::ControllerRevision>)
     return "controllerrevisions";
+  else if constexpr (std::is_same_v<T, api::ConfigMap>)
+    return "configmaps";
+  else if constexpr (std::is_same_v<T, api::Secret>)
+    return "secrets";
+  else if constexpr (std::is_same_v<T, api::ServiceAccount>)
+    return "serviceaccounts";
   else
     static_assert(sizeof(T) == 0, "no REST path for this type");
 }
