@@ -26,6 +26,8 @@
 #include "orchestrator/scheduler/scheduler.h"
 #include "orchestrator/controllers/replicaset_controller.h"
 #include "orchestrator/controllers/load_balancer_ipam_controller.h"
+#include "orchestrator/controllers/garbage_collector.h"
+#include "orchestrator/controllers/namespace_controller.h"
 #include "orchestrator/controllers/service_account_controller.h"
 #include "orchestrator/controllers/disruption_controller.h"
 #include "orchestrator/controllers/node_lifecycle_controller.h"
@@ -135,6 +137,8 @@ struct ControlPlane::Parts {
   std::unique_ptr<controllers::NodeLifecycleController> node_lifecycle;
   std::unique_ptr<controllers::DisruptionController> disruption;
   std::unique_ptr<apiserver::KubernetesEndpointReconciler> kubernetes_endpoints;
+  std::unique_ptr<controllers::GarbageCollector> garbage_collector;
+  std::unique_ptr<controllers::NamespaceController> namespaces;
   std::atomic<bool> stopping{false};
   std::thread compactor, repairer;
   bool stopped = false;
@@ -193,6 +197,8 @@ void ControlPlane::stop() {
   if (parts_->node_lifecycle) parts_->node_lifecycle->stop();
   if (parts_->disruption) parts_->disruption->stop();
   if (parts_->kubernetes_endpoints) parts_->kubernetes_endpoints->stop();
+  if (parts_->garbage_collector) parts_->garbage_collector->stop();
+  if (parts_->namespaces) parts_->namespaces->stop();
   if (parts_->informers) parts_->informers->stop();
   if (parts_->server) parts_->server->stop();
   if (parts_->compactor.joinable()) parts_->compactor.join();
@@ -332,6 +338,10 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   parts->node_lifecycle->start();
   parts->disruption = std::make_unique<controllers::DisruptionController>(*parts->informers, self);
   parts->disruption->start();
+  parts->garbage_collector = std::make_unique<controllers::GarbageCollector>(self);
+  parts->garbage_collector->start();
+  parts->namespaces = std::make_unique<controllers::NamespaceController>(*parts->informers, self);
+  parts->namespaces->start();
   parts->start_compactor(std::max(1, o.compaction_interval_seconds));
   parts->start_allocation_repair(std::max(1, o.allocation_repair_interval_seconds));
   auto plane = std::unique_ptr<ControlPlane>(new ControlPlane(std::move(parts)));

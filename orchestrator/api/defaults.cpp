@@ -101,7 +101,6 @@ void apply_defaults(Pod& p) {
 
 void apply_defaults(Namespace& n) {
   if (n.status_phase.empty()) n.status_phase = "Active";
-  if (n.spec_finalizers.empty()) n.spec_finalizers = {"kubernetes"};
   // The API server labels every namespace with its own name.
   n.metadata.labels["kubernetes.io/metadata.name"] = n.metadata.name;
 }

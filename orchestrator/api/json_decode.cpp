@@ -308,11 +308,12 @@ struct NamespaceSpec {
 };
 struct NamespaceStatus {
   std::string& phase;
+  Passthrough& passthrough;
 };
 void decode_fields(Reader& r, NamespaceSpec& s) { r.field("finalizers", s.finalizers); }
 void decode_fields(Reader& r, NamespaceStatus& s) {
   r.field("phase", s.phase);
-  r.ignore("conditions");
+  r.passthrough({"conditions"}, s.passthrough);
 }
 
 struct NodeSpecView {
@@ -361,7 +362,7 @@ static void decode_view(Reader& r, std::string_view key, View view) {
 
 static void decode_body(Reader& r, Namespace& o) {
   decode_view(r, "spec", NamespaceSpec{o.spec_finalizers});
-  decode_view(r, "status", NamespaceStatus{o.status_phase});
+  decode_view(r, "status", NamespaceStatus{o.status_phase, o.status_passthrough});
 }
 static void decode_body(Reader& r, Pod& o) {
   r.field("spec", o.spec);

@@ -188,6 +188,7 @@ static void encode_body(json& j, const Namespace& o) {
   put(j["spec"], "finalizers", o.spec_finalizers);
   j["status"] = json::object();
   put(j["status"], "phase", o.status_phase);
+  put_passthrough(j["status"], o.status_passthrough);
 }
 
 json encode_pod_spec(const PodSpec& s) {

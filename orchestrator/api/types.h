@@ -60,7 +60,8 @@ struct Namespace {
   static constexpr bool kNamespaced = false;
   ObjectMeta metadata;
   std::vector<std::string> spec_finalizers;
-  std::string status_phase;  // Active | Terminating
+  std::string status_phase;        // Active | Terminating
+  Passthrough status_passthrough;  // conditions (the namespace controller's NamespaceDeletion*)
   bool operator==(const Namespace&) const = default;
 };
 

@@ -6,6 +6,7 @@
 #include "orchestrator/api/manifest.h"
 #include "orchestrator/api/protobuf_codec.h"
 #include "orchestrator/apiserver/content_negotiation.h"
+#include "orchestrator/apiserver/delete_options.h"
 #include "orchestrator/apiserver/patch.h"
 #include "orchestrator/apiserver/pod_binding.h"
 #include "orchestrator/apiserver/pod_eviction.h"
@@ -243,6 +244,7 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
     auto evicted = evict_pod(registry_, r->ns, r->name, *body);
     return evicted ? json_response(201, *evicted) : error_response(evicted.error());
   }
+  if (r->subresource == "finalize" && req.method != "PUT") return error_response(method_not_allowed());
 
   if (res.create_only) {  // access reviews: answered, not stored
     if (req.method != "POST" || !r->name.empty()) return error_response(method_not_allowed());
@@ -312,6 +314,7 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
     if (!body) return error_response(err);
     if (r->subresource.empty())
       if (auto current = registry_.get(res, r->ns, r->name)) record_update(*current, *body, res.kind, writer());
+    if (r->subresource == "finalize") return respond(registry_.finalize_namespace(r->name, *body, field_validation(query), warnings), 200);
     return respond(registry_.update(res, r->ns, r->name, *body, r->subresource == "status", field_validation(query), warnings), 200);
   }
   if (req.method == "PATCH") {
@@ -364,15 +367,28 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
     return respond(registry_.update(res, r->ns, r->name, patched, r->subresource == "status", field_validation(query), warnings), 200);
   }
   if (req.method == "DELETE") {
+    // DeleteOptions from the query and the body (JSON or, from client-go, protobuf; the body wins).
+    Json body;
+    if (!req.body.empty()) {
+      ApiError err;
+      auto opts = req.content_type.starts_with(api::protobuf::kMediaType) ? parse_body(req, err) : parse_json_body(req.body, err);
+      if (!opts) return error_response(err);
+      body = std::move(*opts);
+    }
+    ApiError err;
+    auto options = read_delete_options(query, body, err);
+    if (!options) return error_response(err);
     if (r->name.empty()) {  // deletecollection
       auto list = registry_.list(res, r->ns, lo);
       if (!list) return error_response(list.error());
       // As kube-apiserver: every item is tried; if any could not be deleted the answer is an
       // error naming them (an item someone else deleted meanwhile is no failure).
+      DeleteOptions each = *options;
+      each.precondition_uid.clear();
       std::vector<std::string> failures;
       for (const auto& item : (*list)["items"]) {
         const std::string ns = item["metadata"].value("namespace", ""), name = item["metadata"].value("name", "");
-        if (auto gone = registry_.remove(res, ns, name); !gone && gone.error().code != 404)
+        if (auto gone = registry_.remove(res, ns, name, each); !gone && gone.error().code != 404)
           failures.push_back(fmt::format("{}{}: {}", ns.empty() ? "" : ns + "/", name, gone.error().status.value("message", "")));
       }
       if (!failures.empty())
@@ -380,24 +396,7 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
                                                          failures.size(), (*list)["items"].size(), fmt::join(failures, "; "))));
       return respond(list, 200);
     }
-    std::string uid;
-    // DeleteOptions.gracePeriodSeconds, from the query or the body (the body wins, as upstream).
-    auto grace = query_integer(query, "gracePeriodSeconds");
-    if (!grace) return error_response(bad_request(grace.error().message));
-    std::optional<std::int64_t> grace_period = *grace;
-    if (!req.body.empty()) {
-      // DeleteOptions, in JSON or (from client-go) protobuf.
-      ApiError err;
-      auto opts = req.content_type.starts_with(api::protobuf::kMediaType) ? parse_body(req, err) : parse_json_body(req.body, err);
-      if (!opts) return error_response(err);
-      if (opts->is_object() && opts->contains("preconditions") && (*opts)["preconditions"].is_object())
-        uid = (*opts)["preconditions"].value("uid", "");
-      if (opts->is_object() && opts->contains("gracePeriodSeconds") && !(*opts)["gracePeriodSeconds"].is_null()) {
-        if (!(*opts)["gracePeriodSeconds"].is_number_integer()) return error_response(bad_request("gracePeriodSeconds must be an integer"));
-        grace_period = (*opts)["gracePeriodSeconds"].get<std::int64_t>();
-      }
-    }
-    return respond(registry_.remove(res, r->ns, r->name, uid, grace_period), 200);
+    return respond(registry_.remove(res, r->ns, r->name, *options), 200);
   }
   return error_response(method_not_allowed());
 }

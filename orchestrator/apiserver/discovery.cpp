@@ -64,9 +64,10 @@ Json api_resource_list(std::string_view group, std::string_view version) {
                         {"singularName", ""},
                         {"namespaced", r.namespaced},
                         {"kind", kind},
-                        {"verbs", connect        ? Json{"create", "get"}
-                                  : sub == "log" ? Json{"get"}
-                                                 : Json{"get", "patch", "update"}}};
+                        {"verbs", connect             ? Json{"create", "get"}
+                                  : sub == "log"      ? Json{"get"}
+                                  : sub == "finalize" ? Json{"update"}
+                                                      : Json{"get", "patch", "update"}}};
       // kubectl scale finds the Scale's group and version here; kubectl drain the Eviction's.
       if (sub == "scale") sub_entry.update({{"group", "autoscaling"}, {"version", "v1"}, {"kind", "Scale"}});
       if (sub == "eviction") sub_entry.update({{"group", "policy"}, {"version", "v1"}, {"kind", "Eviction"}, {"verbs", {"create"}}});

@@ -16,6 +16,7 @@
 #include "orchestrator/api/validation.h"
 #include "orchestrator/apiserver/admission.h"
 #include "orchestrator/apiserver/graceful_deletion.h"
+#include "orchestrator/apiserver/namespace_deletion.h"
 #include "orchestrator/apiserver/service_update.h"
 
 namespace switchyard::apiserver {
@@ -176,6 +177,7 @@ ApiResult<Json> ObjectRegistry::create(const ResourceInfo& r, const std::string&
   m.deletion_timestamp.reset();
   m.generation = 1;
   if (auto* svc = std::get_if<api::Service>(&obj)) svc->status_load_balancer_ingress.clear();
+  if (auto* n = std::get_if<api::Namespace>(&obj)) prepare_namespace_create(*n);
   api::apply_defaults(obj, net_);
   auto allocation = allocate(r, nullptr, obj);
   if (!allocation) return std::unexpected(allocation.error());
@@ -338,6 +340,12 @@ ApiResult<Json> ObjectRegistry::list(const ResourceInfo& r, const std::string& n
 
 ApiResult<Json> ObjectRegistry::update(const ResourceInfo& r, const std::string& ns, const std::string& name, const Json& body,
                                        bool status_only, FieldValidation fv, std::vector<std::string>& warnings) {
+  return update(r, ns, name, body, status_only ? UpdateMode::Status : UpdateMode::Main, fv, warnings);
+}
+
+ApiResult<Json> ObjectRegistry::update(const ResourceInfo& r, const std::string& ns, const std::string& name, const Json& body,
+                                       UpdateMode mode, FieldValidation fv, std::vector<std::string>& warnings) {
+  const bool status_only = mode == UpdateMode::Status;
   const std::string key = storage_key(r, ns, name);
   store::Revision mod = 0;
   auto old = read_object(r, key, true, name, &mod);
@@ -360,6 +368,17 @@ ApiResult<Json> ObjectRegistry::update(const ResourceInfo& r, const std::string&
   m.deletion_timestamp = om.deletion_timestamp;  // an update cannot clear or move a deletion
   m.deletion_grace_period_seconds = om.deletion_grace_period_seconds;
   m.generation = om.generation;
+  if (auto* ns_obj = std::get_if<api::Namespace>(&obj); ns_obj && !status_only) {
+    // spec.finalizers changes only through the finalize subresource, which changes nothing else.
+    const auto& old_ns = std::get<api::Namespace>(old_obj->object);
+    if (mode == UpdateMode::Main) {
+      ns_obj->spec_finalizers = old_ns.spec_finalizers;
+    } else {
+      auto finalizers = std::move(ns_obj->spec_finalizers);
+      *ns_obj = old_ns;
+      ns_obj->spec_finalizers = std::move(finalizers);
+    }
+  }
   if (has_status_subresource(r)) {
     // The main resource cannot change status, and the status subresource only changes status.
     Json merged = api::encode_object(obj);
@@ -404,85 +423,63 @@ ApiResult<Json> ObjectRegistry::update(const ResourceInfo& r, const std::string&
   }
   // An object being deleted goes once its last finalizer is removed, unless its grace period
   // is still running (a terminating Pod whose kubelet writes its status).
+  // A namespace also waits for its spec.finalizers (the namespace controller's `kubernetes`).
   if (stored["metadata"].contains("deletionTimestamp") && stored["metadata"].value("finalizers", Json::array()).empty() &&
-      stored["metadata"].value("deletionGracePeriodSeconds", std::int64_t{0}) == 0)
+      stored["metadata"].value("deletionGracePeriodSeconds", std::int64_t{0}) == 0 &&
+      (r.kind != "Namespace" || stored["spec"].value("finalizers", Json::array()).empty()))
     return remove(r, ns, name);
   return with_version(stored, *rev);
 }
 
-std::vector<std::string> ObjectRegistry::delete_dependents(const std::string& ns, const std::string& owner_uid) {
-  std::vector<std::string> failures;
-  for (const auto& r : served_resources()) {
-    if (!r.namespaced || r.read_only_list) continue;
-    auto page = store_.list(storage_prefix(r, ns), 0, "", 0);
-    if (!page) {
-      failures.push_back(fmt::format("listing {} in {}: {}", r.group_resource(), ns, page.error().message));
-      continue;
-    }
-    for (const auto& kv : page->items) {
-      Json obj = Json::parse(kv.value);
-      for (const auto& ref : obj["metadata"].value("ownerReferences", Json::array()))
-        if (ref.value("uid", "") == owner_uid) {
-          const std::string name = obj["metadata"].value("name", "");
-          if (auto gone = remove(r, ns, name); !gone && gone.error().code != 404)
-            failures.push_back(fmt::format("{} {}/{}: {}", r.group_resource(), ns, name, gone.error().status.value("message", "")));
-          break;
-        }
-    }
-  }
-  return failures;
+ApiResult<Json> ObjectRegistry::remove(const ResourceInfo& r, const std::string& ns, const std::string& name,
+                                       const std::string& precondition_uid, std::optional<std::int64_t> grace_period_seconds) {
+  return remove(r, ns, name, DeleteOptions{precondition_uid, grace_period_seconds, std::nullopt});
 }
 
-std::vector<std::string> ObjectRegistry::delete_namespace_contents(const std::string& ns) {
-  std::vector<std::string> failures;
-  for (const auto& r : served_resources()) {
-    if (!r.namespaced || r.read_only_list) continue;
-    auto page = store_.list(storage_prefix(r, ns), 0, "", 0);
-    if (!page) {
-      failures.push_back(fmt::format("listing {}: {}", r.group_resource(), page.error().message));
-      continue;
-    }
-    for (const auto& kv : page->items) {
-      const std::string name = Json::parse(kv.value)["metadata"].value("name", "");
-      // At once (grace 0): the namespace goes when its contents are gone; a kubelet stops the
-      // containers of a Pod that disappears.
-      if (auto gone = remove(r, ns, name, "", 0); !gone && gone.error().code != 404)
-        failures.push_back(fmt::format("{} {}: {}", r.group_resource(), name, gone.error().status.value("message", "")));
-    }
+ApiResult<Json> ObjectRegistry::write_back(const ResourceInfo& r, const std::string& key, const std::string& name, Json stored,
+                                           store::Revision mod) {
+  stored["metadata"].erase("resourceVersion");
+  auto rev = store_.update(key, stored.dump(), mod);
+  if (!rev) {
+    if (rev.error().code == store::StoreErrorCode::NotFound) return std::unexpected(not_found(r.group_resource(), name));
+    return std::unexpected(rev.error().code == store::StoreErrorCode::Conflict ? conflict(r.group, r.plural, name)
+                                                                               : store_failure(rev.error()));
   }
-  return failures;
+  return with_version(stored, *rev);
 }
 
 ApiResult<Json> ObjectRegistry::remove(const ResourceInfo& r, const std::string& ns, const std::string& name,
-                                       const std::string& precondition_uid, std::optional<std::int64_t> grace_period_seconds) {
+                                       const DeleteOptions& options) {
   const std::string key = storage_key(r, ns, name);
   store::Revision mod = 0;
   auto old = read_object(r, key, true, name, &mod);
   if (!old) return old;
   Json meta = (*old)["metadata"];
   const std::string uid = meta.value("uid", "");
-  if (!precondition_uid.empty() && precondition_uid != uid) return std::unexpected(conflict(r.group, r.plural, name));
-  if (r.kind == "Namespace") {
-    // The namespace goes only once its contents are gone; what could not be deleted is named,
-    // and deleting the namespace again retries.
-    if (auto failures = delete_namespace_contents(name); !failures.empty())
-      return std::unexpected(internal_error(
-          fmt::format("namespace {}: {} object(s) could not be deleted: {}", name, failures.size(), fmt::join(failures, "; "))));
+  if (!options.precondition_uid.empty() && options.precondition_uid != uid) return std::unexpected(conflict(r.group, r.plural, name));
+  if (r.group.empty() && r.kind == "Namespace") return remove_namespace(r, name, *old, mod, options);
+  // As the generic registry: a deletion whose grace period is still running cannot change the
+  // GC finalizers; otherwise the propagation policy sets them, and an object that keeps any
+  // finalizer stays, marked, until they are all removed (by the garbage collector for its own).
+  auto finalizers = meta.value("finalizers", std::vector<std::string>{});
+  const bool graceful_pending = meta.contains("deletionTimestamp") && meta.value("deletionGracePeriodSeconds", std::int64_t{0}) > 0;
+  const bool gc_changed = !graceful_pending && apply_gc_finalizers(finalizers, options.propagation);
+  Json object = *old;
+  object["metadata"]["finalizers"] = finalizers;
+  if (finalizers.empty()) object["metadata"].erase("finalizers");
+  if (meta.contains("deletionTimestamp") && !graceful_pending) {
+    // Already being deleted (finalizers held it): a new policy is written; without finalizers left it goes.
+    if (!finalizers.empty()) return gc_changed ? write_back(r, key, name, object, mod) : *old;
   }
-  const DeletionPlan plan = plan_deletion(r, *old, grace_period_seconds, std::time(nullptr));
-  const bool finalizers = !meta.value("finalizers", Json::array()).empty();
+  const DeletionPlan plan = plan_deletion(r, object, options.grace_period_seconds, std::time(nullptr));
   if (plan.action == DeletionPlan::Action::Pending) return *old;
-  if (plan.action == DeletionPlan::Action::Mark && (plan.grace_period_seconds > 0 || finalizers)) {
-    // Kept, marked: the watchers (the Pod's kubelet) see a MODIFIED event with the deadline.
-    Json stored = *old;
-    stored["metadata"]["deletionTimestamp"] = plan.deletion_timestamp;
-    stored["metadata"]["deletionGracePeriodSeconds"] = plan.grace_period_seconds;
-    stored["metadata"].erase("resourceVersion");
-    auto rev = store_.update(key, stored.dump(), mod);
-    if (!rev)
-      return std::unexpected(rev.error().code == store::StoreErrorCode::Conflict ? conflict(r.group, r.plural, name)
-                                                                                 : store_failure(rev.error()));
-    return with_version(stored, *rev);
+  if (plan.action == DeletionPlan::Action::Mark && (plan.grace_period_seconds > 0 || !finalizers.empty())) {
+    // Kept, marked: the watchers (the Pod's kubelet, the garbage collector) see a MODIFIED event.
+    if (!object["metadata"].contains("deletionTimestamp") && r.kind != "Pod" && object["metadata"].value("generation", std::int64_t{0}) > 0)
+      object["metadata"]["generation"] = object["metadata"].value("generation", std::int64_t{0}) + 1;
+    object["metadata"]["deletionTimestamp"] = plan.deletion_timestamp;
+    object["metadata"]["deletionGracePeriodSeconds"] = plan.grace_period_seconds;
+    return write_back(r, key, name, object, mod);
   }
   auto gone_kv = store_.remove(key, mod);
   if (!gone_kv) {
@@ -495,10 +492,7 @@ ApiResult<Json> ObjectRegistry::remove(const ResourceInfo& r, const std::string&
       if (auto released = release_service(*allocators_, std::get<api::Service>(svc->object)); !released)
         spdlog::warn("event=allocation_release_failed service={}/{} error=\"{}\" repair=\"the allocation repair loop releases it\"", ns,
                      name, released.error().message);
-  // Background garbage collection of what it owned: the owner is gone whatever happens here.
-  if (r.namespaced)
-    for (const auto& failure : delete_dependents(ns, uid))
-      spdlog::warn("event=dependent_delete_failed owner={}/{} uid={} error=\"{}\"", ns, name, uid, failure);
+  // What it owned is the garbage collector's: it sees this deletion and collects the dependents.
   return success_status(r.group, r.plural, name, uid);
 }
 

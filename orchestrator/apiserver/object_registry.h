@@ -1,6 +1,8 @@
 // What the API server does with objects between the HTTP layer and the Store: system fields,
-// defaulting, validation, optimistic concurrency on resourceVersion, finalizers, namespace
-// deletion and garbage collection of dependents, list with selectors and paging, and watch.
+// defaulting, validation, optimistic concurrency on resourceVersion, finalizers (the garbage
+// collector's orphan and foregroundDeletion among them), the first phase of namespace deletion
+// (Terminating; the namespace controller empties it and finalizes), list with selectors and
+// paging, and watch.
 #pragma once
 
 #include <atomic>
@@ -16,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "orchestrator/api/defaults.h"
+#include "orchestrator/apiserver/delete_options.h"
 #include "orchestrator/apiserver/resources.h"
 #include "orchestrator/apiserver/service_allocation.h"
 #include "orchestrator/apiserver/status.h"
@@ -65,6 +68,12 @@ class ObjectRegistry {
   // Success Status. `grace_period_seconds`: DeleteOptions.gracePeriodSeconds (0: at once).
   ApiResult<Json> remove(const ResourceInfo& r, const std::string& ns, const std::string& name, const std::string& precondition_uid = "",
                          std::optional<std::int64_t> grace_period_seconds = std::nullopt);
+  // With the garbage collector's propagation policy: Orphan and Foreground keep the object, with
+  // their finalizer, until the garbage collector is done with its dependents.
+  ApiResult<Json> remove(const ResourceInfo& r, const std::string& ns, const std::string& name, const DeleteOptions& options);
+  // PUT namespaces/NAME/finalize: only spec.finalizers changes; a Terminating namespace whose
+  // last finalizer goes is deleted (namespace_deletion.cpp).
+  ApiResult<Json> finalize_namespace(const std::string& name, const Json& body, FieldValidation fv, std::vector<std::string>& warnings);
   // Calls `sink` with each event (on another thread) until the returned stream is destroyed.
   // Initial ADDED events for resourceVersion "" / "0"; ERROR 410 when N is compacted.
   ApiResult<std::unique_ptr<WatchStream>> watch(const ResourceInfo& r, const std::string& ns, const ListOptions& o,
@@ -81,9 +90,15 @@ class ObjectRegistry {
   ApiResult<Json> read_object(const ResourceInfo& r, const std::string& key, bool must_exist, const std::string& name,
                               store::Revision* mod_revision);
   ApiResult<Json> admit(const ResourceInfo& r, const Json& body, FieldValidation fv, std::vector<std::string>& warnings, api::Object& out);
-  // Each returns what it could not delete ("pods default/web-1: …"); an object already gone is no failure.
-  std::vector<std::string> delete_dependents(const std::string& ns, const std::string& owner_uid);
-  std::vector<std::string> delete_namespace_contents(const std::string& ns);
+  enum class UpdateMode { Main, Status, Finalize };
+  ApiResult<Json> update(const ResourceInfo& r, const std::string& ns, const std::string& name, const Json& body, UpdateMode mode,
+                         FieldValidation fv, std::vector<std::string>& warnings);
+  // The first DELETE of a namespace marks it Terminating; later ones delete it once the namespace
+  // controller has removed its `kubernetes` finalizer (409 until then, as upstream).
+  ApiResult<Json> remove_namespace(const ResourceInfo& r, const std::string& name, const Json& stored, store::Revision mod,
+                                   const DeleteOptions& options);
+  // Writes `stored` (read at `mod`) back: the object as it now is, or the Status of the failure.
+  ApiResult<Json> write_back(const ResourceInfo& r, const std::string& key, const std::string& name, Json stored, store::Revision mod);
 
   // Allocates what a Service needs before validation, as the real registry does.
   ApiResult<std::optional<ServiceAllocationTransaction>> allocate(const ResourceInfo& r, const api::Object* old, api::Object& obj);

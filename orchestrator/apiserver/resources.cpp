@@ -4,7 +4,7 @@ namespace switchyard::apiserver {
 
 const std::vector<ResourceInfo>& served_resources() {
   static const std::vector<ResourceInfo> resources = {
-      {"", "v1", "namespaces", "namespace", "Namespace", false, {"ns"}, {"status"}},
+      {"", "v1", "namespaces", "namespace", "Namespace", false, {"ns"}, {"status", "finalize"}},
       {"", "v1", "pods", "pod", "Pod", true, {"po"}, {"status", "log", "exec", "attach", "portforward", "eviction"}},
       {"", "v1", "services", "service", "Service", true, {"svc"}, {"status"}},
       {"", "v1", "endpoints", "endpoints", "Endpoints", true, {"ep"}, {}},

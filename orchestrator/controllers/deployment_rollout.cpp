@@ -5,8 +5,13 @@
 
 #include "orchestrator/client/rest.h"
 #include "orchestrator/controllers/deployment_controller.h"
+#include "orchestrator/controllers/event_recorder.h"
 
 namespace switchyard::controllers::deployment {
+
+namespace {
+const EventSource kEvents{"deployment-controller"};
+}  // namespace
 
 std::vector<const api::ReplicaSet*> Rollout::olds() const {
   std::vector<const api::ReplicaSet*> out;
@@ -61,8 +66,11 @@ Result<bool> scale(Rollout& r, std::size_t index, int replicas) {
   }
   r.owned[index] = std::move(*written);
   ++r.stats.replicasets_scaled;
-  if (from != replicas)
+  if (from != replicas) {
     spdlog::info("event=replicaset_scaled deployment={} replicaset={} from={} to={}", r.key, rs.metadata.name, from, replicas);
+    record_event(r.api, kEvents, "apps/v1", "Deployment", r.d.metadata, "Normal", "ScalingReplicaSet",
+                 fmt::format("Scaled {} replica set {} to {} from {}", from < replicas ? "up" : "down", rs.metadata.name, replicas, from));
+  }
   return from != replicas;
 }
 
@@ -118,6 +126,9 @@ Result<void> create_new_replicaset(Rollout& r, std::int64_t revision) {
   ++r.stats.replicasets_created;
   spdlog::info("event=replicaset_created deployment={} replicaset={} replicas={} revision={}", r.key, made->metadata.name,
                replicas_of(*made), revision);
+  if (replicas_of(*made) > 0)
+    record_event(r.api, kEvents, "apps/v1", "Deployment", r.d.metadata, "Normal", "ScalingReplicaSet",
+                 fmt::format("Scaled up replica set {} to {} from 0", made->metadata.name, replicas_of(*made)));
   r.owned.push_back(std::move(*made));
   r.new_index = r.owned.size() - 1;
   if (has_progress_deadline(r.d)) {

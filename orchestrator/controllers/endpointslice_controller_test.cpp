@@ -9,6 +9,7 @@
 #include "orchestrator/apiserver/http_server.h"
 #include "orchestrator/client/testing/faulty_lister_watcher.h"
 #include "orchestrator/controllers/endpointslice_controller.h"
+#include "orchestrator/controllers/garbage_collector.h"
 #include "orchestrator/store/sqlite_store.h"
 #include "orchestrator/store/store_test_support.h"
 
@@ -130,7 +131,9 @@ TEST_F(SliceControllerInRegistry, ServicesGetSlicesThatFollowTheirPods) {
   ASSERT_TRUE(registry_->remove(*apiserver::find_resource("", "v1", "pods"), "shop", "web-1", "", 0));
   ASSERT_TRUE(eventually([&] { return slices().size() == 1 && slices()[0]["endpoints"].size() == 1; }));
 
-  // The Service goes: its slices are collected with it.
+  // The Service goes: the garbage collector collects its slices (their owner).
+  GarbageCollector gc(connection_);
+  gc.start();
   ASSERT_TRUE(registry_->remove(*apiserver::find_resource("", "v1", "services"), "shop", "web"));
   EXPECT_TRUE(eventually([&] { return slices().empty(); }));
   controller.stop();

@@ -9,10 +9,15 @@
 #include <spdlog/spdlog.h>
 
 #include "orchestrator/client/rest.h"
+#include "orchestrator/controllers/event_recorder.h"
 
 namespace switchyard::controllers {
 
 using client::ObjectPtr;
+
+namespace {
+const EventSource kEvents{"replicaset-controller"};
+}  // namespace
 
 struct ReplicaSetController::Handlers {
   ReplicaSetController& c;
@@ -216,9 +221,13 @@ Result<void> ReplicaSetController::manage_replicas(const std::vector<ObjectPtr<a
       auto made = client::create(api, pod);
       if (made) {
         ++stats_.pods_created;
+        record_event(api, kEvents, "apps/v1", "ReplicaSet", rs.metadata, "Normal", "SuccessfulCreate",
+                     "Created pod: " + made->metadata.name);
         return true;
       }
       ++stats_.failed_writes;
+      record_event(api, kEvents, "apps/v1", "ReplicaSet", rs.metadata, "Warning", "FailedCreate",
+                   "Error creating: " + made.error().message);
       expectations_.creation_observed(key);  // it will never be seen
       if (!first_error) first_error = made.error();
       return false;
@@ -250,6 +259,9 @@ Result<void> ReplicaSetController::manage_replicas(const std::vector<ObjectPtr<a
       auto gone = client::remove<api::Pod>(api, p->metadata.namespace_, p->metadata.name);
       if (gone || gone.error().code == ErrorCode::NotFound) {
         ++stats_.pods_deleted;
+        if (gone)
+          record_event(api, kEvents, "apps/v1", "ReplicaSet", rs.metadata, "Normal", "SuccessfulDelete",
+                       "Deleted pod: " + p->metadata.name);
         if (!gone) expectations_.deletion_observed(key, client::object_key(p->metadata));
         continue;
       }
