@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "orchestrator/apiserver/http_server.h"
+#include "orchestrator/controllers/garbage_collector.h"
 #include "orchestrator/controllers/job_controller.h"
 #include "orchestrator/store/sqlite_store.h"
 #include "orchestrator/store/store_test_support.h"
@@ -191,8 +192,11 @@ TEST_F(JobControllerTest, TtlAfterFinishedDeletesTheJob) {
 TEST_F(JobControllerTest, DeletingARunningJobLetsItsPodsGo) {
   create(jobs_res(), "batch", job_body("gone", R"("parallelism":2,"completions":4,)"));
   ASSERT_TRUE(eventually([&] { return running("gone").size() == 2; }));
+  // The garbage collector deletes the owned pods (as kube-controller-manager's does); the Job
+  // controller takes its tracking finalizer off so they go.
+  GarbageCollector gc(connection_);
+  gc.start();
   ASSERT_TRUE(registry_->remove(jobs_res(), "batch", "gone"));
-  // The API server deletes the owned pods; the controller takes its finalizer off so they go.
   ASSERT_TRUE(eventually([&] { return pods("gone").empty(); })) << pods("gone").size() << " " << pods("gone")[0].dump();
 }
 
