@@ -14,12 +14,20 @@ namespace {
 
 using nlohmann::json;
 
+// o[key] when it is a string, else "": json::value throws on a present value of another type,
+// and both the applied configuration and stored managedFields come from clients.
+std::string string_field(const json& o, const char* key) {
+  if (!o.is_object()) return "";
+  auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 struct ManagerEntry {
   json raw;
   FieldSet fields;
   bool mine = false;
-  std::string manager() const { return raw.value("manager", std::string()); }
-  std::string api_version() const { return raw.value("apiVersion", std::string()); }
+  std::string manager() const { return string_field(raw, "manager"); }
+  std::string api_version() const { return string_field(raw, "apiVersion"); }
 };
 
 json drop_nulls(const json& j) {
@@ -49,12 +57,12 @@ PatchResult<std::vector<ManagerEntry>> read_managed_fields(const json& live, std
     const json& e = list[i];
     if (!e.is_object() || !e.value("manager", json()).is_string())
       return corrupt(fmt::format("metadata.managedFields[{}] of the stored object has no manager", i));
-    if (e.value("fieldsType", std::string("FieldsV1")) != "FieldsV1")
+    if (e.contains("fieldsType") && string_field(e, "fieldsType") != "FieldsV1")
       return corrupt(fmt::format("metadata.managedFields[{}]: fieldsType {} is not supported", i, e["fieldsType"].dump()));
     auto fields = parse_fields_v1(e.value("fieldsV1", json::object()));
     if (!fields) return corrupt(fmt::format("metadata.managedFields[{}].fieldsV1: {}", i, fields.error().message));
     ManagerEntry entry{e, std::move(*fields)};
-    entry.mine = entry.manager() == manager && e.value("operation", std::string()) == "Apply";
+    entry.mine = entry.manager() == manager && string_field(e, "operation") == "Apply";
     entries.push_back(std::move(entry));
   }
   return entries;
@@ -138,7 +146,7 @@ PatchResult<json> server_side_apply(const json& live_in, const json& applied, st
   if (!merged) return std::unexpected(merged.error());
 
   json managed = json::array();
-  json my_entry = {{"manager", options.manager}, {"operation", "Apply"},     {"apiVersion", applied.value("apiVersion", std::string())},
+  json my_entry = {{"manager", options.manager}, {"operation", "Apply"},     {"apiVersion", string_field(applied, "apiVersion")},
                    {"time", options.time},       {"fieldsType", "FieldsV1"}, {"fieldsV1", to_fields_v1(*applied_set)}};
   bool placed = false;
   for (ManagerEntry& e : *entries) {
@@ -151,12 +159,17 @@ PatchResult<json> server_side_apply(const json& live_in, const json& applied, st
     }
   }
   if (!placed && !applied_set->empty()) managed.push_back(std::move(my_entry));
-  json& meta = (*merged)["metadata"];
-  if (managed.empty()) {
-    meta.erase("managedFields");
-  } else {
-    meta["managedFields"] = std::move(managed);
+  json& out = *merged;
+  auto meta = out.find("metadata");
+  if (meta == out.end() || meta->is_null()) {
+    if (managed.empty()) return std::move(*merged);
+    meta = out.emplace("metadata", json::object()).first;
   }
+  if (!meta->is_object()) return std::unexpected(PatchError{400, fmt::format("metadata must be an object, got {}", meta->type_name())});
+  if (managed.empty())
+    meta->erase("managedFields");
+  else
+    (*meta)["managedFields"] = std::move(managed);
   return std::move(*merged);
 }
 

@@ -15,6 +15,12 @@ struct Entry {
   FieldSet fields;
 };
 
+// o[key] when it is a string, else "" (json::value throws on a value of another type).
+std::string string_field(const json& o, const char* key) {
+  auto it = o.is_object() ? o.find(key) : o.end();
+  return o.is_object() && it != o.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 std::vector<Entry> read_entries(const json& object) {
   std::vector<Entry> out;
   if (!object.is_object() || !object.contains("metadata") || !object["metadata"].is_object()) return out;
@@ -35,8 +41,8 @@ FieldSet fields_of(const json& object, std::string_view kind) {
 }
 
 bool is_writers_entry(const json& e, const FieldWriter& w, const std::string& api_version) {
-  return e.value("manager", "") == w.manager && e.value("operation", "") == "Update" && e.value("apiVersion", "") == api_version &&
-         !e.contains("subresource");
+  return string_field(e, "manager") == w.manager && string_field(e, "operation") == "Update" &&
+         string_field(e, "apiVersion") == api_version && !e.contains("subresource");
 }
 
 }  // namespace
@@ -48,8 +54,8 @@ std::string field_manager_of(std::string_view field_manager_param, std::string_v
 
 void record_update(const json& old, json& updated, std::string_view kind, const FieldWriter& writer) {
   if (!updated.is_object() || writer.manager.empty()) return;
+  if (!updated.contains("metadata") || !updated["metadata"].is_object()) return;
   json& meta = updated["metadata"];
-  if (!meta.is_object()) return;
   const auto sent = meta.find("managedFields");
   if (!old.is_null() && sent != meta.end() && sent->is_array() && sent->empty()) {
     meta.erase("managedFields");  // the user resets ownership
@@ -71,7 +77,7 @@ void record_update(const json& old, json& updated, std::string_view kind, const 
   }
   std::ranges::set_difference(before, after, std::inserter(removed, removed.end()));
 
-  const std::string api_version = updated.value("apiVersion", "");
+  const std::string api_version = string_field(updated, "apiVersion");
   json managed = json::array();
   bool placed = false;
   json mine = {
