@@ -1,7 +1,9 @@
 // The `switchyard` subcommands. Each registers its flags on the app and runs when chosen.
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <string>
 
 namespace CLI {
 class App;
@@ -19,5 +21,10 @@ void register_status(CLI::App& app, std::function<int()>& run);
 void register_images(CLI::App& app, std::function<int()>& run);
 void register_kubelet(CLI::App& app, std::function<int()>& run);
 void register_scheduler(CLI::App& app, std::function<int()>& run);
+
+// The kubelet's `--endpoint-handoff-delay` (a Go duration), for `kubelet` and `up`; the parsed
+// value once the flags are checked.
+void add_endpoint_handoff_flag(CLI::App* sub, std::string& text);
+std::chrono::milliseconds endpoint_handoff_delay(const std::string& text);
 
 }  // namespace switchyard::cmd

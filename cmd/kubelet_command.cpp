@@ -14,6 +14,7 @@
 #include "kubelet/node/cri_runtime_probe.h"
 #include "kubelet/node/node_status.h"
 #include "kubelet/runtime/node_runtime.h"
+#include "node/agent_config.h"
 #include "orchestrator/client/cluster_connection.h"
 
 namespace switchyard::cmd {
@@ -26,6 +27,7 @@ struct KubeletCommandOptions {
   std::string kubeconfig;
   std::string data_dir;
   KubeletEndpointOptions endpoint;
+  std::string endpoint_handoff_delay = "1s";
 };
 
 int run_kubelet(KubeletCommandOptions o) {
@@ -58,6 +60,7 @@ int run_kubelet(KubeletCommandOptions o) {
     return 1;
   }
   o.kubelet.runtime_endpoint = (*runtime)->endpoint();
+  o.kubelet.endpoint_handoff_delay = endpoint_handoff_delay(o.endpoint_handoff_delay);
   auto k = kubelet::Kubelet::start(o.kubelet, *connection);
   if (!k) {
     std::cerr << "error: " << k.error() << "\n";
@@ -111,6 +114,21 @@ int run_kubelet(KubeletCommandOptions o) {
 
 }  // namespace
 
+void add_endpoint_handoff_flag(CLI::App* sub, std::string& text) {
+  sub->add_option("--endpoint-handoff-delay", text,
+                  "after a gracefully deleted pod's Service endpoints are marked not ready, how long it keeps running before "
+                  "preStop and SIGTERM, so that every node's dataplane stops sending it connections first (Go duration; 0 disables)")
+      ->check([](const std::string& v) {
+        auto d = node::parse_go_duration(v);
+        return d ? std::string() : d.error().message;
+      })
+      ->capture_default_str();
+}
+
+std::chrono::milliseconds endpoint_handoff_delay(const std::string& text) {
+  return node::parse_go_duration(text).value_or(std::chrono::milliseconds(0));
+}
+
 void register_kubelet(CLI::App& app, std::function<int()>& run) {
   auto o = std::make_shared<KubeletCommandOptions>();
   o->runtime.pod_cidr = "10.244.0.0/24";
@@ -125,6 +143,7 @@ void register_kubelet(CLI::App& app, std::function<int()>& run) {
   sub->add_option("--cluster-dns", o->kubelet.node.cluster_dns, "the cluster DNS Service IP for dnsPolicy ClusterFirst");
   sub->add_option("--cluster-domain", o->kubelet.node.cluster_domain, "the cluster DNS domain")->capture_default_str();
   sub->add_option("--root-dir", o->kubelet.node.root_dir, "where pod logs live: <dir>/pods/<ns>_<name>_<uid>/");
+  add_endpoint_handoff_flag(sub, o->endpoint_handoff_delay);
   sub->add_option("--address", o->endpoint.address, "the IP the HTTPS endpoint listens on")->capture_default_str();
   sub->add_option("--port", o->endpoint.port, "the HTTPS endpoint's port (logs, exec, attach, port-forward)")->capture_default_str();
   sub->add_option("--client-ca-file", o->endpoint.client_ca_file,

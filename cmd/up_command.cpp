@@ -28,6 +28,7 @@
 #include "kubelet/node/cri_runtime_probe.h"
 #include "kubelet/node/node_status.h"
 #include "kubelet/runtime/node_runtime.h"
+#include "node/agent_config.h"
 #include "node/node_agent.h"
 
 namespace switchyard::cmd {
@@ -52,6 +53,8 @@ struct UpOptions {
   std::vector<std::string> external_interfaces;
   kubelet::runtime::NodeRuntimeOptions runtime;  // the node's container runtime (off unless asked)
   int kubelet_port = 10250;                      // the kubelet's HTTPS endpoint on --node-ip (with a runtime)
+  std::string endpoint_handoff_delay = "1s";     // the kubelet's, as `switchyard kubelet`'s flag
+  std::string min_sync_period = "10ms";          // the agent's, as `switchyard agent`'s flag
 };
 
 // The flags that name where an eBPF agent attached and pinned, for the commands printed.
@@ -244,6 +247,7 @@ int run_up(UpOptions o) {
   agent_config.cgroup_root = o.cgroup_root;
   agent_config.bpf_root = o.bpf_root;
   agent_config.external_interfaces = o.external_interfaces;
+  agent_config.min_sync_period = node::parse_go_duration(o.min_sync_period).value_or(agent_config.min_sync_period);
   agent_config.l2_announcements = !o.control_plane.load_balancer_ip_pool.empty();
   auto agent = NodeAgent::start(agent_config, agent_connection);
   if (!agent) {
@@ -261,6 +265,7 @@ int run_up(UpOptions o) {
               .root_dir = o.control_plane.data_dir + "/kubelet"};
     k.runtime_endpoint = runtime->endpoint();
     k.images_hint = fmt::format("switchyard images import --data-dir {} FILE.tar", o.control_plane.data_dir);
+    k.endpoint_handoff_delay = endpoint_handoff_delay(o.endpoint_handoff_delay);
     auto started = kubelet::Kubelet::start(k, kubelet_connection);
     if (!started) {
       std::cerr << "error: kubelet: " << started.error() << "\n";
@@ -355,6 +360,13 @@ void register_up(CLI::App& app, std::function<int()>& run) {
                   "import every image archive (.tar) in this directory at start (implies a runtime)");
   sub->add_option("--pod-cidr", o->runtime.pod_cidr,
                   "this node's pod range for containerd's CNI (default: the first /24 of --cluster-cidr)");
+  add_endpoint_handoff_flag(sub, o->endpoint_handoff_delay);
+  sub->add_option("--min-sync-period", o->min_sync_period, "the agent's shortest time between dataplane syncs (Go duration)")
+      ->check([](const std::string& v) {
+        auto d = node::parse_go_duration(v);
+        return d ? std::string() : d.error().message;
+      })
+      ->capture_default_str();
   sub->add_option("--kubelet-certificate-authority", o->control_plane.kubelet_certificate_authority,
                   "check kubelets' serving certificates against this CA (DIR/pki/ca.crt signs the in-process kubelet's; "
                   "default: not checked, as kube-apiserver)");

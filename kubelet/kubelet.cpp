@@ -67,6 +67,10 @@ Result<std::unique_ptr<Kubelet>> Kubelet::start(KubeletOptions options, client::
   k->pods_.start();
   k->informers_.informer<api::ConfigMap>().start();
   k->informers_.informer<api::Secret>().start();
+  if (k->handoff_.enabled()) {
+    k->endpoint_slices_ = &k->informers_.informer<api::EndpointSlice>();
+    k->endpoint_slices_->start();
+  }
   for (int i = 0; i < std::max(1, k->options_.workers); ++i) k->workers_.emplace_back([k = k.get(), i] { k->worker(i); });
   k->relister_ = std::thread([k = k.get()] { k->relist_loop(); });
   spdlog::info("event=kubelet_started node={} runtime={}", k->options_.node.node_name, k->options_.runtime_endpoint);
@@ -83,8 +87,13 @@ Kubelet::Kubelet(KubeletOptions options, client::ClusterConnection connection, s
       pods_(informers_.informer<api::Pod>("spec.nodeName=" + options_.node.node_name)),
       config_lookup_(informers_.informer<api::ConfigMap>(), informers_.informer<api::Secret>()),
       volumes_(config_lookup_, options_.node),
+      handoff_(options_.endpoint_handoff_delay),
       driver_(*cri_, options_.node, options_.images_hint),
-      prober_(std::make_unique<Prober>(*cri_, [this](const std::string& uid) { queue_.add(uid); })) {}
+      prober_(std::make_unique<Prober>(
+          *cri_, [this](const std::string& uid) { queue_.add(uid); },
+          [this](const std::string& uid, const std::string& container, const std::string& message) {
+            report_unhealthy(uid, container, message);
+          })) {}
 
 Kubelet::~Kubelet() { stop(); }
 
@@ -94,6 +103,12 @@ void Kubelet::stop() {
   prober_->stop();
   queue_.shut_down();
   for (auto& t : workers_) t.join();
+  {
+    // Pods being stopped finish stopping (each within its grace period).
+    std::lock_guard lock(stopping_mu_);
+    for (auto& [uid, stopper] : stoppers_) stopper.thread.join();
+    stoppers_.clear();
+  }
   if (relister_.joinable()) relister_.join();
   if (own_informers_) own_informers_->stop();
   spdlog::info("event=kubelet_stopped node={} pods=kept_running", options_.node.node_name);
@@ -146,12 +161,12 @@ Result<> Kubelet::sync(const std::string& uid, client::ApiClient& api) {
     api::Pod last;
     if (pod) last = *pod;
     last.metadata.uid = uid;
-    if (auto r = terminate(uid, last, api, false); !r) return r;
+    if (auto r = terminate(uid, last, false); !r) return r;
     std::lock_guard lock(mu_);
     if (auto it = records_.find(uid); it != records_.end() && it->second.gone) records_.erase(it);
     return {};
   }
-  if (pod->metadata.deletion_timestamp) return terminate(uid, *pod, api, true);
+  if (pod->metadata.deletion_timestamp) return terminate(uid, *pod, true);
   return sync_running(uid, *pod, api);
 }
 
@@ -211,9 +226,63 @@ Result<> Kubelet::sync_running(const std::string& uid, const api::Pod& pod, clie
   return {};
 }
 
-Result<> Kubelet::terminate(const std::string& uid, const api::Pod& pod, client::ApiClient& api, bool confirm) {
+std::optional<std::chrono::milliseconds> Kubelet::endpoint_handoff_wait(const std::string& uid, const api::Pod& pod,
+                                                                        std::chrono::seconds grace) {
+  if (!endpoint_slices_) return std::nullopt;
+  auto presence = EndpointPresence::StillReady;  // until the slices are known
+  if (endpoint_slices_->has_synced()) {
+    auto slices = endpoint_slices_->indexer().in_namespace(pod.metadata.namespace_);
+    std::vector<const api::EndpointSlice*> views;
+    views.reserve(slices.size());
+    for (const auto& s : slices) views.push_back(s.get());
+    presence = endpoint_presence(views, uid);
+  }
+  auto wait = handoff_.wait(uid, presence, grace, EndpointHandoff::Clock::now());
+  if (!wait) handoff_.forget(uid);
+  return wait;
+}
+
+Result<> Kubelet::terminate(const std::string& uid, const api::Pod& pod, bool confirm) {
   prober_->forget(uid);
   const auto grace = pod.metadata.name.empty() ? std::chrono::seconds(0) : termination_grace(pod);
+  // A graceful delete keeps the pod serving until its Services' dataplanes have let it go.
+  if (confirm && !pod.metadata.name.empty()) {
+    if (auto wait = endpoint_handoff_wait(uid, pod, grace)) {
+      queue_.add_after(uid, *wait);
+      return {};
+    }
+  }
+  // Stopping takes up to the grace period (a PID 1 that ignores SIGTERM takes all of it), so it
+  // runs on a thread of its own, as upstream's per-pod workers do: a worker never waits for it,
+  // and many pods stop at once.
+  std::lock_guard lock(stopping_mu_);
+  reap_stoppers_locked();
+  if (stoppers_.contains(uid)) return {};  // already stopping: it queues the pod again when done
+  auto& stopper = stoppers_[uid];
+  stopper.thread = std::thread([this, uid, pod, grace, confirm, done = &stopper.done] {
+    client::ApiClient api(connection_);
+    auto r = stop_pod(uid, pod, grace, api, confirm);
+    if (!r)
+      spdlog::warn("event=pod_stop_failed pod={}/{} uid={} error=\"{}\"", pod.metadata.namespace_, pod.metadata.name, uid,
+                   r.error().message);
+    *done = true;
+    if (!r) queue_.add_rate_limited(uid);
+  });
+  return {};
+}
+
+void Kubelet::reap_stoppers_locked() {
+  for (auto it = stoppers_.begin(); it != stoppers_.end();) {
+    if (!it->second.done) {
+      ++it;
+      continue;
+    }
+    it->second.thread.join();
+    it = stoppers_.erase(it);
+  }
+}
+
+Result<> Kubelet::stop_pod(const std::string& uid, const api::Pod& pod, std::chrono::seconds grace, client::ApiClient& api, bool confirm) {
   if (!pod.metadata.name.empty()) {
     if (auto observed = driver_.observe(uid); observed) prober_->run_pre_stop(pod, *observed, grace);
   }
@@ -297,6 +366,18 @@ Result<std::optional<api::Secret>> Kubelet::InformerConfigLookup::secret(const s
   auto s = secrets_.indexer().get(ns + "/" + name);
   if (!s) return std::optional<api::Secret>();
   return std::optional<api::Secret>(*s);
+}
+
+void Kubelet::report_unhealthy(const std::string& uid, const std::string& container, const std::string& message) {
+  client::ObjectPtr<api::Pod> pod;
+  {
+    std::lock_guard lock(mu_);
+    auto it = records_.find(uid);
+    if (it == records_.end() || it->second.gone || !it->second.pod) return;
+    pod = it->second.pod;
+  }
+  client::ApiClient api(connection_);
+  warn_once(api, *pod, container_field_path(*pod, container), "Unhealthy", message);
 }
 
 void Kubelet::warn_once(client::ApiClient& api, const api::Pod& pod, const std::string& field_path, const std::string& reason,

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "kubelet/cri/cri_client.h"
+#include "kubelet/pods/endpoint_handoff.h"
 #include "kubelet/pods/cri_pod_driver.h"
 #include "kubelet/pods/pod_config.h"
 #include "kubelet/volumes/pod_volumes.h"
@@ -39,6 +40,9 @@ struct KubeletOptions {
   int workers = 4;
   std::chrono::milliseconds relist_period{1000};
   std::chrono::milliseconds resync_period{10000};
+  // After a gracefully deleted pod's endpoints are withdrawn, how long before its containers are
+  // stopped, for the dataplanes to stop sending it connections (endpoint_handoff.h); 0: no wait.
+  std::chrono::milliseconds endpoint_handoff_delay{1000};
 };
 
 class Kubelet {
@@ -83,8 +87,17 @@ class Kubelet {
   void worker(int index);
   Result<> sync(const std::string& uid, client::ApiClient& api);
   Result<> sync_running(const std::string& uid, const api::Pod& pod, client::ApiClient& api);
-  Result<> terminate(const std::string& uid, const api::Pod& pod, client::ApiClient& api, bool confirm);
+  // Stops a deleted pod: the endpoint hand-off, then stop_pod on a thread of its own.
+  Result<> terminate(const std::string& uid, const api::Pod& pod, bool confirm);
+  // preStop, the containers and sandbox, the volumes; with `confirm`, the DELETE of grace 0 that
+  // lets the API server remove a gracefully deleted pod.
+  Result<> stop_pod(const std::string& uid, const api::Pod& pod, std::chrono::seconds grace, client::ApiClient& api, bool confirm);
+  void reap_stoppers_locked();  // joins the stop threads that have finished
+  // How much longer a gracefully deleted pod keeps running for the endpoint hand-off (nullopt: stop it now).
+  std::optional<std::chrono::milliseconds> endpoint_handoff_wait(const std::string& uid, const api::Pod& pod, std::chrono::seconds grace);
   void relist_loop();
+  // A failed probe's Warning Event (reason Unhealthy), from a prober thread.
+  void report_unhealthy(const std::string& uid, const std::string& container, const std::string& message);
   // A Warning Event about the pod, once per reason, container and message while the pod lives.
   void warn_once(client::ApiClient& api, const api::Pod& pod, const std::string& field_path, const std::string& reason,
                  const std::string& message);
@@ -101,12 +114,21 @@ class Kubelet {
   InformerConfigLookup config_lookup_;
   PodVolumes volumes_;
   std::uint64_t handler_ = 0;
+  client::SharedIndexInformer<api::EndpointSlice>* endpoint_slices_ = nullptr;  // for the hand-off
+  EndpointHandoff handoff_;
   CriPodDriver driver_;
   std::unique_ptr<Prober> prober_;
   client::WorkQueue queue_;
 
   std::mutex mu_;
   std::map<std::string, PodRecord> records_;  // by uid
+
+  struct Stopper {
+    std::thread thread;
+    std::atomic<bool> done{false};
+  };
+  std::mutex stopping_mu_;
+  std::map<std::string, Stopper> stoppers_;  // by uid: pods being stopped
 
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> workers_;

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstring>
 #include <vector>
 
@@ -81,10 +82,12 @@ int resolve_port(const json& port, const api::Container& c) {
   return -1;
 }
 
+std::string port_text(const json& port) { return port.is_string() ? port.get<std::string>() : port.dump(); }
+
 ProbeResult http_get(const json& h, const std::string& pod_ip, const api::Container& c, std::chrono::seconds timeout) {
   const std::string host = h.value("host", pod_ip);
   const int port = resolve_port(h.value("port", json()), c);
-  if (port <= 0) return {false, fmt::format("httpGet: no port {}", h.value("port", json()).dump())};
+  if (port <= 0) return {false, "couldn't find port: " + port_text(h.value("port", json())) + " in container " + c.name, true};
   std::string path = h.value("path", "/");
   if (path.empty() || path[0] != '/') path = "/" + path;
   const auto deadline = Clock::now() + timeout;
@@ -175,8 +178,9 @@ ProbeResult run_probe_once(cri::CriClient& cri, const json& h, const std::string
     const std::string host = t.value("host", pod_ip);
     const int port = resolve_port(t.value("port", json()), container);
     std::string error;
-    int fd = port > 0 ? connect_before(host, port, Clock::now() + timeout, error) : -1;
-    if (fd < 0) return {false, port > 0 ? error : "tcpSocket: no such port"};
+    if (port <= 0) return {false, "couldn't find port: " + port_text(t.value("port", json())) + " in container " + container.name, true};
+    int fd = connect_before(host, port, Clock::now() + timeout, error);
+    if (fd < 0) return {false, error};
     ::close(fd);
     return {true, ""};
   }
@@ -220,9 +224,15 @@ void Prober::run(Worker* w) {
         changed = true;
       }
     }
-    if (!r.success)
+    if (!r.success) {
       spdlog::info("event=probe_failed uid={} container={} probe={} message=\"{}\"", w->uid, w->container.name, kind_name(w->kind),
                    r.message);
+      if (on_failure_) {
+        std::string kind = kind_name(w->kind);
+        kind[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(kind[0])));
+        on_failure_(w->uid, w->container.name, fmt::format("{} probe {}: {}", kind, r.errored ? "errored" : "failed", r.message));
+      }
+    }
     if (changed) {
       // When a result flips, to the millisecond: readiness_traffic_bench times traffic from here.
       spdlog::info("event=probe_result uid={} container={} probe={} success={}", w->uid, w->container.name, kind_name(w->kind), r.success);

@@ -37,13 +37,18 @@ struct ProbeSpec {
 struct ProbeResult {
   bool success = false;
   std::string message;
+  bool errored = false;  // the probe could not run (a port name the container does not declare)
 };
 ProbeResult run_probe_once(cri::CriClient& cri, const nlohmann::json& handler, const std::string& container_id, const std::string& pod_ip,
                            const api::Container& container, std::chrono::seconds timeout);
 
 class Prober {
  public:
-  Prober(cri::CriClient& cri, std::function<void(const std::string& uid)> on_change) : cri_(cri), on_change_(std::move(on_change)) {}
+  // on_failure gets each failed attempt's message as the kubelet's Unhealthy Event words it
+  // ("Readiness probe failed: …", "Liveness probe errored: …").
+  using FailureHandler = std::function<void(const std::string& uid, const std::string& container, const std::string& message)>;
+  Prober(cri::CriClient& cri, std::function<void(const std::string& uid)> on_change, FailureHandler on_failure = nullptr)
+      : cri_(cri), on_change_(std::move(on_change)), on_failure_(std::move(on_failure)) {}
   ~Prober() { stop(); }
 
   // From a pod's sync: starts workers for the probes of newly running containers, ends those of
@@ -77,6 +82,7 @@ class Prober {
 
   cri::CriClient& cri_;
   std::function<void(const std::string&)> on_change_;
+  FailureHandler on_failure_;
   std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;

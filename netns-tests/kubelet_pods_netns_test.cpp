@@ -340,6 +340,30 @@ TEST_F(KubeletPods, ReadinessFlipsReadyAndLivenessRestarts) {
   EXPECT_TRUE(wait_until(20, [] { return row("probed").size() == 3 && row("probed")[2] == "1"; })) << columns("probed");
   json cs = pod("probed")["status"]["containerStatuses"][0];
   EXPECT_THAT(cs["lastState"]["terminated"].value("message", ""), HasSubstr("failed liveness probe")) << cs.dump();
+  // Each failure is an Unhealthy Warning on the container, as the kubelet records it.
+  EXPECT_TRUE(wait_until(10, [] {
+    return kubectl("get events --field-selector involvedObject.name=probed,reason=Unhealthy -o jsonpath={.items[*].message}")
+               .output.find("Liveness probe failed: command exited with 1") != std::string::npos;
+  })) << kubectl("get events --field-selector involvedObject.name=probed").output;
+  EXPECT_THAT(kubectl("describe pod probed").output, ::testing::ContainsRegex("Warning +Unhealthy .*Readiness probe failed: "));
+}
+
+TEST_F(KubeletPods, AProbeOnAnUndeclaredPortNameErrorsAndKeepsThePodUnready) {
+  // The API server takes any well-formed port name (upstream too); the kubelet finds no such
+  // port: the probe errors, the pod stays unready, and an Event says which port.
+  apply("noport", pod_yaml("noport", R"(  - name: c
+    image: switchyard.local/busybox:1
+    command: [httpd, -f, -p, "8080", -h, /www]
+    ports: [{name: web, containerPort: 8080}]
+    readinessProbe: {httpGet: {path: /, port: http}, periodSeconds: 1}
+)"));
+  EXPECT_TRUE(wait_columns("noport", "0/1 Running 0", 60)) << columns("noport");
+  EXPECT_TRUE(wait_until(20, [] {
+    return kubectl("get events --field-selector involvedObject.name=noport,reason=Unhealthy -o jsonpath={.items[*].message}").output ==
+           "Readiness probe errored: couldn't find port: http in container c";
+  })) << kubectl("get events --field-selector involvedObject.name=noport").output;
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  EXPECT_EQ(columns("noport"), "0/1 Running 0") << "never ready";
 }
 
 TEST_F(KubeletPods, AMissingImageSaysHowToImportIt) {

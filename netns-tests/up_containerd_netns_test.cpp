@@ -63,7 +63,7 @@ TEST_F(UpWithContainerd, RunsItsOwnContainerdWithTheImagesOfImagesDir) {
   ASSERT_TRUE(wait_until(90, [&] { return output().find("Container runtime:") != std::string::npos; })) << output();
   const std::string socket = (kubelet::runtime::node_containerd_dir(dir_ / "cluster") / "containerd.sock").string();
   EXPECT_THAT(output(), HasSubstr("Container runtime: containerd 1.6"));
-  EXPECT_THAT(output(), HasSubstr("at " + socket + ", run by switchyard, pods in 10.244.0.0/24 (2 images imported)"));
+  EXPECT_THAT(output(), HasSubstr("at " + socket + ", run by switchyard, pods in 10.244.0.0/24 (3 images imported)"));
 
   auto listed = run(std::string(SWITCHYARD_BINARY) + " images list --data-dir " + (dir_ / "cluster").string() + " 2>&1");
   ASSERT_EQ(listed.exit_code, 0) << listed.output;

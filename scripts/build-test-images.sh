@@ -2,6 +2,7 @@
 # Builds the container images the tests run, from Debian packages only (no registry is reachable):
 #   switchyard.local/busybox:1  busybox-static with every applet linked, /www/index.html for
 #                               `httpd -f -p 80 -h /www`, /etc/passwd and /etc/group; Cmd /bin/sh
+#   switchyard.local/busybox:2  the same image under a second tag (busybox-2.tar), for rollouts
 #   switchyard.local/pause:1    a static pause program (scripts/test-images/pause.c): the sandbox
 # Each is written as a docker archive (what `ctr images import` and `switchyard images import`
 # load) into OUT_DIR (default build/images). "switchyard.local" is a name no registry answers,
@@ -22,7 +23,7 @@ up_to_date() {
   for input in "${inputs[@]}"; do [[ $input -nt $archive ]] && return 1; done
   return 0
 }
-if up_to_date "$out/busybox.tar" && up_to_date "$out/pause.tar"; then
+if up_to_date "$out/busybox.tar" && up_to_date "$out/busybox-2.tar" && up_to_date "$out/pause.tar"; then
   exit 0
 fi
 for tool in umoci skopeo cc "$busybox"; do
@@ -59,6 +60,10 @@ printf 'root:x:0:\nnogroup:x:65534:\n' >"$bb/etc/group"
 printf 'hello from switchyard busybox\n' >"$bb/www/index.html"
 image busybox switchyard.local/busybox:1 "$bb" "$out/busybox.tar" \
   --config.env=PATH=/bin --config.cmd=/bin/sh
+# The same image under a second tag, for rollouts that change the image (`kubectl set image`).
+rm -f "$out/busybox-2.tar.tmp"
+skopeo --insecure-policy copy --quiet "oci:$layout:busybox" "docker-archive:$out/busybox-2.tar.tmp:switchyard.local/busybox:2"
+mv "$out/busybox-2.tar.tmp" "$out/busybox-2.tar"
 
 # pause: one static binary.
 pause="$work/pause"
@@ -66,4 +71,4 @@ mkdir -p "$pause"
 cc -static -Os -s -o "$pause/pause" "$here/test-images/pause.c"
 image pause switchyard.local/pause:1 "$pause" "$out/pause.tar" --config.entrypoint=/pause
 
-echo "build-test-images: $out/busybox.tar $out/pause.tar"
+echo "build-test-images: $out/busybox.tar $out/busybox-2.tar $out/pause.tar"

@@ -104,6 +104,9 @@ Result<> ContainerdSupervisor::spawn() {
     ::dup2(log, 2);
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, 0);
+    // Nothing else of ours: asio opens its sockets without CLOEXEC, and a listening socket kept by
+    // containerd (and by the shims it forks, which outlive us) keeps `up` from listening again.
+    ::close_range(3, ~0U, 0);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
