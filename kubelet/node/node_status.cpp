@@ -3,6 +3,7 @@
 #include <sys/utsname.h>
 
 #include <ctime>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -318,6 +319,40 @@ void NodeStatusReporter::loop() {
     }
     work.unlock();
     lock.lock();
+  }
+}
+
+}  // namespace switchyard::kubelet::node
+
+namespace switchyard::kubelet::node {
+
+Result<std::vector<std::string>> wait_for_pod_cidrs(const client::ClusterConnection& connection, const std::string& node_name,
+                                                    std::chrono::milliseconds timeout) {
+  client::ApiClient api(connection);
+  const std::string path = client::object_path<api::Node>("", node_name);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string last = "no answer yet";
+  for (;;) {
+    if (auto r = api.get(path); !r) {
+      last = r.error().message;
+    } else if (r->status != 200) {
+      last = client::http_error(r->status, r->body, "get " + path).message;
+    } else if (Json j = Json::parse(r->body, nullptr, false); !j.is_discarded()) {
+      const Json& spec = j.value("spec", Json::object());
+      std::vector<std::string> cidrs;
+      if (spec.contains("podCIDRs") && spec["podCIDRs"].is_array())
+        for (const auto& c : spec["podCIDRs"])
+          if (c.is_string()) cidrs.push_back(c.get<std::string>());
+      if (cidrs.empty() && spec.value("podCIDR", "") != "") cidrs.push_back(spec["podCIDR"].get<std::string>());
+      if (!cidrs.empty()) return cidrs;
+      last = "the Node has no spec.podCIDR yet";
+    }
+    if (std::chrono::steady_clock::now() >= deadline)
+      return fail(ErrorCode::Unavailable,
+                  fmt::format("node {} got no spec.podCIDR in {} s ({}): is the node IPAM controller running (--allocate-node-cidrs "
+                              "--cluster-cidr), and is its range exhausted (CIDRNotAvailable Events)?",
+                              node_name, std::chrono::duration_cast<std::chrono::seconds>(timeout).count(), last));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
 
