@@ -221,7 +221,37 @@ struct NodeStatusReporter::Impl {
     if (!written) return fail(written.error());
     reported = true;
     last_report = Clock::now();
+    // As the kubelet's Ready setter: an Event when Ready turns True, or stops being True.
+    const bool was_ready = ready_of(existing) == "True", is_ready = ready_of(wanted) == "True";
+    if (was_ready != is_ready) record_status_event(is_ready ? "NodeReady" : "NodeNotReady");
     return {};
+  }
+
+  static std::string ready_of(const api::Node& n) {
+    for (const auto& c : n.conditions)
+      if (c.type == "Ready") return c.status;
+    return "";
+  }
+
+  // "Node X status is now: NodeReady", from the kubelet on this host, about the Node by name (as
+  // kubelet's nodeRef: kubectl describe node finds them by uid = name). Fire and forget.
+  void record_status_event(const std::string& status) {
+    const std::string now = rfc3339_now();
+    const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const Json event = {{"apiVersion", "v1"},
+                        {"kind", "Event"},
+                        {"metadata", {{"name", fmt::format("{}.{:x}", options.node_name, nanos)}, {"namespace", "default"}}},
+                        {"involvedObject", {{"kind", "Node"}, {"name", options.node_name}, {"uid", options.node_name}}},
+                        {"reason", status},
+                        {"message", fmt::format("Node {} status is now: {}", options.node_name, status)},
+                        {"type", "Normal"},
+                        {"count", 1},
+                        {"firstTimestamp", now},
+                        {"lastTimestamp", now},
+                        {"source", {{"component", "kubelet"}, {"host", options.node_name}}},
+                        {"reportingComponent", "kubelet"}};
+    if (auto e = client::create_object(api, "/api/v1/namespaces/default/events", event); !e)
+      spdlog::debug("event=event_write_failed node={} reason={} error=\"{}\"", options.node_name, status, e.error().describe());
   }
 
   Result<void> renew_lease() {

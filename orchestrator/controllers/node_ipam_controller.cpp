@@ -170,9 +170,7 @@ Result<void> NodeIpamController::sync_node(const std::string& name, client::ApiC
   if (exhausted) {
     if (first_warning) {
       spdlog::warn("event=node_cidr_not_available node={}", name);
-      api::ObjectMeta about = node->metadata;
-      about.uid = name;  // as upstream's node events: kubectl describe node finds them by the name
-      record_event(api, {"cidrAllocator"}, "v1", "Node", about, "Warning", "CIDRNotAvailable",
+      record_event(api, {"cidrAllocator"}, "v1", "Node", node->metadata, "Warning", "CIDRNotAvailable",
                    fmt::format("Node {} status is now: CIDRNotAvailable", name));
     }
     return {};
