@@ -60,6 +60,13 @@ void register_apiserver(CLI::App& app, std::function<int()>& run) {
   sub->add_option("--kubelet-certificate-authority", o->kubelet_certificate_authority,
                   "check kubelets' serving certificates against this CA (default: not checked, as kube-apiserver)");
   sub->add_flag("--insecure-plain-http", o->plain_http, "serve plain HTTP (tests only)");
+  sub->add_flag("--allocate-node-cidrs", o->allocate_node_cidrs,
+                "give every Node a spec.podCIDR from --cluster-cidr (the node IPAM controller, as kube-controller-manager's)");
+  sub->add_option("--cluster-cidr", o->cluster_cidrs, "the pods' CIDR range: one, or one IPv4 and one IPv6 (dual-stack)")->delimiter(',');
+  sub->add_option("--node-cidr-mask-size", o->node_cidr_mask_size,
+                  "the mask size of each Node's podCIDR, single-stack (default 24 for IPv4, 64 for IPv6)");
+  sub->add_option("--node-cidr-mask-size-ipv4", o->node_cidr_mask_size_ipv4, "the mask size of each Node's IPv4 podCIDR (default 24)");
+  sub->add_option("--node-cidr-mask-size-ipv6", o->node_cidr_mask_size_ipv6, "the mask size of each Node's IPv6 podCIDR (default 64)");
   sub->add_flag("!--no-scheduler", o->run_scheduler, "do not run the scheduler in-process (run `switchyard scheduler` instead)");
   sub->add_option("--compaction-interval", o->compaction_interval_seconds, "seconds between store compactions")->capture_default_str();
   sub->add_option("--node-monitor-grace-period", o->node_monitor_grace_period_seconds,

@@ -31,6 +31,7 @@
 #include "orchestrator/controllers/service_account_controller.h"
 #include "orchestrator/controllers/disruption_controller.h"
 #include "orchestrator/controllers/node_lifecycle_controller.h"
+#include "orchestrator/controllers/node_ipam_controller.h"
 #include "orchestrator/store/etcd_store.h"
 #include "orchestrator/store/sqlite_store.h"
 
@@ -135,6 +136,7 @@ struct ControlPlane::Parts {
   std::unique_ptr<controllers::LoadBalancerIpamController> lb_ipam;
   std::unique_ptr<controllers::ServiceAccountController> service_accounts;
   std::unique_ptr<controllers::NodeLifecycleController> node_lifecycle;
+  std::unique_ptr<controllers::NodeIpamController> node_ipam;
   std::unique_ptr<controllers::DisruptionController> disruption;
   std::unique_ptr<apiserver::KubernetesEndpointReconciler> kubernetes_endpoints;
   std::unique_ptr<controllers::GarbageCollector> garbage_collector;
@@ -195,6 +197,7 @@ void ControlPlane::stop() {
   if (parts_->lb_ipam) parts_->lb_ipam->stop();
   if (parts_->service_accounts) parts_->service_accounts->stop();
   if (parts_->node_lifecycle) parts_->node_lifecycle->stop();
+  if (parts_->node_ipam) parts_->node_ipam->stop();
   if (parts_->disruption) parts_->disruption->stop();
   if (parts_->kubernetes_endpoints) parts_->kubernetes_endpoints->stop();
   if (parts_->garbage_collector) parts_->garbage_collector->stop();
@@ -223,6 +226,15 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   const std::string advertise_ip = advertise.value_or("");
   auto lb_pool = controllers::LoadBalancerIpPool::parse(o.load_balancer_ip_pool);
   if (!lb_pool) return fail(with_context(lb_pool.error(), "--load-balancer-ip-pool"));
+  const controllers::NodeIpamOptions ipam{.cluster_cidrs = o.cluster_cidrs,
+                                          .node_cidr_mask_size = o.node_cidr_mask_size,
+                                          .node_cidr_mask_size_ipv4 = o.node_cidr_mask_size_ipv4,
+                                          .node_cidr_mask_size_ipv6 = o.node_cidr_mask_size_ipv6};
+  if (o.allocate_node_cidrs)  // refused before anything starts, as kube-controller-manager does
+    if (auto sets = controllers::node_cidr_sets(ipam.cluster_cidrs, ipam.node_cidr_mask_size, ipam.node_cidr_mask_size_ipv4,
+                                                ipam.node_cidr_mask_size_ipv6);
+        !sets)
+      return fail(with_context(sets.error(), "node IPAM"));
   auto parts = std::make_unique<Parts>();
   auto st = open_store(o);
   if (!st) return std::unexpected(st.error());
@@ -336,6 +348,12 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
       *parts->informers, self,
       controllers::NodeLifecycleOptions{.grace_period = std::chrono::seconds(std::max(1, o.node_monitor_grace_period_seconds))});
   parts->node_lifecycle->start();
+  if (o.allocate_node_cidrs) {
+    auto made = controllers::NodeIpamController::create(*parts->informers, self, ipam);
+    if (!made) return fail(with_context(made.error(), "node IPAM"));
+    parts->node_ipam = std::move(*made);
+    parts->node_ipam->start();
+  }
   parts->disruption = std::make_unique<controllers::DisruptionController>(*parts->informers, self);
   parts->disruption->start();
   parts->garbage_collector = std::make_unique<controllers::GarbageCollector>(self);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "orchestrator/apiserver/object_registry.h"
 #include "orchestrator/base/error.h"
@@ -44,6 +45,11 @@ struct ControlPlaneOptions {
   // The node lifecycle controller's --node-monitor-grace-period: a node whose kubelet posted
   // nothing (Lease, Ready heartbeat) for this long turns Ready=Unknown and is tainted unreachable.
   int node_monitor_grace_period_seconds = 40;
+  // kube-controller-manager's --allocate-node-cidrs with --cluster-cidr and the mask sizes: the
+  // node IPAM controller gives every Node a spec.podCIDR (controllers/node_ipam_controller.h).
+  bool allocate_node_cidrs = false;
+  std::vector<std::string> cluster_cidrs;
+  int node_cidr_mask_size = 0, node_cidr_mask_size_ipv4 = 0, node_cidr_mask_size_ipv6 = 0;
 };
 
 class ControlPlane {

@@ -1,6 +1,7 @@
 // `switchyard kubelet`: the kubelet alone, for a node of a cluster whose API server runs
 // elsewhere: the Pods bound to --node-name run on the CRI runtime at
 // --container-runtime-endpoint, or on a containerd of its own under --data-dir (as `up` runs it).
+#include <chrono>
 #include <csignal>
 #include <iostream>
 
@@ -100,6 +101,20 @@ int run_kubelet(KubeletCommandOptions o) {
     (*runtime)->stop();
     return 1;
   }
+  // Our containerd's pod network waits for the Node's podCIDR from the node IPAM controller (the
+  // API server's --allocate-node-cidrs), unless --pod-cidr named one.
+  if ((*runtime)->ours() && o.runtime.pod_cidr.empty()) {
+    auto cidrs = kubelet::node::wait_for_pod_cidrs(*connection, o.kubelet.node.node_name, std::chrono::minutes(5));
+    auto configured = cidrs ? (*runtime)->set_pod_cidrs(*cidrs) : Result<void>(fail(cidrs.error()));
+    if (!configured) {
+      std::cerr << "error: pod network: " << configured.error().message << "\n";
+      if (endpoint) endpoint->stop();
+      (*k)->stop();
+      (*reporter)->stop();
+      (*runtime)->stop();
+      return 1;
+    }
+  }
   std::cout << fmt::format("switchyard kubelet: node '{}', runtime {} {} at {}\n", o.kubelet.node.node_name,
                            (*runtime)->version().runtime_name, (*runtime)->version().runtime_version, (*runtime)->endpoint())
             << std::flush;
@@ -131,7 +146,6 @@ std::chrono::milliseconds endpoint_handoff_delay(const std::string& text) {
 
 void register_kubelet(CLI::App& app, std::function<int()>& run) {
   auto o = std::make_shared<KubeletCommandOptions>();
-  o->runtime.pod_cidr = "10.244.0.0/24";
   CLI::App* sub = app.add_subcommand("kubelet", "Run this node's Pods on a CRI runtime (containerd)");
   sub->add_option("--node-name", o->kubelet.node.node_name, "the Node whose Pods this kubelet runs")->required();
   sub->add_option("--node-ip", o->kubelet.node.node_ip, "this node's address (status.hostIP, host-network pods' podIP)");
@@ -139,7 +153,8 @@ void register_kubelet(CLI::App& app, std::function<int()>& run) {
   sub->add_option("--container-runtime-endpoint", o->runtime.endpoint, "the CRI socket of a running runtime");
   sub->add_option("--data-dir", o->data_dir, "run containerd under <dir>/containerd (and keep pod logs under <dir>/kubelet)");
   sub->add_option("--images-dir", o->runtime.images_dir, "import every image archive (.tar) in this directory at start");
-  sub->add_option("--pod-cidr", o->runtime.pod_cidr, "this node's pod range, for our containerd's CNI")->capture_default_str();
+  sub->add_option("--pod-cidr", o->runtime.pod_cidr,
+                  "this node's pod range, for our containerd's CNI (default: the Node's spec.podCIDR, from the node IPAM controller)");
   sub->add_option("--cluster-dns", o->kubelet.node.cluster_dns, "the cluster DNS Service IP for dnsPolicy ClusterFirst");
   sub->add_option("--cluster-domain", o->kubelet.node.cluster_domain, "the cluster DNS domain")->capture_default_str();
   sub->add_option("--root-dir", o->kubelet.node.root_dir, "where pod logs live: <dir>/pods/<ns>_<name>_<uid>/");

@@ -16,6 +16,7 @@
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "orchestrator/client/cluster_connection.h"
@@ -131,9 +132,7 @@ Result<std::unique_ptr<kubelet::node::NodeStatusReporter>> start_node_status(con
   kubelet::node::NodeStatusOptions status;
   status.node_name = o.node_name;
   status.node_ip = o.node_ip;
-  status.pod_cidr = o.runtime.pod_cidr;
-  if (status.pod_cidr.empty())  // no runtime: the range it would get, so that spec.podCIDR is set the same way
-    status.pod_cidr = kubelet::runtime::first_pod_range(o.cluster_cidrs.empty() ? "" : o.cluster_cidrs.front()).value_or("");
+  status.pod_cidr = o.runtime.pod_cidr;  // only when given: otherwise the node IPAM controller's
   status.root_dir = o.control_plane.data_dir;
   if (runtime) status.runtime = kubelet::node::cri_runtime_probe(runtime->endpoint());
   status.kubelet_port = kubelet_port;
@@ -156,6 +155,8 @@ int run_up(UpOptions o) {
     o.node_ip = *ip;
   }
   if (o.control_plane.advertise_address.empty()) o.control_plane.advertise_address = o.node_ip;  // what pods reach 10.96.0.1 at
+  o.control_plane.allocate_node_cidrs = true;  // this node's podCIDR, and those of nodes that join
+  o.control_plane.cluster_cidrs = o.cluster_cidrs;
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -197,14 +198,6 @@ int run_up(UpOptions o) {
   std::unique_ptr<kubelet::runtime::NodeRuntime> runtime;
   if (o.runtime.enabled()) {
     o.runtime.node_data_dir = o.control_plane.data_dir;
-    if (o.runtime.pod_cidr.empty()) {
-      auto range = kubelet::runtime::first_pod_range(o.cluster_cidrs.empty() ? "" : o.cluster_cidrs.front());
-      if (!range) {
-        std::cerr << "error: " << range.error() << "\n";
-        return 2;
-      }
-      o.runtime.pod_cidr = *range;
-    }
     auto started = kubelet::runtime::NodeRuntime::start(o.runtime);
     if (!started) {
       std::cerr << "error: container runtime: " << started.error() << "\n";
@@ -235,6 +228,30 @@ int run_up(UpOptions o) {
     if (runtime) runtime->stop();
     (*plane)->stop();
     return 1;
+  }
+  // As a kubelet: the pod network waits for the Node's podCIDR, from the node IPAM controller.
+  auto cidrs = kubelet::node::wait_for_pod_cidrs(kubelet_connection, o.node_name, std::chrono::seconds(60));
+  if (!cidrs) {
+    std::cerr << "error: " << cidrs.error().message << "\n";
+    (*node_status)->stop();
+    if (runtime) runtime->stop();
+    (*plane)->stop();
+    return 1;
+  }
+  o.runtime.pod_cidr = fmt::format("{}", fmt::join(*cidrs, ","));
+  if (runtime) {
+    if (auto ok = runtime->set_pod_cidrs(*cidrs); !ok) {
+      std::cerr << "error: pod network: " << ok.error().message << "\n";
+      (*node_status)->stop();
+      runtime->stop();
+      (*plane)->stop();
+      return 1;
+    }
+    // containerd reloads the CNI config on its own; the Node reports Ready as soon as it has.
+    const auto probe = kubelet::node::cri_runtime_probe(runtime->endpoint());
+    for (int i = 0; i < 100 && !probe().ready; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (auto synced = (*node_status)->sync_now(); !synced)
+      spdlog::warn("event=node_status_failed node={} error=\"{}\"", o.node_name, synced.error().message);
   }
   AgentConfig agent_config;
   agent_config.node_name = o.node_name;
@@ -340,7 +357,16 @@ void register_up(CLI::App& app, std::function<int()>& run) {
                   "seconds without a Lease renewal or Ready heartbeat before a node is Ready=Unknown and tainted unreachable")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  sub->add_option("--cluster-cidr", o->cluster_cidrs, "pod CIDRs: traffic from outside them is masqueraded")->delimiter(',');
+  sub->add_option("--cluster-cidr", o->cluster_cidrs,
+                  "pod CIDRs (one, or one IPv4 and one IPv6): each Node's podCIDR comes from them, and traffic from outside them is "
+                  "masqueraded")
+      ->delimiter(',');
+  sub->add_option("--node-cidr-mask-size", o->control_plane.node_cidr_mask_size,
+                  "the mask size of each Node's podCIDR, single-stack (default 24 for IPv4, 64 for IPv6)");
+  sub->add_option("--node-cidr-mask-size-ipv4", o->control_plane.node_cidr_mask_size_ipv4,
+                  "the mask size of each Node's IPv4 podCIDR (default 24)");
+  sub->add_option("--node-cidr-mask-size-ipv6", o->control_plane.node_cidr_mask_size_ipv6,
+                  "the mask size of each Node's IPv6 podCIDR (default 64)");
   sub->add_option("--node-name", o->node_name, "this node's name (default: the host name)");
   sub->add_option("--node-ip", o->node_ip, "this node's address, where cluster DNS is served (default: the first global IPv4)");
   sub->add_option("--cluster-domain", o->cluster_domain, "the cluster DNS domain")->capture_default_str();
@@ -359,7 +385,7 @@ void register_up(CLI::App& app, std::function<int()>& run) {
   sub->add_option("--images-dir", o->runtime.images_dir,
                   "import every image archive (.tar) in this directory at start (implies a runtime)");
   sub->add_option("--pod-cidr", o->runtime.pod_cidr,
-                  "this node's pod range for containerd's CNI (default: the first /24 of --cluster-cidr)");
+                  "this node's pod range for containerd's CNI (default: the Node's spec.podCIDR, from the node IPAM controller)");
   add_endpoint_handoff_flag(sub, o->endpoint_handoff_delay);
   sub->add_option("--min-sync-period", o->min_sync_period, "the agent's shortest time between dataplane syncs (Go duration)")
       ->check([](const std::string& v) {

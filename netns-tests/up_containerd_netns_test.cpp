@@ -1,6 +1,6 @@
 // `switchyard up --images-dir DIR` in a node namespace of its own: it runs a containerd under
 // its data dir, imports the archives of DIR, says so, and that containerd runs a pod sandbox on
-// the node's pod range (the first /24 of --cluster-cidr); `switchyard images list --data-dir`
+// the node's pod range (its podCIDR, the first /24 of --cluster-cidr from the node IPAM controller); `switchyard images list --data-dir`
 // finds it; its kubelet runs a Pod there; Ctrl-C stops containerd with the rest.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

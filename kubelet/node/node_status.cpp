@@ -3,6 +3,7 @@
 #include <sys/utsname.h>
 
 #include <ctime>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -220,7 +221,37 @@ struct NodeStatusReporter::Impl {
     if (!written) return fail(written.error());
     reported = true;
     last_report = Clock::now();
+    // As the kubelet's Ready setter: an Event when Ready turns True, or stops being True.
+    const bool was_ready = ready_of(existing) == "True", is_ready = ready_of(wanted) == "True";
+    if (was_ready != is_ready) record_status_event(is_ready ? "NodeReady" : "NodeNotReady");
     return {};
+  }
+
+  static std::string ready_of(const api::Node& n) {
+    for (const auto& c : n.conditions)
+      if (c.type == "Ready") return c.status;
+    return "";
+  }
+
+  // "Node X status is now: NodeReady", from the kubelet on this host, about the Node by name (as
+  // kubelet's nodeRef: kubectl describe node finds them by uid = name). Fire and forget.
+  void record_status_event(const std::string& status) {
+    const std::string now = rfc3339_now();
+    const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const Json event = {{"apiVersion", "v1"},
+                        {"kind", "Event"},
+                        {"metadata", {{"name", fmt::format("{}.{:x}", options.node_name, nanos)}, {"namespace", "default"}}},
+                        {"involvedObject", {{"kind", "Node"}, {"name", options.node_name}, {"uid", options.node_name}}},
+                        {"reason", status},
+                        {"message", fmt::format("Node {} status is now: {}", options.node_name, status)},
+                        {"type", "Normal"},
+                        {"count", 1},
+                        {"firstTimestamp", now},
+                        {"lastTimestamp", now},
+                        {"source", {{"component", "kubelet"}, {"host", options.node_name}}},
+                        {"reportingComponent", "kubelet"}};
+    if (auto e = client::create_object(api, "/api/v1/namespaces/default/events", event); !e)
+      spdlog::debug("event=event_write_failed node={} reason={} error=\"{}\"", options.node_name, status, e.error().describe());
   }
 
   Result<void> renew_lease() {
@@ -318,6 +349,40 @@ void NodeStatusReporter::loop() {
     }
     work.unlock();
     lock.lock();
+  }
+}
+
+}  // namespace switchyard::kubelet::node
+
+namespace switchyard::kubelet::node {
+
+Result<std::vector<std::string>> wait_for_pod_cidrs(const client::ClusterConnection& connection, const std::string& node_name,
+                                                    std::chrono::milliseconds timeout) {
+  client::ApiClient api(connection);
+  const std::string path = client::object_path<api::Node>("", node_name);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string last = "no answer yet";
+  for (;;) {
+    if (auto r = api.get(path); !r) {
+      last = r.error().message;
+    } else if (r->status != 200) {
+      last = client::http_error(r->status, r->body, "get " + path).message;
+    } else if (Json j = Json::parse(r->body, nullptr, false); !j.is_discarded()) {
+      const Json& spec = j.value("spec", Json::object());
+      std::vector<std::string> cidrs;
+      if (spec.contains("podCIDRs") && spec["podCIDRs"].is_array())
+        for (const auto& c : spec["podCIDRs"])
+          if (c.is_string()) cidrs.push_back(c.get<std::string>());
+      if (cidrs.empty() && spec.value("podCIDR", "") != "") cidrs.push_back(spec["podCIDR"].get<std::string>());
+      if (!cidrs.empty()) return cidrs;
+      last = "the Node has no spec.podCIDR yet";
+    }
+    if (std::chrono::steady_clock::now() >= deadline)
+      return fail(ErrorCode::Unavailable,
+                  fmt::format("node {} got no spec.podCIDR in {} s ({}): is the node IPAM controller running (--allocate-node-cidrs "
+                              "--cluster-cidr), and is its range exhausted (CIDRNotAvailable Events)?",
+                              node_name, std::chrono::duration_cast<std::chrono::seconds>(timeout).count(), last));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
 }
 

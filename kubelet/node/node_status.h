@@ -15,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "kubelet/node/machine_info.h"
 #include "orchestrator/api/types.h"
@@ -56,6 +57,12 @@ api::Node desired_node(const api::Node* existing, const NodeStatusOptions& o, co
                        const std::string& now);
 // Whether two Nodes' status differ in anything but heartbeat times.
 bool status_changed(const api::Node& before, const api::Node& after);
+
+// The Node's spec.podCIDRs (podCIDR for a Node without them) once they are set, as the kubelet
+// waits for the node IPAM controller before it configures the pod network; Unavailable, saying
+// what to check, after `timeout`.
+Result<std::vector<std::string>> wait_for_pod_cidrs(const client::ClusterConnection& connection, const std::string& node_name,
+                                                    std::chrono::milliseconds timeout);
 
 class NodeStatusReporter {
  public:

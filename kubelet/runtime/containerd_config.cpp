@@ -1,6 +1,7 @@
 #include "kubelet/runtime/containerd_config.h"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <fstream>
 #include <system_error>
@@ -102,6 +103,17 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
 std::string render_cni_conflist(const ContainerdOptions& options) {
   ContainerdPaths p(options.data_dir);
+  // One host-local range set per family (a dual-stack node's podCIDRs, comma-separated).
+  nlohmann::json ranges = nlohmann::json::array(), routes = nlohmann::json::array();
+  std::string rest = options.pod_cidr;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    const std::string cidr = rest.substr(0, comma);
+    rest = comma == std::string::npos ? "" : rest.substr(comma + 1);
+    if (cidr.empty()) continue;
+    ranges.push_back(nlohmann::json::array({{{"subnet", cidr}}}));
+    routes.push_back({{"dst", cidr.find(':') == std::string::npos ? "0.0.0.0/0" : "::/0"}});
+  }
   return fmt::format(R"({{
   "cniVersion": "1.0.0",
   "name": "switchyard",
@@ -115,8 +127,8 @@ std::string render_cni_conflist(const ContainerdOptions& options) {
       "ipam": {{
         "type": "host-local",
         "dataDir": {ipam},
-        "ranges": [[{{"subnet": {cidr}}}]],
-        "routes": [{{"dst": "0.0.0.0/0"}}]
+        "ranges": {ranges},
+        "routes": {routes}
       }}
     }},
     {{"type": "portmap", "capabilities": {{"portMappings": true}}}},
@@ -125,7 +137,7 @@ std::string render_cni_conflist(const ContainerdOptions& options) {
 }}
 )",
                      fmt::arg("bridge", json(options.bridge_name)), fmt::arg("ipam", json(p.ipam_dir.string())),
-                     fmt::arg("cidr", json(options.pod_cidr)));
+                     fmt::arg("ranges", ranges.dump()), fmt::arg("routes", routes.dump()));
 }
 
 namespace {
@@ -149,7 +161,6 @@ Result<> write_file(const fs::path& path, const std::string& text) {
 Result<> write_containerd_files(const ContainerdOptions& options) {
   if (!options.data_dir.is_absolute())
     return fail(ErrorCode::Invalid, "containerd data dir must be absolute: " + options.data_dir.string());
-  if (options.pod_cidr.empty()) return fail(ErrorCode::Invalid, "containerd: a pod CIDR is required for the CNI config");
   ContainerdPaths p(options.data_dir);
   // sockaddr_un holds 108 bytes: containerd would fail later with a less helpful message.
   if (p.ttrpc_socket.string().size() >= 108)
@@ -160,6 +171,15 @@ Result<> write_containerd_files(const ContainerdOptions& options) {
     if (ec) return fail(ErrorCode::Internal, "creating " + dir.string() + ": " + ec.message());
   }
   if (auto r = write_file(p.config, render_containerd_config(options)); !r) return r;
+  // No range yet: the kubelet writes the CNI config once its Node has a podCIDR, and containerd
+  // (which watches the directory) reports NetworkReady=false until then.
+  if (options.pod_cidr.empty()) return {};
+  return write_cni_conflist(options);
+}
+
+Result<> write_cni_conflist(const ContainerdOptions& options) {
+  ContainerdPaths p(options.data_dir);
+  if (options.pod_cidr.empty()) return fail(ErrorCode::Invalid, "containerd: a pod CIDR is required for the CNI config");
   return write_file(p.cni_conf_dir / "10-switchyard.conflist", render_cni_conflist(options));
 }
 

@@ -14,7 +14,7 @@ namespace switchyard::kubelet::runtime {
 
 struct ContainerdOptions {
   std::filesystem::path data_dir;  // absolute; created if missing
-  std::string pod_cidr;            // the node's pod range, handed out by CNI host-local
+  std::string pod_cidr;            // the node's pod range(s), comma-separated, handed out by CNI host-local; empty: not known yet
   std::string sandbox_image = "switchyard.local/pause:1";
   std::string bridge_name = "sy-cni0";  // the CNI bridge in the node's network namespace
   std::string netns_path;               // empty: run in ours; else enter this network namespace
@@ -51,7 +51,9 @@ std::string render_containerd_config(const ContainerdOptions& options);
 // The CNI conflist: a bridge with host-local IPAM over pod_cidr (gateway .1, masquerade off:
 // the node's dataplane owns NAT), then loopback.
 std::string render_cni_conflist(const ContainerdOptions& options);
-// Creates the directories and writes both files.
+// Creates the directories and writes both files (the conflist only when pod_cidr is known).
 Result<> write_containerd_files(const ContainerdOptions& options);
+// (Re)writes the CNI conflist for options.pod_cidr; containerd picks it up from its conf dir.
+Result<> write_cni_conflist(const ContainerdOptions& options);
 
 }  // namespace switchyard::kubelet::runtime

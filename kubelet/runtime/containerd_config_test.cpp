@@ -66,13 +66,21 @@ TEST(ContainerdConfig, CniConflistIsABridgeWithHostLocalOverThePodCidr) {
   EXPECT_EQ(conf["plugins"][2]["type"], "loopback");
 }
 
-TEST(ContainerdConfig, WritingRejectsARelativeDirOrAMissingCidr) {
+TEST(ContainerdConfig, ADualStackNodeGetsOneRangeSetAndDefaultRoutePerFamily) {
+  auto o = sample();
+  o.pod_cidr = "10.244.3.0/24,fd00:10:244:3::/64";
+  auto ipam = nlohmann::json::parse(render_cni_conflist(o))["plugins"][0]["ipam"];
+  EXPECT_EQ(ipam["ranges"].dump(), R"([[{"subnet":"10.244.3.0/24"}],[{"subnet":"fd00:10:244:3::/64"}]])");
+  EXPECT_EQ(ipam["routes"].dump(), R"([{"dst":"0.0.0.0/0"},{"dst":"::/0"}])");
+}
+
+TEST(ContainerdConfig, WritingRejectsARelativeDirAndWaitsForTheCidrBeforeTheCniConfig) {
   auto o = sample();
   o.data_dir = "relative/dir";
   EXPECT_EQ(write_containerd_files(o).error().code, ErrorCode::Invalid);
   o = sample();
   o.pod_cidr.clear();
-  EXPECT_EQ(write_containerd_files(o).error().code, ErrorCode::Invalid);
+  EXPECT_EQ(write_cni_conflist(o).error().code, ErrorCode::Invalid);
   o = sample();
   o.data_dir = "/tmp/" + std::string(100, 'd');  // its sockets' paths would not fit a sockaddr_un
   auto too_long = write_containerd_files(o);
@@ -93,6 +101,16 @@ TEST(ContainerdConfig, WritesConfigAndConflistIntoAFreshDir) {
   EXPECT_TRUE(std::filesystem::exists(p.cni_conf_dir / "10-switchyard.conflist"));
   EXPECT_TRUE(mounts_under(o.data_dir).empty());
   std::filesystem::remove_all(o.data_dir);
+  // No podCIDR yet: containerd's config and the empty conf dir, the conflist comes later.
+  o.pod_cidr.clear();
+  ASSERT_TRUE(write_containerd_files(o).has_value());
+  EXPECT_TRUE(std::filesystem::exists(p.config));
+  EXPECT_TRUE(std::filesystem::is_directory(p.cni_conf_dir));
+  EXPECT_FALSE(std::filesystem::exists(p.cni_conf_dir / "10-switchyard.conflist"));
+  o.pod_cidr = "10.244.9.0/24";
+  ASSERT_TRUE(write_cni_conflist(o).has_value());
+  EXPECT_TRUE(std::filesystem::exists(p.cni_conf_dir / "10-switchyard.conflist"));
+  std::filesystem::remove_all(o.data_dir);
 }
 
 TEST(ImageArchives, AreTheTarballsOfADirInNameOrder) {
@@ -105,15 +123,6 @@ TEST(ImageArchives, AreTheTarballsOfADirInNameOrder) {
   EXPECT_EQ(*found, expected);
   std::filesystem::remove_all(dir);
   EXPECT_EQ(image_archives_in(dir).error().code, ErrorCode::NotFound);
-}
-
-TEST(NodeRuntime, AOneNodeClusterTakesTheFirstSlash24OfTheClusterCidr) {
-  EXPECT_EQ(first_pod_range("10.244.0.0/16").value(), "10.244.0.0/24");
-  EXPECT_EQ(first_pod_range("10.244.7.9/16").value(), "10.244.0.0/24");
-  EXPECT_EQ(first_pod_range("192.168.5.0/24").value(), "192.168.5.0/24");
-  EXPECT_EQ(first_pod_range("10.1.2.0/25").error().code, ErrorCode::Invalid);
-  EXPECT_EQ(first_pod_range("fd00::/64").error().code, ErrorCode::Invalid);
-  EXPECT_EQ(first_pod_range("10.244.0.0").error().code, ErrorCode::Invalid);
 }
 
 }  // namespace

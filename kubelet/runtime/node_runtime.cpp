@@ -8,22 +8,6 @@
 
 namespace switchyard::kubelet::runtime {
 
-Result<std::string> first_pod_range(const std::string& cluster_cidr) {
-  auto slash = cluster_cidr.find('/');
-  std::string address = cluster_cidr.substr(0, slash);
-  in_addr parsed{};
-  if (slash == std::string::npos || ::inet_pton(AF_INET, address.c_str(), &parsed) != 1)
-    return fail(ErrorCode::Invalid, "cluster CIDR " + cluster_cidr + " is not an IPv4 CIDR: give --pod-cidr");
-  int prefix = std::atoi(cluster_cidr.c_str() + slash + 1);
-  if (prefix < 0 || prefix > 24)
-    return fail(ErrorCode::Invalid, "cluster CIDR " + cluster_cidr + " is smaller than a /24: give --pod-cidr");
-  uint32_t host_order = ntohl(parsed.s_addr) & (prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix));
-  in_addr network{htonl(host_order)};
-  char text[INET_ADDRSTRLEN];
-  ::inet_ntop(AF_INET, &network, text, sizeof text);
-  return std::string(text) + "/24";
-}
-
 Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRuntimeOptions& options) {
   auto runtime = std::unique_ptr<NodeRuntime>(new NodeRuntime());
   if (!options.endpoint.empty()) {
@@ -32,6 +16,7 @@ Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRuntimeOptions
     ContainerdOptions containerd;
     containerd.data_dir = node_containerd_dir(std::filesystem::absolute(options.node_data_dir));
     containerd.pod_cidr = options.pod_cidr;
+    runtime->containerd_options_ = containerd;
     auto started = ContainerdSupervisor::start(containerd);
     if (!started) return fail(with_context(started.error(), "starting containerd"));
     runtime->containerd_ = std::move(*started);
@@ -56,6 +41,20 @@ Result<std::unique_ptr<NodeRuntime>> NodeRuntime::start(const NodeRuntimeOptions
 }
 
 NodeRuntime::~NodeRuntime() { stop(); }
+
+Result<void> NodeRuntime::set_pod_cidrs(const std::vector<std::string>& cidrs) {
+  std::string joined;
+  for (const auto& c : cidrs) joined += (joined.empty() ? "" : ",") + c;
+  if (!containerd_) {
+    spdlog::info("event=pod_cidr node_runtime=foreign pod_cidrs={} effect=\"the runtime's own CNI config decides pod addresses\"", joined);
+    return {};
+  }
+  if (joined == containerd_options_.pod_cidr) return {};
+  containerd_options_.pod_cidr = joined;
+  if (auto ok = write_cni_conflist(containerd_options_); !ok) return fail(ok.error());
+  spdlog::info("event=cni_config_written pod_cidrs={}", joined);
+  return {};
+}
 
 void NodeRuntime::stop() {
   if (containerd_) containerd_->stop();

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "kubelet/cri/cri_types.h"
 #include "kubelet/runtime/containerd_supervisor.h"
@@ -17,14 +18,11 @@ struct NodeRuntimeOptions {
   std::string endpoint;                 // an existing runtime's CRI socket; empty: run our own
   bool run_containerd = false;          // run our own (implied by images_dir without endpoint)
   std::filesystem::path node_data_dir;  // ours lives under node_containerd_dir(node_data_dir)
-  std::string pod_cidr;                 // our CNI config's range
+  std::string pod_cidr;                 // our CNI config's range (--pod-cidr); empty: set_pod_cidrs() once the Node has one
   std::string images_dir;               // archives to import at start (k3s's air-gap images dir)
 
   bool enabled() const { return !endpoint.empty() || run_containerd || !images_dir.empty(); }
 };
-
-// "10.244.0.0/16" → "10.244.0.0/24": the node's pod range when a one-node cluster is not told.
-Result<std::string> first_pod_range(const std::string& cluster_cidr);
 
 class NodeRuntime {
  public:
@@ -34,12 +32,16 @@ class NodeRuntime {
   const cri::VersionInfo& version() const { return version_; }
   bool ours() const { return containerd_ != nullptr; }
   int images_imported() const { return images_imported_; }
+  // The Node's podCIDRs: our containerd's CNI config gets them (containerd reloads it; pods
+  // start once it has); a foreign runtime's network is its own to configure.
+  Result<void> set_pod_cidrs(const std::vector<std::string>& cidrs);
   // Stops our containerd (pods keep running, as their rules do); nothing for a foreign runtime.
   void stop();
 
  private:
   NodeRuntime() = default;
   std::unique_ptr<ContainerdSupervisor> containerd_;
+  ContainerdOptions containerd_options_;
   std::string endpoint_;
   cri::VersionInfo version_;
   int images_imported_ = 0;

@@ -202,6 +202,16 @@ FieldErrors validate_update(const Object& o, const Object& old) {
   if (const auto* c = std::get_if<ControllerRevision>(&o))
     if (const auto* oc = std::get_if<ControllerRevision>(&old); oc && c->data_json != oc->data_json)
       errs.push_back(invalid(FieldPath("data"), "runtime.RawExtension{...}", "field is immutable"));
+  // ValidateNodeUpdate: the node IPAM controller may set a Node's podCIDRs once, nobody may change them.
+  if (const auto* n = std::get_if<Node>(&o))
+    if (const auto* on = std::get_if<Node>(&old)) {
+      auto cidrs = [](const Node& x) {
+        return x.pod_cidrs.empty() && !x.pod_cidr.empty() ? std::vector<std::string>{x.pod_cidr} : x.pod_cidrs;
+      };
+      const auto before = cidrs(*on), now = cidrs(*n);
+      if (!before.empty() && before != now)
+        errs.push_back(forbidden(FieldPath("spec").child("podCIDRs"), "node updates may not change podCIDR except from \"\" to valid"));
+    }
   validate_config_update(errs, o, old);
   for (auto& e : validate_policy_update(o, old)) errs.push_back(std::move(e));
   auto batch = validate_batch_update(o, old);

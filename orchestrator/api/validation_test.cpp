@@ -174,5 +174,25 @@ TEST(NodeValidation, PodCidrsAndTaints) {
                   "\"PreferNoSchedule\""));
 }
 
+TEST(NodeValidation, PodCidrsAreSetOnceAndNeverChanged) {
+  Node before;
+  before.metadata.name = "node-a";
+  Node after = before;
+  after.pod_cidr = "10.1.0.0/24";
+  after.pod_cidrs = {"10.1.0.0/24"};
+  EXPECT_THAT(messages(validate_update(Object{after}, Object{before})), IsEmpty()) << "from \"\" to valid";
+  EXPECT_THAT(messages(validate_update(Object{after}, Object{after})), IsEmpty());
+  Node changed = after;
+  changed.pod_cidr = "10.1.1.0/24";
+  changed.pod_cidrs = {"10.1.1.0/24"};
+  EXPECT_THAT(messages(validate_update(Object{changed}, Object{after})),
+              ElementsAre("spec.podCIDRs: Forbidden: node updates may not change podCIDR except from \"\" to valid"));
+  Node cleared = after;
+  cleared.pod_cidr.clear();
+  cleared.pod_cidrs.clear();
+  EXPECT_THAT(messages(validate_update(Object{cleared}, Object{after})),
+              ElementsAre("spec.podCIDRs: Forbidden: node updates may not change podCIDR except from \"\" to valid"));
+}
+
 }  // namespace
 }  // namespace switchyard::api

@@ -20,9 +20,11 @@ void record_event(client::ApiClient& api, const EventSource& source, const std::
   gmtime_r(&t, &tm);
   char now[32];
   std::strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  // Events about cluster-scoped objects (Nodes) live in "default", as client-go puts them.
+  const std::string ns = object.namespace_.empty() ? "default" : object.namespace_;
   const nlohmann::json event = {{"apiVersion", "v1"},
                                 {"kind", "Event"},
-                                {"metadata", {{"name", fmt::format("{}.{:x}", object.name, nanos)}, {"namespace", object.namespace_}}},
+                                {"metadata", {{"name", fmt::format("{}.{:x}", object.name, nanos)}, {"namespace", ns}}},
                                 {"involvedObject",
                                  {{"apiVersion", api_version},
                                   {"kind", kind},
@@ -38,7 +40,7 @@ void record_event(client::ApiClient& api, const EventSource& source, const std::
                                 {"lastTimestamp", now},
                                 {"source", {{"component", source.component}}},
                                 {"reportingComponent", source.component}};
-  auto written = client::create_object(api, fmt::format("/api/v1/namespaces/{}/events", object.namespace_), event);
+  auto written = client::create_object(api, fmt::format("/api/v1/namespaces/{}/events", ns), event);
   if (!written)
     spdlog::debug("event=event_write_failed object={}/{} reason={} error=\"{}\"", object.namespace_, object.name, reason,
                   written.error().describe());

@@ -218,6 +218,21 @@ spec:
   EXPECT_TRUE(wait_until(15, [&] { return !get("pod tolerant", "{.metadata.deletionTimestamp}").empty(); }));
   EXPECT_THAT(get("pod tolerant", "{.status.conditions[?(@.type==\"DisruptionTarget\")].reason}"), HasSubstr("DeletionByTaintManager"));
   EXPECT_EQ(get("pod patient", "{.metadata.deletionTimestamp}"), "");
+  // The Events upstream's node-controller and taint-eviction-controller write, as kubectl shows them.
+  const std::string events_path =
+      R"({range .items[*]}{.involvedObject.kind}/{.involvedObject.name} {.type} {.reason} {.source.component}: {.message}{"\n"}{end})";
+  EXPECT_TRUE(wait_until(5, [&] {
+    return get("events -A", events_path).find("Pod/tolerant Normal TaintManagerEviction") != std::string::npos;
+  })) << get("events -A", events_path);
+  const std::string events = get("events -A", events_path);
+  EXPECT_THAT(events, HasSubstr("Node/n1 Normal RegisteredNode node-controller: Registered Node n1 in Controller\n"));
+  EXPECT_THAT(events, HasSubstr("Node/n1 Normal NodeNotReady node-controller: Node n1 status is now: NodeNotReady\n"));
+  EXPECT_THAT(events, HasSubstr("Pod/patient Warning NodeNotReady node-controller: Node is not ready\n"));
+  EXPECT_THAT(events, HasSubstr("Pod/tolerant Warning NodeNotReady node-controller: Node is not ready\n"));
+  EXPECT_THAT(events,
+              HasSubstr("Pod/tolerant Normal TaintManagerEviction taint-eviction-controller: Marking for deletion Pod default/tolerant\n"));
+  // kubectl describe finds the Node's Events.
+  EXPECT_THAT(k("describe node n1").output, HasSubstr("Node n1 status is now: NodeNotReady"));
 
   start_kubelet("n1");
   EXPECT_TRUE(wait_until(15, [&] { return get("node n1", "{.spec.taints}").empty(); })) << get("node n1", "{.spec.taints}");

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "orchestrator/client/rest.h"
+#include "orchestrator/controllers/event_recorder.h"
 
 namespace switchyard::controllers {
 
@@ -21,6 +22,15 @@ std::string now_rfc3339() { return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmt
 std::string pod_path(const api::Pod& p) { return fmt::format("/api/v1/namespaces/{}/pods/{}", p.metadata.namespace_, p.metadata.name); }
 
 bool terminal(const api::Pod& p) { return p.status.phase == "Succeeded" || p.status.phase == "Failed"; }
+
+// kube-controller-manager's node lifecycle controller records as "node-controller".
+const EventSource kNodeController{"node-controller"};
+
+// RecordNodeStatusChange: "Node X status is now: NodeNotReady".
+void record_node_status_change(client::ApiClient& api, const api::Node& node, const std::string& status) {
+  record_event(api, kNodeController, "v1", "Node", node.metadata, "Normal", status,
+               fmt::format("Node {} status is now: {}", node.metadata.name, status));
+}
 
 }  // namespace
 
@@ -79,6 +89,8 @@ api::Node NodeLifecycleController::mark_unknown(const api::Node& node, client::A
   }
   ++stats_.nodes_marked_unknown;
   spdlog::info("event=node_not_ready node={} ready=Unknown reason=\"kubelet stopped posting node status\"", n.metadata.name);
+  // Once, when it stops being Ready (a node that never was gets no Event, as upstream).
+  if (ready_status(node) == "True") record_node_status_change(api, *written, "NodeNotReady");
   return std::move(*written);
 }
 
@@ -96,6 +108,8 @@ void NodeLifecycleController::mark_pods_not_ready(const std::string& node, clien
     if (!changed) continue;
     if (auto ok = client::update_status(api, p); ok) {
       ++stats_.pods_marked_not_ready;
+      // After the write, so the pod still exists, as MarkPodsNotReady does.
+      record_event(api, kNodeController, "v1", "Pod", ok->metadata, "Warning", "NodeNotReady", "Node is not ready");
     } else {
       ++stats_.write_failures;
       spdlog::warn("event=pod_not_ready_failed pod={} error=\"{}\"", client::object_key(p.metadata), ok.error().describe());
@@ -150,10 +164,16 @@ void NodeLifecycleController::monitor_once(client::ApiClient& api) {
   std::lock_guard lock(mu_);
   const auto now = options_.clock->now();
   const std::string now_text = now_rfc3339();
-  std::set<std::string> seen_pods;
+  std::set<std::string> seen_pods, seen_nodes;
   const auto pods = pods_.indexer().list();
   for (const auto& node_ptr : nodes_.indexer().list()) {
     const std::string name = node_ptr->metadata.name;
+    seen_nodes.insert(name);
+    if (known_nodes_.insert(name).second) {
+      spdlog::info("event=node_registered_in_controller node={}", name);
+      record_event(api, kNodeController, "v1", "Node", node_ptr->metadata, "Normal", "RegisteredNode",
+                   fmt::format("Registered Node {} in Controller", name));
+    }
     std::string renew, heartbeat;
     if (auto lease = leases_.indexer().get("kube-node-lease/" + name); lease && lease->renew_time) renew = *lease->renew_time;
     for (const auto& c : node_ptr->conditions)
@@ -186,6 +206,17 @@ void NodeLifecycleController::monitor_once(client::ApiClient& api) {
       seen_pods.insert(key);
       evictions_.update(key, eviction_delay(tolerations_of(*pod), node.taints), now);
     }
+  }
+  for (auto it = known_nodes_.begin(); it != known_nodes_.end();) {
+    if (seen_nodes.contains(*it)) {
+      ++it;
+      continue;
+    }
+    api::ObjectMeta gone;
+    gone.name = *it;
+    gone.uid = *it;
+    record_event(api, kNodeController, "v1", "Node", gone, "Normal", "RemovingNode", fmt::format("Removing Node {} from Controller", *it));
+    it = known_nodes_.erase(it);
   }
   // Pods no longer on a NoExecute-tainted node (gone, moved, the taint removed) are not evicted.
   evictions_.retain_only(seen_pods);

@@ -8,13 +8,18 @@
 //   node.kubernetes.io/unschedulable:NoSchedule; the taints go when the state does;
 // - pods on a node with NoExecute taints they do not tolerate are deleted at once, those that
 //   tolerate them for tolerationSeconds when that time has passed (DisruptionTarget condition,
-//   TaintManagerEviction Event, a graceful delete).
+//   TaintManagerEviction Event, a graceful delete);
+// - Events as upstream's "node-controller": RegisteredNode and RemovingNode when it first sees a
+//   Node and when the Node is gone, NodeNotReady on a Ready node it marks Unknown, and a Warning
+//   NodeNotReady "Node is not ready" on each pod it marks Ready=False.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 
 #include "orchestrator/client/api_client.h"
@@ -62,6 +67,7 @@ class NodeLifecycleController {
   std::mutex mu_;  // the trackers: monitor_once may run from a test beside the loop
   NodeHealthTracker health_;
   TaintEvictionQueue evictions_;
+  std::set<std::string> known_nodes_;  // for RegisteredNode and RemovingNode Events
   NodeLifecycleStats stats_;
   std::atomic<bool> stopping_{false};
   std::thread loop_;

@@ -93,38 +93,56 @@ FilterResult filter_node_resources_fit(const PodInfo& pod, const NodeInfo& node)
 
 // ---- InterPodAffinity -------------------------------------------------------------------------
 
+namespace {
+
+const api::StringMap* labels_of_namespace(const InterPodAffinityState& s, const std::string& ns) {
+  auto it = s.namespace_labels.find(ns);
+  return it == s.namespace_labels.end() ? nullptr : &it->second;
+}
+
+// What `existing` on `n` adds to (delta 1) or takes from (delta -1) the pod's counts.
+void count_inter_pod_affinity(InterPodAffinityState& s, const PodInfo& pod, const PodInfo& existing, const NodeInfo& n, int delta) {
+  const bool own_terms = !pod.required_affinity.empty() || !pod.required_anti_affinity.empty();
+  // Existing pods' required anti-affinity against the incoming pod.
+  for (const auto& t : existing.required_anti_affinity)
+    if (term_matches_pod(t, existing.ns(), pod, labels_of_namespace(s, pod.ns())))
+      if (const std::string* v = label(n.labels(), t.topology_key)) s.existing_anti_affinity[{t.topology_key, *v}] += delta;
+  if (!own_terms) return;
+  const api::StringMap* ens = labels_of_namespace(s, existing.ns());
+  if (!pod.required_affinity.empty() && std::all_of(pod.required_affinity.begin(), pod.required_affinity.end(),
+                                                    [&](const PodAffinityTerm& t) { return term_matches_pod(t, pod.ns(), existing, ens); }))
+    for (const auto& t : pod.required_affinity)
+      if (const std::string* v = label(n.labels(), t.topology_key)) s.affinity[{t.topology_key, *v}] += delta;
+  for (const auto& t : pod.required_anti_affinity)
+    if (term_matches_pod(t, pod.ns(), existing, ens))
+      if (const std::string* v = label(n.labels(), t.topology_key)) s.anti_affinity[{t.topology_key, *v}] += delta;
+}
+
+}  // namespace
+
 InterPodAffinityState prefilter_inter_pod_affinity(const PodInfo& pod, const std::vector<const NodeInfo*>& nodes,
                                                    const std::map<std::string, api::StringMap>& namespace_labels) {
   InterPodAffinityState s;
   const bool own_terms = !pod.required_affinity.empty() || !pod.required_anti_affinity.empty();
-  auto ns_labels = [&](const std::string& ns) -> const api::StringMap* {
-    auto it = namespace_labels.find(ns);
-    return it == namespace_labels.end() ? nullptr : &it->second;
-  };
-  const api::StringMap* pod_ns_labels = ns_labels(pod.ns());
+  s.namespace_labels = namespace_labels;
   for (const NodeInfo* n : nodes) {
     if (!n->node) continue;
     if (!own_terms && n->pods_with_affinity == 0) continue;
-    for (const auto& existing : n->pods) {
-      if (terminating(*existing)) continue;
-      // Existing pods' required anti-affinity against the incoming pod.
-      for (const auto& t : existing->required_anti_affinity)
-        if (term_matches_pod(t, existing->ns(), pod, pod_ns_labels))
-          if (const std::string* v = label(n->labels(), t.topology_key)) ++s.existing_anti_affinity[{t.topology_key, *v}];
-      if (!own_terms) continue;
-      const api::StringMap* ens = ns_labels(existing->ns());
-      if (!pod.required_affinity.empty() &&
-          std::all_of(pod.required_affinity.begin(), pod.required_affinity.end(),
-                      [&](const PodAffinityTerm& t) { return term_matches_pod(t, pod.ns(), *existing, ens); }))
-        for (const auto& t : pod.required_affinity)
-          if (const std::string* v = label(n->labels(), t.topology_key)) ++s.affinity[{t.topology_key, *v}];
-      for (const auto& t : pod.required_anti_affinity)
-        if (term_matches_pod(t, pod.ns(), *existing, ens))
-          if (const std::string* v = label(n->labels(), t.topology_key)) ++s.anti_affinity[{t.topology_key, *v}];
-    }
+    for (const auto& existing : n->pods)
+      if (!terminating(*existing)) count_inter_pod_affinity(s, pod, *existing, *n, 1);
   }
+  s.self_affinity = !pod.required_affinity.empty() &&
+                    std::all_of(pod.required_affinity.begin(), pod.required_affinity.end(), [&](const PodAffinityTerm& t) {
+                      return term_matches_pod(t, pod.ns(), pod, labels_of_namespace(s, pod.ns()));
+                    });
   s.active = own_terms || !s.existing_anti_affinity.empty();
   return s;
+}
+
+void update_inter_pod_affinity(InterPodAffinityState& s, const PodInfo& pod, const PodInfo& other, const NodeInfo& node, int delta) {
+  if (!node.node || terminating(other)) return;
+  count_inter_pod_affinity(s, pod, other, node, delta);
+  s.active = s.active || !s.existing_anti_affinity.empty();
 }
 
 FilterResult filter_inter_pod_affinity(const PodInfo& pod, const NodeInfo& node, const InterPodAffinityState& s) {
@@ -146,10 +164,8 @@ FilterResult filter_inter_pod_affinity(const PodInfo& pod, const NodeInfo& node,
     }
     if (!pods_exist) {
       // The first pod of a group that selects itself may go anywhere its terms' keys exist.
-      const bool self =
-          s.affinity.empty() && std::all_of(pod.required_affinity.begin(), pod.required_affinity.end(),
-                                            [&](const PodAffinityTerm& t) { return term_matches_pod(t, pod.ns(), pod, nullptr); });
-      if (!self) return FilterResult::fail(FilterCode::UnschedulableAndUnresolvable, reasons::kAffinity);
+      const bool none_anywhere = std::all_of(s.affinity.begin(), s.affinity.end(), [](const auto& pair) { return pair.second <= 0; });
+      if (!(none_anywhere && s.self_affinity)) return FilterResult::fail(FilterCode::UnschedulableAndUnresolvable, reasons::kAffinity);
     }
   }
   return FilterResult::success();
@@ -189,6 +205,25 @@ TopologySpreadState prefilter_topology_spread(const PodInfo& pod, const std::vec
     c.min_match = min;
   }
   return s;
+}
+
+void update_topology_spread(TopologySpreadState& s, const PodInfo& pod, const PodInfo& other, const NodeInfo& n, int delta) {
+  if (s.constraints.empty() || !n.node || other.ns() != pod.ns() || terminating(other)) return;
+  for (const auto& c : s.constraints)
+    if (!label(n.labels(), c.c->topology_key)) return;  // not a domain (as the PreFilter counts)
+  for (auto& c : s.constraints) {
+    if (!c.c->has_selector || !c.c->selector.matches(other.labels())) continue;
+    if (c.c->honor_node_affinity && !node_matches_pod_affinity_selector(pod, *n.node)) continue;
+    if (c.c->honor_taints && std::any_of(n.node->taints.begin(), n.node->taints.end(), [&](const api::Taint& t) {
+          return (t.effect == "NoSchedule" || t.effect == "NoExecute") && !tolerated(pod.tolerations, t);
+        }))
+      continue;
+    c.counts[*label(n.labels(), c.c->topology_key)] += delta;
+    int min = c.counts.empty() ? 0 : INT_MAX;
+    for (const auto& [v, count] : c.counts) min = std::min(min, count);
+    if (static_cast<int>(c.counts.size()) < c.c->min_domains) min = 0;
+    c.min_match = min;
+  }
 }
 
 FilterResult filter_topology_spread(const PodInfo&, const NodeInfo& node, const TopologySpreadState& s) {

@@ -50,15 +50,20 @@ using TopologyPair = std::pair<std::string, std::string>;
 
 // InterPodAffinity's PreFilter: counts per topology pair over every node.
 struct InterPodAffinityState {
-  std::map<TopologyPair, int> existing_anti_affinity;  // existing pods whose required anti-affinity matches the pod
-  std::map<TopologyPair, int> affinity;                // pods matching all of the pod's required affinity terms
-  std::map<TopologyPair, int> anti_affinity;           // pods matching one of the pod's required anti-affinity terms
-  bool active = false;                                 // anything to check at all
+  std::map<TopologyPair, int> existing_anti_affinity;      // existing pods whose required anti-affinity matches the pod
+  std::map<TopologyPair, int> affinity;                    // pods matching all of the pod's required affinity terms
+  std::map<TopologyPair, int> anti_affinity;               // pods matching one of the pod's required anti-affinity terms
+  bool active = false;                                     // anything to check at all
+  bool self_affinity = false;                              // the pod matches all its own required affinity terms
+  std::map<std::string, api::StringMap> namespace_labels;  // for namespaceSelector, kept for update_inter_pod_affinity
 };
 // `namespace_labels`: labels of each namespace, for namespaceSelector (may be empty).
 InterPodAffinityState prefilter_inter_pod_affinity(const PodInfo& pod, const std::vector<const NodeInfo*>& nodes,
                                                    const std::map<std::string, api::StringMap>& namespace_labels);
 FilterResult filter_inter_pod_affinity(const PodInfo& pod, const NodeInfo& node, const InterPodAffinityState& state);
+// PreFilterExtensions AddPod/RemovePod: `other` added to (delta 1) or removed from (delta -1)
+// `node`, as preemption tries the pod with victims removed.
+void update_inter_pod_affinity(InterPodAffinityState& state, const PodInfo& pod, const PodInfo& other, const NodeInfo& node, int delta);
 
 // PodTopologySpread's PreFilter for DoNotSchedule constraints.
 struct TopologySpreadState {
@@ -72,5 +77,6 @@ struct TopologySpreadState {
 };
 TopologySpreadState prefilter_topology_spread(const PodInfo& pod, const std::vector<const NodeInfo*>& nodes, bool hard);
 FilterResult filter_topology_spread(const PodInfo& pod, const NodeInfo& node, const TopologySpreadState& state);
+void update_topology_spread(TopologySpreadState& state, const PodInfo& pod, const PodInfo& other, const NodeInfo& node, int delta);
 
 }  // namespace switchyard::scheduler

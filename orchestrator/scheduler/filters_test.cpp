@@ -4,6 +4,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "orchestrator/scheduler/scheduler_test_support.h"
 
 namespace switchyard::scheduler {
@@ -291,6 +293,63 @@ TEST_F(ClusterFilters, AffinityInAnotherNamespaceNeedsItNamed) {
     {"labelSelector":{"matchLabels":{"app":"db"}},"namespaces":["data"],"topologyKey":"zone"}]}}})",
                          "web", R"({"app":"web"})");
   EXPECT_TRUE(affinity(named, n1_).ok());
+}
+
+// namespaceSelector in the terms (required filter, preferred score), merged with `namespaces`;
+// an empty selector is every namespace, a null one none but those named (or the pod's own).
+TEST_F(ClusterFilters, NamespaceSelectorPicksNamespacesByTheirLabels) {
+  const std::map<std::string, api::StringMap> labels = {
+      {"default", {{"kubernetes.io/metadata.name", "default"}}},
+      {"data", {{"kubernetes.io/metadata.name", "data"}, {"team", "storage"}}},
+      {"cache", {{"kubernetes.io/metadata.name", "cache"}, {"team", "speed"}}},
+      {"other", {{"kubernetes.io/metadata.name", "other"}}},
+  };
+  // One db pod in each of data (zone a) and cache (zone b).
+  n1_.add_pod(pod("", "db-data", R"({"app":"db"})", "data"));
+  n2_.add_pod(pod("", "db-cache", R"({"app":"db"})", "cache"));
+  auto term = [](const std::string& extra) {
+    return R"({"affinity":{"podAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[
+      {"labelSelector":{"matchLabels":{"app":"db"}},"topologyKey":"zone")" +
+           extra + "}]}}}";
+  };
+  struct Case {
+    const char* name;
+    std::string spec;
+    std::string ns;  // the incoming pod's
+    bool on_n1, on_n2;
+  };
+  const std::vector<Case> cases = {
+      {"no namespaces, no selector: the pod's own (default has no db)", term(""), "default", false, false},
+      {"the pod's own namespace is data", term(""), "data", true, false},
+      {"selector by label: team=storage is data", term(R"(,"namespaceSelector":{"matchLabels":{"team":"storage"}})"), "default", true,
+       false},
+      {"selector by expression: team in (speed)",
+       term(R"(,"namespaceSelector":{"matchExpressions":[{"key":"team","operator":"In","values":["speed"]}]})"), "default", false, true},
+      {"empty selector: every namespace", term(R"(,"namespaceSelector":{})"), "default", true, true},
+      {"selector matching nothing, namespaces naming cache: merged",
+       term(R"(,"namespaces":["cache"],"namespaceSelector":{"matchLabels":{"team":"none"}})"), "default", false, true},
+      {"selector and namespaces together: both", term(R"(,"namespaces":["cache"],"namespaceSelector":{"matchLabels":{"team":"storage"}})"),
+       "default", true, true},
+      {"selector matching no namespace with a db", term(R"(,"namespaceSelector":{"matchLabels":{"kubernetes.io/metadata.name":"other"}})"),
+       "default", false, false},
+  };
+  for (const auto& c : cases) {
+    const auto p = pod(c.spec, "web", R"({"app":"web"})", c.ns);
+    const auto state = prefilter_inter_pod_affinity(*p, nodes(), labels);
+    EXPECT_EQ(filter_inter_pod_affinity(*p, n1_, state).ok(), c.on_n1) << c.name;
+    EXPECT_EQ(filter_inter_pod_affinity(*p, n2_, state).ok(), c.on_n2) << c.name;
+  }
+  // Anti-affinity of an existing pod, by namespaceSelector, against the incoming pod's namespace.
+  NodeInfo n3 = node("n3", R"({"zone":"c","kubernetes.io/hostname":"n3"})");
+  n3.add_pod(pod(R"({"affinity":{"podAntiAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[
+    {"labelSelector":{"matchLabels":{"app":"web"}},"namespaceSelector":{"matchLabels":{"team":"speed"}},"topologyKey":"zone"}]}}})",
+                 "guard", R"({"app":"guard"})", "data"));
+  const std::vector<const NodeInfo*> three = {&n1_, &n2_, &n3};
+  const auto from_cache = pod("", "web", R"({"app":"web"})", "cache");
+  EXPECT_EQ(filter_inter_pod_affinity(*from_cache, n3, prefilter_inter_pod_affinity(*from_cache, three, labels)).reasons,
+            std::vector<std::string>{reasons::kExistingAntiAffinity});
+  const auto from_default = pod("", "web", R"({"app":"web"})", "default");
+  EXPECT_TRUE(filter_inter_pod_affinity(*from_default, n3, prefilter_inter_pod_affinity(*from_default, three, labels)).ok());
 }
 
 const char* kSpreadByZone = R"({"topologySpreadConstraints":[{"maxSkew":1,"topologyKey":"zone",

@@ -131,7 +131,7 @@ CycleResult SchedulingCycle::schedule(const PodInfo& pod, const std::vector<cons
   for (std::size_t k = 0; k < n; ++k) total[k] += weights::kTaintToleration * taints[k] + weights::kNodeAffinity * node_affinity[k];
   // InterPodAffinity (preferred terms both ways) and PodTopologySpread (ScheduleAnyway), counted
   // over every node, scored on the feasible ones.
-  const auto pod_affinity = prescore_inter_pod_affinity(pod, nodes, any_pod_affinity);
+  const auto pod_affinity = prescore_inter_pod_affinity(pod, nodes, any_pod_affinity, namespace_labels);
   if (!pod_affinity.pair_scores.empty()) {
     std::vector<std::int64_t> s(n);
     for (std::size_t k = 0; k < n; ++k) s[k] = score_inter_pod_affinity(*feasible[k], pod_affinity);

@@ -74,7 +74,8 @@ bool more_important(const PodInfo& a, const PodInfo& b) {
 }
 
 std::optional<Victims> select_victims_on_node(const PodInfo& pod, const NodeInfo& node, const std::vector<DisruptionBudgetInfo>& pdbs,
-                                              const std::function<FilterResult(const NodeInfo&)>& fits, std::vector<std::string>& why) {
+                                              const std::function<FilterResult(const NodeInfo&)>& fits, std::vector<std::string>& why,
+                                              const PodChange& changed) {
   NodeInfo trial = node;
   std::vector<PodInfoPtr> potential;
   for (const auto& p : node.pods)
@@ -83,7 +84,10 @@ std::optional<Victims> select_victims_on_node(const PodInfo& pod, const NodeInfo
     why = {"No preemption victims found for incoming pod"};
     return std::nullopt;
   }
-  for (const auto& p : potential) trial.remove_pod(p->key);
+  for (const auto& p : potential) {
+    trial.remove_pod(p->key);
+    if (changed) changed(*p, trial, -1);
+  }
   if (FilterResult r = fits(trial); !r.ok()) {
     why = r.reasons;
     return std::nullopt;
@@ -95,8 +99,10 @@ std::optional<Victims> select_victims_on_node(const PodInfo& pod, const NodeInfo
   // Give back each pod, most important first, while the preemptor still fits.
   auto reprieve = [&](const PodInfoPtr& p) {
     trial.add_pod(p);
+    if (changed) changed(*p, trial, 1);
     if (fits(trial).ok()) return true;
     trial.remove_pod(p->key);
+    if (changed) changed(*p, trial, -1);
     v.pods.push_back(p);
     return false;
   };
@@ -141,13 +147,21 @@ std::size_t pick_one_node_for_preemption(const std::vector<PreemptionCandidate>&
 }
 
 PreemptionResult preempt(const PodInfo& pod, const std::vector<const NodeInfo*>& nodes, const FitError& fit,
-                         const std::vector<DisruptionBudgetInfo>& pdbs, const NominatedPods& nominated) {
+                         const std::vector<DisruptionBudgetInfo>& pdbs, const NominatedPods& nominated,
+                         const std::map<std::string, api::StringMap>& namespace_labels) {
   PreemptionResult out;
-  const InterPodAffinityState affinity = prefilter_inter_pod_affinity(pod, nodes, {});
-  const TopologySpreadState spread = prefilter_topology_spread(pod, nodes, true);
+  const InterPodAffinityState cluster_affinity = prefilter_inter_pod_affinity(pod, nodes, namespace_labels);
+  const TopologySpreadState cluster_spread = prefilter_topology_spread(pod, nodes, true);
+  // Each node is tried on its own copy of the PreFilter state, updated as victims come and go.
+  InterPodAffinityState affinity;
+  TopologySpreadState spread;
   auto fits = [&](const NodeInfo& n) {
     if (auto with = with_nominated_pods(pod, n, nominated)) return run_filters(pod, *with, affinity, spread);
     return run_filters(pod, n, affinity, spread);
+  };
+  auto changed = [&](const PodInfo& victim, const NodeInfo& n, int delta) {
+    update_inter_pod_affinity(affinity, pod, victim, n, delta);
+    update_topology_spread(spread, pod, victim, n, delta);
   };
   // DryRunPreemption stops after max(10% of the nodes, 100) candidates.
   const std::size_t wanted = std::max<std::size_t>(100, nodes.size() / 10);
@@ -162,7 +176,9 @@ PreemptionResult preempt(const PodInfo& pod, const std::vector<const NodeInfo*>&
       continue;
     }
     std::vector<std::string> why;
-    auto victims = select_victims_on_node(pod, *n, pdbs, fits, why);
+    affinity = cluster_affinity;
+    spread = cluster_spread;
+    auto victims = select_victims_on_node(pod, *n, pdbs, fits, why, changed);
     if (!victims) {
       for (const auto& w : why) ++reasons[w];
       continue;

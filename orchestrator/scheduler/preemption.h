@@ -47,13 +47,20 @@ struct PreemptionResult {
 bool more_important(const PodInfo& a, const PodInfo& b);
 
 // SelectVictimsOnNode; nullopt with the reasons in `why` when the pod cannot fit there.
+// `changed` (may be null) hears of each pod taken off the node (-1) or given back (+1) before
+// `fits` runs again, so that cluster-wide filter state (InterPodAffinity, PodTopologySpread)
+// sees the node as it is being tried, as upstream's PreFilterExtensions RemovePod/AddPod.
+using PodChange = std::function<void(const PodInfo& victim, const NodeInfo& node, int delta)>;
 std::optional<Victims> select_victims_on_node(const PodInfo& pod, const NodeInfo& node, const std::vector<DisruptionBudgetInfo>& pdbs,
-                                              const std::function<FilterResult(const NodeInfo&)>& fits, std::vector<std::string>& why);
+                                              const std::function<FilterResult(const NodeInfo&)>& fits, std::vector<std::string>& why,
+                                              const PodChange& changed = {});
 // pickOneNodeForPreemption: the index of the chosen candidate (candidates must not be empty).
 std::size_t pick_one_node_for_preemption(const std::vector<PreemptionCandidate>& candidates);
 
 // The whole PostFilter over `nodes`, given the cycle's FitError.
+// `namespace_labels`: for namespaceSelector, as the scheduling cycle's.
 PreemptionResult preempt(const PodInfo& pod, const std::vector<const NodeInfo*>& nodes, const FitError& fit,
-                         const std::vector<DisruptionBudgetInfo>& pdbs, const NominatedPods& nominated = {});
+                         const std::vector<DisruptionBudgetInfo>& pdbs, const NominatedPods& nominated = {},
+                         const std::map<std::string, api::StringMap>& namespace_labels = {});
 
 }  // namespace switchyard::scheduler

@@ -153,6 +153,71 @@ TEST(Preempt, NominatesTheBestNodeOrSaysWhyNone) {
       "preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod.");
 }
 
+// Cases that fit only once InterPodAffinity and PodTopologySpread see the node without its
+// victims (upstream's SelectVictimsOnNode runs the PreFilter extensions' RemovePod/AddPod).
+TEST(Preempt, AffinityAndSpreadAreReEvaluatedWithTheVictimsRemoved) {
+  const std::string t1 = "2026-01-01T00:00:00Z", t2 = "2026-01-02T00:00:00Z";
+  auto high = [](const std::string& extra_spec, const std::string& labels) {
+    nlohmann::json spec = nlohmann::json::parse(extra_spec);
+    spec["priority"] = 100;
+    spec["containers"] = {{{"name", "c"}, {"image", "x"}, {"resources", {{"requests", {{"cpu", "1"}}}}}}};
+    return pod(spec.dump(), "high", labels);
+  };
+  struct Case {
+    const char* name;
+    PodInfoPtr preemptor;
+    std::vector<PodInfoPtr> on_n1, on_n2;  // n1: hostname n1, zone a; n2: hostname n2, zone b (4 cpu each)
+    std::string want_node;
+    std::vector<std::string> want_victims;
+  };
+  const char* anti_lo = R"({"affinity":{"podAntiAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[
+    {"labelSelector":{"matchLabels":{"app":"lo"}},"topologyKey":"kubernetes.io/hostname"}]}}})";
+  const char* spread_web = R"({"topologySpreadConstraints":[{"maxSkew":1,"topologyKey":"kubernetes.io/hostname",
+    "whenUnsatisfiable":"DoNotSchedule","labelSelector":{"matchLabels":{"app":"web"}}}]})";
+  const char* repel_hi = R"({"priority":0,"nodeName":"n1","affinity":{"podAntiAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":[
+    {"labelSelector":{"matchLabels":{"app":"hi"}},"topologyKey":"kubernetes.io/hostname"}]}},
+    "containers":[{"name":"c","image":"x"}]})";
+  const std::vector<Case> cases = {
+      // The preemptor's anti-affinity against a lower-priority pod: only its eviction helps. n2 is
+      // full of a pod it may not preempt.
+      {"the preemptor's required anti-affinity",
+       high(anti_lo, R"({"app":"hi"})"),
+       {running("lo", 0, "1", t1, R"({"app":"lo"})", "n1"), running("bystander", 0, "1", t1, R"({"app":"other"})", "n1")},
+       {running("big", 1000, "4", t1, "{}", "n2")},
+       "n1",
+       {"lo"}},
+      // An existing lower-priority pod whose anti-affinity repels the preemptor.
+      {"an existing pod's required anti-affinity",
+       high("{}", R"({"app":"hi"})"),
+       {pod(repel_hi, "repeller", R"({"app":"x"})"), running("bystander", 0, "1", t1, R"({"app":"other"})", "n1")},
+       {running("big", 1000, "4", t1, "{}", "n2")},
+       "n1",
+       {"repeller"}},
+      // Spread by hostname, maxSkew 1: n1 holds two web pods, n2 none (and is full). Evicting one
+      // web pod is not enough (1+1-0 = 2 > 1); both go, the preemptor's count is then 1.
+      {"topology spread",
+       high(spread_web, R"({"app":"web"})"),
+       {running("web-old", 0, "1", t1, R"({"app":"web"})", "n1"), running("web-new", 0, "1", t2, R"({"app":"web"})", "n1")},
+       {running("big", 1000, "4", t1, "{}", "n2")},
+       "n1",
+       {"web-old", "web-new"}},
+  };
+  for (const auto& c : cases) {
+    NodeInfo n1 = node("n1", R"({"kubernetes.io/hostname":"n1","zone":"a"})", "4");
+    NodeInfo n2 = node("n2", R"({"kubernetes.io/hostname":"n2","zone":"b"})", "4");
+    for (const auto& p : c.on_n1) n1.add_pod(p);
+    for (const auto& p : c.on_n2) n2.add_pod(p);
+    std::vector<const NodeInfo*> nodes{&n1, &n2};
+    SchedulingCycle cycle;
+    auto cycled = cycle.schedule(*c.preemptor, nodes);
+    ASSERT_TRUE(cycled.node.empty()) << c.name << ": fits without preemption on " << cycled.node;
+    ASSERT_TRUE(cycled.error.has_value()) << c.name;
+    auto result = preempt(*c.preemptor, nodes, *cycled.error, {});
+    EXPECT_EQ(result.node, c.want_node) << c.name << ": " << result.message;
+    EXPECT_EQ(names(result.victims), c.want_victims) << c.name;
+  }
+}
+
 TEST(NominatedPods, HoldTheirRoomAgainstLowerPriorityPods) {
   NodeInfo n = node("n1", "{}", "2");
   n.add_pod(running("running", 0, "1", "2026-01-01T00:00:00Z"));

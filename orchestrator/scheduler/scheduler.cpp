@@ -38,10 +38,11 @@ std::string pod_path(const api::Pod& p) { return fmt::format("/api/v1/namespaces
 
 struct Scheduler::Handlers {
   Scheduler& s;
-  std::uint64_t pods = 0, nodes = 0;
+  std::uint64_t pods = 0, nodes = 0, namespaces = 0;
   ~Handlers() {
     s.pods_.remove_event_handler(pods);
     s.nodes_.remove_event_handler(nodes);
+    s.namespaces_.remove_event_handler(namespaces);
   }
 };
 
@@ -52,6 +53,7 @@ Scheduler::Scheduler(client::SharedInformerFactory& informers, client::ClusterCo
       pods_(informers.informer<api::Pod>()),
       nodes_(informers.informer<api::Node>()),
       pdbs_(informers.informer<api::PodDisruptionBudget>()),
+      namespaces_(informers.informer<api::Namespace>()),
       queue_(options_.queue),
       cycle_(options_.cycle) {
   handlers_ = std::make_unique<Handlers>(Handlers{*this});
@@ -70,6 +72,21 @@ Scheduler::Scheduler(client::SharedInformerFactory& informers, client::ClusterCo
                                 },
                                 [this](const client::ObjectPtr<api::Node>& n, bool) { cache_.remove_node(n->metadata.name); },
                                 {}});
+  // A namespace's labels can make a namespaceSelector match: as upstream's NamespaceUpdate event.
+  handlers_->namespaces =
+      namespaces_.add_event_handler({{},
+                                     [this](const client::ObjectPtr<api::Namespace>& a, const client::ObjectPtr<api::Namespace>& b) {
+                                       if (a->metadata.labels != b->metadata.labels) queue_.move_all_to_active_or_backoff();
+                                     },
+                                     {},
+                                     {}});
+}
+
+std::map<std::string, api::StringMap> Scheduler::namespace_labels(const PodInfo& pod) const {
+  std::map<std::string, api::StringMap> out;
+  if (!pod.has_pod_affinity() && cache_.pods_with_affinity() == 0) return out;
+  for (const auto& ns : namespaces_.indexer().list()) out.emplace(ns->metadata.name, ns->metadata.labels);
+  return out;
 }
 
 Scheduler::~Scheduler() {
@@ -224,7 +241,8 @@ void Scheduler::schedule_one(QueuedPod queued) {
   const NominatedPods nominated = nominated_snapshot();
   CycleResult result;
   const std::string node = cache_.pick_and_assume(info, [&](const std::vector<const NodeInfo*>& nodes) {
-    result = cycle_.schedule(*info, nodes, {}, cache_.pods_with_affinity() > 0, nominated.empty() ? nullptr : &nominated);
+    result =
+        cycle_.schedule(*info, nodes, namespace_labels(*info), cache_.pods_with_affinity() > 0, nominated.empty() ? nullptr : &nominated);
     return result.node;
   });
   if (!node.empty()) {

@@ -69,6 +69,9 @@ class Scheduler {
   void submit(std::function<void(client::ApiClient&)> task, bool deferred = false);
   void binder();
   bool responsible_for(const api::Pod& pod) const;
+  // Every namespace's labels (InterPodAffinity's namespace lister); empty when no pod in the
+  // cluster, nor `pod`, has pod (anti-)affinity terms: nothing would read it.
+  std::map<std::string, api::StringMap> namespace_labels(const PodInfo& pod) const;
   // Preemption (scheduler_preemption.cpp): the PostFilter for a pod that fits nowhere. Returns
   // the node it was nominated to (empty: none), and says why not in `fit`.
   std::string post_filter(const PodInfoPtr& pod, FitError& fit);
@@ -89,6 +92,7 @@ class Scheduler {
   client::SharedIndexInformer<api::Pod>& pods_;
   client::SharedIndexInformer<api::Node>& nodes_;
   client::SharedIndexInformer<api::PodDisruptionBudget>& pdbs_;
+  client::SharedIndexInformer<api::Namespace>& namespaces_;  // their labels, for namespaceSelector
   std::unique_ptr<Handlers> handlers_;
   SchedulerCache cache_;
   SchedulingQueue queue_;

@@ -213,6 +213,27 @@ TEST_P(SchedulerKubectl, AntiAffinityAndTopologySpreadAreHonoured) {
   EXPECT_EQ(per_zone, (std::map<std::string, int>{{"a", 2}, {"b", 2}}));
 }
 
+// namespaceSelector picks namespaces by their labels: the pod waits until a namespace holding a
+// matching pod gets the label, and the label change alone sends it to be scheduled again.
+TEST_P(SchedulerKubectl, AffinityNamespaceSelectorFollowsNamespaceLabels) {
+  node("z1", "4", "8Gi", "zone: a");
+  node("z2", "4", "8Gi", "zone: b");
+  ASSERT_EQ(k("create namespace data").exit_code, 0);
+  apply("db",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: db, namespace: data, labels: {app: db}}\nspec:\n  nodeName: z2\n"
+        "  containers: [{name: c, image: busybox}]\n");
+  apply("web",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  affinity:\n    podAffinity:\n"
+        "      requiredDuringSchedulingIgnoredDuringExecution:\n      - labelSelector: {matchLabels: {app: db}}\n"
+        "        namespaceSelector: {matchLabels: {team: storage}}\n        topologyKey: zone\n"
+        "  containers: [{name: c, image: busybox}]\n");
+  const std::string described = describe_until("web", "FailedScheduling");
+  EXPECT_THAT(described, HasSubstr("0/2 nodes are available: 2 node(s) didn't match pod affinity rules.")) << described;
+  EXPECT_EQ(node_of("web"), "");
+  ASSERT_EQ(k("label namespace data team=storage").exit_code, 0);
+  EXPECT_EQ(bound("web"), "z2");
+}
+
 TEST_P(SchedulerKubectl, AnInvalidAffinityOperatorGetsTheServersValidationStatus) {
   auto r = k("create -f " + server_->file("bad.yaml", R"(apiVersion: v1
 kind: Pod

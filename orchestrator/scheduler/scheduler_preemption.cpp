@@ -76,7 +76,7 @@ std::string Scheduler::post_filter(const PodInfoPtr& info, FitError& fit) {
           for (const auto& p : n->pods)
             waiting_for_victims |= p->pod->metadata.deletion_timestamp.has_value() && p->priority < info->priority;
     }
-    if (!waiting_for_victims) result = preempt(*info, nodes, fit, pdbs, nominated);
+    if (!waiting_for_victims) result = preempt(*info, nodes, fit, pdbs, nominated, namespace_labels(*info));
     return 0;
   });
   if (waiting_for_victims) {

@@ -74,8 +74,14 @@ const std::string* label_of(const api::StringMap& labels, const std::string& key
 }  // namespace
 
 InterPodAffinityScoreState prescore_inter_pod_affinity(const PodInfo& pod, const std::vector<const NodeInfo*>& all_nodes,
-                                                       bool any_pod_affinity) {
+                                                       bool any_pod_affinity,
+                                                       const std::map<std::string, api::StringMap>& namespace_labels) {
   InterPodAffinityScoreState s;
+  auto ns_labels = [&](const std::string& ns) -> const api::StringMap* {
+    auto it = namespace_labels.find(ns);
+    return it == namespace_labels.end() ? nullptr : &it->second;
+  };
+  const api::StringMap* pod_ns_labels = ns_labels(pod.ns());
   const bool own = !pod.preferred_affinity.empty() || !pod.preferred_anti_affinity.empty();
   if (!own && !any_pod_affinity) return s;
   auto add = [&](const NodeInfo& n, const std::string& key, std::int64_t w) {
@@ -85,19 +91,20 @@ InterPodAffinityScoreState prescore_inter_pod_affinity(const PodInfo& pod, const
     if (!n->node || (!own && n->pods_with_affinity == 0)) continue;
     for (const auto& existing : n->pods) {
       if (existing->pod->metadata.deletion_timestamp) continue;
+      const api::StringMap* ens = ns_labels(existing->ns());
       for (const auto& t : pod.preferred_affinity)
-        if (term_matches_pod(t.term, pod.ns(), *existing, nullptr)) add(*n, t.term.topology_key, t.weight);
+        if (term_matches_pod(t.term, pod.ns(), *existing, ens)) add(*n, t.term.topology_key, t.weight);
       for (const auto& t : pod.preferred_anti_affinity)
-        if (term_matches_pod(t.term, pod.ns(), *existing, nullptr)) add(*n, t.term.topology_key, -t.weight);
+        if (term_matches_pod(t.term, pod.ns(), *existing, ens)) add(*n, t.term.topology_key, -t.weight);
       if (!existing->has_pod_affinity()) continue;
       // The existing pod's terms toward the incoming one; required affinity counts with
       // hardPodAffinityWeight (1).
       for (const auto& t : existing->required_affinity)
-        if (term_matches_pod(t, existing->ns(), pod, nullptr)) add(*n, t.topology_key, 1);
+        if (term_matches_pod(t, existing->ns(), pod, pod_ns_labels)) add(*n, t.topology_key, 1);
       for (const auto& t : existing->preferred_affinity)
-        if (term_matches_pod(t.term, existing->ns(), pod, nullptr)) add(*n, t.term.topology_key, t.weight);
+        if (term_matches_pod(t.term, existing->ns(), pod, pod_ns_labels)) add(*n, t.term.topology_key, t.weight);
       for (const auto& t : existing->preferred_anti_affinity)
-        if (term_matches_pod(t.term, existing->ns(), pod, nullptr)) add(*n, t.term.topology_key, -t.weight);
+        if (term_matches_pod(t.term, existing->ns(), pod, pod_ns_labels)) add(*n, t.term.topology_key, -t.weight);
     }
   }
   return s;

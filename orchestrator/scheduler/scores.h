@@ -36,8 +36,10 @@ std::int64_t score_node_affinity(const PodInfo& pod, const NodeInfo& node);
 struct InterPodAffinityScoreState {
   std::map<TopologyPair, std::int64_t> pair_scores;
 };
+// `namespace_labels`: labels of each namespace, for namespaceSelector (may be empty).
 InterPodAffinityScoreState prescore_inter_pod_affinity(const PodInfo& pod, const std::vector<const NodeInfo*>& all_nodes,
-                                                       bool any_pod_affinity);
+                                                       bool any_pod_affinity,
+                                                       const std::map<std::string, api::StringMap>& namespace_labels = {});
 std::int64_t score_inter_pod_affinity(const NodeInfo& node, const InterPodAffinityScoreState& state);
 void normalize_min_max(std::vector<std::int64_t>& scores);
 

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "orchestrator/scheduler/framework.h"
 #include "orchestrator/scheduler/scheduler_test_support.h"
 
@@ -99,6 +101,27 @@ TEST(InterPodAffinityScore, PreferredTermsPullAndPushByTopology) {
       "cache-0", R"({"app":"cache"})"));
   const auto plain = pod("", "web-2", R"({"app":"web"})");
   EXPECT_EQ(score_inter_pod_affinity(c, prescore_inter_pod_affinity(*plain, {&a, &b, &c}, true)), 1);
+}
+
+TEST(InterPodAffinityScore, PreferredTermsReadNamespaceSelectors) {
+  NodeInfo a = node("a", R"({"zone":"a"})"), b = node("b", R"({"zone":"b"})");
+  a.add_pod(pod("", "db-0", R"({"app":"db"})", "data"));
+  b.add_pod(pod("", "db-1", R"({"app":"db"})", "cache"));
+  const std::map<std::string, api::StringMap> labels = {{"default", {}}, {"data", {{"team", "storage"}}}, {"cache", {{"team", "speed"}}}};
+  auto prefer = [](const std::string& selector) {
+    return pod(R"({"affinity":{"podAffinity":{"preferredDuringSchedulingIgnoredDuringExecution":[{"weight":7,"podAffinityTerm":
+      {"labelSelector":{"matchLabels":{"app":"db"}},"namespaceSelector":)" +
+                   selector + R"(,"topologyKey":"zone"}}]}}})",
+               "web", R"({"app":"web"})");
+  };
+  const auto storage = prefer(R"({"matchLabels":{"team":"storage"}})");
+  auto state = prescore_inter_pod_affinity(*storage, {&a, &b}, true, labels);
+  EXPECT_EQ(score_inter_pod_affinity(a, state), 7);
+  EXPECT_EQ(score_inter_pod_affinity(b, state), 0);
+  const auto every = prefer("{}");
+  state = prescore_inter_pod_affinity(*every, {&a, &b}, true, labels);
+  EXPECT_EQ(score_inter_pod_affinity(a, state), 7);
+  EXPECT_EQ(score_inter_pod_affinity(b, state), 7);
 }
 
 TEST(TopologySpreadScore, FewerMatchingPodsInTheDomainScoresHigher) {
