@@ -3,9 +3,10 @@
 // rollout status/undo/pause/resume, scale to 0 and back, delete with the garbage collector
 // (background and orphan) and namespace deletion. Then a client pod sends requests in a loop
 // through a Service's ClusterIP while `kubectl rollout restart` replaces all 5 replicas: with the
-// kubelet's endpoint hand-off no request fails, with the agent's default 10 ms sync and with a
-// 500 ms one; with the hand-off disabled (`--endpoint-handoff-delay=0`, what upstream's kubelet
-// does) and the 500 ms dataplane, the requests that reach a stopping pod fail.
+// kubelet's endpoint hand-off no request fails, with the agent's default 10 ms sync, and with
+// kube-proxy's 1 s minSyncPeriod and the hand-off set above it (2 s); with the hand-off disabled
+// (`--endpoint-handoff-delay=0`, what upstream's kubelet does) and the 1 s dataplane, the
+// requests that reach a stopping pod fail.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -201,16 +202,19 @@ struct Counts {
   long ok = -1, failed = -1;
 };
 
-// "OK FAILED" as the client pod last wrote them (read again when the read met the file between
-// its truncation and the write).
+constexpr int kClientLoops = 3;
+
+// The sums of "OK FAILED" as the client's loops last wrote them (read again when a read met a
+// file between its truncation and the write).
 Counts client_counts(const std::function<testing::CommandResult(const std::string&)>& kn) {
-  Counts c;
-  for (int attempt = 0; attempt < 10 && c.ok < 0; ++attempt) {
-    std::istringstream in(kn("exec client -- cat /tmp/counts").output);
-    in >> c.ok >> c.failed;
-    if (!in) c = Counts{};
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    std::istringstream in(kn("exec client -- sh -c 'cat /tmp/counts.*'").output);
+    Counts sum{0, 0};
+    int loops = 0;
+    for (long ok = 0, failed = 0; in >> ok >> failed; ++loops) sum.ok += ok, sum.failed += failed;
+    if (loops == kClientLoops) return sum;
   }
-  return c;
+  return Counts{};
 }
 
 // One rollout restart of the 5-replica Deployment under a client's steady requests: the
@@ -266,22 +270,23 @@ spec:
   ASSERT_THAT(kn("rollout status deployment/web --timeout=120s").output, HasSubstr("successfully rolled out")) << output();
   const auto cluster_ip = kn("get service web -o jsonpath={.spec.clusterIP}").output;
   ASSERT_FALSE(cluster_ip.empty());
-  // The client: one request at a time, each a new connection, counting answers and failures
-  // (busybox 1.35's static wget crashes with -T, hence the timeout applet).
-  const auto loop = "ok=0; failed=0; while true; do if timeout 2 wget -q -O /dev/null http://" + cluster_ip +
-                    "/; then ok=$((ok+1)); else failed=$((failed+1)); fi; echo \"$ok $failed\" > /tmp/counts; done";
+  // The client: loops of one request at a time, each a new connection, counting answers and
+  // failures (busybox 1.35's static wget crashes with -T, hence the timeout applet).
+  const auto loop = "for i in $(seq " + std::to_string(kClientLoops) +
+                    "); do (ok=0; failed=0; while true; do if timeout 2 wget -q -O /dev/null http://" + cluster_ip +
+                    "/; then ok=$((ok+1)); else failed=$((failed+1)); fi; echo \"$ok $failed\" > /tmp/counts.$i; done) & done; wait";
   ASSERT_EQ(kn("run client --image=switchyard.local/busybox:1 --restart=Never --command -- sh -c '" + loop + "'").exit_code, 0);
   ASSERT_TRUE(wait_until(90, [&] { return client_counts(kn).ok > 20; }))
-      << kn("exec client -- cat /tmp/counts").output << kn("get pods,endpointslices -o wide").output;
+      << kn("exec client -- sh -c 'cat /tmp/counts.*'").output << kn("get pods,endpointslices -o wide").output;
 
   const Counts with = restart_under_load(kn, "with the endpoint hand-off");
   EXPECT_GT(with.ok, 100) << "the client kept sending";
   EXPECT_EQ(with.failed, 0);
   EXPECT_THAT(output(), HasSubstr("event=pod_torn_down pod=steady/web-"));
 
-  // A dataplane that takes up to half a second to program (kube-proxy's minSyncPeriod is 1 s; a
-  // busy or remote node): the hand-off still loses nothing. up restarts for each setting; its pods
-  // keep running and are adopted.
+  // A dataplane that takes up to a second to program (kube-proxy's default minSyncPeriod; a busy
+  // or remote node): a hand-off longer than that still loses nothing. up restarts for each
+  // setting; its pods keep running and are adopted.
   auto restart_with = [&](const std::vector<std::string>& flags) {
     start_up(flags);
     EXPECT_TRUE(wait_until(60, [&] {
@@ -290,15 +295,15 @@ spec:
                  "true true true true true";
     })) << kn("get pods").output;
   };
-  restart_with({"--min-sync-period=500ms"});
-  const Counts slow = restart_under_load(kn, "with the hand-off, a 500 ms dataplane");
+  restart_with({"--min-sync-period=1s", "--endpoint-handoff-delay=2s"});
+  const Counts slow = restart_under_load(kn, "with a 2 s hand-off, a 1 s dataplane");
   EXPECT_GT(slow.ok, 100);
   EXPECT_EQ(slow.failed, 0);
 
   // Upstream's kubelet: preStop and SIGTERM as soon as the pod is deleted, while the dataplanes
   // still send it connections.
-  restart_with({"--min-sync-period=500ms", "--endpoint-handoff-delay=0"});
-  const Counts without = restart_under_load(kn, "without the hand-off, a 500 ms dataplane");
+  restart_with({"--min-sync-period=1s", "--endpoint-handoff-delay=0"});
+  const Counts without = restart_under_load(kn, "without the hand-off, a 1 s dataplane");
   EXPECT_GT(without.ok, 100);
   EXPECT_GT(without.failed, 0) << "the hand-off is what keeps requests from failing";
   ASSERT_EQ(k("delete namespace " + ns + " --wait=false").exit_code, 0);
