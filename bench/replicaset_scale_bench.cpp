@@ -2,6 +2,7 @@
 // no kubelet (pods stay Pending), so that the controller is what is measured:
 //
 //   ./build/bench/replicaset_scale_bench [--binary ./build/switchyard] [--pods 1000] [--repeat 3]
+//                                        [--cluster-pods 0] [--status-samples 200]
 //
 // Per repetition, against a fresh `apiserver --insecure-plain-http` on loopback:
 //  1. baseline, in the same run: the bench itself POSTs N pods, one after another over one
@@ -10,7 +11,12 @@
 //     status.replicas is N (every pod created and seen by the controller's cache), and once more
 //     until the pods are all listed. Reported: pods/s, the whole server's CPU over the phase, and
 //     the controller's own worker threads' CPU ("rs-controller" in /proc/PID/task/*/comm);
-//  3. scale back to 0: time until status.replicas is 0 (deletions).
+//  3. status to owner: one pod at a time is marked Ready (a merge patch of its status, as a
+//     kubelet writes it) and the bench polls the ReplicaSet every millisecond until
+//     status.readyReplicas counts it: p50/p99 of that delay;
+//  4. scale back to 0: time until status.replicas is 0 (deletions).
+// --cluster-pods M first creates M other pods (namespace "others", not the ReplicaSet's), to see
+// how the figures grow with the number of pods in the cluster.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -61,11 +67,18 @@ std::string pod_body(const std::string& name) {
 }
 
 struct Figures {
+  double status_p50_ms = 0, status_p99_ms = 0;
   double baseline_pods_per_s = 0, scale_up_s = 0, pods_per_s = 0, listed_s = 0, server_cpu_s = 0, controller_cpu_s = 0, scale_down_s = 0,
          down_controller_cpu_s = 0;
 };
 
-Figures run_once(const std::string& binary, int pods) {
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+}
+
+Figures run_once(const std::string& binary, int pods, int cluster_pods, int status_samples) {
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("sy-rs-bench-{}", getpid());
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
@@ -90,6 +103,8 @@ Figures run_once(const std::string& binary, int pods) {
   };
   must("POST", "/api/v1/namespaces", R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"bench"}})");
   must("POST", "/api/v1/namespaces", R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"baseline"}})");
+  must("POST", "/api/v1/namespaces", R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"others"}})");
+  for (int i = 0; i < cluster_pods; ++i) must("POST", "/api/v1/namespaces/others/pods", pod_body(fmt::format("o-{}", i)));
   Figures f;
   // 1. baseline: sequential creates by one client.
   auto t0 = Clock::now();
@@ -121,7 +136,27 @@ Figures run_once(const std::string& binary, int pods) {
   if (listed != static_cast<std::size_t>(pods)) throw std::runtime_error(fmt::format("{} pods listed, {} wanted", listed, pods));
   f.listed_s = seconds_since(t0);
 
-  // 3. back to 0.
+  // 3. a pod's status change → the owner's status.
+  const auto names = Json::parse(must("GET", "/api/v1/namespaces/bench/pods?labelSelector=app%3Dweb", "").body)["items"];
+  auto ready_replicas = [&] {
+    return Json::parse(must("GET", "/apis/apps/v1/namespaces/bench/replicasets/web", "").body)["status"].value("readyReplicas", 0);
+  };
+  std::vector<double> delays;
+  for (int i = 0; i < std::min<int>(status_samples, static_cast<int>(names.size())); ++i) {
+    const std::string name = names[i]["metadata"]["name"];
+    const auto sent = Clock::now();
+    must("PATCH", "/api/v1/namespaces/bench/pods/" + name + "/status",
+         R"({"status":{"phase":"Running","conditions":[{"type":"Ready","status":"True"}]}})", "application/merge-patch+json");
+    while (ready_replicas() < i + 1) {
+      if (seconds_since(sent) > 30) throw std::runtime_error("the ReplicaSet's status did not count a ready pod in 30 s");
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    delays.push_back(1000 * seconds_since(sent));
+  }
+  f.status_p50_ms = percentile(delays, 0.50);
+  f.status_p99_ms = percentile(delays, 0.99);
+
+  // 4. back to 0.
   const double ctl1 = threads_cpu(server.pid(), "rs-controller");
   t0 = Clock::now();
   must("PATCH", "/apis/apps/v1/namespaces/bench/replicasets/web", R"({"spec":{"replicas":0}})", "application/merge-patch+json");
@@ -139,24 +174,26 @@ Figures run_once(const std::string& binary, int pods) {
 
 int main(int argc, char** argv) {
   std::string binary = "./build/switchyard";
-  int pods = 1000, repeat = 3;
+  int pods = 1000, repeat = 3, cluster_pods = 0, status_samples = 200;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--binary") binary = argv[i + 1];
     if (a == "--pods") pods = std::atoi(argv[i + 1]);
     if (a == "--repeat") repeat = std::atoi(argv[i + 1]);
+    if (a == "--cluster-pods") cluster_pods = std::atoi(argv[i + 1]);
+    if (a == "--status-samples") status_samples = std::atoi(argv[i + 1]);
   }
   std::vector<Figures> runs;
   for (int r = 0; r < repeat; ++r) {
     double load[3] = {0, 0, 0};
     getloadavg(load, 3);
-    runs.push_back(run_once(binary, pods));
+    runs.push_back(run_once(binary, pods, cluster_pods, status_samples));
     const auto& f = runs.back();
     std::cout << fmt::format(
         "run {} (load {:.1f}): baseline {:.0f} pods/s | RS 0->{}: {:.2f} s = {:.0f} pods/s, server CPU {:.2f} s, controller workers CPU "
-        "{:.2f} s ({:.2f} ms/pod) | ->0: {:.2f} s, controller CPU {:.2f} s\n",
+        "{:.2f} s ({:.2f} ms/pod) | pod status -> RS status p50 {:.1f} ms p99 {:.1f} ms | ->0: {:.2f} s, controller CPU {:.2f} s\n",
         r + 1, load[0], f.baseline_pods_per_s, pods, f.scale_up_s, f.pods_per_s, f.server_cpu_s, f.controller_cpu_s,
-        1000.0 * f.controller_cpu_s / pods, f.scale_down_s, f.down_controller_cpu_s);
+        1000.0 * f.controller_cpu_s / pods, f.status_p50_ms, f.status_p99_ms, f.scale_down_s, f.down_controller_cpu_s);
   }
   auto median = [&](auto field) {
     std::vector<double> v;
@@ -165,10 +202,10 @@ int main(int argc, char** argv) {
     return v[v.size() / 2];
   };
   std::cout << fmt::format(
-      "median of {}: baseline {:.0f} pods/s; controller {:.0f} pods/s ({:.2f} of baseline); server CPU {:.2f} s; controller CPU {:.2f} s; "
-      "scale-down {:.2f} s\n",
-      runs.size(), median(&Figures::baseline_pods_per_s), median(&Figures::pods_per_s),
+      "median of {} ({} other pods in the cluster): baseline {:.0f} pods/s; controller {:.0f} pods/s ({:.2f} of baseline); server CPU "
+      "{:.2f} s; controller CPU {:.2f} s; status -> owner p50 {:.1f} ms p99 {:.1f} ms; scale-down {:.2f} s\n",
+      runs.size(), cluster_pods, median(&Figures::baseline_pods_per_s), median(&Figures::pods_per_s),
       median(&Figures::pods_per_s) / median(&Figures::baseline_pods_per_s), median(&Figures::server_cpu_s),
-      median(&Figures::controller_cpu_s), median(&Figures::scale_down_s));
+      median(&Figures::controller_cpu_s), median(&Figures::status_p50_ms), median(&Figures::status_p99_ms), median(&Figures::scale_down_s));
   return 0;
 }

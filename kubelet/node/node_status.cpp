@@ -197,8 +197,19 @@ struct NodeStatusReporter::Impl {
     return updated;
   }
 
-  // Writes the status if it changed or is due; `force` writes it whatever.
+  // Writes the status if it changed or is due; `force` writes it whatever. A write that met a
+  // newer Node (the node IPAM controller setting podCIDR, a taint) reads it again and retries, as
+  // the kubelet's updateNodeStatus does, up to 5 times.
   Result<void> sync_status(bool force) {
+    Result<void> r;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      r = sync_status_once(force);
+      if (r || r.error().code != ErrorCode::Conflict) return r;
+    }
+    return r;
+  }
+
+  Result<void> sync_status_once(bool force) {
     const std::string path = client::object_path<api::Node>("", options.node_name);
     auto current = get(path);
     if (!current) return fail(current.error());
