@@ -26,8 +26,10 @@ StoreResult<std::string> EncryptingStore::seal(std::string_view key, std::string
 StoreResult<void> EncryptingStore::open(KeyValue& kv) const {
   const auto* chain = chain_for(kv.key);
   if (!chain) return {};
-  auto plain = chain->from_storage(kv.value, kv.key);
+  bool stale = false;
+  auto plain = chain->from_storage(kv.value, kv.key, &stale);
   if (!plain) return fail(plain.error());
+  kv.stale = stale;
   kv.value = std::move(*plain);
   return {};
 }

@@ -97,11 +97,17 @@ TEST(KeyRotation, TheFirstKeyWritesAndEveryKeyReads) {
       fmt::format("      - aesgcm: {{keys: [{{name: new, secret: {}}}, {{name: old, secret: {}}}]}}\n      - identity: {{}}\n", k32b, k32a);
   const auto written_old = *chain(old_keys)->to_storage(kPlain, kKey);
   auto c = chain(rotated);
-  // Written with the old key, and before encryption was on at all: both still read.
-  EXPECT_EQ(*c->from_storage(written_old, kKey), kPlain);
-  EXPECT_EQ(*c->from_storage(kPlain, kKey), kPlain);
+  // Written with the old key, and before encryption was on at all: both still read, as stale.
+  bool stale = false;
+  EXPECT_EQ(*c->from_storage(written_old, kKey, &stale), kPlain);
+  EXPECT_TRUE(stale);
+  stale = false;
+  EXPECT_EQ(*c->from_storage(kPlain, kKey, &stale), kPlain);
+  EXPECT_TRUE(stale);
   // Written now: with the new key, which the old configuration cannot read.
   const auto written_new = *c->to_storage(kPlain, kKey);
+  EXPECT_EQ(*c->from_storage(written_new, kKey, &stale), kPlain);
+  EXPECT_FALSE(stale);
   EXPECT_TRUE(written_new.starts_with("k8s:enc:aesgcm:v1:new:"));
   auto unreadable = chain(old_keys)->from_storage(written_new, kKey);
   ASSERT_FALSE(unreadable);

@@ -173,9 +173,10 @@ Result<std::string> TransformerChain::to_storage(std::string_view plaintext, std
   return std::string(first.prefix()) + *sealed;
 }
 
-Result<std::string> TransformerChain::from_storage(std::string_view stored, std::string_view key) const {
+Result<std::string> TransformerChain::from_storage(std::string_view stored, std::string_view key, bool* stale) const {
   const bool encrypted = stored.starts_with(kEncryptedPrefix);
   for (const auto& t : transformers_) {
+    if (stale) *stale = t != transformers_.front();
     if (t->prefix().empty()) {
       // identity reads only what no provider wrote.
       if (!encrypted) return std::string(stored);

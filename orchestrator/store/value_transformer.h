@@ -39,7 +39,8 @@ class TransformerChain {
   Result<std::string> to_storage(std::string_view plaintext, std::string_view key) const;
   // Picks the provider key by the value's prefix. A value written by a key that is no longer
   // configured (or an encrypted value when only identity reads) is an error naming the prefix.
-  Result<std::string> from_storage(std::string_view stored, std::string_view key) const;
+  // `stale`: set when the value was not written by the first provider key.
+  Result<std::string> from_storage(std::string_view stored, std::string_view key, bool* stale = nullptr) const;
 
  private:
   std::vector<std::unique_ptr<ValueTransformer>> transformers_;
