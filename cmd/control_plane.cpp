@@ -30,6 +30,7 @@
 #include "orchestrator/controllers/load_balancer_ipam_controller.h"
 #include "orchestrator/controllers/garbage_collector.h"
 #include "orchestrator/controllers/namespace_controller.h"
+#include "orchestrator/controllers/root_ca_publisher.h"
 #include "orchestrator/controllers/service_account_controller.h"
 #include "orchestrator/controllers/disruption_controller.h"
 #include "orchestrator/controllers/node_lifecycle_controller.h"
@@ -171,6 +172,7 @@ struct ControlPlane::Parts {
   std::unique_ptr<controllers::CronJobController> cronjobs;
   std::unique_ptr<controllers::LoadBalancerIpamController> lb_ipam;
   std::unique_ptr<controllers::ServiceAccountController> service_accounts;
+  std::unique_ptr<controllers::RootCaPublisher> root_ca;
   std::unique_ptr<controllers::NodeLifecycleController> node_lifecycle;
   std::unique_ptr<controllers::DisruptionController> disruption;
   std::unique_ptr<apiserver::KubernetesEndpointReconciler> kubernetes_endpoints;
@@ -231,6 +233,7 @@ void ControlPlane::stop() {
   if (parts_->cronjobs) parts_->cronjobs->stop();
   if (parts_->lb_ipam) parts_->lb_ipam->stop();
   if (parts_->service_accounts) parts_->service_accounts->stop();
+  if (parts_->root_ca) parts_->root_ca->stop();
   if (parts_->node_lifecycle) parts_->node_lifecycle->stop();
   if (parts_->disruption) parts_->disruption->stop();
   if (parts_->kubernetes_endpoints) parts_->kubernetes_endpoints->stop();
@@ -364,6 +367,11 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   parts->deployments->start();
   parts->service_accounts = std::make_unique<controllers::ServiceAccountController>(*parts->informers, self);
   parts->service_accounts->start();
+  // kube-root-ca.crt in every namespace: what pods verify the API server with.
+  if (!self.ca_pem.empty()) {
+    parts->root_ca = std::make_unique<controllers::RootCaPublisher>(*parts->informers, self, self.ca_pem);
+    parts->root_ca->start();
+  }
   parts->jobs = std::make_unique<controllers::JobController>(*parts->informers, self);
   parts->jobs->start();
   parts->cronjobs = std::make_unique<controllers::CronJobController>(*parts->informers, self);

@@ -141,6 +141,19 @@ TEST_P(TokensWithKubectl, APodBoundTokenDiesWithThePod) {
   EXPECT_THAT(as_token(token, "auth whoami").output, HasSubstr("Unauthorized"));
 }
 
+TEST_P(TokensWithKubectl, EveryNamespaceHasTheClusterCaForItsPods) {
+  std::ifstream in(dir_ / "data" / "pki" / "ca.crt");
+  const std::string ca((std::istreambuf_iterator<char>(in)), {});
+  ASSERT_THAT(ca, StartsWith("-----BEGIN CERTIFICATE-----"));
+  auto published = [&] { return kn("get configmap kube-root-ca.crt -o jsonpath='{.data.ca\\.crt}'").output; };
+  EXPECT_TRUE(wait_until(10, [&] { return published() == ca; })) << published();
+  // Deleted or changed, it comes back as it was.
+  ASSERT_EQ(kn("delete configmap kube-root-ca.crt").exit_code, 0);
+  EXPECT_TRUE(wait_until(10, [&] { return published() == ca; })) << published();
+  ASSERT_EQ(kn("patch configmap kube-root-ca.crt --type=merge -p '{\"data\":{\"ca.crt\":\"forged\"}}'").exit_code, 0);
+  EXPECT_TRUE(wait_until(10, [&] { return published() == ca; })) << published();
+}
+
 INSTANTIATE_TEST_SUITE_P(Kubectl, TokensWithKubectl, ::testing::Values("1.27", "1.33"));
 
 }  // namespace
