@@ -20,5 +20,6 @@ pkg_check_modules(LIBNFTNL REQUIRED IMPORTED_TARGET libnftnl)
 pkg_check_modules(LIBMNL REQUIRED IMPORTED_TARGET libmnl)
 pkg_check_modules(LIBNETFILTER_CONNTRACK REQUIRED IMPORTED_TARGET libnetfilter_conntrack)
 pkg_check_modules(CARES REQUIRED IMPORTED_TARGET libcares)
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)  # secretbox (Secrets at rest)
 find_program(CLANG_BPF NAMES clang-16 clang REQUIRED)  # clang-16: BPF CO-RE and the verifier-friendly codegen we test with
 find_program(BPFTOOL bpftool PATHS /usr/sbin /sbin REQUIRED)

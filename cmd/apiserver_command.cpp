@@ -48,6 +48,14 @@ void register_apiserver(CLI::App& app, std::function<int()>& run) {
   sub->add_option("--service-cidr", o->service_cidr, "ClusterIP range")->capture_default_str();
   sub->add_option("--service-node-port-range", o->node_port_range, "NodePort range")->capture_default_str();
   sub->add_option("--store", o->store, "sqlite, or etcd=http://HOST:PORT")->capture_default_str();
+  sub->add_option("--encryption-provider-config", o->encryption_provider_config,
+                  "EncryptionConfiguration file (apiserver.config.k8s.io/v1): resources encrypted at rest and their providers");
+  sub->add_option("--service-account-signing-key-file", o->service_account_signing_key_file,
+                  "private key (PEM, RSA or EC P-256) that signs service-account tokens; default: DIR/pki/sa.key, made at first start");
+  sub->add_option("--service-account-key-file", o->service_account_key_files,
+                  "more public keys (PEM) that verify service-account tokens, e.g. a previous signing key's; repeatable");
+  sub->add_option("--service-account-issuer", o->service_account_issuer, "the iss of service-account tokens, and their audience")
+      ->capture_default_str();
   sub->add_option("--tls-cert-file", o->tls_cert, "serving certificate (PEM); default: DIR/pki/apiserver.crt, made at first start");
   sub->add_option("--tls-private-key-file", o->tls_key, "serving key (PEM); default: DIR/pki/apiserver.key");
   sub->add_option("--token-file", o->token_file, "file holding the admin bearer token; default: DIR/admin.token");

@@ -14,6 +14,8 @@
 #include "orchestrator/apiserver/allocation_repair.h"
 #include "orchestrator/apiserver/allocators.h"
 #include "orchestrator/apiserver/http_server.h"
+#include "orchestrator/apiserver/jwt.h"
+#include "orchestrator/apiserver/service_account_tokens.h"
 #include "orchestrator/apiserver/rbac_bootstrap.h"
 #include "orchestrator/apiserver/kubeconfig.h"
 #include "orchestrator/apiserver/kubernetes_endpoints.h"
@@ -28,10 +30,12 @@
 #include "orchestrator/controllers/load_balancer_ipam_controller.h"
 #include "orchestrator/controllers/garbage_collector.h"
 #include "orchestrator/controllers/namespace_controller.h"
+#include "orchestrator/controllers/root_ca_publisher.h"
 #include "orchestrator/controllers/service_account_controller.h"
 #include "orchestrator/controllers/disruption_controller.h"
 #include "orchestrator/controllers/node_lifecycle_controller.h"
 #include "orchestrator/controllers/node_ipam_controller.h"
+#include "orchestrator/store/encrypting_store.h"
 #include "orchestrator/store/etcd_store.h"
 #include "orchestrator/store/sqlite_store.h"
 
@@ -39,7 +43,7 @@ namespace switchyard::cmd {
 
 namespace {
 
-Result<std::unique_ptr<store::Store>> open_store(const ControlPlaneOptions& o) {
+Result<std::unique_ptr<store::Store>> open_backend(const ControlPlaneOptions& o) {
   if (o.store == "sqlite") {
     auto s = store::SqliteStore::open(o.data_dir + "/store.db");
     if (!s) return std::unexpected(s.error());
@@ -51,6 +55,21 @@ Result<std::unique_ptr<store::Store>> open_store(const ControlPlaneOptions& o) {
     return std::unique_ptr<store::Store>(std::move(*s));
   }
   return fail(ErrorCode::Invalid, fmt::format("--store {}: expected sqlite or etcd=http://HOST:PORT", o.store));
+}
+
+// The backend, behind the encryption of --encryption-provider-config when one is given. The file
+// is read before the backend opens so that a bad one stops the start with nothing touched.
+Result<std::unique_ptr<store::Store>> open_store(const ControlPlaneOptions& o) {
+  std::optional<store::EncryptionConfig> encryption;
+  if (!o.encryption_provider_config.empty()) {
+    auto config = store::load_encryption_config(o.encryption_provider_config);
+    if (!config) return fail(config.error());
+    encryption = std::move(*config);
+  }
+  auto backend = open_backend(o);
+  if (!backend || !encryption) return backend;
+  for (const auto& [resource, chain] : *encryption) spdlog::info("event=encryption_at_rest resource={}", resource);
+  return std::unique_ptr<store::Store>(std::make_unique<store::EncryptingStore>(std::move(*backend), std::move(*encryption)));
 }
 
 // Creates an object the cluster always has; one that exists already is fine.
@@ -114,6 +133,25 @@ Result<apiserver::KubeletClientConfig> kubelet_client_config(const ControlPlaneO
   k.key_file = leaf.key_file.string();
   return k;
 }
+// The TokenRequest API and its authenticator, with the signing key of the flags or the data dir's.
+Result<std::shared_ptr<apiserver::ServiceAccountTokens>> service_account_tokens(const ControlPlaneOptions& o,
+                                                                                apiserver::ObjectRegistry& registry) {
+  std::filesystem::path signing = o.service_account_signing_key_file;
+  if (signing.empty()) {
+    const auto pki = std::filesystem::path(o.data_dir) / "pki";
+    if (auto ok = apiserver::ensure_private_dir(pki); !ok) return fail(ok.error());
+    signing = pki / "sa.key";
+    if (auto ok = apiserver::ensure_service_account_key(signing); !ok) return fail(with_context(ok.error(), signing.string()));
+  }
+  auto signer = apiserver::JwtSigner::load(signing);
+  if (!signer) return fail(with_context(signer.error(), "--service-account-signing-key-file"));
+  apiserver::JwtVerifier verifier;
+  for (const auto& file : o.service_account_key_files)
+    if (auto ok = verifier.add_keys(file); !ok) return fail(with_context(ok.error(), "--service-account-key-file"));
+  if (o.service_account_issuer.empty()) return fail(ErrorCode::Invalid, "--service-account-issuer: must not be empty");
+  return std::make_shared<apiserver::ServiceAccountTokens>(registry, std::move(*signer), std::move(verifier),
+                                                           apiserver::ServiceAccountTokenOptions{.issuer = o.service_account_issuer});
+}
 }  // namespace
 
 struct ControlPlane::Parts {
@@ -135,6 +173,7 @@ struct ControlPlane::Parts {
   std::unique_ptr<controllers::CronJobController> cronjobs;
   std::unique_ptr<controllers::LoadBalancerIpamController> lb_ipam;
   std::unique_ptr<controllers::ServiceAccountController> service_accounts;
+  std::unique_ptr<controllers::RootCaPublisher> root_ca;
   std::unique_ptr<controllers::NodeLifecycleController> node_lifecycle;
   std::unique_ptr<controllers::NodeIpamController> node_ipam;
   std::unique_ptr<controllers::DisruptionController> disruption;
@@ -196,6 +235,7 @@ void ControlPlane::stop() {
   if (parts_->cronjobs) parts_->cronjobs->stop();
   if (parts_->lb_ipam) parts_->lb_ipam->stop();
   if (parts_->service_accounts) parts_->service_accounts->stop();
+  if (parts_->root_ca) parts_->root_ca->stop();
   if (parts_->node_lifecycle) parts_->node_lifecycle->stop();
   if (parts_->node_ipam) parts_->node_ipam->stop();
   if (parts_->disruption) parts_->disruption->stop();
@@ -287,6 +327,9 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   if (auto ok = apiserver::ensure_bootstrap_rbac(*parts->registry); !ok) return std::unexpected(ok.error());
   if (auto ok = apiserver::ensure_system_priority_classes(*parts->registry); !ok) return std::unexpected(ok.error());
   parts->handler.emplace(*parts->registry, token);
+  auto sa_tokens = service_account_tokens(o, *parts->registry);
+  if (!sa_tokens) return fail(sa_tokens.error());
+  parts->handler->enable_service_account_tokens(std::move(*sa_tokens));
   apiserver::HttpServerOptions server_options{o.listen, o.plain_http ? "" : cert, o.plain_http ? "" : key};
   if (!o.token_auth_file.empty())
     if (auto ok = parts->handler->access().authenticator().load_token_file(o.token_auth_file); !ok) return fail(ok.error());
@@ -336,6 +379,11 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   parts->deployments->start();
   parts->service_accounts = std::make_unique<controllers::ServiceAccountController>(*parts->informers, self);
   parts->service_accounts->start();
+  // kube-root-ca.crt in every namespace: what pods verify the API server with.
+  if (!self.ca_pem.empty()) {
+    parts->root_ca = std::make_unique<controllers::RootCaPublisher>(*parts->informers, self, self.ca_pem);
+    parts->root_ca->start();
+  }
   parts->jobs = std::make_unique<controllers::JobController>(*parts->informers, self);
   parts->jobs->start();
   parts->cronjobs = std::make_unique<controllers::CronJobController>(*parts->informers, self);

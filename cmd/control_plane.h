@@ -21,6 +21,14 @@ struct ControlPlaneOptions {
   std::string service_cidr = "10.96.0.0/12";
   std::string node_port_range = "30000-32767";
   std::string store = "sqlite";
+  // kube-apiserver's --encryption-provider-config: which resources are encrypted at rest, how.
+  std::string encryption_provider_config;
+  // kube-apiserver's service-account token flags: the key that signs (default DIR/pki/sa.key, an
+  // RSA key made at first start), more public keys that verify, the tokens' issuer (and the
+  // audience the API server accepts).
+  std::string service_account_signing_key_file;
+  std::vector<std::string> service_account_key_files;
+  std::string service_account_issuer = "https://kubernetes.default.svc.cluster.local";
   std::string tls_cert, tls_key, token_file;
   // kube-apiserver's --token-auth-file (token,user,uid,"groups") and --client-ca-file (x509
   // client certificates: CN the user, O the groups; default with our own PKI: DIR/pki/ca.crt).

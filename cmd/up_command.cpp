@@ -352,6 +352,14 @@ void register_up(CLI::App& app, std::function<int()>& run) {
   sub->add_option(
       "--load-balancer-ip-pool", o->control_plane.load_balancer_ip_pool,
       "addresses for LoadBalancer Services: IPv4 CIDRs and FIRST-LAST ranges, comma-separated (default: none, they stay pending)");
+  sub->add_option("--encryption-provider-config", o->control_plane.encryption_provider_config,
+                  "the API server's EncryptionConfiguration file: resources encrypted at rest and their providers");
+  sub->add_option("--service-account-signing-key-file", o->control_plane.service_account_signing_key_file,
+                  "private key (PEM) that signs service-account tokens; default: DIR/pki/sa.key, made at first start");
+  sub->add_option("--service-account-key-file", o->control_plane.service_account_key_files,
+                  "more public keys (PEM) that verify service-account tokens; repeatable");
+  sub->add_option("--service-account-issuer", o->control_plane.service_account_issuer, "the iss of service-account tokens")
+      ->capture_default_str();
   sub->add_option("--service-cidr", o->control_plane.service_cidr, "ClusterIP range")->capture_default_str();
   sub->add_option("--node-monitor-grace-period", o->control_plane.node_monitor_grace_period_seconds,
                   "seconds without a Lease renewal or Ready heartbeat before a node is Ready=Unknown and tainted unreachable")

@@ -7,6 +7,7 @@ set -euo pipefail
 runtime=(
   libc-ares2 libsqlite3-0 libnetfilter-conntrack3 libnfnetlink0 libnftnl11 libmnl0
   libbpf1 libelf1 zlib1g libspdlog1.10 libfmt9 libyaml-cpp0.7 libssl3 libstdc++6
+  libsodium23  # secretbox encryption of Secrets at rest
   ca-certificates tzdata  # tzdata: CronJob time zones
   libgrpc++1.51 libgrpc29 libprotobuf32 libabsl20220623 libre2-9  # the CRI client (gRPC)
 )
@@ -21,6 +22,7 @@ packages=(
   nlohmann-json3-dev libspdlog-dev libfmt-dev libyaml-cpp-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsqlite3-dev libssl-dev
+  libsodium-dev  # the secretbox provider of --encryption-provider-config
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc  # the kubelet's CRI client
   libabsl-dev tzdata  # CronJob time zones (absl::time reads /usr/share/zoneinfo)
   # real peers and clients used by tests and benchmarks

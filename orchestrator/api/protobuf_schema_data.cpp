@@ -8,6 +8,8 @@
 // The core/v1 ConfigMap, Secret and ServiceAccount messages at the very end: kubernetes/api 10b39a39b
 // core/v1/types.go.
 // The scheduling/v1 and policy/v1 messages after them, from kubernetes/api's Go tags likewise.
+// The authentication/v1 TokenRequest and SelfSubjectReview messages at the end: kubernetes/api's
+// authentication/v1 Go tags (UserInfo.extra left out: never sent).
 // The batch/v1 messages (Job, CronJob and theirs) were added by the generator run on kubernetes/api
 // 10b39a39bcee batch/v1/types.go, roots batch/v1.{Job,JobList,CronJob,CronJobList}; JobSpec.scheduling
 // (scheduling/v1alpha3, alpha) left out.
@@ -1428,6 +1430,34 @@ message batch/v1.PodFailurePolicyOnExitCodesRequirement
 message batch/v1.PodFailurePolicyOnPodConditionsPattern
   1 type string always
   2 status string always
+message authentication/v1.TokenRequest
+  1 metadata m:meta/v1.ObjectMeta
+  2 spec m:authentication/v1.TokenRequestSpec always
+  3 status m:authentication/v1.TokenRequestStatus
+message authentication/v1.TokenRequestSpec
+  1 audiences []string always
+  4 expirationSeconds ?int64 always
+  3 boundObjectRef ?m:authentication/v1.BoundObjectReference always
+message authentication/v1.TokenRequestStatus
+  1 token string always
+  2 expirationTimestamp time always
+message authentication/v1.BoundObjectReference
+  1 kind string
+  2 apiVersion string
+  3 name string
+  4 uid string
+message authentication/v1.SelfSubjectReview
+  1 metadata m:meta/v1.ObjectMeta
+  2 status m:authentication/v1.SelfSubjectReviewStatus
+message authentication/v1.SelfSubjectReviewStatus
+  1 userInfo m:authentication/v1.UserInfo
+message authentication/v1.UserInfo
+  1 username string
+  2 uid string
+  3 groups []string
+message authentication/v1beta1.SelfSubjectReview
+  1 metadata m:meta/v1.ObjectMeta
+  2 status m:authentication/v1.SelfSubjectReviewStatus
 )schema";
 
 }  // namespace switchyard::api::protobuf

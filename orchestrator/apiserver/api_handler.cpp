@@ -130,6 +130,11 @@ static RequestCredentials credentials_of(const HttpRequest& req) {
   return {req.authorization, req.client_certificate_cn, &req.client_certificate_organizations};
 }
 
+void ApiHandler::enable_service_account_tokens(std::shared_ptr<ServiceAccountTokens> tokens) {
+  service_account_tokens_ = tokens;
+  access_.authenticator().add_token_authenticator([tokens](std::string_view token) { return tokens->authenticate(token); });
+}
+
 bool ApiHandler::authorized(const HttpRequest& req) const { return access_.authenticate(credentials_of(req)).has_value(); }
 
 ApiResult<UserInfo> ApiHandler::admit(const HttpRequest& req) const {
@@ -244,6 +249,15 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
     auto evicted = evict_pod(registry_, r->ns, r->name, *body);
     return evicted ? json_response(201, *evicted) : error_response(evicted.error());
   }
+  if (r->subresource == "token") {
+    if (req.method != "POST") return error_response(method_not_allowed());
+    if (!service_account_tokens_) return error_response(not_found_path());
+    ApiError err;
+    auto body = parse_body(req, err);
+    if (!body) return error_response(err);
+    auto issued = service_account_tokens_->request_token(r->ns, r->name, *body);
+    return issued ? json_response(201, *issued) : error_response(issued.error());
+  }
   if (r->subresource == "finalize" && req.method != "PUT") return error_response(method_not_allowed());
 
   if (res.create_only) {  // access reviews: answered, not stored
@@ -251,6 +265,14 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
     ApiError err;
     auto body = parse_body(req, err);
     if (!body) return error_response(err);
+    if (res.kind == "SelfSubjectReview") {
+      Json info = {{"username", user->name}, {"groups", user->groups}};
+      if (!user->uid.empty()) info["uid"] = user->uid;
+      return json_response(201, Json{{"kind", "SelfSubjectReview"},
+                                     {"apiVersion", res.api_version()},
+                                     {"metadata", {{"creationTimestamp", nullptr}}},
+                                     {"status", {{"userInfo", info}}}});
+    }
     auto review = res.kind == "SelfSubjectAccessReview"  ? access_.self_subject_access_review(*body, *user)
                   : res.kind == "SelfSubjectRulesReview" ? access_.self_subject_rules_review(*body, *user)
                                                          : access_.subject_access_review(*body, r->ns);

@@ -12,6 +12,7 @@
 #include "orchestrator/apiserver/access_control.h"
 #include "orchestrator/apiserver/content_negotiation.h"
 #include "orchestrator/apiserver/object_registry.h"
+#include "orchestrator/apiserver/service_account_tokens.h"
 
 namespace switchyard::apiserver {
 
@@ -57,6 +58,8 @@ class ApiHandler {
   ApiResult<UserInfo> admit(const HttpRequest& req) const;
   // The token file, client certificates: set before serving.
   AccessControl& access() { return access_; }
+  // The TokenRequest API and the authenticator of its tokens: set before serving.
+  void enable_service_account_tokens(std::shared_ptr<ServiceAccountTokens> tokens);
   // Non-watch requests. Returns a WatchRequest instead when the request is a watch.
   HttpResponse handle(const HttpRequest& req, std::optional<WatchRequest>& watch);
   ObjectRegistry& registry() { return registry_; }
@@ -71,6 +74,7 @@ class ApiHandler {
 
   ObjectRegistry& registry_;
   AccessControl access_;
+  std::shared_ptr<ServiceAccountTokens> service_account_tokens_;
 };
 
 // Discovery and OpenAPI documents (discovery.cpp).

@@ -125,6 +125,8 @@ std::optional<UserInfo> Authenticator::authenticate(const RequestCredentials& c)
       add_authenticated(u);
       return u;
     }
+    for (const auto& next : token_authenticators_)
+      if (auto u = next(token)) return u;
   }
   return std::nullopt;
 }

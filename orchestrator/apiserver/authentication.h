@@ -4,6 +4,7 @@
 // (CN: the user, O: its groups). Every authenticated user is also in system:authenticated.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,6 +42,10 @@ class Authenticator {
   Result<void> add_tokens(std::string_view csv, std::string_view source);
   // Client certificates verified by the transport are users (the server passes their CN and O).
   void accept_client_certificates(bool on) { client_certificates_ = on; }
+  // A bearer-token authenticator tried after the static tokens (service-account JWTs); it
+  // returns the complete user (groups included) or nullopt.
+  using TokenAuthenticator = std::function<std::optional<UserInfo>(std::string_view token)>;
+  void add_token_authenticator(TokenAuthenticator f) { token_authenticators_.push_back(std::move(f)); }
 
   // No credential of any kind is configured (tests on plain HTTP): every request is the admin.
   bool open() const { return admin_token_.empty() && tokens_.empty() && !client_certificates_; }
@@ -51,6 +56,7 @@ class Authenticator {
   std::string admin_token_;
   std::unordered_map<std::string, UserInfo> tokens_;
   bool client_certificates_ = false;
+  std::vector<TokenAuthenticator> token_authenticators_;
 };
 
 // The admin's identity (the admin token, and every request of an open server).

@@ -1,5 +1,7 @@
 // Legacy discovery (/api, /apis, APIResourceLists) and the OpenAPI v3 documents kubectl reads
 // to learn that the server validates fields itself (fieldValidation on PATCH).
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "orchestrator/apiserver/api_handler.h"
@@ -28,11 +30,14 @@ Json api_group_list() {
   Json groups = Json::array();
   for (const auto& r : served_resources()) {
     if (r.group.empty()) continue;
-    bool seen = false;
-    for (const auto& g : groups) seen |= g["name"] == r.group;
-    if (seen) continue;
     Json v = {{"groupVersion", r.api_version()}, {"version", r.version}};
-    groups.push_back({{"name", r.group}, {"versions", {v}}, {"preferredVersion", v}});
+    // The first version listed for a group is its preferred one; later ones are added after it.
+    auto group = std::find_if(groups.begin(), groups.end(), [&](const Json& g) { return g["name"] == r.group; });
+    if (group == groups.end()) {
+      groups.push_back({{"name", r.group}, {"versions", {v}}, {"preferredVersion", v}});
+    } else if (std::find((*group)["versions"].begin(), (*group)["versions"].end(), v) == (*group)["versions"].end()) {
+      (*group)["versions"].push_back(v);
+    }
   }
   return {{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", groups}};
 }
@@ -71,6 +76,8 @@ Json api_resource_list(std::string_view group, std::string_view version) {
       // kubectl scale finds the Scale's group and version here; kubectl drain the Eviction's.
       if (sub == "scale") sub_entry.update({{"group", "autoscaling"}, {"version", "v1"}, {"kind", "Scale"}});
       if (sub == "eviction") sub_entry.update({{"group", "policy"}, {"version", "v1"}, {"kind", "Eviction"}, {"verbs", {"create"}}});
+      if (sub == "token")
+        sub_entry.update({{"group", "authentication.k8s.io"}, {"version", "v1"}, {"kind", "TokenRequest"}, {"verbs", {"create"}}});
       resources.push_back(sub_entry);
     }
   }

@@ -101,7 +101,7 @@ static ApiError store_failure(const store::StoreError& e) {
 }
 
 ApiResult<Json> ObjectRegistry::read_object(const ResourceInfo& r, const std::string& key, bool must_exist, const std::string& name,
-                                            store::Revision* mod_revision) {
+                                            store::Revision* mod_revision, bool* stale) {
   auto kv = store_.get(key);
   if (!kv) return std::unexpected(store_failure(kv.error()));
   if (!*kv) {
@@ -109,6 +109,7 @@ ApiResult<Json> ObjectRegistry::read_object(const ResourceInfo& r, const std::st
     return Json();
   }
   if (mod_revision) *mod_revision = (*kv)->mod_revision;
+  if (stale) *stale = (*kv)->stale;
   return with_version(Json::parse((*kv)->value), (*kv)->mod_revision);
 }
 
@@ -348,7 +349,8 @@ ApiResult<Json> ObjectRegistry::update(const ResourceInfo& r, const std::string&
   const bool status_only = mode == UpdateMode::Status;
   const std::string key = storage_key(r, ns, name);
   store::Revision mod = 0;
-  auto old = read_object(r, key, true, name, &mod);
+  bool stale = false;
+  auto old = read_object(r, key, true, name, &mod, &stale);
   if (!old) return old;
   api::Object obj;
   if (auto a = admit(r, body, fv, warnings, obj); !a) return std::unexpected(a.error());
@@ -413,7 +415,9 @@ ApiResult<Json> ObjectRegistry::update(const ResourceInfo& r, const std::string&
   Json old_cmp = *old;
   old_cmp["metadata"].erase("resourceVersion");
   if (stored.value("spec", Json()) != old_cmp.value("spec", Json())) stored["metadata"]["generation"] = om.generation + 1;
-  if (stored == old_cmp) return *old;  // no-op updates do not bump the resourceVersion
+  // No-op updates do not bump the resourceVersion, unless the stored value is stale: an update
+  // is how a value moves to the current encryption key.
+  if (stored == old_cmp && !stale) return *old;
   auto rev = store_.update(key, stored.dump(), mod);
   if (*allocation) finish_allocation(**allocation, rev.has_value());
   if (!rev) {

@@ -87,8 +87,9 @@ class ObjectRegistry {
   void set_event_ttl(std::chrono::seconds ttl) { event_ttl_seconds_ = ttl.count(); }
 
  private:
+  // `stale`: the store read it through an encryption key that no longer writes (rewrite it).
   ApiResult<Json> read_object(const ResourceInfo& r, const std::string& key, bool must_exist, const std::string& name,
-                              store::Revision* mod_revision);
+                              store::Revision* mod_revision, bool* stale = nullptr);
   ApiResult<Json> admit(const ResourceInfo& r, const Json& body, FieldValidation fv, std::vector<std::string>& warnings, api::Object& out);
   enum class UpdateMode { Main, Status, Finalize };
   ApiResult<Json> update(const ResourceInfo& r, const std::string& ns, const std::string& name, const Json& body, UpdateMode mode,

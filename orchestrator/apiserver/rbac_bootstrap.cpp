@@ -66,7 +66,8 @@ std::vector<Json> bootstrap_cluster_roles() {
                                                            "/openapi/*", "/readyz", "/version", "/version/"})}),
       cluster_role("system:public-info-viewer", {url_rule({"get"}, {"/healthz", "/livez", "/readyz", "/version", "/version/"})}),
       cluster_role("system:basic-user",
-                   {rule({"create"}, {"authorization.k8s.io"}, {"selfsubjectaccessreviews", "selfsubjectrulesreviews"})}),
+                   {rule({"create"}, {"authentication.k8s.io"}, {"selfsubjectreviews"}),
+                    rule({"create"}, {"authorization.k8s.io"}, {"selfsubjectaccessreviews", "selfsubjectrulesreviews"})}),
       // For components that authenticate and authorize their own clients through the API server.
       cluster_role("system:auth-delegator", {rule({"create"}, {"authentication.k8s.io"}, {"tokenreviews"}),
                                              rule({"create"}, {"authorization.k8s.io"}, {"subjectaccessreviews"})}),

@@ -17,7 +17,7 @@ const std::vector<ResourceInfo>& served_resources() {
       {"apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision", true, {}, {}},
       {"", "v1", "configmaps", "configmap", "ConfigMap", true, {"cm"}, {}},
       {"", "v1", "secrets", "secret", "Secret", true, {}, {}},
-      {"", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, {"sa"}, {}},
+      {"", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, {"sa"}, {"token"}},
       {"scheduling.k8s.io", "v1", "priorityclasses", "priorityclass", "PriorityClass", false, {"pc"}, {}},
       {"policy", "v1", "poddisruptionbudgets", "poddisruptionbudget", "PodDisruptionBudget", true, {"pdb"}, {"status"}},
       {"batch", "v1", "jobs", "job", "Job", true, {}, {"status"}},
@@ -36,6 +36,9 @@ const std::vector<ResourceInfo>& served_resources() {
        {},
        false,
        true},
+      // kubectl auth whoami: v1 from kubectl 1.28, v1beta1 before.
+      {"authentication.k8s.io", "v1", "selfsubjectreviews", "selfsubjectreview", "SelfSubjectReview", false, {}, {}, false, true},
+      {"authentication.k8s.io", "v1beta1", "selfsubjectreviews", "selfsubjectreview", "SelfSubjectReview", false, {}, {}, false, true},
       {"authorization.k8s.io", "v1", "subjectaccessreviews", "subjectaccessreview", "SubjectAccessReview", false, {}, {}, false, true},
       {"authorization.k8s.io",
        "v1",

@@ -44,6 +44,10 @@ struct KeyValue {
   std::string value;
   Revision create_revision = 0;
   Revision mod_revision = 0;
+  // Read through an encryption provider key that no longer writes (or in plaintext where a
+  // provider now encrypts): an update should store it again even when it did not change, as
+  // kube-apiserver's storage rewrites stale values (EncryptingStore sets it).
+  bool stale = false;
 
   friend bool operator==(const KeyValue&, const KeyValue&) = default;
 };
