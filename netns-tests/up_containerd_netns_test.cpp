@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -23,6 +24,8 @@ using testing::ChildProcess;
 using ::testing::HasSubstr;
 using testing::run;
 using testing::wait_until;
+
+int lines_of(const std::string& text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
 
 class UpWithContainerd : public ::testing::Test {
  protected:
@@ -108,6 +111,54 @@ TEST_F(UpWithContainerd, RunsItsOwnContainerdWithTheImagesOfImagesDir) {
             "")
       << "containerd outlived up";
   EXPECT_THAT(kubelet::runtime::mounts_under(dir_), ::testing::IsEmpty());
+}
+
+TEST_F(UpWithContainerd, AKilledUpStartsAgainAndAdoptsItsRunningPods) {
+  const std::vector<std::string> argv{"nsenter",
+                                      "--net=/run/netns/" + netns_.name(),
+                                      SWITCHYARD_BINARY,
+                                      "up",
+                                      "--data-dir",
+                                      (dir_ / "cluster").string(),
+                                      "--node-name",
+                                      "node-cri",
+                                      "--node-ip",
+                                      "10.81.0.2",
+                                      "--healthz-bind-address",
+                                      "127.0.0.1:10256",
+                                      "--images-dir",
+                                      SWITCHYARD_TEST_IMAGES_DIR};
+  up_ = std::make_unique<ChildProcess>(argv, (dir_ / "up.log").string());
+  ASSERT_TRUE(wait_until(90, [&] { return output().find("Container runtime:") != std::string::npos; })) << output();
+  const std::string kubectl = "nsenter --net=/run/netns/" + netns_.name() + " /usr/lib/google-cloud-sdk/bin/kubectl.1.33 --kubeconfig " +
+                              (dir_ / "cluster" / "kubeconfig").string() + " ";
+  auto created = run(kubectl + "run sleeper --image=switchyard.local/busybox:1 --command -- sleep 3600 2>&1");
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  auto container_id = [&] { return run(kubectl + "get pod sleeper -o jsonpath={.status.containerStatuses[0].containerID}").output; };
+  ASSERT_TRUE(wait_until(60, [&] {
+    return run(kubectl + "get pod sleeper --no-headers").output.find("1/1   Running   0") != std::string::npos;
+  })) << run(kubectl + "get pod sleeper -o yaml").output;
+  const std::string before = container_id();
+  ASSERT_THAT(before, ::testing::StartsWith("containerd://"));
+
+  // kill -9: nothing stops containerd, which keeps running without its supervisor.
+  up_->kill_now(SIGKILL);
+  ASSERT_TRUE(up_->wait_exit(30).has_value());
+  const std::string config = (kubelet::runtime::node_containerd_dir(dir_ / "cluster") / "config.toml").string();
+  EXPECT_NE(run("pgrep -f '[-]-config " + config + "'").output, "") << "containerd went with up";
+
+  // The next up stops the orphaned containerd, starts its own, and adopts the pod: same
+  // container, no restart.
+  std::ofstream(dir_ / "up.log", std::ios::trunc);
+  up_ = std::make_unique<ChildProcess>(argv, (dir_ / "up.log").string());
+  ASSERT_TRUE(wait_until(90, [&] { return output().find("Container runtime:") != std::string::npos; })) << output();
+  EXPECT_THAT(output(), HasSubstr("event=orphaned_containerd_stopped"));
+  EXPECT_TRUE(wait_until(30, [&] {
+    return run(kubectl + "get pod sleeper --no-headers").output.find("1/1   Running   0") != std::string::npos;
+  })) << run(kubectl + "get pod sleeper -o yaml").output;
+  EXPECT_EQ(container_id(), before);
+  EXPECT_EQ(run(kubectl + "exec sleeper -- echo still here 2>&1").output, "still here\n");
+  EXPECT_EQ(lines_of(run("pgrep -f '[-]-config " + config + "'").output), 1) << "one containerd";
 }
 
 }  // namespace

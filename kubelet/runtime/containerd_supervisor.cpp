@@ -14,6 +14,8 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "kubelet/cri/cri_client.h"
 
@@ -42,6 +44,33 @@ std::string log_tail(const std::filesystem::path& log) {
   return ss.str();
 }
 
+// A containerd still running on our config: left behind when the process that supervised it was
+// killed with SIGKILL (nothing could stop it). Two on one root cannot run, so it is stopped,
+// SIGTERM then SIGKILL; the pods keep running in their shims and the new containerd adopts them.
+void stop_orphaned_containerd(const std::string& config) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) continue;
+    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+    const std::string cmdline((std::istreambuf_iterator<char>(in)), {});
+    std::vector<std::string> args;
+    for (std::size_t start = 0; start < cmdline.size();) {
+      auto end = cmdline.find('\0', start);
+      if (end == std::string::npos) end = cmdline.size();
+      args.push_back(cmdline.substr(start, end - start));
+      start = end + 1;
+    }
+    if (args.size() != 3 || args[1] != "--config" || args[2] != config) continue;
+    const pid_t pid = std::stoi(name);
+    spdlog::warn("event=orphaned_containerd_stopped pid={} config={}", pid, config);
+    ::kill(pid, SIGTERM);
+    for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (::kill(pid, 0) == 0) ::kill(pid, SIGKILL);
+    for (int i = 0; i < 50 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 }  // namespace
 
 ContainerdSupervisor::ContainerdSupervisor(ContainerdOptions options) : options_(std::move(options)), paths_(options_.data_dir) {}
@@ -51,6 +80,7 @@ Result<std::unique_ptr<ContainerdSupervisor>> ContainerdSupervisor::start(Contai
     return fail(ErrorCode::NotFound, options.containerd_binary + " is not installed (Debian package containerd)");
   if (auto r = write_containerd_files(options); !r) return fail(r.error());
   auto supervisor = std::unique_ptr<ContainerdSupervisor>(new ContainerdSupervisor(std::move(options)));
+  stop_orphaned_containerd(supervisor->paths_.config.string());
   {
     std::lock_guard lock(supervisor->mutex_);
     if (auto r = supervisor->spawn(); !r) return fail(r.error());
