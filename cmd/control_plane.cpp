@@ -24,6 +24,7 @@
 #include "orchestrator/controllers/deployment_controller.h"
 #include "orchestrator/controllers/job_controller.h"
 #include "orchestrator/controllers/cronjob_controller.h"
+#include "orchestrator/controllers/statefulset_controller.h"
 #include "orchestrator/controllers/endpointslice_controller.h"
 #include "orchestrator/scheduler/scheduler.h"
 #include "orchestrator/controllers/replicaset_controller.h"
@@ -171,6 +172,7 @@ struct ControlPlane::Parts {
   std::unique_ptr<controllers::DeploymentController> deployments;
   std::unique_ptr<controllers::JobController> jobs;
   std::unique_ptr<controllers::CronJobController> cronjobs;
+  std::unique_ptr<controllers::StatefulSetController> statefulsets;
   std::unique_ptr<controllers::LoadBalancerIpamController> lb_ipam;
   std::unique_ptr<controllers::ServiceAccountController> service_accounts;
   std::unique_ptr<controllers::RootCaPublisher> root_ca;
@@ -233,6 +235,7 @@ void ControlPlane::stop() {
   if (parts_->deployments) parts_->deployments->stop();
   if (parts_->jobs) parts_->jobs->stop();
   if (parts_->cronjobs) parts_->cronjobs->stop();
+  if (parts_->statefulsets) parts_->statefulsets->stop();
   if (parts_->lb_ipam) parts_->lb_ipam->stop();
   if (parts_->service_accounts) parts_->service_accounts->stop();
   if (parts_->root_ca) parts_->root_ca->stop();
@@ -388,6 +391,8 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   parts->jobs->start();
   parts->cronjobs = std::make_unique<controllers::CronJobController>(*parts->informers, self);
   parts->cronjobs->start();
+  parts->statefulsets = std::make_unique<controllers::StatefulSetController>(*parts->informers, self);
+  parts->statefulsets->start();
   if (!lb_pool->empty()) {
     parts->lb_ipam = std::make_unique<controllers::LoadBalancerIpamController>(*parts->informers, self, std::move(*lb_pool));
     parts->lb_ipam->start();

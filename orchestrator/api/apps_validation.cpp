@@ -7,8 +7,6 @@
 
 namespace switchyard::api {
 
-namespace {
-
 // Go's %#v of a map[string]string, keys sorted as fmt prints them.
 std::string go_string_map(const StringMap& m) {
   if (m.empty()) return "map[string]string(nil)";
@@ -35,6 +33,8 @@ std::string go_label_selector(const LabelSelectorSpec& s) {
   }
   return fmt::format("v1.LabelSelector{{MatchLabels:{}, MatchExpressions:{}}}", go_string_map(s.match_labels), exprs);
 }
+
+namespace {
 
 // Go's %#v of an intstr.IntOrString.
 std::string go_int_or_string(const IntOrString& v) {
@@ -216,6 +216,8 @@ FieldErrors validate_update(const Object& o, const Object& old) {
   for (auto& e : validate_policy_update(o, old)) errs.push_back(std::move(e));
   auto batch = validate_batch_update(o, old);
   errs.insert(errs.end(), batch.begin(), batch.end());
+  auto sts = validate_statefulset_update(o, old);
+  errs.insert(errs.end(), sts.begin(), sts.end());
   return errs;
 }
 

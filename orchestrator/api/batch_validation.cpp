@@ -17,17 +17,6 @@ void nonnegative(FieldErrors& errs, const FieldPath& p, std::optional<std::int64
   if (v && *v < 0) errs.push_back(invalid(p, rendered(*v), "must be greater than or equal to 0"));
 }
 
-std::string go_string_map(const StringMap& m) {
-  if (m.empty()) return "map[string]string(nil)";
-  std::string out = "map[string]string{";
-  bool first = true;
-  for (const auto& [k, v] : m) {
-    out += fmt::format("{}{}:{}", first ? "" : ", ", go_quoted(k), go_quoted(v));
-    first = false;
-  }
-  return out + "}";
-}
-
 std::optional<LabelSelector> parse_selector(const LabelSelectorSpec& s, const FieldPath& p, FieldErrors* errs) {
   std::vector<LabelSelectorExpression> exprs;
   for (const auto& e : s.match_expressions) exprs.push_back({e.key, e.operator_, e.values});

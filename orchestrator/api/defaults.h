@@ -34,6 +34,9 @@ void apply_defaults(ControllerRevision& c);
 // generated selector and labels once the Job has a uid; CronJob Allow, history 3 and 1.
 void apply_defaults(Job& j);
 void apply_defaults(CronJob& c);
+// apps/v1 StatefulSet (statefulset_defaults.cpp): OrderedReady, RollingUpdate with partition 0,
+// one replica, history 10, Retain/Retain claims.
+void apply_defaults(StatefulSet& s);
 void apply_defaults(Namespace& n);
 void apply_defaults(Endpoints& e);
 void apply_defaults(EndpointSlice& e);

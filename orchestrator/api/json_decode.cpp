@@ -6,6 +6,7 @@
 #include "orchestrator/api/apps_codec.h"
 #include "orchestrator/api/config_codec.h"
 #include "orchestrator/api/batch_codec.h"
+#include "orchestrator/api/statefulset_codec.h"
 #include "orchestrator/api/json_reader.h"
 
 namespace switchyard::api {
@@ -451,6 +452,7 @@ constexpr KindEntry kKinds[] = {
     {"policy/v1", "PodDisruptionBudget", &decode_kind<PodDisruptionBudget>},
     {"batch/v1", "Job", &decode_kind<Job>},
     {"batch/v1", "CronJob", &decode_kind<CronJob>},
+    {"apps/v1", "StatefulSet", &decode_kind<StatefulSet>},
 };
 const KindEntry* find_kind(std::string_view api_version, std::string_view kind) {
   for (const auto& k : kKinds)

@@ -4,6 +4,7 @@
 #include "orchestrator/api/apps_codec.h"
 #include "orchestrator/api/config_codec.h"
 #include "orchestrator/api/batch_codec.h"
+#include "orchestrator/api/statefulset_codec.h"
 #include "orchestrator/api/json_reader.h"
 
 namespace switchyard::api {

@@ -13,6 +13,9 @@
 // The batch/v1 messages (Job, CronJob and theirs) were added by the generator run on kubernetes/api
 // 10b39a39bcee batch/v1/types.go, roots batch/v1.{Job,JobList,CronJob,CronJobList}; JobSpec.scheduling
 // (scheduling/v1alpha3, alpha) left out.
+// apps/v1 StatefulSet and its messages (core/v1.PersistentVolumeClaim and its status, for
+// volumeClaimTemplates), at the very end: the generator on kubernetes/api 10b39a39bcee apps/v1 and
+// core/v1 types.go, roots apps/v1.{StatefulSet,StatefulSetList}, only the messages not here before.
 #include "orchestrator/api/protobuf_schema.h"
 
 namespace switchyard::api::protobuf {
@@ -1458,6 +1461,80 @@ message authentication/v1.UserInfo
 message authentication/v1beta1.SelfSubjectReview
   1 metadata m:meta/v1.ObjectMeta
   2 status m:authentication/v1.SelfSubjectReviewStatus
+message apps/v1.StatefulSet
+  1 metadata m:meta/v1.ObjectMeta
+  2 spec m:apps/v1.StatefulSetSpec
+  3 status m:apps/v1.StatefulSetStatus
+message apps/v1.StatefulSetList
+  1 metadata m:meta/v1.ListMeta
+  2 items []m:apps/v1.StatefulSet always
+message apps/v1.StatefulSetSpec
+  1 replicas ?int32
+  2 selector ?m:meta/v1.LabelSelector always
+  3 template m:core/v1.PodTemplateSpec always
+  4 volumeClaimTemplates []m:core/v1.PersistentVolumeClaim
+  5 serviceName string always
+  6 podManagementPolicy string
+  7 updateStrategy m:apps/v1.StatefulSetUpdateStrategy
+  8 revisionHistoryLimit ?int32
+  9 minReadySeconds int32
+  10 persistentVolumeClaimRetentionPolicy ?m:apps/v1.StatefulSetPersistentVolumeClaimRetentionPolicy
+  11 ordinals ?m:apps/v1.StatefulSetOrdinals
+message apps/v1.StatefulSetStatus
+  1 observedGeneration int64
+  2 replicas int32 always
+  3 readyReplicas int32
+  4 currentReplicas int32
+  5 updatedReplicas int32
+  6 currentRevision string
+  7 updateRevision string
+  9 collisionCount ?int32
+  10 conditions []m:apps/v1.StatefulSetCondition
+  11 availableReplicas int32 always
+message core/v1.PersistentVolumeClaim
+  1 metadata m:meta/v1.ObjectMeta
+  2 spec m:core/v1.PersistentVolumeClaimSpec
+  3 status m:core/v1.PersistentVolumeClaimStatus
+message apps/v1.StatefulSetUpdateStrategy
+  1 type string
+  2 rollingUpdate ?m:apps/v1.RollingUpdateStatefulSetStrategy
+message apps/v1.StatefulSetPersistentVolumeClaimRetentionPolicy
+  1 whenDeleted string
+  2 whenScaled string
+message apps/v1.StatefulSetOrdinals
+  1 start int32 always
+message apps/v1.StatefulSetCondition
+  1 type string always
+  2 status string always
+  3 lastTransitionTime time
+  4 reason string
+  5 message string
+message core/v1.PersistentVolumeClaimStatus
+  1 phase string
+  2 accessModes []string
+  3 capacity map:string:quantity
+  4 conditions []m:core/v1.PersistentVolumeClaimCondition
+  5 allocatedResources map:string:quantity
+  7 allocatedResourceStatuses map:string:string
+  8 currentVolumeAttributesClassName ?string
+  9 modifyVolumeStatus ?m:core/v1.ModifyVolumeStatus
+  10 healthStatus ?m:core/v1.VolumeHealthStatus
+message apps/v1.RollingUpdateStatefulSetStrategy
+  1 partition ?int32
+  2 maxUnavailable ?intstr
+message core/v1.PersistentVolumeClaimCondition
+  1 type string always
+  2 status string always
+  3 lastProbeTime time
+  4 lastTransitionTime time
+  5 reason string
+  6 message string
+message core/v1.ModifyVolumeStatus
+  1 targetVolumeAttributesClassName string
+  2 status string always
+message core/v1.VolumeHealthStatus
+  1 healthConditions []m:core/v1.VolumeHealthCondition
+  2 lastTransitionTime time
 )schema";
 
 }  // namespace switchyard::api::protobuf

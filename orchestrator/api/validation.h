@@ -53,6 +53,12 @@ std::expected<LabelSelector, FieldErrors> label_selector_from_json(const nlohman
 FieldErrors validate(const Job& o);
 FieldErrors validate(const CronJob& o);
 FieldErrors validate_batch_update(const Object& o, const Object& old);
+// apps/v1 StatefulSet (statefulset_validation.cpp).
+FieldErrors validate(const StatefulSet& o);
+FieldErrors validate_statefulset_update(const Object& o, const Object& old);
+// Go's %#v of a metav1.LabelSelector and of a map[string]string (apps_validation.cpp).
+std::string go_label_selector(const LabelSelectorSpec& s);
+std::string go_string_map(const StringMap& m);
 FieldErrors validate(const Object& o, const ClusterNetworkConfig& net);
 // What only an update can break (the strategies' ValidateUpdate): the workloads' selectors are
 // immutable. `old` is the stored object; empty for kinds with no such rules.

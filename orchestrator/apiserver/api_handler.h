@@ -101,6 +101,9 @@ std::optional<Json> policy_cells(const std::string& kind, const Json& object, co
 // The batch/v1 kinds' (batch_tables.cpp).
 std::optional<Json> batch_columns(const std::string& kind);
 std::optional<Json> batch_cells(const std::string& kind, const Json& object, const std::string& age);
+// StatefulSet's (statefulset_tables.cpp).
+std::optional<Json> statefulset_columns(const std::string& kind);
+std::optional<Json> statefulset_cells(const std::string& kind, const Json& object, const std::string& age);
 // apimachinery's duration.HumanDuration ("2m30s"), tables.cpp.
 std::string human_duration(long long seconds);
 

@@ -100,14 +100,14 @@ constexpr auto kWorkloadRules = std::to_array<ListRule>(
      // A CronJob's pod template sits one level deeper; its containers and their env merge by name.
      ListRule{"CronJob", "spec.jobTemplate.spec.template.spec.containers", merge_by("name")},
      ListRule{"CronJob", "spec.jobTemplate.spec.template.spec.containers[].env", merge_by("name")},
-     ListRule{"CronJob", "status.active", atomic()}});
+     ListRule{"CronJob", "status.active", atomic()}, SWITCHYARD_WORKLOAD_RULES("StatefulSet")});
 
 #undef SWITCHYARD_WORKLOAD_RULES
 #undef SWITCHYARD_TEMPLATE_LISTS
 #undef SWITCHYARD_CONTAINER_LISTS
 
 // The RBAC kinds have no list rules: their lists (rules, subjects) are replaced whole, as upstream.
-constexpr std::array<std::string_view, 19> kKinds{"Namespace",
+constexpr std::array<std::string_view, 20> kKinds{"Namespace",
                                                   "Pod",
                                                   "Service",
                                                   "Endpoints",
@@ -125,7 +125,8 @@ constexpr std::array<std::string_view, 19> kKinds{"Namespace",
                                                   "PriorityClass",
                                                   "PodDisruptionBudget",
                                                   "Job",
-                                                  "CronJob"};
+                                                  "CronJob",
+                                                  "StatefulSet"};
 // ConfigMap, Secret, ServiceAccount: no list rules either (a ServiceAccount's secrets are replaced whole).
 constexpr std::array<std::string_view, 3> kConfigKinds{"ConfigMap", "Secret", "ServiceAccount"};
 

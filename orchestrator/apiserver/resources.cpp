@@ -15,6 +15,7 @@ const std::vector<ResourceInfo>& served_resources() {
       {"apps", "v1", "deployments", "deployment", "Deployment", true, {"deploy"}, {"status", "scale"}},
       {"apps", "v1", "replicasets", "replicaset", "ReplicaSet", true, {"rs"}, {"status", "scale"}},
       {"apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision", true, {}, {}},
+      {"apps", "v1", "statefulsets", "statefulset", "StatefulSet", true, {"sts"}, {"status", "scale"}},
       {"", "v1", "configmaps", "configmap", "ConfigMap", true, {"cm"}, {}},
       {"", "v1", "secrets", "secret", "Secret", true, {}, {}},
       {"", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, {"sa"}, {"token"}},

@@ -47,6 +47,8 @@ constexpr std::string_view plural_of() {
     return "jobs";
   else if constexpr (std::is_same_v<T, api::CronJob>)
     return "cronjobs";
+  else if constexpr (std::is_same_v<T, api::StatefulSet>)
+    return "statefulsets";
   else
     static_assert(sizeof(T) == 0, "no REST path for this type");
 }

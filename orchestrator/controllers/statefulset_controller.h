@@ -1,0 +1,74 @@
+// The StatefulSet controller, as kube-controller-manager runs it: shared informers on
+// StatefulSets, Pods and ControllerRevisions; events enqueue StatefulSet keys; a worker syncs one
+// key from the caches:
+//  - the revision the spec asks for (a ControllerRevision SET-HASH, created or renumbered) and the
+//    one the set rolls from (status.currentRevision);
+//  - claims pods named SET-ORDINAL (adopts matching orphans);
+//  - acts on statefulset_math's plan: creates ordinals (hostname = pod name, subdomain =
+//    serviceName, the pod-name, pod-index and controller-revision-hash labels), deletes condemned,
+//    failed and outdated pods, OrderedReady one at a time or Parallel, RollingUpdate with
+//    partition and maxUnavailable, or OnDelete;
+//  - writes status and keeps revisionHistoryLimit old revisions.
+// Pod names are deterministic, so a lagging cache or a restart cannot create a pod twice: a
+// second create of web-1 gets AlreadyExists.
+// volumeClaimTemplates are stored but no claims are made: this tree has no PersistentVolumeClaim
+// kind yet.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "orchestrator/base/error.h"
+#include "orchestrator/client/api_client.h"
+#include "orchestrator/client/informer_factory.h"
+#include "orchestrator/client/work_queue.h"
+#include "orchestrator/controllers/workload_pods.h"
+
+namespace switchyard::controllers {
+
+struct StatefulSetControllerStats {
+  std::atomic<std::uint64_t> syncs{0}, pods_created{0}, pods_deleted{0}, failed_writes{0}, status_updates{0}, revisions_created{0};
+};
+
+struct StatefulSetControllerOptions {
+  int workers = 2;
+  std::function<WallTime()> now = [] { return std::chrono::system_clock::now(); };
+};
+
+class StatefulSetController {
+ public:
+  StatefulSetController(client::SharedInformerFactory& informers, client::ClusterConnection connection,
+                        StatefulSetControllerOptions options = {}, const client::Clock& clock = client::Clock::real());
+  ~StatefulSetController();
+  StatefulSetController(const StatefulSetController&) = delete;
+  StatefulSetController& operator=(const StatefulSetController&) = delete;
+
+  void start();
+  void stop();
+  // One StatefulSet key from the caches; an error means "requeue".
+  Result<void> sync(const std::string& key);
+  const StatefulSetControllerStats& stats() const { return stats_; }
+
+ private:
+  struct Handlers;
+  Result<void> sync(const std::string& key, client::ApiClient& api);
+  void enqueue_for_pod(const api::Pod& pod);
+  void worker();
+
+  client::SharedInformerFactory& informers_;
+  client::ClusterConnection connection_;
+  StatefulSetControllerOptions options_;
+  client::SharedIndexInformer<api::StatefulSet>& sets_;
+  client::SharedIndexInformer<api::Pod>& pods_;
+  client::SharedIndexInformer<api::ControllerRevision>& revisions_;
+  std::unique_ptr<Handlers> handlers_;
+  client::WorkQueue queue_;
+  std::atomic<bool> stopping_{false};
+  std::vector<std::thread> workers_;
+  StatefulSetControllerStats stats_;
+};
+
+}  // namespace switchyard::controllers
