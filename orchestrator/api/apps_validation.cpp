@@ -206,6 +206,8 @@ FieldErrors validate_update(const Object& o, const Object& old) {
   for (auto& e : validate_policy_update(o, old)) errs.push_back(std::move(e));
   auto batch = validate_batch_update(o, old);
   errs.insert(errs.end(), batch.begin(), batch.end());
+  auto storage = validate_storage_update(o, old);
+  errs.insert(errs.end(), storage.begin(), storage.end());
   return errs;
 }
 

@@ -53,6 +53,11 @@ std::expected<LabelSelector, FieldErrors> label_selector_from_json(const nlohman
 FieldErrors validate(const Job& o);
 FieldErrors validate(const CronJob& o);
 FieldErrors validate_batch_update(const Object& o, const Object& old);
+// storage_validation.cpp (pkg/apis/core/validation for PV and PVC, pkg/apis/storage/validation).
+FieldErrors validate(const PersistentVolume& o);
+FieldErrors validate(const PersistentVolumeClaim& o);
+FieldErrors validate(const StorageClass& o);
+FieldErrors validate_storage_update(const Object& o, const Object& old);
 FieldErrors validate(const Object& o, const ClusterNetworkConfig& net);
 // What only an update can break (the strategies' ValidateUpdate): the workloads' selectors are
 // immutable. `old` is the stored object; empty for kinds with no such rules.
