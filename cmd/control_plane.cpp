@@ -29,6 +29,7 @@
 #include "orchestrator/controllers/garbage_collector.h"
 #include "orchestrator/controllers/namespace_controller.h"
 #include "orchestrator/controllers/service_account_controller.h"
+#include "orchestrator/controllers/persistent_volume_controller.h"
 #include "orchestrator/controllers/disruption_controller.h"
 #include "orchestrator/controllers/node_lifecycle_controller.h"
 #include "orchestrator/store/etcd_store.h"
@@ -134,6 +135,7 @@ struct ControlPlane::Parts {
   std::unique_ptr<controllers::CronJobController> cronjobs;
   std::unique_ptr<controllers::LoadBalancerIpamController> lb_ipam;
   std::unique_ptr<controllers::ServiceAccountController> service_accounts;
+  std::unique_ptr<controllers::PersistentVolumeController> persistent_volumes;
   std::unique_ptr<controllers::NodeLifecycleController> node_lifecycle;
   std::unique_ptr<controllers::DisruptionController> disruption;
   std::unique_ptr<apiserver::KubernetesEndpointReconciler> kubernetes_endpoints;
@@ -194,6 +196,7 @@ void ControlPlane::stop() {
   if (parts_->cronjobs) parts_->cronjobs->stop();
   if (parts_->lb_ipam) parts_->lb_ipam->stop();
   if (parts_->service_accounts) parts_->service_accounts->stop();
+  if (parts_->persistent_volumes) parts_->persistent_volumes->stop();
   if (parts_->node_lifecycle) parts_->node_lifecycle->stop();
   if (parts_->disruption) parts_->disruption->stop();
   if (parts_->kubernetes_endpoints) parts_->kubernetes_endpoints->stop();
@@ -324,6 +327,8 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   parts->deployments->start();
   parts->service_accounts = std::make_unique<controllers::ServiceAccountController>(*parts->informers, self);
   parts->service_accounts->start();
+  parts->persistent_volumes = std::make_unique<controllers::PersistentVolumeController>(*parts->informers, self);
+  parts->persistent_volumes->start();
   parts->jobs = std::make_unique<controllers::JobController>(*parts->informers, self);
   parts->jobs->start();
   parts->cronjobs = std::make_unique<controllers::CronJobController>(*parts->informers, self);
