@@ -22,6 +22,7 @@
 #include "kubelet/cri/cri_client.h"
 #include "kubelet/pods/cri_pod_driver.h"
 #include "kubelet/pods/pod_config.h"
+#include "kubelet/storage/local_path_provisioner.h"
 #include "kubelet/volumes/pod_volumes.h"
 #include "orchestrator/base/error.h"
 #include "orchestrator/client/cluster_connection.h"
@@ -39,6 +40,8 @@ struct KubeletOptions {
   int workers = 4;
   std::chrono::milliseconds relist_period{1000};
   std::chrono::milliseconds resync_period{10000};
+  // Where the local-path provisioner makes this node's volumes; empty: no provisioner runs.
+  std::string local_path_dir;
 };
 
 class Kubelet {
@@ -63,17 +66,24 @@ class Kubelet {
     std::string last_status;            // the status JSON last written
     std::set<std::string> events_sent;  // "reason/fieldPath/message" of the Warnings recorded
   };
-  // ConfigMaps and Secrets from this kubelet's informers (env references and volumes).
+  // ConfigMaps, Secrets, claims and volumes from this kubelet's informers (env references and volumes).
   class InformerConfigLookup : public ConfigLookup {
    public:
-    InformerConfigLookup(client::SharedIndexInformer<api::ConfigMap>& cms, client::SharedIndexInformer<api::Secret>& secrets)
-        : cms_(cms), secrets_(secrets) {}
+    explicit InformerConfigLookup(client::SharedInformerFactory& informers)
+        : cms_(informers.informer<api::ConfigMap>()),
+          secrets_(informers.informer<api::Secret>()),
+          claims_(informers.informer<api::PersistentVolumeClaim>()),
+          volumes_(informers.informer<api::PersistentVolume>()) {}
     Result<std::optional<api::ConfigMap>> config_map(const std::string& ns, const std::string& name) const override;
     Result<std::optional<api::Secret>> secret(const std::string& ns, const std::string& name) const override;
+    Result<std::optional<api::PersistentVolumeClaim>> claim(const std::string& ns, const std::string& name) const override;
+    Result<std::optional<api::PersistentVolume>> volume(const std::string& name) const override;
 
    private:
     client::SharedIndexInformer<api::ConfigMap>& cms_;
     client::SharedIndexInformer<api::Secret>& secrets_;
+    client::SharedIndexInformer<api::PersistentVolumeClaim>& claims_;
+    client::SharedIndexInformer<api::PersistentVolume>& volumes_;
   };
 
   Kubelet(KubeletOptions options, client::ClusterConnection connection, std::unique_ptr<cri::CriClient> cri,
@@ -103,6 +113,7 @@ class Kubelet {
   std::uint64_t handler_ = 0;
   CriPodDriver driver_;
   std::unique_ptr<Prober> prober_;
+  std::unique_ptr<LocalPathProvisioner> local_path_;
   client::WorkQueue queue_;
 
   std::mutex mu_;
