@@ -61,15 +61,13 @@ TEST(PersistentVolumeBinding, APreBoundVolumeWinsAndAnotherClaimsVolumeIsNeverTa
   EXPECT_EQ(picked(claim("500Mi"), {volume("small", "1Gi", theirs)}), "");
 }
 
-TEST(PersistentVolumeBinding, TheSelectedNodeMustSatisfyTheVolumeNodeAffinity){
-    const json on_n1 = {{"nodeAffinity",
-                         {{"required",
-                           {{"nodeSelectorTerms",
-                             {{{"matchExpressions", {{{"key", "kubernetes.io/hostname"}, {"operator", "In"}, {"values", {"n1"}}}}}}}}}}}}}};
-const std::vector vs = {volume("local", "1Gi", on_n1)};
-const SelectedNode n1{"n1", {{"kubernetes.io/hostname", "n1"}}}, n2{"n2", {{"kubernetes.io/hostname", "n2"}}};
-EXPECT_EQ(picked(claim("1Gi"), vs, &n1), "local");
-EXPECT_EQ(picked(claim("1Gi"), vs, &n2), "");
+TEST(PersistentVolumeBinding, TheSelectedNodeMustSatisfyTheVolumeNodeAffinity) {
+  const json on_n1 = json::parse(R"({"nodeAffinity":{"required":{"nodeSelectorTerms":[{"matchExpressions":[
+      {"key":"kubernetes.io/hostname","operator":"In","values":["n1"]}]}]}}})");
+  const std::vector vs = {volume("local", "1Gi", on_n1)};
+  const SelectedNode n1{"n1", {{"kubernetes.io/hostname", "n1"}}}, n2{"n2", {{"kubernetes.io/hostname", "n2"}}};
+  EXPECT_EQ(picked(claim("1Gi"), vs, &n1), "local");
+  EXPECT_EQ(picked(claim("1Gi"), vs, &n2), "");
 }
 
 }  // namespace

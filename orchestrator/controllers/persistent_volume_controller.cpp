@@ -119,6 +119,8 @@ PersistentVolumeController::PersistentVolumeController(client::SharedInformerFac
   handlers_ = std::make_unique<Handlers>(Handlers{*this});
   auto claim = [this](const client::ObjectPtr<api::PersistentVolumeClaim>& c) {
     queue_.add("claim/" + c->metadata.namespace_ + "/" + c->metadata.name);
+    // Its volume follows the claim's changes (Released once the claim is gone).
+    if (const std::string volume = api::text_of(object_of(c->body, "spec"), "volumeName"); !volume.empty()) queue_.add("volume/" + volume);
   };
   handlers_->claims =
       claims_.add_event_handler({claim, [claim](const auto&, const auto& c) { claim(c); }, [claim](const auto& c, bool) { claim(c); }, {}});
@@ -234,14 +236,7 @@ Result<void> PersistentVolumeController::sync_claim(const std::string& key, clie
   }
   const std::optional<std::string> class_name = api::pvc_class(claim);
   client::ObjectPtr<api::StorageClass> storage_class;
-  if (class_name && !class_name->empty()) {
-    storage_class = classes_.indexer().get(*class_name);
-    if (!storage_class) {
-      // As upstream: accepted, but nothing can provision it.
-      claim_event(api, claim, "Warning", "ProvisioningFailed", fmt::format("storageclass.storage.k8s.io \"{}\" not found", *class_name));
-      return {};
-    }
-  }
+  if (class_name && !class_name->empty()) storage_class = classes_.indexer().get(*class_name);
   const bool delayed = storage_class && api::body_field(storage_class->body, "volumeBindingMode") == "WaitForFirstConsumer";
   auto selected = claim.metadata.annotations.find(api::kSelectedNodeAnnotation);
   std::optional<SelectedNode> node;
@@ -254,6 +249,12 @@ Result<void> PersistentVolumeController::sync_claim(const std::string& key, clie
     if (auto n = nodes_.indexer().get(selected->second)) node->labels = n->metadata.labels;
   }
   if (auto pv = find_matching_volume(claim, volumes_.indexer().list(), node ? &*node : nullptr)) return bind(*pv, claim, api);
+  if (class_name && !class_name->empty() && !storage_class) {
+    // As upstream: a claim may name a class only its static volumes carry; with none to bind and
+    // no StorageClass object, nothing can provision it.
+    claim_event(api, claim, "Warning", "ProvisioningFailed", fmt::format("storageclass.storage.k8s.io \"{}\" not found", *class_name));
+    return {};
+  }
   const Json provisioner_json = storage_class ? api::body_field(storage_class->body, "provisioner") : Json();
   const std::string provisioner = provisioner_json.is_string() ? provisioner_json.get<std::string>() : "";
   if (provisioner.empty() || provisioner == "kubernetes.io/no-provisioner") {
