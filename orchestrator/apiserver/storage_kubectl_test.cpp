@@ -1,19 +1,25 @@
 // PersistentVolumes, PersistentVolumeClaims and StorageClasses through real kubectl (1.27 and
-// 1.33) against a real `switchyard apiserver` process (no kubelet): the tables' columns, the
-// DefaultStorageClass admission, static binding by the binder (the smallest volume that fits),
-// Retain and Delete reclaim, the protection finalizers, and kube-apiserver's 422s.
+// 1.33) against the API server's registry, admission and HTTP transport with the binder running
+// beside it (in process, as `switchyard apiserver` runs them; no scheduler, no kubelet): the
+// tables' columns, the DefaultStorageClass admission, static binding (the smallest volume that
+// fits), Retain and Delete reclaim, the protection finalizers, and kube-apiserver's 422s.
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "netns-tests/support/process.h"
+#include "orchestrator/apiserver/http_server.h"
+#include "orchestrator/controllers/persistent_volume_controller.h"
+#include "orchestrator/store/sqlite_store.h"
 
 namespace switchyard::apiserver {
 namespace {
 
-using switchyard::testing::ChildProcess;
 using switchyard::testing::run;
 using switchyard::testing::wait_until;
 using ::testing::ContainsRegex;
@@ -29,22 +35,37 @@ class StorageWithKubectl : public ::testing::TestWithParam<std::string> {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     std::filesystem::permissions(dir_, std::filesystem::perms::owner_all);
-    const std::string port = std::to_string(switchyard::testing::free_loopback_port());
-    server_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{SWITCHYARD_BINARY, "apiserver", "--data-dir", (dir_ / "data").string(), "--listen", "127.0.0.1:" + port},
-        (dir_ / "apiserver.log").string());
-    ASSERT_TRUE(wait_until(15, [&] { return k("get ns default -o name").output == "namespace/default\n"; }))
-        << run("cat " + (dir_ / "apiserver.log").string()).output;
+    auto s = store::SqliteStore::open((dir_ / "store.db").string());
+    ASSERT_TRUE(s);
+    store_ = std::move(*s);
+    registry_ = std::make_unique<ObjectRegistry>(*store_, api::ClusterNetworkConfig{});
+    // No admin token and no token file: every request is the admin (kubectl sends no token over plain HTTP).
+    handler_ = std::make_unique<ApiHandler>(*registry_, "");
+    auto server = HttpServer::start(*handler_, {"127.0.0.1:0", "", ""});
+    ASSERT_TRUE(server) << server.error();
+    server_ = std::move(*server);
+    std::ofstream(dir_ / "kubeconfig") << "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"http://127.0.0.1:"
+                                       << server_->port()
+                                       << "\"}\nusers:\n- name: u\n  user: {}\ncontexts:\n- name: x\n  context: {cluster: c, user: "
+                                          "u}\ncurrent-context: x\n";
+    const client::ClusterConnection connection{"127.0.0.1", std::to_string(server_->port()), "", "", false};
+    informers_ = std::make_unique<client::SharedInformerFactory>(connection);
+    binder_ = std::make_unique<controllers::PersistentVolumeController>(*informers_, connection);
+    binder_->start();
     id_ = std::to_string(getpid());
     ns_ = "st-" + id_;
-    ASSERT_EQ(k("create namespace " + ns_).exit_code, 0);
+    ASSERT_EQ(k("create namespace " + ns_).exit_code, 0) << k("create namespace " + ns_).output;
   }
   void TearDown() override {
+    if (binder_) binder_->stop();
+    if (informers_) informers_->stop();
+    binder_.reset();
+    informers_.reset();
     server_.reset();
     std::filesystem::remove_all(dir_);
   }
   testing::CommandResult k(const std::string& args) {
-    return run(kubectl_ + " --kubeconfig " + (dir_ / "data" / "kubeconfig").string() + " " + args);
+    return run(kubectl_ + " --kubeconfig " + (dir_ / "kubeconfig").string() + " " + args);
   }
   testing::CommandResult kn(const std::string& args) { return k(args + " -n " + ns_); }
   std::string jsonpath(const std::string& object, const std::string& path) {
@@ -70,7 +91,12 @@ class StorageWithKubectl : public ::testing::TestWithParam<std::string> {
 
   std::string kubectl_, ns_, id_;
   std::filesystem::path dir_;
-  std::unique_ptr<ChildProcess> server_;
+  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<ObjectRegistry> registry_;
+  std::unique_ptr<ApiHandler> handler_;
+  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<client::SharedInformerFactory> informers_;
+  std::unique_ptr<controllers::PersistentVolumeController> binder_;
 };
 
 TEST_P(StorageWithKubectl, StaticBindingPicksTheSmallestVolumeThatFitsAndTheTablesShowIt) {
@@ -136,9 +162,8 @@ TEST_P(StorageWithKubectl, StorageClassesAndTheDefaultClass) {
   }));
   EXPECT_EQ(jsonpath("pvc/defaulted", "{.status.phase}"), "Pending");
   // A StorageClass's provisioner and parameters cannot change.
-  EXPECT_THAT(
-      k("patch sc " + fast + " --type=merge -p '{\"provisioner\":\"example.com/other\"}'").output,
-      HasSubstr("StorageClass.storage.k8s.io \"" + fast + "\" is invalid: provisioner: Forbidden: updates to provisioner are forbidden."));
+  EXPECT_THAT(k("patch sc " + fast + " --type=merge -p '{\"provisioner\":\"example.com/other\"}'").output,
+              HasSubstr("The StorageClass \"" + fast + "\" is invalid: provisioner: Forbidden: updates to provisioner are forbidden."));
 }
 
 TEST_P(StorageWithKubectl, BadClaimsGetTheRealAnswers) {
@@ -178,7 +203,7 @@ TEST_P(StorageWithKubectl, AClaimInUseWaitsForItsPodAndDeleteReclaimFailsForASta
   ASSERT_EQ(k("create -f " + file("pv.yaml", volume(pv, "1Gi", cls, "Delete"))).exit_code, 0);
   ASSERT_EQ(kn("create -f " + file("pvc.yaml", claim("used", "1Gi", "  storageClassName: " + cls + "\n"))).exit_code, 0);
   ASSERT_TRUE(phase_is("pvc/used", "Bound"));
-  // A pod (never scheduled: no nodes) that uses the claim holds it while it exists.
+  // A pod (never scheduled: no scheduler runs here) that uses the claim holds it while it exists.
   ASSERT_EQ(kn("create -f " + file("pod.yaml",
                                    "apiVersion: v1\nkind: Pod\nmetadata: {name: user}\nspec:\n  containers: [{name: c, image: "
                                    "busybox}]\n  volumes: [{name: d, persistentVolumeClaim: {claimName: used}}]\n"))
