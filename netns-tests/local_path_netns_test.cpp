@@ -107,7 +107,7 @@ TEST_F(LocalPath, ADefaultClassClaimFollowsItsPodKeepsItsDataAndIsDeletedWithThe
   ASSERT_THAT(apply("writer.yaml", pod("writer", "echo kept-$(hostname) > /data/file && sync")), HasSubstr("pod/writer created"));
   ASSERT_TRUE(wait_until(60, [] { return phase("pvc/data") == "Bound"; }))
       << kubectl("describe pvc data").output << kubectl("describe pod writer").output << up_output();
-  EXPECT_EQ(kubectl("get pvc data -o jsonpath={.metadata.annotations.volume\\.kubernetes\\.io/selected-node}").output, "node-lp");
+  EXPECT_EQ(kubectl("get pvc data -o jsonpath='{.metadata.annotations.volume\\.kubernetes\\.io/selected-node}'").output, "node-lp");
   const std::string volume = kubectl("get pvc data -o jsonpath={.spec.volumeName}").output;
   ASSERT_THAT(volume, ::testing::StartsWith("pvc-"));
   EXPECT_THAT(kubectl("get pvc data").output, ContainsRegex("\ndata +Bound +" + volume + " +64Mi +RWO +local-path +"));
