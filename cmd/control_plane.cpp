@@ -33,6 +33,7 @@
 #include "orchestrator/controllers/namespace_controller.h"
 #include "orchestrator/controllers/root_ca_publisher.h"
 #include "orchestrator/controllers/service_account_controller.h"
+#include "orchestrator/controllers/persistent_volume_controller.h"
 #include "orchestrator/controllers/disruption_controller.h"
 #include "orchestrator/controllers/node_lifecycle_controller.h"
 #include "orchestrator/controllers/node_ipam_controller.h"
@@ -176,6 +177,7 @@ struct ControlPlane::Parts {
   std::unique_ptr<controllers::LoadBalancerIpamController> lb_ipam;
   std::unique_ptr<controllers::ServiceAccountController> service_accounts;
   std::unique_ptr<controllers::RootCaPublisher> root_ca;
+  std::unique_ptr<controllers::PersistentVolumeController> persistent_volumes;
   std::unique_ptr<controllers::NodeLifecycleController> node_lifecycle;
   std::unique_ptr<controllers::NodeIpamController> node_ipam;
   std::unique_ptr<controllers::DisruptionController> disruption;
@@ -239,6 +241,7 @@ void ControlPlane::stop() {
   if (parts_->lb_ipam) parts_->lb_ipam->stop();
   if (parts_->service_accounts) parts_->service_accounts->stop();
   if (parts_->root_ca) parts_->root_ca->stop();
+  if (parts_->persistent_volumes) parts_->persistent_volumes->stop();
   if (parts_->node_lifecycle) parts_->node_lifecycle->stop();
   if (parts_->node_ipam) parts_->node_ipam->stop();
   if (parts_->disruption) parts_->disruption->stop();
@@ -387,6 +390,8 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
     parts->root_ca = std::make_unique<controllers::RootCaPublisher>(*parts->informers, self, self.ca_pem);
     parts->root_ca->start();
   }
+  parts->persistent_volumes = std::make_unique<controllers::PersistentVolumeController>(*parts->informers, self);
+  parts->persistent_volumes->start();
   parts->jobs = std::make_unique<controllers::JobController>(*parts->informers, self);
   parts->jobs->start();
   parts->cronjobs = std::make_unique<controllers::CronJobController>(*parts->informers, self);

@@ -55,6 +55,9 @@ int run_kubelet(KubeletCommandOptions o) {
       o.kubelet.images_hint = fmt::format("switchyard images import --data-dir {} FILE.tar", o.data_dir);
   }
   if (o.kubelet.node.root_dir.empty()) o.kubelet.node.root_dir = "/var/lib/switchyard-kubelet";
+  // local-path volumes of this node, as `up` keeps them under its data dir.
+  if (o.kubelet.local_path_dir.empty())
+    o.kubelet.local_path_dir = o.data_dir.empty() ? o.kubelet.node.root_dir + "/storage" : o.data_dir + "/storage";
   auto runtime = kubelet::runtime::NodeRuntime::start(o.runtime);
   if (!runtime) {
     std::cerr << "error: container runtime: " << runtime.error() << "\n";

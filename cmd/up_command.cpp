@@ -96,10 +96,31 @@ Result<void> replace_object(apiserver::ObjectRegistry& registry, const char* gro
   return {};
 }
 
+// The default StorageClass `local-path`, as k3s ships it: the kubelet's local-path provisioner
+// makes the volumes on the node the scheduler picks. Made once; an existing one is left as it is.
+Result<void> ensure_local_path_class(apiserver::ObjectRegistry& registry) {
+  const auto* r = apiserver::find_resource("storage.k8s.io", "v1", "storageclasses");
+  if (registry.get(*r, "", "local-path")) return {};
+  std::vector<std::string> warnings;
+  auto created =
+      registry.create(*r, "",
+                      {{"apiVersion", "storage.k8s.io/v1"},
+                       {"kind", "StorageClass"},
+                       {"metadata", {{"name", "local-path"}, {"annotations", {{"storageclass.kubernetes.io/is-default-class", "true"}}}}},
+                       {"provisioner", kubelet::kLocalPathProvisioner},
+                       {"reclaimPolicy", "Delete"},
+                       {"volumeBindingMode", "WaitForFirstConsumer"}},
+                      apiserver::FieldValidation::Strict, warnings);
+  if (!created && created.error().code != 409)
+    return fail(ErrorCode::Internal, fmt::format("storageclass local-path: {}", created.error().status.value("message", "refused")));
+  return {};
+}
+
 // kube-dns with one endpoint: this node's DNS server. (The Node is the kubelet's to register:
 // start_node_status.)
 Result<void> create_cluster_objects(ControlPlane& plane, const UpOptions& o, const std::string& dns_ip) {
   auto& reg = plane.registry();
+  if (auto ok = ensure_local_path_class(reg); !ok) return ok;
   if (auto ok = replace_object(
           reg, "", "services", "kube-system",
           {{"apiVersion", "v1"},
@@ -280,6 +301,7 @@ int run_up(UpOptions o) {
               .cluster_dns = dns_ip,
               .cluster_domain = o.cluster_domain,
               .root_dir = o.control_plane.data_dir + "/kubelet"};
+    k.local_path_dir = o.control_plane.data_dir + "/storage";
     k.runtime_endpoint = runtime->endpoint();
     k.images_hint = fmt::format("switchyard images import --data-dir {} FILE.tar", o.control_plane.data_dir);
     k.endpoint_handoff_delay = endpoint_handoff_delay(o.endpoint_handoff_delay);

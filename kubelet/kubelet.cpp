@@ -71,6 +71,13 @@ Result<std::unique_ptr<Kubelet>> Kubelet::start(KubeletOptions options, client::
     k->endpoint_slices_ = &k->informers_.informer<api::EndpointSlice>();
     k->endpoint_slices_->start();
   }
+  k->informers_.informer<api::PersistentVolumeClaim>().start();
+  k->informers_.informer<api::PersistentVolume>().start();
+  if (!k->options_.local_path_dir.empty()) {
+    k->local_path_ = std::make_unique<LocalPathProvisioner>(k->informers_, k->connection_,
+                                                            LocalPathOptions{k->options_.node.node_name, k->options_.local_path_dir});
+    k->local_path_->start();
+  }
   for (int i = 0; i < std::max(1, k->options_.workers); ++i) k->workers_.emplace_back([k = k.get(), i] { k->worker(i); });
   k->relister_ = std::thread([k = k.get()] { k->relist_loop(); });
   spdlog::info("event=kubelet_started node={} runtime={}", k->options_.node.node_name, k->options_.runtime_endpoint);
@@ -85,7 +92,7 @@ Kubelet::Kubelet(KubeletOptions options, client::ClusterConnection connection, s
       own_informers_(informers ? nullptr : std::make_unique<client::SharedInformerFactory>(connection_)),
       informers_(informers ? *informers : *own_informers_),
       pods_(informers_.informer<api::Pod>("spec.nodeName=" + options_.node.node_name)),
-      config_lookup_(informers_.informer<api::ConfigMap>(), informers_.informer<api::Secret>()),
+      config_lookup_(informers_),
       volumes_(config_lookup_, options_.node),
       handoff_(options_.endpoint_handoff_delay),
       driver_(*cri_, options_.node, options_.images_hint),
@@ -101,6 +108,7 @@ void Kubelet::stop() {
   if (stopping_.exchange(true)) return;
   pods_.remove_event_handler(handler_);
   prober_->stop();
+  if (local_path_) local_path_->stop();
   queue_.shut_down();
   for (auto& t : workers_) t.join();
   {
@@ -378,6 +386,21 @@ void Kubelet::report_unhealthy(const std::string& uid, const std::string& contai
   }
   client::ApiClient api(connection_);
   warn_once(api, *pod, container_field_path(*pod, container), "Unhealthy", message);
+}
+
+Result<std::optional<api::PersistentVolumeClaim>> Kubelet::InformerConfigLookup::claim(const std::string& ns,
+                                                                                       const std::string& name) const {
+  if (!claims_.has_synced()) return fail(ErrorCode::Unavailable, "the kubelet's PersistentVolumeClaim cache has not synced yet");
+  auto c = claims_.indexer().get(ns + "/" + name);
+  if (!c) return std::optional<api::PersistentVolumeClaim>();
+  return std::optional<api::PersistentVolumeClaim>(*c);
+}
+
+Result<std::optional<api::PersistentVolume>> Kubelet::InformerConfigLookup::volume(const std::string& name) const {
+  if (!volumes_.has_synced()) return fail(ErrorCode::Unavailable, "the kubelet's PersistentVolume cache has not synced yet");
+  auto v = volumes_.indexer().get(name);
+  if (!v) return std::optional<api::PersistentVolume>();
+  return std::optional<api::PersistentVolume>(*v);
 }
 
 void Kubelet::warn_once(client::ApiClient& api, const api::Pod& pod, const std::string& field_path, const std::string& reason,

@@ -23,6 +23,7 @@
 #include "kubelet/pods/endpoint_handoff.h"
 #include "kubelet/pods/cri_pod_driver.h"
 #include "kubelet/pods/pod_config.h"
+#include "kubelet/storage/local_path_provisioner.h"
 #include "kubelet/volumes/pod_volumes.h"
 #include "orchestrator/base/error.h"
 #include "orchestrator/client/cluster_connection.h"
@@ -43,6 +44,8 @@ struct KubeletOptions {
   // After a gracefully deleted pod's endpoints are withdrawn, how long before its containers are
   // stopped, for the dataplanes to stop sending it connections (endpoint_handoff.h); 0: no wait.
   std::chrono::milliseconds endpoint_handoff_delay{1000};
+  // Where the local-path provisioner makes this node's volumes; empty: no provisioner runs.
+  std::string local_path_dir;
 };
 
 class Kubelet {
@@ -67,17 +70,24 @@ class Kubelet {
     std::string last_status;            // the status JSON last written
     std::set<std::string> events_sent;  // "reason/fieldPath/message" of the Warnings recorded
   };
-  // ConfigMaps and Secrets from this kubelet's informers (env references and volumes).
+  // ConfigMaps, Secrets, claims and volumes from this kubelet's informers (env references and volumes).
   class InformerConfigLookup : public ConfigLookup {
    public:
-    InformerConfigLookup(client::SharedIndexInformer<api::ConfigMap>& cms, client::SharedIndexInformer<api::Secret>& secrets)
-        : cms_(cms), secrets_(secrets) {}
+    explicit InformerConfigLookup(client::SharedInformerFactory& informers)
+        : cms_(informers.informer<api::ConfigMap>()),
+          secrets_(informers.informer<api::Secret>()),
+          claims_(informers.informer<api::PersistentVolumeClaim>()),
+          volumes_(informers.informer<api::PersistentVolume>()) {}
     Result<std::optional<api::ConfigMap>> config_map(const std::string& ns, const std::string& name) const override;
     Result<std::optional<api::Secret>> secret(const std::string& ns, const std::string& name) const override;
+    Result<std::optional<api::PersistentVolumeClaim>> claim(const std::string& ns, const std::string& name) const override;
+    Result<std::optional<api::PersistentVolume>> volume(const std::string& name) const override;
 
    private:
     client::SharedIndexInformer<api::ConfigMap>& cms_;
     client::SharedIndexInformer<api::Secret>& secrets_;
+    client::SharedIndexInformer<api::PersistentVolumeClaim>& claims_;
+    client::SharedIndexInformer<api::PersistentVolume>& volumes_;
   };
 
   Kubelet(KubeletOptions options, client::ClusterConnection connection, std::unique_ptr<cri::CriClient> cri,
@@ -118,6 +128,7 @@ class Kubelet {
   EndpointHandoff handoff_;
   CriPodDriver driver_;
   std::unique_ptr<Prober> prober_;
+  std::unique_ptr<LocalPathProvisioner> local_path_;
   client::WorkQueue queue_;
 
   std::mutex mu_;

@@ -16,6 +16,7 @@
 
 #include "kubelet/volumes/atomic_writer.h"
 #include "kubelet/volumes/volume_payload.h"
+#include "orchestrator/api/storage.h"
 
 namespace switchyard::kubelet {
 
@@ -116,6 +117,7 @@ Result<PreparedVolume> PodVolumes::prepare_one(const api::Pod& pod, const json& 
     if (auto ok = check_host_path(path, v["hostPath"].value("type", "")); !ok) return fail(ok.error());
     return PreparedVolume{path, false};
   }
+  if (v.contains("persistentVolumeClaim")) return prepare_claim(pod, v["persistentVolumeClaim"]);
   if (v.contains("emptyDir")) {
     const fs::path dir = base / "kubernetes.io~empty-dir" / name;
     if (auto ok = make_dir(dir, fs::perms(0777)); !ok) return fail(ok.error());
@@ -153,6 +155,40 @@ Result<PreparedVolume> PodVolumes::prepare_one(const api::Pod& pod, const json& 
   for (auto it = v.begin(); it != v.end(); ++it)
     if (it.key() != "name") kind = it.key();
   return fail(ErrorCode::Invalid, fmt::format("{} volumes are not supported by this kubelet", kind));
+}
+
+// A claim resolves to its bound volume; hostPath and local volumes are directories on this node,
+// bind-mounted by CRI like a hostPath volume.
+Result<PreparedVolume> PodVolumes::prepare_claim(const api::Pod& pod, const json& source) {
+  const std::string& ns = pod.metadata.namespace_;
+  const std::string claim_name = source.is_object() ? api::text_of(source, "claimName") : "";
+  const bool read_only = source.is_object() && source.value("readOnly", false);
+  auto claim = lookup_.claim(ns, claim_name);
+  if (!claim) return fail(claim.error());
+  if (!*claim) return fail(ErrorCode::NotFound, fmt::format("persistentvolumeclaim \"{}\" not found", claim_name));
+  const auto spec = passthrough_field((*claim)->body, "spec");
+  const auto status = passthrough_field((*claim)->body, "status");
+  const std::string phase = status.is_object() ? api::text_of(status, "phase") : "";
+  const std::string volume_name = spec.is_object() ? api::text_of(spec, "volumeName") : "";
+  if (phase != "Bound" || volume_name.empty())
+    return fail(ErrorCode::Unavailable, fmt::format("PVC {}/{} has non-bound phase (\"{}\") or empty pvc.Spec.VolumeName (\"{}\")", ns,
+                                                    claim_name, phase, volume_name));
+  auto volume = lookup_.volume(volume_name);
+  if (!volume) return fail(volume.error());
+  if (!*volume) return fail(ErrorCode::NotFound, fmt::format("persistentvolume \"{}\" not found", volume_name));
+  const auto pv_spec = passthrough_field((*volume)->body, "spec");
+  if (pv_spec.is_object() && pv_spec.contains("hostPath") && pv_spec["hostPath"].is_object()) {
+    const std::string path = api::text_of(pv_spec["hostPath"], "path");
+    if (auto ok = check_host_path(path, api::text_of(pv_spec["hostPath"], "type")); !ok) return fail(ok.error());
+    return PreparedVolume{path, read_only};
+  }
+  if (pv_spec.is_object() && pv_spec.contains("local") && pv_spec["local"].is_object()) {
+    const std::string path = api::text_of(pv_spec["local"], "path");
+    if (auto ok = check_host_path(path, "Directory"); !ok) return fail(ok.error());
+    return PreparedVolume{path, read_only};
+  }
+  return fail(ErrorCode::Invalid,
+              fmt::format("persistentvolume \"{}\": only hostPath and local volumes can be mounted by this kubelet", volume_name));
 }
 
 Result<std::map<std::string, PreparedVolume>> PodVolumes::prepare(const api::Pod& pod) {

@@ -6,7 +6,8 @@
 //    CharDevice, BlockDevice);
 //  - configMap, secret, downwardAPI and projected: files written through AtomicWriter, so that
 //    each prepare() (every pod sync) brings them up to date atomically; secret and projected
-//    volumes sit on a tmpfs, as the kubelet keeps secrets off the disk.
+//    volumes sit on a tmpfs, as the kubelet keeps secrets off the disk;
+//  - persistentVolumeClaim: the bound PersistentVolume's hostPath or local directory.
 // Mounting into containers is CRI's: the result maps each volume to its host path.
 #pragma once
 
@@ -36,6 +37,7 @@ class PodVolumes {
 
  private:
   Result<PreparedVolume> prepare_one(const api::Pod& pod, const nlohmann::json& volume);
+  Result<PreparedVolume> prepare_claim(const api::Pod& pod, const nlohmann::json& source);
 
   const ConfigLookup& lookup_;
   NodeSettings node_;

@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "orchestrator/api/types.h"
 #include "orchestrator/base/error.h"
 
@@ -19,6 +21,13 @@ class ConfigLookup {
   // nullopt: no such object. An error: the kubelet cannot tell yet (its cache has not synced).
   virtual Result<std::optional<api::ConfigMap>> config_map(const std::string& ns, const std::string& name) const = 0;
   virtual Result<std::optional<api::Secret>> secret(const std::string& ns, const std::string& name) const = 0;
+  // persistentVolumeClaim volumes: the claim, then the volume it is bound to.
+  virtual Result<std::optional<api::PersistentVolumeClaim>> claim(const std::string& ns, const std::string& name) const {
+    return fail(ErrorCode::Unavailable, fmt::format("no PersistentVolumeClaim lookup for {}/{}", ns, name));
+  }
+  virtual Result<std::optional<api::PersistentVolume>> volume(const std::string& name) const {
+    return fail(ErrorCode::Unavailable, fmt::format("no PersistentVolume lookup for {}", name));
+  }
 };
 
 // key -> bytes: a ConfigMap's data and binaryData, a Secret's data, decoded.

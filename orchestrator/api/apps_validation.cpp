@@ -218,6 +218,8 @@ FieldErrors validate_update(const Object& o, const Object& old) {
   errs.insert(errs.end(), batch.begin(), batch.end());
   auto sts = validate_statefulset_update(o, old);
   errs.insert(errs.end(), sts.begin(), sts.end());
+  auto storage = validate_storage_update(o, old);
+  errs.insert(errs.end(), storage.begin(), storage.end());
   return errs;
 }
 

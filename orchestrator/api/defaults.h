@@ -54,6 +54,11 @@ void apply_defaults(Secret& o);
 void apply_defaults(ServiceAccount& o);
 // policy_validation.cpp: a PriorityClass's value (0) and preemptionPolicy (PreemptLowerPriority).
 void apply_defaults(PriorityClass& o);
+// storage_validation.cpp: reclaim policy Retain, volumeMode Filesystem, phase Pending; a
+// StorageClass's reclaimPolicy Delete and volumeBindingMode Immediate.
+void apply_defaults(PersistentVolume& o);
+void apply_defaults(PersistentVolumeClaim& o);
+void apply_defaults(StorageClass& o);
 void apply_defaults(PodDisruptionBudget& o);
 void apply_defaults(Object& o, const ClusterNetworkConfig& net);
 

@@ -405,6 +405,13 @@ static void decode_body(Reader& r, PriorityClass& o) {
   r.passthrough({"value", "globalDefault", "description", "preemptionPolicy"}, o.body);
 }
 static void decode_body(Reader& r, PodDisruptionBudget& o) { r.passthrough({"spec", "status"}, o.body); }
+static void decode_body(Reader& r, PersistentVolume& o) { r.passthrough({"spec", "status"}, o.body); }
+static void decode_body(Reader& r, PersistentVolumeClaim& o) { r.passthrough({"spec", "status"}, o.body); }
+static void decode_body(Reader& r, StorageClass& o) {
+  r.passthrough(
+      {"provisioner", "parameters", "reclaimPolicy", "mountOptions", "allowVolumeExpansion", "volumeBindingMode", "allowedTopologies"},
+      o.body);
+}
 
 }  // namespace codec
 
@@ -453,6 +460,9 @@ constexpr KindEntry kKinds[] = {
     {"batch/v1", "Job", &decode_kind<Job>},
     {"batch/v1", "CronJob", &decode_kind<CronJob>},
     {"apps/v1", "StatefulSet", &decode_kind<StatefulSet>},
+    {"v1", "PersistentVolume", &decode_kind<PersistentVolume>},
+    {"v1", "PersistentVolumeClaim", &decode_kind<PersistentVolumeClaim>},
+    {"storage.k8s.io/v1", "StorageClass", &decode_kind<StorageClass>},
 };
 const KindEntry* find_kind(std::string_view api_version, std::string_view kind) {
   for (const auto& k : kKinds)

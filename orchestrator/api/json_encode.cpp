@@ -318,6 +318,9 @@ static void encode_body(json& j, const RoleBinding& o) { put_passthrough(j, o.bo
 static void encode_body(json& j, const ClusterRoleBinding& o) { put_passthrough(j, o.body); }
 static void encode_body(json& j, const PriorityClass& o) { put_passthrough(j, o.body); }
 static void encode_body(json& j, const PodDisruptionBudget& o) { put_passthrough(j, o.body); }
+static void encode_body(json& j, const PersistentVolume& o) { put_passthrough(j, o.body); }
+static void encode_body(json& j, const PersistentVolumeClaim& o) { put_passthrough(j, o.body); }
+static void encode_body(json& j, const StorageClass& o) { put_passthrough(j, o.body); }
 
 }  // namespace codec
 

@@ -16,6 +16,8 @@
 // apps/v1 StatefulSet and its messages (core/v1.PersistentVolumeClaim and its status, for
 // volumeClaimTemplates), at the very end: the generator on kubernetes/api 10b39a39bcee apps/v1 and
 // core/v1 types.go, roots apps/v1.{StatefulSet,StatefulSetList}, only the messages not here before.
+// The PersistentVolume, PersistentVolumeClaim and storage/v1 StorageClass messages at the very end: the
+// generator on kubernetes/api 10b39a39bcee core/v1 and storage/v1 types.go, only the messages not already here.
 #include "orchestrator/api/protobuf_schema.h"
 
 namespace switchyard::api::protobuf {
@@ -1491,6 +1493,13 @@ message apps/v1.StatefulSetStatus
   9 collisionCount ?int32
   10 conditions []m:apps/v1.StatefulSetCondition
   11 availableReplicas int32 always
+message core/v1.PersistentVolume
+  1 metadata m:meta/v1.ObjectMeta
+  2 spec m:core/v1.PersistentVolumeSpec
+  3 status m:core/v1.PersistentVolumeStatus
+message core/v1.PersistentVolumeList
+  1 metadata m:meta/v1.ListMeta
+  2 items []m:core/v1.PersistentVolume always
 message core/v1.PersistentVolumeClaim
   1 metadata m:meta/v1.ObjectMeta
   2 spec m:core/v1.PersistentVolumeClaimSpec
@@ -1509,6 +1518,37 @@ message apps/v1.StatefulSetCondition
   3 lastTransitionTime time
   4 reason string
   5 message string
+message core/v1.PersistentVolumeClaimList
+  1 metadata m:meta/v1.ListMeta
+  2 items []m:core/v1.PersistentVolumeClaim always
+message storage/v1.StorageClass
+  1 metadata m:meta/v1.ObjectMeta
+  2 provisioner string always
+  3 parameters map:string:string
+  4 reclaimPolicy ?string
+  5 mountOptions []string
+  6 allowVolumeExpansion ?bool
+  7 volumeBindingMode ?string
+  8 allowedTopologies []m:core/v1.TopologySelectorTerm
+message storage/v1.StorageClassList
+  1 metadata m:meta/v1.ListMeta
+  2 items []m:storage/v1.StorageClass always
+message core/v1.PersistentVolumeSpec
+  1 capacity map:string:quantity
+  2 persistentVolumeSource inline:m:core/v1.PersistentVolumeSource
+  3 accessModes []string
+  4 claimRef ?m:core/v1.ObjectReference
+  5 persistentVolumeReclaimPolicy string
+  6 storageClassName string
+  7 mountOptions []string
+  8 volumeMode ?string
+  9 nodeAffinity ?m:core/v1.VolumeNodeAffinity
+  10 volumeAttributesClassName ?string
+message core/v1.PersistentVolumeStatus
+  1 phase string
+  2 message string
+  3 reason string
+  4 lastPhaseTransitionTime ?time
 message core/v1.PersistentVolumeClaimStatus
   1 phase string
   2 accessModes []string
@@ -1522,6 +1562,33 @@ message core/v1.PersistentVolumeClaimStatus
 message apps/v1.RollingUpdateStatefulSetStrategy
   1 partition ?int32
   2 maxUnavailable ?intstr
+message core/v1.TopologySelectorTerm
+  1 matchLabelExpressions []m:core/v1.TopologySelectorLabelRequirement
+message core/v1.PersistentVolumeSource
+  1 gcePersistentDisk ?m:core/v1.GCEPersistentDiskVolumeSource
+  2 awsElasticBlockStore ?m:core/v1.AWSElasticBlockStoreVolumeSource
+  3 hostPath ?m:core/v1.HostPathVolumeSource
+  4 glusterfs ?m:core/v1.GlusterfsPersistentVolumeSource
+  5 nfs ?m:core/v1.NFSVolumeSource
+  6 rbd ?m:core/v1.RBDPersistentVolumeSource
+  7 iscsi ?m:core/v1.ISCSIPersistentVolumeSource
+  8 cinder ?m:core/v1.CinderPersistentVolumeSource
+  9 cephfs ?m:core/v1.CephFSPersistentVolumeSource
+  10 fc ?m:core/v1.FCVolumeSource
+  11 flocker ?m:core/v1.FlockerVolumeSource
+  12 flexVolume ?m:core/v1.FlexPersistentVolumeSource
+  13 azureFile ?m:core/v1.AzureFilePersistentVolumeSource
+  14 vsphereVolume ?m:core/v1.VsphereVirtualDiskVolumeSource
+  15 quobyte ?m:core/v1.QuobyteVolumeSource
+  16 azureDisk ?m:core/v1.AzureDiskVolumeSource
+  17 photonPersistentDisk ?m:core/v1.PhotonPersistentDiskVolumeSource
+  18 portworxVolume ?m:core/v1.PortworxVolumeSource
+  19 scaleIO ?m:core/v1.ScaleIOPersistentVolumeSource
+  20 local ?m:core/v1.LocalVolumeSource
+  21 storageos ?m:core/v1.StorageOSPersistentVolumeSource
+  22 csi ?m:core/v1.CSIPersistentVolumeSource
+message core/v1.VolumeNodeAffinity
+  1 required ?m:core/v1.NodeSelector
 message core/v1.PersistentVolumeClaimCondition
   1 type string always
   2 status string always
@@ -1535,6 +1602,92 @@ message core/v1.ModifyVolumeStatus
 message core/v1.VolumeHealthStatus
   1 healthConditions []m:core/v1.VolumeHealthCondition
   2 lastTransitionTime time
+message core/v1.TopologySelectorLabelRequirement
+  1 key string always
+  2 values []string always
+message core/v1.GlusterfsPersistentVolumeSource
+  1 endpoints string always
+  2 path string always
+  3 readOnly bool
+  4 endpointsNamespace ?string
+message core/v1.RBDPersistentVolumeSource
+  1 monitors []string always
+  2 image string always
+  3 fsType string
+  4 pool string
+  5 user string
+  6 keyring string
+  7 secretRef ?m:core/v1.SecretReference
+  8 readOnly bool
+message core/v1.ISCSIPersistentVolumeSource
+  1 targetPortal string always
+  2 iqn string always
+  3 lun int32 always
+  4 iscsiInterface string
+  5 fsType string
+  6 readOnly bool
+  7 portals []string
+  8 chapAuthDiscovery bool
+  11 chapAuthSession bool
+  10 secretRef ?m:core/v1.SecretReference
+  12 initiatorName ?string
+message core/v1.CinderPersistentVolumeSource
+  1 volumeID string always
+  2 fsType string
+  3 readOnly bool
+  4 secretRef ?m:core/v1.SecretReference
+message core/v1.CephFSPersistentVolumeSource
+  1 monitors []string always
+  2 path string
+  3 user string
+  4 secretFile string
+  5 secretRef ?m:core/v1.SecretReference
+  6 readOnly bool
+message core/v1.FlexPersistentVolumeSource
+  1 driver string always
+  2 fsType string
+  3 secretRef ?m:core/v1.SecretReference
+  4 readOnly bool
+  5 options map:string:string
+message core/v1.AzureFilePersistentVolumeSource
+  1 secretName string always
+  2 shareName string always
+  3 readOnly bool
+  4 secretNamespace ?string always
+message core/v1.ScaleIOPersistentVolumeSource
+  1 gateway string always
+  2 system string always
+  3 secretRef ?m:core/v1.SecretReference always
+  4 sslEnabled bool
+  5 protectionDomain string
+  6 storagePool string
+  7 storageMode string
+  8 volumeName string
+  9 fsType string
+  10 readOnly bool
+message core/v1.LocalVolumeSource
+  1 path string always
+  2 fsType ?string
+message core/v1.StorageOSPersistentVolumeSource
+  1 volumeName string
+  2 volumeNamespace string
+  3 fsType string
+  4 readOnly bool
+  5 secretRef ?m:core/v1.ObjectReference
+message core/v1.CSIPersistentVolumeSource
+  1 driver string always
+  2 volumeHandle string always
+  3 readOnly bool
+  4 fsType string
+  5 volumeAttributes map:string:string
+  6 controllerPublishSecretRef ?m:core/v1.SecretReference
+  7 nodeStageSecretRef ?m:core/v1.SecretReference
+  8 nodePublishSecretRef ?m:core/v1.SecretReference
+  9 controllerExpandSecretRef ?m:core/v1.SecretReference
+  10 nodeExpandSecretRef ?m:core/v1.SecretReference
+message core/v1.SecretReference
+  1 name string
+  2 namespace string
 )schema";
 
 }  // namespace switchyard::api::protobuf

@@ -59,6 +59,11 @@ FieldErrors validate_statefulset_update(const Object& o, const Object& old);
 // Go's %#v of a metav1.LabelSelector and of a map[string]string (apps_validation.cpp).
 std::string go_label_selector(const LabelSelectorSpec& s);
 std::string go_string_map(const StringMap& m);
+// storage_validation.cpp (pkg/apis/core/validation for PV and PVC, pkg/apis/storage/validation).
+FieldErrors validate(const PersistentVolume& o);
+FieldErrors validate(const PersistentVolumeClaim& o);
+FieldErrors validate(const StorageClass& o);
+FieldErrors validate_storage_update(const Object& o, const Object& old);
 FieldErrors validate(const Object& o, const ClusterNetworkConfig& net);
 // What only an update can break (the strategies' ValidateUpdate): the workloads' selectors are
 // immutable. `old` is the stored object; empty for kinds with no such rules.

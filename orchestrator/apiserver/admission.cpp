@@ -129,7 +129,7 @@ ApiResult<void> run_admission(ObjectRegistry& registry, const ResourceInfo& r, a
     if (!old) add_default_tolerations(*pod);
   }
   if (const auto* pc = std::get_if<api::PriorityClass>(&obj)) return admit_priority_class(registry, r, *pc, old != nullptr);
-  return {};
+  return admit_storage(registry, obj, old);
 }
 
 Result<void> ensure_system_priority_classes(ObjectRegistry& registry) {

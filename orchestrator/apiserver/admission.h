@@ -13,6 +13,11 @@ namespace switchyard::apiserver {
 
 inline constexpr std::int64_t kDefaultTolerationSeconds = 300;
 
+// - DefaultStorageClass: a new PersistentVolumeClaim that names no class gets the default one.
+// - StorageObjectInUseProtection: new claims and volumes get the kubernetes.io/pvc-protection and
+//   kubernetes.io/pv-protection finalizers (storage_admission.cpp).
+ApiResult<void> admit_storage(ObjectRegistry& registry, api::Object& obj, const api::Object* old);
+
 // `old`: the stored object on an update, null on a create.
 ApiResult<void> run_admission(ObjectRegistry& registry, const ResourceInfo& r, api::Object& obj, const api::Object* old);
 

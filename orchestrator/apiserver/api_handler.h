@@ -98,6 +98,9 @@ std::optional<Json> config_cells(const std::string& kind, const Json& object, co
 // PriorityClass and PodDisruptionBudget (policy_tables.cpp); nullopt for other kinds.
 std::optional<Json> policy_columns(const std::string& kind);
 std::optional<Json> policy_cells(const std::string& kind, const Json& object, const std::string& age);
+// PersistentVolume, PersistentVolumeClaim, StorageClass (storage_tables.cpp).
+std::optional<Json> storage_columns(const std::string& kind);
+std::optional<Json> storage_cells(const std::string& kind, const Json& object, const std::string& age);
 // The batch/v1 kinds' (batch_tables.cpp).
 std::optional<Json> batch_columns(const std::string& kind);
 std::optional<Json> batch_cells(const std::string& kind, const Json& object, const std::string& age);

@@ -128,7 +128,9 @@ constexpr std::array<std::string_view, 20> kKinds{"Namespace",
                                                   "CronJob",
                                                   "StatefulSet"};
 // ConfigMap, Secret, ServiceAccount: no list rules either (a ServiceAccount's secrets are replaced whole).
-constexpr std::array<std::string_view, 3> kConfigKinds{"ConfigMap", "Secret", "ServiceAccount"};
+// The storage kinds have none either (accessModes, mountOptions are atomic upstream).
+constexpr std::array<std::string_view, 6> kConfigKinds{
+    "ConfigMap", "Secret", "ServiceAccount", "PersistentVolume", "PersistentVolumeClaim", "StorageClass"};
 
 }  // namespace
 

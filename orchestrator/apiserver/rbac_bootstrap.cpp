@@ -130,7 +130,9 @@ std::vector<Json> bootstrap_cluster_roles() {
            rule(kRead, {""}, {"nodes", "namespaces", "services", "replicationcontrollers", "persistentvolumeclaims", "persistentvolumes"}),
            rule({"delete", "get", "list", "watch"}, {""}, {"pods"}), rule({"create"}, {""}, {"bindings", "pods/binding"}),
            rule({"patch", "update"}, {""}, {"pods/status"}), rule(kRead, {"apps"}, {"replicasets", "statefulsets"}),
-           rule({"create"}, {"authorization.k8s.io"}, {"subjectaccessreviews"}), rule(kRead, {"policy"}, {"poddisruptionbudgets"})}),
+           rule({"create"}, {"authorization.k8s.io"}, {"subjectaccessreviews"}), rule(kRead, {"policy"}, {"poddisruptionbudgets"}),
+           // system:volume-scheduler's: the selected-node annotation on WaitForFirstConsumer claims.
+           rule({"patch", "update"}, {""}, {"persistentvolumeclaims"}), rule(kRead, {"storage.k8s.io"}, {"storageclasses"})}),
       cluster_role(
           "system:kube-controller-manager",
           {rule({"create", "patch", "update"}, {"", "events.k8s.io"}, {"events"}), rule({"create"}, {"coordination.k8s.io"}, {"leases"}),
@@ -157,6 +159,8 @@ std::vector<Json> bootstrap_cluster_roles() {
            rule({"get", "list", "watch", "create", "delete"}, {""}, {"pods"}), rule({"patch", "update"}, {""}, {"pods/status"}),
            rule({"create"}, {""}, {"pods/eviction"}),
            rule({"get", "list", "watch"}, {""}, {"configmaps", "secrets", "persistentvolumeclaims", "persistentvolumes"}),
+           // The local-path provisioner runs in each kubelet process (upstream's node role has no such rule).
+           rule({"create", "delete"}, {""}, {"persistentvolumes"}), rule(kRead, {"storage.k8s.io"}, {"storageclasses"}),
            rule({"create"}, {""}, {"serviceaccounts/token"}),
            rule({"delete", "get", "patch", "update", "create"}, {"coordination.k8s.io"}, {"leases"}),
            rule(kRead, {"discovery.k8s.io"}, {"endpointslices"})}),

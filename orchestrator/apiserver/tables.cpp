@@ -61,6 +61,7 @@ Json columns_for(const std::string& kind) {
   if (auto policy = policy_columns(kind)) return *policy;
   if (auto batch = batch_columns(kind)) return *batch;
   if (auto sts = statefulset_columns(kind)) return *sts;
+  if (auto storage = storage_columns(kind)) return *storage;
   if (kind == "Namespace") return {column("Name", "string", 0, "name"), column("Status", "string"), column("Age", "string")};
   if (kind == "Pod")
     return {column("Name", "string", 0, "name"), column("Ready", "string"), column("Status", "string"),
@@ -137,6 +138,7 @@ Json cells_for(const std::string& kind, const Json& o) {
   if (auto policy = policy_cells(kind, o, age(o))) return *policy;
   if (auto batch = batch_cells(kind, o, age(o))) return *batch;
   if (auto sts = statefulset_cells(kind, o, age(o))) return *sts;
+  if (auto storage = storage_cells(kind, o, age(o))) return *storage;
   if (kind == "Namespace") return {name, status.value("phase", "Active"), age(o)};
   if (kind == "Pod") {
     const PodPrintout printed =

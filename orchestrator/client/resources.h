@@ -49,6 +49,12 @@ constexpr std::string_view plural_of() {
     return "cronjobs";
   else if constexpr (std::is_same_v<T, api::StatefulSet>)
     return "statefulsets";
+  else if constexpr (std::is_same_v<T, api::PersistentVolume>)
+    return "persistentvolumes";
+  else if constexpr (std::is_same_v<T, api::PersistentVolumeClaim>)
+    return "persistentvolumeclaims";
+  else if constexpr (std::is_same_v<T, api::StorageClass>)
+    return "storageclasses";
   else
     static_assert(sizeof(T) == 0, "no REST path for this type");
 }

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "orchestrator/client/rest.h"
+#include "orchestrator/scheduler/volume_binding.h"
 
 namespace switchyard::scheduler {
 
@@ -38,11 +39,13 @@ std::string pod_path(const api::Pod& p) { return fmt::format("/api/v1/namespaces
 
 struct Scheduler::Handlers {
   Scheduler& s;
-  std::uint64_t pods = 0, nodes = 0, namespaces = 0;
+  std::uint64_t pods = 0, nodes = 0, namespaces = 0, claims = 0, volumes = 0;
   ~Handlers() {
     s.pods_.remove_event_handler(pods);
     s.nodes_.remove_event_handler(nodes);
     s.namespaces_.remove_event_handler(namespaces);
+    s.claims_.remove_event_handler(claims);
+    s.volumes_.remove_event_handler(volumes);
   }
 };
 
@@ -54,6 +57,9 @@ Scheduler::Scheduler(client::SharedInformerFactory& informers, client::ClusterCo
       nodes_(informers.informer<api::Node>()),
       pdbs_(informers.informer<api::PodDisruptionBudget>()),
       namespaces_(informers.informer<api::Namespace>()),
+      claims_(informers.informer<api::PersistentVolumeClaim>()),
+      volumes_(informers.informer<api::PersistentVolume>()),
+      classes_(informers.informer<api::StorageClass>()),
       queue_(options_.queue),
       cycle_(options_.cycle) {
   handlers_ = std::make_unique<Handlers>(Handlers{*this});
@@ -80,6 +86,12 @@ Scheduler::Scheduler(client::SharedInformerFactory& informers, client::ClusterCo
                                      },
                                      {},
                                      {}});
+  // A claim created or bound may let a waiting pod go (upstream's PVC/PV queueing hints).
+  auto storage_changed = [this] { queue_.move_all_to_active_or_backoff(); };
+  handlers_->claims = claims_.add_event_handler(
+      {[storage_changed](const auto&) { storage_changed(); }, [storage_changed](const auto&, const auto&) { storage_changed(); }, {}, {}});
+  handlers_->volumes = volumes_.add_event_handler(
+      {[storage_changed](const auto&) { storage_changed(); }, [storage_changed](const auto&, const auto&) { storage_changed(); }, {}, {}});
 }
 
 std::map<std::string, api::StringMap> Scheduler::namespace_labels(const PodInfo& pod) const {
@@ -238,13 +250,56 @@ void Scheduler::schedule_one(QueuedPod queued) {
     return;
   }
   ++stats_.attempts;
+  const VolumePlan volumes = plan_volumes(*current, claims_.indexer(), volumes_.indexer(), classes_.indexer());
+  if (volumes.waiting_for_volumes) {  // a claim has its node: try again once its volume is bound
+    queue_.requeue_backoff(std::move(queued));
+    return;
+  }
+  if (!volumes.unschedulable.empty()) {
+    ++stats_.unschedulable;
+    queue_.requeue_unschedulable(queued);
+    submit([this, info, message = volumes.unschedulable](client::ApiClient& api) { report_unschedulable(info, message, api); });
+    return;
+  }
   const NominatedPods nominated = nominated_snapshot();
   CycleResult result;
   const std::string node = cache_.pick_and_assume(info, [&](const std::vector<const NodeInfo*>& nodes) {
-    result =
-        cycle_.schedule(*info, nodes, namespace_labels(*info), cache_.pods_with_affinity() > 0, nominated.empty() ? nullptr : &nominated);
+    std::vector<const NodeInfo*> fitting;
+    std::vector<std::string> conflicts;
+    for (const NodeInfo* n : nodes)
+      if (volumes.node_affinities.empty() || node_fits_volumes(volumes, *n))
+        fitting.push_back(n);
+      else if (n->node)
+        conflicts.push_back(n->name());
+    if (fitting.empty() && !conflicts.empty()) {
+      result = CycleResult{};
+      result.error = FitError{};
+    } else {
+      result = cycle_.schedule(*info, fitting, namespace_labels(*info), cache_.pods_with_affinity() > 0, nominated.empty() ? nullptr : &nominated);
+    }
+    if (result.error && !conflicts.empty()) {
+      result.error->num_all_nodes = fitting.size() + conflicts.size();
+      for (const auto& name : conflicts)
+        result.error->statuses[name] = FilterResult::fail(FilterCode::UnschedulableAndUnresolvable, kVolumeNodeAffinityConflict);
+    }
     return result.node;
   });
+  if (!node.empty() && !volumes.claims_to_place.empty()) {
+    // PreBind: the claims' provisioner follows the pod to this node; the pod binds once they are bound.
+    cache_.forget_pod(info->key);
+    queue_.requeue_backoff(std::move(queued));
+    submit([claims = volumes.claims_to_place, node](client::ApiClient& api) {
+      for (const auto& key : claims) {
+        const auto [ns, name] = client::split_key(key);
+        const Json patch = {{"metadata", {{"annotations", {{api::kSelectedNodeAnnotation, node}}}}}};
+        if (auto ok = client::merge_patch_object(api, client::object_path<api::PersistentVolumeClaim>(ns, name), patch); !ok)
+          spdlog::warn("event=selected_node_failed claim={} node={} error=\"{}\"", key, node, ok.error().describe());
+        else
+          spdlog::info("event=selected_node claim={} node={}", key, node);
+      }
+    });
+    return;
+  }
   if (!node.empty()) {
     ++stats_.scheduled;
     submit([this, queued = std::move(queued), node](client::ApiClient& api) { bind(queued, node, api); });

@@ -93,6 +93,9 @@ class Scheduler {
   client::SharedIndexInformer<api::Node>& nodes_;
   client::SharedIndexInformer<api::PodDisruptionBudget>& pdbs_;
   client::SharedIndexInformer<api::Namespace>& namespaces_;  // their labels, for namespaceSelector
+  client::SharedIndexInformer<api::PersistentVolumeClaim>& claims_;
+  client::SharedIndexInformer<api::PersistentVolume>& volumes_;
+  client::SharedIndexInformer<api::StorageClass>& classes_;
   std::unique_ptr<Handlers> handlers_;
   SchedulerCache cache_;
   SchedulingQueue queue_;
