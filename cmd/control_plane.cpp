@@ -23,6 +23,7 @@
 #include "orchestrator/client/informer_factory.h"
 #include "orchestrator/controllers/deployment_controller.h"
 #include "orchestrator/controllers/job_controller.h"
+#include "orchestrator/controllers/daemonset_controller.h"
 #include "orchestrator/controllers/cronjob_controller.h"
 #include "orchestrator/controllers/statefulset_controller.h"
 #include "orchestrator/controllers/endpointslice_controller.h"
@@ -171,6 +172,7 @@ struct ControlPlane::Parts {
   std::unique_ptr<scheduler::Scheduler> scheduler;
   std::unique_ptr<controllers::ReplicaSetController> replicasets;
   std::unique_ptr<controllers::DeploymentController> deployments;
+  std::unique_ptr<controllers::DaemonSetController> daemonsets;
   std::unique_ptr<controllers::JobController> jobs;
   std::unique_ptr<controllers::CronJobController> cronjobs;
   std::unique_ptr<controllers::StatefulSetController> statefulsets;
@@ -235,6 +237,7 @@ void ControlPlane::stop() {
   if (parts_->scheduler) parts_->scheduler->stop();
   if (parts_->replicasets) parts_->replicasets->stop();
   if (parts_->deployments) parts_->deployments->stop();
+  if (parts_->daemonsets) parts_->daemonsets->stop();
   if (parts_->jobs) parts_->jobs->stop();
   if (parts_->cronjobs) parts_->cronjobs->stop();
   if (parts_->statefulsets) parts_->statefulsets->stop();
@@ -392,6 +395,8 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   }
   parts->persistent_volumes = std::make_unique<controllers::PersistentVolumeController>(*parts->informers, self);
   parts->persistent_volumes->start();
+  parts->daemonsets = std::make_unique<controllers::DaemonSetController>(*parts->informers, self);
+  parts->daemonsets->start();
   parts->jobs = std::make_unique<controllers::JobController>(*parts->informers, self);
   parts->jobs->start();
   parts->cronjobs = std::make_unique<controllers::CronJobController>(*parts->informers, self);

@@ -62,6 +62,41 @@ static void decode_fields(Reader& r, DeploymentStatus& s) {
   r.field("collisionCount", s.collision_count);
 }
 
+static void decode_fields(Reader& r, RollingUpdateDaemonSet& u) {
+  r.field("maxUnavailable", u.max_unavailable);
+  r.field("maxSurge", u.max_surge);
+}
+
+static void decode_fields(Reader& r, DaemonSetUpdateStrategy& s) {
+  r.field("type", s.type);
+  r.field("rollingUpdate", s.rolling_update);
+}
+
+static void decode_fields(Reader& r, DaemonSetStatus& s) {
+  r.field("currentNumberScheduled", s.current_number_scheduled);
+  r.field("numberMisscheduled", s.number_misscheduled);
+  r.field("desiredNumberScheduled", s.desired_number_scheduled);
+  r.field("numberReady", s.number_ready);
+  r.field("observedGeneration", s.observed_generation);
+  r.field("updatedNumberScheduled", s.updated_number_scheduled);
+  r.field("numberAvailable", s.number_available);
+  r.field("numberUnavailable", s.number_unavailable);
+  r.field("collisionCount", s.collision_count);
+  r.field("conditions", s.conditions);
+}
+
+struct DaemonSetSpecView {
+  DaemonSet& o;
+};
+static void decode_fields(Reader& r, DaemonSetSpecView& v) {
+  r.field("selector", v.o.selector);
+  r.field("template", v.o.template_);
+  r.field("updateStrategy", v.o.update_strategy);
+  r.field("minReadySeconds", v.o.min_ready_seconds);
+  r.ignore("templateGeneration");  // extensions/v1beta1 only; apps/v1 keeps it in an annotation
+  r.field("revisionHistoryLimit", v.o.revision_history_limit);
+}
+
 struct ReplicaSetSpecView {
   ReplicaSet& o;
 };
@@ -143,6 +178,11 @@ void decode_body(Reader& r, Deployment& o) {
   r.field("status", o.status);
 }
 
+void decode_body(Reader& r, DaemonSet& o) {
+  decode_view(r, "spec", DaemonSetSpecView{o});
+  r.field("status", o.status);
+}
+
 void decode_body(Reader& r, ControllerRevision& o) {
   if (const json* d = r.raw("data")) o.data_json = d->dump();
   r.field("revision", o.revision);
@@ -197,6 +237,38 @@ void encode_body(json& j, const Deployment& o) {
   put(status, "terminatingReplicas", s.terminating_replicas);
   put_conditions(status, s.conditions, true);
   put(status, "collisionCount", s.collision_count);
+  j["status"] = std::move(status);
+}
+
+void encode_body(json& j, const DaemonSet& o) {
+  json spec = json::object();
+  if (o.selector) spec["selector"] = encode_selector(*o.selector);
+  spec["template"] = encode_template(o.template_);
+  json strategy = json::object();
+  put(strategy, "type", o.update_strategy.type);
+  if (o.update_strategy.rolling_update) {
+    json ru = json::object();
+    const auto& u = *o.update_strategy.rolling_update;
+    if (u.max_unavailable) ru["maxUnavailable"] = encode_int_or_string(*u.max_unavailable);
+    if (u.max_surge) ru["maxSurge"] = encode_int_or_string(*u.max_surge);
+    strategy["rollingUpdate"] = std::move(ru);
+  }
+  spec["updateStrategy"] = std::move(strategy);
+  put(spec, "minReadySeconds", o.min_ready_seconds);
+  put(spec, "revisionHistoryLimit", o.revision_history_limit);
+  j["spec"] = std::move(spec);
+  const auto& s = o.status;
+  // The first four have no omitempty upstream.
+  json status = {{"currentNumberScheduled", s.current_number_scheduled},
+                 {"numberMisscheduled", s.number_misscheduled},
+                 {"desiredNumberScheduled", s.desired_number_scheduled},
+                 {"numberReady", s.number_ready}};
+  put(status, "observedGeneration", s.observed_generation);
+  put(status, "updatedNumberScheduled", s.updated_number_scheduled);
+  put(status, "numberAvailable", s.number_available);
+  put(status, "numberUnavailable", s.number_unavailable);
+  put(status, "collisionCount", s.collision_count);
+  put_conditions(status, s.conditions, false);
   j["status"] = std::move(status);
 }
 

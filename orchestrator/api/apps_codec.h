@@ -1,4 +1,4 @@
-// Internal to the codec: the apps/v1 kinds (ReplicaSet, Deployment, ControllerRevision) to and
+// Internal to the codec: the apps/v1 kinds (ReplicaSet, Deployment, DaemonSet, ControllerRevision) to and
 // from the wire format, over the core codec's PodSpec and ObjectMeta.
 #pragma once
 
@@ -22,9 +22,11 @@ nlohmann::json encode_template(const PodTemplateSpec& t);
 
 void decode_body(Reader& r, ReplicaSet& o);
 void decode_body(Reader& r, Deployment& o);
+void decode_body(Reader& r, DaemonSet& o);
 void decode_body(Reader& r, ControllerRevision& o);
 void encode_body(nlohmann::json& j, const ReplicaSet& o);
 void encode_body(nlohmann::json& j, const Deployment& o);
+void encode_body(nlohmann::json& j, const DaemonSet& o);
 void encode_body(nlohmann::json& j, const ControllerRevision& o);
 
 }  // namespace switchyard::api::codec

@@ -22,6 +22,18 @@ void apply_defaults(Deployment& d) {
   apply_defaults(d.template_.spec);
 }
 
+void apply_defaults(DaemonSet& d) {
+  auto& st = d.update_strategy;
+  if (st.type.empty()) st.type = "RollingUpdate";
+  if (st.type == "RollingUpdate") {
+    if (!st.rolling_update) st.rolling_update.emplace();
+    if (!st.rolling_update->max_unavailable) st.rolling_update->max_unavailable = IntOrString::of(1);
+    if (!st.rolling_update->max_surge) st.rolling_update->max_surge = IntOrString::of(0);
+  }
+  if (!d.revision_history_limit) d.revision_history_limit = 10;
+  apply_defaults(d.template_.spec);
+}
+
 void apply_defaults(ControllerRevision&) {}
 
 }  // namespace switchyard::api

@@ -72,7 +72,8 @@ int int_or_percent_value(const IntOrString& v) {
 
 // ValidatePodTemplateSpecForReplicaSet: the template is validated as a Pod would be, under
 // spec.template, and its labels must be selected by the selector.
-void validate_template(FieldErrors& errs, const PodTemplateSpec& t, const LabelSelector* selector, const FieldPath& path) {
+void validate_template(FieldErrors& errs, const PodTemplateSpec& t, const LabelSelector* selector, const FieldPath& path,
+                       const char* kind = "ReplicaSet") {
   if (selector && !selector->matches_everything() && !selector->matches(t.metadata.labels))
     errs.push_back(
         invalid(path.child("metadata").child("labels"), go_string_map(t.metadata.labels), "`selector` does not match template `labels`"));
@@ -90,7 +91,8 @@ void validate_template(FieldErrors& errs, const PodTemplateSpec& t, const LabelS
   if (!t.spec.restart_policy.empty() && t.spec.restart_policy != "Always")
     errs.push_back(not_supported(path.child("spec").child("restartPolicy"), go_quoted(t.spec.restart_policy), {"Always"}));
   if (t.spec.passthrough.contains("activeDeadlineSeconds"))
-    errs.push_back(forbidden(path.child("spec").child("activeDeadlineSeconds"), "activeDeadlineSeconds in ReplicaSet is not Supported"));
+    errs.push_back(
+        forbidden(path.child("spec").child("activeDeadlineSeconds"), fmt::format("activeDeadlineSeconds in {} is not Supported", kind)));
 }
 
 // Selector (required, not empty, parsable) then the template against it.
@@ -183,6 +185,74 @@ FieldErrors validate(const Deployment& o) {
   return errs;
 }
 
+// ValidateDaemonSetSpec: unlike the other workloads a missing selector is not "Required", it
+// selects nothing and so does not match the template's labels.
+FieldErrors validate(const DaemonSet& o) {
+  FieldErrors errs = validate_object_meta(o.metadata, true, &name_is_dns1123_subdomain);
+  const FieldPath spec("spec");
+  const FieldPath sp = spec.child("selector");
+  std::optional<LabelSelector> parsed;
+  bool parse_failed = false;
+  if (o.selector) {
+    std::vector<LabelSelectorExpression> exprs;
+    for (const auto& e : o.selector->match_expressions) exprs.push_back({e.key, e.operator_, e.values});
+    auto p = LabelSelector::from_api(o.selector->match_labels, exprs, sp);
+    if (p) {
+      parsed = std::move(*p);
+    } else {
+      parse_failed = true;
+      errs.insert(errs.end(), p.error().begin(), p.error().end());
+    }
+  }
+  const bool matches = parsed && (parsed->matches_everything() || parsed->matches(o.template_.metadata.labels));
+  if (!parse_failed && !matches)
+    errs.push_back(invalid(spec.child("template").child("metadata").child("labels"), go_string_map(o.template_.metadata.labels),
+                           "`selector` does not match template `labels`"));
+  if (o.selector && o.selector->match_labels.empty() && o.selector->match_expressions.empty())
+    errs.push_back(invalid(sp, go_label_selector(*o.selector), "empty selector is invalid for daemonset"));
+  validate_template(errs, o.template_, nullptr, spec.child("template"), "DaemonSet");
+  nonnegative(errs, spec.child("minReadySeconds"), o.min_ready_seconds);
+  const FieldPath up = spec.child("updateStrategy");
+  const auto& st = o.update_strategy;
+  if (st.type == "RollingUpdate") {
+    const FieldPath rp = up.child("rollingUpdate");
+    if (!st.rolling_update) {
+      errs.push_back(required(rp));
+    } else {
+      const IntOrString unavailable = st.rolling_update->max_unavailable.value_or(IntOrString{});
+      const IntOrString surge = st.rolling_update->max_surge.value_or(IntOrString{});
+      positive_int_or_percent(errs, rp.child("maxUnavailable"), unavailable);
+      positive_int_or_percent(errs, rp.child("maxSurge"), surge);
+      for (const auto& [name, v] : {std::pair{"maxUnavailable", unavailable}, std::pair{"maxSurge", surge}})
+        if (v.is_string && valid_percent(v.string_value) && int_or_percent_value(v) > 100)
+          errs.push_back(invalid(rp.child(name), go_int_or_string(v), "must not be greater than 100%"));
+      // Exactly one of the two may be non-zero.
+      const bool has_unavailable = int_or_percent_value(unavailable) != 0;
+      const bool has_surge = int_or_percent_value(surge) != 0;
+      if (has_unavailable && has_surge)
+        errs.push_back(invalid(rp.child("maxSurge"), go_int_or_string(surge), "may not be set when maxUnavailable is non-zero"));
+      else if (!has_unavailable && !has_surge)
+        errs.push_back(required(rp.child("maxUnavailable"), "cannot be 0 when maxSurge is 0"));
+    }
+  } else if (st.type != "OnDelete") {
+    errs.push_back(not_supported(
+        up, fmt::format("apps.DaemonSetUpdateStrategy{{Type:{}, RollingUpdate:(*apps.RollingUpdateDaemonSet)(nil)}}", go_quoted(st.type)),
+        {"RollingUpdate", "OnDelete"}));
+  }
+  if (o.revision_history_limit) nonnegative(errs, spec.child("revisionHistoryLimit"), *o.revision_history_limit);
+  const auto& s = o.status;
+  validate_conditions_free_status(errs, FieldPath("status"),
+                                  {{"currentNumberScheduled", s.current_number_scheduled},
+                                   {"numberMisscheduled", s.number_misscheduled},
+                                   {"desiredNumberScheduled", s.desired_number_scheduled},
+                                   {"numberReady", s.number_ready},
+                                   {"observedGeneration", s.observed_generation},
+                                   {"updatedNumberScheduled", s.updated_number_scheduled},
+                                   {"numberAvailable", s.number_available},
+                                   {"numberUnavailable", s.number_unavailable}});
+  return errs;
+}
+
 FieldErrors validate(const ControllerRevision& o) {
   FieldErrors errs = validate_object_meta(o.metadata, true, &name_is_dns1123_subdomain);
   nonnegative(errs, FieldPath("revision"), o.revision);
@@ -199,6 +269,8 @@ FieldErrors validate_update(const Object& o, const Object& old) {
     if (const auto* od = std::get_if<Deployment>(&old)) selector_immutable(d->selector, od->selector);
   if (const auto* r = std::get_if<ReplicaSet>(&o))
     if (const auto* orr = std::get_if<ReplicaSet>(&old)) selector_immutable(r->selector, orr->selector);
+  if (const auto* ds = std::get_if<DaemonSet>(&o))
+    if (const auto* ods = std::get_if<DaemonSet>(&old)) selector_immutable(ds->selector, ods->selector);
   if (const auto* c = std::get_if<ControllerRevision>(&o))
     if (const auto* oc = std::get_if<ControllerRevision>(&old); oc && c->data_json != oc->data_json)
       errs.push_back(invalid(FieldPath("data"), "runtime.RawExtension{...}", "field is immutable"));

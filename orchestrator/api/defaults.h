@@ -29,6 +29,7 @@ void apply_defaults(PodSpec& s);  // a Pod's, or a workload's pod template
 // progressDeadlineSeconds 600, and the pod template's defaults as for Pods.
 void apply_defaults(ReplicaSet& r);
 void apply_defaults(Deployment& d);
+void apply_defaults(DaemonSet& d);  // RollingUpdate, maxUnavailable 1, maxSurge 0, history 10
 void apply_defaults(ControllerRevision& c);
 // batch/v1 (batch_defaults.cpp): completions/parallelism 1, backoffLimit 6, NonIndexed, the
 // generated selector and labels once the Job has a uid; CronJob Allow, history 3 and 1.

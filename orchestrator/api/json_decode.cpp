@@ -447,6 +447,7 @@ constexpr KindEntry kKinds[] = {
     {"v1", "Event", &decode_kind<Event>},
     {"apps/v1", "ReplicaSet", &decode_kind<ReplicaSet>},
     {"apps/v1", "Deployment", &decode_kind<Deployment>},
+    {"apps/v1", "DaemonSet", &decode_kind<DaemonSet>},
     {"apps/v1", "ControllerRevision", &decode_kind<ControllerRevision>},
     {"rbac.authorization.k8s.io/v1", "Role", &decode_kind<Role>},
     {"rbac.authorization.k8s.io/v1", "ClusterRole", &decode_kind<ClusterRole>},

@@ -18,6 +18,8 @@
 // core/v1 types.go, roots apps/v1.{StatefulSet,StatefulSetList}, only the messages not here before.
 // The PersistentVolume, PersistentVolumeClaim and storage/v1 StorageClass messages at the very end: the
 // generator on kubernetes/api 10b39a39bcee core/v1 and storage/v1 types.go, only the messages not already here.
+// The apps/v1 DaemonSet messages at the very end: the generator on kubernetes/api 10b39a39bcee
+// apps/v1/types.go, roots apps/v1.{DaemonSet,DaemonSetList}.
 #include "orchestrator/api/protobuf_schema.h"
 
 namespace switchyard::api::protobuf {
@@ -1513,6 +1515,34 @@ message apps/v1.StatefulSetPersistentVolumeClaimRetentionPolicy
 message apps/v1.StatefulSetOrdinals
   1 start int32 always
 message apps/v1.StatefulSetCondition
+message apps/v1.DaemonSet
+  1 metadata m:meta/v1.ObjectMeta
+  2 spec m:apps/v1.DaemonSetSpec
+  3 status m:apps/v1.DaemonSetStatus
+message apps/v1.DaemonSetList
+  1 metadata m:meta/v1.ListMeta
+  2 items []m:apps/v1.DaemonSet always
+message apps/v1.DaemonSetSpec
+  1 selector ?m:meta/v1.LabelSelector always
+  2 template m:core/v1.PodTemplateSpec always
+  3 updateStrategy m:apps/v1.DaemonSetUpdateStrategy
+  4 minReadySeconds int32
+  6 revisionHistoryLimit ?int32
+message apps/v1.DaemonSetStatus
+  1 currentNumberScheduled int32 always
+  2 numberMisscheduled int32 always
+  3 desiredNumberScheduled int32 always
+  4 numberReady int32 always
+  5 observedGeneration int64
+  6 updatedNumberScheduled int32
+  7 numberAvailable int32
+  8 numberUnavailable int32
+  9 collisionCount ?int32
+  10 conditions []m:apps/v1.DaemonSetCondition
+message apps/v1.DaemonSetUpdateStrategy
+  1 type string
+  2 rollingUpdate ?m:apps/v1.RollingUpdateDaemonSet
+message apps/v1.DaemonSetCondition
   1 type string always
   2 status string always
   3 lastTransitionTime time
@@ -1688,6 +1718,9 @@ message core/v1.CSIPersistentVolumeSource
 message core/v1.SecretReference
   1 name string
   2 namespace string
+message apps/v1.RollingUpdateDaemonSet
+  1 maxUnavailable ?intstr
+  2 maxSurge ?intstr
 )schema";
 
 }  // namespace switchyard::api::protobuf

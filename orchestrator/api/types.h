@@ -301,7 +301,7 @@ struct Event {
   bool operator==(const Event&) const = default;
 };
 
-// ---- apps/v1: ReplicaSet, Deployment, ControllerRevision ----------------------------------
+// ---- apps/v1: ReplicaSet, Deployment, DaemonSet, ControllerRevision ---------------------
 // metav1.LabelSelector as written (selectors.h turns it into a matcher).
 struct LabelSelectorRequirement {
   std::string key, operator_;
@@ -384,7 +384,42 @@ struct Deployment {
   bool operator==(const Deployment&) const = default;
 };
 
-// The history DaemonSets and StatefulSets keep; stored and served, not interpreted here.
+// DaemonSet: one pod per eligible node.
+struct RollingUpdateDaemonSet {
+  std::optional<IntOrString> max_unavailable, max_surge;
+  bool operator==(const RollingUpdateDaemonSet&) const = default;
+};
+
+struct DaemonSetUpdateStrategy {
+  std::string type;  // RollingUpdate | OnDelete
+  std::optional<RollingUpdateDaemonSet> rolling_update;
+  bool operator==(const DaemonSetUpdateStrategy&) const = default;
+};
+
+struct DaemonSetStatus {
+  std::int32_t current_number_scheduled = 0, number_misscheduled = 0, desired_number_scheduled = 0, number_ready = 0;
+  std::int64_t observed_generation = 0;
+  std::int32_t updated_number_scheduled = 0, number_available = 0, number_unavailable = 0;
+  std::optional<std::int32_t> collision_count;
+  std::vector<WorkloadCondition> conditions;  // DaemonSetCondition: no lastUpdateTime
+  bool operator==(const DaemonSetStatus&) const = default;
+};
+
+struct DaemonSet {
+  static constexpr const char* kKind = "DaemonSet";
+  static constexpr const char* kApiVersion = "apps/v1";
+  static constexpr bool kNamespaced = true;
+  ObjectMeta metadata;
+  std::optional<LabelSelectorSpec> selector;
+  PodTemplateSpec template_;
+  DaemonSetUpdateStrategy update_strategy;
+  std::int32_t min_ready_seconds = 0;
+  std::optional<std::int32_t> revision_history_limit;
+  DaemonSetStatus status;
+  bool operator==(const DaemonSet&) const = default;
+};
+
+// The history DaemonSets and StatefulSets keep (the DaemonSet controller writes and reads them).
 struct ControllerRevision {
   static constexpr const char* kKind = "ControllerRevision";
   static constexpr const char* kApiVersion = "apps/v1";
@@ -407,7 +442,7 @@ struct ControllerRevision {
 namespace switchyard::api {
 
 // Any object Switchyard knows, as decoded from a manifest or a request body.
-using Object = std::variant<Namespace, Pod, Service, Endpoints, EndpointSlice, Node, Lease, Event, ReplicaSet, Deployment,
+using Object = std::variant<Namespace, Pod, Service, Endpoints, EndpointSlice, Node, Lease, Event, ReplicaSet, Deployment, DaemonSet,
                             ControllerRevision, Role, ClusterRole, RoleBinding, ClusterRoleBinding, ConfigMap, Secret, ServiceAccount,
                             PriorityClass, PodDisruptionBudget, Job, CronJob, StatefulSet, PersistentVolume, PersistentVolumeClaim, StorageClass>;
 

@@ -33,6 +33,7 @@ FieldErrors validate(const Event& o);
 // apps/v1 (apps_validation.cpp, pkg/apis/apps/validation).
 FieldErrors validate(const ReplicaSet& o);
 FieldErrors validate(const Deployment& o);
+FieldErrors validate(const DaemonSet& o);
 FieldErrors validate(const ControllerRevision& o);
 // rbac_validation.cpp (pkg/apis/rbac/validation).
 FieldErrors validate(const Role& o);

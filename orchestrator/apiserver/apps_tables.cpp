@@ -1,5 +1,6 @@
 // Table columns and cells of the apps/v1 kinds, as kube-apiserver's printers write them
-// (pkg/printers/internalversion: printDeployment, printReplicaSet, printControllerRevision).
+// (pkg/printers/internalversion: printDeployment, printReplicaSet, printDaemonSet,
+// printControllerRevision)..
 #include <fmt/format.h>
 
 #include "orchestrator/api/selectors.h"
@@ -52,6 +53,11 @@ std::optional<Json> apps_columns(const std::string& kind) {
     return Json{column("Name", "string", 0, "name"), column("Desired", "integer"),   column("Current", "integer"),
                 column("Ready", "integer"),          column("Age", "string"),        column("Containers", "string", 1),
                 column("Images", "string", 1),       column("Selector", "string", 1)};
+  if (kind == "DaemonSet")
+    return Json{column("Name", "string", 0, "name"), column("Desired", "integer"),    column("Current", "integer"),
+                column("Ready", "integer"),          column("Up-to-date", "integer"), column("Available", "integer"),
+                column("Node Selector", "string"),   column("Age", "string"),         column("Containers", "string", 1),
+                column("Images", "string", 1),       column("Selector", "string", 1)};
   if (kind == "ControllerRevision")
     return Json{column("Name", "string", 0, "name"), column("Controller", "string"), column("Revision", "integer"),
                 column("Age", "string")};
@@ -77,6 +83,25 @@ std::optional<Json> apps_cells(const std::string& kind, const Json& o, const std
                   images,
                   selector};
     return Json{name, desired, status.value("replicas", 0), status.value("readyReplicas", 0), age, containers, images, selector};
+  }
+  if (kind == "DaemonSet") {
+    const auto [containers, images] = containers_and_images(spec);
+    // labels.FormatLabels of the template's nodeSelector: sorted k=v pairs, "<none>" when empty.
+    std::string node_selector;
+    for (const auto& [k, v] : spec.value("template", Json::object()).value("spec", Json::object()).value("nodeSelector", api::StringMap{}))
+      node_selector += (node_selector.empty() ? "" : ",") + k + "=" + v;
+    if (node_selector.empty()) node_selector = "<none>";
+    return Json{name,
+                status.value("desiredNumberScheduled", 0),
+                status.value("currentNumberScheduled", 0),
+                status.value("numberReady", 0),
+                status.value("updatedNumberScheduled", 0),
+                status.value("numberAvailable", 0),
+                node_selector,
+                age,
+                containers,
+                images,
+                format_selector(spec.value("selector", Json::object()))};
   }
   if (kind == "ControllerRevision") {
     std::string controller = "<none>";

@@ -95,19 +95,20 @@ constexpr auto kRules = std::to_array<ListRule>({
     kind, "status.conditions", merge_by("type")                                                                                          \
   }
 
-constexpr auto kWorkloadRules = std::to_array<ListRule>(
-    {SWITCHYARD_WORKLOAD_RULES("Deployment"), SWITCHYARD_WORKLOAD_RULES("ReplicaSet"), SWITCHYARD_WORKLOAD_RULES("Job"),
-     // A CronJob's pod template sits one level deeper; its containers and their env merge by name.
-     ListRule{"CronJob", "spec.jobTemplate.spec.template.spec.containers", merge_by("name")},
-     ListRule{"CronJob", "spec.jobTemplate.spec.template.spec.containers[].env", merge_by("name")},
-     ListRule{"CronJob", "status.active", atomic()}, SWITCHYARD_WORKLOAD_RULES("StatefulSet")});
+constexpr auto kWorkloadRules =
+    std::to_array<ListRule>({SWITCHYARD_WORKLOAD_RULES("Deployment"), SWITCHYARD_WORKLOAD_RULES("ReplicaSet"),
+                             SWITCHYARD_WORKLOAD_RULES("DaemonSet"), SWITCHYARD_WORKLOAD_RULES("Job"),
+                             // A CronJob's pod template sits one level deeper; its containers and their env merge by name.
+                             ListRule{"CronJob", "spec.jobTemplate.spec.template.spec.containers", merge_by("name")},
+                             ListRule{"CronJob", "spec.jobTemplate.spec.template.spec.containers[].env", merge_by("name")},
+                             ListRule{"CronJob", "status.active", atomic()}, SWITCHYARD_WORKLOAD_RULES("StatefulSet")});
 
 #undef SWITCHYARD_WORKLOAD_RULES
 #undef SWITCHYARD_TEMPLATE_LISTS
 #undef SWITCHYARD_CONTAINER_LISTS
 
 // The RBAC kinds have no list rules: their lists (rules, subjects) are replaced whole, as upstream.
-constexpr std::array<std::string_view, 20> kKinds{"Namespace",
+constexpr std::array<std::string_view, 21> kKinds{"Namespace",
                                                   "Pod",
                                                   "Service",
                                                   "Endpoints",
@@ -126,7 +127,8 @@ constexpr std::array<std::string_view, 20> kKinds{"Namespace",
                                                   "PodDisruptionBudget",
                                                   "Job",
                                                   "CronJob",
-                                                  "StatefulSet"};
+                                                  "StatefulSet",
+                                                  "DaemonSet"};
 // ConfigMap, Secret, ServiceAccount: no list rules either (a ServiceAccount's secrets are replaced whole).
 // The storage kinds have none either (accessModes, mountOptions are atomic upstream).
 constexpr std::array<std::string_view, 6> kConfigKinds{

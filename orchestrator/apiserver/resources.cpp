@@ -14,6 +14,7 @@ const std::vector<ResourceInfo>& served_resources() {
       {"coordination.k8s.io", "v1", "leases", "lease", "Lease", true, {}, {}},
       {"apps", "v1", "deployments", "deployment", "Deployment", true, {"deploy"}, {"status", "scale"}},
       {"apps", "v1", "replicasets", "replicaset", "ReplicaSet", true, {"rs"}, {"status", "scale"}},
+      {"apps", "v1", "daemonsets", "daemonset", "DaemonSet", true, {"ds"}, {"status"}},
       {"apps", "v1", "controllerrevisions", "controllerrevision", "ControllerRevision", true, {}, {}},
       {"apps", "v1", "statefulsets", "statefulset", "StatefulSet", true, {"sts"}, {"status", "scale"}},
       {"", "v1", "configmaps", "configmap", "ConfigMap", true, {"cm"}, {}},

@@ -31,6 +31,8 @@ constexpr std::string_view plural_of() {
     return "replicasets";
   else if constexpr (std::is_same_v<T, api::Deployment>)
     return "deployments";
+  else if constexpr (std::is_same_v<T, api::DaemonSet>)
+    return "daemonsets";
   else if constexpr (std::is_same_v<T, api::ControllerRevision>)
     return "controllerrevisions";
   else if constexpr (std::is_same_v<T, api::ConfigMap>)

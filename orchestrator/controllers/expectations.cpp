@@ -21,6 +21,11 @@ void Expectations::expect_deletions(const std::string& key, const std::set<std::
   records_[key] = Record{0, pod_keys, clock_.now()};
 }
 
+void Expectations::expect(const std::string& key, int adds, const std::set<std::string>& pod_keys) {
+  std::lock_guard lock(mu_);
+  records_[key] = Record{adds, pod_keys, clock_.now()};
+}
+
 void Expectations::creation_observed(const std::string& key) {
   std::lock_guard lock(mu_);
   if (auto it = records_.find(key); it != records_.end() && it->second.adds > 0) --it->second.adds;

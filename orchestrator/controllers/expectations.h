@@ -27,6 +27,8 @@ class Expectations {
   void expect_creations(const std::string& key, int adds);
   // `pod_keys` ("ns/name") will be deleted; each is counted once however often it is seen.
   void expect_deletions(const std::string& key, const std::set<std::string>& pod_keys);
+  // Both at once (a DaemonSet's surge creates beside the deletes of one sync).
+  void expect(const std::string& key, int adds, const std::set<std::string>& pod_keys);
   // The cache showed one creation (or a create failed or was skipped: it will never be seen).
   void creation_observed(const std::string& key);
   // The cache showed a deletion of `pod_key` (or its delete failed).
