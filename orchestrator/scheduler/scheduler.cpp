@@ -275,7 +275,8 @@ void Scheduler::schedule_one(QueuedPod queued) {
       result = CycleResult{};
       result.error = FitError{};
     } else {
-      result = cycle_.schedule(*info, fitting, namespace_labels(*info), cache_.pods_with_affinity() > 0, nominated.empty() ? nullptr : &nominated);
+      result = cycle_.schedule(*info, fitting, namespace_labels(*info), cache_.pods_with_affinity() > 0,
+                               nominated.empty() ? nullptr : &nominated);
     }
     if (result.error && !conflicts.empty()) {
       result.error->num_all_nodes = fitting.size() + conflicts.size();
