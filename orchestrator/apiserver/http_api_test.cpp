@@ -145,7 +145,7 @@ TEST_F(HttpApi, InvalidNamesAndFieldsGet422WithCauses) {
 
 TEST_F(HttpApi, UnknownResourcesAndObjectsGet404) {
   EXPECT_EQ(call("GET", "/api/v1/deployments").code, 404);
-  EXPECT_EQ(call("GET", "/apis/apps/v1/namespaces/shop/statefulsets").code, 404);  // apps/v1 is served, StatefulSets not yet
+  EXPECT_EQ(call("GET", "/apis/apps/v1/namespaces/shop/widgets").code, 404);  // apps/v1 is served, no such resource in it
   auto missing = call("GET", "/api/v1/namespaces/shop/services/nope");
   EXPECT_EQ(missing.code, 404);
   EXPECT_EQ(missing.body["message"], "services \"nope\" not found");
