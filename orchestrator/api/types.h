@@ -437,14 +437,15 @@ struct ControllerRevision {
 #include "orchestrator/api/policy_types.h"       // NOLINT: needs ObjectMeta and Passthrough
 #include "orchestrator/api/batch_types.h"        // NOLINT: needs PodTemplateSpec and LabelSelectorSpec
 #include "orchestrator/api/statefulset_types.h"  // NOLINT: needs PodTemplateSpec and WorkloadCondition
-#include "orchestrator/api/storage_types.h"  // NOLINT: needs ObjectMeta and Passthrough
+#include "orchestrator/api/storage_types.h"      // NOLINT: needs ObjectMeta and Passthrough
 
 namespace switchyard::api {
 
 // Any object Switchyard knows, as decoded from a manifest or a request body.
-using Object = std::variant<Namespace, Pod, Service, Endpoints, EndpointSlice, Node, Lease, Event, ReplicaSet, Deployment, DaemonSet,
-                            ControllerRevision, Role, ClusterRole, RoleBinding, ClusterRoleBinding, ConfigMap, Secret, ServiceAccount,
-                            PriorityClass, PodDisruptionBudget, Job, CronJob, StatefulSet, PersistentVolume, PersistentVolumeClaim, StorageClass>;
+using Object =
+    std::variant<Namespace, Pod, Service, Endpoints, EndpointSlice, Node, Lease, Event, ReplicaSet, Deployment, DaemonSet,
+                 ControllerRevision, Role, ClusterRole, RoleBinding, ClusterRoleBinding, ConfigMap, Secret, ServiceAccount, PriorityClass,
+                 PodDisruptionBudget, Job, CronJob, StatefulSet, PersistentVolume, PersistentVolumeClaim, StorageClass>;
 
 ObjectMeta& meta_of(Object& o);
 const ObjectMeta& meta_of(const Object& o);
