@@ -62,11 +62,12 @@ api::Pod new_pod(const api::StatefulSet& set, const api::PodTemplateSpec& tmpl, 
 
 struct StatefulSetController::Handlers {
   StatefulSetController& c;
-  std::uint64_t sets = 0, pods = 0, revisions = 0;
+  std::uint64_t sets = 0, pods = 0, revisions = 0, claims = 0;
   ~Handlers() {
     c.sets_.remove_event_handler(sets);
     c.pods_.remove_event_handler(pods);
     c.revisions_.remove_event_handler(revisions);
+    c.claims_.remove_event_handler(claims);
   }
 };
 
@@ -103,6 +104,20 @@ StatefulSetController::StatefulSetController(client::SharedInformerFactory& info
                                     [revision_changed](const auto&, const ObjectPtr<api::ControllerRevision>& r) { revision_changed(r); },
                                     [revision_changed](const ObjectPtr<api::ControllerRevision>& r, bool) { revision_changed(r); },
                                     {}});
+  // A claim TEMPLATE-SET-N seen (its owners to set) or gone (a pod it held back may go ahead).
+  auto claim_changed = [this](const ObjectPtr<api::PersistentVolumeClaim>& c) {
+    const auto& name = c->metadata.name;
+    const auto dash = name.rfind('-');
+    if (dash == std::string::npos || !sts::parse_ordinal(name.substr(0, dash), name)) return;
+    const std::string prefix = name.substr(0, dash);
+    for (const auto& s : sets_.indexer().in_namespace(c->metadata.namespace_))
+      if (prefix.ends_with("-" + s->metadata.name)) queue_.add(client::object_key(s->metadata));
+  };
+  handlers_->claims =
+      claims_.add_event_handler({claim_changed,
+                                 [claim_changed](const auto&, const ObjectPtr<api::PersistentVolumeClaim>& c) { claim_changed(c); },
+                                 [claim_changed](const ObjectPtr<api::PersistentVolumeClaim>& c, bool) { claim_changed(c); },
+                                 {}});
 }
 
 StatefulSetController::~StatefulSetController() {
@@ -255,6 +270,7 @@ Result<void> StatefulSetController::sync(const std::string& key, client::ApiClie
 
   std::optional<Error> first_error;
   const auto claim_templates = api::volume_claim_templates(set).claims;
+  bool condemned_claims_unsettled = false;  // then no condemned pod goes this sync: its claim would stay behind
   if (!set.metadata.deletion_timestamp && !claim_templates.empty()) {
     // Claims follow the retention policy before any pod is deleted (a condemned pod's claims get
     // the pod as owner first); a Pending pod whose claim went away gets it again.
@@ -264,7 +280,10 @@ Result<void> StatefulSetController::sync(const std::string& key, client::ApiClie
       if (in_range && pod->metadata.deletion_timestamp) continue;
       if (in_range && pod->status.phase == "Pending")
         if (auto r = create_missing_claims(api, set, claim_templates, ordinal); !r && !first_error) first_error = r.error();
-      if (auto r = update_claim_owners(api, set, claim_templates, *pod, ordinal); !r && !first_error) first_error = r.error();
+      if (auto r = update_claim_owners(api, set, claim_templates, *pod, ordinal); !r) {
+        if (!first_error) first_error = r.error();
+        if (!in_range) condemned_claims_unsettled = true;
+      }
     }
   }
   if (!set.metadata.deletion_timestamp) {
@@ -298,6 +317,7 @@ Result<void> StatefulSetController::sync(const std::string& key, client::ApiClie
       }
     }
     for (int ordinal : plan.remove) {
+      if (condemned_claims_unsettled && (ordinal < spec.start || ordinal >= spec.start + spec.replicas)) continue;
       const std::string name = sts::pod_name(set.metadata.name, ordinal);
       auto gone = client::remove<api::Pod>(api, ns, name);
       if (gone) {

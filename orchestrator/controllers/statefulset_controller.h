@@ -1,5 +1,6 @@
 // The StatefulSet controller, as kube-controller-manager runs it: shared informers on
-// StatefulSets, Pods and ControllerRevisions; events enqueue StatefulSet keys; a worker syncs one
+// StatefulSets, Pods, ControllerRevisions and PersistentVolumeClaims; events enqueue StatefulSet
+// keys; a worker syncs one
 // key from the caches:
 //  - the revision the spec asks for (a ControllerRevision SET-HASH, created or renumbered) and the
 //    one the set rolls from (status.currentRevision);
