@@ -8,6 +8,7 @@
 
 #include "orchestrator/api/defaults.h"
 #include "orchestrator/api/json_codec.h"
+#include "orchestrator/api/protobuf_codec.h"
 #include "orchestrator/api/storage.h"
 #include "orchestrator/api/validation.h"
 
@@ -53,6 +54,13 @@ TEST(StatefulSetClaimTemplates, AreDefaultedAsTheServerStoresThem) {
   EXPECT_THAT(templates.errors, IsEmpty());
   ASSERT_EQ(templates.claims.size(), 1u);
   EXPECT_EQ(templates.claims[0].metadata.name, "data");
+  // The protobuf form carries them too (a claim's message has no apiVersion/kind, as upstream's).
+  auto wire = protobuf::encode_object(encode_object(set));
+  ASSERT_TRUE(wire) << wire.error().message;
+  auto back = protobuf::decode_object(*wire);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ((*back)["spec"]["volumeClaimTemplates"][0]["spec"], stored[0]["spec"]);
+  EXPECT_EQ((*back)["spec"]["volumeClaimTemplates"][0]["status"], stored[0]["status"]);
 }
 
 TEST(StatefulSetClaimTemplates, AClaimTemplateIsAVolumeTheTemplateMayMount) {
