@@ -19,6 +19,25 @@ static void decode_fields(Reader& r, UncountedTerminatedPods& u) {
   r.field("failed", u.failed);
 }
 
+static void decode_fields(Reader& r, PodFailurePolicyOnExitCodesRequirement& e) {
+  r.field("containerName", e.container_name);
+  r.field("operator", e.operator_);
+  r.field("values", e.values);
+}
+
+static void decode_fields(Reader& r, PodFailurePolicyOnPodConditionsPattern& c) {
+  r.field("type", c.type);
+  r.field("status", c.status);
+}
+
+static void decode_fields(Reader& r, PodFailurePolicyRule& rule) {
+  r.field("action", rule.action);
+  r.field("onExitCodes", rule.on_exit_codes);
+  r.field("onPodConditions", rule.on_pod_conditions);
+}
+
+static void decode_fields(Reader& r, PodFailurePolicy& p) { r.field("rules", p.rules); }
+
 static void decode_fields(Reader& r, JobSpec& s) {
   r.field("parallelism", s.parallelism);
   r.field("completions", s.completions);
@@ -34,7 +53,8 @@ static void decode_fields(Reader& r, JobSpec& s) {
   r.field("suspend", s.suspend);
   r.field("podReplacementPolicy", s.pod_replacement_policy);
   r.field("managedBy", s.managed_by);
-  r.passthrough({"podFailurePolicy", "successPolicy", "scheduling"}, s.passthrough);
+  r.field("podFailurePolicy", s.pod_failure_policy);
+  r.passthrough({"successPolicy", "scheduling"}, s.passthrough);
 }
 
 static void decode_fields(Reader& r, JobStatus& s) {
@@ -73,6 +93,26 @@ static void decode_fields(Reader& r, CronJobStatus& s) {
   r.field("lastSuccessfulTime", s.last_successful_time);
 }
 
+// Fields without omitempty upstream (action, operator, values, type, status) are always written.
+static json encode_pod_failure_policy(const PodFailurePolicy& p) {
+  json rules = json::array();
+  for (const auto& rule : p.rules) {
+    json x = {{"action", rule.action}};
+    if (const auto& e = rule.on_exit_codes) {
+      json codes = {{"operator", e->operator_}, {"values", e->values}};
+      put(codes, "containerName", e->container_name);
+      x["onExitCodes"] = std::move(codes);
+    }
+    if (!rule.on_pod_conditions.empty()) {
+      json conds = json::array();
+      for (const auto& c : rule.on_pod_conditions) conds.push_back({{"type", c.type}, {"status", c.status}});
+      x["onPodConditions"] = std::move(conds);
+    }
+    rules.push_back(std::move(x));
+  }
+  return {{"rules", std::move(rules)}};
+}
+
 static json encode_job_spec(const JobSpec& s) {
   json spec = json::object();
   put(spec, "parallelism", s.parallelism);
@@ -89,6 +129,7 @@ static json encode_job_spec(const JobSpec& s) {
   put(spec, "suspend", s.suspend);
   put(spec, "podReplacementPolicy", s.pod_replacement_policy);
   put(spec, "managedBy", s.managed_by);
+  if (s.pod_failure_policy) spec["podFailurePolicy"] = encode_pod_failure_policy(*s.pod_failure_policy);
   put_passthrough(spec, s.passthrough);
   return spec;
 }

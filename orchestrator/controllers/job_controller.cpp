@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "orchestrator/client/rest.h"
+#include "orchestrator/controllers/job_failure_policy.h"
 
 namespace switchyard::controllers {
 
@@ -140,13 +141,15 @@ Result<void> JobController::stop_pods(const std::string& key, const std::vector<
 }
 
 Result<void> JobController::create_pods(const std::string& key, const api::Job& job, const std::vector<int>& indexes,
-                                        client::ApiClient& api) {
+                                        const std::map<int, int>& failures, client::ApiClient& api) {
   const int n = static_cast<int>(indexes.size());
   expectations_.expect_creations(key, n);
   std::optional<Error> first;
   int next = 0;
   const int created = slow_start_batch(n, 1, [&] {
-    auto made = client::create(api, job_pod(job, indexes[next++]));
+    const int index = indexes[next++];
+    const auto f = failures.find(index);
+    auto made = client::create(api, job_pod(job, index, f == failures.end() ? 0 : f->second));
     if (made) {
       ++stats_.pods_created;
       return true;
@@ -201,6 +204,20 @@ void set_condition(api::JobStatus& st, const std::string& type, const std::strin
 
 bool contains(const std::vector<std::string>& v, const std::string& s) { return std::ranges::find(v, s) != v.end(); }
 
+// The failures each index has had (backoffLimitPerIndex): the most any of its pods carries, plus
+// one when that pod failed in a way that counts.
+std::map<int, int> index_failures(const std::vector<const api::Pod*>& pods, const api::PodFailurePolicy* policy) {
+  std::map<int, int> out;
+  for (const auto* p : pods) {
+    const int i = completion_index_of(*p);
+    if (i < 0) continue;
+    int n = index_failure_count(*p);
+    if (p->status.phase == "Failed" && match_pod_failure_policy(policy, *p).counts()) ++n;
+    out[i] = std::max(out[i], n);
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<void> JobController::sync(const std::string& key, client::ApiClient& api) {
@@ -246,11 +263,28 @@ Result<void> JobController::sync(const std::string& key, client::ApiClient& api)
     if (indexed)
       if (int i = completion_index_of(*p); i >= 0 && i < completions) completed.insert(i);
   }
-  for (const auto* p : counts.newly_failed)
-    if (!contains(uncounted.failed, p->metadata.uid)) {
-      uncounted.failed.push_back(p->metadata.uid);
-      new_failure = true;
+  // The podFailurePolicy decides what each failure does; Ignored ones are let go uncounted.
+  const api::PodFailurePolicy* policy = spec.pod_failure_policy ? &*spec.pod_failure_policy : nullptr;
+  const bool per_index = indexed && spec.backoff_limit_per_index.has_value();
+  std::set<int> failed_indexes = parse_index_set(st.failed_indexes.value_or(""), completions);
+  std::vector<const api::Pod*> ignored;
+  for (const auto* p : counts.newly_failed) {
+    if (contains(uncounted.failed, p->metadata.uid)) continue;
+    const auto decision = match_pod_failure_policy(policy, *p);
+    if (!decision.counts()) {
+      ignored.push_back(p);
+      continue;
     }
+    uncounted.failed.push_back(p->metadata.uid);
+    new_failure = true;
+    if (decision.action == "FailJob" && !job_condition(st, "FailureTarget"))
+      set_condition(st, "FailureTarget", "True", "PodFailurePolicy", decision.message, now_s);
+    const int i = completion_index_of(*p);
+    if (per_index && i >= 0 && i < completions && !completed.contains(i) &&
+        (decision.action == "FailIndex" || index_failure_count(*p) + 1 > *spec.backoff_limit_per_index))
+      failed_indexes.insert(i);
+  }
+  if (per_index) st.failed_indexes = format_index_set(failed_indexes);
   if (indexed) st.completed_indexes = format_index_set(completed);
   if (!uncounted.succeeded.empty() || !uncounted.failed.empty() || st.uncounted_terminated_pods) st.uncounted_terminated_pods = uncounted;
   if (!st.start_time && !suspended) st.start_time = now_s;
@@ -272,6 +306,8 @@ Result<void> JobController::sync(const std::string& key, client::ApiClient& api)
     return {};
   };
   if (auto r = write(st); !r) return r;
+  for (const auto* p : ignored)
+    if (auto r = release(*p, api); !r) return r;
 
   // 2. Their finalizers off, then 3. into the counters, in one status write.
   std::map<std::string, const api::Pod*> by_uid;
@@ -298,7 +334,11 @@ Result<void> JobController::sync(const std::string& key, client::ApiClient& api)
   // 4. The verdict.
   const int succeeded = indexed ? static_cast<int>(completed.size()) : st.succeeded + static_cast<int>(uncounted.succeeded.size());
   const int failed = st.failed + static_cast<int>(uncounted.failed.size());
-  const auto verdict = judge_job(job, succeeded, failed, static_cast<int>(counts.active.size()), counts.restarts, completed.size(), now);
+  // A FailJob rule matched (now or before a restart): the Job fails with the rule's message.
+  const auto* target = job_condition(st, "FailureTarget");
+  const auto verdict = target ? JobVerdict{JobVerdict::Outcome::Failed, target->reason, target->message}
+                              : judge_job(job, succeeded, failed, static_cast<int>(counts.active.size()), counts.restarts, completed.size(),
+                                          now, failed_indexes.size());
   Result<void> managed;
   int active = static_cast<int>(counts.active.size());
   if (verdict.outcome != JobVerdict::Outcome::Running) {
@@ -323,7 +363,7 @@ Result<void> JobController::sync(const std::string& key, client::ApiClient& api)
       const int parallelism = spec.parallelism.value_or(1);
       std::vector<int> to_create;
       if (indexed) {
-        for (int i : missing_indexes(completions, completed, counts.active))
+        for (int i : missing_indexes(completions, completed, counts.active, failed_indexes))
           if (static_cast<int>(to_create.size()) + active < parallelism) to_create.push_back(i);
       } else {
         int want = spec.completions ? std::min(parallelism, completions - succeeded) : (succeeded > 0 ? active : parallelism);
@@ -352,7 +392,7 @@ Result<void> JobController::sync(const std::string& key, client::ApiClient& api)
         if (failed > 0 && last != WallTime{} && now < last + delay) {
           queue_.add_after(key, std::chrono::duration_cast<client::Clock::Duration>(last + delay - now));
         } else {
-          managed = create_pods(key, job, to_create, api);
+          managed = create_pods(key, job, to_create, per_index ? index_failures(owned, policy) : std::map<int, int>{}, api);
         }
       }
     }

@@ -7,6 +7,9 @@
 //  - counts finished pods exactly once through the batch.kubernetes.io/job-tracking finalizer:
 //    a pod's uid goes into status.uncountedTerminatedPods, then its finalizer is removed, then it
 //    moves into succeeded/failed (so a controller restart neither loses nor repeats a count);
+//  - podFailurePolicy: a failed pod's first matching rule decides (Ignore: not counted, FailJob:
+//    a FailureTarget condition, then Failed with reason PodFailurePolicy; FailIndex and
+//    backoffLimitPerIndex: the index fails for good, recorded in status.failedIndexes);
 //  - Complete when enough pods succeeded; Failed with BackoffLimitExceeded (failures plus
 //    container restarts above backoffLimit) or DeadlineExceeded (activeDeadlineSeconds), removing
 //    the pods still running; suspend stops the pods (Suspended condition);
@@ -64,7 +67,9 @@ class JobController {
   Result<void> release(const api::Pod& pod, client::ApiClient& api);
   // Releases and deletes `pods` (pods the controller itself stops are not failures).
   Result<void> stop_pods(const std::string& key, const std::vector<const api::Pod*>& pods, client::ApiClient& api);
-  Result<void> create_pods(const std::string& key, const api::Job& job, const std::vector<int>& indexes, client::ApiClient& api);
+  // `failures`: per index, the failures its replacement carries (backoffLimitPerIndex).
+  Result<void> create_pods(const std::string& key, const api::Job& job, const std::vector<int>& indexes, const std::map<int, int>& failures,
+                           client::ApiClient& api);
   void pod_event(const api::Pod& pod, bool added, bool deleted);
   void worker();
 
