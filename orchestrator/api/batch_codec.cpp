@@ -1,6 +1,8 @@
 // batch/v1 objects to and from the Kubernetes JSON wire format.
 #include "orchestrator/api/batch_codec.h"
 
+#include "orchestrator/api/pod_failure_policy.h"
+
 namespace switchyard::api::codec {
 
 using nlohmann::json;
@@ -19,25 +21,6 @@ static void decode_fields(Reader& r, UncountedTerminatedPods& u) {
   r.field("failed", u.failed);
 }
 
-static void decode_fields(Reader& r, PodFailurePolicyOnExitCodesRequirement& e) {
-  r.field("containerName", e.container_name);
-  r.field("operator", e.operator_);
-  r.field("values", e.values);
-}
-
-static void decode_fields(Reader& r, PodFailurePolicyOnPodConditionsPattern& c) {
-  r.field("type", c.type);
-  r.field("status", c.status);
-}
-
-static void decode_fields(Reader& r, PodFailurePolicyRule& rule) {
-  r.field("action", rule.action);
-  r.field("onExitCodes", rule.on_exit_codes);
-  r.field("onPodConditions", rule.on_pod_conditions);
-}
-
-static void decode_fields(Reader& r, PodFailurePolicy& p) { r.field("rules", p.rules); }
-
 static void decode_fields(Reader& r, JobSpec& s) {
   r.field("parallelism", s.parallelism);
   r.field("completions", s.completions);
@@ -53,7 +36,7 @@ static void decode_fields(Reader& r, JobSpec& s) {
   r.field("suspend", s.suspend);
   r.field("podReplacementPolicy", s.pod_replacement_policy);
   r.field("managedBy", s.managed_by);
-  r.field("podFailurePolicy", s.pod_failure_policy);
+  decode_pod_failure_policy(r, s);  // typed, kept in passthrough (pod_failure_policy.h)
   r.passthrough({"successPolicy", "scheduling"}, s.passthrough);
 }
 
@@ -93,26 +76,6 @@ static void decode_fields(Reader& r, CronJobStatus& s) {
   r.field("lastSuccessfulTime", s.last_successful_time);
 }
 
-// Fields without omitempty upstream (action, operator, values, type, status) are always written.
-static json encode_pod_failure_policy(const PodFailurePolicy& p) {
-  json rules = json::array();
-  for (const auto& rule : p.rules) {
-    json x = {{"action", rule.action}};
-    if (const auto& e = rule.on_exit_codes) {
-      json codes = {{"operator", e->operator_}, {"values", e->values}};
-      put(codes, "containerName", e->container_name);
-      x["onExitCodes"] = std::move(codes);
-    }
-    if (!rule.on_pod_conditions.empty()) {
-      json conds = json::array();
-      for (const auto& c : rule.on_pod_conditions) conds.push_back({{"type", c.type}, {"status", c.status}});
-      x["onPodConditions"] = std::move(conds);
-    }
-    rules.push_back(std::move(x));
-  }
-  return {{"rules", std::move(rules)}};
-}
-
 static json encode_job_spec(const JobSpec& s) {
   json spec = json::object();
   put(spec, "parallelism", s.parallelism);
@@ -129,7 +92,6 @@ static json encode_job_spec(const JobSpec& s) {
   put(spec, "suspend", s.suspend);
   put(spec, "podReplacementPolicy", s.pod_replacement_policy);
   put(spec, "managedBy", s.managed_by);
-  if (s.pod_failure_policy) spec["podFailurePolicy"] = encode_pod_failure_policy(*s.pod_failure_policy);
   put_passthrough(spec, s.passthrough);
   return spec;
 }

@@ -25,7 +25,7 @@ void apply_defaults(Job& j) {
   if (!s.backoff_limit) s.backoff_limit = s.backoff_limit_per_index ? std::numeric_limits<std::int32_t>::max() : 6;
   if (!s.completion_mode) s.completion_mode = "NonIndexed";
   if (!s.suspend) s.suspend = false;
-  if (!s.pod_replacement_policy) s.pod_replacement_policy = s.pod_failure_policy.has_value() ? "Failed" : "TerminatingOrFailed";
+  if (!s.pod_replacement_policy) s.pod_replacement_policy = s.passthrough.contains("podFailurePolicy") ? "Failed" : "TerminatingOrFailed";
   if (!s.manual_selector.value_or(false) && !j.metadata.uid.empty()) generate_selector(j);
   // A Job without labels of its own shows its pods' (the selector's labels included).
   if (j.metadata.labels.empty()) j.metadata.labels = s.template_.metadata.labels;

@@ -1,5 +1,5 @@
 // batch/v1: Job and CronJob. The fields the controllers act on are typed; the policies Switchyard
-// stores but does not act on yet (successPolicy, scheduling) are kept verbatim.
+// stores but does not act on yet (podFailurePolicy, successPolicy, scheduling) are kept verbatim.
 // Included by types.h after the apps/v1 kinds (it needs LabelSelectorSpec and PodTemplateSpec).
 #pragma once
 
@@ -23,32 +23,6 @@ struct UncountedTerminatedPods {
   bool operator==(const UncountedTerminatedPods&) const = default;
 };
 
-// podFailurePolicy: the first rule whose requirement a failed pod matches decides what its failure
-// does (FailJob, FailIndex, Ignore, Count).
-struct PodFailurePolicyOnExitCodesRequirement {
-  std::optional<std::string> container_name;
-  std::string operator_;  // In | NotIn
-  std::vector<std::int32_t> values;
-  bool operator==(const PodFailurePolicyOnExitCodesRequirement&) const = default;
-};
-
-struct PodFailurePolicyOnPodConditionsPattern {
-  std::string type, status;
-  bool operator==(const PodFailurePolicyOnPodConditionsPattern&) const = default;
-};
-
-struct PodFailurePolicyRule {
-  std::string action;
-  std::optional<PodFailurePolicyOnExitCodesRequirement> on_exit_codes;
-  std::vector<PodFailurePolicyOnPodConditionsPattern> on_pod_conditions;
-  bool operator==(const PodFailurePolicyRule&) const = default;
-};
-
-struct PodFailurePolicy {
-  std::vector<PodFailurePolicyRule> rules;
-  bool operator==(const PodFailurePolicy&) const = default;
-};
-
 struct JobSpec {
   std::optional<std::int32_t> parallelism, completions;
   std::optional<std::int64_t> active_deadline_seconds;
@@ -60,8 +34,7 @@ struct JobSpec {
   std::optional<std::string> completion_mode;  // NonIndexed | Indexed
   std::optional<bool> suspend;
   std::optional<std::string> pod_replacement_policy, managed_by;
-  std::optional<PodFailurePolicy> pod_failure_policy;
-  Passthrough passthrough;  // successPolicy, scheduling
+  Passthrough passthrough;  // podFailurePolicy, successPolicy, scheduling
   bool operator==(const JobSpec&) const = default;
 };
 

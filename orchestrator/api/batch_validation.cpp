@@ -6,6 +6,7 @@
 
 #include "orchestrator/api/cron_schedule.h"
 #include "orchestrator/api/names.h"
+#include "orchestrator/api/pod_failure_policy.h"
 #include "orchestrator/api/selectors.h"
 #include "orchestrator/api/validation.h"
 
@@ -87,8 +88,8 @@ void validate_on_exit_codes(FieldErrors& errs, const PodFailurePolicyOnExitCodes
 }
 
 // validatePodFailurePolicy: the actions, operators and statuses upstream supports, in its order.
-void validate_pod_failure_policy(FieldErrors& errs, const JobSpec& s, const FieldPath& p) {
-  const auto& rules = s.pod_failure_policy->rules;
+void validate_pod_failure_policy(FieldErrors& errs, const JobSpec& s, const PodFailurePolicy& policy, const FieldPath& p) {
+  const auto& rules = policy.rules;
   const FieldPath rp = p.child("rules");
   if (rules.size() > kMaxPodFailurePolicyRules) errs.push_back(too_many(rp, rules.size(), kMaxPodFailurePolicyRules));
   std::set<std::string> names;
@@ -154,12 +155,13 @@ void validate_job_spec(FieldErrors& errs, const JobSpec& s, const FieldPath& p) 
   }
   if (s.max_failed_indexes && !s.backoff_limit_per_index)
     errs.push_back(required(p.child("backoffLimitPerIndex"), "when maxFailedIndexes is specified"));
-  if (s.pod_failure_policy) validate_pod_failure_policy(errs, s, p.child("podFailurePolicy"));
-  if (s.pod_replacement_policy && s.pod_failure_policy && *s.pod_replacement_policy != "Failed")
+  const auto policy = pod_failure_policy(s);
+  if (policy) validate_pod_failure_policy(errs, s, *policy, p.child("podFailurePolicy"));
+  if (s.pod_replacement_policy && policy && *s.pod_replacement_policy != "Failed")
     errs.push_back(not_supported(p.child("podReplacementPolicy"), go_quoted(*s.pod_replacement_policy), {"Failed"}));
   else if (s.pod_replacement_policy && *s.pod_replacement_policy != "TerminatingOrFailed" && *s.pod_replacement_policy != "Failed")
     errs.push_back(not_supported(p.child("podReplacementPolicy"), go_quoted(*s.pod_replacement_policy), {"Failed", "TerminatingOrFailed"}));
-  validate_job_template(errs, s.template_, p.child("template"), s.pod_failure_policy.has_value());
+  validate_job_template(errs, s.template_, p.child("template"), policy.has_value());
 }
 
 // ValidateHasLabel.

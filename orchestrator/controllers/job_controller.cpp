@@ -264,7 +264,8 @@ Result<void> JobController::sync(const std::string& key, client::ApiClient& api)
       if (int i = completion_index_of(*p); i >= 0 && i < completions) completed.insert(i);
   }
   // The podFailurePolicy decides what each failure does; Ignored ones are let go uncounted.
-  const api::PodFailurePolicy* policy = spec.pod_failure_policy ? &*spec.pod_failure_policy : nullptr;
+  const auto policy_value = api::pod_failure_policy(spec);
+  const api::PodFailurePolicy* policy = policy_value ? &*policy_value : nullptr;
   const bool per_index = indexed && spec.backoff_limit_per_index.has_value();
   std::set<int> failed_indexes = parse_index_set(st.failed_indexes.value_or(""), completions);
   std::vector<const api::Pod*> ignored;

@@ -255,7 +255,11 @@ TEST_F(JobFailurePolicyTest, FailJobRuleFailsTheJobWithUpstreamsReasonAndMessage
 }
 
 TEST_F(JobFailurePolicyTest, IgnoredDisruptionsDoNotCountAgainstBackoffLimit) {
-  create(jobs_res(), "batch", job_body("evicted", std::string(R"("backoffLimit":0,)") + kPolicy));
+  // FailIndex needs backoffLimitPerIndex: without it the same rules minus that one.
+  create(jobs_res(), "batch",
+         job_body("evicted", R"("backoffLimit":0,"podFailurePolicy":{"rules":[)"
+                             R"({"action":"FailJob","onExitCodes":{"containerName":"c","operator":"In","values":[42]}},)"
+                             R"({"action":"Ignore","onPodConditions":[{"type":"DisruptionTarget","status":"True"}]}]},)"));
   // Three evictions in a row with backoffLimit 0: each is replaced, none counted.
   for (int round = 1; round <= 3; ++round) {
     ASSERT_TRUE(eventually([&] { return running("evicted").size() == 1; })) << round;
@@ -268,7 +272,9 @@ TEST_F(JobFailurePolicyTest, IgnoredDisruptionsDoNotCountAgainstBackoffLimit) {
   EXPECT_EQ(condition("evicted"), "");
   // Ignored pods are let go at once (no tracking finalizer left on them).
   for (const auto& p : pods("evicted"))
-    if (p["status"].value("phase", "") == "Failed") EXPECT_FALSE(p["metadata"].contains("finalizers"));
+    if (p["status"].value("phase", "") == "Failed") {
+      EXPECT_FALSE(p["metadata"].contains("finalizers"));
+    }
   // A failure no rule matches counts as usual: backoffLimit 0 fails the Job.
   fail_with(running("evicted").front(), 1);
   ASSERT_TRUE(eventually([&] { return condition("evicted") == "Failed/BackoffLimitExceeded"; })) << job("evicted")["status"].dump();

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "orchestrator/api/pod_failure_policy.h"
 #include "orchestrator/api/types.h"
 
 namespace switchyard::controllers {

@@ -31,8 +31,9 @@ TEST(PodFailurePolicyWire, TypedFieldsRoundTripInUpstreamsShape) {
   const std::string policy = R"({"rules":[{"action":"FailJob","onExitCodes":{"containerName":"main","operator":"In","values":[1,42]}},)"
                              R"({"action":"Ignore","onPodConditions":[{"type":"DisruptionTarget","status":"True"}]}]})";
   const api::Job job = decode_job(policy);
-  ASSERT_TRUE(job.spec.pod_failure_policy);
-  const auto& rules = job.spec.pod_failure_policy->rules;
+  const auto typed = api::pod_failure_policy(job.spec);
+  ASSERT_TRUE(typed);
+  const auto& rules = typed->rules;
   ASSERT_EQ(rules.size(), 2U);
   EXPECT_EQ(rules[0].on_exit_codes->values, (std::vector<std::int32_t>{1, 42}));
   EXPECT_EQ(rules[1].on_pod_conditions[0].type, "DisruptionTarget");
@@ -151,7 +152,9 @@ class PodFailurePolicyMatch : public ::testing::TestWithParam<MatchCase> {};
 TEST_P(PodFailurePolicyMatch, FirstMatchingRuleDecides) {
   const auto& c = GetParam();
   const api::Job job = decode_job(c.policy, R"("completionMode":"Indexed","completions":3,"backoffLimitPerIndex":1,)");
-  const auto d = match_pod_failure_policy(&*job.spec.pod_failure_policy, c.pod);
+  const auto policy = api::pod_failure_policy(job.spec);
+  ASSERT_TRUE(policy);
+  const auto d = match_pod_failure_policy(&*policy, c.pod);
   EXPECT_EQ(d.action, c.action);
   EXPECT_EQ(d.message, c.message);
   EXPECT_EQ(d.counts(), c.action != "Ignore");
