@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <charconv>
 #include <set>
 
 #include <fmt/format.h>
@@ -47,15 +48,26 @@ JobController::JobController(client::SharedInformerFactory& informers, client::C
   handlers_->pods = pods_.add_event_handler({[this](const ObjectPtr<api::Pod>& p) { pod_event(*p, true, false); },
                                              [this](const ObjectPtr<api::Pod>& a, const ObjectPtr<api::Pod>& b) {
                                                if (a->metadata.resource_version == b->metadata.resource_version) return;
+                                               finalizer_observed(*b, false);
                                                pod_event(*b, false, b->metadata.deletion_timestamp && !a->metadata.deletion_timestamp);
                                              },
-                                             [this](const ObjectPtr<api::Pod>& p, bool) { pod_event(*p, false, true); },
+                                             [this](const ObjectPtr<api::Pod>& p, bool) {
+                                               finalizer_observed(*p, true);
+                                               pod_event(*p, false, true);
+                                             },
                                              {}});
 }
 
 JobController::~JobController() {
   stop();
   handlers_.reset();
+}
+
+void JobController::finalizer_observed(const api::Pod& pod, bool gone) {
+  std::lock_guard lock(mu_);
+  if (released_.empty()) return;
+  if (gone || std::ranges::find(pod.metadata.finalizers, std::string(kJobTrackingFinalizer)) == pod.metadata.finalizers.end())
+    released_.erase(pod.metadata.uid);
 }
 
 void JobController::pod_event(const api::Pod& pod, bool added, bool deleted) {
@@ -112,9 +124,16 @@ Result<void> JobController::release(const api::Pod& pod, client::ApiClient& api)
   // A merge patch replaces the list; the resourceVersion makes it fail rather than drop a
   // finalizer someone else added meanwhile.
   const json patch = {{"metadata", {{"finalizers", kept}, {"resourceVersion", pod.metadata.resource_version}}}};
+  {
+    // Until the pod cache shows the finalizer gone, the cached pod is stale: not to be counted again.
+    std::lock_guard lock(mu_);
+    released_.insert(pod.metadata.uid);
+  }
   auto r = client::merge_patch_object(api, client::object_path<api::Pod>(pod.metadata.namespace_, pod.metadata.name), patch);
   if (!r && r.error().code != ErrorCode::NotFound) {
     ++stats_.failed_writes;
+    std::lock_guard lock(mu_);
+    released_.erase(pod.metadata.uid);
     return fail(r.error());
   }
   return {};
@@ -204,6 +223,15 @@ void set_condition(api::JobStatus& st, const std::string& type, const std::strin
 
 bool contains(const std::vector<std::string>& v, const std::string& s) { return std::ranges::find(v, s) != v.end(); }
 
+// resourceVersions are opaque to clients, but the API servers we talk to (ours, and etcd-backed
+// kube-apiserver) give increasing integers; anything else is never "before".
+bool resource_version_before(const std::string& a, const std::string& b) {
+  std::uint64_t x = 0, y = 0;
+  const auto pa = std::from_chars(a.data(), a.data() + a.size(), x);
+  const auto pb = std::from_chars(b.data(), b.data() + b.size(), y);
+  return pa.ec == std::errc() && pb.ec == std::errc() && x < y;
+}
+
 // The failures each index has had (backoffLimitPerIndex): the most any of its pods carries, plus
 // one when that pod failed in a way that counts.
 std::map<int, int> index_failures(const std::vector<const api::Pod*>& pods, const api::PodFailurePolicy* policy) {
@@ -228,6 +256,7 @@ Result<void> JobController::sync(const std::string& key, client::ApiClient& api)
     {
       std::lock_guard lock(mu_);
       last_failure_.erase(key);
+      written_.erase(key);
     }
     // The Job is gone: its pods keep no finalizer of ours, or their deletion would never end.
     const auto slash = key.find('/');
@@ -239,8 +268,23 @@ Result<void> JobController::sync(const std::string& key, client::ApiClient& api)
   }
   api::Job job = *cached;
   std::vector<ObjectPtr<api::Pod>> owned_ptrs;
-  for (const auto& p : pods_.indexer().in_namespace(job.metadata.namespace_))
-    if (const auto* ref = controller_ref(p->metadata); ref && ref->uid == job.metadata.uid) owned_ptrs.push_back(p);
+  {
+    std::lock_guard lock(mu_);
+    // The Job cache has not caught up with our last status write: its counters are stale, and
+    // counting on them could create a pod too many. Our write's event enqueues the key again.
+    if (auto it = written_.find(key); it != written_.end()) {
+      if (resource_version_before(job.metadata.resource_version, it->second)) return {};
+      written_.erase(it);
+    }
+    for (const auto& p : pods_.indexer().in_namespace(job.metadata.namespace_))
+      if (const auto* ref = controller_ref(p->metadata); ref && ref->uid == job.metadata.uid) {
+        // A pod whose finalizer we took off but whose cache entry still has it: already counted.
+        if (released_.contains(p->metadata.uid) &&
+            std::ranges::find(p->metadata.finalizers, std::string(kJobTrackingFinalizer)) != p->metadata.finalizers.end())
+          continue;
+        owned_ptrs.push_back(p);
+      }
+  }
   std::vector<const api::Pod*> owned;
   for (const auto& p : owned_ptrs) owned.push_back(p.get());
   if (job_finished(job)) return sync_finished(job, owned, api);
@@ -304,6 +348,8 @@ Result<void> JobController::sync(const std::string& key, client::ApiClient& api)
     }
     ++stats_.status_updates;
     job = std::move(*r);
+    std::lock_guard lock(mu_);
+    written_[key] = job.metadata.resource_version;
     return {};
   };
   if (auto r = write(st); !r) return r;

@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -71,6 +72,8 @@ class JobController {
   Result<void> create_pods(const std::string& key, const api::Job& job, const std::vector<int>& indexes, const std::map<int, int>& failures,
                            client::ApiClient& api);
   void pod_event(const api::Pod& pod, bool added, bool deleted);
+  // The pod cache shows `pod` without our finalizer (or gone): its release is observed.
+  void finalizer_observed(const api::Pod& pod, bool gone);
   void worker();
 
   client::SharedInformerFactory& informers_;
@@ -83,6 +86,10 @@ class JobController {
   Expectations expectations_;
   std::mutex mu_;
   std::map<std::string, WallTime> last_failure_;  // when a Job's latest pod failure was counted
+  // Status writes and finalizer removals the caches have not shown yet (upstream's
+  // uidTrackingExpectations): a sync on a cache behind our own writes neither counts nor creates.
+  std::map<std::string, std::string> written_;  // Job key -> resourceVersion of our last status write
+  std::set<std::string> released_;              // pod uids whose tracking finalizer we removed
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> workers_;
   JobControllerStats stats_;

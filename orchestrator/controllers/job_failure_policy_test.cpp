@@ -42,6 +42,19 @@ TEST(PodFailurePolicyWire, TypedFieldsRoundTripInUpstreamsShape) {
   EXPECT_EQ(job.spec.pod_replacement_policy, "Failed");
 }
 
+TEST(PodFailurePolicyWire, UnknownFieldsAndWrongTypesAreReportedUnderTheirPath) {
+  const auto unknown = api::decode_object(json::parse(
+      R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"pi"},"spec":{"podFailurePolicy":{"rules":[{"action":"Count",)"
+      R"("onExitCodes":{"operator":"In","values":[1],"exitCode":2}}]},"template":{"spec":{"containers":[]}}}})"));
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->unknown_fields, std::vector<std::string>{"spec.podFailurePolicy.rules[0].onExitCodes.exitCode"});
+  const auto wrong = api::decode_object(json::parse(
+      R"({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"pi"},"spec":{"podFailurePolicy":{"rules":[{"action":"Count",)"
+      R"("onExitCodes":{"operator":"In","values":"1"}}]}}})"));
+  ASSERT_FALSE(wrong);
+  EXPECT_NE(wrong.error().message.find("spec.podFailurePolicy.rules[0].onExitCodes.values"), std::string::npos) << wrong.error().message;
+}
+
 struct ValidationCase {
   const char* name;
   std::string policy, extra_spec;
