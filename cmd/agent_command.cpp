@@ -148,6 +148,12 @@ void register_agent(CLI::App& app, std::function<int()>& run) {
   add(sub->add_flag("--dns-autopath", f.dns_autopath,
                     "server-side search path (CoreDNS's autopath) for queries from this node's pods: one round trip with ndots:5"),
       [](auto& c, auto& f) { c.dns_autopath = f.dns_autopath; });
+  add(sub->add_option("--dns-pods", f.dns_pods,
+                      "pod records A-B-C-D.NS.pod.<domain>, as CoreDNS's `pods`: disabled, insecure (any address) or verified "
+                      "(only a Pod's address in its namespace; watches all Pods)")
+          ->check(CLI::IsMember({"disabled", "insecure", "verified"}))
+          ->capture_default_str(),
+      [](auto& c, auto& f) { c.dns_pods = f.dns_pods; });
   add(sub->add_option("--proxy-name", f.proxy_name,
                       "serve Services labelled service.kubernetes.io/service-proxy-name=NAME instead of unlabelled ones"),
       [](auto& c, auto& f) { c.proxy_name = f.proxy_name; });

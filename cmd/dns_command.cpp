@@ -64,6 +64,8 @@ int run_dns(const DnsOptions& opt) {
         state.upsert(*s);
       else if (auto* e = std::get_if<api::EndpointSlice>(&d.object))
         state.upsert(*e);
+      else if (auto* p = std::get_if<api::Pod>(&d.object); p && opt.pods == "verified")
+        state.upsert(*p);  // `pods verified` answers for these Pods' addresses
     }
   }
   auto snapshot = state.build();
@@ -137,7 +139,8 @@ int run_dns(const DnsOptions& opt) {
 void register_dns(CLI::App& app, std::function<int()>& run) {
   auto opt = std::make_shared<DnsOptions>();
   CLI::App* sub = app.add_subcommand("dns", "Serve cluster DNS for the Services and EndpointSlices in manifests (no API server)");
-  sub->add_option("--manifests", opt->manifests, "manifest files with Services and EndpointSlices")->required();
+  sub->add_option("--manifests", opt->manifests, "manifest files with Services and EndpointSlices (and Pods, for --pods verified)")
+      ->required();
   sub->add_option("--listen", opt->listen, "ADDRESS:PORT to serve UDP and TCP on (repeatable)")->capture_default_str();
   sub->add_option("--cluster-domain", opt->cluster_domain, "the cluster domain")->capture_default_str();
   sub->add_option("--ttl", opt->ttl, "TTL of answers, seconds")->capture_default_str();

@@ -379,12 +379,11 @@ void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const 
     const bool v6 = ip.find("--") != std::string::npos || std::count(ip.begin(), ip.end(), '-') > 3;
     std::replace(ip.begin(), ip.end(), '-', v6 ? ':' : '.');
     if (options_.pods == PodRecords::Verified) {
+      // CoreDNS's `pods verified`: a Pod with that IP exists in that namespace (from the Pod
+      // objects; without a Pod feed nothing can be verified).
       const auto address = endpoints::IpAddress::parse(ip);
-      bool found = false;
-      for (auto it = services.lower_bound(ServiceKey{r.namespace_, ""});
-           address && it != services.end() && it->first.namespace_ == r.namespace_ && !found; ++it)
-        for (const auto& e : it->second->addresses) found |= e.ip == *address;
-      if (!found) return nxdomain();
+      const auto& pods = snap->pod_addresses();
+      if (!address || !pods || !pods->contains({r.namespace_, *address})) return nxdomain();
     }
     int written = 0;
     if (!add_address(w, ResponseWriter::kAnswer, q.name, ttl, ip, q.type, written)) return nxdomain();

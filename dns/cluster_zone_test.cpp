@@ -208,10 +208,25 @@ TEST_F(ClusterZoneTest, PodRecordsFollowThePodsMode) {
   ClusterZoneOptions insecure;
   insecure.pods = PodRecords::Insecure;
   EXPECT_THAT(ask("10-9-9-9.shop.pod.cluster.local", kA, insecure).answer, ElementsAre("10-9-9-9.shop.pod.cluster.local. 5 A 10.9.9.9"));
+  // `pods verified` checks Pod objects, as CoreDNS does: 10.1.0.5 is an endpoint of db, but
+  // only a Pod holding an address makes it answer, and only in the Pod's namespace.
   ClusterZoneOptions verified;
   verified.pods = PodRecords::Verified;
-  EXPECT_THAT(ask("10-1-0-5.shop.pod.cluster.local", kA, verified).answer, ElementsAre("10-1-0-5.shop.pod.cluster.local. 5 A 10.1.0.5"));
-  EXPECT_EQ(ask("10-9-9-9.shop.pod.cluster.local", kA, verified).rcode, kNxDomain);
+  EXPECT_EQ(ask("10-1-0-5.shop.pod.cluster.local", kA, verified).rcode, kNxDomain);
+  api::Pod pod;
+  pod.metadata.namespace_ = "shop";
+  pod.metadata.name = "no-service";
+  pod.status.pod_ips = {"10.1.0.99", "fd00::99"};
+  state_.upsert(pod);
+  snapshot_ = state_.build();
+  EXPECT_THAT(ask("10-1-0-99.shop.pod.cluster.local", kA, verified).answer, ElementsAre("10-1-0-99.shop.pod.cluster.local. 5 A 10.1.0.99"));
+  EXPECT_THAT(ask("fd00--99.shop.pod.cluster.local", kAAAA, verified).answer,
+              ElementsAre("fd00--99.shop.pod.cluster.local. 5 AAAA fd00::99"));
+  EXPECT_EQ(ask("10-1-0-99.other.pod.cluster.local", kA, verified).rcode, kNxDomain);
+  EXPECT_EQ(ask("10-1-0-5.shop.pod.cluster.local", kA, verified).rcode, kNxDomain);
+  state_.remove_pod("shop", "no-service");
+  snapshot_ = state_.build();
+  EXPECT_EQ(ask("10-1-0-99.shop.pod.cluster.local", kA, verified).rcode, kNxDomain);
 }
 
 // The server answers through the ServiceIndex (keys inline in the entry, or compared through

@@ -222,6 +222,8 @@ TEST_F(AgentInNodeNamespace, ProgramsServicesServesDnsSurvivesTheApiServerAndCle
       << ask_namespace("quiet");
   EXPECT_THAT(ask_namespace("quiet"), HasSubstr("ANSWER: 0, AUTHORITY: 1"));
   EXPECT_THAT(ask_namespace("loud"), HasSubstr("status: NXDOMAIN"));
+  // Pod records by default as the Corefile kubeadm and k3s ship (`pods insecure`).
+  EXPECT_EQ(in_node_shell("dig +short +time=2 +tries=1 @127.0.0.1 -p 5353 10-9-9-9.shop.pod.cluster.local A").output, "10.9.9.9\n");
 
   // Names outside the cluster domain go to the upstream (another `switchyard dns`, serving a zone
   // of its own in the node namespace).
@@ -362,7 +364,8 @@ TEST_F(InClusterAgent, UsesTheServiceAccountAndVerifiesTheClusterCa) {
 // --dns-autopath: a pod with ndots:5 asking "web.shop" first asks "web.shop.<its ns>.svc.…";
 // the server knows the pod's namespace from the node's pods (its own informer), also for a pod
 // that backs no Service, and answers web.shop.svc.cluster.local at once: one round trip.
-TEST_F(AgentInNodeNamespace, DnsAutopathAnswersThisNodesPodsInOneRoundTrip) {
+// --dns-pods verified: A-B-C-D.NS.pod.cluster.local answers only once a Pod in NS has the address.
+TEST_F(AgentInNodeNamespace, DnsAutopathAndVerifiedPodRecordsFollowThePods) {
   apply(R"(apiVersion: v1
 kind: Namespace
 metadata: {name: shop}
@@ -379,7 +382,10 @@ spec:
 )");
   const std::string web_ip = cluster_ip("web");
   const std::string node_dns = std::string(ServiceTopology::kNodeIp) + ":5353";
-  start_agent({"--mode", "nftables", "--dns-listen", node_dns, "--dns-autopath"});
+  start_agent({"--mode", "nftables", "--dns-listen", node_dns, "--dns-autopath", "--dns-pods", "verified"});
+  auto pod_record = [&](const std::string& ns) {
+    return in_node_shell("dig +short +time=2 +tries=1 @127.0.0.1 -p 5353 10-244-0-12." + ns + ".pod.cluster.local A").output;
+  };
   // pod-b (10.244.0.12) is no endpoint of anything, and no Pod object has its address yet.
   auto ask = [&] {
     return topology_->pod("pod-b").run(
@@ -391,6 +397,7 @@ spec:
                .output == web_ip + "\n";
   })) << log("agent.log");
   EXPECT_EQ(ask().output, "") << "an unknown client gets the plain NXDOMAIN";
+  EXPECT_EQ(pod_record("batch"), "") << "no Pod has the address yet";
 
   // The pod is scheduled here and gets its address: now the server knows who is asking.
   apply(R"(apiVersion: v1
@@ -403,6 +410,8 @@ spec: {nodeName: node-a, containers: [{name: c, image: job}]}
           R"(patch pod job -n batch --subresource=status --type merge -p '{"status":{"phase":"Running","podIP":"10.244.0.12","podIPs":[{"ip":"10.244.0.12"}]}}')")
           .ok());
   EXPECT_TRUE(wait_until(10, [&] { return ask().output == "web.shop.svc.cluster.local.\n" + web_ip + "\n"; })) << ask().output;
+  EXPECT_EQ(pod_record("batch"), "10.244.0.12\n");
+  EXPECT_EQ(pod_record("shop"), "") << "the Pod is in batch, not shop";
   // Only that pod: the same query from pod-a (no Pod object, no endpoint) is still NXDOMAIN.
   EXPECT_EQ(topology_->pod("pod-a")
                 .run(fmt::format("dig +short +time=2 +tries=1 @{} -p 5353 web.shop.batch.svc.cluster.local A", ServiceTopology::kNodeIp))

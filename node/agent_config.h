@@ -48,6 +48,10 @@ struct AgentConfig {
   std::vector<std::string> dns_forward_clients;
   // CoreDNS's autopath for this node's pods (the agent then also watches its node's pods).
   bool dns_autopath = false;
+  // Pod records (a-b-c-d.NS.pod.<zone>), as CoreDNS's `pods` option: disabled, insecure (the
+  // Corefile kubeadm and k3s ship) or verified (a Pod with that IP in that namespace must exist;
+  // the agent then also watches every Pod).
+  std::string dns_pods = "insecure";
   std::string proxy_name;  // the service.kubernetes.io/service-proxy-name this agent answers to
   // eBPF mode: the cgroup whose sockets are load-balanced ("" = the cgroup v2 root), where maps
   // and links are pinned (under <bpf_root>/<node>), and the interfaces that get the tc programs

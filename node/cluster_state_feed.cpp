@@ -44,12 +44,13 @@ std::vector<std::string> ClusterStateFeed::watched_collections() {
 // The handler registrations, removed before the feed goes.
 struct ClusterStateFeed::Handlers {
   ClusterStateFeed& feed;
-  std::uint64_t services = 0, slices = 0, node = 0, namespaces = 0;
+  std::uint64_t services = 0, slices = 0, node = 0, namespaces = 0, pods = 0;
   ~Handlers() {
     feed.services_.remove_event_handler(services);
     feed.slices_.remove_event_handler(slices);
     feed.node_informer_.remove_event_handler(node);
     feed.namespaces_.remove_event_handler(namespaces);
+    if (feed.pods_) feed.pods_->remove_event_handler(pods);
   }
 };
 
@@ -69,6 +70,7 @@ ClusterStateFeed::ClusterStateFeed(std::unique_ptr<client::SharedInformerFactory
       slices_((shared ? *shared : *own_informers_).informer<api::EndpointSlice>()),
       node_informer_((shared ? *shared : *own_informers_).informer<api::Node>("metadata.name=" + options.node_name)),
       namespaces_((shared ? *shared : *own_informers_).informer<api::Namespace>()),
+      factory_(shared ? shared : own_informers_.get()),
       state_(options) {
   handlers_ = std::make_unique<Handlers>(Handlers{*this});
   handlers_->services = services_.add_event_handler({
@@ -157,6 +159,30 @@ ClusterStateFeed::ClusterStateFeed(std::unique_ptr<client::SharedInformerFactory
   });
 }
 
+void ClusterStateFeed::watch_pods() {
+  if (pods_) return;
+  pods_ = &factory_->informer<api::Pod>();
+  auto upsert_pod = [this](const ObjectPtr<api::Pod>& p) {
+    {
+      std::lock_guard lock(mu_);
+      state_.upsert(*p);
+    }
+    changed(*pods_);
+  };
+  handlers_->pods = pods_->add_event_handler({
+      upsert_pod,
+      [upsert_pod](const auto&, const ObjectPtr<api::Pod>& p) { upsert_pod(p); },
+      [this](const ObjectPtr<api::Pod>& p, bool) {
+        {
+          std::lock_guard lock(mu_);
+          state_.remove_pod(p->metadata.namespace_, p->metadata.name);
+        }
+        changed(*pods_);
+      },
+      [this] { changed(); },
+  });
+}
+
 ClusterStateFeed::~ClusterStateFeed() {
   stop();
   handlers_.reset();
@@ -171,6 +197,7 @@ void ClusterStateFeed::start() {
   slices_.start();
   node_informer_.start();
   namespaces_.start();
+  if (pods_) pods_->start();
 }
 
 void ClusterStateFeed::stop() {
@@ -178,13 +205,17 @@ void ClusterStateFeed::stop() {
   slices_.stop();
   node_informer_.stop();
   namespaces_.stop();
+  if (pods_) pods_->stop();
 }
 
 bool ClusterStateFeed::synced() const {
-  return services_.has_synced() && slices_.has_synced() && node_informer_.has_synced() && namespaces_.has_synced();
+  return services_.has_synced() && slices_.has_synced() && node_informer_.has_synced() && namespaces_.has_synced() &&
+         (!pods_ || pods_->has_synced());
 }
 
-std::uint64_t ClusterStateFeed::lists() const { return services_.lists() + slices_.lists() + node_informer_.lists() + namespaces_.lists(); }
+std::uint64_t ClusterStateFeed::lists() const {
+  return services_.lists() + slices_.lists() + node_informer_.lists() + namespaces_.lists() + (pods_ ? pods_->lists() : 0);
+}
 
 std::shared_ptr<const endpoints::Snapshot> ClusterStateFeed::snapshot() {
   std::lock_guard lock(mu_);

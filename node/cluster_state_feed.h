@@ -34,7 +34,10 @@ class ClusterStateFeed {
   // Called on an informer thread, without the lock held, after each change to the state and when
   // an informer finished listing: the agent asks its sync loop for a sync. Set before start().
   void set_on_change(std::function<void()> on_change) { on_change_ = std::move(on_change); }
-  // Starts (stop(): stops) the four informers it reads; a restart resumes their watches.
+  // For `--dns-pods verified`: every Pod's addresses go into the Snapshots too (one more
+  // informer, on all Pods). Call before start() and before the shared informers start.
+  void watch_pods();
+  // Starts (stop(): stops) the four informers it reads (five with watch_pods); a restart resumes their watches.
   void start();
   void stop();
   // True once every informer has listed once.
@@ -70,6 +73,8 @@ class ClusterStateFeed {
   client::SharedIndexInformer<api::EndpointSlice>& slices_;
   client::SharedIndexInformer<api::Node>& node_informer_;
   client::SharedIndexInformer<api::Namespace>& namespaces_;
+  client::SharedInformerFactory* factory_ = nullptr;       // where watch_pods gets its informer
+  client::SharedIndexInformer<api::Pod>* pods_ = nullptr;  // with watch_pods
   std::function<void()> on_change_;
   std::mutex mu_;
   endpoints::ClusterState state_;

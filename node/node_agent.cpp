@@ -168,6 +168,10 @@ struct NodeAgent::Impl {
     so.forward.resolv_conf = config.dns_upstreams.empty() ? config.dns_resolv_conf : "";
     so.forward.clients = config.dns_forward_clients.empty() ? default_forward_clients(config) : config.dns_forward_clients;
     so.autopath = config.dns_autopath;
+    so.zone.pods = config.dns_pods == "verified"   ? dns::PodRecords::Verified
+                   : config.dns_pods == "disabled" ? dns::PodRecords::Disabled
+                                                   : dns::PodRecords::Insecure;
+    if (so.zone.pods == dns::PodRecords::Verified) feed.watch_pods();
     auto created = dns::DnsServer::create(so);
     if (!created) return fail(with_context(created.error(), fmt::format("--dns-listen {}", fmt::join(config.dns_listen, ","))));
     dns_server = std::move(*created);

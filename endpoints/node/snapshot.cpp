@@ -306,6 +306,41 @@ void ClusterState::remove_namespace(const std::string& name) {
   if (namespaces_ && namespaces_->erase(name)) namespaces_changed_ = true;
 }
 
+void ClusterState::upsert(const api::Pod& p) {
+  std::vector<IpAddress> ips;
+  for (const auto& text : p.status.pod_ips)
+    if (auto ip = IpAddress::parse(text); ip && std::find(ips.begin(), ips.end(), *ip) == ips.end()) ips.push_back(*ip);
+  if (!pod_addresses_) {
+    pod_addresses_.emplace();
+    pods_changed_ = true;
+  }
+  if (auto held = pod_ips_.find({p.metadata.namespace_, p.metadata.name}); held != pod_ips_.end() && held->second == ips) return;
+  remove_pod(p.metadata.namespace_, p.metadata.name);
+  for (const auto& ip : ips) {
+    const Snapshot::PodAddress key{p.metadata.namespace_, ip};
+    auto it = pod_addresses_->find(key);
+    pod_addresses_->insert_or_assign(key, it == pod_addresses_->end() ? 1u : it->second + 1);
+  }
+  pod_ips_[{p.metadata.namespace_, p.metadata.name}] = std::move(ips);
+  pods_changed_ = true;
+}
+
+void ClusterState::remove_pod(const std::string& namespace_, const std::string& name) {
+  auto it = pod_ips_.find({namespace_, name});
+  if (it == pod_ips_.end()) return;
+  for (const auto& ip : it->second) {
+    const Snapshot::PodAddress key{namespace_, ip};
+    if (auto held = pod_addresses_->find(key); held != pod_addresses_->end()) {
+      if (held->second > 1)
+        pod_addresses_->insert_or_assign(key, held->second - 1);
+      else
+        pod_addresses_->erase(key);
+    }
+  }
+  pod_ips_.erase(it);
+  pods_changed_ = true;
+}
+
 std::shared_ptr<const Snapshot> ClusterState::build() {
   if (!changed()) return last_;
   Snapshot::PortMap ports = last_->service_ports();
@@ -324,8 +359,9 @@ std::shared_ptr<const Snapshot> ClusterState::build() {
   auto namespaces = last_->namespaces();
   if (namespaces_changed_) namespaces = std::make_shared<const Snapshot::NamespaceSet>(*namespaces_);
   namespaces_changed_ = false;
-  last_ =
-      std::make_shared<const Snapshot>(++generation_, std::move(ports), std::move(services), std::move(addresses), std::move(namespaces));
+  pods_changed_ = false;
+  last_ = std::make_shared<const Snapshot>(++generation_, std::move(ports), std::move(services), std::move(addresses),
+                                           std::move(namespaces), pod_addresses_);
   return last_;
 }
 

@@ -44,13 +44,22 @@ class Snapshot {
   // The namespaces that exist, for DNS: a namespace without Services answers NODATA, not
   // NXDOMAIN, as CoreDNS answers from its namespace informer.
   using NamespaceSet = std::set<std::string, std::less<>>;
+  // Pod addresses by namespace, for CoreDNS's `pods verified` (a Pod with that IP must exist in
+  // that namespace): how many Pods there hold each address.
+  struct PodAddress {
+    std::string namespace_;
+    IpAddress ip;
+    auto operator<=>(const PodAddress&) const = default;
+  };
+  using PodAddressMap = ChunkedSortedMap<PodAddress, std::uint32_t>;
   Snapshot(std::uint64_t generation, PortMap ports, ServiceMap services, AddressMap addresses,
-           std::shared_ptr<const NamespaceSet> namespaces = nullptr)
+           std::shared_ptr<const NamespaceSet> namespaces = nullptr, std::optional<PodAddressMap> pod_addresses = std::nullopt)
       : generation_(generation),
         ports_(std::move(ports)),
         services_(std::move(services)),
         addresses_(std::move(addresses)),
-        namespaces_(std::move(namespaces)) {}
+        namespaces_(std::move(namespaces)),
+        pod_addresses_(std::move(pod_addresses)) {}
 
   // Increases with every change; DNS uses it as the SOA serial.
   std::uint64_t generation() const { return generation_; }
@@ -66,6 +75,8 @@ class Snapshot {
   // Null when nobody feeds namespaces (a DNS server on manifests): then a namespace exists when
   // one of its Services does.
   const std::shared_ptr<const NamespaceSet>& namespaces() const { return namespaces_; }
+  // None when nobody feeds Pods (the agent does only for `--dns-pods verified`).
+  const std::optional<PodAddressMap>& pod_addresses() const { return pod_addresses_; }
 
   // Keeps `addresses` in step with one service: removes what `before` added, adds `after`'s.
   static void reindex(AddressMap& addresses, const ServiceInfo* before, const std::shared_ptr<const ServiceInfo>& after);
@@ -76,6 +87,7 @@ class Snapshot {
   ServiceMap services_;
   AddressMap addresses_;
   std::shared_ptr<const NamespaceSet> namespaces_;
+  std::optional<PodAddressMap> pod_addresses_;
 };
 
 struct ClusterStateOptions {
@@ -98,8 +110,12 @@ class ClusterState {
   // The namespaces that exist (from the first call on, the Snapshot carries them).
   void upsert_namespace(const std::string& name);
   void remove_namespace(const std::string& name);
+  // Pods' addresses (status.podIPs), for `pods verified`; from the first call on, the Snapshot
+  // carries them.
+  void upsert(const api::Pod& p);
+  void remove_pod(const std::string& namespace_, const std::string& name);
 
-  bool changed() const { return !dirty_.empty() || all_dirty_ || namespaces_changed_; }
+  bool changed() const { return !dirty_.empty() || all_dirty_ || namespaces_changed_ || pods_changed_; }
   // A new Snapshot reflecting everything so far; the previous one if nothing changed.
   std::shared_ptr<const Snapshot> build();
 
@@ -135,6 +151,9 @@ class ClusterState {
   std::shared_ptr<const Snapshot> last_;
   std::optional<Snapshot::NamespaceSet> namespaces_;  // none until namespaces are fed
   bool namespaces_changed_ = false;
+  std::map<std::pair<std::string, std::string>, std::vector<IpAddress>> pod_ips_;  // by namespace and name
+  std::optional<Snapshot::PodAddressMap> pod_addresses_;                           // none until Pods are fed
+  bool pods_changed_ = false;
 };
 
 }  // namespace switchyard::endpoints
