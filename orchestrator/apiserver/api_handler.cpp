@@ -234,13 +234,23 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
     Json list = api_resource_list(group, version);
     return list.is_null() ? error_response(not_found_path()) : json_response(200, list);
   }
+  if (query.contains("dryRun") && seg.size() > at && (seg.back() == "binding" || seg.back() == "bindings"))
+    return error_response(bad_request("dryRun is not supported for pods/binding"));
   if (auto binding = handle_pod_binding(registry_, req, seg, at, group, version)) return std::move(*binding);
   auto r = route(seg, at, group, version);
   if (!r) return error_response(not_found_path());
   const ResourceInfo& res = *r->resource;
   if (!r->subresource.empty() && std::find(res.subresources.begin(), res.subresources.end(), r->subresource) == res.subresources.end())
     return error_response(not_found_path());
-  if (r->subresource == "scale") return handle_scale(req, res, r->ns, r->name);
+  // dryRun=All on a write (DELETE also reads it from its DeleteOptions body). Where it is not
+  // implemented it is refused: a dry run must never write.
+  ApiError dry_run_error;
+  const auto dry_run_flag = read_dry_run(query, Json(), dry_run_error);
+  if (!dry_run_flag) return error_response(dry_run_error);
+  const bool dry_run = *dry_run_flag;
+  if (dry_run && (r->subresource == "eviction" || r->subresource == "token" || r->subresource == "finalize"))
+    return error_response(bad_request(fmt::format("dryRun is not supported for {}/{}", res.plural, r->subresource)));
+  if (r->subresource == "scale") return handle_scale(req, res, r->ns, r->name, dry_run);
   if (r->subresource == "eviction") {
     if (req.method != "POST") return error_response(method_not_allowed());
     ApiError err;
@@ -325,9 +335,8 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
     ApiError err;
     auto body = parse_body(req, err);
     if (!body) return error_response(err);
-    if (query.contains("dryRun")) return error_response(bad_request("dryRun is not supported by this server"));
     record_update(Json(), *body, res.kind, writer());
-    return respond(registry_.create(res, r->ns, *body, field_validation(query), warnings), 201);
+    return respond(registry_.create(res, r->ns, *body, field_validation(query), warnings, dry_run), 201);
   }
   if (req.method == "PUT") {
     if (r->name.empty()) return error_response(method_not_allowed());
@@ -337,7 +346,8 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
     if (r->subresource.empty())
       if (auto current = registry_.get(res, r->ns, r->name)) record_update(*current, *body, res.kind, writer());
     if (r->subresource == "finalize") return respond(registry_.finalize_namespace(r->name, *body, field_validation(query), warnings), 200);
-    return respond(registry_.update(res, r->ns, r->name, *body, r->subresource == "status", field_validation(query), warnings), 200);
+    return respond(registry_.update(res, r->ns, r->name, *body, r->subresource == "status", field_validation(query), warnings, dry_run),
+                   200);
   }
   if (req.method == "PATCH") {
     if (r->name.empty()) return error_response(method_not_allowed());
@@ -360,7 +370,7 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
       if (!applied)
         return error_response(status_error(applied.error().http_status, applied.error().http_status == 409 ? "Conflict" : "BadRequest",
                                            applied.error().message));
-      if (!exists) return respond(registry_.create(res, r->ns, *applied, field_validation(query), warnings), 201);
+      if (!exists) return respond(registry_.create(res, r->ns, *applied, field_validation(query), warnings, dry_run), 201);
       patched = std::move(*applied);
     } else {
       ApiError err;
@@ -386,7 +396,8 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
     }
     // A patch applies to what was read: a concurrent write in between is a conflict, as upstream retries.
     patched["metadata"]["resourceVersion"] = (*current)["metadata"]["resourceVersion"];
-    return respond(registry_.update(res, r->ns, r->name, patched, r->subresource == "status", field_validation(query), warnings), 200);
+    return respond(registry_.update(res, r->ns, r->name, patched, r->subresource == "status", field_validation(query), warnings, dry_run),
+                   200);
   }
   if (req.method == "DELETE") {
     // DeleteOptions from the query and the body (JSON or, from client-go, protobuf; the body wins).

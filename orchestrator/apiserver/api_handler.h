@@ -70,7 +70,7 @@ class ApiHandler {
  private:
   HttpResponse handle_request(const HttpRequest& req, const AcceptedTypes& accepted, std::optional<WatchRequest>& watch);
   // GET, PUT and PATCH of an apps/v1 workload's autoscaling/v1 Scale (scale_subresource.cpp).
-  HttpResponse handle_scale(const HttpRequest& req, const ResourceInfo& r, const std::string& ns, const std::string& name);
+  HttpResponse handle_scale(const HttpRequest& req, const ResourceInfo& r, const std::string& ns, const std::string& name, bool dry_run);
 
   ObjectRegistry& registry_;
   AccessControl access_;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include <fmt/format.h>
+
 #include "orchestrator/api/field_error.h"
 
 namespace switchyard::apiserver {
@@ -20,8 +22,30 @@ std::optional<PropagationPolicy> parse_policy(const std::string& s) {
 
 }  // namespace
 
+std::optional<bool> read_dry_run(const QueryParams& query, const Json& body_values, ApiError& error) {
+  std::vector<std::string> values;
+  if (auto it = query.find("dryRun"); it != query.end()) values.push_back(it->second);
+  if (body_values.is_array())
+    for (const auto& v : body_values) values.push_back(v.is_string() ? v.get<std::string>() : v.dump());
+  if (!body_values.is_null() && !body_values.is_array()) {
+    error = bad_request("dryRun must be a list of strings");
+    return std::nullopt;
+  }
+  for (const auto& v : values)
+    if (v != "All") {
+      std::string listed;
+      for (const auto& each : values) listed += (listed.empty() ? "" : ", ") + api::go_quoted(each);
+      error = bad_request(fmt::format("dryRun: Unsupported value: []string{{{}}}: supported values: \"All\"", listed));
+      return std::nullopt;
+    }
+  return !values.empty();
+}
+
 std::optional<DeleteOptions> read_delete_options(const QueryParams& query, const Json& body, ApiError& error) {
   DeleteOptions out;
+  auto dry_run = read_dry_run(query, body.is_object() ? body.value("dryRun", Json()) : Json(), error);
+  if (!dry_run) return std::nullopt;
+  out.dry_run = *dry_run;
   auto grace = query_integer(query, "gracePeriodSeconds");
   if (!grace) {
     error = bad_request(grace.error().message);

@@ -26,7 +26,12 @@ struct DeleteOptions {
   // propagationPolicy, or the legacy orphanDependents (true: Orphan, false: Background);
   // nullopt when the client gave neither (the object's own GC finalizers then stand).
   std::optional<PropagationPolicy> propagation;
+  bool dry_run = false;  // dryRun: ["All"]: everything but the write
 };
+
+// The dryRun parameter (query `dryRun=All`, or a body's `dryRun: ["All"]`): whether to stop
+// before the write. "All" is the only value kube-apiserver knows; another is a 400 in its words.
+std::optional<bool> read_dry_run(const QueryParams& query, const nlohmann::json& body_values, ApiError& error);
 
 // `body`: the parsed DeleteOptions (null when the request had none). 400 for a badly typed
 // field, 422 for the combinations ValidateDeleteOptions refuses, in its words.

@@ -190,7 +190,7 @@ void finish_allocation(ServiceAllocationTransaction& allocation, bool stored) {
 }  // namespace
 
 ApiResult<Json> ObjectRegistry::create(const ResourceInfo& r, const std::string& ns, const Json& body, FieldValidation fv,
-                                       std::vector<std::string>& warnings) {
+                                       std::vector<std::string>& warnings, bool dry_run) {
   if (is_events_v1(r)) {
     auto core = core_event_body(body, fv, warnings);
     if (!core) return std::unexpected(core.error());
@@ -202,7 +202,7 @@ ApiResult<Json> ObjectRegistry::create(const ResourceInfo& r, const std::string&
       const Json name = meta.contains("name") ? meta["name"] : meta.value("generateName", Json(""));
       return std::unexpected(invalid(r.group, r.kind, name.is_string() ? name.get<std::string>() : "", errors));
     }
-    return as_events_v1(create(core_events_resource(), ns, *core, fv, warnings));
+    return as_events_v1(create(core_events_resource(), ns, *core, fv, warnings, dry_run));
   }
   api::Object obj;
   if (auto a = admit(r, body, fv, warnings, obj); !a) return std::unexpected(a.error());
@@ -238,6 +238,10 @@ ApiResult<Json> ObjectRegistry::create(const ResourceInfo& r, const std::string&
   if (auto errors = api::validate(obj, net_); !errors.empty())
     return std::unexpected(invalid(r.group, r.kind, m.name.empty() ? m.generate_name : m.name, errors));
   const Json stored = api::encode_object(obj);
+  if (dry_run) {
+    if (*allocation) finish_allocation(**allocation, false);
+    return stored;
+  }
   if (r.group.empty() && r.kind == "Event") expire_events();
   auto rev = store_.create(storage_key(r, m.namespace_, m.name), stored.dump());
   if (*allocation) finish_allocation(**allocation, rev.has_value());
@@ -403,17 +407,17 @@ ApiResult<Json> ObjectRegistry::list(const ResourceInfo& r, const std::string& n
 }
 
 ApiResult<Json> ObjectRegistry::update(const ResourceInfo& r, const std::string& ns, const std::string& name, const Json& body,
-                                       bool status_only, FieldValidation fv, std::vector<std::string>& warnings) {
+                                       bool status_only, FieldValidation fv, std::vector<std::string>& warnings, bool dry_run) {
   if (is_events_v1(r)) {
     auto core = core_event_body(body, fv, warnings);
     if (!core) return std::unexpected(core.error());
-    return as_events_v1(update(core_events_resource(), ns, name, *core, UpdateMode::Main, fv, warnings));
+    return as_events_v1(update(core_events_resource(), ns, name, *core, UpdateMode::Main, fv, warnings, dry_run));
   }
-  return update(r, ns, name, body, status_only ? UpdateMode::Status : UpdateMode::Main, fv, warnings);
+  return update(r, ns, name, body, status_only ? UpdateMode::Status : UpdateMode::Main, fv, warnings, dry_run);
 }
 
 ApiResult<Json> ObjectRegistry::update(const ResourceInfo& r, const std::string& ns, const std::string& name, const Json& body,
-                                       UpdateMode mode, FieldValidation fv, std::vector<std::string>& warnings) {
+                                       UpdateMode mode, FieldValidation fv, std::vector<std::string>& warnings, bool dry_run) {
   const bool status_only = mode == UpdateMode::Status;
   const std::string key = storage_key(r, ns, name);
   store::Revision mod = 0;
@@ -486,6 +490,10 @@ ApiResult<Json> ObjectRegistry::update(const ResourceInfo& r, const std::string&
   // No-op updates do not bump the resourceVersion, unless the stored value is stale: an update
   // is how a value moves to the current encryption key.
   if (stored == old_cmp && !stale) return *old;
+  if (dry_run) {
+    if (*allocation) finish_allocation(**allocation, false);
+    return with_version(stored, mod);
+  }
   auto rev = store_.update(key, stored.dump(), mod);
   if (*allocation) finish_allocation(**allocation, rev.has_value());
   if (!rev) {
@@ -530,6 +538,7 @@ ApiResult<Json> ObjectRegistry::remove(const ResourceInfo& r, const std::string&
   Json meta = (*old)["metadata"];
   const std::string uid = meta.value("uid", "");
   if (!options.precondition_uid.empty() && options.precondition_uid != uid) return std::unexpected(conflict(r.group, r.plural, name));
+  if (options.dry_run) return *old;  // it exists and the preconditions hold: nothing is written
   if (r.group.empty() && r.kind == "Namespace") return remove_namespace(r, name, *old, mod, options);
   // As the generic registry: a deletion whose grace period is still running cannot change the
   // GC finalizers; otherwise the propagation policy sets them, and an object that keeps any

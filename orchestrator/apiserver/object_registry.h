@@ -57,13 +57,15 @@ class ObjectRegistry {
   // `allocators` (may be null in tests): cluster IPs and node ports for Services.
   ObjectRegistry(store::Store& store, api::ClusterNetworkConfig net, const ServiceAllocators* allocators = nullptr);
 
+  // `dry_run` (dryRun=All): admitted, defaulted and validated as for real, then not written
+  // (and a Service's allocations given back); the answer is the object as it would be.
   ApiResult<Json> create(const ResourceInfo& r, const std::string& ns, const Json& body, FieldValidation fv,
-                         std::vector<std::string>& warnings);
+                         std::vector<std::string>& warnings, bool dry_run = false);
   ApiResult<Json> get(const ResourceInfo& r, const std::string& ns, const std::string& name);
   ApiResult<Json> list(const ResourceInfo& r, const std::string& ns, const ListOptions& o);
   // PUT of the object (status_only: the status subresource).
   ApiResult<Json> update(const ResourceInfo& r, const std::string& ns, const std::string& name, const Json& body, bool status_only,
-                         FieldValidation fv, std::vector<std::string>& warnings);
+                         FieldValidation fv, std::vector<std::string>& warnings, bool dry_run = false);
   // Returns the object (still there: finalizers, or a Pod's graceful deletion under way) or a
   // Success Status. `grace_period_seconds`: DeleteOptions.gracePeriodSeconds (0: at once).
   ApiResult<Json> remove(const ResourceInfo& r, const std::string& ns, const std::string& name, const std::string& precondition_uid = "",
@@ -93,7 +95,7 @@ class ObjectRegistry {
   ApiResult<Json> admit(const ResourceInfo& r, const Json& body, FieldValidation fv, std::vector<std::string>& warnings, api::Object& out);
   enum class UpdateMode { Main, Status, Finalize };
   ApiResult<Json> update(const ResourceInfo& r, const std::string& ns, const std::string& name, const Json& body, UpdateMode mode,
-                         FieldValidation fv, std::vector<std::string>& warnings);
+                         FieldValidation fv, std::vector<std::string>& warnings, bool dry_run = false);
   // The first DELETE of a namespace marks it Terminating; later ones delete it once the namespace
   // controller has removed its `kubernetes` finalizer (409 until then, as upstream).
   ApiResult<Json> remove_namespace(const ResourceInfo& r, const std::string& name, const Json& stored, store::Revision mod,

@@ -46,7 +46,8 @@ Json scale_of(const Json& obj) {
 
 }  // namespace
 
-HttpResponse ApiHandler::handle_scale(const HttpRequest& req, const ResourceInfo& r, const std::string& ns, const std::string& name) {
+HttpResponse ApiHandler::handle_scale(const HttpRequest& req, const ResourceInfo& r, const std::string& ns, const std::string& name,
+                                      bool dry_run) {
   auto current = registry_.get(r, ns, name);
   if (!current) return failure(current.error());
   if (req.method == "GET") return answer(200, scale_of(*current));
@@ -91,7 +92,7 @@ HttpResponse ApiHandler::handle_scale(const HttpRequest& req, const ResourceInfo
   Json updated = *current;
   updated["spec"]["replicas"] = n;
   std::vector<std::string> warnings;
-  auto stored = registry_.update(r, ns, name, updated, false, FieldValidation::Ignore, warnings);
+  auto stored = registry_.update(r, ns, name, updated, false, FieldValidation::Ignore, warnings, dry_run);
   if (!stored) return failure(stored.error());
   return answer(200, scale_of(*stored));
 }
