@@ -148,12 +148,11 @@ TEST_F(ServiceAccountsOnUp, APodsTokenIsItsServiceAccountUntilThePodIsDeleted) {
 
   // And from inside the pod, as an in-cluster client does it: the service variables, the CA and
   // the token from the mounted files (busybox wget speaks TLS; it cannot check a CA, curl-less).
-  const auto review = kn(
-      "exec reader -- sh -c 'cd " + dir +
-      " && timeout 20 wget -q -O- --no-check-certificate --header \"Authorization: Bearer $(cat token)\" "
-      "--header \"Content-Type: application/json\" "
-      "--post-data \"{\\\"apiVersion\\\":\\\"authentication.k8s.io/v1\\\",\\\"kind\\\":\\\"SelfSubjectReview\\\"}\" "
-      "https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/apis/authentication.k8s.io/v1/selfsubjectreviews'");
+  const auto review = kn("exec reader -- sh -c 'cd " + dir +
+                         " && timeout 20 wget -q -O- --no-check-certificate --header \"Authorization: Bearer $(cat token)\" "
+                         "--header \"Content-Type: application/json\" "
+                         "--post-data \"{\\\"apiVersion\\\":\\\"authentication.k8s.io/v1\\\",\\\"kind\\\":\\\"SelfSubjectReview\\\"}\" "
+                         "https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/apis/authentication.k8s.io/v1/selfsubjectreviews'");
   EXPECT_THAT(review.output, HasSubstr("\"username\":\"system:serviceaccount:" + ns_ + ":default\"")) << review.output;
 
   // Deleted, the pod takes its token with it.
@@ -186,26 +185,19 @@ TEST_F(ServiceAccountsOnUp, AutomountFalseMountsNothing) {
 // securityContext.fsGroup: a non-root container reads its token through the group (0640), and
 // what it makes in an emptyDir belongs to the group (setgid directory).
 TEST_F(ServiceAccountsOnUp, FsGroupLetsANonRootContainerReadItsToken) {
-  ASSERT_THAT(apply("grouped.yaml", busybox_pod("grouped", "  securityContext: {runAsUser: 1000, fsGroup: 2000}
-"
-                                                           "  volumes: [{name: scratch, emptyDir: {}}]
-") +
-                                        "    volumeMounts: [{name: scratch, mountPath: /scratch}]
-"),
+  ASSERT_THAT(apply("grouped.yaml", busybox_pod("grouped",
+                                                "  securityContext: {runAsUser: 1000, fsGroup: 2000}\n"
+                                                "  volumes: [{name: scratch, emptyDir: {}}]\n") +
+                                        "    volumeMounts: [{name: scratch, mountPath: /scratch}]\n"),
               HasSubstr("pod/grouped created"));
-  ASSERT_TRUE(wait_until(90, [] {
-    return running("grouped"); })) << kn("describe pod grouped").output << up_output();
+  ASSERT_TRUE(wait_until(90, [] { return running("grouped"); })) << kn("describe pod grouped").output << up_output();
   const std::string dir = kTokenDir;
   EXPECT_THAT(kn("exec grouped -- id").output, HasSubstr("uid=1000"));
-  EXPECT_EQ(kn("exec grouped -- stat -L -c '%g %a' " + dir + "/token").output, "2000 640
-");
+  EXPECT_EQ(kn("exec grouped -- stat -L -c '%g %a' " + dir + "/token").output, "2000 640\n");
   EXPECT_THAT(kn("exec grouped -- cat " + dir + "/token").output, MatchesRegex("[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+"));
-  EXPECT_EQ(kn("exec grouped -- stat -L -c '%g %a' " + dir + "/namespace").output, "2000 644
-");
-  EXPECT_EQ(kn("exec grouped -- stat -c '%g %a' /scratch").output, "2000 2777
-");
-  EXPECT_EQ(kn("exec grouped -- sh -c 'touch /scratch/made && stat -c %g /scratch/made'").output, "2000
-");
+  EXPECT_EQ(kn("exec grouped -- stat -L -c '%g %a' " + dir + "/namespace").output, "2000 644\n");
+  EXPECT_EQ(kn("exec grouped -- stat -c '%g %a' /scratch").output, "2000 2777\n");
+  EXPECT_EQ(kn("exec grouped -- sh -c 'touch /scratch/made && stat -c %g /scratch/made'").output, "2000\n");
   ASSERT_EQ(kn("delete pod grouped --grace-period=0 --force").exit_code, 0);
 }
 
