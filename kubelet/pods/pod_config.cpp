@@ -532,6 +532,12 @@ Result<cri::ContainerConfig> make_container_config(const api::Pod& pod, const ap
   if (!c.run_as_user) c.run_as_user = int_field(pod_sc, "runAsUser");
   c.run_as_group = int_field(sc, "runAsGroup");
   if (!c.run_as_group) c.run_as_group = int_field(pod_sc, "runAsGroup");
+  // The process's own groups: the pod's supplementalGroups and its fsGroup (the volumes' group),
+  // as the kubelet's determineEffectiveSecurityContext gives every container.
+  if (pod_sc.is_object())
+    for (const auto& g : pod_sc.value("supplementalGroups", json::array()))
+      if (g.is_number_integer()) c.supplemental_groups.push_back(g.get<std::int64_t>());
+  if (auto fs_group = int_field(pod_sc, "fsGroup")) c.supplemental_groups.push_back(*fs_group);
   c.privileged = bool_field(sc, "privileged").value_or(false);
   c.readonly_rootfs = bool_field(sc, "readOnlyRootFilesystem").value_or(false);
   c.no_new_privs = !bool_field(sc, "allowPrivilegeEscalation").value_or(true);
