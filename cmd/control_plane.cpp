@@ -158,6 +158,13 @@ struct ControlPlane::Parts {
   std::unique_ptr<apiserver::NodePortAllocator> port_allocator;
   std::optional<apiserver::ServiceAllocators> allocators;
   std::optional<apiserver::ObjectRegistry> registry;
+  // The registry's ServiceAccount admission, turned off again before the registry goes.
+  struct ServiceAccountAdmission {
+    const apiserver::ObjectRegistry* registry = nullptr;
+    ~ServiceAccountAdmission() {
+      if (registry) apiserver::enable_service_account_admission(*registry, false);
+    }
+  } service_account_admission;
   std::optional<apiserver::ApiHandler> handler;
   std::unique_ptr<apiserver::HttpServer> server;
   // The controllers, as a controller manager beside the API server: they reach it only through
@@ -289,6 +296,10 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   parts->allocators.emplace(apiserver::ServiceAllocators{{parts->ip_allocator.get()}, parts->port_allocator.get()});
   parts->registry.emplace(*parts->store, net, &*parts->allocators);
   parts->registry->set_event_ttl(std::chrono::seconds(o.event_ttl_seconds));
+  // Pods run as a ServiceAccount, with its token mounted (the ServiceAccount controller below
+  // makes each namespace's `default`).
+  apiserver::enable_service_account_admission(*parts->registry, true);
+  parts->service_account_admission.registry = &*parts->registry;
   if (auto ok = ensure_system_namespaces(*parts->registry); !ok) return std::unexpected(ok.error());
   if (auto ok = apiserver::ensure_bootstrap_rbac(*parts->registry); !ok) return std::unexpected(ok.error());
   if (auto ok = apiserver::ensure_system_priority_classes(*parts->registry); !ok) return std::unexpected(ok.error());

@@ -10,6 +10,7 @@
 #include "kubelet/pods/pod_status.h"
 #include "kubelet/pods/pod_sync.h"
 #include "kubelet/prober.h"
+#include "kubelet/volumes/token_request.h"
 #include "orchestrator/api/json_codec.h"
 #include "orchestrator/client/api_client.h"
 #include "orchestrator/client/list_watch.h"
@@ -67,6 +68,7 @@ Result<std::unique_ptr<Kubelet>> Kubelet::start(KubeletOptions options, client::
   k->pods_.start();
   k->informers_.informer<api::ConfigMap>().start();
   k->informers_.informer<api::Secret>().start();
+  k->informers_.informer<api::Service>().start();
   if (k->handoff_.enabled()) {
     k->endpoint_slices_ = &k->informers_.informer<api::EndpointSlice>();
     k->endpoint_slices_->start();
@@ -92,7 +94,11 @@ Kubelet::Kubelet(KubeletOptions options, client::ClusterConnection connection, s
       own_informers_(informers ? nullptr : std::make_unique<client::SharedInformerFactory>(connection_)),
       informers_(informers ? *informers : *own_informers_),
       pods_(informers_.informer<api::Pod>("spec.nodeName=" + options_.node.node_name)),
-      config_lookup_(informers_),
+      tokens_([this](const PodTokenRequest& r) {
+        client::ApiClient api(connection_);
+        return request_pod_token(api, r);
+      }),
+      config_lookup_(informers_, tokens_),
       volumes_(config_lookup_, options_.node),
       handoff_(options_.endpoint_handoff_delay),
       driver_(*cri_, options_.node, options_.images_hint),
@@ -296,6 +302,7 @@ Result<> Kubelet::stop_pod(const std::string& uid, const api::Pod& pod, std::chr
   }
   if (auto r = driver_.teardown(uid, grace); !r) return r;
   if (auto r = volumes_.teardown(uid); !r) return r;
+  tokens_.forget_pod(uid);
   spdlog::info("event=pod_torn_down pod={}/{} uid={} grace_s={} confirm={}", pod.metadata.namespace_, pod.metadata.name, uid, grace.count(),
                confirm);
   if (!confirm) return {};
@@ -374,6 +381,24 @@ Result<std::optional<api::Secret>> Kubelet::InformerConfigLookup::secret(const s
   auto s = secrets_.indexer().get(ns + "/" + name);
   if (!s) return std::optional<api::Secret>();
   return std::optional<api::Secret>(*s);
+}
+
+Result<std::string> Kubelet::InformerConfigLookup::service_account_token(const api::Pod& pod, const std::string& audience,
+                                                                         std::int64_t expiration_seconds) const {
+  return tokens_.token({.ns = pod.metadata.namespace_,
+                        .service_account = pod.spec.service_account_name.empty() ? "default" : pod.spec.service_account_name,
+                        .audience = audience,
+                        .expiration_seconds = expiration_seconds,
+                        .pod_name = pod.metadata.name,
+                        .pod_uid = pod.metadata.uid});
+}
+
+Result<std::vector<api::Service>> Kubelet::InformerConfigLookup::services(const std::string& ns) const {
+  // As the kubelet's "services have not yet been read at this point, cannot construct envvars".
+  if (!services_.has_synced()) return fail(ErrorCode::Unavailable, "the kubelet's Service cache has not synced yet");
+  std::vector<api::Service> out;
+  for (const auto& s : services_.indexer().in_namespace(ns)) out.push_back(*s);
+  return out;
 }
 
 void Kubelet::report_unhealthy(const std::string& uid, const std::string& container, const std::string& message) {

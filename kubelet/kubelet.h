@@ -25,6 +25,7 @@
 #include "kubelet/pods/pod_config.h"
 #include "kubelet/storage/local_path_provisioner.h"
 #include "kubelet/volumes/pod_volumes.h"
+#include "kubelet/volumes/service_account_token_manager.h"
 #include "orchestrator/base/error.h"
 #include "orchestrator/client/cluster_connection.h"
 #include "orchestrator/client/informer_factory.h"
@@ -70,24 +71,32 @@ class Kubelet {
     std::string last_status;            // the status JSON last written
     std::set<std::string> events_sent;  // "reason/fieldPath/message" of the Warnings recorded
   };
-  // ConfigMaps, Secrets, claims and volumes from this kubelet's informers (env references and volumes).
+  // ConfigMaps, Secrets, claims, volumes and Services from this kubelet's informers (env
+  // references, service env vars and volumes); service-account tokens from its token manager.
   class InformerConfigLookup : public ConfigLookup {
    public:
-    explicit InformerConfigLookup(client::SharedInformerFactory& informers)
+    InformerConfigLookup(client::SharedInformerFactory& informers, ServiceAccountTokenManager& tokens)
         : cms_(informers.informer<api::ConfigMap>()),
           secrets_(informers.informer<api::Secret>()),
           claims_(informers.informer<api::PersistentVolumeClaim>()),
-          volumes_(informers.informer<api::PersistentVolume>()) {}
+          volumes_(informers.informer<api::PersistentVolume>()),
+          services_(informers.informer<api::Service>()),
+          tokens_(tokens) {}
     Result<std::optional<api::ConfigMap>> config_map(const std::string& ns, const std::string& name) const override;
     Result<std::optional<api::Secret>> secret(const std::string& ns, const std::string& name) const override;
     Result<std::optional<api::PersistentVolumeClaim>> claim(const std::string& ns, const std::string& name) const override;
     Result<std::optional<api::PersistentVolume>> volume(const std::string& name) const override;
+    Result<std::string> service_account_token(const api::Pod& pod, const std::string& audience,
+                                              std::int64_t expiration_seconds) const override;
+    Result<std::vector<api::Service>> services(const std::string& ns) const override;
 
    private:
     client::SharedIndexInformer<api::ConfigMap>& cms_;
     client::SharedIndexInformer<api::Secret>& secrets_;
     client::SharedIndexInformer<api::PersistentVolumeClaim>& claims_;
     client::SharedIndexInformer<api::PersistentVolume>& volumes_;
+    client::SharedIndexInformer<api::Service>& services_;
+    ServiceAccountTokenManager& tokens_;
   };
 
   Kubelet(KubeletOptions options, client::ClusterConnection connection, std::unique_ptr<cri::CriClient> cri,
@@ -121,6 +130,7 @@ class Kubelet {
   std::unique_ptr<client::SharedInformerFactory> own_informers_;
   client::SharedInformerFactory& informers_;
   client::SharedIndexInformer<api::Pod>& pods_;
+  ServiceAccountTokenManager tokens_;
   InformerConfigLookup config_lookup_;
   PodVolumes volumes_;
   std::uint64_t handler_ = 0;

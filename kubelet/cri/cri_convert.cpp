@@ -125,6 +125,7 @@ void to_proto(const ContainerConfig& in, v1::ContainerConfig& out) {
   to_proto(in.namespace_options, *security.mutable_namespace_options());
   if (in.run_as_user) security.mutable_run_as_user()->set_value(*in.run_as_user);
   if (in.run_as_group) security.mutable_run_as_group()->set_value(*in.run_as_group);
+  for (auto g : in.supplemental_groups) security.add_supplemental_groups(g);
   security.set_run_as_username(in.run_as_username);
   security.set_readonly_rootfs(in.readonly_rootfs);
   security.set_no_new_privs(in.no_new_privs);

@@ -160,6 +160,7 @@ struct ContainerConfig {
   NamespaceOptions namespace_options;
   std::optional<int64_t> run_as_user;
   std::optional<int64_t> run_as_group;
+  std::vector<int64_t> supplemental_groups;  // the pod's supplementalGroups and fsGroup
   std::string run_as_username;
   bool readonly_rootfs = false;
   bool no_new_privs = false;

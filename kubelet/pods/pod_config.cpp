@@ -1,11 +1,14 @@
 #include "kubelet/pods/pod_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <map>
 #include <sstream>
 
 #include <fmt/format.h>
+
+#include "kubelet/pods/service_env.h"
 
 namespace switchyard::kubelet {
 
@@ -440,8 +443,16 @@ Result<cri::ContainerConfig> make_container_config(const api::Pod& pod, const ap
   c.working_dir = container.working_dir;
   c.log_path = fmt::format("{}/{}.log", container.name, restart_count);
 
-  // env in order: each value may refer to those before it; then command and args to all of them.
+  // env in order: each value may refer to those before it (and to the service variables); then
+  // command and args to all of them.
   std::map<std::string, std::string> vars;
+  EnvVars service_vars;
+  if (facts.config) {
+    auto found = pod_service_env(pod, *facts.config);
+    if (!found) return fail(found.error());
+    service_vars = std::move(*found);
+  }
+  for (const auto& [name, value] : service_vars) vars[name] = value;
   // envFrom first: every key of each ConfigMap or Secret (with its prefix); env then overrides.
   const json env_from = passthrough_field(container.passthrough, "envFrom");
   if (env_from.is_array()) {
@@ -485,6 +496,9 @@ Result<cri::ContainerConfig> make_container_config(const api::Pod& pod, const ap
       c.envs.emplace_back(name, value);
     }
   }
+  // The service variables come after the container's own, which win over them.
+  for (const auto& [name, value] : service_vars)
+    if (std::ranges::none_of(c.envs, [&](const auto& kv) { return kv.first == name; })) c.envs.emplace_back(name, value);
   for (const auto& s : container.command) c.command.push_back(expand(s, vars));
   for (const auto& s : container.args) c.args.push_back(expand(s, vars));
 
@@ -518,6 +532,12 @@ Result<cri::ContainerConfig> make_container_config(const api::Pod& pod, const ap
   if (!c.run_as_user) c.run_as_user = int_field(pod_sc, "runAsUser");
   c.run_as_group = int_field(sc, "runAsGroup");
   if (!c.run_as_group) c.run_as_group = int_field(pod_sc, "runAsGroup");
+  // The process's own groups: the pod's supplementalGroups and its fsGroup (the volumes' group),
+  // as the kubelet's determineEffectiveSecurityContext gives every container.
+  if (pod_sc.is_object())
+    for (const auto& g : pod_sc.value("supplementalGroups", json::array()))
+      if (g.is_number_integer()) c.supplemental_groups.push_back(g.get<std::int64_t>());
+  if (auto fs_group = int_field(pod_sc, "fsGroup")) c.supplemental_groups.push_back(*fs_group);
   c.privileged = bool_field(sc, "privileged").value_or(false);
   c.readonly_rootfs = bool_field(sc, "readOnlyRootFilesystem").value_or(false);
   c.no_new_privs = !bool_field(sc, "allowPrivilegeEscalation").value_or(true);

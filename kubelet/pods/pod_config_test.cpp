@@ -127,6 +127,7 @@ TEST(PodConfig, ContainerEnvCommandSecurityAndResources) {
                                    Pair("APP", "web"), Pair("MEM", "128"), Pair("CPU", "250")));
   EXPECT_THAT(c->args, ElementsAre("echo hi-$(POD) $(NOT)"));
   EXPECT_EQ(c->run_as_user, 1000);
+  EXPECT_TRUE(c->supplemental_groups.empty());
   EXPECT_TRUE(c->readonly_rootfs);
   EXPECT_TRUE(c->no_new_privs);
   EXPECT_THAT(c->add_capabilities, ElementsAre("NET_ADMIN"));
@@ -137,6 +138,11 @@ TEST(PodConfig, ContainerEnvCommandSecurityAndResources) {
   EXPECT_EQ(c->resources->cpu_period, 100000);
   EXPECT_EQ(c->resources->memory_limit_in_bytes, 128LL << 20);
   EXPECT_EQ(c->labels.at(kContainerNameLabel), "httpd");
+  // The pod's supplementalGroups and fsGroup are the process's groups (it can read its volumes).
+  pod.spec.passthrough["securityContext"] = R"({"supplementalGroups": [5, 6], "fsGroup": 2000})";
+  auto grouped = make_container_config(pod, pod.spec.containers[0], 0, {}, node());
+  ASSERT_TRUE(grouped.has_value()) << grouped.error().message;
+  EXPECT_THAT(grouped->supplemental_groups, ElementsAre(5, 6, 2000));
   EXPECT_EQ(c->annotations.at(kRestartCountAnnotation), "3");
   EXPECT_EQ(c->annotations.at(kContainerHashAnnotation), container_hash(pod.spec.containers[0]));
   ASSERT_EQ(c->mounts.size(), 1u);

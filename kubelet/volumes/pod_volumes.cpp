@@ -79,6 +79,23 @@ Result<> check_host_path(const std::string& path, const std::string& type) {
   return fail(ErrorCode::Invalid, fmt::format("{} is an invalid volume type", type));
 }
 
+// securityContext.fsGroup, the group the pod's volumes belong to.
+std::optional<std::uint32_t> fs_group_of(const api::Pod& pod) {
+  const json sc = passthrough_field(pod.spec.passthrough, "securityContext");
+  if (!sc.is_object() || !sc.contains("fsGroup") || !sc["fsGroup"].is_number_integer()) return std::nullopt;
+  return static_cast<std::uint32_t>(sc["fsGroup"].get<std::int64_t>());
+}
+
+// A writable volume's directory in the fsGroup (SetVolumeOwnership: group rw and search, setgid,
+// so that what the containers make in it is the group's too).
+Result<> own_writable_dir(const fs::path& dir, std::uint32_t gid) {
+  struct stat st {};
+  if (::lchown(dir.c_str(), static_cast<uid_t>(-1), gid) != 0 || ::stat(dir.c_str(), &st) != 0 ||
+      ::chmod(dir.c_str(), (st.st_mode & 07777) | S_ISGID | 0770) != 0)
+    return fail(ErrorCode::Internal, fmt::format("setting the fsGroup {} on {}: {}", gid, dir.string(), std::strerror(errno)));
+  return {};
+}
+
 // /proc/self/mountinfo's mount points under `prefix`, deepest first.
 std::vector<std::string> mounts_under(const std::string& prefix) {
   std::vector<std::string> out;
@@ -131,6 +148,8 @@ Result<PreparedVolume> PodVolumes::prepare_one(const api::Pod& pod, const json& 
       }
       if (auto ok = mount_tmpfs(dir, size, "0777"); !ok) return fail(ok.error());
     }
+    if (auto gid = fs_group_of(pod))
+      if (auto ok = own_writable_dir(dir, *gid); !ok) return fail(ok.error());
     return PreparedVolume{dir.string(), false};
   }
   if (is_projected_kind(v)) {
@@ -144,11 +163,12 @@ Result<PreparedVolume> PodVolumes::prepare_one(const api::Pod& pod, const json& 
     if (auto ok = make_dir(dir, fs::perms(0755)); !ok) return fail(ok.error());
     if (v.contains("secret") || v.contains("projected"))
       if (auto ok = mount_tmpfs(dir, std::nullopt, "0755"); !ok) return fail(ok.error());
-    auto written = write_atomically(dir.string(), *payload);
+    const auto fs_group = fs_group_of(pod);
+    const std::size_t files = payload->size();
+    auto written = write_atomically(dir.string(), fs_group ? with_group_read(std::move(*payload)) : std::move(*payload), fs_group);
     if (!written) return fail(written.error());
     if (*written)
-      spdlog::info("event=volume_files_written pod={}/{} volume={} files={}", pod.metadata.namespace_, pod.metadata.name, name,
-                   payload->size());
+      spdlog::info("event=volume_files_written pod={}/{} volume={} files={}", pod.metadata.namespace_, pod.metadata.name, name, files);
     return PreparedVolume{dir.string(), true};
   }
   std::string kind = "unknown";

@@ -29,6 +29,7 @@ std::map<std::string, std::string> secret_bytes(const api::Secret& s) {
 namespace {
 
 constexpr std::uint32_t kDefaultMode = 0644;
+constexpr std::int64_t kDefaultTokenExpirationSeconds = 3600;  // the API's default for a token projection
 
 std::optional<std::uint32_t> mode_of(const json& o, const char* field) {
   if (o.is_object() && o.contains(field) && o[field].is_number_integer())
@@ -118,6 +119,23 @@ Result<> project_downward(const api::Pod& pod, const json& source, std::uint32_t
   return {};
 }
 
+// A serviceAccountToken source: the token, under its path, with the volume's mode.
+Result<> project_token(const api::Pod& pod, const json& source, std::uint32_t mode, const ConfigLookup& lookup, Payload& out) {
+  const std::string path = source.value("path", "");
+  if (auto ok = check_path(path); !ok) return ok;
+  const json expiration = source.value("expirationSeconds", json());
+  auto token = lookup.service_account_token(
+      pod, source.value("audience", ""), expiration.is_number_integer() ? expiration.get<std::int64_t>() : kDefaultTokenExpirationSeconds);
+  if (!token) return fail(token.error());
+  // With an fsGroup the token is the owner's and the group's only (0600, 0640 once the group
+  // can read it), as the kubelet writes it.
+  const json sc =
+      pod.spec.passthrough.contains("securityContext") ? json::parse(pod.spec.passthrough.at("securityContext"), nullptr, false) : json();
+  const bool fs_group = sc.is_object() && sc.contains("fsGroup") && sc["fsGroup"].is_number_integer();
+  out[path] = {*token, fs_group ? 0600u : mode};
+  return {};
+}
+
 // fieldpath.FormatMap: sorted `key="value"` lines.
 std::string format_map(const api::StringMap& m) {
   std::string out;
@@ -166,8 +184,10 @@ Result<Payload> volume_payload(const api::Pod& pod, const json& volume, const Co
         ok = project_secret(pod, source["secret"], source["secret"].value("name", ""), mode, lookup, out);
       else if (source.contains("downwardAPI"))
         ok = project_downward(pod, source["downwardAPI"], mode, node, out);
+      else if (source.contains("serviceAccountToken"))
+        ok = project_token(pod, source["serviceAccountToken"], mode, lookup, out);
       else
-        return fail(ErrorCode::Invalid, "projected volume: unsupported source (serviceAccountToken and clusterTrustBundle are not served)");
+        return fail(ErrorCode::Invalid, "projected volume: unsupported source (clusterTrustBundle and podCertificate are not served)");
       if (!ok) return fail(ok.error());
     }
   }

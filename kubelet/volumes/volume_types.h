@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -28,6 +29,15 @@ class ConfigLookup {
   virtual Result<std::optional<api::PersistentVolume>> volume(const std::string& name) const {
     return fail(ErrorCode::Unavailable, fmt::format("no PersistentVolume lookup for {}", name));
   }
+  // A projected serviceAccountToken: a token of the pod's ServiceAccount, bound to the pod
+  // (`audience` empty: the API server's), from the kubelet's token manager.
+  virtual Result<std::string> service_account_token(const api::Pod& pod, const std::string& /*audience*/,
+                                                    std::int64_t /*expiration_seconds*/) const {
+    return fail(ErrorCode::Unavailable, fmt::format("no service-account token source for pod {}", pod.metadata.name));
+  }
+  // The Services of a namespace, for the containers' service environment variables (an error:
+  // the kubelet has not read them yet). None unless the kubelet has them.
+  virtual Result<std::vector<api::Service>> services(const std::string& /*ns*/) const { return std::vector<api::Service>{}; }
 };
 
 // key -> bytes: a ConfigMap's data and binaryData, a Secret's data, decoded.

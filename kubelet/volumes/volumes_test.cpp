@@ -7,9 +7,12 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include <fmt/format.h>
 
 #include "kubelet/pods/pod_test_support.h"
 #include "kubelet/volumes/atomic_writer.h"
@@ -37,7 +40,32 @@ class FakeLookup : public ConfigLookup {
     auto it = secrets.find(ns + "/" + name);
     return it == secrets.end() ? std::optional<api::Secret>() : std::optional(it->second);
   }
+  // What the kubelet's token manager was asked for: pod/sa/audience/lifetime.
+  mutable std::vector<std::string> token_requests;
+  Result<std::string> service_account_token(const api::Pod& pod, const std::string& audience,
+                                            std::int64_t expiration_seconds) const override {
+    token_requests.push_back(fmt::format("{}/{}/{}/{}", pod.metadata.name, pod.spec.service_account_name, audience, expiration_seconds));
+    return "jwt-for-" + pod.metadata.uid;
+  }
+  std::vector<api::Service> service_list;
+  bool services_synced = true;
+  Result<std::vector<api::Service>> services(const std::string& ns) const override {
+    if (!services_synced) return fail(ErrorCode::Unavailable, "the kubelet's Service cache has not synced yet");
+    std::vector<api::Service> out;
+    for (const auto& s : service_list)
+      if (s.metadata.namespace_ == ns) out.push_back(s);
+    return out;
+  }
 };
+
+api::Service service(const std::string& ns, const std::string& name, const std::string& ip, std::vector<api::ServicePort> ports) {
+  api::Service s;
+  s.metadata.namespace_ = ns;
+  s.metadata.name = name;
+  s.spec.cluster_ip = ip;
+  s.spec.ports = std::move(ports);
+  return s;
+}
 
 FakeLookup lookup() {
   FakeLookup l;
@@ -151,6 +179,35 @@ TEST(VolumePayload, SecretDefaultModeDownwardApiAndProjected) {
   EXPECT_EQ(projected->at("ns").data, "shop");
 }
 
+TEST(VolumePayload, ServiceAccountTokenAsTheAdmissionPluginMountsIt) {
+  auto pod = testing::pod_from(kPod);
+  pod.spec.service_account_name = "default";
+  const auto l = lookup();
+  auto api_access = volume_payload(pod, nlohmann::json::parse(R"({"name": "kube-api-access-x7k2p", "projected": {"defaultMode": 420,
+      "sources": [{"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                  {"configMap": {"name": "app", "items": [{"key": "mode", "path": "ca.crt"}]}},
+                  {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}]}})"),
+                                   l, node());
+  ASSERT_TRUE(api_access.has_value()) << api_access.error().message;
+  EXPECT_EQ(api_access->at("token"), (FileProjection{"jwt-for-u-1", 0644}));
+  EXPECT_EQ(api_access->at("ca.crt").data, "fast");
+  EXPECT_EQ(api_access->at("namespace").data, "shop");
+  EXPECT_THAT(l.token_requests, ::testing::ElementsAre("web/default//3607"));
+  // An audience of its own, and the API's default lifetime (1 h) when none is given.
+  auto vault = volume_payload(
+      pod,
+      nlohmann::json::parse(
+          R"({"name": "v", "projected": {"sources": [{"serviceAccountToken": {"audience": "vault", "path": "vault/token"}}]}})"),
+      l, node());
+  ASSERT_TRUE(vault.has_value()) << vault.error().message;
+  EXPECT_EQ(vault->at("vault/token").data, "jwt-for-u-1");
+  EXPECT_EQ(l.token_requests.back(), "web/default/vault/3600");
+  auto escape = volume_payload(
+      pod, nlohmann::json::parse(R"({"name": "v", "projected": {"sources": [{"serviceAccountToken": {"path": "../token"}}]}})"), l, node());
+  ASSERT_FALSE(escape.has_value());
+  EXPECT_THAT(escape.error().message, HasSubstr("must not contain '..'"));
+}
+
 TEST(PodVolumes, HostPathTypeChecksEmptyDirAndConfigMapFilesThenTeardown) {
   const fs::path root = fs::temp_directory_path() / ("sy-podvol-" + std::to_string(getpid()));
   fs::remove_all(root);
@@ -201,6 +258,45 @@ TEST(PodVolumes, HostPathTypeChecksEmptyDirAndConfigMapFilesThenTeardown) {
   fs::remove_all(root);
 }
 
+// securityContext.fsGroup: the volumes belong to the group (SetVolumeOwnership): files readable
+// by it (the token 0640, a 0644 file stays 0644), directories setgid, the emptyDir writable by
+// it; a later sync with nothing changed writes nothing.
+TEST(PodVolumes, FsGroupOwnsTheVolumes) {
+  const fs::path root = fs::temp_directory_path() / ("sy-fsgroup-" + std::to_string(getpid()));
+  fs::remove_all(root);
+  NodeSettings n = node();
+  n.root_dir = root.string();
+  const auto l = lookup();
+  PodVolumes volumes(l, n);
+  auto pod = testing::pod_from(kPod);
+  pod.spec.passthrough["securityContext"] = R"({"fsGroup": 4321})";
+  pod.spec.passthrough["volumes"] = R"([{"name": "api", "projected": {"defaultMode": 420, "sources": [
+      {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+      {"configMap": {"name": "app", "items": [{"key": "mode", "path": "conf/mode"}]}}]}},
+    {"name": "sec", "secret": {"secretName": "db", "defaultMode": 256}},
+    {"name": "scratch", "emptyDir": {}}])";
+  auto ready = volumes.prepare(pod);
+  ASSERT_TRUE(ready.has_value()) << ready.error().message;
+  auto stat_of = [](const fs::path& p) {
+    struct stat st {};
+    EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+    return std::pair<unsigned, unsigned>(st.st_gid, st.st_mode & 07777);
+  };
+  const fs::path api = ready->at("api").host_path;
+  EXPECT_EQ(stat_of(api / "token"), std::pair(4321u, 0640u));
+  EXPECT_EQ(stat_of(api / "conf" / "mode"), std::pair(4321u, 0644u));
+  EXPECT_EQ(stat_of(api / "conf").first, 4321u);
+  EXPECT_EQ(stat_of(api / "conf").second & 02000, 02000u) << "setgid";
+  EXPECT_EQ(stat_of(api).second & 02550, 02550u);
+  EXPECT_EQ(stat_of(fs::path(ready->at("sec").host_path) / "password"), std::pair(4321u, 0440u));
+  EXPECT_EQ(stat_of(ready->at("scratch").host_path), std::pair(4321u, 02777u));
+  const auto data = fs::read_symlink(api / "..data");
+  ASSERT_TRUE(volumes.prepare(pod).has_value());
+  EXPECT_EQ(fs::read_symlink(api / "..data"), data) << "the same files in the same group: nothing rewritten";
+  ASSERT_TRUE(volumes.teardown("u-1").has_value());
+  fs::remove_all(root);
+}
+
 TEST(ContainerEnv, ConfigMapAndSecretReferencesAndEnvFrom) {
   auto pod = testing::pod_from(R"json({"metadata": {"name": "web", "namespace": "shop", "uid": "u-1"},
     "spec": {"containers": [{"name": "c", "image": "busybox",
@@ -240,6 +336,56 @@ TEST(ContainerEnv, ConfigMapAndSecretReferencesAndEnvFrom) {
   bad = make_container_config(missing, missing.spec.containers[0], 0, facts, node());
   ASSERT_FALSE(bad.has_value());
   EXPECT_THAT(bad.error().message, HasSubstr("cannot find volume \"other\" to mount into container \"c\""));
+}
+
+TEST(ContainerEnv, ServiceVariablesForTheKubernetesServiceAndThePodsNamespace) {
+  auto pod = testing::pod_from(R"json({"metadata": {"name": "web", "namespace": "shop", "uid": "u-1"},
+    "spec": {"containers": [{"name": "c", "image": "busybox", "args": ["$(KUBERNETES_SERVICE_HOST)"],
+      "env": [{"name": "DB_SERVICE_PORT", "value": "override"}, {"name": "URL", "value": "$(DB_PORT)"}]}]}})json");
+  auto l = lookup();
+  l.service_list = {
+      service("default", "kubernetes", "10.96.0.1", {{.name = "https", .protocol = "TCP", .port = 443}}),
+      service("default", "other", "10.96.0.7", {{.name = "", .protocol = "TCP", .port = 80}}),
+      service("shop", "db", "10.96.0.9", {{.name = "sql", .protocol = "TCP", .port = 5432}, {.name = "", .protocol = "UDP", .port = 53}}),
+      service("shop", "headless", "None", {{.name = "", .protocol = "TCP", .port = 80}}),
+      service("shop", "my-cache", "fd00::5", {{.name = "", .protocol = "TCP", .port = 6379}})};
+  RuntimeFacts facts;
+  facts.config = &l;
+  auto config = make_container_config(pod, pod.spec.containers[0], 0, facts, node());
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  const auto& e = config->envs;
+  EXPECT_THAT(e, Contains(Pair("KUBERNETES_SERVICE_HOST", "10.96.0.1")));
+  EXPECT_THAT(e, Contains(Pair("KUBERNETES_SERVICE_PORT", "443")));
+  EXPECT_THAT(e, Contains(Pair("KUBERNETES_SERVICE_PORT_HTTPS", "443")));
+  EXPECT_THAT(e, Contains(Pair("KUBERNETES_PORT", "tcp://10.96.0.1:443")));
+  EXPECT_THAT(e, Contains(Pair("KUBERNETES_PORT_443_TCP", "tcp://10.96.0.1:443")));
+  EXPECT_THAT(e, Contains(Pair("KUBERNETES_PORT_443_TCP_PROTO", "tcp")));
+  EXPECT_THAT(e, Contains(Pair("KUBERNETES_PORT_443_TCP_PORT", "443")));
+  EXPECT_THAT(e, Contains(Pair("KUBERNETES_PORT_443_TCP_ADDR", "10.96.0.1")));
+  EXPECT_THAT(e, Contains(Pair("DB_SERVICE_HOST", "10.96.0.9")));
+  EXPECT_THAT(e, Contains(Pair("DB_SERVICE_PORT", "override"))) << "the container's own env wins";
+  EXPECT_THAT(e, Contains(Pair("DB_SERVICE_PORT_SQL", "5432")));
+  EXPECT_THAT(e, Contains(Pair("DB_PORT_53_UDP", "udp://10.96.0.9:53")));
+  EXPECT_THAT(e, Contains(Pair("URL", "tcp://10.96.0.9:5432"))) << "env may refer to service variables";
+  EXPECT_THAT(e, Contains(Pair("MY_CACHE_PORT", "tcp://[fd00::5]:6379")));
+  EXPECT_EQ(config->args, std::vector<std::string>{"10.96.0.1"});
+  for (const auto& [k, v] : e) {
+    EXPECT_FALSE(k.starts_with("OTHER_")) << "another namespace's Service: " << k;
+    EXPECT_FALSE(k.starts_with("HEADLESS_")) << "no cluster IP: " << k;
+  }
+  EXPECT_EQ(std::ranges::count_if(e, [](const auto& kv) { return kv.first == "DB_SERVICE_PORT"; }), 1);
+
+  // enableServiceLinks: false leaves only the API server's.
+  pod.spec.passthrough["enableServiceLinks"] = "false";
+  config = make_container_config(pod, pod.spec.containers[0], 0, facts, node());
+  ASSERT_TRUE(config.has_value()) << config.error().message;
+  EXPECT_THAT(config->envs, Contains(Pair("KUBERNETES_SERVICE_HOST", "10.96.0.1")));
+  for (const auto& [k, v] : config->envs) EXPECT_FALSE(k.starts_with("DB_PORT")) << k;
+  // Not read yet: the container waits (Unavailable), as the kubelet does.
+  l.services_synced = false;
+  auto waiting = make_container_config(pod, pod.spec.containers[0], 0, facts, node());
+  ASSERT_FALSE(waiting.has_value());
+  EXPECT_EQ(waiting.error().code, ErrorCode::Unavailable);
 }
 
 }  // namespace

@@ -127,6 +127,8 @@ ApiResult<void> run_admission(ObjectRegistry& registry, const ResourceInfo& r, a
   if (auto* pod = std::get_if<api::Pod>(&obj)) {
     if (auto ok = admit_pod_priority(registry, r, *pod, old ? std::get_if<api::Pod>(old) : nullptr); !ok) return ok;
     if (!old) add_default_tolerations(*pod);
+    if (!old && service_account_admission(registry))
+      if (auto ok = admit_pod_service_account(registry, r, *pod); !ok) return ok;
   }
   if (const auto* pc = std::get_if<api::PriorityClass>(&obj)) return admit_priority_class(registry, r, *pc, old != nullptr);
   return admit_storage(registry, obj, old);

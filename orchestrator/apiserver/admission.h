@@ -18,6 +18,23 @@ inline constexpr std::int64_t kDefaultTolerationSeconds = 300;
 //   kubernetes.io/pv-protection finalizers (storage_admission.cpp).
 ApiResult<void> admit_storage(ObjectRegistry& registry, api::Object& obj, const api::Object* old);
 
+inline constexpr const char* kDefaultServiceAccount = "default";
+inline constexpr const char* kServiceAccountTokenMountPath = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+// - ServiceAccount (when the registry has it on): a new Pod's service account defaulted and
+//   required to exist (403), its API token, cluster CA and namespace mounted as the projected
+//   volume kube-api-access-XXXXX unless automountServiceAccountToken is false
+//   (service_account_admission.cpp).
+ApiResult<void> admit_pod_service_account(ObjectRegistry& registry, const ResourceInfo& r, api::Pod& pod);
+// kube-apiserver has the plugin on by default; here a registry runs it once the server turns it
+// on (ControlPlane does, beside the ServiceAccount controller), so that registries in tests
+// without that controller take pods as they are. Turn it off before the registry goes.
+void enable_service_account_admission(const ObjectRegistry& registry, bool on);
+bool service_account_admission(const ObjectRegistry& registry);
+
+// n characters of the API server's generateName alphabet (no vowels, no 0/1/3).
+std::string random_name_suffix(std::size_t n);
+
 // `old`: the stored object on an update, null on a create.
 ApiResult<void> run_admission(ObjectRegistry& registry, const ResourceInfo& r, api::Object& obj, const api::Object* old);
 

@@ -22,16 +22,16 @@
 
 namespace switchyard::apiserver {
 
-namespace {
-
-std::string random_suffix(std::size_t n) {
+std::string random_name_suffix(std::size_t n) {
   static constexpr char kAlphabet[] = "bcdfghjklmnpqrstvwxz2456789";  // as the API server's generateName
   std::string out;
   unsigned char buf[16];
   RAND_bytes(buf, sizeof buf);
-  for (std::size_t i = 0; i < n; ++i) out += kAlphabet[buf[i] % (sizeof kAlphabet - 1)];
+  for (std::size_t i = 0; i < n && i < sizeof buf; ++i) out += kAlphabet[buf[i] % (sizeof kAlphabet - 1)];
   return out;
 }
+
+namespace {
 
 std::string join_unknown(const std::vector<std::string>& fields) {
   std::string out;
@@ -224,7 +224,7 @@ ApiResult<Json> ObjectRegistry::create(const ResourceInfo& r, const std::string&
     m.namespace_.clear();
   }
   if (auto admitted = run_admission(*this, r, obj, nullptr); !admitted) return std::unexpected(admitted.error());
-  if (m.name.empty() && !m.generate_name.empty()) m.name = m.generate_name + random_suffix(5);
+  if (m.name.empty() && !m.generate_name.empty()) m.name = m.generate_name + random_name_suffix(5);
   m.uid = new_uid();
   m.creation_timestamp = now_rfc3339();
   m.resource_version.clear();
