@@ -76,6 +76,8 @@ void register_apiserver(CLI::App& app, std::function<int()>& run) {
   sub->add_option("--node-cidr-mask-size-ipv4", o->node_cidr_mask_size_ipv4, "the mask size of each Node's IPv4 podCIDR (default 24)");
   sub->add_option("--node-cidr-mask-size-ipv6", o->node_cidr_mask_size_ipv6, "the mask size of each Node's IPv6 podCIDR (default 64)");
   sub->add_flag("!--no-scheduler", o->run_scheduler, "do not run the scheduler in-process (run `switchyard scheduler` instead)");
+  sub->add_flag("!--no-controllers", o->run_controllers,
+                "do not run the controllers in-process (run `switchyard controller-manager --kubeconfig DIR/kubeconfig` instead)");
   sub->add_option("--compaction-interval", o->compaction_interval_seconds, "seconds between store compactions")->capture_default_str();
   sub->add_option("--node-monitor-grace-period", o->node_monitor_grace_period_seconds,
                   "seconds without a Lease renewal or Ready heartbeat before a node is Ready=Unknown and tainted unreachable")

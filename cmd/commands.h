@@ -21,6 +21,7 @@ void register_status(CLI::App& app, std::function<int()>& run);
 void register_images(CLI::App& app, std::function<int()>& run);
 void register_kubelet(CLI::App& app, std::function<int()>& run);
 void register_scheduler(CLI::App& app, std::function<int()>& run);
+void register_controller_manager(CLI::App& app, std::function<int()>& run);
 
 // The kubelet's `--endpoint-handoff-delay` (a Go duration), for `kubelet` and `up`; the parsed
 // value once the flags are checked.

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cmd/advertise_address.h"
+#include "cmd/controller_manager.h"
 #include "kubelet/server/kubelet_server.h"
 #include "orchestrator/apiserver/admission.h"
 #include "orchestrator/apiserver/allocation_repair.h"
@@ -21,23 +22,7 @@
 #include "orchestrator/apiserver/kubernetes_endpoints.h"
 #include "orchestrator/apiserver/pki.h"
 #include "orchestrator/client/informer_factory.h"
-#include "orchestrator/controllers/deployment_controller.h"
-#include "orchestrator/controllers/job_controller.h"
-#include "orchestrator/controllers/daemonset_controller.h"
-#include "orchestrator/controllers/cronjob_controller.h"
-#include "orchestrator/controllers/statefulset_controller.h"
-#include "orchestrator/controllers/endpointslice_controller.h"
 #include "orchestrator/scheduler/scheduler.h"
-#include "orchestrator/controllers/replicaset_controller.h"
-#include "orchestrator/controllers/load_balancer_ipam_controller.h"
-#include "orchestrator/controllers/garbage_collector.h"
-#include "orchestrator/controllers/namespace_controller.h"
-#include "orchestrator/controllers/root_ca_publisher.h"
-#include "orchestrator/controllers/service_account_controller.h"
-#include "orchestrator/controllers/persistent_volume_controller.h"
-#include "orchestrator/controllers/disruption_controller.h"
-#include "orchestrator/controllers/node_lifecycle_controller.h"
-#include "orchestrator/controllers/node_ipam_controller.h"
 #include "orchestrator/store/encrypting_store.h"
 #include "orchestrator/store/etcd_store.h"
 #include "orchestrator/store/sqlite_store.h"
@@ -157,6 +142,16 @@ Result<std::shared_ptr<apiserver::ServiceAccountTokens>> service_account_tokens(
 }
 }  // namespace
 
+ControllerManagerOptions controller_manager_options(const ControlPlaneOptions& o) {
+  return {.load_balancer_ip_pool = o.load_balancer_ip_pool,
+          .node_monitor_grace_period_seconds = o.node_monitor_grace_period_seconds,
+          .allocate_node_cidrs = o.allocate_node_cidrs,
+          .cluster_cidrs = o.cluster_cidrs,
+          .node_cidr_mask_size = o.node_cidr_mask_size,
+          .node_cidr_mask_size_ipv4 = o.node_cidr_mask_size_ipv4,
+          .node_cidr_mask_size_ipv6 = o.node_cidr_mask_size_ipv6};
+}
+
 struct ControlPlane::Parts {
   std::unique_ptr<store::Store> store;
   std::unique_ptr<apiserver::ClusterIpAllocator> ip_allocator;
@@ -168,24 +163,9 @@ struct ControlPlane::Parts {
   // The controllers, as a controller manager beside the API server: they reach it only through
   // the client, over HTTP(S) with the admin credentials, on informers shared between them.
   std::unique_ptr<client::SharedInformerFactory> informers;
-  std::unique_ptr<controllers::EndpointSliceController> slices;
   std::unique_ptr<scheduler::Scheduler> scheduler;
-  std::unique_ptr<controllers::ReplicaSetController> replicasets;
-  std::unique_ptr<controllers::DeploymentController> deployments;
-  std::unique_ptr<controllers::DaemonSetController> daemonsets;
-  std::unique_ptr<controllers::JobController> jobs;
-  std::unique_ptr<controllers::CronJobController> cronjobs;
-  std::unique_ptr<controllers::StatefulSetController> statefulsets;
-  std::unique_ptr<controllers::LoadBalancerIpamController> lb_ipam;
-  std::unique_ptr<controllers::ServiceAccountController> service_accounts;
-  std::unique_ptr<controllers::RootCaPublisher> root_ca;
-  std::unique_ptr<controllers::PersistentVolumeController> persistent_volumes;
-  std::unique_ptr<controllers::NodeLifecycleController> node_lifecycle;
-  std::unique_ptr<controllers::NodeIpamController> node_ipam;
-  std::unique_ptr<controllers::DisruptionController> disruption;
+  std::unique_ptr<ControllerManager> controllers;  // none with --no-controllers
   std::unique_ptr<apiserver::KubernetesEndpointReconciler> kubernetes_endpoints;
-  std::unique_ptr<controllers::GarbageCollector> garbage_collector;
-  std::unique_ptr<controllers::NamespaceController> namespaces;
   std::atomic<bool> stopping{false};
   std::thread compactor, repairer;
   bool stopped = false;
@@ -233,24 +213,9 @@ void ControlPlane::stop() {
   if (parts_->stopped) return;
   parts_->stopped = true;
   parts_->stopping = true;
-  if (parts_->slices) parts_->slices->stop();
+  if (parts_->controllers) parts_->controllers->stop();
   if (parts_->scheduler) parts_->scheduler->stop();
-  if (parts_->replicasets) parts_->replicasets->stop();
-  if (parts_->deployments) parts_->deployments->stop();
-  if (parts_->daemonsets) parts_->daemonsets->stop();
-  if (parts_->jobs) parts_->jobs->stop();
-  if (parts_->cronjobs) parts_->cronjobs->stop();
-  if (parts_->statefulsets) parts_->statefulsets->stop();
-  if (parts_->lb_ipam) parts_->lb_ipam->stop();
-  if (parts_->service_accounts) parts_->service_accounts->stop();
-  if (parts_->root_ca) parts_->root_ca->stop();
-  if (parts_->persistent_volumes) parts_->persistent_volumes->stop();
-  if (parts_->node_lifecycle) parts_->node_lifecycle->stop();
-  if (parts_->node_ipam) parts_->node_ipam->stop();
-  if (parts_->disruption) parts_->disruption->stop();
   if (parts_->kubernetes_endpoints) parts_->kubernetes_endpoints->stop();
-  if (parts_->garbage_collector) parts_->garbage_collector->stop();
-  if (parts_->namespaces) parts_->namespaces->stop();
   if (parts_->informers) parts_->informers->stop();
   if (parts_->server) parts_->server->stop();
   if (parts_->compactor.joinable()) parts_->compactor.join();
@@ -273,17 +238,9 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   if (!advertise)
     spdlog::warn("event=no_advertise_address error=\"{}\" effect=\"the kubernetes Service has no endpoints\"", advertise.error().message);
   const std::string advertise_ip = advertise.value_or("");
-  auto lb_pool = controllers::LoadBalancerIpPool::parse(o.load_balancer_ip_pool);
-  if (!lb_pool) return fail(with_context(lb_pool.error(), "--load-balancer-ip-pool"));
-  const controllers::NodeIpamOptions ipam{.cluster_cidrs = o.cluster_cidrs,
-                                          .node_cidr_mask_size = o.node_cidr_mask_size,
-                                          .node_cidr_mask_size_ipv4 = o.node_cidr_mask_size_ipv4,
-                                          .node_cidr_mask_size_ipv6 = o.node_cidr_mask_size_ipv6};
-  if (o.allocate_node_cidrs)  // refused before anything starts, as kube-controller-manager does
-    if (auto sets = controllers::node_cidr_sets(ipam.cluster_cidrs, ipam.node_cidr_mask_size, ipam.node_cidr_mask_size_ipv4,
-                                                ipam.node_cidr_mask_size_ipv6);
-        !sets)
-      return fail(with_context(sets.error(), "node IPAM"));
+  const ControllerManagerOptions manager_options = controller_manager_options(o);
+  if (o.run_controllers)  // refused before anything starts, as kube-controller-manager does
+    if (auto ok = ControllerManager::check(manager_options); !ok) return fail(ok.error());
   auto parts = std::make_unique<Parts>();
   auto st = open_store(o);
   if (!st) return std::unexpected(st.error());
@@ -376,53 +333,15 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
                                  .token = token,
                                  .tls = !o.plain_http};
   parts->informers = std::make_unique<client::SharedInformerFactory>(self);
-  parts->slices = std::make_unique<controllers::EndpointSliceController>(*parts->informers, self);
-  parts->slices->start();
   if (o.run_scheduler) {
     parts->scheduler = std::make_unique<scheduler::Scheduler>(*parts->informers, self);
     parts->scheduler->start();
   }
-  parts->replicasets = std::make_unique<controllers::ReplicaSetController>(*parts->informers, self);
-  parts->replicasets->start();
-  parts->deployments = std::make_unique<controllers::DeploymentController>(*parts->informers, self);
-  parts->deployments->start();
-  parts->service_accounts = std::make_unique<controllers::ServiceAccountController>(*parts->informers, self);
-  parts->service_accounts->start();
-  // kube-root-ca.crt in every namespace: what pods verify the API server with.
-  if (!self.ca_pem.empty()) {
-    parts->root_ca = std::make_unique<controllers::RootCaPublisher>(*parts->informers, self, self.ca_pem);
-    parts->root_ca->start();
+  if (o.run_controllers) {
+    auto manager = ControllerManager::start(*parts->informers, self, manager_options);
+    if (!manager) return fail(manager.error());
+    parts->controllers = std::move(*manager);
   }
-  parts->persistent_volumes = std::make_unique<controllers::PersistentVolumeController>(*parts->informers, self);
-  parts->persistent_volumes->start();
-  parts->daemonsets = std::make_unique<controllers::DaemonSetController>(*parts->informers, self);
-  parts->daemonsets->start();
-  parts->jobs = std::make_unique<controllers::JobController>(*parts->informers, self);
-  parts->jobs->start();
-  parts->cronjobs = std::make_unique<controllers::CronJobController>(*parts->informers, self);
-  parts->cronjobs->start();
-  parts->statefulsets = std::make_unique<controllers::StatefulSetController>(*parts->informers, self);
-  parts->statefulsets->start();
-  if (!lb_pool->empty()) {
-    parts->lb_ipam = std::make_unique<controllers::LoadBalancerIpamController>(*parts->informers, self, std::move(*lb_pool));
-    parts->lb_ipam->start();
-  }
-  parts->node_lifecycle = std::make_unique<controllers::NodeLifecycleController>(
-      *parts->informers, self,
-      controllers::NodeLifecycleOptions{.grace_period = std::chrono::seconds(std::max(1, o.node_monitor_grace_period_seconds))});
-  parts->node_lifecycle->start();
-  if (o.allocate_node_cidrs) {
-    auto made = controllers::NodeIpamController::create(*parts->informers, self, ipam);
-    if (!made) return fail(with_context(made.error(), "node IPAM"));
-    parts->node_ipam = std::move(*made);
-    parts->node_ipam->start();
-  }
-  parts->disruption = std::make_unique<controllers::DisruptionController>(*parts->informers, self);
-  parts->disruption->start();
-  parts->garbage_collector = std::make_unique<controllers::GarbageCollector>(self);
-  parts->garbage_collector->start();
-  parts->namespaces = std::make_unique<controllers::NamespaceController>(*parts->informers, self);
-  parts->namespaces->start();
   parts->start_compactor(std::max(1, o.compaction_interval_seconds));
   parts->start_allocation_repair(std::max(1, o.allocation_repair_interval_seconds));
   auto plane = std::unique_ptr<ControlPlane>(new ControlPlane(std::move(parts)));

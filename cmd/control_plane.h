@@ -1,6 +1,6 @@
 // The control plane of `switchyard apiserver` and `switchyard up` as one object: the store,
 // the ClusterIP and NodePort allocators, first-start credentials and the admin kubeconfig, the
-// HTTP(S) API server, the EndpointSlice controller, the scheduler and store compaction.
+// HTTP(S) API server, the controllers (cmd/controller_manager.h), the scheduler and store compaction.
 #pragma once
 
 #include <atomic>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "orchestrator/apiserver/object_registry.h"
+#include "cmd/controller_manager.h"
 #include "orchestrator/base/error.h"
 
 namespace switchyard::cmd {
@@ -41,6 +42,7 @@ struct ControlPlaneOptions {
   int allocation_repair_interval_seconds = 180;  // kube-apiserver repairs its allocations every 3 minutes
   int event_ttl_seconds = 3600;                  // kube-apiserver's --event-ttl
   bool run_scheduler = true;                     // the scheduler in-process, as a kube-scheduler beside the API server
+  bool run_controllers = true;  // the controllers in-process (cmd/controller_manager.h), as a kube-controller-manager beside it
   // Towards kubelets (logs, exec, attach, port-forward): kube-apiserver's --kubelet-client-certificate
   // and --kubelet-client-key (default with our own PKI: DIR/pki/apiserver-kubelet-client.*, made
   // at start) and --kubelet-certificate-authority (empty: kubelets' certificates are not checked).
@@ -59,6 +61,9 @@ struct ControlPlaneOptions {
   std::vector<std::string> cluster_cidrs;
   int node_cidr_mask_size = 0, node_cidr_mask_size_ipv4 = 0, node_cidr_mask_size_ipv6 = 0;
 };
+
+// The controller manager's share of the options.
+ControllerManagerOptions controller_manager_options(const ControlPlaneOptions& o);
 
 class ControlPlane {
  public:

@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   switchyard::cmd::register_images(app, run);
   switchyard::cmd::register_kubelet(app, run);
   switchyard::cmd::register_scheduler(app, run);
+  switchyard::cmd::register_controller_manager(app, run);
   CLI11_PARSE(app, argc, argv);
   return run ? run() : 0;
 }

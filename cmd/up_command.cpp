@@ -374,6 +374,8 @@ void register_up(CLI::App& app, std::function<int()>& run) {
   sub->add_option(
       "--load-balancer-ip-pool", o->control_plane.load_balancer_ip_pool,
       "addresses for LoadBalancer Services: IPv4 CIDRs and FIRST-LAST ranges, comma-separated (default: none, they stay pending)");
+  sub->add_flag("!--no-controllers", o->control_plane.run_controllers,
+                "do not run the controllers in-process (run `switchyard controller-manager --kubeconfig DIR/kubeconfig` instead)");
   sub->add_option("--encryption-provider-config", o->control_plane.encryption_provider_config,
                   "the API server's EncryptionConfiguration file: resources encrypted at rest and their providers");
   sub->add_option("--service-account-signing-key-file", o->control_plane.service_account_signing_key_file,

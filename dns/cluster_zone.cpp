@@ -365,6 +365,9 @@ void ClusterZone::answer(const Snapshot* snap, const ServiceIndex* index, const 
 
   const auto& services = snap->services();
   auto namespace_exists = [&] {
+    // A namespace with no Services exists too (NODATA), as CoreDNS answers; without a namespace
+    // feed, one with a Service is all this server can know of.
+    if (const auto& namespaces = snap->namespaces()) return namespaces->contains(r.namespace_);
     auto it = services.lower_bound(ServiceKey{r.namespace_, ""});
     return it != services.end() && it->first.namespace_ == r.namespace_;
   };

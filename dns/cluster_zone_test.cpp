@@ -185,6 +185,24 @@ TEST_F(ClusterZoneTest, DnsVersionApexAndNamespaces) {
   EXPECT_THAT(txt.authority, ElementsAre(kSoa));
 }
 
+// With a namespace feed (the agent's), a namespace with no Services exists: NODATA with the
+// SOA, as CoreDNS answers; one that does not exist is NXDOMAIN even when it once had Services.
+TEST_F(ClusterZoneTest, NamespacesFromTheFeedDecideNodataOrNxdomain) {
+  state_.upsert_namespace("shop");
+  state_.upsert_namespace("empty");
+  snapshot_ = state_.build();
+  auto empty = ask("empty.svc.cluster.local", kA);
+  EXPECT_EQ(empty.rcode, kNoError);
+  EXPECT_THAT(empty.answer, IsEmpty());
+  EXPECT_THAT(empty.authority, ElementsAre(::testing::HasSubstr(" SOA ns.dns.cluster.local. hostmaster.cluster.local. ")));
+  EXPECT_EQ(ask("shop.svc.cluster.local", kA).rcode, kNoError);
+  EXPECT_EQ(ask("nope.svc.cluster.local", kA).rcode, kNxDomain);
+  EXPECT_EQ(ask("missing.empty.svc.cluster.local", kA).rcode, kNxDomain);
+  state_.remove_namespace("empty");
+  snapshot_ = state_.build();
+  EXPECT_EQ(ask("empty.svc.cluster.local", kA).rcode, kNxDomain);
+}
+
 TEST_F(ClusterZoneTest, PodRecordsFollowThePodsMode) {
   EXPECT_EQ(ask("10-1-0-5.shop.pod.cluster.local", kA).rcode, kNxDomain);  // disabled by default
   ClusterZoneOptions insecure;

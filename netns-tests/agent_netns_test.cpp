@@ -212,6 +212,16 @@ TEST_F(AgentInNodeNamespace, ProgramsServicesServesDnsSurvivesTheApiServerAndCle
   auto dig = in_node_shell("dig +short +time=2 +tries=1 @127.0.0.1 -p 5353 web.shop.svc.cluster.local A");
   EXPECT_EQ(dig.output, web_ip + "\n");
   EXPECT_THAT(in_node_shell("dig +time=2 +tries=1 @127.0.0.1 -p 5353 nope.shop.svc.cluster.local A").output, HasSubstr("status: NXDOMAIN"));
+  // A namespace without Services exists: NODATA (NOERROR, no answer), as CoreDNS answers from its
+  // namespace informer; a namespace that does not exist stays NXDOMAIN.
+  ASSERT_TRUE(kubectl("create namespace quiet").ok());
+  auto ask_namespace = [&](const std::string& ns) {
+    return in_node_shell("dig +time=2 +tries=1 @127.0.0.1 -p 5353 " + ns + ".svc.cluster.local A").output;
+  };
+  EXPECT_TRUE(wait_until(10, [&] { return ask_namespace("quiet").find("status: NOERROR") != std::string::npos; }))
+      << ask_namespace("quiet");
+  EXPECT_THAT(ask_namespace("quiet"), HasSubstr("ANSWER: 0, AUTHORITY: 1"));
+  EXPECT_THAT(ask_namespace("loud"), HasSubstr("status: NXDOMAIN"));
 
   // Names outside the cluster domain go to the upstream (another `switchyard dns`, serving a zone
   // of its own in the node namespace).

@@ -1,14 +1,17 @@
 // Jobs on `switchyard up` with real containers (containerd, busybox) in a node namespace of its
 // own: an Indexed Job runs each index once with JOB_COMPLETION_INDEX set and completes
 // (`kubectl wait --for=condition=complete`), and a Job whose container exits 3 stops at its
-// backoffLimit with the Failed condition.
+// backoffLimit with the Failed condition. CronJobs every minute keep their history limit,
+// Forbid skips a run while the previous Job runs, and `kubectl create job --from=cronjob/` works.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "kubelet/runtime/containerd_config.h"
 #include "kubelet/runtime/runtime_cleanup.h"
@@ -125,6 +128,97 @@ spec:
   const auto doomed_pods = k("get pods -l batch.kubernetes.io/job-name=doomed --no-headers").output;
   EXPECT_EQ(std::count(doomed_pods.begin(), doomed_pods.end(), '\n'), 2) << doomed_pods;
   EXPECT_THAT(doomed_pods, HasSubstr("Error"));
+
+  up_->kill_now(SIGINT);
+  EXPECT_EQ(up_->wait_exit(30), 0) << output();
+}
+
+// Seconds until the next minute boundary of the wall clock.
+int seconds_to_next_minute() {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  return 60 - static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(now).count() % 60);
+}
+
+// Two CronJobs every minute on the real kubelet, over two minute boundaries (~2.5 minutes):
+// one whose Jobs finish at once keeps only the latest (successfulJobsHistoryLimit 1); one with
+// concurrencyPolicy Forbid whose Job sleeps past the next boundary skips that run, with upstream's
+// JobAlreadyActive event. `kubectl create job --from=cronjob/` starts a Job from the template.
+TEST_F(JobsOnUp, CronJobsEveryMinuteKeepHistoryAndForbidSkipsWhileOneRuns) {
+  up_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{"nsenter", "--net=/run/netns/" + netns_.name(), SWITCHYARD_BINARY, "up", "--data-dir",
+                               (dir_ / "cluster").string(), "--node-name", "node-jobs", "--node-ip", "10.83.0.2", "--healthz-bind-address",
+                               "127.0.0.1:10256", "--images-dir", SWITCHYARD_TEST_IMAGES_DIR},
+      (dir_ / "up.log").string());
+  ASSERT_TRUE(wait_until(90, [&] { return output().find("Container runtime:") != std::string::npos; })) << output();
+  auto cronjob = [](const std::string& name, const std::string& policy, const std::string& command) {
+    return "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: " + name + "\nspec:\n  schedule: \"*/1 * * * *\"\n" +
+           "  concurrencyPolicy: " + policy + "\n  successfulJobsHistoryLimit: 1\n  jobTemplate:\n    spec:\n      template:\n" +
+           "        spec:\n          restartPolicy: Never\n          containers:\n          - name: work\n" +
+           "            image: switchyard.local/busybox:1\n            imagePullPolicy: Never\n            command: [\"sh\", \"-c\", \"" +
+           command + "\"]\n";
+  };
+  // Not too close to a boundary, so both CronJobs see the same ones.
+  if (seconds_to_next_minute() < 8) std::this_thread::sleep_for(std::chrono::seconds(seconds_to_next_minute() + 1));
+  ASSERT_EQ(k("apply -f " + file("tick.yaml", cronjob("tick", "Allow", "echo tick"))).exit_code, 0);
+  ASSERT_EQ(k("apply -f " + file("hold.yaml", cronjob("hold", "Forbid", "sleep 100"))).exit_code, 0);
+
+  // kubectl create job --from=cronjob/: a Job from the template, owned by the CronJob.
+  auto manual = k("create job manual-tick --from=cronjob/tick");
+  ASSERT_EQ(manual.output, "job.batch/manual-tick created\n");
+  EXPECT_EQ(k("get job manual-tick -o 'jsonpath={.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}/"
+              "{.metadata.annotations.cronjob\\.kubernetes\\.io/instantiate}'")
+                .output,
+            "CronJob/tick/manual");
+  auto manual_done = k("wait --for=condition=complete job/manual-tick --timeout=60s");
+  EXPECT_EQ(manual_done.output, "job.batch/manual-tick condition met\n") << k("get pods -o wide").output;
+
+  auto scheduled_jobs = [&](const std::string& cj) {
+    std::vector<std::string> out;
+    std::string line;
+    for (char c :
+         k("get jobs -o jsonpath='{range .items[?(@.metadata.ownerReferences[0].name==\"" + cj + "\")]}{.metadata.name}{\"\\n\"}{end}'")
+             .output) {
+      if (c != '\n') {
+        line += c;
+      } else if (!line.empty() && line != "manual-tick") {
+        out.push_back(line);
+        line.clear();
+      } else {
+        line.clear();
+      }
+    }
+    return out;
+  };
+  // First boundary: one Job each.
+  ASSERT_TRUE(wait_until(75, [&] { return scheduled_jobs("tick").size() == 1 && scheduled_jobs("hold").size() == 1; }))
+      << k("get jobs,cronjobs").output;
+  const std::string first_tick = scheduled_jobs("tick")[0], held = scheduled_jobs("hold")[0];
+  ASSERT_EQ(k("wait --for=condition=complete job/" + first_tick + " --timeout=50s").exit_code, 0) << k("get pods -o wide").output;
+  EXPECT_EQ(k("get cronjob hold -o jsonpath={.status.active[0].name}").output, held);
+  // Second boundary: tick's new Job completes and the older one goes (history limit 1; the
+  // manual one is over the limit as well); hold's Job still runs, so Forbid skips this run.
+  ASSERT_TRUE(wait_until(75, [&] {
+    const auto jobs = scheduled_jobs("tick");
+    return jobs.size() == 1 && jobs[0] != first_tick;
+  })) << k("get jobs").output;
+  const std::string second_tick = scheduled_jobs("tick")[0];
+  ASSERT_EQ(k("wait --for=condition=complete job/" + second_tick + " --timeout=50s").exit_code, 0) << k("get pods -o wide").output;
+  EXPECT_TRUE(wait_until(10, [&] { return k("get job " + first_tick + " -o name").exit_code != 0; })) << k("get jobs").output;
+  EXPECT_NE(k("get job manual-tick -o name").exit_code, 0) << k("get jobs").output;
+  auto events = [&] {
+    return k("get events -o jsonpath='{range .items[*]}{.involvedObject.kind}/{.involvedObject.name} {.reason}: {.message}{\"\\n\"}{end}'")
+        .output;
+  };
+  EXPECT_TRUE(wait_until(10, [&] {
+    return events().find(
+               "CronJob/hold JobAlreadyActive: Not starting job because prior execution is running and concurrency policy is "
+               "Forbid\n") != std::string::npos;
+  })) << events();
+  EXPECT_EQ(scheduled_jobs("hold"), std::vector<std::string>{held});
+  EXPECT_EQ(k("get job " + held + " -o jsonpath={.status.active}").output, "1");
+  EXPECT_EQ(k("get cronjob hold -o jsonpath={.status.active[*].name}").output, held);
+  EXPECT_THAT(events(), HasSubstr("CronJob/tick SuccessfulCreate: Created job " + second_tick + "\n"));
+  EXPECT_THAT(events(), HasSubstr("CronJob/tick SuccessfulDelete: Deleted job " + first_tick + "\n"));
 
   up_->kill_now(SIGINT);
   EXPECT_EQ(up_->wait_exit(30), 0) << output();

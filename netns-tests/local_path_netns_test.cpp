@@ -3,7 +3,9 @@
 // WaitForFirstConsumer (the claim waits for its pod; the scheduler picks the node and annotates
 // the claim; the kubelet's local-path provisioner makes the directory and the volume; the binder
 // binds them), data written by one pod read back by the next, and reclaim Delete removing the
-// directory and the volume once the claim is deleted.
+// directory and the volume once the claim is deleted; a StatefulSet's volumeClaimTemplate giving
+// each ordinal its own claim, kept across the pod's replacement, deleted with a pod scaled away
+// (whenScaled: Delete) and kept when the set is deleted (whenDeleted: Retain).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -144,6 +146,59 @@ TEST_F(LocalPath, APodOnAMissingClaimWaitsAndNothingIsMadeOnTheNode) {
   EXPECT_EQ(phase("pod/orphan"), "Pending");
   EXPECT_EQ(kubectl("get pod orphan -o jsonpath={.spec.nodeName}").output, "");
   EXPECT_EQ(kubectl("delete pod orphan").exit_code, 0);
+}
+
+TEST_F(LocalPath, AStatefulSetClaimPerOrdinalOutlivesItsPodGoesWithScaleDownAndStaysAfterTheSet) {
+  // Each start appends the hostname, so a second line means the data outlived the first pod.
+  ASSERT_THAT(apply("sts.yaml",
+                    "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: web}\nspec:\n  serviceName: web\n  replicas: 2\n"
+                    "  selector: {matchLabels: {app: web}}\n"
+                    "  persistentVolumeClaimRetentionPolicy: {whenDeleted: Retain, whenScaled: Delete}\n"
+                    "  template:\n    metadata: {labels: {app: web}}\n    spec:\n      terminationGracePeriodSeconds: 0\n"
+                    "      containers:\n      - name: main\n        image: switchyard.local/busybox:1\n"
+                    "        command: [sh, -c, 'hostname >> /data/file && exec sleep 3600']\n"
+                    "        volumeMounts: [{name: data, mountPath: /data}]\n"
+                    "  volumeClaimTemplates:\n  - metadata: {name: data}\n"
+                    "    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 64Mi}}}\n"),
+              HasSubstr("statefulset.apps/web created"));
+  auto file_of = [](const std::string& claim) {
+    const std::string volume = kubectl("get pvc " + claim + " -o jsonpath={.spec.volumeName}").output;
+    std::ifstream in(fs::path(kubectl("get pv " + volume + " -o jsonpath={.spec.hostPath.path}").output) / "file");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  ASSERT_TRUE(wait_until(90, [&] { return file_of("data-web-0") == "web-0\n" && file_of("data-web-1") == "web-1\n"; }))
+      << kubectl("get sts,pod,pvc,pv").output << kubectl("describe pod web-1").output << up_output();
+  EXPECT_THAT(kubectl("get pvc").output, ContainsRegex("\ndata-web-1 +Bound +pvc-[-0-9a-f]+ +64Mi +RWO +local-path +"));
+  EXPECT_EQ(kubectl("get pvc data-web-0 -o jsonpath={.metadata.labels.app}").output, "web");
+  EXPECT_EQ(kubectl("get pod web-0 -o jsonpath={.spec.volumes[0].persistentVolumeClaim.claimName}").output, "data-web-0");
+  EXPECT_THAT(
+      kubectl("describe sts web", 27).output,
+      ContainsRegex("Volume Claims:\n +Name: +data\n +StorageClass: *\n +Labels: +<none>\n +Annotations: +<none>\n +Capacity: +64Mi\n "
+                    "+Access Modes: +\\[ReadWriteOnce\\]\n"));
+
+  // A replaced pod gets the same claim back, with its data.
+  const std::string volume0 = kubectl("get pvc data-web-0 -o jsonpath={.spec.volumeName}").output;
+  EXPECT_EQ(kubectl("delete pod web-0").exit_code, 0);
+  EXPECT_TRUE(wait_until(60, [&] { return file_of("data-web-0") == "web-0\nweb-0\n"; })) << kubectl("get pod,pvc").output;
+  EXPECT_EQ(kubectl("get pvc data-web-0 -o jsonpath={.spec.volumeName}").output, volume0);
+
+  // whenScaled Delete: web-1's claim goes with web-1, and reclaim Delete removes its directory.
+  const std::string volume1 = kubectl("get pvc data-web-1 -o jsonpath={.spec.volumeName}").output;
+  const std::string path1 = kubectl("get pv " + volume1 + " -o jsonpath={.spec.hostPath.path}").output;
+  ASSERT_TRUE(fs::exists(path1));
+  EXPECT_EQ(kubectl("scale sts web --replicas=1").exit_code, 0);
+  EXPECT_TRUE(wait_until(
+      60, [&] { return kubectl("get pvc,pv -o name").output == "persistentvolumeclaim/data-web-0\npersistentvolume/" + volume0 + "\n"; }))
+      << kubectl("get pod,pvc,pv").output << kubectl("get pvc data-web-1 -o yaml").output;
+  EXPECT_FALSE(fs::exists(path1));
+
+  // whenDeleted Retain: deleting the set leaves web-0's claim and its data.
+  EXPECT_EQ(kubectl("delete sts web").exit_code, 0);
+  EXPECT_TRUE(wait_until(60, [] { return kubectl("get pod web-0 -o name").exit_code != 0; })) << kubectl("get pod").output;
+  EXPECT_EQ(phase("pvc/data-web-0"), "Bound");
+  EXPECT_EQ(file_of("data-web-0"), "web-0\nweb-0\n");
+  EXPECT_EQ(kubectl("delete pvc data-web-0").exit_code, 0);
+  EXPECT_TRUE(wait_until(60, [&] { return kubectl("get pv -o name").output.empty(); })) << kubectl("get pv").output;
 }
 
 }  // namespace

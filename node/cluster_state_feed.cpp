@@ -37,17 +37,19 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(const std::st
 }
 
 std::vector<std::string> ClusterStateFeed::watched_collections() {
-  return {client::collection_path<api::Service>(), client::collection_path<api::EndpointSlice>(), client::collection_path<api::Node>()};
+  return {client::collection_path<api::Service>(), client::collection_path<api::EndpointSlice>(), client::collection_path<api::Node>(),
+          client::collection_path<api::Namespace>()};
 }
 
 // The handler registrations, removed before the feed goes.
 struct ClusterStateFeed::Handlers {
   ClusterStateFeed& feed;
-  std::uint64_t services = 0, slices = 0, node = 0;
+  std::uint64_t services = 0, slices = 0, node = 0, namespaces = 0;
   ~Handlers() {
     feed.services_.remove_event_handler(services);
     feed.slices_.remove_event_handler(slices);
     feed.node_informer_.remove_event_handler(node);
+    feed.namespaces_.remove_event_handler(namespaces);
   }
 };
 
@@ -66,6 +68,7 @@ ClusterStateFeed::ClusterStateFeed(std::unique_ptr<client::SharedInformerFactory
       services_((shared ? *shared : *own_informers_).informer<api::Service>()),
       slices_((shared ? *shared : *own_informers_).informer<api::EndpointSlice>()),
       node_informer_((shared ? *shared : *own_informers_).informer<api::Node>("metadata.name=" + options.node_name)),
+      namespaces_((shared ? *shared : *own_informers_).informer<api::Namespace>()),
       state_(options) {
   handlers_ = std::make_unique<Handlers>(Handlers{*this});
   handlers_->services = services_.add_event_handler({
@@ -133,6 +136,25 @@ ClusterStateFeed::ClusterStateFeed(std::unique_ptr<client::SharedInformerFactory
       },
       [this] { changed(); },
   });
+  auto upsert_namespace = [this](const ObjectPtr<api::Namespace>& n) {
+    {
+      std::lock_guard lock(mu_);
+      state_.upsert_namespace(n->metadata.name);
+    }
+    changed(namespaces_);
+  };
+  handlers_->namespaces = namespaces_.add_event_handler({
+      upsert_namespace,
+      [upsert_namespace](const auto&, const ObjectPtr<api::Namespace>& n) { upsert_namespace(n); },
+      [this](const ObjectPtr<api::Namespace>& n, bool) {
+        {
+          std::lock_guard lock(mu_);
+          state_.remove_namespace(n->metadata.name);
+        }
+        changed(namespaces_);
+      },
+      [this] { changed(); },
+  });
 }
 
 ClusterStateFeed::~ClusterStateFeed() {
@@ -148,17 +170,21 @@ void ClusterStateFeed::start() {
   services_.start();
   slices_.start();
   node_informer_.start();
+  namespaces_.start();
 }
 
 void ClusterStateFeed::stop() {
   services_.stop();
   slices_.stop();
   node_informer_.stop();
+  namespaces_.stop();
 }
 
-bool ClusterStateFeed::synced() const { return services_.has_synced() && slices_.has_synced() && node_informer_.has_synced(); }
+bool ClusterStateFeed::synced() const {
+  return services_.has_synced() && slices_.has_synced() && node_informer_.has_synced() && namespaces_.has_synced();
+}
 
-std::uint64_t ClusterStateFeed::lists() const { return services_.lists() + slices_.lists() + node_informer_.lists(); }
+std::uint64_t ClusterStateFeed::lists() const { return services_.lists() + slices_.lists() + node_informer_.lists() + namespaces_.lists(); }
 
 std::shared_ptr<const endpoints::Snapshot> ClusterStateFeed::snapshot() {
   std::lock_guard lock(mu_);

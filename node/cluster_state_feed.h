@@ -1,5 +1,5 @@
-// Feeds a ClusterState from shared informers on Services, EndpointSlices and this node's Node,
-// and hands out Snapshots. What the agent runs; works against any kube-apiserver.
+// Feeds a ClusterState from shared informers on Services, EndpointSlices, Namespaces (for DNS)
+// and this node's Node, and hands out Snapshots. What the agent runs; works against any kube-apiserver.
 #pragma once
 
 #include <chrono>
@@ -34,12 +34,12 @@ class ClusterStateFeed {
   // Called on an informer thread, without the lock held, after each change to the state and when
   // an informer finished listing: the agent asks its sync loop for a sync. Set before start().
   void set_on_change(std::function<void()> on_change) { on_change_ = std::move(on_change); }
-  // Starts (stop(): stops) the three informers it reads; a restart resumes their watches.
+  // Starts (stop(): stops) the four informers it reads; a restart resumes their watches.
   void start();
   void stop();
   // True once every informer has listed once.
   bool synced() const;
-  // Full lists done by the informers: 3 after the first sync, one more for each relist (a 410).
+  // Full lists done by the informers: 4 after the first sync, one more for each relist (a 410).
   std::uint64_t lists() const;
   // The latest Snapshot (the same object while nothing changed).
   std::shared_ptr<const endpoints::Snapshot> snapshot();
@@ -69,6 +69,7 @@ class ClusterStateFeed {
   client::SharedIndexInformer<api::Service>& services_;
   client::SharedIndexInformer<api::EndpointSlice>& slices_;
   client::SharedIndexInformer<api::Node>& node_informer_;
+  client::SharedIndexInformer<api::Namespace>& namespaces_;
   std::function<void()> on_change_;
   std::mutex mu_;
   endpoints::ClusterState state_;

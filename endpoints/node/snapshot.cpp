@@ -297,6 +297,15 @@ void ClusterState::rebuild_service(const ServiceKey& k, Snapshot::PortMap& ports
   }
 }
 
+void ClusterState::upsert_namespace(const std::string& name) {
+  if (!namespaces_) namespaces_.emplace();
+  namespaces_changed_ |= namespaces_->insert(name).second || !last_->namespaces();
+}
+
+void ClusterState::remove_namespace(const std::string& name) {
+  if (namespaces_ && namespaces_->erase(name)) namespaces_changed_ = true;
+}
+
 std::shared_ptr<const Snapshot> ClusterState::build() {
   if (!changed()) return last_;
   Snapshot::PortMap ports = last_->service_ports();
@@ -312,7 +321,11 @@ std::shared_ptr<const Snapshot> ClusterState::build() {
   }
   dirty_.clear();
   all_dirty_ = false;
-  last_ = std::make_shared<const Snapshot>(++generation_, std::move(ports), std::move(services), std::move(addresses));
+  auto namespaces = last_->namespaces();
+  if (namespaces_changed_) namespaces = std::make_shared<const Snapshot::NamespaceSet>(*namespaces_);
+  namespaces_changed_ = false;
+  last_ =
+      std::make_shared<const Snapshot>(++generation_, std::move(ports), std::move(services), std::move(addresses), std::move(namespaces));
   return last_;
 }
 

@@ -41,8 +41,16 @@ class Snapshot {
 
   // Builds the address index from `services`.
   Snapshot(std::uint64_t generation, PortMap ports, ServiceMap services);
-  Snapshot(std::uint64_t generation, PortMap ports, ServiceMap services, AddressMap addresses)
-      : generation_(generation), ports_(std::move(ports)), services_(std::move(services)), addresses_(std::move(addresses)) {}
+  // The namespaces that exist, for DNS: a namespace without Services answers NODATA, not
+  // NXDOMAIN, as CoreDNS answers from its namespace informer.
+  using NamespaceSet = std::set<std::string, std::less<>>;
+  Snapshot(std::uint64_t generation, PortMap ports, ServiceMap services, AddressMap addresses,
+           std::shared_ptr<const NamespaceSet> namespaces = nullptr)
+      : generation_(generation),
+        ports_(std::move(ports)),
+        services_(std::move(services)),
+        addresses_(std::move(addresses)),
+        namespaces_(std::move(namespaces)) {}
 
   // Increases with every change; DNS uses it as the SOA serial.
   std::uint64_t generation() const { return generation_; }
@@ -55,6 +63,9 @@ class Snapshot {
   // The services whose cluster IP `ip` is and the headless services with an endpoint at `ip`.
   const std::vector<AddressOwner>& owners_of(const IpAddress& ip) const;
   const AddressMap& addresses() const { return addresses_; }
+  // Null when nobody feeds namespaces (a DNS server on manifests): then a namespace exists when
+  // one of its Services does.
+  const std::shared_ptr<const NamespaceSet>& namespaces() const { return namespaces_; }
 
   // Keeps `addresses` in step with one service: removes what `before` added, adds `after`'s.
   static void reindex(AddressMap& addresses, const ServiceInfo* before, const std::shared_ptr<const ServiceInfo>& after);
@@ -64,6 +75,7 @@ class Snapshot {
   PortMap ports_;
   ServiceMap services_;
   AddressMap addresses_;
+  std::shared_ptr<const NamespaceSet> namespaces_;
 };
 
 struct ClusterStateOptions {
@@ -83,8 +95,11 @@ class ClusterState {
   void remove_slice(const std::string& namespace_, const std::string& name);
   // This node's Node object: its zone decides topology-aware routing.
   void set_node(const api::Node& n);
+  // The namespaces that exist (from the first call on, the Snapshot carries them).
+  void upsert_namespace(const std::string& name);
+  void remove_namespace(const std::string& name);
 
-  bool changed() const { return !dirty_.empty() || all_dirty_; }
+  bool changed() const { return !dirty_.empty() || all_dirty_ || namespaces_changed_; }
   // A new Snapshot reflecting everything so far; the previous one if nothing changed.
   std::shared_ptr<const Snapshot> build();
 
@@ -118,6 +133,8 @@ class ClusterState {
   bool all_dirty_ = false;
   std::uint64_t generation_ = 0;
   std::shared_ptr<const Snapshot> last_;
+  std::optional<Snapshot::NamespaceSet> namespaces_;  // none until namespaces are fed
+  bool namespaces_changed_ = false;
 };
 
 }  // namespace switchyard::endpoints

@@ -1,6 +1,8 @@
 // batch/v1 objects to and from the Kubernetes JSON wire format.
 #include "orchestrator/api/batch_codec.h"
 
+#include "orchestrator/api/pod_failure_policy.h"
+
 namespace switchyard::api::codec {
 
 using nlohmann::json;
@@ -34,7 +36,8 @@ static void decode_fields(Reader& r, JobSpec& s) {
   r.field("suspend", s.suspend);
   r.field("podReplacementPolicy", s.pod_replacement_policy);
   r.field("managedBy", s.managed_by);
-  r.passthrough({"podFailurePolicy", "successPolicy", "scheduling"}, s.passthrough);
+  decode_pod_failure_policy(r, s);  // typed, kept in passthrough (pod_failure_policy.h)
+  r.passthrough({"successPolicy", "scheduling"}, s.passthrough);
 }
 
 static void decode_fields(Reader& r, JobStatus& s) {

@@ -1,8 +1,12 @@
 // batch/v1 validation with kube-apiserver's field paths and messages
 // (pkg/apis/batch/validation/validation.go and the Job and CronJob registries' strategies).
+#include <set>
+
 #include <fmt/format.h>
 
 #include "orchestrator/api/cron_schedule.h"
+#include "orchestrator/api/names.h"
+#include "orchestrator/api/pod_failure_policy.h"
 #include "orchestrator/api/selectors.h"
 #include "orchestrator/api/validation.h"
 
@@ -12,6 +16,9 @@ namespace {
 
 constexpr std::int32_t kMaxIndexedJobCompletions = 100000;
 constexpr std::int32_t kMaxIndexedJobParallelism = 100000;
+constexpr std::size_t kMaxPodFailurePolicyRules = 20;
+constexpr std::size_t kMaxPodFailurePolicyOnExitCodesValues = 255;
+constexpr std::size_t kMaxPodFailurePolicyOnPodConditionsPatterns = 20;
 
 void nonnegative(FieldErrors& errs, const FieldPath& p, std::optional<std::int64_t> v) {
   if (v && *v < 0) errs.push_back(invalid(p, rendered(*v), "must be greater than or equal to 0"));
@@ -48,6 +55,78 @@ void validate_job_template(FieldErrors& errs, const PodTemplateSpec& t, const Fi
     errs.push_back(not_supported(rp, go_quoted(t.spec.restart_policy), {"OnFailure", "Never"}));
 }
 
+std::string go_int32_slice(const std::vector<std::int32_t>& v) {
+  std::string out = "[]int32{";
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + std::to_string(v[i]);
+  return out + "}";
+}
+
+void validate_on_exit_codes(FieldErrors& errs, const PodFailurePolicyOnExitCodesRequirement& e, const FieldPath& p,
+                            const std::set<std::string>& container_names) {
+  const FieldPath op = p.child("operator");
+  if (e.operator_.empty())
+    errs.push_back(required(op, R"(valid values: ["In" "NotIn"])"));
+  else if (e.operator_ != "In" && e.operator_ != "NotIn")
+    errs.push_back(not_supported(op, go_quoted(e.operator_), {"In", "NotIn"}));
+  if (e.container_name && !container_names.contains(*e.container_name))
+    errs.push_back(invalid(p.child("containerName"), go_quoted(*e.container_name),
+                           "must be one of the container or initContainer names in the pod template"));
+  const FieldPath vp = p.child("values");
+  if (e.values.empty())
+    errs.push_back(invalid(vp, go_int32_slice(e.values), "at least one value is required"));
+  else if (e.values.size() > kMaxPodFailurePolicyOnExitCodesValues)
+    errs.push_back(too_many(vp, e.values.size(), kMaxPodFailurePolicyOnExitCodesValues));
+  std::set<std::int32_t> seen;
+  bool ordered = true;
+  for (std::size_t j = 0; j < e.values.size(); ++j) {
+    const std::int32_t v = e.values[j];
+    if (e.operator_ == "In" && v == 0) errs.push_back(invalid(vp.index(j), rendered(v), "must not be 0 for the In operator"));
+    if (!seen.insert(v).second) errs.push_back(duplicate(vp.index(j), rendered(v)));
+    if (j > 0 && e.values[j - 1] > v) ordered = false;
+  }
+  if (!ordered) errs.push_back(invalid(vp, go_int32_slice(e.values), "must be ordered"));
+}
+
+// validatePodFailurePolicy: the actions, operators and statuses upstream supports, in its order.
+void validate_pod_failure_policy(FieldErrors& errs, const JobSpec& s, const PodFailurePolicy& policy, const FieldPath& p) {
+  const auto& rules = policy.rules;
+  const FieldPath rp = p.child("rules");
+  if (rules.size() > kMaxPodFailurePolicyRules) errs.push_back(too_many(rp, rules.size(), kMaxPodFailurePolicyRules));
+  std::set<std::string> names;
+  for (const auto& c : s.template_.spec.containers) names.insert(c.name);
+  for (const auto& c : s.template_.spec.init_containers) names.insert(c.name);
+  for (std::size_t i = 0; i < rules.size(); ++i) {
+    const auto& rule = rules[i];
+    const FieldPath rule_path = rp.index(i), action = rule_path.child("action");
+    if (rule.action.empty())
+      errs.push_back(required(action, R"(valid values: ["Count" "FailIndex" "FailJob" "Ignore"])"));
+    else if (rule.action == "FailIndex" && !s.backoff_limit_per_index)
+      errs.push_back(invalid(action, go_quoted(rule.action), "requires the backoffLimitPerIndex to be set"));
+    else if (rule.action != "Count" && rule.action != "FailIndex" && rule.action != "FailJob" && rule.action != "Ignore")
+      errs.push_back(not_supported(action, go_quoted(rule.action), {"Count", "FailIndex", "FailJob", "Ignore"}));
+    if (rule.on_exit_codes) validate_on_exit_codes(errs, *rule.on_exit_codes, rule_path.child("onExitCodes"), names);
+    if (!rule.on_pod_conditions.empty()) {
+      const FieldPath cp = rule_path.child("onPodConditions");
+      if (rule.on_pod_conditions.size() > kMaxPodFailurePolicyOnPodConditionsPatterns)
+        errs.push_back(too_many(cp, rule.on_pod_conditions.size(), kMaxPodFailurePolicyOnPodConditionsPatterns));
+      for (std::size_t j = 0; j < rule.on_pod_conditions.size(); ++j) {
+        const auto& pattern = rule.on_pod_conditions[j];
+        for (const auto& msg : qualified_name(pattern.type))
+          errs.push_back(invalid(cp.index(j).child("type"), go_quoted(pattern.type), msg));
+        const FieldPath sp = cp.index(j).child("status");
+        if (pattern.status.empty())
+          errs.push_back(required(sp, R"(valid values: ["False" "True" "Unknown"])"));
+        else if (pattern.status != "False" && pattern.status != "True" && pattern.status != "Unknown")
+          errs.push_back(not_supported(sp, go_quoted(pattern.status), {"False", "True", "Unknown"}));
+      }
+    }
+    if (rule.on_exit_codes && !rule.on_pod_conditions.empty())
+      errs.push_back(invalid(rule_path, "", "specifying both OnExitCodes and OnPodConditions is not supported"));
+    if (!rule.on_exit_codes && rule.on_pod_conditions.empty())
+      errs.push_back(invalid(rule_path, "", "specifying one of OnExitCodes and OnPodConditions is required"));
+  }
+}
+
 // validateJobSpec: what a Job and a CronJob's job template share.
 void validate_job_spec(FieldErrors& errs, const JobSpec& s, const FieldPath& p) {
   nonnegative(errs, p.child("parallelism"), s.parallelism);
@@ -76,9 +155,13 @@ void validate_job_spec(FieldErrors& errs, const JobSpec& s, const FieldPath& p) 
   }
   if (s.max_failed_indexes && !s.backoff_limit_per_index)
     errs.push_back(required(p.child("backoffLimitPerIndex"), "when maxFailedIndexes is specified"));
-  if (s.pod_replacement_policy && *s.pod_replacement_policy != "TerminatingOrFailed" && *s.pod_replacement_policy != "Failed")
+  const auto policy = pod_failure_policy(s);
+  if (policy) validate_pod_failure_policy(errs, s, *policy, p.child("podFailurePolicy"));
+  if (s.pod_replacement_policy && policy && *s.pod_replacement_policy != "Failed")
+    errs.push_back(not_supported(p.child("podReplacementPolicy"), go_quoted(*s.pod_replacement_policy), {"Failed"}));
+  else if (s.pod_replacement_policy && *s.pod_replacement_policy != "TerminatingOrFailed" && *s.pod_replacement_policy != "Failed")
     errs.push_back(not_supported(p.child("podReplacementPolicy"), go_quoted(*s.pod_replacement_policy), {"Failed", "TerminatingOrFailed"}));
-  validate_job_template(errs, s.template_, p.child("template"), s.passthrough.contains("podFailurePolicy"));
+  validate_job_template(errs, s.template_, p.child("template"), policy.has_value());
 }
 
 // ValidateHasLabel.

@@ -55,6 +55,8 @@ std::string FieldError::message_without_field() const {
     case FieldErrorType::TooLong:
       return "Too long: " + detail;
     case FieldErrorType::Invalid:
+      // An empty value is Go's field.OmitValueType: only the detail is shown.
+      if (value.empty()) return detail.empty() ? "Invalid value" : "Invalid value: " + detail;
       return "Invalid value: " + value + (detail.empty() ? "" : ": " + detail);
   }
   return {};

@@ -20,6 +20,8 @@
 // generator on kubernetes/api 10b39a39bcee core/v1 and storage/v1 types.go, only the messages not already here.
 // The apps/v1 DaemonSet messages at the very end: the generator on kubernetes/api 10b39a39bcee
 // apps/v1/types.go, roots apps/v1.{DaemonSet,DaemonSetList}.
+// The events.k8s.io/v1 messages at the very end: the generator on kubernetes/api events/v1/types.go,
+// roots events/v1.{Event,EventList}, only the messages not already here.
 #include "orchestrator/api/protobuf_schema.h"
 
 namespace switchyard::api::protobuf {
@@ -1721,6 +1723,28 @@ message core/v1.SecretReference
 message apps/v1.RollingUpdateDaemonSet
   1 maxUnavailable ?intstr
   2 maxSurge ?intstr
+message events/v1.Event
+  1 metadata m:meta/v1.ObjectMeta always
+  2 eventTime microtime always
+  3 series ?m:events/v1.EventSeries
+  4 reportingController string
+  5 reportingInstance string
+  6 action string
+  7 reason string
+  8 regarding m:core/v1.ObjectReference
+  9 related ?m:core/v1.ObjectReference
+  10 note string
+  11 type string
+  12 deprecatedSource m:core/v1.EventSource
+  13 deprecatedFirstTimestamp time
+  14 deprecatedLastTimestamp time
+  15 deprecatedCount int32
+message events/v1.EventList
+  1 metadata m:meta/v1.ListMeta
+  2 items []m:events/v1.Event always
+message events/v1.EventSeries
+  1 count int32 always
+  2 lastObservedTime microtime always
 )schema";
 
 }  // namespace switchyard::api::protobuf

@@ -2,6 +2,7 @@
 // maxUnavailable is not defaulted: upstream defaults it to 1 only behind the alpha
 // MaxUnavailableStatefulSet gate; when given, the controller honours it.
 #include "orchestrator/api/defaults.h"
+#include "orchestrator/api/statefulset_claims.h"
 
 namespace switchyard::api {
 
@@ -21,6 +22,13 @@ void apply_defaults(StatefulSet& o) {
   if (!s.replicas) s.replicas = 1;
   if (!s.revision_history_limit) s.revision_history_limit = 10;
   apply_defaults(s.template_.spec);
+  // Each volumeClaimTemplate is defaulted as a claim (volumeMode, status.phase), so an update that
+  // leaves them out compares equal to the stored ones.
+  auto templates = volume_claim_templates(o);
+  if (templates.errors.empty() && !templates.claims.empty()) {
+    for (auto& c : templates.claims) apply_defaults(c);
+    set_volume_claim_templates(o, templates.claims);
+  }
 }
 
 }  // namespace switchyard::api

@@ -1,5 +1,5 @@
-// apps/v1 StatefulSet. volumeClaimTemplates are kept verbatim: this tree has no
-// PersistentVolumeClaim kind yet, so the controller stores them and creates no claims.
+// apps/v1 StatefulSet. volumeClaimTemplates stay JSON text in spec.passthrough (the storage kinds
+// come later in types.h); statefulset_claims.h reads and writes them as PersistentVolumeClaims.
 // Included by types.h after the apps/v1 kinds (it needs LabelSelectorSpec and PodTemplateSpec).
 #pragma once
 

@@ -209,6 +209,32 @@ spec:
   EXPECT_THAT(r.output, HasSubstr("spec.completions: Required value: when completion mode is Indexed"));
   EXPECT_THAT(r.output,
               HasSubstr("spec.template.spec.restartPolicy: Unsupported value: \"Always\": supported values: \"OnFailure\", \"Never\""));
+  // podFailurePolicy: kube-apiserver's field paths for each rule, and restartPolicy Never only.
+  const auto policy = file("policy.yaml", R"(apiVersion: batch/v1
+kind: Job
+metadata:
+  name: policy
+spec:
+  podFailurePolicy:
+    rules:
+    - action: Explode
+      onExitCodes: {containerName: c, operator: In, values: [42]}
+    - action: Ignore
+      onPodConditions: [{type: DisruptionTarget, status: Maybe}]
+  template:
+    spec:
+      restartPolicy: OnFailure
+      containers:
+      - name: c
+        image: busybox
+)");
+  auto bad_policy = kn("apply -f " + policy);
+  EXPECT_THAT(bad_policy.output, HasSubstr("spec.podFailurePolicy.rules[0].action: Unsupported value: \"Explode\": supported values: "
+                                           "\"Count\", \"FailIndex\", \"FailJob\", \"Ignore\""));
+  EXPECT_THAT(bad_policy.output, HasSubstr("spec.podFailurePolicy.rules[1].onPodConditions[0].status: Unsupported value: \"Maybe\": "
+                                           "supported values: \"False\", \"True\", \"Unknown\""));
+  EXPECT_THAT(bad_policy.output, HasSubstr("spec.template.spec.restartPolicy: Invalid value: \"OnFailure\": only \"Never\" is "
+                                           "supported when podFailurePolicy is specified"));
   // completions is immutable.
   ASSERT_EQ(kn("create job fixed --image=busybox").exit_code, 0);
   auto patched = kn("patch job fixed --type=merge -p '{\"spec\":{\"completions\":3}}'");

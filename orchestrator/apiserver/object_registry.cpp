@@ -15,6 +15,7 @@
 #include "orchestrator/api/selectors.h"
 #include "orchestrator/api/validation.h"
 #include "orchestrator/apiserver/admission.h"
+#include "orchestrator/apiserver/event_versions.h"
 #include "orchestrator/apiserver/graceful_deletion.h"
 #include "orchestrator/apiserver/namespace_deletion.h"
 #include "orchestrator/apiserver/service_update.h"
@@ -46,6 +47,45 @@ Json with_version(Json obj, store::Revision rev) {
 
 bool has_status_subresource(const ResourceInfo& r) {
   return std::find(r.subresources.begin(), r.subresources.end(), "status") != r.subresources.end();
+}
+
+// An events.k8s.io/v1 body as the core/v1 Event the registry stores: the apiVersion checked and
+// core-only field names handled per fieldValidation.
+ApiResult<Json> core_event_body(const Json& body, FieldValidation fv, std::vector<std::string>& warnings) {
+  CoreEvent e = event_from_v1(body);
+  if (!e.error.empty()) return std::unexpected(bad_request(e.error));
+  if (!e.unknown_fields.empty()) {
+    if (fv == FieldValidation::Strict) return std::unexpected(bad_request("strict decoding error: " + join_unknown(e.unknown_fields)));
+    if (fv == FieldValidation::Warn)
+      for (const auto& f : e.unknown_fields) warnings.push_back(fmt::format("unknown field \"{}\"", f));
+  }
+  return std::move(e.object);
+}
+
+// A Status about a core Event, as events.k8s.io/v1 names it (events.events.k8s.io "x" not found,
+// Event.events.k8s.io "x" is invalid).
+ApiError as_events_v1_error(ApiError e) {
+  if (!e.status.is_object() || !e.status.contains("details") || !e.status["details"].is_object()) return e;
+  Json& details = e.status["details"];
+  const std::string kind = details.value("kind", "");
+  if (kind != "events" && kind != "Event") return e;
+  details["group"] = "events.k8s.io";
+  std::string message = e.status.value("message", "");
+  for (const std::string from : {"Event \"", "events \""}) {
+    const auto at = message.find(from);
+    if (at != std::string::npos && (at == 0 || message[at - 1] == ' '))
+      message.replace(at, from.size() - 2, from.substr(0, from.size() - 2) + ".events.k8s.io");
+  }
+  e.status["message"] = message;
+  return e;
+}
+
+Json event_or_status_to_v1(const Json& j) { return j.is_object() && j.value("kind", "") == "Event" ? event_to_v1(j) : j; }
+
+// A core Event result as events.k8s.io/v1 answers it (this libstdc++ has no expected::transform).
+ApiResult<Json> as_events_v1(ApiResult<Json> result) {
+  if (!result) return std::unexpected(as_events_v1_error(std::move(result.error())));
+  return event_or_status_to_v1(*result);
 }
 
 }  // namespace
@@ -152,6 +192,19 @@ void finish_allocation(ServiceAllocationTransaction& allocation, bool stored) {
 
 ApiResult<Json> ObjectRegistry::create(const ResourceInfo& r, const std::string& ns, const Json& body, FieldValidation fv,
                                        std::vector<std::string>& warnings) {
+  if (is_events_v1(r)) {
+    auto core = core_event_body(body, fv, warnings);
+    if (!core) return std::unexpected(core.error());
+    // The namespace comes from the request before validation, as upstream fills it in.
+    if (auto meta = core->find("metadata"); meta != core->end() && meta->is_object() && !meta->contains("namespace"))
+      (*meta)["namespace"] = ns;
+    if (auto errors = core->is_object() ? validate_v1_event_create(*core) : api::FieldErrors{}; !errors.empty()) {
+      const Json meta = core->contains("metadata") && (*core)["metadata"].is_object() ? (*core)["metadata"] : Json::object();
+      const Json name = meta.contains("name") ? meta["name"] : meta.value("generateName", Json(""));
+      return std::unexpected(invalid(r.group, r.kind, name.is_string() ? name.get<std::string>() : "", errors));
+    }
+    return as_events_v1(create(core_events_resource(), ns, *core, fv, warnings));
+  }
   api::Object obj;
   if (auto a = admit(r, body, fv, warnings, obj); !a) return std::unexpected(a.error());
   api::ObjectMeta& m = api::meta_of(obj);
@@ -197,6 +250,7 @@ ApiResult<Json> ObjectRegistry::create(const ResourceInfo& r, const std::string&
 }
 
 ApiResult<Json> ObjectRegistry::get(const ResourceInfo& r, const std::string& ns, const std::string& name) {
+  if (is_events_v1(r)) return as_events_v1(get(core_events_resource(), ns, name));
   return read_object(r, storage_key(r, ns, name), true, name, nullptr);
 }
 
@@ -289,6 +343,15 @@ std::string encode_continue(store::Revision rev, const std::string& last_key) { 
 }  // namespace
 
 ApiResult<Json> ObjectRegistry::list(const ResourceInfo& r, const std::string& ns, const ListOptions& o) {
+  if (is_events_v1(r)) {
+    ListOptions core_options = o;
+    core_options.field_selector = event_field_selector_from_v1(o.field_selector);
+    auto core = list(core_events_resource(), ns, core_options);
+    if (!core) return core;
+    (*core)["apiVersion"] = r.api_version();
+    for (auto& item : (*core)["items"]) item = event_to_v1(item);
+    return core;
+  }
   if (r.group.empty() && r.kind == "Event") expire_events();
   auto filters = make_filters(r, o);
   if (!filters) return std::unexpected(filters.error());
@@ -342,6 +405,11 @@ ApiResult<Json> ObjectRegistry::list(const ResourceInfo& r, const std::string& n
 
 ApiResult<Json> ObjectRegistry::update(const ResourceInfo& r, const std::string& ns, const std::string& name, const Json& body,
                                        bool status_only, FieldValidation fv, std::vector<std::string>& warnings) {
+  if (is_events_v1(r)) {
+    auto core = core_event_body(body, fv, warnings);
+    if (!core) return std::unexpected(core.error());
+    return as_events_v1(update(core_events_resource(), ns, name, *core, UpdateMode::Main, fv, warnings));
+  }
   return update(r, ns, name, body, status_only ? UpdateMode::Status : UpdateMode::Main, fv, warnings);
 }
 
@@ -455,6 +523,7 @@ ApiResult<Json> ObjectRegistry::write_back(const ResourceInfo& r, const std::str
 
 ApiResult<Json> ObjectRegistry::remove(const ResourceInfo& r, const std::string& ns, const std::string& name,
                                        const DeleteOptions& options) {
+  if (is_events_v1(r)) return as_events_v1(remove(core_events_resource(), ns, name, options));
   const std::string key = storage_key(r, ns, name);
   store::Revision mod = 0;
   auto old = read_object(r, key, true, name, &mod);
@@ -518,6 +587,13 @@ class StoreWatchStream : public WatchStream {
 
 ApiResult<std::unique_ptr<WatchStream>> ObjectRegistry::watch(const ResourceInfo& r, const std::string& ns, const ListOptions& o,
                                                               std::function<void(const WatchEvent&)> sink) {
+  if (is_events_v1(r)) {
+    ListOptions core_options = o;
+    core_options.field_selector = event_field_selector_from_v1(o.field_selector);
+    return watch(core_events_resource(), ns, core_options, [sink](const WatchEvent& e) {
+      sink({e.type, e.type == "ERROR" ? e.object : event_or_status_to_v1(e.object)});
+    });
+  }
   auto filters = make_filters(r, o);
   if (!filters) return std::unexpected(filters.error());
   store::Revision from = 0;

@@ -1,5 +1,7 @@
 #include "orchestrator/apiserver/rbac_bootstrap.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "orchestrator/apiserver/object_registry.h"
@@ -147,7 +149,7 @@ std::vector<Json> bootstrap_cluster_roles() {
       // The node agent (service proxy and cluster DNS) as `switchyard up` runs it: what its
       // informers read (deploy/rbac.yaml grants the same to the DaemonSet's ServiceAccount), and events.
       cluster_role("system:switchyard-agent",
-                   {rule(kRead, {""}, {"services", "nodes", "pods"}), rule(kRead, {"discovery.k8s.io"}, {"endpointslices"}),
+                   {rule(kRead, {""}, {"services", "nodes", "pods", "namespaces"}), rule(kRead, {"discovery.k8s.io"}, {"endpointslices"}),
                     rule({"create", "patch", "update"}, {"", "events.k8s.io"}, {"events"})}),
       cluster_role(
           "system:node",
@@ -187,8 +189,27 @@ Result<void> ensure_bootstrap_rbac(ObjectRegistry& registry) {
   auto ensure = [&](const char* plural, const Json& object) -> Result<void> {
     const ResourceInfo* res = find_resource("rbac.authorization.k8s.io", "v1", plural);
     const std::string name = object["metadata"]["name"];
-    if (registry.get(*res, "", name)) return {};
     std::vector<std::string> warnings;
+    if (auto current = registry.get(*res, "", name)) {
+      // kube-apiserver's reconciliation at start: a ClusterRole still marked autoupdate gets the
+      // rules this release added (a new resource the agent watches), keeping any the admin added.
+      const Json annotations = current->value("metadata", Json::object()).value("annotations", Json::object());
+      if (!object.contains("rules") || annotations.value("rbac.authorization.kubernetes.io/autoupdate", "") != "true") return {};
+      Json rules = current->value("rules", Json::array());
+      bool added = false;
+      for (const auto& rule : object["rules"])
+        if (std::find(rules.begin(), rules.end(), rule) == rules.end()) {
+          rules.push_back(rule);
+          added = true;
+        }
+      if (!added) return {};
+      Json updated = *current;
+      updated["rules"] = std::move(rules);
+      auto written = registry.update(*res, "", name, updated, false, FieldValidation::Strict, warnings);
+      if (!written && written.error().code != 409)
+        return fail(ErrorCode::Internal, fmt::format("reconcile {} {}: {}", plural, name, written.error().status.value("message", "")));
+      return {};
+    }
     auto made = registry.create(*res, "", object, FieldValidation::Strict, warnings);
     if (!made && made.error().code != 409)
       return fail(ErrorCode::Internal, fmt::format("bootstrap {} {}: {}", plural, name, made.error().status.value("message", "")));

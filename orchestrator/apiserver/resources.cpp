@@ -10,6 +10,7 @@ const std::vector<ResourceInfo>& served_resources() {
       {"", "v1", "endpoints", "endpoints", "Endpoints", true, {"ep"}, {}},
       {"", "v1", "nodes", "node", "Node", false, {"no"}, {"status"}},
       {"", "v1", "events", "event", "Event", true, {"ev"}, {}},
+      {"events.k8s.io", "v1", "events", "event", "Event", true, {"ev"}, {}},
       {"discovery.k8s.io", "v1", "endpointslices", "endpointslice", "EndpointSlice", true, {}, {}},
       {"coordination.k8s.io", "v1", "leases", "lease", "Lease", true, {}, {}},
       {"apps", "v1", "deployments", "deployment", "Deployment", true, {"deploy"}, {"status", "scale"}},

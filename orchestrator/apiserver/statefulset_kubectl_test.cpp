@@ -213,6 +213,21 @@ TEST_P(StatefulSetsWithKubectl, BadInputGetsTheRealServersStatus) {
   EXPECT_THAT(svc.output, HasSubstr("spec: Forbidden: updates to statefulset spec"));
   auto policy = kn("patch sts web --type=merge -p '{\"spec\":{\"podManagementPolicy\":\"Sometimes\"}}'");
   EXPECT_THAT(policy.output, HasSubstr("spec.podManagementPolicy: Invalid value: \"Sometimes\": must be 'OrderedReady' or 'Parallel'"));
+  auto retention = kn("patch sts web --type=merge -p '{\"spec\":{\"persistentVolumeClaimRetentionPolicy\":{\"whenScaled\":\"Never\"}}}'");
+  EXPECT_NE(retention.exit_code, 0);
+  EXPECT_THAT(retention.output, HasSubstr("The StatefulSet \"web\" is invalid: spec.persistentVolumeClaimRetentionPolicy.whenScaled: "
+                                          "Unsupported value: \"Never\": supported values: \"Retain\", \"Delete\""));
+  EXPECT_EQ(
+      kn("patch sts web --type=merge -p '{\"spec\":{\"persistentVolumeClaimRetentionPolicy\":{\"whenDeleted\":\"Delete\"}}}'").exit_code,
+      0);
+  // volumeClaimTemplates cannot change once the set exists.
+  auto claims =
+      kn("patch sts web --type=merge -p '{\"spec\":{\"volumeClaimTemplates\":[{\"metadata\":{\"name\":\"data\"},\"spec\":{"
+         "\"accessModes\":[\"ReadWriteOnce\"],\"resources\":{\"requests\":{\"storage\":\"1Gi\"}}}}]}}'");
+  EXPECT_NE(claims.exit_code, 0);
+  EXPECT_THAT(claims.output, HasSubstr("The StatefulSet \"web\" is invalid: spec: Forbidden: updates to statefulset spec for fields other "
+                                       "than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' "
+                                       "and 'minReadySeconds' are forbidden"));
   auto neg = kn("scale sts web --replicas=-1");
   EXPECT_NE(neg.exit_code, 0);
   // A raw POST gets the same 422 Status.

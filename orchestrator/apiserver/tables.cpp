@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include "orchestrator/apiserver/event_versions.h"
 #include "orchestrator/apiserver/api_handler.h"
 #include "orchestrator/apiserver/pod_printer.h"
 
@@ -102,7 +103,9 @@ std::string since(const Json& t) {
   return human_duration(static_cast<long long>(std::time(nullptr) - parse_time(s)));
 }
 
-Json event_cells(const Json& o) {
+Json event_cells(const Json& shown) {
+  // One printer for both versions, as upstream's: an events.k8s.io/v1 Event in core's names.
+  const Json o = shown.value("apiVersion", "") == "events.k8s.io/v1" ? event_from_v1(shown).object : shown;
   const Json ref = o.value("involvedObject", Json::object());
   const Json series = o.value("series", Json());
   std::string kind = ref.value("kind", "");

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "orchestrator/client/rest.h"
+#include "orchestrator/controllers/event_recorder.h"
 #include "orchestrator/controllers/job_math.h"
 
 namespace switchyard::controllers {
@@ -90,6 +91,10 @@ Result<void> CronJobController::sync(const std::string& key) {
   return sync(key, api);
 }
 
+namespace {
+const EventSource kCronJobEvents{"cronjob-controller"};
+}  // namespace
+
 Result<void> CronJobController::sync(const std::string& key, client::ApiClient& api) {
   ++stats_.syncs;
   const auto cached = cronjobs_.indexer().get(key);
@@ -140,6 +145,8 @@ Result<void> CronJobController::sync(const std::string& key, client::ApiClient& 
     auto gone = client::remove<api::Job>(api, j.metadata.namespace_, j.metadata.name);
     if (!gone && gone.error().code != ErrorCode::NotFound) return gone;
     ++stats_.jobs_deleted;
+    if (gone)
+      record_event(api, kCronJobEvents, "batch/v1", "CronJob", cj.metadata, "Normal", "SuccessfulDelete", "Deleted job " + j.metadata.name);
     return {};
   };
 
@@ -181,6 +188,8 @@ Result<void> CronJobController::sync(const std::string& key, client::ApiClient& 
     if (cj.spec.concurrency_policy == "Forbid" && !st.active.empty()) {
       // Not now: the time stays due (the running Job's end enqueues this key) until it starts or
       // a later time replaces it.
+      record_event(api, kCronJobEvents, "batch/v1", "CronJob", cj.metadata, "Normal", "JobAlreadyActive",
+                   "Not starting job because prior execution is running and concurrency policy is Forbid");
       requeue_at_next();
       return write_status();
     }
@@ -205,6 +214,7 @@ Result<void> CronJobController::sync(const std::string& key, client::ApiClient& 
       if (cj.spec.concurrency_policy == "Replace") st.active.clear();
       st.active.push_back(ref);
       spdlog::info("event=cronjob_job_created cronjob={} job={}", key, job_name);
+      record_event(api, kCronJobEvents, "batch/v1", "CronJob", cj.metadata, "Normal", "SuccessfulCreate", "Created job " + job_name);
     }
   }
   st.last_schedule_time = format_rfc3339(*plan.due);

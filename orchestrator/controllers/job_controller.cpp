@@ -4,12 +4,14 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <charconv>
 #include <set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "orchestrator/client/rest.h"
+#include "orchestrator/controllers/job_failure_policy.h"
 
 namespace switchyard::controllers {
 
@@ -46,15 +48,26 @@ JobController::JobController(client::SharedInformerFactory& informers, client::C
   handlers_->pods = pods_.add_event_handler({[this](const ObjectPtr<api::Pod>& p) { pod_event(*p, true, false); },
                                              [this](const ObjectPtr<api::Pod>& a, const ObjectPtr<api::Pod>& b) {
                                                if (a->metadata.resource_version == b->metadata.resource_version) return;
+                                               finalizer_observed(*b, false);
                                                pod_event(*b, false, b->metadata.deletion_timestamp && !a->metadata.deletion_timestamp);
                                              },
-                                             [this](const ObjectPtr<api::Pod>& p, bool) { pod_event(*p, false, true); },
+                                             [this](const ObjectPtr<api::Pod>& p, bool) {
+                                               finalizer_observed(*p, true);
+                                               pod_event(*p, false, true);
+                                             },
                                              {}});
 }
 
 JobController::~JobController() {
   stop();
   handlers_.reset();
+}
+
+void JobController::finalizer_observed(const api::Pod& pod, bool gone) {
+  std::lock_guard lock(mu_);
+  if (released_.empty()) return;
+  if (gone || std::ranges::find(pod.metadata.finalizers, std::string(kJobTrackingFinalizer)) == pod.metadata.finalizers.end())
+    released_.erase(pod.metadata.uid);
 }
 
 void JobController::pod_event(const api::Pod& pod, bool added, bool deleted) {
@@ -111,9 +124,16 @@ Result<void> JobController::release(const api::Pod& pod, client::ApiClient& api)
   // A merge patch replaces the list; the resourceVersion makes it fail rather than drop a
   // finalizer someone else added meanwhile.
   const json patch = {{"metadata", {{"finalizers", kept}, {"resourceVersion", pod.metadata.resource_version}}}};
+  {
+    // Until the pod cache shows the finalizer gone, the cached pod is stale: not to be counted again.
+    std::lock_guard lock(mu_);
+    released_.insert(pod.metadata.uid);
+  }
   auto r = client::merge_patch_object(api, client::object_path<api::Pod>(pod.metadata.namespace_, pod.metadata.name), patch);
   if (!r && r.error().code != ErrorCode::NotFound) {
     ++stats_.failed_writes;
+    std::lock_guard lock(mu_);
+    released_.erase(pod.metadata.uid);
     return fail(r.error());
   }
   return {};
@@ -140,13 +160,15 @@ Result<void> JobController::stop_pods(const std::string& key, const std::vector<
 }
 
 Result<void> JobController::create_pods(const std::string& key, const api::Job& job, const std::vector<int>& indexes,
-                                        client::ApiClient& api) {
+                                        const std::map<int, int>& failures, client::ApiClient& api) {
   const int n = static_cast<int>(indexes.size());
   expectations_.expect_creations(key, n);
   std::optional<Error> first;
   int next = 0;
   const int created = slow_start_batch(n, 1, [&] {
-    auto made = client::create(api, job_pod(job, indexes[next++]));
+    const int index = indexes[next++];
+    const auto f = failures.find(index);
+    auto made = client::create(api, job_pod(job, index, f == failures.end() ? 0 : f->second));
     if (made) {
       ++stats_.pods_created;
       return true;
@@ -201,6 +223,29 @@ void set_condition(api::JobStatus& st, const std::string& type, const std::strin
 
 bool contains(const std::vector<std::string>& v, const std::string& s) { return std::ranges::find(v, s) != v.end(); }
 
+// resourceVersions are opaque to clients, but the API servers we talk to (ours, and etcd-backed
+// kube-apiserver) give increasing integers; anything else is never "before".
+bool resource_version_before(const std::string& a, const std::string& b) {
+  std::uint64_t x = 0, y = 0;
+  const auto pa = std::from_chars(a.data(), a.data() + a.size(), x);
+  const auto pb = std::from_chars(b.data(), b.data() + b.size(), y);
+  return pa.ec == std::errc() && pb.ec == std::errc() && x < y;
+}
+
+// The failures each index has had (backoffLimitPerIndex): the most any of its pods carries, plus
+// one when that pod failed in a way that counts.
+std::map<int, int> index_failures(const std::vector<const api::Pod*>& pods, const api::PodFailurePolicy* policy) {
+  std::map<int, int> out;
+  for (const auto* p : pods) {
+    const int i = completion_index_of(*p);
+    if (i < 0) continue;
+    int n = index_failure_count(*p);
+    if (p->status.phase == "Failed" && match_pod_failure_policy(policy, *p).counts()) ++n;
+    out[i] = std::max(out[i], n);
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<void> JobController::sync(const std::string& key, client::ApiClient& api) {
@@ -211,6 +256,7 @@ Result<void> JobController::sync(const std::string& key, client::ApiClient& api)
     {
       std::lock_guard lock(mu_);
       last_failure_.erase(key);
+      written_.erase(key);
     }
     // The Job is gone: its pods keep no finalizer of ours, or their deletion would never end.
     const auto slash = key.find('/');
@@ -222,8 +268,23 @@ Result<void> JobController::sync(const std::string& key, client::ApiClient& api)
   }
   api::Job job = *cached;
   std::vector<ObjectPtr<api::Pod>> owned_ptrs;
-  for (const auto& p : pods_.indexer().in_namespace(job.metadata.namespace_))
-    if (const auto* ref = controller_ref(p->metadata); ref && ref->uid == job.metadata.uid) owned_ptrs.push_back(p);
+  {
+    std::lock_guard lock(mu_);
+    // The Job cache has not caught up with our last status write: its counters are stale, and
+    // counting on them could create a pod too many. Our write's event enqueues the key again.
+    if (auto it = written_.find(key); it != written_.end()) {
+      if (resource_version_before(job.metadata.resource_version, it->second)) return {};
+      written_.erase(it);
+    }
+    for (const auto& p : pods_.indexer().in_namespace(job.metadata.namespace_))
+      if (const auto* ref = controller_ref(p->metadata); ref && ref->uid == job.metadata.uid) {
+        // A pod whose finalizer we took off but whose cache entry still has it: already counted.
+        if (released_.contains(p->metadata.uid) &&
+            std::ranges::find(p->metadata.finalizers, std::string(kJobTrackingFinalizer)) != p->metadata.finalizers.end())
+          continue;
+        owned_ptrs.push_back(p);
+      }
+  }
   std::vector<const api::Pod*> owned;
   for (const auto& p : owned_ptrs) owned.push_back(p.get());
   if (job_finished(job)) return sync_finished(job, owned, api);
@@ -246,11 +307,29 @@ Result<void> JobController::sync(const std::string& key, client::ApiClient& api)
     if (indexed)
       if (int i = completion_index_of(*p); i >= 0 && i < completions) completed.insert(i);
   }
-  for (const auto* p : counts.newly_failed)
-    if (!contains(uncounted.failed, p->metadata.uid)) {
-      uncounted.failed.push_back(p->metadata.uid);
-      new_failure = true;
+  // The podFailurePolicy decides what each failure does; Ignored ones are let go uncounted.
+  const auto policy_value = api::pod_failure_policy(spec);
+  const api::PodFailurePolicy* policy = policy_value ? &*policy_value : nullptr;
+  const bool per_index = indexed && spec.backoff_limit_per_index.has_value();
+  std::set<int> failed_indexes = parse_index_set(st.failed_indexes.value_or(""), completions);
+  std::vector<const api::Pod*> ignored;
+  for (const auto* p : counts.newly_failed) {
+    if (contains(uncounted.failed, p->metadata.uid)) continue;
+    const auto decision = match_pod_failure_policy(policy, *p);
+    if (!decision.counts()) {
+      ignored.push_back(p);
+      continue;
     }
+    uncounted.failed.push_back(p->metadata.uid);
+    new_failure = true;
+    if (decision.action == "FailJob" && !job_condition(st, "FailureTarget"))
+      set_condition(st, "FailureTarget", "True", "PodFailurePolicy", decision.message, now_s);
+    const int i = completion_index_of(*p);
+    if (per_index && i >= 0 && i < completions && !completed.contains(i) &&
+        (decision.action == "FailIndex" || index_failure_count(*p) + 1 > *spec.backoff_limit_per_index))
+      failed_indexes.insert(i);
+  }
+  if (per_index) st.failed_indexes = format_index_set(failed_indexes);
   if (indexed) st.completed_indexes = format_index_set(completed);
   if (!uncounted.succeeded.empty() || !uncounted.failed.empty() || st.uncounted_terminated_pods) st.uncounted_terminated_pods = uncounted;
   if (!st.start_time && !suspended) st.start_time = now_s;
@@ -269,9 +348,13 @@ Result<void> JobController::sync(const std::string& key, client::ApiClient& api)
     }
     ++stats_.status_updates;
     job = std::move(*r);
+    std::lock_guard lock(mu_);
+    written_[key] = job.metadata.resource_version;
     return {};
   };
   if (auto r = write(st); !r) return r;
+  for (const auto* p : ignored)
+    if (auto r = release(*p, api); !r) return r;
 
   // 2. Their finalizers off, then 3. into the counters, in one status write.
   std::map<std::string, const api::Pod*> by_uid;
@@ -298,7 +381,11 @@ Result<void> JobController::sync(const std::string& key, client::ApiClient& api)
   // 4. The verdict.
   const int succeeded = indexed ? static_cast<int>(completed.size()) : st.succeeded + static_cast<int>(uncounted.succeeded.size());
   const int failed = st.failed + static_cast<int>(uncounted.failed.size());
-  const auto verdict = judge_job(job, succeeded, failed, static_cast<int>(counts.active.size()), counts.restarts, completed.size(), now);
+  // A FailJob rule matched (now or before a restart): the Job fails with the rule's message.
+  const auto* target = job_condition(st, "FailureTarget");
+  const auto verdict = target ? JobVerdict{JobVerdict::Outcome::Failed, target->reason, target->message}
+                              : judge_job(job, succeeded, failed, static_cast<int>(counts.active.size()), counts.restarts, completed.size(),
+                                          now, failed_indexes.size());
   Result<void> managed;
   int active = static_cast<int>(counts.active.size());
   if (verdict.outcome != JobVerdict::Outcome::Running) {
@@ -323,7 +410,7 @@ Result<void> JobController::sync(const std::string& key, client::ApiClient& api)
       const int parallelism = spec.parallelism.value_or(1);
       std::vector<int> to_create;
       if (indexed) {
-        for (int i : missing_indexes(completions, completed, counts.active))
+        for (int i : missing_indexes(completions, completed, counts.active, failed_indexes))
           if (static_cast<int>(to_create.size()) + active < parallelism) to_create.push_back(i);
       } else {
         int want = spec.completions ? std::min(parallelism, completions - succeeded) : (succeeded > 0 ? active : parallelism);
@@ -352,7 +439,7 @@ Result<void> JobController::sync(const std::string& key, client::ApiClient& api)
         if (failed > 0 && last != WallTime{} && now < last + delay) {
           queue_.add_after(key, std::chrono::duration_cast<client::Clock::Duration>(last + delay - now));
         } else {
-          managed = create_pods(key, job, to_create, api);
+          managed = create_pods(key, job, to_create, per_index ? index_failures(owned, policy) : std::map<int, int>{}, api);
         }
       }
     }

@@ -7,6 +7,9 @@
 //  - counts finished pods exactly once through the batch.kubernetes.io/job-tracking finalizer:
 //    a pod's uid goes into status.uncountedTerminatedPods, then its finalizer is removed, then it
 //    moves into succeeded/failed (so a controller restart neither loses nor repeats a count);
+//  - podFailurePolicy: a failed pod's first matching rule decides (Ignore: not counted, FailJob:
+//    a FailureTarget condition, then Failed with reason PodFailurePolicy; FailIndex and
+//    backoffLimitPerIndex: the index fails for good, recorded in status.failedIndexes);
 //  - Complete when enough pods succeeded; Failed with BackoffLimitExceeded (failures plus
 //    container restarts above backoffLimit) or DeadlineExceeded (activeDeadlineSeconds), removing
 //    the pods still running; suspend stops the pods (Suspended condition);
@@ -19,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -64,8 +68,12 @@ class JobController {
   Result<void> release(const api::Pod& pod, client::ApiClient& api);
   // Releases and deletes `pods` (pods the controller itself stops are not failures).
   Result<void> stop_pods(const std::string& key, const std::vector<const api::Pod*>& pods, client::ApiClient& api);
-  Result<void> create_pods(const std::string& key, const api::Job& job, const std::vector<int>& indexes, client::ApiClient& api);
+  // `failures`: per index, the failures its replacement carries (backoffLimitPerIndex).
+  Result<void> create_pods(const std::string& key, const api::Job& job, const std::vector<int>& indexes, const std::map<int, int>& failures,
+                           client::ApiClient& api);
   void pod_event(const api::Pod& pod, bool added, bool deleted);
+  // The pod cache shows `pod` without our finalizer (or gone): its release is observed.
+  void finalizer_observed(const api::Pod& pod, bool gone);
   void worker();
 
   client::SharedInformerFactory& informers_;
@@ -78,6 +86,10 @@ class JobController {
   Expectations expectations_;
   std::mutex mu_;
   std::map<std::string, WallTime> last_failure_;  // when a Job's latest pod failure was counted
+  // Status writes and finalizer removals the caches have not shown yet (upstream's
+  // uidTrackingExpectations): a sync on a cache behind our own writes neither counts nor creates.
+  std::map<std::string, std::string> written_;  // Job key -> resourceVersion of our last status write
+  std::set<std::string> released_;              // pod uids whose tracking finalizer we removed
   std::atomic<bool> stopping_{false};
   std::vector<std::thread> workers_;
   JobControllerStats stats_;

@@ -200,6 +200,116 @@ TEST_F(JobControllerTest, DeletingARunningJobLetsItsPodsGo) {
   ASSERT_TRUE(eventually([&] { return pods("gone").empty(); })) << pods("gone").size() << " " << pods("gone")[0].dump();
 }
 
+// podFailurePolicy, end to end through the API: the kubelet's failed status carries the exit
+// code (and the eviction's DisruptionTarget condition).
+class JobFailurePolicyTest : public JobControllerTest {
+ protected:
+  void fail_with(Json pod, int exit_code, bool disrupted = false) {
+    pod["status"]["containerStatuses"] = Json::array({{{"name", "c"},
+                                                       {"ready", false},
+                                                       {"restartCount", 0},
+                                                       {"image", "busybox"},
+                                                       {"imageID", ""},
+                                                       {"state", {{"terminated", {{"exitCode", exit_code}, {"reason", "Error"}}}}}}});
+    if (disrupted)
+      pod["status"]["conditions"] = Json::array({{{"type", "DisruptionTarget"}, {"status", "True"}, {"reason", "EvictionByEvictionAPI"}}});
+    finish(std::move(pod), "Failed");
+  }
+  static constexpr const char* kPolicy =
+      R"("podFailurePolicy":{"rules":[{"action":"FailJob","onExitCodes":{"containerName":"c","operator":"In","values":[42]}},)"
+      R"({"action":"Ignore","onPodConditions":[{"type":"DisruptionTarget","status":"True"}]},)"
+      R"({"action":"FailIndex","onExitCodes":{"operator":"In","values":[3]}}]},)";
+};
+
+TEST_F(JobFailurePolicyTest, FailJobRuleFailsTheJobWithUpstreamsReasonAndMessage) {
+  create(
+      jobs_res(), "batch",
+      job_body(
+          "fatal",
+          std::string(R"("completions":3,"parallelism":2,"backoffLimit":6,)") +
+              R"("podFailurePolicy":{"rules":[{"action":"FailJob","onExitCodes":{"containerName":"c","operator":"In","values":[42]}}]},)"));
+  ASSERT_TRUE(eventually([&] { return running("fatal").size() == 2; }));
+  const Json victim = running("fatal").front();
+  fail_with(victim, 42);
+  ASSERT_TRUE(eventually([&] { return condition("fatal") == "FailureTarget/PodFailurePolicy"; })) << job("fatal")["status"].dump();
+  ASSERT_TRUE(eventually([&] {
+    for (const auto& c : job("fatal")["status"].value("conditions", Json::array()))
+      if (c["type"] == "Failed") return true;
+    return false;
+  }));
+  const Json st = job("fatal")["status"];
+  bool failed = false;
+  for (const auto& c : st["conditions"])
+    if (c["type"] == "Failed") {
+      failed = true;
+      EXPECT_EQ(c["reason"], "PodFailurePolicy");
+      EXPECT_EQ(c["message"], "Container c for pod batch/" + victim["metadata"]["name"].get<std::string>() +
+                                  " failed with exit code 42 matching FailJob rule at index 0");
+    }
+  EXPECT_TRUE(failed);
+  EXPECT_EQ(st.value("failed", 0), 1);
+  // The other pod is stopped and nothing replaces the failed one, well inside backoffLimit.
+  ASSERT_TRUE(eventually([&] { return running("fatal").empty(); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_LE(pods("fatal").size(), 2U);
+}
+
+TEST_F(JobFailurePolicyTest, IgnoredDisruptionsDoNotCountAgainstBackoffLimit) {
+  // FailIndex needs backoffLimitPerIndex: without it the same rules minus that one.
+  create(jobs_res(), "batch",
+         job_body("evicted", R"("backoffLimit":0,"podFailurePolicy":{"rules":[)"
+                             R"({"action":"FailJob","onExitCodes":{"containerName":"c","operator":"In","values":[42]}},)"
+                             R"({"action":"Ignore","onPodConditions":[{"type":"DisruptionTarget","status":"True"}]}]},)"));
+  // Three evictions in a row with backoffLimit 0: each is replaced, none counted.
+  for (int round = 1; round <= 3; ++round) {
+    ASSERT_TRUE(eventually([&] { return running("evicted").size() == 1; })) << round;
+    fail_with(running("evicted").front(), 137, true);
+    ASSERT_TRUE(eventually([&] { return static_cast<int>(pods("evicted").size()) == round + 1; })) << round << job("evicted").dump();
+  }
+  ASSERT_TRUE(eventually([&] { return running("evicted").size() == 1; }));
+  Json st = job("evicted")["status"];
+  EXPECT_EQ(st.value("failed", 0), 0) << st.dump();
+  EXPECT_EQ(condition("evicted"), "");
+  // Ignored pods are let go at once (no tracking finalizer left on them).
+  for (const auto& p : pods("evicted"))
+    if (p["status"].value("phase", "") == "Failed") {
+      EXPECT_FALSE(p["metadata"].contains("finalizers"));
+    }
+  // A failure no rule matches counts as usual: backoffLimit 0 fails the Job.
+  fail_with(running("evicted").front(), 1);
+  ASSERT_TRUE(eventually([&] { return condition("evicted") == "Failed/BackoffLimitExceeded"; })) << job("evicted")["status"].dump();
+  EXPECT_EQ(job("evicted")["status"].value("failed", 0), 1);
+}
+
+TEST_F(JobFailurePolicyTest, FailIndexMarksTheIndexFailedAndTheJobFailsWithFailedIndexes) {
+  create(jobs_res(), "batch",
+         job_body("perindex",
+                  std::string(R"("completions":3,"parallelism":3,"completionMode":"Indexed","backoffLimitPerIndex":1,)") + kPolicy));
+  ASSERT_TRUE(eventually([&] { return running("perindex").size() == 3; }));
+  auto by_index = [&](const std::string& i) {
+    for (auto& p : running("perindex"))
+      if (p["metadata"]["annotations"].value("batch.kubernetes.io/job-completion-index", "") == i) return p;
+    return Json();
+  };
+  EXPECT_EQ(by_index("0")["metadata"]["annotations"].value("batch.kubernetes.io/job-index-failure-count", ""), "0");
+  // Index 0 fails once (counted, retried with its count), index 1 hits the FailIndex rule.
+  fail_with(by_index("0"), 1);
+  ASSERT_TRUE(eventually([&] {
+    return by_index("0").is_object() &&
+           by_index("0")["metadata"]["annotations"].value("batch.kubernetes.io/job-index-failure-count", "") == "1";
+  })) << job("perindex")["status"].dump();
+  fail_with(by_index("1"), 3);
+  ASSERT_TRUE(eventually([&] { return job("perindex")["status"].value("failedIndexes", "") == "1"; })) << job("perindex")["status"].dump();
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_TRUE(by_index("1").is_null());  // a failed index is not retried
+  finish(by_index("0"), "Succeeded");
+  finish(by_index("2"), "Succeeded");
+  ASSERT_TRUE(eventually([&] { return condition("perindex") == "Failed/FailedIndexes"; })) << job("perindex")["status"].dump();
+  const Json st = job("perindex")["status"];
+  EXPECT_EQ(st.value("completedIndexes", ""), "0,2");
+  EXPECT_EQ(st.value("failed", 0), 2);
+}
+
 TEST_F(JobControllerTest, RestartedControllerNeitherRecreatesNorRecounts) {
   create(jobs_res(), "batch", job_body("steady", R"("completions":3,"parallelism":3,)"));
   ASSERT_TRUE(eventually([&] { return running("steady").size() == 3; }));

@@ -1,5 +1,7 @@
 #include "orchestrator/controllers/job_math.h"
 
+#include "orchestrator/controllers/job_failure_policy.h"
+
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -71,7 +73,7 @@ int container_restarts(const api::Pod& pod) {
   return n;
 }
 
-api::Pod job_pod(const api::Job& job, int index) {
+api::Pod job_pod(const api::Job& job, int index, int index_failures) {
   api::Pod pod;
   const auto& t = job.spec.template_;
   pod.metadata.generate_name = job.metadata.name + "-";
@@ -87,6 +89,7 @@ api::Pod job_pod(const api::Job& job, int index) {
     pod.metadata.generate_name = fmt::format("{}-{}-", job.metadata.name, idx);
     pod.metadata.annotations[api::kJobCompletionIndexAnnotation] = idx;
     pod.metadata.labels[api::kJobCompletionIndexAnnotation] = idx;
+    if (job.spec.backoff_limit_per_index) pod.metadata.annotations[kJobIndexFailureCountAnnotation] = std::to_string(index_failures);
     if (pod.spec.hostname.empty()) pod.spec.hostname = fmt::format("{}-{}", job.metadata.name, idx);
     for (auto& c : pod.spec.containers) {
       json env = json::array();
@@ -133,9 +136,14 @@ const api::JobCondition* job_condition(const api::JobStatus& s, const std::strin
 
 bool job_finished(const api::Job& job) { return job_condition(job.status, "Complete") || job_condition(job.status, "Failed"); }
 
-JobVerdict judge_job(const api::Job& job, int succeeded, int failed, int active, int restarts, std::size_t completed, WallTime now) {
+JobVerdict judge_job(const api::Job& job, int succeeded, int failed, int active, int restarts, std::size_t completed, WallTime now,
+                     std::size_t failed_indexes) {
   const auto& s = job.spec;
   const bool indexed = s.completion_mode.value_or("NonIndexed") == "Indexed";
+  if (indexed && s.max_failed_indexes && failed_indexes > static_cast<std::size_t>(*s.max_failed_indexes))
+    return {JobVerdict::Outcome::Failed, "MaxFailedIndexesExceeded", "Job has exceeded the specified maximal number of failed indexes"};
+  if (indexed && failed_indexes > 0 && s.completions && static_cast<int>(completed + failed_indexes) >= *s.completions)
+    return {JobVerdict::Outcome::Failed, "FailedIndexes", "Job has failed indexes"};
   if (indexed         ? s.completions && static_cast<int>(completed) >= *s.completions
       : s.completions ? succeeded >= *s.completions
                       : succeeded > 0 && active == 0)
@@ -148,8 +156,9 @@ JobVerdict judge_job(const api::Job& job, int succeeded, int failed, int active,
   return {};
 }
 
-std::vector<int> missing_indexes(int completions, const std::set<int>& completed, const std::vector<const api::Pod*>& active) {
-  std::set<int> held;
+std::vector<int> missing_indexes(int completions, const std::set<int>& completed, const std::vector<const api::Pod*>& active,
+                                 const std::set<int>& failed) {
+  std::set<int> held = failed;
   for (const auto* p : active) held.insert(completion_index_of(*p));
   std::vector<int> out;
   for (int i = 0; i < completions; ++i)

@@ -34,7 +34,8 @@ int container_restarts(const api::Pod& pod);
 // The Job's pod, as the controller creates it: the template with the tracking finalizer, the
 // controllerRef, and for an Indexed Job the index annotation and label, JOB_COMPLETION_INDEX in
 // every container, and the hostname NAME-INDEX.
-api::Pod job_pod(const api::Job& job, int index);
+// `index_failures` (backoffLimitPerIndex) goes into the index-failure-count annotation when set.
+api::Pod job_pod(const api::Job& job, int index, int index_failures = 0);
 
 // What the Job's pods say, once they are sorted into the groups the controller acts on.
 struct JobPodCounts {
@@ -50,10 +51,13 @@ struct JobVerdict {
   std::string reason, message;  // for Failed
 };
 // `succeeded` and `failed` include what this sync counts; `completed` the completed indexes.
-JobVerdict judge_job(const api::Job& job, int succeeded, int failed, int active, int restarts, std::size_t completed, WallTime now);
+// `failed_indexes`: the indexes failed for good (backoffLimitPerIndex, FailIndex).
+JobVerdict judge_job(const api::Job& job, int succeeded, int failed, int active, int restarts, std::size_t completed, WallTime now,
+                     std::size_t failed_indexes = 0);
 
 // Indexes an Indexed Job still needs pods for: not completed, not held by an active pod.
-std::vector<int> missing_indexes(int completions, const std::set<int>& completed, const std::vector<const api::Pod*>& active);
+std::vector<int> missing_indexes(int completions, const std::set<int>& completed, const std::vector<const api::Pod*>& active,
+                                 const std::set<int>& failed = {});
 
 bool job_finished(const api::Job& job);
 const api::JobCondition* job_condition(const api::JobStatus& s, const std::string& type);

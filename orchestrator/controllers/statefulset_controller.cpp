@@ -10,8 +10,10 @@
 #include <spdlog/spdlog.h>
 
 #include "orchestrator/api/json_codec.h"
+#include "orchestrator/api/statefulset_claims.h"
 #include "orchestrator/client/rest.h"
 #include "orchestrator/controllers/event_recorder.h"
+#include "orchestrator/controllers/statefulset_claims.h"
 #include "orchestrator/controllers/statefulset_math.h"
 #include "orchestrator/controllers/statefulset_revisions.h"
 
@@ -33,7 +35,8 @@ bool same_data(const std::string& a, const std::string& b) {
   return nlohmann::json::parse(a, nullptr, false) == nlohmann::json::parse(b, nullptr, false);
 }
 
-api::Pod new_pod(const api::StatefulSet& set, const api::PodTemplateSpec& tmpl, int ordinal, const std::string& revision) {
+api::Pod new_pod(const api::StatefulSet& set, const api::PodTemplateSpec& tmpl, int ordinal, const std::string& revision,
+                 const std::vector<api::PersistentVolumeClaim>& claim_templates) {
   api::Pod pod;
   pod.metadata.name = sts::pod_name(set.metadata.name, ordinal);
   pod.metadata.namespace_ = set.metadata.namespace_;
@@ -48,6 +51,10 @@ api::Pod new_pod(const api::StatefulSet& set, const api::PodTemplateSpec& tmpl, 
   // The stable network identity: NAME.SERVICE.NS.svc through the governing Service.
   pod.spec.hostname = pod.metadata.name;
   pod.spec.subdomain = set.spec.service_name;
+  // Stable storage: the template's volume of each claim template's name is the ordinal's claim.
+  std::vector<api::ClaimVolume> volumes;
+  for (const auto& t : claim_templates) volumes.push_back({t.metadata.name, sts::claim_name(t.metadata.name, set.metadata.name, ordinal)});
+  api::use_claim_volumes(pod.spec, volumes);
   return pod;
 }
 
@@ -55,11 +62,12 @@ api::Pod new_pod(const api::StatefulSet& set, const api::PodTemplateSpec& tmpl, 
 
 struct StatefulSetController::Handlers {
   StatefulSetController& c;
-  std::uint64_t sets = 0, pods = 0, revisions = 0;
+  std::uint64_t sets = 0, pods = 0, revisions = 0, claims = 0;
   ~Handlers() {
     c.sets_.remove_event_handler(sets);
     c.pods_.remove_event_handler(pods);
     c.revisions_.remove_event_handler(revisions);
+    c.claims_.remove_event_handler(claims);
   }
 };
 
@@ -71,6 +79,7 @@ StatefulSetController::StatefulSetController(client::SharedInformerFactory& info
       sets_(informers.informer<api::StatefulSet>()),
       pods_(informers.informer<api::Pod>()),
       revisions_(informers.informer<api::ControllerRevision>()),
+      claims_(informers.informer<api::PersistentVolumeClaim>()),
       queue_(client::default_controller_rate_limiter(), clock) {
   handlers_ = std::make_unique<Handlers>(Handlers{*this});
   auto enqueue = [this](const ObjectPtr<api::StatefulSet>& s) { queue_.add(client::object_key(s->metadata)); };
@@ -95,6 +104,20 @@ StatefulSetController::StatefulSetController(client::SharedInformerFactory& info
                                     [revision_changed](const auto&, const ObjectPtr<api::ControllerRevision>& r) { revision_changed(r); },
                                     [revision_changed](const ObjectPtr<api::ControllerRevision>& r, bool) { revision_changed(r); },
                                     {}});
+  // A claim TEMPLATE-SET-N seen (its owners to set) or gone (a pod it held back may go ahead).
+  auto claim_changed = [this](const ObjectPtr<api::PersistentVolumeClaim>& c) {
+    const auto& name = c->metadata.name;
+    const auto dash = name.rfind('-');
+    if (dash == std::string::npos || !sts::parse_ordinal(name.substr(0, dash), name)) return;
+    const std::string prefix = name.substr(0, dash);
+    for (const auto& s : sets_.indexer().in_namespace(c->metadata.namespace_))
+      if (prefix.ends_with("-" + s->metadata.name)) queue_.add(client::object_key(s->metadata));
+  };
+  handlers_->claims =
+      claims_.add_event_handler({claim_changed,
+                                 [claim_changed](const auto&, const ObjectPtr<api::PersistentVolumeClaim>& c) { claim_changed(c); },
+                                 [claim_changed](const ObjectPtr<api::PersistentVolumeClaim>& c, bool) { claim_changed(c); },
+                                 {}});
 }
 
 StatefulSetController::~StatefulSetController() {
@@ -246,16 +269,43 @@ Result<void> StatefulSetController::sync(const std::string& key, client::ApiClie
   }
 
   std::optional<Error> first_error;
+  const auto claim_templates = api::volume_claim_templates(set).claims;
+  bool condemned_claims_unsettled = false;  // then no condemned pod goes this sync: its claim would stay behind
+  if (!set.metadata.deletion_timestamp && !claim_templates.empty()) {
+    // Claims follow the retention policy before any pod is deleted (a condemned pod's claims get
+    // the pod as owner first); a Pending pod whose claim went away gets it again.
+    for (const api::Pod* pod : owned) {
+      const int ordinal = *sts::parse_ordinal(set.metadata.name, pod->metadata.name);
+      const bool in_range = ordinal >= spec.start && ordinal < spec.start + spec.replicas;
+      if (in_range && pod->metadata.deletion_timestamp) continue;
+      if (in_range && pod->status.phase == "Pending")
+        if (auto r = create_missing_claims(api, set, claim_templates, ordinal); !r && !first_error) first_error = r.error();
+      if (auto r = update_claim_owners(api, set, claim_templates, *pod, ordinal); !r) {
+        if (!first_error) first_error = r.error();
+        if (!in_range) condemned_claims_unsettled = true;
+      }
+    }
+  }
   if (!set.metadata.deletion_timestamp) {
     const auto plan = sts::plan(spec, states, current_revision, update_revision);
     std::optional<api::PodTemplateSpec> old_template;
     if (current_rev) old_template = sts::template_of(*current_rev);
     for (const auto& c : plan.create) {
       const bool old = c.current_revision && old_template;
-      api::Pod pod = new_pod(set, old ? *old_template : set.spec.template_, c.ordinal, old ? current_revision : update_revision);
+      api::Pod pod =
+          new_pod(set, old ? *old_template : set.spec.template_, c.ordinal, old ? current_revision : update_revision, claim_templates);
+      // The pod's claims first; without them (or with one being deleted) no pod.
+      if (auto claims = create_missing_claims(api, set, claim_templates, c.ordinal); !claims) {
+        record_event(
+            api, kEvents, "apps/v1", "StatefulSet", set.metadata, "Warning", "FailedCreate",
+            fmt::format("create Pod {} in StatefulSet {} failed error: {}", pod.metadata.name, set.metadata.name, claims.error().message));
+        if (!first_error) first_error = claims.error();
+        continue;
+      }
       auto made = client::create(api, pod);
       if (made) {
         ++stats_.pods_created;
+        if (auto r = update_claim_owners(api, set, claim_templates, *made, c.ordinal); !r && !first_error) first_error = r.error();
         record_event(api, kEvents, "apps/v1", "StatefulSet", set.metadata, "Normal", "SuccessfulCreate",
                      fmt::format("create Pod {} in StatefulSet {} successful", pod.metadata.name, set.metadata.name));
       } else if (made.error().code != ErrorCode::AlreadyExists) {  // exists: the cache is behind
@@ -267,6 +317,7 @@ Result<void> StatefulSetController::sync(const std::string& key, client::ApiClie
       }
     }
     for (int ordinal : plan.remove) {
+      if (condemned_claims_unsettled && (ordinal < spec.start || ordinal >= spec.start + spec.replicas)) continue;
       const std::string name = sts::pod_name(set.metadata.name, ordinal);
       auto gone = client::remove<api::Pod>(api, ns, name);
       if (gone) {
