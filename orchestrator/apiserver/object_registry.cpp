@@ -591,7 +591,8 @@ ApiResult<std::unique_ptr<WatchStream>> ObjectRegistry::watch(const ResourceInfo
     ListOptions core_options = o;
     core_options.field_selector = event_field_selector_from_v1(o.field_selector);
     return watch(core_events_resource(), ns, core_options, [sink](const WatchEvent& e) {
-      sink({e.type, e.type == "ERROR" ? e.object : event_or_status_to_v1(e.object)});
+      // The core Event's shared encoding does not fit this version: the converted object is sent.
+      sink({e.type, e.type == "ERROR" ? e.object_ref() : event_or_status_to_v1(e.object_ref())});
     });
   }
   auto filters = make_filters(r, o);
