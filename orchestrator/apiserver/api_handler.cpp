@@ -148,15 +148,26 @@ ApiResult<UserInfo> ApiHandler::admit(const HttpRequest& req) const {
 
 std::string ApiHandler::event_line(const WatchRequest& w, const WatchEvent& e) const {
   if (w.protobuf) {
-    auto frame = api::protobuf::encode_watch_frame(e.type, e.object);
+    auto frame = api::protobuf::encode_watch_frame(e.type, e.object_ref());
     if (frame) return std::move(*frame);
     // Every served kind and Status has a protobuf form: this is a bug's symptom, said in-band.
     auto error = api::protobuf::encode_watch_frame("ERROR", internal_error(frame.error().message).status);
     return error ? std::move(*error) : std::string();
   }
-  Json object = e.object;
-  if (w.as_table && e.type != "ERROR" && e.type != "BOOKMARK") object = to_table(*w.resource, e.object, false);
-  return Json{{"type", e.type}, {"object", object}}.dump() + "\n";
+  const bool table = w.as_table && e.type != "ERROR" && e.type != "BOOKMARK";
+  // {"object":…,"type":…}: the keys in the order a Json object dumps them, the object's text
+  // shared by every watcher of the event.
+  std::string line = "{\"object\":";
+  if (table)
+    line += to_table(*w.resource, e.object_ref(), false).dump();
+  else if (e.encoded)
+    line += e.encoded->json;
+  else
+    line += e.object.dump();
+  line += ",\"type\":";
+  line += Json(e.type).dump();
+  line += "}\n";
+  return line;
 }
 
 HttpResponse ApiHandler::handle(const HttpRequest& req, std::optional<WatchRequest>& watch) {

@@ -217,6 +217,57 @@ TEST_F(HttpApi, WatchFromARevisionAndExpiredAfterCompaction) {
   EXPECT_THAT(expired.raw, HasSubstr(R"("code":410)"));
 }
 
+// The watch event lines in a raw chunked response, in order.
+std::vector<std::string> event_lines(const std::string& raw) {
+  std::vector<std::string> out;
+  for (auto at = raw.find(R"({"object":)"); at != std::string::npos; at = raw.find(R"({"object":)", at + 1)) {
+    const auto end = raw.find("}\n", at);
+    if (end == std::string::npos) break;
+    out.push_back(raw.substr(at, end + 1 - at));
+    at = end;
+  }
+  return out;
+}
+
+// Watchers of one resource share each event's encoding: two plain watches get the same lines,
+// each object carrying its own revision, and a selector's watch still sees an object leave it.
+TEST_F(HttpApi, WatchersShareEncodingsAndSelectorsStillSeeTransitions) {
+  ASSERT_EQ(call("POST", "/api/v1/namespaces/shop/services", service("a")).code, 201);
+  const std::string rv = call("GET", "/api/v1/namespaces/shop/services").body["metadata"]["resourceVersion"];
+  ASSERT_EQ(call("POST", "/api/v1/namespaces/shop/services",
+                 R"({"apiVersion":"v1","kind":"Service","metadata":{"name":"b","labels":{"tier":"web"}},"spec":{"ports":[{"port":80}]}})")
+                .code,
+            201);
+  ASSERT_EQ(
+      call("PATCH", "/api/v1/namespaces/shop/services/b", R"({"metadata":{"labels":{"tier":"db"}}})", "application/merge-patch+json").code,
+      200);
+  ASSERT_EQ(call("DELETE", "/api/v1/namespaces/shop/services/a").code, 200);
+  const std::string from = "/api/v1/namespaces/shop/services?watch=true&timeoutSeconds=1&resourceVersion=" + rv;
+  std::string first, second;
+  std::thread t([&] { first = call("GET", from).raw; });
+  second = call("GET", from).raw;
+  t.join();
+  const auto lines = event_lines(first);
+  ASSERT_EQ(lines.size(), 3u) << first;
+  EXPECT_EQ(lines, event_lines(second));
+  std::vector<std::string> seen;
+  long last = std::stol(rv);
+  for (const auto& line : lines) {
+    const Json e = Json::parse(line);
+    seen.push_back(e["type"].get<std::string>() + " " + e["object"]["metadata"]["name"].get<std::string>());
+    const long version = std::stol(e["object"]["metadata"]["resourceVersion"].get<std::string>());
+    EXPECT_GT(version, last) << line;
+    last = version;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"ADDED b", "MODIFIED b", "DELETED a"}));
+  const auto web = event_lines(call("GET", from + "&labelSelector=tier%3Dweb").raw);
+  ASSERT_EQ(web.size(), 2u);
+  EXPECT_EQ(Json::parse(web[0])["type"], "ADDED");
+  EXPECT_EQ(Json::parse(web[1])["type"], "DELETED");  // relabelled out of the selector
+  EXPECT_EQ(Json::parse(web[1])["object"]["metadata"]["labels"]["tier"], "db");
+  EXPECT_EQ(web[0], lines[0]);  // the same bytes as the plain watch's
+}
+
 // allowWatchBookmarks: a bookmark carries a resourceVersion the watch has really reached: not
 // behind an event it already sent, and past changes elsewhere once they are through (so a client
 // resuming from it after a quiet spell is not sent back before a compaction).

@@ -63,8 +63,15 @@ struct WatchSession {
 
   void on_event(const WatchEvent& e) {
     store::Revision revision = 0;
-    if (e.type != "ERROR")
-      revision = std::strtoll(e.object.value("metadata", Json::object()).value("resourceVersion", "0").c_str(), nullptr, 10);
+    if (e.encoded) {
+      revision = e.encoded->revision;
+    } else if (e.type != "ERROR" && e.object.is_object()) {
+      // Looked up in place: value() would copy the whole metadata.
+      auto meta = e.object.find("metadata");
+      if (meta != e.object.end() && meta->is_object())
+        if (auto rv = meta->find("resourceVersion"); rv != meta->end() && rv->is_string())
+          revision = std::strtoll(rv->get_ref<const std::string&>().c_str(), nullptr, 10);
+    }
     std::string line = handler.event_line(request, e);
     std::lock_guard lock(mu);
     if (failed) return;

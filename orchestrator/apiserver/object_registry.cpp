@@ -19,6 +19,7 @@
 #include "orchestrator/apiserver/graceful_deletion.h"
 #include "orchestrator/apiserver/namespace_deletion.h"
 #include "orchestrator/apiserver/service_update.h"
+#include "orchestrator/apiserver/watch_encoding_cache.h"
 
 namespace switchyard::apiserver {
 
@@ -119,7 +120,7 @@ std::string storage_key(const ResourceInfo& r, const std::string& ns, const std:
 }
 
 ObjectRegistry::ObjectRegistry(store::Store& store, api::ClusterNetworkConfig net, const ServiceAllocators* allocators)
-    : store_(store), net_(std::move(net)), allocators_(allocators) {}
+    : store_(store), net_(std::move(net)), allocators_(allocators), watch_cache_(std::make_shared<WatchEncodingCache>()) {}
 
 ApiResult<std::optional<ServiceAllocationTransaction>> ObjectRegistry::allocate(const ResourceInfo& r, const api::Object* old,
                                                                                 api::Object& obj) {
@@ -599,7 +600,8 @@ ApiResult<std::unique_ptr<WatchStream>> ObjectRegistry::watch(const ResourceInfo
     ListOptions core_options = o;
     core_options.field_selector = event_field_selector_from_v1(o.field_selector);
     return watch(core_events_resource(), ns, core_options, [sink](const WatchEvent& e) {
-      sink({e.type, e.type == "ERROR" ? e.object : event_or_status_to_v1(e.object)});
+      // The core Event's shared encoding does not fit this version: the converted object is sent.
+      sink({e.type, e.type == "ERROR" ? e.object_ref() : event_or_status_to_v1(e.object_ref())});
     });
   }
   auto filters = make_filters(r, o);
@@ -621,28 +623,33 @@ ApiResult<std::unique_ptr<WatchStream>> ObjectRegistry::watch(const ResourceInfo
   auto stream = std::make_unique<StoreWatchStream>(store_);
   if (r.read_only_list) return std::unique_ptr<WatchStream>(std::move(stream));
   const Filters f = *filters;
-  auto w = store_.watch(storage_prefix(r, ns), from, [sink, f](const store::StoreResult<store::Event>& ev) {
-    if (!ev) {
-      const auto err = ev.error().code == store::StoreErrorCode::Compacted ? gone(ev.error().message) : internal_error(ev.error().message);
-      sink({"ERROR", err.status});
-      return;
-    }
-    if (ev->type == store::Event::Type::Delete) {
-      if (!ev->prev_kv) return;
-      Json obj = with_version(Json::parse(ev->prev_kv->value), ev->kv.mod_revision);
-      if (f.matches(obj)) sink({"DELETED", std::move(obj)});
-      return;
-    }
-    Json obj = with_version(Json::parse(ev->kv.value), ev->kv.mod_revision);
-    const bool now = f.matches(obj);
-    const bool before = ev->prev_kv && f.matches(Json::parse(ev->prev_kv->value));
-    if (now && before)
-      sink({"MODIFIED", std::move(obj)});
-    else if (now)
-      sink({"ADDED", std::move(obj)});  // matches now, did not before (or is new)
-    else if (before)
-      sink({"DELETED", std::move(obj)});
-  });
+  // Without selectors every event is sent as it is: neither the object nor its previous state
+  // needs to be looked at, and the encoding is shared with the other watchers.
+  const bool everything = f.labels.matches_everything() && f.fields.empty();
+  auto w =
+      store_.watch(storage_prefix(r, ns), from, [sink, f, everything, cache = watch_cache_](const store::StoreResult<store::Event>& ev) {
+        if (!ev) {
+          const auto err =
+              ev.error().code == store::StoreErrorCode::Compacted ? gone(ev.error().message) : internal_error(ev.error().message);
+          sink({"ERROR", err.status});
+          return;
+        }
+        if (ev->type == store::Event::Type::Delete) {
+          if (!ev->prev_kv) return;
+          auto obj = cache->get(ev->kv.key, ev->prev_kv->value, ev->kv.mod_revision);
+          if (everything || f.matches(obj->object)) sink({"DELETED", nullptr, std::move(obj)});
+          return;
+        }
+        auto obj = cache->get(ev->kv.key, ev->kv.value, ev->kv.mod_revision);
+        const bool now = everything || f.matches(obj->object);
+        const bool before = ev->prev_kv && (everything || f.matches(Json::parse(ev->prev_kv->value)));
+        if (now && before)
+          sink({"MODIFIED", nullptr, std::move(obj)});
+        else if (now)
+          sink({"ADDED", nullptr, std::move(obj)});  // matches now, did not before (or is new)
+        else if (before)
+          sink({"DELETED", nullptr, std::move(obj)});
+      });
   if (!w) {
     if (w.error().code == store::StoreErrorCode::Compacted)
       return std::unexpected(gone(fmt::format("too old resource version: {} ({})", from, store_.compacted_revision().value_or(0))));

@@ -39,10 +39,22 @@ struct ListOptions {
   std::string resource_version;  // "", "0" or N
 };
 
-struct WatchEvent {
-  std::string type;  // ADDED, MODIFIED, DELETED, ERROR
-  Json object;
+// A stored object at one revision, decoded and encoded once however many watchers follow it.
+struct EncodedObject {
+  store::Revision revision = 0;
+  Json object;       // with metadata.resourceVersion
+  std::string json;  // object.dump()
 };
+
+struct WatchEvent {
+  std::string type;  // ADDED, MODIFIED, DELETED, ERROR, BOOKMARK
+  Json object;       // null when `encoded` carries the object
+  std::shared_ptr<const EncodedObject> encoded;
+  const Json& object_ref() const { return encoded ? encoded->object : object; }
+};
+
+// The last few events' objects, shared by the watchers of a store (ObjectRegistry::watch).
+class WatchEncodingCache;
 
 class WatchStream {
  public:
@@ -115,6 +127,7 @@ class ObjectRegistry {
   std::atomic<std::int64_t> event_ttl_seconds_{3600};
   std::atomic<std::int64_t> next_event_sweep_{0};
   const ServiceAllocators* allocators_;
+  std::shared_ptr<WatchEncodingCache> watch_cache_;
 };
 
 std::string storage_prefix(const ResourceInfo& r, const std::string& ns);

@@ -24,7 +24,7 @@ bool terminating(const PodInfo& p) { return p.pod->metadata.deletion_timestamp.h
 }  // namespace
 
 FilterResult filter_node_unschedulable(const PodInfo& pod, const NodeInfo& node) {
-  if (!node.node->unschedulable) return FilterResult::success();
+  if (!node.unschedulable) return FilterResult::success();
   // A pod tolerating the unschedulable taint may go to a cordoned node (DaemonSets do).
   const api::Taint taint{"node.kubernetes.io/unschedulable", "", "NoSchedule", ""};
   if (tolerated(pod.tolerations, taint)) return FilterResult::success();
@@ -37,6 +37,7 @@ FilterResult filter_node_name(const PodInfo& pod, const NodeInfo& node) {
 }
 
 FilterResult filter_taint_toleration(const PodInfo& pod, const NodeInfo& node) {
+  if (!node.tainted) return FilterResult::success();
   for (const auto& taint : node.node->taints) {
     if (taint.effect != "NoSchedule" && taint.effect != "NoExecute") continue;
     if (!tolerated(pod.tolerations, taint))

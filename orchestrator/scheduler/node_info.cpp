@@ -7,6 +7,8 @@ namespace switchyard::scheduler {
 void NodeInfo::set_node(std::shared_ptr<const api::Node> n) {
   node = std::move(n);
   allocatable = parse_allocatable(node->allocatable);
+  unschedulable = node->unschedulable;
+  tainted = !node->taints.empty();
 }
 
 void NodeInfo::add_pod(PodInfoPtr pod) {

@@ -18,6 +18,10 @@ struct NodeInfo {
   std::vector<PodInfoPtr> pods;
   std::size_t pods_with_affinity = 0;  // how many of `pods` carry pod (anti-)affinity terms
   std::vector<HostPort> used_ports;
+  // Copied from the Node by set_node: the filters read them for every node of every cycle, and
+  // the Node itself is a cache miss away.
+  bool unschedulable = false;
+  bool tainted = false;  // any taints at all
 
   const std::string& name() const { return node->metadata.name; }
   const api::StringMap& labels() const { return node->metadata.labels; }

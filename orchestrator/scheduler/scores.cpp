@@ -34,6 +34,7 @@ std::int64_t score_balanced_allocation(const PodInfo& pod, const NodeInfo& node)
 
 std::int64_t score_taint_toleration(const PodInfo& pod, const NodeInfo& node) {
   std::int64_t untolerated = 0;
+  if (!node.tainted) return 0;
   for (const auto& taint : node.node->taints) {
     if (taint.effect != "PreferNoSchedule") continue;
     const bool ok = std::any_of(pod.tolerations.begin(), pod.tolerations.end(), [&](const Toleration& t) {
