@@ -27,6 +27,7 @@
 #include "orchestrator/controllers/daemonset_controller.h"
 #include "orchestrator/controllers/cronjob_controller.h"
 #include "orchestrator/controllers/statefulset_controller.h"
+#include "orchestrator/controllers/token_cleaner.h"
 #include "orchestrator/controllers/endpointslice_controller.h"
 #include "orchestrator/scheduler/scheduler.h"
 #include "orchestrator/controllers/replicaset_controller.h"
@@ -180,6 +181,7 @@ struct ControlPlane::Parts {
   std::unique_ptr<controllers::LoadBalancerIpamController> lb_ipam;
   std::unique_ptr<controllers::ServiceAccountController> service_accounts;
   std::unique_ptr<controllers::RootCaPublisher> root_ca;
+  std::unique_ptr<controllers::TokenCleaner> token_cleaner;
   std::unique_ptr<controllers::PersistentVolumeController> persistent_volumes;
   std::unique_ptr<controllers::NodeLifecycleController> node_lifecycle;
   std::unique_ptr<controllers::NodeIpamController> node_ipam;
@@ -245,6 +247,7 @@ void ControlPlane::stop() {
   if (parts_->lb_ipam) parts_->lb_ipam->stop();
   if (parts_->service_accounts) parts_->service_accounts->stop();
   if (parts_->root_ca) parts_->root_ca->stop();
+  if (parts_->token_cleaner) parts_->token_cleaner->stop();
   if (parts_->persistent_volumes) parts_->persistent_volumes->stop();
   if (parts_->node_lifecycle) parts_->node_lifecycle->stop();
   if (parts_->node_ipam) parts_->node_ipam->stop();
@@ -398,6 +401,10 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   if (!self.ca_pem.empty()) {
     parts->root_ca = std::make_unique<controllers::RootCaPublisher>(*parts->informers, self, self.ca_pem);
     parts->root_ca->start();
+  }
+  if (o.enable_token_cleaner) {
+    parts->token_cleaner = std::make_unique<controllers::TokenCleaner>(*parts->informers, self);
+    parts->token_cleaner->start();
   }
   parts->persistent_volumes = std::make_unique<controllers::PersistentVolumeController>(*parts->informers, self);
   parts->persistent_volumes->start();

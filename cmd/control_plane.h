@@ -39,6 +39,9 @@ struct ControlPlaneOptions {
   // kube-apiserver's --enable-bootstrap-token-auth: bearer tokens <id>.<secret> from the
   // kube-system bootstrap-token-<id> Secrets (off by default there, on under `up`).
   bool enable_bootstrap_token_auth = false;
+  // kube-controller-manager's tokencleaner (off by default there too, on under `up`): expired
+  // bootstrap-token Secrets are deleted.
+  bool enable_token_cleaner = false;
   bool plain_http = false;
   int compaction_interval_seconds = 300;
   int allocation_repair_interval_seconds = 180;  // kube-apiserver repairs its allocations every 3 minutes

@@ -3,7 +3,8 @@
 // bootstrap.kubernetes.io/token makes `<id>.<secret>` the user system:bootstrap:<id> (kubectl auth
 // whoami), in system:bootstrappers and its extra groups, which RBAC binds like any group. An
 // expired token, a wrong secret, a Secret without usage-bootstrap-authentication, and any
-// bootstrap token on a server without the flag are 401.
+// bootstrap token on a server without the flag are 401. With --enable-token-cleaner, expired
+// bootstrap-token Secrets are deleted (kube-controller-manager's tokencleaner).
 #include <unistd.h>
 
 #include <chrono>
@@ -20,6 +21,7 @@ namespace {
 
 using switchyard::testing::ApiserverProcess;
 using switchyard::testing::run;
+using switchyard::testing::wait_until;
 using ::testing::HasSubstr;
 
 // RFC 3339 in UTC, `seconds` from now.
@@ -127,6 +129,39 @@ TEST_P(BootstrapTokenKubectl, WithoutTheFlagBootstrapTokensAreNotAccepted) {
   auto refused = run(kubectl_ + " --kubeconfig /dev/null --server " + url + " --certificate-authority " +
                      (plain.dir() / "data" / "pki" / "ca.crt").string() + " --token " + token("noflag") + " auth whoami");
   EXPECT_THAT(refused.output, HasSubstr("error: You must be logged in to the server (Unauthorized)"));
+}
+
+TEST_P(BootstrapTokenKubectl, TheTokenCleanerDeletesExpiredBootstrapTokenSecrets) {
+  ApiserverProcess cleaning(SWITCHYARD_BINARY, "bootstrap-clean-" + GetParam(),
+                            {"--enable-bootstrap-token-auth", "--enable-token-cleaner"});
+  ASSERT_TRUE(cleaning.wait_ready(kubectl_)) << cleaning.log();
+  const auto k = [&](const std::string& args) { return cleaning.run_kubectl(kubectl_, args); };
+  const auto secret = [&](const std::string& id, const std::string& type, const std::string& extra) {
+    const std::string file =
+        cleaning.file(id + ".yaml", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: bootstrap-token-" + id +
+                                        "\n  namespace: kube-system\ntype: " + type + "\nstringData:\n  token-id: " + id +
+                                        "\n  token-secret: 0123456789abcdef\n  usage-bootstrap-authentication: \"true\"\n" + extra);
+    auto made = k("create -f " + file);
+    EXPECT_EQ(made.exit_code, 0) << made.output;
+  };
+  const auto exists = [&](const std::string& id) {
+    return k("get secret -n kube-system bootstrap-token-" + id + " -o name").output == "secret/bootstrap-token-" + id + "\n";
+  };
+  secret("old001", "bootstrap.kubernetes.io/token", "  expiration: \"2020-01-01T00:00:00Z\"\n");
+  secret("soon01", "bootstrap.kubernetes.io/token", "  expiration: \"" + rfc3339_from_now(15) + "\"\n");
+  secret("never1", "bootstrap.kubernetes.io/token", "");
+  secret("opaque", "Opaque", "  expiration: \"2020-01-01T00:00:00Z\"\n");  // not a bootstrap token: left alone
+  EXPECT_TRUE(wait_until(10, [&] { return !exists("old001"); })) << cleaning.log();
+  // The one expiring soon works until it expires, then is deleted too.
+  const std::string url = k("config view -o jsonpath='{.clusters[0].cluster.server}'").output;
+  const std::string soon = kubectl_ + " --kubeconfig /dev/null --server " + url + " --certificate-authority " +
+                           (cleaning.dir() / "data" / "pki" / "ca.crt").string() + " --token soon01.0123456789abcdef auth whoami";
+  EXPECT_THAT(run(soon).output, HasSubstr("system:bootstrap:soon01"));
+  EXPECT_TRUE(exists("soon01"));
+  EXPECT_TRUE(wait_until(30, [&] { return !exists("soon01"); })) << cleaning.log();
+  EXPECT_THAT(run(soon).output, HasSubstr("error: You must be logged in to the server (Unauthorized)"));
+  EXPECT_TRUE(exists("never1"));
+  EXPECT_TRUE(exists("opaque"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Versions, BootstrapTokenKubectl, ::testing::Values("1.27", "1.33"),

@@ -29,8 +29,6 @@ struct BootstrapToken {
 std::optional<BootstrapToken> parse_bootstrap_token(std::string_view token);
 // An auth-extra-groups entry upstream accepts.
 bool valid_bootstrap_group(std::string_view group);
-// Go's time.Parse(time.RFC3339, s) as seconds since the epoch; nullopt when it does not parse.
-std::optional<long long> parse_rfc3339_seconds(std::string_view s);
 // A Secret's data value, decoded ("" when absent or not base64).
 std::string secret_data(const Json& secret, const std::string& key);
 // Whether a bootstrap-token Secret has expired at `now` (no expiration: never; unparseable: yes),

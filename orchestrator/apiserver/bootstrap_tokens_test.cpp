@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "orchestrator/api/protobuf_values.h"
+#include "orchestrator/api/rfc3339.h"
 #include "orchestrator/apiserver/resources.h"
 #include "orchestrator/store/sqlite_store.h"
 #include "orchestrator/store/store_test_support.h"
@@ -38,13 +39,13 @@ TEST(BootstrapTokenFormat, ExtraGroupsMustBeUnderSystemBootstrappers) {
 }
 
 TEST(BootstrapTokenFormat, Rfc3339AsGoParsesIt) {
-  EXPECT_EQ(parse_rfc3339_seconds("1970-01-01T00:00:00Z"), 0);
-  EXPECT_EQ(parse_rfc3339_seconds("2017-03-10T03:22:11-08:00"), parse_rfc3339_seconds("2017-03-10T11:22:11Z"));
-  EXPECT_EQ(parse_rfc3339_seconds("2017-03-10T11:22:11.999Z"), parse_rfc3339_seconds("2017-03-10T11:22:11Z"));
-  EXPECT_EQ(parse_rfc3339_seconds("2024-02-29T00:00:00+01:00"), 1709161200);
+  EXPECT_EQ(api::parse_rfc3339_seconds("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(api::parse_rfc3339_seconds("2017-03-10T03:22:11-08:00"), api::parse_rfc3339_seconds("2017-03-10T11:22:11Z"));
+  EXPECT_EQ(api::parse_rfc3339_seconds("2017-03-10T11:22:11.999Z"), api::parse_rfc3339_seconds("2017-03-10T11:22:11Z"));
+  EXPECT_EQ(api::parse_rfc3339_seconds("2024-02-29T00:00:00+01:00"), 1709161200);
   for (const char* bad : {"", "2017-03-10", "2017-03-10T11:22:11", "2017-03-10 11:22:11Z", "2017-13-10T11:22:11Z", "2023-02-29T00:00:00Z",
                           "2017-03-10T11:22:11Zjunk", "2017-03-10T11:22:11+0800", "tomorrow"})
-    EXPECT_FALSE(parse_rfc3339_seconds(bad)) << bad;
+    EXPECT_FALSE(api::parse_rfc3339_seconds(bad)) << bad;
 }
 
 constexpr long long kNow = 1700000000;  // 2023-11-14T22:13:20Z
