@@ -156,7 +156,7 @@ std::string ApiHandler::event_line(const WatchRequest& w, const WatchEvent& e) c
   }
   Json object = e.object;
   if (w.as_table && e.type != "ERROR" && e.type != "BOOKMARK") object = to_table(*w.resource, e.object, false);
-  return Json{{"type", e.type}, {"object", object}}.dump() + "\n";
+  return Json{{"type", e.type}, {"object", object}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 HttpResponse ApiHandler::handle(const HttpRequest& req, std::optional<WatchRequest>& watch) {

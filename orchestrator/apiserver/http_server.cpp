@@ -28,7 +28,9 @@ http::Response to_http(HttpResponse out) {
   return res;
 }
 
-http::Response to_http(const ApiError& e) { return http::Response{e.code, "application/json", e.status.dump()}; }
+http::Response to_http(const ApiError& e) {
+  return http::Response{e.code, "application/json", e.status.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+}
 
 }  // namespace
 
