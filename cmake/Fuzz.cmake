@@ -36,3 +36,4 @@ switchyard_fuzz_test(manifest_fuzz ${CMAKE_SOURCE_DIR}/orchestrator/api/testdata
 switchyard_fuzz_test(protobuf_fuzz ${CMAKE_SOURCE_DIR}/orchestrator/api/testdata/protobuf)
 switchyard_fuzz_test(dns_query_fuzz ${CMAKE_SOURCE_DIR}/dns/testdata)
 switchyard_fuzz_test(patch_fuzz ${CMAKE_SOURCE_DIR}/orchestrator/apiserver/testdata/patch)
+switchyard_fuzz_test(api_request_fuzz ${CMAKE_SOURCE_DIR}/orchestrator/apiserver/testdata/api_request)

@@ -60,6 +60,10 @@ void register_apiserver(CLI::App& app, std::function<int()>& run) {
   sub->add_option("--tls-private-key-file", o->tls_key, "serving key (PEM); default: DIR/pki/apiserver.key");
   sub->add_option("--token-file", o->token_file, "file holding the admin bearer token; default: DIR/admin.token");
   sub->add_option("--token-auth-file", o->token_auth_file, "static bearer tokens, one CSV line each: token,user,uid,\"group1,group2\"");
+  sub->add_flag("--enable-bootstrap-token-auth", o->enable_bootstrap_token_auth,
+                "accept bootstrap tokens (<id>.<secret>) from kube-system's bootstrap.kubernetes.io/token Secrets");
+  sub->add_flag("--enable-token-cleaner", o->enable_token_cleaner,
+                "run kube-controller-manager's tokencleaner: delete bootstrap-token Secrets once their expiration has passed");
   sub->add_option("--client-ca-file", o->client_ca_file,
                   "accept client certificates signed by this CA (CN: user, O: groups); default: DIR/pki/ca.crt");
   sub->add_option("--kubelet-client-certificate", o->kubelet_client_cert,

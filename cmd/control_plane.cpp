@@ -14,6 +14,7 @@
 #include "orchestrator/apiserver/admission.h"
 #include "orchestrator/apiserver/allocation_repair.h"
 #include "orchestrator/apiserver/allocators.h"
+#include "orchestrator/apiserver/bootstrap_tokens.h"
 #include "orchestrator/apiserver/http_server.h"
 #include "orchestrator/apiserver/jwt.h"
 #include "orchestrator/apiserver/service_account_tokens.h"
@@ -149,7 +150,8 @@ ControllerManagerOptions controller_manager_options(const ControlPlaneOptions& o
           .cluster_cidrs = o.cluster_cidrs,
           .node_cidr_mask_size = o.node_cidr_mask_size,
           .node_cidr_mask_size_ipv4 = o.node_cidr_mask_size_ipv4,
-          .node_cidr_mask_size_ipv6 = o.node_cidr_mask_size_ipv6};
+          .node_cidr_mask_size_ipv6 = o.node_cidr_mask_size_ipv6,
+          .enable_token_cleaner = o.enable_token_cleaner};
 }
 
 struct ControlPlane::Parts {
@@ -310,6 +312,11 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   apiserver::HttpServerOptions server_options{o.listen, o.plain_http ? "" : cert, o.plain_http ? "" : key};
   if (!o.token_auth_file.empty())
     if (auto ok = parts->handler->access().authenticator().load_token_file(o.token_auth_file); !ok) return fail(ok.error());
+  if (o.enable_bootstrap_token_auth) {
+    auto bootstrap = std::make_shared<apiserver::BootstrapTokenAuthenticator>(*parts->registry);
+    parts->handler->access().authenticator().add_token_authenticator(
+        [bootstrap](std::string_view token) { return bootstrap->authenticate(token); });
+  }
   if (!o.component_tokens.empty())
     if (auto ok = parts->handler->access().authenticator().add_tokens(o.component_tokens, "component tokens"); !ok) return fail(ok.error());
   if (const std::string client_ca = !o.client_ca_file.empty() ? o.client_ca_file

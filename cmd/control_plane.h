@@ -37,6 +37,12 @@ struct ControlPlaneOptions {
   // Tokens of the components started beside the API server (`up`'s kubelet and agent), in the
   // --token-auth-file CSV format; held in memory only, made anew on every start.
   std::string component_tokens;
+  // kube-apiserver's --enable-bootstrap-token-auth: bearer tokens <id>.<secret> from the
+  // kube-system bootstrap-token-<id> Secrets (off by default there, on under `up`).
+  bool enable_bootstrap_token_auth = false;
+  // kube-controller-manager's tokencleaner (off by default there too, on under `up`): expired
+  // bootstrap-token Secrets are deleted.
+  bool enable_token_cleaner = false;
   bool plain_http = false;
   int compaction_interval_seconds = 300;
   int allocation_repair_interval_seconds = 180;  // kube-apiserver repairs its allocations every 3 minutes

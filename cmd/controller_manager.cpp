@@ -17,6 +17,7 @@
 #include "orchestrator/controllers/persistent_volume_controller.h"
 #include "orchestrator/controllers/replicaset_controller.h"
 #include "orchestrator/controllers/root_ca_publisher.h"
+#include "orchestrator/controllers/token_cleaner.h"
 #include "orchestrator/controllers/service_account_controller.h"
 #include "orchestrator/controllers/statefulset_controller.h"
 
@@ -44,6 +45,7 @@ struct ControllerManager::Parts {
   std::unique_ptr<controllers::LoadBalancerIpamController> lb_ipam;
   std::unique_ptr<controllers::ServiceAccountController> service_accounts;
   std::unique_ptr<controllers::RootCaPublisher> root_ca;
+  std::unique_ptr<controllers::TokenCleaner> token_cleaner;
   std::unique_ptr<controllers::PersistentVolumeController> persistent_volumes;
   std::unique_ptr<controllers::NodeLifecycleController> node_lifecycle;
   std::unique_ptr<controllers::NodeIpamController> node_ipam;
@@ -83,6 +85,7 @@ void ControllerManager::stop() {
   if (p.lb_ipam) p.lb_ipam->stop();
   if (p.service_accounts) p.service_accounts->stop();
   if (p.root_ca) p.root_ca->stop();
+  if (p.token_cleaner) p.token_cleaner->stop();
   if (p.persistent_volumes) p.persistent_volumes->stop();
   if (p.node_lifecycle) p.node_lifecycle->stop();
   if (p.node_ipam) p.node_ipam->stop();
@@ -135,6 +138,10 @@ Result<std::unique_ptr<ControllerManager>> ControllerManager::start(client::Shar
     if (!made) return fail(with_context(made.error(), "node IPAM"));
     p.node_ipam = std::move(*made);
     p.node_ipam->start();
+  }
+  if (o.enable_token_cleaner) {
+    p.token_cleaner = std::make_unique<controllers::TokenCleaner>(informers, self);
+    p.token_cleaner->start();
   }
   p.disruption = std::make_unique<controllers::DisruptionController>(informers, self);
   p.disruption->start();

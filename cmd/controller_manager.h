@@ -24,6 +24,9 @@ struct ControllerManagerOptions {
   bool allocate_node_cidrs = false;
   std::vector<std::string> cluster_cidrs;
   int node_cidr_mask_size = 0, node_cidr_mask_size_ipv4 = 0, node_cidr_mask_size_ipv6 = 0;
+  // kube-controller-manager's tokencleaner (off by default there too, on under `up`): expired
+  // bootstrap-token Secrets are deleted.
+  bool enable_token_cleaner = false;
 };
 
 class ControllerManager {

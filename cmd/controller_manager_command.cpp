@@ -70,6 +70,7 @@ void register_controller_manager(CLI::App& app, std::function<int()>& run) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   sub->add_flag("--allocate-node-cidrs", o->manager.allocate_node_cidrs, "give every Node a spec.podCIDR from --cluster-cidr");
+  sub->add_flag("--enable-token-cleaner", o->manager.enable_token_cleaner, "delete expired bootstrap-token Secrets (the tokencleaner)");
   sub->add_option("--cluster-cidr", o->manager.cluster_cidrs, "the pods' CIDR range: one, or one IPv4 and one IPv6 (dual-stack)")
       ->delimiter(',');
   sub->add_option("--node-cidr-mask-size", o->manager.node_cidr_mask_size,

@@ -192,6 +192,9 @@ int run_up(UpOptions o) {
     std::cerr << "error: " << (kubelet_token ? agent_token.error() : kubelet_token.error()).message << "\n";
     return 1;
   }
+  // As kubeadm's clusters: nodes that join present a bootstrap token.
+  o.control_plane.enable_bootstrap_token_auth = true;
+  o.control_plane.enable_token_cleaner = true;
   o.control_plane.component_tokens =
       fmt::format("{},system:node:{},,\"system:nodes\"\n{},system:switchyard-agent,,\n", *kubelet_token, o.node_name, *agent_token);
   auto plane = ControlPlane::start(o.control_plane);

@@ -159,11 +159,11 @@ std::string ApiHandler::event_line(const WatchRequest& w, const WatchEvent& e) c
   // shared by every watcher of the event.
   std::string line = "{\"object\":";
   if (table)
-    line += to_table(*w.resource, e.object_ref(), false).dump();
+    line += to_table(*w.resource, e.object_ref(), false).dump(-1, ' ', false, Json::error_handler_t::replace);
   else if (e.encoded)
     line += e.encoded->json;
   else
-    line += e.object.dump();
+    line += e.object.dump(-1, ' ', false, Json::error_handler_t::replace);
   line += ",\"type\":";
   line += Json(e.type).dump();
   line += "}\n";

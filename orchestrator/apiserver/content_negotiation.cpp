@@ -84,11 +84,11 @@ EncodedBody encode_body(int code, const nlohmann::json& document, const Accepted
       if (bytes) return {code, std::string(api::protobuf::kMediaType), std::move(*bytes)};
       continue;  // no protobuf form for this kind: the next accepted type, as upstream does
     }
-    return {code, "application/json", document.dump()};
+    return {code, "application/json", document.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
   }
   // Nothing the client accepts can carry this answer.
   const ApiError e = not_acceptable();
-  return {e.code, "application/json", e.status.dump()};
+  return {e.code, "application/json", e.status.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
 }
 
 }  // namespace switchyard::apiserver

@@ -28,9 +28,13 @@ http::Response to_http(HttpResponse out) {
   return res;
 }
 
-http::Response to_http(const ApiError& e) { return http::Response{e.code, "application/json", e.status.dump()}; }
+http::Response to_http(const ApiError& e) {
+  return http::Response{e.code, "application/json", e.status.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+}
 
-HttpRequest to_api(const http::Request& r) {
+}  // namespace
+
+HttpRequest to_api_request(const http::Request& r) {
   HttpRequest out{
       r.method, r.target, std::string(r.header("content-type")), std::string(r.header("accept")), std::string(r.header("authorization")),
       r.body};
@@ -43,6 +47,8 @@ HttpRequest to_api(const http::Request& r) {
   }
   return out;
 }
+
+namespace {
 
 bool is_health_path(std::string_view path) { return path == "/healthz" || path == "/readyz" || path == "/livez"; }
 
@@ -144,6 +150,16 @@ http::Response error_response(int status, const std::string& message) {
 
 }  // namespace
 
+std::optional<http::Response> check_request_head(const ApiHandler& handler, const http::RequestHead& head) {
+  if (is_health_path(head.path())) return std::nullopt;
+  HttpRequest probe;
+  probe.authorization = std::string(head.header("authorization"));
+  probe.client_certificate_cn = head.client_certificate_cn;
+  probe.client_certificate_organizations = head.client_certificate_organizations;
+  if (handler.authorized(probe)) return std::nullopt;
+  return to_http(unauthorized());
+}
+
 http::HttpServerOptions api_transport_defaults() {
   http::HttpServerOptions o;
   o.io_threads = 2;
@@ -167,19 +183,11 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(ApiHandler& handler, HttpS
   o.max_body_bytes = std::min(o.max_body_bytes, kMaxRequestBodyBytes);
   // Who is asking is known from the head: an unauthenticated client is answered before it can
   // make the server read (and hold) a body.
-  o.check_head = [&handler](const http::RequestHead& head) -> std::optional<http::Response> {
-    if (is_health_path(head.path())) return std::nullopt;
-    HttpRequest probe;
-    probe.authorization = std::string(head.header("authorization"));
-    probe.client_certificate_cn = head.client_certificate_cn;
-    probe.client_certificate_organizations = head.client_certificate_organizations;
-    if (handler.authorized(probe)) return std::nullopt;
-    return to_http(unauthorized());
-  };
+  o.check_head = [&handler](const http::RequestHead& head) { return check_request_head(handler, head); };
   o.error_response = error_response;
   auto server = http::HttpServer::start(std::move(o), [&handler, kubelet = options.kubelet_client](http::Request& r) -> http::Response {
     // Authenticated in check_head like every request; answered by the node's kubelet.
-    const HttpRequest request = to_api(r);
+    const HttpRequest request = to_api_request(r);
     if (is_pod_proxy_path(r.path())) {
       if (auto user = handler.admit(request); !user) return to_http(user.error());
       return proxy_pod_subresource(handler.registry(), kubelet, r);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "orchestrator/apiserver/api_handler.h"
@@ -26,6 +27,11 @@ struct HttpServerOptions {
   // set by start() from the above and the handler.
   http::HttpServerOptions transport = api_transport_defaults();
 };
+
+// The steps of a request before and through the handler, for the server and its fuzz target:
+// the check on the head (401 before any body is read), and the request as the handler sees it.
+std::optional<http::Response> check_request_head(const ApiHandler& handler, const http::RequestHead& head);
+HttpRequest to_api_request(const http::Request& r);
 
 class HttpServer {
  public:

@@ -30,7 +30,7 @@ Result<> ensure(ObjectRegistry& registry, const ResourceInfo& r, const Json& des
     updated[f] = desired.at(f);
   }
   for (const auto& [k, v] : desired["metadata"]["labels"].items()) {
-    if (updated["metadata"]["labels"].value(k, "") != v) same = false;
+    if (Json(updated["metadata"]["labels"].value(k, "")) != v) same = false;
     updated["metadata"]["labels"][k] = v;
   }
   if (same) return {};

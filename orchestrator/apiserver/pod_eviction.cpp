@@ -68,7 +68,7 @@ void set_disruption_allowed_condition(Json& status) {
                  {"lastTransitionTime", now_rfc3339()}};
   for (auto& c : conditions)
     if (c.value("type", "") == "DisruptionAllowed") {
-      if (c.value("status", "") == wanted["status"]) wanted["lastTransitionTime"] = c.value("lastTransitionTime", now_rfc3339());
+      if (Json(c.value("status", "")) == wanted["status"]) wanted["lastTransitionTime"] = c.value("lastTransitionTime", now_rfc3339());
       c = wanted;
       return;
     }

@@ -29,17 +29,23 @@ Json meta(const std::string& name, Json labels = Json::object()) {
   return {{"name", name}, {"labels", labels}, {"annotations", {{"rbac.authorization.kubernetes.io/autoupdate", "true"}}}};
 }
 
-Json cluster_role(const std::string& name, Json rules, Json labels = Json::object()) {
+// The rules as an initializer list: a one-rule `{rule(...)}` passed as a Json would be that rule
+// itself under clang (a one-element brace list of a Json copies it), an array under GCC.
+Json cluster_role(const std::string& name, std::initializer_list<Json> rules, Json labels = Json::object()) {
+  Json list = Json::array();
+  for (const auto& r : rules) list.push_back(r);
   return {{"apiVersion", "rbac.authorization.k8s.io/v1"},
           {"kind", "ClusterRole"},
           {"metadata", meta(name, std::move(labels))},
-          {"rules", std::move(rules)}};
+          {"rules", std::move(list)}};
 }
 
 // A ClusterRole whose rules are those of the roles labelled rbac.authorization.k8s.io/aggregate-to-<to>.
 Json aggregated(const std::string& name, const std::string& to, Json labels = Json::object()) {
-  Json role = cluster_role(name, Json::array(), std::move(labels));
-  role["aggregationRule"] = {{"clusterRoleSelectors", {{{"matchLabels", {{"rbac.authorization.k8s.io/aggregate-to-" + to, "true"}}}}}}};
+  Json role = cluster_role(name, {}, std::move(labels));
+  Json selectors = Json::array();
+  selectors.push_back({{"matchLabels", {{"rbac.authorization.k8s.io/aggregate-to-" + to, "true"}}}});
+  role["aggregationRule"] = {{"clusterRoleSelectors", selectors}};
   return role;
 }
 

@@ -1,7 +1,9 @@
 // RBAC end to end: real kubectl (1.27 and 1.33) against a real `switchyard apiserver` with a
-// --token-auth-file user and a user from a client certificate signed by the data directory's CA.
-// Each may do exactly what its bindings grant, gets kube-apiserver's 403 text otherwise;
-// --as/--as-group from the admin, and `kubectl auth can-i` answer as the bindings say.
+// --token-auth-file user, a user from a client certificate signed by the data directory's CA
+// (made with openssl here), a ServiceAccount's token from `kubectl create token`, and users and
+// groups impersonated with --as/--as-group. Each may do exactly what its bindings grant and gets
+// kube-apiserver's 403 text otherwise; `kubectl auth can-i` and `can-i --list` answer as the
+// bindings say.
 #include <unistd.h>
 
 #include <filesystem>
@@ -18,6 +20,28 @@ namespace {
 using switchyard::testing::ApiserverProcess;
 using switchyard::testing::run;
 using ::testing::HasSubstr;
+using ::testing::Not;
+
+// kubectl's can-i --list table with each run of spaces squeezed to one, so that rows compare
+// without depending on column widths: "pods [] [] [get list watch]".
+std::string squeezed(const std::string& table) {
+  std::string out;
+  for (char c : table)
+    if (c != ' ' || out.empty() || out.back() != ' ') out += c;
+  return out;
+}
+
+// What every authenticated user may do (system:basic-user, system:discovery and
+// system:public-info-viewer), as kube-apiserver's can-i --list shows it: its resource rows, and
+// its non-resource rows (each health path twice, from two roles, as upstream prints them).
+constexpr const char* kEveryonesResourceRows =
+    "selfsubjectreviews.authentication.k8s.io [] [] [create]\n"
+    "selfsubjectaccessreviews.authorization.k8s.io [] [] [create]\n"
+    "selfsubjectrulesreviews.authorization.k8s.io [] [] [create]\n";
+constexpr const char* kEveryonesNonResourceRows =
+    " [/api/*] [] [get]\n [/api] [] [get]\n [/apis/*] [] [get]\n [/apis] [] [get]\n [/healthz] [] [get]\n [/healthz] [] [get]\n"
+    " [/livez] [] [get]\n [/livez] [] [get]\n [/openapi/*] [] [get]\n [/openapi] [] [get]\n [/readyz] [] [get]\n"
+    " [/readyz] [] [get]\n [/version/] [] [get]\n [/version/] [] [get]\n [/version] [] [get]\n [/version] [] [get]\n";
 
 class RbacKubectl : public ::testing::TestWithParam<std::string> {
  protected:
@@ -123,6 +147,10 @@ TEST_P(RbacKubectl, ClientCertificateUserIsItsCommonNameInItsOrganizations) {
                                     "the cluster scope"));
   EXPECT_EQ(as_user(cert, "auth can-i list nodes -A").output, "yes\n");
   EXPECT_EQ(as_user(cert, "auth can-i list pods").output, "no\n");
+  // can-i --list: exactly what everyone may, plus the node-reader rule.
+  EXPECT_EQ(squeezed(as_user(cert, "auth can-i --list").output), std::string("Resources Non-Resource URLs Resource Names Verbs\n") +
+                                                                     kEveryonesResourceRows + "nodes [] [] [get list]\n" +
+                                                                     kEveryonesNonResourceRows);
   // An unknown token is 401 whatever it asks.
   auto stranger = as_user("--kubeconfig " + server_->kubeconfig() + " --token nobody", "get ns");
   EXPECT_THAT(stranger.output, HasSubstr("error: You must be logged in to the server (Unauthorized)"));
@@ -139,6 +167,14 @@ TEST_P(RbacKubectl, AdminImpersonatesUsersAndGroups) {
   EXPECT_EQ(admin("auth can-i create services -n imp --as x").output, "yes\n");
   EXPECT_EQ(admin("auth can-i create roles -n imp --as x").output, "no\n");  // edit, not admin
   EXPECT_EQ(admin("auth can-i list pods -n default --as x").output, "no\n");
+  // can-i --list as x: edit's rules in imp (kubectl compacts them per resource), nothing in default.
+  const std::string x_rules = squeezed(admin("auth can-i --list -n imp --as x").output);
+  EXPECT_THAT(x_rules, HasSubstr("\npods [] [] [create delete deletecollection patch update get list watch]\n"));
+  EXPECT_THAT(x_rules, HasSubstr("\ndeployments.apps [] [] [create delete deletecollection patch update get list watch]\n"));
+  EXPECT_THAT(x_rules, HasSubstr("\npods/log [] [] [get list watch]\n"));
+  EXPECT_THAT(x_rules, Not(HasSubstr("roles.rbac.authorization.k8s.io")));
+  EXPECT_EQ(squeezed(admin("auth can-i --list -n default --as x").output),
+            std::string("Resources Non-Resource URLs Resource Names Verbs\n") + kEveryonesResourceRows + kEveryonesNonResourceRows);
   auto made = admin("create service clusterip web -n imp --tcp=80 --as x");
   EXPECT_EQ(made.exit_code, 0) << made.output;
   EXPECT_EQ(made.output, "service/web created\n");
@@ -148,6 +184,11 @@ TEST_P(RbacKubectl, AdminImpersonatesUsersAndGroups) {
   EXPECT_EQ(admin("auth can-i delete nodes -A --as y --as-group ops").output, "yes\n");
   auto nodes = admin("get nodes --as y --as-group ops");
   EXPECT_EQ(nodes.exit_code, 0) << nodes.output;
+  EXPECT_THAT(squeezed(admin("auth can-i --list --as y --as-group ops").output),
+              ::testing::StartsWith("Resources Non-Resource URLs Resource Names Verbs\n*.* [] [] [*]\n [*] [] [*]\n"));
+  // Without the group, y is 403 with its own name in the text.
+  EXPECT_THAT(admin("get pods -n imp --as y").output,
+              HasSubstr("pods is forbidden: User \"y\" cannot list resource \"pods\" in API group \"\" in the namespace \"imp\""));
   // Impersonation needs the impersonate verb: a user without it is refused.
   auto refused = as_user(alice(), "get pods -n imp --as admin");
   EXPECT_THAT(refused.output, HasSubstr("users \"admin\" is forbidden: User \"alice\" cannot impersonate resource \"users\" in API group "
@@ -158,6 +199,47 @@ TEST_P(RbacKubectl, AdminImpersonatesUsersAndGroups) {
             "clusterrole.rbac.authorization.k8s.io/cluster-admin\nclusterrole.rbac.authorization.k8s.io/view\n"
             "clusterrole.rbac.authorization.k8s.io/edit\nclusterrole.rbac.authorization.k8s.io/admin\n"
             "clusterrole.rbac.authorization.k8s.io/system:kube-scheduler\n");
+}
+
+// A ServiceAccount's token from `kubectl create token` (TokenRequest) speaks for
+// system:serviceaccount:NS:NAME, which RoleBindings name with --serviceaccount.
+TEST_P(RbacKubectl, ServiceAccountTokenGetsWhatItsRoleBindingGrants) {
+  ASSERT_EQ(admin("create namespace robots").exit_code, 0);
+  ASSERT_EQ(admin("create serviceaccount robot -n robots").output, "serviceaccount/robot created\n");
+  auto token = admin("create token robot -n robots");
+  ASSERT_EQ(token.exit_code, 0) << token.output;
+  while (!token.output.empty() && token.output.back() == '\n') token.output.pop_back();
+  const std::string robot = "--kubeconfig /dev/null --server " + admin("config view -o jsonpath='{.clusters[0].cluster.server}'").output +
+                            " --certificate-authority " + (server_->dir() / "data" / "pki" / "ca.crt").string() + " --token " +
+                            token.output;
+  const std::string who = "User \"system:serviceaccount:robots:robot\"";
+  auto denied = as_user(robot, "get pods -n robots");
+  EXPECT_NE(denied.exit_code, 0);
+  EXPECT_THAT(denied.output, HasSubstr("Error from server (Forbidden): pods is forbidden: " + who +
+                                       " cannot list resource \"pods\" in API group \"\" in the namespace \"robots\""));
+  ASSERT_EQ(admin("create role pod-reader -n robots --verb=get,list,watch --resource=pods").exit_code, 0);
+  ASSERT_EQ(admin("create rolebinding robot-reads -n robots --role=pod-reader --serviceaccount=robots:robot").exit_code, 0);
+  auto listed = as_user(robot, "get pods -n robots");
+  EXPECT_EQ(listed.exit_code, 0) << listed.output;
+  EXPECT_THAT(listed.output, HasSubstr("No resources found in robots namespace."));
+  EXPECT_THAT(as_user(robot, "get pods -n default").output,
+              HasSubstr("pods is forbidden: " + who + " cannot list resource \"pods\" in API group \"\" in the namespace \"default\""));
+  EXPECT_THAT(as_user(robot, "create configmap c -n robots --from-literal=a=b").output,
+              HasSubstr("configmaps is forbidden: " + who +
+                        " cannot create resource \"configmaps\" in API group \"\" in the namespace \"robots\""));
+  EXPECT_THAT(as_user(robot, "delete serviceaccount robot -n robots").output,
+              HasSubstr("serviceaccounts \"robot\" is forbidden: " + who +
+                        " cannot delete resource \"serviceaccounts\" in API group \"\" in the namespace \"robots\""));
+  EXPECT_EQ(as_user(robot, "auth can-i watch pods -n robots").output, "yes\n");
+  EXPECT_EQ(as_user(robot, "auth can-i delete pods -n robots").output, "no\n");
+  // can-i --list is exactly everyone's rules plus the Role's, and only in its namespace.
+  const std::string header = "Resources Non-Resource URLs Resource Names Verbs\n";
+  EXPECT_EQ(squeezed(as_user(robot, "auth can-i --list -n robots").output),
+            header + kEveryonesResourceRows + "pods [] [] [get list watch]\n" + kEveryonesNonResourceRows);
+  EXPECT_EQ(squeezed(as_user(robot, "auth can-i --list -n default").output), header + kEveryonesResourceRows + kEveryonesNonResourceRows);
+  // The admin asking about the ServiceAccount with --as gets the same answers.
+  EXPECT_EQ(admin("auth can-i list pods -n robots --as system:serviceaccount:robots:robot").output, "yes\n");
+  EXPECT_EQ(admin("auth can-i list pods -n default --as system:serviceaccount:robots:robot").output, "no\n");
 }
 
 // A component asks whether one of its clients may do something: SubjectAccessReview (and the

@@ -13,7 +13,7 @@ std::shared_ptr<const EncodedObject> WatchEncodingCache::get(const std::string& 
   encoded->revision = revision;
   encoded->object = Json::parse(value);
   encoded->object["metadata"]["resourceVersion"] = std::to_string(revision);
-  encoded->json = encoded->object.dump();
+  encoded->json = encoded->object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   if (value.size() <= kMaxCachedBytes) {
     std::lock_guard lock(mu_);
     slot.key = key;

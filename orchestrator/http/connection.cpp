@@ -15,6 +15,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include "orchestrator/http/request_head_impl.h"
 #include "orchestrator/http/server_impl.h"
 #include "orchestrator/http/tunnel_impl.h"
 
@@ -170,13 +171,7 @@ class Connection final : public ConnectionBase, public std::enable_shared_from_t
     if (is_parse_error(ec)) return send_error(400, fmt::format("malformed HTTP request: {}", ec.message()));
     if (ec) return close_now();
     const auto& message = parser_->get();
-    head_ = RequestHead{};
-    head_.method = std::string(message.method_string());
-    head_.target = std::string(message.target());
-    head_.version = static_cast<int>(message.version());
-    for (const auto& field : message) head_.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    if (auto length = parser_->content_length()) head_.content_length = *length;
-    head_.chunked = parser_->chunked();
+    head_ = head_of(*parser_);
     head_.remote_address = remote_;
     head_.local_port = local_port_;
     head_.client_certificate_cn = client_cn_;
