@@ -4,6 +4,7 @@
 
 #include "orchestrator/apiserver/managed_fields.h"
 #include "orchestrator/apiserver/server_side_apply.h"
+#include "orchestrator/apiserver/update_managers.h"
 
 namespace switchyard::apiserver {
 namespace {
@@ -186,6 +187,21 @@ TEST(ManagedFields, FieldsV1RoundTripsAndRendersPaths) {
   EXPECT_TRUE(erase_managed(doc, {"f:spec", "f:ports", "k:{\"port\":80,\"protocol\":\"TCP\"}", "."}));
   EXPECT_EQ(doc, json::parse(R"({"spec":{"ports":[]}})"));
   EXPECT_FALSE(erase_managed(doc, {"f:spec", "f:nothing"}));
+}
+
+// The manager comes from the User-Agent's product (or ?fieldManager=), cut at 128 bytes: bytes
+// that are not UTF-8, or a character the cut splits, become U+FFFD (found by api_request_fuzz:
+// the stored object could not be written as JSON, a 500).
+TEST(FieldManager, FromTheUserAgentIsAlwaysValidUtf8) {
+  EXPECT_EQ(field_manager_of("", "kubectl/v1.33.0 (linux/amd64)"), "kubectl");
+  EXPECT_EQ(field_manager_of("helm", "kubectl/v1.33.0"), "helm");
+  EXPECT_EQ(field_manager_of("",
+                             "kube\xff\xfe"
+                             "ctl/v1"),
+            "kube\uFFFD\uFFFDctl");
+  const std::string cut = field_manager_of("", std::string(127, 'a') + "\u00e9");
+  EXPECT_EQ(cut, std::string(127, 'a') + "\uFFFD");
+  EXPECT_NO_THROW(json(cut).dump());
 }
 
 }  // namespace

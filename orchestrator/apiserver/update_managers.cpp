@@ -49,7 +49,10 @@ bool is_writers_entry(const json& e, const FieldWriter& w, const std::string& ap
 
 std::string field_manager_of(std::string_view field_manager_param, std::string_view user_agent) {
   std::string_view m = field_manager_param.empty() ? user_agent.substr(0, user_agent.find('/')) : field_manager_param;
-  return std::string(m.substr(0, 128));
+  // A header or query may carry bytes that are not UTF-8 (and the 128-byte cut may split a
+  // character): they become U+FFFD, as Go's JSON encoder writes them, so the stored object stays JSON.
+  const json name = std::string(m.substr(0, 128));
+  return json::parse(name.dump(-1, ' ', false, json::error_handler_t::replace)).get<std::string>();
 }
 
 void record_update(const json& old, json& updated, std::string_view kind, const FieldWriter& writer) {
