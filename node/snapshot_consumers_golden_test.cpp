@@ -224,7 +224,8 @@ void add_entries(std::string& out, const char* what, const Entries& entries) {
 // Everything the consumers produce for one service, as text.
 std::string describe(const endpoints::Snapshot& snapshot, const endpoints::ServiceInfo& svc, Answers& answers) {
   static const dns::ClusterZone plain(dns::ClusterZoneOptions{});
-  static const dns::ClusterZone pods(dns::ClusterZoneOptions{.pods = dns::PodRecords::Verified, .endpoint_pod_names = true});
+  // Insecure: the Snapshot carries no Pod objects, and `verified` answers only their addresses.
+  static const dns::ClusterZone pods(dns::ClusterZoneOptions{.pods = dns::PodRecords::Insecure, .endpoint_pod_names = true});
   std::string out;
   const std::string base = fmt::format("{}.{}.svc.cluster.local", svc.key.name, svc.key.namespace_);
   for (const auto* zone : {&plain, &pods}) {
