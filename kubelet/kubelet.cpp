@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "kubelet/pods/pod_config.h"
 #include "kubelet/pods/pod_events.h"
 #include "kubelet/pods/pod_status.h"
 #include "kubelet/pods/pod_sync.h"
@@ -66,8 +67,21 @@ Result<std::unique_ptr<Kubelet>> Kubelet::start(KubeletOptions options, client::
                                             [k = k.get()](const auto& pod, bool) { k->on_pod(pod, true); }, nullptr});
   if (k->own_informers_) k->own_informers_->start();
   k->pods_.start();
-  k->informers_.informer<api::ConfigMap>().start();
-  k->informers_.informer<api::Secret>().start();
+  auto& config_maps = k->informers_.informer<api::ConfigMap>();
+  auto& secrets = k->informers_.informer<api::Secret>();
+  k->config_map_handler_ = config_maps.add_event_handler({nullptr,
+                                                          [k = k.get()](const auto&, const auto& cm) {
+                                                            if (cm) k->on_config_change(cm->metadata.namespace_, cm->metadata.name, false);
+                                                          },
+                                                          nullptr, nullptr});
+  k->secret_handler_ = secrets.add_event_handler({nullptr,
+                                                  [k = k.get()](const auto&, const auto& secret) {
+                                                    if (secret)
+                                                      k->on_config_change(secret->metadata.namespace_, secret->metadata.name, true);
+                                                  },
+                                                  nullptr, nullptr});
+  config_maps.start();
+  secrets.start();
   k->informers_.informer<api::Service>().start();
   if (k->handoff_.enabled()) {
     k->endpoint_slices_ = &k->informers_.informer<api::EndpointSlice>();
@@ -113,6 +127,8 @@ Kubelet::~Kubelet() { stop(); }
 void Kubelet::stop() {
   if (stopping_.exchange(true)) return;
   pods_.remove_event_handler(handler_);
+  informers_.informer<api::ConfigMap>().remove_event_handler(config_map_handler_);
+  informers_.informer<api::Secret>().remove_event_handler(secret_handler_);
   prober_->stop();
   if (local_path_) local_path_->stop();
   queue_.shut_down();
@@ -139,6 +155,39 @@ void Kubelet::on_pod(const client::ObjectPtr<api::Pod>& pod, bool deleted) {
     r.gone = deleted;
   }
   queue_.add(pod->metadata.uid);
+}
+
+namespace {
+
+// Whether a pod's volumes (configMap, secret, and projected sources) name the object.
+bool projects(const api::Pod& pod, const std::string& name, bool secret) {
+  const nlohmann::json volumes = passthrough_field(pod.spec.passthrough, "volumes");
+  if (!volumes.is_array()) return false;
+  const auto names = [&](const nlohmann::json& source, const char* kind, const char* key) {
+    return source.is_object() && source.contains(kind) && source[kind].is_object() && source[kind].value(key, "") == name;
+  };
+  for (const auto& v : volumes) {
+    if (secret ? names(v, "secret", "secretName") : names(v, "configMap", "name")) return true;
+    if (!v.is_object() || !v.contains("projected") || !v["projected"].is_object()) continue;
+    const nlohmann::json sources = v["projected"].value("sources", nlohmann::json::array());
+    if (sources.is_array())
+      for (const auto& source : sources)
+        if (names(source, secret ? "secret" : "configMap", "name")) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void Kubelet::on_config_change(const std::string& ns, const std::string& name, bool secret) {
+  std::vector<std::string> affected;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [uid, record] : records_)
+      if (!record.gone && record.pod && record.pod->metadata.namespace_ == ns && projects(*record.pod, name, secret))
+        affected.push_back(uid);
+  }
+  for (const auto& uid : affected) queue_.add(uid);
 }
 
 void Kubelet::remember(const client::ObjectPtr<api::Pod>& pod) {

@@ -103,6 +103,9 @@ class Kubelet {
           client::SharedInformerFactory* informers);
   void on_pod(const client::ObjectPtr<api::Pod>& pod, bool deleted);
   void remember(const client::ObjectPtr<api::Pod>& pod);  // a newer copy, nothing to do
+  // A ConfigMap or Secret changed: the pods here whose volumes project it sync now, rather than
+  // at the next resync (upstream's kubelet waits for its periodic pod sync, up to a minute).
+  void on_config_change(const std::string& ns, const std::string& name, bool secret);
   void worker(int index);
   Result<> sync(const std::string& uid, client::ApiClient& api);
   Result<> sync_running(const std::string& uid, const api::Pod& pod, client::ApiClient& api);
@@ -133,7 +136,7 @@ class Kubelet {
   ServiceAccountTokenManager tokens_;
   InformerConfigLookup config_lookup_;
   PodVolumes volumes_;
-  std::uint64_t handler_ = 0;
+  std::uint64_t handler_ = 0, config_map_handler_ = 0, secret_handler_ = 0;
   client::SharedIndexInformer<api::EndpointSlice>* endpoint_slices_ = nullptr;  // for the hand-off
   EndpointHandoff handoff_;
   CriPodDriver driver_;

@@ -3,6 +3,7 @@
 // (`kubectl wait --for=condition=complete`), and a Job whose container exits 3 stops at its
 // backoffLimit with the Failed condition. CronJobs every minute keep their history limit,
 // Forbid skips a run while the previous Job runs, and `kubectl create job --from=cronjob/` works.
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -32,6 +33,7 @@ class JobsOnUp : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = fs::path("/tmp") / ("sy-jobs-" + std::to_string(::getpid()));
+    ASSERT_TRUE(kubelet::runtime::unmount_all_under(dir_).has_value());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     auto link = run("ip -n " + netns_.name() + " link add sy-jb-a type veth peer name sy-jb-b && ip -n " + netns_.name() +
@@ -44,6 +46,7 @@ class JobsOnUp : public ::testing::Test {
     kubelet::runtime::ContainerdOptions ours;
     ours.data_dir = kubelet::runtime::node_containerd_dir(dir_ / "cluster");
     if (auto r = kubelet::runtime::remove_runtime_leftovers(ours); !r) ADD_FAILURE() << r.error().message;
+    if (auto r = kubelet::runtime::unmount_all_under(dir_); !r) ADD_FAILURE() << r.error().message;  // pods' volumes
     std::error_code ec;
     if (!HasFailure()) fs::remove_all(dir_, ec);
   }

@@ -41,6 +41,7 @@ class ReadmeFlow : public ::testing::Test {
     kubelet::runtime::ContainerdOptions ours;
     ours.data_dir = kubelet::runtime::node_containerd_dir(dir_ / "cluster");
     if (auto r = kubelet::runtime::remove_runtime_leftovers(ours); !r) ADD_FAILURE() << r.error().message;
+    if (auto r = kubelet::runtime::unmount_all_under(dir_); !r) ADD_FAILURE() << r.error().message;  // pods' volumes
     std::error_code ec;
     if (!HasFailure()) fs::remove_all(dir_, ec);
   }

@@ -108,6 +108,14 @@ std::vector<std::string> mounts_under(const fs::path& dir) {
   return out;
 }
 
+Result<> unmount_all_under(const fs::path& dir) {
+  Result<> first = {};
+  for (const auto& mount_point : mounts_under(dir))
+    if (::umount2(mount_point.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT && first)
+      first = fail(ErrorCode::Internal, "umount " + mount_point + ": " + std::strerror(errno));
+  return first;
+}
+
 Result<> remove_runtime_leftovers(const ContainerdOptions& options) {
   ContainerdPaths paths(options.data_dir);
   Result<> first = {};

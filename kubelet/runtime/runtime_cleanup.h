@@ -16,6 +16,9 @@ namespace switchyard::kubelet::runtime {
 
 // Mount points at or below `dir`, deepest first (the order to unmount them).
 std::vector<std::string> mounts_under(const std::filesystem::path& dir);
+// Unmounts (lazily, deepest first) everything mounted below `dir`: the volumes of pods a stopped
+// kubelet left running (their token's tmpfs among them), before a test removes its directory.
+Result<> unmount_all_under(const std::filesystem::path& dir);
 
 // Kills the instance's containers and shims and unmounts what is below its data dir. Does not
 // delete the directory. Returns the first problem but always does all it can.
