@@ -52,8 +52,15 @@ void stop_orphaned_containerd(const std::string& config) {
   for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
     const std::string name = entry.path().filename().string();
     if (name.empty() || !std::all_of(name.begin(), name.end(), [](char c) { return c >= '0' && c <= '9'; })) continue;
-    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
-    const std::string cmdline((std::istreambuf_iterator<char>(in)), {});
+    // libstdc++'s filebuf throws when read() fails, as it does (ESRCH) for a process that exits
+    // while its cmdline is read: such a process is no containerd of ours.
+    std::string cmdline;
+    try {
+      std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+      cmdline.assign(std::istreambuf_iterator<char>(in), {});
+    } catch (const std::ios_base::failure&) {
+      continue;
+    }
     std::vector<std::string> args;
     for (std::size_t start = 0; start < cmdline.size();) {
       auto end = cmdline.find('\0', start);
