@@ -110,9 +110,12 @@ std::vector<std::string> mounts_under(const fs::path& dir) {
 
 Result<> unmount_all_under(const fs::path& dir) {
   Result<> first = {};
-  for (const auto& mount_point : mounts_under(dir))
-    if (::umount2(mount_point.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT && first)
-      first = fail(ErrorCode::Internal, "umount " + mount_point + ": " + std::strerror(errno));
+  for (const auto& mount_point : mounts_under(dir)) {
+    if (::umount2(mount_point.c_str(), MNT_DETACH) == 0 || errno == EINVAL || errno == ENOENT) continue;
+    const std::string why = "umount " + mount_point + ": " + std::strerror(errno);
+    spdlog::warn("runtime cleanup: {}", why);
+    if (first) first = fail(ErrorCode::Internal, why);
+  }
   return first;
 }
 
@@ -161,10 +164,7 @@ Result<> remove_runtime_leftovers(const ContainerdOptions& options) {
   if (!victims.empty()) note(Error{ErrorCode::Internal, std::to_string(victims.size()) + " shim processes did not die"});
 
   // 3. Mounts below the data dir, deepest first.
-  for (const auto& mount_point : mounts_under(paths.data_dir)) {
-    if (::umount2(mount_point.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
-      note(Error{ErrorCode::Internal, "umount " + mount_point + ": " + std::strerror(errno)});
-  }
+  if (auto unmounted = unmount_all_under(paths.data_dir); !unmounted && first) first = unmounted;
   return first;
 }
 
