@@ -7,6 +7,7 @@
 
 #include "cmd/commands.h"
 #include "cmd/control_plane.h"
+#include "cmd/leader_election.h"
 
 namespace switchyard::cmd {
 
@@ -82,6 +83,11 @@ void register_apiserver(CLI::App& app, std::function<int()>& run) {
   sub->add_flag("!--no-scheduler", o->run_scheduler, "do not run the scheduler in-process (run `switchyard scheduler` instead)");
   sub->add_flag("!--no-controllers", o->run_controllers,
                 "do not run the controllers in-process (run `switchyard controller-manager --kubeconfig DIR/kubeconfig` instead)");
+  add_leader_election_flags(sub, o->leader_election, "");
+  sub->get_option("--leader-elect")
+      ->description(
+          "run the in-process controllers and scheduler only while holding their Leases (kube-system/kube-controller-manager, "
+          "kube-scheduler), so that several API servers can share one etcd (default: on with an etcd store, off with sqlite)");
   sub->add_option("--compaction-interval", o->compaction_interval_seconds, "seconds between store compactions")->capture_default_str();
   sub->add_option("--node-monitor-grace-period", o->node_monitor_grace_period_seconds,
                   "seconds without a Lease renewal or Ready heartbeat before a node is Ready=Unknown and tainted unreachable")
@@ -90,7 +96,11 @@ void register_apiserver(CLI::App& app, std::function<int()>& run) {
   sub->add_option("--event-ttl", o->event_ttl_seconds, "seconds an Event is kept after it was last seen")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  sub->callback([&run, o] { run = [o] { return run_apiserver(*o); }; });
+  sub->callback([&run, o, sub] {
+    // SQLite belongs to one process, so there is nobody to elect among unless the store is etcd.
+    if (sub->get_option("--leader-elect")->count() == 0) o->leader_election.enabled = o->store.starts_with("etcd");
+    run = [o] { return run_apiserver(*o); };
+  });
 }
 
 }  // namespace switchyard::cmd

@@ -174,6 +174,8 @@ struct ControlPlane::Parts {
   std::unique_ptr<client::SharedInformerFactory> informers;
   std::unique_ptr<scheduler::Scheduler> scheduler;
   std::unique_ptr<ControllerManager> controllers;  // none with --no-controllers
+  // With leader election instead: each with informers of its own, while this process leads.
+  std::unique_ptr<ElectedComponent> elected_scheduler, elected_controllers;
   std::unique_ptr<apiserver::KubernetesEndpointReconciler> kubernetes_endpoints;
   std::atomic<bool> stopping{false};
   std::thread compactor, repairer;
@@ -222,6 +224,8 @@ void ControlPlane::stop() {
   if (parts_->stopped) return;
   parts_->stopped = true;
   parts_->stopping = true;
+  if (parts_->elected_controllers) parts_->elected_controllers->stop();
+  if (parts_->elected_scheduler) parts_->elected_scheduler->stop();
   if (parts_->controllers) parts_->controllers->stop();
   if (parts_->scheduler) parts_->scheduler->stop();
   if (parts_->kubernetes_endpoints) parts_->kubernetes_endpoints->stop();
@@ -350,15 +354,35 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
                                  .ca_pem = creds ? creds->ca_cert_pem : read_file(cert),
                                  .token = token,
                                  .tls = !o.plain_http};
-  parts->informers = std::make_unique<client::SharedInformerFactory>(self);
-  if (o.run_scheduler) {
-    parts->scheduler = std::make_unique<scheduler::Scheduler>(*parts->informers, self);
-    parts->scheduler->start();
-  }
-  if (o.run_controllers) {
-    auto manager = ControllerManager::start(*parts->informers, self, manager_options);
-    if (!manager) return fail(manager.error());
-    parts->controllers = std::move(*manager);
+  if (o.leader_election.enabled) {
+    if (o.run_scheduler)
+      parts->elected_scheduler =
+          std::make_unique<ElectedComponent>(self, leader_election_config(o.leader_election, "kube-scheduler"), "scheduler",
+                                             [self](client::SharedInformerFactory& informers) -> Result<std::function<void()>> {
+                                               auto s = std::make_shared<scheduler::Scheduler>(informers, self);
+                                               s->start();
+                                               return [s] { s->stop(); };
+                                             });
+    if (o.run_controllers)
+      parts->elected_controllers = std::make_unique<ElectedComponent>(
+          self, leader_election_config(o.leader_election, "kube-controller-manager"), "controller-manager",
+          [self, manager_options](client::SharedInformerFactory& informers) -> Result<std::function<void()>> {
+            auto manager = ControllerManager::start(informers, self, manager_options);
+            if (!manager) return fail(manager.error());
+            std::shared_ptr<ControllerManager> m = std::move(*manager);
+            return [m] { m->stop(); };
+          });
+  } else {
+    parts->informers = std::make_unique<client::SharedInformerFactory>(self);
+    if (o.run_scheduler) {
+      parts->scheduler = std::make_unique<scheduler::Scheduler>(*parts->informers, self);
+      parts->scheduler->start();
+    }
+    if (o.run_controllers) {
+      auto manager = ControllerManager::start(*parts->informers, self, manager_options);
+      if (!manager) return fail(manager.error());
+      parts->controllers = std::move(*manager);
+    }
   }
   parts->start_compactor(std::max(1, o.compaction_interval_seconds));
   parts->start_allocation_repair(std::max(1, o.allocation_repair_interval_seconds));

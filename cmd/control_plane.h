@@ -12,6 +12,7 @@
 
 #include "orchestrator/apiserver/object_registry.h"
 #include "cmd/controller_manager.h"
+#include "cmd/leader_election.h"
 #include "orchestrator/base/error.h"
 
 namespace switchyard::cmd {
@@ -49,6 +50,9 @@ struct ControlPlaneOptions {
   int event_ttl_seconds = 3600;                  // kube-apiserver's --event-ttl
   bool run_scheduler = true;                     // the scheduler in-process, as a kube-scheduler beside the API server
   bool run_controllers = true;  // the controllers in-process (cmd/controller_manager.h), as a kube-controller-manager beside it
+  // With several API servers on one etcd: the in-process controllers and scheduler each run only
+  // while this process holds their Lease (kube-system/kube-controller-manager, kube-scheduler).
+  LeaderElectionFlags leader_election{.enabled = false};
   // Towards kubelets (logs, exec, attach, port-forward): kube-apiserver's --kubelet-client-certificate
   // and --kubelet-client-key (default with our own PKI: DIR/pki/apiserver-kubelet-client.*, made
   // at start) and --kubelet-certificate-authority (empty: kubelets' certificates are not checked).

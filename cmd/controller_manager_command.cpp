@@ -11,6 +11,7 @@
 
 #include "cmd/commands.h"
 #include "cmd/controller_manager.h"
+#include "cmd/leader_election.h"
 #include "orchestrator/client/cluster_connection.h"
 #include "orchestrator/client/informer_factory.h"
 
@@ -20,6 +21,7 @@ namespace {
 
 struct ControllerManagerCommandOptions {
   ControllerManagerOptions manager;
+  LeaderElectionFlags leader_election;
   std::string kubeconfig;
 };
 
@@ -39,18 +41,34 @@ int run_controller_manager(const ControllerManagerCommandOptions& o) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  client::SharedInformerFactory informers(*connection);
-  auto manager = ControllerManager::start(informers, *connection, o.manager);
-  if (!manager) {
-    std::cerr << "error: " << manager.error().describe() << "\n";
-    return 1;
-  }
-  std::cout << fmt::format("switchyard controller-manager: running the controllers against {}:{}\n", connection->host, connection->port)
+  std::cout << fmt::format("switchyard controller-manager: running the controllers against {}:{}{}\n", connection->host, connection->port,
+                           o.leader_election.enabled
+                               ? " while leading Lease " + o.leader_election.resource_namespace + "/" + o.leader_election.resource_name
+                               : "")
             << std::flush;
   int sig = 0;
-  sigwait(&signals, &sig);
-  (*manager)->stop();
-  informers.stop();
+  if (o.leader_election.enabled) {
+    // A standby holds no caches; a new leader starts every controller afresh, from the API's state.
+    ElectedComponent elected(*connection, leader_election_config(o.leader_election, ""), "controller-manager",
+                             [&](client::SharedInformerFactory& informers) -> Result<std::function<void()>> {
+                               auto manager = ControllerManager::start(informers, *connection, o.manager);
+                               if (!manager) return fail(manager.error());
+                               std::shared_ptr<ControllerManager> m = std::move(*manager);
+                               return [m] { m->stop(); };
+                             });
+    sigwait(&signals, &sig);
+    elected.stop();
+  } else {
+    client::SharedInformerFactory informers(*connection);
+    auto manager = ControllerManager::start(informers, *connection, o.manager);
+    if (!manager) {
+      std::cerr << "error: " << manager.error().describe() << "\n";
+      return 1;
+    }
+    sigwait(&signals, &sig);
+    (*manager)->stop();
+    informers.stop();
+  }
   spdlog::info("event=controller_manager_stopped signal={}", sig);
   return 0;
 }
@@ -79,6 +97,7 @@ void register_controller_manager(CLI::App& app, std::function<int()>& run) {
                   "the mask size of each Node's IPv4 podCIDR (default 24)");
   sub->add_option("--node-cidr-mask-size-ipv6", o->manager.node_cidr_mask_size_ipv6,
                   "the mask size of each Node's IPv6 podCIDR (default 64)");
+  add_leader_election_flags(sub, o->leader_election, "kube-controller-manager");
   sub->callback([&run, o] { run = [o] { return run_controller_manager(*o); }; });
 }
 

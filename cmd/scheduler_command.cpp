@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cmd/commands.h"
+#include "cmd/leader_election.h"
 #include "orchestrator/client/cluster_connection.h"
 #include "orchestrator/client/informer_factory.h"
 #include "orchestrator/scheduler/scheduler.h"
@@ -18,6 +19,7 @@ namespace {
 
 struct SchedulerCommandOptions {
   scheduler::SchedulerOptions scheduler;
+  LeaderElectionFlags leader_election;
   std::string kubeconfig;
 };
 
@@ -33,19 +35,39 @@ int run_scheduler(SchedulerCommandOptions o) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  client::SharedInformerFactory informers(*connection);
-  scheduler::Scheduler s(informers, *connection, o.scheduler);
-  s.start();
-  std::cout << fmt::format("switchyard scheduler: scheduling pods of '{}' on {}:{}\n", o.scheduler.scheduler_name, connection->host,
-                           connection->port)
+  std::cout << fmt::format("switchyard scheduler: scheduling pods of '{}' on {}:{}{}\n", o.scheduler.scheduler_name, connection->host,
+                           connection->port,
+                           o.leader_election.enabled
+                               ? " while leading Lease " + o.leader_election.resource_namespace + "/" + o.leader_election.resource_name
+                               : "")
             << std::flush;
   int sig = 0;
-  sigwait(&signals, &sig);
-  s.stop();
-  informers.stop();
-  const auto& st = s.stats();
-  spdlog::info("event=scheduler_stopped attempts={} bound={} unschedulable={} bind_failures={}", st.attempts.load(), st.bound.load(),
-               st.unschedulable.load(), st.bind_failures.load());
+  auto report = [](const scheduler::Scheduler& s) {
+    const auto& st = s.stats();
+    spdlog::info("event=scheduler_stopped attempts={} bound={} unschedulable={} bind_failures={}", st.attempts.load(), st.bound.load(),
+                 st.unschedulable.load(), st.bind_failures.load());
+  };
+  if (o.leader_election.enabled) {
+    ElectedComponent elected(*connection, leader_election_config(o.leader_election, ""), "scheduler",
+                             [&](client::SharedInformerFactory& informers) -> Result<std::function<void()>> {
+                               auto s = std::make_shared<scheduler::Scheduler>(informers, *connection, o.scheduler);
+                               s->start();
+                               return [s, report] {
+                                 s->stop();
+                                 report(*s);
+                               };
+                             });
+    sigwait(&signals, &sig);
+    elected.stop();
+  } else {
+    client::SharedInformerFactory informers(*connection);
+    scheduler::Scheduler s(informers, *connection, o.scheduler);
+    s.start();
+    sigwait(&signals, &sig);
+    s.stop();
+    informers.stop();
+    report(s);
+  }
   return 0;
 }
 
@@ -61,6 +83,7 @@ void register_scheduler(CLI::App& app, std::function<int()>& run) {
                   "feasible nodes to find before scoring, in percent of all nodes (0: adaptive, as upstream)")
       ->capture_default_str();
   sub->add_flag("!--no-scheduled-events", o->scheduler.record_scheduled_events, "do not record a Scheduled Event per bound pod");
+  add_leader_election_flags(sub, o->leader_election, "kube-scheduler");
   sub->callback([&run, o] { run = [o] { return run_scheduler(*o); }; });
 }
 

@@ -18,10 +18,19 @@ class ApiserverProcess {
  public:
   // `binary`: the switchyard executable; `purpose` goes into the directory name.
   // `extra_args`: more flags for `switchyard apiserver` ("--event-ttl", "3").
-  ApiserverProcess(const std::string& binary, const std::string& purpose, const std::vector<std::string>& extra_args = {})
+  // `credentials_from`: another server's data directory whose pki/ and admin.token this one starts
+  // with, as the API servers of one cluster on one etcd share them.
+  ApiserverProcess(const std::string& binary, const std::string& purpose, const std::vector<std::string>& extra_args = {},
+                   const std::filesystem::path& credentials_from = {})
       : dir_(std::filesystem::temp_directory_path() / ("sy-" + purpose + "-" + std::to_string(getpid()))) {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
+    if (!credentials_from.empty()) {
+      std::filesystem::create_directories(dir_ / "data");
+      std::filesystem::permissions(dir_ / "data", std::filesystem::perms::owner_all);
+      std::filesystem::copy(credentials_from / "pki", dir_ / "data" / "pki", std::filesystem::copy_options::recursive);
+      std::filesystem::copy_file(credentials_from / "admin.token", dir_ / "data" / "admin.token");
+    }
     port_ = std::to_string(free_loopback_port());
     std::vector<std::string> argv{binary, "apiserver", "--data-dir", (dir_ / "data").string(), "--listen", "127.0.0.1:" + port_};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
@@ -50,6 +59,9 @@ class ApiserverProcess {
     return (dir_ / name).string();
   }
   const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path data_dir() const { return dir_ / "data"; }
+  const std::string& port() const { return port_; }
+  ChildProcess& process() { return *server_; }
 
  private:
   std::filesystem::path dir_;

@@ -73,7 +73,12 @@ class ControllerManagerRestart : public ::testing::Test {
   void start_manager() {
     const std::string log = (server_->dir() / ("controller-manager-" + std::to_string(++manager_runs_) + ".log")).string();
     manager_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{SWITCHYARD_BINARY, "controller-manager", "--kubeconfig", server_->kubeconfig()}, log);
+        // Leader election stays on (its default): a restarted process waits until the killed one's
+        // Lease expires, kept short here.
+        std::vector<std::string>{SWITCHYARD_BINARY, "controller-manager", "--kubeconfig", server_->kubeconfig(),
+                                 "--leader-elect-lease-duration=3s", "--leader-elect-renew-deadline=2s",
+                                 "--leader-elect-retry-period=500ms"},
+        log);
   }
   // kill -9, then a new process, as a supervisor would restart it.
   void kill_and_restart(const std::function<void()>& while_down = {}) {
