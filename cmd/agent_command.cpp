@@ -26,6 +26,7 @@ namespace {
 struct AgentCommandLine {
   AgentConfig flags;
   std::string config_file;
+  std::string servers;  // --master: the kubeconfig's server replaced by one or more
   bool cleanup = false;
   // Flags given on the command line override the file: each knows how to copy itself.
   std::vector<std::pair<CLI::Option*, std::function<void(AgentConfig&, const AgentConfig&)>>> overrides;
@@ -40,8 +41,8 @@ int run_cleanup(const AgentConfig& c) {
   return 0;
 }
 
-Result<client::ClusterConnection> connect_to(const AgentConfig& c) {
-  auto conn = c.kubeconfig.empty() ? client::load_in_cluster() : client::load_kubeconfig(c.kubeconfig);
+Result<client::ClusterConnection> connect_to(const AgentConfig& c, const std::string& servers) {
+  auto conn = client::load_connection(c.kubeconfig, servers);
   if (!conn)
     return fail(with_context(conn.error(),
                              c.kubeconfig.empty() ? "in-cluster configuration (no --kubeconfig given)" : "--kubeconfig " + c.kubeconfig));
@@ -49,9 +50,9 @@ Result<client::ClusterConnection> connect_to(const AgentConfig& c) {
   return conn;
 }
 
-int run_agent(const AgentConfig& c) {
+int run_agent(const AgentConfig& c, const std::string& servers) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
-  auto conn = connect_to(c);
+  auto conn = connect_to(c, servers);
   if (!conn) {
     std::cerr << "error: " << conn.error().message << "\n";
     return 1;
@@ -104,6 +105,7 @@ void register_agent(CLI::App& app, std::function<int()>& run) {
       [](auto& c, auto& f) { c.mode = f.mode; });
   add(sub->add_option("--kubeconfig", f.kubeconfig, "kubeconfig file (default: in-cluster configuration)"),
       [](auto& c, auto& f) { c.kubeconfig = f.kubeconfig; });
+  sub->add_option("--master", cl->servers, kMasterFlagHelp);
   add(sub->add_option("--api-content-type", f.api_content_type,
                       "what the informers ask the API server for: json, or protobuf (application/vnd.kubernetes.protobuf)")
           ->check(CLI::IsMember({"json", "protobuf"})),
@@ -191,7 +193,7 @@ void register_agent(CLI::App& app, std::function<int()>& run) {
         std::cerr << "error: " << c.error() << "\n";
         return 2;
       }
-      return run_agent(*c);
+      return run_agent(*c, cl->servers);
     };
   });
 }

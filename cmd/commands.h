@@ -23,6 +23,12 @@ void register_kubelet(CLI::App& app, std::function<int()>& run);
 void register_scheduler(CLI::App& app, std::function<int()>& run);
 void register_controller_manager(CLI::App& app, std::function<int()>& run);
 
+// --master, as kube-proxy's and kube-controller-manager's: it overrides the kubeconfig's server,
+// here with one or more (a client moves on to the next when one cannot be reached).
+inline constexpr const char* kMasterFlagHelp =
+    "the API server(s), overriding the kubeconfig's: https://HOST:PORT, or several comma-separated (same CA and credentials), "
+    "used in turn when one cannot be reached";
+
 // The kubelet's `--endpoint-handoff-delay` (a Go duration), for `kubelet` and `up`; the parsed
 // value once the flags are checked.
 void add_endpoint_handoff_flag(CLI::App* sub, std::string& text);

@@ -23,11 +23,12 @@ struct ControllerManagerCommandOptions {
   ControllerManagerOptions manager;
   LeaderElectionFlags leader_election;
   std::string kubeconfig;
+  std::string servers;  // --master
 };
 
 int run_controller_manager(const ControllerManagerCommandOptions& o) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
-  auto connection = o.kubeconfig.empty() ? client::load_in_cluster() : client::load_kubeconfig(o.kubeconfig);
+  auto connection = client::load_connection(o.kubeconfig, o.servers);
   if (!connection) {
     std::cerr << "error: " << connection.error() << "\n";
     return 2;
@@ -81,6 +82,7 @@ void register_controller_manager(CLI::App& app, std::function<int()>& run) {
                                      "Run the controllers (Deployments, Jobs, StatefulSets, garbage collector, …) against an API server "
                                      "started with --no-controllers, as kube-controller-manager");
   sub->add_option("--kubeconfig", o->kubeconfig, "the API server and credentials (default: the in-cluster service account)");
+  sub->add_option("--master", o->servers, kMasterFlagHelp);
   sub->add_option("--load-balancer-ip-pool", o->manager.load_balancer_ip_pool,
                   "addresses for LoadBalancer Services (CIDRs or FIRST-LAST ranges, comma-separated)");
   sub->add_option("--node-monitor-grace-period", o->manager.node_monitor_grace_period_seconds,

@@ -26,6 +26,7 @@ struct KubeletCommandOptions {
   kubelet::KubeletOptions kubelet;
   kubelet::runtime::NodeRuntimeOptions runtime;
   std::string kubeconfig;
+  std::string servers;  // --master
   std::string data_dir;
   KubeletEndpointOptions endpoint;
   std::string endpoint_handoff_delay = "1s";
@@ -37,7 +38,7 @@ int run_kubelet(KubeletCommandOptions o) {
     std::cerr << "error: give --container-runtime-endpoint, or --data-dir to run containerd there\n";
     return 2;
   }
-  auto connection = o.kubeconfig.empty() ? client::load_in_cluster() : client::load_kubeconfig(o.kubeconfig);
+  auto connection = client::load_connection(o.kubeconfig, o.servers);
   if (!connection) {
     std::cerr << "error: " << connection.error() << "\n";
     return 2;
@@ -153,6 +154,7 @@ void register_kubelet(CLI::App& app, std::function<int()>& run) {
   sub->add_option("--node-name", o->kubelet.node.node_name, "the Node whose Pods this kubelet runs")->required();
   sub->add_option("--node-ip", o->kubelet.node.node_ip, "this node's address (status.hostIP, host-network pods' podIP)");
   sub->add_option("--kubeconfig", o->kubeconfig, "the API server and credentials (default: the in-cluster service account)");
+  sub->add_option("--master", o->servers, kMasterFlagHelp);
   sub->add_option("--container-runtime-endpoint", o->runtime.endpoint, "the CRI socket of a running runtime");
   sub->add_option("--data-dir", o->data_dir, "run containerd under <dir>/containerd (and keep pod logs under <dir>/kubelet)");
   sub->add_option("--images-dir", o->runtime.images_dir, "import every image archive (.tar) in this directory at start");

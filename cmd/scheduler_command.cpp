@@ -21,11 +21,12 @@ struct SchedulerCommandOptions {
   scheduler::SchedulerOptions scheduler;
   LeaderElectionFlags leader_election;
   std::string kubeconfig;
+  std::string servers;  // --master
 };
 
 int run_scheduler(SchedulerCommandOptions o) {
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
-  auto connection = o.kubeconfig.empty() ? client::load_in_cluster() : client::load_kubeconfig(o.kubeconfig);
+  auto connection = client::load_connection(o.kubeconfig, o.servers);
   if (!connection) {
     std::cerr << "error: " << connection.error() << "\n";
     return 2;
@@ -77,6 +78,7 @@ void register_scheduler(CLI::App& app, std::function<int()>& run) {
   auto o = std::make_shared<SchedulerCommandOptions>();
   CLI::App* sub = app.add_subcommand("scheduler", "Bind pending Pods to Nodes (kube-scheduler's default profile)");
   sub->add_option("--kubeconfig", o->kubeconfig, "the API server and credentials (default: the in-cluster service account)");
+  sub->add_option("--master", o->servers, kMasterFlagHelp);
   sub->add_option("--scheduler-name", o->scheduler.scheduler_name, "the spec.schedulerName this scheduler serves")->capture_default_str();
   sub->add_option("--binders", o->scheduler.binders, "concurrent binding and status writes")->capture_default_str();
   sub->add_option("--percentage-of-nodes-to-score", o->scheduler.cycle.percentage_of_nodes_to_score,

@@ -103,4 +103,29 @@ Result<ClusterConnection> load_in_cluster(const std::string& dir) {
   return c;
 }
 
+Result<void> set_servers(ClusterConnection& c, const std::string& servers) {
+  std::vector<std::string> urls;
+  std::size_t at = 0;
+  while (at <= servers.size()) {
+    const auto comma = std::min(servers.find(',', at), servers.size());
+    if (comma > at) urls.push_back(servers.substr(at, comma - at));
+    at = comma + 1;
+  }
+  if (urls.empty()) return fail(ErrorCode::Invalid, "no API server given");
+  ClusterConnection probe;
+  for (const auto& url : urls)
+    if (auto ok = parse_server(url, probe); !ok) return fail(ok.error());
+  if (auto ok = parse_server(urls.front(), c); !ok) return fail(ok.error());
+  c.other_servers.assign(urls.begin() + 1, urls.end());
+  return {};
+}
+
+Result<ClusterConnection> load_connection(const std::string& kubeconfig, const std::string& servers) {
+  auto c = kubeconfig.empty() ? load_in_cluster() : load_kubeconfig(kubeconfig);
+  if (!c) return c;
+  if (!servers.empty())
+    if (auto ok = set_servers(*c, servers); !ok) return fail(with_context(ok.error(), "--server"));
+  return c;
+}
+
 }  // namespace switchyard::client

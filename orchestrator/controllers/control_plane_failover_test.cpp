@@ -6,7 +6,9 @@
 // - a Deployment rollout is under way when the leader is killed with SIGKILL;
 // - the standby takes both Leases over within the lease duration (plus one retry period: it
 //   must see the record unchanged for a whole lease duration on its own clock), schedules the
-//   new pods and completes the rollout; every request in the meantime goes to the second server.
+//   new pods and completes the rollout; every request in the meantime goes to the second server;
+// - a client given both servers (an informer, as a node's components with --master A,B) started
+//   on the first keeps following the pods on the second.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -17,6 +19,9 @@
 #include <thread>
 
 #include "netns-tests/support/apiserver_process.h"
+#include "orchestrator/api/types.h"
+#include "orchestrator/client/cluster_connection.h"
+#include "orchestrator/client/informer_factory.h"
 #include "orchestrator/store/etcd_process.h"
 
 namespace switchyard::controllers {
@@ -117,6 +122,14 @@ TEST_F(ControlPlaneFailover, TheStandbyTakesOverTheControllersAndTheSchedulerAnd
     const auto updated = get("deployment web", "{.status.updatedReplicas}");
     return !updated.empty() && updated != "0";
   })) << k("get deployment web -o yaml").output;
+  // A client of both servers, on the first while it lives.
+  auto both =
+      client::load_connection(first_->kubeconfig(), "https://127.0.0.1:" + first_->port() + ",https://127.0.0.1:" + second_->port());
+  ASSERT_TRUE(both) << both.error();
+  client::SharedInformerFactory informers(*both);
+  auto& pods = informers.informer<api::Pod>();
+  informers.start();
+  ASSERT_TRUE(wait_until(10, [&] { return informers.has_synced(); }));
   const auto killed_at = std::chrono::steady_clock::now();
   first_->process().kill_now(SIGKILL);
   ASSERT_EQ(first_->process().wait_exit(5), 128 + SIGKILL);
@@ -135,6 +148,13 @@ TEST_F(ControlPlaneFailover, TheStandbyTakesOverTheControllersAndTheSchedulerAnd
   auto rollout = k("rollout status deployment/web --timeout=60s");
   EXPECT_EQ(rollout.exit_code, 0) << rollout.output << k("get deployment,rs,pods -o wide").output;
   EXPECT_THAT(rollout.output, HasSubstr("successfully rolled out"));
+  // The informer moved to the second server and saw the rollout's end.
+  EXPECT_TRUE(wait_until(20, [&] {
+    int updated = 0;
+    for (const auto& pod : pods.indexer().list())
+      if (!pod->spec.containers.empty() && pod->spec.containers[0].image == "busybox:2" && !pod->metadata.deletion_timestamp) ++updated;
+    return updated == 4;
+  })) << "the informer of both servers did not follow the rollout after the first died";
   std::cout << "updated replicas at the kill: " << updated_at_kill
             << " of 4; after the takeover: " << get("deployment web", "{.status.updatedReplicas}") << " updated, "
             << get("deployment web", "{.status.availableReplicas}") << " available\n";
