@@ -98,7 +98,7 @@ std::vector<std::pair<std::string, std::int64_t>> memlock_by_map(const std::stri
   return out;
 }
 
-struct Result {
+struct Figures {
   int services = 0;
   double full_sync_ms = 0, full_sync_cpu_ms = 0, restart_cpu_ms = 0, partial_median_ms = 0, partial_max_ms = 0, restart_sync_ms = 0;
   std::uint64_t elements = 0, full_changes = 0, partial_changes = 0, restart_changes = 0;
@@ -107,7 +107,7 @@ struct Result {
   std::string breakdown;
 };
 
-std::optional<Result> run(int services, int endpoints_per_service, int changes) {
+std::optional<Figures> run(int services, int endpoints_per_service, int changes) {
   auto env = dataplane::ebpf::testing::EbpfTestEnv::create();
   if (!env) {
     std::fprintf(stderr, "%s\n", env.error().c_str());
@@ -147,7 +147,7 @@ std::optional<Result> run(int services, int endpoints_per_service, int changes) 
     return std::nullopt;
   }
   auto backend = std::move(*created);
-  Result r;
+  Figures r;
   r.services = services;
   auto start = Clock::now();
   double cpu = thread_cpu_ms();
@@ -248,7 +248,7 @@ int main(int argc, char** argv) {
       "(median / max of %d) | entries changed | restart: full sync over the pinned maps, wall / CPU | page faults | entries changed |\n",
       endpoints_per_service, changes);
   std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
-  std::vector<Result> memory;
+  std::vector<Figures> memory;
   for (int n : sizes) {
     auto r = run(n, endpoints_per_service, changes);
     if (!r) return 1;
