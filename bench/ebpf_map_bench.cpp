@@ -125,10 +125,10 @@ std::optional<Figures> run(int services, int endpoints_per_service, int changes)
   auto options = env->options("bench");
   options.sizes = {};  // the agent's defaults: floors grown with the cluster, LRU maps by memory ratio
   options.ipv6 = false;
-  // The tc programs too (their conntrack maps are most of the LRU memory), on a dummy interface
+  // The tc programs too (their conntrack maps are most of the LRU memory), on a veth
   // of a namespace of our own, as the agent loads them on the node's external interfaces.
   auto ns = dataplane::testing::NetworkNamespace::create(dataplane::testing::NetworkNamespace::unique_name("sy-mapb", "node"));
-  if (!ns || !ns->run("ip link add ext0 type dummy && ip link set ext0 up").ok()) {
+  if (!ns || !ns->run("ip link add ext0 type veth peer name ext1 && ip link set ext0 up && ip link set ext1 up").ok()) {
     std::fprintf(stderr, "network namespace for the tc programs\n");
     return std::nullopt;
   }

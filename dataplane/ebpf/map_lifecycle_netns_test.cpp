@@ -185,7 +185,7 @@ TEST_F(MapLifecycle, MapsGrowWithTheClusterWithoutDroppingAnEstablishedConnectio
   }
   ASSERT_NO_FATAL_FAILURE(sync_to_state());
   EXPECT_EQ(backend_->map_growths(), 1);
-  EXPECT_EQ(pinned_info(pin("lb4_services_v1")).max_entries, 1024u) << "next power of two ≥ 1.25 × 480";
+  EXPECT_EQ(pinned_info(pin("lb4_services_v1")).max_entries, 1024u) << "next power of two ≥ 1.125 × 480";
   EXPECT_EQ(pinned_info(pin("lb4_backends_v1")).max_entries, 512u);
   EXPECT_EQ(pinned_info(pin("ct4_v2")).id, ct_id) << "conntrack kept as it was";
 

@@ -51,7 +51,7 @@ MapNeeds estimate_needs(const endpoints::ServicePortInfo& port, bool maglev_by_d
 }
 
 std::uint32_t capacity_for(std::size_t need, std::uint32_t floor) {
-  const std::size_t wanted = std::bit_ceil(std::max<std::size_t>(1, need + need / 4));
+  const std::size_t wanted = std::bit_ceil(std::max<std::size_t>(1, need + need / 8));
   return static_cast<std::uint32_t>(std::clamp<std::size_t>(wanted, floor, std::size_t{1} << 28));
 }
 

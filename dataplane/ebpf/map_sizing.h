@@ -2,7 +2,7 @@
 //   - maps that hold the cluster (service slots, backends, external frontends, Maglev tables):
 //     hash maps without preallocation (BPF_F_NO_PREALLOC, as Cilium's default), so memory
 //     follows the entries; their max_entries starts at a floor and the backend grows it, before
-//     a sync would overflow it, to the next power of two at or above 1.25× the need;
+//     a sync would overflow it, to the next power of two at or above 1.125× the need;
 //   - LRU maps written by the programs (conntrack, socket reverse NAT, affinity), which the
 //     kernel always preallocates: sized once, from a flag or from a share of the machine's
 //     memory (Cilium's bpf-map-dynamic-size-ratio), split in proportion to Cilium's defaults.
@@ -24,7 +24,7 @@ struct MapNeeds {
 };
 MapNeeds estimate_needs(const endpoints::ServicePortInfo& port, bool maglev_by_default);
 
-// max_entries for `need` entries: the next power of two ≥ 1.25 × need (the kernel rounds its
+// max_entries for `need` entries: the next power of two ≥ 1.125 × need (the kernel rounds its
 // buckets to a power of two anyway), at least `floor`.
 std::uint32_t capacity_for(std::size_t need, std::uint32_t floor);
 

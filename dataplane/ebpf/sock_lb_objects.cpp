@@ -172,6 +172,8 @@ Result<void> SockLbObjects::load() {
   for (bpf_map* map : {m.lb4_services_v1, m.lb6_services_v1, m.lb4_backends_v1, m.lb6_backends_v1, m.lb_maglev_v1}) set_growable(map, z);
   for (auto [map, size] : {std::pair{m.lb_affinity_v1, lru_.affinity}, {m.lb4_reverse_v1, lru_.reverse}, {m.lb6_reverse_v1, lru_.reverse}})
     bpf_map__set_max_entries(map, size);
+  // A few entries in a 4,096-entry map: allocated as they come.
+  bpf_map__set_map_flags(m.lb_scope_v1, BPF_F_NO_PREALLOC);
   reused_pins_ = std::filesystem::exists(options_.pin_dir + "/" + bpf_map__name(m.lb4_services_v1));
   pins_ = std::make_unique<PinSwitch>(options_.pin_dir);
   for (bpf_map* map : pinned_maps(skeleton_))
