@@ -238,6 +238,31 @@ void pin_older_layout(const std::string& dir, std::uint32_t value_cut) {
   }
 }
 
+// What an agent before sizes followed the cluster pinned: `name` preallocated at a fixed size.
+void pin_preallocated(const std::string& dir, const std::string& name, std::uint32_t max_entries) {
+  const std::string path = dir + "/" + name;
+  const int fd = bpf_obj_get(path.c_str());
+  ASSERT_GE(fd, 0) << path;
+  bpf_map_info info{};
+  __u32 len = sizeof info;
+  ASSERT_EQ(bpf_obj_get_info_by_fd(fd, &info, &len), 0);
+  const int old = bpf_map_create(static_cast<bpf_map_type>(info.type), name.c_str(), info.key_size, info.value_size, max_entries, nullptr);
+  ASSERT_GE(old, 0) << std::strerror(errno);
+  std::vector<std::uint8_t> key(info.key_size), next(info.key_size), value(info.value_size);
+  const void* previous = nullptr;
+  while (bpf_map_get_next_key(fd, previous, next.data()) == 0) {
+    key = next;
+    previous = key.data();
+    if (bpf_map_lookup_elem(fd, key.data(), value.data()) == 0) {
+      ASSERT_EQ(bpf_map_update_elem(old, key.data(), value.data(), BPF_ANY), 0);
+    }
+  }
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  ASSERT_EQ(bpf_obj_pin(old, path.c_str()), 0);
+  ::close(old);
+  ::close(fd);
+}
+
 std::uint64_t entries_of(const std::string& path) {
   const int fd = bpf_obj_get(path.c_str());
   if (fd < 0) return 0;
@@ -265,6 +290,9 @@ TEST_F(MapLifecycle, AnAgentUpgradedOverPinsOfTheV1ConntrackLayoutKeepsEstablish
   const std::string dir = backend_->pin_dir();
   backend_.reset();  // the old agent goes away, its pins stay
   ASSERT_NO_FATAL_FAILURE(pin_older_layout(dir, 8));
+  // ... and its service maps preallocated at the old default size.
+  ASSERT_NO_FATAL_FAILURE(pin_preallocated(dir, "lb4_services_v1", 262144));
+  ASSERT_NO_FATAL_FAILURE(pin_preallocated(dir, "lb4_external_v1", 262144));
   ASSERT_EQ(entries_of(dir + "/ct4_v1"), 1u);
   ASSERT_FALSE(std::filesystem::exists(dir + "/ct4_v2"));
 
@@ -283,6 +311,13 @@ TEST_F(MapLifecycle, AnAgentUpgradedOverPinsOfTheV1ConntrackLayoutKeepsEstablish
       EXPECT_EQ(e.entries, 1u);
     }
   EXPECT_TRUE(migrated);
+  // The preallocated maps' entries moved into maps sized for them, not preallocated.
+  for (const char* name : {"lb4_services_v1", "lb4_external_v1"}) {
+    const auto info = pinned_info(pin(name));
+    EXPECT_EQ(info.map_flags & BPF_F_NO_PREALLOC, static_cast<__u32>(BPF_F_NO_PREALLOC)) << name;
+    EXPECT_EQ(info.max_entries, 1024u) << name << ": the floor, enough for its 2 entries";
+    EXPECT_EQ(entries_of(pin(name)), 2u) << name;
+  }
   EXPECT_FALSE(std::filesystem::exists(dir + "/ct4_v1"));
   EXPECT_FALSE(std::filesystem::exists(dir + "/ct4_reverse_v1"));
   EXPECT_EQ(entries_of(dir + "/ct4_v2"), 1u);

@@ -7,11 +7,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
 
 #include "dataplane/ebpf/bpf/lb_types.h"
+#include "dataplane/ebpf/map_sizing.h"
 
 namespace switchyard::dataplane::ebpf {
 namespace {
@@ -52,6 +54,18 @@ OlderLayout ct_v1(std::string_view from, std::string_view to, std::uint32_t key_
         std::memcpy(new_value + old_value_size, &lifetime, 4);
         std::memset(new_value + old_value_size + 4, 0, 4);  // flags, padding
       }};
+}
+
+std::size_t count_entries(int fd, std::uint32_t key_size) {
+  std::vector<std::uint8_t> key(key_size), next(key_size);
+  std::size_t n = 0;
+  const void* previous = nullptr;
+  while (bpf_map_get_next_key(fd, previous, next.data()) == 0) {
+    key = next;
+    previous = key.data();
+    ++n;
+  }
+  return n;
 }
 
 }  // namespace
@@ -157,7 +171,13 @@ Result<void> PinSwitch::prepare(bpf_map* map, bool growable) {
     return std::unexpected(errno_error("pinned map " + path, err));
   }
   const bool same_layout = info.type == type && info.key_size == key && info.value_size == value;
-  if (growable && same_layout && info.max_entries > bpf_map__max_entries(map)) bpf_map__set_max_entries(map, info.max_entries);
+  if (growable && same_layout) {
+    const std::uint32_t asked = bpf_map__max_entries(map);
+    if (info.map_flags == bpf_map__map_flags(map))
+      bpf_map__set_max_entries(map, std::max(asked, info.max_entries));  // grown by an earlier agent: kept
+    else  // preallocated by an agent before sizes followed the cluster: as big as its entries need
+      bpf_map__set_max_entries(map, capacity_for(count_entries(fd, key), asked));
+  }
   if (same_layout && info.max_entries == bpf_map__max_entries(map) && info.map_flags == bpf_map__map_flags(map)) {
     ::close(fd);
     if (bpf_map__set_pin_path(map, path.c_str()) != 0) return std::unexpected(errno_error("pin path " + path, errno));
