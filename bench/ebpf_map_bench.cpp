@@ -11,7 +11,12 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include <bpf/bpf.h>
+
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <thread>
 #include <chrono>
 #include <cstdio>
 #include <optional>
@@ -21,6 +26,7 @@
 #include "dataplane/ebpf/ebpf_backend.h"
 #include "dataplane/ebpf/testing/ebpf_test_env.h"
 #include "dataplane/iptables/test_cluster.h"
+#include "dataplane/testing/network_namespace.h"
 #include "endpoints/node/snapshot_diff.h"
 
 namespace {
@@ -51,14 +57,57 @@ long thread_minor_faults() {
   return u.ru_minflt;
 }
 
-struct Result {
+// Kernel memory that maps live in (slab, vmalloc, per-CPU), from /proc/meminfo: the measure
+// bench/packet uses for every dataplane (a delta, noisy on a shared machine).
+std::int64_t kernel_memory_kib() {
+  std::ifstream in("/proc/meminfo");
+  std::int64_t total = 0;
+  for (std::string key; in >> key;) {
+    std::int64_t value = 0;
+    in >> value;
+    if (key == "Slab:" || key == "VmallocUsed:" || key == "Percpu:") total += value;
+    in.ignore(64, '\n');
+  }
+  return total;
+}
+
+// Waits (at most 5 s) until it stops moving (freed maps go after an RCU grace period).
+std::int64_t settled_kernel_memory_kib() {
+  auto last = kernel_memory_kib();
+  for (int i = 0; i < 25; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const auto now = kernel_memory_kib();
+    if (std::llabs(now - last) < 512) return now;
+    last = now;
+  }
+  return last;
+}
+
+// What the kernel charges for each map pinned under `dir` (fdinfo memlock), by name; exact.
+std::vector<std::pair<std::string, std::int64_t>> memlock_by_map(const std::string& dir) {
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const int fd = bpf_obj_get(entry.path().c_str());
+    if (fd < 0) continue;
+    std::ifstream info("/proc/self/fdinfo/" + std::to_string(fd));
+    for (std::string line; std::getline(info, line);)
+      if (line.starts_with("memlock:")) out.emplace_back(entry.path().filename(), std::stoll(line.substr(8)));
+    close(fd);
+  }
+  std::ranges::sort(out, [](const auto& a, const auto& b) { return a.second > b.second; });
+  return out;
+}
+
+struct Figures {
   int services = 0;
   double full_sync_ms = 0, full_sync_cpu_ms = 0, restart_cpu_ms = 0, partial_median_ms = 0, partial_max_ms = 0, restart_sync_ms = 0;
   std::uint64_t elements = 0, full_changes = 0, partial_changes = 0, restart_changes = 0;
   long full_sync_faults = 0, restart_faults = 0;
+  std::int64_t memlock_kib = 0, cluster_maps_kib = 0, kernel_delta_kib = 0;
+  std::string breakdown;
 };
 
-std::optional<Result> run(int services, int endpoints_per_service, int changes) {
+std::optional<Figures> run(int services, int endpoints_per_service, int changes) {
   auto env = dataplane::ebpf::testing::EbpfTestEnv::create();
   if (!env) {
     std::fprintf(stderr, "%s\n", env.error().c_str());
@@ -74,15 +123,31 @@ std::optional<Result> run(int services, int endpoints_per_service, int changes) 
   }
   auto snapshot = state.build();
   auto options = env->options("bench");
-  options.sizes = {};  // the defaults: sized for 10,000+ services
+  options.sizes = {};  // the agent's defaults: floors grown with the cluster, LRU maps by memory ratio
   options.ipv6 = false;
-  auto created = dataplane::ebpf::EbpfBackend::create(options);
+  // The tc programs too (their conntrack maps are most of the LRU memory), on a veth
+  // of a namespace of our own, as the agent loads them on the node's external interfaces.
+  auto ns = dataplane::testing::NetworkNamespace::create(dataplane::testing::NetworkNamespace::unique_name("sy-mapb", "node"));
+  if (!ns || !ns->run("ip link add ext0 type veth peer name ext1 && ip link set ext0 up && ip link set ext1 up").ok()) {
+    std::fprintf(stderr, "network namespace for the tc programs\n");
+    return std::nullopt;
+  }
+  options.external_interfaces = {"ext0"};
+  auto create = [&] {
+    switchyard::Result<std::unique_ptr<dataplane::ebpf::EbpfBackend>> b =
+        std::unexpected(switchyard::Error{switchyard::ErrorCode::Internal, "not run"});
+    if (auto entered = ns->enter([&] { b = dataplane::ebpf::EbpfBackend::create(options); }); !entered)
+      b = std::unexpected(switchyard::Error{switchyard::ErrorCode::Internal, entered.error()});
+    return b;
+  };
+  const auto kernel_before = settled_kernel_memory_kib();
+  auto created = create();
   if (!created) {
     std::fprintf(stderr, "%s\n", created.error().message.c_str());
     return std::nullopt;
   }
   auto backend = std::move(*created);
-  Result r;
+  Figures r;
   r.services = services;
   auto start = Clock::now();
   double cpu = thread_cpu_ms();
@@ -96,6 +161,13 @@ std::optional<Result> run(int services, int endpoints_per_service, int changes) 
   r.full_sync_faults = thread_minor_faults() - faults;
   r.elements = backend->stats().map_elements;
   r.full_changes = backend->stats().last_batch_messages;
+  r.kernel_delta_kib = settled_kernel_memory_kib() - kernel_before;
+  for (const auto& [name, bytes] : memlock_by_map(backend->pin_dir())) {
+    r.memlock_kib += bytes / 1024;
+    if (!name.starts_with("ct") && !name.starts_with("lb_affinity") && name.find("reverse") == std::string::npos)
+      r.cluster_maps_kib += bytes / 1024;
+    if (bytes >= 64 * 1024) r.breakdown += (r.breakdown.empty() ? "" : ", ") + name + " " + std::to_string(bytes / 1024) + " KiB";
+  }
 
   std::vector<double> partial;
   const std::string target = "svc" + std::to_string(services / 2);
@@ -120,7 +192,7 @@ std::optional<Result> run(int services, int endpoints_per_service, int changes) 
   r.partial_max_ms = partial.back();
 
   backend.reset();  // an agent restart: the pins stay
-  created = dataplane::ebpf::EbpfBackend::create(options);
+  created = create();
   if (!created) {
     std::fprintf(stderr, "%s\n", created.error().message.c_str());
     return std::nullopt;
@@ -176,6 +248,7 @@ int main(int argc, char** argv) {
       "(median / max of %d) | entries changed | restart: full sync over the pinned maps, wall / CPU | page faults | entries changed |\n",
       endpoints_per_service, changes);
   std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
+  std::vector<Figures> memory;
   for (int n : sizes) {
     auto r = run(n, endpoints_per_service, changes);
     if (!r) return 1;
@@ -185,6 +258,15 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(r->partial_changes), r->restart_sync_ms, r->restart_cpu_ms, r->restart_faults,
                 static_cast<unsigned long long>(r->restart_changes));
     std::fflush(stdout);
+    memory.push_back(*r);
   }
+  std::printf(
+      "\n| services × %d endpoints | kernel memory of the maps (memlock) | of which the maps that hold the cluster | LRU maps "
+      "(conntrack, socket reverse NAT, affinity) | /proc/meminfo slab+vmalloc+percpu delta | largest maps |\n|---|---|---|---|---|---|\n",
+      endpoints_per_service);
+  for (const auto& r : memory)
+    std::printf("| %d | %.1f MiB | %.1f MiB | %.1f MiB | %.1f MiB | %s |\n", r.services, r.memlock_kib / 1024.0,
+                r.cluster_maps_kib / 1024.0, (r.memlock_kib - r.cluster_maps_kib) / 1024.0, r.kernel_delta_kib / 1024.0,
+                r.breakdown.c_str());
   return 0;
 }

@@ -174,6 +174,19 @@ void register_agent(CLI::App& app, std::function<int()>& run) {
           ->check(CLI::IsMember({"tc", "xdp"}))
           ->capture_default_str(),
       [](auto& c, auto& f) { c.ebpf_nodeport_mode = f.ebpf_nodeport_mode; });
+  add(sub->add_option("--ebpf-map-dynamic-size-ratio", f.ebpf_map_dynamic_size_ratio,
+                      "eBPF: share (0-1] of the machine's memory for the preallocated LRU maps (conntrack, socket reverse NAT, "
+                      "affinity), as Cilium's bpf-map-dynamic-size-ratio")
+          ->check(CLI::Range(0.0, 1.0))
+          ->capture_default_str(),
+      [](auto& c, auto& f) { c.ebpf_map_dynamic_size_ratio = f.ebpf_map_dynamic_size_ratio; });
+  add(sub->add_option("--ebpf-ct-max", f.ebpf_ct_max, "eBPF: entries of each conntrack map (0: from --ebpf-map-dynamic-size-ratio)")
+          ->capture_default_str(),
+      [](auto& c, auto& f) { c.ebpf_ct_max = f.ebpf_ct_max; });
+  add(sub->add_option("--ebpf-lb-map-initial", f.ebpf_lb_map_initial,
+                      "eBPF: starting entries of the service and backend maps; they grow with the cluster, without dropping traffic")
+          ->capture_default_str(),
+      [](auto& c, auto& f) { c.ebpf_lb_map_initial = f.ebpf_lb_map_initial; });
   sub->add_flag("--cleanup", cl->cleanup, "remove everything the agent programmed, then exit");
   sub->callback([&run, cl] {
     run = [cl] {

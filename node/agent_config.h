@@ -61,6 +61,12 @@ struct AgentConfig {
   std::string bpf_root = "/sys/fs/bpf/switchyard";
   std::vector<std::string> external_interfaces;
   std::string ebpf_nodeport_mode = "tc";  // tc | xdp: where external traffic of tracked flows is DNATed
+  // eBPF map sizes (dataplane/ebpf/map_sizing.h): the LRU maps' share of the machine's memory,
+  // or explicit conntrack entries per map (0: from the share); the service maps' starting size
+  // (they grow with the cluster).
+  double ebpf_map_dynamic_size_ratio = 0.00025;
+  std::uint32_t ebpf_ct_max = 0;
+  std::uint32_t ebpf_lb_map_initial = 1024;
   // Answer ARP for the programmed LoadBalancer IPv4 addresses on the links whose subnet holds them
   // (node/arp_responder.h); `switchyard up` turns it on with --load-balancer-ip-pool.
   bool l2_announcements = false;

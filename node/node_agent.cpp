@@ -71,6 +71,10 @@ Result<std::unique_ptr<dataplane::Backend>> create_backend(const AgentConfig& c)
     auto backend = dataplane::ebpf::EbpfBackend::create({.node_name = c.node_name,
                                                          .pin_root = c.bpf_root,
                                                          .cgroup_root = c.cgroup_root,
+                                                         .sizes = {.service_entries = c.ebpf_lb_map_initial,
+                                                                   .backends = c.ebpf_lb_map_initial,
+                                                                   .conntrack_entries = c.ebpf_ct_max,
+                                                                   .dynamic_size_ratio = c.ebpf_map_dynamic_size_ratio},
                                                          .external_interfaces = c.external_interfaces,
                                                          .detect_external_interfaces = c.external_interfaces.empty(),
                                                          .nodeport_xdp = c.ebpf_nodeport_mode == "xdp"});

@@ -9,12 +9,14 @@
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <bit>
 #include <chrono>
 #include <set>
+#include <thread>
 
 namespace switchyard::dataplane::ebpf {
 namespace {
@@ -68,13 +70,19 @@ Result<std::unique_ptr<EbpfBackend>> EbpfBackend::create(EbpfBackendOptions opti
     if (auto ok = backend->add_netns_to_scope(path); !ok) return std::unexpected(ok.error());
   if (backend->socket_netns_.empty()) backend->socket_netns_.push_back("/proc/self/fd/" + std::to_string(backend->create_netns_fd_));
   if (auto maps = backend->objects_->conntrack_maps(); maps.flow4.fd >= 0) {
+    for (BpfMapRef* m : {&maps.flow4, &maps.reply4, &maps.flow6, &maps.reply6, &maps.metrics}) {
+      m->fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 0);
+      backend->gc_fds_.push_back(m->fd);
+    }
     backend->conntrack_gc_ = std::make_unique<ConntrackGc>(std::move(maps), backend->options_.conntrack_gc);
     backend->conntrack_gc_->start();
   }
   if (backend->options_.detect_external_interfaces) {
     // The device watcher calls back on its own thread, in create()'s namespace.
-    auto* objects = backend->objects_.get();
-    auto watcher = ExternalDeviceWatcher::start(backend->create_netns_fd_, [objects](const std::vector<std::string>& selected) {
+    auto* b = backend.get();
+    auto watcher = ExternalDeviceWatcher::start(backend->create_netns_fd_, [b](const std::vector<std::string>& selected) {
+      std::lock_guard lock(b->objects_mutex_);  // a growth may be swapping the objects
+      auto* objects = b->objects_.get();
       auto ok = objects->set_tc_interfaces(selected);
       spdlog::info("event=external_interfaces_changed interfaces={} attached={}", fmt::join(selected, ","),
                    fmt::join(objects->tc_interfaces(), ","));
@@ -87,7 +95,59 @@ Result<std::unique_ptr<EbpfBackend>> EbpfBackend::create(EbpfBackendOptions opti
 }
 
 EbpfBackend::~EbpfBackend() {
+  device_watcher_.reset();
+  conntrack_gc_.reset();  // before its fds close
+  for (int fd : gc_fds_) ::close(fd);
   if (create_netns_fd_ >= 0) ::close(create_netns_fd_);
+}
+
+Result<void> EbpfBackend::ensure_capacity(const MapNeeds& n) {
+  const auto& z = options_.sizes;
+  std::map<std::string, std::pair<std::uint32_t, std::uint32_t>> grow;  // name -> (from, to)
+  auto check = [&](const std::string& name, std::size_t need, std::uint32_t floor) {
+    const std::uint32_t capacity = objects_->capacity(name);
+    if (capacity != 0 && need > capacity) grow[name] = {capacity, capacity_for(need, floor)};
+  };
+  check("lb4_services_v1", n.services4, z.service_entries);
+  check("lb6_services_v1", n.services6, z.service_entries);
+  check("lb4_backends_v1", n.backends4, z.backends);
+  check("lb6_backends_v1", n.backends6, z.backends);
+  check("lb4_external_v1", n.external4, z.service_entries);
+  check("lb6_external_v1", n.external6, z.service_entries);
+  check("lb_maglev_v1", n.maglev, z.maglev_services);
+  if (grow.empty()) return {};
+  for (const auto& [name, sizes] : grow) options_.sizes.grown[name] = sizes.second;
+  // New objects over the same pins: maps of the same size (conntrack, affinity, ...) are taken
+  // over as they are, the grown ones created anew and filled from the old before the links and
+  // tc filters switch to the new programs. The tc programs go where the current ones are, from
+  // create()'s network namespace.
+  SockLbObjectOptions o{.pin_dir = objects_->pin_dir(),
+                        .cgroup_path = options_.cgroup_root,
+                        .ipv4 = options_.ipv4,
+                        .ipv6 = options_.ipv6,
+                        .scope_by_netns = !options_.scope_netns.empty(),
+                        .sizes = options_.sizes,
+                        .external_interfaces = objects_->tc_interfaces(),
+                        .nodeport_xdp = options_.nodeport_xdp,
+                        .detect_external_interfaces = objects_->external4.fd >= 0};
+  Result<std::unique_ptr<SockLbObjects>> fresh = std::unexpected(Error{ErrorCode::Internal, "not run"});
+  std::thread t([&] {
+    if (setns(create_netns_fd_, CLONE_NEWNET) != 0) {
+      fresh = std::unexpected(Error{ErrorCode::Internal, "setns: " + std::string(std::strerror(errno))});
+      return;
+    }
+    fresh = SockLbObjects::open(std::move(o));
+  });
+  t.join();
+  if (!fresh) return std::unexpected(with_context(fresh.error(), "growing the eBPF maps"));
+  {
+    std::lock_guard lock(objects_mutex_);
+    objects_ = std::move(*fresh);  // the old maps go with the old programs' last reference
+  }
+  ++map_growths_;
+  for (const auto& [name, sizes] : grow)
+    spdlog::info("event=bpf_map_grown name={} from={} to={} reason=\"the cluster needs more entries\"", name, sizes.first, sizes.second);
+  return {};
 }
 
 Result<void> EbpfBackend::add_netns_to_scope(const std::string& netns_path) {
@@ -150,6 +210,9 @@ Result<void> EbpfBackend::full_sync(const endpoints::Snapshot& snapshot) {
     needs_full_sync_ = true;
     return std::unexpected(std::move(e));
   };
+  MapNeeds needs;
+  for (const auto& [name, info] : snapshot.service_ports()) needs += estimate_needs(*info, options_.maglev_by_default);
+  if (auto ok = ensure_capacity(needs); !ok) return fail(ok.error());
   // What the kernel holds now: ours from before, an earlier agent's, or nothing.
   auto services4 = dump_entries<lb4_service_key, lb_service_value>(objects_->services4);
   if (!services4) return fail(services4.error());
@@ -281,6 +344,7 @@ Result<void> EbpfBackend::full_sync(const endpoints::Snapshot& snapshot) {
   if (auto ok = changes.apply(*objects_); !ok) return fail(ok.error());
   std::erase_if(backends_, [](const auto& e) { return e.second.refs == 0; });
   programmed_ = std::move(programmed);
+  needs_ = needs;
   service_entries_ = service_entries;
   needs_full_sync_ = false;
   ++stats_.full_syncs;
@@ -295,6 +359,17 @@ Result<void> EbpfBackend::sync(const endpoints::Snapshot&, const endpoints::Snap
   if (removed_) return std::unexpected(Error{ErrorCode::Internal, "eBPF backend " + pin_dir() + ": already cleaned up"});
   if (needs_full_sync_) return full_sync(after);
   const auto start = Clock::now();
+  MapNeeds needs = needs_;
+  for (const auto& change : diff.changes) {
+    if (auto it = programmed_.find(change.name); it != programmed_.end())
+      needs -= estimate_needs(*it->second.info, options_.maglev_by_default);
+    if (change.after) needs += estimate_needs(*change.after, options_.maglev_by_default);
+  }
+  if (auto ok = ensure_capacity(needs); !ok) {
+    ++stats_.failed_syncs;
+    needs_full_sync_ = true;
+    return ok;
+  }
   MapChanges changes;
   struct Change {
     const endpoints::ServicePortChange* change;
@@ -382,6 +457,7 @@ Result<void> EbpfBackend::sync(const endpoints::Snapshot&, const endpoints::Snap
     else
       programmed_.erase(c.change->name);
   }
+  needs_ = needs;
   ++stats_.partial_syncs;
   stats_.last_batch_messages = changes.size();
   stats_.last_sync_duration = Clock::now() - start;

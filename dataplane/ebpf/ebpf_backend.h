@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -68,6 +69,8 @@ class EbpfBackend final : public Backend, private LbIdSource {
   bool reused_pins() const { return objects_->reused_pins(); }
   const std::string& pin_dir() const { return objects_->pin_dir(); }
   const SockLbObjects& objects() const { return *objects_; }
+  // Maps grown since create() (each time: new maps filled from the old, programs switched).
+  int map_growths() const { return map_growths_; }
 
  private:
   struct BackendRef {
@@ -99,10 +102,16 @@ class EbpfBackend final : public Backend, private LbIdSource {
   std::size_t written_entries(const PortEntries& entries) const;  // what they put in the maps
   // Connected UDP sockets translated to a backend that `entries` no longer has for `old`'s VIPs.
   void collect_udp_to_destroy(const PortEntries& old, const PortEntries& entries);
+  // Grows the maps that `needs` would not fit (map_sizing.h), before a sync writes them.
+  Result<void> ensure_capacity(const MapNeeds& needs);
   Result<void> purge_affinity(const std::map<std::uint32_t, std::vector<std::uint32_t>>& kept);
 
   EbpfBackendOptions options_;
   std::unique_ptr<SockLbObjects> objects_;
+  std::mutex objects_mutex_;  // the device watcher's thread against a growth's swap of objects_
+  MapNeeds needs_;            // of what is programmed now
+  int map_growths_ = 0;
+  std::vector<int> gc_fds_;  // the collector's own copies of the conntrack map fds: it outlives a growth
   std::map<endpoints::ServicePortName, ProgrammedPort> programmed_;
   BackendTable backends_;
   std::map<FrontendId, std::uint32_t> pinned_service_ids_;         // slot 0 of what an earlier agent left

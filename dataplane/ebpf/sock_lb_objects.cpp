@@ -56,6 +56,23 @@ std::vector<bpf_map*> pinned_maps(sock_lb* s) {
           m.lb_maglev_v1,    m.lb4_reverse_v1,  m.lb6_reverse_v1,  m.lb_scope_v1,     m.lb_metrics_v1};
 }
 
+// Maps that hold the cluster: not preallocated, and grown with it (map_sizing.h).
+bool growable(bpf_map* map) {
+  const std::string name = bpf_map__name(map);
+  return name.find("_services_") != std::string::npos || name.find("_backends_") != std::string::npos ||
+         name.find("_external_") != std::string::npos || name == "lb_maglev_v1";
+}
+
+void set_growable(bpf_map* map, const SockLbSizes& z) {
+  const std::string name = bpf_map__name(map);
+  std::uint32_t floor = name.find("_backends_") != std::string::npos ? z.backends
+                        : name == "lb_maglev_v1"                     ? z.maglev_services
+                                                                     : z.service_entries;
+  if (auto it = z.grown.find(name); it != z.grown.end()) floor = std::max(floor, it->second);
+  bpf_map__set_max_entries(map, floor);
+  bpf_map__set_map_flags(map, bpf_map__map_flags(map) | BPF_F_NO_PREALLOC);
+}
+
 std::string link_pin(const std::string& dir, const std::string& program) { return dir + "/link_" + program; }
 
 // Our filter on an interface's clsact hook: a fixed handle and priority, so that a restarted
@@ -113,19 +130,31 @@ Result<std::uint64_t> netns_cookie(const std::string& netns_path) {
 
 Result<std::unique_ptr<SockLbObjects>> SockLbObjects::open(SockLbObjectOptions options) {
   std::unique_ptr<SockLbObjects> objects(new SockLbObjects(std::move(options)));
-  if (auto ok = objects->load(); !ok) return std::unexpected(ok.error());
-  if (auto ok = objects->attach(); !ok) return std::unexpected(ok.error());
+  auto& o = *objects;
+  if (auto ok = o.load(); !ok) return std::unexpected(ok.error());
+  const bool tc = !o.options_.external_interfaces.empty() || o.options_.detect_external_interfaces;
+  if (tc)
+    if (auto ok = o.load_nodeport(); !ok) return std::unexpected(ok.error());
+  // Every program is loaded: maps that were resized or are of an older layout get their entries
+  // before any program uses them, then the hooks switch (links updated, tc filters replaced).
+  std::vector<bpf_map*> loaded;
+  bpf_map* map;
+  bpf_object__for_each_map(map, o.skeleton_->obj) loaded.push_back(map);
+  if (o.nodeport_) bpf_object__for_each_map(map, o.nodeport_->obj) loaded.push_back(map);
+  if (auto ok = o.pins_->copy_entries(loaded); !ok) return std::unexpected(ok.error());
+  if (auto ok = o.attach(); !ok) return std::unexpected(ok.error());
   // Without bpf_sock_destroy (Linux < 6.5) the rest works; connected UDP sockets then keep a
   // removed backend until they reconnect.
-  if (auto ok = objects->load_sock_destroy(); !ok) {
-    objects->sock_destroy_error_ = ok.error().message;
-    if (objects->sock_destroy_) sock_destroy__destroy(objects->sock_destroy_);
-    objects->sock_destroy_ = nullptr;
+  if (auto ok = o.load_sock_destroy(); !ok) {
+    o.sock_destroy_error_ = ok.error().message;
+    if (o.sock_destroy_) sock_destroy__destroy(o.sock_destroy_);
+    o.sock_destroy_ = nullptr;
   }
-  if (!objects->options_.external_interfaces.empty() || objects->options_.detect_external_interfaces) {
-    if (auto ok = objects->load_nodeport(); !ok) return std::unexpected(ok.error());
-    if (auto ok = objects->attach_tc(); !ok) return std::unexpected(ok.error());
-  }
+  if (tc)
+    if (auto ok = o.attach_tc(); !ok) return std::unexpected(ok.error());
+  if (auto ok = o.pins_->commit(); !ok) return std::unexpected(ok.error());
+  o.pin_events_ = o.pins_->events();
+  o.pins_.reset();
   return objects;
 }
 
@@ -138,21 +167,19 @@ Result<void> SockLbObjects::load() {
   skeleton_->rodata->scope_by_netns = options_.scope_by_netns ? 1 : 0;
   auto& m = skeleton_->maps;
   const auto& z = options_.sizes;
-  for (auto [map, size] : {std::pair{m.lb4_services_v1, z.service_entries},
-                           {m.lb6_services_v1, z.service_entries},
-                           {m.lb4_backends_v1, z.backends},
-                           {m.lb6_backends_v1, z.backends},
-                           {m.lb_maglev_v1, z.maglev_services},
-                           {m.lb_affinity_v1, z.affinity_entries},
-                           {m.lb4_reverse_v1, z.reverse_entries},
-                           {m.lb6_reverse_v1, z.reverse_entries}})
+  lru_ = dynamic_lru_sizes(z.dynamic_size_ratio, total_memory_bytes(),
+                           {.conntrack = z.conntrack_entries, .reverse = z.reverse_entries, .affinity = z.affinity_entries});
+  for (bpf_map* map : {m.lb4_services_v1, m.lb6_services_v1, m.lb4_backends_v1, m.lb6_backends_v1, m.lb_maglev_v1}) set_growable(map, z);
+  for (auto [map, size] : {std::pair{m.lb_affinity_v1, lru_.affinity}, {m.lb4_reverse_v1, lru_.reverse}, {m.lb6_reverse_v1, lru_.reverse}})
     bpf_map__set_max_entries(map, size);
+  // A few entries in a 4,096-entry map: allocated as they come.
+  bpf_map__set_map_flags(m.lb_scope_v1, BPF_F_NO_PREALLOC);
   reused_pins_ = std::filesystem::exists(options_.pin_dir + "/" + bpf_map__name(m.lb4_services_v1));
-  for (bpf_map* map : pinned_maps(skeleton_)) {
-    const std::string path = options_.pin_dir + "/" + bpf_map__name(map);
-    if (bpf_map__set_pin_path(map, path.c_str()) != 0) return std::unexpected(errno_error("pin path " + path, errno));
-  }
-  // libbpf reuses a pinned map when its type, sizes and flags match, and pins new ones.
+  pins_ = std::make_unique<PinSwitch>(options_.pin_dir);
+  for (bpf_map* map : pinned_maps(skeleton_))
+    if (auto ok = pins_->prepare(map, growable(map)); !ok) return ok;
+  // libbpf reuses a pinned map when its type, sizes and flags match (PinSwitch pinned only
+  // those), and pins new ones.
   if (const int err = sock_lb__load(skeleton_); err != 0)
     return std::unexpected(errno_error(
         "load of the sock_lb BPF programs (pins in " + options_.pin_dir + "; maps of other sizes pinned there cannot be reused)", -err));
@@ -219,17 +246,13 @@ Result<void> SockLbObjects::load_nodeport() {
       continue;
     }
     if (name.starts_with("ct"))
-      bpf_map__set_max_entries(map, options_.sizes.reverse_entries);
-    else if (name.find("external") != std::string::npos)
-      bpf_map__set_max_entries(map, options_.sizes.service_entries);
-    const std::string path = options_.pin_dir + "/" + name;  // conntrack survives a restart too
-    if (bpf_map__set_pin_path(map, path.c_str()) != 0) return std::unexpected(errno_error("pin path " + path, errno));
+      bpf_map__set_max_entries(map, lru_.conntrack);
+    else if (growable(map))
+      set_growable(map, options_.sizes);
+    if (auto ok = pins_->prepare(map, growable(map)); !ok) return ok;  // conntrack survives a restart too
   }
   if (const int err = nodeport_tc__load(nodeport_); err != 0)
     return std::unexpected(errno_error("load of the nodeport tc BPF programs (pins in " + options_.pin_dir + ")", -err));
-  // Conntrack maps of the layout before lifetimes (_v1): nothing reads them any more. Their
-  // flows are not migrated (map versioning and migration are their own piece of work).
-  for (const char* stale : {"ct4_v1", "ct4_reverse_v1", "ct6_v1", "ct6_reverse_v1"}) ::unlink((options_.pin_dir + "/" + stale).c_str());
   external4 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb4_external_v1), bpf_map__name(nodeport_->maps.lb4_external_v1)};
   external6 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb6_external_v1), bpf_map__name(nodeport_->maps.lb6_external_v1)};
   source_ranges4 = BpfMapRef{bpf_map__fd(nodeport_->maps.lb4_source_ranges_v1), bpf_map__name(nodeport_->maps.lb4_source_ranges_v1)};
@@ -438,6 +461,12 @@ ConntrackMaps SockLbObjects::conntrack_maps() const {
           .reply6 = ref(m.ct6_reverse_v2),
           .metrics = ref(m.np_metrics_v1),
           .capacity = bpf_map__max_entries(m.ct4_v2)};
+}
+
+std::uint32_t SockLbObjects::capacity(const std::string& map_name) const {
+  for (bpf_object* obj : {skeleton_ ? skeleton_->obj : nullptr, nodeport_ ? nodeport_->obj : nullptr})
+    if (bpf_map* map = obj ? bpf_object__find_map_by_name(obj, map_name.c_str()) : nullptr) return bpf_map__max_entries(map);
+  return 0;
 }
 
 int SockLbObjects::program_fd(const std::string& name) const {

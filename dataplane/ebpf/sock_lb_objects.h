@@ -17,6 +17,8 @@
 #include "dataplane/ebpf/bpf/lb_types.h"
 #include "dataplane/ebpf/bpf_map_ops.h"
 #include "dataplane/ebpf/conntrack_gc.h"
+#include "dataplane/ebpf/map_pins.h"
+#include "dataplane/ebpf/map_sizing.h"
 
 struct sock_lb;
 struct nodeport_tc;
@@ -27,12 +29,19 @@ struct bpf_object;
 
 namespace switchyard::dataplane::ebpf {
 
+// map_sizing.h says how these are chosen.
 struct SockLbSizes {
-  std::uint32_t service_entries = 262144;  // frontends × (1 + backends), each family
-  std::uint32_t backends = 131072;         // each family
-  std::uint32_t maglev_services = 1024;    // 4 KiB each
-  std::uint32_t affinity_entries = 65536;
-  std::uint32_t reverse_entries = 262144;  // translated sockets remembered for recvmsg/getpeername
+  // Floors of the maps that hold the cluster (each family); the backend grows them with it.
+  std::uint32_t service_entries = 1024;  // frontends × (1 + backends); also the external maps
+  std::uint32_t backends = 1024;
+  std::uint32_t maglev_services = 64;  // 4 KiB each
+  // LRU maps, preallocated by the kernel: 0 = from dynamic_size_ratio of the machine's memory.
+  std::uint32_t affinity_entries = 0;
+  std::uint32_t reverse_entries = 0;    // translated sockets remembered for recvmsg/getpeername
+  std::uint32_t conntrack_entries = 0;  // each of the four conntrack maps
+  double dynamic_size_ratio = 0.00025;  // --ebpf-map-dynamic-size-ratio (Cilium's is 0.0025)
+  // max_entries the backend grew maps to, by map name (above the floors above).
+  std::map<std::string, std::uint32_t> grown;
 };
 
 struct SockLbObjectOptions {
@@ -56,7 +65,11 @@ class SockLbObjects {
   Result<void> remove();
 
   BpfMapRef services4, services6, backends4, backends6, maglev, affinity, scope, metrics;
-  BpfMapRef external4, external6;            // the tc programs' frontends
+  BpfMapRef external4, external6;  // the tc programs' frontends
+  // max_entries of a loaded map, by name (0 when it is not loaded).
+  std::uint32_t capacity(const std::string& map_name) const;
+  // What open() did to pins it found (resized, migrated, replaced).
+  const std::vector<PinEvent>& pin_events() const { return pin_events_; }
   BpfMapRef source_ranges4, source_ranges6;  // loadBalancerSourceRanges (LPM tries)
   bool reused_pins() const { return reused_pins_; }
   const std::string& sock_destroy_error() const { return sock_destroy_error_; }
@@ -107,6 +120,9 @@ class SockLbObjects {
   std::vector<bpf_link*> links_;
   bool reused_pins_ = false;
   std::string bpffs_mounted_;
+  LruSizes lru_;
+  std::unique_ptr<PinSwitch> pins_;  // between load and attach
+  std::vector<PinEvent> pin_events_;
 };
 
 // Before `user` is loaded: every map it defines under the name of one of `owner`'s (loaded) maps
