@@ -4,10 +4,12 @@
 // pod-a, each closed with FINs (ct_soak_peer: the server answers and closes, the client closes
 // after it), while a few long-lived streams exchange a line every second across the whole run.
 // Then the tracked flows must return near zero (the 10 s closing lifetime, then the agent's
-// collector), with no flow evicted and every stream still answering. The same client also runs
-// connections straight to the pod's address (no service, no translation) for the rate ratio.
+// collector), with no flow evicted and every stream still answering. Before that, the same client
+// alternates blocks of connections straight to the pod's address (no service, no translation)
+// and through the NodePort, for the rate ratio.
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
 #include <fmt/format.h>
 
@@ -28,7 +30,7 @@ using ::testing::HasSubstr;
 
 constexpr const char* kKubectl = "/usr/lib/google-cloud-sdk/bin/kubectl.1.31";
 constexpr long kConnections = 1'000'000;
-constexpr long kDirectConnections = 50'000;
+constexpr long kRatioBlock = 5'000, kRatioBlocks = 10;  // direct and NodePort blocks, alternated
 constexpr int kStreams = 4;
 constexpr int kSources = 32;  // client addresses 192.168.50.10..41
 
@@ -150,12 +152,16 @@ TEST_F(ConntrackSoak, AMillionShortConnectionsThroughANodePortAreCollectedWhileL
   const long long created0 = sample(m0, "switchyard_ebpf_conntrack_created_flows_total");
   const auto flag = dir_ / "streams-done";
   const auto t0 = std::chrono::steady_clock::now();
-  client_ = std::make_unique<ChildProcess>(
-      in(topology_->client().path(),
-         {CT_SOAK_PEER, "churn", sources, fmt::format("{}:30090", ServiceTopology::kNodeIp), std::to_string(kStreams), "512", flag.string(),
-          fmt::format("direct=10.244.0.11:8081:{}", kDirectConnections),
-          fmt::format("nodeport={}:30081:{}", ServiceTopology::kNodeIp, kConnections)}),
-      (dir_ / "client.log").string());
+  // First the rate ratio: blocks straight to the pod and through the NodePort, alternated so
+  // that both see the same load; then the million.
+  std::vector<std::string> churn{
+      CT_SOAK_PEER, "churn", sources, fmt::format("{}:30090", ServiceTopology::kNodeIp), std::to_string(kStreams), "512", flag.string()};
+  for (int i = 0; i < kRatioBlocks; ++i) {
+    churn.push_back(fmt::format("direct=10.244.0.11:8081:{}", kRatioBlock));
+    churn.push_back(fmt::format("nodeport-ratio={}:30081:{}", ServiceTopology::kNodeIp, kRatioBlock));
+  }
+  churn.push_back(fmt::format("nodeport={}:30081:{}", ServiceTopology::kNodeIp, kConnections));
+  client_ = std::make_unique<ChildProcess>(in(topology_->client().path(), churn), (dir_ / "client.log").string());
   long long peak_flows = 0, peak_entries = 0;
   auto watch = [&] {
     const std::string m = metrics();
@@ -163,14 +169,20 @@ TEST_F(ConntrackSoak, AMillionShortConnectionsThroughANodePortAreCollectedWhileL
     peak_entries = std::max(peak_entries, sample(m, "switchyard_ebpf_conntrack_entries"));
     return m;
   };
-  ASSERT_TRUE(wait_until(600, [&] {
+  ASSERT_TRUE(wait_until(1100, [&] {
     watch();
     return log("client.log").find("churn finished") != std::string::npos || !client_->running();
   })) << log("client.log");
   const double churn_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const std::string printed = log("client.log");
-  EXPECT_THAT(printed, HasSubstr(fmt::format("phase nodeport: connections done={} failed=0 stuck=0", kConnections))) << printed;
-  EXPECT_THAT(printed, HasSubstr(fmt::format("phase direct: connections done={} failed=0 stuck=0", kDirectConnections))) << printed;
+  EXPECT_THAT(printed, HasSubstr(fmt::format("total nodeport: connections done={} failed=0 stuck=0", kConnections))) << printed;
+  for (const char* name : {"direct", "nodeport-ratio"})
+    EXPECT_THAT(printed, HasSubstr(fmt::format("total {}: connections done={} failed=0 stuck=0", name, kRatioBlock * kRatioBlocks)))
+        << printed;
+  std::smatch direct, nodeport;
+  if (std::regex_search(printed, direct, std::regex("total direct: .* rate=([0-9]+)/s")) &&
+      std::regex_search(printed, nodeport, std::regex("total nodeport-ratio: .* rate=([0-9]+)/s")))
+    std::printf("soak: NodePort / direct connection rate, alternated blocks: %.2f\n", std::stod(nodeport[1]) / std::stod(direct[1]));
 
   // Every closed flow expires 10 s after its FINs; the collector's next pass takes it. What is
   // left is the long streams (and perhaps the readiness probe's flow).

@@ -109,7 +109,11 @@ Result<void> sweep(const BpfMapRef& map, const BpfMapRef& other, std::uint32_t n
         if (!delete_if_expired<Key, Value>(map, keys[i], now)) continue;
         ++pass.deleted_entries;
         ++pass.expired_flows;
-        if (other_present && delete_if_expired<OtherKey, OtherValue>(other, other_key, now)) ++pass.deleted_entries;
+        // The reply half is counted here: the reply map's walk, after this one, no longer sees it.
+        if (other_present && delete_if_expired<OtherKey, OtherValue>(other, other_key, now)) {
+          ++pass.entries;
+          ++pass.deleted_entries;
+        }
       } else {
         // A reply entry whose flow entry is still there (expired): that one first.
         if (other_present) {

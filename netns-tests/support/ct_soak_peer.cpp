@@ -8,7 +8,8 @@
 //   ct_soak_peer serve SHORT_PORT ECHO_PORT
 //   ct_soak_peer churn SOURCES ECHO_ADDR:PORT STREAMS PARALLEL FLAG NAME=ADDR:PORT:COUNT...
 //     SOURCES: comma-separated local IPv4 addresses; FLAG: a file whose appearance ends the
-//     streams (after every phase is done).
+//     streams (after every phase is done). Phases run in order; those of one name are also
+//     summed ("total NAME: ...").
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -18,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -268,14 +270,26 @@ int churn_main(int argc, char** argv) {
   std::thread streams_thread([&] { run_streams(st, echo, streams); });
   std::this_thread::sleep_for(std::chrono::seconds(2));  // streams established before the churn
   bool all_ok = true;
+  std::vector<std::pair<std::string, PhaseResult>> totals;  // by name, in order of first appearance
   for (const Phase& p : phases) {
     const PhaseResult r = churn(p, sources, parallel);
+    auto total = std::find_if(totals.begin(), totals.end(), [&](const auto& t) { return t.first == p.name; });
+    if (total == totals.end()) total = totals.insert(totals.end(), {p.name, PhaseResult{}});
+    total->second.done += r.done;
+    total->second.failed += r.failed;
+    total->second.stuck += r.stuck;
+    total->second.seconds += r.seconds;
     std::printf("phase %s: connections done=%ld failed=%ld stuck=%ld seconds=%.1f rate=%.0f/s\n", p.name.c_str(), r.done, r.failed, r.stuck,
                 r.seconds, r.done / r.seconds);
     for (const auto& [err, n] : r.errors) std::printf("  errno %d (%s): %ld\n", err, std::strerror(err), n);
     std::fflush(stdout);
     all_ok = all_ok && r.failed == 0 && r.stuck == 0 && r.done == p.count;
   }
+  // Phases of one name may alternate with others' (short blocks): their rates then compare
+  // under the same load on the machine.
+  for (const auto& [name, t] : totals)
+    std::printf("total %s: connections done=%ld failed=%ld stuck=%ld seconds=%.1f rate=%.0f/s\n", name.c_str(), t.done, t.failed, t.stuck,
+                t.seconds, t.done / t.seconds);
   std::printf("churn finished\n");
   std::fflush(stdout);
   struct stat sb {};
