@@ -157,6 +157,7 @@ ControllerManagerOptions controller_manager_options(const ControlPlaneOptions& o
 struct ControlPlane::Parts {
   std::unique_ptr<store::Store> store;
   std::unique_ptr<apiserver::ClusterIpAllocator> ip_allocator;
+  std::unique_ptr<apiserver::ClusterIpAllocator> ip_allocator_secondary;  // dual-stack: the other family's range
   std::unique_ptr<apiserver::NodePortAllocator> port_allocator;
   std::optional<apiserver::ServiceAllocators> allocators;
   std::optional<apiserver::ObjectRegistry> registry;
@@ -261,14 +262,27 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
   api::ClusterNetworkConfig net;
   if (std::sscanf(o.node_port_range.c_str(), "%d-%d", &net.node_port_min, &net.node_port_max) != 2)
     return fail(ErrorCode::Invalid, fmt::format("--service-node-port-range {}: expected MIN-MAX", o.node_port_range));
-  auto ip_allocator = apiserver::ClusterIpAllocator::create(*parts->store, o.service_cidr);
+  // One CIDR, or two of different families (dual-stack, primary first), as kube-apiserver's
+  // --service-cluster-ip-range.
+  const auto comma = o.service_cidr.find(',');
+  const std::string primary_cidr = o.service_cidr.substr(0, comma);
+  auto ip_allocator = apiserver::ClusterIpAllocator::create(*parts->store, primary_cidr);
   if (!ip_allocator) return fail(ErrorCode::Invalid, fmt::format("--service-cidr {}: {}", o.service_cidr, ip_allocator.error().message));
   parts->ip_allocator = std::move(*ip_allocator);
+  if (comma != std::string::npos) {
+    const std::string secondary_cidr = o.service_cidr.substr(comma + 1);
+    auto secondary = apiserver::ClusterIpAllocator::create(*parts->store, secondary_cidr);
+    if (!secondary) return fail(ErrorCode::Invalid, fmt::format("--service-cidr {}: {}", o.service_cidr, secondary.error().message));
+    if ((*secondary)->family() == parts->ip_allocator->family())
+      return fail(ErrorCode::Invalid, fmt::format("--service-cidr {}: two ranges must be of different IP families", o.service_cidr));
+    parts->ip_allocator_secondary = std::move(*secondary);
+  }
   auto port_allocator = apiserver::NodePortAllocator::create(*parts->store, net.node_port_min, net.node_port_max);
   if (!port_allocator)
     return fail(ErrorCode::Invalid, fmt::format("--service-node-port-range {}: {}", o.node_port_range, port_allocator.error().message));
   parts->port_allocator = std::move(*port_allocator);
   net.service_ip_families = {std::string(parts->ip_allocator->family())};
+  if (parts->ip_allocator_secondary) net.service_ip_families.emplace_back(parts->ip_allocator_secondary->family());
   const std::string first_ip = parts->ip_allocator->range().at(0);
 
   // Credentials: given files, or the data directory's own CA, serving certificate and token.
@@ -299,7 +313,9 @@ Result<std::unique_ptr<ControlPlane>> ControlPlane::start(const ControlPlaneOpti
     token = *t;
     spdlog::info("event=admin_token file={}/admin.token created={}", o.data_dir, created);
   }
-  parts->allocators.emplace(apiserver::ServiceAllocators{{parts->ip_allocator.get()}, parts->port_allocator.get()});
+  std::vector<apiserver::ClusterIpAllocator*> ip_allocators{parts->ip_allocator.get()};
+  if (parts->ip_allocator_secondary) ip_allocators.push_back(parts->ip_allocator_secondary.get());
+  parts->allocators.emplace(apiserver::ServiceAllocators{std::move(ip_allocators), parts->port_allocator.get()});
   parts->registry.emplace(*parts->store, net, &*parts->allocators);
   parts->registry->set_event_ttl(std::chrono::seconds(o.event_ttl_seconds));
   // Pods run as a ServiceAccount, with its token mounted (the ServiceAccount controller below

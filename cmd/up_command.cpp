@@ -376,7 +376,8 @@ void register_up(CLI::App& app, std::function<int()>& run) {
                   "the API server's address published as the kubernetes Service's endpoint (default: --node-ip)");
   sub->add_option(
       "--load-balancer-ip-pool", o->control_plane.load_balancer_ip_pool,
-      "addresses for LoadBalancer Services: IPv4 CIDRs and FIRST-LAST ranges, comma-separated (default: none, they stay pending)");
+      "addresses for LoadBalancer Services: IPv4 and IPv6 CIDRs and FIRST-LAST ranges, comma-separated (default: none, they stay "
+      "pending)");
   sub->add_flag("!--no-controllers", o->control_plane.run_controllers,
                 "do not run the controllers in-process (run `switchyard controller-manager --kubeconfig DIR/kubeconfig` instead)");
   sub->add_option("--encryption-provider-config", o->control_plane.encryption_provider_config,
@@ -387,7 +388,9 @@ void register_up(CLI::App& app, std::function<int()>& run) {
                   "more public keys (PEM) that verify service-account tokens; repeatable");
   sub->add_option("--service-account-issuer", o->control_plane.service_account_issuer, "the iss of service-account tokens")
       ->capture_default_str();
-  sub->add_option("--service-cidr", o->control_plane.service_cidr, "ClusterIP range")->capture_default_str();
+  sub->add_option("--service-cidr", o->control_plane.service_cidr,
+                  "ClusterIP range; two of different families (comma-separated) for dual-stack Services")
+      ->capture_default_str();
   sub->add_option("--node-monitor-grace-period", o->control_plane.node_monitor_grace_period_seconds,
                   "seconds without a Lease renewal or Ready heartbeat before a node is Ready=Unknown and tainted unreachable")
       ->check(CLI::PositiveNumber)

@@ -3,7 +3,9 @@
 // certificate for its names and IP) from the node, a pod and another host on the link, and its
 // name resolves; LoadBalancer Services get addresses from --load-balancer-ip-pool within a
 // second (kubectl 1.27 and 1.33), a client on the node's link reaches them through ARP answers
-// from the node, and a deleted Service's address goes to the next one.
+// from the node, and a deleted Service's address goes to the next one; a dual-stack Service gets
+// an address of each family, and a client with only IPv6 reaches the IPv6 one through the node's
+// Neighbor Advertisements (both dataplanes).
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -30,7 +32,7 @@ class UpServiceAddresses : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_EQ(geteuid(), 0u) << "needs root for network namespaces";
-    auto t = ServiceTopology::create({{"pod-a", "10.244.0.11"}});
+    auto t = ServiceTopology::create({{"pod-a", "10.244.0.11", 8080, "fd00:244::11"}});
     ASSERT_TRUE(t) << t.error();
     topology_.emplace(std::move(*t));
     dir_ = std::filesystem::temp_directory_path() / ("sy-up-addr-" + std::to_string(getpid()));
@@ -52,7 +54,7 @@ class UpServiceAddresses : public ::testing::Test {
                                   "--healthz-bind-address",
                                   "127.0.0.1:10256",
                                   "--load-balancer-ip-pool",
-                                  "192.168.50.240/29"};
+                                  pool_};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     up_ = std::make_unique<ChildProcess>(argv, (dir_ / "up.log").string());
     ASSERT_TRUE(wait_until(60, [&] { return output().find("ready (API server") != std::string::npos; })) << output();
@@ -75,6 +77,7 @@ class UpServiceAddresses : public ::testing::Test {
   }
   dataplane::testing::CommandResult in_node(const std::string& command) { return topology_->node().run(command); }
 
+  std::string pool_ = "192.168.50.240/29";
   std::optional<ServiceTopology> topology_;
   std::filesystem::path dir_;
   std::unique_ptr<ChildProcess> up_;
@@ -212,6 +215,76 @@ TEST_F(UpServiceAddresses, LoadBalancerAddressesAnswerOnTheLinkWithTheEbpfDatapl
     return in_node(kubectl("1.33") + "get svc web -o jsonpath='{.status.loadBalancer.ingress[0].ip}'").output == "192.168.50.241";
   }));
   EXPECT_TRUE(wait_until(15, [&] { return topology_->get(topology_->client(), "192.168.50.241", 80).pod == "pod-a"; })) << output();
+}
+
+// A dual-stack LoadBalancer Service with both IPv4 and IPv6 endpoints on pod-a.
+const char* kDualStackLoadBalancer = R"(apiVersion: v1
+kind: Service
+metadata: {name: dual}
+spec:
+  type: LoadBalancer
+  ipFamilyPolicy: RequireDualStack
+  ipFamilies: [IPv4, IPv6]
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: dual-v4, labels: {kubernetes.io/service-name: dual}}
+addressType: IPv4
+endpoints: [{addresses: [10.244.0.11], conditions: {ready: true}}]
+ports: [{name: http, port: 8080, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: dual-v6, labels: {kubernetes.io/service-name: dual}}
+addressType: IPv6
+endpoints: [{addresses: ["fd00:244::11"], conditions: {ready: true}}]
+ports: [{name: http, port: 8080, protocol: TCP}]
+)";
+
+class UpIpv6LoadBalancer : public UpServiceAddresses {
+ protected:
+  // A dual-stack cluster with a pool of both families; the client keeps only its IPv6 address
+  // on the node's link and no route through the node, so the pool address is on-link to it and
+  // reached through Neighbor Discovery alone.
+  void reaches_the_ipv6_address(std::vector<std::string> extra_args) {
+    pool_ = "192.168.50.240/29,fd00:50::f0/124";
+    extra_args.insert(extra_args.end(), {"--service-cidr", "10.96.0.0/12,fd00:96::/108"});
+    ASSERT_NO_FATAL_FAILURE(start_up(extra_args));
+    auto& client = topology_->client();
+    auto alone = client.run(
+        "ip -4 addr flush dev eth0 && ip -6 route del default && ip -6 neigh replace fd00:50::f1 lladdr "
+        "02:00:00:00:00:01 dev eth0 nud stale");
+    ASSERT_TRUE(alone.ok()) << alone.output;
+    std::ofstream(dir_ / "dual.yaml") << kDualStackLoadBalancer;
+    auto applied = in_node(kubectl("1.33") + "apply -f " + (dir_ / "dual.yaml").string());
+    ASSERT_TRUE(applied.ok()) << applied.output;
+    const std::string get_ips = kubectl("1.33") + "get svc dual -o jsonpath='{.status.loadBalancer.ingress[*].ip}'";
+    EXPECT_TRUE(wait_until(5, [&] { return in_node(get_ips).output == "192.168.50.241 fd00:50::f1"; })) << in_node(get_ips).output;
+    // The unsolicited advertisement corrects the client's stale entry before it sends anything.
+    const std::string node_mac = in_node("ip -br link show vclient | awk '{printf $3}'").output;
+    EXPECT_TRUE(wait_until(5, [&] {
+      return client.run("ip -6 neigh show fd00:50::f1").output.find("lladdr " + node_mac + " ") != std::string::npos;
+    })) << client.run("ip -6 neigh show fd00:50::f1").output;
+    // Forgotten, then asked for: the node answers the solicitation, and the Service answers.
+    ASSERT_TRUE(client.run("ip -6 neigh del fd00:50::f1 dev eth0").ok());
+    EXPECT_TRUE(wait_until(15, [&] { return topology_->get(client, "fd00:50::f1", 80).pod == "pod-a"; }))
+        << topology_->get(client, "fd00:50::f1", 80).pod << output();
+    EXPECT_THAT(client.run("ip -6 neigh show fd00:50::f1").output, HasSubstr("lladdr " + node_mac + " "));
+    EXPECT_THAT(client.run("ip -4 addr show dev eth0").output, ::testing::Not(HasSubstr("inet "))) << "IPv6 only";
+  }
+};
+
+TEST_F(UpIpv6LoadBalancer, AnIpv6PoolAddressAnswersThroughNeighborDiscovery) { reaches_the_ipv6_address({}); }
+
+TEST_F(UpIpv6LoadBalancer, AnIpv6PoolAddressAnswersThroughNeighborDiscoveryWithTheEbpfDataplane) {
+  auto bpffs = dataplane::ebpf::testing::TestBpffs::mount();
+  ASSERT_TRUE(bpffs) << bpffs.error();
+  bpffs_ = std::move(*bpffs);
+  auto cgroup = dataplane::ebpf::testing::TestCgroup::create();
+  ASSERT_TRUE(cgroup) << cgroup.error();
+  cgroup_ = std::move(*cgroup);
+  reaches_the_ipv6_address({"--mode", "ebpf", "--cgroup-root", cgroup_->path(), "--bpf-root", bpffs_->path()});
 }
 
 }  // namespace

@@ -8,8 +8,8 @@
 // kernel treat the address as the node's own (NodePorts on it, replies from it).
 //
 // Answers come only on an interface that has an IPv4 address whose subnet holds the asked
-// address: the node's link for that pool, never pod veths. IPv4 only (the pool is IPv4): NDP
-// for IPv6 pools is not done.
+// address: the node's link for that pool, never pod veths. IPv4 only: ndp_responder.h answers
+// for IPv6 addresses.
 #pragma once
 
 #include <atomic>

@@ -22,6 +22,7 @@
 #include "dataplane/sync_loop.h"
 #include "dns/server.h"
 #include "node/arp_responder.h"
+#include "node/ndp_responder.h"
 #include "node/cluster_state_feed.h"
 #include "node/node_pods_feed.h"
 #include "node/status_http_server.h"
@@ -158,6 +159,7 @@ struct NodeAgent::Impl {
   std::unique_ptr<NodePodsFeed> node_pods;  // with --dns-autopath: who is asking
   std::unique_ptr<StatusHttpServer> healthz, metrics;
   std::unique_ptr<ArpResponder> arp;  // with l2_announcements: ARP answers for LoadBalancer IPs
+  std::unique_ptr<NdpResponder> ndp;  // and Neighbor Advertisements for the IPv6 ones
   bool stopped = false;
   std::vector<std::chrono::system_clock::time_point> pending_triggers;  // sync thread only
 
@@ -220,6 +222,7 @@ struct NodeAgent::Impl {
     if (loop) loop->stop();
     health_checks.reset();
     if (arp) arp->stop();
+    if (ndp) ndp->stop();
     if (dns_server) dns_server->stop();
     if (healthz) healthz->stop();
     if (metrics) metrics->stop();
@@ -282,13 +285,21 @@ Result<std::unique_ptr<NodeAgent>> NodeAgent::start(const AgentConfig& c, client
     auto arp = ArpResponder::start();
     if (!arp) return fail(with_context(arp.error(), "L2 announcements of LoadBalancer IPs"));
     impl->arp = std::move(*arp);
+    auto ndp = NdpResponder::start();
+    if (!ndp) return fail(with_context(ndp.error(), "L2 announcements of LoadBalancer IPs"));
+    impl->ndp = std::move(*ndp);
     // Announced once programmed: a client is never sent to an address that is not forwarded yet.
     impl->loop->add_observer([self](const dataplane::SyncEvent& e) {
       std::set<std::uint32_t> addresses;
+      std::set<NdpResponder::Address> addresses6;
       for (const auto& [name, port] : e.after.service_ports())
         for (const auto& ip : port->load_balancer_ips)
-          if (in_addr a{}; inet_pton(AF_INET, ip.c_str(), &a) == 1) addresses.insert(ntohl(a.s_addr));
+          if (in_addr a{}; inet_pton(AF_INET, ip.c_str(), &a) == 1)
+            addresses.insert(ntohl(a.s_addr));
+          else if (NdpResponder::Address a6{}; inet_pton(AF_INET6, ip.c_str(), a6.data()) == 1)
+            addresses6.insert(a6);
       self->arp->set_addresses(std::move(addresses));
+      self->ndp->set_addresses(std::move(addresses6));
     });
   }
   if (auto ok = impl->start_dns(); !ok) return fail(ok.error());

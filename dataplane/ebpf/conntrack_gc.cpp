@@ -66,14 +66,28 @@ auto other_of(const ct6_reverse_key& k, const ct6_reverse_entry& v) { return flo
 
 bool expired(std::uint32_t lifetime, std::uint32_t now) { return static_cast<std::int32_t>(now - lifetime) > 0; }
 
+// Deletes the entry at `key` if it is still expired: read again just before, since a packet
+// since the walk read it would have moved its lifetime on (this narrows the window to the two
+// syscalls; a flow idle for its whole lifetime is the rest).
+template <class Key, class Value>
+bool delete_if_expired(const BpfMapRef& map, const Key& key, std::uint32_t now) {
+  Value again{};
+  if (bpf_map_lookup_elem(map.fd, &key, &again) != 0 || !expired(again.lifetime, now)) return false;
+  return bpf_map_delete_elem(map.fd, &key) == 0;
+}
+
 // One map of a pair: every entry counted; an expired one deleted with its other half when that
-// half has expired too, or alone when its other half is gone.
+// half has expired too, or alone when its other half is gone. The flow half always goes first,
+// each half at once after its own re-read (not in a batch after the chunk): a client port that
+// comes round again while its old flow is being collected either finds the old flow entry (and
+// the reply entry, still there, is kept as the re-read shows it refreshed) or finds none and
+// starts a new flow whose reply entry replaces the old one (and is kept for the same reason).
+// Deleting the reply half first, or both in batches after the chunk, could leave a reopened or
+// new flow without its reply entry: its replies untranslated, the connection stuck.
 template <class Key, class Value, class OtherKey, class OtherValue>
 Result<void> sweep(const BpfMapRef& map, const BpfMapRef& other, std::uint32_t now, bool is_flow_map, ConntrackGcPass& pass) {
   auto keys = std::make_unique_for_overwrite<Key[]>(kGcChunk);
   auto values = std::make_unique_for_overwrite<Value[]>(kGcChunk);
-  std::vector<Key> gone;
-  std::vector<OtherKey> gone_other;
   LIBBPF_OPTS(bpf_map_batch_opts, opts);
   std::uint64_t token = 0;
   bool first = true, last = false;
@@ -83,8 +97,6 @@ Result<void> sweep(const BpfMapRef& map, const BpfMapRef& other, std::uint32_t n
     if (rc != 0 && errno != ENOENT) return std::unexpected(map_error(map, "garbage collection walk", errno));
     last = rc != 0;
     first = false;
-    gone.clear();
-    gone_other.clear();
     for (__u32 i = 0; i < count; ++i) {
       ++pass.entries;
       if (is_flow_map) ++pass.flow_entries;
@@ -93,18 +105,25 @@ Result<void> sweep(const BpfMapRef& map, const BpfMapRef& other, std::uint32_t n
       OtherValue other_value{};
       const bool other_present = bpf_map_lookup_elem(other.fd, &other_key, &other_value) == 0;
       if (other_present && !expired(other_value.lifetime, now)) continue;  // the flow lives on in the other direction
-      // Read again: a packet since the batch was read would have moved the lifetime on (this
-      // narrows the window to the two syscalls; a flow idle for its whole lifetime is the rest).
-      Value again{};
-      if (bpf_map_lookup_elem(map.fd, &keys[i], &again) != 0 || !expired(again.lifetime, now)) continue;
-      gone.push_back(keys[i]);
-      if (other_present) gone_other.push_back(other_key);
-      // A flow counts once: from its flow entry, or from a reply entry left alone.
-      if (is_flow_map || !other_present) ++pass.expired_flows;
+      if (is_flow_map) {
+        if (!delete_if_expired<Key, Value>(map, keys[i], now)) continue;
+        ++pass.deleted_entries;
+        ++pass.expired_flows;
+        // The reply half is counted here: the reply map's walk, after this one, no longer sees it.
+        if (other_present && delete_if_expired<OtherKey, OtherValue>(other, other_key, now)) {
+          ++pass.entries;
+          ++pass.deleted_entries;
+        }
+      } else {
+        // A reply entry whose flow entry is still there (expired): that one first.
+        if (other_present) {
+          if (!delete_if_expired<OtherKey, OtherValue>(other, other_key, now)) continue;
+          ++pass.deleted_entries;
+        }
+        if (delete_if_expired<Key, Value>(map, keys[i], now)) ++pass.deleted_entries;
+        ++pass.expired_flows;  // a flow counts once: from its flow entry, or from a reply entry found here
+      }
     }
-    if (auto ok = delete_entries(map, std::span<const Key>(gone)); !ok) return ok;
-    if (auto ok = delete_entries(other, std::span<const OtherKey>(gone_other)); !ok) return ok;
-    pass.deleted_entries += gone.size() + gone_other.size();
   }
   return {};
 }

@@ -1,7 +1,9 @@
 // The addresses LoadBalancer Services get (`switchyard up --load-balancer-ip-pool`), as Cilium's
-// LB IPAM pool blocks: a comma-separated list of IPv4 CIDRs ("192.168.1.240/28") and inclusive
-// ranges ("192.168.1.240-192.168.1.250"). A CIDR of /30 or wider leaves out its network and
-// broadcast addresses (Cilium's allowFirstLastIPs: No), a /31 or /32 gives all it has.
+// LB IPAM pool blocks: a comma-separated list of IPv4 or IPv6 CIDRs ("192.168.1.240/28",
+// "fd00:50::f0/124") and inclusive ranges ("192.168.1.240-192.168.1.250"). A CIDR of /30 (IPv6:
+// /126) or wider leaves out its first and last addresses (network and broadcast, the IPv6
+// subnet-router anycast; Cilium's allowFirstLastIPs: No), a narrower one gives all it has.
+// A dual-stack Service gets one address of each family it has (LoadBalancerIpamController).
 #pragma once
 
 #include <cstdint>
@@ -18,21 +20,30 @@ namespace switchyard::controllers {
 
 class LoadBalancerIpPool {
  public:
-  static Result<LoadBalancerIpPool> parse(std::string_view spec);
-  // A dotted IPv4 address as a number, or nothing.
-  static std::optional<std::uint32_t> to_number(const std::string& ip);
-  static std::string to_text(std::uint32_t ip);
+  // An address of either family as a number: IPv6 as is, IPv4 as IPv4-mapped (::ffff:a.b.c.d),
+  // so that both families order and count in one type (an IPv4-mapped IPv6 address in text is
+  // taken as the IPv4 address it maps).
+  using Address = unsigned __int128;
+  enum class Family { IPv4, IPv6 };
 
-  bool contains(std::uint32_t ip) const;
+  static Result<LoadBalancerIpPool> parse(std::string_view spec);
+  // A textual address of either family as a number, or nothing.
+  static std::optional<Address> to_number(const std::string& ip);
+  static std::string to_text(Address ip);
+  static Family family_of(Address ip);
+  static const char* family_name(Family f) { return f == Family::IPv4 ? "IPv4" : "IPv6"; }
+
+  bool contains(Address ip) const;
   bool contains(const std::string& ip) const;
-  // The lowest address of the pool not in `used`.
-  std::optional<std::uint32_t> first_free(const std::set<std::uint32_t>& used) const;
-  std::uint64_t size() const;
+  bool has_family(Family f) const;
+  // The lowest address of the family in the pool not in `used`.
+  std::optional<Address> first_free(const std::set<Address>& used, Family family = Family::IPv4) const;
+  std::uint64_t size() const;  // saturates at 2^64 - 1 (a /64 of IPv6 alone has that many)
   bool empty() const { return ranges_.empty(); }
   const std::string& spec() const { return spec_; }
 
  private:
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> ranges_;  // inclusive, in the order given
+  std::vector<std::pair<Address, Address>> ranges_;  // inclusive, one family each, in the order given
   std::string spec_;
 };
 

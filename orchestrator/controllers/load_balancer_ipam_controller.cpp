@@ -17,11 +17,30 @@ using client::ObjectPtr;
 
 bool wants_pool_address(const api::Service& s) { return s.spec.type == "LoadBalancer" && !s.spec.load_balancer_class; }
 
-// The first ingress IP of the Service's status that lies in the pool.
-std::optional<std::uint32_t> pool_ingress(const api::Service& s, const LoadBalancerIpPool& pool) {
+using Address = LoadBalancerIpPool::Address;
+using Family = LoadBalancerIpPool::Family;
+
+// The first ingress IP of the Service's status that lies in the pool (of `family`, or any).
+std::optional<Address> pool_ingress(const api::Service& s, const LoadBalancerIpPool& pool, std::optional<Family> family = std::nullopt) {
   for (const auto& ingress : s.status_load_balancer_ingress)
-    if (auto n = LoadBalancerIpPool::to_number(ingress.ip); n && pool.contains(*n)) return n;
+    if (auto n = LoadBalancerIpPool::to_number(ingress.ip);
+        n && pool.contains(*n) && (!family || LoadBalancerIpPool::family_of(*n) == *family))
+      return n;
   return std::nullopt;
+}
+
+// The Service's families, primary first (spec.ipFamilies; IPv4 when the API server left it empty).
+std::vector<Family> families_of(const api::Service& s) {
+  std::vector<Family> out;
+  for (const auto& f : s.spec.ip_families) out.push_back(f == "IPv6" ? Family::IPv6 : Family::IPv4);
+  if (out.empty()) out.push_back(Family::IPv4);
+  return out;
+}
+
+std::string texts(const std::vector<Address>& ips) {
+  std::string out;
+  for (auto ip : ips) out += (out.empty() ? "" : ",") + LoadBalancerIpPool::to_text(ip);
+  return out;
 }
 
 std::string now_rfc3339() { return fmt::format("{:%Y-%m-%dT%H:%M:%SZ}", fmt::gmtime(std::time(nullptr))); }
@@ -67,11 +86,13 @@ void LoadBalancerIpamController::seed_from_cache() {
   std::lock_guard lock(mu_);
   for (const auto& s : services) {
     if (!wants_pool_address(*s)) continue;
-    auto ip = pool_ingress(*s, pool_);
-    if (!ip || owner_.contains(*ip)) continue;
     const auto key = client::object_key(s->metadata);
-    owner_[*ip] = key;
-    by_service_[key] = *ip;
+    for (const auto family : families_of(*s)) {
+      auto ip = pool_ingress(*s, pool_, family);
+      if (!ip || owner_.contains(*ip)) continue;
+      owner_[*ip] = key;
+      by_service_[key][family] = *ip;
+    }
   }
   spdlog::info("event=lb_ipam_started pool=\"{}\" size={} allocated={}", pool_.spec(), pool_.size(), owner_.size());
 }
@@ -99,16 +120,19 @@ void LoadBalancerIpamController::release(const std::string& key) {
     std::lock_guard lock(mu_);
     warned_.erase(key);
     if (auto it = by_service_.find(key); it != by_service_.end()) {
-      spdlog::info("event=lb_ipam_released service={} ip={}", key, LoadBalancerIpPool::to_text(it->second));
-      owner_.erase(it->second);
+      for (const auto& [family, ip] : it->second) {
+        spdlog::info("event=lb_ipam_released service={} ip={}", key, LoadBalancerIpPool::to_text(ip));
+        owner_.erase(ip);
+      }
       by_service_.erase(it);
       released = true;
     }
   }
-  // An address came back: the Services still waiting get another try.
+  // An address came back: the Services still waiting (for one family or all) get another try;
+  // those with all they need find nothing to do.
   if (released)
     for (const auto& s : services_.indexer().list())
-      if (wants_pool_address(*s) && !pool_ingress(*s, pool_)) queue_.add(client::object_key(s->metadata));
+      if (wants_pool_address(*s)) queue_.add(client::object_key(s->metadata));
 }
 
 Result<void> LoadBalancerIpamController::sync_service(const std::string& key, client::ApiClient& api) {
@@ -116,19 +140,25 @@ Result<void> LoadBalancerIpamController::sync_service(const std::string& key, cl
   if (!service || !wants_pool_address(*service)) {
     release(key);
     // No longer a LoadBalancer: take our address out of its status (another class's is not ours).
-    if (service && !service->spec.load_balancer_class && pool_ingress(*service, pool_)) return write_ingress(*service, std::nullopt, api);
+    if (service && !service->spec.load_balancer_class && pool_ingress(*service, pool_)) return write_ingress(*service, {}, api);
     return {};
   }
-  const auto in_status = pool_ingress(*service, pool_);
-  std::optional<std::uint32_t> chosen;
+  // One address per family of the Service that the pool has (a dual-stack Service gets two);
+  // spec.loadBalancerIP, a single address, asks for that one alone.
+  std::vector<Address> chosen;
   std::string problem, reason;
   {
     std::lock_guard lock(mu_);
-    auto free_or_ours = [&](std::uint32_t ip) {
+    auto free_or_ours = [&](Address ip) {
       auto it = owner_.find(ip);
       return it == owner_.end() || it->second == key;
     };
-    const auto held = by_service_.contains(key) ? std::optional(by_service_[key]) : std::nullopt;
+    const auto held = by_service_.contains(key) ? by_service_[key] : std::map<Family, Address>{};
+    std::map<Family, Address> now_held;
+    auto take = [&](Family family, Address ip) {
+      chosen.push_back(ip);
+      now_held[family] = ip;
+    };
     if (!service->spec.load_balancer_ip.empty()) {
       auto requested = LoadBalancerIpPool::to_number(service->spec.load_balancer_ip);
       if (!requested || !pool_.contains(*requested)) {
@@ -138,51 +168,72 @@ Result<void> LoadBalancerIpamController::sync_service(const std::string& key, cl
         reason = "LoadBalancerIPInUse";
         problem = fmt::format("spec.loadBalancerIP {} is held by Service {}", service->spec.load_balancer_ip, owner_[*requested]);
       } else {
-        chosen = requested;
+        take(LoadBalancerIpPool::family_of(*requested), *requested);
       }
-    } else if (held) {
-      chosen = held;
-    } else if (in_status && free_or_ours(*in_status)) {
-      chosen = in_status;
     } else {
-      std::set<std::uint32_t> used;
-      for (const auto& [ip, owner] : owner_) used.insert(ip);
-      // Pool addresses another Service shows without being ours (another loadBalancerClass's
-      // implementation, a status written by hand) are not handed out twice either.
-      for (const auto& other : services_.indexer().list())
-        if (auto ip = pool_ingress(*other, pool_); ip && client::object_key(other->metadata) != key) used.insert(*ip);
-      chosen = pool_.first_free(used);
-      if (!chosen) {
+      std::set<Address> used;
+      bool used_read = false;
+      for (const auto family : families_of(*service)) {
+        if (!pool_.has_family(family)) continue;
+        if (auto it = held.find(family); it != held.end()) {
+          take(family, it->second);
+          continue;
+        }
+        if (auto in_status = pool_ingress(*service, pool_, family); in_status && free_or_ours(*in_status)) {
+          take(family, *in_status);
+          continue;
+        }
+        if (!used_read) {
+          for (const auto& [ip, owner] : owner_) used.insert(ip);
+          // Pool addresses another Service shows without being ours (another loadBalancerClass's
+          // implementation, a status written by hand) are not handed out twice either.
+          for (const auto& other : services_.indexer().list())
+            if (client::object_key(other->metadata) != key)
+              for (const auto& ingress : other->status_load_balancer_ingress)
+                if (auto ip = LoadBalancerIpPool::to_number(ingress.ip); ip && pool_.contains(*ip)) used.insert(*ip);
+          used_read = true;
+        }
+        if (auto ip = pool_.first_free(used, family)) {
+          take(family, *ip);
+          used.insert(*ip);
+        } else {
+          reason = "AllocationFailed";
+          problem = fmt::format("no {} address left in the load balancer pool {} ({} addresses, all allocated)",
+                                LoadBalancerIpPool::family_name(family), pool_.spec(), pool_.size());
+        }
+      }
+      if (chosen.empty() && problem.empty()) {
         reason = "AllocationFailed";
-        problem = fmt::format("no address left in the load balancer pool {} ({} addresses, all allocated)", pool_.spec(), pool_.size());
+        problem = fmt::format("the load balancer pool {} has no address of the Service's families", pool_.spec());
       }
     }
-    if (held && held != chosen) {
-      owner_.erase(*held);
-      by_service_.erase(key);
-    }
-    if (chosen) {
-      owner_[*chosen] = key;
-      by_service_[key] = *chosen;
-      warned_.erase(key);
-    }
+    for (const auto& [family, ip] : held)
+      if (!now_held.contains(family) || now_held[family] != ip) owner_.erase(ip);
+    by_service_.erase(key);
+    for (const auto& [family, ip] : now_held) owner_[ip] = key;
+    if (!now_held.empty()) by_service_[key] = now_held;
+    if (problem.empty()) warned_.erase(key);
   }
-  if (!chosen) {
-    warn_once(*service, reason, problem, api);
+  if (!problem.empty()) warn_once(*service, reason, problem, api);
+  std::vector<std::string> in_status;
+  for (const auto& ingress : service->status_load_balancer_ingress) in_status.push_back(ingress.ip);
+  std::vector<std::string> wanted;
+  for (auto ip : chosen) wanted.push_back(LoadBalancerIpPool::to_text(ip));
+  if (chosen.empty()) {
     // An address of ours it no longer may keep (its loadBalancerIP changed) goes.
-    if (in_status) return write_ingress(*service, std::nullopt, api);
+    if (pool_ingress(*service, pool_)) return write_ingress(*service, {}, api);
     return {};
   }
-  if (in_status == chosen && service->status_load_balancer_ingress.size() == 1) return {};
-  spdlog::info("event=lb_ipam_allocated service={} ip={}", key, LoadBalancerIpPool::to_text(*chosen));
+  if (in_status == wanted) return {};
+  spdlog::info("event=lb_ipam_allocated service={} ip={}", key, texts(chosen));
   return write_ingress(*service, chosen, api);
 }
 
-Result<void> LoadBalancerIpamController::write_ingress(const api::Service& service, const std::optional<std::uint32_t>& ip,
+Result<void> LoadBalancerIpamController::write_ingress(const api::Service& service, const std::vector<Address>& ips,
                                                        client::ApiClient& api) {
   api::Service updated = service;
   updated.status_load_balancer_ingress.clear();
-  if (ip) updated.status_load_balancer_ingress.push_back({.ip = LoadBalancerIpPool::to_text(*ip)});
+  for (auto ip : ips) updated.status_load_balancer_ingress.push_back({.ip = LoadBalancerIpPool::to_text(ip)});
   const auto path = client::object_path<api::Service>(service.metadata.namespace_, service.metadata.name) + "/status";
   auto written = client::update_object(api, path, api::encode_object(api::Object{updated}));
   if (!written) return fail(written.error());

@@ -1,5 +1,7 @@
 // LB IPAM (as Cilium's, and k3s's ServiceLB in spirit): gives every Service of type LoadBalancer
-// without a spec.loadBalancerClass an address from one pool, in status.loadBalancer.ingress[].ip.
+// without a spec.loadBalancerClass an address from one pool, in status.loadBalancer.ingress[].ip:
+// one per family of the Service that the pool has (spec.ipFamilies order: a dual-stack Service
+// and a pool of both families give two).
 //
 //  - spec.loadBalancerIP is honoured when it is in the pool and free; otherwise the Service stays
 //    pending with a Warning Event (kube's cloud controllers do the same with an address they
@@ -21,6 +23,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "orchestrator/base/error.h"
 #include "orchestrator/client/api_client.h"
@@ -47,7 +50,7 @@ class LoadBalancerIpamController {
   void worker();
   void seed_from_cache();
   void release(const std::string& key);
-  Result<void> write_ingress(const api::Service& service, const std::optional<std::uint32_t>& ip, client::ApiClient& api);
+  Result<void> write_ingress(const api::Service& service, const std::vector<LoadBalancerIpPool::Address>& ips, client::ApiClient& api);
   void warn_once(const api::Service& service, const std::string& reason, const std::string& message, client::ApiClient& api);
 
   client::SharedInformerFactory& informers_;
@@ -57,10 +60,11 @@ class LoadBalancerIpamController {
   std::unique_ptr<Handlers> handlers_;
   client::WorkQueue queue_;
 
-  std::mutex mu_;                                    // the maps below (the worker, and handlers enqueueing)
-  std::map<std::uint32_t, std::string> owner_;       // address -> Service key
-  std::map<std::string, std::uint32_t> by_service_;  // Service key -> address
-  std::map<std::string, std::string> warned_;        // Service key -> the last Warning reason sent
+  std::mutex mu_;                                             // the maps below (the worker, and handlers enqueueing)
+  std::map<LoadBalancerIpPool::Address, std::string> owner_;  // address -> Service key
+  // Service key -> its address of each family
+  std::map<std::string, std::map<LoadBalancerIpPool::Family, LoadBalancerIpPool::Address>> by_service_;
+  std::map<std::string, std::string> warned_;  // Service key -> the last Warning reason sent
   std::atomic<bool> stopping_{false};
   std::thread worker_;
 };

@@ -2,6 +2,8 @@
 // server's HTTP transport, through the client library only: LoadBalancer Services get pool
 // addresses in their status, a requested address is honoured, exhaustion leaves a Warning
 // Event, deletes and type changes give addresses back, and a restarted controller keeps them.
+#include <limits>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -28,14 +30,33 @@ TEST(LoadBalancerIpPool, CidrsLeaveOutNetworkAndBroadcastRangesAndSinglesDoNot) 
   EXPECT_TRUE(pool->contains("172.16.0.0"));
   EXPECT_FALSE(pool->contains("fd00::1"));
   // The first free address, in the order the blocks were given.
-  std::set<std::uint32_t> used;
+  std::set<LoadBalancerIpPool::Address> used;
   for (int i = 241; i <= 246; ++i) used.insert(*LoadBalancerIpPool::to_number("192.168.1." + std::to_string(i)));
   EXPECT_EQ(LoadBalancerIpPool::to_text(*pool->first_free(used)), "10.0.0.5");
   used.erase(*LoadBalancerIpPool::to_number("192.168.1.243"));
   EXPECT_EQ(LoadBalancerIpPool::to_text(*pool->first_free(used)), "192.168.1.243");
   EXPECT_TRUE(LoadBalancerIpPool::parse("")->empty());
-  for (const char* bad : {"10.0.0.0/33", "10.0.0.9-10.0.0.1", "fd00::/64", "nonsense", "10.0.0.0/"})
+  for (const char* bad : {"10.0.0.0/33", "10.0.0.9-10.0.0.1", "fd00::/129", "10.0.0.1-fd00::1", "nonsense", "10.0.0.0/"})
     EXPECT_FALSE(LoadBalancerIpPool::parse(bad)) << bad;
+}
+
+TEST(LoadBalancerIpPool, Ipv6BlocksAreTheirOwnFamily) {
+  auto pool = LoadBalancerIpPool::parse("fd00:50::f0/124,10.0.0.5,fd00:60::1-fd00:60::2,fd00:70::/64");
+  ASSERT_TRUE(pool) << pool.error();
+  EXPECT_FALSE(pool->contains("fd00:50::f0")) << "the subnet-router anycast address";
+  EXPECT_TRUE(pool->contains("fd00:50::f1"));
+  EXPECT_TRUE(pool->contains("fd00:50::fe"));
+  EXPECT_FALSE(pool->contains("fd00:50::ff"));
+  EXPECT_EQ(LoadBalancerIpPool::to_text(*LoadBalancerIpPool::to_number("::ffff:10.0.0.5")), "10.0.0.5") << "IPv4-mapped is IPv4";
+  EXPECT_TRUE(pool->contains("10.0.0.5"));
+  EXPECT_EQ(pool->size(), std::numeric_limits<std::uint64_t>::max()) << "a /64 alone saturates the count";
+  using Family = LoadBalancerIpPool::Family;
+  std::set<LoadBalancerIpPool::Address> used{*LoadBalancerIpPool::to_number("fd00:50::f1")};
+  EXPECT_EQ(LoadBalancerIpPool::to_text(*pool->first_free(used, Family::IPv6)), "fd00:50::f2");
+  EXPECT_EQ(LoadBalancerIpPool::to_text(*pool->first_free(used, Family::IPv4)), "10.0.0.5");
+  used.insert(*LoadBalancerIpPool::to_number("10.0.0.5"));
+  EXPECT_FALSE(pool->first_free(used, Family::IPv4));
+  EXPECT_FALSE(LoadBalancerIpPool::parse("10.0.0.0/24")->has_family(Family::IPv6));
 }
 
 class LbIpamInRegistry : public ::testing::Test {
@@ -47,11 +68,16 @@ class LbIpamInRegistry : public ::testing::Test {
     auto ips = apiserver::ClusterIpAllocator::create(*store_, "10.96.0.0/24");
     ASSERT_TRUE(ips);
     ips_ = std::move(*ips);
+    auto ips6 = apiserver::ClusterIpAllocator::create(*store_, "fd00:96::/112");
+    ASSERT_TRUE(ips6);
+    ips6_ = std::move(*ips6);
     auto ports = apiserver::NodePortAllocator::create(*store_, 30000, 30100);
     ASSERT_TRUE(ports);
     ports_ = std::move(*ports);
-    allocators_ = apiserver::ServiceAllocators{{ips_.get()}, ports_.get()};
-    registry_ = std::make_unique<apiserver::ObjectRegistry>(*store_, api::ClusterNetworkConfig{}, &allocators_);
+    allocators_ = apiserver::ServiceAllocators{{ips_.get(), ips6_.get()}, ports_.get()};
+    api::ClusterNetworkConfig dual_stack;
+    dual_stack.service_ip_families = {"IPv4", "IPv6"};
+    registry_ = std::make_unique<apiserver::ObjectRegistry>(*store_, dual_stack, &allocators_);
     handler_ = std::make_unique<apiserver::ApiHandler>(*registry_, "t0ken");
     auto server = apiserver::HttpServer::start(*handler_, {"127.0.0.1:0", "", ""});
     ASSERT_TRUE(server) << server.error();
@@ -77,6 +103,14 @@ class LbIpamInRegistry : public ::testing::Test {
     const auto& list = (*s)["status"]["loadBalancer"]["ingress"];
     if (!list.is_array() || list.empty()) return "";
     return list[0].value("ip", "");
+  }
+  std::string ingresses(const std::string& name) {
+    auto s = registry_->get(services(), "shop", name);
+    if (!s) return "<gone>";
+    std::string out;
+    for (const auto& i : s->value("status", Json::object()).value("loadBalancer", Json::object()).value("ingress", Json::array()))
+      out += (out.empty() ? "" : ",") + i.value("ip", "");
+    return out;
   }
   std::string events() {
     auto list = registry_->list(*apiserver::find_resource("", "v1", "events"), "shop", {});
@@ -107,7 +141,7 @@ class LbIpamInRegistry : public ::testing::Test {
 
   store::testing::TempDir dir_;
   std::unique_ptr<store::SqliteStore> store_;
-  std::unique_ptr<apiserver::ClusterIpAllocator> ips_;
+  std::unique_ptr<apiserver::ClusterIpAllocator> ips_, ips6_;
   std::unique_ptr<apiserver::NodePortAllocator> ports_;
   apiserver::ServiceAllocators allocators_;
   std::unique_ptr<apiserver::ObjectRegistry> registry_;
@@ -175,6 +209,23 @@ TEST_F(LbIpamInRegistry, AddressesOfAnotherClassAreLeftAloneAndNotReused) {
   service("mine");
   ASSERT_TRUE(eventually([&] { return ingress("mine") == "10.50.0.2"; })) << ingress("mine");
   EXPECT_EQ(ingress("other-class"), "10.50.0.1");
+}
+
+// A pool of both families: a dual-stack Service gets one address of each (primary first), a
+// single-stack one an address of its family, and a family that runs out leaves its Services
+// waiting until one comes back.
+TEST_F(LbIpamInRegistry, DualStackServicesGetAnAddressOfEachFamily) {
+  ControllerProcess process(connection_, "10.50.0.1-10.50.0.2,fd00:50::f0/126");
+  service("dual", R"(,"ipFamilyPolicy":"RequireDualStack","ipFamilies":["IPv4","IPv6"])");
+  ASSERT_TRUE(eventually([&] { return ingresses("dual") == "10.50.0.1,fd00:50::f1"; })) << ingresses("dual");
+  service("v6-first", R"(,"ipFamilyPolicy":"PreferDualStack","ipFamilies":["IPv6","IPv4"])");
+  ASSERT_TRUE(eventually([&] { return ingresses("v6-first") == "fd00:50::f2,10.50.0.2"; })) << ingresses("v6-first");
+  service("v6-only", R"(,"ipFamilies":["IPv6"])");
+  ASSERT_TRUE(eventually([&] { return events().find("v6-only:AllocationFailed") != std::string::npos; })) << events();
+  EXPECT_EQ(ingresses("v6-only"), "");
+  ASSERT_TRUE(registry_->remove(services(), "shop", "dual"));
+  EXPECT_TRUE(eventually([&] { return ingresses("v6-only") == "fd00:50::f1"; })) << ingresses("v6-only");
+  EXPECT_EQ(ingresses("v6-first"), "fd00:50::f2,10.50.0.2");
 }
 
 }  // namespace
