@@ -54,7 +54,7 @@ struct TableChange {
   using Key = std::pair<std::string, ElementKey>;
   // front: this change is to the front table, and takes the firewall chains and front elements
   // of each port; otherwise to a service table, and takes the rest.
-  TableChange(bool front, const SharedElementRefs& refs) : front(front), shared_refs(refs) {}
+  TableChange(bool front, const CommittedElementRefs& refs) : front(front), shared_refs(refs) {}
 
   const bool front;
   std::vector<const Set*> sets_to_add;
@@ -64,8 +64,8 @@ struct TableChange {
   std::vector<std::string> sets_to_delete;
   std::vector<const Element*> elements_to_delete, elements_to_add;
 
-  const SharedElementRefs& shared_refs;  // committed users of each shared element
-  SharedElementRefs shared_ref_changes;  // applied once the batch is committed
+  const CommittedElementRefs& shared_refs;  // committed users of each shared element
+  SharedElementRefs shared_ref_changes;     // applied once the batch is committed
 
   int users(const ElementDigest& key) const {
     auto a = shared_refs.find(key);
@@ -145,7 +145,7 @@ struct TableChange {
     }
   }
 
-  void apply_shared_ref_changes(SharedElementRefs& refs) const {
+  void apply_shared_ref_changes(CommittedElementRefs& refs) const {
     for (const auto& [key, change] : shared_ref_changes)
       if ((refs[key] += change) <= 0) refs.erase(key);
   }
@@ -176,7 +176,7 @@ struct TableChange {
 
 }  // namespace
 
-const SharedElementRefs kNoSharedElements;
+const CommittedElementRefs kNoSharedElements;
 
 // Adds (sign 1) or removes (sign -1) one port's objects from the counts in stats.
 void count_port(BackendStats& stats, const ServicePortObjects& objects, int sign) {
@@ -303,7 +303,9 @@ Result<void> NftablesBackend::full_sync(const endpoints::Snapshot& snapshot) {
       NftEncoder table(batch, f, service_table_name(i));
       if (auto ok = service_changes[i].emit(table); !ok) return std::unexpected(ok.error());
     }
-    state.shared_element_refs = std::move(front_change.shared_ref_changes);  // the state's map was empty
+    // The state's map was empty: the changes are the counts.
+    state.shared_element_refs.reserve(front_change.shared_ref_changes.size());
+    for (const auto& [key, users] : front_change.shared_ref_changes) state.shared_element_refs.emplace(key, users);
   }
   if (auto ok = commit(batch, true); !ok) return ok;
   committed_ = std::move(desired);

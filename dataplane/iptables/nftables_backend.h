@@ -11,6 +11,7 @@
 #pragma once
 
 #include <map>
+#include <memory_resource>
 #include <memory>
 #include <set>
 #include <string>
@@ -37,6 +38,10 @@ struct ElementDigestHash {
 };
 ElementDigest digest(const std::string& set, const ElementKey& key);
 using SharedElementRefs = std::unordered_map<ElementDigest, int, ElementDigestHash>;
+// The committed counts live in a pool of their own: their nodes are made during a full sync,
+// among the sync's short-lived objects, and scattered there they would keep most of that
+// memory's pages resident after it is freed.
+using CommittedElementRefs = std::pmr::unordered_map<ElementDigest, int, ElementDigestHash>;
 
 struct NftablesBackendOptions {
   GeneratorOptions generator;
@@ -73,11 +78,12 @@ class NftablesBackend final : public Backend {
 
  private:
   struct FamilyState {
+    std::unique_ptr<std::pmr::unsynchronized_pool_resource> pool = std::make_unique<std::pmr::unsynchronized_pool_resource>();
     TableSkeleton front;
     std::vector<TableSkeleton> service_tables;
     // Hashes of the names of the ports that have objects in this family (for table_of).
-    std::unordered_set<std::uint64_t> programmed;
-    SharedElementRefs shared_element_refs;  // cluster-ips, hairpin-endpoints: one per port using it
+    std::pmr::unordered_set<std::uint64_t> programmed{pool.get()};
+    CommittedElementRefs shared_element_refs{pool.get()};  // cluster-ips, hairpin-endpoints: one per port using it
     // (service table, N) of the endpoints-N chains and maps in the kernel (in the skeletons):
     // made when a port first needs one, kept until the next full sync.
     std::set<std::pair<std::size_t, std::uint32_t>> endpoint_groups;
