@@ -10,9 +10,10 @@
 //
 // The informer caches: `keys` is what the agent's informers keep since issue #25 (each object
 // goes whole to the ClusterState, the informer keeps its key: SharedIndexInformer::
-// keep_keys_only), `whole` what they kept before (every decoded object). Each object is made anew where the informer decodes
-// one (the list, a relist), as on the wire. After the initial full sync the agent hands freed
-// memory back with malloc_trim (node_agent.cpp); --no-trim leaves that out, as older agents did.
+// keep_keys_only), `whole` what they kept before (every decoded object). Each object is made
+// anew where the informer decodes one (the list, a relist); the wire and its JSON are left out.
+// After the initial full sync the agent hands freed memory back with malloc_trim
+// (node_agent.cpp); --no-trim leaves that out, as older agents did.
 // The same source builds against older code (it uses no newer API), so that both can be
 // measured in one run.
 //
