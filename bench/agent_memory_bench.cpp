@@ -1,10 +1,21 @@
-// The node agent's memory and latency at N services × 10 endpoints, nftables dataplane (issue
-// #25). Each size runs in a child process of its own (so RSS is that size's alone) and holds
-// what the agent holds: the informer caches (shared API objects, as client::SharedIndexInformer
-// keeps them), the ClusterState fed from them, the Snapshot, and an NftablesBackend that
-// programs a network namespace this program creates (never the host's). Needs root.
+// The node agent's memory and latency at N services × 10 endpoints, nftables or eBPF dataplane
+// (issue #25). Each size runs in a child process of its own (so RSS is that size's alone) and
+// holds what the agent holds: the informer caches, the ClusterState fed from them, the
+// Snapshot, and a backend: an NftablesBackend that programs a network namespace this program
+// creates (never the host's), or an EbpfBackend pinned in a private bpf filesystem and attached
+// to a cgroup of its own (dataplane/ebpf/testing). Needs root.
 //
-//   agent_memory_bench [--services=1000,10000] [--endpoints=10] [--changes=21]
+//   agent_memory_bench [--services=1000,10000] [--endpoints=10] [--changes=21] [--mode=nftables|ebpf]
+//                      [--informer-cache=keys|whole] [--no-trim]
+//
+// The informer caches: `keys` is what the agent's informers keep since issue #25 (each object
+// goes whole to the ClusterState, the informer keeps its key: SharedIndexInformer::
+// keep_keys_only), `whole` what they kept before (every decoded object). Each object is made
+// anew where the informer decodes one (the list, a relist); the wire and its JSON are left out.
+// After the initial full sync the agent hands freed memory back with malloc_trim
+// (node_agent.cpp); --no-trim leaves that out, as older agents did.
+// The same source builds against older code (it uses no newer API), so that both can be
+// measured in one run.
 //
 // Per size it prints: heap (mallinfo2) of each part after the initial sync; the process's RSS
 // after the initial sync; its peak RSS (VmHWM, reset through /proc/self/clear_refs) during a
@@ -22,12 +33,16 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "dataplane/ebpf/testing/ebpf_test_env.h"
 #include "dataplane/iptables/nftables_backend.h"
 #include "dataplane/testing/network_namespace.h"
 #include "endpoints/node/snapshot_diff.h"
@@ -114,8 +129,28 @@ api::EndpointSlice make_slice(int i, int endpoints, int variant = 0) {
   return s;
 }
 
+// What an informer holds: every object by key, or (keys only) the keys.
+template <class T>
+struct InformerCache {
+  std::unordered_map<std::string, std::shared_ptr<const T>> objects;
+  std::unordered_set<std::string> keys;
+  void put(std::shared_ptr<const T> object, bool whole) {
+    std::string key = object->metadata.namespace_ + "/" + object->metadata.name;
+    if (whole)
+      objects[std::move(key)] = std::move(object);
+    else
+      keys.insert(std::move(key));
+  }
+};
+
+struct Config {
+  int endpoints_per_service = 10, changes = 21;
+  bool ebpf = false, whole_cache = false, trim = true;
+};
+
 struct Figures {
   int services = 0;
+  double rss_before_trim = 0;
   double informer_mib = 0, state_mib = 0, snapshot_mib = 0, backend_mib = 0;
   double rss_start = 0, rss_initial = 0, peak_resync = 0, rss_after_resync = 0;
   double initial_build_ms = 0, initial_sync_ms = 0, initial_cpu_ms = 0;
@@ -128,51 +163,80 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// Runs in the child; the namespace is created and removed here.
-int measure(int services, int endpoints_per_service, int changes, int out_fd) {
-  auto ns = dataplane::testing::NetworkNamespace::create(dataplane::testing::NetworkNamespace::unique_name("sy-agm", "bench"));
-  if (!ns) {
-    std::fprintf(stderr, "%s\n", ns.error().c_str());
-    return 1;
-  }
+// Runs in the child; the namespace (nftables) or the bpf filesystem and cgroup (eBPF) are
+// created and removed here.
+int measure(int services, const Config& config, int out_fd) {
+  const int endpoints_per_service = config.endpoints_per_service, changes = config.changes;
   Figures f;
   f.services = services;
   f.rss_start = status_mib("VmRSS");
-  dataplane::nft::NftablesBackendOptions options;
-  options.generator.cluster_cidrs = {"11.0.0.0/8"};
-  Result<std::unique_ptr<dataplane::nft::NftablesBackend>> created = std::unexpected(Error{ErrorCode::Internal, "not created"});
-  if (auto entered = ns->enter([&] { created = dataplane::nft::NftablesBackend::create(options); }); !entered) {
-    std::fprintf(stderr, "entering %s failed\n", ns->name().c_str());
-    return 1;
+  std::optional<dataplane::testing::NetworkNamespace> ns;
+  std::optional<dataplane::ebpf::testing::EbpfTestEnv> ebpf_env;
+  std::unique_ptr<dataplane::Backend> owned;
+  if (config.ebpf) {
+    auto env = dataplane::ebpf::testing::EbpfTestEnv::create();
+    if (!env) {
+      std::fprintf(stderr, "%s\n", env.error().c_str());
+      return 1;
+    }
+    ebpf_env = std::move(*env);
+    auto options = ebpf_env->options("bench");
+    // Room for every frontend and backend (the defaults fit 10,000 services × 10).
+    const auto entries = static_cast<std::uint32_t>(services) * (endpoints_per_service + 1) * 5 / 4;
+    options.sizes.service_entries = std::max(options.sizes.service_entries, entries);
+    options.sizes.backends = std::max(options.sizes.backends, entries);
+    auto created = dataplane::ebpf::EbpfBackend::create(options);
+    if (!created) {
+      std::fprintf(stderr, "%s\n", created.error().message.c_str());
+      return 1;
+    }
+    owned = std::move(*created);
+  } else {
+    auto made = dataplane::testing::NetworkNamespace::create(dataplane::testing::NetworkNamespace::unique_name("sy-agm", "bench"));
+    if (!made) {
+      std::fprintf(stderr, "%s\n", made.error().c_str());
+      return 1;
+    }
+    ns.emplace(std::move(*made));
+    dataplane::nft::NftablesBackendOptions options;
+    options.generator.cluster_cidrs = {"11.0.0.0/8"};
+    Result<std::unique_ptr<dataplane::nft::NftablesBackend>> created = std::unexpected(Error{ErrorCode::Internal, "not created"});
+    if (auto entered = ns->enter([&] { created = dataplane::nft::NftablesBackend::create(options); }); !entered) {
+      std::fprintf(stderr, "entering %s failed\n", ns->name().c_str());
+      return 1;
+    }
+    if (!created) {
+      std::fprintf(stderr, "%s\n", created.error().message.c_str());
+      return 1;
+    }
+    owned = std::move(*created);
   }
-  if (!created) {
-    std::fprintf(stderr, "%s\n", created.error().message.c_str());
-    return 1;
-  }
-  auto& backend = **created;
+  auto& backend = *owned;
 
-  // The informer caches: one shared immutable object per key.
-  double h = heap_mib();
-  std::map<std::pair<std::string, std::string>, std::shared_ptr<const api::Service>> service_cache;
-  std::map<std::pair<std::string, std::string>, std::shared_ptr<const api::EndpointSlice>> slice_cache;
-  for (int i = 0; i < services; ++i) {
-    auto s = std::make_shared<const api::Service>(make_service(i));
-    service_cache[{s->metadata.namespace_, s->metadata.name}] = s;
-    auto sl = std::make_shared<const api::EndpointSlice>(make_slice(i, endpoints_per_service));
-    slice_cache[{sl->metadata.namespace_, sl->metadata.name}] = sl;
-  }
-  f.informer_mib = heap_mib() - h;
+  // The informer caches, filled as a list fills them: each object decoded (made here), handed
+  // to the ClusterState, and cached whole or as its key.
+  InformerCache<api::Service> service_cache;
+  InformerCache<api::EndpointSlice> slice_cache;
+  endpoints::ClusterState state({.node_name = "node-000"});
+  auto fill_caches = [&](auto& services_to, auto& slices_to, bool feed) {
+    for (int i = 0; i < services; ++i) {
+      auto s = std::make_shared<const api::Service>(make_service(i));
+      if (feed) state.upsert(*s);
+      services_to.put(std::move(s), config.whole_cache);
+    }
+    for (int i = 0; i < services; ++i) {
+      auto s = std::make_shared<const api::EndpointSlice>(make_slice(i, endpoints_per_service));
+      if (feed) state.upsert(*s);
+      slices_to.put(std::move(s), config.whole_cache);
+    }
+  };
+  auto feed_all = [&] { fill_caches(service_cache, slice_cache, true); };
 
   const double cpu0 = cpu_ms();
-  h = heap_mib();
-  endpoints::ClusterState state({.node_name = "node-000"});
-  auto feed_all = [&] {
-    for (const auto& [_, s] : service_cache) state.upsert(*s);
-    for (const auto& [_, s] : slice_cache) state.upsert(*s);
-  };
+  double h = heap_mib();
   auto start = Clock::now();
   feed_all();
-  f.state_mib = heap_mib() - h;
+  const double caches_and_state = heap_mib() - h;  // told apart at the end
   h = heap_mib();
   auto snapshot = state.build();
   f.initial_build_ms = ms_since(start);
@@ -186,6 +250,8 @@ int measure(int services, int endpoints_per_service, int changes, int out_fd) {
   f.initial_sync_ms = ms_since(start);
   f.initial_cpu_ms = cpu_ms() - cpu0;
   f.backend_mib = heap_mib() - h;
+  f.rss_before_trim = status_mib("VmRSS");
+  if (config.trim) malloc_trim(0);  // as the agent does after a full sync
   f.rss_initial = status_mib("VmRSS");
 
   // Full resync: everything handed over again (a relist), a new Snapshot while the old one is
@@ -213,8 +279,8 @@ int measure(int services, int endpoints_per_service, int changes, int out_fd) {
   for (int c = 0; c < changes; ++c) {
     auto changed = std::make_shared<const api::EndpointSlice>(make_slice(target, endpoints_per_service, c % 2 + 1));
     start = Clock::now();
-    slice_cache[{changed->metadata.namespace_, changed->metadata.name}] = changed;
     state.upsert(*changed);
+    slice_cache.put(changed, config.whole_cache);
     auto next = state.build();
     auto diff = endpoints::diff_snapshots(*snapshot, *next);
     const double node_ms = ms_since(start);
@@ -236,6 +302,15 @@ int measure(int services, int endpoints_per_service, int changes, int out_fd) {
   f.change_node_max_ms = *std::ranges::max_element(node_side);
   f.change_kernel_median_ms = median(kernel);
   f.change_total_median_ms = median(total);
+  // The caches' share of the heap: a second copy made the same way, measured on its own.
+  {
+    h = heap_mib();
+    InformerCache<api::Service> services_copy;
+    InformerCache<api::EndpointSlice> slices_copy;
+    fill_caches(services_copy, slices_copy, false);
+    f.informer_mib = heap_mib() - h;
+    f.state_mib = caches_and_state - f.informer_mib;
+  }
   if (auto ok = backend.cleanup(); !ok) std::fprintf(stderr, "cleanup: %s\n", ok.error().message.c_str());
   return write(out_fd, &f, sizeof f) == static_cast<ssize_t>(sizeof f) ? 0 : 1;
 }
@@ -244,7 +319,9 @@ int measure(int services, int endpoints_per_service, int changes, int out_fd) {
 
 int main(int argc, char** argv) {
   std::vector<int> sizes = {1000, 10000};
-  int endpoints_per_service = 10, changes = 21;
+  Config config;
+  int& endpoints_per_service = config.endpoints_per_service;
+  int& changes = config.changes;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a.starts_with("--services=")) {
@@ -259,17 +336,29 @@ int main(int argc, char** argv) {
       endpoints_per_service = std::stoi(a.substr(12));
     } else if (a.starts_with("--changes=")) {
       changes = std::max(1, std::stoi(a.substr(10)));
+    } else if (a == "--mode=nftables" || a == "--mode=ebpf") {
+      config.ebpf = a == "--mode=ebpf";
+    } else if (a == "--informer-cache=keys" || a == "--informer-cache=whole") {
+      config.whole_cache = a == "--informer-cache=whole";
+    } else if (a == "--no-trim") {
+      config.trim = false;
     } else {
-      std::fprintf(stderr, "usage: %s [--services=1000,10000] [--endpoints=10] [--changes=21]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--services=1000,10000] [--endpoints=10] [--changes=21] [--mode=nftables|ebpf] "
+                   "[--informer-cache=keys|whole] [--no-trim]\n",
+                   argv[0]);
       return 2;
     }
   }
   if (geteuid() != 0) {
-    std::fprintf(stderr, "agent_memory_bench needs root (it creates a network namespace)\n");
+    std::fprintf(stderr, "agent_memory_bench needs root (it creates a network namespace, or a bpf filesystem and a cgroup)\n");
     return 0;
   }
+  std::printf("%s dataplane, informer caches %s, %s\n", config.ebpf ? "eBPF" : "nftables",
+              config.whole_cache ? "whole objects" : "keys only", config.trim ? "malloc_trim after the initial sync" : "no malloc_trim");
   std::printf(
-      "| services × %d | heap: informer caches / ClusterState / Snapshot / nft backend (MiB) | RSS after initial sync (MiB) "
+      "| services × %d | heap: informer caches / ClusterState / Snapshot / backend (MiB) | RSS after initial sync (MiB): before "
+      "/ after trim "
       "| initial: Snapshot build / full sync / CPU (ms) | full resync: peak RSS (MiB) / wall / CPU (ms) "
       "| one endpoint change, median of %d: event → Snapshot + diff (max) / partial sync / total (ms) |\n",
       endpoints_per_service, changes);
@@ -281,7 +370,7 @@ int main(int argc, char** argv) {
     const pid_t child = fork();
     if (child == 0) {
       close(fds[0]);
-      _exit(measure(n, endpoints_per_service, changes, fds[1]));
+      _exit(measure(n, config, fds[1]));
     }
     close(fds[1]);
     Figures f;
@@ -293,10 +382,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "size %d failed\n", n);
       return 1;
     }
-    std::printf("| %d | %.1f / %.1f / %.1f / %.1f | %.0f | %.0f / %.0f / %.0f | %.0f / %.0f / %.0f | %.2f (%.2f) / %.2f / %.2f |\n", n,
-                f.informer_mib, f.state_mib, f.snapshot_mib, f.backend_mib, f.rss_initial, f.initial_build_ms, f.initial_sync_ms,
-                f.initial_cpu_ms, f.peak_resync, f.resync_ms, f.resync_cpu_ms, f.change_node_median_ms, f.change_node_max_ms,
-                f.change_kernel_median_ms, f.change_total_median_ms);
+    std::printf("| %d | %.1f / %.1f / %.1f / %.1f | %.0f / %.0f | %.0f / %.0f / %.0f | %.0f / %.0f / %.0f | %.2f (%.2f) / %.2f / %.2f |\n",
+                n, f.informer_mib, f.state_mib, f.snapshot_mib, f.backend_mib, f.rss_before_trim, f.rss_initial, f.initial_build_ms,
+                f.initial_sync_ms, f.initial_cpu_ms, f.peak_resync, f.resync_ms, f.resync_cpu_ms, f.change_node_median_ms,
+                f.change_node_max_ms, f.change_kernel_median_ms, f.change_total_median_ms);
     std::fflush(stdout);
   }
   return 0;

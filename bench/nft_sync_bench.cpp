@@ -208,7 +208,7 @@ std::optional<Result> run(int services, int endpoints_per_service, int changes, 
 
   if (nft_cli) {
     const std::string file = "/tmp/" + ns->name() + ".nft";
-    std::ofstream(file) << b.render_committed(endpoints::IpFamily::IPv4);
+    std::ofstream(file) << b.render_committed(endpoints::IpFamily::IPv4, *snapshot);
     if (auto ok = b.cleanup(); !ok) return std::nullopt;
     start = Clock::now();
     auto loaded = ns->run("nft -f " + file);

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
+#include <malloc.h>
 #include <net/if.h>
 #include <netinet/in.h>
 
@@ -280,6 +281,11 @@ Result<std::unique_ptr<NodeAgent>> NodeAgent::start(const AgentConfig& c, client
     if (auto r = self->conntrack->on_sync(e.before, e.after, e.diff); !r)
       spdlog::warn("event=conntrack_cleanup_failed error=\"{}\"", r.error().message);
     if (auto r = self->health_checks->update(e.after); !r) spdlog::warn("event=health_check_ports_failed error=\"{}\"", r.error().message);
+  });
+  // A full sync builds every rule and the whole batch, then frees them: hand those pages back
+  // to the kernel, or the agent's resident size stays at the sync's peak (issue #25).
+  impl->loop->add_observer([](const dataplane::SyncEvent& e) {
+    if (e.full) malloc_trim(0);
   });
   if (c.l2_announcements) {
     auto arp = ArpResponder::start();

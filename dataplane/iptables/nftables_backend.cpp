@@ -13,6 +13,32 @@ namespace {
 using endpoints::ServicePortName;
 using Clock = std::chrono::steady_clock;
 
+}  // namespace
+
+ElementDigest digest(const std::string& set, const ElementKey& key) {
+  std::string bytes;
+  bytes.reserve(set.size() + key.address.size() + key.second_address.size() + 16);
+  bytes += set;
+  bytes += '\0';
+  bytes += key.address;
+  bytes += '\0';
+  bytes += key.second_address;
+  bytes += '\0';
+  bytes += static_cast<char>(key.protocol);
+  bytes += static_cast<char>(key.port >> 8);
+  bytes += static_cast<char>(key.port & 0xff);
+  if (key.index)
+    for (int shift = 0; shift < 32; shift += 8) bytes += static_cast<char>((*key.index >> shift) & 0xff);
+  std::uint64_t fnv = 1469598103934665603ull;  // FNV-1a
+  for (unsigned char c : bytes) {
+    fnv ^= c;
+    fnv *= 1099511628211ull;
+  }
+  return {std::hash<std::string>{}(bytes), fnv};
+}
+
+namespace {
+
 // Elements without a verdict (the cluster-ips set) may be shared by several ports of a service.
 bool is_shared(const Element& e) { return !e.verdict && !e.endpoint; }
 
@@ -28,7 +54,7 @@ struct TableChange {
   using Key = std::pair<std::string, ElementKey>;
   // front: this change is to the front table, and takes the firewall chains and front elements
   // of each port; otherwise to a service table, and takes the rest.
-  TableChange(bool front, const std::map<Key, int>& refs) : front(front), shared_refs(refs) {}
+  TableChange(bool front, const CommittedElementRefs& refs) : front(front), shared_refs(refs) {}
 
   const bool front;
   std::vector<const Set*> sets_to_add;
@@ -38,10 +64,10 @@ struct TableChange {
   std::vector<std::string> sets_to_delete;
   std::vector<const Element*> elements_to_delete, elements_to_add;
 
-  const std::map<Key, int>& shared_refs;  // committed users of each shared element
-  std::map<Key, int> shared_ref_changes;  // applied once the batch is committed
+  const CommittedElementRefs& shared_refs;  // committed users of each shared element
+  SharedElementRefs shared_ref_changes;     // applied once the batch is committed
 
-  int users(const Key& key) const {
+  int users(const ElementDigest& key) const {
     auto a = shared_refs.find(key);
     auto b = shared_ref_changes.find(key);
     return (a == shared_refs.end() ? 0 : a->second) + (b == shared_ref_changes.end() ? 0 : b->second);
@@ -82,8 +108,9 @@ struct TableChange {
       auto it = new_elements.find(key);
       if (it != new_elements.end() && *it->second == *e) continue;
       if (is_shared(*e) && it == new_elements.end()) {
-        --shared_ref_changes[key];
-        if (users(key) > 0) continue;
+        const ElementDigest d = digest(key.first, key.second);
+        --shared_ref_changes[d];
+        if (users(d) > 0) continue;
       }
       elements_to_delete.push_back(e);
     }
@@ -91,8 +118,9 @@ struct TableChange {
       auto it = old_elements.find(key);
       if (it != old_elements.end() && *it->second == *e) continue;
       if (is_shared(*e) && it == old_elements.end()) {
-        const bool already_there = users(key) > 0;
-        ++shared_ref_changes[key];
+        const ElementDigest d = digest(key.first, key.second);
+        const bool already_there = users(d) > 0;
+        ++shared_ref_changes[d];
         if (already_there) continue;
       }
       elements_to_add.push_back(e);
@@ -109,7 +137,7 @@ struct TableChange {
     for (const auto& e : after.elements) {
       if (in_front_table(e) != front) continue;
       if (is_shared(e)) {  // nothing is committed yet: the changes are the counts
-        auto [it, first_user] = shared_ref_changes.try_emplace(Key{e.set, e.key}, 0);
+        auto [it, first_user] = shared_ref_changes.try_emplace(digest(e.set, e.key), 0);
         ++it->second;
         if (!first_user) continue;
       }
@@ -117,7 +145,7 @@ struct TableChange {
     }
   }
 
-  void apply_shared_ref_changes(std::map<Key, int>& refs) const {
+  void apply_shared_ref_changes(CommittedElementRefs& refs) const {
     for (const auto& [key, change] : shared_ref_changes)
       if ((refs[key] += change) <= 0) refs.erase(key);
   }
@@ -148,7 +176,7 @@ struct TableChange {
 
 }  // namespace
 
-const std::map<TableChange::Key, int> kNoSharedElements;
+const CommittedElementRefs kNoSharedElements;
 
 // Adds (sign 1) or removes (sign -1) one port's objects from the counts in stats.
 void count_port(BackendStats& stats, const ServicePortObjects& objects, int sign) {
@@ -205,9 +233,13 @@ std::size_t NftablesBackend::table_index(const ServicePortName& name) const {
   return static_cast<std::size_t>(h % service_tables_);
 }
 
+namespace {
+std::uint64_t name_hash(const ServicePortName& name) { return std::hash<std::string>{}(name.to_string()); }
+}  // namespace
+
 std::string NftablesBackend::table_of(const ServicePortName& name) const {
   for (const auto& [f, state] : committed_)
-    if (state.ports.contains(name)) return state.service_tables[table_index(name)].table;
+    if (state.programmed.contains(name_hash(name))) return state.service_tables[table_index(name)].table;
   return {};
 }
 
@@ -220,8 +252,11 @@ Result<void> NftablesBackend::full_sync(const endpoints::Snapshot& snapshot) {
   service_tables_ = std::clamp<std::size_t>((snapshot.service_ports().size() + per_table - 1) / per_table, 1, kMaxServiceTables);
   NetlinkBatch batch;
   std::map<IpFamily, FamilyState> desired;
+  // The ports' objects live until the batch is committed, and are not kept after it.
+  std::map<IpFamily, std::map<ServicePortName, ServicePortObjects>> all_ports;
   for (IpFamily f : families()) {
     FamilyState& state = desired[f];
+    auto& ports = all_ports[f];
     state.front = make_front_skeleton(f, options_.generator);
     for (std::size_t i = 0; i < service_tables_; ++i) state.service_tables.push_back(make_service_table_skeleton(f, i, options_.generator));
     for (const auto& [name, info] : snapshot.service_ports()) {
@@ -233,7 +268,8 @@ Result<void> NftablesBackend::full_sync(const endpoints::Snapshot& snapshot) {
         state.service_tables[index].sets.push_back(std::move(group.map));
         state.service_tables[index].chains.push_back(std::move(group.chain));
       }
-      state.ports.emplace(name, std::move(objects));
+      state.programmed.insert(name_hash(name));
+      ports.emplace(name, std::move(objects));
     }
     // Adding then deleting a table removes whatever was there (ours, from a previous run with
     // another number of service tables, or a failed sync) without failing when there was
@@ -258,7 +294,7 @@ Result<void> NftablesBackend::full_sync(const endpoints::Snapshot& snapshot) {
     };
     add_skeleton(front_change, state.front);
     for (std::size_t i = 0; i < service_tables_; ++i) add_skeleton(service_changes[i], state.service_tables[i]);
-    for (const auto& [name, objects] : state.ports) {
+    for (const auto& [name, objects] : ports) {
       front_change.add_all(objects);
       service_changes[table_index(name)].add_all(objects);
     }
@@ -267,13 +303,15 @@ Result<void> NftablesBackend::full_sync(const endpoints::Snapshot& snapshot) {
       NftEncoder table(batch, f, service_table_name(i));
       if (auto ok = service_changes[i].emit(table); !ok) return std::unexpected(ok.error());
     }
-    state.shared_element_refs = std::move(front_change.shared_ref_changes);  // the state's map was empty
+    // The state's map was empty: the changes are the counts.
+    state.shared_element_refs.reserve(front_change.shared_ref_changes.size());
+    for (const auto& [key, users] : front_change.shared_ref_changes) state.shared_element_refs.emplace(key, users);
   }
   if (auto ok = commit(batch, true); !ok) return ok;
   committed_ = std::move(desired);
   needs_full_sync_ = false;
   ++stats_.full_syncs;
-  count_objects();
+  count_objects(all_ports);
   stats_.last_sync_duration = Clock::now() - start;
   return {};
 }
@@ -294,7 +332,7 @@ Result<void> NftablesBackend::sync(const endpoints::Snapshot& /*before*/, const 
   // The committed state changes only once the kernel took the batch: until then the new
   // objects live here, and the changes refer into both.
   struct FamilyUpdate {
-    std::map<ServicePortName, ServicePortObjects> ports;
+    std::map<ServicePortName, ServicePortObjects> before, ports;
     std::map<std::pair<std::size_t, std::uint32_t>, EndpointGroup> new_groups;  // endpoints-N a port needs first
     std::unique_ptr<TableChange> front;
     std::map<std::size_t, TableChange> service_tables;
@@ -306,8 +344,9 @@ Result<void> NftablesBackend::sync(const endpoints::Snapshot& /*before*/, const 
     FamilyUpdate& update = updates[f];
     update.front = std::make_unique<TableChange>(true, state.shared_element_refs);
     for (const auto& c : diff.changes) {
-      auto old_it = state.ports.find(c.name);
-      const ServicePortObjects& before = old_it == state.ports.end() ? nothing : old_it->second;
+      // What the kernel holds for the port: generated again from the programmed Snapshot.
+      const ServicePortObjects& before =
+          c.before ? update.before.emplace(c.name, generate_service_port(*c.before, f, options_.generator)).first->second : nothing;
       auto [it, inserted] =
           update.ports.emplace(c.name, c.after ? generate_service_port(*c.after, f, options_.generator) : ServicePortObjects{});
       update.front->compare(before, it->second);
@@ -347,12 +386,12 @@ Result<void> NftablesBackend::sync(const endpoints::Snapshot& /*before*/, const 
     }
     for (auto& [name, objects] : update.ports) {
       // Counts follow the change: recounting everything would cost O(services) per sync.
-      if (auto old = state.ports.find(name); old != state.ports.end()) count_port(stats_, old->second, -1);
+      if (auto old = update.before.find(name); old != update.before.end()) count_port(stats_, old->second, -1);
       count_port(stats_, objects, +1);
       if (objects.chains.empty() && objects.elements.empty())
-        state.ports.erase(name);
+        state.programmed.erase(name_hash(name));
       else
-        state.ports[name] = std::move(objects);
+        state.programmed.insert(name_hash(name));
     }
   }
   ++stats_.partial_syncs;
@@ -387,11 +426,11 @@ Result<void> NftablesBackend::cleanup() {
   if (auto ok = socket_.commit(batch); !ok) return std::unexpected(Error{ErrorCode::Internal, "cleanup: " + ok.error().message});
   committed_.clear();
   needs_full_sync_ = true;
-  count_objects();
+  count_objects({});
   return {};
 }
 
-void NftablesBackend::count_objects() {
+void NftablesBackend::count_objects(const std::map<IpFamily, std::map<ServicePortName, ServicePortObjects>>& ports) {
   stats_.chains = stats_.rules = stats_.map_elements = 0;
   auto count_skeleton = [&](const TableSkeleton& t) {
     for (const auto& c : t.chains) {
@@ -403,17 +442,23 @@ void NftablesBackend::count_objects() {
   for (const auto& [f, state] : committed_) {
     count_skeleton(state.front);
     for (const auto& t : state.service_tables) count_skeleton(t);
-    for (const auto& [name, objects] : state.ports) count_port(stats_, objects, +1);
+    if (auto it = ports.find(f); it != ports.end())
+      for (const auto& [name, objects] : it->second) count_port(stats_, objects, +1);
   }
 }
 
-std::string NftablesBackend::render_committed(IpFamily family) const {
+std::string NftablesBackend::render_committed(IpFamily family, const endpoints::Snapshot& programmed) const {
   auto it = committed_.find(family);
   if (it == committed_.end()) return {};
   const FamilyState& state = it->second;
+  std::map<ServicePortName, ServicePortObjects> ports;
+  for (const auto& [name, info] : programmed.service_ports()) {
+    auto objects = generate_service_port(*info, family, options_.generator);
+    if (!objects.chains.empty() || !objects.elements.empty()) ports.emplace(name, std::move(objects));
+  }
   std::vector<const ServicePortObjects*> all;
   std::vector<std::vector<const ServicePortObjects*>> by_table(state.service_tables.size());
-  for (const auto& [name, objects] : state.ports) {
+  for (const auto& [name, objects] : ports) {
     all.push_back(&objects);
     by_table[table_index(name)].push_back(&objects);
   }

@@ -1,15 +1,22 @@
 // The nftables Backend: Snapshot → rules (rule_generator) → one atomic netlink batch per sync
-// (nft_encoder, netlink_batch). The committed objects are kept in memory, so a partial sync sends
-// only the chains, sets and elements of the service ports in the SnapshotDiff; a full sync
+// (nft_encoder, netlink_batch). A partial sync sends only the chains, sets and elements of the
+// service ports in the SnapshotDiff: it generates each changed port's objects for both sides of
+// the diff and compares them. The rules are a pure function of the Snapshot and the generator
+// options, so the committed objects of a port are not kept (issue #25: they were ~84 MiB at
+// 10,000 services × 10 endpoints); only the table skeletons and the shared elements' counts are,
+// and `before` must be the Snapshot last programmed (as the sync loop passes it). A full sync
 // replaces all our tables in one batch and runs first, and after any failed commit. Services are
 // spread over several service tables (see README.md: the kernel validates a whole table on
 // every commit that adds a jump, so smaller tables make partial syncs cheaper).
 #pragma once
 
 #include <map>
+#include <memory_resource>
 #include <memory>
 #include <set>
 #include <string>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "dataplane/backend.h"
 #include "dataplane/node_port_addresses.h"
@@ -18,6 +25,23 @@
 #include "dataplane/iptables/rule_generator.h"
 
 namespace switchyard::dataplane::nft {
+
+// An element's set and key as two 64-bit hashes of different functions: what the backend keeps
+// to count the users of shared elements (a pair of strings and a key was ~200 bytes per element;
+// a collision of both hashes at once is not a practical concern at 10^6 elements).
+struct ElementDigest {
+  std::uint64_t a = 0, b = 0;
+  bool operator==(const ElementDigest&) const = default;
+};
+struct ElementDigestHash {
+  std::size_t operator()(const ElementDigest& d) const { return static_cast<std::size_t>(d.a); }
+};
+ElementDigest digest(const std::string& set, const ElementKey& key);
+using SharedElementRefs = std::unordered_map<ElementDigest, int, ElementDigestHash>;
+// The committed counts live in a pool of their own: their nodes are made during a full sync,
+// among the sync's short-lived objects, and scattered there they would keep most of that
+// memory's pages resident after it is freed.
+using CommittedElementRefs = std::pmr::unordered_map<ElementDigest, int, ElementDigestHash>;
 
 struct NftablesBackendOptions {
   GeneratorOptions generator;
@@ -43,8 +67,9 @@ class NftablesBackend final : public Backend {
   Result<void> cleanup() override;
   BackendStats stats() const override { return stats_; }
 
-  // The committed table of one family in `nft -f` syntax.
-  std::string render_committed(IpFamily family) const;
+  // The committed table of one family in `nft -f` syntax; `programmed` is the Snapshot last
+  // synced (the service ports' objects are generated from it again).
+  std::string render_committed(IpFamily family, const endpoints::Snapshot& programmed) const;
   bool needs_full_sync() const { return needs_full_sync_; }
   // The service table a port's rules are in (by a hash of its name), "" if not programmed.
   std::string table_of(const endpoints::ServicePortName& name) const;
@@ -53,10 +78,12 @@ class NftablesBackend final : public Backend {
 
  private:
   struct FamilyState {
+    std::unique_ptr<std::pmr::unsynchronized_pool_resource> pool = std::make_unique<std::pmr::unsynchronized_pool_resource>();
     TableSkeleton front;
     std::vector<TableSkeleton> service_tables;
-    std::map<endpoints::ServicePortName, ServicePortObjects> ports;
-    std::map<std::pair<std::string, ElementKey>, int> shared_element_refs;  // cluster-ips: one per port using it
+    // Hashes of the names of the ports that have objects in this family (for table_of).
+    std::pmr::unordered_set<std::uint64_t> programmed{pool.get()};
+    CommittedElementRefs shared_element_refs{pool.get()};  // cluster-ips, hairpin-endpoints: one per port using it
     // (service table, N) of the endpoints-N chains and maps in the kernel (in the skeletons):
     // made when a port first needs one, kept until the next full sync.
     std::set<std::pair<std::size_t, std::uint32_t>> endpoint_groups;
@@ -68,7 +95,8 @@ class NftablesBackend final : public Backend {
   Result<NodePortIps> resolve_node_port_ips();
   std::vector<IpFamily> families() const;
   Result<void> commit(NetlinkBatch& batch, bool full);
-  void count_objects();
+  // The counts of the skeletons and of `ports`' objects.
+  void count_objects(const std::map<IpFamily, std::map<endpoints::ServicePortName, ServicePortObjects>>& ports);
 
   NftablesBackendOptions options_;
   NftSocket socket_;

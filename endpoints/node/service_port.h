@@ -13,6 +13,7 @@
 
 #include "endpoints/node/interned_string.h"
 #include "endpoints/node/ip_address.h"
+#include "endpoints/node/shared_string.h"
 
 namespace switchyard::endpoints {
 
@@ -37,7 +38,7 @@ struct Endpoint {
   bool ready = false, serving = false, terminating = false;
   bool local = false;  // on this node
   InternedString node_name, zone, hostname;
-  std::string pod_name;
+  SharedString pod_name;  // shared by the copies of this endpoint (state, port, service)
   std::vector<std::string> zone_hints, node_hints;
   bool operator==(const Endpoint&) const = default;
 };

@@ -81,9 +81,28 @@ ClusterState::ClusterState(ClusterStateOptions options) : options_(std::move(opt
   last_ = std::make_shared<const Snapshot>(0, Snapshot::PortMap{}, Snapshot::ServiceMap{});
 }
 
+namespace {
+
+// The Service as ClusterState keeps it: spec and status, and of the metadata only what
+// rebuild_service reads (the proxy-name label, the topology and load-balancing annotations).
+api::Service kept_form(const api::Service& s) {
+  api::Service kept;
+  kept.metadata.name = s.metadata.name;
+  kept.metadata.namespace_ = s.metadata.namespace_;
+  if (auto it = s.metadata.labels.find(kServiceProxyNameLabel); it != s.metadata.labels.end()) kept.metadata.labels.insert(*it);
+  for (const char* key : {"service.kubernetes.io/topology-mode", "service.kubernetes.io/topology-aware-hints", kLoadBalancingAnnotation})
+    if (auto it = s.metadata.annotations.find(key); it != s.metadata.annotations.end()) kept.metadata.annotations.insert(*it);
+  kept.spec = s.spec;
+  kept.spec.selector.clear();  // the EndpointSlice controller's business, not the node's
+  kept.status_load_balancer_ingress = s.status_load_balancer_ingress;
+  return kept;
+}
+
+}  // namespace
+
 void ClusterState::upsert(const api::Service& s) {
   ServiceKey k{s.metadata.namespace_, s.metadata.name};
-  services_[k] = s;
+  services_[k] = kept_form(s);
   dirty_.insert(k);
 }
 

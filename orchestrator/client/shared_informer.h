@@ -6,6 +6,10 @@
 // their handlers get the last state seen with final_state_unknown (client-go's
 // DeletedFinalStateUnknown). A list that fails changes nothing: the cache, and has_synced(),
 // stay as they were. A handler added to a running informer first gets the cached objects as adds.
+//
+// keep_keys_only() makes the informer remember only which objects exist, not the objects (as
+// client-go's SetTransform strips what a user does not read, taken further): a user that turns
+// each object into its own record needs no second copy of everything.
 #pragma once
 
 #include <stdexcept>
@@ -18,6 +22,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -74,10 +79,26 @@ class SharedIndexInformer final : public InformerBase, private ReflectorSink {
       throw std::logic_error(added.error().describe());
   }
 
+  // From now on the informer keeps the keys of the objects, not the objects: the handlers get
+  // every new object whole, and as the old object of an update and the last known state of a
+  // delete an object with only its namespace and name; no resyncs (they have had every object
+  // whole); indexer() stays empty. Only for an informer with one user: call it before start()
+  // and before any handler is added, and add one handler only.
+  Result<void> keep_keys_only() {
+    std::lock_guard lock(dispatch_mu_);
+    if (started_ || !handlers_.empty()) return fail(ErrorCode::Conflict, "keep_keys_only on an informer in use: " + reflector_.describe());
+    keys_only_ = true;
+    return {};
+  }
+  bool keeps_keys_only() const { return keys_only_; }
+
   // Returns an id for remove_event_handler(): a handler that refers to its owner must be
   // removed before the owner goes (after removal returns, it is not running and never will).
   std::uint64_t add_event_handler(ResourceEventHandlers<T> handlers) {
     std::lock_guard lock(dispatch_mu_);
+    // A second or late user would miss the objects (only their keys are kept).
+    if (keys_only_ && (!handlers_.empty() || !keys_.empty()))
+      throw std::logic_error("a second handler on an informer that keeps keys only");
     if (handlers.on_add)
       for (const auto& o : indexer_.list()) handlers.on_add(o);
     if (synced_ && handlers.on_list) handlers.on_list();
@@ -90,8 +111,12 @@ class SharedIndexInformer final : public InformerBase, private ReflectorSink {
   }
 
   void start() override {
+    {
+      std::lock_guard lock(dispatch_mu_);
+      started_ = true;
+    }
     reflector_.start();
-    if (options_.resync_period.count() > 0 && !resync_thread_.joinable()) {
+    if (options_.resync_period.count() > 0 && !keys_only_ && !resync_thread_.joinable()) {
       stopping_ = false;
       resync_thread_ = std::thread([this] { resync_loop(); });
     }
@@ -129,20 +154,51 @@ class SharedIndexInformer final : public InformerBase, private ReflectorSink {
     return std::make_shared<const T>(std::get<T>(std::move(d->object)));
   }
 
+  // The cache: the indexer, or only the keys. Each returns what was there (an object with only
+  // the key, when keys only are kept).
+  static ObjectPtr<T> key_object(const std::string& key) {
+    auto [namespace_, name] = split_key(key);
+    auto object = std::make_shared<T>();
+    object->metadata.namespace_ = std::move(namespace_);
+    object->metadata.name = std::move(name);
+    return object;
+  }
+  ObjectPtr<T> cache_upsert(const std::string& key, const ObjectPtr<T>& object) {
+    if (!keys_only_) return indexer_.upsert(key, object);
+    return keys_.insert(key).second ? nullptr : key_object(key);
+  }
+  ObjectPtr<T> cache_remove(const std::string& key) {
+    if (!keys_only_) return indexer_.remove(key);
+    return keys_.erase(key) ? key_object(key) : nullptr;
+  }
+  std::vector<std::string> cache_keys() const {
+    if (!keys_only_) return indexer_.keys();
+    return {keys_.begin(), keys_.end()};
+  }
+
   void replace(std::vector<nlohmann::json>&& items) override {
     std::unordered_map<std::string, ObjectPtr<T>> fresh;
     fresh.reserve(items.size());
-    for (const auto& item : items) {
+    for (auto& item : items) {
       auto key = key_of(item);
       auto object = decode(item);
-      if (!object) object = indexer_.get(key);  // undecodable now: keep what we had
+      item = nlohmann::json();  // the DOM goes as soon as its object is made
+      if (!object) {
+        // Undecodable now: keep what we had (a key alone is not handed to the handlers).
+        if (keys_only_) {
+          if (keys_.contains(key)) fresh.emplace(std::move(key), nullptr);
+          continue;
+        }
+        object = indexer_.get(key);
+      }
       if (object) fresh.emplace(std::move(key), std::move(object));
     }
     items.clear();
     std::lock_guard lock(dispatch_mu_);
     listing_ = true;
     for (auto& [key, object] : fresh) {
-      auto old = indexer_.upsert(key, object);
+      if (!object) continue;
+      auto old = cache_upsert(key, object);
       for (const auto& [_, h] : handlers_) {
         if (old && h.on_update)
           h.on_update(old, object);
@@ -150,9 +206,9 @@ class SharedIndexInformer final : public InformerBase, private ReflectorSink {
           h.on_add(object);
       }
     }
-    for (const auto& key : indexer_.keys()) {
+    for (const auto& key : cache_keys()) {
       if (fresh.contains(key)) continue;
-      auto gone = indexer_.remove(key);
+      auto gone = cache_remove(key);
       for (const auto& [_, h] : handlers_)
         if (gone && h.on_delete) h.on_delete(gone, true);
     }
@@ -166,7 +222,7 @@ class SharedIndexInformer final : public InformerBase, private ReflectorSink {
     const std::string key = key_of(event.object);
     std::lock_guard lock(dispatch_mu_);
     if (event.type == WatchEventType::Deleted) {
-      auto gone = indexer_.remove(key);
+      auto gone = cache_remove(key);
       if (!gone) gone = decode(event.object);
       for (const auto& [_, h] : handlers_)
         if (gone && h.on_delete) h.on_delete(gone, false);
@@ -174,7 +230,7 @@ class SharedIndexInformer final : public InformerBase, private ReflectorSink {
     }
     auto object = decode(event.object);
     if (!object) return;
-    auto old = indexer_.upsert(key, object);
+    auto old = cache_upsert(key, object);
     for (const auto& [_, h] : handlers_) {
       if (old && h.on_update)
         h.on_update(old, object);
@@ -199,6 +255,9 @@ class SharedIndexInformer final : public InformerBase, private ReflectorSink {
   std::vector<std::pair<std::uint64_t, ResourceEventHandlers<T>>> handlers_;
   std::uint64_t last_handler_id_ = 0;
   std::atomic<bool> synced_{false}, listing_{false};
+  bool keys_only_ = false;                // set before start(), read-only after
+  std::unordered_set<std::string> keys_;  // the cache when keys_only_ (the reflector's thread only)
+  bool started_ = false;                  // under dispatch_mu_
   std::mutex resync_mu_;
   std::condition_variable resync_cv_;
   bool stopping_ = false;

@@ -230,6 +230,48 @@ TEST(SharedIndexInformer, ResyncHandsEveryObjectToUpdateAgain) {
   informer.stop();
 }
 
+// The agent's informers (issue #25): the handler gets each new object whole, the informer keeps
+// only its key, and the handler's old and last-known objects carry only that key.
+TEST(SharedIndexInformer, KeepingKeysOnlyStillHandsNewObjectsWholeAndFindsDeletions) {
+  auto server = std::make_shared<FakeServer>();
+  server->items = {pod("shop", "web-0", "node-a"), pod("shop", "web-1", "node-b")};
+  SharedIndexInformer<api::Pod> informer(std::make_unique<FakeListerWatcher>(server, "/api/v1/pods"), fast());
+  ASSERT_TRUE(informer.keep_keys_only());
+  Recorder recorder;
+  informer.add_event_handler({
+      [&](const ObjectPtr<api::Pod>& p) { recorder.note("add " + p->metadata.name + " on " + p->spec.node_name); },
+      [&](const ObjectPtr<api::Pod>& old, const ObjectPtr<api::Pod>& p) {
+        recorder.note("update " + old->metadata.name + " on '" + old->spec.node_name + "' to " + p->spec.node_name);
+      },
+      [&](const ObjectPtr<api::Pod>& p, bool unknown) {
+        recorder.note(std::string(unknown ? "lost " : "delete ") + p->metadata.name + " on '" + p->spec.node_name + "'");
+      },
+      nullptr,
+  });
+  // A second user would be handed keys as objects.
+  EXPECT_THROW(informer.add_event_handler(Recorder{}.handlers()), std::logic_error);
+  informer.start();
+  EXPECT_FALSE(informer.keep_keys_only());  // too late once started
+  ASSERT_TRUE(eventually([&] { return informer.has_synced(); }));
+  EXPECT_EQ(informer.indexer().size(), 0u);  // no objects kept
+
+  server->push(WatchEventType::Modified, pod("shop", "web-1", "node-c"));
+  server->push(WatchEventType::Deleted, pod("shop", "web-1", "node-c"));
+  ASSERT_TRUE(eventually([&] { return recorder.get().size() == 4u; }));
+  {
+    std::lock_guard lock(server->mu);
+    server->items = {pod("shop", "web-2", "node-a")};
+  }
+  server->expire_watch();  // the relist finds web-0 gone
+  ASSERT_TRUE(eventually([&] { return recorder.get().size() == 6u; }));
+  const auto seen = recorder.get();
+  EXPECT_THAT(std::vector<std::string>(seen.begin(), seen.begin() + 2),
+              ::testing::UnorderedElementsAre("add web-0 on node-a", "add web-1 on node-b"));
+  EXPECT_THAT(std::vector<std::string>(seen.begin() + 2, seen.end()),
+              ::testing::ElementsAre("update web-1 on '' to node-c", "delete web-1 on ''", "add web-2 on node-a", "lost web-0 on ''"));
+  informer.stop();
+}
+
 TEST(SharedInformerFactory, OneInformerPerResourceAndSelector) {
   auto server = std::make_shared<FakeServer>();
   std::vector<std::string> paths;
