@@ -28,7 +28,8 @@ class CertificateRequestApi : public ::testing::Test {
     handler_ = std::make_unique<ApiHandler>(*registry_, "admintoken");
     ASSERT_TRUE(handler_->access().authenticator().add_tokens(
         "boot,system:bootstrap:abcdef,,\"system:bootstrappers,system:bootstrappers:kubeadm:default-node-token\"\n"
-        "node1,system:node:n1,,\"system:nodes\"\n",
+        "node1,system:node:n1,,\"system:nodes\"\n"
+        "approver,approver,,\n",
         "test"));
     ASSERT_TRUE(ensure_bootstrap_rbac(*registry_));
     // kubeadm's binding (`switchyard up` makes it too): the token group may create requests.
@@ -40,6 +41,21 @@ class CertificateRequestApi : public ::testing::Test {
         {"subjects",
          {{{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "Group"}, {"name", "system:bootstrappers:kubeadm:default-node-token"}}}}};
     ASSERT_EQ(call("admintoken", "POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", binding).code, 201);
+    // A user who may write /approval and /status but holds no signer's approve or sign verb.
+    const Json role = {
+        {"apiVersion", "rbac.authorization.k8s.io/v1"},
+        {"kind", "ClusterRole"},
+        {"metadata", {{"name", "csr-writer"}}},
+        {"rules",
+         {{{"verbs", {"get", "update"}},
+           {"apiGroups", {"certificates.k8s.io"}},
+           {"resources", {"certificatesigningrequests", "certificatesigningrequests/approval", "certificatesigningrequests/status"}}}}}};
+    ASSERT_EQ(call("admintoken", "POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", role).code, 201);
+    Json writer = binding;
+    writer["metadata"]["name"] = "csr-writer";
+    writer["roleRef"]["name"] = "csr-writer";
+    writer["subjects"] = {{{"apiGroup", "rbac.authorization.k8s.io"}, {"kind", "User"}, {"name", "approver"}}};
+    ASSERT_EQ(call("admintoken", "POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", writer).code, 201);
     auto made = make_key_and_request("system:node:n1", {"system:nodes"});
     ASSERT_TRUE(made);
     request_ = made->request_pem;
@@ -127,14 +143,16 @@ TEST_F(CertificateRequestApi, ApprovalAndIssuingNeedTheirVerbsOnTheSigner) {
   Json current = body(call("admintoken", "GET", std::string(kCsrs) + "/c1"));
   Json approved = current;
   approved["status"]["conditions"] = {{{"type", "Approved"}, {"status", "True"}, {"reason", "Test"}, {"message", "ok"}}};
-  // A bootstrapper cannot approve its own request; a node cannot either.
-  for (const char* who : {"boot", "node1"}) {
-    auto denied = call(who, "PUT", std::string(kCsrs) + "/c1/approval", approved);
-    ASSERT_EQ(denied.code, 403) << denied.body;
-    EXPECT_EQ(body(denied).value("message", ""),
-              "certificatesigningrequests.certificates.k8s.io \"c1\" is forbidden: user not permitted to approve requests with signerName "
-              "\"kubernetes.io/kube-apiserver-client-kubelet\"");
-  }
+  // A bootstrapper cannot approve its own request (RBAC: no update on /approval); a user who may
+  // write /approval still needs the approve verb on the signer.
+  auto boot = call("boot", "PUT", std::string(kCsrs) + "/c1/approval", approved);
+  ASSERT_EQ(boot.code, 403) << boot.body;
+  EXPECT_THAT(body(boot).value("message", ""), HasSubstr("cannot update resource \"certificatesigningrequests/approval\""));
+  auto denied = call("approver", "PUT", std::string(kCsrs) + "/c1/approval", approved);
+  ASSERT_EQ(denied.code, 403) << denied.body;
+  EXPECT_EQ(body(denied).value("message", ""),
+            "certificatesigningrequests.certificates.k8s.io \"c1\" is forbidden: user not permitted to approve requests with signerName "
+            "\"kubernetes.io/kube-apiserver-client-kubelet\"");
   auto ok = call("admintoken", "PUT", std::string(kCsrs) + "/c1/approval", approved);
   ASSERT_EQ(ok.code, 200) << ok.body;
   const Json after = body(ok);
@@ -159,10 +177,10 @@ TEST_F(CertificateRequestApi, ApprovalAndIssuingNeedTheirVerbsOnTheSigner) {
   removed["status"]["conditions"] = Json::array();
   EXPECT_THAT(body(call("admintoken", "PUT", std::string(kCsrs) + "/c1/approval", removed)).value("message", ""),
               HasSubstr("status.conditions: Forbidden: updates may not remove a condition of type \"Approved\""));
-  // Issuing: the node may not sign; the admin may, with a real certificate.
+  // Issuing: without the sign verb, no; the admin may, with a real certificate.
   Json issued = body(put);
   issued["status"]["certificate"] = base64_encode("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
-  auto node_sign = call("node1", "PUT", std::string(kCsrs) + "/c1/status", issued);
+  auto node_sign = call("approver", "PUT", std::string(kCsrs) + "/c1/status", issued);
   EXPECT_EQ(node_sign.code, 403) << node_sign.body;
   EXPECT_THAT(body(node_sign).value("message", ""), HasSubstr("user not permitted to sign requests with signerName"));
   auto signed_ = call("admintoken", "PUT", std::string(kCsrs) + "/c1/status", issued);
