@@ -1,4 +1,5 @@
 #include "orchestrator/client/api_client.h"
+#include "orchestrator/client/client_certificates.h"
 
 #include <fmt/format.h>
 
@@ -15,9 +16,13 @@ ApiClient::ApiClient(ClusterConnection c) : impl_(std::make_unique<Impl>()) {
   impl_->conn = std::move(c);
   const auto& conn = impl_->conn;
   const bool v6 = conn.host.find(':') != std::string::npos;
+  // Without a token, the client certificate registered for this server, if any.
+  const auto certificate = conn.token.empty() && conn.tls ? client_certificate_for(conn.host, conn.port) : std::nullopt;
   impl_->http = http::HttpClient::create({
       .server = fmt::format("{}://{}:{}", conn.tls ? "https" : "http", v6 ? "[" + conn.host + "]" : conn.host, conn.port),
       .ca_pem = conn.ca_pem,
+      .client_cert_pem = certificate ? certificate->cert_pem : "",
+      .client_key_pem = certificate ? certificate->key_pem : "",
       .bearer_token = conn.token,
       .headers = {{"Accept", conn.protobuf ? "application/vnd.kubernetes.protobuf, application/json" : "application/json"},
                   {"User-Agent", "switchyard-agent"}},
