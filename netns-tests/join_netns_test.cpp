@@ -132,6 +132,7 @@ TEST_F(Join, RefusedTokensAndAWrongPinStopWithAClearMessage) {
   EXPECT_THAT(malformed.output, HasSubstr("--token: not a bootstrap token"));
 
   auto unknown = join_once("abcdef.0123456789abcdef", ca_hash_, "bad-2");
+  std::cout << "join with an unknown token (exit " << unknown.exit_code << "): " << unknown.output;
   EXPECT_EQ(unknown.exit_code, 3) << unknown.output;
   EXPECT_THAT(unknown.output, HasSubstr("the API server refused the join token abcdef.…: it is unknown to this cluster or has expired"));
 
@@ -216,7 +217,7 @@ metadata: {name: on-a}
 spec:
   nodeName: node-a
   terminationGracePeriodSeconds: 0
-  containers: [{name: main, image: switchyard.local/busybox:1, command: [sh, -c, 'cat /s/v; exec sleep 3600'], volumeMounts: [{name: s, mountPath: /s}]}]
+  containers: [{name: main, image: switchyard.local/busybox:1, command: [sh, -c, 'echo secret=$(cat /s/v); exec sleep 3600'], volumeMounts: [{name: s, mountPath: /s}]}]
   volumes: [{name: s, secret: {secretName: only-a}}]
 ---
 apiVersion: v1
@@ -225,7 +226,7 @@ metadata: {name: on-b}
 spec:
   nodeSelector: {kubernetes.io/hostname: node-b}
   terminationGracePeriodSeconds: 0
-  containers: [{name: main, image: switchyard.local/busybox:1, command: [sh, -c, 'cat /s/v; exec sleep 3600'], volumeMounts: [{name: s, mountPath: /s}]}]
+  containers: [{name: main, image: switchyard.local/busybox:1, command: [sh, -c, 'echo secret=$(cat /s/v); exec sleep 3600'], volumeMounts: [{name: s, mountPath: /s}]}]
   volumes: [{name: s, secret: {secretName: only-b}}]
 )"),
               HasSubstr("pod/on-b created"));
@@ -233,11 +234,13 @@ spec:
     EXPECT_TRUE(wait_until(90, [&] { return kubectl(std::string("get pod ") + pod + " -o jsonpath={.status.phase}").output == "Running"; }))
         << kubectl(std::string("describe pod ") + pod).output << log("join.log");
   EXPECT_EQ(kubectl("get pod on-b -o jsonpath={.spec.nodeName}").output, "node-b");
-  EXPECT_TRUE(wait_until(30, [] { return kubectl("logs on-b").output == "b\n"; })) << kubectl("logs on-b").output;
+  // Its log comes through the API server from node-b's kubelet: the Secret's value.
+  EXPECT_TRUE(wait_until(30, [] { return kubectl("logs on-b").output == "secret=b\n"; })) << kubectl("logs on-b").output;
 
   // With the node's own credential: its pod's Secret yes, the other node's pod's Secret no.
   EXPECT_EQ(node_kubectl("get secret only-b -o jsonpath={.metadata.name}").output, "only-b");
   const auto denied = node_kubectl("get secret only-a");
+  std::cout << "node-b: kubectl auth whoami: " << whoami.output << "\nnode-b: kubectl get secret only-a: " << denied.output;
   EXPECT_NE(denied.exit_code, 0);
   EXPECT_EQ(denied.output,
             "Error from server (Forbidden): secrets \"only-a\" is forbidden: User \"system:node:node-b\" cannot get resource \"secrets\" "
