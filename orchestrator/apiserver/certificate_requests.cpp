@@ -223,10 +223,10 @@ ApiResult<Json> CertificateRequests::create(const Json& body, const UserInfo& re
       if (auto info = parse_certificate_request(pem); info)
         for (const auto& o : info->organizations)
           if (o == "system:masters")
-            return std::unexpected(status_error(
-                403, "Forbidden",
-                fmt::format("{} \"{}\" is forbidden: use of {} signer with system:masters group is not allowed", r.group_resource(), name,
-                            kApiserverClientSigner)));
+            return std::unexpected(
+                status_error(403, "Forbidden",
+                             fmt::format("{} \"{}\" is forbidden: use of {} signer with system:masters group is not allowed",
+                                         r.group_resource(), name, kApiserverClientSigner)));
   }
   if (dry_run) return obj;
   auto rev = registry_.backing_store().create(storage_key(r, "", name), obj.dump());
