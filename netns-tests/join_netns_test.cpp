@@ -253,5 +253,38 @@ spec:
   EXPECT_THAT(kubectl("auth can-i get secret/only-a --as system:node:node-a --as-group system:nodes").output, HasSubstr("yes"));
 }
 
+TEST_F(Join, ARestartedNodeUsesItsOwnCredentialNotTheToken) {
+  ASSERT_NE(joined_, nullptr) << "runs after the join test";
+  delete joined_;  // SIGTERM: the node stops (its pods keep running)
+  joined_ = nullptr;
+  // The token is not needed any more: a wrong one is never sent.
+  joined_ = new ChildProcess({"nsenter",
+                              "--net=/run/netns/" + node_->name(),
+                              SWITCHYARD_BINARY,
+                              "join",
+                              "--server",
+                              server_,
+                              "--token",
+                              "zzzzzz.zzzzzzzzzzzzzzzz",
+                              "--ca-cert-hash",
+                              ca_hash_,
+                              "--data-dir",
+                              (dir_ / "node").string(),
+                              "--node-name",
+                              "node-b",
+                              "--node-ip",
+                              kNodeIp,
+                              "--healthz-bind-address",
+                              "127.0.0.1:10256",
+                              "--images-dir",
+                              SWITCHYARD_TEST_IMAGES_DIR},
+                             (dir_ / "rejoin.log").string());
+  ASSERT_TRUE(wait_until(120, [] { return log("rejoin.log").find("joined the cluster") != std::string::npos; })) << log("rejoin.log");
+  EXPECT_THAT(log("rejoin.log"), HasSubstr("event=node_credentials_reused"));
+  EXPECT_EQ(kubectl("get csr -o name").output.find('\n'), kubectl("get csr -o name").output.size() - 1) << "one request, the first";
+  EXPECT_TRUE(wait_until(30, [] { return kubectl("get pod on-b -o jsonpath={.status.phase}").output == "Running"; }));
+  EXPECT_EQ(node_kubectl("auth whoami -o jsonpath={.status.userInfo.username}").output, "system:node:node-b");
+}
+
 }  // namespace
 }  // namespace switchyard
