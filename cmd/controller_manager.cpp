@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
 
 #include "orchestrator/controllers/cronjob_controller.h"
 #include "orchestrator/controllers/daemonset_controller.h"
@@ -18,6 +22,7 @@
 #include "orchestrator/controllers/replicaset_controller.h"
 #include "orchestrator/controllers/root_ca_publisher.h"
 #include "orchestrator/controllers/token_cleaner.h"
+#include "orchestrator/controllers/csr_controllers.h"
 #include "orchestrator/controllers/service_account_controller.h"
 #include "orchestrator/controllers/statefulset_controller.h"
 
@@ -52,6 +57,7 @@ struct ControllerManager::Parts {
   std::unique_ptr<controllers::DisruptionController> disruption;
   std::unique_ptr<controllers::GarbageCollector> garbage_collector;
   std::unique_ptr<controllers::NamespaceController> namespaces;
+  std::unique_ptr<controllers::CertificateRequestControllers> certificates;
   bool stopped = false;
 };
 
@@ -92,6 +98,7 @@ void ControllerManager::stop() {
   if (p.disruption) p.disruption->stop();
   if (p.garbage_collector) p.garbage_collector->stop();
   if (p.namespaces) p.namespaces->stop();
+  if (p.certificates) p.certificates->stop();
 }
 
 Result<std::unique_ptr<ControllerManager>> ControllerManager::start(client::SharedInformerFactory& informers,
@@ -149,6 +156,23 @@ Result<std::unique_ptr<ControllerManager>> ControllerManager::start(client::Shar
   p.garbage_collector->start();
   p.namespaces = std::make_unique<controllers::NamespaceController>(informers, self);
   p.namespaces->start();
+  // csrapproving always; csrsigning with a CA to sign with.
+  std::optional<controllers::SigningCa> ca;
+  if (!o.cluster_signing_cert_file.empty()) {
+    auto read = [](const std::string& path) -> Result<std::string> {
+      std::ifstream in(path);
+      std::stringstream text;
+      text << in.rdbuf();
+      if (!in || text.str().empty()) return fail(ErrorCode::NotFound, fmt::format("{}: empty or unreadable", path));
+      return text.str();
+    };
+    auto cert = read(o.cluster_signing_cert_file);
+    auto key = read(o.cluster_signing_key_file);
+    if (!cert || !key) return fail(with_context(cert ? key.error() : cert.error(), "the CSR signer's CA"));
+    ca = controllers::SigningCa{.cert_pem = *cert, .key_pem = *key};
+  }
+  p.certificates = std::make_unique<controllers::CertificateRequestControllers>(self, std::move(ca));
+  p.certificates->start();
   return std::unique_ptr<ControllerManager>(new ControllerManager(std::move(parts)));
 }
 

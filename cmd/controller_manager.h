@@ -27,6 +27,9 @@ struct ControllerManagerOptions {
   // kube-controller-manager's tokencleaner (off by default there too, on under `up`): expired
   // bootstrap-token Secrets are deleted.
   bool enable_token_cleaner = false;
+  // --cluster-signing-cert-file / --cluster-signing-key-file: the CA the CSR signing controller
+  // issues kubelet client certificates with (empty: CSRs are approved, never signed).
+  std::string cluster_signing_cert_file, cluster_signing_key_file;
 };
 
 class ControllerManager {

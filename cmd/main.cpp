@@ -1,6 +1,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cmd/commands.h"
+#include "cmd/join_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"switchyard: Kubernetes service networking (eBPF and nftables dataplanes, cluster DNS, API server)"};
@@ -11,6 +12,7 @@ int main(int argc, char** argv) {
   switchyard::cmd::register_apiserver(app, run);
   switchyard::cmd::register_agent(app, run);
   switchyard::cmd::register_up(app, run);
+  switchyard::cmd::register_join(app, run);
   switchyard::cmd::register_status(app, run);
   switchyard::cmd::register_images(app, run);
   switchyard::cmd::register_kubelet(app, run);

@@ -11,7 +11,9 @@
 #include <cerrno>
 #include <cstring>
 #include <csignal>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -20,10 +22,12 @@
 #include <spdlog/spdlog.h>
 
 #include "orchestrator/client/cluster_connection.h"
+#include "orchestrator/apiserver/kubeconfig.h"
 #include "orchestrator/apiserver/pki.h"
 #include "orchestrator/apiserver/resources.h"
 #include "cmd/commands.h"
 #include "cmd/control_plane.h"
+#include "cmd/join_token.h"
 #include "cmd/kubelet_endpoint.h"
 #include "kubelet/kubelet.h"
 #include "kubelet/node/cri_runtime_probe.h"
@@ -56,6 +60,7 @@ struct UpOptions {
   int kubelet_port = 10250;                      // the kubelet's HTTPS endpoint on --node-ip (with a runtime)
   std::string endpoint_handoff_delay = "1s";     // the kubelet's, as `switchyard kubelet`'s flag
   std::string min_sync_period = "10ms";          // the agent's, as `switchyard agent`'s flag
+  std::string token_ttl = "24h";                 // the printed join token's lifetime (kubeadm's --token-ttl)
 };
 
 // The flags that name where an eBPF agent attached and pinned, for the commands printed.
@@ -211,6 +216,24 @@ int run_up(UpOptions o) {
     std::cerr << "error: " << ok.error() << "\n";
     return 1;
   }
+  // What `switchyard join` needs: a bootstrap token and the CA's pin (join_token.h).
+  const std::string join_host = (*plane)->advertise_address().empty() ? (*plane)->listen_host() : (*plane)->advertise_address();
+  const std::string join_server = apiserver::server_url(join_host, static_cast<std::uint16_t>((*plane)->port()));
+  std::string ca_pem;
+  {
+    std::ifstream in(o.control_plane.data_dir + "/pki/ca.crt");
+    std::stringstream text;
+    text << in.rdbuf();
+    ca_pem = text.str();
+  }
+  auto join =
+      prepare_join((*plane)->registry(), join_server, ca_pem,
+                   std::chrono::duration_cast<std::chrono::seconds>(node::parse_go_duration(o.token_ttl).value_or(std::chrono::hours(24))));
+  if (!join) {
+    std::cerr << "error: join token: " << join.error() << "\n";
+    (*plane)->stop();
+    return 1;
+  }
   auto connection = client::load_kubeconfig((*plane)->kubeconfig());
   if (!connection) {
     std::cerr << fmt::format("error: {}: {}\n", (*plane)->kubeconfig(), connection.error().message);
@@ -347,6 +370,10 @@ int run_up(UpOptions o) {
               << std::flush;
   std::cout << fmt::format("\nThe kubernetes Service (https://{}/) reaches the API server at {}:{}.\n", (*plane)->service_ip(0),
                            (*plane)->advertise_address(), (*plane)->port());
+  std::cout << fmt::format(
+      "\nTo add a node, run on it (the token expires at {}):\n\n"
+      "  switchyard join --server {} --token {} --ca-cert-hash {} --data-dir DIR --run-containerd\n",
+      join->expiration, join_server, join->token, join->ca_cert_hash);
   if (!o.control_plane.load_balancer_ip_pool.empty())
     std::cout << fmt::format("LoadBalancer Services get addresses from {}; this node answers ARP for them on its links in their subnet.\n",
                              o.control_plane.load_balancer_ip_pool);
@@ -435,6 +462,12 @@ void register_up(CLI::App& app, std::function<int()>& run) {
                   "check kubelets' serving certificates against this CA (DIR/pki/ca.crt signs the in-process kubelet's; "
                   "default: not checked, as kube-apiserver)");
   sub->add_option("--kubelet-port", o->kubelet_port, "the kubelet's HTTPS port on --node-ip (logs, exec, port-forward)")
+      ->capture_default_str();
+  sub->add_option("--token-ttl", o->token_ttl, "the lifetime of the printed join token (Go duration)")
+      ->check([](const std::string& v) {
+        auto d = node::parse_go_duration(v);
+        return d ? std::string() : d.error().message;
+      })
       ->capture_default_str();
   sub->callback([&run, o] { run = [o] { return run_up(*o); }; });
 }

@@ -68,20 +68,12 @@ Result<std::unique_ptr<Kubelet>> Kubelet::start(KubeletOptions options, client::
   if (k->own_informers_) k->own_informers_->start();
   k->pods_.start();
   auto& config_maps = k->informers_.informer<api::ConfigMap>();
-  auto& secrets = k->informers_.informer<api::Secret>();
   k->config_map_handler_ = config_maps.add_event_handler({nullptr,
                                                           [k = k.get()](const auto&, const auto& cm) {
                                                             if (cm) k->on_config_change(cm->metadata.namespace_, cm->metadata.name, false);
                                                           },
                                                           nullptr, nullptr});
-  k->secret_handler_ = secrets.add_event_handler({nullptr,
-                                                  [k = k.get()](const auto&, const auto& secret) {
-                                                    if (secret)
-                                                      k->on_config_change(secret->metadata.namespace_, secret->metadata.name, true);
-                                                  },
-                                                  nullptr, nullptr});
   config_maps.start();
-  secrets.start();
   k->informers_.informer<api::Service>().start();
   if (k->handoff_.enabled()) {
     k->endpoint_slices_ = &k->informers_.informer<api::EndpointSlice>();
@@ -112,7 +104,7 @@ Kubelet::Kubelet(KubeletOptions options, client::ClusterConnection connection, s
         client::ApiClient api(connection_);
         return request_pod_token(api, r);
       }),
-      config_lookup_(informers_, tokens_),
+      config_lookup_(informers_, connection_, tokens_),
       volumes_(config_lookup_, options_.node),
       handoff_(options_.endpoint_handoff_delay),
       driver_(*cri_, options_.node, options_.images_hint),
@@ -128,7 +120,6 @@ void Kubelet::stop() {
   if (stopping_.exchange(true)) return;
   pods_.remove_event_handler(handler_);
   informers_.informer<api::ConfigMap>().remove_event_handler(config_map_handler_);
-  informers_.informer<api::Secret>().remove_event_handler(secret_handler_);
   prober_->stop();
   if (local_path_) local_path_->stop();
   queue_.shut_down();
@@ -426,10 +417,16 @@ Result<std::optional<api::ConfigMap>> Kubelet::InformerConfigLookup::config_map(
 }
 
 Result<std::optional<api::Secret>> Kubelet::InformerConfigLookup::secret(const std::string& ns, const std::string& name) const {
-  if (!secrets_.has_synced()) return fail(ErrorCode::Unavailable, "the kubelet's Secret cache has not synced yet");
-  auto s = secrets_.indexer().get(ns + "/" + name);
-  if (!s) return std::optional<api::Secret>();
-  return std::optional<api::Secret>(*s);
+  client::ApiClient api(connection_);
+  const std::string path = fmt::format("/api/v1/namespaces/{}/secrets/{}", ns, name);
+  auto r = api.get(path);
+  if (!r) return fail(with_context(r.error(), "get secret " + ns + "/" + name));
+  if (r->status == 404) return std::optional<api::Secret>();
+  if (r->status != 200) return fail(client::http_error(r->status, r->body, "get secret " + ns + "/" + name));
+  auto body = nlohmann::json::parse(r->body, nullptr, false);
+  auto decoded = api::decode_object_as(body, api::Secret::kApiVersion, api::Secret::kKind);
+  if (!decoded) return fail(ErrorCode::Internal, fmt::format("secret {}/{}: {}", ns, name, decoded.error().message));
+  return std::optional<api::Secret>(std::get<api::Secret>(std::move(decoded->object)));
 }
 
 Result<std::string> Kubelet::InformerConfigLookup::service_account_token(const api::Pod& pod, const std::string& audience,

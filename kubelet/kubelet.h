@@ -75,9 +75,13 @@ class Kubelet {
   // references, service env vars and volumes); service-account tokens from its token manager.
   class InformerConfigLookup : public ConfigLookup {
    public:
-    InformerConfigLookup(client::SharedInformerFactory& informers, ServiceAccountTokenManager& tokens)
+    // Secrets are read one by one from the API server (as upstream's kubelet, the Node
+    // authorizer lets a node read only its own pods' Secrets, never list them); a change reaches
+    // the pods at the next resync.
+    InformerConfigLookup(client::SharedInformerFactory& informers, const client::ClusterConnection& connection,
+                         ServiceAccountTokenManager& tokens)
         : cms_(informers.informer<api::ConfigMap>()),
-          secrets_(informers.informer<api::Secret>()),
+          connection_(connection),
           claims_(informers.informer<api::PersistentVolumeClaim>()),
           volumes_(informers.informer<api::PersistentVolume>()),
           services_(informers.informer<api::Service>()),
@@ -92,7 +96,7 @@ class Kubelet {
 
    private:
     client::SharedIndexInformer<api::ConfigMap>& cms_;
-    client::SharedIndexInformer<api::Secret>& secrets_;
+    const client::ClusterConnection& connection_;
     client::SharedIndexInformer<api::PersistentVolumeClaim>& claims_;
     client::SharedIndexInformer<api::PersistentVolume>& volumes_;
     client::SharedIndexInformer<api::Service>& services_;
@@ -136,7 +140,7 @@ class Kubelet {
   ServiceAccountTokenManager tokens_;
   InformerConfigLookup config_lookup_;
   PodVolumes volumes_;
-  std::uint64_t handler_ = 0, config_map_handler_ = 0, secret_handler_ = 0;
+  std::uint64_t handler_ = 0, config_map_handler_ = 0;
   client::SharedIndexInformer<api::EndpointSlice>* endpoint_slices_ = nullptr;  // for the hand-off
   EndpointHandoff handoff_;
   CriPodDriver driver_;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "orchestrator/apiserver/authentication.h"
+#include "orchestrator/apiserver/node_authorizer.h"
 #include "orchestrator/apiserver/object_registry.h"
 #include "orchestrator/apiserver/rbac_authorizer.h"
 #include "orchestrator/apiserver/request_attributes.h"
@@ -24,14 +25,18 @@ struct Impersonation {
 
 class AccessControl {
  public:
-  AccessControl(ObjectRegistry& registry, Authenticator authenticator) : authn_(std::move(authenticator)), rbac_(registry) {}
+  AccessControl(ObjectRegistry& registry, Authenticator authenticator)
+      : authn_(std::move(authenticator)), node_(registry), rbac_(registry) {}
 
   Authenticator& authenticator() { return authn_; }
   std::optional<UserInfo> authenticate(const RequestCredentials& c) const { return authn_.authenticate(c); }
   // The user the request acts as: itself, or whom it impersonates if it may (the impersonate verb
   // on users/groups/serviceaccounts); 403 or 400 otherwise.
   ApiResult<UserInfo> act_as(UserInfo user, const Impersonation& as) const;
-  // 403 with kube-apiserver's message when RBAC does not allow the request.
+  // kube-apiserver's --authorization-mode=Node,RBAC: the first that allows decides; a refusal
+  // carries the reasons they gave.
+  Decision decide(const UserInfo& user, const RequestAttributes& a) const;
+  // 403 with kube-apiserver's message when neither allows the request.
   std::optional<ApiError> authorize(const UserInfo& user, const RequestAttributes& a) const;
   // POST selfsubjectaccessreviews / selfsubjectrulesreviews: the review with its status filled in.
   ApiResult<Json> self_subject_access_review(const Json& review, const UserInfo& user) const;
@@ -43,6 +48,7 @@ class AccessControl {
 
  private:
   Authenticator authn_;
+  NodeAuthorizer node_;
   RbacAuthorizer rbac_;
 };
 

@@ -1,4 +1,6 @@
 #include "orchestrator/apiserver/api_handler.h"
+#include "orchestrator/apiserver/certificate_requests.h"
+#include "orchestrator/apiserver/node_restriction.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -135,10 +137,23 @@ void ApiHandler::enable_service_account_tokens(std::shared_ptr<ServiceAccountTok
   access_.authenticator().add_token_authenticator([tokens](std::string_view token) { return tokens->authenticate(token); });
 }
 
-bool ApiHandler::authorized(const HttpRequest& req) const { return access_.authenticate(credentials_of(req)).has_value(); }
+// kubeadm's discovery reads the cluster-info ConfigMap before it trusts the server, so without
+// credentials: that one GET is anonymous (as an AuthenticationConfiguration whose anonymous
+// authenticator is limited to a path); RBAC then decides (kubeadm's Role in kube-public).
+static std::optional<UserInfo> anonymous_user(const HttpRequest& req) {
+  if (req.method != "GET" || !req.authorization.empty() || !req.client_certificate_cn.empty()) return std::nullopt;
+  const std::string_view path = std::string_view(req.target).substr(0, req.target.find('?'));
+  if (path != "/api/v1/namespaces/kube-public/configmaps/cluster-info") return std::nullopt;
+  return UserInfo{"system:anonymous", "", {"system:unauthenticated"}};
+}
+
+bool ApiHandler::authorized(const HttpRequest& req) const {
+  return access_.authenticate(credentials_of(req)).has_value() || anonymous_user(req).has_value();
+}
 
 ApiResult<UserInfo> ApiHandler::admit(const HttpRequest& req) const {
   auto user = access_.authenticate(credentials_of(req));
+  if (!user) user = anonymous_user(req);
   if (!user) return std::unexpected(unauthorized());
   auto acting = access_.act_as(std::move(*user), req.impersonate);
   if (!acting) return acting;
@@ -259,6 +274,16 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
   const auto dry_run_flag = read_dry_run(query, Json(), dry_run_error);
   if (!dry_run_flag) return error_response(dry_run_error);
   const bool dry_run = *dry_run_flag;
+  // NodeRestriction: a kubelet changes only its own Node and the pods bound to it.
+  if (req.method != "GET" && node_identity(*user)) {
+    Json object;
+    if (req.method == "POST" && !req.body.empty()) {
+      ApiError ignored;
+      if (auto parsed = parse_body(req, ignored)) object = std::move(*parsed);
+    }
+    if (auto refused = node_restriction(registry_, *user, request_attributes(req.method, req.target), object))
+      return error_response(*refused);
+  }
   if (dry_run && (r->subresource == "eviction" || r->subresource == "token" || r->subresource == "finalize"))
     return error_response(bad_request(fmt::format("dryRun is not supported for {}/{}", res.plural, r->subresource)));
   if (r->subresource == "scale") return handle_scale(req, res, r->ns, r->name, dry_run);
@@ -299,6 +324,47 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
                                                          : access_.subject_access_review(*body, r->ns);
     return review ? json_response(201, *review) : error_response(review.error());
   }
+  if (res.kind == "CertificateSigningRequest" && (req.method == "POST" || req.method == "PUT")) {
+    ApiError err;
+    auto body = parse_body(req, err);
+    if (!body) return error_response(err);
+    if (req.method == "POST") {
+      if (!r->name.empty()) return error_response(method_not_allowed());
+      auto made = CertificateRequests(registry_).create(*body, *user, dry_run);
+      return made ? json_response(201, *made) : error_response(made.error());
+    }
+    if (r->name.empty()) return error_response(method_not_allowed());
+    // The certificateapproval and certificatesigning admission plugins: approving (or denying)
+    // and issuing need the approve / sign verb on the signer's name (or "domain/*").
+    if (r->subresource == "approval" || r->subresource == "status") {
+      auto current = registry_.get(res, "", r->name);
+      if (!current) return error_response(current.error());
+      const std::string signer = current->value("spec", Json::object()).value("signerName", "");
+      const bool issuing = r->subresource == "status" && body->value("status", Json::object()).value("certificate", "") !=
+                                                             current->value("status", Json::object()).value("certificate", "");
+      if (r->subresource == "approval" || issuing) {
+        const std::string verb = r->subresource == "approval" ? "approve" : "sign";
+        auto allowed = [&](const std::string& name) {
+          return access_
+              .decide(*user, {.verb = verb,
+                              .resource_request = true,
+                              .api_group = "certificates.k8s.io",
+                              .api_version = "*",
+                              .resource = "signers",
+                              .name = name})
+              .allowed;
+        };
+        const auto slash = signer.find('/');
+        if (!allowed(signer) && (slash == std::string::npos || !allowed(signer.substr(0, slash) + "/*")))
+          return error_response(status_error(403, "Forbidden",
+                                             fmt::format("{} \"{}\" is forbidden: user not permitted to {} requests with signerName \"{}\"",
+                                                         res.group_resource(), r->name, verb, signer)));
+      }
+    }
+    auto updated = CertificateRequests(registry_).update(r->name, *body, r->subresource, dry_run);
+    return updated ? json_response(200, *updated) : error_response(updated.error());
+  }
+  if (res.kind == "CertificateSigningRequest" && req.method == "PATCH") return error_response(method_not_allowed());
   const bool table = accepted.first_is(MediaType::Table);
   const bool include_object = query.contains("includeObject") && query.at("includeObject") == "Object";
   ListOptions lo;

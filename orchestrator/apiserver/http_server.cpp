@@ -153,6 +153,8 @@ http::Response error_response(int status, const std::string& message) {
 std::optional<http::Response> check_request_head(const ApiHandler& handler, const http::RequestHead& head) {
   if (is_health_path(head.path())) return std::nullopt;
   HttpRequest probe;
+  probe.method = head.method;  // the one anonymous read (cluster-info) is known by method and path
+  probe.target = head.target;
   probe.authorization = std::string(head.header("authorization"));
   probe.client_certificate_cn = head.client_certificate_cn;
   probe.client_certificate_organizations = head.client_certificate_organizations;

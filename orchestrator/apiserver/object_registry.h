@@ -97,6 +97,8 @@ class ObjectRegistry {
   // the pod has no node and is not being deleted (409 otherwise, in upstream's words).
   ApiResult<Json> assign_pod(const std::string& ns, const std::string& name, const std::string& node,
                              const std::map<std::string, std::string>& annotations);
+  // The store itself, for kinds kept as JSON with writes of their own (certificate_requests.h).
+  store::Store& backing_store() { return store_; }
   // How long an Event lives after it was last seen (kube-apiserver's --event-ttl, 1 h).
   void set_event_ttl(std::chrono::seconds ttl) { event_ttl_seconds_ = ttl.count(); }
 

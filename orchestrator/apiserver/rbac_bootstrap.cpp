@@ -171,7 +171,22 @@ std::vector<Json> bootstrap_cluster_roles() {
            rule({"create", "delete"}, {""}, {"persistentvolumes"}), rule(kRead, {"storage.k8s.io"}, {"storageclasses"}),
            rule({"create"}, {""}, {"serviceaccounts/token"}),
            rule({"delete", "get", "patch", "update", "create"}, {"coordination.k8s.io"}, {"leases"}),
-           rule(kRead, {"discovery.k8s.io"}, {"endpointslices"})}),
+           rule(kRead, {"discovery.k8s.io"}, {"endpointslices"}),
+           // Client certificate rotation (kubelet's certificate manager).
+           rule({"create", "get", "list", "watch"}, {"certificates.k8s.io"}, {"certificatesigningrequests"})}),
+      // TLS bootstrap (kubelet's --bootstrap-kubeconfig): a bootstrap token may ask for a
+      // certificate; the CSR approver approves those whose requester may create .../nodeclient
+      // (a new node's first certificate) or .../selfnodeclient (a node renewing its own).
+      cluster_role("system:node-bootstrapper",
+                   {rule({"create", "get", "list", "watch"}, {"certificates.k8s.io"}, {"certificatesigningrequests"})}),
+      cluster_role("system:certificates.k8s.io:certificatesigningrequests:nodeclient",
+                   {rule({"create"}, {"certificates.k8s.io"}, {"certificatesigningrequests/nodeclient"})}),
+      cluster_role("system:certificates.k8s.io:certificatesigningrequests:selfnodeclient",
+                   {rule({"create"}, {"certificates.k8s.io"}, {"certificatesigningrequests/selfnodeclient"})}),
+      cluster_role("system:certificates.k8s.io:kube-apiserver-client-kubelet-approver",
+                   {rule({"approve"}, {"certificates.k8s.io"}, {"signers"}, {"kubernetes.io/kube-apiserver-client-kubelet"})}),
+      cluster_role("system:certificates.k8s.io:kube-apiserver-client-approver",
+                   {rule({"approve"}, {"certificates.k8s.io"}, {"signers"}, {"kubernetes.io/kube-apiserver-client"})}),
   };
 }
 
@@ -185,9 +200,8 @@ std::vector<Json> bootstrap_cluster_role_bindings() {
       binding("system:kube-controller-manager", "system:kube-controller-manager", "User", {"system:kube-controller-manager"}),
       binding("system:node-proxier", "system:node-proxier", "User", {"system:kube-proxy"}),
       binding("system:switchyard-agent", "system:switchyard-agent", "User", {"system:switchyard-agent"}),
-      // Upstream leaves system:node unbound (its Node authorizer limits each kubelet to its own
-      // node's objects); without that authorizer here, nodes get the role through their group.
-      binding("system:node", "system:node", "Group", {"system:nodes"}),
+      // system:node stays unbound, as upstream's: the Node authorizer (node_authorizer.h) gives
+      // each kubelet its rules, limited to its own node's objects.
   };
 }
 
@@ -225,6 +239,25 @@ Result<void> ensure_bootstrap_rbac(ObjectRegistry& registry) {
     if (auto ok = ensure("clusterroles", r); !ok) return ok;
   for (const auto& b : bootstrap_cluster_role_bindings())
     if (auto ok = ensure("clusterrolebindings", b); !ok) return ok;
+  // Earlier releases bound system:node to the group system:nodes (before the Node authorizer):
+  // that binding would give every node every Secret, so a data directory that still has it
+  // (unchanged, still autoupdate) loses its subjects, as upstream's reconciliation did in 1.8.
+  const ResourceInfo* crbs = find_resource("rbac.authorization.k8s.io", "v1", "clusterrolebindings");
+  if (auto old = registry.get(*crbs, "", "system:node")) {
+    const Json annotations = old->value("metadata", Json::object()).value("annotations", Json::object());
+    const Json subjects = old->value("subjects", Json::array());
+    const bool legacy = annotations.value("rbac.authorization.kubernetes.io/autoupdate", "") == "true" && subjects.size() == 1 &&
+                        subjects[0].value("kind", "") == "Group" && subjects[0].value("name", "") == "system:nodes";
+    if (legacy) {
+      Json updated = *old;
+      updated["subjects"] = Json::array();
+      std::vector<std::string> warnings;
+      auto written = registry.update(*crbs, "", "system:node", updated, false, FieldValidation::Strict, warnings);
+      if (!written && written.error().code != 409)
+        return fail(ErrorCode::Internal,
+                    fmt::format("unbinding system:node from system:nodes: {}", written.error().status.value("message", "")));
+    }
+  }
   return {};
 }
 

@@ -1,4 +1,5 @@
 #include "orchestrator/client/api_client.h"
+#include "orchestrator/client/client_certificates.h"
 
 #include <atomic>
 #include <map>
@@ -83,10 +84,15 @@ ApiClient::ApiClient(ClusterConnection c) : impl_(std::make_unique<Impl>()) {
     for (const auto& url : urls) impl_->server_list += url + ",";
     impl_->current = PreferredServers::get(impl_->server_list) % urls.size();
   }
+  // Without a token, the client certificate registered for the (first) server, if any: the other
+  // servers are of the same cluster and take the same credentials.
+  const auto certificate = conn.token.empty() && conn.tls ? client_certificate_for(conn.host, conn.port) : std::nullopt;
   for (const auto& url : urls)
     impl_->servers.push_back(http::HttpClient::create({
         .server = url,
         .ca_pem = conn.ca_pem,
+        .client_cert_pem = certificate ? certificate->cert_pem : "",
+        .client_key_pem = certificate ? certificate->key_pem : "",
         .bearer_token = conn.token,
         .headers = {{"Accept", conn.protobuf ? "application/vnd.kubernetes.protobuf, application/json" : "application/json"},
                     {"User-Agent", "switchyard-agent"}},

@@ -1,4 +1,5 @@
 #include "orchestrator/client/cluster_connection.h"
+#include "orchestrator/client/client_certificates.h"
 
 #include <cstdlib>
 #include <filesystem>
@@ -86,6 +87,18 @@ Result<ClusterConnection> load_kubeconfig(const std::string& path) {
     else if (has_user && user["tokenFile"])
       c.token = read_file(user["tokenFile"].as<std::string>());
     trim_newlines(c.token);
+    ClientCertificate certificate;
+    if (has_user && user["client-certificate-data"])
+      certificate.cert_pem = base64_decode(user["client-certificate-data"].as<std::string>());
+    else if (has_user && user["client-certificate"])
+      certificate.cert_pem = read_file(user["client-certificate"].as<std::string>());
+    if (has_user && user["client-key-data"])
+      certificate.key_pem = base64_decode(user["client-key-data"].as<std::string>());
+    else if (has_user && user["client-key"])
+      certificate.key_pem = read_file(user["client-key"].as<std::string>());
+    if (certificate.cert_pem.empty() != certificate.key_pem.empty())
+      return fail(ErrorCode::Invalid, fmt::format("{}: a client certificate needs its key (and a key its certificate)", path));
+    if (!certificate.cert_pem.empty()) register_client_certificate(c.host, c.port, std::move(certificate));
     return c;
   } catch (const YAML::Exception& e) {
     return fail(ErrorCode::Invalid, fmt::format("{}: {}", path, e.what()));

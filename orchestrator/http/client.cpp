@@ -173,7 +173,8 @@ struct HttpClient::Impl {
     if (tls) {
       c.tls.emplace(c.io, *tls);
       if (!is_ip_address(address.host)) SSL_set_tlsext_host_name(c.tls->native_handle(), address.host.c_str());
-      c.tls->set_verify_callback(asio::ssl::host_name_verification(address.host));  // a name or an IP address
+      if (!options.insecure_skip_verify)
+        c.tls->set_verify_callback(asio::ssl::host_name_verification(address.host));  // a name or an IP address
     } else {
       c.plain.emplace(c.io);
     }
@@ -313,7 +314,7 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(HttpClientOptions options
     impl->tls = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
     impl->tls->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 | asio::ssl::context::no_sslv3 |
                            asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
-    impl->tls->set_verify_mode(asio::ssl::verify_peer);
+    impl->tls->set_verify_mode(options.insecure_skip_verify ? asio::ssl::verify_none : asio::ssl::verify_peer);
     error_code ec;
     if (!options.ca_pem.empty()) {
       impl->tls->add_certificate_authority(asio::buffer(options.ca_pem), ec);

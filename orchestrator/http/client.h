@@ -26,7 +26,10 @@ struct HttpClientOptions {
   std::string ca_pem;                           // HTTPS: the CA to verify the server with; empty: the system roots
   std::string client_cert_pem, client_key_pem;  // HTTPS: a client certificate (both or neither)
   std::string bearer_token;                     // sent as Authorization: Bearer …
-  Headers headers;                              // sent with every request (Accept, User-Agent, …)
+  // HTTPS without verifying the server: only for a read whose answer is checked otherwise (a
+  // joining node's cluster-info, pinned by the CA's key hash).
+  bool insecure_skip_verify = false;
+  Headers headers;  // sent with every request (Accept, User-Agent, …)
 
   std::chrono::milliseconds connect_timeout{10'000};  // TCP connect and TLS handshake
   // A whole request and response; for a stream, up to the response head (the body has none).
