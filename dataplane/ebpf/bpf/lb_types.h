@@ -321,7 +321,17 @@ enum nodeport_drop {
   NP_DROP_TTL = 4,          /* a redirected packet whose TTL (hop limit) ran out */
   NP_DROP_REWRITE = 5,      /* a checksum or store helper failed while translating */
   NP_DROP_REJECT = 6,       /* the ICMP error for a frontend without endpoints could not be built */
+  NP_DROP_ICMP_RATE = 7,    /* a packet that should have been answered by an ICMP error over the rate limit */
   NP_DROP_COUNT = 16,
+};
+
+/* ICMP errors the tc programs translated or sent, counted in np_icmp_v1 (a map of its own, so that
+ * np_metrics_v1 keeps its size for maps pinned by an earlier version). */
+enum nodeport_icmp {
+  NP_ICMP_FRAG_NEEDED = 0,   /* a fragmentation needed / packet too big about a translated flow, translated */
+  NP_ICMP_OTHER_ERROR = 1,   /* another ICMP error (unreachable, time exceeded, parameter problem) translated */
+  NP_ICMP_TIME_EXCEEDED = 2, /* a time exceeded sent for a redirected packet whose TTL (hop limit) ran out */
+  NP_ICMP_COUNT = 8,
 };
 
 #endif
