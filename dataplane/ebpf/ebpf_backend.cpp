@@ -1,6 +1,7 @@
 #include "dataplane/ebpf/ebpf_backend.h"
 
 #include "dataplane/ebpf/map_changes.h"
+#include "dataplane/ebpf/nodeport_icmp_metrics.h"
 
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
@@ -443,6 +444,10 @@ Result<void> EbpfBackend::cleanup() {
   backends_.clear();
   service_entries_ = 0;
   return ok;
+}
+
+std::string EbpfBackend::metrics_text() const {
+  return (conntrack_gc_ ? conntrack_gc_->metrics_text() : "") + nodeport_icmp_metrics_text(objects_->icmp_counters());
 }
 
 Result<SockLbMetrics> EbpfBackend::metrics() const {

@@ -58,7 +58,8 @@ class EbpfBackend final : public Backend, private LbIdSource {
   // Detaches the hooks, unpins the maps and links and removes the pin directory.
   Result<void> cleanup() override;
   BackendStats stats() const override { return stats_; }
-  std::string metrics_text() const override { return conntrack_gc_ ? conntrack_gc_->metrics_text() : ""; }
+  // The conntrack collector's metrics and the tc programs' ICMP counters.
+  std::string metrics_text() const override;
   ConntrackGc* conntrack_gc() { return conntrack_gc_.get(); }
 
   // Translates sockets of one more network namespace too (scoped agents only).

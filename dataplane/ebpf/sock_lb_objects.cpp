@@ -440,6 +440,11 @@ ConntrackMaps SockLbObjects::conntrack_maps() const {
           .capacity = bpf_map__max_entries(m.ct4_v2)};
 }
 
+BpfMapRef SockLbObjects::icmp_counters() const {
+  if (!nodeport_) return {};
+  return {bpf_map__fd(nodeport_->maps.np_icmp_v1), bpf_map__name(nodeport_->maps.np_icmp_v1)};
+}
+
 int SockLbObjects::program_fd(const std::string& name) const {
   for (const auto& [n, program] : programs(skeleton_, true, true))
     if (n == name) return bpf_program__fd(program);

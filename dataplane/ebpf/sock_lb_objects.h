@@ -68,6 +68,8 @@ class SockLbObjects {
   int program_fd(const std::string& name) const;
   // The tc programs' conntrack maps and outcome counters (fds -1 when the tc programs are not loaded).
   ConntrackMaps conntrack_maps() const;
+  // The tc programs' ICMP counters, np_icmp_v1 (fd -1 when they are not loaded).
+  BpfMapRef icmp_counters() const;
   // Makes the tc (and XDP) programs sit on exactly these interfaces of the calling thread's
   // namespace (the one open() ran in): attaches new ones, detaches those left out. Thread-safe.
   Result<void> set_tc_interfaces(const std::vector<std::string>& names);
