@@ -21,7 +21,9 @@ void put16(std::uint8_t* p, std::uint32_t v) {
 }
 
 // The ICMPv6 pseudo-header sum (addresses, length, next header 58).
-std::uint32_t icmp6_pseudo(const std::uint8_t* ip, std::size_t length) { return sum16(ip + 8, 32) + 58 + static_cast<std::uint32_t>(length); }
+std::uint32_t icmp6_pseudo(const std::uint8_t* ip, std::size_t length) {
+  return sum16(ip + 8, 32) + 58 + static_cast<std::uint32_t>(length);
+}
 
 }  // namespace
 
