@@ -1,6 +1,7 @@
 #include "dataplane/ebpf/ebpf_backend.h"
 
 #include "dataplane/ebpf/map_changes.h"
+#include "dataplane/ebpf/node_addresses.h"
 #include "dataplane/ebpf/nodeport_icmp_metrics.h"
 
 #include <fmt/ranges.h>
@@ -58,7 +59,8 @@ Result<std::unique_ptr<EbpfBackend>> EbpfBackend::create(EbpfBackendOptions opti
                                      .sizes = options.sizes,
                                      .external_interfaces = options.external_interfaces,
                                      .nodeport_xdp = options.nodeport_xdp,
-                                     .detect_external_interfaces = options.detect_external_interfaces};
+                                     .detect_external_interfaces = options.detect_external_interfaces,
+                                     .nodeport_localhost = options.nodeport_localhost};
   auto objects = SockLbObjects::open(std::move(object_options));
   if (!objects) return std::unexpected(objects.error());
   std::unique_ptr<EbpfBackend> backend(new EbpfBackend(std::move(options), std::move(*objects)));
@@ -68,6 +70,7 @@ Result<std::unique_ptr<EbpfBackend>> EbpfBackend::create(EbpfBackendOptions opti
   for (const auto& path : backend->options_.scope_netns)
     if (auto ok = backend->add_netns_to_scope(path); !ok) return std::unexpected(ok.error());
   if (backend->socket_netns_.empty()) backend->socket_netns_.push_back("/proc/self/fd/" + std::to_string(backend->create_netns_fd_));
+  if (auto ok = backend->refresh_node_addresses(); !ok) return std::unexpected(ok.error());
   if (auto maps = backend->objects_->conntrack_maps(); maps.flow4.fd >= 0) {
     backend->conntrack_gc_ = std::make_unique<ConntrackGc>(std::move(maps), backend->options_.conntrack_gc);
     backend->conntrack_gc_->start();
@@ -89,6 +92,12 @@ Result<std::unique_ptr<EbpfBackend>> EbpfBackend::create(EbpfBackendOptions opti
 
 EbpfBackend::~EbpfBackend() {
   if (create_netns_fd_ >= 0) ::close(create_netns_fd_);
+}
+
+Result<void> EbpfBackend::refresh_node_addresses() {
+  auto addresses = read_node_addresses(create_netns_fd_);
+  if (!addresses) return std::unexpected(addresses.error());
+  return write_node_addresses(objects_->node_addresses, *addresses);
 }
 
 Result<void> EbpfBackend::add_netns_to_scope(const std::string& netns_path) {
@@ -151,6 +160,8 @@ Result<void> EbpfBackend::full_sync(const endpoints::Snapshot& snapshot) {
     needs_full_sync_ = true;
     return std::unexpected(std::move(e));
   };
+  // Addresses come and go with the node's links: a full sync (periodic) picks them up.
+  if (auto ok = refresh_node_addresses(); !ok) return fail(ok.error());
   // What the kernel holds now: ours from before, an earlier agent's, or nothing.
   auto services4 = dump_entries<lb4_service_key, lb_service_value>(objects_->services4);
   if (!services4) return fail(services4.error());

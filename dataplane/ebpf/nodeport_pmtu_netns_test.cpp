@@ -213,7 +213,8 @@ TEST_P(PathMtuThroughNodePort, ABulkTransferCompletesWithTheFragNeededTranslated
   EXPECT_EQ(receive_bulk(f, std::chrono::seconds(20)), kBulkBytes) << "the pod's full-size segments never fit the router's link";
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   EXPECT_LT(seconds, 10) << "path MTU learnt at once, not by retransmission timeouts";
-  EXPECT_THAT(backend_->metrics_text(), ::testing::Not(::testing::HasSubstr("switchyard_ebpf_icmp_errors_translated_total{kind=\"frag_needed\"} 0\n")));
+  EXPECT_THAT(backend_->metrics_text(),
+              ::testing::Not(::testing::HasSubstr("switchyard_ebpf_icmp_errors_translated_total{kind=\"frag_needed\"} 0\n")));
   EXPECT_THAT(backend_->metrics_text(), ::testing::HasSubstr("switchyard_ebpf_icmp_errors_translated_total{kind=\"frag_needed\"} "));
   // The pod learnt the path MTU towards the client.
   const std::string client = f.af == AF_INET ? "192.168.71.2" : "fd00:71::2";

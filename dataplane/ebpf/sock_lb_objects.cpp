@@ -52,8 +52,11 @@ std::vector<std::pair<std::string, bpf_program*>> programs(sock_lb* s, bool ipv4
 
 std::vector<bpf_map*> pinned_maps(sock_lb* s) {
   auto& m = s->maps;
-  return {m.lb4_services_v1, m.lb6_services_v1, m.lb4_backends_v1, m.lb6_backends_v1, m.lb_affinity_v1,
-          m.lb_maglev_v1,    m.lb4_reverse_v1,  m.lb6_reverse_v1,  m.lb_scope_v1,     m.lb_metrics_v1};
+  // The external frontends and source ranges are the tc programs' too (they reuse these, as
+  // before when they pinned them themselves); the socket hooks read them for NodePorts from the node.
+  return {m.lb4_services_v1, m.lb6_services_v1, m.lb4_backends_v1,      m.lb6_backends_v1,      m.lb_affinity_v1,
+          m.lb_maglev_v1,    m.lb4_reverse_v1,  m.lb6_reverse_v1,       m.lb_scope_v1,          m.lb_metrics_v1,
+          m.lb4_external_v1, m.lb6_external_v1, m.lb4_source_ranges_v1, m.lb6_source_ranges_v1, m.lb_node_addrs_v1};
 }
 
 std::string link_pin(const std::string& dir, const std::string& program) { return dir + "/link_" + program; }
@@ -136,6 +139,11 @@ Result<void> SockLbObjects::load() {
   skeleton_ = sock_lb__open();
   if (!skeleton_) return std::unexpected(errno_error("open of the sock_lb BPF skeleton", errno));
   skeleton_->rodata->scope_by_netns = options_.scope_by_netns ? 1 : 0;
+  skeleton_->rodata->nodeport_localhost = options_.nodeport_localhost ? 1 : 0;
+  // This thread's network namespace is the node's: its sockets may use localhost NodePorts.
+  auto host = netns_cookie("/proc/thread-self/ns/net");
+  if (!host) return std::unexpected(host.error());
+  skeleton_->rodata->host_netns_cookie = *host;
   auto& m = skeleton_->maps;
   const auto& z = options_.sizes;
   for (auto [map, size] : {std::pair{m.lb4_services_v1, z.service_entries},
@@ -145,7 +153,9 @@ Result<void> SockLbObjects::load() {
                            {m.lb_maglev_v1, z.maglev_services},
                            {m.lb_affinity_v1, z.affinity_entries},
                            {m.lb4_reverse_v1, z.reverse_entries},
-                           {m.lb6_reverse_v1, z.reverse_entries}})
+                           {m.lb6_reverse_v1, z.reverse_entries},
+                           {m.lb4_external_v1, z.service_entries},
+                           {m.lb6_external_v1, z.service_entries}})
     bpf_map__set_max_entries(map, size);
   reused_pins_ = std::filesystem::exists(options_.pin_dir + "/" + bpf_map__name(m.lb4_services_v1));
   for (bpf_map* map : pinned_maps(skeleton_)) {
@@ -165,6 +175,11 @@ Result<void> SockLbObjects::load() {
   affinity = ref(m.lb_affinity_v1);
   scope = ref(m.lb_scope_v1);
   metrics = ref(m.lb_metrics_v1);
+  external4 = ref(m.lb4_external_v1);
+  external6 = ref(m.lb6_external_v1);
+  source_ranges4 = ref(m.lb4_source_ranges_v1);
+  source_ranges6 = ref(m.lb6_source_ranges_v1);
+  node_addresses = ref(m.lb_node_addrs_v1);
   return {};
 }
 

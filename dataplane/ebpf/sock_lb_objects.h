@@ -45,6 +45,8 @@ struct SockLbObjectOptions {
   bool nodeport_xdp = false;                     // and nodeport_xdp on their XDP hook
   // The tc programs are loaded even without external_interfaces: set_tc_interfaces() attaches them.
   bool detect_external_interfaces = false;
+  // 127.0.0.0/8 NodePorts for the node's own sockets (kube-proxy's --iptables-localhost-nodeports).
+  bool nodeport_localhost = true;
 };
 
 class SockLbObjects {
@@ -58,6 +60,7 @@ class SockLbObjects {
   BpfMapRef services4, services6, backends4, backends6, maglev, affinity, scope, metrics;
   BpfMapRef external4, external6;            // the tc programs' frontends
   BpfMapRef source_ranges4, source_ranges6;  // loadBalancerSourceRanges (LPM tries)
+  BpfMapRef node_addresses;                  // lb_node_addrs_v1: NodePorts from the node itself
   bool reused_pins() const { return reused_pins_; }
   const std::string& sock_destroy_error() const { return sock_destroy_error_; }
   // How nodeport_xdp is attached to each external interface ("native" or "generic"), in order.

@@ -296,6 +296,15 @@ struct lb6_source_range_key {
 };
 LB_STATIC_ASSERT(sizeof(struct lb6_source_range_key) == 24, "lb6_source_range_key layout");
 
+/* An address of the node (lb_node_addrs_v1): connect() to it on a NodePort is translated by the
+ * socket hooks. IPv4 in the first 4 bytes of address, the rest zero. */
+struct lb_node_addr_key {
+  __u8 family; /* LB_AF_INET | LB_AF_INET6 */
+  __u8 pad[3];
+  __u8 address[16];
+};
+LB_STATIC_ASSERT(sizeof(struct lb_node_addr_key) == 20, "lb_node_addr_key layout");
+
 /* Outcomes of the tc and XDP programs, counted in np_metrics_v1. Drops are counted apart, by
  * reason (enum nodeport_drop). Indices 6, 7, 8 and 10 counted drops before they moved to
  * np_drops_v1: they stay unused, so that counters pinned by an earlier version keep their
