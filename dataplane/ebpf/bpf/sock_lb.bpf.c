@@ -5,7 +5,8 @@
  *
  * NodePorts from the node itself (and its pods): a connect() or sendmsg() to one of the node's
  * addresses (lb_node_addrs_v1) on a NodePort is translated with the NodePort's frontend in the
- * external maps, as Cilium's socket load balancer does; 127.0.0.0/8 too for sockets of the node's
+ * external maps, as Cilium's socket load balancer does (for sockets of the node's namespace, and of
+ * the scope's namespaces when scoped); 127.0.0.0/8 too for sockets of the node's
  * own network namespace when `nodeport_localhost` is set (kube-proxy's
  * --iptables-localhost-nodeports, default on, IPv4 only as there). */
 #include <linux/bpf.h>
@@ -66,8 +67,11 @@ static __always_inline void lb_sock_set_address(struct bpf_sock_addr* ctx, __u8 
  * else NULL; `key` is left naming it. */
 static __always_inline const struct lb_service_value* lb_node_port(struct bpf_sock_addr* ctx, __u8 family, const union lb_addr* address,
                                                                    __be16 port, union lb_service_key* key) {
-  const bool localhost =
-      family == LB_AF_INET && address->bytes[0] == 127 && nodeport_localhost && bpf_get_netns_cookie(ctx) == host_netns_cookie;
+  const bool host = bpf_get_netns_cookie(ctx) == host_netns_cookie;
+  /* Unscoped, the hooks see every socket of the cgroup whatever its namespace: the node's
+   * address is only this node's from its own namespace. Scoped: the node's and its pods'. */
+  if (!host && !scope_by_netns) return NULL;
+  const bool localhost = family == LB_AF_INET && address->bytes[0] == 127 && nodeport_localhost && host;
   if (!localhost && !lb_node_address(family, address)) return NULL;
   union lb_addr any;
   __builtin_memset(&any, 0, sizeof any); /* all 16 bytes: `= {}` zeroes a union's first member only */
