@@ -61,6 +61,9 @@ struct AgentConfig {
   std::string bpf_root = "/sys/fs/bpf/switchyard";
   std::vector<std::string> external_interfaces;
   std::string ebpf_nodeport_mode = "tc";  // tc | xdp: where external traffic of tracked flows is DNATed
+  // 127.0.0.1:NodePort from the node's own processes (eBPF socket hooks), as kube-proxy's
+  // --iptables-localhost-nodeports (default true).
+  bool ebpf_localhost_nodeports = true;
   // Answer ARP for the programmed LoadBalancer IPv4 addresses on the links whose subnet holds them
   // (node/arp_responder.h); `switchyard up` turns it on with --load-balancer-ip-pool.
   bool l2_announcements = false;
