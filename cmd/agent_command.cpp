@@ -187,6 +187,11 @@ void register_agent(CLI::App& app, std::function<int()>& run) {
                       "eBPF: starting entries of the service and backend maps; they grow with the cluster, without dropping traffic")
           ->capture_default_str(),
       [](auto& c, auto& f) { c.ebpf_lb_map_initial = f.ebpf_lb_map_initial; });
+  add(sub->add_option("--ebpf-localhost-nodeports", f.ebpf_localhost_nodeports,
+                      "eBPF: the node's own processes reach NodePorts on 127.0.0.1 too (IPv4), as kube-proxy's "
+                      "--iptables-localhost-nodeports")
+          ->capture_default_str(),
+      [](auto& c, auto& f) { c.ebpf_localhost_nodeports = f.ebpf_localhost_nodeports; });
   sub->add_flag("--cleanup", cl->cleanup, "remove everything the agent programmed, then exit");
   sub->callback([&run, cl] {
     run = [cl] {

@@ -234,6 +234,30 @@ TEST_P(ClusterIpTraffic, NodePortFromAnExternalClientReachesEveryEndpoint) {
   EXPECT_THAT(t.spread(t.client(), ServiceTopology::kNodeIp, 30080, 30), ElementsAre(Key("pod-a"), Key("pod-b")));
 }
 
+// A NodePort on the node's own address, from the node itself (kube-proxy: the output chain; eBPF:
+// the socket hooks, with the node's addresses in lb_node_addrs_v1), over both families.
+TEST_P(ClusterIpTraffic, NodePortFromTheNodeItselfReachesEveryEndpoint) {
+  auto& t = *topology_;
+  EXPECT_THAT(t.spread(t.node(), ServiceTopology::kNodeIp, 30080, 30), ElementsAre(Key("pod-a"), Key("pod-b")));
+  auto r = t.get(t.node(), ServiceTopology::kNodeIp, 30080);
+  ASSERT_TRUE(r.ok) << r.pod;
+}
+
+// 127.0.0.1:NodePort from the node: kube-proxy's iptables mode answers it by default
+// (--iptables-localhost-nodeports), its nftables mode never does. The eBPF backend follows the
+// former (IPv4 only, the node's own network namespace only: a pod's loopback is its own).
+TEST_P(ClusterIpTraffic, LocalhostNodePortFromTheNodeOnlyWithEbpf) {
+  auto& t = *topology_;
+  if (GetParam() == BackendKind::ebpf) {
+    EXPECT_THAT(t.spread(t.node(), "127.0.0.1", 30080, 30), ElementsAre(Key("pod-a"), Key("pod-b")));
+  } else {
+    auto r = t.get(t.node(), "127.0.0.1", 30080);
+    EXPECT_FALSE(r.ok) << "answered by " << r.pod;
+  }
+  auto from_pod = t.get(t.pod("pod-a"), "127.0.0.1", 30080);
+  EXPECT_FALSE(from_pod.ok) << "a pod's loopback is its own; answered by " << from_pod.pod;
+}
+
 TEST_P(ClusterIpTraffic, ExternalTrafficPolicyLocalKeepsTheSourceAndUsesOnlyLocalEndpoints) {
   auto& t = *topology_;
   EXPECT_THAT(t.spread(t.client(), ServiceTopology::kNodeIp, 30081, 20), ElementsAre(Pair("pod-a", 20)));

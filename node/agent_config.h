@@ -67,6 +67,9 @@ struct AgentConfig {
   double ebpf_map_dynamic_size_ratio = 0.00025;
   std::uint32_t ebpf_ct_max = 0;
   std::uint32_t ebpf_lb_map_initial = 1024;
+  // 127.0.0.1:NodePort from the node's own processes (eBPF socket hooks), as kube-proxy's
+  // --iptables-localhost-nodeports (default true).
+  bool ebpf_localhost_nodeports = true;
   // Answer ARP for the programmed LoadBalancer IPv4 addresses on the links whose subnet holds them
   // (node/arp_responder.h); `switchyard up` turns it on with --load-balancer-ip-pool.
   bool l2_announcements = false;

@@ -79,7 +79,8 @@ Result<std::unique_ptr<dataplane::Backend>> create_backend(const AgentConfig& c)
                                                                    .dynamic_size_ratio = c.ebpf_map_dynamic_size_ratio},
                                                          .external_interfaces = c.external_interfaces,
                                                          .detect_external_interfaces = c.external_interfaces.empty(),
-                                                         .nodeport_xdp = c.ebpf_nodeport_mode == "xdp"});
+                                                         .nodeport_xdp = c.ebpf_nodeport_mode == "xdp",
+                                                         .nodeport_localhost = c.ebpf_localhost_nodeports});
     if (!backend) return fail(with_context(backend.error(), "ebpf"));
     if (const auto& at = (*backend)->objects().bpffs_mounted(); !at.empty())
       spdlog::info("event=bpffs_mounted at={} reason=\"no bpf filesystem was mounted there\"", at);

@@ -1,6 +1,8 @@
 #include "dataplane/ebpf/ebpf_backend.h"
 
 #include "dataplane/ebpf/map_changes.h"
+#include "dataplane/ebpf/node_addresses.h"
+#include "dataplane/ebpf/nodeport_icmp_metrics.h"
 
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
@@ -59,7 +61,8 @@ Result<std::unique_ptr<EbpfBackend>> EbpfBackend::create(EbpfBackendOptions opti
                                      .sizes = options.sizes,
                                      .external_interfaces = options.external_interfaces,
                                      .nodeport_xdp = options.nodeport_xdp,
-                                     .detect_external_interfaces = options.detect_external_interfaces};
+                                     .detect_external_interfaces = options.detect_external_interfaces,
+                                     .nodeport_localhost = options.nodeport_localhost};
   auto objects = SockLbObjects::open(std::move(object_options));
   if (!objects) return std::unexpected(objects.error());
   std::unique_ptr<EbpfBackend> backend(new EbpfBackend(std::move(options), std::move(*objects)));
@@ -69,6 +72,7 @@ Result<std::unique_ptr<EbpfBackend>> EbpfBackend::create(EbpfBackendOptions opti
   for (const auto& path : backend->options_.scope_netns)
     if (auto ok = backend->add_netns_to_scope(path); !ok) return std::unexpected(ok.error());
   if (backend->socket_netns_.empty()) backend->socket_netns_.push_back("/proc/self/fd/" + std::to_string(backend->create_netns_fd_));
+  if (auto ok = backend->refresh_node_addresses(); !ok) return std::unexpected(ok.error());
   if (auto maps = backend->objects_->conntrack_maps(); maps.flow4.fd >= 0) {
     for (BpfMapRef* m : {&maps.flow4, &maps.reply4, &maps.flow6, &maps.reply6, &maps.metrics}) {
       m->fd = fcntl(m->fd, F_DUPFD_CLOEXEC, 0);
@@ -150,6 +154,12 @@ Result<void> EbpfBackend::ensure_capacity(const MapNeeds& n) {
   return {};
 }
 
+Result<void> EbpfBackend::refresh_node_addresses() {
+  auto addresses = read_node_addresses(create_netns_fd_);
+  if (!addresses) return std::unexpected(addresses.error());
+  return write_node_addresses(objects_->node_addresses, *addresses);
+}
+
 Result<void> EbpfBackend::add_netns_to_scope(const std::string& netns_path) {
   auto cookie = netns_cookie(netns_path);
   if (!cookie) return std::unexpected(cookie.error());
@@ -213,6 +223,8 @@ Result<void> EbpfBackend::full_sync(const endpoints::Snapshot& snapshot) {
   MapNeeds needs;
   for (const auto& [name, info] : snapshot.service_ports()) needs += estimate_needs(*info, options_.maglev_by_default);
   if (auto ok = ensure_capacity(needs); !ok) return fail(ok.error());
+  // Addresses come and go with the node's links: a full sync (periodic) picks them up.
+  if (auto ok = refresh_node_addresses(); !ok) return fail(ok.error());
   // What the kernel holds now: ours from before, an earlier agent's, or nothing.
   auto services4 = dump_entries<lb4_service_key, lb_service_value>(objects_->services4);
   if (!services4) return fail(services4.error());
@@ -519,6 +531,10 @@ Result<void> EbpfBackend::cleanup() {
   backends_.clear();
   service_entries_ = 0;
   return ok;
+}
+
+std::string EbpfBackend::metrics_text() const {
+  return (conntrack_gc_ ? conntrack_gc_->metrics_text() : "") + nodeport_icmp_metrics_text(objects_->icmp_counters());
 }
 
 Result<SockLbMetrics> EbpfBackend::metrics() const {

@@ -38,6 +38,9 @@ struct EbpfBackendOptions {
   // XDP mode (--ebpf-nodeport-mode xdp): nodeport_xdp also goes on the external interfaces and
   // DNATs the packets of tracked flows before an skb exists; the tc programs handle the rest.
   bool nodeport_xdp = false;
+  // NodePorts on 127.0.0.0/8 for the node's own sockets (kube-proxy's --iptables-localhost-nodeports,
+  // default on); NodePorts on the node's addresses always work from the node and its pods.
+  bool nodeport_localhost = true;
   // The conntrack garbage collector's bounds (it runs whenever the tc programs are loaded).
   ConntrackGcOptions conntrack_gc;
 };
@@ -59,7 +62,8 @@ class EbpfBackend final : public Backend, private LbIdSource {
   // Detaches the hooks, unpins the maps and links and removes the pin directory.
   Result<void> cleanup() override;
   BackendStats stats() const override { return stats_; }
-  std::string metrics_text() const override { return conntrack_gc_ ? conntrack_gc_->metrics_text() : ""; }
+  // The conntrack collector's metrics and the tc programs' ICMP counters.
+  std::string metrics_text() const override;
   ConntrackGc* conntrack_gc() { return conntrack_gc_.get(); }
 
   // Translates sockets of one more network namespace too (scoped agents only).
@@ -123,6 +127,8 @@ class EbpfBackend final : public Backend, private LbIdSource {
   std::vector<lb6_destroy_key> destroy6_;
   std::vector<std::string> socket_netns_;  // where connected UDP sockets are looked for
   int create_netns_fd_ = -1;               // the namespace create() ran in
+  // Re-reads the node's addresses (create()'s namespace) into lb_node_addrs_v1.
+  Result<void> refresh_node_addresses();
   std::uint32_t next_id_ = 1;
   bool needs_full_sync_ = true;
   bool removed_ = false;

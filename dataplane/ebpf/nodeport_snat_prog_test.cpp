@@ -12,6 +12,7 @@
 #include <string>
 #include <tuple>
 
+#include "dataplane/ebpf/testing/icmp_packets.h"
 #include "dataplane/ebpf/testing/nodeport_programs.h"
 #include "dataplane/testing/network_namespace.h"
 
@@ -135,23 +136,78 @@ TEST_F(NodePortSnat, ATcpResetOfASnatedFlowFreesItsPort) {
   }
 }
 
-// A redirected packet whose TTL (hop limit) would reach 0 is dropped, not sent on: the first
-// packet of a flow, and a reply to a SNATed one.
-TEST_F(NodePortSnat, RedirectedPacketsWhoseTtlRunsOutAreDropped) {
+// A redirected packet whose TTL (hop limit) would reach 0 is not sent on: its sender gets ICMP time
+// exceeded about it as it sent it (the first packet of a flow, and a reply to a SNATed one).
+TEST_F(NodePortSnat, RedirectedPacketsWhoseTtlRunsOutAreAnsweredWithTimeExceeded) {
   for (const auto& [client, frontend, backend, node] : {std::tuple{Endpoint{"192.168.50.2", 40000}, Endpoint{"192.168.50.1", 30090},
                                                                    Endpoint{"10.244.1.11", 8080}, std::string("192.168.60.1")},
                                                         std::tuple{Endpoint{"fd00:50::2", 40000}, Endpoint{"fd00:50::1", 30092},
                                                                    Endpoint{"fd00:244:1::11", 8080}, std::string("fd00:60::1")}}) {
     SCOPED_TRACE(frontend.ip);
-    EXPECT_EQ(ingress_in_ns(with_ttl(packet(kTcp, client, frontend), 1)).verdict, TC_ACT_SHOT);
+    const bool v6 = client.v6();
+    const Bytes expiring = with_ttl(packet(kTcp, client, frontend), 1);
+    auto answer = ingress_in_ns(expiring);
+    EXPECT_EQ(answer.verdict, TC_ACT_REDIRECT) << "back out of the interface it came in on";
+    IcmpSeen icmp = inspect_icmp(answer.out, expiring);
+    EXPECT_EQ(icmp.type, v6 ? 3 : 11);
+    EXPECT_EQ(icmp.code, 0);
+    EXPECT_EQ(icmp.source, frontend.ip);
+    EXPECT_EQ(icmp.destination, client.ip);
+    EXPECT_TRUE(icmp.quotes_original) << "about the packet as the client sent it";
+    EXPECT_TRUE(icmp.icmp_checksum_ok);
+    EXPECT_TRUE(icmp.ip_checksum_ok);
     Seen s = inspect(ingress_in_ns(with_ttl(packet(kTcp, client, frontend), 2)).out);
     EXPECT_EQ(s.ttl, 1);
     EXPECT_TRUE(s.ip_checksum_ok);
     const Endpoint snat{node, port_of(s.source)};
-    EXPECT_EQ(ingress_in_ns(with_ttl(packet(kTcp, backend, snat), 1)).verdict, TC_ACT_SHOT);
+    const Bytes expiring_reply = with_ttl(packet(kTcp, backend, snat), 1);
+    icmp = inspect_icmp(ingress_in_ns(expiring_reply).out, expiring_reply);
+    EXPECT_EQ(icmp.type, v6 ? 3 : 11);
+    EXPECT_EQ(icmp.destination, backend.ip);
+    EXPECT_TRUE(icmp.quotes_original);
     EXPECT_EQ(ingress_in_ns(with_ttl(packet(kTcp, backend, snat), 2)).verdict, TC_ACT_REDIRECT);
   }
-  EXPECT_EQ(dropped(NP_DROP_TTL), 4u);
+  EXPECT_EQ(icmp_count(NP_ICMP_TIME_EXCEEDED), 4u);
+  EXPECT_EQ(dropped(NP_DROP_TTL), 0u);
+}
+
+// ICMP errors about SNATed flows: from a router between this node and the backend's (or the
+// backend), about the packet this node sent, back to the client about the packet it sent; from a
+// router between the client and this node, about a reply, on to the backend about its reply.
+TEST_F(NodePortSnat, IcmpErrorsAboutSnatedFlowsAreTranslatedBothWays) {
+  for (const auto& [client, frontend, backend, node] : {std::tuple{Endpoint{"192.168.50.2", 40000}, Endpoint{"192.168.50.1", 30090},
+                                                                   Endpoint{"10.244.1.11", 8080}, std::string("192.168.60.1")},
+                                                        std::tuple{Endpoint{"fd00:50::2", 40000}, Endpoint{"fd00:50::1", 30092},
+                                                                   Endpoint{"fd00:244:1::11", 8080}, std::string("fd00:60::1")}}) {
+    SCOPED_TRACE(frontend.ip);
+    const bool v6 = client.v6();
+    Seen s = inspect(ingress_in_ns(packet(kTcp, client, frontend)).out);
+    const Endpoint snat{node, port_of(s.source)};
+    const std::string far_router = v6 ? "fd00:60::fe" : "192.168.60.254", near_router = v6 ? "fd00:50::fe" : "192.168.50.254";
+    auto to_client = ingress_in_ns(icmp_error(far_router, node, v6 ? 2 : 3, v6 ? 0 : 4, packet(kTcp, snat, backend)));
+    EXPECT_EQ(to_client.verdict, TC_ACT_REDIRECT) << "out of the client's interface";
+    IcmpErrorSeen e = inspect_icmp_error(to_client.out);
+    EXPECT_EQ(e.source, frontend.ip);
+    EXPECT_EQ(e.destination, client.ip);
+    EXPECT_EQ(e.quoted_source, client.ip + ":40000");
+    EXPECT_EQ(e.quoted_destination, frontend.ip + ":" + std::to_string(frontend.port));
+    EXPECT_EQ(e.mtu, kPathMtu);
+    EXPECT_EQ(e.ttl, 63) << "redirected: forwarded by the program";
+    EXPECT_TRUE(e.ip_checksum_ok);
+    EXPECT_TRUE(e.icmp_checksum_ok);
+    EXPECT_TRUE(e.quoted_ip_checksum_ok);
+    auto to_backend = ingress_in_ns(icmp_error(near_router, frontend.ip, v6 ? 2 : 3, v6 ? 0 : 4, packet(kTcp, frontend, client)));
+    EXPECT_EQ(to_backend.verdict, TC_ACT_REDIRECT) << "out of the interface towards the backend";
+    e = inspect_icmp_error(to_backend.out);
+    EXPECT_EQ(e.source, node);
+    EXPECT_EQ(e.destination, backend.ip);
+    EXPECT_EQ(e.quoted_source, backend.ip + ":8080");
+    EXPECT_EQ(e.quoted_destination, node + ":" + std::to_string(snat.port));
+    EXPECT_TRUE(e.ip_checksum_ok);
+    EXPECT_TRUE(e.icmp_checksum_ok);
+    EXPECT_TRUE(e.quoted_ip_checksum_ok);
+  }
+  EXPECT_EQ(icmp_count(NP_ICMP_FRAG_NEEDED), 4u);
 }
 
 TEST_F(NodePortSnat, EveryFlowToOneBackendGetsItsOwnPort) {

@@ -52,8 +52,11 @@ std::vector<std::pair<std::string, bpf_program*>> programs(sock_lb* s, bool ipv4
 
 std::vector<bpf_map*> pinned_maps(sock_lb* s) {
   auto& m = s->maps;
-  return {m.lb4_services_v1, m.lb6_services_v1, m.lb4_backends_v1, m.lb6_backends_v1, m.lb_affinity_v1,
-          m.lb_maglev_v1,    m.lb4_reverse_v1,  m.lb6_reverse_v1,  m.lb_scope_v1,     m.lb_metrics_v1};
+  // The external frontends and source ranges are the tc programs' too (they reuse these, as
+  // before when they pinned them themselves); the socket hooks read them for NodePorts from the node.
+  return {m.lb4_services_v1, m.lb6_services_v1, m.lb4_backends_v1,      m.lb6_backends_v1,      m.lb_affinity_v1,
+          m.lb_maglev_v1,    m.lb4_reverse_v1,  m.lb6_reverse_v1,       m.lb_scope_v1,          m.lb_metrics_v1,
+          m.lb4_external_v1, m.lb6_external_v1, m.lb4_source_ranges_v1, m.lb6_source_ranges_v1, m.lb_node_addrs_v1};
 }
 
 // Maps that hold the cluster: not preallocated, and grown with it (map_sizing.h).
@@ -165,11 +168,18 @@ Result<void> SockLbObjects::load() {
   skeleton_ = sock_lb__open();
   if (!skeleton_) return std::unexpected(errno_error("open of the sock_lb BPF skeleton", errno));
   skeleton_->rodata->scope_by_netns = options_.scope_by_netns ? 1 : 0;
+  skeleton_->rodata->nodeport_localhost = options_.nodeport_localhost ? 1 : 0;
+  // This thread's network namespace is the node's: its sockets may use localhost NodePorts.
+  auto host = netns_cookie("/proc/thread-self/ns/net");
+  if (!host) return std::unexpected(host.error());
+  skeleton_->rodata->host_netns_cookie = *host;
   auto& m = skeleton_->maps;
   const auto& z = options_.sizes;
   lru_ = dynamic_lru_sizes(z.dynamic_size_ratio, total_memory_bytes(),
                            {.conntrack = z.conntrack_entries, .reverse = z.reverse_entries, .affinity = z.affinity_entries});
-  for (bpf_map* map : {m.lb4_services_v1, m.lb6_services_v1, m.lb4_backends_v1, m.lb6_backends_v1, m.lb_maglev_v1}) set_growable(map, z);
+  for (bpf_map* map :
+       {m.lb4_services_v1, m.lb6_services_v1, m.lb4_backends_v1, m.lb6_backends_v1, m.lb_maglev_v1, m.lb4_external_v1, m.lb6_external_v1})
+    set_growable(map, z);
   for (auto [map, size] : {std::pair{m.lb_affinity_v1, lru_.affinity}, {m.lb4_reverse_v1, lru_.reverse}, {m.lb6_reverse_v1, lru_.reverse}})
     bpf_map__set_max_entries(map, size);
   // A few entries in a 4,096-entry map: allocated as they come.
@@ -192,6 +202,11 @@ Result<void> SockLbObjects::load() {
   affinity = ref(m.lb_affinity_v1);
   scope = ref(m.lb_scope_v1);
   metrics = ref(m.lb_metrics_v1);
+  external4 = ref(m.lb4_external_v1);
+  external6 = ref(m.lb6_external_v1);
+  source_ranges4 = ref(m.lb4_source_ranges_v1);
+  source_ranges6 = ref(m.lb6_source_ranges_v1);
+  node_addresses = ref(m.lb_node_addrs_v1);
   return {};
 }
 
@@ -467,6 +482,11 @@ std::uint32_t SockLbObjects::capacity(const std::string& map_name) const {
   for (bpf_object* obj : {skeleton_ ? skeleton_->obj : nullptr, nodeport_ ? nodeport_->obj : nullptr})
     if (bpf_map* map = obj ? bpf_object__find_map_by_name(obj, map_name.c_str()) : nullptr) return bpf_map__max_entries(map);
   return 0;
+}
+
+BpfMapRef SockLbObjects::icmp_counters() const {
+  if (!nodeport_) return {};
+  return {bpf_map__fd(nodeport_->maps.np_icmp_v1), bpf_map__name(nodeport_->maps.np_icmp_v1)};
 }
 
 int SockLbObjects::program_fd(const std::string& name) const {

@@ -54,6 +54,8 @@ struct SockLbObjectOptions {
   bool nodeport_xdp = false;                     // and nodeport_xdp on their XDP hook
   // The tc programs are loaded even without external_interfaces: set_tc_interfaces() attaches them.
   bool detect_external_interfaces = false;
+  // 127.0.0.0/8 NodePorts for the node's own sockets (kube-proxy's --iptables-localhost-nodeports).
+  bool nodeport_localhost = true;
 };
 
 class SockLbObjects {
@@ -71,6 +73,7 @@ class SockLbObjects {
   // What open() did to pins it found (resized, migrated, replaced).
   const std::vector<PinEvent>& pin_events() const { return pin_events_; }
   BpfMapRef source_ranges4, source_ranges6;  // loadBalancerSourceRanges (LPM tries)
+  BpfMapRef node_addresses;                  // lb_node_addrs_v1: NodePorts from the node itself
   bool reused_pins() const { return reused_pins_; }
   const std::string& sock_destroy_error() const { return sock_destroy_error_; }
   // How nodeport_xdp is attached to each external interface ("native" or "generic"), in order.
@@ -81,6 +84,8 @@ class SockLbObjects {
   int program_fd(const std::string& name) const;
   // The tc programs' conntrack maps and outcome counters (fds -1 when the tc programs are not loaded).
   ConntrackMaps conntrack_maps() const;
+  // The tc programs' ICMP counters, np_icmp_v1 (fd -1 when they are not loaded).
+  BpfMapRef icmp_counters() const;
   // Makes the tc (and XDP) programs sit on exactly these interfaces of the calling thread's
   // namespace (the one open() ran in): attaches new ones, detaches those left out. Thread-safe.
   Result<void> set_tc_interfaces(const std::vector<std::string>& names);

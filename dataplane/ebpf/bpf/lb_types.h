@@ -296,6 +296,15 @@ struct lb6_source_range_key {
 };
 LB_STATIC_ASSERT(sizeof(struct lb6_source_range_key) == 24, "lb6_source_range_key layout");
 
+/* An address of the node (lb_node_addrs_v1): connect() to it on a NodePort is translated by the
+ * socket hooks. IPv4 in the first 4 bytes of address, the rest zero. */
+struct lb_node_addr_key {
+  __u8 family; /* LB_AF_INET | LB_AF_INET6 */
+  __u8 pad[3];
+  __u8 address[16];
+};
+LB_STATIC_ASSERT(sizeof(struct lb_node_addr_key) == 20, "lb_node_addr_key layout");
+
 /* Outcomes of the tc and XDP programs, counted in np_metrics_v1. Drops are counted apart, by
  * reason (enum nodeport_drop). Indices 6, 7, 8 and 10 counted drops before they moved to
  * np_drops_v1: they stay unused, so that counters pinned by an earlier version keep their
@@ -321,7 +330,17 @@ enum nodeport_drop {
   NP_DROP_TTL = 4,          /* a redirected packet whose TTL (hop limit) ran out */
   NP_DROP_REWRITE = 5,      /* a checksum or store helper failed while translating */
   NP_DROP_REJECT = 6,       /* the ICMP error for a frontend without endpoints could not be built */
+  NP_DROP_ICMP_RATE = 7,    /* a packet that should have been answered by an ICMP error over the rate limit */
   NP_DROP_COUNT = 16,
+};
+
+/* ICMP errors the tc programs translated or sent, counted in np_icmp_v1 (a map of its own, so that
+ * np_metrics_v1 keeps its size for maps pinned by an earlier version). */
+enum nodeport_icmp {
+  NP_ICMP_FRAG_NEEDED = 0,   /* a fragmentation needed / packet too big about a translated flow, translated */
+  NP_ICMP_OTHER_ERROR = 1,   /* another ICMP error (unreachable, time exceeded, parameter problem) translated */
+  NP_ICMP_TIME_EXCEEDED = 2, /* a time exceeded sent for a redirected packet whose TTL (hop limit) ran out */
+  NP_ICMP_COUNT = 8,
 };
 
 #endif

@@ -9,7 +9,9 @@
  * ingress finds the flow by the reply tuple and sends them back to the client. Local backends
  * keep the client's address (their replies pass through this node anyway), as Cilium does; under
  * Local policy the client's address is always kept. Frontends without endpoints answer ICMP port
- * unreachable; loadBalancerSourceRanges drop other sources.
+ * unreachable; loadBalancerSourceRanges drop other sources. ICMP errors about translated flows
+ * are translated too (lib/icmp_error.h); a packet to redirect whose TTL runs out is answered
+ * with time exceeded.
  *
  * The logic is written once for IPv4 and IPv6 (lib/packet.h): it returns a TC_ACT_ verdict or a
  * drop reason negated, which the entry programs count (lib/nodeport_metrics.h). */
@@ -19,6 +21,7 @@
 
 #include "lib/conntrack.h"
 #include "lib/external.h"
+#include "lib/icmp_error.h"
 #include "lib/nat.h"
 #include "lib/nodeport_metrics.h"
 #include "lib/packet.h"
@@ -78,6 +81,7 @@ static __always_inline int np_new_flow(struct __sk_buff* skb, const struct lb_pa
  * the frontend, out of the interface the client came in on. */
 static __always_inline int np_reverse_snat(struct __sk_buff* skb, const struct lb_packet* p, const union ct_key* reply_key,
                                            union ct_stored* stored, const struct ct_value* reply) {
+  if (icmp_ttl_runs_out(skb, p->family)) return icmp_time_exceeded(skb, p->family);
   if (p->tcp_reset) {
     ct_forget_reply(p, reply_key, reply);
     np_count(NP_METRIC_CT_RESET);
@@ -91,7 +95,7 @@ static __always_inline int np_reverse_snat(struct __sk_buff* skb, const struct l
 
 static __always_inline int np_ingress(struct __sk_buff* skb, __u8 family) {
   struct lb_packet p = {};
-  if (!lb_parse((void*)(long)skb->data, (void*)(long)skb->data_end, family, &p)) return TC_ACT_OK;
+  if (!lb_parse((void*)(long)skb->data, (void*)(long)skb->data_end, family, &p)) return icmp_error_ingress(skb, family);
   union ct_key key;
   ct_key_of(&key, &p);
   struct ct_value flow;
@@ -107,6 +111,8 @@ static __always_inline int np_ingress(struct __sk_buff* skb, __u8 family) {
     const int ret = np_new_flow(skb, &p, &key, &flow);
     if (ret != NP_TRANSLATE) return ret;
   }
+  /* Sent on by a redirect (below), which skips the kernel's forwarding and its time exceeded. */
+  if (flow.via_port && icmp_ttl_runs_out(skb, family)) return icmp_time_exceeded(skb, family);
   if (p.tcp_reset) {
     ct_forget(&p, &key, &flow);
     np_count(NP_METRIC_CT_RESET);
@@ -121,7 +127,7 @@ static __always_inline int np_ingress(struct __sk_buff* skb, __u8 family) {
  * (Replies to SNATed flows come back in on an external interface: ingress handles them.) */
 static __always_inline int np_egress(struct __sk_buff* skb, __u8 family) {
   struct lb_packet p = {};
-  if (!lb_parse((void*)(long)skb->data, (void*)(long)skb->data_end, family, &p)) return TC_ACT_OK;
+  if (!lb_parse((void*)(long)skb->data, (void*)(long)skb->data_end, family, &p)) return icmp_error_egress(skb, family);
   union ct_key key;
   ct_key_of(&key, &p);
   struct ct_value reply;

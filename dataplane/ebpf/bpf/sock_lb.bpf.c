@@ -1,7 +1,14 @@
 /* Socket-level load balancing on cgroup sock_addr hooks: connect() and UDP sendmsg() to a
  * service VIP are rewritten to a backend once per connection (per socket for unconnected UDP),
  * and recvmsg()/getpeername() show the VIP again, so applications never see the translation.
- * Services without endpoints make connect() fail at once with ECONNREFUSED. */
+ * Services without endpoints make connect() fail at once with ECONNREFUSED.
+ *
+ * NodePorts from the node itself (and its pods): a connect() or sendmsg() to one of the node's
+ * addresses (lb_node_addrs_v1) on a NodePort is translated with the NodePort's frontend in the
+ * external maps, as Cilium's socket load balancer does (for sockets of the node's namespace, and of
+ * the scope's namespaces when scoped); 127.0.0.0/8 too for sockets of the node's
+ * own network namespace when `nodeport_localhost` is set (kube-proxy's
+ * --iptables-localhost-nodeports, default on, IPv4 only as there). */
 #include <linux/bpf.h>
 #include <linux/in.h>
 #include <bpf/bpf_helpers.h>
@@ -9,6 +16,11 @@
 #include "lib/select.h"
 
 #define LB_ECONNREFUSED 111
+
+/* Load-time knobs: localhost NodePorts, and the network namespace of the node (where the agent
+ * loaded the programs) whose sockets they are for. */
+const volatile __u8 nodeport_localhost = 1;
+const volatile __u64 host_netns_cookie = 0;
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -51,6 +63,22 @@ static __always_inline void lb_sock_set_address(struct bpf_sock_addr* ctx, __u8 
   for (int i = 0; i < 4; i++) ctx->user_ip6[i] = in->words[i];
 }
 
+/* A NodePort's frontend when `address` is the node's (the external map's entry for address 0),
+ * else NULL; `key` is left naming it. */
+static __always_inline const struct lb_service_value* lb_node_port(struct bpf_sock_addr* ctx, __u8 family, const union lb_addr* address,
+                                                                   __be16 port, union lb_service_key* key) {
+  const bool host = bpf_get_netns_cookie(ctx) == host_netns_cookie;
+  /* Unscoped, the hooks see every socket of the cgroup whatever its namespace: the node's
+   * address is only this node's from its own namespace. Scoped: the node's and its pods'. */
+  if (!host && !scope_by_netns) return NULL;
+  const bool localhost = family == LB_AF_INET && address->bytes[0] == 127 && nodeport_localhost && host;
+  if (!localhost && !lb_node_address(family, address)) return NULL;
+  union lb_addr any;
+  __builtin_memset(&any, 0, sizeof any); /* all 16 bytes: `= {}` zeroes a union's first member only */
+  lb_service_key_init(key, family, &any, port, (__u8)ctx->protocol);
+  return ext_lookup(family, key);
+}
+
 /* connect() or sendmsg() to a VIP: rewritten to one of its backends, remembered for the way
  * back. Written once for both families; each entry program passes its own as a constant. */
 static __always_inline int lb_translate(struct bpf_sock_addr* ctx, __u8 family, bool per_socket) {
@@ -61,10 +89,15 @@ static __always_inline int lb_translate(struct bpf_sock_addr* ctx, __u8 family, 
   union lb_service_key key;
   lb_service_key_init(&key, family, &vip, vip_port, (__u8)ctx->protocol);
   const struct lb_service_value* svc = lb_service_lookup(family, &key);
-  if (!svc) return LB_PASS;
+  bool node_port = false;
+  if (!svc) {
+    svc = lb_node_port(ctx, family, &vip, vip_port, &key);
+    if (!svc) return LB_PASS;
+    node_port = true;
+  }
   if (svc->count == 0) return lb_reject(LB_METRIC_REJECT_NO_BACKEND);
   const __u64 cookie = bpf_get_socket_cookie(ctx);
-  const __u32 id = lb_choose(ctx, family, &key, svc, lb_hash(cookie, svc, per_socket));
+  const __u32 id = lb_choose(ctx, family, &key, svc, lb_hash(cookie, svc, per_socket), node_port);
   union lb_addr backend = {};
   __be16 backend_port;
   if (!id || !lb_backend(family, id, &backend, &backend_port)) return lb_reject(LB_METRIC_DROP_BACKEND_MISSING);

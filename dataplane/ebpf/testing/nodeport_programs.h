@@ -127,6 +127,8 @@ class NodePortPrograms : public ::testing::Test {
   // An outcome's count (enum nodeport_metric), and a drop reason's (enum nodeport_drop).
   std::uint64_t metric(std::uint32_t which) { return per_cpu_sum(skel_->maps.np_metrics_v1, which); }
   std::uint64_t dropped(std::uint32_t reason) { return per_cpu_sum(skel_->maps.np_drops_v1, reason); }
+  // ICMP errors translated or sent (enum nodeport_icmp).
+  std::uint64_t icmp_count(std::uint32_t which) { return per_cpu_sum(skel_->maps.np_icmp_v1, which); }
 
   nodeport_tc* skel_ = nullptr;
   nodeport_xdp* xdp_skel_ = nullptr;

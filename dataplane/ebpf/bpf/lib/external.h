@@ -57,7 +57,8 @@ static __always_inline struct lb_service_value* ext_frontend(const struct lb_pac
   lb_service_key_init(k, p->family, &p->daddr, p->dport, p->proto);
   struct lb_service_value* svc = ext_lookup(p->family, k);
   if (svc) return svc;
-  const union lb_addr any = {};
+  union lb_addr any;
+  __builtin_memset(&any, 0, sizeof any); /* all 16 bytes: `= {}` zeroes a union's first member only */
   lb_service_key_init(k, p->family, &any, p->dport, p->proto);
   return ext_lookup(p->family, k);
 }

@@ -98,6 +98,26 @@ struct {
 
 static __always_inline void lb_count(__u32 metric) { counter_add(&lb_metrics_v1, metric); }
 
+/* The node's own addresses -> 1, kept by the agent from rtnetlink: a connect() to one of them on
+ * a NodePort is translated like one to a service VIP. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 256);
+  __type(key, struct lb_node_addr_key);
+  __type(value, __u8);
+} lb_node_addrs_v1 SEC(".maps");
+
+static __always_inline bool lb_node_address(__u8 family, const union lb_addr* address) {
+  struct lb_node_addr_key k = {.family = family};
+  /* IPv4: only the 4 bytes that are its (a union's `= {}` zeroes its first member alone, so
+   * clang may leave the rest of an IPv4 lb_addr undefined). */
+  if (family == LB_AF_INET6)
+    __builtin_memcpy(k.address, address->bytes, 16);
+  else
+    __builtin_memcpy(k.address, &address->v4, 4);
+  return bpf_map_lookup_elem(&lb_node_addrs_v1, &k) != 0;
+}
+
 /* A key of either family's service map (and of external.h's frontend maps, same layouts). */
 union lb_service_key {
   struct lb4_service_key v4;

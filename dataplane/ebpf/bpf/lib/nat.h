@@ -119,8 +119,9 @@ static __always_inline __be16 nat_snat_claim(__u8 family, union ct_key* reply_ke
 }
 
 /* A redirected packet skips the kernel's forwarding path, which would decrement its TTL (hop
- * limit): done here, with the IPv4 header checksum fixed. -1 when it runs out (no ICMP time
- * exceeded is sent) or the header is not there. */
+ * limit): done here, with the IPv4 header checksum fixed. -1 when it runs out or the header is
+ * not there (the tc program answered time exceeded before translating, lib/reject.h; an ICMP
+ * error is only dropped). */
 static __always_inline int nat_forward_ttl(struct __sk_buff* skb, __u8 family) {
   void* data = (void*)(long)skb->data;
   void* data_end = (void*)(long)skb->data_end;

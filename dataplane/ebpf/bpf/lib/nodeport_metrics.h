@@ -26,6 +26,16 @@ struct {
   __type(value, __u64);
 } np_drops_v1 SEC(".maps");
 
+/* enum nodeport_icmp -> count of ICMP errors translated or sent, per CPU. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, NP_ICMP_COUNT);
+  __type(key, __u32);
+  __type(value, __u64);
+} np_icmp_v1 SEC(".maps");
+
+static __always_inline void np_count_icmp(__u32 which) { counter_add(&np_icmp_v1, which); }
+
 static __always_inline void np_count(__u32 metric) { counter_add(&np_metrics_v1, metric); }
 
 /* The tc verdict for what the programs' logic returned: a TC_ACT_ value, or a drop reason

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 
+#include "external.h"
 #include "maps.h"
 
 /* Load-time knob (rodata): act only for the network namespaces listed in lb_scope_v1, so that
@@ -59,9 +60,11 @@ static __always_inline __u32 lb_maglev_backend(const struct lb_service_value* sv
 
 static __always_inline __u16 lb_slot(const struct lb_service_value* svc, __u32 hash) { return (__u16)(hash % svc->count) + 1; }
 
-/* The backend id for a connection to frontend `key` (`svc`): the client's affinity while its
- * backend exists, else the Maglev entry or the slot for `hash`; 0 when the slot is missing. */
-static __always_inline __u32 lb_choose(void* ctx, __u8 family, union lb_service_key* key, const struct lb_service_value* svc, __u32 hash) {
+/* The backend id for a connection to frontend `key` (`svc`, in the service maps, or in the
+ * external ones when `external`): the client's affinity while its backend exists, else the
+ * Maglev entry or the slot for `hash`; 0 when the slot is missing. */
+static __always_inline __u32 lb_choose(void* ctx, __u8 family, union lb_service_key* key, const struct lb_service_value* svc, __u32 hash,
+                                       bool external) {
   struct lb_affinity_key akey = {};
   __u32 id = 0;
   if (svc->flags & LB_SERVICE_FLAG_AFFINITY) {
@@ -74,7 +77,7 @@ static __always_inline __u32 lb_choose(void* ctx, __u8 family, union lb_service_
       id = lb_maglev_backend(svc, hash);
     } else {
       lb_service_key_set_slot(key, family, lb_slot(svc, hash));
-      const struct lb_service_value* s = lb_service_lookup(family, key);
+      const struct lb_service_value* s = external ? ext_lookup(family, key) : lb_service_lookup(family, key);
       lb_service_key_set_slot(key, family, 0);
       if (s) id = s->backend_id;
     }
