@@ -378,10 +378,11 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
   if (query.contains("continue")) lo.continue_token = query.at("continue");
   if (query.contains("resourceVersion")) lo.resource_version = query.at("resourceVersion");
   std::vector<std::string> warnings;
-  auto respond = [&](const ApiResult<Json>& result, int ok_code) {
+  // Takes the result: a list of thousands of objects is moved into the answer, not copied.
+  auto respond = [&](ApiResult<Json>&& result, int ok_code) {
     if (!result) return error_response(result.error());
-    HttpResponse resp =
-        json_response(ok_code, table && result->value("kind", "") != "Status" ? to_table(res, *result, include_object) : *result);
+    HttpResponse resp = json_response(
+        ok_code, table && result->value("kind", "") != "Status" ? to_table(res, *result, include_object) : std::move(*result));
     resp.warnings = warnings;
     return resp;
   };
@@ -504,7 +505,7 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
       if (!failures.empty())
         return error_response(internal_error(fmt::format("deletecollection of {}: {} of {} could not be deleted: {}", res.group_resource(),
                                                          failures.size(), (*list)["items"].size(), fmt::join(failures, "; "))));
-      return respond(list, 200);
+      return respond(std::move(list), 200);
     }
     return respond(registry_.remove(res, r->ns, r->name, *options), 200);
   }

@@ -310,7 +310,10 @@ struct Filters {
   bool namespaced;
   bool pods;
   bool events = false;
+  // No selector: nothing to look at (a list of every pod would otherwise build each one's fields).
+  bool everything() const { return labels.matches_everything() && fields.empty(); }
   bool matches(const Json& obj) const {
+    if (everything()) return true;
     api::StringMap l;
     const Json& meta = obj["metadata"];
     if (meta.contains("labels"))
@@ -625,7 +628,7 @@ ApiResult<std::unique_ptr<WatchStream>> ObjectRegistry::watch(const ResourceInfo
   const Filters f = *filters;
   // Without selectors every event is sent as it is: neither the object nor its previous state
   // needs to be looked at, and the encoding is shared with the other watchers.
-  const bool everything = f.labels.matches_everything() && f.fields.empty();
+  const bool everything = f.everything();
   auto w =
       store_.watch(storage_prefix(r, ns), from, [sink, f, everything, cache = watch_cache_](const store::StoreResult<store::Event>& ev) {
         if (!ev) {

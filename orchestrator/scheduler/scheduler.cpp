@@ -53,6 +53,7 @@ Scheduler::Scheduler(client::SharedInformerFactory& informers, client::ClusterCo
     : informers_(informers),
       connection_(std::move(connection)),
       options_(std::move(options)),
+      scheduler_name_json_(Json(options_.scheduler_name).dump()),
       pods_(informers.informer<api::Pod>()),
       nodes_(informers.informer<api::Node>()),
       pdbs_(informers.informer<api::PodDisruptionBudget>()),
@@ -108,8 +109,8 @@ Scheduler::~Scheduler() {
 
 bool Scheduler::responsible_for(const api::Pod& pod) const {
   auto it = pod.spec.passthrough.find("schedulerName");
-  const std::string name = it == pod.spec.passthrough.end() ? "\"default-scheduler\"" : it->second;
-  return name == Json(options_.scheduler_name).dump();
+  const std::string_view name = it == pod.spec.passthrough.end() ? std::string_view("\"default-scheduler\"") : it->second;
+  return name == scheduler_name_json_;
 }
 
 void Scheduler::on_pod_added(const client::ObjectPtr<api::Pod>& pod) {

@@ -89,6 +89,7 @@ class Scheduler {
   client::SharedInformerFactory& informers_;
   client::ClusterConnection connection_;
   SchedulerOptions options_;
+  const std::string scheduler_name_json_;  // the name as a pod's passthrough schedulerName holds it (quoted)
   client::SharedIndexInformer<api::Pod>& pods_;
   client::SharedIndexInformer<api::Node>& nodes_;
   client::SharedIndexInformer<api::PodDisruptionBudget>& pdbs_;

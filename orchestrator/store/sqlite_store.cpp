@@ -198,10 +198,74 @@ StoreResult<void> SqliteStore::load_revisions() {
 
 StoreResult<Event> SqliteStore::write(WriteKind kind, std::string_view key, std::string_view value, Revision expected) {
   if (auto k = check_key(key); !k) return std::unexpected(k.error());
-  std::lock_guard lock(write_mu_);
-  auto txn = Transaction::begin(writer_, true);
-  if (!txn) return std::unexpected(txn.error());
+  // Group commit: writes that arrive while a commit is in progress queue up, and the next
+  // leader applies them all in one transaction, with one fsync. Each keeps its own outcome.
+  PendingWrite w{kind, key, value, expected, std::nullopt};
+  std::unique_lock lock(queue_mu_);
+  queue_.push_back(&w);
+  while (!w.result) {
+    if (leading_) {
+      queue_cv_.wait(lock);
+      continue;
+    }
+    leading_ = true;
+    std::vector<PendingWrite*> batch;
+    batch.swap(queue_);
+    lock.unlock();
+    std::vector<StoreResult<Event>> results = commit_batch(batch);
+    lock.lock();
+    for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->result = std::move(results[i]);
+    leading_ = false;
+    queue_cv_.notify_all();
+  }
+  return std::move(*w.result);
+}
 
+std::vector<StoreResult<Event>> SqliteStore::commit_batch(const std::vector<PendingWrite*>& batch) {
+  std::lock_guard lock(write_mu_);
+  std::vector<StoreResult<Event>> results;
+  results.reserve(batch.size());
+  auto fail_all = [&](const StoreError& e) {
+    results.clear();
+    for (std::size_t i = 0; i < batch.size(); ++i) results.emplace_back(std::unexpected(e));
+    return std::move(results);
+  };
+  auto txn = Transaction::begin(writer_, true);
+  if (!txn) return fail_all(txn.error());
+  Revision next = current_.load() + 1;
+  for (const PendingWrite* w : batch) {
+    results.push_back(apply(*w, next));
+    if (results.back())
+      ++next;
+    else if (sqlite3_get_autocommit(writer_.handle()))  // SQLite rolled the whole transaction back (I/O error, disk full)
+      return fail_all(results.back().error());
+  }
+  if (next == current_.load() + 1) return results;  // nothing to write: every write was refused
+  if (auto r = txn->commit(); !r) {
+    std::vector<StoreResult<Event>> refused = std::move(results);
+    results.clear();
+    Revision revision = current_.load() + 1;
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      if (refused[i])
+        results.emplace_back(
+            std::unexpected(error(r.error().code, fmt::format("key {} at revision {}: {}", batch[i]->key, revision++, r.error().message))));
+      else
+        results.push_back(std::move(refused[i]));
+    return results;
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (!results[i]) continue;
+    const Event& event = *results[i];
+    current_ = event.kv.mod_revision;  // published before the feeds see it: see WatchFeed and SqliteWatch::run
+    for (auto& feed : feeds_)
+      if (batch[i]->key.starts_with(feed->prefix)) feed->push(event);
+    pushed_ = event.kv.mod_revision;
+  }
+  return results;
+}
+
+StoreResult<Event> SqliteStore::apply(const PendingWrite& w, Revision revision) {
+  const std::string_view key = w.key;
   bool exists = false;
   Revision latest_id = 0, create_revision = 0;
   std::string latest_value;
@@ -218,44 +282,36 @@ StoreResult<Event> SqliteStore::write(WriteKind kind, std::string_view key, std:
       latest_value = st->blob_at(3);
     }
   }
-  if (kind == WriteKind::Create && exists)
+  if (w.kind == WriteKind::Create && exists)
     return std::unexpected(error(StoreErrorCode::AlreadyExists, fmt::format("key {} already exists (mod revision {})", key, latest_id)));
-  if (kind != WriteKind::Create) {
+  if (w.kind != WriteKind::Create) {
     if (!exists) return std::unexpected(error(StoreErrorCode::NotFound, fmt::format("key {} not found", key)));
-    if (expected != 0 && expected != latest_id)
+    if (w.expected != 0 && w.expected != latest_id)
       return std::unexpected(
-          error(StoreErrorCode::Conflict, fmt::format("key {}: mod revision is {}, expected {}", key, latest_id, expected)));
+          error(StoreErrorCode::Conflict, fmt::format("key {}: mod revision is {}, expected {}", key, latest_id, w.expected)));
   }
 
-  const Revision revision = current_.load() + 1;
-  if (kind == WriteKind::Create) create_revision = revision;
+  if (w.kind == WriteKind::Create) create_revision = revision;
   {
     auto st = writer_.statement(kInsertRow, "append row");
     if (!st) return std::unexpected(st.error());
     st->bind(1, revision).bind_text(2, key);
-    st->bind(3, kind == WriteKind::Create ? 1 : 0).bind(4, kind == WriteKind::Delete ? 1 : 0);
+    st->bind(3, w.kind == WriteKind::Create ? 1 : 0).bind(4, w.kind == WriteKind::Delete ? 1 : 0);
     st->bind(5, create_revision).bind(6, latest_id);
-    if (kind != WriteKind::Delete) st->bind_blob(7, value);
+    if (w.kind != WriteKind::Delete) st->bind_blob(7, w.value);
     if (exists) st->bind_blob(8, latest_value);
     if (auto r = st->run(); !r) return std::unexpected(error(r.error().code, fmt::format("key {}: {}", key, r.error().message)));
   }
-  if (auto r = txn->commit(); !r)
-    return std::unexpected(error(r.error().code, fmt::format("key {} at revision {}: {}", key, revision, r.error().message)));
 
   Event event;
-  if (kind == WriteKind::Delete) {
+  if (w.kind == WriteKind::Delete) {
     event.type = Event::Type::Delete;
     event.kv = KeyValue{std::string(key), {}, 0, revision};
   } else {
     event.type = Event::Type::Put;
-    event.kv = KeyValue{std::string(key), std::string(value), create_revision, revision};
+    event.kv = KeyValue{std::string(key), std::string(w.value), create_revision, revision};
   }
   if (exists) event.prev_kv = KeyValue{std::string(key), std::move(latest_value), create_revision, latest_id};
-
-  current_ = revision;  // published before the feeds see it: see WatchFeed and SqliteWatch::run
-  for (auto& feed : feeds_)
-    if (key.starts_with(feed->prefix)) feed->push(event);
-  pushed_ = revision;
   return event;
 }
 

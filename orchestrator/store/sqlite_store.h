@@ -9,13 +9,17 @@
 //
 // One process owns the database (an flock on "<path>.lock" enforces it), writes go through one
 // connection under a mutex, and each commit is fsynced (synchronous=FULL) before it is
-// acknowledged. Reads use a small pool of further connections, which WAL lets run alongside the
-// writer. Watches are fed in-process by the writer; see sqlite_watch.h.
+// acknowledged; writes that arrive while a commit is in progress are committed together, in one
+// transaction with one fsync (group commit, as etcd batches its raft entries). Reads use a small
+// pool of further connections, which WAL lets run alongside the writer. Watches are fed
+// in-process by the writer; see sqlite_watch.h.
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,10 +60,24 @@ class SqliteStore final : public Store, private sqlite::EventLog {
 
   SqliteStore(std::string path, Options options, std::unique_ptr<FileLock> lock, sqlite::Connection writer);
 
+  // A write waiting in the group-commit queue; the leader sets `result`.
+  struct PendingWrite {
+    WriteKind kind;
+    std::string_view key, value;
+    Revision expected;
+    std::optional<StoreResult<Event>> result;
+  };
+
   StoreResult<void> load_revisions();
-  // One conditional write: validates against the key's newest row, appends a row, commits,
-  // publishes the event to the watches.
+  // One conditional write, committed (and fsynced) with the others queued beside it, its event
+  // published to the watches once the commit is durable.
   StoreResult<Event> write(WriteKind kind, std::string_view key, std::string_view value, Revision expected);
+  // One transaction for the batch, in order: each write validated against the key's newest row
+  // (earlier writes of the batch included) and appended; then one commit; then the events
+  // published in revision order. A refused write does not take a revision.
+  std::vector<StoreResult<Event>> commit_batch(const std::vector<PendingWrite*>& batch);
+  // Validates and appends one write at `revision` inside the open transaction.
+  StoreResult<Event> apply(const PendingWrite& w, Revision revision);
 
   // sqlite::EventLog
   StoreResult<std::vector<Event>> events_between(std::string_view prefix, Revision after, Revision up_to, std::size_t limit) override;
@@ -71,6 +89,11 @@ class SqliteStore final : public Store, private sqlite::EventLog {
   const Options options_;
   std::unique_ptr<FileLock> lock_;
   std::unique_ptr<ReaderPool> readers_;
+
+  std::mutex queue_mu_;  // guards queue_ and leading_
+  std::condition_variable queue_cv_;
+  std::vector<PendingWrite*> queue_;
+  bool leading_ = false;  // a writer is committing a batch; the others wait for its outcome
 
   std::mutex write_mu_;  // guards writer_ and feeds_, orders revisions
   sqlite::Connection writer_;
