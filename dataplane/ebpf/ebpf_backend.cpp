@@ -53,6 +53,8 @@ Result<std::unique_ptr<EbpfBackend>> EbpfBackend::create(EbpfBackendOptions opti
   if (options.cgroup_root.empty()) options.cgroup_root = cgroup2_mount();
   if (options.cgroup_root.empty())
     return std::unexpected(Error{ErrorCode::Internal, "eBPF backend: no cgroup v2 mount in /proc/self/mounts"});
+  // No IPv6 frontend before the first sync says otherwise (map_sizing.h): IPv6's LRU maps idle.
+  options.sizes.frontends6 = false;
   SockLbObjectOptions object_options{.pin_dir = options.pin_root + "/" + options.node_name,
                                      .cgroup_path = options.cgroup_root,
                                      .ipv4 = options.ipv4,
@@ -119,8 +121,20 @@ Result<void> EbpfBackend::ensure_capacity(const MapNeeds& n) {
   check("lb4_external_v1", n.external4, z.service_entries);
   check("lb6_external_v1", n.external6, z.service_entries);
   check("lb_maglev_v1", n.maglev, z.maglev_services);
+  // The first backend of a family (a frontend without one only rejects, tracking nothing): its
+  // LRU maps, idle so far and so empty (no flow of the family could be translated), get their
+  // full size. NodePort on the node's IPv6 addresses counts: its backends are IPv6 endpoints.
+  auto wake = [&](bool& active, std::size_t backends, const char* ct, const char* reverse) {
+    if (active || backends == 0) return;
+    active = true;
+    for (const char* name : {ct, reverse})
+      if (const std::uint32_t c = objects_->capacity(name); c != 0 && c <= SockLbSizes::kIdleLruEntries) grow[name] = {c, 0};
+  };
+  wake(options_.sizes.frontends4, n.backends4, "ct4_v2", "lb4_reverse_v1");
+  wake(options_.sizes.frontends6, n.backends6, "ct6_v2", "lb6_reverse_v1");
   if (grow.empty()) return {};
-  for (const auto& [name, sizes] : grow) options_.sizes.grown[name] = sizes.second;
+  for (const auto& [name, sizes] : grow)
+    if (sizes.second != 0) options_.sizes.grown[name] = sizes.second;
   // New objects over the same pins: maps of the same size (conntrack, affinity, ...) are taken
   // over as they are, the grown ones created anew and filled from the old before the links and
   // tc filters switch to the new programs. The tc programs go where the current ones are, from
@@ -148,9 +162,20 @@ Result<void> EbpfBackend::ensure_capacity(const MapNeeds& n) {
     std::lock_guard lock(objects_mutex_);
     objects_ = std::move(*fresh);  // the old maps go with the old programs' last reference
   }
+  // The collector's fds follow the new conntrack maps (same fd numbers: its thread reads them).
+  if (auto maps = objects_->conntrack_maps(); maps.flow4.fd >= 0 && gc_fds_.size() == 5) {
+    const BpfMapRef* now[] = {&maps.flow4, &maps.reply4, &maps.flow6, &maps.reply6, &maps.metrics};
+    for (std::size_t i = 0; i < gc_fds_.size(); ++i)
+      if (::dup3(now[i]->fd, gc_fds_[i], O_CLOEXEC) < 0)
+        return std::unexpected(Error{ErrorCode::Internal, "conntrack collector fd: " + std::string(std::strerror(errno))});
+  }
   ++map_growths_;
   for (const auto& [name, sizes] : grow)
-    spdlog::info("event=bpf_map_grown name={} from={} to={} reason=\"the cluster needs more entries\"", name, sizes.first, sizes.second);
+    if (sizes.second != 0)
+      spdlog::info("event=bpf_map_grown name={} from={} to={} reason=\"the cluster needs more entries\"", name, sizes.first, sizes.second);
+    else
+      spdlog::info("event=bpf_map_grown name={} from={} to={} reason=\"the first frontend of its family\"", name, sizes.first,
+                   objects_->capacity(name));
   return {};
 }
 

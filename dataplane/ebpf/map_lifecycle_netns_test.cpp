@@ -32,6 +32,8 @@ using ::testing::HasSubstr;
 
 constexpr const char* kPodA = "10.244.0.11";
 constexpr const char* kPodB = "10.244.0.12";
+constexpr const char* kPodAv6 = "fd00:244::11";
+constexpr const char* kPodBv6 = "fd00:244::12";
 constexpr int kEchoPort = 9000, kEchoNodePort = 30090;
 
 const char* kEchoServer = R"PY(
@@ -107,7 +109,7 @@ class MapLifecycle : public ::testing::Test {
     auto env = testing::EbpfTestEnv::create();
     ASSERT_TRUE(env) << env.error();
     env_.emplace(std::move(*env));
-    auto t = ServiceTopology::create({{"pod-a", kPodA, 8080}, {"pod-b", kPodB, 8080}});
+    auto t = ServiceTopology::create({{"pod-a", kPodA, 8080, kPodAv6}, {"pod-b", kPodB, 8080, kPodBv6}});
     ASSERT_TRUE(t) << t.error();
     topology_.emplace(std::move(*t));
     ASSERT_TRUE(topology_->pod("pod-a").spawn({"python3", "-c", kEchoServer}));
@@ -202,6 +204,43 @@ TEST_F(MapLifecycle, MapsGrowWithTheClusterWithoutDroppingAnEstablishedConnectio
   EXPECT_EQ(backend_->map_growths(), 0);
   EXPECT_EQ(pinned_info(pin("lb4_services_v1")).max_entries, 1024u);
   EXPECT_EQ(long_lived.echo("after a restart"), "after a restart");
+  auto cleaned = backend_->cleanup();
+  ASSERT_TRUE(cleaned) << cleaned.error().message;
+}
+
+// A cluster without IPv6 frontends keeps IPv6's LRU maps (ct6, ct6_reverse, lb6_reverse) at a
+// few entries; its first IPv6 Service grows them (they are empty then) and IPv6 traffic to it,
+// NodePort on the node's IPv6 address and ClusterIP, works, while the IPv4 flow stays up.
+TEST_F(MapLifecycle, FirstIpv6ServiceGrowsTheIdleIpv6Maps) {
+  auto& t = *topology_;
+  ASSERT_NO_FATAL_FAILURE(start_backend({.reverse_entries = 8192, .conntrack_entries = 8192}));
+  const std::uint32_t idle = SockLbSizes::kIdleLruEntries;
+  for (const char* name : {"ct6_v2", "ct6_reverse_v2", "lb6_reverse_v1"}) EXPECT_EQ(pinned_info(pin(name)).max_entries, idle) << name;
+  for (const char* name : {"ct4_v2", "ct4_reverse_v2", "lb4_reverse_v1"}) EXPECT_EQ(pinned_info(pin(name)).max_entries, 8192u) << name;
+  Connection long_lived(t.client(), ServiceTopology::kNodeIp, kEchoNodePort);
+  ASSERT_TRUE(long_lived.connected());
+  ASSERT_EQ(long_lived.echo("before"), "before");
+  const std::uint32_t ct4_id = pinned_info(pin("ct4_v2")).id;
+  auto before = t.get(t.client(), ServiceTopology::kNodeIpv6, 30084, 1);
+  EXPECT_FALSE(before.ok) << "no IPv6 NodePort yet, answered by " << before.pod;
+
+  state_.upsert(dual_stack(node_port_service("web6", "10.96.0.80", 30084), "fd00:96::80"));
+  state_.upsert(slice("web6", {{kPodA, "node-a"}}));
+  state_.upsert(slice("web6", {{kPodAv6, "node-a"}, {kPodBv6, "node-a"}}, 8080, "IPv6"));
+  ASSERT_NO_FATAL_FAILURE(sync_to_state());
+  EXPECT_EQ(backend_->map_growths(), 1);
+  for (const char* name : {"ct6_v2", "ct6_reverse_v2", "lb6_reverse_v1"}) EXPECT_EQ(pinned_info(pin(name)).max_entries, 8192u) << name;
+  EXPECT_EQ(pinned_info(pin("ct4_v2")).id, ct4_id) << "IPv4 conntrack kept as it was";
+  EXPECT_EQ(long_lived.echo("after the growth"), "after the growth");
+
+  auto spread = t.spread(t.client(), ServiceTopology::kNodeIpv6, 30084, 20);
+  EXPECT_EQ(spread["pod-a"] + spread["pod-b"], 20) << "IPv6 NodePort through the grown ct6 maps";
+  auto r = t.get(t.node(), "fd00:96::80", 80);
+  ASSERT_TRUE(r.ok) << "IPv6 ClusterIP from the node, curl " << r.curl_exit;
+  EXPECT_THAT(r.pod, ::testing::AnyOf("pod-a", "pod-b"));
+  // The IPv6 flows are tracked in the new maps (the collector reads them too).
+  bpf_map_info ct6 = pinned_info(pin("ct6_v2"));
+  EXPECT_NE(ct6.id, 0u);
   auto cleaned = backend_->cleanup();
   ASSERT_TRUE(cleaned) << cleaned.error().message;
 }

@@ -76,6 +76,15 @@ void set_growable(bpf_map* map, const SockLbSizes& z) {
   bpf_map__set_map_flags(map, bpf_map__map_flags(map) | BPF_F_NO_PREALLOC);
 }
 
+// A per-family LRU map (ct4*, ct6*, lb4_reverse, lb6_reverse) of a family without frontends.
+bool idle_family(bpf_map* map, const SockLbSizes& z) {
+  const std::string name = bpf_map__name(map);
+  const bool lru = name.starts_with("ct") || name.find("_reverse_") != std::string::npos;
+  if (!lru) return false;
+  const bool v6 = name.starts_with("ct6") || name.starts_with("lb6");
+  return v6 ? !z.frontends6 : !z.frontends4;
+}
+
 std::string link_pin(const std::string& dir, const std::string& program) { return dir + "/link_" + program; }
 
 // Our filter on an interface's clsact hook: a fixed handle and priority, so that a restarted
@@ -180,14 +189,17 @@ Result<void> SockLbObjects::load() {
   for (bpf_map* map :
        {m.lb4_services_v1, m.lb6_services_v1, m.lb4_backends_v1, m.lb6_backends_v1, m.lb_maglev_v1, m.lb4_external_v1, m.lb6_external_v1})
     set_growable(map, z);
-  for (auto [map, size] : {std::pair{m.lb_affinity_v1, lru_.affinity}, {m.lb4_reverse_v1, lru_.reverse}, {m.lb6_reverse_v1, lru_.reverse}})
+  const std::uint32_t idle = SockLbSizes::kIdleLruEntries;
+  for (auto [map, size] : {std::pair{m.lb_affinity_v1, lru_.affinity},
+                           {m.lb4_reverse_v1, z.frontends4 ? lru_.reverse : idle},
+                           {m.lb6_reverse_v1, z.frontends6 ? lru_.reverse : idle}})
     bpf_map__set_max_entries(map, size);
   // A few entries in a 4,096-entry map: allocated as they come.
   bpf_map__set_map_flags(m.lb_scope_v1, BPF_F_NO_PREALLOC);
   reused_pins_ = std::filesystem::exists(options_.pin_dir + "/" + bpf_map__name(m.lb4_services_v1));
   pins_ = std::make_unique<PinSwitch>(options_.pin_dir);
   for (bpf_map* map : pinned_maps(skeleton_))
-    if (auto ok = pins_->prepare(map, growable(map)); !ok) return ok;
+    if (auto ok = pins_->prepare(map, growable(map) || idle_family(map, z)); !ok) return ok;
   // libbpf reuses a pinned map when its type, sizes and flags match (PinSwitch pinned only
   // those), and pins new ones.
   if (const int err = sock_lb__load(skeleton_); err != 0)
@@ -261,10 +273,11 @@ Result<void> SockLbObjects::load_nodeport() {
       continue;
     }
     if (name.starts_with("ct"))
-      bpf_map__set_max_entries(map, lru_.conntrack);
+      bpf_map__set_max_entries(map, idle_family(map, options_.sizes) ? SockLbSizes::kIdleLruEntries : lru_.conntrack);
     else if (growable(map))
       set_growable(map, options_.sizes);
-    if (auto ok = pins_->prepare(map, growable(map)); !ok) return ok;  // conntrack survives a restart too
+    // Conntrack survives a restart too.
+    if (auto ok = pins_->prepare(map, growable(map) || idle_family(map, options_.sizes)); !ok) return ok;
   }
   if (const int err = nodeport_tc__load(nodeport_); err != 0)
     return std::unexpected(errno_error("load of the nodeport tc BPF programs (pins in " + options_.pin_dir + ")", -err));
@@ -475,7 +488,7 @@ ConntrackMaps SockLbObjects::conntrack_maps() const {
           .flow6 = ref(m.ct6_v2),
           .reply6 = ref(m.ct6_reverse_v2),
           .metrics = ref(m.np_metrics_v1),
-          .capacity = bpf_map__max_entries(m.ct4_v2)};
+          .capacity = std::max(bpf_map__max_entries(m.ct4_v2), bpf_map__max_entries(m.ct6_v2))};
 }
 
 std::uint32_t SockLbObjects::capacity(const std::string& map_name) const {

@@ -42,6 +42,12 @@ struct SockLbSizes {
   double dynamic_size_ratio = 0.00025;  // --ebpf-map-dynamic-size-ratio (Cilium's is 0.0025)
   // max_entries the backend grew maps to, by map name (above the floors above).
   std::map<std::string, std::uint32_t> grown;
+  // false: the cluster has no frontend of that family yet, so no flow of it can be tracked or
+  // translated: its LRU maps (ct, ct_reverse, lb_reverse) take kIdleLruEntries until the first
+  // one appears and the backend grows them (empty then, so nothing is lost). A larger pin of an
+  // earlier agent is kept as it is.
+  bool frontends4 = true, frontends6 = true;
+  static constexpr std::uint32_t kIdleLruEntries = 64;
 };
 
 struct SockLbObjectOptions {
