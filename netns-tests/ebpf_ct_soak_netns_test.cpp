@@ -117,10 +117,13 @@ TEST_F(ConntrackSoak, AMillionShortConnectionsThroughANodePortAreCollectedWhileL
   auto applied = kubectl("apply -f " + (dir_ / "services.yaml").string());
   ASSERT_TRUE(applied.ok()) << applied.output;
 
+  // The churn keeps up to ~64,000 flows in the table (thousands of connections a second, each
+  // tracked 10 s after its FIN): the table is sized for that, as an operator would with
+  // --ebpf-ct-max, rather than from the default share of memory (a few thousand entries here).
   const std::string agent = fmt::format(
       "while mountpoint -q /sys/fs/bpf; do umount -l /sys/fs/bpf || exit 99; done; exec {} agent --node-name node-a --mode ebpf "
       "--cgroup-root {} --kubeconfig {} --cluster-cidr {} --healthz-bind-address 127.0.0.1:10256 --metrics-bind-address "
-      "127.0.0.1:10249 --min-sync-period 200ms",
+      "127.0.0.1:10249 --min-sync-period 200ms --ebpf-ct-max 262144",
       SWITCHYARD_BINARY, cgroup_->path(), (dir_ / "api/kubeconfig").string(), ServiceTopology::kPodCidr);
   agent_ = std::make_unique<ChildProcess>(in(node, {"unshare", "-m", "--propagation", "private", "sh", "-c", agent}),
                                           (dir_ / "agent.log").string());
