@@ -492,19 +492,18 @@ HttpResponse ApiHandler::handle_request(const HttpRequest& req, const AcceptedTy
     if (r->name.empty()) {  // deletecollection
       auto list = registry_.list(res, r->ns, lo);
       if (!list) return error_response(list.error());
-      // As kube-apiserver: every item is tried; if any could not be deleted the answer is an
-      // error naming them (an item someone else deleted meanwhile is no failure).
+      // As kube-apiserver: every item is tried; if one could not be deleted the answer is that
+      // item's error as it is (a namespace already terminating: 409), and an item someone else
+      // deleted meanwhile is no failure.
       DeleteOptions each = *options;
       each.precondition_uid.clear();
-      std::vector<std::string> failures;
+      std::optional<ApiError> first_failure;
       for (const auto& item : (*list)["items"]) {
         const std::string ns = item["metadata"].value("namespace", ""), name = item["metadata"].value("name", "");
-        if (auto gone = registry_.remove(res, ns, name, each); !gone && gone.error().code != 404)
-          failures.push_back(fmt::format("{}{}: {}", ns.empty() ? "" : ns + "/", name, gone.error().status.value("message", "")));
+        if (auto gone = registry_.remove(res, ns, name, each); !gone && gone.error().code != 404 && !first_failure)
+          first_failure = gone.error();
       }
-      if (!failures.empty())
-        return error_response(internal_error(fmt::format("deletecollection of {}: {} of {} could not be deleted: {}", res.group_resource(),
-                                                         failures.size(), (*list)["items"].size(), fmt::join(failures, "; "))));
+      if (first_failure) return error_response(*first_failure);
       return respond(std::move(list), 200);
     }
     return respond(registry_.remove(res, r->ns, r->name, *options), 200);
