@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "orchestrator/api/json_codec.h"
+#include "orchestrator/api/rfc3339.h"
 #include "orchestrator/client/api_client.h"
 #include "orchestrator/client/list_watch.h"
 #include "orchestrator/client/resources.h"
@@ -33,18 +34,6 @@ std::string rfc3339_now() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-// metav1.MicroTime: RFC 3339 with microseconds.
-std::string micro_time_now() {
-  const auto now = std::chrono::system_clock::now();
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
-  const std::time_t t = static_cast<std::time_t>(us / 1000000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:06d}Z", buf, us % 1000000);
 }
 
 // GOARCH names, as kubernetes.io/arch and nodeInfo.architecture carry them.
@@ -281,7 +270,7 @@ struct NodeStatusReporter::Impl {
     lease.spec_passthrough.clear();
     lease.holder_identity = options.node_name;
     lease.lease_duration_seconds = options.lease_duration_seconds;
-    lease.renew_time = micro_time_now();
+    lease.renew_time = api::micro_time_now();
     // Owned by the Node, so that deleting the Node deletes its Lease (kubelet's setNodeOwnerFunc).
     if (!node_uid.empty()) lease.metadata.owner_references = {{"v1", "Node", options.node_name, node_uid, std::nullopt, std::nullopt}};
     if (*current) {

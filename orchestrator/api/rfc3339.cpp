@@ -1,5 +1,7 @@
 #include "orchestrator/api/rfc3339.h"
 
+#include <chrono>
+#include <cstdio>
 #include <ctime>
 
 namespace switchyard::api {
@@ -56,6 +58,17 @@ std::optional<long long> parse_rfc3339_seconds(std::string_view s) {
   tm.tm_min = minute;
   tm.tm_sec = second;
   return static_cast<long long>(timegm(&tm)) - offset;
+}
+
+std::string micro_time_now() {
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::time_t t = static_cast<std::time_t>(us / 1000000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                tm.tm_min, tm.tm_sec, static_cast<long long>(us % 1000000));
+  return buf;
 }
 
 }  // namespace switchyard::api

@@ -3,11 +3,15 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace switchyard::api {
 
 // Seconds since the epoch (the fraction dropped); nullopt when `s` is not RFC 3339.
 std::optional<long long> parse_rfc3339_seconds(std::string_view s);
+
+// Now as metav1.MicroTime writes it: RFC 3339 in UTC with microseconds ("2026-12-07T01:02:03.000004Z").
+std::string micro_time_now();
 
 }  // namespace switchyard::api

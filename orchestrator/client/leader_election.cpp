@@ -2,7 +2,7 @@
 
 #include <unistd.h>
 
-#include <ctime>
+#include <optional>
 #include <random>
 
 #include <fmt/format.h>
@@ -10,8 +10,10 @@
 #include <spdlog/spdlog.h>
 
 #include "orchestrator/api/json_codec.h"
+#include "orchestrator/api/rfc3339.h"
 #include "orchestrator/api/types.h"
 #include "orchestrator/client/api_client.h"
+#include "orchestrator/client/list_watch.h"
 #include "orchestrator/client/resources.h"
 #include "orchestrator/client/rest.h"
 
@@ -20,17 +22,6 @@ namespace switchyard::client {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// metav1.MicroTime: RFC 3339 with microseconds.
-std::string micro_time_now() {
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  const std::time_t t = static_cast<std::time_t>(us / 1000000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  return fmt::format("{}.{:06d}Z", buf, us % 1000000);
-}
 
 // What a candidate compares to see whether the leader is still renewing.
 struct Record {
@@ -79,15 +70,31 @@ struct LeaderElector::Impl {
     observed_at = Clock::now();
   }
 
-  // client-go's tryAcquireOrRenew: true when this candidate holds the lease afterwards.
-  bool try_acquire_or_renew() {
-    const std::string now = micro_time_now();
+  // The Lease as stored (nullopt: there is none); an error when it cannot be read.
+  Result<std::optional<api::Lease>> read() {
     auto current = api.get(path());
     if (!current) {
       spdlog::debug("event=leader_election_error lease={} error=\"{}\"", path(), current.error().describe());
-      return false;
+      return fail(current.error());
     }
-    if (current->status == 404) {
+    if (current->status == 404) return std::optional<api::Lease>();
+    if (current->status != 200) {
+      spdlog::debug("event=leader_election_error lease={} status={}", path(), current->status);
+      return fail(http_error(current->status, current->body, "get " + path()));
+    }
+    auto json = nlohmann::json::parse(current->body, nullptr, false);
+    if (json.is_discarded()) return fail(ErrorCode::Internal, "get " + path() + ": the answer is not JSON");
+    auto decoded = api::decode_object_as(json, api::Lease::kApiVersion, api::Lease::kKind);
+    if (!decoded) return fail(ErrorCode::Internal, "lease: " + decoded.error().message);
+    return std::optional<api::Lease>(std::get<api::Lease>(std::move(decoded->object)));
+  }
+
+  // client-go's tryAcquireOrRenew: true when this candidate holds the lease afterwards.
+  bool try_acquire_or_renew() {
+    const std::string now = api::micro_time_now();
+    auto current = read();
+    if (!current) return false;
+    if (!*current) {
       api::Lease lease;
       lease.metadata.namespace_ = config.lease_namespace;
       lease.metadata.name = config.lease_name;
@@ -100,15 +107,7 @@ struct LeaderElector::Impl {
       observe(record_of(*created));
       return true;
     }
-    if (current->status != 200) {
-      spdlog::debug("event=leader_election_error lease={} status={}", path(), current->status);
-      return false;
-    }
-    auto json = nlohmann::json::parse(current->body, nullptr, false);
-    if (json.is_discarded()) return false;
-    auto decoded = api::decode_object_as(json, api::Lease::kApiVersion, api::Lease::kKind);
-    if (!decoded) return false;
-    auto lease = std::get<api::Lease>(std::move(decoded->object));
+    api::Lease lease = std::move(**current);
     const Record old = record_of(lease);
     observe(old);
     if (!old.holder.empty() && old.holder != config.identity &&
@@ -129,17 +128,13 @@ struct LeaderElector::Impl {
 
   // Gives the lease up: no holder, so a candidate takes it at its next try.
   void release() {
-    auto current = api.get(path());
-    if (!current || current->status != 200) return;
-    auto json = nlohmann::json::parse(current->body, nullptr, false);
-    if (json.is_discarded()) return;
-    auto decoded = api::decode_object_as(json, api::Lease::kApiVersion, api::Lease::kKind);
-    if (!decoded) return;
-    auto lease = std::get<api::Lease>(std::move(decoded->object));
+    auto current = read();
+    if (!current || !*current) return;
+    api::Lease lease = std::move(**current);
     if (lease.holder_identity.value_or("") != config.identity) return;
     lease.holder_identity = std::nullopt;
     lease.lease_duration_seconds = 1;
-    lease.renew_time = lease.acquire_time = micro_time_now();
+    lease.renew_time = lease.acquire_time = api::micro_time_now();
     if (auto ok = update(api, lease); !ok) spdlog::warn("event=leader_release_failed lease={} error=\"{}\"", path(), ok.error().describe());
   }
 };
