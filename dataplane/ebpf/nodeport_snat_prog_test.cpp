@@ -24,6 +24,10 @@ namespace {
 // node's pods, and a veth "pods" for a pod of this node.
 class NodePortSnat : public NodePortPrograms {
  protected:
+  // Room to spare for 201 flows: the kernel's common LRU hands each CPU free entries in batches
+  // of up to 128, so a 256-entry map can evict an entry (and free its claimed port) while far
+  // from full, and two flows would then share a port.
+  std::uint32_t lru_entries() const override { return 4096; }
   void SetUp() override {
     NodePortPrograms::SetUp();
     if (IsSkipped()) return;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -27,6 +28,9 @@ inline const Endpoint kNode{"192.168.50.1", 30080};
 
 class NodePortPrograms : public ::testing::Test {
  protected:
+  // The size of the LRU maps (conntrack, reverse NAT, affinity).
+  virtual std::uint32_t lru_entries() const { return 256; }
+
   void SetUp() override {
     if (geteuid() != 0) GTEST_SKIP() << "loading BPF programs needs root";
     skel_ = nodeport_tc__open();
@@ -34,7 +38,9 @@ class NodePortPrograms : public ::testing::Test {
     // Small maps: this test programs a handful of entries.
     bpf_map* map;
     bpf_object__for_each_map(map, skel_->obj) {
-      if (bpf_map__type(map) != BPF_MAP_TYPE_PERCPU_ARRAY && bpf_map__type(map) != BPF_MAP_TYPE_ARRAY) bpf_map__set_max_entries(map, 256);
+      const auto type = bpf_map__type(map);
+      if (type == BPF_MAP_TYPE_PERCPU_ARRAY || type == BPF_MAP_TYPE_ARRAY) continue;
+      bpf_map__set_max_entries(map, type == BPF_MAP_TYPE_LRU_HASH ? lru_entries() : 256);
     }
     ASSERT_EQ(nodeport_tc__load(skel_), 0) << "load of the nodeport tc programs";
     xdp_skel_ = nodeport_xdp__open();
