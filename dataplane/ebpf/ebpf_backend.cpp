@@ -119,7 +119,8 @@ Result<void> EbpfBackend::ensure_capacity(const MapNeeds& n) {
   // Backends are arrays indexed by id: every id handed out must fit, and the endpoints the
   // sync may add (ids stay dense, so one growth usually covers a first sync).
   check("lb4_backends_v2", std::max<std::size_t>(backend_ids4_.end(), n.backends4 + 1), z.backends);
-  check("lb6_backends_v2", n.backends6 == 0 ? backend_ids6_.end() : std::max<std::size_t>(backend_ids6_.end(), n.backends6 + 1), z.backends);
+  check("lb6_backends_v2", n.backends6 == 0 ? backend_ids6_.end() : std::max<std::size_t>(backend_ids6_.end(), n.backends6 + 1),
+        z.backends);
   check("lb4_external_v1", n.external4, z.service_entries);
   check("lb6_external_v1", n.external6, z.service_entries);
   check("lb_maglev_v1", n.maglev, z.maglev_services);

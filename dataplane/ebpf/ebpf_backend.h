@@ -130,7 +130,7 @@ class EbpfBackend final : public Backend, private LbIdSource {
   int create_netns_fd_ = -1;               // the namespace create() ran in
   // Re-reads the node's addresses (create()'s namespace) into lb_node_addrs_v1.
   Result<void> refresh_node_addresses();
-  std::uint32_t next_id_ = 1;                 // service ids
+  std::uint32_t next_id_ = 1;                // service ids
   IdAllocator backend_ids4_, backend_ids6_;  // indexes of lb4/lb6_backends_v2, dense
   IdAllocator& backend_ids(IpFamily family) { return family == IpFamily::IPv4 ? backend_ids4_ : backend_ids6_; }
   // Affinity entries naming ids handed out again (to another backend) go before it is written.
