@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
     }
     for (std::uint32_t id = 1; id <= 10; ++id) {
       lb4_backend b{.address = address(11, static_cast<int>(id)), .port = htons(8080), .proto = IPPROTO_TCP};
-      bpf_map_update_elem(bpf_map__fd(skel->maps.lb4_backends_v1), &id, &b, BPF_ANY);
+      bpf_map_update_elem(bpf_map__fd(skel->maps.lb4_backends_v2), &id, &b, BPF_ANY);
     }
     std::vector<lb4_service_key> keys;
     std::vector<lb_service_value> values;

@@ -116,8 +116,11 @@ Result<void> EbpfBackend::ensure_capacity(const MapNeeds& n) {
   };
   check("lb4_services_v1", n.services4, z.service_entries);
   check("lb6_services_v1", n.services6, z.service_entries);
-  check("lb4_backends_v1", n.backends4, z.backends);
-  check("lb6_backends_v1", n.backends6, z.backends);
+  // Backends are arrays indexed by id: every id handed out must fit, and the endpoints the
+  // sync may add (ids stay dense, so one growth usually covers a first sync).
+  check("lb4_backends_v2", std::max<std::size_t>(backend_ids4_.end(), n.backends4 + 1), z.backends);
+  check("lb6_backends_v2", n.backends6 == 0 ? backend_ids6_.end() : std::max<std::size_t>(backend_ids6_.end(), n.backends6 + 1),
+        z.backends);
   check("lb4_external_v1", n.external4, z.service_entries);
   check("lb6_external_v1", n.external6, z.service_entries);
   check("lb_maglev_v1", n.maglev, z.maglev_services);
@@ -201,7 +204,7 @@ Result<void> EbpfBackend::add_netns_to_scope(const std::string& netns_path) {
 std::uint32_t EbpfBackend::backend_id(const BackendAddress& backend) {
   auto [it, inserted] = backends_.try_emplace(backend);
   auto& ref = it->second;
-  if (ref.id == 0) ref.id = next_id_++;
+  if (ref.id == 0) ref.id = backend_ids(backend.family).allocate();
   if (ref.refs++ == 0) newly_referenced_.push_back(&*it);  // nodes stay put
   return ref.id;
 }
@@ -247,6 +250,8 @@ Result<void> EbpfBackend::full_sync(const endpoints::Snapshot& snapshot) {
   };
   MapNeeds needs;
   for (const auto& [name, info] : snapshot.service_ports()) needs += estimate_needs(*info, options_.maglev_by_default);
+  backend_ids4_.recycle();  // released by the last sync: nothing names them now
+  backend_ids6_.recycle();
   if (auto ok = ensure_capacity(needs); !ok) return fail(ok.error());
   // Addresses come and go with the node's links: a full sync (periodic) picks them up.
   if (auto ok = refresh_node_addresses(); !ok) return fail(ok.error());
@@ -259,6 +264,9 @@ Result<void> EbpfBackend::full_sync(const endpoints::Snapshot& snapshot) {
   if (!backends4) return fail(backends4.error());
   auto backends6 = dump_entries<std::uint32_t, lb6_backend>(objects_->backends6);
   if (!backends6) return fail(backends6.error());
+  // The backend arrays hold every index: proto 0 is a free one.
+  std::erase_if(*backends4, [](const auto& e) { return e.second.proto == 0; });
+  std::erase_if(*backends6, [](const auto& e) { return e.second.proto == 0; });
   auto maglev = dump_entries<std::uint32_t, lb_maglev_table>(objects_->maglev);
   if (!maglev) return fail(maglev.error());
   const bool tc = objects_->external4.fd >= 0;
@@ -283,17 +291,22 @@ Result<void> EbpfBackend::full_sync(const endpoints::Snapshot& snapshot) {
 
   // Keep the ids found in the maps, so that no slot ever names another backend than before.
   auto seen = [&](std::uint32_t id) { next_id_ = std::max(next_id_, id + 1); };
+  // A backend the maps hold under a second id: that id is cleared by this sync (not wanted),
+  // and reused from the next one.
+  auto keep_backend = [&](const BackendAddress& b, std::uint32_t id) {
+    auto& ids = backend_ids(b.family);
+    ids.claim(id);
+    if (auto [it, inserted] = backends_.try_emplace(b, BackendRef{id, 0}); !inserted && it->second.id != id) ids.release(id);
+  };
   for (const auto& [id, v] : *backends4) {
     BackendAddress b{.family = IpFamily::IPv4, .port_be = v.port, .proto = v.proto};
     std::memcpy(b.address.data(), &v.address, 4);
-    backends_.try_emplace(b, BackendRef{id, 0});
-    seen(id);
+    keep_backend(b, id);
   }
   for (const auto& [id, v] : *backends6) {
     BackendAddress b{.family = IpFamily::IPv6, .port_be = v.port, .proto = v.proto};
     std::memcpy(b.address.data(), v.address, 16);
-    backends_.try_emplace(b, BackendRef{id, 0});
-    seen(id);
+    keep_backend(b, id);
   }
   pinned_service_ids_.clear();
   for (const auto& [k, v] : *services4) {
@@ -352,6 +365,8 @@ Result<void> EbpfBackend::full_sync(const endpoints::Snapshot& snapshot) {
     // slots naming them, as in every batch), so one chunk's buffers serve the whole sync.
     if (maps_empty && want.size() >= kBatchChunk) {
       written += want.size();
+      if (auto ok = ensure_capacity(needs); !ok) return fail(ok.error());  // ids past the backend arrays' end
+      if (auto ok = purge_reused_ids(); !ok) return fail(ok.error());
       if (auto ok = want.apply(*objects_); !ok) return fail(ok.error());
       want.clear();
     }
@@ -378,8 +393,14 @@ Result<void> EbpfBackend::full_sync(const endpoints::Snapshot& snapshot) {
     diff_entries(*maglev, want.maglev_ids, want.maglev_values, changes.maglev_ids, changes.maglev_values, changes.maglev_deletes);
   }
   written += changes.size();
+  if (auto ok = ensure_capacity(needs); !ok) return fail(ok.error());
+  if (auto ok = purge_reused_ids(); !ok) return fail(ok.error());
   if (auto ok = changes.apply(*objects_); !ok) return fail(ok.error());
-  std::erase_if(backends_, [](const auto& e) { return e.second.refs == 0; });
+  std::erase_if(backends_, [&](const auto& e) {
+    if (e.second.refs != 0) return false;
+    backend_ids(e.first.family).release(e.second.id);
+    return true;
+  });
   programmed_ = std::move(programmed);
   needs_ = needs;
   service_entries_ = service_entries;
@@ -397,6 +418,8 @@ Result<void> EbpfBackend::sync(const endpoints::Snapshot&, const endpoints::Snap
   if (needs_full_sync_) return full_sync(after);
   const auto start = Clock::now();
   MapNeeds needs = needs_;
+  backend_ids4_.recycle();
+  backend_ids6_.recycle();
   for (const auto& change : diff.changes) {
     if (auto it = programmed_.find(change.name); it != programmed_.end())
       needs -= estimate_needs(*it->second.info, options_.maglev_by_default);
@@ -466,12 +489,16 @@ Result<void> EbpfBackend::sync(const endpoints::Snapshot&, const endpoints::Snap
       auto it = backends_.find(b);
       if (it == backends_.end() || --it->second.refs > 0) continue;
       changes.delete_backend(b.family, it->second.id);
+      backend_ids(b.family).release(it->second.id);
       backends_.erase(it);
     }
     service_entries_ += written_entries(entries);
     service_entries_ -= written_entries(old);
   }
-  auto ok = changes.apply(*objects_);
+  // Ids past the backend arrays' end (handed out by this sync) grow them first.
+  auto ok = ensure_capacity(needs);
+  if (ok) ok = purge_reused_ids();
+  if (ok) ok = changes.apply(*objects_);
   if (ok && !affinity_kept.empty()) ok = purge_affinity(affinity_kept);
   // After the maps: a destroyed socket's application reconnects to a remaining backend.
   if (ok) {
@@ -546,6 +573,26 @@ Result<void> EbpfBackend::purge_affinity(const std::map<std::uint32_t, std::vect
   return {};
 }
 
+Result<void> EbpfBackend::purge_reused_ids() {
+  std::vector<std::uint32_t> reused = backend_ids4_.take_reused();
+  for (std::uint32_t id : backend_ids6_.take_reused()) reused.push_back(id);
+  if (reused.empty()) return {};
+  std::ranges::sort(reused);
+  // By id alone, either family: at worst a client of the other family picks its backend again.
+  const auto& map = objects_->affinity;
+  std::vector<lb_affinity_key> stale;
+  lb_affinity_key key{}, next{};
+  const lb_affinity_key* prev = nullptr;
+  while (bpf_map_get_next_key(map.fd, prev, &next) == 0) {
+    key = next;
+    prev = &key;
+    lb_affinity_value value{};
+    if (bpf_map_lookup_elem(map.fd, &key, &value) == 0 && std::ranges::binary_search(reused, value.backend_id)) stale.push_back(key);
+  }
+  for (const auto& k : stale) bpf_map_delete_elem(map.fd, &k);  // LRU may have dropped it already
+  return {};
+}
+
 Result<void> EbpfBackend::cleanup() {
   if (removed_) return {};
   device_watcher_.reset();  // attaches nothing more
@@ -554,6 +601,8 @@ Result<void> EbpfBackend::cleanup() {
   removed_ = true;
   programmed_.clear();
   backends_.clear();
+  backend_ids4_.clear();
+  backend_ids6_.clear();
   service_entries_ = 0;
   return ok;
 }

@@ -14,6 +14,7 @@
 
 #include "dataplane/backend.h"
 #include "dataplane/ebpf/external_devices.h"
+#include "dataplane/ebpf/id_allocator.h"
 #include "dataplane/ebpf/lb_entries.h"
 #include "dataplane/ebpf/sock_lb_objects.h"
 
@@ -129,7 +130,11 @@ class EbpfBackend final : public Backend, private LbIdSource {
   int create_netns_fd_ = -1;               // the namespace create() ran in
   // Re-reads the node's addresses (create()'s namespace) into lb_node_addrs_v1.
   Result<void> refresh_node_addresses();
-  std::uint32_t next_id_ = 1;
+  std::uint32_t next_id_ = 1;                // service ids
+  IdAllocator backend_ids4_, backend_ids6_;  // indexes of lb4/lb6_backends_v2, dense
+  IdAllocator& backend_ids(IpFamily family) { return family == IpFamily::IPv4 ? backend_ids4_ : backend_ids6_; }
+  // Affinity entries naming ids handed out again (to another backend) go before it is written.
+  Result<void> purge_reused_ids();
   bool needs_full_sync_ = true;
   bool removed_ = false;
   BackendStats stats_;

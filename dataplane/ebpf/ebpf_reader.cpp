@@ -84,7 +84,8 @@ Result<void> read_family(const std::string& pin_dir, const std::string& services
   if (*backends) {
     auto dumped = dump_entries<std::uint32_t, Backend>((*backends)->ref());
     if (!dumped) return std::unexpected(dumped.error());
-    for (const auto& [id, b] : *dumped) backend_text[id] = endpoint_text(af, &b.address, b.port);
+    for (const auto& [id, b] : *dumped)
+      if (b.proto != 0) backend_text[id] = endpoint_text(af, &b.address, b.port);  // proto 0: a free array entry
   }
   // Slot 0 of each frontend, then its slots 1..n by number.
   auto same_frontend = [](const Key& a, const Key& b) {
@@ -123,10 +124,10 @@ Result<std::vector<ProgrammedFrontend>> read_programmed_frontends(const std::str
   const std::string v = LB_MAP_VERSION;
   for (bool external : {false, true}) {
     const std::string kind = external ? "external" : "services";
-    if (auto ok = read_family<lb4_service_key, lb4_backend>(pin_dir, "lb4_" + kind + "_" + v, "lb4_backends_" + v, AF_INET, external, out);
+    if (auto ok = read_family<lb4_service_key, lb4_backend>(pin_dir, "lb4_" + kind + "_" + v, "lb4_backends_v2", AF_INET, external, out);
         !ok)
       return std::unexpected(ok.error());
-    if (auto ok = read_family<lb6_service_key, lb6_backend>(pin_dir, "lb6_" + kind + "_" + v, "lb6_backends_" + v, AF_INET6, external, out);
+    if (auto ok = read_family<lb6_service_key, lb6_backend>(pin_dir, "lb6_" + kind + "_" + v, "lb6_backends_v2", AF_INET6, external, out);
         !ok)
       return std::unexpected(ok.error());
   }

@@ -142,8 +142,12 @@ struct MapChanges {
     if (auto ok = delete_entries(o.services4, span<const lb4_service_key>(service4_deletes)); !ok) return ok;
     if (auto ok = delete_entries(o.services6, span<const lb6_service_key>(service6_deletes)); !ok) return ok;
     if (auto ok = delete_entries(o.maglev, span<const std::uint32_t>(maglev_deletes)); !ok) return ok;
-    if (auto ok = delete_entries(o.backends4, span<const std::uint32_t>(backend4_deletes)); !ok) return ok;
-    return delete_entries(o.backends6, span<const std::uint32_t>(backend6_deletes));
+    // The backend maps are arrays: an entry goes by being cleared (proto 0).
+    const std::vector<lb4_backend> cleared4(backend4_deletes.size());
+    const std::vector<lb6_backend> cleared6(backend6_deletes.size());
+    if (auto ok = update_entries(o.backends4, span<const std::uint32_t>(backend4_deletes), span<const lb4_backend>(cleared4)); !ok)
+      return ok;
+    return update_entries(o.backends6, span<const std::uint32_t>(backend6_deletes), span<const lb6_backend>(cleared6));
   }
 };
 

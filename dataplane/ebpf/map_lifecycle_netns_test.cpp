@@ -132,7 +132,7 @@ class MapLifecycle : public ::testing::Test {
   }
 
   // In the node's namespace: the tc programs go on its interface towards the client.
-  void start_backend(const SockLbSizes& sizes) {
+  void start_backend(const SockLbSizes& sizes, bool sync = true) {
     auto& t = *topology_;
     auto options = env_->options("node-a");
     options.sizes = sizes;
@@ -143,6 +143,7 @@ class MapLifecycle : public ::testing::Test {
     ASSERT_TRUE(entered) << entered.error();
     ASSERT_TRUE(created) << created.error().message;
     backend_ = std::move(*created);
+    if (!sync) return;
     auto ok = backend_->full_sync(*snapshot_);
     ASSERT_TRUE(ok) << ok.error().message;
   }
@@ -188,7 +189,7 @@ TEST_F(MapLifecycle, MapsGrowWithTheClusterWithoutDroppingAnEstablishedConnectio
   ASSERT_NO_FATAL_FAILURE(sync_to_state());
   EXPECT_EQ(backend_->map_growths(), 1);
   EXPECT_EQ(pinned_info(pin("lb4_services_v1")).max_entries, 1024u) << "next power of two ≥ 1.125 × 480";
-  EXPECT_EQ(pinned_info(pin("lb4_backends_v1")).max_entries, 512u);
+  EXPECT_EQ(pinned_info(pin("lb4_backends_v2")).max_entries, 512u);
   EXPECT_EQ(pinned_info(pin("ct4_v2")).id, ct_id) << "conntrack kept as it was";
 
   EXPECT_EQ(long_lived.echo("after the growth"), "after the growth");
@@ -396,6 +397,83 @@ TEST_F(MapLifecycle, PinsOfAnUnknownLayoutAreReplacedAndTheirFlowsDropped) {
   EXPECT_TRUE(replaced);
   EXPECT_FALSE(std::filesystem::exists(dir + "/ct4_v1"));
   EXPECT_EQ(long_lived.echo("after"), "") << "the flow was forgotten: its next segment went to pod-b";
+  auto cleaned = backend_->cleanup();
+  ASSERT_TRUE(cleaned) << cleaned.error().message;
+}
+
+// What an agent before the backend arrays leaves pinned: lb4_backends_v1, a hash by backend id
+// (the same entries), plus a backend under id `extra_id` that no slot names; no lb4_backends_v2.
+void pin_backends_v1(const std::string& dir, std::uint32_t extra_id) {
+  const std::string path = dir + "/lb4_backends_v2";
+  const int fd = bpf_obj_get(path.c_str());
+  ASSERT_GE(fd, 0) << path;
+  const int old = bpf_map_create(BPF_MAP_TYPE_HASH, "lb4_backends_v1", 4, sizeof(lb4_backend), 4096, nullptr);
+  ASSERT_GE(old, 0) << std::strerror(errno);
+  std::uint32_t key = 0, next = 0;
+  const void* previous = nullptr;
+  while (bpf_map_get_next_key(fd, previous, &next) == 0) {
+    key = next;
+    previous = &key;
+    lb4_backend b{};
+    if (bpf_map_lookup_elem(fd, &key, &b) == 0 && b.proto != 0) {
+      ASSERT_EQ(bpf_map_update_elem(old, &key, &b, BPF_ANY), 0);
+    }
+  }
+  lb4_backend extra{.address = 0, .port = htons(80), .proto = IPPROTO_TCP, .flags = 0};
+  inet_pton(AF_INET, "10.250.9.9", &extra.address);
+  ASSERT_EQ(bpf_map_update_elem(old, &extra_id, &extra, BPF_ANY), 0);
+  ASSERT_EQ(::unlink(path.c_str()), 0);
+  ASSERT_EQ(bpf_obj_pin(old, (dir + "/lb4_backends_v1").c_str()), 0);
+  ::close(old);
+  ::close(fd);
+}
+
+lb4_backend array_entry(const std::string& path, std::uint32_t id) {
+  lb4_backend b{};
+  const int fd = bpf_obj_get(path.c_str());
+  if (fd >= 0) {
+    bpf_map_lookup_elem(fd, &id, &b);
+    ::close(fd);
+  }
+  return b;
+}
+
+// Backends by id moved from a hash (_v1) to an array (_v2): the new agent's programs find the
+// migrated backends at once, before its first sync, and the array reaches the highest old id.
+TEST_F(MapLifecycle, AnAgentUpgradedOverV1BackendHashPinsTranslatesBeforeItsFirstSync) {
+  auto& t = *topology_;
+  ASSERT_NO_FATAL_FAILURE(start_backend({}));
+  Connection long_lived(t.client(), ServiceTopology::kNodeIp, kEchoNodePort);
+  ASSERT_TRUE(long_lived.connected());
+  ASSERT_EQ(long_lived.echo("before"), "before");
+  const std::string dir = backend_->pin_dir();
+  backend_.reset();
+  ASSERT_NO_FATAL_FAILURE(pin_backends_v1(dir, 3000));
+
+  ASSERT_NO_FATAL_FAILURE(start_backend({}, /*sync=*/false));
+  bool migrated = false;
+  for (const auto& e : backend_->objects().pin_events())
+    if (e.event == "bpf_map_migrated" && e.name == "lb4_backends_v1") {
+      migrated = true;
+      EXPECT_EQ(e.to, "v2");
+      EXPECT_EQ(e.entries, 2u) << "echo's backend and the extra one";
+    }
+  EXPECT_TRUE(migrated);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/lb4_backends_v1"));
+  const auto info = pinned_info(pin("lb4_backends_v2"));
+  EXPECT_EQ(info.type, static_cast<__u32>(BPF_MAP_TYPE_ARRAY));
+  EXPECT_EQ(info.max_entries, 4096u) << "the next power of two ≥ 1.125 × 3,001: id 3000 fits";
+  Connection before_sync(t.node(), "10.96.0.90", kEchoPort);  // the socket hooks, through the migrated backend
+  ASSERT_TRUE(before_sync.connected());
+  EXPECT_EQ(before_sync.echo("no sync yet"), "no sync yet");
+  EXPECT_EQ(long_lived.echo("after the upgrade"), "after the upgrade");
+
+  auto ok = backend_->full_sync(*snapshot_);
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(array_entry(pin("lb4_backends_v2"), 3000).proto, 0) << "a backend no slot names is cleared";
+  Connection fresh(t.node(), "10.96.0.90", kEchoPort);
+  ASSERT_TRUE(fresh.connected());
+  EXPECT_EQ(fresh.echo("synced"), "synced");
   auto cleaned = backend_->cleanup();
   ASSERT_TRUE(cleaned) << cleaned.error().message;
 }

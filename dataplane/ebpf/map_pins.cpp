@@ -56,6 +56,25 @@ OlderLayout ct_v1(std::string_view from, std::string_view to, std::uint32_t key_
       }};
 }
 
+OlderLayout same_value(std::string_view from, std::string_view to, std::uint32_t key_size, std::uint32_t value_size) {
+  return {from, to, key_size, value_size,
+          [value_size](const std::uint8_t*, const std::uint8_t* old_value, std::uint8_t* new_value, std::uint32_t) {
+            std::memcpy(new_value, old_value, value_size);
+          }};
+}
+
+// One past the highest 4-byte key of a map (0 when empty): how big an array indexed by them must be.
+std::uint32_t key_bound(int fd) {
+  std::uint32_t key = 0, next = 0, bound = 0;
+  const void* previous = nullptr;
+  while (bpf_map_get_next_key(fd, previous, &next) == 0) {
+    key = next;
+    previous = &key;
+    bound = std::max(bound, key + 1);
+  }
+  return bound;
+}
+
 std::size_t count_entries(int fd, std::uint32_t key_size) {
   std::vector<std::uint8_t> key(key_size), next(key_size);
   std::size_t n = 0;
@@ -75,8 +94,8 @@ const std::vector<PinnedLayout>& pinned_layouts() {
   static const std::vector<PinnedLayout> layouts = {
       {"lb4_services_v1", BPF_MAP_TYPE_HASH, 12, 16},
       {"lb6_services_v1", BPF_MAP_TYPE_HASH, 24, 16},
-      {"lb4_backends_v1", BPF_MAP_TYPE_HASH, 4, 8},
-      {"lb6_backends_v1", BPF_MAP_TYPE_HASH, 4, 20},
+      {"lb4_backends_v2", BPF_MAP_TYPE_ARRAY, 4, 8},
+      {"lb6_backends_v2", BPF_MAP_TYPE_ARRAY, 4, 20},
       {"lb_affinity_v1", BPF_MAP_TYPE_LRU_HASH, 16, 16},
       {"lb_maglev_v1", BPF_MAP_TYPE_HASH, 4, 4084},
       {"lb4_reverse_v1", BPF_MAP_TYPE_LRU_HASH, 16, 8},
@@ -108,6 +127,10 @@ const std::vector<OlderLayout>& older_layouts() {
       ct_v1("ct4_reverse_v1", "ct4_reverse_v2", 16, 16, 12),
       ct_v1("ct6_v1", "ct6_v2", 40, 40, 36),
       ct_v1("ct6_reverse_v1", "ct6_reverse_v2", 40, 40, 36),
+      // Backends were hashes by id (_v1), now arrays indexed by it (_v2): same key and value, so
+      // entries copy as they are (prepare() makes the array cover the highest id).
+      same_value("lb4_backends_v1", "lb4_backends_v2", 4, 8),
+      same_value("lb6_backends_v1", "lb6_backends_v2", 4, 20),
   };
   return older;
 }
@@ -125,19 +148,25 @@ Result<std::uint64_t> copy_map_entries(int from, int to, std::uint32_t key_size,
                                        const OlderLayout* convert) {
   std::vector<std::uint8_t> key(key_size), next(key_size), value(from_value_size), converted(to_value_size);
   const std::uint32_t now = monotonic_seconds();
+  bpf_map_info to_info{};
+  __u32 to_len = sizeof to_info;
+  const bool to_array = bpf_obj_get_info_by_fd(to, &to_info, &to_len) == 0 && to_info.type == BPF_MAP_TYPE_ARRAY;
   std::uint64_t copied = 0;
   const void* previous = nullptr;
   while (bpf_map_get_next_key(from, previous, next.data()) == 0) {
     key = next;
     previous = key.data();
     if (bpf_map_lookup_elem(from, key.data(), value.data()) != 0) continue;  // gone meanwhile (LRU)
+    // An array's all-zero entry is what the new array holds already (a free backend id).
+    if (to_array && std::ranges::all_of(value, [](std::uint8_t b) { return b == 0; })) continue;
     const void* v = value.data();
     if (convert) {
       convert->convert(key.data(), value.data(), converted.data(), now);
       v = converted.data();
     }
-    // BPF_NOEXIST: an entry the new map already has (newer programs wrote it) wins.
-    if (bpf_map_update_elem(to, key.data(), v, BPF_NOEXIST) == 0)
+    // BPF_NOEXIST: an entry the new map already has (newer programs wrote it) wins. Arrays have
+    // every entry already (only the agent writes them): overwritten.
+    if (bpf_map_update_elem(to, key.data(), v, to_array ? BPF_ANY : BPF_NOEXIST) == 0)
       ++copied;
     else if (errno != EEXIST)
       return std::unexpected(errno_error("copy of an entry after " + std::to_string(copied), errno));
@@ -160,6 +189,15 @@ Result<void> PinSwitch::prepare(bpf_map* map, bool growable) {
                                                             ") is not the one its version names (" +
                                                             describe(l.type, l.key_size, l.value_size, 0, 0) +
                                                             "): bump the _v<N> and list the old layout in map_pins.cpp"});
+  // An array that older pins migrate into (backends by id) must reach their highest key.
+  if (growable && type == BPF_MAP_TYPE_ARRAY)
+    for (const auto& older : older_layouts())
+      if (older.to == name && older.key_size == 4)
+        if (const int old_fd = bpf_obj_get((pin_dir_ + "/" + std::string(older.from)).c_str()); old_fd >= 0) {
+          const std::uint32_t bound = key_bound(old_fd);
+          ::close(old_fd);
+          if (bound > bpf_map__max_entries(map)) bpf_map__set_max_entries(map, capacity_for(bound, bpf_map__max_entries(map)));
+        }
   const std::string path = pin_dir_ + "/" + name;
   const int fd = bpf_obj_get(path.c_str());
   if (fd < 0) {

@@ -1,6 +1,7 @@
 // Socket-level load balancing with real sockets: the BPF programs attached to a cgroup the test
 // creates (the test process and its curl children inside it), a node namespace with routed pods
 // (dataplane/testing/service_topology.h) and maps pinned in a private bpf filesystem.
+#include <bpf/bpf.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -223,6 +224,59 @@ TEST_F(SockLbTraffic, StickyClientLeavesARemovedEndpoint) {
   state_.upsert(slice("sticky", {{other == "pod-a" ? kPodA : kPodB, "node-a"}}));
   ASSERT_NO_FATAL_FAILURE(sync());
   EXPECT_THAT(t.spread(t.node(), "10.96.0.50", 80, 5), ElementsAre(Pair(other, 5)));
+}
+
+// Backend ids index the backend arrays and are handed out again once free. A client's affinity
+// that still names a freed id must not send it to the backend that takes the id next (another
+// service's): the entry goes before the id is reused. Full syncs, which purge no affinity on
+// their own.
+TEST_F(SockLbTraffic, AffinityToAFreedBackendIdDoesNotFollowTheIdToANewBackend) {
+  auto id_of = [&](const char* address) -> std::uint32_t {
+    const int fd = backend_->objects().backends4.fd;
+    bpf_map_info info{};
+    __u32 len = sizeof info;
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return 0;
+    in_addr want{};
+    inet_pton(AF_INET, address, &want);
+    for (std::uint32_t id = 1; id < info.max_entries; ++id) {
+      lb4_backend b{};
+      if (bpf_map_lookup_elem(fd, &id, &b) == 0 && b.proto != 0 && b.address == want.s_addr) return id;
+    }
+    return 0;
+  };
+  auto full_sync = [&] {
+    snapshot_ = state_.build();
+    auto ok = backend_->full_sync(*snapshot_);
+    ASSERT_TRUE(ok) << ok.error().message;
+  };
+  state_.upsert(service("gone", "10.96.0.60"));
+  state_.upsert(slice("gone", {{"10.244.0.99", "node-b"}}));
+  ASSERT_NO_FATAL_FAILURE(full_sync());
+  const std::uint32_t freed = id_of("10.244.0.99"), kept = id_of(kPodA);
+  ASSERT_NE(freed, 0u);
+  ASSERT_NE(kept, 0u);
+  const int affinity = backend_->objects().affinity.fd;
+  const lb_affinity_key stale_key{.netns_cookie = 1, .service_id = 7001, .pad = 0},
+      live_key{.netns_cookie = 2, .service_id = 7002, .pad = 0};
+  const lb_affinity_value stale{.last_used_ns = 1, .backend_id = freed, .pad = 0}, live{.last_used_ns = 1, .backend_id = kept, .pad = 0};
+  ASSERT_EQ(bpf_map_update_elem(affinity, &stale_key, &stale, BPF_ANY), 0);
+  ASSERT_EQ(bpf_map_update_elem(affinity, &live_key, &live, BPF_ANY), 0);
+
+  state_.upsert(slice("gone", {}));
+  ASSERT_NO_FATAL_FAILURE(full_sync());
+  EXPECT_EQ(id_of("10.244.0.99"), 0u) << "its entry cleared";
+  lb_affinity_value v{};
+  EXPECT_EQ(bpf_map_lookup_elem(affinity, &stale_key, &v), 0) << "nothing reused the id yet";
+
+  state_.upsert(service("new", "10.96.0.61"));
+  state_.upsert(slice("new", {{"10.244.0.98", "node-b"}}));
+  ASSERT_NO_FATAL_FAILURE(full_sync());
+  EXPECT_EQ(id_of("10.244.0.98"), freed) << "the lowest free id, handed out again";
+  EXPECT_NE(bpf_map_lookup_elem(affinity, &stale_key, &v), 0) << "the affinity naming the reused id is gone";
+  EXPECT_EQ(bpf_map_lookup_elem(affinity, &live_key, &v), 0) << "others stay";
+  EXPECT_EQ(v.backend_id, kept);
+  auto r = topology_->get(topology_->node(), "10.96.0.50", 80);
+  EXPECT_TRUE(r.ok) << r.pod;
 }
 
 TEST_F(SockLbTraffic, Ipv6ClusterIpReachesEveryEndpoint) {

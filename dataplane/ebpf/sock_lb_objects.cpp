@@ -54,7 +54,7 @@ std::vector<bpf_map*> pinned_maps(sock_lb* s) {
   auto& m = s->maps;
   // The external frontends and source ranges are the tc programs' too (they reuse these, as
   // before when they pinned them themselves); the socket hooks read them for NodePorts from the node.
-  return {m.lb4_services_v1, m.lb6_services_v1, m.lb4_backends_v1,      m.lb6_backends_v1,      m.lb_affinity_v1,
+  return {m.lb4_services_v1, m.lb6_services_v1, m.lb4_backends_v2,      m.lb6_backends_v2,      m.lb_affinity_v1,
           m.lb_maglev_v1,    m.lb4_reverse_v1,  m.lb6_reverse_v1,       m.lb_scope_v1,          m.lb_metrics_v1,
           m.lb4_external_v1, m.lb6_external_v1, m.lb4_source_ranges_v1, m.lb6_source_ranges_v1, m.lb_node_addrs_v1};
 }
@@ -73,7 +73,8 @@ void set_growable(bpf_map* map, const SockLbSizes& z) {
                                                                      : z.service_entries;
   if (auto it = z.grown.find(name); it != z.grown.end()) floor = std::max(floor, it->second);
   bpf_map__set_max_entries(map, floor);
-  bpf_map__set_map_flags(map, bpf_map__map_flags(map) | BPF_F_NO_PREALLOC);
+  // Arrays (backends by id) are always allocated whole: small entries, no element overhead.
+  if (bpf_map__type(map) != BPF_MAP_TYPE_ARRAY) bpf_map__set_map_flags(map, bpf_map__map_flags(map) | BPF_F_NO_PREALLOC);
 }
 
 // A per-family LRU map (ct4*, ct6*, lb4_reverse, lb6_reverse) of a family without frontends.
@@ -187,7 +188,7 @@ Result<void> SockLbObjects::load() {
   lru_ = dynamic_lru_sizes(z.dynamic_size_ratio, total_memory_bytes(),
                            {.conntrack = z.conntrack_entries, .reverse = z.reverse_entries, .affinity = z.affinity_entries});
   for (bpf_map* map :
-       {m.lb4_services_v1, m.lb6_services_v1, m.lb4_backends_v1, m.lb6_backends_v1, m.lb_maglev_v1, m.lb4_external_v1, m.lb6_external_v1})
+       {m.lb4_services_v1, m.lb6_services_v1, m.lb4_backends_v2, m.lb6_backends_v2, m.lb_maglev_v1, m.lb4_external_v1, m.lb6_external_v1})
     set_growable(map, z);
   const std::uint32_t idle = SockLbSizes::kIdleLruEntries;
   for (auto [map, size] : {std::pair{m.lb_affinity_v1, lru_.affinity},
@@ -208,8 +209,8 @@ Result<void> SockLbObjects::load() {
   auto ref = [](bpf_map* map) { return BpfMapRef{bpf_map__fd(map), bpf_map__name(map)}; };
   services4 = ref(m.lb4_services_v1);
   services6 = ref(m.lb6_services_v1);
-  backends4 = ref(m.lb4_backends_v1);
-  backends6 = ref(m.lb6_backends_v1);
+  backends4 = ref(m.lb4_backends_v2);
+  backends6 = ref(m.lb6_backends_v2);
   maglev = ref(m.lb_maglev_v1);
   affinity = ref(m.lb_affinity_v1);
   scope = ref(m.lb_scope_v1);

@@ -67,12 +67,14 @@ class NodePortPrograms : public ::testing::Test {
       lb6_backend b{};
       std::memcpy(b.address, e.address().data(), 16);
       b.port = htons(e.port);
-      ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(skel_->maps.lb6_backends_v1), &id, &b, BPF_ANY), 0);
+      b.proto = IPPROTO_TCP;  // any non-zero: an array entry with proto 0 is no backend
+      ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(skel_->maps.lb6_backends_v2), &id, &b, BPF_ANY), 0);
     } else {
       lb4_backend b{};
       std::memcpy(&b.address, e.address().data(), 4);
       b.port = htons(e.port);
-      ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(skel_->maps.lb4_backends_v1), &id, &b, BPF_ANY), 0);
+      b.proto = IPPROTO_TCP;
+      ASSERT_EQ(bpf_map_update_elem(bpf_map__fd(skel_->maps.lb4_backends_v2), &id, &b, BPF_ANY), 0);
     }
   }
 

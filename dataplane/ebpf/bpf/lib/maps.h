@@ -31,21 +31,23 @@ struct {
   __type(value, struct lb_service_value);
 } lb6_services_v1 SEC(".maps");
 
-/* backend id -> IPv4 endpoint address and port. */
+/* backend id -> IPv4 endpoint address and port: an array indexed by the id (the agent keeps ids
+ * dense, per family), 8 bytes an entry where a hash took ~90. An entry whose proto is 0 is no
+ * backend (lb_backend_present). */
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, 65536);
   __type(key, __u32);
   __type(value, struct lb4_backend);
-} lb4_backends_v1 SEC(".maps");
+} lb4_backends_v2 SEC(".maps");
 
-/* backend id -> IPv6 endpoint address and port. */
+/* backend id -> IPv6 endpoint address and port (the same, 24 bytes an entry). */
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(type, BPF_MAP_TYPE_ARRAY);
   __uint(max_entries, 65536);
   __type(key, __u32);
   __type(value, struct lb6_backend);
-} lb6_backends_v1 SEC(".maps");
+} lb6_backends_v2 SEC(".maps");
 
 /* (client netns, service id) -> the backend it last used and when: ClientIP affinity. */
 struct {
@@ -147,24 +149,27 @@ static __always_inline struct lb_service_value* lb_service_lookup(__u8 family, c
   return bpf_map_lookup_elem(&lb4_services_v1, &k->v4);
 }
 
-static __always_inline void* lb_backends_map(__u8 family) {
-  return family == LB_AF_INET6 ? (void*)&lb6_backends_v1 : (void*)&lb4_backends_v1;
-}
-
-/* Backend `id`'s address and port; false when the backend map has no such id. */
+/* Backend `id`'s address and port; false when there is no such backend (beyond the array, or an
+ * entry the agent cleared: proto 0). */
 static __always_inline bool lb_backend(__u8 family, __u32 id, union lb_addr* address, __be16* port) {
   if (family == LB_AF_INET6) {
-    const struct lb6_backend* b = bpf_map_lookup_elem(&lb6_backends_v1, &id);
-    if (!b) return false;
+    const struct lb6_backend* b = bpf_map_lookup_elem(&lb6_backends_v2, &id);
+    if (!b || !b->proto) return false;
     __builtin_memcpy(address->bytes, b->address, 16);
     *port = b->port;
     return true;
   }
-  const struct lb4_backend* b = bpf_map_lookup_elem(&lb4_backends_v1, &id);
-  if (!b) return false;
+  const struct lb4_backend* b = bpf_map_lookup_elem(&lb4_backends_v2, &id);
+  if (!b || !b->proto) return false;
   address->v4 = b->address;
   *port = b->port;
   return true;
+}
+
+static __always_inline bool lb_backend_present(__u8 family, __u32 id) {
+  union lb_addr address;
+  __be16 port;
+  return lb_backend(family, id, &address, &port);
 }
 
 /* A key of either family's reverse map: (socket, the backend it is connected or sent to). */

@@ -69,7 +69,7 @@ static __always_inline __u32 lb_choose(void* ctx, __u8 family, union lb_service_
   __u32 id = 0;
   if (svc->flags & LB_SERVICE_FLAG_AFFINITY) {
     id = lb_affinity_lookup(ctx, svc, &akey);
-    if (id && !bpf_map_lookup_elem(lb_backends_map(family), &id)) id = 0;
+    if (id && !lb_backend_present(family, id)) id = 0;
     if (id) lb_count(LB_METRIC_AFFINITY_HIT);
   }
   if (!id) {
