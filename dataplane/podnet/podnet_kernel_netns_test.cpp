@@ -5,8 +5,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <optional>
 
+#include "dataplane/podnet/masquerade.h"
 #include "dataplane/podnet/pod_network.h"
 #include "dataplane/testing/network_namespace.h"
 
@@ -127,6 +132,52 @@ TEST_F(PodNetworkNetns, VxlanCarriesPodTrafficAndARestartReusesTheDevice) {
   EXPECT_EQ(a().run("ip route show 10.244.1.0/24").output, "");
   EXPECT_THAT(a().run("bridge fdb show dev sy-vxlan").output, Not(HasSubstr("dst 10.90.0.2")));
   EXPECT_THAT(a().run("ip neigh show dev sy-vxlan").output, Not(HasSubstr("10.244.1.0")));
+}
+
+TEST_F(PodNetworkNetns, PodTrafficLeavingTheClusterIsMasqueradedAndPodToPodIsNot) {
+  std::string error;
+  auto net_a = create(a(), options(PodNetworkMode::HostGw, "10.90.0.1", "10.244.0.0/24"), error);
+  ASSERT_TRUE(net_a) << error;
+  auto net_b = create(b(), options(PodNetworkMode::HostGw, "10.90.0.2", "10.244.1.0/24"), error);
+  ASSERT_TRUE(net_b) << error;
+  ASSERT_EQ(sync(*net_a, {{"b", "10.90.0.2", {"10.244.1.0/24"}, ""}}), "");
+  ASSERT_EQ(sync(*net_b, {{"a", "10.90.0.1", {"10.244.0.0/24"}, ""}}), "");
+  EXPECT_THAT(a().run("nft list table ip switchyard-podnet").output, HasSubstr("masquerade"));
+  EXPECT_EQ(render_masquerade_rules({"10.244.0.0/16"}, {"10.244.0.0/24"}),
+            "ip saddr 10.244.0.0/16 ip daddr 10.244.0.0/16 return\n"
+            "ip saddr 10.244.0.0/16 ip daddr != 224.0.0.0/4 masquerade fully-random\n"
+            "ip saddr != 10.244.0.0/16 ip daddr 10.244.0.0/24 return\n"
+            "ip saddr != 10.244.0.0/16 ip daddr 10.244.0.0/16 masquerade fully-random\n");
+  // A server on b that answers with the client's address (busybox httpd's CGI).
+  struct TempDir {
+    std::filesystem::path path = "/tmp/sy-pn-www-" + std::to_string(::getpid());
+    ~TempDir() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  } dir;
+  const std::filesystem::path& www = dir.path;
+  std::filesystem::create_directories(www / "cgi-bin");
+  std::ofstream(www / "cgi-bin" / "ip") << "#!/bin/sh\necho Content-Type: text/plain\necho\necho \"$REMOTE_ADDR\"\n";
+  std::filesystem::permissions(www / "cgi-bin" / "ip", std::filesystem::perms::owner_all);
+  ASSERT_TRUE(b().spawn({"busybox", "httpd", "-f", "-p", "8080", "-h", www.string()}));
+  // From a's "pod" address: to b's node address (outside the cluster) and to b's "pod".
+  auto from_pod = [&](const std::string& to) {
+    return a()
+        .run("python3 -c \"import socket,sys; s=socket.create_connection(('" + to +
+             "', 8080), timeout=3, source_address=('10.244.0.1', 0)); s.sendall(b'GET /cgi-bin/ip HTTP/1.0\\r\\n\\r\\n'); "
+             "sys.stdout.write(s.makefile('rb').read().decode().split('\\r\\n\\r\\n')[-1])\"")
+        .output;
+  };
+  std::string seen;
+  for (int i = 0; i < 50 && (seen = from_pod("10.90.0.2")).find("10.90.0.1") == std::string::npos; ++i) ::usleep(100'000);
+  EXPECT_THAT(seen, HasSubstr("10.90.0.1")) << "b sees a's node address";
+  EXPECT_THAT(seen, Not(HasSubstr("10.244.0.1")));
+  EXPECT_THAT(from_pod("10.244.1.1"), HasSubstr("10.244.0.1"));
+  Result<void> removed;
+  ASSERT_TRUE(a().enter([&] { removed = remove_masquerade(); }));
+  ASSERT_TRUE(removed) << removed.error().message;
+  EXPECT_THAT(a().run("nft list table ip switchyard-podnet").output, HasSubstr("No such file"));
 }
 
 }  // namespace
