@@ -22,6 +22,14 @@ using ::testing::HasSubstr;
 using testing::NetworkNamespace;
 using ::testing::Not;
 
+// Packets the namespace's sy-vxlan sent ("tx") or received ("rx"); -1 if unreadable. (/sys here
+// is the host's: nsenter keeps the mounts.)
+long vxlan_packets(const NetworkNamespace& ns, const std::string& direction) {
+  const auto out = ns.run("ip -s -j link show sy-vxlan | python3 -c 'import json,sys; print(json.load(sys.stdin)[0][\"stats64\"][\"" +
+                          direction + "\"][\"packets\"])'");
+  return out.ok() ? std::stol(out.output) : -1;
+}
+
 class PodNetworkNetns : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -110,8 +118,8 @@ TEST_F(PodNetworkNetns, VxlanCarriesPodTrafficAndARestartReusesTheDevice) {
   EXPECT_TRUE(ping(a(), "10.244.0.1", "10.244.1.1"));
   EXPECT_TRUE(ping(b(), "10.244.1.1", "10.244.0.1"));
   // The packets crossed the link as VXLAN (UDP 8472), not as plain routed IP.
-  EXPECT_NE(a().run("cat /sys/class/net/sy-vxlan/statistics/tx_packets").output, "0\n");
-  EXPECT_NE(b().run("cat /sys/class/net/sy-vxlan/statistics/rx_packets").output, "0\n");
+  EXPECT_GT(vxlan_packets(a(), "tx"), 0);
+  EXPECT_GT(vxlan_packets(b(), "rx"), 0);
 
   // A restart: the same device (same MAC, so the peers' entries stay right), and a route left by
   // a node that went while the agent was down is removed by the first sync.
@@ -132,6 +140,51 @@ TEST_F(PodNetworkNetns, VxlanCarriesPodTrafficAndARestartReusesTheDevice) {
   EXPECT_EQ(a().run("ip route show 10.244.1.0/24").output, "");
   EXPECT_THAT(a().run("bridge fdb show dev sy-vxlan").output, Not(HasSubstr("dst 10.90.0.2")));
   EXPECT_THAT(a().run("ip neigh show dev sy-vxlan").output, Not(HasSubstr("10.244.1.0")));
+}
+
+// Nodes on two subnets joined by a router namespace: auto finds no connected subnet for the
+// peer and takes the VXLAN device, whose packets the router forwards like any other UDP.
+TEST(PodNetworkAcrossARouter, AutoTakesVxlanForAPeerBehindARouter) {
+  std::vector<NetworkNamespace> ns;
+  for (const char* role : {"a", "r", "b"}) {
+    auto created = NetworkNamespace::create(NetworkNamespace::unique_name("sy-pnr", role));
+    ASSERT_TRUE(created) << created.error();
+    ns.push_back(std::move(*created));
+  }
+  NetworkNamespace &a = ns[0], &r = ns[1], &b = ns[2];
+  const std::string id = std::to_string(::getpid() % 100000);
+  for (auto [node, side, net] : {std::tuple{&a, "a", "10.90.0"}, std::tuple{&b, "b", "10.91.0"}}) {
+    const std::string outer = "sypr" + id + side, inner = "sypr" + id + side + "r";
+    auto link =
+        testing::run_on_host("ip link add " + outer + " netns " + node->name() + " type veth peer name " + inner + " netns " + r.name());
+    ASSERT_TRUE(link.ok()) << link.output;
+    ASSERT_TRUE(node->run(std::string("ip addr add ") + net + ".2/24 dev " + outer + " && ip link set " + outer +
+                          " up && ip link set lo up && ip route add default via " + net + ".254")
+                    .ok());
+    ASSERT_TRUE(r.run(std::string("ip addr add ") + net + ".254/24 dev " + inner + " && ip link set " + inner + " up").ok());
+  }
+  ASSERT_TRUE(r.run("sysctl -qw net.ipv4.ip_forward=1").ok());
+  ASSERT_TRUE(a.run("ip addr add 10.244.0.1/32 dev lo").ok());
+  ASSERT_TRUE(b.run("ip addr add 10.244.1.1/32 dev lo").ok());
+  std::unique_ptr<PodNetwork> net_a, net_b;
+  std::string error;
+  for (auto [node, out, ip, cidr] :
+       {std::tuple{&a, &net_a, "10.90.0.2", "10.244.0.0/24"}, std::tuple{&b, &net_b, "10.91.0.2", "10.244.1.0/24"}})
+    ASSERT_TRUE(node->enter([&] {
+      auto created =
+          PodNetwork::create({.mode = PodNetworkMode::Auto, .node_ip = ip, .pod_cidrs = {cidr}, .cluster_cidrs = {"10.244.0.0/16"}});
+      if (created)
+        *out = std::move(*created);
+      else
+        error = created.error().message;
+    }));
+  ASSERT_TRUE(net_a && net_b) << error;
+  ASSERT_TRUE(net_a->sync({{"b", "10.91.0.2", {"10.244.1.0/24"}, net_b->vtep_mac()}}));
+  ASSERT_TRUE(net_b->sync({{"a", "10.90.0.2", {"10.244.0.0/24"}, net_a->vtep_mac()}}));
+  EXPECT_THAT(a.run("ip route show 10.244.1.0/24").output, HasSubstr("via 10.244.1.0 dev sy-vxlan"));
+  EXPECT_TRUE(a.run("busybox ping -c 1 -W 2 -I 10.244.0.1 10.244.1.1").ok())
+      << a.run("ip route; ip neigh; bridge fdb show dev sy-vxlan").output;
+  EXPECT_GT(vxlan_packets(b, "rx"), 0) << "the ping came through the device";
 }
 
 TEST_F(PodNetworkNetns, PodTrafficLeavingTheClusterIsMasqueradedAndPodToPodIsNot) {
