@@ -90,8 +90,9 @@ struct PodNetworkController::Impl {
     std::unique_lock lock(mu);
     for (;;) {
       // A periodic pass repairs what someone else changed in the kernel; failures retry sooner.
-      wake.wait_for(lock, std::chrono::seconds(30), [this] { return dirty || stopping; });
+      const bool woken = wake.wait_for(lock, std::chrono::seconds(30), [this] { return dirty || stopping; });
       if (stopping) return;
+      if (!woken) network->reread_kernel_state();
       if (!nodes.has_synced()) {
         wake.wait_for(lock, std::chrono::milliseconds(200), [this] { return stopping; });
         continue;

@@ -68,6 +68,9 @@ class PodNetwork {
   // This node's VTEP MAC ("" without a VXLAN device): what the Node object publishes.
   const std::string& vtep_mac() const { return vtep_mac_; }
   Result<void> sync(const std::vector<PeerNode>& peers);
+  // The next sync compares with what the kernel holds, not with what it programmed last: a
+  // periodic pass puts back what someone else removed or changed.
+  void reread_kernel_state() { programmed_known_ = false; }
 
  private:
   PodNetwork(PodNetworkOptions options, std::unique_ptr<Rtnetlink> nl) : options_(std::move(options)), nl_(std::move(nl)) {}
