@@ -4,7 +4,7 @@
 // other's podCIDR via its address (host-gw); with vxlan the same traffic crosses the sy-vxlan
 // devices, which find each other through the MACs the nodes publish on their Node objects. Both
 // ways the server sees the client pod's own IP; a server outside the cluster CIDR sees the
-// node's address (masquerade).
+// node's address (masquerade); once node-b's Node is deleted, node-a's route to its pods goes.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -18,6 +18,7 @@ namespace switchyard {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testing::wait_until;
 
 // A server that answers each request with the client's address (busybox httpd's CGI REMOTE_ADDR).
@@ -132,6 +133,13 @@ TEST_P(PodNetwork, PodsOnTwoNodesReachEachOtherWithTheirOwnAddresses) {
       << "the server outside the cluster saw " << seen;
   std::cout << "echo-b (" << ip_b_ << ") → " << server << " outside the cluster CIDR: server saw " << seen;
   EXPECT_THAT(cluster_->in_node("nft list table ip switchyard-podnet").output, HasSubstr("masquerade"));
+
+  // node-b leaves (stopped, its Node deleted): node-a's route and entries for it go.
+  cluster_->joined().reset();
+  EXPECT_THAT(kubectl("delete node node-b").output, HasSubstr("deleted"));
+  EXPECT_TRUE(wait_until(15, [&] { return cluster_->in_control("ip route show " + cidr_b_).output.empty(); }))
+      << cluster_->in_control("ip route show " + cidr_b_).output;
+  EXPECT_THAT(cluster_->in_control("ip neigh show dev sy-vxlan").output, Not(HasSubstr(cidr_b_.substr(0, cidr_b_.find('/')) + " ")));
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, PodNetwork, ::testing::Values("auto", "vxlan"),
