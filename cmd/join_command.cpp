@@ -20,6 +20,7 @@
 #include "cmd/commands.h"
 #include "cmd/join_command.h"
 #include "cmd/kubelet_endpoint.h"
+#include "cmd/pod_network_flag.h"
 #include "cmd/tls_bootstrap.h"
 #include "kubelet/kubelet.h"
 #include "kubelet/node/cri_runtime_probe.h"
@@ -48,6 +49,7 @@ struct JoinOptions {
   int kubelet_port = 10250;
   std::string endpoint_handoff_delay = "1s";
   int bootstrap_timeout_seconds = 120;
+  std::string pod_network = "auto";
 };
 
 // The kube-dns Service's address, which the node's pods get as their nameserver.
@@ -168,6 +170,9 @@ int run_join(JoinOptions o) {
     if (auto synced = (*node_status)->sync_now(); !synced)
       spdlog::warn("event=node_status_failed node={} error=\"{}\"", name, synced.error().message);
   }
+  // Routes to the other nodes' pods, with this node's own credentials (it publishes its VTEP MAC).
+  std::unique_ptr<node::PodNetworkController> pod_network;
+  if (runtime) pod_network = start_pod_network(o.pod_network, name, o.node_ip, *cidrs, o.cluster_cidrs, *credential);
   node::AgentConfig agent_config;
   agent_config.node_name = name;
   agent_config.mode = o.mode;
@@ -213,7 +218,8 @@ int run_join(JoinOptions o) {
   int sig = 0;
   sigwait(&signals, &sig);
   spdlog::info("event=join_stopping signal={} rules=kept", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-  if (pod_loop) pod_loop->stop();  // the pods keep running: the next start adopts them
+  if (pod_loop) pod_loop->stop();        // the pods keep running: the next start adopts them
+  if (pod_network) pod_network->stop();  // its routes stay: traffic keeps flowing until the next start
   (*agent)->stop();
   stop_all();
   return 0;
@@ -249,6 +255,7 @@ void register_join(CLI::App& app, std::function<int()>& run) {
   sub->add_option("--kubelet-port", o->kubelet_port, "the kubelet's HTTPS port on --node-ip (logs, exec, port-forward)")
       ->capture_default_str();
   add_endpoint_handoff_flag(sub, o->endpoint_handoff_delay);
+  add_pod_network_flag(sub, o->pod_network);
   sub->callback([&run, o] { run = [o] { return run_join(*o); }; });
 }
 

@@ -29,6 +29,7 @@
 #include "cmd/control_plane.h"
 #include "cmd/join_token.h"
 #include "cmd/kubelet_endpoint.h"
+#include "cmd/pod_network_flag.h"
 #include "kubelet/kubelet.h"
 #include "kubelet/node/cri_runtime_probe.h"
 #include "kubelet/node/node_status.h"
@@ -61,6 +62,7 @@ struct UpOptions {
   std::string endpoint_handoff_delay = "1s";     // the kubelet's, as `switchyard kubelet`'s flag
   std::string min_sync_period = "10ms";          // the agent's, as `switchyard agent`'s flag
   std::string token_ttl = "24h";                 // the printed join token's lifetime (kubeadm's --token-ttl)
+  std::string pod_network = "auto";              // routes to other nodes' pods (with a runtime): cmd/pod_network_flag.h
 };
 
 // The flags that name where an eBPF agent attached and pinned, for the commands printed.
@@ -300,6 +302,9 @@ int run_up(UpOptions o) {
     if (auto synced = (*node_status)->sync_now(); !synced)
       spdlog::warn("event=node_status_failed node={} error=\"{}\"", o.node_name, synced.error().message);
   }
+  // Routes to the pods of nodes that join, with the kubelet's credentials (its Node's VTEP MAC).
+  std::unique_ptr<node::PodNetworkController> pod_network;
+  if (runtime) pod_network = start_pod_network(o.pod_network, o.node_name, o.node_ip, *cidrs, o.cluster_cidrs, kubelet_connection);
   AgentConfig agent_config;
   agent_config.node_name = o.node_name;
   agent_config.mode = o.mode;
@@ -382,7 +387,8 @@ int run_up(UpOptions o) {
   sigwait(&signals, &sig);
   spdlog::info("event=up_stopping signal={} rules=kept", sig == SIGTERM ? "SIGTERM" : "SIGINT");
   if (kubelet_endpoint) kubelet_endpoint->stop();
-  if (pod_loop) pod_loop->stop();  // the pods keep running: the next start adopts them
+  if (pod_loop) pod_loop->stop();        // the pods keep running: the next start adopts them
+  if (pod_network) pod_network->stop();  // its routes stay: traffic keeps flowing until the next start
   (*agent)->stop();
   (*node_status)->stop();
   if (runtime) runtime->stop();
@@ -432,6 +438,7 @@ void register_up(CLI::App& app, std::function<int()>& run) {
                   "the mask size of each Node's IPv4 podCIDR (default 24)");
   sub->add_option("--node-cidr-mask-size-ipv6", o->control_plane.node_cidr_mask_size_ipv6,
                   "the mask size of each Node's IPv6 podCIDR (default 64)");
+  add_pod_network_flag(sub, o->pod_network);
   sub->add_option("--node-name", o->node_name, "this node's name (default: the host name)");
   sub->add_option("--node-ip", o->node_ip, "this node's address, where cluster DNS is served (default: the first global IPv4)");
   sub->add_option("--cluster-domain", o->cluster_domain, "the cluster DNS domain")->capture_default_str();

@@ -6,21 +6,15 @@
 // wrong CA pin, are refused with a clear message and an exit code, before anything starts.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <regex>
 
-#include "kubelet/runtime/containerd_config.h"
-#include "kubelet/runtime/runtime_cleanup.h"
-#include "netns-tests/support/process.h"
+#include "netns-tests/support/two_node_cluster.h"
 
 namespace switchyard {
 namespace {
 
-namespace fs = std::filesystem;
 using testing::ChildProcess;
 using ::testing::HasSubstr;
 using testing::run;
@@ -28,89 +22,36 @@ using testing::wait_until;
 
 constexpr const char* kControlIp = "10.86.0.1";
 constexpr const char* kNodeIp = "10.86.0.2";
-constexpr const char* kKubectl = "/usr/lib/google-cloud-sdk/bin/kubectl.1.33";
 
 class Join : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = fs::path("/tmp") / ("sy-join-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    control_ = new testing::NetworkNamespace("joincp");
-    node_ = new testing::NetworkNamespace("joinnode");
-    const std::string a = "syj" + std::to_string(::getpid() % 100000) + "a", b = "syj" + std::to_string(::getpid() % 100000) + "b";
-    auto link =
-        run("ip link add " + a + " netns " + control_->name() + " type veth peer name " + b + " netns " + node_->name() + " && ip -n " +
-            control_->name() + " addr add " + kControlIp + "/24 dev " + a + " && ip -n " + node_->name() + " addr add " + kNodeIp +
-            "/24 dev " + b + " && ip -n " + control_->name() + " link set " + a + " up && ip -n " + node_->name() + " link set " + b +
-            " up && ip -n " + control_->name() + " link set lo up && ip -n " + node_->name() + " link set lo up && ip -n " +
-            control_->name() + " route add default dev " + a + " && ip -n " + node_->name() + " route add default dev " + b + " 2>&1");
-    ASSERT_EQ(link.exit_code, 0) << link.output;
-    up_ = new ChildProcess({"nsenter", "--net=/run/netns/" + control_->name(), SWITCHYARD_BINARY, "up", "--data-dir",
-                            (dir_ / "cluster").string(), "--node-name", "node-a", "--node-ip", kControlIp, "--healthz-bind-address",
-                            "127.0.0.1:10256", "--images-dir", SWITCHYARD_TEST_IMAGES_DIR},
-                           (dir_ / "up.log").string());
-    ASSERT_TRUE(wait_until(120, [] { return log("up.log").find("switchyard join --server") != std::string::npos; })) << log("up.log");
-    std::smatch m;
-    const std::string out = log("up.log");
-    ASSERT_TRUE(std::regex_search(out, m, std::regex("switchyard join --server (\\S+) --token (\\S+) --ca-cert-hash (\\S+)"))) << out;
-    server_ = m[1];
-    token_ = m[2];
-    ca_hash_ = m[3];
-    ASSERT_TRUE(wait_until(30, [] { return kubectl("get sa default -o name").output == "serviceaccount/default\n"; }))
-        << kubectl("get sa").output;
+    cluster_ = new testing::TwoNodeCluster(
+        {.purpose = "join", .binary = SWITCHYARD_BINARY, .images_dir = SWITCHYARD_TEST_IMAGES_DIR, .up_flags = {}});
+    const std::string started = cluster_->start();
+    ASSERT_EQ(started, "");
+    server_ = cluster_->server();
+    token_ = cluster_->token();
+    ca_hash_ = cluster_->ca_hash();
   }
 
   static void TearDownTestSuite() {
-    if (up_) kubectl("delete pod --all --grace-period=0 --force --wait=false");
-    delete joined_;  // SIGTERM: the node's containerd stops
-    joined_ = nullptr;
-    delete up_;
-    up_ = nullptr;
-    for (const char* data : {"cluster", "node"}) {
-      kubelet::runtime::ContainerdOptions ours;
-      ours.data_dir = kubelet::runtime::node_containerd_dir(dir_ / data);
-      if (auto r = kubelet::runtime::remove_runtime_leftovers(ours); !r) ADD_FAILURE() << r.error().message;
-    }
-    run("grep -o ' " + dir_.string() + "/[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null");
-    delete node_;
-    node_ = nullptr;
-    delete control_;
-    control_ = nullptr;
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
+    delete cluster_;
+    cluster_ = nullptr;
   }
 
-  static std::string log(const std::string& name) {
-    std::ifstream in(dir_ / name);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
-  // As the admin, from the control plane's namespace.
-  static testing::CommandResult kubectl(const std::string& args) {
-    return run("nsenter --net=/run/netns/" + control_->name() + " " + kKubectl + " --kubeconfig " +
-               (dir_ / "cluster" / "kubeconfig").string() + " " + args + " 2>&1");
-  }
-  // As the joined node, with the kubeconfig `join` wrote, from the node's namespace.
-  static testing::CommandResult node_kubectl(const std::string& args) {
-    return run("nsenter --net=/run/netns/" + node_->name() + " " + kKubectl + " --kubeconfig " +
-               (dir_ / "node" / "kubelet.kubeconfig").string() + " " + args + " 2>&1");
-  }
+  static std::string log(const std::string& name) { return cluster_->log(name); }
+  static testing::CommandResult kubectl(const std::string& args) { return cluster_->kubectl(args); }
+  static testing::CommandResult node_kubectl(const std::string& args) { return cluster_->node_kubectl(args); }
   // A join that is expected to stop on its own (refused): its output and exit code.
   static testing::CommandResult join_once(const std::string& token, const std::string& hash, const std::string& name) {
-    return run("timeout 60 nsenter --net=/run/netns/" + node_->name() + " " + SWITCHYARD_BINARY + " join --server " + server_ +
-               " --token " + token + " --ca-cert-hash " + hash + " --data-dir " + (dir_ / name).string() + " --node-name " + name +
-               " --node-ip " + kNodeIp + " 2>&1");
+    return run("timeout 60 nsenter --net=/run/netns/" + cluster_->node().name() + " " + SWITCHYARD_BINARY + " join --server " + server_ +
+               " --token " + token + " --ca-cert-hash " + hash + " --data-dir " + (cluster_->dir() / name).string() + " --node-name " +
+               name + " --node-ip " + kNodeIp + " 2>&1");
   }
-  static std::string apply(const std::string& name, const std::string& yaml) {
-    std::ofstream(dir_ / name) << yaml;
-    return kubectl("apply -f " + (dir_ / name).string()).output;
-  }
+  static std::string apply(const std::string& name, const std::string& yaml) { return cluster_->apply(name, yaml); }
 
-  static inline fs::path dir_;
-  static inline testing::NetworkNamespace* control_ = nullptr;
-  static inline testing::NetworkNamespace* node_ = nullptr;
-  static inline ChildProcess* up_ = nullptr;
-  static inline ChildProcess* joined_ = nullptr;
+  static inline testing::TwoNodeCluster* cluster_ = nullptr;
   static inline std::string server_, token_, ca_hash_;
 };
 
@@ -121,7 +62,7 @@ TEST_F(Join, UpPrintsAKubeadmStyleTokenAndPin) {
   // Stored as kubeadm stores it, and the pin is the CA's, as kubeadm's docs compute it.
   EXPECT_EQ(kubectl("-n kube-system get secret bootstrap-token-" + token_.substr(0, 6) + " -o jsonpath={.type}").output,
             "bootstrap.kubernetes.io/token");
-  const auto pin = run("openssl x509 -pubkey -in " + (dir_ / "cluster" / "pki" / "ca.crt").string() +
+  const auto pin = run("openssl x509 -pubkey -in " + (cluster_->dir() / "cluster" / "pki" / "ca.crt").string() +
                        " | openssl pkey -pubin -outform der | openssl dgst -sha256 -hex | sed 's/^.* //'");
   EXPECT_EQ("sha256:" + pin.output.substr(0, pin.output.find('\n')), ca_hash_);
 }
@@ -164,31 +105,7 @@ stringData:
 
 TEST_F(Join, TheNodeJoinsRunsItsPodAndReadsOnlyItsOwnPodsSecrets) {
   const auto started = std::chrono::steady_clock::now();
-  joined_ = new ChildProcess({"nsenter",
-                              "--net=/run/netns/" + node_->name(),
-                              SWITCHYARD_BINARY,
-                              "join",
-                              "--server",
-                              server_,
-                              "--token",
-                              token_,
-                              "--ca-cert-hash",
-                              ca_hash_,
-                              "--data-dir",
-                              (dir_ / "node").string(),
-                              "--node-name",
-                              "node-b",
-                              "--node-ip",
-                              kNodeIp,
-                              "--healthz-bind-address",
-                              "127.0.0.1:10256",
-                              "--images-dir",
-                              SWITCHYARD_TEST_IMAGES_DIR},
-                             (dir_ / "join.log").string());
-  ASSERT_TRUE(wait_until(120, [] { return log("join.log").find("joined the cluster") != std::string::npos; })) << log("join.log");
-  ASSERT_TRUE(wait_until(
-      60, [] { return kubectl("get node node-b -o 'jsonpath={.status.conditions[?(@.type==\"Ready\")].status}'").output == "True"; }))
-      << kubectl("get nodes -o wide").output << log("join.log");
+  ASSERT_EQ(cluster_->join_and_wait("node-b"), "");
   std::cout << "join to Ready: "
             << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started).count() << " ms\n";
   EXPECT_THAT(kubectl("get nodes").output, HasSubstr("node-b"));
@@ -254,31 +171,10 @@ spec:
 }
 
 TEST_F(Join, ARestartedNodeUsesItsOwnCredentialNotTheToken) {
-  ASSERT_NE(joined_, nullptr) << "runs after the join test";
-  delete joined_;  // SIGTERM: the node stops (its pods keep running)
-  joined_ = nullptr;
+  ASSERT_NE(cluster_->joined(), nullptr) << "runs after the join test";
+  cluster_->joined().reset();  // SIGTERM: the node stops (its pods keep running)
   // The token is not needed any more: a wrong one is never sent.
-  joined_ = new ChildProcess({"nsenter",
-                              "--net=/run/netns/" + node_->name(),
-                              SWITCHYARD_BINARY,
-                              "join",
-                              "--server",
-                              server_,
-                              "--token",
-                              "zzzzzz.zzzzzzzzzzzzzzzz",
-                              "--ca-cert-hash",
-                              ca_hash_,
-                              "--data-dir",
-                              (dir_ / "node").string(),
-                              "--node-name",
-                              "node-b",
-                              "--node-ip",
-                              kNodeIp,
-                              "--healthz-bind-address",
-                              "127.0.0.1:10256",
-                              "--images-dir",
-                              SWITCHYARD_TEST_IMAGES_DIR},
-                             (dir_ / "rejoin.log").string());
+  cluster_->joined() = cluster_->join("node-b", "rejoin.log", {}, "zzzzzz.zzzzzzzzzzzzzzzz");
   ASSERT_TRUE(wait_until(120, [] { return log("rejoin.log").find("joined the cluster") != std::string::npos; })) << log("rejoin.log");
   EXPECT_THAT(log("rejoin.log"), HasSubstr("event=node_credentials_reused"));
   EXPECT_EQ(kubectl("get csr -o name").output.find('\n'), kubectl("get csr -o name").output.size() - 1) << "one request, the first";
