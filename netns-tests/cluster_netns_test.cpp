@@ -305,6 +305,19 @@ TEST_F(Cluster, ANodeDiesItsPodsMoveAndItRejoins) {
   EXPECT_TRUE(wait_until(60, [] { return k("get pods -l app=web --field-selector spec.nodeName=node-3 -o name").output.empty(); }))
       << k("get pods -o wide").output;
   EXPECT_THAT(k("get node node-3 -o jsonpath={.spec.taints}").output, ::testing::Not(HasSubstr("unreachable")));
+  // Its own pod (client-3, bound to it, killed with it) runs again and reaches the Service's
+  // pods, now all on the other two nodes, and its name.
+  const auto pods = web_pods();
+  Answers a;
+  EXPECT_TRUE(wait_until(60,
+                         [&] {
+                           a = ask(pods, 3, "http://web/", 20);
+                           return a.failed == 0;
+                         }))
+      << k("get pods -o wide").output << k("describe pod client-3").output;
+  std::cout << "client-3 on the rejoined node: 20 requests to http://web/: answered from " << a.nodes.size() << " nodes, " << a.failed
+            << " failed; restarts " << k("get pod client-3 -o jsonpath={.status.containerStatuses[0].restartCount}").output << "\n";
+  EXPECT_EQ(a.nodes, (std::set<std::string>{"node-1", "node-2"}));
 }
 
 }  // namespace
