@@ -23,22 +23,36 @@ ClusterFixture::ClusterFixture(const std::string& purpose, int nodes, int subnet
     : dir_(fs::path("/tmp") / ("sy-" + purpose + "-" + std::to_string(::getpid()))), prefix_("10." + std::to_string(subnet) + ".0.") {
   fs::remove_all(dir_);
   fs::create_directories(dir_);
+  try {
+    make_network(purpose, nodes);
+  } catch (...) {
+    // No destructor runs after a throwing constructor: the members go (namespaces first), the
+    // directory here.
+    namespaces_.clear();
+    switch_.reset();
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+    throw;
+  }
+  joins_.resize(nodes + 1);
+  starts_.assign(nodes + 1, 0);
+}
+
+void ClusterFixture::make_network(const std::string& purpose, int nodes) {
   switch_ = std::make_unique<NetworkNamespace>(purpose + "sw");
   auto bridge = run("ip -n " + switch_->name() + " link add br0 type bridge && ip -n " + switch_->name() + " link set br0 up");
   if (bridge.exit_code != 0) throw std::runtime_error("bridge: " + bridge.output);
   for (int i = 0; i <= nodes; ++i) {
     namespaces_.push_back(std::make_unique<NetworkNamespace>(purpose + std::to_string(i)));
     const std::string& ns = namespaces_.back()->name();
-    // The switch's end is named after the pid (it is made in the root namespace first); the
-    // node's end is eth0 inside its own namespace.
+    // The switch's end has the pid in its name (unique among concurrent runs); the member's end
+    // is eth0 inside its own namespace.
     const std::string port = port_name(i);
     auto link = run("ip link add " + port + " netns " + switch_->name() + " type veth peer name eth0 netns " + ns + " && ip -n " +
                     switch_->name() + " link set " + port + " master br0 up && ip -n " + ns + " addr add " + ip(i) +
                     "/24 dev eth0 && ip -n " + ns + " link set eth0 up && ip -n " + ns + " route add default dev eth0");
     if (link.exit_code != 0) throw std::runtime_error("link for " + ns + ": " + link.output);
   }
-  joins_.resize(nodes + 1);
-  starts_.assign(nodes + 1, 0);
 }
 
 std::string ClusterFixture::port_name(int i) const { return "syc" + std::to_string(::getpid() % 100000) + "p" + std::to_string(i); }

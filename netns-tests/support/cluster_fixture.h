@@ -58,6 +58,8 @@ class ClusterFixture {
   int nodes() const { return static_cast<int>(namespaces_.size()) - 1; }
 
  private:
+  // The switch namespace with its bridge, the members' namespaces and their ports (throws).
+  void make_network(const std::string& purpose, int nodes);
   std::string port_name(int i) const;
   std::filesystem::path dir_;
   std::string prefix_;
