@@ -3,10 +3,13 @@
 // the client's address. With --pod-network auto the nodes share a link, so each node routes the
 // other's podCIDR via its address (host-gw); with vxlan the same traffic crosses the sy-vxlan
 // devices, which find each other through the MACs the nodes publish on their Node objects. Both
-// ways the server sees the client pod's own IP.
+// ways the server sees the client pod's own IP; a server outside the cluster CIDR sees the
+// node's address (masquerade).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "netns-tests/support/two_node_cluster.h"
@@ -109,6 +112,26 @@ TEST_P(PodNetwork, PodsOnTwoNodesReachEachOtherWithTheirOwnAddresses) {
     EXPECT_THAT(cluster_->in_control("ip neigh show dev sy-vxlan").output, HasSubstr(gw_b + " lladdr " + mac_b + " PERMANENT"));
   }
   expect_pods_reach_each_other();
+
+  // Leaving the cluster CIDR: node-b's pod reaching a server in node-a's namespace (an address
+  // outside 10.244.0.0/16) arrives as node-b, masqueraded by its switchyard-podnet table.
+  const auto www = cluster_->dir() / "www";
+  std::filesystem::create_directories(www / "cgi-bin");
+  std::ofstream(www / "cgi-bin" / "ip") << "#!/bin/sh\necho Content-Type: text/plain\necho\necho \"$REMOTE_ADDR\"\n";
+  std::filesystem::permissions(www / "cgi-bin" / "ip", std::filesystem::perms::owner_all);
+  const std::string server = cluster_->options().control_ip + ":18080";
+  testing::ChildProcess outside(
+      {"nsenter", "--net=/run/netns/" + cluster_->control().name(), "busybox", "httpd", "-f", "-p", server, "-h", www.string()},
+      (cluster_->dir() / "outside.log").string());
+  std::string seen;
+  EXPECT_TRUE(wait_until(30,
+                         [&] {
+                           seen = kubectl("exec echo-b -- timeout 5 wget -qO- http://" + server + "/cgi-bin/ip").output;
+                           return seen == cluster_->options().node_ip + "\n";
+                         }))
+      << "the server outside the cluster saw " << seen;
+  std::cout << "echo-b (" << ip_b_ << ") → " << server << " outside the cluster CIDR: server saw " << seen;
+  EXPECT_THAT(cluster_->in_node("nft list table ip switchyard-podnet").output, HasSubstr("masquerade"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, PodNetwork, ::testing::Values("auto", "vxlan"),

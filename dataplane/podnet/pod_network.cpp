@@ -3,7 +3,10 @@
 #include <algorithm>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
+
+#include "dataplane/podnet/masquerade.h"
 
 namespace switchyard::dataplane::podnet {
 
@@ -94,6 +97,11 @@ Result<std::unique_ptr<PodNetwork>> PodNetwork::create(PodNetworkOptions options
   std::unique_ptr<PodNetwork> net(new PodNetwork(std::move(options), std::move(*nl)));
   if (net->options_.mode == PodNetworkMode::Auto || net->options_.mode == PodNetworkMode::Vxlan)
     if (auto ok = net->ensure_vxlan_device(); !ok) return fail(ok.error());
+  if (net->options_.mode != PodNetworkMode::None && net->options_.masquerade) {
+    if (auto ok = program_masquerade(net->options_.cluster_cidrs, net->options_.pod_cidrs); !ok) return fail(ok.error());
+    spdlog::info("event=pod_masquerade_programmed table={} cluster_cidrs=\"{}\"", kMasqueradeTable,
+                 fmt::join(net->options_.cluster_cidrs, ","));
+  }
   return net;
 }
 

@@ -37,6 +37,7 @@ struct PodNetworkOptions {
   std::string vxlan_device = kVxlanDevice;
   std::uint32_t vni = 1;
   std::uint16_t vxlan_port = 8472;  // the Linux kernel's and flannel's
+  bool masquerade = true;           // pod traffic leaving the cluster CIDRs is SNATed (masquerade.h)
 };
 
 // Another node, as its Node object says.
@@ -62,7 +63,7 @@ class PodNetwork {
  public:
   // In the calling thread's network namespace: opens rtnetlink and, in auto and vxlan modes,
   // creates the VXLAN device or reuses the one there (recreated if its VNI, port or local
-  // address differ).
+  // address differ); then the masquerade table (masquerade.h).
   static Result<std::unique_ptr<PodNetwork>> create(PodNetworkOptions options);
   // This node's VTEP MAC ("" without a VXLAN device): what the Node object publishes.
   const std::string& vtep_mac() const { return vtep_mac_; }

@@ -5,8 +5,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <optional>
 
+#include "dataplane/podnet/masquerade.h"
 #include "dataplane/podnet/pod_network.h"
 #include "dataplane/testing/network_namespace.h"
 
@@ -16,6 +21,14 @@ namespace {
 using ::testing::HasSubstr;
 using testing::NetworkNamespace;
 using ::testing::Not;
+
+// Packets the namespace's sy-vxlan sent ("tx") or received ("rx"); -1 if unreadable. (/sys here
+// is the host's: nsenter keeps the mounts.)
+long vxlan_packets(const NetworkNamespace& ns, const std::string& direction) {
+  const auto out = ns.run("ip -s -j link show sy-vxlan | python3 -c 'import json,sys; print(json.load(sys.stdin)[0][\"stats64\"][\"" +
+                          direction + "\"][\"packets\"])'");
+  return out.ok() ? std::stol(out.output) : -1;
+}
 
 class PodNetworkNetns : public ::testing::Test {
  protected:
@@ -105,8 +118,8 @@ TEST_F(PodNetworkNetns, VxlanCarriesPodTrafficAndARestartReusesTheDevice) {
   EXPECT_TRUE(ping(a(), "10.244.0.1", "10.244.1.1"));
   EXPECT_TRUE(ping(b(), "10.244.1.1", "10.244.0.1"));
   // The packets crossed the link as VXLAN (UDP 8472), not as plain routed IP.
-  EXPECT_NE(a().run("cat /sys/class/net/sy-vxlan/statistics/tx_packets").output, "0\n");
-  EXPECT_NE(b().run("cat /sys/class/net/sy-vxlan/statistics/rx_packets").output, "0\n");
+  EXPECT_GT(vxlan_packets(a(), "tx"), 0);
+  EXPECT_GT(vxlan_packets(b(), "rx"), 0);
 
   // A restart: the same device (same MAC, so the peers' entries stay right), and a route left by
   // a node that went while the agent was down is removed by the first sync.
@@ -127,6 +140,97 @@ TEST_F(PodNetworkNetns, VxlanCarriesPodTrafficAndARestartReusesTheDevice) {
   EXPECT_EQ(a().run("ip route show 10.244.1.0/24").output, "");
   EXPECT_THAT(a().run("bridge fdb show dev sy-vxlan").output, Not(HasSubstr("dst 10.90.0.2")));
   EXPECT_THAT(a().run("ip neigh show dev sy-vxlan").output, Not(HasSubstr("10.244.1.0")));
+}
+
+// Nodes on two subnets joined by a router namespace: auto finds no connected subnet for the
+// peer and takes the VXLAN device, whose packets the router forwards like any other UDP.
+TEST(PodNetworkAcrossARouter, AutoTakesVxlanForAPeerBehindARouter) {
+  std::vector<NetworkNamespace> ns;
+  for (const char* role : {"a", "r", "b"}) {
+    auto created = NetworkNamespace::create(NetworkNamespace::unique_name("sy-pnr", role));
+    ASSERT_TRUE(created) << created.error();
+    ns.push_back(std::move(*created));
+  }
+  NetworkNamespace &a = ns[0], &r = ns[1], &b = ns[2];
+  const std::string id = std::to_string(::getpid() % 100000);
+  for (auto [node, side, net] : {std::tuple{&a, "a", "10.90.0"}, std::tuple{&b, "b", "10.91.0"}}) {
+    const std::string outer = "sypr" + id + side, inner = "sypr" + id + side + "r";
+    auto link =
+        testing::run_on_host("ip link add " + outer + " netns " + node->name() + " type veth peer name " + inner + " netns " + r.name());
+    ASSERT_TRUE(link.ok()) << link.output;
+    ASSERT_TRUE(node->run(std::string("ip addr add ") + net + ".2/24 dev " + outer + " && ip link set " + outer +
+                          " up && ip link set lo up && ip route add default via " + net + ".254")
+                    .ok());
+    ASSERT_TRUE(r.run(std::string("ip addr add ") + net + ".254/24 dev " + inner + " && ip link set " + inner + " up").ok());
+  }
+  ASSERT_TRUE(r.run("sysctl -qw net.ipv4.ip_forward=1").ok());
+  ASSERT_TRUE(a.run("ip addr add 10.244.0.1/32 dev lo").ok());
+  ASSERT_TRUE(b.run("ip addr add 10.244.1.1/32 dev lo").ok());
+  std::unique_ptr<PodNetwork> net_a, net_b;
+  std::string error;
+  for (auto [node, out, ip, cidr] :
+       {std::tuple{&a, &net_a, "10.90.0.2", "10.244.0.0/24"}, std::tuple{&b, &net_b, "10.91.0.2", "10.244.1.0/24"}})
+    ASSERT_TRUE(node->enter([&] {
+      auto created =
+          PodNetwork::create({.mode = PodNetworkMode::Auto, .node_ip = ip, .pod_cidrs = {cidr}, .cluster_cidrs = {"10.244.0.0/16"}});
+      if (created)
+        *out = std::move(*created);
+      else
+        error = created.error().message;
+    }));
+  ASSERT_TRUE(net_a && net_b) << error;
+  ASSERT_TRUE(net_a->sync({{"b", "10.91.0.2", {"10.244.1.0/24"}, net_b->vtep_mac()}}));
+  ASSERT_TRUE(net_b->sync({{"a", "10.90.0.2", {"10.244.0.0/24"}, net_a->vtep_mac()}}));
+  EXPECT_THAT(a.run("ip route show 10.244.1.0/24").output, HasSubstr("via 10.244.1.0 dev sy-vxlan"));
+  EXPECT_TRUE(a.run("busybox ping -c 1 -W 2 -I 10.244.0.1 10.244.1.1").ok())
+      << a.run("ip route; ip neigh; bridge fdb show dev sy-vxlan").output;
+  EXPECT_GT(vxlan_packets(b, "rx"), 0) << "the ping came through the device";
+}
+
+TEST_F(PodNetworkNetns, PodTrafficLeavingTheClusterIsMasqueradedAndPodToPodIsNot) {
+  std::string error;
+  auto net_a = create(a(), options(PodNetworkMode::HostGw, "10.90.0.1", "10.244.0.0/24"), error);
+  ASSERT_TRUE(net_a) << error;
+  auto net_b = create(b(), options(PodNetworkMode::HostGw, "10.90.0.2", "10.244.1.0/24"), error);
+  ASSERT_TRUE(net_b) << error;
+  ASSERT_EQ(sync(*net_a, {{"b", "10.90.0.2", {"10.244.1.0/24"}, ""}}), "");
+  ASSERT_EQ(sync(*net_b, {{"a", "10.90.0.1", {"10.244.0.0/24"}, ""}}), "");
+  EXPECT_THAT(a().run("nft list table ip switchyard-podnet").output, HasSubstr("masquerade"));
+  EXPECT_EQ(render_masquerade_rules({"10.244.0.0/16"}, {"10.244.0.0/24"}),
+            "ip saddr 10.244.0.0/16 ip daddr 10.244.0.0/16 return\n"
+            "ip saddr 10.244.0.0/16 ip daddr != 224.0.0.0/4 masquerade fully-random\n"
+            "ip saddr != 10.244.0.0/16 ip daddr 10.244.0.0/24 return\n"
+            "ip saddr != 10.244.0.0/16 ip daddr 10.244.0.0/16 masquerade fully-random\n");
+  // A server on b that answers with the client's address (busybox httpd's CGI).
+  struct TempDir {
+    std::filesystem::path path = "/tmp/sy-pn-www-" + std::to_string(::getpid());
+    ~TempDir() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  } dir;
+  const std::filesystem::path& www = dir.path;
+  std::filesystem::create_directories(www / "cgi-bin");
+  std::ofstream(www / "cgi-bin" / "ip") << "#!/bin/sh\necho Content-Type: text/plain\necho\necho \"$REMOTE_ADDR\"\n";
+  std::filesystem::permissions(www / "cgi-bin" / "ip", std::filesystem::perms::owner_all);
+  ASSERT_TRUE(b().spawn({"busybox", "httpd", "-f", "-p", "8080", "-h", www.string()}));
+  // From a's "pod" address: to b's node address (outside the cluster) and to b's "pod".
+  auto from_pod = [&](const std::string& to) {
+    return a()
+        .run("python3 -c \"import socket,sys; s=socket.create_connection(('" + to +
+             "', 8080), timeout=3, source_address=('10.244.0.1', 0)); s.sendall(b'GET /cgi-bin/ip HTTP/1.0\\r\\n\\r\\n'); "
+             "sys.stdout.write(s.makefile('rb').read().decode().split('\\r\\n\\r\\n')[-1])\"")
+        .output;
+  };
+  std::string seen;
+  for (int i = 0; i < 50 && (seen = from_pod("10.90.0.2")).find("10.90.0.1") == std::string::npos; ++i) ::usleep(100'000);
+  EXPECT_THAT(seen, HasSubstr("10.90.0.1")) << "b sees a's node address";
+  EXPECT_THAT(seen, Not(HasSubstr("10.244.0.1")));
+  EXPECT_THAT(from_pod("10.244.1.1"), HasSubstr("10.244.0.1"));
+  Result<void> removed;
+  ASSERT_TRUE(a().enter([&] { removed = remove_masquerade(); }));
+  ASSERT_TRUE(removed) << removed.error().message;
+  EXPECT_THAT(a().run("nft list table ip switchyard-podnet").output, HasSubstr("No such file"));
 }
 
 }  // namespace
