@@ -52,16 +52,16 @@ class Cluster : public ::testing::Test {
     c_ = nullptr;
   }
   static testing::CommandResult k(const std::string& args) { return c_->kubectl(args); }
-  // Pod name -> node name of the Deployment's running pods.
+  // Pod name -> node name of the Deployment's running and ready pods (not being deleted).
   static std::map<std::string, std::string> web_pods() {
     std::map<std::string, std::string> out;
     std::istringstream in(k("get pods -l app=web -o 'jsonpath={range .items[*]}{.metadata.name} {.spec.nodeName} {.status.phase} "
-                            "{.metadata.deletionTimestamp}{\"\\n\"}{end}'")
+                            "{.status.conditions[?(@.type==\"Ready\")].status} {.metadata.deletionTimestamp}{\"\\n\"}{end}'")
                               .output);
-    std::string name, node, phase, deleting;
+    std::string name, node, phase, ready, deleting;
     for (std::string line; std::getline(in, line);) {
       std::istringstream f(line);
-      if (f >> name >> node >> phase && phase == "Running" && !(f >> deleting)) out[name] = node;
+      if (f >> name >> node >> phase >> ready && phase == "Running" && ready == "True" && !(f >> deleting)) out[name] = node;
     }
     return out;
   }
@@ -150,6 +150,7 @@ spec:
       - name: web
         image: switchyard.local/busybox:1
         command: [sh, -c, 'mkdir -p /w && hostname > /w/index.html && trap "exit 0" TERM; httpd -f -p 8080 -h /w & wait']
+        readinessProbe: {tcpSocket: {port: 8080}, periodSeconds: 1}
 ---
 apiVersion: v1
 kind: Service
@@ -176,7 +177,7 @@ spec:
   }
   const auto started = Clock::now();
   ASSERT_TRUE(wait_until(180, [] { return web_pods().size() == 6; })) << k("get pods -o wide").output << c_->logs_tail();
-  std::cout << "6 web pods Running in " << since(started) << " s\n" << k("get pods -o wide").output;
+  std::cout << "6 web pods Running and Ready in " << since(started) << " s\n" << k("get pods -o wide").output;
   const auto counts = per_node(web_pods());
   EXPECT_EQ(counts, (std::map<std::string, int>{{"node-1", 2}, {"node-2", 2}, {"node-3", 2}}));
   for (int i = 1; i <= 3; ++i)
@@ -275,7 +276,7 @@ TEST_F(Cluster, ANodeDiesItsPodsMoveAndItRejoins) {
     const auto n = per_node(pods);
     return pods.size() == 6 && n.count("node-3") == 0;
   })) << k("get pods -o wide").output;
-  std::cout << "6 web pods Running on node-1 and node-2 after " << since(died) << " s\n" << k("get pods -o wide").output;
+  std::cout << "6 web pods Running and Ready on node-1 and node-2 after " << since(died) << " s\n" << k("get pods -o wide").output;
   EXPECT_EQ(per_node(web_pods()), (std::map<std::string, int>{{"node-1", 3}, {"node-2", 3}}));
   // Some more requests once the endpoints settled.
   const auto settled = read_counts();
