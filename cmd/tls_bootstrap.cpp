@@ -123,9 +123,24 @@ std::optional<client::ClusterConnection> reusable(const TlsBootstrapOptions& o) 
   auto subject = certificate_subject(certificate->cert_pem);
   if (!subject || subject->common_name != "system:node:" + o.node_name) return std::nullopt;
   client::ApiClient api(*c);
-  auto r = api.get("/api/v1/nodes/" + o.node_name);
-  if (!r || (r->status != 200 && r->status != 404)) return std::nullopt;
-  return *c;
+  // A server not reachable yet (a node starting again after an outage, its link just back) or
+  // busy is no reason to drop the credential for the token, which may have expired by then: only
+  // a refusal of the credential itself (401, 403) is. Anything else: ask again.
+  const auto deadline = std::chrono::steady_clock::now() + o.timeout;
+  for (bool logged = false;; logged = true) {
+    auto r = api.get("/api/v1/nodes/" + o.node_name);
+    if (r && (r->status == 200 || r->status == 404)) return *c;
+    if (r && (r->status == 401 || r->status == 403)) {
+      spdlog::warn("event=node_credentials_refused kubeconfig={} status={} effect=\"joining with the token\"", kubeconfig_path(o).string(),
+                   r->status);
+      return std::nullopt;
+    }
+    if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
+    if (!logged)
+      spdlog::warn("event=node_credentials_unchecked server={} error=\"{}\" effect=\"asking again\"", o.server,
+                   r ? fmt::format("HTTP {}", r->status) : r.error().message);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
 }
 
 }  // namespace
