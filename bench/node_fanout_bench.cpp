@@ -287,6 +287,19 @@ void run_one(const Options& o, const std::string& store, int nodes) {
     }
   });
 
+  // The reader stops and the sockets close however this run ends (an error is rethrown).
+  struct Cleanup {
+    std::atomic<bool>& stop;
+    std::thread& reader;
+    std::vector<sy::bench::RawWatch>& ws;
+    int ep;
+    ~Cleanup() {
+      stop = true;
+      reader.join();
+      for (auto& w : ws) ::close(w.fd);
+      ::close(ep);
+    }
+  } cleanup{stop, reader, ws, ep};
   // What each kind of event is, and which watches must see it.
   struct EventKind {
     std::string name, resource;
@@ -359,10 +372,6 @@ void run_one(const Options& o, const std::string& store, int nodes) {
   }
   if (int f = receipts.failed_count()) fmt::print("  {} watch connections ENDED early\n", f);
   fmt::print("  bookmarks received: {}; load at end {}\n", bookmarks.load(), loadavg());
-  stop = true;
-  reader.join();
-  for (auto& w : ws) ::close(w.fd);
-  ::close(ep);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
 }
