@@ -188,6 +188,13 @@ void run_one(const Options& o, const std::string& store, int nodes) {
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("sy-fanout-bench-{}", getpid());
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  struct RemoveDir {  // declared before the server: removed after it stopped, however the run ends
+    std::filesystem::path dir;
+    ~RemoveDir() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } remove_dir{dir};
   std::unique_ptr<sy::store::testing::EtcdProcess> etcd;
   std::vector<std::string> argv{
       o.binary,           "apiserver",     "--data-dir", (dir / "data").string(), "--listen", "", "--insecure-plain-http",
@@ -372,8 +379,6 @@ void run_one(const Options& o, const std::string& store, int nodes) {
   }
   if (int f = receipts.failed_count()) fmt::print("  {} watch connections ENDED early\n", f);
   fmt::print("  bookmarks received: {}; load at end {}\n", bookmarks.load(), loadavg());
-  std::error_code ec;
-  std::filesystem::remove_all(dir, ec);
 }
 
 std::vector<std::string> split(const std::string& s) {
