@@ -29,7 +29,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include <nlohmann/json.hpp>
+#include "bench/raw_watch.h"
 
 namespace switchyard::bench {
 
@@ -39,15 +39,6 @@ namespace {
 
 // ---- Watch fan-out --------------------------------------------------------------------------
 
-// One watch connection, read by the fan-out thread: the response head, then chunks, each chunk
-// one event line.
-struct Watcher {
-  int fd = -1;
-  std::string in;
-  bool head_done = false, ended = false;
-  std::string line;
-};
-
 struct FanOut {
   std::mutex mu;
   std::condition_variable cv;
@@ -55,64 +46,8 @@ struct FanOut {
   int failed_watchers = 0;
 };
 
-// Feeds newly read bytes through the chunk decoder; calls on_line for each complete event line.
-template <class F>
-void decode(Watcher& w, F&& on_line) {
-  std::size_t pos = 0;
-  if (!w.head_done) {
-    auto end = w.in.find("\r\n\r\n");
-    if (end == std::string::npos) return;
-    if (w.in.compare(0, 12, "HTTP/1.1 200") != 0) {
-      w.ended = true;
-      std::cerr << "  watch refused: " << w.in.substr(0, w.in.find("\r\n")) << "\n";
-      return;
-    }
-    w.head_done = true;
-    pos = end + 4;
-  }
-  while (true) {
-    auto crlf = w.in.find("\r\n", pos);
-    if (crlf == std::string::npos) break;
-    const std::size_t size = std::strtoul(w.in.c_str() + pos, nullptr, 16);
-    if (size == 0) {
-      w.ended = true;
-      pos = crlf + 2;
-      break;
-    }
-    if (w.in.size() < crlf + 2 + size + 2) break;
-    w.line.append(w.in, crlf + 2, size);
-    pos = crlf + 2 + size + 2;
-    std::size_t nl;
-    while ((nl = w.line.find('\n')) != std::string::npos) {
-      on_line(std::string_view(w.line).substr(0, nl));
-      w.line.erase(0, nl + 1);
-    }
-  }
-  w.in.erase(0, pos);
-}
-
-long resource_version_of(std::string_view line) {
-  // nlohmann sorts keys: the first resourceVersion of an event line is the object's metadata one.
-  static constexpr std::string_view key = "\"resourceVersion\":\"";
-  auto p = line.find(key);
-  if (p == std::string_view::npos) return -1;
-  return std::strtol(line.data() + p + key.size(), nullptr, 10);
-}
-
 int connect_watch(const Target& t, const std::string& rv) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::runtime_error(fmt::format("socket: {}", std::strerror(errno)));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(t.port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-    throw std::runtime_error(fmt::format("connect: {}", std::strerror(errno)));
-  const std::string req = fmt::format("GET {}?watch=true&resourceVersion={} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\n{}\r\n",
-                                      kServices, rv, t.host, t.token.empty() ? "" : "Authorization: Bearer " + t.token + "\r\n");
-  if (::write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) throw std::runtime_error("watch request write");
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
-  return fd;
+  return connect_raw_watch(t.port, t.host, fmt::format("{}?watch=true&resourceVersion={}", kServices, rv), t.token);
 }
 
 }  // namespace
@@ -127,7 +62,7 @@ FanOutFigures run_fan_out(const Target& t, int watchers, int events) {
   Json obj = Json::parse(r.body);
 
   FanOut fan;
-  std::vector<Watcher> ws(watchers);
+  std::vector<RawWatch> ws(watchers);
   int ep = ::epoll_create1(EPOLL_CLOEXEC);
   const auto c0 = Clock::now();
   for (int i = 0; i < watchers; ++i) {
@@ -144,7 +79,7 @@ FanOutFigures run_fan_out(const Target& t, int watchers, int events) {
     while (!stop) {
       int n = ::epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), 100);
       for (int k = 0; k < n; ++k) {
-        Watcher& w = ws[evs[k].data.u32];
+        RawWatch& w = ws[evs[k].data.u32];
         while (true) {
           ssize_t got = ::read(w.fd, buf, sizeof buf);
           if (got <= 0) {
@@ -158,7 +93,7 @@ FanOutFigures run_fan_out(const Target& t, int watchers, int events) {
           const auto at = Clock::now();
           w.in.append(buf, static_cast<std::size_t>(got));
           std::vector<long> rvs;
-          decode(w, [&](std::string_view line) { rvs.push_back(resource_version_of(line)); });
+          decode_watch(w, [&](std::string_view line) { rvs.push_back(resource_version_of(line)); });
           if (!rvs.empty()) {
             std::lock_guard lock(fan.mu);
             for (long v : rvs) fan.receipts[v].push_back(at);

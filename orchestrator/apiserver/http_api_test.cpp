@@ -268,6 +268,50 @@ TEST_F(HttpApi, WatchersShareEncodingsAndSelectorsStillSeeTransitions) {
   EXPECT_EQ(web[0], lines[0]);  // the same bytes as the plain watch's
 }
 
+// Many watchers with field selectors, as every node's kubelet has (spec.nodeName=NODE), share
+// each event's selectable fields and previous state, and each still sees only its own objects
+// and their transitions in and out of its selectors.
+TEST_F(HttpApi, FieldSelectorWatchersEachSeeTheirOwnPodsAndTransitions) {
+  ASSERT_EQ(call("POST", "/api/v1/namespaces/shop/serviceaccounts",
+                 R"({"apiVersion":"v1","kind":"ServiceAccount","metadata":{"name":"default"}})")
+                .code,
+            201);
+  const std::string rv = call("GET", "/api/v1/pods").body["metadata"]["resourceVersion"];
+  auto pod = [](const std::string& name, const std::string& node) {
+    return R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":")" + name + R"(","labels":{"app":"web"}},"spec":{"nodeName":")" + node +
+           R"(","containers":[{"name":"c","image":"i"}]}})";
+  };
+  ASSERT_EQ(call("POST", "/api/v1/namespaces/shop/pods", pod("p-a", "node-a")).code, 201);
+  ASSERT_EQ(call("POST", "/api/v1/namespaces/shop/pods", pod("p-b", "node-b")).code, 201);
+  ASSERT_EQ(
+      call("PATCH", "/api/v1/namespaces/shop/pods/p-a/status", R"({"status":{"phase":"Running"}})", "application/merge-patch+json").code,
+      200);
+  ASSERT_EQ(
+      call("PATCH", "/api/v1/namespaces/shop/pods/p-a", R"({"metadata":{"labels":{"app":"db"}}})", "application/merge-patch+json").code,
+      200);
+  const std::vector<std::string> selectors{"fieldSelector=spec.nodeName%3Dnode-a", "fieldSelector=spec.nodeName%3Dnode-b",
+                                           "fieldSelector=spec.nodeName%3Dnode-a&labelSelector=app%3Dweb",
+                                           "fieldSelector=status.phase%3DRunning"};
+  std::vector<std::string> raw(selectors.size());
+  std::vector<std::thread> watchers;
+  for (std::size_t i = 0; i < selectors.size(); ++i)
+    watchers.emplace_back(
+        [&, i] { raw[i] = call("GET", "/api/v1/pods?watch=true&timeoutSeconds=1&resourceVersion=" + rv + "&" + selectors[i]).raw; });
+  for (auto& t : watchers) t.join();
+  auto seen = [&](std::size_t i) {
+    std::vector<std::string> out;
+    for (const auto& line : event_lines(raw[i])) {
+      const Json e = Json::parse(line);
+      out.push_back(e["type"].get<std::string>() + " " + e["object"]["metadata"]["name"].get<std::string>());
+    }
+    return out;
+  };
+  EXPECT_EQ(seen(0), (std::vector<std::string>{"ADDED p-a", "MODIFIED p-a", "MODIFIED p-a"})) << raw[0];
+  EXPECT_EQ(seen(1), (std::vector<std::string>{"ADDED p-b"})) << raw[1];
+  EXPECT_EQ(seen(2), (std::vector<std::string>{"ADDED p-a", "MODIFIED p-a", "DELETED p-a"})) << raw[2];  // relabelled out
+  EXPECT_EQ(seen(3), (std::vector<std::string>{"ADDED p-a", "MODIFIED p-a"})) << raw[3];                 // Running: in from then on
+}
+
 // allowWatchBookmarks: a bookmark carries a resourceVersion the watch has really reached: not
 // behind an event it already sent, and past changes elsewhere once they are through (so a client
 // resuming from it after a quiet spell is not sent back before a compaction).

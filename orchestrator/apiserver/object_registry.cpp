@@ -312,18 +312,19 @@ struct Filters {
   bool events = false;
   // No selector: nothing to look at (a list of every pod would otherwise build each one's fields).
   bool everything() const { return labels.matches_everything() && fields.empty(); }
-  bool matches(const Json& obj) const {
-    if (everything()) return true;
-    api::StringMap l;
+  bool matches(const Json& obj) const { return everything() || matches(selectable(obj)); }
+  bool matches(const SelectableFields& s) const { return labels.matches(s.labels) && fields.matches(s.fields); }
+  // Depends on the resource only (not on the selectors), so watchers of a resource can share it.
+  SelectableFields selectable(const Json& obj) const {
+    SelectableFields s;
     const Json& meta = obj["metadata"];
     if (meta.contains("labels"))
-      for (auto it = meta["labels"].begin(); it != meta["labels"].end(); ++it) l[it.key()] = it->get<std::string>();
-    if (!labels.matches(l)) return false;
-    api::StringMap f{{"metadata.name", meta.value("name", "")}};
-    if (namespaced) f["metadata.namespace"] = meta.value("namespace", "");
-    if (pods) add_pod_fields(obj, f);
-    if (events) add_event_fields(obj, f);
-    return fields.matches(f);
+      for (auto it = meta["labels"].begin(); it != meta["labels"].end(); ++it) s.labels[it.key()] = it->get<std::string>();
+    s.fields["metadata.name"] = meta.value("name", "");
+    if (namespaced) s.fields["metadata.namespace"] = meta.value("namespace", "");
+    if (pods) add_pod_fields(obj, s.fields);
+    if (events) add_event_fields(obj, s.fields);
+    return s;
   }
 };
 
@@ -637,15 +638,21 @@ ApiResult<std::unique_ptr<WatchStream>> ObjectRegistry::watch(const ResourceInfo
           sink({"ERROR", err.status});
           return;
         }
+        const auto& key = ev->kv.key;
+        const store::Revision revision = ev->kv.mod_revision;
         if (ev->type == store::Event::Type::Delete) {
           if (!ev->prev_kv) return;
-          auto obj = cache->get(ev->kv.key, ev->prev_kv->value, ev->kv.mod_revision);
-          if (everything || f.matches(obj->object)) sink({"DELETED", nullptr, std::move(obj)});
+          auto obj = cache->get(key, ev->prev_kv->value, revision);
+          if (everything || f.matches(*cache->selectable(key, revision, false, [&] { return f.selectable(obj->object); })))
+            sink({"DELETED", nullptr, std::move(obj)});
           return;
         }
-        auto obj = cache->get(ev->kv.key, ev->kv.value, ev->kv.mod_revision);
-        const bool now = everything || f.matches(obj->object);
-        const bool before = ev->prev_kv && (everything || f.matches(Json::parse(ev->prev_kv->value)));
+        auto obj = cache->get(key, ev->kv.value, revision);
+        const bool now = everything || f.matches(*cache->selectable(key, revision, false, [&] { return f.selectable(obj->object); }));
+        // The previous state is parsed once per event for all the watchers with selectors.
+        const bool before = ev->prev_kv && (everything || f.matches(*cache->selectable(key, revision, true, [&] {
+                              return f.selectable(Json::parse(ev->prev_kv->value));
+                            })));
         if (now && before)
           sink({"MODIFIED", nullptr, std::move(obj)});
         else if (now)

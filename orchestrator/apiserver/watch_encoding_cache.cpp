@@ -22,4 +22,23 @@ std::shared_ptr<const EncodedObject> WatchEncodingCache::get(const std::string& 
   return encoded;
 }
 
+std::shared_ptr<const SelectableFields> WatchEncodingCache::selectable(const std::string& key, store::Revision revision, bool previous,
+                                                                       const std::function<SelectableFields()>& compute) {
+  FieldsSlot& slot = fields_[static_cast<std::size_t>(revision) % kSlots];
+  {
+    std::lock_guard lock(mu_);
+    if (slot.revision == revision && slot.key == key)
+      if (auto& kept = previous ? slot.before : slot.now) return kept;
+  }
+  auto made = std::make_shared<const SelectableFields>(compute());
+  std::lock_guard lock(mu_);
+  if (slot.revision != revision || slot.key != key) {
+    slot.key = key;
+    slot.revision = revision;
+    slot.now = slot.before = nullptr;
+  }
+  (previous ? slot.before : slot.now) = made;
+  return made;
+}
+
 }  // namespace switchyard::apiserver

@@ -338,13 +338,29 @@ Result<std::unique_ptr<HttpClient>> HttpClient::create(HttpClientOptions options
   return std::unique_ptr<HttpClient>(new HttpClient(std::move(impl)));
 }
 
+namespace {
+
+// Asio makes its epoll and eventfd descriptors lazily, on a connection's first resolve or
+// socket, and throws when it cannot: a process out of file descriptors (an API server with
+// thousands of etcd watches) gets an error for this request instead of an exception that ends it.
+template <class F>
+auto out_of_resources_as_error(const ClientRequest& r, const std::string& base_url, F&& exchange) -> decltype(exchange()) {
+  try {
+    return exchange();
+  } catch (const boost::system::system_error& e) {
+    return fail(Error{ErrorCode::Unavailable, fmt::format("{} {}{}: no new connection: {}", r.method, base_url, r.target, e.what())});
+  }
+}
+
+}  // namespace
+
 Result<ClientResponse> HttpClient::request(const ClientRequest& r) {
   const bool idempotent = r.idempotent.value_or(default_idempotent(r.method));
   for (int attempt = 0;; ++attempt) {
     bool reused = false, reusable = false;
     auto c = impl_->take(reused);
     Stage stage = Stage::Connect;
-    auto result = impl_->exchange(*c, r, stage, reusable);
+    auto result = out_of_resources_as_error(r, impl_->base_url, [&] { return impl_->exchange(*c, r, stage, reusable); });
     const bool aborted = impl_->give_back(std::move(c), result.has_value() && reusable);
     // A reused connection the server had closed: once more on a new one, if that is safe.
     if (!result && reused && !aborted && attempt == 0 && (stage == Stage::Send || (stage == Stage::Receive && idempotent))) continue;
@@ -357,7 +373,8 @@ Result<int> HttpClient::stream(const ClientRequest& r, const HeadCallback& on_he
     bool reused = false, reusable = false;
     auto c = impl_->take(reused);
     Stage stage = Stage::Connect;
-    auto result = impl_->stream_exchange(*c, r, on_head, on_data, stage, reusable);
+    auto result =
+        out_of_resources_as_error(r, impl_->base_url, [&] { return impl_->stream_exchange(*c, r, on_head, on_data, stage, reusable); });
     const bool aborted = impl_->give_back(std::move(c), result.has_value() && reusable);
     // Nothing was handed over yet: a stale keep-alive connection is tried once more.
     if (!result && reused && !aborted && attempt == 0 && (stage == Stage::Send || stage == Stage::Receive)) continue;

@@ -1,5 +1,8 @@
 // The client against the server: keep-alive reuse, bodies, streams line by line, abort from
 // another thread, timeouts, a stale keep-alive connection, and HTTPS with a verified CA.
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <thread>
 
@@ -81,6 +84,38 @@ TEST(HttpClient, FailuresAreErrorsThatSayWhat) {
   EXPECT_EQ(r.error().code, ErrorCode::Unavailable);
   EXPECT_THAT(r.error().message, HasSubstr("connect"));
   EXPECT_FALSE(HttpClient::create({.server = "ftp://x"}));
+}
+
+// A process out of file descriptors (an API server with thousands of etcd watches) gets an error
+// for a request that needs a new connection, not an exception that ends it; once descriptors are
+// free again the same client works.
+TEST(HttpClient, NoFileDescriptorLeftIsAnErrorNotTheProcesssEnd) {
+  auto server = start({.handler_threads = 2}, echo);
+  auto client = client_of(*server);
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = saved;
+  low.rlim_cur = 512;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  Result<ClientResponse> r = fail(Error{ErrorCode::Internal, "not sent"});
+  {
+    struct Taken {  // every descriptor below the limit, given back however the request ends
+      std::vector<int> fds;
+      rlimit saved;
+      ~Taken() {
+        for (int fd : fds) ::close(fd);
+        ::setrlimit(RLIMIT_NOFILE, &saved);
+      }
+    } taken{{}, saved};
+    for (int fd; (fd = ::dup(0)) >= 0;) taken.fds.push_back(fd);
+    r = client->get("/x");
+  }
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::Unavailable);
+  EXPECT_THAT(r.error().message, HasSubstr("Too many open files"));
+  auto again = client->get("/y");
+  ASSERT_TRUE(again) << again.error().describe();
+  EXPECT_EQ(again->body, "GET /y ");
 }
 
 TEST(HttpClient, StreamsLinesAsTheyComeAndAbortsFromAnotherThread) {
