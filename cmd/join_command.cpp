@@ -231,7 +231,10 @@ void register_join(CLI::App& app, std::function<int()>& run) {
   auto o = std::make_shared<JoinOptions>();
   CLI::App* sub =
       app.add_subcommand("join", "Make this host a node of a cluster started by `switchyard up` (kubelet, runtime, agent, DNS)");
-  sub->add_option("--server", o->bootstrap.server, "the API server, https://HOST:PORT (as `switchyard up` prints it)")->required();
+  sub->add_option("--server", o->bootstrap.server,
+                  "the API server, https://HOST:PORT (as `switchyard up` prints it); several, comma-separated, for a control plane of "
+                  "several API servers: the node's clients move to the next when one cannot be reached")
+      ->required();
   sub->add_option("--token", o->bootstrap.token, "the bootstrap token <id>.<secret> (as `switchyard up` prints it)")->required();
   sub->add_option("--ca-cert-hash", o->bootstrap.ca_cert_hash,
                   "sha256:<hex> of the cluster CA's public key: the server is trusted only if its CA matches")

@@ -77,16 +77,24 @@ Result<client::ClusterConnection> parse_server(const std::string& server) {
   return c;
 }
 
-Result<std::string> discover_ca(const TlsBootstrapOptions& o) {
-  auto http = http::HttpClient::create({.server = o.server, .insecure_skip_verify = true, .connect_timeout = std::chrono::seconds(10)});
-  if (!http) return fail(http.error());
-  auto answer = (*http)->get("/api/v1/namespaces/kube-public/configmaps/cluster-info");
-  if (!answer) return fail(ErrorCode::Unavailable, fmt::format("cannot reach the API server at {}: {}", o.server, answer.error().message));
-  if (answer->status != 200)
+// --server's list, "https://a:6443[,https://b:6443…]": API servers of one cluster, first preferred.
+std::vector<std::string> server_list(const std::string& servers) {
+  std::vector<std::string> out;
+  for (std::size_t at = 0; at <= servers.size();) {
+    const auto comma = std::min(servers.find(',', at), servers.size());
+    if (comma > at) out.push_back(servers.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return out;
+}
+
+// The CA in a cluster-info answer, when its public key has the pin given.
+Result<std::string> ca_from_cluster_info(const TlsBootstrapOptions& o, const std::string& server, const http::ClientResponse& answer) {
+  if (answer.status != 200)
     return fail(ErrorCode::Unavailable, fmt::format("the API server at {} did not give the cluster-info ConfigMap of kube-public "
                                                     "(HTTP {}): is it a cluster made by `switchyard up`?",
-                                                    o.server, answer->status));
-  const Json cm = Json::parse(answer->body, nullptr, false);
+                                                    server, answer.status));
+  const Json cm = Json::parse(answer.body, nullptr, false);
   const std::string kubeconfig = cm.value("data", Json::object()).value("kubeconfig", "");
   const std::string ca = base64_decode(yaml_value(kubeconfig, "certificate-authority-data"));
   if (ca.empty()) return fail(ErrorCode::Invalid, "the cluster-info ConfigMap holds no certificate-authority-data");
@@ -95,8 +103,26 @@ Result<std::string> discover_ca(const TlsBootstrapOptions& o) {
   if (*pin != o.ca_cert_hash)
     return fail(ErrorCode::Conflict, fmt::format("the cluster CA's public key hash is {}, not the --ca-cert-hash given ({}): refusing to "
                                                  "trust the API server at {}; the token was not sent",
-                                                 *pin, o.ca_cert_hash, o.server));
+                                                 *pin, o.ca_cert_hash, server));
   return ca;
+}
+
+// The cluster CA from the first server that answers (an unreachable one is skipped, as a node
+// with several API server addresses would; a wrong answer stops the join).
+Result<std::string> discover_ca(const TlsBootstrapOptions& o) {
+  std::string unreachable;
+  for (const auto& server : server_list(o.server)) {
+    auto http = http::HttpClient::create({.server = server, .insecure_skip_verify = true, .connect_timeout = std::chrono::seconds(10)});
+    if (!http) return fail(http.error());
+    auto answer = (*http)->get("/api/v1/namespaces/kube-public/configmaps/cluster-info");
+    if (!answer) {
+      unreachable +=
+          fmt::format("{}cannot reach the API server at {}: {}", unreachable.empty() ? "" : "; ", server, answer.error().message);
+      continue;
+    }
+    return ca_from_cluster_info(o, server, *answer);
+  }
+  return fail(ErrorCode::Unavailable, unreachable);
 }
 
 // An answer that is not what was expected, in words a user acts on.
@@ -114,7 +140,9 @@ Error refused(const client::HttpResult& r, const std::string& what, const std::s
 fs::path kubeconfig_path(const TlsBootstrapOptions& o) { return fs::path(o.data_dir) / "kubelet.kubeconfig"; }
 
 // The node's kubeconfig from an earlier join, when the server still accepts it.
-std::optional<client::ClusterConnection> reusable(const TlsBootstrapOptions& o) {
+// It is used against the servers --server gives now (`servers`), which may differ from the
+// kubeconfig's.
+std::optional<client::ClusterConnection> reusable(const TlsBootstrapOptions& o, const client::ClusterConnection& servers) {
   if (!fs::exists(kubeconfig_path(o))) return std::nullopt;
   auto c = client::load_kubeconfig(kubeconfig_path(o).string());
   if (!c) return std::nullopt;
@@ -122,6 +150,10 @@ std::optional<client::ClusterConnection> reusable(const TlsBootstrapOptions& o) 
   if (!certificate || !c->token.empty()) return std::nullopt;
   auto subject = certificate_subject(certificate->cert_pem);
   if (!subject || subject->common_name != "system:node:" + o.node_name) return std::nullopt;
+  if (c->host != servers.host || c->port != servers.port) client::register_client_certificate(servers.host, servers.port, *certificate);
+  c->host = servers.host;
+  c->port = servers.port;
+  c->other_servers = servers.other_servers;
   client::ApiClient api(*c);
   // A server not reachable yet (a node starting again after an outage, its link just back) or
   // busy is no reason to drop the credential for the token, which may have expired by then: only
@@ -146,9 +178,16 @@ std::optional<client::ClusterConnection> reusable(const TlsBootstrapOptions& o) 
 }  // namespace
 
 Result<client::ClusterConnection> node_credentials(const TlsBootstrapOptions& o) {
-  auto server = parse_server(o.server);
+  // The first server is the one to use; the others are where the node's clients go when it
+  // cannot be reached.
+  const auto servers = server_list(o.server);
+  if (servers.empty()) return fail(ErrorCode::Invalid, "--server: no API server given");
+  auto server = parse_server(servers.front());
   if (!server) return fail(server.error());
-  if (auto c = reusable(o)) {
+  for (std::size_t i = 1; i < servers.size(); ++i)
+    if (auto other = parse_server(servers[i]); !other) return fail(other.error());
+  server->other_servers.assign(servers.begin() + 1, servers.end());
+  if (auto c = reusable(o, *server)) {
     spdlog::info("event=node_credentials_reused kubeconfig={}", kubeconfig_path(o).string());
     return *c;
   }
@@ -207,7 +246,7 @@ Result<client::ClusterConnection> node_credentials(const TlsBootstrapOptions& o)
       "users:\n- name: system:node:{}\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\n"
       "contexts:\n- name: switchyard\n  context:\n    cluster: switchyard\n    user: system:node:{}\n"
       "current-context: switchyard\n",
-      o.server, apiserver::base64_encode(*ca), o.node_name, apiserver::base64_encode(cert), apiserver::base64_encode(key->key_pem),
+      servers.front(), apiserver::base64_encode(*ca), o.node_name, apiserver::base64_encode(cert), apiserver::base64_encode(key->key_pem),
       o.node_name);
   if (auto ok = apiserver::write_file_atomically(kubeconfig_path(o), kubeconfig, 0600); !ok) return fail(ok.error());
   spdlog::info("event=node_credentials_issued csr={} kubeconfig={}", name, kubeconfig_path(o).string());

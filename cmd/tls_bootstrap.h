@@ -22,7 +22,7 @@
 namespace switchyard::cmd {
 
 struct TlsBootstrapOptions {
-  std::string server;        // https://HOST:PORT
+  std::string server;        // https://HOST:PORT, or several API servers of the cluster, comma-separated
   std::string token;         // <id>.<secret>
   std::string ca_cert_hash;  // sha256:<hex>
   std::string node_name;

@@ -44,10 +44,11 @@ class Join : public ::testing::Test {
   static testing::CommandResult kubectl(const std::string& args) { return cluster_->kubectl(args); }
   static testing::CommandResult node_kubectl(const std::string& args) { return cluster_->node_kubectl(args); }
   // A join that is expected to stop on its own (refused): its output and exit code.
-  static testing::CommandResult join_once(const std::string& token, const std::string& hash, const std::string& name) {
-    return run("timeout 60 nsenter --net=/run/netns/" + cluster_->node().name() + " " + SWITCHYARD_BINARY + " join --server " + server_ +
-               " --token " + token + " --ca-cert-hash " + hash + " --data-dir " + (cluster_->dir() / name).string() + " --node-name " +
-               name + " --node-ip " + kNodeIp + " 2>&1");
+  static testing::CommandResult join_once(const std::string& token, const std::string& hash, const std::string& name,
+                                          const std::string& servers = "") {
+    return run("timeout 60 nsenter --net=/run/netns/" + cluster_->node().name() + " " + SWITCHYARD_BINARY + " join --server " +
+               (servers.empty() ? server_ : servers) + " --token " + token + " --ca-cert-hash " + hash + " --data-dir " +
+               (cluster_->dir() / name).string() + " --node-name " + name + " --node-ip " + kNodeIp + " 2>&1");
   }
   static std::string apply(const std::string& name, const std::string& yaml) { return cluster_->apply(name, yaml); }
 
@@ -98,6 +99,12 @@ stringData:
   auto pin = join_once(token_, "sha256:" + std::string(64, '0'), "bad-4");
   EXPECT_EQ(pin.exit_code, 3) << pin.output;
   EXPECT_THAT(pin.output, HasSubstr("refusing to trust the API server at " + server_ + "; the token was not sent"));
+  // Several API servers, the first not answering (nothing listens on 127.0.0.1:1 in the node's
+  // namespace): discovery moves on to the next, whose CA has the pin, and only then is the token
+  // sent (and refused, being unknown).
+  auto listed = join_once("abcdef.0123456789abcdef", ca_hash_, "bad-5", "https://127.0.0.1:1," + server_);
+  EXPECT_EQ(listed.exit_code, 3) << listed.output;
+  EXPECT_THAT(listed.output, HasSubstr("the API server refused the join token abcdef.…"));
   // None of them became a node or left a request behind.
   EXPECT_EQ(kubectl("get nodes -o name").output, "node/node-a\n");
   EXPECT_EQ(kubectl("get csr -o name").output, "");
@@ -173,13 +180,19 @@ spec:
 TEST_F(Join, ARestartedNodeUsesItsOwnCredentialNotTheToken) {
   ASSERT_NE(cluster_->joined(), nullptr) << "runs after the join test";
   cluster_->joined().reset();  // SIGTERM: the node stops (its pods keep running)
-  // The token is not needed any more: a wrong one is never sent.
-  cluster_->joined() = cluster_->join("node-b", "rejoin.log", {}, "zzzzzz.zzzzzzzzzzzzzzzz");
+  // The token is not needed any more: a wrong one is never sent. Given two API servers, the first
+  // not answering, the node's clients use the second.
+  cluster_->joined() = cluster_->join("node-b", "rejoin.log", {}, "zzzzzz.zzzzzzzzzzzzzzzz", "https://127.0.0.1:1," + server_);
   ASSERT_TRUE(wait_until(120, [] { return log("rejoin.log").find("joined the cluster") != std::string::npos; })) << log("rejoin.log");
   EXPECT_THAT(log("rejoin.log"), HasSubstr("event=node_credentials_reused"));
   EXPECT_EQ(kubectl("get csr -o name").output.find('\n'), kubectl("get csr -o name").output.size() - 1) << "one request, the first";
   EXPECT_TRUE(wait_until(30, [] { return kubectl("get pod on-b -o jsonpath={.status.phase}").output == "Running"; }));
   EXPECT_EQ(node_kubectl("auth whoami -o jsonpath={.status.userInfo.username}").output, "system:node:node-b");
+  // The node keeps reporting through the second server: its Lease is renewed after the restart.
+  const std::string renewed = kubectl("get lease -n kube-node-lease node-b -o jsonpath={.spec.renewTime}").output;
+  EXPECT_TRUE(wait_until(30, [&] {
+    return kubectl("get lease -n kube-node-lease node-b -o jsonpath={.spec.renewTime}").output != renewed;
+  })) << log("rejoin.log");
 }
 
 }  // namespace

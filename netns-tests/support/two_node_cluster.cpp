@@ -66,13 +66,14 @@ std::string TwoNodeCluster::start() {
 }
 
 std::unique_ptr<ChildProcess> TwoNodeCluster::join(const std::string& name, const std::string& log_name,
-                                                   const std::vector<std::string>& extra_flags, const std::string& token) const {
+                                                   const std::vector<std::string>& extra_flags, const std::string& token,
+                                                   const std::string& servers) const {
   std::vector<std::string> argv = {"nsenter",
                                    "--net=/run/netns/" + node_->name(),
                                    options_.binary,
                                    "join",
                                    "--server",
-                                   server_,
+                                   servers.empty() ? server_ : servers,
                                    "--token",
                                    token.empty() ? token_ : token,
                                    "--ca-cert-hash",

@@ -34,9 +34,10 @@ class TwoNodeCluster {
   // ServiceAccount. "" when it worked, else what went wrong (with up.log).
   std::string start();
   // `switchyard join` as `name` from the node namespace with the printed server and pin, logging
-  // to LOG_NAME; `token` "" means the printed one. The process stays running until reset.
+  // to LOG_NAME; `token` "" means the printed one, `servers` "" the printed server. The process
+  // stays running until reset.
   std::unique_ptr<ChildProcess> join(const std::string& name, const std::string& log_name, const std::vector<std::string>& extra_flags = {},
-                                     const std::string& token = "") const;
+                                     const std::string& token = "", const std::string& servers = "") const;
   // join() for `name` and waits for "joined the cluster" and Ready: "" when it worked.
   std::string join_and_wait(const std::string& name, const std::vector<std::string>& extra_flags = {});
 
