@@ -104,8 +104,10 @@ Usage measure(pid_t pid) {
 
 struct BurstFigures {
   std::vector<double> running, ready;
+  std::vector<double> raw;  // the same burst over raw CRI
   Usage usage;
   double start_cpu_s = 0;  // the kubelet's CPU seconds from the first POST until all were Ready
+  double up_cpu_s = 0;     // and `switchyard up`'s (API server, controllers)
   bool all_ready = false;
 };
 
@@ -175,24 +177,43 @@ void report(const std::string& title, const std::vector<double>& running, const 
                            ready.size());
 }
 
-// Raw CRI: sandbox + create + start, `n` at once; latencies from the start.
-std::vector<double> raw_cri(kubelet::cri::CriClient& cri, int n, const std::string& tag) {
+// Raw CRI: sandbox + create + start, `n` at once; latencies from the start. The configs are
+// those the kubelet gives this pod (hostname, cluster DNS, a log directory and file, the
+// termination-log file and a service-account token directory mounted), so the two do the same
+// work in containerd and the difference is the kubelet's.
+std::vector<double> raw_cri(kubelet::cri::CriClient& cri, int n, const std::string& tag, const fs::path& dir) {
   std::vector<double> out(static_cast<size_t>(n));
   std::vector<std::string> sandboxes(static_cast<size_t>(n));
   std::vector<std::thread> threads;
   auto go = Clock::now();
   for (int i = 0; i < n; ++i)
     threads.emplace_back([&, i] {
+      const std::string name = fmt::format("raw-{}-{}", tag, i);
+      const fs::path pod_dir = dir / name;
+      std::error_code ec;
+      fs::create_directories(pod_dir / "httpd", ec);
+      fs::create_directories(pod_dir / "token", ec);
+      std::ofstream(pod_dir / "token" / "token") << "not-a-token";
+      std::ofstream(pod_dir / "httpd" / "0.termination-log");
       kubelet::cri::PodSandboxConfig config;
-      config.metadata = {
-          .name = fmt::format("raw-{}-{}", tag, i), .uid = fmt::format("raw-{}-{}", tag, i), .namespace_ = "bench", .attempt = 0};
+      config.metadata = {.name = name, .uid = name, .namespace_ = "bench", .attempt = 0};
+      config.hostname = name;
+      config.log_directory = pod_dir.string();
+      config.dns_config =
+          kubelet::cri::DnsConfig{{"10.96.0.10"}, {"default.svc.cluster.local", "svc.cluster.local", "cluster.local"}, {"ndots:5"}};
+      config.labels = {{"bench", "raw"}};
       auto sandbox = cri.run_pod_sandbox(config);
       if (!sandbox) return;
       sandboxes[static_cast<size_t>(i)] = *sandbox;
+      if (auto status = cri.pod_sandbox_status(*sandbox); !status) return;  // the kubelet reads the pod IP
       kubelet::cri::ContainerConfig c;
       c.metadata.name = "httpd";
       c.image = "switchyard.local/busybox:1";
       c.command = {"httpd", "-f", "-p", "80", "-h", "/www"};
+      c.log_path = "httpd/0.log";
+      c.mounts = {
+          {.container_path = "/dev/termination-log", .host_path = (pod_dir / "httpd" / "0.termination-log").string()},
+          {.container_path = "/var/run/secrets/kubernetes.io/serviceaccount", .host_path = (pod_dir / "token").string(), .readonly = true}};
       auto id = cri.create_container(*sandbox, c, config);
       if (id && cri.start_container(*id)) out[static_cast<size_t>(i)] = ms(Clock::now() - go);
     });
@@ -295,30 +316,35 @@ int main(int argc, char** argv) {
       };
       create("warm");
       watch.wait({"warm"}, std::chrono::seconds(60));
-      std::vector<double> seq_running, seq_ready;
+      std::vector<double> seq_running, seq_ready, raw_one;
       for (int i = 0; i < sequential; ++i) {
         std::string name = fmt::format("seq-{}", i);
         auto t0 = Clock::now();
         const auto wall0 = std::chrono::system_clock::now();
         create(name);
         if (!watch.wait({name}, std::chrono::seconds(60))) continue;
-        std::lock_guard lock(watch.mu);
-        // To line up with the components' logs (UTC) when looking for where the time goes.
-        if (!keep_logs.empty()) {
-          const auto since_midnight = std::chrono::duration_cast<std::chrono::milliseconds>(wall0.time_since_epoch()).count() % 86'400'000;
-          std::cerr << fmt::format("{} POST at {:02}:{:02}:{:02}.{:03} UTC, Ready seen +{:.0f} ms\n", name, since_midnight / 3'600'000,
-                                   since_midnight / 60'000 % 60, since_midnight / 1000 % 60, since_midnight % 1000,
-                                   ms(watch.ready[name] - t0));
+        {
+          std::lock_guard lock(watch.mu);
+          // To line up with the components' logs (UTC) when looking for where the time goes.
+          if (!keep_logs.empty()) {
+            const auto since_midnight =
+                std::chrono::duration_cast<std::chrono::milliseconds>(wall0.time_since_epoch()).count() % 86'400'000;
+            std::cerr << fmt::format("{} POST at {:02}:{:02}:{:02}.{:03} UTC, Ready seen +{:.0f} ms\n", name, since_midnight / 3'600'000,
+                                     since_midnight / 60'000 % 60, since_midnight / 1000 % 60, since_midnight % 1000,
+                                     ms(watch.ready[name] - t0));
+          }
+          seq_running.push_back(ms(watch.running[name] - t0));
+          seq_ready.push_back(ms(watch.ready[name] - t0));
         }
-        seq_running.push_back(ms(watch.running[name] - t0));
-        seq_ready.push_back(ms(watch.ready[name] - t0));
+        // Then the same pod over raw CRI, so that both see the same load on the machine.
+        for (double v : raw_cri(**cri, 1, fmt::format("{}-{}", tag, i), dir / "raw")) raw_one.push_back(v);
       }
       // A burst of `n` pods POSTed back to back; then the kubelet's CPU and RSS with them running;
       // then all pods deleted and their sandboxes gone, so the next burst starts on an empty node.
       auto run_burst = [&](int n, const std::string& prefix) {
         BurstFigures f;
         std::vector<std::string> names;
-        const double cpu0 = usage(kubelet_pid).first;
+        const double cpu0 = usage(kubelet_pid).first, up_cpu0 = usage(up).first;
         auto go = Clock::now();
         for (int i = 0; i < n; ++i) {
           names.push_back(fmt::format("{}-{}", prefix, i));
@@ -326,6 +352,7 @@ int main(int argc, char** argv) {
         }
         f.all_ready = watch.wait(names, std::chrono::seconds(300));
         f.start_cpu_s = usage(kubelet_pid).first - cpu0;
+        f.up_cpu_s = usage(up).first - up_cpu0;
         {
           std::lock_guard lock(watch.mu);
           for (const auto& name : names)
@@ -337,17 +364,13 @@ int main(int argc, char** argv) {
         std::this_thread::sleep_for(std::chrono::seconds(5));
         f.usage = measure(kubelet_pid);
         delete_all();
+        // Then the same burst over raw CRI, right after on the emptied node.
+        f.raw = raw_cri(**cri, n, fmt::format("{}-b{}", tag, n), dir / "raw");
         return f;
       };
       delete_all();  // the warm-up and one-at-a-time pods: the bursts start on an empty node
       std::vector<BurstFigures> bursts;
       for (int n : burst_sizes) bursts.push_back(run_burst(n, fmt::format("burst{}", n)));
-
-      std::vector<double> raw_one;
-      for (int i = 0; i < sequential; ++i)
-        for (double v : raw_cri(**cri, 1, fmt::format("{}-{}", tag, i))) raw_one.push_back(v);
-      std::vector<std::vector<double>> raw_bursts;
-      for (int n : burst_sizes) raw_bursts.push_back(raw_cri(**cri, n, fmt::format("{}-b{}", tag, n)));
 
       std::cout << fmt::format("pod start-up, kubelet over CRI (load average before: {}, now: {}):\n", load_before, load_average());
       report(fmt::format("one pod at a time ({})", sequential), seq_running, seq_ready);
@@ -360,15 +383,16 @@ int main(int argc, char** argv) {
       for (std::size_t b = 0; b < bursts.size(); ++b) {
         const int n = burst_sizes[b];
         const auto& f = bursts[b];
-        const auto& raw = raw_bursts[b];
+        const auto& raw = f.raw;
         report(fmt::format("burst of {} (from the first POST){}", n, f.all_ready ? "" : ", NOT ALL READY"), f.running, f.ready);
         std::cout << fmt::format(
             "  raw CRI, burst of {} from {} threads: p50 {:.0f} ms, p99 {:.0f} ms ({} started); ratio Ready/raw "
             "{:.2f}x p50, {:.2f}x p99\n",
             n, n, percentile(raw, 0.5), percentile(raw, 0.99), raw.size(), percentile(f.ready, 0.5) / std::max(1.0, percentile(raw, 0.5)),
             percentile(f.ready, 0.99) / std::max(1.0, percentile(raw, 0.99)));
-        std::cout << fmt::format("kubelet, {} pods: {:.1f}% CPU, {:.1f} MiB RSS (goal < {:.1f} MiB); {:.2f} CPU s to start them\n", n,
-                                 f.usage.cpu_percent, f.usage.rss_mib, 30 + n * 100.0 / 1024, f.start_cpu_s);
+        std::cout << fmt::format(
+            "kubelet, {} pods: {:.1f}% CPU, {:.1f} MiB RSS (goal < {:.1f} MiB); {:.2f} CPU s to start them (up: {:.2f} s)\n", n,
+            f.usage.cpu_percent, f.usage.rss_mib, 30 + n * 100.0 / 1024, f.start_cpu_s, f.up_cpu_s);
       }
     }
     end(kubelet_pid);
