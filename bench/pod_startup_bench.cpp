@@ -111,8 +111,9 @@ struct BurstFigures {
   std::vector<double> running, ready;
   std::vector<double> raw;  // the same burst over raw CRI
   Usage usage;
-  double start_cpu_s = 0;  // the kubelet's CPU seconds from the first POST until all were Ready
-  double up_cpu_s = 0;     // and `switchyard up`'s (API server, controllers)
+  double start_cpu_s = 0;     // the kubelet's CPU seconds from the first POST until all were Ready
+  double up_cpu_s = 0;        // and `switchyard up`'s (API server, controllers)
+  double events_per_pod = 0;  // watch events per pod until the burst was measured
   bool all_ready = false;
 };
 
@@ -127,6 +128,7 @@ std::string load_average() {
 struct Watcher {
   std::mutex mu;
   std::map<std::string, Clock::time_point> running, ready;
+  std::map<std::string, int> events;  // watch events per pod: its creation and every write after
   std::thread thread;
   client::ApiClient api;
   explicit Watcher(const client::ClusterConnection& c) : api(c) {
@@ -139,6 +141,7 @@ struct Watcher {
         const json status = o.value("status", json::object());
         auto now = Clock::now();
         std::lock_guard lock(mu);
+        ++events[name];
         if (status.value("phase", "") == "Running") running.emplace(name, now);
         for (const auto& c : status.value("conditions", json::array()))
           if (c.value("type", "") == "Ready" && c.value("status", "") == "True") ready.emplace(name, now);
@@ -368,6 +371,12 @@ int main(int argc, char** argv) {
         }
         std::this_thread::sleep_for(std::chrono::seconds(5));
         f.usage = measure(kubelet_pid);
+        {
+          std::lock_guard lock(watch.mu);
+          int total = 0;
+          for (const auto& name : names) total += watch.events[name];
+          f.events_per_pod = static_cast<double>(total) / std::max(1, n);
+        }
         delete_all();
         // Then the same burst over raw CRI, right after on the emptied node.
         f.raw = raw_cri(**cri, n, fmt::format("{}-b{}", tag, n), dir / "raw");
@@ -398,8 +407,8 @@ int main(int argc, char** argv) {
             percentile(f.ready, 0.99) / std::max(1.0, percentile(raw, 0.99)));
         std::cout << fmt::format(
             "kubelet, {} pods: {:.1f}% CPU, {:.1f} MiB RSS ({:.1f} MiB anonymous; goal < {:.1f} MiB); {:.2f} CPU s to start them "
-            "(up: {:.2f} s)\n",
-            n, f.usage.cpu_percent, f.usage.rss_mib, f.usage.anon_mib, 30 + n * 100.0 / 1024, f.start_cpu_s, f.up_cpu_s);
+            "(up: {:.2f} s); {:.1f} watch events per pod\n",
+            n, f.usage.cpu_percent, f.usage.rss_mib, f.usage.anon_mib, 30 + n * 100.0 / 1024, f.start_cpu_s, f.up_cpu_s, f.events_per_pod);
       }
     }
     end(kubelet_pid);
