@@ -1,8 +1,8 @@
 // Pod start-up through the whole stack: a Pod POSTed to the API server (`switchyard up`) until
 // the kubelet (`switchyard kubelet`, its own process) has it Running and Ready, timed through a
 // watch on pods, against raw CRI (sandbox + create + start, no kubelet) in the same run on the
-// same containerd. Also the kubelet's CPU and RSS with 0 and with 30 pods.
-//   pod_startup_bench [--sequential N] [--burst N]
+// same containerd. Also the kubelet's CPU and RSS with 0 pods and after each burst.
+//   pod_startup_bench [--sequential N] [--burst N[,N...]] [--keep-logs DIR] [--switchyard BINARY]   (defaults 10 and 30,100)
 // Root: everything runs in a network namespace of its own (this process enters it); the data
 // dir is under /tmp; both are removed at the end.
 #include <fcntl.h>
@@ -91,10 +91,44 @@ std::pair<double, double> usage(pid_t pid) {
   return {cpu, rss};
 }
 
+// The kubelet's CPU (percent of one core) and RSS over 10 s.
+struct Usage {
+  double cpu_percent = 0, rss_mib = 0;
+  double anon_mib = 0;  // of the RSS, the process's own memory (the rest: pages of the binary and libraries)
+};
+Usage measure(pid_t pid) {
+  auto a = usage(pid);
+  std::this_thread::sleep_for(std::chrono::seconds(10));
+  auto b = usage(pid);
+  double anon = 0;
+  std::ifstream status(fmt::format("/proc/{}/status", pid));
+  for (std::string line; std::getline(status, line);)
+    if (line.starts_with("RssAnon:")) anon = std::stod(line.substr(8)) / 1024;
+  return {(b.first - a.first) * 10, b.second, anon};
+}
+
+struct BurstFigures {
+  std::vector<double> running, ready;
+  std::vector<double> raw;  // the same burst over raw CRI
+  Usage usage;
+  double start_cpu_s = 0;     // the kubelet's CPU seconds from the first POST until all were Ready
+  double up_cpu_s = 0;        // and `switchyard up`'s (API server, controllers)
+  double events_per_pod = 0;  // watch events per pod until the burst was measured
+  bool all_ready = false;
+};
+
+std::string load_average() {
+  std::ifstream in("/proc/loadavg");
+  std::string one, five, fifteen;
+  in >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen;
+}
+
 // Running and Ready times per pod name, from a watch.
 struct Watcher {
   std::mutex mu;
   std::map<std::string, Clock::time_point> running, ready;
+  std::map<std::string, int> events;  // watch events per pod: its creation and every write after
   std::thread thread;
   client::ApiClient api;
   explicit Watcher(const client::ClusterConnection& c) : api(c) {
@@ -107,6 +141,7 @@ struct Watcher {
         const json status = o.value("status", json::object());
         auto now = Clock::now();
         std::lock_guard lock(mu);
+        ++events[name];
         if (status.value("phase", "") == "Running") running.emplace(name, now);
         for (const auto& c : status.value("conditions", json::array()))
           if (c.value("type", "") == "Ready" && c.value("status", "") == "True") ready.emplace(name, now);
@@ -150,28 +185,48 @@ void report(const std::string& title, const std::vector<double>& running, const 
                            ready.size());
 }
 
-// Raw CRI: sandbox + create + start, `n` at once; latencies from the start.
-std::vector<double> raw_cri(kubelet::cri::CriClient& cri, int n, const std::string& tag) {
+// Raw CRI: sandbox + create + start, `n` at once; latencies from the start. The configs are
+// those the kubelet gives this pod (hostname, cluster DNS, a log directory and file, the
+// termination-log file and a service-account token directory mounted), so the two do the same
+// work in containerd and the difference is the kubelet's.
+std::vector<double> raw_cri(kubelet::cri::CriClient& cri, int n, const std::string& tag, const fs::path& dir) {
   std::vector<double> out(static_cast<size_t>(n));
   std::vector<std::string> sandboxes(static_cast<size_t>(n));
   std::vector<std::thread> threads;
   auto go = Clock::now();
   for (int i = 0; i < n; ++i)
     threads.emplace_back([&, i] {
+      const std::string name = fmt::format("raw-{}-{}", tag, i);
+      const fs::path pod_dir = dir / name;
+      std::error_code ec;
+      fs::create_directories(pod_dir / "httpd", ec);
+      fs::create_directories(pod_dir / "token", ec);
+      std::ofstream(pod_dir / "token" / "token") << "not-a-token";
+      std::ofstream(pod_dir / "httpd" / "0.termination-log");
       kubelet::cri::PodSandboxConfig config;
-      config.metadata = {
-          .name = fmt::format("raw-{}-{}", tag, i), .uid = fmt::format("raw-{}-{}", tag, i), .namespace_ = "bench", .attempt = 0};
+      config.metadata = {.name = name, .uid = name, .namespace_ = "bench", .attempt = 0};
+      config.hostname = name;
+      config.log_directory = pod_dir.string();
+      config.dns_config =
+          kubelet::cri::DnsConfig{{"10.96.0.10"}, {"default.svc.cluster.local", "svc.cluster.local", "cluster.local"}, {"ndots:5"}};
+      config.labels = {{"bench", "raw"}};
       auto sandbox = cri.run_pod_sandbox(config);
       if (!sandbox) return;
       sandboxes[static_cast<size_t>(i)] = *sandbox;
+      if (auto status = cri.pod_sandbox_status(*sandbox); !status) return;  // the kubelet reads the pod IP
       kubelet::cri::ContainerConfig c;
       c.metadata.name = "httpd";
       c.image = "switchyard.local/busybox:1";
       c.command = {"httpd", "-f", "-p", "80", "-h", "/www"};
+      c.log_path = "httpd/0.log";
+      c.mounts = {
+          {.container_path = "/dev/termination-log", .host_path = (pod_dir / "httpd" / "0.termination-log").string()},
+          {.container_path = "/var/run/secrets/kubernetes.io/serviceaccount", .host_path = (pod_dir / "token").string(), .readonly = true}};
       auto id = cri.create_container(*sandbox, c, config);
       if (id && cri.start_container(*id)) out[static_cast<size_t>(i)] = ms(Clock::now() - go);
     });
   for (auto& t : threads) t.join();
+  std::erase(out, 0.0);  // failed ones (counted by the caller)
   for (const auto& s : sandboxes)
     if (!s.empty()) {
       if (auto r = cri.stop_pod_sandbox(s); !r) std::cerr << "warning: " << r.error().message << "\n";
@@ -183,11 +238,21 @@ std::vector<double> raw_cri(kubelet::cri::CriClient& cri, int n, const std::stri
 }  // namespace
 
 int main(int argc, char** argv) {
-  int sequential = 10, burst = 30;
+  int sequential = 10;
+  std::string binary = SWITCHYARD_BINARY;  // another build's, to compare two in the same minutes
+  std::string keep_logs;                   // a directory to copy the kubelet's, up's and containerd's logs to
+  std::vector<int> burst_sizes = {30, 100};
   for (int i = 1; i + 1 < argc; i += 2) {
+    if (std::strcmp(argv[i], "--switchyard") == 0) binary = argv[i + 1];
+    if (std::strcmp(argv[i], "--keep-logs") == 0) keep_logs = argv[i + 1];
     if (std::strcmp(argv[i], "--sequential") == 0) sequential = std::atoi(argv[i + 1]);
-    if (std::strcmp(argv[i], "--burst") == 0) burst = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--burst") == 0) {
+      burst_sizes.clear();
+      std::istringstream list(argv[i + 1]);
+      for (std::string n; std::getline(list, n, ',');) burst_sizes.push_back(std::atoi(n.c_str()));
+    }
   }
+  const std::string load_before = load_average();
   const std::string tag = std::to_string(::getpid());
   const std::string netns = "sy-pod-bench-" + tag;
   const fs::path dir = fs::path("/tmp") / ("sy-pod-bench-" + tag);
@@ -222,7 +287,7 @@ int main(int argc, char** argv) {
     auto imported = kubelet::runtime::import_images((*containerd)->endpoint(), {fs::path(SWITCHYARD_TEST_IMAGES_DIR) / "busybox.tar",
                                                                                 fs::path(SWITCHYARD_TEST_IMAGES_DIR) / "pause.tar"});
     auto cri = kubelet::cri::CriClient::connect((*containerd)->endpoint());
-    up = spawn({SWITCHYARD_BINARY, "up", "--data-dir", (dir / "cluster").string(), "--node-name", "node-bench", "--node-ip", "10.84.0.2",
+    up = spawn({binary, "up", "--data-dir", (dir / "cluster").string(), "--node-name", "node-bench", "--node-ip", "10.84.0.2",
                 "--healthz-bind-address", "127.0.0.1:10256"},
                dir / "up.log");
     const fs::path kubeconfig = dir / "cluster" / "kubeconfig";
@@ -233,77 +298,118 @@ int main(int argc, char** argv) {
       std::cerr << "error: set-up failed\n";
       status = 1;
     } else {
-      kubelet_pid = spawn({SWITCHYARD_BINARY, "kubelet", "--node-name", "node-bench", "--node-ip", "10.84.0.2", "--kubeconfig",
-                           kubeconfig.string(), "--container-runtime-endpoint", (*containerd)->endpoint(), "--cluster-dns", "10.96.0.10",
-                           "--root-dir", (dir / "kubelet").string()},
+      kubelet_pid = spawn({binary, "kubelet", "--node-name", "node-bench", "--node-ip", "10.84.0.2", "--kubeconfig", kubeconfig.string(),
+                           "--container-runtime-endpoint", (*containerd)->endpoint(), "--cluster-dns", "10.96.0.10", "--root-dir",
+                           (dir / "kubelet").string()},
                           dir / "kubelet.log");
       std::this_thread::sleep_for(std::chrono::seconds(3));
       Watcher watch(*connection);
       client::ApiClient api(*connection);
-      auto idle0 = usage(kubelet_pid);
-      std::this_thread::sleep_for(std::chrono::seconds(10));
-      auto idle1 = usage(kubelet_pid);
+      const Usage idle = measure(kubelet_pid);
 
       // Warm-up pod, not counted.
       auto create = [&](const std::string& name) {
         if (auto r = api.send("POST", "/api/v1/namespaces/default/pods", pod_body(name), "application/json"); !r || r->status != 201)
           std::cerr << "warning: create " << name << " failed\n";
       };
+      // Deletes every pod (grace 0) and waits until containerd has no sandbox left.
+      auto delete_all = [&] {
+        if (auto r = api.send("DELETE", "/api/v1/namespaces/default/pods", "", ""); !r) std::cerr << "warning: delete pods failed\n";
+        for (int i = 0; i < 1200; ++i) {
+          auto list = (*cri)->list_pod_sandbox();
+          if (list && list->empty()) return;
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        std::cerr << "warning: sandboxes left after deleting the pods\n";
+      };
       create("warm");
       watch.wait({"warm"}, std::chrono::seconds(60));
-      std::vector<double> seq_running, seq_ready;
+      std::vector<double> seq_running, seq_ready, raw_one;
       for (int i = 0; i < sequential; ++i) {
         std::string name = fmt::format("seq-{}", i);
         auto t0 = Clock::now();
+        const auto wall0 = std::chrono::system_clock::now();
         create(name);
         if (!watch.wait({name}, std::chrono::seconds(60))) continue;
-        std::lock_guard lock(watch.mu);
-        seq_running.push_back(ms(watch.running[name] - t0));
-        seq_ready.push_back(ms(watch.ready[name] - t0));
-      }
-      std::vector<std::string> names;
-      auto go = Clock::now();
-      for (int i = 0; i < burst; ++i) {
-        names.push_back(fmt::format("burst-{}", i));
-        create(names.back());
-      }
-      bool all = watch.wait(names, std::chrono::seconds(180));
-      std::vector<double> burst_running, burst_ready;
-      {
-        std::lock_guard lock(watch.mu);
-        for (const auto& n : names)
-          if (watch.ready.contains(n)) {
-            burst_running.push_back(ms(watch.running[n] - go));
-            burst_ready.push_back(ms(watch.ready[n] - go));
+        {
+          std::lock_guard lock(watch.mu);
+          // To line up with the components' logs (UTC) when looking for where the time goes.
+          if (!keep_logs.empty()) {
+            const auto since_midnight =
+                std::chrono::duration_cast<std::chrono::milliseconds>(wall0.time_since_epoch()).count() % 86'400'000;
+            std::cerr << fmt::format("{} POST at {:02}:{:02}:{:02}.{:03} UTC, Ready seen +{:.0f} ms\n", name, since_midnight / 3'600'000,
+                                     since_midnight / 60'000 % 60, since_midnight / 1000 % 60, since_midnight % 1000,
+                                     ms(watch.ready[name] - t0));
           }
+          seq_running.push_back(ms(watch.running[name] - t0));
+          seq_ready.push_back(ms(watch.ready[name] - t0));
+        }
+        // Then the same pod over raw CRI, so that both see the same load on the machine.
+        for (double v : raw_cri(**cri, 1, fmt::format("{}-{}", tag, i), dir / "raw")) raw_one.push_back(v);
       }
-      std::this_thread::sleep_for(std::chrono::seconds(5));
-      auto busy0 = usage(kubelet_pid);
-      std::this_thread::sleep_for(std::chrono::seconds(10));
-      auto busy1 = usage(kubelet_pid);
-      int total_pods = 1 + sequential + burst;
-      if (auto r = api.send("DELETE", "/api/v1/namespaces/default/pods", "", ""); !r) std::cerr << "warning: delete pods failed\n";
-      for (int i = 0; i < 600; ++i) {
-        auto list = (*cri)->list_pod_sandbox();
-        if (list && list->empty()) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      }
-      std::vector<double> raw_one;
-      for (int i = 0; i < sequential; ++i) raw_one.push_back(raw_cri(**cri, 1, fmt::format("{}-{}", tag, i))[0]);
-      auto raw_burst = raw_cri(**cri, burst, tag + "-b");
+      // A burst of `n` pods POSTed back to back; then the kubelet's CPU and RSS with them running;
+      // then all pods deleted and their sandboxes gone, so the next burst starts on an empty node.
+      auto run_burst = [&](int n, const std::string& prefix) {
+        BurstFigures f;
+        std::vector<std::string> names;
+        const double cpu0 = usage(kubelet_pid).first, up_cpu0 = usage(up).first;
+        auto go = Clock::now();
+        for (int i = 0; i < n; ++i) {
+          names.push_back(fmt::format("{}-{}", prefix, i));
+          create(names.back());
+        }
+        f.all_ready = watch.wait(names, std::chrono::seconds(300));
+        f.start_cpu_s = usage(kubelet_pid).first - cpu0;
+        f.up_cpu_s = usage(up).first - up_cpu0;
+        {
+          std::lock_guard lock(watch.mu);
+          for (const auto& name : names)
+            if (watch.ready.contains(name)) {
+              f.running.push_back(ms(watch.running[name] - go));
+              f.ready.push_back(ms(watch.ready[name] - go));
+            }
+        }
+        std::this_thread::sleep_for(std::chrono::seconds(5));
+        f.usage = measure(kubelet_pid);
+        {
+          std::lock_guard lock(watch.mu);
+          int total = 0;
+          for (const auto& name : names) total += watch.events[name];
+          f.events_per_pod = static_cast<double>(total) / std::max(1, n);
+        }
+        delete_all();
+        // Then the same burst over raw CRI, right after on the emptied node.
+        f.raw = raw_cri(**cri, n, fmt::format("{}-b{}", tag, n), dir / "raw");
+        return f;
+      };
+      delete_all();  // the warm-up and one-at-a-time pods: the bursts start on an empty node
+      std::vector<BurstFigures> bursts;
+      for (int n : burst_sizes) bursts.push_back(run_burst(n, fmt::format("burst{}", n)));
 
-      std::cout << fmt::format("pod start-up, kubelet over CRI ({} + {} pods{}):\n", sequential, burst, all ? "" : ", NOT ALL READY");
+      std::cout << fmt::format("pod start-up, kubelet over CRI (load average before: {}, now: {}):\n", load_before, load_average());
       report(fmt::format("one pod at a time ({})", sequential), seq_running, seq_ready);
-      report(fmt::format("burst of {} (from the first POST)", burst), burst_running, burst_ready);
       std::cout << fmt::format(
-          "raw CRI sandbox+create+start, same containerd: one at a time p50 {:.0f} ms p99 {:.0f} ms; burst of {} p50 {:.0f} "
-          "ms p99 {:.0f} ms\n",
-          percentile(raw_one, 0.5), percentile(raw_one, 0.99), burst, percentile(raw_burst, 0.5), percentile(raw_burst, 0.99));
-      std::cout << fmt::format("ratio kubelet Ready / raw CRI: one pod {:.2f}x p50, burst {:.2f}x p50\n",
-                               percentile(seq_ready, 0.5) / std::max(1.0, percentile(raw_one, 0.5)),
-                               percentile(burst_ready, 0.5) / std::max(1.0, percentile(raw_burst, 0.5)));
-      std::cout << fmt::format("kubelet: 0 pods {:.1f}% CPU, {:.0f} MiB RSS; {} pods {:.1f}% CPU, {:.0f} MiB RSS\n",
-                               (idle1.first - idle0.first) * 10, idle1.second, total_pods, (busy1.first - busy0.first) * 10, busy1.second);
+          "  raw CRI sandbox+create+start, same containerd, one at a time: p50 {:.0f} ms, p99 {:.0f} ms; ratio "
+          "Ready/raw {:.2f}x p50, {:.2f}x p99\n",
+          percentile(raw_one, 0.5), percentile(raw_one, 0.99), percentile(seq_ready, 0.5) / std::max(1.0, percentile(raw_one, 0.5)),
+          percentile(seq_ready, 0.99) / std::max(1.0, percentile(raw_one, 0.99)));
+      std::cout << fmt::format("kubelet, 0 pods: {:.1f}% CPU, {:.1f} MiB RSS ({:.1f} MiB anonymous)\n", idle.cpu_percent, idle.rss_mib,
+                               idle.anon_mib);
+      for (std::size_t b = 0; b < bursts.size(); ++b) {
+        const int n = burst_sizes[b];
+        const auto& f = bursts[b];
+        const auto& raw = f.raw;
+        report(fmt::format("burst of {} (from the first POST){}", n, f.all_ready ? "" : ", NOT ALL READY"), f.running, f.ready);
+        std::cout << fmt::format(
+            "  raw CRI, burst of {} from {} threads: p50 {:.0f} ms, p99 {:.0f} ms ({} started); ratio Ready/raw "
+            "{:.2f}x p50, {:.2f}x p99\n",
+            n, n, percentile(raw, 0.5), percentile(raw, 0.99), raw.size(), percentile(f.ready, 0.5) / std::max(1.0, percentile(raw, 0.5)),
+            percentile(f.ready, 0.99) / std::max(1.0, percentile(raw, 0.99)));
+        std::cout << fmt::format(
+            "kubelet, {} pods: {:.1f}% CPU, {:.1f} MiB RSS ({:.1f} MiB anonymous; goal < {:.1f} MiB); {:.2f} CPU s to start them "
+            "(up: {:.2f} s); {:.1f} watch events per pod\n",
+            n, f.usage.cpu_percent, f.usage.rss_mib, f.usage.anon_mib, 30 + n * 100.0 / 1024, f.start_cpu_s, f.up_cpu_s, f.events_per_pod);
+      }
     }
     end(kubelet_pid);
     end(up);
@@ -312,6 +418,11 @@ int main(int argc, char** argv) {
   if (auto r = kubelet::runtime::remove_runtime_leftovers(options); !r) std::cerr << "warning: cleanup: " << r.error().message << "\n";
   if (auto r = sh("ip netns del " + netns); !r || r->exit_code != 0) std::cerr << "warning: could not delete " << netns << "\n";
   std::error_code ec;
+  if (!keep_logs.empty()) {
+    fs::create_directories(keep_logs, ec);
+    for (const char* log : {"kubelet.log", "up.log", "containerd/containerd.log"})
+      fs::copy_file(dir / log, fs::path(keep_logs) / fs::path(log).filename(), fs::copy_options::overwrite_existing, ec);
+  }
   fs::remove_all(dir, ec);
   return status;
 }

@@ -227,9 +227,12 @@ Result<> Kubelet::sync(const std::string& uid, client::ApiClient& api) {
 Result<> Kubelet::sync_running(const std::string& uid, const api::Pod& pod, client::ApiClient& api) {
   ContainerNotes notes;
   api::PodStatus base = pod.status;
+  std::string last_written, written_at_version;
   {
     std::lock_guard lock(mu_);
     notes = records_[uid].notes;
+    last_written = records_[uid].last_status;
+    written_at_version = records_[uid].written_at_version;
     if (!records_[uid].last_status.empty()) {
       auto d = api::decode_object_as(json{{"metadata", {{"name", pod.metadata.name}}}, {"status", json::parse(records_[uid].last_status)}},
                                      "v1", "Pod");
@@ -259,7 +262,11 @@ Result<> Kubelet::sync_running(const std::string& uid, const api::Pod& pod, clie
   }
   api::PodStatus status = compute_pod_status(current, *observed, notes, {.node_ip = options_.node.node_ip, .now = now_rfc3339()});
   json wanted = status_json(pod, status);
-  if (wanted != status_json(pod, pod.status)) {
+  // A sync right after our write sees the pod from before it (the informer has not caught up):
+  // what we wrote is the API's status then, and writing it again is a wasted write and event.
+  const bool written = !written_at_version.empty() && written_at_version == pod.metadata.resource_version && last_written == wanted.dump();
+  bool wrote = false;
+  if (!written && wanted != status_json(pod, pod.status)) {
     api::Pod body = pod;
     body.status = status;
     body.metadata.resource_version.clear();  // the kubelet owns the status: no precondition
@@ -269,12 +276,14 @@ Result<> Kubelet::sync_running(const std::string& uid, const api::Pod& pod, clie
     if (r->status == 404) return {};  // deleted meanwhile: the informer says so next
     if (r->status < 200 || r->status >= 300)
       return fail(client::http_error(r->status, r->body, "status of pod " + pod.metadata.namespace_ + "/" + pod.metadata.name));
+    wrote = true;
   }
   {
     std::lock_guard lock(mu_);
     auto& rec = records_[uid];
     rec.notes = std::move(notes);
     rec.last_status = wanted.dump();
+    if (wrote) rec.written_at_version = pod.metadata.resource_version;
   }
   if (requeue) queue_.add_after(uid, *requeue);
   return {};

@@ -69,6 +69,7 @@ class Kubelet {
     bool gone = false;                // deleted from the API (or never known: an orphan)
     ContainerNotes notes;
     std::string last_status;            // the status JSON last written
+    std::string written_at_version;     // the pod's resourceVersion our last status write was based on
     std::set<std::string> events_sent;  // "reason/fieldPath/message" of the Warnings recorded
   };
   // ConfigMaps, Secrets, claims, volumes and Services from this kubelet's informers (env

@@ -210,6 +210,10 @@ TEST_F(KubeletPods, AnHttpdPodRunsIsReadyAndServes) {
   auto hostname = env->cri->exec_sync(id, {"hostname"}, std::chrono::seconds(5));
   ASSERT_TRUE(hostname.has_value());
   EXPECT_EQ(hostname->stdout_, "web\n");
+  // The pod's own loopback is up (containerd's built-in loopback network; our chain has none).
+  auto local = env->cri->exec_sync(id, {"timeout", "2", "wget", "-q", "-O", "-", "http://127.0.0.1/index.html"}, std::chrono::seconds(5));
+  ASSERT_TRUE(local.has_value()) << local.error().message;
+  EXPECT_EQ(local->stdout_, "hello from switchyard busybox\n");
   // The CRI log, where `kubectl logs` will read it.
   const std::string uid = p["metadata"]["uid"];
   EXPECT_TRUE(fs::exists(env->dir / "kubelet" / "pods" / ("default_web_" + uid) / "httpd" / "0.log"));

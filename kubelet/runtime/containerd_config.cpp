@@ -103,6 +103,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 
 std::string render_cni_conflist(const ContainerdOptions& options) {
   ContainerdPaths p(options.data_dir);
+  // No loopback plugin: containerd's CRI brings every sandbox's `lo` up with a loopback network
+  // of its own (go-cni's WithLoNetwork); one in this chain was a second plugin run per pod.
   // One host-local range set per family (a dual-stack node's podCIDRs, comma-separated).
   nlohmann::json ranges = nlohmann::json::array(), routes = nlohmann::json::array();
   std::string rest = options.pod_cidr;
@@ -131,8 +133,7 @@ std::string render_cni_conflist(const ContainerdOptions& options) {
         "routes": {routes}
       }}
     }},
-    {{"type": "portmap", "capabilities": {{"portMappings": true}}}},
-    {{"type": "loopback"}}
+    {{"type": "portmap", "capabilities": {{"portMappings": true}}}}
   ]
 }}
 )",

@@ -52,7 +52,7 @@ TEST(ContainerdConfig, CarriesWhatThisHostNeeds) {
 
 TEST(ContainerdConfig, CniConflistIsABridgeWithHostLocalOverThePodCidr) {
   auto conf = nlohmann::json::parse(render_cni_conflist(sample()));
-  ASSERT_EQ(conf["plugins"].size(), 3u);
+  ASSERT_EQ(conf["plugins"].size(), 2u);
   const auto& bridge = conf["plugins"][0];
   EXPECT_EQ(bridge["type"], "bridge");
   EXPECT_EQ(bridge["bridge"], "sy-cni0");
@@ -63,7 +63,6 @@ TEST(ContainerdConfig, CniConflistIsABridgeWithHostLocalOverThePodCidr) {
   // hostPort: containerd passes the pod's port mappings to the plugin that asks for them.
   EXPECT_EQ(conf["plugins"][1]["type"], "portmap");
   EXPECT_EQ(conf["plugins"][1]["capabilities"]["portMappings"], true);
-  EXPECT_EQ(conf["plugins"][2]["type"], "loopback");
 }
 
 TEST(ContainerdConfig, ADualStackNodeGetsOneRangeSetAndDefaultRoutePerFamily) {
