@@ -1,7 +1,7 @@
 // `switchyard up`: a one-node cluster's service networking on this host, in one process: the
 // control plane (API server, store, controllers), this host's Node, the `kubernetes` and
 // `kube-dns` Services, and the node agent programming the dataplane and serving cluster DNS on
-// the node's address, which the kube-dns Service IP is routed to.
+// the node's address, which the kube-dns Service IP is routed to (on every node, to its own).
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
