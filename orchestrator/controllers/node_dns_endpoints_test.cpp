@@ -1,7 +1,8 @@
 // The node DNS endpoints controller against a real registry behind the API server's HTTP
 // transport: kube-system/kube-dns-nodes lists every Node's IPv4 InternalIP (ready, serving, the
 // DNS ports), follows Nodes that are added, readdressed and deleted, is put back after a hand
-// edit, and the single-endpoint `kube-dns-node` slice earlier `switchyard up` wrote is deleted.
+// edit, and the single-endpoint `kube-dns-node` slice earlier `switchyard up` wrote is deleted
+// (one of that name managed by someone else is not).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -114,9 +115,14 @@ TEST_F(NodeDnsEndpointsInRegistry, OneReadyEndpointPerNodeAndTheLegacySliceGoes)
 }
 
 TEST_F(NodeDnsEndpointsInRegistry, FollowsNodesAddedReaddressedAndDeletedAndUndoesAHandEdit) {
+  // A `kube-dns-node` slice someone else manages is not up's old one: it stays.
+  create("discovery.k8s.io", "endpointslices", "kube-system", Json::parse(R"({"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice",
+           "metadata":{"name":"kube-dns-node","labels":{"kubernetes.io/service-name":"kube-dns"}},
+           "addressType":"IPv4","endpoints":[],"ports":[]})"));
   node("node-a", {{"InternalIP", "10.0.0.1"}});
   start_controller();
   ASSERT_TRUE(eventually([&] { return endpoints() == "node-a=10.0.0.1"; })) << endpoints();
+  EXPECT_TRUE(registry_->get(slices(), "kube-system", "kube-dns-node"));
 
   // A dual-stack node that joins: its IPv4 address (the kube-dns Service is IPv4).
   node("node-c", {{"InternalIP", "fd00::3"}, {"InternalIP", "10.0.0.3"}});
