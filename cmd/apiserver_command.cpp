@@ -65,6 +65,8 @@ void register_apiserver(CLI::App& app, std::function<int()>& run) {
                 "accept bootstrap tokens (<id>.<secret>) from kube-system's bootstrap.kubernetes.io/token Secrets");
   sub->add_flag("--enable-token-cleaner", o->enable_token_cleaner,
                 "run kube-controller-manager's tokencleaner: delete bootstrap-token Secrets once their expiration has passed");
+  sub->add_flag("--enable-node-dns-endpoints", o->enable_node_dns_endpoints,
+                "keep kube-system/kube-dns-nodes: one kube-dns endpoint per Node's InternalIP (every node's agent serves DNS)");
   sub->add_option("--client-ca-file", o->client_ca_file,
                   "accept client certificates signed by this CA (CN: user, O: groups); default: DIR/pki/ca.crt");
   sub->add_option("--kubelet-client-certificate", o->kubelet_client_cert,

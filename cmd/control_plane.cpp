@@ -152,6 +152,7 @@ ControllerManagerOptions controller_manager_options(const ControlPlaneOptions& o
           .node_cidr_mask_size_ipv4 = o.node_cidr_mask_size_ipv4,
           .node_cidr_mask_size_ipv6 = o.node_cidr_mask_size_ipv6,
           .enable_token_cleaner = o.enable_token_cleaner,
+          .enable_node_dns_endpoints = o.enable_node_dns_endpoints,
           // With its own PKI the cluster CA signs the certificates of nodes that join.
           .cluster_signing_cert_file = o.tls_cert.empty() && !o.plain_http ? o.data_dir + "/pki/ca.crt" : "",
           .cluster_signing_key_file = o.tls_cert.empty() && !o.plain_http ? o.data_dir + "/pki/ca.key" : ""};

@@ -44,6 +44,8 @@ struct ControlPlaneOptions {
   // kube-controller-manager's tokencleaner (off by default there too, on under `up`): expired
   // bootstrap-token Secrets are deleted.
   bool enable_token_cleaner = false;
+  // kube-system/kube-dns-nodes, one cluster DNS endpoint per Node (on under `up`).
+  bool enable_node_dns_endpoints = false;
   bool plain_http = false;
   int compaction_interval_seconds = 300;
   int allocation_repair_interval_seconds = 180;  // kube-apiserver repairs its allocations every 3 minutes

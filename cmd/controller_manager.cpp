@@ -16,6 +16,7 @@
 #include "orchestrator/controllers/job_controller.h"
 #include "orchestrator/controllers/load_balancer_ipam_controller.h"
 #include "orchestrator/controllers/namespace_controller.h"
+#include "orchestrator/controllers/node_dns_endpoints.h"
 #include "orchestrator/controllers/node_ipam_controller.h"
 #include "orchestrator/controllers/node_lifecycle_controller.h"
 #include "orchestrator/controllers/persistent_volume_controller.h"
@@ -51,6 +52,7 @@ struct ControllerManager::Parts {
   std::unique_ptr<controllers::ServiceAccountController> service_accounts;
   std::unique_ptr<controllers::RootCaPublisher> root_ca;
   std::unique_ptr<controllers::TokenCleaner> token_cleaner;
+  std::unique_ptr<controllers::NodeDnsEndpointsController> node_dns;
   std::unique_ptr<controllers::PersistentVolumeController> persistent_volumes;
   std::unique_ptr<controllers::NodeLifecycleController> node_lifecycle;
   std::unique_ptr<controllers::NodeIpamController> node_ipam;
@@ -92,6 +94,7 @@ void ControllerManager::stop() {
   if (p.service_accounts) p.service_accounts->stop();
   if (p.root_ca) p.root_ca->stop();
   if (p.token_cleaner) p.token_cleaner->stop();
+  if (p.node_dns) p.node_dns->stop();
   if (p.persistent_volumes) p.persistent_volumes->stop();
   if (p.node_lifecycle) p.node_lifecycle->stop();
   if (p.node_ipam) p.node_ipam->stop();
@@ -149,6 +152,10 @@ Result<std::unique_ptr<ControllerManager>> ControllerManager::start(client::Shar
   if (o.enable_token_cleaner) {
     p.token_cleaner = std::make_unique<controllers::TokenCleaner>(informers, self);
     p.token_cleaner->start();
+  }
+  if (o.enable_node_dns_endpoints) {
+    p.node_dns = std::make_unique<controllers::NodeDnsEndpointsController>(informers, self);
+    p.node_dns->start();
   }
   p.disruption = std::make_unique<controllers::DisruptionController>(informers, self);
   p.disruption->start();

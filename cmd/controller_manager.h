@@ -27,6 +27,9 @@ struct ControllerManagerOptions {
   // kube-controller-manager's tokencleaner (off by default there too, on under `up`): expired
   // bootstrap-token Secrets are deleted.
   bool enable_token_cleaner = false;
+  // kube-system/kube-dns-nodes: one kube-dns endpoint per Node, each node's agent being a DNS
+  // server (controllers/node_dns_endpoints.h); on under `up`, whose cluster DNS that is.
+  bool enable_node_dns_endpoints = false;
   // --cluster-signing-cert-file / --cluster-signing-key-file: the CA the CSR signing controller
   // issues kubelet client certificates with (empty: CSRs are approved, never signed).
   std::string cluster_signing_cert_file, cluster_signing_key_file;

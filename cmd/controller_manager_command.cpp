@@ -91,6 +91,8 @@ void register_controller_manager(CLI::App& app, std::function<int()>& run) {
       ->capture_default_str();
   sub->add_flag("--allocate-node-cidrs", o->manager.allocate_node_cidrs, "give every Node a spec.podCIDR from --cluster-cidr");
   sub->add_flag("--enable-token-cleaner", o->manager.enable_token_cleaner, "delete expired bootstrap-token Secrets (the tokencleaner)");
+  sub->add_flag("--enable-node-dns-endpoints", o->manager.enable_node_dns_endpoints,
+                "keep kube-system/kube-dns-nodes: one kube-dns endpoint per Node's InternalIP (every node's agent serves DNS)");
   sub->add_option("--cluster-cidr", o->manager.cluster_cidrs, "the pods' CIDR range: one, or one IPv4 and one IPv6 (dual-stack)")
       ->delimiter(',');
   sub->add_option("--node-cidr-mask-size", o->manager.node_cidr_mask_size,

@@ -1,7 +1,7 @@
 // `switchyard up`: a one-node cluster's service networking on this host, in one process: the
 // control plane (API server, store, controllers), this host's Node, the `kubernetes` and
 // `kube-dns` Services, and the node agent programming the dataplane and serving cluster DNS on
-// the node's address, which the kube-dns Service IP is routed to.
+// the node's address, which the kube-dns Service IP is routed to (on every node, to its own).
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
@@ -123,32 +123,21 @@ Result<void> ensure_local_path_class(apiserver::ObjectRegistry& registry) {
   return {};
 }
 
-// kube-dns with one endpoint: this node's DNS server. (The Node is the kubelet's to register:
-// start_node_status.)
-Result<void> create_cluster_objects(ControlPlane& plane, const UpOptions& o, const std::string& dns_ip) {
+// kube-dns, internalTrafficPolicy Local: its endpoints are every node's DNS server (the node
+// DNS endpoints controller's kube-dns-nodes slice), and each node's pods use their own node's.
+// (The Node is the kubelet's to register: start_node_status.)
+Result<void> create_cluster_objects(ControlPlane& plane, const std::string& dns_ip) {
   auto& reg = plane.registry();
   if (auto ok = ensure_local_path_class(reg); !ok) return ok;
-  if (auto ok = replace_object(
-          reg, "", "services", "kube-system",
-          {{"apiVersion", "v1"},
-           {"kind", "Service"},
-           {"metadata", {{"name", "kube-dns"}, {"labels", {{"k8s-app", "kube-dns"}, {"kubernetes.io/name", "CoreDNS"}}}}},
-           {"spec",
-            {{"clusterIP", dns_ip},
-             {"ports",
-              {{{"name", "dns"}, {"port", 53}, {"protocol", "UDP"}}, {{"name", "dns-tcp"}, {"port", 53}, {"protocol", "TCP"}}}}}}});
-      !ok)
-    return ok;
   return replace_object(
-      reg, "discovery.k8s.io", "endpointslices", "kube-system",
-      {{"apiVersion", "discovery.k8s.io/v1"},
-       {"kind", "EndpointSlice"},
-       {"metadata",
-        {{"name", "kube-dns-node"},
-         {"labels", {{"kubernetes.io/service-name", "kube-dns"}, {"endpointslice.kubernetes.io/managed-by", "switchyard-up"}}}}},
-       {"addressType", "IPv4"},
-       {"endpoints", {{{"addresses", {o.node_ip}}, {"nodeName", o.node_name}, {"conditions", {{"ready", true}}}}}},
-       {"ports", {{{"name", "dns"}, {"port", 53}, {"protocol", "UDP"}}, {{"name", "dns-tcp"}, {"port", 53}, {"protocol", "TCP"}}}}});
+      reg, "", "services", "kube-system",
+      {{"apiVersion", "v1"},
+       {"kind", "Service"},
+       {"metadata", {{"name", "kube-dns"}, {"labels", {{"k8s-app", "kube-dns"}, {"kubernetes.io/name", "CoreDNS"}}}}},
+       {"spec",
+        {{"clusterIP", dns_ip},
+         {"internalTrafficPolicy", "Local"},
+         {"ports", {{{"name", "dns"}, {"port", 53}, {"protocol", "UDP"}}, {{"name", "dns-tcp"}, {"port", 53}, {"protocol", "TCP"}}}}}}});
 }
 
 // This host's Node, registered and kept up to date (status, Lease) as a kubelet does; its
@@ -202,6 +191,8 @@ int run_up(UpOptions o) {
   // As kubeadm's clusters: nodes that join present a bootstrap token.
   o.control_plane.enable_bootstrap_token_auth = true;
   o.control_plane.enable_token_cleaner = true;
+  // Every node's agent serves cluster DNS: kube-dns gets each Node's address, used node-locally.
+  o.control_plane.enable_node_dns_endpoints = true;
   o.control_plane.component_tokens =
       fmt::format("{},system:node:{},,\"system:nodes\"\n{},system:switchyard-agent,,\n", *kubelet_token, o.node_name, *agent_token);
   auto plane = ControlPlane::start(o.control_plane);
@@ -214,7 +205,7 @@ int run_up(UpOptions o) {
     return 2;
   }
   const std::string dns_ip = (*plane)->service_ip(9);  // 10.96.0.10 with the default CIDR, as kubeadm
-  if (auto ok = create_cluster_objects(**plane, o, dns_ip); !ok) {
+  if (auto ok = create_cluster_objects(**plane, dns_ip); !ok) {
     std::cerr << "error: " << ok.error() << "\n";
     return 1;
   }
@@ -412,7 +403,8 @@ void register_up(CLI::App& app, std::function<int()>& run) {
       "addresses for LoadBalancer Services: IPv4 and IPv6 CIDRs and FIRST-LAST ranges, comma-separated (default: none, they stay "
       "pending)");
   sub->add_flag("!--no-controllers", o->control_plane.run_controllers,
-                "do not run the controllers in-process (run `switchyard controller-manager --kubeconfig DIR/kubeconfig` instead)");
+                "do not run the controllers in-process (run `switchyard controller-manager --kubeconfig DIR/kubeconfig "
+                "--enable-node-dns-endpoints` instead)");
   sub->add_option("--encryption-provider-config", o->control_plane.encryption_provider_config,
                   "the API server's EncryptionConfiguration file: resources encrypted at rest and their providers");
   sub->add_option("--service-account-signing-key-file", o->control_plane.service_account_signing_key_file,

@@ -5,7 +5,8 @@
 // Deployment's pods run on the three joined nodes only (the spread constraint honours taints).
 // Checked with real traffic: a 6-replica Deployment spread 2/2/2 by topology spread, pod to pod
 // on a node and across nodes, the Service's ClusterIP and its name (cluster DNS) from a pod on
-// every node, a NodePort on one node reaching pods on the others. Then a node dies (its
+// every node (answered by each node's own DNS server, also with the control plane's cut off), a
+// NodePort on one node reaching pods on the others. Then a node dies (its
 // processes killed, its link cut) while a client in the control plane's namespace keeps asking
 // the NodePort of a surviving node: NotReady after the (shortened) grace period, its pods
 // evicted after the test's tolerationSeconds and rescheduled on the two others; the failed
@@ -227,6 +228,42 @@ TEST_F(Cluster, DnsFromEveryNode) {
     const Answers a = ask(pods, i, "http://web/", 5);
     EXPECT_EQ(a.failed, 0) << "node-" << i << ": http://web/";
   }
+}
+
+// Cluster DNS is every node's own: kube-dns (internalTrafficPolicy Local) has one endpoint per
+// Node, each node's agent answers on its address, and with the control plane's DNS server cut off
+// (port 53 dropped in its namespace) pods on the joined nodes still resolve names through the
+// kube-dns ClusterIP, while asking the control plane's server directly fails.
+TEST_F(Cluster, DnsAnsweredByEachNodesOwnServer) {
+  const auto cluster_ip = k("get service web -o jsonpath={.spec.clusterIP}").output;
+  EXPECT_EQ(k("-n kube-system get service kube-dns -o jsonpath={.spec.internalTrafficPolicy}").output, "Local");
+  const auto slice =
+      k("-n kube-system get endpointslice kube-dns-nodes -o "
+        "'jsonpath={range .endpoints[*]}{.nodeName}={.addresses[0]}:{.conditions.ready} {end}'");
+  std::cout << "kube-dns-nodes: " << slice.output << "\n";
+  EXPECT_EQ(slice.output,
+            "cp=" + c_->ip(0) + ":true node-1=" + c_->ip(1) + ":true node-2=" + c_->ip(2) + ":true node-3=" + c_->ip(3) + ":true ");
+  EXPECT_THAT(k("-n kube-system get endpointslices -o name").output,
+              ::testing::Not(HasSubstr("endpointslice.discovery.k8s.io/kube-dns-node\n")))
+      << "up's old single-endpoint slice";
+  for (int i = 1; i <= 3; ++i) {
+    const auto own = from_client(i, "nslookup web.default.svc.cluster.local " + c_->ip(i));
+    EXPECT_THAT(own.output, HasSubstr("Address: " + cluster_ip)) << "node-" << i << "'s own DNS server: " << own.output;
+  }
+  // The control plane's DNS server cut off: nothing reaches port 53 in its namespace.
+  const auto rules = c_->dir() / "block-dns.nft";
+  std::ofstream(rules) << "table inet switchyard_test_block_dns {\n"
+                          "  chain in { type filter hook input priority -400; udp dport 53 drop; tcp dport 53 drop; }\n"
+                          "}\n";
+  ASSERT_EQ(c_->exec(0, "nft -f " + rules.string()).exit_code, 0);
+  for (int i = 1; i <= 3; ++i) {
+    const auto cut = from_client(i, "timeout 6 nslookup web.default.svc.cluster.local " + c_->ip(0));
+    EXPECT_THAT(cut.output, ::testing::Not(HasSubstr("Address: " + cluster_ip))) << "node-" << i << ": the cut-off server answered";
+    const auto lookup = from_client(i, "nslookup web.default.svc.cluster.local");
+    std::cout << "node-" << i << ", control plane's DNS cut off: nslookup web.default.svc.cluster.local:\n" << lookup.output;
+    EXPECT_THAT(lookup.output, HasSubstr("Address: " + cluster_ip)) << "node-" << i;
+  }
+  EXPECT_EQ(c_->exec(0, "nft delete table inet switchyard_test_block_dns").exit_code, 0);
 }
 
 // A NodePort on node-1, asked from the control plane's namespace, reaches pods on every node.
