@@ -66,7 +66,7 @@ Endpoint to_endpoint(const api::EndpointSlice& slice, const api::SliceEndpoint& 
   if (!e.addresses.empty()) out.ip = IpAddress(e.addresses[0]);
   out.family = slice.address_type == "IPv6" ? IpFamily::IPv6 : IpFamily::IPv4;
   out.ready = e.conditions.ready.value_or(true);
-  out.serving = e.conditions.serving.value_or(out.ready);
+  out.serving = e.conditions.serving.value_or(static_cast<bool>(out.ready));
   out.terminating = e.conditions.terminating.value_or(false);
   out.node_name = e.node_name.value_or("");
   out.local = !node.empty() && out.node_name == node;

@@ -15,37 +15,48 @@ ClusterState::ClusterState(ClusterStateOptions options) : options_(std::move(opt
 
 void ClusterState::upsert(const api::Service& s) {
   ServiceKey k{s.metadata.namespace_, s.metadata.name};
-  services_.insert_or_assign(k, ServiceRecord::parse(s, options_.proxy_name));
+  services_[k].record = ServiceRecord::parse(s, options_.proxy_name);
   dirty_.insert(std::move(k));
 }
 
 void ClusterState::remove_service(const ServiceKey& k) {
-  services_.erase(k);
+  if (auto it = services_.find(k); it != services_.end()) {
+    it->second.record.reset();
+    if (it->second.slices.empty()) services_.erase(it);
+  }
   dirty_.insert(k);
+}
+
+void ClusterState::add_slice(const ServiceKey& service, const std::string& slice) {
+  auto& names = services_[service].slices;
+  auto at = std::lower_bound(names.begin(), names.end(), slice);
+  if (at == names.end() || *at != slice) names.insert(at, slice);
+  dirty_.insert(service);
+}
+
+void ClusterState::drop_slice(const ServiceKey& service, const std::string& slice) {
+  dirty_.insert(service);
+  auto it = services_.find(service);
+  if (it == services_.end()) return;
+  auto& names = it->second.slices;
+  if (auto at = std::lower_bound(names.begin(), names.end(), slice); at != names.end() && *at == slice) names.erase(at);
+  if (names.empty() && !it->second.record) services_.erase(it);
 }
 
 void ClusterState::upsert(const api::EndpointSlice& s) {
   SliceKey k{s.metadata.namespace_, s.metadata.name};
-  if (auto old = slices_.find(k); old != slices_.end()) {
-    ServiceKey before{k.namespace_, old->second.service};
-    slices_by_service_[before].erase(k);
-    dirty_.insert(before);
-  }
   SliceRecord record = SliceRecord::parse(s, node_.name);
-  ServiceKey owner{k.namespace_, record.service};
-  slices_.insert_or_assign(k, std::move(record));
-  slices_by_service_[owner].insert(k);
-  dirty_.insert(owner);
+  if (auto old = slices_.find(k); old != slices_.end() && old->second.service != record.service)
+    drop_slice({k.namespace_, old->second.service}, k.name);
+  add_slice({k.namespace_, record.service}, k.name);
+  slices_.insert_or_assign(std::move(k), std::move(record));
 }
 
 void ClusterState::remove_slice(const std::string& namespace_, const std::string& name) {
-  SliceKey k{namespace_, name};
-  auto it = slices_.find(k);
+  auto it = slices_.find(SliceKey{namespace_, name});
   if (it == slices_.end()) return;
-  ServiceKey owner{namespace_, it->second.service};
-  slices_by_service_[owner].erase(k);
+  drop_slice({namespace_, it->second.service}, name);
   slices_.erase(it);
-  dirty_.insert(owner);
 }
 
 void ClusterState::set_node(const api::Node& n) {
@@ -111,14 +122,13 @@ void ClusterState::rebuild_service(const ServiceKey& k, Snapshot::PortMap& ports
     old_ports.push_back(it->first);
   for (const auto& name : old_ports) ports.erase(name);
 
-  auto svc_it = services_.find(k);
-  if (svc_it == services_.end()) return;
-  const ServiceRecord& svc = svc_it->second;
+  auto entry = services_.find(k);
+  if (entry == services_.end() || !entry->second.record) return;
+  const ServiceRecord& svc = *entry->second.record;
 
   std::vector<const SliceRecord*> slices;
-  if (auto s = slices_by_service_.find(k); s != slices_by_service_.end())
-    for (const auto& sk : s->second)
-      if (auto it = slices_.find(sk); it != slices_.end() && !it->second.fqdn) slices.push_back(&it->second);
+  for (const auto& name : entry->second.slices)
+    if (auto it = slices_.find(SliceKey{k.namespace_, name}); it != slices_.end() && !it->second.fqdn) slices.push_back(&it->second);
 
   // One pool for the service: every slice's arrays, shared with the slice records. `first[i]`
   // is where slice i's arrays start in it.
@@ -255,7 +265,8 @@ std::shared_ptr<const Snapshot> ClusterState::build() {
     ports.clear();
     services.clear();
     addresses.clear();
-    for (const auto& [k, _] : services_) rebuild_service(k, ports, services, addresses);
+    for (const auto& [k, entry] : services_)
+      if (entry.record) rebuild_service(k, ports, services, addresses);
   } else {
     for (const auto& k : dirty_) rebuild_service(k, ports, services, addresses);
   }

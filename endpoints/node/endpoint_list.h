@@ -9,6 +9,7 @@
 #include <initializer_list>
 #include <iterator>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "endpoints/node/hint_list.h"
@@ -20,12 +21,13 @@ namespace switchyard::endpoints {
 
 enum class IpFamily : std::uint8_t { IPv4, IPv6 };
 
+// 64 bytes: stored once per slice port and endpoint (the conditions are bits for that).
 struct Endpoint {
   IpAddress ip;
   std::int32_t port = 0;
   IpFamily family = IpFamily::IPv4;
-  bool ready = false, serving = false, terminating = false;
-  bool local = false;  // on this node
+  bool ready : 1 = false, serving : 1 = false, terminating : 1 = false;
+  bool local : 1 = false;  // on this node
   InternedString node_name, zone, hostname;
   SharedString pod_name;
   HintList zone_hints, node_hints;
@@ -42,15 +44,17 @@ class EndpointPool {
   static std::shared_ptr<const EndpointPool> of(std::vector<Endpoint> endpoints);  // one part of its own
 
   std::uint32_t size() const { return size_; }
-  const Endpoint& operator[](std::uint32_t i) const { return parts_.size() == 1 ? (*parts_[0])[i] : in_parts(i); }
-  const std::vector<Part>& parts() const { return parts_; }
-  // The pool index of the first entry of part `k`.
-  std::uint32_t start(std::size_t k) const { return starts_[k]; }
+  const Endpoint& operator[](std::uint32_t i) const { return more_ ? in_parts(i) : (*first_)[i]; }
 
  private:
+  // Most services have one slice, hence one part: kept inline, the others only when there are.
+  struct MoreParts {
+    std::vector<Part> parts;            // every part, the first included
+    std::vector<std::uint32_t> starts;  // the pool index of each part's first entry
+  };
   const Endpoint& in_parts(std::uint32_t i) const;
-  std::vector<Part> parts_;
-  std::vector<std::uint32_t> starts_;
+  Part first_;
+  std::unique_ptr<const MoreParts> more_;
   std::uint32_t size_ = 0;
 };
 
@@ -102,6 +106,20 @@ class EndpointList {
   // Entries start .. start + count - 1 of `pool`.
   EndpointList(std::shared_ptr<const EndpointPool> pool, std::uint32_t start, std::uint32_t count)
       : pool_(std::move(pool)), start_(start), count_(count) {}
+  EndpointList(const EndpointList& o);
+  EndpointList(EndpointList&& o) noexcept
+      : pool_(std::move(o.pool_)),
+        indices_(std::move(o.indices_)),
+        start_(std::exchange(o.start_, 0)),
+        count_(std::exchange(o.count_, 0)) {}
+  EndpointList& operator=(const EndpointList& o);
+  EndpointList& operator=(EndpointList&& o) noexcept {
+    pool_ = std::move(o.pool_);
+    indices_ = std::move(o.indices_);
+    start_ = std::exchange(o.start_, 0);
+    count_ = std::exchange(o.count_, 0);
+    return *this;
+  }
 
   std::size_t size() const { return count_; }
   bool empty() const { return count_ == 0; }
@@ -117,11 +135,11 @@ class EndpointList {
 
   const std::shared_ptr<const EndpointPool>& pool() const { return pool_; }
   // The pool index of entry i.
-  std::uint32_t index(std::size_t i) const { return indices_.empty() ? start_ + static_cast<std::uint32_t>(i) : indices_[i]; }
+  std::uint32_t index(std::size_t i) const { return indices_ ? indices_[i] : start_ + static_cast<std::uint32_t>(i); }
 
  private:
   std::shared_ptr<const EndpointPool> pool_;
-  std::vector<std::uint32_t> indices_;  // empty: the span start_ .. start_ + count_ - 1
+  std::unique_ptr<std::uint32_t[]> indices_;  // count_ of them; null: the span start_ .. start_ + count_ - 1
   std::uint32_t start_ = 0, count_ = 0;
 };
 

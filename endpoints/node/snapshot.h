@@ -1,7 +1,8 @@
 // The per-node view of services and endpoints that the dataplanes and DNS read. A Snapshot is
 // immutable; ClusterState keeps what it needs of the latest API objects (fed by informers, kept
-// as the records of cluster_records.h) and builds a new Snapshot when they change, rebuilding only the services that changed and sharing
-// the rest, so that diffing two Snapshots is mostly pointer comparisons.
+// as the records of cluster_records.h) and builds a new Snapshot when they change, rebuilding
+// only the services that changed and sharing the rest, so that diffing two Snapshots is mostly
+// pointer comparisons.
 #pragma once
 
 #include <cstdint>
@@ -129,9 +130,15 @@ class ClusterState {
 
   ClusterStateOptions options_;
   NodeTopology node_;
-  std::map<ServiceKey, ServiceRecord> services_;
+  // A service's record and the names of its slices (sorted): one entry for both.
+  struct ServiceEntry {
+    std::optional<ServiceRecord> record;  // none: slices name it, the Service itself is not there
+    std::vector<std::string> slices;
+  };
+  void add_slice(const ServiceKey& service, const std::string& slice);
+  void drop_slice(const ServiceKey& service, const std::string& slice);
+  std::map<ServiceKey, ServiceEntry> services_;
   std::map<SliceKey, SliceRecord> slices_;
-  std::map<ServiceKey, std::set<SliceKey>> slices_by_service_;
   std::set<ServiceKey> dirty_;
   bool all_dirty_ = false;
   std::uint64_t generation_ = 0;
