@@ -37,7 +37,7 @@ InternedString::InternedString(std::string_view s) {
     return;
   }
   const std::uint32_t id = p.next;
-  if (id == 0) throw std::length_error("InternedString: 2^32 strings");
+  if ((id >> kChunkBits) >= kMaxChunks) throw std::length_error("InternedString: more strings than its table holds");
   if (id == 1 || (id & kChunkMask) == 0) {
     p.chunk = new std::string[std::size_t{1} << kChunkBits];  // never freed, as the strings
     table_[id >> kChunkBits].store(p.chunk, std::memory_order_release);

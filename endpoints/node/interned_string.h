@@ -41,7 +41,7 @@ class InternedString {
   // String n lives in chunk n >> kChunkBits, published (release) before n is handed out; 0 is "".
   static constexpr unsigned kChunkBits = 10;
   static constexpr std::uint32_t kChunkMask = (1u << kChunkBits) - 1;
-  static constexpr std::size_t kMaxChunks = std::size_t{1} << (32 - kChunkBits);
+  static constexpr std::size_t kMaxChunks = std::size_t{1} << 16;  // 2^26 strings; the table: 512 KiB of zero pages
   static const std::string& empty_string();
   inline static std::atomic<const std::string*> table_[kMaxChunks] = {};
   std::uint32_t id_ = 0;
