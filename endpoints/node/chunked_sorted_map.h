@@ -115,9 +115,11 @@ class ChunkedSortedMap {
       ++size_;
     }
     if (copy->size() > 2 * kMaxChunk) {  // split in two halves
-      auto upper = std::make_shared<Chunk>(std::make_move_iterator(copy->begin() + static_cast<std::ptrdiff_t>(copy->size() / 2)),
-                                           std::make_move_iterator(copy->end()));
-      copy->resize(copy->size() / 2);
+      const auto middle = copy->begin() + static_cast<std::ptrdiff_t>(copy->size() / 2);
+      auto upper = std::make_shared<Chunk>(std::make_move_iterator(middle), std::make_move_iterator(copy->end()));
+      // The lower half in a vector of its size: the grown one had room for twice the entries,
+      // and a chunk past which the entries go on being appended is never grown again (issue #25).
+      *copy = Chunk(std::make_move_iterator(copy->begin()), std::make_move_iterator(middle));
       chunks_.insert(chunks_.begin() + static_cast<std::ptrdiff_t>(c) + 1, std::move(upper));
     }
   }

@@ -8,12 +8,10 @@ namespace switchyard::endpoints {
 
 namespace {
 
-bool has(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
-
 using Indices = std::vector<std::uint32_t>;
 
 template <class Pred>
-Indices filter(const std::vector<Endpoint>& all, const Indices& eps, Pred keep) {
+Indices filter(const EndpointPool& all, const Indices& eps, Pred keep) {
   Indices out;
   for (auto i : eps)
     if (keep(all[i])) out.push_back(i);
@@ -22,7 +20,7 @@ Indices filter(const std::vector<Endpoint>& all, const Indices& eps, Pred keep) 
 
 // Hints are used only when every ready endpoint carries one and at least one is for this
 // node's zone (or this node): otherwise routing by them could black-hole traffic.
-bool can_use_topology(const std::vector<Endpoint>& all, const Indices& eps, const NodeTopology& node, bool requested) {
+bool can_use_topology(const EndpointPool& all, const Indices& eps, const NodeTopology& node, bool requested) {
   if (!requested) return false;
   bool for_this_node = false;
   for (auto i : eps) {
@@ -30,18 +28,18 @@ bool can_use_topology(const std::vector<Endpoint>& all, const Indices& eps, cons
     if (!e.ready) continue;
     if (e.zone_hints.empty() && e.node_hints.empty()) return false;
     if (!e.node_hints.empty()) {
-      if (has(e.node_hints, node.name)) for_this_node = true;
+      if (e.node_hints.contains(node.name)) for_this_node = true;
       continue;
     }
     if (node.zone.empty()) return false;
-    if (has(e.zone_hints, node.zone)) for_this_node = true;
+    if (e.zone_hints.contains(node.zone)) for_this_node = true;
   }
   return for_this_node;
 }
 
 bool available_for_topology(const Endpoint& e, const NodeTopology& node) {
-  if (!e.node_hints.empty()) return has(e.node_hints, node.name);
-  return has(e.zone_hints, node.zone);
+  if (!e.node_hints.empty()) return e.node_hints.contains(node.name);
+  return e.zone_hints.contains(node.zone);
 }
 
 struct Categorized {
@@ -49,7 +47,7 @@ struct Categorized {
   bool has_any = false;
 };
 
-Categorized categorize(const std::vector<Endpoint>& all, const Indices& eps, const ServicePortInfo& port, const NodeTopology& node,
+Categorized categorize(const EndpointPool& all, const Indices& eps, const ServicePortInfo& port, const NodeTopology& node,
                        bool topology_requested) {
   Categorized out;
   bool use_topology = false;
@@ -102,27 +100,19 @@ Categorized categorize(const std::vector<Endpoint>& all, const Indices& eps, con
   return out;
 }
 
-std::vector<Endpoint> pick(const std::vector<Endpoint>& all, const Indices& indices) {
-  std::vector<Endpoint> out;
-  out.reserve(indices.size());
-  for (auto i : indices) out.push_back(all[i]);
-  return out;
-}
-
 }  // namespace
 
 EligibleEndpoints categorize_endpoints(const std::vector<Endpoint>& eps, const ServicePortInfo& port, const NodeTopology& node,
                                        bool topology_requested) {
   Indices every(eps.size());
   std::iota(every.begin(), every.end(), 0u);
-  Categorized c = categorize(eps, every, port, node, topology_requested);
-  return {pick(eps, c.cluster), pick(eps, c.local), pick(eps, c.all_reachable), c.has_any};
+  return categorize_endpoints(EndpointPool::of(eps), every, port, node, topology_requested);
 }
 
-EligibleEndpoints categorize_endpoints(const std::vector<Endpoint>* all, const std::vector<std::uint32_t>& family,
+EligibleEndpoints categorize_endpoints(const std::shared_ptr<const EndpointPool>& pool, const std::vector<std::uint32_t>& family,
                                        const ServicePortInfo& port, const NodeTopology& node, bool topology_requested) {
-  Categorized c = categorize(*all, family, port, node, topology_requested);
-  return {EndpointList(all, std::move(c.cluster)), EndpointList(all, std::move(c.local)), EndpointList(all, std::move(c.all_reachable)),
+  Categorized c = categorize(*pool, family, port, node, topology_requested);
+  return {EndpointList(pool, std::move(c.cluster)), EndpointList(pool, std::move(c.local)), EndpointList(pool, std::move(c.all_reachable)),
           c.has_any};
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,12 +17,12 @@ struct NodeTopology {
 };
 
 // Endpoints of one family only. `topology_requested`: the service asks for topology-aware
-// routing (topology-mode Auto, or a trafficDistribution). The lists hold copies.
+// routing (topology-mode Auto, or a trafficDistribution). The lists share a copy of `endpoints`.
 EligibleEndpoints categorize_endpoints(const std::vector<Endpoint>& endpoints, const ServicePortInfo& port, const NodeTopology& node,
                                        bool topology_requested);
-// The same over the entries `family` of `*all` (those of one family); the lists hold indices
-// into `*all`, which must outlive them (the port's own `endpoints`).
-EligibleEndpoints categorize_endpoints(const std::vector<Endpoint>* all, const std::vector<std::uint32_t>& family,
+// The same over the entries `family` of `pool` (one family's endpoints of a port); the lists
+// index `pool`.
+EligibleEndpoints categorize_endpoints(const std::shared_ptr<const EndpointPool>& pool, const std::vector<std::uint32_t>& family,
                                        const ServicePortInfo& port, const NodeTopology& node, bool topology_requested);
 
 }  // namespace switchyard::endpoints

@@ -1,7 +1,8 @@
 // The per-node view of services and endpoints that the dataplanes and DNS read. A Snapshot is
-// immutable; ClusterState keeps the latest API objects (fed by informers) and builds a new
-// Snapshot when they change, rebuilding only the services that changed and sharing the rest,
-// so that diffing two Snapshots is mostly pointer comparisons.
+// immutable; ClusterState keeps what it needs of the latest API objects (fed by informers, kept
+// as the records of cluster_records.h) and builds a new Snapshot when they change, rebuilding
+// only the services that changed and sharing the rest, so that diffing two Snapshots is mostly
+// pointer comparisons.
 #pragma once
 
 #include <cstdint>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "endpoints/node/chunked_sorted_map.h"
+#include "endpoints/node/cluster_records.h"
 #include "endpoints/node/eligible_endpoints.h"
 #include "endpoints/node/service_port.h"
 #include "orchestrator/api/types.h"
@@ -124,27 +126,19 @@ class ClusterState {
     std::string namespace_, name;
     auto operator<=>(const SliceKey&) const = default;
   };
-  // An EndpointSlice parsed once, when the informer hands it over: the owning service, its
-  // ports and its endpoints already in the Snapshot's form (port 0; each service port sets its
-  // own). The API object itself is not kept (issue #25: it was most of ClusterState's memory).
-  struct SliceRecord {
-    std::string service;
-    bool fqdn = false;
-    struct Port {
-      std::string name, protocol;
-      std::optional<std::int32_t> port;
-    };
-    std::vector<Port> ports;
-    std::vector<Endpoint> endpoints;  // those with an address; kube-proxy uses only the first
-  };
-  SliceRecord parse_slice(const api::EndpointSlice& s) const;
   void rebuild_service(const ServiceKey& k, Snapshot::PortMap& ports, Snapshot::ServiceMap& services, Snapshot::AddressMap& addresses);
 
   ClusterStateOptions options_;
   NodeTopology node_;
-  std::map<ServiceKey, api::Service> services_;
+  // A service's record and the names of its slices (sorted): one entry for both.
+  struct ServiceEntry {
+    std::optional<ServiceRecord> record;  // none: slices name it, the Service itself is not there
+    std::vector<std::string> slices;
+  };
+  void add_slice(const ServiceKey& service, const std::string& slice);
+  void drop_slice(const ServiceKey& service, const std::string& slice);
+  std::map<ServiceKey, ServiceEntry> services_;
   std::map<SliceKey, SliceRecord> slices_;
-  std::map<ServiceKey, std::set<SliceKey>> slices_by_service_;
   std::set<ServiceKey> dirty_;
   bool all_dirty_ = false;
   std::uint64_t generation_ = 0;

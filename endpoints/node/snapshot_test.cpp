@@ -95,6 +95,40 @@ TEST(Snapshot, EndpointInTwoSlicesCountsOnceAndReadyWins) {
   EXPECT_TRUE(http->endpoints[0].ready);
 }
 
+TEST(Snapshot, AnAddressInSlicesWithDifferentTargetPortsIsOneDnsAddressAndOneEndpointPerPort) {
+  ClusterState state({.node_name = "node-a"});
+  state.upsert(service("web"));
+  auto second = slice("web-2", "web", {ep("10.1.0.1", "n", true), ep("10.1.0.0", "n", true)});
+  second.ports = {api::SlicePort{.name = "http", .protocol = "TCP", .port = 8081}};  // a rollout changing the target port
+  state.upsert(slice("web-1", "web", {ep("10.1.0.2", "n"), ep("10.1.0.1", "n", false)}));
+  state.upsert(second);
+  auto snap = state.build();
+  EXPECT_THAT(ips(snap->find(kHttp)->endpoints),
+              ::testing::ElementsAre("10.1.0.0:8081", "10.1.0.1:8080", "10.1.0.1:8081", "10.1.0.2:8080"));
+  EXPECT_THAT(ips(snap->find(kHttp)->ipv4.cluster), ::testing::ElementsAre("10.1.0.0:8081", "10.1.0.1:8081", "10.1.0.2:8080"));
+  const auto& addresses = snap->find(ServiceKey{"shop", "web"})->addresses;
+  ASSERT_EQ(addresses.size(), 3u);
+  EXPECT_EQ(addresses[1].ip, "10.1.0.1");
+  EXPECT_TRUE(addresses[1].ready) << "the ready one of the two slices answers DNS";
+}
+
+TEST(Snapshot, AServicesPortsAndItsDnsAddressesShareOneCopyOfEachEndpoint) {
+  ClusterState state({.node_name = "node-a"});
+  state.upsert(service("web"));
+  state.upsert(slice("web-1", "web", {ep("10.1.0.6", "node-b"), ep("10.1.0.5", "node-a")}));
+  auto snap = state.build();
+  const auto* http = snap->find(kHttp);
+  const auto& addresses = snap->find(ServiceKey{"shop", "web"})->addresses;
+  ASSERT_EQ(http->endpoints.size(), 2u);
+  ASSERT_EQ(addresses.size(), 2u);
+  EXPECT_EQ(&http->endpoints[0], &addresses[0]) << "a single-port slice's endpoints serve DNS as they are";
+  EXPECT_EQ(&http->ipv4.cluster[1], &http->endpoints[1]);
+  EXPECT_EQ(http->endpoints[0].ip, "10.1.0.5");
+  // A Snapshot built later without a change to the slice keeps pointing at the same endpoints.
+  state.upsert(service("web", "10.96.0.11"));
+  EXPECT_EQ(&state.build()->find(kHttp)->endpoints[0], &http->endpoints[0]);
+}
+
 TEST(Snapshot, HeadlessExternalNameAndOtherProxiesAreNotProxiedButKeptForDns) {
   ClusterState state({.node_name = "node-a", .proxy_name = ""});
   auto headless = service("headless", "None");
