@@ -34,6 +34,7 @@ class InformerAgainstApiserver : public ::testing::Test {
   void TearDown() override {
     server_.reset();
     std::filesystem::remove_all(dir_);
+    std::filesystem::remove(dir_.string() + ".log");  // the server's log: shown by a failed start, not kept
   }
   void start_server(const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv{SWITCHYARD_BINARY, "apiserver", "--data-dir", dir_.string(), "--listen", "127.0.0.1:" + port_};
